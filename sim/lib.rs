@@ -1,0 +1,1 @@
+//! accelsim: a hardware-accelerator simulator and cost model for quantized neural networks.
