@@ -1,1 +1,9 @@
 //! accelsim: a hardware-accelerator simulator and cost model for quantized neural networks.
+//!
+//! The module tree follows the data flow: [`import`] → [`ir`] → [`quant`] → [`map`] →
+//! [`simulate`] → [`cost`] → [`report`], with the bit-exact [`kernels`] beside the simulator
+//! and the command-line interface ([`cli`]) a thin layer on top. See `ARCHITECTURE.md`.
+#![warn(missing_docs)]
+
+pub mod ir;
+pub mod units;

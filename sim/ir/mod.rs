@@ -1,0 +1,24 @@
+//! The network IR: a graph of layers over tensors, the one representation every importer
+//! produces and every later stage (quantization, mapping, simulation, execution) consumes.
+//!
+//! Wires are indices, not pointers: a [`Layer`] names its input and output tensors by
+//! [`TensorId`], and tensors live in one vector on the [`Graph`]. Activations are NHWC
+//! (`[batch, height, width, channels]`); convolution weights are OHWI
+//! (`[out_channels, kh, kw, in_channels / groups]`), so a depthwise convolution is a
+//! [`Conv2d`] with `groups == in_channels` and weights `[C * multiplier, kh, kw, 1]`; fully
+//! connected weights are `[out_features, in_features]`.
+//!
+//! Architecture invariant: after [`Graph::validate`] succeeds, every tensor has a shape,
+//! every layer's inputs are produced before it in `layers` (topological order) and its
+//! output shapes agree with shape inference. The simulator relies on this and never
+//! re-checks shapes.
+
+mod graph;
+mod op;
+mod quant;
+mod shape;
+
+pub use graph::{Graph, IrError, Layer, LayerId, Tensor, TensorData, TensorId, TensorKind, WeightSource};
+pub use op::{Activation, Conv2d, FullyConnected, Op, Padding, Pool, PoolKind};
+pub use quant::{DataType, QuantParams};
+pub use shape::{conv_out_dim, resolve_padding, ExplicitPadding};
