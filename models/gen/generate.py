@@ -570,14 +570,23 @@ def window(layer, shape):
 def check_file(path: Path) -> dict:
     with open(path, "rb") as f:
         doc = tomllib.load(f)
+    if doc.get("name") != path.stem:
+        raise CheckError(f"name {doc.get('name')!r} != file stem {path.stem!r}")
+    r = check_doc(doc)
+    for tensor, want in EXPECTED_SHAPES.get(doc["name"], {}).items():
+        got = r["shapes"].get(tensor)
+        if got != want:
+            raise CheckError(f"tensor {tensor}: shape {got} != reference {want}")
+    return r
+
+
+def check_doc(doc: dict) -> dict:
     unknown = set(doc) - TOP_KEYS
     if unknown:
         raise CheckError(f"unknown top-level keys {sorted(unknown)}")
     for k in ("name", "title", "source"):
         if not isinstance(doc.get(k), str) or not doc[k]:
             raise CheckError(f"missing/empty {k}")
-    if doc["name"] != path.stem:
-        raise CheckError(f"name {doc['name']!r} != file stem {path.stem!r}")
     for k in ("published_macs", "published_params"):
         if not isinstance(doc.get(k), int):
             raise CheckError(f"{k} must be an integer")
@@ -707,6 +716,98 @@ def check_file(path: Path) -> dict:
     }
 
 
+# Feature-map shapes (NHWC) at block boundaries as given by the papers /
+# reference implementations; an independent check on the layer definitions.
+EXPECTED_SHAPES = {
+    "mnv1": {"conv0": [1, 112, 112, 32], "conv1_pw": [1, 112, 112, 64],
+             "conv2_pw": [1, 56, 56, 128], "conv4_pw": [1, 28, 28, 256],
+             "conv6_pw": [1, 14, 14, 512], "conv11_pw": [1, 14, 14, 512],
+             "conv13_pw": [1, 7, 7, 1024]},
+    "mnv2": {"conv0": [1, 112, 112, 32], "block0_project": [1, 112, 112, 16],
+             "block2_add": [1, 56, 56, 24], "block5_add": [1, 28, 28, 32],
+             "block9_add": [1, 14, 14, 64], "block12_add": [1, 14, 14, 96],
+             "block15_add": [1, 7, 7, 160], "block16_project": [1, 7, 7, 320],
+             "conv_last": [1, 7, 7, 1280]},
+    "resnet18": {"conv1": [1, 112, 112, 64], "maxpool": [1, 56, 56, 64],
+                 "layer1_1": [1, 56, 56, 64], "layer2_1": [1, 28, 28, 128],
+                 "layer3_1": [1, 14, 14, 256], "layer4_1": [1, 7, 7, 512]},
+    "resnet50": {"maxpool": [1, 56, 56, 64], "layer1_2": [1, 56, 56, 256],
+                 "layer2_3": [1, 28, 28, 512], "layer3_5": [1, 14, 14, 1024],
+                 "layer4_2": [1, 7, 7, 2048]},
+    "squeezenet": {"conv1": [1, 111, 111, 64], "pool1": [1, 55, 55, 64],
+                   "fire3": [1, 55, 55, 128], "pool3": [1, 27, 27, 128],
+                   "fire5": [1, 27, 27, 256], "pool5": [1, 13, 13, 256],
+                   "fire9": [1, 13, 13, 512], "conv10": [1, 13, 13, 1000]},
+    "vgg16": {"pool1": [1, 112, 112, 64], "pool2": [1, 56, 56, 128],
+              "pool3": [1, 28, 28, 256], "pool4": [1, 14, 14, 512],
+              "pool5": [1, 7, 7, 512], "fc7": [1, 4096]},
+    "inception_v3": {"Conv2d_1a_3x3": [1, 149, 149, 32],
+                     "Conv2d_2b_3x3": [1, 147, 147, 64],
+                     "maxpool1": [1, 73, 73, 64], "Conv2d_4a_3x3": [1, 71, 71, 192],
+                     "maxpool2": [1, 35, 35, 192], "Mixed_5b": [1, 35, 35, 256],
+                     "Mixed_5d": [1, 35, 35, 288], "Mixed_6a": [1, 17, 17, 768],
+                     "Mixed_6e": [1, 17, 17, 768], "Mixed_7a": [1, 8, 8, 1280],
+                     "Mixed_7c": [1, 8, 8, 2048]},
+}
+
+
+def make_divisible(v, divisor):
+    """Keras / TF-slim _make_divisible (min_value = divisor)."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def scaled(doc: dict, alpha: float, res: int) -> dict:
+    """Apply --width alpha / --resolution res as the [scaling] table describes."""
+    sc = doc.get("scaling", {})
+    div = sc.get("width_divisor", 1)
+    doc = dict(doc)
+    if sc.get("resolution"):
+        n, _, _, c = doc["input"]["shape"]
+        doc["input"] = {"name": doc["input"]["name"], "shape": [n, res, res, c]}
+    if sc.get("width_multiplier"):
+        layers = []
+        for layer in doc["layer"]:
+            if layer["op"] == "conv2d" and not layer.get("fixed_width", False):
+                layer = dict(layer)
+                f = layer["filters"] * alpha
+                layer["filters"] = int(f) if div == 1 else make_divisible(f, div)
+            layers.append(layer)
+        doc["layer"] = layers
+    return doc
+
+
+# Published variants (informational; printed, not asserted).  MobileNet-v1:
+# Howard et al. 2017, Tables 6 and 7 (1000 classes).  MobileNet-v2:
+# tensorflow/models research/slim/nets/mobilenet README (1001 classes).
+SCALING_POINTS = {
+    "mnv1": [(0.75, 224, 325e6, 2.6e6), (0.5, 224, 149e6, 1.3e6),
+             (0.25, 224, 41e6, 0.5e6), (1.0, 192, 418e6, 4.2e6),
+             (1.0, 160, 290e6, 4.2e6), (1.0, 128, 186e6, 4.2e6)],
+    "mnv2": [(1.4, 224, 582e6, 6.06e6), (0.75, 224, 209e6, 2.61e6),
+             (0.5, 224, 97e6, 1.95e6), (0.35, 224, 59e6, 1.66e6),
+             (1.0, 192, 221e6, 3.47e6), (1.0, 160, 154e6, 3.47e6),
+             (1.0, 128, 99e6, 3.47e6), (1.0, 96, 56e6, 3.47e6)],
+}
+
+
+def run_scaling_report():
+    print("\nwidth/resolution scaling as the loader will apply it "
+          "(informational, not asserted):")
+    print(f"{'network':8} {'alpha':>5} {'res':>4} {'MACs':>10} {'published':>10}"
+          f" {'diff':>7} {'params':>9} {'published':>9} {'diff':>7}")
+    for name, points in SCALING_POINTS.items():
+        with open(MODELS_DIR / f"{name}.toml", "rb") as f:
+            doc = tomllib.load(f)
+        for alpha, res, pm, pp in points:
+            r = check_doc(scaled(doc, alpha, res))
+            print(f"{name:8} {alpha:5} {res:4d} {r['macs'] / 1e6:9.1f}M {pm / 1e6:9.1f}M"
+                  f" {r['macs'] / pm - 1:+7.1%} {r['params'] / 1e6:8.3f}M"
+                  f" {pp / 1e6:8.2f}M {r['params'] / pp - 1:+7.1%}")
+
+
 def fmt(v):
     return f"{v / 1e9:.3f} G" if v >= 1e9 else f"{v / 1e6:.3f} M"
 
@@ -750,6 +851,8 @@ def main(argv=None) -> int:
             path.write_text(text)
             print(f"wrote {path.relative_to(MODELS_DIR.parent)}")
     ok = run_check([n.name for n in nets])
+    if ok:
+        run_scaling_report()
     if stale:
         print(f"stale (differ from generator output): {', '.join(stale)}")
         ok = False
