@@ -1,0 +1,59 @@
+//! Importers: everything that turns a file or a built-in name into an [`crate::ir::Graph`].
+//!
+//! Architecture invariant: importers are the only code that reads model files; every graph
+//! they return has passed [`crate::ir::Graph::validate`].
+
+pub mod builtin;
+pub mod model_file;
+
+use crate::diag::FileError;
+use crate::ir::Graph;
+use std::path::Path;
+
+/// Options that reshape a network as it is loaded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    /// MobileNet width multiplier (1.0 = as published).
+    pub width: f64,
+    /// Input resolution (square), `None` = as published.
+    pub resolution: Option<usize>,
+    /// Seed of the synthetic weights of built-in networks.
+    pub seed: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self { width: 1.0, resolution: None, seed: 0x5eed }
+    }
+}
+
+/// Loads a network by built-in name (`mnv1`, ...) or by path (`.toml` model files; other
+/// formats are added by their importers). A path that exists wins over a built-in name.
+pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        return match ext.as_str() {
+            "toml" => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
+                model_file::parse(spec, &text, opts)
+            }
+            other => Err(FileError::whole(
+                spec,
+                format!(
+                    "unknown model format '.{other}': expected a built-in name ({}) or a .toml model file",
+                    builtin::names().join(", ")
+                ),
+            )),
+        };
+    }
+    let name = spec.strip_suffix(".toml").unwrap_or(spec);
+    match builtin::source(name) {
+        Some(text) => model_file::parse(&format!("models/{name}.toml"), text, opts),
+        None => Err(FileError::whole(
+            spec,
+            format!("no such file, and not a built-in network; built-in networks are: {}", builtin::names().join(", ")),
+        )),
+    }
+}
