@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod hw;
 pub mod import;
 pub mod ir;
 pub mod units;

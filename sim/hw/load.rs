@@ -1,0 +1,455 @@
+//! Reading accelerator descriptions from TOML: a serde "raw" mirror of the file, validated
+//! field by field into a [`HwDesc`]. Every error names the file, line and field and says
+//! what was expected. The schema is documented in `accelerators/README.md`.
+
+use super::*;
+use crate::diag::FileError;
+use serde::Deserialize;
+use std::ops::Range;
+use toml::Spanned;
+
+/// An accelerator description could not be loaded.
+pub type HwError = FileError;
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: S<String>,
+    kind: S<String>,
+    #[serde(default)]
+    description: Option<String>,
+    clock_mhz: S<f64>,
+    accumulator_bits: S<i64>,
+    #[serde(default)]
+    overflow: Option<S<String>>,
+    mac: Option<S<RawMac>>,
+    nvdla: Option<S<RawNvdla>>,
+    dsp: Option<S<RawDsp>>,
+    #[serde(default)]
+    precision: Vec<S<RawPrecision>>,
+    #[serde(default)]
+    buffer: Vec<S<RawBuffer>>,
+    dram: S<RawDram>,
+    vector: S<RawVector>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMac {
+    rows: S<i64>,
+    cols: S<i64>,
+    dataflow: S<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNvdla {
+    atomic_c: S<i64>,
+    atomic_k: S<i64>,
+    winograd: bool,
+    stripe: S<i64>,
+    weight_load_cycles: S<i64>,
+    pdp_elements_per_cycle: S<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDsp {
+    vector_bits: S<i64>,
+    hvx_contexts: S<i64>,
+    multiply_slots: S<i64>,
+    scalar_threads: S<i64>,
+    invocation_overhead_us: S<f64>,
+    per_op_overhead_us: S<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrecision {
+    weight_bits: S<i64>,
+    activation_bits: S<i64>,
+    macs_per_cycle: S<i64>,
+    energy_pj_per_mac: S<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffer {
+    name: String,
+    holds: S<Vec<String>>,
+    size_kib: S<f64>,
+    banks: S<i64>,
+    port_bits: S<i64>,
+    read_energy_pj: S<f64>,
+    write_energy_pj: S<f64>,
+    #[serde(default = "yes")]
+    double_buffered: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDram {
+    bandwidth_gbps: S<f64>,
+    efficiency: S<f64>,
+    latency_ns: S<f64>,
+    energy_pj_per_bit: S<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVector {
+    elements_per_cycle: S<i64>,
+    energy_pj_per_op: S<f64>,
+}
+
+/// Loads a description by path, or by preset name (`dsp`, `dsp.toml`, ...) when no such
+/// file exists: a path wins over a preset name.
+pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    let path = std::path::Path::new(spec);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
+        return parse_hw(spec, &text, overrides);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
+    let name = name.strip_suffix(".toml").unwrap_or(name);
+    match presets::source(name) {
+        Some(text) => parse_hw(&format!("accelerators/{name}.toml"), text, overrides),
+        None => Err(FileError::whole(
+            spec,
+            format!("no such file, and not a preset; presets are: {}", presets::names().join(", ")),
+        )),
+    }
+}
+
+/// Parses a description's text. `overrides` set numeric fields by dotted path
+/// (`mac.rows`, `dram.bandwidth_gbps`, `buffer.0.size_kib`) before validation.
+pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    let owned;
+    let text = if overrides.is_empty() {
+        text
+    } else {
+        owned = apply_overrides(file, text, overrides)?;
+        owned.as_str()
+    };
+    let raw: Raw = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
+    Validator { file, text }.desc(raw)
+}
+
+fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<String, HwError> {
+    let mut doc: toml::Table = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
+    for (path, value) in overrides {
+        let parts: Vec<&str> = path.split('.').collect();
+        let mut node: &mut toml::Value = doc.get_mut(parts[0]).ok_or_else(|| no_field(file, path))?;
+        for p in &parts[1..] {
+            node = match node {
+                toml::Value::Table(t) => t.get_mut(*p),
+                toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+                _ => None,
+            }
+            .ok_or_else(|| no_field(file, path))?;
+        }
+        *node = match node {
+            toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => {
+                toml::Value::Integer(*value as i64)
+            }
+            toml::Value::Integer(_) => {
+                return Err(FileError::whole(file, format!("--set {path}={value}: field takes a whole number")))
+            }
+            toml::Value::Float(_) => toml::Value::Float(*value),
+            _ => return Err(FileError::whole(file, format!("--set {path}: not a numeric field"))),
+        };
+    }
+    toml::to_string(&doc).map_err(|e| FileError::whole(file, format!("cannot apply overrides: {e}")))
+}
+
+fn no_field(file: &str, path: &str) -> FileError {
+    FileError::whole(file, format!("--set {path}: the description has no such field"))
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, span: Range<usize>, msg: String) -> FileError {
+        FileError::at(self.file, self.text, Some(span), msg)
+    }
+
+    fn int(&self, v: &S<i64>, field: &str, lo: i64, hi: i64) -> Result<u64, FileError> {
+        let x = *v.get_ref();
+        if x < lo || x > hi {
+            return Err(self.err(v.span(), format!("{field} must be in {lo}..={hi}, got {x}")));
+        }
+        Ok(x as u64)
+    }
+
+    fn float(&self, v: &S<f64>, field: &str, lo: f64, hi: f64, lo_open: bool) -> Result<f64, FileError> {
+        let x = *v.get_ref();
+        let ok = x.is_finite() && (if lo_open { x > lo } else { x >= lo }) && x <= hi;
+        if !ok {
+            let open = if lo_open { "(" } else { "[" };
+            return Err(self.err(v.span(), format!("{field} must be in {open}{lo}, {hi}], got {x}")));
+        }
+        Ok(x)
+    }
+
+    fn desc(&self, raw: Raw) -> Result<HwDesc, FileError> {
+        let kind = raw.kind.get_ref().as_str();
+        let missing = |what: &str| self.err(raw.kind.span(), format!("kind = \"{kind}\" needs a [{what}] section"));
+        let extra =
+            |span: Range<usize>, what: &str| self.err(span, format!("[{what}] does not apply to kind = \"{kind}\""));
+        let family = match kind {
+            "mac_array" => {
+                let m = raw.mac.as_ref().ok_or_else(|| missing("mac"))?.get_ref();
+                if let Some(s) = &raw.nvdla {
+                    return Err(extra(s.span(), "nvdla"));
+                }
+                if let Some(s) = &raw.dsp {
+                    return Err(extra(s.span(), "dsp"));
+                }
+                Family::MacArray(MacArray {
+                    rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
+                    cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
+                    dataflow: match m.dataflow.get_ref().as_str() {
+                        "os" => Dataflow::Os,
+                        "ws" => Dataflow::Ws,
+                        "is" => Dataflow::Is,
+                        other => {
+                            return Err(self.err(
+                                m.dataflow.span(),
+                                format!("mac.dataflow must be \"os\", \"ws\" or \"is\", got \"{other}\""),
+                            ))
+                        }
+                    },
+                })
+            }
+            "nvdla" => {
+                let n = raw.nvdla.as_ref().ok_or_else(|| missing("nvdla"))?.get_ref();
+                if let Some(s) = &raw.mac {
+                    return Err(extra(s.span(), "mac"));
+                }
+                if let Some(s) = &raw.dsp {
+                    return Err(extra(s.span(), "dsp"));
+                }
+                Family::Nvdla(Nvdla {
+                    atomic_c: self.int(&n.atomic_c, "nvdla.atomic_c", 1, 4096)?,
+                    atomic_k: self.int(&n.atomic_k, "nvdla.atomic_k", 1, 4096)?,
+                    winograd: n.winograd,
+                    stripe: self.int(&n.stripe, "nvdla.stripe", 1, 1 << 16)?,
+                    weight_load_cycles: self.int(&n.weight_load_cycles, "nvdla.weight_load_cycles", 0, 1 << 20)?,
+                    pdp_elements_per_cycle: self.int(
+                        &n.pdp_elements_per_cycle,
+                        "nvdla.pdp_elements_per_cycle",
+                        1,
+                        1 << 16,
+                    )?,
+                })
+            }
+            "dsp" => {
+                let d = raw.dsp.as_ref().ok_or_else(|| missing("dsp"))?.get_ref();
+                if let Some(s) = &raw.mac {
+                    return Err(extra(s.span(), "mac"));
+                }
+                if let Some(s) = &raw.nvdla {
+                    return Err(extra(s.span(), "nvdla"));
+                }
+                let vb = self.int(&d.vector_bits, "dsp.vector_bits", 32, 1 << 16)?;
+                if vb % 32 != 0 {
+                    return Err(
+                        self.err(d.vector_bits.span(), format!("dsp.vector_bits must be a multiple of 32, got {vb}"))
+                    );
+                }
+                Family::Dsp(Dsp {
+                    vector_bits: vb,
+                    hvx_contexts: self.int(&d.hvx_contexts, "dsp.hvx_contexts", 1, 64)?,
+                    multiply_slots: self.int(&d.multiply_slots, "dsp.multiply_slots", 1, 16)?,
+                    scalar_threads: self.int(&d.scalar_threads, "dsp.scalar_threads", 1, 64)?,
+                    invocation_overhead_us: self.float(
+                        &d.invocation_overhead_us,
+                        "dsp.invocation_overhead_us",
+                        0.0,
+                        1e7,
+                        false,
+                    )?,
+                    per_op_overhead_us: self.float(&d.per_op_overhead_us, "dsp.per_op_overhead_us", 0.0, 1e7, false)?,
+                })
+            }
+            other => {
+                return Err(self.err(
+                    raw.kind.span(),
+                    format!("kind must be \"mac_array\", \"nvdla\" or \"dsp\", got \"{other}\""),
+                ))
+            }
+        };
+        let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 0.0, 1e6, true)?;
+        let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
+        let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
+            None | Some(("wrap", _)) => Overflow::Wrap,
+            Some(("saturate", _)) => Overflow::Saturate,
+            Some((other, span)) => {
+                return Err(self.err(span, format!("overflow must be \"wrap\" or \"saturate\", got \"{other}\"")))
+            }
+        };
+        if raw.precision.is_empty() {
+            return Err(self.err(raw.name.span(), "at least one [[precision]] mode is required".into()));
+        }
+        let mut precisions = Vec::new();
+        for p in &raw.precision {
+            let r = p.get_ref();
+            let m = PrecisionMode {
+                weight_bits: self.int(&r.weight_bits, "precision.weight_bits", 1, 32)? as u32,
+                activation_bits: self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32,
+                macs_per_cycle: self.int(&r.macs_per_cycle, "precision.macs_per_cycle", 1, 1 << 40)?,
+                energy_per_mac: PicoJoules(self.float(
+                    &r.energy_pj_per_mac,
+                    "precision.energy_pj_per_mac",
+                    0.0,
+                    1e6,
+                    false,
+                )?),
+            };
+            if precisions
+                .iter()
+                .any(|q: &PrecisionMode| q.weight_bits == m.weight_bits && q.activation_bits == m.activation_bits)
+            {
+                return Err(
+                    self.err(p.span(), format!("precision {}x{} is listed twice", m.weight_bits, m.activation_bits))
+                );
+            }
+            if m.activation_bits > acc_bits || m.weight_bits > acc_bits {
+                return Err(self.err(
+                    p.span(),
+                    format!(
+                        "accumulator_bits = {acc_bits} is narrower than the {}x{} operands",
+                        m.weight_bits, m.activation_bits
+                    ),
+                ));
+            }
+            precisions.push(m);
+        }
+        let mut buffers = Vec::new();
+        for b in &raw.buffer {
+            let r = b.get_ref();
+            let mut holds = Roles::default();
+            for h in r.holds.get_ref() {
+                match h.as_str() {
+                    "inputs" => holds.inputs = true,
+                    "weights" => holds.weights = true,
+                    "outputs" => holds.outputs = true,
+                    other => {
+                        return Err(self.err(
+                            r.holds.span(),
+                            format!(
+                                "buffer '{}': holds entry \"{other}\": expected \"inputs\", \"weights\" or \"outputs\"",
+                                r.name
+                            ),
+                        ))
+                    }
+                }
+            }
+            let kib = self.float(&r.size_kib, &format!("buffer '{}' size_kib", r.name), 0.0, 1e9, true)?;
+            let size = (kib * 1024.0).round() as u64;
+            if size == 0 {
+                return Err(self.err(r.size_kib.span(), format!("buffer '{}' size_kib is below one byte", r.name)));
+            }
+            buffers.push(Buffer {
+                name: r.name.clone(),
+                size: Bytes(size),
+                banks: self.int(&r.banks, &format!("buffer '{}' banks", r.name), 1, 1 << 16)?,
+                port: Bits(self.int(&r.port_bits, &format!("buffer '{}' port_bits", r.name), 8, 1 << 16)?),
+                read_energy: PicoJoules(self.float(&r.read_energy_pj, "read_energy_pj", 0.0, 1e9, false)?),
+                write_energy: PicoJoules(self.float(&r.write_energy_pj, "write_energy_pj", 0.0, 1e9, false)?),
+                holds,
+                double_buffered: r.double_buffered,
+            });
+        }
+        for (role, name) in [(Role::Inputs, "inputs"), (Role::Weights, "weights"), (Role::Outputs, "outputs")] {
+            if !buffers.iter().any(|b| b.holds.has(role)) {
+                return Err(self.err(raw.name.span(), format!("no [[buffer]] holds \"{name}\"")));
+            }
+        }
+        let d = raw.dram.get_ref();
+        let dram = Dram {
+            bandwidth: BytesPerSecond(self.float(&d.bandwidth_gbps, "dram.bandwidth_gbps", 0.0, 1e6, true)? * 1e9),
+            efficiency: self.float(&d.efficiency, "dram.efficiency", 0.0, 1.0, true)?,
+            latency_ns: self.float(&d.latency_ns, "dram.latency_ns", 0.0, 1e6, false)?,
+            energy_per_bit: PicoJoules(self.float(&d.energy_pj_per_bit, "dram.energy_pj_per_bit", 0.0, 1e6, false)?),
+        };
+        let v = raw.vector.get_ref();
+        let vector = VectorUnit {
+            elements_per_cycle: self.int(&v.elements_per_cycle, "vector.elements_per_cycle", 1, 1 << 20)?,
+            energy_per_op: PicoJoules(self.float(&v.energy_pj_per_op, "vector.energy_pj_per_op", 0.0, 1e6, false)?),
+        };
+        Ok(HwDesc {
+            name: raw.name.get_ref().clone(),
+            description: raw.description.unwrap_or_default(),
+            family,
+            clock: Hertz(clock_mhz * 1e6),
+            precisions,
+            accumulator: Accumulator { bits: acc_bits, overflow },
+            buffers,
+            dram,
+            vector,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_err(edit: impl Fn(&str) -> String, expect: &str) {
+        let base = presets::source("systolic32").expect("preset");
+        let text = edit(base);
+        let e = parse_hw("x.toml", &text, &[]).unwrap_err().to_string();
+        assert!(e.contains(expect), "error '{e}' does not contain '{expect}'");
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for name in presets::names() {
+            let hw = load_hw(name, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!hw.precisions.is_empty());
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        check_err(|t| t.replace("rows = 32", "rows = 0"), "mac.rows must be in 1..=65536, got 0");
+        check_err(|t| t.replace("rows = 32", "rows = \"a\""), "invalid type");
+        check_err(|t| t.replace("rows = 32", "rows = 32\nrowz = 3"), "unknown field `rowz`");
+        check_err(|t| t.replace("dataflow = \"os\"", "dataflow = \"xs\""), "mac.dataflow must be");
+        check_err(|t| t.replace("kind = \"mac_array\"", "kind = \"gpu\""), "kind must be");
+        check_err(|t| t.replace("bandwidth_gbps = 10.0", "bandwidth_gbps = 0.0"), "dram.bandwidth_gbps must be in (0");
+        let e = parse_hw("x.toml", &presets::source("systolic32").unwrap().replace("rows = 32", "rows = 0"), &[])
+            .unwrap_err();
+        assert!(e.line > 0 && e.file == "x.toml", "{e}");
+    }
+
+    #[test]
+    fn overrides_set_fields_by_dotted_path() {
+        let hw = load_hw("systolic32", &[("mac.rows".into(), 16.0), ("dram.bandwidth_gbps".into(), 5.0)]).unwrap();
+        match hw.family {
+            Family::MacArray(m) => assert_eq!(m.rows, 16),
+            _ => unreachable!(),
+        }
+        assert_eq!(hw.dram.bandwidth.0, 5e9);
+        assert!(load_hw("systolic32", &[("mac.nope".into(), 1.0)]).unwrap_err().to_string().contains("no such field"));
+        assert!(load_hw("systolic32", &[("mac.rows".into(), 1.5)]).is_err());
+    }
+
+    #[test]
+    fn mode_selection_prefers_exact_then_narrowest_wider() {
+        let hw = load_hw("dsp", &[]).unwrap();
+        assert_eq!(hw.mode_for(8, 8).map(|m| m.weight_bits), Some(8));
+        assert_eq!(hw.mode_for(4, 8).map(|m| m.weight_bits), Some(8));
+        assert!(hw.mode_for(32, 32).is_none());
+    }
+}

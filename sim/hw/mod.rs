@@ -1,0 +1,272 @@
+//! Accelerator descriptions: the validated, unit-typed hardware model every scheduler and
+//! cost model reads. Loading from TOML (with file/line/field errors) lives in [`load`];
+//! the presets shipped in `accelerators/` are embedded by [`presets`].
+//!
+//! Architecture invariant: a [`HwDesc`] that exists is valid (all sizes non-zero, every
+//! role held by some buffer, at least one precision mode), so the simulator never divides
+//! by zero or loops forever on a description.
+
+pub mod load;
+pub mod presets;
+
+use crate::units::{Bits, Bytes, BytesPerSecond, Hertz, PicoJoules};
+
+pub use load::{load_hw, parse_hw, HwError};
+
+/// A whole accelerator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HwDesc {
+    /// Name of the description.
+    pub name: String,
+    /// One line saying what it models.
+    pub description: String,
+    /// The family and its family-specific parameters.
+    pub family: Family,
+    /// Core clock.
+    pub clock: Hertz,
+    /// Compute modes: the operand widths the compute units support.
+    pub precisions: Vec<PrecisionMode>,
+    /// Accumulator arithmetic.
+    pub accumulator: Accumulator,
+    /// On-chip buffers.
+    pub buffers: Vec<Buffer>,
+    /// Off-chip memory.
+    pub dram: Dram,
+    /// The unit that runs element-wise, pooling and activation work.
+    pub vector: VectorUnit,
+}
+
+/// Accelerator families.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Family {
+    /// A systolic or MAC array (`kind = "mac_array"`).
+    MacArray(MacArray),
+    /// An NVDLA-like convolution engine (`kind = "nvdla"`).
+    Nvdla(Nvdla),
+    /// A Hexagon-like DSP with wide SIMD (`kind = "dsp"`).
+    Dsp(Dsp),
+}
+
+impl Family {
+    /// The `kind` string of the family.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Family::MacArray(_) => "mac_array",
+            Family::Nvdla(_) => "nvdla",
+            Family::Dsp(_) => "dsp",
+        }
+    }
+}
+
+/// Which operand stays in the PEs of a systolic array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dataflow {
+    /// Output stationary.
+    Os,
+    /// Weight stationary.
+    Ws,
+    /// Input stationary.
+    Is,
+}
+
+impl Dataflow {
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataflow::Os => "os",
+            Dataflow::Ws => "ws",
+            Dataflow::Is => "is",
+        }
+    }
+}
+
+/// A rows x cols array of processing elements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MacArray {
+    /// PE rows.
+    pub rows: u64,
+    /// PE columns.
+    pub cols: u64,
+    /// Dataflow.
+    pub dataflow: Dataflow,
+}
+
+/// The NVDLA convolution core: atomic-C x atomic-K MAC cells, CBUF, SDP and PDP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nvdla {
+    /// Input channels consumed per cycle per MAC cell (atomic-C) at 8 bits.
+    pub atomic_c: u64,
+    /// Output channels (MAC cells) per cycle (atomic-K) at 8 bits.
+    pub atomic_k: u64,
+    /// Whether the configuration has the Winograd mode.
+    pub winograd: bool,
+    /// Output pixels a stripe keeps the same weights for (weight reuse), as in the unit description.
+    pub stripe: u64,
+    /// Cycles to load the next atomic op's weights into the MAC cells (the FC bottleneck).
+    pub weight_load_cycles: u64,
+    /// Pooling (PDP) elements per cycle.
+    pub pdp_elements_per_cycle: u64,
+}
+
+/// A Hexagon-like DSP with HVX vector units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dsp {
+    /// Vector length in bits (1024 for HVX 128-byte mode).
+    pub vector_bits: u64,
+    /// HVX contexts that can run at once.
+    pub hvx_contexts: u64,
+    /// Multiply resources per packet (two on HVX).
+    pub multiply_slots: u64,
+    /// Scalar hardware threads.
+    pub scalar_threads: u64,
+    /// Fixed cost of one invocation from the CPU (FastRPC), in microseconds.
+    pub invocation_overhead_us: f64,
+    /// Fixed cost per layer (op dispatch in the DSP library), in microseconds.
+    pub per_op_overhead_us: f64,
+}
+
+/// One compute mode: operand widths and what the compute units achieve in that mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrecisionMode {
+    /// Weight operand width.
+    pub weight_bits: u32,
+    /// Activation operand width.
+    pub activation_bits: u32,
+    /// Peak MACs per cycle of the whole engine in this mode.
+    pub macs_per_cycle: u64,
+    /// Energy of one MAC in this mode.
+    pub energy_per_mac: PicoJoules,
+}
+
+/// What the accumulator does when a sum leaves its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Overflow {
+    /// Two's-complement wrap-around.
+    Wrap,
+    /// Clamp to the range.
+    Saturate,
+}
+
+/// Accumulator width and overflow behaviour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accumulator {
+    /// Width in bits.
+    pub bits: u32,
+    /// Overflow behaviour.
+    pub overflow: Overflow,
+}
+
+/// Which operands a buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Roles {
+    /// Input activations.
+    pub inputs: bool,
+    /// Weights (and biases).
+    pub weights: bool,
+    /// Outputs and partial sums.
+    pub outputs: bool,
+}
+
+/// The operand classes a buffer may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Input activations.
+    Inputs,
+    /// Weights.
+    Weights,
+    /// Outputs and partial sums.
+    Outputs,
+}
+
+impl Roles {
+    /// Whether the buffer holds this role.
+    pub fn has(self, r: Role) -> bool {
+        match r {
+            Role::Inputs => self.inputs,
+            Role::Weights => self.weights,
+            Role::Outputs => self.outputs,
+        }
+    }
+}
+
+/// An on-chip buffer (SRAM, CBUF, VTCM...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Buffer {
+    /// Name, used in reports.
+    pub name: String,
+    /// Capacity.
+    pub size: Bytes,
+    /// Independent banks.
+    pub banks: u64,
+    /// Width of one bank's port: what one access moves.
+    pub port: Bits,
+    /// Energy of one read access (one port width).
+    pub read_energy: PicoJoules,
+    /// Energy of one write access (one port width).
+    pub write_energy: PicoJoules,
+    /// Operands it holds.
+    pub holds: Roles,
+    /// Whether half the buffer is filled while the other half is computed on.
+    pub double_buffered: bool,
+}
+
+impl Buffer {
+    /// Bytes the buffer can deliver per cycle (all banks).
+    pub fn bytes_per_cycle(&self) -> f64 {
+        (self.banks * self.port.get()) as f64 / 8.0
+    }
+
+    /// Bytes one access moves.
+    pub fn access_bytes(&self) -> f64 {
+        self.port.get() as f64 / 8.0
+    }
+}
+
+/// Off-chip memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dram {
+    /// Peak bandwidth.
+    pub bandwidth: BytesPerSecond,
+    /// Fraction of the peak a stream of DMA bursts achieves (0, 1].
+    pub efficiency: f64,
+    /// Latency of a request, in nanoseconds.
+    pub latency_ns: f64,
+    /// Energy per bit moved.
+    pub energy_per_bit: PicoJoules,
+}
+
+/// The vector / post-processing unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorUnit {
+    /// Elements processed per cycle at 8 bits.
+    pub elements_per_cycle: u64,
+    /// Energy per element operation.
+    pub energy_per_op: PicoJoules,
+}
+
+impl HwDesc {
+    /// The compute mode used for the given operand widths: the exact mode if the hardware
+    /// has it, else the narrowest mode at least as wide in both operands (the operands are
+    /// sign-extended into it); `None` if no mode is wide enough.
+    pub fn mode_for(&self, weight_bits: u32, activation_bits: u32) -> Option<&PrecisionMode> {
+        self.precisions
+            .iter()
+            .filter(|m| m.weight_bits >= weight_bits && m.activation_bits >= activation_bits)
+            .min_by_key(|m| (m.weight_bits + m.activation_bits, m.weight_bits))
+    }
+
+    /// The buffers holding a role.
+    pub fn buffers_for(&self, r: Role) -> impl Iterator<Item = &Buffer> {
+        self.buffers.iter().filter(move |b| b.holds.has(r))
+    }
+
+    /// DRAM bytes per cycle actually achieved.
+    pub fn dram_bytes_per_cycle(&self) -> f64 {
+        self.dram.bandwidth.per_cycle(self.clock) * self.dram.efficiency
+    }
+
+    /// DRAM latency in cycles (rounded up).
+    pub fn dram_latency_cycles(&self) -> u64 {
+        (self.dram.latency_ns * 1e-9 * self.clock.0).ceil() as u64
+    }
+}
