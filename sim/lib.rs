@@ -9,4 +9,5 @@ pub mod diag;
 pub mod hw;
 pub mod import;
 pub mod ir;
+pub mod map;
 pub mod units;

@@ -1,0 +1,151 @@
+//! How each accelerator family computes a convolution: whole-layer compute cycles at its
+//! array-edge utilization, and the operand reads its datapath makes from on-chip buffers.
+//! (Memory, tiling and timing are family-independent: see [`super::tiling`] and
+//! [`crate::simulate`].)
+
+use super::systolic::{self, Gemm};
+use super::work::ConvWork;
+use crate::hw::{Dataflow, Dsp, Family, MacArray, Nvdla, PrecisionMode};
+use crate::units::Cycles;
+
+/// Per-layer compute figures of a family.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ComputeFigures {
+    /// Cycles the compute units need, with no memory stalls.
+    pub cycles: Cycles,
+    /// Input-activation elements the datapath reads from its buffer.
+    pub input_reads: u64,
+    /// Weight elements the datapath reads from its buffer.
+    pub weight_reads: u64,
+}
+
+/// Compute figures of a convolution on a family in a precision mode.
+pub fn conv_compute(family: &Family, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    match family {
+        Family::MacArray(m) => mac_array(m, mode, w),
+        Family::Nvdla(n) => nvdla(n, mode, w),
+        Family::Dsp(d) => dsp(d, mode, w),
+    }
+}
+
+/// Lowering of a conv to the GEMMs a systolic array runs, and how many times each runs.
+/// Dense: one GEMM with Sr x T and T x Sc per dataflow (SCALE-Sim's lowering).
+/// Depthwise / grouped on OS: channels sit on columns, each PE reduces its own channel's
+/// window (T = R*S*Cg): one GEMM P x (G*Kg) -- native, no zeros. On WS and IS the inputs (or
+/// filters) are broadcast along a row to all columns, so two groups can never share a fold:
+/// each group runs as its own GEMM, G times.
+pub fn systolic_gemms(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
+    let p = w.pixels();
+    let rsc = w.r * w.s * w.cg();
+    if w.groups <= 1 {
+        let g = match df {
+            Dataflow::Os => Gemm { sr: p, sc: w.k, t: rsc },
+            Dataflow::Ws => Gemm { sr: rsc, sc: w.k, t: p },
+            Dataflow::Is => Gemm { sr: rsc, sc: p, t: w.k },
+        };
+        return (g, 1);
+    }
+    match df {
+        Dataflow::Os => (Gemm { sr: p, sc: w.k, t: rsc }, 1),
+        Dataflow::Ws => (Gemm { sr: rsc, sc: w.kg(), t: p }, w.groups),
+        Dataflow::Is => (Gemm { sr: rsc, sc: p, t: w.kg() }, w.groups),
+    }
+}
+
+fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    let (gemm, repeats) = systolic_gemms(m.dataflow, w);
+    let df = match m.dataflow {
+        Dataflow::Os => systolic::Dataflow::OutputStationary,
+        Dataflow::Ws => systolic::Dataflow::WeightStationary,
+        Dataflow::Is => systolic::Dataflow::InputStationary,
+    };
+    let pes = m.rows * m.cols;
+    // MACs per PE per cycle in this mode: > 1 when narrow operands fuse (bit-fusion), < 1
+    // when a wide product takes several passes.
+    let (per_pe_num, per_pe_den) = (mode.macs_per_cycle, pes);
+    let (gemm, slow) = if per_pe_num >= per_pe_den {
+        let f = per_pe_num / per_pe_den;
+        // Each PE reduces f products per cycle: the reduction dimension shrinks by f.
+        let g = match m.dataflow {
+            Dataflow::Os => Gemm { t: gemm.t.div_ceil(f), ..gemm },
+            Dataflow::Ws | Dataflow::Is => Gemm { sr: gemm.sr.div_ceil(f), ..gemm },
+        };
+        (g, 1)
+    } else {
+        (gemm, per_pe_den.div_ceil(per_pe_num))
+    };
+    let c = systolic::compute(df, m.rows, m.cols, gemm);
+    let folds_r = gemm.sr.div_ceil(m.rows);
+    let folds_c = gemm.sc.div_ceil(m.cols);
+    // SCALE-Sim's SRAM read counts: the streamed operand is read once per fold of the other
+    // dimension, the stationary one once.
+    let (a, b) = (gemm.sr.saturating_mul(gemm.t), gemm.sc.saturating_mul(gemm.t));
+    let (input_reads, weight_reads) = match m.dataflow {
+        Dataflow::Os => (a.saturating_mul(folds_c), b.saturating_mul(folds_r)),
+        Dataflow::Ws => (gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c), gemm.sr * gemm.sc),
+        Dataflow::Is => (gemm.sr * gemm.sc, gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c)),
+    };
+    ComputeFigures {
+        cycles: Cycles(c.compute_cycles.saturating_mul(repeats).saturating_mul(slow)),
+        input_reads: input_reads.saturating_mul(repeats),
+        weight_reads: weight_reads.saturating_mul(repeats),
+    }
+}
+
+/// NVDLA direct convolution (unit description): each cycle one atomic op multiplies
+/// atomic-C input channels of one pixel by atomic-K kernels. A stripe of output pixels
+/// reuses the same weights; loading the next atomic op's weights takes
+/// `weight_load_cycles`, so a stripe costs max(stripe length, weight load) cycles -- which
+/// is why FC (one pixel) runs at 1/16 = 6.25% efficiency. A grouped or depthwise conv has
+/// no dedicated mode: each group runs as its own direct convolution.
+fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    // Wider modes halve the kernels per cycle (int16: 1024 MACs = 64 x 16).
+    let ak = (mode.macs_per_cycle / n.atomic_c).max(1);
+    let c_atoms = w.cg().div_ceil(n.atomic_c);
+    let k_groups = w.kg().div_ceil(ak);
+    let p = w.pixels();
+    let full_stripes = p / n.stripe;
+    let rest = p % n.stripe;
+    let stripe_cycles = full_stripes.saturating_mul(n.stripe.max(n.weight_load_cycles))
+        + if rest > 0 { rest.max(n.weight_load_cycles) } else { 0 };
+    let mut cycles = stripe_cycles
+        .saturating_mul(w.r * w.s)
+        .saturating_mul(c_atoms)
+        .saturating_mul(k_groups)
+        .saturating_mul(w.groups);
+    if n.winograd && w.r == 3 && w.s == 3 && w.sh == 1 && w.sw == 1 && w.groups == 1 {
+        // Winograd F(4x4, 3x3): 36 multiplies per 4x4 outputs instead of 144 (4x); NVDLA's
+        // unit description quotes a 2.25x MAC-efficiency gain once the transform is paid.
+        cycles = (cycles as f64 / 2.25).ceil() as u64;
+    }
+    ComputeFigures {
+        cycles: Cycles(cycles),
+        input_reads: p.saturating_mul(w.r * w.s).saturating_mul(w.c).saturating_mul(k_groups),
+        weight_reads: w.weights().saturating_mul(p.div_ceil(n.stripe)),
+    }
+}
+
+/// HVX: a dense conv is a vrmpy GEMM (32 lanes of 32-bit sums, each a 4-deep byte dot
+/// product), so output channels fill lanes in multiples of 32 and the reduction in
+/// multiples of 4. Depthwise has no reduction across channels: channels fill the lanes and
+/// the kernel taps are packed 4 at a time. Issue 8 replaces this with instruction-mix
+/// kernels.
+fn dsp(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    let lanes = d.vector_bits / 32;
+    let depth = (mode.macs_per_cycle / (lanes * d.multiply_slots * d.hvx_contexts)).max(1);
+    let p = w.pixels();
+    let slots = if w.is_depthwise() {
+        // lanes hold channels; per pixel, ceil(R*S/depth) vrmpy per channel vector
+        (w.k.div_ceil(lanes)).saturating_mul((w.r * w.s).div_ceil(depth)).saturating_mul(p)
+    } else {
+        let red = (w.r * w.s * w.cg()).div_ceil(depth);
+        (w.kg().div_ceil(lanes)).saturating_mul(red).saturating_mul(p).saturating_mul(w.groups)
+    };
+    let per_cycle = d.multiply_slots * d.hvx_contexts;
+    // Assumed register blocking: 4 output pixels share each loaded weight vector.
+    ComputeFigures {
+        cycles: Cycles(slots.div_ceil(per_cycle)),
+        input_reads: p.saturating_mul(w.r * w.s).saturating_mul(w.c).saturating_mul(w.kg().div_ceil(lanes)),
+        weight_reads: w.weights().saturating_mul(p.div_ceil(4)),
+    }
+}
