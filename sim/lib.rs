@@ -11,3 +11,8 @@ pub mod import;
 pub mod ir;
 pub mod map;
 pub mod units;
+pub mod simulate;
+pub mod cost;
+pub mod quant;
+pub mod report;
+pub mod pipeline;

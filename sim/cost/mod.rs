@@ -1,0 +1,106 @@
+//! Cost: energy from action counts times the accelerator's energy table (Accelergy's
+//! method): MACs x energy per MAC of the mode, vector ops x energy per op, buffer accesses
+//! x energy per access, DRAM bits x energy per bit.
+
+use crate::hw::{Buffer, HwDesc, PrecisionMode};
+use crate::units::{Bytes, PicoJoules};
+
+/// Traffic of one on-chip buffer for one layer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BufferTraffic {
+    /// Buffer name.
+    pub name: String,
+    /// Bytes read.
+    pub reads: Bytes,
+    /// Bytes written.
+    pub writes: Bytes,
+}
+
+/// Energy by component.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Energy {
+    /// MACs.
+    pub mac: PicoJoules,
+    /// Vector / post-processing unit.
+    pub vector: PicoJoules,
+    /// All on-chip buffers.
+    pub buffers: PicoJoules,
+    /// DRAM.
+    pub dram: PicoJoules,
+}
+
+impl Energy {
+    /// The sum of all components.
+    pub fn total(&self) -> PicoJoules {
+        self.mac + self.vector + self.buffers + self.dram
+    }
+}
+
+impl std::ops::Add for Energy {
+    type Output = Energy;
+    fn add(self, o: Energy) -> Energy {
+        Energy { mac: self.mac + o.mac, vector: self.vector + o.vector, buffers: self.buffers + o.buffers, dram: self.dram + o.dram }
+    }
+}
+
+/// The action counts of one layer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Actions {
+    /// MACs executed (not counting padding of the array edge).
+    pub macs: u64,
+    /// Vector-unit operations.
+    pub vector_ops: u64,
+    /// Traffic per buffer, in the order of the description's buffers.
+    pub buffers: Vec<BufferTraffic>,
+    /// DRAM bytes read.
+    pub dram_read: Bytes,
+    /// DRAM bytes written.
+    pub dram_write: Bytes,
+}
+
+fn accesses(b: &Buffer, bytes: Bytes) -> u64 {
+    let per = (b.port.get() / 8).max(1);
+    bytes.get().div_ceil(per)
+}
+
+/// Energy of a layer's actions.
+pub fn energy(hw: &HwDesc, mode: Option<&PrecisionMode>, a: &Actions) -> Energy {
+    let mac = mode.map(|m| m.energy_per_mac * a.macs).unwrap_or(PicoJoules::ZERO);
+    let vector = hw.vector.energy_per_op * a.vector_ops;
+    let buffers = hw
+        .buffers
+        .iter()
+        .zip(&a.buffers)
+        .map(|(b, t)| b.read_energy * accesses(b, t.reads) + b.write_energy * accesses(b, t.writes))
+        .sum();
+    let dram = hw.dram.energy_per_bit * (a.dram_read + a.dram_write).to_bits().get();
+    Energy { mac, vector, buffers, dram }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::load_hw;
+
+    #[test]
+    fn energy_is_counts_times_table() {
+        let hw = load_hw("systolic32", &[]).unwrap();
+        let mode = hw.mode_for(8, 8);
+        let a = Actions {
+            macs: 1000,
+            vector_ops: 100,
+            buffers: vec![
+                BufferTraffic { name: "ifmap_sram".into(), reads: Bytes(64), writes: Bytes(32) },
+                BufferTraffic::default(),
+                BufferTraffic::default(),
+            ],
+            dram_read: Bytes(10),
+            dram_write: Bytes(0),
+        };
+        let e = energy(&hw, mode, &a);
+        assert!((e.mac.get() - 300.0).abs() < 1e-9);
+        assert!((e.vector.get() - 3.0).abs() < 1e-9);
+        assert!((e.buffers.get() - (2.0 * 80.0 + 80.0)).abs() < 1e-9); // 32-byte port
+        assert!((e.dram.get() - 80.0 * 20.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,224 @@
+//! The cost pipeline: for each layer of a (width-assigned) graph, map it onto the
+//! accelerator, simulate its tiles and count its energy, then gather the report.
+//!
+//! Architecture invariant: this is the only place that chains map -> simulate -> cost ->
+//! report; the CLI calls it and never reaches into the stages.
+
+use crate::cost::{self, Actions, BufferTraffic};
+use crate::hw::{Family, HwDesc, PrecisionMode, Role};
+use crate::ir::{Graph, Layer, TensorKind, WeightSource};
+use crate::map::family::conv_compute;
+use crate::map::tiling::{tile_conv, tile_vector, NoTileFits, Tiling, Widths};
+use crate::map::work::{work_of, Work};
+use crate::report::{Bound, LayerReport, RunReport, Totals};
+use crate::simulate::{simulate, Dma, TileStream};
+use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
+
+/// Why a network cannot run on an accelerator.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// No compute mode is wide enough.
+    #[error("layer '{layer}': {hw} has no compute mode for {weight_bits}-bit weights x {activation_bits}-bit activations; its modes are {modes}")]
+    Precision {
+        /// Layer.
+        layer: String,
+        /// Accelerator.
+        hw: String,
+        /// Requested weight bits.
+        weight_bits: u32,
+        /// Requested activation bits.
+        activation_bits: u32,
+        /// What it has.
+        modes: String,
+    },
+    /// No tile fits.
+    #[error("layer '{layer}': {source}")]
+    NoTile {
+        /// Layer.
+        layer: String,
+        /// Details.
+        source: NoTileFits,
+    },
+}
+
+/// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`.
+pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
+    let mut notes = Vec::new();
+    let mut layers = Vec::with_capacity(g.layers.len());
+    let (mut wbits, mut abits) = (0u32, 0u32);
+    let mut peak = 0u64;
+    for l in &g.layers {
+        let r = run_layer(g, l, hw, &mut notes)?;
+        if let Some(w) = g.weights_of(l) {
+            wbits = wbits.max(w.dtype.bits());
+        }
+        abits = abits.max(g.data_input(l).dtype.bits());
+        if let Some(m) = mode_of(g, l, hw) {
+            peak = peak.max(m.macs_per_cycle);
+        }
+        layers.push(r);
+    }
+    let overhead = match &hw.family {
+        Family::Dsp(d) => Seconds((d.invocation_overhead_us + d.per_op_overhead_us * g.layers.len() as f64) * 1e-6),
+        _ => Seconds(0.0),
+    };
+    let weights = match &g.weights {
+        WeightSource::Synthetic { seed } => format!("synthetic, seeded ({seed}); built-in network, not trained"),
+        WeightSource::Imported { path } => format!("imported from {path}"),
+    };
+    notes.dedup();
+    Ok(RunReport {
+        model: g.name.clone(),
+        hw: hw.name.clone(),
+        kind: hw.family.kind().to_string(),
+        clock_hz: hw.clock.0,
+        weight_bits: wbits,
+        activation_bits: abits,
+        weights,
+        notes,
+        totals: Totals::from_layers(&layers, peak, hw.clock.0, overhead),
+        layers,
+    })
+}
+
+fn mode_of<'a>(g: &Graph, l: &Layer, hw: &'a HwDesc) -> Option<&'a PrecisionMode> {
+    let w = g.weights_of(l)?;
+    hw.mode_for(w.dtype.bits(), g.data_input(l).dtype.bits())
+}
+
+fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> Widths {
+    Widths {
+        weight: g.weights_of(l).map(|t| t.dtype.bits()).unwrap_or(8),
+        input: g.data_input(l).dtype.bits(),
+        output: g.output(l).dtype.bits(),
+        acc: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
+    }
+}
+
+fn buffer_index(hw: &HwDesc, r: Role) -> usize {
+    hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0)
+}
+
+fn bytes_of(elements: u64, width: u32) -> Bytes {
+    Bits(elements.saturating_mul(width as u64)).to_bytes_ceil()
+}
+
+fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
+    let wd = widths(g, l, hw);
+    let out = g.output(l);
+    let mut traffic: Vec<BufferTraffic> =
+        hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
+    let (bi, bw, bo) = (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
+    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
+        match work_of(g, l) {
+            Work::Conv(w) => {
+                let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
+                    layer: l.name.clone(),
+                    hw: hw.name.clone(),
+                    weight_bits: wd.weight,
+                    activation_bits: wd.input,
+                    modes: hw.precisions.iter().map(|m| format!("{}x{}", m.weight_bits, m.activation_bits)).collect::<Vec<_>>().join(", "),
+                })?;
+                if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
+                    notes.push(format!(
+                        "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
+                        wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
+                    ));
+                }
+                let t = tile_conv(hw, &w, wd).map_err(no_tile)?;
+                let f = conv_compute(&hw.family, mode, &w);
+                let out_elems = w.pixels().saturating_mul(w.k);
+                let psum_bits = if t.c_tiles > 1 { wd.acc } else { wd.output };
+                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
+                traffic[bi].reads += bytes_of(f.input_reads, wd.input);
+                traffic[bw].writes += t.dram.weights.to_bytes_ceil();
+                traffic[bw].reads += bytes_of(f.weight_reads, wd.weight);
+                traffic[bo].writes += bytes_of(out_elems.saturating_mul(t.c_tiles), psum_bits);
+                traffic[bo].reads += bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
+                // The buffers' ports bound how fast operands reach the compute units.
+                let port_bound = port_cycles(hw, &traffic, &t);
+                (Some(t), f.cycles.get().max(port_bound), w.macs(), out_elems, Some(mode))
+            }
+            Work::Vector(v) => {
+                let t = tile_vector(hw, &v, wd).map_err(no_tile)?;
+                let per_cycle = match (&hw.family, v.pooling) {
+                    (Family::Nvdla(n), true) => n.pdp_elements_per_cycle,
+                    _ => hw.vector.elements_per_cycle,
+                } as f64
+                    * 8.0
+                    / wd.input.max(8) as f64;
+                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
+                traffic[bi].reads += bytes_of(v.in_elements, wd.input);
+                traffic[bo].writes += bytes_of(v.out_elements, wd.output);
+                traffic[bo].reads += t.dram.outputs.to_bytes_ceil();
+                let cycles = (v.ops as f64 / per_cycle).ceil() as u64;
+                let port_bound = port_cycles(hw, &traffic, &t);
+                (Some(t), cycles.max(port_bound), Macs::ZERO, v.ops, None)
+            }
+            Work::Free => (None, 0, Macs::ZERO, 0, None),
+        };
+    let (cycles, stall, bound, tiles, dram_read, dram_write) = match &tiling {
+        Some(t) => {
+            let tiles = t.tiles.max(1);
+            let stream = TileStream {
+                tiles,
+                load_bytes: t.dram.read_bytes().get() as f64 / tiles as f64,
+                compute: compute as f64 / tiles as f64,
+                store_bytes: t.dram.write_bytes().get() as f64 / tiles as f64,
+            };
+            let dma = Dma {
+                bytes_per_cycle: hw.dram_bytes_per_cycle(),
+                latency: hw.dram_latency_cycles() as f64,
+                slots: if hw.buffers.iter().all(|b| b.double_buffered) { 2 } else { 1 },
+            };
+            let tl = simulate(&stream, &dma);
+            let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
+            (tl.total, tl.stall, bound, tiles, t.dram.read_bytes(), t.dram.write_bytes())
+        }
+        None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
+    };
+    let actions = Actions { macs: macs.get(), vector_ops, buffers: traffic.clone(), dram_read, dram_write };
+    let energy = cost::energy(hw, mode, &actions);
+    let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
+    Ok(LayerReport {
+        name: l.name.clone(),
+        op: g.op_name(l).to_string(),
+        shape: out.shape.clone(),
+        mode: mode.map(|m| format!("{}x{}", m.weight_bits, m.activation_bits)).unwrap_or_default(),
+        macs,
+        cycles,
+        compute_cycles: Cycles(compute),
+        stall_cycles: stall,
+        latency: hw.clock.duration(cycles),
+        utilization: if peak > 0 && cycles.get() > 0 { macs.get() as f64 / (cycles.get() as f64 * peak as f64) } else { 0.0 },
+        bound,
+        tiles,
+        dram_read,
+        dram_write,
+        buffers: traffic,
+        energy,
+    })
+}
+
+/// Cycles the busiest buffer port needs for the compute side's traffic (DRAM fills of a
+/// tile overlap the previous tile's compute, so they are not counted here).
+fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
+    hw.buffers
+        .iter()
+        .zip(traffic)
+        .map(|(b, tr)| {
+            let fills = if b.holds.has(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
+                + if b.holds.has(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
+            let drains = if b.holds.has(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
+            let compute_side = (tr.reads + tr.writes).saturating_sub(fills).saturating_sub(drains);
+            (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Checks that a graph's constants and activations have integer widths assigned.
+pub fn widths_assigned(g: &Graph) -> bool {
+    g.tensors.iter().all(|t| t.kind == TensorKind::Constant || t.dtype.is_int())
+}

@@ -1,0 +1,63 @@
+//! Quantization: the bit widths and quantization parameters of a graph's tensors.
+//!
+//! For costing, what matters is each tensor's element width: [`assign_widths`] gives every
+//! weight and activation of a float (or re-targeted) graph the requested widths and every
+//! bias the accumulator width. The post-training quantization methods build on this.
+
+use crate::ir::{DataType, Graph, TensorKind};
+
+/// Bit widths a graph is run at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Precision {
+    /// Weight bits.
+    pub weight_bits: u8,
+    /// Activation bits.
+    pub activation_bits: u8,
+}
+
+/// The range of operand widths accelsim supports.
+pub const WIDTHS: std::ops::RangeInclusive<u32> = 2..=16;
+
+/// A bit width outside [`WIDTHS`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must be in 2..=16 bits, got {got}")]
+pub struct BadWidth {
+    /// Which width (e.g. "--wbits").
+    pub what: String,
+    /// The value given.
+    pub got: i64,
+}
+
+/// Checks a user-given width.
+pub fn check_width(what: &str, bits: i64) -> Result<u8, BadWidth> {
+    if bits < *WIDTHS.start() as i64 || bits > *WIDTHS.end() as i64 {
+        return Err(BadWidth { what: what.to_string(), got: bits });
+    }
+    Ok(bits as u8)
+}
+
+/// Sets weights to `weight_bits`, activations to `activation_bits` and biases to
+/// `bias_bits` (the accumulator width). Values, if any, are left alone: this fixes the
+/// widths the cost model moves, not the numbers.
+pub fn assign_widths(g: &mut Graph, p: Precision, bias_bits: u8) {
+    for t in &mut g.tensors {
+        t.dtype = match t.kind {
+            TensorKind::Weight => DataType::int(p.weight_bits),
+            TensorKind::Bias => DataType::int(bias_bits),
+            TensorKind::Activation => DataType::int(p.activation_bits),
+            TensorKind::Constant => t.dtype,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_outside_2_to_16_are_rejected() {
+        assert!(check_width("--wbits", 0).is_err());
+        assert_eq!(check_width("--wbits", 33).unwrap_err().to_string(), "--wbits must be in 2..=16 bits, got 33");
+        assert_eq!(check_width("--abits", 3), Ok(3));
+    }
+}

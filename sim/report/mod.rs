@@ -1,0 +1,141 @@
+//! Reports: what one run of a network on an accelerator costs, per layer and in total, and
+//! its renderings (terminal table, JSON, CSV).
+//!
+//! Architecture invariant: the totals are computed from the layers (sums, and for the
+//! ratios from the summed counts), so JSON totals always equal the sum of the layers.
+
+mod render;
+
+pub use render::{to_csv, to_json, to_table};
+
+use crate::cost::{BufferTraffic, Energy};
+use crate::units::{Bytes, Cycles, Macs, Seconds};
+
+/// Whether a layer's time is set by compute or by memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The compute units were busy longer than the DMA channel.
+    Compute,
+    /// The DMA channel was busy longer than the compute units.
+    Memory,
+    /// The layer does no work (a reshape).
+    None,
+}
+
+impl Bound {
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Compute => "compute",
+            Bound::Memory => "memory",
+            Bound::None => "-",
+        }
+    }
+}
+
+/// One layer's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerReport {
+    /// Layer name.
+    pub name: String,
+    /// Operator name.
+    pub op: String,
+    /// Output shape.
+    pub shape: Vec<usize>,
+    /// The compute mode used, e.g. "8x8" (empty for vector work).
+    pub mode: String,
+    /// MACs.
+    pub macs: Macs,
+    /// Cycles from first load to last store.
+    pub cycles: Cycles,
+    /// Cycles the compute units were busy.
+    pub compute_cycles: Cycles,
+    /// Cycles beyond compute.
+    pub stall_cycles: Cycles,
+    /// Latency at the accelerator's clock.
+    pub latency: Seconds,
+    /// MACs / (cycles x peak MACs per cycle of the mode).
+    pub utilization: f64,
+    /// Compute- or memory-bound.
+    pub bound: Bound,
+    /// Tiles the layer ran in.
+    pub tiles: u64,
+    /// DRAM bytes read.
+    pub dram_read: Bytes,
+    /// DRAM bytes written.
+    pub dram_write: Bytes,
+    /// Per-buffer traffic.
+    pub buffers: Vec<BufferTraffic>,
+    /// Energy by component.
+    pub energy: Energy,
+}
+
+/// Totals over all layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    /// Sum of layer cycles (layers run one after another).
+    pub cycles: Cycles,
+    /// Sum of compute cycles.
+    pub compute_cycles: Cycles,
+    /// Sum of stall cycles.
+    pub stall_cycles: Cycles,
+    /// Hardware latency.
+    pub latency: Seconds,
+    /// Software overhead outside the hardware (DSP invocation and per-op costs).
+    pub overhead: Seconds,
+    /// MACs.
+    pub macs: Macs,
+    /// DRAM bytes read.
+    pub dram_read: Bytes,
+    /// DRAM bytes written.
+    pub dram_write: Bytes,
+    /// Energy by component.
+    pub energy: Energy,
+    /// MACs / (cycles x peak MACs per cycle).
+    pub utilization: f64,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// Network name.
+    pub model: String,
+    /// Accelerator name.
+    pub hw: String,
+    /// Accelerator family.
+    pub kind: String,
+    /// Clock in Hz.
+    pub clock_hz: f64,
+    /// Weight bits.
+    pub weight_bits: u32,
+    /// Activation bits.
+    pub activation_bits: u32,
+    /// Where the weights came from ("synthetic (seed 24301)" or the file).
+    pub weights: String,
+    /// Remarks the reader must see (emulated precisions, assumptions).
+    pub notes: Vec<String>,
+    /// Per layer.
+    pub layers: Vec<LayerReport>,
+    /// Totals.
+    pub totals: Totals,
+}
+
+impl Totals {
+    /// Sums layers; `peak_macs_per_cycle` is the mode's peak.
+    pub fn from_layers(layers: &[LayerReport], peak_macs_per_cycle: u64, clock_hz: f64, overhead: Seconds) -> Self {
+        let cycles: Cycles = layers.iter().map(|l| l.cycles).sum();
+        let macs: Macs = layers.iter().map(|l| l.macs).sum();
+        Totals {
+            cycles,
+            compute_cycles: layers.iter().map(|l| l.compute_cycles).sum(),
+            stall_cycles: layers.iter().map(|l| l.stall_cycles).sum(),
+            latency: Seconds(cycles.get() as f64 / clock_hz),
+            overhead,
+            macs,
+            dram_read: layers.iter().map(|l| l.dram_read).sum(),
+            dram_write: layers.iter().map(|l| l.dram_write).sum(),
+            energy: layers.iter().fold(Energy::default(), |a, l| a + l.energy),
+            utilization: macs.get() as f64 / (cycles.get().max(1) as f64 * peak_macs_per_cycle.max(1) as f64),
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Renderings of a [`RunReport`]: a terminal table, JSON and CSV.
+
+use super::{LayerReport, RunReport};
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
+use serde_json::{json, Value};
+
+fn si(v: f64, unit: &str) -> String {
+    let (d, p) = match v.abs() {
+        x if x >= 1e9 => (1e9, "G"),
+        x if x >= 1e6 => (1e6, "M"),
+        x if x >= 1e3 => (1e3, "k"),
+        _ => (1.0, ""),
+    };
+    format!("{:.2} {p}{unit}", v / d)
+}
+
+fn time(s: f64) -> String {
+    match s {
+        x if x >= 1.0 => format!("{x:.3} s"),
+        x if x >= 1e-3 => format!("{:.3} ms", x * 1e3),
+        x => format!("{:.2} us", x * 1e6),
+    }
+}
+
+fn shape(s: &[usize]) -> String {
+    s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+}
+
+/// A human-readable table with a totals line and notes.
+pub fn to_table(r: &RunReport) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY);
+    t.set_header(["layer", "op", "output", "MACs", "cycles", "util", "bound", "DRAM rd", "DRAM wr", "energy"]);
+    let row = |l: &LayerReport| {
+        vec![
+            Cell::new(&l.name),
+            Cell::new(&l.op),
+            Cell::new(shape(&l.shape)),
+            Cell::new(si(l.macs.get() as f64, "")).set_alignment(CellAlignment::Right),
+            Cell::new(l.cycles.get()).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.1}%", l.utilization * 100.0)).set_alignment(CellAlignment::Right),
+            Cell::new(l.bound.name()),
+            Cell::new(si(l.dram_read.get() as f64, "B")).set_alignment(CellAlignment::Right),
+            Cell::new(si(l.dram_write.get() as f64, "B")).set_alignment(CellAlignment::Right),
+            Cell::new(si(l.energy.total().get() * 1e-12, "J")).set_alignment(CellAlignment::Right),
+        ]
+    };
+    for l in &r.layers {
+        t.add_row(row(l));
+    }
+    let tot = &r.totals;
+    let mut out = format!(
+        "{} on {} ({}, {:.0} MHz), weights {} bit, activations {} bit; weights: {}\n",
+        r.model,
+        r.hw,
+        r.kind,
+        r.clock_hz / 1e6,
+        r.weight_bits,
+        r.activation_bits,
+        r.weights
+    );
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&format!(
+        "total: {} MACs, {} cycles ({} compute, {} stall), {} at {:.0} MHz, utilization {:.1}%\n",
+        si(tot.macs.get() as f64, ""),
+        tot.cycles.get(),
+        tot.compute_cycles.get(),
+        tot.stall_cycles.get(),
+        time(tot.latency.get()),
+        r.clock_hz / 1e6,
+        tot.utilization * 100.0
+    ));
+    if tot.overhead.get() > 0.0 {
+        out.push_str(&format!(
+            "hardware {} + software overhead {} = {}\n",
+            time(tot.latency.get()),
+            time(tot.overhead.get()),
+            time(tot.latency.get() + tot.overhead.get())
+        ));
+    }
+    out.push_str(&format!(
+        "DRAM: {} read, {} written; energy {} (MAC {}, vector {}, buffers {}, DRAM {})\n",
+        si(tot.dram_read.get() as f64, "B"),
+        si(tot.dram_write.get() as f64, "B"),
+        si(tot.energy.total().get() * 1e-12, "J"),
+        si(tot.energy.mac.get() * 1e-12, "J"),
+        si(tot.energy.vector.get() * 1e-12, "J"),
+        si(tot.energy.buffers.get() * 1e-12, "J"),
+        si(tot.energy.dram.get() * 1e-12, "J"),
+    ));
+    for n in &r.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+fn layer_json(l: &LayerReport, clock_hz: f64) -> Value {
+    json!({
+        "name": l.name,
+        "op": l.op,
+        "shape": l.shape,
+        "mode": l.mode,
+        "macs": l.macs.get(),
+        "cycles": l.cycles.get(),
+        "compute_cycles": l.compute_cycles.get(),
+        "stall_cycles": l.stall_cycles.get(),
+        "latency_s": l.cycles.get() as f64 / clock_hz,
+        "utilization": l.utilization,
+        "bound": l.bound.name(),
+        "tiles": l.tiles,
+        "dram_read_bytes": l.dram_read.get(),
+        "dram_write_bytes": l.dram_write.get(),
+        "buffers": l.buffers.iter().map(|b| json!({"name": b.name, "read_bytes": b.reads.get(), "write_bytes": b.writes.get()})).collect::<Vec<_>>(),
+        "energy_pj": l.energy.total().get(),
+        "energy_breakdown_pj": {"mac": l.energy.mac.get(), "vector": l.energy.vector.get(), "buffers": l.energy.buffers.get(), "dram": l.energy.dram.get()},
+    })
+}
+
+/// The JSON document (`totals` + `layers`).
+pub fn to_json(r: &RunReport) -> Value {
+    let t = &r.totals;
+    json!({
+        "model": r.model,
+        "hw": r.hw,
+        "kind": r.kind,
+        "clock_hz": r.clock_hz,
+        "weight_bits": r.weight_bits,
+        "activation_bits": r.activation_bits,
+        "weights": r.weights,
+        "notes": r.notes,
+        "totals": {
+            "cycles": t.cycles.get(),
+            "compute_cycles": t.compute_cycles.get(),
+            "stall_cycles": t.stall_cycles.get(),
+            "latency_s": t.latency.get(),
+            "overhead_s": t.overhead.get(),
+            "total_s": t.latency.get() + t.overhead.get(),
+            "macs": t.macs.get(),
+            "utilization": t.utilization,
+            "dram_read_bytes": t.dram_read.get(),
+            "dram_write_bytes": t.dram_write.get(),
+            "energy_pj": t.energy.total().get(),
+            "energy_breakdown_pj": {"mac": t.energy.mac.get(), "vector": t.energy.vector.get(), "buffers": t.energy.buffers.get(), "dram": t.energy.dram.get()},
+        },
+        "layers": r.layers.iter().map(|l| layer_json(l, r.clock_hz)).collect::<Vec<_>>(),
+    })
+}
+
+/// CSV: one row per layer, then a `TOTAL` row.
+pub fn to_csv(r: &RunReport) -> String {
+    let mut s = String::from(
+        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj\n",
+    );
+    let esc = |v: &str| if v.contains(',') || v.contains('"') { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() };
+    for l in &r.layers {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3}\n",
+            esc(&l.name),
+            l.op,
+            shape(&l.shape),
+            l.mode,
+            l.macs.get(),
+            l.cycles.get(),
+            l.compute_cycles.get(),
+            l.stall_cycles.get(),
+            l.latency.get(),
+            l.utilization,
+            l.bound.name(),
+            l.tiles,
+            l.dram_read.get(),
+            l.dram_write.get(),
+            l.energy.total().get()
+        ));
+    }
+    let t = &r.totals;
+    s.push_str(&format!(
+        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3}\n",
+        t.macs.get(),
+        t.cycles.get(),
+        t.compute_cycles.get(),
+        t.stall_cycles.get(),
+        t.latency.get(),
+        t.utilization,
+        t.dram_read.get(),
+        t.dram_write.get(),
+        t.energy.total().get()
+    ));
+    s
+}
