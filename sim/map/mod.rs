@@ -1,0 +1,3 @@
+//! Mapping of layers onto hardware compute structures.
+
+pub mod systolic;
