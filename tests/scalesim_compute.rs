@@ -73,8 +73,11 @@ fn conv_layers(path: &Path, df: Dataflow) -> Vec<Layer> {
             stride_h: n(7),
             stride_w: n(7),
         };
-        let (copies, shape) =
-            if f[0].contains("DP") { (conv.channels, conv.depthwise_channel()) } else { (1, conv) };
+        let (copies, shape) = if f[0].contains("DP") {
+            (conv.channels, conv.depthwise_channel())
+        } else {
+            (1, conv)
+        };
         for i in 0..copies {
             out.push(Layer {
                 name: if copies > 1 || f[0].contains("DP") {
@@ -96,7 +99,11 @@ fn gemm_layers(path: &Path, df: Dataflow) -> Vec<Layer> {
         .map(|f| {
             let n = |i: usize| -> u64 { f[i].parse().unwrap() };
             let (m, nn, k) = (n(1), n(2), n(3));
-            Layer { name: f[0].clone(), macs: m * nn * k, gemm: lower_matmul(df, m, nn, k) }
+            Layer {
+                name: f[0].clone(),
+                macs: m * nn * k,
+                gemm: lower_matmul(df, m, nn, k),
+            }
         })
         .collect()
 }
@@ -119,7 +126,11 @@ fn fixture_dirs() -> Vec<PathBuf> {
 #[test]
 fn matches_every_scalesim_compute_report() {
     let dirs = fixture_dirs();
-    assert!(dirs.len() >= 9, "expected at least 3 arrays x 3 dataflows, found {}", dirs.len());
+    assert!(
+        dirs.len() >= 9,
+        "expected at least 3 arrays x 3 dataflows, found {}",
+        dirs.len()
+    );
     let mut checked = 0usize;
     let mut failures = Vec::new();
     for dir in &dirs {
@@ -136,7 +147,12 @@ fn matches_every_scalesim_compute_report() {
                 gemm_layers(&topo, cfg.dataflow)
             };
             let rows = csv_rows(&report);
-            assert_eq!(rows.len(), layers.len(), "{}: layer count", report.display());
+            assert_eq!(
+                rows.len(),
+                layers.len(),
+                "{}: layer count",
+                report.display()
+            );
             for (row, layer) in rows.iter().zip(&layers) {
                 let total: u64 = row[2].parse().unwrap();
                 let stall: u64 = row[3].parse().unwrap();
@@ -165,10 +181,16 @@ fn matches_every_scalesim_compute_report() {
                     ));
                 }
                 if !close(got.mapping_efficiency, mapping) {
-                    failures.push(format!("{ctx}: mapping {} vs {mapping}", got.mapping_efficiency));
+                    failures.push(format!(
+                        "{ctx}: mapping {} vs {mapping}",
+                        got.mapping_efficiency
+                    ));
                 }
                 if !close(got.compute_utilization, util) {
-                    failures.push(format!("{ctx}: compute util {} vs {util}", got.compute_utilization));
+                    failures.push(format!(
+                        "{ctx}: compute util {} vs {util}",
+                        got.compute_utilization
+                    ));
                 }
                 let ov = overall_utilization(layer.macs, total, cfg.rows, cfg.cols);
                 if !close(ov, overall) {
@@ -178,7 +200,15 @@ fn matches_every_scalesim_compute_report() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 20 * 9, "only {checked} report rows checked");
-    eprintln!("checked {checked} SCALE-Sim report rows in {} fixture dirs: 0-cycle difference", dirs.len());
+    eprintln!(
+        "checked {checked} SCALE-Sim report rows in {} fixture dirs: 0-cycle difference",
+        dirs.len()
+    );
 }
