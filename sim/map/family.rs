@@ -74,7 +74,9 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
     } else {
         (gemm, per_pe_den.div_ceil(per_pe_num))
     };
-    let c = systolic::compute(df, m.rows, m.cols, gemm);
+    // Dimensions of a validated graph are non-zero; only an overflow can fail, and it
+    // saturates (the report then shows u64::MAX cycles rather than a wrapped count).
+    let cycles = systolic::compute(df, m.rows, m.cols, gemm).map(|c| c.compute_cycles).unwrap_or(u64::MAX);
     let folds_r = gemm.sr.div_ceil(m.rows);
     let folds_c = gemm.sc.div_ceil(m.cols);
     // SCALE-Sim's SRAM read counts: the streamed operand is read once per fold of the other
@@ -86,7 +88,7 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
         Dataflow::Is => (gemm.sr * gemm.sc, gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c)),
     };
     ComputeFigures {
-        cycles: Cycles(c.compute_cycles.saturating_mul(repeats).saturating_mul(slow)),
+        cycles: Cycles(cycles.saturating_mul(repeats).saturating_mul(slow)),
         input_reads: input_reads.saturating_mul(repeats),
         weight_reads: weight_reads.saturating_mul(repeats),
     }
