@@ -16,3 +16,4 @@ pub mod cost;
 pub mod quant;
 pub mod report;
 pub mod pipeline;
+pub mod cli;

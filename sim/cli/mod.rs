@@ -1,0 +1,60 @@
+//! The command-line interface: parses arguments into plans and hands them to the library.
+//! Only this module (and importers / report writers) touch files.
+
+mod run;
+
+use clap::{Parser, Subcommand};
+
+/// accelsim: simulate quantized neural networks on hardware accelerators.
+#[derive(Parser, Debug)]
+#[command(name = "accelsim", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Sub-commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Cost a network on an accelerator: latency, memory traffic and energy per layer.
+    Run(run::RunArgs),
+    /// List the built-in networks.
+    Models,
+    /// Accelerator descriptions.
+    Hw {
+        /// What to do.
+        #[command(subcommand)]
+        command: HwCommand,
+    },
+}
+
+/// `accelsim hw ...`
+#[derive(Subcommand, Debug)]
+pub enum HwCommand {
+    /// Print a description as accelsim resolved it (units applied, defaults filled).
+    Show {
+        /// A TOML file or a preset name.
+        file: String,
+    },
+    /// List the presets.
+    List,
+}
+
+/// Runs the parsed command.
+pub fn main_with(cli: Cli) -> miette::Result<()> {
+    match cli.command {
+        Command::Run(a) => run::run(&a),
+        Command::Models => {
+            run::list_models();
+            Ok(())
+        }
+        Command::Hw { command: HwCommand::Show { file } } => run::show_hw(&file),
+        Command::Hw { command: HwCommand::List } => {
+            for n in crate::hw::presets::names() {
+                println!("{n}");
+            }
+            Ok(())
+        }
+    }
+}

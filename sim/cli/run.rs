@@ -1,0 +1,201 @@
+//! `accelsim run`, `accelsim models` and `accelsim hw show`.
+
+use crate::hw::{load_hw, Family, HwDesc};
+use crate::import::{builtin, load_model, model_file, LoadOptions};
+use crate::quant::{assign_widths, check_width, Precision};
+use crate::report::{to_csv, to_json, to_table};
+use miette::{miette, IntoDiagnostic, Result, WrapErr};
+use std::io::Write;
+use std::path::Path;
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A table for the terminal.
+    Table,
+    /// JSON with `totals` and `layers`.
+    Json,
+    /// CSV, one row per layer and a TOTAL row.
+    Csv,
+}
+
+/// Arguments of `accelsim run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Accelerator: a TOML file, or a preset name (dsp, nvdla_full, systolic32, ...).
+    #[arg(long)]
+    pub hw: String,
+    /// Network: a built-in name (mnv1, resnet50, ...) or a model file.
+    #[arg(long)]
+    pub model: String,
+    /// Weight bits (2-16; default 8).
+    #[arg(long, allow_negative_numbers = true)]
+    pub wbits: Option<i64>,
+    /// Activation bits (2-16; default 8).
+    #[arg(long, allow_negative_numbers = true)]
+    pub abits: Option<i64>,
+    /// MobileNet width multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f64,
+    /// Input resolution (square) for networks that allow it.
+    #[arg(long)]
+    pub resolution: Option<usize>,
+    /// Set a numeric field of the accelerator description: `--set mac.rows=16`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Parses `--set path=value` pairs.
+pub fn parse_overrides(raw: &[String]) -> Result<Vec<(String, f64)>> {
+    raw.iter()
+        .map(|s| {
+            let (k, v) = s.split_once('=').ok_or_else(|| miette!("--set {s}: expected PATH=VALUE"))?;
+            let v: f64 = v.trim().parse().map_err(|_| miette!("--set {s}: '{v}' is not a number"))?;
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
+}
+
+/// Loads the hardware description.
+pub fn hw_from(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc> {
+    load_hw(spec, overrides).map_err(|e| miette::Report::new(e)).wrap_err("invalid accelerator description")
+}
+
+/// The plan of a run, resolved from the arguments.
+pub fn run(a: &RunArgs) -> Result<()> {
+    let wbits = check_width("--wbits", a.wbits.unwrap_or(8)).into_diagnostic()?;
+    let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
+    let overrides = parse_overrides(&a.overrides)?;
+    let hw = hw_from(&a.hw, &overrides)?;
+    let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
+    let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    let acc = hw.accumulator.bits.min(64) as u8;
+    assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
+    let report = crate::pipeline::run(&g, &hw).map_err(|e| miette!("{e}")).wrap_err(format!("cannot run {} on {}", g.name, hw.name))?;
+    let text = match a.format {
+        Format::Table => to_table(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&report)).into_diagnostic()?;
+            s.push('\n');
+            s
+        }
+        Format::Csv => to_csv(&report),
+    };
+    emit(a.out.as_deref(), &text)
+}
+
+/// Writes to a file atomically (temp file + rename in the same directory) or to stdout.
+pub fn emit(out: Option<&Path>, text: &str) -> Result<()> {
+    match out {
+        None => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(text.as_bytes()).into_diagnostic()?;
+            Ok(())
+        }
+        Some(p) => write_atomic(p, text.as_bytes()).wrap_err_with(|| format!("cannot write {}", p.display())),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, so a reader
+/// never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| miette!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.into_diagnostic()
+}
+
+/// `accelsim models`.
+pub fn list_models() {
+    for name in builtin::names() {
+        let src = builtin::source(name).unwrap_or_default();
+        match model_file::parse_with_info(name, src, &LoadOptions::default()) {
+            Ok((g, info)) => println!(
+                "{:<14} {:<34} {:>8.1} M MACs {:>7.2} M params",
+                name,
+                info.title.unwrap_or_default(),
+                g.total_macs().get() as f64 / 1e6,
+                g.total_params() as f64 / 1e6
+            ),
+            Err(e) => println!("{name:<14} (broken: {e})"),
+        }
+    }
+}
+
+/// `accelsim hw show`.
+pub fn show_hw(spec: &str) -> Result<()> {
+    let hw = hw_from(spec, &[])?;
+    println!("name        {}", hw.name);
+    println!("kind        {}", hw.family.kind());
+    if !hw.description.is_empty() {
+        println!("description {}", hw.description);
+    }
+    println!("clock       {:.1} MHz", hw.clock.0 / 1e6);
+    match &hw.family {
+        Family::MacArray(m) => println!("array       {} x {} PEs, {} dataflow", m.rows, m.cols, m.dataflow.name()),
+        Family::Nvdla(n) => println!(
+            "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle",
+            n.atomic_c, n.atomic_k, n.winograd, n.stripe, n.weight_load_cycles, n.pdp_elements_per_cycle
+        ),
+        Family::Dsp(d) => println!(
+            "dsp         {}-bit vectors, {} HVX contexts, {} multiply slots, {} threads, overhead {} us/call + {} us/op",
+            d.vector_bits, d.hvx_contexts, d.multiply_slots, d.scalar_threads, d.invocation_overhead_us, d.per_op_overhead_us
+        ),
+    }
+    println!("accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
+    for m in &hw.precisions {
+        println!(
+            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({:.1} GMAC/s), {} pJ/MAC",
+            m.weight_bits,
+            m.activation_bits,
+            m.macs_per_cycle,
+            m.macs_per_cycle as f64 * hw.clock.0 / 1e9,
+            m.energy_per_mac.get()
+        );
+    }
+    for b in &hw.buffers {
+        let roles: Vec<&str> = [(b.holds.inputs, "inputs"), (b.holds.weights, "weights"), (b.holds.outputs, "outputs")]
+            .iter()
+            .filter(|(h, _)| *h)
+            .map(|(_, n)| *n)
+            .collect();
+        println!(
+            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}",
+            b.name,
+            b.size.get(),
+            b.banks,
+            b.port.get(),
+            b.bytes_per_cycle(),
+            b.read_energy.get(),
+            b.write_energy.get(),
+            roles.join(", "),
+            if b.double_buffered { ", double-buffered" } else { "" }
+        );
+    }
+    println!(
+        "dram        {:.2} GB/s x {:.0}% = {:.2} B/cycle, {} ns latency ({} cycles), {} pJ/bit",
+        hw.dram.bandwidth.0 / 1e9,
+        hw.dram.efficiency * 100.0,
+        hw.dram_bytes_per_cycle(),
+        hw.dram.latency_ns,
+        hw.dram_latency_cycles(),
+        hw.dram.energy_per_bit.get()
+    );
+    println!("vector      {} elements/cycle, {} pJ/op", hw.vector.elements_per_cycle, hw.vector.energy_per_op.get());
+    Ok(())
+}
