@@ -6,4 +6,5 @@
 #![warn(missing_docs)]
 
 pub mod ir;
+pub mod simulate;
 pub mod units;
