@@ -314,3 +314,39 @@ fn graph_builder_reproduces_the_workbooks_rows() {
     let fixed = estimate(&EstimatorConfig::primer(2048, 512, 20.0), &built.layers).expect("estimate");
     assert!(fixed.fps > 269.0 && (fixed.fps / 269.0 - 1.0).abs() < 0.02, "{}", fixed.fps);
 }
+
+#[test]
+fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() {
+    let mut b = Builder { g: Graph::new("tiny", WeightSource::Synthetic { seed: 0 }) };
+    let x = b.tensor("x", vec![1, 14, 14, 32], TensorKind::Activation);
+    b.g.inputs.push(x);
+    let dw_w = b.tensor("dw:w", vec![32, 3, 3, 1], TensorKind::Weight);
+    let dw = Op::Conv2d(Conv2d {
+        out_channels: 32,
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+        groups: 32,
+        bias: false,
+    });
+    let y = b.layer("dw", dw, vec![x, dw_w]);
+    let y = b.conv("pw", y, 32, 64, 1, 1);
+    let m = b.layer("gap", Op::Mean { axes: vec![1, 2], keep_dims: false }, vec![y]);
+    let w = b.tensor("fc:w", vec![10, 64], TensorKind::Weight);
+    let out = b.layer("fc", Op::FullyConnected(FullyConnected { out_features: 10, bias: false }), vec![m, w]);
+    let s = b.layer("softmax", Op::Softmax { beta: 1.0 }, vec![out]);
+    b.g.outputs.push(s);
+    b.g.infer_shapes().expect("shapes");
+
+    let built = layers_from_graph(&b.g);
+    let names: Vec<_> = built.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["pw", "fc"]);
+    assert_eq!(built.layers[0].pool, Some(FusedPool { kernel: [14, 14], stride: [14, 14] }));
+    assert_eq!(built.layers[1].input, [64, 1, 1]);
+    let skipped: Vec<_> = built.skipped.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(skipped, ["dw", "softmax"]);
+    assert!(built.skipped[0].reason.contains("depthwise"));
+    let est = estimate(&EstimatorConfig::primer(64, 128, 1.0), &built.layers).expect("estimate");
+    assert_eq!(est.layers[0].out, [1, 1]);
+}

@@ -159,16 +159,23 @@ impl EstimatorConfig {
     }
 
     /// A row of the primer's table: `macs` INT8 MACs, `cbuf_kib` KB of CBUF, `dram_gbps` GB/s at
-    /// 1 GHz, everything else as saved in the workbook. The MAC split is the nearest nvdla/hw
-    /// spec with that count where one exists; the estimator only uses the product.
+    /// 1 GHz, everything else as saved in the workbook.
+    ///
+    /// The estimator only uses the MAC product; the split follows the nvdla/hw spec with that
+    /// count where there is one (2048 nv_large 64x32, 1024 nv_medium_1024_full 64x16, 512
+    /// nv_medium_512 32x16, 256 nv_small_256 32x8, 64 nv_small 8x8); 128 and 32 have no spec
+    /// and are split 16x8 and 8x4; any other count is `macs x 1`.
     pub fn primer(macs: u32, cbuf_kib: u64, dram_gbps: f64) -> Self {
-        let atomic_c = match macs {
-            m if m >= 2048 => 64,
-            m if m >= 256 => 32,
-            m if m >= 64 => 8,
-            _ => 4,
+        let (atomic_c, atomic_k) = match macs {
+            2048 => (64, 32),
+            1024 => (64, 16),
+            512 => (32, 16),
+            256 => (32, 8),
+            128 => (16, 8),
+            64 => (8, 8),
+            32 => (8, 4),
+            m => (m, 1),
         };
-        let atomic_k = (macs / atomic_c).max(1);
         Self {
             mac: MacArray { atomic_c, atomic_k },
             cbuf: Bytes(cbuf_kib.saturating_mul(1024)),
@@ -407,14 +414,19 @@ fn round_up(a: u64, m: u64) -> u64 {
     a.div_ceil(m).saturating_mul(m)
 }
 
+/// Finite and above zero (NaN is not).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
 /// Checks the values the formulas divide by or scale with.
 fn check_config(config: &EstimatorConfig) -> Result<(), EstimateError> {
     if config.mac.count() == 0 {
         return Err(EstimateError::InvalidConfig("the MAC array has no multipliers".into()));
     }
-    if !(config.dram_bandwidth.0 > 0.0) || !(config.clock.0 > 0.0) {
+    if !positive(config.dram_bandwidth.0) || !positive(config.clock.0) {
         return Err(EstimateError::InvalidConfig(format!(
-            "DRAM bandwidth ({} B/s) and clock ({} Hz) must be positive",
+            "DRAM bandwidth ({} B/s) and clock ({} Hz) must be positive and finite",
             config.dram_bandwidth.0, config.clock.0
         )));
     }
@@ -426,8 +438,8 @@ fn check_config(config: &EstimatorConfig) -> Result<(), EstimateError> {
     }
     let c = &config.conventions;
     if [c.channel_round, c.output_channel_round, c.mac_kernel_round, c.min_weight_kernels].contains(&0)
-        || !(c.winograd_mac_factor > 0.0)
-        || !(c.winograd_weight_factor > 0.0)
+        || !positive(c.winograd_mac_factor)
+        || !positive(c.winograd_weight_factor)
     {
         return Err(EstimateError::InvalidConfig(format!("conventions must be positive: {c:?}")));
     }
