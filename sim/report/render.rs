@@ -9,7 +9,10 @@ fn si(v: f64, unit: &str) -> String {
         x if x >= 1e9 => (1e9, "G"),
         x if x >= 1e6 => (1e6, "M"),
         x if x >= 1e3 => (1e3, "k"),
-        _ => (1.0, ""),
+        x if x >= 1.0 || x == 0.0 || unit != "J" => (1.0, ""),
+        x if x >= 1e-3 => (1e-3, "m"),
+        x if x >= 1e-6 => (1e-6, "u"),
+        _ => (1e-9, "n"),
     };
     format!("{:.2} {p}{unit}", v / d)
 }

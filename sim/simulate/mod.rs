@@ -10,6 +10,11 @@
 //! Identical tiles reach a periodic steady state after a few tiles; the simulation runs
 //! the tiles one by one until the period repeats, then advances whole periods at once, so
 //! a layer of a million tiles costs the same as one of ten.
+//!
+//! [`nvdla_estimator`] is a different model altogether: NVIDIA's spreadsheet estimator,
+//! reproduced cell by cell so its published figures can be regenerated.
+
+pub mod nvdla_estimator;
 
 use crate::units::Cycles;
 
