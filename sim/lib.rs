@@ -5,15 +5,15 @@
 //! and the command-line interface ([`cli`]) a thin layer on top. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod cost;
 pub mod diag;
 pub mod hw;
 pub mod import;
 pub mod ir;
 pub mod map;
-pub mod units;
-pub mod simulate;
-pub mod cost;
+pub mod pipeline;
 pub mod quant;
 pub mod report;
-pub mod pipeline;
-pub mod cli;
+pub mod simulate;
+pub mod units;

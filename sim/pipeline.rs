@@ -108,7 +108,8 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
     let out = g.output(l);
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
-    let (bi, bw, bo) = (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
+    let (bi, bw, bo) =
+        (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
         match work_of(g, l) {
@@ -118,7 +119,12 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
                     hw: hw.name.clone(),
                     weight_bits: wd.weight,
                     activation_bits: wd.input,
-                    modes: hw.precisions.iter().map(|m| format!("{}x{}", m.weight_bits, m.activation_bits)).collect::<Vec<_>>().join(", "),
+                    modes: hw
+                        .precisions
+                        .iter()
+                        .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 })?;
                 if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
                     notes.push(format!(
@@ -135,7 +141,8 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
                 traffic[bw].writes += t.dram.weights.to_bytes_ceil();
                 traffic[bw].reads += bytes_of(f.weight_reads, wd.weight);
                 traffic[bo].writes += bytes_of(out_elems.saturating_mul(t.c_tiles), psum_bits);
-                traffic[bo].reads += bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
+                traffic[bo].reads +=
+                    bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
                 // The buffers' ports bound how fast operands reach the compute units.
                 let port_bound = port_cycles(hw, &traffic, &t);
                 (Some(t), f.cycles.get().max(port_bound), w.macs(), out_elems, Some(mode))
@@ -191,7 +198,11 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
         compute_cycles: Cycles(compute),
         stall_cycles: stall,
         latency: hw.clock.duration(cycles),
-        utilization: if peak > 0 && cycles.get() > 0 { macs.get() as f64 / (cycles.get() as f64 * peak as f64) } else { 0.0 },
+        utilization: if peak > 0 && cycles.get() > 0 {
+            macs.get() as f64 / (cycles.get() as f64 * peak as f64)
+        } else {
+            0.0
+        },
         bound,
         tiles,
         dram_read,

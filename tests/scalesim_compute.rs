@@ -10,9 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use accelsim::map::systolic::{
-    compute, lower_conv, lower_matmul, overall_utilization, ConvShape, Dataflow, Gemm,
-};
+use accelsim::map::systolic::{compute, lower_conv, lower_matmul, overall_utilization, ConvShape, Dataflow, Gemm};
 
 struct Config {
     rows: u64,
@@ -73,18 +71,10 @@ fn conv_layers(path: &Path, df: Dataflow) -> Vec<Layer> {
             stride_h: n(7),
             stride_w: n(7),
         };
-        let (copies, shape) = if f[0].contains("DP") {
-            (conv.channels, conv.depthwise_channel())
-        } else {
-            (1, conv)
-        };
+        let (copies, shape) = if f[0].contains("DP") { (conv.channels, conv.depthwise_channel()) } else { (1, conv) };
         for i in 0..copies {
             out.push(Layer {
-                name: if copies > 1 || f[0].contains("DP") {
-                    format!("{}Channel_{i}", f[0])
-                } else {
-                    f[0].clone()
-                },
+                name: if copies > 1 || f[0].contains("DP") { format!("{}Channel_{i}", f[0]) } else { f[0].clone() },
                 macs: shape.macs().unwrap(),
                 gemm: lower_conv(df, &shape).unwrap(),
             });
@@ -99,11 +89,7 @@ fn gemm_layers(path: &Path, df: Dataflow) -> Vec<Layer> {
         .map(|f| {
             let n = |i: usize| -> u64 { f[i].parse().unwrap() };
             let (m, nn, k) = (n(1), n(2), n(3));
-            Layer {
-                name: f[0].clone(),
-                macs: m * nn * k,
-                gemm: lower_matmul(df, m, nn, k),
-            }
+            Layer { name: f[0].clone(), macs: m * nn * k, gemm: lower_matmul(df, m, nn, k) }
         })
         .collect()
 }
@@ -114,11 +100,8 @@ fn close(a: f64, b: f64) -> bool {
 
 fn fixture_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scalesim");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("scale.cfg").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("scale.cfg").is_file()).collect();
     dirs.sort();
     dirs
 }
@@ -126,11 +109,7 @@ fn fixture_dirs() -> Vec<PathBuf> {
 #[test]
 fn matches_every_scalesim_compute_report() {
     let dirs = fixture_dirs();
-    assert!(
-        dirs.len() >= 9,
-        "expected at least 3 arrays x 3 dataflows, found {}",
-        dirs.len()
-    );
+    assert!(dirs.len() >= 9, "expected at least 3 arrays x 3 dataflows, found {}", dirs.len());
     let mut checked = 0usize;
     let mut failures = Vec::new();
     for dir in &dirs {
@@ -141,18 +120,10 @@ fn matches_every_scalesim_compute_report() {
             if !topo.is_file() {
                 continue;
             }
-            let layers = if kind == "conv" {
-                conv_layers(&topo, cfg.dataflow)
-            } else {
-                gemm_layers(&topo, cfg.dataflow)
-            };
+            let layers =
+                if kind == "conv" { conv_layers(&topo, cfg.dataflow) } else { gemm_layers(&topo, cfg.dataflow) };
             let rows = csv_rows(&report);
-            assert_eq!(
-                rows.len(),
-                layers.len(),
-                "{}: layer count",
-                report.display()
-            );
+            assert_eq!(rows.len(), layers.len(), "{}: layer count", report.display());
             for (row, layer) in rows.iter().zip(&layers) {
                 let total: u64 = row[2].parse().unwrap();
                 let stall: u64 = row[3].parse().unwrap();
@@ -181,16 +152,10 @@ fn matches_every_scalesim_compute_report() {
                     ));
                 }
                 if !close(got.mapping_efficiency, mapping) {
-                    failures.push(format!(
-                        "{ctx}: mapping {} vs {mapping}",
-                        got.mapping_efficiency
-                    ));
+                    failures.push(format!("{ctx}: mapping {} vs {mapping}", got.mapping_efficiency));
                 }
                 if !close(got.compute_utilization, util) {
-                    failures.push(format!(
-                        "{ctx}: compute util {} vs {util}",
-                        got.compute_utilization
-                    ));
+                    failures.push(format!("{ctx}: compute util {} vs {util}", got.compute_utilization));
                 }
                 let ov = overall_utilization(layer.macs, total, cfg.rows, cfg.cols);
                 if !close(ov, overall) {
@@ -200,15 +165,7 @@ fn matches_every_scalesim_compute_report() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert!(checked >= 20 * 9, "only {checked} report rows checked");
-    eprintln!(
-        "checked {checked} SCALE-Sim report rows in {} fixture dirs: 0-cycle difference",
-        dirs.len()
-    );
+    eprintln!("checked {checked} SCALE-Sim report rows in {} fixture dirs: 0-cycle difference", dirs.len());
 }

@@ -77,7 +77,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     let acc = hw.accumulator.bits.min(64) as u8;
     assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
-    let report = crate::pipeline::run(&g, &hw).map_err(|e| miette!("{e}")).wrap_err(format!("cannot run {} on {}", g.name, hw.name))?;
+    let report = crate::pipeline::run(&g, &hw)
+        .map_err(|e| miette!("{e}"))
+        .wrap_err(format!("cannot run {} on {}", g.name, hw.name))?;
     let text = match a.format {
         Format::Table => to_table(&report),
         Format::Json => {

@@ -39,7 +39,12 @@ impl Energy {
 impl std::ops::Add for Energy {
     type Output = Energy;
     fn add(self, o: Energy) -> Energy {
-        Energy { mac: self.mac + o.mac, vector: self.vector + o.vector, buffers: self.buffers + o.buffers, dram: self.dram + o.dram }
+        Energy {
+            mac: self.mac + o.mac,
+            vector: self.vector + o.vector,
+            buffers: self.buffers + o.buffers,
+            dram: self.dram + o.dram,
+        }
     }
 }
 

@@ -230,10 +230,7 @@ impl ConvShape {
     /// and reported as its own layer; the total is `channels` times this
     /// layer's cycles.
     pub fn depthwise_channel(&self) -> ConvShape {
-        ConvShape {
-            channels: 1,
-            ..*self
-        }
+        ConvShape { channels: 1, ..*self }
     }
 }
 
@@ -285,21 +282,9 @@ pub fn lower_matmul(df: Dataflow, m: u64, n: u64, k: u64) -> Gemm {
 
 fn lower_mnk(df: Dataflow, pixels: u64, filters: u64, window: u64) -> Gemm {
     match df {
-        Dataflow::OutputStationary => Gemm {
-            sr: pixels,
-            sc: filters,
-            t: window,
-        },
-        Dataflow::WeightStationary => Gemm {
-            sr: window,
-            sc: filters,
-            t: pixels,
-        },
-        Dataflow::InputStationary => Gemm {
-            sr: window,
-            sc: pixels,
-            t: filters,
-        },
+        Dataflow::OutputStationary => Gemm { sr: pixels, sc: filters, t: window },
+        Dataflow::WeightStationary => Gemm { sr: window, sc: filters, t: pixels },
+        Dataflow::InputStationary => Gemm { sr: window, sc: pixels, t: filters },
     }
 }
 
@@ -348,12 +333,7 @@ fn ceil_div(a: u64, b: u64) -> u64 {
 ///
 /// `compute_cycles = ceil(Sr/R) * ceil(Sc/C) * per_fold - 1` with
 /// `per_fold = T + R + C - 2` (OS) or `T + 2R + C - 2` (WS, IS).
-pub fn compute(
-    df: Dataflow,
-    rows: u64,
-    cols: u64,
-    gemm: Gemm,
-) -> Result<SystolicCompute, SystolicError> {
+pub fn compute(df: Dataflow, rows: u64, cols: u64, gemm: Gemm) -> Result<SystolicCompute, SystolicError> {
     if rows == 0 {
         return Err(SystolicError::ZeroDimension("array rows"));
     }
@@ -363,9 +343,7 @@ pub fn compute(
     if gemm.sr == 0 || gemm.sc == 0 || gemm.t == 0 {
         return Err(SystolicError::ZeroDimension("GEMM dimension"));
     }
-    let folds = ceil_div(gemm.sr, rows)
-        .checked_mul(ceil_div(gemm.sc, cols))
-        .ok_or(SystolicError::Overflow)?;
+    let folds = ceil_div(gemm.sr, rows).checked_mul(ceil_div(gemm.sc, cols)).ok_or(SystolicError::Overflow)?;
     let per_fold = cycles_per_fold(df, rows, cols, gemm.t)?;
     let compute_cycles = folds.checked_mul(per_fold).ok_or(SystolicError::Overflow)? - 1;
 
@@ -376,12 +354,7 @@ pub fn compute(
     let util_cycles = util_cycles_per_fold(df, rows, cols, gemm.t)? as f64;
     let compute_utilization = used * gemm.t as f64 / (pes * util_cycles * folds as f64) * 100.0;
 
-    Ok(SystolicCompute {
-        compute_cycles,
-        folds,
-        mapping_efficiency,
-        compute_utilization,
-    })
+    Ok(SystolicCompute { compute_cycles, folds, mapping_efficiency, compute_utilization })
 }
 
 /// "Overall Util %" as SCALE-Sim computes it (`single_layer_sim.py`,
@@ -404,14 +377,8 @@ mod tests {
 
     #[test]
     fn parse_dataflow() {
-        assert_eq!(
-            "os".parse::<Dataflow>().unwrap(),
-            Dataflow::OutputStationary
-        );
-        assert_eq!(
-            " WS ".parse::<Dataflow>().unwrap(),
-            Dataflow::WeightStationary
-        );
+        assert_eq!("os".parse::<Dataflow>().unwrap(), Dataflow::OutputStationary);
+        assert_eq!(" WS ".parse::<Dataflow>().unwrap(), Dataflow::WeightStationary);
         assert_eq!("Is".parse::<Dataflow>().unwrap(), Dataflow::InputStationary);
         assert!("rs".parse::<Dataflow>().is_err());
         assert_eq!(Dataflow::WeightStationary.to_string(), "ws");
@@ -427,10 +394,7 @@ mod tests {
         assert_eq!(ofmap_dim(224, 7, 2).unwrap(), 110); // floor would give 109
         assert_eq!(ofmap_dim(u64::MAX, 1, 1).unwrap(), u64::MAX);
         assert_eq!(ofmap_dim(5, 5, 1).unwrap(), 1);
-        assert_eq!(
-            ofmap_dim(3, 4, 1),
-            Err(SystolicError::FilterLargerThanIfmap)
-        );
+        assert_eq!(ofmap_dim(3, 4, 1), Err(SystolicError::FilterLargerThanIfmap));
         assert!(ofmap_dim(3, 1, 0).is_err());
     }
 
@@ -447,36 +411,12 @@ mod tests {
             stride_h: 1,
             stride_w: 1,
         };
-        assert_eq!(
-            lower_conv(Dataflow::OutputStationary, &c).unwrap(),
-            Gemm {
-                sr: 25,
-                sc: 10,
-                t: 45
-            }
-        );
-        assert_eq!(
-            lower_conv(Dataflow::WeightStationary, &c).unwrap(),
-            Gemm {
-                sr: 45,
-                sc: 10,
-                t: 25
-            }
-        );
-        assert_eq!(
-            lower_conv(Dataflow::InputStationary, &c).unwrap(),
-            Gemm {
-                sr: 45,
-                sc: 25,
-                t: 10
-            }
-        );
+        assert_eq!(lower_conv(Dataflow::OutputStationary, &c).unwrap(), Gemm { sr: 25, sc: 10, t: 45 });
+        assert_eq!(lower_conv(Dataflow::WeightStationary, &c).unwrap(), Gemm { sr: 45, sc: 10, t: 25 });
+        assert_eq!(lower_conv(Dataflow::InputStationary, &c).unwrap(), Gemm { sr: 45, sc: 25, t: 10 });
         assert_eq!(c.macs().unwrap(), 25 * 10 * 45);
         assert_eq!(c.depthwise_channel().window().unwrap(), 9);
-        assert_eq!(
-            lower_matmul(Dataflow::InputStationary, 2, 3, 4),
-            Gemm { sr: 4, sc: 2, t: 3 }
-        );
+        assert_eq!(lower_matmul(Dataflow::InputStationary, 2, 3, 4), Gemm { sr: 4, sc: 2, t: 3 });
     }
 
     // Hand cases checked against SCALE-Sim 3.0.0 runs (layer 7x7x5, 3x3, 10
@@ -484,57 +424,24 @@ mod tests {
     #[test]
     fn os_hand_case() {
         // 8x4: folds = ceil(25/8) * ceil(10/4) = 4 * 3 = 12, fold = 45 + 8 + 4 - 2 = 55.
-        let r = compute(
-            Dataflow::OutputStationary,
-            8,
-            4,
-            Gemm {
-                sr: 25,
-                sc: 10,
-                t: 45,
-            },
-        )
-        .unwrap();
+        let r = compute(Dataflow::OutputStationary, 8, 4, Gemm { sr: 25, sc: 10, t: 45 }).unwrap();
         assert_eq!(r.folds, 12);
         assert_eq!(r.compute_cycles, 12 * 55 - 1); // SCALE-Sim: 659
         assert!(close(r.mapping_efficiency, 65.10416666666666));
         assert!(close(r.compute_utilization, 53.26704545454546));
-        assert!(close(
-            overall_utilization(25 * 10 * 45, 659, 8, 4),
-            53.34787556904401
-        ));
+        assert!(close(overall_utilization(25 * 10 * 45, 659, 8, 4), 53.34787556904401));
     }
 
     #[test]
     fn ws_hand_case() {
         // 8x4: folds = 6 * 3 = 18, fold = 25 + 16 + 4 - 2 = 43.
-        let r = compute(
-            Dataflow::WeightStationary,
-            8,
-            4,
-            Gemm {
-                sr: 45,
-                sc: 10,
-                t: 25,
-            },
-        )
-        .unwrap();
+        let r = compute(Dataflow::WeightStationary, 8, 4, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
         assert_eq!(r.folds, 18);
         assert_eq!(r.compute_cycles, 773);
         assert!(close(r.mapping_efficiency, 78.125));
         assert!(close(r.compute_utilization, 42.45923913043478));
         // 4x8: folds = 12 * 2 = 24, fold = 25 + 8 + 8 - 2 = 39.
-        let r = compute(
-            Dataflow::WeightStationary,
-            4,
-            8,
-            Gemm {
-                sr: 45,
-                sc: 10,
-                t: 25,
-            },
-        )
-        .unwrap();
+        let r = compute(Dataflow::WeightStationary, 4, 8, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
         assert_eq!(r.compute_cycles, 935);
         assert!(close(r.compute_utilization, 31.844429347826104));
     }
@@ -542,17 +449,7 @@ mod tests {
     #[test]
     fn is_hand_case() {
         // 8x4: folds = 6 * 7 = 42, fold = 10 + 16 + 4 - 2 = 28.
-        let r = compute(
-            Dataflow::InputStationary,
-            8,
-            4,
-            Gemm {
-                sr: 45,
-                sc: 25,
-                t: 10,
-            },
-        )
-        .unwrap();
+        let r = compute(Dataflow::InputStationary, 8, 4, Gemm { sr: 45, sc: 25, t: 10 }).unwrap();
         assert_eq!(r.compute_cycles, 1175);
         assert!(close(r.mapping_efficiency, 83.70535714285714));
         assert!(close(r.compute_utilization, 27.00172811059906));
@@ -561,18 +458,8 @@ mod tests {
     #[test]
     fn single_mac() {
         let g = Gemm { sr: 1, sc: 1, t: 1 };
-        assert_eq!(
-            compute(Dataflow::OutputStationary, 1, 1, g)
-                .unwrap()
-                .compute_cycles,
-            0
-        );
-        assert_eq!(
-            compute(Dataflow::WeightStationary, 1, 1, g)
-                .unwrap()
-                .compute_cycles,
-            1
-        );
+        assert_eq!(compute(Dataflow::OutputStationary, 1, 1, g).unwrap().compute_cycles, 0);
+        assert_eq!(compute(Dataflow::WeightStationary, 1, 1, g).unwrap().compute_cycles, 1);
         let r = compute(Dataflow::OutputStationary, 8, 8, g).unwrap();
         assert_eq!(r.compute_cycles, 14);
         assert!(close(r.mapping_efficiency, 100.0 / 64.0));
@@ -584,34 +471,13 @@ mod tests {
         assert!(compute(Dataflow::OutputStationary, 0, 8, g).is_err());
         assert!(compute(Dataflow::OutputStationary, 8, 0, g).is_err());
         assert!(compute(Dataflow::OutputStationary, 8, 8, Gemm { sr: 0, ..g }).is_err());
-        let huge = Gemm {
-            sr: u64::MAX,
-            sc: u64::MAX,
-            t: u64::MAX,
-        };
-        for df in [
-            Dataflow::OutputStationary,
-            Dataflow::WeightStationary,
-            Dataflow::InputStationary,
-        ] {
+        let huge = Gemm { sr: u64::MAX, sc: u64::MAX, t: u64::MAX };
+        for df in [Dataflow::OutputStationary, Dataflow::WeightStationary, Dataflow::InputStationary] {
             assert_eq!(compute(df, 1, 1, huge), Err(SystolicError::Overflow));
-            assert_eq!(
-                compute(df, u64::MAX, u64::MAX, Gemm { sr: 1, sc: 1, t: 1 }),
-                Err(SystolicError::Overflow)
-            );
+            assert_eq!(compute(df, u64::MAX, u64::MAX, Gemm { sr: 1, sc: 1, t: 1 }), Err(SystolicError::Overflow));
         }
         // Large but representable.
-        let r = compute(
-            Dataflow::OutputStationary,
-            128,
-            128,
-            Gemm {
-                sr: 1 << 30,
-                sc: 1 << 20,
-                t: 1 << 12,
-            },
-        )
-        .unwrap();
+        let r = compute(Dataflow::OutputStationary, 128, 128, Gemm { sr: 1 << 30, sc: 1 << 20, t: 1 << 12 }).unwrap();
         assert_eq!(r.folds, (1 << 23) * (1 << 13));
         let c = ConvShape {
             ifmap_h: u64::MAX,

@@ -155,7 +155,13 @@ pub fn to_csv(r: &RunReport) -> String {
     let mut s = String::from(
         "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj\n",
     );
-    let esc = |v: &str| if v.contains(',') || v.contains('"') { format!("\"{}\"", v.replace('"', "\"\"")) } else { v.to_string() };
+    let esc = |v: &str| {
+        if v.contains(',') || v.contains('"') {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_string()
+        }
+    };
     for l in &r.layers {
         s.push_str(&format!(
             "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3}\n",

@@ -96,11 +96,8 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
         }
         // Compute: operands here, previous tile done, output slot drained.
         let prev = comp_end.last().copied().unwrap_or(0.0);
-        let out_free = if store_end.len() >= slots && comp_end.len() >= slots {
-            store_end[store_end.len() - slots]
-        } else {
-            0.0
-        };
+        let out_free =
+            if store_end.len() >= slots && comp_end.len() >= slots { store_end[store_end.len() - slots] } else { 0.0 };
         let cs = le.max(prev).max(out_free);
         let ce = cs + tc;
         if let Some(&p) = comp_end.last() {
@@ -143,7 +140,12 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
     let total = end.ceil() as u64;
     let compute = (tc * n as f64).round() as u64;
     let dma_busy = ((tl + ts) * n as f64).ceil() as u64;
-    Timeline { total: Cycles(total.max(compute)), compute: Cycles(compute), dma_busy: Cycles(dma_busy), stall: Cycles(total.max(compute) - compute) }
+    Timeline {
+        total: Cycles(total.max(compute)),
+        compute: Cycles(compute),
+        dma_busy: Cycles(dma_busy),
+        stall: Cycles(total.max(compute) - compute),
+    }
 }
 
 #[cfg(test)]
@@ -207,9 +209,12 @@ mod tests {
 
     #[test]
     fn steady_state_jump_matches_brute_force() {
-        for (tiles, l, c, st, slots, lat) in
-            [(1000, 300.0, 200.0, 50.0, 2, 0.0), (777, 10.0, 500.0, 300.0, 2, 7.0), (500, 100.0, 100.0, 100.0, 1, 3.0), (3, 5.0, 1.0, 5.0, 2, 0.0)]
-        {
+        for (tiles, l, c, st, slots, lat) in [
+            (1000, 300.0, 200.0, 50.0, 2, 0.0),
+            (777, 10.0, 500.0, 300.0, 2, 7.0),
+            (500, 100.0, 100.0, 100.0, 1, 3.0),
+            (3, 5.0, 1.0, 5.0, 2, 0.0),
+        ] {
             let s = TileStream { tiles, load_bytes: l, compute: c, store_bytes: st };
             let d = Dma { bytes_per_cycle: 1.0, latency: lat, slots };
             let got = simulate(&s, &d).total.get() as f64;
