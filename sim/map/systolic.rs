@@ -167,13 +167,21 @@ pub struct Gemm {
 /// A convolution in SCALE-Sim's topology convention (no padding, NHWC, batch 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConvShape {
+    /// Input feature map height.
     pub ifmap_h: u64,
+    /// Input feature map width.
     pub ifmap_w: u64,
+    /// Filter height.
     pub filter_h: u64,
+    /// Filter width.
     pub filter_w: u64,
+    /// Input channels.
     pub channels: u64,
+    /// Filters (output channels).
     pub num_filters: u64,
+    /// Stride along height.
     pub stride_h: u64,
+    /// Stride along width.
     pub stride_w: u64,
 }
 

@@ -1,0 +1,191 @@
+//! End-to-end tests of `accelsim run` (the real binary) and of the cost pipeline over every
+//! preset and built-in network.
+
+use accelsim::hw::{load_hw, presets};
+use accelsim::import::{builtin, load_model, LoadOptions};
+use accelsim::pipeline::run;
+use accelsim::quant::{assign_widths, Precision};
+use serde_json::Value;
+use std::process::Command;
+
+fn accelsim(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(args).output().expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_run(args: &[&str]) -> Value {
+    let mut a = vec!["run", "--format", "json"];
+    a.extend_from_slice(args);
+    let (ok, out, err) = accelsim(&a);
+    assert!(ok, "accelsim {a:?} failed: {err}");
+    serde_json::from_str(&out).expect("valid JSON")
+}
+
+#[test]
+fn readme_command_prints_a_table_with_totals() {
+    let (ok, out, err) = accelsim(&["run", "--hw", "accelerators/dsp.toml", "--model", "mnv1"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("conv13_pw") && out.contains("total:") && out.contains("synthetic"), "{out}");
+}
+
+#[test]
+fn json_totals_equal_the_sum_of_the_layers() {
+    let v = json_run(&["--hw", "systolic32", "--model", "resnet18"]);
+    let layers = v["layers"].as_array().expect("layers");
+    for key in ["cycles", "macs", "dram_read_bytes", "dram_write_bytes"] {
+        let sum: u64 = layers.iter().map(|l| l[key].as_u64().expect(key)).sum();
+        assert_eq!(sum, v["totals"][key].as_u64().expect(key), "{key}");
+    }
+    for key in ["energy_pj", "latency_s"] {
+        let sum: f64 = layers.iter().map(|l| l[key].as_f64().expect(key)).sum();
+        let tot = v["totals"][key].as_f64().expect(key);
+        assert!((sum - tot).abs() <= 1e-9 * tot.abs().max(1.0), "{key}: {sum} vs {tot}");
+    }
+    for l in layers {
+        assert!(l["name"].is_string() && l["op"].is_string());
+    }
+}
+
+#[test]
+fn csv_and_out_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("r.csv");
+    let p = path.to_str().expect("utf8");
+    let (ok, _, err) = accelsim(&["run", "--hw", "mac8", "--model", "squeezenet", "--format", "csv", "--out", p]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&path).expect("written");
+    assert!(text.starts_with("name,op,shape,mode,macs,cycles,compute_cycles"));
+    assert!(text.lines().last().is_some_and(|l| l.starts_with("TOTAL,")));
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no temp file left behind");
+}
+
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.json");
+    let o = out.to_str().expect("utf8");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, presets::source("systolic32").expect("preset").replace("rows = 32", "rows = -4"))
+        .expect("write");
+    let b = bad.to_str().expect("utf8");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--hw", "dsp", "--model", "mnv1", "--wbits", "0"], "--wbits must be in 2..=16 bits, got 0"),
+        (vec!["--hw", "dsp", "--model", "mnv1", "--abits", "33"], "--abits must be in 2..=16 bits, got 33"),
+        (vec!["--hw", "dsp", "--model", "mnv9"], "not a built-in network"),
+        (vec!["--hw", "tpu", "--model", "mnv1"], "not a preset"),
+        (vec!["--hw", b, "--model", "mnv1"], "mac.rows must be in 1..=65536, got -4"),
+        (
+            vec![
+                "--hw",
+                "mac4",
+                "--model",
+                "mnv1",
+                "--wbits",
+                "16",
+                "--abits",
+                "16",
+                "--set",
+                "precision.2.weight_bits=8",
+            ],
+            "no compute mode",
+        ),
+        (vec!["--hw", "systolic32", "--model", "mnv1", "--set", "buffer.1.size_kib=0.01"], "too small for any tile"),
+    ];
+    for (args, expect) in cases {
+        let mut a = vec!["run", "--format", "json", "--out", o];
+        a.extend_from_slice(&args);
+        let (ok, _, err) = accelsim(&a);
+        assert!(!ok, "{args:?} should fail");
+        assert!(err.contains(expect), "{args:?}: stderr {err:?} lacks {expect:?}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{args:?} left an output file");
+    }
+    // The TOML error points at the line.
+    let (_, _, err) = accelsim(&["run", "--hw", b, "--model", "mnv1"]);
+    assert!(err.contains("bad.toml:") && err.contains(":8"), "{err}");
+}
+
+/// Every preset x every built-in network x {4, 8, 16} bits runs, or says clearly which
+/// precision the preset lacks.
+#[test]
+fn every_preset_runs_every_network_at_4_8_16_bits() {
+    let graphs: Vec<_> =
+        builtin::names().iter().map(|n| load_model(n, &LoadOptions::default()).expect("loads")).collect();
+    for hw_name in presets::names() {
+        let hw = load_hw(hw_name, &[]).expect("preset");
+        for g in &graphs {
+            for bits in [4u8, 8, 16] {
+                let mut g = g.clone();
+                assign_widths(&mut g, Precision { weight_bits: bits, activation_bits: bits }, 32);
+                match run(&g, &hw) {
+                    Ok(r) => {
+                        assert_eq!(r.totals.macs, g.total_macs(), "{hw_name} {}", g.name);
+                        assert!(r.totals.cycles.get() > 0 && r.totals.energy.total().get() > 0.0);
+                        // Winograd does fewer multiplies than MACs, so its effective
+                        // utilization may pass 100%.
+                        let winograd = matches!(&hw.family, accelsim::hw::Family::Nvdla(n) if n.winograd);
+                        for l in r.layers.iter().filter(|_| !winograd) {
+                            assert!(
+                                l.utilization <= 1.0 + 1e-9,
+                                "{hw_name} {} {}: util {}",
+                                g.name,
+                                l.name,
+                                l.utilization
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        let m = e.to_string();
+                        assert!(bits == 16 && m.contains("no compute mode"), "{hw_name} {} {bits}: {m}", g.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per layer, DRAM traffic is at least the compulsory traffic and equals it when the
+/// buffers hold everything.
+#[test]
+fn dram_traffic_is_at_least_compulsory_and_equal_with_huge_buffers() {
+    let huge: Vec<(String, f64)> = (0..3).map(|i| (format!("buffer.{i}.size_kib"), 1e6)).collect();
+    for hw_name in ["systolic32", "nvdla_full", "dsp"] {
+        let n_buf = load_hw(hw_name, &[]).expect("preset").buffers.len();
+        for (bw, ba) in [(8u8, 8u8), (4, 8), (3, 5)] {
+            let mut g = load_model("mnv2", &LoadOptions::default()).expect("mnv2");
+            assign_widths(&mut g, Precision { weight_bits: bw, activation_bits: ba }, 32);
+            let compulsory: Vec<u64> = g
+                .layers
+                .iter()
+                .map(|l| {
+                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) {
+                        return 0;
+                    }
+                    let bits: u64 = l.inputs.iter().chain(&l.outputs).map(|&t| g.tensor(t).bits().get()).sum();
+                    bits / 8
+                })
+                .collect();
+            let normal = run(&g, &load_hw(hw_name, &[]).expect("preset")).expect("runs");
+            let big = run(&g, &load_hw(hw_name, &huge[..n_buf]).expect("preset")).expect("runs");
+            for ((l, b), c) in normal.layers.iter().zip(&big.layers).zip(&compulsory) {
+                let (t, tb) = ((l.dram_read + l.dram_write).get(), (b.dram_read + b.dram_write).get());
+                // Packed widths round up per operand: allow a few bytes.
+                assert!(t + 4 >= *c, "{hw_name} {}: {t} < compulsory {c}", l.name);
+                assert!(tb.abs_diff(*c) <= 4, "{hw_name} {} huge buffers: {tb} vs compulsory {c}", l.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn models_and_hw_show() {
+    let (ok, out, _) = accelsim(&["models"]);
+    assert!(ok && out.contains("mnv1") && out.contains("inception_v3"));
+    let (ok, out, err) = accelsim(&["hw", "show", "nvdla_full"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("atomic-C 64 x atomic-K 32") && out.contains("2048 MACs/cycle"), "{out}");
+}
