@@ -38,7 +38,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent
 # Key order in emitted layers (the brief's order; op-specific keys slotted in).
 KEY_ORDER = [
     "name", "op", "input", "inputs",
-    "filters", "units", "kernel", "stride", "padding", "dilation", "groups",
+    "filters", "expand", "units", "kernel", "stride", "padding", "dilation", "groups",
     "multiplier", "axis", "axes", "keep_dims", "pads", "shape",
     "bias", "activation", "fixed_width",
 ]
@@ -190,7 +190,10 @@ def mnv2() -> Net:
             stride = s if r == 0 else 1
             block_in = n.last
             if t != 1:
-                n.conv(f"block{b}_expand", cin * t, 1, 1, "same", "relu6")
+                # `expand`: filters = t x the (width-scaled) input channels, as Keras
+                # and TF-slim size the expansion conv.
+                n.add_layer(f"block{b}_expand", "conv2d", expand=t, kernel=1, stride=1,
+                            padding="same", activation="relu6")
             n.dw(f"block{b}_dw", 3, stride, "same", "relu6")
             n.conv(f"block{b}_project", c, 1, 1, "same", "none")
             if stride == 1 and cin == c:
@@ -500,7 +503,7 @@ TOP_KEYS = {"name", "title", "source", "published_macs", "published_params",
             "input", "scaling", "layer"}
 COMMON = {"name", "op", "input", "fixed_width"}
 OP_KEYS = {
-    "conv2d": {"filters", "kernel", "stride", "padding", "dilation", "groups",
+    "conv2d": {"filters", "expand", "kernel", "stride", "padding", "dilation", "groups",
                "bias", "activation"},
     "depthwise": {"kernel", "stride", "padding", "dilation", "multiplier",
                   "bias", "activation"},
@@ -631,7 +634,10 @@ def check_doc(doc: dict) -> dict:
                 if len(x) != 4:
                     raise CheckError("conv2d input must be NHWC")
                 groups = layer.get("groups", 1)
-                cin, cout = x[3], layer["filters"]
+                cin = x[3]
+                if ("filters" in layer) == ("expand" in layer):
+                    raise CheckError("conv2d needs exactly one of filters / expand")
+                cout = layer["filters"] if "filters" in layer else cin * layer["expand"]
                 if cin % groups or cout % groups:
                     raise CheckError("channels not divisible by groups")
                 (kh, kw), oh, ow = window(layer, x)
@@ -770,7 +776,7 @@ def scaled(doc: dict, alpha: float, res: int) -> dict:
     if sc.get("width_multiplier"):
         layers = []
         for layer in doc["layer"]:
-            if layer["op"] == "conv2d" and not layer.get("fixed_width", False):
+            if layer["op"] == "conv2d" and "filters" in layer and not layer.get("fixed_width", False):
                 layer = dict(layer)
                 f = layer["filters"] * alpha
                 layer["filters"] = int(f) if div == 1 else make_divisible(f, div)

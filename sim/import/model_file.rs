@@ -481,5 +481,11 @@ mod tests {
         let r128 = load_model("mnv1", &LoadOptions { resolution: Some(128), ..Default::default() }).unwrap();
         assert!((r128.total_macs().get() as f64 / 186e6 - 1.0).abs() < 0.01, "{}", r128.total_macs());
         assert!(load_model("resnet50", &LoadOptions { width: 0.5, ..Default::default() }).is_err());
+        // tensorflow/models slim README: MobileNet-v2 0.5 224 97 M, 0.35 224 59 M MACs
+        // (expansion convs are `expand = 6` x the scaled input channels).
+        for (alpha, macs) in [(0.5, 97e6), (0.35, 59e6)] {
+            let g = load_model("mnv2", &LoadOptions { width: alpha, ..Default::default() }).unwrap();
+            assert!((g.total_macs().get() as f64 / macs - 1.0).abs() < 0.01, "{alpha}: {}", g.total_macs());
+        }
     }
 }
