@@ -5,5 +5,7 @@
 //! and the command-line interface ([`cli`]) a thin layer on top. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod import;
 pub mod ir;
+pub mod kernels;
 pub mod units;
