@@ -11,6 +11,7 @@ pub mod diag;
 pub mod hw;
 pub mod import;
 pub mod ir;
+pub mod kernels;
 pub mod map;
 pub mod pipeline;
 pub mod quant;

@@ -1,0 +1,84 @@
+//! Element-wise integer ops: quantized ADD (LiteRT's reference `add.h` general path with
+//! its 20-bit left shift), QUANTIZE / requantize, DEQUANTIZE, and the clamp range of a
+//! fused activation.
+
+use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
+use crate::ir::Activation;
+
+/// The integer clamp range of a fused activation on an output with the given quantization
+/// and integer range (TFLite's `CalculateActivationRangeQuantized`).
+pub fn activation_range(act: Activation, scale: f32, zero_point: i32, qmin: i32, qmax: i32) -> (i32, i32) {
+    let q = |f: f32| zero_point.saturating_add((f / scale).round() as i32);
+    match act {
+        Activation::None => (qmin, qmax),
+        Activation::Relu => (qmin.max(q(0.0)), qmax),
+        Activation::Relu6 => (qmin.max(q(0.0)), qmax.min(q(6.0))),
+        Activation::ReluN1To1 => (qmin.max(q(-1.0)), qmax.min(q(1.0))),
+    }
+}
+
+/// Parameters of a quantized ADD, resolved from the three tensors' quantization.
+#[derive(Debug, Clone)]
+pub struct AddParams {
+    /// Zero point of input 1.
+    pub zp1: i32,
+    /// Zero point of input 2.
+    pub zp2: i32,
+    /// Output zero point.
+    pub zp_out: i32,
+    /// Left shift applied to both inputs (20 for 8-bit outputs, 15 for 16-bit).
+    pub left_shift: i32,
+    /// Input 1 rescale.
+    pub m1: QuantMultiplier,
+    /// Input 2 rescale.
+    pub m2: QuantMultiplier,
+    /// Output rescale.
+    pub m_out: QuantMultiplier,
+    /// Output clamp (lower).
+    pub act_min: i32,
+    /// Output clamp (upper).
+    pub act_max: i32,
+}
+
+impl AddParams {
+    /// LiteRT's `Prepare` for the general quantized path.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(s1: f32, zp1: i32, s2: f32, zp2: i32, so: f32, zpo: i32, out_bits: u32, act: (i32, i32)) -> Self {
+        let left_shift = if out_bits > 8 { 15 } else { 20 };
+        let twice_max = 2.0 * s1.max(s2) as f64;
+        let m1 = QuantMultiplier::from_real(s1 as f64 / twice_max);
+        let m2 = QuantMultiplier::from_real(s2 as f64 / twice_max);
+        let m_out = QuantMultiplier::from_real(twice_max / ((1i64 << left_shift) as f64 * so as f64));
+        Self { zp1, zp2, zp_out: zpo, left_shift, m1, m2, m_out, act_min: act.0, act_max: act.1 }
+    }
+}
+
+/// Quantized element-wise addition of two tensors of equal shape.
+pub fn add(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let sx = (x - p.zp1).wrapping_mul(1 << p.left_shift);
+            let sy = (y - p.zp2).wrapping_mul(1 << p.left_shift);
+            let rx = requantize(sx as i64, p.m1, Requant::Double, arith);
+            let ry = requantize(sy as i64, p.m2, Requant::Double, arith);
+            let raw = requantize(rx.wrapping_add(ry) as i64, p.m_out, Requant::Double, arith);
+            raw.saturating_add(p.zp_out).clamp(p.act_min, p.act_max)
+        })
+        .collect()
+}
+
+/// Float to integer quantization (TFLite's `AffineQuantize`): `round(x / scale) + zp`, clamped.
+pub fn quantize(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32) -> Vec<i32> {
+    x.iter().map(|&v| ((v / scale).round() as i32).saturating_add(zp).clamp(qmin, qmax)).collect()
+}
+
+/// Integer to integer requantization (TFLite's `Requantize`): `(q - zi) * m + zo`.
+pub fn requantize_tensor(x: &[i32], zi: i32, m: QuantMultiplier, zo: i32, qmin: i32, qmax: i32) -> Vec<i32> {
+    x.iter().map(|&v| multiply_by_quantized_multiplier(v - zi, m).saturating_add(zo).clamp(qmin, qmax)).collect()
+}
+
+/// Integer to float: `scale * (q - zp)`, computed in double as the reference does.
+pub fn dequantize(x: &[i32], scale: f32, zp: i32) -> Vec<f32> {
+    x.iter().map(|&v| (scale as f64 * (v as i64 - zp as i64) as f64) as f32).collect()
+}

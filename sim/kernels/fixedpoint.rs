@@ -1,0 +1,272 @@
+//! Fixed-point primitives of integer-only inference: gemmlowp's saturating rounding
+//! doubling high multiply and rounding divide by a power of two, TFLite's multiplier
+//! quantization (`frexp` of a real multiplier into a Q31 mantissa and a shift), and the
+//! requantization step parameterized by the [`Arithmetic`] of a hardware datapath.
+//!
+//! The default [`Arithmetic`] reproduces LiteRT's reference kernels bit for bit: gemmlowp
+//! double rounding for 8-bit activations, and the reduced 16-bit multiplier of the 16x8
+//! convolutions (see [`multiply_reduced`]).
+
+/// How an accumulator that exceeds its width behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Overflow {
+    /// Two's-complement wrap-around (what a plain adder does; LiteRT's int32 accumulators).
+    #[default]
+    Wrap,
+    /// Clamp to the accumulator's range after every addition.
+    Saturate,
+}
+
+/// How the accumulator is scaled back to the output type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Rounding {
+    /// TFLite's default: gemmlowp's rounding doubling high multiply, then a rounding
+    /// right shift (two roundings); the 16x8 convolutions use their reduced multiplier.
+    #[default]
+    TfliteDouble,
+    /// One rounding: `(x * m + 2^(s-1)) >> s` with the full 31-bit multiplier
+    /// (TFLite built with `TFLITE_SINGLE_ROUNDING`).
+    Single,
+    /// No rounding: `(x * m) >> s` (floor), the cheapest hardware.
+    Truncate,
+}
+
+/// The integer datapath of an accelerator: accumulator width, overflow behaviour and
+/// requantization rounding. The default reproduces LiteRT exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Arithmetic {
+    /// Accumulator width in bits (16, 20, 24, 32, ... 64). 64 means LiteRT's native
+    /// accumulators (int32 for 8-bit activations, int64 for 16-bit), which never
+    /// overflow on real networks.
+    pub acc_bits: u32,
+    /// Behaviour on accumulator overflow.
+    pub overflow: Overflow,
+    /// Requantization rounding.
+    pub rounding: Rounding,
+}
+
+impl Default for Arithmetic {
+    fn default() -> Self {
+        Self { acc_bits: 64, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
+    }
+}
+
+impl Arithmetic {
+    /// Whether this is LiteRT's arithmetic (the fast kernels apply only then).
+    pub fn is_litert(&self) -> bool {
+        self.acc_bits >= 64 && self.rounding == Rounding::TfliteDouble
+    }
+
+    /// Adds `v` to the accumulator `acc` under this datapath's width and overflow rule.
+    #[inline]
+    pub fn acc_add(&self, acc: i64, v: i64) -> i64 {
+        if self.acc_bits >= 64 {
+            return acc.wrapping_add(v);
+        }
+        let s = acc.wrapping_add(v);
+        self.fit(s)
+    }
+
+    /// Brings a value into the accumulator's range (wrap or saturate).
+    #[inline]
+    pub fn fit(&self, v: i64) -> i64 {
+        if self.acc_bits >= 64 {
+            return v;
+        }
+        let bits = self.acc_bits.max(2);
+        let max = (1i64 << (bits - 1)) - 1;
+        let min = -(1i64 << (bits - 1));
+        match self.overflow {
+            Overflow::Saturate => v.clamp(min, max),
+            Overflow::Wrap => {
+                let sh = 64 - bits;
+                (v << sh) >> sh
+            }
+        }
+    }
+}
+
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`: `round(a * b / 2^31)` with the single
+/// overflow case (`i32::MIN * i32::MIN`) saturated.
+#[inline]
+pub fn srdhm(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge = if ab >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    // Division truncates toward zero, as in C++.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp's `RoundingDivideByPOT`: `x / 2^exponent` rounded to nearest, ties away from zero.
+#[inline]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    debug_assert!((0..=31).contains(&exponent));
+    let mask = ((1i64 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + (x < 0) as i32;
+    (x >> exponent) + (remainder > threshold) as i32
+}
+
+/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for a left shift: `x * 2^exponent`, saturated.
+#[inline]
+pub fn saturating_left_shift(x: i32, exponent: i32) -> i32 {
+    if exponent <= 0 {
+        return rounding_divide_by_pot(x, -exponent);
+    }
+    let threshold = ((1i64 << (31 - exponent)) - 1) as i32;
+    if x > threshold {
+        i32::MAX
+    } else if x < -threshold {
+        i32::MIN
+    } else {
+        x << exponent
+    }
+}
+
+/// A real multiplier as TFLite's `QuantizeMultiplier` represents it: a Q31 mantissa in
+/// `[2^30, 2^31)` and a power-of-two exponent (positive = left shift).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct QuantMultiplier {
+    /// Q31 mantissa.
+    pub multiplier: i32,
+    /// Exponent: `real = multiplier / 2^31 * 2^shift`.
+    pub shift: i32,
+}
+
+/// `frexp` for finite positive and negative doubles: mantissa in [0.5, 1) and exponent.
+fn frexp(x: f64) -> (f64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale up first.
+        let (m, e) = frexp(x * 2f64.powi(64));
+        return (m, e - 64);
+    }
+    let e = exp - 1022;
+    let m = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (m, e)
+}
+
+impl QuantMultiplier {
+    /// TFLite's `QuantizeMultiplier` of a real multiplier (double precision).
+    pub fn from_real(real: f64) -> Self {
+        if real == 0.0 || !real.is_finite() {
+            return Self { multiplier: 0, shift: 0 };
+        }
+        let (q, mut shift) = frexp(real);
+        let mut q_fixed = (q * (1i64 << 31) as f64).round() as i64;
+        if q_fixed == 1i64 << 31 {
+            q_fixed /= 2;
+            shift += 1;
+        }
+        if shift < -31 {
+            shift = 0;
+            q_fixed = 0;
+        }
+        Self { multiplier: q_fixed as i32, shift }
+    }
+}
+
+/// TFLite's `MultiplyByQuantizedMultiplier` for a 32-bit value (double rounding).
+#[inline]
+pub fn multiply_by_quantized_multiplier(x: i32, m: QuantMultiplier) -> i32 {
+    let left = m.shift.max(0);
+    let right = (-m.shift).max(0);
+    rounding_divide_by_pot(srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), m.multiplier), right)
+}
+
+/// TFLite's 64-bit `MultiplyByQuantizedMultiplier` used by the 16x8 convolutions: the
+/// multiplier is reduced to 16 bits, `(q + 2^15) >> 16`, then `(x * m + round) >> (15 - shift)`.
+#[inline]
+pub fn multiply_reduced(x: i64, m: QuantMultiplier) -> i32 {
+    let reduced: i64 = if m.multiplier < 0x7FFF_0000 { ((m.multiplier as i64) + (1 << 15)) >> 16 } else { 0x7FFF };
+    let total_shift = 15 - m.shift;
+    let v = x.wrapping_mul(reduced).wrapping_add(1i64 << (total_shift - 1));
+    (v >> total_shift) as i32
+}
+
+/// Which requantization formula an op uses under LiteRT's arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requant {
+    /// gemmlowp double rounding on a 32-bit value.
+    Double,
+    /// The reduced 16-bit multiplier on a 64-bit value (16x8 CONV_2D / DEPTHWISE_CONV_2D).
+    Reduced,
+}
+
+/// Scales an accumulator by a quantized multiplier under an [`Arithmetic`]: LiteRT's
+/// formula (`kind`) when the rounding is [`Rounding::TfliteDouble`], otherwise single
+/// rounding or truncation with the full multiplier. Saturates to i32.
+#[inline]
+pub fn requantize(acc: i64, m: QuantMultiplier, kind: Requant, arith: &Arithmetic) -> i32 {
+    match arith.rounding {
+        Rounding::TfliteDouble => match kind {
+            Requant::Double => multiply_by_quantized_multiplier(acc as i32, m),
+            Requant::Reduced => multiply_reduced(acc, m),
+        },
+        Rounding::Single | Rounding::Truncate => {
+            let total_shift = 31 - m.shift;
+            let prod = acc as i128 * m.multiplier as i128;
+            let v = if total_shift <= 0 {
+                prod << (-total_shift)
+            } else if arith.rounding == Rounding::Single {
+                (prod + (1i128 << (total_shift - 1))) >> total_shift
+            } else {
+                prod >> total_shift
+            };
+            v.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+        }
+    }
+}
+
+/// Integer range of a signed type of `bits` bits.
+#[inline]
+pub fn int_range(bits: u32) -> (i32, i32) {
+    let b = bits.clamp(2, 32);
+    if b == 32 {
+        (i32::MIN, i32::MAX)
+    } else {
+        (-(1i32 << (b - 1)), (1i32 << (b - 1)) - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_divide_ties_away_from_zero() {
+        assert_eq!(rounding_divide_by_pot(5, 1), 3);
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3);
+        assert_eq!(rounding_divide_by_pot(4, 1), 2);
+        assert_eq!(rounding_divide_by_pot(-7, 2), -2);
+    }
+
+    #[test]
+    fn srdhm_saturates_the_corner() {
+        assert_eq!(srdhm(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(srdhm(1 << 30, 1 << 30), 1 << 29);
+    }
+
+    #[test]
+    fn quantize_multiplier_matches_frexp() {
+        let m = QuantMultiplier::from_real(0.5);
+        assert_eq!(m, QuantMultiplier { multiplier: 1 << 30, shift: 0 });
+        let m = QuantMultiplier::from_real(0.25);
+        assert_eq!(m.shift, -1);
+        assert_eq!(multiply_by_quantized_multiplier(100, QuantMultiplier::from_real(0.1)), 10);
+    }
+
+    #[test]
+    fn narrow_accumulators_wrap_or_saturate() {
+        let w = Arithmetic { acc_bits: 16, ..Default::default() };
+        assert_eq!(w.acc_add(32767, 1), -32768);
+        let s = Arithmetic { acc_bits: 16, overflow: Overflow::Saturate, ..Default::default() };
+        assert_eq!(s.acc_add(32767, 1), 32767);
+    }
+}

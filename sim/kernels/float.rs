@@ -1,0 +1,142 @@
+//! Float32 kernels over the same IR: the reference that quantized results are measured
+//! against. Straightforward loops in the reference kernels' order (f32 accumulation).
+
+use crate::ir::{Activation, ExplicitPadding, PoolKind};
+
+/// Clamps to a fused activation's range.
+pub fn activate(x: &mut [f32], act: Activation) {
+    let (lo, hi) = act.range();
+    if act != Activation::None {
+        x.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+    }
+}
+
+/// Float convolution, NHWC input, OHWI weights; `groups` as in the IR.
+#[allow(clippy::too_many_arguments)]
+pub fn conv(
+    input: [usize; 4],
+    output: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pad: ExplicitPadding,
+    groups: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let [n, h, wd, c] = input;
+    let [_, oh, ow, cout] = output;
+    let cin_g = c / groups.max(1);
+    let cout_g = cout / groups.max(1);
+    let [kh, kw] = kernel;
+    let mut out = vec![0f32; n * oh * ow * cout];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..cout {
+                    let g = co / cout_g.max(1);
+                    let mut acc = 0f32;
+                    for ky in 0..kh {
+                        let iy = (oy * stride[0] + ky * dilation[0]) as isize - pad.top as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        for kx in 0..kw {
+                            let ix = (ox * stride[1] + kx * dilation[1]) as isize - pad.left as isize;
+                            if ix < 0 || ix >= wd as isize {
+                                continue;
+                            }
+                            let xs = &x[((b * h + iy as usize) * wd + ix as usize) * c + g * cin_g..][..cin_g];
+                            let ws = &w[((co * kh + ky) * kw + kx) * cin_g..][..cin_g];
+                            for (a, bb) in xs.iter().zip(ws) {
+                                acc += a * bb;
+                            }
+                        }
+                    }
+                    out[((b * oh + oy) * ow + ox) * cout + co] = acc + bias.map_or(0.0, |b| b[co]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Float fully connected: `[batch, in] x [out, in]^T + bias`.
+pub fn fully_connected(batch: usize, inf: usize, outf: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let mut out = vec![0f32; batch * outf];
+    for b in 0..batch {
+        for o in 0..outf {
+            let mut acc = 0f32;
+            for (a, bb) in x[b * inf..][..inf].iter().zip(&w[o * inf..][..inf]) {
+                acc += a * bb;
+            }
+            out[b * outf + o] = acc + bias.map_or(0.0, |b| b[o]);
+        }
+    }
+    out
+}
+
+/// Float pooling (average excludes padding).
+pub fn pool(
+    kind: PoolKind,
+    input: [usize; 4],
+    output: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    pad: ExplicitPadding,
+    x: &[f32],
+) -> Vec<f32> {
+    let [n, h, w, c] = input;
+    let [_, oh, ow, _] = output;
+    let mut out = vec![0f32; n * oh * ow * c];
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ch in 0..c {
+                    let mut acc = if kind == PoolKind::Max { f32::NEG_INFINITY } else { 0.0 };
+                    let mut count = 0;
+                    for ky in 0..kernel[0] {
+                        let iy = (oy * stride[0] + ky) as isize - pad.top as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        for kx in 0..kernel[1] {
+                            let ix = (ox * stride[1] + kx) as isize - pad.left as isize;
+                            if ix < 0 || ix >= w as isize {
+                                continue;
+                            }
+                            let v = x[((b * h + iy as usize) * w + ix as usize) * c + ch];
+                            if kind == PoolKind::Max {
+                                acc = acc.max(v);
+                            } else {
+                                acc += v;
+                            }
+                            count += 1;
+                        }
+                    }
+                    if kind == PoolKind::Avg {
+                        acc /= count.max(1) as f32;
+                    }
+                    out[((b * oh + oy) * ow + ox) * c + ch] = acc;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Float softmax over rows of `depth` with TFLite's `beta`.
+pub fn softmax(x: &[f32], depth: usize, beta: f32) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    for (row, o) in x.chunks(depth.max(1)).zip(out.chunks_mut(depth.max(1))) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f32;
+        for (v, oo) in row.iter().zip(o.iter_mut()) {
+            *oo = ((v - max) * beta).exp();
+            sum += *oo;
+        }
+        o.iter_mut().for_each(|v| *v /= sum);
+    }
+    out
+}

@@ -1,0 +1,68 @@
+//! Accuracy metrics of a quantized execution against the float one: per-tensor SQNR in
+//! dB and top-1 agreement of two outputs.
+
+use super::Values;
+use crate::ir::Graph;
+
+/// Signal-to-quantization-noise ratio in dB of `test` against `reference`:
+/// `10 log10(sum ref^2 / sum (ref - test)^2)`; infinite when they are equal.
+pub fn sqnr_db(reference: &[f32], test: &[f32]) -> f64 {
+    let (mut s, mut n) = (0f64, 0f64);
+    for (&r, &t) in reference.iter().zip(test) {
+        s += r as f64 * r as f64;
+        n += (r as f64 - t as f64).powi(2);
+    }
+    if n == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (s / n).log10()
+    }
+}
+
+/// Index of the largest value of each row of `depth` (first one on ties).
+pub fn argmax_rows(x: &[f32], depth: usize) -> Vec<usize> {
+    x.chunks(depth.max(1))
+        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b }).0)
+        .collect()
+}
+
+/// Fraction of rows (of `depth` classes) whose arg-max agree.
+pub fn top1_agreement(a: &[f32], b: &[f32], depth: usize) -> f64 {
+    let (x, y) = (argmax_rows(a, depth), argmax_rows(b, depth));
+    if x.is_empty() {
+        return 1.0;
+    }
+    x.iter().zip(&y).filter(|(p, q)| p == q).count() as f64 / x.len() as f64
+}
+
+/// SQNR of one layer output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSqnr {
+    /// Layer name.
+    pub layer: String,
+    /// SQNR in dB of the dequantized integer output against the float execution.
+    pub sqnr_db: f64,
+}
+
+/// Per-layer SQNR (dB) of an integer execution (dequantized with each output tensor's
+/// quantization) against a float execution of the same graph, in layer order. Layers whose
+/// output is missing or not quantized in either run are skipped.
+pub fn layer_sqnr(graph: &Graph, int_run: &[Option<Values>], float_run: &[Option<Values>]) -> Vec<LayerSqnr> {
+    let mut out = Vec::new();
+    for l in &graph.layers {
+        let id = l.outputs[0];
+        let t = graph.tensor(id);
+        let (Some(Some(q)), Some(Some(Values::F32(f)))) = (int_run.get(id.0), float_run.get(id.0)) else {
+            continue;
+        };
+        let deq = match q {
+            Values::Int(v) => match &t.quant {
+                Some(qp) => super::dequantize_per_tensor(v, qp),
+                None => continue,
+            },
+            Values::F32(v) => v.clone(),
+        };
+        out.push(LayerSqnr { layer: l.name.clone(), sqnr_db: sqnr_db(f, &deq) });
+    }
+    out
+}

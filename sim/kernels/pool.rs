@@ -1,0 +1,139 @@
+//! Integer pooling and reductions: AVERAGE_POOL_2D and MAX_POOL_2D (LiteRT's reference
+//! `integer_ops/pooling.h`: padding excluded from the average, rounding half away from
+//! zero) and quantized MEAN over any axes (`reference/reduce.h`, `QuantizedMeanOrSum`).
+
+use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
+use crate::ir::{ExplicitPadding, PoolKind};
+
+/// A pooling window over an NHWC tensor.
+#[derive(Debug, Clone)]
+pub struct PoolParams {
+    /// Max or average.
+    pub kind: PoolKind,
+    /// Input shape.
+    pub input: [usize; 4],
+    /// Output shape.
+    pub output: [usize; 4],
+    /// Window.
+    pub kernel: [usize; 2],
+    /// Strides.
+    pub stride: [usize; 2],
+    /// Resolved padding.
+    pub pad: ExplicitPadding,
+    /// Output clamp (lower).
+    pub act_min: i32,
+    /// Output clamp (upper).
+    pub act_max: i32,
+}
+
+/// Integer pooling (input and output share their quantization, as TFLite requires).
+pub fn pool(p: &PoolParams, x: &[i32]) -> Vec<i32> {
+    let [n, h, w, c] = p.input;
+    let [_, oh, ow, _] = p.output;
+    let mut out = vec![0i32; n * oh * ow * c];
+    for b in 0..n {
+        for oy in 0..oh {
+            let y0 = (oy * p.stride[0]) as isize - p.pad.top as isize;
+            let ys = (-y0).max(0) as usize;
+            let ye = (p.kernel[0] as isize).min(h as isize - y0).max(0) as usize;
+            for ox in 0..ow {
+                let x0 = (ox * p.stride[1]) as isize - p.pad.left as isize;
+                let xs = (-x0).max(0) as usize;
+                let xe = (p.kernel[1] as isize).min(w as isize - x0).max(0) as usize;
+                for ch in 0..c {
+                    let mut acc: i32 = match p.kind {
+                        PoolKind::Max => i32::MIN,
+                        PoolKind::Avg => 0,
+                    };
+                    let mut count = 0i32;
+                    for fy in ys..ye {
+                        for fx in xs..xe {
+                            let iy = (y0 + fy as isize) as usize;
+                            let ix = (x0 + fx as isize) as usize;
+                            let v = x[((b * h + iy) * w + ix) * c + ch];
+                            match p.kind {
+                                PoolKind::Max => acc = acc.max(v),
+                                PoolKind::Avg => acc = acc.wrapping_add(v),
+                            }
+                            count += 1;
+                        }
+                    }
+                    let v = match p.kind {
+                        PoolKind::Max => acc,
+                        PoolKind::Avg if count == 0 => 0,
+                        PoolKind::Avg => {
+                            if acc > 0 {
+                                (acc + count / 2) / count
+                            } else {
+                                (acc - count / 2) / count
+                            }
+                        }
+                    };
+                    out[((b * oh + oy) * ow + ox) * c + ch] = v.clamp(p.act_min, p.act_max);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Quantized MEAN over any axes as LiteRT's reference `QuantizedMeanOrSum` computes it:
+/// the sum of `x - zi` over the reduced elements is scaled by `si / so` folded with
+/// `1 / n` into one multiplier (`(m << s) / n`, `s = min(floor(log2 n), 32, 31 + shift)`).
+#[allow(clippy::too_many_arguments)]
+pub fn mean(
+    shape: &[usize],
+    axes: &[usize],
+    x: &[i32],
+    zi: i32,
+    m: QuantMultiplier,
+    zo: i32,
+    qmin: i32,
+    qmax: i32,
+    arith: &Arithmetic,
+) -> Vec<i32> {
+    let (sums, counts) = reduce_sum(shape, axes, x.iter().map(|&v| v as i64));
+    let n = counts.first().copied().unwrap_or(0) as i64;
+    if n == 0 {
+        return vec![zo.clamp(qmin, qmax); sums.len()];
+    }
+    let log2 = 63 - (n as u64).leading_zeros() as i32;
+    let shift = log2.min(32).min(31 + m.shift);
+    let folded = QuantMultiplier { multiplier: (((m.multiplier as i64) << shift) / n) as i32, shift: m.shift - shift };
+    sums.iter()
+        .map(|&s| {
+            let centred = (s - zi as i64 * n) as i32;
+            requantize(centred as i64, folded, Requant::Double, arith).saturating_add(zo).clamp(qmin, qmax)
+        })
+        .collect()
+}
+
+/// Sums over `axes` of a row-major tensor; returns the sums (kept axes in order) and the
+/// number of elements folded into each.
+pub fn reduce_sum<T: Copy + Default + std::ops::AddAssign>(
+    shape: &[usize],
+    axes: &[usize],
+    x: impl Iterator<Item = T>,
+) -> (Vec<T>, Vec<usize>) {
+    let out_shape: Vec<usize> = shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
+    let total: usize = out_shape.iter().product();
+    let mut sums = vec![T::default(); total];
+    let mut counts = vec![0usize; total];
+    let mut idx = vec![0usize; shape.len()];
+    for v in x {
+        let mut o = 0;
+        for d in 0..shape.len() {
+            o = o * out_shape[d] + if axes.contains(&d) { 0 } else { idx[d] };
+        }
+        sums[o] += v;
+        counts[o] += 1;
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    (sums, counts)
+}
