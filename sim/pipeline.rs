@@ -11,7 +11,7 @@ use crate::map::family::conv_compute;
 use crate::map::tiling::{tile_conv, tile_vector, NoTileFits, Tiling, Widths};
 use crate::map::work::{work_of, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
-use crate::simulate::{simulate, Dma, TileStream};
+use crate::simulate::{simulate, TileStream};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
 
 /// Why a network cannot run on an accelerator.
@@ -174,12 +174,12 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
                 compute: compute as f64 / tiles as f64,
                 store_bytes: t.dram.write_bytes().get() as f64 / tiles as f64,
             };
-            let dma = Dma {
-                bytes_per_cycle: hw.dram_bytes_per_cycle(),
-                latency: hw.dram_latency_cycles() as f64,
-                slots: if hw.buffers.iter().all(|b| b.double_buffered) { 2 } else { 1 },
-            };
-            let tl = simulate(&stream, &dma);
+            // Family-specific DMA behaviour (NVDLA hides latency with outstanding requests).
+            let (dma, once) = crate::map::family::dma_for(hw);
+            let stream = crate::map::family::refine_stream(hw, stream);
+            let mut tl = simulate(&stream, &dma);
+            tl.total = Cycles(tl.total.get().saturating_add(once));
+            tl.stall = Cycles(tl.stall.get().saturating_add(once));
             let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
             (tl.total, tl.stall, bound, tiles, t.dram.read_bytes(), t.dram.write_bytes())
         }

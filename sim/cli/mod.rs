@@ -1,6 +1,7 @@
 //! The command-line interface: parses arguments into plans and hands them to the library.
 //! Only this module (and importers / report writers) touch files.
 
+mod estimate;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Cost a network on an accelerator: latency, memory traffic and energy per layer.
     Run(run::RunArgs),
+    /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
+    NvdlaEstimate(estimate::EstimateArgs),
     /// List the built-in networks.
     Models,
     /// Accelerator descriptions.
@@ -45,6 +48,7 @@ pub enum HwCommand {
 pub fn main_with(cli: Cli) -> miette::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(&a),
+        Command::NvdlaEstimate(a) => estimate::run(&a),
         Command::Models => {
             run::list_models();
             Ok(())

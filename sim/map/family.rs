@@ -5,7 +5,8 @@
 
 use super::systolic::{self, Gemm};
 use super::work::ConvWork;
-use crate::hw::{Dataflow, Dsp, Family, MacArray, Nvdla, PrecisionMode};
+use crate::hw::{Dataflow, Dsp, Family, HwDesc, MacArray, Nvdla, PrecisionMode};
+use crate::simulate::{Dma, TileStream};
 use crate::units::Cycles;
 
 /// Per-layer compute figures of a family.
@@ -103,18 +104,26 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
 fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
     // Wider modes halve the kernels per cycle (int16: 1024 MACs = 64 x 16).
     let ak = (mode.macs_per_cycle / n.atomic_c).max(1);
-    let c_atoms = w.cg().div_ceil(n.atomic_c);
+    let mut c_atoms = w.cg().div_ceil(n.atomic_c);
+    let mut rs = w.r * w.s;
+    if w.groups == 1 && w.c <= 4 {
+        // Image input (the first layer, 1-4 channels): CDMA's image mode stores a kernel
+        // row's S pixels x C channels contiguously and CSC's channel post-extension
+        // (register CSC_D_POST_Y_EXTENSION: 1, 2 or 4 rows) packs e kernel rows into one
+        // atomic op, as far as atomic-C allows: one atomic op covers e x S x C products.
+        let row = w.s * w.c;
+        let e = [4u64, 2, 1].into_iter().find(|&e| e * row <= n.atomic_c).unwrap_or(1);
+        c_atoms = (e * row).div_ceil(n.atomic_c).max(1);
+        rs = w.r.div_ceil(e);
+    }
     let k_groups = w.kg().div_ceil(ak);
     let p = w.pixels();
     let full_stripes = p / n.stripe;
     let rest = p % n.stripe;
     let stripe_cycles = full_stripes.saturating_mul(n.stripe.max(n.weight_load_cycles))
         + if rest > 0 { rest.max(n.weight_load_cycles) } else { 0 };
-    let mut cycles = stripe_cycles
-        .saturating_mul(w.r * w.s)
-        .saturating_mul(c_atoms)
-        .saturating_mul(k_groups)
-        .saturating_mul(w.groups);
+    let mut cycles =
+        stripe_cycles.saturating_mul(rs).saturating_mul(c_atoms).saturating_mul(k_groups).saturating_mul(w.groups);
     if n.winograd && w.r == 3 && w.s == 3 && w.sh == 1 && w.sw == 1 && w.groups == 1 {
         // Winograd F(4x4, 3x3): 36 multiplies per 4x4 outputs instead of 144 (4x); NVDLA's
         // unit description quotes a 2.25x MAC-efficiency gain once the transform is paid.
@@ -127,27 +136,208 @@ fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
     }
 }
 
-/// HVX: a dense conv is a vrmpy GEMM (32 lanes of 32-bit sums, each a 4-deep byte dot
-/// product), so output channels fill lanes in multiples of 32 and the reduction in
-/// multiples of 4. Depthwise has no reduction across channels: channels fill the lanes and
-/// the kernel taps are packed 4 at a time. Issue 8 replaces this with instruction-mix
-/// kernels.
-fn dsp(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
-    let lanes = d.vector_bits / 32;
-    let depth = (mode.macs_per_cycle / (lanes * d.multiply_slots * d.hvx_contexts)).max(1);
-    let p = w.pixels();
-    let slots = if w.is_depthwise() {
-        // lanes hold channels; per pixel, ceil(R*S/depth) vrmpy per channel vector
-        (w.k.div_ceil(lanes)).saturating_mul((w.r * w.s).div_ceil(depth)).saturating_mul(p)
-    } else {
-        let red = (w.r * w.s * w.cg()).div_ceil(depth);
-        (w.kg().div_ceil(lanes)).saturating_mul(red).saturating_mul(p).saturating_mul(w.groups)
-    };
-    let per_cycle = d.multiply_slots * d.hvx_contexts;
-    // Assumed register blocking: 4 output pixels share each loaded weight vector.
-    ComputeFigures {
-        cycles: Cycles(slots.div_ceil(per_cycle)),
-        input_reads: p.saturating_mul(w.r * w.s).saturating_mul(w.c).saturating_mul(w.kg().div_ceil(lanes)),
-        weight_reads: w.weights().saturating_mul(p.div_ceil(4)),
+/// The issue resources of one HVX packet (Hexagon V6x HVX Programmer's Reference Manual:
+/// a packet holds up to 4 instructions; HVX has one load, one store, one shift, one permute
+/// and two multiply resources; ALU instructions may use any slot).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstructionMix {
+    /// Multiply-resource uses (a `vrmpy` uses one; a halfword multiply uses both).
+    pub mpy: f64,
+    /// Loads (vector and scalar: one load per packet).
+    pub load: f64,
+    /// Vector stores.
+    pub store: f64,
+    /// Permute-resource instructions (`vshuff`, `vdeal`, `vdelta`, `valign`, `vpack`).
+    pub permute: f64,
+    /// Shift-resource instructions (`vasr`).
+    pub shift: f64,
+    /// Other ALU instructions (any slot).
+    pub alu: f64,
+}
+
+impl InstructionMix {
+    /// Packets (cycles of one HVX context) the mix needs: the maximum over resource classes
+    /// of uses / resources per packet, and over instructions / 4 slots.
+    pub fn packets(&self, multiply_slots: u64) -> f64 {
+        // One instruction per multiply use (vrmpy); the 16-bit modes are expressed as a
+        // shallower reduction per use rather than double uses (see `dsp`).
+        let total = self.mpy + self.load + self.store + self.permute + self.shift + self.alu;
+        let slots = total / 4.0;
+        [self.mpy / multiply_slots.max(1) as f64, self.load, self.store, self.permute, self.shift, slots]
+            .into_iter()
+            .fold(0.0, f64::max)
     }
+
+    fn add(self, o: InstructionMix, times: f64) -> InstructionMix {
+        InstructionMix {
+            mpy: self.mpy + o.mpy * times,
+            load: self.load + o.load * times,
+            store: self.store + o.store * times,
+            permute: self.permute + o.permute * times,
+            shift: self.shift + o.shift * times,
+            alu: self.alu + o.alu * times,
+        }
+    }
+}
+
+const NONE: InstructionMix = InstructionMix { mpy: 0.0, load: 0.0, store: 0.0, permute: 0.0, shift: 0.0, alu: 0.0 };
+
+/// Output channels a GEMM block keeps in accumulator registers: 16 of the 32 HVX vector
+/// registers (the rest hold the streamed activation vectors and requantization constants).
+pub const DSP_GEMM_BLOCK_K: u64 = 16;
+
+/// Requantization of one accumulator vector (32 int32 lanes) to bytes, per vector:
+/// Q31 multiply = `vmpye` + `vmpyo:acc` (2 multiply uses), rounding `vasr` (1 shift),
+/// add zero point and initialise the next accumulator with the bias (2 ALU), narrowing
+/// 4 word vectors to 1 byte vector with 3 `vpack` (0.75 permute), one store per 4 (0.25).
+pub const DSP_REQUANT: InstructionMix =
+    InstructionMix { mpy: 2.0, load: 0.0, store: 0.25, permute: 0.75, shift: 1.0, alu: 2.0 };
+
+/// The DSP library kernels, each with the instruction mix of its inner loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DspKernel {
+    /// Dense conv as a `vrmpy` GEMM: a vector holds 32 output pixels x 4 reduction bytes,
+    /// weights come from scalar registers; a block is 32 pixels x 16 output channels.
+    Gemm,
+    /// The first layer (C < 4): the reduction R*S*C is packed 4 at a time (im2col).
+    FirstLayer,
+    /// Depthwise: lanes hold 32 channels of one pixel, `vrmpy` reduces 4 taps per lane.
+    Depthwise,
+    /// Matrix-vector (FC, under 32 pixels): weight vectors x activation bytes in a scalar.
+    MatVec,
+}
+
+impl DspKernel {
+    /// Instruction mix of one reduction step of the inner loop (int8: one `vrmpy` depth of 4).
+    ///
+    /// - Gemm: 1 activation vector load + 8 scalar 64-bit weight loads (16 channels x 4 bytes)
+    ///   + 16 `vrmpy` + 1 `valign` (shifted window of a KxK conv; strided convs add a `vdeal`:
+    ///   counted as a second permute, which is never binding).
+    /// - FirstLayer: as Gemm, with 3 permutes (`vdelta` gathers building the im2col vector of
+    ///   32 pixels x 4 of the R*S*C taps, instead of `valign`/`vdeal`).
+    /// - Depthwise (per output vector, per 4-tap group): 1 load (one 128-channel load serves
+    ///   4 output vectors of 32 channels, 4 taps), 1 `vshuff` (interleaving 4 taps x 32
+    ///   channels, 4 shuffles for 4 output vectors), 1 `vrmpy`.
+    /// - MatVec (per step of 32 outputs x 4 inputs): 1 weight vector load, 0.5 scalar load
+    ///   (8 activation bytes per 64-bit load), 1 `vrmpy`.
+    pub fn step(self) -> InstructionMix {
+        let b = DSP_GEMM_BLOCK_K as f64;
+        match self {
+            DspKernel::Gemm => InstructionMix { mpy: b, load: 1.0 + b / 2.0, permute: 2.0, ..NONE },
+            DspKernel::FirstLayer => InstructionMix { mpy: b, load: 1.0 + b / 2.0, permute: 3.0, ..NONE },
+            DspKernel::Depthwise => InstructionMix { mpy: 1.0, load: 1.0, permute: 1.0, ..NONE },
+            DspKernel::MatVec => InstructionMix { mpy: 1.0, load: 1.5, ..NONE },
+        }
+    }
+
+    /// Accumulator vectors (32 lanes) a step feeds, which the epilogue requantizes.
+    pub fn outputs_per_block(self) -> f64 {
+        match self {
+            DspKernel::Gemm | DspKernel::FirstLayer => DSP_GEMM_BLOCK_K as f64,
+            DspKernel::Depthwise | DspKernel::MatVec => 1.0,
+        }
+    }
+
+    /// The kernel a DSP library picks for a conv.
+    pub fn for_conv(w: &ConvWork) -> DspKernel {
+        if w.is_depthwise() {
+            DspKernel::Depthwise
+        } else if w.pixels() < 32 {
+            DspKernel::MatVec
+        } else if w.cg() < 4 {
+            DspKernel::FirstLayer
+        } else {
+            DspKernel::Gemm
+        }
+    }
+}
+
+/// HVX: each conv runs the inner loop of the kernel a DSP library would use (see
+/// [`DspKernel`]); its cycles are the packets of its instruction mix (max over resource
+/// classes), so efficiency is derived, not assumed. Blocks are spread over the HVX contexts.
+/// Wider modes (16x16, `vdmpy` using both multiply resources) shrink the products per
+/// multiply use: the reduction depth per step is `macs_per_cycle / (contexts x slots x 32)`.
+fn dsp(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    let lanes = (d.vector_bits / 32).max(1);
+    let contexts = d.hvx_contexts.max(1);
+    // Products each lane reduces per multiply use: 4 for int8 vrmpy, 1 for int16 (a 2-deep
+    // vdmpy occupies both multiply resources).
+    let depth = (mode.macs_per_cycle / (lanes * d.multiply_slots.max(1) * contexts)).max(1);
+    let kernel = DspKernel::for_conv(w);
+    let p = w.pixels();
+    let rs = w.r * w.s;
+    let (blocks, steps) = match kernel {
+        DspKernel::Gemm => {
+            let blocks = p.div_ceil(lanes).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)).saturating_mul(w.groups);
+            (blocks, rs.saturating_mul(w.cg().div_ceil(depth)))
+        }
+        DspKernel::FirstLayer => {
+            let blocks = p.div_ceil(lanes).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)).saturating_mul(w.groups);
+            (blocks, (rs * w.cg()).div_ceil(depth))
+        }
+        // One block per output vector: 32 channels of one pixel.
+        DspKernel::Depthwise => (p.saturating_mul(w.k.div_ceil(lanes)), rs.div_ceil(depth)),
+        DspKernel::MatVec => {
+            (p.saturating_mul(w.kg().div_ceil(lanes)).saturating_mul(w.groups), (rs * w.cg()).div_ceil(depth))
+        }
+    };
+    let per_block = NONE.add(kernel.step(), steps as f64).add(DSP_REQUANT, kernel.outputs_per_block());
+    let packets = per_block.packets(d.multiply_slots);
+    let cycles = (blocks.div_ceil(contexts) as f64 * packets).ceil();
+    let (input_reads, weight_reads) = match kernel {
+        DspKernel::Gemm | DspKernel::FirstLayer => (
+            p.saturating_mul(rs).saturating_mul(w.c).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)),
+            w.weights().saturating_mul(p.div_ceil(lanes)),
+        ),
+        DspKernel::Depthwise => (p.saturating_mul(rs).saturating_mul(w.c), w.weights().saturating_mul(w.oh)),
+        DspKernel::MatVec => (p.saturating_mul(rs).saturating_mul(w.c), w.weights()),
+    };
+    ComputeFigures { cycles: Cycles(cycles as u64), input_reads, weight_reads }
+}
+
+/// Per-cycle efficiency of a DSP kernel's inner loop at int8 on 2 multiply slots: MACs per
+/// packet over the 256 a packet can do. For reports and tests.
+pub fn dsp_kernel_efficiency(kernel: DspKernel, steps: u64) -> f64 {
+    let per_block = NONE.add(kernel.step(), steps as f64).add(DSP_REQUANT, kernel.outputs_per_block());
+    let macs = steps as f64 * kernel.outputs_per_block() * 32.0 * 4.0;
+    macs / (per_block.packets(2) * 256.0)
+}
+
+/// How the DMA of a family behaves, and cycles paid once per layer.
+///
+/// NVDLA: the DMA keeps many read requests in flight; its latency buffer is sized for the
+/// configured memory latency (`PRIMARY_MEMIF_LATENCY` in the `spec/defs/*.spec` files), so a
+/// transfer streams at the DRAM bandwidth and the latency is paid once per layer (the first
+/// fill), not per tile. CDMA refills CBUF entries as CSC releases them (unit description),
+/// so loads overlap compute: two slots. Other families: the latency is paid per transfer and
+/// the slots follow the buffers' double buffering.
+pub fn dma_for(hw: &HwDesc) -> (Dma, u64) {
+    let bytes_per_cycle = hw.dram_bytes_per_cycle();
+    match &hw.family {
+        Family::Nvdla(_) => (Dma { bytes_per_cycle, latency: 0.0, slots: 2 }, hw.dram_latency_cycles()),
+        _ => (
+            Dma {
+                bytes_per_cycle,
+                latency: hw.dram_latency_cycles() as f64,
+                slots: if hw.buffers.iter().all(|b| b.double_buffered) { 2 } else { 1 },
+            },
+            0,
+        ),
+    }
+}
+
+/// Refines a layer's tile stream to the granularity the family's DMA really works at.
+///
+/// NVDLA: CDMA fills CBUF bank by bank and CSC starts once the first banks hold data (the
+/// CBUF is allocated to data and weights in whole banks), so a layer that fits in one tile
+/// still overlaps its fetch with compute; the stream is split into one piece per CBUF bank
+/// of data moved. Other families keep their tiles.
+pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
+    let Family::Nvdla(_) = hw.family else { return s };
+    let Some(cbuf) = hw.buffers.iter().find(|b| b.holds.inputs) else { return s };
+    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
+    let total_load = s.load_bytes * s.tiles as f64;
+    let pieces = ((total_load / bank).ceil() as u64).max(s.tiles).max(1);
+    let f = s.tiles as f64 / pieces as f64;
+    TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
 }

@@ -193,6 +193,10 @@ pub fn tile_conv(hw: &HwDesc, w: &ConvWork, wd: Widths) -> Result<Tiling, NoTile
 fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Result<Tiling, NoTileFits> {
     let cap = Capacity::new(hw);
     let grouped = w.groups > 1;
+    // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to
+    // DRAM (unit description); finished outputs never wait in a buffer, only partial sums of
+    // a channel split would.
+    let streams_outputs = matches!(hw.family, crate::hw::Family::Nvdla(_));
     let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.acc);
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
     let mut best: Option<(u64, u64, Tiling)> = None;
@@ -210,7 +214,7 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
             for tw in candidates(w.ow) {
                 let fits = |rows: u64| {
                     let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
-                    let o = bytes(w.n * rows * tw * tk, out_bits);
+                    let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
                     cap.check([i, w_tile, o])
                 };
                 let th = match largest_fitting(w.oh, &fits) {

@@ -1,0 +1,62 @@
+//! `accelsim nvdla-estimate`: NVIDIA's spreadsheet estimator (see
+//! [`crate::simulate::nvdla_estimator`]) from the command line, one row per layer.
+
+use crate::import::{load_model, LoadOptions};
+use crate::simulate::nvdla_estimator::{estimate, layers_from_graph, Bound, EstimatorConfig};
+use miette::{miette, Result, WrapErr};
+
+/// Arguments of `accelsim nvdla-estimate`.
+#[derive(clap::Args, Debug)]
+pub struct EstimateArgs {
+    /// INT8 MACs (32-2048 in the primer).
+    #[arg(long, default_value_t = 2048)]
+    pub macs: u32,
+    /// CBUF size in KB.
+    #[arg(long = "cbuf-kib", default_value_t = 512)]
+    pub cbuf_kib: u64,
+    /// DRAM bandwidth in GB/s.
+    #[arg(long, default_value_t = 20.0)]
+    pub gbps: f64,
+    /// Network: a built-in name or a model file.
+    #[arg(long, default_value = "resnet50")]
+    pub model: String,
+}
+
+/// Runs the estimator and prints per-layer rows and the frame rate.
+pub fn run(a: &EstimateArgs) -> Result<()> {
+    let g = load_model(&a.model, &LoadOptions::default())
+        .map_err(miette::Report::new)
+        .wrap_err("cannot load the network")?;
+    let gl = layers_from_graph(&g);
+    let config = EstimatorConfig::primer(a.macs, a.cbuf_kib, a.gbps);
+    let est = estimate(&config, &gl.layers).map_err(|e| miette!("{e}"))?;
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>6} {:>10}",
+        "layer", "mac_cycles", "dram_cycles", "cycles", "bound", "dram_KB"
+    );
+    for l in &est.layers {
+        let bound = if l.bound == Bound::Mac { "MAC" } else { "DRAM" };
+        println!(
+            "{:<22} {:>12.0} {:>12} {:>12.0} {:>6} {:>10.1}",
+            l.name,
+            l.mac_cycles,
+            l.dram_cycles.get(),
+            l.cycles,
+            bound,
+            l.dram_traffic_kib
+        );
+    }
+    for s in &gl.skipped {
+        println!("skipped {}: {}", s.name, s.reason);
+    }
+    println!(
+        "total: {:.0} cycles, {:.3} ms, {:.2} frames/s ({} MACs, {} KB CBUF, {} GB/s)",
+        est.cycles,
+        est.frame_time.0 * 1e3,
+        est.fps,
+        a.macs,
+        a.cbuf_kib,
+        a.gbps
+    );
+    Ok(())
+}
