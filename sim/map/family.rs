@@ -5,7 +5,7 @@
 
 use super::systolic::{self, Gemm};
 use super::work::ConvWork;
-use crate::hw::{Dataflow, Dsp, Family, MacArray, Nvdla, PrecisionMode};
+use crate::hw::{Dataflow, DepthwiseMapping, Dsp, Family, MacArray, Nvdla, PrecisionMode};
 use crate::units::Cycles;
 
 /// Per-layer compute figures of a family.
@@ -52,28 +52,58 @@ pub fn systolic_gemms(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
     }
 }
 
-fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
-    let (gemm, repeats) = systolic_gemms(m.dataflow, w);
-    let df = match m.dataflow {
-        Dataflow::Os => systolic::Dataflow::OutputStationary,
-        Dataflow::Ws => systolic::Dataflow::WeightStationary,
-        Dataflow::Is => systolic::Dataflow::InputStationary,
+/// SCALE-Sim's mapping of a depthwise / grouped conv (compatibility mode): every group is a
+/// layer of its own, run one after another, on every dataflow -- a topology `DP` row of `C`
+/// channels is `C` one-channel layers. Only OS differs from [`systolic_gemms`] (which packs
+/// all groups' outputs on the columns of one GEMM).
+pub fn systolic_gemms_per_group(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
+    if w.groups <= 1 {
+        return systolic_gemms(df, w);
+    }
+    let (p, rsc) = (w.pixels(), w.r * w.s * w.cg());
+    match df {
+        Dataflow::Os => (Gemm { sr: p, sc: w.kg(), t: rsc }, w.groups),
+        Dataflow::Ws | Dataflow::Is => systolic_gemms(df, w),
+    }
+}
+
+/// The GEMM a MAC array runs for a conv in a precision mode, how many times it runs one
+/// after another (groups mapped separately), and the slow-down factor of a mode that needs
+/// several passes per MAC.
+pub fn mac_array_gemm(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> (Gemm, u64, u64) {
+    let (gemm, repeats) = match m.depthwise {
+        DepthwiseMapping::Native => systolic_gemms(m.dataflow, w),
+        DepthwiseMapping::PerGroup => systolic_gemms_per_group(m.dataflow, w),
     };
     let pes = m.rows * m.cols;
     // MACs per PE per cycle in this mode: > 1 when narrow operands fuse (bit-fusion), < 1
     // when a wide product takes several passes.
     let (per_pe_num, per_pe_den) = (mode.macs_per_cycle, pes);
-    let (gemm, slow) = if per_pe_num >= per_pe_den {
+    if per_pe_num >= per_pe_den {
         let f = per_pe_num / per_pe_den;
         // Each PE reduces f products per cycle: the reduction dimension shrinks by f.
         let g = match m.dataflow {
             Dataflow::Os => Gemm { t: gemm.t.div_ceil(f), ..gemm },
             Dataflow::Ws | Dataflow::Is => Gemm { sr: gemm.sr.div_ceil(f), ..gemm },
         };
-        (g, 1)
+        (g, repeats, 1)
     } else {
-        (gemm, per_pe_den.div_ceil(per_pe_num))
-    };
+        (gemm, repeats, per_pe_den.div_ceil(per_pe_num))
+    }
+}
+
+/// The systolic dataflow of a MAC array.
+pub fn systolic_dataflow(m: &MacArray) -> systolic::Dataflow {
+    match m.dataflow {
+        Dataflow::Os => systolic::Dataflow::OutputStationary,
+        Dataflow::Ws => systolic::Dataflow::WeightStationary,
+        Dataflow::Is => systolic::Dataflow::InputStationary,
+    }
+}
+
+fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    let (gemm, repeats, slow) = mac_array_gemm(m, mode, w);
+    let df = systolic_dataflow(m);
     // Dimensions of a validated graph are non-zero; only an overflow can fail, and it
     // saturates (the report then shows u64::MAX cycles rather than a wrapped count).
     let cycles = systolic::compute(df, m.rows, m.cols, gemm).map(|c| c.compute_cycles).unwrap_or(u64::MAX);

@@ -5,6 +5,7 @@
 //! ratios from the summed counts), so JSON totals always equal the sum of the layers.
 
 mod render;
+pub mod scalesim;
 
 pub use render::{to_csv, to_json, to_table};
 
