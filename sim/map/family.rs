@@ -31,7 +31,9 @@ pub fn conv_compute(family: &Family, mode: &PrecisionMode, w: &ConvWork) -> Comp
 /// Lowering of a conv to the GEMMs a systolic array runs, and how many times each runs.
 /// Dense: one GEMM with Sr x T and T x Sc per dataflow (SCALE-Sim's lowering).
 /// Depthwise / grouped on OS: channels sit on columns, each PE reduces its own channel's
-/// window (T = R*S*Cg): one GEMM P x (G*Kg) -- native, no zeros. On WS and IS the inputs (or
+/// window (T = R*S*Cg): one GEMM P x (G*Kg) -- native, no zeros. The price is the input
+/// feed: columns of different groups cannot share a row's input, so each PE reads its own
+/// operand from the ifmap buffer (counted in `mac_array`; the buffer port bounds it). On WS and IS the inputs (or
 /// filters) are broadcast along a row to all columns, so two groups can never share a fold:
 /// each group runs as its own GEMM, G times.
 pub fn systolic_gemms(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
@@ -112,7 +114,13 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
     // SCALE-Sim's SRAM read counts: the streamed operand is read once per fold of the other
     // dimension, the stationary one once.
     let (a, b) = (gemm.sr.saturating_mul(gemm.t), gemm.sc.saturating_mul(gemm.t));
+    // Native OS grouped conv: the columns of one fold hold different groups, so a row's
+    // input can no longer be shared along the row -- every PE is fed its own group's window
+    // element, and the ifmap buffer is read once per PE (`Sr x T x Sc`), which the buffer
+    // port then bounds (see `pipeline::port_cycles`).
+    let per_pe_inputs = m.dataflow == Dataflow::Os && w.groups > 1 && repeats == 1;
     let (input_reads, weight_reads) = match m.dataflow {
+        Dataflow::Os if per_pe_inputs => (a.saturating_mul(gemm.sc), b.saturating_mul(folds_r)),
         Dataflow::Os => (a.saturating_mul(folds_c), b.saturating_mul(folds_r)),
         Dataflow::Ws => (gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c), gemm.sr * gemm.sc),
         Dataflow::Is => (gemm.sr * gemm.sc, gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c)),
