@@ -74,6 +74,7 @@ pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
         clock_hz: hw.clock.0,
         weight_bits: wbits,
         activation_bits: abits,
+        accumulator_bits: hw.accumulator.bits,
         weights,
         notes,
         totals: Totals::from_layers(&layers, peak, hw.clock.0, overhead),

@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Write the output to this file (atomically) instead of standard output.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Also write a SCALE-Sim-style COMPUTE_REPORT.csv into this directory (mac_array only).
+    #[arg(long, value_name = "DIR")]
+    pub scalesim_reports: Option<std::path::PathBuf>,
 }
 
 /// Parses `--set path=value` pairs.
@@ -80,6 +83,14 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("cannot run {} on {}", g.name, hw.name))?;
+    if let Some(dir) = &a.scalesim_reports {
+        let csv = crate::report::scalesim::compute_report(&g, &hw, &report).ok_or_else(|| {
+            miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
+        })?;
+        std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        write_atomic(&dir.join("COMPUTE_REPORT.csv"), csv.as_bytes())
+            .wrap_err_with(|| format!("cannot write {}/COMPUTE_REPORT.csv", dir.display()))?;
+    }
     let text = match a.format {
         Format::Table => to_table(&report),
         Format::Json => {

@@ -113,6 +113,9 @@ struct RawVector {
 pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
     let path = std::path::Path::new(spec);
     if path.is_file() {
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
+            return super::scalesim_cfg::load(spec, overrides);
+        }
         let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
         return parse_hw(spec, &text, overrides);
     }
@@ -217,6 +220,7 @@ impl Validator<'_> {
                 Family::MacArray(MacArray {
                     rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
                     cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
+                    depthwise: DepthwiseMapping::Native,
                     dataflow: match m.dataflow.get_ref().as_str() {
                         "os" => Dataflow::Os,
                         "ws" => Dataflow::Ws,

@@ -8,6 +8,7 @@
 
 pub mod load;
 pub mod presets;
+pub mod scalesim_cfg;
 
 use crate::units::{Bits, Bytes, BytesPerSecond, Hertz, PicoJoules};
 
@@ -89,6 +90,20 @@ pub struct MacArray {
     pub cols: u64,
     /// Dataflow.
     pub dataflow: Dataflow,
+    /// How a depthwise (grouped) conv is mapped: natively, or channel by channel as
+    /// SCALE-Sim does (set for arrays read from a SCALE-Sim `.cfg`).
+    pub depthwise: DepthwiseMapping,
+}
+
+/// How a MAC array maps a depthwise or grouped convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DepthwiseMapping {
+    /// accelsim's native mapping per dataflow (see `map::family::systolic_gemms`).
+    #[default]
+    Native,
+    /// SCALE-Sim compatibility: each group runs as its own layer, one after the other (a
+    /// topology `DP` row of `C` channels costs `C` one-channel layers), on every dataflow.
+    PerGroup,
 }
 
 /// The NVDLA convolution core: atomic-C x atomic-K MAC cells, CBUF, SDP and PDP.

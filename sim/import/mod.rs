@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod model_file;
+pub mod scalesim;
 pub mod tflite;
 
 use crate::diag::FileError;
@@ -28,7 +29,8 @@ impl Default for LoadOptions {
     }
 }
 
-/// Loads a network by built-in name (`mnv1`, ...) or by path (`.toml` model files; other
+/// Loads a network by built-in name (`mnv1`, ...) or by path (`.toml` model files, `.csv`
+/// SCALE-Sim topologies; other
 /// formats are added by their importers). A path that exists wins over a built-in name.
 pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
     let path = Path::new(spec);
@@ -41,10 +43,11 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
                     std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
                 model_file::parse(spec, &text, opts)
             }
+            "csv" => scalesim::load(spec),
             other => Err(FileError::whole(
                 spec,
                 format!(
-                    "unknown model format '.{other}': expected a built-in name ({}) a .toml model file or a .tflite file",
+                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite file or a .csv SCALE-Sim topology",
                     builtin::names().join(", ")
                 ),
             )),

@@ -5,7 +5,7 @@
 
 use super::systolic::{self, Gemm};
 use super::work::ConvWork;
-use crate::hw::{Dataflow, Dsp, Family, HwDesc, MacArray, Nvdla, PrecisionMode};
+use crate::hw::{Dataflow, DepthwiseMapping, Dsp, Family, HwDesc, MacArray, Nvdla, PrecisionMode};
 use crate::simulate::{Dma, TileStream};
 use crate::units::Cycles;
 
@@ -32,7 +32,9 @@ pub fn conv_compute(family: &Family, mode: &PrecisionMode, w: &ConvWork) -> Comp
 /// Lowering of a conv to the GEMMs a systolic array runs, and how many times each runs.
 /// Dense: one GEMM with Sr x T and T x Sc per dataflow (SCALE-Sim's lowering).
 /// Depthwise / grouped on OS: channels sit on columns, each PE reduces its own channel's
-/// window (T = R*S*Cg): one GEMM P x (G*Kg) -- native, no zeros. On WS and IS the inputs (or
+/// window (T = R*S*Cg): one GEMM P x (G*Kg) -- native, no zeros. The price is the input
+/// feed: columns of different groups cannot share a row's input, so each PE reads its own
+/// operand from the ifmap buffer (counted in `mac_array`; the buffer port bounds it). On WS and IS the inputs (or
 /// filters) are broadcast along a row to all columns, so two groups can never share a fold:
 /// each group runs as its own GEMM, G times.
 pub fn systolic_gemms(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
@@ -53,28 +55,58 @@ pub fn systolic_gemms(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
     }
 }
 
-fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
-    let (gemm, repeats) = systolic_gemms(m.dataflow, w);
-    let df = match m.dataflow {
-        Dataflow::Os => systolic::Dataflow::OutputStationary,
-        Dataflow::Ws => systolic::Dataflow::WeightStationary,
-        Dataflow::Is => systolic::Dataflow::InputStationary,
+/// SCALE-Sim's mapping of a depthwise / grouped conv (compatibility mode): every group is a
+/// layer of its own, run one after another, on every dataflow -- a topology `DP` row of `C`
+/// channels is `C` one-channel layers. Only OS differs from [`systolic_gemms`] (which packs
+/// all groups' outputs on the columns of one GEMM).
+pub fn systolic_gemms_per_group(df: Dataflow, w: &ConvWork) -> (Gemm, u64) {
+    if w.groups <= 1 {
+        return systolic_gemms(df, w);
+    }
+    let (p, rsc) = (w.pixels(), w.r * w.s * w.cg());
+    match df {
+        Dataflow::Os => (Gemm { sr: p, sc: w.kg(), t: rsc }, w.groups),
+        Dataflow::Ws | Dataflow::Is => systolic_gemms(df, w),
+    }
+}
+
+/// The GEMM a MAC array runs for a conv in a precision mode, how many times it runs one
+/// after another (groups mapped separately), and the slow-down factor of a mode that needs
+/// several passes per MAC.
+pub fn mac_array_gemm(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> (Gemm, u64, u64) {
+    let (gemm, repeats) = match m.depthwise {
+        DepthwiseMapping::Native => systolic_gemms(m.dataflow, w),
+        DepthwiseMapping::PerGroup => systolic_gemms_per_group(m.dataflow, w),
     };
     let pes = m.rows * m.cols;
     // MACs per PE per cycle in this mode: > 1 when narrow operands fuse (bit-fusion), < 1
     // when a wide product takes several passes.
     let (per_pe_num, per_pe_den) = (mode.macs_per_cycle, pes);
-    let (gemm, slow) = if per_pe_num >= per_pe_den {
+    if per_pe_num >= per_pe_den {
         let f = per_pe_num / per_pe_den;
         // Each PE reduces f products per cycle: the reduction dimension shrinks by f.
         let g = match m.dataflow {
             Dataflow::Os => Gemm { t: gemm.t.div_ceil(f), ..gemm },
             Dataflow::Ws | Dataflow::Is => Gemm { sr: gemm.sr.div_ceil(f), ..gemm },
         };
-        (g, 1)
+        (g, repeats, 1)
     } else {
-        (gemm, per_pe_den.div_ceil(per_pe_num))
-    };
+        (gemm, repeats, per_pe_den.div_ceil(per_pe_num))
+    }
+}
+
+/// The systolic dataflow of a MAC array.
+pub fn systolic_dataflow(m: &MacArray) -> systolic::Dataflow {
+    match m.dataflow {
+        Dataflow::Os => systolic::Dataflow::OutputStationary,
+        Dataflow::Ws => systolic::Dataflow::WeightStationary,
+        Dataflow::Is => systolic::Dataflow::InputStationary,
+    }
+}
+
+fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    let (gemm, repeats, slow) = mac_array_gemm(m, mode, w);
+    let df = systolic_dataflow(m);
     // Dimensions of a validated graph are non-zero; only an overflow can fail, and it
     // saturates (the report then shows u64::MAX cycles rather than a wrapped count).
     let cycles = systolic::compute(df, m.rows, m.cols, gemm).map(|c| c.compute_cycles).unwrap_or(u64::MAX);
@@ -83,7 +115,13 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
     // SCALE-Sim's SRAM read counts: the streamed operand is read once per fold of the other
     // dimension, the stationary one once.
     let (a, b) = (gemm.sr.saturating_mul(gemm.t), gemm.sc.saturating_mul(gemm.t));
+    // Native OS grouped conv: the columns of one fold hold different groups, so a row's
+    // input can no longer be shared along the row -- every PE is fed its own group's window
+    // element, and the ifmap buffer is read once per PE (`Sr x T x Sc`), which the buffer
+    // port then bounds (see `pipeline::port_cycles`).
+    let per_pe_inputs = m.dataflow == Dataflow::Os && w.groups > 1 && repeats == 1;
     let (input_reads, weight_reads) = match m.dataflow {
+        Dataflow::Os if per_pe_inputs => (a.saturating_mul(gemm.sc), b.saturating_mul(folds_r)),
         Dataflow::Os => (a.saturating_mul(folds_c), b.saturating_mul(folds_r)),
         Dataflow::Ws => (gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c), gemm.sr * gemm.sc),
         Dataflow::Is => (gemm.sr * gemm.sc, gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c)),

@@ -5,6 +5,7 @@
 //! ratios from the summed counts), so JSON totals always equal the sum of the layers.
 
 mod render;
+pub mod scalesim;
 
 pub use render::{to_csv, to_json, to_table};
 
@@ -110,6 +111,8 @@ pub struct RunReport {
     pub weight_bits: u32,
     /// Activation bits.
     pub activation_bits: u32,
+    /// Accumulator width of the accelerator, in bits.
+    pub accumulator_bits: u32,
     /// Where the weights came from ("synthetic (seed 24301)" or the file).
     pub weights: String,
     /// Remarks the reader must see (emulated precisions, assumptions).

@@ -53,13 +53,14 @@ pub fn to_table(r: &RunReport) -> String {
     }
     let tot = &r.totals;
     let mut out = format!(
-        "{} on {} ({}, {:.0} MHz), weights {} bit, activations {} bit; weights: {}\n",
+        "{} on {} ({}, {:.0} MHz), weights {} bit, activations {} bit, accumulators {} bit; weights: {}\n",
         r.model,
         r.hw,
         r.kind,
         r.clock_hz / 1e6,
         r.weight_bits,
         r.activation_bits,
+        r.accumulator_bits,
         r.weights
     );
     out.push_str(&t.to_string());
@@ -130,6 +131,7 @@ pub fn to_json(r: &RunReport) -> Value {
         "clock_hz": r.clock_hz,
         "weight_bits": r.weight_bits,
         "activation_bits": r.activation_bits,
+        "accumulator_bits": r.accumulator_bits,
         "weights": r.weights,
         "notes": r.notes,
         "totals": {
