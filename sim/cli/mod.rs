@@ -2,6 +2,7 @@
 //! Only this module (and importers / report writers) touch files.
 
 mod estimate;
+mod exec;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Cost a network on an accelerator: latency, memory traffic and energy per layer.
     Run(run::RunArgs),
+    /// Run a quantized model bit-exactly (integer-only arithmetic as LiteRT's reference kernels).
+    Exec(exec::ExecArgs),
     /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
     NvdlaEstimate(estimate::EstimateArgs),
     /// List the built-in networks.
@@ -48,6 +51,7 @@ pub enum HwCommand {
 pub fn main_with(cli: Cli) -> miette::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(&a),
+        Command::Exec(a) => exec::exec(&a),
         Command::NvdlaEstimate(a) => estimate::run(&a),
         Command::Models => {
             run::list_models();

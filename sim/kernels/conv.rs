@@ -165,11 +165,49 @@ pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn conv_fast_avx2(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    conv_fast_impl(p, packed, x)
+    conv_fast_impl(p, packed, x, true)
 }
 
 fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    conv_fast_impl(p, packed, x)
+    conv_fast_impl(p, packed, x, false)
+}
+
+/// Two patches times four weight rows with `vpmaddwd` (no saturation: each i16 x i16 pair
+/// sum fits i32 for 8-bit operands), 8 accumulators; the tail is scalar.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_2x4_avx2(a0: &[i16], a1: &[i16], w: [&[i16]; 4]) -> [[i32; 4]; 2] {
+    use std::arch::x86_64::*;
+    let k = a0.len();
+    assert!(a1.len() == k && w.iter().all(|r| r.len() == k));
+    let mut acc = [[_mm256_setzero_si256(); 4]; 2];
+    let k16 = k / 16 * 16;
+    let mut i = 0;
+    while i < k16 {
+        // SAFETY: i + 16 <= k for every slice (asserted lengths above).
+        let x0 = _mm256_loadu_si256(a0.as_ptr().add(i) as *const __m256i);
+        let x1 = _mm256_loadu_si256(a1.as_ptr().add(i) as *const __m256i);
+        for j in 0..4 {
+            let wv = _mm256_loadu_si256(w[j].as_ptr().add(i) as *const __m256i);
+            acc[0][j] = _mm256_add_epi32(acc[0][j], _mm256_madd_epi16(x0, wv));
+            acc[1][j] = _mm256_add_epi32(acc[1][j], _mm256_madd_epi16(x1, wv));
+        }
+        i += 16;
+    }
+    let mut out = [[0i32; 4]; 2];
+    for p in 0..2 {
+        for j in 0..4 {
+            let mut lanes = [0i32; 8];
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc[p][j]);
+            let mut s = lanes.iter().fold(0i32, |a, &b| a.wrapping_add(b));
+            let a = if p == 0 { a0 } else { a1 };
+            for t in k16..k {
+                s = s.wrapping_add(a[t] as i32 * w[j][t] as i32);
+            }
+            out[p][j] = s;
+        }
+    }
+    out
 }
 
 #[inline(always)]
@@ -197,7 +235,7 @@ fn dot4(a: &[i16], w0: &[i16], w1: &[i16], w2: &[i16], w3: &[i16]) -> [i32; 4] {
 }
 
 #[inline(always)]
-fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) -> Vec<i32> {
     let [n, h, w, c] = p.input;
     let [_, oh, ow, cout] = p.output;
     let [kh, kw] = p.kernel;
@@ -243,55 +281,76 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
     }
     let k = kh * kw * c;
     let pointwise = kh == 1 && kw == 1 && p.stride == [1, 1] && p.pad.top == 0 && p.pad.left == 0;
-    let mut patch = vec![zx as i16; k];
+    let mut patches = [vec![zx as i16; k], vec![zx as i16; k]];
     let bias: Vec<i32> = (0..cout)
         .map(|co| {
             let b = p.bias.as_ref().map_or(0, |b| b[co] as i32);
             b.wrapping_sub(zx.wrapping_mul(packed.wsum[co]))
         })
         .collect();
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let a: &[i16] = if pointwise {
-                    &xi[((b * h + oy) * w + ox) * c..][..c]
-                } else {
-                    for ky in 0..kh {
-                        let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
-                        for kx in 0..kw {
-                            let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
-                            let dst = &mut patch[(ky * kw + kx) * c..][..c];
-                            if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
-                                dst.iter_mut().for_each(|v| *v = zx as i16);
-                            } else {
-                                dst.copy_from_slice(&xi[((b * h + iy as usize) * w + ix as usize) * c..][..c]);
-                            }
-                        }
+    let pixels = n * oh * ow;
+    let mut pix = 0;
+    while pix < pixels {
+        let count = (pixels - pix).min(2);
+        for (slot, patch) in patches.iter_mut().enumerate().take(count) {
+            let q = pix + slot;
+            let (b, oy, ox) = (q / (oh * ow), (q / ow) % oh, q % ow);
+            if pointwise {
+                patch.copy_from_slice(&xi[((b * h + oy) * w + ox) * c..][..c]);
+                continue;
+            }
+            for ky in 0..kh {
+                let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
+                for kx in 0..kw {
+                    let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
+                    let dst = &mut patch[(ky * kw + kx) * c..][..c];
+                    if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
+                        dst.iter_mut().for_each(|v| *v = zx as i16);
+                    } else {
+                        dst.copy_from_slice(&xi[((b * h + iy as usize) * w + ix as usize) * c..][..c]);
                     }
-                    &patch
-                };
-                let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                let mut co = 0;
-                while co + 4 <= cout {
-                    let s = dot4(
-                        a,
-                        &packed.w[co * k..][..k],
-                        &packed.w[(co + 1) * k..][..k],
-                        &packed.w[(co + 2) * k..][..k],
-                        &packed.w[(co + 3) * k..][..k],
-                    );
-                    for j in 0..4 {
-                        o[co + j] = p.finish(s[j].wrapping_add(bias[co + j]) as i64, co + j, &arith);
-                    }
-                    co += 4;
-                }
-                while co < cout {
-                    let s = dot(a, &packed.w[co * k..][..k]);
-                    o[co] = p.finish(s.wrapping_add(bias[co]) as i64, co, &arith);
-                    co += 1;
                 }
             }
         }
+        let mut co = 0;
+        while co + 4 <= cout {
+            let rows = [
+                &packed.w[co * k..][..k],
+                &packed.w[(co + 1) * k..][..k],
+                &packed.w[(co + 2) * k..][..k],
+                &packed.w[(co + 3) * k..][..k],
+            ];
+            let sums: [[i32; 4]; 2] = if count == 2 && avx2 {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: only reached from the AVX2 build after runtime detection.
+                    unsafe { dot_2x4_avx2(&patches[0], &patches[1], rows) }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                {
+                    [dot4(&patches[0], rows[0], rows[1], rows[2], rows[3]), [0; 4]]
+                }
+            } else {
+                let s0 = dot4(&patches[0], rows[0], rows[1], rows[2], rows[3]);
+                let s1 = if count == 2 { dot4(&patches[1], rows[0], rows[1], rows[2], rows[3]) } else { [0; 4] };
+                [s0, s1]
+            };
+            for (slot, s) in sums.iter().enumerate().take(count) {
+                let o = &mut out[(pix + slot) * cout..][..cout];
+                for j in 0..4 {
+                    o[co + j] = p.finish(s[j].wrapping_add(bias[co + j]) as i64, co + j, &arith);
+                }
+            }
+            co += 4;
+        }
+        while co < cout {
+            for slot in 0..count {
+                let s = dot(&patches[slot], &packed.w[co * k..][..k]);
+                out[(pix + slot) * cout + co] = p.finish(s.wrapping_add(bias[co]) as i64, co, &arith);
+            }
+            co += 1;
+        }
+        pix += count;
     }
     out
 }

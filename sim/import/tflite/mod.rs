@@ -514,3 +514,63 @@ fn to_ohwi_depthwise(t: &mut Tensor) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Vec<u8> {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tflite/models/tiny_int8.tflite");
+        std::fs::read(p).expect("tiny_int8.tflite")
+    }
+
+    #[test]
+    fn imports_tiny_with_depthwise_in_ohwi() {
+        let m = import_tflite_bytes(&tiny(), "tiny.tflite").expect("import");
+        let g = &m.graph;
+        let dw = g.layers.iter().find(|l| g.op_name(l) == "dwconv").expect("a depthwise layer");
+        let w = g.weights_of(dw).expect("weights");
+        assert_eq!(w.shape[3], 1);
+        assert_eq!(w.quant.as_ref().and_then(|q| q.axis), Some(0));
+        assert_eq!(m.tensor(0), Some(TensorId(0)));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_files_are_errors_naming_the_file() {
+        let bytes = tiny();
+        for cut in [0, 3, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+            let e = import_tflite_bytes(&bytes[..cut], "cut.tflite").expect_err("truncated");
+            assert!(e.to_string().contains("cut.tflite"), "{e}");
+        }
+        // Flipped bytes anywhere must never panic.
+        let mut s = 0x9e3779b97f4a7c15u64;
+        for _ in 0..300 {
+            let mut b = bytes.clone();
+            for _ in 0..4 {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let i = (s as usize) % b.len();
+                b[i] ^= (s >> 32) as u8 | 1;
+            }
+            let _ = import_tflite_bytes(&b, "fuzz.tflite");
+        }
+    }
+
+    #[test]
+    fn unsupported_op_names_op_and_index() {
+        let src = tiny();
+        let model = fb::ModelRef::read_as_root(&src).expect("read");
+        let mut owned: fb::Model = model.try_into().expect("owned");
+        let codes = owned.operator_codes.as_mut().expect("codes");
+        let first_op = &owned.subgraphs.as_ref().expect("sg")[0].operators.as_ref().expect("ops")[0];
+        let code = &mut codes[first_op.opcode_index as usize];
+        code.builtin_code = fb::BuiltinOperator::Tanh;
+        code.deprecated_builtin_code = fb::BuiltinOperator::Tanh as i8;
+        let mut b = planus::Builder::new();
+        let bytes = b.finish(&owned, None).to_vec();
+        let e = import_tflite_bytes(&bytes, "tanh.tflite").expect_err("unsupported");
+        let s = e.to_string();
+        assert!(s.contains("TANH") && s.contains("operator index 0"), "{s}");
+    }
+}

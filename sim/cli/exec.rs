@@ -1,0 +1,138 @@
+//! `accelsim exec`: runs a `.tflite` model bit-exactly on one raw input and writes the raw
+//! output, optionally dumping every intermediate tensor. Inputs and outputs are raw
+//! little-endian NHWC in the tensor's element type, as in the LiteRT golden files.
+
+use std::path::{Path, PathBuf};
+
+use crate::import::tflite::import_tflite;
+use crate::ir::{DataType, Graph, Tensor};
+use crate::kernels::{Arithmetic, Executor, Values};
+use miette::{miette, IntoDiagnostic, WrapErr};
+
+/// Arguments of `accelsim exec`.
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// The `.tflite` model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Raw little-endian input tensor (NHWC, the model input's element type).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the raw output tensor(s), concatenated in output order.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Directory to write every computed tensor into (`tNNNN_<name>.bin` plus `index.json`).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+}
+
+/// Element width in bytes of a tensor as stored in raw files.
+fn width(dtype: DataType) -> usize {
+    match dtype {
+        DataType::F32 => 4,
+        DataType::F16 => 2,
+        DataType::Int { bits, .. } => (bits as usize).div_ceil(8).next_power_of_two(),
+    }
+}
+
+fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
+    let w = width(t.dtype);
+    let n = t.elements() as usize;
+    if bytes.len() != n * w {
+        return Err(miette!(
+            "input '{}' has shape {:?} of {} ({} bytes), the file has {} bytes",
+            t.name,
+            t.shape,
+            t.dtype,
+            n * w,
+            bytes.len()
+        ));
+    }
+    Ok(match (t.dtype, w) {
+        (DataType::F32, _) => {
+            Values::F32(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        }
+        (DataType::Int { signed: false, .. }, 1) => Values::Int(bytes.iter().map(|&b| b as i32).collect()),
+        (DataType::Int { .. }, 1) => Values::Int(bytes.iter().map(|&b| b as i8 as i32).collect()),
+        (DataType::Int { .. }, 2) => {
+            Values::Int(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as i32).collect())
+        }
+        (DataType::Int { .. }, 4) => {
+            Values::Int(bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        }
+        _ => return Err(miette!("input '{}': unsupported element type {}", t.name, t.dtype)),
+    })
+}
+
+fn encode(t: &Tensor, v: &Values, out: &mut Vec<u8>) {
+    match v {
+        Values::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Values::Int(v) => match width(t.dtype) {
+            1 => out.extend(v.iter().map(|&x| x as u8)),
+            2 => v.iter().for_each(|&x| out.extend_from_slice(&(x as i16).to_le_bytes())),
+            _ => v.iter().for_each(|&x| out.extend_from_slice(&x.to_le_bytes())),
+        },
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, so that a
+/// failure never leaves a partial file behind.
+fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    tmp.persist(path).into_diagnostic().wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn sanitize(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    s.chars().take(80).collect()
+}
+
+fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()> {
+    std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let mut index = Vec::new();
+    for (i, (t, v)) in graph.tensors.iter().zip(vals).enumerate() {
+        let Some(v) = v else { continue };
+        let file = format!("t{i:04}_{}.bin", sanitize(&t.name));
+        let mut bytes = Vec::new();
+        encode(t, v, &mut bytes);
+        write_atomic(&dir.join(&file), &bytes)?;
+        let (scale, zp) = t.quant.as_ref().map_or((None, None), |q| (Some(q.scales[0]), Some(q.zero_points[0])));
+        index.push(serde_json::json!({
+            "index": i, "name": t.name, "file": file, "shape": t.shape,
+            "dtype": t.dtype.to_string(), "scale": scale, "zero_point": zp,
+        }));
+    }
+    let json = serde_json::to_vec_pretty(&serde_json::json!({ "tensors": index })).into_diagnostic()?;
+    write_atomic(&dir.join("index.json"), &json)
+}
+
+/// Runs `accelsim exec`.
+pub fn exec(args: &ExecArgs) -> miette::Result<()> {
+    let model = import_tflite(&args.model).into_diagnostic()?;
+    let g = &model.graph;
+    let [input_id] = g.inputs[..] else {
+        return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));
+    };
+    let bytes =
+        std::fs::read(&args.input).into_diagnostic().wrap_err_with(|| format!("reading {}", args.input.display()))?;
+    let x = decode(g.tensor(input_id), &bytes)?;
+    let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
+    let vals = exec.run(&[x]).into_diagnostic()?;
+    let mut out = Vec::new();
+    for &o in &g.outputs {
+        let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", g.tensor(o).name))?;
+        encode(g.tensor(o), v, &mut out);
+    }
+    if let Some(dir) = &args.dump {
+        dump(g, &vals, dir)?;
+    }
+    write_atomic(&args.output, &out)
+}

@@ -1,0 +1,86 @@
+//! Property tests: the fast convolution kernels give exactly the scalar reference's results
+//! for operands of 2 to 8 bits, any shape, stride, padding and zero points; the reference
+//! handles wider operands (up to 16 bits) and narrow accumulators.
+
+use accelsim::ir::ExplicitPadding;
+use accelsim::kernels::conv::{conv_fast, conv_reference, fast_supported, pack, ConvParams};
+use accelsim::kernels::fixedpoint::int_range;
+use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Case {
+    p: ConvParams,
+    x: Vec<i32>,
+    in_bits: u32,
+    w_bits: u32,
+}
+
+fn case(max_bits: u32) -> impl Strategy<Value = Case> {
+    (
+        (1usize..3, 1usize..9, 1usize..9, 1usize..7),
+        (1usize..4, 1usize..4, 1usize..3, 0usize..2),
+        (2u32..=max_bits, 2u32..=max_bits.min(8), 1usize..9, any::<bool>(), any::<u64>()),
+    )
+        .prop_map(|((n, h, w, c), (kh, kw, stride, pad), (in_bits, w_bits, cout, depthwise, seed))| {
+            let mut s = seed | 1;
+            let mut rnd = move |lo: i32, hi: i32| -> i32 {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                lo + (s % ((hi - lo + 1) as u64)) as i32
+            };
+            let (kh, kw) = (kh.min(h + 2 * pad), kw.min(w + 2 * pad));
+            let (groups, cout) = if depthwise { (c, c) } else { (1, cout) };
+            let cin_g = c / groups;
+            let oh = (h + 2 * pad - kh) / stride + 1;
+            let ow = (w + 2 * pad - kw) / stride + 1;
+            let (imin, imax) = int_range(in_bits);
+            let (wmin, wmax) = int_range(w_bits);
+            let x = (0..n * h * w * c).map(|_| rnd(imin, imax)).collect();
+            let p = ConvParams {
+                input: [n, h, w, c],
+                output: [n, oh, ow, cout],
+                kernel: [kh, kw],
+                stride: [stride, stride],
+                dilation: [1, 1],
+                pad: ExplicitPadding { top: pad, bottom: pad, left: pad, right: pad },
+                groups,
+                weights: (0..cout * kh * kw * cin_g).map(|_| rnd(wmin + 1, wmax)).collect(),
+                weight_zp: vec![0; cout],
+                bias: Some((0..cout).map(|_| rnd(-5000, 5000) as i64).collect()),
+                input_zp: rnd(imin, imax),
+                output_zp: rnd(-20, 20),
+                multipliers: (0..cout).map(|_| QuantMultiplier::from_real(rnd(1, 1000) as f64 / 1.0e5)).collect(),
+                requant: Requant::Double,
+                act_min: -128,
+                act_max: 127,
+            };
+            Case { p, x, in_bits, w_bits }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn fast_conv_equals_reference(c in case(8)) {
+        let arith = Arithmetic::default();
+        prop_assert!(fast_supported(&c.p, c.in_bits, c.w_bits, &arith));
+        let fast = conv_fast(&c.p, &pack(&c.p), &c.x);
+        let slow = conv_reference(&c.p, &c.x, &arith);
+        prop_assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn wide_operands_stay_in_range(c in case(16)) {
+        for arith in [
+            Arithmetic::default(),
+            Arithmetic { acc_bits: 20, overflow: Overflow::Saturate, rounding: Rounding::Single },
+            Arithmetic { acc_bits: 24, overflow: Overflow::Wrap, rounding: Rounding::Truncate },
+        ] {
+            let out = conv_reference(&c.p, &c.x, &arith);
+            prop_assert!(out.iter().all(|&v| (c.p.act_min..=c.p.act_max).contains(&v)));
+        }
+    }
+}
