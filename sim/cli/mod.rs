@@ -1,7 +1,10 @@
 //! The command-line interface: parses arguments into plans and hands them to the library.
 //! Only this module (and importers / report writers) touch files.
 
+mod compare;
+mod plot;
 mod run;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Cost a network on an accelerator: latency, memory traffic and energy per layer.
     Run(run::RunArgs),
+    /// Cost the cartesian product of accelerators, networks, widths and overrides.
+    Sweep(sweep::SweepArgs),
+    /// Join the CSV outputs of sweep shards, in point order.
+    Merge(sweep::MergeArgs),
+    /// Draw a figure from a sweep CSV.
+    Plot(plot::PlotArgs),
+    /// Two `run --format json` outputs side by side, with ratios B/A.
+    Compare(compare::CompareArgs),
     /// List the built-in networks.
     Models,
     /// Accelerator descriptions.
@@ -45,6 +56,10 @@ pub enum HwCommand {
 pub fn main_with(cli: Cli) -> miette::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(&a),
+        Command::Sweep(a) => sweep::sweep(&a),
+        Command::Merge(a) => sweep::merge(&a),
+        Command::Plot(a) => plot::plot(&a),
+        Command::Compare(a) => compare::compare(&a),
         Command::Models => {
             run::list_models();
             Ok(())
