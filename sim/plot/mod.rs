@@ -195,7 +195,7 @@ fn latency_vs_bits<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table)
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0.0..nice_max(ymax))
+            .build_cartesian_2d(x0..x1, 0.0..nice_max(ymax) * 1.3)
             .map_err(pe)?;
         chart
             .configure_mesh()
