@@ -255,7 +255,7 @@ fn energy_breakdown<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table
         .margin(12)
         .x_label_area_size(if shown > 6 { 170 } else { 60 })
         .y_label_area_size(75)
-        .build_cartesian_2d(-0.5..(shown as f64 - 0.5), 0.0..nice_max(ymax))
+        .build_cartesian_2d(-0.5..(shown as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
         .map_err(pe)?;
     let rotate = shown > 6;
     let style = if rotate {
@@ -356,7 +356,7 @@ fn per_layer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &P
         .margin(12)
         .x_label_area_size(130)
         .y_label_area_size(75)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax))
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
         .map_err(pe)?;
     chart
         .configure_mesh()
@@ -615,7 +615,7 @@ fn speedup<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Plo
         .margin(12)
         .x_label_area_size(if n > 4 { 150 } else { 50 })
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax))
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
         .map_err(pe)?;
     let style = if n > 4 {
         ("sans-serif", 12).into_font().transform(FontTransform::Rotate90)
