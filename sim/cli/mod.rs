@@ -3,7 +3,10 @@
 
 mod estimate;
 mod exec;
+mod compare;
+mod plot;
 mod run;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +28,14 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
     NvdlaEstimate(estimate::EstimateArgs),
+    /// Cost the cartesian product of accelerators, networks, widths and overrides.
+    Sweep(sweep::SweepArgs),
+    /// Join the CSV outputs of sweep shards, in point order.
+    Merge(sweep::MergeArgs),
+    /// Draw a figure from a sweep CSV.
+    Plot(plot::PlotArgs),
+    /// Two `run --format json` outputs side by side, with ratios B/A.
+    Compare(compare::CompareArgs),
     /// List the built-in networks.
     Models,
     /// Accelerator descriptions.
@@ -53,6 +64,10 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
         Command::Run(a) => run::run(&a),
         Command::Exec(a) => exec::exec(&a),
         Command::NvdlaEstimate(a) => estimate::run(&a),
+        Command::Sweep(a) => sweep::sweep(&a),
+        Command::Merge(a) => sweep::merge(&a),
+        Command::Plot(a) => plot::plot(&a),
+        Command::Compare(a) => compare::compare(&a),
         Command::Models => {
             run::list_models();
             Ok(())

@@ -4,6 +4,7 @@
 //! Architecture invariant: the totals are computed from the layers (sums, and for the
 //! ratios from the summed counts), so JSON totals always equal the sum of the layers.
 
+pub mod compare;
 mod render;
 pub mod scalesim;
 

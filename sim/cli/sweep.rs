@@ -1,0 +1,169 @@
+//! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
+
+use super::run::emit;
+use crate::sweep::plan::{parse_set, widths, SweepSpec};
+use crate::sweep::{merge_csv, run_points, to_csv, to_json, Shard};
+use indicatif::{ProgressBar, ProgressStyle};
+use miette::{miette, IntoDiagnostic, Result, WrapErr};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Output formats of a sweep.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepFormat {
+    /// Tidy CSV, one row per design point (and per layer with `--per-layer`).
+    Csv,
+    /// A JSON array of the same rows.
+    Json,
+}
+
+/// Arguments of `accelsim sweep`.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// Accelerator (preset or TOML file); repeat for several.
+    #[arg(long, conflicts_with = "config")]
+    pub hw: Vec<String>,
+    /// Network (built-in name or model file); repeat for several.
+    #[arg(long, conflicts_with = "config")]
+    pub model: Vec<String>,
+    /// Weight bit widths, comma-separated (default 8).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
+    pub wbits: Vec<i64>,
+    /// Activation bit widths, comma-separated (default 8).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
+    pub abits: Vec<i64>,
+    /// Sweep a numeric field of the accelerator description: `--set mac.rows=16,32,64`.
+    #[arg(long = "set", value_name = "PATH=V1,V2,...", conflicts_with = "config")]
+    pub sets: Vec<String>,
+    /// MobileNet width multiplier.
+    #[arg(long, default_value_t = 1.0, conflicts_with = "config")]
+    pub width: f64,
+    /// Input resolution (square) for networks that allow it.
+    #[arg(long, conflicts_with = "config")]
+    pub resolution: Option<usize>,
+    /// A sweep TOML file instead of the lists above (format: `docs/sweeps.md`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Add one row per layer after each design point's total row.
+    #[arg(long)]
+    pub per_layer: bool,
+    /// Run only shard I of N (0-based, contiguous blocks of points): `--shard 0/4`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
+    pub format: SweepFormat,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `accelsim merge`.
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// CSV outputs of `accelsim sweep --shard`.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the merged CSV here (atomically) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Resolves the arguments into a sweep plan.
+pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
+    let mut spec = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+            SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?
+        }
+        None => {
+            let spec = SweepSpec {
+                hw: a.hw.clone(),
+                models: a.model.clone(),
+                wbits: widths("--wbits", &a.wbits).map_err(|e| miette!("{e}"))?,
+                abits: widths("--abits", &a.abits).map_err(|e| miette!("{e}"))?,
+                sets: a.sets.iter().map(|s| parse_set(s)).collect::<Result<_, _>>().map_err(|e| miette!("{e}"))?,
+                width: a.width,
+                resolution: a.resolution,
+                per_layer: false,
+            };
+            spec.check().map_err(|e| miette!("{e}"))?;
+            spec
+        }
+    };
+    spec.per_layer |= a.per_layer;
+    Ok(spec)
+}
+
+/// `accelsim sweep`.
+pub fn sweep(a: &SweepArgs) -> Result<()> {
+    let spec = spec_of(a)?;
+    let shard = a.shard.unwrap_or(Shard::ALL);
+    let points: Vec<_> = shard.range(spec.len()).map(|i| spec.point(i)).collect();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(points.len() as u64);
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} points, {per_sec}, eta {eta}") {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let tick = || bar.inc(1);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = a.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = pool.build().into_diagnostic()?;
+    let results = pool.install(|| run_points(&spec, &points, &tick));
+    bar.finish_and_clear();
+    let text = match a.format {
+        SweepFormat::Csv => to_csv(&spec, &results).into_diagnostic()?,
+        SweepFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&spec, &results)).into_diagnostic()?;
+            s.push('\n');
+            s
+        }
+    };
+    emit(a.out.as_deref(), &text)?;
+    let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
+    if !failed.is_empty() {
+        eprintln!("{} of {} design points failed:", failed.len(), results.len());
+        for r in failed {
+            let p = &r.point;
+            let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
+            eprintln!(
+                "  point {}: {} / {}, w{} a{}{}: {}",
+                p.index,
+                r.hw,
+                r.model,
+                p.wbits,
+                p.abits,
+                sets,
+                r.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `accelsim merge`.
+pub fn merge(a: &MergeArgs) -> Result<()> {
+    let inputs = a
+        .inputs
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot read {}", p.display()))
+                .map(|t| (p.display().to_string(), t))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let text = merge_csv(&inputs).map_err(|e| miette!("{e}"))?;
+    emit(a.out.as_deref(), &text)
+}

@@ -1,0 +1,59 @@
+//! A sweep CSV read as a table of strings, with typed accessors for the plots.
+
+/// Why a plot cannot be drawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PlotError(pub String);
+
+/// The rows of a sweep CSV.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Cells, row by row.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The columns of a design point that identify it apart from its measurements.
+const MEASUREMENTS: &[&str] = crate::sweep::COLUMNS;
+
+impl Table {
+    /// Parses CSV text.
+    pub fn from_csv(text: &str) -> Result<Table, PlotError> {
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let header = r.headers().map_err(|e| PlotError(e.to_string()))?.iter().map(String::from).collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.map(|r| r.iter().map(String::from).collect()).map_err(|e| PlotError(e.to_string())))
+            .collect::<Result<_, _>>()?;
+        Ok(Table { header, rows })
+    }
+
+    /// The index of a column.
+    pub fn col(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+
+    /// The index of a column that must exist.
+    pub fn need(&self, name: &str) -> Result<usize, PlotError> {
+        self.col(name)
+            .ok_or_else(|| PlotError(format!("the input has no '{name}' column; is it `accelsim sweep` output?")))
+    }
+
+    /// The `--set` columns (between `abits` and the measurements).
+    pub fn set_columns(&self) -> Vec<usize> {
+        let start = self.col("abits").map(|i| i + 1).unwrap_or(0);
+        (start..self.header.len()).take_while(|&i| !MEASUREMENTS.contains(&self.header[i].as_str())).collect()
+    }
+
+    /// Rows that succeeded: totals (`layer == TOTAL`) or layers.
+    pub fn ok_rows(&self, totals: bool) -> Result<Vec<&Vec<String>>, PlotError> {
+        let (layer, err) = (self.need("layer")?, self.need("error")?);
+        Ok(self.rows.iter().filter(|r| r[err].is_empty() && (r[layer] == "TOTAL") == totals).collect())
+    }
+
+    /// A numeric cell.
+    pub fn num(&self, row: &[String], col: usize) -> f64 {
+        row.get(col).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+    }
+}

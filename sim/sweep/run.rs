@@ -1,0 +1,156 @@
+//! Costing the points of a plan in parallel.
+//!
+//! Each network is parsed once; each (network, weight bits, activation bits, accumulator
+//! bits) graph is width-assigned once and shared by every hardware point that uses it.
+//! Results come back in point order whatever the number of threads, so a sweep's output is
+//! byte-identical on 1 or 64 threads.
+
+use super::plan::{Point, SweepSpec};
+use super::table::Row;
+use crate::hw::load_hw;
+use crate::import::{load_model, LoadOptions};
+use crate::ir::Graph;
+use crate::quant::{assign_widths, Precision};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The outcome of one design point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointResult {
+    /// The point.
+    pub point: Point,
+    /// Accelerator name (from its description; the spec if it could not be loaded).
+    pub hw: String,
+    /// Network name as given.
+    pub model: String,
+    /// Clock (Hz), 0 if unknown.
+    pub clock_hz: f64,
+    /// Peak MAC/s of the compute mode the widths select, 0 if none.
+    pub peak_macs_per_s: f64,
+    /// Effective DRAM bandwidth (bytes/s), 0 if unknown.
+    pub dram_bytes_per_s: f64,
+    /// The total row first, then (if asked) one row per layer; empty on error.
+    pub rows: Vec<Row>,
+    /// Why the point failed.
+    pub error: Option<String>,
+}
+
+type Key = (usize, u8, u8, u8);
+
+/// Costs `points` of `spec` on the current rayon pool. `tick` is called once per finished
+/// point (for a progress bar). Never fails: a failing point carries its error.
+pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -> Vec<PointResult> {
+    let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
+    let mut used = vec![false; spec.models.len()];
+    for p in points {
+        used[p.model] = true;
+    }
+    let models: Vec<Option<Result<Graph, String>>> = spec
+        .models
+        .iter()
+        .zip(&used)
+        .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
+        .collect();
+    let cache: Mutex<HashMap<Key, Arc<Graph>>> = Mutex::new(HashMap::new());
+    let graph = |p: &Point, acc: u8| -> Result<Arc<Graph>, String> {
+        let key = (p.model, p.wbits, p.abits, acc);
+        if let Some(g) = cache.lock().map_err(|_| "graph cache poisoned".to_string())?.get(&key) {
+            return Ok(g.clone());
+        }
+        let base = match &models[p.model] {
+            Some(Ok(g)) => g,
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err("internal: network not loaded".into()),
+        };
+        let mut g = base.clone();
+        assign_widths(&mut g, Precision { weight_bits: p.wbits, activation_bits: p.abits }, acc);
+        let g = Arc::new(g);
+        cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
+        Ok(g)
+    };
+    let mut out: Vec<PointResult> = points
+        .par_iter()
+        .map(|p| {
+            let r = run_point(spec, p, &graph);
+            tick();
+            r
+        })
+        .collect();
+    out.sort_by_key(|r| r.point.index);
+    out
+}
+
+fn run_point(
+    spec: &SweepSpec,
+    p: &Point,
+    graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
+) -> PointResult {
+    let mut res = PointResult {
+        point: p.clone(),
+        hw: spec.hw[p.hw].clone(),
+        model: spec.models[p.model].clone(),
+        clock_hz: 0.0,
+        peak_macs_per_s: 0.0,
+        dram_bytes_per_s: 0.0,
+        rows: Vec::new(),
+        error: None,
+    };
+    let hw = match load_hw(&spec.hw[p.hw], &spec.overrides(p)) {
+        Ok(h) => h,
+        Err(e) => {
+            res.error = Some(format!("invalid accelerator description: {e}"));
+            return res;
+        }
+    };
+    res.hw = hw.name.clone();
+    res.clock_hz = hw.clock.0;
+    res.dram_bytes_per_s = hw.dram_bytes_per_cycle() * hw.clock.0;
+    res.peak_macs_per_s =
+        hw.mode_for(p.wbits as u32, p.abits as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0).unwrap_or(0.0);
+    let g = match graph(p, hw.accumulator.bits.min(64) as u8) {
+        Ok(g) => g,
+        Err(e) => {
+            res.error = Some(e);
+            return res;
+        }
+    };
+    match crate::pipeline::run(&g, &hw) {
+        Ok(report) => {
+            res.rows.push(Row::total(&report));
+            if spec.per_layer {
+                res.rows.extend(report.layers.iter().enumerate().map(|(i, l)| Row::layer(i, l)));
+            }
+        }
+        Err(e) => res.error = Some(e.to_string()),
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_do_not_depend_on_thread_count_and_errors_do_not_stop_the_sweep() {
+        let spec = SweepSpec {
+            hw: vec!["systolic32".into(), "no_such_hw".into()],
+            models: vec!["mnv1".into()],
+            wbits: vec![4, 8],
+            abits: vec![8],
+            sets: vec![("mac.rows".into(), vec![8.0, 16.0, 0.0])],
+            width: 1.0,
+            resolution: None,
+            per_layer: true,
+        };
+        let points = spec.points();
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        let one = pool(1).install(|| run_points(&spec, &points, &|| {}));
+        let two = pool(2).install(|| run_points(&spec, &points, &|| {}));
+        assert_eq!(one, two);
+        assert_eq!(one.len(), 12);
+        assert!(one[0].error.is_none() && one[0].rows.len() > 1);
+        assert!(one[2].error.as_deref().unwrap_or("").contains("mac.rows"), "{:?}", one[2].error);
+        assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
+    }
+}

@@ -1,0 +1,200 @@
+//! The tidy output of a sweep: one row per design point (`layer` = `TOTAL`) and, with
+//! `--per-layer`, one row per layer after it. Columns, in order:
+//!
+//! `point, hw, model, wbits, abits`, one column per `--set` path (named by the path),
+//! then [`COLUMNS`]. Failed points have one row with an empty measurement and the `error`
+//! column set. Floats are written in Rust's shortest round-trip form, so the CSV of a sweep
+//! is byte-identical from run to run.
+
+use super::plan::SweepSpec;
+use super::run::PointResult;
+use crate::report::{LayerReport, RunReport};
+use serde_json::{json, Map, Value};
+
+/// The measurement columns after the point and `--set` columns.
+pub const COLUMNS: &[&str] = &[
+    "layer_index",
+    "layer",
+    "op",
+    "macs",
+    "cycles",
+    "latency_s",
+    "overhead_s",
+    "energy_pj",
+    "energy_mac_pj",
+    "energy_buffers_pj",
+    "energy_dram_pj",
+    "energy_vector_pj",
+    "dram_read_bytes",
+    "dram_write_bytes",
+    "utilization",
+    "bound",
+    "clock_hz",
+    "peak_macs_per_s",
+    "dram_bytes_per_s",
+    "error",
+];
+
+/// One row: a design point's totals or one of its layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Layer position, `None` for the totals.
+    pub layer_index: Option<usize>,
+    /// Layer name, or `TOTAL`.
+    pub layer: String,
+    /// Operator (empty for totals).
+    pub op: String,
+    /// MACs.
+    pub macs: u64,
+    /// Cycles.
+    pub cycles: u64,
+    /// Hardware latency in seconds.
+    pub latency_s: f64,
+    /// Software overhead in seconds (DSP invocation; totals only).
+    pub overhead_s: f64,
+    /// Energy by component (pJ): MAC, buffers, DRAM, vector.
+    pub energy_pj: [f64; 4],
+    /// DRAM bytes read.
+    pub dram_read: u64,
+    /// DRAM bytes written.
+    pub dram_write: u64,
+    /// Utilization of the MAC array.
+    pub utilization: f64,
+    /// compute / memory / -.
+    pub bound: &'static str,
+}
+
+impl Row {
+    /// The totals row of a report.
+    pub fn total(r: &RunReport) -> Row {
+        let t = &r.totals;
+        Row {
+            layer_index: None,
+            layer: "TOTAL".into(),
+            op: String::new(),
+            macs: t.macs.get(),
+            cycles: t.cycles.get(),
+            latency_s: t.latency.get(),
+            overhead_s: t.overhead.get(),
+            energy_pj: [t.energy.mac.get(), t.energy.buffers.get(), t.energy.dram.get(), t.energy.vector.get()],
+            dram_read: t.dram_read.get(),
+            dram_write: t.dram_write.get(),
+            utilization: t.utilization,
+            bound: "",
+        }
+    }
+
+    /// The row of layer `i`.
+    pub fn layer(i: usize, l: &LayerReport) -> Row {
+        Row {
+            layer_index: Some(i),
+            layer: l.name.clone(),
+            op: l.op.clone(),
+            macs: l.macs.get(),
+            cycles: l.cycles.get(),
+            latency_s: l.latency.get(),
+            overhead_s: 0.0,
+            energy_pj: [l.energy.mac.get(), l.energy.buffers.get(), l.energy.dram.get(), l.energy.vector.get()],
+            dram_read: l.dram_read.get(),
+            dram_write: l.dram_write.get(),
+            utilization: l.utilization,
+            bound: l.bound.name(),
+        }
+    }
+}
+
+/// The header: point columns, `--set` paths, then [`COLUMNS`].
+pub fn header(spec: &SweepSpec) -> Vec<String> {
+    let mut h: Vec<String> = ["point", "hw", "model", "wbits", "abits"].iter().map(|s| s.to_string()).collect();
+    h.extend(spec.sets.iter().map(|(k, _)| k.clone()));
+    h.extend(COLUMNS.iter().map(|s| s.to_string()));
+    h
+}
+
+fn f(x: f64) -> String {
+    format!("{x}")
+}
+
+/// The cells of every row, in header order.
+pub fn records(results: &[PointResult]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for r in results {
+        let p = &r.point;
+        let mut lead =
+            vec![p.index.to_string(), r.hw.clone(), r.model.clone(), p.wbits.to_string(), p.abits.to_string()];
+        lead.extend(p.set_values.iter().map(|v| f(*v)));
+        if let Some(e) = &r.error {
+            let mut rec = lead.clone();
+            rec.extend(std::iter::repeat(String::new()).take(COLUMNS.len() - 1));
+            rec[lead.len() + 1] = "TOTAL".into();
+            rec.push(e.replace('\n', " "));
+            out.push(rec);
+            continue;
+        }
+        for row in &r.rows {
+            let mut rec = lead.clone();
+            let e = row.energy_pj;
+            rec.extend([
+                row.layer_index.map(|i| i.to_string()).unwrap_or_default(),
+                row.layer.clone(),
+                row.op.clone(),
+                row.macs.to_string(),
+                row.cycles.to_string(),
+                f(row.latency_s),
+                f(row.overhead_s),
+                f(e.iter().sum()),
+                f(e[0]),
+                f(e[1]),
+                f(e[2]),
+                f(e[3]),
+                row.dram_read.to_string(),
+                row.dram_write.to_string(),
+                f(row.utilization),
+                row.bound.to_string(),
+                f(r.clock_hz),
+                f(r.peak_macs_per_s),
+                f(r.dram_bytes_per_s),
+                String::new(),
+            ]);
+            out.push(rec);
+        }
+    }
+    out
+}
+
+/// The CSV text.
+pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header(spec))?;
+    for rec in records(results) {
+        w.write_record(&rec)?;
+    }
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A JSON array of row objects (same columns as the CSV; numbers as numbers, empty cells
+/// as `null`).
+pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
+    let h = header(spec);
+    let text_cols = ["hw", "model", "layer", "op", "bound", "error"];
+    Value::Array(
+        records(results)
+            .into_iter()
+            .map(|rec| {
+                let mut m = Map::new();
+                for (k, v) in h.iter().zip(rec) {
+                    let val = if v.is_empty() {
+                        Value::Null
+                    } else if text_cols.contains(&k.as_str()) {
+                        Value::String(v)
+                    } else {
+                        v.parse::<f64>().map(|x| json!(x)).unwrap_or(Value::String(v))
+                    };
+                    m.insert(k.clone(), val);
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,96 @@
+//! End-to-end: `accelsim sweep`, `merge`, `plot` and `compare` through the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn accelsim(args: &[&str], dir: &Path) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(args).current_dir(dir).output().expect("binary runs");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sweep_shards_merge_plot_and_compare() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let sweep = [
+        "sweep",
+        "--hw",
+        "systolic32",
+        "--hw",
+        "mac8",
+        "--model",
+        "mnv1",
+        "--wbits",
+        "4,8",
+        "--set",
+        "dram.bandwidth_gbps=5,10",
+        "--per-layer",
+    ];
+    let mut full = sweep.to_vec();
+    full.extend(["--out", "full.csv", "--threads", "2"]);
+    let (ok, _, err) = accelsim(&full, p);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(p.join("full.csv")).unwrap();
+    assert!(text.starts_with("point,hw,model,wbits,abits,dram.bandwidth_gbps,layer_index,layer,"), "{text}");
+    let totals = text.lines().filter(|l| l.contains(",TOTAL,")).count();
+    assert_eq!(totals, 8);
+    // One thread gives the same bytes.
+    let mut one = sweep.to_vec();
+    one.extend(["--threads", "1"]);
+    let (ok, stdout, _) = accelsim(&one, p);
+    assert!(ok);
+    assert_eq!(stdout, text);
+    // Shards merge back to the full output.
+    for (i, s) in ["0/3", "1/3", "2/3"].iter().enumerate() {
+        let mut a = sweep.to_vec();
+        let out = format!("s{i}.csv");
+        a.extend(["--shard", s, "--out", &out]);
+        let (ok, _, err) = accelsim(&a, p);
+        assert!(ok, "{err}");
+    }
+    let (ok, _, err) = accelsim(&["merge", "s2.csv", "s0.csv", "s1.csv", "--out", "merged.csv"], p);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(p.join("merged.csv")).unwrap(), text);
+    // Every figure kind renders.
+    for kind in ["latency-vs-bits", "energy-breakdown", "per-layer", "roofline", "pareto", "speedup"] {
+        let out = format!("{kind}.svg");
+        let (ok, _, err) =
+            accelsim(&["plot", "--input", "full.csv", "--kind", kind, "--out", &out, "--baseline", "mac8"], p);
+        assert!(ok, "{kind}: {err}");
+        let svg = std::fs::read_to_string(p.join(&out)).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{kind}");
+    }
+    let (ok, _, err) = accelsim(&["plot", "--input", "full.csv", "--kind", "pareto", "--out", "p.png", "--png"], p);
+    assert!(ok, "{err}");
+    assert!(std::fs::read(p.join("p.png")).unwrap().starts_with(b"\x89PNG"));
+    // compare
+    for (hw, f) in [("systolic32", "a.json"), ("mac8", "b.json")] {
+        let (ok, _, err) = accelsim(&["run", "--hw", hw, "--model", "mnv1", "--format", "json", "--out", f], p);
+        assert!(ok, "{err}");
+    }
+    let (ok, md, err) = accelsim(&["compare", "a.json", "b.json"], p);
+    assert!(ok, "{err}");
+    assert!(md.contains("| Total |") && md.contains("B/A"), "{md}");
+    let (ok, tex, _) = accelsim(&["compare", "a.json", "b.json", "--format", "latex"], p);
+    assert!(ok && tex.contains("\\toprule"), "{tex}");
+}
+
+#[test]
+fn failing_points_are_listed_and_do_not_stop_the_sweep() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = "hw = [\"systolic32\", \"no_such_hw\"]\nmodel = [\"mnv1\"]\n[set]\n\"mac.rows\" = [0, 16]\n";
+    std::fs::write(d.path().join("s.toml"), cfg).unwrap();
+    let (ok, out, err) = accelsim(&["sweep", "--config", "s.toml", "--format", "json"], d.path());
+    assert!(ok, "{err}");
+    assert!(err.contains("3 of 4 design points failed"), "{err}");
+    assert!(err.contains("mac.rows must be in"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows[1]["error"].is_null() && rows[1]["cycles"].as_f64().unwrap() > 0.0);
+    assert!(rows[0]["error"].as_str().unwrap().contains("mac.rows"));
+}
