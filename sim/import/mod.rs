@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod model_file;
+pub mod onnx;
 pub mod tflite;
 
 use crate::diag::FileError;
@@ -36,6 +37,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {
             "tflite" => tflite::import_tflite(path).map(|m| m.graph).map_err(|e| FileError::whole(spec, e.to_string())),
+            "onnx" => onnx::import_onnx(path).map_err(|e| FileError::whole(spec, e.to_string())),
             "toml" => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
@@ -44,7 +46,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             other => Err(FileError::whole(
                 spec,
                 format!(
-                    "unknown model format '.{other}': expected a built-in name ({}) a .toml model file or a .tflite file",
+                    "unknown model format '.{other}': expected a built-in name ({}) a .toml model file, a .tflite or an .onnx file",
                     builtin::names().join(", ")
                 ),
             )),
