@@ -1,9 +1,9 @@
 //! The command-line interface: parses arguments into plans and hands them to the library.
 //! Only this module (and importers / report writers) touch files.
 
+mod compare;
 mod estimate;
 mod exec;
-mod compare;
 mod plot;
 mod run;
 mod sweep;

@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod model_file;
+pub mod onnx;
 pub mod scalesim;
 pub mod tflite;
 
@@ -38,6 +39,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {
             "tflite" => tflite::import_tflite(path).map(|m| m.graph).map_err(|e| FileError::whole(spec, e.to_string())),
+            "onnx" => onnx::import_onnx(path).map_err(|e| FileError::whole(spec, e.to_string())),
             "toml" => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
@@ -47,7 +49,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             other => Err(FileError::whole(
                 spec,
                 format!(
-                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite file or a .csv SCALE-Sim topology",
+                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite or .onnx file, or a .csv SCALE-Sim topology",
                     builtin::names().join(", ")
                 ),
             )),
