@@ -79,7 +79,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     let report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
-        .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, hw.name))?;
+        .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     let text = match a.format {
         Format::Table => to_table(&report),
         Format::Json => {
