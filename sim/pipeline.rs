@@ -31,6 +31,15 @@ pub enum RunError {
         /// What it has.
         modes: String,
     },
+    /// A count of the layer (elements, bits, MACs, cycles, bytes) does not fit in 64 bits,
+    /// or a time or energy is not finite: the layer is too large to cost.
+    #[error("layer '{layer}': too large to cost: {what} does not fit in 64 bits; check its shape")]
+    TooLarge {
+        /// Layer.
+        layer: String,
+        /// The count that overflows.
+        what: String,
+    },
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -48,7 +57,9 @@ pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
     for l in &g.layers {
+        check_counts(g, l)?;
         let r = run_layer(g, l, hw, &mut notes)?;
+        check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
             wbits = wbits.max(w.dtype.bits());
         }
@@ -228,6 +239,51 @@ fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// Rejects a layer whose tensors' element or bit counts, or MAC count, overflow u64, so
+/// no saturated count reaches a report.
+fn check_counts(g: &Graph, l: &Layer) -> Result<(), RunError> {
+    let too_large = |what: String| RunError::TooLarge { layer: l.name.clone(), what };
+    for &t in l.inputs.iter().chain(&l.outputs) {
+        let t = g.tensor(t);
+        let bits = t
+            .shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+            .and_then(|e| e.checked_mul(u64::from(t.dtype.bits().max(32))));
+        if bits.is_none() {
+            return Err(too_large(format!("the size of tensor '{}' {:?}", t.name, t.shape)));
+        }
+    }
+    if g.macs(l).get() == u64::MAX {
+        return Err(too_large("the MAC count".into()));
+    }
+    Ok(())
+}
+
+/// Rejects a layer report with a saturated count or a non-finite time or energy.
+fn check_report(r: &LayerReport) -> Result<(), RunError> {
+    let too_large = |what: &str| Err(RunError::TooLarge { layer: r.name.clone(), what: what.into() });
+    let counts = [
+        ("the cycle count", r.cycles.get()),
+        ("the compute cycle count", r.compute_cycles.get()),
+        ("the stall cycle count", r.stall_cycles.get()),
+        ("the DRAM read byte count", r.dram_read.get()),
+        ("the DRAM write byte count", r.dram_write.get()),
+    ];
+    for (what, v) in counts {
+        if v == u64::MAX {
+            return too_large(what);
+        }
+    }
+    if r.buffers.iter().any(|b| b.reads.get() == u64::MAX || b.writes.get() == u64::MAX) {
+        return too_large("a buffer byte count");
+    }
+    if !r.latency.0.is_finite() || !r.energy.total().get().is_finite() || !r.utilization.is_finite() {
+        return too_large("the latency or energy");
+    }
+    Ok(())
 }
 
 /// Checks that a graph's constants and activations have integer widths assigned.

@@ -82,7 +82,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     let report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
-        .wrap_err(format!("cannot run {} on {}", g.name, hw.name))?;
+        .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     if let Some(dir) = &a.scalesim_reports {
         let csv = crate::report::scalesim::compute_report(&g, &hw, &report).ok_or_else(|| {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())

@@ -278,10 +278,15 @@ impl Builder<'_> {
         let op = match l.op.get_ref().as_str() {
             "conv2d" | "depthwise" => {
                 let depthwise = l.op.get_ref() == "depthwise";
+                let times = |m: usize, key: &str| {
+                    cin.checked_mul(m).ok_or_else(|| {
+                        self.err(span.clone(), format!("layer '{}': {cin} channels x {key} = {m} overflows", l.name))
+                    })
+                };
                 let (out_channels, groups) = if depthwise {
-                    (cin * l.multiplier.unwrap_or(1), cin)
+                    (times(l.multiplier.unwrap_or(1), "multiplier")?, cin)
                 } else if let Some(e) = l.expand {
-                    (cin * e, l.groups.unwrap_or(1))
+                    (times(e, "expand")?, l.groups.unwrap_or(1))
                 } else {
                     (self.scaled(need(l.filters, "filters")?, fixed, scaling), l.groups.unwrap_or(1))
                 };

@@ -248,7 +248,9 @@ impl Graph {
             Op::Conv2d(c) => {
                 let out = self.output(layer);
                 let cin = self.data_input(layer).shape.last().copied().unwrap_or(0) as u64;
-                let per_output = (c.kernel[0] as u64) * (c.kernel[1] as u64) * (cin / c.groups.max(1) as u64);
+                let per_output = (c.kernel[0] as u64)
+                    .saturating_mul(c.kernel[1] as u64)
+                    .saturating_mul(cin / c.groups.max(1) as u64);
                 Macs(out.elements().saturating_mul(per_output))
             }
             Op::FullyConnected(fc) => {
@@ -420,7 +422,10 @@ impl Graph {
                     if !same_other {
                         return err(format!("concatenates {:?} with {:?} along axis {}", x.shape, t.shape, axis));
                     }
-                    shape[*axis] += t.shape[*axis];
+                    shape[*axis] = match shape[*axis].checked_add(t.shape[*axis]) {
+                        Some(v) => v,
+                        None => return err(format!("concatenated axis {axis} overflows")),
+                    };
                 }
                 Ok(shape)
             }
@@ -451,11 +456,17 @@ impl Graph {
                 if pads.len() != x.shape.len() {
                     return err(format!("{} pad pairs for a rank-{} input", pads.len(), x.shape.len()));
                 }
-                Ok(x.shape.iter().zip(pads).map(|(&s, &(a, b))| s + a + b).collect())
+                match x.shape.iter().zip(pads).map(|(&s, &(a, b))| s.checked_add(a)?.checked_add(b)).collect() {
+                    Some(shape) => Ok(shape),
+                    None => err(format!("padding {:?} overflows shape {:?}", pads, x.shape)),
+                }
             }
             Op::Reshape { shape } => {
                 let total = x.elements();
-                let known: u64 = shape.iter().filter(|&&d| d >= 0).map(|&d| d as u64).product();
+                let known = shape.iter().filter(|&&d| d >= 0).try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+                let Some(known) = known else {
+                    return err(format!("target shape {:?} has too many elements", shape));
+                };
                 let unknown = shape.iter().filter(|&&d| d < 0).count();
                 if shape.iter().any(|&d| d < -1) || unknown > 1 {
                     return err(format!("invalid target shape {:?}", shape));

@@ -55,7 +55,7 @@ pub fn resolve_padding(
                 let s = s.max(1);
                 let out = i.div_ceil(s);
                 let eff = k.saturating_sub(1).saturating_mul(d).saturating_add(1);
-                (out.saturating_sub(1).saturating_mul(s) + eff).saturating_sub(i)
+                out.saturating_sub(1).saturating_mul(s).saturating_add(eff).saturating_sub(i)
             };
             let th = total(input[0], kernel[0], stride[0], dilation[0]);
             let tw = total(input[1], kernel[1], stride[1], dilation[1]);

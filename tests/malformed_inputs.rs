@@ -1,0 +1,181 @@
+//! Malformed inputs through the real binary: every file under `tests/malformed/` (and a few
+//! bad command lines) must make `accelsim run` exit non-zero with an error that names the
+//! file (and the line where there is one) and says what was expected, never panic, and
+//! never leave an `--out` file behind.
+//!
+//! To add a case, drop a file in `tests/malformed/model/` (run as `--model`, on the
+//! `systolic32` preset) or `tests/malformed/hw/` (run as `--hw`, with the `mnv1` network)
+//! and add one row to [`FILES`]: file name, expected stderr fragment, whether a line
+//! number is expected. Every file in those folders must have a row.
+
+use std::path::Path;
+use std::process::Command;
+
+/// (file under tests/malformed/, fragment stderr must contain, stderr names a line).
+const FILES: &[(&str, &str, bool)] = &[
+    // Model files.
+    ("model/truncated.toml", "invalid basic string", true),
+    ("model/wrong_type.toml", "invalid type", true),
+    ("model/zero_filters.toml", "does not fit", true),
+    ("model/negative_filters.toml", "invalid value", true),
+    ("model/unknown_op.toml", "unknown op 'conv3d'", true),
+    ("model/unknown_field.toml", "unknown field `colour`", true),
+    ("model/duplicate_layer.toml", "layer name 'c1' is used twice", true),
+    ("model/undefined_input.toml", "input 'nowhere' is not defined before this layer", true),
+    ("model/cyclic_input.toml", "input 'c2' is not defined before this layer", true),
+    ("model/inconsistent_shapes.toml", "adds tensors of shapes", true),
+    ("model/kernel_too_big.toml", "does not fit a 8x8 input", true),
+    ("model/bad_groups.toml", "groups = 2", true),
+    ("model/zero_dim_input.toml", "input.shape must be NHWC with 4 non-zero dims", false),
+    ("model/huge_dims.toml", "layer 'big': too large to cost", false),
+    ("model/huge_filters.toml", "layer 'wide': too large to cost", false),
+    ("model/huge_multiplier.toml", "multiplier = 9223372036854775807 overflows", true),
+    ("model/huge_pad.toml", "overflows", true),
+    ("model/missing_layers.toml", "missing field `layer`", false),
+    ("model/not_toml.toml", "expected", true),
+    // Accelerator descriptions.
+    ("hw/truncated.toml", "missing field", false),
+    ("hw/zero_rows.toml", "mac.rows must be in 1..=65536, got 0", true),
+    ("hw/negative_size.toml", "size_kib must be in (0", true),
+    ("hw/wrong_type.toml", "invalid type", true),
+    ("hw/unknown_field.toml", "unknown field `shape`", true),
+    ("hw/unknown_kind.toml", "kind must be \"mac_array\", \"nvdla\" or \"dsp\", got \"gpu\"", true),
+    ("hw/zero_bandwidth.toml", "dram.bandwidth_gbps must be in (0", true),
+    ("hw/zero_clock.toml", "clock_mhz must be in (0", true),
+    ("hw/nan_clock.toml", "clock_mhz must be in (0", true),
+    ("hw/inf_bandwidth.toml", "dram.bandwidth_gbps must be in (0", true),
+    ("hw/missing_dram.toml", "unknown field `dramm`", true),
+    ("hw/bad_holds.toml", "expected \"inputs\", \"weights\" or \"outputs\"", true),
+    ("hw/duplicate_precision.toml", "precision 8x8 is listed twice", true),
+    ("hw/tiny_buffer.toml", "too small for any tile", false),
+];
+
+/// Bad command lines on valid files: (extra args, file stderr must name, fragment).
+const ARGS: &[(&[&str], &str, &str)] = &[
+    (
+        &["--hw", "systolic32", "--model", "mnv1", "--set", "dram.bandwidth_gbps=0"],
+        "systolic32.toml",
+        "dram.bandwidth_gbps must be in (0",
+    ),
+    (&["--hw", "systolic32", "--model", "mnv1", "--set", "clock_mhz=0"], "systolic32.toml", "clock_mhz must be in (0"),
+    (
+        &["--hw", "systolic32", "--model", "mnv1", "--set", "clock_mhz=inf"],
+        "systolic32.toml",
+        "clock_mhz must be in (0",
+    ),
+    (&["--hw", "systolic32", "--model", "mnv1", "--set", "mac.rows=1e300"], "systolic32.toml", "whole number"),
+    (&["--hw", "systolic32", "--model", "mnv1", "--set", "buffer.9.size_kib=1"], "systolic32.toml", "no such field"),
+    (&["--hw", "systolic32", "--model", "mnv1", "--resolution", "16385"], "mnv1", "resolution must be in 1..=16384"),
+    (
+        &["--hw", "systolic32", "--model", "vgg16", "--resolution", "64"],
+        "vgg16",
+        "does not support another input resolution",
+    ),
+    (&["--hw", "systolic32", "--model", "mnv1", "--width", "0"], "mnv1", "width multiplier must be > 0"),
+    (&["--hw", "systolic32", "--model", "mnv1", "--width", "NaN"], "mnv1", "width multiplier must be > 0"),
+    (&["--hw", "systolic32", "--model", "mnv1", "--set", "buffer.0.size_kib=0.002"], "mnv1", "too small for any tile"),
+];
+
+fn malformed_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/malformed"))
+}
+
+/// Runs `accelsim run --format json --out <tmp> <args>`; returns (success, stderr, out existed).
+fn run(args: &[&str]) -> (bool, String, bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report.json");
+    let mut a = vec!["run", "--format", "json", "--out", out.to_str().expect("utf8")];
+    a.extend_from_slice(args);
+    let o = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(&a).output().expect("binary runs");
+    let leftovers = std::fs::read_dir(dir.path()).expect("tempdir").count() > 0;
+    // miette wraps long messages: compare with whitespace runs collapsed.
+    let err = String::from_utf8_lossy(&o.stderr).split_whitespace().collect::<Vec<_>>().join(" ");
+    (o.status.success(), err, leftovers)
+}
+
+#[test]
+fn malformed_files_fail_cleanly() {
+    let mut failures = Vec::new();
+    for &(file, fragment, has_line) in FILES {
+        let path = malformed_dir().join(file);
+        let p = path.to_str().expect("utf8");
+        let args: Vec<&str> = if file.starts_with("hw/") {
+            vec!["--hw", p, "--model", "mnv1"]
+        } else {
+            vec!["--hw", "systolic32", "--model", p]
+        };
+        let (ok, err, leftovers) = run(&args);
+        let mut why = Vec::new();
+        if ok {
+            why.push("exited 0".to_string());
+        }
+        // Long paths may be broken across lines by miette's wrapping.
+        if !err.replace(' ', "").replace('│', "").contains(p) {
+            why.push("does not name the file".into());
+        }
+        if has_line && !line_named(&err, p) {
+            why.push("does not name a line".into());
+        }
+        if !err.contains(fragment) {
+            why.push(format!("lacks {fragment:?}"));
+        }
+        if err.contains("panicked") {
+            why.push("panicked".into());
+        }
+        if leftovers {
+            why.push("left a file in the --out directory".into());
+        }
+        if !why.is_empty() {
+            failures.push(format!("{file}: {}\n--- stderr:\n{err}", why.join(", ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_malformed_file_has_a_row() {
+    for sub in ["model", "hw"] {
+        for e in std::fs::read_dir(malformed_dir().join(sub)).expect("dir") {
+            let name = format!("{sub}/{}", e.expect("entry").file_name().to_string_lossy());
+            assert!(FILES.iter().any(|r| r.0 == name), "{name} has no row in FILES");
+        }
+    }
+}
+
+#[test]
+fn bad_command_lines_fail_cleanly() {
+    for &(args, file, fragment) in ARGS {
+        let (ok, err, leftovers) = run(args);
+        assert!(!ok, "{args:?} exited 0");
+        assert!(err.contains(file) && err.contains(fragment), "{args:?}: stderr lacks {file:?} / {fragment:?}:\n{err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!leftovers, "{args:?} left a file in the --out directory");
+    }
+}
+
+/// `path:LINE:COL:` with LINE > 0.
+fn line_named(err: &str, path: &str) -> bool {
+    err.match_indices(&format!("{path}:")).any(|(i, m)| {
+        let rest = &err[i + m.len()..];
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        digits.parse::<usize>().is_ok_and(|l| l > 0)
+    })
+}
+
+/// The same command gives byte-identical JSON across runs.
+#[test]
+fn json_output_is_deterministic() {
+    for (hw, model) in [("systolic32", "resnet18"), ("nvdla_small", "mnv2"), ("dsp", "squeezenet")] {
+        let outs: Vec<Vec<u8>> = (0..3)
+            .map(|_| {
+                let o = Command::new(env!("CARGO_BIN_EXE_accelsim"))
+                    .args(["run", "--format", "json", "--hw", hw, "--model", model])
+                    .output()
+                    .expect("binary runs");
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+                o.stdout
+            })
+            .collect();
+        assert!(outs.windows(2).all(|w| w[0] == w[1]), "{hw} x {model}: JSON differs between runs");
+    }
+}
