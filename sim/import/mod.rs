@@ -38,8 +38,12 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
     if path.is_file() {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {
-            "tflite" => tflite::import_tflite(path).map(|m| m.graph).map_err(|e| FileError::whole(spec, e.to_string())),
-            "onnx" => onnx::import_onnx(path).map_err(|e| FileError::whole(spec, e.to_string())),
+            "tflite" => tflite::import_tflite(path)
+                .map(|m| named_after_file(m.graph, path))
+                .map_err(|e| FileError::whole(spec, e.to_string())),
+            "onnx" => onnx::import_onnx(path)
+                .map(|g| named_after_file(g, path))
+                .map_err(|e| FileError::whole(spec, e.to_string())),
             "toml" => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
@@ -63,4 +67,13 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             format!("no such file, and not a built-in network; built-in networks are: {}", builtin::names().join(", ")),
         )),
     }
+}
+
+/// Exporters name graphs generically ("main", "tf2onnx"): reports name the network after
+/// its file instead.
+fn named_after_file(mut g: Graph, path: &Path) -> Graph {
+    if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+        g.name = stem.to_string();
+    }
+    g
 }
