@@ -189,3 +189,18 @@ fn models_and_hw_show() {
     assert!(ok, "{err}");
     assert!(out.contains("atomic-C 64 x atomic-K 32") && out.contains("2048 MACs/cycle"), "{out}");
 }
+
+/// An imported 16x8 model is costed at its own widths unless the user asks for others.
+#[test]
+fn imported_quantized_models_keep_their_widths() {
+    let m = "../shared/tflite/models/tiny_16x8.tflite";
+    let v = json_run(&["--hw", "mac8", "--model", m]);
+    assert_eq!(v["model"], "tiny_16x8");
+    assert_eq!((v["weight_bits"].as_u64(), v["activation_bits"].as_u64()), (Some(8), Some(16)));
+    let v = json_run(&["--hw", "mac8", "--model", m, "--abits", "8"]);
+    assert_eq!(v["activation_bits"].as_u64(), Some(8));
+    let (ok, _, err) = accelsim(&["run", "--hw", "systolic32", "--model", m]);
+    // miette wraps long messages: compare with the line breaks folded.
+    let flat = err.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!ok && flat.contains("no compute mode for 8-bit weights x 16-bit activations"), "{err}");
+}
