@@ -61,6 +61,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("tflite/inconsistent_shapes.tflite", "output shape [2, 9, 9, 9] but its inputs give [1, 8, 8, 8]", false),
     ("tflite/bad_tensor_index.tflite", "tensor index 999 out of range", false),
     ("tflite/huge_activation.tflite", "too large to", false),
+    ("tflite/fuzz_bad_channel_scales.tflite", "of shape [10, 512] has 8 per-channel scales on dimension 0", false),
     // ONNX models.
     ("onnx/truncated.onnx", "is not a valid ONNX model", false),
     ("onnx/not_onnx.onnx", "is not a valid ONNX model", false),

@@ -257,7 +257,15 @@ impl Importer<'_> {
                 } else {
                     let axis = q.quantized_dimension().map_err(c)?;
                     let zero_points = if zps.len() == scales.len() { zps } else { vec![0; scales.len()] };
-                    let axis = (scales.len() > 1).then_some(axis.max(0) as usize);
+                    // Per-channel: one scale per index of the quantized dimension, or the
+                    // kernels would read past the scales.
+                    if scales.len() > 1 && (axis < 0 || shape.get(axis as usize).map_or(true, |&d| d != scales.len())) {
+                        return Err(self.invalid(format!(
+                            "tensor {index} ('{name}') of shape {shape:?} has {} per-channel scales on dimension {axis}",
+                            scales.len()
+                        )));
+                    }
+                    let axis = (scales.len() > 1).then_some(axis as usize);
                     Some(QuantParams { scales, zero_points, axis })
                 }
             }
