@@ -257,15 +257,7 @@ impl Importer<'_> {
                 } else {
                     let axis = q.quantized_dimension().map_err(c)?;
                     let zero_points = if zps.len() == scales.len() { zps } else { vec![0; scales.len()] };
-                    // Per-channel: one scale per index of the quantized dimension, or the
-                    // kernels would read past the scales.
-                    if scales.len() > 1 && (axis < 0 || shape.get(axis as usize).map_or(true, |&d| d != scales.len())) {
-                        return Err(self.invalid(format!(
-                            "tensor {index} ('{name}') of shape {shape:?} has {} per-channel scales on dimension {axis}",
-                            scales.len()
-                        )));
-                    }
-                    let axis = (scales.len() > 1).then_some(axis as usize);
+                    let axis = (scales.len() > 1).then_some(axis.max(0) as usize);
                     Some(QuantParams { scales, zero_points, axis })
                 }
             }
@@ -308,6 +300,18 @@ impl Importer<'_> {
                 ),
             })
         };
+        // Per-channel: one scale per index of the quantized dimension, or the kernels would
+        // read past the scales (checked after the data, so a shape the bytes do not back is
+        // reported as such).
+        if let Some(q) = quant.as_ref().filter(|q| q.scales.len() > 1) {
+            let axis = q.axis.unwrap_or(0);
+            if shape.get(axis).map_or(true, |&d| d != q.scales.len()) {
+                return Err(self.invalid(format!(
+                    "tensor {index} ('{name}') of shape {shape:?} has {} per-channel scales on dimension {axis}",
+                    q.scales.len()
+                )));
+            }
+        }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
         Ok(Tensor { name, shape, dtype, quant, kind, data })
     }
