@@ -5,8 +5,10 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 use std::ops::Range;
 
 /// An error located in a text file the user wrote (accelerator TOML, model TOML, CSV...).
+///
+/// Displayed as `file:line:column: message`, or `file: message` when there is no position.
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{file}:{line}:{column}: {message}")]
+#[error("{}", self.display())]
 pub struct FileError {
     /// The file (path or preset name).
     pub file: String,
@@ -44,6 +46,14 @@ impl FileError {
         Self::at(file, "", None, message)
     }
 
+    fn display(&self) -> String {
+        if self.line == 0 {
+            format!("{}: {}", self.file, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        }
+    }
+
     /// Converts a TOML parse or type error, keeping its position.
     pub fn from_toml(file: &str, text: &str, e: &toml::de::Error) -> Self {
         Self::at(file, text, e.span(), e.message().trim().to_string())
@@ -70,5 +80,6 @@ mod tests {
         assert_eq!(line_col(t, 13), (2, 8));
         let e = FileError::at("x.toml", t, Some(13..14), "bad");
         assert_eq!(e.to_string(), "x.toml:2:8: bad");
+        assert_eq!(FileError::whole("x.toml", "bad").to_string(), "x.toml: bad");
     }
 }

@@ -40,6 +40,13 @@ pub enum RunError {
         /// The count that overflows.
         what: String,
     },
+    /// A total over all layers (cycles, MACs, bytes) does not fit in 64 bits, or the total
+    /// latency or energy is not finite, though every layer's own counts do.
+    #[error("the network is too large to cost: {what} summed over all layers does not fit in 64 bits")]
+    TotalTooLarge {
+        /// The total that overflows.
+        what: String,
+    },
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -78,6 +85,8 @@ pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
         WeightSource::Imported { path } => format!("imported from {path}"),
     };
     notes.dedup();
+    let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
+    check_totals(&totals)?;
     Ok(RunReport {
         model: g.name.clone(),
         hw: hw.name.clone(),
@@ -88,7 +97,7 @@ pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
         accumulator_bits: hw.accumulator.bits,
         weights,
         notes,
-        totals: Totals::from_layers(&layers, peak, hw.clock.0, overhead),
+        totals,
         layers,
     })
 }
@@ -286,7 +295,47 @@ fn check_report(r: &LayerReport) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Rejects totals that saturated (the unit types add saturating) or are not finite.
+fn check_totals(t: &Totals) -> Result<(), RunError> {
+    let counts = [
+        ("the cycle count", t.cycles.get()),
+        ("the compute cycle count", t.compute_cycles.get()),
+        ("the stall cycle count", t.stall_cycles.get()),
+        ("the MAC count", t.macs.get()),
+        ("the DRAM read byte count", t.dram_read.get()),
+        ("the DRAM write byte count", t.dram_write.get()),
+    ];
+    let what = counts.iter().find(|(_, v)| *v == u64::MAX).map(|(w, _)| *w).or_else(|| {
+        let finite = t.latency.0.is_finite() && t.energy.total().get().is_finite() && t.utilization.is_finite();
+        (!finite).then_some("the latency or energy")
+    });
+    match what {
+        Some(w) => Err(RunError::TotalTooLarge { what: w.into() }),
+        None => Ok(()),
+    }
+}
+
 /// Checks that a graph's constants and activations have integer widths assigned.
 pub fn widths_assigned(g: &Graph) -> bool {
     g.tensors.iter().all(|t| t.kind == TensorKind::Constant || t.dtype.is_int())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_that_saturate_are_an_error() {
+        let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
+        let mut g = crate::import::load_model("mnv1", &Default::default()).expect("mnv1");
+        crate::quant::assign_widths(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        let r = run(&g, &hw).expect("runs");
+        assert!(check_totals(&r.totals).is_ok());
+        // Two layers whose own counts fit, but whose sum does not.
+        let mut l = r.layers[0].clone();
+        l.cycles = Cycles(u64::MAX / 2 + 1);
+        let t = Totals::from_layers(&[l.clone(), l], 1, hw.clock.0, Seconds(0.0));
+        let e = check_totals(&t).expect_err("saturated");
+        assert!(e.to_string().contains("the cycle count summed over all layers"), "{e}");
+    }
 }

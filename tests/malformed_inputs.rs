@@ -3,10 +3,14 @@
 //! file (and the line where there is one) and says what was expected, never panic, and
 //! never leave an `--out` file behind.
 //!
-//! To add a case, drop a file in `tests/malformed/model/` (run as `--model`, on the
-//! `systolic32` preset) or `tests/malformed/hw/` (run as `--hw`, with the `mnv1` network)
-//! and add one row to [`FILES`]: file name, expected stderr fragment, whether a line
-//! number is expected. Every file in those folders must have a row.
+//! To add a case, drop a file in `tests/malformed/model/`, `tflite/`, `onnx/` or
+//! `scalesim/` (`.csv` topologies) -- run as `--model`, on the `systolic32` preset -- or in
+//! `tests/malformed/hw/` or `scalesim/` (`.cfg` configs) -- run as `--hw`, with the `mnv1`
+//! network -- and add one row to [`FILES`]: file name, expected stderr fragment, whether a
+//! line number is expected. Every file in those folders must have a row. TFLite files also
+//! go through `accelsim exec`, which must fail the same way without writing its output.
+//! The binary TFLite and ONNX files are written by the ignored `write_malformed_tflite` and
+//! `write_malformed_onnx` unit tests of their importers.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,6 +52,38 @@ const FILES: &[(&str, &str, bool)] = &[
     ("hw/bad_holds.toml", "expected \"inputs\", \"weights\" or \"outputs\"", true),
     ("hw/duplicate_precision.toml", "precision 8x8 is listed twice", true),
     ("hw/tiny_buffer.toml", "too small for any tile", false),
+    // TFLite models (also run through `accelsim exec`).
+    ("tflite/truncated.tflite", "is not a valid TFLite model", false),
+    ("tflite/wrong_magic.tflite", "no 'TFL3' file identifier", false),
+    ("tflite/huge_shape.tflite", "[1048576, 1024, 1024, 3] has 216 bytes of data", false),
+    ("tflite/negative_dim.tflite", "has a negative dimension [8, -3, 3, 3]", false),
+    ("tflite/unknown_op.tflite", "unsupported operator TANH at operator index 0", false),
+    ("tflite/inconsistent_shapes.tflite", "output shape [2, 9, 9, 9] but its inputs give [1, 8, 8, 8]", false),
+    ("tflite/bad_tensor_index.tflite", "tensor index 999 out of range", false),
+    ("tflite/huge_activation.tflite", "too large to", false),
+    ("tflite/fuzz_bad_channel_scales.tflite", "of shape [10, 512] has 8 per-channel scales on dimension 0", false),
+    // ONNX models.
+    ("onnx/truncated.onnx", "is not a valid ONNX model", false),
+    ("onnx/not_onnx.onnx", "is not a valid ONNX model", false),
+    ("onnx/huge_shape.onnx", "values for shape [1048576, 1048576, 1024, 3]", false),
+    ("onnx/huge_input.onnx", "of shape [1, 3, 1099511627776, 1099511627776] is too large", false),
+    ("onnx/negative_dim.onnx", "has a negative dimension -2", false),
+    ("onnx/unknown_op.onnx", "unsupported operator Conv3dTranspose at node index 0", false),
+    ("onnx/inconsistent_shapes.onnx", "weights have shape [4, 3, 3, 3], expected [4, 3, 3, 5]", false),
+    // SCALE-Sim topologies (`--model`) and configs (`--hw`).
+    ("scalesim/no_trailing_comma.csv", "row must end with a trailing comma", true),
+    ("scalesim/negative_filters.csv", "Num Filter: '-2' is not a positive integer", true),
+    ("scalesim/filter_too_big.csv", "filter 3x3 is larger than the 2x8 ifmap", true),
+    ("scalesim/wrong_field_count.csv", "row has 7 fields", true),
+    ("scalesim/header_only.csv", "no layer rows after the header", false),
+    ("scalesim/huge_dims.csv", "layer 'big': too large to cost", false),
+    ("scalesim/gemm_overflow.csv", "M: '99999999999999999999' is not a positive integer", true),
+    ("scalesim/zero_rows.cfg", "ArrayHeight: expected an integer in 1..=65536, got '0'", true),
+    ("scalesim/huge_rows.cfg", "ArrayHeight: expected an integer in 1..=65536", true),
+    ("scalesim/bad_dataflow.cfg", "Dataflow: expected os, ws or is (lowercase), got 'WS'", true),
+    ("scalesim/missing_dataflow.cfg", "Dataflow is missing", false),
+    ("scalesim/no_equals.cfg", "expected 'key = value', got 'Bandwidth ten'", true),
+    ("scalesim/bad_section.cfg", "section header must end with ']'", true),
 ];
 
 /// Bad command lines on valid files: (extra args, file stderr must name, fragment).
@@ -64,6 +100,16 @@ const ARGS: &[(&[&str], &str, &str)] = &[
         "clock_mhz must be in (0",
     ),
     (&["--hw", "systolic32", "--model", "mnv1", "--set", "mac.rows=1e300"], "systolic32.toml", "whole number"),
+    (
+        &["--hw", "systolic32", "--model", "mnv1", "--set", "mac.rows=0"],
+        "systolic32.toml: --set mac.rows=0:",
+        "mac.rows must be in 1..=65536, got 0",
+    ),
+    (
+        &["--hw", "systolic32", "--model", "mnv1", "--set", "mac.rows=16", "--set", "dram.bandwidth_gbps=-1"],
+        "systolic32.toml: --set dram.bandwidth_gbps=-1:",
+        "dram.bandwidth_gbps must be in (0",
+    ),
     (&["--hw", "systolic32", "--model", "mnv1", "--set", "buffer.9.size_kib=1"], "systolic32.toml", "no such field"),
     (&["--hw", "systolic32", "--model", "mnv1", "--resolution", "16385"], "mnv1", "resolution must be in 1..=16384"),
     (
@@ -99,7 +145,7 @@ fn malformed_files_fail_cleanly() {
     for &(file, fragment, has_line) in FILES {
         let path = malformed_dir().join(file);
         let p = path.to_str().expect("utf8");
-        let args: Vec<&str> = if file.starts_with("hw/") {
+        let args: Vec<&str> = if file.starts_with("hw/") || file.ends_with(".cfg") {
             vec!["--hw", p, "--model", "mnv1"]
         } else {
             vec!["--hw", "systolic32", "--model", p]
@@ -125,6 +171,27 @@ fn malformed_files_fail_cleanly() {
         if leftovers {
             why.push("left a file in the --out directory".into());
         }
+        if file.ends_with(".tflite") {
+            let (ok, exec_err, leftovers) = exec(p);
+            if ok {
+                why.push("exec exited 0".into());
+            }
+            if !exec_err.replace(' ', "").replace('│', "").contains(p) {
+                why.push("exec does not name the file".into());
+            }
+            if !exec_err.contains(fragment) {
+                why.push(format!("exec lacks {fragment:?}"));
+            }
+            if exec_err.contains("panicked") {
+                why.push("exec panicked".into());
+            }
+            if leftovers {
+                why.push("exec wrote its output".into());
+            }
+            if !why.is_empty() {
+                why.push(format!("\n--- exec stderr:\n{exec_err}"));
+            }
+        }
         if !why.is_empty() {
             failures.push(format!("{file}: {}\n--- stderr:\n{err}", why.join(", ")));
         }
@@ -132,9 +199,27 @@ fn malformed_files_fail_cleanly() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// Runs `accelsim exec --model <model>` on a one-byte input; returns (success, stderr,
+/// whether the output directory is non-empty).
+fn exec(model: &str) -> (bool, String, bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = tempfile::NamedTempFile::new().expect("input");
+    std::fs::write(input.path(), [0u8]).expect("input");
+    let out = dir.path().join("out.bin");
+    let o = Command::new(env!("CARGO_BIN_EXE_accelsim"))
+        .args(["exec", "--model", model, "--input", input.path().to_str().expect("utf8")])
+        .args(["--output", out.to_str().expect("utf8")])
+        .output()
+        .expect("binary runs");
+    let leftovers = std::fs::read_dir(dir.path()).expect("tempdir").count() > 0;
+    // miette draws a border (`│`) down wrapped single-error messages: drop it too.
+    let err = String::from_utf8_lossy(&o.stderr).split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ");
+    (o.status.success(), err, leftovers)
+}
+
 #[test]
 fn every_malformed_file_has_a_row() {
-    for sub in ["model", "hw"] {
+    for sub in ["model", "hw", "tflite", "onnx", "scalesim"] {
         for e in std::fs::read_dir(malformed_dir().join(sub)).expect("dir") {
             let name = format!("{sub}/{}", e.expect("entry").file_name().to_string_lossy());
             assert!(FILES.iter().any(|r| r.0 == name), "{name} has no row in FILES");

@@ -94,3 +94,43 @@ fn failing_points_are_listed_and_do_not_stop_the_sweep() {
     assert!(rows[1]["error"].is_null() && rows[1]["cycles"].as_f64().unwrap() > 0.0);
     assert!(rows[0]["error"].as_str().unwrap().contains("mac.rows"));
 }
+
+/// `--threads 1` and `--threads 2` give byte-identical CSV and JSON, per-layer rows
+/// included, over several networks, presets and failing points (a zero DRAM bandwidth).
+#[test]
+fn output_is_identical_across_thread_counts() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    for format in ["csv", "json"] {
+        let outs: Vec<String> = ["1", "2"]
+            .iter()
+            .map(|threads| {
+                let args = [
+                    "sweep",
+                    "--hw",
+                    "systolic32",
+                    "--hw",
+                    "nvdla_small",
+                    "--model",
+                    "mnv1",
+                    "--model",
+                    "squeezenet",
+                    "--wbits",
+                    "4,8",
+                    "--set",
+                    "dram.bandwidth_gbps=0,10",
+                    "--per-layer",
+                    "--format",
+                    format,
+                    "--threads",
+                    threads,
+                ];
+                let (ok, stdout, err) = accelsim(&args, p);
+                assert!(ok || !stdout.is_empty(), "{format} --threads {threads}: {err}");
+                stdout
+            })
+            .collect();
+        assert!(!outs[0].is_empty(), "{format}: no output");
+        assert!(outs[0] == outs[1], "{format}: --threads 1 and --threads 2 differ");
+    }
+}

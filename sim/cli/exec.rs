@@ -26,6 +26,33 @@ pub struct ExecArgs {
     pub dump: Option<PathBuf>,
 }
 
+/// Largest total size of the activations `exec` holds (every computed tensor is kept, for
+/// `--dump`, as 4-byte values): a model whose shapes claim more is rejected before anything
+/// is allocated from them.
+const MAX_ACTIVATION_BYTES: u64 = 1 << 31;
+
+/// Rejects a model whose activation shapes (fields of the file, not backed by its bytes)
+/// would make the executor allocate more than [`MAX_ACTIVATION_BYTES`].
+fn check_activation_sizes(model: &Path, g: &Graph) -> miette::Result<()> {
+    let mut total = 0u64;
+    for t in g.tensors.iter().filter(|t| t.data.is_none()) {
+        let bytes = t.shape.iter().try_fold(4u64, |a, &d| a.checked_mul(d as u64));
+        total = match bytes.and_then(|b| total.checked_add(b)) {
+            Some(b) if b <= MAX_ACTIVATION_BYTES => b,
+            _ => {
+                return Err(miette!(
+                    "'{}': too large to execute: tensor '{}' of shape {:?} brings its activations over {} GiB",
+                    model.display(),
+                    t.name,
+                    t.shape,
+                    MAX_ACTIVATION_BYTES >> 30
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
 /// Element width in bytes of a tensor as stored in raw files.
 fn width(dtype: DataType) -> usize {
     match dtype {
@@ -38,13 +65,13 @@ fn width(dtype: DataType) -> usize {
 fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
     let w = width(t.dtype);
     let n = t.elements() as usize;
-    if bytes.len() != n * w {
+    if Some(bytes.len()) != n.checked_mul(w) {
         return Err(miette!(
             "input '{}' has shape {:?} of {} ({} bytes), the file has {} bytes",
             t.name,
             t.shape,
             t.dtype,
-            n * w,
+            n.saturating_mul(w),
             bytes.len()
         ));
     }
@@ -118,6 +145,7 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
 pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     let model = import_tflite(&args.model).into_diagnostic()?;
     let g = &model.graph;
+    check_activation_sizes(&args.model, g)?;
     let [input_id] = g.inputs[..] else {
         return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));
     };

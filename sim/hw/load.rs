@@ -132,14 +132,43 @@ pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwErro
 
 /// Parses a description's text. `overrides` set numeric fields by dotted path
 /// (`mac.rows`, `dram.bandwidth_gbps`, `buffer.0.size_kib`) before validation.
+///
+/// An error in the file itself names its line; an error an override causes names the
+/// `--set` argument (`--set mac.rows=0: mac.rows must be in ...`), not a line of the
+/// rewritten text.
 pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
-    let owned;
-    let text = if overrides.is_empty() {
-        text
+    let base = parse_text(file, text)?;
+    if overrides.is_empty() {
+        return Ok(base);
+    }
+    let with = |n: usize| apply_overrides(file, text, &overrides[..n]).and_then(|t| parse_text(file, &t));
+    match with(overrides.len()) {
+        Ok(hw) => Ok(hw),
+        Err(e) => {
+            // Name the first override that breaks the description.
+            let i = (1..overrides.len()).find(|&n| with(n).is_err()).map_or(overrides.len() - 1, |n| n - 1);
+            let (path, value) = &overrides[i];
+            let prefix = format!("--set {path}");
+            let message = if e.message.starts_with(&prefix) {
+                e.message
+            } else {
+                format!("{}: {}", set_arg(path, *value), e.message)
+            };
+            Err(FileError::whole(file, message))
+        }
+    }
+}
+
+/// `--set path=value` as the user would have typed it.
+fn set_arg(path: &str, value: f64) -> String {
+    if value.is_finite() && value.abs() >= 1e15 {
+        format!("--set {path}={value:e}")
     } else {
-        owned = apply_overrides(file, text, overrides)?;
-        owned.as_str()
-    };
+        format!("--set {path}={value}")
+    }
+}
+
+fn parse_text(file: &str, text: &str) -> Result<HwDesc, HwError> {
     let raw: Raw = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
     Validator { file, text }.desc(raw)
 }
@@ -162,7 +191,7 @@ fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Resul
                 toml::Value::Integer(*value as i64)
             }
             toml::Value::Integer(_) => {
-                return Err(FileError::whole(file, format!("--set {path}={value}: field takes a whole number")))
+                return Err(FileError::whole(file, format!("{}: field takes a whole number", set_arg(path, *value))))
             }
             toml::Value::Float(_) => toml::Value::Float(*value),
             _ => return Err(FileError::whole(file, format!("--set {path}: not a numeric field"))),
@@ -447,6 +476,19 @@ mod tests {
         assert_eq!(hw.dram.bandwidth.0, 5e9);
         assert!(load_hw("systolic32", &[("mac.nope".into(), 1.0)]).unwrap_err().to_string().contains("no such field"));
         assert!(load_hw("systolic32", &[("mac.rows".into(), 1.5)]).is_err());
+    }
+
+    #[test]
+    fn override_errors_name_the_set_argument_not_a_line() {
+        let sets = [("mac.rows".to_string(), 16.0), ("dram.bandwidth_gbps".to_string(), 0.0)];
+        let e = load_hw("systolic32", &sets).unwrap_err();
+        assert_eq!(e.line, 0, "{e}");
+        let s = e.to_string();
+        assert!(s.starts_with("accelerators/systolic32.toml: --set dram.bandwidth_gbps=0: dram.bandwidth_gbps"), "{s}");
+        let s = load_hw("systolic32", &[("mac.rows".into(), 1.5)]).unwrap_err().to_string();
+        assert!(s.contains(": --set mac.rows=1.5: field takes a whole number"), "{s}");
+        let s = load_hw("systolic32", &[("mac.rows".into(), 1e300)]).unwrap_err().to_string();
+        assert!(s.contains("--set mac.rows=1e300:"), "{s}");
     }
 
     #[test]

@@ -78,26 +78,30 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
     }
     let arch = "architecture_presets";
     let get = |key: &str| keys.get(&(arch.to_string(), key.to_ascii_lowercase()));
-    let int = |key: &str, min: u64, default: Option<u64>| -> Result<u64, FileError> {
+    // Upper bounds are those of the accelerator description the values become, so an
+    // error points at the key in this file rather than at the generated description.
+    let int = |key: &str, min: u64, max: u64, default: Option<u64>| -> Result<u64, FileError> {
         match get(key) {
             Some(e) => match e.value.parse::<u64>() {
-                Ok(v) if v >= min => Ok(v),
-                _ => {
-                    Err(err(e.span.clone(), format!("[{arch}] {key}: expected an integer >= {min}, got '{}'", e.value)))
-                }
+                Ok(v) if (min..=max).contains(&v) => Ok(v),
+                _ => Err(err(
+                    e.span.clone(),
+                    format!("[{arch}] {key}: expected an integer in {min}..={max}, got '{}'", e.value),
+                )),
             },
             None => default.ok_or_else(|| {
-                FileError::whole(file, format!("[{arch}] {key} is missing (expected an integer >= {min})"))
+                FileError::whole(file, format!("[{arch}] {key} is missing (expected an integer in {min}..={max})"))
             }),
         }
     };
-    let rows = int("ArrayHeight", 1, None)?;
-    let cols = int("ArrayWidth", 1, None)?;
-    let srams = [int("IfmapSramSzkB", 1, None)?, int("FilterSramSzkB", 1, None)?, int("OfmapSramSzkB", 1, None)?];
-    let bandwidth = int("Bandwidth", 1, Some(10))?;
-    let banks = int("MemoryBanks", 1, Some(1))?;
+    let rows = int("ArrayHeight", 1, 1 << 16, None)?;
+    let cols = int("ArrayWidth", 1, 1 << 16, None)?;
+    let sram = |key: &str| int(key, 1, 1_000_000_000, None);
+    let srams = [sram("IfmapSramSzkB")?, sram("FilterSramSzkB")?, sram("OfmapSramSzkB")?];
+    let bandwidth = int("Bandwidth", 1, 1_000_000, Some(10))?;
+    let banks = int("MemoryBanks", 1, 1 << 16, Some(1))?;
     for k in ["IfmapOffset", "FilterOffset", "OfmapOffset", "ReadRequestBuffer", "WriteRequestBuffer"] {
-        int(k, 0, Some(0))?;
+        int(k, 0, u64::MAX, Some(0))?;
     }
     let dataflow = match get("Dataflow") {
         Some(e) if matches!(e.value, "os" | "ws" | "is") => e.value,
@@ -125,7 +129,7 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
         .map(|e| e.value.trim_matches('"').to_string())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "scalesim".to_string());
-    let port_bits = (64 * rows.max(cols)).min(1 << 16);
+    let port_bits = rows.max(cols).saturating_mul(64).min(1 << 16);
     let port_pj = port_bits as f64 / 8.0 * 2.5; // Horowitz: 20 pJ per 64-bit SRAM access
     let buffer = |n: &str, role: &str, kib: u64| {
         format!(
@@ -133,15 +137,17 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
         )
     };
     let toml = format!(
-        "name = {name:?}\nkind = \"mac_array\"\ndescription = \"SCALE-Sim config {file}: {rows}x{cols} {dataflow} array, {} / {} / {} KiB SRAMs, {bandwidth} B/cycle DRAM\"\n\
+        "name = {}\nkind = \"mac_array\"\ndescription = {}\n\
          clock_mhz = 1000.0\naccumulator_bits = 32\noverflow = \"wrap\"\n\n\
          [mac]\nrows = {rows}\ncols = {cols}\ndataflow = \"{dataflow}\"\n\n\
          [[precision]]\nweight_bits = 8\nactivation_bits = 8\nmacs_per_cycle = {}\nenergy_pj_per_mac = 0.3\n\n{}{}{}\
          [dram]\nbandwidth_gbps = {bandwidth}.0\nefficiency = 1.0\nlatency_ns = 0.0\nenergy_pj_per_bit = 20.0\n\n\
          [vector]\nelements_per_cycle = {cols}\nenergy_pj_per_op = 0.03\n",
-        srams[0],
-        srams[1],
-        srams[2],
+        toml_str(&name),
+        toml_str(&format!(
+            "SCALE-Sim config {file}: {rows}x{cols} {dataflow} array, {} / {} / {} KiB SRAMs, {bandwidth} B/cycle DRAM",
+            srams[0], srams[1], srams[2]
+        )),
         rows.saturating_mul(cols),
         buffer("ifmap_sram", "inputs", srams[0]),
         buffer("filter_sram", "weights", srams[1]),
@@ -152,6 +158,12 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
         m.depthwise = DepthwiseMapping::PerGroup;
     }
     Ok(hw)
+}
+
+/// `s` as a quoted TOML string (the run name and the file name may hold quotes or
+/// control characters).
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }
 
 #[cfg(test)]

@@ -200,15 +200,20 @@ impl<'a> Importer<'a> {
     }
 
     fn tensor_const(&self, t: &pb::TensorProto) -> Res<Const> {
-        let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
+        if let Some(d) = t.dims.iter().find(|&&d| d < 0) {
+            return Err(self.invalid(format!("tensor '{}' has a negative dimension {d} in {:?}", t.name, t.dims)));
+        }
+        let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
         let count = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         let count = count.ok_or_else(|| self.invalid(format!("tensor '{}' is too large", t.name)))?;
         let raw = &t.raw_data;
         let bad = || self.invalid(format!("tensor '{}' has {} values for shape {:?}", t.name, count, dims));
+        // Sizes are compared with the bytes present before anything is decoded.
+        let raw_ok = |width: usize| count.checked_mul(width) == Some(raw.len());
         let (f, i) = match t.data_type {
             1 => {
                 let f: Vec<f32> = if !raw.is_empty() {
-                    if raw.len() != count * 4 {
+                    if !raw_ok(4) {
                         return Err(bad());
                     }
                     raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
@@ -219,10 +224,12 @@ impl<'a> Importer<'a> {
             }
             7 => {
                 let i: Vec<i64> = if !raw.is_empty() {
-                    if raw.len() != count * 8 {
+                    if !raw_ok(8) {
                         return Err(bad());
                     }
-                    raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+                    raw.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                        .collect()
                 } else {
                     t.int64_data.clone()
                 };
@@ -230,7 +237,7 @@ impl<'a> Importer<'a> {
             }
             6 => {
                 let i: Vec<i64> = if !raw.is_empty() {
-                    if raw.len() != count * 4 {
+                    if !raw_ok(4) {
                         return Err(bad());
                     }
                     raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()
@@ -352,6 +359,9 @@ impl<'a> Importer<'a> {
                 _ if i == 0 => shape.push(1),
                 _ => return Err(self.invalid(format!("graph input '{}' has an unknown dimension {}", vi.name, i))),
             }
+        }
+        if shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).is_none() {
+            return Err(self.invalid(format!("graph input '{}' of shape {shape:?} is too large", vi.name)));
         }
         Ok(shape)
     }
@@ -820,4 +830,52 @@ impl<'a> Importer<'a> {
 
 fn graph_name(path: &str) -> String {
     std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("onnx").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerates the hand-made malformed models under `tests/malformed/onnx/` from
+    /// `bn_conv_tiny.onnx` (`cargo test --lib -- --ignored write_malformed_onnx`).
+    #[test]
+    #[ignore]
+    fn write_malformed_onnx() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/malformed/onnx"));
+        std::fs::create_dir_all(dir).expect("dir");
+        let src = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/onnx/models/bn_conv_tiny.onnx"))
+            .expect("bn_conv_tiny.onnx");
+        let model = || pb::ModelProto::decode(src.as_slice()).expect("decode");
+        let write = |name: &str, m: &pb::ModelProto| std::fs::write(dir.join(name), m.encode_to_vec()).expect("write");
+        fn graph(m: &mut pb::ModelProto) -> &mut pb::GraphProto {
+            m.graph.as_mut().expect("graph")
+        }
+        fn input_dims(m: &mut pb::ModelProto) -> &mut Vec<pb::tensor_shape_proto::Dimension> {
+            match graph(m).input[0].r#type.as_mut().and_then(|t| t.value.as_mut()) {
+                Some(pb::type_proto::Value::TensorType(tt)) => &mut tt.shape.as_mut().expect("shape").dim,
+                _ => panic!("input is not a tensor"),
+            }
+        }
+        use pb::tensor_shape_proto::dimension::Value as D;
+        std::fs::write(dir.join("truncated.onnx"), &src[..src.len() / 2]).expect("write");
+        std::fs::write(dir.join("not_onnx.onnx"), b"\xff\xff\xff\xff this is not a protobuf\n").expect("write");
+        let mut m = model();
+        graph(&mut m).initializer[0].dims = vec![1 << 20, 1 << 20, 1 << 10, 3];
+        write("huge_shape.onnx", &m);
+        let mut m = model();
+        graph(&mut m).initializer[0].dims[0] = -2;
+        write("negative_dim.onnx", &m);
+        let mut m = model();
+        graph(&mut m).node[0].op_type = "Conv3dTranspose".into();
+        write("unknown_op.onnx", &m);
+        let mut m = model();
+        let d = input_dims(&mut m);
+        (d[2].value, d[3].value) = (Some(D::DimValue(1 << 40)), Some(D::DimValue(1 << 40)));
+        write("huge_input.onnx", &m);
+        // The input's channel count no longer matches the conv weights.
+        let mut m = model();
+        let d = input_dims(&mut m);
+        d[1].value = Some(D::DimValue(5));
+        write("inconsistent_shapes.onnx", &m);
+    }
 }

@@ -153,6 +153,9 @@ impl Importer<'_> {
 
     fn run(&self, bytes: &[u8]) -> Res<TfliteModel> {
         let c = |e: planus::Error| self.corrupt(e);
+        if bytes.get(4..8) != Some(b"TFL3".as_slice()) {
+            return Err(self.corrupt("no 'TFL3' file identifier at byte 4 (not a TFLite flatbuffer)"));
+        }
         let model = fb::ModelRef::read_as_root(bytes).map_err(c)?;
         let subgraphs = model.subgraphs().map_err(c)?.ok_or_else(|| self.corrupt("no subgraphs"))?;
         let sg = subgraphs.iter().next().ok_or_else(|| self.corrupt("no subgraphs"))?.map_err(c)?;
@@ -297,6 +300,18 @@ impl Importer<'_> {
                 ),
             })
         };
+        // Per-channel: one scale per index of the quantized dimension, or the kernels would
+        // read past the scales (checked after the data, so a shape the bytes do not back is
+        // reported as such).
+        if let Some(q) = quant.as_ref().filter(|q| q.scales.len() > 1) {
+            let axis = q.axis.unwrap_or(0);
+            if shape.get(axis).map_or(true, |&d| d != q.scales.len()) {
+                return Err(self.invalid(format!(
+                    "tensor {index} ('{name}') of shape {shape:?} has {} per-channel scales on dimension {axis}",
+                    q.scales.len()
+                )));
+            }
+        }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
         Ok(Tensor { name, shape, dtype, quant, kind, data })
     }
@@ -349,6 +364,9 @@ impl Importer<'_> {
                 let (pad, stride, dil, a, groups, cout) = match opts {
                     Some(O::DepthwiseConv2DOptions(d)) if op == B::DepthwiseConv2d => {
                         // [1, kh, kw, C*m] -> OHWI [C*m, kh, kw, 1].
+                        if ws[0] != 1 {
+                            return Err(inv(format!("depthwise weights must be [1, kh, kw, C*m], got {ws:?}")));
+                        }
                         let cout = ws[3];
                         to_ohwi_depthwise(g.tensor_mut(w));
                         (
@@ -557,6 +575,95 @@ mod tests {
         }
     }
 
+    /// Serializes a model with the `TFL3` file identifier at byte 4 (planus 1.3 puts it at
+    /// byte 0): root offset, identifier, 4 bytes of padding, then the rest moved by 8 bytes
+    /// (offsets inside a flatbuffer are relative, only the root offset moves).
+    fn finish_tfl3(m: &fb::Model) -> Vec<u8> {
+        let mut b = planus::Builder::new();
+        let plain = b.finish(m, None);
+        let root = u32::from_le_bytes([plain[0], plain[1], plain[2], plain[3]]) + 8;
+        let mut out = root.to_le_bytes().to_vec();
+        out.extend_from_slice(b"TFL3\0\0\0\0");
+        out.extend_from_slice(&plain[4..]);
+        out
+    }
+
+    /// Regenerates the hand-made malformed models under `tests/malformed/tflite/` from
+    /// `tiny_int8.tflite` (`cargo test --lib -- --ignored write_malformed_tflite`).
+    #[test]
+    #[ignore]
+    fn write_malformed_tflite() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/malformed/tflite"));
+        std::fs::create_dir_all(dir).expect("dir");
+        let src = tiny();
+        let tiny_model = || -> fb::Model { fb::ModelRef::read_as_root(&src).expect("read").try_into().expect("owned") };
+        let write = |name: &str, m: &fb::Model| std::fs::write(dir.join(name), finish_tfl3(m)).expect("write");
+        fn sg(m: &mut fb::Model) -> &mut fb::SubGraph {
+            &mut m.subgraphs.as_mut().expect("sg")[0]
+        }
+        std::fs::write(dir.join("truncated.tflite"), &src[..src.len() / 3]).expect("write");
+        let mut b = src.clone();
+        b[4..8].copy_from_slice(b"XXXX");
+        std::fs::write(dir.join("wrong_magic.tflite"), &b).expect("write");
+        // The first conv's weights claim 2^40 x 3 elements; the buffer holds a few hundred bytes.
+        let mut m = tiny_model();
+        let g = sg(&mut m);
+        let w = g.operators.as_ref().expect("ops")[0].inputs.as_ref().expect("inputs")[1] as usize;
+        g.tensors.as_mut().expect("tensors")[w].shape = Some(vec![1 << 20, 1 << 10, 1 << 10, 3]);
+        write("huge_shape.tflite", &m);
+        let mut m = tiny_model();
+        sg(&mut m).tensors.as_mut().expect("tensors")[w].shape = Some(vec![8, -3, 3, 3]);
+        write("negative_dim.tflite", &m);
+        let mut m = tiny_model();
+        let first = sg(&mut m).operators.as_ref().expect("ops")[0].opcode_index as usize;
+        let code = &mut m.operator_codes.as_mut().expect("codes")[first];
+        code.builtin_code = fb::BuiltinOperator::Tanh;
+        code.deprecated_builtin_code = fb::BuiltinOperator::Tanh as i8;
+        write("unknown_op.tflite", &m);
+        // The first operator's output claims a shape its input and weights do not give.
+        let mut m = tiny_model();
+        let g = sg(&mut m);
+        let out = g.operators.as_ref().expect("ops")[0].outputs.as_ref().expect("outputs")[0] as usize;
+        let t = &mut g.tensors.as_mut().expect("tensors")[out];
+        t.shape = t.shape.as_ref().map(|s| s.iter().map(|&d| d + 1).collect());
+        write("inconsistent_shapes.tflite", &m);
+        let mut m = tiny_model();
+        sg(&mut m).operators.as_mut().expect("ops")[0].inputs.as_mut().expect("inputs")[0] = 999;
+        write("bad_tensor_index.tflite", &m);
+        // One Pad of a [1,1,1,1] input to [1, 2^31-1, 2^31-1, 1]: valid, but ~2^62 elements.
+        let mut m = tiny_model();
+        let codes = m.operator_codes.as_mut().expect("codes");
+        let mut pad = codes[0].clone();
+        pad.builtin_code = fb::BuiltinOperator::Pad;
+        pad.deprecated_builtin_code = fb::BuiltinOperator::Pad as i8;
+        pad.version = 1;
+        codes.push(pad);
+        let pad_code = codes.len() as u32 - 1;
+        let buffers = m.buffers.as_mut().expect("buffers");
+        let mut pads = buffers[1].clone();
+        let p: [i32; 8] = [0, 0, 0, i32::MAX - 1, 0, i32::MAX - 1, 0, 0];
+        pads.data = Some(p.iter().flat_map(|v| v.to_le_bytes()).collect());
+        buffers.push(pads);
+        let pads_buffer = buffers.len() as u32 - 1;
+        let g = sg(&mut m);
+        let tensors = g.tensors.as_ref().expect("tensors");
+        let input = tensors[g.inputs.as_ref().expect("inputs")[0] as usize].clone();
+        let mut x = input.clone();
+        x.shape = Some(vec![1, 1, 1, 1]);
+        x.buffer = 0;
+        let mut pt = input.clone();
+        (pt.name, pt.shape, pt.type_, pt.buffer, pt.quantization) =
+            (Some("paddings".into()), Some(vec![4, 2]), fb::TensorType::Int32, pads_buffer, None);
+        let mut y = x.clone();
+        (y.name, y.shape) = (Some("padded".into()), Some(vec![1, i32::MAX, i32::MAX, 1]));
+        let mut op = g.operators.as_ref().expect("ops")[0].clone();
+        (op.opcode_index, op.inputs, op.outputs, op.builtin_options) =
+            (pad_code, Some(vec![0, 1]), Some(vec![2]), None);
+        (g.tensors, g.operators, g.inputs, g.outputs) =
+            (Some(vec![x, pt, y]), Some(vec![op]), Some(vec![0]), Some(vec![2]));
+        write("huge_activation.tflite", &m);
+    }
+
     #[test]
     fn unsupported_op_names_op_and_index() {
         let src = tiny();
@@ -567,8 +674,7 @@ mod tests {
         let code = &mut codes[first_op.opcode_index as usize];
         code.builtin_code = fb::BuiltinOperator::Tanh;
         code.deprecated_builtin_code = fb::BuiltinOperator::Tanh as i8;
-        let mut b = planus::Builder::new();
-        let bytes = b.finish(&owned, None).to_vec();
+        let bytes = finish_tfl3(&owned);
         let e = import_tflite_bytes(&bytes, "tanh.tflite").expect_err("unsupported");
         let s = e.to_string();
         assert!(s.contains("TANH") && s.contains("operator index 0"), "{s}");
