@@ -287,6 +287,13 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
     let mut best: Option<(u64, u64, Tiling)> = None;
     let mut smallest_err: Option<Overflow> = None;
+    // Exact pruning: with the input channels split (n_c > 1) both loop orders re-read the
+    // inputs once per output-channel tile and the weights at least once, so such a tiling
+    // moves at least `lb_in * n_k + weights_total + out_total` bits, `lb_in` being the
+    // smallest input pass of any spatial tiling. A (tk, tc) whose bound is strictly above
+    // the best total so far can neither beat it nor tie it, so skipping it leaves the
+    // result unchanged.
+    let lb_in = if grouped { None } else { input_pass_bound(w, wd) };
     // Grouped convs tile whole groups: tk = tg * kg output and tg * cg input channels.
     let k_units = if grouped { w.groups } else { w.k };
     for tku in candidates(k_units) {
@@ -294,6 +301,12 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
         let c_cands: Vec<u64> = if grouped { vec![tku * w.cg()] } else { candidates(w.c).collect() };
         for &tc in &c_cands {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
+            if let (true, Some(lb), Some((best_total, _, _))) = (n_c > 1, lb_in, &best) {
+                let n_k = w.k.div_ceil(tk);
+                if lb.saturating_mul(n_k).saturating_add(weights_total).saturating_add(out_total) > *best_total {
+                    continue;
+                }
+            }
             let out_bits = if n_c > 1 { wd.acc } else { wd.output };
             let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
             // Largest spatial tile that fits, trying full width first.
@@ -368,6 +381,24 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
             Err(smallest_err.map(|o| cap.error(o)).unwrap_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }))
         }
     }
+}
+
+/// A lower bound on the input bits of one pass over all spatial tiles of a dense conv (the
+/// `in_pass` of [`search_conv`]) for any tile rows and columns, or `None` when it is not
+/// worth computing (huge outputs) or `in_pass` could overflow (then nothing is pruned).
+fn input_pass_bound(w: &ConvWork, wd: Widths) -> Option<u64> {
+    if w.oh > 4096 || w.ow > 4096 {
+        return None;
+    }
+    // Every tile's extent is at most ih (iw) and there are at most oh (ow) tiles: if this
+    // product fits, `in_pass`'s unchecked product never wraps, so the bound holds.
+    w.n.checked_mul(w.oh.checked_mul(w.ih.max(1))?)?
+        .checked_mul(w.ow.checked_mul(w.iw.max(1))?)?
+        .checked_mul(w.c)?
+        .checked_mul(u64::from(wd.input))?;
+    let rows = (1..=w.oh).map(|th| extent_sum(w.oh, th, |r| w.in_rows(r))).min()?;
+    let cols = (1..=w.ow).map(|tw| extent_sum(w.ow, tw, |c| w.in_cols(c))).min()?;
+    Some(bits(w.n * rows * cols * w.c, wd.input))
 }
 
 /// The largest `rows` in 1..=max for which `fits` holds (fits is monotone).
