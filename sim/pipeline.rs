@@ -8,7 +8,7 @@ use crate::cost::{self, Actions, BufferTraffic};
 use crate::hw::{Family, HwDesc, PrecisionMode, Role};
 use crate::ir::{Graph, Layer, TensorKind, WeightSource};
 use crate::map::family::conv_compute;
-use crate::map::tiling::{tile_conv, tile_vector, NoTileFits, Tiling, Widths};
+use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::simulate::{simulate, TileStream};
@@ -59,13 +59,29 @@ pub enum RunError {
 
 /// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`.
 pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
+    run_inner(g, hw, None)
+}
+
+/// [`run`], reusing the tilings of `memo` (a sweep's points share tilings when only fields
+/// the tiling does not read change). The report is identical to [`run`]'s.
+pub fn run_memo(g: &Graph, hw: &HwDesc, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
+    run_inner(g, hw, Some(memo.table(hw)))
+}
+
+/// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
+/// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
+pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
+    run_layer(g, l, hw, None, notes)
+}
+
+fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
     let mut notes = Vec::new();
     let mut layers = Vec::with_capacity(g.layers.len());
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
     for l in &g.layers {
         check_counts(g, l)?;
-        let r = run_layer(g, l, hw, &mut notes)?;
+        let r = run_layer(g, l, hw, memo.as_deref_mut(), &mut notes)?;
         check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
             wbits = wbits.max(w.dtype.bits());
@@ -124,7 +140,13 @@ fn bytes_of(elements: u64, width: u32) -> Bytes {
     Bits(elements.saturating_mul(width as u64)).to_bytes_ceil()
 }
 
-fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
+fn run_layer(
+    g: &Graph,
+    l: &Layer,
+    hw: &HwDesc,
+    memo: Option<&mut TilingTable>,
+    notes: &mut Vec<String>,
+) -> Result<LayerReport, RunError> {
     let wd = widths(g, l, hw);
     let out = g.output(l);
     let mut traffic: Vec<BufferTraffic> =
@@ -153,7 +175,7 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
                         wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
                     ));
                 }
-                let t = tile_conv(hw, &w, wd).map_err(no_tile)?;
+                let t = tile_conv_memo(memo, hw, &w, wd).map_err(no_tile)?;
                 let f = conv_compute(&hw.family, mode, &w);
                 let out_elems = w.pixels().saturating_mul(w.k);
                 let psum_bits = if t.c_tiles > 1 { wd.acc } else { wd.output };
@@ -206,8 +228,9 @@ fn run_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Resu
         }
         None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
     };
-    let actions = Actions { macs: macs.get(), vector_ops, buffers: traffic.clone(), dram_read, dram_write };
+    let actions = Actions { macs: macs.get(), vector_ops, buffers: traffic, dram_read, dram_write };
     let energy = cost::energy(hw, mode, &actions);
+    let traffic = actions.buffers;
     let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
     Ok(LayerReport {
         name: l.name.clone(),

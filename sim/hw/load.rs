@@ -13,7 +13,7 @@ pub type HwError = FileError;
 
 type S<T> = Spanned<T>;
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     name: S<String>,
@@ -35,7 +35,7 @@ struct Raw {
     vector: S<RawVector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMac {
     rows: S<i64>,
@@ -43,7 +43,7 @@ struct RawMac {
     dataflow: S<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNvdla {
     atomic_c: S<i64>,
@@ -54,7 +54,7 @@ struct RawNvdla {
     pdp_elements_per_cycle: S<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDsp {
     vector_bits: S<i64>,
@@ -65,7 +65,7 @@ struct RawDsp {
     per_op_overhead_us: S<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPrecision {
     weight_bits: S<i64>,
@@ -74,7 +74,7 @@ struct RawPrecision {
     energy_pj_per_mac: S<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBuffer {
     name: String,
@@ -92,7 +92,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDram {
     bandwidth_gbps: S<f64>,
@@ -101,7 +101,7 @@ struct RawDram {
     energy_pj_per_bit: S<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVector {
     elements_per_cycle: S<i64>,
@@ -198,6 +198,184 @@ fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Resul
         };
     }
     toml::to_string(&doc).map_err(|e| FileError::whole(file, format!("cannot apply overrides: {e}")))
+}
+
+/// A TOML description parsed once, instantiated per design point with `--set` overrides.
+///
+/// [`HwTemplate::instantiate`] gives exactly what [`parse_hw`] gives for the same text and
+/// overrides: each override is applied to the parsed raw form (the type of the value, whole
+/// number or not, is decided by the node the dotted path reaches in the file, as
+/// `parse_hw` does) and the result goes through the same validation. Whenever that fast
+/// path cannot apply an override or validation fails, it falls back to `parse_hw`, so
+/// errors (and their file positions) are the same too.
+#[derive(Clone)]
+pub struct HwTemplate {
+    file: String,
+    text: String,
+    doc: toml::Table,
+    raw: Raw,
+}
+
+/// A value an override sets: the kind of node it replaces decides which.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+}
+
+impl HwTemplate {
+    /// Parses a description's text; fails as [`parse_hw`] without overrides would.
+    pub fn parse(file: &str, text: &str) -> Result<Self, HwError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
+        let doc: toml::Table = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
+        Ok(HwTemplate { file: file.to_string(), text: text.to_string(), doc, raw })
+    }
+
+    /// The template of a description given as to [`load_hw`] (a TOML file or a preset);
+    /// `None` for a SCALE-Sim `.cfg` file or a description that does not load (use
+    /// [`load_hw`] for those, which reports the error).
+    pub fn load(spec: &str) -> Option<Self> {
+        let path = std::path::Path::new(spec);
+        if path.is_file() {
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
+                return None;
+            }
+            let text = std::fs::read_to_string(path).ok()?;
+            return HwTemplate::parse(spec, &text).ok();
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
+        let name = name.strip_suffix(".toml").unwrap_or(name);
+        HwTemplate::parse(&format!("accelerators/{name}.toml"), presets::source(name)?).ok()
+    }
+
+    /// The validated description with `overrides` applied (see [`parse_hw`]).
+    pub fn instantiate(&self, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+        match self.fast(overrides) {
+            Some(hw) => Ok(hw),
+            None => parse_hw(&self.file, &self.text, overrides),
+        }
+    }
+
+    fn fast(&self, overrides: &[(String, f64)]) -> Option<HwDesc> {
+        let mut raw = self.raw.clone();
+        for (path, value) in overrides {
+            let num = match self.node(path)? {
+                toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => Num::Int(*value as i64),
+                toml::Value::Float(_) => Num::Float(*value),
+                _ => return None,
+            };
+            set_raw(&mut raw, path, num)?;
+        }
+        Validator { file: &self.file, text: &self.text }.desc(raw).ok()
+    }
+
+    /// The node a dotted path reaches in the file, walked as `apply_overrides` walks it.
+    fn node(&self, path: &str) -> Option<&toml::Value> {
+        let mut parts = path.split('.');
+        let mut node = self.doc.get(parts.next()?)?;
+        for p in parts {
+            node = match node {
+                toml::Value::Table(t) => t.get(p),
+                toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            }?;
+        }
+        Some(node)
+    }
+}
+
+/// Sets the numeric field of `raw` at a dotted path; `None` if the path is not one.
+fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
+    fn i(f: &mut S<i64>, v: Num) -> Option<()> {
+        match v {
+            Num::Int(x) => *f.get_mut() = x,
+            Num::Float(_) => return None,
+        }
+        Some(())
+    }
+    fn f(f: &mut S<f64>, v: Num) -> Option<()> {
+        *f.get_mut() = match v {
+            Num::Int(x) => x as f64,
+            Num::Float(x) => x,
+        };
+        Some(())
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    match parts.as_slice() {
+        ["clock_mhz"] => f(&mut raw.clock_mhz, v),
+        ["accumulator_bits"] => i(&mut raw.accumulator_bits, v),
+        ["mac", field] => {
+            let m = raw.mac.as_mut()?.get_mut();
+            match *field {
+                "rows" => i(&mut m.rows, v),
+                "cols" => i(&mut m.cols, v),
+                _ => None,
+            }
+        }
+        ["nvdla", field] => {
+            let n = raw.nvdla.as_mut()?.get_mut();
+            match *field {
+                "atomic_c" => i(&mut n.atomic_c, v),
+                "atomic_k" => i(&mut n.atomic_k, v),
+                "stripe" => i(&mut n.stripe, v),
+                "weight_load_cycles" => i(&mut n.weight_load_cycles, v),
+                "pdp_elements_per_cycle" => i(&mut n.pdp_elements_per_cycle, v),
+                _ => None,
+            }
+        }
+        ["dsp", field] => {
+            let d = raw.dsp.as_mut()?.get_mut();
+            match *field {
+                "vector_bits" => i(&mut d.vector_bits, v),
+                "hvx_contexts" => i(&mut d.hvx_contexts, v),
+                "multiply_slots" => i(&mut d.multiply_slots, v),
+                "scalar_threads" => i(&mut d.scalar_threads, v),
+                "invocation_overhead_us" => f(&mut d.invocation_overhead_us, v),
+                "per_op_overhead_us" => f(&mut d.per_op_overhead_us, v),
+                _ => None,
+            }
+        }
+        ["precision", idx, field] => {
+            let p = raw.precision.get_mut(idx.parse::<usize>().ok()?)?.get_mut();
+            match *field {
+                "weight_bits" => i(&mut p.weight_bits, v),
+                "activation_bits" => i(&mut p.activation_bits, v),
+                "macs_per_cycle" => i(&mut p.macs_per_cycle, v),
+                "energy_pj_per_mac" => f(&mut p.energy_pj_per_mac, v),
+                _ => None,
+            }
+        }
+        ["buffer", idx, field] => {
+            let b = raw.buffer.get_mut(idx.parse::<usize>().ok()?)?.get_mut();
+            match *field {
+                "size_kib" => f(&mut b.size_kib, v),
+                "banks" => i(&mut b.banks, v),
+                "port_bits" => i(&mut b.port_bits, v),
+                "read_energy_pj" => f(&mut b.read_energy_pj, v),
+                "write_energy_pj" => f(&mut b.write_energy_pj, v),
+                _ => None,
+            }
+        }
+        ["dram", field] => {
+            let d = raw.dram.get_mut();
+            match *field {
+                "bandwidth_gbps" => f(&mut d.bandwidth_gbps, v),
+                "efficiency" => f(&mut d.efficiency, v),
+                "latency_ns" => f(&mut d.latency_ns, v),
+                "energy_pj_per_bit" => f(&mut d.energy_pj_per_bit, v),
+                _ => None,
+            }
+        }
+        ["vector", field] => {
+            let e = raw.vector.get_mut();
+            match *field {
+                "elements_per_cycle" => i(&mut e.elements_per_cycle, v),
+                "energy_pj_per_op" => f(&mut e.energy_pj_per_op, v),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn no_field(file: &str, path: &str) -> FileError {
@@ -489,6 +667,36 @@ mod tests {
         assert!(s.contains(": --set mac.rows=1.5: field takes a whole number"), "{s}");
         let s = load_hw("systolic32", &[("mac.rows".into(), 1e300)]).unwrap_err().to_string();
         assert!(s.contains("--set mac.rows=1e300:"), "{s}");
+    }
+
+    #[test]
+    fn template_instantiates_exactly_what_parse_hw_gives() {
+        let sets: &[&[(&str, f64)]] = &[
+            &[],
+            &[("mac.rows", 16.0), ("mac.cols", 8.0), ("dram.bandwidth_gbps", 12.5)],
+            &[("mac.rows", 0.0)],
+            &[("mac.rows", 1.5)],
+            &[("mac.rows", f64::NAN)],
+            &[("clock_mhz", 800.0), ("accumulator_bits", 24.0), ("dram.latency_ns", 7.0)],
+            &[("buffer.0.size_kib", 0.0001)],
+            &[("buffer.1.size_kib", 3.0), ("buffer.+1.banks", 2.0), ("buffer.9.size_kib", 3.0)],
+            &[("precision.0.macs_per_cycle", 64.0), ("precision.0.energy_pj_per_mac", 0.1)],
+            &[("nvdla.atomic_c", 8.0), ("nvdla.winograd", 1.0), ("dsp.hvx_contexts", 2.0)],
+            &[("vector.elements_per_cycle", 3.0), ("dram.efficiency", 2.0), ("name", 1.0), ("mac", 1.0)],
+            &[("dram.bandwidth_gbps", 1e300), ("dram.energy_pj_per_bit", -0.0), ("mac.rows.x", 1.0)],
+        ];
+        for name in presets::names() {
+            let t = HwTemplate::load(name).expect("preset");
+            for set in sets {
+                let prefixes = (0..=set.len()).map(|k| &set[..k]);
+                let singles = (0..set.len()).map(|k| &set[k..=k]);
+                for part in prefixes.chain(singles) {
+                    let o: Vec<(String, f64)> = part.iter().map(|(p, v)| (p.to_string(), *v)).collect();
+                    let want = parse_hw(&t.file, &t.text, &o).map_err(|e| e.to_string());
+                    assert_eq!(t.instantiate(&o).map_err(|e| e.to_string()), want, "{name} {o:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod scalesim_cfg;
 
 use crate::units::{Bits, Bytes, BytesPerSecond, Hertz, PicoJoules};
 
-pub use load::{load_hw, parse_hw, HwError};
+pub use load::{load_hw, parse_hw, HwError, HwTemplate};
 
 /// A whole accelerator.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,11 +13,12 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, HwDesc, Role};
+use crate::hw::{Buffer, Family, HwDesc, Role};
 use crate::units::{Bits, Bytes};
+use std::collections::HashMap;
 
 /// Operand widths of one layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Widths {
     /// Weight bits.
     pub weight: u32,
@@ -107,31 +108,47 @@ pub struct NoTileFits {
 struct Capacity<'a> {
     // For each role, the index of the buffer holding it.
     idx: [usize; 3],
+    // For each role, how many copies of its tile its buffer keeps (2 if double buffered).
+    copies: [u64; 3],
     buffers: &'a [Buffer],
+}
+
+/// A buffer that overflows: its index and the bytes needed there. Cheap to make (the search
+/// probes thousands of tiles); turned into a [`NoTileFits`] only when reported.
+#[derive(Debug, Clone, Copy)]
+struct Overflow {
+    buffer: usize,
+    need: u64,
 }
 
 impl<'a> Capacity<'a> {
     fn new(hw: &'a HwDesc) -> Self {
         let find = |r: Role| hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0);
-        Capacity { idx: [find(Role::Inputs), find(Role::Weights), find(Role::Outputs)], buffers: &hw.buffers }
+        let idx = [find(Role::Inputs), find(Role::Weights), find(Role::Outputs)];
+        let copies = idx.map(|b| if hw.buffers[b].double_buffered { 2 } else { 1 });
+        Capacity { idx, copies, buffers: &hw.buffers }
     }
 
     /// Checks bytes needed per role; returns the first overflow.
-    fn check(&self, need: [u64; 3]) -> Result<(), NoTileFits> {
+    fn check(&self, need: [u64; 3]) -> Result<(), Overflow> {
         let mut used = [0u64; 8];
-        for (role, &bytes) in need.iter().enumerate() {
-            let b = self.idx[role];
-            let copies = if self.buffers[b].double_buffered { 2 } else { 1 };
-            if let Some(u) = used.get_mut(b) {
-                *u = u.saturating_add(bytes.saturating_mul(copies));
+        for role in 0..3 {
+            if let Some(u) = used.get_mut(self.idx[role]) {
+                *u = u.saturating_add(need[role].saturating_mul(self.copies[role]));
             }
         }
         for (b, buf) in self.buffers.iter().enumerate().take(used.len()) {
             if used[b] > buf.size.get() {
-                return Err(NoTileFits { buffer: buf.name.clone(), size: buf.size.get(), need: used[b] });
+                return Err(Overflow { buffer: b, need: used[b] });
             }
         }
         Ok(())
+    }
+
+    /// The reportable error of an overflow.
+    fn error(&self, o: Overflow) -> NoTileFits {
+        let buf = &self.buffers[o.buffer];
+        NoTileFits { buffer: buf.name.clone(), size: buf.size.get(), need: o.need }
     }
 }
 
@@ -189,6 +206,75 @@ pub fn tile_conv(hw: &HwDesc, w: &ConvWork, wd: Widths) -> Result<Tiling, NoTile
     result.unwrap_or_else(|| search_conv(hw, w, wd, None))
 }
 
+/// The fields of a description that [`tile_conv`] reads: per buffer its name (for errors),
+/// size, double buffering and roles, and whether the family streams finished outputs
+/// (NVDLA). Two descriptions with equal keys get the same tiling for every layer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TilingKey {
+    buffers: Vec<(String, u64, bool, [bool; 3])>,
+    streams_outputs: bool,
+}
+
+impl TilingKey {
+    /// The key of a description.
+    pub fn of(hw: &HwDesc) -> Self {
+        TilingKey {
+            buffers: hw
+                .buffers
+                .iter()
+                .map(|b| {
+                    (
+                        b.name.clone(),
+                        b.size.get(),
+                        b.double_buffered,
+                        [b.holds.inputs, b.holds.weights, b.holds.outputs],
+                    )
+                })
+                .collect(),
+            streams_outputs: matches!(hw.family, Family::Nvdla(_)),
+        }
+    }
+}
+
+/// Memoized [`tile_conv`] results of a sweep: design points that differ only in fields the
+/// tiling does not read (array shape, DRAM, clock, energies...) share them. `tile_conv` is a
+/// pure function of ([`TilingKey`], work, widths), so a hit returns exactly what a fresh
+/// search would, and results do not depend on which thread filled the memo.
+#[derive(Debug, Default)]
+pub struct TilingMemo {
+    keys: HashMap<TilingKey, usize>,
+    tables: Vec<HashMap<(ConvWork, Widths), Result<Tiling, NoTileFits>>>,
+}
+
+/// The memo table of one description, from [`TilingMemo::table`].
+pub type TilingTable = HashMap<(ConvWork, Widths), Result<Tiling, NoTileFits>>;
+
+impl TilingMemo {
+    /// The table of `hw`'s tiling key (created empty on first use).
+    pub fn table(&mut self, hw: &HwDesc) -> &mut TilingTable {
+        let key = TilingKey::of(hw);
+        let n = self.tables.len();
+        let i = *self.keys.entry(key).or_insert(n);
+        if i == n {
+            self.tables.push(HashMap::new());
+        }
+        &mut self.tables[i]
+    }
+}
+
+/// [`tile_conv`] through a memo table of `hw` (see [`TilingMemo`]); `None` searches afresh.
+pub fn tile_conv_memo(
+    table: Option<&mut TilingTable>,
+    hw: &HwDesc,
+    w: &ConvWork,
+    wd: Widths,
+) -> Result<Tiling, NoTileFits> {
+    match table {
+        None => tile_conv(hw, w, wd),
+        Some(t) => t.entry((*w, wd)).or_insert_with(|| tile_conv(hw, w, wd)).clone(),
+    }
+}
+
 /// One search; `limit` caps how many times the weights may be read.
 fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Result<Tiling, NoTileFits> {
     let cap = Capacity::new(hw);
@@ -196,11 +282,18 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
     // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to
     // DRAM (unit description); finished outputs never wait in a buffer, only partial sums of
     // a channel split would.
-    let streams_outputs = matches!(hw.family, crate::hw::Family::Nvdla(_));
+    let streams_outputs = matches!(hw.family, Family::Nvdla(_));
     let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.acc);
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
     let mut best: Option<(u64, u64, Tiling)> = None;
-    let mut smallest_err: Option<NoTileFits> = None;
+    let mut smallest_err: Option<Overflow> = None;
+    // Exact pruning: with the input channels split (n_c > 1) both loop orders re-read the
+    // inputs once per output-channel tile and the weights at least once, so such a tiling
+    // moves at least `lb_in * n_k + weights_total + out_total` bits, `lb_in` being the
+    // smallest input pass of any spatial tiling. A (tk, tc) whose bound is strictly above
+    // the best total so far can neither beat it nor tie it, so skipping it leaves the
+    // result unchanged.
+    let lb_in = if grouped { None } else { input_pass_bound(w, wd) };
     // Grouped convs tile whole groups: tk = tg * kg output and tg * cg input channels.
     let k_units = if grouped { w.groups } else { w.k };
     for tku in candidates(k_units) {
@@ -208,6 +301,12 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
         let c_cands: Vec<u64> = if grouped { vec![tku * w.cg()] } else { candidates(w.c).collect() };
         for &tc in &c_cands {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
+            if let (true, Some(lb), Some((best_total, _, _))) = (n_c > 1, lb_in, &best) {
+                let n_k = w.k.div_ceil(tk);
+                if lb.saturating_mul(n_k).saturating_add(weights_total).saturating_add(out_total) > *best_total {
+                    continue;
+                }
+            }
             let out_bits = if n_c > 1 { wd.acc } else { wd.output };
             let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
             // Largest spatial tile that fits, trying full width first.
@@ -278,12 +377,32 @@ fn search_conv(hw: &HwDesc, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Res
     }
     match best {
         Some((_, _, t)) => Ok(t),
-        None => Err(smallest_err.unwrap_or(NoTileFits { buffer: String::new(), size: 0, need: 0 })),
+        None => {
+            Err(smallest_err.map(|o| cap.error(o)).unwrap_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }))
+        }
     }
 }
 
+/// A lower bound on the input bits of one pass over all spatial tiles of a dense conv (the
+/// `in_pass` of [`search_conv`]) for any tile rows and columns, or `None` when it is not
+/// worth computing (huge outputs) or `in_pass` could overflow (then nothing is pruned).
+fn input_pass_bound(w: &ConvWork, wd: Widths) -> Option<u64> {
+    if w.oh > 4096 || w.ow > 4096 {
+        return None;
+    }
+    // Every tile's extent is at most ih (iw) and there are at most oh (ow) tiles: if this
+    // product fits, `in_pass`'s unchecked product never wraps, so the bound holds.
+    w.n.checked_mul(w.oh.checked_mul(w.ih.max(1))?)?
+        .checked_mul(w.ow.checked_mul(w.iw.max(1))?)?
+        .checked_mul(w.c)?
+        .checked_mul(u64::from(wd.input))?;
+    let rows = (1..=w.oh).map(|th| extent_sum(w.oh, th, |r| w.in_rows(r))).min()?;
+    let cols = (1..=w.ow).map(|tw| extent_sum(w.ow, tw, |c| w.in_cols(c))).min()?;
+    Some(bits(w.n * rows * cols * w.c, wd.input))
+}
+
 /// The largest `rows` in 1..=max for which `fits` holds (fits is monotone).
-fn largest_fitting(max: u64, fits: &impl Fn(u64) -> Result<(), NoTileFits>) -> Result<u64, NoTileFits> {
+fn largest_fitting(max: u64, fits: &impl Fn(u64) -> Result<(), Overflow>) -> Result<u64, Overflow> {
     fits(1)?;
     if fits(max).is_ok() {
         return Ok(max);
@@ -305,7 +424,7 @@ pub fn tile_vector(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Tiling, No
     let cap = Capacity::new(hw);
     let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
     let fits = |te: u64| cap.check([bytes(te * ratio, wd.input), 0, bytes(te, wd.output)]);
-    let te = largest_fitting(v.out_elements.max(1), &fits)?;
+    let te = largest_fitting(v.out_elements.max(1), &fits).map_err(|o| cap.error(o))?;
     Ok(Tiling {
         tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
         order: LoopOrder::InputsOuter,

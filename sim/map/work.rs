@@ -5,7 +5,7 @@ use crate::ir::{Graph, Layer, Op, PoolKind};
 use crate::units::Macs;
 
 /// A convolution (or FC) loop nest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConvWork {
     /// Batch.
     pub n: u64,

@@ -2,14 +2,19 @@
 //!
 //! Each network is parsed once; each (network, weight bits, activation bits, accumulator
 //! bits) graph is width-assigned once and shared by every hardware point that uses it.
+//! Each accelerator description is parsed once ([`HwTemplate`]); a point applies its
+//! `--set` overrides to the parsed form. Each worker keeps a [`TilingMemo`], so points that
+//! differ only in fields the tiling does not read reuse its searches (exactly: the tiling
+//! is a pure function of its key).
 //! Results come back in point order whatever the number of threads, so a sweep's output is
 //! byte-identical on 1 or 64 threads.
 
 use super::plan::{Point, SweepSpec};
 use super::table::Row;
-use crate::hw::load_hw;
+use crate::hw::{load_hw, HwTemplate};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
+use crate::map::tiling::TilingMemo;
 use crate::quant::{assign_widths, Precision};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -69,10 +74,16 @@ pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) 
         cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
         Ok(g)
     };
+    let mut used_hw = vec![false; spec.hw.len()];
+    for p in points {
+        used_hw[p.hw] = true;
+    }
+    let templates: Vec<Option<HwTemplate>> =
+        spec.hw.iter().zip(&used_hw).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
     let mut out: Vec<PointResult> = points
         .par_iter()
-        .map(|p| {
-            let r = run_point(spec, p, &graph);
+        .map_init(TilingMemo::default, |memo, p| {
+            let r = run_point(spec, p, &templates, memo, &graph);
             tick();
             r
         })
@@ -84,6 +95,8 @@ pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) 
 fn run_point(
     spec: &SweepSpec,
     p: &Point,
+    templates: &[Option<HwTemplate>],
+    memo: &mut TilingMemo,
     graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
 ) -> PointResult {
     let mut res = PointResult {
@@ -96,7 +109,11 @@ fn run_point(
         rows: Vec::new(),
         error: None,
     };
-    let hw = match load_hw(&spec.hw[p.hw], &spec.overrides(p)) {
+    let hw = match &templates[p.hw] {
+        Some(t) => t.instantiate(&spec.overrides(p)),
+        None => load_hw(&spec.hw[p.hw], &spec.overrides(p)),
+    };
+    let hw = match hw {
         Ok(h) => h,
         Err(e) => {
             res.error = Some(format!("invalid accelerator description: {e}"));
@@ -115,7 +132,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run(&g, &hw) {
+    match crate::pipeline::run_memo(&g, &hw, memo) {
         Ok(report) => {
             res.rows.push(Row::total(&report));
             if spec.per_layer {
