@@ -285,16 +285,69 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
     }
 }
 
-/// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`.
+/// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
+/// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2.
 #[inline(always)]
-fn requantize_rows(p: &ConvParams, bias: &[i32], acc: &[i32], acc_stride: usize, out: &mut [i32]) {
+fn requantize_rows(p: &ConvParams, bias: &[i32], acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
     let cout = p.output[3];
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
-        for co in 0..cout {
+        let mut co = 0;
+        #[cfg(target_arch = "x86_64")]
+        if avx2 && p.multipliers.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)) {
+            assert!(a.len() >= cout && bias.len() >= cout && p.multipliers.len() >= cout);
+            while co + 8 <= cout {
+                // SAFETY: AVX2 was detected by the caller (`avx2`); co + 8 <= cout bounds
+                // every slice access (asserted lengths above).
+                unsafe { requant8_avx2(p, &bias[co..co + 8], &a[co..co + 8], &mut o[co..co + 8], co) };
+                co += 8;
+            }
+        }
+        let _ = avx2;
+        for co in co..cout {
             let v = multiply_by_quantized_multiplier(a[co].wrapping_add(bias[co]), p.multipliers[co]);
             o[co] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
         }
     }
+}
+
+/// Eight lanes of [`multiply_by_quantized_multiplier`] then the output zero point and
+/// clamp. `srdhm(a, b)` is `(a*b + 2^30) >> 31` (floor) for every pair but
+/// `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp is
+/// applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
+/// saturating add never saturates.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn requant8_avx2(p: &ConvParams, bias: &[i32], acc: &[i32], out: &mut [i32], co: usize) {
+    use std::arch::x86_64::*;
+    let mut mul = [0i32; 8];
+    let mut left = [0i32; 8];
+    let mut right = [0i32; 8];
+    for j in 0..8 {
+        let m = p.multipliers[co + j];
+        mul[j] = m.multiplier;
+        left[j] = m.shift.max(0);
+        right[j] = (-m.shift).max(0);
+    }
+    let ld = |v: &[i32]| _mm256_loadu_si256(v.as_ptr() as *const __m256i);
+    let x = _mm256_add_epi32(ld(acc), ld(bias));
+    let x = _mm256_sllv_epi32(x, ld(&left));
+    let m = ld(&mul);
+    let half = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
+    let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+    let odd = _mm256_slli_epi64(odd, 1);
+    let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
+    let r = ld(&right);
+    let one = _mm256_set1_epi32(1);
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
+    let rem = _mm256_and_si256(h, mask);
+    let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+    let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
+    let zo = p.output_zp as i64;
+    let lo = _mm256_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let hi = _mm256_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
+    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
 }
 
 #[inline(always)]
@@ -334,7 +387,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                             }
                         }
                         let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                        requantize_rows(p, &packed.bias, &acc, c, o);
+                        requantize_rows(p, &packed.bias, &acc, c, o, avx2);
                     }
                 }
             }
@@ -359,6 +412,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         &acc[..rows * acc_stride],
                         acc_stride,
                         &mut out[r * cout..][..rows * cout],
+                        avx2,
                     );
                     r += rows;
                 }
@@ -387,7 +441,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         }
                         gemm(&patches, ks, ow, kp, wp, blocks, &mut acc, avx2);
                         let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                        requantize_rows(p, &packed.bias, &acc, acc_stride, o);
+                        requantize_rows(p, &packed.bias, &acc, acc_stride, o, avx2);
                     }
                 }
             }
