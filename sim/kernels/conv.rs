@@ -5,11 +5,19 @@
 //! Two implementations give identical results: [`conv_reference`], a scalar loop that
 //! follows the reference kernels and honours any [`Arithmetic`] (narrow accumulators,
 //! saturation, other roundings), and [`conv_fast`], used for 8-bit-or-narrower operands
-//! under LiteRT's arithmetic. The fast path folds the input zero point out of the inner
-//! loop (`sum (x - zx) w = sum x w - zx sum w`), pads with `zx` so the fold stays valid at
-//! the borders, and accumulates `i16 x i16` products in i32, whose addition is associative,
-//! so SIMD order cannot change a result. An AVX2 build of the same loops is dispatched at
-//! run time.
+//! under LiteRT's arithmetic. The fast path:
+//! - packs the weights once per layer ([`pack`], at executor construction): dense weights
+//!   as blocks of 16 output channels x pairs of k, the layout `vpmaddwd` consumes;
+//! - folds the input zero point out of the inner loop by converting the input once to
+//!   `x - zx` in i16 (9 bits), so padding is 0 and borders need no correction;
+//! - runs a register-tiled 6 pixels x 16 channels micro-kernel (`vpbroadcastd` of an input
+//!   pair, `vpmaddwd` + `vpaddd`; never the saturating `vpmaddubsw`); 1x1 stride-1 convs are
+//!   a direct GEMM over the NHWC rows, others build im2col patches one output row at a time;
+//! - vectorizes depthwise convs across channels;
+//! - requantizes a whole row at once (8 channels per AVX2 step, same double rounding).
+//!
+//! i32 addition is associative, so the AVX2 path (dispatched at run time) and the portable
+//! path ([`conv_fast_portable`]) give identical results (property-tested).
 
 use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::ExplicitPadding;
@@ -107,7 +115,7 @@ pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32>
 /// Output channels per packed weight block (two AVX2 registers of eight i32 lanes).
 const NR: usize = 16;
 /// Pixels per register tile of the micro-kernel.
-const MR: usize = 4;
+const MR: usize = 6;
 
 /// Weights packed once per layer for [`conv_fast`], with the per-channel constants of
 /// the requantization.
@@ -116,6 +124,12 @@ pub struct PackedConv {
     kind: PackedKind,
     /// Bias per output channel as the i32 the accumulator wraps to.
     bias: Vec<i32>,
+    /// Per output channel: Q31 multiplier, left shift, right shift.
+    mul: Vec<i32>,
+    left: Vec<i32>,
+    right: Vec<i32>,
+    /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
+    simd_requant: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +160,15 @@ pub fn pack(p: &ConvParams) -> PackedConv {
     let c = p.input[3];
     let cout = p.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
+    let ms = &p.multipliers[..cout];
+    let mut pk = PackedConv {
+        kind: PackedKind::Depthwise { w: Vec::new() },
+        bias,
+        mul: ms.iter().map(|m| m.multiplier).collect(),
+        left: ms.iter().map(|m| m.shift.max(0)).collect(),
+        right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
+        simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
+    };
     if p.groups == 1 {
         let k = p.kernel[0] * p.kernel[1] * c;
         let kp = k.div_ceil(2);
@@ -157,7 +180,8 @@ pub fn pack(p: &ConvParams) -> PackedConv {
                 w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v as i16;
             }
         }
-        PackedConv { kind: PackedKind::Dense { kp, blocks, w }, bias }
+        pk.kind = PackedKind::Dense { kp, blocks, w };
+        pk
     } else {
         let taps = p.kernel[0] * p.kernel[1];
         let mut w = vec![0i32; taps * c];
@@ -166,7 +190,8 @@ pub fn pack(p: &ConvParams) -> PackedConv {
                 w[t * c + ch] = p.weights[ch * taps + t];
             }
         }
-        PackedConv { kind: PackedKind::Depthwise { w }, bias }
+        pk.kind = PackedKind::Depthwise { w };
+        pk
     }
 }
 
@@ -203,6 +228,7 @@ pub fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec
 /// `acc` `(mr-1)*acc_stride + NR` (checked by the caller, [`gemm`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[inline]
 unsafe fn kernel_avx2<const M: usize>(
     a: *const i16,
     a_stride: usize,
@@ -269,6 +295,8 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
                 unsafe {
                     let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
                     match mr {
+                        6 => kernel_avx2::<6>(ap, a_stride, kp, wp, cp, acc_stride),
+                        5 => kernel_avx2::<5>(ap, a_stride, kp, wp, cp, acc_stride),
                         4 => kernel_avx2::<4>(ap, a_stride, kp, wp, cp, acc_stride),
                         3 => kernel_avx2::<3>(ap, a_stride, kp, wp, cp, acc_stride),
                         2 => kernel_avx2::<2>(ap, a_stride, kp, wp, cp, acc_stride),
@@ -288,17 +316,18 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 /// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
 /// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2.
 #[inline(always)]
-fn requantize_rows(p: &ConvParams, bias: &[i32], acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
+fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
+    let bias = &pk.bias;
     let cout = p.output[3];
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
         #[cfg(target_arch = "x86_64")]
-        if avx2 && p.multipliers.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)) {
-            assert!(a.len() >= cout && bias.len() >= cout && p.multipliers.len() >= cout);
+        if avx2 && pk.simd_requant {
+            assert!(a.len() >= cout && bias.len() >= cout && pk.mul.len() >= cout);
             while co + 8 <= cout {
                 // SAFETY: AVX2 was detected by the caller (`avx2`); co + 8 <= cout bounds
                 // every slice access (asserted lengths above).
-                unsafe { requant8_avx2(p, &bias[co..co + 8], &a[co..co + 8], &mut o[co..co + 8], co) };
+                unsafe { requant8_avx2(p, pk, &a[co..co + 8], &mut o[co..co + 8], co) };
                 co += 8;
             }
         }
@@ -317,27 +346,19 @@ fn requantize_rows(p: &ConvParams, bias: &[i32], acc: &[i32], acc_stride: usize,
 /// saturating add never saturates.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn requant8_avx2(p: &ConvParams, bias: &[i32], acc: &[i32], out: &mut [i32], co: usize) {
+#[inline]
+unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut [i32], co: usize) {
     use std::arch::x86_64::*;
-    let mut mul = [0i32; 8];
-    let mut left = [0i32; 8];
-    let mut right = [0i32; 8];
-    for j in 0..8 {
-        let m = p.multipliers[co + j];
-        mul[j] = m.multiplier;
-        left[j] = m.shift.max(0);
-        right[j] = (-m.shift).max(0);
-    }
-    let ld = |v: &[i32]| _mm256_loadu_si256(v.as_ptr() as *const __m256i);
-    let x = _mm256_add_epi32(ld(acc), ld(bias));
-    let x = _mm256_sllv_epi32(x, ld(&left));
-    let m = ld(&mul);
+    let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
+    let x = _mm256_add_epi32(ld(acc), ld(&pk.bias[co..]));
+    let x = _mm256_sllv_epi32(x, ld(&pk.left[co..]));
+    let m = ld(&pk.mul[co..]);
     let half = _mm256_set1_epi64x(1 << 30);
     let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
     let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
     let odd = _mm256_slli_epi64(odd, 1);
     let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
-    let r = ld(&right);
+    let r = ld(&pk.right[co..]);
     let one = _mm256_set1_epi32(1);
     let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
     let rem = _mm256_and_si256(h, mask);
@@ -387,7 +408,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                             }
                         }
                         let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                        requantize_rows(p, &packed.bias, &acc, c, o, avx2);
+                        requantize_rows(p, packed, &acc, c, o, avx2);
                     }
                 }
             }
@@ -408,7 +429,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                     gemm(&xi[r * c..], c, rows, kp, wp, blocks, &mut acc, avx2);
                     requantize_rows(
                         p,
-                        &packed.bias,
+                        packed,
                         &acc[..rows * acc_stride],
                         acc_stride,
                         &mut out[r * cout..][..rows * cout],
@@ -441,7 +462,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         }
                         gemm(&patches, ks, ow, kp, wp, blocks, &mut acc, avx2);
                         let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                        requantize_rows(p, &packed.bias, &acc, acc_stride, o, avx2);
+                        requantize_rows(p, packed, &acc, acc_stride, o, avx2);
                     }
                 }
             }
