@@ -90,6 +90,7 @@ pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
         notes,
         totals: Totals::from_layers(&layers, peak, hw.clock.0, overhead),
         layers,
+        accuracy: None,
     })
 }
 

@@ -19,7 +19,9 @@
 //! i32 addition is associative, so the AVX2 path (dispatched at run time) and the portable
 //! path ([`conv_fast_portable`]) give identical results (property-tested).
 
-use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
+use super::fixedpoint::{
+    multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
+};
 use crate::ir::ExplicitPadding;
 
 /// Everything an integer convolution needs, resolved once per layer.
@@ -147,7 +149,9 @@ enum PackedKind {
 pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: &Arithmetic) -> bool {
     let [_, _, _, c] = p.input;
     let cout = p.output[3];
-    arith.is_litert()
+    // A 32-bit wrapping accumulator is LiteRT's int32 arithmetic for 8-bit operands.
+    let int32_wrap = arith.acc_bits == 32 && arith.overflow == Overflow::Wrap;
+    (arith.is_litert() || (int32_wrap && arith.rounding == Rounding::TfliteDouble))
         && p.requant == Requant::Double
         && input_bits <= 8
         && weight_bits <= 8
