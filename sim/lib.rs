@@ -5,6 +5,7 @@
 //! and the command-line interface ([`cli`]) a thin layer on top. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod accuracy;
 pub mod cli;
 pub mod cost;
 pub mod diag;

@@ -115,6 +115,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         notes,
         totals,
         layers,
+        accuracy: None,
     })
 }
 

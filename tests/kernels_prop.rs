@@ -3,7 +3,7 @@
 //! handles wider operands (up to 16 bits) and narrow accumulators.
 
 use accelsim::ir::ExplicitPadding;
-use accelsim::kernels::conv::{conv_fast, conv_reference, fast_supported, pack, ConvParams};
+use accelsim::kernels::conv::{conv_fast, conv_fast_portable, conv_reference, fast_supported, pack, ConvParams};
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 use proptest::prelude::*;
@@ -20,7 +20,7 @@ fn case(max_bits: u32) -> impl Strategy<Value = Case> {
     (
         (1usize..3, 1usize..9, 1usize..9, 1usize..7),
         (1usize..4, 1usize..4, 1usize..3, 0usize..2),
-        (2u32..=max_bits, 2u32..=max_bits.min(8), 1usize..9, any::<bool>(), any::<u64>()),
+        (2u32..=max_bits, 2u32..=max_bits.min(8), 1usize..40, any::<bool>(), any::<u64>()),
     )
         .prop_map(|((n, h, w, c), (kh, kw, stride, pad), (in_bits, w_bits, cout, depthwise, seed))| {
             let mut s = seed | 1;
@@ -70,6 +70,32 @@ proptest! {
         let fast = conv_fast(&c.p, &pack(&c.p), &c.x);
         let slow = conv_reference(&c.p, &c.x, &arith);
         prop_assert_eq!(fast, slow);
+    }
+
+    /// The runtime-dispatched path (AVX2 where the CPU has it) equals the portable path.
+    #[test]
+    fn simd_conv_equals_portable(c in case(8)) {
+        let packed = pack(&c.p);
+        prop_assert_eq!(conv_fast(&c.p, &packed, &c.x), conv_fast_portable(&c.p, &packed, &c.x));
+    }
+
+    /// 1x1 stride-1 convolutions take the direct-GEMM path; wide layers span several blocks.
+    #[test]
+    fn pointwise_gemm_equals_reference(c in case(8)) {
+        let mut p = c.p.clone();
+        let [n, h, w, ch] = p.input;
+        let cout = p.output[3];
+        p.kernel = [1, 1];
+        p.stride = [1, 1];
+        p.pad = ExplicitPadding { top: 0, bottom: 0, left: 0, right: 0 };
+        p.groups = 1;
+        p.output = [n, h, w, cout];
+        p.weights = (0..cout * ch).map(|i| (i as i32 * 37 % 255) - 127).collect();
+        let arith = Arithmetic::default();
+        let packed = pack(&p);
+        let slow = conv_reference(&p, &c.x, &arith);
+        prop_assert_eq!(&conv_fast(&p, &packed, &c.x), &slow);
+        prop_assert_eq!(&conv_fast_portable(&p, &packed, &c.x), &slow);
     }
 
     #[test]

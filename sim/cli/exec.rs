@@ -62,7 +62,7 @@ fn width(dtype: DataType) -> usize {
     }
 }
 
-fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
+pub(crate) fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
     let w = width(t.dtype);
     let n = t.elements() as usize;
     if Some(bytes.len()) != n.checked_mul(w) {
@@ -139,6 +139,38 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
     }
     let json = serde_json::to_vec_pretty(&serde_json::json!({ "tensors": index })).into_diagnostic()?;
     write_atomic(&dir.join("index.json"), &json)
+}
+
+/// Runs the functional accuracy evaluation of `accelsim run` (see [`crate::accuracy`]) on
+/// a model with real weights and attaches it to the report; other models get a note saying
+/// why it was skipped. `input` is a raw file as for `exec`; without it, a seeded synthetic
+/// input is used.
+pub(crate) fn attach_accuracy(
+    report: &mut crate::report::RunReport,
+    g: &Graph,
+    hw: &crate::hw::HwDesc,
+    input: Option<&Path>,
+) -> miette::Result<()> {
+    use crate::accuracy;
+    if let Some(reason) = accuracy::unsupported_reason(g) {
+        if let Some(p) = input {
+            return Err(miette!("--input {}: no functional run is possible: {reason}", p.display()));
+        }
+        report.notes.push(format!("accuracy (SQNR) not evaluated: {reason}"));
+        return Ok(());
+    }
+    let (x, desc) = match input {
+        Some(p) => {
+            let bytes = std::fs::read(p).into_diagnostic().wrap_err_with(|| format!("reading {}", p.display()))?;
+            (decode(g.tensor(g.inputs[0]), &bytes)?, p.display().to_string())
+        }
+        None => (accuracy::synthetic_input(g, 1).into_diagnostic()?, "synthetic (seed 1)".to_string()),
+    };
+    match accuracy::evaluate(g, accuracy::arithmetic_of(hw), x, &desc) {
+        Ok(a) => report.accuracy = Some(a),
+        Err(e) => report.notes.push(format!("accuracy (SQNR) not evaluated: {e}")),
+    }
+    Ok(())
 }
 
 /// Runs `accelsim exec`.

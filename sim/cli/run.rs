@@ -49,6 +49,14 @@ pub struct RunArgs {
     /// Write the output to this file (atomically) instead of standard output.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Raw input for the functional accuracy run of a model with real weights (an imported
+    /// .tflite): little-endian NHWC in the input's element type, as for `exec`. Default: a
+    /// deterministic synthetic image (seed 1).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<std::path::PathBuf>,
+    /// Skip the functional accuracy run (per-layer SQNR on the accelerator's arithmetic).
+    #[arg(long)]
+    pub no_accuracy: bool,
     /// Also write a SCALE-Sim-style COMPUTE_REPORT.csv into this directory (mac_array only).
     #[arg(long, value_name = "DIR")]
     pub scalesim_reports: Option<std::path::PathBuf>,
@@ -78,15 +86,20 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let hw = hw_from(&a.hw, &overrides)?;
     let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    // The accuracy run uses the model's own quantization, so it keeps the graph as loaded.
+    let acc_graph = (!a.no_accuracy).then(|| g.clone());
     let acc = hw.accumulator.bits.min(64) as u8;
     // An imported quantized model keeps its own widths unless the user asks for others.
     let quantized = g.tensors.iter().filter(|t| t.kind == crate::ir::TensorKind::Activation).all(|t| t.dtype.is_int());
     if !quantized || a.wbits.is_some() || a.abits.is_some() {
         assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     }
-    let report = crate::pipeline::run(&g, &hw)
+    let mut report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
+    if let Some(g0) = &acc_graph {
+        super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
+    }
     if let Some(dir) = &a.scalesim_reports {
         let csv = crate::report::scalesim::compute_report(&g, &hw, &report).ok_or_else(|| {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())

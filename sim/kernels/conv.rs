@@ -5,13 +5,23 @@
 //! Two implementations give identical results: [`conv_reference`], a scalar loop that
 //! follows the reference kernels and honours any [`Arithmetic`] (narrow accumulators,
 //! saturation, other roundings), and [`conv_fast`], used for 8-bit-or-narrower operands
-//! under LiteRT's arithmetic. The fast path folds the input zero point out of the inner
-//! loop (`sum (x - zx) w = sum x w - zx sum w`), pads with `zx` so the fold stays valid at
-//! the borders, and accumulates `i16 x i16` products in i32, whose addition is associative,
-//! so SIMD order cannot change a result. An AVX2 build of the same loops is dispatched at
-//! run time.
+//! under LiteRT's arithmetic. The fast path:
+//! - packs the weights once per layer ([`pack`], at executor construction): dense weights
+//!   as blocks of 16 output channels x pairs of k, the layout `vpmaddwd` consumes;
+//! - folds the input zero point out of the inner loop by converting the input once to
+//!   `x - zx` in i16 (9 bits), so padding is 0 and borders need no correction;
+//! - runs a register-tiled 6 pixels x 16 channels micro-kernel (`vpbroadcastd` of an input
+//!   pair, `vpmaddwd` + `vpaddd`; never the saturating `vpmaddubsw`); 1x1 stride-1 convs are
+//!   a direct GEMM over the NHWC rows, others build im2col patches one output row at a time;
+//! - vectorizes depthwise convs across channels;
+//! - requantizes a whole row at once (8 channels per AVX2 step, same double rounding).
+//!
+//! i32 addition is associative, so the AVX2 path (dispatched at run time) and the portable
+//! path ([`conv_fast_portable`]) give identical results (property-tested).
 
-use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
+use super::fixedpoint::{
+    multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
+};
 use crate::ir::ExplicitPadding;
 
 /// Everything an integer convolution needs, resolved once per layer.
@@ -104,15 +114,34 @@ pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32>
     out
 }
 
-/// Weights packed for the fast kernels: i16 values and per-channel sums.
+/// Output channels per packed weight block (two AVX2 registers of eight i32 lanes).
+const NR: usize = 16;
+/// Pixels per register tile of the micro-kernel.
+const MR: usize = 6;
+
+/// Weights packed once per layer for [`conv_fast`], with the per-channel constants of
+/// the requantization.
 #[derive(Debug, Clone)]
 pub struct PackedConv {
-    /// Dense: `[cout][kh*kw*c]` (OHWI as is). Depthwise (multiplier 1): `[kh*kw][c]`.
-    w: Vec<i16>,
-    /// Sum of each output channel's weights (dense only).
-    wsum: Vec<i32>,
-    /// Whether this is a depthwise layer with channel multiplier 1.
-    depthwise: bool,
+    kind: PackedKind,
+    /// Bias per output channel as the i32 the accumulator wraps to.
+    bias: Vec<i32>,
+    /// Per output channel: Q31 multiplier, left shift, right shift.
+    mul: Vec<i32>,
+    left: Vec<i32>,
+    right: Vec<i32>,
+    /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
+    simd_requant: bool,
+}
+
+#[derive(Debug, Clone)]
+enum PackedKind {
+    /// Dense: `k = kh*kw*c` padded to `2*kp`; blocks of [`NR`] output channels, each
+    /// `[kp][NR][2]` i16 (pairs of consecutive k per channel, as `vpmaddwd` consumes them);
+    /// missing channels and the odd k are zero.
+    Dense { kp: usize, blocks: usize, w: Vec<i16> },
+    /// Depthwise with multiplier 1: `[kh*kw][c]` i32.
+    Depthwise { w: Vec<i32> },
 }
 
 /// Whether [`conv_fast`] can run this layer bit-exactly: operands of at most 8 bits,
@@ -120,7 +149,9 @@ pub struct PackedConv {
 pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: &Arithmetic) -> bool {
     let [_, _, _, c] = p.input;
     let cout = p.output[3];
-    arith.is_litert()
+    // A 32-bit wrapping accumulator is LiteRT's int32 arithmetic for 8-bit operands.
+    let int32_wrap = arith.acc_bits == 32 && arith.overflow == Overflow::Wrap;
+    (arith.is_litert() || (int32_wrap && arith.rounding == Rounding::TfliteDouble))
         && p.requant == Requant::Double
         && input_bits <= 8
         && weight_bits <= 8
@@ -128,29 +159,48 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
         && (p.groups == 1 || (p.groups == c && cout == c))
 }
 
-/// Packs the weights of a layer for [`conv_fast`].
+/// Packs the weights of a layer for [`conv_fast`] (done once, when the executor is built).
 pub fn pack(p: &ConvParams) -> PackedConv {
     let c = p.input[3];
     let cout = p.output[3];
+    let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
+    let ms = &p.multipliers[..cout];
+    let mut pk = PackedConv {
+        kind: PackedKind::Depthwise { w: Vec::new() },
+        bias,
+        mul: ms.iter().map(|m| m.multiplier).collect(),
+        left: ms.iter().map(|m| m.shift.max(0)).collect(),
+        right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
+        simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
+    };
     if p.groups == 1 {
-        let k = p.weights.len() / cout.max(1);
-        let w: Vec<i16> = p.weights.iter().map(|&v| v as i16).collect();
-        let wsum = (0..cout).map(|co| p.weights[co * k..(co + 1) * k].iter().sum()).collect();
-        PackedConv { w, wsum, depthwise: false }
-    } else {
-        let taps = p.kernel[0] * p.kernel[1];
-        let mut w = vec![0i16; taps * c];
-        for ch in 0..c {
-            for t in 0..taps {
-                w[t * c + ch] = p.weights[ch * taps + t] as i16;
+        let k = p.kernel[0] * p.kernel[1] * c;
+        let kp = k.div_ceil(2);
+        let blocks = cout.div_ceil(NR);
+        let mut w = vec![0i16; blocks * kp * NR * 2];
+        for co in 0..cout {
+            let (b, j) = (co / NR, co % NR);
+            for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
+                w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v as i16;
             }
         }
-        PackedConv { w, wsum: Vec::new(), depthwise: true }
+        pk.kind = PackedKind::Dense { kp, blocks, w };
+        pk
+    } else {
+        let taps = p.kernel[0] * p.kernel[1];
+        let mut w = vec![0i32; taps * c];
+        for ch in 0..c {
+            for t in 0..taps {
+                w[t * c + ch] = p.weights[ch * taps + t];
+            }
+        }
+        pk.kind = PackedKind::Depthwise { w };
+        pk
     }
 }
 
 /// The fast convolution (see the module doc); identical results to [`conv_reference`]
-/// whenever [`fast_supported`] holds.
+/// whenever [`fast_supported`] holds. Uses AVX2 when the CPU has it.
 pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
     #[cfg(target_arch = "x86_64")]
     {
@@ -168,70 +218,161 @@ unsafe fn conv_fast_avx2(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<
     conv_fast_impl(p, packed, x, true)
 }
 
-fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+/// [`conv_fast`] without SIMD intrinsics: the same algorithm with scalar micro-kernels,
+/// giving identical results on every CPU (exposed for the equivalence tests).
+pub fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
     conv_fast_impl(p, packed, x, false)
 }
 
-/// Two patches times four weight rows with `vpmaddwd` (no saturation: each i16 x i16 pair
-/// sum fits i32 for 8-bit operands), 8 accumulators; the tail is scalar.
+/// `MR x NR` micro-kernel: `acc[r][j] = sum_k a[r][k] * w[k][j]` over `kp` pairs of k with
+/// `vpmaddwd` (i16 pairs to i32, exact for 9-bit x 8-bit operands) and i32 adds.
+///
+/// # Safety
+/// AVX2 must be available; `a` must hold `(mr-1)*a_stride + 2*kp` elements, `w` `kp*NR*2`,
+/// `acc` `(mr-1)*acc_stride + NR` (checked by the caller, [`gemm`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dot_2x4_avx2(a0: &[i16], a1: &[i16], w: [&[i16]; 4]) -> [[i32; 4]; 2] {
+#[inline]
+unsafe fn kernel_avx2<const M: usize>(
+    a: *const i16,
+    a_stride: usize,
+    kp: usize,
+    w: *const i16,
+    acc: *mut i32,
+    acc_stride: usize,
+) {
     use std::arch::x86_64::*;
-    let k = a0.len();
-    assert!(a1.len() == k && w.iter().all(|r| r.len() == k));
-    let mut acc = [[_mm256_setzero_si256(); 4]; 2];
-    let k16 = k / 16 * 16;
-    let mut i = 0;
-    while i < k16 {
-        // SAFETY: i + 16 <= k for every slice (asserted lengths above).
-        let x0 = _mm256_loadu_si256(a0.as_ptr().add(i) as *const __m256i);
-        let x1 = _mm256_loadu_si256(a1.as_ptr().add(i) as *const __m256i);
-        for j in 0..4 {
-            let wv = _mm256_loadu_si256(w[j].as_ptr().add(i) as *const __m256i);
-            acc[0][j] = _mm256_add_epi32(acc[0][j], _mm256_madd_epi16(x0, wv));
-            acc[1][j] = _mm256_add_epi32(acc[1][j], _mm256_madd_epi16(x1, wv));
+    let mut c = [[_mm256_setzero_si256(); 2]; M];
+    for q in 0..kp {
+        let w0 = _mm256_loadu_si256(w.add(q * 2 * NR) as *const __m256i);
+        let w1 = _mm256_loadu_si256(w.add(q * 2 * NR + NR) as *const __m256i);
+        for (r, cr) in c.iter_mut().enumerate() {
+            let xv = _mm256_set1_epi32((a.add(r * a_stride + 2 * q) as *const i32).read_unaligned());
+            cr[0] = _mm256_add_epi32(cr[0], _mm256_madd_epi16(xv, w0));
+            cr[1] = _mm256_add_epi32(cr[1], _mm256_madd_epi16(xv, w1));
         }
-        i += 16;
     }
-    let mut out = [[0i32; 4]; 2];
-    for p in 0..2 {
-        for j in 0..4 {
-            let mut lanes = [0i32; 8];
-            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc[p][j]);
-            let mut s = lanes.iter().fold(0i32, |a, &b| a.wrapping_add(b));
-            let a = if p == 0 { a0 } else { a1 };
-            for t in k16..k {
-                s = s.wrapping_add(a[t] as i32 * w[j][t] as i32);
+    for (r, cr) in c.iter().enumerate() {
+        _mm256_storeu_si256(acc.add(r * acc_stride) as *mut __m256i, cr[0]);
+        _mm256_storeu_si256(acc.add(r * acc_stride + 8) as *mut __m256i, cr[1]);
+    }
+}
+
+/// The portable micro-kernel: same sums as [`kernel_avx2`] (i32 addition is associative).
+#[inline(always)]
+fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], acc: &mut [i32], acc_stride: usize) {
+    for r in 0..mr {
+        let ar = &a[r * a_stride..][..2 * kp];
+        let mut s = [0i32; NR];
+        for q in 0..kp {
+            let (x0, x1) = (ar[2 * q] as i32, ar[2 * q + 1] as i32);
+            let wq = &w[q * 2 * NR..][..2 * NR];
+            for j in 0..NR {
+                s[j] = s[j].wrapping_add(x0 * wq[2 * j] as i32).wrapping_add(x1 * wq[2 * j + 1] as i32);
             }
-            out[p][j] = s;
+        }
+        acc[r * acc_stride..][..NR].copy_from_slice(&s);
+    }
+}
+
+/// `acc[rows][blocks*NR] = a[rows][2kp] x w`, where row `r` of `a` starts at `r * a_stride`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: usize, acc: &mut [i32], avx2: bool) {
+    let acc_stride = blocks * NR;
+    if rows == 0 {
+        return;
+    }
+    assert!(a.len() >= (rows - 1) * a_stride + 2 * kp && w.len() >= blocks * kp * 2 * NR);
+    assert!(acc.len() >= rows * acc_stride);
+    for b in 0..blocks {
+        let wb = &w[b * kp * 2 * NR..][..kp * 2 * NR];
+        let mut r = 0;
+        while r < rows {
+            let mr = (rows - r).min(MR);
+            let ar = &a[r * a_stride..];
+            let accr = &mut acc[r * acc_stride + b * NR..];
+            if avx2 {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `avx2` is only true in the AVX2 build after runtime detection; the
+                // asserts above bound every access of the micro-kernel.
+                unsafe {
+                    let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
+                    match mr {
+                        6 => kernel_avx2::<6>(ap, a_stride, kp, wp, cp, acc_stride),
+                        5 => kernel_avx2::<5>(ap, a_stride, kp, wp, cp, acc_stride),
+                        4 => kernel_avx2::<4>(ap, a_stride, kp, wp, cp, acc_stride),
+                        3 => kernel_avx2::<3>(ap, a_stride, kp, wp, cp, acc_stride),
+                        2 => kernel_avx2::<2>(ap, a_stride, kp, wp, cp, acc_stride),
+                        _ => kernel_avx2::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
+            } else {
+                kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
+            }
+            r += mr;
         }
     }
-    out
 }
 
+/// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
+/// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2.
 #[inline(always)]
-fn dot(a: &[i16], b: &[i16]) -> i32 {
-    let mut s = 0i32;
-    for (x, y) in a.iter().zip(b) {
-        s = s.wrapping_add(*x as i32 * *y as i32);
+fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
+    let bias = &pk.bias;
+    let cout = p.output[3];
+    for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
+        let mut co = 0;
+        #[cfg(target_arch = "x86_64")]
+        if avx2 && pk.simd_requant {
+            assert!(a.len() >= cout && bias.len() >= cout && pk.mul.len() >= cout);
+            while co + 8 <= cout {
+                // SAFETY: AVX2 was detected by the caller (`avx2`); co + 8 <= cout bounds
+                // every slice access (asserted lengths above).
+                unsafe { requant8_avx2(p, pk, &a[co..co + 8], &mut o[co..co + 8], co) };
+                co += 8;
+            }
+        }
+        let _ = avx2;
+        for co in co..cout {
+            let v = multiply_by_quantized_multiplier(a[co].wrapping_add(bias[co]), p.multipliers[co]);
+            o[co] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
+        }
     }
-    s
 }
 
-#[inline(always)]
-fn dot4(a: &[i16], w0: &[i16], w1: &[i16], w2: &[i16], w3: &[i16]) -> [i32; 4] {
-    let n = a.len();
-    let (w0, w1, w2, w3) = (&w0[..n], &w1[..n], &w2[..n], &w3[..n]);
-    let mut s = [0i32; 4];
-    for i in 0..n {
-        let v = a[i] as i32;
-        s[0] = s[0].wrapping_add(v * w0[i] as i32);
-        s[1] = s[1].wrapping_add(v * w1[i] as i32);
-        s[2] = s[2].wrapping_add(v * w2[i] as i32);
-        s[3] = s[3].wrapping_add(v * w3[i] as i32);
-    }
-    s
+/// Eight lanes of [`multiply_by_quantized_multiplier`] then the output zero point and
+/// clamp. `srdhm(a, b)` is `(a*b + 2^30) >> 31` (floor) for every pair but
+/// `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp is
+/// applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
+/// saturating add never saturates.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut [i32], co: usize) {
+    use std::arch::x86_64::*;
+    let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
+    let x = _mm256_add_epi32(ld(acc), ld(&pk.bias[co..]));
+    let x = _mm256_sllv_epi32(x, ld(&pk.left[co..]));
+    let m = ld(&pk.mul[co..]);
+    let half = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
+    let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+    let odd = _mm256_slli_epi64(odd, 1);
+    let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
+    let r = ld(&pk.right[co..]);
+    let one = _mm256_set1_epi32(1);
+    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
+    let rem = _mm256_and_si256(h, mask);
+    let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+    let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
+    let zo = p.output_zp as i64;
+    let lo = _mm256_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let hi = _mm256_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
+    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
 }
 
 #[inline(always)]
@@ -239,118 +380,97 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
     let [n, h, w, c] = p.input;
     let [_, oh, ow, cout] = p.output;
     let [kh, kw] = p.kernel;
-    let arith = Arithmetic::default();
     let mut out = vec![0i32; n * oh * ow * cout];
+    // The input zero point is folded out once per element: the kernels see `x - zx`
+    // (9 bits at most), so padding is 0 and borders need no correction.
     let zx = p.input_zp;
-    let xi: Vec<i16> = x.iter().map(|&v| v as i16).collect();
-    if packed.depthwise {
-        let mut acc = vec![0i32; c];
-        for b in 0..n {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    acc.iter_mut().for_each(|a| *a = 0);
-                    for ky in 0..kh {
-                        let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        for kx in 0..kw {
-                            let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
-                            if ix < 0 || ix >= w as isize {
+    let mut xi: Vec<i16> = Vec::with_capacity(x.len() + 1);
+    xi.extend(x.iter().map(|&v| (v - zx) as i16));
+    xi.push(0);
+    match &packed.kind {
+        PackedKind::Depthwise { w: wd } => {
+            let mut acc = vec![0i32; c];
+            for b in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        acc.fill(0);
+                        for ky in 0..kh {
+                            let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
+                            if iy < 0 || iy >= h as isize {
                                 continue;
                             }
-                            let xs = &xi[((b * h + iy as usize) * w + ix as usize) * c..][..c];
-                            let ws = &packed.w[(ky * kw + kx) * c..][..c];
-                            for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
-                                *a = a.wrapping_add((xv as i32 - zx) * wv as i32);
+                            for kx in 0..kw {
+                                let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
+                                if ix < 0 || ix >= w as isize {
+                                    continue;
+                                }
+                                let xs = &xi[((b * h + iy as usize) * w + ix as usize) * c..][..c];
+                                let ws = &wd[(ky * kw + kx) * c..][..c];
+                                for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
+                                    *a = a.wrapping_add(xv as i32 * wv);
+                                }
                             }
                         }
-                    }
-                    let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                    for co in 0..c {
-                        let mut a = acc[co] as i64;
-                        if let Some(bias) = &p.bias {
-                            a += bias[co];
-                        }
-                        o[co] = p.finish(a as i32 as i64, co, &arith);
+                        let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
+                        requantize_rows(p, packed, &acc, c, o, avx2);
                     }
                 }
             }
         }
-        return out;
-    }
-    let k = kh * kw * c;
-    let pointwise = kh == 1 && kw == 1 && p.stride == [1, 1] && p.pad.top == 0 && p.pad.left == 0;
-    let mut patches = [vec![zx as i16; k], vec![zx as i16; k]];
-    let bias: Vec<i32> = (0..cout)
-        .map(|co| {
-            let b = p.bias.as_ref().map_or(0, |b| b[co] as i32);
-            b.wrapping_sub(zx.wrapping_mul(packed.wsum[co]))
-        })
-        .collect();
-    let pixels = n * oh * ow;
-    let mut pix = 0;
-    while pix < pixels {
-        let count = (pixels - pix).min(2);
-        for (slot, patch) in patches.iter_mut().enumerate().take(count) {
-            let q = pix + slot;
-            let (b, oy, ox) = (q / (oh * ow), (q / ow) % oh, q % ow);
+        PackedKind::Dense { kp, blocks, w: wp } => {
+            let (kp, blocks) = (*kp, *blocks);
+            let k = kh * kw * c;
+            let acc_stride = blocks * NR;
+            let pointwise = kh == 1 && kw == 1 && p.stride == [1, 1] && p.pad.top == 0 && p.pad.left == 0;
             if pointwise {
-                patch.copy_from_slice(&xi[((b * h + oy) * w + ox) * c..][..c]);
-                continue;
-            }
-            for ky in 0..kh {
-                let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
-                for kx in 0..kw {
-                    let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
-                    let dst = &mut patch[(ky * kw + kx) * c..][..c];
-                    if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
-                        dst.iter_mut().for_each(|v| *v = zx as i16);
-                    } else {
-                        dst.copy_from_slice(&xi[((b * h + iy as usize) * w + ix as usize) * c..][..c]);
-                    }
-                }
-            }
-        }
-        let mut co = 0;
-        while co + 4 <= cout {
-            let rows = [
-                &packed.w[co * k..][..k],
-                &packed.w[(co + 1) * k..][..k],
-                &packed.w[(co + 2) * k..][..k],
-                &packed.w[(co + 3) * k..][..k],
-            ];
-            let sums: [[i32; 4]; 2] = if count == 2 && avx2 {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    // SAFETY: only reached from the AVX2 build after runtime detection.
-                    unsafe { dot_2x4_avx2(&patches[0], &patches[1], rows) }
-                }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    [dot4(&patches[0], rows[0], rows[1], rows[2], rows[3]), [0; 4]]
+                // A direct GEMM over the NHWC rows, in chunks of pixels that stay in cache.
+                let pixels = n * oh * ow;
+                let chunk = ((32 * 1024) / (2 * k).max(1)).clamp(MR, 256) / MR * MR;
+                let mut acc = vec![0i32; chunk * acc_stride];
+                let mut r = 0;
+                while r < pixels {
+                    let rows = (pixels - r).min(chunk);
+                    gemm(&xi[r * c..], c, rows, kp, wp, blocks, &mut acc, avx2);
+                    requantize_rows(
+                        p,
+                        packed,
+                        &acc[..rows * acc_stride],
+                        acc_stride,
+                        &mut out[r * cout..][..rows * cout],
+                        avx2,
+                    );
+                    r += rows;
                 }
             } else {
-                let s0 = dot4(&patches[0], rows[0], rows[1], rows[2], rows[3]);
-                let s1 = if count == 2 { dot4(&patches[1], rows[0], rows[1], rows[2], rows[3]) } else { [0; 4] };
-                [s0, s1]
-            };
-            for (slot, s) in sums.iter().enumerate().take(count) {
-                let o = &mut out[(pix + slot) * cout..][..cout];
-                for j in 0..4 {
-                    o[co + j] = p.finish(s[j].wrapping_add(bias[co + j]) as i64, co + j, &arith);
+                // im2col one output row at a time.
+                let ks = 2 * kp;
+                let mut patches = vec![0i16; ow * ks];
+                let mut acc = vec![0i32; ow * acc_stride];
+                for b in 0..n {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let patch = &mut patches[ox * ks..][..ks];
+                            for ky in 0..kh {
+                                let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
+                                for kx in 0..kw {
+                                    let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
+                                    let dst = &mut patch[(ky * kw + kx) * c..][..c];
+                                    if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
+                                        dst.fill(0);
+                                    } else {
+                                        dst.copy_from_slice(&xi[((b * h + iy as usize) * w + ix as usize) * c..][..c]);
+                                    }
+                                }
+                            }
+                            patch[k..].fill(0);
+                        }
+                        gemm(&patches, ks, ow, kp, wp, blocks, &mut acc, avx2);
+                        let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
+                        requantize_rows(p, packed, &acc, acc_stride, o, avx2);
+                    }
                 }
             }
-            co += 4;
         }
-        while co < cout {
-            for slot in 0..count {
-                let s = dot(&patches[slot], &packed.w[co * k..][..k]);
-                out[(pix + slot) * cout + co] = p.finish(s.wrapping_add(bias[co]) as i64, co, &arith);
-            }
-            co += 1;
-        }
-        pix += count;
     }
     out
 }

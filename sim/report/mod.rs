@@ -122,6 +122,9 @@ pub struct RunReport {
     pub layers: Vec<LayerReport>,
     /// Totals.
     pub totals: Totals,
+    /// Functional accuracy on the accelerator's arithmetic, when the model has real
+    /// weights and it was evaluated (attached by the CLI, never by the cost path).
+    pub accuracy: Option<crate::accuracy::Accuracy>,
 }
 
 impl Totals {

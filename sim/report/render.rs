@@ -25,6 +25,36 @@ fn time(s: f64) -> String {
     }
 }
 
+/// An SQNR for text: two decimals, `inf` when identical, `-` when unknown.
+fn db(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v.is_infinite() {
+        "inf".into()
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// An SQNR for JSON: a number, the string `"inf"` when identical, null when unknown.
+fn db_json(v: f64) -> Value {
+    if v.is_infinite() && v > 0.0 {
+        json!("inf")
+    } else if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+/// The (vs float, vs ideal) SQNR of a layer, NaN when not evaluated.
+fn layer_db(r: &RunReport, name: &str) -> (f64, f64) {
+    r.accuracy
+        .as_ref()
+        .and_then(|a| a.layers.iter().find(|l| l.layer == name))
+        .map_or((f64::NAN, f64::NAN), |l| (l.sqnr_db, l.sqnr_vs_ideal_db))
+}
+
 fn shape(s: &[usize]) -> String {
     s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
 }
@@ -33,9 +63,13 @@ fn shape(s: &[usize]) -> String {
 pub fn to_table(r: &RunReport) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    t.set_header(["layer", "op", "output", "MACs", "cycles", "util", "bound", "DRAM rd", "DRAM wr", "energy"]);
+    let mut header = vec!["layer", "op", "output", "MACs", "cycles", "util", "bound", "DRAM rd", "DRAM wr", "energy"];
+    if r.accuracy.is_some() {
+        header.extend(["SQNR dB", "vs ideal"]);
+    }
+    t.set_header(header);
     let row = |l: &LayerReport| {
-        vec![
+        let mut cells = vec![
             Cell::new(&l.name),
             Cell::new(&l.op),
             Cell::new(shape(&l.shape)),
@@ -46,7 +80,13 @@ pub fn to_table(r: &RunReport) -> String {
             Cell::new(si(l.dram_read.get() as f64, "B")).set_alignment(CellAlignment::Right),
             Cell::new(si(l.dram_write.get() as f64, "B")).set_alignment(CellAlignment::Right),
             Cell::new(si(l.energy.total().get() * 1e-12, "J")).set_alignment(CellAlignment::Right),
-        ]
+        ];
+        if r.accuracy.is_some() {
+            let (f, i) = layer_db(r, &l.name);
+            cells.push(Cell::new(db(f)).set_alignment(CellAlignment::Right));
+            cells.push(Cell::new(db(i)).set_alignment(CellAlignment::Right));
+        }
+        cells
     };
     for l in &r.layers {
         t.add_row(row(l));
@@ -93,14 +133,26 @@ pub fn to_table(r: &RunReport) -> String {
         si(tot.energy.buffers.get() * 1e-12, "J"),
         si(tot.energy.dram.get() * 1e-12, "J"),
     ));
+    if let Some(a) = &r.accuracy {
+        out.push_str(&format!(
+            "accuracy ({}-bit accumulator, {:?} on overflow; input {}): output SQNR {} dB vs float, {} dB vs ideal 32-bit accumulation; top-1 agreement {:.1}% vs float, {:.1}% vs ideal\n",
+            a.arithmetic.acc_bits,
+            a.arithmetic.overflow,
+            a.input,
+            db(a.output_sqnr_db),
+            db(a.output_sqnr_vs_ideal_db),
+            a.top1_agreement * 100.0,
+            a.top1_agreement_vs_ideal * 100.0
+        ));
+    }
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
     }
     out
 }
 
-fn layer_json(l: &LayerReport, clock_hz: f64) -> Value {
-    json!({
+fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
+    let mut v = json!({
         "name": l.name,
         "op": l.op,
         "shape": l.shape,
@@ -118,13 +170,19 @@ fn layer_json(l: &LayerReport, clock_hz: f64) -> Value {
         "buffers": l.buffers.iter().map(|b| json!({"name": b.name, "read_bytes": b.reads.get(), "write_bytes": b.writes.get()})).collect::<Vec<_>>(),
         "energy_pj": l.energy.total().get(),
         "energy_breakdown_pj": {"mac": l.energy.mac.get(), "vector": l.energy.vector.get(), "buffers": l.energy.buffers.get(), "dram": l.energy.dram.get()},
-    })
+    });
+    if r.accuracy.is_some() {
+        let (f, i) = layer_db(r, &l.name);
+        v["sqnr_db"] = db_json(f);
+        v["sqnr_vs_ideal_db"] = db_json(i);
+    }
+    v
 }
 
 /// The JSON document (`totals` + `layers`).
 pub fn to_json(r: &RunReport) -> Value {
     let t = &r.totals;
-    json!({
+    let mut doc = json!({
         "model": r.model,
         "hw": r.hw,
         "kind": r.kind,
@@ -148,15 +206,35 @@ pub fn to_json(r: &RunReport) -> Value {
             "energy_pj": t.energy.total().get(),
             "energy_breakdown_pj": {"mac": t.energy.mac.get(), "vector": t.energy.vector.get(), "buffers": t.energy.buffers.get(), "dram": t.energy.dram.get()},
         },
-        "layers": r.layers.iter().map(|l| layer_json(l, r.clock_hz)).collect::<Vec<_>>(),
-    })
+        "layers": r.layers.iter().map(|l| layer_json(r, l, r.clock_hz)).collect::<Vec<_>>(),
+    });
+    if let Some(a) = &r.accuracy {
+        let output = json!({
+            "sqnr_db": db_json(a.output_sqnr_db),
+            "sqnr_vs_ideal_db": db_json(a.output_sqnr_vs_ideal_db),
+            "top1_agreement": a.top1_agreement,
+            "top1_agreement_vs_ideal": a.top1_agreement_vs_ideal,
+        });
+        doc["totals"]["sqnr_db"] = db_json(a.output_sqnr_db);
+        doc["totals"]["sqnr_vs_ideal_db"] = db_json(a.output_sqnr_vs_ideal_db);
+        doc["totals"]["top1_agreement"] = json!(a.top1_agreement);
+        doc["output"] = output;
+        doc["accuracy"] = json!({
+            "input": a.input,
+            "accumulator_bits": a.arithmetic.acc_bits,
+            "overflow": format!("{:?}", a.arithmetic.overflow).to_lowercase(),
+        });
+    }
+    doc
 }
 
 /// CSV: one row per layer, then a `TOTAL` row.
 pub fn to_csv(r: &RunReport) -> String {
     let mut s = String::from(
-        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj\n",
+        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj",
     );
+    let acc = r.accuracy.as_ref();
+    s.push_str(if acc.is_some() { ",sqnr_db,sqnr_vs_ideal_db\n" } else { "\n" });
     let esc = |v: &str| {
         if v.contains(',') || v.contains('"') {
             format!("\"{}\"", v.replace('"', "\"\""))
@@ -166,7 +244,7 @@ pub fn to_csv(r: &RunReport) -> String {
     };
     for l in &r.layers {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3}\n",
+            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3}",
             esc(&l.name),
             l.op,
             shape(&l.shape),
@@ -183,10 +261,15 @@ pub fn to_csv(r: &RunReport) -> String {
             l.dram_write.get(),
             l.energy.total().get()
         ));
+        if acc.is_some() {
+            let (f, i) = layer_db(r, &l.name);
+            s.push_str(&format!(",{},{}", db(f), db(i)));
+        }
+        s.push('\n');
     }
     let t = &r.totals;
     s.push_str(&format!(
-        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3}\n",
+        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3}",
         t.macs.get(),
         t.cycles.get(),
         t.compute_cycles.get(),
@@ -197,5 +280,9 @@ pub fn to_csv(r: &RunReport) -> String {
         t.dram_write.get(),
         t.energy.total().get()
     ));
+    match acc {
+        Some(a) => s.push_str(&format!(",{},{}\n", db(a.output_sqnr_db), db(a.output_sqnr_vs_ideal_db))),
+        None => s.push('\n'),
+    }
     s
 }

@@ -1,0 +1,173 @@
+//! Functional accuracy of a model on an accelerator's integer datapath: the model is run
+//! with the accelerator's arithmetic (accumulator width and overflow behaviour) and each
+//! layer's output is compared, as SQNR in dB, with a float32 execution of the same graph
+//! and with the ideal integer execution (LiteRT's 32-bit accumulators), plus the output's
+//! top-1 agreement.
+//!
+//! This is separate from the cost path on purpose (architecture invariant: mapping,
+//! simulation and cost never read tensor values): the CLI calls [`evaluate`] on a model
+//! with real weights (an imported `.tflite`) and attaches the result to the report.
+
+use crate::hw::{self, HwDesc};
+use crate::ir::{DataType, Graph, TensorKind};
+use crate::kernels::{
+    self, dequantize_per_tensor, fixedpoint, layer_sqnr, sqnr_db, top1_agreement, Arithmetic, ExecError, Executor,
+    Overflow, Rounding, Values,
+};
+
+/// One layer's accuracy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerAccuracy {
+    /// Layer name.
+    pub layer: String,
+    /// SQNR in dB of the hardware result against the float execution.
+    pub sqnr_db: f64,
+    /// SQNR in dB of the hardware result against the ideal integer execution (infinite
+    /// when identical).
+    pub sqnr_vs_ideal_db: f64,
+}
+
+/// The accuracy of one functional run on an accelerator's arithmetic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accuracy {
+    /// Where the input came from ("synthetic (seed 1)" or the file).
+    pub input: String,
+    /// The datapath emulated.
+    pub arithmetic: Arithmetic,
+    /// Per layer, in graph order (layers with a quantized output).
+    pub layers: Vec<LayerAccuracy>,
+    /// SQNR in dB of the model output against the float execution.
+    pub output_sqnr_db: f64,
+    /// SQNR in dB of the model output against the ideal integer execution.
+    pub output_sqnr_vs_ideal_db: f64,
+    /// Fraction of output rows whose arg-max equals the float execution's.
+    pub top1_agreement: f64,
+    /// Fraction of output rows whose arg-max equals the ideal integer execution's.
+    pub top1_agreement_vs_ideal: f64,
+}
+
+/// Why a model cannot be evaluated functionally, or `None` when it can: every conv and
+/// FC layer needs constant weight values and the graph a single integer, quantized input.
+pub fn unsupported_reason(g: &Graph) -> Option<String> {
+    let missing = g.tensors.iter().any(|t| matches!(t.kind, TensorKind::Weight | TensorKind::Bias) && t.data.is_none());
+    if missing {
+        return Some("the network has no weight values (built-in or shape-only model)".into());
+    }
+    let [input] = g.inputs[..] else { return Some(format!("the network has {} inputs, not 1", g.inputs.len())) };
+    let t = g.tensor(input);
+    if !t.dtype.is_int() || t.quant.is_none() {
+        return Some(format!("the input '{}' is not a quantized integer tensor ({})", t.name, t.dtype));
+    }
+    None
+}
+
+/// The integer arithmetic of an accelerator: its accumulator width and overflow
+/// behaviour, with LiteRT's requantization rounding.
+pub fn arithmetic_of(hw: &HwDesc) -> Arithmetic {
+    Arithmetic {
+        acc_bits: hw.accumulator.bits.clamp(2, 64),
+        overflow: match hw.accumulator.overflow {
+            hw::Overflow::Wrap => Overflow::Wrap,
+            hw::Overflow::Saturate => Overflow::Saturate,
+        },
+        rounding: Rounding::TfliteDouble,
+    }
+}
+
+/// A deterministic synthetic input for the graph's single input: a smooth image (sums of
+/// sines over x, y and channel with seeded phases, plus 10% seeded noise) spanning the
+/// central 90% of the input's real range, quantized with its parameters.
+pub fn synthetic_input(g: &Graph, seed: u64) -> Result<Values, ExecError> {
+    let [input] = g.inputs[..] else { return Err(ExecError::Input("the graph needs exactly one input".into())) };
+    let t = g.tensor(input);
+    let (DataType::Int { bits, signed }, Some(q)) = (t.dtype, &t.quant) else {
+        return Err(ExecError::Input(format!("input '{}' is not a quantized integer tensor", t.name)));
+    };
+    let (qmin, qmax) =
+        if signed { fixedpoint::int_range(bits as u32) } else { (0, ((1i64 << (bits as u32).min(31)) - 1) as i32) };
+    let (scale, zp) = q.channel(0);
+    let scale = if scale > 0.0 { scale as f64 } else { 1.0 };
+    let (lo, hi) = (scale * (qmin as f64 - zp as f64), scale * (qmax as f64 - zp as f64));
+    let (mid, half) = ((lo + hi) / 2.0, (hi - lo) / 2.0 * 0.9);
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let phase = [rnd() * 6.283, rnd() * 6.283, rnd() * 6.283];
+    let shape = &t.shape;
+    let c = shape.last().copied().unwrap_or(1).max(1);
+    let w = if shape.len() >= 3 { shape[shape.len() - 2].max(1) } else { 1 };
+    let n = t.elements() as usize;
+    let v = (0..n)
+        .map(|i| {
+            let (ch, x, y) = (i % c, (i / c) % w, i / (c * w));
+            let smooth = 0.5 * (0.11 * x as f64 + phase[0] + ch as f64).sin()
+                + 0.4 * (0.07 * y as f64 + phase[1] - 0.5 * ch as f64).sin();
+            let r = (smooth + 0.1 * (2.0 * rnd() - 1.0)).clamp(-1.0, 1.0);
+            let real = mid + half * r;
+            ((real / scale).round() as i64 + zp).clamp(qmin as i64, qmax as i64) as i32
+        })
+        .collect();
+    Ok(Values::Int(v))
+}
+
+fn to_f32(g: &Graph, vals: &[Option<Values>]) -> Vec<Option<Values>> {
+    vals.iter()
+        .zip(&g.tensors)
+        .map(|(v, t)| match v {
+            Some(Values::Int(x)) => t.quant.as_ref().map(|q| Values::F32(dequantize_per_tensor(x, q))),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+fn output_f32(g: &Graph, vals: &[Option<Values>]) -> Option<Vec<f32>> {
+    let o = *g.outputs.first()?;
+    match kernels::value_of(vals, o)? {
+        Values::Int(v) => Some(dequantize_per_tensor(v, g.tensor(o).quant.as_ref()?)),
+        Values::F32(v) => Some(v.clone()),
+    }
+}
+
+/// Runs `g` on `input` three ways — with `arith` (the hardware), with LiteRT's arithmetic
+/// (ideal) and in float32 on the dequantized input — and compares them.
+pub fn evaluate(g: &Graph, arith: Arithmetic, input: Values, input_desc: &str) -> Result<Accuracy, ExecError> {
+    let [input_id] = g.inputs[..] else { return Err(ExecError::Input("the graph needs exactly one input".into())) };
+    let t = g.tensor(input_id);
+    let real = match (&input, &t.quant) {
+        (Values::Int(v), Some(q)) => dequantize_per_tensor(v, q),
+        (Values::F32(v), _) => v.clone(),
+        (Values::Int(_), None) => return Err(ExecError::Input("the input is not quantized".into())),
+    };
+    let hw_run = Executor::new(g, arith)?.run(std::slice::from_ref(&input))?;
+    let ideal_run = Executor::new(g, Arithmetic::default())?.run(std::slice::from_ref(&input))?;
+    let float_run = kernels::run_float(g, &[real])?;
+    let ideal_f = to_f32(g, &ideal_run);
+    let vs_float = layer_sqnr(g, &hw_run, &float_run);
+    let vs_ideal = layer_sqnr(g, &hw_run, &ideal_f);
+    let layers = vs_float
+        .iter()
+        .map(|l| LayerAccuracy {
+            layer: l.layer.clone(),
+            sqnr_db: l.sqnr_db,
+            sqnr_vs_ideal_db: vs_ideal.iter().find(|i| i.layer == l.layer).map_or(f64::NAN, |i| i.sqnr_db),
+        })
+        .collect();
+    let missing = || ExecError::Input("the output was not computed".into());
+    let hw_out = output_f32(g, &hw_run).ok_or_else(missing)?;
+    let ideal_out = output_f32(g, &ideal_run).ok_or_else(missing)?;
+    let float_out = output_f32(g, &float_run).ok_or_else(missing)?;
+    let depth = g.outputs.first().and_then(|&o| g.tensor(o).shape.last().copied()).unwrap_or(1);
+    Ok(Accuracy {
+        input: input_desc.to_string(),
+        arithmetic: arith,
+        layers,
+        output_sqnr_db: sqnr_db(&float_out, &hw_out),
+        output_sqnr_vs_ideal_db: sqnr_db(&ideal_out, &hw_out),
+        top1_agreement: top1_agreement(&hw_out, &float_out, depth),
+        top1_agreement_vs_ideal: top1_agreement(&hw_out, &ideal_out, depth),
+    })
+}
