@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod model_file;
+pub mod npy;
 pub mod onnx;
 pub mod scalesim;
 pub mod tflite;
