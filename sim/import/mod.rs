@@ -3,6 +3,7 @@
 //! Architecture invariant: importers are the only code that reads model files; every graph
 //! they return has passed [`crate::ir::Graph::validate`].
 
+pub mod aqm;
 pub mod builtin;
 pub mod model_file;
 pub mod npy;
@@ -40,6 +41,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {
             "tflite" => tflite::import_tflite(path).map(|m| m.graph).map_err(|e| FileError::whole(spec, e.to_string())),
+            "aqm" => aqm::read(path),
             "onnx" => onnx::import_onnx(path).map_err(|e| FileError::whole(spec, e.to_string())),
             "toml" => {
                 let text =
@@ -50,7 +52,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             other => Err(FileError::whole(
                 spec,
                 format!(
-                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite or .onnx file, or a .csv SCALE-Sim topology",
+                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite, .onnx or .aqm (accelsim quantized) file, or a .csv SCALE-Sim topology",
                     builtin::names().join(", ")
                 ),
             )),

@@ -78,7 +78,11 @@ pub fn parse_npy_f32(bytes: &[u8], file: &str) -> Result<NpyF32, FileError> {
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("shape too large"))?;
     let body = &bytes[start + hlen..];
     if body.len() != n.saturating_mul(4) {
-        return Err(err(&format!("shape {shape:?} needs {} data bytes, the file has {}", n.saturating_mul(4), body.len())));
+        return Err(err(&format!(
+            "shape {shape:?} needs {} data bytes, the file has {}",
+            n.saturating_mul(4),
+            body.len()
+        )));
     }
     let data = body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     Ok(NpyF32 { shape, data })

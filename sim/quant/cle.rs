@@ -31,7 +31,8 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
     }
     let mut pairs = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
-        if !matches!(l.op, Op::Conv2d(_)) || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6)
+        if !matches!(l.op, Op::Conv2d(_))
+            || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6)
         {
             continue;
         }
@@ -47,7 +48,9 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
         let cout = g.output(l).shape.last().copied().unwrap_or(0);
         let ok = match &l2.op {
             Op::Conv2d(c) => c.groups == 1 || (c.groups == cout && g.output(l2).shape.last() == Some(&cout)),
-            Op::FullyConnected(_) => g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout,
+            Op::FullyConnected(_) => {
+                g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout
+            }
             _ => false,
         };
         if ok {
@@ -98,11 +101,8 @@ fn equalize_pair(g: &mut Graph, (a, b): Pair) -> f64 {
             r2[k % c] = r2[k % c].max(x.abs());
         }
     }
-    let s: Vec<f32> = r1
-        .iter()
-        .zip(&r2)
-        .map(|(&p, &q)| if p > 0.0 && q > 0.0 { (p / q).sqrt() } else { 1.0 })
-        .collect();
+    let s: Vec<f32> =
+        r1.iter().zip(&r2).map(|(&p, &q)| if p > 0.0 && q > 0.0 { (p / q).sqrt() } else { 1.0 }).collect();
     if let Some(v) = f32_mut(g, w1) {
         for (i, ch) in v.chunks_mut(per1).enumerate() {
             ch.iter_mut().for_each(|x| *x /= s[i]);

@@ -154,11 +154,8 @@ pub fn quantize_weights(
     method: ClipMethod,
 ) -> QuantizedWeights {
     let (qmin, qmax) = int_range(bits, symmetric);
-    let groups: Vec<&[f32]> = if per_channel {
-        w.chunks((w.len() / channels.max(1)).max(1)).collect()
-    } else {
-        vec![w]
-    };
+    let groups: Vec<&[f32]> =
+        if per_channel { w.chunks((w.len() / channels.max(1)).max(1)).collect() } else { vec![w] };
     let mut out = QuantizedWeights { q: Vec::with_capacity(w.len()), scales: Vec::new(), zero_points: Vec::new() };
     for g in groups {
         let min = g.iter().copied().fold(0f32, f32::min);

@@ -110,7 +110,9 @@ pub fn statistics(g: &Graph) -> Calibration {
                 let Some(w) = g.weights_of(l).and_then(f32_data) else { continue };
                 let b = g.bias_of(l).and_then(f32_data);
                 let inf = w.len() / f.out_features.max(1);
-                let flat = if x.mean.len() == inf { x.clone() } else {
+                let flat = if x.mean.len() == inf {
+                    x.clone()
+                } else {
                     let (mu, v) = x.collapse();
                     Moments { mean: vec![mu; 1], var: vec![v; 1] }
                 };
@@ -170,7 +172,8 @@ pub fn statistics(g: &Graph) -> Calibration {
                 return None;
             }
             let lo = mm.mean.iter().zip(&mm.var).map(|(mu, v)| mu - N_SIGMA * v.sqrt()).fold(f64::INFINITY, f64::min);
-            let hi = mm.mean.iter().zip(&mm.var).map(|(mu, v)| mu + N_SIGMA * v.sqrt()).fold(f64::NEG_INFINITY, f64::max);
+            let hi =
+                mm.mean.iter().zip(&mm.var).map(|(mu, v)| mu + N_SIGMA * v.sqrt()).fold(f64::NEG_INFINITY, f64::max);
             Some(TensorStats { min: lo as f32, max: hi as f32, samples: Vec::new(), channel_mean: mm.mean })
         })
         .collect();

@@ -47,7 +47,12 @@ fn as_f32(v: Option<&Values>) -> Option<&Vec<f32>> {
 /// Evaluates `quantized` against `float` (outputs) and `reference` (per layer: the float
 /// graph the quantizer saw, after any equalization; tensor ids must agree with `quantized`'s
 /// first tensors, as [`super::ptq::quantize_graph`] guarantees).
-pub fn evaluate(float: &Graph, reference: &Graph, quantized: &Graph, inputs: &[Vec<f32>]) -> Result<EvalReport, ExecError> {
+pub fn evaluate(
+    float: &Graph,
+    reference: &Graph,
+    quantized: &Graph,
+    inputs: &[Vec<f32>],
+) -> Result<EvalReport, ExecError> {
     let exec = Executor::new(quantized, Arithmetic::default())?;
     let same = std::ptr::eq(float, reference) || float == reference;
     let n_ref = reference.tensors.len();

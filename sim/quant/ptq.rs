@@ -112,7 +112,8 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
                     b.iter_mut().zip(d).for_each(|(x, d)| *x += d);
                 }
             }
-            let scales: Vec<f32> = (0..cout).map(|c| s_in * qw.scales[if qw.scales.len() > 1 { c } else { 0 }]).collect();
+            let scales: Vec<f32> =
+                (0..cout).map(|c| s_in * qw.scales[if qw.scales.len() > 1 { c } else { 0 }]).collect();
             let bq: Vec<i64> = b.iter().zip(&scales).map(|(&x, &s)| (x as f64 / s as f64).round() as i64).collect();
             let bt = q.tensor_mut(bid);
             bt.dtype = DataType::int(bias_bits);
