@@ -124,6 +124,25 @@ fn data_free_and_builtin_networks_quantize() {
 }
 
 #[test]
+fn widths_from_2_to_16_bits_execute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.aqm");
+    let d = shared().join("tflite");
+    let (m, x) =
+        (s(d.join("models/small_resnet_float32.tflite")), s(d.join("data/small_resnet_golden_float_inputs.npy")));
+    let mut last = f64::NEG_INFINITY;
+    for bits in ["4", "8", "12", "16"] {
+        let r = quantize(&m, &x, &x, &out, &["--wbits", bits, "--abits", bits]);
+        let sq = r["output"]["sqnr_db"].as_f64().unwrap();
+        assert!(sq > last, "w{bits}a{bits}: {sq} dB, not above {last} dB");
+        last = sq;
+    }
+    assert!(last > 80.0, "16-bit output SQNR {last}");
+    let r = quantize(&m, &x, &x, &out, &["--wbits", "2", "--abits", "2", "--scheme", "asymmetric"]);
+    assert!(r["output"]["sqnr_db"].is_number());
+}
+
+#[test]
 fn bad_arguments_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let m = s(shared().join("onnx/models/bn_conv_tiny.onnx"));
