@@ -15,6 +15,8 @@
 //! depthwise and pointwise convolutions" is the depthwise -> pointwise case. ReLU6 is not
 //! positively homogeneous; like the paper (which equalizes MobileNet), the first layer's
 //! ReLU6 is replaced by ReLU, which changes the float model where pre-activations exceed 6.
+//! With data-free ranges this costs MobileNet-v1 dearly (the ranges no longer clamp at 6;
+//! see `reports/quant_sqnr.md`); with calibrated ranges CLE helps.
 
 use crate::ir::{Activation, Graph, Op, TensorData, TensorId, TensorKind};
 
