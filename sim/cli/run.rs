@@ -79,8 +79,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     let acc = hw.accumulator.bits.min(64) as u8;
-    // A quantized model (e.g. `.aqm`) keeps its own widths unless --wbits/--abits are given.
-    let quantized = g.tensors.iter().any(|t| t.quant.is_some());
+    // An `.aqm` model (from `accelsim quantize`) keeps its own widths unless --wbits/--abits are given.
+    let quantized = a.model.to_ascii_lowercase().ends_with(".aqm") && g.tensors.iter().any(|t| t.quant.is_some());
     if !quantized || a.wbits.is_some() || a.abits.is_some() {
         assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     }
