@@ -12,7 +12,7 @@ use miette::{miette, IntoDiagnostic, WrapErr};
 /// Arguments of `accelsim exec`.
 #[derive(clap::Args, Debug)]
 pub struct ExecArgs {
-    /// The `.tflite` model.
+    /// The model: `.tflite`, or `.aqm` (from `accelsim quantize`).
     #[arg(long)]
     pub model: PathBuf,
     /// Raw little-endian input tensor (NHWC, the model input's element type).
@@ -175,8 +175,15 @@ pub(crate) fn attach_accuracy(
 
 /// Runs `accelsim exec`.
 pub fn exec(args: &ExecArgs) -> miette::Result<()> {
-    let model = import_tflite(&args.model).into_diagnostic()?;
-    let g = &model.graph;
+    let is_tflite = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    let graph = if is_tflite {
+        import_tflite(&args.model).into_diagnostic()?.graph
+    } else {
+        // Other formats (e.g. `.aqm` from `accelsim quantize`) through the common loader.
+        let spec = args.model.to_string_lossy();
+        crate::import::load_model(&spec, &Default::default()).map_err(miette::Report::new)?
+    };
+    let g = &graph;
     check_activation_sizes(&args.model, g)?;
     let [input_id] = g.inputs[..] else {
         return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));

@@ -5,6 +5,7 @@ mod compare;
 mod estimate;
 mod exec;
 mod plot;
+mod quantize;
 mod run;
 mod sweep;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run a quantized model bit-exactly (integer-only arithmetic as LiteRT's reference kernels).
     Exec(exec::ExecArgs),
+    /// Post-training quantization of a float model to 2-16 bits (writes an `.aqm` model).
+    Quantize(quantize::QuantizeArgs),
     /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
     NvdlaEstimate(estimate::EstimateArgs),
     /// Cost the cartesian product of accelerators, networks, widths and overrides.
@@ -63,6 +66,7 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(&a),
         Command::Exec(a) => exec::exec(&a),
+        Command::Quantize(a) => quantize::quantize(&a),
         Command::NvdlaEstimate(a) => estimate::run(&a),
         Command::Sweep(a) => sweep::sweep(&a),
         Command::Merge(a) => sweep::merge(&a),

@@ -3,8 +3,10 @@
 //! Architecture invariant: importers are the only code that reads model files; every graph
 //! they return has passed [`crate::ir::Graph::validate`].
 
+pub mod aqm;
 pub mod builtin;
 pub mod model_file;
+pub mod npy;
 pub mod onnx;
 pub mod scalesim;
 pub mod tflite;
@@ -44,6 +46,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             "onnx" => onnx::import_onnx(path)
                 .map(|g| named_after_file(g, path))
                 .map_err(|e| FileError::whole(spec, e.to_string())),
+            "aqm" => aqm::read(path),
             "toml" => {
                 let text =
                     std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
@@ -53,7 +56,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             other => Err(FileError::whole(
                 spec,
                 format!(
-                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite or .onnx file, or a .csv SCALE-Sim topology",
+                    "unknown model format '.{other}': expected a built-in name ({}), a .toml model file, a .tflite, .onnx or .aqm (accelsim quantized) file, or a .csv SCALE-Sim topology",
                     builtin::names().join(", ")
                 ),
             )),

@@ -522,7 +522,9 @@ fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
         input_zp: zi,
         output_zp: zo,
         multipliers: channel_multipliers(g, l, f.out_features)?,
-        requant: Requant::Double,
+        // LiteRT's FC (8x8, 16x8) requantizes a 32-bit accumulator; wider weights with wide
+        // activations (post-training quantization at > 8 bits) need the 64-bit path.
+        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double },
         act_min,
         act_max,
     })

@@ -2,7 +2,25 @@
 //!
 //! For costing, what matters is each tensor's element width: [`assign_widths`] gives every
 //! weight and activation of a float (or re-targeted) graph the requested widths and every
-//! bias the accumulator width. The post-training quantization methods build on this.
+//! bias the accumulator width.
+//!
+//! Post-training quantization (`accelsim quantize`) turns a float graph into an integer
+//! graph at 2-16 bits, one method per module: [`clip`] (the affine quantizer and min/max,
+//! percentile and MSE thresholds), [`cle`] (cross-layer equalization), [`bias_correction`],
+//! [`data_free`] (statistics without data), [`calib`] (statistics from data), [`ptq`] (the
+//! quantized graph), [`eval`] (SQNR against the float model) and [`synthetic`] (seeded
+//! weights for built-in networks). Batch-norm folding happens in the importers (TFLite
+//! exports arrive folded; the ONNX importer folds `BatchNormalization` into the conv), so
+//! graphs reaching this module have no BN layers: the IR has no BN operator.
+
+pub mod bias_correction;
+pub mod calib;
+pub mod cle;
+pub mod clip;
+pub mod data_free;
+pub mod eval;
+pub mod ptq;
+pub mod synthetic;
 
 use crate::ir::{DataType, Graph, TensorKind};
 

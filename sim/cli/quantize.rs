@@ -1,0 +1,250 @@
+//! `accelsim quantize`: post-training quantization of a float model (TFLite, ONNX, or a
+//! built-in network with seeded synthetic weights) into an `.aqm` integer model, with an
+//! optional accuracy report against the float model on an evaluation set.
+
+use std::path::{Path, PathBuf};
+
+use miette::{miette, IntoDiagnostic, Result, WrapErr};
+
+use crate::import::npy::{read_npy_f32, NpyF32};
+use crate::import::{aqm, load_model, LoadOptions};
+use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
+use crate::quant::clip::ClipMethod;
+use crate::quant::eval::{evaluate, EvalReport};
+use crate::quant::ptq::{quantize_graph, PtqConfig};
+use crate::quant::{calib, check_width, cle, data_free, synthetic};
+
+/// Weight scale granularity.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    /// One scale per output channel.
+    PerChannel,
+    /// One scale per tensor.
+    PerTensor,
+}
+
+/// Weight quantizer scheme (activations are always asymmetric).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// Zero point 0, narrow range.
+    Symmetric,
+    /// A zero point per scale.
+    Asymmetric,
+}
+
+/// Threshold method.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Full observed range.
+    Minmax,
+    /// `--percentile` of the values.
+    Percentile,
+    /// MSE-optimal clipping.
+    Mse,
+}
+
+/// Output format of the report.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Human-readable lines.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Arguments of `accelsim quantize`.
+#[derive(clap::Args, Debug)]
+pub struct QuantizeArgs {
+    /// Float model: `.tflite`, `.onnx`, or a built-in network name (synthetic weights).
+    #[arg(long)]
+    pub model: String,
+    /// Weight bits (2-16).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
+    pub wbits: i64,
+    /// Activation bits (2-16).
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
+    pub abits: i64,
+    /// Weight scale granularity.
+    #[arg(long, value_enum, default_value_t = Granularity::PerChannel)]
+    pub granularity: Granularity,
+    /// Weight scheme.
+    #[arg(long, value_enum, default_value_t = Scheme::Symmetric)]
+    pub scheme: Scheme,
+    /// Calibration images, float32 `.npy` `[N, H, W, C]` (NCHW is transposed when it fits).
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Threshold method for weights and activations.
+    #[arg(long, value_enum, default_value_t = Method::Minmax)]
+    pub method: Method,
+    /// Percentile of `--method percentile`.
+    #[arg(long, default_value_t = 99.99)]
+    pub percentile: f64,
+    /// Cross-layer equalization (Nagel et al. 2019).
+    #[arg(long)]
+    pub cle: bool,
+    /// Bias correction (empirical with `--calib`, analytic with `--data-free`).
+    #[arg(long)]
+    pub bias_correction: bool,
+    /// No calibration data: statistics propagated from the weights.
+    #[arg(long)]
+    pub data_free: bool,
+    /// Seed of the synthetic weights of built-in networks.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+    /// Output model (`.aqm`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Evaluation images (`.npy`), for an accuracy report against the float model.
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// Images of `a` as flat NHWC inputs of shape `shape` (`[1, H, W, C]`).
+fn images(a: &NpyF32, shape: &[usize], file: &Path) -> Result<Vec<Vec<f32>>> {
+    let want: Vec<usize> = shape.iter().skip(1).copied().collect();
+    let got: Vec<usize> = a.shape.iter().skip(1).copied().collect();
+    if got == want {
+        return Ok((0..a.len()).map(|i| a.item(i).to_vec()).collect());
+    }
+    if let ([h, w, c], [c2, h2, w2]) = (&want[..], &got[..]) {
+        if (h, w, c) == (h2, w2, c2) {
+            let (h, w, c) = (*h, *w, *c);
+            return Ok((0..a.len())
+                .map(|i| {
+                    let x = a.item(i);
+                    let mut o = vec![0f32; x.len()];
+                    for ch in 0..c {
+                        for p in 0..h * w {
+                            o[p * c + ch] = x[ch * h * w + p];
+                        }
+                    }
+                    o
+                })
+                .collect());
+        }
+    }
+    Err(miette!("{}: images of shape {:?} do not fit the model input {:?}", file.display(), a.shape, shape))
+}
+
+fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {
+    let a = read_npy_f32(path).map_err(miette::Report::new)?;
+    if a.is_empty() {
+        return Err(miette!("{}: no images", path.display()));
+    }
+    images(&a, shape, path)
+}
+
+fn report_json(args: &QuantizeArgs, g: &Graph, cfg: &PtqConfig, pairs: usize, r: Option<&EvalReport>) -> String {
+    let num = |x: f64| if x.is_finite() { serde_json::json!(x) } else { serde_json::json!("inf") };
+    let mut v = serde_json::json!({
+        "model": args.model,
+        "network": g.name,
+        "out": args.out.display().to_string(),
+        "config": {
+            "wbits": cfg.weight_bits, "abits": cfg.activation_bits,
+            "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
+            "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
+            "method": format!("{:?}", args.method).to_lowercase(),
+            "cle": args.cle, "cle_pairs": pairs, "bias_correction": args.bias_correction, "data_free": args.data_free,
+        },
+    });
+    if let Some(r) = r {
+        v["output"] = serde_json::json!({
+            "sqnr_db": num(r.output_sqnr_db), "top1_agreement": r.top1_agreement, "inputs": r.inputs,
+        });
+        v["layers"] =
+            r.layers.iter().map(|l| serde_json::json!({ "name": l.layer, "sqnr_db": num(l.sqnr_db) })).collect();
+    }
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Runs `accelsim quantize`.
+pub fn quantize(args: &QuantizeArgs) -> Result<()> {
+    let cfg = PtqConfig {
+        weight_bits: check_width("--wbits", args.wbits).into_diagnostic()?,
+        activation_bits: check_width("--abits", args.abits).into_diagnostic()?,
+        per_channel: args.granularity == Granularity::PerChannel,
+        symmetric_weights: args.scheme == Scheme::Symmetric,
+        method: match args.method {
+            Method::Minmax => ClipMethod::MinMax,
+            Method::Percentile if (50.0..=100.0).contains(&args.percentile) => ClipMethod::Percentile(args.percentile),
+            Method::Percentile => return Err(miette!("--percentile must be in 50..=100, got {}", args.percentile)),
+            Method::Mse => ClipMethod::Mse,
+        },
+        bias_correction: args.bias_correction,
+    };
+    if args.out.extension().and_then(|e| e.to_str()) != Some("aqm") {
+        return Err(miette!("--out must end in .aqm (accelsim's quantized-model format), got {}", args.out.display()));
+    }
+    if args.calib.is_some() && args.data_free {
+        return Err(miette!("--calib and --data-free exclude each other"));
+    }
+    let opts = LoadOptions { seed: args.seed, ..Default::default() };
+    let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
+    if synthetic_weights {
+        synthetic::materialize(&mut g, args.seed);
+    }
+    if g.tensors.iter().any(|t| t.kind == TensorKind::Weight && !matches!(t.data, Some(TensorData::F32(_)))) {
+        return Err(miette!("{}: quantize takes a float model; its weights are not float32", args.model));
+    }
+    let [input] = g.inputs[..] else {
+        return Err(miette!("{}: quantize takes models with one input, this one has {}", args.model, g.inputs.len()));
+    };
+    let in_shape = g.tensor(input).shape.clone();
+    let mut reference = g.clone();
+    let pairs = if args.cle { cle::equalize(&mut reference, 50) } else { 0 };
+    let cal = if args.data_free {
+        data_free::statistics(&reference)
+    } else {
+        let inputs = match &args.calib {
+            Some(p) => load_images(p, &in_shape)?,
+            None if synthetic_weights => synthetic::uniform_inputs(8, g.tensor(input).elements() as usize, args.seed),
+            None => return Err(miette!("quantize needs --calib FILE.npy or --data-free")),
+        };
+        calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?
+    };
+    let q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    crate::cli::run::write_atomic(&args.out, &aqm::to_bytes(&q))
+        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
+    let report = match &args.eval {
+        Some(p) => {
+            let inputs = load_images(p, &in_shape)?;
+            Some(evaluate(&g, &reference, &q, &inputs).into_diagnostic().wrap_err("evaluation failed")?)
+        }
+        None => None,
+    };
+    let text = match args.format {
+        ReportFormat::Json => report_json(args, &g, &cfg, pairs, report.as_ref()),
+        ReportFormat::Table => {
+            let mut s = format!(
+                "{} -> {} (w{} a{} {} {}{}{}{})\n",
+                args.model,
+                args.out.display(),
+                cfg.weight_bits,
+                cfg.activation_bits,
+                if cfg.per_channel { "per-channel" } else { "per-tensor" },
+                format!("{:?}", args.method).to_lowercase(),
+                if args.cle { format!(" cle({pairs} pairs)") } else { String::new() },
+                if args.bias_correction { " bias-correction" } else { "" },
+                if args.data_free { " data-free" } else { "" },
+            );
+            if let Some(r) = &report {
+                s += &format!(
+                    "output SQNR {:.2} dB, top-1 agreement {:.3} over {} inputs\n",
+                    r.output_sqnr_db, r.top1_agreement, r.inputs
+                );
+                for l in &r.layers {
+                    s += &format!("  {:<50} {:>8.2} dB\n", l.layer, l.sqnr_db);
+                }
+            }
+            s
+        }
+    };
+    crate::cli::run::emit(None, &text)
+}

@@ -1,0 +1,332 @@
+//! accelsim's quantized-model format (`.aqm`): one JSON document holding the IR graph,
+//! every tensor's element type and quantization parameters, and the constant values
+//! (integer weights and biases). Written by `accelsim quantize`, read by `load_model`
+//! (so `accelsim run` and `accelsim exec` take it).
+//!
+//! ```text
+//! { "format": "accelsim-aqm", "version": 1, "name": "...",
+//!   "inputs": [tensor index...], "outputs": [...],
+//!   "tensors": [{ "name", "shape": [..], "dtype": "f32" | "i8" | "u8" | "i4" ..., "kind":
+//!                 "activation" | "weight" | "bias" | "constant",
+//!                 "quant": null | { "scales": [..], "zero_points": [..], "axis": null | n },
+//!                 "data": null | { "f32": [..] } | { "i32": [..] } | { "i64": [..] } }],
+//!   "layers": [{ "name", "op": { "type": "conv2d", ... }, "inputs": [..], "outputs": [..],
+//!                "activation": "none" | "relu" | "relu6" | "relu_n1_to_1" }] }
+//! ```
+//!
+//! Serde lives only here, on mirror types; the graph is validated after reading.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::FileError;
+use crate::ir::{
+    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, QuantParams, Tensor,
+    TensorData, TensorId, TensorKind, WeightSource,
+};
+
+const FORMAT: &str = "accelsim-aqm";
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    format: String,
+    version: u32,
+    name: String,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+    tensors: Vec<RawTensor>,
+    layers: Vec<RawLayer>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawTensor {
+    name: String,
+    shape: Vec<usize>,
+    dtype: String,
+    kind: String,
+    quant: Option<RawQuant>,
+    data: Option<RawData>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawQuant {
+    scales: Vec<f32>,
+    zero_points: Vec<i64>,
+    axis: Option<usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawData {
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum RawOp {
+    Conv2d {
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        padding: RawPadding,
+        groups: usize,
+        bias: bool,
+    },
+    FullyConnected {
+        out_features: usize,
+        bias: bool,
+    },
+    Add,
+    Concat {
+        axis: usize,
+    },
+    Pool {
+        max: bool,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: RawPadding,
+    },
+    Mean {
+        axes: Vec<usize>,
+        keep_dims: bool,
+    },
+    Pad {
+        pads: Vec<(usize, usize)>,
+    },
+    Reshape {
+        shape: Vec<i64>,
+    },
+    Softmax {
+        beta: f32,
+    },
+    Quantize,
+    Dequantize,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawPadding {
+    Same,
+    Valid,
+    Explicit([usize; 4]),
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawLayer {
+    name: String,
+    op: RawOp,
+    inputs: Vec<usize>,
+    outputs: Vec<usize>,
+    activation: String,
+}
+
+fn pad_out(p: Padding) -> RawPadding {
+    match p {
+        Padding::Same => RawPadding::Same,
+        Padding::Valid => RawPadding::Valid,
+        Padding::Explicit { top, bottom, left, right } => RawPadding::Explicit([top, bottom, left, right]),
+    }
+}
+
+fn pad_in(p: RawPadding) -> Padding {
+    match p {
+        RawPadding::Same => Padding::Same,
+        RawPadding::Valid => Padding::Valid,
+        RawPadding::Explicit([top, bottom, left, right]) => Padding::Explicit { top, bottom, left, right },
+    }
+}
+
+fn kind_name(k: TensorKind) -> &'static str {
+    match k {
+        TensorKind::Activation => "activation",
+        TensorKind::Weight => "weight",
+        TensorKind::Bias => "bias",
+        TensorKind::Constant => "constant",
+    }
+}
+
+fn op_out(op: &Op) -> RawOp {
+    match op {
+        Op::Conv2d(c) => RawOp::Conv2d {
+            out_channels: c.out_channels,
+            kernel: c.kernel,
+            stride: c.stride,
+            dilation: c.dilation,
+            padding: pad_out(c.padding),
+            groups: c.groups,
+            bias: c.bias,
+        },
+        Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
+        Op::Add => RawOp::Add,
+        Op::Concat { axis } => RawOp::Concat { axis: *axis },
+        Op::Pool(p) => RawOp::Pool {
+            max: p.kind == PoolKind::Max,
+            kernel: p.kernel,
+            stride: p.stride,
+            padding: pad_out(p.padding),
+        },
+        Op::Mean { axes, keep_dims } => RawOp::Mean { axes: axes.clone(), keep_dims: *keep_dims },
+        Op::Pad { pads } => RawOp::Pad { pads: pads.clone() },
+        Op::Reshape { shape } => RawOp::Reshape { shape: shape.clone() },
+        Op::Softmax { beta } => RawOp::Softmax { beta: *beta },
+        Op::Quantize => RawOp::Quantize,
+        Op::Dequantize => RawOp::Dequantize,
+    }
+}
+
+fn op_in(op: RawOp) -> Op {
+    match op {
+        RawOp::Conv2d { out_channels, kernel, stride, dilation, padding, groups, bias } => {
+            Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
+        }
+        RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
+        RawOp::Add => Op::Add,
+        RawOp::Concat { axis } => Op::Concat { axis },
+        RawOp::Pool { max, kernel, stride, padding } => Op::Pool(Pool {
+            kind: if max { PoolKind::Max } else { PoolKind::Avg },
+            kernel,
+            stride,
+            padding: pad_in(padding),
+        }),
+        RawOp::Mean { axes, keep_dims } => Op::Mean { axes, keep_dims },
+        RawOp::Pad { pads } => Op::Pad { pads },
+        RawOp::Reshape { shape } => Op::Reshape { shape },
+        RawOp::Softmax { beta } => Op::Softmax { beta },
+        RawOp::Quantize => Op::Quantize,
+        RawOp::Dequantize => Op::Dequantize,
+    }
+}
+
+fn parse_dtype(s: &str) -> Option<DataType> {
+    match s {
+        "f32" => Some(DataType::F32),
+        "f16" => Some(DataType::F16),
+        _ => {
+            let signed = s.starts_with('i');
+            if !signed && !s.starts_with('u') {
+                return None;
+            }
+            let bits: u8 = s[1..].parse().ok()?;
+            (1..=64).contains(&bits).then_some(DataType::Int { bits, signed })
+        }
+    }
+}
+
+/// Serializes a graph to `.aqm` JSON bytes.
+pub fn to_bytes(g: &Graph) -> Vec<u8> {
+    let f = File {
+        format: FORMAT.into(),
+        version: 1,
+        name: g.name.clone(),
+        inputs: g.inputs.iter().map(|t| t.0).collect(),
+        outputs: g.outputs.iter().map(|t| t.0).collect(),
+        tensors: g
+            .tensors
+            .iter()
+            .map(|t| RawTensor {
+                name: t.name.clone(),
+                shape: t.shape.clone(),
+                dtype: t.dtype.to_string(),
+                kind: kind_name(t.kind).into(),
+                quant: t.quant.as_ref().map(|q| RawQuant {
+                    scales: q.scales.clone(),
+                    zero_points: q.zero_points.clone(),
+                    axis: q.axis,
+                }),
+                data: t.data.as_ref().map(|d| match d {
+                    TensorData::F32(v) => RawData::F32(v.clone()),
+                    TensorData::I32(v) => RawData::I32(v.clone()),
+                    TensorData::I64(v) => RawData::I64(v.clone()),
+                }),
+            })
+            .collect(),
+        layers: g
+            .layers
+            .iter()
+            .map(|l| RawLayer {
+                name: l.name.clone(),
+                op: op_out(&l.op),
+                inputs: l.inputs.iter().map(|t| t.0).collect(),
+                outputs: l.outputs.iter().map(|t| t.0).collect(),
+                activation: l.activation.name().into(),
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&f).unwrap_or_default()
+}
+
+/// Parses `.aqm` bytes (`file` names them in errors) into a validated graph.
+pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
+    let err = |m: String| FileError::whole(file, m);
+    let f: File = serde_json::from_slice(bytes).map_err(|e| err(format!("not an accelsim .aqm model: {e}")))?;
+    if f.format != FORMAT || f.version != 1 {
+        return Err(err(format!("unsupported format '{}' version {}", f.format, f.version)));
+    }
+    let n = f.tensors.len();
+    let tid = |i: usize| if i < n { Ok(TensorId(i)) } else { Err(err(format!("tensor index {i} out of range"))) };
+    let mut g = Graph::new(f.name, WeightSource::Imported { path: file.to_string() });
+    for t in f.tensors {
+        let dtype =
+            parse_dtype(&t.dtype).ok_or_else(|| err(format!("tensor '{}': bad dtype '{}'", t.name, t.dtype)))?;
+        let kind = match t.kind.as_str() {
+            "activation" => TensorKind::Activation,
+            "weight" => TensorKind::Weight,
+            "bias" => TensorKind::Bias,
+            "constant" => TensorKind::Constant,
+            k => return Err(err(format!("tensor '{}': bad kind '{k}'", t.name))),
+        };
+        let quant = match t.quant {
+            Some(q) => {
+                if q.scales.is_empty() || q.scales.len() != q.zero_points.len() {
+                    return Err(err(format!("tensor '{}': scales and zero points differ in length", t.name)));
+                }
+                Some(QuantParams { scales: q.scales, zero_points: q.zero_points, axis: q.axis })
+            }
+            None => None,
+        };
+        let data = t.data.map(|d| match d {
+            RawData::F32(v) => TensorData::F32(v),
+            RawData::I32(v) => TensorData::I32(v),
+            RawData::I64(v) => TensorData::I64(v),
+        });
+        let elems = t.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+        if let Some(d) = &data {
+            if elems != Some(d.len() as u64) {
+                return Err(err(format!("tensor '{}': {} values for shape {:?}", t.name, d.len(), t.shape)));
+            }
+        }
+        g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data });
+    }
+    for l in f.layers {
+        let activation = match l.activation.as_str() {
+            "none" => Activation::None,
+            "relu" => Activation::Relu,
+            "relu6" => Activation::Relu6,
+            "relu_n1_to_1" => Activation::ReluN1To1,
+            a => return Err(err(format!("layer '{}': bad activation '{a}'", l.name))),
+        };
+        if l.inputs.is_empty() || l.outputs.len() != 1 {
+            return Err(err(format!("layer '{}': needs inputs and exactly one output", l.name)));
+        }
+        g.layers.push(Layer {
+            name: l.name,
+            op: op_in(l.op),
+            inputs: l.inputs.into_iter().map(tid).collect::<Result<_, _>>()?,
+            outputs: l.outputs.into_iter().map(tid).collect::<Result<_, _>>()?,
+            activation,
+        });
+    }
+    g.inputs = f.inputs.into_iter().map(tid).collect::<Result<_, _>>()?;
+    g.outputs = f.outputs.into_iter().map(tid).collect::<Result<_, _>>()?;
+    g.validate().map_err(|e| err(e.to_string()))?;
+    Ok(g)
+}
+
+/// Reads a `.aqm` file.
+pub fn read(path: &std::path::Path) -> Result<Graph, FileError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| FileError::whole(&name, format!("cannot read: {e}")))?;
+    from_bytes(&bytes, &name)
+}

@@ -1,0 +1,209 @@
+//! The uniform affine quantizer generalized to 2-16 bits and the choice of its clipping
+//! range: min/max, percentile and MSE-optimal thresholds, per tensor or per output channel.
+//!
+//! The scheme is TFLite's / gemmlowp's (Jacob et al., CVPR 2018; Krishnamoorthi,
+//! arXiv:1806.08342): `q = clamp(round(x / scale) + zero_point, qmin, qmax)`. Symmetric
+//! quantizers use the narrow range `[-(2^(b-1) - 1), 2^(b-1) - 1]` with zero point 0 (TFLite's
+//! int8 weights); asymmetric ones use `[-2^(b-1), 2^(b-1) - 1]` with a zero point that makes
+//! 0.0 exactly representable. Rounding is round-half-away-from-zero (`f32::round`), the same as
+//! the executor's QUANTIZE kernel.
+//!
+//! Thresholds matter most at low widths (Goncharenko et al., "Fast Adjustable Threshold",
+//! arXiv:1812.07872): [`ClipMethod::Percentile`] drops rare outliers and [`ClipMethod::Mse`]
+//! searches the threshold that minimizes the mean squared error of quantize-dequantize
+//! (clipping error + rounding error), as in Banner et al. (ACIQ) and Migacz (TensorRT, 2017).
+
+/// How a clipping range is chosen from observed values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClipMethod {
+    /// The full observed range.
+    MinMax,
+    /// The given percentile (e.g. 99.99) of the values (and `100 - p` for the low end).
+    Percentile(f64),
+    /// The range, a fraction of the full one, that minimizes the quantization MSE.
+    Mse,
+}
+
+/// Integer range of a `bits`-wide quantizer.
+pub fn int_range(bits: u8, symmetric: bool) -> (i32, i32) {
+    let half = 1i64 << (bits.clamp(2, 31) - 1);
+    let max = (half - 1) as i32;
+    if symmetric {
+        (-max, max)
+    } else {
+        (-(half as i32), max)
+    }
+}
+
+/// Affine parameters `(scale, zero_point)` for the real range `[lo, hi]` (widened to contain
+/// 0). Symmetric: `scale = max(|lo|, |hi|) / qmax`, zero point 0.
+pub fn affine_params(lo: f32, hi: f32, bits: u8, symmetric: bool) -> (f32, i32) {
+    let (qmin, qmax) = int_range(bits, symmetric);
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    if symmetric {
+        let m = lo.abs().max(hi);
+        let s = if m > 0.0 { m / qmax as f32 } else { 1.0 };
+        return (s, 0);
+    }
+    if hi - lo <= 0.0 {
+        return (1.0, 0);
+    }
+    let s = (hi - lo) / (qmax - qmin) as f32;
+    let zp = (qmin as f32 - lo / s).round().clamp(qmin as f32, qmax as f32) as i32;
+    (s, zp)
+}
+
+/// Quantizes one value.
+#[inline]
+pub fn quantize(x: f32, scale: f32, zp: i32, qmin: i32, qmax: i32) -> i32 {
+    ((x / scale).round() as i32).saturating_add(zp).clamp(qmin, qmax)
+}
+
+/// Quantize-dequantize of one value.
+#[inline]
+pub fn fake_quant(x: f32, scale: f32, zp: i32, qmin: i32, qmax: i32) -> f32 {
+    scale * (quantize(x, scale, zp, qmin, qmax) - zp) as f32
+}
+
+fn sse(values: &[f32], lo: f32, hi: f32, bits: u8, symmetric: bool) -> f64 {
+    let (s, z) = affine_params(lo, hi, bits, symmetric);
+    let (qmin, qmax) = int_range(bits, symmetric);
+    values.iter().map(|&v| ((v - fake_quant(v, s, z, qmin, qmax)) as f64).powi(2)).sum()
+}
+
+/// Value at percentile `p` (0-100) of `values` (nearest rank; `values` is reordered).
+fn percentile(values: &mut [f32], p: f64) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let k = ((p / 100.0) * (values.len() - 1) as f64).round() as usize;
+    let k = k.min(values.len() - 1);
+    *values.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
+}
+
+/// The clipping range of `values` (whose exact extremes are `min`, `max`; `values` may be a
+/// subsample) for a `bits`-wide quantizer.
+pub fn choose_range(values: &[f32], min: f32, max: f32, bits: u8, symmetric: bool, method: ClipMethod) -> (f32, f32) {
+    let (min, max) = (min.min(0.0), max.max(0.0));
+    if values.is_empty() {
+        return (min, max);
+    }
+    match method {
+        ClipMethod::MinMax => (min, max),
+        ClipMethod::Percentile(p) => {
+            if symmetric {
+                let mut a: Vec<f32> = values.iter().map(|v| v.abs()).collect();
+                let m = percentile(&mut a, p);
+                (-m, m)
+            } else {
+                let mut a = values.to_vec();
+                let hi = percentile(&mut a, p);
+                let lo = percentile(&mut a, 100.0 - p);
+                (lo.min(0.0), hi.max(0.0))
+            }
+        }
+        ClipMethod::Mse => {
+            // Shrink the range by a common factor; 100 candidates from 1.0 down to 0.05.
+            let mut best = (f64::INFINITY, min, max);
+            for i in 0..100 {
+                let k = 1.0 - i as f32 * 0.0095;
+                let (lo, hi) = (min * k, max * k);
+                let e = sse(values, lo, hi, bits, symmetric);
+                if e < best.0 {
+                    best = (e, lo, hi);
+                }
+            }
+            (best.1, best.2)
+        }
+    }
+}
+
+/// Weights quantized per output channel (axis 0 of OHWI / `[out, in]`) or per tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedWeights {
+    /// Integer values, same layout as the float weights.
+    pub q: Vec<i32>,
+    /// One scale per channel (or one).
+    pub scales: Vec<f32>,
+    /// Zero points, as many as scales.
+    pub zero_points: Vec<i32>,
+}
+
+impl QuantizedWeights {
+    /// The dequantized weights.
+    pub fn dequantized(&self, channels: usize) -> Vec<f32> {
+        let per = self.q.len() / channels.max(1);
+        self.q
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let c = if self.scales.len() > 1 { i / per.max(1) } else { 0 };
+                self.scales[c] * (v - self.zero_points[c]) as f32
+            })
+            .collect()
+    }
+}
+
+/// Quantizes weights with `channels` output channels (the outermost axis).
+pub fn quantize_weights(
+    w: &[f32],
+    channels: usize,
+    bits: u8,
+    per_channel: bool,
+    symmetric: bool,
+    method: ClipMethod,
+) -> QuantizedWeights {
+    let (qmin, qmax) = int_range(bits, symmetric);
+    let groups: Vec<&[f32]> =
+        if per_channel { w.chunks((w.len() / channels.max(1)).max(1)).collect() } else { vec![w] };
+    let mut out = QuantizedWeights { q: Vec::with_capacity(w.len()), scales: Vec::new(), zero_points: Vec::new() };
+    for g in groups {
+        let min = g.iter().copied().fold(0f32, f32::min);
+        let max = g.iter().copied().fold(0f32, f32::max);
+        let (lo, hi) = choose_range(g, min, max, bits, symmetric, method);
+        let (s, z) = affine_params(lo, hi, bits, symmetric);
+        out.q.extend(g.iter().map(|&v| quantize(v, s, z, qmin, qmax)));
+        out.scales.push(s);
+        out.zero_points.push(z);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_params() {
+        assert_eq!(int_range(8, true), (-127, 127));
+        assert_eq!(int_range(2, true), (-1, 1));
+        assert_eq!(int_range(4, false), (-8, 7));
+        let (s, z) = affine_params(0.0, 6.0, 8, false);
+        assert!((s - 6.0 / 255.0).abs() < 1e-7);
+        assert_eq!(z, -128);
+        assert_eq!(fake_quant(0.0, s, z, -128, 127), 0.0);
+    }
+
+    #[test]
+    fn mse_and_percentile_clip_outliers() {
+        let mut v: Vec<f32> = (0..10000).map(|i| (i as f32 / 10000.0) - 0.5).collect();
+        v.push(20.0);
+        let (_, hi_mm) = choose_range(&v, -0.5, 20.0, 4, true, ClipMethod::MinMax);
+        let (_, hi_p) = choose_range(&v, -0.5, 20.0, 4, true, ClipMethod::Percentile(99.0));
+        let (_, hi_mse) = choose_range(&v, -0.5, 20.0, 4, true, ClipMethod::Mse);
+        assert_eq!(hi_mm, 20.0);
+        assert!(hi_p < 1.0 && hi_mse < hi_mm);
+        let e = |h: f32| sse(&v, -h, h, 4, true);
+        assert!(e(hi_mse) <= e(hi_mm));
+    }
+
+    #[test]
+    fn per_channel_weights_have_one_scale_per_channel() {
+        let w = [1.0, -0.5, 0.011, 0.02];
+        let q = quantize_weights(&w, 2, 8, true, true, ClipMethod::MinMax);
+        assert_eq!(q.scales.len(), 2);
+        assert_eq!(q.q, vec![127, -64, 70, 127]);
+        let d = q.dequantized(2);
+        assert!((d[3] - 0.02).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,195 @@
+//! Data-free statistics: activation ranges and per-channel means derived from the weights
+//! alone, for quantization without calibration data (Nagel et al., ICCV 2019, sections 4.2
+//! and 5: ranges and bias correction from batch-norm statistics; Nayak et al., "Bit
+//! Efficient Quantization for Deep Neural Networks", 2019: data-free quantization down to
+//! 3 bits).
+//!
+//! The importers fold batch normalization into the preceding convolution (TFLite and
+//! tf2onnx exports arrive folded), so the BN parameters `beta`, `gamma` that DFQ reads are
+//! no longer separable. What they describe is the per-channel mean and standard deviation
+//! of each pre-activation; here those moments are propagated through the network instead:
+//! the input is assumed uniform on [-1, 1] (mean 0, variance 1/3, the range of the shared
+//! image sets); a conv / FC output channel has mean `b + sum W * E[x]` and variance
+//! `sum W^2 Var[x]` (independent inputs); fused activations clamp a Gaussian with those
+//! moments (moments of the clipped normal, by quadrature); pooling and means keep the mean
+//! and variance; additions add them. A tensor's range is `mean +- N_SIGMA * std` over its
+//! channels, intersected with the activation's range, and the propagated means drive the
+//! analytic bias correction.
+
+use crate::ir::{Activation, Graph, Op, TensorData, TensorKind};
+use crate::quant::calib::{Calibration, TensorStats};
+
+/// Width of the data-free activation range in standard deviations.
+pub const N_SIGMA: f64 = 6.0;
+
+#[derive(Clone)]
+struct Moments {
+    mean: Vec<f64>,
+    var: Vec<f64>,
+}
+
+impl Moments {
+    fn collapse(&self) -> (f64, f64) {
+        let n = self.mean.len().max(1) as f64;
+        let m = self.mean.iter().sum::<f64>() / n;
+        let v = self.var.iter().zip(&self.mean).map(|(v, mu)| v + (mu - m).powi(2)).sum::<f64>() / n;
+        (m, v)
+    }
+
+    fn channel(&self, i: usize) -> (f64, f64) {
+        if self.mean.len() == 1 {
+            (self.mean[0], self.var[0])
+        } else {
+            (self.mean.get(i).copied().unwrap_or(0.0), self.var.get(i).copied().unwrap_or(0.0))
+        }
+    }
+}
+
+/// Mean and variance of `clamp(N(mu, var), lo, hi)` by quadrature.
+fn clipped_normal(mu: f64, var: f64, lo: f64, hi: f64) -> (f64, f64) {
+    let sd = var.max(0.0).sqrt();
+    if sd < 1e-12 {
+        let v = mu.clamp(lo, hi);
+        return (v, 0.0);
+    }
+    let n = 400;
+    let (mut m0, mut m1, mut m2) = (0f64, 0f64, 0f64);
+    for k in 0..=n {
+        let z = -8.0 + 16.0 * k as f64 / n as f64;
+        let w = (-0.5 * z * z).exp();
+        let x = (mu + sd * z).clamp(lo, hi);
+        m0 += w;
+        m1 += w * x;
+        m2 += w * x * x;
+    }
+    let m = m1 / m0;
+    (m, (m2 / m0 - m * m).max(0.0))
+}
+
+fn f32_data(t: &crate::ir::Tensor) -> Option<&[f32]> {
+    match &t.data {
+        Some(TensorData::F32(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Propagates moments through a float graph and returns data-free statistics in the form
+/// calibration produces (no samples, so every clipping method falls back to the range).
+pub fn statistics(g: &Graph) -> Calibration {
+    let mut m: Vec<Option<Moments>> = vec![None; g.tensors.len()];
+    for &i in &g.inputs {
+        let c = g.tensor(i).shape.last().copied().unwrap_or(1);
+        m[i.0] = Some(Moments { mean: vec![0.0; c], var: vec![1.0 / 3.0; c] });
+    }
+    for l in &g.layers {
+        let Some(x) = l.inputs.first().and_then(|t| m[t.0].clone()) else { continue };
+        let out = g.output(l);
+        let cout = out.shape.last().copied().unwrap_or(1);
+        let mut r = match &l.op {
+            Op::Conv2d(c) => {
+                let (Some(w), b) = (g.weights_of(l).and_then(f32_data), g.bias_of(l).and_then(f32_data)) else {
+                    continue;
+                };
+                let per = w.len() / cout.max(1);
+                let cin_g = g.weights_of(l).and_then(|t| t.shape.last().copied()).unwrap_or(1).max(1);
+                let cout_g = cout / c.groups.max(1);
+                let mut mean = vec![0f64; cout];
+                let mut var = vec![0f64; cout];
+                for co in 0..cout {
+                    let grp = co / cout_g.max(1);
+                    for (k, &wv) in w[co * per..(co + 1) * per].iter().enumerate() {
+                        let (mu, v) = x.channel(grp * cin_g + k % cin_g);
+                        mean[co] += wv as f64 * mu;
+                        var[co] += (wv as f64).powi(2) * v;
+                    }
+                    mean[co] += b.map_or(0.0, |b| b[co] as f64);
+                }
+                Moments { mean, var }
+            }
+            Op::FullyConnected(f) => {
+                let Some(w) = g.weights_of(l).and_then(f32_data) else { continue };
+                let b = g.bias_of(l).and_then(f32_data);
+                let inf = w.len() / f.out_features.max(1);
+                let flat = if x.mean.len() == inf {
+                    x.clone()
+                } else {
+                    let (mu, v) = x.collapse();
+                    Moments { mean: vec![mu; 1], var: vec![v; 1] }
+                };
+                let mut mean = vec![0f64; f.out_features];
+                let mut var = vec![0f64; f.out_features];
+                for o in 0..f.out_features {
+                    for (k, &wv) in w[o * inf..(o + 1) * inf].iter().enumerate() {
+                        let (mu, v) = flat.channel(k);
+                        mean[o] += wv as f64 * mu;
+                        var[o] += (wv as f64).powi(2) * v;
+                    }
+                    mean[o] += b.map_or(0.0, |b| b[o] as f64);
+                }
+                Moments { mean, var }
+            }
+            Op::Add => match l.inputs.get(1).and_then(|t| m[t.0].clone()) {
+                Some(y) => Moments {
+                    mean: (0..cout).map(|i| x.channel(i).0 + y.channel(i).0).collect(),
+                    var: (0..cout).map(|i| x.channel(i).1 + y.channel(i).1).collect(),
+                },
+                None => continue,
+            },
+            Op::Concat { .. } => {
+                let mut mm = Moments { mean: Vec::new(), var: Vec::new() };
+                for t in &l.inputs {
+                    let Some(y) = m[t.0].clone() else { continue };
+                    let c = g.tensor(*t).shape.last().copied().unwrap_or(1);
+                    (0..c).for_each(|i| {
+                        mm.mean.push(y.channel(i).0);
+                        mm.var.push(y.channel(i).1);
+                    });
+                }
+                mm
+            }
+            Op::Softmax { .. } => Moments { mean: vec![1.0 / cout.max(1) as f64], var: vec![0.0] },
+            Op::Reshape { .. } if x.mean.len() != cout => {
+                let (mu, v) = x.collapse();
+                Moments { mean: vec![mu], var: vec![v] }
+            }
+            _ => x,
+        };
+        if l.activation != Activation::None {
+            let (lo, hi) = l.activation.range();
+            for (mu, v) in r.mean.iter_mut().zip(r.var.iter_mut()) {
+                (*mu, *v) = clipped_normal(*mu, *v, lo as f64, hi as f64);
+            }
+        }
+        m[l.outputs[0].0] = Some(r);
+    }
+    let tensors = g
+        .tensors
+        .iter()
+        .zip(m)
+        .map(|(t, mm)| {
+            let mm = mm?;
+            if t.kind != TensorKind::Activation {
+                return None;
+            }
+            let lo = mm.mean.iter().zip(&mm.var).map(|(mu, v)| mu - N_SIGMA * v.sqrt()).fold(f64::INFINITY, f64::min);
+            let hi =
+                mm.mean.iter().zip(&mm.var).map(|(mu, v)| mu + N_SIGMA * v.sqrt()).fold(f64::NEG_INFINITY, f64::max);
+            Some(TensorStats { min: lo as f32, max: hi as f32, samples: Vec::new(), channel_mean: mm.mean })
+        })
+        .collect();
+    let mut cal = Calibration { tensors };
+    // Clamp ranges to each producer's activation range.
+    for l in &g.layers {
+        let (lo, hi) = l.activation.range();
+        if let Some(Some(s)) = cal.tensors.get_mut(l.outputs[0].0) {
+            s.min = s.min.max(lo);
+            s.max = s.max.min(hi);
+        }
+    }
+    for &i in &g.inputs {
+        if let Some(Some(s)) = cal.tensors.get_mut(i.0) {
+            (s.min, s.max) = (-1.0, 1.0);
+        }
+    }
+    cal
+}

@@ -1,0 +1,196 @@
+//! Post-training quantization of a float graph into an integer graph the
+//! [`Executor`](crate::kernels::Executor) runs: TFLite's scheme (Jacob et al., CVPR 2018;
+//! Krishnamoorthi, arXiv:1806.08342, section 3) generalized to 2-16 bits.
+//!
+//! - Weights: symmetric (zero point 0, narrow range) or asymmetric, per output channel
+//!   (axis 0 of the IR's OHWI / `[out, in]` weights; depthwise weights `[C, kh, kw, 1]` too)
+//!   or per tensor; thresholds by [`ClipMethod`].
+//! - Activations: asymmetric, per tensor, from calibration statistics (or data-free ones).
+//!   RESHAPE, pooling and PAD outputs share their input's parameters (the kernels do not
+//!   rescale). A SOFTMAX output at `b <= 8` bits has scale `2^-b` and zero point `-2^(b-1)`
+//!   (TFLite's int8 convention); with wider inputs, which the integer softmax does not take,
+//!   the softmax runs in float after a DEQUANTIZE.
+//! - Biases: 32-bit (64-bit when activations are wider than 8 bits) with scale
+//!   `input scale x weight scale` per channel, optionally bias-corrected first.
+//! - The graph keeps the float model's interface: a QUANTIZE layer after each float input
+//!   and a DEQUANTIZE layer before each output. Tensor ids of the float graph are preserved
+//!   (new tensors are appended), so float and integer runs can be compared tensor by tensor.
+
+use crate::ir::{DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::quant::bias_correction;
+use crate::quant::calib::Calibration;
+use crate::quant::clip::{affine_params, choose_range, quantize_weights, ClipMethod};
+
+/// What to quantize to and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PtqConfig {
+    /// Weight bits (2-16).
+    pub weight_bits: u8,
+    /// Activation bits (2-16).
+    pub activation_bits: u8,
+    /// One weight scale per output channel (else per tensor).
+    pub per_channel: bool,
+    /// Symmetric weights (zero point 0); activations are always asymmetric.
+    pub symmetric_weights: bool,
+    /// Threshold choice for weights and activations.
+    pub method: ClipMethod,
+    /// Correct the biases for the mean error of quantized weights.
+    pub bias_correction: bool,
+}
+
+/// Why a graph cannot be quantized.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QuantError {
+    /// A conv / FC layer's weights have no float values.
+    #[error("layer '{0}': the weights have no float values (is the model already quantized?)")]
+    NoFloatWeights(String),
+    /// No statistics reached an activation tensor.
+    #[error("tensor '{0}': no calibration statistics (not computed by the float run)")]
+    NoStatistics(String),
+    /// The result failed validation.
+    #[error("the quantized graph is invalid: {0}")]
+    Invalid(#[from] IrError),
+}
+
+fn float_data(t: &Tensor) -> Option<&Vec<f32>> {
+    match &t.data {
+        Some(TensorData::F32(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Quantizes a float graph with the given statistics (of the same graph).
+pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<Graph, QuantError> {
+    let ab = cfg.activation_bits;
+    let mut q = g.clone();
+    // 1. Activation parameters.
+    let mut act: Vec<Option<(f32, i32)>> = vec![None; g.tensors.len()];
+    for (i, t) in g.tensors.iter().enumerate() {
+        if t.kind != TensorKind::Activation {
+            continue;
+        }
+        let Some(Some(s)) = cal.tensors.get(i) else { continue };
+        let (lo, hi) = choose_range(&s.samples, s.min, s.max, ab, false, cfg.method);
+        act[i] = Some(affine_params(lo, hi, ab, false));
+    }
+    let int_softmax = ab <= 8;
+    for l in &g.layers {
+        let (i, o) = (l.inputs[0].0, l.outputs[0].0);
+        match &l.op {
+            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => act[o] = act[i],
+            Op::Softmax { .. } if int_softmax => act[o] = Some((1.0 / (1u32 << ab) as f32, -(1i32 << (ab - 1)))),
+            _ => {}
+        }
+    }
+    for (i, t) in q.tensors.iter_mut().enumerate() {
+        if t.kind != TensorKind::Activation || g.inputs.contains(&TensorId(i)) {
+            continue;
+        }
+        let (s, z) = act[i].ok_or_else(|| QuantError::NoStatistics(t.name.clone()))?;
+        t.dtype = DataType::int(ab);
+        t.quant = Some(QuantParams::per_tensor(s, z as i64));
+    }
+    // 2. Weights and biases.
+    let bias_bits = if ab <= 8 { 32 } else { 64 };
+    for l in &g.layers {
+        let (cout, groups) = match &l.op {
+            Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
+            Op::FullyConnected(f) => (f.out_features, 1),
+            _ => continue,
+        };
+        let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
+        let Some(wid) = wid else { continue };
+        let w = float_data(g.tensor(wid)).ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
+        let qw = quantize_weights(w, cout, cfg.weight_bits, cfg.per_channel, cfg.symmetric_weights, cfg.method);
+        let in_id = l.inputs[0].0;
+        let (s_in, _) = act[in_id].ok_or_else(|| QuantError::NoStatistics(g.tensor(l.inputs[0]).name.clone()))?;
+        if let Some(bid) = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Bias) {
+            let mut b = float_data(g.tensor(bid)).cloned().ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
+            if cfg.bias_correction {
+                if let Some(Some(st)) = cal.tensors.get(in_id) {
+                    let d = bias_correction::correction(w, &qw.dequantized(cout), cout, groups, &st.channel_mean);
+                    b.iter_mut().zip(d).for_each(|(x, d)| *x += d);
+                }
+            }
+            let scales: Vec<f32> =
+                (0..cout).map(|c| s_in * qw.scales[if qw.scales.len() > 1 { c } else { 0 }]).collect();
+            let bq: Vec<i64> = b.iter().zip(&scales).map(|(&x, &s)| (x as f64 / s as f64).round() as i64).collect();
+            let bt = q.tensor_mut(bid);
+            bt.dtype = DataType::int(bias_bits);
+            bt.data = Some(TensorData::I64(bq));
+            bt.quant = Some(QuantParams { zero_points: vec![0; cout], scales, axis: Some(0) });
+        }
+        let wt = q.tensor_mut(wid);
+        wt.dtype = DataType::int(cfg.weight_bits);
+        wt.quant = Some(QuantParams {
+            axis: if qw.scales.len() > 1 { Some(0) } else { None },
+            zero_points: qw.zero_points.iter().map(|&z| z as i64).collect(),
+            scales: qw.scales,
+        });
+        wt.data = Some(TensorData::I32(qw.q));
+    }
+    // 3. Float softmax behind a DEQUANTIZE when the integer softmax cannot take the input.
+    if !int_softmax {
+        let mut i = 0;
+        while i < q.layers.len() {
+            if matches!(q.layers[i].op, Op::Softmax { .. }) {
+                let x = q.layers[i].inputs[0];
+                let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
+                q.layers.insert(i, layer(&q, "dequantize", Op::Dequantize, x, d));
+                q.layers[i + 1].inputs[0] = d;
+                let o = q.layers[i + 1].outputs[0];
+                q.tensor_mut(o).dtype = DataType::F32;
+                q.tensor_mut(o).quant = None;
+                i += 1;
+            }
+            i += 1;
+        }
+    }
+    // 4. QUANTIZE after each input, DEQUANTIZE before each integer output.
+    for (k, &inp) in g.inputs.iter().enumerate() {
+        let (s, z) = act[inp.0].ok_or_else(|| QuantError::NoStatistics(g.tensor(inp).name.clone()))?;
+        let qi = add_like(&mut q, inp, "quantized", DataType::int(ab), Some(QuantParams::per_tensor(s, z as i64)));
+        for l in &mut q.layers {
+            l.inputs.iter_mut().filter(|t| **t == inp).for_each(|t| *t = qi);
+        }
+        let ql = layer(&q, "quantize", Op::Quantize, inp, qi);
+        q.layers.insert(k, ql);
+    }
+    let outs = q.outputs.clone();
+    q.outputs.clear();
+    for o in outs {
+        if q.tensor(o).dtype.is_int() {
+            let d = add_like(&mut q, o, "dequantized", DataType::F32, None);
+            let dl = layer(&q, "dequantize", Op::Dequantize, o, d);
+            q.layers.push(dl);
+            q.outputs.push(d);
+        } else {
+            q.outputs.push(o);
+        }
+    }
+    q.validate()?;
+    Ok(q)
+}
+
+fn add_like(q: &mut Graph, of: TensorId, suffix: &str, dtype: DataType, quant: Option<QuantParams>) -> TensorId {
+    let t = q.tensor(of);
+    let nt = Tensor {
+        name: format!("{}/{suffix}", t.name),
+        shape: t.shape.clone(),
+        dtype,
+        quant,
+        kind: TensorKind::Activation,
+        data: None,
+    };
+    q.add_tensor(nt)
+}
+
+fn layer(q: &Graph, prefix: &str, op: Op, input: TensorId, output: TensorId) -> Layer {
+    Layer {
+        name: format!("{prefix}:{}", q.tensor(input).name),
+        op,
+        inputs: vec![input],
+        outputs: vec![output],
+        activation: Default::default(),
+    }
+}
