@@ -96,7 +96,7 @@ pub fn synthetic_input(g: &Graph, seed: u64) -> Result<Values, ExecError> {
         s ^= s << 17;
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
-    let phase = [rnd() * 6.283, rnd() * 6.283, rnd() * 6.283];
+    let phase = [rnd() * std::f64::consts::TAU, rnd() * std::f64::consts::TAU, rnd() * std::f64::consts::TAU];
     let shape = &t.shape;
     let c = shape.last().copied().unwrap_or(1).max(1);
     let w = if shape.len() >= 3 { shape[shape.len() - 2].max(1) } else { 1 };

@@ -348,9 +348,12 @@ fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usi
 /// `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp is
 /// applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
 /// saturating add never saturates.
+///
+/// # Safety
+/// Only called from AVX2 code after runtime detection: it is `inline(always)` rather than
+/// `target_feature` so that it is inlined into the AVX2 loop (a call per 8 outputs cost 10%).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
+#[inline(always)]
 unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut [i32], co: usize) {
     use std::arch::x86_64::*;
     let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
@@ -390,10 +393,13 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
     match &packed.kind {
         PackedKind::Depthwise { w: wd } => {
             let mut acc = vec![0i32; c];
+            let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
             for b in 0..n {
                 for oy in 0..oh {
                     for ox in 0..ow {
-                        acc.fill(0);
+                        // The valid taps (input offset, weight offset), then 16 channels at
+                        // a time with the accumulators kept in registers across the taps.
+                        taps.clear();
                         for ky in 0..kh {
                             let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
                             if iy < 0 || iy >= h as isize {
@@ -404,12 +410,25 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                                 if ix < 0 || ix >= w as isize {
                                     continue;
                                 }
-                                let xs = &xi[((b * h + iy as usize) * w + ix as usize) * c..][..c];
-                                let ws = &wd[(ky * kw + kx) * c..][..c];
-                                for ((a, &xv), &wv) in acc.iter_mut().zip(xs).zip(ws) {
-                                    *a = a.wrapping_add(xv as i32 * wv);
+                                taps.push((((b * h + iy as usize) * w + ix as usize) * c, (ky * kw + kx) * c));
+                            }
+                        }
+                        let mut ch = 0;
+                        while ch + 16 <= c {
+                            let mut a = [0i32; 16];
+                            for &(xo, wo) in &taps {
+                                let xs = &xi[xo + ch..][..16];
+                                let ws = &wd[wo + ch..][..16];
+                                for j in 0..16 {
+                                    a[j] = a[j].wrapping_add(xs[j] as i32 * ws[j]);
                                 }
                             }
+                            acc[ch..ch + 16].copy_from_slice(&a);
+                            ch += 16;
+                        }
+                        for ch in ch..c {
+                            acc[ch] =
+                                taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add(xi[xo + ch] as i32 * wd[wo + ch]));
                         }
                         let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
                         requantize_rows(p, packed, &acc, c, o, avx2);
