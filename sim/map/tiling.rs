@@ -132,9 +132,9 @@ impl<'a> Capacity<'a> {
     /// Checks bytes needed per role; returns the first overflow.
     fn check(&self, need: [u64; 3]) -> Result<(), Overflow> {
         let mut used = [0u64; 8];
-        for role in 0..3 {
-            if let Some(u) = used.get_mut(self.idx[role]) {
-                *u = u.saturating_add(need[role].saturating_mul(self.copies[role]));
+        for ((&bytes, &b), &copies) in need.iter().zip(&self.idx).zip(&self.copies) {
+            if let Some(u) = used.get_mut(b) {
+                *u = u.saturating_add(bytes.saturating_mul(copies));
             }
         }
         for (b, buf) in self.buffers.iter().enumerate().take(used.len()) {
