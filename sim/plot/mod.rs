@@ -270,14 +270,7 @@ fn energy_breakdown<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table
         .y_desc("energy per inference (µJ)")
         .x_labels(shown)
         .x_label_style(style)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(&labels, *x))
         .draw()
         .map_err(pe)?;
     let mut base = vec![0.0; shown];
@@ -364,14 +357,7 @@ fn per_layer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &P
         .y_desc("latency (µs)")
         .x_labels(n.min(60))
         .x_label_style(("sans-serif", 10).into_font().transform(FontTransform::Rotate90))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(&names, *x))
         .draw()
         .map_err(pe)?;
     let k = groups.len() as f64;
@@ -628,14 +614,7 @@ fn speedup<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Plo
         .y_desc(format!("speedup over {base} (×, latency ratio)"))
         .x_labels(n)
         .x_label_style(style)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(&labels, *x))
         .draw()
         .map_err(pe)?;
     let w = 0.8 / hws.len() as f64;
@@ -675,5 +654,16 @@ mod tests {
     fn pareto_front_keeps_only_non_dominated_points() {
         let pts = [(1.0, 5.0), (2.0, 3.0), (2.5, 4.0), (3.0, 1.0), (4.0, 1.0), (f64::NAN, 0.0)];
         assert_eq!(pareto_front(&pts), vec![0, 1, 3]);
+    }
+}
+
+/// The label of a categorical axis position: the category at an integer position, nothing
+/// between categories.
+fn category_label(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
     }
 }
