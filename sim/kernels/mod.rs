@@ -455,25 +455,44 @@ fn weight_zps(w: &Tensor, cout: usize) -> Vec<i32> {
     (0..cout).map(|c| w.quant.as_ref().map_or(0, |q| q.channel(c).1 as i32)).collect()
 }
 
-fn conv_params(g: &Graph, l: &Layer) -> Result<conv::ConvParams, ExecError> {
-    let unsupported =
-        |m: &str| ExecError::Unsupported { layer: l.name.clone(), op: g.op_name(l).into(), message: m.into() };
-    let Op::Conv2d(c) = &l.op else { return Err(unsupported("not a convolution")) };
+fn unsupported(g: &Graph, l: &Layer, m: &str) -> ExecError {
+    ExecError::Unsupported { layer: l.name.clone(), op: g.op_name(l).into(), message: m.into() }
+}
+
+/// What conv and FC layers share: integer weights and bias, zero points and the output clamp.
+struct WeightedLayer<'g> {
+    x: &'g Tensor,
+    w: &'g Tensor,
+    weights: Vec<i32>,
+    bias: Option<Vec<i64>>,
+    input_zp: i32,
+    output_zp: i32,
+    act_min: i32,
+    act_max: i32,
+}
+
+fn weighted_layer<'g>(g: &'g Graph, l: &Layer) -> Result<WeightedLayer<'g>, ExecError> {
     let x = g.data_input(l);
     let out = g.output(l);
-    let w = g.weights_of(l).ok_or_else(|| unsupported("no weights"))?;
-    let weights = const_i32(w).ok_or_else(|| unsupported("weights have no integer values"))?;
+    let w = g.weights_of(l).ok_or_else(|| unsupported(g, l, "no weights"))?;
+    let weights = const_i32(w).ok_or_else(|| unsupported(g, l, "weights have no integer values"))?;
     let bias = match g.bias_of(l) {
-        Some(b) => Some(const_i64(b).ok_or_else(|| unsupported("bias has no integer values"))?),
+        Some(b) => Some(const_i64(b).ok_or_else(|| unsupported(g, l, "bias has no integer values"))?),
         None => None,
     };
-    let input = shape4(&x.shape);
-    let output = shape4(&out.shape);
-    let pad = resolve_padding(c.padding, [input[1], input[2]], c.kernel, c.stride, c.dilation);
-    let (_, zi) = scale_zp(x);
-    let (so, zo) = scale_zp(out);
+    let (_, input_zp) = scale_zp(x);
+    let (so, output_zp) = scale_zp(out);
     let (qmin, qmax) = qrange(out.dtype);
-    let (act_min, act_max) = elementwise::activation_range(l.activation, so, zo, qmin, qmax);
+    let (act_min, act_max) = elementwise::activation_range(l.activation, so, output_zp, qmin, qmax);
+    Ok(WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max })
+}
+
+fn conv_params(g: &Graph, l: &Layer) -> Result<conv::ConvParams, ExecError> {
+    let Op::Conv2d(c) = &l.op else { return Err(unsupported(g, l, "not a convolution")) };
+    let WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max } = weighted_layer(g, l)?;
+    let input = shape4(&x.shape);
+    let output = shape4(&g.output(l).shape);
+    let pad = resolve_padding(c.padding, [input[1], input[2]], c.kernel, c.stride, c.dilation);
     let requant = if x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
     Ok(conv::ConvParams {
         input,
@@ -486,8 +505,8 @@ fn conv_params(g: &Graph, l: &Layer) -> Result<conv::ConvParams, ExecError> {
         weight_zp: weight_zps(w, output[3]),
         weights,
         bias,
-        input_zp: zi,
-        output_zp: zo,
+        input_zp,
+        output_zp,
         multipliers: channel_multipliers(g, l, output[3])?,
         requant,
         act_min,
@@ -496,22 +515,9 @@ fn conv_params(g: &Graph, l: &Layer) -> Result<conv::ConvParams, ExecError> {
 }
 
 fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
-    let unsupported =
-        |m: &str| ExecError::Unsupported { layer: l.name.clone(), op: g.op_name(l).into(), message: m.into() };
-    let Op::FullyConnected(f) = &l.op else { return Err(unsupported("not a fully connected layer")) };
-    let x = g.data_input(l);
-    let out = g.output(l);
-    let w = g.weights_of(l).ok_or_else(|| unsupported("no weights"))?;
-    let weights = const_i32(w).ok_or_else(|| unsupported("weights have no integer values"))?;
-    let bias = match g.bias_of(l) {
-        Some(b) => Some(const_i64(b).ok_or_else(|| unsupported("bias has no integer values"))?),
-        None => None,
-    };
+    let Op::FullyConnected(f) = &l.op else { return Err(unsupported(g, l, "not a fully connected layer")) };
+    let WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max } = weighted_layer(g, l)?;
     let batch = x.shape.first().copied().unwrap_or(1).max(1);
-    let (_, zi) = scale_zp(x);
-    let (so, zo) = scale_zp(out);
-    let (qmin, qmax) = qrange(out.dtype);
-    let (act_min, act_max) = elementwise::activation_range(l.activation, so, zo, qmin, qmax);
     Ok(fc::FcParams {
         batch,
         in_features: x.elements() as usize / batch,
@@ -519,8 +525,8 @@ fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
         weight_zp: weight_zps(w, f.out_features),
         weights,
         bias,
-        input_zp: zi,
-        output_zp: zo,
+        input_zp,
+        output_zp,
         multipliers: channel_multipliers(g, l, f.out_features)?,
         // LiteRT's FC (8x8, 16x8) requantizes a 32-bit accumulator; wider weights with wide
         // activations (post-training quantization at > 8 bits) need the 64-bit path.
