@@ -19,22 +19,7 @@ fn fc_runs_at_one_sixteenth_on_nv_full() {
     use accelsim::map::family::conv_compute;
     use accelsim::map::work::ConvWork;
     let hw = load_hw("nvdla_full", &[]).expect("hw");
-    let w = ConvWork {
-        n: 1,
-        ih: 1,
-        iw: 1,
-        c: 2048,
-        k: 1024,
-        groups: 1,
-        r: 1,
-        s: 1,
-        sh: 1,
-        sw: 1,
-        dh: 1,
-        dw: 1,
-        oh: 1,
-        ow: 1,
-    };
+    let w = ConvWork::fully_connected(1, 2048, 1024);
     let mode = hw.mode_for(8, 8).expect("int8");
     assert!(matches!(hw.family, Family::Nvdla(_)));
     let f = conv_compute(&hw.family, mode, &w);

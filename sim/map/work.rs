@@ -38,6 +38,26 @@ pub struct ConvWork {
 }
 
 impl ConvWork {
+    /// A fully connected layer as a 1x1 convolution over a 1x1 image, batch `n`.
+    pub fn fully_connected(n: u64, in_features: u64, out_features: u64) -> Self {
+        ConvWork {
+            n,
+            ih: 1,
+            iw: 1,
+            c: in_features,
+            k: out_features,
+            groups: 1,
+            r: 1,
+            s: 1,
+            sh: 1,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            oh: 1,
+            ow: 1,
+        }
+    }
+
     /// Input channels per group.
     pub fn cg(&self) -> u64 {
         self.c / self.groups.max(1)
@@ -123,22 +143,7 @@ pub fn work_of(g: &Graph, l: &Layer) -> Work {
         }
         Op::FullyConnected(fc) => {
             let n = dim(&x.shape, 0).max(1);
-            Work::Conv(ConvWork {
-                n,
-                ih: 1,
-                iw: 1,
-                c: x.elements() / n,
-                k: fc.out_features as u64,
-                groups: 1,
-                r: 1,
-                s: 1,
-                sh: 1,
-                sw: 1,
-                dh: 1,
-                dw: 1,
-                oh: 1,
-                ow: 1,
-            })
+            Work::Conv(ConvWork::fully_connected(n, x.elements() / n, fc.out_features as u64))
         }
         Op::Reshape { .. } => Work::Free,
         op => {
