@@ -2,29 +2,14 @@
 //! arithmetic reports per-layer SQNR against the float execution and against ideal 32-bit
 //! accumulation, and the output's top-1 agreement, in the table, JSON and CSV.
 
+mod common;
+use common::{accelsim, json_run};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn model(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tflite/models").join(name)
-}
-
-fn accelsim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(args).output().expect("binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_run(args: &[&str]) -> Value {
-    let mut a = vec!["run", "--format", "json"];
-    a.extend_from_slice(args);
-    let (ok, out, err) = accelsim(&a);
-    assert!(ok, "accelsim {a:?} failed: {err}");
-    serde_json::from_str(&out).expect("valid JSON")
 }
 
 /// An SQNR from the JSON: a number, or "inf" when identical.

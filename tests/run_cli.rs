@@ -1,29 +1,13 @@
 //! End-to-end tests of `accelsim run` (the real binary) and of the cost pipeline over every
 //! preset and built-in network.
 
+mod common;
+use common::{accelsim, json_run};
+
 use accelsim::hw::{load_hw, presets};
 use accelsim::import::{builtin, load_model, LoadOptions};
 use accelsim::pipeline::run;
 use accelsim::quant::{assign_widths, Precision};
-use serde_json::Value;
-use std::process::Command;
-
-fn accelsim(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(args).output().expect("binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn json_run(args: &[&str]) -> Value {
-    let mut a = vec!["run", "--format", "json"];
-    a.extend_from_slice(args);
-    let (ok, out, err) = accelsim(&a);
-    assert!(ok, "accelsim {a:?} failed: {err}");
-    serde_json::from_str(&out).expect("valid JSON")
-}
 
 #[test]
 fn readme_command_prints_a_table_with_totals() {

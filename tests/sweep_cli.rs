@@ -1,15 +1,11 @@
 //! End-to-end: `accelsim sweep`, `merge`, `plot` and `compare` through the real binary.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 fn accelsim(args: &[&str], dir: &Path) -> (bool, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_accelsim")).args(args).current_dir(dir).output().expect("binary runs");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    common::accelsim_in(args, Some(dir))
 }
 
 #[test]
