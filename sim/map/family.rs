@@ -3,9 +3,10 @@
 //! (Memory, tiling and timing are family-independent: see [`super::tiling`] and
 //! [`crate::simulate`].)
 
+pub use super::dsp::{dsp_kernel_efficiency, DspKernel, LoopShape};
 use super::systolic::{self, Gemm};
 use super::work::ConvWork;
-use crate::hw::{Dataflow, DepthwiseMapping, Dsp, Family, HwDesc, MacArray, Nvdla, PrecisionMode};
+use crate::hw::{Dataflow, DepthwiseMapping, Family, HwDesc, MacArray, Nvdla, PrecisionMode};
 use crate::simulate::{Dma, TileStream};
 use crate::units::Cycles;
 
@@ -25,7 +26,7 @@ pub fn conv_compute(family: &Family, mode: &PrecisionMode, w: &ConvWork) -> Comp
     match family {
         Family::MacArray(m) => mac_array(m, mode, w),
         Family::Nvdla(n) => nvdla(n, mode, w),
-        Family::Dsp(d) => dsp(d, mode, w),
+        Family::Dsp(d) => super::dsp::conv_compute(d, mode, w),
     }
 }
 
@@ -172,173 +173,6 @@ fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
         input_reads: p.saturating_mul(w.r * w.s).saturating_mul(w.c).saturating_mul(k_groups),
         weight_reads: w.weights().saturating_mul(p.div_ceil(n.stripe)),
     }
-}
-
-/// The issue resources of one HVX packet (Hexagon V6x HVX Programmer's Reference Manual:
-/// a packet holds up to 4 instructions; HVX has one load, one store, one shift, one permute
-/// and two multiply resources; ALU instructions may use any slot).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InstructionMix {
-    /// Multiply-resource uses (a `vrmpy` uses one; a halfword multiply uses both).
-    pub mpy: f64,
-    /// Loads (vector and scalar: one load per packet).
-    pub load: f64,
-    /// Vector stores.
-    pub store: f64,
-    /// Permute-resource instructions (`vshuff`, `vdeal`, `vdelta`, `valign`, `vpack`).
-    pub permute: f64,
-    /// Shift-resource instructions (`vasr`).
-    pub shift: f64,
-    /// Other ALU instructions (any slot).
-    pub alu: f64,
-}
-
-impl InstructionMix {
-    /// Packets (cycles of one HVX context) the mix needs: the maximum over resource classes
-    /// of uses / resources per packet, and over instructions / 4 slots.
-    pub fn packets(&self, multiply_slots: u64) -> f64 {
-        // One instruction per multiply use (vrmpy); the 16-bit modes are expressed as a
-        // shallower reduction per use rather than double uses (see `dsp`).
-        let total = self.mpy + self.load + self.store + self.permute + self.shift + self.alu;
-        let slots = total / 4.0;
-        [self.mpy / multiply_slots.max(1) as f64, self.load, self.store, self.permute, self.shift, slots]
-            .into_iter()
-            .fold(0.0, f64::max)
-    }
-
-    fn add(self, o: InstructionMix, times: f64) -> InstructionMix {
-        InstructionMix {
-            mpy: self.mpy + o.mpy * times,
-            load: self.load + o.load * times,
-            store: self.store + o.store * times,
-            permute: self.permute + o.permute * times,
-            shift: self.shift + o.shift * times,
-            alu: self.alu + o.alu * times,
-        }
-    }
-}
-
-const NONE: InstructionMix = InstructionMix { mpy: 0.0, load: 0.0, store: 0.0, permute: 0.0, shift: 0.0, alu: 0.0 };
-
-/// Output channels a GEMM block keeps in accumulator registers: 16 of the 32 HVX vector
-/// registers (the rest hold the streamed activation vectors and requantization constants).
-pub const DSP_GEMM_BLOCK_K: u64 = 16;
-
-/// Requantization of one accumulator vector (32 int32 lanes) to bytes, per vector:
-/// Q31 multiply = `vmpye` + `vmpyo:acc` (2 multiply uses), rounding `vasr` (1 shift),
-/// add zero point and initialise the next accumulator with the bias (2 ALU), narrowing
-/// 4 word vectors to 1 byte vector with 3 `vpack` (0.75 permute), one store per 4 (0.25).
-pub const DSP_REQUANT: InstructionMix =
-    InstructionMix { mpy: 2.0, load: 0.0, store: 0.25, permute: 0.75, shift: 1.0, alu: 2.0 };
-
-/// The DSP library kernels, each with the instruction mix of its inner loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DspKernel {
-    /// Dense conv as a `vrmpy` GEMM: a vector holds 32 output pixels x 4 reduction bytes,
-    /// weights come from scalar registers; a block is 32 pixels x 16 output channels.
-    Gemm,
-    /// The first layer (C < 4): the reduction R*S*C is packed 4 at a time (im2col).
-    FirstLayer,
-    /// Depthwise: lanes hold 32 channels of one pixel, `vrmpy` reduces 4 taps per lane.
-    Depthwise,
-    /// Matrix-vector (FC, under 32 pixels): weight vectors x activation bytes in a scalar.
-    MatVec,
-}
-
-impl DspKernel {
-    /// Instruction mix of one reduction step of the inner loop (int8: one `vrmpy` depth of 4).
-    ///
-    /// - Gemm: 1 activation vector load + 8 scalar 64-bit weight loads (16 channels x 4 bytes)
-    ///   + 16 `vrmpy` + 1 `valign` (shifted window of a KxK conv; strided convs add a `vdeal`:
-    ///   counted as a second permute, which is never binding).
-    /// - FirstLayer: as Gemm, with 3 permutes (`vdelta` gathers building the im2col vector of
-    ///   32 pixels x 4 of the R*S*C taps, instead of `valign`/`vdeal`).
-    /// - Depthwise (per output vector, per 4-tap group): 1 load (one 128-channel load serves
-    ///   4 output vectors of 32 channels, 4 taps), 1 `vshuff` (interleaving 4 taps x 32
-    ///   channels, 4 shuffles for 4 output vectors), 1 `vrmpy`.
-    /// - MatVec (per step of 32 outputs x 4 inputs): 1 weight vector load, 0.5 scalar load
-    ///   (8 activation bytes per 64-bit load), 1 `vrmpy`.
-    pub fn step(self) -> InstructionMix {
-        let b = DSP_GEMM_BLOCK_K as f64;
-        match self {
-            DspKernel::Gemm => InstructionMix { mpy: b, load: 1.0 + b / 2.0, permute: 2.0, ..NONE },
-            DspKernel::FirstLayer => InstructionMix { mpy: b, load: 1.0 + b / 2.0, permute: 3.0, ..NONE },
-            DspKernel::Depthwise => InstructionMix { mpy: 1.0, load: 1.0, permute: 1.0, ..NONE },
-            DspKernel::MatVec => InstructionMix { mpy: 1.0, load: 1.5, ..NONE },
-        }
-    }
-
-    /// Accumulator vectors (32 lanes) a step feeds, which the epilogue requantizes.
-    pub fn outputs_per_block(self) -> f64 {
-        match self {
-            DspKernel::Gemm | DspKernel::FirstLayer => DSP_GEMM_BLOCK_K as f64,
-            DspKernel::Depthwise | DspKernel::MatVec => 1.0,
-        }
-    }
-
-    /// The kernel a DSP library picks for a conv.
-    pub fn for_conv(w: &ConvWork) -> DspKernel {
-        if w.is_depthwise() {
-            DspKernel::Depthwise
-        } else if w.pixels() < 32 {
-            DspKernel::MatVec
-        } else if w.cg() < 4 {
-            DspKernel::FirstLayer
-        } else {
-            DspKernel::Gemm
-        }
-    }
-}
-
-/// HVX: each conv runs the inner loop of the kernel a DSP library would use (see
-/// [`DspKernel`]); its cycles are the packets of its instruction mix (max over resource
-/// classes), so efficiency is derived, not assumed. Blocks are spread over the HVX contexts.
-/// Wider modes (16x16, `vdmpy` using both multiply resources) shrink the products per
-/// multiply use: the reduction depth per step is `macs_per_cycle / (contexts x slots x 32)`.
-fn dsp(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
-    let lanes = (d.vector_bits / 32).max(1);
-    let contexts = d.hvx_contexts.max(1);
-    // Products each lane reduces per multiply use: 4 for int8 vrmpy, 1 for int16 (a 2-deep
-    // vdmpy occupies both multiply resources).
-    let depth = (mode.macs_per_cycle / (lanes * d.multiply_slots.max(1) * contexts)).max(1);
-    let kernel = DspKernel::for_conv(w);
-    let p = w.pixels();
-    let rs = w.r * w.s;
-    let (blocks, steps) = match kernel {
-        DspKernel::Gemm => {
-            let blocks = p.div_ceil(lanes).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)).saturating_mul(w.groups);
-            (blocks, rs.saturating_mul(w.cg().div_ceil(depth)))
-        }
-        DspKernel::FirstLayer => {
-            let blocks = p.div_ceil(lanes).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)).saturating_mul(w.groups);
-            (blocks, (rs * w.cg()).div_ceil(depth))
-        }
-        // One block per output vector: 32 channels of one pixel.
-        DspKernel::Depthwise => (p.saturating_mul(w.k.div_ceil(lanes)), rs.div_ceil(depth)),
-        DspKernel::MatVec => {
-            (p.saturating_mul(w.kg().div_ceil(lanes)).saturating_mul(w.groups), (rs * w.cg()).div_ceil(depth))
-        }
-    };
-    let per_block = NONE.add(kernel.step(), steps as f64).add(DSP_REQUANT, kernel.outputs_per_block());
-    let packets = per_block.packets(d.multiply_slots);
-    let cycles = (blocks.div_ceil(contexts) as f64 * packets).ceil();
-    let (input_reads, weight_reads) = match kernel {
-        DspKernel::Gemm | DspKernel::FirstLayer => (
-            p.saturating_mul(rs).saturating_mul(w.c).saturating_mul(w.kg().div_ceil(DSP_GEMM_BLOCK_K)),
-            w.weights().saturating_mul(p.div_ceil(lanes)),
-        ),
-        DspKernel::Depthwise => (p.saturating_mul(rs).saturating_mul(w.c), w.weights().saturating_mul(w.oh)),
-        DspKernel::MatVec => (p.saturating_mul(rs).saturating_mul(w.c), w.weights()),
-    };
-    ComputeFigures { cycles: Cycles(cycles as u64), input_reads, weight_reads }
-}
-
-/// Per-cycle efficiency of a DSP kernel's inner loop at int8 on 2 multiply slots: MACs per
-/// packet over the 256 a packet can do. For reports and tests.
-pub fn dsp_kernel_efficiency(kernel: DspKernel, steps: u64) -> f64 {
-    let per_block = NONE.add(kernel.step(), steps as f64).add(DSP_REQUANT, kernel.outputs_per_block());
-    let macs = steps as f64 * kernel.outputs_per_block() * 32.0 * 4.0;
-    macs / (per_block.packets(2) * 256.0)
 }
 
 /// How the DMA of a family behaves, and cycles paid once per layer.

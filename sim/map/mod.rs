@@ -1,9 +1,10 @@
 //! Mapping: how a layer is laid onto an accelerator -- its normalized work ([`work`]), the
-//! family's compute model ([`family`], [`systolic`]) and the tiling that fits the buffers
+//! family's compute model ([`family`], [`systolic`], [`dsp`]) and the tiling that fits the buffers
 //! ([`tiling`]).
 //!
 //! Architecture invariant: mapping reads shapes and bit widths only, never tensor values.
 
+pub mod dsp;
 pub mod family;
 pub mod systolic;
 pub mod tiling;
