@@ -229,7 +229,8 @@ fn run_layer(
         }
         None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
     };
-    let actions = Actions { macs: macs.get(), vector_ops, buffers: traffic, dram_read, dram_write };
+    let actions =
+        Actions { macs: macs.get(), vector_ops, vector_bits: wd.input, buffers: traffic, dram_read, dram_write };
     let energy = cost::energy(hw, mode, &actions);
     let traffic = actions.buffers;
     let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
