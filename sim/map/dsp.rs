@@ -14,7 +14,9 @@
 //! - permutes (`CVI_VP`: `vshuff`, `vdeal`, `valign`, `vdelta`, `vpack`) take `CVI_XLANE`;
 //!   shifts (`CVI_VS`: `vasr`) take `CVI_SHIFT`;
 //! - a vector ALU instruction (`CVI_VA`: `vadd`, `vmax`, ...) takes any one of the four
-//!   compute resources MPY0, MPY1, SHIFT, XLANE, so ALU work competes with multiplies.
+//!   compute resources MPY0, MPY1, SHIFT, XLANE, so ALU work competes with multiplies;
+//! - a vector load that writes the register file takes one of them too (the `SLOT01,LOAD,VA`
+//!   itineraries; the V65 HVX PRM, section 4.2: only the `.tmp` form does not).
 //!
 //! Latencies do not enter the count: every loop below keeps at least two independent
 //! accumulators in flight (the GEMM block 16, depthwise four output vectors per load), which
@@ -30,7 +32,7 @@ use crate::units::Cycles;
 pub struct InstructionMix {
     /// Multiply-resource uses: a `vrmpy` (`CVI_VX`) uses one.
     pub mpy: f64,
-    /// Vector loads (`CVI_LD`, one per packet, slot 0 or 1).
+    /// Vector loads (`CVI_LD`, one per packet, slot 0 or 1; each also takes a compute resource).
     pub vload: f64,
     /// Scalar loads (slot 0 or 1).
     pub sload: f64,
@@ -58,7 +60,7 @@ impl InstructionMix {
     pub fn packets(&self, multiply_slots: u64) -> f64 {
         let mpy_units = multiply_slots.max(1) as f64;
         let memory = (self.vload + self.sload + self.store) / MEMORY_SLOTS;
-        let compute = (self.mpy + self.permute + self.shift + self.alu) / (mpy_units + SHIFT_AND_PERMUTE);
+        let compute = (self.mpy + self.vload + self.permute + self.shift + self.alu) / (mpy_units + SHIFT_AND_PERMUTE);
         let slots = (self.mpy + self.vload + self.sload + self.store + self.permute + self.shift + self.alu) / SLOTS;
         [self.mpy / mpy_units, self.vload, self.store, memory, self.permute, self.shift, compute, slots]
             .into_iter()
@@ -278,6 +280,15 @@ mod tests {
             })
             .packets(2),
             2.0
+        );
+        // A vector load takes a compute resource: 1 load + 6 ALU need 7/4 packets.
+        assert_eq!(
+            mix(|m| {
+                m.vload = 1.0;
+                m.alu = 6.0
+            })
+            .packets(2),
+            1.75
         );
     }
 
