@@ -1,10 +1,11 @@
 //! Mapping: how a layer is laid onto an accelerator -- its normalized work ([`work`]), the
-//! family's compute model ([`family`], [`systolic`]) and the tiling that fits the buffers
-//! ([`tiling`]).
+//! family's compute model ([`family`], [`systolic`]), the tiling that fits the buffers
+//! ([`tiling`]) and which layers run on the fly inside another ([`fusion`]).
 //!
 //! Architecture invariant: mapping reads shapes and bit widths only, never tensor values.
 
 pub mod family;
+pub mod fusion;
 pub mod systolic;
 pub mod tiling;
 pub mod work;
