@@ -218,15 +218,18 @@ fn run_layer(
                     let mut last = out;
                     for &(fi, op) in followers {
                         let fl = &g.layers[fi];
-                        if let Work::Vector(v) = work_of(g, fl) {
-                            vector_ops = vector_ops.saturating_add(v.ops);
-                        }
+                        let ops = match work_of(g, fl) {
+                            Work::Vector(v) => v.ops,
+                            _ => 0,
+                        };
+                        vector_ops = vector_ops.saturating_add(ops);
                         match op {
                             FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
+                            // PDP's operations at its rate, counted as for an offline pass.
                             FusedOp::Pool => {
-                                let input = g.data_input(fl);
-                                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / input.dtype.bits().max(8) as f64;
-                                compute = compute.max((input.elements() as f64 / rate).ceil() as u64);
+                                let bits = g.data_input(fl).dtype.bits().max(8);
+                                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
+                                compute = compute.max((ops as f64 / rate).ceil() as u64);
                             }
                         }
                         op_name.push('+');
