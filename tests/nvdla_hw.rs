@@ -145,3 +145,27 @@ fn primer_range_runs() {
         assert!(run(p, &[], "resnet50").totals.cycles.get() > 0);
     }
 }
+
+/// The fusion fields are optional (NVDLA's own behaviour by default), validated, and shown.
+#[test]
+fn fusion_fields_default_validate_and_show() {
+    let full = include_str!("../accelerators/nvdla_full.toml");
+    let bare: String = full
+        .lines()
+        .filter(|l| {
+            !l.starts_with("eltwise_on_the_fly") && !l.starts_with("pool_on_the_fly") && !l.starts_with("pdp_line")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let hw = accelsim::hw::parse_hw("bare.toml", &bare, &[]).expect("optional fields");
+    let Family::Nvdla(n) = &hw.family else { panic!("nvdla") };
+    assert!(n.eltwise_on_the_fly && n.pool_on_the_fly);
+    assert_eq!(n.pdp_line_buffer.get(), accelsim::hw::PDP_LINE_BUFFER_BYTES);
+    let bad = full.replace("pdp_line_buffer_kib = 7.0", "pdp_line_buffer_kib = -1.0");
+    let e = accelsim::hw::parse_hw("bad.toml", &bad, &[]).expect_err("negative buffer");
+    let msg = format!("{e:?}");
+    assert!(msg.contains("bad.toml") && msg.contains("nvdla.pdp_line_buffer_kib"), "{msg}");
+    let (ok, out, err) = common::accelsim(&["hw", "show", "nvdla_full"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("SDP element-wise on the fly true, PDP on the fly true (share line buffer 7168 B)"), "{out}");
+}
