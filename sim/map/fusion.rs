@@ -215,8 +215,8 @@ fn eltwise_head(
             && streams(on_fly);
         // The operand from memory must exist before the conv runs.
         // (A producer fused into an earlier head runs at that head's place.)
-        let operand_ready = head_of(p, producer, from_mem).is_none_or(|h| h < conv);
-        if head_ok && operand_ready && best.is_none_or(|(c, _)| conv > c) {
+        let operand_ready = head_of(p, producer, from_mem).map_or(true, |h| h < conv);
+        if head_ok && operand_ready && best.map_or(true, |(c, _)| conv > c) {
             best = Some((conv, FusedOp::Eltwise { operand: from_mem }));
         }
     }
