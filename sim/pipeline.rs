@@ -6,7 +6,7 @@
 
 use crate::cost::{self, Actions, BufferTraffic};
 use crate::hw::{Family, HwDesc, PrecisionMode, Role};
-use crate::ir::{Graph, Layer, TensorKind, WeightSource};
+use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
 use crate::map::family::conv_compute;
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
@@ -83,9 +83,9 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
     let plan = fusion::plan(g, hw);
     for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
-        let r = match plan.fused_into(i) {
-            Some(head) => fused_row(g, l, hw, &g.layers[head].name),
-            None => run_layer(g, l, hw, plan.followers(i), memo.as_deref_mut(), &mut notes)?,
+        let r = match plan.fused_into(LayerId(i)) {
+            Some(head) => fused_row(g, l, hw, &g.layer(head).name),
+            None => run_layer(g, l, hw, plan.followers(LayerId(i)), memo.as_deref_mut(), &mut notes)?,
         };
         check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
@@ -156,7 +156,7 @@ fn run_layer(
     g: &Graph,
     l: &Layer,
     hw: &HwDesc,
-    followers: &[(usize, FusedOp)],
+    followers: &[(LayerId, FusedOp)],
     memo: Option<&mut TilingTable>,
     notes: &mut Vec<String>,
 ) -> Result<LayerReport, RunError> {
@@ -217,7 +217,7 @@ fn run_layer(
                     compute = compute.max(sdp);
                     let mut last = out;
                     for &(fi, op) in followers {
-                        let fl = &g.layers[fi];
+                        let fl = g.layer(fi);
                         let ops = match work_of(g, fl) {
                             Work::Vector(v) => v.ops,
                             _ => 0,

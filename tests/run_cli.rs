@@ -148,11 +148,12 @@ fn dram_traffic_is_at_least_compulsory_and_equal_with_huge_buffers() {
             let compulsory: Vec<u64> = (0..g.layers.len())
                 .map(|i| {
                     let l = &g.layers[i];
-                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) || plan.fused_into(i).is_some() {
+                    let id = accelsim::ir::LayerId(i);
+                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) || plan.fused_into(id).is_some() {
                         return 0;
                     }
                     let pass: Vec<&accelsim::ir::Layer> =
-                        std::iter::once(l).chain(plan.followers(i).iter().map(|&(f, _)| &g.layers[f])).collect();
+                        std::iter::once(l).chain(plan.followers(id).iter().map(|&(f, _)| g.layer(f))).collect();
                     let made: Vec<_> = pass.iter().flat_map(|l| l.outputs.iter().copied()).collect();
                     let read: Vec<_> = pass.iter().flat_map(|l| l.inputs.iter().copied()).collect();
                     let inner = |t: &accelsim::ir::TensorId| made.contains(t) && read.contains(t);

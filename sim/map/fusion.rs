@@ -33,7 +33,7 @@
 use super::family::{nvdla_conv_mode, NvdlaConvMode};
 use super::work::{work_of, Work};
 use crate::hw::{Family, HwDesc, Nvdla};
-use crate::ir::{Graph, Layer, Op, TensorId};
+use crate::ir::{Graph, Layer, LayerId, Op, TensorId};
 
 /// The mode of the conv at layer `i`, if it is one.
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
@@ -60,13 +60,13 @@ pub enum FusedOp {
 pub enum Role {
     /// Runs as its own pass (possibly the head of fused followers).
     Alone {
-        /// Layers (indices into `Graph::layers`) fused into this one, in data-flow order.
-        followers: Vec<(usize, FusedOp)>,
+        /// Layers fused into this one, in data-flow order.
+        followers: Vec<(LayerId, FusedOp)>,
     },
     /// Runs inside the layer at this index; costs nothing of its own.
     Fused {
-        /// The head convolution's index.
-        into: usize,
+        /// The head convolution.
+        into: LayerId,
     },
 }
 
@@ -83,17 +83,17 @@ impl FusionPlan {
         FusionPlan { roles: g.layers.iter().map(|_| Role::Alone { followers: Vec::new() }).collect() }
     }
 
-    /// Layers fused into the layer at `i`.
-    pub fn followers(&self, i: usize) -> &[(usize, FusedOp)] {
-        match self.roles.get(i) {
+    /// Layers fused into layer `id`.
+    pub fn followers(&self, id: LayerId) -> &[(LayerId, FusedOp)] {
+        match self.roles.get(id.0) {
             Some(Role::Alone { followers }) => followers,
             _ => &[],
         }
     }
 
     /// The head a layer is fused into, if it is.
-    pub fn fused_into(&self, i: usize) -> Option<usize> {
-        match self.roles.get(i) {
+    pub fn fused_into(&self, id: LayerId) -> Option<LayerId> {
+        match self.roles.get(id.0) {
             Some(Role::Fused { into }) => Some(*into),
             _ => None,
         }
@@ -175,9 +175,9 @@ pub fn plan(g: &Graph, hw: &HwDesc) -> FusionPlan {
         };
         if let Some((head, op)) = fused {
             if let Role::Alone { followers } = &mut p.roles[head] {
-                followers.push((i, op));
+                followers.push((LayerId(i), op));
             }
-            p.roles[i] = Role::Fused { into: head };
+            p.roles[i] = Role::Fused { into: LayerId(head) };
         }
     }
     p
@@ -187,7 +187,7 @@ pub fn plan(g: &Graph, hw: &HwDesc) -> FusionPlan {
 /// `None` for a network input.
 fn head_of(p: &FusionPlan, producer: &[Option<usize>], t: TensorId) -> Option<usize> {
     let i = producer.get(t.0).copied().flatten()?;
-    Some(p.fused_into(i).unwrap_or(i))
+    Some(p.fused_into(LayerId(i)).map_or(i, |h| h.0))
 }
 
 fn eltwise_head(
@@ -210,8 +210,8 @@ fn eltwise_head(
     for (on_fly, from_mem) in [(*a, *b), (*b, *a)] {
         let Some(conv) = producer.get(on_fly.0).copied().flatten() else { continue };
         let head_ok = conv_mode(g, n, conv).is_some_and(|(m, _)| m != NvdlaConvMode::Winograd)
-            && p.followers(conv).is_empty()
-            && p.fused_into(conv).is_none()
+            && p.followers(LayerId(conv)).is_empty()
+            && p.fused_into(LayerId(conv)).is_none()
             && streams(on_fly);
         // The operand from memory must exist before the conv runs.
         // (A producer fused into an earlier head runs at that head's place.)
@@ -251,15 +251,15 @@ fn pool_head(
     }
     let head = head_of(p, producer, input)?;
     let head_layer = &g.layers[head];
-    if conv_mode(g, n, head) != Some((NvdlaConvMode::Direct, 1)) || p.fused_into(head).is_some() {
+    if conv_mode(g, n, head) != Some((NvdlaConvMode::Direct, 1)) || p.fused_into(LayerId(head)).is_some() {
         return None;
     }
     // PDP follows SDP once: no second pooling in the same pass.
-    if p.followers(head).iter().any(|(_, op)| *op == FusedOp::Pool) {
+    if p.followers(LayerId(head)).iter().any(|(_, op)| *op == FusedOp::Pool) {
         return None;
     }
     // The element-wise add, if any, must be what feeds the pool (the last unit in the chain).
-    let chain_end = p.followers(head).last().map(|(i, _)| *i).unwrap_or(head);
+    let chain_end = p.followers(LayerId(head)).last().map_or(head, |(i, _)| i.0);
     if producer.get(input.0).copied().flatten() != Some(chain_end) {
         return None;
     }
@@ -295,19 +295,20 @@ mod tests {
         for (i, l) in g.layers.iter().enumerate() {
             match &l.op {
                 // conv1 runs in image-input mode: its max-pool is an offline PDP pass.
-                Op::Pool(_) => assert!(p.fused_into(i).is_none(), "{} fused", l.name),
+                Op::Pool(_) => assert!(p.fused_into(LayerId(i)).is_none(), "{} fused", l.name),
                 Op::Add | Op::Mean { .. } => {
-                    let head = p.fused_into(i).unwrap_or_else(|| panic!("{} not fused", l.name));
-                    assert!(matches!(g.layers[head].op, Op::Conv2d(_)), "{} into {}", l.name, g.layers[head].name);
-                    assert!(head < i);
+                    let head = p.fused_into(LayerId(i)).unwrap_or_else(|| panic!("{} not fused", l.name));
+                    let h = g.layer(head);
+                    assert!(matches!(h.op, Op::Conv2d(_)), "{} into {}", l.name, h.name);
+                    assert!(head.0 < i);
                 }
-                _ => assert!(p.fused_into(i).is_none(), "{} fused", l.name),
+                _ => assert!(p.fused_into(LayerId(i)).is_none(), "{} fused", l.name),
             }
         }
         // The add streams from the later of its two convs: the other operand exists by then.
         let first_add = g.layers.iter().position(|l| matches!(l.op, Op::Add)).expect("an add");
-        let head = p.fused_into(first_add).expect("fused");
-        assert_eq!(g.layers[head].name, "layer1_0_downsample");
+        let head = p.fused_into(LayerId(first_add)).expect("fused");
+        assert_eq!(g.layer(head).name, "layer1_0_downsample");
         assert_eq!(p.fused_count(), 17);
     }
 
@@ -337,13 +338,13 @@ mod tests {
         let (g, p) = planned("nvdla_full", &[], "vgg16");
         let pools: Vec<usize> = (0..g.layers.len()).filter(|&i| matches!(g.layers[i].op, Op::Pool(_))).collect();
         assert!(!pools.is_empty());
-        assert!(pools.iter().all(|&i| p.fused_into(i).is_none()));
+        assert!(pools.iter().all(|&i| p.fused_into(LayerId(i)).is_none()));
         let (g, p) = planned("nvdla_large", &[], "vgg16");
         for &i in &pools {
             let width_out = g.output(&g.layers[i]).shape[2] as u64;
             // 2 rows (ceil(2 / 2) = 1 -> f = 1) x 32 kernels x 14 bits per output column.
             let fits = width_out * 32 * 14 <= 7 * 1024 * 8;
-            assert_eq!(p.fused_into(i).is_some(), fits, "{}", g.layers[i].name);
+            assert_eq!(p.fused_into(LayerId(i)).is_some(), fits, "{}", g.layers[i].name);
         }
     }
 
