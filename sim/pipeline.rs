@@ -6,8 +6,9 @@
 
 use crate::cost::{self, Actions, BufferTraffic};
 use crate::hw::{Family, HwDesc, PrecisionMode, Role};
-use crate::ir::{Graph, Layer, TensorKind, WeightSource};
+use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
 use crate::map::family::conv_compute;
+use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
@@ -71,7 +72,7 @@ pub fn run_memo(g: &Graph, hw: &HwDesc, memo: &mut TilingMemo) -> Result<RunRepo
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    run_layer(g, l, hw, None, notes)
+    run_layer(g, l, hw, &[], None, notes)
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
@@ -79,9 +80,13 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
     let mut layers = Vec::with_capacity(g.layers.len());
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
-    for l in &g.layers {
+    let plan = fusion::plan(g, hw);
+    for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
-        let r = run_layer(g, l, hw, memo.as_deref_mut(), &mut notes)?;
+        let r = match plan.fused_into(LayerId(i)) {
+            Some(head) => fused_row(g, l, hw, &g.layer(head).name),
+            None => run_layer(g, l, hw, plan.followers(LayerId(i)), memo.as_deref_mut(), &mut notes)?,
+        };
         check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
             wbits = wbits.max(w.dtype.bits());
@@ -100,6 +105,12 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         WeightSource::Synthetic { seed } => format!("synthetic, seeded ({seed}); built-in network, not trained"),
         WeightSource::Imported { path } => format!("imported from {path}"),
     };
+    if plan.fused_count() > 0 {
+        notes.push(format!(
+            "{} layers run on the fly inside the convolution before them (SDP element-wise with its operand read by SDP's DMA, PDP pooling fed by SDP): their rows are marked fused, their cost is in that convolution's row (see map/fusion.rs)",
+            plan.fused_count()
+        ));
+    }
     notes.dedup();
     let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
     check_totals(&totals)?;
@@ -145,6 +156,7 @@ fn run_layer(
     g: &Graph,
     l: &Layer,
     hw: &HwDesc,
+    followers: &[(LayerId, FusedOp)],
     memo: Option<&mut TilingTable>,
     notes: &mut Vec<String>,
 ) -> Result<LayerReport, RunError> {
@@ -155,6 +167,11 @@ fn run_layer(
     let (bi, bw, bo) =
         (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    // DRAM traffic beyond the tiling's: bits read by SDP's DMA (element-wise operands) and
+    // the change in bits written when a fused pooling replaces the conv's output.
+    let mut extra_read = Bits::ZERO;
+    let mut out_bits_fused: Option<(Bits, Bits)> = None;
+    let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
         match work_of(g, l) {
             Work::Conv(w) => {
@@ -189,7 +206,41 @@ fn run_layer(
                     bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
                 // The buffers' ports bound how fast operands reach the compute units.
                 let port_bound = port_cycles(hw, &traffic, &t);
-                (Some(t), f.cycles.get().max(port_bound), w.macs(), out_elems, Some(mode))
+                let mut compute = f.cycles.get().max(port_bound);
+                let mut vector_ops = out_elems;
+                if let Family::Nvdla(n) = &hw.family {
+                    // SDP takes every output element from CACC on the fly (bias, batch norm,
+                    // ReLU, requantization, and a fused element-wise add) at its rate; a
+                    // fused PDP takes SDP's output at its own.
+                    let scale = 8.0 / mode.activation_bits.max(8) as f64;
+                    let sdp = (out_elems as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
+                    compute = compute.max(sdp);
+                    let mut last = out;
+                    for &(fi, op) in followers {
+                        let fl = g.layer(fi);
+                        let ops = match work_of(g, fl) {
+                            Work::Vector(v) => v.ops,
+                            _ => 0,
+                        };
+                        vector_ops = vector_ops.saturating_add(ops);
+                        match op {
+                            FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
+                            // PDP's operations at its rate, counted as for an offline pass.
+                            FusedOp::Pool => {
+                                let bits = g.data_input(fl).dtype.bits().max(8);
+                                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
+                                compute = compute.max((ops as f64 / rate).ceil() as u64);
+                            }
+                        }
+                        op_name.push('+');
+                        op_name.push_str(g.op_name(fl));
+                        last = g.output(fl);
+                    }
+                    if !followers.is_empty() {
+                        out_bits_fused = Some((bytes_bits(out_elems, wd.output), last.bits()));
+                    }
+                }
+                (Some(t), compute, w.macs(), vector_ops, Some(mode))
             }
             Work::Vector(v) => {
                 let t = tile_vector(hw, &v, wd).map_err(no_tile)?;
@@ -212,11 +263,17 @@ fn run_layer(
     let (cycles, stall, bound, tiles, dram_read, dram_write) = match &tiling {
         Some(t) => {
             let tiles = t.tiles.max(1);
+            let dram_read = t.dram.read_bytes() + extra_read.to_bytes_ceil();
+            let dram_write = match out_bits_fused {
+                // The conv's output never reaches DRAM; the chain's last output does.
+                Some((conv_out, last_out)) => (t.dram.outputs.saturating_sub(conv_out) + last_out).to_bytes_ceil(),
+                None => t.dram.write_bytes(),
+            };
             let stream = TileStream {
                 tiles,
-                load_bytes: t.dram.read_bytes().get() as f64 / tiles as f64,
+                load_bytes: dram_read.get() as f64 / tiles as f64,
                 compute: compute as f64 / tiles as f64,
-                store_bytes: t.dram.write_bytes().get() as f64 / tiles as f64,
+                store_bytes: dram_write.get() as f64 / tiles as f64,
             };
             // Family-specific DMA behaviour (NVDLA hides latency with outstanding requests).
             let (dma, once) = crate::map::family::dma_for(hw);
@@ -225,7 +282,7 @@ fn run_layer(
             tl.total = Cycles(tl.total.get().saturating_add(once));
             tl.stall = Cycles(tl.stall.get().saturating_add(once));
             let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
-            (tl.total, tl.stall, bound, tiles, t.dram.read_bytes(), t.dram.write_bytes())
+            (tl.total, tl.stall, bound, tiles, dram_read, dram_write)
         }
         None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
     };
@@ -236,7 +293,7 @@ fn run_layer(
     let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
     Ok(LayerReport {
         name: l.name.clone(),
-        op: g.op_name(l).to_string(),
+        op: op_name,
         shape: out.shape.clone(),
         mode: mode.map(|m| format!("{}x{}", m.weight_bits, m.activation_bits)).unwrap_or_default(),
         macs,
@@ -255,7 +312,36 @@ fn run_layer(
         dram_write,
         buffers: traffic,
         energy,
+        fused_into: None,
     })
+}
+
+/// The row of a layer fused into `head`: no cycles, traffic or energy of its own (they are
+/// in the head's row), so totals stay the sum of the rows.
+fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
+    LayerReport {
+        name: l.name.clone(),
+        op: g.op_name(l).to_string(),
+        shape: g.output(l).shape.clone(),
+        mode: String::new(),
+        macs: Macs::ZERO,
+        cycles: Cycles::ZERO,
+        compute_cycles: Cycles::ZERO,
+        stall_cycles: Cycles::ZERO,
+        latency: Seconds(0.0),
+        utilization: 0.0,
+        bound: Bound::Fused,
+        tiles: 0,
+        dram_read: Bytes::ZERO,
+        dram_write: Bytes::ZERO,
+        buffers: hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect(),
+        energy: Default::default(),
+        fused_into: Some(head.to_string()),
+    }
+}
+
+fn bytes_bits(elements: u64, width: u32) -> Bits {
+    Bits(elements.saturating_mul(width as u64))
 }
 
 /// Cycles the busiest buffer port needs for the compute side's traffic (DRAM fills of a

@@ -142,14 +142,23 @@ fn dram_traffic_is_at_least_compulsory_and_equal_with_huge_buffers() {
         for (bw, ba) in [(8u8, 8u8), (4, 8), (3, 5)] {
             let mut g = load_model("mnv2", &LoadOptions::default()).expect("mnv2");
             assign_widths(&mut g, Precision { weight_bits: bw, activation_bits: ba }, 32);
-            let compulsory: Vec<u64> = g
-                .layers
-                .iter()
-                .map(|l| {
-                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) {
+            // A pass is a layer with the layers fused into it (NVDLA SDP/PDP on the fly): its
+            // compulsory traffic is every tensor it touches except those streamed inside it.
+            let plan = accelsim::map::fusion::plan(&g, &load_hw(hw_name, &[]).expect("preset"));
+            let compulsory: Vec<u64> = (0..g.layers.len())
+                .map(|i| {
+                    let l = &g.layers[i];
+                    let id = accelsim::ir::LayerId(i);
+                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) || plan.fused_into(id).is_some() {
                         return 0;
                     }
-                    let bits: u64 = l.inputs.iter().chain(&l.outputs).map(|&t| g.tensor(t).bits().get()).sum();
+                    let pass: Vec<&accelsim::ir::Layer> =
+                        std::iter::once(l).chain(plan.followers(id).iter().map(|&(f, _)| g.layer(f))).collect();
+                    let made: Vec<_> = pass.iter().flat_map(|l| l.outputs.iter().copied()).collect();
+                    let read: Vec<_> = pass.iter().flat_map(|l| l.inputs.iter().copied()).collect();
+                    let inner = |t: &accelsim::ir::TensorId| made.contains(t) && read.contains(t);
+                    let bits: u64 =
+                        read.iter().chain(&made).filter(|t| !inner(t)).map(|&t| g.tensor(t).bits().get()).sum();
                     bits / 8
                 })
                 .collect();

@@ -190,6 +190,14 @@ pub fn show_hw(spec: &str) -> Result<()> {
             d.vector_bits, d.hvx_contexts, d.multiply_slots, d.scalar_threads, d.invocation_overhead_us, d.per_op_overhead_us
         ),
     }
+    if let Family::Nvdla(n) = &hw.family {
+        println!(
+            "fusion      SDP element-wise on the fly {}, PDP on the fly {} (share line buffer {} B)",
+            n.eltwise_on_the_fly,
+            n.pool_on_the_fly,
+            n.pdp_line_buffer.get()
+        );
+    }
     println!("accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
     for m in &hw.precisions {
         println!(

@@ -52,6 +52,12 @@ struct RawNvdla {
     stripe: S<i64>,
     weight_load_cycles: S<i64>,
     pdp_elements_per_cycle: S<i64>,
+    /// Optional: default true (NVDLA's SDP element-wise online mode).
+    eltwise_on_the_fly: Option<bool>,
+    /// Optional: default true (PDP mode 0, input from SDP).
+    pool_on_the_fly: Option<bool>,
+    /// Optional: default 7 KiB (unit description, PDP share line buffer).
+    pdp_line_buffer_kib: Option<S<f64>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -320,6 +326,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
                 "stripe" => i(&mut n.stripe, v),
                 "weight_load_cycles" => i(&mut n.weight_load_cycles, v),
                 "pdp_elements_per_cycle" => i(&mut n.pdp_elements_per_cycle, v),
+                "pdp_line_buffer_kib" => f(n.pdp_line_buffer_kib.as_mut()?, v),
                 _ => None,
             }
         }
@@ -461,6 +468,15 @@ impl Validator<'_> {
                         1,
                         1 << 16,
                     )?,
+                    eltwise_on_the_fly: n.eltwise_on_the_fly.unwrap_or(true),
+                    pool_on_the_fly: n.pool_on_the_fly.unwrap_or(true),
+                    pdp_line_buffer: match &n.pdp_line_buffer_kib {
+                        Some(k) => {
+                            let kib = self.float(k, "nvdla.pdp_line_buffer_kib", 0.0, 1024.0, false)?;
+                            Bytes((kib * 1024.0).round() as u64)
+                        }
+                        None => Bytes(PDP_LINE_BUFFER_BYTES),
+                    },
                 })
             }
             "dsp" => {

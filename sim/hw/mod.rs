@@ -106,6 +106,10 @@ pub enum DepthwiseMapping {
     PerGroup,
 }
 
+/// PDP's share line buffer when a description does not give one: 7 KB (unit description,
+/// "Planar Data Processor", buffer size estimation: "the share line buffer size is set as 7Kbyte").
+pub const PDP_LINE_BUFFER_BYTES: u64 = 7 * 1024;
+
 /// The NVDLA convolution core: atomic-C x atomic-K MAC cells, CBUF, SDP and PDP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nvdla {
@@ -121,6 +125,14 @@ pub struct Nvdla {
     pub weight_load_cycles: u64,
     /// Pooling (PDP) elements per cycle.
     pub pdp_elements_per_cycle: u64,
+    /// Whether SDP can add a second cube, read by its own DMA, to the convolution output
+    /// on the fly (SDP's element-wise "online mode"; `SDP_EW_ENABLE` in the spec files).
+    pub eltwise_on_the_fly: bool,
+    /// Whether PDP can pool SDP's output on the fly (PDP "mode 0") when its share line
+    /// buffer holds the pooling window's rows (see `map::fusion`).
+    pub pool_on_the_fly: bool,
+    /// PDP's share line buffer, which bounds on-the-fly pooling (7 KB in the unit description).
+    pub pdp_line_buffer: Bytes,
 }
 
 /// A Hexagon-like DSP with HVX vector units.

@@ -140,12 +140,35 @@ fn mac_array(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures
 /// `weight_load_cycles`, so a stripe costs max(stripe length, weight load) cycles -- which
 /// is why FC (one pixel) runs at 1/16 = 6.25% efficiency. A grouped or depthwise conv has
 /// no dedicated mode: each group runs as its own direct convolution.
+/// The convolution pipeline's three modes (unit description: DC, image input, Winograd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NvdlaConvMode {
+    /// Direct convolution of feature data.
+    Direct,
+    /// Image input (the first layer, 1-4 channels), with channel post-extension.
+    ImageInput,
+    /// Winograd F(4x4, 3x3): 3x3 stride-1 dense kernels on configurations that have it.
+    Winograd,
+}
+
+/// The mode NVDLA runs a convolution in.
+pub fn nvdla_conv_mode(n: &Nvdla, w: &ConvWork) -> NvdlaConvMode {
+    if w.groups == 1 && w.c <= 4 {
+        NvdlaConvMode::ImageInput
+    } else if n.winograd && w.r == 3 && w.s == 3 && w.sh == 1 && w.sw == 1 && w.groups == 1 {
+        NvdlaConvMode::Winograd
+    } else {
+        NvdlaConvMode::Direct
+    }
+}
+
 fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
     // Wider modes halve the kernels per cycle (int16: 1024 MACs = 64 x 16).
     let ak = (mode.macs_per_cycle / n.atomic_c).max(1);
     let mut c_atoms = w.cg().div_ceil(n.atomic_c);
     let mut rs = w.r * w.s;
-    if w.groups == 1 && w.c <= 4 {
+    let conv_mode = nvdla_conv_mode(n, w);
+    if conv_mode == NvdlaConvMode::ImageInput {
         // Image input (the first layer, 1-4 channels): CDMA's image mode stores a kernel
         // row's S pixels x C channels contiguously and CSC's channel post-extension
         // (register CSC_D_POST_Y_EXTENSION: 1, 2 or 4 rows) packs e kernel rows into one
@@ -163,7 +186,7 @@ fn nvdla(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
         + if rest > 0 { rest.max(n.weight_load_cycles) } else { 0 };
     let mut cycles =
         stripe_cycles.saturating_mul(rs).saturating_mul(c_atoms).saturating_mul(k_groups).saturating_mul(w.groups);
-    if n.winograd && w.r == 3 && w.s == 3 && w.sh == 1 && w.sw == 1 && w.groups == 1 {
+    if conv_mode == NvdlaConvMode::Winograd {
         // Winograd F(4x4, 3x3): 36 multiplies per 4x4 outputs instead of 144 (4x); NVDLA's
         // unit description quotes a 2.25x MAC-efficiency gain once the transform is paid.
         cycles = (cycles as f64 / 2.25).ceil() as u64;

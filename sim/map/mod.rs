@@ -1,11 +1,12 @@
 //! Mapping: how a layer is laid onto an accelerator -- its normalized work ([`work`]), the
-//! family's compute model ([`family`], [`systolic`], [`dsp`]) and the tiling that fits the buffers
-//! ([`tiling`]).
+//! family's compute model ([`family`], [`systolic`], [`dsp`]), the tiling that fits the buffers
+//! ([`tiling`]) and which layers run on the fly inside another ([`fusion`]).
 //!
 //! Architecture invariant: mapping reads shapes and bit widths only, never tensor values.
 
 pub mod dsp;
 pub mod family;
+pub mod fusion;
 pub mod systolic;
 pub mod tiling;
 pub mod work;

@@ -22,6 +22,8 @@ pub enum Bound {
     Memory,
     /// The layer does no work (a reshape).
     None,
+    /// The layer runs on the fly inside another layer (its cost is in that layer's row).
+    Fused,
 }
 
 impl Bound {
@@ -31,6 +33,7 @@ impl Bound {
             Bound::Compute => "compute",
             Bound::Memory => "memory",
             Bound::None => "-",
+            Bound::Fused => "fused",
         }
     }
 }
@@ -70,6 +73,9 @@ pub struct LayerReport {
     pub buffers: Vec<BufferTraffic>,
     /// Energy by component.
     pub energy: Energy,
+    /// The layer this one runs inside, on the fly (NVDLA SDP/PDP fusion); `None` if it
+    /// runs as its own pass.
+    pub fused_into: Option<String>,
 }
 
 /// Totals over all layers.

@@ -71,7 +71,10 @@ pub fn to_table(r: &RunReport) -> String {
     let row = |l: &LayerReport| {
         let mut cells = vec![
             Cell::new(&l.name),
-            Cell::new(&l.op),
+            Cell::new(match &l.fused_into {
+                Some(head) => format!("{} (in {head})", l.op),
+                None => l.op.clone(),
+            }),
             Cell::new(shape(&l.shape)),
             Cell::new(si(l.macs.get() as f64, "")).set_alignment(CellAlignment::Right),
             Cell::new(l.cycles.get()).set_alignment(CellAlignment::Right),
@@ -171,6 +174,9 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
         "energy_pj": l.energy.total().get(),
         "energy_breakdown_pj": {"mac": l.energy.mac.get(), "vector": l.energy.vector.get(), "buffers": l.energy.buffers.get(), "dram": l.energy.dram.get()},
     });
+    if let Some(head) = &l.fused_into {
+        v["fused_into"] = json!(head);
+    }
     if r.accuracy.is_some() {
         let (f, i) = layer_db(r, &l.name);
         v["sqnr_db"] = db_json(f);
