@@ -31,6 +31,7 @@
 
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub, rustdoc::all)]
 mod generated;
+mod qdq;
 
 use generated as pb;
 use prost::Message;
@@ -117,6 +118,11 @@ struct Const {
     dims: Vec<usize>,
     f: Vec<f32>,
     i: Vec<i64>,
+    /// The ONNX element type (1 float32, 2 uint8, 3 int8, 6 int32, 7 int64).
+    dt: i32,
+    /// Set when the constant is the output of a DequantizeLinear of an integer constant:
+    /// `f` holds the dequantized values, this the integers and their parameters.
+    quant: Option<qdq::ConstQuant>,
 }
 
 /// How an ONNX activation maps to its IR tensor.
@@ -132,6 +138,9 @@ enum Layout {
 enum Value {
     Act(TensorId, Layout),
     Const(Const),
+    /// The integer output of a QuantizeLinear (the IR tensor is quantized); only a
+    /// DequantizeLinear (or the graph output) may read it.
+    QAct(TensorId, Layout),
 }
 
 struct Importer<'a> {
@@ -143,6 +152,10 @@ struct Importer<'a> {
     /// Layer index that produced each IR tensor.
     producer: HashMap<TensorId, usize>,
     names: std::collections::HashSet<String>,
+    /// Names of the graph outputs.
+    graph_outputs: std::collections::HashSet<String>,
+    /// Graph outputs that a DequantizeLinear turned into a `Dequantize` layer's output.
+    dequantized_outputs: HashMap<String, TensorId>,
 }
 
 fn attr<'n>(n: &'n pb::NodeProto, name: &str) -> Option<&'n pb::AttributeProto> {
@@ -183,6 +196,8 @@ impl<'a> Importer<'a> {
             uses,
             producer: HashMap::new(),
             names: Default::default(),
+            graph_outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
+            dequantized_outputs: HashMap::new(),
         }
     }
 
@@ -235,6 +250,20 @@ impl<'a> Importer<'a> {
                 };
                 (Vec::new(), i)
             }
+            2 | 3 => {
+                let i: Vec<i64> = if !raw.is_empty() {
+                    if !raw_ok(1) {
+                        return Err(bad());
+                    }
+                    raw.iter().map(|&b| if t.data_type == 3 { b as i8 as i64 } else { b as i64 }).collect()
+                } else {
+                    t.int32_data.iter().map(|&v| v as i64).collect()
+                };
+                if i.iter().any(|&v| if t.data_type == 3 { !(-128..=127).contains(&v) } else { !(0..=255).contains(&v) }) {
+                    return Err(self.invalid(format!("tensor '{}' has values outside its 8-bit type", t.name)));
+                }
+                (Vec::new(), i)
+            }
             6 => {
                 let i: Vec<i64> = if !raw.is_empty() {
                     if !raw_ok(4) {
@@ -248,7 +277,7 @@ impl<'a> Importer<'a> {
             }
             other => {
                 return Err(self.invalid(format!(
-                    "tensor '{}' has ONNX data type {} (only float32, int32 and int64 constants are supported)",
+                    "tensor '{}' has ONNX data type {} (only float32, int8, uint8, int32 and int64 constants are supported)",
                     t.name, other
                 )))
             }
@@ -256,7 +285,7 @@ impl<'a> Importer<'a> {
         if f.len().max(i.len()) != count {
             return Err(bad());
         }
-        Ok(Const { dims, f, i })
+        Ok(Const { dims, f, i, dt: t.data_type, quant: None })
     }
 
     fn unique(&mut self, base: &str) -> String {
@@ -330,11 +359,16 @@ impl<'a> Importer<'a> {
             self.node(index, n)?;
         }
         for o in &graph.output {
+            if let Some(&d) = self.dequantized_outputs.get(&o.name) {
+                self.g.outputs.push(d);
+                continue;
+            }
             match self.values.get(&o.name) {
-                Some(Value::Act(id, _)) => self.g.outputs.push(*id),
+                Some(Value::Act(id, _) | Value::QAct(id, _)) => self.g.outputs.push(*id),
                 _ => return Err(self.invalid(format!("graph output '{}' is not computed by any node", o.name))),
             }
         }
+        self.check_quantized_layers()?;
         self.g.validate().map_err(|source| ImportError::Ir { path: self.path.into(), source })?;
         Ok(self.g)
     }
@@ -370,6 +404,11 @@ impl<'a> Importer<'a> {
         match n.input.get(k).and_then(|i| self.values.get(i)) {
             Some(Value::Act(id, l)) => Ok((*id, *l)),
             Some(Value::Const(_)) => Err(self.unsupported(n, index, &format!("input {k} is a constant"))),
+            Some(Value::QAct(..)) => Err(self.unsupported(
+                n,
+                index,
+                &format!("input {k} is the integer output of a QuantizeLinear (a DequantizeLinear must come first)"),
+            )),
             None => Err(self.invalid(format!(
                 "node {} ({}): input {} '{}' is not defined before it",
                 index,
@@ -477,6 +516,8 @@ impl<'a> Importer<'a> {
                 let c = self.tensor_const(t)?;
                 self.values.insert(out, Value::Const(c));
             }
+            "QuantizeLinear" => self.quantize_linear(index, n)?,
+            "DequantizeLinear" => self.dequantize_linear(index, n)?,
             "Identity" | "Dropout" => {
                 let v = n
                     .input
@@ -491,7 +532,11 @@ impl<'a> Importer<'a> {
                 self.need_nchw(n, index, l)?;
                 let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no weights"))?;
                 if w.dims.len() != 4 || w.f.is_empty() {
-                    return Err(self.unsupported(n, index, &format!("weights of shape {:?} (2-D float only)", w.dims)));
+                    return Err(self.unsupported(
+                        n,
+                        index,
+                        &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
+                    ));
                 }
                 let [o, ig, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
                 let groups = attr_i(n, "group", 1).max(1) as usize;
@@ -504,17 +549,25 @@ impl<'a> Importer<'a> {
                     groups,
                     bias: true,
                 };
-                // OIHW -> OHWI
-                let mut ohwi = vec![0f32; w.f.len()];
+                // OIHW -> OHWI: src[k] is the ONNX index of IR element k.
+                let mut src = vec![0usize; w.f.len()];
                 for oo in 0..o {
                     for ci in 0..ig {
                         for y in 0..kh {
                             for xx in 0..kw {
-                                ohwi[((oo * kh + y) * kw + xx) * ig + ci] = w.f[((oo * ig + ci) * kh + y) * kw + xx];
+                                src[((oo * kh + y) * kw + xx) * ig + ci] = ((oo * ig + ci) * kh + y) * kw + xx;
                             }
                         }
                     }
                 }
+                if self.g.tensor(x).dtype.is_int() {
+                    let b = self.cst(n, index, 2)?;
+                    let shape = vec![o, kh, kw, ig];
+                    let (wid, bid) = self.quantized_weights(n, index, &name, x, &w, &src, shape, 0, b.as_ref())?;
+                    self.add_layer(&name, Op::Conv2d(conv), vec![x, wid, bid], &out, Layout::Nchw)?;
+                    return Ok(());
+                }
+                let ohwi: Vec<f32> = src.iter().map(|&k| w.f[k]).collect();
                 let bias = match self.cst(n, index, 2)? {
                     Some(b) if b.f.len() == o => b.f,
                     Some(b) => return Err(self.invalid(format!("node {index} (Conv): bias has {} values", b.f.len()))),
@@ -771,14 +824,25 @@ impl<'a> Importer<'a> {
                 let (k, nf) = if trans_b { (w.dims[1], w.dims[0]) } else { (w.dims[0], w.dims[1]) };
                 let alpha = if n.op_type == "Gemm" { attr_f(n, "alpha", 1.0) } else { 1.0 };
                 let beta = if n.op_type == "Gemm" { attr_f(n, "beta", 1.0) } else { 1.0 };
-                let mut wt = vec![0f32; k * nf];
+                let mut src = vec![0usize; k * nf];
                 for o in 0..nf {
                     for i in 0..k {
-                        let v = if trans_b { w.f[o * k + i] } else { w.f[i * nf + o] };
-                        wt[o * k + i] = v * alpha;
+                        src[o * k + i] = if trans_b { o * k + i } else { i * nf + o };
                     }
                 }
                 let bias = if n.op_type == "Gemm" { self.cst(n, index, 2)? } else { None };
+                if self.g.tensor(x).dtype.is_int() {
+                    if alpha != 1.0 || (beta != 1.0 && bias.is_some()) {
+                        return Err(self.unsupported(n, index, "alpha or beta other than 1 with quantized (QDQ) inputs"));
+                    }
+                    let out_axis = if trans_b { 0 } else { 1 };
+                    let (wid, bid) =
+                        self.quantized_weights(n, index, &name, x, &w, &src, vec![nf, k], out_axis, bias.as_ref())?;
+                    let fc = FullyConnected { out_features: nf, bias: true };
+                    self.add_layer(&name, Op::FullyConnected(fc), vec![x, wid, bid], &out, Layout::Same)?;
+                    return Ok(());
+                }
+                let wt: Vec<f32> = src.iter().map(|&i| w.f[i] * alpha).collect();
                 let mut inputs = vec![x];
                 inputs.push(self.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![nf, k], wt));
                 if let Some(b) = &bias {
