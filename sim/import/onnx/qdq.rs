@@ -441,3 +441,183 @@ impl Importer<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{import_onnx_bytes, pb};
+    use prost::Message;
+
+    fn model() -> pb::ModelProto {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/onnx/models/small_resnet2_qdq_int8.onnx");
+        pb::ModelProto::decode(std::fs::read(path).expect("QDQ model").as_slice()).expect("decode")
+    }
+
+    fn graph(m: &mut pb::ModelProto) -> &mut pb::GraphProto {
+        m.graph.as_mut().expect("graph")
+    }
+
+    /// The index of the `k`-th node of type `op`.
+    fn nth(m: &mut pb::ModelProto, op: &str, k: usize) -> usize {
+        let g = graph(m);
+        (0..g.node.len()).filter(|&i| g.node[i].op_type == op).nth(k).expect("node")
+    }
+
+    fn init<'m>(m: &'m mut pb::ModelProto, name: &str) -> &'m mut pb::TensorProto {
+        graph(m).initializer.iter_mut().find(|t| t.name == name).expect("initializer")
+    }
+
+    fn error(m: &pb::ModelProto) -> String {
+        match import_onnx_bytes(&m.encode_to_vec(), "bad_qdq.onnx") {
+            Ok(_) => panic!("imported a malformed model"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn check(m: &pb::ModelProto, fragments: &[&str]) {
+        let e = error(m);
+        assert!(e.contains("bad_qdq.onnx"), "{e}");
+        for f in fragments {
+            assert!(e.contains(f), "expected '{f}' in: {e}");
+        }
+    }
+
+    /// The first per-channel weight DequantizeLinear (`DQ(w, scale[16], zp[16], axis=0)`).
+    fn weight_dq(m: &mut pb::ModelProto) -> usize {
+        let g = graph(m);
+        (0..g.node.len())
+            .find(|&i| g.node[i].op_type == "DequantizeLinear" && g.node[i].attribute.iter().any(|a| a.name == "axis"))
+            .expect("weight DQ")
+    }
+
+    #[test]
+    fn the_model_imports() {
+        let g = import_onnx_bytes(&model().encode_to_vec(), "ok.onnx").expect("import");
+        assert!(g.layers.iter().any(|l| l.op == crate::ir::Op::Quantize));
+    }
+
+    #[test]
+    fn zero_point_of_the_wrong_length() {
+        let mut m = model();
+        let i = weight_dq(&mut m);
+        let zp = graph(&mut m).node[i].input[2].clone();
+        let t = init(&mut m, &zp);
+        t.dims = vec![8];
+        t.raw_data.truncate(8);
+        t.int32_data.truncate(8);
+        check(&m, &["DequantizeLinear", "zero point has shape [8] (8 values) but the scale has shape [16] (16 values)"]);
+    }
+
+    #[test]
+    fn axis_out_of_range() {
+        let mut m = model();
+        let i = weight_dq(&mut m);
+        let a = graph(&mut m).node[i].attribute.iter_mut().find(|a| a.name == "axis").expect("axis");
+        a.i = 4;
+        check(&m, &["DequantizeLinear", "axis 4 is out of range for a rank-4 input"]);
+        let mut m = model();
+        let i = weight_dq(&mut m);
+        let a = graph(&mut m).node[i].attribute.iter_mut().find(|a| a.name == "axis").expect("axis");
+        a.i = 2;
+        check(&m, &["16 scales for axis 2", "which has 1 entries"]);
+    }
+
+    #[test]
+    fn weights_quantized_along_the_input_channels() {
+        // A Gemm weight [K, N] quantized along K instead of N: 512 scales on axis 0.
+        let mut m = model();
+        let g = graph(&mut m);
+        let i = (0..g.node.len())
+            .find(|&i| {
+                g.node[i].op_type == "DequantizeLinear"
+                    && g.node[i].attribute.iter().any(|a| a.name == "axis" && a.i == 1)
+            })
+            .expect("Gemm weight DQ");
+        let (scale, zp) = (g.node[i].input[1].clone(), g.node[i].input[2].clone());
+        g.node[i].attribute.iter_mut().for_each(|a| a.i = 0);
+        let k = 512;
+        let s = init(&mut m, &scale);
+        (s.dims, s.raw_data) = (vec![k], 0.01f32.to_le_bytes().repeat(k as usize));
+        let z = init(&mut m, &zp);
+        (z.dims, z.raw_data) = (vec![k], vec![0; k as usize]);
+        check(&m, &["Gemm", "weights are quantized along axis 0; only the output channels (axis 1)"]);
+    }
+
+    #[test]
+    fn int8_and_uint8_activations_mixed() {
+        // The input is quantized to uint8 (its zero point becomes uint8), the stem conv's
+        // output stays int8.
+        let mut m = model();
+        let zp = graph(&mut m).node[0].input[2].clone();
+        init(&mut m, &zp).data_type = 2;
+        check(&m, &["mixes u8 input", "with a i8 output", "int8 and uint8"]);
+    }
+
+    #[test]
+    fn weights_and_zero_point_of_different_types() {
+        let mut m = model();
+        let i = weight_dq(&mut m);
+        let zp = graph(&mut m).node[i].input[2].clone();
+        init(&mut m, &zp).data_type = 2;
+        check(&m, &["is i8 but its zero point is u8"]);
+    }
+
+    #[test]
+    fn dequantize_with_other_parameters_than_the_quantize() {
+        let mut m = model();
+        // The DQ after the input Q reads the stem output's scale instead.
+        let q = nth(&mut m, "QuantizeLinear", 1);
+        let other = graph(&mut m).node[q].input[1].clone();
+        let g = graph(&mut m);
+        let i = (0..g.node.len())
+            .find(|&i| g.node[i].op_type == "DequantizeLinear" && g.node[i].input[0] == "input_QuantizeLinear_Output")
+            .expect("input DQ");
+        g.node[i].input[1] = other;
+        check(&m, &["DequantizeLinear", "was quantized to i8 with scale"]);
+    }
+
+    #[test]
+    fn float_op_after_a_dequantize_with_no_quantize() {
+        // Softmax -> Q -> DQ -> output becomes Softmax -> output.
+        let mut m = model();
+        let g = graph(&mut m);
+        let n = g.node.len();
+        g.node.truncate(n - 2);
+        let last = g.node.len() - 1;
+        g.node[last].output[0] = "output".into();
+        check(&m, &["Softmax", "softmax", "no QuantizeLinear follows it"]);
+    }
+
+    #[test]
+    fn pooling_requantized() {
+        let mut m = model();
+        // The Q after the first MaxPool gets another scale than the pool's input.
+        let q = nth(&mut m, "QuantizeLinear", 2);
+        let q3 = nth(&mut m, "QuantizeLinear", 3);
+        let other = graph(&mut m).node[q3].input[1].clone();
+        graph(&mut m).node[q].input[1] = other;
+        check(&m, &["maxpool", "its integer kernel needs equal parameters"]);
+    }
+
+    #[test]
+    fn bad_scale_and_per_channel_activation() {
+        let mut m = model();
+        let s = graph(&mut m).node[0].input[1].clone();
+        init(&mut m, &s).raw_data = (-1.0f32).to_le_bytes().to_vec();
+        check(&m, &["QuantizeLinear", "scale -1 is not a positive finite number"]);
+        let mut m = model();
+        let (s, z) = (graph(&mut m).node[0].input[1].clone(), graph(&mut m).node[0].input[2].clone());
+        let t = init(&mut m, &s);
+        (t.dims, t.raw_data) = (vec![3], 0.01f32.to_le_bytes().repeat(3));
+        let t = init(&mut m, &z);
+        (t.dims, t.raw_data) = (vec![3], vec![0; 3]);
+        check(&m, &["QuantizeLinear", "per-channel quantization of an activation"]);
+    }
+
+    #[test]
+    fn unsupported_op_between_qdq_pairs() {
+        let mut m = model();
+        let i = nth(&mut m, "AveragePool", 0);
+        graph(&mut m).node[i].op_type = "LpPool".into();
+        check(&m, &[&format!("unsupported operator LpPool at node index {i}")]);
+    }
+}
