@@ -268,7 +268,15 @@ fn truncated_and_garbage_qdq_files_are_clear_errors() {
         let out = dir.path().join("o.bin");
         for args in [
             vec!["run", "--hw", "mac8", "--model", p.to_str().unwrap()],
-            vec!["exec", "--model", p.to_str().unwrap(), "--input", p.to_str().unwrap(), "--output", out.to_str().unwrap()],
+            vec![
+                "exec",
+                "--model",
+                p.to_str().unwrap(),
+                "--input",
+                p.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
         ] {
             let (ok, _, err) = common::accelsim(&args);
             assert!(!ok, "{args:?} succeeded");

@@ -164,7 +164,9 @@ impl Importer<'_> {
                     return Err(self.node_err(
                         n,
                         index,
-                        format!("'{input}' is also read by other nodes; a QDQ op output must feed only its QuantizeLinear"),
+                        format!(
+                            "'{input}' is also read by other nodes; a QDQ op output must feed only its QuantizeLinear"
+                        ),
                     ));
                 }
                 self.quantize_layer_output(n, index, li, p.dtype, q)?;
@@ -316,15 +318,14 @@ impl Importer<'_> {
             None => (1, 1),
         };
         // ONNX's arithmetic: (x - zero_point) as float32, times the scale in float32.
-        let f = c
-            .i
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| {
-                let ch = if dim > 1 { (k / inner.max(1)) % dim } else { 0 };
-                (v - p.zero_points[ch]) as f32 * p.scales[ch]
-            })
-            .collect();
+        let f =
+            c.i.iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    let ch = if dim > 1 { (k / inner.max(1)) % dim } else { 0 };
+                    (v - p.zero_points[ch]) as f32 * p.scales[ch]
+                })
+                .collect();
         let quant = ConstQuant {
             values: c.i,
             dtype,
@@ -361,7 +362,9 @@ impl Importer<'_> {
             return Err(self.node_err(
                 n,
                 index,
-                format!("weights are quantized along axis {a}; only the output channels (axis {out_axis}) are supported"),
+                format!(
+                    "weights are quantized along axis {a}; only the output channels (axis {out_axis}) are supported"
+                ),
             ));
         }
         let cout = shape[0];
@@ -372,17 +375,26 @@ impl Importer<'_> {
             axis: per_channel.then_some(0),
         };
         let values: Vec<i32> = src.iter().map(|&k| wq.values[k] as i32).collect();
-        let wid = self.add_quant_const(&format!("{name}/weights"), TensorKind::Weight, shape, values, wq.dtype, wparams);
+        let wid =
+            self.add_quant_const(&format!("{name}/weights"), TensorKind::Weight, shape, values, wq.dtype, wparams);
         let (si, _) = self.g.tensor(x).quant.as_ref().map_or((1.0, 0), |q| q.channel(0));
         let expected: Vec<f32> = (0..cout).map(|c| si * wq.scales[if per_channel { c } else { 0 }]).collect();
         let (values, scales) = match bias {
             None => (vec![0; cout], expected),
             Some(b) => {
                 let bq = b.quant.as_ref().filter(|q| q.dtype == DataType::int(32)).ok_or_else(|| {
-                    self.node_err(n, index, "the input is quantized but the bias is not an int32 DequantizeLinear".into())
+                    self.node_err(
+                        n,
+                        index,
+                        "the input is quantized but the bias is not an int32 DequantizeLinear".into(),
+                    )
                 })?;
                 if bq.values.len() != cout {
-                    return Err(self.node_err(n, index, format!("bias has {} values for {cout} outputs", bq.values.len())));
+                    return Err(self.node_err(
+                        n,
+                        index,
+                        format!("bias has {} values for {cout} outputs", bq.values.len()),
+                    ));
                 }
                 for (c, &e) in expected.iter().enumerate() {
                     let s = bq.scales[if bq.scales.len() > 1 { c } else { 0 }];
@@ -398,12 +410,15 @@ impl Importer<'_> {
                 (values, bq.scales.clone())
             }
         };
-        let bparams = QuantParams {
-            axis: (scales.len() > 1).then_some(0),
-            zero_points: vec![0; scales.len()],
-            scales,
-        };
-        let bid = self.add_quant_const(&format!("{name}/bias"), TensorKind::Bias, vec![cout], values, DataType::int(32), bparams);
+        let bparams = QuantParams { axis: (scales.len() > 1).then_some(0), zero_points: vec![0; scales.len()], scales };
+        let bid = self.add_quant_const(
+            &format!("{name}/bias"),
+            TensorKind::Bias,
+            vec![cout],
+            values,
+            DataType::int(32),
+            bparams,
+        );
         Ok((wid, bid))
     }
 
@@ -504,7 +519,10 @@ mod tests {
         t.dims = vec![8];
         t.raw_data.truncate(8);
         t.int32_data.truncate(8);
-        check(&m, &["DequantizeLinear", "zero point has shape [8] (8 values) but the scale has shape [16] (16 values)"]);
+        check(
+            &m,
+            &["DequantizeLinear", "zero point has shape [8] (8 values) but the scale has shape [16] (16 values)"],
+        );
     }
 
     #[test]
