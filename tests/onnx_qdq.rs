@@ -137,7 +137,7 @@ fn integer_path_and_exact_reference_agree_with_onnxruntime_qdq() {
     let (mut out_int_mism, mut out_ref_mism) = (0, 0);
     for k in 0..3 {
         let x = Values::F32(golden("input_K_nhwc.bin", k));
-        let int = exec.run(&[x.clone()]).expect("integer run");
+        let int = exec.run(std::slice::from_ref(&x)).expect("integer run");
         let exact = run_qdq_reference(&g, &[x]).expect("reference run");
         let want = to_q(&golden("qdq_noopt_output_K.bin", k), oq);
         let got_int = to_q(&floats(value_of(&int, g.outputs[0])), oq);
@@ -188,7 +188,7 @@ fn quantized_model_tracks_the_float_model() {
     let (mut lf, mut lq, mut of, mut oq) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for k in 0..3 {
         let x = golden("input_K_nhwc.bin", k);
-        let (l, o) = logits_and_output(&f, &run_float(&f, &[x.clone()]).expect("float run"));
+        let (l, o) = logits_and_output(&f, &run_float(&f, std::slice::from_ref(&x)).expect("float run"));
         let want = golden("float_output_K.bin", k);
         assert!(o.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4), "float model vs onnxruntime");
         lf.extend(l);
