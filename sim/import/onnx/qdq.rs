@@ -639,3 +639,64 @@ mod tests {
         check(&m, &[&format!("unsupported operator LpPool at node index {i}")]);
     }
 }
+
+/// uint8 activations (onnxruntime's default `QUInt8`): the int8 model with every activation
+/// zero point moved up by 128 is the same model. In the exact-QDQ reference every integer
+/// tensor comes out exactly 128 higher. On the integer kernels too, up to the average pool:
+/// LiteRT rounds the average of the integers half away from zero, which is not
+/// shift-invariant (a -2.5 average rounds down in int8, its +125.5 twin up in uint8).
+#[cfg(test)]
+mod uint8_tests {
+    use super::super::{import_onnx_bytes, pb};
+    use crate::ir::{Op, PoolKind};
+    use crate::kernels::{run_qdq_reference, Arithmetic, Executor, Values};
+    use prost::Message;
+
+    #[test]
+    fn uint8_activations_give_the_int8_results_shifted_by_128() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/onnx");
+        let bytes = std::fs::read(format!("{dir}/models/small_resnet2_qdq_int8.onnx")).expect("model");
+        let mut m = pb::ModelProto::decode(bytes.as_slice()).expect("decode");
+        let mut moved = 0;
+        for t in &mut m.graph.as_mut().expect("graph").initializer {
+            // Scalar int8 zero points are the activations' (weights are per channel).
+            if t.data_type == 3 && t.dims.is_empty() {
+                t.data_type = 2;
+                t.raw_data.iter_mut().for_each(|b| *b = (*b as i8 as i32 + 128) as u8);
+                t.int32_data.iter_mut().for_each(|v| *v += 128);
+                moved += 1;
+            }
+        }
+        assert!(moved > 10, "{moved} activation zero points");
+        let g8 = import_onnx_bytes(&bytes, "i8.onnx").expect("int8 import");
+        let gu = import_onnx_bytes(&m.encode_to_vec(), "u8.onnx").expect("uint8 import");
+        assert_eq!(g8.tensors.len(), gu.tensors.len());
+        let input = std::fs::read(format!("{dir}/golden/small_resnet2/input_1_nhwc.bin")).expect("input");
+        let x = Values::F32(input.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+        let x = std::slice::from_ref(&x);
+        let int = (
+            Executor::new(&g8, Arithmetic::default()).and_then(|e| e.run(x)).expect("int8"),
+            Executor::new(&gu, Arithmetic::default()).and_then(|e| e.run(x)).expect("uint8"),
+        );
+        let exact = (run_qdq_reference(&g8, x).expect("int8 ref"), run_qdq_reference(&gu, x).expect("uint8 ref"));
+        let avg = gu.layers.iter().position(|l| matches!(&l.op, Op::Pool(p) if p.kind == PoolKind::Avg)).expect("avg");
+        for (runs, upto) in [(&exact, gu.layers.len()), (&int, avg)] {
+            let (a, b) = runs;
+            for l in &gu.layers[..upto] {
+                let o = l.outputs[0].0;
+                match (&a[o], &b[o]) {
+                    (Some(Values::Int(p)), Some(Values::Int(q))) => {
+                        assert_eq!(gu.tensors[o].dtype, crate::ir::DataType::Int { bits: 8, signed: false });
+                        assert!(p.iter().zip(q).all(|(p, q)| p + 128 == *q), "{}", l.name);
+                    }
+                    (Some(Values::F32(p)), Some(Values::F32(q))) => assert_eq!(p, q, "{}", l.name),
+                    other => panic!("{}: {other:?}", l.name),
+                }
+            }
+        }
+        // The average pool itself: within 1 step.
+        let o = gu.layers[avg].outputs[0].0;
+        let (Some(Values::Int(p)), Some(Values::Int(q))) = (&int.0[o], &int.1[o]) else { panic!("avg pool values") };
+        assert!(p.iter().zip(q).all(|(p, q)| (p + 128 - q).abs() <= 1));
+    }
+}
