@@ -1,6 +1,8 @@
 //! `accelsim exec`: runs a `.tflite` model bit-exactly on one raw input and writes the raw
 //! output, optionally dumping every intermediate tensor. Inputs and outputs are raw
-//! little-endian NHWC in the tensor's element type, as in the LiteRT golden files.
+//! little-endian NHWC in the tensor's element type, as in the LiteRT golden files. ONNX
+//! models (float, or quantized in QDQ form) take float32 NHWC: the importer stores the
+//! ONNX NCHW input transposed, so an NCHW file must be transposed first.
 
 use std::path::{Path, PathBuf};
 
@@ -12,10 +14,12 @@ use miette::{miette, IntoDiagnostic, WrapErr};
 /// Arguments of `accelsim exec`.
 #[derive(clap::Args, Debug)]
 pub struct ExecArgs {
-    /// The model: `.tflite`, or `.aqm` (from `accelsim quantize`).
+    /// The model: `.tflite`, `.onnx` (float, or QDQ-quantized: runs on the integer kernels),
+    /// or `.aqm` (from `accelsim quantize`).
     #[arg(long)]
     pub model: PathBuf,
-    /// Raw little-endian input tensor (NHWC, the model input's element type).
+    /// Raw little-endian input tensor (NHWC, the model input's element type). For `.onnx`
+    /// models: float32 NHWC, i.e. the ONNX NCHW input transposed to [N, H, W, C].
     #[arg(long)]
     pub input: PathBuf,
     /// Where to write the raw output tensor(s), concatenated in output order.

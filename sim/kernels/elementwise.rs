@@ -73,6 +73,12 @@ pub fn quantize(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32) -> Vec<i32
     x.iter().map(|&v| ((v / scale).round() as i32).saturating_add(zp).clamp(qmin, qmax)).collect()
 }
 
+/// Float to integer as ONNX `QuantizeLinear` does: `x / scale` rounded half to even, plus
+/// the zero point, saturated.
+pub fn quantize_half_even(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32) -> Vec<i32> {
+    x.iter().map(|&v| ((v / scale).round_ties_even() as i32).saturating_add(zp).clamp(qmin, qmax)).collect()
+}
+
 /// Integer to integer requantization (TFLite's `Requantize`): `(q - zi) * m + zo`.
 pub fn requantize_tensor(x: &[i32], zi: i32, m: QuantMultiplier, zo: i32, qmin: i32, qmax: i32) -> Vec<i32> {
     x.iter().map(|&v| multiply_by_quantized_multiplier(v - zi, m).saturating_add(zo).clamp(qmin, qmax)).collect()

@@ -18,10 +18,12 @@ pub mod float;
 pub mod layout;
 pub mod metrics;
 pub mod pool;
+pub mod qdq_ref;
 pub mod softmax;
 
 pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, LayerSqnr};
+pub use qdq_ref::run_qdq_reference;
 
 use crate::ir::{resolve_padding, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
 
@@ -277,9 +279,17 @@ impl<'g> Executor<'g> {
                 if x.dtype.bits() > 8 || out.dtype.bits() > 16 {
                     return Err(unsupported("integer softmax supports 8-bit inputs only"));
                 }
-                let p = softmax::SoftmaxParams::new(*beta, si);
                 let depth = x.shape.last().copied().unwrap_or(1);
-                softmax::softmax(&p, int_in(0)?, depth, in_min, out.dtype.bits())
+                let bits = out.dtype.bits();
+                if (so, zo) != (1.0 / (1u64 << bits) as f32, -(1i32 << (bits - 1))) {
+                    // Not LiteRT's fixed output quantization (e.g. an ONNX QDQ model's
+                    // 1/255): a float softmax quantized with the output's parameters.
+                    let (_, zi) = scale_zp(x);
+                    let y = float::softmax(&elementwise::dequantize(int_in(0)?, si, zi), depth, *beta);
+                    return Ok(Values::Int(elementwise::quantize_half_even(&y, so, zo, qmin, qmax)));
+                }
+                let p = softmax::SoftmaxParams::new(*beta, si);
+                softmax::softmax(&p, int_in(0)?, depth, in_min, bits)
             }
             (Op::Reshape { .. }, _) => int_in(0)?.clone(),
             (Op::Concat { axis }, _) => {
