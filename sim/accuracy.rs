@@ -47,18 +47,49 @@ pub struct Accuracy {
 }
 
 /// Why a model cannot be evaluated functionally, or `None` when it can: every conv and
-/// FC layer needs constant weight values and the graph a single integer, quantized input.
+/// FC layer needs constant weight values and the graph a single input, either integer and
+/// quantized or float and quantized by the graph's own `Quantize` layers.
 pub fn unsupported_reason(g: &Graph) -> Option<String> {
     let missing = g.tensors.iter().any(|t| matches!(t.kind, TensorKind::Weight | TensorKind::Bias) && t.data.is_none());
     if missing {
         return Some("the network has no weight values (built-in or shape-only model)".into());
     }
     let [input] = g.inputs[..] else { return Some(format!("the network has {} inputs, not 1", g.inputs.len())) };
-    let t = g.tensor(input);
-    if !t.dtype.is_int() || t.quant.is_none() {
-        return Some(format!("the input '{}' is not a quantized integer tensor ({})", t.name, t.dtype));
+    if input_encoding(g, input).is_none() {
+        let t = g.tensor(input);
+        return Some(format!(
+            "the input '{}' is neither a quantized integer tensor nor a float tensor fed only to Quantize layers ({})",
+            t.name, t.dtype
+        ));
     }
     None
+}
+
+/// How the graph's input is encoded: its integer type and quantization, taken from the
+/// input itself when it is quantized, or from the `Quantize` layers it feeds when it is a
+/// float input (a QDQ ONNX model's graph starts with QuantizeLinear). The flag says
+/// whether the input itself is float. `None` when neither holds.
+fn input_encoding(g: &Graph, input: crate::ir::TensorId) -> Option<(DataType, &crate::ir::QuantParams, bool)> {
+    let t = g.tensor(input);
+    if t.dtype.is_int() {
+        return t.quant.as_ref().map(|q| (t.dtype, q, false));
+    }
+    let mut consumers = g.layers.iter().filter(|l| l.inputs.contains(&input)).peekable();
+    consumers.peek()?;
+    let mut found: Option<(DataType, &crate::ir::QuantParams)> = None;
+    for l in consumers {
+        if !matches!(l.op, crate::ir::Op::Quantize) {
+            return None;
+        }
+        let out = g.output(l);
+        let q = out.quant.as_ref()?;
+        match found {
+            None => found = Some((out.dtype, q)),
+            Some((d, fq)) if d == out.dtype && fq == q => {}
+            Some(_) => return None,
+        }
+    }
+    found.map(|(d, q)| (d, q, true))
 }
 
 /// The integer arithmetic of an accelerator: its accumulator width and overflow
@@ -80,8 +111,11 @@ pub fn arithmetic_of(hw: &HwDesc) -> Arithmetic {
 pub fn synthetic_input(g: &Graph, seed: u64) -> Result<Values, ExecError> {
     let [input] = g.inputs[..] else { return Err(ExecError::Input("the graph needs exactly one input".into())) };
     let t = g.tensor(input);
-    let (DataType::Int { bits, signed }, Some(q)) = (t.dtype, &t.quant) else {
-        return Err(ExecError::Input(format!("input '{}' is not a quantized integer tensor", t.name)));
+    let Some((DataType::Int { bits, signed }, q, float_input)) = input_encoding(g, input) else {
+        return Err(ExecError::Input(format!(
+            "input '{}' is neither a quantized integer tensor nor a float tensor fed to Quantize layers",
+            t.name
+        )));
     };
     let (qmin, qmax) =
         if signed { fixedpoint::int_range(bits as u32) } else { (0, ((1i64 << (bits as u32).min(31)) - 1) as i32) };
@@ -110,7 +144,12 @@ pub fn synthetic_input(g: &Graph, seed: u64) -> Result<Values, ExecError> {
             let real = mid + half * r;
             ((real / scale).round() as i64 + zp).clamp(qmin as i64, qmax as i64) as i32
         })
-        .collect();
+        .collect::<Vec<i32>>();
+    if float_input {
+        // A float input that the graph quantizes itself: give it values on the quantization
+        // grid, so the float reference and the quantized graph see the same image.
+        return Ok(Values::F32(v.iter().map(|&x| (scale * (x as i64 - zp) as f64) as f32).collect()));
+    }
     Ok(Values::Int(v))
 }
 

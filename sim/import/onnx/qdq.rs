@@ -24,7 +24,7 @@
 //! input and output parameters (pooling, reshape) quantized with different ones.
 
 use super::{pb, Const, ImportError, Importer, Res, Value};
-use crate::ir::{DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{Activation, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
 
 /// The integer values and quantization of a constant that a DequantizeLinear produced.
 #[derive(Debug, Clone)]
@@ -227,6 +227,23 @@ impl Importer<'_> {
                     ),
                 ));
             }
+        }
+        // onnxruntime's quantizer removes a Relu that a QuantizeLinear follows: a zero point at
+        // the type's minimum clamps at real 0, which is exactly the Relu. Put it back on the
+        // layer, so the float execution of this graph (the reference accuracy is measured
+        // against) has it too; the integer results are unchanged (the clamp is the same).
+        let qmin = match dtype {
+            DataType::Int { bits, signed: true } => Some(-(1i64 << (bits.clamp(1, 63) - 1))),
+            DataType::Int { signed: false, .. } => Some(0),
+            _ => None,
+        };
+        let clamps_at_zero = qmin.is_some_and(|m| q.zero_points.iter().all(|&z| z == m));
+        let layer = &mut self.g.layers[li];
+        if clamps_at_zero
+            && layer.activation == Activation::None
+            && matches!(layer.op, Op::Conv2d(_) | Op::FullyConnected(_) | Op::Add)
+        {
+            layer.activation = Activation::Relu;
         }
         let out = layer.outputs[0];
         let t = self.g.tensor_mut(out);
