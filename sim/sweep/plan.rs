@@ -294,6 +294,18 @@ mod tests {
         assert!(e.0.contains("at least one accelerator"), "{e}");
         let e = SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\nwbits = [1]\n").unwrap_err();
         assert!(e.0.contains("2..=16"), "{e}");
+        let f = SweepSpec::from_toml(
+            "s.toml",
+            "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ncalib = \"c.npy\"\ngranularity = \"per-tensor\"\n",
+        )
+        .unwrap();
+        assert_eq!(f.functional, Some(Functional { calib: Some("c.npy".into()), eval: None, per_channel: false }));
+        let e = SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\ncalib = \"c.npy\"\n").unwrap_err();
+        assert!(e.0.contains("functional = true"), "{e}");
+        let e =
+            SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ngranularity = \"x\"\n")
+                .unwrap_err();
+        assert!(e.0.contains("s.toml: granularity: expected"), "{e}");
         assert!(parse_set("mac.rows=16,x").is_err());
         assert_eq!(parse_set("mac.rows=16, 32").unwrap(), ("mac.rows".to_string(), vec![16.0, 32.0]));
     }

@@ -232,4 +232,65 @@ mod tests {
         assert!(one[2].error.as_deref().unwrap_or("").contains("mac.rows"), "{:?}", one[2].error);
         assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
     }
+
+    fn functional_spec(sets: Vec<(String, Vec<f64>)>) -> SweepSpec {
+        SweepSpec {
+            hw: vec!["systolic32".into()],
+            models: vec!["mnv1".into(), "mnv2".into()],
+            wbits: vec![4, 8],
+            abits: vec![8],
+            sets,
+            width: 0.25,
+            resolution: Some(32),
+            per_layer: false,
+            functional: Some(Default::default()),
+        }
+    }
+
+    #[test]
+    fn functional_results_are_computed_once_per_key_and_shared() {
+        let rows = ("mac.rows".to_string(), vec![8.0, 16.0, 32.0, 64.0, 128.0]);
+        // 2 networks x 2 widths x 5 hardware points: 4 evaluations.
+        let spec = functional_spec(vec![rows.clone()]);
+        let points = spec.points();
+        let run = run_sweep(&spec, &points, &|| {});
+        assert_eq!((run.results.len(), run.functional_evals), (20, 4));
+        for r in &run.results {
+            assert!(r.error.is_none(), "{:?}", r.error);
+            let f = r.functional.as_ref().expect("functional result joined");
+            assert!(f.inputs.contains("synthetic"), "{}", f.inputs);
+            // Every point of a (network, widths) block has its first point's result.
+            let first = &run.results[r.point.index / 5 * 5];
+            assert_eq!(r.functional, first.functional);
+        }
+        // Same thread-count independence as the cost.
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        assert_eq!(pool(1).install(|| run_sweep(&spec, &points, &|| {})), run);
+        // A shard evaluates only the keys of its points.
+        assert_eq!(run_sweep(&spec, &points[..5], &|| {}).functional_evals, 1);
+        assert_eq!(run_sweep(&spec, &points[3..7], &|| {}).functional_evals, 2);
+        // The accumulator width changes the integers: two widths double the evaluations.
+        let acc = ("accumulator_bits".to_string(), vec![32.0, 12.0]);
+        let spec = functional_spec(vec![rows, acc]);
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!((run.results.len(), run.functional_evals), (40, 8));
+        // Cost-only sweeps do no functional work and join nothing.
+        let spec = SweepSpec { functional: None, ..spec };
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!(run.functional_evals, 0);
+        assert!(run.results.iter().all(|r| r.functional.is_none()));
+    }
+
+    #[test]
+    fn a_failing_functional_evaluation_fails_its_points_only() {
+        let mut spec = functional_spec(vec![]);
+        spec.functional =
+            Some(crate::sweep::plan::Functional { calib: Some("/nonexistent/calib.npy".into()), ..Default::default() });
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!(run.functional_evals, 4);
+        for r in &run.results {
+            let e = r.error.as_deref().unwrap_or("");
+            assert!(e.contains("/nonexistent/calib.npy") && r.rows.is_empty(), "{e}");
+        }
+    }
 }
