@@ -176,6 +176,12 @@ fn functional_sweep_joins_the_sqnr_quantize_reports() {
     );
     assert!(ok, "{err}");
     assert!(err.contains("functional evaluations: 3 for 6 design points"), "{err}");
+    // The Pareto figure of a functional sweep is energy vs SQNR.
+    std::fs::write(p.join("f.csv"), &out).unwrap();
+    let (ok, _, err) = accelsim(&["plot", "--input", "f.csv", "--kind", "pareto", "--out", "f.svg"], p);
+    assert!(ok, "{err}");
+    let svg = std::fs::read_to_string(p.join("f.svg")).unwrap();
+    assert!(svg.contains("energy vs SQNR") && svg.contains("SQNR (dB)"), "{svg}");
     let mut r = csv::Reader::from_reader(out.as_bytes());
     let h = r.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|c| c == n).unwrap();

@@ -489,7 +489,8 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table) -> Resul
         return Err(PlotError("no successful design points to plot".into()));
     }
     let en = t.need("energy_pj")?;
-    let sqnr = t.col("sqnr_db");
+    // SQNR when a functional sweep measured it for some point, else the latency fallback.
+    let sqnr = t.col("sqnr_db").filter(|&s| rows.iter().any(|r| t.num(r, s).is_finite()));
     // (x, y) as drawn, and the minimised pair for the front.
     let (title, xdesc, ydesc, drawn, minimised): (String, &str, &str, Vec<(f64, f64)>, Vec<(f64, f64)>) = match sqnr {
         Some(s) => {
@@ -543,7 +544,8 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table) -> Resul
     chart.draw_series(fp.iter().map(|p| Circle::new(*p, 5, c.filled()))).map_err(pe)?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // SQNR rises with energy along the front, so the upper left is empty there.
+        .position(if sqnr.is_some() { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight })
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
