@@ -657,6 +657,24 @@ mod tests {
         let pts = [(1.0, 5.0), (2.0, 3.0), (2.5, 4.0), (3.0, 1.0), (4.0, 1.0), (f64::NAN, 0.0)];
         assert_eq!(pareto_front(&pts), vec![0, 1, 3]);
     }
+
+    #[test]
+    fn pareto_uses_sqnr_when_measured_and_falls_back_to_latency_otherwise() {
+        let draw = |sqnr: [&str; 3]| {
+            let mut text = "point,layer,latency_s,energy_pj,error,sqnr_db\n".to_string();
+            for (i, (e, q)) in [1e6, 2e6, 3e6].iter().zip(sqnr).enumerate() {
+                text += &format!("{i},TOTAL,0.00{},{e},,{q}\n", 3 - i);
+            }
+            let t = Table::from_csv(&text).unwrap();
+            svg(&t, &PlotOptions { kind: PlotKind::Pareto, baseline: None, points: vec![] }).unwrap()
+        };
+        let with = draw(["10", "30", "20"]);
+        assert!(with.contains("energy vs SQNR") && with.contains("SQNR (dB)"));
+        assert!(with.contains("Pareto front (2 points)"), "(1 uJ, 10 dB) and (2 uJ, 30 dB) only");
+        let without = draw(["", "", ""]);
+        assert!(without.contains("energy vs latency") && without.contains("latency (ms)"));
+        assert!(without.contains("Pareto front (3 points)"));
+    }
 }
 
 /// The label of a categorical axis position: the category at an integer position, nothing
