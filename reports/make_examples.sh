@@ -12,8 +12,19 @@ fi
 out=reports
 "$ACCELSIM" sweep --hw systolic32 --hw mac8 --hw nvdla_full --model mnv1 \
     --wbits 4,8,16 --abits 8 --per-layer --threads 2 --out "$out/example_sweep.csv"
-for kind in latency-vs-bits energy-breakdown per-layer roofline pareto; do
+for kind in latency-vs-bits energy-breakdown per-layer roofline; do
     "$ACCELSIM" plot --input "$out/example_sweep.csv" --kind "$kind" --out "$out/$kind.svg"
 done
 "$ACCELSIM" plot --input "$out/example_sweep.csv" --kind speedup --baseline systolic32 --out "$out/speedup.svg"
-echo "wrote $out/example_sweep.csv and $out/*.svg"
+# Functional sweep (SQNR joined, one evaluation per model/widths/accumulator) of the float
+# ONNX small_resnet2 with its calibration images from the shared data; its Pareto front is
+# energy vs SQNR.
+shared="${ACCELSIM_SHARED:-../shared}/onnx"
+"$ACCELSIM" sweep --hw mac8 --hw mac4 --model "$shared/models/small_resnet2_float.onnx" \
+    --wbits 2,3,4,6,8 --abits 4,8 --set accumulator_bits=16,20,32 \
+    --functional --calib "$shared/data/small_resnet2_calib_nchw.npy" --threads 2 \
+    --out "$out/example_functional_sweep.csv"
+# Model paths in the CSV relative to the repository, whatever ACCELSIM_SHARED was.
+sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
+"$ACCELSIM" plot --input "$out/example_functional_sweep.csv" --kind pareto --out "$out/pareto.svg"
+echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"

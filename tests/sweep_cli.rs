@@ -130,3 +130,73 @@ fn output_is_identical_across_thread_counts() {
         assert!(outs[0] == outs[1], "{format}: --threads 1 and --threads 2 differ");
     }
 }
+
+/// A functional sweep joins the SQNR and top-1 that `accelsim quantize --eval` reports for
+/// the same model and widths (ONNX small_resnet2 with its calibration images), whenever the
+/// accelerator's accumulators do not overflow (32 bits here, and LiteRT's native 64); 16-bit
+/// wrapping accumulators are another functional key and lose the signal. Hardware points
+/// that differ only in the array share one evaluation.
+#[test]
+fn functional_sweep_joins_the_sqnr_quantize_reports() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/onnx");
+    let model = shared.join("models/small_resnet2_float.onnx").display().to_string();
+    let calib = shared.join("data/small_resnet2_calib_nchw.npy").display().to_string();
+    let (ok, out, err) = accelsim(
+        &[
+            "quantize", "--model", &model, "--calib", &calib, "--eval", &calib, "--wbits", "8", "--abits", "8",
+            "--out", "q.aqm", "--format", "json",
+        ],
+        p,
+    );
+    assert!(ok, "{err}");
+    let q: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (q_sqnr, q_top1) = (q["output"]["sqnr_db"].as_f64().unwrap(), q["output"]["top1_agreement"].as_f64().unwrap());
+    let (ok, out, err) = accelsim(
+        &[
+            "sweep",
+            "--hw",
+            "systolic32",
+            "--model",
+            &model,
+            "--wbits",
+            "8",
+            "--set",
+            "accumulator_bits=16,32,64",
+            "--set",
+            "mac.rows=16,32",
+            "--functional",
+            "--calib",
+            &calib,
+            "--threads",
+            "2",
+        ],
+        p,
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("functional evaluations: 3 for 6 design points"), "{err}");
+    // The Pareto figure of a functional sweep is energy vs SQNR.
+    std::fs::write(p.join("f.csv"), &out).unwrap();
+    let (ok, _, err) = accelsim(&["plot", "--input", "f.csv", "--kind", "pareto", "--out", "f.svg"], p);
+    assert!(ok, "{err}");
+    let svg = std::fs::read_to_string(p.join("f.svg")).unwrap();
+    assert!(svg.contains("energy vs SQNR") && svg.contains("SQNR (dB)"), "{svg}");
+    let mut r = csv::Reader::from_reader(out.as_bytes());
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (acc, sqnr, top1, inputs) =
+        (col("accumulator_bits"), col("sqnr_db"), col("top1_agreement"), col("functional_inputs"));
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        let s: f64 = row[sqnr].parse().unwrap();
+        let t: f64 = row[top1].parse().unwrap();
+        assert!(row[inputs].contains("small_resnet2_calib_nchw.npy(50)"), "{:?}", row);
+        if &row[acc] == "16" {
+            assert!(s < q_sqnr - 10.0, "16-bit wrapping accumulators: {s} dB vs {q_sqnr}");
+        } else {
+            assert_eq!((s, t), (q_sqnr, q_top1), "{:?}", row);
+        }
+    }
+}

@@ -104,29 +104,9 @@ pub struct QuantizeArgs {
 
 /// Images of `a` as flat NHWC inputs of shape `shape` (`[1, H, W, C]`).
 fn images(a: &NpyF32, shape: &[usize], file: &Path) -> Result<Vec<Vec<f32>>> {
-    let want: Vec<usize> = shape.iter().skip(1).copied().collect();
-    let got: Vec<usize> = a.shape.iter().skip(1).copied().collect();
-    if got == want {
-        return Ok((0..a.len()).map(|i| a.item(i).to_vec()).collect());
-    }
-    if let ([h, w, c], [c2, h2, w2]) = (&want[..], &got[..]) {
-        if (h, w, c) == (h2, w2, c2) {
-            let (h, w, c) = (*h, *w, *c);
-            return Ok((0..a.len())
-                .map(|i| {
-                    let x = a.item(i);
-                    let mut o = vec![0f32; x.len()];
-                    for ch in 0..c {
-                        for p in 0..h * w {
-                            o[p * c + ch] = x[ch * h * w + p];
-                        }
-                    }
-                    o
-                })
-                .collect());
-        }
-    }
-    Err(miette!("{}: images of shape {:?} do not fit the model input {:?}", file.display(), a.shape, shape))
+    a.images(shape).ok_or_else(|| {
+        miette!("{}: images of shape {:?} do not fit the model input {:?}", file.display(), a.shape, shape)
+    })
 }
 
 fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {

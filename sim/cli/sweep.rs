@@ -1,8 +1,8 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
 use super::run::emit;
-use crate::sweep::plan::{parse_set, widths, SweepSpec};
-use crate::sweep::{merge_csv, run_points, to_csv, to_json, Shard};
+use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
+use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::io::IsTerminal;
@@ -47,6 +47,19 @@ pub struct SweepArgs {
     /// Add one row per layer after each design point's total row.
     #[arg(long)]
     pub per_layer: bool,
+    /// Join output SQNR and top-1 agreement (quantized vs float run on the accelerator's
+    /// arithmetic), computed once per (network, widths, arithmetic).
+    #[arg(long, conflicts_with = "config")]
+    pub functional: bool,
+    /// Calibration images (float32 `.npy`) of --functional (built-ins: synthetic by default).
+    #[arg(long, requires = "functional", conflicts_with = "config")]
+    pub calib: Option<PathBuf>,
+    /// Evaluation images of --functional (default: synthetic for built-ins, else --calib).
+    #[arg(long, requires = "functional", conflicts_with = "config")]
+    pub eval: Option<PathBuf>,
+    /// Weight scale granularity of --functional: per-channel or per-tensor.
+    #[arg(long, requires = "functional", conflicts_with = "config")]
+    pub granularity: Option<String>,
     /// Run only shard I of N (0-based, contiguous blocks of points): `--shard 0/4`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
@@ -91,6 +104,16 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                functional: if a.functional {
+                    Some(Functional {
+                        calib: a.calib.as_ref().map(|p| p.display().to_string()),
+                        eval: a.eval.as_ref().map(|p| p.display().to_string()),
+                        per_channel: granularity("--granularity", a.granularity.as_deref().unwrap_or("per-channel"))
+                            .map_err(|e| miette!("{e}"))?,
+                    })
+                } else {
+                    None
+                },
             };
             spec.check().map_err(|e| miette!("{e}"))?;
             spec
@@ -120,8 +143,9 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         pool = pool.num_threads(n.max(1));
     }
     let pool = pool.build().into_diagnostic()?;
-    let results = pool.install(|| run_points(&spec, &points, &tick));
+    let run = pool.install(|| run_sweep(&spec, &points, &tick));
     bar.finish_and_clear();
+    let results = run.results;
     let text = match a.format {
         SweepFormat::Csv => to_csv(&spec, &results).into_diagnostic()?,
         SweepFormat::Json => {
@@ -131,6 +155,9 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         }
     };
     emit(a.out.as_deref(), &text)?;
+    if spec.functional.is_some() {
+        eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
+    }
     let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
     if !failed.is_empty() {
         eprintln!("{} of {} design points failed:", failed.len(), results.len());

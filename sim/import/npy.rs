@@ -30,6 +30,36 @@ impl NpyF32 {
         let n = self.shape.iter().skip(1).product::<usize>();
         &self.data[i * n..(i + 1) * n]
     }
+
+    /// The items as flat NHWC inputs of a model input of shape `input` (`[1, H, W, C]`):
+    /// as stored when the item shape is `[H, W, C]`, transposed when it is `[C, H, W]`.
+    /// `None` when neither fits.
+    pub fn images(&self, input: &[usize]) -> Option<Vec<Vec<f32>>> {
+        let want: Vec<usize> = input.iter().skip(1).copied().collect();
+        let got: Vec<usize> = self.shape.iter().skip(1).copied().collect();
+        if got == want {
+            return Some((0..self.len()).map(|i| self.item(i).to_vec()).collect());
+        }
+        let ([h, w, c], [c2, h2, w2]) = (&want[..], &got[..]) else { return None };
+        if (h, w, c) != (h2, w2, c2) {
+            return None;
+        }
+        let (h, w, c) = (*h, *w, *c);
+        Some(
+            (0..self.len())
+                .map(|i| {
+                    let x = self.item(i);
+                    let mut o = vec![0f32; x.len()];
+                    for ch in 0..c {
+                        for p in 0..h * w {
+                            o[p * c + ch] = x[ch * h * w + p];
+                        }
+                    }
+                    o
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Reads a float32, C-order `.npy` file.

@@ -123,7 +123,12 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
             *o = match scaled(v) {
                 Some(s) => {
                     let e = exp_on_negative_values(s);
-                    let unsat = rounding_divide_by_pot(srdhm(shifted_scale, e), bits_over_unit + 31 - out_bits as i32);
+                    // A sum of many near-equal terms (hundreds of classes within the input
+                    // radius, e.g. an untrained network) puts the shift past 31: the
+                    // non-negative Q0.31 quotient divided by 2^32 or more rounds to 0.
+                    let shift = bits_over_unit + 31 - out_bits as i32;
+                    let unsat =
+                        if shift > 31 { 0 } else { rounding_divide_by_pot(srdhm(shifted_scale, e), shift.max(0)) };
                     unsat.wrapping_add(out_min).clamp(out_min, out_max)
                 }
                 None => out_min,
@@ -131,4 +136,19 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flat_row_of_a_thousand_classes_rounds_to_zero_instead_of_panicking() {
+        let p = SoftmaxParams::new(1.0, 0.05);
+        let out = softmax(&p, &vec![3i32; 1000], 1000, -128, 8);
+        // 1/1000 at scale 1/256 is 0.256 steps: every output is the zero point.
+        assert!(out.iter().all(|&v| v == -128), "{:?}", &out[..4]);
+        let two = softmax(&p, &[100, -128], 2, -128, 8);
+        assert!(two[0] > 100 && two[1] == -128, "{two:?}");
+    }
 }

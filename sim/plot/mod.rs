@@ -489,7 +489,8 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table) -> Resul
         return Err(PlotError("no successful design points to plot".into()));
     }
     let en = t.need("energy_pj")?;
-    let sqnr = t.col("sqnr_db");
+    // SQNR when a functional sweep measured it for some point, else the latency fallback.
+    let sqnr = t.col("sqnr_db").filter(|&s| rows.iter().any(|r| t.num(r, s).is_finite()));
     // (x, y) as drawn, and the minimised pair for the front.
     let (title, xdesc, ydesc, drawn, minimised): (String, &str, &str, Vec<(f64, f64)>, Vec<(f64, f64)>) = match sqnr {
         Some(s) => {
@@ -543,7 +544,8 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table) -> Resul
     chart.draw_series(fp.iter().map(|p| Circle::new(*p, 5, c.filled()))).map_err(pe)?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        // SQNR rises with energy along the front, so the upper left is empty there.
+        .position(if sqnr.is_some() { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight })
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
@@ -654,6 +656,24 @@ mod tests {
     fn pareto_front_keeps_only_non_dominated_points() {
         let pts = [(1.0, 5.0), (2.0, 3.0), (2.5, 4.0), (3.0, 1.0), (4.0, 1.0), (f64::NAN, 0.0)];
         assert_eq!(pareto_front(&pts), vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn pareto_uses_sqnr_when_measured_and_falls_back_to_latency_otherwise() {
+        let draw = |sqnr: [&str; 3]| {
+            let mut text = "point,layer,latency_s,energy_pj,error,sqnr_db\n".to_string();
+            for (i, (e, q)) in [1e6, 2e6, 3e6].iter().zip(sqnr).enumerate() {
+                text += &format!("{i},TOTAL,0.00{},{e},,{q}\n", 3 - i);
+            }
+            let t = Table::from_csv(&text).unwrap();
+            svg(&t, &PlotOptions { kind: PlotKind::Pareto, baseline: None, points: vec![] }).unwrap()
+        };
+        let with = draw(["10", "30", "20"]);
+        assert!(with.contains("energy vs SQNR") && with.contains("SQNR (dB)"));
+        assert!(with.contains("Pareto front (2 points)"), "(1 uJ, 10 dB) and (2 uJ, 30 dB) only");
+        let without = draw(["", "", ""]);
+        assert!(without.contains("energy vs latency") && without.contains("latency (ms)"));
+        assert!(without.contains("Pareto front (3 points)"));
     }
 }
 

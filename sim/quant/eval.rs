@@ -53,7 +53,19 @@ pub fn evaluate(
     quantized: &Graph,
     inputs: &[Vec<f32>],
 ) -> Result<EvalReport, ExecError> {
-    let exec = Executor::new(quantized, Arithmetic::default())?;
+    evaluate_with(float, reference, quantized, inputs, Arithmetic::default())
+}
+
+/// [`evaluate`] with the integer graph run on a given datapath (an accelerator's
+/// accumulator width, overflow and rounding) instead of LiteRT's.
+pub fn evaluate_with(
+    float: &Graph,
+    reference: &Graph,
+    quantized: &Graph,
+    inputs: &[Vec<f32>],
+    arith: Arithmetic,
+) -> Result<EvalReport, ExecError> {
+    let exec = Executor::new(quantized, arith)?;
     let same = std::ptr::eq(float, reference) || float == reference;
     let n_ref = reference.tensors.len();
     type One = (Vec<f32>, Vec<f32>, Vec<(f64, f64)>);

@@ -5,6 +5,8 @@
 //! - [`shard`]: a deterministic slice of the points (Slurm job arrays);
 //! - [`run`]: costs the points with rayon, one graph per (network, widths) shared by all
 //!   hardware points, results in point order whatever the thread count;
+//! - [`functional`]: `--functional` SQNR / top-1, once per functional key (network,
+//!   widths, quantizer options, accelerator arithmetic), shared by the points with that key;
 //! - [`table`]: the tidy rows (one per design point, optionally one per layer) and their
 //!   CSV / JSON renderings;
 //! - [`merge`]: joins the CSV outputs of shards back into point order.
@@ -12,6 +14,7 @@
 //! Architecture invariant: nothing here does IO except [`plan::SweepSpec::from_toml`]'s
 //! caller and the CLI; a failing point becomes an error row, never an early return.
 
+pub mod functional;
 pub mod merge;
 pub mod plan;
 pub mod run;
@@ -20,6 +23,6 @@ pub mod table;
 
 pub use merge::merge_csv;
 pub use plan::{Point, SweepSpec};
-pub use run::{run_points, PointResult};
+pub use run::{run_points, run_sweep, PointResult, SweepRun};
 pub use shard::Shard;
-pub use table::{to_csv, to_json, COLUMNS};
+pub use table::{to_csv, to_json, COLUMNS, FUNCTIONAL_COLUMNS};

@@ -15,6 +15,10 @@
 //! width = 1.0                                     # MobileNet width multiplier (optional)
 //! resolution = 224                                # input resolution (optional)
 //! per_layer = false                               # add per-layer rows (optional)
+//! functional = true                               # join SQNR / top-1 (optional)
+//! calib = "calib.npy"                             # functional inputs (optional)
+//! eval = "eval.npy"                               # (optional, default: calib)
+//! granularity = "per-channel"                     # or "per-tensor" (optional)
 //!
 //! [set]                                           # numeric overrides, by dotted path
 //! "mac.rows" = [16, 32, 64]
@@ -45,6 +49,31 @@ pub struct SweepSpec {
     pub resolution: Option<usize>,
     /// Whether per-layer rows are wanted.
     pub per_layer: bool,
+    /// Functional (SQNR, top-1) results joined into the rows, `None` = cost only.
+    pub functional: Option<Functional>,
+}
+
+/// How the functional results of a sweep are computed: each network is quantized with
+/// accelsim's post-training quantizer (min/max thresholds, symmetric weights, as
+/// `accelsim quantize` by default) and run on the integer kernels with each accelerator's
+/// arithmetic, against its float execution.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Functional {
+    /// Calibration images (`.npy`); built-in networks default to seeded synthetic ones.
+    pub calib: Option<String>,
+    /// Evaluation images (`.npy`); default: synthetic for built-ins, else the calibration set.
+    pub eval: Option<String>,
+    /// One weight scale per output channel (else per tensor).
+    pub per_channel: bool,
+}
+
+/// Weight granularity of the functional mode from its name (`per-channel`, `per-tensor`).
+pub fn granularity(what: &str, name: &str) -> Result<bool, PlanError> {
+    match name {
+        "per-channel" => Ok(true),
+        "per-tensor" => Ok(false),
+        other => Err(PlanError(format!("{what}: expected \"per-channel\" or \"per-tensor\", got \"{other}\""))),
+    }
 }
 
 /// One design point.
@@ -86,6 +115,14 @@ struct RawSweep {
     per_layer: bool,
     #[serde(default)]
     set: Option<toml::Table>,
+    #[serde(default)]
+    functional: bool,
+    #[serde(default)]
+    calib: Option<String>,
+    #[serde(default)]
+    eval: Option<String>,
+    #[serde(default)]
+    granularity: Option<String>,
 }
 
 /// Checks a list of widths, defaulting to `[8]` when empty.
@@ -128,7 +165,19 @@ impl SweepSpec {
                 sets.push((k, vals));
             }
         }
+        let functional = if raw.functional {
+            let per_channel = match &raw.granularity {
+                Some(g) => granularity(&format!("{file}: granularity"), g)?,
+                None => true,
+            };
+            Some(Functional { calib: raw.calib, eval: raw.eval, per_channel })
+        } else if raw.calib.is_some() || raw.eval.is_some() || raw.granularity.is_some() {
+            return Err(PlanError(format!("{file}: calib, eval and granularity need functional = true")));
+        } else {
+            None
+        };
         let spec = SweepSpec {
+            functional,
             hw: raw.hw,
             models: raw.model,
             wbits: widths("wbits", &raw.wbits)?,
@@ -245,6 +294,18 @@ mod tests {
         assert!(e.0.contains("at least one accelerator"), "{e}");
         let e = SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\nwbits = [1]\n").unwrap_err();
         assert!(e.0.contains("2..=16"), "{e}");
+        let f = SweepSpec::from_toml(
+            "s.toml",
+            "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ncalib = \"c.npy\"\ngranularity = \"per-tensor\"\n",
+        )
+        .unwrap();
+        assert_eq!(f.functional, Some(Functional { calib: Some("c.npy".into()), eval: None, per_channel: false }));
+        let e = SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\ncalib = \"c.npy\"\n").unwrap_err();
+        assert!(e.0.contains("functional = true"), "{e}");
+        let e =
+            SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ngranularity = \"x\"\n")
+                .unwrap_err();
+        assert!(e.0.contains("s.toml: granularity: expected"), "{e}");
         assert!(parse_set("mac.rows=16,x").is_err());
         assert_eq!(parse_set("mac.rows=16, 32").unwrap(), ("mac.rows".to_string(), vec![16.0, 32.0]));
     }

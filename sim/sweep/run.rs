@@ -6,9 +6,13 @@
 //! `--set` overrides to the parsed form. Each worker keeps a [`TilingMemo`], so points that
 //! differ only in fields the tiling does not read reuse its searches (exactly: the tiling
 //! is a pure function of its key).
+//! With `--functional`, the distinct functional keys of the points are computed first (one
+//! accelerator instantiation per point gives its arithmetic), evaluated once each in
+//! parallel ([`super::functional`]), and joined into the points' results.
 //! Results come back in point order whatever the number of threads, so a sweep's output is
 //! byte-identical on 1 or 64 threads.
 
+use super::functional::{distinct, evaluate_keys, FunctionalKey, FunctionalResult};
 use super::plan::{Point, SweepSpec};
 use super::table::Row;
 use crate::hw::{load_hw, HwTemplate};
@@ -39,6 +43,17 @@ pub struct PointResult {
     pub rows: Vec<Row>,
     /// Why the point failed.
     pub error: Option<String>,
+    /// SQNR and top-1 of the point's functional key (`--functional`, on success).
+    pub functional: Option<FunctionalResult>,
+}
+
+/// The results of a sweep, in point order, and how much functional work it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepRun {
+    /// One result per point.
+    pub results: Vec<PointResult>,
+    /// Functional evaluations done (distinct functional keys), 0 for cost-only sweeps.
+    pub functional_evals: usize,
 }
 
 type Key = (usize, u8, u8, u8);
@@ -46,6 +61,11 @@ type Key = (usize, u8, u8, u8);
 /// Costs `points` of `spec` on the current rayon pool. `tick` is called once per finished
 /// point (for a progress bar). Never fails: a failing point carries its error.
 pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -> Vec<PointResult> {
+    run_sweep(spec, points, tick).results
+}
+
+/// [`run_points`], also reporting the number of functional evaluations.
+pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -> SweepRun {
     let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
     let mut used = vec![false; spec.models.len()];
     for p in points {
@@ -80,16 +100,60 @@ pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) 
     }
     let templates: Vec<Option<HwTemplate>> =
         spec.hw.iter().zip(&used_hw).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
+    let (keys, functional) = match &spec.functional {
+        Some(f) => {
+            let keys: Vec<Option<FunctionalKey>> = points
+                .par_iter()
+                .map(|p| instantiate(spec, p, &templates).ok().map(|hw| FunctionalKey::of(f, p, &hw)))
+                .collect();
+            let results = evaluate_keys(f, &models, opts.seed, &distinct(&keys));
+            (keys, results)
+        }
+        None => (Vec::new(), HashMap::new()),
+    };
     let mut out: Vec<PointResult> = points
         .par_iter()
-        .map_init(TilingMemo::default, |memo, p| {
-            let r = run_point(spec, p, &templates, memo, &graph);
+        .enumerate()
+        .map_init(TilingMemo::default, |memo, (i, p)| {
+            let mut r = run_point(spec, p, &templates, memo, &graph);
+            if let Some(k) = keys.get(i).copied().flatten() {
+                join(&mut r, functional.get(&k));
+            }
             tick();
             r
         })
         .collect();
     out.sort_by_key(|r| r.point.index);
-    out
+    SweepRun { results: out, functional_evals: functional.len() }
+}
+
+/// Joins a functional result into a point's: a failed evaluation fails the point.
+fn join(r: &mut PointResult, f: Option<&Result<FunctionalResult, String>>) {
+    if r.error.is_some() {
+        return;
+    }
+    match f {
+        Some(Ok(f)) => r.functional = Some(f.clone()),
+        Some(Err(e)) => {
+            r.rows.clear();
+            r.error = Some(e.clone());
+        }
+        None => {
+            r.rows.clear();
+            r.error = Some("internal: functional key not evaluated".into());
+        }
+    }
+}
+
+fn instantiate(
+    spec: &SweepSpec,
+    p: &Point,
+    templates: &[Option<HwTemplate>],
+) -> Result<crate::hw::HwDesc, crate::hw::HwError> {
+    match &templates[p.hw] {
+        Some(t) => t.instantiate(&spec.overrides(p)),
+        None => load_hw(&spec.hw[p.hw], &spec.overrides(p)),
+    }
 }
 
 fn run_point(
@@ -108,12 +172,9 @@ fn run_point(
         dram_bytes_per_s: 0.0,
         rows: Vec::new(),
         error: None,
+        functional: None,
     };
-    let hw = match &templates[p.hw] {
-        Some(t) => t.instantiate(&spec.overrides(p)),
-        None => load_hw(&spec.hw[p.hw], &spec.overrides(p)),
-    };
-    let hw = match hw {
+    let hw = match instantiate(spec, p, templates) {
         Ok(h) => h,
         Err(e) => {
             res.error = Some(format!("invalid accelerator description: {e}"));
@@ -159,6 +220,7 @@ mod tests {
             width: 1.0,
             resolution: None,
             per_layer: true,
+            functional: None,
         };
         let points = spec.points();
         let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
@@ -169,5 +231,66 @@ mod tests {
         assert!(one[0].error.is_none() && one[0].rows.len() > 1);
         assert!(one[2].error.as_deref().unwrap_or("").contains("mac.rows"), "{:?}", one[2].error);
         assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
+    }
+
+    fn functional_spec(sets: Vec<(String, Vec<f64>)>) -> SweepSpec {
+        SweepSpec {
+            hw: vec!["systolic32".into()],
+            models: vec!["mnv1".into(), "mnv2".into()],
+            wbits: vec![4, 8],
+            abits: vec![8],
+            sets,
+            width: 0.25,
+            resolution: Some(32),
+            per_layer: false,
+            functional: Some(Default::default()),
+        }
+    }
+
+    #[test]
+    fn functional_results_are_computed_once_per_key_and_shared() {
+        let rows = ("mac.rows".to_string(), vec![8.0, 16.0, 32.0, 64.0, 128.0]);
+        // 2 networks x 2 widths x 5 hardware points: 4 evaluations.
+        let spec = functional_spec(vec![rows.clone()]);
+        let points = spec.points();
+        let run = run_sweep(&spec, &points, &|| {});
+        assert_eq!((run.results.len(), run.functional_evals), (20, 4));
+        for r in &run.results {
+            assert!(r.error.is_none(), "{:?}", r.error);
+            let f = r.functional.as_ref().expect("functional result joined");
+            assert!(f.inputs.contains("synthetic"), "{}", f.inputs);
+            // Every point of a (network, widths) block has its first point's result.
+            let first = &run.results[r.point.index / 5 * 5];
+            assert_eq!(r.functional, first.functional);
+        }
+        // Same thread-count independence as the cost.
+        let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+        assert_eq!(pool(1).install(|| run_sweep(&spec, &points, &|| {})), run);
+        // A shard evaluates only the keys of its points.
+        assert_eq!(run_sweep(&spec, &points[..5], &|| {}).functional_evals, 1);
+        assert_eq!(run_sweep(&spec, &points[3..7], &|| {}).functional_evals, 2);
+        // The accumulator width changes the integers: two widths double the evaluations.
+        let acc = ("accumulator_bits".to_string(), vec![32.0, 12.0]);
+        let spec = functional_spec(vec![rows, acc]);
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!((run.results.len(), run.functional_evals), (40, 8));
+        // Cost-only sweeps do no functional work and join nothing.
+        let spec = SweepSpec { functional: None, ..spec };
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!(run.functional_evals, 0);
+        assert!(run.results.iter().all(|r| r.functional.is_none()));
+    }
+
+    #[test]
+    fn a_failing_functional_evaluation_fails_its_points_only() {
+        let mut spec = functional_spec(vec![]);
+        spec.functional =
+            Some(crate::sweep::plan::Functional { calib: Some("/nonexistent/calib.npy".into()), ..Default::default() });
+        let run = run_sweep(&spec, &spec.points(), &|| {});
+        assert_eq!(run.functional_evals, 4);
+        for r in &run.results {
+            let e = r.error.as_deref().unwrap_or("");
+            assert!(e.contains("/nonexistent/calib.npy") && r.rows.is_empty(), "{e}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! `--per-layer`, one row per layer after it. Columns, in order:
 //!
 //! `point, hw, model, wbits, abits`, one column per `--set` path (named by the path),
-//! then [`COLUMNS`]. Failed points have one row with an empty measurement and the `error`
+//! then [`COLUMNS`], then (functional sweeps only) [`FUNCTIONAL_COLUMNS`], filled on the
+//! `TOTAL` rows (the network output's SQNR). Failed points have one row with an empty measurement and the `error`
 //! column set. Floats are written in Rust's shortest round-trip form, so the CSV of a sweep
 //! is byte-identical from run to run.
 
@@ -34,6 +35,9 @@ pub const COLUMNS: &[&str] = &[
     "dram_bytes_per_s",
     "error",
 ];
+
+/// The columns a functional sweep adds after [`COLUMNS`].
+pub const FUNCTIONAL_COLUMNS: &[&str] = &["sqnr_db", "top1_agreement", "functional_inputs"];
 
 /// One row: a design point's totals or one of its layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +112,9 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
     let mut h: Vec<String> = ["point", "hw", "model", "wbits", "abits"].iter().map(|s| s.to_string()).collect();
     h.extend(spec.sets.iter().map(|(k, _)| k.clone()));
     h.extend(COLUMNS.iter().map(|s| s.to_string()));
+    if spec.functional.is_some() {
+        h.extend(FUNCTIONAL_COLUMNS.iter().map(|s| s.to_string()));
+    }
     h
 }
 
@@ -116,7 +123,9 @@ fn f(x: f64) -> String {
 }
 
 /// The cells of every row, in header order.
-pub fn records(results: &[PointResult]) -> Vec<Vec<String>> {
+pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
+    let functional = spec.functional.is_some();
+    let blank = || std::iter::repeat(String::new()).take(FUNCTIONAL_COLUMNS.len());
     let mut out = Vec::new();
     for r in results {
         let p = &r.point;
@@ -128,6 +137,9 @@ pub fn records(results: &[PointResult]) -> Vec<Vec<String>> {
             rec.extend(std::iter::repeat(String::new()).take(COLUMNS.len() - 1));
             rec[lead.len() + 1] = "TOTAL".into();
             rec.push(e.replace('\n', " "));
+            if functional {
+                rec.extend(blank());
+            }
             out.push(rec);
             continue;
         }
@@ -156,6 +168,12 @@ pub fn records(results: &[PointResult]) -> Vec<Vec<String>> {
                 f(r.dram_bytes_per_s),
                 String::new(),
             ]);
+            if functional {
+                match (&r.functional, row.layer_index) {
+                    (Some(fr), None) => rec.extend([f(fr.sqnr_db), f(fr.top1_agreement), fr.inputs.clone()]),
+                    _ => rec.extend(blank()),
+                }
+            }
             out.push(rec);
         }
     }
@@ -166,7 +184,7 @@ pub fn records(results: &[PointResult]) -> Vec<Vec<String>> {
 pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header(spec))?;
-    for rec in records(results) {
+    for rec in records(spec, results) {
         w.write_record(&rec)?;
     }
     let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
@@ -177,9 +195,9 @@ pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::
 /// as `null`).
 pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
     let h = header(spec);
-    let text_cols = ["hw", "model", "layer", "op", "bound", "error"];
+    let text_cols = ["hw", "model", "layer", "op", "bound", "error", "functional_inputs"];
     Value::Array(
-        records(results)
+        records(spec, results)
             .into_iter()
             .map(|rec| {
                 let mut m = Map::new();
