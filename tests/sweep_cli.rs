@@ -182,21 +182,42 @@ fn functional_sweep_joins_the_sqnr_quantize_reports() {
     assert!(ok, "{err}");
     let svg = std::fs::read_to_string(p.join("f.svg")).unwrap();
     assert!(svg.contains("energy vs SQNR") && svg.contains("SQNR (dB)"), "{svg}");
+    let (ok, _, err) = accelsim(
+        &["plot", "--input", "f.csv", "--kind", "pareto", "--sqnr-column", "logits_sqnr_db", "--out", "g.svg"],
+        p,
+    );
+    assert!(ok, "{err}");
+    let svg = std::fs::read_to_string(p.join("g.svg")).unwrap();
+    assert!(svg.contains("SQNR of the logits") && svg.contains("logits SQNR (dB)"), "{svg}");
+    let (ok, _, err) =
+        accelsim(&["plot", "--input", "f.csv", "--kind", "pareto", "--sqnr-column", "nope", "--out", "h.svg"], p);
+    assert!(!ok && err.contains("no column 'nope'"), "{err}");
     let mut r = csv::Reader::from_reader(out.as_bytes());
     let h = r.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|c| c == n).unwrap();
     let (acc, sqnr, top1, inputs) =
         (col("accumulator_bits"), col("sqnr_db"), col("top1_agreement"), col("functional_inputs"));
+    let logits = col("logits_sqnr_db");
+    let q_logits = q["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"].as_str().is_some_and(|n| n.contains("fc2_1")))
+        .and_then(|l| l["sqnr_db"].as_f64())
+        .unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), 6);
     for row in &rows {
         let s: f64 = row[sqnr].parse().unwrap();
         let t: f64 = row[top1].parse().unwrap();
         assert!(row[inputs].contains("small_resnet2_calib_nchw.npy(50)"), "{:?}", row);
+        let lg: f64 = row[logits].parse().unwrap();
         if &row[acc] == "16" {
             assert!(s < q_sqnr - 10.0, "16-bit wrapping accumulators: {s} dB vs {q_sqnr}");
         } else {
             assert_eq!((s, t), (q_sqnr, q_top1), "{:?}", row);
+            // The logits column is quantize's SQNR of the layer feeding the softmax (fc2).
+            assert_eq!(lg, q_logits, "{:?}", row);
         }
     }
 }

@@ -43,6 +43,11 @@ pub struct PlotArgs {
     /// Design point(s) for per-layer and roofline figures (default: the first ones).
     #[arg(long, value_delimiter = ',')]
     pub point: Vec<usize>,
+    /// SQNR column of the Pareto figure: `sqnr_db` (the model output, default) or
+    /// `logits_sqnr_db` (the input of a final softmax; use it for random-weight built-in
+    /// networks, whose softmax output is too flat to quantize).
+    #[arg(long)]
+    pub sqnr_column: Option<String>,
 }
 
 /// `accelsim plot`.
@@ -59,7 +64,8 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
         Kind::Pareto => PlotKind::Pareto,
         Kind::Speedup => PlotKind::Speedup,
     };
-    let opts = PlotOptions { kind, baseline: a.baseline.clone(), points: a.point.clone() };
+    let opts =
+        PlotOptions { kind, baseline: a.baseline.clone(), points: a.point.clone(), sqnr_column: a.sqnr_column.clone() };
     let fail = |e: crate::plot::PlotError| miette!("cannot plot {}: {e}", a.input.display());
     if a.png {
         // Drawn to a temporary file beside the target, then renamed: readers never see half a PNG.

@@ -41,6 +41,9 @@ pub struct PlotOptions {
     pub baseline: Option<String>,
     /// Design points for per-layer figures (default: the first one, or up to 6 for per-layer).
     pub points: Vec<usize>,
+    /// The SQNR column of the Pareto figure (`sqnr_db` when `None`; `logits_sqnr_db` for
+    /// networks whose softmax output is too flat to measure, e.g. random-weight built-ins).
+    pub sqnr_column: Option<String>,
 }
 
 const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -113,7 +116,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &PlotOp
         PlotKind::EnergyBreakdown => energy_breakdown(root, t),
         PlotKind::PerLayer => per_layer(root, t, o),
         PlotKind::Roofline => roofline(root, t, o),
-        PlotKind::Pareto => pareto(root, t),
+        PlotKind::Pareto => pareto(root, t, o.sqnr_column.as_deref().unwrap_or("sqnr_db")),
         PlotKind::Speedup => speedup(root, t, o),
     }
 }
@@ -483,20 +486,30 @@ pub fn pareto_front(pts: &[(f64, f64)]) -> Vec<usize> {
     front
 }
 
-fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table) -> Result<(), PlotError> {
+fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, sqnr_col: &str) -> Result<(), PlotError> {
     let rows = t.ok_rows(true)?;
     if rows.is_empty() {
         return Err(PlotError("no successful design points to plot".into()));
     }
     let en = t.need("energy_pj")?;
     // SQNR when a functional sweep measured it for some point, else the latency fallback.
-    let sqnr = t.col("sqnr_db").filter(|&s| rows.iter().any(|r| t.num(r, s).is_finite()));
+    if sqnr_col != "sqnr_db" && t.col(sqnr_col).is_none() {
+        return Err(PlotError(format!(
+            "the input has no column '{sqnr_col}' (a functional sweep writes sqnr_db and logits_sqnr_db)"
+        )));
+    }
+    let sqnr = t.col(sqnr_col).filter(|&s| rows.iter().any(|r| t.num(r, s).is_finite()));
     // (x, y) as drawn, and the minimised pair for the front.
     let (title, xdesc, ydesc, drawn, minimised): (String, &str, &str, Vec<(f64, f64)>, Vec<(f64, f64)>) = match sqnr {
         Some(s) => {
             let d: Vec<(f64, f64)> = rows.iter().map(|r| (t.num(r, en) * 1e-6, t.num(r, s))).collect();
             let m = d.iter().map(|p| (p.0, -p.1)).collect();
-            ("Pareto front: energy vs SQNR".into(), "energy per inference (µJ)", "SQNR (dB)", d, m)
+            let (title, ydesc) = if sqnr_col == "logits_sqnr_db" {
+                ("Pareto front: energy vs SQNR of the logits", "logits SQNR (dB)")
+            } else {
+                ("Pareto front: energy vs SQNR", "SQNR (dB)")
+            };
+            (title.into(), "energy per inference (µJ)", ydesc, d, m)
         }
         None => {
             let d: Vec<(f64, f64)> = rows.iter().map(|r| (latency_s(t, r) * 1e3, t.num(r, en) * 1e-6)).collect();
@@ -666,7 +679,7 @@ mod tests {
                 text += &format!("{i},TOTAL,0.00{},{e},,{q}\n", 3 - i);
             }
             let t = Table::from_csv(&text).unwrap();
-            svg(&t, &PlotOptions { kind: PlotKind::Pareto, baseline: None, points: vec![] }).unwrap()
+            svg(&t, &PlotOptions { kind: PlotKind::Pareto, baseline: None, points: vec![], sqnr_column: None }).unwrap()
         };
         let with = draw(["10", "30", "20"]);
         assert!(with.contains("energy vs SQNR") && with.contains("SQNR (dB)"));

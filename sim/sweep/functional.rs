@@ -72,6 +72,11 @@ impl FunctionalKey {
 pub struct FunctionalResult {
     /// Output SQNR (dB) of the integer run against the float run, over all inputs.
     pub sqnr_db: f64,
+    /// SQNR (dB) at the input of the network's final softmax (the logits), or the output's
+    /// when the network does not end in a softmax. A random-weight network's softmax output
+    /// is nearly flat (about 1/1000 per class) and quantizes to a few codes, so its output
+    /// SQNR says little; the logits carry the quantization noise.
+    pub logits_sqnr_db: f64,
     /// Fraction of inputs whose arg-max agree with the float run.
     pub top1_agreement: f64,
     /// Which inputs were used, e.g. `synthetic(8 calib + 8 eval; seed 24301)` or
@@ -158,7 +163,30 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
     let q = quantize_graph(&p.float, &p.calibration, &cfg).map_err(|e| format!("quantization failed: {e}"))?;
     let r = evaluate_with(&p.float, &p.float, &q, &p.eval, k.arith)
         .map_err(|e| format!("functional evaluation failed: {e}"))?;
-    Ok(FunctionalResult { sqnr_db: r.output_sqnr_db, top1_agreement: r.top1_agreement, inputs: p.inputs.clone() })
+    let logits_sqnr_db = logits_layer(&q)
+        .and_then(|name| r.layers.iter().find(|l| l.layer == name))
+        .map_or(r.output_sqnr_db, |l| l.sqnr_db);
+    Ok(FunctionalResult {
+        sqnr_db: r.output_sqnr_db,
+        logits_sqnr_db,
+        top1_agreement: r.top1_agreement,
+        inputs: p.inputs.clone(),
+    })
+}
+
+/// The name of the layer whose output feeds the graph's final softmax, if it ends in one.
+fn logits_layer(g: &Graph) -> Option<String> {
+    use crate::ir::Op;
+    let producer = |t| g.layers.iter().find(|l| l.outputs.contains(&t));
+    let mut last = producer(*g.outputs.first()?)?;
+    // Through the (de)quantization layers a quantized graph may end with.
+    while matches!(last.op, Op::Quantize | Op::Dequantize) {
+        last = producer(*last.inputs.first()?)?;
+    }
+    if !matches!(last.op, Op::Softmax { .. }) {
+        return None;
+    }
+    producer(*last.inputs.first()?).map(|l| l.name.clone())
 }
 
 /// The distinct keys of `keys`, in order of first appearance.

@@ -37,7 +37,7 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// The columns a functional sweep adds after [`COLUMNS`].
-pub const FUNCTIONAL_COLUMNS: &[&str] = &["sqnr_db", "top1_agreement", "functional_inputs"];
+pub const FUNCTIONAL_COLUMNS: &[&str] = &["sqnr_db", "logits_sqnr_db", "top1_agreement", "functional_inputs"];
 
 /// One row: a design point's totals or one of its layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +170,9 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
             ]);
             if functional {
                 match (&r.functional, row.layer_index) {
-                    (Some(fr), None) => rec.extend([f(fr.sqnr_db), f(fr.top1_agreement), fr.inputs.clone()]),
+                    (Some(fr), None) => {
+                        rec.extend([f(fr.sqnr_db), f(fr.logits_sqnr_db), f(fr.top1_agreement), fr.inputs.clone()])
+                    }
                     _ => rec.extend(blank()),
                 }
             }
