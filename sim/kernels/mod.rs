@@ -528,9 +528,16 @@ fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
         input_zp,
         output_zp,
         multipliers: channel_multipliers(g, l, f.out_features)?,
-        // LiteRT's FC (8x8, 16x8) requantizes a 32-bit accumulator; wider weights with wide
-        // activations (post-training quantization at > 8 bits) need the 64-bit path.
-        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double },
+        // LiteRT's int8 FC requantizes a 32-bit accumulator with double rounding; its 16x8 FC
+        // (64-bit bias) rounds the 64-bit accumulator once; wider weights with wide
+        // activations (post-training quantization at > 8 bits) take the reduced 64-bit path.
+        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 {
+            Requant::Reduced
+        } else if x.dtype.bits() > 8 && g.bias_of(l).map_or(true, |b| b.dtype.bits() > 32) {
+            Requant::Single
+        } else {
+            Requant::Double
+        },
         act_min,
         act_max,
     })
