@@ -51,6 +51,9 @@ def main():
     p.add_argument("--model", required=True, help=".tflite written by accelsim quantize")
     p.add_argument("--inputs", required=True, help="float32 .npy [N, H, W, C] of inputs")
     p.add_argument("--limit", type=int, default=0, help="use at most this many images (0 = all)")
+    p.add_argument(
+        "--random", type=int, default=0, help="also this many seeded uniform [-1, 1] images (stress inputs)"
+    )
     args = p.parse_args()
 
     interp = Interpreter(
@@ -64,6 +67,10 @@ def main():
     images = np.load(args.inputs).astype(np.float32)
     if args.limit:
         images = images[: args.limit]
+    if args.random:
+        rng = np.random.default_rng(1)
+        extra = rng.uniform(-1.0, 1.0, (args.random,) + images.shape[1:]).astype(np.float32)
+        images = np.concatenate([images, extra])
     want_shape = tuple(inp["shape"])
     compared = tensors_compared = mismatches = 0
     bad = {}

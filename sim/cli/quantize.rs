@@ -1,6 +1,7 @@
 //! `accelsim quantize`: post-training quantization of a float model (TFLite, ONNX, or a
-//! built-in network with seeded synthetic weights) into an `.aqm` integer model, with an
-//! optional accuracy report against the float model on an evaluation set.
+//! built-in network with seeded synthetic weights) into an `.aqm` integer model (any widths)
+//! or a `.tflite` one (int8 and 16x8, [`crate::export::tflite`]), chosen by the extension of
+//! `--out`, with an optional accuracy report against the float model on an evaluation set.
 
 use std::path::{Path, PathBuf};
 

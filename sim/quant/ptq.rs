@@ -12,6 +12,9 @@
 //!   the softmax runs in float after a DEQUANTIZE.
 //! - Biases: 32-bit (64-bit when activations are wider than 8 bits) with scale
 //!   `input scale x weight scale` per channel, optionally bias-corrected first.
+//! - Under [`PtqConfig::litert`] (`quantize --out X.tflite`, or `--litert`): 16-bit
+//!   activations symmetric, CONCATENATION inputs sharing the output's parameters, so the
+//!   graph is one LiteRT's kernels run as they are (see `docs/tflite_export.md`).
 //! - The graph keeps the float model's interface: a QUANTIZE layer after each float input
 //!   and a DEQUANTIZE layer before each output. Tensor ids of the float graph are preserved
 //!   (new tensors are appended), so float and integer runs can be compared tensor by tensor.
