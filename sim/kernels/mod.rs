@@ -528,16 +528,11 @@ fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
         input_zp,
         output_zp,
         multipliers: channel_multipliers(g, l, f.out_features)?,
-        // LiteRT's int8 FC requantizes a 32-bit accumulator with double rounding; its 16x8 FC
-        // (64-bit bias) rounds the 64-bit accumulator once; wider weights with wide
-        // activations (post-training quantization at > 8 bits) take the reduced 64-bit path.
-        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 {
-            Requant::Reduced
-        } else if x.dtype.bits() > 8 && g.bias_of(l).map_or(true, |b| b.dtype.bits() > 32) {
-            Requant::Single
-        } else {
-            Requant::Double
-        },
+        // LiteRT's FULLY_CONNECTED (int8 and 16x8, per tensor or per channel) rounds the
+        // accumulator once with the full multiplier (docs/tflite_export.md); wider weights
+        // with wide activations (post-training quantization at > 8 bits) take the reduced
+        // 64-bit path of the 16x8 convolutions.
+        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single },
         act_min,
         act_max,
     })
