@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use accelsim::import::npy::read_npy_f32;
 use accelsim::import::tflite::import_tflite;
-use accelsim::ir::{DataType, TensorKind};
+use accelsim::ir::{DataType, Op, TensorKind};
 use common::accelsim;
 
 fn shared() -> PathBuf {
@@ -88,6 +88,11 @@ fn check(net: &str, calib: &str, eval: &str, abits: &str) {
         for t in g.tensors.iter().filter(|t| t.kind == TensorKind::Activation && t.dtype == act) {
             assert_eq!(t.quant.as_ref().unwrap().zero_points, vec![0], "{net}: {} is not symmetric", t.name);
         }
+    }
+    // LiteRT's CONCATENATION does not rescale: inputs share the output's parameters.
+    for l in g.layers.iter().filter(|l| matches!(l.op, Op::Concat { .. })) {
+        let q = &g.output(l).quant;
+        assert!(l.inputs.iter().all(|&t| &g.tensor(t).quant == q), "{net}: concat {} rescales", l.name);
     }
     let input = g.tensor(g.inputs[0]);
     assert_eq!(input.dtype, DataType::F32, "float interface");
