@@ -123,7 +123,10 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
             *o = match scaled(v) {
                 Some(s) => {
                     let e = exp_on_negative_values(s);
-                    let unsat = rounding_divide_by_pot(srdhm(shifted_scale, e), bits_over_unit + 31 - out_bits as i32);
+                    // Below 8 output bits (post-training quantization, not a LiteRT type) the
+                    // shift can pass 31: a non-negative i32 over 2^32 or more rounds to 0.
+                    let shift = bits_over_unit + 31 - out_bits as i32;
+                    let unsat = if shift > 31 { 0 } else { rounding_divide_by_pot(srdhm(shifted_scale, e), shift) };
                     unsat.wrapping_add(out_min).clamp(out_min, out_max)
                 }
                 None => out_min,
@@ -131,4 +134,20 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2-bit output of a uniform row of 64: each probability is 1/64, a sixteenth of the
+    /// output's LSB (1/4), so every output is the minimum; the final shift passes 31 there.
+    #[test]
+    fn narrow_outputs_of_small_probabilities_round_to_the_minimum() {
+        let p = SoftmaxParams::new(1.0, 0.05);
+        let out = softmax(&p, &[3; 64], 64, -128, 2);
+        assert_eq!(out, vec![-2; 64]);
+        // At 8 bits the same row gives 1/64 = 4/256: -128 + 4.
+        assert_eq!(softmax(&p, &[3; 64], 64, -128, 8), vec![-124; 64]);
+    }
 }
