@@ -9,6 +9,7 @@ pub mod accuracy;
 pub mod cli;
 pub mod cost;
 pub mod diag;
+pub mod export;
 pub mod hw;
 pub mod import;
 pub mod ir;

@@ -1,6 +1,7 @@
 //! `accelsim quantize`: post-training quantization of a float model (TFLite, ONNX, or a
-//! built-in network with seeded synthetic weights) into an `.aqm` integer model, with an
-//! optional accuracy report against the float model on an evaluation set.
+//! built-in network with seeded synthetic weights) into an `.aqm` integer model (any widths)
+//! or a `.tflite` one (int8 and 16x8, [`crate::export::tflite`]), chosen by the extension of
+//! `--out`, with an optional accuracy report against the float model on an evaluation set.
 
 use std::path::{Path, PathBuf};
 
@@ -91,15 +92,61 @@ pub struct QuantizeArgs {
     /// Seed of the synthetic weights of built-in networks.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
-    /// Output model (`.aqm`).
+    /// Output model: `.aqm` (any widths) or `.tflite` (w8a8 = int8, w8a16 = 16x8).
     #[arg(long)]
     pub out: PathBuf,
+    /// Quantize under LiteRT's constraints (symmetric 16-bit activations, CONCATENATION
+    /// inputs sharing the output's parameters); implied by `--out X.tflite`, and gives the
+    /// same model as `.aqm`.
+    #[arg(long)]
+    pub litert: bool,
     /// Evaluation images (`.npy`), for an accuracy report against the float model.
     #[arg(long)]
     pub eval: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
+}
+
+/// The file format of `--out`, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutFormat {
+    /// accelsim's quantized-model JSON (`sim/import/aqm.rs`), any widths.
+    Aqm,
+    /// A TFLite flatbuffer (int8 or 16x8), see `sim/export/tflite.rs`.
+    Tflite,
+}
+
+impl OutFormat {
+    fn of(out: &Path) -> Result<Self> {
+        match out.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("aqm") => Ok(OutFormat::Aqm),
+            Some("tflite") => Ok(OutFormat::Tflite),
+            _ => Err(miette!(
+                "--out must end in .aqm (accelsim's quantized-model format, any widths) or .tflite \
+                 (int8 and 16x8), got {}",
+                out.display()
+            )),
+        }
+    }
+}
+
+/// TFLite holds what LiteRT has kernels for: int8 weights with int8 or int16 activations,
+/// symmetric weights.
+fn check_tflite_config(cfg: &PtqConfig) -> Result<()> {
+    let (w, a) = (cfg.weight_bits, cfg.activation_bits);
+    if w != 8 || (a != 8 && a != 16) {
+        return Err(miette!(
+            "--out *.tflite takes --wbits 8 with --abits 8 (int8) or 16 (16x8), got --wbits {w} --abits {a}; \
+             write other widths to a .aqm file"
+        ));
+    }
+    if !cfg.symmetric_weights {
+        return Err(miette!(
+            "--out *.tflite needs --scheme symmetric: LiteRT's int8 kernels take weights with zero point 0"
+        ));
+    }
+    Ok(())
 }
 
 /// Images of `a` as flat NHWC inputs of shape `shape` (`[1, H, W, C]`).
@@ -157,9 +204,12 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             Method::Mse => ClipMethod::Mse,
         },
         bias_correction: args.bias_correction,
+        litert: args.litert,
     };
-    if args.out.extension().and_then(|e| e.to_str()) != Some("aqm") {
-        return Err(miette!("--out must end in .aqm (accelsim's quantized-model format), got {}", args.out.display()));
+    let format = OutFormat::of(&args.out)?;
+    let cfg = PtqConfig { litert: cfg.litert || format == OutFormat::Tflite, ..cfg };
+    if format == OutFormat::Tflite {
+        check_tflite_config(&cfg)?;
     }
     if args.calib.is_some() && args.data_free {
         return Err(miette!("--calib and --data-free exclude each other"));
@@ -190,7 +240,13 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?
     };
     let q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
-    crate::cli::run::write_atomic(&args.out, &aqm::to_bytes(&q))
+    let bytes = match format {
+        OutFormat::Aqm => aqm::to_bytes(&q),
+        OutFormat::Tflite => crate::export::tflite::to_tflite(&q)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write {} as TFLite", args.out.display()))?,
+    };
+    crate::cli::run::write_atomic(&args.out, &bytes)
         .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
     let report = match &args.eval {
         Some(p) => {

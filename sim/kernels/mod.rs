@@ -538,9 +538,11 @@ fn fc_params(g: &Graph, l: &Layer) -> Result<fc::FcParams, ExecError> {
         input_zp,
         output_zp,
         multipliers: channel_multipliers(g, l, f.out_features)?,
-        // LiteRT's FC (8x8, 16x8) requantizes a 32-bit accumulator; wider weights with wide
-        // activations (post-training quantization at > 8 bits) need the 64-bit path.
-        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double },
+        // LiteRT's FULLY_CONNECTED (int8 and 16x8, per tensor or per channel) rounds the
+        // accumulator once with the full multiplier (docs/tflite_export.md); wider weights
+        // with wide activations (post-training quantization at > 8 bits) take the reduced
+        // 64-bit path of the 16x8 convolutions.
+        requant: if x.dtype.bits() > 8 && w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single },
         act_min,
         act_max,
     })

@@ -151,4 +151,15 @@ mod tests {
         let two = softmax(&p, &[100, -128], 2, -128, 8);
         assert!(two[0] > 100 && two[1] == -128, "{two:?}");
     }
+
+    /// A 2-bit output of a uniform row of 64: each probability is 1/64, a sixteenth of the
+    /// output's LSB (1/4), so every output is the minimum; the final shift passes 31 there.
+    #[test]
+    fn narrow_outputs_of_small_probabilities_round_to_the_minimum() {
+        let p = SoftmaxParams::new(1.0, 0.05);
+        let out = softmax(&p, &[3; 64], 64, -128, 2);
+        assert_eq!(out, vec![-2; 64]);
+        // At 8 bits the same row gives 1/64 = 4/256: -128 + 4.
+        assert_eq!(softmax(&p, &[3; 64], 64, -128, 8), vec![-124; 64]);
+    }
 }

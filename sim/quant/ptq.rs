@@ -12,6 +12,9 @@
 //!   the softmax runs in float after a DEQUANTIZE.
 //! - Biases: 32-bit (64-bit when activations are wider than 8 bits) with scale
 //!   `input scale x weight scale` per channel, optionally bias-corrected first.
+//! - Under [`PtqConfig::litert`] (`quantize --out X.tflite`, or `--litert`): 16-bit
+//!   activations symmetric, CONCATENATION inputs sharing the output's parameters, so the
+//!   graph is one LiteRT's kernels run as they are (see `docs/tflite_export.md`).
 //! - The graph keeps the float model's interface: a QUANTIZE layer after each float input
 //!   and a DEQUANTIZE layer before each output. Tensor ids of the float graph are preserved
 //!   (new tensors are appended), so float and integer runs can be compared tensor by tensor.
@@ -36,6 +39,13 @@ pub struct PtqConfig {
     pub method: ClipMethod,
     /// Correct the biases for the mean error of quantized weights.
     pub bias_correction: bool,
+    /// Follow the constraints of LiteRT's converter and kernels (implied by a `.tflite`
+    /// output): activations wider than 8 bits are symmetric (zero point 0, as LiteRT's 16x8
+    /// kernels require), and the inputs and output of a CONCATENATION share one set of
+    /// parameters (LiteRT's int8 / int16 concatenation does not rescale), taken from the
+    /// union of their ranges and spread through the RESHAPE / pooling / PAD tensors that
+    /// already share theirs.
+    pub litert: bool,
 }
 
 /// Why a graph cannot be quantized.
@@ -64,14 +74,17 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     let ab = cfg.activation_bits;
     let mut q = g.clone();
     // 1. Activation parameters.
+    let symmetric_act = cfg.litert && ab > 8;
     let mut act: Vec<Option<(f32, i32)>> = vec![None; g.tensors.len()];
+    let mut ranges: Vec<Option<(f32, f32)>> = vec![None; g.tensors.len()];
     for (i, t) in g.tensors.iter().enumerate() {
         if t.kind != TensorKind::Activation {
             continue;
         }
         let Some(Some(s)) = cal.tensors.get(i) else { continue };
         let (lo, hi) = choose_range(&s.samples, s.min, s.max, ab, false, cfg.method);
-        act[i] = Some(affine_params(lo, hi, ab, false));
+        ranges[i] = Some((lo, hi));
+        act[i] = Some(affine_params(lo, hi, ab, symmetric_act));
     }
     let int_softmax = ab <= 8;
     for l in &g.layers {
@@ -81,6 +94,9 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
             Op::Softmax { .. } if int_softmax => act[o] = Some((1.0 / (1u32 << ab) as f32, -(1i32 << (ab - 1)))),
             _ => {}
         }
+    }
+    if cfg.litert {
+        share_concat_params(g, &ranges, ab, symmetric_act, &mut act)?;
     }
     for (i, t) in q.tensors.iter_mut().enumerate() {
         if t.kind != TensorKind::Activation || g.inputs.contains(&TensorId(i)) {
@@ -170,6 +186,54 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     q.validate()?;
     Ok(q)
+}
+
+/// Gives every tensor that must share a CONCATENATION's parameters (its inputs and output,
+/// and through RESHAPE / pooling / PAD the tensors those share with) one set of parameters
+/// from the union of their ranges. Tensors outside such groups keep theirs.
+fn share_concat_params(
+    g: &Graph,
+    ranges: &[Option<(f32, f32)>],
+    bits: u8,
+    symmetric: bool,
+    act: &mut [Option<(f32, i32)>],
+) -> Result<(), QuantError> {
+    let mut parent: Vec<usize> = (0..g.tensors.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let join = |parent: &mut Vec<usize>, a: TensorId, b: TensorId| {
+        let (ra, rb) = (root(parent, a.0), root(parent, b.0));
+        parent[ra] = rb;
+    };
+    let mut with_concat = Vec::new();
+    for l in &g.layers {
+        let o = l.outputs[0];
+        match &l.op {
+            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => join(&mut parent, l.inputs[0], o),
+            Op::Concat { .. } => {
+                l.inputs.iter().for_each(|&i| join(&mut parent, i, o));
+                with_concat.push(o);
+            }
+            _ => {}
+        }
+    }
+    let groups: Vec<usize> = with_concat.iter().map(|t| root(&mut parent, t.0)).collect();
+    for gr in groups {
+        let members: Vec<usize> = (0..g.tensors.len()).filter(|&i| root(&mut parent, i) == gr).collect();
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &i in &members {
+            let (a, b) = ranges[i].ok_or_else(|| QuantError::NoStatistics(g.tensors[i].name.clone()))?;
+            (lo, hi) = (lo.min(a), hi.max(b));
+        }
+        let p = affine_params(lo, hi, bits, symmetric);
+        members.iter().for_each(|&i| act[i] = Some(p));
+    }
+    Ok(())
 }
 
 fn add_like(q: &mut Graph, of: TensorId, suffix: &str, dtype: DataType, quant: Option<QuantParams>) -> TensorId {

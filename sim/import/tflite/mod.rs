@@ -17,7 +17,7 @@
 //! checked against the bytes actually present before anything is allocated from it.
 
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
-mod generated;
+pub(crate) mod generated;
 
 use generated::tflite as fb;
 use planus::ReadAsRoot;
