@@ -159,6 +159,7 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
         symmetric_weights: true,
         method: ClipMethod::MinMax,
         bias_correction: false,
+        litert: false,
     };
     let q = quantize_graph(&p.float, &p.calibration, &cfg).map_err(|e| format!("quantization failed: {e}"))?;
     let r = evaluate_with(&p.float, &p.float, &q, &p.eval, k.arith)
