@@ -162,6 +162,11 @@ impl<'a> Capacity<'a> {
         if self.fits(need) {
             return Ok(());
         }
+        self.first_overflow(need).map_or(Ok(()), Err)
+    }
+
+    /// The first buffer (in order, among the first 8) that `need` overflows, if any.
+    fn first_overflow(&self, need: [u64; 3]) -> Option<Overflow> {
         let mut used = [0u64; 8];
         for ((&bytes, &b), &copies) in need.iter().zip(&self.idx).zip(&self.copies) {
             if let Some(u) = used.get_mut(b) {
@@ -170,10 +175,10 @@ impl<'a> Capacity<'a> {
         }
         for (b, buf) in self.buffers.iter().enumerate().take(used.len()) {
             if used[b] > buf.size.get() {
-                return Err(Overflow { buffer: b, need: used[b] });
+                return Some(Overflow { buffer: b, need: used[b] });
             }
         }
-        Ok(())
+        None
     }
 
     /// The most pixels (elements over `per_pixel` > 0) of role `role`'s tile at `width`
@@ -460,8 +465,8 @@ fn search_conv_with(
             }
             // Largest spatial tile that fits, trying full width first.
             for tw in candidates(w.ow) {
-                let fits = |rows: u64| cap.check(need(rows, tw));
-                let th = match largest_fitting(w.oh, &fits) {
+                let check = |rows: u64| cap.check(need(rows, tw));
+                let th = match largest_fitting(w.oh, &check, &|rows| cap.fits(need(rows, tw))) {
                     Ok(th) => th,
                     Err(e) => {
                         if smallest_err.as_ref().is_none_or(|s| e.need < s.need) {
@@ -653,11 +658,11 @@ fn reads(grouped: bool, order: LoopOrder, n_k: u64, n_s: u64, n_c: u64) -> (u64,
     }
 }
 
-/// A lower bound on the input bits of one pass over all spatial tiles of a dense conv (the
-/// `in_pass` of [`search_conv`]) for any tile rows and columns, or `None` when it is not
-/// worth computing (huge outputs) or `in_pass` could overflow (then nothing is pruned).
+/// A lower bound on the input bits of one pass over all spatial tiles of a conv (the
+/// `in_pass` of [`search_conv`]) for any tile rows and columns, or `None` when the output
+/// plane is empty or `in_pass` could overflow (then nothing is pruned).
 fn input_pass_bound(w: &ConvWork, wd: Widths) -> Option<u64> {
-    if w.oh > 4096 || w.ow > 4096 {
+    if w.oh == 0 || w.ow == 0 {
         return None;
     }
     // Every tile's extent is at most ih (iw) and there are at most oh (ow) tiles: if this
@@ -666,21 +671,44 @@ fn input_pass_bound(w: &ConvWork, wd: Widths) -> Option<u64> {
         .checked_mul(w.ow.checked_mul(w.iw.max(1))?)?
         .checked_mul(w.c)?
         .checked_mul(u64::from(wd.input))?;
-    let rows = (1..=w.oh).map(|th| extent_sum(w.oh, th, |r| w.in_rows(r))).min()?;
-    let cols = (1..=w.ow).map(|tw| extent_sum(w.ow, tw, |c| w.in_cols(c))).min()?;
+    let rows = extent_bound(w.oh, w.sh, w.in_rows(1), w.in_rows(w.oh), w.ih.max(1));
+    let cols = extent_bound(w.ow, w.sw, w.in_cols(1), w.in_cols(w.ow), w.iw.max(1));
     Some(bits(w.n * rows * cols * w.c, wd.input))
 }
 
-/// The largest `rows` in 1..=max for which `fits` holds (fits is monotone).
-fn largest_fitting(max: u64, fits: &impl Fn(u64) -> Result<(), Overflow>) -> Result<u64, Overflow> {
-    fits(1)?;
-    if fits(max).is_ok() {
+/// A lower bound on [`extent_sum`]`(total, t, extent)` over every tile size t, where
+/// `extent(t) = min((t - 1) * stride + e, clamp)`, `one = extent(1)`, `all = extent(total)`.
+///
+/// Split `total` into tiles t_1 + ... + t_m = total (m >= 1). Since
+/// `min(a, c) + min(b, c) >= min(a + b, c)`, the sum of extents is at least
+/// `min(sum of unclamped extents, clamp)`. If `stride <= one` (so stride <= e), the
+/// unclamped sum is `total * stride + m * (e - stride) >= (total - 1) * stride + e`: the
+/// sum is at least `all` (one tile, attained). Otherwise each tile needs at least
+/// `t_i * one` rows before the clamp (`(t - 1) * stride + e >= t * one`), so the sum is at
+/// least `min(total * one, clamp)`.
+fn extent_bound(total: u64, stride: u64, one: u64, all: u64, clamp: u64) -> u64 {
+    if stride <= one {
+        all
+    } else {
+        total.saturating_mul(one).min(clamp)
+    }
+}
+
+/// The largest `rows` in 1..=max for which `fits` holds (fits is monotone); `check` is
+/// `fits` with the overflow it reports, asked only about one row.
+fn largest_fitting(
+    max: u64,
+    check: &impl Fn(u64) -> Result<(), Overflow>,
+    fits: &impl Fn(u64) -> bool,
+) -> Result<u64, Overflow> {
+    check(1)?;
+    if fits(max) {
         return Ok(max);
     }
     let (mut lo, mut hi) = (1u64, max);
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if fits(mid).is_ok() {
+        if fits(mid) {
             lo = mid;
         } else {
             hi = mid;
@@ -693,8 +721,9 @@ fn largest_fitting(max: u64, fits: &impl Fn(u64) -> Result<(), Overflow>) -> Res
 pub fn tile_vector(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Tiling, NoTileFits> {
     let cap = Capacity::new(hw);
     let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
-    let fits = |te: u64| cap.check([bytes(te * ratio, wd.input), 0, bytes(te, wd.output)]);
-    let te = largest_fitting(v.out_elements.max(1), &fits).map_err(|o| cap.error(o))?;
+    let need = |te: u64| [bytes(te * ratio, wd.input), 0, bytes(te, wd.output)];
+    let te = largest_fitting(v.out_elements.max(1), &|te| cap.check(need(te)), &|te| cap.fits(need(te)))
+        .map_err(|o| cap.error(o))?;
     Ok(Tiling {
         tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
         order: LoopOrder::InputsOuter,
@@ -832,7 +861,7 @@ mod tests {
                         let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
                         cap.check([i, w_tile, o])
                     };
-                    let th = match largest_fitting(w.oh, &fits) {
+                    let th = match largest_fitting(w.oh, &fits, &|r| fits(r).is_ok()) {
                         Ok(th) => th,
                         Err(e) => {
                             if smallest_err.as_ref().is_none_or(|s| e.need < s.need) {
@@ -958,6 +987,19 @@ mod tests {
     fn arb_widths() -> impl Strategy<Value = Widths> {
         (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
             .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc })
+    }
+
+    proptest! {
+        /// The fast fit test agrees with the overflow search on every buffer layout,
+        /// including roles sharing a buffer and sums that saturate.
+        #[test]
+        fn fast_fit_test_equals_overflow_search(
+            hw in arb_hw(),
+            need in proptest::array::uniform3(prop_oneof![0u64..=70_000, Just(u64::MAX / 2), Just(u64::MAX)]),
+        ) {
+            let cap = Capacity::new(&hw);
+            prop_assert_eq!(cap.fits(need), cap.first_overflow(need).is_none());
+        }
     }
 
     proptest! {
