@@ -9,6 +9,12 @@
 //! re-read per inner iteration. Each operand role lives in the first buffer that holds it;
 //! a double-buffered buffer must hold two tiles.
 //!
+//! The search visits (output channel, input channel) tiles widest first and, for each,
+//! the widest spatial tile that fits. It skips those that provably cannot change the
+//! result (lower bounds on their traffic and tile count from the buffer sizes, the
+//! weight-read limit and the best found so far; see [`search_conv`]), so it returns
+//! exactly what probing every one returns, at a fraction of the probes.
+//!
 //! Invariant: DRAM traffic is never below the compulsory traffic (every weight, input and
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
@@ -193,10 +199,14 @@ impl<'a> Capacity<'a> {
         }
         let size = self.buffers.get(b).map_or(0, |buf| buf.size.get());
         let others = if wb == b { w_tile.saturating_mul(self.copies[1]) } else { 0 };
-        let room = size.saturating_sub(others) / self.copies[role].max(1);
-        match room.checked_mul(8) {
-            Some(room_bits) => room_bits / u64::from(width) / per_pixel,
-            None => u64::MAX,
+        let free = size.saturating_sub(others);
+        // Copies are 1 or 2 (double buffered): a shift instead of a division.
+        let room = if self.copies[role] == 2 { free / 2 } else { free / self.copies[role].max(1) };
+        // floor(floor(a / b) / c) = floor(a / (b c)); a product past u64 exceeds any room.
+        match (room.checked_mul(8), u64::from(width).checked_mul(per_pixel)) {
+            (Some(room_bits), Some(per_pixel_bits)) => room_bits / per_pixel_bits,
+            (Some(_), None) => 0,
+            (None, _) => u64::MAX,
         }
     }
 
@@ -399,10 +409,13 @@ fn dominated(total_lb: u64, tiles_lb: u64, best: Option<(u64, u64)>) -> bool {
 /// Candidates are visited in a fixed order (output-channel tiles from the widest, then
 /// input-channel tiles from the widest, then spatial tiles from the widest) and the best is
 /// replaced only by a strictly smaller (total bits, tiles), so ties go to the first found.
-/// Once a best exists, an (output, input channel) tile is skipped without probing its
-/// spatial tiles when a lower bound on every candidate it could produce is dominated (see
-/// [`dominated`]): the result is the same as visiting it. Before a best exists nothing is
-/// skipped, so the reported overflow when nothing fits is the same as well.
+/// An (output, input channel) tile is skipped without probing its spatial tiles when it
+/// provably adds no candidate that would replace the best: nothing of it fits, the weight
+/// read limit rules it out, or a lower bound on its candidates' (total bits, tiles) is
+/// [`dominated`] by the best so far ([`skip_pair`], [`skip_splits`]). The result is then
+/// the same as probing every tile (a property test compares the two). Only the error when
+/// nothing fits depends on every probe (it names the smallest overflow), so that case is
+/// searched again without skipping.
 fn search_conv(s: &Search, w: &ConvWork, wd: Widths, limit: Option<u64>) -> Result<Tiling, NoTileFits> {
     // Pruning skips only (tk, tc) tiles that cannot change the best; but when nothing fits,
     // the reported overflow is the smallest over every probe, so search again unpruned.
