@@ -548,7 +548,7 @@ fn skip_splits(
     best: Option<(u64, u64)>,
 ) -> bool {
     let bound = PairBound { grouped: false, n_k, n_c: 2, lb_in: s.lb_in.unwrap_or(0), weights_total, out_total, limit };
-    let pruned = |n_s_lb| bound.bound(n_s_lb).is_none_or(|(t, n)| dominated(t, n, best));
+    let pruned = |n_s_lb| bound.bound(n_s_lb).map_or(true, |(t, n)| dominated(t, n, best));
     if pruned(1) {
         return true;
     }
@@ -585,7 +585,7 @@ fn skip_pair(s: &Search, p: &Pair, best: Option<(u64, u64)>) -> bool {
         let o = if s.streams_outputs && p.n_c == 1 { 0 } else { bytes(w.n * rows * tw * p.tk, p.out_bits) };
         [i, p.w_tile, o]
     };
-    let pruned = |n_s_lb| p.bound.bound(n_s_lb).is_none_or(|(t, n)| dominated(t, n, best));
+    let pruned = |n_s_lb| p.bound.bound(n_s_lb).map_or(true, |(t, n)| dominated(t, n, best));
     if pruned(1) {
         return true;
     }
@@ -647,7 +647,7 @@ impl PairBound {
         let total = [LoopOrder::WeightsOuter, LoopOrder::InputsOuter]
             .map(|order| reads(self.grouped, order, self.n_k, n_s, self.n_c))
             .into_iter()
-            .filter(|&(_, wr)| self.limit.is_none_or(|max_reads| wr <= max_reads))
+            .filter(|&(_, wr)| self.limit.map_or(true, |max_reads| wr <= max_reads))
             .map(cost)
             .min()?;
         Some((total, self.n_k.saturating_mul(n_s).saturating_mul(self.n_c)))
