@@ -59,6 +59,82 @@ pub struct Timeline {
 /// Tiles simulated one by one before the steady-state jump is forced.
 const STEADY_GIVE_UP: u64 = 4096;
 
+/// The last values of a history (compute or store ends), kept on the stack: the loop trims
+/// it to the last 4 once it holds more than 8, and adds at most one value per tile.
+#[derive(Debug, Clone, Copy, Default)]
+struct History {
+    v: [f64; History::CAP],
+    len: usize,
+}
+
+impl History {
+    const CAP: usize = 16;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, x: f64) {
+        if self.len == Self::CAP {
+            // Not reached (trimmed every tile); keeps the newest values if it were.
+            self.v.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        self.v[self.len] = x;
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<f64> {
+        self.len.checked_sub(1).map(|i| self.v[i])
+    }
+
+    /// The value `k` back from the end (1 = last); `k <= len`.
+    fn back(&self, k: usize) -> f64 {
+        self.v[self.len - k]
+    }
+
+    fn shift(&mut self, dt: f64) {
+        for x in &mut self.v[..self.len] {
+            *x += dt;
+        }
+    }
+
+    /// Past 8 values, keeps the last 4.
+    fn trim(&mut self) {
+        if self.len > 8 {
+            self.v.copy_within(self.len - 4..self.len, 0);
+            self.len = 4;
+        }
+    }
+}
+
+/// The periods between compute ends since the last jump: their count and the last three.
+#[derive(Debug, Clone, Copy, Default)]
+struct Periods {
+    last: [f64; 3],
+    count: usize,
+}
+
+impl Periods {
+    fn push(&mut self, p: f64) {
+        self.last = [self.last[1], self.last[2], p];
+        self.count += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The period `k` back from the newest (1 = newest, up to 3).
+    fn back(&self, k: usize) -> f64 {
+        self.last[3 - k]
+    }
+
+    fn clear(&mut self) {
+        self.count = 0;
+    }
+}
+
 /// Simulates a stream of tiles.
 pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
     let n = s.tiles.max(1);
@@ -67,17 +143,17 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
     let (tl, ts, tc) = (xfer(s.load_bytes), xfer(s.store_bytes), s.compute);
     let slots = dma.slots.max(1) as usize;
     // History of the last few tiles' compute ends and store ends.
-    let mut comp_end: Vec<f64> = Vec::with_capacity(16);
-    let mut store_end: Vec<f64> = Vec::with_capacity(16);
+    let mut comp_end = History::default();
+    let mut store_end = History::default();
     let mut dma_free = 0.0f64;
     let mut next_load_ready = 0.0f64;
     let mut i: u64 = 0;
     let mut pending_store: Option<f64> = None; // ready time of the previous tile's store
-    let mut periods: Vec<f64> = Vec::new();
+    let mut periods = Periods::default();
     while i < n {
         // Load of tile i: waits for the channel and for a free slot (the tile `slots`
         // back must have finished computing).
-        let slot_free = if comp_end.len() >= slots { comp_end[comp_end.len() - slots] } else { 0.0 };
+        let slot_free = if comp_end.len() >= slots { comp_end.back(slots) } else { 0.0 };
         let load_ready = next_load_ready.max(slot_free);
         // The channel serves whichever of (previous store, this load) is ready first.
         if let Some(sr) = pending_store {
@@ -98,12 +174,11 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
             store_end.push(dma_free);
         }
         // Compute: operands here, previous tile done, output slot drained.
-        let prev = comp_end.last().copied().unwrap_or(0.0);
-        let out_free =
-            if store_end.len() >= slots && comp_end.len() >= slots { store_end[store_end.len() - slots] } else { 0.0 };
+        let prev = comp_end.last().unwrap_or(0.0);
+        let out_free = if store_end.len() >= slots && comp_end.len() >= slots { store_end.back(slots) } else { 0.0 };
         let cs = le.max(prev).max(out_free);
         let ce = cs + tc;
-        if let Some(&p) = comp_end.last() {
+        if let Some(p) = comp_end.last() {
             periods.push(ce - p);
         }
         comp_end.push(ce);
@@ -112,17 +187,16 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
         // Steady state: the last three periods equal -> jump ahead by whole periods.
         let k = periods.len();
         if k >= 3 && n - i > 2 {
-            let p = periods[k - 1];
+            let p = periods.back(1);
             let steady =
-                (periods[k - 2] - p).abs() < 1e-9 * p.max(1.0) && (periods[k - 3] - p).abs() < 1e-9 * p.max(1.0);
+                (periods.back(2) - p).abs() < 1e-9 * p.max(1.0) && (periods.back(3) - p).abs() < 1e-9 * p.max(1.0);
             // Float rounding at huge cycle counts can keep periods from ever comparing
             // equal; after many tiles, jump anyway so the loop stays bounded.
             if steady || i >= STEADY_GIVE_UP {
                 let jump = n - i - 2;
                 let dt = p * jump as f64;
-                for v in comp_end.iter_mut().chain(store_end.iter_mut()) {
-                    *v += dt;
-                }
+                comp_end.shift(dt);
+                store_end.shift(dt);
                 dma_free += dt;
                 next_load_ready += dt;
                 if let Some(sr) = pending_store.as_mut() {
@@ -132,18 +206,14 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
                 periods.clear();
             }
         }
-        if comp_end.len() > 8 {
-            comp_end.drain(..comp_end.len() - 4);
-        }
-        if store_end.len() > 8 {
-            store_end.drain(..store_end.len() - 4);
-        }
+        comp_end.trim();
+        store_end.trim();
     }
     if let Some(sr) = pending_store {
         let st = dma_free.max(sr);
         dma_free = st + ts;
     }
-    let end = dma_free.max(comp_end.last().copied().unwrap_or(0.0));
+    let end = dma_free.max(comp_end.last().unwrap_or(0.0));
     let total = end.ceil() as u64;
     let compute = (tc * n as f64).round() as u64;
     let dma_busy = ((tl + ts) * n as f64).ceil() as u64;
