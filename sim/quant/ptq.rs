@@ -16,6 +16,8 @@
 //!   and a DEQUANTIZE layer before each output. Tensor ids of the float graph are preserved
 //!   (new tensors are appended), so float and integer runs can be compared tensor by tensor.
 
+use rayon::prelude::*;
+
 use crate::ir::{DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
@@ -64,15 +66,17 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     let ab = cfg.activation_bits;
     let mut q = g.clone();
     // 1. Activation parameters.
-    let mut act: Vec<Option<(f32, i32)>> = vec![None; g.tensors.len()];
-    for (i, t) in g.tensors.iter().enumerate() {
-        if t.kind != TensorKind::Activation {
-            continue;
-        }
-        let Some(Some(s)) = cal.tensors.get(i) else { continue };
-        let (lo, hi) = choose_range(&s.samples, s.min, s.max, ab, false, cfg.method);
-        act[i] = Some(affine_params(lo, hi, ab, false));
-    }
+    // (The threshold searches of different tensors are independent: run them in parallel.)
+    let mut act: Vec<Option<(f32, i32)>> = g
+        .tensors
+        .par_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let s = cal.tensors.get(i)?.as_ref().filter(|_| t.kind == TensorKind::Activation)?;
+            let (lo, hi) = choose_range(&s.samples, s.min, s.max, ab, false, cfg.method);
+            Some(affine_params(lo, hi, ab, false))
+        })
+        .collect();
     let int_softmax = ab <= 8;
     for l in &g.layers {
         let (i, o) = (l.inputs[0].0, l.outputs[0].0);
