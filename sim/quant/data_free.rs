@@ -73,15 +73,22 @@ fn f32_data(t: &crate::ir::Tensor) -> Option<&[f32]> {
     }
 }
 
-/// Propagates moments through a float graph and returns data-free statistics in the form
-/// calibration produces (no samples, so every clipping method falls back to the range).
-pub fn statistics(g: &Graph) -> Calibration {
+/// Per-channel mean and variance of every layer's output before its fused activation
+/// (indexed by layer; `None` where nothing propagated): what DFQ reads from the batch norm
+/// (`beta`, `gamma^2`) to bound a pre-activation, e.g. to decide whether a ReLU6 can clamp.
+pub fn pre_activation_moments(g: &Graph) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
+    propagate(g).1.into_iter().map(|m| m.map(|m| (m.mean, m.var))).collect()
+}
+
+/// Moments of every tensor (after activations) and of every layer's pre-activation.
+fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>) {
     let mut m: Vec<Option<Moments>> = vec![None; g.tensors.len()];
+    let mut pre: Vec<Option<Moments>> = vec![None; g.layers.len()];
     for &i in &g.inputs {
         let c = g.tensor(i).shape.last().copied().unwrap_or(1);
         m[i.0] = Some(Moments { mean: vec![0.0; c], var: vec![1.0 / 3.0; c] });
     }
-    for l in &g.layers {
+    for (li, l) in g.layers.iter().enumerate() {
         let Some(x) = l.inputs.first().and_then(|t| m[t.0].clone()) else { continue };
         let out = g.output(l);
         let cout = out.shape.last().copied().unwrap_or(1);
@@ -154,6 +161,7 @@ pub fn statistics(g: &Graph) -> Calibration {
             }
             _ => x,
         };
+        pre[li] = Some(r.clone());
         if l.activation != Activation::None {
             let (lo, hi) = l.activation.range();
             for (mu, v) in r.mean.iter_mut().zip(r.var.iter_mut()) {
@@ -162,6 +170,13 @@ pub fn statistics(g: &Graph) -> Calibration {
         }
         m[l.outputs[0].0] = Some(r);
     }
+    (m, pre)
+}
+
+/// Propagates moments through a float graph and returns data-free statistics in the form
+/// calibration produces (no samples, so every clipping method falls back to the range).
+pub fn statistics(g: &Graph) -> Calibration {
+    let m = propagate(g).0;
     let tensors = g
         .tensors
         .iter()
