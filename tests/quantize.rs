@@ -200,7 +200,7 @@ fn mobilenet_cle_float_sqnr(relu6: cle::Relu6) -> f64 {
     let mut eq = g.clone();
     assert!(cle::equalize_with(&mut eq, 50, relu6) > 0);
     let o = g.outputs[0].0;
-    let (a, b) = (run_float(&g, &[x.clone()]).unwrap(), run_float(&eq, &[x]).unwrap());
+    let (a, b) = (run_float(&g, std::slice::from_ref(&x)).unwrap(), run_float(&eq, &[x]).unwrap());
     let (Some(Values::F32(a)), Some(Values::F32(b))) = (&a[o], &b[o]) else { panic!("no float output") };
     sqnr_db(a, b)
 }
