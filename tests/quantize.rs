@@ -1,13 +1,14 @@
 //! `accelsim quantize` end to end through the binary: small_resnet2 (ONNX) at 8 and 4 bits,
 //! the `.aqm` output through `run` and `exec`, data-free and built-in networks, errors; and
 //! cross-layer equalization preserving the float function; and the MobileNet-v1 int8 check
-//! against LiteRT's own converter (about 15 s with the optimized test profile).
+//! against LiteRT's own converter, the MobileNet-v1 orderings at 4 bits, and CLE with ReLU6.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use accelsim::import::npy::read_npy_f32;
 use accelsim::import::{aqm, load_model};
-use accelsim::kernels::{run_float, Values};
+use accelsim::kernels::{run_float, sqnr_db, Values};
 use accelsim::quant::cle;
 
 fn shared() -> PathBuf {
@@ -188,4 +189,51 @@ fn mobilenet_v1_int8_per_channel_reaches_litert() {
     let got = r["output"]["sqnr_db"].as_f64().unwrap();
     assert!(got >= want, "accelsim int8 {got} dB < LiteRT {want} dB");
     assert_eq!(r["output"]["top1_agreement"].as_f64(), Some(1.0));
+}
+
+/// Output SQNR (dB) of the float MobileNet-v1 after CLE with `relu6` against the original, on
+/// the first evaluation image.
+fn mobilenet_cle_float_sqnr(relu6: cle::Relu6) -> f64 {
+    let d = shared().join("tflite");
+    let g = load_model(&s(d.join("models/mobilenet_v1_float32.tflite")), &Default::default()).unwrap();
+    let x = read_npy_f32(&d.join("data/mobilenet_v1_eval_float_inputs.npy")).unwrap().item(0).to_vec();
+    let mut eq = g.clone();
+    assert!(cle::equalize_with(&mut eq, 50, relu6) > 0);
+    let o = g.outputs[0].0;
+    let (a, b) = (run_float(&g, std::slice::from_ref(&x)).unwrap(), run_float(&eq, &[x]).unwrap());
+    let (Some(Values::F32(a)), Some(Values::F32(b))) = (&a[o], &b[o]) else { panic!("no float output") };
+    sqnr_db(a, b)
+}
+
+#[test]
+fn cle_keeping_relu6_preserves_mobilenet_and_replacing_it_does_not() {
+    // Replacing ReLU6 by ReLU (Nagel et al.) changes MobileNet-v1 where pre-activations exceed 6;
+    // keeping ReLU6 with restricted scales leaves the float function (nearly) unchanged.
+    let keep = mobilenet_cle_float_sqnr(cle::Relu6::Keep);
+    let replace = mobilenet_cle_float_sqnr(cle::Relu6::Replace);
+    assert!(keep > 35.0, "CLE keeping ReLU6: float output SQNR {keep} dB");
+    assert!(replace < 25.0 && replace < keep - 10.0, "CLE replacing ReLU6: {replace} dB (keep: {keep} dB)");
+}
+
+#[test]
+fn mobilenet_v1_four_bit_orderings() {
+    // The orderings of reports/quant_sqnr.md at w4a8 (min/max thresholds): per-channel beats
+    // per-tensor, and CLE + bias correction improves per-tensor.
+    let dir = tempfile::tempdir().unwrap();
+    let d = shared().join("tflite");
+    let run = |extra: &[&str]| {
+        let r = quantize(
+            &s(d.join("models/mobilenet_v1_float32.tflite")),
+            &s(d.join("data/mobilenet_v1_calib_float_inputs.npy")),
+            &s(d.join("data/mobilenet_v1_eval_float_inputs.npy")),
+            &dir.path().join("mn.aqm"),
+            &[&["--wbits", "4"], extra].concat(),
+        );
+        r["output"]["sqnr_db"].as_f64().unwrap()
+    };
+    let pc = run(&["--granularity", "per-channel"]);
+    let pt = run(&["--granularity", "per-tensor"]);
+    let pt_eq = run(&["--granularity", "per-tensor", "--cle", "--bias-correction"]);
+    assert!(pc > pt, "w4 per-channel {pc} dB vs per-tensor {pt} dB");
+    assert!(pt_eq > pt, "w4 per-tensor + CLE + BC {pt_eq} dB vs per-tensor {pt} dB");
 }

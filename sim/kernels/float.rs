@@ -1,7 +1,11 @@
 //! Float32 kernels over the same IR: the reference that quantized results are measured
-//! against. Straightforward loops in the reference kernels' order (f32 accumulation).
+//! against. Every output sums its products in the reference kernels' order (taps `ky`, `kx`,
+//! then input channels, f32 accumulation starting at 0, bias added last); the fast paths
+//! vectorize across output channels and pixels, never along the sum, so they give the same
+//! values as the plain loops (`conv_reference`, kept for the tests and grouped convolutions).
 
 use crate::ir::{Activation, ExplicitPadding, PoolKind};
+use crate::kernels::float_gemm;
 
 /// Clamps to a fused activation's range.
 pub fn activate(x: &mut [f32], act: Activation) {
@@ -14,6 +18,53 @@ pub fn activate(x: &mut [f32], act: Activation) {
 /// Float convolution, NHWC input, OHWI weights; `groups` as in the IR.
 #[allow(clippy::too_many_arguments)]
 pub fn conv(
+    input: [usize; 4],
+    output: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pad: ExplicitPadding,
+    groups: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let g = ConvGeometry { input, output, kernel, stride, dilation, pad };
+    let (c, cout) = (input[3], output[3]);
+    if groups <= 1 {
+        float_gemm::conv(&g, x, w, bias)
+    } else if groups == c && cout == c {
+        float_gemm::depthwise(&g, x, w, bias)
+    } else {
+        conv_reference(input, output, kernel, stride, dilation, pad, groups, x, w, bias)
+    }
+}
+
+/// Shapes of a convolution (NHWC).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvGeometry {
+    pub input: [usize; 4],
+    pub output: [usize; 4],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    pub pad: ExplicitPadding,
+}
+
+impl ConvGeometry {
+    /// Input row and column of tap `(ky, kx)` for output `(oy, ox)`, if inside the image.
+    #[inline]
+    pub fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad.top as isize;
+        let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad.left as isize;
+        (iy >= 0 && iy < self.input[1] as isize && ix >= 0 && ix < self.input[2] as isize)
+            .then_some((iy as usize, ix as usize))
+    }
+}
+
+/// The plain loops: one output at a time, taps skipped outside the image.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_reference(
     input: [usize; 4],
     output: [usize; 4],
     kernel: [usize; 2],

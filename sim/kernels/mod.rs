@@ -15,6 +15,7 @@ pub mod elementwise;
 pub mod fc;
 pub mod fixedpoint;
 pub mod float;
+mod float_gemm;
 pub mod layout;
 pub mod metrics;
 pub mod pool;

@@ -19,6 +19,8 @@
 //!   and a DEQUANTIZE layer before each output. Tensor ids of the float graph are preserved
 //!   (new tensors are appended), so float and integer runs can be compared tensor by tensor.
 
+use rayon::prelude::*;
+
 use crate::ir::{DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
@@ -75,17 +77,18 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     let mut q = g.clone();
     // 1. Activation parameters.
     let symmetric_act = cfg.litert && ab > 8;
-    let mut act: Vec<Option<(f32, i32)>> = vec![None; g.tensors.len()];
-    let mut ranges: Vec<Option<(f32, f32)>> = vec![None; g.tensors.len()];
-    for (i, t) in g.tensors.iter().enumerate() {
-        if t.kind != TensorKind::Activation {
-            continue;
-        }
-        let Some(Some(s)) = cal.tensors.get(i) else { continue };
-        let (lo, hi) = choose_range(&s.samples, s.min, s.max, ab, false, cfg.method);
-        ranges[i] = Some((lo, hi));
-        act[i] = Some(affine_params(lo, hi, ab, symmetric_act));
-    }
+    // (The threshold searches of different tensors are independent: run them in parallel.)
+    let ranges: Vec<Option<(f32, f32)>> = g
+        .tensors
+        .par_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let s = cal.tensors.get(i)?.as_ref().filter(|_| t.kind == TensorKind::Activation)?;
+            Some(choose_range(&s.samples, s.min, s.max, ab, false, cfg.method))
+        })
+        .collect();
+    let mut act: Vec<Option<(f32, i32)>> =
+        ranges.iter().map(|r| r.map(|(lo, hi)| affine_params(lo, hi, ab, symmetric_act))).collect();
     let int_softmax = ab <= 8;
     for l in &g.layers {
         let (i, o) = (l.inputs[0].0, l.outputs[0].0);
