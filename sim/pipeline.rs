@@ -188,10 +188,15 @@ fn run_layer(
                         .join(", "),
                 })?;
                 if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
-                    notes.push(format!(
+                    let note = format_args!(
                         "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
                         wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
-                    ));
+                    );
+                    // The run keeps one of consecutive equal notes (`dedup`): skip the
+                    // allocation when the last note already says this.
+                    if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
+                        notes.push(note.to_string());
+                    }
                 }
                 let t = tile_conv_memo(memo, hw, &w, wd).map_err(no_tile)?;
                 let f = conv_compute(&hw.family, mode, &w);
@@ -295,7 +300,7 @@ fn run_layer(
         name: l.name.clone(),
         op: op_name,
         shape: out.shape.clone(),
-        mode: mode.map(|m| format!("{}x{}", m.weight_bits, m.activation_bits)).unwrap_or_default(),
+        mode: mode.map(|m| mode_label(m.weight_bits, m.activation_bits)).unwrap_or_default(),
         macs,
         cycles,
         compute_cycles: Cycles(compute),
@@ -338,6 +343,50 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         energy: Default::default(),
         fused_into: Some(head.to_string()),
     }
+}
+
+/// `format!("{weight}x{activation}")` without the formatting machinery (one allocation).
+fn mode_label(weight: u32, activation: u32) -> String {
+    let mut s = String::with_capacity(8);
+    push_decimal(&mut s, weight);
+    s.push('x');
+    push_decimal(&mut s, activation);
+    s
+}
+
+fn push_decimal(s: &mut String, v: u32) {
+    let mut digits = [0u8; 10];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        s.push(char::from(d));
+    }
+}
+
+/// Whether `args` formats to exactly `s`, without allocating.
+fn equals_formatted(s: &str, args: std::fmt::Arguments) -> bool {
+    struct Cmp<'a>(&'a str);
+    impl std::fmt::Write for Cmp<'_> {
+        fn write_str(&mut self, part: &str) -> std::fmt::Result {
+            match self.0.strip_prefix(part) {
+                Some(rest) => {
+                    self.0 = rest;
+                    Ok(())
+                }
+                None => Err(std::fmt::Error),
+            }
+        }
+    }
+    let mut c = Cmp(s);
+    std::fmt::write(&mut c, args).is_ok() && c.0.is_empty()
 }
 
 fn bytes_bits(elements: u64, width: u32) -> Bits {
@@ -434,6 +483,23 @@ pub fn widths_assigned(g: &Graph) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_label_is_the_formatted_pair() {
+        for (w, a) in [(0, 0), (1, 8), (8, 8), (16, 8), (10, 109), (u32::MAX, 4_000_000_007)] {
+            assert_eq!(mode_label(w, a), format!("{w}x{a}"));
+        }
+    }
+
+    #[test]
+    fn equals_formatted_compares_the_whole_text() {
+        let (a, b) = (4, 8);
+        assert!(equals_formatted("4x8 bits", format_args!("{a}x{b} bits")));
+        assert!(!equals_formatted("4x8 bit", format_args!("{a}x{b} bits")));
+        assert!(!equals_formatted("4x8 bitss", format_args!("{a}x{b} bits")));
+        assert!(!equals_formatted("4x9 bits", format_args!("{a}x{b} bits")));
+        assert!(equals_formatted("", format_args!("")));
+    }
 
     #[test]
     fn totals_that_saturate_are_an_error() {

@@ -156,11 +156,35 @@ impl<'a> Capacity<'a> {
     /// overflow (buffers that hold no role have nothing to overflow).
     #[inline]
     fn fits(&self, need: [u64; 3]) -> bool {
+        let used = self.used(need);
+        used[0] <= self.slot_size[0] && used[1] <= self.slot_size[1] && used[2] <= self.slot_size[2]
+    }
+
+    /// Bytes used per slot (the fourth entry collects roles `check` does not count).
+    #[inline]
+    fn used(&self, need: [u64; 3]) -> [u64; 4] {
         let mut used = [0u64; 4];
         for r in 0..3 {
             used[self.slot[r]] = used[self.slot[r]].saturating_add(need[r].saturating_mul(self.copies[r]));
         }
-        used[0] <= self.slot_size[0] && used[1] <= self.slot_size[1] && used[2] <= self.slot_size[2]
+        used
+    }
+
+    /// A guess of the largest `rows` in 1..max that fits (`max` >= 2), from the use at one
+    /// row and at `max` rows (linear in between); only a starting point for a bisection.
+    fn guess_rows(&self, max: u64, at_one: [u64; 3], at_max: [u64; 3]) -> u64 {
+        let (lo, hi) = (self.used(at_one), self.used(at_max));
+        let mut guess = max - 1;
+        for slot in 0..3 {
+            let size = self.slot_size[slot];
+            if hi[slot] > size && hi[slot] > lo[slot] && size >= lo[slot] {
+                // (size - lo) * (max - 1) / (hi - lo), in u128 (no overflow).
+                let steps =
+                    (u128::from(size - lo[slot]) * u128::from(max - 1) / u128::from(hi[slot] - lo[slot])) as u64;
+                guess = guess.min(steps.saturating_add(1));
+            }
+        }
+        guess.clamp(1, max - 1)
     }
 
     /// Checks bytes needed per role; returns the first overflow.
@@ -479,7 +503,8 @@ fn search_conv_with(
             // Largest spatial tile that fits, trying full width first.
             for tw in candidates(w.ow) {
                 let check = |rows: u64| cap.check(need(rows, tw));
-                let th = match largest_fitting(w.oh, &check, &|rows| cap.fits(need(rows, tw))) {
+                let guess = |max: u64| cap.guess_rows(max, need(1, tw), need(max, tw));
+                let th = match largest_fitting_from(w.oh, &check, &|rows| cap.fits(need(rows, tw)), &guess) {
                     Ok(th) => th,
                     Err(e) => {
                         if smallest_err.as_ref().is_none_or(|s| e.need < s.need) {
@@ -730,6 +755,45 @@ fn largest_fitting(
     Ok(lo)
 }
 
+/// [`largest_fitting`], bisecting from `guess(max)` (clamped to 1..max) and its successor
+/// first: the bracket stays valid whatever the guess, since `fits` is monotone, so the
+/// result is the same; a good guess ends the search in two probes.
+fn largest_fitting_from(
+    max: u64,
+    check: &impl Fn(u64) -> Result<(), Overflow>,
+    fits: &impl Fn(u64) -> bool,
+    guess: &impl Fn(u64) -> u64,
+) -> Result<u64, Overflow> {
+    check(1)?;
+    if fits(max) {
+        return Ok(max);
+    }
+    // Invariant: fits(lo), !fits(hi), 1 <= lo < hi <= max.
+    let (mut lo, mut hi) = (1u64, max);
+    let g = guess(max).clamp(1, max - 1);
+    if fits(g) {
+        lo = g;
+        if g + 1 < hi {
+            if fits(g + 1) {
+                lo = g + 1;
+            } else {
+                hi = g + 1;
+            }
+        }
+    } else {
+        hi = g;
+    }
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
 /// Tiles streaming vector work: inputs and outputs move once each.
 pub fn tile_vector(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Tiling, NoTileFits> {
     let cap = Capacity::new(hw);
@@ -815,6 +879,21 @@ mod tests {
                 let t = tile_conv(&hw, &w, Widths { weight: wb, ..W8 }).unwrap();
                 assert!(t.dram.weights.get() <= last, "{wb}-bit weights raised traffic");
                 last = t.dram.weights.get();
+            }
+        }
+    }
+
+    #[test]
+    fn guessed_bisection_equals_plain_bisection_whatever_the_guess() {
+        for max in 1..40u64 {
+            for limit in 0..=max {
+                let fits = |rows: u64| rows <= limit;
+                let check = |rows: u64| if fits(rows) { Ok(()) } else { Err(Overflow { buffer: 0, need: rows }) };
+                let plain = largest_fitting(max, &check, &fits).map_err(|o| o.need);
+                for g in 0..=max + 1 {
+                    let guessed = largest_fitting_from(max, &check, &fits, &|_| g).map_err(|o| o.need);
+                    assert_eq!(guessed, plain, "max {max} limit {limit} guess {g}");
+                }
             }
         }
     }
