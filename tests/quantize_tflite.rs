@@ -100,6 +100,27 @@ fn check(net: &str, calib: &str, eval: &str, abits: &str) {
     assert_eq!(input.dtype, DataType::F32, "float interface");
     assert_eq!(g.tensor(g.outputs[0]).dtype, DataType::F32, "float interface");
 
+    // `run` costs the file at its own widths (no --wbits/--abits): the same as the .aqm, and
+    // its convolutions write A-bit outputs as --wbits 8 --abits A would (the float interface
+    // tensors stay 32-bit and biases keep their stored width in the model's own widths); a
+    // 16x8 file is not costed as the 8-bit default.
+    let run = |m: &Path, extra: &[&str]| {
+        let mut a = vec!["--hw", "mac16", "--model", m.to_str().unwrap(), "--no-accuracy"];
+        a.extend_from_slice(extra);
+        common::json_run(&a)
+    };
+    let convs = |r: &serde_json::Value| -> Vec<serde_json::Value> {
+        let layers = r["layers"].as_array().unwrap().iter();
+        layers.filter(|l| l["op"] == "conv").map(|l| l["dram_write_bytes"].clone()).collect()
+    };
+    let own = run(&tfl, &[]);
+    assert_eq!(own["totals"], run(&aqm, &[])["totals"], "{net} a{abits}: .tflite and .aqm cost differently");
+    assert!(!convs(&own).is_empty());
+    assert_eq!(convs(&own), convs(&run(&tfl, &["--wbits", "8", "--abits", abits])), "{net} a{abits}: widths");
+    if abits == "16" {
+        assert_ne!(convs(&own), convs(&run(&tfl, &["--wbits", "8", "--abits", "8"])), "{net}: costed at a8");
+    }
+
     // Bit-identical execution: every tensor on the first input, the output on all of them.
     let images = read_npy_f32(&eval).unwrap();
     assert!(!images.is_empty());
