@@ -507,7 +507,7 @@ fn search_conv_with(
                 let th = match largest_fitting_from(w.oh, &check, &|rows| cap.fits(need(rows, tw)), &guess) {
                     Ok(th) => th,
                     Err(e) => {
-                        if smallest_err.as_ref().is_none_or(|s| e.need < s.need) {
+                        if smallest_err.as_ref().map_or(true, |s| e.need < s.need) {
                             smallest_err = Some(e);
                         }
                         continue;
@@ -530,7 +530,7 @@ fn search_conv_with(
                     };
                     let total = dram.inputs.get().saturating_add(dram.weights.get()).saturating_add(dram.outputs.get());
                     let tiles = n_k.saturating_mul(n_s).saturating_mul(n_c);
-                    if best.as_ref().is_none_or(|(bt, bn, _)| (total, tiles) < (*bt, *bn)) {
+                    if best.as_ref().map_or(true, |(bt, bn, _)| (total, tiles) < (*bt, *bn)) {
                         let t = Tiling {
                             tile: Tile { k: tk, rows: th, cols: tw, c: tc },
                             order,
@@ -956,7 +956,7 @@ mod tests {
                     let th = match largest_fitting(w.oh, &fits, &|r| fits(r).is_ok()) {
                         Ok(th) => th,
                         Err(e) => {
-                            if smallest_err.as_ref().is_none_or(|s| e.need < s.need) {
+                            if smallest_err.as_ref().map_or(true, |s| e.need < s.need) {
                                 smallest_err = Some(e);
                             }
                             continue;
@@ -1005,7 +1005,7 @@ mod tests {
                             weight_reads: w_reads,
                             dram,
                         };
-                        if best.as_ref().is_none_or(|(bt, bn, _)| (total, tiles) < (*bt, *bn)) {
+                        if best.as_ref().map_or(true, |(bt, bn, _)| (total, tiles) < (*bt, *bn)) {
                             best = Some((total, tiles, t));
                         }
                     }
