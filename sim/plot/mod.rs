@@ -11,7 +11,8 @@ mod data;
 
 pub use data::{PlotError, Table};
 
-use plotters::coord::Shift;
+use plotters::chart::{ChartContext, SeriesLabelStyle};
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 
@@ -121,6 +122,17 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &PlotOp
     }
 }
 
+/// The legend box every figure uses (translucent white, black border) at `pos`; callers
+/// may style it further before `.draw()`.
+fn legend<'a, 'b, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &'b mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> SeriesLabelStyle<'a, 'b, DB, CT> {
+    let mut style = chart.configure_series_labels();
+    style.position(pos).background_style(WHITE.mix(0.85)).border_style(BLACK);
+    style
+}
+
 fn nice_max(v: f64) -> f64 {
     if v.is_finite() && v > 0.0 {
         v * 1.1
@@ -219,14 +231,7 @@ fn latency_vs_bits<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled()))).map_err(pe)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(pe)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight).label_font(("sans-serif", 13)).draw().map_err(pe)?;
     }
     Ok(())
 }
@@ -296,13 +301,7 @@ fn energy_breakdown<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(pe)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).draw().map_err(pe)?;
     Ok(())
 }
 
@@ -382,13 +381,7 @@ fn per_layer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &P
             .label(label(*p))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(pe)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).draw().map_err(pe)?;
     Ok(())
 }
 
@@ -461,13 +454,7 @@ fn roofline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Pl
             .label(*name)
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(pe)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight).draw().map_err(pe)?;
     Ok(())
 }
 
@@ -555,12 +542,8 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, sqnr_col
         .label(format!("Pareto front ({} points)", fp.len()))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     chart.draw_series(fp.iter().map(|p| Circle::new(*p, 5, c.filled()))).map_err(pe)?;
-    chart
-        .configure_series_labels()
-        // SQNR rises with energy along the front, so the upper left is empty there.
-        .position(if sqnr.is_some() { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight })
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
+    // SQNR rises with energy along the front, so the upper left is empty there.
+    legend(&mut chart, if sqnr.is_some() { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight })
         .draw()
         .map_err(pe)?;
     Ok(())
@@ -651,13 +634,7 @@ fn speedup<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Plo
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
     }
     chart.draw_series(LineSeries::new(vec![(-0.5, 1.0), (n as f64 - 0.5, 1.0)], BLACK.stroke_width(1))).map_err(pe)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(pe)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight).draw().map_err(pe)?;
     Ok(())
 }
 
