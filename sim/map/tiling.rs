@@ -743,7 +743,12 @@ fn largest_fitting(
     if fits(max) {
         return Ok(max);
     }
-    let (mut lo, mut hi) = (1u64, max);
+    Ok(bisect(1, max, fits))
+}
+
+/// The largest `n` in `lo..hi` with `fits(n)`, given `fits(lo)` and `!fits(hi)` (`fits`
+/// monotone).
+fn bisect(mut lo: u64, mut hi: u64, fits: &impl Fn(u64) -> bool) -> u64 {
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
         if fits(mid) {
@@ -752,7 +757,7 @@ fn largest_fitting(
             hi = mid;
         }
     }
-    Ok(lo)
+    lo
 }
 
 /// [`largest_fitting`], bisecting from `guess(max)` (clamped to 1..max) and its successor
@@ -783,15 +788,7 @@ fn largest_fitting_from(
     } else {
         hi = g;
     }
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
+    Ok(bisect(lo, hi, fits))
 }
 
 /// Tiles streaming vector work: inputs and outputs move once each.
