@@ -89,16 +89,11 @@ pub fn run(a: &RunArgs) -> Result<()> {
     // The accuracy run uses the model's own quantization, so it keeps the graph as loaded.
     let acc_graph = (!a.no_accuracy).then(|| g.clone());
     let acc = hw.accumulator.bits.min(64) as u8;
-    // An imported quantized model (.tflite, QDQ .onnx, .aqm from `accelsim quantize`) keeps
-    // its own widths unless the user asks for others: all-integer activations, or integer
-    // quantized weights (a float interface around an integer network: QUANTIZE after the
-    // input, DEQUANTIZE before the output, as the quantizer's 16x8 TFLite files have).
-    use crate::ir::TensorKind;
-    let activations_int = g.tensors.iter().filter(|t| t.kind == TensorKind::Activation).all(|t| t.dtype.is_int());
-    let weights_quantized =
-        g.tensors.iter().any(|t| t.kind == TensorKind::Weight && t.dtype.is_int() && t.quant.is_some());
-    let aqm = a.model.to_ascii_lowercase().ends_with(".aqm") && g.tensors.iter().any(|t| t.quant.is_some());
-    if !(activations_int || weights_quantized || aqm) || a.wbits.is_some() || a.abits.is_some() {
+    // A model that carries its own quantization (.tflite, QDQ .onnx, .aqm from `accelsim
+    // quantize`) keeps its widths unless the user asks for others; so do the float tensors
+    // of its interface (a float input before QUANTIZE, a float output after DEQUANTIZE).
+    let quantized = g.tensors.iter().any(|t| t.dtype.is_int() && t.quant.is_some());
+    if !quantized || a.wbits.is_some() || a.abits.is_some() {
         assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     }
     let mut report = crate::pipeline::run(&g, &hw)
