@@ -7,8 +7,8 @@
 use super::LoadOptions;
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId,
-    TensorKind, WeightSource,
+    Activation, Conv2d, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId, TensorKind,
+    WeightSource,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -346,10 +346,10 @@ impl Builder<'_> {
                     ));
                 }
                 let w = vec![c.out_channels, c.kernel[0], c.kernel[1], cin / c.groups];
-                inputs.push(g.add_tensor(constant(&format!("{}/weights", l.name), w, TensorKind::Weight)));
+                inputs.push(g.add_tensor(Tensor::float(format!("{}/weights", l.name), w, TensorKind::Weight)));
                 if c.bias {
-                    inputs.push(g.add_tensor(constant(
-                        &format!("{}/bias", l.name),
+                    inputs.push(g.add_tensor(Tensor::float(
+                        format!("{}/bias", l.name),
                         vec![c.out_channels],
                         TensorKind::Bias,
                     )));
@@ -359,14 +359,14 @@ impl Builder<'_> {
                 let x = g.tensor(inputs[0]);
                 let n = x.shape.first().copied().unwrap_or(1).max(1);
                 let features = (x.elements() / n as u64) as usize;
-                inputs.push(g.add_tensor(constant(
-                    &format!("{}/weights", l.name),
+                inputs.push(g.add_tensor(Tensor::float(
+                    format!("{}/weights", l.name),
                     vec![fc.out_features, features],
                     TensorKind::Weight,
                 )));
                 if fc.bias {
-                    inputs.push(g.add_tensor(constant(
-                        &format!("{}/bias", l.name),
+                    inputs.push(g.add_tensor(Tensor::float(
+                        format!("{}/bias", l.name),
                         vec![fc.out_features],
                         TensorKind::Bias,
                     )));
@@ -394,18 +394,7 @@ pub fn make_divisible(v: f64, divisor: usize) -> usize {
 }
 
 fn activation(name: &str, shape: Vec<usize>) -> Tensor {
-    Tensor {
-        name: name.to_string(),
-        shape,
-        dtype: DataType::F32,
-        quant: None,
-        kind: TensorKind::Activation,
-        data: None,
-    }
-}
-
-fn constant(name: &str, shape: Vec<usize>, kind: TensorKind) -> Tensor {
-    Tensor { name: name.to_string(), shape, dtype: DataType::F32, quant: None, kind, data: None }
+    Tensor::float(name, shape, TensorKind::Activation)
 }
 
 #[cfg(test)]

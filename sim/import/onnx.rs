@@ -39,8 +39,8 @@ use prost::Message;
 use std::collections::HashMap;
 
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Op, Padding, Pool, PoolKind, Tensor,
-    TensorData, TensorId, TensorKind, WeightSource,
+    Activation, Conv2d, FullyConnected, Graph, IrError, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorData,
+    TensorId, TensorKind, WeightSource,
 };
 
 /// Why an ONNX model could not be imported.
@@ -301,27 +301,13 @@ impl<'a> Importer<'a> {
 
     fn add_const(&mut self, name: &str, kind: TensorKind, shape: Vec<usize>, data: Vec<f32>) -> TensorId {
         let name = self.unique(name);
-        self.g.add_tensor(Tensor {
-            name,
-            shape,
-            dtype: DataType::F32,
-            quant: None,
-            kind,
-            data: Some(TensorData::F32(data)),
-        })
+        self.g.add_tensor(Tensor { data: Some(TensorData::F32(data)), ..Tensor::float(name, shape, kind) })
     }
 
     /// Adds a layer with a fresh output tensor named `out`, infers its shape and binds `out`.
     fn add_layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>, out: &str, layout: Layout) -> Res<TensorId> {
         let tname = self.unique(out);
-        let t = self.g.add_tensor(Tensor {
-            name: tname,
-            shape: Vec::new(),
-            dtype: DataType::F32,
-            quant: None,
-            kind: TensorKind::Activation,
-            data: None,
-        });
+        let t = self.g.add_tensor(Tensor::float(tname, Vec::new(), TensorKind::Activation));
         let lname = self.unique(&format!("layer:{name}"));
         let layer = Layer { name: lname, op, inputs, outputs: vec![t], activation: Activation::None };
         let shape = self.g.infer_layer(&layer).map_err(|source| ImportError::Ir { path: self.path.into(), source })?;
@@ -345,14 +331,7 @@ impl<'a> Importer<'a> {
             let (shape, layout) =
                 if shape.len() == 4 { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
             let name = self.unique(&vi.name);
-            let id = self.g.add_tensor(Tensor {
-                name,
-                shape,
-                dtype: DataType::F32,
-                quant: None,
-                kind: TensorKind::Activation,
-                data: None,
-            });
+            let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
             self.g.inputs.push(id);
             self.values.insert(vi.name.clone(), Value::Act(id, layout));
         }

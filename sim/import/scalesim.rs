@@ -28,7 +28,7 @@
 //! here the field count of the first data row decides).
 
 use crate::diag::FileError;
-use crate::ir::{Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Tensor, TensorKind, WeightSource};
+use crate::ir::{Conv2d, FullyConnected, Graph, Layer, Op, Padding, Tensor, TensorKind, WeightSource};
 use std::collections::HashSet;
 
 /// Reads a SCALE-Sim topology file into a validated graph.
@@ -118,24 +118,10 @@ pub fn parse(file: &str, text: &str) -> Result<Graph, FileError> {
             n += 1;
         }
         let act = |g: &mut Graph, name: String, shape: Vec<usize>| {
-            g.add_tensor(Tensor {
-                name,
-                shape,
-                dtype: DataType::F32,
-                quant: None,
-                kind: TensorKind::Activation,
-                data: None,
-            })
+            g.add_tensor(Tensor::float(name, shape, TensorKind::Activation))
         };
         let weights = |g: &mut Graph, name: String, shape: Vec<usize>| {
-            g.add_tensor(Tensor {
-                name,
-                shape,
-                dtype: DataType::F32,
-                quant: None,
-                kind: TensorKind::Weight,
-                data: None,
-            })
+            g.add_tensor(Tensor::float(name, shape, TensorKind::Weight))
         };
         let layer = if gemm {
             let (m, n, k) = (num(1)?, num(2)?, num(3)?);

@@ -73,6 +73,12 @@ pub struct Tensor {
 }
 
 impl Tensor {
+    /// A float32 tensor of `kind` with no quantization and no values yet: what importers and
+    /// network definitions create before widths are assigned.
+    pub fn float(name: impl Into<String>, shape: Vec<usize>, kind: TensorKind) -> Self {
+        Tensor { name: name.into(), shape, dtype: DataType::F32, quant: None, kind, data: None }
+    }
+
     /// Number of elements (saturating).
     pub fn elements(&self) -> u64 {
         self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d as u64))
@@ -525,27 +531,13 @@ mod tests {
     use super::*;
 
     fn act(g: &mut Graph, name: &str, shape: Vec<usize>) -> TensorId {
-        g.add_tensor(Tensor {
-            name: name.into(),
-            shape,
-            dtype: DataType::F32,
-            quant: None,
-            kind: TensorKind::Activation,
-            data: None,
-        })
+        g.add_tensor(Tensor::float(name, shape, TensorKind::Activation))
     }
 
     fn conv_graph(groups: usize, cout: usize, wshape: Vec<usize>) -> Graph {
         let mut g = Graph::new("t", WeightSource::Synthetic { seed: 0 });
         let x = act(&mut g, "x", vec![1, 8, 8, 4]);
-        let w = g.add_tensor(Tensor {
-            name: "w".into(),
-            shape: wshape,
-            dtype: DataType::F32,
-            quant: None,
-            kind: TensorKind::Weight,
-            data: None,
-        });
+        let w = g.add_tensor(Tensor::float("w", wshape, TensorKind::Weight));
         let y = act(&mut g, "y", vec![]);
         g.inputs.push(x);
         g.outputs.push(y);
