@@ -2,21 +2,14 @@
 //! `FileError` naming the file. A graph that loads is costed on one preset.
 #![no_main]
 
-use accelsim::quant::{assign_widths, Precision};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     match accelsim::import::scalesim::parse("fuzz.csv", text) {
-        Ok(mut g) => {
-            let hw = accelsim::hw::load_hw("systolic32", &[]).expect("preset");
-            assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
-            if let Ok(r) = accelsim::pipeline::run(&g, &hw) {
-                for l in &r.layers {
-                    assert!(l.energy.total().get().is_finite() && l.latency.0.is_finite(), "{}", l.name);
-                }
-            }
-        }
+        Ok(g) => common::cost_is_finite(g),
         Err(e) => assert!(e.to_string().starts_with("fuzz.csv"), "{e}"),
     }
 });
