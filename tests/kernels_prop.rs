@@ -3,7 +3,9 @@
 //! handles wider operands (up to 16 bits) and narrow accumulators.
 
 use accelsim::ir::ExplicitPadding;
-use accelsim::kernels::conv::{conv_fast, conv_fast_portable, conv_reference, fast_supported, pack, ConvParams};
+use accelsim::kernels::conv::{
+    conv_fast, conv_fast_portable, conv_reference, fast_supported, pack, ConvGeometry, ConvParams,
+};
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 use proptest::prelude::*;
@@ -39,12 +41,14 @@ fn case(max_bits: u32) -> impl Strategy<Value = Case> {
             let (wmin, wmax) = int_range(w_bits);
             let x = (0..n * h * w * c).map(|_| rnd(imin, imax)).collect();
             let p = ConvParams {
-                input: [n, h, w, c],
-                output: [n, oh, ow, cout],
-                kernel: [kh, kw],
-                stride: [stride, stride],
-                dilation: [1, 1],
-                pad: ExplicitPadding { top: pad, bottom: pad, left: pad, right: pad },
+                geom: ConvGeometry {
+                    input: [n, h, w, c],
+                    output: [n, oh, ow, cout],
+                    kernel: [kh, kw],
+                    stride: [stride, stride],
+                    dilation: [1, 1],
+                    pad: ExplicitPadding { top: pad, bottom: pad, left: pad, right: pad },
+                },
                 groups,
                 weights: (0..cout * kh * kw * cin_g).map(|_| rnd(wmin + 1, wmax)).collect(),
                 weight_zp: vec![0; cout],
@@ -83,13 +87,13 @@ proptest! {
     #[test]
     fn pointwise_gemm_equals_reference(c in case(8)) {
         let mut p = c.p.clone();
-        let [n, h, w, ch] = p.input;
-        let cout = p.output[3];
-        p.kernel = [1, 1];
-        p.stride = [1, 1];
-        p.pad = ExplicitPadding { top: 0, bottom: 0, left: 0, right: 0 };
+        let [n, h, w, ch] = p.geom.input;
+        let cout = p.geom.output[3];
+        p.geom.kernel = [1, 1];
+        p.geom.stride = [1, 1];
+        p.geom.pad = ExplicitPadding { top: 0, bottom: 0, left: 0, right: 0 };
         p.groups = 1;
-        p.output = [n, h, w, cout];
+        p.geom.output = [n, h, w, cout];
         p.weights = (0..cout * ch).map(|i| (i as i32 * 37 % 255) - 127).collect();
         let arith = Arithmetic::default();
         let packed = pack(&p);

@@ -24,9 +24,9 @@ use super::fixedpoint::{
 };
 use crate::ir::ExplicitPadding;
 
-/// Everything an integer convolution needs, resolved once per layer.
-#[derive(Debug, Clone)]
-pub struct ConvParams {
+/// Shapes of a convolution (NHWC input, OHWI weights), shared by the integer and float kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
     /// Input shape `[n, h, w, c]`.
     pub input: [usize; 4],
     /// Output shape `[n, oh, ow, cout]`.
@@ -39,6 +39,24 @@ pub struct ConvParams {
     pub dilation: [usize; 2],
     /// Resolved padding (top and left are used, as in TFLite).
     pub pad: ExplicitPadding,
+}
+
+impl ConvGeometry {
+    /// Input row and column of tap `(ky, kx)` for output `(oy, ox)`, if inside the image.
+    #[inline]
+    pub fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+        let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad.top as isize;
+        let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad.left as isize;
+        (iy >= 0 && iy < self.input[1] as isize && ix >= 0 && ix < self.input[2] as isize)
+            .then_some((iy as usize, ix as usize))
+    }
+}
+
+/// Everything an integer convolution needs, resolved once per layer.
+#[derive(Debug, Clone)]
+pub struct ConvParams {
+    /// Shapes, strides, dilations and padding.
+    pub geom: ConvGeometry,
     /// Channel groups (`c` for depthwise).
     pub groups: usize,
     /// OHWI weights `[cout, kh, kw, c / groups]`.
@@ -71,11 +89,11 @@ impl ConvParams {
 /// The scalar reference convolution under any [`Arithmetic`]: the window is summed in
 /// (ky, kx, ci) order into an accumulator of `arith.acc_bits`, the bias added last.
 pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> {
-    let [n, h, w, c] = p.input;
-    let [_, oh, ow, cout] = p.output;
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, cout] = p.geom.output;
     let cin_g = c / p.groups;
     let cout_g = cout / p.groups;
-    let [kh, kw] = p.kernel;
+    let [kh, kw] = p.geom.kernel;
     let mut out = vec![0i32; n * oh * ow * cout];
     for b in 0..n {
         for oy in 0..oh {
@@ -85,16 +103,9 @@ pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32>
                     let zw = p.weight_zp[co] as i64;
                     let mut acc = 0i64;
                     for ky in 0..kh {
-                        let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
                         for kx in 0..kw {
-                            let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
-                            if ix < 0 || ix >= w as isize {
-                                continue;
-                            }
-                            let xbase = ((b * h + iy as usize) * w + ix as usize) * c + g * cin_g;
+                            let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) else { continue };
+                            let xbase = ((b * h + iy) * w + ix) * c + g * cin_g;
                             let wbase = ((co * kh + ky) * kw + kx) * cin_g;
                             for ci in 0..cin_g {
                                 let xv = x[xbase + ci] as i64 - p.input_zp as i64;
@@ -147,8 +158,8 @@ enum PackedKind {
 /// Whether [`conv_fast`] can run this layer bit-exactly: operands of at most 8 bits,
 /// zero weight zero points, LiteRT's arithmetic, and a dense or multiplier-1 depthwise conv.
 pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: &Arithmetic) -> bool {
-    let [_, _, _, c] = p.input;
-    let cout = p.output[3];
+    let [_, _, _, c] = p.geom.input;
+    let cout = p.geom.output[3];
     // A 32-bit wrapping accumulator is LiteRT's int32 arithmetic for 8-bit operands.
     let int32_wrap = arith.acc_bits == 32 && arith.overflow == Overflow::Wrap;
     (arith.is_litert() || (int32_wrap && arith.rounding == Rounding::TfliteDouble))
@@ -161,8 +172,8 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
 
 /// Packs the weights of a layer for [`conv_fast`] (done once, when the executor is built).
 pub fn pack(p: &ConvParams) -> PackedConv {
-    let c = p.input[3];
-    let cout = p.output[3];
+    let c = p.geom.input[3];
+    let cout = p.geom.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
     let ms = &p.multipliers[..cout];
     let mut pk = PackedConv {
@@ -174,7 +185,7 @@ pub fn pack(p: &ConvParams) -> PackedConv {
         simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
     };
     if p.groups == 1 {
-        let k = p.kernel[0] * p.kernel[1] * c;
+        let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
         let kp = k.div_ceil(2);
         let blocks = cout.div_ceil(NR);
         let mut w = vec![0i16; blocks * kp * NR * 2];
@@ -187,7 +198,7 @@ pub fn pack(p: &ConvParams) -> PackedConv {
         pk.kind = PackedKind::Dense { kp, blocks, w };
         pk
     } else {
-        let taps = p.kernel[0] * p.kernel[1];
+        let taps = p.geom.kernel[0] * p.geom.kernel[1];
         let mut w = vec![0i32; taps * c];
         for ch in 0..c {
             for t in 0..taps {
@@ -322,7 +333,7 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 #[inline(always)]
 fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
     let bias = &pk.bias;
-    let cout = p.output[3];
+    let cout = p.geom.output[3];
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
         #[cfg(target_arch = "x86_64")]
@@ -380,9 +391,9 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut 
 
 #[inline(always)]
 fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) -> Vec<i32> {
-    let [n, h, w, c] = p.input;
-    let [_, oh, ow, cout] = p.output;
-    let [kh, kw] = p.kernel;
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, cout] = p.geom.output;
+    let [kh, kw] = p.geom.kernel;
     let mut out = vec![0i32; n * oh * ow * cout];
     // The input zero point is folded out once per element: the kernels see `x - zx`
     // (9 bits at most), so padding is 0 and borders need no correction.
@@ -401,16 +412,10 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         // a time with the accumulators kept in registers across the taps.
                         taps.clear();
                         for ky in 0..kh {
-                            let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
                             for kx in 0..kw {
-                                let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
-                                if ix < 0 || ix >= w as isize {
-                                    continue;
+                                if let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) {
+                                    taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
                                 }
-                                taps.push((((b * h + iy as usize) * w + ix as usize) * c, (ky * kw + kx) * c));
                             }
                         }
                         let mut ch = 0;
@@ -440,7 +445,8 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
             let (kp, blocks) = (*kp, *blocks);
             let k = kh * kw * c;
             let acc_stride = blocks * NR;
-            let pointwise = kh == 1 && kw == 1 && p.stride == [1, 1] && p.pad.top == 0 && p.pad.left == 0;
+            let pointwise =
+                kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
             if pointwise {
                 // A direct GEMM over the NHWC rows, in chunks of pixels that stay in cache.
                 let pixels = n * oh * ow;
@@ -470,14 +476,11 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         for ox in 0..ow {
                             let patch = &mut patches[ox * ks..][..ks];
                             for ky in 0..kh {
-                                let iy = (oy * p.stride[0] + ky * p.dilation[0]) as isize - p.pad.top as isize;
                                 for kx in 0..kw {
-                                    let ix = (ox * p.stride[1] + kx * p.dilation[1]) as isize - p.pad.left as isize;
                                     let dst = &mut patch[(ky * kw + kx) * c..][..c];
-                                    if iy < 0 || iy >= h as isize || ix < 0 || ix >= w as isize {
-                                        dst.fill(0);
-                                    } else {
-                                        dst.copy_from_slice(&xi[((b * h + iy as usize) * w + ix as usize) * c..][..c]);
+                                    match p.geom.tap(oy, ox, ky, kx) {
+                                        Some((iy, ix)) => dst.copy_from_slice(&xi[((b * h + iy) * w + ix) * c..][..c]),
+                                        None => dst.fill(0),
                                     }
                                 }
                             }

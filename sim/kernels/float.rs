@@ -5,6 +5,7 @@
 //! values as the plain loops (`conv_reference`, kept for the tests and grouped convolutions).
 
 use crate::ir::{Activation, ExplicitPadding, PoolKind};
+use crate::kernels::conv::ConvGeometry;
 use crate::kernels::float_gemm;
 
 /// Clamps to a fused activation's range.
@@ -16,71 +17,24 @@ pub fn activate(x: &mut [f32], act: Activation) {
 }
 
 /// Float convolution, NHWC input, OHWI weights; `groups` as in the IR.
-#[allow(clippy::too_many_arguments)]
-pub fn conv(
-    input: [usize; 4],
-    output: [usize; 4],
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pad: ExplicitPadding,
-    groups: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
-    let g = ConvGeometry { input, output, kernel, stride, dilation, pad };
-    let (c, cout) = (input[3], output[3]);
+pub fn conv(g: &ConvGeometry, groups: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (c, cout) = (g.input[3], g.output[3]);
     if groups <= 1 {
-        float_gemm::conv(&g, x, w, bias)
+        float_gemm::conv(g, x, w, bias)
     } else if groups == c && cout == c {
-        float_gemm::depthwise(&g, x, w, bias)
+        float_gemm::depthwise(g, x, w, bias)
     } else {
-        conv_reference(input, output, kernel, stride, dilation, pad, groups, x, w, bias)
-    }
-}
-
-/// Shapes of a convolution (NHWC).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConvGeometry {
-    pub input: [usize; 4],
-    pub output: [usize; 4],
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub dilation: [usize; 2],
-    pub pad: ExplicitPadding,
-}
-
-impl ConvGeometry {
-    /// Input row and column of tap `(ky, kx)` for output `(oy, ox)`, if inside the image.
-    #[inline]
-    pub fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-        let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize - self.pad.top as isize;
-        let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize - self.pad.left as isize;
-        (iy >= 0 && iy < self.input[1] as isize && ix >= 0 && ix < self.input[2] as isize)
-            .then_some((iy as usize, ix as usize))
+        conv_reference(g, groups, x, w, bias)
     }
 }
 
 /// The plain loops: one output at a time, taps skipped outside the image.
-#[allow(clippy::too_many_arguments)]
-pub fn conv_reference(
-    input: [usize; 4],
-    output: [usize; 4],
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    dilation: [usize; 2],
-    pad: ExplicitPadding,
-    groups: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
-    let [n, h, wd, c] = input;
-    let [_, oh, ow, cout] = output;
+pub fn conv_reference(geom: &ConvGeometry, groups: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let [n, h, wd, c] = geom.input;
+    let [_, oh, ow, cout] = geom.output;
     let cin_g = c / groups.max(1);
     let cout_g = cout / groups.max(1);
-    let [kh, kw] = kernel;
+    let [kh, kw] = geom.kernel;
     let mut out = vec![0f32; n * oh * ow * cout];
     for b in 0..n {
         for oy in 0..oh {
@@ -89,16 +43,9 @@ pub fn conv_reference(
                     let g = co / cout_g.max(1);
                     let mut acc = 0f32;
                     for ky in 0..kh {
-                        let iy = (oy * stride[0] + ky * dilation[0]) as isize - pad.top as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
                         for kx in 0..kw {
-                            let ix = (ox * stride[1] + kx * dilation[1]) as isize - pad.left as isize;
-                            if ix < 0 || ix >= wd as isize {
-                                continue;
-                            }
-                            let xs = &x[((b * h + iy as usize) * wd + ix as usize) * c + g * cin_g..][..cin_g];
+                            let Some((iy, ix)) = geom.tap(oy, ox, ky, kx) else { continue };
+                            let xs = &x[((b * h + iy) * wd + ix) * c + g * cin_g..][..cin_g];
                             let ws = &w[((co * kh + ky) * kw + kx) * cin_g..][..cin_g];
                             for (a, bb) in xs.iter().zip(ws) {
                                 acc += a * bb;

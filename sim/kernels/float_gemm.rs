@@ -13,7 +13,7 @@
 //! exact zero sum). The AVX2 build of the same code is chosen at run time; without FMA
 //! contraction (Rust never fuses `a * b + c`) it rounds exactly as the scalar code.
 
-use super::float::ConvGeometry;
+use super::conv::ConvGeometry;
 
 /// Pixels per register tile.
 const MR: usize = 4;
@@ -176,6 +176,7 @@ fn depthwise_portable(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32
 #[cfg(test)]
 mod tests {
     use crate::ir::ExplicitPadding;
+    use crate::kernels::conv::ConvGeometry;
     use crate::kernels::float::{conv, conv_reference};
 
     /// Deterministic values with many distinct magnitudes, so any change of summation order shows.
@@ -200,8 +201,9 @@ mod tests {
         let x = values(n * h * w * c, 1);
         let wt = values(cout * kernel[0] * kernel[1] * (c / groups), 2);
         let b = values(cout, 3);
-        let fast = conv(input, output, kernel, stride, [1, 1], pad, groups, &x, &wt, Some(&b));
-        let slow = conv_reference(input, output, kernel, stride, [1, 1], pad, groups, &x, &wt, Some(&b));
+        let geom = ConvGeometry { input, output, kernel, stride, dilation: [1, 1], pad };
+        let fast = conv(&geom, groups, &x, &wt, Some(&b));
+        let slow = conv_reference(&geom, groups, &x, &wt, Some(&b));
         assert_eq!(fast, slow, "{input:?} -> {output:?} k{kernel:?} s{stride:?} g{groups}");
     }
 

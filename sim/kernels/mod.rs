@@ -395,18 +395,15 @@ fn float_layer(g: &Graph, l: &Layer, vals: &[Option<Values>], dequant: bool) -> 
             let b = g.bias_of(l).and_then(const_f32);
             let input = shape4(&x.shape);
             let pad = resolve_padding(c.padding, [input[1], input[2]], c.kernel, c.stride, c.dilation);
-            float::conv(
+            let geom = conv::ConvGeometry {
                 input,
-                shape4(&out.shape),
-                c.kernel,
-                c.stride,
-                c.dilation,
+                output: shape4(&out.shape),
+                kernel: c.kernel,
+                stride: c.stride,
+                dilation: c.dilation,
                 pad,
-                c.groups,
-                &fin(0)?,
-                &w,
-                b.as_deref(),
-            )
+            };
+            float::conv(&geom, c.groups, &fin(0)?, &w, b.as_deref())
         }
         Op::FullyConnected(fcp) => {
             let x = g.data_input(l);
@@ -506,12 +503,7 @@ fn conv_params(g: &Graph, l: &Layer) -> Result<conv::ConvParams, ExecError> {
     let pad = resolve_padding(c.padding, [input[1], input[2]], c.kernel, c.stride, c.dilation);
     let requant = if x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
     Ok(conv::ConvParams {
-        input,
-        output,
-        kernel: c.kernel,
-        stride: c.stride,
-        dilation: c.dilation,
-        pad,
+        geom: conv::ConvGeometry { input, output, kernel: c.kernel, stride: c.stride, dilation: c.dilation, pad },
         groups: c.groups,
         weight_zp: weight_zps(w, output[3]),
         weights,
