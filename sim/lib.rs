@@ -20,5 +20,6 @@ pub mod plot;
 pub mod quant;
 pub mod report;
 pub mod simulate;
+pub mod source;
 pub mod sweep;
 pub mod units;
