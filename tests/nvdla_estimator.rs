@@ -6,10 +6,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use accelsim::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Tensor, TensorId, TensorKind, WeightSource,
-};
-use accelsim::simulate::nvdla_estimator::workbook::caffe_resnet50;
+use accelsim::ir::{Conv2d, FullyConnected, Op, Padding, TensorKind};
+use accelsim::simulate::nvdla_estimator::workbook::{caffe_resnet50, Builder};
 use accelsim::simulate::nvdla_estimator::{
     estimate, layers_from_graph, Bound, EstimatorConfig, EstimatorLayer, FusedPool, LayerKind, Operand, RowVariant,
 };
@@ -206,43 +204,6 @@ fn nv_full_primer_row_is_269_fps() {
 
 // ---- The same network built as an accelsim graph ----
 
-struct Builder {
-    g: Graph,
-}
-
-impl Builder {
-    fn tensor(&mut self, name: &str, shape: Vec<usize>, kind: TensorKind) -> TensorId {
-        self.g.add_tensor(Tensor {
-            name: name.into(),
-            shape,
-            dtype: DataType::Int { bits: 8, signed: true },
-            quant: None,
-            kind,
-            data: None,
-        })
-    }
-
-    fn layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>) -> TensorId {
-        let y = self.tensor(&format!("{name}:out"), vec![], TensorKind::Activation);
-        self.g.layers.push(Layer { name: name.into(), op, inputs, outputs: vec![y], activation: Activation::Relu });
-        y
-    }
-
-    fn conv(&mut self, name: &str, x: TensorId, cin: usize, cout: usize, k: usize, s: usize) -> TensorId {
-        let w = self.tensor(&format!("{name}:w"), vec![cout, k, k, cin], TensorKind::Weight);
-        let op = Op::Conv2d(Conv2d {
-            out_channels: cout,
-            kernel: [k, k],
-            stride: [s, s],
-            dilation: [1, 1],
-            padding: Padding::Same,
-            groups: 1,
-            bias: false,
-        });
-        self.layer(name, op, vec![x, w])
-    }
-}
-
 #[test]
 fn graph_builder_reproduces_the_workbooks_rows() {
     let built = layers_from_graph(&caffe_resnet50());
@@ -282,7 +243,7 @@ fn graph_builder_reproduces_the_workbooks_rows() {
 
 #[test]
 fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() {
-    let mut b = Builder { g: Graph::new("tiny", WeightSource::Synthetic { seed: 0 }) };
+    let mut b = Builder::new("tiny");
     let x = b.tensor("x", vec![1, 14, 14, 32], TensorKind::Activation);
     b.g.inputs.push(x);
     let dw_w = b.tensor("dw:w", vec![32, 3, 3, 1], TensorKind::Weight);

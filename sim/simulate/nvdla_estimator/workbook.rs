@@ -17,12 +17,20 @@ use crate::ir::{
 /// The layer whose input channels the sheet lists wrongly, and the count it uses.
 pub const ERRATUM: (&str, u64) = ("res2a_branch2a", 256);
 
-struct Builder {
-    g: Graph,
+/// Builds an int8 graph layer by layer (the workbook network; tests build small ones).
+pub struct Builder {
+    /// The graph so far.
+    pub g: Graph,
 }
 
 impl Builder {
-    fn tensor(&mut self, name: &str, shape: Vec<usize>, kind: TensorKind) -> TensorId {
+    /// An empty graph with synthetic weights.
+    pub fn new(name: &str) -> Self {
+        Builder { g: Graph::new(name, WeightSource::Synthetic { seed: 0 }) }
+    }
+
+    /// Adds an int8 tensor.
+    pub fn tensor(&mut self, name: &str, shape: Vec<usize>, kind: TensorKind) -> TensorId {
         self.g.add_tensor(Tensor {
             name: name.into(),
             shape,
@@ -33,13 +41,15 @@ impl Builder {
         })
     }
 
-    fn layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>) -> TensorId {
+    /// Adds a layer with a ReLU and one output tensor (shape left to inference); returns it.
+    pub fn layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>) -> TensorId {
         let y = self.tensor(&format!("{name}:out"), vec![], TensorKind::Activation);
         self.g.layers.push(Layer { name: name.into(), op, inputs, outputs: vec![y], activation: Activation::Relu });
         y
     }
 
-    fn conv(&mut self, name: &str, x: TensorId, cin: usize, cout: usize, k: usize, s: usize) -> TensorId {
+    /// Adds a dense SAME convolution of `cin` -> `cout` channels, `k` x `k`, stride `s`.
+    pub fn conv(&mut self, name: &str, x: TensorId, cin: usize, cout: usize, k: usize, s: usize) -> TensorId {
         let w = self.tensor(&format!("{name}:w"), vec![cout, k, k, cin], TensorKind::Weight);
         let op = Op::Conv2d(Conv2d {
             out_channels: cout,
@@ -53,7 +63,8 @@ impl Builder {
         self.layer(name, op, vec![x, w])
     }
 
-    fn pool(&mut self, name: &str, x: TensorId, kind: PoolKind, k: usize, s: usize) -> TensorId {
+    /// Adds a SAME pooling.
+    pub fn pool(&mut self, name: &str, x: TensorId, kind: PoolKind, k: usize, s: usize) -> TensorId {
         let op = Op::Pool(Pool { kind, kernel: [k, k], stride: [s, s], padding: Padding::Same });
         self.layer(name, op, vec![x])
     }
@@ -61,7 +72,7 @@ impl Builder {
 
 /// Caffe's ResNet-50 v1 as the workbook lists it (224x224, int8, synthetic weights).
 pub fn caffe_resnet50() -> Graph {
-    let mut b = Builder { g: Graph::new("resnet50-caffe", WeightSource::Synthetic { seed: 0 }) };
+    let mut b = Builder::new("resnet50-caffe");
     let x = b.tensor("data", vec![1, 224, 224, 3], TensorKind::Activation);
     b.g.inputs.push(x);
     let y = b.conv("conv1", x, 3, 64, 7, 2);
