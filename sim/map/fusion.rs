@@ -277,12 +277,12 @@ mod tests {
     use super::*;
     use crate::hw::load_hw;
     use crate::import::load_model;
-    use crate::quant::{assign_widths, Precision};
+    use crate::quant::{assign_uniform, Precision};
 
     fn planned(hw: &str, set: &[(String, f64)], model: &str) -> (Graph, FusionPlan) {
         let hw = load_hw(hw, set).expect("preset");
         let mut g = load_model(model, &Default::default()).expect("model");
-        assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
         let p = plan(&g, &hw);
         (g, p)
     }
