@@ -288,6 +288,9 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?
     };
     let q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    for n in cfg.widths.widened(&g) {
+        eprintln!("note: {n}");
+    }
     let bytes = match format {
         OutFormat::Aqm => aqm::to_bytes(&q),
         OutFormat::Tflite => crate::export::tflite::to_tflite(&q)

@@ -99,14 +99,17 @@ pub fn run(a: &RunArgs) -> Result<()> {
     // the float tensors of its interface (a float input before QUANTIZE, a float output
     // after DEQUANTIZE).
     let requests = layer_requests(&a.layer_bits)?;
+    let mut widened = Vec::new();
     if !is_quantized(&g) || a.wbits.is_some() || a.abits.is_some() || !requests.is_empty() {
         let plan = WidthPlan::resolve(&g, Precision { weight_bits: wbits, activation_bits: abits }, &requests)
             .into_diagnostic()?;
+        widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }
     let mut report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
+    report.notes.extend(widened);
     if let Some(g0) = &acc_graph {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }

@@ -202,6 +202,29 @@ impl WidthPlan {
         summary(&self.layers)
     }
 
+    /// Notes on the layers that read their input wider than the plan asks, because the tensor
+    /// is stored once and another reader wants more (or it is passed through unchanged to
+    /// one): what the user asked is not what runs, so the commands say so.
+    pub fn widened(&self, g: &Graph) -> Vec<String> {
+        let acts = self.activation_widths(g);
+        g.layers
+            .iter()
+            .zip(&self.layers)
+            .filter_map(|(l, lw)| {
+                let x = l.inputs[0];
+                let got = acts[x.0]?;
+                (got > lw.activation).then(|| {
+                    format!(
+                        "layer '{}' asked for {}-bit activations but reads '{}' at {got} bits: a tensor is stored once, at the widest width its readers ask for",
+                        l.name,
+                        lw.activation,
+                        g.tensor(x).name
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The width of each activation tensor of `g` under this plan (`None` for constants and
     /// tensors no layer reads or writes); see the module docs for the rule.
     pub fn activation_widths(&self, g: &Graph) -> Vec<Option<u8>> {
@@ -288,15 +311,14 @@ pub fn summary(layers: &[LayerWidths]) -> String {
     }
 }
 
-/// Names among `names` within a small edit distance of `name` (at most 5, closest first).
+/// The names among `names` closest to `name` by edit distance (within a third of its
+/// length, at least 2), at most 5.
 fn near<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let limit = (name.chars().count() / 3).max(2);
-    let mut d: Vec<(usize, &str)> = names
-        .map(|n| (edit_distance(name, n), n))
-        .filter(|&(d, n)| d <= limit || n.contains(name) || name.contains(n))
-        .collect();
+    let mut d: Vec<(usize, &str)> = names.map(|n| (edit_distance(name, n), n)).filter(|&(d, _)| d <= limit).collect();
     d.sort();
-    d.into_iter().take(5).map(|(_, n)| n.to_string()).collect()
+    let best = d.first().map_or(0, |&(b, _)| b);
+    d.into_iter().take_while(|&(x, _)| x == best).take(5).map(|(_, n)| n.to_string()).collect()
 }
 
 /// Levenshtein distance over chars.
@@ -371,6 +393,8 @@ mod tests {
         let w = p.activation_widths(&g);
         // The pooling's input is read at 8 bits, so its output (same parameters) is 8 too.
         assert_eq!((w[l.inputs[0].0], w[l.outputs[0].0]), (Some(8), Some(8)));
+        let notes = p.widened(&g);
+        assert!(notes.len() == 1 && notes[0].contains(&g.layers[next].name), "{notes:?}");
         // Asking the pooling itself for 4 bits narrows both sides of it.
         let r = [req(&g.layers[i].name, None, Some(4)), req(&g.layers[next].name, None, Some(4))];
         let w = WidthPlan::resolve(&g, W8A8, &r).expect("resolves").activation_widths(&g);
@@ -388,6 +412,7 @@ mod tests {
     fn near_names_are_close_ones() {
         let names = ["conv1", "conv2", "conv_dw_1", "fc"];
         assert_eq!(near("conv3", names.into_iter()), vec!["conv1", "conv2"]);
+        assert_eq!(near("conv_dw_2", names.into_iter()), vec!["conv_dw_1"]);
         assert!(near("zzzzzzzz", names.into_iter()).is_empty());
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
