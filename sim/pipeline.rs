@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::conv_compute;
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
-use crate::map::work::{work_of, Work};
+use crate::map::work::{mode_of, work_of, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::simulate::{simulate, TileStream};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -128,13 +128,6 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         layers,
         accuracy: None,
     })
-}
-
-/// The compute mode a layer's widths select: its weights' width by its data input's, for
-/// a layer with weights; `None` for a layer without weights (it has no weight width).
-pub fn mode_of<'a>(g: &Graph, l: &Layer, hw: &'a HwDesc) -> Option<&'a PrecisionMode> {
-    let w = g.weights_of(l)?;
-    hw.mode_for(w.dtype.bits(), g.data_input(l).dtype.bits())
 }
 
 /// The operand widths of a layer; the weight width is `None` for a layer without weights.

@@ -264,9 +264,7 @@ fn pool_head(
         return None;
     }
     // Channels in flight: the kernels of one group in the conv's compute mode.
-    let wbits = g.weights_of(head_layer).map(|t| t.dtype.bits()).unwrap_or(8);
-    let abits = g.data_input(head_layer).dtype.bits();
-    let mode = hw.mode_for(wbits, abits)?;
+    let mode = crate::map::work::mode_of(g, head_layer, hw)?;
     let channels = (mode.macs_per_cycle / n.atomic_c.max(1)).max(1);
     let width_out = if matches!(l.op, Op::Mean { .. }) { 1 } else { dim(&out.shape, 2) };
     pdp_fits_on_the_fly(n, kernel, stride, width_out, channels, x.dtype.bits()).then_some((head, FusedOp::Pool))

@@ -42,8 +42,7 @@ pub fn compute_report(g: &Graph, hw: &HwDesc, report: &RunReport) -> Option<Stri
     for (i, (l, r)) in g.layers.iter().zip(&report.layers).enumerate() {
         let (mut mapping, mut util) = (0.0, 0.0);
         if let Work::Conv(w) = work_of(g, l) {
-            let wbits = g.weights_of(l).map(|t| t.dtype.bits()).unwrap_or(8);
-            if let Some(mode) = hw.mode_for(wbits, g.data_input(l).dtype.bits()) {
+            if let Some(mode) = crate::map::work::mode_of(g, l, hw) {
                 let (gemm, _, slow) = mac_array_gemm(m, mode, &w);
                 if let Ok(c) = systolic::compute(systolic_dataflow(m), m.rows, m.cols, gemm) {
                     mapping = c.mapping_efficiency;
