@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
 use crate::map::family::conv_compute;
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
-use crate::map::work::{work_of, Work};
+use crate::map::work::{work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::simulate::{simulate, TileStream};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -48,6 +48,9 @@ pub enum RunError {
         /// The total that overflows.
         what: String,
     },
+    /// The layer's op costs several phases.
+    #[error(transparent)]
+    SeveralPhases(#[from] SeveralPhases),
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -173,7 +176,7 @@ fn run_layer(
     let mut out_bits_fused: Option<(Bits, Bits)> = None;
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
-        match work_of(g, l) {
+        match work_of(g, l)? {
             Work::Conv(w) => {
                 let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
                     layer: l.name.clone(),
@@ -223,10 +226,7 @@ fn run_layer(
                     let mut last = out;
                     for &(fi, op) in followers {
                         let fl = g.layer(fi);
-                        let ops = match work_of(g, fl) {
-                            Work::Vector(v) => v.ops,
-                            _ => 0,
-                        };
+                        let ops = crate::map::work::vector_ops(g, fl);
                         vector_ops = vector_ops.saturating_add(ops);
                         match op {
                             FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use accelsim::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId,
-    TensorKind, WeightSource,
+    Activation, BinaryKind, Conv2d, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool, PoolKind,
+    Reduce, ReduceKind, Softmax, Tensor, TensorId, TensorKind, WeightSource,
 };
 use accelsim::simulate::nvdla_estimator::{
     estimate, layers_from_graph, Bound, EstimatorConfig, EstimatorLayer, FusedPool, LayerKind, Operand, RowVariant,
@@ -265,12 +265,12 @@ fn caffe_resnet50() -> Graph {
             let a = b.conv(&format!("{name}_branch2a"), y, cin, width, 1, s);
             let c = b.conv(&format!("{name}_branch2b"), a, width, width, 3, 1);
             let d = b.conv(&format!("{name}_branch2c"), c, width, width * 4, 1, 1);
-            y = b.layer(&name, Op::Add, vec![d, shortcut]);
+            y = b.layer(&name, Op::Binary(BinaryKind::Add), vec![d, shortcut]);
             cin = width * 4;
         }
     }
     let p = b.pool("pool5", y, PoolKind::Avg, 7, 7);
-    let f = b.layer("flatten", Op::Reshape { shape: vec![1, -1] }, vec![p]);
+    let f = b.layer("flatten", Op::Layout(Layout::Reshape { shape: vec![1, -1] }), vec![p]);
     let w = b.tensor("fc1000:w", vec![1000, 2048], TensorKind::Weight);
     let out = b.layer("fc1000", Op::FullyConnected(FullyConnected { out_features: 1000, bias: false }), vec![f, w]);
     b.g.outputs.push(out);
@@ -332,10 +332,10 @@ fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() 
     });
     let y = b.layer("dw", dw, vec![x, dw_w]);
     let y = b.conv("pw", y, 32, 64, 1, 1);
-    let m = b.layer("gap", Op::Mean { axes: vec![1, 2], keep_dims: false }, vec![y]);
+    let m = b.layer("gap", Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: false }), vec![y]);
     let w = b.tensor("fc:w", vec![10, 64], TensorKind::Weight);
     let out = b.layer("fc", Op::FullyConnected(FullyConnected { out_features: 10, bias: false }), vec![m, w]);
-    let s = b.layer("softmax", Op::Softmax { beta: 1.0 }, vec![out]);
+    let s = b.layer("softmax", Op::Softmax(Softmax { beta: 1.0 }), vec![out]);
     b.g.outputs.push(s);
     b.g.infer_shapes().expect("shapes");
 

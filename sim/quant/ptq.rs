@@ -21,7 +21,8 @@
 
 use rayon::prelude::*;
 
-use crate::ir::{DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{Convert, DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ops::{OpFamily, QuantRule};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
 use crate::quant::clip::{affine_params, choose_range, quantize_weights, ClipMethod};
@@ -89,13 +90,12 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         .collect();
     let mut act: Vec<Option<(f32, i32)>> =
         ranges.iter().map(|r| r.map(|(lo, hi)| affine_params(lo, hi, ab, symmetric_act))).collect();
-    let int_softmax = ab <= 8;
     for l in &g.layers {
         let (i, o) = (l.inputs[0].0, l.outputs[0].0);
-        match &l.op {
-            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => act[o] = act[i],
-            Op::Softmax { .. } if int_softmax => act[o] = Some((1.0 / (1u32 << ab) as f32, -(1i32 << (ab - 1)))),
-            _ => {}
+        match l.op.quant_rule(ab) {
+            QuantRule::SameAsInput => act[o] = act[i],
+            QuantRule::Fixed { scale, zero_point } => act[o] = Some((scale, zero_point)),
+            QuantRule::Free | QuantRule::SharedWithInputs | QuantRule::FloatOnly => {}
         }
     }
     if cfg.litert {
@@ -115,7 +115,8 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let (cout, groups) = match &l.op {
             Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
             Op::FullyConnected(f) => (f.out_features, 1),
-            _ => continue,
+            // No weights to quantize.
+            Op::Binary(_) | Op::Pool(_) | Op::Reduce(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => continue,
         };
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };
@@ -148,22 +149,20 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         });
         wt.data = Some(TensorData::I32(qw.q));
     }
-    // 3. Float softmax behind a DEQUANTIZE when the integer softmax cannot take the input.
-    if !int_softmax {
-        let mut i = 0;
-        while i < q.layers.len() {
-            if matches!(q.layers[i].op, Op::Softmax { .. }) {
-                let x = q.layers[i].inputs[0];
-                let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
-                q.layers.insert(i, layer(&q, "dequantize", Op::Dequantize, x, d));
-                q.layers[i + 1].inputs[0] = d;
-                let o = q.layers[i + 1].outputs[0];
-                q.tensor_mut(o).dtype = DataType::F32;
-                q.tensor_mut(o).quant = None;
-                i += 1;
-            }
+    // 3. Ops without an integer kernel at this width run in float behind a DEQUANTIZE.
+    let mut i = 0;
+    while i < q.layers.len() {
+        if q.layers[i].op.quant_rule(ab) == QuantRule::FloatOnly {
+            let x = q.layers[i].inputs[0];
+            let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
+            q.layers.insert(i, layer(&q, "dequantize", Op::Convert(Convert::Dequantize), x, d));
+            q.layers[i + 1].inputs[0] = d;
+            let o = q.layers[i + 1].outputs[0];
+            q.tensor_mut(o).dtype = DataType::F32;
+            q.tensor_mut(o).quant = None;
             i += 1;
         }
+        i += 1;
     }
     // 4. QUANTIZE after each input, DEQUANTIZE before each integer output.
     for (k, &inp) in g.inputs.iter().enumerate() {
@@ -172,7 +171,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         for l in &mut q.layers {
             l.inputs.iter_mut().filter(|t| **t == inp).for_each(|t| *t = qi);
         }
-        let ql = layer(&q, "quantize", Op::Quantize, inp, qi);
+        let ql = layer(&q, "quantize", Op::Convert(Convert::Quantize), inp, qi);
         q.layers.insert(k, ql);
     }
     let outs = q.outputs.clone();
@@ -180,7 +179,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     for o in outs {
         if q.tensor(o).dtype.is_int() {
             let d = add_like(&mut q, o, "dequantized", DataType::F32, None);
-            let dl = layer(&q, "dequantize", Op::Dequantize, o, d);
+            let dl = layer(&q, "dequantize", Op::Convert(Convert::Dequantize), o, d);
             q.layers.push(dl);
             q.outputs.push(d);
         } else {
@@ -216,13 +215,13 @@ fn share_concat_params(
     let mut with_concat = Vec::new();
     for l in &g.layers {
         let o = l.outputs[0];
-        match &l.op {
-            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => join(&mut parent, l.inputs[0], o),
-            Op::Concat { .. } => {
+        match l.op.quant_rule(bits) {
+            QuantRule::SameAsInput => join(&mut parent, l.inputs[0], o),
+            QuantRule::SharedWithInputs => {
                 l.inputs.iter().for_each(|&i| join(&mut parent, i, o));
                 with_concat.push(o);
             }
-            _ => {}
+            QuantRule::Free | QuantRule::Fixed { .. } | QuantRule::FloatOnly => {}
         }
     }
     let groups: Vec<usize> = with_concat.iter().map(|t| root(&mut parent, t.0)).collect();

@@ -41,8 +41,7 @@ pub fn compute_report(g: &Graph, hw: &HwDesc, report: &RunReport) -> Option<Stri
     let mut s = String::from(HEADER);
     for (i, (l, r)) in g.layers.iter().zip(&report.layers).enumerate() {
         let (mut mapping, mut util) = (0.0, 0.0);
-        if let Work::Conv(w) = work_of(g, l) {
-            let wbits = g.weights_of(l).map(|t| t.dtype.bits()).unwrap_or(8);
+        if let (Ok(Work::Conv(w)), Some(wbits)) = (work_of(g, l), g.weight_bits(l)) {
             if let Some(mode) = hw.mode_for(wbits, g.data_input(l).dtype.bits()) {
                 let (gemm, _, slow) = mac_array_gemm(m, mode, &w);
                 if let Ok(c) = systolic::compute(systolic_dataflow(m), m.rows, m.cols, gemm) {
