@@ -18,6 +18,7 @@ use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{work_of, Work};
 use accelsim::quant::calib::calibrate;
 use accelsim::quant::clip::ClipMethod;
+use accelsim::quant::data_free::statistics;
 use accelsim::quant::ptq::{quantize_graph, PtqConfig};
 
 /// The family of an op: an exhaustive match, so a new family is a compile error here.
@@ -327,7 +328,9 @@ fn float_out(g: &Graph) -> Vec<f32> {
 }
 
 fn ptq(g: &Graph, litert: bool) -> Graph {
-    let cal = calibrate(g, &inputs_of(g)).expect("calibration");
+    // Calibration runs single-input graphs; graphs with two inputs take data-free statistics
+    // (inputs assumed in [-1, 1], as `values` gives).
+    let cal = if g.inputs.len() == 1 { calibrate(g, &inputs_of(g)).expect("calibration") } else { statistics(g) };
     let cfg = PtqConfig {
         weight_bits: 8,
         activation_bits: 8,

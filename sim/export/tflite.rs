@@ -382,8 +382,9 @@ impl Writer<'_> {
                     filter_height: stride_i32(p.kernel[0]),
                     fused_activation_function: act,
                 };
-                let op = if p.kind == PoolKind::Max { B::MaxPool2d } else { B::AveragePool2d };
-                (OpCode { op, version: if wide { 3 } else { 2 } }, Some(O::Pool2DOptions(Box::new(o))))
+                let (op, versions) =
+                    codes::pool_out(p.kind).ok_or_else(|| err(format!("TFLite has no {} operator", l.op.name())))?;
+                (OpCode { op, version: versions[wide as usize] }, Some(O::Pool2DOptions(Box::new(o))))
             }
             Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }) => {
                 no_act("MEAN")?;
@@ -421,13 +422,11 @@ impl Writer<'_> {
                 let o = fb::SoftmaxOptions { beta: *beta };
                 (OpCode { op: B::Softmax, version }, Some(O::SoftmaxOptions(Box::new(o))))
             }
-            Op::Convert(Convert::Quantize) => {
-                no_act("QUANTIZE")?;
-                (OpCode { op: B::Quantize, version: if wide { 3 } else { 2 } }, None)
-            }
-            Op::Convert(Convert::Dequantize) => {
-                no_act("DEQUANTIZE")?;
-                (OpCode { op: B::Dequantize, version: if wide { 4 } else { 2 } }, None)
+            Op::Convert(kind) => {
+                no_act(&l.op.name().to_uppercase())?;
+                let (op, versions) =
+                    codes::convert_out(*kind).ok_or_else(|| err(format!("TFLite has no {} operator", l.op.name())))?;
+                (OpCode { op, version: versions[wide as usize] }, None)
             }
         };
         Ok(fb::Operator {

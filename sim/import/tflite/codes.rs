@@ -3,7 +3,7 @@
 //! (`export/tflite.rs`) writes them, so the two cannot disagree.
 
 use super::generated::tflite as fb;
-use crate::ir::{Activation, BinaryKind};
+use crate::ir::{Activation, BinaryKind, Convert, PoolKind};
 
 /// Every IR activation and TFLite's code for it.
 const ACTIVATIONS: [(Activation, fb::ActivationFunctionType); 4] = [
@@ -66,6 +66,40 @@ pub(crate) fn binary_in(code: fb::BuiltinOperator) -> Option<&'static BinaryCode
     BINARY.iter().find(|r| r.code == code)
 }
 
+/// Pooling kinds and TFLite's operators, with the operator version for 8-bit and wider
+/// operands.
+const POOL: [(PoolKind, fb::BuiltinOperator, [i32; 2]); 2] = [
+    (PoolKind::Max, fb::BuiltinOperator::MaxPool2d, [2, 3]),
+    (PoolKind::Avg, fb::BuiltinOperator::AveragePool2d, [2, 3]),
+];
+
+/// The pooling kind of a TFLite operator, if it is a pooling.
+pub(crate) fn pool_in(code: fb::BuiltinOperator) -> Option<PoolKind> {
+    POOL.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+}
+
+/// TFLite's operator and its versions for a pooling kind.
+pub(crate) fn pool_out(kind: PoolKind) -> Option<(fb::BuiltinOperator, [i32; 2])> {
+    POOL.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+}
+
+/// Conversions and TFLite's operators, with the operator version for 8-bit and wider
+/// operands.
+const CONVERT: [(Convert, fb::BuiltinOperator, [i32; 2]); 2] = [
+    (Convert::Quantize, fb::BuiltinOperator::Quantize, [2, 3]),
+    (Convert::Dequantize, fb::BuiltinOperator::Dequantize, [2, 4]),
+];
+
+/// The conversion of a TFLite operator, if it is one.
+pub(crate) fn convert_in(code: fb::BuiltinOperator) -> Option<Convert> {
+    CONVERT.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+}
+
+/// TFLite's operator and its versions for a conversion.
+pub(crate) fn convert_out(kind: Convert) -> Option<(fb::BuiltinOperator, [i32; 2])> {
+    CONVERT.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +108,16 @@ mod tests {
     fn every_activation_round_trips() {
         for a in Activation::ALL {
             assert_eq!(activation_in(activation_out(a)), Some(a));
+        }
+    }
+
+    #[test]
+    fn pool_and_convert_kinds_round_trip() {
+        for k in [PoolKind::Max, PoolKind::Avg] {
+            assert_eq!(pool_out(k).and_then(|(c, _)| pool_in(c)), Some(k));
+        }
+        for k in [Convert::Quantize, Convert::Dequantize] {
+            assert_eq!(convert_out(k).and_then(|(c, _)| convert_in(c)), Some(k));
         }
     }
 

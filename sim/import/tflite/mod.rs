@@ -429,12 +429,12 @@ impl Importer<'_> {
                 }
                 Op::Layout(Layout::Concat { axis: rank_axis(g, o.axis().map_err(c)? as i64, out)? })
             }
-            (B::AveragePool2d | B::MaxPool2d, Some(O::Pool2DOptions(o))) => {
+            (code, Some(O::Pool2DOptions(o))) if codes::pool_in(code).is_some() => {
                 act = act_of(o.fused_activation_function().map_err(c)?)?;
                 layer_inputs.push(input(0)?);
                 let pos = |v: i32| v.max(1) as usize;
                 Op::Pool(Pool {
-                    kind: if op == B::MaxPool2d { PoolKind::Max } else { PoolKind::Avg },
+                    kind: codes::pool_in(code).ok_or(LayerErr::Unsupported)?,
                     kernel: [pos(o.filter_height().map_err(c)?), pos(o.filter_width().map_err(c)?)],
                     stride: [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)],
                     padding: padding(o.padding().map_err(c)?),
@@ -477,13 +477,9 @@ impl Importer<'_> {
                 layer_inputs.push(x);
                 Op::Layout(Layout::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() })
             }
-            (B::Quantize, _) => {
+            (code, _) if codes::convert_in(code).is_some() => {
                 layer_inputs.push(input(0)?);
-                Op::Convert(Convert::Quantize)
-            }
-            (B::Dequantize, _) => {
-                layer_inputs.push(input(0)?);
-                Op::Convert(Convert::Dequantize)
+                Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported)?)
             }
             _ => return Err(LayerErr::Unsupported),
         };
