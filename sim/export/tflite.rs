@@ -23,8 +23,8 @@
 use crate::import::tflite::codes;
 use crate::import::tflite::generated::tflite as fb;
 use crate::ir::{
-    resolve_padding, Activation, Convert, DataType, Graph, Layer, Layout, Op, Padding, PoolKind, Reduce, ReduceKind,
-    Softmax, Tensor, TensorData, TensorId,
+    resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, Softmax, Tensor,
+    TensorData, TensorId,
 };
 
 /// Why a graph cannot be written as TFLite.

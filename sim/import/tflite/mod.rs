@@ -24,8 +24,8 @@ use generated::tflite as fb;
 use planus::ReadAsRoot;
 
 use crate::ir::{
-    Activation, Conv2d, Convert, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, PoolKind,
-    QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
+    Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 /// Why a model could not be imported.
