@@ -7,8 +7,8 @@
 //! (MUL, SUB, ...) is a row, its integer kernel in `kernels::elementwise` with a variant of
 //! [`BinaryParams`], and a case in `tests/op_conformance.rs`.
 
-use super::work::{Phase, VectorWork};
-use super::{DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::{BinaryKind, Tensor};
 use crate::kernels::elementwise::{self, AddParams};
 use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, Values};
@@ -191,10 +191,9 @@ impl OpFamily for BinaryKind {
 
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         let c = row(*self).cost;
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
-        let ops = in_elements.saturating_mul(c.per_input).saturating_add(out_elements.saturating_mul(c.per_output));
-        vec![Phase::Vector(VectorWork { in_elements, out_elements, ops, pooling: false })]
+        vec![vector_phase(cx, false, |i, o| {
+            i.saturating_mul(c.per_input).saturating_add(o.saturating_mul(c.per_output))
+        })]
     }
 
     fn quant_rule(&self, _activation_bits: u8) -> QuantRule {

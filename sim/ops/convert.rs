@@ -1,8 +1,8 @@
 //! The conversion family: QUANTIZE (float to integer, or requantization between integer
 //! types) and DEQUANTIZE (integer to float).
 
-use super::work::{Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::{Convert, QuantParams};
 use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::units::Macs;
@@ -60,9 +60,7 @@ impl OpFamily for Convert {
 
     /// One operation (a scale and round) per element.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
-        vec![Phase::Vector(VectorWork { in_elements, out_elements, ops: out_elements, pooling: false })]
+        vec![vector_phase(cx, false, |_, o| o)]
     }
 
     fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
@@ -91,7 +89,6 @@ impl OpFamily for Convert {
 
     /// Real values are unchanged by a conversion.
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
-        let x = inputs.first().copied().flatten()?;
-        Some(DataFree { moments: x.clone(), within_input_range: false })
+        same_moments(inputs, false)
     }
 }

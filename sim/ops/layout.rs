@@ -2,8 +2,8 @@
 //! (rescaling inputs whose quantization differs from the output's, as LiteRT does), PAD
 //! (with the zero point) and RESHAPE (a view of the same bytes).
 
-use super::work::{Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::Layout;
 use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
 use crate::units::Macs;
@@ -132,12 +132,8 @@ impl OpFamily for Layout {
 
     /// Concat and pad copy one element per output element; a reshape moves nothing.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
         match self {
-            Layout::Concat { .. } | Layout::Pad { .. } => {
-                vec![Phase::Vector(VectorWork { in_elements, out_elements, ops: out_elements, pooling: false })]
-            }
+            Layout::Concat { .. } | Layout::Pad { .. } => vec![vector_phase(cx, false, |_, o| o)],
             Layout::Reshape { .. } => Vec::new(),
         }
     }

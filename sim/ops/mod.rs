@@ -178,6 +178,21 @@ impl IntKernel {
     }
 }
 
+/// Vector work that reads every data input once and writes the output once, with `ops`
+/// operations from the elements read and written.
+pub(crate) fn vector_phase(cx: &LayerCx, pooling: bool, ops: impl FnOnce(u64, u64) -> u64) -> Phase {
+    let in_elements: u64 = cx.data().map(|t| t.elements()).fold(0, u64::saturating_add);
+    let out_elements = cx.out().elements();
+    let ops = ops(in_elements, out_elements);
+    Phase::Vector(work::VectorWork { in_elements, out_elements, ops, pooling })
+}
+
+/// Data-free statistics of an op that keeps its data input's moments.
+pub(crate) fn same_moments(inputs: &[Option<&Moments>], within_input_range: bool) -> Option<DataFree> {
+    let x = inputs.first().copied().flatten()?;
+    Some(DataFree { moments: x.clone(), within_input_range })
+}
+
 /// The integer values of data input `i`, or why there are none.
 pub(crate) fn int_input<'v>(inputs: &[&'v Values], i: usize) -> Result<&'v Vec<i32>, String> {
     match inputs.get(i) {

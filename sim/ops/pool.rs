@@ -1,8 +1,8 @@
 //! The pooling family: max and average pooling windows over NHWC tensors (TFLite's rules:
 //! padding excluded from an average; input and output share their quantization).
 
-use super::work::{Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::{resolve_padding, window_out, Pool, PoolKind};
 use crate::kernels::pool::{self, PoolParams};
 use crate::kernels::Arithmetic;
@@ -42,12 +42,11 @@ impl OpFamily for Pool {
     /// One operation per window element per output; an average also needs one multiply
     /// per output for the division.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
         let window = (self.kernel[0] * self.kernel[1]) as u64;
-        let extra = if self.kind == PoolKind::Avg { out_elements } else { 0 };
-        let ops = out_elements.saturating_mul(window) + extra;
-        vec![Phase::Vector(VectorWork { in_elements, out_elements, ops, pooling: true })]
+        vec![vector_phase(cx, true, |_, o| {
+            let extra = if self.kind == PoolKind::Avg { o } else { 0 };
+            o.saturating_mul(window) + extra
+        })]
     }
 
     fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
@@ -83,7 +82,6 @@ impl OpFamily for Pool {
     /// Pooling keeps the mean and variance (the pooled values are correlated, see
     /// `quant::data_free`), and its range stays within its input's.
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
-        let x = inputs.first().copied().flatten()?;
-        Some(DataFree { moments: x.clone(), within_input_range: true })
+        same_moments(inputs, true)
     }
 }

@@ -1,7 +1,7 @@
 //! The reduction family: MEAN over any axes (global average pooling is a mean over H and W).
 
-use super::work::{Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::{Reduce, ReduceKind};
 use crate::kernels::pool;
 use crate::kernels::{qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -61,12 +61,10 @@ impl OpFamily for Reduce {
 
     /// One addition per input element and one multiply per output (runs on NVDLA's PDP).
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
-        let ops = match self.kind {
-            ReduceKind::Mean => in_elements + out_elements,
-        };
-        vec![Phase::Vector(VectorWork { in_elements, out_elements, ops, pooling: true })]
+        let kind = self.kind;
+        vec![vector_phase(cx, true, |i, o| match kind {
+            ReduceKind::Mean => i + o,
+        })]
     }
 
     fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
@@ -101,7 +99,6 @@ impl OpFamily for Reduce {
     /// A mean keeps its input's mean and variance (the averaged values are correlated, see
     /// `quant::data_free`), and its range stays within its input's.
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
-        let x = inputs.first().copied().flatten()?;
-        Some(DataFree { moments: x.clone(), within_input_range: true })
+        same_moments(inputs, true)
     }
 }

@@ -1,7 +1,7 @@
 //! The softmax family: softmax over the last axis, with LiteRT's fixed output quantization.
 
-use super::work::{Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::work::Phase;
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::Softmax;
 use crate::kernels::softmax::{self, SoftmaxParams};
 use crate::kernels::{elementwise, float, qrange, scale_zp, Arithmetic, Values};
@@ -71,14 +71,7 @@ impl OpFamily for Softmax {
 
     /// exp via a lookup table, running sum, reciprocal multiply: three per element.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        let in_elements: u64 = cx.data().map(|t| t.elements()).sum();
-        let out_elements = cx.out().elements();
-        vec![Phase::Vector(VectorWork {
-            in_elements,
-            out_elements,
-            ops: in_elements.saturating_mul(3),
-            pooling: false,
-        })]
+        vec![vector_phase(cx, false, |i, _| i.saturating_mul(3))]
     }
 
     fn quant_rule(&self, activation_bits: u8) -> QuantRule {

@@ -73,14 +73,25 @@ const POOL: [(PoolKind, fb::BuiltinOperator, [i32; 2]); 2] = [
     (PoolKind::Avg, fb::BuiltinOperator::AveragePool2d, [2, 3]),
 ];
 
+/// A table of IR kinds, TFLite operators and their versions (8-bit, wider operands).
+type KindTable<K> = [(K, fb::BuiltinOperator, [i32; 2])];
+
+fn kind_in<K: Copy>(table: &KindTable<K>, code: fb::BuiltinOperator) -> Option<K> {
+    table.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+}
+
+fn kind_out<K: PartialEq>(table: &KindTable<K>, kind: K) -> Option<(fb::BuiltinOperator, [i32; 2])> {
+    table.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+}
+
 /// The pooling kind of a TFLite operator, if it is a pooling.
 pub(crate) fn pool_in(code: fb::BuiltinOperator) -> Option<PoolKind> {
-    POOL.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+    kind_in(&POOL, code)
 }
 
 /// TFLite's operator and its versions for a pooling kind.
 pub(crate) fn pool_out(kind: PoolKind) -> Option<(fb::BuiltinOperator, [i32; 2])> {
-    POOL.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+    kind_out(&POOL, kind)
 }
 
 /// Conversions and TFLite's operators, with the operator version for 8-bit and wider
@@ -92,12 +103,12 @@ const CONVERT: [(Convert, fb::BuiltinOperator, [i32; 2]); 2] = [
 
 /// The conversion of a TFLite operator, if it is one.
 pub(crate) fn convert_in(code: fb::BuiltinOperator) -> Option<Convert> {
-    CONVERT.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+    kind_in(&CONVERT, code)
 }
 
 /// TFLite's operator and its versions for a conversion.
 pub(crate) fn convert_out(kind: Convert) -> Option<(fb::BuiltinOperator, [i32; 2])> {
-    CONVERT.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+    kind_out(&CONVERT, kind)
 }
 
 #[cfg(test)]
