@@ -20,6 +20,8 @@ use accelsim::quant::calib::calibrate;
 use accelsim::quant::clip::ClipMethod;
 use accelsim::quant::data_free::statistics;
 use accelsim::quant::ptq::{quantize_graph, PtqConfig};
+use accelsim::quant::widths::WidthPlan;
+use accelsim::quant::Precision;
 
 /// The family of an op: an exhaustive match, so a new family is a compile error here.
 fn family(op: &Op) -> &'static str {
@@ -332,8 +334,7 @@ fn ptq(g: &Graph, litert: bool) -> Graph {
     // (inputs assumed in [-1, 1], as `values` gives).
     let cal = if g.inputs.len() == 1 { calibrate(g, &inputs_of(g)).expect("calibration") } else { statistics(g) };
     let cfg = PtqConfig {
-        weight_bits: 8,
-        activation_bits: 8,
+        widths: WidthPlan::uniform(g, Precision { weight_bits: 8, activation_bits: 8 }),
         per_channel: true,
         symmetric_weights: true,
         method: ClipMethod::MinMax,

@@ -2,9 +2,17 @@
 //! work, or nothing. The op families say what their layers cost as a list of phases
 //! ([`crate::ops::OpFamily::work`]); a layer is costed as one pass, so it has at most one.
 
+use crate::hw::{HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer};
 pub use crate::ops::work::{ConvWork, Operand, Phase, VectorWork};
 use crate::ops::{LayerCx, OpFamily};
+
+/// The compute mode a layer's widths select: its weights' width by its data input's, for
+/// a layer with weights; `None` for a layer without weights (it has no weight width, so no
+/// mode: never a default width) or when no mode is wide enough.
+pub fn mode_of<'a>(g: &Graph, l: &Layer, hw: &'a HwDesc) -> Option<&'a PrecisionMode> {
+    hw.mode_for(g.weight_bits(l)?, g.data_input(l).dtype.bits())
+}
 
 /// What a layer asks of the hardware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

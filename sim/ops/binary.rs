@@ -196,7 +196,7 @@ impl OpFamily for BinaryKind {
         })]
     }
 
-    fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         row(*self).quant
     }
 

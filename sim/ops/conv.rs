@@ -106,7 +106,7 @@ impl OpFamily for Conv2d {
         vec![Phase::Gemm { work, operand: Operand::Constant }]
     }
 
-    fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         QuantRule::Free
     }
 

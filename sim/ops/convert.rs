@@ -63,7 +63,7 @@ impl OpFamily for Convert {
         vec![vector_phase(cx, false, |_, o| o)]
     }
 
-    fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         match self {
             Convert::Quantize => QuantRule::Free,
             Convert::Dequantize => QuantRule::FloatOnly,

@@ -138,7 +138,7 @@ impl OpFamily for Layout {
         }
     }
 
-    fn quant_rule(&self, _activation_bits: u8) -> QuantRule {
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         match self {
             Layout::Concat { .. } => QuantRule::SharedWithInputs,
             Layout::Pad { .. } | Layout::Reshape { .. } => QuantRule::SameAsInput,

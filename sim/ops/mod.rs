@@ -214,8 +214,8 @@ pub trait OpFamily {
     fn macs(&self, cx: &LayerCx) -> Macs;
     /// The cost phases, in order (none for an op that moves no data).
     fn work(&self, cx: &LayerCx) -> Vec<Phase>;
-    /// How the output is quantized at `activation_bits`.
-    fn quant_rule(&self, activation_bits: u8) -> QuantRule;
+    /// How the output is quantized, for a data input and an output of these widths.
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule;
     /// Float evaluation (before the fused activation) from the data inputs' values, in
     /// order; constants are read from the graph. One value per output.
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
@@ -255,8 +255,8 @@ impl OpFamily for Op {
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         delegate!(self, work(cx))
     }
-    fn quant_rule(&self, activation_bits: u8) -> QuantRule {
-        delegate!(self, quant_rule(activation_bits))
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        delegate!(self, quant_rule(input_bits, output_bits))
     }
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         delegate!(self, eval_float(cx, inputs))
@@ -270,6 +270,14 @@ impl OpFamily for Op {
 }
 
 impl Op {
+    /// Whether the op's kernel passes its data input's quantization through to its output
+    /// without rescaling ([`QuantRule::SameAsInput`], a rule that holds at every width), so
+    /// the two share parameters and width.
+    pub fn passes_quantization_through(&self) -> bool {
+        // SameAsInput is decided by the family alone; the widths given do not matter.
+        self.quant_rule(8, 8) == QuantRule::SameAsInput
+    }
+
     /// A short name for reports (`Graph::op_name` also tells depthwise convolutions apart).
     pub fn name(&self) -> &'static str {
         OpFamily::name(self)

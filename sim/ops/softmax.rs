@@ -74,9 +74,11 @@ impl OpFamily for Softmax {
         vec![vector_phase(cx, false, |i, _| i.saturating_mul(3))]
     }
 
-    fn quant_rule(&self, activation_bits: u8) -> QuantRule {
-        if activation_bits <= MAX_INT_BITS {
-            let (scale, zero_point) = fixed_output(activation_bits as u32);
+    /// LiteRT's fixed output parameters at the output's width when the integer softmax
+    /// takes the input's width; float otherwise.
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        if input_bits <= MAX_INT_BITS {
+            let (scale, zero_point) = fixed_output(output_bits as u32);
             QuantRule::Fixed { scale, zero_point }
         } else {
             QuantRule::FloatOnly

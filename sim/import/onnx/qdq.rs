@@ -25,7 +25,6 @@
 
 use super::{pb, Const, ImportError, Importer, Res, Value};
 use crate::ir::{Activation, BinaryKind, Convert, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
-use crate::ops::{OpFamily, QuantRule};
 
 /// The integer values and quantization of a constant that a DequantizeLinear produced.
 #[derive(Debug, Clone)]
@@ -215,7 +214,7 @@ impl Importer<'_> {
             }
         }
         // These integer kernels pass values through (LiteRT requires equal parameters).
-        if layer.op.quant_rule(dtype.bits() as u8) == QuantRule::SameAsInput {
+        if layer.op.passes_quantization_through() {
             let x = self.g.data_input(layer);
             if x.quant.as_ref() != Some(&q) {
                 let (si, zi) = x.quant.as_ref().map_or((1.0, 0), |p| p.channel(0));
