@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod quant;
 pub mod report;
+pub mod schedule;
 pub mod simulate;
 pub mod sweep;
 pub mod units;

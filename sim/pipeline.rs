@@ -4,15 +4,15 @@
 //! Architecture invariant: this is the only place that chains map -> simulate -> cost ->
 //! report; the CLI calls it and never reaches into the stages.
 
-use crate::cost::{self, Actions, BufferTraffic};
-use crate::hw::{Family, HwDesc, PrecisionMode, Role};
+use crate::cost::{BufferTraffic, CoreActions};
+use crate::hw::{Family, HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
 use crate::map::family::conv_compute;
 use crate::map::fusion::{self, FusedOp};
-use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
+use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
-use crate::simulate::{simulate, TileStream};
+use crate::schedule::{LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
 
 /// Why a network cannot run on an accelerator.
@@ -58,24 +58,37 @@ pub enum RunError {
     },
 }
 
-/// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`.
+/// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`, each
+/// layer scheduled for the least latency.
 pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
-    run_inner(g, hw, None)
+    run_inner(g, hw, Sched { objective: Objective::default(), memo: None })
 }
 
-/// [`run`], reusing the tilings of `memo` (a sweep's points share tilings when only fields
-/// the tiling does not read change). The report is identical to [`run`]'s.
-pub fn run_memo(g: &Graph, hw: &HwDesc, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
-    run_inner(g, hw, Some(memo.table(hw)))
+/// [`run`] with each layer scheduled for `objective`.
+pub fn run_for(g: &Graph, hw: &HwDesc, objective: Objective) -> Result<RunReport, RunError> {
+    run_inner(g, hw, Sched { objective, memo: None })
+}
+
+/// [`run_for`], reusing the schedules of `memo` (a sweep's points share them when their
+/// descriptions are equal, e.g. points that differ only in the network's other layers or in
+/// functional options). The report is identical to [`run_for`]'s.
+pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
+    run_inner(g, hw, Sched { objective, memo: Some(memo.table(hw, objective)) })
 }
 
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    run_layer(g, l, hw, &[], None, notes)
+    run_layer(g, l, hw, &[], Sched { objective: Objective::default(), memo: None }, notes)
 }
 
-fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
+/// How layers are scheduled: the objective, and a memo table of the description's schedules.
+struct Sched<'m> {
+    objective: Objective,
+    memo: Option<&'m mut TilingTable>,
+}
+
+fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
     let mut notes = Vec::new();
     let mut layers = Vec::with_capacity(g.layers.len());
     let (mut wbits, mut abits) = (0u32, 0u32);
@@ -85,7 +98,10 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         check_counts(g, l)?;
         let r = match plan.fused_into(LayerId(i)) {
             Some(head) => fused_row(g, l, hw, &g.layer(head).name),
-            None => run_layer(g, l, hw, plan.followers(LayerId(i)), memo.as_deref_mut(), &mut notes)?,
+            None => {
+                let layer_sched = Sched { objective: sched.objective, memo: sched.memo.as_deref_mut() };
+                run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
+            }
         };
         check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
@@ -144,157 +160,148 @@ fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> Widths {
     }
 }
 
-fn buffer_index(hw: &HwDesc, r: Role) -> usize {
-    hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0)
-}
-
-fn bytes_of(elements: u64, width: u32) -> Bytes {
-    Bits(elements.saturating_mul(width as u64)).to_bytes_ceil()
-}
-
 fn run_layer(
     g: &Graph,
     l: &Layer,
     hw: &HwDesc,
     followers: &[(LayerId, FusedOp)],
-    memo: Option<&mut TilingTable>,
+    sched: Sched,
     notes: &mut Vec<String>,
 ) -> Result<LayerReport, RunError> {
     let wd = widths(g, l, hw);
     let out = g.output(l);
+    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    let mut op_name = g.op_name(l).to_string();
+    let (chosen, macs, mode) = match work_of(g, l) {
+        Work::Conv(w) => {
+            let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
+                layer: l.name.clone(),
+                hw: hw.name.clone(),
+                weight_bits: wd.weight,
+                activation_bits: wd.input,
+                modes: hw
+                    .precisions
+                    .iter()
+                    .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
+                let note = format_args!(
+                    "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
+                    wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
+                );
+                // The run keeps one of consecutive equal notes (`dedup`): skip the
+                // allocation when the last note already says this.
+                if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
+                    notes.push(note.to_string());
+                }
+            }
+            let f = conv_compute(&hw.family, mode, &w);
+            let out_elems = w.pixels().saturating_mul(w.k);
+            let mut compute = f.cycles.get();
+            let mut vector_ops = out_elems;
+            // DRAM traffic beyond the tiling's: bits read by SDP's DMA (element-wise
+            // operands) and the change in bits written when a fused pooling replaces the
+            // conv's output.
+            let mut extra_read = Bits::ZERO;
+            let mut fused_out = None;
+            if let Family::Nvdla(n) = &hw.family {
+                // SDP takes every output element from CACC on the fly (bias, batch norm,
+                // ReLU, requantization, and a fused element-wise add) at its rate; a
+                // fused PDP takes SDP's output at its own.
+                let scale = 8.0 / mode.activation_bits.max(8) as f64;
+                let sdp = (out_elems as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
+                compute = compute.max(sdp);
+                let mut last = out;
+                for &(fi, op) in followers {
+                    let fl = g.layer(fi);
+                    let ops = match work_of(g, fl) {
+                        Work::Vector(v) => v.ops,
+                        _ => 0,
+                    };
+                    vector_ops = vector_ops.saturating_add(ops);
+                    match op {
+                        FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
+                        // PDP's operations at its rate, counted as for an offline pass.
+                        FusedOp::Pool => {
+                            let bits = g.data_input(fl).dtype.bits().max(8);
+                            let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
+                            compute = compute.max((ops as f64 / rate).ceil() as u64);
+                        }
+                    }
+                    op_name.push('+');
+                    op_name.push_str(g.op_name(fl));
+                    last = g.output(fl);
+                }
+                if !followers.is_empty() {
+                    fused_out = Some((bytes_bits(out_elems, wd.output), last.bits()));
+                }
+            }
+            let ev = LayerEval::new(
+                hw,
+                Some(mode),
+                LayerWork {
+                    wd,
+                    input_reads: f.input_reads,
+                    weight_reads: f.weight_reads,
+                    out_elems,
+                    compute,
+                    core: CoreActions { macs: w.macs().get(), vector_ops, vector_bits: wd.input },
+                    extra_read,
+                    fused_out,
+                },
+            );
+            let t = match sched.memo {
+                None => schedule_conv(hw, &w, wd, &ev, sched.objective),
+                Some(table) => table
+                    .entry((w, wd, ev.key()))
+                    .or_insert_with(|| schedule_conv(hw, &w, wd, &ev, sched.objective))
+                    .clone(),
+            }
+            .map_err(no_tile)?;
+            (Some((ev.figures(&t), t, vector_ops)), w.macs(), Some(mode))
+        }
+        Work::Vector(v) => {
+            let per_cycle = match (&hw.family, v.pooling) {
+                (Family::Nvdla(n), true) => n.pdp_elements_per_cycle,
+                _ => hw.vector.elements_per_cycle,
+            } as f64
+                * 8.0
+                / wd.input.max(8) as f64;
+            let ev = LayerEval::new(
+                hw,
+                None,
+                LayerWork {
+                    wd,
+                    input_reads: v.in_elements,
+                    weight_reads: 0,
+                    out_elems: v.out_elements,
+                    compute: (v.ops as f64 / per_cycle).ceil() as u64,
+                    core: CoreActions { macs: 0, vector_ops: v.ops, vector_bits: wd.input },
+                    extra_read: Bits::ZERO,
+                    fused_out: None,
+                },
+            );
+            let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
+            (Some((ev.figures(&t), t, v.ops)), Macs::ZERO, None)
+        }
+        Work::Free => (None, Macs::ZERO, None),
+    };
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
-    let (bi, bw, bo) =
-        (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
-    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
-    // DRAM traffic beyond the tiling's: bits read by SDP's DMA (element-wise operands) and
-    // the change in bits written when a fused pooling replaces the conv's output.
-    let mut extra_read = Bits::ZERO;
-    let mut out_bits_fused: Option<(Bits, Bits)> = None;
-    let mut op_name = g.op_name(l).to_string();
-    let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
-        match work_of(g, l) {
-            Work::Conv(w) => {
-                let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
-                    layer: l.name.clone(),
-                    hw: hw.name.clone(),
-                    weight_bits: wd.weight,
-                    activation_bits: wd.input,
-                    modes: hw
-                        .precisions
-                        .iter()
-                        .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-                if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
-                    let note = format_args!(
-                        "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
-                        wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
-                    );
-                    // The run keeps one of consecutive equal notes (`dedup`): skip the
-                    // allocation when the last note already says this.
-                    if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
-                        notes.push(note.to_string());
-                    }
-                }
-                let t = tile_conv_memo(memo, hw, &w, wd).map_err(no_tile)?;
-                let f = conv_compute(&hw.family, mode, &w);
-                let out_elems = w.pixels().saturating_mul(w.k);
-                let psum_bits = if t.c_tiles > 1 { wd.acc } else { wd.output };
-                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
-                traffic[bi].reads += bytes_of(f.input_reads, wd.input);
-                traffic[bw].writes += t.dram.weights.to_bytes_ceil();
-                traffic[bw].reads += bytes_of(f.weight_reads, wd.weight);
-                traffic[bo].writes += bytes_of(out_elems.saturating_mul(t.c_tiles), psum_bits);
-                traffic[bo].reads +=
-                    bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
-                // The buffers' ports bound how fast operands reach the compute units.
-                let port_bound = port_cycles(hw, &traffic, &t);
-                let mut compute = f.cycles.get().max(port_bound);
-                let mut vector_ops = out_elems;
-                if let Family::Nvdla(n) = &hw.family {
-                    // SDP takes every output element from CACC on the fly (bias, batch norm,
-                    // ReLU, requantization, and a fused element-wise add) at its rate; a
-                    // fused PDP takes SDP's output at its own.
-                    let scale = 8.0 / mode.activation_bits.max(8) as f64;
-                    let sdp = (out_elems as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
-                    compute = compute.max(sdp);
-                    let mut last = out;
-                    for &(fi, op) in followers {
-                        let fl = g.layer(fi);
-                        let ops = match work_of(g, fl) {
-                            Work::Vector(v) => v.ops,
-                            _ => 0,
-                        };
-                        vector_ops = vector_ops.saturating_add(ops);
-                        match op {
-                            FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
-                            // PDP's operations at its rate, counted as for an offline pass.
-                            FusedOp::Pool => {
-                                let bits = g.data_input(fl).dtype.bits().max(8);
-                                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
-                                compute = compute.max((ops as f64 / rate).ceil() as u64);
-                            }
-                        }
-                        op_name.push('+');
-                        op_name.push_str(g.op_name(fl));
-                        last = g.output(fl);
-                    }
-                    if !followers.is_empty() {
-                        out_bits_fused = Some((bytes_bits(out_elems, wd.output), last.bits()));
-                    }
-                }
-                (Some(t), compute, w.macs(), vector_ops, Some(mode))
+    let (cycles, compute, stall, bound, tiles, dram_read, dram_write, energy) = match chosen {
+        Some((fig, t, _)) => {
+            for (tr, &(reads, writes)) in traffic.iter_mut().zip(&fig.buffers) {
+                tr.reads = reads;
+                tr.writes = writes;
             }
-            Work::Vector(v) => {
-                let t = tile_vector(hw, &v, wd).map_err(no_tile)?;
-                let per_cycle = match (&hw.family, v.pooling) {
-                    (Family::Nvdla(n), true) => n.pdp_elements_per_cycle,
-                    _ => hw.vector.elements_per_cycle,
-                } as f64
-                    * 8.0
-                    / wd.input.max(8) as f64;
-                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
-                traffic[bi].reads += bytes_of(v.in_elements, wd.input);
-                traffic[bo].writes += bytes_of(v.out_elements, wd.output);
-                traffic[bo].reads += t.dram.outputs.to_bytes_ceil();
-                let cycles = (v.ops as f64 / per_cycle).ceil() as u64;
-                let port_bound = port_cycles(hw, &traffic, &t);
-                (Some(t), cycles.max(port_bound), Macs::ZERO, v.ops, None)
-            }
-            Work::Free => (None, 0, Macs::ZERO, 0, None),
-        };
-    let (cycles, stall, bound, tiles, dram_read, dram_write) = match &tiling {
-        Some(t) => {
-            let tiles = t.tiles.max(1);
-            let dram_read = t.dram.read_bytes() + extra_read.to_bytes_ceil();
-            let dram_write = match out_bits_fused {
-                // The conv's output never reaches DRAM; the chain's last output does.
-                Some((conv_out, last_out)) => (t.dram.outputs.saturating_sub(conv_out) + last_out).to_bytes_ceil(),
-                None => t.dram.write_bytes(),
-            };
-            let stream = TileStream {
-                tiles,
-                load_bytes: dram_read.get() as f64 / tiles as f64,
-                compute: compute as f64 / tiles as f64,
-                store_bytes: dram_write.get() as f64 / tiles as f64,
-            };
-            // Family-specific DMA behaviour (NVDLA hides latency with outstanding requests).
-            let (dma, once) = crate::map::family::dma_for(hw);
-            let stream = crate::map::family::refine_stream(hw, stream);
-            let mut tl = simulate(&stream, &dma);
-            tl.total = Cycles(tl.total.get().saturating_add(once));
-            tl.stall = Cycles(tl.stall.get().saturating_add(once));
+            let tl = fig.timeline;
             let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
-            (tl.total, tl.stall, bound, tiles, dram_read, dram_write)
+            (tl.total, fig.compute, tl.stall, bound, t.tiles.max(1), fig.dram_read, fig.dram_write, fig.energy)
         }
-        None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
+        None => (Cycles::ZERO, 0, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO, Default::default()),
     };
-    let actions =
-        Actions { macs: macs.get(), vector_ops, vector_bits: wd.input, buffers: traffic, dram_read, dram_write };
-    let energy = cost::energy(hw, mode, &actions);
-    let traffic = actions.buffers;
     let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
     Ok(LayerReport {
         name: l.name.clone(),
@@ -391,23 +398,6 @@ fn equals_formatted(s: &str, args: std::fmt::Arguments) -> bool {
 
 fn bytes_bits(elements: u64, width: u32) -> Bits {
     Bits(elements.saturating_mul(width as u64))
-}
-
-/// Cycles the busiest buffer port needs for the compute side's traffic (DRAM fills of a
-/// tile overlap the previous tile's compute, so they are not counted here).
-fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
-    hw.buffers
-        .iter()
-        .zip(traffic)
-        .map(|(b, tr)| {
-            let fills = if b.holds.has(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
-                + if b.holds.has(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
-            let drains = if b.holds.has(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
-            let compute_side = (tr.reads + tr.writes).saturating_sub(fills).saturating_sub(drains);
-            (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Rejects a layer whose tensors' element or bit counts, or MAC count, overflow u64, so

@@ -2,6 +2,7 @@
 
 use crate::hw::{load_hw, Family, HwDesc};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
+use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, Precision};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -43,6 +44,10 @@ pub struct RunArgs {
     /// Set a numeric field of the accelerator description: `--set mac.rows=16`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
+    /// What each layer's schedule is chosen for: latency, energy or edp (the energy-delay
+    /// product).
+    #[arg(long, default_value = "latency", value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -96,7 +101,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     if !quantized || a.wbits.is_some() || a.abits.is_some() {
         assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
     }
-    let mut report = crate::pipeline::run(&g, &hw)
+    let objective = crate::sweep::plan::objective("--objective", &a.objective).map_err(|e| miette!("{e}"))?;
+    let mut report = crate::pipeline::run_for(&g, &hw, objective)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     if let Some(g0) = &acc_graph {

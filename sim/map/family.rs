@@ -236,3 +236,16 @@ pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
     let f = s.tiles as f64 / pieces as f64;
     TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
 }
+
+/// Lower bounds on the per-transfer load and store bytes of a stream that [`refine_stream`]
+/// makes from tiles of at least `load` and `store` bytes each.
+///
+/// NVDLA: a piece moves `R / max(tiles, ceil(R / bank))` of the `R` bytes loaded, which is
+/// the tile's load or, when the bank count splits it further, more than half a bank; the
+/// stores are split by the same unknown factor, so nothing is claimed for them.
+pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
+    let Family::Nvdla(_) = hw.family else { return (load, store) };
+    let Some(cbuf) = hw.buffers.iter().find(|b| b.holds.inputs) else { return (load, store) };
+    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
+    (load.min(bank / 2.0), 0.0)
+}

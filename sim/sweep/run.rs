@@ -193,7 +193,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run_memo(&g, &hw, memo) {
+    match crate::pipeline::run_memo(&g, &hw, spec.objective, memo) {
         Ok(report) => {
             res.rows.push(Row::total(&report));
             if spec.per_layer {
@@ -220,6 +220,7 @@ mod tests {
             width: 1.0,
             resolution: None,
             per_layer: true,
+            objective: Default::default(),
             functional: None,
         };
         let points = spec.points();
@@ -243,6 +244,7 @@ mod tests {
             width: 0.25,
             resolution: Some(32),
             per_layer: false,
+            objective: Default::default(),
             functional: Some(Default::default()),
         }
     }
