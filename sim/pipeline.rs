@@ -89,7 +89,7 @@ struct Sched<'m> {
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
-    let mut notes = Vec::new();
+    let mut notes = hw.throttle_notes();
     let mut layers = Vec::with_capacity(g.layers.len());
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;

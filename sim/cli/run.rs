@@ -185,7 +185,13 @@ pub fn show_hw(spec: &str) -> Result<()> {
     }
     println!("clock       {:.1} MHz", hw.clock.0 / 1e6);
     match &hw.family {
-        Family::MacArray(m) => println!("array       {} x {} PEs, {} dataflow", m.rows, m.cols, m.dataflow.name()),
+        Family::MacArray(m) => println!(
+            "array       {} x {} PEs of {}-bit multipliers, {} dataflow",
+            m.rows,
+            m.cols,
+            m.pe_bits,
+            m.dataflow.name()
+        ),
         Family::Nvdla(n) => println!(
             "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle",
             n.atomic_c, n.atomic_k, n.winograd, n.stripe, n.weight_load_cycles, n.pdp_elements_per_cycle
@@ -206,10 +212,11 @@ pub fn show_hw(spec: &str) -> Result<()> {
     println!("accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
     for m in &hw.precisions {
         println!(
-            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({:.1} GMAC/s), {} pJ/MAC",
+            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({}; {:.1} GMAC/s), {} pJ/MAC",
             m.weight_bits,
             m.activation_bits,
             m.macs_per_cycle,
+            m.macs_origin.label(),
             m.macs_per_cycle as f64 * hw.clock.0 / 1e9,
             m.energy_per_mac.get()
         );
@@ -221,11 +228,12 @@ pub fn show_hw(spec: &str) -> Result<()> {
             .map(|(_, n)| *n)
             .collect();
         println!(
-            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}",
+            "buffer      {:<12} {} bytes, {} banks x {} bits ({}; {:.0} B/cycle), {} / {} pJ per read / write, holds {}{}",
             b.name,
             b.size.get(),
             b.banks,
             b.port.get(),
+            b.port_origin.label(),
             b.bytes_per_cycle(),
             b.read_energy.get(),
             b.write_energy.get(),
@@ -243,5 +251,8 @@ pub fn show_hw(spec: &str) -> Result<()> {
         hw.dram.energy_per_bit.get()
     );
     println!("vector      {} elements/cycle, {} pJ/op", hw.vector.elements_per_cycle, hw.vector.energy_per_op.get());
+    for note in hw.throttle_notes() {
+        println!("note        {note}");
+    }
     Ok(())
 }

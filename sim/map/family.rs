@@ -223,16 +223,17 @@ pub fn dma_for(hw: &HwDesc) -> (Dma, u64) {
 
 /// Refines a layer's tile stream to the granularity the family's DMA really works at.
 ///
-/// NVDLA: CDMA fills CBUF bank by bank and CSC starts once the first banks hold data (the
-/// CBUF is allocated to data and weights in whole banks), so a layer that fits in one tile
-/// still overlaps its fetch with compute; the stream is split into one piece per CBUF bank
-/// of data moved. Other families keep their tiles.
+/// NVDLA: CDMA tells CSC how many CBUF entries hold valid data as it writes them (the
+/// `cdma2sc_dat_updt` / `cdma2sc_dat_entries` handshake of the RTL), and CSC starts as soon
+/// as its first atomic operations' entries are valid, so a layer that fits in one tile still
+/// overlaps its fetch with compute. The stream is split into one piece per CBUF row (one
+/// entry in every bank) of data moved. The grain does not depend on the CBUF's size: a
+/// larger CBUF never delays the start of compute.
+/// Other families keep their tiles.
 pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
-    let Family::Nvdla(_) = hw.family else { return s };
-    let Some(cbuf) = hw.buffers.iter().find(|b| b.holds.inputs) else { return s };
-    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
+    let Some(grain) = refine_grain(hw) else { return s };
     let total_load = s.load_bytes * s.tiles as f64;
-    let pieces = ((total_load / bank).ceil() as u64).max(s.tiles).max(1);
+    let pieces = ((total_load / grain).ceil() as u64).max(s.tiles).max(1);
     let f = s.tiles as f64 / pieces as f64;
     TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
 }
@@ -240,12 +241,20 @@ pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
 /// Lower bounds on the per-transfer load and store bytes of a stream that [`refine_stream`]
 /// makes from tiles of at least `load` and `store` bytes each.
 ///
-/// NVDLA: a piece moves `R / max(tiles, ceil(R / bank))` of the `R` bytes loaded, which is
-/// the tile's load or, when the bank count splits it further, more than half a bank; the
+/// NVDLA: a piece moves `R / max(tiles, ceil(R / grain))` of the `R` bytes loaded, which is
+/// the tile's load or, when the grain splits it further, more than half a grain; the
 /// stores are split by the same unknown factor, so nothing is claimed for them.
 pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
-    let Family::Nvdla(_) = hw.family else { return (load, store) };
-    let Some(cbuf) = hw.buffers.iter().find(|b| b.holds.inputs) else { return (load, store) };
-    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
-    (load.min(bank / 2.0), 0.0)
+    match refine_grain(hw) {
+        Some(grain) => (load.min(grain / 2.0), 0.0),
+        None => (load, store),
+    }
+}
+
+/// Bytes per piece of [`refine_stream`], if the family refines its stream: NVDLA's CBUF
+/// row (an entry in every bank).
+fn refine_grain(hw: &HwDesc) -> Option<f64> {
+    let Family::Nvdla(_) = hw.family else { return None };
+    let cbuf = hw.buffers.iter().find(|b| b.holds.inputs)?;
+    Some((cbuf.access_bytes() * cbuf.banks as f64).max(1.0))
 }
