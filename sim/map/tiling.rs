@@ -22,7 +22,7 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, Family, HwDesc, Role};
+use crate::hw::{Buffer, DepthwiseMapping, Family, HwDesc, Role};
 use crate::units::{Bits, Bytes};
 use std::collections::HashMap;
 
@@ -367,12 +367,16 @@ fn search_conv(
     // Every tile's inputs span at least one output pixel's window over all channels.
     let window_in = bits(w.n.saturating_mul(w.in_rows(1)).saturating_mul(w.in_cols(1)).saturating_mul(w.c), wd.input);
     let plane = w.oh.saturating_mul(w.ow).max(1);
+    // SCALE-Sim compatibility (an array read from a `.cfg`): SCALE-Sim reduces the whole
+    // input-channel dimension in the array and writes each output once, so its mapping has
+    // no input-channel split -- unless nothing else fits.
+    let whole_c = matches!(&hw.family, Family::MacArray(m) if m.depthwise == DepthwiseMapping::PerGroup);
     let mut best: Option<(Score, Tiling)> = None;
     let k_units = if grouped { w.groups } else { w.k };
     for tku in candidates(k_units) {
         let tk = if grouped { tku * w.kg() } else { tku };
         let n_k = w.k.div_ceil(tk);
-        for tc in c_candidates(w, grouped, tku) {
+        for tc in c_candidates(w, grouped, !whole_c, tku) {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
             let out_bits = if n_c > 1 { wd.acc } else { wd.output };
             let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
@@ -444,6 +448,13 @@ fn search_conv(
     }
     match best {
         Some((_, t)) => Ok(t),
+        None if whole_c => {
+            let mut hw = hw.clone();
+            if let Family::MacArray(m) = &mut hw.family {
+                m.depthwise = DepthwiseMapping::Native;
+            }
+            search_conv(&hw, w, wd, ev, objective, prune)
+        }
         None => {
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
             // input channel, one output pixel) needs.
@@ -491,10 +502,11 @@ impl TilingMemo {
     }
 }
 
-/// Candidate input-channel tiles of a dense conv (all of [`candidates`]`(c)`) or the single
-/// one of a grouped conv (`tg` whole groups), without allocating.
-fn c_candidates(w: &ConvWork, grouped: bool, tku: u64) -> impl Iterator<Item = u64> {
-    let dense = (!grouped).then(|| candidates(w.c)).into_iter().flatten();
+/// Candidate input-channel tiles of a dense conv (all of [`candidates`]`(c)`, or only `c`
+/// when `split` is off) or the single one of a grouped conv (`tg` whole groups), without
+/// allocating.
+fn c_candidates(w: &ConvWork, grouped: bool, split: bool, tku: u64) -> impl Iterator<Item = u64> {
+    let dense = (!grouped).then(|| candidates(w.c).take(if split { usize::MAX } else { 1 })).into_iter().flatten();
     let group = grouped.then(|| tku * w.cg());
     dense.chain(group)
 }
