@@ -5,9 +5,9 @@
 //! report; the CLI calls it and never reaches into the stages.
 
 use crate::cost::{BufferTraffic, CoreActions};
-use crate::hw::{Family, HwDesc, PrecisionMode};
+use crate::hw::{HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
-use crate::map::family::conv_compute;
+use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
@@ -113,10 +113,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
         }
         layers.push(r);
     }
-    let overhead = match &hw.family {
-        Family::Dsp(d) => Seconds((d.invocation_overhead_us + d.per_op_overhead_us * g.layers.len() as f64) * 1e-6),
-        _ => Seconds(0.0),
-    };
+    let overhead = hw.family.overhead(g.layers.len());
     let weights = match &g.weights {
         WeightSource::Synthetic { seed } => format!("synthetic, seeded ({seed}); built-in network, not trained"),
         WeightSource::Imported { path } => format!("imported from {path}"),
@@ -172,6 +169,7 @@ fn run_layer(
     let out = g.output(l);
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
     let mut op_name = g.op_name(l).to_string();
+    let mut array = None;
     let (chosen, macs, mode) = match work_of(g, l) {
         Work::Conv(w) => {
             let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
@@ -197,59 +195,32 @@ fn run_layer(
                     notes.push(note.to_string());
                 }
             }
-            let f = conv_compute(&hw.family, mode, &w);
+            let f = hw.family.conv_compute(mode, &w);
             let out_elems = w.pixels().saturating_mul(w.k);
-            let mut compute = f.cycles.get();
-            let mut vector_ops = out_elems;
-            // DRAM traffic beyond the tiling's: bits read by SDP's DMA (element-wise
-            // operands) and the change in bits written when a fused pooling replaces the
-            // conv's output.
-            let mut extra_read = Bits::ZERO;
-            let mut fused_out = None;
-            if let Family::Nvdla(n) = &hw.family {
-                // SDP takes every output element from CACC on the fly (bias, batch norm,
-                // ReLU, requantization, and a fused element-wise add) at its rate; a
-                // fused PDP takes SDP's output at its own.
-                let scale = 8.0 / mode.activation_bits.max(8) as f64;
-                let sdp = (out_elems as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
-                compute = compute.max(sdp);
-                let mut last = out;
-                for &(fi, op) in followers {
-                    let fl = g.layer(fi);
-                    let ops = match work_of(g, fl) {
-                        Work::Vector(v) => v.ops,
-                        _ => 0,
-                    };
-                    vector_ops = vector_ops.saturating_add(ops);
-                    match op {
-                        FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
-                        // PDP's operations at its rate, counted as for an offline pass.
-                        FusedOp::Pool => {
-                            let bits = g.data_input(fl).dtype.bits().max(8);
-                            let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
-                            compute = compute.max((ops as f64 / rate).ceil() as u64);
-                        }
-                    }
-                    op_name.push('+');
-                    op_name.push_str(g.op_name(fl));
-                    last = g.output(fl);
-                }
-                if !followers.is_empty() {
-                    fused_out = Some((bytes_bits(out_elems, wd.output), last.bits()));
-                }
+            // What runs on the fly behind the array (NVDLA's SDP and a fused PDP); the
+            // buffer ports bound the array further per schedule (see `schedule`).
+            let pass = hw.family.conv_pass(
+                g,
+                hw,
+                ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
+            );
+            for &(fi, _) in followers {
+                op_name.push('+');
+                op_name.push_str(g.op_name(g.layer(fi)));
             }
+            array = f.array;
             let ev = LayerEval::new(
                 hw,
                 Some(mode),
                 LayerWork {
                     wd,
-                    input_reads: f.input_reads,
-                    weight_reads: f.weight_reads,
+                    reads: f.buffer,
+                    pe_local_reads: f.pe_local,
                     out_elems,
-                    compute,
-                    core: CoreActions { macs: w.macs().get(), vector_ops, vector_bits: wd.input },
-                    extra_read,
-                    fused_out,
+                    compute: pass.compute,
+                    core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
+                    extra_read: pass.extra_read,
+                    fused_out: pass.fused_output,
                 },
             );
             let t = match sched.memo {
@@ -260,22 +231,17 @@ fn run_layer(
                     .clone(),
             }
             .map_err(no_tile)?;
-            (Some((ev.figures(&t), t, vector_ops)), w.macs(), Some(mode))
+            (Some((ev.figures(&t), t)), w.macs(), Some(mode))
         }
         Work::Vector(v) => {
-            let per_cycle = match (&hw.family, v.pooling) {
-                (Family::Nvdla(n), true) => n.pdp_elements_per_cycle,
-                _ => hw.vector.elements_per_cycle,
-            } as f64
-                * 8.0
-                / wd.input.max(8) as f64;
+            let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
             let ev = LayerEval::new(
                 hw,
                 None,
                 LayerWork {
                     wd,
-                    input_reads: v.in_elements,
-                    weight_reads: 0,
+                    reads: OperandReads { inputs: v.in_elements, weights: 0 },
+                    pe_local_reads: OperandReads::default(),
                     out_elems: v.out_elements,
                     compute: (v.ops as f64 / per_cycle).ceil() as u64,
                     core: CoreActions { macs: 0, vector_ops: v.ops, vector_bits: wd.input },
@@ -284,14 +250,14 @@ fn run_layer(
                 },
             );
             let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
-            (Some((ev.figures(&t), t, v.ops)), Macs::ZERO, None)
+            (Some((ev.figures(&t), t)), Macs::ZERO, None)
         }
         Work::Free => (None, Macs::ZERO, None),
     };
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
     let (cycles, compute, stall, bound, tiles, dram_read, dram_write, energy) = match chosen {
-        Some((fig, t, _)) => {
+        Some((fig, t)) => {
             for (tr, &(reads, writes)) in traffic.iter_mut().zip(&fig.buffers) {
                 tr.reads = reads;
                 tr.writes = writes;
@@ -325,6 +291,7 @@ fn run_layer(
         buffers: traffic,
         energy,
         fused_into: None,
+        array,
     })
 }
 
@@ -349,6 +316,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         buffers: hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect(),
         energy: Default::default(),
         fused_into: Some(head.to_string()),
+        array: None,
     }
 }
 
@@ -394,10 +362,6 @@ fn equals_formatted(s: &str, args: std::fmt::Arguments) -> bool {
     }
     let mut c = Cmp(s);
     std::fmt::write(&mut c, args).is_ok() && c.0.is_empty()
-}
-
-fn bytes_bits(elements: u64, width: u32) -> Bits {
-    Bits(elements.saturating_mul(width as u64))
 }
 
 /// Rejects a layer whose tensors' element or bit counts, or MAC count, overflow u64, so

@@ -9,8 +9,8 @@
 //! once in a [`LayerEval`]; [`LayerEval::figures`] then costs any tiling.
 
 use crate::cost::{self, CoreActions, Energy};
-use crate::hw::{HwDesc, PrecisionMode, Role};
-use crate::map::family::{dma_for, refine_stream, refined_bound};
+use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
+use crate::map::family::OperandReads;
 use crate::map::tiling::{Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
 use crate::simulate::{simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles};
@@ -20,10 +20,11 @@ use crate::units::{Bits, Bytes, Cycles};
 pub struct LayerWork {
     /// Operand widths.
     pub wd: Widths,
-    /// Input elements the datapath reads from its buffer.
-    pub input_reads: u64,
-    /// Weight elements the datapath reads from its buffer.
-    pub weight_reads: u64,
+    /// Operand elements the datapath reads from the shared buffers.
+    pub reads: OperandReads,
+    /// Operand elements the datapath reads from PE-local storage (charged to a PE-local
+    /// buffer holding the operand, or to the shared one when there is none).
+    pub pe_local_reads: OperandReads,
     /// Output elements the layer writes into the output buffer (once per input-channel tile).
     pub out_elems: u64,
     /// Compute cycles that do not depend on the tiling (array or vector unit, and on NVDLA
@@ -79,8 +80,8 @@ fn bytes_of(elements: u64, width: u32) -> Bytes {
 impl<'a> LayerEval<'a> {
     /// The evaluation of a layer's work on `hw` in compute mode `mode` (none for vector work).
     pub fn new(hw: &'a HwDesc, mode: Option<&'a PrecisionMode>, work: LayerWork) -> Self {
-        let role = |r: Role| hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0);
-        let (dma, once) = dma_for(hw);
+        let role = |r: Role| hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0);
+        let (dma, once) = hw.family.dma(hw);
         let mut e = LayerEval {
             hw,
             mode,
@@ -132,9 +133,8 @@ impl<'a> LayerEval<'a> {
         let mut tr = vec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
         let psum_bits = if t.c_tiles > 1 { w.wd.acc } else { w.wd.output };
         tr[bi].1 += t.dram.inputs.to_bytes_ceil();
-        tr[bi].0 += bytes_of(w.input_reads, w.wd.input);
         tr[bw].1 += t.dram.weights.to_bytes_ceil();
-        tr[bw].0 += bytes_of(w.weight_reads, w.wd.weight);
+        charge_reads(self.hw, &mut tr, w.reads, w.pe_local_reads, w.wd);
         tr[bo].1 += bytes_of(w.out_elems.saturating_mul(t.c_tiles), psum_bits);
         tr[bo].0 += bytes_of(w.out_elems.saturating_mul(t.c_tiles.saturating_sub(1)), w.wd.acc)
             + t.dram.outputs.to_bytes_ceil();
@@ -151,9 +151,11 @@ impl<'a> LayerEval<'a> {
             .iter()
             .zip(buffers)
             .map(|(b, &(reads, writes))| {
-                let fills = if b.holds.has(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
-                    + if b.holds.has(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
-                let drains = if b.holds.has(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
+                // DMA fills and drains only shared buffers.
+                let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
+                let fills = if dma(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
+                    + if dma(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
+                let drains = if dma(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
                 let compute_side = (reads + writes).saturating_sub(fills).saturating_sub(drains);
                 (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
             })
@@ -175,7 +177,7 @@ impl<'a> LayerEval<'a> {
             compute: compute as f64 / tiles as f64,
             store_bytes: dram_write.get() as f64 / tiles as f64,
         };
-        let mut timeline = simulate(&refine_stream(self.hw, stream), &self.dma);
+        let mut timeline = simulate(&self.hw.family.refine_stream(self.hw, stream), &self.dma);
         timeline.total = Cycles(timeline.total.get().saturating_add(self.once));
         timeline.stall = Cycles(timeline.stall.get().saturating_add(self.once));
         let energy =
@@ -202,7 +204,8 @@ impl Evaluate for LayerEval<'_> {
         let write = self.write_bytes;
         let bw = self.dma.bytes_per_cycle.max(f64::MIN_POSITIVE);
         let lat = self.dma.latency;
-        let (load, store) = refined_bound(self.hw, b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
+        let (load, store) =
+            self.hw.family.refined_bound(self.hw, b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
         let lat_l = if load > 0.0 { lat } else { 0.0 };
         let lat_s = if write > 0.0 { lat } else { 0.0 };
         let pipeline = lat_l + load / bw + self.compute_lb as f64 + lat_s + store / bw;
@@ -210,5 +213,46 @@ impl Evaluate for LayerEval<'_> {
         let cycles = (pipeline.max(channel) + self.once as f64) * (1.0 - 1e-9);
         let dram_bits = (read + write) * 8.0;
         Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+    }
+}
+
+/// Charges the datapath's operand reads to the buffers they come from: shared-level reads
+/// to the shared buffer holding the operand, PE-local reads to a PE-local buffer holding it
+/// (or, when the description has none, to the shared one).
+fn charge_reads(hw: &HwDesc, traffic: &mut [(Bytes, Bytes)], shared: OperandReads, local: OperandReads, wd: Widths) {
+    for (reads, level) in [(shared, BufferLevel::Shared), (local, BufferLevel::PeLocal)] {
+        for (role, elements, width) in
+            [(Role::Inputs, reads.inputs, wd.input), (Role::Weights, reads.weights, wd.weight)]
+        {
+            let b = hw.buffer_at(role, level).or_else(|| hw.buffer_at(role, BufferLevel::Shared)).unwrap_or(0);
+            traffic[b].0 += bytes_of(elements, width);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32 };
+        let shared = OperandReads { inputs: 10, weights: 20 };
+        let local = OperandReads { inputs: 0, weights: 300 };
+        let run = |hw: &HwDesc| {
+            let mut t = vec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()];
+            charge_reads(hw, &mut t, shared, local, wd);
+            t.iter().map(|b| b.0.get()).collect::<Vec<_>>()
+        };
+        let mut hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
+        let shared_of = |hw: &HwDesc, r| hw.buffer_at(r, BufferLevel::Shared).expect("a shared buffer");
+        let (bi, bw) = (shared_of(&hw, Role::Inputs), shared_of(&hw, Role::Weights));
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw]), (10, 320));
+        let mut rf = hw.buffers[bw].clone();
+        rf.level = BufferLevel::PeLocal;
+        hw.buffers.push(rf);
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw], reads[hw.buffers.len() - 1]), (10, 20, 300));
     }
 }

@@ -22,7 +22,7 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, DepthwiseMapping, Family, HwDesc, Role};
+use crate::hw::{Buffer, BufferLevel, DepthwiseMapping, Family, HwDesc, Role};
 use crate::units::{Bits, Bytes};
 use std::collections::HashMap;
 
@@ -140,7 +140,7 @@ struct Overflow {
 
 impl<'a> Capacity<'a> {
     fn new(hw: &'a HwDesc) -> Self {
-        let find = |r: Role| hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0);
+        let find = |r: Role| hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0);
         let idx = [find(Role::Inputs), find(Role::Weights), find(Role::Outputs)];
         let copies = idx.map(|b| if hw.buffers[b].double_buffered { 2 } else { 1 });
         let mut slot = [NO_SLOT; 3];
@@ -359,7 +359,7 @@ fn search_conv(
     // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to
     // DRAM (unit description); finished outputs never wait in a buffer, only partial sums of
     // a channel split would.
-    let streams_outputs = matches!(hw.family, Family::Nvdla(_));
+    let streams_outputs = hw.family.streams_outputs();
     let grouped = w.groups > 1;
     let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.acc);
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
