@@ -10,7 +10,7 @@
 use accelsim::hw::{load_hw, presets, Family, HwDesc};
 use accelsim::import::{load_model, LoadOptions};
 use accelsim::ir::Graph;
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use accelsim::report::RunReport;
 use proptest::prelude::*;
 
@@ -43,7 +43,7 @@ fn network(model: &str, hw: &HwDesc) -> Graph {
 
 fn network_at(model: &str, hw: &HwDesc, wbits: u8, abits: u8) -> Graph {
     let mut g = load_model(model, &LoadOptions::default()).expect("built-in network");
-    assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, hw.accumulator.bits as u8);
+    assign_uniform(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, hw.accumulator.bits as u8);
     g
 }
 
