@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
-use crate::map::work::{mode_of, work_of, Work};
+use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::schedule::{LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -55,6 +55,9 @@ pub enum RunError {
         /// Layer.
         layer: String,
     },
+    /// The layer's op costs several phases.
+    #[error(transparent)]
+    SeveralPhases(#[from] SeveralPhases),
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -169,7 +172,7 @@ fn run_layer(
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
     let mut op_name = g.op_name(l).to_string();
     let mut array = None;
-    let (chosen, macs, mode) = match work_of(g, l) {
+    let (chosen, macs, mode) = match work_of(g, l)? {
         Work::Conv(w) => {
             let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
             let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
