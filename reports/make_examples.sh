@@ -10,7 +10,7 @@ else
     ACCELSIM=target/release/accelsim
 fi
 out=reports
-"$ACCELSIM" sweep --hw systolic32 --hw mac8 --hw nvdla_full --model mnv1 \
+"$ACCELSIM" sweep --hw systolic32,mac8,nvdla_full --model mnv1,resnet18 \
     --wbits 4,8,16 --abits 8 --per-layer --threads 2 --out "$out/example_sweep.csv"
 for kind in latency-vs-bits energy-breakdown per-layer roofline; do
     "$ACCELSIM" plot --input "$out/example_sweep.csv" --kind "$kind" --out "$out/$kind.svg"

@@ -22,5 +22,6 @@ pub mod quant;
 pub mod report;
 pub mod schedule;
 pub mod simulate;
+pub mod source;
 pub mod sweep;
 pub mod units;

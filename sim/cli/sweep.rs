@@ -21,11 +21,15 @@ pub enum SweepFormat {
 /// Arguments of `accelsim sweep`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// Accelerator (preset or TOML file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Accelerators (presets or TOML files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub hw: Vec<String>,
-    /// Network (built-in name or model file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Names of the accelerators in the output, one per --hw, comma-separated (default: the
+    /// preset name or file stem).
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
+    pub name: Vec<String>,
+    /// Networks (built-in names or model files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub model: Vec<String>,
     /// Weight bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
@@ -33,7 +37,8 @@ pub struct SweepArgs {
     /// Activation bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
     pub abits: Vec<i64>,
-    /// Sweep a numeric field of the accelerator description: `--set mac.rows=16,32,64`.
+    /// Sweep a field of the accelerator description: `--set mac.rows=16,32,64`,
+    /// `--set mac.dataflow=os,ws,is`.
     #[arg(long = "set", value_name = "PATH=V1,V2,...", conflicts_with = "config")]
     pub sets: Vec<String>,
     /// MobileNet width multiplier.
@@ -96,11 +101,14 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
             let text = std::fs::read_to_string(path)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?
+            let mut spec = SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?;
+            spec.resolve_paths(path.parent().unwrap_or(std::path::Path::new("")));
+            spec
         }
         None => {
             let spec = SweepSpec {
                 hw: a.hw.clone(),
+                hw_names: a.name.clone(),
                 models: a.model.clone(),
                 wbits: widths("--wbits", &a.wbits).map_err(|e| miette!("{e}"))?,
                 abits: widths("--abits", &a.abits).map_err(|e| miette!("{e}"))?,
@@ -135,6 +143,9 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
 /// `accelsim sweep`.
 pub fn sweep(a: &SweepArgs) -> Result<()> {
     let spec = spec_of(a)?;
+    if let Some(out) = &a.out {
+        super::run::check_out_path(out)?;
+    }
     let shard = a.shard.unwrap_or(Shard::ALL);
     let points: Vec<_> = shard.range(spec.len()).map(|i| spec.point(i)).collect();
     let bar = if std::io::stderr().is_terminal() {
@@ -168,6 +179,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
     }
     let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
+    let all_failed = !results.is_empty() && failed.len() == results.len();
     if !failed.is_empty() {
         eprintln!("{} of {} design points failed:", failed.len(), results.len());
         for r in failed {
@@ -187,6 +199,9 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
                 r.error.as_deref().unwrap_or("")
             );
         }
+    }
+    if all_failed {
+        return Err(miette!("no design point succeeded ({} failed, see above)", results.len()));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::diag::FileError;
+use crate::source::Source;
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -131,25 +132,90 @@ impl Raw {
     }
 }
 
-/// Loads a description by path, or by preset name (`dsp`, `dsp.toml`, ...) when no such
-/// file exists: a path wins over a preset name.
-pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
-    let path = std::path::Path::new(spec);
-    if path.is_file() {
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
-            return super::scalesim_cfg::load(spec, overrides);
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
-        return parse_hw(spec, &text, overrides);
+/// A value `--set` gives a field of the description: a number (`mac.rows=16`) or text
+/// (`mac.dataflow=ws`). The field decides which it must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetValue {
+    /// A number, for integer and float fields.
+    Num(f64),
+    /// Text, for string fields.
+    Text(String),
+}
+
+impl SetValue {
+    /// A number when the text parses as one, else the text.
+    pub fn parse(text: &str) -> SetValue {
+        let t = text.trim();
+        t.parse::<f64>().map(SetValue::Num).unwrap_or_else(|_| SetValue::Text(t.to_string()))
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
-    let name = name.strip_suffix(".toml").unwrap_or(name);
-    match presets::source(name) {
-        Some(text) => parse_hw(&format!("accelerators/{name}.toml"), text, overrides),
-        None => Err(FileError::whole(
-            spec,
-            format!("no such file, and not a preset; presets are: {}", presets::names().join(", ")),
-        )),
+}
+
+impl std::fmt::Display for SetValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetValue::Num(v) if v.is_finite() && v.abs() >= 1e15 => write!(f, "{v:e}"),
+            SetValue::Num(v) => write!(f, "{v}"),
+            SetValue::Text(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// One `--set PATH=VALUE`: the dotted path of a field and its value.
+pub type Override = (String, SetValue);
+
+fn numeric(overrides: &[(String, f64)]) -> Vec<Override> {
+    overrides.iter().map(|(k, v)| (k.clone(), SetValue::Num(*v))).collect()
+}
+
+/// The extensions `--hw` reads as files.
+pub const HW_EXTENSIONS: &[&str] = &["toml", "cfg"];
+
+/// Where a description comes from: a file, or a preset's embedded text.
+enum HwSource<'a> {
+    Toml(&'a str),
+    ScaleSimCfg(&'a str),
+    Preset(&'a str, &'static str),
+}
+
+/// Resolves `spec` (see [`crate::source`]): an existing file, a path-looking argument that
+/// must exist (an error otherwise, never a preset of the same name), or a preset name.
+fn hw_source(spec: &str) -> Result<HwSource<'_>, HwError> {
+    match crate::source::resolve(spec, HW_EXTENSIONS) {
+        Source::File(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) => {
+            Ok(HwSource::ScaleSimCfg(spec))
+        }
+        Source::File(_) => Ok(HwSource::Toml(spec)),
+        Source::Missing(p) => {
+            Err(FileError::whole(spec, crate::source::missing_message(p, "preset", &presets::names())))
+        }
+        Source::Name(name) => {
+            let name = name.strip_suffix(".toml").unwrap_or(name);
+            match presets::source(name) {
+                Some(text) => Ok(HwSource::Preset(name, text)),
+                None => Err(FileError::whole(
+                    spec,
+                    format!("no such file, and not a preset; presets are: {}", presets::names().join(", ")),
+                )),
+            }
+        }
+    }
+}
+
+/// Loads a description by path or by preset name (`dsp`): an argument that looks like a
+/// path (`./my/dsp.toml`, `dsp.toml`) must name an existing file.
+pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    load_hw_with(spec, &numeric(overrides))
+}
+
+/// [`load_hw`] with overrides that may set text fields (`mac.dataflow=ws`).
+pub fn load_hw_with(spec: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
+    match hw_source(spec)? {
+        HwSource::ScaleSimCfg(p) => super::scalesim_cfg::load(p, overrides),
+        HwSource::Toml(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| FileError::whole(p, format!("cannot read: {e}")))?;
+            parse_hw_with(p, &text, overrides)
+        }
+        HwSource::Preset(name, text) => parse_hw_with(&format!("accelerators/{name}.toml"), text, overrides),
     }
 }
 
@@ -160,6 +226,11 @@ pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwErro
 /// `--set` argument (`--set mac.rows=0: mac.rows must be in ...`), not a line of the
 /// rewritten text.
 pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    parse_hw_with(file, text, &numeric(overrides))
+}
+
+/// [`parse_hw`] with overrides that may set text fields (`mac.dataflow=ws`).
+pub fn parse_hw_with(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
     let base = parse_text(file, text)?;
     if overrides.is_empty() {
         return Ok(base);
@@ -175,7 +246,7 @@ pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<H
             let message = if e.message.starts_with(&prefix) {
                 e.message
             } else {
-                format!("{}: {}", set_arg(path, *value), e.message)
+                format!("{}: {}", set_arg(path, value), e.message)
             };
             Err(FileError::whole(file, message))
         }
@@ -183,12 +254,8 @@ pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<H
 }
 
 /// `--set path=value` as the user would have typed it.
-fn set_arg(path: &str, value: f64) -> String {
-    if value.is_finite() && value.abs() >= 1e15 {
-        format!("--set {path}={value:e}")
-    } else {
-        format!("--set {path}={value}")
-    }
+fn set_arg(path: &str, value: &SetValue) -> String {
+    format!("--set {path}={value}")
 }
 
 fn parse_text(file: &str, text: &str) -> Result<HwDesc, HwError> {
@@ -196,7 +263,7 @@ fn parse_text(file: &str, text: &str) -> Result<HwDesc, HwError> {
     Validator { file, text }.desc(raw)
 }
 
-fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<String, HwError> {
+fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<String, HwError> {
     let mut doc: toml::Table = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
     for (path, value) in overrides {
         let parts: Vec<&str> = path.split('.').collect();
@@ -215,15 +282,20 @@ fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Resul
             }
             .ok_or_else(|| no_field(file, path))?;
         }
-        *node = match node {
-            toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => {
-                toml::Value::Integer(*value as i64)
+        let arg = set_arg(path, value);
+        *node = match (&*node, value) {
+            (toml::Value::Integer(_), SetValue::Num(v)) if v.fract() == 0.0 && v.abs() < 9e15 => {
+                toml::Value::Integer(*v as i64)
             }
-            toml::Value::Integer(_) => {
-                return Err(FileError::whole(file, format!("{}: field takes a whole number", set_arg(path, *value))))
+            (toml::Value::Integer(_), _) => {
+                return Err(FileError::whole(file, format!("{arg}: field takes a whole number")))
             }
-            toml::Value::Float(_) => toml::Value::Float(*value),
-            _ => return Err(FileError::whole(file, format!("--set {path}: not a numeric field"))),
+            (toml::Value::Float(_), SetValue::Num(v)) => toml::Value::Float(*v),
+            (toml::Value::Float(_), SetValue::Text(_)) => {
+                return Err(FileError::whole(file, format!("{arg}: field takes a number")))
+            }
+            (toml::Value::String(_), v) => toml::Value::String(v.to_string()),
+            _ => return Err(FileError::whole(file, format!("--set {path}: not a number or text field"))),
         };
     }
     toml::to_string(&doc).map_err(|e| FileError::whole(file, format!("cannot apply overrides: {e}")))
@@ -264,30 +336,26 @@ impl HwTemplate {
     /// `None` for a SCALE-Sim `.cfg` file or a description that does not load (use
     /// [`load_hw`] for those, which reports the error).
     pub fn load(spec: &str) -> Option<Self> {
-        let path = std::path::Path::new(spec);
-        if path.is_file() {
-            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
-                return None;
-            }
-            let text = std::fs::read_to_string(path).ok()?;
-            return HwTemplate::parse(spec, &text).ok();
+        match hw_source(spec).ok()? {
+            HwSource::ScaleSimCfg(_) => None,
+            HwSource::Toml(p) => HwTemplate::parse(p, &std::fs::read_to_string(p).ok()?).ok(),
+            HwSource::Preset(name, text) => HwTemplate::parse(&format!("accelerators/{name}.toml"), text).ok(),
         }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
-        let name = name.strip_suffix(".toml").unwrap_or(name);
-        HwTemplate::parse(&format!("accelerators/{name}.toml"), presets::source(name)?).ok()
     }
 
     /// The validated description with `overrides` applied (see [`parse_hw`]).
-    pub fn instantiate(&self, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    pub fn instantiate(&self, overrides: &[Override]) -> Result<HwDesc, HwError> {
         match self.fast(overrides) {
             Some(hw) => Ok(hw),
-            None => parse_hw(&self.file, &self.text, overrides),
+            None => parse_hw_with(&self.file, &self.text, overrides),
         }
     }
 
-    fn fast(&self, overrides: &[(String, f64)]) -> Option<HwDesc> {
+    fn fast(&self, overrides: &[Override]) -> Option<HwDesc> {
         let mut raw = self.raw.clone();
         for (path, value) in overrides {
+            // Text values (rare: `mac.dataflow`) take the slow path.
+            let SetValue::Num(value) = value else { return None };
             let num = match self.node(path)? {
                 toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => Num::Int(*value as i64),
                 toml::Value::Float(_) => Num::Float(*value),
@@ -808,8 +876,8 @@ mod tests {
                 let prefixes = (0..=set.len()).map(|k| &set[..k]);
                 let singles = (0..set.len()).map(|k| &set[k..=k]);
                 for part in prefixes.chain(singles) {
-                    let o: Vec<(String, f64)> = part.iter().map(|(p, v)| (p.to_string(), *v)).collect();
-                    let want = parse_hw(&t.file, &t.text, &o).map_err(|e| e.to_string());
+                    let o: Vec<Override> = part.iter().map(|(p, v)| (p.to_string(), SetValue::Num(*v))).collect();
+                    let want = parse_hw_with(&t.file, &t.text, &o).map_err(|e| e.to_string());
                     assert_eq!(t.instantiate(&o).map_err(|e| e.to_string()), want, "{name} {o:?}");
                 }
             }
