@@ -2,6 +2,7 @@
 
 use crate::hw::{load_hw_with, Family, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
+use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -48,6 +49,10 @@ pub struct RunArgs {
     /// Set a field of the accelerator description: `--set mac.rows=16`, `--set mac.dataflow=ws`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
+    /// What each layer's schedule is chosen for: latency, energy or edp (the energy-delay
+    /// product).
+    #[arg(long, default_value = "latency", value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -105,7 +110,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }
-    let mut report = crate::pipeline::run(&g, &hw)
+    let objective = crate::sweep::plan::objective("--objective", &a.objective).map_err(|e| miette!("{e}"))?;
+    let mut report = crate::pipeline::run_for(&g, &hw, objective)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);
@@ -226,7 +232,7 @@ pub fn show_hw(spec: &str) -> Result<()> {
     }
     let _ = writeln!(s, "clock       {:.1} MHz", hw.clock.0 / 1e6);
     let _ = match &hw.family {
-        Family::MacArray(m) => writeln!(s, "array       {} x {} PEs, {} dataflow", m.rows, m.cols, m.dataflow.name()),
+        Family::MacArray(m) => writeln!(s, "array       {} x {} PEs of {}-bit multipliers, {} dataflow", m.rows, m.cols, m.pe_bits, m.dataflow.name()),
         Family::Nvdla(n) => writeln!(s,
             "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle",
             n.atomic_c, n.atomic_k, n.winograd, n.stripe, n.weight_load_cycles, n.pdp_elements_per_cycle
@@ -249,10 +255,11 @@ pub fn show_hw(spec: &str) -> Result<()> {
     for m in &hw.precisions {
         let _ = writeln!(
             s,
-            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({:.1} GMAC/s), {} pJ/MAC",
+            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({}; {:.1} GMAC/s), {} pJ/MAC",
             m.weight_bits,
             m.activation_bits,
             m.macs_per_cycle,
+            m.macs_origin.label(),
             m.macs_per_cycle as f64 * hw.clock.0 / 1e9,
             m.energy_per_mac.get()
         );
@@ -265,11 +272,12 @@ pub fn show_hw(spec: &str) -> Result<()> {
             .collect();
         let _ = writeln!(
             s,
-            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}{}",
+            "buffer      {:<12} {} bytes, {} banks x {} bits ({}; {:.0} B/cycle), {} / {} pJ per read / write, holds {}{}{}",
             b.name,
             b.size.get(),
             b.banks,
             b.port.get(),
+            b.port_origin.label(),
             b.bytes_per_cycle(),
             b.read_energy.get(),
             b.write_energy.get(),
@@ -294,5 +302,8 @@ pub fn show_hw(spec: &str) -> Result<()> {
         hw.vector.elements_per_cycle,
         hw.vector.energy_per_op.get()
     );
+    for note in hw.throttle_notes() {
+        let _ = writeln!(s, "note        {note}");
+    }
     emit(None, &s)
 }

@@ -1,7 +1,8 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
 use super::run::emit;
-use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
+use crate::map::tiling::Objective;
+use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -71,6 +72,9 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// What each layer's schedule is chosen for: latency (default), energy or edp.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
@@ -112,6 +116,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                objective: Objective::default(),
                 widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),
                 functional: if a.functional {
                     Some(Functional {
@@ -129,6 +134,9 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
         }
     };
     spec.per_layer |= a.per_layer;
+    if let Some(name) = &a.objective {
+        spec.objective = objective("--objective", name).map_err(|e| miette!("{e}"))?;
+    }
     Ok(spec)
 }
 

@@ -42,6 +42,8 @@ struct RawMac {
     rows: S<i64>,
     cols: S<i64>,
     dataflow: S<String>,
+    /// Optional: default the widest mode's wider operand.
+    pe_bits: Option<S<i64>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -77,7 +79,8 @@ struct RawDsp {
 struct RawPrecision {
     weight_bits: S<i64>,
     activation_bits: S<i64>,
-    macs_per_cycle: S<i64>,
+    /// Optional for a MAC array (derived from rows x cols x the PE rate).
+    macs_per_cycle: Option<S<i64>>,
     energy_pj_per_mac: S<f64>,
 }
 
@@ -88,7 +91,8 @@ struct RawBuffer {
     holds: S<Vec<String>>,
     size_kib: S<f64>,
     banks: S<i64>,
-    port_bits: S<i64>,
+    /// Optional for a MAC array (derived from what its edge consumes).
+    port_bits: Option<S<i64>>,
     read_energy_pj: S<f64>,
     write_energy_pj: S<f64>,
     #[serde(default = "yes")]
@@ -264,9 +268,15 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
     for (path, value) in overrides {
         let parts: Vec<&str> = path.split('.').collect();
         let mut node: &mut toml::Value = doc.get_mut(parts[0]).ok_or_else(|| no_field(file, path))?;
-        for p in &parts[1..] {
+        for (depth, p) in parts.iter().enumerate().skip(1) {
             node = match node {
-                toml::Value::Table(t) => t.get_mut(*p),
+                // A derived value a description leaves out can be pinned by `--set`.
+                toml::Value::Table(t) => {
+                    if depth + 1 == parts.len() && DERIVABLE.contains(p) && !t.contains_key(*p) {
+                        t.insert(p.to_string(), toml::Value::Integer(0));
+                    }
+                    t.get_mut(*p)
+                }
                 toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
                 _ => None,
             }
@@ -396,6 +406,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "rows" => i(&mut m.rows, v),
                 "cols" => i(&mut m.cols, v),
+                "pe_bits" => i(m.pe_bits.as_mut()?, v),
                 _ => None,
             }
         }
@@ -428,7 +439,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "weight_bits" => i(&mut p.weight_bits, v),
                 "activation_bits" => i(&mut p.activation_bits, v),
-                "macs_per_cycle" => i(&mut p.macs_per_cycle, v),
+                "macs_per_cycle" => i(p.macs_per_cycle.as_mut()?, v),
                 "energy_pj_per_mac" => f(&mut p.energy_pj_per_mac, v),
                 _ => None,
             }
@@ -438,7 +449,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "size_kib" => f(&mut b.size_kib, v),
                 "banks" => i(&mut b.banks, v),
-                "port_bits" => i(&mut b.port_bits, v),
+                "port_bits" => i(b.port_bits.as_mut()?, v),
                 "read_energy_pj" => f(&mut b.read_energy_pj, v),
                 "write_energy_pj" => f(&mut b.write_energy_pj, v),
                 _ => None,
@@ -465,6 +476,9 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
         _ => None,
     }
 }
+
+/// Integer fields a description may leave to be derived (`--set` pins them).
+const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
@@ -512,11 +526,20 @@ impl Validator<'_> {
     }
 
     /// The `[mac]` section of a `mac_array`.
-    fn mac_array(&self, m: &RawMac) -> Result<Family, FileError> {
+    fn mac_array(&self, m: &RawMac, precision: &[S<RawPrecision>]) -> Result<Family, FileError> {
         Ok(Family::MacArray(MacArray {
             rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
             cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
             depthwise: DepthwiseMapping::Native,
+            pe_bits: match &m.pe_bits {
+                Some(p) => self.int(p, "mac.pe_bits", 1, 64)? as u32,
+                // The widest mode runs one MAC per PE per cycle.
+                None => precision
+                    .iter()
+                    .map(|p| *p.get_ref().weight_bits.get_ref().max(p.get_ref().activation_bits.get_ref()))
+                    .max()
+                    .map_or(8, |b| b.clamp(1, 64) as u32),
+            },
             dataflow: m.dataflow.get_ref().parse().map_err(|bad: UnknownDataflow| {
                 self.err(m.dataflow.span(), format!("mac.dataflow must be \"os\", \"ws\" or \"is\", got \"{}\"", bad.0))
             })?,
@@ -568,7 +591,7 @@ impl Validator<'_> {
 
     fn desc(&self, raw: Raw) -> Result<HwDesc, FileError> {
         let family = match raw.kind.get_ref().as_str() {
-            "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?)?,
+            "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?, &raw.precision)?,
             "nvdla" => self.nvdla(self.section(&raw, "nvdla", &raw.nvdla)?)?,
             "dsp" => self.dsp(self.section(&raw, "dsp", &raw.dsp)?)?,
             other => {
@@ -578,6 +601,7 @@ impl Validator<'_> {
                 ))
             }
         };
+        let kind = family.kind();
         let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 0.0, 1e6, true)?;
         let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
         let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
@@ -593,10 +617,27 @@ impl Validator<'_> {
         let mut precisions = Vec::new();
         for p in &raw.precision {
             let r = p.get_ref();
+            let weight_bits = self.int(&r.weight_bits, "precision.weight_bits", 1, 32)? as u32;
+            let activation_bits = self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32;
+            let derived = match &family {
+                Family::MacArray(a) => Some(a.peak_macs(weight_bits, activation_bits)),
+                Family::Nvdla(_) | Family::Dsp(_) => None,
+            };
+            let (macs_per_cycle, macs_origin) = match (&r.macs_per_cycle, derived) {
+                (Some(v), _) => (self.int(v, "precision.macs_per_cycle", 1, 1 << 40)?, Origin::Pinned { derived }),
+                (None, Some(d)) => (d, Origin::Derived),
+                (None, None) => {
+                    return Err(self.err(
+                        p.span(),
+                        format!("precision {weight_bits}x{activation_bits}: macs_per_cycle is required for kind = \"{kind}\" (only a mac_array derives it)"),
+                    ))
+                }
+            };
             let m = PrecisionMode {
-                weight_bits: self.int(&r.weight_bits, "precision.weight_bits", 1, 32)? as u32,
-                activation_bits: self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32,
-                macs_per_cycle: self.int(&r.macs_per_cycle, "precision.macs_per_cycle", 1, 1 << 40)?,
+                weight_bits,
+                activation_bits,
+                macs_per_cycle,
+                macs_origin,
                 energy_per_mac: PicoJoules(self.float(
                     &r.energy_pj_per_mac,
                     "precision.energy_pj_per_mac",
@@ -649,11 +690,41 @@ impl Validator<'_> {
             if size == 0 {
                 return Err(self.err(r.size_kib.span(), format!("buffer '{}' size_kib is below one byte", r.name)));
             }
+            let banks = self.int(&r.banks, &format!("buffer '{}' banks", r.name), 1, 1 << 16)?;
+            // A MAC array's buffer feeds its edge: the port (over all banks) moves what the
+            // edge consumes per cycle for the roles it holds, rounded up to whole bytes.
+            let derived = match &family {
+                Family::MacArray(a) => {
+                    let edge: u64 = [Role::Inputs, Role::Weights, Role::Outputs]
+                        .into_iter()
+                        .filter(|&role| holds.has(role))
+                        .map(|role| a.edge_bits(role, &precisions))
+                        .sum();
+                    Some(edge)
+                }
+                Family::Nvdla(_) | Family::Dsp(_) => None,
+            };
+            let (port, port_origin) = match (&r.port_bits, derived) {
+                (Some(v), _) => {
+                    (self.int(v, &format!("buffer '{}' port_bits", r.name), 8, 1 << 16)?, Origin::Pinned { derived })
+                }
+                (None, Some(edge)) => ((edge.div_ceil(banks).div_ceil(8) * 8).clamp(8, 1 << 16), Origin::Derived),
+                (None, None) => {
+                    return Err(self.err(
+                        b.span(),
+                        format!(
+                            "buffer '{}': port_bits is required for kind = \"{kind}\" (only a mac_array derives it)",
+                            r.name
+                        ),
+                    ))
+                }
+            };
             buffers.push(Buffer {
                 name: r.name.clone(),
                 size: Bytes(size),
-                banks: self.int(&r.banks, &format!("buffer '{}' banks", r.name), 1, 1 << 16)?,
-                port: Bits(self.int(&r.port_bits, &format!("buffer '{}' port_bits", r.name), 8, 1 << 16)?),
+                banks,
+                port: Bits(port),
+                port_origin,
                 read_energy: PicoJoules(self.float(&r.read_energy_pj, "read_energy_pj", 0.0, 1e9, false)?),
                 write_energy: PicoJoules(self.float(&r.write_energy_pj, "write_energy_pj", 0.0, 1e9, false)?),
                 holds,

@@ -16,6 +16,7 @@
 //! width = 1.0                                     # MobileNet width multiplier (optional)
 //! resolution = 224                                # input resolution (optional)
 //! per_layer = false                               # add per-layer rows (optional)
+//! objective = "latency"                           # or "energy", "edp" (optional)
 //! functional = true                               # join SQNR / top-1 (optional)
 //! calib = "calib.npy"                             # functional inputs (optional)
 //! eval = "eval.npy"                               # (optional, default: calib)
@@ -41,6 +42,7 @@
 //! (`--name` on the command line): two designs are never merged under one name.
 
 use crate::hw::{Override, SetValue};
+use crate::map::tiling::Objective;
 use serde::Deserialize;
 
 /// What to sweep over.
@@ -65,6 +67,8 @@ pub struct SweepSpec {
     pub resolution: Option<usize>,
     /// Whether per-layer rows are wanted.
     pub per_layer: bool,
+    /// What each layer's schedule is chosen for.
+    pub objective: Objective,
     /// Functional (SQNR, top-1) results joined into the rows, `None` = cost only.
     pub functional: Option<Functional>,
     /// Whether the widths were given (`--wbits` / `--abits`, `wbits` / `abits` in a file):
@@ -143,6 +147,8 @@ struct RawSweep {
     #[serde(default)]
     per_layer: bool,
     #[serde(default)]
+    objective: Option<String>,
+    #[serde(default)]
     set: Option<toml::Table>,
     #[serde(default)]
     functional: bool,
@@ -152,6 +158,13 @@ struct RawSweep {
     eval: Option<String>,
     #[serde(default)]
     granularity: Option<String>,
+}
+
+/// The objective of a name (`latency`, `energy` or `edp`); `what` names it in the error.
+pub fn objective(what: &str, name: &str) -> Result<Objective, PlanError> {
+    Objective::from_name(name).ok_or_else(|| {
+        PlanError(format!("{what}: '{name}' is not an objective; expected one of {}", Objective::NAMES.join(", ")))
+    })
 }
 
 /// Checks a list of widths, defaulting to `[8]` when empty.
@@ -218,6 +231,10 @@ impl SweepSpec {
             width: raw.width.unwrap_or(1.0),
             resolution: raw.resolution,
             per_layer: raw.per_layer,
+            objective: match raw.objective.as_deref() {
+                None => Objective::default(),
+                Some(name) => objective(&format!("{file}: objective"), name)?,
+            },
         };
         spec.check()?;
         Ok(spec)

@@ -214,7 +214,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run_memo(&g, &hw, memo) {
+    match crate::pipeline::run_memo(&g, &hw, spec.objective, memo) {
         Ok(report) => {
             if own {
                 let layers = report.integer_widths();
@@ -254,6 +254,7 @@ mod tests {
             width: 1.0,
             resolution: None,
             per_layer: true,
+            objective: Default::default(),
             functional: None,
             widths_given: true,
         };
@@ -279,6 +280,7 @@ mod tests {
             width: 0.25,
             resolution: Some(32),
             per_layer: false,
+            objective: Default::default(),
             functional: Some(Default::default()),
             widths_given: true,
         }
