@@ -306,6 +306,18 @@ pub struct TilingBound {
     pub tiles_max: u64,
 }
 
+impl TilingBound {
+    /// The bound of one known candidate: `read_bits` read over exactly `tiles` tiles.
+    pub fn exact(read_bits: u64, tiles: u64) -> Self {
+        TilingBound {
+            read_bits,
+            load_bits_per_tile: read_bits as f64 / tiles as f64,
+            tiles_min: tiles,
+            tiles_max: tiles,
+        }
+    }
+}
+
 /// How the search costs a candidate tiling of one layer: the pipeline simulates its tile
 /// timeline and counts its energy ([`crate::schedule`]).
 pub trait Evaluate {
@@ -419,13 +431,7 @@ fn search_conv(
                         outputs: Bits(out_total),
                     };
                     if let (true, Some((bs, _))) = (prune, &best) {
-                        let read = dram.inputs.get().saturating_add(dram.weights.get());
-                        let b = TilingBound {
-                            read_bits: read,
-                            load_bits_per_tile: read as f64 / tiles as f64,
-                            tiles_min: tiles,
-                            tiles_max: tiles,
-                        };
+                        let b = TilingBound::exact(dram.inputs.get().saturating_add(dram.weights.get()), tiles);
                         if !objective.better(&ev.bound(&b), bs) {
                             continue;
                         }
@@ -615,13 +621,7 @@ pub fn schedule_vector(
         }
         let tiles = out.div_ceil(te);
         if let Some((bs, _)) = &best {
-            let read = dram.inputs.get();
-            let b = TilingBound {
-                read_bits: read,
-                load_bits_per_tile: read as f64 / tiles as f64,
-                tiles_min: tiles,
-                tiles_max: tiles,
-            };
+            let b = TilingBound::exact(dram.inputs.get(), tiles);
             if !objective.better(&ev.bound(&b), bs) {
                 continue;
             }
