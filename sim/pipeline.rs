@@ -9,7 +9,7 @@ use crate::hw::HwDesc;
 use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
-use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
+use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, TilingMemo, Widths};
 use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::schedule::{LayerEval, LayerWork};
@@ -95,7 +95,7 @@ pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) ->
 /// How layers are scheduled: the objective, and a memo table of the description's schedules.
 struct Sched<'m> {
     objective: Objective,
-    memo: Option<&'m mut TilingTable>,
+    memo: Option<MemoView<'m>>,
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
@@ -108,7 +108,8 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
         let r = match plan.fused_into(LayerId(i)) {
             Some(head) => fused_row(g, l, hw, &g.layer(head).name),
             None => {
-                let layer_sched = Sched { objective: sched.objective, memo: sched.memo.as_deref_mut() };
+                let layer_sched =
+                    Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
                 run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
             }
         };
@@ -228,10 +229,7 @@ fn run_layer(
             );
             let t = match sched.memo {
                 None => schedule_conv(hw, &w, wd, &ev, sched.objective),
-                Some(table) => table
-                    .entry((w, wd, ev.key()))
-                    .or_insert_with(|| schedule_conv(hw, &w, wd, &ev, sched.objective))
-                    .clone(),
+                Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
             }
             .map_err(no_tile)?;
             (Some((ev.figures(&t), t)), w.macs(), Some(mode))
