@@ -450,7 +450,7 @@ fn search_conv(
             }
             let per = n_k.saturating_mul(n_c);
             if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
-                let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound();
+                let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(1);
                 let b = TilingBound {
                     read_bits: read_lb,
                     load_bits_per_tile: window_in as f64 / per as f64,
@@ -462,10 +462,26 @@ fn search_conv(
                 }
             }
             for (th, tw) in spatial_chain(w.oh, w.ow) {
+                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
+                // The rest of the chain has at least this many spatial tiles, so at least
+                // these tiles and reads (inputs at their smallest pass, either order): when
+                // even that loses to the best, so does every later candidate of the pair.
+                if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
+                    let read_bits = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(n_s);
+                    let tiles_min = per.saturating_mul(n_s);
+                    let rest = TilingBound {
+                        read_bits,
+                        load_bits_per_tile: 0.0,
+                        tiles_min,
+                        tiles_max: per.saturating_mul(plane),
+                    };
+                    if objective.better(bs, &ev.bound(&rest)) {
+                        break;
+                    }
+                }
                 if !cap.fits(need(th, tw)) {
                     continue;
                 }
-                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
                 // Inputs of one pass over all spatial tiles, halos included.
                 let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
                 let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
@@ -616,13 +632,13 @@ struct PairBound {
 }
 
 impl PairBound {
-    /// A lower bound on the bits (inputs and weights) every candidate of this pair reads,
-    /// over both loop orders (see [`reads`]): read counts only grow with the spatial tiles,
-    /// so one spatial tile bounds them, and the arithmetic saturates as the search's does.
-    fn read_bound(&self) -> u64 {
+    /// A lower bound on the bits (inputs and weights) every candidate of this pair with at
+    /// least `n_s` spatial tiles reads, over both loop orders (see [`reads`]): read counts
+    /// only grow with the spatial tiles, and the arithmetic saturates as the search's does.
+    fn read_bound(&self, n_s: u64) -> u64 {
         let (lb, w) = (self.lb_in, self.weights_total);
         [LoopOrder::WeightsOuter, LoopOrder::InputsOuter]
-            .map(|order| reads(self.grouped, order, self.n_k, 1, self.n_c))
+            .map(|order| reads(self.grouped, order, self.n_k, n_s, self.n_c))
             .into_iter()
             .map(|(i, wr)| lb.saturating_mul(i).saturating_add(w.saturating_mul(wr)))
             .min()
