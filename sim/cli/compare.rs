@@ -1,5 +1,6 @@
 //! `accelsim compare A.json B.json`: two runs side by side, for a paper.
 
+use super::output::Input;
 use super::run::emit;
 use crate::report::compare::{compare as table, CompareFormat};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -41,5 +42,5 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
         Format::Latex => CompareFormat::Latex,
     };
     let text = table(&read(&a.a)?, &read(&a.b)?, f).map_err(|e| miette!("{e}"))?;
-    emit(a.out.as_deref(), &text)
+    emit(a.out.as_deref(), &text, &[Input::new("A", &a.a), Input::new("B", &a.b)])
 }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
 use crate::kernels::{Arithmetic, Executor, Values};
@@ -106,27 +107,13 @@ fn encode(t: &Tensor, v: &Values, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, so that a
-/// failure never leaves a partial file behind.
-fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    tmp.persist(path).into_diagnostic().wrap_err_with(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
 fn sanitize(name: &str) -> String {
     let s: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     s.chars().take(80).collect()
 }
 
-fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()> {
+fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path, inputs: &[Input]) -> miette::Result<()> {
     std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("creating {}", dir.display()))?;
     let mut index = Vec::new();
     for (i, (t, v)) in graph.tensors.iter().zip(vals).enumerate() {
@@ -134,7 +121,7 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
         let file = format!("t{i:04}_{}.bin", sanitize(&t.name));
         let mut bytes = Vec::new();
         encode(t, v, &mut bytes);
-        write_atomic(&dir.join(&file), &bytes)?;
+        write_output("--dump", &dir.join(&file), &bytes, inputs).map_err(miette::Report::new)?;
         let (scale, zp) = t.quant.as_ref().map_or((None, None), |q| (Some(q.scales[0]), Some(q.zero_points[0])));
         index.push(serde_json::json!({
             "index": i, "name": t.name, "file": file, "shape": t.shape,
@@ -142,7 +129,7 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
         }));
     }
     let json = serde_json::to_vec_pretty(&serde_json::json!({ "tensors": index })).into_diagnostic()?;
-    write_atomic(&dir.join("index.json"), &json)
+    write_output("--dump", &dir.join("index.json"), &json, inputs).map_err(miette::Report::new)
 }
 
 /// Runs the functional accuracy evaluation of `accelsim run` (see [`crate::accuracy`]) on
@@ -202,8 +189,9 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", g.tensor(o).name))?;
         encode(g.tensor(o), v, &mut out);
     }
+    let inputs = [Input::new("--model", &args.model), Input::new("--input", &args.input)];
     if let Some(dir) = &args.dump {
-        dump(g, &vals, dir)?;
+        dump(g, &vals, dir, &inputs)?;
     }
-    write_atomic(&args.output, &out)
+    write_output("--output", &args.output, &out, &inputs).map_err(miette::Report::new)
 }

@@ -4,6 +4,7 @@
 mod compare;
 mod estimate;
 mod exec;
+pub mod output;
 mod plot;
 mod quantize;
 mod run;

@@ -1,6 +1,6 @@
 //! `accelsim plot`: figures from a sweep CSV.
 
-use super::run::write_atomic;
+use super::output::{write_output, Input};
 use crate::plot::{png, svg, PlotKind, PlotOptions, Table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::path::PathBuf;
@@ -67,18 +67,15 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
     let opts =
         PlotOptions { kind, baseline: a.baseline.clone(), points: a.point.clone(), sqnr_column: a.sqnr_column.clone() };
     let fail = |e: crate::plot::PlotError| miette!("cannot plot {}: {e}", a.input.display());
-    if a.png {
-        // Drawn to a temporary file beside the target, then renamed: readers never see half a PNG.
-        let dir = a.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let name = a.out.file_name().ok_or_else(|| miette!("{} is not a file path", a.out.display()))?;
-        let tmp = dir.join(format!(".{}.tmp{}.png", name.to_string_lossy(), std::process::id()));
-        let res = png(&table, &opts, &tmp).map_err(fail);
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-            return res;
-        }
-        std::fs::rename(&tmp, &a.out).into_diagnostic().wrap_err_with(|| format!("cannot write {}", a.out.display()))
+    let bytes = if a.png {
+        // plotters draws PNGs to a path: a private temporary directory, read back and
+        // handed to the one output writer like every other output.
+        let dir = tempfile::tempdir().into_diagnostic().wrap_err("cannot create a temporary directory")?;
+        let tmp = dir.path().join("figure.png");
+        png(&table, &opts, &tmp).map_err(fail)?;
+        std::fs::read(&tmp).into_diagnostic().wrap_err("cannot read back the drawn PNG")?
     } else {
-        write_atomic(&a.out, svg(&table, &opts).map_err(fail)?.as_bytes())
-    }
+        svg(&table, &opts).map_err(fail)?.into_bytes()
+    };
+    write_output("--out", &a.out, &bytes, &[Input::new("--input", &a.input)]).map_err(miette::Report::new)
 }

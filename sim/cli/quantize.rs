@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 
+use super::output::{write_output, Input};
 use crate::import::npy::{read_npy_f32, NpyF32};
 use crate::import::{aqm, load_model, LoadOptions};
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
@@ -272,8 +273,6 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write {} as TFLite", args.out.display()))?,
     };
-    crate::cli::run::write_atomic(&args.out, &bytes)
-        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
     let report = match &args.eval {
         Some(p) => {
             let inputs = load_images(p, &in_shape)?;
@@ -281,6 +280,11 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         }
         None => None,
     };
+    // Written only once everything succeeded, so a failed evaluation leaves no output.
+    let mut inputs = vec![Input::spec("--model", &args.model)];
+    inputs.extend(args.calib.as_deref().map(|p| Input::new("--calib", p)));
+    inputs.extend(args.eval.as_deref().map(|p| Input::new("--eval", p)));
+    write_output("--out", &args.out, &bytes, &inputs).map_err(miette::Report::new)?;
     let text = match args.format {
         ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), report.as_ref()),
         ReportFormat::Table => {
@@ -308,5 +312,5 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             s
         }
     };
-    crate::cli::run::emit(None, &text)
+    crate::cli::run::emit(None, &text, &[])
 }

@@ -5,6 +5,7 @@ use crate::import::{builtin, load_model, model_file, LoadOptions};
 use crate::quant::{assign_widths, check_width, Precision};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
+use super::output::{write_output, Input};
 use std::io::Write;
 use std::path::Path;
 
@@ -83,6 +84,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let wbits = check_width("--wbits", a.wbits.unwrap_or(8)).into_diagnostic()?;
     let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
     let overrides = parse_overrides(&a.overrides)?;
+    let mut inputs = vec![Input::spec("--hw", &a.hw), Input::spec("--model", &a.model)];
+    inputs.extend(a.input.as_deref().map(|p| Input::new("--input", p)));
     let hw = hw_from(&a.hw, &overrides)?;
     let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
@@ -107,8 +110,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
         })?;
         std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        write_atomic(&dir.join("COMPUTE_REPORT.csv"), csv.as_bytes())
-            .wrap_err_with(|| format!("cannot write {}/COMPUTE_REPORT.csv", dir.display()))?;
+        write_output("--scalesim-reports", &dir.join("COMPUTE_REPORT.csv"), csv.as_bytes(), &inputs)
+            .map_err(miette::Report::new)?;
     }
     let text = match a.format {
         Format::Table => to_table(&report),
@@ -119,37 +122,20 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
         Format::Csv => to_csv(&report),
     };
-    emit(a.out.as_deref(), &text)
+    emit(a.out.as_deref(), &text, &inputs)
 }
 
-/// Writes to a file atomically (temp file + rename in the same directory) or to stdout.
-pub fn emit(out: Option<&Path>, text: &str) -> Result<()> {
+/// Writes `text` to standard output, or to `out` (the value of `--out`) through the one
+/// output writer ([`super::output`]), which refuses to overwrite any of `inputs`.
+pub fn emit(out: Option<&Path>, text: &str, inputs: &[Input]) -> Result<()> {
     match out {
         None => {
             let mut so = std::io::stdout().lock();
             so.write_all(text.as_bytes()).into_diagnostic()?;
             Ok(())
         }
-        Some(p) => write_atomic(p, text.as_bytes()).wrap_err_with(|| format!("cannot write {}", p.display())),
+        Some(p) => write_output("--out", p, text.as_bytes(), inputs).map_err(miette::Report::new),
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, so a reader
-/// never sees a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| miette!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.into_diagnostic()
 }
 
 /// `accelsim models`.

@@ -1,5 +1,6 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
+use super::output::Input;
 use super::run::emit;
 use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
@@ -154,7 +155,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
             s
         }
     };
-    emit(a.out.as_deref(), &text)?;
+    emit(a.out.as_deref(), &text, &sweep_inputs(a, &spec))?;
     if spec.functional.is_some() {
         eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
     }
@@ -179,6 +180,18 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// The files a sweep reads, which its output must not replace.
+fn sweep_inputs<'a>(a: &'a SweepArgs, spec: &'a SweepSpec) -> Vec<Input<'a>> {
+    let mut v: Vec<Input> = spec.hw.iter().map(|h| Input::spec("--hw", h)).collect();
+    v.extend(spec.models.iter().map(|m| Input::spec("--model", m)));
+    v.extend(a.config.as_deref().map(|p| Input::new("--config", p)));
+    if let Some(f) = &spec.functional {
+        v.extend(f.calib.as_deref().map(|p| Input::spec("--calib", p)));
+        v.extend(f.eval.as_deref().map(|p| Input::spec("--eval", p)));
+    }
+    v
+}
+
 /// `accelsim merge`.
 pub fn merge(a: &MergeArgs) -> Result<()> {
     let inputs = a
@@ -192,5 +205,6 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     let text = merge_csv(&inputs).map_err(|e| miette!("{e}"))?;
-    emit(a.out.as_deref(), &text)
+    let inputs: Vec<Input> = a.inputs.iter().map(|p| Input::new("shard", p)).collect();
+    emit(a.out.as_deref(), &text, &inputs)
 }
