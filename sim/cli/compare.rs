@@ -31,7 +31,9 @@ pub struct CompareArgs {
 }
 
 fn read(p: &PathBuf) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(p).into_diagnostic().wrap_err_with(|| format!("cannot read {}", p.display()))?;
+    let text = crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", p.display()))?;
     serde_json::from_str(&text).into_diagnostic().wrap_err_with(|| format!("{} is not JSON", p.display()))
 }
 

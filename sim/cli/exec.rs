@@ -67,19 +67,37 @@ fn width(dtype: DataType) -> usize {
     }
 }
 
-pub(crate) fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
-    let w = width(t.dtype);
-    let n = t.elements() as usize;
-    if Some(bytes.len()) != n.checked_mul(w) {
-        return Err(miette!(
-            "input '{}' has shape {:?} of {} ({} bytes), the file has {} bytes",
+/// Reads the raw input file `path` (option `flag`) of tensor `t`: exactly the tensor's
+/// size, known before reading, so an endless or huge file is refused without being read.
+pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<Values> {
+    let w = width(t.dtype) as u64;
+    let expected =
+        t.shape.iter().try_fold(w, |a, &d| a.checked_mul(d as u64)).filter(|&b| b <= MAX_ACTIVATION_BYTES).ok_or_else(
+            || {
+                miette!(
+                    "{flag} {}: input '{}' of shape {:?} is larger than the {} GiB accepted",
+                    path.display(),
+                    t.name,
+                    t.shape,
+                    MAX_ACTIVATION_BYTES >> 30
+                )
+            },
+        )?;
+    let bytes = crate::bounded_read::read_exactly(path, expected).map_err(|e| {
+        miette!(
+            "{flag} {}: input '{}' has shape {:?} of {} ({expected} bytes): {e}",
+            path.display(),
             t.name,
             t.shape,
-            t.dtype,
-            n.saturating_mul(w),
-            bytes.len()
-        ));
-    }
+            t.dtype
+        )
+    })?;
+    decode(t, &bytes)
+}
+
+/// Decodes raw bytes already checked to hold `t`'s elements.
+fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
+    let w = width(t.dtype);
     Ok(match (t.dtype, w) {
         (DataType::F32, _) => {
             Values::F32(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
@@ -151,10 +169,7 @@ pub(crate) fn attach_accuracy(
         return Ok(());
     }
     let (x, desc) = match input {
-        Some(p) => {
-            let bytes = std::fs::read(p).into_diagnostic().wrap_err_with(|| format!("reading {}", p.display()))?;
-            (decode(g.tensor(g.inputs[0]), &bytes)?, p.display().to_string())
-        }
+        Some(p) => (read_input("--input", p, g.tensor(g.inputs[0]))?, p.display().to_string()),
         None => (accuracy::synthetic_input(g, 1).into_diagnostic()?, "synthetic (seed 1)".to_string()),
     };
     match accuracy::evaluate(g, accuracy::arithmetic_of(hw), x, &desc) {
@@ -179,9 +194,7 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     let [input_id] = g.inputs[..] else {
         return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));
     };
-    let bytes =
-        std::fs::read(&args.input).into_diagnostic().wrap_err_with(|| format!("reading {}", args.input.display()))?;
-    let x = decode(g.tensor(input_id), &bytes)?;
+    let x = read_input("--input", &args.input, g.tensor(input_id))?;
     let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
     let vals = exec.run(&[x]).into_diagnostic()?;
     let mut out = Vec::new();

@@ -157,11 +157,8 @@ pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> 
                 return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });
             }
             if links(&meta) > 1 {
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .truncate(true)
-                    .open(&p)
-                    .map_err(|e| io("open it for writing", e))?;
+                let mut f =
+                    OpenOptions::new().write(true).truncate(true).open(&p).map_err(|e| io("open it for writing", e))?;
                 return f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| io("write", e));
             }
             replace(&p, bytes, mode(&meta)).map_err(|(a, e)| io(a, e))

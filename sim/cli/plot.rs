@@ -52,7 +52,7 @@ pub struct PlotArgs {
 
 /// `accelsim plot`.
 pub fn plot(a: &PlotArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.input)
+    let text = crate::bounded_read::read_text(&a.input, crate::bounded_read::MAX_TEXT_BYTES)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read {}", a.input.display()))?;
     let table = Table::from_csv(&text).map_err(|e| miette!("{}: {e}", a.input.display()))?;

@@ -238,6 +238,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     }
     let opts = LoadOptions { seed: args.seed, ..Default::default() };
     let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    crate::kernels::check_size(&g).map_err(|e| miette!("{}: {e}", args.model))?;
     let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
     if synthetic_weights {
         synthetic::materialize(&mut g, args.seed);
@@ -245,6 +246,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     if g.tensors.iter().any(|t| t.kind == TensorKind::Weight && !matches!(t.data, Some(TensorData::F32(_)))) {
         return Err(miette!("{}: quantize takes a float model; its weights are not float32", args.model));
     }
+    crate::quant::check_finite_weights(&g).map_err(|e| miette!("{}: {e}", args.model))?;
     let [input] = g.inputs[..] else {
         return Err(miette!("{}: quantize takes models with one input, this one has {}", args.model, g.inputs.len()));
     };

@@ -1,11 +1,11 @@
 //! `accelsim run`, `accelsim models` and `accelsim hw show`.
 
+use super::output::{write_output, Input};
 use crate::hw::{load_hw, Family, HwDesc};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
 use crate::quant::{assign_widths, check_width, Precision};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
-use super::output::{write_output, Input};
 use std::io::Write;
 use std::path::Path;
 

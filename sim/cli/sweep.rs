@@ -90,7 +90,7 @@ pub struct MergeArgs {
 pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
     let mut spec = match &a.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", path.display()))?;
             SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?
@@ -198,7 +198,7 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         .inputs
         .iter()
         .map(|p| {
-            std::fs::read_to_string(p)
+            crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", p.display()))
                 .map(|t| (p.display().to_string(), t))

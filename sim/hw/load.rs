@@ -122,7 +122,8 @@ pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwErro
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
             return super::scalesim_cfg::load(spec, overrides);
         }
-        let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
+        let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES)
+            .map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
         return parse_hw(spec, &text, overrides);
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
@@ -193,8 +194,16 @@ fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Resul
             .ok_or_else(|| no_field(file, path))?;
         }
         *node = match node {
-            toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => {
+            // Every whole number an i64 holds converts exactly; the description's validation
+            // then reports the field's own range.
+            toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9.2e18 => {
                 toml::Value::Integer(*value as i64)
+            }
+            toml::Value::Integer(_) if value.fract() == 0.0 => {
+                return Err(FileError::whole(
+                    file,
+                    format!("{}: far outside the range of this integer field", set_arg(path, *value)),
+                ))
             }
             toml::Value::Integer(_) => {
                 return Err(FileError::whole(file, format!("{}: field takes a whole number", set_arg(path, *value))))
@@ -246,7 +255,7 @@ impl HwTemplate {
             if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
                 return None;
             }
-            let text = std::fs::read_to_string(path).ok()?;
+            let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES).ok()?;
             return HwTemplate::parse(spec, &text).ok();
         }
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
@@ -515,7 +524,9 @@ impl Validator<'_> {
                 ))
             }
         };
-        let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 0.0, 1e6, true)?;
+        // 1 MHz to 100 GHz: beyond, latencies are off by many orders of magnitude (a typo
+        // or a unit mistake), not a design point.
+        let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 1.0, 1e5, false)?;
         let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
         let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
             None | Some(("wrap", _)) => Overflow::Wrap,

@@ -166,6 +166,14 @@ pub enum IrError {
     /// Two layers or tensors share a name.
     #[error("duplicate name '{0}' in the graph")]
     DuplicateName(String),
+    /// A tensor's quantization parameters are unusable (see [`QuantParams::check`]).
+    #[error("tensor '{tensor}': {message}")]
+    BadQuant {
+        /// The tensor.
+        tensor: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Graph {
@@ -303,6 +311,11 @@ impl Graph {
     /// layer's output shape equal to what shape inference gives.
     pub fn validate(&self) -> Result<(), IrError> {
         self.check_order()?;
+        for t in &self.tensors {
+            if let Some(q) = &t.quant {
+                q.check(t.dtype, &t.shape).map_err(|message| IrError::BadQuant { tensor: t.name.clone(), message })?;
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for l in &self.layers {
             if !names.insert(l.name.as_str()) {
@@ -409,6 +422,9 @@ impl Graph {
                 Ok(vec![n, fc.out_features])
             }
             Op::Add => {
+                if data.len() < 2 {
+                    return err(format!("adds {} tensor(s); expected at least two inputs", data.len()));
+                }
                 for t in &data[1..] {
                     if t.shape != x.shape {
                         return err(format!("adds tensors of shapes {:?} and {:?}", x.shape, t.shape));

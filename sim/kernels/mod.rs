@@ -68,6 +68,36 @@ pub enum ExecError {
     /// The inputs do not fit the graph.
     #[error("input: {0}")]
     Input(String),
+    /// The graph's values would take more memory than a functional run allows.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// Largest total size of a graph's values (every tensor, weights and activations, at 4 bytes
+/// per element) that functional runs (`exec`, `run`'s accuracy, `quantize`, `sweep
+/// --functional`) hold; checked before anything is allocated from the graph's shapes.
+pub const MAX_VALUE_BYTES: u64 = 4 << 30;
+
+/// Checks that holding every tensor of `g` as 4-byte values stays within
+/// [`MAX_VALUE_BYTES`], with checked arithmetic, before any allocation: shapes are fields
+/// of user files and can claim anything.
+pub fn check_size(g: &Graph) -> Result<(), ExecError> {
+    let mut total = 0u64;
+    for t in &g.tensors {
+        let bytes = t.shape.iter().try_fold(4u64, |a, &d| a.checked_mul(d as u64));
+        total = match bytes.and_then(|b| total.checked_add(b)) {
+            Some(b) if b <= MAX_VALUE_BYTES => b,
+            _ => {
+                return Err(ExecError::TooLarge(format!(
+                    "too large to execute: with tensor '{}' of shape {:?} its values pass {} GiB",
+                    t.name,
+                    t.shape,
+                    MAX_VALUE_BYTES >> 30
+                )))
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Dequantizes integer values with per-tensor or per-channel (last axis or `axis`) parameters.
@@ -176,6 +206,7 @@ pub struct Executor<'g> {
 impl<'g> Executor<'g> {
     /// Resolves every layer's parameters (multipliers, packed weights) for integer execution.
     pub fn new(graph: &'g Graph, arith: Arithmetic) -> Result<Self, ExecError> {
+        check_size(graph)?;
         let mut prepared = Vec::with_capacity(graph.layers.len());
         for l in &graph.layers {
             let out = graph.output(l);
@@ -270,7 +301,7 @@ impl<'g> Executor<'g> {
             (Op::Mean { axes, .. }, _) => {
                 let x = g.data_input(l);
                 let (si, zi) = scale_zp(x);
-                let m = QuantMultiplier::from_real(si as f64 / so as f64);
+                let m = QuantMultiplier::checked(si as f64 / so as f64).map_err(|m| unsupported(&m))?;
                 pool::mean(&x.shape, axes, int_in(0)?, zi, m, zo, qmin, qmax, arith)
             }
             (Op::Softmax { beta }, _) => {
@@ -320,7 +351,7 @@ impl<'g> Executor<'g> {
                     Some(Values::F32(v)) => elementwise::quantize(v, so, zo, qmin, qmax),
                     Some(Values::Int(v)) => {
                         let (si, zi) = scale_zp(x);
-                        let m = QuantMultiplier::from_real(si as f64 / so as f64);
+                        let m = QuantMultiplier::checked(si as f64 / so as f64).map_err(|m| unsupported(&m))?;
                         elementwise::requantize_tensor(v, zi, m, zo, qmin, qmax)
                     }
                     None => return Err(unsupported("input not computed")),
@@ -451,12 +482,13 @@ fn channel_multipliers(g: &Graph, l: &Layer, cout: usize) -> Result<Vec<QuantMul
     if wq.scales.len() != 1 && wq.scales.len() != cout {
         return Err(unsupported(format!("{} weight scales for {} output channels", wq.scales.len(), cout)));
     }
-    Ok((0..cout)
+    (0..cout)
         .map(|c| {
             let (sw, _) = wq.channel(c);
-            QuantMultiplier::from_real(si as f64 * sw as f64 / so as f64)
+            QuantMultiplier::checked(si as f64 * sw as f64 / so as f64)
+                .map_err(|m| unsupported(format!("output channel {c}: {m}")))
         })
-        .collect())
+        .collect()
 }
 
 fn weight_zps(w: &Tensor, cout: usize) -> Vec<i32> {

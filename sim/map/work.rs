@@ -80,15 +80,17 @@ impl ConvWork {
     }
     /// Weight elements.
     pub fn weights(&self) -> u64 {
-        self.k.saturating_mul(self.r * self.s).saturating_mul(self.cg())
+        self.k.saturating_mul(self.r.saturating_mul(self.s)).saturating_mul(self.cg())
     }
     /// Input rows needed for `rows` output rows.
     pub fn in_rows(&self, rows: u64) -> u64 {
-        (rows.saturating_sub(1) * self.sh + (self.r - 1) * self.dh + 1).min(self.ih.max(1))
+        let span = rows.saturating_sub(1).saturating_mul(self.sh);
+        span.saturating_add(self.r.saturating_sub(1).saturating_mul(self.dh)).saturating_add(1).min(self.ih.max(1))
     }
     /// Input columns needed for `cols` output columns.
     pub fn in_cols(&self, cols: u64) -> u64 {
-        (cols.saturating_sub(1) * self.sw + (self.s - 1) * self.dw + 1).min(self.iw.max(1))
+        let span = cols.saturating_sub(1).saturating_mul(self.sw);
+        span.saturating_add(self.s.saturating_sub(1).saturating_mul(self.dw)).saturating_add(1).min(self.iw.max(1))
     }
 }
 
@@ -147,19 +149,19 @@ pub fn work_of(g: &Graph, l: &Layer) -> Work {
         }
         Op::Reshape { .. } => Work::Free,
         op => {
-            let in_elements: u64 = g.activation_inputs(l).map(|t| t.elements()).sum();
+            let in_elements: u64 = g.activation_inputs(l).fold(0u64, |a, t| a.saturating_add(t.elements()));
             let out_elements = out.elements();
             let (ops, pooling) = match op {
                 Op::Pool(p) => {
                     let window = (p.kernel[0] * p.kernel[1]) as u64;
                     // An average also needs one multiply per output for the division.
                     let extra = if p.kind == PoolKind::Avg { out_elements } else { 0 };
-                    (out_elements.saturating_mul(window) + extra, true)
+                    (out_elements.saturating_mul(window).saturating_add(extra), true)
                 }
-                Op::Mean { .. } => (in_elements + out_elements, true),
+                Op::Mean { .. } => (in_elements.saturating_add(out_elements), true),
                 // exp via a lookup table, running sum, reciprocal multiply.
                 Op::Softmax { .. } => (in_elements.saturating_mul(3), false),
-                Op::Add => (in_elements + out_elements, false),
+                Op::Add => (in_elements.saturating_add(out_elements), false),
                 // Pure data movement: one copy per element.
                 _ => (out_elements, false),
             };

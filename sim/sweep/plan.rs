@@ -207,16 +207,33 @@ impl SweepSpec {
                 return Err(PlanError(format!("--set {k}: no values")));
             }
         }
+        if self.checked_len().is_none() {
+            let sizes: Vec<String> = [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+                .into_iter()
+                .chain(self.sets.iter().map(|(_, v)| v.len()))
+                .map(|n| n.to_string())
+                .collect();
+            return Err(PlanError(format!(
+                "the sweep has {} points, more than can be counted ({}); split it",
+                sizes.join(" x "),
+                usize::MAX
+            )));
+        }
         Ok(())
     }
 
-    /// The number of points of the full plan.
+    /// The number of points of the full plan, `None` when the product overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+            .into_iter()
+            .chain(self.sets.iter().map(|(_, v)| v.len()))
+            .try_fold(1usize, |a, n| a.checked_mul(n))
+    }
+
+    /// The number of points of the full plan (a plan that passed [`SweepSpec::check`] has a
+    /// countable number; others saturate).
     pub fn len(&self) -> usize {
-        self.hw.len()
-            * self.models.len()
-            * self.wbits.len()
-            * self.abits.len()
-            * self.sets.iter().map(|(_, v)| v.len()).product::<usize>()
+        self.checked_len().unwrap_or(usize::MAX)
     }
 
     /// Whether the plan is empty.
