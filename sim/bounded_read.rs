@@ -54,7 +54,7 @@ pub fn read_exactly_from(r: impl Read, expected: u64) -> std::io::Result<Vec<u8>
     let got = v.len() as u64;
     if got != expected {
         let got = if got > expected { format!("more than {expected}") } else { got.to_string() };
-        return Err(Error::new(ErrorKind::InvalidData, format!("expected {expected} bytes, the file has {got}")));
+        return Err(Error::new(ErrorKind::InvalidData, format!("expected {expected} bytes, the file has {got} bytes")));
     }
     Ok(v)
 }
@@ -66,7 +66,7 @@ pub fn read_exactly(path: &Path, expected: u64) -> std::io::Result<Vec<u8>> {
     if meta.is_file() && meta.len() != expected {
         return Err(Error::new(
             ErrorKind::InvalidData,
-            format!("expected {expected} bytes, the file has {}", meta.len()),
+            format!("expected {expected} bytes, the file has {} bytes", meta.len()),
         ));
     }
     read_exactly_from(f, expected)

@@ -9,6 +9,7 @@ mod plot;
 mod quantize;
 mod run;
 mod sweep;
+pub mod sweep_stream;
 
 use clap::{Parser, Subcommand};
 

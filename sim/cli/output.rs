@@ -128,24 +128,11 @@ pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> 
         action: action.to_string(),
         source,
     };
-    let not_a_file = |what| OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what };
     let target = classify(path).map_err(|e| match e {
         Classify::Io(action, source) => io(action, source),
-        Classify::NotAFile(what) => not_a_file(what),
+        Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
     })?;
-    // The output must not be an input: compare file identities (links and hard links
-    // included). A target that does not exist yet cannot be an input.
-    if let Ok(out_meta) = std::fs::metadata(path) {
-        for i in inputs {
-            if std::fs::metadata(i.path).is_ok_and(|m| same_file(&m, &out_meta)) {
-                return Err(OutputError::IsInput {
-                    flag: flag.to_string(),
-                    path: path.to_path_buf(),
-                    input_flag: i.flag.to_string(),
-                });
-            }
-        }
-    }
+    check_inputs(flag, path, inputs)?;
     match target {
         Target::Special => {
             let mut f = OpenOptions::new().write(true).open(path).map_err(|e| io("open it for writing", e))?;
@@ -164,6 +151,65 @@ pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> 
             replace(&p, bytes, mode(&meta)).map_err(|(a, e)| io(a, e))
         }
     }
+}
+
+/// Opens `path` (the value of option `flag`) for a streamed output that grows as results
+/// complete (sweep rows): the same refusals as [`write_output`] (inputs, read-only files,
+/// directories, sockets, dangling links), but written in place -- links followed, a new
+/// file created with mode 0644, an existing one truncated, or appended to when `append`
+/// (resuming). Not atomic by design: an interrupted command leaves the complete prefix it
+/// wrote, which `--resume` continues.
+pub fn open_stream(flag: &str, path: &Path, inputs: &[Input], append: bool) -> Result<File, OutputError> {
+    let io = |action: &str, source: std::io::Error| OutputError::Io {
+        flag: flag.to_string(),
+        path: path.to_path_buf(),
+        action: action.to_string(),
+        source,
+    };
+    let target = classify(path).map_err(|e| match e {
+        Classify::Io(action, source) => io(action, source),
+        Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
+    })?;
+    check_inputs(flag, path, inputs)?;
+    let mut o = OpenOptions::new();
+    o.write(true);
+    match target {
+        Target::Special => {}
+        Target::New(_) => {
+            o.create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
+        }
+        Target::Regular(_, meta) => {
+            if meta.permissions().readonly() || OpenOptions::new().write(true).open(path).is_err() {
+                return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });
+            }
+            if append {
+                o.append(true);
+            } else {
+                o.truncate(true);
+            }
+        }
+    }
+    o.open(path).map_err(|e| io("open it for writing", e))
+}
+
+/// Refuses `path` when it is the same file as one of `inputs`.
+fn check_inputs(flag: &str, path: &Path, inputs: &[Input]) -> Result<(), OutputError> {
+    // Compare file identities (links and hard links included). A target that does not
+    // exist yet cannot be an input.
+    if let Ok(out_meta) = std::fs::metadata(path) {
+        for i in inputs {
+            if std::fs::metadata(i.path).is_ok_and(|m| same_file(&m, &out_meta)) {
+                return Err(OutputError::IsInput {
+                    flag: flag.to_string(),
+                    path: path.to_path_buf(),
+                    input_flag: i.flag.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 enum Classify {

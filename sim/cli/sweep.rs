@@ -1,12 +1,15 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
-use super::output::Input;
+use super::output::{open_stream, Input};
 use super::run::emit;
+use super::sweep_stream::{resume_at, Rows};
 use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
-use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
+use crate::sweep::run::{used_by_range, Sweeper};
+use crate::sweep::table::header;
+use crate::sweep::{merge_csv, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Output formats of a sweep.
@@ -70,9 +73,14 @@ pub struct SweepArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
-    /// Write the output to this file (atomically) instead of standard output.
+    /// Write the output to this file instead of standard output. Rows are written as the
+    /// points complete (in point order), so an interrupted sweep keeps its finished points.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the partial CSV of --out left by an interrupted run of the same sweep: its
+    /// points are kept (the last one is redone) and the sweep goes on after them.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Arguments of `accelsim merge`.
@@ -124,13 +132,55 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
     Ok(spec)
 }
 
-/// `accelsim sweep`.
+/// Points per thread in a batch: large enough to keep the threads busy, small enough that
+/// a batch's rows (up to one per layer per point) take little memory.
+const POINTS_PER_THREAD: usize = 16;
+
+/// Failed points listed on stderr at the end (the rest are counted).
+const LISTED_FAILURES: usize = 50;
+
+/// `accelsim sweep`: runs the points in batches and streams each batch's rows (see
+/// [`super::sweep_stream`]).
 pub fn sweep(a: &SweepArgs) -> Result<()> {
     let spec = spec_of(a)?;
-    let shard = a.shard.unwrap_or(Shard::ALL);
-    let points: Vec<_> = shard.range(spec.len()).map(|i| spec.point(i)).collect();
+    let range = a.shard.unwrap_or(Shard::ALL).range(spec.len());
+    let inputs = sweep_inputs(a, &spec);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = a.threads {
+        pool = pool.num_threads(n.max(1));
+    }
+    let pool = pool.build().into_diagnostic()?;
+    let (out, mut start, has_header): (Box<dyn Write>, usize, bool) = match (&a.out, a.resume) {
+        (None, true) => return Err(miette!("--resume continues the file of --out; give --out")),
+        (Some(_), true) if a.format != SweepFormat::Csv => {
+            return Err(miette!("--resume continues a CSV output; use --format csv"))
+        }
+        (None, false) => (Box::new(std::io::stdout()), range.start, false),
+        (Some(p), false) => {
+            (Box::new(open_stream("--out", p, &inputs, false).map_err(miette::Report::new)?), range.start, false)
+        }
+        (Some(p), true) => {
+            let text = if p.exists() {
+                crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
+                    .into_diagnostic()
+                    .wrap_err_with(|| format!("--resume: cannot read {}", p.display()))?
+            } else {
+                String::new()
+            };
+            let at = resume_at(p, &text, &header(&spec), range.start)?;
+            let f = open_stream("--out", p, &inputs, true).map_err(miette::Report::new)?;
+            f.set_len(at.keep_bytes).into_diagnostic().wrap_err_with(|| format!("cannot truncate {}", p.display()))?;
+            eprintln!("resuming at point {} of {}..{}", at.next_point, range.start, range.end);
+            (Box::new(f), at.next_point, at.has_header)
+        }
+    };
+    start = start.min(range.end);
+    let mut rows = match a.format {
+        SweepFormat::Csv => Rows::csv(&spec, std::io::BufWriter::new(out), has_header)?,
+        SweepFormat::Json => Rows::json(std::io::BufWriter::new(out)),
+    };
     let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(points.len() as u64);
+        let b = ProgressBar::new((range.end - start) as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} points, {per_sec}, eta {eta}") {
             b.set_style(style);
         }
@@ -139,45 +189,52 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         ProgressBar::hidden()
     };
     let tick = || bar.inc(1);
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = a.threads {
-        pool = pool.num_threads(n.max(1));
-    }
-    let pool = pool.build().into_diagnostic()?;
-    let run = pool.install(|| run_sweep(&spec, &points, &tick));
-    bar.finish_and_clear();
-    let results = run.results;
-    let text = match a.format {
-        SweepFormat::Csv => to_csv(&spec, &results).into_diagnostic()?,
-        SweepFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&spec, &results)).into_diagnostic()?;
-            s.push('\n');
-            s
+    let (models, hw) = used_by_range(&spec, start..range.end);
+    let mut sweeper = Sweeper::new(&spec, &models, &hw);
+    let batch = pool.current_num_threads().max(1).saturating_mul(POINTS_PER_THREAD);
+    let (mut done, mut failed, mut listed) = (0usize, 0usize, Vec::new());
+    for first in (start..range.end).step_by(batch) {
+        let points: Vec<_> = (first..range.end.min(first.saturating_add(batch))).map(|i| spec.point(i)).collect();
+        let results = pool.install(|| sweeper.run(&points, &tick));
+        rows.write(&spec, &results)?;
+        done += results.len();
+        for r in results.iter().filter(|r| r.error.is_some()) {
+            failed += 1;
+            if listed.len() < LISTED_FAILURES {
+                listed.push(failure_line(&spec, r));
+            }
         }
-    };
-    emit(a.out.as_deref(), &text, &sweep_inputs(a, &spec))?;
-    if spec.functional.is_some() {
-        eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
     }
-    let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
-    if !failed.is_empty() {
-        eprintln!("{} of {} design points failed:", failed.len(), results.len());
-        for r in failed {
-            let p = &r.point;
-            let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
-            eprintln!(
-                "  point {}: {} / {}, w{} a{}{}: {}",
-                p.index,
-                r.hw,
-                r.model,
-                p.wbits,
-                p.abits,
-                sets,
-                r.error.as_deref().unwrap_or("")
-            );
+    rows.finish()?;
+    bar.finish_and_clear();
+    if spec.functional.is_some() {
+        eprintln!("functional evaluations: {} for {} design points", sweeper.functional_evals(), done);
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {done} design points failed:");
+        for l in &listed {
+            eprintln!("{l}");
+        }
+        if failed > listed.len() {
+            eprintln!("  ... and {} more (see the error column)", failed - listed.len());
         }
     }
     Ok(())
+}
+
+fn failure_line(spec: &SweepSpec, r: &crate::sweep::PointResult) -> String {
+    let p = &r.point;
+    let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
+    format!(
+        "  point {}: {} / {}, w{} a{}{}: {}",
+        p.index,
+        r.hw,
+        r.model,
+        p.wbits,
+        p.abits,
+        sets,
+        r.error.as_deref().unwrap_or("")
+    )
 }
 
 /// The files a sweep reads, which its output must not replace.
