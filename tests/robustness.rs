@@ -78,7 +78,7 @@ fn outputs_go_through_symlinks_and_fifos_without_replacing_them() {
     );
     assert!(o.status.success(), "{}", err(&o));
     assert!(std::fs::symlink_metadata(&link).expect("meta").file_type().is_symlink());
-    assert!(std::fs::read_to_string(&real).expect("read").starts_with("layer,"));
+    assert!(std::fs::read_to_string(&real).expect("read").starts_with("name,op,"));
     let fifo = d.path().join("fifo");
     if Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
         let reader = {
@@ -90,7 +90,7 @@ fn outputs_go_through_symlinks_and_fifos_without_replacing_them() {
             SEC,
         );
         assert!(o.status.success(), "{}", err(&o));
-        assert!(reader.join().expect("reader").starts_with("layer,"));
+        assert!(reader.join().expect("reader").starts_with("name,op,"));
         use std::os::unix::fs::FileTypeExt;
         assert!(std::fs::symlink_metadata(&fifo).expect("meta").file_type().is_fifo(), "the FIFO was replaced");
     }
@@ -226,6 +226,80 @@ fn plots_of_absurd_values_neither_panic_nor_hang() {
             let input = doctored_sweep(d.path(), "macs", v, true);
             let o = accelsim(&["plot", "--kind", kind, "--input", s(&input), "--out", s(&d.path().join("r.svg"))], SEC);
             assert!(!err(&o).contains("panicked"), "{kind} with macs {v}: {}", err(&o));
+        }
+    }
+}
+
+#[test]
+fn an_interrupted_sweep_resumes_to_the_same_bytes() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let full = d.path().join("full.csv");
+    let args =
+        ["sweep", "--hw", "systolic32", "--model", "mnv1", "--wbits", "2,3,4,5,6,7,8", "--set", "mac.rows=8,16,32"];
+    let with_out = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend_from_slice(&["--threads", "1", "--out", s(out)]);
+        a.extend_from_slice(extra);
+        accelsim(&a, SEC)
+    };
+    let o = with_out(&full, &[]);
+    assert!(o.status.success(), "{}", err(&o));
+    let whole = std::fs::read_to_string(&full).expect("csv");
+    // Cut in the middle of a row, as a kill would.
+    let partial = d.path().join("partial.csv");
+    std::fs::write(&partial, &whole[..whole.len() * 2 / 3]).expect("write");
+    let o = with_out(&partial, &["--resume"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("resuming at point"), "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(&partial).expect("csv"), whole);
+    // A partial output of another sweep is refused, not appended to.
+    let other = d.path().join("other.csv");
+    std::fs::write(&other, "point,hw\n0,x\n").expect("write");
+    let o = with_out(&other, &["--resume"]);
+    fails_with(&o, "its columns (point,hw) are not this");
+    assert_eq!(std::fs::read_to_string(&other).expect("csv"), "point,hw\n0,x\n");
+}
+
+/// A `.aqm` of bn_conv_tiny (data-free), as `serde_json::Value`, and its path.
+fn tiny_aqm(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let out = dir.join("tiny.aqm");
+    let model = shared().join("onnx/models/bn_conv_tiny.onnx");
+    let o = accelsim(&["quantize", "--model", s(&model), "--data-free", "--out", s(&out)], SEC);
+    assert!(o.status.success(), "{}", err(&o));
+    let v = serde_json::from_slice(&std::fs::read(&out).expect("aqm")).expect("json");
+    (out, v)
+}
+
+#[test]
+fn unusable_quantization_parameters_are_refused_at_load_naming_the_file() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (_, v) = tiny_aqm(d.path());
+    let quantized = v["tensors"]
+        .as_array()
+        .expect("tensors")
+        .iter()
+        .position(|t| t["quant"].is_object() && t["dtype"] == "i8")
+        .expect("a quantized int8 tensor");
+    let cases: [(&str, serde_json::Value, &str); 4] = [
+        ("scales", serde_json::json!([-0.5]), "expected a finite positive number"),
+        ("scales", serde_json::json!([0.0]), "expected a finite positive number"),
+        ("zero_points", serde_json::json!([300]), "expected -128..=127"),
+        ("zero_points", serde_json::json!([-9223372036854775807i64]), "expected -128..=127"),
+    ];
+    for (field, value, fragment) in cases {
+        let mut bad = v.clone();
+        let q = &mut bad["tensors"][quantized]["quant"];
+        let n = q["scales"].as_array().map_or(1, Vec::len);
+        q[field] = if n == 1 { value } else { serde_json::json!(vec![value[0].clone(); n]) };
+        let f = d.path().join("bad.aqm");
+        std::fs::write(&f, serde_json::to_vec(&bad).expect("json")).expect("write");
+        for cmd in [
+            vec!["run", "--hw", "systolic32", "--model", s(&f)],
+            vec!["exec", "--model", s(&f), "--input", s(&f), "--output", s(&d.path().join("o.bin"))],
+        ] {
+            let o = accelsim(&cmd, SEC);
+            fails_with(&o, fragment);
+            assert!(err(&o).contains("bad.aqm"), "{}", err(&o));
         }
     }
 }

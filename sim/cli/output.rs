@@ -122,17 +122,8 @@ fn links(_: &Metadata) -> u64 {
 /// Writes `bytes` to `path` (the value of option `flag`) as described in the module doc,
 /// refusing it when it is one of `inputs`.
 pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> Result<(), OutputError> {
-    let io = |action: &str, source: std::io::Error| OutputError::Io {
-        flag: flag.to_string(),
-        path: path.to_path_buf(),
-        action: action.to_string(),
-        source,
-    };
-    let target = classify(path).map_err(|e| match e {
-        Classify::Io(action, source) => io(action, source),
-        Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
-    })?;
-    check_inputs(flag, path, inputs)?;
+    let io = |action: &str, source| io_error(flag, path, action, source);
+    let target = resolve(flag, path, inputs)?;
     match target {
         Target::Special => {
             let mut f = OpenOptions::new().write(true).open(path).map_err(|e| io("open it for writing", e))?;
@@ -140,9 +131,6 @@ pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> 
         }
         Target::New(p) => replace(&p, bytes, 0o644).map_err(|(a, e)| io(a, e)),
         Target::Regular(p, meta) => {
-            if meta.permissions().readonly() || OpenOptions::new().write(true).open(&p).is_err() {
-                return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });
-            }
             if links(&meta) > 1 {
                 let mut f =
                     OpenOptions::new().write(true).truncate(true).open(&p).map_err(|e| io("open it for writing", e))?;
@@ -160,17 +148,8 @@ pub fn write_output(flag: &str, path: &Path, bytes: &[u8], inputs: &[Input]) -> 
 /// (resuming). Not atomic by design: an interrupted command leaves the complete prefix it
 /// wrote, which `--resume` continues.
 pub fn open_stream(flag: &str, path: &Path, inputs: &[Input], append: bool) -> Result<File, OutputError> {
-    let io = |action: &str, source: std::io::Error| OutputError::Io {
-        flag: flag.to_string(),
-        path: path.to_path_buf(),
-        action: action.to_string(),
-        source,
-    };
-    let target = classify(path).map_err(|e| match e {
-        Classify::Io(action, source) => io(action, source),
-        Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
-    })?;
-    check_inputs(flag, path, inputs)?;
+    let io = |action: &str, source| io_error(flag, path, action, source);
+    let target = resolve(flag, path, inputs)?;
     let mut o = OpenOptions::new();
     o.write(true);
     match target {
@@ -180,10 +159,7 @@ pub fn open_stream(flag: &str, path: &Path, inputs: &[Input], append: bool) -> R
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
         }
-        Target::Regular(_, meta) => {
-            if meta.permissions().readonly() || OpenOptions::new().write(true).open(path).is_err() {
-                return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });
-            }
+        Target::Regular(..) => {
             if append {
                 o.append(true);
             } else {
@@ -192,6 +168,26 @@ pub fn open_stream(flag: &str, path: &Path, inputs: &[Input], append: bool) -> R
         }
     }
     o.open(path).map_err(|e| io("open it for writing", e))
+}
+
+/// What `path` is, refusing what no output may replace: an input of the command, a
+/// read-only file, a directory, a socket, a dangling link.
+fn resolve(flag: &str, path: &Path, inputs: &[Input]) -> Result<Target, OutputError> {
+    let target = classify(path).map_err(|e| match e {
+        Classify::Io(action, source) => io_error(flag, path, action, source),
+        Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
+    })?;
+    check_inputs(flag, path, inputs)?;
+    if let Target::Regular(p, meta) = &target {
+        if meta.permissions().readonly() || OpenOptions::new().write(true).open(p).is_err() {
+            return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });
+        }
+    }
+    Ok(target)
+}
+
+fn io_error(flag: &str, path: &Path, action: &str, source: std::io::Error) -> OutputError {
+    OutputError::Io { flag: flag.to_string(), path: path.to_path_buf(), action: action.to_string(), source }
 }
 
 /// Refuses `path` when it is the same file as one of `inputs`.

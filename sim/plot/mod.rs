@@ -86,6 +86,20 @@ pub fn png(t: &Table, o: &PlotOptions, path: &std::path::Path) -> Result<(), Plo
     root.present().map_err(pe)
 }
 
+/// An axis range every chart is built on: finite, increasing, and positive on a log
+/// scale. Values the data cannot give a drawable range for (all missing, infinite) are an
+/// error instead of a plotters panic or an endless tick search.
+fn span(lo: f64, hi: f64, log: bool) -> Result<std::ops::Range<f64>, PlotError> {
+    let (min, max) =
+        if log { (data::DRAWABLE.0 / 1e6, data::DRAWABLE.1 * 1e6) } else { (-f64::MAX / 4.0, f64::MAX / 4.0) };
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && lo >= min && hi <= max) {
+        return Err(PlotError(format!(
+            "no drawable axis range ({lo} to {hi}): the input has no finite values in a drawable range (1e-30 to 1e30)"
+        )));
+    }
+    Ok(lo..hi)
+}
+
 fn pe<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError(format!("drawing failed: {e}"))
 }
@@ -210,7 +224,7 @@ fn latency_vs_bits<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table)
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0.0..nice_max(ymax) * 1.3)
+            .build_cartesian_2d(span(x0, x1, false)?, span(0.0, nice_max(ymax) * 1.3, false)?)
             .map_err(pe)?;
         chart
             .configure_mesh()
@@ -263,7 +277,7 @@ fn energy_breakdown<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table
         .margin(12)
         .x_label_area_size(if shown > 6 { 170 } else { 60 })
         .y_label_area_size(75)
-        .build_cartesian_2d(-0.5..(shown as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
+        .build_cartesian_2d(span(-0.5, shown as f64 - 0.5, false)?, span(0.0, nice_max(ymax) * 1.25, false)?)
         .map_err(pe)?;
     let rotate = shown > 6;
     let style = if rotate {
@@ -351,7 +365,7 @@ fn per_layer<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &P
         .margin(12)
         .x_label_area_size(130)
         .y_label_area_size(75)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
+        .build_cartesian_2d(span(-0.5, n as f64 - 0.5, false)?, span(0.0, nice_max(ymax) * 1.25, false)?)
         .map_err(pe)?;
     chart
         .configure_mesh()
@@ -426,7 +440,7 @@ fn roofline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Pl
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(75)
-        .build_cartesian_2d((xmin..xmax).log_scale(), (ymin..ymax).log_scale())
+        .build_cartesian_2d(span(xmin, xmax, true)?.log_scale(), span(ymin, ymax, true)?.log_scale())
         .map_err(pe)?;
     chart
         .configure_mesh()
@@ -523,7 +537,7 @@ fn pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, sqnr_col
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(75)
-        .build_cartesian_2d(x0..x1, y0..y1)
+        .build_cartesian_2d(span(x0, x1, false)?, span(y0, y1, false)?)
         .map_err(pe)?;
     chart.configure_mesh().x_desc(xdesc).y_desc(ydesc).draw().map_err(pe)?;
     let grey = RGBColor(150, 150, 150);
@@ -599,7 +613,7 @@ fn speedup<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Table, o: &Plo
         .margin(12)
         .x_label_area_size(if n > 4 { 150 } else { 50 })
         .y_label_area_size(70)
-        .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..nice_max(ymax) * 1.25)
+        .build_cartesian_2d(span(-0.5, n as f64 - 0.5, false)?, span(0.0, nice_max(ymax) * 1.25, false)?)
         .map_err(pe)?;
     let style = if n > 4 {
         ("sans-serif", 12).into_font().transform(FontTransform::Rotate90)
