@@ -187,7 +187,7 @@ impl SweepSpec {
             resolution: raw.resolution,
             per_layer: raw.per_layer,
         };
-        spec.check()?;
+        spec.check().map_err(|e| PlanError(format!("{file}: {}", e.0)))?;
         Ok(spec)
     }
 
