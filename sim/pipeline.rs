@@ -5,9 +5,9 @@
 //! report; the CLI calls it and never reaches into the stages.
 
 use crate::cost::{self, Actions, BufferTraffic};
-use crate::hw::{Family, HwDesc, PrecisionMode, Role};
+use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
 use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
-use crate::map::family::conv_compute;
+use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
@@ -97,10 +97,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         }
         layers.push(r);
     }
-    let overhead = match &hw.family {
-        Family::Dsp(d) => Seconds((d.invocation_overhead_us + d.per_op_overhead_us * g.layers.len() as f64) * 1e-6),
-        _ => Seconds(0.0),
-    };
+    let overhead = hw.family.overhead(g.layers.len());
     let weights = match &g.weights {
         WeightSource::Synthetic { seed } => format!("synthetic, seeded ({seed}); built-in network, not trained"),
         WeightSource::Imported { path } => format!("imported from {path}"),
@@ -145,7 +142,21 @@ fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> Widths {
 }
 
 fn buffer_index(hw: &HwDesc, r: Role) -> usize {
-    hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0)
+    hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0)
+}
+
+/// Charges the datapath's operand reads to the buffers they come from: shared-level reads
+/// to the shared buffer holding the operand, PE-local reads to a PE-local buffer holding it
+/// (or, when the description has none, to the shared one).
+fn charge_reads(hw: &HwDesc, traffic: &mut [BufferTraffic], shared: OperandReads, local: OperandReads, wd: Widths) {
+    for (reads, level) in [(shared, BufferLevel::Shared), (local, BufferLevel::PeLocal)] {
+        for (role, elements, width) in
+            [(Role::Inputs, reads.inputs, wd.input), (Role::Weights, reads.weights, wd.weight)]
+        {
+            let b = hw.buffer_at(role, level).unwrap_or_else(|| buffer_index(hw, role));
+            traffic[b].reads += bytes_of(elements, width);
+        }
+    }
 }
 
 fn bytes_of(elements: u64, width: u32) -> Bytes {
@@ -171,6 +182,7 @@ fn run_layer(
     // the change in bits written when a fused pooling replaces the conv's output.
     let mut extra_read = Bits::ZERO;
     let mut out_bits_fused: Option<(Bits, Bits)> = None;
+    let mut array = None;
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
         match work_of(g, l) {
@@ -199,62 +211,41 @@ fn run_layer(
                     }
                 }
                 let t = tile_conv_memo(memo, hw, &w, wd).map_err(no_tile)?;
-                let f = conv_compute(&hw.family, mode, &w);
+                let f = hw.family.conv_compute(mode, &w);
                 let out_elems = w.pixels().saturating_mul(w.k);
                 let psum_bits = if t.c_tiles > 1 { wd.acc } else { wd.output };
                 traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
-                traffic[bi].reads += bytes_of(f.input_reads, wd.input);
                 traffic[bw].writes += t.dram.weights.to_bytes_ceil();
-                traffic[bw].reads += bytes_of(f.weight_reads, wd.weight);
+                charge_reads(hw, &mut traffic, f.buffer, f.pe_local, wd);
                 traffic[bo].writes += bytes_of(out_elems.saturating_mul(t.c_tiles), psum_bits);
                 traffic[bo].reads +=
                     bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
                 // The buffers' ports bound how fast operands reach the compute units.
                 let port_bound = port_cycles(hw, &traffic, &t);
-                let mut compute = f.cycles.get().max(port_bound);
-                let mut vector_ops = out_elems;
-                if let Family::Nvdla(n) = &hw.family {
-                    // SDP takes every output element from CACC on the fly (bias, batch norm,
-                    // ReLU, requantization, and a fused element-wise add) at its rate; a
-                    // fused PDP takes SDP's output at its own.
-                    let scale = 8.0 / mode.activation_bits.max(8) as f64;
-                    let sdp = (out_elems as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
-                    compute = compute.max(sdp);
-                    let mut last = out;
-                    for &(fi, op) in followers {
-                        let fl = g.layer(fi);
-                        let ops = match work_of(g, fl) {
-                            Work::Vector(v) => v.ops,
-                            _ => 0,
-                        };
-                        vector_ops = vector_ops.saturating_add(ops);
-                        match op {
-                            FusedOp::Eltwise { operand } => extra_read += g.tensor(operand).bits(),
-                            // PDP's operations at its rate, counted as for an offline pass.
-                            FusedOp::Pool => {
-                                let bits = g.data_input(fl).dtype.bits().max(8);
-                                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
-                                compute = compute.max((ops as f64 / rate).ceil() as u64);
-                            }
-                        }
-                        op_name.push('+');
-                        op_name.push_str(g.op_name(fl));
-                        last = g.output(fl);
-                    }
-                    if !followers.is_empty() {
-                        out_bits_fused = Some((bytes_bits(out_elems, wd.output), last.bits()));
-                    }
+                let pass = hw.family.conv_pass(
+                    g,
+                    hw,
+                    ConvPassInput {
+                        mode,
+                        compute: f.cycles.get().max(port_bound),
+                        out_elements: out_elems,
+                        widths: wd,
+                        followers,
+                    },
+                );
+                for &(fi, _) in followers {
+                    op_name.push('+');
+                    op_name.push_str(g.op_name(g.layer(fi)));
                 }
+                extra_read = pass.extra_read;
+                out_bits_fused = pass.fused_output;
+                array = f.array;
+                let (compute, vector_ops) = (pass.compute, pass.vector_ops);
                 (Some(t), compute, w.macs(), vector_ops, Some(mode))
             }
             Work::Vector(v) => {
                 let t = tile_vector(hw, &v, wd).map_err(no_tile)?;
-                let per_cycle = match (&hw.family, v.pooling) {
-                    (Family::Nvdla(n), true) => n.pdp_elements_per_cycle,
-                    _ => hw.vector.elements_per_cycle,
-                } as f64
-                    * 8.0
-                    / wd.input.max(8) as f64;
+                let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
                 traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
                 traffic[bi].reads += bytes_of(v.in_elements, wd.input);
                 traffic[bo].writes += bytes_of(v.out_elements, wd.output);
@@ -280,9 +271,9 @@ fn run_layer(
                 compute: compute as f64 / tiles as f64,
                 store_bytes: dram_write.get() as f64 / tiles as f64,
             };
-            // Family-specific DMA behaviour (NVDLA hides latency with outstanding requests).
-            let (dma, once) = crate::map::family::dma_for(hw);
-            let stream = crate::map::family::refine_stream(hw, stream);
+            // The family's DMA behaviour (NVDLA hides latency with outstanding requests).
+            let (dma, once) = hw.family.dma(hw);
+            let stream = hw.family.refine_stream(hw, stream);
             let mut tl = simulate(&stream, &dma);
             tl.total = Cycles(tl.total.get().saturating_add(once));
             tl.stall = Cycles(tl.stall.get().saturating_add(once));
@@ -318,6 +309,7 @@ fn run_layer(
         buffers: traffic,
         energy,
         fused_into: None,
+        array,
     })
 }
 
@@ -342,6 +334,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         buffers: hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect(),
         energy: Default::default(),
         fused_into: Some(head.to_string()),
+        array: None,
     }
 }
 
@@ -389,10 +382,6 @@ fn equals_formatted(s: &str, args: std::fmt::Arguments) -> bool {
     std::fmt::write(&mut c, args).is_ok() && c.0.is_empty()
 }
 
-fn bytes_bits(elements: u64, width: u32) -> Bits {
-    Bits(elements.saturating_mul(width as u64))
-}
-
 /// Cycles the busiest buffer port needs for the compute side's traffic (DRAM fills of a
 /// tile overlap the previous tile's compute, so they are not counted here).
 fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
@@ -400,9 +389,11 @@ fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
         .iter()
         .zip(traffic)
         .map(|(b, tr)| {
-            let fills = if b.holds.has(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
-                + if b.holds.has(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
-            let drains = if b.holds.has(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
+            // DMA fills and drains only shared buffers.
+            let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
+            let fills = if dma(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
+                + if dma(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
+            let drains = if dma(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
             let compute_side = (tr.reads + tr.writes).saturating_sub(fills).saturating_sub(drains);
             (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
         })
@@ -499,6 +490,27 @@ mod tests {
         assert!(!equals_formatted("4x8 bitss", format_args!("{a}x{b} bits")));
         assert!(!equals_formatted("4x9 bits", format_args!("{a}x{b} bits")));
         assert!(equals_formatted("", format_args!("")));
+    }
+
+    #[test]
+    fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32 };
+        let shared = OperandReads { inputs: 10, weights: 20 };
+        let local = OperandReads { inputs: 0, weights: 300 };
+        let run = |hw: &HwDesc| {
+            let mut t: Vec<BufferTraffic> = hw.buffers.iter().map(|_| BufferTraffic::default()).collect();
+            charge_reads(hw, &mut t, shared, local, wd);
+            t.iter().map(|b| b.reads.get()).collect::<Vec<_>>()
+        };
+        let mut hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
+        let (bi, bw) = (buffer_index(&hw, Role::Inputs), buffer_index(&hw, Role::Weights));
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw]), (10, 320));
+        let mut rf = hw.buffers[bw].clone();
+        rf.level = BufferLevel::PeLocal;
+        hw.buffers.push(rf);
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw], reads[hw.buffers.len() - 1]), (10, 20, 300));
     }
 
     #[test]

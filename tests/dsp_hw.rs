@@ -4,7 +4,7 @@
 
 use accelsim::hw::{load_hw, Family, HwDesc};
 use accelsim::import::{load_model, LoadOptions};
-use accelsim::map::family::{conv_compute, dsp_kernel_efficiency, DspKernel, LoopShape};
+use accelsim::map::family::{dsp_kernel_efficiency, DspKernel, LoopShape};
 use accelsim::map::work::ConvWork;
 use accelsim::quant::{assign_widths, Precision};
 use accelsim::report::RunReport;
@@ -89,7 +89,7 @@ fn pointwise_conv_cycles_follow_the_multiply_bound() {
         oh: 14,
         ow: 14,
     };
-    let f = conv_compute(&hw.family, mode, &w);
+    let f = hw.family.conv_compute(mode, &w);
     // 7 pixel vectors x 32 channel blocks over 2 contexts = 112 blocks per context; each is
     // 128 steps x 16 vrmpy + 16 x 2 requantization multiplies on 2 resources = 1040 packets.
     assert_eq!(f.cycles.get(), 112 * 1040);

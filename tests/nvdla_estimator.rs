@@ -6,10 +6,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use accelsim::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId,
-    TensorKind, WeightSource,
-};
+use accelsim::ir::{Conv2d, FullyConnected, Op, Padding, TensorKind};
+use accelsim::simulate::nvdla_estimator::workbook::{caffe_resnet50, Builder};
 use accelsim::simulate::nvdla_estimator::{
     estimate, layers_from_graph, Bound, EstimatorConfig, EstimatorLayer, FusedPool, LayerKind, Operand, RowVariant,
 };
@@ -206,78 +204,6 @@ fn nv_full_primer_row_is_269_fps() {
 
 // ---- The same network built as an accelsim graph ----
 
-struct Builder {
-    g: Graph,
-}
-
-impl Builder {
-    fn tensor(&mut self, name: &str, shape: Vec<usize>, kind: TensorKind) -> TensorId {
-        self.g.add_tensor(Tensor {
-            name: name.into(),
-            shape,
-            dtype: DataType::Int { bits: 8, signed: true },
-            quant: None,
-            kind,
-            data: None,
-        })
-    }
-
-    fn layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>) -> TensorId {
-        let y = self.tensor(&format!("{name}:out"), vec![], TensorKind::Activation);
-        self.g.layers.push(Layer { name: name.into(), op, inputs, outputs: vec![y], activation: Activation::Relu });
-        y
-    }
-
-    fn conv(&mut self, name: &str, x: TensorId, cin: usize, cout: usize, k: usize, s: usize) -> TensorId {
-        let w = self.tensor(&format!("{name}:w"), vec![cout, k, k, cin], TensorKind::Weight);
-        let op = Op::Conv2d(Conv2d {
-            out_channels: cout,
-            kernel: [k, k],
-            stride: [s, s],
-            dilation: [1, 1],
-            padding: Padding::Same,
-            groups: 1,
-            bias: false,
-        });
-        self.layer(name, op, vec![x, w])
-    }
-
-    fn pool(&mut self, name: &str, x: TensorId, kind: PoolKind, k: usize, s: usize) -> TensorId {
-        let op = Op::Pool(Pool { kind, kernel: [k, k], stride: [s, s], padding: Padding::Same });
-        self.layer(name, op, vec![x])
-    }
-}
-
-/// Caffe's ResNet-50 (stride on the 1x1 `branch2a`, as the workbook lists it), with the
-/// projection shortcut `branch1` before `branch2a` as in the sheet.
-fn caffe_resnet50() -> Graph {
-    let mut b = Builder { g: Graph::new("resnet50-caffe", WeightSource::Synthetic { seed: 0 }) };
-    let x = b.tensor("data", vec![1, 224, 224, 3], TensorKind::Activation);
-    b.g.inputs.push(x);
-    let y = b.conv("conv1", x, 3, 64, 7, 2);
-    let mut y = b.pool("pool1", y, PoolKind::Max, 3, 2);
-    let mut cin = 64;
-    for (stage, blocks, width) in [(2, 3, 64), (3, 4, 128), (4, 6, 256), (5, 3, 512)] {
-        for blk in 0..blocks {
-            let name = format!("res{stage}{}", (b'a' + blk as u8) as char);
-            let s = if blk == 0 && stage > 2 { 2 } else { 1 };
-            let shortcut = if blk == 0 { b.conv(&format!("{name}_branch1"), y, cin, width * 4, 1, s) } else { y };
-            let a = b.conv(&format!("{name}_branch2a"), y, cin, width, 1, s);
-            let c = b.conv(&format!("{name}_branch2b"), a, width, width, 3, 1);
-            let d = b.conv(&format!("{name}_branch2c"), c, width, width * 4, 1, 1);
-            y = b.layer(&name, Op::Add, vec![d, shortcut]);
-            cin = width * 4;
-        }
-    }
-    let p = b.pool("pool5", y, PoolKind::Avg, 7, 7);
-    let f = b.layer("flatten", Op::Reshape { shape: vec![1, -1] }, vec![p]);
-    let w = b.tensor("fc1000:w", vec![1000, 2048], TensorKind::Weight);
-    let out = b.layer("fc1000", Op::FullyConnected(FullyConnected { out_features: 1000, bias: false }), vec![f, w]);
-    b.g.outputs.push(out);
-    b.g.infer_shapes().expect("shapes");
-    b.g
-}
-
 #[test]
 fn graph_builder_reproduces_the_workbooks_rows() {
     let built = layers_from_graph(&caffe_resnet50());
@@ -317,7 +243,7 @@ fn graph_builder_reproduces_the_workbooks_rows() {
 
 #[test]
 fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() {
-    let mut b = Builder { g: Graph::new("tiny", WeightSource::Synthetic { seed: 0 }) };
+    let mut b = Builder::new("tiny");
     let x = b.tensor("x", vec![1, 14, 14, 32], TensorKind::Activation);
     b.g.inputs.push(x);
     let dw_w = b.tensor("dw:w", vec![32, 3, 3, 1], TensorKind::Weight);
@@ -349,4 +275,24 @@ fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() 
     assert!(built.skipped[0].reason.contains("depthwise"));
     let est = estimate(&EstimatorConfig::primer(64, 128, 1.0), &built.layers).expect("estimate");
     assert_eq!(est.layers[0].out, [1, 1]);
+}
+
+/// The command with the README's arguments prints the primer's figure: its default network is
+/// the workbook's own layer list.
+#[test]
+fn nvdla_estimate_command_prints_the_workbooks_268_8_fps() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accelsim"))
+        .args(["nvdla-estimate", "--macs", "2048", "--cbuf-kib", "512", "--gbps", "20"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("268.80 frames/s"), "{text}");
+    assert!(text.contains("workbook's Caffe ResNet-50 v1"), "{text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accelsim"))
+        .args(["nvdla-estimate", "--model", "resnet50"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !text.contains("268.80 frames/s"), "{text}");
 }

@@ -34,13 +34,12 @@ fn nv_full(eltwise: bool, pool: bool) -> HwDesc {
 #[test]
 fn fc_runs_at_one_sixteenth_on_nv_full() {
     use accelsim::hw::Family;
-    use accelsim::map::family::conv_compute;
     use accelsim::map::work::ConvWork;
     let hw = load_hw("nvdla_full", &[]).expect("hw");
     let w = ConvWork::fully_connected(1, 2048, 1024);
     let mode = hw.mode_for(8, 8).expect("int8");
     assert!(matches!(hw.family, Family::Nvdla(_)));
-    let f = conv_compute(&hw.family, mode, &w);
+    let f = hw.family.conv_compute(mode, &w);
     let eff = w.macs().get() as f64 / (f.cycles.get() as f64 * 2048.0);
     assert!((eff - 0.0625).abs() < 1e-9, "FC efficiency {eff}");
 }

@@ -2,7 +2,7 @@
 //! [`crate::simulate::nvdla_estimator`]) from the command line, one row per layer.
 
 use crate::import::{load_model, LoadOptions};
-use crate::simulate::nvdla_estimator::{estimate, layers_from_graph, Bound, EstimatorConfig};
+use crate::simulate::nvdla_estimator::{estimate, layers_from_graph, workbook, Bound, EstimatorConfig, GraphLayers};
 use miette::{miette, Result, WrapErr};
 
 /// Arguments of `accelsim nvdla-estimate`.
@@ -17,17 +17,26 @@ pub struct EstimateArgs {
     /// DRAM bandwidth in GB/s.
     #[arg(long, default_value_t = 20.0)]
     pub gbps: f64,
-    /// Network: a built-in name or a model file.
-    #[arg(long, default_value = "resnet50")]
+    /// Network: `workbook` (the Caffe ResNet-50 v1 rows NVIDIA's workbook lists, which the
+    /// primer's figures come from), a built-in name or a model file.
+    #[arg(long, default_value = "workbook")]
     pub model: String,
 }
 
 /// Runs the estimator and prints per-layer rows and the frame rate.
 pub fn run(a: &EstimateArgs) -> Result<()> {
-    let g = load_model(&a.model, &LoadOptions::default())
-        .map_err(miette::Report::new)
-        .wrap_err("cannot load the network")?;
-    let gl = layers_from_graph(&g);
+    let gl = if a.model == "workbook" {
+        let (name, channels) = workbook::ERRATUM;
+        println!(
+            "network: the workbook's Caffe ResNet-50 v1 rows (sheet ResNet50), with its row for {name} at {channels} input channels as the sheet has it (pool1 gives 64)"
+        );
+        GraphLayers { layers: workbook::workbook_layers(), skipped: Vec::new() }
+    } else {
+        let g = load_model(&a.model, &LoadOptions::default())
+            .map_err(miette::Report::new)
+            .wrap_err("cannot load the network")?;
+        layers_from_graph(&g)
+    };
     let config = EstimatorConfig::primer(a.macs, a.cbuf_kib, a.gbps);
     let est = estimate(&config, &gl.layers).map_err(|e| miette!("{e}"))?;
     println!(

@@ -106,7 +106,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
     if let Some(dir) = &a.scalesim_reports {
-        let csv = crate::report::scalesim::compute_report(&g, &hw, &report).ok_or_else(|| {
+        let csv = crate::report::scalesim::compute_report(&hw, &report).ok_or_else(|| {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
         })?;
         std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
@@ -201,7 +201,7 @@ pub fn show_hw(spec: &str) -> Result<()> {
             .map(|(_, n)| *n)
             .collect();
         println!(
-            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}",
+            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}{}",
             b.name,
             b.size.get(),
             b.banks,
@@ -210,7 +210,8 @@ pub fn show_hw(spec: &str) -> Result<()> {
             b.read_energy.get(),
             b.write_energy.get(),
             roles.join(", "),
-            if b.double_buffered { ", double-buffered" } else { "" }
+            if b.double_buffered { ", double-buffered" } else { "" },
+            if b.level == crate::hw::BufferLevel::PeLocal { ", PE-local" } else { "" }
         );
     }
     println!(

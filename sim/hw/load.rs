@@ -92,6 +92,8 @@ struct RawBuffer {
     write_energy_pj: S<f64>,
     #[serde(default = "yes")]
     double_buffered: bool,
+    /// Optional: "shared" (default) or "pe_local".
+    level: Option<S<String>>,
 }
 
 fn yes() -> bool {
@@ -112,6 +114,17 @@ struct RawDram {
 struct RawVector {
     elements_per_cycle: S<i64>,
     energy_pj_per_op: S<f64>,
+}
+
+impl Raw {
+    /// Every family section's name and span (`None` when absent).
+    fn family_sections(&self) -> [(&'static str, Option<Range<usize>>); 3] {
+        [
+            ("mac", self.mac.as_ref().map(|s| s.span())),
+            ("nvdla", self.nvdla.as_ref().map(|s| s.span())),
+            ("dsp", self.dsp.as_ref().map(|s| s.span())),
+        ]
+    }
 }
 
 /// Loads a description by path, or by preset name (`dsp`, `dsp.toml`, ...) when no such
@@ -426,97 +439,79 @@ impl Validator<'_> {
         Ok(x)
     }
 
+    /// The family section `own` of `raw` (`section`), which must be present; any other
+    /// family's section is an error.
+    fn section<'r, T>(&self, raw: &Raw, own: &str, section: &'r Option<S<T>>) -> Result<&'r T, FileError> {
+        let kind = raw.kind.get_ref();
+        let s = section
+            .as_ref()
+            .ok_or_else(|| self.err(raw.kind.span(), format!("kind = \"{kind}\" needs a [{own}] section")))?;
+        if let Some((name, Some(span))) = raw.family_sections().into_iter().find(|(n, s)| *n != own && s.is_some()) {
+            return Err(self.err(span, format!("[{name}] does not apply to kind = \"{kind}\"")));
+        }
+        Ok(s.get_ref())
+    }
+
+    /// The `[mac]` section of a `mac_array`.
+    fn mac_array(&self, m: &RawMac) -> Result<Family, FileError> {
+        Ok(Family::MacArray(MacArray {
+            rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
+            cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
+            depthwise: DepthwiseMapping::Native,
+            dataflow: m.dataflow.get_ref().parse().map_err(|bad: UnknownDataflow| {
+                self.err(m.dataflow.span(), format!("mac.dataflow must be \"os\", \"ws\" or \"is\", got \"{}\"", bad.0))
+            })?,
+        }))
+    }
+
+    /// The `[nvdla]` section of an `nvdla`.
+    fn nvdla(&self, n: &RawNvdla) -> Result<Family, FileError> {
+        Ok(Family::Nvdla(Nvdla {
+            atomic_c: self.int(&n.atomic_c, "nvdla.atomic_c", 1, 4096)?,
+            atomic_k: self.int(&n.atomic_k, "nvdla.atomic_k", 1, 4096)?,
+            winograd: n.winograd,
+            stripe: self.int(&n.stripe, "nvdla.stripe", 1, 1 << 16)?,
+            weight_load_cycles: self.int(&n.weight_load_cycles, "nvdla.weight_load_cycles", 0, 1 << 20)?,
+            pdp_elements_per_cycle: self.int(&n.pdp_elements_per_cycle, "nvdla.pdp_elements_per_cycle", 1, 1 << 16)?,
+            eltwise_on_the_fly: n.eltwise_on_the_fly.unwrap_or(true),
+            pool_on_the_fly: n.pool_on_the_fly.unwrap_or(true),
+            pdp_line_buffer: match &n.pdp_line_buffer_kib {
+                Some(k) => {
+                    let kib = self.float(k, "nvdla.pdp_line_buffer_kib", 0.0, 1024.0, false)?;
+                    Bytes((kib * 1024.0).round() as u64)
+                }
+                None => Bytes(PDP_LINE_BUFFER_BYTES),
+            },
+        }))
+    }
+
+    /// The `[dsp]` section of a `dsp`.
+    fn dsp(&self, d: &RawDsp) -> Result<Family, FileError> {
+        let vb = self.int(&d.vector_bits, "dsp.vector_bits", 32, 1 << 16)?;
+        if vb % 32 != 0 {
+            return Err(self.err(d.vector_bits.span(), format!("dsp.vector_bits must be a multiple of 32, got {vb}")));
+        }
+        Ok(Family::Dsp(Dsp {
+            vector_bits: vb,
+            hvx_contexts: self.int(&d.hvx_contexts, "dsp.hvx_contexts", 1, 64)?,
+            multiply_slots: self.int(&d.multiply_slots, "dsp.multiply_slots", 1, 16)?,
+            scalar_threads: self.int(&d.scalar_threads, "dsp.scalar_threads", 1, 64)?,
+            invocation_overhead_us: self.float(
+                &d.invocation_overhead_us,
+                "dsp.invocation_overhead_us",
+                0.0,
+                1e7,
+                false,
+            )?,
+            per_op_overhead_us: self.float(&d.per_op_overhead_us, "dsp.per_op_overhead_us", 0.0, 1e7, false)?,
+        }))
+    }
+
     fn desc(&self, raw: Raw) -> Result<HwDesc, FileError> {
-        let kind = raw.kind.get_ref().as_str();
-        let missing = |what: &str| self.err(raw.kind.span(), format!("kind = \"{kind}\" needs a [{what}] section"));
-        let extra =
-            |span: Range<usize>, what: &str| self.err(span, format!("[{what}] does not apply to kind = \"{kind}\""));
-        let family = match kind {
-            "mac_array" => {
-                let m = raw.mac.as_ref().ok_or_else(|| missing("mac"))?.get_ref();
-                if let Some(s) = &raw.nvdla {
-                    return Err(extra(s.span(), "nvdla"));
-                }
-                if let Some(s) = &raw.dsp {
-                    return Err(extra(s.span(), "dsp"));
-                }
-                Family::MacArray(MacArray {
-                    rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
-                    cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
-                    depthwise: DepthwiseMapping::Native,
-                    dataflow: match m.dataflow.get_ref().as_str() {
-                        "os" => Dataflow::Os,
-                        "ws" => Dataflow::Ws,
-                        "is" => Dataflow::Is,
-                        other => {
-                            return Err(self.err(
-                                m.dataflow.span(),
-                                format!("mac.dataflow must be \"os\", \"ws\" or \"is\", got \"{other}\""),
-                            ))
-                        }
-                    },
-                })
-            }
-            "nvdla" => {
-                let n = raw.nvdla.as_ref().ok_or_else(|| missing("nvdla"))?.get_ref();
-                if let Some(s) = &raw.mac {
-                    return Err(extra(s.span(), "mac"));
-                }
-                if let Some(s) = &raw.dsp {
-                    return Err(extra(s.span(), "dsp"));
-                }
-                Family::Nvdla(Nvdla {
-                    atomic_c: self.int(&n.atomic_c, "nvdla.atomic_c", 1, 4096)?,
-                    atomic_k: self.int(&n.atomic_k, "nvdla.atomic_k", 1, 4096)?,
-                    winograd: n.winograd,
-                    stripe: self.int(&n.stripe, "nvdla.stripe", 1, 1 << 16)?,
-                    weight_load_cycles: self.int(&n.weight_load_cycles, "nvdla.weight_load_cycles", 0, 1 << 20)?,
-                    pdp_elements_per_cycle: self.int(
-                        &n.pdp_elements_per_cycle,
-                        "nvdla.pdp_elements_per_cycle",
-                        1,
-                        1 << 16,
-                    )?,
-                    eltwise_on_the_fly: n.eltwise_on_the_fly.unwrap_or(true),
-                    pool_on_the_fly: n.pool_on_the_fly.unwrap_or(true),
-                    pdp_line_buffer: match &n.pdp_line_buffer_kib {
-                        Some(k) => {
-                            let kib = self.float(k, "nvdla.pdp_line_buffer_kib", 0.0, 1024.0, false)?;
-                            Bytes((kib * 1024.0).round() as u64)
-                        }
-                        None => Bytes(PDP_LINE_BUFFER_BYTES),
-                    },
-                })
-            }
-            "dsp" => {
-                let d = raw.dsp.as_ref().ok_or_else(|| missing("dsp"))?.get_ref();
-                if let Some(s) = &raw.mac {
-                    return Err(extra(s.span(), "mac"));
-                }
-                if let Some(s) = &raw.nvdla {
-                    return Err(extra(s.span(), "nvdla"));
-                }
-                let vb = self.int(&d.vector_bits, "dsp.vector_bits", 32, 1 << 16)?;
-                if vb % 32 != 0 {
-                    return Err(
-                        self.err(d.vector_bits.span(), format!("dsp.vector_bits must be a multiple of 32, got {vb}"))
-                    );
-                }
-                Family::Dsp(Dsp {
-                    vector_bits: vb,
-                    hvx_contexts: self.int(&d.hvx_contexts, "dsp.hvx_contexts", 1, 64)?,
-                    multiply_slots: self.int(&d.multiply_slots, "dsp.multiply_slots", 1, 16)?,
-                    scalar_threads: self.int(&d.scalar_threads, "dsp.scalar_threads", 1, 64)?,
-                    invocation_overhead_us: self.float(
-                        &d.invocation_overhead_us,
-                        "dsp.invocation_overhead_us",
-                        0.0,
-                        1e7,
-                        false,
-                    )?,
-                    per_op_overhead_us: self.float(&d.per_op_overhead_us, "dsp.per_op_overhead_us", 0.0, 1e7, false)?,
-                })
-            }
+        let family = match raw.kind.get_ref().as_str() {
+            "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?)?,
+            "nvdla" => self.nvdla(self.section(&raw, "nvdla", &raw.nvdla)?)?,
+            "dsp" => self.dsp(self.section(&raw, "dsp", &raw.dsp)?)?,
             other => {
                 return Err(self.err(
                     raw.kind.span(),
@@ -606,11 +601,29 @@ impl Validator<'_> {
                 write_energy: PicoJoules(self.float(&r.write_energy_pj, "write_energy_pj", 0.0, 1e9, false)?),
                 holds,
                 double_buffered: r.double_buffered,
+                level: match &r.level {
+                    None => BufferLevel::Shared,
+                    Some(l) => BufferLevel::ALL.into_iter().find(|v| v.name() == l.get_ref()).ok_or_else(|| {
+                        self.err(
+                            l.span(),
+                            format!(
+                                "buffer '{}' level: expected \"shared\" or \"pe_local\", got \"{}\"",
+                                r.name,
+                                l.get_ref()
+                            ),
+                        )
+                    })?,
+                },
             });
         }
         for (role, name) in [(Role::Inputs, "inputs"), (Role::Weights, "weights"), (Role::Outputs, "outputs")] {
-            if !buffers.iter().any(|b| b.holds.has(role)) {
-                return Err(self.err(raw.name.span(), format!("no [[buffer]] holds \"{name}\"")));
+            if !buffers.iter().any(|b| b.holds.has(role) && b.level == BufferLevel::Shared) {
+                let only_local = if buffers.iter().any(|b| b.holds.has(role)) {
+                    " (only level = \"pe_local\" ones; tiles are loaded into a shared buffer)"
+                } else {
+                    ""
+                };
+                return Err(self.err(raw.name.span(), format!("no [[buffer]] holds \"{name}\"{only_local}")));
             }
         }
         let d = raw.dram.get_ref();
@@ -648,6 +661,23 @@ mod tests {
         let text = edit(base);
         let e = parse_hw("x.toml", &text, &[]).unwrap_err().to_string();
         assert!(e.contains(expect), "error '{e}' does not contain '{expect}'");
+    }
+
+    #[test]
+    fn buffer_levels() {
+        let base = presets::source("systolic32").expect("preset");
+        let rf = "\n[[buffer]]\nname = \"rf\"\nholds = [\"weights\"]\nsize_kib = 0.5\nbanks = 1\nport_bits = 8\nread_energy_pj = 0.1\nwrite_energy_pj = 0.1\nlevel = \"pe_local\"\n";
+        let hw = parse_hw("x.toml", &format!("{base}{rf}"), &[]).expect("a PE-local buffer is valid");
+        let last = hw.buffers.len() - 1;
+        assert_eq!(hw.buffers[last].level, BufferLevel::PeLocal);
+        assert_eq!(hw.buffer_at(Role::Weights, BufferLevel::PeLocal), Some(last));
+        assert_ne!(hw.buffer_at(Role::Weights, BufferLevel::Shared), Some(last));
+        let e = parse_hw("x.toml", &format!("{base}{}", rf.replace("pe_local", "pe")), &[]).unwrap_err();
+        assert!(e.to_string().contains("level: expected \"shared\" or \"pe_local\", got \"pe\""), "{e}");
+        // A role held only by a PE-local buffer has nowhere to load tiles into.
+        let only_local = base.replace("holds = [\"weights\"]", "holds = [\"weights\"]\nlevel = \"pe_local\"");
+        let e = parse_hw("x.toml", &only_local, &[]).unwrap_err();
+        assert!(e.to_string().contains("no [[buffer]] holds \"weights\" (only level = \"pe_local\""), "{e}");
     }
 
     #[test]

@@ -59,25 +59,51 @@ impl Family {
     }
 }
 
-/// Which operand stays in the PEs of a systolic array.
+/// Which operand stays in the PEs of a systolic array: the one dataflow type of the crate
+/// (descriptions, SCALE-Sim `.cfg` files and the systolic cycle model all use it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dataflow {
-    /// Output stationary.
+    /// Output stationary (`os`): outputs stay in the PEs; inputs and weights stream in.
     Os,
-    /// Weight stationary.
+    /// Weight stationary (`ws`): weights are preloaded; inputs stream in.
     Ws,
-    /// Input stationary.
+    /// Input stationary (`is`): input windows are preloaded; weights stream in.
     Is,
 }
 
 impl Dataflow {
-    /// Short name.
+    /// Every dataflow, in the order of their names in error messages.
+    pub const ALL: [Dataflow; 3] = [Dataflow::Os, Dataflow::Ws, Dataflow::Is];
+
+    /// Short name, as written in descriptions and SCALE-Sim files: `os`, `ws` or `is`.
     pub fn name(self) -> &'static str {
         match self {
             Dataflow::Os => "os",
             Dataflow::Ws => "ws",
             Dataflow::Is => "is",
         }
+    }
+}
+
+impl std::fmt::Display for Dataflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A dataflow name that is not `os`, `ws` or `is`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected os, ws or is (lowercase), got '{0}'")]
+pub struct UnknownDataflow(pub String);
+
+impl std::str::FromStr for Dataflow {
+    type Err = UnknownDataflow;
+
+    /// The one parser of dataflow names: exactly `os`, `ws` or `is`, lowercase. SCALE-Sim
+    /// compares case-sensitively (and silently runs any other spelling as `os`), so other
+    /// spellings are an error rather than a guess.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dataflow::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| UnknownDataflow(s.to_string()))
     }
 }
 
@@ -235,6 +261,33 @@ pub struct Buffer {
     pub holds: Roles,
     /// Whether half the buffer is filled while the other half is computed on.
     pub double_buffered: bool,
+    /// Where it sits in the storage hierarchy.
+    pub level: BufferLevel,
+}
+
+/// Where a buffer sits: shared by the whole engine and filled from DRAM (the tiling fits
+/// tiles into these), or inside each PE (a register file the datapath reuses operands
+/// from, as in a row-stationary array; `level = "pe_local"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BufferLevel {
+    /// Shared on-chip buffer (SRAM, CBUF, VTCM), filled by DMA.
+    #[default]
+    Shared,
+    /// Storage inside each PE, filled from a shared buffer.
+    PeLocal,
+}
+
+impl BufferLevel {
+    /// Every level, in the order of their names in error messages.
+    pub const ALL: [BufferLevel; 2] = [BufferLevel::Shared, BufferLevel::PeLocal];
+
+    /// The name used in descriptions.
+    pub fn name(self) -> &'static str {
+        match self {
+            BufferLevel::Shared => "shared",
+            BufferLevel::PeLocal => "pe_local",
+        }
+    }
 }
 
 impl Buffer {
@@ -280,6 +333,11 @@ impl HwDesc {
             .iter()
             .filter(|m| m.weight_bits >= weight_bits && m.activation_bits >= activation_bits)
             .min_by_key(|m| (m.weight_bits + m.activation_bits, m.weight_bits))
+    }
+
+    /// The index of the first buffer at `level` holding a role (where that role lives).
+    pub fn buffer_at(&self, r: Role, level: BufferLevel) -> Option<usize> {
+        self.buffers.iter().position(|b| b.level == level && b.holds.has(r))
     }
 
     /// The buffers holding a role.

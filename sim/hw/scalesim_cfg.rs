@@ -30,7 +30,7 @@
 //! cycles are unaffected.
 
 use super::load::parse_hw;
-use super::{DepthwiseMapping, Family, HwDesc, HwError};
+use super::{Dataflow, DepthwiseMapping, Family, HwDesc, HwError, UnknownDataflow};
 use crate::diag::FileError;
 use std::collections::HashMap;
 
@@ -104,17 +104,10 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
     for k in ["IfmapOffset", "FilterOffset", "OfmapOffset", "ReadRequestBuffer", "WriteRequestBuffer"] {
         int(k, 0, u64::MAX, Some(0))?;
     }
-    let dataflow = match get("Dataflow") {
-        Some(e) if matches!(e.value, "os" | "ws" | "is") => e.value,
-        Some(e) => {
-            return Err(err(
-                e.span.clone(),
-                format!(
-                    "[{arch}] Dataflow: expected os, ws or is (lowercase), got '{}' (SCALE-Sim would silently simulate it as os)",
-                    e.value
-                ),
-            ))
-        }
+    let dataflow: Dataflow = match get("Dataflow") {
+        Some(e) => e.value.parse().map_err(|bad: UnknownDataflow| {
+            err(e.span.clone(), format!("[{arch}] Dataflow: {bad} (SCALE-Sim would silently simulate it as os)"))
+        })?,
         None => return Err(FileError::whole(file, format!("[{arch}] Dataflow is missing (expected os, ws or is)"))),
     };
     if let Some(e) = keys.get(&("run_presets".to_string(), "interfacebandwidth".to_string())) {

@@ -32,7 +32,7 @@
 
 use super::family::{nvdla_conv_mode, NvdlaConvMode};
 use super::work::{work_of, Work};
-use crate::hw::{Family, HwDesc, Nvdla};
+use crate::hw::{HwDesc, Nvdla};
 use crate::ir::{Graph, Layer, LayerId, Op, TensorId};
 
 /// The mode of the conv at layer `i`, if it is one.
@@ -144,11 +144,14 @@ pub fn pdp_fits_on_the_fly(
     in_range && need_bits <= n.pdp_line_buffer.get().saturating_mul(8)
 }
 
-/// The fusion plan of `g` on `hw`: NVDLA fuses as its SDP and PDP allow; other families
-/// run every layer alone.
+/// The fusion plan of `g` on `hw`: the family's ([`crate::hw::Family::fusion_plan`]).
 pub fn plan(g: &Graph, hw: &HwDesc) -> FusionPlan {
+    hw.family.fusion_plan(g, hw)
+}
+
+/// NVDLA's fusion plan: element-wise adds and poolings fuse as its SDP and PDP allow.
+pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
     let mut p = FusionPlan::none(g);
-    let Family::Nvdla(n) = &hw.family else { return p };
     if !n.eltwise_on_the_fly && !n.pool_on_the_fly {
         return p;
     }
@@ -276,6 +279,7 @@ fn pool_head(
 mod tests {
     use super::*;
     use crate::hw::load_hw;
+    use crate::hw::Family;
     use crate::import::load_model;
     use crate::quant::{assign_widths, Precision};
 

@@ -1,10 +1,10 @@
 //! Mapping: how a layer is laid onto an accelerator -- its normalized work ([`work`]), the
-//! family's compute model ([`family`], [`systolic`], [`dsp`]), the tiling that fits the buffers
-//! ([`tiling`]) and which layers run on the fly inside another ([`fusion`]).
+//! family's behaviour ([`family`], one module per family; [`systolic`] is SCALE-Sim's exact
+//! cycle model the MAC array uses), the tiling that fits the buffers ([`tiling`]) and which
+//! layers run on the fly inside another ([`fusion`]).
 //!
 //! Architecture invariant: mapping reads shapes and bit widths only, never tensor values.
 
-pub mod dsp;
 pub mod family;
 pub mod fusion;
 pub mod systolic;

@@ -74,58 +74,12 @@
 //! not fit in `u64` produce [`SystolicError::Overflow`] instead of panicking.
 
 use std::fmt;
-use std::str::FromStr;
 
-/// Which operand stays resident in the PEs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dataflow {
-    /// Outputs stay in the PEs; ifmap and filter stream in (`os`).
-    OutputStationary,
-    /// Filter weights are preloaded; ifmap streams in (`ws`).
-    WeightStationary,
-    /// Ifmap windows are preloaded; filters stream in (`is`).
-    InputStationary,
-}
-
-impl Dataflow {
-    /// The SCALE-Sim spelling: `"os"`, `"ws"` or `"is"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dataflow::OutputStationary => "os",
-            Dataflow::WeightStationary => "ws",
-            Dataflow::InputStationary => "is",
-        }
-    }
-}
-
-impl fmt::Display for Dataflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Dataflow {
-    type Err = SystolicError;
-
-    /// Accepts `os`/`ws`/`is` as written in the `Dataflow` key of a SCALE-Sim
-    /// config (surrounding whitespace ignored). This is more lenient than
-    /// SCALE-Sim on case: SCALE-Sim compares case-sensitively and silently
-    /// simulates any other spelling (e.g. `WS`) as output stationary.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "os" => Ok(Dataflow::OutputStationary),
-            "ws" => Ok(Dataflow::WeightStationary),
-            "is" => Ok(Dataflow::InputStationary),
-            _ => Err(SystolicError::UnknownDataflow(s.trim().to_string())),
-        }
-    }
-}
+pub use crate::hw::Dataflow;
 
 /// Errors from lowering or from the cycle model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SystolicError {
-    /// Dataflow string was not `os`, `ws` or `is`.
-    UnknownDataflow(String),
     /// An array dimension, GEMM dimension, layer dimension or stride was 0.
     ZeroDimension(&'static str),
     /// The filter is larger than the ifmap (SCALE-Sim asserts on this too).
@@ -137,9 +91,6 @@ pub enum SystolicError {
 impl fmt::Display for SystolicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SystolicError::UnknownDataflow(s) => {
-                write!(f, "unknown dataflow {s:?} (expected os, ws or is)")
-            }
             SystolicError::ZeroDimension(what) => write!(f, "{what} must be at least 1"),
             SystolicError::FilterLargerThanIfmap => {
                 f.write_str("filter is larger than the ifmap (no padding is modelled)")
@@ -290,9 +241,9 @@ pub fn lower_matmul(df: Dataflow, m: u64, n: u64, k: u64) -> Gemm {
 
 fn lower_mnk(df: Dataflow, pixels: u64, filters: u64, window: u64) -> Gemm {
     match df {
-        Dataflow::OutputStationary => Gemm { sr: pixels, sc: filters, t: window },
-        Dataflow::WeightStationary => Gemm { sr: window, sc: filters, t: pixels },
-        Dataflow::InputStationary => Gemm { sr: window, sc: pixels, t: filters },
+        Dataflow::Os => Gemm { sr: pixels, sc: filters, t: window },
+        Dataflow::Ws => Gemm { sr: window, sc: filters, t: pixels },
+        Dataflow::Is => Gemm { sr: window, sc: pixels, t: filters },
     }
 }
 
@@ -312,10 +263,8 @@ pub struct SystolicCompute {
 /// Cycles of one fold (see the module docs for the derivation).
 pub fn cycles_per_fold(df: Dataflow, rows: u64, cols: u64, t: u64) -> Result<u64, SystolicError> {
     let base = match df {
-        Dataflow::OutputStationary => rows.checked_add(cols),
-        Dataflow::WeightStationary | Dataflow::InputStationary => {
-            rows.checked_mul(2).and_then(|r2| r2.checked_add(cols))
-        }
+        Dataflow::Os => rows.checked_add(cols),
+        Dataflow::Ws | Dataflow::Is => rows.checked_mul(2).and_then(|r2| r2.checked_add(cols)),
     };
     base.and_then(|b| b.checked_add(t))
         .map(|x| x - 2) // rows, cols, t >= 1 so x >= 3
@@ -327,7 +276,7 @@ pub fn cycles_per_fold(df: Dataflow, rows: u64, cols: u64, t: u64) -> Result<u64
 fn util_cycles_per_fold(df: Dataflow, rows: u64, cols: u64, t: u64) -> Result<u64, SystolicError> {
     let fold = cycles_per_fold(df, rows, cols, t)?;
     match df {
-        Dataflow::OutputStationary => Ok(fold),
+        Dataflow::Os => Ok(fold),
         _ => fold.checked_add(cols - 1).ok_or(SystolicError::Overflow),
     }
 }
@@ -385,11 +334,13 @@ mod tests {
 
     #[test]
     fn parse_dataflow() {
-        assert_eq!("os".parse::<Dataflow>().unwrap(), Dataflow::OutputStationary);
-        assert_eq!(" WS ".parse::<Dataflow>().unwrap(), Dataflow::WeightStationary);
-        assert_eq!("Is".parse::<Dataflow>().unwrap(), Dataflow::InputStationary);
+        assert_eq!("os".parse::<Dataflow>().unwrap(), Dataflow::Os);
+        assert_eq!("is".parse::<Dataflow>().unwrap(), Dataflow::Is);
+        // Exactly SCALE-Sim's spelling: it compares case-sensitively.
+        assert!(" WS ".parse::<Dataflow>().is_err());
+        assert!("Is".parse::<Dataflow>().is_err());
         assert!("rs".parse::<Dataflow>().is_err());
-        assert_eq!(Dataflow::WeightStationary.to_string(), "ws");
+        assert_eq!(Dataflow::Ws.to_string(), "ws");
     }
 
     #[test]
@@ -419,12 +370,12 @@ mod tests {
             stride_h: 1,
             stride_w: 1,
         };
-        assert_eq!(lower_conv(Dataflow::OutputStationary, &c).unwrap(), Gemm { sr: 25, sc: 10, t: 45 });
-        assert_eq!(lower_conv(Dataflow::WeightStationary, &c).unwrap(), Gemm { sr: 45, sc: 10, t: 25 });
-        assert_eq!(lower_conv(Dataflow::InputStationary, &c).unwrap(), Gemm { sr: 45, sc: 25, t: 10 });
+        assert_eq!(lower_conv(Dataflow::Os, &c).unwrap(), Gemm { sr: 25, sc: 10, t: 45 });
+        assert_eq!(lower_conv(Dataflow::Ws, &c).unwrap(), Gemm { sr: 45, sc: 10, t: 25 });
+        assert_eq!(lower_conv(Dataflow::Is, &c).unwrap(), Gemm { sr: 45, sc: 25, t: 10 });
         assert_eq!(c.macs().unwrap(), 25 * 10 * 45);
         assert_eq!(c.depthwise_channel().window().unwrap(), 9);
-        assert_eq!(lower_matmul(Dataflow::InputStationary, 2, 3, 4), Gemm { sr: 4, sc: 2, t: 3 });
+        assert_eq!(lower_matmul(Dataflow::Is, 2, 3, 4), Gemm { sr: 4, sc: 2, t: 3 });
     }
 
     // Hand cases checked against SCALE-Sim 3.0.0 runs (layer 7x7x5, 3x3, 10
@@ -432,7 +383,7 @@ mod tests {
     #[test]
     fn os_hand_case() {
         // 8x4: folds = ceil(25/8) * ceil(10/4) = 4 * 3 = 12, fold = 45 + 8 + 4 - 2 = 55.
-        let r = compute(Dataflow::OutputStationary, 8, 4, Gemm { sr: 25, sc: 10, t: 45 }).unwrap();
+        let r = compute(Dataflow::Os, 8, 4, Gemm { sr: 25, sc: 10, t: 45 }).unwrap();
         assert_eq!(r.folds, 12);
         assert_eq!(r.compute_cycles, 12 * 55 - 1); // SCALE-Sim: 659
         assert!(close(r.mapping_efficiency, 65.10416666666666));
@@ -443,13 +394,13 @@ mod tests {
     #[test]
     fn ws_hand_case() {
         // 8x4: folds = 6 * 3 = 18, fold = 25 + 16 + 4 - 2 = 43.
-        let r = compute(Dataflow::WeightStationary, 8, 4, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
+        let r = compute(Dataflow::Ws, 8, 4, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
         assert_eq!(r.folds, 18);
         assert_eq!(r.compute_cycles, 773);
         assert!(close(r.mapping_efficiency, 78.125));
         assert!(close(r.compute_utilization, 42.45923913043478));
         // 4x8: folds = 12 * 2 = 24, fold = 25 + 8 + 8 - 2 = 39.
-        let r = compute(Dataflow::WeightStationary, 4, 8, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
+        let r = compute(Dataflow::Ws, 4, 8, Gemm { sr: 45, sc: 10, t: 25 }).unwrap();
         assert_eq!(r.compute_cycles, 935);
         assert!(close(r.compute_utilization, 31.844429347826104));
     }
@@ -457,7 +408,7 @@ mod tests {
     #[test]
     fn is_hand_case() {
         // 8x4: folds = 6 * 7 = 42, fold = 10 + 16 + 4 - 2 = 28.
-        let r = compute(Dataflow::InputStationary, 8, 4, Gemm { sr: 45, sc: 25, t: 10 }).unwrap();
+        let r = compute(Dataflow::Is, 8, 4, Gemm { sr: 45, sc: 25, t: 10 }).unwrap();
         assert_eq!(r.compute_cycles, 1175);
         assert!(close(r.mapping_efficiency, 83.70535714285714));
         assert!(close(r.compute_utilization, 27.00172811059906));
@@ -466,9 +417,9 @@ mod tests {
     #[test]
     fn single_mac() {
         let g = Gemm { sr: 1, sc: 1, t: 1 };
-        assert_eq!(compute(Dataflow::OutputStationary, 1, 1, g).unwrap().compute_cycles, 0);
-        assert_eq!(compute(Dataflow::WeightStationary, 1, 1, g).unwrap().compute_cycles, 1);
-        let r = compute(Dataflow::OutputStationary, 8, 8, g).unwrap();
+        assert_eq!(compute(Dataflow::Os, 1, 1, g).unwrap().compute_cycles, 0);
+        assert_eq!(compute(Dataflow::Ws, 1, 1, g).unwrap().compute_cycles, 1);
+        let r = compute(Dataflow::Os, 8, 8, g).unwrap();
         assert_eq!(r.compute_cycles, 14);
         assert!(close(r.mapping_efficiency, 100.0 / 64.0));
     }
@@ -476,16 +427,16 @@ mod tests {
     #[test]
     fn errors_instead_of_panics() {
         let g = Gemm { sr: 1, sc: 1, t: 1 };
-        assert!(compute(Dataflow::OutputStationary, 0, 8, g).is_err());
-        assert!(compute(Dataflow::OutputStationary, 8, 0, g).is_err());
-        assert!(compute(Dataflow::OutputStationary, 8, 8, Gemm { sr: 0, ..g }).is_err());
+        assert!(compute(Dataflow::Os, 0, 8, g).is_err());
+        assert!(compute(Dataflow::Os, 8, 0, g).is_err());
+        assert!(compute(Dataflow::Os, 8, 8, Gemm { sr: 0, ..g }).is_err());
         let huge = Gemm { sr: u64::MAX, sc: u64::MAX, t: u64::MAX };
-        for df in [Dataflow::OutputStationary, Dataflow::WeightStationary, Dataflow::InputStationary] {
+        for df in [Dataflow::Os, Dataflow::Ws, Dataflow::Is] {
             assert_eq!(compute(df, 1, 1, huge), Err(SystolicError::Overflow));
             assert_eq!(compute(df, u64::MAX, u64::MAX, Gemm { sr: 1, sc: 1, t: 1 }), Err(SystolicError::Overflow));
         }
         // Large but representable.
-        let r = compute(Dataflow::OutputStationary, 128, 128, Gemm { sr: 1 << 30, sc: 1 << 20, t: 1 << 12 }).unwrap();
+        let r = compute(Dataflow::Os, 128, 128, Gemm { sr: 1 << 30, sc: 1 << 20, t: 1 << 12 }).unwrap();
         assert_eq!(r.folds, (1 << 23) * (1 << 13));
         let c = ConvShape {
             ifmap_h: u64::MAX,

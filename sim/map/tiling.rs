@@ -19,7 +19,7 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, Family, HwDesc, Role};
+use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
 use crate::units::{Bits, Bytes};
 use std::collections::HashMap;
 
@@ -137,7 +137,7 @@ struct Overflow {
 
 impl<'a> Capacity<'a> {
     fn new(hw: &'a HwDesc) -> Self {
-        let find = |r: Role| hw.buffers.iter().position(|b| b.holds.has(r)).unwrap_or(0);
+        let find = |r: Role| hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0);
         let idx = [find(Role::Inputs), find(Role::Weights), find(Role::Outputs)];
         let copies = idx.map(|b| if hw.buffers[b].double_buffered { 2 } else { 1 });
         let mut slot = [NO_SLOT; 3];
@@ -305,11 +305,11 @@ pub fn tile_conv(hw: &HwDesc, w: &ConvWork, wd: Widths) -> Result<Tiling, NoTile
 }
 
 /// The fields of a description that [`tile_conv`] reads: per buffer its name (for errors),
-/// size, double buffering and roles, and whether the family streams finished outputs
-/// (NVDLA). Two descriptions with equal keys get the same tiling for every layer.
+/// size, double buffering, roles and level, and whether the family streams finished outputs
+/// ([`crate::hw::Family::streams_outputs`]). Two descriptions with equal keys get the same tiling for every layer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TilingKey {
-    buffers: Vec<(String, u64, bool, [bool; 3])>,
+    buffers: Vec<(String, u64, bool, [bool; 3], BufferLevel)>,
     streams_outputs: bool,
 }
 
@@ -326,10 +326,11 @@ impl TilingKey {
                         b.size.get(),
                         b.double_buffered,
                         [b.holds.inputs, b.holds.weights, b.holds.outputs],
+                        b.level,
                     )
                 })
                 .collect(),
-            streams_outputs: matches!(hw.family, Family::Nvdla(_)),
+            streams_outputs: hw.family.streams_outputs(),
         }
     }
 }
@@ -398,7 +399,7 @@ impl<'a> Search<'a> {
             // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes
             // it to DRAM (unit description); finished outputs never wait in a buffer, only
             // partial sums of a channel split would.
-            streams_outputs: matches!(hw.family, Family::Nvdla(_)),
+            streams_outputs: hw.family.streams_outputs(),
             lb_in: input_pass_bound(w, wd),
             outputs_exact: w
                 .n
@@ -929,7 +930,7 @@ mod tests {
         // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to
         // DRAM (unit description); finished outputs never wait in a buffer, only partial sums of
         // a channel split would.
-        let streams_outputs = matches!(hw.family, Family::Nvdla(_));
+        let streams_outputs = hw.family.streams_outputs();
         let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.acc);
         let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
         let mut best: Option<(u64, u64, Tiling)> = None;

@@ -11,6 +11,7 @@ pub mod scalesim;
 pub use render::{to_csv, to_json, to_table};
 
 use crate::cost::{BufferTraffic, Energy};
+pub use crate::map::family::ArrayUse;
 use crate::units::{Bytes, Cycles, Macs, Seconds};
 
 /// Whether a layer's time is set by compute or by memory.
@@ -76,6 +77,9 @@ pub struct LayerReport {
     /// The layer this one runs inside, on the fly (NVDLA SDP/PDP fusion); `None` if it
     /// runs as its own pass.
     pub fused_into: Option<String>,
+    /// SCALE-Sim's mapping efficiency and compute utilization of the layer on a systolic
+    /// array (for `--scalesim-reports`; not part of the JSON/CSV renderings).
+    pub array: Option<ArrayUse>,
 }
 
 /// Totals over all layers.

@@ -16,10 +16,7 @@
 //!   no stalls (SCALE-Sim's default CALC bandwidth mode always reports 0).
 
 use crate::hw::{Family, HwDesc};
-use crate::ir::Graph;
-use crate::map::family::{mac_array_gemm, systolic_dataflow};
 use crate::map::systolic;
-use crate::map::work::{work_of, Work};
 use crate::report::RunReport;
 
 /// A float as Python prints it: whole numbers keep a `.0` (`100.0`).
@@ -36,21 +33,11 @@ pub const HEADER: &str = "LayerID, Total Cycles, Stall Cycles, Overall Util %, M
 
 /// Renders the compute report of `report` (a run of `g` on `hw`); `None` when `hw` is not
 /// a `mac_array`.
-pub fn compute_report(g: &Graph, hw: &HwDesc, report: &RunReport) -> Option<String> {
+pub fn compute_report(hw: &HwDesc, report: &RunReport) -> Option<String> {
     let Family::MacArray(m) = &hw.family else { return None };
     let mut s = String::from(HEADER);
-    for (i, (l, r)) in g.layers.iter().zip(&report.layers).enumerate() {
-        let (mut mapping, mut util) = (0.0, 0.0);
-        if let Work::Conv(w) = work_of(g, l) {
-            let wbits = g.weights_of(l).map(|t| t.dtype.bits()).unwrap_or(8);
-            if let Some(mode) = hw.mode_for(wbits, g.data_input(l).dtype.bits()) {
-                let (gemm, _, slow) = mac_array_gemm(m, mode, &w);
-                if let Ok(c) = systolic::compute(systolic_dataflow(m), m.rows, m.cols, gemm) {
-                    mapping = c.mapping_efficiency;
-                    util = c.compute_utilization / slow as f64;
-                }
-            }
-        }
+    for (i, r) in report.layers.iter().enumerate() {
+        let (mapping, util) = r.array.map_or((0.0, 0.0), |a| (a.mapping_efficiency, a.compute_utilization));
         let total = r.cycles.get();
         let overall = systolic::overall_utilization(r.macs.get(), total.max(1), m.rows, m.cols);
         s.push_str(&format!(

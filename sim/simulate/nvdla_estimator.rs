@@ -27,6 +27,7 @@
 //! ```
 
 mod from_graph;
+pub mod workbook;
 
 pub use from_graph::{layers_from_graph, GraphLayers, SkippedLayer};
 

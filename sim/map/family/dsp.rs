@@ -1,4 +1,8 @@
-//! The Hexagon HVX compute model: each convolution runs the inner loop a DSP library would
+//! The DSP family (`kind = "dsp"`): a Hexagon-like DSP with HVX vector units. Memory
+//! behaviour is the default one (see [`super::Family::dma`]); each run pays the FastRPC
+//! invocation and a per-layer dispatch cost ([`overhead`]).
+//!
+//! The HVX compute model: each convolution runs the inner loop a DSP library would
 //! use, and its cycles are the packets that loop's instruction mix needs on the HVX issue
 //! resources. Efficiency is derived from the mix, never assumed. `docs/dsp.md` derives each
 //! kernel by hand.
@@ -22,10 +26,10 @@
 //! accumulators in flight (the GEMM block 16, depthwise four output vectors per load), which
 //! covers the few-packet result latency of `CVI_VX` in the same itineraries.
 
-use super::family::ComputeFigures;
-use super::work::ConvWork;
+use super::{ComputeFigures, OperandReads};
 use crate::hw::{Dsp, PrecisionMode};
-use crate::units::Cycles;
+use crate::map::work::ConvWork;
+use crate::units::{Cycles, Seconds};
 
 /// The instructions of a loop body by the HVX resource they occupy (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -216,7 +220,18 @@ pub fn conv_compute(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigur
         DspKernel::Depthwise => (p.saturating_mul(rs).saturating_mul(w.c), w.weights().saturating_mul(w.oh)),
         DspKernel::MatVec => (p.saturating_mul(rs).saturating_mul(w.c), w.weights()),
     };
-    ComputeFigures { cycles: Cycles(cycles as u64), input_reads, weight_reads }
+    ComputeFigures {
+        cycles: Cycles(cycles as u64),
+        buffer: OperandReads { inputs: input_reads, weights: weight_reads },
+        pe_local: OperandReads::default(),
+        array: None,
+    }
+}
+
+/// Fixed time of one run of `layers` layers: one FastRPC invocation from the CPU and the
+/// DSP library's dispatch per layer.
+pub fn overhead(d: &Dsp, layers: usize) -> Seconds {
+    Seconds((d.invocation_overhead_us + d.per_op_overhead_us * layers as f64) * 1e-6)
 }
 
 /// Per-cycle efficiency of a DSP kernel's block at int8 on 2 multiply resources: MACs per

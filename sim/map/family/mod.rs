@@ -1,0 +1,186 @@
+//! Accelerator families: everything that differs between a MAC array, NVDLA and a DSP,
+//! as methods on [`Family`], one module per family ([`mac_array`], [`nvdla`], [`dsp`]).
+//!
+//! The rest of the cost chain is family-independent: the pipeline, the tiling search and
+//! the tile timeline ask the family only through these methods:
+//! - [`Family::conv_compute`]: a convolution's compute cycles and the operand reads its
+//!   datapath makes, per level of on-chip storage ([`ComputeFigures`]);
+//! - [`Family::conv_pass`]: what runs on the fly behind the array (NVDLA's SDP and a fused
+//!   PDP) and the DRAM traffic that changes with it;
+//! - [`Family::vector_elements_per_cycle`]: which unit runs vector work, at what rate;
+//! - [`Family::dma`] and [`Family::refine_stream`]: how the family's DMA moves a layer's
+//!   tiles (latency per transfer or once per layer, the granularity of overlap);
+//! - [`Family::streams_outputs`]: whether finished outputs bypass the output buffer
+//!   (the tiling search then does not reserve room for them);
+//! - [`Family::overhead`]: fixed time per invocation and per layer;
+//! - [`Family::fusion_plan`]: which layers run on the fly inside another.
+//!
+//! Each method is one exhaustive `match` that delegates to the family's module, so adding a
+//! family is a compile error at every decision it must make (see `ARCHITECTURE.md`, "Add a
+//! family").
+
+pub mod dsp;
+pub mod mac_array;
+pub mod nvdla;
+
+pub use dsp::{dsp_kernel_efficiency, DspKernel, LoopShape};
+pub use mac_array::{mac_array_gemm, systolic_gemms, systolic_gemms_per_group};
+pub use nvdla::{nvdla_conv_mode, NvdlaConvMode};
+
+use super::fusion::{FusedOp, FusionPlan};
+use super::tiling::Widths;
+use super::work::{ConvWork, VectorWork};
+use crate::hw::{BufferLevel, Family, HwDesc, PrecisionMode};
+use crate::ir::{Graph, LayerId};
+use crate::simulate::{Dma, TileStream};
+use crate::units::{Bits, Cycles, Seconds};
+
+/// Operand elements a datapath reads at one level of on-chip storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OperandReads {
+    /// Input-activation elements.
+    pub inputs: u64,
+    /// Weight elements.
+    pub weights: u64,
+}
+
+/// SCALE-Sim's percentages of a layer on a systolic array (its `COMPUTE_REPORT` columns).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrayUse {
+    /// "Mapping Efficiency %": used PEs over all PEs, mean over folds.
+    pub mapping_efficiency: f64,
+    /// "Compute Util %": useful PE-cycles over PE-cycles, mean over folds (divided by the
+    /// passes a wide mode needs per MAC).
+    pub compute_utilization: f64,
+}
+
+/// Per-layer compute figures of a family.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ComputeFigures {
+    /// Cycles the compute units need, with no memory stalls.
+    pub cycles: Cycles,
+    /// Reads from the shared on-chip buffer holding each operand (SRAM, CBUF, VTCM).
+    pub buffer: OperandReads,
+    /// Reads from PE-local storage (a register file per PE, as in a row-stationary array);
+    /// counted on a `level = "pe_local"` buffer holding the operand, or on the shared
+    /// buffer when the description has none. Zero for families without PE-local reuse.
+    pub pe_local: OperandReads,
+    /// SCALE-Sim's percentages, for systolic arrays.
+    pub array: Option<ArrayUse>,
+}
+
+/// A convolution pass after the family's on-the-fly post-processing (see
+/// [`Family::conv_pass`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvPass {
+    /// Compute cycles of the pass: the array's, or a slower unit behind it.
+    pub compute: u64,
+    /// Vector-unit element operations of the pass (the conv's outputs and fused layers').
+    pub vector_ops: u64,
+    /// DRAM bits read beyond the tiling's (operands read by a post-processor's own DMA).
+    pub extra_read: Bits,
+    /// When layers are fused behind the conv: (the conv's output bits, the bits of the
+    /// chain's last output), which replaces the conv's output in the DRAM writes.
+    pub fused_output: Option<(Bits, Bits)>,
+}
+
+/// What [`Family::conv_pass`] reads of a convolution.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvPassInput<'a> {
+    /// The compute mode it runs in.
+    pub mode: &'a PrecisionMode,
+    /// Compute cycles so far (the array's, bounded by the buffer ports).
+    pub compute: u64,
+    /// Output elements of the conv.
+    pub out_elements: u64,
+    /// Operand widths.
+    pub widths: Widths,
+    /// Layers fused behind it by the [`Family::fusion_plan`].
+    pub followers: &'a [(LayerId, FusedOp)],
+}
+
+impl Family {
+    /// Compute figures of a convolution in a precision mode.
+    pub fn conv_compute(&self, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+        match self {
+            Family::MacArray(m) => mac_array::conv_compute(m, mode, w),
+            Family::Nvdla(n) => nvdla::conv_compute(n, mode, w),
+            Family::Dsp(d) => dsp::conv_compute(d, mode, w),
+        }
+    }
+
+    /// The convolution pass with what runs on the fly behind the array.
+    pub fn conv_pass(&self, g: &Graph, hw: &HwDesc, c: ConvPassInput) -> ConvPass {
+        match self {
+            Family::Nvdla(n) => nvdla::conv_pass(n, g, hw, c),
+            // No post-processor: the vector unit takes each output once, nothing fuses.
+            Family::MacArray(_) | Family::Dsp(_) => plain_pass(c),
+        }
+    }
+
+    /// Elements per cycle, at 8 bits, of the unit that runs vector work `v`.
+    pub fn vector_elements_per_cycle(&self, hw: &HwDesc, v: &VectorWork) -> u64 {
+        match self {
+            Family::Nvdla(n) => nvdla::vector_elements_per_cycle(n, hw, v),
+            Family::MacArray(_) | Family::Dsp(_) => hw.vector.elements_per_cycle,
+        }
+    }
+
+    /// The family's DMA channel, and cycles paid once per layer on top of the timeline.
+    pub fn dma(&self, hw: &HwDesc) -> (Dma, u64) {
+        match self {
+            Family::Nvdla(_) => nvdla::dma(hw),
+            Family::MacArray(_) | Family::Dsp(_) => (per_transfer_dma(hw), 0),
+        }
+    }
+
+    /// A layer's tile stream refined to the granularity the family's DMA really works at.
+    pub fn refine_stream(&self, hw: &HwDesc, s: TileStream) -> TileStream {
+        match self {
+            Family::Nvdla(_) => nvdla::refine_stream(hw, s),
+            // Tiles are the unit of overlap.
+            Family::MacArray(_) | Family::Dsp(_) => s,
+        }
+    }
+
+    /// Whether finished outputs stream out without waiting in a buffer (only partial sums of
+    /// an input-channel split then take output-buffer room).
+    pub fn streams_outputs(&self) -> bool {
+        match self {
+            Family::Nvdla(_) => nvdla::STREAMS_OUTPUTS,
+            Family::MacArray(_) | Family::Dsp(_) => false,
+        }
+    }
+
+    /// Fixed time of one run of a network of `layers` layers, outside the layers' cycles.
+    pub fn overhead(&self, layers: usize) -> Seconds {
+        match self {
+            Family::Dsp(d) => dsp::overhead(d, layers),
+            Family::MacArray(_) | Family::Nvdla(_) => Seconds(0.0),
+        }
+    }
+
+    /// Which layers of `g` run on the fly inside another.
+    pub fn fusion_plan(&self, g: &Graph, hw: &HwDesc) -> FusionPlan {
+        match self {
+            Family::Nvdla(n) => super::fusion::nvdla_plan(g, hw, n),
+            Family::MacArray(_) | Family::Dsp(_) => FusionPlan::none(g),
+        }
+    }
+}
+
+/// A DMA that pays the DRAM latency per transfer, with two slots when every buffer it
+/// fills (the shared ones) is double buffered.
+fn per_transfer_dma(hw: &HwDesc) -> Dma {
+    let shared = || hw.buffers.iter().filter(|b| b.level == BufferLevel::Shared);
+    Dma {
+        bytes_per_cycle: hw.dram_bytes_per_cycle(),
+        latency: hw.dram_latency_cycles() as f64,
+        slots: if shared().all(|b| b.double_buffered) { 2 } else { 1 },
+    }
+}
+
+/// A conv pass with nothing behind the array: the vector unit takes each output once.
+fn plain_pass(c: ConvPassInput) -> ConvPass {
+    ConvPass { compute: c.compute, vector_ops: c.out_elements, extra_read: Bits::ZERO, fused_output: None }
+}

@@ -1,0 +1,156 @@
+//! The NVDLA family (`kind = "nvdla"`): the convolution core's atomic operations and
+//! stripes ([`conv_compute`]), SDP and a fused PDP behind it ([`conv_pass`]), PDP for
+//! pooling ([`vector_elements_per_cycle`]), and its DMA, which keeps many requests in
+//! flight and overlaps CBUF fills with compute bank by bank ([`dma`], [`refine_stream`]).
+//! Which layers fuse is decided in [`crate::map::fusion`]. Sources: the unit description
+//! (nvdla/doc `doc/hw/v1/ias/unit_description.rst`) and the `spec/defs/*.spec` files.
+
+use super::{ComputeFigures, ConvPass, ConvPassInput, OperandReads};
+use crate::hw::{BufferLevel, HwDesc, Nvdla, PrecisionMode, Role};
+use crate::ir::Graph;
+use crate::map::fusion::FusedOp;
+use crate::map::work::{work_of, ConvWork, VectorWork, Work};
+use crate::simulate::{Dma, TileStream};
+use crate::units::{Bits, Cycles};
+
+/// The convolution pipeline's three modes (unit description: DC, image input, Winograd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NvdlaConvMode {
+    /// Direct convolution of feature data.
+    Direct,
+    /// Image input (the first layer, 1-4 channels), with channel post-extension.
+    ImageInput,
+    /// Winograd F(4x4, 3x3): 3x3 stride-1 dense kernels on configurations that have it.
+    Winograd,
+}
+
+/// The mode NVDLA runs a convolution in.
+pub fn nvdla_conv_mode(n: &Nvdla, w: &ConvWork) -> NvdlaConvMode {
+    if w.groups == 1 && w.c <= 4 {
+        NvdlaConvMode::ImageInput
+    } else if n.winograd && w.r == 3 && w.s == 3 && w.sh == 1 && w.sw == 1 && w.groups == 1 {
+        NvdlaConvMode::Winograd
+    } else {
+        NvdlaConvMode::Direct
+    }
+}
+
+/// NVDLA direct convolution (unit description): each cycle one atomic op multiplies
+/// atomic-C input channels of one pixel by atomic-K kernels. A stripe of output pixels
+/// reuses the same weights; loading the next atomic op's weights takes
+/// `weight_load_cycles`, so a stripe costs max(stripe length, weight load) cycles -- which
+/// is why FC (one pixel) runs at 1/16 = 6.25% efficiency. A grouped or depthwise conv has
+/// no dedicated mode: each group runs as its own direct convolution.
+pub fn conv_compute(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
+    // Wider modes halve the kernels per cycle (int16: 1024 MACs = 64 x 16).
+    let ak = (mode.macs_per_cycle / n.atomic_c).max(1);
+    let mut c_atoms = w.cg().div_ceil(n.atomic_c);
+    let mut rs = w.r * w.s;
+    let conv_mode = nvdla_conv_mode(n, w);
+    if conv_mode == NvdlaConvMode::ImageInput {
+        // Image input (the first layer, 1-4 channels): CDMA's image mode stores a kernel
+        // row's S pixels x C channels contiguously and CSC's channel post-extension
+        // (register CSC_D_POST_Y_EXTENSION: 1, 2 or 4 rows) packs e kernel rows into one
+        // atomic op, as far as atomic-C allows: one atomic op covers e x S x C products.
+        let row = w.s * w.c;
+        let e = [4u64, 2, 1].into_iter().find(|&e| e * row <= n.atomic_c).unwrap_or(1);
+        c_atoms = (e * row).div_ceil(n.atomic_c).max(1);
+        rs = w.r.div_ceil(e);
+    }
+    let k_groups = w.kg().div_ceil(ak);
+    let p = w.pixels();
+    let full_stripes = p / n.stripe;
+    let rest = p % n.stripe;
+    let stripe_cycles = full_stripes.saturating_mul(n.stripe.max(n.weight_load_cycles))
+        + if rest > 0 { rest.max(n.weight_load_cycles) } else { 0 };
+    let mut cycles =
+        stripe_cycles.saturating_mul(rs).saturating_mul(c_atoms).saturating_mul(k_groups).saturating_mul(w.groups);
+    if conv_mode == NvdlaConvMode::Winograd {
+        // Winograd F(4x4, 3x3): 36 multiplies per 4x4 outputs instead of 144 (4x); NVDLA's
+        // unit description quotes a 2.25x MAC-efficiency gain once the transform is paid.
+        cycles = (cycles as f64 / 2.25).ceil() as u64;
+    }
+    ComputeFigures {
+        cycles: Cycles(cycles),
+        buffer: OperandReads {
+            inputs: p.saturating_mul(w.r * w.s).saturating_mul(w.c).saturating_mul(k_groups),
+            weights: w.weights().saturating_mul(p.div_ceil(n.stripe)),
+        },
+        pe_local: OperandReads::default(),
+        array: None,
+    }
+}
+
+/// SDP takes every output element from CACC on the fly (bias, batch norm, ReLU,
+/// requantization, and a fused element-wise add) at its rate; a fused PDP takes SDP's
+/// output at its own. An element-wise operand is read by SDP's own DMA; a fused chain
+/// writes its last output instead of the conv's.
+pub fn conv_pass(n: &Nvdla, g: &Graph, hw: &HwDesc, c: ConvPassInput) -> ConvPass {
+    let scale = 8.0 / c.mode.activation_bits.max(8) as f64;
+    let sdp = (c.out_elements as f64 / (hw.vector.elements_per_cycle as f64 * scale)).ceil() as u64;
+    let mut pass = ConvPass {
+        compute: c.compute.max(sdp),
+        vector_ops: c.out_elements,
+        extra_read: Bits::ZERO,
+        fused_output: None,
+    };
+    let mut last_bits = None;
+    for &(fi, op) in c.followers {
+        let fl = g.layer(fi);
+        let ops = match work_of(g, fl) {
+            Work::Vector(v) => v.ops,
+            Work::Conv(_) | Work::Free => 0,
+        };
+        pass.vector_ops = pass.vector_ops.saturating_add(ops);
+        match op {
+            FusedOp::Eltwise { operand } => pass.extra_read += g.tensor(operand).bits(),
+            // PDP's operations at its rate, counted as for an offline pass.
+            FusedOp::Pool => {
+                let bits = g.data_input(fl).dtype.bits().max(8);
+                let rate = n.pdp_elements_per_cycle as f64 * 8.0 / bits as f64;
+                pass.compute = pass.compute.max((ops as f64 / rate).ceil() as u64);
+            }
+        }
+        last_bits = Some(g.output(fl).bits());
+    }
+    if let Some(last) = last_bits {
+        pass.fused_output = Some((Bits(c.out_elements.saturating_mul(c.widths.output as u64)), last));
+    }
+    pass
+}
+
+/// Pooling runs on PDP; other vector work on SDP (the description's vector unit).
+pub fn vector_elements_per_cycle(n: &Nvdla, hw: &HwDesc, v: &VectorWork) -> u64 {
+    if v.pooling {
+        n.pdp_elements_per_cycle
+    } else {
+        hw.vector.elements_per_cycle
+    }
+}
+
+/// CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to DRAM
+/// (unit description): finished outputs never wait in a buffer, only partial sums of a
+/// channel split would.
+pub const STREAMS_OUTPUTS: bool = true;
+
+/// The DMA keeps many read requests in flight; its latency buffer is sized for the
+/// configured memory latency (`PRIMARY_MEMIF_LATENCY` in the `spec/defs/*.spec` files), so
+/// a transfer streams at the DRAM bandwidth and the latency is paid once per layer (the
+/// first fill), not per tile. CDMA refills CBUF entries as CSC releases them (unit
+/// description), so loads overlap compute: two slots.
+pub fn dma(hw: &HwDesc) -> (Dma, u64) {
+    (Dma { bytes_per_cycle: hw.dram_bytes_per_cycle(), latency: 0.0, slots: 2 }, hw.dram_latency_cycles())
+}
+
+/// CDMA fills CBUF bank by bank and CSC starts once the first banks hold data (the CBUF is
+/// allocated to data and weights in whole banks), so a layer that fits in one tile still
+/// overlaps its fetch with compute: the stream is split into one piece per CBUF bank of
+/// data moved.
+pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
+    let Some(cbuf) = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i]) else { return s };
+    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
+    let total_load = s.load_bytes * s.tiles as f64;
+    let pieces = ((total_load / bank).ceil() as u64).max(s.tiles).max(1);
+    let f = s.tiles as f64 / pieces as f64;
+    TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
+}
