@@ -286,6 +286,19 @@ mod tests {
     }
 
     #[test]
+    fn a_point_count_past_usize_is_an_error_not_zero_points() {
+        let values: Vec<f64> = (0..65536).map(f64::from).collect();
+        let mut s = spec();
+        s.sets = ["a", "b", "c", "d"].iter().map(|k| (k.to_string(), values.clone())).collect();
+        assert_eq!(s.checked_len(), None);
+        let e = s.check().expect_err("uncountable").0;
+        assert!(e.contains("65536 x 65536 x 65536 x 65536") && e.contains("more than can be counted"), "{e}");
+        let toml = "hw = [\"systolic32\"]\nmodel = []\n";
+        let e = SweepSpec::from_toml("s.toml", toml).expect_err("no model").0;
+        assert!(e.starts_with("s.toml: "), "{e}");
+    }
+
+    #[test]
     fn points_are_the_cartesian_product_last_fastest() {
         let s = spec();
         let p = s.points();

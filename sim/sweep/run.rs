@@ -291,6 +291,29 @@ mod tests {
         assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
     }
 
+    #[test]
+    fn the_networks_and_accelerators_of_a_range_are_those_of_its_points() {
+        let spec = SweepSpec {
+            hw: vec!["a".into(), "b".into(), "c".into()],
+            models: vec!["m".into(), "n".into()],
+            wbits: vec![4, 8],
+            abits: vec![8],
+            sets: vec![("mac.rows".into(), vec![8.0, 16.0, 32.0])],
+            width: 1.0,
+            resolution: None,
+            per_layer: false,
+            functional: None,
+        };
+        let n = spec.len();
+        for start in 0..n {
+            for end in start..=n {
+                let points: Vec<Point> = (start..end).map(|i| spec.point(i)).collect();
+                let want = used_by(&spec, points.iter().map(|p| (p.model, p.hw)));
+                assert_eq!(used_by_range(&spec, start..end), want, "{start}..{end}");
+            }
+        }
+    }
+
     fn functional_spec(sets: Vec<(String, Vec<f64>)>) -> SweepSpec {
         SweepSpec {
             hw: vec!["systolic32".into()],
