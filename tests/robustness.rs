@@ -34,9 +34,9 @@ fn accelsim(args: &[&str], limit: Duration) -> Output {
     child.wait_with_output().expect("output")
 }
 
-/// stderr with whitespace runs collapsed (miette wraps long lines).
+/// stderr with whitespace runs and miette's wrapping margins (`│`) collapsed.
 fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).split_whitespace().collect::<Vec<_>>().join(" ")
+    String::from_utf8_lossy(&o.stderr).split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ")
 }
 
 fn fails_with(o: &Output, fragment: &str) {
