@@ -11,7 +11,7 @@
 use accelsim::import::{aqm, model_file, npy, LoadOptions};
 use accelsim::ir::{Graph, TensorKind};
 use accelsim::kernels::{Arithmetic, Executor};
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 
 /// Largest graph (total tensor elements) a check executes: fuzzing wants many small runs.
 const MAX_EXEC_ELEMENTS: u64 = 1 << 16;
@@ -19,7 +19,7 @@ const MAX_EXEC_ELEMENTS: u64 = 1 << 16;
 /// Costs `g` on the systolic32 preset at w8a8; every layer must be finite.
 pub fn cost_is_finite(mut g: Graph) {
     let hw = accelsim::hw::load_hw("systolic32", &[]).expect("preset");
-    assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
     if let Ok(r) = accelsim::pipeline::run(&g, &hw) {
         for l in &r.layers {
             assert!(l.energy.total().get().is_finite() && l.latency.0.is_finite(), "{}", l.name);
@@ -112,8 +112,10 @@ pub fn quantize_bytes(data: &[u8]) {
     let inputs = accelsim::quant::synthetic::uniform_inputs(2, n, 7);
     let Ok(cal) = accelsim::quant::calib::calibrate(&g, &inputs) else { return };
     let cfg = accelsim::quant::ptq::PtqConfig {
-        weight_bits: 2 + w % 15,
-        activation_bits: 2 + a % 15,
+        widths: accelsim::quant::WidthPlan::uniform(
+            &g,
+            Precision { weight_bits: 2 + w % 15, activation_bits: 2 + a % 15 },
+        ),
         per_channel: w & 0x80 != 0,
         symmetric_weights: a & 0x80 != 0,
         method: accelsim::quant::clip::ClipMethod::MinMax,
@@ -189,8 +191,7 @@ pub fn tflite_roundtrip_bytes(data: &[u8]) {
         return;
     };
     let cfg = accelsim::quant::ptq::PtqConfig {
-        weight_bits: 8,
-        activation_bits: 8,
+        widths: accelsim::quant::WidthPlan::uniform(&g, Precision { weight_bits: 8, activation_bits: 8 }),
         per_channel: data.first().is_some_and(|b| b & 1 == 1),
         symmetric_weights: true,
         method: accelsim::quant::clip::ClipMethod::MinMax,

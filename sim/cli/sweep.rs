@@ -113,6 +113,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),
                 functional: if a.functional {
                     Some(Functional {
                         calib: a.calib.as_ref().map(|p| p.display().to_string()),
@@ -225,16 +226,11 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
 fn failure_line(spec: &SweepSpec, r: &crate::sweep::PointResult) -> String {
     let p = &r.point;
     let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
-    format!(
-        "  point {}: {} / {}, w{} a{}{}: {}",
-        p.index,
-        r.hw,
-        r.model,
-        p.wbits,
-        p.abits,
-        sets,
-        r.error.as_deref().unwrap_or("")
-    )
+    let widths = match &r.own_widths {
+        Some(_) => "own widths".to_string(),
+        None => format!("w{} a{}", p.wbits, p.abits),
+    };
+    format!("  point {}: {} / {}, {}{}: {}", p.index, r.hw, r.model, widths, sets, r.error.as_deref().unwrap_or(""))
 }
 
 /// The files a sweep reads, which its output must not replace.

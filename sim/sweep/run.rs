@@ -19,7 +19,8 @@ use crate::hw::{load_hw, HwTemplate};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
 use crate::map::tiling::TilingMemo;
-use crate::quant::{assign_widths, Precision};
+use crate::quant::widths::{common_widths, Common};
+use crate::quant::{assign_uniform, is_quantized};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,10 @@ pub struct PointResult {
     pub error: Option<String>,
     /// SQNR and top-1 of the point's functional key (`--functional`, on success).
     pub functional: Option<FunctionalResult>,
+    /// The (weight, activation) widths of a point that kept a quantized model's own widths
+    /// (the `wbits` / `abits` columns): a number, `mixed` when its layers differ, `own`
+    /// when the point failed before they were known; `None` when the point set the widths.
+    pub own_widths: Option<(String, String)>,
 }
 
 /// The results of a sweep, in point order, and how much functional work it took.
@@ -99,6 +104,8 @@ pub struct Sweeper<'s> {
     spec: &'s SweepSpec,
     seed: u64,
     models: Vec<Option<Result<Graph, String>>>,
+    /// Per network: costed at the widths it carries (a quantized network, no widths given).
+    own: Vec<bool>,
     templates: Vec<Option<HwTemplate>>,
     cache: Mutex<HashMap<Key, Arc<Graph>>>,
     functional: HashMap<FunctionalKey, Result<FunctionalResult, String>>,
@@ -108,17 +115,20 @@ impl<'s> Sweeper<'s> {
     /// Loads the networks and accelerators marked used (see [`used_by`], [`used_by_range`]).
     pub fn new(spec: &'s SweepSpec, models_used: &[bool], hw_used: &[bool]) -> Self {
         let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
-        let models = spec
+        let models: Vec<Option<Result<Graph, String>>> = spec
             .models
             .iter()
             .zip(models_used)
             .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
             .collect();
+        // Without widths given, a quantized network is costed at the widths it carries.
+        let own = models.iter().map(|m| !spec.widths_given && matches!(m, Some(Ok(g)) if is_quantized(g))).collect();
         let templates = spec.hw.iter().zip(hw_used).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
         Sweeper {
             spec,
             seed: opts.seed,
             models,
+            own,
             templates,
             cache: Mutex::new(HashMap::new()),
             functional: HashMap::new(),
@@ -141,7 +151,9 @@ impl<'s> Sweeper<'s> {
             None => return Err("internal: network not loaded".into()),
         };
         let mut g = base.clone();
-        assign_widths(&mut g, Precision { weight_bits: p.wbits, activation_bits: p.abits }, acc);
+        if !self.own[p.model] {
+            assign_uniform(&mut g, p.precision(), acc);
+        }
         let g = Arc::new(g);
         self.cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
         Ok(g)
@@ -156,7 +168,10 @@ impl<'s> Sweeper<'s> {
             Some(f) => {
                 let keys: Vec<Option<FunctionalKey>> = points
                     .par_iter()
-                    .map(|p| instantiate(spec, p, &self.templates).ok().map(|hw| FunctionalKey::of(f, p, &hw)))
+                    .map(|p| {
+                        let g = self.models[p.model].as_ref()?.as_ref().ok()?;
+                        instantiate(spec, p, &self.templates).ok().map(|hw| FunctionalKey::of(f, p, g, &hw))
+                    })
                     .collect();
                 let new: Vec<FunctionalKey> =
                     distinct(&keys).into_iter().filter(|k| !self.functional.contains_key(k)).collect();
@@ -172,9 +187,9 @@ impl<'s> Sweeper<'s> {
             .par_iter()
             .enumerate()
             .map_init(TilingMemo::default, |memo, (i, p)| {
-                let mut r = run_point(spec, p, &this.templates, memo, &|p, acc| this.graph(p, acc));
-                if let Some(k) = keys.get(i).copied().flatten() {
-                    join(&mut r, this.functional.get(&k));
+                let mut r = run_point(spec, p, this.own[p.model], &this.templates, memo, &|p, acc| this.graph(p, acc));
+                if let Some(Some(k)) = keys.get(i) {
+                    join(&mut r, this.functional.get(k));
                 }
                 tick();
                 r
@@ -217,6 +232,7 @@ fn instantiate(
 fn run_point(
     spec: &SweepSpec,
     p: &Point,
+    own: bool,
     templates: &[Option<HwTemplate>],
     memo: &mut TilingMemo,
     graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
@@ -231,7 +247,11 @@ fn run_point(
         rows: Vec::new(),
         error: None,
         functional: None,
+        own_widths: None,
     };
+    if own {
+        res.own_widths = Some(("own".into(), "own".into()));
+    }
     let hw = match instantiate(spec, p, templates) {
         Ok(h) => h,
         Err(e) => {
@@ -242,8 +262,10 @@ fn run_point(
     res.hw = hw.name.clone();
     res.clock_hz = hw.clock.0;
     res.dram_bytes_per_s = hw.dram_bytes_per_cycle() * hw.clock.0;
-    res.peak_macs_per_s =
-        hw.mode_for(p.wbits as u32, p.abits as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0).unwrap_or(0.0);
+    let peak = |w: u8, a: u8| hw.mode_for(w as u32, a as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0);
+    if !own {
+        res.peak_macs_per_s = peak(p.wbits, p.abits).unwrap_or(0.0);
+    }
     let g = match graph(p, hw.accumulator.bits.min(64) as u8) {
         Ok(g) => g,
         Err(e) => {
@@ -253,6 +275,18 @@ fn run_point(
     };
     match crate::pipeline::run_memo(&g, &hw, memo) {
         Ok(report) => {
+            if own {
+                let layers = report.integer_widths();
+                let label = |c: Common| match c {
+                    Common::One(b) => b.to_string(),
+                    Common::Mixed => "mixed".to_string(),
+                    Common::None => String::new(),
+                };
+                let (w, a) = common_widths(&layers);
+                res.own_widths = Some((label(w), label(a)));
+                // The fastest mode any of its layers runs in.
+                res.peak_macs_per_s = layers.iter().filter_map(|l| peak(l.weight?, l.activation)).fold(0.0, f64::max);
+            }
             res.rows.push(Row::total(&report));
             if spec.per_layer {
                 res.rows.extend(report.layers.iter().enumerate().map(|(i, l)| Row::layer(i, l)));
@@ -279,6 +313,7 @@ mod tests {
             resolution: None,
             per_layer: true,
             functional: None,
+            widths_given: true,
         };
         let points = spec.points();
         let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
@@ -303,6 +338,7 @@ mod tests {
             resolution: None,
             per_layer: false,
             functional: None,
+            widths_given: true,
         };
         let n = spec.len();
         for start in 0..n {
@@ -325,6 +361,7 @@ mod tests {
             resolution: Some(32),
             per_layer: false,
             functional: Some(Default::default()),
+            widths_given: true,
         }
     }
 
