@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
-use crate::map::work::{mode_of, work_of, Work};
+use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, RunReport, Totals};
 use crate::simulate::{simulate, TileStream};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -48,6 +48,9 @@ pub enum RunError {
         /// The total that overflows.
         what: String,
     },
+    /// The layer's op costs several phases.
+    #[error(transparent)]
+    SeveralPhases(#[from] SeveralPhases),
     /// A layer with multiply-accumulate work but no weight tensor: no weight width to
     /// choose its compute mode by.
     #[error("layer '{layer}': multiply-accumulate work without a weight tensor has no weight width to choose a compute mode by")]
@@ -184,7 +187,7 @@ fn run_layer(
     let mut array = None;
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
-        match work_of(g, l) {
+        match work_of(g, l)? {
             Work::Conv(w) => {
                 let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
                 let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {

@@ -28,7 +28,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("model/undefined_input.toml", "input 'nowhere' is not defined before this layer", true),
     ("model/cyclic_input.toml", "input 'c2' is not defined before this layer", true),
     ("model/inconsistent_shapes.toml", "adds tensors of shapes", true),
-    ("model/one_input_add.toml", "adds 1 tensor(s); expected at least two inputs", false),
+    ("model/one_input_add.toml", "takes two operands, got 1", false),
     ("model/kernel_too_big.toml", "does not fit a 8x8 input", true),
     ("model/bad_groups.toml", "groups = 2", true),
     ("model/zero_dim_input.toml", "input.shape must be NHWC with 4 non-zero dims", false),
