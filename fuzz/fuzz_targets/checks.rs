@@ -150,7 +150,9 @@ pub fn sweep_config_bytes(data: &[u8]) {
 pub fn plot_csv_bytes(data: &[u8]) {
     use accelsim::plot::{svg, PlotKind, PlotOptions, Table};
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(t) = Table::from_csv(text) else { return };
+    // CSV or JSON, chosen as `accelsim plot` does (by the first character).
+    let t = if text.trim_start().starts_with('[') { Table::from_json(text) } else { Table::from_csv(text) };
+    let Ok(t) = t else { return };
     if t.rows.len() > 64 {
         return;
     }
@@ -162,7 +164,7 @@ pub fn plot_csv_bytes(data: &[u8]) {
         PlotKind::Pareto,
         PlotKind::Speedup,
     ] {
-        let _ = svg(&t, &PlotOptions { kind, baseline: None, points: vec![], sqnr_column: None });
+        let _ = svg(&t, &PlotOptions::new(kind));
     }
 }
 

@@ -51,6 +51,16 @@ pub enum OutputError {
         /// What it is instead.
         what: &'static str,
     },
+    /// The folder the output would be created in does not exist.
+    #[error("{flag} {path}: the folder {} does not exist", dir.display())]
+    NoFolder {
+        /// The output option.
+        flag: String,
+        /// The output path.
+        path: PathBuf,
+        /// The missing folder.
+        dir: PathBuf,
+    },
     /// An IO operation failed.
     #[error("{flag} {path}: cannot {action}: {source}")]
     Io {
@@ -170,6 +180,14 @@ pub fn open_stream(flag: &str, path: &Path, inputs: &[Input], append: bool) -> R
     o.open(path).map_err(|e| io("open it for writing", e))
 }
 
+/// Checks, before any work, that `path` (the value of option `flag`) can take an output:
+/// the same refusals as [`write_output`] (an input of the command, a read-only file, a
+/// directory, a socket, a dangling link, a missing folder), so a long command does not fail
+/// only at its end. Writes nothing.
+pub fn check_output(flag: &str, path: &Path, inputs: &[Input]) -> Result<(), OutputError> {
+    resolve(flag, path, inputs).map(|_| ())
+}
+
 /// What `path` is, refusing what no output may replace: an input of the command, a
 /// read-only file, a directory, a socket, a dangling link.
 fn resolve(flag: &str, path: &Path, inputs: &[Input]) -> Result<Target, OutputError> {
@@ -178,6 +196,16 @@ fn resolve(flag: &str, path: &Path, inputs: &[Input]) -> Result<Target, OutputEr
         Classify::NotAFile(what) => OutputError::NotAFile { flag: flag.to_string(), path: path.to_path_buf(), what },
     })?;
     check_inputs(flag, path, inputs)?;
+    if let Target::New(p) = &target {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !dir.is_dir() {
+            return Err(OutputError::NoFolder {
+                flag: flag.to_string(),
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
     if let Target::Regular(p, meta) = &target {
         if meta.permissions().readonly() || OpenOptions::new().write(true).open(p).is_err() {
             return Err(OutputError::ReadOnly { flag: flag.to_string(), path: path.to_path_buf() });

@@ -3,7 +3,8 @@
 use super::output::{open_stream, Input};
 use super::run::emit;
 use super::sweep_stream::{resume_at, Rows};
-use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
+use crate::map::tiling::Objective;
+use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::run::{used_by_range, Sweeper};
 use crate::sweep::table::header;
 use crate::sweep::{merge_csv, Shard};
@@ -24,11 +25,15 @@ pub enum SweepFormat {
 /// Arguments of `accelsim sweep`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// Accelerator (preset or TOML file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Accelerators (presets or TOML files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub hw: Vec<String>,
-    /// Network (built-in name or model file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Names of the accelerators in the output, one per --hw, comma-separated (default: the
+    /// preset name or file stem).
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
+    pub name: Vec<String>,
+    /// Networks (built-in names or model files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub model: Vec<String>,
     /// Weight bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
@@ -36,7 +41,8 @@ pub struct SweepArgs {
     /// Activation bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
     pub abits: Vec<i64>,
-    /// Sweep a numeric field of the accelerator description: `--set mac.rows=16,32,64`.
+    /// Sweep a field of the accelerator description: `--set mac.rows=16,32,64`,
+    /// `--set mac.dataflow=os,ws,is`.
     #[arg(long = "set", value_name = "PATH=V1,V2,...", conflicts_with = "config")]
     pub sets: Vec<String>,
     /// MobileNet width multiplier.
@@ -70,6 +76,9 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// What each layer's schedule is chosen for: latency (default), energy or edp.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
@@ -101,11 +110,14 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
             let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?
+            let mut spec = SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?;
+            spec.resolve_paths(path.parent().unwrap_or(std::path::Path::new("")));
+            spec
         }
         None => {
             let spec = SweepSpec {
                 hw: a.hw.clone(),
+                hw_names: a.name.clone(),
                 models: a.model.clone(),
                 wbits: widths("--wbits", &a.wbits).map_err(|e| miette!("{e}"))?,
                 abits: widths("--abits", &a.abits).map_err(|e| miette!("{e}"))?,
@@ -113,6 +125,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                objective: Objective::default(),
                 widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),
                 functional: if a.functional {
                     Some(Functional {
@@ -130,6 +143,9 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
         }
     };
     spec.per_layer |= a.per_layer;
+    if let Some(name) = &a.objective {
+        spec.objective = objective("--objective", name).map_err(|e| miette!("{e}"))?;
+    }
     Ok(spec)
 }
 
@@ -219,6 +235,9 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         if failed > listed.len() {
             eprintln!("  ... and {} more (see the error column)", failed - listed.len());
         }
+    }
+    if done > 0 && failed == done {
+        return Err(miette!("no design point succeeded ({failed} failed, see above)"));
     }
     Ok(())
 }
