@@ -11,8 +11,8 @@ use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
 use crate::map::work::{work_of, Work};
-use crate::report::{Bound, LayerReport, RunReport, Totals};
-use crate::simulate::{simulate, TileStream};
+use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
+use crate::simulate::{simulate, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
 
 /// Why a network cannot run on an accelerator.
@@ -76,7 +76,7 @@ pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) ->
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
-    let mut notes = Vec::new();
+    let mut notes = hw.notes.clone();
     let mut layers = Vec::with_capacity(g.layers.len());
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
@@ -183,6 +183,7 @@ fn run_layer(
     let mut extra_read = Bits::ZERO;
     let mut out_bits_fused: Option<(Bits, Bits)> = None;
     let mut array = None;
+    let mut operands = OperandAccesses::default();
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
         match work_of(g, l) {
@@ -240,6 +241,14 @@ fn run_layer(
                 extra_read = pass.extra_read;
                 out_bits_fused = pass.fused_output;
                 array = f.array;
+                operands = OperandAccesses {
+                    input_reads: f.buffer.inputs.saturating_add(f.pe_local.inputs),
+                    weight_reads: f.buffer.weights.saturating_add(f.pe_local.weights),
+                    output_writes: out_elems.saturating_mul(t.c_tiles),
+                    dram_inputs: t.dram.inputs.to_bytes_ceil() + extra_read.to_bytes_ceil(),
+                    dram_weights: t.dram.weights.to_bytes_ceil(),
+                    dram_outputs: Bytes::ZERO,
+                };
                 let (compute, vector_ops) = (pass.compute, pass.vector_ops);
                 (Some(t), compute, w.macs(), vector_ops, Some(mode))
             }
@@ -252,6 +261,12 @@ fn run_layer(
                 traffic[bo].reads += t.dram.outputs.to_bytes_ceil();
                 let cycles = (v.ops as f64 / per_cycle).ceil() as u64;
                 let port_bound = port_cycles(hw, &traffic, &t);
+                operands = OperandAccesses {
+                    input_reads: v.in_elements,
+                    output_writes: v.out_elements,
+                    dram_inputs: t.dram.inputs.to_bytes_ceil(),
+                    ..OperandAccesses::default()
+                };
                 (Some(t), cycles.max(port_bound), Macs::ZERO, v.ops, None)
             }
             Work::Free => (None, 0, Macs::ZERO, 0, None),
@@ -277,11 +292,21 @@ fn run_layer(
             let mut tl = simulate(&stream, &dma);
             tl.total = Cycles(tl.total.get().saturating_add(once));
             tl.stall = Cycles(tl.stall.get().saturating_add(once));
+            if hw.dram.sized_to_demand {
+                // The interface keeps up with the array: the layer takes its compute cycles.
+                tl = Timeline {
+                    total: Cycles(compute),
+                    compute: Cycles(compute),
+                    dma_busy: Cycles::ZERO,
+                    stall: Cycles::ZERO,
+                };
+            }
             let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
             (tl.total, tl.stall, bound, tiles, dram_read, dram_write)
         }
         None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
     };
+    operands.dram_outputs = dram_write;
     let actions =
         Actions { macs: macs.get(), vector_ops, vector_bits: wd.input, buffers: traffic, dram_read, dram_write };
     let energy = cost::energy(hw, mode, &actions);
@@ -310,6 +335,7 @@ fn run_layer(
         energy,
         fused_into: None,
         array,
+        operands,
     })
 }
 
@@ -335,6 +361,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         energy: Default::default(),
         fused_into: Some(head.to_string()),
         array: None,
+        operands: OperandAccesses::default(),
     }
 }
 

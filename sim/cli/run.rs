@@ -103,12 +103,14 @@ pub fn run(a: &RunArgs) -> Result<()> {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
     if let Some(dir) = &a.scalesim_reports {
-        let csv = crate::report::scalesim::compute_report(&hw, &report).ok_or_else(|| {
+        let files = crate::report::scalesim::reports(&hw, &report).ok_or_else(|| {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
         })?;
         std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        write_atomic(&dir.join("COMPUTE_REPORT.csv"), csv.as_bytes())
-            .wrap_err_with(|| format!("cannot write {}/COMPUTE_REPORT.csv", dir.display()))?;
+        for (name, csv) in &files {
+            write_atomic(&dir.join(name), csv.as_bytes())
+                .wrap_err_with(|| format!("cannot write {}/{name}", dir.display()))?;
+        }
     }
     let text = match a.format {
         Format::Table => to_table(&report),

@@ -621,6 +621,7 @@ impl Validator<'_> {
             efficiency: self.float(&d.efficiency, "dram.efficiency", 0.0, 1.0, true)?,
             latency_ns: self.float(&d.latency_ns, "dram.latency_ns", 0.0, 1e6, false)?,
             energy_per_bit: PicoJoules(self.float(&d.energy_pj_per_bit, "dram.energy_pj_per_bit", 0.0, 1e6, false)?),
+            sized_to_demand: false,
         };
         let v = raw.vector.get_ref();
         let vector = VectorUnit {
@@ -637,6 +638,7 @@ impl Validator<'_> {
             buffers,
             dram,
             vector,
+            notes: Vec::new(),
         })
     }
 }

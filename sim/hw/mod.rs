@@ -35,6 +35,9 @@ pub struct HwDesc {
     pub dram: Dram,
     /// The unit that runs element-wise, pooling and activation work.
     pub vector: VectorUnit,
+    /// What the description assumed that its source does not say (e.g. a SCALE-Sim `.cfg`'s
+    /// energies); every run states them in its notes.
+    pub notes: Vec<String>,
 }
 
 /// Accelerator families.
@@ -313,6 +316,10 @@ pub struct Dram {
     pub latency_ns: f64,
     /// Energy per bit moved.
     pub energy_per_bit: PicoJoules,
+    /// Whether the interface is sized to whatever the array demands, so it never stalls
+    /// compute (SCALE-Sim's `InterfaceBandwidth = CALC`): a layer then takes its compute
+    /// cycles and `bandwidth` is not a limit. `false` for descriptions (a TOML has no key).
+    pub sized_to_demand: bool,
 }
 
 /// The vector / post-processing unit.
