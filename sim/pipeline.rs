@@ -81,12 +81,25 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
     let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
+    let grouped = |l: &Layer| matches!(work_of(g, l), Work::Conv(w) if w.groups > 1);
+    // A family with two mappings of grouped convolutions: what the other would cost.
+    let other = match hw.family.other_grouped_mapping() {
+        Some((family, this, other)) if g.layers.iter().any(grouped) => {
+            Some((HwDesc { family, ..hw.clone() }, this, other))
+        }
+        _ => None,
+    };
+    let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
         let r = match plan.fused_into(LayerId(i)) {
             Some(head) => fused_row(g, l, hw, &g.layer(head).name),
             None => run_layer(g, l, hw, plan.followers(LayerId(i)), memo.as_deref_mut(), &mut notes)?,
         };
+        if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
+            let alt = run_layer(g, l, other_hw, plan.followers(LayerId(i)), None, &mut Vec::new())?;
+            other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
+        }
         check_report(&r)?;
         if let Some(w) = g.weights_of(l) {
             wbits = wbits.max(w.dtype.bits());
@@ -106,6 +119,17 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         notes.push(format!(
             "{} layers run on the fly inside the convolution before them (SDP element-wise with its operand read by SDP's DMA, PDP pooling fed by SDP): their rows are marked fused, their cost is in that convolution's row (see map/fusion.rs)",
             plan.fused_count()
+        ));
+    }
+    if let Some((_, this, other)) = other {
+        let (sum_this, sum_other) = other_rows
+            .iter()
+            .fold((0u64, 0u64), |(a, b), (_, x, y)| (a.saturating_add(x.get()), b.saturating_add(y.get())));
+        let rows: Vec<String> = other_rows.iter().map(|(n, x, y)| format!("{n} {} -> {}", x.get(), y.get())).collect();
+        notes.push(format!(
+            "{} grouped/depthwise convolutions ran with the \"{this}\" mapping (nvdla.grouped_conv; docs/nvdla_grouped_conv.md); with \"{other}\" their cycles would be {sum_other} instead of {sum_this}: {}",
+            other_rows.len(),
+            rows.join(", ")
         ));
     }
     notes.dedup();
@@ -187,7 +211,10 @@ fn run_layer(
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
         match work_of(g, l) {
-            Work::Conv(w) => {
+            Work::Conv(layer_work) => {
+                // The loop nest as the family runs it (NVDLA may pack groups); the layer's
+                // useful MACs stay its own.
+                let w = hw.family.conv_work(&layer_work);
                 let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
                     layer: l.name.clone(),
                     hw: hw.name.clone(),
@@ -250,7 +277,7 @@ fn run_layer(
                     dram_outputs: Bytes::ZERO,
                 };
                 let (compute, vector_ops) = (pass.compute, pass.vector_ops);
-                (Some(t), compute, w.macs(), vector_ops, Some(mode))
+                (Some(t), compute, layer_work.macs(), vector_ops, Some(mode))
             }
             Work::Vector(v) => {
                 let t = tile_vector(hw, &v, wd).map_err(no_tile)?;

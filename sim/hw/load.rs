@@ -58,6 +58,8 @@ struct RawNvdla {
     pool_on_the_fly: Option<bool>,
     /// Optional: default 7 KiB (unit description, PDP share line buffer).
     pdp_line_buffer_kib: Option<S<f64>>,
+    /// Optional: "groups" (default, as nvdla/sw) or "expanded".
+    grouped_conv: Option<S<String>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -472,6 +474,15 @@ impl Validator<'_> {
                     Bytes((kib * 1024.0).round() as u64)
                 }
                 None => Bytes(PDP_LINE_BUFFER_BYTES),
+            },
+            grouped: match &n.grouped_conv {
+                None => NvdlaGroupedMapping::GroupEmulation,
+                Some(g) => NvdlaGroupedMapping::ALL.into_iter().find(|m| m.name() == g.get_ref()).ok_or_else(|| {
+                    self.err(
+                        g.span(),
+                        format!("nvdla.grouped_conv must be \"groups\" or \"expanded\", got \"{}\"", g.get_ref()),
+                    )
+                })?,
             },
         }))
     }

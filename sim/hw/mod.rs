@@ -162,6 +162,43 @@ pub struct Nvdla {
     pub pool_on_the_fly: bool,
     /// PDP's share line buffer, which bounds on-the-fly pooling (7 KB in the unit description).
     pub pdp_line_buffer: Bytes,
+    /// How a grouped or depthwise convolution is mapped onto the convolution core.
+    pub grouped: NvdlaGroupedMapping,
+}
+
+/// How NVDLA runs a grouped (or depthwise) convolution; `docs/nvdla_grouped_conv.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NvdlaGroupedMapping {
+    /// Each group is a direct convolution of its own (`grouped_conv = "groups"`), as NVIDIA's
+    /// compiler (nvdla/sw) and Caffe's group emulation do: a depthwise conv keeps one of
+    /// atomic-C input lanes and one of atomic-K kernels busy.
+    #[default]
+    GroupEmulation,
+    /// Groups are packed into dense blocks with zero-padded, block-diagonal weights
+    /// (`grouped_conv = "expanded"`): as many groups per block as fit one atomic op.
+    ChannelExpanded,
+}
+
+impl NvdlaGroupedMapping {
+    /// Every mapping, in the order of their names in error messages.
+    pub const ALL: [NvdlaGroupedMapping; 2] =
+        [NvdlaGroupedMapping::GroupEmulation, NvdlaGroupedMapping::ChannelExpanded];
+
+    /// The name used in descriptions.
+    pub fn name(self) -> &'static str {
+        match self {
+            NvdlaGroupedMapping::GroupEmulation => "groups",
+            NvdlaGroupedMapping::ChannelExpanded => "expanded",
+        }
+    }
+
+    /// The other mapping.
+    pub fn other(self) -> Self {
+        match self {
+            NvdlaGroupedMapping::GroupEmulation => NvdlaGroupedMapping::ChannelExpanded,
+            NvdlaGroupedMapping::ChannelExpanded => NvdlaGroupedMapping::GroupEmulation,
+        }
+    }
 }
 
 /// A Hexagon-like DSP with HVX vector units.

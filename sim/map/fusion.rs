@@ -38,7 +38,7 @@ use crate::ir::{Graph, Layer, LayerId, Op, TensorId};
 /// The mode of the conv at layer `i`, if it is one.
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
     match (&g.layers[i].op, work_of(g, &g.layers[i])) {
-        (Op::Conv2d(_), Work::Conv(w)) => Some((nvdla_conv_mode(n, &w), w.n)),
+        (Op::Conv2d(_), Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
         _ => None,
     }
 }
