@@ -5,7 +5,7 @@
 
 use accelsim::hw::load_hw;
 use accelsim::import::{load_model, LoadOptions};
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 fn bench(c: &mut Criterion) {
@@ -15,7 +15,7 @@ fn bench(c: &mut Criterion) {
     {
         let hw = load_hw(hw, &[]).expect("preset");
         let mut g = load_model(model, &LoadOptions::default()).expect("built-in network");
-        assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: 8 }, hw.accumulator.bits as u8);
+        assign_uniform(&mut g, Precision { weight_bits: wbits, activation_bits: 8 }, hw.accumulator.bits as u8);
         group.throughput(Throughput::Elements(g.layers.len() as u64));
         group.bench_function(format!("{model}/{}/w{wbits}a8", hw.name), |b| {
             let mut notes = Vec::new();

@@ -4,7 +4,7 @@
 
 use accelsim::hw::load_hw;
 use accelsim::import::{load_model, LoadOptions};
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 fn run_mnv1(c: &mut Criterion) {
@@ -13,7 +13,7 @@ fn run_mnv1(c: &mut Criterion) {
             b.iter(|| {
                 let hw = load_hw(black_box(preset), &[]).expect("preset");
                 let mut g = load_model("mnv1", &LoadOptions::default()).expect("mnv1");
-                assign_widths(
+                assign_uniform(
                     &mut g,
                     Precision { weight_bits: 8, activation_bits: 8 },
                     hw.accumulator.bits.min(64) as u8,

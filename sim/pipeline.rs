@@ -6,11 +6,11 @@
 
 use crate::cost::{self, Actions, BufferTraffic};
 use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
-use crate::ir::{Graph, Layer, LayerId, TensorKind, WeightSource};
+use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
-use crate::map::work::{work_of, Work};
+use crate::map::work::{mode_of, work_of, Work};
 use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::simulate::{simulate, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -48,6 +48,13 @@ pub enum RunError {
         /// The total that overflows.
         what: String,
     },
+    /// A layer with multiply-accumulate work but no weight tensor: no weight width to
+    /// choose its compute mode by.
+    #[error("layer '{layer}': multiply-accumulate work without a weight tensor has no weight width to choose a compute mode by")]
+    NoWeights {
+        /// Layer.
+        layer: String,
+    },
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -78,7 +85,6 @@ pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) ->
 fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
     let mut notes = hw.notes.clone();
     let mut layers = Vec::with_capacity(g.layers.len());
-    let (mut wbits, mut abits) = (0u32, 0u32);
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
     let grouped = |l: &Layer| matches!(work_of(g, l), Work::Conv(w) if w.groups > 1);
@@ -101,10 +107,6 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
-        if let Some(w) = g.weights_of(l) {
-            wbits = wbits.max(w.dtype.bits());
-        }
-        abits = abits.max(g.data_input(l).dtype.bits());
         if let Some(m) = mode_of(g, l, hw) {
             peak = peak.max(m.macs_per_cycle);
         }
@@ -140,8 +142,6 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         hw: hw.name.clone(),
         kind: hw.family.kind().to_string(),
         clock_hz: hw.clock.0,
-        weight_bits: wbits,
-        activation_bits: abits,
         accumulator_bits: hw.accumulator.bits,
         weights,
         notes,
@@ -151,18 +151,17 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
     })
 }
 
-fn mode_of<'a>(g: &Graph, l: &Layer, hw: &'a HwDesc) -> Option<&'a PrecisionMode> {
-    let w = g.weights_of(l)?;
-    hw.mode_for(w.dtype.bits(), g.data_input(l).dtype.bits())
-}
-
-fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> Widths {
-    Widths {
-        weight: g.weights_of(l).map(|t| t.dtype.bits()).unwrap_or(8),
+/// The operand widths of a layer; the weight width is `None` for a layer without weights.
+fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> (Option<u32>, Widths) {
+    let weight = g.weights_of(l).map(|t| t.dtype.bits());
+    let wd = Widths {
+        // Read only by conv work, which needs weights (checked in `run_layer`).
+        weight: weight.unwrap_or(0),
         input: g.data_input(l).dtype.bits(),
         output: g.output(l).dtype.bits(),
         acc: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
-    }
+    };
+    (weight, wd)
 }
 
 fn buffer_index(hw: &HwDesc, r: Role) -> usize {
@@ -195,7 +194,7 @@ fn run_layer(
     memo: Option<&mut TilingTable>,
     notes: &mut Vec<String>,
 ) -> Result<LayerReport, RunError> {
-    let wd = widths(g, l, hw);
+    let (weight_bits, wd) = widths(g, l, hw);
     let out = g.output(l);
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
@@ -215,7 +214,8 @@ fn run_layer(
                 // The loop nest as the family runs it (NVDLA may pack groups); the layer's
                 // useful MACs stay its own.
                 let w = hw.family.conv_work(&layer_work);
-                let mode = hw.mode_for(wd.weight, wd.input).ok_or_else(|| RunError::Precision {
+                let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
+                let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
                     layer: l.name.clone(),
                     hw: hw.name.clone(),
                     weight_bits: wd.weight,
@@ -344,6 +344,8 @@ fn run_layer(
         op: op_name,
         shape: out.shape.clone(),
         mode: mode.map(|m| mode_label(m.weight_bits, m.activation_bits)).unwrap_or_default(),
+        weight_type: g.weights_of(l).map(|t| t.dtype),
+        activation_type: g.data_input(l).dtype,
         macs,
         cycles,
         compute_cycles: Cycles(compute),
@@ -374,6 +376,8 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         op: g.op_name(l).to_string(),
         shape: g.output(l).shape.clone(),
         mode: String::new(),
+        weight_type: g.weights_of(l).map(|t| t.dtype),
+        activation_type: g.data_input(l).dtype,
         macs: Macs::ZERO,
         cycles: Cycles::ZERO,
         compute_cycles: Cycles::ZERO,
@@ -520,11 +524,6 @@ fn check_totals(t: &Totals) -> Result<(), RunError> {
     }
 }
 
-/// Checks that a graph's constants and activations have integer widths assigned.
-pub fn widths_assigned(g: &Graph) -> bool {
-    g.tensors.iter().all(|t| t.kind == TensorKind::Constant || t.dtype.is_int())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,7 +570,7 @@ mod tests {
     fn totals_that_saturate_are_an_error() {
         let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
         let mut g = crate::import::load_model("mnv1", &Default::default()).expect("mnv1");
-        crate::quant::assign_widths(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
         let r = run(&g, &hw).expect("runs");
         assert!(check_totals(&r.totals).is_ok());
         // Two layers whose own counts fit, but whose sum does not.

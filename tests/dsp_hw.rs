@@ -6,13 +6,13 @@ use accelsim::hw::{load_hw, Family, HwDesc};
 use accelsim::import::{load_model, LoadOptions};
 use accelsim::map::family::{dsp_kernel_efficiency, DspKernel, LoopShape};
 use accelsim::map::work::ConvWork;
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use accelsim::report::RunReport;
 
 fn run(model: &str) -> (HwDesc, RunReport) {
     let hw = load_hw("dsp", &[]).expect("hw");
     let mut g = load_model(model, &LoadOptions::default()).expect("model");
-    assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
     let r = accelsim::pipeline::run(&g, &hw).expect("run");
     (hw, r)
 }
@@ -48,7 +48,7 @@ fn mnv2_above_roofline() {
 fn per_op_overhead_counts_every_layer() {
     let hw = load_hw("dsp", &[("dsp.per_op_overhead_us".to_string(), 10.0)]).expect("hw");
     let mut g = load_model("mnv1", &LoadOptions::default()).expect("model");
-    assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
     let r = accelsim::pipeline::run(&g, &hw).expect("run");
     let want = 300e-6 + 10e-6 * g.layers.len() as f64;
     assert!((r.totals.overhead.0 - want).abs() < 1e-12, "{} vs {want}", r.totals.overhead.0);

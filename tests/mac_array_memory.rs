@@ -10,7 +10,7 @@
 
 use accelsim::hw::scalesim_cfg;
 use accelsim::import::{load_model, scalesim, LoadOptions};
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use accelsim::report::RunReport;
 
 fn run(df: &str, bw: u64, model: &str) -> RunReport {
@@ -20,7 +20,7 @@ fn run(df: &str, bw: u64, model: &str) -> RunReport {
     );
     let hw = scalesim_cfg::parse("sweep.cfg", &cfg, &[]).expect("cfg");
     let mut g = load_model(model, &LoadOptions::default()).expect("model");
-    assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
     accelsim::pipeline::run(&g, &hw).expect("run")
 }
 
@@ -64,7 +64,7 @@ fn three_bit_weights_move_as_three_bits_in_dram_and_sram() {
     let hw = accelsim::hw::load_hw("mac4", &[]).expect("preset");
     let run_w = |wbits: u8| {
         let mut g = scalesim::parse("t.csv", topo).expect("topology");
-        assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: 8 }, 24);
+        assign_uniform(&mut g, Precision { weight_bits: wbits, activation_bits: 8 }, 24);
         accelsim::pipeline::run(&g, &hw).expect("run")
     };
     let (r3, r8) = (run_w(3), run_w(8));

@@ -7,12 +7,12 @@ mod common;
 use accelsim::hw::{load_hw, Family, HwDesc};
 use accelsim::import::{load_model, LoadOptions};
 use accelsim::ir::Graph;
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use accelsim::report::{Bound, RunReport};
 
 fn graph(model: &str, hw: &HwDesc) -> Graph {
     let mut g = load_model(model, &LoadOptions::default()).expect("model");
-    assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, hw.accumulator.bits.min(64) as u8);
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, hw.accumulator.bits.min(64) as u8);
     g
 }
 

@@ -7,7 +7,7 @@ use common::{accelsim, json_run};
 use accelsim::hw::{load_hw, presets};
 use accelsim::import::{builtin, load_model, LoadOptions};
 use accelsim::pipeline::run;
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 
 #[test]
 fn readme_command_prints_a_table_with_totals() {
@@ -104,7 +104,7 @@ fn every_preset_runs_every_network_at_4_8_16_bits() {
         for g in &graphs {
             for bits in [4u8, 8, 16] {
                 let mut g = g.clone();
-                assign_widths(&mut g, Precision { weight_bits: bits, activation_bits: bits }, 32);
+                assign_uniform(&mut g, Precision { weight_bits: bits, activation_bits: bits }, 32);
                 match run(&g, &hw) {
                     Ok(r) => {
                         assert_eq!(r.totals.macs, g.total_macs(), "{hw_name} {}", g.name);
@@ -141,7 +141,7 @@ fn dram_traffic_is_at_least_compulsory_and_equal_with_huge_buffers() {
         let n_buf = load_hw(hw_name, &[]).expect("preset").buffers.len();
         for (bw, ba) in [(8u8, 8u8), (4, 8), (3, 5)] {
             let mut g = load_model("mnv2", &LoadOptions::default()).expect("mnv2");
-            assign_widths(&mut g, Precision { weight_bits: bw, activation_bits: ba }, 32);
+            assign_uniform(&mut g, Precision { weight_bits: bw, activation_bits: ba }, 32);
             // A pass is a layer with the layers fused into it (NVDLA SDP/PDP on the fly): its
             // compulsory traffic is every tensor it touches except those streamed inside it.
             let plan = accelsim::map::fusion::plan(&g, &load_hw(hw_name, &[]).expect("preset"));

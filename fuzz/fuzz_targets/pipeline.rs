@@ -4,7 +4,7 @@
 #![no_main]
 
 use accelsim::import::{builtin, load_model, LoadOptions};
-use accelsim::quant::{assign_widths, Precision};
+use accelsim::quant::{assign_uniform, Precision};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
@@ -65,7 +65,7 @@ fuzz_target!(|i: Input| {
         return;
     };
     let acc = hw.accumulator.bits.min(64) as u8;
-    assign_widths(&mut g, Precision { weight_bits: wb, activation_bits: ab }, acc);
+    assign_uniform(&mut g, Precision { weight_bits: wb, activation_bits: ab }, acc);
     if let Ok(r) = accelsim::pipeline::run(&g, &hw) {
         for l in &r.layers {
             assert!(l.energy.total().get().is_finite() && l.latency.0.is_finite(), "{}", l.name);

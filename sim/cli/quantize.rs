@@ -13,7 +13,7 @@ use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{evaluate, EvalReport};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
-use crate::quant::{calib, check_width, cle, data_free, synthetic};
+use crate::quant::{calib, check_width, cle, data_free, synthetic, Precision, WidthPlan};
 
 /// Weight scale granularity.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,11 @@ pub struct QuantizeArgs {
     /// Activation bits (2-16).
     #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub abits: i64,
+    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width) or a
+    /// TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
+    /// --wbits/--abits. The `.aqm` keeps each layer's widths.
+    #[arg(long = "layer-bits", value_name = "NAME=wWaA|FILE.toml")]
+    pub layer_bits: Vec<String>,
     /// Weight scale granularity.
     #[arg(long, value_enum, default_value_t = Granularity::PerChannel)]
     pub granularity: Granularity,
@@ -147,9 +152,16 @@ impl OutFormat {
 }
 
 /// TFLite holds what LiteRT has kernels for: int8 weights with int8 or int16 activations,
-/// symmetric weights.
+/// one width for every layer, symmetric weights.
 fn check_tflite_config(cfg: &PtqConfig) -> Result<()> {
-    let (w, a) = (cfg.weight_bits, cfg.activation_bits);
+    let Some((w, a)) = cfg.widths.uniform_widths() else {
+        return Err(miette!(
+            "--out *.tflite takes one width for every layer (w8a8 or w8a16), got per-layer widths {}; \
+             write per-layer widths to a .aqm file",
+            cfg.widths.summary()
+        ));
+    };
+    let w = w.unwrap_or(8);
     if w != 8 || (a != 8 && a != 16) {
         return Err(miette!(
             "--out *.tflite takes --wbits 8 with --abits 8 (int8) or 16 (16x8), got --wbits {w} --abits {a}; \
@@ -192,7 +204,7 @@ fn report_json(
         "network": g.name,
         "out": args.out.display().to_string(),
         "config": {
-            "wbits": cfg.weight_bits, "abits": cfg.activation_bits,
+            "wbits": args.wbits, "abits": args.abits, "widths": cfg.widths.summary(),
             "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
             "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
             "method": format!("{:?}", args.method).to_lowercase(),
@@ -213,9 +225,19 @@ fn report_json(
 
 /// Runs `accelsim quantize`.
 pub fn quantize(args: &QuantizeArgs) -> Result<()> {
-    let cfg = PtqConfig {
+    let default = Precision {
         weight_bits: check_width("--wbits", args.wbits).into_diagnostic()?,
         activation_bits: check_width("--abits", args.abits).into_diagnostic()?,
+    };
+    let requests = crate::cli::run::layer_requests(&args.layer_bits)?;
+    let format = OutFormat::of(&args.out)?;
+    if args.calib.is_some() && args.data_free {
+        return Err(miette!("--calib and --data-free exclude each other"));
+    }
+    let opts = LoadOptions { seed: args.seed, ..Default::default() };
+    let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    let cfg = PtqConfig {
+        widths: WidthPlan::resolve(&g, default, &requests).into_diagnostic()?,
         per_channel: args.granularity == Granularity::PerChannel,
         symmetric_weights: args.scheme == Scheme::Symmetric,
         method: match args.method {
@@ -227,16 +249,16 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         bias_correction: args.bias_correction,
         litert: args.litert,
     };
-    let format = OutFormat::of(&args.out)?;
     let cfg = PtqConfig { litert: cfg.litert || format == OutFormat::Tflite, ..cfg };
     if format == OutFormat::Tflite {
         check_tflite_config(&cfg)?;
     }
-    if args.calib.is_some() && args.data_free {
-        return Err(miette!("--calib and --data-free exclude each other"));
+    if cfg.litert && cfg.widths.uniform_widths().is_none() {
+        return Err(miette!(
+            "--litert takes one width for every layer (LiteRT's kernels), got per-layer widths {}",
+            cfg.widths.summary()
+        ));
     }
-    let opts = LoadOptions { seed: args.seed, ..Default::default() };
-    let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
     if synthetic_weights {
         synthetic::materialize(&mut g, args.seed);
@@ -266,6 +288,9 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?
     };
     let q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    for n in cfg.widths.widened(&g) {
+        eprintln!("note: {n}");
+    }
     let bytes = match format {
         OutFormat::Aqm => aqm::to_bytes(&q),
         OutFormat::Tflite => crate::export::tflite::to_tflite(&q)
@@ -285,11 +310,10 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), report.as_ref()),
         ReportFormat::Table => {
             let mut s = format!(
-                "{} -> {} (w{} a{} {} {}{}{}{})\n",
+                "{} -> {} ({} {} {}{}{}{})\n",
                 args.model,
                 args.out.display(),
-                cfg.weight_bits,
-                cfg.activation_bits,
+                cfg.widths.summary(),
                 if cfg.per_channel { "per-channel" } else { "per-tensor" },
                 format!("{:?}", args.method).to_lowercase(),
                 if args.cle { format!(" cle({pairs} pairs, relu6 {relu6:?})").to_lowercase() } else { String::new() },

@@ -2,7 +2,7 @@
 
 use crate::hw::{load_hw, Family, HwDesc};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
-use crate::quant::{assign_widths, check_width, Precision};
+use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::io::Write;
@@ -34,6 +34,11 @@ pub struct RunArgs {
     /// Activation bits (2-16; default 8).
     #[arg(long, allow_negative_numbers = true)]
     pub abits: Option<i64>,
+    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width) or a
+    /// TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
+    /// --wbits/--abits.
+    #[arg(long = "layer-bits", value_name = "NAME=wWaA|FILE.toml")]
+    pub layer_bits: Vec<String>,
     /// MobileNet width multiplier.
     #[arg(long, default_value_t = 1.0)]
     pub width: f64,
@@ -90,15 +95,21 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let acc_graph = (!a.no_accuracy).then(|| g.clone());
     let acc = hw.accumulator.bits.min(64) as u8;
     // A model that carries its own quantization (.tflite, QDQ .onnx, .aqm from `accelsim
-    // quantize`) keeps its widths unless the user asks for others; so do the float tensors
-    // of its interface (a float input before QUANTIZE, a float output after DEQUANTIZE).
-    let quantized = g.tensors.iter().any(|t| t.dtype.is_int() && t.quant.is_some());
-    if !quantized || a.wbits.is_some() || a.abits.is_some() {
-        assign_widths(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, acc);
+    // quantize`) keeps its widths, layer by layer, unless the user asks for others; so do
+    // the float tensors of its interface (a float input before QUANTIZE, a float output
+    // after DEQUANTIZE).
+    let requests = layer_requests(&a.layer_bits)?;
+    let mut widened = Vec::new();
+    if !is_quantized(&g) || a.wbits.is_some() || a.abits.is_some() || !requests.is_empty() {
+        let plan = WidthPlan::resolve(&g, Precision { weight_bits: wbits, activation_bits: abits }, &requests)
+            .into_diagnostic()?;
+        widened = plan.widened(&g);
+        assign_widths(&mut g, &plan, acc);
     }
     let mut report = crate::pipeline::run(&g, &hw)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
+    report.notes.extend(widened);
     if let Some(g0) = &acc_graph {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
@@ -122,6 +133,23 @@ pub fn run(a: &RunArgs) -> Result<()> {
         Format::Csv => to_csv(&report),
     };
     emit(a.out.as_deref(), &text)
+}
+
+/// The per-layer width requests of `--layer-bits` values: `NAME=wWaA` flags, or TOML files
+/// (read here, parsed by [`layer_bits::parse_file`]).
+pub fn layer_requests(values: &[String]) -> Result<Vec<LayerRequest>> {
+    let mut out = Vec::new();
+    for v in values {
+        if layer_bits::is_file(v) {
+            let text = std::fs::read_to_string(v)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("--layer-bits: cannot read {v}"))?;
+            out.extend(layer_bits::parse_file(v, &text)?);
+        } else {
+            out.push(layer_bits::parse_flag(v)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Writes to a file atomically (temp file + rename in the same directory) or to stdout.

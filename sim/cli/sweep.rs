@@ -104,6 +104,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),
                 functional: if a.functional {
                     Some(Functional {
                         calib: a.calib.as_ref().map(|p| p.display().to_string()),
@@ -164,13 +165,16 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         for r in failed {
             let p = &r.point;
             let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
+            let widths = match &r.own_widths {
+                Some(_) => "own widths".to_string(),
+                None => format!("w{} a{}", p.wbits, p.abits),
+            };
             eprintln!(
-                "  point {}: {} / {}, w{} a{}{}: {}",
+                "  point {}: {} / {}, {}{}: {}",
                 p.index,
                 r.hw,
                 r.model,
-                p.wbits,
-                p.abits,
+                widths,
                 sets,
                 r.error.as_deref().unwrap_or("")
             );

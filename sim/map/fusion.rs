@@ -267,9 +267,7 @@ fn pool_head(
         return None;
     }
     // Channels in flight: the kernels of one group in the conv's compute mode.
-    let wbits = g.weights_of(head_layer).map(|t| t.dtype.bits()).unwrap_or(8);
-    let abits = g.data_input(head_layer).dtype.bits();
-    let mode = hw.mode_for(wbits, abits)?;
+    let mode = crate::map::work::mode_of(g, head_layer, hw)?;
     let channels = (mode.macs_per_cycle / n.atomic_c.max(1)).max(1);
     let width_out = if matches!(l.op, Op::Mean { .. }) { 1 } else { dim(&out.shape, 2) };
     pdp_fits_on_the_fly(n, kernel, stride, width_out, channels, x.dtype.bits()).then_some((head, FusedOp::Pool))
@@ -281,12 +279,12 @@ mod tests {
     use crate::hw::load_hw;
     use crate::hw::Family;
     use crate::import::load_model;
-    use crate::quant::{assign_widths, Precision};
+    use crate::quant::{assign_uniform, Precision};
 
     fn planned(hw: &str, set: &[(String, f64)], model: &str) -> (Graph, FusionPlan) {
         let hw = load_hw(hw, set).expect("preset");
         let mut g = load_model(model, &Default::default()).expect("model");
-        assign_widths(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
         let p = plan(&g, &hw);
         (g, p)
     }

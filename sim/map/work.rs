@@ -1,8 +1,17 @@
 //! The work of one layer in the normalized form the schedulers use: a convolution loop nest
 //! (fully connected is a 1x1 convolution over a 1x1 image), vector work, or nothing.
 
+use crate::hw::{HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer, Op, PoolKind};
 use crate::units::Macs;
+
+/// The compute mode a layer's widths select: its weights' width by its data input's, for
+/// a layer with weights; `None` for a layer without weights (it has no weight width, so no
+/// mode: never a default width) or when no mode is wide enough.
+pub fn mode_of<'a>(g: &Graph, l: &Layer, hw: &'a HwDesc) -> Option<&'a PrecisionMode> {
+    let w = g.weights_of(l)?;
+    hw.mode_for(w.dtype.bits(), g.data_input(l).dtype.bits())
+}
 
 /// A convolution (or FC) loop nest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,8 +1,8 @@
 //! Quantization: the bit widths and quantization parameters of a graph's tensors.
 //!
 //! For costing, what matters is each tensor's element width: [`assign_widths`] gives every
-//! weight and activation of a float (or re-targeted) graph the requested widths and every
-//! bias the accumulator width.
+//! weight and activation of a float (or re-targeted) graph the widths of a [`WidthPlan`]
+//! (per layer, [`widths`]) and every bias the accumulator width.
 //!
 //! Post-training quantization (`accelsim quantize`) turns a float graph into an integer
 //! graph at 2-16 bits, one method per module: [`clip`] (the affine quantizer and min/max,
@@ -19,8 +19,12 @@ pub mod cle;
 pub mod clip;
 pub mod data_free;
 pub mod eval;
+pub mod layer_bits;
 pub mod ptq;
 pub mod synthetic;
+pub mod widths;
+
+pub use widths::{LayerRequest, LayerWidths, WidthPlan};
 
 use crate::ir::{DataType, Graph, TensorKind};
 
@@ -54,18 +58,40 @@ pub fn check_width(what: &str, bits: i64) -> Result<u8, BadWidth> {
     Ok(bits as u8)
 }
 
-/// Sets weights to `weight_bits`, activations to `activation_bits` and biases to
-/// `bias_bits` (the accumulator width). Values, if any, are left alone: this fixes the
-/// widths the cost model moves, not the numbers.
-pub fn assign_widths(g: &mut Graph, p: Precision, bias_bits: u8) {
-    for t in &mut g.tensors {
-        t.dtype = match t.kind {
-            TensorKind::Weight => DataType::int(p.weight_bits),
-            TensorKind::Bias => DataType::int(bias_bits),
-            TensorKind::Activation => DataType::int(p.activation_bits),
-            TensorKind::Constant => t.dtype,
-        };
+/// Sets each layer's weights and activations to the widths of `plan` (made for `g`;
+/// activations by [`WidthPlan::activation_widths`]) and biases to `bias_bits` (the
+/// accumulator width). Values, if any, are left alone: this fixes the widths the cost
+/// model moves, not the numbers.
+pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
+    let acts = plan.activation_widths(g);
+    for (i, l) in g.layers.iter().enumerate() {
+        if let Some(w) = plan.layer(crate::ir::LayerId(i)).weight {
+            for &t in &l.inputs {
+                if g.tensors[t.0].kind == TensorKind::Weight {
+                    g.tensors[t.0].dtype = DataType::int(w);
+                }
+            }
+        }
     }
+    for (t, a) in g.tensors.iter_mut().zip(acts) {
+        match (t.kind, a) {
+            (TensorKind::Bias, _) => t.dtype = DataType::int(bias_bits),
+            (TensorKind::Activation, Some(a)) => t.dtype = DataType::int(a),
+            (TensorKind::Activation, None) | (TensorKind::Weight, _) | (TensorKind::Constant, _) => {}
+        }
+    }
+}
+
+/// Whether a graph carries its own quantization (quantized integer tensors: a `.tflite`,
+/// QDQ `.onnx` or `.aqm` model), so every command keeps its widths unless told otherwise.
+pub fn is_quantized(g: &Graph) -> bool {
+    g.tensors.iter().any(|t| t.dtype.is_int() && t.quant.is_some())
+}
+
+/// [`assign_widths`] with every layer at `p`.
+pub fn assign_uniform(g: &mut Graph, p: Precision, bias_bits: u8) {
+    let plan = WidthPlan::uniform(g, p);
+    assign_widths(g, &plan, bias_bits);
 }
 
 #[cfg(test)]

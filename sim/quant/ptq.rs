@@ -2,6 +2,8 @@
 //! [`Executor`](crate::kernels::Executor) runs: TFLite's scheme (Jacob et al., CVPR 2018;
 //! Krishnamoorthi, arXiv:1806.08342, section 3) generalized to 2-16 bits.
 //!
+//! - Widths: per layer, from [`PtqConfig::widths`] (a [`WidthPlan`]); each activation
+//!   tensor at the width of its widest reader, tensors passed through unchanged sharing one.
 //! - Weights: symmetric (zero point 0, narrow range) or asymmetric, per output channel
 //!   (axis 0 of the IR's OHWI / `[out, in]` weights; depthwise weights `[C, kh, kw, 1]` too)
 //!   or per tensor; thresholds by [`ClipMethod`].
@@ -21,18 +23,18 @@
 
 use rayon::prelude::*;
 
-use crate::ir::{DataType, Graph, IrError, Layer, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{DataType, Graph, IrError, Layer, LayerId, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
 use crate::quant::clip::{affine_params, choose_range, quantize_weights, ClipMethod};
+use crate::quant::widths::{passes_quantization_through, WidthPlan};
 
 /// What to quantize to and how.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PtqConfig {
-    /// Weight bits (2-16).
-    pub weight_bits: u8,
-    /// Activation bits (2-16).
-    pub activation_bits: u8,
+    /// Each layer's weight and activation widths (2-16 bits), made for the graph quantized;
+    /// activation tensors take widths by [`WidthPlan::activation_widths`].
+    pub widths: WidthPlan,
     /// One weight scale per output channel (else per tensor).
     pub per_channel: bool,
     /// Symmetric weights (zero point 0); activations are always asymmetric.
@@ -59,6 +61,17 @@ pub enum QuantError {
     /// No statistics reached an activation tensor.
     #[error("tensor '{0}': no calibration statistics (not computed by the float run)")]
     NoStatistics(String),
+    /// The width plan was made for another graph.
+    #[error("the width plan has {plan} layers, the graph {graph}")]
+    PlanMismatch {
+        /// Layers in the plan.
+        plan: usize,
+        /// Layers in the graph.
+        graph: usize,
+    },
+    /// LiteRT's constraints with per-layer widths.
+    #[error("LiteRT's kernels (a .tflite output, or --litert) take one width for every layer; this plan has {0}")]
+    LitertMixed(String),
     /// The result failed validation.
     #[error("the quantized graph is invalid: {0}")]
     Invalid(#[from] IrError),
@@ -73,10 +86,13 @@ fn float_data(t: &Tensor) -> Option<&Vec<f32>> {
 
 /// Quantizes a float graph with the given statistics (of the same graph).
 pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<Graph, QuantError> {
-    let ab = cfg.activation_bits;
+    if cfg.widths.len() != g.layers.len() {
+        return Err(QuantError::PlanMismatch { plan: cfg.widths.len(), graph: g.layers.len() });
+    }
     let mut q = g.clone();
-    // 1. Activation parameters.
-    let symmetric_act = cfg.litert && ab > 8;
+    // 1. Activation parameters, each tensor at its width.
+    let bits = cfg.widths.activation_widths(g);
+    let symmetric_act = |b: u8| cfg.litert && b > 8;
     // (The threshold searches of different tensors are independent: run them in parallel.)
     let ranges: Vec<Option<(f32, f32)>> = g
         .tensors
@@ -84,34 +100,41 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         .enumerate()
         .map(|(i, t)| {
             let s = cal.tensors.get(i)?.as_ref().filter(|_| t.kind == TensorKind::Activation)?;
-            Some(choose_range(&s.samples, s.min, s.max, ab, false, cfg.method))
+            Some(choose_range(&s.samples, s.min, s.max, bits[i]?, false, cfg.method))
         })
         .collect();
-    let mut act: Vec<Option<(f32, i32)>> =
-        ranges.iter().map(|r| r.map(|(lo, hi)| affine_params(lo, hi, ab, symmetric_act))).collect();
-    let int_softmax = ab <= 8;
+    let mut act: Vec<Option<(f32, i32)>> = ranges
+        .iter()
+        .zip(&bits)
+        .map(|(r, b)| r.zip(*b).map(|((lo, hi), b)| affine_params(lo, hi, b, symmetric_act(b))))
+        .collect();
     for l in &g.layers {
         let (i, o) = (l.inputs[0].0, l.outputs[0].0);
-        match &l.op {
-            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => act[o] = act[i],
-            Op::Softmax { .. } if int_softmax => act[o] = Some((1.0 / (1u32 << ab) as f32, -(1i32 << (ab - 1)))),
-            _ => {}
+        if passes_quantization_through(&l.op) {
+            act[o] = act[i];
+        } else if let (Op::Softmax { .. }, Some(ib), Some(ob)) = (&l.op, bits[i], bits[o]) {
+            if int_softmax(ib) {
+                act[o] = Some((1.0 / (1u32 << ob) as f32, -(1i32 << (ob - 1))));
+            }
         }
     }
     if cfg.litert {
-        share_concat_params(g, &ranges, ab, symmetric_act, &mut act)?;
+        let Some((_, ab)) = cfg.widths.uniform_widths() else {
+            return Err(QuantError::LitertMixed(cfg.widths.summary()));
+        };
+        share_concat_params(g, &ranges, ab, symmetric_act(ab), &mut act)?;
     }
     for (i, t) in q.tensors.iter_mut().enumerate() {
         if t.kind != TensorKind::Activation || g.inputs.contains(&TensorId(i)) {
             continue;
         }
-        let (s, z) = act[i].ok_or_else(|| QuantError::NoStatistics(t.name.clone()))?;
-        t.dtype = DataType::int(ab);
+        let no_stats = || QuantError::NoStatistics(t.name.clone());
+        let (s, z) = act[i].ok_or_else(no_stats)?;
+        t.dtype = DataType::int(bits[i].ok_or_else(no_stats)?);
         t.quant = Some(QuantParams::per_tensor(s, z as i64));
     }
     // 2. Weights and biases.
-    let bias_bits = if ab <= 8 { 32 } else { 64 };
-    for l in &g.layers {
+    for (li, l) in g.layers.iter().enumerate() {
         let (cout, groups) = match &l.op {
             Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
             Op::FullyConnected(f) => (f.out_features, 1),
@@ -120,8 +143,12 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };
         let w = float_data(g.tensor(wid)).ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
-        let qw = quantize_weights(w, cout, cfg.weight_bits, cfg.per_channel, cfg.symmetric_weights, cfg.method);
+        // A plan made for this graph gives every layer with weights a weight width.
+        let wb = cfg.widths.layer(LayerId(li)).weight.ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
+        let qw = quantize_weights(w, cout, wb, cfg.per_channel, cfg.symmetric_weights, cfg.method);
         let in_id = l.inputs[0].0;
+        // 32-bit biases, 64-bit behind activations wider than 8 bits (LiteRT's 16x8).
+        let bias_bits = if bits[in_id].is_some_and(|b| b <= 8) { 32 } else { 64 };
         let (s_in, _) = act[in_id].ok_or_else(|| QuantError::NoStatistics(g.tensor(l.inputs[0]).name.clone()))?;
         if let Some(bid) = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Bias) {
             let mut b = float_data(g.tensor(bid)).cloned().ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
@@ -140,7 +167,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
             bt.quant = Some(QuantParams { zero_points: vec![0; cout], scales, axis: Some(0) });
         }
         let wt = q.tensor_mut(wid);
-        wt.dtype = DataType::int(cfg.weight_bits);
+        wt.dtype = DataType::int(wb);
         wt.quant = Some(QuantParams {
             axis: if qw.scales.len() > 1 { Some(0) } else { None },
             zero_points: qw.zero_points.iter().map(|&z| z as i64).collect(),
@@ -149,11 +176,11 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         wt.data = Some(TensorData::I32(qw.q));
     }
     // 3. Float softmax behind a DEQUANTIZE when the integer softmax cannot take the input.
-    if !int_softmax {
+    {
         let mut i = 0;
         while i < q.layers.len() {
-            if matches!(q.layers[i].op, Op::Softmax { .. }) {
-                let x = q.layers[i].inputs[0];
+            let x = q.layers[i].inputs[0];
+            if matches!(q.layers[i].op, Op::Softmax { .. }) && !int_softmax(q.tensor(x).dtype.bits() as u8) {
                 let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
                 q.layers.insert(i, layer(&q, "dequantize", Op::Dequantize, x, d));
                 q.layers[i + 1].inputs[0] = d;
@@ -167,7 +194,9 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     // 4. QUANTIZE after each input, DEQUANTIZE before each integer output.
     for (k, &inp) in g.inputs.iter().enumerate() {
-        let (s, z) = act[inp.0].ok_or_else(|| QuantError::NoStatistics(g.tensor(inp).name.clone()))?;
+        let no_stats = || QuantError::NoStatistics(g.tensor(inp).name.clone());
+        let (s, z) = act[inp.0].ok_or_else(no_stats)?;
+        let ab = bits[inp.0].ok_or_else(no_stats)?;
         let qi = add_like(&mut q, inp, "quantized", DataType::int(ab), Some(QuantParams::per_tensor(s, z as i64)));
         for l in &mut q.layers {
             l.inputs.iter_mut().filter(|t| **t == inp).for_each(|t| *t = qi);
@@ -189,6 +218,12 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     q.validate()?;
     Ok(q)
+}
+
+/// Whether the integer softmax takes an input of `bits` bits (LiteRT's takes 8 at most);
+/// a wider one runs in float behind a DEQUANTIZE.
+fn int_softmax(bits: u8) -> bool {
+    bits <= 8
 }
 
 /// Gives every tensor that must share a CONCATENATION's parameters (its inputs and output,
@@ -217,7 +252,7 @@ fn share_concat_params(
     for l in &g.layers {
         let o = l.outputs[0];
         match &l.op {
-            Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => join(&mut parent, l.inputs[0], o),
+            _ if passes_quantization_through(&l.op) => join(&mut parent, l.inputs[0], o),
             Op::Concat { .. } => {
                 l.inputs.iter().for_each(|&i| join(&mut parent, i, o));
                 with_concat.push(o);

@@ -36,7 +36,12 @@ fn figures(v: &Value, total: bool) -> Figures {
 fn label(v: &Value) -> String {
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
     let n = |k: &str| v.get(k).and_then(Value::as_u64).map(|x| x.to_string()).unwrap_or_else(|| "?".into());
-    format!("{} on {} (w{} a{})", s("model"), s("hw"), n("weight_bits"), n("activation_bits"))
+    // Reports with per-layer widths carry their summary; older ones the two numbers.
+    let widths = match v.get("widths").and_then(Value::as_str) {
+        Some(w) => w.to_string(),
+        None => format!("w{} a{}", n("weight_bits"), n("activation_bits")),
+    };
+    format!("{} on {} ({widths})", s("model"), s("hw"))
 }
 
 fn cell(x: Option<f64>) -> String {

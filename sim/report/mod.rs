@@ -11,7 +11,9 @@ pub mod scalesim;
 pub use render::{to_csv, to_json, to_table};
 
 use crate::cost::{BufferTraffic, Energy};
+use crate::ir::DataType;
 pub use crate::map::family::ArrayUse;
+use crate::quant::LayerWidths;
 use crate::units::{Bytes, Cycles, Macs, Seconds};
 
 /// Whether a layer's time is set by compute or by memory.
@@ -50,6 +52,10 @@ pub struct LayerReport {
     pub shape: Vec<usize>,
     /// The compute mode used, e.g. "8x8" (empty for vector work).
     pub mode: String,
+    /// Element type of the layer's weights; `None` for a layer without weights.
+    pub weight_type: Option<DataType>,
+    /// Element type of the activations the layer reads (its first data input).
+    pub activation_type: DataType,
     /// MACs.
     pub macs: Macs,
     /// Cycles from first load to last store.
@@ -138,10 +144,6 @@ pub struct RunReport {
     pub kind: String,
     /// Clock in Hz.
     pub clock_hz: f64,
-    /// Weight bits.
-    pub weight_bits: u32,
-    /// Activation bits.
-    pub activation_bits: u32,
     /// Accumulator width of the accelerator, in bits.
     pub accumulator_bits: u32,
     /// Where the weights came from ("synthetic (seed 24301)" or the file).
@@ -155,6 +157,42 @@ pub struct RunReport {
     /// Functional accuracy on the accelerator's arithmetic, when the model has real
     /// weights and it was evaluated (attached by the CLI, never by the cost path).
     pub accuracy: Option<crate::accuracy::Accuracy>,
+}
+
+impl LayerReport {
+    /// The layer's widths, e.g. `w4a8`, `a8` (no weights), or `af32` for a layer that reads
+    /// a float tensor (a quantized model's float interface).
+    pub fn widths_label(&self) -> String {
+        let t = |d: DataType| match d {
+            DataType::Int { bits, .. } => bits.to_string(),
+            other => other.to_string(),
+        };
+        let mut s = self.weight_type.map(|w| format!("w{}", t(w))).unwrap_or_default();
+        s.push('a');
+        s.push_str(&t(self.activation_type));
+        s
+    }
+
+    /// The layer's integer widths; `None` when it reads float weights or activations.
+    pub fn widths(&self) -> Option<LayerWidths> {
+        let int = |d: DataType| match d {
+            DataType::Int { bits, .. } => Some(bits),
+            DataType::F32 | DataType::F16 => None,
+        };
+        let weight = match self.weight_type {
+            Some(w) => Some(int(w)?),
+            None => None,
+        };
+        Some(LayerWidths { weight, activation: int(self.activation_type)? })
+    }
+}
+
+impl RunReport {
+    /// The widths of the layers that compute on integers (a quantized model's float
+    /// interface -- the float input of its QUANTIZE, a float softmax -- is not counted).
+    pub fn integer_widths(&self) -> Vec<LayerWidths> {
+        self.layers.iter().filter_map(LayerReport::widths).collect()
+    }
 }
 
 impl Totals {

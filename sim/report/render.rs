@@ -1,6 +1,7 @@
 //! Renderings of a [`RunReport`]: a terminal table, JSON and CSV.
 
 use super::{LayerReport, RunReport};
+use crate::quant::widths::{common_widths, summary, Common};
 use comfy_table::{presets::UTF8_BORDERS_ONLY, Cell, CellAlignment, Table};
 use serde_json::{json, Value};
 
@@ -63,7 +64,9 @@ fn shape(s: &[usize]) -> String {
 pub fn to_table(r: &RunReport) -> String {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    let mut header = vec!["layer", "op", "output", "MACs", "cycles", "util", "bound", "DRAM rd", "DRAM wr", "energy"];
+    let mut header = vec![
+        "layer", "op", "output", "widths", "mode", "MACs", "cycles", "util", "bound", "DRAM rd", "DRAM wr", "energy",
+    ];
     if r.accuracy.is_some() {
         header.extend(["SQNR dB", "vs ideal"]);
     }
@@ -76,6 +79,8 @@ pub fn to_table(r: &RunReport) -> String {
                 None => l.op.clone(),
             }),
             Cell::new(shape(&l.shape)),
+            Cell::new(l.widths_label()),
+            Cell::new(&l.mode),
             Cell::new(si(l.macs.get() as f64, "")).set_alignment(CellAlignment::Right),
             Cell::new(l.cycles.get()).set_alignment(CellAlignment::Right),
             Cell::new(format!("{:.1}%", l.utilization * 100.0)).set_alignment(CellAlignment::Right),
@@ -96,13 +101,12 @@ pub fn to_table(r: &RunReport) -> String {
     }
     let tot = &r.totals;
     let mut out = format!(
-        "{} on {} ({}, {:.0} MHz), weights {} bit, activations {} bit, accumulators {} bit; weights: {}\n",
+        "{} on {} ({}, {:.0} MHz), {}, accumulators {} bit; weights: {}\n",
         r.model,
         r.hw,
         r.kind,
         r.clock_hz / 1e6,
-        r.weight_bits,
-        r.activation_bits,
+        widths_phrase(r),
         r.accumulator_bits,
         r.weights
     );
@@ -154,12 +158,33 @@ pub fn to_table(r: &RunReport) -> String {
     out
 }
 
+/// "weights 8 bit, activations 8 bit", or for per-layer widths "widths per layer w8a8 x3, w4a8 x12".
+fn widths_phrase(r: &RunReport) -> String {
+    let layers = r.integer_widths();
+    match common_widths(&layers) {
+        (Common::One(w), Common::One(a)) => format!("weights {w} bit, activations {a} bit"),
+        (Common::None, Common::One(a)) => format!("activations {a} bit"),
+        _ => format!("widths per layer {}", summary(&layers)),
+    }
+}
+
+/// A common width as JSON: the number, or null when the layers differ or none has it.
+fn common_json(c: Common) -> Value {
+    match c {
+        Common::One(b) => json!(b),
+        Common::None | Common::Mixed => Value::Null,
+    }
+}
+
 fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
     let mut v = json!({
         "name": l.name,
         "op": l.op,
         "shape": l.shape,
         "mode": l.mode,
+        "widths": l.widths_label(),
+        "weight_bits": l.weight_type.map(|t| t.bits()),
+        "activation_bits": l.activation_type.bits(),
         "macs": l.macs.get(),
         "cycles": l.cycles.get(),
         "compute_cycles": l.compute_cycles.get(),
@@ -188,13 +213,16 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
 /// The JSON document (`totals` + `layers`).
 pub fn to_json(r: &RunReport) -> Value {
     let t = &r.totals;
+    let layers = r.integer_widths();
+    let (w, a) = common_widths(&layers);
     let mut doc = json!({
         "model": r.model,
         "hw": r.hw,
         "kind": r.kind,
         "clock_hz": r.clock_hz,
-        "weight_bits": r.weight_bits,
-        "activation_bits": r.activation_bits,
+        "weight_bits": common_json(w),
+        "activation_bits": common_json(a),
+        "widths": summary(&layers),
         "accumulator_bits": r.accumulator_bits,
         "weights": r.weights,
         "notes": r.notes,
@@ -237,7 +265,7 @@ pub fn to_json(r: &RunReport) -> Value {
 /// CSV: one row per layer, then a `TOTAL` row.
 pub fn to_csv(r: &RunReport) -> String {
     let mut s = String::from(
-        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj",
+        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj,widths",
     );
     let acc = r.accuracy.as_ref();
     s.push_str(if acc.is_some() { ",sqnr_db,sqnr_vs_ideal_db\n" } else { "\n" });
@@ -250,7 +278,7 @@ pub fn to_csv(r: &RunReport) -> String {
     };
     for l in &r.layers {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3}",
+            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3},{}",
             esc(&l.name),
             l.op,
             shape(&l.shape),
@@ -265,7 +293,8 @@ pub fn to_csv(r: &RunReport) -> String {
             l.tiles,
             l.dram_read.get(),
             l.dram_write.get(),
-            l.energy.total().get()
+            l.energy.total().get(),
+            l.widths_label()
         ));
         if acc.is_some() {
             let (f, i) = layer_db(r, &l.name);
@@ -275,7 +304,7 @@ pub fn to_csv(r: &RunReport) -> String {
     }
     let t = &r.totals;
     s.push_str(&format!(
-        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3}",
+        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3},{}",
         t.macs.get(),
         t.cycles.get(),
         t.compute_cycles.get(),
@@ -284,7 +313,8 @@ pub fn to_csv(r: &RunReport) -> String {
         t.utilization,
         t.dram_read.get(),
         t.dram_write.get(),
-        t.energy.total().get()
+        t.energy.total().get(),
+        esc(&summary(&r.integer_widths()))
     ));
     match acc {
         Some(a) => s.push_str(&format!(",{},{}\n", db(a.output_sqnr_db), db(a.output_sqnr_vs_ideal_db))),

@@ -2,8 +2,8 @@
 //! quantized network against its float execution, computed once per [`FunctionalKey`] and
 //! joined into every design point with that key.
 //!
-//! A key is everything that changes the integers the network computes: the network, the
-//! weight and activation widths, the quantizer's options, and the accelerator's integer
+//! A key is everything that changes the integers the network computes: the network, each
+//! layer's weight and activation widths (a [`WidthPlan`]), the quantizer's options, and the accelerator's integer
 //! arithmetic ([`Arithmetic`]: accumulator width, overflow behaviour, requantization
 //! rounding, as [`crate::accuracy::arithmetic_of`] reads them from the description). Array
 //! shape, buffers, DRAM, clock and energies change the cost, not the numbers, so points
@@ -33,6 +33,7 @@ use crate::quant::clip::ClipMethod;
 use crate::quant::eval::evaluate_with;
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::synthetic;
+use crate::quant::WidthPlan;
 
 /// Synthetic calibration images of a built-in network (as `accelsim quantize` uses).
 pub const SYNTHETIC_CALIB: usize = 8;
@@ -40,14 +41,12 @@ pub const SYNTHETIC_CALIB: usize = 8;
 pub const SYNTHETIC_EVAL: usize = 8;
 
 /// What determines the integers a design point computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FunctionalKey {
     /// Index into the sweep's networks.
     pub model: usize,
-    /// Weight bits.
-    pub wbits: u8,
-    /// Activation bits.
-    pub abits: u8,
+    /// Each layer's widths.
+    pub widths: WidthPlan,
     /// Per-channel weight scales.
     pub per_channel: bool,
     /// The accelerator's integer datapath.
@@ -55,12 +54,11 @@ pub struct FunctionalKey {
 }
 
 impl FunctionalKey {
-    /// The key of point `p` on the accelerator `hw`.
-    pub fn of(f: &Functional, p: &Point, hw: &HwDesc) -> FunctionalKey {
+    /// The key of point `p` (of network `g`) on the accelerator `hw`.
+    pub fn of(f: &Functional, p: &Point, g: &Graph, hw: &HwDesc) -> FunctionalKey {
         FunctionalKey {
             model: p.model,
-            wbits: p.wbits,
-            abits: p.abits,
+            widths: WidthPlan::uniform(g, p.precision()),
             per_channel: f.per_channel,
             arith: crate::accuracy::arithmetic_of(hw),
         }
@@ -153,8 +151,7 @@ fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images) -> Result<Prepar
 
 fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, String> {
     let cfg = PtqConfig {
-        weight_bits: k.wbits,
-        activation_bits: k.abits,
+        widths: k.widths.clone(),
         per_channel: k.per_channel,
         symmetric_weights: true,
         method: ClipMethod::MinMax,
@@ -193,7 +190,7 @@ fn logits_layer(g: &Graph) -> Option<String> {
 /// The distinct keys of `keys`, in order of first appearance.
 pub fn distinct(keys: &[Option<FunctionalKey>]) -> Vec<FunctionalKey> {
     let mut seen = HashSet::new();
-    keys.iter().flatten().filter(|k| seen.insert(**k)).copied().collect()
+    keys.iter().flatten().filter(|k| seen.insert(*k)).cloned().collect()
 }
 
 /// Evaluates every key once, in parallel. `models[i]` is network `i` as loaded for the
@@ -227,7 +224,7 @@ pub fn evaluate_keys(
                 Some(Err(e)) => Err(e.clone()),
                 None => Err("internal: network not prepared".into()),
             };
-            (*k, r)
+            (k.clone(), r)
         })
         .collect()
 }
@@ -239,7 +236,9 @@ mod tests {
 
     fn key(model: usize, acc: u32) -> Option<FunctionalKey> {
         let arith = Arithmetic { acc_bits: acc, overflow: Overflow::Wrap, ..Default::default() };
-        Some(FunctionalKey { model, wbits: 8, abits: 8, per_channel: true, arith })
+        let g = crate::import::load_model("mnv1", &Default::default()).expect("mnv1");
+        let widths = WidthPlan::uniform(&g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 });
+        Some(FunctionalKey { model, widths, per_channel: true, arith })
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! ```toml
 //! hw = ["systolic32", "accelerators/mac8.toml"]   # presets or files (required)
 //! model = ["mnv1", "resnet18"]                    # built-in names or files (required)
-//! wbits = [4, 8]                                  # default [8]
+//! wbits = [4, 8]                                  # default [8]; see below
 //! abits = [8]                                     # default [8]
 //! width = 1.0                                     # MobileNet width multiplier (optional)
 //! resolution = 224                                # input resolution (optional)
@@ -24,6 +24,11 @@
 //! "mac.rows" = [16, 32, 64]
 //! "dram.bandwidth_gbps" = [5.0, 10.0]
 //! ```
+//!
+//! Without `wbits` and `abits` (on the command line: `--wbits`, `--abits`), a quantized
+//! model (`.aqm`, `.tflite`, QDQ `.onnx`) keeps its own widths, layer by layer, and the
+//! rows' `wbits` / `abits` say which (`mixed` when its layers differ); with them, every
+//! network runs at each point's widths.
 //!
 //! The `[set]` paths vary in alphabetical order of their paths (the last varies fastest);
 //! on the command line, in the order of the `--set` flags.
@@ -51,6 +56,10 @@ pub struct SweepSpec {
     pub per_layer: bool,
     /// Functional (SQNR, top-1) results joined into the rows, `None` = cost only.
     pub functional: Option<Functional>,
+    /// Whether the widths were given (`--wbits` / `--abits`, `wbits` / `abits` in a file):
+    /// then every network runs at each point's widths; otherwise a quantized model keeps its
+    /// own widths, layer by layer, and a float one runs at 8 bits.
+    pub widths_given: bool,
 }
 
 /// How the functional results of a sweep are computed: each network is quantized with
@@ -91,6 +100,13 @@ pub struct Point {
     pub abits: u8,
     /// One value per [`SweepSpec::sets`] path, in the same order.
     pub set_values: Vec<f64>,
+}
+
+impl Point {
+    /// The point's widths, for every layer.
+    pub fn precision(&self) -> crate::quant::Precision {
+        crate::quant::Precision { weight_bits: self.wbits, activation_bits: self.abits }
+    }
 }
 
 /// A sweep plan that cannot be built.
@@ -178,6 +194,7 @@ impl SweepSpec {
         };
         let spec = SweepSpec {
             functional,
+            widths_given: !raw.wbits.is_empty() || !raw.abits.is_empty(),
             hw: raw.hw,
             models: raw.model,
             wbits: widths("wbits", &raw.wbits)?,

@@ -19,7 +19,8 @@ use crate::hw::{load_hw, HwTemplate};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
 use crate::map::tiling::TilingMemo;
-use crate::quant::{assign_widths, Precision};
+use crate::quant::widths::{common_widths, Common};
+use crate::quant::{assign_uniform, is_quantized};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,10 @@ pub struct PointResult {
     pub error: Option<String>,
     /// SQNR and top-1 of the point's functional key (`--functional`, on success).
     pub functional: Option<FunctionalResult>,
+    /// The (weight, activation) widths of a point that kept a quantized model's own widths
+    /// (the `wbits` / `abits` columns): a number, `mixed` when its layers differ, `own`
+    /// when the point failed before they were known; `None` when the point set the widths.
+    pub own_widths: Option<(String, String)>,
 }
 
 /// The results of a sweep, in point order, and how much functional work it took.
@@ -77,6 +82,9 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
         .zip(&used)
         .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
         .collect();
+    // Without widths given, a quantized network is costed at the widths it carries.
+    let own: Vec<bool> =
+        models.iter().map(|m| !spec.widths_given && matches!(m, Some(Ok(g)) if is_quantized(g))).collect();
     let cache: Mutex<HashMap<Key, Arc<Graph>>> = Mutex::new(HashMap::new());
     let graph = |p: &Point, acc: u8| -> Result<Arc<Graph>, String> {
         let key = (p.model, p.wbits, p.abits, acc);
@@ -89,7 +97,9 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
             None => return Err("internal: network not loaded".into()),
         };
         let mut g = base.clone();
-        assign_widths(&mut g, Precision { weight_bits: p.wbits, activation_bits: p.abits }, acc);
+        if !own[p.model] {
+            assign_uniform(&mut g, p.precision(), acc);
+        }
         let g = Arc::new(g);
         cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
         Ok(g)
@@ -104,7 +114,10 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
         Some(f) => {
             let keys: Vec<Option<FunctionalKey>> = points
                 .par_iter()
-                .map(|p| instantiate(spec, p, &templates).ok().map(|hw| FunctionalKey::of(f, p, &hw)))
+                .map(|p| {
+                    let g = models[p.model].as_ref()?.as_ref().ok()?;
+                    instantiate(spec, p, &templates).ok().map(|hw| FunctionalKey::of(f, p, g, &hw))
+                })
                 .collect();
             let results = evaluate_keys(f, &models, opts.seed, &distinct(&keys));
             (keys, results)
@@ -115,9 +128,9 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
         .par_iter()
         .enumerate()
         .map_init(TilingMemo::default, |memo, (i, p)| {
-            let mut r = run_point(spec, p, &templates, memo, &graph);
-            if let Some(k) = keys.get(i).copied().flatten() {
-                join(&mut r, functional.get(&k));
+            let mut r = run_point(spec, p, own[p.model], &templates, memo, &graph);
+            if let Some(Some(k)) = keys.get(i) {
+                join(&mut r, functional.get(k));
             }
             tick();
             r
@@ -159,6 +172,7 @@ fn instantiate(
 fn run_point(
     spec: &SweepSpec,
     p: &Point,
+    own: bool,
     templates: &[Option<HwTemplate>],
     memo: &mut TilingMemo,
     graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
@@ -173,7 +187,11 @@ fn run_point(
         rows: Vec::new(),
         error: None,
         functional: None,
+        own_widths: None,
     };
+    if own {
+        res.own_widths = Some(("own".into(), "own".into()));
+    }
     let hw = match instantiate(spec, p, templates) {
         Ok(h) => h,
         Err(e) => {
@@ -184,8 +202,10 @@ fn run_point(
     res.hw = hw.name.clone();
     res.clock_hz = hw.clock.0;
     res.dram_bytes_per_s = hw.dram_bytes_per_cycle() * hw.clock.0;
-    res.peak_macs_per_s =
-        hw.mode_for(p.wbits as u32, p.abits as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0).unwrap_or(0.0);
+    let peak = |w: u8, a: u8| hw.mode_for(w as u32, a as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0);
+    if !own {
+        res.peak_macs_per_s = peak(p.wbits, p.abits).unwrap_or(0.0);
+    }
     let g = match graph(p, hw.accumulator.bits.min(64) as u8) {
         Ok(g) => g,
         Err(e) => {
@@ -195,6 +215,18 @@ fn run_point(
     };
     match crate::pipeline::run_memo(&g, &hw, memo) {
         Ok(report) => {
+            if own {
+                let layers = report.integer_widths();
+                let label = |c: Common| match c {
+                    Common::One(b) => b.to_string(),
+                    Common::Mixed => "mixed".to_string(),
+                    Common::None => String::new(),
+                };
+                let (w, a) = common_widths(&layers);
+                res.own_widths = Some((label(w), label(a)));
+                // The fastest mode any of its layers runs in.
+                res.peak_macs_per_s = layers.iter().filter_map(|l| peak(l.weight?, l.activation)).fold(0.0, f64::max);
+            }
             res.rows.push(Row::total(&report));
             if spec.per_layer {
                 res.rows.extend(report.layers.iter().enumerate().map(|(i, l)| Row::layer(i, l)));
@@ -221,6 +253,7 @@ mod tests {
             resolution: None,
             per_layer: true,
             functional: None,
+            widths_given: true,
         };
         let points = spec.points();
         let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
@@ -244,6 +277,7 @@ mod tests {
             resolution: Some(32),
             per_layer: false,
             functional: Some(Default::default()),
+            widths_given: true,
         }
     }
 

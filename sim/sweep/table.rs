@@ -1,7 +1,8 @@
 //! The tidy output of a sweep: one row per design point (`layer` = `TOTAL`) and, with
 //! `--per-layer`, one row per layer after it. Columns, in order:
 //!
-//! `point, hw, model, wbits, abits`, one column per `--set` path (named by the path),
+//! `point, hw, model, wbits, abits` (a point that kept a quantized model's own widths: its
+//! widths, `mixed` when its layers differ), one column per `--set` path (named by the path),
 //! then [`COLUMNS`], then (functional sweeps only) [`FUNCTIONAL_COLUMNS`], filled on the
 //! `TOTAL` rows (the network output's SQNR). Failed points have one row with an empty measurement and the `error`
 //! column set. Floats are written in Rust's shortest round-trip form, so the CSV of a sweep
@@ -17,6 +18,8 @@ pub const COLUMNS: &[&str] = &[
     "layer_index",
     "layer",
     "op",
+    "widths",
+    "mode",
     "macs",
     "cycles",
     "latency_s",
@@ -48,6 +51,11 @@ pub struct Row {
     pub layer: String,
     /// Operator (empty for totals).
     pub op: String,
+    /// The layer's widths (`w4a8`, `a8`); for totals, the run's summary (`w8a8`, or each
+    /// layer widths with its count).
+    pub widths: String,
+    /// The compute mode the layer ran in (`8x8`; empty for vector work and totals).
+    pub mode: String,
     /// MACs.
     pub macs: u64,
     /// Cycles.
@@ -76,6 +84,8 @@ impl Row {
             layer_index: None,
             layer: "TOTAL".into(),
             op: String::new(),
+            widths: crate::quant::widths::summary(&r.integer_widths()),
+            mode: String::new(),
             macs: t.macs.get(),
             cycles: t.cycles.get(),
             latency_s: t.latency.get(),
@@ -94,6 +104,8 @@ impl Row {
             layer_index: Some(i),
             layer: l.name.clone(),
             op: l.op.clone(),
+            widths: l.widths_label(),
+            mode: l.mode.clone(),
             macs: l.macs.get(),
             cycles: l.cycles.get(),
             latency_s: l.latency.get(),
@@ -129,8 +141,11 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for r in results {
         let p = &r.point;
-        let mut lead =
-            vec![p.index.to_string(), r.hw.clone(), r.model.clone(), p.wbits.to_string(), p.abits.to_string()];
+        let (wbits, abits) = match &r.own_widths {
+            Some((w, a)) => (w.clone(), a.clone()),
+            None => (p.wbits.to_string(), p.abits.to_string()),
+        };
+        let mut lead = vec![p.index.to_string(), r.hw.clone(), r.model.clone(), wbits, abits];
         lead.extend(p.set_values.iter().map(|v| f(*v)));
         if let Some(e) = &r.error {
             let mut rec = lead.clone();
@@ -150,6 +165,8 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
                 row.layer_index.map(|i| i.to_string()).unwrap_or_default(),
                 row.layer.clone(),
                 row.op.clone(),
+                row.widths.clone(),
+                row.mode.clone(),
                 row.macs.to_string(),
                 row.cycles.to_string(),
                 f(row.latency_s),
@@ -197,7 +214,7 @@ pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::
 /// as `null`).
 pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
     let h = header(spec);
-    let text_cols = ["hw", "model", "layer", "op", "bound", "error", "functional_inputs"];
+    let text_cols = ["hw", "model", "layer", "op", "widths", "mode", "bound", "error", "functional_inputs"];
     Value::Array(
         records(spec, results)
             .into_iter()
