@@ -9,7 +9,7 @@
 //! with real weights (an imported `.tflite`) and attaches the result to the report.
 
 use crate::hw::{self, HwDesc};
-use crate::ir::{DataType, Graph, TensorKind};
+use crate::ir::{Convert, DataType, Graph, TensorKind};
 use crate::kernels::{
     self, dequantize_per_tensor, fixedpoint, layer_sqnr, sqnr_db, top1_agreement, Arithmetic, ExecError, Executor,
     Overflow, Rounding, Values,
@@ -78,7 +78,7 @@ fn input_encoding(g: &Graph, input: crate::ir::TensorId) -> Option<(DataType, &c
     consumers.peek()?;
     let mut found: Option<(DataType, &crate::ir::QuantParams)> = None;
     for l in consumers {
-        if !matches!(l.op, crate::ir::Op::Quantize) {
+        if !matches!(l.op, crate::ir::Op::Convert(Convert::Quantize)) {
             return None;
         }
         let out = g.output(l);

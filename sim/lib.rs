@@ -15,6 +15,7 @@ pub mod import;
 pub mod ir;
 pub mod kernels;
 pub mod map;
+pub mod ops;
 pub mod pipeline;
 pub mod plot;
 pub mod quant;

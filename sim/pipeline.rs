@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
-use crate::map::work::{mode_of, work_of, Work};
+use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::simulate::{simulate, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
@@ -48,6 +48,9 @@ pub enum RunError {
         /// The total that overflows.
         what: String,
     },
+    /// The layer's op costs several phases.
+    #[error(transparent)]
+    SeveralPhases(#[from] SeveralPhases),
     /// A layer with multiply-accumulate work but no weight tensor: no weight width to
     /// choose its compute mode by.
     #[error("layer '{layer}': multiply-accumulate work without a weight tensor has no weight width to choose a compute mode by")]
@@ -87,7 +90,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
-    let grouped = |l: &Layer| matches!(work_of(g, l), Work::Conv(w) if w.groups > 1);
+    let grouped = |l: &Layer| matches!(work_of(g, l), Ok(Work::Conv(w)) if w.groups > 1);
     // A family with two mappings of grouped convolutions: what the other would cost.
     let other = match hw.family.other_grouped_mapping() {
         Some((family, this, other)) if g.layers.iter().any(grouped) => {
@@ -209,7 +212,7 @@ fn run_layer(
     let mut operands = OperandAccesses::default();
     let mut op_name = g.op_name(l).to_string();
     let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
-        match work_of(g, l) {
+        match work_of(g, l)? {
             Work::Conv(layer_work) => {
                 // The loop nest as the family runs it (NVDLA may pack groups); the layer's
                 // useful MACs stay its own.

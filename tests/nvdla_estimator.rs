@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use accelsim::ir::{Conv2d, FullyConnected, Op, Padding, TensorKind};
+use accelsim::ir::{Conv2d, FullyConnected, Op, Padding, Reduce, ReduceKind, Softmax, TensorKind};
 use accelsim::simulate::nvdla_estimator::workbook::{caffe_resnet50, Builder};
 use accelsim::simulate::nvdla_estimator::{
     estimate, layers_from_graph, Bound, EstimatorConfig, EstimatorLayer, FusedPool, LayerKind, Operand, RowVariant,
@@ -258,10 +258,10 @@ fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() 
     });
     let y = b.layer("dw", dw, vec![x, dw_w]);
     let y = b.conv("pw", y, 32, 64, 1, 1);
-    let m = b.layer("gap", Op::Mean { axes: vec![1, 2], keep_dims: false }, vec![y]);
+    let m = b.layer("gap", Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: false }), vec![y]);
     let w = b.tensor("fc:w", vec![10, 64], TensorKind::Weight);
     let out = b.layer("fc", Op::FullyConnected(FullyConnected { out_features: 10, bias: false }), vec![m, w]);
-    let s = b.layer("softmax", Op::Softmax { beta: 1.0 }, vec![out]);
+    let s = b.layer("softmax", Op::Softmax(Softmax { beta: 1.0 }), vec![out]);
     b.g.outputs.push(s);
     b.g.infer_shapes().expect("shapes");
 

@@ -6,7 +6,7 @@
 mod common;
 
 use accelsim::import::onnx::import_onnx;
-use accelsim::ir::{DataType, Graph, Op, TensorKind};
+use accelsim::ir::{Convert, DataType, Graph, Layout, Op, TensorKind};
 use accelsim::kernels::{self, run_float, run_qdq_reference, sqnr_db, value_of, Arithmetic, Executor, Values};
 use std::path::PathBuf;
 
@@ -38,7 +38,7 @@ fn floats(v: Option<&Values>) -> Vec<f32> {
 fn output_q(g: &Graph) -> (f32, i64) {
     let out = g.tensor(g.outputs[0]);
     let l = g.layers.iter().find(|l| l.outputs[0] == g.outputs[0]).expect("output layer");
-    assert!(matches!(l.op, Op::Dequantize), "the float output comes from a Dequantize layer");
+    assert!(matches!(l.op, Op::Convert(Convert::Dequantize)), "the float output comes from a Dequantize layer");
     assert_eq!(out.dtype, DataType::F32);
     let q = g.tensor(l.inputs[0]).quant.clone().expect("quantized softmax output");
     (q.scales[0], q.zero_points[0])
@@ -58,7 +58,7 @@ fn imports_as_an_int8_graph_with_per_channel_weights() {
     // Same network: same MACs; Q/DQ become one Quantize and one Dequantize layer.
     assert_eq!(g.total_macs(), f.total_macs());
     assert_eq!(g.layers.len(), f.layers.len() + 2, "{:#?}", g.layers.iter().map(|l| &l.name).collect::<Vec<_>>());
-    assert!(matches!(g.layers[0].op, Op::Quantize));
+    assert!(matches!(g.layers[0].op, Op::Convert(Convert::Quantize)));
     for t in &g.tensors {
         match t.kind {
             TensorKind::Weight => {
@@ -76,7 +76,7 @@ fn imports_as_an_int8_graph_with_per_channel_weights() {
         }
     }
     // The concat's inputs are quantized with different scales: the kernel requantizes them.
-    let concat = g.layers.iter().find(|l| matches!(l.op, Op::Concat { .. })).expect("concat");
+    let concat = g.layers.iter().find(|l| matches!(l.op, Op::Layout(Layout::Concat { .. }))).expect("concat");
     let scales: Vec<f32> = concat.inputs.iter().map(|&t| g.tensor(t).quant.as_ref().unwrap().scales[0]).collect();
     assert!(scales.windows(2).any(|w| w[0] != w[1]), "{scales:?}");
 }
@@ -105,7 +105,7 @@ fn compare_all(g: &Graph, int: &[Option<Values>], exact: &[Option<Values>], k: u
 /// reference's output (the arithmetic difference of one layer, without propagation).
 fn compare_isolated(g: &Graph, exact: &[Option<Values>], total: &mut Agreement) {
     for l in &g.layers {
-        if !g.output(l).dtype.is_int() || matches!(l.op, Op::Quantize) {
+        if !g.output(l).dtype.is_int() || matches!(l.op, Op::Convert(Convert::Quantize)) {
             continue;
         }
         let mut one = g.clone();
@@ -170,7 +170,7 @@ fn integer_path_and_exact_reference_agree_with_onnxruntime_qdq() {
 
 /// Softmax input (logits) and output of a run, as real values.
 fn logits_and_output(g: &Graph, vals: &[Option<Values>]) -> (Vec<f32>, Vec<f32>) {
-    let sm = g.layers.iter().find(|l| matches!(l.op, Op::Softmax { .. })).expect("softmax");
+    let sm = g.layers.iter().find(|l| matches!(l.op, Op::Softmax(_))).expect("softmax");
     let t = g.tensor(sm.inputs[0]);
     let logits = match &vals[sm.inputs[0].0] {
         Some(Values::F32(v)) => v.clone(),
@@ -298,7 +298,7 @@ fn relus_removed_by_the_quantizer_are_restored_from_the_output_ranges() {
     let acts = |g: &Graph| -> Vec<(String, accelsim::ir::Activation)> {
         g.layers
             .iter()
-            .filter(|l| !matches!(l.op, Op::Quantize | Op::Dequantize))
+            .filter(|l| !matches!(l.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)))
             .map(|l| (l.name.clone(), l.activation))
             .collect()
     };

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use accelsim::import::npy::read_npy_f32;
 use accelsim::import::tflite::import_tflite;
-use accelsim::ir::{DataType, Op, TensorKind};
+use accelsim::ir::{DataType, Layout, Op, TensorKind};
 use common::accelsim;
 
 fn shared() -> PathBuf {
@@ -92,7 +92,7 @@ fn check(net: &str, calib: &str, eval: &str, abits: &str) {
         }
     }
     // LiteRT's CONCATENATION does not rescale: inputs share the output's parameters.
-    for l in g.layers.iter().filter(|l| matches!(l.op, Op::Concat { .. })) {
+    for l in g.layers.iter().filter(|l| matches!(l.op, Op::Layout(Layout::Concat { .. }))) {
         let q = &g.output(l).quant;
         assert!(l.inputs.iter().all(|&t| &g.tensor(t).quant == q), "{net}: concat {} rescales", l.name);
     }

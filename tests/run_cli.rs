@@ -149,7 +149,9 @@ fn dram_traffic_is_at_least_compulsory_and_equal_with_huge_buffers() {
                 .map(|i| {
                     let l = &g.layers[i];
                     let id = accelsim::ir::LayerId(i);
-                    if matches!(l.op, accelsim::ir::Op::Reshape { .. }) || plan.fused_into(id).is_some() {
+                    if matches!(l.op, accelsim::ir::Op::Layout(accelsim::ir::Layout::Reshape { .. }))
+                        || plan.fused_into(id).is_some()
+                    {
                         return 0;
                     }
                     let pass: Vec<&accelsim::ir::Layer> =

@@ -20,9 +20,11 @@
 //! (non-depthwise) convolutions, explicit paddings TFLite cannot express and element types
 //! TFLite has no kernels for are errors naming the layer or tensor; nothing is written then.
 
+use crate::import::tflite::codes;
 use crate::import::tflite::generated::tflite as fb;
 use crate::ir::{
-    resolve_padding, Activation, DataType, Graph, Layer, Op, Padding, PoolKind, Tensor, TensorData, TensorId,
+    resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, Softmax, Tensor,
+    TensorData, TensorId,
 };
 
 /// Why a graph cannot be written as TFLite.
@@ -131,15 +133,6 @@ fn dims(t: &Tensor, shape: &[usize]) -> Res<Vec<i32>> {
         .iter()
         .map(|&d| i32::try_from(d).map_err(|_| tensor_err(t, format!("dimension {d} does not fit TFLite's int32"))))
         .collect()
-}
-
-fn activation(a: Activation) -> fb::ActivationFunctionType {
-    match a {
-        Activation::None => fb::ActivationFunctionType::None,
-        Activation::Relu => fb::ActivationFunctionType::Relu,
-        Activation::Relu6 => fb::ActivationFunctionType::Relu6,
-        Activation::ReluN1To1 => fb::ActivationFunctionType::ReluN1To1,
-    }
 }
 
 /// TFLite's element type of a tensor and the range of its integer values.
@@ -302,7 +295,7 @@ impl Writer<'_> {
         let x = g.data_input(l);
         let out = g.output(l);
         let wide = x.dtype.bits() > 8 || out.dtype.bits() > 8;
-        let act = activation(l.activation);
+        let act = codes::activation_out(l.activation);
         let no_act = |what: &str| -> Res<()> {
             if l.activation == Activation::None {
                 Ok(())
@@ -367,12 +360,12 @@ impl Writer<'_> {
                 let o = fb::FullyConnectedOptions { fused_activation_function: act, ..Default::default() };
                 (OpCode { op: B::FullyConnected, version: 4 }, Some(O::FullyConnectedOptions(Box::new(o))))
             }
-            Op::Add => {
-                // int16 ADD with general (not power-of-two) scales, as the 16x8 converter writes it.
-                let o = fb::AddOptions { fused_activation_function: act, pot_scale_int16: false };
-                (OpCode { op: B::Add, version: if wide { 3 } else { 2 } }, Some(O::AddOptions(Box::new(o))))
+            Op::Binary(kind) => {
+                let row = codes::binary_out(*kind)
+                    .ok_or_else(|| err(format!("TFLite has no operator for the element-wise {}", l.op.name())))?;
+                (OpCode { op: row.code, version: row.versions[wide as usize] }, Some((row.options)(act)))
             }
-            Op::Concat { axis } => {
+            Op::Layout(Layout::Concat { axis }) => {
                 let o = fb::ConcatenationOptions { axis: *axis as i32, fused_activation_function: act };
                 (
                     OpCode { op: B::Concatenation, version: if wide { 3 } else { 2 } },
@@ -389,17 +382,18 @@ impl Writer<'_> {
                     filter_height: stride_i32(p.kernel[0]),
                     fused_activation_function: act,
                 };
-                let op = if p.kind == PoolKind::Max { B::MaxPool2d } else { B::AveragePool2d };
-                (OpCode { op, version: if wide { 3 } else { 2 } }, Some(O::Pool2DOptions(Box::new(o))))
+                let (op, versions) =
+                    codes::pool_out(p.kind).ok_or_else(|| err(format!("TFLite has no {} operator", l.op.name())))?;
+                (OpCode { op, version: versions[wide as usize] }, Some(O::Pool2DOptions(Box::new(o))))
             }
-            Op::Mean { axes, keep_dims } => {
+            Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }) => {
                 no_act("MEAN")?;
                 let a: Vec<i32> = axes.iter().map(|&a| a as i32).collect();
                 inputs.push(self.const_i32(format!("{}/axes", out.name), vec![a.len() as i32], &a));
                 let o = fb::ReducerOptions { keep_dims: *keep_dims };
                 (OpCode { op: B::Mean, version: if wide { 3 } else { 2 } }, Some(O::ReducerOptions(Box::new(o))))
             }
-            Op::Pad { pads } => {
+            Op::Layout(Layout::Pad { pads }) => {
                 no_act("PAD")?;
                 let mut p = Vec::with_capacity(pads.len() * 2);
                 for &(a, b) in pads {
@@ -409,14 +403,14 @@ impl Writer<'_> {
                 inputs.push(self.const_i32(format!("{}/paddings", out.name), vec![pads.len() as i32, 2], &p));
                 (OpCode { op: B::Pad, version: if wide { 4 } else { 2 } }, Some(O::PadOptions(Box::default())))
             }
-            Op::Reshape { .. } => {
+            Op::Layout(Layout::Reshape { .. }) => {
                 no_act("RESHAPE")?;
                 let s = dims(out, &out.shape)?;
                 inputs.push(self.const_i32(format!("{}/shape", out.name), vec![s.len() as i32], &s));
                 let o = fb::ReshapeOptions { new_shape: Some(s) };
                 (OpCode { op: B::Reshape, version: 1 }, Some(O::ReshapeOptions(Box::new(o))))
             }
-            Op::Softmax { beta } => {
+            Op::Softmax(Softmax { beta }) => {
                 no_act("SOFTMAX")?;
                 let version = if out.dtype == DataType::F32 {
                     1
@@ -428,13 +422,11 @@ impl Writer<'_> {
                 let o = fb::SoftmaxOptions { beta: *beta };
                 (OpCode { op: B::Softmax, version }, Some(O::SoftmaxOptions(Box::new(o))))
             }
-            Op::Quantize => {
-                no_act("QUANTIZE")?;
-                (OpCode { op: B::Quantize, version: if wide { 3 } else { 2 } }, None)
-            }
-            Op::Dequantize => {
-                no_act("DEQUANTIZE")?;
-                (OpCode { op: B::Dequantize, version: if wide { 4 } else { 2 } }, None)
+            Op::Convert(kind) => {
+                no_act(&l.op.name().to_uppercase())?;
+                let (op, versions) =
+                    codes::convert_out(*kind).ok_or_else(|| err(format!("TFLite has no {} operator", l.op.name())))?;
+                (OpCode { op, version: versions[wide as usize] }, None)
             }
         };
         Ok(fb::Operator {

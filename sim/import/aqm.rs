@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, QuantParams, Tensor,
-    TensorData, TensorId, TensorKind, WeightSource,
+    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
+    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 const FORMAT: &str = "accelsim-aqm";
@@ -159,20 +159,22 @@ fn op_out(op: &Op) -> RawOp {
             bias: c.bias,
         },
         Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
-        Op::Add => RawOp::Add,
-        Op::Concat { axis } => RawOp::Concat { axis: *axis },
+        Op::Binary(BinaryKind::Add) => RawOp::Add,
+        Op::Layout(Layout::Concat { axis }) => RawOp::Concat { axis: *axis },
         Op::Pool(p) => RawOp::Pool {
             max: p.kind == PoolKind::Max,
             kernel: p.kernel,
             stride: p.stride,
             padding: pad_out(p.padding),
         },
-        Op::Mean { axes, keep_dims } => RawOp::Mean { axes: axes.clone(), keep_dims: *keep_dims },
-        Op::Pad { pads } => RawOp::Pad { pads: pads.clone() },
-        Op::Reshape { shape } => RawOp::Reshape { shape: shape.clone() },
-        Op::Softmax { beta } => RawOp::Softmax { beta: *beta },
-        Op::Quantize => RawOp::Quantize,
-        Op::Dequantize => RawOp::Dequantize,
+        Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }) => {
+            RawOp::Mean { axes: axes.clone(), keep_dims: *keep_dims }
+        }
+        Op::Layout(Layout::Pad { pads }) => RawOp::Pad { pads: pads.clone() },
+        Op::Layout(Layout::Reshape { shape }) => RawOp::Reshape { shape: shape.clone() },
+        Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
+        Op::Convert(Convert::Quantize) => RawOp::Quantize,
+        Op::Convert(Convert::Dequantize) => RawOp::Dequantize,
     }
 }
 
@@ -182,20 +184,20 @@ fn op_in(op: RawOp) -> Op {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
         RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
-        RawOp::Add => Op::Add,
-        RawOp::Concat { axis } => Op::Concat { axis },
+        RawOp::Add => Op::Binary(BinaryKind::Add),
+        RawOp::Concat { axis } => Op::Layout(Layout::Concat { axis }),
         RawOp::Pool { max, kernel, stride, padding } => Op::Pool(Pool {
             kind: if max { PoolKind::Max } else { PoolKind::Avg },
             kernel,
             stride,
             padding: pad_in(padding),
         }),
-        RawOp::Mean { axes, keep_dims } => Op::Mean { axes, keep_dims },
-        RawOp::Pad { pads } => Op::Pad { pads },
-        RawOp::Reshape { shape } => Op::Reshape { shape },
-        RawOp::Softmax { beta } => Op::Softmax { beta },
-        RawOp::Quantize => Op::Quantize,
-        RawOp::Dequantize => Op::Dequantize,
+        RawOp::Mean { axes, keep_dims } => Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }),
+        RawOp::Pad { pads } => Op::Layout(Layout::Pad { pads }),
+        RawOp::Reshape { shape } => Op::Layout(Layout::Reshape { shape }),
+        RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
+        RawOp::Quantize => Op::Convert(Convert::Quantize),
+        RawOp::Dequantize => Op::Convert(Convert::Dequantize),
     }
 }
 
@@ -300,15 +302,12 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
         g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data });
     }
     for l in f.layers {
-        let activation = match l.activation.as_str() {
-            "none" => Activation::None,
-            "relu" => Activation::Relu,
-            "relu6" => Activation::Relu6,
-            "relu_n1_to_1" => Activation::ReluN1To1,
-            a => return Err(err(format!("layer '{}': bad activation '{a}'", l.name))),
-        };
-        if l.inputs.is_empty() || l.outputs.len() != 1 {
-            return Err(err(format!("layer '{}': needs inputs and exactly one output", l.name)));
+        let activation = Activation::parse(&l.activation).ok_or_else(|| {
+            err(format!("layer '{}': activation '{}': expected {}", l.name, l.activation, Activation::expected()))
+        })?;
+        // Several outputs are accepted: validation checks their count against the op's.
+        if l.inputs.is_empty() || l.outputs.is_empty() {
+            return Err(err(format!("layer '{}': needs inputs and at least one output", l.name)));
         }
         g.layers.push(Layer {
             name: l.name,

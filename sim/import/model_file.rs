@@ -7,8 +7,8 @@
 use super::LoadOptions;
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, Conv2d, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId, TensorKind,
-    WeightSource,
+    Activation, Conv2d, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool, PoolKind, Reduce, ReduceKind, Softmax,
+    Tensor, TensorId, TensorKind, WeightSource,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -206,7 +206,10 @@ impl Builder<'_> {
             let inferred = g
                 .infer_layer(g.layers.last().expect("just pushed"))
                 .map_err(|e| self.err(span.clone(), e.to_string()))?;
-            g.tensor_mut(out).shape = inferred;
+            // One output per layer in a model file.
+            for (o, shape) in [out].into_iter().zip(inferred) {
+                g.tensor_mut(o).shape = shape;
+            }
             by_name.insert(l.name.clone(), out);
             prev = out;
         }
@@ -238,17 +241,12 @@ impl Builder<'_> {
         };
         let act = match &l.activation {
             None => Activation::None,
-            Some(a) => match a.get_ref().as_str() {
-                "none" => Activation::None,
-                "relu" => Activation::Relu,
-                "relu6" => Activation::Relu6,
-                other => {
-                    return Err(self.err(
-                        a.span(),
-                        format!("layer '{}': activation '{other}': expected none, relu or relu6", l.name),
-                    ))
-                }
-            },
+            Some(a) => Activation::parse(a.get_ref()).ok_or_else(|| {
+                self.err(
+                    a.span(),
+                    format!("layer '{}': activation '{}': expected {}", l.name, a.get_ref(), Activation::expected()),
+                )
+            })?,
         };
         let padding = match &l.padding {
             None => Padding::Valid,
@@ -275,7 +273,12 @@ impl Builder<'_> {
         let cin = g.tensor(data[0]).shape.last().copied().unwrap_or(0);
         let bias = l.bias.unwrap_or(true);
         let fixed = l.fixed_width.unwrap_or(false);
-        let op = match l.op.get_ref().as_str() {
+        let binary = crate::ops::binary::by_name(l.op.get_ref());
+        // Element-wise binary kinds by their table names, then the other families.
+        let op = if let Some(row) = binary {
+            Op::Binary(row.kind)
+        } else {
+            match l.op.get_ref().as_str() {
             "conv2d" | "depthwise" => {
                 let depthwise = l.op.get_ref() == "depthwise";
                 let times = |m: usize, key: &str| {
@@ -301,16 +304,15 @@ impl Builder<'_> {
                 })
             }
             "fc" => Op::FullyConnected(FullyConnected { out_features: self.scaled(need(l.units, "units")?, fixed, scaling), bias }),
-            "add" => Op::Add,
-            "concat" => Op::Concat { axis: l.axis.unwrap_or(3) },
+            "concat" => Op::Layout(Layout::Concat { axis: l.axis.unwrap_or(3) }),
             "maxpool" | "avgpool" => Op::Pool(Pool {
                 kind: if l.op.get_ref() == "maxpool" { PoolKind::Max } else { PoolKind::Avg },
                 kernel: need(kernel.map(|k| k[0]), "kernel").map(|_| kernel.unwrap_or([1, 1]))?,
                 stride,
                 padding,
             }),
-            "mean" => Op::Mean { axes: l.axes.clone().unwrap_or_else(|| vec![1, 2]), keep_dims: l.keep_dims.unwrap_or(false) },
-            "pad" => Op::Pad {
+            "mean" => Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: l.axes.clone().unwrap_or_else(|| vec![1, 2]), keep_dims: l.keep_dims.unwrap_or(false) }),
+            "pad" => Op::Layout(Layout::Pad {
                 pads: l
                     .pads
                     .as_ref()
@@ -318,14 +320,14 @@ impl Builder<'_> {
                     .iter()
                     .map(|p| (p[0], p[1]))
                     .collect(),
-            },
-            "reshape" => Op::Reshape {
+            }),
+            "reshape" => Op::Layout(Layout::Reshape {
                 shape: l
                     .shape
                     .clone()
                     .ok_or_else(|| self.err(span.clone(), format!("layer '{}' (reshape): missing `shape`", l.name)))?,
-            },
-            "softmax" => Op::Softmax { beta: 1.0 },
+            }),
+            "softmax" => Op::Softmax(Softmax { beta: 1.0 }),
             other => {
                 return Err(self.err(
                     l.op.span(),
@@ -335,6 +337,7 @@ impl Builder<'_> {
                     ),
                 ))
             }
+        }
         };
         let mut inputs = data;
         match &op {

@@ -39,8 +39,8 @@ use prost::Message;
 use std::collections::HashMap;
 
 use crate::ir::{
-    Activation, Conv2d, FullyConnected, Graph, IrError, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorData,
-    TensorId, TensorKind, WeightSource,
+    Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
+    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 /// Why an ONNX model could not be imported.
@@ -133,6 +133,20 @@ enum Layout {
     Same,
     /// The ONNX tensor is NCHW; the IR tensor holds it NHWC.
     Nchw,
+}
+
+impl Layout {
+    /// ONNX axis `axis` (negative counts from the end) of a rank-`rank` tensor in this
+    /// layout, normalized to `0..rank`, and the IR axis it is: the one place the NCHW to
+    /// NHWC axis remap is written. `Err` carries the normalized axis when it is out of range.
+    fn ir_axis(self, axis: i64, rank: usize) -> Result<usize, i64> {
+        let a = if axis < 0 { axis + rank as i64 } else { axis };
+        let Some(i) = usize::try_from(a).ok().filter(|&i| i < rank) else { return Err(a) };
+        match self {
+            Layout::Same => Ok(i),
+            Layout::Nchw => [0, 3, 1, 2].get(i).copied().ok_or(a),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -310,8 +324,10 @@ impl<'a> Importer<'a> {
         let t = self.g.add_tensor(Tensor::float(tname, Vec::new(), TensorKind::Activation));
         let lname = self.unique(&format!("layer:{name}"));
         let layer = Layer { name: lname, op, inputs, outputs: vec![t], activation: Activation::None };
-        let shape = self.g.infer_layer(&layer).map_err(|source| ImportError::Ir { path: self.path.into(), source })?;
-        self.g.tensor_mut(t).shape = shape;
+        let shapes = self.g.infer_layer(&layer).map_err(|source| ImportError::Ir { path: self.path.into(), source })?;
+        for (&o, shape) in layer.outputs.iter().zip(shapes) {
+            self.g.tensor_mut(o).shape = shape;
+        }
         self.g.layers.push(layer);
         self.producer.insert(t, self.g.layers.len() - 1);
         self.values.insert(out.to_string(), Value::Act(t, layout));
@@ -669,7 +685,13 @@ impl<'a> Importer<'a> {
             "GlobalAveragePool" => {
                 let (x, l) = self.act(n, index, 0)?;
                 self.need_nchw(n, index, l)?;
-                self.add_layer(&name, Op::Mean { axes: vec![1, 2], keep_dims: true }, vec![x], &out, Layout::Nchw)?;
+                self.add_layer(
+                    &name,
+                    Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: true }),
+                    vec![x],
+                    &out,
+                    Layout::Nchw,
+                )?;
             }
             "Add" => {
                 let consts: Vec<Option<Const>> = (0..2)
@@ -704,7 +726,7 @@ impl<'a> Importer<'a> {
                 if la != lb || self.g.tensor(a).shape != self.g.tensor(b).shape {
                     return Err(self.unsupported(n, index, "broadcasting Add"));
                 }
-                self.add_layer(&name, Op::Add, vec![a, b], &out, la)?;
+                self.add_layer(&name, Op::Binary(BinaryKind::Add), vec![a, b], &out, la)?;
             }
             "Concat" => {
                 let mut ins = Vec::new();
@@ -718,19 +740,11 @@ impl<'a> Importer<'a> {
                     ins.push(x);
                 }
                 let l = layout.ok_or_else(|| self.unsupported(n, index, "no inputs"))?;
-                let rank = self.g.tensor(ins[0]).shape.len() as i64;
-                let mut axis = attr_i(n, "axis", 1);
-                if axis < 0 {
-                    axis += rank;
-                }
-                if axis < 0 || axis >= rank {
-                    return Err(self.unsupported(n, index, &format!("axis {axis} for rank {rank}")));
-                }
-                let axis = match l {
-                    Layout::Same => axis as usize,
-                    Layout::Nchw => [0, 3, 1, 2][axis as usize],
-                };
-                self.add_layer(&name, Op::Concat { axis }, ins, &out, l)?;
+                let rank = self.g.tensor(ins[0]).shape.len();
+                let axis = l
+                    .ir_axis(attr_i(n, "axis", 1), rank)
+                    .map_err(|a| self.unsupported(n, index, &format!("axis {a} for rank {rank}")))?;
+                self.add_layer(&name, Op::Layout(LayoutOp::Concat { axis }), ins, &out, l)?;
             }
             "Transpose" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -771,14 +785,20 @@ impl<'a> Importer<'a> {
                         .map(|(d, &v)| if v == 0 { s.get(d).copied().unwrap_or(0) as i64 } else { v })
                         .collect()
                 };
-                let t = self.add_layer(&name, Op::Reshape { shape: target }, vec![x], &out, Layout::Same)?;
+                let t = self.add_layer(
+                    &name,
+                    Op::Layout(LayoutOp::Reshape { shape: target }),
+                    vec![x],
+                    &out,
+                    Layout::Same,
+                )?;
                 // A rank-4 result is an ONNX NCHW tensor again; it is only consistent with NHWC storage if H*W == 1 or C == 1.
                 let ts = self.g.tensor(t).shape.clone();
                 if ts.len() == 4 {
                     if ts[1] * ts[2] == 1 || ts[3] == 1 {
                         let nhwc = nchw_to_nhwc(&ts);
                         self.g.layers.last_mut().unwrap().op =
-                            Op::Reshape { shape: nhwc.iter().map(|&d| d as i64).collect() };
+                            Op::Layout(LayoutOp::Reshape { shape: nhwc.iter().map(|&d| d as i64).collect() });
                         self.g.tensor_mut(t).shape = nhwc;
                         self.values.insert(out, Value::Act(t, Layout::Nchw));
                     } else {
@@ -844,23 +864,18 @@ impl<'a> Importer<'a> {
             }
             "Softmax" => {
                 let (x, l) = self.act(n, index, 0)?;
-                let rank = self.g.tensor(x).shape.len() as i64;
-                let mut axis = attr_i(n, "axis", -1);
-                if axis < 0 {
-                    axis += rank;
-                }
-                let ok = match l {
-                    Layout::Same => axis == rank - 1,
-                    Layout::Nchw => axis == 1,
-                };
-                if !ok {
+                let rank = self.g.tensor(x).shape.len();
+                let axis = attr_i(n, "axis", -1);
+                // The IR's softmax runs over the last (NHWC channel) axis.
+                if l.ir_axis(axis, rank) != Ok(rank.saturating_sub(1)) {
+                    let a = if axis < 0 { axis + rank as i64 } else { axis };
                     return Err(self.unsupported(
                         n,
                         index,
-                        &format!("softmax over axis {axis} (only the channel/last axis)"),
+                        &format!("softmax over axis {a} (only the channel/last axis)"),
                     ));
                 }
-                self.add_layer(&name, Op::Softmax { beta: 1.0 }, vec![x], &out, l)?;
+                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0 }), vec![x], &out, l)?;
             }
             _ => return Err(self.unsupported(n, index, "")),
         }

@@ -1,9 +1,9 @@
 //! The graph: tensors, layers, shape inference and validation, and per-layer counts
 //! (MACs, parameters) derived from shapes alone.
 
-use super::op::{Conv2d, Op, Padding};
+use super::op::{Conv2d, Op};
 use super::quant::{DataType, QuantParams};
-use super::shape::{conv_out_dim, resolve_padding};
+use crate::ops::{LayerCx, OpFamily};
 use crate::units::{Bits, Macs};
 
 /// Index of a tensor in [`Graph::tensors`].
@@ -227,6 +227,12 @@ impl Graph {
         layer.inputs.iter().map(|&t| self.tensor(t)).find(|t| t.kind == TensorKind::Weight)
     }
 
+    /// The width of a layer's weights; `None` for a layer without weights (which has no
+    /// weight width, rather than a default one).
+    pub fn weight_bits(&self, layer: &Layer) -> Option<u32> {
+        self.weights_of(layer).map(|w| w.dtype.bits())
+    }
+
     /// The bias tensor of a conv or FC layer.
     pub fn bias_of(&self, layer: &Layer) -> Option<&Tensor> {
         layer.inputs.iter().map(|&t| self.tensor(t)).find(|t| t.kind == TensorKind::Bias)
@@ -247,26 +253,9 @@ impl Graph {
         }
     }
 
-    /// Multiply-accumulates of a layer: conv and FC only, one per weight-by-activation
-    /// product (bias, pooling and element-wise work is not counted).
+    /// Multiply-accumulates of a layer (see [`OpFamily::macs`]).
     pub fn macs(&self, layer: &Layer) -> Macs {
-        match &layer.op {
-            Op::Conv2d(c) => {
-                let out = self.output(layer);
-                let cin = self.data_input(layer).shape.last().copied().unwrap_or(0) as u64;
-                let per_output = (c.kernel[0] as u64)
-                    .saturating_mul(c.kernel[1] as u64)
-                    .saturating_mul(cin / c.groups.max(1) as u64);
-                Macs(out.elements().saturating_mul(per_output))
-            }
-            Op::FullyConnected(fc) => {
-                let input = self.data_input(layer);
-                let batch = input.shape.first().copied().unwrap_or(1).max(1) as u64;
-                let in_features = input.elements() / batch;
-                Macs(batch.saturating_mul(in_features).saturating_mul(fc.out_features as u64))
-            }
-            _ => Macs::ZERO,
-        }
+        layer.op.macs(&LayerCx::new(self, layer))
     }
 
     /// Parameters of a layer: elements of its weight and bias tensors.
@@ -292,15 +281,17 @@ impl Graph {
     pub fn infer_shapes(&mut self) -> Result<(), IrError> {
         self.check_order()?;
         for i in 0..self.layers.len() {
-            let shape = self.infer_layer(&self.layers[i])?;
-            let out = self.layers[i].outputs[0];
-            self.tensors[out.0].shape = shape;
+            let shapes = self.infer_layer(&self.layers[i])?;
+            for (k, shape) in shapes.into_iter().enumerate() {
+                let out = self.layers[i].outputs[k];
+                self.tensors[out.0].shape = shape;
+            }
         }
         Ok(())
     }
 
     /// Checks that the graph is well formed: names unique, topological order, and every
-    /// layer's output shape equal to what shape inference gives.
+    /// layer's output shapes equal to what shape inference gives.
     pub fn validate(&self) -> Result<(), IrError> {
         self.check_order()?;
         let mut names = std::collections::HashSet::new();
@@ -310,12 +301,14 @@ impl Graph {
             }
         }
         for l in &self.layers {
-            let shape = self.infer_layer(l)?;
-            let out = self.output(l);
-            if out.shape != shape {
-                return Err(
-                    self.inconsistent(l, format!("output shape {:?} but its inputs give {:?}", out.shape, shape))
-                );
+            let shapes = self.infer_layer(l)?;
+            for (&o, shape) in l.outputs.iter().zip(&shapes) {
+                let out = self.tensor(o);
+                if out.shape != *shape {
+                    return Err(
+                        self.inconsistent(l, format!("output shape {:?} but its inputs give {:?}", out.shape, shape))
+                    );
+                }
             }
         }
         Ok(())
@@ -361,159 +354,13 @@ impl Graph {
         IrError::Inconsistent { layer: layer.name.clone(), op: self.op_name(layer).into(), message }
     }
 
-    /// The output shape of one layer given its inputs' shapes.
-    pub fn infer_layer(&self, l: &Layer) -> Result<Vec<usize>, IrError> {
-        let data: Vec<&Tensor> = self.activation_inputs(l).collect();
-        let x = match data.first() {
-            Some(x) => *x,
-            None => self.tensor(l.inputs[0]),
-        };
-        let err = |m: String| Err(self.inconsistent(l, m));
-        match &l.op {
-            Op::Conv2d(c) => {
-                let [n, h, w, cin] = match x.shape[..] {
-                    [n, h, w, c] => [n, h, w, c],
-                    _ => return err(format!("expects an NHWC input, got shape {:?}", x.shape)),
-                };
-                if c.groups == 0 || cin % c.groups != 0 || c.out_channels % c.groups != 0 {
-                    return err(format!(
-                        "groups = {} must divide input channels {} and output channels {}",
-                        c.groups, cin, c.out_channels
-                    ));
-                }
-                if let Some(wt) = self.weights_of(l) {
-                    let expect = vec![c.out_channels, c.kernel[0], c.kernel[1], cin / c.groups];
-                    if wt.shape != expect {
-                        return err(format!("weights have shape {:?}, expected {:?} (OHWI)", wt.shape, expect));
-                    }
-                }
-                if let Some(b) = self.bias_of(l) {
-                    if b.elements() != c.out_channels as u64 {
-                        return err(format!("bias has {} elements, expected {}", b.elements(), c.out_channels));
-                    }
-                }
-                let (oh, ow) = self.spatial(l, [h, w], c.kernel, c.stride, c.dilation, c.padding)?;
-                Ok(vec![n, oh, ow, c.out_channels])
-            }
-            Op::FullyConnected(fc) => {
-                let n = x.shape.first().copied().unwrap_or(1).max(1);
-                let features = (x.elements() / n as u64) as usize;
-                if let Some(wt) = self.weights_of(l) {
-                    if wt.shape != [fc.out_features, features] {
-                        return err(format!(
-                            "weights have shape {:?}, expected [{}, {}] for input {:?}",
-                            wt.shape, fc.out_features, features, x.shape
-                        ));
-                    }
-                }
-                Ok(vec![n, fc.out_features])
-            }
-            Op::Add => {
-                for t in &data[1..] {
-                    if t.shape != x.shape {
-                        return err(format!("adds tensors of shapes {:?} and {:?}", x.shape, t.shape));
-                    }
-                }
-                Ok(x.shape.clone())
-            }
-            Op::Concat { axis } => {
-                let mut shape = x.shape.clone();
-                if *axis >= shape.len() {
-                    return err(format!("axis {} out of range for rank {}", axis, shape.len()));
-                }
-                for t in &data[1..] {
-                    let same_rank = t.shape.len() == shape.len();
-                    let same_other =
-                        same_rank && t.shape.iter().zip(&x.shape).enumerate().all(|(d, (a, b))| d == *axis || a == b);
-                    if !same_other {
-                        return err(format!("concatenates {:?} with {:?} along axis {}", x.shape, t.shape, axis));
-                    }
-                    shape[*axis] = match shape[*axis].checked_add(t.shape[*axis]) {
-                        Some(v) => v,
-                        None => return err(format!("concatenated axis {axis} overflows")),
-                    };
-                }
-                Ok(shape)
-            }
-            Op::Pool(p) => {
-                if x.shape.len() != 4 {
-                    return err(format!("expects an NHWC input, got shape {:?}", x.shape));
-                }
-                let (oh, ow) = self.spatial(l, [x.shape[1], x.shape[2]], p.kernel, p.stride, [1, 1], p.padding)?;
-                Ok(vec![x.shape[0], oh, ow, x.shape[3]])
-            }
-            Op::Mean { axes, keep_dims } => {
-                if axes.iter().any(|&a| a >= x.shape.len()) {
-                    return err(format!("axes {:?} out of range for shape {:?}", axes, x.shape));
-                }
-                let mut shape = Vec::new();
-                for (d, &s) in x.shape.iter().enumerate() {
-                    if axes.contains(&d) {
-                        if *keep_dims {
-                            shape.push(1);
-                        }
-                    } else {
-                        shape.push(s);
-                    }
-                }
-                Ok(shape)
-            }
-            Op::Pad { pads } => {
-                if pads.len() != x.shape.len() {
-                    return err(format!("{} pad pairs for a rank-{} input", pads.len(), x.shape.len()));
-                }
-                match x.shape.iter().zip(pads).map(|(&s, &(a, b))| s.checked_add(a)?.checked_add(b)).collect() {
-                    Some(shape) => Ok(shape),
-                    None => err(format!("padding {:?} overflows shape {:?}", pads, x.shape)),
-                }
-            }
-            Op::Reshape { shape } => {
-                let total = x.elements();
-                let known = shape.iter().filter(|&&d| d >= 0).try_fold(1u64, |a, &d| a.checked_mul(d as u64));
-                let Some(known) = known else {
-                    return err(format!("target shape {:?} has too many elements", shape));
-                };
-                let unknown = shape.iter().filter(|&&d| d < 0).count();
-                if shape.iter().any(|&d| d < -1) || unknown > 1 {
-                    return err(format!("invalid target shape {:?}", shape));
-                }
-                if unknown == 1 {
-                    if known == 0 || total % known != 0 {
-                        return err(format!("cannot reshape {:?} to {:?}", x.shape, shape));
-                    }
-                    Ok(shape.iter().map(|&d| if d < 0 { (total / known) as usize } else { d as usize }).collect())
-                } else if known == total {
-                    Ok(shape.iter().map(|&d| d as usize).collect())
-                } else {
-                    err(format!("cannot reshape {:?} ({} elements) to {:?}", x.shape, total, shape))
-                }
-            }
-            Op::Softmax { .. } | Op::Quantize | Op::Dequantize => Ok(x.shape.clone()),
+    /// The output shapes of one layer (one per output) given its inputs' shapes.
+    pub fn infer_layer(&self, l: &Layer) -> Result<Vec<Vec<usize>>, IrError> {
+        let shapes = l.op.infer_shapes(&LayerCx::new(self, l)).map_err(|m| self.inconsistent(l, m))?;
+        if shapes.len() != l.outputs.len() {
+            return Err(self.inconsistent(l, format!("has {} outputs, its op gives {}", l.outputs.len(), shapes.len())));
         }
-    }
-
-    fn spatial(
-        &self,
-        l: &Layer,
-        input: [usize; 2],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        dilation: [usize; 2],
-        padding: Padding,
-    ) -> Result<(usize, usize), IrError> {
-        let p = resolve_padding(padding, input, kernel, stride, dilation);
-        let oh = conv_out_dim(input[0], kernel[0], stride[0], dilation[0], p.top, p.bottom);
-        let ow = conv_out_dim(input[1], kernel[1], stride[1], dilation[1], p.left, p.right);
-        match (oh, ow) {
-            (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok((oh, ow)),
-            _ => Err(self.inconsistent(
-                l,
-                format!(
-                    "a {}x{} window with stride {:?} and padding {:?} does not fit a {}x{} input",
-                    kernel[0], kernel[1], stride, padding, input[0], input[1]
-                ),
-            )),
-        }
+        Ok(shapes)
     }
 
     /// The conv attributes of a layer, if it is a convolution.
@@ -527,7 +374,7 @@ impl Graph {
 
 #[cfg(test)]
 mod tests {
-    use super::super::op::Activation;
+    use super::super::op::{Activation, Padding};
     use super::*;
 
     fn act(g: &mut Graph, name: &str, shape: Vec<usize>) -> TensorId {

@@ -19,6 +19,9 @@ mod quant;
 mod shape;
 
 pub use graph::{Graph, IrError, Layer, LayerId, Tensor, TensorData, TensorId, TensorKind, WeightSource};
-pub use op::{Activation, Conv2d, FullyConnected, Op, Padding, Pool, PoolKind};
+pub use op::{
+    Activation, BinaryKind, Conv2d, Convert, FullyConnected, Layout, Op, Padding, Pool, PoolKind, Reduce, ReduceKind,
+    Softmax,
+};
 pub use quant::{DataType, QuantParams};
-pub use shape::{conv_out_dim, resolve_padding, ExplicitPadding};
+pub use shape::{conv_out_dim, resolve_padding, window_out, ExplicitPadding};

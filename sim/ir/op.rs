@@ -27,7 +27,21 @@ impl Activation {
         }
     }
 
-    /// Name as used in model files.
+    /// Every activation, in the order errors list them.
+    pub const ALL: [Activation; 4] = [Activation::None, Activation::Relu, Activation::Relu6, Activation::ReluN1To1];
+
+    /// The activation with this name (as model and `.aqm` files write it).
+    pub fn parse(name: &str) -> Option<Activation> {
+        Activation::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The accepted names, for error messages ("none, relu, relu6 or relu_n1_to_1").
+    pub fn expected() -> String {
+        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        format!("{} or {}", names[..names.len() - 1].join(", "), names[names.len() - 1])
+    }
+
+    /// Name as used in model and `.aqm` files.
     pub fn name(self) -> &'static str {
         match self {
             Activation::None => "none",
@@ -116,28 +130,45 @@ pub struct Pool {
     pub padding: Padding,
 }
 
-/// What a layer computes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Op {
-    /// 2-D convolution (dense, grouped or depthwise). Inputs: data, weights, optional bias.
-    Conv2d(Conv2d),
-    /// Fully connected. Inputs: data, weights, optional bias.
-    FullyConnected(FullyConnected),
-    /// Element-wise sum of two tensors of the same shape.
+/// The element-wise binary kinds (rows of the table in `ops::binary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryKind {
+    /// a + b.
     Add,
-    /// Concatenation along an axis.
+}
+
+/// A reduction over axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceKind {
+    /// The arithmetic mean (global average pooling is a mean over H and W).
+    Mean,
+}
+
+/// A reduction of its input over some axes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reduce {
+    /// What is computed over the reduced axes.
+    pub kind: ReduceKind,
+    /// The reduced axes.
+    pub axes: Vec<usize>,
+    /// Whether reduced axes stay with size 1.
+    pub keep_dims: bool,
+}
+
+/// Softmax over the last axis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Softmax {
+    /// Scaling of logits (TFLite's beta), usually 1.
+    pub beta: f32,
+}
+
+/// Ops that move or view values without computing on them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Concatenation of the data inputs along an axis.
     Concat {
         /// The axis (0..rank).
         axis: usize,
-    },
-    /// Max or average pooling.
-    Pool(Pool),
-    /// Mean over axes (global average pooling is a mean over H and W).
-    Mean {
-        /// The reduced axes.
-        axes: Vec<usize>,
-        /// Whether reduced axes stay with size 1.
-        keep_dims: bool,
     },
     /// Constant zero padding; `pads[d] = (before, after)` for each dimension.
     Pad {
@@ -149,36 +180,38 @@ pub enum Op {
         /// Target shape; at most one entry may be -1 (inferred).
         shape: Vec<i64>,
     },
-    /// Softmax over the last axis.
-    Softmax {
-        /// Scaling of logits (TFLite's beta), usually 1.
-        beta: f32,
-    },
+}
+
+/// Conversions between float and integer representations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Convert {
     /// Float to integer quantization (or requantization between integer types).
     Quantize,
     /// Integer to float dequantization.
     Dequantize,
 }
 
-impl Op {
-    /// A short name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Conv2d(c) if c.groups > 1 => "gconv",
-            Op::Conv2d(_) => "conv",
-            Op::FullyConnected(_) => "fc",
-            Op::Add => "add",
-            Op::Concat { .. } => "concat",
-            Op::Pool(Pool { kind: PoolKind::Max, .. }) => "maxpool",
-            Op::Pool(Pool { kind: PoolKind::Avg, .. }) => "avgpool",
-            Op::Mean { .. } => "mean",
-            Op::Pad { .. } => "pad",
-            Op::Reshape { .. } => "reshape",
-            Op::Softmax { .. } => "softmax",
-            Op::Quantize => "quantize",
-            Op::Dequantize => "dequantize",
-        }
-    }
+/// What a layer computes: one variant per op family. Each family's behaviour (shapes,
+/// MACs, cost, quantization rule, float and integer execution, data-free statistics)
+/// lives in its module under `ops/`, which implements [`crate::ops::OpFamily`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// 2-D convolution (dense, grouped or depthwise). Inputs: data, weights, optional bias.
+    Conv2d(Conv2d),
+    /// Fully connected. Inputs: data, weights, optional bias.
+    FullyConnected(FullyConnected),
+    /// Element-wise binary op of two data inputs with broadcasting.
+    Binary(BinaryKind),
+    /// Max or average pooling.
+    Pool(Pool),
+    /// A reduction over axes.
+    Reduce(Reduce),
+    /// Softmax over the last axis.
+    Softmax(Softmax),
+    /// Concat, pad, reshape.
+    Layout(Layout),
+    /// Quantize, dequantize.
+    Convert(Convert),
 }
 
 impl fmt::Display for Op {

@@ -85,3 +85,24 @@ mod tests {
         assert_eq!(conv_out_dim(5, 3, 2, 2, 0, 0), Some(1));
     }
 }
+
+/// The output height and width of a window (conv or pooling) over an `[h, w]` input, or a
+/// message saying why it does not fit.
+pub fn window_out(
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    padding: Padding,
+) -> Result<(usize, usize), String> {
+    let p = resolve_padding(padding, input, kernel, stride, dilation);
+    let oh = conv_out_dim(input[0], kernel[0], stride[0], dilation[0], p.top, p.bottom);
+    let ow = conv_out_dim(input[1], kernel[1], stride[1], dilation[1], p.left, p.right);
+    match (oh, ow) {
+        (Some(oh), Some(ow)) if oh > 0 && ow > 0 => Ok((oh, ow)),
+        _ => Err(format!(
+            "a {}x{} window with stride {:?} and padding {:?} does not fit a {}x{} input",
+            kernel[0], kernel[1], stride, padding, input[0], input[1]
+        )),
+    }
+}

@@ -9,7 +9,7 @@
 //! differ from it by one step in rare elements), not what `exec` runs.
 
 use super::{bind_inputs, elementwise, float_layer, qrange, scale_zp, ExecError, Values};
-use crate::ir::{Graph, Op};
+use crate::ir::{Convert, Graph, Op};
 
 /// Runs `g` with exact QDQ arithmetic on `inputs` (in `g.inputs` order, each integer or
 /// float as the input tensor's type) and returns every tensor's values, indexed by
@@ -18,17 +18,19 @@ pub fn run_qdq_reference(g: &Graph, inputs: &[Values]) -> Result<Vec<Option<Valu
     let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
     bind_inputs(g, inputs, &mut vals)?;
     for l in &g.layers {
-        let out = g.output(l);
         // Dequantizes integer inputs; QUANTIZE and DEQUANTIZE pass the real values through.
-        let y = float_layer(g, l, &vals, true)?;
-        let v = if out.dtype.is_int() && !matches!(l.op, Op::Dequantize) {
-            let (s, z) = scale_zp(out);
-            let (qmin, qmax) = qrange(out.dtype);
-            Values::Int(elementwise::quantize_half_even(&y, s, z, qmin, qmax))
-        } else {
-            Values::F32(y)
-        };
-        vals[l.outputs[0].0] = Some(v);
+        let ys = float_layer(g, l, &vals, true)?;
+        for (&o, y) in l.outputs.iter().zip(ys) {
+            let out = g.tensor(o);
+            let v = if out.dtype.is_int() && !matches!(l.op, Op::Convert(Convert::Dequantize)) {
+                let (s, z) = scale_zp(out);
+                let (qmin, qmax) = qrange(out.dtype);
+                Values::Int(elementwise::quantize_half_even(&y, s, z, qmin, qmax))
+            } else {
+                Values::F32(y)
+            };
+            vals[o.0] = Some(v);
+        }
     }
     Ok(vals)
 }

@@ -33,13 +33,14 @@
 use super::family::{nvdla_conv_mode, NvdlaConvMode};
 use super::work::{work_of, Work};
 use crate::hw::{HwDesc, Nvdla};
-use crate::ir::{Graph, Layer, LayerId, Op, TensorId};
+use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Reduce, ReduceKind, TensorId};
 
 /// The mode of the conv at layer `i`, if it is one.
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
-    match (&g.layers[i].op, work_of(g, &g.layers[i])) {
-        (Op::Conv2d(_), Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
-        _ => None,
+    let Op::Conv2d(_) = &g.layers[i].op else { return None };
+    match work_of(g, &g.layers[i]) {
+        Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
+        Ok(Work::Vector(_) | Work::Free) | Err(_) => None,
     }
 }
 
@@ -172,9 +173,15 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
     let streams = |t: TensorId| consumers[t.0] == 1;
     for (i, l) in g.layers.iter().enumerate() {
         let fused = match &l.op {
-            Op::Add if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
-            Op::Pool(_) | Op::Mean { .. } if n.pool_on_the_fly => pool_head(g, hw, n, &p, l, &producer, &streams),
-            _ => None,
+            // SDP's element-wise unit.
+            Op::Binary(BinaryKind::Add) if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
+            // PDP.
+            Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) if n.pool_on_the_fly => {
+                pool_head(g, hw, n, &p, l, &producer, &streams)
+            }
+            Op::Binary(BinaryKind::Add) | Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => None,
+            // Neither SDP nor PDP runs these on the fly.
+            Op::Conv2d(_) | Op::FullyConnected(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => None,
         };
         if let Some((head, op)) = fused {
             if let Role::Alone { followers } = &mut p.roles[head] {
@@ -244,10 +251,16 @@ fn pool_head(
             ([pool.kernel[0] as u64, pool.kernel[1] as u64], [pool.stride[0] as u64, pool.stride[1] as u64])
         }
         // A mean over H and W of an NHWC tensor is one PDP window over the whole plane.
-        Op::Mean { axes, .. } if x.shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) => {
+        Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, .. })
+            if x.shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) =>
+        {
             ([dim(&x.shape, 1), dim(&x.shape, 2)], [1, 1])
         }
-        _ => return None,
+        // Other reductions are not one PDP window.
+        Op::Reduce(_) => return None,
+        Op::Conv2d(_) | Op::FullyConnected(_) | Op::Binary(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => {
+            return None
+        }
     };
     if !streams(input) {
         return None;
@@ -269,7 +282,8 @@ fn pool_head(
     // Channels in flight: the kernels of one group in the conv's compute mode.
     let mode = crate::map::work::mode_of(g, head_layer, hw)?;
     let channels = (mode.macs_per_cycle / n.atomic_c.max(1)).max(1);
-    let width_out = if matches!(l.op, Op::Mean { .. }) { 1 } else { dim(&out.shape, 2) };
+    let width_out =
+        if matches!(l.op, Op::Reduce(Reduce { kind: ReduceKind::Mean, .. })) { 1 } else { dim(&out.shape, 2) };
     pdp_fits_on_the_fly(n, kernel, stride, width_out, channels, x.dtype.bits()).then_some((head, FusedOp::Pool))
 }
 
@@ -292,13 +306,13 @@ mod tests {
     #[test]
     fn resnet50_fuses_every_residual_add_and_the_mean() {
         let (g, p) = planned("nvdla_full", &[], "resnet50");
-        let adds = g.layers.iter().filter(|l| matches!(l.op, Op::Add)).count();
+        let adds = g.layers.iter().filter(|l| matches!(l.op, Op::Binary(BinaryKind::Add))).count();
         assert_eq!(adds, 16);
         for (i, l) in g.layers.iter().enumerate() {
             match &l.op {
                 // conv1 runs in image-input mode: its max-pool is an offline PDP pass.
                 Op::Pool(_) => assert!(p.fused_into(LayerId(i)).is_none(), "{} fused", l.name),
-                Op::Add | Op::Mean { .. } => {
+                Op::Binary(BinaryKind::Add) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => {
                     let head = p.fused_into(LayerId(i)).unwrap_or_else(|| panic!("{} not fused", l.name));
                     let h = g.layer(head);
                     assert!(matches!(h.op, Op::Conv2d(_)), "{} into {}", l.name, h.name);
@@ -308,7 +322,7 @@ mod tests {
             }
         }
         // The add streams from the later of its two convs: the other operand exists by then.
-        let first_add = g.layers.iter().position(|l| matches!(l.op, Op::Add)).expect("an add");
+        let first_add = g.layers.iter().position(|l| matches!(l.op, Op::Binary(BinaryKind::Add))).expect("an add");
         let head = p.fused_into(LayerId(first_add)).expect("fused");
         assert_eq!(g.layer(head).name, "layer1_0_downsample");
         assert_eq!(p.fused_count(), 17);

@@ -1109,7 +1109,7 @@ mod tests {
             for model in ["mnv1", "resnet50", "inception_v3", "vgg16"] {
                 let g = crate::import::load_model(model, &Default::default()).unwrap();
                 for l in &g.layers {
-                    if let crate::map::work::Work::Conv(w) = crate::map::work::work_of(&g, l) {
+                    if let Ok(crate::map::work::Work::Conv(w)) = crate::map::work::work_of(&g, l) {
                         for weight in [2, 3, 4, 8, 16] {
                             let wd = Widths { weight, ..W8 };
                             assert_eq!(tile_conv(&hw, &w, wd), reference_tile_conv(&hw, &w, wd), "{model} {}", l.name);

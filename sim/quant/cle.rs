@@ -67,7 +67,8 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
             Op::FullyConnected(_) => {
                 g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout
             }
-            _ => false,
+            // Only weighted layers rescale.
+            Op::Binary(_) | Op::Pool(_) | Op::Reduce(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => false,
         };
         if ok {
             pairs.push((i, j));

@@ -19,34 +19,12 @@
 //! channels, intersected with the activation's range, and the propagated means drive the
 //! analytic bias correction.
 
-use crate::ir::{Activation, Graph, Op, TensorData, TensorKind};
+use crate::ir::{Activation, Graph, TensorKind};
+use crate::ops::{DataFree, LayerCx, Moments, OpFamily};
 use crate::quant::calib::{Calibration, TensorStats};
 
 /// Width of the data-free activation range in standard deviations.
 pub const N_SIGMA: f64 = 6.0;
-
-#[derive(Clone)]
-struct Moments {
-    mean: Vec<f64>,
-    var: Vec<f64>,
-}
-
-impl Moments {
-    fn collapse(&self) -> (f64, f64) {
-        let n = self.mean.len().max(1) as f64;
-        let m = self.mean.iter().sum::<f64>() / n;
-        let v = self.var.iter().zip(&self.mean).map(|(v, mu)| v + (mu - m).powi(2)).sum::<f64>() / n;
-        (m, v)
-    }
-
-    fn channel(&self, i: usize) -> (f64, f64) {
-        if self.mean.len() == 1 {
-            (self.mean[0], self.var[0])
-        } else {
-            (self.mean.get(i).copied().unwrap_or(0.0), self.var.get(i).copied().unwrap_or(0.0))
-        }
-    }
-}
 
 /// Mean and variance of `clamp(N(mu, var), lo, hi)` by quadrature.
 fn clipped_normal(mu: f64, var: f64, lo: f64, hi: f64) -> (f64, f64) {
@@ -69,13 +47,6 @@ fn clipped_normal(mu: f64, var: f64, lo: f64, hi: f64) -> (f64, f64) {
     (m, (m2 / m0 - m * m).max(0.0))
 }
 
-fn f32_data(t: &crate::ir::Tensor) -> Option<&[f32]> {
-    match &t.data {
-        Some(TensorData::F32(v)) => Some(v),
-        _ => None,
-    }
-}
-
 /// Per-channel mean and variance of every layer's output before its fused activation
 /// (indexed by layer; `None` where nothing propagated): what DFQ reads from the batch norm
 /// (`beta`, `gamma^2`) to bound a pre-activation, e.g. to decide whether a ReLU6 can clamp.
@@ -83,89 +54,26 @@ pub fn pre_activation_moments(g: &Graph) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
     propagate(g).1.into_iter().map(|m| m.map(|m| (m.mean, m.var))).collect()
 }
 
-/// Moments of every tensor (after activations) and of every layer's pre-activation.
-fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>) {
+/// Moments of every tensor (after activations), of every layer's pre-activation, and
+/// whether each layer's output range lies within its input's.
+fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>, Vec<bool>) {
     let mut m: Vec<Option<Moments>> = vec![None; g.tensors.len()];
     let mut pre: Vec<Option<Moments>> = vec![None; g.layers.len()];
+    let mut bounded = vec![false; g.layers.len()];
     for &i in &g.inputs {
         let c = g.tensor(i).shape.last().copied().unwrap_or(1);
         m[i.0] = Some(Moments { mean: vec![0.0; c], var: vec![1.0 / 3.0; c] });
     }
     for (li, l) in g.layers.iter().enumerate() {
-        let Some(x) = l.inputs.first().and_then(|t| m[t.0].clone()) else { continue };
-        let out = g.output(l);
-        let cout = out.shape.last().copied().unwrap_or(1);
-        let mut r = match &l.op {
-            Op::Conv2d(c) => {
-                let (Some(w), b) = (g.weights_of(l).and_then(f32_data), g.bias_of(l).and_then(f32_data)) else {
-                    continue;
-                };
-                let per = w.len() / cout.max(1);
-                let cin_g = g.weights_of(l).and_then(|t| t.shape.last().copied()).unwrap_or(1).max(1);
-                let cout_g = cout / c.groups.max(1);
-                let mut mean = vec![0f64; cout];
-                let mut var = vec![0f64; cout];
-                for co in 0..cout {
-                    let grp = co / cout_g.max(1);
-                    for (k, &wv) in w[co * per..(co + 1) * per].iter().enumerate() {
-                        let (mu, v) = x.channel(grp * cin_g + k % cin_g);
-                        mean[co] += wv as f64 * mu;
-                        var[co] += (wv as f64).powi(2) * v;
-                    }
-                    mean[co] += b.map_or(0.0, |b| b[co] as f64);
-                }
-                Moments { mean, var }
-            }
-            Op::FullyConnected(f) => {
-                let Some(w) = g.weights_of(l).and_then(f32_data) else { continue };
-                let b = g.bias_of(l).and_then(f32_data);
-                let inf = w.len() / f.out_features.max(1);
-                let flat = if x.mean.len() == inf {
-                    x.clone()
-                } else {
-                    let (mu, v) = x.collapse();
-                    Moments { mean: vec![mu; 1], var: vec![v; 1] }
-                };
-                let mut mean = vec![0f64; f.out_features];
-                let mut var = vec![0f64; f.out_features];
-                for o in 0..f.out_features {
-                    for (k, &wv) in w[o * inf..(o + 1) * inf].iter().enumerate() {
-                        let (mu, v) = flat.channel(k);
-                        mean[o] += wv as f64 * mu;
-                        var[o] += (wv as f64).powi(2) * v;
-                    }
-                    mean[o] += b.map_or(0.0, |b| b[o] as f64);
-                }
-                Moments { mean, var }
-            }
-            Op::Add => match l.inputs.get(1).and_then(|t| m[t.0].clone()) {
-                Some(y) => Moments {
-                    mean: (0..cout).map(|i| x.channel(i).0 + y.channel(i).0).collect(),
-                    var: (0..cout).map(|i| x.channel(i).1 + y.channel(i).1).collect(),
-                },
-                None => continue,
-            },
-            Op::Concat { .. } => {
-                let mut mm = Moments { mean: Vec::new(), var: Vec::new() };
-                for t in &l.inputs {
-                    let Some(y) = m[t.0].clone() else { continue };
-                    let c = g.tensor(*t).shape.last().copied().unwrap_or(1);
-                    (0..c).for_each(|i| {
-                        mm.mean.push(y.channel(i).0);
-                        mm.var.push(y.channel(i).1);
-                    });
-                }
-                mm
-            }
-            // An average of n values has the same mean and, for independent values (the
-            // assumption made for convolutions too), 1/n of the variance.
-            Op::Softmax { .. } => Moments { mean: vec![1.0 / cout.max(1) as f64], var: vec![0.0] },
-            Op::Reshape { .. } if x.mean.len() != cout => {
-                let (mu, v) = x.collapse();
-                Moments { mean: vec![mu], var: vec![v] }
-            }
-            _ => x,
+        // A layer whose data input has no statistics has none either.
+        if l.inputs.first().and_then(|t| m[t.0].as_ref()).is_none() {
+            continue;
+        }
+        let inputs: Vec<Option<&Moments>> = l.inputs.iter().map(|t| m[t.0].as_ref()).collect();
+        let Some(DataFree { moments: mut r, within_input_range }) = l.op.data_free(&LayerCx::new(g, l), &inputs) else {
+            continue;
         };
+        bounded[li] = within_input_range;
         pre[li] = Some(r.clone());
         if l.activation != Activation::None {
             let (lo, hi) = l.activation.range();
@@ -175,13 +83,13 @@ fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>) {
         }
         m[l.outputs[0].0] = Some(r);
     }
-    (m, pre)
+    (m, pre, bounded)
 }
 
 /// Propagates moments through a float graph and returns data-free statistics in the form
 /// calibration produces (no samples, so every clipping method falls back to the range).
 pub fn statistics(g: &Graph) -> Calibration {
-    let m = propagate(g).0;
+    let (m, _, bounded) = propagate(g);
     let tensors = g
         .tensors
         .iter()
@@ -200,9 +108,9 @@ pub fn statistics(g: &Graph) -> Calibration {
     let mut cal = Calibration { tensors };
     // Clamp ranges to each producer's activation range; pooling and means cannot leave their
     // input's range (in layer order, so bounds carry through chains).
-    for l in &g.layers {
+    for (l, &bounded) in g.layers.iter().zip(&bounded) {
         let (mut lo, mut hi) = l.activation.range();
-        if matches!(l.op, Op::Mean { .. } | Op::Pool(_)) {
+        if bounded {
             if let Some(Some(x)) = cal.tensors.get(l.inputs[0].0) {
                 (lo, hi) = (lo.max(x.min), hi.min(x.max));
             }

@@ -23,11 +23,14 @@
 
 use rayon::prelude::*;
 
-use crate::ir::{DataType, Graph, IrError, Layer, LayerId, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{
+    Convert, DataType, Graph, IrError, Layer, LayerId, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind,
+};
+use crate::ops::{OpFamily, QuantRule};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
 use crate::quant::clip::{affine_params, choose_range, quantize_weights, ClipMethod};
-use crate::quant::widths::{passes_quantization_through, WidthPlan};
+use crate::quant::widths::WidthPlan;
 
 /// What to quantize to and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,12 +113,10 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         .collect();
     for l in &g.layers {
         let (i, o) = (l.inputs[0].0, l.outputs[0].0);
-        if passes_quantization_through(&l.op) {
-            act[o] = act[i];
-        } else if let (Op::Softmax { .. }, Some(ib), Some(ob)) = (&l.op, bits[i], bits[o]) {
-            if int_softmax(ib) {
-                act[o] = Some((1.0 / (1u32 << ob) as f32, -(1i32 << (ob - 1))));
-            }
+        match bits[i].zip(bits[o]).map(|(ib, ob)| l.op.quant_rule(ib, ob)) {
+            Some(QuantRule::SameAsInput) => act[o] = act[i],
+            Some(QuantRule::Fixed { scale, zero_point }) => act[o] = Some((scale, zero_point)),
+            Some(QuantRule::Free | QuantRule::SharedWithInputs | QuantRule::FloatOnly) | None => {}
         }
     }
     if cfg.litert {
@@ -138,7 +139,8 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let (cout, groups) = match &l.op {
             Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
             Op::FullyConnected(f) => (f.out_features, 1),
-            _ => continue,
+            // No weights to quantize.
+            Op::Binary(_) | Op::Pool(_) | Op::Reduce(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => continue,
         };
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };
@@ -175,16 +177,16 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         });
         wt.data = Some(TensorData::I32(qw.q));
     }
-    // 3. Float softmax behind a DEQUANTIZE when the integer softmax cannot take the input.
+    // 3. Ops without an integer kernel at their widths run in float behind a DEQUANTIZE.
     {
         let mut i = 0;
         while i < q.layers.len() {
-            let x = q.layers[i].inputs[0];
-            if matches!(q.layers[i].op, Op::Softmax { .. }) && !int_softmax(q.tensor(x).dtype.bits() as u8) {
+            let (x, o) = (q.layers[i].inputs[0], q.layers[i].outputs[0]);
+            let (ib, ob) = (q.tensor(x).dtype.bits() as u8, q.tensor(o).dtype.bits() as u8);
+            if q.layers[i].op.quant_rule(ib, ob) == QuantRule::FloatOnly {
                 let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
-                q.layers.insert(i, layer(&q, "dequantize", Op::Dequantize, x, d));
+                q.layers.insert(i, layer(&q, "dequantize", Op::Convert(Convert::Dequantize), x, d));
                 q.layers[i + 1].inputs[0] = d;
-                let o = q.layers[i + 1].outputs[0];
                 q.tensor_mut(o).dtype = DataType::F32;
                 q.tensor_mut(o).quant = None;
                 i += 1;
@@ -201,7 +203,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         for l in &mut q.layers {
             l.inputs.iter_mut().filter(|t| **t == inp).for_each(|t| *t = qi);
         }
-        let ql = layer(&q, "quantize", Op::Quantize, inp, qi);
+        let ql = layer(&q, "quantize", Op::Convert(Convert::Quantize), inp, qi);
         q.layers.insert(k, ql);
     }
     let outs = q.outputs.clone();
@@ -209,7 +211,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     for o in outs {
         if q.tensor(o).dtype.is_int() {
             let d = add_like(&mut q, o, "dequantized", DataType::F32, None);
-            let dl = layer(&q, "dequantize", Op::Dequantize, o, d);
+            let dl = layer(&q, "dequantize", Op::Convert(Convert::Dequantize), o, d);
             q.layers.push(dl);
             q.outputs.push(d);
         } else {
@@ -218,12 +220,6 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     q.validate()?;
     Ok(q)
-}
-
-/// Whether the integer softmax takes an input of `bits` bits (LiteRT's takes 8 at most);
-/// a wider one runs in float behind a DEQUANTIZE.
-fn int_softmax(bits: u8) -> bool {
-    bits <= 8
 }
 
 /// Gives every tensor that must share a CONCATENATION's parameters (its inputs and output,
@@ -251,13 +247,13 @@ fn share_concat_params(
     let mut with_concat = Vec::new();
     for l in &g.layers {
         let o = l.outputs[0];
-        match &l.op {
-            _ if passes_quantization_through(&l.op) => join(&mut parent, l.inputs[0], o),
-            Op::Concat { .. } => {
+        match l.op.quant_rule(bits, bits) {
+            QuantRule::SameAsInput => join(&mut parent, l.inputs[0], o),
+            QuantRule::SharedWithInputs => {
                 l.inputs.iter().for_each(|&i| join(&mut parent, i, o));
                 with_concat.push(o);
             }
-            _ => {}
+            QuantRule::Free | QuantRule::Fixed { .. } | QuantRule::FloatOnly => {}
         }
     }
     let groups: Vec<usize> = with_concat.iter().map(|t| root(&mut parent, t.0)).collect();

@@ -107,20 +107,10 @@ fn near_names(near: &[String]) -> String {
 }
 
 /// Whether a layer's kernel passes its input's quantization through to its output without
-/// rescaling (so its input and output share parameters and width): RESHAPE, pooling and
-/// PAD. Every other operator requantizes its output (or has fixed output parameters).
+/// rescaling (so its input and output share parameters and width): the op family's rule
+/// ([`crate::ops::QuantRule::SameAsInput`]: RESHAPE, pooling and PAD).
 pub fn passes_quantization_through(op: &Op) -> bool {
-    match op {
-        Op::Reshape { .. } | Op::Pool(_) | Op::Pad { .. } => true,
-        Op::Conv2d(_)
-        | Op::FullyConnected(_)
-        | Op::Add
-        | Op::Concat { .. }
-        | Op::Mean { .. }
-        | Op::Softmax { .. }
-        | Op::Quantize
-        | Op::Dequantize => false,
-    }
+    op.passes_quantization_through()
 }
 
 impl WidthPlan {

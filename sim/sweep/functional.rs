@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use super::plan::{Functional, Point};
 use crate::hw::HwDesc;
 use crate::import::npy::{read_npy_f32, NpyF32};
-use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
+use crate::ir::{Convert, Graph, TensorData, TensorKind, WeightSource};
 use crate::kernels::Arithmetic;
 use crate::quant::calib::{calibrate, Calibration};
 use crate::quant::clip::ClipMethod;
@@ -178,10 +178,10 @@ fn logits_layer(g: &Graph) -> Option<String> {
     let producer = |t| g.layers.iter().find(|l| l.outputs.contains(&t));
     let mut last = producer(*g.outputs.first()?)?;
     // Through the (de)quantization layers a quantized graph may end with.
-    while matches!(last.op, Op::Quantize | Op::Dequantize) {
+    while matches!(last.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)) {
         last = producer(*last.inputs.first()?)?;
     }
-    if !matches!(last.op, Op::Softmax { .. }) {
+    if !matches!(last.op, Op::Softmax(_)) {
         return None;
     }
     producer(*last.inputs.first()?).map(|l| l.name.clone())

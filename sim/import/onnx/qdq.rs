@@ -24,7 +24,7 @@
 //! input and output parameters (pooling, reshape) quantized with different ones.
 
 use super::{pb, Const, ImportError, Importer, Res, Value};
-use crate::ir::{Activation, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{Activation, BinaryKind, Convert, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
 
 /// The integer values and quantization of a constant that a DequantizeLinear produced.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl Importer<'_> {
                 return Ok(());
             }
         }
-        let t = self.add_layer(&name, Op::Quantize, vec![x], &out, l)?;
+        let t = self.add_layer(&name, Op::Convert(Convert::Quantize), vec![x], &out, l)?;
         let tt = self.g.tensor_mut(t);
         tt.dtype = p.dtype;
         tt.quant = Some(q);
@@ -214,7 +214,7 @@ impl Importer<'_> {
             }
         }
         // These integer kernels pass values through (LiteRT requires equal parameters).
-        if matches!(layer.op, Op::Pool(_) | Op::Reshape { .. }) {
+        if layer.op.passes_quantization_through() {
             let x = self.g.data_input(layer);
             if x.quant.as_ref() != Some(&q) {
                 let (si, zi) = x.quant.as_ref().map_or((1.0, 0), |p| p.channel(0));
@@ -241,7 +241,7 @@ impl Importer<'_> {
         let layer = &mut self.g.layers[li];
         if clamps_at_zero
             && layer.activation == Activation::None
-            && matches!(layer.op, Op::Conv2d(_) | Op::FullyConnected(_) | Op::Add)
+            && matches!(layer.op, Op::Conv2d(_) | Op::FullyConnected(_) | Op::Binary(BinaryKind::Add))
         {
             layer.activation = Activation::Relu;
         }
@@ -294,7 +294,7 @@ impl Importer<'_> {
                 }
                 if self.graph_outputs.contains(&out) {
                     let name = self.layer_name(n, index);
-                    let d = self.add_layer(&name, Op::Dequantize, vec![t], &out, l)?;
+                    let d = self.add_layer(&name, Op::Convert(Convert::Dequantize), vec![t], &out, l)?;
                     self.dequantized_outputs.insert(out.clone(), d);
                 }
                 self.values.insert(out, Value::Act(t, l));
@@ -455,7 +455,7 @@ impl Importer<'_> {
     /// After import: every op that reads dequantized activations has a quantized output.
     pub(super) fn check_quantized_layers(&self) -> Res<()> {
         for l in &self.g.layers {
-            if matches!(l.op, Op::Quantize | Op::Dequantize) {
+            if matches!(l.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)) {
                 continue;
             }
             let out = self.g.output(l);
@@ -524,7 +524,7 @@ mod tests {
     #[test]
     fn the_model_imports() {
         let g = import_onnx_bytes(&model().encode_to_vec(), "ok.onnx").expect("import");
-        assert!(g.layers.iter().any(|l| l.op == crate::ir::Op::Quantize));
+        assert!(g.layers.iter().any(|l| l.op == crate::ir::Op::Convert(crate::ir::Convert::Quantize)));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! per-channel quantization axis moved to 0. Every size field read from the file is
 //! checked against the bytes actually present before anything is allocated from it.
 
+pub(crate) mod codes;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
 
@@ -23,8 +24,8 @@ use generated::tflite as fb;
 use planus::ReadAsRoot;
 
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Op, Padding, Pool, PoolKind, QuantParams,
-    Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
+    Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 /// Why a model could not be imported.
@@ -123,16 +124,6 @@ type Res<T> = Result<T, ImportError>;
 
 fn vec_i32(v: Option<planus::Vector<'_, i32>>) -> Vec<i32> {
     v.map(|v| v.iter().collect()).unwrap_or_default()
-}
-
-fn activation(a: fb::ActivationFunctionType) -> Option<Activation> {
-    Some(match a {
-        fb::ActivationFunctionType::None => Activation::None,
-        fb::ActivationFunctionType::Relu => Activation::Relu,
-        fb::ActivationFunctionType::Relu6 => Activation::Relu6,
-        fb::ActivationFunctionType::ReluN1To1 => Activation::ReluN1To1,
-        _ => return None,
-    })
 }
 
 fn padding(p: fb::Padding) -> Padding {
@@ -332,7 +323,7 @@ impl Importer<'_> {
         let inv = |m: String| LayerErr::Other(self.invalid(format!("operator {index} ({op:?}): {m}")));
         let input = |i: usize| inputs.get(i).copied().flatten().ok_or_else(|| inv(format!("missing input {i}")));
         let out = *outputs.first().ok_or_else(|| inv("no output".into()))?;
-        let act_of = |a: fb::ActivationFunctionType| activation(a).ok_or(LayerErr::Unsupported);
+        let act_of = |a: fb::ActivationFunctionType| codes::activation_in(a).ok_or(LayerErr::Unsupported);
         let const_ints = |g: &Graph, t: TensorId| -> Result<Vec<i64>, LayerErr> {
             match &g.tensor(t).data {
                 Some(TensorData::I32(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
@@ -423,26 +414,27 @@ impl Importer<'_> {
                 }
                 Op::FullyConnected(FullyConnected { out_features: cout, bias: bias.is_some() })
             }
-            (B::Add, o) => {
-                if let Some(O::AddOptions(o)) = o {
-                    act = act_of(o.fused_activation_function().map_err(c)?)?;
+            (code, o) if codes::binary_in(code).is_some() => {
+                let Some(row) = codes::binary_in(code) else { return Err(LayerErr::Unsupported) };
+                if let Some(a) = (row.read_activation)(o).map_err(c)? {
+                    act = act_of(a)?;
                 }
                 layer_inputs.extend([input(0)?, input(1)?]);
-                Op::Add
+                Op::Binary(row.kind)
             }
             (B::Concatenation, Some(O::ConcatenationOptions(o))) => {
                 act = act_of(o.fused_activation_function().map_err(c)?)?;
                 for i in 0..inputs.len() {
                     layer_inputs.push(input(i)?);
                 }
-                Op::Concat { axis: rank_axis(g, o.axis().map_err(c)? as i64, out)? }
+                Op::Layout(Layout::Concat { axis: rank_axis(g, o.axis().map_err(c)? as i64, out)? })
             }
-            (B::AveragePool2d | B::MaxPool2d, Some(O::Pool2DOptions(o))) => {
+            (code, Some(O::Pool2DOptions(o))) if codes::pool_in(code).is_some() => {
                 act = act_of(o.fused_activation_function().map_err(c)?)?;
                 layer_inputs.push(input(0)?);
                 let pos = |v: i32| v.max(1) as usize;
                 Op::Pool(Pool {
-                    kind: if op == B::MaxPool2d { PoolKind::Max } else { PoolKind::Avg },
+                    kind: codes::pool_in(code).ok_or(LayerErr::Unsupported)?,
                     kernel: [pos(o.filter_height().map_err(c)?), pos(o.filter_width().map_err(c)?)],
                     stride: [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)],
                     padding: padding(o.padding().map_err(c)?),
@@ -462,11 +454,11 @@ impl Importer<'_> {
                     }
                 }
                 layer_inputs.push(x);
-                Op::Mean { axes, keep_dims }
+                Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims })
             }
             (B::Reshape, _) => {
                 layer_inputs.push(input(0)?);
-                Op::Reshape { shape: g.tensor(out).shape.iter().map(|&d| d as i64).collect() }
+                Op::Layout(Layout::Reshape { shape: g.tensor(out).shape.iter().map(|&d| d as i64).collect() })
             }
             (B::Softmax, o) => {
                 let beta = match o {
@@ -474,7 +466,7 @@ impl Importer<'_> {
                     _ => 1.0,
                 };
                 layer_inputs.push(input(0)?);
-                Op::Softmax { beta }
+                Op::Softmax(Softmax { beta })
             }
             (B::Pad, _) => {
                 let x = input(0)?;
@@ -483,15 +475,11 @@ impl Importer<'_> {
                     return Err(inv(format!("paddings {p:?} do not fit input {:?}", g.tensor(x).shape)));
                 }
                 layer_inputs.push(x);
-                Op::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() }
+                Op::Layout(Layout::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() })
             }
-            (B::Quantize, _) => {
+            (code, _) if codes::convert_in(code).is_some() => {
                 layer_inputs.push(input(0)?);
-                Op::Quantize
-            }
-            (B::Dequantize, _) => {
-                layer_inputs.push(input(0)?);
-                Op::Dequantize
+                Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported)?)
             }
             _ => return Err(LayerErr::Unsupported),
         };

@@ -9,7 +9,7 @@ use super::{ComputeFigures, ConvPass, ConvPassInput, OperandReads};
 use crate::hw::{BufferLevel, HwDesc, Nvdla, NvdlaGroupedMapping, PrecisionMode, Role};
 use crate::ir::Graph;
 use crate::map::fusion::FusedOp;
-use crate::map::work::{work_of, ConvWork, VectorWork, Work};
+use crate::map::work::{vector_ops, ConvWork, VectorWork};
 use crate::simulate::{Dma, TileStream};
 use crate::units::{Bits, Cycles};
 
@@ -114,10 +114,7 @@ pub fn conv_pass(n: &Nvdla, g: &Graph, hw: &HwDesc, c: ConvPassInput) -> ConvPas
     let mut last_bits = None;
     for &(fi, op) in c.followers {
         let fl = g.layer(fi);
-        let ops = match work_of(g, fl) {
-            Work::Vector(v) => v.ops,
-            Work::Conv(_) | Work::Free => 0,
-        };
+        let ops = vector_ops(g, fl);
         pass.vector_ops = pass.vector_ops.saturating_add(ops);
         match op {
             FusedOp::Eltwise { operand } => pass.extra_read += g.tensor(operand).bits(),

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use super::{EstimatorLayer, FusedPool, LayerKind};
-use crate::ir::{Graph, Layer, Op, TensorId, TensorKind};
+use crate::ir::{BinaryKind, Graph, Layer, Layout, Op, Reduce, ReduceKind, TensorId, TensorKind};
 
 /// A graph layer that has no row of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 let row = EstimatorLayer::fully_connected(layer.name.clone(), features, fc.out_features as u64);
                 push_row(&mut out, &mut row_of, layer, row);
             }
-            Op::Add => {
+            Op::Binary(BinaryKind::Add) => {
                 let latest = layer
                     .inputs
                     .iter()
@@ -109,21 +109,24 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 };
                 fuse_pool(&mut out, &mut row_of, layer, pool, "pooling not fed by a convolution row");
             }
-            Op::Mean { axes, .. }
+            Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, .. })
                 if input_shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) =>
             {
                 let (h, w) = (input_shape[1] as u64, input_shape[2] as u64);
                 let pool = FusedPool { kernel: [h, w], stride: [h, w] };
                 fuse_pool(&mut out, &mut row_of, layer, pool, "global average pool not fed by a convolution row");
             }
-            Op::Reshape { .. } => {
+            Op::Layout(Layout::Reshape { .. }) => {
                 // A view: keep following the producing row so a later pool could still fuse.
                 if let Some(&r) = row_of.get(&layer.inputs[0]) {
                     row_of.insert(layer.outputs[0], r);
                 }
                 skip(&mut out, "no row in the workbook (a reshape moves no data)");
             }
-            _ => skip(&mut out, "no row in the workbook for this operator"),
+            Op::Reduce(_) => skip(&mut out, "no row in the workbook for a reduction other than a spatial mean"),
+            Op::Softmax(_) | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. }) | Op::Convert(_) => {
+                skip(&mut out, "no row in the workbook for this operator")
+            }
         }
     }
     out

@@ -10,8 +10,8 @@
 
 use super::{layers_from_graph, EstimatorLayer};
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, Layer, Op, Padding, Pool, PoolKind, Tensor, TensorId,
-    TensorKind, WeightSource,
+    Activation, BinaryKind, Conv2d, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool, PoolKind,
+    Tensor, TensorId, TensorKind, WeightSource,
 };
 
 /// The layer whose input channels the sheet lists wrongly, and the count it uses.
@@ -86,12 +86,12 @@ pub fn caffe_resnet50() -> Graph {
             let a = b.conv(&format!("{name}_branch2a"), y, cin, width, 1, s);
             let c = b.conv(&format!("{name}_branch2b"), a, width, width, 3, 1);
             let d = b.conv(&format!("{name}_branch2c"), c, width, width * 4, 1, 1);
-            y = b.layer(&name, Op::Add, vec![d, shortcut]);
+            y = b.layer(&name, Op::Binary(BinaryKind::Add), vec![d, shortcut]);
             cin = width * 4;
         }
     }
     let p = b.pool("pool5", y, PoolKind::Avg, 7, 7);
-    let f = b.layer("flatten", Op::Reshape { shape: vec![1, -1] }, vec![p]);
+    let f = b.layer("flatten", Op::Layout(Layout::Reshape { shape: vec![1, -1] }), vec![p]);
     let w = b.tensor("fc1000:w", vec![1000, 2048], TensorKind::Weight);
     let out = b.layer("fc1000", Op::FullyConnected(FullyConnected { out_features: 1000, bias: false }), vec![f, w]);
     b.g.outputs.push(out);

@@ -1,0 +1,276 @@
+//! The element-wise binary family: two operands (activations or constants) of shapes that
+//! broadcast (NumPy rules: shapes aligned at the last axis, a dimension of 1 stretches).
+//!
+//! Each kind is one row of [`TABLE`]: its names in the formats, the float function, the
+//! vector cost per element, the quantization rule and its integer kernel. Broadcasting is
+//! written once here, for shape inference, float and integer execution. Adding a kind
+//! (MUL, SUB, ...) is a row, its integer kernel in `kernels::elementwise` with a variant of
+//! [`BinaryParams`], and a case in `tests/op_conformance.rs`.
+
+use super::work::Phase;
+use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use crate::ir::{BinaryKind, Tensor};
+use crate::kernels::elementwise::{self, AddParams};
+use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, Values};
+use crate::units::Macs;
+
+/// Vector-unit operations of one layer: per element read (all operands) and per element
+/// written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElementCost {
+    /// Operations per input element read.
+    pub per_input: u64,
+    /// Operations per output element written.
+    pub per_output: u64,
+}
+
+/// One element-wise binary kind.
+pub struct BinaryRow {
+    /// The kind.
+    pub kind: BinaryKind,
+    /// Name in reports and model files.
+    pub name: &'static str,
+    /// What shape errors say it does ("adds").
+    pub verb: &'static str,
+    /// The float function.
+    pub float: fn(f32, f32) -> f32,
+    /// Vector cost.
+    pub cost: ElementCost,
+    /// How the output is quantized.
+    pub quant: QuantRule,
+    /// Resolves the integer kernel's parameters from the operands' and the output's
+    /// quantization.
+    pub prepare: fn(&LayerCx, [&Tensor; 2]) -> Result<BinaryParams, String>,
+}
+
+/// The element-wise binary kinds.
+pub const TABLE: &[BinaryRow] = &[BinaryRow {
+    kind: BinaryKind::Add,
+    name: "add",
+    verb: "adds",
+    float: |a, b| a + b,
+    cost: ElementCost { per_input: 1, per_output: 1 },
+    quant: QuantRule::Free,
+    prepare: prepare_add,
+}];
+
+/// The table row of a kind.
+pub fn row(kind: BinaryKind) -> &'static BinaryRow {
+    TABLE.iter().find(|r| r.kind == kind).expect("every BinaryKind has a row in ops::binary::TABLE")
+}
+
+/// The row with this name (as model files write it).
+pub fn by_name(name: &str) -> Option<&'static BinaryRow> {
+    TABLE.iter().find(|r| r.name == name)
+}
+
+/// The integer parameters of one binary kind.
+pub enum BinaryParams {
+    /// LiteRT's quantized ADD.
+    Add(AddParams),
+}
+
+fn prepare_add(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> Result<BinaryParams, String> {
+    let out = cx.out();
+    let (qmin, qmax) = qrange(out.dtype);
+    let (so, zo) = scale_zp(out);
+    let act = elementwise::activation_range(cx.l.activation, so, zo, qmin, qmax);
+    let (s1, z1) = scale_zp(a);
+    let (s2, z2) = scale_zp(b);
+    Ok(BinaryParams::Add(AddParams::new(s1, z1, s2, z2, so, zo, out.dtype.bits(), act)))
+}
+
+/// A prepared integer binary layer: the kernel's parameters and the broadcast of each operand.
+pub struct IntBinary {
+    params: BinaryParams,
+    operands: [Operand<i32>; 2],
+    out_shape: Vec<usize>,
+}
+
+impl IntBinary {
+    pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
+        let mut next = inputs.iter();
+        let mut operand = |o: &Operand<i32>| -> Result<Vec<i32>, String> {
+            let v = match o {
+                Operand::Input(shape) => match next.next() {
+                    Some(Values::Int(v)) => broadcast(v, shape, &self.out_shape),
+                    Some(Values::F32(_)) => return Err("expects an integer input, got floats".into()),
+                    None => return Err("input not computed".into()),
+                },
+                Operand::Constant(v, shape) => broadcast(v, shape, &self.out_shape),
+            };
+            Ok(v)
+        };
+        let a = operand(&self.operands[0])?;
+        let b = operand(&self.operands[1])?;
+        Ok(vec![Values::Int(match &self.params {
+            BinaryParams::Add(p) => elementwise::add(p, &a, &b, arith),
+        })])
+    }
+}
+
+/// Where an operand's values come from: the next data input, or a constant.
+enum Operand<T> {
+    Input(Vec<usize>),
+    Constant(Vec<T>, Vec<usize>),
+}
+
+/// The shape two shapes broadcast to, if they do.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| if i + s.len() >= rank { s[i + s.len() - rank] } else { 1 };
+    (0..rank)
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Values of shape `from` stretched to shape `to` (which `from` broadcasts to).
+pub fn broadcast<T: Copy>(v: &[T], from: &[usize], to: &[usize]) -> Vec<T> {
+    if from == to {
+        return v.to_vec();
+    }
+    let rank = to.len();
+    // Stride of each output axis in `v` (0 where the operand stretches).
+    let mut strides = vec![0usize; rank];
+    let mut s = 1;
+    for i in (0..rank).rev() {
+        let d = if i + from.len() >= rank { from[i + from.len() - rank] } else { 1 };
+        strides[i] = if d == 1 { 0 } else { s };
+        s *= d;
+    }
+    let total: usize = to.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..total {
+        out.push(v[idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < to[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// The two operands of a binary layer: its first two inputs (activations or constants).
+fn operands<'a>(cx: &LayerCx<'a>) -> Result<[&'a Tensor; 2], String> {
+    match cx.l.inputs[..] {
+        [a, b] => Ok([cx.g.tensor(a), cx.g.tensor(b)]),
+        _ => Err(format!("takes two operands, got {}", cx.l.inputs.len())),
+    }
+}
+
+impl OpFamily for BinaryKind {
+    fn name(&self) -> &'static str {
+        row(*self).name
+    }
+
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        let [a, b] = operands(cx)?;
+        match broadcast_shape(&a.shape, &b.shape) {
+            Some(s) => Ok(vec![s]),
+            None => Err(format!(
+                "{} tensors of shapes {:?} and {:?}, which do not broadcast",
+                row(*self).verb,
+                a.shape,
+                b.shape
+            )),
+        }
+    }
+
+    fn macs(&self, _cx: &LayerCx) -> Macs {
+        Macs::ZERO
+    }
+
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        let c = row(*self).cost;
+        vec![vector_phase(cx, false, |i, o| {
+            i.saturating_mul(c.per_input).saturating_add(o.saturating_mul(c.per_output))
+        })]
+    }
+
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
+        row(*self).quant
+    }
+
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let [a, b] = operands(cx)?;
+        let out = &cx.out().shape;
+        let mut next = inputs.iter();
+        let mut values = |t: &Tensor| -> Result<Vec<f32>, String> {
+            let v = if t.is_constant() {
+                const_f32(t).ok_or_else(|| format!("constant '{}' has no values", t.name))?
+            } else {
+                next.next().ok_or("missing input")?.clone()
+            };
+            Ok(broadcast(&v, &t.shape, out))
+        };
+        let (va, vb) = (values(a)?, values(b)?);
+        let f = row(*self).float;
+        Ok(vec![va.iter().zip(&vb).map(|(&x, &y)| f(x, y)).collect()])
+    }
+
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        let [a, b] = operands(cx)?;
+        let operand = |t: &Tensor| -> Result<Operand<i32>, String> {
+            if t.is_constant() {
+                let v = const_i32(t).ok_or_else(|| format!("constant '{}' has no integer values", t.name))?;
+                Ok(Operand::Constant(v, t.shape.clone()))
+            } else {
+                Ok(Operand::Input(t.shape.clone()))
+            }
+        };
+        Ok(IntKernel::Binary(IntBinary {
+            params: (row(*self).prepare)(cx, [a, b])?,
+            operands: [operand(a)?, operand(b)?],
+            out_shape: cx.out().shape.clone(),
+        }))
+    }
+
+    /// Additions add the operands' means and variances (independent operands); an operand
+    /// without statistics (a constant) leaves the output unknown.
+    fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        let (x, y) = (inputs.first().copied().flatten()?, inputs.get(1).copied().flatten()?);
+        let cout = cx.out().shape.last().copied().unwrap_or(1);
+        let moments = match self {
+            BinaryKind::Add => Moments {
+                mean: (0..cout).map(|i| x.channel(i).0 + y.channel(i).0).collect(),
+                var: (0..cout).map(|i| x.channel(i).1 + y.channel(i).1).collect(),
+            },
+        };
+        Some(DataFree { moments, within_input_range: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_broadcast_from_the_last_axis() {
+        assert_eq!(broadcast_shape(&[1, 8, 9, 32], &[32]), Some(vec![1, 8, 9, 32]));
+        assert_eq!(broadcast_shape(&[1, 8, 1, 1], &[1, 1, 9, 3]), Some(vec![1, 8, 9, 3]));
+        assert_eq!(broadcast_shape(&[1, 8, 8, 3], &[1, 3, 3, 4]), None);
+    }
+
+    #[test]
+    fn broadcast_repeats_the_stretched_axes() {
+        assert_eq!(broadcast(&[1, 2], &[2], &[2, 2]), vec![1, 2, 1, 2]);
+        assert_eq!(broadcast(&[1, 2], &[2, 1], &[2, 3]), vec![1, 1, 1, 2, 2, 2]);
+        assert_eq!(broadcast(&[5, 6, 7], &[1, 3], &[1, 3]), vec![5, 6, 7]);
+    }
+
+    #[test]
+    fn every_kind_has_one_row() {
+        for k in [BinaryKind::Add] {
+            assert_eq!(TABLE.iter().filter(|r| r.kind == k).count(), 1);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The layout family: ops that move or view values without computing on them -- CONCAT
+//! (rescaling inputs whose quantization differs from the output's, as LiteRT does), PAD
+//! (with the zero point) and RESHAPE (a view of the same bytes).
+
+use super::work::Phase;
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use crate::ir::Layout;
+use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
+use crate::units::Macs;
+
+/// A prepared integer layout op.
+pub enum IntLayout {
+    /// Concatenation: each input's shape and, where it differs from the output's, its
+    /// quantization to rescale from.
+    Concat {
+        /// Axis.
+        axis: usize,
+        /// Per input: shape, and `(scale, zero point)` when it must be rescaled.
+        inputs: Vec<(Vec<usize>, Option<(f32, i32)>)>,
+        /// Output scale, zero point and integer range.
+        output: (f32, i32, i32, i32),
+        /// The fused activation's clamp.
+        act: (i32, i32),
+    },
+    /// Padding with the output zero point.
+    Pad {
+        /// Input shape.
+        shape: Vec<usize>,
+        /// Pads per dimension.
+        pads: Vec<(usize, usize)>,
+        /// Padding value.
+        zero_point: i32,
+    },
+    /// A view.
+    Reshape,
+}
+
+impl IntLayout {
+    pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
+        Ok(vec![Values::Int(match self {
+            IntLayout::Concat { axis, inputs: ins, output: (so, zo, qmin, qmax), act: (amin, amax) } => {
+                let mut parts = Vec::with_capacity(ins.len());
+                for (i, (_, rescale)) in ins.iter().enumerate() {
+                    let v = int_input(inputs, i)?;
+                    parts.push(match rescale {
+                        None => v.clone(),
+                        Some((si, zi)) => layout::rescale(v, *si, *zi, *so, *zo, *qmin, *qmax),
+                    });
+                }
+                let refs: Vec<&[i32]> = parts.iter().map(|p| p.as_slice()).collect();
+                let shapes: Vec<Vec<usize>> = ins.iter().map(|(s, _)| s.clone()).collect();
+                let mut r = layout::concat(&refs, &shapes, *axis);
+                r.iter_mut().for_each(|v| *v = (*v).clamp(*amin, *amax));
+                r
+            }
+            IntLayout::Pad { shape, pads, zero_point } => layout::pad(int_input(inputs, 0)?, shape, pads, *zero_point),
+            IntLayout::Reshape => int_input(inputs, 0)?.clone(),
+        })])
+    }
+}
+
+fn reshape(input: &[usize], total: u64, shape: &[i64]) -> Result<Vec<usize>, String> {
+    let known = shape.iter().filter(|&&d| d >= 0).try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+    let Some(known) = known else {
+        return Err(format!("target shape {:?} has too many elements", shape));
+    };
+    let unknown = shape.iter().filter(|&&d| d < 0).count();
+    if shape.iter().any(|&d| d < -1) || unknown > 1 {
+        return Err(format!("invalid target shape {:?}", shape));
+    }
+    if unknown == 1 {
+        if known == 0 || total % known != 0 {
+            return Err(format!("cannot reshape {:?} to {:?}", input, shape));
+        }
+        Ok(shape.iter().map(|&d| if d < 0 { (total / known) as usize } else { d as usize }).collect())
+    } else if known == total {
+        Ok(shape.iter().map(|&d| d as usize).collect())
+    } else {
+        Err(format!("cannot reshape {:?} ({} elements) to {:?}", input, total, shape))
+    }
+}
+
+impl OpFamily for Layout {
+    fn name(&self) -> &'static str {
+        match self {
+            Layout::Concat { .. } => "concat",
+            Layout::Pad { .. } => "pad",
+            Layout::Reshape { .. } => "reshape",
+        }
+    }
+
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        let x = cx.x();
+        let shape = match self {
+            Layout::Concat { axis } => {
+                let axis = *axis;
+                let mut shape = x.shape.clone();
+                if axis >= shape.len() {
+                    return Err(format!("axis {} out of range for rank {}", axis, shape.len()));
+                }
+                for t in cx.data().skip(1) {
+                    let same_rank = t.shape.len() == shape.len();
+                    let same_other =
+                        same_rank && t.shape.iter().zip(&x.shape).enumerate().all(|(d, (a, b))| d == axis || a == b);
+                    if !same_other {
+                        return Err(format!("concatenates {:?} with {:?} along axis {}", x.shape, t.shape, axis));
+                    }
+                    shape[axis] =
+                        shape[axis].checked_add(t.shape[axis]).ok_or(format!("concatenated axis {axis} overflows"))?;
+                }
+                shape
+            }
+            Layout::Pad { pads } => {
+                if pads.len() != x.shape.len() {
+                    return Err(format!("{} pad pairs for a rank-{} input", pads.len(), x.shape.len()));
+                }
+                x.shape
+                    .iter()
+                    .zip(pads)
+                    .map(|(&s, &(a, b))| s.checked_add(a)?.checked_add(b))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| format!("padding {:?} overflows shape {:?}", pads, x.shape))?
+            }
+            Layout::Reshape { shape } => reshape(&x.shape, x.elements(), shape)?,
+        };
+        Ok(vec![shape])
+    }
+
+    fn macs(&self, _cx: &LayerCx) -> Macs {
+        Macs::ZERO
+    }
+
+    /// Concat and pad copy one element per output element; a reshape moves nothing.
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        match self {
+            Layout::Concat { .. } | Layout::Pad { .. } => vec![vector_phase(cx, false, |_, o| o)],
+            Layout::Reshape { .. } => Vec::new(),
+        }
+    }
+
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
+        match self {
+            Layout::Concat { .. } => QuantRule::SharedWithInputs,
+            Layout::Pad { .. } | Layout::Reshape { .. } => QuantRule::SameAsInput,
+        }
+    }
+
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let x = inputs.first().ok_or("missing input")?;
+        Ok(vec![match self {
+            Layout::Concat { axis } => {
+                let shapes: Vec<Vec<usize>> = cx.data().map(|t| t.shape.clone()).collect();
+                let refs: Vec<&[f32]> = inputs.iter().map(|p| p.as_slice()).collect();
+                layout::concat(&refs, &shapes, *axis)
+            }
+            Layout::Pad { pads } => layout::pad(x, &cx.x().shape, pads, 0.0),
+            Layout::Reshape { .. } => x.clone(),
+        }])
+    }
+
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        let out = cx.out();
+        let (so, zo) = scale_zp(out);
+        Ok(IntKernel::Layout(match self {
+            Layout::Concat { axis } => {
+                let (qmin, qmax) = qrange(out.dtype);
+                let act = elementwise::activation_range(cx.l.activation, so, zo, qmin, qmax);
+                let inputs = cx
+                    .data()
+                    .map(|t| {
+                        let q = scale_zp(t);
+                        (t.shape.clone(), (q != (so, zo)).then_some(q))
+                    })
+                    .collect();
+                IntLayout::Concat { axis: *axis, inputs, output: (so, zo, qmin, qmax), act }
+            }
+            Layout::Pad { pads } => IntLayout::Pad { shape: cx.x().shape.clone(), pads: pads.clone(), zero_point: zo },
+            Layout::Reshape { .. } => IntLayout::Reshape,
+        }))
+    }
+
+    /// Concat lays its inputs' channels side by side; pad and reshape keep the moments
+    /// (collapsed when a reshape changes the channel count).
+    fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        let x = inputs.first().copied().flatten()?;
+        let cout = cx.out().shape.last().copied().unwrap_or(1);
+        let moments = match self {
+            Layout::Concat { .. } => {
+                let mut mm = Moments { mean: Vec::new(), var: Vec::new() };
+                for (t, y) in cx.l.inputs.iter().zip(inputs) {
+                    let Some(y) = y else { continue };
+                    let c = cx.g.tensor(*t).shape.last().copied().unwrap_or(1);
+                    (0..c).for_each(|i| {
+                        mm.mean.push(y.channel(i).0);
+                        mm.var.push(y.channel(i).1);
+                    });
+                }
+                mm
+            }
+            Layout::Pad { .. } => x.clone(),
+            Layout::Reshape { .. } => x.clone().with_channels(cout),
+        };
+        Some(DataFree { moments, within_input_range: false })
+    }
+}

@@ -1,0 +1,285 @@
+//! The op set: one module per operator family, each implementing [`OpFamily`], the one
+//! place that says what the family's layers compute and cost.
+//!
+//! [`Op`] (in `ir`) is a closed enum with one variant per family; the methods on `Op` below
+//! delegate to the family modules with exhaustive matches, so adding a family is a compile
+//! error everywhere a decision is needed and nowhere else. Every stage reads the family
+//! through these methods: shape inference and MAC counts (`ir::Graph`), the cost phases
+//! (`map::work`), the quantization rule (`quant::ptq`, the ONNX QDQ importer), float and
+//! integer execution (`kernels::Executor`) and data-free statistics (`quant::data_free`).
+//! Element-wise binary kinds are rows of the table in [`binary`].
+//!
+//! Architecture invariant: no method of [`OpFamily`] has a default, and no stage matches
+//! on an op family with a catch-all arm.
+
+pub mod binary;
+pub mod conv;
+pub mod convert;
+pub mod fc;
+pub mod layout;
+pub mod pool;
+pub mod reduce;
+pub mod softmax;
+mod weighted;
+pub mod work;
+
+use crate::ir::{Graph, Layer, Op, Tensor, TensorKind};
+use crate::kernels::{Arithmetic, Values};
+use crate::units::Macs;
+use work::Phase;
+
+/// A layer seen from its op: the layer and the graph around it.
+#[derive(Clone, Copy)]
+pub struct LayerCx<'a> {
+    /// The graph.
+    pub g: &'a Graph,
+    /// The layer.
+    pub l: &'a Layer,
+}
+
+impl<'a> LayerCx<'a> {
+    /// The layer `l` of `g`.
+    pub fn new(g: &'a Graph, l: &'a Layer) -> Self {
+        LayerCx { g, l }
+    }
+
+    /// The first data (activation) input, or the first input when none is an activation.
+    pub fn x(&self) -> &'a Tensor {
+        self.data().next().unwrap_or_else(|| self.g.tensor(self.l.inputs[0]))
+    }
+
+    /// The data (activation) inputs, in order.
+    pub fn data(&self) -> impl Iterator<Item = &'a Tensor> + 'a {
+        let g = self.g;
+        self.l.inputs.iter().map(move |&t| g.tensor(t)).filter(|t| t.kind == TensorKind::Activation)
+    }
+
+    /// The first output (valid once shapes are inferred).
+    pub fn out(&self) -> &'a Tensor {
+        self.g.tensor(self.l.outputs[0])
+    }
+
+    /// The weight tensor, if the layer has one.
+    pub fn weights(&self) -> Option<&'a Tensor> {
+        self.g.weights_of(self.l)
+    }
+
+    /// The bias tensor, if the layer has one.
+    pub fn bias(&self) -> Option<&'a Tensor> {
+        self.g.bias_of(self.l)
+    }
+}
+
+/// How an op's output is quantized relative to its inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QuantRule {
+    /// Its own parameters from statistics; the integer kernel rescales.
+    Free,
+    /// The output carries the data input's parameters: the integer kernel moves values
+    /// without rescaling them.
+    SameAsInput,
+    /// Parameters fixed by the op at this width.
+    Fixed {
+        /// Scale.
+        scale: f32,
+        /// Zero point.
+        zero_point: i32,
+    },
+    /// Its own parameters and a kernel that rescales its inputs; targets whose kernel does
+    /// not (LiteRT) give the inputs and the output one set.
+    SharedWithInputs,
+    /// No integer kernel at this width: the op runs in float on dequantized inputs (and a
+    /// DEQUANTIZE's output is float by definition).
+    FloatOnly,
+}
+
+/// Per-channel mean and variance of a tensor, as data-free calibration propagates them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    /// Mean per channel (one entry when collapsed over channels).
+    pub mean: Vec<f64>,
+    /// Variance per channel.
+    pub var: Vec<f64>,
+}
+
+impl Moments {
+    /// Mean and variance over all channels.
+    pub fn collapse(&self) -> (f64, f64) {
+        let n = self.mean.len().max(1) as f64;
+        let m = self.mean.iter().sum::<f64>() / n;
+        let v = self.var.iter().zip(&self.mean).map(|(v, mu)| v + (mu - m).powi(2)).sum::<f64>() / n;
+        (m, v)
+    }
+
+    /// The moments of channel `i` (the only entry of a collapsed tensor; zero beyond the end).
+    pub fn channel(&self, i: usize) -> (f64, f64) {
+        if self.mean.len() == 1 {
+            (self.mean[0], self.var[0])
+        } else {
+            (self.mean.get(i).copied().unwrap_or(0.0), self.var.get(i).copied().unwrap_or(0.0))
+        }
+    }
+
+    /// The same moments collapsed to one channel when they do not have `channels` entries.
+    pub fn with_channels(self, channels: usize) -> Moments {
+        if self.mean.len() == channels {
+            self
+        } else {
+            let (mu, v) = self.collapse();
+            Moments { mean: vec![mu], var: vec![v] }
+        }
+    }
+}
+
+/// What data-free calibration knows of an op's output before its fused activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataFree {
+    /// The propagated moments.
+    pub moments: Moments,
+    /// Whether the output's range lies within the data input's (pooling, means, layout).
+    pub within_input_range: bool,
+}
+
+/// A layer's integer kernel with its parameters resolved once (requantization multipliers,
+/// clamp ranges, packed weights); [`IntKernel::run`] then takes only values.
+pub enum IntKernel {
+    /// A convolution.
+    Conv(conv::IntConv),
+    /// A fully connected layer.
+    Fc(fc::IntFc),
+    /// An element-wise binary op.
+    Binary(binary::IntBinary),
+    /// Pooling.
+    Pool(pool::IntPool),
+    /// A reduction.
+    Reduce(reduce::IntReduce),
+    /// Softmax.
+    Softmax(softmax::IntSoftmax),
+    /// Concat, pad, reshape.
+    Layout(layout::IntLayout),
+    /// Quantize, dequantize.
+    Convert(convert::IntConvert),
+}
+
+impl IntKernel {
+    /// Runs the kernel on the layer's data inputs (in order) and returns one value per
+    /// output; an error says what is missing or unsupported.
+    pub fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
+        match self {
+            IntKernel::Conv(k) => k.run(inputs, arith),
+            IntKernel::Fc(k) => k.run(inputs, arith),
+            IntKernel::Binary(k) => k.run(inputs, arith),
+            IntKernel::Pool(k) => k.run(inputs),
+            IntKernel::Reduce(k) => k.run(inputs, arith),
+            IntKernel::Softmax(k) => k.run(inputs),
+            IntKernel::Layout(k) => k.run(inputs),
+            IntKernel::Convert(k) => k.run(inputs),
+        }
+    }
+}
+
+/// Vector work that reads every data input once and writes the output once, with `ops`
+/// operations from the elements read and written.
+pub(crate) fn vector_phase(cx: &LayerCx, pooling: bool, ops: impl FnOnce(u64, u64) -> u64) -> Phase {
+    let in_elements: u64 = cx.data().map(|t| t.elements()).fold(0, u64::saturating_add);
+    let out_elements = cx.out().elements();
+    let ops = ops(in_elements, out_elements);
+    Phase::Vector(work::VectorWork { in_elements, out_elements, ops, pooling })
+}
+
+/// Data-free statistics of an op that keeps its data input's moments.
+pub(crate) fn same_moments(inputs: &[Option<&Moments>], within_input_range: bool) -> Option<DataFree> {
+    let x = inputs.first().copied().flatten()?;
+    Some(DataFree { moments: x.clone(), within_input_range })
+}
+
+/// The integer values of data input `i`, or why there are none.
+pub(crate) fn int_input<'v>(inputs: &[&'v Values], i: usize) -> Result<&'v Vec<i32>, String> {
+    match inputs.get(i) {
+        Some(Values::Int(v)) => Ok(v),
+        Some(Values::F32(_)) => Err("expects an integer input, got floats".into()),
+        None => Err("input not computed".into()),
+    }
+}
+
+/// What every op family defines. No method has a default: a new family decides each.
+pub trait OpFamily {
+    /// A short name for reports.
+    fn name(&self) -> &'static str;
+    /// The shape of each output from the inputs' shapes (one entry per output), or what
+    /// is inconsistent.
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String>;
+    /// Multiply-accumulates: weight-by-activation or activation-by-activation products
+    /// (bias, pooling and element-wise work is not counted).
+    fn macs(&self, cx: &LayerCx) -> Macs;
+    /// The cost phases, in order (none for an op that moves no data).
+    fn work(&self, cx: &LayerCx) -> Vec<Phase>;
+    /// How the output is quantized, for a data input and an output of these widths.
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule;
+    /// Float evaluation (before the fused activation) from the data inputs' values, in
+    /// order; constants are read from the graph. One value per output.
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
+    /// The integer kernel of a layer whose output is an integer tensor.
+    fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String>;
+    /// Data-free statistics of the output before the fused activation from those of the
+    /// inputs (`inputs[i]` for `l.inputs[i]`, `None` where unknown); `None` when unknown.
+    fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree>;
+}
+
+/// Delegation of [`OpFamily`] to the family modules.
+macro_rules! delegate {
+    ($self:ident, $f:ident ( $($arg:expr),* )) => {
+        match $self {
+            Op::Conv2d(o) => o.$f($($arg),*),
+            Op::FullyConnected(o) => o.$f($($arg),*),
+            Op::Binary(o) => o.$f($($arg),*),
+            Op::Pool(o) => o.$f($($arg),*),
+            Op::Reduce(o) => o.$f($($arg),*),
+            Op::Softmax(o) => o.$f($($arg),*),
+            Op::Layout(o) => o.$f($($arg),*),
+            Op::Convert(o) => o.$f($($arg),*),
+        }
+    };
+}
+
+impl OpFamily for Op {
+    fn name(&self) -> &'static str {
+        delegate!(self, name())
+    }
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        delegate!(self, infer_shapes(cx))
+    }
+    fn macs(&self, cx: &LayerCx) -> Macs {
+        delegate!(self, macs(cx))
+    }
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        delegate!(self, work(cx))
+    }
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        delegate!(self, quant_rule(input_bits, output_bits))
+    }
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        delegate!(self, eval_float(cx, inputs))
+    }
+    fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
+        delegate!(self, prepare_int(cx, arith))
+    }
+    fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        delegate!(self, data_free(cx, inputs))
+    }
+}
+
+impl Op {
+    /// Whether the op's kernel passes its data input's quantization through to its output
+    /// without rescaling ([`QuantRule::SameAsInput`], a rule that holds at every width), so
+    /// the two share parameters and width.
+    pub fn passes_quantization_through(&self) -> bool {
+        // SameAsInput is decided by the family alone; the widths given do not matter.
+        self.quant_rule(8, 8) == QuantRule::SameAsInput
+    }
+
+    /// A short name for reports (`Graph::op_name` also tells depthwise convolutions apart).
+    pub fn name(&self) -> &'static str {
+        OpFamily::name(self)
+    }
+}

@@ -1,0 +1,104 @@
+//! The reduction family: MEAN over any axes (global average pooling is a mean over H and W).
+
+use super::work::Phase;
+use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use crate::ir::{Reduce, ReduceKind};
+use crate::kernels::pool;
+use crate::kernels::{qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
+use crate::units::Macs;
+
+/// A prepared integer reduction.
+pub struct IntReduce {
+    kind: ReduceKind,
+    shape: Vec<usize>,
+    axes: Vec<usize>,
+    zi: i32,
+    m: QuantMultiplier,
+    zo: i32,
+    qmin: i32,
+    qmax: i32,
+}
+
+impl IntReduce {
+    pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
+        let x = int_input(inputs, 0)?;
+        Ok(vec![Values::Int(match self.kind {
+            ReduceKind::Mean => {
+                pool::mean(&self.shape, &self.axes, x, self.zi, self.m, self.zo, self.qmin, self.qmax, arith)
+            }
+        })])
+    }
+}
+
+impl OpFamily for Reduce {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            ReduceKind::Mean => "mean",
+        }
+    }
+
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        let x = cx.x();
+        if self.axes.iter().any(|&a| a >= x.shape.len()) {
+            return Err(format!("axes {:?} out of range for shape {:?}", self.axes, x.shape));
+        }
+        let mut shape = Vec::new();
+        for (d, &s) in x.shape.iter().enumerate() {
+            if self.axes.contains(&d) {
+                if self.keep_dims {
+                    shape.push(1);
+                }
+            } else {
+                shape.push(s);
+            }
+        }
+        Ok(vec![shape])
+    }
+
+    fn macs(&self, _cx: &LayerCx) -> Macs {
+        Macs::ZERO
+    }
+
+    /// One addition per input element and one multiply per output (runs on NVDLA's PDP).
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        let kind = self.kind;
+        vec![vector_phase(cx, true, |i, o| match kind {
+            ReduceKind::Mean => i + o,
+        })]
+    }
+
+    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
+        QuantRule::Free
+    }
+
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let x = inputs.first().ok_or("missing input")?;
+        let (s, n) = pool::reduce_sum(&cx.x().shape, &self.axes, x.iter().copied());
+        Ok(vec![match self.kind {
+            ReduceKind::Mean => s.iter().zip(n).map(|(&v, n)| v / n.max(1) as f32).collect(),
+        }])
+    }
+
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        let (x, out) = (cx.x(), cx.out());
+        let (si, zi) = scale_zp(x);
+        let (so, zo) = scale_zp(out);
+        let (qmin, qmax) = qrange(out.dtype);
+        Ok(IntKernel::Reduce(IntReduce {
+            kind: self.kind,
+            shape: x.shape.clone(),
+            axes: self.axes.clone(),
+            zi,
+            m: QuantMultiplier::from_real(si as f64 / so as f64),
+            zo,
+            qmin,
+            qmax,
+        }))
+    }
+
+    /// A mean keeps its input's mean and variance (the averaged values are correlated, see
+    /// `quant::data_free`), and its range stays within its input's.
+    fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        same_moments(inputs, true)
+    }
+}

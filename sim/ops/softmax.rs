@@ -1,0 +1,117 @@
+//! The softmax family: softmax over the last axis, with LiteRT's fixed output quantization.
+
+use super::work::Phase;
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use crate::ir::Softmax;
+use crate::kernels::softmax::{self, SoftmaxParams};
+use crate::kernels::{elementwise, float, qrange, scale_zp, Arithmetic, Values};
+use crate::units::Macs;
+
+/// The widest activations the integer softmax takes.
+pub const MAX_INT_BITS: u8 = 8;
+
+/// LiteRT's fixed output quantization of an integer softmax at `bits`: scale `2^-bits`,
+/// zero point `-2^(bits-1)` (int8: 1/256, -128).
+pub fn fixed_output(bits: u32) -> (f32, i32) {
+    (1.0 / (1u64 << bits) as f32, -(1i32 << (bits - 1)))
+}
+
+/// A prepared integer softmax: LiteRT's kernel, or a float softmax requantized to the
+/// output's parameters when they are not the fixed ones (an ONNX QDQ model's 1/255).
+pub enum IntSoftmax {
+    /// LiteRT's integer softmax.
+    Fixed {
+        /// The kernel's parameters.
+        params: SoftmaxParams,
+        /// Softmax depth (last axis).
+        depth: usize,
+        /// The input type's minimum.
+        in_min: i32,
+        /// Output bits.
+        bits: u32,
+    },
+    /// Dequantize, float softmax, quantize (round half to even).
+    ViaFloat {
+        /// Input scale and zero point.
+        input: (f32, i32),
+        /// Output scale, zero point and range.
+        output: (f32, i32, i32, i32),
+        /// Softmax depth.
+        depth: usize,
+        /// Beta.
+        beta: f32,
+    },
+}
+
+impl IntSoftmax {
+    pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
+        let x = int_input(inputs, 0)?;
+        Ok(vec![Values::Int(match self {
+            IntSoftmax::Fixed { params, depth, in_min, bits } => softmax::softmax(params, x, *depth, *in_min, *bits),
+            IntSoftmax::ViaFloat { input: (si, zi), output: (so, zo, qmin, qmax), depth, beta } => {
+                let y = float::softmax(&elementwise::dequantize(x, *si, *zi), *depth, *beta);
+                elementwise::quantize_half_even(&y, *so, *zo, *qmin, *qmax)
+            }
+        })])
+    }
+}
+
+impl OpFamily for Softmax {
+    fn name(&self) -> &'static str {
+        "softmax"
+    }
+
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        Ok(vec![cx.x().shape.clone()])
+    }
+
+    fn macs(&self, _cx: &LayerCx) -> Macs {
+        Macs::ZERO
+    }
+
+    /// exp via a lookup table, running sum, reciprocal multiply: three per element.
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        vec![vector_phase(cx, false, |i, _| i.saturating_mul(3))]
+    }
+
+    /// LiteRT's fixed output parameters at the output's width when the integer softmax
+    /// takes the input's width; float otherwise.
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        if input_bits <= MAX_INT_BITS {
+            let (scale, zero_point) = fixed_output(output_bits as u32);
+            QuantRule::Fixed { scale, zero_point }
+        } else {
+            QuantRule::FloatOnly
+        }
+    }
+
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let depth = cx.x().shape.last().copied().unwrap_or(1);
+        Ok(vec![float::softmax(inputs.first().ok_or("missing input")?, depth, self.beta)])
+    }
+
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        let (x, out) = (cx.x(), cx.out());
+        let (si, zi) = scale_zp(x);
+        let (so, zo) = scale_zp(out);
+        let (in_min, _) = qrange(x.dtype);
+        if x.dtype.bits() > MAX_INT_BITS as u32 || out.dtype.bits() > 16 {
+            return Err("integer softmax supports 8-bit inputs only".into());
+        }
+        let depth = x.shape.last().copied().unwrap_or(1);
+        let bits = out.dtype.bits();
+        Ok(IntKernel::Softmax(if (so, zo) == fixed_output(bits) {
+            IntSoftmax::Fixed { params: SoftmaxParams::new(self.beta, si), depth, in_min, bits }
+        } else {
+            let (qmin, qmax) = qrange(out.dtype);
+            IntSoftmax::ViaFloat { input: (si, zi), output: (so, zo, qmin, qmax), depth, beta: self.beta }
+        }))
+    }
+
+    /// The outputs of one row sum to 1: mean 1/depth, no spread assumed.
+    fn data_free(&self, cx: &LayerCx, _inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        let cout = cx.out().shape.last().copied().unwrap_or(1);
+        let moments = Moments { mean: vec![1.0 / cout.max(1) as f64], var: vec![0.0] };
+        Some(DataFree { moments, within_input_range: false })
+    }
+}

@@ -1,0 +1,56 @@
+//! What the weighted families (conv, fully connected) share: integer weights and bias, zero
+//! points, per-channel requantization multipliers and the output clamp, read from the graph
+//! once when the integer kernel is prepared.
+
+use super::LayerCx;
+use crate::ir::Tensor;
+use crate::kernels::{const_i32, const_i64, elementwise, qrange, scale_zp, QuantMultiplier};
+
+/// The resolved integer operands of a conv or FC layer.
+pub(crate) struct WeightedLayer<'g> {
+    pub x: &'g Tensor,
+    pub w: &'g Tensor,
+    pub weights: Vec<i32>,
+    pub bias: Option<Vec<i64>>,
+    pub input_zp: i32,
+    pub output_zp: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+    /// One multiplier per output channel: input scale x weight scale / output scale.
+    pub multipliers: Vec<QuantMultiplier>,
+    /// One weight zero point per output channel.
+    pub weight_zp: Vec<i32>,
+}
+
+pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<WeightedLayer<'g>, String> {
+    let x = cx.x();
+    let out = cx.out();
+    let w = cx.weights().ok_or("no weights")?;
+    let weights = const_i32(w).ok_or("weights have no integer values")?;
+    let bias = match cx.bias() {
+        Some(b) => Some(const_i64(b).ok_or("bias has no integer values")?),
+        None => None,
+    };
+    let (si, input_zp) = scale_zp(x);
+    let (so, output_zp) = scale_zp(out);
+    let (qmin, qmax) = qrange(out.dtype);
+    let (act_min, act_max) = elementwise::activation_range(cx.l.activation, so, output_zp, qmin, qmax);
+    let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
+    if wq.scales.len() != 1 && wq.scales.len() != cout {
+        return Err(format!("{} weight scales for {} output channels", wq.scales.len(), cout));
+    }
+    let multipliers = (0..cout)
+        .map(|c| {
+            let (sw, _) = wq.channel(c);
+            QuantMultiplier::from_real(si as f64 * sw as f64 / so as f64)
+        })
+        .collect();
+    let weight_zp = (0..cout).map(|c| wq.channel(c).1 as i32).collect();
+    Ok(WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max, multipliers, weight_zp })
+}
+
+/// The float weights and bias of a conv or FC layer (dequantized when quantized).
+pub(crate) fn float_operands(cx: &LayerCx) -> Result<(Vec<f32>, Option<Vec<f32>>), String> {
+    let w = cx.weights().and_then(crate::kernels::const_f32).ok_or("weights have no values")?;
+    Ok((w, cx.bias().and_then(crate::kernels::const_f32)))
+}

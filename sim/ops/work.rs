@@ -1,0 +1,130 @@
+//! What a layer asks of the hardware, normalized for the schedulers: a convolution loop nest
+//! (fully connected is a 1x1 convolution over a 1x1 image; a matrix product is one with
+//! an activation as its second operand) or vector work; an op's cost is a list of these
+//! phases ([`crate::ops::OpFamily::work`]).
+
+use crate::units::Macs;
+
+/// A convolution (or FC) loop nest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvWork {
+    /// Batch.
+    pub n: u64,
+    /// Input height and width (before padding).
+    pub ih: u64,
+    /// Input width.
+    pub iw: u64,
+    /// Input channels (all groups).
+    pub c: u64,
+    /// Output channels (all groups).
+    pub k: u64,
+    /// Groups (1 dense, c for depthwise).
+    pub groups: u64,
+    /// Kernel height.
+    pub r: u64,
+    /// Kernel width.
+    pub s: u64,
+    /// Stride along height.
+    pub sh: u64,
+    /// Stride along width.
+    pub sw: u64,
+    /// Dilation along height.
+    pub dh: u64,
+    /// Dilation along width.
+    pub dw: u64,
+    /// Output height.
+    pub oh: u64,
+    /// Output width.
+    pub ow: u64,
+}
+
+impl ConvWork {
+    /// A fully connected layer as a 1x1 convolution over a 1x1 image, batch `n`.
+    pub fn fully_connected(n: u64, in_features: u64, out_features: u64) -> Self {
+        ConvWork {
+            n,
+            ih: 1,
+            iw: 1,
+            c: in_features,
+            k: out_features,
+            groups: 1,
+            r: 1,
+            s: 1,
+            sh: 1,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            oh: 1,
+            ow: 1,
+        }
+    }
+
+    /// Input channels per group.
+    pub fn cg(&self) -> u64 {
+        self.c / self.groups.max(1)
+    }
+    /// Output channels per group.
+    pub fn kg(&self) -> u64 {
+        self.k / self.groups.max(1)
+    }
+    /// Whether this is a depthwise convolution (one input channel per group).
+    pub fn is_depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.c
+    }
+    /// Output pixels (batch included).
+    pub fn pixels(&self) -> u64 {
+        self.n.saturating_mul(self.oh).saturating_mul(self.ow)
+    }
+    /// Multiply-accumulates.
+    pub fn macs(&self) -> Macs {
+        Macs(self.pixels().saturating_mul(self.k).saturating_mul(self.r * self.s).saturating_mul(self.cg()))
+    }
+    /// Weight elements.
+    pub fn weights(&self) -> u64 {
+        self.k.saturating_mul(self.r * self.s).saturating_mul(self.cg())
+    }
+    /// Input rows needed for `rows` output rows.
+    pub fn in_rows(&self, rows: u64) -> u64 {
+        (rows.saturating_sub(1) * self.sh + (self.r - 1) * self.dh + 1).min(self.ih.max(1))
+    }
+    /// Input columns needed for `cols` output columns.
+    pub fn in_cols(&self, cols: u64) -> u64 {
+        (cols.saturating_sub(1) * self.sw + (self.s - 1) * self.dw + 1).min(self.iw.max(1))
+    }
+}
+
+/// Element-wise, pooling, reduction or data-movement work, run on the vector unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorWork {
+    /// Input elements read (all inputs).
+    pub in_elements: u64,
+    /// Output elements written.
+    pub out_elements: u64,
+    /// Vector-unit operations.
+    pub ops: u64,
+    /// Whether this is pooling (runs on NVDLA's PDP rather than its SDP).
+    pub pooling: bool,
+}
+
+/// Where a GEMM's second operand comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operand {
+    /// A constant (weights): loaded once per tile, reused across the batch.
+    Constant,
+    /// An activation computed by the network (e.g. attention's K and V).
+    Activation,
+}
+
+/// One phase of a layer's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A convolution / GEMM loop nest on the MAC array.
+    Gemm {
+        /// The loop nest.
+        work: ConvWork,
+        /// Where the second operand comes from.
+        operand: Operand,
+    },
+    /// Element-wise, pooling, reduction or data-movement work on the vector unit.
+    Vector(VectorWork),
+}

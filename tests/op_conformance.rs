@@ -1,0 +1,560 @@
+//! Conformance of every op kind: one case per family member, each checked the same way --
+//! shape inference, float execution against a naive reference written here, MACs and cost
+//! phases (never a default), integer execution after post-training quantization against
+//! the float result, and the `.aqm` and `.tflite` round trips. Integer bit-exactness against
+//! LiteRT is checked by `tests/tflite_golden.rs` on the golden models; `golden_models_cover`
+//! below makes sure every kind is in one of them or has an exact integer case here.
+//!
+//! Adding an op family or kind: the `family` match below stops compiling until the new
+//! family is named, and `every_family_has_a_case` fails until it has a case.
+
+use accelsim::export::tflite::to_tflite;
+use accelsim::import::{aqm, tflite};
+use accelsim::ir::{
+    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
+    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+};
+use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
+use accelsim::map::work::{work_of, Work};
+use accelsim::quant::calib::calibrate;
+use accelsim::quant::clip::ClipMethod;
+use accelsim::quant::data_free::statistics;
+use accelsim::quant::ptq::{quantize_graph, PtqConfig};
+use accelsim::quant::widths::WidthPlan;
+use accelsim::quant::Precision;
+
+/// The family of an op: an exhaustive match, so a new family is a compile error here.
+fn family(op: &Op) -> &'static str {
+    match op {
+        Op::Conv2d(_) => "conv",
+        Op::FullyConnected(_) => "fc",
+        Op::Binary(BinaryKind::Add) => "binary:add",
+        Op::Pool(_) => "pool",
+        Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => "reduce:mean",
+        Op::Softmax(_) => "softmax",
+        Op::Layout(Layout::Concat { .. }) => "layout:concat",
+        Op::Layout(Layout::Pad { .. }) => "layout:pad",
+        Op::Layout(Layout::Reshape { .. }) => "layout:reshape",
+        Op::Convert(Convert::Quantize) => "convert:quantize",
+        Op::Convert(Convert::Dequantize) => "convert:dequantize",
+    }
+}
+
+const ALL_FAMILIES: &[&str] = &[
+    "conv",
+    "fc",
+    "binary:add",
+    "pool",
+    "reduce:mean",
+    "softmax",
+    "layout:concat",
+    "layout:pad",
+    "layout:reshape",
+    "convert:quantize",
+    "convert:dequantize",
+];
+
+/// Deterministic values in about [-1, 1].
+fn values(n: usize, seed: usize) -> Vec<f32> {
+    (0..n).map(|i| (((i * 37 + seed * 11) % 23) as f32 / 11.0) - 1.0).collect()
+}
+
+const X: [usize; 4] = [1, 4, 4, 3];
+
+/// A one-layer float graph over `inputs` data inputs of shape `X` (plus constants).
+struct Case {
+    name: &'static str,
+    graph: Graph,
+    /// Expected output shape.
+    shape: Vec<usize>,
+    /// Expected MACs.
+    macs: u64,
+    /// The float reference output for the inputs `values(.., k)`.
+    reference: Vec<f32>,
+    /// Whether the case goes through PTQ, the executor and both file formats.
+    quantizable: bool,
+}
+
+fn graph(name: &str, op: Op, data: usize, consts: Vec<(TensorKind, Vec<usize>, Vec<f32>)>) -> Graph {
+    let mut g = Graph::new(name, WeightSource::Imported { path: "test".into() });
+    let mut inputs = Vec::new();
+    for k in 0..data {
+        let x = g.add_tensor(Tensor::float(format!("x{k}"), X.to_vec(), TensorKind::Activation));
+        g.inputs.push(x);
+        inputs.push(x);
+    }
+    for (i, (kind, shape, v)) in consts.into_iter().enumerate() {
+        let mut t = Tensor::float(format!("c{i}"), shape, kind);
+        t.data = Some(TensorData::F32(v));
+        inputs.push(g.add_tensor(t));
+    }
+    let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
+    g.outputs.push(y);
+    g.layers.push(Layer { name: "l".into(), op, inputs, outputs: vec![y], activation: Activation::None });
+    g.infer_shapes().expect("shape inference");
+    g
+}
+
+fn at(x: &[f32], s: [usize; 4], n: usize, h: usize, w: usize, c: usize) -> f32 {
+    x[((n * s[1] + h) * s[2] + w) * s[3] + c]
+}
+
+fn cases() -> Vec<Case> {
+    let n_x = X.iter().product::<usize>();
+    let x0 = values(n_x, 0);
+    let x1 = values(n_x, 1);
+    let mut out = Vec::new();
+
+    // Dense 3x3 conv, SAME, stride 1, 2 output channels, bias.
+    let w = values(2 * 9 * 3, 5);
+    let b = vec![0.25, -0.5];
+    let conv = Conv2d {
+        out_channels: 2,
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        padding: Padding::Same,
+        groups: 1,
+        bias: true,
+    };
+    let mut r = Vec::new();
+    for h in 0..4 {
+        for wq in 0..4 {
+            for o in 0..2 {
+                let mut acc = b[o];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (iy, ix) = (h as isize + ky as isize - 1, wq as isize + kx as isize - 1);
+                        if (0..4).contains(&iy) && (0..4).contains(&ix) {
+                            for c in 0..3 {
+                                acc += at(&x0, X, 0, iy as usize, ix as usize, c) * w[((o * 3 + ky) * 3 + kx) * 3 + c];
+                            }
+                        }
+                    }
+                }
+                r.push(acc);
+            }
+        }
+    }
+    out.push(Case {
+        name: "conv",
+        graph: graph(
+            "conv",
+            Op::Conv2d(conv.clone()),
+            1,
+            vec![(TensorKind::Weight, vec![2, 3, 3, 3], w), (TensorKind::Bias, vec![2], b)],
+        ),
+        shape: vec![1, 4, 4, 2],
+        macs: 16 * 2 * 27,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Depthwise 3x3, VALID, multiplier 1.
+    let w = values(3 * 9, 7);
+    let dw = Conv2d { out_channels: 3, padding: Padding::Valid, groups: 3, bias: false, ..conv };
+    let mut r = Vec::new();
+    for h in 0..2 {
+        for wq in 0..2 {
+            for c in 0..3 {
+                let mut acc = 0.0;
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        acc += at(&x0, X, 0, h + ky, wq + kx, c) * w[(c * 3 + ky) * 3 + kx];
+                    }
+                }
+                r.push(acc);
+            }
+        }
+    }
+    out.push(Case {
+        name: "dwconv",
+        graph: graph("dwconv", Op::Conv2d(dw), 1, vec![(TensorKind::Weight, vec![3, 3, 3, 1], w)]),
+        shape: vec![1, 2, 2, 3],
+        macs: 4 * 3 * 9,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Fully connected over the flattened input.
+    let w = values(5 * 48, 3);
+    let r = (0..5).map(|o| (0..48).map(|k| x0[k] * w[o * 48 + k]).sum()).collect();
+    out.push(Case {
+        name: "fc",
+        graph: graph(
+            "fc",
+            Op::FullyConnected(FullyConnected { out_features: 5, bias: false }),
+            1,
+            vec![(TensorKind::Weight, vec![5, 48], w)],
+        ),
+        shape: vec![1, 5],
+        macs: 48 * 5,
+        reference: r,
+        quantizable: true,
+    });
+
+    // ADD of two activations, and of a broadcast constant (the [1, 8, 9, 32] + [32] case).
+    out.push(Case {
+        name: "add",
+        graph: graph("add", Op::Binary(BinaryKind::Add), 2, vec![]),
+        shape: X.to_vec(),
+        macs: 0,
+        reference: x0.iter().zip(&x1).map(|(a, b)| a + b).collect(),
+        quantizable: true,
+    });
+    let k = vec![0.5, -0.25, 1.0];
+    out.push(Case {
+        name: "add_broadcast_constant",
+        graph: graph("addc", Op::Binary(BinaryKind::Add), 1, vec![(TensorKind::Constant, vec![3], k.clone())]),
+        shape: X.to_vec(),
+        macs: 0,
+        reference: x0.iter().enumerate().map(|(i, a)| a + k[i % 3]).collect(),
+        quantizable: false,
+    });
+
+    // Pooling 2x2 stride 2.
+    for (kind, name) in [(PoolKind::Max, "maxpool"), (PoolKind::Avg, "avgpool")] {
+        let mut r = Vec::new();
+        for h in 0..2 {
+            for wq in 0..2 {
+                for c in 0..3 {
+                    let v: Vec<f32> = (0..4).map(|i| at(&x0, X, 0, 2 * h + i / 2, 2 * wq + i % 2, c)).collect();
+                    r.push(match kind {
+                        PoolKind::Max => v.iter().copied().fold(f32::MIN, f32::max),
+                        PoolKind::Avg => v.iter().sum::<f32>() / 4.0,
+                    });
+                }
+            }
+        }
+        out.push(Case {
+            name,
+            graph: graph(
+                name,
+                Op::Pool(Pool { kind, kernel: [2, 2], stride: [2, 2], padding: Padding::Valid }),
+                1,
+                vec![],
+            ),
+            shape: vec![1, 2, 2, 3],
+            macs: 0,
+            reference: r,
+            quantizable: true,
+        });
+    }
+
+    // Mean over H and W.
+    let r = (0..3).map(|c| (0..16).map(|i| x0[i * 3 + c]).sum::<f32>() / 16.0).collect();
+    out.push(Case {
+        name: "mean",
+        graph: graph(
+            "mean",
+            Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: false }),
+            1,
+            vec![],
+        ),
+        shape: vec![1, 3],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Softmax over channels.
+    let r = x0
+        .chunks(3)
+        .flat_map(|row| {
+            let m = row.iter().copied().fold(f32::MIN, f32::max);
+            let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
+            let s: f32 = e.iter().sum();
+            e.into_iter().map(move |v| v / s)
+        })
+        .collect();
+    out.push(Case {
+        name: "softmax",
+        graph: graph("softmax", Op::Softmax(Softmax { beta: 1.0 }), 1, vec![]),
+        shape: X.to_vec(),
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Concat on channels.
+    let r = x0.chunks(3).zip(x1.chunks(3)).flat_map(|(a, b)| a.iter().chain(b).copied()).collect();
+    out.push(Case {
+        name: "concat",
+        graph: graph("concat", Op::Layout(Layout::Concat { axis: 3 }), 2, vec![]),
+        shape: vec![1, 4, 4, 6],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Pad H and W by one on each side.
+    let mut r = Vec::new();
+    for h in 0..6 {
+        for wq in 0..6 {
+            for c in 0..3 {
+                let inside = (1..5).contains(&h) && (1..5).contains(&wq);
+                r.push(if inside { at(&x0, X, 0, h - 1, wq - 1, c) } else { 0.0 });
+            }
+        }
+    }
+    out.push(Case {
+        name: "pad",
+        graph: graph("pad", Op::Layout(Layout::Pad { pads: vec![(0, 0), (1, 1), (1, 1), (0, 0)] }), 1, vec![]),
+        shape: vec![1, 6, 6, 3],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    out.push(Case {
+        name: "reshape",
+        graph: graph("reshape", Op::Layout(Layout::Reshape { shape: vec![1, -1] }), 1, vec![]),
+        shape: vec![1, 48],
+        macs: 0,
+        reference: x0.clone(),
+        quantizable: true,
+    });
+    out
+}
+
+fn inputs_of(g: &Graph) -> Vec<Vec<f32>> {
+    g.inputs.iter().enumerate().map(|(k, &t)| values(g.tensor(t).elements() as usize, k)).collect()
+}
+
+fn float_out(g: &Graph) -> Vec<f32> {
+    let vals = run_float(g, &inputs_of(g)).expect("float run");
+    match value_of(&vals, g.outputs[0]) {
+        Some(Values::F32(v)) => v.clone(),
+        other => panic!("{}: no float output: {other:?}", g.name),
+    }
+}
+
+fn ptq(g: &Graph, litert: bool) -> Graph {
+    // Calibration runs single-input graphs; graphs with two inputs take data-free statistics
+    // (inputs assumed in [-1, 1], as `values` gives).
+    let cal = if g.inputs.len() == 1 { calibrate(g, &inputs_of(g)).expect("calibration") } else { statistics(g) };
+    let cfg = PtqConfig {
+        widths: WidthPlan::uniform(g, Precision { weight_bits: 8, activation_bits: 8 }),
+        per_channel: true,
+        symmetric_weights: true,
+        method: ClipMethod::MinMax,
+        bias_correction: false,
+        litert,
+    };
+    quantize_graph(g, &cal, &cfg).expect("quantize")
+}
+
+#[test]
+fn every_family_has_a_case() {
+    let mut covered: Vec<&str> = cases().iter().map(|c| family(&c.graph.layers[0].op)).collect();
+    // QUANTIZE and DEQUANTIZE come from post-training quantization of every case.
+    let q = ptq(&cases()[0].graph, false);
+    covered.extend(q.layers.iter().map(|l| family(&l.op)));
+    for f in ALL_FAMILIES {
+        assert!(covered.contains(f), "no conformance case for {f}");
+    }
+}
+
+#[test]
+fn shapes_macs_and_work() {
+    for c in cases() {
+        let g = &c.graph;
+        let l = &g.layers[0];
+        assert_eq!(g.output(l).shape, c.shape, "{}: shape", c.name);
+        assert_eq!(g.macs(l).get(), c.macs, "{}: MACs", c.name);
+        let work = work_of(g, l).expect("one phase");
+        match (&l.op, work) {
+            (Op::Conv2d(_) | Op::FullyConnected(_), Work::Conv(w)) => {
+                assert_eq!(w.macs().get(), c.macs, "{}: the loop nest's MACs", c.name)
+            }
+            (Op::Layout(Layout::Reshape { .. }), Work::Free) => {}
+            (_, Work::Vector(v)) => {
+                assert!(v.ops > 0 && v.out_elements == g.output(l).elements(), "{}: vector work {v:?}", c.name);
+                let ins: u64 = g.activation_inputs(l).map(|t| t.elements()).sum();
+                assert_eq!(v.in_elements, ins, "{}: elements read", c.name);
+            }
+            (op, w) => panic!("{}: {op} costs {w:?}", c.name),
+        }
+    }
+}
+
+#[test]
+fn float_execution_matches_the_reference() {
+    for c in cases() {
+        let got = float_out(&c.graph);
+        assert_eq!(got.len(), c.reference.len(), "{}", c.name);
+        let maxd = got.iter().zip(&c.reference).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(maxd < 1e-5, "{}: float differs from the reference by {maxd}", c.name);
+    }
+}
+
+/// Integer execution of the quantized case stays within a few output steps of float.
+#[test]
+fn integer_execution_tracks_float() {
+    for c in cases().into_iter().filter(|c| c.quantizable) {
+        let q = ptq(&c.graph, false);
+        let exec = Executor::new(&q, Arithmetic::default()).expect("executor");
+        let ins: Vec<Values> = inputs_of(&q).into_iter().map(Values::F32).collect();
+        let vals = exec.run(&ins).expect("integer run");
+        let Some(Values::F32(got)) = value_of(&vals, q.outputs[0]) else { panic!("{}: no output", c.name) };
+        // The output step: the scale of the tensor the final DEQUANTIZE reads.
+        let last = q.layers.last().expect("layers");
+        let step = q.data_input(last).quant.as_ref().map_or(0.0, |p| p.scales[0]);
+        let maxd = got.iter().zip(&c.reference).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        // Inputs and weights carry half a step of their own error each, through the op.
+        assert!(maxd <= 4.0 * step + 0.05, "{}: integer differs from float by {maxd} (step {step})", c.name);
+    }
+}
+
+#[test]
+fn aqm_round_trip() {
+    for c in cases().into_iter().filter(|c| c.quantizable) {
+        let q = ptq(&c.graph, false);
+        let back = aqm::from_bytes(&aqm::to_bytes(&q), "case.aqm").expect("read back");
+        assert_eq!(back.layers, q.layers, "{}", c.name);
+        assert_eq!(back.tensors, q.tensors, "{}", c.name);
+    }
+}
+
+#[test]
+fn tflite_round_trip() {
+    for c in cases().into_iter().filter(|c| c.quantizable) {
+        let q = ptq(&c.graph, true);
+        let bytes = to_tflite(&q).unwrap_or_else(|e| panic!("{}: export: {e}", c.name));
+        let back = tflite::import_tflite_bytes(&bytes, "case.tflite").expect("import").graph;
+        let ops = |g: &Graph| g.layers.iter().map(|l| g.op_name(l)).collect::<Vec<_>>();
+        assert_eq!(ops(&back), ops(&q), "{}", c.name);
+        let outs = |g: &Graph| g.layers.iter().map(|l| g.output(l).shape.clone()).collect::<Vec<_>>();
+        assert_eq!(outs(&back), outs(&q), "{}", c.name);
+    }
+}
+
+/// ADD of a broadcast int8 constant is exact: the integer result equals the kernel applied
+/// to the operands stretched by hand.
+#[test]
+fn add_of_a_broadcast_constant_is_exact() {
+    let mut g = Graph::new("addc", WeightSource::Imported { path: "test".into() });
+    let q = |s: f32, z: i64| Some(QuantParams::per_tensor(s, z));
+    let x = g.add_tensor(Tensor {
+        quant: q(0.02, -3),
+        dtype: DataType::int(8),
+        ..Tensor::float("x", vec![1, 8, 9, 32], TensorKind::Activation)
+    });
+    let kv: Vec<i32> = (0..32).map(|i| (i * 7 % 255) - 127).collect();
+    let k = g.add_tensor(Tensor {
+        quant: q(0.01, 4),
+        dtype: DataType::int(8),
+        data: Some(TensorData::I32(kv.clone())),
+        ..Tensor::float("k", vec![32], TensorKind::Constant)
+    });
+    let y = g.add_tensor(Tensor {
+        quant: q(0.03, 1),
+        dtype: DataType::int(8),
+        ..Tensor::float("y", Vec::new(), TensorKind::Activation)
+    });
+    g.inputs.push(x);
+    g.outputs.push(y);
+    g.layers.push(Layer {
+        name: "add".into(),
+        op: Op::Binary(BinaryKind::Add),
+        inputs: vec![x, k],
+        outputs: vec![y],
+        activation: Activation::Relu,
+    });
+    g.infer_shapes().expect("broadcast shape");
+    assert_eq!(g.tensor(y).shape, vec![1, 8, 9, 32]);
+    let xv: Vec<i32> = (0..8 * 9 * 32).map(|i| (i * 13 % 256) as i32 - 128).collect();
+    let vals = Executor::new(&g, Arithmetic::default()).unwrap().run(&[Values::Int(xv.clone())]).unwrap();
+    let Some(Values::Int(got)) = value_of(&vals, y) else { panic!("no output") };
+    // The same ADD over two activations, the constant stretched by hand.
+    let mut g2 = g.clone();
+    let k2 = g2.add_tensor(Tensor {
+        data: None,
+        kind: TensorKind::Activation,
+        shape: vec![1, 8, 9, 32],
+        ..g.tensor(k).clone()
+    });
+    g2.inputs.push(k2);
+    g2.layers[0].inputs[1] = k2;
+    let stretched: Vec<i32> = (0..xv.len()).map(|i| kv[i % 32]).collect();
+    let vals2 =
+        Executor::new(&g2, Arithmetic::default()).unwrap().run(&[Values::Int(xv), Values::Int(stretched)]).unwrap();
+    assert_eq!(value_of(&vals2, y), Some(&Values::Int(got.clone())));
+    assert!(got.iter().any(|&v| v != 1), "the ReLU does not clamp everything");
+}
+
+/// Every op kind has integer bit-exactness checked against LiteRT by `tests/tflite_golden.rs`
+/// (its golden models contain it) or exactly here.
+#[test]
+fn golden_models_cover() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tflite/models");
+    let mut golden = Vec::new();
+    for m in ["tiny_int8", "tiny_16x8", "small_resnet_int8", "mobilenet_v1_int8"] {
+        let g = tflite::import_tflite(root.join(format!("{m}.tflite"))).expect("golden model").graph;
+        golden.extend(g.layers.iter().map(|l| family(&l.op)));
+    }
+    // Exact here: QUANTIZE and DEQUANTIZE (`quantize_and_dequantize_are_exact`), PAD
+    // (`pad_is_exact`).
+    let here = ["convert:quantize", "convert:dequantize", "layout:pad"];
+    for f in ALL_FAMILIES {
+        assert!(golden.contains(f) || here.contains(f), "{f}: no integer golden");
+    }
+}
+
+fn int8(name: &str, shape: Vec<usize>, s: f32, z: i64) -> Tensor {
+    Tensor {
+        quant: Some(QuantParams::per_tensor(s, z)),
+        dtype: DataType::int(8),
+        ..Tensor::float(name, shape, TensorKind::Activation)
+    }
+}
+
+fn one_layer(op: Op, x: Tensor, y: Tensor) -> (Graph, TensorId) {
+    let mut g = Graph::new("t", WeightSource::Imported { path: "test".into() });
+    let xi = g.add_tensor(x);
+    let yi = g.add_tensor(y);
+    g.inputs.push(xi);
+    g.outputs.push(yi);
+    g.layers.push(Layer { name: "l".into(), op, inputs: vec![xi], outputs: vec![yi], activation: Activation::None });
+    g.infer_shapes().expect("shapes");
+    (g, yi)
+}
+
+#[test]
+fn quantize_and_dequantize_are_exact() {
+    // QUANTIZE: round(x / s) + z, saturated.
+    let (g, y) = one_layer(
+        Op::Convert(Convert::Quantize),
+        Tensor::float("x", vec![5], TensorKind::Activation),
+        int8("y", vec![5], 0.5, 3),
+    );
+    let v = Executor::new(&g, Arithmetic::default())
+        .unwrap()
+        .run(&[Values::F32(vec![0.0, 1.2, -0.8, 100.0, -100.0])])
+        .unwrap();
+    assert_eq!(value_of(&v, y), Some(&Values::Int(vec![3, 5, 1, 127, -128])));
+    // Requantization between integer types.
+    let (g, y) = one_layer(Op::Convert(Convert::Quantize), int8("x", vec![3], 0.5, 0), int8("y", vec![3], 0.25, -1));
+    let v = Executor::new(&g, Arithmetic::default()).unwrap().run(&[Values::Int(vec![0, 10, -64])]).unwrap();
+    assert_eq!(value_of(&v, y), Some(&Values::Int(vec![-1, 19, -128])));
+    // DEQUANTIZE: s * (q - z).
+    let (g, y) = one_layer(
+        Op::Convert(Convert::Dequantize),
+        int8("x", vec![3], 0.5, 2),
+        Tensor::float("y", vec![3], TensorKind::Activation),
+    );
+    let v = Executor::new(&g, Arithmetic::default()).unwrap().run(&[Values::Int(vec![2, 4, -2])]).unwrap();
+    assert_eq!(value_of(&v, y), Some(&Values::F32(vec![0.0, 1.0, -2.0])));
+}
+
+#[test]
+fn pad_is_exact() {
+    // Padding writes the output zero point (real 0).
+    let (g, y) = one_layer(
+        Op::Layout(Layout::Pad { pads: vec![(1, 0), (0, 2)] }),
+        int8("x", vec![1, 2], 0.1, -5),
+        int8("y", Vec::new(), 0.1, -5),
+    );
+    let v = Executor::new(&g, Arithmetic::default()).unwrap().run(&[Values::Int(vec![7, 8])]).unwrap();
+    assert_eq!(value_of(&v, y), Some(&Values::Int(vec![-5, -5, -5, -5, 7, 8, -5, -5])));
+}
