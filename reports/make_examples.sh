@@ -10,7 +10,7 @@ else
     ACCELSIM=target/release/accelsim
 fi
 out=reports
-"$ACCELSIM" sweep --hw systolic32 --hw mac8 --hw nvdla_full --model mnv1 \
+"$ACCELSIM" sweep --hw systolic32,mac8,nvdla_full --model mnv1,resnet18 \
     --wbits 4,8,16 --abits 8 --per-layer --threads 2 --out "$out/example_sweep.csv"
 for kind in latency-vs-bits energy-breakdown per-layer roofline; do
     "$ACCELSIM" plot --input "$out/example_sweep.csv" --kind "$kind" --out "$out/$kind.svg"
@@ -27,4 +27,7 @@ shared="${ACCELSIM_SHARED:-../shared}/onnx"
 # Model paths in the CSV relative to the repository, whatever ACCELSIM_SHARED was.
 sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
 "$ACCELSIM" plot --input "$out/example_functional_sweep.csv" --kind pareto --out "$out/pareto.svg"
+# Latency vs SRAM size and vs array size, one preset per family (fails if a curve rises);
+# with ACCELSIM_BEFORE set to an older binary it also writes the before/after table trends.md.
+python3 reports/trends.py "$ACCELSIM" ${ACCELSIM_BEFORE:+"$ACCELSIM_BEFORE"}
 echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"

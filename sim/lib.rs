@@ -20,6 +20,8 @@ pub mod pipeline;
 pub mod plot;
 pub mod quant;
 pub mod report;
+pub mod schedule;
 pub mod simulate;
+pub mod source;
 pub mod sweep;
 pub mod units;

@@ -4,15 +4,15 @@
 //! Architecture invariant: this is the only place that chains map -> simulate -> cost ->
 //! report; the CLI calls it and never reaches into the stages.
 
-use crate::cost::{self, Actions, BufferTraffic};
-use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
+use crate::cost::{BufferTraffic, CoreActions};
+use crate::hw::HwDesc;
 use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
-use crate::map::tiling::{tile_conv_memo, tile_vector, NoTileFits, Tiling, TilingMemo, TilingTable, Widths};
+use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
 use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
 use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
-use crate::simulate::{simulate, TileStream, Timeline};
+use crate::schedule::{LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
 
 /// Why a network cannot run on an accelerator.
@@ -48,9 +48,6 @@ pub enum RunError {
         /// The total that overflows.
         what: String,
     },
-    /// The layer's op costs several phases.
-    #[error(transparent)]
-    SeveralPhases(#[from] SeveralPhases),
     /// A layer with multiply-accumulate work but no weight tensor: no weight width to
     /// choose its compute mode by.
     #[error("layer '{layer}': multiply-accumulate work without a weight tensor has no weight width to choose a compute mode by")]
@@ -58,6 +55,9 @@ pub enum RunError {
         /// Layer.
         layer: String,
     },
+    /// The layer's op costs several phases.
+    #[error(transparent)]
+    SeveralPhases(#[from] SeveralPhases),
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -68,25 +68,39 @@ pub enum RunError {
     },
 }
 
-/// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`.
+/// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`, each
+/// layer scheduled for the least latency.
 pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
-    run_inner(g, hw, None)
+    run_inner(g, hw, Sched { objective: Objective::default(), memo: None })
 }
 
-/// [`run`], reusing the tilings of `memo` (a sweep's points share tilings when only fields
-/// the tiling does not read change). The report is identical to [`run`]'s.
-pub fn run_memo(g: &Graph, hw: &HwDesc, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
-    run_inner(g, hw, Some(memo.table(hw)))
+/// [`run`] with each layer scheduled for `objective`.
+pub fn run_for(g: &Graph, hw: &HwDesc, objective: Objective) -> Result<RunReport, RunError> {
+    run_inner(g, hw, Sched { objective, memo: None })
+}
+
+/// [`run_for`], reusing the schedules of `memo` (a sweep's points share them when their
+/// descriptions are equal, e.g. points that differ only in the network's other layers or in
+/// functional options). The report is identical to [`run_for`]'s.
+pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
+    run_inner(g, hw, Sched { objective, memo: Some(memo.table(hw, objective)) })
 }
 
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    run_layer(g, l, hw, &[], None, notes)
+    run_layer(g, l, hw, &[], Sched { objective: Objective::default(), memo: None }, notes)
 }
 
-fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Result<RunReport, RunError> {
+/// How layers are scheduled: the objective, and a memo table of the description's schedules.
+struct Sched<'m> {
+    objective: Objective,
+    memo: Option<&'m mut TilingTable>,
+}
+
+fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
     let mut notes = hw.notes.clone();
+    notes.extend(hw.throttle_notes());
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
@@ -103,10 +117,14 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut memo: Option<&mut TilingTable>) -> Resu
         check_counts(g, l)?;
         let r = match plan.fused_into(LayerId(i)) {
             Some(head) => fused_row(g, l, hw, &g.layer(head).name),
-            None => run_layer(g, l, hw, plan.followers(LayerId(i)), memo.as_deref_mut(), &mut notes)?,
+            None => {
+                let layer_sched = Sched { objective: sched.objective, memo: sched.memo.as_deref_mut() };
+                run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
+            }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
-            let alt = run_layer(g, l, other_hw, plan.followers(LayerId(i)), None, &mut Vec::new())?;
+            let other_sched = Sched { objective: sched.objective, memo: None };
+            let alt = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
@@ -167,180 +185,123 @@ fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> (Option<u32>, Widths) {
     (weight, wd)
 }
 
-fn buffer_index(hw: &HwDesc, r: Role) -> usize {
-    hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0)
-}
-
-/// Charges the datapath's operand reads to the buffers they come from: shared-level reads
-/// to the shared buffer holding the operand, PE-local reads to a PE-local buffer holding it
-/// (or, when the description has none, to the shared one).
-fn charge_reads(hw: &HwDesc, traffic: &mut [BufferTraffic], shared: OperandReads, local: OperandReads, wd: Widths) {
-    for (reads, level) in [(shared, BufferLevel::Shared), (local, BufferLevel::PeLocal)] {
-        for (role, elements, width) in
-            [(Role::Inputs, reads.inputs, wd.input), (Role::Weights, reads.weights, wd.weight)]
-        {
-            let b = hw.buffer_at(role, level).unwrap_or_else(|| buffer_index(hw, role));
-            traffic[b].reads += bytes_of(elements, width);
-        }
-    }
-}
-
-fn bytes_of(elements: u64, width: u32) -> Bytes {
-    Bits(elements.saturating_mul(width as u64)).to_bytes_ceil()
-}
-
 fn run_layer(
     g: &Graph,
     l: &Layer,
     hw: &HwDesc,
     followers: &[(LayerId, FusedOp)],
-    memo: Option<&mut TilingTable>,
+    sched: Sched,
     notes: &mut Vec<String>,
 ) -> Result<LayerReport, RunError> {
     let (weight_bits, wd) = widths(g, l, hw);
     let out = g.output(l);
+    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    let mut op_name = g.op_name(l).to_string();
+    let mut array = None;
+    let (chosen, macs, mode) = match work_of(g, l)? {
+        Work::Conv(layer_work) => {
+            // The loop nest as the family runs it (NVDLA may pack groups); the layer's
+            // useful MACs stay its own.
+            let w = hw.family.conv_work(&layer_work);
+            let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
+            let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
+                layer: l.name.clone(),
+                hw: hw.name.clone(),
+                weight_bits: wd.weight,
+                activation_bits: wd.input,
+                modes: hw
+                    .precisions
+                    .iter()
+                    .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
+                let note = format_args!(
+                    "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
+                    wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
+                );
+                // The run keeps one of consecutive equal notes (`dedup`): skip the
+                // allocation when the last note already says this.
+                if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
+                    notes.push(note.to_string());
+                }
+            }
+            let f = hw.family.conv_compute(mode, &w);
+            let out_elems = w.pixels().saturating_mul(w.k);
+            // What runs on the fly behind the array (NVDLA's SDP and a fused PDP); the
+            // buffer ports bound the array further per schedule (see `schedule`).
+            let pass = hw.family.conv_pass(
+                g,
+                hw,
+                ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
+            );
+            for &(fi, _) in followers {
+                op_name.push('+');
+                op_name.push_str(g.op_name(g.layer(fi)));
+            }
+            array = f.array;
+            let ev = LayerEval::new(
+                hw,
+                Some(mode),
+                LayerWork {
+                    wd,
+                    reads: f.buffer,
+                    pe_local_reads: f.pe_local,
+                    out_elems,
+                    compute: pass.compute,
+                    core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
+                    extra_read: pass.extra_read,
+                    fused_out: pass.fused_output,
+                },
+            );
+            let t = match sched.memo {
+                None => schedule_conv(hw, &w, wd, &ev, sched.objective),
+                Some(table) => table
+                    .entry((w, wd, ev.key()))
+                    .or_insert_with(|| schedule_conv(hw, &w, wd, &ev, sched.objective))
+                    .clone(),
+            }
+            .map_err(no_tile)?;
+            (Some((ev.figures(&t), t)), layer_work.macs(), Some(mode))
+        }
+        Work::Vector(v) => {
+            let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
+            let ev = LayerEval::new(
+                hw,
+                None,
+                LayerWork {
+                    wd,
+                    reads: OperandReads { inputs: v.in_elements, weights: 0 },
+                    pe_local_reads: OperandReads::default(),
+                    out_elems: v.out_elements,
+                    compute: (v.ops as f64 / per_cycle).ceil() as u64,
+                    core: CoreActions { macs: 0, vector_ops: v.ops, vector_bits: wd.input },
+                    extra_read: Bits::ZERO,
+                    fused_out: None,
+                },
+            );
+            let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
+            (Some((ev.figures(&t), t)), Macs::ZERO, None)
+        }
+        Work::Free => (None, Macs::ZERO, None),
+    };
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
-    let (bi, bw, bo) =
-        (buffer_index(hw, Role::Inputs), buffer_index(hw, Role::Weights), buffer_index(hw, Role::Outputs));
-    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
-    // DRAM traffic beyond the tiling's: bits read by SDP's DMA (element-wise operands) and
-    // the change in bits written when a fused pooling replaces the conv's output.
-    let mut extra_read = Bits::ZERO;
-    let mut out_bits_fused: Option<(Bits, Bits)> = None;
-    let mut array = None;
     let mut operands = OperandAccesses::default();
-    let mut op_name = g.op_name(l).to_string();
-    let (tiling, compute, macs, vector_ops, mode): (Option<Tiling>, u64, Macs, u64, Option<&PrecisionMode>) =
-        match work_of(g, l)? {
-            Work::Conv(layer_work) => {
-                // The loop nest as the family runs it (NVDLA may pack groups); the layer's
-                // useful MACs stay its own.
-                let w = hw.family.conv_work(&layer_work);
-                let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
-                let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
-                    layer: l.name.clone(),
-                    hw: hw.name.clone(),
-                    weight_bits: wd.weight,
-                    activation_bits: wd.input,
-                    modes: hw
-                        .precisions
-                        .iter()
-                        .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
-                if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
-                    let note = format_args!(
-                        "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
-                        wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
-                    );
-                    // The run keeps one of consecutive equal notes (`dedup`): skip the
-                    // allocation when the last note already says this.
-                    if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
-                        notes.push(note.to_string());
-                    }
-                }
-                let t = tile_conv_memo(memo, hw, &w, wd).map_err(no_tile)?;
-                let f = hw.family.conv_compute(mode, &w);
-                let out_elems = w.pixels().saturating_mul(w.k);
-                let psum_bits = if t.c_tiles > 1 { wd.acc } else { wd.output };
-                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
-                traffic[bw].writes += t.dram.weights.to_bytes_ceil();
-                charge_reads(hw, &mut traffic, f.buffer, f.pe_local, wd);
-                traffic[bo].writes += bytes_of(out_elems.saturating_mul(t.c_tiles), psum_bits);
-                traffic[bo].reads +=
-                    bytes_of(out_elems.saturating_mul(t.c_tiles - 1), wd.acc) + t.dram.outputs.to_bytes_ceil();
-                // The buffers' ports bound how fast operands reach the compute units.
-                let port_bound = port_cycles(hw, &traffic, &t);
-                let pass = hw.family.conv_pass(
-                    g,
-                    hw,
-                    ConvPassInput {
-                        mode,
-                        compute: f.cycles.get().max(port_bound),
-                        out_elements: out_elems,
-                        widths: wd,
-                        followers,
-                    },
-                );
-                for &(fi, _) in followers {
-                    op_name.push('+');
-                    op_name.push_str(g.op_name(g.layer(fi)));
-                }
-                extra_read = pass.extra_read;
-                out_bits_fused = pass.fused_output;
-                array = f.array;
-                operands = OperandAccesses {
-                    input_reads: f.buffer.inputs.saturating_add(f.pe_local.inputs),
-                    weight_reads: f.buffer.weights.saturating_add(f.pe_local.weights),
-                    output_writes: out_elems.saturating_mul(t.c_tiles),
-                    dram_inputs: t.dram.inputs.to_bytes_ceil() + extra_read.to_bytes_ceil(),
-                    dram_weights: t.dram.weights.to_bytes_ceil(),
-                    dram_outputs: Bytes::ZERO,
-                };
-                let (compute, vector_ops) = (pass.compute, pass.vector_ops);
-                (Some(t), compute, layer_work.macs(), vector_ops, Some(mode))
+    let (cycles, compute, stall, bound, tiles, dram_read, dram_write, energy) = match chosen {
+        Some((fig, t)) => {
+            operands = fig.operands;
+            for (tr, &(reads, writes)) in traffic.iter_mut().zip(&fig.buffers) {
+                tr.reads = reads;
+                tr.writes = writes;
             }
-            Work::Vector(v) => {
-                let t = tile_vector(hw, &v, wd).map_err(no_tile)?;
-                let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
-                traffic[bi].writes += t.dram.inputs.to_bytes_ceil();
-                traffic[bi].reads += bytes_of(v.in_elements, wd.input);
-                traffic[bo].writes += bytes_of(v.out_elements, wd.output);
-                traffic[bo].reads += t.dram.outputs.to_bytes_ceil();
-                let cycles = (v.ops as f64 / per_cycle).ceil() as u64;
-                let port_bound = port_cycles(hw, &traffic, &t);
-                operands = OperandAccesses {
-                    input_reads: v.in_elements,
-                    output_writes: v.out_elements,
-                    dram_inputs: t.dram.inputs.to_bytes_ceil(),
-                    ..OperandAccesses::default()
-                };
-                (Some(t), cycles.max(port_bound), Macs::ZERO, v.ops, None)
-            }
-            Work::Free => (None, 0, Macs::ZERO, 0, None),
-        };
-    let (cycles, stall, bound, tiles, dram_read, dram_write) = match &tiling {
-        Some(t) => {
-            let tiles = t.tiles.max(1);
-            let dram_read = t.dram.read_bytes() + extra_read.to_bytes_ceil();
-            let dram_write = match out_bits_fused {
-                // The conv's output never reaches DRAM; the chain's last output does.
-                Some((conv_out, last_out)) => (t.dram.outputs.saturating_sub(conv_out) + last_out).to_bytes_ceil(),
-                None => t.dram.write_bytes(),
-            };
-            let stream = TileStream {
-                tiles,
-                load_bytes: dram_read.get() as f64 / tiles as f64,
-                compute: compute as f64 / tiles as f64,
-                store_bytes: dram_write.get() as f64 / tiles as f64,
-            };
-            // The family's DMA behaviour (NVDLA hides latency with outstanding requests).
-            let (dma, once) = hw.family.dma(hw);
-            let stream = hw.family.refine_stream(hw, stream);
-            let mut tl = simulate(&stream, &dma);
-            tl.total = Cycles(tl.total.get().saturating_add(once));
-            tl.stall = Cycles(tl.stall.get().saturating_add(once));
-            if hw.dram.sized_to_demand {
-                // The interface keeps up with the array: the layer takes its compute cycles.
-                tl = Timeline {
-                    total: Cycles(compute),
-                    compute: Cycles(compute),
-                    dma_busy: Cycles::ZERO,
-                    stall: Cycles::ZERO,
-                };
-            }
+            let tl = fig.timeline;
             let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
-            (tl.total, tl.stall, bound, tiles, dram_read, dram_write)
+            (tl.total, fig.compute, tl.stall, bound, t.tiles.max(1), fig.dram_read, fig.dram_write, fig.energy)
         }
-        None => (Cycles::ZERO, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO),
+        None => (Cycles::ZERO, 0, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO, Default::default()),
     };
-    operands.dram_outputs = dram_write;
-    let actions =
-        Actions { macs: macs.get(), vector_ops, vector_bits: wd.input, buffers: traffic, dram_read, dram_write };
-    let energy = cost::energy(hw, mode, &actions);
-    let traffic = actions.buffers;
     let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
     Ok(LayerReport {
         name: l.name.clone(),
@@ -443,25 +404,6 @@ fn equals_formatted(s: &str, args: std::fmt::Arguments) -> bool {
     std::fmt::write(&mut c, args).is_ok() && c.0.is_empty()
 }
 
-/// Cycles the busiest buffer port needs for the compute side's traffic (DRAM fills of a
-/// tile overlap the previous tile's compute, so they are not counted here).
-fn port_cycles(hw: &HwDesc, traffic: &[BufferTraffic], t: &Tiling) -> u64 {
-    hw.buffers
-        .iter()
-        .zip(traffic)
-        .map(|(b, tr)| {
-            // DMA fills and drains only shared buffers.
-            let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
-            let fills = if dma(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
-                + if dma(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
-            let drains = if dma(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
-            let compute_side = (tr.reads + tr.writes).saturating_sub(fills).saturating_sub(drains);
-            (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 /// Rejects a layer whose tensors' element or bit counts, or MAC count, overflow u64, so
 /// no saturated count reaches a report.
 fn check_counts(g: &Graph, l: &Layer) -> Result<(), RunError> {
@@ -546,27 +488,6 @@ mod tests {
         assert!(!equals_formatted("4x8 bitss", format_args!("{a}x{b} bits")));
         assert!(!equals_formatted("4x9 bits", format_args!("{a}x{b} bits")));
         assert!(equals_formatted("", format_args!("")));
-    }
-
-    #[test]
-    fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32 };
-        let shared = OperandReads { inputs: 10, weights: 20 };
-        let local = OperandReads { inputs: 0, weights: 300 };
-        let run = |hw: &HwDesc| {
-            let mut t: Vec<BufferTraffic> = hw.buffers.iter().map(|_| BufferTraffic::default()).collect();
-            charge_reads(hw, &mut t, shared, local, wd);
-            t.iter().map(|b| b.reads.get()).collect::<Vec<_>>()
-        };
-        let mut hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
-        let (bi, bw) = (buffer_index(&hw, Role::Inputs), buffer_index(&hw, Role::Weights));
-        let reads = run(&hw);
-        assert_eq!((reads[bi], reads[bw]), (10, 320));
-        let mut rf = hw.buffers[bw].clone();
-        rf.level = BufferLevel::PeLocal;
-        hw.buffers.push(rf);
-        let reads = run(&hw);
-        assert_eq!((reads[bi], reads[bw], reads[hw.buffers.len() - 1]), (10, 20, 300));
     }
 
     #[test]

@@ -211,29 +211,50 @@ fn exec_and_run_accept_the_qdq_model() {
     let g = import_onnx(&model).expect("import");
     let oq = output_q(&g);
     for k in 0..3 {
-        let input = shared().join(format!("golden/small_resnet2/input_{k}_nhwc.bin"));
-        let out = dir.path().join(format!("out{k}.bin"));
-        let (ok, _, err) = common::accelsim(&[
-            "exec",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
-        assert!(ok, "exec failed: {err}");
-        let got = to_q(&read_f32(&out), oq);
-        assert_eq!(got, to_q(&golden("qdq_noopt_output_K.bin", k), oq), "sample {k}");
+        // The ONNX tensor as is (--layout nchw) and transposed (--layout nhwc) agree.
+        for layout in ["nchw", "nhwc"] {
+            let input = shared().join(format!("golden/small_resnet2/input_{k}_{layout}.bin"));
+            let out = dir.path().join(format!("out{k}_{layout}.bin"));
+            let (ok, _, err) = common::accelsim(&[
+                "exec",
+                "--model",
+                model.to_str().unwrap(),
+                "--layout",
+                layout,
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ]);
+            assert!(ok, "exec failed: {err}");
+            let got = to_q(&read_f32(&out), oq);
+            assert_eq!(got, to_q(&golden("qdq_noopt_output_K.bin", k), oq), "sample {k}, {layout}");
+        }
     }
-    // The NCHW file is the same bytes in another order: the element count matches, so exec
-    // cannot tell; a file of the wrong size is refused.
+    // Without --layout a raw file cannot say its order: refused, naming the flag.
+    let input = shared().join("golden/small_resnet2/input_0_nchw.bin");
+    let out = dir.path().join("unsaid.bin");
+    let (ok, _, err) = common::accelsim(&[
+        "exec",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = err.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ");
+    assert!(!ok && err.contains("--layout nchw") && err.contains("--layout nhwc"), "{err}");
+    assert!(!out.exists());
+    // A file of the wrong size is refused.
     let bad = dir.path().join("short.bin");
     std::fs::write(&bad, [0u8; 12]).unwrap();
     let (ok, _, err) = common::accelsim(&[
         "exec",
         "--model",
         model.to_str().unwrap(),
+        "--layout",
+        "nhwc",
         "--input",
         bad.to_str().unwrap(),
         "--output",

@@ -1,8 +1,9 @@
 //! `accelsim exec`: runs a `.tflite` model bit-exactly on one raw input and writes the raw
 //! output, optionally dumping every intermediate tensor. Inputs and outputs are raw
 //! little-endian NHWC in the tensor's element type, as in the LiteRT golden files. ONNX
-//! models (float, or quantized in QDQ form) take float32 NHWC: the importer stores the
-//! ONNX NCHW input transposed, so an NCHW file must be transposed first.
+//! models (float, or quantized in QDQ form) take float32, and since a raw file does not
+//! say its layout, a rank-4 ONNX input needs `--layout nchw` (the ONNX tensor as is: it is
+//! transposed to the IR's NHWC, and rank-4 outputs back to NCHW) or `--layout nhwc`.
 
 use std::path::{Path, PathBuf};
 
@@ -18,16 +19,65 @@ pub struct ExecArgs {
     /// or `.aqm` (from `accelsim quantize`).
     #[arg(long)]
     pub model: PathBuf,
-    /// Raw little-endian input tensor (NHWC, the model input's element type). For `.onnx`
-    /// models: float32 NHWC, i.e. the ONNX NCHW input transposed to [N, H, W, C].
+    /// Raw little-endian input tensor (the model input's element type), in the layout of
+    /// --layout (NHWC for `.tflite` and `.aqm`).
     #[arg(long)]
     pub input: PathBuf,
+    /// Layout of rank-4 input and output files: `nhwc` (the default for `.tflite` and
+    /// `.aqm`) or `nchw`. Required for `.onnx` models with a rank-4 input, whose native
+    /// layout is NCHW but whose raw files cannot tell.
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
     /// Where to write the raw output tensor(s), concatenated in output order.
     #[arg(long)]
     pub output: PathBuf,
     /// Directory to write every computed tensor into (`tNNNN_<name>.bin` plus `index.json`).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+}
+
+/// The layout of a rank-4 raw tensor file.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// [N, H, W, C], as the IR and LiteRT store it.
+    Nhwc,
+    /// [N, C, H, W], as ONNX defines it.
+    Nchw,
+}
+
+/// Reorders a row-major rank-4 tensor; `to_nhwc` picks NCHW -> NHWC (else NHWC -> NCHW).
+/// `nhwc` is the tensor's shape in NHWC order.
+fn transpose<T: Copy>(v: &[T], nhwc: &[usize], to_nhwc: bool) -> Vec<T> {
+    let [n, h, w, c] = [nhwc[0], nhwc[1], nhwc[2], nhwc[3]];
+    let mut out = Vec::with_capacity(v.len());
+    let nhwc_index = |b: usize, y: usize, x: usize, k: usize| ((b * h + y) * w + x) * c + k;
+    let nchw_index = |b: usize, y: usize, x: usize, k: usize| ((b * c + k) * h + y) * w + x;
+    if to_nhwc {
+        for b in 0..n {
+            for y in 0..h {
+                for x in 0..w {
+                    out.extend((0..c).map(|k| v[nchw_index(b, y, x, k)]));
+                }
+            }
+        }
+    } else {
+        for b in 0..n {
+            for k in 0..c {
+                for y in 0..h {
+                    out.extend((0..w).map(|x| v[nhwc_index(b, y, x, k)]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`transpose`] of executor values.
+fn transpose_values(v: Values, nhwc: &[usize], to_nhwc: bool) -> Values {
+    match v {
+        Values::F32(x) => Values::F32(transpose(&x, nhwc, to_nhwc)),
+        Values::Int(x) => Values::Int(transpose(&x, nhwc, to_nhwc)),
+    }
 }
 
 /// Largest total size of the activations `exec` holds (every computed tensor is kept, for
@@ -106,18 +156,10 @@ fn encode(t: &Tensor, v: &Values, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory, so that a
-/// failure never leaves a partial file behind.
+/// Writes `bytes` to `path` atomically with the writer every command uses (new files
+/// get the usual 0644, not a temporary file's 0600).
 fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    tmp.persist(path).into_diagnostic().wrap_err_with(|| format!("writing {}", path.display()))?;
-    Ok(())
+    super::run::write_atomic(path, bytes).wrap_err_with(|| format!("writing {}", path.display()))
 }
 
 fn sanitize(name: &str) -> String {
@@ -192,15 +234,41 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     let [input_id] = g.inputs[..] else {
         return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));
     };
+    let is_onnx = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let rank4 = g.tensor(input_id).shape.len() == 4;
+    let layout = match args.layout {
+        Some(l) => l,
+        None if is_onnx && rank4 => {
+            return Err(miette!(
+                "'{}': an ONNX model's input is NCHW, but a raw input file does not say its layout: \
+                 give --layout nchw (the file holds the ONNX tensor {:?} as is) or --layout nhwc (transposed to {:?})",
+                args.model.display(),
+                {
+                    let s = &g.tensor(input_id).shape;
+                    [s[0], s[3], s[1], s[2]]
+                },
+                g.tensor(input_id).shape
+            ))
+        }
+        None => Layout::Nhwc,
+    };
     let bytes =
         std::fs::read(&args.input).into_diagnostic().wrap_err_with(|| format!("reading {}", args.input.display()))?;
-    let x = decode(g.tensor(input_id), &bytes)?;
+    let mut x = decode(g.tensor(input_id), &bytes)?;
+    if layout == Layout::Nchw && rank4 {
+        x = transpose_values(x, &g.tensor(input_id).shape, true);
+    }
     let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
     let vals = exec.run(&[x]).into_diagnostic()?;
     let mut out = Vec::new();
     for &o in &g.outputs {
-        let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", g.tensor(o).name))?;
-        encode(g.tensor(o), v, &mut out);
+        let t = g.tensor(o);
+        let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", t.name))?;
+        if layout == Layout::Nchw && t.shape.len() == 4 {
+            encode(t, &transpose_values(v.clone(), &t.shape, false), &mut out);
+        } else {
+            encode(t, v, &mut out);
+        }
     }
     if let Some(dir) = &args.dump {
         dump(g, &vals, dir)?;

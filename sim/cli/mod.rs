@@ -72,16 +72,11 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
         Command::Merge(a) => sweep::merge(&a),
         Command::Plot(a) => plot::plot(&a),
         Command::Compare(a) => compare::compare(&a),
-        Command::Models => {
-            run::list_models();
-            Ok(())
-        }
+        Command::Models => run::list_models(),
         Command::Hw { command: HwCommand::Show { file } } => run::show_hw(&file),
         Command::Hw { command: HwCommand::List } => {
-            for n in crate::hw::presets::names() {
-                println!("{n}");
-            }
-            Ok(())
+            let names: String = crate::hw::presets::names().iter().map(|n| format!("{n}\n")).collect();
+            run::emit(None, &names)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `accelsim run`, `accelsim models` and `accelsim hw show`.
 
-use crate::hw::{load_hw, Family, HwDesc};
+use crate::hw::{load_hw_with, Family, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
+use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -45,9 +46,13 @@ pub struct RunArgs {
     /// Input resolution (square) for networks that allow it.
     #[arg(long)]
     pub resolution: Option<usize>,
-    /// Set a numeric field of the accelerator description: `--set mac.rows=16`.
+    /// Set a field of the accelerator description: `--set mac.rows=16`, `--set mac.dataflow=ws`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
+    /// What each layer's schedule is chosen for: latency, energy or edp (the energy-delay
+    /// product).
+    #[arg(long, default_value = "latency", value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -67,20 +72,19 @@ pub struct RunArgs {
     pub scalesim_reports: Option<std::path::PathBuf>,
 }
 
-/// Parses `--set path=value` pairs.
-pub fn parse_overrides(raw: &[String]) -> Result<Vec<(String, f64)>> {
+/// Parses `--set path=value` pairs (a number, or text for text fields).
+pub fn parse_overrides(raw: &[String]) -> Result<Vec<Override>> {
     raw.iter()
         .map(|s| {
             let (k, v) = s.split_once('=').ok_or_else(|| miette!("--set {s}: expected PATH=VALUE"))?;
-            let v: f64 = v.trim().parse().map_err(|_| miette!("--set {s}: '{v}' is not a number"))?;
-            Ok((k.trim().to_string(), v))
+            Ok((k.trim().to_string(), SetValue::parse(v)))
         })
         .collect()
 }
 
 /// Loads the hardware description.
-pub fn hw_from(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc> {
-    load_hw(spec, overrides).map_err(|e| miette::Report::new(e)).wrap_err("invalid accelerator description")
+pub fn hw_from(spec: &str, overrides: &[Override]) -> Result<HwDesc> {
+    load_hw_with(spec, overrides).map_err(|e| miette::Report::new(e)).wrap_err("invalid accelerator description")
 }
 
 /// The plan of a run, resolved from the arguments.
@@ -106,7 +110,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }
-    let mut report = crate::pipeline::run(&g, &hw)
+    let objective = crate::sweep::plan::objective("--objective", &a.objective).map_err(|e| miette!("{e}"))?;
+    let mut report = crate::pipeline::run_for(&g, &hw, objective)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);
@@ -157,11 +162,26 @@ pub fn emit(out: Option<&Path>, text: &str) -> Result<()> {
     match out {
         None => {
             let mut so = std::io::stdout().lock();
-            so.write_all(text.as_bytes()).into_diagnostic()?;
-            Ok(())
+            match so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
+                // The reader stopped early (`accelsim models | head -1`): not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.into_diagnostic(),
+            }
         }
         Some(p) => write_atomic(p, text.as_bytes()).wrap_err_with(|| format!("cannot write {}", p.display())),
     }
+}
+
+/// Checks, before any work, that `out` can be written: a file name in an existing folder.
+pub fn check_out_path(out: &Path) -> Result<()> {
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if out.file_name().is_none() || out.is_dir() {
+        return Err(miette!("--out {}: not a file path", out.display()));
+    }
+    if !dir.is_dir() {
+        return Err(miette!("--out {}: the folder {} does not exist", out.display(), dir.display()));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, so a reader
@@ -183,57 +203,65 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// `accelsim models`.
-pub fn list_models() {
+pub fn list_models() -> Result<()> {
+    let mut s = String::new();
     for name in builtin::names() {
         let src = builtin::source(name).unwrap_or_default();
-        match model_file::parse_with_info(name, src, &LoadOptions::default()) {
-            Ok((g, info)) => println!(
-                "{:<14} {:<34} {:>8.1} M MACs {:>7.2} M params",
+        let line = match model_file::parse_with_info(name, src, &LoadOptions::default()) {
+            Ok((g, info)) => format!(
+                "{:<14} {:<34} {:>8.1} M MACs {:>7.2} M params\n",
                 name,
                 info.title.unwrap_or_default(),
                 g.total_macs().get() as f64 / 1e6,
                 g.total_params() as f64 / 1e6
             ),
-            Err(e) => println!("{name:<14} (broken: {e})"),
-        }
+            Err(e) => format!("{name:<14} (broken: {e})\n"),
+        };
+        s.push_str(&line);
     }
+    emit(None, &s)
 }
 
 /// `accelsim hw show`.
 pub fn show_hw(spec: &str) -> Result<()> {
+    use std::fmt::Write as _;
     let hw = hw_from(spec, &[])?;
-    println!("name        {}", hw.name);
-    println!("kind        {}", hw.family.kind());
+    let mut s = String::new();
+    let _ = writeln!(s, "name        {}", hw.name);
+    let _ = writeln!(s, "kind        {}", hw.family.kind());
     if !hw.description.is_empty() {
-        println!("description {}", hw.description);
+        let _ = writeln!(s, "description {}", hw.description);
     }
-    println!("clock       {:.1} MHz", hw.clock.0 / 1e6);
-    match &hw.family {
-        Family::MacArray(m) => println!("array       {} x {} PEs, {} dataflow", m.rows, m.cols, m.dataflow.name()),
-        Family::Nvdla(n) => println!(
+    let _ = writeln!(s, "clock       {:.1} MHz", hw.clock.0 / 1e6);
+    let _ = match &hw.family {
+        Family::MacArray(m) => writeln!(s, "array       {} x {} PEs of {}-bit multipliers, {} dataflow", m.rows, m.cols, m.pe_bits, m.dataflow.name()),
+        Family::Nvdla(n) => writeln!(s,
             "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle",
             n.atomic_c, n.atomic_k, n.winograd, n.stripe, n.weight_load_cycles, n.pdp_elements_per_cycle
         ),
-        Family::Dsp(d) => println!(
+        Family::Dsp(d) => writeln!(s,
             "dsp         {}-bit vectors, {} HVX contexts, {} multiply slots, {} threads, overhead {} us/call + {} us/op",
             d.vector_bits, d.hvx_contexts, d.multiply_slots, d.scalar_threads, d.invocation_overhead_us, d.per_op_overhead_us
         ),
-    }
+    };
     if let Family::Nvdla(n) = &hw.family {
-        println!(
+        let _ = writeln!(
+            s,
             "fusion      SDP element-wise on the fly {}, PDP on the fly {} (share line buffer {} B)",
             n.eltwise_on_the_fly,
             n.pool_on_the_fly,
             n.pdp_line_buffer.get()
         );
     }
-    println!("accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
+    let _ = writeln!(s, "accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
     for m in &hw.precisions {
-        println!(
-            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({:.1} GMAC/s), {} pJ/MAC",
+        let _ = writeln!(
+            s,
+            "precision   {:>2}x{:<2} bits: {} MACs/cycle ({}; {:.1} GMAC/s), {} pJ/MAC",
             m.weight_bits,
             m.activation_bits,
             m.macs_per_cycle,
+            m.macs_origin.label(),
             m.macs_per_cycle as f64 * hw.clock.0 / 1e9,
             m.energy_per_mac.get()
         );
@@ -244,12 +272,14 @@ pub fn show_hw(spec: &str) -> Result<()> {
             .filter(|(h, _)| *h)
             .map(|(_, n)| *n)
             .collect();
-        println!(
-            "buffer      {:<12} {} bytes, {} banks x {} bits ({:.0} B/cycle), {} / {} pJ per read / write, holds {}{}{}",
+        let _ = writeln!(
+            s,
+            "buffer      {:<12} {} bytes, {} banks x {} bits ({}; {:.0} B/cycle), {} / {} pJ per read / write, holds {}{}{}",
             b.name,
             b.size.get(),
             b.banks,
             b.port.get(),
+            b.port_origin.label(),
             b.bytes_per_cycle(),
             b.read_energy.get(),
             b.write_energy.get(),
@@ -258,7 +288,8 @@ pub fn show_hw(spec: &str) -> Result<()> {
             if b.level == crate::hw::BufferLevel::PeLocal { ", PE-local" } else { "" }
         );
     }
-    println!(
+    let _ = writeln!(
+        s,
         "dram        {:.2} GB/s x {:.0}% = {:.2} B/cycle, {} ns latency ({} cycles), {} pJ/bit",
         hw.dram.bandwidth.0 / 1e9,
         hw.dram.efficiency * 100.0,
@@ -267,6 +298,14 @@ pub fn show_hw(spec: &str) -> Result<()> {
         hw.dram_latency_cycles(),
         hw.dram.energy_per_bit.get()
     );
-    println!("vector      {} elements/cycle, {} pJ/op", hw.vector.elements_per_cycle, hw.vector.energy_per_op.get());
-    Ok(())
+    let _ = writeln!(
+        s,
+        "vector      {} elements/cycle, {} pJ/op",
+        hw.vector.elements_per_cycle,
+        hw.vector.energy_per_op.get()
+    );
+    for note in hw.throttle_notes() {
+        let _ = writeln!(s, "note        {note}");
+    }
+    emit(None, &s)
 }

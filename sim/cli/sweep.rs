@@ -1,7 +1,8 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
 use super::run::emit;
-use crate::sweep::plan::{granularity, parse_set, widths, Functional, SweepSpec};
+use crate::map::tiling::Objective;
+use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -20,11 +21,15 @@ pub enum SweepFormat {
 /// Arguments of `accelsim sweep`.
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// Accelerator (preset or TOML file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Accelerators (presets or TOML files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub hw: Vec<String>,
-    /// Network (built-in name or model file); repeat for several.
-    #[arg(long, conflicts_with = "config")]
+    /// Names of the accelerators in the output, one per --hw, comma-separated (default: the
+    /// preset name or file stem).
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
+    pub name: Vec<String>,
+    /// Networks (built-in names or model files), comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub model: Vec<String>,
     /// Weight bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
@@ -32,7 +37,8 @@ pub struct SweepArgs {
     /// Activation bit widths, comma-separated (default 8).
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
     pub abits: Vec<i64>,
-    /// Sweep a numeric field of the accelerator description: `--set mac.rows=16,32,64`.
+    /// Sweep a field of the accelerator description: `--set mac.rows=16,32,64`,
+    /// `--set mac.dataflow=os,ws,is`.
     #[arg(long = "set", value_name = "PATH=V1,V2,...", conflicts_with = "config")]
     pub sets: Vec<String>,
     /// MobileNet width multiplier.
@@ -66,6 +72,9 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// What each layer's schedule is chosen for: latency (default), energy or edp.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Objective::NAMES))]
+    pub objective: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
@@ -92,11 +101,14 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
             let text = std::fs::read_to_string(path)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?
+            let mut spec = SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?;
+            spec.resolve_paths(path.parent().unwrap_or(std::path::Path::new("")));
+            spec
         }
         None => {
             let spec = SweepSpec {
                 hw: a.hw.clone(),
+                hw_names: a.name.clone(),
                 models: a.model.clone(),
                 wbits: widths("--wbits", &a.wbits).map_err(|e| miette!("{e}"))?,
                 abits: widths("--abits", &a.abits).map_err(|e| miette!("{e}"))?,
@@ -104,6 +116,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 width: a.width,
                 resolution: a.resolution,
                 per_layer: false,
+                objective: Objective::default(),
                 widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),
                 functional: if a.functional {
                     Some(Functional {
@@ -121,12 +134,18 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
         }
     };
     spec.per_layer |= a.per_layer;
+    if let Some(name) = &a.objective {
+        spec.objective = objective("--objective", name).map_err(|e| miette!("{e}"))?;
+    }
     Ok(spec)
 }
 
 /// `accelsim sweep`.
 pub fn sweep(a: &SweepArgs) -> Result<()> {
     let spec = spec_of(a)?;
+    if let Some(out) = &a.out {
+        super::run::check_out_path(out)?;
+    }
     let shard = a.shard.unwrap_or(Shard::ALL);
     let points: Vec<_> = shard.range(spec.len()).map(|i| spec.point(i)).collect();
     let bar = if std::io::stderr().is_terminal() {
@@ -160,6 +179,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
     }
     let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
+    let all_failed = !results.is_empty() && failed.len() == results.len();
     if !failed.is_empty() {
         eprintln!("{} of {} design points failed:", failed.len(), results.len());
         for r in failed {
@@ -179,6 +199,9 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
                 r.error.as_deref().unwrap_or("")
             );
         }
+    }
+    if all_failed {
+        return Err(miette!("no design point succeeded ({} failed, see above)", results.len()));
     }
     Ok(())
 }

@@ -77,16 +77,42 @@ fn accesses(b: &Buffer, bytes: Bytes) -> u64 {
 
 /// Energy of a layer's actions.
 pub fn energy(hw: &HwDesc, mode: Option<&PrecisionMode>, a: &Actions) -> Energy {
-    let mac = mode.map(|m| m.energy_per_mac * a.macs).unwrap_or(PicoJoules::ZERO);
-    let width_scale = f64::from(a.vector_bits.max(8)) / 8.0;
-    let vector = PicoJoules(hw.vector.energy_per_op.get() * a.vector_ops as f64 * width_scale);
+    let core = CoreActions { macs: a.macs, vector_ops: a.vector_ops, vector_bits: a.vector_bits };
+    energy_of(hw, mode, core, a.buffers.iter().map(|t| (t.reads, t.writes)), a.dram_read, a.dram_write)
+}
+
+/// The compute side of a layer's actions (what [`Actions`] holds besides the traffic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CoreActions {
+    /// MACs executed.
+    pub macs: u64,
+    /// Vector-unit operations.
+    pub vector_ops: u64,
+    /// Width of the elements the vector unit processes.
+    pub vector_bits: u32,
+}
+
+/// [`energy`] from the counts without building an [`Actions`]: `buffers` gives (read,
+/// write) bytes per buffer in the description's order. The schedule search scores many
+/// candidate tilings of a layer with it.
+pub fn energy_of(
+    hw: &HwDesc,
+    mode: Option<&PrecisionMode>,
+    core: CoreActions,
+    buffers: impl Iterator<Item = (Bytes, Bytes)>,
+    dram_read: Bytes,
+    dram_write: Bytes,
+) -> Energy {
+    let mac = mode.map(|m| m.energy_per_mac * core.macs).unwrap_or(PicoJoules::ZERO);
+    let width_scale = f64::from(core.vector_bits.max(8)) / 8.0;
+    let vector = PicoJoules(hw.vector.energy_per_op.get() * core.vector_ops as f64 * width_scale);
     let buffers = hw
         .buffers
         .iter()
-        .zip(&a.buffers)
-        .map(|(b, t)| b.read_energy * accesses(b, t.reads) + b.write_energy * accesses(b, t.writes))
+        .zip(buffers)
+        .map(|(b, (reads, writes))| b.read_energy * accesses(b, reads) + b.write_energy * accesses(b, writes))
         .sum();
-    let dram = hw.dram.energy_per_bit * (a.dram_read + a.dram_write).to_bits().get();
+    let dram = hw.dram.energy_per_bit * (dram_read + dram_write).to_bits().get();
     Energy { mac, vector, buffers, dram }
 }
 

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::diag::FileError;
+use crate::source::Source;
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -41,6 +42,8 @@ struct RawMac {
     rows: S<i64>,
     cols: S<i64>,
     dataflow: S<String>,
+    /// Optional: default the widest mode's wider operand.
+    pe_bits: Option<S<i64>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -78,7 +81,8 @@ struct RawDsp {
 struct RawPrecision {
     weight_bits: S<i64>,
     activation_bits: S<i64>,
-    macs_per_cycle: S<i64>,
+    /// Optional for a MAC array (derived from rows x cols x the PE rate).
+    macs_per_cycle: Option<S<i64>>,
     energy_pj_per_mac: S<f64>,
 }
 
@@ -89,7 +93,8 @@ struct RawBuffer {
     holds: S<Vec<String>>,
     size_kib: S<f64>,
     banks: S<i64>,
-    port_bits: S<i64>,
+    /// Optional for a MAC array (derived from what its edge consumes).
+    port_bits: Option<S<i64>>,
     read_energy_pj: S<f64>,
     write_energy_pj: S<f64>,
     #[serde(default = "yes")]
@@ -129,25 +134,90 @@ impl Raw {
     }
 }
 
-/// Loads a description by path, or by preset name (`dsp`, `dsp.toml`, ...) when no such
-/// file exists: a path wins over a preset name.
-pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
-    let path = std::path::Path::new(spec);
-    if path.is_file() {
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
-            return super::scalesim_cfg::load(spec, overrides);
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
-        return parse_hw(spec, &text, overrides);
+/// A value `--set` gives a field of the description: a number (`mac.rows=16`) or text
+/// (`mac.dataflow=ws`). The field decides which it must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetValue {
+    /// A number, for integer and float fields.
+    Num(f64),
+    /// Text, for string fields.
+    Text(String),
+}
+
+impl SetValue {
+    /// A number when the text parses as one, else the text.
+    pub fn parse(text: &str) -> SetValue {
+        let t = text.trim();
+        t.parse::<f64>().map(SetValue::Num).unwrap_or_else(|_| SetValue::Text(t.to_string()))
     }
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
-    let name = name.strip_suffix(".toml").unwrap_or(name);
-    match presets::source(name) {
-        Some(text) => parse_hw(&format!("accelerators/{name}.toml"), text, overrides),
-        None => Err(FileError::whole(
-            spec,
-            format!("no such file, and not a preset; presets are: {}", presets::names().join(", ")),
-        )),
+}
+
+impl std::fmt::Display for SetValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetValue::Num(v) if v.is_finite() && v.abs() >= 1e15 => write!(f, "{v:e}"),
+            SetValue::Num(v) => write!(f, "{v}"),
+            SetValue::Text(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+/// One `--set PATH=VALUE`: the dotted path of a field and its value.
+pub type Override = (String, SetValue);
+
+fn numeric(overrides: &[(String, f64)]) -> Vec<Override> {
+    overrides.iter().map(|(k, v)| (k.clone(), SetValue::Num(*v))).collect()
+}
+
+/// The extensions `--hw` reads as files.
+pub const HW_EXTENSIONS: &[&str] = &["toml", "cfg"];
+
+/// Where a description comes from: a file, or a preset's embedded text.
+enum HwSource<'a> {
+    Toml(&'a str),
+    ScaleSimCfg(&'a str),
+    Preset(&'a str, &'static str),
+}
+
+/// Resolves `spec` (see [`crate::source`]): an existing file, a path-looking argument that
+/// must exist (an error otherwise, never a preset of the same name), or a preset name.
+fn hw_source(spec: &str) -> Result<HwSource<'_>, HwError> {
+    match crate::source::resolve(spec, HW_EXTENSIONS) {
+        Source::File(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) => {
+            Ok(HwSource::ScaleSimCfg(spec))
+        }
+        Source::File(_) => Ok(HwSource::Toml(spec)),
+        Source::Missing(p) => {
+            Err(FileError::whole(spec, crate::source::missing_message(p, "preset", &presets::names())))
+        }
+        Source::Name(name) => {
+            let name = name.strip_suffix(".toml").unwrap_or(name);
+            match presets::source(name) {
+                Some(text) => Ok(HwSource::Preset(name, text)),
+                None => Err(FileError::whole(
+                    spec,
+                    format!("no such file, and not a preset; presets are: {}", presets::names().join(", ")),
+                )),
+            }
+        }
+    }
+}
+
+/// Loads a description by path or by preset name (`dsp`): an argument that looks like a
+/// path (`./my/dsp.toml`, `dsp.toml`) must name an existing file.
+pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    load_hw_with(spec, &numeric(overrides))
+}
+
+/// [`load_hw`] with overrides that may set text fields (`mac.dataflow=ws`).
+pub fn load_hw_with(spec: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
+    match hw_source(spec)? {
+        HwSource::ScaleSimCfg(p) => super::scalesim_cfg::load(p, overrides),
+        HwSource::Toml(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| FileError::whole(p, format!("cannot read: {e}")))?;
+            parse_hw_with(p, &text, overrides)
+        }
+        HwSource::Preset(name, text) => parse_hw_with(&format!("accelerators/{name}.toml"), text, overrides),
     }
 }
 
@@ -158,6 +228,11 @@ pub fn load_hw(spec: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwErro
 /// `--set` argument (`--set mac.rows=0: mac.rows must be in ...`), not a line of the
 /// rewritten text.
 pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    parse_hw_with(file, text, &numeric(overrides))
+}
+
+/// [`parse_hw`] with overrides that may set text fields (`mac.dataflow=ws`).
+pub fn parse_hw_with(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
     let base = parse_text(file, text)?;
     if overrides.is_empty() {
         return Ok(base);
@@ -173,7 +248,7 @@ pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<H
             let message = if e.message.starts_with(&prefix) {
                 e.message
             } else {
-                format!("{}: {}", set_arg(path, *value), e.message)
+                format!("{}: {}", set_arg(path, value), e.message)
             };
             Err(FileError::whole(file, message))
         }
@@ -181,12 +256,8 @@ pub fn parse_hw(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<H
 }
 
 /// `--set path=value` as the user would have typed it.
-fn set_arg(path: &str, value: f64) -> String {
-    if value.is_finite() && value.abs() >= 1e15 {
-        format!("--set {path}={value:e}")
-    } else {
-        format!("--set {path}={value}")
-    }
+fn set_arg(path: &str, value: &SetValue) -> String {
+    format!("--set {path}={value}")
 }
 
 fn parse_text(file: &str, text: &str) -> Result<HwDesc, HwError> {
@@ -194,28 +265,39 @@ fn parse_text(file: &str, text: &str) -> Result<HwDesc, HwError> {
     Validator { file, text }.desc(raw)
 }
 
-fn apply_overrides(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<String, HwError> {
+fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<String, HwError> {
     let mut doc: toml::Table = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
     for (path, value) in overrides {
         let parts: Vec<&str> = path.split('.').collect();
         let mut node: &mut toml::Value = doc.get_mut(parts[0]).ok_or_else(|| no_field(file, path))?;
-        for p in &parts[1..] {
+        for (depth, p) in parts.iter().enumerate().skip(1) {
             node = match node {
-                toml::Value::Table(t) => t.get_mut(*p),
+                // A derived value a description leaves out can be pinned by `--set`.
+                toml::Value::Table(t) => {
+                    if depth + 1 == parts.len() && DERIVABLE.contains(p) && !t.contains_key(*p) {
+                        t.insert(p.to_string(), toml::Value::Integer(0));
+                    }
+                    t.get_mut(*p)
+                }
                 toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
                 _ => None,
             }
             .ok_or_else(|| no_field(file, path))?;
         }
-        *node = match node {
-            toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => {
-                toml::Value::Integer(*value as i64)
+        let arg = set_arg(path, value);
+        *node = match (&*node, value) {
+            (toml::Value::Integer(_), SetValue::Num(v)) if v.fract() == 0.0 && v.abs() < 9e15 => {
+                toml::Value::Integer(*v as i64)
             }
-            toml::Value::Integer(_) => {
-                return Err(FileError::whole(file, format!("{}: field takes a whole number", set_arg(path, *value))))
+            (toml::Value::Integer(_), _) => {
+                return Err(FileError::whole(file, format!("{arg}: field takes a whole number")))
             }
-            toml::Value::Float(_) => toml::Value::Float(*value),
-            _ => return Err(FileError::whole(file, format!("--set {path}: not a numeric field"))),
+            (toml::Value::Float(_), SetValue::Num(v)) => toml::Value::Float(*v),
+            (toml::Value::Float(_), SetValue::Text(_)) => {
+                return Err(FileError::whole(file, format!("{arg}: field takes a number")))
+            }
+            (toml::Value::String(_), v) => toml::Value::String(v.to_string()),
+            _ => return Err(FileError::whole(file, format!("--set {path}: not a number or text field"))),
         };
     }
     toml::to_string(&doc).map_err(|e| FileError::whole(file, format!("cannot apply overrides: {e}")))
@@ -256,30 +338,26 @@ impl HwTemplate {
     /// `None` for a SCALE-Sim `.cfg` file or a description that does not load (use
     /// [`load_hw`] for those, which reports the error).
     pub fn load(spec: &str) -> Option<Self> {
-        let path = std::path::Path::new(spec);
-        if path.is_file() {
-            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("cfg")) {
-                return None;
-            }
-            let text = std::fs::read_to_string(path).ok()?;
-            return HwTemplate::parse(spec, &text).ok();
+        match hw_source(spec).ok()? {
+            HwSource::ScaleSimCfg(_) => None,
+            HwSource::Toml(p) => HwTemplate::parse(p, &std::fs::read_to_string(p).ok()?).ok(),
+            HwSource::Preset(name, text) => HwTemplate::parse(&format!("accelerators/{name}.toml"), text).ok(),
         }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(spec);
-        let name = name.strip_suffix(".toml").unwrap_or(name);
-        HwTemplate::parse(&format!("accelerators/{name}.toml"), presets::source(name)?).ok()
     }
 
     /// The validated description with `overrides` applied (see [`parse_hw`]).
-    pub fn instantiate(&self, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+    pub fn instantiate(&self, overrides: &[Override]) -> Result<HwDesc, HwError> {
         match self.fast(overrides) {
             Some(hw) => Ok(hw),
-            None => parse_hw(&self.file, &self.text, overrides),
+            None => parse_hw_with(&self.file, &self.text, overrides),
         }
     }
 
-    fn fast(&self, overrides: &[(String, f64)]) -> Option<HwDesc> {
+    fn fast(&self, overrides: &[Override]) -> Option<HwDesc> {
         let mut raw = self.raw.clone();
         for (path, value) in overrides {
+            // Text values (rare: `mac.dataflow`) take the slow path.
+            let SetValue::Num(value) = value else { return None };
             let num = match self.node(path)? {
                 toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => Num::Int(*value as i64),
                 toml::Value::Float(_) => Num::Float(*value),
@@ -330,6 +408,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "rows" => i(&mut m.rows, v),
                 "cols" => i(&mut m.cols, v),
+                "pe_bits" => i(m.pe_bits.as_mut()?, v),
                 _ => None,
             }
         }
@@ -362,7 +441,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "weight_bits" => i(&mut p.weight_bits, v),
                 "activation_bits" => i(&mut p.activation_bits, v),
-                "macs_per_cycle" => i(&mut p.macs_per_cycle, v),
+                "macs_per_cycle" => i(p.macs_per_cycle.as_mut()?, v),
                 "energy_pj_per_mac" => f(&mut p.energy_pj_per_mac, v),
                 _ => None,
             }
@@ -372,7 +451,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
             match *field {
                 "size_kib" => f(&mut b.size_kib, v),
                 "banks" => i(&mut b.banks, v),
-                "port_bits" => i(&mut b.port_bits, v),
+                "port_bits" => i(b.port_bits.as_mut()?, v),
                 "read_energy_pj" => f(&mut b.read_energy_pj, v),
                 "write_energy_pj" => f(&mut b.write_energy_pj, v),
                 _ => None,
@@ -399,6 +478,9 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
         _ => None,
     }
 }
+
+/// Integer fields a description may leave to be derived (`--set` pins them).
+const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
@@ -446,11 +528,20 @@ impl Validator<'_> {
     }
 
     /// The `[mac]` section of a `mac_array`.
-    fn mac_array(&self, m: &RawMac) -> Result<Family, FileError> {
+    fn mac_array(&self, m: &RawMac, precision: &[S<RawPrecision>]) -> Result<Family, FileError> {
         Ok(Family::MacArray(MacArray {
             rows: self.int(&m.rows, "mac.rows", 1, 1 << 16)?,
             cols: self.int(&m.cols, "mac.cols", 1, 1 << 16)?,
             depthwise: DepthwiseMapping::Native,
+            pe_bits: match &m.pe_bits {
+                Some(p) => self.int(p, "mac.pe_bits", 1, 64)? as u32,
+                // The widest mode runs one MAC per PE per cycle.
+                None => precision
+                    .iter()
+                    .map(|p| *p.get_ref().weight_bits.get_ref().max(p.get_ref().activation_bits.get_ref()))
+                    .max()
+                    .map_or(8, |b| b.clamp(1, 64) as u32),
+            },
             dataflow: m.dataflow.get_ref().parse().map_err(|bad: UnknownDataflow| {
                 self.err(m.dataflow.span(), format!("mac.dataflow must be \"os\", \"ws\" or \"is\", got \"{}\"", bad.0))
             })?,
@@ -511,7 +602,7 @@ impl Validator<'_> {
 
     fn desc(&self, raw: Raw) -> Result<HwDesc, FileError> {
         let family = match raw.kind.get_ref().as_str() {
-            "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?)?,
+            "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?, &raw.precision)?,
             "nvdla" => self.nvdla(self.section(&raw, "nvdla", &raw.nvdla)?)?,
             "dsp" => self.dsp(self.section(&raw, "dsp", &raw.dsp)?)?,
             other => {
@@ -521,6 +612,7 @@ impl Validator<'_> {
                 ))
             }
         };
+        let kind = family.kind();
         let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 0.0, 1e6, true)?;
         let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
         let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
@@ -536,10 +628,27 @@ impl Validator<'_> {
         let mut precisions = Vec::new();
         for p in &raw.precision {
             let r = p.get_ref();
+            let weight_bits = self.int(&r.weight_bits, "precision.weight_bits", 1, 32)? as u32;
+            let activation_bits = self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32;
+            let derived = match &family {
+                Family::MacArray(a) => Some(a.peak_macs(weight_bits, activation_bits)),
+                Family::Nvdla(_) | Family::Dsp(_) => None,
+            };
+            let (macs_per_cycle, macs_origin) = match (&r.macs_per_cycle, derived) {
+                (Some(v), _) => (self.int(v, "precision.macs_per_cycle", 1, 1 << 40)?, Origin::Pinned { derived }),
+                (None, Some(d)) => (d, Origin::Derived),
+                (None, None) => {
+                    return Err(self.err(
+                        p.span(),
+                        format!("precision {weight_bits}x{activation_bits}: macs_per_cycle is required for kind = \"{kind}\" (only a mac_array derives it)"),
+                    ))
+                }
+            };
             let m = PrecisionMode {
-                weight_bits: self.int(&r.weight_bits, "precision.weight_bits", 1, 32)? as u32,
-                activation_bits: self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32,
-                macs_per_cycle: self.int(&r.macs_per_cycle, "precision.macs_per_cycle", 1, 1 << 40)?,
+                weight_bits,
+                activation_bits,
+                macs_per_cycle,
+                macs_origin,
                 energy_per_mac: PicoJoules(self.float(
                     &r.energy_pj_per_mac,
                     "precision.energy_pj_per_mac",
@@ -592,11 +701,41 @@ impl Validator<'_> {
             if size == 0 {
                 return Err(self.err(r.size_kib.span(), format!("buffer '{}' size_kib is below one byte", r.name)));
             }
+            let banks = self.int(&r.banks, &format!("buffer '{}' banks", r.name), 1, 1 << 16)?;
+            // A MAC array's buffer feeds its edge: the port (over all banks) moves what the
+            // edge consumes per cycle for the roles it holds, rounded up to whole bytes.
+            let derived = match &family {
+                Family::MacArray(a) => {
+                    let edge: u64 = [Role::Inputs, Role::Weights, Role::Outputs]
+                        .into_iter()
+                        .filter(|&role| holds.has(role))
+                        .map(|role| a.edge_bits(role, &precisions))
+                        .sum();
+                    Some(edge)
+                }
+                Family::Nvdla(_) | Family::Dsp(_) => None,
+            };
+            let (port, port_origin) = match (&r.port_bits, derived) {
+                (Some(v), _) => {
+                    (self.int(v, &format!("buffer '{}' port_bits", r.name), 8, 1 << 16)?, Origin::Pinned { derived })
+                }
+                (None, Some(edge)) => ((edge.div_ceil(banks).div_ceil(8) * 8).clamp(8, 1 << 16), Origin::Derived),
+                (None, None) => {
+                    return Err(self.err(
+                        b.span(),
+                        format!(
+                            "buffer '{}': port_bits is required for kind = \"{kind}\" (only a mac_array derives it)",
+                            r.name
+                        ),
+                    ))
+                }
+            };
             buffers.push(Buffer {
                 name: r.name.clone(),
                 size: Bytes(size),
-                banks: self.int(&r.banks, &format!("buffer '{}' banks", r.name), 1, 1 << 16)?,
-                port: Bits(self.int(&r.port_bits, &format!("buffer '{}' port_bits", r.name), 8, 1 << 16)?),
+                banks,
+                port: Bits(port),
+                port_origin,
                 read_energy: PicoJoules(self.float(&r.read_energy_pj, "read_energy_pj", 0.0, 1e9, false)?),
                 write_energy: PicoJoules(self.float(&r.write_energy_pj, "write_energy_pj", 0.0, 1e9, false)?),
                 holds,
@@ -750,8 +889,8 @@ mod tests {
                 let prefixes = (0..=set.len()).map(|k| &set[..k]);
                 let singles = (0..set.len()).map(|k| &set[k..=k]);
                 for part in prefixes.chain(singles) {
-                    let o: Vec<(String, f64)> = part.iter().map(|(p, v)| (p.to_string(), *v)).collect();
-                    let want = parse_hw(&t.file, &t.text, &o).map_err(|e| e.to_string());
+                    let o: Vec<Override> = part.iter().map(|(p, v)| (p.to_string(), SetValue::Num(*v))).collect();
+                    let want = parse_hw_with(&t.file, &t.text, &o).map_err(|e| e.to_string());
                     assert_eq!(t.instantiate(&o).map_err(|e| e.to_string()), want, "{name} {o:?}");
                 }
             }

@@ -12,7 +12,9 @@ pub mod scalesim_cfg;
 
 use crate::units::{Bits, Bytes, BytesPerSecond, Hertz, PicoJoules};
 
-pub use load::{load_hw, parse_hw, HwError, HwTemplate};
+pub use load::{
+    load_hw, load_hw_with, parse_hw, parse_hw_with, HwError, HwTemplate, Override, SetValue, HW_EXTENSIONS,
+};
 
 /// A whole accelerator.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +124,65 @@ pub struct MacArray {
     /// How a depthwise (grouped) conv is mapped: natively, or channel by channel as
     /// SCALE-Sim does (set for arrays read from a SCALE-Sim `.cfg`).
     pub depthwise: DepthwiseMapping,
+    /// Width of one PE's multiplier: in a mode of `w x a`-bit operands a PE does
+    /// `pe_bits^2 / (w a)` MACs per cycle (a 4-bit PE: one 4x4, a quarter of an 8x8).
+    pub pe_bits: u32,
+}
+
+impl MacArray {
+    /// Peak MACs per cycle of the whole array in a `w x a`-bit mode: rows x cols x the
+    /// per-PE rate `pe_bits^2 / (w a)` (at least one MAC per cycle).
+    pub fn peak_macs(&self, weight_bits: u32, activation_bits: u32) -> u64 {
+        let pe = u128::from(self.pe_bits);
+        let per_mode = u128::from(weight_bits.max(1)) * u128::from(activation_bits.max(1));
+        let peak = u128::from(self.rows) * u128::from(self.cols) * pe * pe / per_mode;
+        u64::try_from(peak).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Bits per cycle the array's edge takes from (or gives to) the buffer of `role`, in
+    /// the most demanding of `modes`: each PE lane of the edge moves `pe_bits^2 / w`
+    /// activation bits or `pe_bits^2 / a` weight bits per cycle (its MAC rate times the
+    /// operand width), and one output per column per cycle at most. The streaming edges
+    /// follow the dataflow: inputs enter the rows (columns for IS), weights the columns
+    /// (rows for IS), outputs leave by the columns.
+    pub fn edge_bits(&self, role: Role, modes: &[PrecisionMode]) -> u64 {
+        let pe2 = u64::from(self.pe_bits) * u64::from(self.pe_bits);
+        let per_lane = |f: &dyn Fn(&PrecisionMode) -> u64| modes.iter().map(f).max().unwrap_or(0);
+        let (lanes, bits) = match (role, self.dataflow) {
+            (Role::Inputs, Dataflow::Os | Dataflow::Ws) => {
+                (self.rows, per_lane(&|m| pe2 / u64::from(m.weight_bits.max(1))))
+            }
+            (Role::Inputs, Dataflow::Is) => (self.cols, per_lane(&|m| pe2 / u64::from(m.weight_bits.max(1)))),
+            (Role::Weights, Dataflow::Os | Dataflow::Ws) => {
+                (self.cols, per_lane(&|m| pe2 / u64::from(m.activation_bits.max(1))))
+            }
+            (Role::Weights, Dataflow::Is) => (self.rows, per_lane(&|m| pe2 / u64::from(m.activation_bits.max(1)))),
+            (Role::Outputs, _) => (self.cols, per_lane(&|m| u64::from(m.activation_bits))),
+        };
+        lanes.saturating_mul(bits.max(1))
+    }
+}
+
+/// Where a description's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Derived from other fields (e.g. a MAC array's peak from rows x cols x the PE rate).
+    Derived,
+    /// Given in the description; `derived` is what the family would derive, if it derives one.
+    Pinned {
+        /// The value the family would derive.
+        derived: Option<u64>,
+    },
+}
+
+impl Origin {
+    /// `derived` or `pinned`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::Derived => "derived",
+            Origin::Pinned { .. } => "pinned",
+        }
+    }
 }
 
 /// How a MAC array maps a depthwise or grouped convolution.
@@ -227,6 +288,8 @@ pub struct PrecisionMode {
     pub activation_bits: u32,
     /// Peak MACs per cycle of the whole engine in this mode.
     pub macs_per_cycle: u64,
+    /// Whether `macs_per_cycle` was derived or given.
+    pub macs_origin: Origin,
     /// Energy of one MAC in this mode.
     pub energy_per_mac: PicoJoules,
 }
@@ -293,6 +356,8 @@ pub struct Buffer {
     pub banks: u64,
     /// Width of one bank's port: what one access moves.
     pub port: Bits,
+    /// Whether `port` was derived (from what a MAC array's edge consumes) or given.
+    pub port_origin: Origin,
     /// Energy of one read access (one port width).
     pub read_energy: PicoJoules,
     /// Energy of one write access (one port width).
@@ -392,6 +457,35 @@ impl HwDesc {
     /// DRAM bytes per cycle actually achieved.
     pub fn dram_bytes_per_cycle(&self) -> f64 {
         self.dram.bandwidth.per_cycle(self.clock) * self.dram.efficiency
+    }
+
+    /// Notes on values a description pins below what its array would derive: such a value
+    /// throttles the array (a mode's peak below rows x cols x the PE rate, a buffer port
+    /// narrower than the array edge it feeds).
+    pub fn throttle_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for m in &self.precisions {
+            if let Origin::Pinned { derived: Some(d) } = m.macs_origin {
+                if m.macs_per_cycle < d {
+                    notes.push(format!(
+                        "precision {}x{}: macs_per_cycle = {} is pinned below the array's rows x cols x PE rate ({d}): each PE runs at {:.2} of its rate",
+                        m.weight_bits, m.activation_bits, m.macs_per_cycle, m.macs_per_cycle as f64 / d as f64
+                    ));
+                }
+            }
+        }
+        for b in &self.buffers {
+            if let Origin::Pinned { derived: Some(d) } = b.port_origin {
+                let have = b.port.get().saturating_mul(b.banks);
+                if have < d {
+                    notes.push(format!(
+                        "buffer '{}': {} banks x port_bits = {} are pinned below the {d} bits per cycle the array edge consumes: the port can throttle the array",
+                        b.name, b.banks, b.port.get()
+                    ));
+                }
+            }
+        }
+        notes
     }
 
     /// DRAM latency in cycles (rounded up).

@@ -31,13 +31,13 @@
 //! (not SCALE-Sim's request-level memory model, so stall counts differ from SCALE-Sim's).
 //! The assumed energies and the interface mode are stated in every run's notes.
 
-use super::load::parse_hw;
+use super::load::{parse_hw_with, Override};
 use super::{Dataflow, DepthwiseMapping, Family, HwDesc, HwError, UnknownDataflow};
 use crate::diag::FileError;
 use std::collections::HashMap;
 
 /// Reads a SCALE-Sim `.cfg` file, applying `--set` overrides to the resulting description.
-pub fn load(path: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+pub fn load(path: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
     let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
     parse(path, &text, overrides)
 }
@@ -49,7 +49,7 @@ struct Entry<'a> {
 }
 
 /// Parses the text of a SCALE-Sim config (`file` names it in errors).
-pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDesc, HwError> {
+pub fn parse(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
     let err = |span: std::ops::Range<usize>, msg: String| FileError::at(file, text, Some(span), msg);
     let mut section = String::new();
     let mut keys: HashMap<(String, String), Entry> = HashMap::new();
@@ -152,7 +152,7 @@ pub fn parse(file: &str, text: &str, overrides: &[(String, f64)]) -> Result<HwDe
         buffer("filter_sram", "weights", srams[1]),
         buffer("ofmap_sram", "outputs", srams[2]),
     );
-    let mut hw = parse_hw(file, &toml, overrides)?;
+    let mut hw = parse_hw_with(file, &toml, overrides)?;
     if let Family::MacArray(m) = &mut hw.family {
         m.depthwise = DepthwiseMapping::PerGroup;
     }

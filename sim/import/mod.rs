@@ -32,11 +32,18 @@ impl Default for LoadOptions {
     }
 }
 
+/// The extensions `--model` reads as files.
+pub const MODEL_EXTENSIONS: &[&str] = &["toml", "tflite", "onnx", "aqm", "csv"];
+
 /// Loads a network by built-in name (`mnv1`, ...) or by path (`.toml` model files, `.csv`
 /// SCALE-Sim topologies; other
-/// formats are added by their importers). A path that exists wins over a built-in name.
+/// formats are added by their importers). A path that exists wins over a built-in name; an
+/// argument that looks like a path (see [`crate::source`]) must exist.
 pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
     let path = Path::new(spec);
+    if let crate::source::Source::Missing(p) = crate::source::resolve(spec, MODEL_EXTENSIONS) {
+        return Err(FileError::whole(spec, crate::source::missing_message(p, "built-in network", &builtin::names())));
+    }
     if path.is_file() {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {

@@ -1,4 +1,5 @@
-//! A sweep CSV read as a table of strings, with typed accessors for the plots.
+//! A sweep's output (CSV, or the JSON array of `--format json`) read as a table of
+//! strings, with typed accessors for the plots.
 
 /// Why a plot cannot be drawn.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +27,41 @@ impl Table {
             .records()
             .map(|rec| rec.map(|r| r.iter().map(String::from).collect()).map_err(|e| PlotError(e.to_string())))
             .collect::<Result<_, _>>()?;
+        Ok(Table { header, rows })
+    }
+
+    /// Parses the JSON array `accelsim sweep --format json` writes: one object per row
+    /// (`null` is an empty cell). JSON objects do not keep their key order, so the columns
+    /// are put in the CSV's: point columns, `--set` paths, measurements.
+    pub fn from_json(text: &str) -> Result<Table, PlotError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| PlotError(format!("not valid JSON: {e}")))?;
+        let rows =
+            v.as_array().ok_or_else(|| PlotError("expected a JSON array of rows (`sweep --format json`)".into()))?;
+        let mut header: Vec<String> = Vec::new();
+        for r in rows {
+            let obj = r.as_object().ok_or_else(|| PlotError("expected every row to be a JSON object".into()))?;
+            for k in obj.keys() {
+                if !header.contains(k) {
+                    header.push(k.clone());
+                }
+            }
+        }
+        let lead = ["point", "hw", "model", "wbits", "abits"];
+        let rank = |h: &String| {
+            let known = crate::sweep::COLUMNS.iter().chain(crate::sweep::FUNCTIONAL_COLUMNS);
+            match (lead.iter().position(|c| c == h), known.clone().position(|c| c == h)) {
+                (Some(i), _) => i,
+                (None, Some(i)) => 1000 + i,
+                (None, None) => 500,
+            }
+        };
+        header.sort_by_key(|h| rank(h));
+        let cell = |v: Option<&serde_json::Value>| match v {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        let rows = rows.iter().map(|r| header.iter().map(|k| cell(r.get(k))).collect()).collect();
         Ok(Table { header, rows })
     }
 

@@ -114,8 +114,7 @@ pub fn compare(a: &Value, b: &Value, format: CompareFormat) -> Result<String, Co
     let (la, lb) = (label(a), label(b));
     Ok(match format {
         CompareFormat::Markdown => {
-            let mut s =
-                format!("A: {la}  \nB: {lb}\n\n| {} |\n|{}|\n", header.join(" | "), "---|".repeat(header.len()));
+            let mut s = format!("A: {la}  \nB: {lb}\n\n| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
             for r in &body {
                 s.push_str(&format!("| {} |\n", r.join(" | ")));
             }

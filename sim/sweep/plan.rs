@@ -9,20 +9,23 @@
 //!
 //! ```toml
 //! hw = ["systolic32", "accelerators/mac8.toml"]   # presets or files (required)
+//! name = ["stock", "my_mac8"]                     # names in the output (optional)
 //! model = ["mnv1", "resnet18"]                    # built-in names or files (required)
 //! wbits = [4, 8]                                  # default [8]; see below
 //! abits = [8]                                     # default [8]
 //! width = 1.0                                     # MobileNet width multiplier (optional)
 //! resolution = 224                                # input resolution (optional)
 //! per_layer = false                               # add per-layer rows (optional)
+//! objective = "latency"                           # or "energy", "edp" (optional)
 //! functional = true                               # join SQNR / top-1 (optional)
 //! calib = "calib.npy"                             # functional inputs (optional)
 //! eval = "eval.npy"                               # (optional, default: calib)
 //! granularity = "per-channel"                     # or "per-tensor" (optional)
 //!
-//! [set]                                           # numeric overrides, by dotted path
+//! [set]                                           # overrides, by dotted path
 //! "mac.rows" = [16, 32, 64]
 //! "dram.bandwidth_gbps" = [5.0, 10.0]
+//! "mac.dataflow" = ["os", "ws", "is"]               # text fields too
 //! ```
 //!
 //! Without `wbits` and `abits` (on the command line: `--wbits`, `--abits`), a quantized
@@ -31,8 +34,15 @@
 //! network runs at each point's widths.
 //!
 //! The `[set]` paths vary in alphabetical order of their paths (the last varies fastest);
-//! on the command line, in the order of the `--set` flags.
+//! on the command line, in the order of the `--set` flags. Relative paths in the file
+//! (accelerators, models, calib, eval) are relative to the file's folder.
+//!
+//! The output names each accelerator by its preset name or file stem (`my/mac8.toml` is
+//! `mac8`), by the path as given when two of them would share a name, or by `name`
+//! (`--name` on the command line): two designs are never merged under one name.
 
+use crate::hw::{Override, SetValue};
+use crate::map::tiling::Objective;
 use serde::Deserialize;
 
 /// What to sweep over.
@@ -40,20 +50,25 @@ use serde::Deserialize;
 pub struct SweepSpec {
     /// Accelerators: preset names or TOML files.
     pub hw: Vec<String>,
+    /// The names the output gives the accelerators, one per [`SweepSpec::hw`]; empty for
+    /// the automatic ones of [`SweepSpec::hw_labels`].
+    pub hw_names: Vec<String>,
     /// Networks: built-in names or model files.
     pub models: Vec<String>,
     /// Weight bit widths.
     pub wbits: Vec<u8>,
     /// Activation bit widths.
     pub abits: Vec<u8>,
-    /// Numeric overrides of the accelerator description: (dotted path, values).
-    pub sets: Vec<(String, Vec<f64>)>,
+    /// Overrides of the accelerator description: (dotted path, values).
+    pub sets: Vec<(String, Vec<SetValue>)>,
     /// MobileNet width multiplier.
     pub width: f64,
     /// Input resolution, `None` = as published.
     pub resolution: Option<usize>,
     /// Whether per-layer rows are wanted.
     pub per_layer: bool,
+    /// What each layer's schedule is chosen for.
+    pub objective: Objective,
     /// Functional (SQNR, top-1) results joined into the rows, `None` = cost only.
     pub functional: Option<Functional>,
     /// Whether the widths were given (`--wbits` / `--abits`, `wbits` / `abits` in a file):
@@ -99,7 +114,7 @@ pub struct Point {
     /// Activation bits.
     pub abits: u8,
     /// One value per [`SweepSpec::sets`] path, in the same order.
-    pub set_values: Vec<f64>,
+    pub set_values: Vec<SetValue>,
 }
 
 impl Point {
@@ -118,6 +133,8 @@ pub struct PlanError(pub String);
 #[serde(deny_unknown_fields)]
 struct RawSweep {
     hw: Vec<String>,
+    #[serde(default)]
+    name: Vec<String>,
     model: Vec<String>,
     #[serde(default)]
     wbits: Vec<i64>,
@@ -130,6 +147,8 @@ struct RawSweep {
     #[serde(default)]
     per_layer: bool,
     #[serde(default)]
+    objective: Option<String>,
+    #[serde(default)]
     set: Option<toml::Table>,
     #[serde(default)]
     functional: bool,
@@ -141,6 +160,13 @@ struct RawSweep {
     granularity: Option<String>,
 }
 
+/// The objective of a name (`latency`, `energy` or `edp`); `what` names it in the error.
+pub fn objective(what: &str, name: &str) -> Result<Objective, PlanError> {
+    Objective::from_name(name).ok_or_else(|| {
+        PlanError(format!("{what}: '{name}' is not an objective; expected one of {}", Objective::NAMES.join(", ")))
+    })
+}
+
 /// Checks a list of widths, defaulting to `[8]` when empty.
 pub fn widths(what: &str, raw: &[i64]) -> Result<Vec<u8>, PlanError> {
     if raw.is_empty() {
@@ -149,14 +175,14 @@ pub fn widths(what: &str, raw: &[i64]) -> Result<Vec<u8>, PlanError> {
     raw.iter().map(|&b| crate::quant::check_width(what, b).map_err(|e| PlanError(e.to_string()))).collect()
 }
 
-/// Parses `PATH=v1,v2,...` (a `--set` of a sweep).
-pub fn parse_set(s: &str) -> Result<(String, Vec<f64>), PlanError> {
+/// Parses `PATH=v1,v2,...` (a `--set` of a sweep): numbers, or text for text fields
+/// (`mac.dataflow=os,ws`); the description's field decides which it takes.
+pub fn parse_set(s: &str) -> Result<(String, Vec<SetValue>), PlanError> {
     let (k, vs) = s.split_once('=').ok_or_else(|| PlanError(format!("--set {s}: expected PATH=V1,V2,...")))?;
-    let values = vs
-        .split(',')
-        .map(|v| v.trim().parse::<f64>().map_err(|_| PlanError(format!("--set {s}: '{v}' is not a number"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((k.trim().to_string(), values))
+    if vs.split(',').any(|v| v.trim().is_empty()) {
+        return Err(PlanError(format!("--set {s}: empty value in the list")));
+    }
+    Ok((k.trim().to_string(), vs.split(',').map(SetValue::parse).collect()))
 }
 
 impl SweepSpec {
@@ -173,9 +199,10 @@ impl SweepSpec {
                 let vals = arr
                     .iter()
                     .map(|x| match x {
-                        toml::Value::Integer(i) => Ok(*i as f64),
-                        toml::Value::Float(f) => Ok(*f),
-                        other => Err(PlanError(format!("{file}: set.\"{k}\": {other} is not a number"))),
+                        toml::Value::Integer(i) => Ok(SetValue::Num(*i as f64)),
+                        toml::Value::Float(f) => Ok(SetValue::Num(*f)),
+                        toml::Value::String(t) => Ok(SetValue::Text(t.clone())),
+                        other => Err(PlanError(format!("{file}: set.\"{k}\": {other} is not a number or a string"))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 sets.push((k, vals));
@@ -196,6 +223,7 @@ impl SweepSpec {
             functional,
             widths_given: !raw.wbits.is_empty() || !raw.abits.is_empty(),
             hw: raw.hw,
+            hw_names: raw.name,
             models: raw.model,
             wbits: widths("wbits", &raw.wbits)?,
             abits: widths("abits", &raw.abits)?,
@@ -203,15 +231,41 @@ impl SweepSpec {
             width: raw.width.unwrap_or(1.0),
             resolution: raw.resolution,
             per_layer: raw.per_layer,
+            objective: match raw.objective.as_deref() {
+                None => Objective::default(),
+                Some(name) => objective(&format!("{file}: objective"), name)?,
+            },
         };
         spec.check()?;
         Ok(spec)
     }
 
-    /// Checks that every list is non-empty.
+    /// Checks that every list is non-empty and every accelerator is named once.
     pub fn check(&self) -> Result<(), PlanError> {
         if self.hw.is_empty() {
             return Err(PlanError("a sweep needs at least one accelerator (--hw)".into()));
+        }
+        for (i, h) in self.hw.iter().enumerate() {
+            if self.hw[..i].contains(h) {
+                return Err(PlanError(format!("accelerator '{h}' is given twice")));
+            }
+        }
+        if !self.hw_names.is_empty() {
+            if self.hw_names.len() != self.hw.len() {
+                return Err(PlanError(format!(
+                    "{} names (--name) for {} accelerators (--hw): give one name per accelerator",
+                    self.hw_names.len(),
+                    self.hw.len()
+                )));
+            }
+            for (i, n) in self.hw_names.iter().enumerate() {
+                if n.trim().is_empty() {
+                    return Err(PlanError(format!("--name: the name of '{}' is empty", self.hw[i])));
+                }
+                if self.hw_names[..i].contains(n) {
+                    return Err(PlanError(format!("--name: '{n}' names two accelerators")));
+                }
+            }
         }
         if self.models.is_empty() {
             return Err(PlanError("a sweep needs at least one network (--model)".into()));
@@ -225,6 +279,50 @@ impl SweepSpec {
             }
         }
         Ok(())
+    }
+
+    /// The name of each accelerator in the output: its `--name`, else its preset name or
+    /// file stem, else (when that stem is shared with another accelerator) the path as
+    /// given. Distinct for distinct entries of [`SweepSpec::hw`].
+    pub fn hw_labels(&self) -> Vec<String> {
+        if self.hw_names.len() == self.hw.len() {
+            return self.hw_names.clone();
+        }
+        let stem = |h: &str| {
+            let p = std::path::Path::new(h);
+            p.file_stem().and_then(|s| s.to_str()).unwrap_or(h).to_string()
+        };
+        let stems: Vec<String> = self.hw.iter().map(|h| stem(h)).collect();
+        let clash = |s: &str| stems.iter().filter(|t| *t == s).count() > 1;
+        self.hw.iter().zip(&stems).map(|(h, s)| if clash(s) { h.clone() } else { s.clone() }).collect()
+    }
+
+    /// Makes the relative paths of a sweep file (path-looking accelerators and models,
+    /// calibration and evaluation images) relative to `dir`, the file's folder.
+    pub fn resolve_paths(&mut self, dir: &std::path::Path) {
+        use crate::source::looks_like_path;
+        let join = |p: &str| {
+            if std::path::Path::new(p).is_absolute() {
+                p.to_string()
+            } else {
+                dir.join(p).display().to_string()
+            }
+        };
+        for h in &mut self.hw {
+            if looks_like_path(h, crate::hw::HW_EXTENSIONS) {
+                *h = join(h);
+            }
+        }
+        for m in &mut self.models {
+            if looks_like_path(m, crate::import::MODEL_EXTENSIONS) {
+                *m = join(m);
+            }
+        }
+        if let Some(f) = &mut self.functional {
+            for p in [&mut f.calib, &mut f.eval].into_iter().flatten() {
+                *p = join(p);
+            }
+        }
     }
 
     /// The number of points of the full plan.
@@ -244,9 +342,9 @@ impl SweepSpec {
     /// The point at `index` (`index < self.len()`), decoded as a mixed-radix number.
     pub fn point(&self, index: usize) -> Point {
         let mut rest = index;
-        let mut set_values = vec![0.0; self.sets.len()];
+        let mut set_values = vec![SetValue::Num(0.0); self.sets.len()];
         for (i, (_, vals)) in self.sets.iter().enumerate().rev() {
-            set_values[i] = vals[rest % vals.len()];
+            set_values[i] = vals[rest % vals.len()].clone();
             rest /= vals.len();
         }
         let abits = self.abits[rest % self.abits.len()];
@@ -263,9 +361,9 @@ impl SweepSpec {
         (0..self.len()).map(|i| self.point(i)).collect()
     }
 
-    /// The `--set` overrides of a point, as `load_hw` takes them.
-    pub fn overrides(&self, p: &Point) -> Vec<(String, f64)> {
-        self.sets.iter().zip(&p.set_values).map(|((k, _), v)| (k.clone(), *v)).collect()
+    /// The `--set` overrides of a point, as `load_hw_with` takes them.
+    pub fn overrides(&self, p: &Point) -> Vec<Override> {
+        self.sets.iter().zip(&p.set_values).map(|((k, _), v)| (k.clone(), v.clone())).collect()
     }
 }
 
@@ -279,7 +377,7 @@ mod tests {
             models: vec!["m".into()],
             wbits: vec![4, 8],
             abits: vec![8],
-            sets: vec![("mac.rows".into(), vec![16.0, 32.0, 64.0])],
+            sets: vec![("mac.rows".into(), [16.0, 32.0, 64.0].map(SetValue::Num).to_vec())],
             width: 1.0,
             ..Default::default()
         }
@@ -290,11 +388,38 @@ mod tests {
         let s = spec();
         let p = s.points();
         assert_eq!(p.len(), 12);
-        assert_eq!((p[0].hw, p[0].wbits, p[0].set_values[0]), (0, 4, 16.0));
-        assert_eq!((p[1].hw, p[1].wbits, p[1].set_values[0]), (0, 4, 32.0));
-        assert_eq!((p[3].hw, p[3].wbits, p[3].set_values[0]), (0, 8, 16.0));
-        assert_eq!((p[6].hw, p[6].wbits, p[6].set_values[0]), (1, 4, 16.0));
+        assert_eq!((p[0].hw, p[0].wbits, p[0].set_values[0].clone()), (0, 4, SetValue::Num(16.0)));
+        assert_eq!((p[1].hw, p[1].wbits, p[1].set_values[0].clone()), (0, 4, SetValue::Num(32.0)));
+        assert_eq!((p[3].hw, p[3].wbits, p[3].set_values[0].clone()), (0, 8, SetValue::Num(16.0)));
+        assert_eq!((p[6].hw, p[6].wbits, p[6].set_values[0].clone()), (1, 4, SetValue::Num(16.0)));
         assert!(p.iter().enumerate().all(|(i, q)| q.index == i));
+    }
+
+    #[test]
+    fn accelerators_are_named_by_stem_unless_two_share_it() {
+        let mut s = spec();
+        s.hw = vec!["systolic32".into(), "my/systolic32.toml".into(), "my/mac8.toml".into()];
+        assert_eq!(s.hw_labels(), ["systolic32", "my/systolic32.toml", "mac8"]);
+        s.hw_names = vec!["a".into(), "b".into()];
+        assert!(s.check().unwrap_err().0.contains("2 names (--name) for 3 accelerators"));
+        s.hw_names = vec!["a".into(), "b".into(), "c".into()];
+        assert_eq!(s.hw_labels(), ["a", "b", "c"]);
+        s.hw = vec!["mac8".into(), "mac8".into()];
+        s.hw_names.clear();
+        assert!(s.check().unwrap_err().0.contains("given twice"));
+    }
+
+    #[test]
+    fn sweep_file_paths_are_relative_to_the_file() {
+        let mut s = SweepSpec::from_toml(
+            "d/s.toml",
+            "hw = [\"systolic32\", \"mac8.toml\", \"/abs/x.toml\"]\nmodel = [\"mnv1\", \"n/m.onnx\"]\nfunctional = true\ncalib = \"c.npy\"\n",
+        )
+        .unwrap();
+        s.resolve_paths(std::path::Path::new("d"));
+        assert_eq!(s.hw, ["systolic32", "d/mac8.toml", "/abs/x.toml"]);
+        assert_eq!(s.models, ["mnv1", "d/n/m.onnx"]);
+        assert_eq!(s.functional.unwrap().calib.as_deref(), Some("d/c.npy"));
     }
 
     #[test]
@@ -323,7 +448,12 @@ mod tests {
             SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ngranularity = \"x\"\n")
                 .unwrap_err();
         assert!(e.0.contains("s.toml: granularity: expected"), "{e}");
-        assert!(parse_set("mac.rows=16,x").is_err());
-        assert_eq!(parse_set("mac.rows=16, 32").unwrap(), ("mac.rows".to_string(), vec![16.0, 32.0]));
+        assert!(parse_set("mac.rows=16,").is_err());
+        assert_eq!(
+            parse_set("mac.rows=16, 32").unwrap(),
+            ("mac.rows".to_string(), vec![SetValue::Num(16.0), SetValue::Num(32.0)])
+        );
+        let text = ["os", "ws"].map(|t| SetValue::Text(t.into())).to_vec();
+        assert_eq!(parse_set("mac.dataflow=os,ws").unwrap(), ("mac.dataflow".to_string(), text));
     }
 }

@@ -15,7 +15,7 @@
 use super::functional::{distinct, evaluate_keys, FunctionalKey, FunctionalResult};
 use super::plan::{Point, SweepSpec};
 use super::table::Row;
-use crate::hw::{load_hw, HwTemplate};
+use crate::hw::{load_hw_with, HwTemplate};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
 use crate::map::tiling::TilingMemo;
@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 pub struct PointResult {
     /// The point.
     pub point: Point,
-    /// Accelerator name (from its description; the spec if it could not be loaded).
+    /// Accelerator name in the output ([`SweepSpec::hw_labels`]).
     pub hw: String,
     /// Network name as given.
     pub model: String,
@@ -110,6 +110,7 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
     }
     let templates: Vec<Option<HwTemplate>> =
         spec.hw.iter().zip(&used_hw).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
+    let labels = spec.hw_labels();
     let (keys, functional) = match &spec.functional {
         Some(f) => {
             let keys: Vec<Option<FunctionalKey>> = points
@@ -128,7 +129,7 @@ pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -
         .par_iter()
         .enumerate()
         .map_init(TilingMemo::default, |memo, (i, p)| {
-            let mut r = run_point(spec, p, own[p.model], &templates, memo, &graph);
+            let mut r = run_point(spec, p, own[p.model], &templates, &labels, memo, &graph);
             if let Some(Some(k)) = keys.get(i) {
                 join(&mut r, functional.get(k));
             }
@@ -165,7 +166,7 @@ fn instantiate(
 ) -> Result<crate::hw::HwDesc, crate::hw::HwError> {
     match &templates[p.hw] {
         Some(t) => t.instantiate(&spec.overrides(p)),
-        None => load_hw(&spec.hw[p.hw], &spec.overrides(p)),
+        None => load_hw_with(&spec.hw[p.hw], &spec.overrides(p)),
     }
 }
 
@@ -174,12 +175,13 @@ fn run_point(
     p: &Point,
     own: bool,
     templates: &[Option<HwTemplate>],
+    labels: &[String],
     memo: &mut TilingMemo,
     graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
 ) -> PointResult {
     let mut res = PointResult {
         point: p.clone(),
-        hw: spec.hw[p.hw].clone(),
+        hw: labels[p.hw].clone(),
         model: spec.models[p.model].clone(),
         clock_hz: 0.0,
         peak_macs_per_s: 0.0,
@@ -199,7 +201,6 @@ fn run_point(
             return res;
         }
     };
-    res.hw = hw.name.clone();
     res.clock_hz = hw.clock.0;
     res.dram_bytes_per_s = hw.dram_bytes_per_cycle() * hw.clock.0;
     let peak = |w: u8, a: u8| hw.mode_for(w as u32, a as u32).map(|m| m.macs_per_cycle as f64 * hw.clock.0);
@@ -213,7 +214,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run_memo(&g, &hw, memo) {
+    match crate::pipeline::run_memo(&g, &hw, spec.objective, memo) {
         Ok(report) => {
             if own {
                 let layers = report.integer_widths();
@@ -245,13 +246,15 @@ mod tests {
     fn results_do_not_depend_on_thread_count_and_errors_do_not_stop_the_sweep() {
         let spec = SweepSpec {
             hw: vec!["systolic32".into(), "no_such_hw".into()],
+            hw_names: vec![],
             models: vec!["mnv1".into()],
             wbits: vec![4, 8],
             abits: vec![8],
-            sets: vec![("mac.rows".into(), vec![8.0, 16.0, 0.0])],
+            sets: vec![("mac.rows".into(), [8.0, 16.0, 0.0].map(crate::hw::SetValue::Num).to_vec())],
             width: 1.0,
             resolution: None,
             per_layer: true,
+            objective: Default::default(),
             functional: None,
             widths_given: true,
         };
@@ -266,9 +269,10 @@ mod tests {
         assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
     }
 
-    fn functional_spec(sets: Vec<(String, Vec<f64>)>) -> SweepSpec {
+    fn functional_spec(sets: Vec<(String, Vec<crate::hw::SetValue>)>) -> SweepSpec {
         SweepSpec {
             hw: vec!["systolic32".into()],
+            hw_names: vec![],
             models: vec!["mnv1".into(), "mnv2".into()],
             wbits: vec![4, 8],
             abits: vec![8],
@@ -276,6 +280,7 @@ mod tests {
             width: 0.25,
             resolution: Some(32),
             per_layer: false,
+            objective: Default::default(),
             functional: Some(Default::default()),
             widths_given: true,
         }
@@ -283,7 +288,7 @@ mod tests {
 
     #[test]
     fn functional_results_are_computed_once_per_key_and_shared() {
-        let rows = ("mac.rows".to_string(), vec![8.0, 16.0, 32.0, 64.0, 128.0]);
+        let rows = ("mac.rows".to_string(), [8.0, 16.0, 32.0, 64.0, 128.0].map(crate::hw::SetValue::Num).to_vec());
         // 2 networks x 2 widths x 5 hardware points: 4 evaluations.
         let spec = functional_spec(vec![rows.clone()]);
         let points = spec.points();
@@ -304,7 +309,7 @@ mod tests {
         assert_eq!(run_sweep(&spec, &points[..5], &|| {}).functional_evals, 1);
         assert_eq!(run_sweep(&spec, &points[3..7], &|| {}).functional_evals, 2);
         // The accumulator width changes the integers: two widths double the evaluations.
-        let acc = ("accumulator_bits".to_string(), vec![32.0, 12.0]);
+        let acc = ("accumulator_bits".to_string(), [32.0, 12.0].map(crate::hw::SetValue::Num).to_vec());
         let spec = functional_spec(vec![rows, acc]);
         let run = run_sweep(&spec, &spec.points(), &|| {});
         assert_eq!((run.results.len(), run.functional_evals), (40, 8));

@@ -5,8 +5,9 @@
 //! widths, `mixed` when its layers differ), one column per `--set` path (named by the path),
 //! then [`COLUMNS`], then (functional sweeps only) [`FUNCTIONAL_COLUMNS`], filled on the
 //! `TOTAL` rows (the network output's SQNR). Failed points have one row with an empty measurement and the `error`
-//! column set. Floats are written in Rust's shortest round-trip form, so the CSV of a sweep
-//! is byte-identical from run to run.
+//! column set. Floats are rounded to 12 significant digits and written in Rust's shortest
+//! round-trip form of that, so the CSV of a sweep is byte-identical from run to run and free
+//! of binary noise.
 
 use super::plan::SweepSpec;
 use super::run::PointResult;
@@ -130,8 +131,15 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
     h
 }
 
+/// A measurement as text: rounded to 12 significant digits (far finer than the model's
+/// accuracy) and then written in the shortest form that reads back to that value, so sums
+/// of energies print as `152936.64`, not `152936.63999999998`.
 fn f(x: f64) -> String {
-    format!("{x}")
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
+    }
+    let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
+    format!("{rounded}")
 }
 
 /// The cells of every row, in header order.
@@ -146,7 +154,7 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
             None => (p.wbits.to_string(), p.abits.to_string()),
         };
         let mut lead = vec![p.index.to_string(), r.hw.clone(), r.model.clone(), wbits, abits];
-        lead.extend(p.set_values.iter().map(|v| f(*v)));
+        lead.extend(p.set_values.iter().map(|v| v.to_string()));
         if let Some(e) = &r.error {
             let mut rec = lead.clone();
             rec.extend(std::iter::repeat(String::new()).take(COLUMNS.len() - 1));
@@ -210,8 +218,8 @@ pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// A JSON array of row objects (same columns as the CSV; numbers as numbers, empty cells
-/// as `null`).
+/// A JSON array of row objects (same columns as the CSV; numbers as numbers, whole ones
+/// as integers, empty cells as `null`).
 pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
     let h = header(spec);
     let text_cols = ["hw", "model", "layer", "op", "widths", "mode", "bound", "error", "functional_inputs"];
@@ -226,7 +234,10 @@ pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
                     } else if text_cols.contains(&k.as_str()) {
                         Value::String(v)
                     } else {
-                        v.parse::<f64>().map(|x| json!(x)).unwrap_or(Value::String(v))
+                        v.parse::<i64>()
+                            .map(|i| json!(i))
+                            .or_else(|_| v.parse::<f64>().map(|x| json!(x)))
+                            .unwrap_or(Value::String(v))
                     };
                     m.insert(k.clone(), val);
                 }
@@ -234,4 +245,18 @@ pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f;
+
+    #[test]
+    fn measurements_print_without_binary_noise() {
+        assert_eq!(f(152936.63999999998), "152936.64");
+        assert_eq!(f(0.1 + 0.2), "0.3");
+        assert_eq!(f(1.2345678901234567e-9), "0.00000000123456789012");
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(3.0), "3");
+    }
 }

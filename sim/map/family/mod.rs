@@ -166,6 +166,16 @@ impl Family {
         }
     }
 
+    /// Lower bounds on the bytes each transfer of [`Family::refine_stream`]'s stream loads and
+    /// stores, for tiles that load at least `load` and store at least `store` bytes each
+    /// (the schedule search's bound).
+    pub fn refined_bound(&self, hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
+        match self {
+            Family::Nvdla(_) => nvdla::refined_bound(hw, load, store),
+            Family::MacArray(_) | Family::Dsp(_) => (load, store),
+        }
+    }
+
     /// Whether finished outputs stream out without waiting in a buffer (only partial sums of
     /// an input-channel split then take output-buffer room).
     pub fn streams_outputs(&self) -> bool {

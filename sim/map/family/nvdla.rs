@@ -1,7 +1,7 @@
 //! The NVDLA family (`kind = "nvdla"`): the convolution core's atomic operations and
 //! stripes ([`conv_compute`]), SDP and a fused PDP behind it ([`conv_pass`]), PDP for
 //! pooling ([`vector_elements_per_cycle`]), and its DMA, which keeps many requests in
-//! flight and overlaps CBUF fills with compute bank by bank ([`dma`], [`refine_stream`]).
+//! flight and overlaps CBUF fills with compute row by row ([`dma`], [`refine_stream`]).
 //! Which layers fuse is decided in [`crate::map::fusion`]. Sources: the unit description
 //! (nvdla/doc `doc/hw/v1/ias/unit_description.rst`) and the `spec/defs/*.spec` files.
 
@@ -156,17 +156,36 @@ pub fn dma(hw: &HwDesc) -> (Dma, u64) {
     (Dma { bytes_per_cycle: hw.dram_bytes_per_cycle(), latency: 0.0, slots: 2 }, hw.dram_latency_cycles())
 }
 
-/// CDMA fills CBUF bank by bank and CSC starts once the first banks hold data (the CBUF is
-/// allocated to data and weights in whole banks), so a layer that fits in one tile still
-/// overlaps its fetch with compute: the stream is split into one piece per CBUF bank of
-/// data moved.
+/// CDMA tells CSC how many CBUF entries hold valid data as it writes them (the
+/// `cdma2sc_dat_updt` / `cdma2sc_dat_entries` handshake of the RTL), and CSC starts as soon
+/// as its first atomic operations' entries are valid, so a layer that fits in one tile still
+/// overlaps its fetch with compute: the stream is split into one piece per CBUF row (one
+/// entry in every bank) of data moved. The grain does not depend on the CBUF's size, so a
+/// larger CBUF never delays the start of compute (with one piece per bank, as before, it did).
 pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
-    let Some(cbuf) = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i]) else { return s };
-    let bank = (cbuf.size.get() / cbuf.banks.max(1)).max(1) as f64;
+    let Some(grain) = refine_grain(hw) else { return s };
     let total_load = s.load_bytes * s.tiles as f64;
-    let pieces = ((total_load / bank).ceil() as u64).max(s.tiles).max(1);
+    let pieces = ((total_load / grain).ceil() as u64).max(s.tiles).max(1);
     let f = s.tiles as f64 / pieces as f64;
     TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
+}
+
+/// Lower bounds on the per-piece load and store bytes of [`refine_stream`]'s pieces, for
+/// tiles of at least `load` bytes: a piece moves `R / max(tiles, ceil(R / grain))` of the
+/// `R` bytes loaded, which is the tile's load or, when the grain splits it further, more
+/// than half a grain; the stores are split by the same unknown factor, so nothing is
+/// claimed for them.
+pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
+    match refine_grain(hw) {
+        Some(grain) => (load.min(grain / 2.0), 0.0),
+        None => (load, store),
+    }
+}
+
+/// Bytes per piece of [`refine_stream`]: a CBUF row (an entry in every bank).
+fn refine_grain(hw: &HwDesc) -> Option<f64> {
+    let cbuf = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i])?;
+    Some((cbuf.access_bytes() * cbuf.banks as f64).max(1.0))
 }
 
 #[cfg(test)]

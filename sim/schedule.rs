@@ -1,0 +1,282 @@
+//! What one candidate schedule (tiling) of a layer costs: buffer traffic, compute cycles,
+//! the simulated tile timeline and the energy. The schedule search
+//! ([`crate::map::tiling::schedule_conv`]) scores candidates with it, and the pipeline
+//! reports the chosen one's figures from it, so the search optimizes exactly what the
+//! report shows.
+//!
+//! A layer's evaluation inputs that do not depend on the tiling (the datapath's operand
+//! reads, the array's or vector unit's cycles, fused layers' extra traffic) are gathered
+//! once in a [`LayerEval`]; [`LayerEval::figures`] then costs any tiling.
+
+use crate::cost::{self, CoreActions, Energy};
+use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
+use crate::map::family::OperandReads;
+use crate::map::tiling::{Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
+use crate::report::OperandAccesses;
+use crate::simulate::{simulate, Dma, TileStream, Timeline};
+use crate::units::{Bits, Bytes, Cycles};
+
+/// The tiling-independent inputs of a layer's evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerWork {
+    /// Operand widths.
+    pub wd: Widths,
+    /// Operand elements the datapath reads from the shared buffers.
+    pub reads: OperandReads,
+    /// Operand elements the datapath reads from PE-local storage (charged to a PE-local
+    /// buffer holding the operand, or to the shared one when there is none).
+    pub pe_local_reads: OperandReads,
+    /// Output elements the layer writes into the output buffer (once per input-channel tile).
+    pub out_elems: u64,
+    /// Compute cycles that do not depend on the tiling (array or vector unit, and on NVDLA
+    /// SDP and a fused PDP), before the buffer ports bound them.
+    pub compute: u64,
+    /// Compute-side actions (MACs, vector operations).
+    pub core: CoreActions,
+    /// DRAM bits read beyond the tiling's (an operand SDP's DMA reads for a fused add).
+    pub extra_read: Bits,
+    /// With a fused pooling: (the conv's output bits, the pooled output bits) -- the conv's
+    /// output never reaches DRAM, the pooled one does.
+    pub fused_out: Option<(Bits, Bits)>,
+}
+
+/// A layer's evaluation on one accelerator.
+#[derive(Debug, Clone)]
+pub struct LayerEval<'a> {
+    hw: &'a HwDesc,
+    mode: Option<&'a PrecisionMode>,
+    work: LayerWork,
+    idx: [usize; 3],
+    dma: Dma,
+    once: u64,
+    /// A lower bound on the compute cycles of every tiling.
+    compute_lb: u64,
+    /// The energy of every tiling without its DRAM traffic and fills: a lower bound.
+    energy_lb: f64,
+    /// DRAM bytes written (the same for every tiling).
+    write_bytes: f64,
+}
+
+/// The figures of one tiling of a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// (read, write) bytes per buffer, in the description's order.
+    pub buffers: Vec<(Bytes, Bytes)>,
+    /// Compute cycles (the array's, bounded by the buffer ports).
+    pub compute: u64,
+    /// The simulated timeline, the family's once-per-layer cycles included.
+    pub timeline: Timeline,
+    /// DRAM bytes read.
+    pub dram_read: Bytes,
+    /// DRAM bytes written.
+    pub dram_write: Bytes,
+    /// Energy.
+    pub energy: Energy,
+    /// Accesses by operand (SCALE-Sim's DETAILED_ACCESS_REPORT reads them).
+    pub operands: OperandAccesses,
+}
+
+fn bytes_of(elements: u64, width: u32) -> Bytes {
+    Bits(elements.saturating_mul(u64::from(width))).to_bytes_ceil()
+}
+
+impl<'a> LayerEval<'a> {
+    /// The evaluation of a layer's work on `hw` in compute mode `mode` (none for vector work).
+    pub fn new(hw: &'a HwDesc, mode: Option<&'a PrecisionMode>, work: LayerWork) -> Self {
+        let role = |r: Role| hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0);
+        let (dma, once) = hw.family.dma(hw);
+        let mut e = LayerEval {
+            hw,
+            mode,
+            work,
+            idx: [role(Role::Inputs), role(Role::Weights), role(Role::Outputs)],
+            dma,
+            once,
+            compute_lb: 0,
+            energy_lb: 0.0,
+            write_bytes: 0.0,
+        };
+        // Every tiling moves at least nothing, in one input-channel tile: its buffer
+        // traffic and ports then give lower bounds on compute and energy.
+        let zero = Tiling {
+            tile: crate::map::tiling::Tile { k: 1, rows: 1, cols: 1, c: 1 },
+            order: crate::map::tiling::LoopOrder::InputsOuter,
+            tiles: 1,
+            c_tiles: 1,
+            weight_reads: 0,
+            dram: Traffic::default(),
+        };
+        let buffers = e.buffer_traffic(&zero);
+        e.compute_lb = e.compute(&zero, &buffers);
+        e.energy_lb = cost::energy_of(hw, mode, work.core, buffers.into_iter(), Bytes::ZERO, Bytes::ZERO).total().get();
+        let out = Bits(work.out_elems.saturating_mul(u64::from(work.wd.output)));
+        e.write_bytes = e.dram_write(out).get() as f64;
+        e
+    }
+
+    /// The fingerprint of the evaluation inputs beyond the work and widths (for the memo).
+    pub fn key(&self) -> [u64; 4] {
+        let w = &self.work;
+        [w.compute, w.extra_read.get(), w.fused_out.map_or(u64::MAX, |(_, last)| last.get()), w.core.vector_ops]
+    }
+
+    fn dram_write(&self, outputs: Bits) -> Bytes {
+        match self.work.fused_out {
+            // The conv's output never reaches DRAM; the chain's last output does.
+            Some((conv_out, last_out)) => (outputs.saturating_sub(conv_out) + last_out).to_bytes_ceil(),
+            None => outputs.to_bytes_ceil(),
+        }
+    }
+
+    /// (read, write) bytes per buffer of a tiling: DRAM fills and drains, the datapath's
+    /// operand reads, and the output writes (partial sums at accumulator width when the
+    /// input channels are split).
+    fn buffer_traffic(&self, t: &Tiling) -> Vec<(Bytes, Bytes)> {
+        let (w, [bi, bw, bo]) = (&self.work, self.idx);
+        let mut tr = vec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
+        let psum_bits = if t.c_tiles > 1 { w.wd.acc } else { w.wd.output };
+        tr[bi].1 += t.dram.inputs.to_bytes_ceil();
+        tr[bw].1 += t.dram.weights.to_bytes_ceil();
+        charge_reads(self.hw, &mut tr, w.reads, w.pe_local_reads, w.wd);
+        tr[bo].1 += bytes_of(w.out_elems.saturating_mul(t.c_tiles), psum_bits);
+        tr[bo].0 += bytes_of(w.out_elems.saturating_mul(t.c_tiles.saturating_sub(1)), w.wd.acc)
+            + t.dram.outputs.to_bytes_ceil();
+        tr
+    }
+
+    /// Compute cycles: the work's own, bounded by the busiest buffer port's compute-side
+    /// traffic (DRAM fills of a tile overlap the previous tile's compute, so they and the
+    /// drains are not counted).
+    fn compute(&self, t: &Tiling, buffers: &[(Bytes, Bytes)]) -> u64 {
+        let port = self
+            .hw
+            .buffers
+            .iter()
+            .zip(buffers)
+            .map(|(b, &(reads, writes))| {
+                // DMA fills and drains only shared buffers.
+                let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
+                let fills = if dma(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
+                    + if dma(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
+                let drains = if dma(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
+                let compute_side = (reads + writes).saturating_sub(fills).saturating_sub(drains);
+                (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
+            })
+            .max()
+            .unwrap_or(0);
+        self.work.compute.max(port)
+    }
+
+    /// Everything a tiling costs.
+    pub fn figures(&self, t: &Tiling) -> Figures {
+        let buffers = self.buffer_traffic(t);
+        let compute = self.compute(t, &buffers);
+        let tiles = t.tiles.max(1);
+        let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
+        let dram_write = self.dram_write(t.dram.outputs);
+        let stream = TileStream {
+            tiles,
+            load_bytes: dram_read.get() as f64 / tiles as f64,
+            compute: compute as f64 / tiles as f64,
+            store_bytes: dram_write.get() as f64 / tiles as f64,
+        };
+        let timeline = if self.hw.dram.sized_to_demand {
+            // The interface keeps up with the array (SCALE-Sim's CALC): the layer takes its
+            // compute cycles.
+            Timeline { total: Cycles(compute), compute: Cycles(compute), dma_busy: Cycles::ZERO, stall: Cycles::ZERO }
+        } else {
+            let mut tl = simulate(&self.hw.family.refine_stream(self.hw, stream), &self.dma);
+            tl.total = Cycles(tl.total.get().saturating_add(self.once));
+            tl.stall = Cycles(tl.stall.get().saturating_add(self.once));
+            tl
+        };
+        let energy =
+            cost::energy_of(self.hw, self.mode, self.work.core, buffers.iter().copied(), dram_read, dram_write);
+        let w = &self.work;
+        let operands = OperandAccesses {
+            input_reads: w.reads.inputs.saturating_add(w.pe_local_reads.inputs),
+            weight_reads: w.reads.weights.saturating_add(w.pe_local_reads.weights),
+            output_writes: w.out_elems.saturating_mul(t.c_tiles),
+            dram_inputs: t.dram.inputs.to_bytes_ceil() + w.extra_read.to_bytes_ceil(),
+            dram_weights: t.dram.weights.to_bytes_ceil(),
+            dram_outputs: dram_write,
+        };
+        Figures { buffers, compute, timeline, dram_read, dram_write, energy, operands }
+    }
+}
+
+impl Evaluate for LayerEval<'_> {
+    fn score(&self, t: &Tiling) -> Score {
+        let f = self.figures(t);
+        Score {
+            cycles: f.timeline.total.get() as f64,
+            energy_pj: f.energy.total().get(),
+            dram_bits: (f.dram_read.get() as f64 + f.dram_write.get() as f64) * 8.0,
+        }
+    }
+
+    /// The timeline needs at least the first load, all compute and the last store one after
+    /// another, and at least every transfer on the one DMA channel; energy at least the
+    /// traffic-free energy plus the DRAM bits.
+    fn bound(&self, b: &TilingBound) -> Score {
+        let read = (b.read_bits as f64 + self.work.extra_read.get() as f64) / 8.0;
+        let write = self.write_bytes;
+        let bw = self.dma.bytes_per_cycle.max(f64::MIN_POSITIVE);
+        let lat = self.dma.latency;
+        let (load, store) =
+            self.hw.family.refined_bound(self.hw, b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
+        let lat_l = if load > 0.0 { lat } else { 0.0 };
+        let lat_s = if write > 0.0 { lat } else { 0.0 };
+        let pipeline = lat_l + load / bw + self.compute_lb as f64 + lat_s + store / bw;
+        let channel = b.tiles_min as f64 * (lat_l + lat_s) + (read + write) / bw;
+        let cycles = if self.hw.dram.sized_to_demand {
+            // No DRAM stalls: the layer takes its compute cycles (see `figures`).
+            self.compute_lb as f64 * (1.0 - 1e-9)
+        } else {
+            (pipeline.max(channel) + self.once as f64) * (1.0 - 1e-9)
+        };
+        let dram_bits = (read + write) * 8.0;
+        Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+    }
+}
+
+/// Charges the datapath's operand reads to the buffers they come from: shared-level reads
+/// to the shared buffer holding the operand, PE-local reads to a PE-local buffer holding it
+/// (or, when the description has none, to the shared one).
+fn charge_reads(hw: &HwDesc, traffic: &mut [(Bytes, Bytes)], shared: OperandReads, local: OperandReads, wd: Widths) {
+    for (reads, level) in [(shared, BufferLevel::Shared), (local, BufferLevel::PeLocal)] {
+        for (role, elements, width) in
+            [(Role::Inputs, reads.inputs, wd.input), (Role::Weights, reads.weights, wd.weight)]
+        {
+            let b = hw.buffer_at(role, level).or_else(|| hw.buffer_at(role, BufferLevel::Shared)).unwrap_or(0);
+            traffic[b].0 += bytes_of(elements, width);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32 };
+        let shared = OperandReads { inputs: 10, weights: 20 };
+        let local = OperandReads { inputs: 0, weights: 300 };
+        let run = |hw: &HwDesc| {
+            let mut t = vec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()];
+            charge_reads(hw, &mut t, shared, local, wd);
+            t.iter().map(|b| b.0.get()).collect::<Vec<_>>()
+        };
+        let mut hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
+        let shared_of = |hw: &HwDesc, r| hw.buffer_at(r, BufferLevel::Shared).expect("a shared buffer");
+        let (bi, bw) = (shared_of(&hw, Role::Inputs), shared_of(&hw, Role::Weights));
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw]), (10, 320));
+        let mut rf = hw.buffers[bw].clone();
+        rf.level = BufferLevel::PeLocal;
+        hw.buffers.push(rf);
+        let reads = run(&hw);
+        assert_eq!((reads[bi], reads[bw], reads[hw.buffers.len() - 1]), (10, 20, 300));
+    }
+}

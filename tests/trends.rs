@@ -1,0 +1,161 @@
+//! Trends an architect reads from sweeps point the right way: over every preset and the
+//! built-in MobileNet-v1, ResNet-50 and Inception-v3, doubling one resource (each buffer's
+//! size, the DRAM bandwidth, the clock, the array) never raises the network's latency.
+//!
+//! The first check is a count of failures over the whole grid, printed with each failure, so
+//! a regression names the preset, network and knob that broke. The property tests then draw
+//! presets x built-in networks x operand widths x knobs: doubling a resource and narrowing
+//! the operands never raise latency, utilization stays <= 1, totals are the sums of layers.
+
+use accelsim::hw::{load_hw, presets, Family, HwDesc};
+use accelsim::import::{load_model, LoadOptions};
+use accelsim::ir::Graph;
+use accelsim::quant::{assign_uniform, Precision};
+use accelsim::report::RunReport;
+use proptest::prelude::*;
+
+/// The knobs of a preset that an architect doubles, as `--set` overrides of the doubled value.
+fn knobs(hw: &HwDesc) -> Vec<(String, Vec<(String, f64)>)> {
+    let mut k = Vec::new();
+    for (i, b) in hw.buffers.iter().enumerate() {
+        let kib = b.size.get() as f64 / 1024.0;
+        k.push((format!("buffer.{i}.size_kib ({})", b.name), vec![(format!("buffer.{i}.size_kib"), kib * 2.0)]));
+    }
+    let gbps = hw.dram.bandwidth.0 / 1e9;
+    k.push(("dram.bandwidth_gbps".into(), vec![("dram.bandwidth_gbps".into(), gbps * 2.0)]));
+    k.push(("clock_mhz".into(), vec![("clock_mhz".into(), hw.clock.0 / 1e6 * 2.0)]));
+    match &hw.family {
+        Family::MacArray(m) => k.push((
+            "mac.rows,cols".into(),
+            vec![("mac.rows".into(), (m.rows * 2) as f64), ("mac.cols".into(), (m.cols * 2) as f64)],
+        )),
+        Family::Nvdla(n) => k.push(("nvdla.atomic_k".into(), vec![("nvdla.atomic_k".into(), (n.atomic_k * 2) as f64)])),
+        Family::Dsp(d) => {
+            k.push(("dsp.hvx_contexts".into(), vec![("dsp.hvx_contexts".into(), (d.hvx_contexts * 2) as f64)]))
+        }
+    }
+    k
+}
+
+fn network(model: &str, hw: &HwDesc) -> Graph {
+    network_at(model, hw, 8, 8)
+}
+
+fn network_at(model: &str, hw: &HwDesc, wbits: u8, abits: u8) -> Graph {
+    let mut g = load_model(model, &LoadOptions::default()).expect("built-in network");
+    assign_uniform(&mut g, Precision { weight_bits: wbits, activation_bits: abits }, hw.accumulator.bits as u8);
+    g
+}
+
+#[test]
+fn doubling_a_resource_never_raises_latency() {
+    let (mut checks, mut failures) = (0, Vec::new());
+    for preset in presets::names() {
+        let base = load_hw(preset, &[]).expect("preset");
+        for model in ["mnv1", "resnet50", "inception_v3"] {
+            let g = network(model, &base);
+            let Ok(before) = accelsim::pipeline::run(&g, &base) else { continue };
+            for (name, set) in knobs(&base) {
+                let hw = match load_hw(preset, &set) {
+                    Ok(hw) => hw,
+                    Err(e) => {
+                        failures.push(format!("{preset} {model} {name}: {e}"));
+                        continue;
+                    }
+                };
+                checks += 1;
+                match accelsim::pipeline::run(&g, &hw) {
+                    Ok(after) if after.totals.latency.0 <= before.totals.latency.0 * (1.0 + 1e-12) => {}
+                    Ok(after) => failures.push(format!(
+                        "{preset} {model} {name} x2: latency {:.6} ms -> {:.6} ms",
+                        before.totals.latency.0 * 1e3,
+                        after.totals.latency.0 * 1e3
+                    )),
+                    Err(e) => failures.push(format!("{preset} {model} {name} x2: {e}")),
+                }
+            }
+        }
+    }
+    eprintln!("{} of {checks} checks fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "{} of {checks} monotonicity checks fail", failures.len());
+}
+
+/// Built-in networks the property tests draw from (the small and mid-sized ones, so a case
+/// stays in the tens of milliseconds).
+const NETWORKS: [&str; 5] = ["mnv1", "mnv2", "squeezenet", "resnet18", "resnet50"];
+
+/// A preset, a network, weight and activation bits, and a knob index.
+fn arb_case() -> impl Strategy<Value = (&'static str, &'static str, u8, u8, usize)> {
+    let presets = presets::names();
+    (0..presets.len(), 0..NETWORKS.len(), 2u8..=16, 2u8..=16, 0usize..8)
+        .prop_map(move |(p, n, w, a, k)| (presets[p], NETWORKS[n], w, a, k))
+}
+
+/// The run, or `None` when the description has no compute mode for these widths.
+fn try_run(g: &Graph, hw: &HwDesc) -> Option<RunReport> {
+    match accelsim::pipeline::run(g, hw) {
+        Ok(r) => Some(r),
+        Err(accelsim::pipeline::RunError::Precision { .. }) => None,
+        Err(e) => panic!("{}: {e}", hw.name),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Doubling one buffer, the bandwidth, the clock or the array never raises latency, at
+    /// any operand widths.
+    #[test]
+    fn doubling_a_resource_never_raises_latency_at_any_width((preset, model, w, a, k) in arb_case()) {
+        let base = load_hw(preset, &[]).expect("preset");
+        let g = network_at(model, &base, w, a);
+        let Some(before) = try_run(&g, &base) else { return Ok(()) };
+        let knobs = knobs(&base);
+        let (name, set) = &knobs[k % knobs.len()];
+        let hw = load_hw(preset, set).expect("doubled description");
+        let after = try_run(&g, &hw).expect("a larger resource runs what the smaller one did");
+        prop_assert!(
+            after.totals.latency.0 <= before.totals.latency.0 * (1.0 + 1e-12),
+            "{preset} {model} w{w}a{a} {name} x2: {} -> {} s", before.totals.latency.0, after.totals.latency.0
+        );
+    }
+
+    /// Narrower weights or activations never raise latency on the same accelerator.
+    #[test]
+    fn narrower_operands_never_raise_latency((preset, model, w, a, k) in arb_case()) {
+        let hw = load_hw(preset, &[]).expect("preset");
+        let Some(wide) = try_run(&network_at(model, &hw, w, a), &hw) else { return Ok(()) };
+        // Narrow one operand (k even: weights, odd: activations) by 1 to 8 bits, to >= 2.
+        let cut = 1 + (k as u8 % 8);
+        let (nw, na) = if k % 2 == 0 { (w.saturating_sub(cut).max(2), a) } else { (w, a.saturating_sub(cut).max(2)) };
+        let narrow = try_run(&network_at(model, &hw, nw, na), &hw).expect("a wide enough mode runs narrower operands");
+        prop_assert!(
+            narrow.totals.latency.0 <= wide.totals.latency.0 * (1.0 + 1e-12),
+            "{preset} {model} w{w}a{a} -> w{nw}a{na}: {} -> {} s", wide.totals.latency.0, narrow.totals.latency.0
+        );
+    }
+
+    /// Totals are the sums of the layers, and no layer or total uses more than the peak.
+    #[test]
+    fn totals_are_sums_and_utilization_is_at_most_one((preset, model, w, a, _k) in arb_case()) {
+        let hw = load_hw(preset, &[]).expect("preset");
+        let Some(r) = try_run(&network_at(model, &hw, w, a), &hw) else { return Ok(()) };
+        let sum = |f: &dyn Fn(&accelsim::report::LayerReport) -> u64| r.layers.iter().map(f).sum::<u64>();
+        prop_assert_eq!(r.totals.cycles.get(), sum(&|l| l.cycles.get()));
+        prop_assert_eq!(r.totals.compute_cycles.get(), sum(&|l| l.compute_cycles.get()));
+        prop_assert_eq!(r.totals.stall_cycles.get(), sum(&|l| l.stall_cycles.get()));
+        prop_assert_eq!(r.totals.macs.get(), sum(&|l| l.macs.get()));
+        prop_assert_eq!(r.totals.dram_read.get(), sum(&|l| l.dram_read.get()));
+        prop_assert_eq!(r.totals.dram_write.get(), sum(&|l| l.dram_write.get()));
+        let energy: f64 = r.layers.iter().map(|l| l.energy.total().get()).sum();
+        prop_assert!((r.totals.energy.total().get() - energy).abs() <= 1e-9 * energy.max(1.0));
+        // NVDLA's Winograd layers count direct-conv MACs against the direct peak (issue 12
+        // item 3, another change); the other families are checked here.
+        if !matches!(hw.family, Family::Nvdla(_)) {
+            for l in &r.layers {
+                prop_assert!(l.utilization <= 1.0 + 1e-12, "{preset} {model} {}: utilization {}", l.name, l.utilization);
+            }
+            prop_assert!(r.totals.utilization <= 1.0 + 1e-12);
+        }
+    }
+}
