@@ -11,7 +11,7 @@ use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, TilingMemo, Widths};
 use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
-use crate::report::{Bound, LayerReport, RunReport, Totals};
+use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::schedule::{LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
 
@@ -99,10 +99,20 @@ struct Sched<'m> {
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
-    let mut notes = hw.throttle_notes();
+    let mut notes = hw.notes.clone();
+    notes.extend(hw.throttle_notes());
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
+    let grouped = |l: &Layer| matches!(work_of(g, l), Ok(Work::Conv(w)) if w.groups > 1);
+    // A family with two mappings of grouped convolutions: what the other would cost.
+    let other = match hw.family.other_grouped_mapping() {
+        Some((family, this, other)) if g.layers.iter().any(grouped) => {
+            Some((HwDesc { family, ..hw.clone() }, this, other))
+        }
+        _ => None,
+    };
+    let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
         let r = match plan.fused_into(LayerId(i)) {
@@ -113,6 +123,11 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
                 run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
             }
         };
+        if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
+            let other_sched = Sched { objective: sched.objective, memo: None };
+            let alt = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
+            other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
+        }
         check_report(&r)?;
         if let Some(m) = mode_of(g, l, hw) {
             peak = peak.max(m.macs_per_cycle);
@@ -128,6 +143,17 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
         notes.push(format!(
             "{} layers run on the fly inside the convolution before them (SDP element-wise with its operand read by SDP's DMA, PDP pooling fed by SDP): their rows are marked fused, their cost is in that convolution's row (see map/fusion.rs)",
             plan.fused_count()
+        ));
+    }
+    if let Some((_, this, other)) = other {
+        let (sum_this, sum_other) = other_rows
+            .iter()
+            .fold((0u64, 0u64), |(a, b), (_, x, y)| (a.saturating_add(x.get()), b.saturating_add(y.get())));
+        let rows: Vec<String> = other_rows.iter().map(|(n, x, y)| format!("{n} {} -> {}", x.get(), y.get())).collect();
+        notes.push(format!(
+            "{} grouped/depthwise convolutions ran with the \"{this}\" mapping (nvdla.grouped_conv; docs/nvdla_grouped_conv.md); with \"{other}\" their cycles would be {sum_other} instead of {sum_this}: {}",
+            other_rows.len(),
+            rows.join(", ")
         ));
     }
     notes.dedup();
@@ -174,7 +200,10 @@ fn run_layer(
     let mut op_name = g.op_name(l).to_string();
     let mut array = None;
     let (chosen, macs, mode) = match work_of(g, l)? {
-        Work::Conv(w) => {
+        Work::Conv(layer_work) => {
+            // The loop nest as the family runs it (NVDLA may pack groups); the layer's
+            // useful MACs stay its own.
+            let w = hw.family.conv_work(&layer_work);
             let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
             let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
                 layer: l.name.clone(),
@@ -232,7 +261,7 @@ fn run_layer(
                 Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
             }
             .map_err(no_tile)?;
-            (Some((ev.figures(&t), t)), w.macs(), Some(mode))
+            (Some((ev.figures(&t), t)), layer_work.macs(), Some(mode))
         }
         Work::Vector(v) => {
             let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
@@ -257,8 +286,10 @@ fn run_layer(
     };
     let mut traffic: Vec<BufferTraffic> =
         hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
+    let mut operands = OperandAccesses::default();
     let (cycles, compute, stall, bound, tiles, dram_read, dram_write, energy) = match chosen {
         Some((fig, t)) => {
+            operands = fig.operands;
             for (tr, &(reads, writes)) in traffic.iter_mut().zip(&fig.buffers) {
                 tr.reads = reads;
                 tr.writes = writes;
@@ -295,6 +326,7 @@ fn run_layer(
         energy,
         fused_into: None,
         array,
+        operands,
     })
 }
 
@@ -322,6 +354,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         energy: Default::default(),
         fused_into: Some(head.to_string()),
         array: None,
+        operands: OperandAccesses::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::cost::{self, CoreActions, Energy};
 use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
 use crate::map::family::OperandReads;
 use crate::map::tiling::{Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
+use crate::report::OperandAccesses;
 use crate::simulate::{simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles};
 
@@ -71,6 +72,8 @@ pub struct Figures {
     pub dram_write: Bytes,
     /// Energy.
     pub energy: Energy,
+    /// Accesses by operand (SCALE-Sim's DETAILED_ACCESS_REPORT reads them).
+    pub operands: OperandAccesses,
 }
 
 fn bytes_of(elements: u64, width: u32) -> Bytes {
@@ -177,12 +180,28 @@ impl<'a> LayerEval<'a> {
             compute: compute as f64 / tiles as f64,
             store_bytes: dram_write.get() as f64 / tiles as f64,
         };
-        let mut timeline = simulate(&self.hw.family.refine_stream(self.hw, stream), &self.dma);
-        timeline.total = Cycles(timeline.total.get().saturating_add(self.once));
-        timeline.stall = Cycles(timeline.stall.get().saturating_add(self.once));
+        let timeline = if self.hw.dram.sized_to_demand {
+            // The interface keeps up with the array (SCALE-Sim's CALC): the layer takes its
+            // compute cycles.
+            Timeline { total: Cycles(compute), compute: Cycles(compute), dma_busy: Cycles::ZERO, stall: Cycles::ZERO }
+        } else {
+            let mut tl = simulate(&self.hw.family.refine_stream(self.hw, stream), &self.dma);
+            tl.total = Cycles(tl.total.get().saturating_add(self.once));
+            tl.stall = Cycles(tl.stall.get().saturating_add(self.once));
+            tl
+        };
         let energy =
             cost::energy_of(self.hw, self.mode, self.work.core, buffers.iter().copied(), dram_read, dram_write);
-        Figures { buffers, compute, timeline, dram_read, dram_write, energy }
+        let w = &self.work;
+        let operands = OperandAccesses {
+            input_reads: w.reads.inputs.saturating_add(w.pe_local_reads.inputs),
+            weight_reads: w.reads.weights.saturating_add(w.pe_local_reads.weights),
+            output_writes: w.out_elems.saturating_mul(t.c_tiles),
+            dram_inputs: t.dram.inputs.to_bytes_ceil() + w.extra_read.to_bytes_ceil(),
+            dram_weights: t.dram.weights.to_bytes_ceil(),
+            dram_outputs: dram_write,
+        };
+        Figures { buffers, compute, timeline, dram_read, dram_write, energy, operands }
     }
 }
 
@@ -210,7 +229,12 @@ impl Evaluate for LayerEval<'_> {
         let lat_s = if write > 0.0 { lat } else { 0.0 };
         let pipeline = lat_l + load / bw + self.compute_lb as f64 + lat_s + store / bw;
         let channel = b.tiles_min as f64 * (lat_l + lat_s) + (read + write) / bw;
-        let cycles = (pipeline.max(channel) + self.once as f64) * (1.0 - 1e-9);
+        let cycles = if self.hw.dram.sized_to_demand {
+            // No DRAM stalls: the layer takes its compute cycles (see `figures`).
+            self.compute_lb as f64 * (1.0 - 1e-9)
+        } else {
+            (pipeline.max(channel) + self.once as f64) * (1.0 - 1e-9)
+        };
         let dram_bits = (read + write) * 8.0;
         Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
     }

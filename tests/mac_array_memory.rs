@@ -2,7 +2,8 @@
 //! ResNet-18 observation), and operands move at their packed widths.
 //!
 //! The reversal test sweeps the DRAM bandwidth of a 32x32 array with SCALE-Sim's default
-//! 64 KiB SRAMs (read from a SCALE-Sim `.cfg` text) and compares output- and
+//! 64 KiB SRAMs (read from a SCALE-Sim `.cfg` text, `InterfaceBandwidth = USER` so the bandwidth
+//! limits) and compares output- and
 //! weight-stationary on the built-in ResNet-18, layer by layer and in total. It asserts
 //! only that a strict reversal (compute-only ranking differs from the ranking with stalls)
 //! exists for some bandwidth, and prints every one found; `docs/mac_array.md` lists them.
@@ -15,7 +16,7 @@ use accelsim::report::RunReport;
 fn run(df: &str, bw: u64, model: &str) -> RunReport {
     let cfg = format!(
         "[architecture_presets]\nArrayHeight = 32\nArrayWidth = 32\nIfmapSramSzkB = 64\nFilterSramSzkB = 64\n\
-         OfmapSramSzkB = 64\nBandwidth = {bw}\nDataflow = {df}\n"
+         OfmapSramSzkB = 64\nBandwidth = {bw}\nDataflow = {df}\n[run_presets]\nInterfaceBandwidth = USER\n"
     );
     let hw = scalesim_cfg::parse("sweep.cfg", &cfg, &[]).expect("cfg");
     let mut g = load_model(model, &LoadOptions::default()).expect("model");

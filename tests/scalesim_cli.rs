@@ -90,6 +90,11 @@ fn compute_cycles_match_scalesim_for_all_fixture_configs() {
             let topo_rows = scalesim_rows(&topo);
             assert_eq!(ours.len(), topo_rows.len(), "{}: one layer per topology row", topo.display());
             assert_eq!(ours_report.len(), topo_rows.len());
+            let their_detailed = scalesim_rows(&dir.join(format!("{kind}_DETAILED_ACCESS_REPORT.csv")));
+            let our_detailed = scalesim_rows(&reports.join("DETAILED_ACCESS_REPORT.csv"));
+            let their_bw = scalesim_rows(&dir.join(format!("{kind}_BANDWIDTH_REPORT.csv")));
+            let our_bw = scalesim_rows(&reports.join("BANDWIDTH_REPORT.csv"));
+            let mut checked_here = 0usize;
             let mut next = 0usize;
             for ((t, o), rep) in topo_rows.iter().zip(&ours).zip(&ours_report) {
                 let copies = if kind == "conv" && t[0].contains("DP") { t[5].parse::<usize>().unwrap() } else { 1 };
@@ -111,6 +116,42 @@ fn compute_cycles_match_scalesim_for_all_fixture_configs() {
                 if total - stall != got {
                     failures.push(format!("{ctx}: report total - stall {} != compute {got}", total - stall));
                 }
+                // InterfaceBandwidth = CALC: no stalls, so total cycles and overall
+                // utilization are SCALE-Sim's too.
+                let their_total: u64 = rows.iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
+                let overall: f64 = rows[0][4].parse().unwrap();
+                if stall != 0 || total != their_total || !close(overall, rep[3].parse().unwrap()) {
+                    failures.push(format!(
+                        "{ctx}: total/stall/overall {total}/{stall}/{} vs SCALE-Sim {their_total}/0/{overall}",
+                        rep[3]
+                    ));
+                }
+                // SRAM reads of the array: SCALE-Sim's counts, and its bandwidths.
+                let sum = |rs: &[Vec<String>], c: usize| rs.iter().map(|r| r[c].parse::<u64>().unwrap()).sum::<u64>();
+                let (their_det, our_det) = (&their_detailed[next - copies..next], &our_detailed[checked_here]);
+                // DRAM IFMAP reads are SCALE-Sim's whole ifmap, except where a filter smaller
+                // than its stride skips pixels: SCALE-Sim fetches only the words some window
+                // touches, accelsim's DMA moves the whole input tensor.
+                let skips_pixels = kind == "conv" && t[3].parse::<u64>().unwrap() < t[7].parse::<u64>().unwrap();
+                let columns: &[(usize, &str)] = if skips_pixels {
+                    &[(3, "SRAM IFMAP reads"), (6, "SRAM Filter reads")]
+                } else {
+                    &[(3, "SRAM IFMAP reads"), (6, "SRAM Filter reads"), (12, "DRAM IFMAP reads")]
+                };
+                for &(c, what) in columns {
+                    let (theirs_n, ours_n) = (sum(their_det, c), our_det[c].parse::<u64>().unwrap());
+                    if theirs_n != ours_n {
+                        failures.push(format!("{ctx}: {what} {ours_n} vs SCALE-Sim {theirs_n}"));
+                    }
+                }
+                for c in [1, 2] {
+                    let (b_theirs, b_ours): (f64, f64) =
+                        (their_bw[next - copies][c].parse().unwrap(), our_bw[checked_here][c].parse().unwrap());
+                    if !close(b_theirs, b_ours) {
+                        failures.push(format!("{ctx}: SRAM bandwidth column {c}: {b_ours} vs SCALE-Sim {b_theirs}"));
+                    }
+                }
+                checked_here += 1;
                 rows_checked += 1;
             }
             assert_eq!(next, theirs.len(), "{}: SCALE-Sim rows left over", topo.display());

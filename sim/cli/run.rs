@@ -122,12 +122,14 @@ pub fn run(a: &RunArgs) -> Result<()> {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
     if let Some(dir) = &a.scalesim_reports {
-        let csv = crate::report::scalesim::compute_report(&hw, &report).ok_or_else(|| {
+        let files = crate::report::scalesim::reports(&hw, &report).ok_or_else(|| {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
         })?;
         std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        write_output("--scalesim-reports", &dir.join("COMPUTE_REPORT.csv"), csv.as_bytes(), &inputs)
-            .map_err(miette::Report::new)?;
+        for (name, csv) in &files {
+            write_output("--scalesim-reports", &dir.join(name), csv.as_bytes(), &inputs)
+                .map_err(miette::Report::new)?;
+        }
     }
     let text = match a.format {
         Format::Table => to_table(&report),

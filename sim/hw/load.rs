@@ -61,6 +61,8 @@ struct RawNvdla {
     pool_on_the_fly: Option<bool>,
     /// Optional: default 7 KiB (unit description, PDP share line buffer).
     pdp_line_buffer_kib: Option<S<f64>>,
+    /// Optional: "groups" (default, as nvdla/sw) or "expanded".
+    grouped_conv: Option<S<String>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -574,6 +576,15 @@ impl Validator<'_> {
                 }
                 None => Bytes(PDP_LINE_BUFFER_BYTES),
             },
+            grouped: match &n.grouped_conv {
+                None => NvdlaGroupedMapping::GroupEmulation,
+                Some(g) => NvdlaGroupedMapping::ALL.into_iter().find(|m| m.name() == g.get_ref()).ok_or_else(|| {
+                    self.err(
+                        g.span(),
+                        format!("nvdla.grouped_conv must be \"groups\" or \"expanded\", got \"{}\"", g.get_ref()),
+                    )
+                })?,
+            },
         }))
     }
 
@@ -772,6 +783,7 @@ impl Validator<'_> {
             efficiency: self.float(&d.efficiency, "dram.efficiency", 0.0, 1.0, true)?,
             latency_ns: self.float(&d.latency_ns, "dram.latency_ns", 0.0, 1e6, false)?,
             energy_per_bit: PicoJoules(self.float(&d.energy_pj_per_bit, "dram.energy_pj_per_bit", 0.0, 1e6, false)?),
+            sized_to_demand: false,
         };
         let v = raw.vector.get_ref();
         let vector = VectorUnit {
@@ -788,6 +800,7 @@ impl Validator<'_> {
             buffers,
             dram,
             vector,
+            notes: Vec::new(),
         })
     }
 }

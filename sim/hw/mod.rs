@@ -37,6 +37,9 @@ pub struct HwDesc {
     pub dram: Dram,
     /// The unit that runs element-wise, pooling and activation work.
     pub vector: VectorUnit,
+    /// What the description assumed that its source does not say (e.g. a SCALE-Sim `.cfg`'s
+    /// energies); every run states them in its notes.
+    pub notes: Vec<String>,
 }
 
 /// Accelerator families.
@@ -220,6 +223,43 @@ pub struct Nvdla {
     pub pool_on_the_fly: bool,
     /// PDP's share line buffer, which bounds on-the-fly pooling (7 KB in the unit description).
     pub pdp_line_buffer: Bytes,
+    /// How a grouped or depthwise convolution is mapped onto the convolution core.
+    pub grouped: NvdlaGroupedMapping,
+}
+
+/// How NVDLA runs a grouped (or depthwise) convolution; `docs/nvdla_grouped_conv.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NvdlaGroupedMapping {
+    /// Each group is a direct convolution of its own (`grouped_conv = "groups"`), as NVIDIA's
+    /// compiler (nvdla/sw) and Caffe's group emulation do: a depthwise conv keeps one of
+    /// atomic-C input lanes and one of atomic-K kernels busy.
+    #[default]
+    GroupEmulation,
+    /// Groups are packed into dense blocks with zero-padded, block-diagonal weights
+    /// (`grouped_conv = "expanded"`): as many groups per block as fit one atomic op.
+    ChannelExpanded,
+}
+
+impl NvdlaGroupedMapping {
+    /// Every mapping, in the order of their names in error messages.
+    pub const ALL: [NvdlaGroupedMapping; 2] =
+        [NvdlaGroupedMapping::GroupEmulation, NvdlaGroupedMapping::ChannelExpanded];
+
+    /// The name used in descriptions.
+    pub fn name(self) -> &'static str {
+        match self {
+            NvdlaGroupedMapping::GroupEmulation => "groups",
+            NvdlaGroupedMapping::ChannelExpanded => "expanded",
+        }
+    }
+
+    /// The other mapping.
+    pub fn other(self) -> Self {
+        match self {
+            NvdlaGroupedMapping::GroupEmulation => NvdlaGroupedMapping::ChannelExpanded,
+            NvdlaGroupedMapping::ChannelExpanded => NvdlaGroupedMapping::GroupEmulation,
+        }
+    }
 }
 
 /// A Hexagon-like DSP with HVX vector units.
@@ -378,6 +418,10 @@ pub struct Dram {
     pub latency_ns: f64,
     /// Energy per bit moved.
     pub energy_per_bit: PicoJoules,
+    /// Whether the interface is sized to whatever the array demands, so it never stalls
+    /// compute (SCALE-Sim's `InterfaceBandwidth = CALC`): a layer then takes its compute
+    /// cycles and `bandwidth` is not a limit. `false` for descriptions (a TOML has no key).
+    pub sized_to_demand: bool,
 }
 
 /// The vector / post-processing unit.

@@ -24,10 +24,12 @@
 //! array, since SCALE-Sim models no SRAM port limit. Depthwise layers are mapped per group
 //! as SCALE-Sim does ([`DepthwiseMapping::PerGroup`]).
 //!
-//! One difference stays: in SCALE-Sim's default `InterfaceBandwidth = CALC` mode the DRAM
-//! interface is sized to never stall the array, while accelsim always models `Bandwidth`
-//! words per cycle, so its stall cycles can be non-zero where SCALE-Sim reports 0. Compute
-//! cycles are unaffected.
+//! `[run_presets] InterfaceBandwidth`: `CALC` (SCALE-Sim's default, also when the key is
+//! absent) sizes the DRAM interface to what the array demands, so layers never stall on DRAM
+//! ([`crate::hw::Dram::sized_to_demand`]) and take exactly SCALE-Sim's compute cycles;
+//! `USER` models `Bandwidth` words per cycle, and accelsim's tile/DMA model gives the stalls
+//! (not SCALE-Sim's request-level memory model, so stall counts differ from SCALE-Sim's).
+//! The assumed energies and the interface mode are stated in every run's notes.
 
 use super::load::{parse_hw_with, Override};
 use super::{Dataflow, DepthwiseMapping, Family, HwDesc, HwError, UnknownDataflow};
@@ -110,14 +112,18 @@ pub fn parse(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, H
         })?,
         None => return Err(FileError::whole(file, format!("[{arch}] Dataflow is missing (expected os, ws or is)"))),
     };
-    if let Some(e) = keys.get(&("run_presets".to_string(), "interfacebandwidth".to_string())) {
-        if !matches!(e.value, "CALC" | "USER") {
+    // SCALE-Sim's default (and its default config's) mode is CALC.
+    let calc = match keys.get(&("run_presets".to_string(), "interfacebandwidth".to_string())) {
+        None => true,
+        Some(e) if e.value == "CALC" => true,
+        Some(e) if e.value == "USER" => false,
+        Some(e) => {
             return Err(err(
                 e.span.clone(),
                 format!("[run_presets] InterfaceBandwidth: expected CALC or USER, got '{}'", e.value),
-            ));
+            ))
         }
-    }
+    };
     let name = keys
         .get(&("general".to_string(), "run_name".to_string()))
         .map(|e| e.value.trim_matches('"').to_string())
@@ -151,6 +157,20 @@ pub fn parse(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, H
     if let Family::MacArray(m) = &mut hw.family {
         m.depthwise = DepthwiseMapping::PerGroup;
     }
+    hw.dram.sized_to_demand = calc;
+    hw.notes.push(format!(
+        "{file}: a SCALE-Sim config has no energies; assumed (Horowitz ISSCC'14, 45 nm, as the systolic32 preset): {} pJ per 8x8 MAC, {} pJ per {}-bit SRAM access, {} pJ per DRAM bit, {} pJ per vector op; clock 1 GHz (cycles = ns)",
+        hw.precisions[0].energy_per_mac.get(),
+        hw.buffers[0].read_energy.get(),
+        hw.buffers[0].port.get(),
+        hw.dram.energy_per_bit.get(),
+        hw.vector.energy_per_op.get()
+    ));
+    hw.notes.push(if calc {
+        format!("{file}: InterfaceBandwidth = CALC: the DRAM interface is sized to what the array demands (as SCALE-Sim), so DRAM never stalls it; Bandwidth is not a limit")
+    } else {
+        format!("{file}: InterfaceBandwidth = USER: DRAM moves Bandwidth = {} words (bytes) per cycle", hw.dram.bandwidth.0 / 1e9)
+    });
     Ok(hw)
 }
 

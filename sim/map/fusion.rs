@@ -39,7 +39,7 @@ use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Reduce, ReduceKind, Tenso
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
     let Op::Conv2d(_) = &g.layers[i].op else { return None };
     match work_of(g, &g.layers[i]) {
-        Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &w), w.n)),
+        Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
         Ok(Work::Vector(_) | Work::Free) | Err(_) => None,
     }
 }

@@ -86,6 +86,26 @@ pub struct LayerReport {
     /// SCALE-Sim's mapping efficiency and compute utilization of the layer on a systolic
     /// array (for `--scalesim-reports`; not part of the JSON/CSV renderings).
     pub array: Option<ArrayUse>,
+    /// Accesses by operand (for `--scalesim-reports`; the renderings show per-buffer bytes).
+    pub operands: OperandAccesses,
+}
+
+/// A layer's accesses by operand: what the datapath moves through the on-chip buffers
+/// (elements) and what DRAM moves (bytes at the operands' widths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OperandAccesses {
+    /// Input elements the datapath reads from its buffers.
+    pub input_reads: u64,
+    /// Weight elements the datapath reads from its buffers.
+    pub weight_reads: u64,
+    /// Output elements (partial sums included) written to the output buffer.
+    pub output_writes: u64,
+    /// DRAM bytes of input activations read.
+    pub dram_inputs: Bytes,
+    /// DRAM bytes of weights (and biases) read.
+    pub dram_weights: Bytes,
+    /// DRAM bytes of outputs written.
+    pub dram_outputs: Bytes,
 }
 
 /// Totals over all layers.

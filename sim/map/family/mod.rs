@@ -30,7 +30,7 @@ pub use nvdla::{nvdla_conv_mode, NvdlaConvMode};
 use super::fusion::{FusedOp, FusionPlan};
 use super::tiling::Widths;
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{BufferLevel, Family, HwDesc, PrecisionMode};
+use crate::hw::{BufferLevel, Family, HwDesc, Nvdla, PrecisionMode};
 use crate::ir::{Graph, LayerId};
 use crate::simulate::{Dma, TileStream};
 use crate::units::{Bits, Cycles, Seconds};
@@ -100,6 +100,29 @@ pub struct ConvPassInput<'a> {
 }
 
 impl Family {
+    /// The convolution as the family executes it: the same loop nest, or (NVDLA's
+    /// channel-expanded grouped mapping) groups packed into fewer, denser groups with
+    /// zero-padded weights. Tiling, compute and traffic are of this work; useful MACs stay the
+    /// layer's own.
+    pub fn conv_work(&self, w: &ConvWork) -> ConvWork {
+        match self {
+            Family::Nvdla(n) => nvdla::conv_work(n, w),
+            Family::MacArray(_) | Family::Dsp(_) => *w,
+        }
+    }
+
+    /// The same family with its other mapping of grouped convolutions, and the names of
+    /// (this, the other) mapping; `None` when the family has one mapping only.
+    pub fn other_grouped_mapping(&self) -> Option<(Family, &'static str, &'static str)> {
+        match self {
+            Family::Nvdla(n) => {
+                let other = Nvdla { grouped: n.grouped.other(), ..n.clone() };
+                Some((Family::Nvdla(other), n.grouped.name(), n.grouped.other().name()))
+            }
+            Family::MacArray(_) | Family::Dsp(_) => None,
+        }
+    }
+
     /// Compute figures of a convolution in a precision mode.
     pub fn conv_compute(&self, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigures {
         match self {

@@ -6,7 +6,7 @@
 //! (nvdla/doc `doc/hw/v1/ias/unit_description.rst`) and the `spec/defs/*.spec` files.
 
 use super::{ComputeFigures, ConvPass, ConvPassInput, OperandReads};
-use crate::hw::{BufferLevel, HwDesc, Nvdla, PrecisionMode, Role};
+use crate::hw::{BufferLevel, HwDesc, Nvdla, NvdlaGroupedMapping, PrecisionMode, Role};
 use crate::ir::Graph;
 use crate::map::fusion::FusedOp;
 use crate::map::work::{vector_ops, ConvWork, VectorWork};
@@ -78,6 +78,23 @@ pub fn conv_compute(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFig
         },
         pe_local: OperandReads::default(),
         array: None,
+    }
+}
+
+/// A grouped convolution as NVDLA runs it. Group emulation (nvdla/sw's compiler, Caffe's
+/// group convolution): unchanged, each group a direct convolution. Channel-expanded: `b`
+/// consecutive groups form one dense group whose weights are block-diagonal (zeros off the
+/// diagonal blocks), `b` the largest divisor of the group count with `b x Cg <= atomic-C` and
+/// `b x Kg <= atomic-K`, so a block fills one atomic op; weights grow by `b`.
+pub fn conv_work(n: &Nvdla, w: &ConvWork) -> ConvWork {
+    match n.grouped {
+        NvdlaGroupedMapping::GroupEmulation => *w,
+        NvdlaGroupedMapping::ChannelExpanded if w.groups <= 1 => *w,
+        NvdlaGroupedMapping::ChannelExpanded => {
+            let max_b = (n.atomic_c / w.cg().max(1)).min(n.atomic_k / w.kg().max(1)).max(1);
+            let b = (1..=max_b.min(w.groups)).rev().find(|b| w.groups % b == 0).unwrap_or(1);
+            ConvWork { groups: w.groups / b, ..*w }
+        }
     }
 }
 
@@ -169,4 +186,37 @@ pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
 fn refine_grain(hw: &HwDesc) -> Option<f64> {
     let cbuf = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i])?;
     Some((cbuf.access_bytes() * cbuf.banks as f64).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::{load_hw, Family};
+    use crate::units::Macs;
+
+    fn depthwise(c: u64) -> ConvWork {
+        ConvWork { n: 1, ih: 14, iw: 14, c, k: c, groups: c, r: 3, s: 3, sh: 1, sw: 1, dh: 1, dw: 1, oh: 14, ow: 14 }
+    }
+
+    #[test]
+    fn channel_expansion_packs_as_many_groups_as_one_atomic_op_holds() {
+        let hw = load_hw("nvdla_full", &[]).expect("preset");
+        let Family::Nvdla(n) = &hw.family else { panic!("nvdla") };
+        assert_eq!(n.grouped, NvdlaGroupedMapping::GroupEmulation, "the default is what nvdla/sw does");
+        assert_eq!(conv_work(n, &depthwise(512)), depthwise(512));
+        let x = Nvdla { grouped: NvdlaGroupedMapping::ChannelExpanded, ..n.clone() };
+        // atomic-C 64, atomic-K 32: 32 one-channel groups per block, weights 32x larger.
+        let w = conv_work(&x, &depthwise(512));
+        assert_eq!((w.groups, w.c, w.k, w.macs()), (16, 512, 512, Macs(512 * 32 * 9 * 196)));
+        assert_eq!(w.weights(), 32 * depthwise(512).weights());
+        // 24 groups: the largest divisor that fits is 24; 1000 groups: 25.
+        assert_eq!(conv_work(&x, &depthwise(24)).groups, 1);
+        assert_eq!(conv_work(&x, &depthwise(1000)).groups, 40);
+        // Faster, never slower, at the same mode.
+        let mode = &hw.precisions[0];
+        for c in [24, 64, 512, 1000] {
+            let (g, e) = (conv_compute(n, mode, &depthwise(c)), conv_compute(&x, mode, &conv_work(&x, &depthwise(c))));
+            assert!(e.cycles.get() * 8 <= g.cycles.get(), "{c}: {:?} vs {:?}", e.cycles, g.cycles);
+        }
+    }
 }
