@@ -303,3 +303,50 @@ fn unusable_quantization_parameters_are_refused_at_load_naming_the_file() {
         }
     }
 }
+
+/// Finding 3: a `.tflite` whose scales cannot quantize (negative, zero, NaN) is refused at
+/// load, naming the file; a huge finite one (1e19) is refused where it would overflow the
+/// fixed-point rescale, instead of wrapping to a wrong answer with exit 0.
+#[test]
+fn tflite_scales_that_cannot_quantize_are_refused_naming_the_file() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let model = shared().join("tflite/models/tiny_int8.tflite");
+    let input = shared().join("tflite/golden/tiny_int8/input_0.bin");
+    let src = std::fs::read(&model).expect("model");
+    let g = accelsim::import::tflite::import_tflite(&model).expect("imports").graph;
+    // Every scale of the file that occurs once in it, so patching its bytes changes that scale.
+    let scales: Vec<f32> = g.tensors.iter().filter_map(|t| t.quant.as_ref()).flat_map(|q| q.scales.clone()).collect();
+    let at = |v: f32| -> Vec<usize> {
+        src.windows(4).enumerate().filter(|(_, w)| *w == v.to_le_bytes()).map(|(i, _)| i).collect()
+    };
+    let input_scale = g.tensor(g.inputs[0]).quant.as_ref().expect("quantized input").scales[0];
+    let [offset] = at(input_scale)[..] else { panic!("the input scale {input_scale} is not unique in the file") };
+    assert!(scales.len() > 1);
+    let bad = d.path().join("bad.tflite");
+    let out = d.path().join("out.bin");
+    for (value, fragment) in [
+        (-input_scale, "expected a finite positive number"),
+        (0.0, "expected a finite positive number"),
+        (f32::NAN, "expected a finite positive number"),
+    ] {
+        let mut b = src.clone();
+        b[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        std::fs::write(&bad, &b).expect("write");
+        for cmd in [
+            vec!["run", "--hw", "systolic32", "--model", s(&bad)],
+            vec!["exec", "--model", s(&bad), "--input", s(&input), "--output", s(&out)],
+        ] {
+            let o = accelsim(&cmd, SEC);
+            fails_with(&o, fragment);
+            assert!(err(&o).contains("bad.tflite"), "{}", err(&o));
+            assert!(!out.exists(), "an output was written");
+        }
+    }
+    let mut b = src.clone();
+    b[offset..offset + 4].copy_from_slice(&1e19f32.to_le_bytes());
+    std::fs::write(&bad, &b).expect("write");
+    // Finite but huge: the rescale it implies is refused before any output is written.
+    let o = accelsim(&["exec", "--model", s(&bad), "--input", s(&input), "--output", s(&out)], SEC);
+    fails_with(&o, "is outside what integer kernels can apply");
+    assert!(!out.exists(), "an output was written");
+}
