@@ -62,7 +62,8 @@ pub struct RunArgs {
     pub out: Option<std::path::PathBuf>,
     /// Raw input for the functional accuracy run of a model with real weights (an imported
     /// .tflite): little-endian NHWC in the input's element type, as for `exec`. Default: a
-    /// deterministic synthetic image (seed 1).
+    /// deterministic synthetic image (seed 1), for networks of up to 8 G MACs and 512 MiB of
+    /// tensor values (larger ones are evaluated only when given an input).
     #[arg(long, value_name = "FILE")]
     pub input: Option<std::path::PathBuf>,
     /// Skip the functional accuracy run (per-layer SQNR on the accelerator's arithmetic).

@@ -79,6 +79,13 @@ pub enum ExecError {
 /// --functional`) hold; checked before anything is allocated from the graph's shapes.
 pub const MAX_VALUE_BYTES: u64 = 4 << 30;
 
+/// The bytes of every tensor of `g` held as 4-byte values, `None` when the sum overflows.
+pub fn value_bytes(g: &Graph) -> Option<u64> {
+    g.tensors.iter().try_fold(0u64, |total, t| {
+        t.shape.iter().try_fold(4u64, |a, &d| a.checked_mul(d as u64)).and_then(|b| total.checked_add(b))
+    })
+}
+
 /// Checks that holding every tensor of `g` as 4-byte values stays within
 /// [`MAX_VALUE_BYTES`], with checked arithmetic, before any allocation: shapes are fields
 /// of user files and can claim anything.

@@ -64,3 +64,21 @@ pub fn vector_ops(g: &Graph, l: &Layer) -> u64 {
         })
         .fold(0u64, u64::saturating_add)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 20 (finding 12): the vector work of a layer with 2^54 elements neither wraps
+    /// nor overflows (the test profile has overflow checks): it is at least one operation
+    /// per element, saturating at `u64::MAX`.
+    #[test]
+    fn vector_work_of_a_huge_layer_does_not_overflow() {
+        let text = "name = \"sm\"\ninput = { name = \"input\", shape = [1, 4194304, 4194304, 1024] }\n\n\
+                    [[layer]]\nname = \"s\"\nop = \"softmax\"\n";
+        let g = crate::import::model_file::parse("sm.toml", text, &Default::default()).expect("parses");
+        let l = &g.layers[0];
+        assert!(vector_ops(&g, l) >= 1 << 54);
+        assert!(matches!(work_of(&g, l), Ok(Work::Vector(v)) if v.ops >= 1 << 54));
+    }
+}
