@@ -24,7 +24,16 @@
 //! tensor is accepted only when H = W = 1 (where both orders agree). So a rank-4 network
 //! input is fed NHWC and a rank-4 network output comes out NHWC.
 //!
-//! **Folding.** BatchNormalization is folded into the preceding Conv's weights and bias;
+//! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
+//! -> Reshape`); once every input shape is fixed (a dynamic batch is 1; other dynamic
+//! dimensions come from `--input-shape`, see [`InputShape`]) those subgraphs are constants,
+//! evaluated at import by `onnx/fold.rs`. A rank-4 input whose every reader is a
+//! `Transpose` 0,3,1,2 is NHWC (tf2onnx) and stored as it is.
+//!
+//! **Folding.** BatchNormalization, and Mul / Add / Sub / Div by a constant that varies
+//! along the channels only, are folded into the weights and bias of the Conv or Gemm that
+//! produced their input when it has no other reader, else become a depthwise 1x1
+//! convolution (with int8 weights +-127 and an int32 bias in a QDQ model);
 //! Relu and Clip(0,6) / Clip(0,inf) / Clip(-1,1) become the producing layer's fused
 //! activation; Gemm's alpha and beta are folded into its weights and bias; Identity and
 //! Dropout are pass-throughs; a MatMul followed by an Add of a constant vector becomes one
