@@ -38,6 +38,9 @@ pub struct BinaryRow {
     pub cost: ElementCost,
     /// How the output is quantized.
     pub quant: QuantRule,
+    /// Whether it carries a fused activation (TFLite's ADD, SUB, MUL, DIV do; MAXIMUM,
+    /// MINIMUM do not).
+    pub fused_activation: bool,
     /// Resolves the integer kernel's parameters from the operands' and the output's
     /// quantization.
     pub prepare: fn(&LayerCx, [&Tensor; 2]) -> Result<BinaryParams, String>,
@@ -51,6 +54,7 @@ pub const TABLE: &[BinaryRow] = &[BinaryRow {
     float: |a, b| a + b,
     cost: ElementCost { per_input: 1, per_output: 1 },
     quant: QuantRule::Free,
+    fused_activation: true,
     prepare: prepare_add,
 }];
 
@@ -198,6 +202,10 @@ impl OpFamily for BinaryKind {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         row(*self).quant
+    }
+
+    fn fused_activation(&self) -> bool {
+        row(*self).fused_activation
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
