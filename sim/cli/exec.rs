@@ -35,6 +35,10 @@ pub struct ExecArgs {
     /// Directory to write every computed tensor into (`tNNNN_<name>.bin` plus `index.json`).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Shape of an ONNX input with dynamic dimensions, in the model's order
+    /// (`NAME=1x3x224x224`); repeat for several inputs.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<crate::import::InputShape>,
 }
 
 /// The layout of a rank-4 raw tensor file.
@@ -262,12 +266,16 @@ pub(crate) fn attach_accuracy(
 /// Runs `accelsim exec`.
 pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     let is_tflite = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    if is_tflite && !args.input_shapes.is_empty() {
+        return Err(miette!("--input-shape applies to .onnx models only"));
+    }
     let graph = if is_tflite {
         import_tflite(&args.model).into_diagnostic()?.graph
     } else {
         // Other formats (e.g. `.aqm` from `accelsim quantize`) through the common loader.
         let spec = args.model.to_string_lossy();
-        crate::import::load_model(&spec, &Default::default()).map_err(miette::Report::new)?
+        let opts = crate::import::LoadOptions { input_shapes: args.input_shapes.clone(), ..Default::default() };
+        crate::import::load_model(&spec, &opts).map_err(miette::Report::new)?
     };
     let g = &graph;
     check_activation_sizes(&args.model, g)?;

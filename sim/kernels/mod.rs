@@ -26,7 +26,7 @@ pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, LayerSqnr};
 pub use qdq_ref::run_qdq_reference;
 
-use crate::ir::{Convert, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
+use crate::ir::{Activation, Convert, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
 use crate::ops::{IntKernel, LayerCx, OpFamily};
 
 /// The values of one tensor: integers (any width, widened) or floats.
@@ -321,7 +321,16 @@ fn float_layer(g: &Graph, l: &Layer, vals: &[Option<Values>], dequant: bool) -> 
         });
     }
     let mut outs = l.op.eval_float(&LayerCx::new(g, l), &inputs).map_err(|m| unsupported(g, l, m))?;
-    outs.iter_mut().for_each(|r| float::activate(r, l.activation));
+    for (r, &o) in outs.iter_mut().zip(&l.outputs) {
+        // The float reference of a quantized graph follows the activation its output range
+        // implies (legacy uint8 models carry their ReLU only there).
+        let t = g.tensor(o);
+        let act = match (l.activation, &t.quant) {
+            (Activation::None, Some(q)) if dequant => q.implied_activation(t.dtype),
+            (a, _) => a,
+        };
+        float::activate(r, act);
+    }
     Ok(outs)
 }
 
