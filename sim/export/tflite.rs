@@ -363,7 +363,19 @@ impl Writer<'_> {
             Op::Binary(kind) => {
                 let row = codes::binary_out(*kind)
                     .ok_or_else(|| err(format!("TFLite has no operator for the element-wise {}", l.op.name())))?;
-                (OpCode { op: row.code, version: row.versions[wide as usize] }, Some((row.options)(act)))
+                let options = match row.options {
+                    Some(options) => Some(options(act)),
+                    None => {
+                        no_act(&l.op.name().to_uppercase())?;
+                        None
+                    }
+                };
+                (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
+            }
+            Op::Unary(kind) => {
+                no_act(&l.op.name().to_uppercase())?;
+                let (row, options) = codes::unary_out(*kind);
+                (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
             Op::Layout(Layout::Concat { axis }) => {
                 let o = fb::ConcatenationOptions { axis: *axis as i32, fused_activation_function: act };
