@@ -50,6 +50,9 @@ pub struct Accuracy {
 /// FC layer needs constant weight values and the graph a single input, either integer and
 /// quantized or float and quantized by the graph's own `Quantize` layers.
 pub fn unsupported_reason(g: &Graph) -> Option<String> {
+    if let Err(e) = crate::kernels::check_size(g) {
+        return Some(e.to_string());
+    }
     let missing = g.tensors.iter().any(|t| matches!(t.kind, TensorKind::Weight | TensorKind::Bias) && t.data.is_none());
     if missing {
         return Some("the network has no weight values (built-in or shape-only model)".into());

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod accuracy;
+pub mod bounded_read;
 pub mod cli;
 pub mod cost;
 pub mod diag;

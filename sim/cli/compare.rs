@@ -1,5 +1,6 @@
 //! `accelsim compare A.json B.json`: two runs side by side, for a paper.
 
+use super::output::Input;
 use super::run::emit;
 use crate::report::compare::{compare as table, CompareFormat};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
@@ -30,7 +31,9 @@ pub struct CompareArgs {
 }
 
 fn read(p: &PathBuf) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(p).into_diagnostic().wrap_err_with(|| format!("cannot read {}", p.display()))?;
+    let text = crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", p.display()))?;
     serde_json::from_str(&text).into_diagnostic().wrap_err_with(|| format!("{} is not JSON", p.display()))
 }
 
@@ -41,5 +44,5 @@ pub fn compare(a: &CompareArgs) -> Result<()> {
         Format::Latex => CompareFormat::Latex,
     };
     let text = table(&read(&a.a)?, &read(&a.b)?, f).map_err(|e| miette!("{e}"))?;
-    emit(a.out.as_deref(), &text)
+    emit(a.out.as_deref(), &text, &[Input::new("A", &a.a), Input::new("B", &a.b)])
 }

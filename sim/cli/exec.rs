@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
 use crate::kernels::{Arithmetic, Executor, Values};
@@ -116,19 +117,37 @@ fn width(dtype: DataType) -> usize {
     }
 }
 
-pub(crate) fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
-    let w = width(t.dtype);
-    let n = t.elements() as usize;
-    if Some(bytes.len()) != n.checked_mul(w) {
-        return Err(miette!(
-            "input '{}' has shape {:?} of {} ({} bytes), the file has {} bytes",
+/// Reads the raw input file `path` (option `flag`) of tensor `t`: exactly the tensor's
+/// size, known before reading, so an endless or huge file is refused without being read.
+pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<Values> {
+    let w = width(t.dtype) as u64;
+    let expected =
+        t.shape.iter().try_fold(w, |a, &d| a.checked_mul(d as u64)).filter(|&b| b <= MAX_ACTIVATION_BYTES).ok_or_else(
+            || {
+                miette!(
+                    "{flag} {}: input '{}' of shape {:?} is larger than the {} GiB accepted",
+                    path.display(),
+                    t.name,
+                    t.shape,
+                    MAX_ACTIVATION_BYTES >> 30
+                )
+            },
+        )?;
+    let bytes = crate::bounded_read::read_exactly(path, expected).map_err(|e| {
+        miette!(
+            "{flag} {}: input '{}' has shape {:?} of {} ({expected} bytes): {e}",
+            path.display(),
             t.name,
             t.shape,
-            t.dtype,
-            n.saturating_mul(w),
-            bytes.len()
-        ));
-    }
+            t.dtype
+        )
+    })?;
+    decode(t, &bytes)
+}
+
+/// Decodes raw bytes already checked to hold `t`'s elements.
+fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
+    let w = width(t.dtype);
     Ok(match (t.dtype, w) {
         (DataType::F32, _) => {
             Values::F32(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
@@ -156,19 +175,13 @@ fn encode(t: &Tensor, v: &Values, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `bytes` to `path` atomically with the writer every command uses (new files
-/// get the usual 0644, not a temporary file's 0600).
-fn write_atomic(path: &Path, bytes: &[u8]) -> miette::Result<()> {
-    super::run::write_atomic(path, bytes).wrap_err_with(|| format!("writing {}", path.display()))
-}
-
 fn sanitize(name: &str) -> String {
     let s: String =
         name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     s.chars().take(80).collect()
 }
 
-fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()> {
+fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path, inputs: &[Input]) -> miette::Result<()> {
     std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("creating {}", dir.display()))?;
     let mut index = Vec::new();
     for (i, (t, v)) in graph.tensors.iter().zip(vals).enumerate() {
@@ -176,7 +189,7 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
         let file = format!("t{i:04}_{}.bin", sanitize(&t.name));
         let mut bytes = Vec::new();
         encode(t, v, &mut bytes);
-        write_atomic(&dir.join(&file), &bytes)?;
+        write_output("--dump", &dir.join(&file), &bytes, inputs).map_err(miette::Report::new)?;
         let (scale, zp) = t.quant.as_ref().map_or((None, None), |q| (Some(q.scales[0]), Some(q.zero_points[0])));
         index.push(serde_json::json!({
             "index": i, "name": t.name, "file": file, "shape": t.shape,
@@ -184,7 +197,7 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path) -> miette::Result<()
         }));
     }
     let json = serde_json::to_vec_pretty(&serde_json::json!({ "tensors": index })).into_diagnostic()?;
-    write_atomic(&dir.join("index.json"), &json)
+    write_output("--dump", &dir.join("index.json"), &json, inputs).map_err(miette::Report::new)
 }
 
 /// Runs the functional accuracy evaluation of `accelsim run` (see [`crate::accuracy`]) on
@@ -206,10 +219,7 @@ pub(crate) fn attach_accuracy(
         return Ok(());
     }
     let (x, desc) = match input {
-        Some(p) => {
-            let bytes = std::fs::read(p).into_diagnostic().wrap_err_with(|| format!("reading {}", p.display()))?;
-            (decode(g.tensor(g.inputs[0]), &bytes)?, p.display().to_string())
-        }
+        Some(p) => (read_input("--input", p, g.tensor(g.inputs[0]))?, p.display().to_string()),
         None => (accuracy::synthetic_input(g, 1).into_diagnostic()?, "synthetic (seed 1)".to_string()),
     };
     match accuracy::evaluate(g, accuracy::arithmetic_of(hw), x, &desc) {
@@ -252,9 +262,7 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         }
         None => Layout::Nhwc,
     };
-    let bytes =
-        std::fs::read(&args.input).into_diagnostic().wrap_err_with(|| format!("reading {}", args.input.display()))?;
-    let mut x = decode(g.tensor(input_id), &bytes)?;
+    let mut x = read_input("--input", &args.input, g.tensor(input_id))?;
     if layout == Layout::Nchw && rank4 {
         x = transpose_values(x, &g.tensor(input_id).shape, true);
     }
@@ -270,8 +278,9 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
             encode(t, v, &mut out);
         }
     }
+    let inputs = [Input::new("--model", &args.model), Input::new("--input", &args.input)];
     if let Some(dir) = &args.dump {
-        dump(g, &vals, dir)?;
+        dump(g, &vals, dir, &inputs)?;
     }
-    write_atomic(&args.output, &out)
+    write_output("--output", &args.output, &out, &inputs).map_err(miette::Report::new)
 }

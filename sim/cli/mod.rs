@@ -4,10 +4,12 @@
 mod compare;
 mod estimate;
 mod exec;
+pub mod output;
 mod plot;
 mod quantize;
 mod run;
 mod sweep;
+pub mod sweep_stream;
 
 use clap::{Parser, Subcommand};
 
@@ -76,7 +78,7 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
         Command::Hw { command: HwCommand::Show { file } } => run::show_hw(&file),
         Command::Hw { command: HwCommand::List } => {
             let names: String = crate::hw::presets::names().iter().map(|n| format!("{n}\n")).collect();
-            run::emit(None, &names)
+            run::emit(None, &names, &[])
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `accelsim plot`: figures from a sweep's output (CSV or JSON), written as SVG, PDF or PNG
 //! by the output's extension.
 
-use super::run::write_atomic;
+use super::output::{check_output, write_output, Input};
 use crate::plot::{export, style, FileFormat, PlotKind, PlotOptions, Table};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::path::PathBuf;
@@ -72,8 +72,9 @@ fn length(s: &str) -> std::result::Result<f64, String> {
 
 /// Reads a sweep's output, CSV or JSON (by the first character that is not whitespace).
 fn read_table(path: &std::path::Path) -> Result<Table> {
-    let text =
-        std::fs::read_to_string(path).into_diagnostic().wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
     let table = if text.trim_start().starts_with('[') { Table::from_json(&text) } else { Table::from_csv(&text) };
     table.map_err(|e| miette!("{}: {e}", path.display()))
 }
@@ -87,7 +88,8 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
     if !(a.dpi.is_finite() && (30.0..=2400.0).contains(&a.dpi)) {
         return Err(miette!("--dpi {}: must be 30 to 2400", a.dpi));
     }
-    super::run::check_out_path(&a.out)?;
+    let inputs = [Input::new("--input", &a.input)];
+    check_output("--out", &a.out, &inputs).map_err(miette::Report::new)?;
     let table = read_table(&a.input)?;
     let kind = match a.kind {
         Kind::LatencyVsBits => PlotKind::LatencyVsBits,
@@ -112,5 +114,5 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
         eprintln!("warning: {w}");
     }
     let bytes = export::encode(&drawn.svg, format, a.dpi).map_err(fail)?;
-    write_atomic(&a.out, &bytes).wrap_err_with(|| format!("cannot write {}", a.out.display()))
+    write_output("--out", &a.out, &bytes, &inputs).map_err(miette::Report::new)
 }

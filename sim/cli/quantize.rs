@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 
+use super::output::{write_output, Input};
 use crate::import::npy::{read_npy_f32, NpyF32};
 use crate::import::{aqm, load_model, LoadOptions};
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
@@ -259,6 +260,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             cfg.widths.summary()
         ));
     }
+    crate::kernels::check_size(&g).map_err(|e| miette!("{}: {e}", args.model))?;
     let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
     if synthetic_weights {
         synthetic::materialize(&mut g, args.seed);
@@ -266,6 +268,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     if g.tensors.iter().any(|t| t.kind == TensorKind::Weight && !matches!(t.data, Some(TensorData::F32(_)))) {
         return Err(miette!("{}: quantize takes a float model; its weights are not float32", args.model));
     }
+    crate::quant::check_finite_weights(&g).map_err(|e| miette!("{}: {e}", args.model))?;
     let [input] = g.inputs[..] else {
         return Err(miette!("{}: quantize takes models with one input, this one has {}", args.model, g.inputs.len()));
     };
@@ -297,8 +300,6 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write {} as TFLite", args.out.display()))?,
     };
-    crate::cli::run::write_atomic(&args.out, &bytes)
-        .wrap_err_with(|| format!("cannot write {}", args.out.display()))?;
     let report = match &args.eval {
         Some(p) => {
             let inputs = load_images(p, &in_shape)?;
@@ -306,6 +307,11 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         }
         None => None,
     };
+    // Written only once everything succeeded, so a failed evaluation leaves no output.
+    let mut inputs = vec![Input::spec("--model", &args.model)];
+    inputs.extend(args.calib.as_deref().map(|p| Input::new("--calib", p)));
+    inputs.extend(args.eval.as_deref().map(|p| Input::new("--eval", p)));
+    write_output("--out", &args.out, &bytes, &inputs).map_err(miette::Report::new)?;
     let text = match args.format {
         ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), report.as_ref()),
         ReportFormat::Table => {
@@ -332,5 +338,5 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             s
         }
     };
-    crate::cli::run::emit(None, &text)
+    crate::cli::run::emit(None, &text, &[])
 }

@@ -1,5 +1,6 @@
 //! `accelsim run`, `accelsim models` and `accelsim hw show`.
 
+use super::output::{write_output, Input};
 use crate::hw::{load_hw_with, Family, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
 use crate::map::tiling::Objective;
@@ -92,6 +93,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let wbits = check_width("--wbits", a.wbits.unwrap_or(8)).into_diagnostic()?;
     let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
     let overrides = parse_overrides(&a.overrides)?;
+    let mut inputs = vec![Input::spec("--hw", &a.hw), Input::spec("--model", &a.model)];
+    inputs.extend(a.input.as_deref().map(|p| Input::new("--input", p)));
     let hw = hw_from(&a.hw, &overrides)?;
     let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
@@ -123,8 +126,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
             miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
         })?;
         std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        write_atomic(&dir.join("COMPUTE_REPORT.csv"), csv.as_bytes())
-            .wrap_err_with(|| format!("cannot write {}/COMPUTE_REPORT.csv", dir.display()))?;
+        write_output("--scalesim-reports", &dir.join("COMPUTE_REPORT.csv"), csv.as_bytes(), &inputs)
+            .map_err(miette::Report::new)?;
     }
     let text = match a.format {
         Format::Table => to_table(&report),
@@ -135,7 +138,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
         Format::Csv => to_csv(&report),
     };
-    emit(a.out.as_deref(), &text)
+    emit(a.out.as_deref(), &text, &inputs)
 }
 
 /// The per-layer width requests of `--layer-bits` values: `NAME=wWaA` flags, or TOML files
@@ -144,7 +147,7 @@ pub fn layer_requests(values: &[String]) -> Result<Vec<LayerRequest>> {
     let mut out = Vec::new();
     for v in values {
         if layer_bits::is_file(v) {
-            let text = std::fs::read_to_string(v)
+            let text = crate::bounded_read::read_text(Path::new(v), crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("--layer-bits: cannot read {v}"))?;
             out.extend(layer_bits::parse_file(v, &text)?);
@@ -155,8 +158,9 @@ pub fn layer_requests(values: &[String]) -> Result<Vec<LayerRequest>> {
     Ok(out)
 }
 
-/// Writes to a file atomically (temp file + rename in the same directory) or to stdout.
-pub fn emit(out: Option<&Path>, text: &str) -> Result<()> {
+/// Writes `text` to standard output, or to `out` (the value of `--out`) through the one
+/// output writer ([`super::output`]), which refuses to overwrite any of `inputs`.
+pub fn emit(out: Option<&Path>, text: &str, inputs: &[Input]) -> Result<()> {
     match out {
         None => {
             let mut so = std::io::stdout().lock();
@@ -166,38 +170,8 @@ pub fn emit(out: Option<&Path>, text: &str) -> Result<()> {
                 r => r.into_diagnostic(),
             }
         }
-        Some(p) => write_atomic(p, text.as_bytes()).wrap_err_with(|| format!("cannot write {}", p.display())),
+        Some(p) => write_output("--out", p, text.as_bytes(), inputs).map_err(miette::Report::new),
     }
-}
-
-/// Checks, before any work, that `out` can be written: a file name in an existing folder.
-pub fn check_out_path(out: &Path) -> Result<()> {
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if out.file_name().is_none() || out.is_dir() {
-        return Err(miette!("--out {}: not a file path", out.display()));
-    }
-    if !dir.is_dir() {
-        return Err(miette!("--out {}: the folder {} does not exist", out.display(), dir.display()));
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, so a reader
-/// never sees a partial file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| miette!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.into_diagnostic()
 }
 
 /// `accelsim models`.
@@ -217,7 +191,7 @@ pub fn list_models() -> Result<()> {
         };
         s.push_str(&line);
     }
-    emit(None, &s)
+    emit(None, &s, &[])
 }
 
 /// `accelsim hw show`.
@@ -305,5 +279,5 @@ pub fn show_hw(spec: &str) -> Result<()> {
     for note in hw.throttle_notes() {
         let _ = writeln!(s, "note        {note}");
     }
-    emit(None, &s)
+    emit(None, &s, &[])
 }

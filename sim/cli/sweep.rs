@@ -1,12 +1,16 @@
 //! `accelsim sweep` and `accelsim merge`: design-space sweeps and joining their shards.
 
+use super::output::{open_stream, Input};
 use super::run::emit;
+use super::sweep_stream::{resume_at, Rows};
 use crate::map::tiling::Objective;
 use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
-use crate::sweep::{merge_csv, run_sweep, to_csv, to_json, Shard};
+use crate::sweep::run::{used_by_range, Sweeper};
+use crate::sweep::table::header;
+use crate::sweep::{merge_csv, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Output formats of a sweep.
@@ -78,9 +82,14 @@ pub struct SweepArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
-    /// Write the output to this file (atomically) instead of standard output.
+    /// Write the output to this file instead of standard output. Rows are written as the
+    /// points complete (in point order), so an interrupted sweep keeps its finished points.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the partial CSV of --out left by an interrupted run of the same sweep: its
+    /// points are kept (the last one is redone) and the sweep goes on after them.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Arguments of `accelsim merge`.
@@ -98,7 +107,7 @@ pub struct MergeArgs {
 pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
     let mut spec = match &a.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", path.display()))?;
             let mut spec = SweepSpec::from_toml(&path.display().to_string(), &text).map_err(|e| miette!("{e}"))?;
@@ -140,16 +149,55 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
     Ok(spec)
 }
 
-/// `accelsim sweep`.
+/// Points per thread in a batch: large enough to keep the threads busy, small enough that
+/// a batch's rows (up to one per layer per point) take little memory.
+const POINTS_PER_THREAD: usize = 16;
+
+/// Failed points listed on stderr at the end (the rest are counted).
+const LISTED_FAILURES: usize = 50;
+
+/// `accelsim sweep`: runs the points in batches and streams each batch's rows (see
+/// [`super::sweep_stream`]).
 pub fn sweep(a: &SweepArgs) -> Result<()> {
     let spec = spec_of(a)?;
-    if let Some(out) = &a.out {
-        super::run::check_out_path(out)?;
+    let range = a.shard.unwrap_or(Shard::ALL).range(spec.len());
+    let inputs = sweep_inputs(a, &spec);
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = a.threads {
+        pool = pool.num_threads(n.max(1));
     }
-    let shard = a.shard.unwrap_or(Shard::ALL);
-    let points: Vec<_> = shard.range(spec.len()).map(|i| spec.point(i)).collect();
+    let pool = pool.build().into_diagnostic()?;
+    let (out, mut start, has_header): (Box<dyn Write>, usize, bool) = match (&a.out, a.resume) {
+        (None, true) => return Err(miette!("--resume continues the file of --out; give --out")),
+        (Some(_), true) if a.format != SweepFormat::Csv => {
+            return Err(miette!("--resume continues a CSV output; use --format csv"))
+        }
+        (None, false) => (Box::new(std::io::stdout()), range.start, false),
+        (Some(p), false) => {
+            (Box::new(open_stream("--out", p, &inputs, false).map_err(miette::Report::new)?), range.start, false)
+        }
+        (Some(p), true) => {
+            let text = if p.exists() {
+                crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
+                    .into_diagnostic()
+                    .wrap_err_with(|| format!("--resume: cannot read {}", p.display()))?
+            } else {
+                String::new()
+            };
+            let at = resume_at(p, &text, &header(&spec), range.start)?;
+            let f = open_stream("--out", p, &inputs, true).map_err(miette::Report::new)?;
+            f.set_len(at.keep_bytes).into_diagnostic().wrap_err_with(|| format!("cannot truncate {}", p.display()))?;
+            eprintln!("resuming at point {} of {}..{}", at.next_point, range.start, range.end);
+            (Box::new(f), at.next_point, at.has_header)
+        }
+    };
+    start = start.min(range.end);
+    let mut rows = match a.format {
+        SweepFormat::Csv => Rows::csv(&spec, std::io::BufWriter::new(out), has_header)?,
+        SweepFormat::Json => Rows::json(std::io::BufWriter::new(out)),
+    };
     let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(points.len() as u64);
+        let b = ProgressBar::new((range.end - start) as u64);
         if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} points, {per_sec}, eta {eta}") {
             b.set_style(style);
         }
@@ -158,52 +206,62 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         ProgressBar::hidden()
     };
     let tick = || bar.inc(1);
-    let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = a.threads {
-        pool = pool.num_threads(n.max(1));
+    let (models, hw) = used_by_range(&spec, start..range.end);
+    let mut sweeper = Sweeper::new(&spec, &models, &hw);
+    let batch = pool.current_num_threads().max(1).saturating_mul(POINTS_PER_THREAD);
+    let (mut done, mut failed, mut listed) = (0usize, 0usize, Vec::new());
+    for first in (start..range.end).step_by(batch) {
+        let points: Vec<_> = (first..range.end.min(first.saturating_add(batch))).map(|i| spec.point(i)).collect();
+        let results = pool.install(|| sweeper.run(&points, &tick));
+        rows.write(&spec, &results)?;
+        done += results.len();
+        for r in results.iter().filter(|r| r.error.is_some()) {
+            failed += 1;
+            if listed.len() < LISTED_FAILURES {
+                listed.push(failure_line(&spec, r));
+            }
+        }
     }
-    let pool = pool.build().into_diagnostic()?;
-    let run = pool.install(|| run_sweep(&spec, &points, &tick));
+    rows.finish()?;
     bar.finish_and_clear();
-    let results = run.results;
-    let text = match a.format {
-        SweepFormat::Csv => to_csv(&spec, &results).into_diagnostic()?,
-        SweepFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&spec, &results)).into_diagnostic()?;
-            s.push('\n');
-            s
-        }
-    };
-    emit(a.out.as_deref(), &text)?;
     if spec.functional.is_some() {
-        eprintln!("functional evaluations: {} for {} design points", run.functional_evals, results.len());
+        eprintln!("functional evaluations: {} for {} design points", sweeper.functional_evals(), done);
     }
-    let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
-    let all_failed = !results.is_empty() && failed.len() == results.len();
-    if !failed.is_empty() {
-        eprintln!("{} of {} design points failed:", failed.len(), results.len());
-        for r in failed {
-            let p = &r.point;
-            let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
-            let widths = match &r.own_widths {
-                Some(_) => "own widths".to_string(),
-                None => format!("w{} a{}", p.wbits, p.abits),
-            };
-            eprintln!(
-                "  point {}: {} / {}, {}{}: {}",
-                p.index,
-                r.hw,
-                r.model,
-                widths,
-                sets,
-                r.error.as_deref().unwrap_or("")
-            );
+    if failed > 0 {
+        eprintln!("{failed} of {done} design points failed:");
+        for l in &listed {
+            eprintln!("{l}");
+        }
+        if failed > listed.len() {
+            eprintln!("  ... and {} more (see the error column)", failed - listed.len());
         }
     }
-    if all_failed {
-        return Err(miette!("no design point succeeded ({} failed, see above)", results.len()));
+    if done > 0 && failed == done {
+        return Err(miette!("no design point succeeded ({failed} failed, see above)"));
     }
     Ok(())
+}
+
+fn failure_line(spec: &SweepSpec, r: &crate::sweep::PointResult) -> String {
+    let p = &r.point;
+    let sets: String = spec.overrides(p).iter().map(|(k, v)| format!(", {k}={v}")).collect();
+    let widths = match &r.own_widths {
+        Some(_) => "own widths".to_string(),
+        None => format!("w{} a{}", p.wbits, p.abits),
+    };
+    format!("  point {}: {} / {}, {}{}: {}", p.index, r.hw, r.model, widths, sets, r.error.as_deref().unwrap_or(""))
+}
+
+/// The files a sweep reads, which its output must not replace.
+fn sweep_inputs<'a>(a: &'a SweepArgs, spec: &'a SweepSpec) -> Vec<Input<'a>> {
+    let mut v: Vec<Input> = spec.hw.iter().map(|h| Input::spec("--hw", h)).collect();
+    v.extend(spec.models.iter().map(|m| Input::spec("--model", m)));
+    v.extend(a.config.as_deref().map(|p| Input::new("--config", p)));
+    if let Some(f) = &spec.functional {
+        v.extend(f.calib.as_deref().map(|p| Input::spec("--calib", p)));
+        v.extend(f.eval.as_deref().map(|p| Input::spec("--eval", p)));
+    }
+    v
 }
 
 /// `accelsim merge`.
@@ -212,12 +270,13 @@ pub fn merge(a: &MergeArgs) -> Result<()> {
         .inputs
         .iter()
         .map(|p| {
-            std::fs::read_to_string(p)
+            crate::bounded_read::read_text(p, crate::bounded_read::MAX_TEXT_BYTES)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot read {}", p.display()))
                 .map(|t| (p.display().to_string(), t))
         })
         .collect::<Result<Vec<_>>>()?;
     let text = merge_csv(&inputs).map_err(|e| miette!("{e}"))?;
-    emit(a.out.as_deref(), &text)
+    let inputs: Vec<Input> = a.inputs.iter().map(|p| Input::new("shard", p)).collect();
+    emit(a.out.as_deref(), &text, &inputs)
 }

@@ -212,7 +212,8 @@ pub fn load_hw_with(spec: &str, overrides: &[Override]) -> Result<HwDesc, HwErro
     match hw_source(spec)? {
         HwSource::ScaleSimCfg(p) => super::scalesim_cfg::load(p, overrides),
         HwSource::Toml(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| FileError::whole(p, format!("cannot read: {e}")))?;
+            let text = crate::bounded_read::read_text(std::path::Path::new(p), crate::bounded_read::MAX_TEXT_BYTES)
+                .map_err(|e| FileError::whole(p, format!("cannot read: {e}")))?;
             parse_hw_with(p, &text, overrides)
         }
         HwSource::Preset(name, text) => parse_hw_with(&format!("accelerators/{name}.toml"), text, overrides),
@@ -284,8 +285,13 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
         }
         let arg = set_arg(path, value);
         *node = match (&*node, value) {
-            (toml::Value::Integer(_), SetValue::Num(v)) if v.fract() == 0.0 && v.abs() < 9e15 => {
+            // Every whole number an i64 holds converts; the description's validation then
+            // reports the field's own range.
+            (toml::Value::Integer(_), SetValue::Num(v)) if v.fract() == 0.0 && v.abs() < 9.2e18 => {
                 toml::Value::Integer(*v as i64)
+            }
+            (toml::Value::Integer(_), SetValue::Num(v)) if v.fract() == 0.0 => {
+                return Err(FileError::whole(file, format!("{arg}: far outside the range of this integer field")))
             }
             (toml::Value::Integer(_), _) => {
                 return Err(FileError::whole(file, format!("{arg}: field takes a whole number")))
@@ -338,7 +344,11 @@ impl HwTemplate {
     pub fn load(spec: &str) -> Option<Self> {
         match hw_source(spec).ok()? {
             HwSource::ScaleSimCfg(_) => None,
-            HwSource::Toml(p) => HwTemplate::parse(p, &std::fs::read_to_string(p).ok()?).ok(),
+            HwSource::Toml(p) => HwTemplate::parse(
+                p,
+                &crate::bounded_read::read_text(std::path::Path::new(p), crate::bounded_read::MAX_TEXT_BYTES).ok()?,
+            )
+            .ok(),
             HwSource::Preset(name, text) => HwTemplate::parse(&format!("accelerators/{name}.toml"), text).ok(),
         }
     }
@@ -602,7 +612,9 @@ impl Validator<'_> {
             }
         };
         let kind = family.kind();
-        let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 0.0, 1e6, true)?;
+        // 1 MHz to 100 GHz: beyond, latencies are off by many orders of magnitude (a typo
+        // or a unit mistake), not a design point.
+        let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 1.0, 1e5, false)?;
         let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
         let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
             None | Some(("wrap", _)) => Overflow::Wrap,

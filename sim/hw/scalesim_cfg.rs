@@ -36,7 +36,8 @@ use std::collections::HashMap;
 
 /// Reads a SCALE-Sim `.cfg` file, applying `--set` overrides to the resulting description.
 pub fn load(path: &str, overrides: &[Override]) -> Result<HwDesc, HwError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
+    let text = crate::bounded_read::read_text(std::path::Path::new(path), crate::bounded_read::MAX_TEXT_BYTES)
+        .map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
     parse(path, &text, overrides)
 }
 

@@ -56,7 +56,7 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
             "aqm" => aqm::read(path),
             "toml" => {
                 let text =
-                    std::fs::read_to_string(path).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
+                    crate::bounded_read::read_text(path, crate::bounded_read::MAX_TEXT_BYTES).map_err(|e| FileError::whole(spec, format!("cannot read: {e}")))?;
                 model_file::parse(spec, &text, opts)
             }
             "csv" => scalesim::load(spec),

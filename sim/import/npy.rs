@@ -62,25 +62,96 @@ impl NpyF32 {
     }
 }
 
-/// Reads a float32, C-order `.npy` file.
+/// Largest data section of a `.npy` file read (calibration and evaluation sets).
+pub const MAX_NPY_DATA_BYTES: u64 = 4 << 30;
+
+/// Largest `.npy` header read (NumPy writes under 4 KiB; version 2 allows 4 GiB).
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// Reads a float32, C-order `.npy` file: the header first, then exactly the data bytes its
+/// shape needs (at most [`MAX_NPY_DATA_BYTES`]), so an endless or oversized file is refused
+/// without being read whole.
 pub fn read_npy_f32(path: &Path) -> Result<NpyF32, FileError> {
+    use std::io::Read;
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| FileError::whole(&name, format!("cannot read: {e}")))?;
-    parse_npy_f32(&bytes, &name)
+    let io = |e: std::io::Error| FileError::whole(&name, format!("cannot read: {e}"));
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut pre = Vec::with_capacity(12);
+    (&mut f).take(12).read_to_end(&mut pre).map_err(io)?;
+    let (hlen, start) = preamble(&pre, &name)?;
+    if hlen > MAX_HEADER_BYTES {
+        return Err(FileError::whole(&name, format!("header of {hlen} bytes; at most {MAX_HEADER_BYTES} accepted")));
+    }
+    // The preamble read may have taken the first bytes of the header.
+    let mut header = pre[start..].to_vec();
+    (&mut f).take((hlen - header.len().min(hlen)) as u64).read_to_end(&mut header).map_err(io)?;
+    let body_prefix = if header.len() > hlen { header.split_off(hlen) } else { Vec::new() };
+    if header.len() < hlen {
+        return Err(FileError::whole(&name, "truncated header".to_string()));
+    }
+    let shape = header_shape(&header, &name)?;
+    let bytes = data_bytes(&shape, &name)?;
+    if bytes > MAX_NPY_DATA_BYTES {
+        return Err(FileError::whole(
+            &name,
+            format!("shape {shape:?} needs {bytes} data bytes; at most {MAX_NPY_DATA_BYTES} accepted"),
+        ));
+    }
+    let body = crate::bounded_read::read_exactly_from(std::io::Cursor::new(body_prefix).chain(f), bytes)
+        .map_err(|e| FileError::whole(&name, format!("shape {shape:?}: {e}")))?;
+    let data = finite_values(&body, &shape, &name)?;
+    Ok(NpyF32 { shape, data })
 }
 
-/// Parses the bytes of a float32, C-order `.npy` file (`file` names it in errors).
-pub fn parse_npy_f32(bytes: &[u8], file: &str) -> Result<NpyF32, FileError> {
+/// The header length and where the header starts, from the magic and version bytes.
+fn preamble(bytes: &[u8], file: &str) -> Result<(usize, usize), FileError> {
     let err = |m: &str| FileError::whole(file, m.to_string());
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(err("not a .npy file (bad magic)"));
     }
-    let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
-        v => return Err(err(&format!("unsupported .npy version {v}"))),
-    };
-    let header = bytes.get(start..start.saturating_add(hlen)).ok_or_else(|| err("truncated header"))?;
+    match bytes[6] {
+        1 => Ok((u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize)),
+        2 | 3 if bytes.len() >= 12 => Ok((u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)),
+        v => Err(err(&format!("unsupported .npy version {v}"))),
+    }
+}
+
+/// The little-endian float32 values of `body`; an infinite or NaN value (which no image
+/// holds, and which would poison every statistic computed from the set) is an error naming
+/// its position.
+fn finite_values(body: &[u8], shape: &[usize], file: &str) -> Result<Vec<f32>, FileError> {
+    let data: Vec<f32> = body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    match data.iter().position(|x| !x.is_finite()) {
+        None => Ok(data),
+        Some(i) => {
+            let mut index = vec![0usize; shape.len()];
+            let mut rest = i;
+            for (k, &d) in shape.iter().enumerate().rev() {
+                index[k] = rest % d.max(1);
+                rest /= d.max(1);
+            }
+            Err(FileError::whole(
+                file,
+                format!(
+                    "value {} at index {index:?} (element {i}) is not finite; expected finite float32 data",
+                    data[i]
+                ),
+            ))
+        }
+    }
+}
+
+/// The byte size of float32 data of `shape`, checked.
+fn data_bytes(shape: &[usize], file: &str) -> Result<u64, FileError> {
+    shape
+        .iter()
+        .try_fold(4u64, |a, &d| a.checked_mul(d as u64))
+        .ok_or_else(|| FileError::whole(file, format!("shape {shape:?} is too large")))
+}
+
+/// The shape in a header (which must describe float32, C-order data).
+fn header_shape(header: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
+    let err = |m: &str| FileError::whole(file, m.to_string());
     let header = std::str::from_utf8(header).map_err(|_| err("header is not text"))?;
     let field = |key: &str| -> Option<&str> {
         let i = header.find(&format!("'{key}'"))?;
@@ -99,22 +170,25 @@ pub fn parse_npy_f32(bytes: &[u8], file: &str) -> Result<NpyF32, FileError> {
     let sh = field("shape").ok_or_else(|| err("header has no 'shape'"))?;
     let sh = sh.strip_prefix('(').ok_or_else(|| err("malformed shape"))?;
     let sh = &sh[..sh.find(')').ok_or_else(|| err("malformed shape"))?];
-    let shape: Vec<usize> = sh
-        .split(',')
+    sh.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| err(&format!("bad dimension '{s}' in shape"))))
-        .collect::<Result<_, _>>()?;
-    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| err("shape too large"))?;
+        .collect()
+}
+
+/// Parses the bytes of a float32, C-order `.npy` file (`file` names it in errors).
+pub fn parse_npy_f32(bytes: &[u8], file: &str) -> Result<NpyF32, FileError> {
+    let err = |m: &str| FileError::whole(file, m.to_string());
+    let (hlen, start) = preamble(bytes, file)?;
+    let header = bytes.get(start..start.saturating_add(hlen)).ok_or_else(|| err("truncated header"))?;
+    let shape = header_shape(header, file)?;
+    let n = data_bytes(&shape, file)?;
     let body = &bytes[start + hlen..];
-    if body.len() != n.saturating_mul(4) {
-        return Err(err(&format!(
-            "shape {shape:?} needs {} data bytes, the file has {}",
-            n.saturating_mul(4),
-            body.len()
-        )));
+    if body.len() as u64 != n {
+        return Err(err(&format!("shape {shape:?} needs {n} data bytes, the file has {}", body.len())));
     }
-    let data = body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data = finite_values(&body, &shape, file)?;
     Ok(NpyF32 { shape, data })
 }
 
@@ -150,5 +224,28 @@ mod tests {
         let b = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", &[0., 0.]);
         assert!(parse_npy_f32(&b, "x.npy").is_err());
         assert!(parse_npy_f32(b"junk", "x.npy").is_err());
+    }
+
+    #[test]
+    fn non_finite_values_are_refused_with_their_index() {
+        let b = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", &[0., 1., f32::NAN, 3.]);
+        let e = parse_npy_f32(&b, "x.npy").expect_err("NaN refused").to_string();
+        assert!(e.contains("[1, 0]") && e.contains("not finite"), "{e}");
+    }
+
+    #[test]
+    fn files_are_read_no_further_than_their_header_says() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("a.npy");
+        let b = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", &[1., 2., 3., 4., 5., 6.]);
+        std::fs::write(&p, &b).expect("write");
+        assert_eq!(read_npy_f32(&p).expect("read"), parse_npy_f32(&b, "a.npy").expect("parse"));
+        let mut longer = b.clone();
+        longer.extend_from_slice(&[0; 4]);
+        std::fs::write(&p, &longer).expect("write");
+        assert!(read_npy_f32(&p).expect_err("trailing data").to_string().contains("more than 24"));
+        let huge = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 3), }", &[]);
+        std::fs::write(&p, &huge).expect("write");
+        assert!(read_npy_f32(&p).expect_err("too large").to_string().contains("at most"));
     }
 }

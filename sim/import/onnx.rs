@@ -98,7 +98,8 @@ type Res<T> = Result<T, ImportError>;
 pub fn import_onnx(path: impl AsRef<std::path::Path>) -> Res<Graph> {
     let p = path.as_ref();
     let name = p.display().to_string();
-    let bytes = std::fs::read(p).map_err(|source| ImportError::Io { path: name.clone(), source })?;
+    let bytes = crate::bounded_read::read_at_most(p, crate::bounded_read::MAX_MODEL_BYTES)
+        .map_err(|source| ImportError::Io { path: name.clone(), source })?;
     import_onnx_bytes(&bytes, &name)
 }
 

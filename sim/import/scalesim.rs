@@ -33,7 +33,8 @@ use std::collections::HashSet;
 
 /// Reads a SCALE-Sim topology file into a validated graph.
 pub fn load(path: &str) -> Result<Graph, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
+    let text = crate::bounded_read::read_text(std::path::Path::new(path), crate::bounded_read::MAX_TEXT_BYTES)
+        .map_err(|e| FileError::whole(path, format!("cannot read: {e}")))?;
     parse(path, &text)
 }
 

@@ -166,6 +166,14 @@ pub enum IrError {
     /// Two layers or tensors share a name.
     #[error("duplicate name '{0}' in the graph")]
     DuplicateName(String),
+    /// A tensor's quantization parameters are unusable (see [`QuantParams::check`]).
+    #[error("tensor '{tensor}': {message}")]
+    BadQuant {
+        /// The tensor.
+        tensor: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Graph {
@@ -294,6 +302,11 @@ impl Graph {
     /// layer's output shapes equal to what shape inference gives.
     pub fn validate(&self) -> Result<(), IrError> {
         self.check_order()?;
+        for t in &self.tensors {
+            if let Some(q) = &t.quant {
+                q.check(t.dtype, &t.shape).map_err(|message| IrError::BadQuant { tensor: t.name.clone(), message })?;
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for l in &self.layers {
             if !names.insert(l.name.as_str()) {

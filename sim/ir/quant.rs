@@ -73,6 +73,54 @@ impl QuantParams {
         self.axis.is_some() && self.scales.len() > 1
     }
 
+    /// The one validation of quantization parameters, run by [`super::Graph::validate`] and
+    /// so by every reader (`.tflite`, `.onnx`, `.aqm`, model TOML): scales finite and
+    /// positive, zero points inside the element type's range, one zero point per scale (or
+    /// a single shared one), and per-channel parameters on an existing axis with one pair
+    /// per channel. The message names the offending field and value.
+    pub fn check(&self, dtype: DataType, shape: &[usize]) -> Result<(), String> {
+        if self.scales.is_empty() {
+            return Err("quantization has no scale".into());
+        }
+        if let Some((i, s)) = self.scales.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+            return Err(format!("scale {i} is {s}; expected a finite positive number"));
+        }
+        let zl = self.zero_points.len();
+        if !(zl == self.scales.len() || zl <= 1) {
+            return Err(format!(
+                "{} scales but {zl} zero points; expected one zero point per scale",
+                self.scales.len()
+            ));
+        }
+        if let DataType::Int { bits, signed } = dtype {
+            let bits = u32::from(bits).min(64);
+            let (lo, hi) = match (signed, bits) {
+                (_, 0) => (0, 0),
+                (true, b) => (-(1i128 << (b - 1)), (1i128 << (b - 1)) - 1),
+                (false, b) => (0, (1i128 << b) - 1),
+            };
+            if let Some((i, z)) = self.zero_points.iter().enumerate().find(|(_, z)| !(lo..=hi).contains(&(**z as i128)))
+            {
+                return Err(format!("zero point {i} is {z}; expected {lo}..={hi} for {dtype}"));
+            }
+        }
+        if self.scales.len() > 1 {
+            let Some(axis) = self.axis else {
+                return Err(format!("{} scales but no quantized dimension", self.scales.len()));
+            };
+            let Some(&channels) = shape.get(axis) else {
+                return Err(format!("quantized dimension {axis} of a tensor of shape {shape:?}"));
+            };
+            if channels != self.scales.len() {
+                return Err(format!(
+                    "{} scales along dimension {axis} of shape {shape:?}; expected {channels}",
+                    self.scales.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Scale and zero point of channel `c` (the single pair when per tensor).
     pub fn channel(&self, c: usize) -> (f32, i64) {
         if self.scales.len() == 1 {
@@ -80,5 +128,36 @@ impl QuantParams {
         } else {
             (self.scales[c], self.zero_points.get(c).copied().unwrap_or(0))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(q: QuantParams, dtype: DataType, shape: &[usize]) -> Result<(), String> {
+        q.check(dtype, shape)
+    }
+
+    #[test]
+    fn scales_zero_points_and_channels_are_checked() {
+        let i8 = DataType::int(8);
+        assert!(check(QuantParams::per_tensor(0.5, -128), i8, &[4]).is_ok());
+        for s in [0.0, -0.1, f32::NAN, f32::INFINITY] {
+            let e = check(QuantParams::per_tensor(s, 0), i8, &[4]).expect_err("bad scale");
+            assert!(e.contains("finite positive"), "{e}");
+        }
+        for z in [128, -129, i64::MAX, i64::MIN] {
+            let e = check(QuantParams::per_tensor(0.5, z), i8, &[4]).expect_err("bad zero point");
+            assert!(e.contains("-128..=127"), "{e}");
+        }
+        let u8 = DataType::Int { bits: 8, signed: false };
+        assert!(check(QuantParams::per_tensor(0.5, 255), u8, &[4]).is_ok());
+        assert!(check(QuantParams::per_tensor(0.5, -1), u8, &[4]).is_err());
+        let pc = QuantParams { scales: vec![0.1; 3], zero_points: vec![0; 3], axis: Some(0) };
+        assert!(check(pc.clone(), i8, &[3, 2]).is_ok());
+        assert!(check(pc.clone(), i8, &[4, 2]).expect_err("length").contains("expected 4"));
+        assert!(check(QuantParams { axis: Some(5), ..pc.clone() }, i8, &[3, 2]).is_err());
+        assert!(check(QuantParams { zero_points: vec![0; 2], ..pc }, i8, &[3, 2]).is_err());
     }
 }

@@ -172,6 +172,22 @@ impl QuantMultiplier {
     }
 }
 
+impl QuantMultiplier {
+    /// [`QuantMultiplier::from_real`] of a rescale computed from a model's scales, refusing
+    /// one the integer kernels cannot apply: not finite, not positive, or at least 2^30
+    /// (a left shift past 30 bits wraps a 32-bit value; LiteRT's `QuantizeMultiplier`
+    /// rejects shifts past 31). The message says which rescale and why.
+    pub fn checked(real: f64) -> Result<Self, String> {
+        let m = Self::from_real(real);
+        if !(real.is_finite() && real > 0.0) || m.shift > 30 {
+            return Err(format!(
+                "rescale factor {real:e} (from the tensors' scales) is outside what integer kernels can apply (0 < m < 2^30)"
+            ));
+        }
+        Ok(m)
+    }
+}
+
 /// TFLite's `MultiplyByQuantizedMultiplier` for a 32-bit value (double rounding).
 #[inline]
 pub fn multiply_by_quantized_multiplier(x: i32, m: QuantMultiplier) -> i32 {

@@ -70,6 +70,36 @@ pub enum ExecError {
     /// The inputs do not fit the graph.
     #[error("input: {0}")]
     Input(String),
+    /// The graph's values would take more memory than a functional run allows.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// Largest total size of a graph's values (every tensor, weights and activations, at 4 bytes
+/// per element) that functional runs (`exec`, `run`'s accuracy, `quantize`, `sweep
+/// --functional`) hold; checked before anything is allocated from the graph's shapes.
+pub const MAX_VALUE_BYTES: u64 = 4 << 30;
+
+/// Checks that holding every tensor of `g` as 4-byte values stays within
+/// [`MAX_VALUE_BYTES`], with checked arithmetic, before any allocation: shapes are fields
+/// of user files and can claim anything.
+pub fn check_size(g: &Graph) -> Result<(), ExecError> {
+    let mut total = 0u64;
+    for t in &g.tensors {
+        let bytes = t.shape.iter().try_fold(4u64, |a, &d| a.checked_mul(d as u64));
+        total = match bytes.and_then(|b| total.checked_add(b)) {
+            Some(b) if b <= MAX_VALUE_BYTES => b,
+            _ => {
+                return Err(ExecError::TooLarge(format!(
+                    "too large to execute: with tensor '{}' of shape {:?} its values pass {} GiB",
+                    t.name,
+                    t.shape,
+                    MAX_VALUE_BYTES >> 30
+                )))
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Dequantizes integer values with per-tensor or per-channel (last axis or `axis`) parameters.
@@ -183,6 +213,7 @@ fn runs_int(g: &Graph, l: &Layer) -> bool {
 impl<'g> Executor<'g> {
     /// Resolves every layer's parameters (multipliers, packed weights) for integer execution.
     pub fn new(graph: &'g Graph, arith: Arithmetic) -> Result<Self, ExecError> {
+        check_size(graph)?;
         let mut prepared = Vec::with_capacity(graph.layers.len());
         for l in &graph.layers {
             prepared.push(if runs_int(graph, l) {

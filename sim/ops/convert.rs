@@ -26,7 +26,7 @@ impl IntConvert {
             IntConvert::Quantize { input: (si, zi), output: (so, zo, qmin, qmax) } => match inputs.first() {
                 Some(Values::F32(v)) => Values::Int(elementwise::quantize(v, *so, *zo, *qmin, *qmax)),
                 Some(Values::Int(v)) => {
-                    let m = QuantMultiplier::from_real(*si as f64 / *so as f64);
+                    let m = QuantMultiplier::checked(*si as f64 / *so as f64)?;
                     Values::Int(elementwise::requantize_tensor(v, *zi, m, *zo, *qmin, *qmax))
                 }
                 None => return Err("input not computed".into()),

@@ -45,7 +45,7 @@ impl OpFamily for Pool {
         let window = (self.kernel[0] * self.kernel[1]) as u64;
         vec![vector_phase(cx, true, |_, o| {
             let extra = if self.kind == PoolKind::Avg { o } else { 0 };
-            o.saturating_mul(window) + extra
+            o.saturating_mul(window).saturating_add(extra)
         })]
     }
 

@@ -89,7 +89,7 @@ impl OpFamily for Reduce {
             shape: x.shape.clone(),
             axes: self.axes.clone(),
             zi,
-            m: QuantMultiplier::from_real(si as f64 / so as f64),
+            m: QuantMultiplier::checked(si as f64 / so as f64)?,
             zo,
             qmin,
             qmax,

@@ -42,9 +42,9 @@ pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<Weight
     let multipliers = (0..cout)
         .map(|c| {
             let (sw, _) = wq.channel(c);
-            QuantMultiplier::from_real(si as f64 * sw as f64 / so as f64)
+            QuantMultiplier::checked(si as f64 * sw as f64 / so as f64).map_err(|m| format!("output channel {c}: {m}"))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let weight_zp = (0..cout).map(|c| wq.channel(c).1 as i32).collect();
     Ok(WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max, multipliers, weight_zp })
 }

@@ -85,11 +85,13 @@ impl ConvWork {
     }
     /// Input rows needed for `rows` output rows.
     pub fn in_rows(&self, rows: u64) -> u64 {
-        (rows.saturating_sub(1) * self.sh + (self.r - 1) * self.dh + 1).min(self.ih.max(1))
+        let span = rows.saturating_sub(1).saturating_mul(self.sh);
+        span.saturating_add(self.r.saturating_sub(1).saturating_mul(self.dh)).saturating_add(1).min(self.ih.max(1))
     }
     /// Input columns needed for `cols` output columns.
     pub fn in_cols(&self, cols: u64) -> u64 {
-        (cols.saturating_sub(1) * self.sw + (self.s - 1) * self.dw + 1).min(self.iw.max(1))
+        let span = cols.saturating_sub(1).saturating_mul(self.sw);
+        span.saturating_add(self.s.saturating_sub(1).saturating_mul(self.dw)).saturating_add(1).min(self.iw.max(1))
     }
 }
 

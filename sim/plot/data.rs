@@ -18,6 +18,9 @@ pub struct Table {
 /// The columns of a design point that identify it apart from its measurements.
 const MEASUREMENTS: &[&str] = crate::sweep::COLUMNS;
 
+/// Magnitudes a figure draws (1e-30 to 1e30); others are treated as missing by [`Table::num`].
+pub const DRAWABLE: (f64, f64) = (1e-30, 1e30);
+
 impl Table {
     /// Parses CSV text.
     pub fn from_csv(text: &str) -> Result<Table, PlotError> {
@@ -88,8 +91,15 @@ impl Table {
         Ok(self.rows.iter().filter(|r| r[err].is_empty() && (r[layer] == "TOTAL") == totals).collect())
     }
 
-    /// A numeric cell.
+    /// A numeric cell; NaN (missing, so not drawn) when it is not a number or not
+    /// drawable: infinite, or of magnitude outside [`DRAWABLE`] (no measurement of a sweep
+    /// comes near those bounds, and axis arithmetic on them overflows or never ends).
     pub fn num(&self, row: &[String], col: usize) -> f64 {
-        row.get(col).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        let v: f64 = row.get(col).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+        if v == 0.0 || (v.is_finite() && (DRAWABLE.0..=DRAWABLE.1).contains(&v.abs())) {
+            v
+        } else {
+            f64::NAN
+        }
     }
 }

@@ -277,8 +277,22 @@ fn panel<'a, 'b>(
         .margin_right(size.pt(8.0))
         .x_label_area_size(x_area)
         .y_label_area_size(size.pt(size.font_pt * 4.8))
-        .build_cartesian_2d(x, y)
+        .build_cartesian_2d(span(x.start, x.end, false)?, span(y.start, y.end, false)?)
         .map_err(pe)
+}
+
+/// An axis range every chart is built on: finite, increasing, and positive on a log
+/// scale. Values the data cannot give a drawable range for (all missing, infinite) are an
+/// error instead of a plotters panic or an endless tick search.
+fn span(lo: f64, hi: f64, log: bool) -> Result<std::ops::Range<f64>, PlotError> {
+    let (min, max) =
+        if log { (data::DRAWABLE.0 / 1e6, data::DRAWABLE.1 * 1e6) } else { (-f64::MAX / 4.0, f64::MAX / 4.0) };
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && lo >= min && hi <= max) {
+        return Err(PlotError(format!(
+            "no drawable axis range ({lo} to {hi}): the input has no finite values in a drawable range (1e-30 to 1e30)"
+        )));
+    }
+    Ok(lo..hi)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -608,7 +622,7 @@ fn roofline(f: Fig, t: &Table, o: &PlotOptions) -> Result<(), PlotError> {
         .margin_right(f.size.pt(8.0))
         .x_label_area_size(f.size.pt(f.size.font_pt * 3.6))
         .y_label_area_size(f.size.pt(f.size.font_pt * 4.8))
-        .build_cartesian_2d((xmin..xmax).log_scale(), (ymin..ymax).log_scale())
+        .build_cartesian_2d(span(xmin, xmax, true)?.log_scale(), span(ymin, ymax, true)?.log_scale())
         .map_err(pe)?;
     chart
         .configure_mesh()
@@ -760,7 +774,7 @@ fn pareto(f: Fig, t: &Table, sqnr_col: &str) -> Result<(), PlotError> {
             .margin_right(f.size.pt(10.0))
             .x_label_area_size(f.size.pt(f.size.font_pt * 3.6))
             .y_label_area_size(f.size.pt(f.size.font_pt * 4.8))
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .build_cartesian_2d(span(x0, x1, false)?, span(y0, y1, false)?)
             .map_err(pe)?;
         mesh(&mut chart, &f.size, Some(&xdesc), &ydesc)?;
         let grey = RGBColor(160, 160, 160);

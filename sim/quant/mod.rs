@@ -94,6 +94,20 @@ pub fn assign_uniform(g: &mut Graph, p: Precision, bias_bits: u8) {
     assign_widths(g, &plan, bias_bits);
 }
 
+/// Checks that every float weight value of `g` is finite: an infinite or NaN weight would
+/// give infinite or NaN quantization scales (a broken model written with exit 0). The
+/// message names the tensor and the element.
+pub fn check_finite_weights(g: &Graph) -> Result<(), String> {
+    for t in g.tensors.iter().filter(|t| matches!(t.kind, TensorKind::Weight | TensorKind::Bias)) {
+        if let Some(crate::ir::TensorData::F32(v)) = &t.data {
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(format!("tensor '{}' holds {} at element {i}; expected finite values", t.name, v[i]));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,6 +108,7 @@ fn images_for(file: &(String, Result<NpyF32, String>), shape: &[usize]) -> Resul
 }
 
 fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images) -> Result<Prepared, String> {
+    crate::kernels::check_size(g).map_err(|e| e.to_string())?;
     let mut g = g.clone();
     let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
     if synthetic_weights {
@@ -116,6 +117,7 @@ fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images) -> Result<Prepar
     if g.tensors.iter().any(|t| t.kind == TensorKind::Weight && !matches!(t.data, Some(TensorData::F32(_)))) {
         return Err("functional mode quantizes float models; this network's weights are not float32".into());
     }
+    crate::quant::check_finite_weights(&g)?;
     let [input] = g.inputs[..] else {
         return Err(format!("functional mode takes networks with one input, this one has {}", g.inputs.len()));
     };

@@ -41,6 +41,7 @@ pub fn merge_csv(inputs: &[(String, String)]) -> Result<String, MergeError> {
     }
     let (_, h) = header.ok_or_else(|| MergeError("nothing to merge".into()))?;
     rows.sort_by_key(|(p, _)| *p);
+    check_contiguous(&rows, &seen, inputs)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| MergeError(e.to_string());
     w.write_record(&h).map_err(io)?;
@@ -49,6 +50,33 @@ pub fn merge_csv(inputs: &[(String, String)]) -> Result<String, MergeError> {
     }
     let bytes = w.into_inner().map_err(|e| MergeError(e.to_string()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Shards are contiguous blocks of points and every point has a row (a failed one its
+/// error row), so the merged points must be exactly `0..n`: a gap is a missing shard.
+fn check_contiguous(
+    rows: &[(usize, csv::StringRecord)],
+    seen: &std::collections::HashMap<usize, usize>,
+    inputs: &[(String, String)],
+) -> Result<(), MergeError> {
+    let mut expected = 0usize;
+    let mut previous: Option<usize> = None;
+    for &(p, _) in rows {
+        if Some(p) == previous {
+            continue;
+        }
+        if p != expected {
+            let after = previous.map_or("the start".to_string(), |q| format!("point {q} of {}", inputs[seen[&q]].0));
+            return Err(MergeError(format!(
+                "points {expected}..={} are missing (between {after} and point {p} of {}): a shard was not given",
+                p - 1,
+                inputs[seen[&p]].0
+            )));
+        }
+        previous = Some(p);
+        expected = p + 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -63,5 +91,15 @@ mod tests {
         let c = ("c".to_string(), "point,y\n4,e\n".to_string());
         assert!(merge_csv(&[a.clone(), c]).unwrap_err().0.contains("differ"));
         assert!(merge_csv(&[a.clone(), a]).unwrap_err().0.contains("in both"));
+    }
+
+    #[test]
+    fn a_missing_shard_is_an_error_naming_the_gap() {
+        let s0 = ("s0.csv".to_string(), "point,x\n0,a\n1,b\n".to_string());
+        let s2 = ("s2.csv".to_string(), "point,x\n4,e\n5,f\n".to_string());
+        let e = merge_csv(&[s0, s2.clone()]).expect_err("gap").0;
+        assert!(e.contains("points 2..=3 are missing") && e.contains("s2.csv"), "{e}");
+        let e = merge_csv(&[s2]).expect_err("no start").0;
+        assert!(e.contains("points 0..=3 are missing"), "{e}");
     }
 }

@@ -236,7 +236,7 @@ impl SweepSpec {
                 Some(name) => objective(&format!("{file}: objective"), name)?,
             },
         };
-        spec.check()?;
+        spec.check().map_err(|e| PlanError(format!("{file}: {}", e.0)))?;
         Ok(spec)
     }
 
@@ -277,6 +277,18 @@ impl SweepSpec {
             if v.is_empty() {
                 return Err(PlanError(format!("--set {k}: no values")));
             }
+        }
+        if self.checked_len().is_none() {
+            let sizes: Vec<String> = [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+                .into_iter()
+                .chain(self.sets.iter().map(|(_, v)| v.len()))
+                .map(|n| n.to_string())
+                .collect();
+            return Err(PlanError(format!(
+                "the sweep has {} points, more than can be counted ({}); split it",
+                sizes.join(" x "),
+                usize::MAX
+            )));
         }
         Ok(())
     }
@@ -325,13 +337,18 @@ impl SweepSpec {
         }
     }
 
-    /// The number of points of the full plan.
+    /// The number of points of the full plan, `None` when the product overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+            .into_iter()
+            .chain(self.sets.iter().map(|(_, v)| v.len()))
+            .try_fold(1usize, |a, n| a.checked_mul(n))
+    }
+
+    /// The number of points of the full plan (a plan that passed [`SweepSpec::check`] has a
+    /// countable number; others saturate).
     pub fn len(&self) -> usize {
-        self.hw.len()
-            * self.models.len()
-            * self.wbits.len()
-            * self.abits.len()
-            * self.sets.iter().map(|(_, v)| v.len()).product::<usize>()
+        self.checked_len().unwrap_or(usize::MAX)
     }
 
     /// Whether the plan is empty.
@@ -381,6 +398,19 @@ mod tests {
             width: 1.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_point_count_past_usize_is_an_error_not_zero_points() {
+        let values: Vec<crate::hw::SetValue> = (0..65536).map(|v| crate::hw::SetValue::Num(f64::from(v))).collect();
+        let mut s = spec();
+        s.sets = ["a", "b", "c", "d"].iter().map(|k| (k.to_string(), values.clone())).collect();
+        assert_eq!(s.checked_len(), None);
+        let e = s.check().expect_err("uncountable").0;
+        assert!(e.contains("65536 x 65536 x 65536 x 65536") && e.contains("more than can be counted"), "{e}");
+        let toml = "hw = [\"systolic32\"]\nmodel = []\n";
+        let e = SweepSpec::from_toml("s.toml", toml).expect_err("no model").0;
+        assert!(e.starts_with("s.toml: "), "{e}");
     }
 
     #[test]

@@ -71,74 +71,138 @@ pub fn run_points(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) 
 
 /// [`run_points`], also reporting the number of functional evaluations.
 pub fn run_sweep(spec: &SweepSpec, points: &[Point], tick: &(dyn Fn() + Sync)) -> SweepRun {
-    let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
-    let mut used = vec![false; spec.models.len()];
-    for p in points {
-        used[p.model] = true;
+    let (models, hw) = used_by(spec, points.iter().map(|p| (p.model, p.hw)));
+    let mut s = Sweeper::new(spec, &models, &hw);
+    let results = s.run(points, tick);
+    SweepRun { results, functional_evals: s.functional_evals() }
+}
+
+/// Which networks and accelerators of `spec` the `(model, hw)` pairs use.
+pub fn used_by(spec: &SweepSpec, pairs: impl Iterator<Item = (usize, usize)>) -> (Vec<bool>, Vec<bool>) {
+    let (mut models, mut hw) = (vec![false; spec.models.len()], vec![false; spec.hw.len()]);
+    for (m, h) in pairs {
+        models[m] = true;
+        hw[h] = true;
     }
-    let models: Vec<Option<Result<Graph, String>>> = spec
-        .models
-        .iter()
-        .zip(&used)
-        .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
-        .collect();
-    // Without widths given, a quantized network is costed at the widths it carries.
-    let own: Vec<bool> =
-        models.iter().map(|m| !spec.widths_given && matches!(m, Some(Ok(g)) if is_quantized(g))).collect();
-    let cache: Mutex<HashMap<Key, Arc<Graph>>> = Mutex::new(HashMap::new());
-    let graph = |p: &Point, acc: u8| -> Result<Arc<Graph>, String> {
+    (models, hw)
+}
+
+/// Which networks and accelerators the points `range` of `spec` use, without listing the
+/// points: the accelerator is the outermost digit of a point index and the network the
+/// next, so the range visits at most one network per step of their stride.
+pub fn used_by_range(spec: &SweepSpec, range: std::ops::Range<usize>) -> (Vec<bool>, Vec<bool>) {
+    let stride = (spec.len() / spec.hw.len().max(1) / spec.models.len().max(1)).max(1);
+    let firsts = range.clone().step_by(stride).chain(range.end.checked_sub(1).filter(|&e| e >= range.start));
+    used_by(spec, firsts.map(|i| ((i / stride) % spec.models.len().max(1), i / stride / spec.models.len().max(1))))
+}
+
+/// The state a sweep keeps across batches of points, so a sweep can be run (and written)
+/// in batches with memory bounded by the batch, not the sweep: the networks and accelerator
+/// templates parsed once, the width-assigned graphs, and the functional results by key
+/// (each key is evaluated once, in the first batch that needs it).
+pub struct Sweeper<'s> {
+    spec: &'s SweepSpec,
+    seed: u64,
+    models: Vec<Option<Result<Graph, String>>>,
+    /// Per network: costed at the widths it carries (a quantized network, no widths given).
+    own: Vec<bool>,
+    templates: Vec<Option<HwTemplate>>,
+    /// Accelerator names in the output ([`SweepSpec::hw_labels`]).
+    labels: Vec<String>,
+    cache: Mutex<HashMap<Key, Arc<Graph>>>,
+    functional: HashMap<FunctionalKey, Result<FunctionalResult, String>>,
+}
+
+impl<'s> Sweeper<'s> {
+    /// Loads the networks and accelerators marked used (see [`used_by`], [`used_by_range`]).
+    pub fn new(spec: &'s SweepSpec, models_used: &[bool], hw_used: &[bool]) -> Self {
+        let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
+        let models: Vec<Option<Result<Graph, String>>> = spec
+            .models
+            .iter()
+            .zip(models_used)
+            .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
+            .collect();
+        // Without widths given, a quantized network is costed at the widths it carries.
+        let own = models.iter().map(|m| !spec.widths_given && matches!(m, Some(Ok(g)) if is_quantized(g))).collect();
+        let templates = spec.hw.iter().zip(hw_used).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
+        Sweeper {
+            spec,
+            seed: opts.seed,
+            models,
+            own,
+            templates,
+            labels: spec.hw_labels(),
+            cache: Mutex::new(HashMap::new()),
+            functional: HashMap::new(),
+        }
+    }
+
+    /// Functional evaluations done so far (distinct keys).
+    pub fn functional_evals(&self) -> usize {
+        self.functional.len()
+    }
+
+    fn graph(&self, p: &Point, acc: u8) -> Result<Arc<Graph>, String> {
         let key = (p.model, p.wbits, p.abits, acc);
-        if let Some(g) = cache.lock().map_err(|_| "graph cache poisoned".to_string())?.get(&key) {
+        if let Some(g) = self.cache.lock().map_err(|_| "graph cache poisoned".to_string())?.get(&key) {
             return Ok(g.clone());
         }
-        let base = match &models[p.model] {
+        let base = match &self.models[p.model] {
             Some(Ok(g)) => g,
             Some(Err(e)) => return Err(e.clone()),
             None => return Err("internal: network not loaded".into()),
         };
         let mut g = base.clone();
-        if !own[p.model] {
+        if !self.own[p.model] {
             assign_uniform(&mut g, p.precision(), acc);
         }
         let g = Arc::new(g);
-        cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
+        self.cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
         Ok(g)
-    };
-    let mut used_hw = vec![false; spec.hw.len()];
-    for p in points {
-        used_hw[p.hw] = true;
     }
-    let templates: Vec<Option<HwTemplate>> =
-        spec.hw.iter().zip(&used_hw).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
-    let labels = spec.hw_labels();
-    let (keys, functional) = match &spec.functional {
-        Some(f) => {
-            let keys: Vec<Option<FunctionalKey>> = points
-                .par_iter()
-                .map(|p| {
-                    let g = models[p.model].as_ref()?.as_ref().ok()?;
-                    instantiate(spec, p, &templates).ok().map(|hw| FunctionalKey::of(f, p, g, &hw))
-                })
-                .collect();
-            let results = evaluate_keys(f, &models, opts.seed, &distinct(&keys));
-            (keys, results)
-        }
-        None => (Vec::new(), HashMap::new()),
-    };
-    let mut out: Vec<PointResult> = points
-        .par_iter()
-        .enumerate()
-        .map_init(TilingMemo::default, |memo, (i, p)| {
-            let mut r = run_point(spec, p, own[p.model], &templates, &labels, memo, &graph);
-            if let Some(Some(k)) = keys.get(i) {
-                join(&mut r, functional.get(k));
+
+    /// Costs `points` (which must use only networks and accelerators marked used) on the
+    /// current rayon pool, in point order; functional keys not seen before are evaluated
+    /// first, in parallel.
+    pub fn run(&mut self, points: &[Point], tick: &(dyn Fn() + Sync)) -> Vec<PointResult> {
+        let spec = self.spec;
+        let keys: Vec<Option<FunctionalKey>> = match &spec.functional {
+            Some(f) => {
+                let keys: Vec<Option<FunctionalKey>> = points
+                    .par_iter()
+                    .map(|p| {
+                        let g = self.models[p.model].as_ref()?.as_ref().ok()?;
+                        instantiate(spec, p, &self.templates).ok().map(|hw| FunctionalKey::of(f, p, g, &hw))
+                    })
+                    .collect();
+                let new: Vec<FunctionalKey> =
+                    distinct(&keys).into_iter().filter(|k| !self.functional.contains_key(k)).collect();
+                if !new.is_empty() {
+                    self.functional.extend(evaluate_keys(f, &self.models, self.seed, &new));
+                }
+                keys
             }
-            tick();
-            r
-        })
-        .collect();
-    out.sort_by_key(|r| r.point.index);
-    SweepRun { results: out, functional_evals: functional.len() }
+            None => Vec::new(),
+        };
+        let this = &*self;
+        let mut out: Vec<PointResult> = points
+            .par_iter()
+            .enumerate()
+            .map_init(TilingMemo::default, |memo, (i, p)| {
+                let mut r = run_point(spec, p, this.own[p.model], &this.templates, &this.labels, memo, &|p, acc| {
+                    this.graph(p, acc)
+                });
+                if let Some(Some(k)) = keys.get(i) {
+                    join(&mut r, this.functional.get(k));
+                }
+                tick();
+                r
+            })
+            .collect();
+        out.sort_by_key(|r| r.point.index);
+        out
+    }
 }
 
 /// Joins a functional result into a point's: a failed evaluation fails the point.
@@ -267,6 +331,32 @@ mod tests {
         assert!(one[0].error.is_none() && one[0].rows.len() > 1);
         assert!(one[2].error.as_deref().unwrap_or("").contains("mac.rows"), "{:?}", one[2].error);
         assert!(one[6].error.as_deref().unwrap_or("").contains("not a preset"), "{:?}", one[6].error);
+    }
+
+    #[test]
+    fn the_networks_and_accelerators_of_a_range_are_those_of_its_points() {
+        let spec = SweepSpec {
+            hw: vec!["a".into(), "b".into(), "c".into()],
+            hw_names: vec![],
+            models: vec!["m".into(), "n".into()],
+            wbits: vec![4, 8],
+            abits: vec![8],
+            sets: vec![("mac.rows".into(), [8.0, 16.0, 32.0].map(crate::hw::SetValue::Num).to_vec())],
+            width: 1.0,
+            resolution: None,
+            per_layer: false,
+            objective: Default::default(),
+            functional: None,
+            widths_given: true,
+        };
+        let n = spec.len();
+        for start in 0..n {
+            for end in start..=n {
+                let points: Vec<Point> = (start..end).map(|i| spec.point(i)).collect();
+                let want = used_by(&spec, points.iter().map(|p| (p.model, p.hw)));
+                assert_eq!(used_by_range(&spec, start..end), want, "{start}..{end}");
+            }
+        }
     }
 
     fn functional_spec(sets: Vec<(String, Vec<crate::hw::SetValue>)>) -> SweepSpec {

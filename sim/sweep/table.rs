@@ -221,30 +221,33 @@ pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::
 /// A JSON array of row objects (same columns as the CSV; numbers as numbers, whole ones
 /// as integers, empty cells as `null`).
 pub fn to_json(spec: &SweepSpec, results: &[PointResult]) -> Value {
+    Value::Array(json_rows(spec, results))
+}
+
+/// The row objects of [`to_json`], for writers that stream them.
+pub fn json_rows(spec: &SweepSpec, results: &[PointResult]) -> Vec<Value> {
     let h = header(spec);
     let text_cols = ["hw", "model", "layer", "op", "widths", "mode", "bound", "error", "functional_inputs"];
-    Value::Array(
-        records(spec, results)
-            .into_iter()
-            .map(|rec| {
-                let mut m = Map::new();
-                for (k, v) in h.iter().zip(rec) {
-                    let val = if v.is_empty() {
-                        Value::Null
-                    } else if text_cols.contains(&k.as_str()) {
-                        Value::String(v)
-                    } else {
-                        v.parse::<i64>()
-                            .map(|i| json!(i))
-                            .or_else(|_| v.parse::<f64>().map(|x| json!(x)))
-                            .unwrap_or(Value::String(v))
-                    };
-                    m.insert(k.clone(), val);
-                }
-                Value::Object(m)
-            })
-            .collect(),
-    )
+    records(spec, results)
+        .into_iter()
+        .map(|rec| {
+            let mut m = Map::new();
+            for (k, v) in h.iter().zip(rec) {
+                let val = if v.is_empty() {
+                    Value::Null
+                } else if text_cols.contains(&k.as_str()) {
+                    Value::String(v)
+                } else {
+                    v.parse::<i64>()
+                        .map(|i| json!(i))
+                        .or_else(|_| v.parse::<f64>().map(|x| json!(x)))
+                        .unwrap_or(Value::String(v))
+                };
+                m.insert(k.clone(), val);
+            }
+            Value::Object(m)
+        })
+        .collect()
 }
 
 #[cfg(test)]

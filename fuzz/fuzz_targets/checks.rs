@@ -1,0 +1,318 @@
+//! The properties the reader and command-path fuzz targets check, as plain functions of the
+//! input bytes: the libFuzzer targets call them, and the root test suite
+//! (`tests/fuzz_corpus.rs`) replays every committed corpus file through the same
+//! functions, so CI runs each target's corpus on stable Rust without libFuzzer.
+//!
+//! Each takes any bytes; it must return (never panic, never allocate from an unchecked
+//! size, never hang), and what it returns must be valid: an error names the file, a loaded
+//! graph is valid, executes or is refused with an error, and costs to finite numbers.
+#![allow(dead_code)]
+
+use accelsim::import::{aqm, model_file, npy, LoadOptions};
+use accelsim::ir::{Graph, TensorKind};
+use accelsim::kernels::{Arithmetic, Executor};
+use accelsim::quant::{assign_uniform, Precision};
+
+/// Largest graph (total tensor elements) a check executes: fuzzing wants many small runs.
+const MAX_EXEC_ELEMENTS: u64 = 1 << 16;
+
+/// Costs `g` on the systolic32 preset at w8a8; every layer must be finite.
+pub fn cost_is_finite(mut g: Graph) {
+    let hw = accelsim::hw::load_hw("systolic32", &[]).expect("preset");
+    assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+    if let Ok(r) = accelsim::pipeline::run(&g, &hw) {
+        for l in &r.layers {
+            assert!(l.energy.total().get().is_finite() && l.latency.0.is_finite(), "{}", l.name);
+        }
+    }
+}
+
+fn small(g: &Graph) -> bool {
+    g.tensors
+        .iter()
+        .map(|t| t.elements())
+        .try_fold(0u64, |a, n| a.checked_add(n))
+        .is_some_and(|n| n <= MAX_EXEC_ELEMENTS)
+}
+
+/// Executes a small graph on its seeded synthetic input (integer or float path): errors
+/// are fine, panics are not; integer outputs stay in their type's range.
+pub fn executes(g: &Graph) {
+    if !small(g) || accelsim::accuracy::unsupported_reason(g).is_some() {
+        return;
+    }
+    let Ok(x) = accelsim::accuracy::synthetic_input(g, 1) else { return };
+    let Ok(exec) = Executor::new(g, Arithmetic::default()) else { return };
+    if let Ok(vals) = exec.run(&[x]) {
+        for &o in &g.outputs {
+            let t = g.tensor(o);
+            if let (Some(accelsim::kernels::Values::Int(v)), accelsim::ir::DataType::Int { bits, signed }) =
+                (&vals[o.0], t.dtype)
+            {
+                let bits = u32::from(bits).min(32);
+                let (lo, hi) =
+                    if signed { (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1) } else { (0, (1i64 << bits) - 1) };
+                assert!(v.iter().all(|&x| (lo..=hi).contains(&(x as i64))), "output '{}' out of {}", t.name, t.dtype);
+            }
+        }
+    }
+}
+
+/// `.aqm` reader: a valid graph (costed, executed) or an error naming the file.
+pub fn aqm_bytes(data: &[u8]) {
+    match aqm::from_bytes(data, "fuzz.aqm") {
+        Ok(g) => {
+            executes(&g);
+            cost_is_finite(g);
+        }
+        Err(e) => assert!(e.to_string().contains("fuzz.aqm"), "{e}"),
+    }
+}
+
+/// `.npy` reader: finite float32 values, exactly the shape's count, or an error naming the file.
+pub fn npy_bytes(data: &[u8]) {
+    match npy::parse_npy_f32(data, "fuzz.npy") {
+        Ok(a) => {
+            assert_eq!(a.data.len(), a.shape.iter().product::<usize>());
+            assert!(a.data.iter().all(|x| x.is_finite()));
+        }
+        Err(e) => assert!(e.to_string().contains("fuzz.npy"), "{e}"),
+    }
+}
+
+/// `.tflite` import followed by execution of the imported graph.
+pub fn tflite_exec_bytes(data: &[u8]) {
+    match accelsim::import::tflite::import_tflite_bytes(data, "fuzz.tflite") {
+        Ok(m) => executes(&m.graph),
+        Err(e) => assert!(e.to_string().contains("fuzz.tflite"), "{e}"),
+    }
+}
+
+/// `.onnx` import followed by execution of the imported graph.
+pub fn onnx_exec_bytes(data: &[u8]) {
+    match accelsim::import::onnx::import_onnx_bytes(data, "fuzz.onnx") {
+        Ok(g) => executes(&g),
+        Err(e) => assert!(e.to_string().contains("fuzz.onnx"), "{e}"),
+    }
+}
+
+/// The `quantize` command path on a model TOML: the first two bytes choose the widths, the
+/// rest is the model. A small float graph is calibrated on synthetic inputs, quantized,
+/// validated, written as `.aqm` and read back identically, and executed.
+pub fn quantize_bytes(data: &[u8]) {
+    let [w, a, rest @ ..] = data else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Ok(mut g) = model_file::parse("fuzz.toml", text, &LoadOptions::default()) else { return };
+    if !small(&g) {
+        return;
+    }
+    accelsim::quant::synthetic::materialize(&mut g, 1);
+    let [input] = g.inputs[..] else { return };
+    let n = g.tensor(input).elements() as usize;
+    let inputs = accelsim::quant::synthetic::uniform_inputs(2, n, 7);
+    let Ok(cal) = accelsim::quant::calib::calibrate(&g, &inputs) else { return };
+    let cfg = accelsim::quant::ptq::PtqConfig {
+        widths: accelsim::quant::WidthPlan::uniform(
+            &g,
+            Precision { weight_bits: 2 + w % 15, activation_bits: 2 + a % 15 },
+        ),
+        per_channel: w & 0x80 != 0,
+        symmetric_weights: a & 0x80 != 0,
+        method: accelsim::quant::clip::ClipMethod::MinMax,
+        bias_correction: false,
+        litert: false,
+    };
+    if let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) {
+        q.validate().expect("a quantized graph is valid");
+        assert!(q.tensors.iter().filter(|t| t.kind == TensorKind::Weight).all(|t| t.quant.is_some()));
+        let back = aqm::from_bytes(&aqm::to_bytes(&q), "fuzz.aqm").expect("own .aqm reads back");
+        assert_eq!(back.tensors.len(), q.tensors.len());
+        executes(&q);
+    }
+}
+
+/// Sweep TOML: a plan whose point count is countable, whose points decode, or an error.
+pub fn sweep_config_bytes(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match accelsim::sweep::SweepSpec::from_toml("fuzz.toml", text) {
+        Ok(spec) => {
+            let n = spec.checked_len().expect("a checked plan has a countable number of points");
+            if n > 0 {
+                let _ = (spec.point(0), spec.point(n - 1));
+                let _ = accelsim::sweep::run::used_by_range(&spec, n / 2..n);
+            }
+        }
+        Err(e) => assert!(e.to_string().contains("fuzz.toml"), "{e}"),
+    }
+}
+
+/// `plot` input: every figure kind draws or returns an error, never panics or hangs.
+pub fn plot_csv_bytes(data: &[u8]) {
+    use accelsim::plot::{svg, PlotKind, PlotOptions, Table};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    // CSV or JSON, chosen as `accelsim plot` does (by the first character).
+    let t = if text.trim_start().starts_with('[') { Table::from_json(text) } else { Table::from_csv(text) };
+    let Ok(t) = t else { return };
+    if t.rows.len() > 64 {
+        return;
+    }
+    for kind in [
+        PlotKind::LatencyVsBits,
+        PlotKind::EnergyBreakdown,
+        PlotKind::PerLayer,
+        PlotKind::Roofline,
+        PlotKind::Pareto,
+        PlotKind::Speedup,
+    ] {
+        let _ = svg(&t, &PlotOptions::new(kind));
+    }
+}
+
+/// `compare` input: two JSON documents separated by a NUL byte; a table or an error.
+pub fn compare_json_bytes(data: &[u8]) {
+    let mut parts = data.splitn(2, |&b| b == 0);
+    let (Some(a), Some(b)) = (parts.next(), parts.next()) else { return };
+    let (Ok(a), Ok(b)) = (serde_json::from_slice(a), serde_json::from_slice(b)) else { return };
+    for f in [accelsim::report::compare::CompareFormat::Markdown, accelsim::report::compare::CompareFormat::Latex] {
+        let _ = accelsim::report::compare::compare(&a, &b, f);
+    }
+}
+
+/// Structure-aware TFLite generator: the bytes choose a small network (conv, depthwise,
+/// pooling, add, fully connected layers with their sizes and activations), which is
+/// quantized to int8 with LiteRT's conventions, exported as a `.tflite`, imported back and
+/// executed: the imported model must compute exactly what the in-memory quantized graph
+/// computes.
+pub fn tflite_roundtrip_bytes(data: &[u8]) {
+    let Some(text) = generated_model(data) else { return };
+    let Ok(mut g) = model_file::parse("gen.toml", &text, &LoadOptions::default()) else { return };
+    accelsim::quant::synthetic::materialize(&mut g, 3);
+    let [input] = g.inputs[..] else { return };
+    let n = g.tensor(input).elements() as usize;
+    let Ok(cal) = accelsim::quant::calib::calibrate(&g, &accelsim::quant::synthetic::uniform_inputs(2, n, 5)) else {
+        return;
+    };
+    let cfg = accelsim::quant::ptq::PtqConfig {
+        widths: accelsim::quant::WidthPlan::uniform(&g, Precision { weight_bits: 8, activation_bits: 8 }),
+        per_channel: data.first().is_some_and(|b| b & 1 == 1),
+        symmetric_weights: true,
+        method: accelsim::quant::clip::ClipMethod::MinMax,
+        bias_correction: false,
+        litert: true,
+    };
+    let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) else { return };
+    let Ok(bytes) = accelsim::export::tflite::to_tflite(&q) else { return };
+    let m = accelsim::import::tflite::import_tflite_bytes(&bytes, "gen.tflite").expect("own export imports");
+    let (Ok(x), Ok(e1), Ok(e2)) = (
+        accelsim::accuracy::synthetic_input(&m.graph, 9),
+        Executor::new(&q, Arithmetic::default()),
+        Executor::new(&m.graph, Arithmetic::default()),
+    ) else {
+        return;
+    };
+    let (Ok(a), Ok(b)) = (e1.run(std::slice::from_ref(&x)), e2.run(&[x])) else { return };
+    let outs = |g: &Graph, v: &[Option<accelsim::kernels::Values>]| -> Vec<_> {
+        g.outputs.iter().map(|o| v[o.0].clone()).collect()
+    };
+    if q.inputs.len() == 1 && q.tensor(q.inputs[0]).dtype == m.graph.tensor(m.graph.inputs[0]).dtype {
+        assert_eq!(outs(&q, &a), outs(&m.graph, &b), "exported model computes differently");
+    }
+}
+
+/// A model TOML chosen by `data`: an input of 1..=8 square pixels and 1..=4 channels, then
+/// up to 6 layers.
+fn generated_model(data: &[u8]) -> Option<String> {
+    let mut it = data.iter().copied();
+    let mut next = || it.next();
+    let hw = 1 + next()? as usize % 8;
+    let c = 1 + next()? as usize % 4;
+    let mut s = format!("name = \"gen\"\ninput = {{ name = \"input\", shape = [1, {hw}, {hw}, {c}] }}\n");
+    let acts = ["none", "relu", "relu6"];
+    let mut prev: Option<String> = None;
+    for i in 0..6 {
+        let Some(op) = next() else { break };
+        let arg = next().unwrap_or(0) as usize;
+        let act = acts[arg % 3];
+        let layer = match op % 6 {
+            0 => format!(
+                "op = \"conv2d\"\nfilters = {}\nkernel = {}\nstride = {}\npadding = \"same\"\nactivation = \"{act}\"\n",
+                1 + arg % 8,
+                1 + arg % 3,
+                1 + (arg >> 3) % 2
+            ),
+            1 => format!("op = \"depthwise\"\nkernel = 3\nstride = 1\npadding = \"same\"\nactivation = \"{act}\"\n"),
+            2 => "op = \"maxpool\"\nkernel = 2\nstride = 2\npadding = \"same\"\n".into(),
+            3 => "op = \"avgpool\"\nkernel = 2\nstride = 2\npadding = \"same\"\n".into(),
+            4 => match &prev {
+                Some(p) => format!("op = \"add\"\ninputs = [\"{p}\", \"{p}\"]\n"),
+                None => continue,
+            },
+            _ => format!("op = \"fc\"\nunits = {}\nactivation = \"{act}\"\n", 1 + arg % 10),
+        };
+        let name = format!("l{i}");
+        s += &format!("\n[[layer]]\nname = \"{name}\"\n{layer}");
+        prev = Some(name);
+    }
+    prev.map(|_| s)
+}
+
+fn hw_is_valid(hw: &accelsim::hw::HwDesc) {
+    assert!(hw.clock.0 > 0.0 && hw.clock.0.is_finite());
+    assert!(hw.dram_bytes_per_cycle() > 0.0 && hw.dram_bytes_per_cycle().is_finite());
+    assert!(!hw.precisions.is_empty() && !hw.buffers.is_empty());
+}
+
+/// Accelerator TOML: a valid description or an error naming the file.
+pub fn hw_toml_bytes(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match accelsim::hw::parse_hw("fuzz.toml", text, &[]) {
+        Ok(hw) => hw_is_valid(&hw),
+        Err(e) => assert!(e.to_string().starts_with("fuzz.toml:"), "{e}"),
+    }
+}
+
+/// SCALE-Sim `.cfg`: a valid description or an error naming the file.
+pub fn scalesim_cfg_bytes(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match accelsim::hw::scalesim_cfg::parse("fuzz.cfg", text, &[]) {
+        Ok(hw) => hw_is_valid(&hw),
+        Err(e) => assert!(e.to_string().starts_with("fuzz.cfg"), "{e}"),
+    }
+}
+
+/// Model TOML: a valid graph, costed to finite numbers, or an error naming the file.
+pub fn model_toml_bytes(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match model_file::parse("fuzz.toml", text, &LoadOptions::default()) {
+        Ok(g) => cost_is_finite(g),
+        Err(e) => assert!(e.to_string().starts_with("fuzz.toml:"), "{e}"),
+    }
+}
+
+/// SCALE-Sim topology CSV: a graph, costed to finite numbers, or an error naming the file.
+pub fn scalesim_topology_bytes(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match accelsim::import::scalesim::parse("fuzz.csv", text) {
+        Ok(g) => cost_is_finite(g),
+        Err(e) => assert!(e.to_string().starts_with("fuzz.csv"), "{e}"),
+    }
+}
+
+/// `.tflite`: a validated graph, prepared for execution and costed, or an error naming the file.
+pub fn tflite_bytes(data: &[u8]) {
+    match accelsim::import::tflite::import_tflite_bytes(data, "fuzz.tflite") {
+        Ok(m) => {
+            let _ = Executor::new(&m.graph, Arithmetic::default());
+            cost_is_finite(m.graph);
+        }
+        Err(e) => assert!(e.to_string().contains("fuzz.tflite"), "{e}"),
+    }
+}
+
+/// `.onnx`: a validated graph, costed, or an error naming the file.
+pub fn onnx_bytes(data: &[u8]) {
+    match accelsim::import::onnx::import_onnx_bytes(data, "fuzz.onnx") {
+        Ok(g) => cost_is_finite(g),
+        Err(e) => assert!(e.to_string().contains("fuzz.onnx"), "{e}"),
+    }
+}
