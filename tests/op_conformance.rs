@@ -17,6 +17,7 @@ use accelsim::ir::{
 };
 use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{work_of, Work};
+use accelsim::ops::OpFamily;
 use accelsim::quant::calib::calibrate;
 use accelsim::quant::clip::ClipMethod;
 use accelsim::quant::data_free::statistics;
@@ -513,6 +514,35 @@ fn tflite_round_trip() {
         let outs = |g: &Graph| g.layers.iter().map(|l| g.output(l).shape.clone()).collect::<Vec<_>>();
         assert_eq!(outs(&back), outs(&q), "{}", c.name);
     }
+}
+
+/// A layer carries a fused activation exactly when its family says so: the `.tflite` export
+/// writes it and reads it back, and refuses it on a family without one.
+#[test]
+fn fused_activation_is_what_the_format_writes() {
+    let (mut with, mut without) = (0, 0);
+    for c in cases().into_iter().filter(|c| c.quantizable) {
+        let mut g = c.graph.clone();
+        g.layers[0].activation = Activation::Relu;
+        let q = ptq(&g, true);
+        let li = q.layers.iter().position(|l| l.name == "l").expect("the case's layer");
+        let carries = q.layers[li].op.fused_activation();
+        match to_tflite(&q) {
+            Ok(bytes) => {
+                assert!(carries, "{}: exported an activation its family does not carry", c.name);
+                let back = tflite::import_tflite_bytes(&bytes, "case.tflite").expect("import").graph;
+                let acts: Vec<Activation> = back.layers.iter().map(|l| l.activation).collect();
+                assert!(acts.contains(&Activation::Relu), "{}: the activation was lost: {acts:?}", c.name);
+                with += 1;
+            }
+            Err(e) => {
+                assert!(!carries, "{}: export: {e}", c.name);
+                assert!(e.to_string().contains("has no fused activation"), "{}: {e}", c.name);
+                without += 1;
+            }
+        }
+    }
+    assert!(with > 0 && without > 0, "cases with ({with}) and without ({without}) a fused activation");
 }
 
 /// ADD of a broadcast int8 constant is exact: the integer result equals the kernel applied

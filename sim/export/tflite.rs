@@ -26,6 +26,7 @@ use crate::ir::{
     resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, Softmax, Tensor,
     TensorData, TensorId,
 };
+use crate::ops::OpFamily;
 
 /// Why a graph cannot be written as TFLite.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -296,13 +297,13 @@ impl Writer<'_> {
         let out = g.output(l);
         let wide = x.dtype.bits() > 8 || out.dtype.bits() > 8;
         let act = codes::activation_out(l.activation);
-        let no_act = |what: &str| -> Res<()> {
-            if l.activation == Activation::None {
-                Ok(())
-            } else {
-                Err(err(format!("TFLite's {what} has no fused activation, this layer has {}", l.activation.name())))
-            }
-        };
+        if l.activation != Activation::None && !l.op.fused_activation() {
+            let what = l.op.name().to_uppercase();
+            return Err(err(format!(
+                "TFLite's {what} has no fused activation, this layer has {}",
+                l.activation.name()
+            )));
+        }
         let mut inputs: Vec<i32> = l.inputs.iter().map(|t| t.0 as i32).collect();
         let tflite_padding = |p: Padding, kernel: [usize; 2], stride: [usize; 2], dilation: [usize; 2]| {
             let Padding::Explicit { .. } = p else {
@@ -363,17 +364,11 @@ impl Writer<'_> {
             Op::Binary(kind) => {
                 let row = codes::binary_out(*kind)
                     .ok_or_else(|| err(format!("TFLite has no operator for the element-wise {}", l.op.name())))?;
-                let options = match row.options {
-                    Some(options) => Some(options(act)),
-                    None => {
-                        no_act(&l.op.name().to_uppercase())?;
-                        None
-                    }
-                };
+                // A kind without options carries no fused activation (checked above).
+                let options = row.options.map(|options| options(act));
                 (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
             Op::Unary(kind) => {
-                no_act(&l.op.name().to_uppercase())?;
                 let (row, options) = codes::unary_out(*kind);
                 (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
@@ -399,14 +394,12 @@ impl Writer<'_> {
                 (OpCode { op, version: versions[wide as usize] }, Some(O::Pool2DOptions(Box::new(o))))
             }
             Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }) => {
-                no_act("MEAN")?;
                 let a: Vec<i32> = axes.iter().map(|&a| a as i32).collect();
                 inputs.push(self.const_i32(format!("{}/axes", out.name), vec![a.len() as i32], &a));
                 let o = fb::ReducerOptions { keep_dims: *keep_dims };
                 (OpCode { op: B::Mean, version: if wide { 3 } else { 2 } }, Some(O::ReducerOptions(Box::new(o))))
             }
             Op::Layout(Layout::Pad { pads }) => {
-                no_act("PAD")?;
                 let mut p = Vec::with_capacity(pads.len() * 2);
                 for &(a, b) in pads {
                     p.push(i32::try_from(a).map_err(|_| err(format!("padding {a} does not fit int32")))?);
@@ -416,14 +409,12 @@ impl Writer<'_> {
                 (OpCode { op: B::Pad, version: if wide { 4 } else { 2 } }, Some(O::PadOptions(Box::default())))
             }
             Op::Layout(Layout::Reshape { .. }) => {
-                no_act("RESHAPE")?;
                 let s = dims(out, &out.shape)?;
                 inputs.push(self.const_i32(format!("{}/shape", out.name), vec![s.len() as i32], &s));
                 let o = fb::ReshapeOptions { new_shape: Some(s) };
                 (OpCode { op: B::Reshape, version: 1 }, Some(O::ReshapeOptions(Box::new(o))))
             }
             Op::Softmax(Softmax { beta }) => {
-                no_act("SOFTMAX")?;
                 let version = if out.dtype == DataType::F32 {
                     1
                 } else if wide {
@@ -435,7 +426,6 @@ impl Writer<'_> {
                 (OpCode { op: B::Softmax, version }, Some(O::SoftmaxOptions(Box::new(o))))
             }
             Op::Convert(kind) => {
-                no_act(&l.op.name().to_uppercase())?;
                 let (op, versions) =
                     codes::convert_out(*kind).ok_or_else(|| err(format!("TFLite has no {} operator", l.op.name())))?;
                 (OpCode { op, version: versions[wide as usize] }, None)

@@ -576,10 +576,14 @@ impl<'a> Importer<'a> {
             }
             "BatchNormalization" => {
                 let (x, _) = self.act(n, index, 0)?;
-                let li = self
+                // The producing conv and its output channels.
+                let (li, o) = self
                     .fusable_producer(n, x)
-                    .filter(|&li| matches!(self.g.layers[li].op, Op::Conv2d(_)))
                     .filter(|&li| self.g.layers[li].activation == Activation::None)
+                    .and_then(|li| match &self.g.layers[li].op {
+                        Op::Conv2d(c) => Some((li, c.out_channels)),
+                        _ => None,
+                    })
                     .ok_or_else(|| {
                         self.unsupported(
                             n,
@@ -590,17 +594,13 @@ impl<'a> Importer<'a> {
                 let eps = attr_f(n, "epsilon", 1e-5);
                 let get = |k: usize| -> Res<Vec<f32>> { Ok(self.cst(n, index, k)?.map(|c| c.f).unwrap_or_default()) };
                 let (scale, b, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-                let layer = &self.g.layers[li];
-                let o = match &layer.op {
-                    Op::Conv2d(c) => c.out_channels,
-                    _ => unreachable!(),
-                };
                 if [&scale, &b, &mean, &var].iter().any(|v| v.len() != o) {
                     return Err(
                         self.invalid(format!("node {index} (BatchNormalization): parameters are not {o} floats"))
                     );
                 }
-                let (wid, bid) = (layer.inputs[1], layer.inputs[2]);
+                // The importer gives every Conv its weights and bias (zeros when it has none).
+                let (wid, bid) = (self.g.layers[li].inputs[1], self.g.layers[li].inputs[2]);
                 let k: Vec<f32> = (0..o).map(|c| scale[c] / (var[c] + eps).sqrt()).collect();
                 if let Some(TensorData::F32(w)) = &mut self.g.tensor_mut(wid).data {
                     let per = w.len() / o;

@@ -1,7 +1,7 @@
 //! The graph: tensors, layers, shape inference and validation, and per-layer counts
 //! (MACs, parameters) derived from shapes alone.
 
-use super::op::{Conv2d, Op};
+use super::op::Op;
 use super::quant::{DataType, QuantParams};
 use crate::ops::{LayerCx, OpFamily};
 use crate::units::{Bits, Macs};
@@ -375,19 +375,11 @@ impl Graph {
         }
         Ok(shapes)
     }
-
-    /// The conv attributes of a layer, if it is a convolution.
-    pub fn conv(layer: &Layer) -> Option<&Conv2d> {
-        match &layer.op {
-            Op::Conv2d(c) => Some(c),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::op::{Activation, Padding};
+    use super::super::op::{Activation, Conv2d, Padding};
     use super::*;
 
     fn act(g: &mut Graph, name: &str, shape: Vec<usize>) -> TensorId {

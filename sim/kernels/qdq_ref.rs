@@ -9,7 +9,7 @@
 //! differ from it by one step in rare elements), not what `exec` runs.
 
 use super::{bind_inputs, elementwise, float_layer, qrange, scale_zp, ExecError, Values};
-use crate::ir::{Convert, Graph, Op};
+use crate::ir::Graph;
 
 /// Runs `g` with exact QDQ arithmetic on `inputs` (in `g.inputs` order, each integer or
 /// float as the input tensor's type) and returns every tensor's values, indexed by
@@ -22,7 +22,7 @@ pub fn run_qdq_reference(g: &Graph, inputs: &[Values]) -> Result<Vec<Option<Valu
         let ys = float_layer(g, l, &vals, true)?;
         for (&o, y) in l.outputs.iter().zip(ys) {
             let out = g.tensor(o);
-            let v = if out.dtype.is_int() && !matches!(l.op, Op::Convert(Convert::Dequantize)) {
+            let v = if out.dtype.is_int() {
                 let (s, z) = scale_zp(out);
                 let (qmin, qmax) = qrange(out.dtype);
                 Values::Int(elementwise::quantize_half_even(&y, s, z, qmin, qmax))

@@ -38,6 +38,9 @@ pub struct BinaryRow {
     pub cost: ElementCost,
     /// How the output is quantized.
     pub quant: QuantRule,
+    /// Whether it carries a fused activation (TFLite's ADD, SUB, MUL, DIV do; MAXIMUM,
+    /// MINIMUM do not).
+    pub fused_activation: bool,
     /// Resolves the integer kernel's parameters from the operands' and the output's
     /// quantization.
     pub prepare: fn(&LayerCx, [&Tensor; 2]) -> Result<BinaryParams, String>,
@@ -52,6 +55,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: |a, b| a + b,
         cost: ElementCost { per_input: 1, per_output: 1 },
         quant: QuantRule::Free,
+        fused_activation: true,
         prepare: |cx, ab| Ok(BinaryParams::Add(add_params(cx, ab))),
     },
     BinaryRow {
@@ -61,6 +65,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: |a, b| a - b,
         cost: ElementCost { per_input: 1, per_output: 1 },
         quant: QuantRule::Free,
+        fused_activation: true,
         prepare: |cx, ab| Ok(BinaryParams::Sub(add_params(cx, ab))),
     },
     BinaryRow {
@@ -70,6 +75,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: |a, b| a * b,
         cost: ElementCost { per_input: 0, per_output: 2 },
         quant: QuantRule::Free,
+        fused_activation: true,
         prepare: prepare_mul,
     },
     BinaryRow {
@@ -80,6 +86,7 @@ pub const TABLE: &[BinaryRow] = &[
         // A reciprocal (a few Newton steps) and a multiply.
         cost: ElementCost { per_input: 0, per_output: 4 },
         quant: QuantRule::FloatOnly,
+        fused_activation: true,
         prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
     },
     BinaryRow {
@@ -89,6 +96,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: f32::max,
         cost: ElementCost { per_input: 0, per_output: 1 },
         quant: QuantRule::SharedWithInputs,
+        fused_activation: false,
         prepare: |cx, ab| prepare_extremum(cx, ab, true),
     },
     BinaryRow {
@@ -98,6 +106,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: f32::min,
         cost: ElementCost { per_input: 0, per_output: 1 },
         quant: QuantRule::SharedWithInputs,
+        fused_activation: false,
         prepare: |cx, ab| prepare_extremum(cx, ab, false),
     },
     BinaryRow {
@@ -107,6 +116,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: |x, a| if x >= 0.0 { x } else { x * a },
         cost: ElementCost { per_input: 0, per_output: 2 },
         quant: QuantRule::Free,
+        fused_activation: false,
         prepare: prepare_prelu,
     },
 ];
@@ -335,6 +345,10 @@ impl OpFamily for BinaryKind {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         row(*self).quant
+    }
+
+    fn fused_activation(&self) -> bool {
+        row(*self).fused_activation
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

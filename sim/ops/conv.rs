@@ -110,6 +110,10 @@ impl OpFamily for Conv2d {
         QuantRule::Free
     }
 
+    fn fused_activation(&self) -> bool {
+        true
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let (w, b) = float_operands(cx)?;
         let x = inputs.first().ok_or("missing input")?;

@@ -70,6 +70,10 @@ impl OpFamily for Convert {
         }
     }
 
+    fn fused_activation(&self) -> bool {
+        false
+    }
+
     /// Float execution passes values through (they are real values already).
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         Ok(vec![inputs.first().ok_or("missing input")?.clone()])

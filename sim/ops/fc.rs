@@ -63,6 +63,10 @@ impl OpFamily for FullyConnected {
         QuantRule::Free
     }
 
+    fn fused_activation(&self) -> bool {
+        true
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let (w, b) = float_operands(cx)?;
         let (batch, features) = batch_features(cx);

@@ -145,6 +145,13 @@ impl OpFamily for Layout {
         }
     }
 
+    fn fused_activation(&self) -> bool {
+        match self {
+            Layout::Concat { .. } => true,
+            Layout::Pad { .. } | Layout::Reshape { .. } => false,
+        }
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let x = inputs.first().ok_or("missing input")?;
         Ok(vec![match self {

@@ -220,6 +220,10 @@ pub trait OpFamily {
     fn work(&self, cx: &LayerCx) -> Vec<Phase>;
     /// How the output is quantized, for a data input and an output of these widths.
     fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule;
+    /// Whether the family's layers carry a fused activation: its integer kernel clamps to
+    /// the layer's activation and the formats can write one (a layer of a family that
+    /// does not has none).
+    fn fused_activation(&self) -> bool;
     /// Float evaluation (before the fused activation) from the data inputs' values, in
     /// order; constants are read from the graph. One value per output.
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
@@ -262,6 +266,9 @@ impl OpFamily for Op {
     }
     fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
         delegate!(self, quant_rule(input_bits, output_bits))
+    }
+    fn fused_activation(&self) -> bool {
+        delegate!(self, fused_activation())
     }
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         delegate!(self, eval_float(cx, inputs))

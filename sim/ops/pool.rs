@@ -53,6 +53,10 @@ impl OpFamily for Pool {
         QuantRule::SameAsInput
     }
 
+    fn fused_activation(&self) -> bool {
+        true
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let input = shape4(&cx.x().shape);
         let pad = resolve_padding(self.padding, [input[1], input[2]], self.kernel, self.stride, [1, 1]);

@@ -71,6 +71,10 @@ impl OpFamily for Reduce {
         QuantRule::Free
     }
 
+    fn fused_activation(&self) -> bool {
+        false
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let x = inputs.first().ok_or("missing input")?;
         let (s, n) = pool::reduce_sum(&cx.x().shape, &self.axes, x.iter().copied());

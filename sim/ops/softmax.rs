@@ -85,6 +85,10 @@ impl OpFamily for Softmax {
         }
     }
 
+    fn fused_activation(&self) -> bool {
+        false
+    }
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let depth = cx.x().shape.last().copied().unwrap_or(1);
         Ok(vec![float::softmax(inputs.first().ok_or("missing input")?, depth, self.beta)])

@@ -261,6 +261,11 @@ impl OpFamily for UnaryKind {
         (row(*self).quant)(input_bits, output_bits)
     }
 
+    /// TFLite's activation operators carry no fused activation of their own.
+    fn fused_activation(&self) -> bool {
+        false
+    }
+
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let x = inputs.first().ok_or("missing input")?;
         let f = row(*self).float;

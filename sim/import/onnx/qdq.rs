@@ -24,7 +24,8 @@
 //! input and output parameters (pooling, reshape) quantized with different ones.
 
 use super::{pb, Const, ImportError, Importer, Res, Value};
-use crate::ir::{Activation, BinaryKind, Convert, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ir::{Activation, Convert, DataType, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind};
+use crate::ops::{OpFamily, QuantRule};
 
 /// The integer values and quantization of a constant that a DequantizeLinear produced.
 #[derive(Debug, Clone)]
@@ -232,17 +233,18 @@ impl Importer<'_> {
         // the type's minimum clamps at real 0, which is exactly the Relu. Put it back on the
         // layer, so the float execution of this graph (the reference accuracy is measured
         // against) has it too; the integer results are unchanged (the clamp is the same).
+        // Only a layer with its own output parameters says so (a pass-through or shared zero
+        // point is its input's), and only one whose family carries a fused activation.
         let qmin = match dtype {
             DataType::Int { bits, signed: true } => Some(-(1i64 << (bits.clamp(1, 63) - 1))),
             DataType::Int { signed: false, .. } => Some(0),
             _ => None,
         };
         let clamps_at_zero = qmin.is_some_and(|m| q.zero_points.iter().all(|&z| z == m));
+        let in_bits = self.g.data_input(&self.g.layers[li]).dtype.bits() as u8;
         let layer = &mut self.g.layers[li];
-        if clamps_at_zero
-            && layer.activation == Activation::None
-            && matches!(layer.op, Op::Conv2d(_) | Op::FullyConnected(_) | Op::Binary(BinaryKind::Add))
-        {
+        let own_params = layer.op.quant_rule(in_bits, dtype.bits() as u8) == QuantRule::Free;
+        if clamps_at_zero && layer.activation == Activation::None && layer.op.fused_activation() && own_params {
             layer.activation = Activation::Relu;
         }
         let out = layer.outputs[0];
