@@ -10,6 +10,7 @@
 //! Architecture invariant: under the default [`Arithmetic`], the fast kernels and the
 //! scalar reference kernels give identical results (property-tested).
 
+pub mod activation;
 pub mod conv;
 pub mod elementwise;
 pub mod fc;
