@@ -110,8 +110,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
-    let grouped =
-        |l: &Layer| phases_of(g, l).iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
+    let grouped = |l: &Layer| phases_of(g, l).iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
     // A family with two mappings of grouped convolutions: what the other would cost.
     let other = match hw.family.other_grouped_mapping() {
         Some((family, this, other)) if g.layers.iter().any(grouped) => {
@@ -460,8 +459,12 @@ fn cost_phase<'h>(
                 Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
             }
             .map_err(no_tile)?;
-            let cost =
-                PhaseCost { chosen: Some((ev.figures(&t), t)), macs: layer_work.macs(), mode: Some(mode), array: f.array };
+            let cost = PhaseCost {
+                chosen: Some((ev.figures(&t), t)),
+                macs: layer_work.macs(),
+                mode: Some(mode),
+                array: f.array,
+            };
             return Ok((cost, times));
         }
         Phase::Vector(v) => {
