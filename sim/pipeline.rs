@@ -4,16 +4,17 @@
 //! Architecture invariant: this is the only place that chains map -> simulate -> cost ->
 //! report; the CLI calls it and never reaches into the stages.
 
-use crate::cost::{BufferTraffic, CoreActions};
-use crate::hw::HwDesc;
+use crate::cost::{BufferTraffic, CoreActions, Energy};
+use crate::hw::{HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
-use crate::map::tiling::{schedule_conv, schedule_vector, NoTileFits, Objective, TilingMemo, TilingTable, Widths};
-use crate::map::work::{mode_of, work_of, SeveralPhases, Work};
-use crate::report::{Bound, LayerReport, OperandAccesses, RunReport, Totals};
-use crate::schedule::{LayerEval, LayerWork};
-use crate::units::{Bits, Bytes, Cycles, Macs, Seconds};
+use crate::map::tiling::Tiling;
+use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, TilingMemo, Widths};
+use crate::map::work::{phases_of, ConvWork, Operand, Phase};
+use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
+use crate::schedule::{Figures, LayerEval, LayerWork};
+use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
 
 /// Why a network cannot run on an accelerator.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -55,9 +56,14 @@ pub enum RunError {
         /// Layer.
         layer: String,
     },
-    /// The layer's op costs several phases.
-    #[error(transparent)]
-    SeveralPhases(#[from] SeveralPhases),
+    /// A GEMM phase whose second operand is a data input the layer does not have.
+    #[error("layer '{layer}': its op multiplies by data input {input}, which the layer does not have")]
+    NoOperand {
+        /// Layer.
+        layer: String,
+        /// The data input's index.
+        input: usize,
+    },
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -89,13 +95,13 @@ pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingM
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    run_layer(g, l, hw, &[], Sched { objective: Objective::default(), memo: None }, notes)
+    Ok(run_layer(g, l, hw, &[], Sched { objective: Objective::default(), memo: None }, notes)?.0)
 }
 
 /// How layers are scheduled: the objective, and a memo table of the description's schedules.
 struct Sched<'m> {
     objective: Objective,
-    memo: Option<&'m mut TilingTable>,
+    memo: Option<MemoView<'m>>,
 }
 
 fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
@@ -104,7 +110,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
-    let grouped = |l: &Layer| matches!(work_of(g, l), Ok(Work::Conv(w)) if w.groups > 1);
+    let grouped = |l: &Layer| phases_of(g, l).iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
     // A family with two mappings of grouped convolutions: what the other would cost.
     let other = match hw.family.other_grouped_mapping() {
         Some((family, this, other)) if g.layers.iter().any(grouped) => {
@@ -115,22 +121,21 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
-        let r = match plan.fused_into(LayerId(i)) {
-            Some(head) => fused_row(g, l, hw, &g.layer(head).name),
+        let (r, layer_peak) = match plan.fused_into(LayerId(i)) {
+            Some(head) => (fused_row(g, l, hw, &g.layer(head).name), 0),
             None => {
-                let layer_sched = Sched { objective: sched.objective, memo: sched.memo.as_deref_mut() };
+                let layer_sched =
+                    Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
                 run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
             let other_sched = Sched { objective: sched.objective, memo: None };
-            let alt = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
+            let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
-        if let Some(m) = mode_of(g, l, hw) {
-            peak = peak.max(m.macs_per_cycle);
-        }
+        peak = peak.max(layer_peak);
         layers.push(r);
     }
     let overhead = hw.family.overhead(g.layers.len());
@@ -172,19 +177,128 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
     })
 }
 
-/// The operand widths of a layer; the weight width is `None` for a layer without weights.
-fn widths(g: &Graph, l: &Layer, hw: &HwDesc) -> (Option<u32>, Widths) {
-    let weight = g.weights_of(l).map(|t| t.dtype.bits());
-    let wd = Widths {
-        // Read only by conv work, which needs weights (checked in `run_layer`).
-        weight: weight.unwrap_or(0),
-        input: g.data_input(l).dtype.bits(),
-        output: g.output(l).dtype.bits(),
-        acc: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
-    };
-    (weight, wd)
+/// The operand widths of one phase of a layer. The first phase reads the layer's data
+/// input; a later phase reads the one before it, whose result is held at the layer's output
+/// width. A GEMM's second operand is the weights or the data input it names; `weight` is
+/// `None` without one (a layer without a weight tensor has no width to choose a compute mode
+/// by: never a default).
+struct PhaseWidths {
+    weight: Option<u32>,
+    wd: Widths,
 }
 
+fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) -> PhaseWidths {
+    let out = g.output(l).dtype.bits();
+    let weight = match phase {
+        Phase::Gemm { operand: Operand::Constant, .. } | Phase::Vector(_) => g.weights_of(l),
+        Phase::Gemm { operand: Operand::Activation { input }, .. } => g.activation_inputs(l).nth(*input),
+    }
+    .map(|t| t.dtype.bits());
+    let wd = Widths {
+        // Read only by GEMM work, which has its operand's width (checked in `cost_phase`).
+        weight: weight.unwrap_or(0),
+        input: if index == 0 { g.data_input(l).dtype.bits() } else { out },
+        output: out,
+        acc: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
+    };
+    PhaseWidths { weight, wd }
+}
+
+/// What one phase of a layer costs: the chosen schedule and its figures (none for a phase
+/// that moves no data), the MACs, the compute mode and the array's mapping figures.
+struct PhaseCost<'h> {
+    chosen: Option<(Figures, Tiling)>,
+    macs: Macs,
+    mode: Option<&'h PrecisionMode>,
+    array: Option<ArrayUse>,
+}
+
+/// A layer's cost: the sum of its phases' (each phase a pass that reads its operands from
+/// and writes its result to memory, one after another).
+struct LayerSum<'h> {
+    cycles: Cycles,
+    compute: u64,
+    stall: Cycles,
+    compute_busy: Cycles,
+    dma_busy: Cycles,
+    tiles: u64,
+    dram_read: Bytes,
+    dram_write: Bytes,
+    buffers: Vec<(Bytes, Bytes)>,
+    operands: OperandAccesses,
+    energy: Energy,
+    macs: Macs,
+    modes: Vec<&'h PrecisionMode>,
+    array: Option<ArrayUse>,
+    costed: bool,
+}
+
+impl<'h> LayerSum<'h> {
+    fn new(hw: &HwDesc) -> Self {
+        LayerSum {
+            cycles: Cycles::ZERO,
+            compute: 0,
+            stall: Cycles::ZERO,
+            compute_busy: Cycles::ZERO,
+            dma_busy: Cycles::ZERO,
+            tiles: 0,
+            dram_read: Bytes::ZERO,
+            dram_write: Bytes::ZERO,
+            buffers: vec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()],
+            operands: OperandAccesses::default(),
+            energy: Energy::default(),
+            macs: Macs::ZERO,
+            modes: Vec::new(),
+            array: None,
+            costed: false,
+        }
+    }
+
+    /// Adds a phase run `times` times (a GEMM with an activation operand per batch element).
+    fn add(&mut self, c: PhaseCost<'h>, times: u64) {
+        let n = |x: u64| x.saturating_mul(times);
+        self.macs += Macs(n(c.macs.get()));
+        if let Some(m) = c.mode.filter(|m| !self.modes.iter().any(|x| std::ptr::eq(*x, *m))) {
+            self.modes.push(m);
+        }
+        // The first GEMM phase's mapping figures (SCALE-Sim reports show one per layer).
+        self.array = self.array.or(c.array);
+        let Some((fig, t)) = c.chosen else { return };
+        self.costed = true;
+        let tl = fig.timeline;
+        self.cycles += Cycles(n(tl.total.get()));
+        self.compute = self.compute.saturating_add(n(fig.compute));
+        self.stall += Cycles(n(tl.stall.get()));
+        self.compute_busy += Cycles(n(tl.compute.get()));
+        self.dma_busy += Cycles(n(tl.dma_busy.get()));
+        self.tiles = self.tiles.saturating_add(n(t.tiles.max(1)));
+        self.dram_read += Bytes(n(fig.dram_read.get()));
+        self.dram_write += Bytes(n(fig.dram_write.get()));
+        for (acc, &(r, w)) in self.buffers.iter_mut().zip(&fig.buffers) {
+            acc.0 += Bytes(n(r.get()));
+            acc.1 += Bytes(n(w.get()));
+        }
+        let (o, p) = (&mut self.operands, &fig.operands);
+        o.input_reads = o.input_reads.saturating_add(n(p.input_reads));
+        o.weight_reads = o.weight_reads.saturating_add(n(p.weight_reads));
+        o.output_writes = o.output_writes.saturating_add(n(p.output_writes));
+        o.dram_inputs += Bytes(n(p.dram_inputs.get()));
+        o.dram_weights += Bytes(n(p.dram_weights.get()));
+        o.dram_outputs += Bytes(n(p.dram_outputs.get()));
+        let e = fig.energy;
+        let times_pj = |p: PicoJoules| if times == 1 { p } else { p * times };
+        self.energy = self.energy
+            + Energy {
+                mac: times_pj(e.mac),
+                vector: times_pj(e.vector),
+                buffers: times_pj(e.buffers),
+                dram: times_pj(e.dram),
+            };
+    }
+}
+
+/// Costs every phase of layer `l` ([`phases_of`]) and reports their sum; also returns the
+/// peak MACs per cycle of the modes it ran in.
 fn run_layer(
     g: &Graph,
     l: &Layer,
@@ -192,18 +306,108 @@ fn run_layer(
     followers: &[(LayerId, FusedOp)],
     sched: Sched,
     notes: &mut Vec<String>,
-) -> Result<LayerReport, RunError> {
-    let (weight_bits, wd) = widths(g, l, hw);
-    let out = g.output(l);
-    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+) -> Result<(LayerReport, u64), RunError> {
+    let phases = phases_of(g, l);
+    run_phases(g, l, hw, &phases, followers, sched, notes)
+}
+
+/// [`run_layer`] over the given phases. Layers fused into this one run behind its last
+/// phase (the fusion plan only fuses into a one-phase convolution).
+fn run_phases<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    phases: &[Phase],
+    followers: &[(LayerId, FusedOp)],
+    mut sched: Sched,
+    notes: &mut Vec<String>,
+) -> Result<(LayerReport, u64), RunError> {
     let mut op_name = g.op_name(l).to_string();
-    let mut array = None;
-    let (chosen, macs, mode) = match work_of(g, l)? {
-        Work::Conv(layer_work) => {
+    for &(fi, _) in followers {
+        op_name.push('+');
+        op_name.push_str(g.op_name(g.layer(fi)));
+    }
+    let mut sum = LayerSum::new(hw);
+    for (k, phase) in phases.iter().enumerate() {
+        let behind = if k + 1 == phases.len() { followers } else { &[] };
+        let pw = phase_widths(g, l, hw, k, phase);
+        let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+        let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
+        sum.add(c, times);
+    }
+    let traffic: Vec<BufferTraffic> = hw
+        .buffers
+        .iter()
+        .zip(&sum.buffers)
+        .map(|(b, &(reads, writes))| BufferTraffic { name: b.name.clone(), reads, writes })
+        .collect();
+    let bound = match (sum.costed, sum.dma_busy > sum.compute_busy) {
+        (false, _) => Bound::None,
+        (true, true) => Bound::Memory,
+        (true, false) => Bound::Compute,
+    };
+    let peak = sum.modes.iter().map(|m| m.macs_per_cycle).max().unwrap_or(0);
+    let mode: Vec<String> = sum.modes.iter().map(|m| mode_label(m.weight_bits, m.activation_bits)).collect();
+    let (cycles, macs) = (sum.cycles, sum.macs);
+    let report = LayerReport {
+        name: l.name.clone(),
+        op: op_name,
+        shape: g.output(l).shape.clone(),
+        mode: mode.join("+"),
+        weight_type: g.weights_of(l).map(|t| t.dtype),
+        activation_type: g.data_input(l).dtype,
+        macs,
+        cycles,
+        compute_cycles: Cycles(sum.compute),
+        stall_cycles: sum.stall,
+        latency: hw.clock.duration(cycles),
+        utilization: if peak > 0 && cycles.get() > 0 {
+            macs.get() as f64 / (cycles.get() as f64 * peak as f64)
+        } else {
+            0.0
+        },
+        bound,
+        tiles: sum.tiles,
+        dram_read: sum.dram_read,
+        dram_write: sum.dram_write,
+        buffers: traffic,
+        energy: sum.energy,
+        fused_into: None,
+        array: sum.array,
+        operands: sum.operands,
+    };
+    Ok((report, peak))
+}
+
+/// Maps, schedules and costs one phase of layer `l`; returns its cost and how many times
+/// it runs (a GEMM whose second operand is an activation has a different operand per batch
+/// element: it is costed for one and runs once per element, with no reuse across them).
+#[allow(clippy::too_many_arguments)]
+fn cost_phase<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    phase: &Phase,
+    pw: PhaseWidths,
+    followers: &[(LayerId, FusedOp)],
+    sched: Sched,
+    notes: &mut Vec<String>,
+) -> Result<(PhaseCost<'h>, u64), RunError> {
+    let wd = pw.wd;
+    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    let cost = match *phase {
+        Phase::Gemm { work, operand } => {
+            let (layer_work, times) = match operand {
+                Operand::Constant => (work, 1),
+                Operand::Activation { .. } => (ConvWork { n: 1, ..work }, work.n.max(1)),
+            };
             // The loop nest as the family runs it (NVDLA may pack groups); the layer's
             // useful MACs stay its own.
             let w = hw.family.conv_work(&layer_work);
-            let weight = weight_bits.ok_or_else(|| RunError::NoWeights { layer: l.name.clone() })?;
+            let weight = pw.weight.ok_or_else(|| match operand {
+                Operand::Constant => RunError::NoWeights { layer: l.name.clone() },
+                Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
+            })?;
             let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
                 layer: l.name.clone(),
                 hw: hw.name.clone(),
@@ -236,11 +440,6 @@ fn run_layer(
                 hw,
                 ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
             );
-            for &(fi, _) in followers {
-                op_name.push('+');
-                op_name.push_str(g.op_name(g.layer(fi)));
-            }
-            array = f.array;
             let ev = LayerEval::new(
                 hw,
                 Some(mode),
@@ -257,15 +456,18 @@ fn run_layer(
             );
             let t = match sched.memo {
                 None => schedule_conv(hw, &w, wd, &ev, sched.objective),
-                Some(table) => table
-                    .entry((w, wd, ev.key()))
-                    .or_insert_with(|| schedule_conv(hw, &w, wd, &ev, sched.objective))
-                    .clone(),
+                Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
             }
             .map_err(no_tile)?;
-            (Some((ev.figures(&t), t)), layer_work.macs(), Some(mode))
+            let cost = PhaseCost {
+                chosen: Some((ev.figures(&t), t)),
+                macs: layer_work.macs(),
+                mode: Some(mode),
+                array: f.array,
+            };
+            return Ok((cost, times));
         }
-        Work::Vector(v) => {
+        Phase::Vector(v) => {
             let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
             let ev = LayerEval::new(
                 hw,
@@ -282,54 +484,10 @@ fn run_layer(
                 },
             );
             let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
-            (Some((ev.figures(&t), t)), Macs::ZERO, None)
+            PhaseCost { chosen: Some((ev.figures(&t), t)), macs: Macs::ZERO, mode: None, array: None }
         }
-        Work::Free => (None, Macs::ZERO, None),
     };
-    let mut traffic: Vec<BufferTraffic> =
-        hw.buffers.iter().map(|b| BufferTraffic { name: b.name.clone(), ..Default::default() }).collect();
-    let mut operands = OperandAccesses::default();
-    let (cycles, compute, stall, bound, tiles, dram_read, dram_write, energy) = match chosen {
-        Some((fig, t)) => {
-            operands = fig.operands;
-            for (tr, &(reads, writes)) in traffic.iter_mut().zip(&fig.buffers) {
-                tr.reads = reads;
-                tr.writes = writes;
-            }
-            let tl = fig.timeline;
-            let bound = if tl.dma_busy > tl.compute { Bound::Memory } else { Bound::Compute };
-            (tl.total, fig.compute, tl.stall, bound, t.tiles.max(1), fig.dram_read, fig.dram_write, fig.energy)
-        }
-        None => (Cycles::ZERO, 0, Cycles::ZERO, Bound::None, 0, Bytes::ZERO, Bytes::ZERO, Default::default()),
-    };
-    let peak = mode.map(|m| m.macs_per_cycle).unwrap_or(0);
-    Ok(LayerReport {
-        name: l.name.clone(),
-        op: op_name,
-        shape: out.shape.clone(),
-        mode: mode.map(|m| mode_label(m.weight_bits, m.activation_bits)).unwrap_or_default(),
-        weight_type: g.weights_of(l).map(|t| t.dtype),
-        activation_type: g.data_input(l).dtype,
-        macs,
-        cycles,
-        compute_cycles: Cycles(compute),
-        stall_cycles: stall,
-        latency: hw.clock.duration(cycles),
-        utilization: if peak > 0 && cycles.get() > 0 {
-            macs.get() as f64 / (cycles.get() as f64 * peak as f64)
-        } else {
-            0.0
-        },
-        bound,
-        tiles,
-        dram_read,
-        dram_write,
-        buffers: traffic,
-        energy,
-        fused_into: None,
-        array,
-        operands,
-    })
+    Ok((cost, 1))
 }
 
 /// The row of a layer fused into `head`: no cycles, traffic or energy of its own (they are
@@ -488,6 +646,85 @@ mod tests {
         assert!(!equals_formatted("4x8 bitss", format_args!("{a}x{b} bits")));
         assert!(!equals_formatted("4x9 bits", format_args!("{a}x{b} bits")));
         assert!(equals_formatted("", format_args!("")));
+    }
+
+    fn mnv1_w8a8() -> Graph {
+        let mut g = crate::import::load_model("mnv1", &Default::default()).expect("mnv1");
+        crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        g
+    }
+
+    fn cost(g: &Graph, l: &Layer, hw: &HwDesc, phases: &[Phase]) -> LayerReport {
+        let sched = Sched { objective: Objective::default(), memo: None };
+        run_phases(g, l, hw, phases, &[], sched, &mut Vec::new()).expect("costs").0
+    }
+
+    /// A layer of two phases (a GEMM, then vector work) costs the sum of the two, field by
+    /// field, on every family; its row keeps the shape of a one-phase row.
+    #[test]
+    fn a_layer_of_several_phases_costs_the_sum_of_its_phases() {
+        let g = mnv1_w8a8();
+        let l = g.layers.iter().find(|l| g.op_name(l) == "conv").expect("a conv");
+        let gemm = phases_of(&g, l)[0];
+        let Phase::Gemm { work, .. } = gemm else { panic!("a conv costs a GEMM: {gemm:?}") };
+        let out = work.pixels() * work.k;
+        let vector = Phase::Vector(crate::map::work::VectorWork {
+            in_elements: out,
+            out_elements: out,
+            ops: 2 * out,
+            pooling: false,
+        });
+        for name in ["systolic32", "mac8", "nvdla_full", "dsp"] {
+            let hw = crate::hw::load_hw(name, &[]).expect("preset");
+            let (a, b) = (cost(&g, l, &hw, &[gemm]), cost(&g, l, &hw, &[vector]));
+            let both = cost(&g, l, &hw, &[gemm, vector]);
+            assert_eq!(both.cycles, a.cycles + b.cycles, "{name}");
+            assert_eq!(both.compute_cycles, a.compute_cycles + b.compute_cycles, "{name}");
+            assert_eq!(both.stall_cycles, a.stall_cycles + b.stall_cycles, "{name}");
+            assert_eq!(both.tiles, a.tiles + b.tiles, "{name}");
+            assert_eq!(both.dram_read, a.dram_read + b.dram_read, "{name}");
+            assert_eq!(both.dram_write, a.dram_write + b.dram_write, "{name}");
+            assert_eq!(both.energy, a.energy + b.energy, "{name}");
+            assert_eq!(both.macs, a.macs, "{name}: the vector phase has no MACs");
+            assert_eq!(both.mode, a.mode, "{name}");
+            assert!(b.cycles.get() > 0 && b.energy.total().get() > 0.0, "{name}: the vector phase costs");
+            for ((t, x), y) in both.buffers.iter().zip(&a.buffers).zip(&b.buffers) {
+                assert_eq!((t.reads, t.writes), (x.reads + y.reads, x.writes + y.writes), "{name}: {}", t.name);
+            }
+            assert_eq!(both.latency, hw.clock.duration(both.cycles), "{name}");
+            // The layer's one phase costs what `run` reports for it.
+            let run = run(&g, &hw).expect("runs");
+            let row = run.layers.iter().find(|r| r.name == l.name).expect("row");
+            if row.fused_into.is_none() && !row.op.contains('+') {
+                assert_eq!(row, &a, "{name}");
+            }
+        }
+    }
+
+    /// A GEMM whose second operand is an activation has one per batch element: it costs as
+    /// many GEMMs of one element.
+    #[test]
+    fn a_gemm_with_an_activation_operand_runs_once_per_batch_element() {
+        let g = mnv1_w8a8();
+        let l = g.layers.iter().find(|l| g.op_name(l) == "conv").expect("a conv");
+        let Phase::Gemm { work, .. } = phases_of(&g, l)[0] else { panic!("a conv costs a GEMM") };
+        let one = Phase::Gemm { work: ConvWork { n: 1, ..work }, operand: Operand::Constant };
+        let batch = |operand| Phase::Gemm { work: ConvWork { n: 4, ..work }, operand };
+        for name in ["systolic32", "nvdla_full", "dsp"] {
+            let hw = crate::hw::load_hw(name, &[]).expect("preset");
+            let single = cost(&g, l, &hw, &[one]);
+            let act = cost(&g, l, &hw, &[batch(Operand::Activation { input: 0 })]);
+            let shared = cost(&g, l, &hw, &[batch(Operand::Constant)]);
+            assert_eq!(act.cycles, Cycles(4 * single.cycles.get()), "{name}");
+            assert_eq!(act.macs, Macs(4 * single.macs.get()), "{name}");
+            assert_eq!(act.dram_read, Bytes(4 * single.dram_read.get()), "{name}");
+            assert_eq!(act.macs, shared.macs, "{name}");
+            // A data input the layer does not have is an error naming it.
+            let sched = Sched { objective: Objective::default(), memo: None };
+            let missing = [batch(Operand::Activation { input: 3 })];
+            let e = run_phases(&g, l, &hw, &missing, &[], sched, &mut Vec::new()).expect_err("no input 3");
+            assert!(e.to_string().contains("data input 3"), "{e}");
+        }
     }
 
     #[test]

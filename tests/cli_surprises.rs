@@ -115,7 +115,7 @@ fn output_paths_are_checked_before_the_work() {
 #[test]
 fn a_closed_pipe_is_not_a_crash() {
     let bin = env!("CARGO_BIN_EXE_accelsim");
-    for args in ["models", "hw list", "hw show systolic32"] {
+    for args in ["models", "hw list", "hw show systolic32", "nvdla-estimate", "sweep --hw systolic32 --model mnv1"] {
         // The reader (`true`) is gone before accelsim writes (it starts after a pause).
         let script = format!("set -o pipefail; (sleep 0.3; exec \"{bin}\" {args}) | true");
         let out = std::process::Command::new("bash").args(["-c", &script]).output().expect("bash");

@@ -58,7 +58,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("tflite/wrong_magic.tflite", "no 'TFL3' file identifier", false),
     ("tflite/huge_shape.tflite", "[1048576, 1024, 1024, 3] has 216 bytes of data", false),
     ("tflite/negative_dim.tflite", "has a negative dimension [8, -3, 3, 3]", false),
-    ("tflite/unknown_op.tflite", "unsupported operator TANH at operator index 0", false),
+    ("tflite/unknown_op.tflite", "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator index 0", false),
     ("tflite/inconsistent_shapes.tflite", "output shape [2, 9, 9, 9] but its inputs give [1, 8, 8, 8]", false),
     ("tflite/bad_tensor_index.tflite", "tensor index 999 out of range", false),
     ("tflite/huge_activation.tflite", "too large to", false),

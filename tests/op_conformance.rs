@@ -12,7 +12,8 @@ use accelsim::export::tflite::to_tflite;
 use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
+    WeightSource,
 };
 use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{work_of, Work};
@@ -30,6 +31,19 @@ fn family(op: &Op) -> &'static str {
         Op::Conv2d(_) => "conv",
         Op::FullyConnected(_) => "fc",
         Op::Binary(BinaryKind::Add) => "binary:add",
+        Op::Binary(BinaryKind::Sub) => "binary:sub",
+        Op::Binary(BinaryKind::Mul) => "binary:mul",
+        Op::Binary(BinaryKind::Div) => "binary:div",
+        Op::Binary(BinaryKind::Maximum) => "binary:maximum",
+        Op::Binary(BinaryKind::Minimum) => "binary:minimum",
+        Op::Binary(BinaryKind::Prelu) => "binary:prelu",
+        Op::Unary(UnaryKind::Logistic) => "unary:logistic",
+        Op::Unary(UnaryKind::Tanh) => "unary:tanh",
+        Op::Unary(UnaryKind::HardSwish) => "unary:hard_swish",
+        Op::Unary(UnaryKind::LeakyRelu { .. }) => "unary:leaky_relu",
+        Op::Unary(UnaryKind::Relu) => "unary:relu",
+        Op::Unary(UnaryKind::Relu6) => "unary:relu6",
+        Op::Unary(UnaryKind::ReluN1To1) => "unary:relu_n1_to_1",
         Op::Pool(_) => "pool",
         Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => "reduce:mean",
         Op::Softmax(_) => "softmax",
@@ -45,6 +59,19 @@ const ALL_FAMILIES: &[&str] = &[
     "conv",
     "fc",
     "binary:add",
+    "binary:sub",
+    "binary:mul",
+    "binary:div",
+    "binary:maximum",
+    "binary:minimum",
+    "binary:prelu",
+    "unary:logistic",
+    "unary:tanh",
+    "unary:hard_swish",
+    "unary:leaky_relu",
+    "unary:relu",
+    "unary:relu6",
+    "unary:relu_n1_to_1",
     "pool",
     "reduce:mean",
     "softmax",
@@ -212,6 +239,65 @@ fn cases() -> Vec<Case> {
         reference: x0.iter().enumerate().map(|(i, a)| a + k[i % 3]).collect(),
         quantizable: false,
     });
+
+    // The other binary kinds of two activations, and of a broadcast constant.
+    type F2 = fn(f32, f32) -> f32;
+    let two: [(&'static str, BinaryKind, F2); 4] = [
+        ("sub", BinaryKind::Sub, |a, b| a - b),
+        ("mul", BinaryKind::Mul, |a, b| a * b),
+        ("maximum", BinaryKind::Maximum, f32::max),
+        ("minimum", BinaryKind::Minimum, f32::min),
+    ];
+    for (name, kind, f) in two {
+        out.push(Case {
+            name,
+            graph: graph(name, Op::Binary(kind), 2, vec![]),
+            shape: X.to_vec(),
+            macs: 0,
+            reference: x0.iter().zip(&x1).map(|(&a, &b)| f(a, b)).collect(),
+            quantizable: true,
+        });
+    }
+    let d = vec![0.5, -2.0, 4.0];
+    out.push(Case {
+        name: "div_broadcast_constant",
+        graph: graph("div", Op::Binary(BinaryKind::Div), 1, vec![(TensorKind::Constant, vec![3], d.clone())]),
+        shape: X.to_vec(),
+        macs: 0,
+        reference: x0.iter().enumerate().map(|(i, a)| a / d[i % 3]).collect(),
+        quantizable: false,
+    });
+    let slopes = vec![0.1, 0.25, 0.5];
+    out.push(Case {
+        name: "prelu",
+        graph: graph("prelu", Op::Binary(BinaryKind::Prelu), 1, vec![(TensorKind::Constant, vec![3], slopes.clone())]),
+        shape: X.to_vec(),
+        macs: 0,
+        reference: x0.iter().enumerate().map(|(i, &a)| if a >= 0.0 { a } else { a * slopes[i % 3] }).collect(),
+        quantizable: false,
+    });
+
+    // Unary kinds (activation functions as layers).
+    type F1 = fn(f32) -> f32;
+    let one: [(&'static str, UnaryKind, F1); 7] = [
+        ("logistic", UnaryKind::Logistic, |x| 1.0 / (1.0 + (-x).exp())),
+        ("tanh", UnaryKind::Tanh, f32::tanh),
+        ("hard_swish", UnaryKind::HardSwish, |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
+        ("leaky_relu", UnaryKind::LeakyRelu { alpha: 0.2 }, |x| if x > 0.0 { x } else { 0.2 * x }),
+        ("relu", UnaryKind::Relu, |x| x.max(0.0)),
+        ("relu6", UnaryKind::Relu6, |x| x.clamp(0.0, 6.0)),
+        ("relu_n1_to_1", UnaryKind::ReluN1To1, |x| x.clamp(-1.0, 1.0)),
+    ];
+    for (name, kind, f) in one {
+        out.push(Case {
+            name,
+            graph: graph(name, Op::Unary(kind), 1, vec![]),
+            shape: X.to_vec(),
+            macs: 0,
+            reference: x0.iter().map(|&v| f(v)).collect(),
+            quantizable: true,
+        });
+    }
 
     // Pooling 2x2 stride 2.
     for (kind, name) in [(PoolKind::Max, "maxpool"), (PoolKind::Avg, "avgpool")] {
@@ -523,9 +609,19 @@ fn golden_models_cover() {
         let g = tflite::import_tflite(root.join(format!("{m}.tflite"))).expect("golden model").graph;
         golden.extend(g.layers.iter().map(|l| family(&l.op)));
     }
+    // The per-operator goldens of `tests/op_goldens.rs` (integer variants only).
+    let ops = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
+    for e in std::fs::read_dir(&ops).expect("tests/fixtures/ops") {
+        let name = e.expect("entry").file_name().into_string().expect("utf-8");
+        if name.ends_with("_int8.tflite") || name.ends_with("_16x8.tflite") {
+            let g = tflite::import_tflite(ops.join(&name)).expect("op golden").graph;
+            golden.extend(g.layers.iter().map(|l| family(&l.op)));
+        }
+    }
     // Exact here: QUANTIZE and DEQUANTIZE (`quantize_and_dequantize_are_exact`), PAD
-    // (`pad_is_exact`).
-    let here = ["convert:quantize", "convert:dequantize", "layout:pad"];
+    // (`pad_is_exact`). DIV has no integer kernel in LiteRT (int8 DIV does not exist): it
+    // runs in float, checked against LiteRT's float kernel by `tests/op_goldens.rs`.
+    let here = ["convert:quantize", "convert:dequantize", "layout:pad", "binary:div"];
     for f in ALL_FAMILIES {
         assert!(golden.contains(f) || here.contains(f), "{f}: no integer golden");
     }

@@ -303,3 +303,141 @@ fn unusable_quantization_parameters_are_refused_at_load_naming_the_file() {
         }
     }
 }
+
+/// Finding 3: a `.tflite` whose scales cannot quantize (negative, zero, NaN) is refused at
+/// load, naming the file; a huge finite one (1e19) is refused where it would overflow the
+/// fixed-point rescale, instead of wrapping to a wrong answer with exit 0.
+#[test]
+fn tflite_scales_that_cannot_quantize_are_refused_naming_the_file() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let model = shared().join("tflite/models/tiny_int8.tflite");
+    let input = shared().join("tflite/golden/tiny_int8/input_0.bin");
+    let src = std::fs::read(&model).expect("model");
+    let g = accelsim::import::tflite::import_tflite(&model).expect("imports").graph;
+    // Every scale of the file that occurs once in it, so patching its bytes changes that scale.
+    let scales: Vec<f32> = g.tensors.iter().filter_map(|t| t.quant.as_ref()).flat_map(|q| q.scales.clone()).collect();
+    let at = |v: f32| -> Vec<usize> {
+        src.windows(4).enumerate().filter(|(_, w)| *w == v.to_le_bytes()).map(|(i, _)| i).collect()
+    };
+    let input_scale = g.tensor(g.inputs[0]).quant.as_ref().expect("quantized input").scales[0];
+    let [offset] = at(input_scale)[..] else { panic!("the input scale {input_scale} is not unique in the file") };
+    assert!(scales.len() > 1);
+    let bad = d.path().join("bad.tflite");
+    let out = d.path().join("out.bin");
+    for (value, fragment) in [
+        (-input_scale, "expected a finite positive number"),
+        (0.0, "expected a finite positive number"),
+        (f32::NAN, "expected a finite positive number"),
+    ] {
+        let mut b = src.clone();
+        b[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        std::fs::write(&bad, &b).expect("write");
+        for cmd in [
+            vec!["run", "--hw", "systolic32", "--model", s(&bad)],
+            vec!["exec", "--model", s(&bad), "--input", s(&input), "--output", s(&out)],
+        ] {
+            let o = accelsim(&cmd, SEC);
+            fails_with(&o, fragment);
+            assert!(err(&o).contains("bad.tflite"), "{}", err(&o));
+            assert!(!out.exists(), "an output was written");
+        }
+    }
+    let mut b = src.clone();
+    b[offset..offset + 4].copy_from_slice(&1e19f32.to_le_bytes());
+    std::fs::write(&bad, &b).expect("write");
+    // Finite but huge: the rescale it implies is refused before any output is written.
+    let o = accelsim(&["exec", "--model", s(&bad), "--input", s(&input), "--output", s(&out)], SEC);
+    fails_with(&o, "is outside what integer kernels can apply");
+    assert!(!out.exists(), "an output was written");
+}
+
+/// Finding 8: `run` on a large network with real weights does not run its accuracy
+/// simulation unasked (39 G MACs and 1 GiB of values took minutes and 8 GB before): the
+/// report says why and how to ask for it, in the time the cost model takes.
+#[test]
+fn run_skips_an_unasked_accuracy_run_of_a_large_network() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let toml = d.path().join("bigconv.toml");
+    std::fs::write(
+        &toml,
+        "name = \"bigconv\"\ninput = { name = \"input\", shape = [1, 2048, 2048, 3] }\n\n[[layer]]\nname = \"conv\"\n\
+         op = \"conv2d\"\nfilters = 64\nkernel = 7\nstride = 1\npadding = \"same\"\nactivation = \"relu\"\n",
+    )
+    .expect("write");
+    let aqm = d.path().join("big.aqm");
+    let o = accelsim(&["quantize", "--model", s(&toml), "--data-free", "--out", s(&aqm)], SEC);
+    assert!(o.status.success(), "{}", err(&o));
+    let start = Instant::now();
+    let o = accelsim(&["run", "--hw", "systolic32", "--model", s(&aqm), "--format", "json"], SEC);
+    assert!(o.status.success(), "{}", err(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("accuracy (SQNR) not evaluated") && out.contains("give --input"), "{out}");
+    assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+}
+
+/// Finding 4: a float model with a NaN weight is refused by `quantize` (naming the file and
+/// the tensor, writing nothing) and fails its points in `sweep --functional` instead of
+/// reporting a meaningless SQNR.
+#[test]
+fn non_finite_weights_are_refused_by_quantize_and_functional_sweeps() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let model = shared().join("onnx/models/small_resnet2_float32.tflite");
+    let src = std::fs::read(&model).expect("model");
+    let g = accelsim::import::tflite::import_tflite(&model).expect("imports").graph;
+    // A weight value whose bytes occur once in the file: patching them changes that weight.
+    let value = g
+        .tensors
+        .iter()
+        .filter(|t| t.kind == accelsim::ir::TensorKind::Weight)
+        .filter_map(|t| match &t.data {
+            Some(accelsim::ir::TensorData::F32(v)) => Some(v.clone()),
+            _ => None,
+        })
+        .flatten()
+        .find(|v| src.windows(4).filter(|w| *w == v.to_le_bytes()).count() == 1)
+        .expect("a weight stored once");
+    let at = src.windows(4).position(|w| w == value.to_le_bytes()).expect("found");
+    let mut bad = src.clone();
+    bad[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let f = d.path().join("nan_weight.tflite");
+    std::fs::write(&f, &bad).expect("write");
+    let out = d.path().join("q.aqm");
+    let o = accelsim(&["quantize", "--model", s(&f), "--data-free", "--out", s(&out)], SEC);
+    fails_with(&o, "nan_weight.tflite");
+    assert!(err(&o).contains("expected finite values"), "{}", err(&o));
+    assert!(!out.exists(), "a broken model was written");
+    let o = accelsim(&["sweep", "--hw", "systolic32", "--model", s(&f), "--functional"], SEC);
+    fails_with(&o, "expected finite values");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(",0.005"), "a meaningless SQNR was reported");
+}
+
+/// Finding 5: sizes are checked before any allocation: `quantize` of a model TOML whose
+/// kernel would take 100 GB, and `sweep --width 65535 --functional` (35 TB of activations),
+/// fail at once with the limit, without aborting or losing the sweep's output.
+#[test]
+fn huge_kernels_and_widths_fail_before_allocating() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let toml = d.path().join("hugek.toml");
+    std::fs::write(
+        &toml,
+        "name = \"hugek\"\ninput = { name = \"input\", shape = [1, 300, 300, 3] }\n\n[[layer]]\nname = \"conv\"\n\
+         op = \"conv2d\"\nfilters = 100000\nkernel = 300\nstride = 1\npadding = \"valid\"\n",
+    )
+    .expect("write");
+    let out = d.path().join("q.aqm");
+    for extra in [&["--data-free"][..], &[]] {
+        let mut args = vec!["quantize", "--model", s(&toml), "--out", s(&out)];
+        args.extend_from_slice(extra);
+        let o = accelsim(&args, SEC);
+        fails_with(&o, "its values pass 4 GiB");
+        assert!(!out.exists());
+    }
+    let csv = d.path().join("sweep.csv");
+    let o = accelsim(
+        &["sweep", "--hw", "systolic32", "--model", "mnv1", "--width", "65535", "--functional", "--out", s(&csv)],
+        SEC,
+    );
+    fails_with(&o, "too large to execute");
+    let text = std::fs::read_to_string(&csv).expect("the sweep's rows were written");
+    assert!(text.lines().count() == 2 && text.contains("too large to execute"), "{text}");
+}

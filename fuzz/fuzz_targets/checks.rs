@@ -8,6 +8,9 @@
 //! graph is valid, executes or is refused with an error, and costs to finite numbers.
 #![allow(dead_code)]
 
+#[path = "gen_onnx.rs"]
+pub mod gen_onnx;
+
 use accelsim::import::{aqm, model_file, npy, LoadOptions};
 use accelsim::ir::{Graph, TensorKind};
 use accelsim::kernels::{Arithmetic, Executor};
@@ -217,6 +220,54 @@ pub fn tflite_roundtrip_bytes(data: &[u8]) {
     if q.inputs.len() == 1 && q.tensor(q.inputs[0]).dtype == m.graph.tensor(m.graph.inputs[0]).dtype {
         assert_eq!(outs(&q, &a), outs(&m.graph, &b), "exported model computes differently");
     }
+}
+
+/// Structure-aware ONNX generator ([`gen_onnx`]): the bytes choose a small float CNN written
+/// in two equivalent forms (as exporters write it, with BatchNormalization, Gemm alpha/beta
+/// and transB, MatMul + Add, Identity, Dropout and Clip; and folded by the generator). Both
+/// must import to the same number of layers, execute in float to the same outputs (up to
+/// f32 rounding of the folding) and cost exactly the same.
+pub fn onnx_gen_bytes(data: &[u8]) {
+    let Some(pair) = gen_onnx::generate(data) else { return };
+    let import = |b: &[u8], name: &str| {
+        accelsim::import::onnx::import_onnx_bytes(b, name)
+            .unwrap_or_else(|e| panic!("a generated model must import: {e}"))
+    };
+    let (a, f) = (import(&pair.exported, "exported.onnx"), import(&pair.folded, "folded.onnx"));
+    assert_eq!(a.layers.len(), f.layers.len(), "the exported form imports to other layers than the folded one");
+    let n: usize = pair.input.iter().product();
+    let mut s = 0x2545_F491_4F6C_DD1Du64 ^ data.len() as u64;
+    let x: Vec<f32> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    let run = |g: &Graph| {
+        accelsim::kernels::run_float(g, std::slice::from_ref(&x))
+            .unwrap_or_else(|e| panic!("a generated model must execute: {e}"))
+    };
+    let (va, vf) = (run(&a), run(&f));
+    for (oa, of) in a.outputs.iter().zip(&f.outputs) {
+        let (Some(accelsim::kernels::Values::F32(ya)), Some(accelsim::kernels::Values::F32(yf))) =
+            (&va[oa.0], &vf[of.0])
+        else {
+            panic!("float outputs expected");
+        };
+        assert_eq!(ya.len(), yf.len());
+        let scale = yf.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (p, q)) in ya.iter().zip(yf).enumerate() {
+            assert!(p.is_finite() && (p - q).abs() <= 1e-3 * scale, "output {i}: exported {p}, folded {q}");
+        }
+    }
+    let hw = accelsim::hw::load_hw("systolic32", &[]).expect("preset");
+    let cost = |mut g: Graph| {
+        assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        accelsim::pipeline::run(&g, &hw).map(|r| r.totals.cycles).map_err(|e| e.to_string())
+    };
+    assert_eq!(cost(a), cost(f), "the two forms cost differently");
 }
 
 /// A model TOML chosen by `data`: an input of 1..=8 square pixels and 1..=4 channels, then

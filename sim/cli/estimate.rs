@@ -4,6 +4,7 @@
 use crate::import::{load_model, LoadOptions};
 use crate::simulate::nvdla_estimator::{estimate, layers_from_graph, workbook, Bound, EstimatorConfig, GraphLayers};
 use miette::{miette, Result, WrapErr};
+use std::fmt::Write;
 
 /// Arguments of `accelsim nvdla-estimate`.
 #[derive(clap::Args, Debug)]
@@ -23,11 +24,14 @@ pub struct EstimateArgs {
     pub model: String,
 }
 
-/// Runs the estimator and prints per-layer rows and the frame rate.
+/// Runs the estimator and prints per-layer rows and the frame rate (through
+/// [`super::run::emit`], so a reader that stops early is not an error).
 pub fn run(a: &EstimateArgs) -> Result<()> {
+    let mut s = String::new();
     let gl = if a.model == "workbook" {
         let (name, channels) = workbook::ERRATUM;
-        println!(
+        let _ = writeln!(
+            s,
             "network: the workbook's Caffe ResNet-50 v1 rows (sheet ResNet50), with its row for {name} at {channels} input channels as the sheet has it (pool1 gives 64)"
         );
         GraphLayers { layers: workbook::workbook_layers(), skipped: Vec::new() }
@@ -39,13 +43,15 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
     };
     let config = EstimatorConfig::primer(a.macs, a.cbuf_kib, a.gbps);
     let est = estimate(&config, &gl.layers).map_err(|e| miette!("{e}"))?;
-    println!(
+    let _ = writeln!(
+        s,
         "{:<22} {:>12} {:>12} {:>12} {:>6} {:>10}",
         "layer", "mac_cycles", "dram_cycles", "cycles", "bound", "dram_KB"
     );
     for l in &est.layers {
         let bound = if l.bound == Bound::Mac { "MAC" } else { "DRAM" };
-        println!(
+        let _ = writeln!(
+            s,
             "{:<22} {:>12.0} {:>12} {:>12.0} {:>6} {:>10.1}",
             l.name,
             l.mac_cycles,
@@ -55,10 +61,11 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
             l.dram_traffic_kib
         );
     }
-    for s in &gl.skipped {
-        println!("skipped {}: {}", s.name, s.reason);
+    for sk in &gl.skipped {
+        let _ = writeln!(s, "skipped {}: {}", sk.name, sk.reason);
     }
-    println!(
+    let _ = writeln!(
+        s,
         "total: {:.0} cycles, {:.3} ms, {:.2} frames/s ({} MACs, {} KB CBUF, {} GB/s)",
         est.cycles,
         est.frame_time.0 * 1e3,
@@ -67,5 +74,5 @@ pub fn run(a: &EstimateArgs) -> Result<()> {
         a.cbuf_kib,
         a.gbps
     );
-    Ok(())
+    super::run::emit(None, &s, &[])
 }

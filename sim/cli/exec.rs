@@ -35,6 +35,10 @@ pub struct ExecArgs {
     /// Directory to write every computed tensor into (`tNNNN_<name>.bin` plus `index.json`).
     #[arg(long)]
     pub dump: Option<PathBuf>,
+    /// Shape of an ONNX input with dynamic dimensions, in the model's order
+    /// (`NAME=1x3x224x224`); repeat for several inputs.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<crate::import::InputShape>,
 }
 
 /// The layout of a rank-4 raw tensor file.
@@ -200,6 +204,30 @@ fn dump(graph: &Graph, vals: &[Option<Values>], dir: &Path, inputs: &[Input]) ->
     write_output("--dump", &dir.join("index.json"), &json, inputs).map_err(miette::Report::new)
 }
 
+/// The most MACs `run` simulates for its accuracy note when not given an input: the float
+/// reference and the accelerator's arithmetic each execute every MAC, so this keeps the
+/// note to seconds (ResNet-50 at 224x224 is 4.1 G MACs).
+const UNASKED_ACCURACY_MACS: u64 = 8_000_000_000;
+
+/// The most tensor-value bytes (as 4-byte values, [`crate::kernels::value_bytes`]) `run`
+/// simulates unasked: the evaluation holds several copies of every tensor.
+const UNASKED_ACCURACY_BYTES: u64 = 512 << 20;
+
+/// Why `g` is too large for `run`'s accuracy note unless an input asks for it, if it is.
+fn too_costly_unasked(g: &Graph) -> Option<String> {
+    let macs = g.total_macs().get();
+    let bytes = crate::kernels::value_bytes(g).unwrap_or(u64::MAX);
+    (macs > UNASKED_ACCURACY_MACS || bytes > UNASKED_ACCURACY_BYTES).then(|| {
+        format!(
+            "the network's {:.1} G MACs and {} MiB of tensor values pass what run simulates unasked ({} G MACs, {} MiB)",
+            macs as f64 / 1e9,
+            bytes >> 20,
+            UNASKED_ACCURACY_MACS / 1_000_000_000,
+            UNASKED_ACCURACY_BYTES >> 20
+        )
+    })
+}
+
 /// Runs the functional accuracy evaluation of `accelsim run` (see [`crate::accuracy`]) on
 /// a model with real weights and attaches it to the report; other models get a note saying
 /// why it was skipped. `input` is a raw file as for `exec`; without it, a seeded synthetic
@@ -218,6 +246,12 @@ pub(crate) fn attach_accuracy(
         report.notes.push(format!("accuracy (SQNR) not evaluated: {reason}"));
         return Ok(());
     }
+    if input.is_none() {
+        if let Some(reason) = too_costly_unasked(g) {
+            report.notes.push(format!("accuracy (SQNR) not evaluated: {reason}; give --input to evaluate it"));
+            return Ok(());
+        }
+    }
     let (x, desc) = match input {
         Some(p) => (read_input("--input", p, g.tensor(g.inputs[0]))?, p.display().to_string()),
         None => (accuracy::synthetic_input(g, 1).into_diagnostic()?, "synthetic (seed 1)".to_string()),
@@ -232,12 +266,16 @@ pub(crate) fn attach_accuracy(
 /// Runs `accelsim exec`.
 pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     let is_tflite = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    if is_tflite && !args.input_shapes.is_empty() {
+        return Err(miette!("--input-shape applies to .onnx models only"));
+    }
     let graph = if is_tflite {
         import_tflite(&args.model).into_diagnostic()?.graph
     } else {
         // Other formats (e.g. `.aqm` from `accelsim quantize`) through the common loader.
         let spec = args.model.to_string_lossy();
-        crate::import::load_model(&spec, &Default::default()).map_err(miette::Report::new)?
+        let opts = crate::import::LoadOptions { input_shapes: args.input_shapes.clone(), ..Default::default() };
+        crate::import::load_model(&spec, &opts).map_err(miette::Report::new)?
     };
     let g = &graph;
     check_activation_sizes(&args.model, g)?;

@@ -113,6 +113,10 @@ pub struct QuantizeArgs {
     /// Seed of the synthetic weights of built-in networks.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
+    /// Shape of an ONNX input with dynamic dimensions, in the model's order
+    /// (`NAME=1x3x224x224`); repeat for several inputs.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<crate::import::InputShape>,
     /// Output model: `.aqm` (any widths) or `.tflite` (w8a8 = int8, w8a16 = 16x8).
     #[arg(long)]
     pub out: PathBuf,
@@ -235,7 +239,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     if args.calib.is_some() && args.data_free {
         return Err(miette!("--calib and --data-free exclude each other"));
     }
-    let opts = LoadOptions { seed: args.seed, ..Default::default() };
+    let opts = LoadOptions { seed: args.seed, input_shapes: args.input_shapes.clone(), ..Default::default() };
     let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     let cfg = PtqConfig {
         widths: WidthPlan::resolve(&g, default, &requests).into_diagnostic()?,

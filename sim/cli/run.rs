@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// Input resolution (square) for networks that allow it.
     #[arg(long)]
     pub resolution: Option<usize>,
+    /// Shape of an ONNX input with dynamic dimensions, in the model's order
+    /// (`NAME=1x3x224x224`); repeat for several inputs.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<crate::import::InputShape>,
     /// Set a field of the accelerator description: `--set mac.rows=16`, `--set mac.dataflow=ws`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub overrides: Vec<String>,
@@ -62,7 +66,8 @@ pub struct RunArgs {
     pub out: Option<std::path::PathBuf>,
     /// Raw input for the functional accuracy run of a model with real weights (an imported
     /// .tflite): little-endian NHWC in the input's element type, as for `exec`. Default: a
-    /// deterministic synthetic image (seed 1).
+    /// deterministic synthetic image (seed 1), for networks of up to 8 G MACs and 512 MiB of
+    /// tensor values (larger ones are evaluated only when given an input).
     #[arg(long, value_name = "FILE")]
     pub input: Option<std::path::PathBuf>,
     /// Skip the functional accuracy run (per-layer SQNR on the accelerator's arithmetic).
@@ -96,7 +101,12 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let mut inputs = vec![Input::spec("--hw", &a.hw), Input::spec("--model", &a.model)];
     inputs.extend(a.input.as_deref().map(|p| Input::new("--input", p)));
     let hw = hw_from(&a.hw, &overrides)?;
-    let opts = LoadOptions { width: a.width, resolution: a.resolution, ..Default::default() };
+    let opts = LoadOptions {
+        width: a.width,
+        resolution: a.resolution,
+        input_shapes: a.input_shapes.clone(),
+        ..Default::default()
+    };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     // The accuracy run uses the model's own quantization, so it keeps the graph as loaded.
     let acc_graph = (!a.no_accuracy).then(|| g.clone());

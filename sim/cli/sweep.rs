@@ -2,7 +2,7 @@
 
 use super::output::{open_stream, Input};
 use super::run::emit;
-use super::sweep_stream::{resume_at, Rows};
+use super::sweep_stream::{resume_at, Rows, StreamError};
 use crate::map::tiling::Objective;
 use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::run::{used_by_range, Sweeper};
@@ -193,7 +193,10 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
     };
     start = start.min(range.end);
     let mut rows = match a.format {
-        SweepFormat::Csv => Rows::csv(&spec, std::io::BufWriter::new(out), has_header)?,
+        SweepFormat::Csv => match Rows::csv(&spec, std::io::BufWriter::new(out), has_header) {
+            Err(e) if e.is_closed_pipe() => return Ok(()),
+            r => r?,
+        },
         SweepFormat::Json => Rows::json(std::io::BufWriter::new(out)),
     };
     let bar = if std::io::stderr().is_terminal() {
@@ -213,7 +216,10 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
     for first in (start..range.end).step_by(batch) {
         let points: Vec<_> = (first..range.end.min(first.saturating_add(batch))).map(|i| spec.point(i)).collect();
         let results = pool.install(|| sweeper.run(&points, &tick));
-        rows.write(&spec, &results)?;
+        if !written(rows.write(&spec, &results))? {
+            bar.finish_and_clear();
+            return Ok(());
+        }
         done += results.len();
         for r in results.iter().filter(|r| r.error.is_some()) {
             failed += 1;
@@ -222,7 +228,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
             }
         }
     }
-    rows.finish()?;
+    written(rows.finish())?;
     bar.finish_and_clear();
     if spec.functional.is_some() {
         eprintln!("functional evaluations: {} for {} design points", sweeper.functional_evals(), done);
@@ -240,6 +246,15 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         return Err(miette!("no design point succeeded ({failed} failed, see above)"));
     }
     Ok(())
+}
+
+/// `Ok(false)` when the reader of the output went away (`accelsim sweep | head`): the sweep
+/// stops quietly, as every command does on a closed pipe.
+fn written(r: std::result::Result<(), StreamError>) -> Result<bool> {
+    match r {
+        Err(e) if e.is_closed_pipe() => Ok(false),
+        r => r.map(|()| true).map_err(miette::Report::new),
+    }
 }
 
 fn failure_line(spec: &SweepSpec, r: &crate::sweep::PointResult) -> String {

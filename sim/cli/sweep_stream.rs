@@ -29,6 +29,19 @@ pub enum StreamError {
     },
 }
 
+impl StreamError {
+    /// Whether the reader of the output went away (`accelsim sweep | head`): not an error,
+    /// the sweep just has no one to write to.
+    pub fn is_closed_pipe(&self) -> bool {
+        let pipe = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+        match self {
+            StreamError::Io(e) => pipe(e),
+            StreamError::Csv(e) => matches!(e.kind(), csv::ErrorKind::Io(e) if pipe(e)),
+            StreamError::Resume { .. } => false,
+        }
+    }
+}
+
 /// How rows are rendered.
 pub enum Rows<W: Write> {
     /// CSV through one writer (header first unless resuming a file that has it).

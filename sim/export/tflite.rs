@@ -364,7 +364,13 @@ impl Writer<'_> {
             Op::Binary(kind) => {
                 let row = codes::binary_out(*kind)
                     .ok_or_else(|| err(format!("TFLite has no operator for the element-wise {}", l.op.name())))?;
-                (OpCode { op: row.code, version: row.versions[wide as usize] }, Some((row.options)(act)))
+                // A kind without options carries no fused activation (checked above).
+                let options = row.options.map(|options| options(act));
+                (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
+            }
+            Op::Unary(kind) => {
+                let (row, options) = codes::unary_out(*kind);
+                (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
             Op::Layout(Layout::Concat { axis }) => {
                 let o = fb::ConcatenationOptions { axis: *axis as i32, fused_activation_function: act };

@@ -21,8 +21,10 @@ use serde::{Deserialize, Serialize};
 use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
+    WeightSource,
 };
+use crate::ops::{binary, unary};
 
 const FORMAT: &str = "accelsim-aqm";
 
@@ -79,6 +81,16 @@ enum RawOp {
         bias: bool,
     },
     Add,
+    /// An element-wise binary kind other than ADD, by its name in `ops::binary::TABLE`.
+    Binary {
+        kind: String,
+    },
+    /// An element-wise unary kind, by its name in `ops::unary::TABLE`; LEAKY_RELU's slope.
+    Unary {
+        kind: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alpha: Option<f32>,
+    },
     Concat {
         axis: usize,
     },
@@ -160,6 +172,26 @@ fn op_out(op: &Op) -> RawOp {
         },
         Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
         Op::Binary(BinaryKind::Add) => RawOp::Add,
+        Op::Binary(
+            k @ (BinaryKind::Sub
+            | BinaryKind::Mul
+            | BinaryKind::Div
+            | BinaryKind::Maximum
+            | BinaryKind::Minimum
+            | BinaryKind::Prelu),
+        ) => RawOp::Binary { kind: binary::row(*k).name.into() },
+        Op::Unary(k) => RawOp::Unary {
+            kind: unary::row(*k).name.into(),
+            alpha: match k {
+                UnaryKind::LeakyRelu { alpha } => Some(*alpha),
+                UnaryKind::Logistic
+                | UnaryKind::Tanh
+                | UnaryKind::HardSwish
+                | UnaryKind::Relu
+                | UnaryKind::Relu6
+                | UnaryKind::ReluN1To1 => None,
+            },
+        },
         Op::Layout(Layout::Concat { axis }) => RawOp::Concat { axis: *axis },
         Op::Pool(p) => RawOp::Pool {
             max: p.kind == PoolKind::Max,
@@ -178,13 +210,24 @@ fn op_out(op: &Op) -> RawOp {
     }
 }
 
-fn op_in(op: RawOp) -> Op {
-    match op {
+fn op_in(op: RawOp) -> Result<Op, String> {
+    Ok(match op {
         RawOp::Conv2d { out_channels, kernel, stride, dilation, padding, groups, bias } => {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
         RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
         RawOp::Add => Op::Binary(BinaryKind::Add),
+        RawOp::Binary { kind } => match binary::by_name(&kind) {
+            Some(r) => Op::Binary(r.kind),
+            None => return Err(format!("unknown element-wise binary kind '{kind}'")),
+        },
+        RawOp::Unary { kind, alpha } => match unary::by_name(&kind).map(|r| r.kind) {
+            Some(UnaryKind::LeakyRelu { .. }) => Op::Unary(UnaryKind::LeakyRelu {
+                alpha: alpha.ok_or_else(|| format!("unary kind '{kind}' needs 'alpha'"))?,
+            }),
+            Some(k) => Op::Unary(k),
+            None => return Err(format!("unknown element-wise unary kind '{kind}'")),
+        },
         RawOp::Concat { axis } => Op::Layout(Layout::Concat { axis }),
         RawOp::Pool { max, kernel, stride, padding } => Op::Pool(Pool {
             kind: if max { PoolKind::Max } else { PoolKind::Avg },
@@ -198,7 +241,7 @@ fn op_in(op: RawOp) -> Op {
         RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
         RawOp::Quantize => Op::Convert(Convert::Quantize),
         RawOp::Dequantize => Op::Convert(Convert::Dequantize),
-    }
+    })
 }
 
 fn parse_dtype(s: &str) -> Option<DataType> {
@@ -309,9 +352,10 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
         if l.inputs.is_empty() || l.outputs.is_empty() {
             return Err(err(format!("layer '{}': needs inputs and at least one output", l.name)));
         }
+        let op = op_in(l.op).map_err(|m| err(format!("layer '{}': {m}", l.name)))?;
         g.layers.push(Layer {
             name: l.name,
-            op: op_in(l.op),
+            op,
             inputs: l.inputs.into_iter().map(tid).collect::<Result<_, _>>()?,
             outputs: l.outputs.into_iter().map(tid).collect::<Result<_, _>>()?,
             activation,

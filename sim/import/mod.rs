@@ -15,8 +15,35 @@ use crate::diag::FileError;
 use crate::ir::Graph;
 use std::path::Path;
 
+/// The shape of a model input given on the command line (`--input-shape NAME=1x3x224x224`),
+/// in the model file's own dimension order; fixes the input's dynamic dimensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputShape {
+    /// The input's name in the model file.
+    pub name: String,
+    /// Its dimensions.
+    pub dims: Vec<usize>,
+}
+
+impl std::str::FromStr for InputShape {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, dims) =
+            s.rsplit_once('=').ok_or_else(|| format!("'{s}' is not NAME=DIMS (for example input=1x3x224x224)"))?;
+        let dims = dims
+            .split(['x', 'X', ','])
+            .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| format!("'{dims}' in '{s}' is not a list of positive sizes like 1x3x224x224"))?;
+        if name.is_empty() {
+            return Err(format!("'{s}' names no input (NAME=DIMS)"));
+        }
+        Ok(InputShape { name: name.to_string(), dims })
+    }
+}
+
 /// Options that reshape a network as it is loaded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
     /// MobileNet width multiplier (1.0 = as published).
     pub width: f64,
@@ -24,11 +51,13 @@ pub struct LoadOptions {
     pub resolution: Option<usize>,
     /// Seed of the synthetic weights of built-in networks.
     pub seed: u64,
+    /// Shapes of ONNX inputs with dynamic dimensions.
+    pub input_shapes: Vec<InputShape>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { width: 1.0, resolution: None, seed: 0x5eed }
+        Self { width: 1.0, resolution: None, seed: 0x5eed, input_shapes: Vec::new() }
     }
 }
 
@@ -44,13 +73,16 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
     if let crate::source::Source::Missing(p) = crate::source::resolve(spec, MODEL_EXTENSIONS) {
         return Err(FileError::whole(spec, crate::source::missing_message(p, "built-in network", &builtin::names())));
     }
+    if !opts.input_shapes.is_empty() && !spec.to_ascii_lowercase().ends_with(".onnx") {
+        return Err(FileError::whole(spec, "--input-shape applies to .onnx models only".to_string()));
+    }
     if path.is_file() {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         return match ext.as_str() {
             "tflite" => tflite::import_tflite(path)
                 .map(|m| named_after_file(m.graph, path))
                 .map_err(|e| FileError::whole(spec, e.to_string())),
-            "onnx" => onnx::import_onnx(path)
+            "onnx" => onnx::import_onnx_with(path, &opts.input_shapes)
                 .map(|g| named_after_file(g, path))
                 .map_err(|e| FileError::whole(spec, e.to_string())),
             "aqm" => aqm::read(path),

@@ -24,12 +24,22 @@
 //! tensor is accepted only when H = W = 1 (where both orders agree). So a rank-4 network
 //! input is fed NHWC and a rank-4 network output comes out NHWC.
 //!
-//! **Folding.** BatchNormalization is folded into the preceding Conv's weights and bias;
+//! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
+//! -> Reshape`); once every input shape is fixed (a dynamic batch is 1; other dynamic
+//! dimensions come from `--input-shape`, see [`InputShape`]) those subgraphs are constants,
+//! evaluated at import by `onnx/fold.rs`. A rank-4 input whose every reader is a
+//! `Transpose` 0,3,1,2 is NHWC (tf2onnx) and stored as it is.
+//!
+//! **Folding.** BatchNormalization, and Mul / Add / Sub / Div by a constant that varies
+//! along the channels only, are folded into the weights and bias of the Conv or Gemm that
+//! produced their input when it has no other reader, else become a depthwise 1x1
+//! convolution (with int8 weights +-127 and an int32 bias in a QDQ model);
 //! Relu and Clip(0,6) / Clip(0,inf) / Clip(-1,1) become the producing layer's fused
 //! activation; Gemm's alpha and beta are folded into its weights and bias; Identity and
 //! Dropout are pass-throughs; a MatMul followed by an Add of a constant vector becomes one
 //! fully connected layer with a bias.
 
+mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub, rustdoc::all)]
 mod generated;
 mod qdq;
@@ -38,6 +48,7 @@ use generated as pb;
 use prost::Message;
 use std::collections::HashMap;
 
+use super::InputShape;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
     PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
@@ -94,28 +105,66 @@ pub enum ImportError {
 
 type Res<T> = Result<T, ImportError>;
 
-/// Imports an ONNX file.
+/// The newest default-domain opset the importer knows (ONNX 1.16).
+pub const MAX_OPSET: i64 = 21;
+
+/// Imports an ONNX file whose inputs have fixed shapes (a dynamic batch dimension is 1).
 pub fn import_onnx(path: impl AsRef<std::path::Path>) -> Res<Graph> {
+    import_onnx_with(path, &[])
+}
+
+/// Imports an ONNX file, with `input_shapes` for inputs whose dimensions are dynamic.
+pub fn import_onnx_with(path: impl AsRef<std::path::Path>, input_shapes: &[InputShape]) -> Res<Graph> {
     let p = path.as_ref();
     let name = p.display().to_string();
     let bytes = crate::bounded_read::read_at_most(p, crate::bounded_read::MAX_MODEL_BYTES)
         .map_err(|source| ImportError::Io { path: name.clone(), source })?;
-    import_onnx_bytes(&bytes, &name)
+    import_onnx_bytes_with(&bytes, &name, input_shapes)
 }
 
 /// Imports an ONNX model from memory; `path` names it in errors and in the graph.
 pub fn import_onnx_bytes(bytes: &[u8], path: &str) -> Res<Graph> {
+    import_onnx_bytes_with(bytes, path, &[])
+}
+
+/// [`import_onnx_bytes`] with shapes for inputs whose dimensions are dynamic.
+pub fn import_onnx_bytes_with(bytes: &[u8], path: &str, input_shapes: &[InputShape]) -> Res<Graph> {
     let model = pb::ModelProto::decode(bytes)
         .map_err(|e| ImportError::Corrupt { path: path.into(), message: e.to_string() })?;
     let graph = model
         .graph
         .as_ref()
         .ok_or_else(|| ImportError::Corrupt { path: path.into(), message: "the model has no graph".into() })?;
-    Importer::new(path, graph).run(graph)
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version);
+    if let Some(v) = opset.filter(|&v| v > MAX_OPSET) {
+        return Err(ImportError::Invalid {
+            path: path.into(),
+            message: format!("opset {v} is newer than the newest supported ({MAX_OPSET}); re-export with opset_version <= {MAX_OPSET}"),
+        });
+    }
+    for s in input_shapes {
+        if !graph.input.iter().any(|i| i.name == s.name) {
+            let names: Vec<&str> = graph
+                .input
+                .iter()
+                .filter(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+                .map(|i| i.name.as_str())
+                .collect();
+            return Err(ImportError::Invalid {
+                path: path.into(),
+                message: format!(
+                    "--input-shape names '{}', which is not an input; the inputs are: {}",
+                    s.name,
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    Importer::new(path, graph, input_shapes).run(graph)
 }
 
 /// A constant read from an initializer or a Constant node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Const {
     dims: Vec<usize>,
     f: Vec<f32>,
@@ -172,6 +221,10 @@ struct Importer<'a> {
     graph_outputs: std::collections::HashSet<String>,
     /// Graph outputs that a DequantizeLinear turned into a `Dequantize` layer's output.
     dequantized_outputs: HashMap<String, TensorId>,
+    /// Shapes the user gave for inputs (ONNX order).
+    input_shapes: &'a [InputShape],
+    /// The nodes reading each value (indices into the graph's node list).
+    readers: HashMap<String, Vec<usize>>,
 }
 
 fn attr<'n>(n: &'n pb::NodeProto, name: &str) -> Option<&'n pb::AttributeProto> {
@@ -190,16 +243,40 @@ fn attr_s(n: &pb::NodeProto, name: &str) -> String {
     attr(n, name).map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default()
 }
 
+/// The ONNX name of element type `dt`.
+fn type_name(dt: i32) -> String {
+    let n = match dt {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        4 => "uint16",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        8 => "string",
+        9 => "bool",
+        10 => "float16",
+        11 => "double",
+        12 => "uint32",
+        13 => "uint64",
+        16 => "bfloat16",
+        other => return format!("#{other}"),
+    };
+    n.to_string()
+}
+
 fn nchw_to_nhwc(s: &[usize]) -> Vec<usize> {
     vec![s[0], s[2], s[3], s[1]]
 }
 
 impl<'a> Importer<'a> {
-    fn new(path: &'a str, graph: &pb::GraphProto) -> Self {
+    fn new(path: &'a str, graph: &pb::GraphProto, input_shapes: &'a [InputShape]) -> Self {
         let mut uses = HashMap::new();
-        for n in &graph.node {
+        let mut readers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (k, n) in graph.node.iter().enumerate() {
             for i in &n.input {
                 *uses.entry(i.clone()).or_insert(0) += 1;
+                readers.entry(i.clone()).or_default().push(k);
             }
         }
         for o in &graph.output {
@@ -214,6 +291,8 @@ impl<'a> Importer<'a> {
             names: Default::default(),
             graph_outputs: graph.output.iter().map(|o| o.name.clone()).collect(),
             dequantized_outputs: HashMap::new(),
+            input_shapes,
+            readers,
         }
     }
 
@@ -291,10 +370,41 @@ impl<'a> Importer<'a> {
                 };
                 (Vec::new(), i)
             }
+            // bool, int16, uint16: shape arithmetic (Where masks) and int16 QDQ zero points.
+            9 | 4 | 5 => {
+                let i: Vec<i64> = if !raw.is_empty() {
+                    let w = if t.data_type == 9 { 1 } else { 2 };
+                    if !raw_ok(w) {
+                        return Err(bad());
+                    }
+                    match t.data_type {
+                        9 => raw.iter().map(|&b| i64::from(b != 0)).collect(),
+                        4 => raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+                        _ => raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+                    }
+                } else {
+                    t.int32_data.iter().map(|&v| v as i64).collect()
+                };
+                (Vec::new(), i)
+            }
+            11 => {
+                let f: Vec<f32> = if !raw.is_empty() {
+                    if !raw_ok(8) {
+                        return Err(bad());
+                    }
+                    raw.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+                        .collect()
+                } else {
+                    t.double_data.iter().map(|&v| v as f32).collect()
+                };
+                (f, Vec::new())
+            }
             other => {
                 return Err(self.invalid(format!(
-                    "tensor '{}' has ONNX data type {} (only float32, int8, uint8, int32 and int64 constants are supported)",
-                    t.name, other
+                    "tensor '{}' has ONNX data type {} (only float32, double, int8, uint8, int16, uint16, int32, int64 and bool constants are supported)",
+                    t.name,
+                    type_name(other)
                 )))
             }
         };
@@ -345,8 +455,15 @@ impl<'a> Importer<'a> {
                 continue;
             }
             let shape = self.input_shape(vi)?;
+            // A rank-4 input is NCHW unless every reader transposes it to NCHW first
+            // (tf2onnx's NHWC input): then it is stored as it is.
+            let to_nchw = |k: &usize| {
+                let n = &graph.node[*k];
+                n.op_type == "Transpose" && attr_ints(n, "perm").is_some_and(|p| p == [0, 3, 1, 2])
+            };
+            let nhwc = self.readers.get(&vi.name).is_some_and(|r| !r.is_empty() && r.iter().all(to_nchw));
             let (shape, layout) =
-                if shape.len() == 4 { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
+                if shape.len() == 4 && !nhwc { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
             let name = self.unique(&vi.name);
             let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
             self.g.inputs.push(id);
@@ -370,6 +487,8 @@ impl<'a> Importer<'a> {
         Ok(self.g)
     }
 
+    /// The ONNX shape of graph input `vi`: its fixed dimensions, a dynamic batch
+    /// (dimension 0) of 1, or the shape given with `--input-shape`.
     fn input_shape(&self, vi: &pb::ValueInfoProto) -> Res<Vec<usize>> {
         use pb::tensor_shape_proto::dimension::Value as D;
         let tt = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
@@ -377,18 +496,75 @@ impl<'a> Importer<'a> {
             _ => return Err(self.invalid(format!("graph input '{}' is not a tensor", vi.name))),
         };
         if tt.elem_type != 1 {
-            return Err(
-                self.invalid(format!("graph input '{}' has element type {}, not float32", vi.name, tt.elem_type))
-            );
+            return Err(self.invalid(format!(
+                "graph input '{}' has element type {}, not float32 (inputs of other types are not supported)",
+                vi.name,
+                type_name(tt.elem_type)
+            )));
         }
         let dims = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
+        let given = self.input_shapes.iter().find(|s| s.name == vi.name);
+        let shown: Vec<String> = dims
+            .iter()
+            .map(|d| match &d.value {
+                Some(D::DimValue(v)) if *v > 0 => v.to_string(),
+                Some(D::DimParam(p)) if !p.is_empty() => p.clone(),
+                _ => "?".into(),
+            })
+            .collect();
+        if let Some(g) = given {
+            if tt.shape.is_some() && g.dims.len() != dims.len() {
+                return Err(self.invalid(format!(
+                    "--input-shape {}: {} dimensions given, but the input is [{}] (rank {})",
+                    vi.name,
+                    g.dims.len(),
+                    shown.join(", "),
+                    dims.len()
+                )));
+            }
+            for (i, d) in dims.iter().enumerate() {
+                if let Some(D::DimValue(v)) = d.value {
+                    if v > 0 && v as usize != g.dims[i] {
+                        return Err(self.invalid(format!(
+                            "--input-shape {}: dimension {i} is {} but the model fixes it to {v} (input [{}])",
+                            vi.name,
+                            g.dims[i],
+                            shown.join(", ")
+                        )));
+                    }
+                }
+            }
+        }
         let mut shape = Vec::new();
         for (i, d) in dims.iter().enumerate() {
-            match d.value {
-                Some(D::DimValue(v)) if v > 0 => shape.push(v as usize),
-                // A symbolic or unknown dimension: only the batch may be one; use 1.
-                _ if i == 0 => shape.push(1),
-                _ => return Err(self.invalid(format!("graph input '{}' has an unknown dimension {}", vi.name, i))),
+            match (d.value.as_ref(), given) {
+                (_, Some(g)) => shape.push(g.dims[i]),
+                (Some(D::DimValue(v)), None) if *v > 0 => shape.push(*v as usize),
+                // A dynamic batch dimension is 1 unless the user says otherwise.
+                (_, None) if i == 0 => shape.push(1),
+                (_, None) => {
+                    let example: Vec<String> = shown
+                        .iter()
+                        .enumerate()
+                        .map(|(k, s)| {
+                            if k == 0 && s.parse::<usize>().is_err() {
+                                "1".into()
+                            } else if s.parse::<usize>().is_ok() {
+                                s.clone()
+                            } else {
+                                format!("<{s}>")
+                            }
+                        })
+                        .collect();
+                    return Err(self.invalid(format!(
+                        "graph input '{}' [{}] has a dynamic dimension {i} ('{}'); give its size with --input-shape {}={}",
+                        vi.name,
+                        shown.join(", "),
+                        shown[i],
+                        vi.name,
+                        example.join("x")
+                    )));
+                }
             }
         }
         if shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).is_none() {
@@ -502,7 +678,41 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
+    /// Folds node `n` when it computes a constant: a [`fold::FOLDABLE`] op whose inputs
+    /// are all constants, or the `Shape` / `Size` of an activation (whose shape is known).
+    /// Returns whether it did.
+    fn try_fold(&mut self, index: usize, n: &pb::NodeProto) -> Res<bool> {
+        let op = n.op_type.as_str();
+        if !fold::FOLDABLE.contains(&op) || n.input.is_empty() {
+            return Ok(false);
+        }
+        if matches!(op, "Shape" | "Size") {
+            if let Some(Value::Act(id, l) | Value::QAct(id, l)) = n.input.first().and_then(|i| self.values.get(i)) {
+                // The ONNX shape of the activation stands in for its (unknown) values.
+                let dims = self.onnx_shape(*id, *l);
+                let stand_in = Const { dims, f: Vec::new(), i: Vec::new(), dt: 1, quant: None };
+                let c = fold::fold_shape(n, &stand_in).map_err(|m| self.unsupported(n, index, &m))?;
+                self.values.insert(self.out(n), Value::Const(c));
+                return Ok(true);
+            }
+        }
+        let mut ins = Vec::with_capacity(n.input.len());
+        for i in &n.input {
+            match self.values.get(i) {
+                _ if i.is_empty() => ins.push(None),
+                Some(Value::Const(c)) => ins.push(Some(c)),
+                _ => return Ok(false),
+            }
+        }
+        let c = fold::fold(n, &ins).map_err(|m| self.unsupported(n, index, &format!("folding constants: {m}")))?;
+        self.values.insert(self.out(n), Value::Const(c));
+        Ok(true)
+    }
+
     fn node(&mut self, index: usize, n: &pb::NodeProto) -> Res<()> {
+        if self.try_fold(index, n)? {
+            return Ok(());
+        }
         let name = self.layer_name(n, index);
         let out = self.out(n);
         match n.op_type.as_str() {
@@ -575,45 +785,26 @@ impl<'a> Importer<'a> {
                 self.add_layer(&name, Op::Conv2d(conv), vec![x, wid, bid], &out, Layout::Nchw)?;
             }
             "BatchNormalization" => {
-                let (x, _) = self.act(n, index, 0)?;
-                // The producing conv and its output channels.
-                let (li, o) = self
-                    .fusable_producer(n, x)
-                    .filter(|&li| self.g.layers[li].activation == Activation::None)
-                    .and_then(|li| match &self.g.layers[li].op {
-                        Op::Conv2d(c) => Some((li, c.out_channels)),
-                        _ => None,
-                    })
-                    .ok_or_else(|| {
-                        self.unsupported(
-                            n,
-                            index,
-                            "only a BatchNormalization right after a Conv is supported (it is folded into it)",
-                        )
-                    })?;
+                let (x, l) = self.act(n, index, 0)?;
                 let eps = attr_f(n, "epsilon", 1e-5);
-                let get = |k: usize| -> Res<Vec<f32>> { Ok(self.cst(n, index, k)?.map(|c| c.f).unwrap_or_default()) };
-                let (scale, b, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-                if [&scale, &b, &mean, &var].iter().any(|v| v.len() != o) {
+                if n.output.iter().skip(1).any(|o| !o.is_empty()) {
+                    return Err(self.unsupported(n, index, "training mode (running mean and variance outputs)"));
+                }
+                let get = |k: usize| -> Res<Vec<f32>> {
+                    self.cst(n, index, k)?
+                        .map(|c| c.f)
+                        .ok_or_else(|| self.unsupported(n, index, &format!("no input {k}")))
+                };
+                let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
+                let c = *self.onnx_shape(x, l).get(1).ok_or_else(|| self.unsupported(n, index, "a rank-1 input"))?;
+                if [&gamma, &beta, &mean, &var].iter().any(|v| v.len() != c) {
                     return Err(
-                        self.invalid(format!("node {index} (BatchNormalization): parameters are not {o} floats"))
+                        self.invalid(format!("node {index} (BatchNormalization): parameters are not {c} floats"))
                     );
                 }
-                // The importer gives every Conv its weights and bias (zeros when it has none).
-                let (wid, bid) = (self.g.layers[li].inputs[1], self.g.layers[li].inputs[2]);
-                let k: Vec<f32> = (0..o).map(|c| scale[c] / (var[c] + eps).sqrt()).collect();
-                if let Some(TensorData::F32(w)) = &mut self.g.tensor_mut(wid).data {
-                    let per = w.len() / o;
-                    for (c, chunk) in w.chunks_mut(per).enumerate() {
-                        chunk.iter_mut().for_each(|v| *v *= k[c]);
-                    }
-                }
-                if let Some(TensorData::F32(bb)) = &mut self.g.tensor_mut(bid).data {
-                    for c in 0..o {
-                        bb[c] = (bb[c] - mean[c]) * k[c] + b[c];
-                    }
-                }
-                self.values.insert(out, Value::Act(x, Layout::Nchw));
+                let scale: Vec<f32> = (0..c).map(|k| gamma[k] / (var[k] + eps).sqrt()).collect();
+                let shift: Vec<f32> = (0..c).map(|k| beta[k] - mean[k] * scale[k]).collect();
+                self.affine(n, index, &name, 0, x, l, scale, shift, &out)?;
             }
             "Relu" | "Clip" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -694,34 +885,31 @@ impl<'a> Importer<'a> {
                     Layout::Nchw,
                 )?;
             }
+            "Add" | "Sub" | "Mul" | "Div" if self.const_operand(n).is_some() => {
+                // An activation and a constant broadcast along its channels: folded into the
+                // producing Conv / Gemm, else a per-channel scale and shift.
+                let (k, c) = self.const_operand(n).unwrap_or_default();
+                let (x, l) = self.act(n, index, 1 - k)?;
+                let s = self.onnx_shape(x, l);
+                let per = self.per_channel(&c, &s, l).ok_or_else(|| {
+                    self.unsupported(
+                        n,
+                        index,
+                        &format!("a constant of shape {:?} that does not broadcast per channel over {s:?}", c.dims),
+                    )
+                })?;
+                let ch = per.len();
+                let (scale, shift) = match (n.op_type.as_str(), k) {
+                    ("Add", _) => (vec![1.0; ch], per),
+                    ("Sub", 1) => (vec![1.0; ch], per.iter().map(|v| -v).collect()),
+                    ("Sub", _) => (vec![-1.0; ch], per),
+                    ("Mul", _) => (per, vec![0.0; ch]),
+                    ("Div", 1) => (per.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch]),
+                    _ => return Err(self.unsupported(n, index, "dividing a constant by an activation")),
+                };
+                self.affine(n, index, &name, 1 - k, x, l, scale, shift, &out)?;
+            }
             "Add" => {
-                let consts: Vec<Option<Const>> = (0..2)
-                    .map(|k| match n.input.get(k).and_then(|i| self.values.get(i)) {
-                        Some(Value::Const(c)) => Some(c.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                if let Some(k) = consts.iter().position(Option::is_some) {
-                    // MatMul + Add(constant) -> fully connected with a bias.
-                    let (x, l) = self.act(n, index, 1 - k)?;
-                    let c = consts[k].clone().unwrap();
-                    let li = self.fusable_producer_at(n, 1 - k, x).filter(|&li| {
-                        let ly = &self.g.layers[li];
-                        matches!(&ly.op, Op::FullyConnected(fc) if !fc.bias && fc.out_features == c.f.len())
-                            && ly.activation == Activation::None
-                    });
-                    let li = li.ok_or_else(|| {
-                        self.unsupported(n, index, "adding a constant is supported only as the bias of a MatMul")
-                    })?;
-                    let bid = self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![c.f.len()], c.f);
-                    let ly = &mut self.g.layers[li];
-                    ly.inputs.push(bid);
-                    if let Op::FullyConnected(fc) = &mut ly.op {
-                        fc.bias = true;
-                    }
-                    self.values.insert(out, Value::Act(x, l));
-                    return Ok(());
-                }
                 let (a, la) = self.act(n, index, 0)?;
                 let (b, lb) = self.act(n, index, 1)?;
                 if la != lb || self.g.tensor(a).shape != self.g.tensor(b).shape {
@@ -757,55 +945,82 @@ impl<'a> Importer<'a> {
                 } else if l == Layout::Nchw && perm == [0, 2, 3, 1] {
                     // The NHWC view of an NCHW tensor is how the IR stores it already.
                     self.values.insert(out, Value::Act(x, Layout::Same));
+                } else if l == Layout::Same && rank == 4 && perm == [0, 3, 1, 2] {
+                    // An NHWC tensor (tf2onnx's input) seen as NCHW: the IR keeps it NHWC.
+                    self.values.insert(out, Value::Act(x, Layout::Nchw));
                 } else {
                     return Err(self.unsupported(
                         n,
                         index,
-                        &format!("perm {perm:?} (only 0,2,3,1 of an NCHW tensor, which restores NHWC order)"),
+                        &format!(
+                            "perm {perm:?} (only between NCHW and NHWC: 0,2,3,1 of an NCHW tensor, 0,3,1,2 of an NHWC one)"
+                        ),
                     ));
                 }
             }
-            "Reshape" | "Flatten" => {
+            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 let (x, l) = self.act(n, index, 0)?;
-                self.flat_ok(n, index, x, l)?;
                 let s = self.onnx_shape(x, l);
-                let target: Vec<i64> = if n.op_type == "Flatten" {
-                    let mut axis = attr_i(n, "axis", 1);
-                    if axis < 0 {
-                        axis += s.len() as i64;
+                let target = match n.op_type.as_str() {
+                    "Flatten" => {
+                        let a = attr_i(n, "axis", 1);
+                        let a = if a < 0 { a + s.len() as i64 } else { a }.clamp(0, s.len() as i64) as usize;
+                        Ok(vec![s[..a].iter().product(), s[a..].iter().product()])
                     }
-                    let axis = (axis.max(0) as usize).min(s.len());
-                    vec![s[..axis].iter().product::<usize>() as i64, s[axis..].iter().product::<usize>() as i64]
-                } else {
-                    let c = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no shape input"))?;
-                    if attr_i(n, "allowzero", 0) != 0 {
-                        return Err(self.unsupported(n, index, "allowzero = 1"));
+                    "Reshape" => {
+                        let c = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no shape input"))?;
+                        fold::reshape_dims(&s, &c.i, attr_i(n, "allowzero", 0) != 0)
                     }
-                    c.i.iter()
-                        .enumerate()
-                        .map(|(d, &v)| if v == 0 { s.get(d).copied().unwrap_or(0) as i64 } else { v })
-                        .collect()
+                    "Squeeze" => {
+                        let axes = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes"));
+                        fold::squeeze_dims(&s, axes.as_deref())
+                    }
+                    _ => {
+                        let axes = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes"));
+                        let axes = axes.ok_or_else(|| self.unsupported(n, index, "no axes"))?;
+                        fold::unsqueeze_dims(&s, &axes)
+                    }
                 };
-                let t = self.add_layer(
-                    &name,
-                    Op::Layout(LayoutOp::Reshape { shape: target }),
-                    vec![x],
-                    &out,
-                    Layout::Same,
-                )?;
-                // A rank-4 result is an ONNX NCHW tensor again; it is only consistent with NHWC storage if H*W == 1 or C == 1.
-                let ts = self.g.tensor(t).shape.clone();
-                if ts.len() == 4 {
-                    if ts[1] * ts[2] == 1 || ts[3] == 1 {
-                        let nhwc = nchw_to_nhwc(&ts);
-                        self.g.layers.last_mut().unwrap().op =
-                            Op::Layout(LayoutOp::Reshape { shape: nhwc.iter().map(|&d| d as i64).collect() });
-                        self.g.tensor_mut(t).shape = nhwc;
-                        self.values.insert(out, Value::Act(t, Layout::Nchw));
-                    } else {
-                        return Err(self.unsupported(n, index, &format!("reshape to rank 4 {ts:?}")));
+                let target = target.map_err(|m| self.unsupported(n, index, &m))?;
+                self.reshape(n, index, &name, x, l, target, &out)?;
+            }
+            "Pad" => self.pad(n, index, &name, &out)?,
+            "ReduceMean" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let rank = self.g.tensor(x).shape.len();
+                // Axes: the attribute before opset 18, the optional input since.
+                let axes = match self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes")) {
+                    Some(a) if !a.is_empty() => a,
+                    _ if attr_i(n, "noop_with_empty_axes", 0) != 0 => {
+                        self.values.insert(out, Value::Act(x, l));
+                        return Ok(());
                     }
-                }
+                    _ => (0..rank as i64).collect(),
+                };
+                let mut ir: Vec<usize> = axes
+                    .iter()
+                    .map(|&a| l.ir_axis(a, rank))
+                    .collect::<Result<_, _>>()
+                    .map_err(|a| self.unsupported(n, index, &format!("axis {a} of a rank-{rank} input")))?;
+                ir.sort_unstable();
+                ir.dedup();
+                let keep_dims = attr_i(n, "keepdims", 1) != 0;
+                // Without kept dims an NCHW tensor loses axes; what remains is in NHWC order
+                // in the IR, which is the ONNX order unless C and H or W remain.
+                let layout = match (l, keep_dims) {
+                    (l, true) => l,
+                    (Layout::Same, false) => Layout::Same,
+                    (Layout::Nchw, false) if ir.contains(&3) || (ir.contains(&1) && ir.contains(&2)) => Layout::Same,
+                    (Layout::Nchw, false) => {
+                        return Err(self.unsupported(
+                            n,
+                            index,
+                            &format!("a mean over axes {axes:?} of an NCHW tensor without keepdims (reorders C)"),
+                        ))
+                    }
+                };
+                let op = Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: ir, keep_dims });
+                self.add_layer(&name, op, vec![x], &out, layout)?;
             }
             "Gemm" | "MatMul" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -880,6 +1095,218 @@ impl<'a> Importer<'a> {
             }
             _ => return Err(self.unsupported(n, index, "")),
         }
+        Ok(())
+    }
+
+    /// Binds `out` to `x` (ONNX shape `onnx_shape(x, l)`) reshaped to the ONNX shape
+    /// `target`: the same tensor when nothing changes, else a Reshape layer. Reordering the
+    /// elements of an NCHW tensor stored NHWC is refused unless its order is unaffected
+    /// (H = W = 1 or C = 1).
+    #[allow(clippy::too_many_arguments)]
+    fn reshape(
+        &mut self,
+        n: &pb::NodeProto,
+        index: usize,
+        name: &str,
+        x: TensorId,
+        l: Layout,
+        target: Vec<usize>,
+        out: &str,
+    ) -> Res<()> {
+        if target == self.onnx_shape(x, l) {
+            // A no-op Reshape (exporters emit them around dynamic batch dimensions).
+            self.values.insert(out.to_string(), Value::Act(x, l));
+            return Ok(());
+        }
+        self.flat_ok(n, index, x, l)?;
+        // A rank-4 result is an ONNX NCHW tensor again; it is consistent with NHWC storage
+        // only if H*W == 1 or C == 1.
+        let (shape, layout) = if target.len() == 4 {
+            if target[2] * target[3] != 1 && target[1] != 1 {
+                return Err(self.unsupported(n, index, &format!("reshape to rank 4 {target:?}")));
+            }
+            (nchw_to_nhwc(&target), Layout::Nchw)
+        } else {
+            (target, Layout::Same)
+        };
+        let shape = shape.iter().map(|&d| d as i64).collect();
+        self.add_layer(name, Op::Layout(LayoutOp::Reshape { shape }), vec![x], out, layout)?;
+        Ok(())
+    }
+
+    /// ONNX `Pad` (constant zero padding; pads from the input since opset 11, the attribute
+    /// before; `axes` from opset 18).
+    fn pad(&mut self, n: &pb::NodeProto, index: usize, name: &str, out: &str) -> Res<()> {
+        let (x, l) = self.act(n, index, 0)?;
+        let mode = attr_s(n, "mode");
+        if !(mode.is_empty() || mode == "constant") {
+            return Err(self.unsupported(n, index, &format!("mode '{mode}' (only constant padding)")));
+        }
+        let value = match self.cst(n, index, 2)? {
+            Some(c) => c.f.first().copied().or_else(|| c.i.first().map(|&v| v as f32)).unwrap_or(0.0),
+            None => attr_f(n, "value", 0.0),
+        };
+        if value != 0.0 {
+            return Err(self.unsupported(n, index, &format!("padding with {value} (only with zeros)")));
+        }
+        let pads = match self.cst(n, index, 1)? {
+            Some(c) => c.i,
+            None => attr_ints(n, "pads").ok_or_else(|| self.unsupported(n, index, "no pads"))?,
+        };
+        let shape = self.onnx_shape(x, l);
+        let rank = shape.len();
+        let axes: Vec<i64> = match self.cst(n, index, 3)? {
+            Some(c) => c.i,
+            None => (0..rank as i64).collect(),
+        };
+        if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("pads {pads:?} for axes {axes:?} (two non-negative pads per axis)"),
+            ));
+        }
+        let mut ir_pads = vec![(0usize, 0usize); rank];
+        for (k, &a) in axes.iter().enumerate() {
+            let ir = l.ir_axis(a, rank).map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
+            ir_pads[ir] = (pads[k] as usize, pads[k + axes.len()] as usize);
+        }
+        if ir_pads.iter().all(|&p| p == (0, 0)) {
+            self.values.insert(out.to_string(), Value::Act(x, l));
+            return Ok(());
+        }
+        self.add_layer(name, Op::Layout(LayoutOp::Pad { pads: ir_pads }), vec![x], out, l)?;
+        Ok(())
+    }
+
+    /// The constant operand of a binary node with one activation and one float constant
+    /// operand: its position and value.
+    fn const_operand(&self, n: &pb::NodeProto) -> Option<(usize, Const)> {
+        let is_act = |k: usize| matches!(n.input.get(k).and_then(|i| self.values.get(i)), Some(Value::Act(..)));
+        (0..2).find_map(|k| match n.input.get(k).and_then(|i| self.values.get(i)) {
+            Some(Value::Const(c)) if is_act(1 - k) && c.dt == 1 => Some((k, c.clone())),
+            _ => None,
+        })
+    }
+
+    /// The per-channel values of a constant `c` broadcast against an activation of ONNX
+    /// shape `s` in layout `l`, when it varies along the channel axis only (the IR's last
+    /// axis: ONNX axis 1 of NCHW, the last axis otherwise).
+    fn per_channel(&self, c: &Const, s: &[usize], l: Layout) -> Option<Vec<f32>> {
+        let rank = s.len();
+        let ch = match l {
+            Layout::Nchw => 1,
+            Layout::Same => rank.checked_sub(1)?,
+        };
+        if c.dims.len() > rank || c.f.is_empty() {
+            return None;
+        }
+        let off = rank - c.dims.len();
+        if c.dims.iter().enumerate().any(|(k, &d)| d != 1 && d != s[k + off]) {
+            return None;
+        }
+        // The value at each channel, which every element of that channel must repeat.
+        let idx = fold::broadcast_index(s, &c.dims).ok()?;
+        let inner: usize = s[ch + 1..].iter().product();
+        let mut per: Vec<Option<f32>> = vec![None; s[ch]];
+        for (flat, &k) in idx.iter().enumerate() {
+            let slot = &mut per[flat / inner % s[ch]];
+            match *slot {
+                None => *slot = Some(c.f[k]),
+                Some(v) if v == c.f[k] => {}
+                Some(_) => return None,
+            }
+        }
+        per.into_iter().collect()
+    }
+
+    /// `out = x * scale + shift` per channel (the IR's last axis) for the activation that
+    /// is input `k` of node `n`: folded into the weights and bias of the Conv or Gemm that
+    /// produced `x` when it is its only reader, else a depthwise 1x1 convolution.
+    #[allow(clippy::too_many_arguments)]
+    fn affine(
+        &mut self,
+        n: &pb::NodeProto,
+        index: usize,
+        name: &str,
+        k: usize,
+        x: TensorId,
+        l: Layout,
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+        out: &str,
+    ) -> Res<()> {
+        let c = scale.len();
+        if scale.iter().all(|&s| s == 1.0) && shift.iter().all(|&s| s == 0.0) {
+            // Adding zeros (a ConstantOfShape exporters build) or multiplying by one.
+            self.values.insert(out.to_string(), Value::Act(x, l));
+            return Ok(());
+        }
+        let quantized = self.g.tensor(x).dtype.is_int();
+        let li = self.fusable_producer_at(n, k, x).filter(|&li| {
+            let ly = &self.g.layers[li];
+            let channels = match &ly.op {
+                Op::Conv2d(cv) => Some(cv.out_channels),
+                Op::FullyConnected(fc) => Some(fc.out_features),
+                _ => None,
+            };
+            let float_weights =
+                ly.inputs.get(1).is_some_and(|&w| matches!(self.g.tensor(w).data, Some(TensorData::F32(_))));
+            channels == Some(c) && float_weights && ly.activation == Activation::None
+        });
+        if let Some(li) = li.filter(|_| !quantized) {
+            let wid = self.g.layers[li].inputs[1];
+            if let Some(TensorData::F32(w)) = &mut self.g.tensor_mut(wid).data {
+                let per = w.len() / c;
+                for (ch, chunk) in w.chunks_mut(per).enumerate() {
+                    chunk.iter_mut().for_each(|v| *v *= scale[ch]);
+                }
+            }
+            match self.g.layers[li].inputs.get(2).copied() {
+                Some(bid) => {
+                    if let Some(TensorData::F32(b)) = &mut self.g.tensor_mut(bid).data {
+                        for ch in 0..c {
+                            b[ch] = b[ch] * scale[ch] + shift[ch];
+                        }
+                    }
+                }
+                None => {
+                    let bid = self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![c], shift);
+                    let ly = &mut self.g.layers[li];
+                    ly.inputs.push(bid);
+                    if let Op::FullyConnected(fc) = &mut ly.op {
+                        fc.bias = true;
+                    }
+                }
+            }
+            self.values.insert(out.to_string(), Value::Act(x, l));
+            return Ok(());
+        }
+        if self.g.tensor(x).shape.len() != 4 {
+            return Err(self.unsupported(
+                n,
+                index,
+                "a per-channel scale or shift of a rank-2 tensor is supported only right after a Gemm / MatMul",
+            ));
+        }
+        let conv = Conv2d {
+            out_channels: c,
+            kernel: [1, 1],
+            stride: [1, 1],
+            dilation: [1, 1],
+            padding: Padding::Valid,
+            groups: c,
+            bias: true,
+        };
+        let (wid, bid) = if quantized {
+            let (w, b) = qdq::affine_weights(self.g.tensor(x).quant.as_ref(), &scale, &shift);
+            let src: Vec<usize> = (0..c).collect();
+            self.quantized_weights(n, index, name, x, &w, &src, vec![c, 1, 1, 1], 0, Some(&b))?
+        } else {
+            let wid = self.add_const(&format!("{name}/scale"), TensorKind::Weight, vec![c, 1, 1, 1], scale);
+            (wid, self.add_const(&format!("{name}/shift"), TensorKind::Bias, vec![c], shift))
+        };
+        self.add_layer(name, Op::Conv2d(conv), vec![x, wid, bid], out, l)?;
         Ok(())
     }
 

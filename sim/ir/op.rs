@@ -135,6 +135,40 @@ pub struct Pool {
 pub enum BinaryKind {
     /// a + b.
     Add,
+    /// a - b.
+    Sub,
+    /// a * b.
+    Mul,
+    /// a / b.
+    Div,
+    /// max(a, b).
+    Maximum,
+    /// min(a, b).
+    Minimum,
+    /// Parametric ReLU: a where a >= 0, else a * b (b: the slopes, broadcast to a).
+    Prelu,
+}
+
+/// The element-wise unary kinds (rows of the table in `ops::unary`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UnaryKind {
+    /// 1 / (1 + exp(-x)) (TFLite's LOGISTIC, ONNX Sigmoid).
+    Logistic,
+    /// tanh(x).
+    Tanh,
+    /// x * relu6(x + 3) / 6.
+    HardSwish,
+    /// x where x >= 0, else alpha * x.
+    LeakyRelu {
+        /// The slope below zero.
+        alpha: f32,
+    },
+    /// max(x, 0) as a layer of its own.
+    Relu,
+    /// min(max(x, 0), 6) as a layer of its own.
+    Relu6,
+    /// min(max(x, -1), 1) as a layer of its own.
+    ReluN1To1,
 }
 
 /// A reduction over axes.
@@ -202,6 +236,8 @@ pub enum Op {
     FullyConnected(FullyConnected),
     /// Element-wise binary op of two data inputs with broadcasting.
     Binary(BinaryKind),
+    /// Element-wise unary op (activation functions as layers of their own).
+    Unary(UnaryKind),
     /// Max or average pooling.
     Pool(Pool),
     /// A reduction over axes.

@@ -1,5 +1,6 @@
 //! Element types and quantization parameters of IR tensors.
 
+use super::Activation;
 use std::fmt;
 
 /// The element type of a tensor: a float, or an integer of any width from 1 to 32 bits
@@ -68,6 +69,36 @@ impl QuantParams {
         Self { scales: vec![scale], zero_points: vec![zero_point], axis: None }
     }
 
+    /// The activation that a per-tensor quantized output of type `dtype` implies, for the
+    /// float reference of a quantized graph. Converters (TOCO's
+    /// `RemoveTrivialQuantizedActivationFunc`, legacy uint8 models) drop a fused RELU,
+    /// RELU6 or RELU_N1_TO_1 when the output's quantized range already clamps to it, so a
+    /// range starting at exactly 0 (zero point = the type's minimum) implies RELU, and
+    /// RELU6 when it also ends at 6 (to half a step); -1..1 implies RELU_N1_TO_1. Anything
+    /// else implies no activation (per-channel and float outputs included).
+    pub fn implied_activation(&self, dtype: DataType) -> Activation {
+        let DataType::Int { bits: bits @ 1..=32, signed } = dtype else { return Activation::None };
+        if self.is_per_channel() {
+            return Activation::None;
+        }
+        let (qmin, qmax) =
+            if signed { (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1) } else { (0, (1i64 << bits) - 1) };
+        let (s, z) = self.channel(0);
+        let (lo, hi) = ((qmin - z) as f64 * s as f64, (qmax - z) as f64 * s as f64);
+        let near = |a: f64, b: f64| (a - b).abs() <= s as f64 / 2.0;
+        if z == qmin {
+            if near(hi, 6.0) {
+                Activation::Relu6
+            } else {
+                Activation::Relu
+            }
+        } else if near(lo, -1.0) && near(hi, 1.0) {
+            Activation::ReluN1To1
+        } else {
+            Activation::None
+        }
+    }
+
     /// Whether there is one scale per channel.
     pub fn is_per_channel(&self) -> bool {
         self.axis.is_some() && self.scales.len() > 1
@@ -134,6 +165,20 @@ impl QuantParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_ranges_imply_activations() {
+        let u8t = DataType::Int { bits: 8, signed: false };
+        let act = |s: f32, z: i64, dt: DataType| QuantParams::per_tensor(s, z).implied_activation(dt);
+        assert_eq!(act(0.05, 0, u8t), Activation::Relu);
+        assert_eq!(act(6.0 / 255.0, 0, u8t), Activation::Relu6);
+        assert_eq!(act(6.0 / 255.0, -128, DataType::int(8)), Activation::Relu6);
+        assert_eq!(act(0.05, 128, u8t), Activation::None);
+        assert_eq!(act(0.05, -127, DataType::int(8)), Activation::None);
+        assert_eq!(act(0.05, 0, DataType::F32), Activation::None);
+        let pc = QuantParams { scales: vec![0.1, 0.2], zero_points: vec![0, 0], axis: Some(0) };
+        assert_eq!(pc.implied_activation(u8t), Activation::None);
+    }
 
     fn check(q: QuantParams, dtype: DataType, shape: &[usize]) -> Result<(), String> {
         q.check(dtype, shape)

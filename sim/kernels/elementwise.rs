@@ -55,6 +55,16 @@ impl AddParams {
 
 /// Quantized element-wise addition of two tensors of equal shape.
 pub fn add(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> {
+    add_or_sub(p, a, b, arith, false)
+}
+
+/// Quantized element-wise subtraction (LiteRT's `SubElementwise`: ADD's arithmetic with
+/// the rescaled second operand subtracted).
+pub fn sub(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> {
+    add_or_sub(p, a, b, arith, true)
+}
+
+fn add_or_sub(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic, subtract: bool) -> Vec<i32> {
     a.iter()
         .zip(b)
         .map(|(&x, &y)| {
@@ -62,8 +72,97 @@ pub fn add(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> 
             let sy = (y - p.zp2).wrapping_mul(1 << p.left_shift);
             let rx = requantize(sx as i64, p.m1, Requant::Double, arith);
             let ry = requantize(sy as i64, p.m2, Requant::Double, arith);
-            let raw = requantize(rx.wrapping_add(ry) as i64, p.m_out, Requant::Double, arith);
+            let sum = if subtract { rx.wrapping_sub(ry) } else { rx.wrapping_add(ry) };
+            let raw = requantize(sum as i64, p.m_out, Requant::Double, arith);
             raw.saturating_add(p.zp_out).clamp(p.act_min, p.act_max)
+        })
+        .collect()
+}
+
+/// Parameters of a quantized MUL (LiteRT's `MulElementwise`).
+#[derive(Debug, Clone)]
+pub struct MulParams {
+    /// Zero point of input 1.
+    pub zp1: i32,
+    /// Zero point of input 2.
+    pub zp2: i32,
+    /// Output zero point.
+    pub zp_out: i32,
+    /// `s1 * s2 / s_out` (computed in float, as LiteRT's `Prepare` does).
+    pub m: QuantMultiplier,
+    /// Output clamp.
+    pub act: (i32, i32),
+}
+
+/// Quantized element-wise multiplication: `zo + (a - z1) (b - z2) m`, clamped.
+pub fn mul(p: &MulParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let prod = (x - p.zp1).wrapping_mul(y - p.zp2);
+            requantize(prod as i64, p.m, Requant::Double, arith).saturating_add(p.zp_out).clamp(p.act.0, p.act.1)
+        })
+        .collect()
+}
+
+/// Parameters of a quantized PRELU (LiteRT's `BroadcastPrelu4DSlow`).
+#[derive(Debug, Clone)]
+pub struct PreluParams {
+    /// Input zero point.
+    pub zp_in: i32,
+    /// Alpha zero point.
+    pub zp_alpha: i32,
+    /// Output zero point.
+    pub zp_out: i32,
+    /// `s_in / s_out` for non-negative inputs.
+    pub identity: QuantMultiplier,
+    /// `s_in * s_alpha / s_out` for negative inputs (times alpha's integer value).
+    pub alpha: QuantMultiplier,
+    /// Output clamp.
+    pub act: (i32, i32),
+}
+
+/// Quantized PRELU of an input and its (broadcast) slopes.
+pub fn prelu(p: &PreluParams, x: &[i32], alpha: &[i32]) -> Vec<i32> {
+    x.iter()
+        .zip(alpha)
+        .map(|(&v, &a)| {
+            let d = v - p.zp_in;
+            let r = if d >= 0 {
+                multiply_by_quantized_multiplier(d, p.identity)
+            } else {
+                multiply_by_quantized_multiplier(d.wrapping_mul(a - p.zp_alpha), p.alpha)
+            };
+            r.saturating_add(p.zp_out).clamp(p.act.0, p.act.1)
+        })
+        .collect()
+}
+
+/// Parameters of a quantized MAXIMUM / MINIMUM: each operand rescaled to the output's
+/// parameters first (`None`: it already has them, LiteRT's only case), then compared.
+#[derive(Debug, Clone)]
+pub struct ExtremumParams {
+    /// Per operand: its zero point and rescale to the output, when its parameters differ.
+    pub rescale: [Option<(i32, QuantMultiplier)>; 2],
+    /// Output zero point.
+    pub zp_out: i32,
+    /// Output clamp.
+    pub act: (i32, i32),
+    /// MAXIMUM (else MINIMUM).
+    pub max: bool,
+}
+
+/// Quantized MAXIMUM / MINIMUM.
+pub fn extremum(p: &ExtremumParams, a: &[i32], b: &[i32]) -> Vec<i32> {
+    let on_out = |v: i32, r: &Option<(i32, QuantMultiplier)>| match r {
+        Some((z, m)) => multiply_by_quantized_multiplier(v - z, *m).saturating_add(p.zp_out),
+        None => v,
+    };
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let (x, y) = (on_out(x, &p.rescale[0]), on_out(y, &p.rescale[1]));
+            (if p.max { x.max(y) } else { x.min(y) }).clamp(p.act.0, p.act.1)
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 //! Architecture invariant: under the default [`Arithmetic`], the fast kernels and the
 //! scalar reference kernels give identical results (property-tested).
 
+pub mod activation;
 pub mod conv;
 pub mod elementwise;
 pub mod fc;
@@ -26,7 +27,7 @@ pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, LayerSqnr};
 pub use qdq_ref::run_qdq_reference;
 
-use crate::ir::{Convert, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
+use crate::ir::{Activation, Convert, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
 use crate::ops::{IntKernel, LayerCx, OpFamily};
 
 /// The values of one tensor: integers (any width, widened) or floats.
@@ -78,6 +79,13 @@ pub enum ExecError {
 /// per element) that functional runs (`exec`, `run`'s accuracy, `quantize`, `sweep
 /// --functional`) hold; checked before anything is allocated from the graph's shapes.
 pub const MAX_VALUE_BYTES: u64 = 4 << 30;
+
+/// The bytes of every tensor of `g` held as 4-byte values, `None` when the sum overflows.
+pub fn value_bytes(g: &Graph) -> Option<u64> {
+    g.tensors.iter().try_fold(0u64, |total, t| {
+        t.shape.iter().try_fold(4u64, |a, &d| a.checked_mul(d as u64)).and_then(|b| total.checked_add(b))
+    })
+}
 
 /// Checks that holding every tensor of `g` as 4-byte values stays within
 /// [`MAX_VALUE_BYTES`], with checked arithmetic, before any allocation: shapes are fields
@@ -314,7 +322,16 @@ fn float_layer(g: &Graph, l: &Layer, vals: &[Option<Values>], dequant: bool) -> 
         });
     }
     let mut outs = l.op.eval_float(&LayerCx::new(g, l), &inputs).map_err(|m| unsupported(g, l, m))?;
-    outs.iter_mut().for_each(|r| float::activate(r, l.activation));
+    for (r, &o) in outs.iter_mut().zip(&l.outputs) {
+        // The float reference of a quantized graph follows the activation its output range
+        // implies (legacy uint8 models carry their ReLU only there).
+        let t = g.tensor(o);
+        let act = match (l.activation, &t.quant) {
+            (Activation::None, Some(q)) if dequant => q.implied_activation(t.dtype),
+            (a, _) => a,
+        };
+        float::activate(r, act);
+    }
     Ok(outs)
 }
 

@@ -180,6 +180,17 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
                 pool_head(g, hw, n, &p, l, &producer, &streams)
             }
             Op::Binary(BinaryKind::Add) | Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => None,
+            // SDP's other element-wise and LUT operations are not modelled on the fly: they run
+            // as passes of their own (their cost is the vector work of `ops::binary` / `ops::unary`).
+            Op::Binary(
+                BinaryKind::Sub
+                | BinaryKind::Mul
+                | BinaryKind::Div
+                | BinaryKind::Maximum
+                | BinaryKind::Minimum
+                | BinaryKind::Prelu,
+            )
+            | Op::Unary(_) => None,
             // Neither SDP nor PDP runs these on the fly.
             Op::Conv2d(_) | Op::FullyConnected(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => None,
         };
@@ -258,9 +269,13 @@ fn pool_head(
         }
         // Other reductions are not one PDP window.
         Op::Reduce(_) => return None,
-        Op::Conv2d(_) | Op::FullyConnected(_) | Op::Binary(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => {
-            return None
-        }
+        Op::Conv2d(_)
+        | Op::FullyConnected(_)
+        | Op::Binary(_)
+        | Op::Unary(_)
+        | Op::Softmax(_)
+        | Op::Layout(_)
+        | Op::Convert(_) => return None,
     };
     if !streams(input) {
         return None;

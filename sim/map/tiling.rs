@@ -356,9 +356,47 @@ pub fn schedule_conv(
     ev: &impl Evaluate,
     objective: Objective,
 ) -> Result<Tiling, NoTileFits> {
-    search_conv(hw, w, wd, ev, objective, true)
+    search_conv(hw, w, wd, ev, objective, true, None)
 }
 
+/// [`schedule_conv`], starting from `seed`: a tiling of the same work and widths found on
+/// another description (a sweep's neighbouring point). A good seed lets the bounds skip most
+/// candidates from the start; the result is the same with or without it (ties between
+/// equal scores go to the candidate found first in the search order, see [`SearchRank`]),
+/// and a seed that is not a candidate here (it does not fit, or the description does not
+/// split input channels) is ignored.
+pub fn schedule_conv_seeded(
+    hw: &HwDesc,
+    w: &ConvWork,
+    wd: Widths,
+    ev: &impl Evaluate,
+    objective: Objective,
+    seed: Option<&Tiling>,
+) -> Result<Tiling, NoTileFits> {
+    search_conv(hw, w, wd, ev, objective, true, seed)
+}
+
+/// A candidate's position in the search order: output-channel tiles, then input-channel
+/// tiles, then spatial tiles from the largest down (see [`spatial_chain`]: rows halve at full
+/// width, then columns at one row), then weights-outer before inputs-outer. Every dimension
+/// of the order is a halving chain, so comparing the tile sizes in reverse is comparing
+/// positions.
+type SearchRank = (std::cmp::Reverse<[u64; 4]>, bool);
+
+fn rank(t: &Tiling) -> SearchRank {
+    (std::cmp::Reverse([t.tile.k, t.tile.c, t.tile.rows, t.tile.cols]), t.order == LoopOrder::InputsOuter)
+}
+
+/// Whether candidate `(s, t)` replaces the best so far: a strictly better score, or an
+/// equal one earlier in the search order.
+fn replaces(objective: Objective, s: &Score, t: &Tiling, best: &Option<(Score, Tiling)>) -> bool {
+    match best {
+        None => true,
+        Some((bs, bt)) => objective.better(s, bs) || (!objective.better(bs, s) && rank(t) < rank(bt)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn search_conv(
     hw: &HwDesc,
     w: &ConvWork,
@@ -366,6 +404,7 @@ fn search_conv(
     ev: &impl Evaluate,
     objective: Objective,
     prune: bool,
+    seed: Option<&Tiling>,
 ) -> Result<Tiling, NoTileFits> {
     let cap = Capacity::new(hw);
     // NVDLA: CACC hands each finished stripe of atomic-K outputs to SDP, which writes it to
@@ -383,41 +422,66 @@ fn search_conv(
     // input-channel dimension in the array and writes each output once, so its mapping has
     // no input-channel split -- unless nothing else fits.
     let whole_c = matches!(&hw.family, Family::MacArray(m) if m.depthwise == DepthwiseMapping::PerGroup);
-    let mut best: Option<(Score, Tiling)> = None;
+    // What a tile needs in each role's buffer.
+    let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
+        let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
+        let out_bits = if n_c > 1 { wd.acc } else { wd.output };
+        let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
+        let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
+        let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
+        [i, w_tile, o]
+    };
+    // A seed is a candidate here when it fits and keeps the input channels whole where the
+    // description requires it (it was generated from the same work, so its sizes are on
+    // the same halving chains).
+    let mut best: Option<(Score, Tiling)> = seed
+        .filter(|t| grouped || !whole_c || t.tile.c == w.c)
+        .filter(|t| cap.fits(need_of(t.tile.k, t.tile.c, t.tile.rows, t.tile.cols)))
+        .map(|t| (ev.score(t), t.clone()));
     let k_units = if grouped { w.groups } else { w.k };
     for tku in candidates(k_units) {
         let tk = if grouped { tku * w.kg() } else { tku };
         let n_k = w.k.div_ceil(tk);
         for tc in c_candidates(w, grouped, !whole_c, tku) {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
-            let out_bits = if n_c > 1 { wd.acc } else { wd.output };
-            let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
-            let need = |rows: u64, tw: u64| {
-                let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
-                let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
-                [i, w_tile, o]
-            };
+            let need = |rows: u64, tw: u64| need_of(tk, tc, rows, tw);
             if !cap.fits(need(1, 1)) {
                 continue; // the smallest spatial tile of this pair does not fit: none does
             }
             let per = n_k.saturating_mul(n_c);
             if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
-                let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound();
+                let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(1);
                 let b = TilingBound {
                     read_bits: read_lb,
                     load_bits_per_tile: window_in as f64 / per as f64,
                     tiles_min: per,
                     tiles_max: per.saturating_mul(plane),
                 };
-                if !objective.better(&ev.bound(&b), bs) {
+                if objective.better(bs, &ev.bound(&b)) {
                     continue;
                 }
             }
             for (th, tw) in spatial_chain(w.oh, w.ow) {
+                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
+                // The rest of the chain has at least this many spatial tiles, so at least
+                // these tiles and reads (inputs at their smallest pass, either order): when
+                // even that loses to the best, so does every later candidate of the pair.
+                if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
+                    let read_bits = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(n_s);
+                    let tiles_min = per.saturating_mul(n_s);
+                    let rest = TilingBound {
+                        read_bits,
+                        load_bits_per_tile: 0.0,
+                        tiles_min,
+                        tiles_max: per.saturating_mul(plane),
+                    };
+                    if objective.better(bs, &ev.bound(&rest)) {
+                        break;
+                    }
+                }
                 if !cap.fits(need(th, tw)) {
                     continue;
                 }
-                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
                 // Inputs of one pass over all spatial tiles, halos included.
                 let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
                 let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
@@ -432,7 +496,7 @@ fn search_conv(
                     };
                     if let (true, Some((bs, _))) = (prune, &best) {
                         let b = TilingBound::exact(dram.inputs.get().saturating_add(dram.weights.get()), tiles);
-                        if !objective.better(&ev.bound(&b), bs) {
+                        if objective.better(bs, &ev.bound(&b)) {
                             continue;
                         }
                     }
@@ -445,7 +509,7 @@ fn search_conv(
                         dram,
                     };
                     let s = ev.score(&t);
-                    if best.as_ref().map_or(true, |(bs, _)| objective.better(&s, bs)) {
+                    if replaces(objective, &s, &t, &best) {
                         best = Some((s, t));
                     }
                 }
@@ -459,7 +523,7 @@ fn search_conv(
             if let Family::MacArray(m) = &mut hw.family {
                 m.depthwise = DepthwiseMapping::Native;
             }
-            search_conv(&hw, w, wd, ev, objective, prune)
+            search_conv(&hw, w, wd, ev, objective, prune, seed)
         }
         None => {
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
@@ -480,11 +544,14 @@ fn search_conv(
 /// Memoized schedules of a sweep. A schedule is a pure function of the description, the
 /// objective and the layer's evaluation inputs, so a table is per (description, objective)
 /// and keyed by the layer's work, widths and the evaluator's key; a hit returns exactly
-/// what a fresh search would, whichever thread filled it.
+/// what a fresh search would, whichever thread filled it. Across descriptions, the last
+/// schedule found for a work and widths seeds the next search of them
+/// ([`schedule_conv_seeded`]), which returns the same schedule sooner.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
     keys: HashMap<(String, Objective), usize>,
     tables: Vec<TilingTable>,
+    seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
 }
 
 /// What a memo entry is keyed by: the work, the widths and an evaluator fingerprint (the
@@ -494,9 +561,17 @@ pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 /// The memo table of one description and objective, from [`TilingMemo::table`].
 pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
 
+/// One description's view of a [`TilingMemo`]: its table and the shared seeds.
+#[derive(Debug)]
+pub struct MemoView<'m> {
+    table: &'m mut TilingTable,
+    seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Tiling>,
+    objective: Objective,
+}
+
 impl TilingMemo {
-    /// The table of `hw` and `objective` (created empty on first use).
-    pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> &mut TilingTable {
+    /// The view of `hw` and `objective` (its table created empty on first use).
+    pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         // Every field of the description can change an evaluation: key on all of them.
         let key = (format!("{hw:?}"), objective);
         let n = self.tables.len();
@@ -504,7 +579,36 @@ impl TilingMemo {
         if i == n {
             self.tables.push(HashMap::new());
         }
-        &mut self.tables[i]
+        MemoView { table: &mut self.tables[i], seeds: &mut self.seeds, objective }
+    }
+}
+
+impl MemoView<'_> {
+    /// A shorter-lived view of the same table.
+    pub fn reborrow(&mut self) -> MemoView<'_> {
+        MemoView { table: self.table, seeds: self.seeds, objective: self.objective }
+    }
+
+    /// The schedule of a convolution ([`schedule_conv`]) on the view's description, from
+    /// the table or searched (seeded by the same work's schedule on another description).
+    pub fn schedule_conv(
+        &mut self,
+        hw: &HwDesc,
+        w: &ConvWork,
+        wd: Widths,
+        ev_key: [u64; 4],
+        ev: &impl Evaluate,
+    ) -> Result<Tiling, NoTileFits> {
+        if let Some(hit) = self.table.get(&(*w, wd, ev_key)) {
+            return hit.clone();
+        }
+        let seed_key = (*w, wd, self.objective);
+        let found = schedule_conv_seeded(hw, w, wd, ev, self.objective, self.seeds.get(&seed_key));
+        if let Ok(t) = &found {
+            self.seeds.insert(seed_key, t.clone());
+        }
+        self.table.insert((*w, wd, ev_key), found.clone());
+        found
     }
 }
 
@@ -528,13 +632,13 @@ struct PairBound {
 }
 
 impl PairBound {
-    /// A lower bound on the bits (inputs and weights) every candidate of this pair reads,
-    /// over both loop orders (see [`reads`]): read counts only grow with the spatial tiles,
-    /// so one spatial tile bounds them, and the arithmetic saturates as the search's does.
-    fn read_bound(&self) -> u64 {
+    /// A lower bound on the bits (inputs and weights) every candidate of this pair with at
+    /// least `n_s` spatial tiles reads, over both loop orders (see [`reads`]): read counts
+    /// only grow with the spatial tiles, and the arithmetic saturates as the search's does.
+    fn read_bound(&self, n_s: u64) -> u64 {
         let (lb, w) = (self.lb_in, self.weights_total);
         [LoopOrder::WeightsOuter, LoopOrder::InputsOuter]
-            .map(|order| reads(self.grouped, order, self.n_k, 1, self.n_c))
+            .map(|order| reads(self.grouped, order, self.n_k, n_s, self.n_c))
             .into_iter()
             .map(|(i, wr)| lb.saturating_mul(i).saturating_add(w.saturating_mul(wr)))
             .min()
@@ -815,9 +919,21 @@ mod tests {
         #[test]
         fn pruned_least_traffic_search_equals_exhaustive(w in arb_conv(), hw in arb_hw(), wd in arb_widths()) {
             prop_assert_eq!(
-                search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, true),
-                search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, false)
+                search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, true, None),
+                search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, false, None)
             );
+        }
+
+        /// A seed found on another description changes nothing: the seeded search returns
+        /// what the exhaustive one does, ties included.
+        #[test]
+        fn seeded_search_equals_exhaustive(w in arb_conv(), hw in arb_hw(), others in proptest::collection::vec(arb_hw(), 1..4), wd in arb_widths()) {
+            let exhaustive = search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, false, None);
+            for other in &others {
+                if let Ok(seed) = least_traffic(other, &w, wd) {
+                    prop_assert_eq!(&search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, true, Some(&seed)), &exhaustive);
+                }
+            }
         }
 
         /// Doubling any buffer never raises the best score (the candidates fitting the

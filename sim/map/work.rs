@@ -1,6 +1,8 @@
-//! The work of one layer in the form the schedulers cost: one convolution loop nest, vector
-//! work, or nothing. The op families say what their layers cost as a list of phases
-//! ([`crate::ops::OpFamily::work`]); a layer is costed as one pass, so it has at most one.
+//! The work of one layer in the form the schedulers cost: a list of phases
+//! ([`crate::ops::OpFamily::work`]), each a convolution / GEMM loop nest with a constant or
+//! activation second operand, or vector work. The pipeline costs a layer phase by phase
+//! ([`phases_of`]); [`work_of`] answers questions about a layer that has at most one phase
+//! (the fusion plan's conv heads).
 
 use crate::hw::{HwDesc, PrecisionMode};
 use crate::ir::{Graph, Layer};
@@ -25,11 +27,9 @@ pub enum Work {
     Free,
 }
 
-/// A layer whose op costs several phases: the scheduler runs a layer as one pass (one
-/// tiling of one loop nest), so such an op needs the pipeline extended before it can be
-/// costed.
+/// A layer whose op costs several phases, asked for as one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("layer '{layer}': its op costs {phases} phases and the scheduler costs one phase per layer")]
+#[error("layer '{layer}': its op costs {phases} phases, not one")]
 pub struct SeveralPhases {
     /// The layer.
     pub layer: String,
@@ -37,10 +37,15 @@ pub struct SeveralPhases {
     pub phases: usize,
 }
 
-/// The work of a layer of a validated graph.
+/// The cost phases of a layer of a validated graph, in order (none for an op that moves no
+/// data).
+pub fn phases_of(g: &Graph, l: &Layer) -> Vec<Phase> {
+    l.op.work(&LayerCx::new(g, l))
+}
+
+/// The work of a layer of a validated graph that has at most one phase.
 pub fn work_of(g: &Graph, l: &Layer) -> Result<Work, SeveralPhases> {
-    let phases = l.op.work(&LayerCx::new(g, l));
-    match phases.as_slice() {
+    match phases_of(g, l).as_slice() {
         [] => Ok(Work::Free),
         [Phase::Gemm { work, .. }] => Ok(Work::Conv(*work)),
         [Phase::Vector(v)] => Ok(Work::Vector(*v)),
@@ -58,4 +63,22 @@ pub fn vector_ops(g: &Graph, l: &Layer) -> u64 {
             Phase::Gemm { .. } => 0,
         })
         .fold(0u64, u64::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 20 (finding 12): the vector work of a layer with 2^54 elements neither wraps
+    /// nor overflows (the test profile has overflow checks): it is at least one operation
+    /// per element, saturating at `u64::MAX`.
+    #[test]
+    fn vector_work_of_a_huge_layer_does_not_overflow() {
+        let text = "name = \"sm\"\ninput = { name = \"input\", shape = [1, 4194304, 4194304, 1024] }\n\n\
+                    [[layer]]\nname = \"s\"\nop = \"softmax\"\n";
+        let g = crate::import::model_file::parse("sm.toml", text, &Default::default()).expect("parses");
+        let l = &g.layers[0];
+        assert!(vector_ops(&g, l) >= 1 << 54);
+        assert!(matches!(work_of(&g, l), Ok(Work::Vector(v)) if v.ops >= 1 << 54));
+    }
 }

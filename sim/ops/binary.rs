@@ -10,8 +10,8 @@
 use super::work::Phase;
 use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
 use crate::ir::{BinaryKind, Tensor};
-use crate::kernels::elementwise::{self, AddParams};
-use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, Values};
+use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams};
+use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::units::Macs;
 
 /// Vector-unit operations of one layer: per element read (all operands) and per element
@@ -47,16 +47,79 @@ pub struct BinaryRow {
 }
 
 /// The element-wise binary kinds.
-pub const TABLE: &[BinaryRow] = &[BinaryRow {
-    kind: BinaryKind::Add,
-    name: "add",
-    verb: "adds",
-    float: |a, b| a + b,
-    cost: ElementCost { per_input: 1, per_output: 1 },
-    quant: QuantRule::Free,
-    fused_activation: true,
-    prepare: prepare_add,
-}];
+pub const TABLE: &[BinaryRow] = &[
+    BinaryRow {
+        kind: BinaryKind::Add,
+        name: "add",
+        verb: "adds",
+        float: |a, b| a + b,
+        cost: ElementCost { per_input: 1, per_output: 1 },
+        quant: QuantRule::Free,
+        fused_activation: true,
+        prepare: |cx, ab| Ok(BinaryParams::Add(add_params(cx, ab))),
+    },
+    BinaryRow {
+        kind: BinaryKind::Sub,
+        name: "sub",
+        verb: "subtracts",
+        float: |a, b| a - b,
+        cost: ElementCost { per_input: 1, per_output: 1 },
+        quant: QuantRule::Free,
+        fused_activation: true,
+        prepare: |cx, ab| Ok(BinaryParams::Sub(add_params(cx, ab))),
+    },
+    BinaryRow {
+        kind: BinaryKind::Mul,
+        name: "mul",
+        verb: "multiplies",
+        float: |a, b| a * b,
+        cost: ElementCost { per_input: 0, per_output: 2 },
+        quant: QuantRule::Free,
+        fused_activation: true,
+        prepare: prepare_mul,
+    },
+    BinaryRow {
+        kind: BinaryKind::Div,
+        name: "div",
+        verb: "divides",
+        float: |a, b| a / b,
+        // A reciprocal (a few Newton steps) and a multiply.
+        cost: ElementCost { per_input: 0, per_output: 4 },
+        quant: QuantRule::FloatOnly,
+        fused_activation: true,
+        prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
+    },
+    BinaryRow {
+        kind: BinaryKind::Maximum,
+        name: "maximum",
+        verb: "takes the maximum of",
+        float: f32::max,
+        cost: ElementCost { per_input: 0, per_output: 1 },
+        quant: QuantRule::SharedWithInputs,
+        fused_activation: false,
+        prepare: |cx, ab| prepare_extremum(cx, ab, true),
+    },
+    BinaryRow {
+        kind: BinaryKind::Minimum,
+        name: "minimum",
+        verb: "takes the minimum of",
+        float: f32::min,
+        cost: ElementCost { per_input: 0, per_output: 1 },
+        quant: QuantRule::SharedWithInputs,
+        fused_activation: false,
+        prepare: |cx, ab| prepare_extremum(cx, ab, false),
+    },
+    BinaryRow {
+        kind: BinaryKind::Prelu,
+        name: "prelu",
+        verb: "applies slopes of",
+        float: |x, a| if x >= 0.0 { x } else { x * a },
+        cost: ElementCost { per_input: 0, per_output: 2 },
+        quant: QuantRule::Free,
+        fused_activation: false,
+        prepare: prepare_prelu,
+    },
+];
 
 /// The table row of a kind.
 pub fn row(kind: BinaryKind) -> &'static BinaryRow {
@@ -72,16 +135,92 @@ pub fn by_name(name: &str) -> Option<&'static BinaryRow> {
 pub enum BinaryParams {
     /// LiteRT's quantized ADD.
     Add(AddParams),
+    /// LiteRT's quantized SUB (ADD's parameters).
+    Sub(AddParams),
+    /// LiteRT's quantized MUL.
+    Mul(MulParams),
+    /// MAXIMUM / MINIMUM.
+    Extremum(ExtremumParams),
+    /// LiteRT's quantized PRELU.
+    Prelu(PreluParams),
 }
 
-fn prepare_add(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> Result<BinaryParams, String> {
+/// The output clamp: the type's range narrowed by the fused activation.
+fn act_range(cx: &LayerCx) -> (i32, i32) {
     let out = cx.out();
     let (qmin, qmax) = qrange(out.dtype);
     let (so, zo) = scale_zp(out);
-    let act = elementwise::activation_range(cx.l.activation, so, zo, qmin, qmax);
+    elementwise::activation_range(cx.l.activation, so, zo, qmin, qmax)
+}
+
+fn add_params(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> AddParams {
+    let out = cx.out();
+    let (so, zo) = scale_zp(out);
     let (s1, z1) = scale_zp(a);
     let (s2, z2) = scale_zp(b);
-    Ok(BinaryParams::Add(AddParams::new(s1, z1, s2, z2, so, zo, out.dtype.bits(), act)))
+    AddParams::new(s1, z1, s2, z2, so, zo, out.dtype.bits(), act_range(cx))
+}
+
+/// `MulPrepare`: one multiplier `s1 * s2 / s_out`, computed in float.
+fn prepare_mul(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> Result<BinaryParams, String> {
+    let ((s1, z1), (s2, z2), (so, zo)) = (scale_zp(a), scale_zp(b), scale_zp(cx.out()));
+    let m = QuantMultiplier::from_real((s1 * s2 / so) as f64);
+    Ok(BinaryParams::Mul(MulParams { zp1: z1, zp2: z2, zp_out: zo, m, act: act_range(cx) }))
+}
+
+fn prepare_extremum(cx: &LayerCx, [a, b]: [&Tensor; 2], max: bool) -> Result<BinaryParams, String> {
+    let (so, zo) = scale_zp(cx.out());
+    let rescale = |t: &Tensor| {
+        let (s, z) = scale_zp(t);
+        ((s, z) != (so, zo)).then(|| (z, QuantMultiplier::from_real(s as f64 / so as f64)))
+    };
+    Ok(BinaryParams::Extremum(ExtremumParams {
+        rescale: [rescale(a), rescale(b)],
+        zp_out: zo,
+        act: act_range(cx),
+        max,
+    }))
+}
+
+/// `PreluPrepare`: `s_in / s_out` and `s_in * s_alpha / s_out`, computed in float.
+fn prepare_prelu(cx: &LayerCx, [x, alpha]: [&Tensor; 2]) -> Result<BinaryParams, String> {
+    let ((si, zi), (sa, za), (so, zo)) = (scale_zp(x), scale_zp(alpha), scale_zp(cx.out()));
+    Ok(BinaryParams::Prelu(PreluParams {
+        zp_in: zi,
+        zp_alpha: za,
+        zp_out: zo,
+        identity: QuantMultiplier::from_real((si / so) as f64),
+        alpha: QuantMultiplier::from_real((si * sa / so) as f64),
+        act: act_range(cx),
+    }))
+}
+
+/// Mean and variance of the maximum of two independent Gaussians (Clark, "The greatest of a
+/// finite set of random variables", Operations Research 9(2), 1961).
+fn gaussian_max((m1, v1): (f64, f64), (m2, v2): (f64, f64)) -> (f64, f64) {
+    let theta = (v1 + v2).max(0.0).sqrt();
+    if theta < 1e-12 {
+        return (m1.max(m2), 0.0);
+    }
+    let a = (m1 - m2) / theta;
+    let pdf = (-0.5 * a * a).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let (cdf, cdf_neg) = (normal_cdf(a), normal_cdf(-a));
+    let mean = m1 * cdf + m2 * cdf_neg + theta * pdf;
+    let second = (m1 * m1 + v1) * cdf + (m2 * m2 + v2) * cdf_neg + (m1 + m2) * theta * pdf;
+    (mean, (second - mean * mean).max(0.0))
+}
+
+/// The standard normal CDF (Abramowitz and Stegun 7.1.26 for erf, error below 1.5e-7).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.3275911 * z);
+    let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
 }
 
 /// A prepared integer binary layer: the kernel's parameters and the broadcast of each operand.
@@ -109,6 +248,10 @@ impl IntBinary {
         let b = operand(&self.operands[1])?;
         Ok(vec![Values::Int(match &self.params {
             BinaryParams::Add(p) => elementwise::add(p, &a, &b, arith),
+            BinaryParams::Sub(p) => elementwise::sub(p, &a, &b, arith),
+            BinaryParams::Mul(p) => elementwise::mul(p, &a, &b, arith),
+            BinaryParams::Extremum(p) => elementwise::extremum(p, &a, &b),
+            BinaryParams::Prelu(p) => elementwise::prelu(p, &a, &b),
         })])
     }
 }
@@ -242,17 +385,26 @@ impl OpFamily for BinaryKind {
         }))
     }
 
-    /// Additions add the operands' means and variances (independent operands); an operand
-    /// without statistics (a constant) leaves the output unknown.
+    /// Moments of independent operands: sums and differences add variances; a product has
+    /// mean `mx my` and variance `vx vy + vx my^2 + vy mx^2`; a maximum or minimum of two
+    /// Gaussians follows Clark (1961). An operand without statistics (a constant), a DIV or
+    /// a PRELU leaves the output unknown.
     fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
         let (x, y) = (inputs.first().copied().flatten()?, inputs.get(1).copied().flatten()?);
         let cout = cx.out().shape.last().copied().unwrap_or(1);
-        let moments = match self {
-            BinaryKind::Add => Moments {
-                mean: (0..cout).map(|i| x.channel(i).0 + y.channel(i).0).collect(),
-                var: (0..cout).map(|i| x.channel(i).1 + y.channel(i).1).collect(),
+        let f: fn((f64, f64), (f64, f64)) -> (f64, f64) = match self {
+            BinaryKind::Add => |(mx, vx), (my, vy)| (mx + my, vx + vy),
+            BinaryKind::Sub => |(mx, vx), (my, vy)| (mx - my, vx + vy),
+            BinaryKind::Mul => |(mx, vx), (my, vy)| (mx * my, vx * vy + vx * my * my + vy * mx * mx),
+            BinaryKind::Maximum => gaussian_max,
+            BinaryKind::Minimum => |(mx, vx), (my, vy)| {
+                let (m, v) = gaussian_max((-mx, vx), (-my, vy));
+                (-m, v)
             },
+            BinaryKind::Div | BinaryKind::Prelu => return None,
         };
+        let (mean, var) = (0..cout).map(|i| f(x.channel(i), y.channel(i))).unzip();
+        let moments = Moments { mean, var };
         Some(DataFree { moments, within_input_range: false })
     }
 }
@@ -276,9 +428,30 @@ mod tests {
     }
 
     #[test]
+    fn clark_moments_of_a_maximum() {
+        // max(N(0,1), N(0,1)): mean 1/sqrt(pi), variance 1 - 1/pi.
+        let (m, v) = gaussian_max((0.0, 1.0), (0.0, 1.0));
+        assert!((m - 1.0 / std::f64::consts::PI.sqrt()).abs() < 1e-6, "{m}");
+        assert!((v - (1.0 - 1.0 / std::f64::consts::PI)).abs() < 1e-6, "{v}");
+        // A far larger operand wins.
+        let (m, v) = gaussian_max((10.0, 1.0), (0.0, 1.0));
+        assert!((m - 10.0).abs() < 1e-6 && (v - 1.0).abs() < 1e-4, "{m} {v}");
+    }
+
+    #[test]
     fn every_kind_has_one_row() {
-        for k in [BinaryKind::Add] {
+        let kinds = [
+            BinaryKind::Add,
+            BinaryKind::Sub,
+            BinaryKind::Mul,
+            BinaryKind::Div,
+            BinaryKind::Maximum,
+            BinaryKind::Minimum,
+            BinaryKind::Prelu,
+        ];
+        for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| r.kind == k).count(), 1);
         }
+        assert_eq!(TABLE.len(), kinds.len());
     }
 }

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;
+pub mod unary;
 mod weighted;
 pub mod work;
 
@@ -159,6 +160,8 @@ pub enum IntKernel {
     Layout(layout::IntLayout),
     /// Quantize, dequantize.
     Convert(convert::IntConvert),
+    /// An element-wise unary op.
+    Unary(unary::IntUnary),
 }
 
 impl IntKernel {
@@ -174,6 +177,7 @@ impl IntKernel {
             IntKernel::Softmax(k) => k.run(inputs),
             IntKernel::Layout(k) => k.run(inputs),
             IntKernel::Convert(k) => k.run(inputs),
+            IntKernel::Unary(k) => k.run(inputs),
         }
     }
 }
@@ -237,6 +241,7 @@ macro_rules! delegate {
             Op::Conv2d(o) => o.$f($($arg),*),
             Op::FullyConnected(o) => o.$f($($arg),*),
             Op::Binary(o) => o.$f($($arg),*),
+            Op::Unary(o) => o.$f($($arg),*),
             Op::Pool(o) => o.$f($($arg),*),
             Op::Reduce(o) => o.$f($($arg),*),
             Op::Softmax(o) => o.$f($($arg),*),

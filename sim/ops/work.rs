@@ -113,8 +113,13 @@ pub struct VectorWork {
 pub enum Operand {
     /// A constant (weights): loaded once per tile, reused across the batch.
     Constant,
-    /// An activation computed by the network (e.g. attention's K and V).
-    Activation,
+    /// An activation computed by the network (e.g. attention's K and V): the layer's data
+    /// input `input` (0 is the first). It differs per batch element, so the GEMM is costed
+    /// once per element with no reuse across the batch.
+    Activation {
+        /// Which data input.
+        input: usize,
+    },
 }
 
 /// One phase of a layer's cost.

@@ -68,7 +68,13 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
                 g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout
             }
             // Only weighted layers rescale.
-            Op::Binary(_) | Op::Pool(_) | Op::Reduce(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => false,
+            Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Pool(_)
+            | Op::Reduce(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_) => false,
         };
         if ok {
             pairs.push((i, j));

@@ -27,7 +27,7 @@ use crate::quant::calib::{Calibration, TensorStats};
 pub const N_SIGMA: f64 = 6.0;
 
 /// Mean and variance of `clamp(N(mu, var), lo, hi)` by quadrature.
-fn clipped_normal(mu: f64, var: f64, lo: f64, hi: f64) -> (f64, f64) {
+pub(crate) fn clipped_normal(mu: f64, var: f64, lo: f64, hi: f64) -> (f64, f64) {
     let sd = var.max(0.0).sqrt();
     if sd < 1e-12 {
         let v = mu.clamp(lo, hi);

@@ -140,7 +140,13 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
             Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
             Op::FullyConnected(f) => (f.out_features, 1),
             // No weights to quantize.
-            Op::Binary(_) | Op::Pool(_) | Op::Reduce(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => continue,
+            Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Pool(_)
+            | Op::Reduce(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_) => continue,
         };
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };

@@ -66,6 +66,54 @@ fn onnx_int_type(dt: i32) -> Option<DataType> {
     }
 }
 
+/// A per-channel `x * scale + shift` of a quantized activation (a BatchNormalization that
+/// follows no Conv, in a QDQ model) as the int8 weights and int32 bias of a depthwise 1x1
+/// convolution: each channel's weight is +-127 (0 for a zero scale) with scale
+/// `|scale| / 127`, so the product is the real scale up to float rounding; the bias is the
+/// shift rounded to the accumulator's scale (input scale x weight scale), as a quantizer
+/// would store it.
+pub(super) fn affine_weights(input: Option<&QuantParams>, scale: &[f32], shift: &[f32]) -> (Const, Const) {
+    let si = input.map_or(1.0, |q| q.channel(0).0);
+    let ws: Vec<f32> = scale.iter().map(|&k| if k == 0.0 { 1.0 } else { k.abs() / 127.0 }).collect();
+    let wv: Vec<i64> = scale
+        .iter()
+        .map(|&k| {
+            if k > 0.0 {
+                127
+            } else if k < 0.0 {
+                -127
+            } else {
+                0
+            }
+        })
+        .collect();
+    let bs: Vec<f32> = ws.iter().map(|&w| si * w).collect();
+    let bv: Vec<i64> = shift.iter().zip(&bs).map(|(&b, &s)| (b / s).round() as i64).collect();
+    let c = scale.len();
+    let quant = |values: Vec<i64>, dtype: DataType, scales: Vec<f32>| ConstQuant {
+        values,
+        dtype,
+        zero_points: vec![0; c],
+        scales,
+        axis: Some(0),
+    };
+    let w = Const {
+        dims: vec![c, 1, 1, 1],
+        f: wv.iter().zip(&ws).map(|(&v, &s)| v as f32 * s).collect(),
+        dt: 1,
+        quant: Some(quant(wv, DataType::int(8), ws)),
+        ..Default::default()
+    };
+    let b = Const {
+        dims: vec![c],
+        f: bv.iter().zip(&bs).map(|(&v, &s)| v as f32 * s).collect(),
+        dt: 1,
+        quant: Some(quant(bv, DataType::int(32), bs)),
+        ..Default::default()
+    };
+    (w, b)
+}
+
 fn same_scale(a: f32, b: f32) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs())
 }
@@ -94,7 +142,9 @@ impl Importer<'_> {
                 let dtype = onnx_int_type(z.dt).ok_or_else(|| {
                     self.node_err(n, index, format!("zero point has ONNX type {}, expected int8, uint8 or int32", z.dt))
                 })?;
-                if z.i.len() != scale.f.len() || z.dims.len() != scale.dims.len() {
+                // A scalar zero point beside a one-element scale (or the reverse) is per tensor.
+                let one = z.i.len() == 1 && scale.f.len() == 1;
+                if z.i.len() != scale.f.len() || (z.dims.len() != scale.dims.len() && !one) {
                     return Err(self.node_err(
                         n,
                         index,
@@ -132,6 +182,31 @@ impl Importer<'_> {
             Some(Value::Act(x, l)) => (*x, *l),
             Some(Value::QAct(..)) => {
                 return Err(self.unsupported(n, index, "its input is already the output of a QuantizeLinear"))
+            }
+            Some(Value::Const(c)) if c.dt == 1 && c.quant.is_none() => {
+                // A constant the exporter computed (ConstantOfShape) quantized at import, as
+                // ONNX defines it: round half to even, add the zero point, saturate.
+                let p = self.qdq_params(n, index, c.dims.len())?;
+                let (lo, hi) = crate::kernels::qrange(p.dtype);
+                let (lo, hi) = (lo as i64, hi as i64);
+                let per = |k: usize| match p.axis {
+                    Some(a) => k / c.dims[a + 1..].iter().product::<usize>() % c.dims[a],
+                    None => 0,
+                };
+                let i =
+                    c.f.iter()
+                        .enumerate()
+                        .map(|(k, &v)| {
+                            ((v / p.scales[per(k)]).round_ties_even() as i64 + p.zero_points[per(k)]).clamp(lo, hi)
+                        })
+                        .collect();
+                let dt = match p.dtype {
+                    DataType::Int { bits: 8, signed: false } => 2,
+                    DataType::Int { bits: 8, signed: true } => 3,
+                    _ => 6,
+                };
+                self.values.insert(out, Value::Const(Const { dims: c.dims.clone(), i, dt, ..Default::default() }));
+                return Ok(());
             }
             Some(Value::Const(_)) => {
                 return Err(self.unsupported(

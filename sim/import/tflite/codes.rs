@@ -3,7 +3,38 @@
 //! (`export/tflite.rs`) writes them, so the two cannot disagree.
 
 use super::generated::tflite as fb;
-use crate::ir::{Activation, BinaryKind, Convert, PoolKind};
+use crate::ir::{Activation, BinaryKind, Convert, PoolKind, UnaryKind};
+
+/// The names of an enum of `schema.fbs` (`BuiltinOperator`, `TensorType`) by value, as
+/// the schema spells them (`EXPAND_DIMS`, `CONV_2D`): read once from the schema beside the
+/// generated code, so error messages use LiteRT's own spelling.
+fn schema_enum(name: &str) -> Vec<(i64, &'static str)> {
+    const SCHEMA: &str = include_str!("schema.fbs");
+    let Some(start) = SCHEMA.find(&format!("enum {name} ")) else { return Vec::new() };
+    let body = &SCHEMA[start..];
+    let body = &body[body.find('{').map_or(0, |i| i + 1)..body.find('}').unwrap_or(0)];
+    body.lines()
+        .filter_map(|l| {
+            let l = l.split("//").next()?.trim().trim_end_matches(',');
+            let (k, v) = l.split_once('=')?;
+            Some((v.trim().parse().ok()?, k.trim()))
+        })
+        .collect()
+}
+
+/// LiteRT's name of a builtin operator code (`EXPAND_DIMS`), or `builtin code N`.
+pub(crate) fn builtin_name(code: i32) -> String {
+    static NAMES: std::sync::OnceLock<Vec<(i64, &'static str)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| schema_enum("BuiltinOperator"));
+    names.iter().find(|(v, _)| *v == code as i64).map_or_else(|| format!("builtin code {code}"), |(_, n)| n.to_string())
+}
+
+/// LiteRT's name of a tensor type code (`FLOAT16`), or `type code N`.
+pub(crate) fn tensor_type_name(code: i32) -> String {
+    static NAMES: std::sync::OnceLock<Vec<(i64, &'static str)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| schema_enum("TensorType"));
+    names.iter().find(|(v, _)| *v == code as i64).map_or_else(|| format!("type code {code}"), |(_, n)| n.to_string())
+}
 
 /// Every IR activation and TFLite's code for it.
 const ACTIVATIONS: [(Activation, fb::ActivationFunctionType); 4] = [
@@ -34,27 +65,142 @@ pub(crate) struct BinaryCode {
     /// The fused activation in the operator's options (`Ok(None)` without options).
     pub read_activation:
         fn(Option<fb::BuiltinOptionsRef<'_>>) -> Result<Option<fb::ActivationFunctionType>, planus::Error>,
-    /// The operator's options with a fused activation.
-    pub options: fn(fb::ActivationFunctionType) -> fb::BuiltinOptions,
+    /// The operator's options with a fused activation (`None`: the operator has none, and a
+    /// layer with a fused activation cannot be written as it).
+    pub options: Option<fn(fb::ActivationFunctionType) -> fb::BuiltinOptions>,
 }
 
 /// The element-wise binary kinds TFLite has.
-pub(crate) const BINARY: &[BinaryCode] = &[BinaryCode {
-    kind: BinaryKind::Add,
-    code: fb::BuiltinOperator::Add,
-    versions: [2, 3],
-    read_activation: |o| match o {
-        Some(fb::BuiltinOptionsRef::AddOptions(o)) => o.fused_activation_function().map(Some),
-        _ => Ok(None),
+pub(crate) const BINARY: &[BinaryCode] = &[
+    BinaryCode {
+        kind: BinaryKind::Add,
+        code: fb::BuiltinOperator::Add,
+        versions: [2, 3],
+        read_activation: |o| match o {
+            Some(fb::BuiltinOptionsRef::AddOptions(o)) => o.fused_activation_function().map(Some),
+            _ => Ok(None),
+        },
+        // int16 ADD with general (not power-of-two) scales, as the 16x8 converter writes it.
+        options: Some(|a| {
+            fb::BuiltinOptions::AddOptions(Box::new(fb::AddOptions {
+                fused_activation_function: a,
+                pot_scale_int16: false,
+            }))
+        }),
     },
-    // int16 ADD with general (not power-of-two) scales, as the 16x8 converter writes it.
-    options: |a| {
-        fb::BuiltinOptions::AddOptions(Box::new(fb::AddOptions {
-            fused_activation_function: a,
-            pot_scale_int16: false,
-        }))
+    BinaryCode {
+        kind: BinaryKind::Sub,
+        code: fb::BuiltinOperator::Sub,
+        versions: [2, 3],
+        read_activation: |o| match o {
+            Some(fb::BuiltinOptionsRef::SubOptions(o)) => o.fused_activation_function().map(Some),
+            _ => Ok(None),
+        },
+        options: Some(|a| {
+            fb::BuiltinOptions::SubOptions(Box::new(fb::SubOptions {
+                fused_activation_function: a,
+                pot_scale_int16: false,
+            }))
+        }),
     },
-}];
+    BinaryCode {
+        kind: BinaryKind::Mul,
+        code: fb::BuiltinOperator::Mul,
+        versions: [2, 4],
+        read_activation: |o| match o {
+            Some(fb::BuiltinOptionsRef::MulOptions(o)) => o.fused_activation_function().map(Some),
+            _ => Ok(None),
+        },
+        options: Some(|a| fb::BuiltinOptions::MulOptions(Box::new(fb::MulOptions { fused_activation_function: a }))),
+    },
+    BinaryCode {
+        kind: BinaryKind::Div,
+        code: fb::BuiltinOperator::Div,
+        versions: [1, 1],
+        read_activation: |o| match o {
+            Some(fb::BuiltinOptionsRef::DivOptions(o)) => o.fused_activation_function().map(Some),
+            _ => Ok(None),
+        },
+        options: Some(|a| fb::BuiltinOptions::DivOptions(Box::new(fb::DivOptions { fused_activation_function: a }))),
+    },
+    BinaryCode {
+        kind: BinaryKind::Maximum,
+        code: fb::BuiltinOperator::Maximum,
+        versions: [2, 4],
+        read_activation: |_| Ok(None),
+        options: None,
+    },
+    BinaryCode {
+        kind: BinaryKind::Minimum,
+        code: fb::BuiltinOperator::Minimum,
+        versions: [2, 4],
+        read_activation: |_| Ok(None),
+        options: None,
+    },
+    BinaryCode {
+        kind: BinaryKind::Prelu,
+        code: fb::BuiltinOperator::Prelu,
+        versions: [1, 1],
+        read_activation: |_| Ok(None),
+        options: None,
+    },
+];
+
+/// One element-wise unary kind in TFLite.
+pub(crate) struct UnaryCode {
+    /// The IR kind (LEAKY_RELU's alpha is read from the options by [`unary_in`]).
+    pub kind: UnaryKind,
+    /// TFLite's builtin operator.
+    pub code: fb::BuiltinOperator,
+    /// Operator version for 8-bit operands and for wider (16x8) ones.
+    pub versions: [i32; 2],
+}
+
+/// The element-wise unary kinds TFLite has.
+pub(crate) const UNARY: &[UnaryCode] = &[
+    UnaryCode { kind: UnaryKind::Logistic, code: fb::BuiltinOperator::Logistic, versions: [2, 3] },
+    UnaryCode { kind: UnaryKind::Tanh, code: fb::BuiltinOperator::Tanh, versions: [2, 3] },
+    UnaryCode { kind: UnaryKind::HardSwish, code: fb::BuiltinOperator::HardSwish, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::LeakyRelu { alpha: 0.0 }, code: fb::BuiltinOperator::LeakyRelu, versions: [2, 2] },
+    UnaryCode { kind: UnaryKind::Relu, code: fb::BuiltinOperator::Relu, versions: [2, 3] },
+    UnaryCode { kind: UnaryKind::Relu6, code: fb::BuiltinOperator::Relu6, versions: [2, 2] },
+    UnaryCode { kind: UnaryKind::ReluN1To1, code: fb::BuiltinOperator::ReluN1To1, versions: [2, 2] },
+];
+
+/// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
+pub(crate) fn unary_in(
+    code: fb::BuiltinOperator,
+    options: Option<fb::BuiltinOptionsRef<'_>>,
+) -> Option<Result<UnaryKind, planus::Error>> {
+    let row = UNARY.iter().find(|r| r.code == code)?;
+    Some(match (row.kind, options) {
+        (UnaryKind::LeakyRelu { .. }, Some(fb::BuiltinOptionsRef::LeakyReluOptions(o))) => {
+            o.alpha().map(|alpha| UnaryKind::LeakyRelu { alpha })
+        }
+        (UnaryKind::LeakyRelu { .. }, _) => Ok(UnaryKind::LeakyRelu { alpha: 0.0 }),
+        (k, _) => Ok(k),
+    })
+}
+
+/// TFLite's row of a unary kind and the operator's options.
+pub(crate) fn unary_out(kind: UnaryKind) -> (&'static UnaryCode, Option<fb::BuiltinOptions>) {
+    let row = UNARY
+        .iter()
+        .find(|r| std::mem::discriminant(&r.kind) == std::mem::discriminant(&kind))
+        .expect("every UnaryKind has a row in import::tflite::codes::UNARY");
+    let options = match kind {
+        UnaryKind::LeakyRelu { alpha } => {
+            Some(fb::BuiltinOptions::LeakyReluOptions(Box::new(fb::LeakyReluOptions { alpha })))
+        }
+        UnaryKind::Logistic
+        | UnaryKind::Tanh
+        | UnaryKind::HardSwish
+        | UnaryKind::Relu
+        | UnaryKind::Relu6
+        | UnaryKind::ReluN1To1 => None,
+    };
+    (row, options)
+}
 
 /// The TFLite row of an IR binary kind, if TFLite has it.
 pub(crate) fn binary_out(kind: BinaryKind) -> Option<&'static BinaryCode> {
@@ -116,6 +262,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_are_the_schemas() {
+        assert_eq!(builtin_name(fb::BuiltinOperator::ExpandDims as i32), "EXPAND_DIMS");
+        assert_eq!(builtin_name(fb::BuiltinOperator::Conv2d as i32), "CONV_2D");
+        assert_eq!(builtin_name(fb::BuiltinOperator::ReluN1To1 as i32), "RELU_N1_TO_1");
+        assert_eq!(builtin_name(9999), "builtin code 9999");
+        assert_eq!(tensor_type_name(fb::TensorType::Float16 as i32), "FLOAT16");
+    }
+
+    #[test]
     fn every_activation_round_trips() {
         for a in Activation::ALL {
             assert_eq!(activation_in(activation_out(a)), Some(a));
@@ -134,9 +289,22 @@ mod tests {
 
     #[test]
     fn every_binary_kind_has_one_tflite_row() {
-        for k in [BinaryKind::Add] {
-            let r = binary_out(k).expect("a row");
-            assert_eq!(binary_in(r.code).map(|r| r.kind), Some(k));
+        for r in crate::ops::binary::TABLE {
+            let c = binary_out(r.kind).expect("a row");
+            assert_eq!(binary_in(c.code).map(|c| c.kind), Some(r.kind));
+        }
+    }
+
+    #[test]
+    fn every_unary_kind_round_trips() {
+        for r in crate::ops::unary::TABLE {
+            let k = match r.kind {
+                UnaryKind::LeakyRelu { .. } => UnaryKind::LeakyRelu { alpha: 0.25 },
+                k => k,
+            };
+            let (c, _) = unary_out(k);
+            let back = unary_in(c.code, None).expect("a row").expect("options");
+            assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&k));
         }
     }
 }

@@ -198,11 +198,8 @@ impl Importer<'_> {
                 inputs.into_iter().map(|i| if i < 0 { Ok(None) } else { check(i).map(Some) }).collect::<Res<_>>()?;
             let outputs: Vec<TensorId> = outputs.into_iter().map(check).collect::<Res<_>>()?;
             let opts = op.builtin_options().map_err(c)?;
-            let unsupported = || ImportError::UnsupportedOp {
-                path: self.path.to_string(),
-                op: bop.map_or_else(|| format!("builtin code {code_num}"), |b| format!("{b:?}").to_uppercase()),
-                index,
-            };
+            let unsupported =
+                || ImportError::UnsupportedOp { path: self.path.to_string(), op: codes::builtin_name(code_num), index };
             let bop = bop.ok_or_else(unsupported)?;
             let layer = self.layer(&mut g, index, bop, &inputs, &outputs, opts).map_err(|e| match e {
                 LayerErr::Unsupported => unsupported(),
@@ -236,7 +233,7 @@ impl Importer<'_> {
                     path: self.path.to_string(),
                     index,
                     name,
-                    dtype: format!("{other:?}"),
+                    dtype: codes::tensor_type_name(other as i32),
                 })
             }
         };
@@ -423,6 +420,11 @@ impl Importer<'_> {
                 layer_inputs.extend([input(0)?, input(1)?]);
                 Op::Binary(row.kind)
             }
+            (code, o) if codes::unary_in(code, o).is_some() => {
+                let kind = codes::unary_in(code, o).ok_or(LayerErr::Unsupported)?.map_err(c)?;
+                layer_inputs.push(input(0)?);
+                Op::Unary(kind)
+            }
             (B::Concatenation, Some(O::ConcatenationOptions(o))) => {
                 act = act_of(o.fused_activation_function().map_err(c)?)?;
                 for i in 0..inputs.len() {
@@ -606,8 +608,8 @@ mod tests {
         let mut m = tiny_model();
         let first = sg(&mut m).operators.as_ref().expect("ops")[0].opcode_index as usize;
         let code = &mut m.operator_codes.as_mut().expect("codes")[first];
-        code.builtin_code = fb::BuiltinOperator::Tanh;
-        code.deprecated_builtin_code = fb::BuiltinOperator::Tanh as i8;
+        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
         write("unknown_op.tflite", &m);
         // The first operator's output claims a shape its input and weights do not give.
         let mut m = tiny_model();
@@ -661,11 +663,11 @@ mod tests {
         let codes = owned.operator_codes.as_mut().expect("codes");
         let first_op = &owned.subgraphs.as_ref().expect("sg")[0].operators.as_ref().expect("ops")[0];
         let code = &mut codes[first_op.opcode_index as usize];
-        code.builtin_code = fb::BuiltinOperator::Tanh;
-        code.deprecated_builtin_code = fb::BuiltinOperator::Tanh as i8;
+        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
         let bytes = finish_tfl3(&owned);
-        let e = import_tflite_bytes(&bytes, "tanh.tflite").expect_err("unsupported");
+        let e = import_tflite_bytes(&bytes, "lstm.tflite").expect_err("unsupported");
         let s = e.to_string();
-        assert!(s.contains("TANH") && s.contains("operator index 0"), "{s}");
+        assert!(s.contains("UNIDIRECTIONAL_SEQUENCE_LSTM") && s.contains("operator index 0"), "{s}");
     }
 }

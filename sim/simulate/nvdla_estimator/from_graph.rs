@@ -124,9 +124,18 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 skip(&mut out, "no row in the workbook (a reshape moves no data)");
             }
             Op::Reduce(_) => skip(&mut out, "no row in the workbook for a reduction other than a spatial mean"),
-            Op::Softmax(_) | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. }) | Op::Convert(_) => {
-                skip(&mut out, "no row in the workbook for this operator")
-            }
+            Op::Binary(
+                BinaryKind::Sub
+                | BinaryKind::Mul
+                | BinaryKind::Div
+                | BinaryKind::Maximum
+                | BinaryKind::Minimum
+                | BinaryKind::Prelu,
+            )
+            | Op::Unary(_)
+            | Op::Softmax(_)
+            | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. })
+            | Op::Convert(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
     out

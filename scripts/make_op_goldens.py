@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Makes the per-operator LiteRT goldens under tests/fixtures/ops/ (not run in CI).
+
+For each operator case, a tiny TensorFlow function is converted three ways -- float32,
+int8 full-integer post-training quantization (int8 input and output), and 16x8 (int16
+activations, int8 weights) where the converter has it -- and run through LiteRT's REFERENCE
+kernels (OpResolverType.BUILTIN_REF, one thread) on seeded random inputs plus edge inputs
+(every int8 value once for unary ops: saturation and both ends of the zero point's range).
+Each variant is written as `<case>_<float32|int8|16x8>.tflite` and `.npz` (`in0.npy`,
+`in1.npy`, ... as fed to the interpreter, `out0.npy` as it returned). `tests/op_goldens.rs`
+runs accelsim's executor on every pair and requires bit-exact integer outputs (float32:
+within 1e-6 relative).
+
+Needs tensorflow, ai-edge-litert and numpy in a throwaway venv outside the repo:
+
+    python3 -m venv /work/venv-tf && /work/venv-tf/bin/pip install tensorflow ai-edge-litert
+    /work/venv-tf/bin/python scripts/make_op_goldens.py [--only CASE ...]
+
+Made with tensorflow 2.21.0, ai-edge-litert 2.3.0, numpy 2.4.6, Python 3.11.7.
+Prints, per variant, the operators in the converted model (so a case that the converter
+turned into something else is visible) or why the variant was skipped.
+"""
+
+import argparse
+import os
+import sys
+import zlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ops")
+X = [1, 4, 4, 16]  # 256 elements: every int8 value once in the sweep input.
+
+
+def rng(seed):
+    return np.random.default_rng(seed)
+
+
+class Case:
+    """An operator case: input shapes, the function, the input range for calibration."""
+
+    def __init__(self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8")):
+        self.name, self.shapes, self.fn, self.lo, self.hi, self.variants = name, shapes, fn, lo, hi, variants
+
+
+def const(shape, seed, lo=-2.0, hi=2.0):
+    return tf.constant(rng(seed).uniform(lo, hi, size=shape).astype(np.float32))
+
+
+def cases():
+    c = []
+    # Unary element-wise.
+    c.append(Case("logistic", [X], lambda x: tf.sigmoid(x), -10.0, 10.0))
+    c.append(Case("tanh", [X], lambda x: tf.tanh(x), -5.0, 5.0))
+    c.append(Case("hard_swish", [X], lambda x: x * tf.nn.relu6(x + 3.0) / 6.0, -6.0, 6.0))
+    c.append(Case("leaky_relu", [X], lambda x: tf.nn.leaky_relu(x, alpha=0.2), -3.0, 5.0))
+    c.append(Case("relu", [X], lambda x: tf.nn.relu(x), -3.0, 5.0))
+    c.append(Case("relu6", [X], lambda x: tf.nn.relu6(x), -3.0, 9.0))
+    c.append(Case("relu_n1_to_1", [X], lambda x: tf.clip_by_value(x, -1.0, 1.0), -3.0, 2.0))
+    # PRELU: alpha shared over H and W, one per channel.
+    alpha = const([1, 1, 16], 7, 0.05, 0.5)
+    c.append(Case("prelu", [X], lambda x: tf.nn.relu(x) + (-alpha) * tf.nn.relu(-x), -3.0, 4.0))
+    # Binary element-wise with broadcasting of every rank (second operand an activation).
+    for kind, f in [
+        ("mul", tf.multiply),
+        ("sub", tf.subtract),
+        ("maximum", tf.maximum),
+        ("minimum", tf.minimum),
+        ("add", tf.add),
+    ]:
+        c.append(Case(f"{kind}", [X, X], f))
+        c.append(Case(f"{kind}_bcast1", [X, [16]], f))
+        c.append(Case(f"{kind}_bcast3", [X, [4, 1, 16]], f))
+        c.append(Case(f"{kind}_bcast4", [[1, 4, 1, 16], [1, 1, 4, 1]], f))
+    # A constant operand (the [1, 8, 9, 32] + [32] case of issue 13).
+    k32 = const([32], 3)
+    c.append(Case("add_const", [[1, 8, 9, 32]], lambda x: x + k32))
+    c.append(Case("mul_const", [[1, 8, 9, 32]], lambda x: x * k32))
+    c.append(Case("div", [X, [16]], lambda x, y: x / y, 0.5, 4.0, variants=("float32",)))
+    return c
+
+
+def convert(case, variant, seed=0):
+    specs = [tf.TensorSpec(s, tf.float32) for s in case.shapes]
+    fn = tf.function(case.fn, input_signature=specs)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    if variant != "float32":
+        r = rng(seed + 100)
+
+        def rep():
+            for _ in range(64):
+                yield [r.uniform(case.lo, case.hi, size=s).astype(np.float32) for s in case.shapes]
+            # The range ends themselves.
+            yield [np.full(s, case.lo, np.float32) for s in case.shapes]
+            yield [np.full(s, case.hi, np.float32) for s in case.shapes]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        if variant == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            conv.inference_input_type = tf.int16
+            conv.inference_output_type = tf.int16
+    return conv.convert()
+
+
+def inputs_for(case, interp, seed):
+    """Seeded random inputs in the calibration range widened by a quarter on each side (so
+    some saturate), and for quantized single-input models a sweep of every integer value."""
+    r = rng(seed)
+    arrays = []
+    for k, d in enumerate(interp.get_input_details()):
+        shape = d["shape"]
+        n = int(np.prod(shape))
+        dt = d["dtype"]
+        if dt == np.float32:
+            span = case.hi - case.lo
+            a = r.uniform(case.lo - span / 4, case.hi + span / 4, size=n).astype(np.float32)
+        else:
+            info = np.iinfo(dt)
+            if dt == np.int8 and n >= 256 and k == 0:
+                a = np.arange(-128, 128, dtype=np.int64)
+                a = np.concatenate([a, r.integers(-128, 128, size=n - 256)])
+            else:
+                a = r.integers(info.min, info.max + 1, size=n, dtype=np.int64)
+                a[: min(n, 2)] = [info.min, info.max][: min(n, 2)]
+            a = a.astype(dt)
+        arrays.append(a.reshape(shape))
+    return arrays
+
+
+def run(model, arrays):
+    interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
+    interp.allocate_tensors()
+    for d, a in zip(interp.get_input_details(), arrays):
+        interp.set_tensor(d["index"], a)
+    interp.invoke()
+    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+
+
+def op_names(model):
+    from tensorflow.lite.python import schema_py_generated as schema  # noqa: PLC0415
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    names = {v: k for k, v in schema.BuiltinOperator.__dict__.items() if not k.startswith("_")}
+    return [names.get(max(m.operatorCodes[o.opcodeIndex].builtinCode, m.operatorCodes[o.opcodeIndex].deprecatedBuiltinCode), "?") for o in m.subgraphs[0].operators]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="*", default=None, help="case names to make (default: all)")
+    args = p.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    failed = 0
+    for case in cases():
+        if args.only and case.name not in args.only:
+            continue
+        for variant in case.variants:
+            stem = f"{case.name}_{variant}"
+            try:
+                model = convert(case, variant)
+            except Exception as e:  # noqa: BLE001 -- the converter's reason is the report
+                print(f"{stem}: skipped, the converter refused: {str(e).splitlines()[0][:200]}")
+                continue
+            interp = Interpreter(model_content=model)
+            interp.allocate_tensors()
+            arrays = inputs_for(case, interp, seed=zlib.crc32(stem.encode()) % 1000)
+            try:
+                outs = run(model, arrays)
+            except Exception as e:  # noqa: BLE001
+                print(f"{stem}: skipped, LiteRT's reference kernels refused: {str(e).splitlines()[0][:200]}")
+                failed += 1
+                continue
+            with open(os.path.join(OUT, stem + ".tflite"), "wb") as f:
+                f.write(model)
+            named = {f"in{i}": a for i, a in enumerate(arrays)}
+            named.update({f"out{i}": a for i, a in enumerate(outs)})
+            np.savez(os.path.join(OUT, stem + ".npz"), **named)
+            print(f"{stem}: {' '.join(op_names(model))} ({len(model)} bytes)")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+//! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
+//! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1).
+//!
+//! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
+//! float kernel), the vector cost per element, the quantization rule and the integer
+//! kernel's preparation (`kernels::activation`). Adding a kind is a row, a variant of
+//! [`UnaryKind`], its TFLite code in `import/tflite/codes.rs` and a case in
+//! `tests/op_conformance.rs`.
+
+use std::mem::discriminant;
+
+use super::work::Phase;
+use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use crate::ir::{Activation, UnaryKind};
+use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, RescaleClamp};
+use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
+use crate::quant::data_free::clipped_normal;
+use crate::units::Macs;
+
+/// One element-wise unary kind.
+pub struct UnaryRow {
+    /// The kind (parameters, such as LEAKY_RELU's alpha, are placeholders here).
+    pub kind: UnaryKind,
+    /// Name in reports and model files.
+    pub name: &'static str,
+    /// The float function (LiteRT's reference float kernel).
+    pub float: fn(&UnaryKind, f32) -> f32,
+    /// Vector-unit operations per element (a table lookup or a compare-and-select is one;
+    /// HARD_SWISH's add, clamp and two multiplies four).
+    pub ops_per_element: u64,
+    /// How the output is quantized, from the input and output widths.
+    pub quant: fn(u8, u8) -> QuantRule,
+    /// The integer kernel's parameters.
+    pub prepare: fn(&UnaryKind, &LayerCx) -> Result<UnaryParams, String>,
+}
+
+/// The element-wise unary kinds.
+pub const TABLE: &[UnaryRow] = &[
+    UnaryRow {
+        kind: UnaryKind::Logistic,
+        name: "logistic",
+        float: |_, x| logistic(x),
+        ops_per_element: 1,
+        quant: |i, o| sigmoid_rule(i, o, fixed_logistic(o)),
+        prepare: |_, cx| prepare_sigmoid(cx, logistic, false),
+    },
+    UnaryRow {
+        kind: UnaryKind::Tanh,
+        name: "tanh",
+        float: |_, x| x.tanh(),
+        ops_per_element: 1,
+        quant: |i, o| sigmoid_rule(i, o, fixed_tanh(o)),
+        prepare: |_, cx| prepare_sigmoid(cx, f32::tanh, true),
+    },
+    UnaryRow {
+        kind: UnaryKind::HardSwish,
+        name: "hard_swish",
+        float: |_, x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        ops_per_element: 4,
+        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        prepare: |_, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            Ok(UnaryParams::HardSwish(HardSwishParams::new(scale_zp(x), scale_zp(out), act_range(cx))?))
+        },
+    },
+    UnaryRow {
+        kind: UnaryKind::LeakyRelu { alpha: 0.0 },
+        name: "leaky_relu",
+        float: |k, x| if x > 0.0 { x } else { x * alpha_of(k) },
+        ops_per_element: 2,
+        quant: |_, _| QuantRule::Free,
+        prepare: |k, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            Ok(UnaryParams::LeakyRelu(LeakyReluParams::new(scale_zp(x), scale_zp(out), alpha_of(k), act_range(cx))))
+        },
+    },
+    UnaryRow {
+        kind: UnaryKind::Relu,
+        name: "relu",
+        float: |_, x| x.max(0.0),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::Free,
+        prepare: |_, cx| prepare_clamp(cx, Activation::Relu),
+    },
+    UnaryRow {
+        kind: UnaryKind::Relu6,
+        name: "relu6",
+        float: |_, x| x.clamp(0.0, 6.0),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::Free,
+        prepare: |_, cx| prepare_clamp(cx, Activation::Relu6),
+    },
+    UnaryRow {
+        kind: UnaryKind::ReluN1To1,
+        name: "relu_n1_to_1",
+        float: |_, x| x.clamp(-1.0, 1.0),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::Free,
+        prepare: |_, cx| prepare_clamp(cx, Activation::ReluN1To1),
+    },
+];
+
+/// The table row of a kind.
+pub fn row(kind: UnaryKind) -> &'static UnaryRow {
+    TABLE
+        .iter()
+        .find(|r| discriminant(&r.kind) == discriminant(&kind))
+        .expect("every UnaryKind has a row in ops::unary::TABLE")
+}
+
+/// The row with this name (as model files write it).
+pub fn by_name(name: &str) -> Option<&'static UnaryRow> {
+    TABLE.iter().find(|r| r.name == name)
+}
+
+fn alpha_of(k: &UnaryKind) -> f32 {
+    match k {
+        UnaryKind::LeakyRelu { alpha } => *alpha,
+        UnaryKind::Logistic
+        | UnaryKind::Tanh
+        | UnaryKind::HardSwish
+        | UnaryKind::Relu
+        | UnaryKind::Relu6
+        | UnaryKind::ReluN1To1 => 0.0,
+    }
+}
+
+/// LiteRT's reference float LOGISTIC: exactly 1 above 16.619047, `exp(x)` below -9.
+pub fn logistic(x: f32) -> f32 {
+    const UPPER: f32 = 16.619_047;
+    const LOWER: f32 = -9.0;
+    if x > UPPER {
+        1.0
+    } else if x < LOWER {
+        x.exp()
+    } else {
+        1.0 / (1.0 + (-x).exp())
+    }
+}
+
+/// LiteRT's fixed LOGISTIC output at `bits`: up to 8 bits scale `2^-bits` and zero point
+/// `-2^(bits-1)` (int8: 1/256, -128); at 16 bits `2^-15`, zero point 0.
+pub fn fixed_logistic(bits: u8) -> (f32, i32) {
+    if bits == 16 {
+        (1.0 / 32768.0, 0)
+    } else {
+        (1.0 / (1u64 << bits) as f32, -(1i32 << (bits - 1)))
+    }
+}
+
+/// LiteRT's fixed TANH output at `bits`: scale `2^-(bits-1)`, zero point 0 (int8: 1/128,
+/// int16: 1/32768).
+pub fn fixed_tanh(bits: u8) -> (f32, i32) {
+    (1.0 / (1u64 << (bits - 1)) as f32, 0)
+}
+
+/// The widest inputs a lookup table is built for.
+const MAX_LUT_BITS: u8 = 8;
+
+/// LOGISTIC and TANH: a table up to 8 bits, LiteRT's interpolated table at 16 bits, float
+/// at other widths.
+fn sigmoid_rule(input_bits: u8, output_bits: u8, (scale, zero_point): (f32, i32)) -> QuantRule {
+    let lut = input_bits <= MAX_LUT_BITS && output_bits <= MAX_LUT_BITS;
+    if lut || (input_bits == 16 && output_bits == 16) {
+        QuantRule::Fixed { scale, zero_point }
+    } else {
+        QuantRule::FloatOnly
+    }
+}
+
+/// The output clamp: the type's range narrowed by the layer's fused activation.
+fn act_range(cx: &LayerCx) -> (i32, i32) {
+    let out = cx.out();
+    let (qmin, qmax) = qrange(out.dtype);
+    let (so, zo) = scale_zp(out);
+    elementwise::activation_range(cx.l.activation, so, zo, qmin, qmax)
+}
+
+/// LOGISTIC / TANH: a table over the input's values up to 8 bits; LiteRT's 16-bit kernel
+/// (whose output is fixed at 2^-15, zero point 0, with no fused activation).
+fn prepare_sigmoid(cx: &LayerCx, f: fn(f32) -> f32, tanh: bool) -> Result<UnaryParams, String> {
+    let (x, out) = (cx.x(), cx.out());
+    let ((si, zi), (so, zo)) = (scale_zp(x), scale_zp(out));
+    match (x.dtype.bits(), out.dtype.bits()) {
+        (i, o) if i <= MAX_LUT_BITS as u32 && o <= MAX_LUT_BITS as u32 => {
+            Ok(UnaryParams::Lut(Lut::from_float(f, (si, zi), (so, zo), qrange(x.dtype), act_range(cx))))
+        }
+        (16, 16) if (so, zo) == (1.0 / 32768.0, 0) && cx.l.activation == Activation::None => {
+            Ok(UnaryParams::Int16Sigmoid(Int16Sigmoid::new(si, zi, tanh)))
+        }
+        (16, 16) => Err(format!(
+            "the 16-bit kernel writes scale 1/32768, zero point 0 with no fused activation; the output has {so}, {zo}"
+        )),
+        (i, o) => Err(format!("no integer kernel for {i}-bit inputs and {o}-bit outputs (8 or 16 bits)")),
+    }
+}
+
+/// `ReluX`: the activation's range on the output (TFLite rounds `bound / scale` in float).
+fn prepare_clamp(cx: &LayerCx, act: Activation) -> Result<UnaryParams, String> {
+    let (x, out) = (cx.x(), cx.out());
+    let ((si, zi), (so, zo)) = (scale_zp(x), scale_zp(out));
+    let (lo, hi) = act_range(cx);
+    let (alo, ahi) = elementwise::activation_range(act, so, zo, lo, hi);
+    Ok(UnaryParams::Clamp(RescaleClamp {
+        zp_in: zi,
+        m: QuantMultiplier::from_real((si / so) as f64),
+        zp_out: zo,
+        range: (alo.max(lo), ahi.min(hi)),
+    }))
+}
+
+/// The integer parameters of one unary kind.
+pub enum UnaryParams {
+    /// A lookup table over every input value (LOGISTIC, TANH up to 8 bits).
+    Lut(Lut),
+    /// LiteRT's 16-bit LOGISTIC / TANH.
+    Int16Sigmoid(Int16Sigmoid),
+    /// Rescale and clamp (RELU, RELU6, RELU_N1_TO_1).
+    Clamp(RescaleClamp),
+    /// LEAKY_RELU.
+    LeakyRelu(LeakyReluParams),
+    /// HARD_SWISH.
+    HardSwish(HardSwishParams),
+}
+
+/// A prepared integer unary layer.
+pub struct IntUnary(UnaryParams);
+
+impl IntUnary {
+    pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
+        let x = int_input(inputs, 0)?;
+        Ok(vec![Values::Int(match &self.0 {
+            UnaryParams::Lut(t) => t.apply(x),
+            UnaryParams::Int16Sigmoid(p) => activation::int16_sigmoid(p, x),
+            UnaryParams::Clamp(p) => activation::rescale_clamp(p, x),
+            UnaryParams::LeakyRelu(p) => activation::leaky_relu(p, x),
+            UnaryParams::HardSwish(p) => activation::hard_swish(p, x),
+        })])
+    }
+}
+
+impl OpFamily for UnaryKind {
+    fn name(&self) -> &'static str {
+        row(*self).name
+    }
+
+    fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
+        Ok(vec![cx.x().shape.clone()])
+    }
+
+    fn macs(&self, _cx: &LayerCx) -> Macs {
+        Macs::ZERO
+    }
+
+    fn work(&self, cx: &LayerCx) -> Vec<Phase> {
+        let per = row(*self).ops_per_element;
+        vec![vector_phase(cx, false, |_, o| o.saturating_mul(per))]
+    }
+
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        (row(*self).quant)(input_bits, output_bits)
+    }
+
+    /// TFLite's activation operators carry no fused activation of their own.
+    fn fused_activation(&self) -> bool {
+        false
+    }
+
+    fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let x = inputs.first().ok_or("missing input")?;
+        let f = row(*self).float;
+        Ok(vec![x.iter().map(|&v| f(self, v)).collect()])
+    }
+
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        Ok(IntKernel::Unary(IntUnary((row(*self).prepare)(self, cx)?)))
+    }
+
+    /// A clamp of a Gaussian with the input's moments, as a fused activation is; unknown
+    /// for the others (their outputs are not propagated rather than guessed).
+    fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
+        let act = match self {
+            UnaryKind::Relu => Activation::Relu,
+            UnaryKind::Relu6 => Activation::Relu6,
+            UnaryKind::ReluN1To1 => Activation::ReluN1To1,
+            UnaryKind::LeakyRelu { .. } | UnaryKind::Logistic | UnaryKind::Tanh | UnaryKind::HardSwish => return None,
+        };
+        let (lo, hi) = act.range();
+        let mut r = same_moments(inputs, false)?;
+        for (mu, v) in r.moments.mean.iter_mut().zip(r.moments.var.iter_mut()) {
+            (*mu, *v) = clipped_normal(*mu, *v, lo as f64, hi as f64);
+        }
+        Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_row() {
+        let kinds = [
+            UnaryKind::Logistic,
+            UnaryKind::Tanh,
+            UnaryKind::HardSwish,
+            UnaryKind::LeakyRelu { alpha: 0.2 },
+            UnaryKind::Relu,
+            UnaryKind::Relu6,
+            UnaryKind::ReluN1To1,
+        ];
+        for k in kinds {
+            assert_eq!(TABLE.iter().filter(|r| discriminant(&r.kind) == discriminant(&k)).count(), 1);
+        }
+        assert_eq!(kinds.len(), TABLE.len());
+    }
+
+    #[test]
+    fn float_functions() {
+        assert_eq!((row(UnaryKind::LeakyRelu { alpha: 0.2 }).float)(&UnaryKind::LeakyRelu { alpha: 0.2 }, -1.0), -0.2);
+        assert_eq!(logistic(0.0), 0.5);
+        assert_eq!(logistic(20.0), 1.0);
+        assert_eq!(fixed_logistic(8), (1.0 / 256.0, -128));
+        assert_eq!(fixed_tanh(8), (1.0 / 128.0, 0));
+    }
+}

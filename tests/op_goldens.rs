@@ -1,0 +1,117 @@
+//! Per-operator goldens: every `tests/fixtures/ops/<case>_<variant>.tflite` (made by
+//! `scripts/make_op_goldens.py` with LiteRT's reference kernels) is imported and executed on
+//! its `.npz` inputs; integer outputs must equal LiteRT's bit for bit, float32 outputs within
+//! 1e-6 (relative to the output's largest magnitude, for transcendental functions whose
+//! last-ulp rounding may differ between libm builds).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use accelsim::import::tflite::import_tflite;
+use accelsim::kernels::{execute, value_of, Values};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops")
+}
+
+/// The arrays of an `.npz` by name (`in0`, `out0`, ...), widened.
+fn read_npz(path: &Path) -> BTreeMap<String, Values> {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut z = zip::ZipArchive::new(f).expect("zip");
+    let mut out = BTreeMap::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).expect("entry");
+        let name = e.name().trim_end_matches(".npy").to_string();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).expect("read");
+        out.insert(name, parse_npy(&b));
+    }
+    out
+}
+
+fn parse_npy(b: &[u8]) -> Values {
+    assert_eq!(&b[..6], b"\x93NUMPY", "not an npy file");
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
+    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr");
+    let d = &b[start + hlen..];
+    match descr {
+        "|i1" => Values::Int(d.iter().map(|&v| v as i8 as i32).collect()),
+        "|u1" => Values::Int(d.iter().map(|&v| v as i32).collect()),
+        "<i2" => Values::Int(d.chunks_exact(2).map(|v| i16::from_le_bytes([v[0], v[1]]) as i32).collect()),
+        "<i4" => Values::Int(d.chunks_exact(4).map(|v| i32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
+        "<f4" => Values::F32(d.chunks_exact(4).map(|v| f32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
+        other => panic!("unsupported npy dtype {other}"),
+    }
+}
+
+/// Runs one golden; `Err` says what differs.
+fn check(stem: &str) -> Result<usize, String> {
+    let m = import_tflite(dir().join(format!("{stem}.tflite"))).map_err(|e| format!("import: {e}"))?;
+    let arrays = read_npz(&dir().join(format!("{stem}.npz")));
+    let inputs: Vec<Values> = (0..m.graph.inputs.len()).map(|i| arrays[&format!("in{i}")].clone()).collect();
+    let vals = execute(&m.graph, &inputs).map_err(|e| format!("exec: {e}"))?;
+    let mut compared = 0;
+    for (k, &o) in m.graph.outputs.iter().enumerate() {
+        let want = &arrays[&format!("out{k}")];
+        let got = value_of(&vals, o).ok_or("output not computed")?;
+        match (got, want) {
+            (Values::Int(g), Values::Int(w)) => {
+                let bad: Vec<usize> = (0..w.len()).filter(|&i| g.get(i) != Some(&w[i])).collect();
+                if !bad.is_empty() || g.len() != w.len() {
+                    let i = bad.first().copied().unwrap_or(0);
+                    return Err(format!(
+                        "output {k}: {} of {} differ (first at {i}: got {:?}, LiteRT {})",
+                        bad.len(),
+                        w.len(),
+                        g.get(i),
+                        w[i]
+                    ));
+                }
+                compared += w.len();
+            }
+            (Values::F32(g), Values::F32(w)) => {
+                let scale = w.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+                let worst = g.iter().zip(w).map(|(a, b)| (a - b).abs() / scale).fold(0f32, f32::max);
+                if g.len() != w.len() || !(worst <= 1e-6) {
+                    return Err(format!("output {k}: float differs by {worst} (relative)"));
+                }
+                compared += w.len();
+            }
+            _ => return Err(format!("output {k}: types differ from LiteRT's")),
+        }
+    }
+    Ok(compared)
+}
+
+/// The goldens present (stems of `.tflite` files).
+fn stems() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir())
+        .expect("tests/fixtures/ops")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".tflite").map(String::from))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_operator_golden_is_bit_exact() {
+    let stems = stems();
+    assert!(stems.len() >= 50, "only {} goldens in tests/fixtures/ops", stems.len());
+    let mut failures = Vec::new();
+    let mut elements = 0;
+    for s in &stems {
+        match check(s) {
+            Ok(n) => elements += n,
+            Err(e) => failures.push(format!("{s}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} goldens fail:\n{}", failures.len(), stems.len(), failures.join("\n"));
+    assert!(elements > 0);
+}
