@@ -171,15 +171,10 @@ fn op_out(op: &Op) -> RawOp {
             bias: c.bias,
         },
         Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
+        // ADD keeps the encoding `.aqm` files had before the kinds were table rows; every
+        // other kind is written by its table name.
         Op::Binary(BinaryKind::Add) => RawOp::Add,
-        Op::Binary(
-            k @ (BinaryKind::Sub
-            | BinaryKind::Mul
-            | BinaryKind::Div
-            | BinaryKind::Maximum
-            | BinaryKind::Minimum
-            | BinaryKind::Prelu),
-        ) => RawOp::Binary { kind: binary::row(*k).name.into() },
+        Op::Binary(k) => RawOp::Binary { kind: binary::row(*k).name.into() },
         Op::Unary(k) => RawOp::Unary {
             kind: unary::row(*k).name.into(),
             alpha: match k {

@@ -180,13 +180,14 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
         let fused = match &l.op {
             // SDP's element-wise unit.
             Op::Binary(BinaryKind::Add) if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
-            // PDP.
+            // PDP: a pooling window, or a spatial mean as one window over the plane.
             Op::Pool(pool) if n.pool_on_the_fly => {
                 pool_head(g, hw, n, &p, l, pool_window(g, l, pool), &producer, &streams)
             }
             Op::Reduce(r @ Reduce { kind: ReduceKind::Mean, .. }) if n.pool_on_the_fly => {
                 mean_window(g, l, r).and_then(|w| pool_head(g, hw, n, &p, l, w, &producer, &streams))
             }
+            // Configurations without SDP's element-wise unit or PDP's on-the-fly input.
             Op::Binary(BinaryKind::Add) | Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => None,
             // SDP's other element-wise and LUT operations are not modelled on the fly: they run
             // as passes of their own (their cost is the vector work of `ops::binary` / `ops::unary`).

@@ -41,6 +41,9 @@ pub struct BinaryRow {
     /// Whether it carries a fused activation (TFLite's ADD, SUB, MUL, DIV do; MAXIMUM,
     /// MINIMUM do not).
     pub fused_activation: bool,
+    /// Data-free calibration: the output's (mean, variance) per channel from the two
+    /// operands' (independent), or `None` when they say nothing of it.
+    pub moments: Option<fn((f64, f64), (f64, f64)) -> (f64, f64)>,
     /// Resolves the integer kernel's parameters from the operands' and the output's
     /// quantization.
     pub prepare: fn(&LayerCx, [&Tensor; 2]) -> Result<BinaryParams, String>,
@@ -56,6 +59,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 1, per_output: 1 },
         quant: QuantRule::Free,
         fused_activation: true,
+        moments: Some(|(mx, vx), (my, vy)| (mx + my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Add(add_params(cx, ab))),
     },
     BinaryRow {
@@ -66,6 +70,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 1, per_output: 1 },
         quant: QuantRule::Free,
         fused_activation: true,
+        moments: Some(|(mx, vx), (my, vy)| (mx - my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Sub(add_params(cx, ab))),
     },
     BinaryRow {
@@ -76,6 +81,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 0, per_output: 2 },
         quant: QuantRule::Free,
         fused_activation: true,
+        moments: Some(|(mx, vx), (my, vy)| (mx * my, vx * vy + vx * my * my + vy * mx * mx)),
         prepare: prepare_mul,
     },
     BinaryRow {
@@ -87,6 +93,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 0, per_output: 4 },
         quant: QuantRule::FloatOnly,
         fused_activation: true,
+        moments: None,
         prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
     },
     BinaryRow {
@@ -97,6 +104,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 0, per_output: 1 },
         quant: QuantRule::SharedWithInputs,
         fused_activation: false,
+        moments: Some(gaussian_max),
         prepare: |cx, ab| prepare_extremum(cx, ab, true),
     },
     BinaryRow {
@@ -107,6 +115,10 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 0, per_output: 1 },
         quant: QuantRule::SharedWithInputs,
         fused_activation: false,
+        moments: Some(|(mx, vx), (my, vy)| {
+            let (m, v) = gaussian_max((-mx, vx), (-my, vy));
+            (-m, v)
+        }),
         prepare: |cx, ab| prepare_extremum(cx, ab, false),
     },
     BinaryRow {
@@ -117,6 +129,7 @@ pub const TABLE: &[BinaryRow] = &[
         cost: ElementCost { per_input: 0, per_output: 2 },
         quant: QuantRule::Free,
         fused_activation: false,
+        moments: None,
         prepare: prepare_prelu,
     },
 ];
@@ -400,17 +413,7 @@ impl OpFamily for BinaryKind {
     fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
         let (x, y) = (inputs.first().copied().flatten()?, inputs.get(1).copied().flatten()?);
         let cout = cx.out().shape.last().copied().unwrap_or(1);
-        let f: fn((f64, f64), (f64, f64)) -> (f64, f64) = match self {
-            BinaryKind::Add => |(mx, vx), (my, vy)| (mx + my, vx + vy),
-            BinaryKind::Sub => |(mx, vx), (my, vy)| (mx - my, vx + vy),
-            BinaryKind::Mul => |(mx, vx), (my, vy)| (mx * my, vx * vy + vx * my * my + vy * mx * mx),
-            BinaryKind::Maximum => gaussian_max,
-            BinaryKind::Minimum => |(mx, vx), (my, vy)| {
-                let (m, v) = gaussian_max((-mx, vx), (-my, vy));
-                (-m, v)
-            },
-            BinaryKind::Div | BinaryKind::Prelu => return None,
-        };
+        let f = row(*self).moments?;
         let (mean, var) = (0..cout).map(|i| f(x.channel(i), y.channel(i))).unzip();
         let moments = Moments { mean, var };
         Some(DataFree { moments, within_input_range: false })
