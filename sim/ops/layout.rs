@@ -3,7 +3,7 @@
 //! (with the zero point) and RESHAPE (a view of the same bytes).
 
 use super::work::Phase;
-use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::Layout;
 use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
 use crate::units::Macs;
@@ -143,6 +143,14 @@ impl OpFamily for Layout {
             Layout::Concat { .. } => QuantRule::SharedWithInputs,
             Layout::Pad { .. } | Layout::Reshape { .. } => QuantRule::SameAsInput,
         }
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {
