@@ -1,7 +1,7 @@
 //! `accelsim run`, `accelsim models` and `accelsim hw show`.
 
 use super::output::{write_output, Input};
-use crate::hw::{load_hw_with, Family, HwDesc, Override, SetValue};
+use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
 use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
@@ -217,26 +217,8 @@ pub fn show_hw(spec: &str) -> Result<()> {
         let _ = writeln!(s, "description {}", hw.description);
     }
     let _ = writeln!(s, "clock       {:.1} MHz", hw.clock.0 / 1e6);
-    let _ = match &hw.family {
-        Family::MacArray(m) => writeln!(s, "array       {} x {} PEs of {}-bit multipliers, {} dataflow", m.rows, m.cols, m.pe_bits, m.dataflow.name()),
-        Family::Nvdla(n) => writeln!(s,
-            "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle",
-            n.atomic_c, n.atomic_k, n.winograd, n.stripe, n.weight_load_cycles, n.pdp_elements_per_cycle
-        ),
-        Family::Dsp(d) => writeln!(s,
-            "dsp         {}-bit vectors, {} HVX contexts, {} multiply slots, {} threads, overhead {} us/call + {} us/op",
-            d.vector_bits, d.hvx_contexts, d.multiply_slots, d.scalar_threads, d.invocation_overhead_us, d.per_op_overhead_us
-        ),
-    };
-    if let Family::Nvdla(n) = &hw.family {
-        let _ = writeln!(
-            s,
-            "fusion      SDP element-wise on the fly {}, PDP on the fly {} (share line buffer {} B)",
-            n.eltwise_on_the_fly,
-            n.pool_on_the_fly,
-            n.pdp_line_buffer.get()
-        );
-    }
+    // The family's own parameters (its module in `map/family/` says how).
+    s.push_str(&hw.family.describe());
     let _ = writeln!(s, "accumulator {} bits, {:?} on overflow", hw.accumulator.bits, hw.accumulator.overflow);
     for m in &hw.precisions {
         let _ = writeln!(

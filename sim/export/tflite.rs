@@ -108,10 +108,20 @@ fn finish_tfl3(model: &fb::Model) -> Vec<u8> {
 fn depthwise_weights(g: &Graph) -> Res<Vec<TensorId>> {
     let mut out = Vec::new();
     for l in &g.layers {
-        let Op::Conv2d(c) = &l.op else { continue };
-        if c.groups <= 1 {
-            continue;
-        }
+        let c = match &l.op {
+            Op::Conv2d(c) if c.groups > 1 => c,
+            // Dense convolutions and fully connected layers keep their weights' layout;
+            // the other families have no weights.
+            Op::Conv2d(_)
+            | Op::FullyConnected(_)
+            | Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Pool(_)
+            | Op::Reduce(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_) => continue,
+        };
         let cin = g.data_input(l).shape.last().copied().unwrap_or(0);
         if !c.is_depthwise(cin) {
             return Err(layer_err(g, l, format!("grouped convolution ({} groups of {cin} channels)", c.groups)));

@@ -1248,7 +1248,14 @@ impl<'a> Importer<'a> {
             let channels = match &ly.op {
                 Op::Conv2d(cv) => Some(cv.out_channels),
                 Op::FullyConnected(fc) => Some(fc.out_features),
-                _ => None,
+                // No weights to fold a per-channel scale into.
+                Op::Binary(_)
+                | Op::Unary(_)
+                | Op::Pool(_)
+                | Op::Reduce(_)
+                | Op::Softmax(_)
+                | Op::Layout(_)
+                | Op::Convert(_) => None,
             };
             let float_weights =
                 ly.inputs.get(1).is_some_and(|&w| matches!(self.g.tensor(w).data, Some(TensorData::F32(_))));

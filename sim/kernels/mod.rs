@@ -212,9 +212,21 @@ fn unsupported(g: &Graph, l: &Layer, message: String) -> ExecError {
 }
 
 /// Whether a layer runs an integer kernel: an integer output, or a DEQUANTIZE (integer in,
-/// float out).
+/// float out). Every family decides (no catch-all): one whose integer kernel writes floats
+/// says so here.
 fn runs_int(g: &Graph, l: &Layer) -> bool {
-    g.output(l).dtype.is_int() || l.op == Op::Convert(Convert::Dequantize)
+    match &l.op {
+        Op::Convert(Convert::Dequantize) => true,
+        Op::Convert(Convert::Quantize)
+        | Op::Conv2d(_)
+        | Op::FullyConnected(_)
+        | Op::Binary(_)
+        | Op::Unary(_)
+        | Op::Pool(_)
+        | Op::Reduce(_)
+        | Op::Softmax(_)
+        | Op::Layout(_) => g.output(l).dtype.is_int(),
+    }
 }
 
 impl<'g> Executor<'g> {

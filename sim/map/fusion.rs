@@ -35,9 +35,20 @@ use super::work::{work_of, Work};
 use crate::hw::{HwDesc, Nvdla};
 use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Reduce, ReduceKind, TensorId};
 
-/// The mode of the conv at layer `i`, if it is one.
+/// The mode of the conv at layer `i`, if it is one: only convolutions head a fused pass
+/// (every family decides; a fully connected layer runs as a pass of its own).
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
-    let Op::Conv2d(_) = &g.layers[i].op else { return None };
+    match &g.layers[i].op {
+        Op::Conv2d(_) => {}
+        Op::FullyConnected(_)
+        | Op::Binary(_)
+        | Op::Unary(_)
+        | Op::Pool(_)
+        | Op::Reduce(_)
+        | Op::Softmax(_)
+        | Op::Layout(_)
+        | Op::Convert(_) => return None,
+    }
     match work_of(g, &g.layers[i]) {
         Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
         Ok(Work::Vector(_) | Work::Free) | Err(_) => None,
@@ -257,15 +268,18 @@ fn pool_head(
     let out = g.output(l);
     let input = *l.inputs.first()?;
     let dim = |s: &[usize], i: usize| s.get(i).copied().unwrap_or(1) as u64;
-    let (kernel, stride) = match &l.op {
-        Op::Pool(pool) => {
-            ([pool.kernel[0] as u64, pool.kernel[1] as u64], [pool.stride[0] as u64, pool.stride[1] as u64])
-        }
+    // The PDP window, its stride and the output width it writes per line.
+    let (kernel, stride, width_out) = match &l.op {
+        Op::Pool(pool) => (
+            [pool.kernel[0] as u64, pool.kernel[1] as u64],
+            [pool.stride[0] as u64, pool.stride[1] as u64],
+            dim(&out.shape, 2),
+        ),
         // A mean over H and W of an NHWC tensor is one PDP window over the whole plane.
         Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, .. })
             if x.shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) =>
         {
-            ([dim(&x.shape, 1), dim(&x.shape, 2)], [1, 1])
+            ([dim(&x.shape, 1), dim(&x.shape, 2)], [1, 1], 1)
         }
         // Other reductions are not one PDP window.
         Op::Reduce(_) => return None,
@@ -297,8 +311,6 @@ fn pool_head(
     // Channels in flight: the kernels of one group in the conv's compute mode.
     let mode = crate::map::work::mode_of(g, head_layer, hw)?;
     let channels = (mode.macs_per_cycle / n.atomic_c.max(1)).max(1);
-    let width_out =
-        if matches!(l.op, Op::Reduce(Reduce { kind: ReduceKind::Mean, .. })) { 1 } else { dim(&out.shape, 2) };
     pdp_fits_on_the_fly(n, kernel, stride, width_out, channels, x.dtype.bits()).then_some((head, FusedOp::Pool))
 }
 

@@ -277,7 +277,7 @@ fn util_cycles_per_fold(df: Dataflow, rows: u64, cols: u64, t: u64) -> Result<u6
     let fold = cycles_per_fold(df, rows, cols, t)?;
     match df {
         Dataflow::Os => Ok(fold),
-        _ => fold.checked_add(cols - 1).ok_or(SystolicError::Overflow),
+        Dataflow::Ws | Dataflow::Is => fold.checked_add(cols - 1).ok_or(SystolicError::Overflow),
     }
 }
 

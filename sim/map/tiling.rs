@@ -22,7 +22,7 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, BufferLevel, DepthwiseMapping, Family, HwDesc, Role};
+use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
 use crate::units::{Bits, Bytes};
 use std::collections::HashMap;
 
@@ -418,10 +418,10 @@ fn search_conv(
     // Every tile's inputs span at least one output pixel's window over all channels.
     let window_in = bits(w.n.saturating_mul(w.in_rows(1)).saturating_mul(w.in_cols(1)).saturating_mul(w.c), wd.input);
     let plane = w.oh.saturating_mul(w.ow).max(1);
-    // SCALE-Sim compatibility (an array read from a `.cfg`): SCALE-Sim reduces the whole
-    // input-channel dimension in the array and writes each output once, so its mapping has
-    // no input-channel split -- unless nothing else fits.
-    let whole_c = matches!(&hw.family, Family::MacArray(m) if m.depthwise == DepthwiseMapping::PerGroup);
+    // A family that keeps input channels whole (SCALE-Sim compatibility) unless nothing
+    // else fits; `relaxed` is the family without that requirement.
+    let relaxed = hw.family.whole_input_channels();
+    let whole_c = relaxed.is_some();
     // What a tile needs in each role's buffer.
     let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
@@ -516,16 +516,10 @@ fn search_conv(
             }
         }
     }
-    match best {
-        Some((_, t)) => Ok(t),
-        None if whole_c => {
-            let mut hw = hw.clone();
-            if let Family::MacArray(m) = &mut hw.family {
-                m.depthwise = DepthwiseMapping::Native;
-            }
-            search_conv(&hw, w, wd, ev, objective, prune, seed)
-        }
-        None => {
+    match (best, relaxed) {
+        (Some((_, t)), _) => Ok(t),
+        (None, Some(family)) => search_conv(&HwDesc { family, ..hw.clone() }, w, wd, ev, objective, prune, seed),
+        (None, None) => {
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
             // input channel, one output pixel) needs.
             let (tk, tc) = if grouped { (w.kg(), w.cg()) } else { (1, 1) };

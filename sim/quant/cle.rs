@@ -47,9 +47,20 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
     }
     let mut pairs = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
-        if !matches!(l.op, Op::Conv2d(_))
-            || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6)
-        {
+        // The first layer of a pair rescales its output channels: a convolution. (Fully
+        // connected layers end pairs only; nothing else has weights to rescale.)
+        let first = match &l.op {
+            Op::Conv2d(_) => true,
+            Op::FullyConnected(_)
+            | Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Pool(_)
+            | Op::Reduce(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_) => false,
+        };
+        if !first || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6) {
             continue;
         }
         let out = l.outputs[0];
@@ -129,7 +140,19 @@ impl Relu6Limit {
 fn equalize_pair(g: &mut Graph, (a, b): Pair, mut limit: Option<&mut Relu6Limit>) -> f64 {
     let (Some(w1), Some(w2)) = (weight_id(g, a), weight_id(g, b)) else { return 0.0 };
     let c = g.output(&g.layers[a]).shape.last().copied().unwrap_or(0);
-    let depthwise2 = matches!(&g.layers[b].op, Op::Conv2d(cv) if cv.groups > 1);
+    // How W2 holds its input channels: a depthwise kernel per channel, else a column.
+    let depthwise2 = match &g.layers[b].op {
+        Op::Conv2d(cv) => cv.groups > 1,
+        Op::FullyConnected(_) => false,
+        // `find_pairs` ends pairs at weighted layers only.
+        Op::Binary(_)
+        | Op::Unary(_)
+        | Op::Pool(_)
+        | Op::Reduce(_)
+        | Op::Softmax(_)
+        | Op::Layout(_)
+        | Op::Convert(_) => return 0.0,
+    };
     let (Some(v1), Some(v2)) = (f32_mut(g, w1).cloned(), f32_mut(g, w2).cloned()) else { return 0.0 };
     if c == 0 || v1.len() % c != 0 || limit.as_ref().is_some_and(|l| l.bound.len() != c) {
         return 0.0;

@@ -35,7 +35,7 @@
 //! since the model keeps no per-operand timeline (SCALE-Sim's DRAM reads start before 0, in
 //! the prefetch).
 
-use crate::hw::{Family, HwDesc};
+use crate::hw::HwDesc;
 use crate::map::systolic;
 use crate::report::RunReport;
 
@@ -54,12 +54,12 @@ pub const HEADER: &str = "LayerID, Total Cycles, Stall Cycles, Overall Util %, M
 /// Renders the compute report of `report` (a run on `hw`); `None` when `hw` is not a
 /// `mac_array`.
 pub fn compute_report(hw: &HwDesc, report: &RunReport) -> Option<String> {
-    let Family::MacArray(m) = &hw.family else { return None };
+    let (rows, cols) = hw.family.systolic_array()?;
     let mut s = String::from(HEADER);
     for (i, r) in report.layers.iter().enumerate() {
         let (mapping, util) = r.array.map_or((0.0, 0.0), |a| (a.mapping_efficiency, a.compute_utilization));
         let total = r.cycles.get();
-        let overall = systolic::overall_utilization(r.macs.get(), total.max(1), m.rows, m.cols);
+        let overall = systolic::overall_utilization(r.macs.get(), total.max(1), rows, cols);
         s.push_str(&format!(
             "{i}, {total}, {}, {}, {}, {},\n",
             r.stall_cycles.get(),
@@ -79,7 +79,7 @@ pub const DETAILED_HEADER: &str = "LayerID, SRAM IFMAP Start Cycle, SRAM IFMAP S
 
 /// Renders the bandwidth report of `report`; `None` when `hw` is not a `mac_array`.
 pub fn bandwidth_report(hw: &HwDesc, report: &RunReport) -> Option<String> {
-    let Family::MacArray(_) = &hw.family else { return None };
+    hw.family.systolic_array()?;
     let mut s = String::from(BANDWIDTH_HEADER);
     for (i, r) in report.layers.iter().enumerate() {
         let o = &r.operands;
@@ -100,7 +100,7 @@ pub fn bandwidth_report(hw: &HwDesc, report: &RunReport) -> Option<String> {
 
 /// Renders the detailed access report of `report`; `None` when `hw` is not a `mac_array`.
 pub fn detailed_access_report(hw: &HwDesc, report: &RunReport) -> Option<String> {
-    let Family::MacArray(_) = &hw.family else { return None };
+    hw.family.systolic_array()?;
     let mut s = String::from(DETAILED_HEADER);
     for (i, r) in report.layers.iter().enumerate() {
         let o = &r.operands;

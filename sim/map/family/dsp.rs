@@ -228,6 +228,19 @@ pub fn conv_compute(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigur
     }
 }
 
+/// The DSP's parameters as `hw show` prints them.
+pub fn describe(d: &Dsp) -> String {
+    format!(
+        "dsp         {}-bit vectors, {} HVX contexts, {} multiply slots, {} threads, overhead {} us/call + {} us/op\n",
+        d.vector_bits,
+        d.hvx_contexts,
+        d.multiply_slots,
+        d.scalar_threads,
+        d.invocation_overhead_us,
+        d.per_op_overhead_us
+    )
+}
+
 /// Fixed time of one run of `layers` layers: one FastRPC invocation from the CPU and the
 /// DSP library's dispatch per layer.
 pub fn overhead(d: &Dsp, layers: usize) -> Seconds {

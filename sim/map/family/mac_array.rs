@@ -9,6 +9,28 @@ use crate::map::systolic::{self, Gemm};
 use crate::map::work::ConvWork;
 use crate::units::Cycles;
 
+/// SCALE-Sim compatibility ([`DepthwiseMapping::PerGroup`], an array read from a `.cfg`):
+/// SCALE-Sim reduces the whole input-channel dimension in the array and writes each output
+/// once, so its mapping has no input-channel split -- unless nothing else fits, when the
+/// returned array (the native mapping) is searched instead. `None` for the native mapping.
+pub fn whole_input_channels(m: &MacArray) -> Option<MacArray> {
+    match m.depthwise {
+        DepthwiseMapping::PerGroup => Some(MacArray { depthwise: DepthwiseMapping::Native, ..m.clone() }),
+        DepthwiseMapping::Native => None,
+    }
+}
+
+/// The array's parameters as `hw show` prints them.
+pub fn describe(m: &MacArray) -> String {
+    format!(
+        "array       {} x {} PEs of {}-bit multipliers, {} dataflow\n",
+        m.rows,
+        m.cols,
+        m.pe_bits,
+        m.dataflow.name()
+    )
+}
+
 /// Lowering of a conv to the GEMMs a systolic array runs, and how many times each runs.
 /// Dense: one GEMM with Sr x T and T x Sc per dataflow (SCALE-Sim's lowering).
 /// Depthwise / grouped on OS: channels sit on columns, each PE reduces its own channel's

@@ -13,7 +13,13 @@
 //! - [`Family::streams_outputs`]: whether finished outputs bypass the output buffer
 //!   (the tiling search then does not reserve room for them);
 //! - [`Family::overhead`]: fixed time per invocation and per layer;
-//! - [`Family::fusion_plan`]: which layers run on the fly inside another.
+//! - [`Family::fusion_plan`]: which layers run on the fly inside another;
+//! - [`Family::whole_input_channels`]: whether the schedule search keeps a convolution's
+//!   input channels in one tile (SCALE-Sim compatibility);
+//! - [`Family::systolic_array`]: the array whose mapping figures SCALE-Sim's reports show;
+//! - [`Family::describe`]: the parameters `hw show` prints.
+//!
+//! No other module matches on `Family` (bar `hw/`, which defines and validates it).
 //!
 //! Each method is one exhaustive `match` that delegates to the family's module, so adding a
 //! family is a compile error at every decision it must make (see `ARCHITECTURE.md`, "Add a
@@ -198,6 +204,34 @@ impl Family {
         match self {
             Family::Nvdla(n) => super::fusion::nvdla_plan(g, hw, n),
             Family::MacArray(_) | Family::Dsp(_) => FusionPlan::none(g),
+        }
+    }
+
+    /// When the family's mapping keeps a convolution's input channels whole in one tile
+    /// (unless nothing else fits): the same family without that requirement, which the
+    /// schedule search falls back to. `None` when the family splits input channels freely.
+    pub fn whole_input_channels(&self) -> Option<Family> {
+        match self {
+            Family::MacArray(m) => mac_array::whole_input_channels(m).map(Family::MacArray),
+            Family::Nvdla(_) | Family::Dsp(_) => None,
+        }
+    }
+
+    /// The (rows, columns) of a systolic array whose mapping figures the run's layer
+    /// reports carry (SCALE-Sim's reports need them); `None` for a family without one.
+    pub fn systolic_array(&self) -> Option<(u64, u64)> {
+        match self {
+            Family::MacArray(m) => Some((m.rows, m.cols)),
+            Family::Nvdla(_) | Family::Dsp(_) => None,
+        }
+    }
+
+    /// The family's parameters as `hw show` prints them: lines, each ending in a newline.
+    pub fn describe(&self) -> String {
+        match self {
+            Family::MacArray(m) => mac_array::describe(m),
+            Family::Nvdla(n) => nvdla::describe(n),
+            Family::Dsp(d) => dsp::describe(d),
         }
     }
 }

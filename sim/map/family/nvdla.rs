@@ -182,6 +182,24 @@ pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
     }
 }
 
+/// The engine's parameters as `hw show` prints them: the conv core, then SDP's and PDP's
+/// on-the-fly fusion.
+pub fn describe(n: &Nvdla) -> String {
+    format!(
+        "nvdla       atomic-C {} x atomic-K {}, winograd {}, stripe {}, weight load {} cycles, PDP {} el/cycle\n\
+         fusion      SDP element-wise on the fly {}, PDP on the fly {} (share line buffer {} B)\n",
+        n.atomic_c,
+        n.atomic_k,
+        n.winograd,
+        n.stripe,
+        n.weight_load_cycles,
+        n.pdp_elements_per_cycle,
+        n.eltwise_on_the_fly,
+        n.pool_on_the_fly,
+        n.pdp_line_buffer.get()
+    )
+}
+
 /// Bytes per piece of [`refine_stream`]: a CBUF row (an entry in every bank).
 fn refine_grain(hw: &HwDesc) -> Option<f64> {
     let cbuf = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i])?;
