@@ -17,7 +17,7 @@ use accelsim::ir::{
 };
 use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{work_of, Work};
-use accelsim::ops::OpFamily;
+use accelsim::ops::{OpFamily, WeightLayout};
 use accelsim::quant::calib::calibrate;
 use accelsim::quant::clip::ClipMethod;
 use accelsim::quant::data_free::statistics;
@@ -469,6 +469,10 @@ fn shapes_macs_and_work() {
         let l = &g.layers[0];
         assert_eq!(g.output(l).shape, c.shape, "{}: shape", c.name);
         assert_eq!(g.macs(l).get(), c.macs, "{}: MACs", c.name);
+        // The weight layout the stages that rewrite weights read: one exactly for a layer
+        // with a weight tensor.
+        let layout = l.op.weight_layout();
+        assert_eq!(layout != WeightLayout::None, g.weights_of(l).is_some(), "{}: weight layout {layout:?}", c.name);
         let work = work_of(g, l).expect("one phase");
         match (&l.op, work) {
             (Op::Conv2d(_) | Op::FullyConnected(_), Work::Conv(w)) => {

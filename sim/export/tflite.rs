@@ -27,6 +27,7 @@ use crate::ir::{
     TensorData, TensorId,
 };
 use crate::ops::OpFamily;
+use crate::ops::WeightLayout;
 
 /// Why a graph cannot be written as TFLite.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,19 +109,10 @@ fn finish_tfl3(model: &fb::Model) -> Vec<u8> {
 fn depthwise_weights(g: &Graph) -> Res<Vec<TensorId>> {
     let mut out = Vec::new();
     for l in &g.layers {
-        let c = match &l.op {
-            Op::Conv2d(c) if c.groups > 1 => c,
-            // Dense convolutions and fully connected layers keep their weights' layout;
-            // the other families have no weights.
-            Op::Conv2d(_)
-            | Op::FullyConnected(_)
-            | Op::Binary(_)
-            | Op::Unary(_)
-            | Op::Pool(_)
-            | Op::Reduce(_)
-            | Op::Softmax(_)
-            | Op::Layout(_)
-            | Op::Convert(_) => continue,
+        let c = match l.op.weight_layout() {
+            WeightLayout::Conv(c) if c.groups > 1 => c,
+            // Dense convolutions and fully connected layers keep their weights' layout.
+            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::None => continue,
         };
         let cin = g.data_input(l).shape.last().copied().unwrap_or(0);
         if !c.is_depthwise(cin) {

@@ -53,6 +53,7 @@ use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
     PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
+use crate::ops::WeightLayout;
 
 /// Why an ONNX model could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -1245,17 +1246,11 @@ impl<'a> Importer<'a> {
         let quantized = self.g.tensor(x).dtype.is_int();
         let li = self.fusable_producer_at(n, k, x).filter(|&li| {
             let ly = &self.g.layers[li];
-            let channels = match &ly.op {
-                Op::Conv2d(cv) => Some(cv.out_channels),
-                Op::FullyConnected(fc) => Some(fc.out_features),
+            let channels = match ly.op.weight_layout() {
+                WeightLayout::Conv(cv) => Some(cv.out_channels),
+                WeightLayout::Matrix(fc) => Some(fc.out_features),
                 // No weights to fold a per-channel scale into.
-                Op::Binary(_)
-                | Op::Unary(_)
-                | Op::Pool(_)
-                | Op::Reduce(_)
-                | Op::Softmax(_)
-                | Op::Layout(_)
-                | Op::Convert(_) => None,
+                WeightLayout::None => None,
             };
             let float_weights =
                 ly.inputs.get(1).is_some_and(|&w| matches!(self.g.tensor(w).data, Some(TensorData::F32(_))));

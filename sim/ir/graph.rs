@@ -3,7 +3,7 @@
 
 use super::op::Op;
 use super::quant::{DataType, QuantParams};
-use crate::ops::{LayerCx, OpFamily};
+use crate::ops::{LayerCx, OpFamily, WeightLayout};
 use crate::units::{Bits, Macs};
 
 /// Index of a tensor in [`Graph::tensors`].
@@ -248,8 +248,8 @@ impl Graph {
 
     /// A short operator name for reports; grouped convs that are depthwise show as `dwconv`.
     pub fn op_name(&self, layer: &Layer) -> &'static str {
-        match &layer.op {
-            Op::Conv2d(c) if c.groups > 1 => {
+        match layer.op.weight_layout() {
+            WeightLayout::Conv(c) if c.groups > 1 => {
                 let cin = self.data_input(layer).shape.last().copied().unwrap_or(0);
                 if c.is_depthwise(cin) {
                     "dwconv"
@@ -257,7 +257,7 @@ impl Graph {
                     "gconv"
                 }
             }
-            op => op.name(),
+            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::None => layer.op.name(),
         }
     }
 

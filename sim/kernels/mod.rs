@@ -27,7 +27,7 @@ pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, LayerSqnr};
 pub use qdq_ref::run_qdq_reference;
 
-use crate::ir::{Activation, Convert, DataType, Graph, Layer, Op, QuantParams, Tensor, TensorData, TensorId};
+use crate::ir::{Activation, DataType, Graph, Layer, QuantParams, Tensor, TensorData, TensorId};
 use crate::ops::{IntKernel, LayerCx, OpFamily};
 
 /// The values of one tensor: integers (any width, widened) or floats.
@@ -211,22 +211,10 @@ fn unsupported(g: &Graph, l: &Layer, message: String) -> ExecError {
     ExecError::Unsupported { layer: l.name.clone(), op: g.op_name(l).into(), message }
 }
 
-/// Whether a layer runs an integer kernel: an integer output, or a DEQUANTIZE (integer in,
-/// float out). Every family decides (no catch-all): one whose integer kernel writes floats
-/// says so here.
+/// Whether a layer runs an integer kernel: an integer output, or an op whose integer kernel
+/// writes floats (DEQUANTIZE; every family says, [`OpFamily::dequantizes`]).
 fn runs_int(g: &Graph, l: &Layer) -> bool {
-    match &l.op {
-        Op::Convert(Convert::Dequantize) => true,
-        Op::Convert(Convert::Quantize)
-        | Op::Conv2d(_)
-        | Op::FullyConnected(_)
-        | Op::Binary(_)
-        | Op::Unary(_)
-        | Op::Pool(_)
-        | Op::Reduce(_)
-        | Op::Softmax(_)
-        | Op::Layout(_) => g.output(l).dtype.is_int(),
-    }
+    g.output(l).dtype.is_int() || l.op.dequantizes()
 }
 
 impl<'g> Executor<'g> {

@@ -33,21 +33,15 @@
 use super::family::{nvdla_conv_mode, NvdlaConvMode};
 use super::work::{work_of, Work};
 use crate::hw::{HwDesc, Nvdla};
-use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Reduce, ReduceKind, TensorId};
+use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Pool, Reduce, ReduceKind, TensorId};
+use crate::ops::WeightLayout;
 
 /// The mode of the conv at layer `i`, if it is one: only convolutions head a fused pass
 /// (every family decides; a fully connected layer runs as a pass of its own).
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
-    match &g.layers[i].op {
-        Op::Conv2d(_) => {}
-        Op::FullyConnected(_)
-        | Op::Binary(_)
-        | Op::Unary(_)
-        | Op::Pool(_)
-        | Op::Reduce(_)
-        | Op::Softmax(_)
-        | Op::Layout(_)
-        | Op::Convert(_) => return None,
+    match g.layers[i].op.weight_layout() {
+        WeightLayout::Conv(_) => {}
+        WeightLayout::Matrix(_) | WeightLayout::None => return None,
     }
     match work_of(g, &g.layers[i]) {
         Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
@@ -187,8 +181,11 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             // SDP's element-wise unit.
             Op::Binary(BinaryKind::Add) if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
             // PDP.
-            Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) if n.pool_on_the_fly => {
-                pool_head(g, hw, n, &p, l, &producer, &streams)
+            Op::Pool(pool) if n.pool_on_the_fly => {
+                pool_head(g, hw, n, &p, l, pool_window(g, l, pool), &producer, &streams)
+            }
+            Op::Reduce(r @ Reduce { kind: ReduceKind::Mean, .. }) if n.pool_on_the_fly => {
+                mean_window(g, l, r).and_then(|w| pool_head(g, hw, n, &p, l, w, &producer, &streams))
             }
             Op::Binary(BinaryKind::Add) | Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => None,
             // SDP's other element-wise and LUT operations are not modelled on the fly: they run
@@ -255,42 +252,49 @@ fn eltwise_head(
     best
 }
 
+/// A PDP window: its size, its stride and the output width it writes per line.
+#[derive(Debug, Clone, Copy)]
+struct PdpWindow {
+    kernel: [u64; 2],
+    stride: [u64; 2],
+    width_out: u64,
+}
+
+fn dim(s: &[usize], i: usize) -> u64 {
+    s.get(i).copied().unwrap_or(1) as u64
+}
+
+/// The PDP window of a pooling layer.
+fn pool_window(g: &Graph, l: &Layer, pool: &Pool) -> PdpWindow {
+    PdpWindow {
+        kernel: [pool.kernel[0] as u64, pool.kernel[1] as u64],
+        stride: [pool.stride[0] as u64, pool.stride[1] as u64],
+        width_out: dim(&g.output(l).shape, 2),
+    }
+}
+
+/// A mean over H and W of an NHWC tensor is one PDP window over the whole plane; other
+/// reductions are not one PDP window.
+fn mean_window(g: &Graph, l: &Layer, r: &Reduce) -> Option<PdpWindow> {
+    let x = g.data_input(l);
+    let plane = x.shape.len() == 4 && r.axes.len() == 2 && r.axes.contains(&1) && r.axes.contains(&2);
+    plane.then(|| PdpWindow { kernel: [dim(&x.shape, 1), dim(&x.shape, 2)], stride: [1, 1], width_out: 1 })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn pool_head(
     g: &Graph,
     hw: &HwDesc,
     n: &Nvdla,
     p: &FusionPlan,
     l: &Layer,
+    window: PdpWindow,
     producer: &[Option<usize>],
     streams: &dyn Fn(TensorId) -> bool,
 ) -> Option<(usize, FusedOp)> {
     let x = g.data_input(l);
-    let out = g.output(l);
     let input = *l.inputs.first()?;
-    let dim = |s: &[usize], i: usize| s.get(i).copied().unwrap_or(1) as u64;
-    // The PDP window, its stride and the output width it writes per line.
-    let (kernel, stride, width_out) = match &l.op {
-        Op::Pool(pool) => (
-            [pool.kernel[0] as u64, pool.kernel[1] as u64],
-            [pool.stride[0] as u64, pool.stride[1] as u64],
-            dim(&out.shape, 2),
-        ),
-        // A mean over H and W of an NHWC tensor is one PDP window over the whole plane.
-        Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, .. })
-            if x.shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) =>
-        {
-            ([dim(&x.shape, 1), dim(&x.shape, 2)], [1, 1], 1)
-        }
-        // Other reductions are not one PDP window.
-        Op::Reduce(_) => return None,
-        Op::Conv2d(_)
-        | Op::FullyConnected(_)
-        | Op::Binary(_)
-        | Op::Unary(_)
-        | Op::Softmax(_)
-        | Op::Layout(_)
-        | Op::Convert(_) => return None,
-    };
+    let PdpWindow { kernel, stride, width_out } = window;
     if !streams(input) {
         return None;
     }

@@ -8,7 +8,7 @@
 //! [`BinaryParams`], and a case in `tests/op_conformance.rs`.
 
 use super::work::Phase;
-use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::{BinaryKind, Tensor};
 use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams};
 use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -345,6 +345,14 @@ impl OpFamily for BinaryKind {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         row(*self).quant
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

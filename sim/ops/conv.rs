@@ -3,7 +3,7 @@
 
 use super::weighted::{float_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::{resolve_padding, window_out, Conv2d};
 use crate::kernels::conv::{self, ConvGeometry, ConvParams, PackedConv};
 use crate::kernels::{float, shape4, Arithmetic, Requant, Values};
@@ -108,6 +108,14 @@ impl OpFamily for Conv2d {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         QuantRule::Free
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::Conv(self)
     }
 
     fn fused_activation(&self) -> bool {

@@ -2,7 +2,9 @@
 //! types) and DEQUANTIZE (integer to float).
 
 use super::work::Phase;
-use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+};
 use crate::ir::{Convert, QuantParams};
 use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::units::Macs;
@@ -68,6 +70,17 @@ impl OpFamily for Convert {
             Convert::Quantize => QuantRule::Free,
             Convert::Dequantize => QuantRule::FloatOnly,
         }
+    }
+
+    fn dequantizes(&self) -> bool {
+        match self {
+            Convert::Dequantize => true,
+            Convert::Quantize => false,
+        }
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

@@ -4,7 +4,7 @@
 use super::conv::f32_data;
 use super::weighted::{float_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::FullyConnected;
 use crate::kernels::fc::{self, FcParams};
 use crate::kernels::{float, Arithmetic, Requant, Values};
@@ -61,6 +61,14 @@ impl OpFamily for FullyConnected {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         QuantRule::Free
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::Matrix(self)
     }
 
     fn fused_activation(&self) -> bool {

@@ -6,7 +6,7 @@
 //! integers), at every width.
 
 use super::work::Phase;
-use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::Layout;
 use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
 use crate::units::Macs;
@@ -204,6 +204,14 @@ impl OpFamily for Layout {
             Layout::Concat { .. } => QuantRule::SharedWithInputs,
             Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => QuantRule::SameAsInput,
         }
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

@@ -7,6 +7,8 @@
 //! through these methods: shape inference and MAC counts (`ir::Graph`), the cost phases
 //! (`map::work`), the quantization rule (`quant::ptq`, the ONNX QDQ importer), float and
 //! integer execution (`kernels::Executor`) and data-free statistics (`quant::data_free`).
+//! The stages that rewrite weights (PTQ, CLE, ONNX folding, TFLite export) and NVDLA's
+//! fusion plan ask the family for its [`WeightLayout`] instead of naming ops.
 //! Element-wise binary kinds are rows of the table in [`binary`].
 //!
 //! Architecture invariant: no method of [`OpFamily`] has a default, and no stage matches
@@ -24,7 +26,7 @@ pub mod unary;
 mod weighted;
 pub mod work;
 
-use crate::ir::{Graph, Layer, Op, Tensor, TensorKind};
+use crate::ir::{Conv2d, FullyConnected, Graph, Layer, Op, Tensor, TensorKind};
 use crate::kernels::{Arithmetic, Values};
 use crate::units::Macs;
 use work::Phase;
@@ -92,6 +94,20 @@ pub enum QuantRule {
     /// No integer kernel at this width: the op runs in float on dequantized inputs (and a
     /// DEQUANTIZE's output is float by definition).
     FloatOnly,
+}
+
+/// The constant weights a family's layers hold: what the stages that rewrite weights (PTQ,
+/// cross-layer equalization, the ONNX importer's folding, the TFLite exporter) and NVDLA's
+/// fusion plan (only a convolution heads a fused pass) read. A family with another weight
+/// layout adds a variant, and the compiler lists those stages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WeightLayout<'a> {
+    /// No constant weights.
+    None,
+    /// A convolution's kernel, output channels first, in `groups` groups.
+    Conv(&'a Conv2d),
+    /// A fully connected layer's `[out_features, in_features]` matrix.
+    Matrix(&'a FullyConnected),
 }
 
 /// Per-channel mean and variance of a tensor, as data-free calibration propagates them.
@@ -224,6 +240,12 @@ pub trait OpFamily {
     /// the layer's activation and the formats can write one (a layer of a family that
     /// does not has none).
     fn fused_activation(&self) -> bool;
+    /// The constant weights its layers hold ([`WeightLayout::None`] for none).
+    fn weight_layout(&self) -> WeightLayout<'_>;
+    /// Whether its integer kernel writes floats (DEQUANTIZE): its layers run the integer
+    /// kernel although their output is float. Other layers run it when their output is an
+    /// integer tensor.
+    fn dequantizes(&self) -> bool;
     /// Float evaluation (before the fused activation) from the data inputs' values, in
     /// order; constants are read from the graph. One value per output.
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
@@ -270,6 +292,12 @@ impl OpFamily for Op {
     fn fused_activation(&self) -> bool {
         delegate!(self, fused_activation())
     }
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        delegate!(self, weight_layout())
+    }
+    fn dequantizes(&self) -> bool {
+        delegate!(self, dequantizes())
+    }
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         delegate!(self, eval_float(cx, inputs))
     }
@@ -293,5 +321,10 @@ impl Op {
     /// A short name for reports (`Graph::op_name` also tells depthwise convolutions apart).
     pub fn name(&self) -> &'static str {
         OpFamily::name(self)
+    }
+
+    /// The constant weights the op's layers hold (see [`WeightLayout`]).
+    pub fn weight_layout(&self) -> WeightLayout<'_> {
+        OpFamily::weight_layout(self)
     }
 }

@@ -2,7 +2,9 @@
 //! padding excluded from an average; input and output share their quantization).
 
 use super::work::Phase;
-use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+};
 use crate::ir::{resolve_padding, window_out, Pool, PoolKind};
 use crate::kernels::pool::{self, PoolParams};
 use crate::kernels::Arithmetic;
@@ -51,6 +53,14 @@ impl OpFamily for Pool {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         QuantRule::SameAsInput
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

@@ -1,7 +1,9 @@
 //! The reduction family: MEAN over any axes (global average pooling is a mean over H and W).
 
 use super::work::Phase;
-use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+};
 use crate::ir::{Reduce, ReduceKind};
 use crate::kernels::pool;
 use crate::kernels::{qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -69,6 +71,14 @@ impl OpFamily for Reduce {
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         QuantRule::Free
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

@@ -1,7 +1,7 @@
 //! The softmax family: softmax over the last axis, with LiteRT's fixed output quantization.
 
 use super::work::Phase;
-use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::Softmax;
 use crate::kernels::softmax::{self, SoftmaxParams};
 use crate::kernels::{elementwise, float, qrange, scale_zp, Arithmetic, Values};
@@ -83,6 +83,14 @@ impl OpFamily for Softmax {
         } else {
             QuantRule::FloatOnly
         }
+    }
+
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
     }
 
     fn fused_activation(&self) -> bool {

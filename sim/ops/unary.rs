@@ -10,7 +10,9 @@
 use std::mem::discriminant;
 
 use super::work::Phase;
-use super::{int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule};
+use super::{
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+};
 use crate::ir::{Activation, UnaryKind};
 use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, RescaleClamp};
 use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -262,6 +264,14 @@ impl OpFamily for UnaryKind {
     }
 
     /// TFLite's activation operators carry no fused activation of their own.
+    fn dequantizes(&self) -> bool {
+        false
+    }
+
+    fn weight_layout(&self) -> WeightLayout<'_> {
+        WeightLayout::None
+    }
+
     fn fused_activation(&self) -> bool {
         false
     }

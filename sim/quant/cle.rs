@@ -22,7 +22,8 @@
 //! until that bound reaches 6, so the clamp at 6 never acts on it and ReLU6 behaves as ReLU.
 //! `reports/quant_sqnr.md` measures both.
 
-use crate::ir::{Activation, Graph, Op, TensorData, TensorId, TensorKind};
+use crate::ir::{Activation, Graph, TensorData, TensorId, TensorKind};
+use crate::ops::WeightLayout;
 use crate::quant::data_free;
 
 /// What equalization does with a ReLU6 between the two layers of a pair.
@@ -49,16 +50,9 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
     for (i, l) in g.layers.iter().enumerate() {
         // The first layer of a pair rescales its output channels: a convolution. (Fully
         // connected layers end pairs only; nothing else has weights to rescale.)
-        let first = match &l.op {
-            Op::Conv2d(_) => true,
-            Op::FullyConnected(_)
-            | Op::Binary(_)
-            | Op::Unary(_)
-            | Op::Pool(_)
-            | Op::Reduce(_)
-            | Op::Softmax(_)
-            | Op::Layout(_)
-            | Op::Convert(_) => false,
+        let first = match l.op.weight_layout() {
+            WeightLayout::Conv(_) => true,
+            WeightLayout::Matrix(_) | WeightLayout::None => false,
         };
         if !first || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6) {
             continue;
@@ -73,19 +67,13 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
             continue;
         }
         let cout = g.output(l).shape.last().copied().unwrap_or(0);
-        let ok = match &l2.op {
-            Op::Conv2d(c) => c.groups == 1 || (c.groups == cout && g.output(l2).shape.last() == Some(&cout)),
-            Op::FullyConnected(_) => {
+        let ok = match l2.op.weight_layout() {
+            WeightLayout::Conv(c) => c.groups == 1 || (c.groups == cout && g.output(l2).shape.last() == Some(&cout)),
+            WeightLayout::Matrix(_) => {
                 g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout
             }
             // Only weighted layers rescale.
-            Op::Binary(_)
-            | Op::Unary(_)
-            | Op::Pool(_)
-            | Op::Reduce(_)
-            | Op::Softmax(_)
-            | Op::Layout(_)
-            | Op::Convert(_) => false,
+            WeightLayout::None => false,
         };
         if ok {
             pairs.push((i, j));
@@ -141,17 +129,11 @@ fn equalize_pair(g: &mut Graph, (a, b): Pair, mut limit: Option<&mut Relu6Limit>
     let (Some(w1), Some(w2)) = (weight_id(g, a), weight_id(g, b)) else { return 0.0 };
     let c = g.output(&g.layers[a]).shape.last().copied().unwrap_or(0);
     // How W2 holds its input channels: a depthwise kernel per channel, else a column.
-    let depthwise2 = match &g.layers[b].op {
-        Op::Conv2d(cv) => cv.groups > 1,
-        Op::FullyConnected(_) => false,
+    let depthwise2 = match g.layers[b].op.weight_layout() {
+        WeightLayout::Conv(cv) => cv.groups > 1,
+        WeightLayout::Matrix(_) => false,
         // `find_pairs` ends pairs at weighted layers only.
-        Op::Binary(_)
-        | Op::Unary(_)
-        | Op::Pool(_)
-        | Op::Reduce(_)
-        | Op::Softmax(_)
-        | Op::Layout(_)
-        | Op::Convert(_) => return 0.0,
+        WeightLayout::None => return 0.0,
     };
     let (Some(v1), Some(v2)) = (f32_mut(g, w1).cloned(), f32_mut(g, w2).cloned()) else { return 0.0 };
     if c == 0 || v1.len() % c != 0 || limit.as_ref().is_some_and(|l| l.bound.len() != c) {

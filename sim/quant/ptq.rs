@@ -26,6 +26,7 @@ use rayon::prelude::*;
 use crate::ir::{
     Convert, DataType, Graph, IrError, Layer, LayerId, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind,
 };
+use crate::ops::WeightLayout;
 use crate::ops::{OpFamily, QuantRule};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
@@ -136,17 +137,11 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     // 2. Weights and biases.
     for (li, l) in g.layers.iter().enumerate() {
-        let (cout, groups) = match &l.op {
-            Op::Conv2d(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
-            Op::FullyConnected(f) => (f.out_features, 1),
+        let (cout, groups) = match l.op.weight_layout() {
+            WeightLayout::Conv(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
+            WeightLayout::Matrix(f) => (f.out_features, 1),
             // No weights to quantize.
-            Op::Binary(_)
-            | Op::Unary(_)
-            | Op::Pool(_)
-            | Op::Reduce(_)
-            | Op::Softmax(_)
-            | Op::Layout(_)
-            | Op::Convert(_) => continue,
+            WeightLayout::None => continue,
         };
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };
