@@ -209,6 +209,9 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
 struct PhaseCost<'h> {
     chosen: Option<(Figures, Tiling)>,
     macs: Macs,
+    /// Multiplies executed for the useful MACs (fewer with Winograd; see
+    /// [`crate::map::family::ComputeFigures::executed`]).
+    executed: Macs,
     mode: Option<&'h PrecisionMode>,
     array: Option<ArrayUse>,
 }
@@ -218,6 +221,7 @@ struct PhaseCost<'h> {
 struct LayerSum<'h> {
     cycles: Cycles,
     compute: u64,
+    port: u64,
     stall: Cycles,
     compute_busy: Cycles,
     dma_busy: Cycles,
@@ -228,6 +232,7 @@ struct LayerSum<'h> {
     operands: OperandAccesses,
     energy: Energy,
     macs: Macs,
+    executed: Macs,
     modes: Vec<&'h PrecisionMode>,
     array: Option<ArrayUse>,
     costed: bool,
@@ -238,6 +243,7 @@ impl<'h> LayerSum<'h> {
         LayerSum {
             cycles: Cycles::ZERO,
             compute: 0,
+            port: 0,
             stall: Cycles::ZERO,
             compute_busy: Cycles::ZERO,
             dma_busy: Cycles::ZERO,
@@ -248,6 +254,7 @@ impl<'h> LayerSum<'h> {
             operands: OperandAccesses::default(),
             energy: Energy::default(),
             macs: Macs::ZERO,
+            executed: Macs::ZERO,
             modes: Vec::new(),
             array: None,
             costed: false,
@@ -258,6 +265,7 @@ impl<'h> LayerSum<'h> {
     fn add(&mut self, c: PhaseCost<'h>, times: u64) {
         let n = |x: u64| x.saturating_mul(times);
         self.macs += Macs(n(c.macs.get()));
+        self.executed += Macs(n(c.executed.get()));
         if let Some(m) = c.mode.filter(|m| !self.modes.iter().any(|x| std::ptr::eq(*x, *m))) {
             self.modes.push(m);
         }
@@ -267,7 +275,11 @@ impl<'h> LayerSum<'h> {
         self.costed = true;
         let tl = fig.timeline;
         self.cycles += Cycles(n(tl.total.get()));
-        self.compute = self.compute.saturating_add(n(fig.compute));
+        // The timeline's compute is the port-bound compute (rounded per tile); the units'
+        // own cycles are the part of it the ports do not add.
+        let own = fig.own_compute.min(tl.compute.get());
+        self.compute = self.compute.saturating_add(n(own));
+        self.port = self.port.saturating_add(n(tl.compute.get() - own));
         self.stall += Cycles(n(tl.stall.get()));
         self.compute_busy += Cycles(n(tl.compute.get()));
         self.dma_busy += Cycles(n(tl.dma_busy.get()));
@@ -357,12 +369,14 @@ fn run_phases<'h>(
         weight_type: g.weights_of(l).map(|t| t.dtype),
         activation_type: g.data_input(l).dtype,
         macs,
+        executed_macs: sum.executed,
         cycles,
         compute_cycles: Cycles(sum.compute),
+        port_cycles: Cycles(sum.port),
         stall_cycles: sum.stall,
         latency: hw.clock.duration(cycles),
         utilization: if peak > 0 && cycles.get() > 0 {
-            macs.get() as f64 / (cycles.get() as f64 * peak as f64)
+            sum.executed.get() as f64 / (cycles.get() as f64 * peak as f64)
         } else {
             0.0
         },
@@ -462,6 +476,9 @@ fn cost_phase<'h>(
             let cost = PhaseCost {
                 chosen: Some((ev.figures(&t), t)),
                 macs: layer_work.macs(),
+                // Useful work only: a Winograd mode executes fewer, a channel-expanded
+                // mapping more (its padding zeros, which are not useful).
+                executed: f.executed.min(layer_work.macs()),
                 mode: Some(mode),
                 array: f.array,
             };
@@ -484,7 +501,13 @@ fn cost_phase<'h>(
                 },
             );
             let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
-            PhaseCost { chosen: Some((ev.figures(&t), t)), macs: Macs::ZERO, mode: None, array: None }
+            PhaseCost {
+                chosen: Some((ev.figures(&t), t)),
+                macs: Macs::ZERO,
+                executed: Macs::ZERO,
+                mode: None,
+                array: None,
+            }
         }
     };
     Ok((cost, 1))
@@ -501,8 +524,10 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         weight_type: g.weights_of(l).map(|t| t.dtype),
         activation_type: g.data_input(l).dtype,
         macs: Macs::ZERO,
+        executed_macs: Macs::ZERO,
         cycles: Cycles::ZERO,
         compute_cycles: Cycles::ZERO,
+        port_cycles: Cycles::ZERO,
         stall_cycles: Cycles::ZERO,
         latency: Seconds(0.0),
         utilization: 0.0,
@@ -589,6 +614,7 @@ fn check_report(r: &LayerReport) -> Result<(), RunError> {
     let counts = [
         ("the cycle count", r.cycles.get()),
         ("the compute cycle count", r.compute_cycles.get()),
+        ("the buffer-port cycle count", r.port_cycles.get()),
         ("the stall cycle count", r.stall_cycles.get()),
         ("the DRAM read byte count", r.dram_read.get()),
         ("the DRAM write byte count", r.dram_write.get()),
@@ -612,6 +638,7 @@ fn check_totals(t: &Totals) -> Result<(), RunError> {
     let counts = [
         ("the cycle count", t.cycles.get()),
         ("the compute cycle count", t.compute_cycles.get()),
+        ("the buffer-port cycle count", t.port_cycles.get()),
         ("the stall cycle count", t.stall_cycles.get()),
         ("the MAC count", t.macs.get()),
         ("the DRAM read byte count", t.dram_read.get()),

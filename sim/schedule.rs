@@ -64,6 +64,9 @@ pub struct Figures {
     pub buffers: Vec<(Bytes, Bytes)>,
     /// Compute cycles (the array's, bounded by the buffer ports).
     pub compute: u64,
+    /// The compute units' own cycles at their mode, with no buffer-port or DRAM limit
+    /// (the same for every tiling; `compute` minus this is what the ports add).
+    pub own_compute: u64,
     /// The simulated timeline, the family's once-per-layer cycles included.
     pub timeline: Timeline,
     /// DRAM bytes read.
@@ -201,7 +204,7 @@ impl<'a> LayerEval<'a> {
             dram_weights: t.dram.weights.to_bytes_ceil(),
             dram_outputs: dram_write,
         };
-        Figures { buffers, compute, timeline, dram_read, dram_write, energy, operands }
+        Figures { buffers, compute, own_compute: w.compute, timeline, dram_read, dram_write, energy, operands }
     }
 }
 

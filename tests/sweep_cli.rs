@@ -223,3 +223,42 @@ fn functional_sweep_joins_the_sqnr_quantize_reports() {
         }
     }
 }
+
+/// Sweep rows split cycles into compute, buffer-port and DRAM-stall cycles that sum to
+/// `cycles`, and carry each buffer's traffic, whose sums are the buffer columns.
+#[test]
+fn sweep_rows_split_cycles_and_list_buffer_traffic() {
+    let d = tempfile::tempdir().unwrap();
+    let args =
+        ["sweep", "--hw", "systolic32", "--hw", "nvdla_full", "--model", "mnv1", "--per-layer", "--out", "s.csv"];
+    let (ok, _, err) = accelsim(&args, d.path());
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(d.path().join("s.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap_or_else(|| panic!("no {n} column"));
+    let (cy, co, po, st) = (col("cycles"), col("compute_cycles"), col("port_cycles"), col("stall_cycles"));
+    let (br, bw, bu) = (col("buffer_read_bytes"), col("buffer_write_bytes"), col("buffers"));
+    let mut rows = 0;
+    let mut ported = 0;
+    for line in lines {
+        let c: Vec<&str> = line.split(',').collect();
+        let n = |i: usize| c[i].parse::<u64>().unwrap_or_else(|e| panic!("{}: {e} in {line}", header[i]));
+        assert_eq!(n(cy), n(co) + n(po) + n(st), "{line}");
+        ported += usize::from(n(po) > 0);
+        let per: Vec<(u64, u64)> = c[bu]
+            .split(';')
+            .map(|b| {
+                let f: Vec<&str> = b.split(':').collect();
+                (f[1].parse().unwrap(), f[2].parse().unwrap())
+            })
+            .collect();
+        assert!(per.len() >= 2, "{line}");
+        assert_eq!(per.iter().map(|p| p.0).sum::<u64>(), n(br), "{line}");
+        assert_eq!(per.iter().map(|p| p.1).sum::<u64>(), n(bw), "{line}");
+        rows += 1;
+    }
+    assert!(rows > 50, "{rows} rows");
+    // systolic32's 32 B/cycle ifmap port binds mnv1's depthwise layers on the OS dataflow.
+    assert!(ported > 0, "no row had buffer-port cycles");
+}

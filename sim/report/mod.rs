@@ -56,17 +56,25 @@ pub struct LayerReport {
     pub weight_type: Option<DataType>,
     /// Element type of the activations the layer reads (its first data input).
     pub activation_type: DataType,
-    /// MACs.
+    /// MACs (of a direct convolution where a fast algorithm runs it: the effective MACs).
     pub macs: Macs,
-    /// Cycles from first load to last store.
+    /// Multiplies the compute units execute for the layer's useful work: `macs`, or fewer
+    /// where a fast algorithm (NVDLA's Winograd) runs it. Zeros a mapping pads in (NVDLA's
+    /// channel-expanded groups) are not counted.
+    pub executed_macs: Macs,
+    /// Cycles from first load to last store: `compute_cycles + port_cycles + stall_cycles`.
     pub cycles: Cycles,
-    /// Cycles the compute units were busy.
+    /// The compute units' own cycles at the layer's mode (on NVDLA with SDP/PDP behind the
+    /// array): the same whatever the buffer sizes, ports and DRAM.
     pub compute_cycles: Cycles,
-    /// Cycles beyond compute.
+    /// Cycles the on-chip buffer ports add to compute (the array waits on a port that
+    /// cannot feed it or drain it at its rate).
+    pub port_cycles: Cycles,
+    /// Cycles the compute waits on DRAM (first load, last store, loads not hidden).
     pub stall_cycles: Cycles,
     /// Latency at the accelerator's clock.
     pub latency: Seconds,
-    /// MACs / (cycles x peak MACs per cycle of the mode).
+    /// `executed_macs / (cycles x peak MACs per cycle of the mode)`: never above 1.
     pub utilization: f64,
     /// Compute- or memory-bound.
     pub bound: Bound,
@@ -115,6 +123,8 @@ pub struct Totals {
     pub cycles: Cycles,
     /// Sum of compute cycles.
     pub compute_cycles: Cycles,
+    /// Sum of buffer-port cycles.
+    pub port_cycles: Cycles,
     /// Sum of stall cycles.
     pub stall_cycles: Cycles,
     /// Hardware latency.
@@ -129,7 +139,7 @@ pub struct Totals {
     pub dram_write: Bytes,
     /// Energy by component.
     pub energy: Energy,
-    /// MACs / (cycles x peak MACs per cycle).
+    /// Executed MACs / (cycles x peak MACs per cycle).
     pub utilization: f64,
 }
 
@@ -200,9 +210,11 @@ impl Totals {
     pub fn from_layers(layers: &[LayerReport], peak_macs_per_cycle: u64, clock_hz: f64, overhead: Seconds) -> Self {
         let cycles: Cycles = layers.iter().map(|l| l.cycles).sum();
         let macs: Macs = layers.iter().map(|l| l.macs).sum();
+        let executed: Macs = layers.iter().map(|l| l.executed_macs).sum();
         Totals {
             cycles,
             compute_cycles: layers.iter().map(|l| l.compute_cycles).sum(),
+            port_cycles: layers.iter().map(|l| l.port_cycles).sum(),
             stall_cycles: layers.iter().map(|l| l.stall_cycles).sum(),
             latency: Seconds(cycles.get() as f64 / clock_hz),
             overhead,
@@ -210,7 +222,7 @@ impl Totals {
             dram_read: layers.iter().map(|l| l.dram_read).sum(),
             dram_write: layers.iter().map(|l| l.dram_write).sum(),
             energy: layers.iter().fold(Energy::default(), |a, l| a + l.energy),
-            utilization: macs.get() as f64 / (cycles.get().max(1) as f64 * peak_macs_per_cycle.max(1) as f64),
+            utilization: executed.get() as f64 / (cycles.get().max(1) as f64 * peak_macs_per_cycle.max(1) as f64),
         }
     }
 }

@@ -113,10 +113,11 @@ pub fn to_table(r: &RunReport) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
     out.push_str(&format!(
-        "total: {} MACs, {} cycles ({} compute, {} stall), {} at {:.0} MHz, utilization {:.1}%\n",
+        "total: {} MACs, {} cycles ({} compute, {} buffer-port, {} DRAM stall), {} at {:.0} MHz, utilization {:.1}%\n",
         si(tot.macs.get() as f64, ""),
         tot.cycles.get(),
         tot.compute_cycles.get(),
+        tot.port_cycles.get(),
         tot.stall_cycles.get(),
         time(tot.latency.get()),
         r.clock_hz / 1e6,
@@ -186,8 +187,10 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
         "weight_bits": l.weight_type.map(|t| t.bits()),
         "activation_bits": l.activation_type.bits(),
         "macs": l.macs.get(),
+        "executed_macs": l.executed_macs.get(),
         "cycles": l.cycles.get(),
         "compute_cycles": l.compute_cycles.get(),
+        "port_cycles": l.port_cycles.get(),
         "stall_cycles": l.stall_cycles.get(),
         "latency_s": l.cycles.get() as f64 / clock_hz,
         "utilization": l.utilization,
@@ -229,6 +232,7 @@ pub fn to_json(r: &RunReport) -> Value {
         "totals": {
             "cycles": t.cycles.get(),
             "compute_cycles": t.compute_cycles.get(),
+            "port_cycles": t.port_cycles.get(),
             "stall_cycles": t.stall_cycles.get(),
             "latency_s": t.latency.get(),
             "overhead_s": t.overhead.get(),
@@ -265,7 +269,7 @@ pub fn to_json(r: &RunReport) -> Value {
 /// CSV: one row per layer, then a `TOTAL` row.
 pub fn to_csv(r: &RunReport) -> String {
     let mut s = String::from(
-        "name,op,shape,mode,macs,cycles,compute_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj,widths",
+        "name,op,shape,mode,macs,cycles,compute_cycles,port_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj,widths",
     );
     let acc = r.accuracy.as_ref();
     s.push_str(if acc.is_some() { ",sqnr_db,sqnr_vs_ideal_db\n" } else { "\n" });
@@ -278,7 +282,7 @@ pub fn to_csv(r: &RunReport) -> String {
     };
     for l in &r.layers {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3},{}",
+            "{},{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3},{}",
             esc(&l.name),
             l.op,
             shape(&l.shape),
@@ -286,6 +290,7 @@ pub fn to_csv(r: &RunReport) -> String {
             l.macs.get(),
             l.cycles.get(),
             l.compute_cycles.get(),
+            l.port_cycles.get(),
             l.stall_cycles.get(),
             l.latency.get(),
             l.utilization,
@@ -304,10 +309,11 @@ pub fn to_csv(r: &RunReport) -> String {
     }
     let t = &r.totals;
     s.push_str(&format!(
-        "TOTAL,,,,{},{},{},{},{:e},{:.6},,,{},{},{:.3},{}",
+        "TOTAL,,,,{},{},{},{},{},{:e},{:.6},,,{},{},{:.3},{}",
         t.macs.get(),
         t.cycles.get(),
         t.compute_cycles.get(),
+        t.port_cycles.get(),
         t.stall_cycles.get(),
         t.latency.get(),
         t.utilization,

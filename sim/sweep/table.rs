@@ -23,6 +23,9 @@ pub const COLUMNS: &[&str] = &[
     "mode",
     "macs",
     "cycles",
+    "compute_cycles",
+    "port_cycles",
+    "stall_cycles",
     "latency_s",
     "overhead_s",
     "energy_pj",
@@ -32,6 +35,9 @@ pub const COLUMNS: &[&str] = &[
     "energy_vector_pj",
     "dram_read_bytes",
     "dram_write_bytes",
+    "buffer_read_bytes",
+    "buffer_write_bytes",
+    "buffers",
     "utilization",
     "bound",
     "clock_hz",
@@ -61,6 +67,9 @@ pub struct Row {
     pub macs: u64,
     /// Cycles.
     pub cycles: u64,
+    /// The compute units' own cycles, what the buffer ports add, and DRAM stalls (they sum
+    /// to `cycles`).
+    pub split: [u64; 3],
     /// Hardware latency in seconds.
     pub latency_s: f64,
     /// Software overhead in seconds (DSP invocation; totals only).
@@ -71,6 +80,8 @@ pub struct Row {
     pub dram_read: u64,
     /// DRAM bytes written.
     pub dram_write: u64,
+    /// (name, read bytes, write bytes) of each on-chip buffer, in the description's order.
+    pub buffers: Vec<(String, u64, u64)>,
     /// Utilization of the MAC array.
     pub utilization: f64,
     /// compute / memory / -.
@@ -89,11 +100,13 @@ impl Row {
             mode: String::new(),
             macs: t.macs.get(),
             cycles: t.cycles.get(),
+            split: [t.compute_cycles.get(), t.port_cycles.get(), t.stall_cycles.get()],
             latency_s: t.latency.get(),
             overhead_s: t.overhead.get(),
             energy_pj: [t.energy.mac.get(), t.energy.buffers.get(), t.energy.dram.get(), t.energy.vector.get()],
             dram_read: t.dram_read.get(),
             dram_write: t.dram_write.get(),
+            buffers: buffer_totals(&r.layers),
             utilization: t.utilization,
             bound: "",
         }
@@ -109,15 +122,40 @@ impl Row {
             mode: l.mode.clone(),
             macs: l.macs.get(),
             cycles: l.cycles.get(),
+            split: [l.compute_cycles.get(), l.port_cycles.get(), l.stall_cycles.get()],
             latency_s: l.latency.get(),
             overhead_s: 0.0,
             energy_pj: [l.energy.mac.get(), l.energy.buffers.get(), l.energy.dram.get(), l.energy.vector.get()],
             dram_read: l.dram_read.get(),
             dram_write: l.dram_write.get(),
+            buffers: l.buffers.iter().map(|b| (b.name.clone(), b.reads.get(), b.writes.get())).collect(),
             utilization: l.utilization,
             bound: l.bound.name(),
         }
     }
+}
+
+/// Per-buffer traffic summed over layers (every layer lists the description's buffers in
+/// the same order).
+fn buffer_totals(layers: &[LayerReport]) -> Vec<(String, u64, u64)> {
+    let mut out: Vec<(String, u64, u64)> = Vec::new();
+    for l in layers {
+        for (i, b) in l.buffers.iter().enumerate() {
+            match out.get_mut(i) {
+                Some(t) => {
+                    t.1 = t.1.saturating_add(b.reads.get());
+                    t.2 = t.2.saturating_add(b.writes.get());
+                }
+                None => out.push((b.name.clone(), b.reads.get(), b.writes.get())),
+            }
+        }
+    }
+    out
+}
+
+/// The `buffers` cell: `name:read:write` per buffer (bytes), `;`-separated.
+fn buffers_cell(b: &[(String, u64, u64)]) -> String {
+    b.iter().map(|(n, r, w)| format!("{n}:{r}:{w}")).collect::<Vec<_>>().join(";")
 }
 
 /// The header: point columns, `--set` paths, then [`COLUMNS`].
@@ -177,6 +215,9 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
                 row.mode.clone(),
                 row.macs.to_string(),
                 row.cycles.to_string(),
+                row.split[0].to_string(),
+                row.split[1].to_string(),
+                row.split[2].to_string(),
                 f(row.latency_s),
                 f(row.overhead_s),
                 f(e.iter().sum()),
@@ -186,6 +227,9 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
                 f(e[3]),
                 row.dram_read.to_string(),
                 row.dram_write.to_string(),
+                row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.1)).to_string(),
+                row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.2)).to_string(),
+                buffers_cell(&row.buffers),
                 f(row.utilization),
                 row.bound.to_string(),
                 f(r.clock_hz),

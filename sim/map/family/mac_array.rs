@@ -127,6 +127,7 @@ pub fn conv_compute(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> Compute
             weights: weight_reads.saturating_mul(repeats),
         },
         pe_local: OperandReads::default(),
+        executed: w.macs(),
         array: sc.map(|c| ArrayUse {
             mapping_efficiency: c.mapping_efficiency,
             compute_utilization: c.compute_utilization / slow as f64,

@@ -39,7 +39,7 @@ use super::work::{ConvWork, VectorWork};
 use crate::hw::{BufferLevel, Family, HwDesc, Nvdla, PrecisionMode};
 use crate::ir::{Graph, LayerId};
 use crate::simulate::{Dma, TileStream};
-use crate::units::{Bits, Cycles, Seconds};
+use crate::units::{Bits, Cycles, Macs, Seconds};
 
 /// Operand elements a datapath reads at one level of on-chip storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +73,10 @@ pub struct ComputeFigures {
     pub pe_local: OperandReads,
     /// SCALE-Sim's percentages, for systolic arrays.
     pub array: Option<ArrayUse>,
+    /// Multiplies the compute units execute for the work: its MACs for a direct
+    /// convolution, fewer where a fast algorithm runs it (NVDLA's Winograd). Utilization
+    /// counts these where they are fewer than the layer's MACs, so it never exceeds 1.
+    pub executed: Macs,
 }
 
 /// A convolution pass after the family's on-the-fly post-processing (see
