@@ -1276,6 +1276,8 @@ impl<'a> Importer<'a> {
                     let bid = self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![c], shift);
                     let ly = &mut self.g.layers[li];
                     ly.inputs.push(bid);
+                    // Only a Gemm / MatMul lacks a bias here: every Conv this importer makes
+                    // has one (a zero bias when the node has none).
                     if let Op::FullyConnected(fc) = &mut ly.op {
                         fc.bias = true;
                     }
