@@ -43,8 +43,43 @@ def rng(seed):
 class Case:
     """An operator case: input shapes, the function, the input range for calibration."""
 
-    def __init__(self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8")):
+    def __init__(self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8"), rewrite=None):
         self.name, self.shapes, self.fn, self.lo, self.hi, self.variants = name, shapes, fn, lo, hi, variants
+        # A function of the converted model's bytes, for operators the converter never
+        # writes (it turns SQUEEZE and EXPAND_DIMS of static shapes into RESHAPE).
+        self.rewrite = rewrite
+
+
+def reshape_as(op_name, axis):
+    """Rewrites a converted model's only RESHAPE as SQUEEZE (of `axis`) or EXPAND_DIMS (at
+    `axis`, from a new int32 scalar constant), the operators real models carry."""
+
+    def rewrite(model):
+        import flatbuffers  # noqa: PLC0415
+        from tensorflow.lite.python import schema_py_generated as schema  # noqa: PLC0415
+
+        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+        (op,) = m.subgraphs[0].operators
+        code = m.operatorCodes[op.opcodeIndex]
+        assert max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.RESHAPE
+        new = getattr(schema.BuiltinOperator, op_name)
+        code.builtinCode, code.deprecatedBuiltinCode, code.version = new, new, 1
+        if op_name == "SQUEEZE":
+            op.inputs = op.inputs[:1]
+            op.builtinOptionsType = schema.BuiltinOptions.SqueezeOptions
+            op.builtinOptions = schema.SqueezeOptionsT()
+            op.builtinOptions.squeezeDims = [axis]
+        else:
+            t = m.subgraphs[0].tensors[op.inputs[1]]
+            t.shape = []
+            m.buffers[t.buffer].data = np.array([axis], np.int32).tobytes()
+            op.builtinOptionsType = schema.BuiltinOptions.ExpandDimsOptions
+            op.builtinOptions = schema.ExpandDimsOptionsT()
+        b = flatbuffers.Builder(1024)
+        b.Finish(m.Pack(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    return rewrite
 
 
 def const(shape, seed, lo=-2.0, hi=2.0):
@@ -81,6 +116,35 @@ def cases():
     c.append(Case("add_const", [[1, 8, 9, 32]], lambda x: x + k32))
     c.append(Case("mul_const", [[1, 8, 9, 32]], lambda x: x * k32))
     c.append(Case("div", [X, [16]], lambda x, y: x / y, 0.5, 4.0, variants=("float32",)))
+    # Layout: views and slices.
+    c.append(Case("squeeze", [[1, 4, 1, 16]], lambda x: tf.squeeze(x, axis=2), rewrite=reshape_as("SQUEEZE", 2)))
+    c.append(Case("expand_dims", [[1, 4, 16]], lambda x: tf.expand_dims(x, 2), rewrite=reshape_as("EXPAND_DIMS", 2)))
+    c.append(Case("strided_slice", [X], lambda x: x[:, 1:4:2, ::-1, 2:14:3]))
+    c.append(Case("strided_slice_shrink", [X], lambda x: x[0, -3:, 1, ::2]))
+    c.append(Case("slice", [X], lambda x: tf.slice(x, [0, 1, 0, 2], [1, 2, 4, 8])))
+    # Resize (TF2 defaults: half-pixel centers for bilinear).
+    c.append(Case("resize_bilinear", [[1, 3, 4, 8]], lambda x: tf.image.resize(x, [6, 7], method="bilinear")))
+    c.append(Case("resize_nearest", [[1, 3, 4, 8]], lambda x: tf.image.resize(x, [6, 8], method="nearest")))
+    # TF1 conventions: align_corners, and neither flag (legacy, also downscaling).
+    v1 = tf.compat.v1.image
+    c.append(Case("resize_bilinear_ac", [[1, 3, 4, 8]], lambda x: v1.resize_bilinear(x, [6, 7], align_corners=True)))
+    c.append(Case("resize_bilinear_legacy", [[1, 3, 4, 8]], lambda x: v1.resize_bilinear(x, [5, 3])))
+    c.append(
+        Case("resize_nearest_ac", [[1, 3, 4, 8]], lambda x: v1.resize_nearest_neighbor(x, [7, 5], align_corners=True))
+    )
+    c.append(Case("resize_nearest_legacy", [[1, 3, 4, 8]], lambda x: v1.resize_nearest_neighbor(x, [5, 3])))
+    # Softmax at 16 bits (int16 in, int16 out).
+    c.append(Case("softmax", [[1, 4, 4, 10]], lambda x: tf.nn.softmax(x), variants=("int8", "16x8")))
+    # Float16 weights (DEQUANTIZE of fp16 constants at the converter's fp16 quantization).
+    w = const([3, 3, 16, 8], 11, -0.5, 0.5)
+    c.append(
+        Case(
+            "conv_fp16_weights",
+            [X],
+            lambda x: tf.nn.conv2d(x, w, 1, "SAME"),
+            variants=("fp16",),
+        )
+    )
     return c
 
 
@@ -88,7 +152,10 @@ def convert(case, variant, seed=0):
     specs = [tf.TensorSpec(s, tf.float32) for s in case.shapes]
     fn = tf.function(case.fn, input_signature=specs)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    if variant != "float32":
+    if variant == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif variant != "float32":
         r = rng(seed + 100)
 
         def rep():
@@ -166,6 +233,8 @@ def main():
             stem = f"{case.name}_{variant}"
             try:
                 model = convert(case, variant)
+                if case.rewrite:
+                    model = case.rewrite(model)
             except Exception as e:  # noqa: BLE001 -- the converter's reason is the report
                 print(f"{stem}: skipped, the converter refused: {str(e).splitlines()[0][:200]}")
                 continue

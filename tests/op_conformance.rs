@@ -50,6 +50,7 @@ fn family(op: &Op) -> &'static str {
         Op::Layout(Layout::Concat { .. }) => "layout:concat",
         Op::Layout(Layout::Pad { .. }) => "layout:pad",
         Op::Layout(Layout::Reshape { .. }) => "layout:reshape",
+        Op::Layout(Layout::Slice { .. }) => "layout:slice",
         Op::Convert(Convert::Quantize) => "convert:quantize",
         Op::Convert(Convert::Dequantize) => "convert:dequantize",
     }
@@ -78,6 +79,7 @@ const ALL_FAMILIES: &[&str] = &[
     "layout:concat",
     "layout:pad",
     "layout:reshape",
+    "layout:slice",
     "convert:quantize",
     "convert:dequantize",
 ];
@@ -399,6 +401,24 @@ fn cases() -> Vec<Case> {
         shape: vec![1, 48],
         macs: 0,
         reference: x0.clone(),
+        quantizable: true,
+    });
+
+    // Rows 1 and 3, columns backwards from 2, channel 1 dropped to a rank-3 output.
+    let mut r = Vec::new();
+    for h in [1, 3] {
+        for wq in [2, 1, 0] {
+            r.push(at(&x0, X, 0, h, wq, 1));
+        }
+    }
+    let window =
+        Layout::Slice { begin: vec![0, 1, 2, 1], size: vec![1, 2, 3, 1], stride: vec![1, 2, -1, 1], drop: vec![3] };
+    out.push(Case {
+        name: "slice",
+        graph: graph("slice", Op::Layout(window), 1, vec![]),
+        shape: vec![1, 2, 3],
+        macs: 0,
+        reference: r,
         quantizable: true,
     });
     out

@@ -416,6 +416,31 @@ impl Writer<'_> {
                 let o = fb::ReshapeOptions { new_shape: Some(s) };
                 (OpCode { op: B::Reshape, version: 1 }, Some(O::ReshapeOptions(Box::new(o))))
             }
+            // A window as STRIDED_SLICE (version as LiteRT's converter writes it at 8 and
+            // 16 bits); a backward window that runs to index 0 ends through end_mask (an end
+            // of -1 would count from the back).
+            Op::Layout(Layout::Slice { begin, size, stride, drop }) => {
+                let (mut b, mut e, mut st, mut end_mask) = (Vec::new(), Vec::new(), Vec::new(), 0i32);
+                for d in 0..begin.len() {
+                    let first = begin[d] as i64;
+                    let stop = first + size[d] as i64 * stride[d];
+                    if stop < 0 {
+                        end_mask |= 1 << d;
+                    }
+                    let fit = |v: i64| i32::try_from(v).map_err(|_| err(format!("slice index {v} does not fit int32")));
+                    b.push(fit(first)?);
+                    e.push(fit(stop.max(0))?);
+                    st.push(fit(stride[d])?);
+                }
+                let rank = vec![x.shape.len() as i32];
+                inputs.push(self.const_i32(format!("{}/begin", out.name), rank.clone(), &b));
+                inputs.push(self.const_i32(format!("{}/end", out.name), rank.clone(), &e));
+                inputs.push(self.const_i32(format!("{}/strides", out.name), rank, &st));
+                let shrink_axis_mask = drop.iter().fold(0i32, |m, &d| m | (1 << d));
+                let o = fb::StridedSliceOptions { end_mask, shrink_axis_mask, ..Default::default() };
+                let version = if out.dtype == DataType::F32 { 1 } else { 2 };
+                (OpCode { op: B::StridedSlice, version }, Some(O::StridedSliceOptions(Box::new(o))))
+            }
             Op::Softmax(Softmax { beta }) => {
                 let version = if out.dtype == DataType::F32 {
                     1

@@ -110,6 +110,13 @@ enum RawOp {
     Reshape {
         shape: Vec<i64>,
     },
+    Slice {
+        begin: Vec<usize>,
+        size: Vec<usize>,
+        stride: Vec<i64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        drop: Vec<usize>,
+    },
     Softmax {
         beta: f32,
     },
@@ -204,6 +211,9 @@ fn op_out(op: &Op) -> RawOp {
         }
         Op::Layout(Layout::Pad { pads }) => RawOp::Pad { pads: pads.clone() },
         Op::Layout(Layout::Reshape { shape }) => RawOp::Reshape { shape: shape.clone() },
+        Op::Layout(Layout::Slice { begin, size, stride, drop }) => {
+            RawOp::Slice { begin: begin.clone(), size: size.clone(), stride: stride.clone(), drop: drop.clone() }
+        }
         Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
         Op::Convert(Convert::Quantize) => RawOp::Quantize,
         Op::Convert(Convert::Dequantize) => RawOp::Dequantize,
@@ -238,6 +248,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::Mean { axes, keep_dims } => Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }),
         RawOp::Pad { pads } => Op::Layout(Layout::Pad { pads }),
         RawOp::Reshape { shape } => Op::Layout(Layout::Reshape { shape }),
+        RawOp::Slice { begin, size, stride, drop } => Op::Layout(Layout::Slice { begin, size, stride, drop }),
         RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
         RawOp::Quantize => Op::Convert(Convert::Quantize),
         RawOp::Dequantize => Op::Convert(Convert::Dequantize),

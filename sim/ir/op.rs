@@ -209,10 +209,25 @@ pub enum Layout {
         /// Padding per dimension.
         pads: Vec<(usize, usize)>,
     },
-    /// Reshape to a new shape with the same element count.
+    /// Reshape to a new shape with the same element count (also SQUEEZE and EXPAND_DIMS,
+    /// which are views of the same bytes).
     Reshape {
         /// Target shape; at most one entry may be -1 (inferred).
         shape: Vec<i64>,
+    },
+    /// A strided window of the input (SLICE, STRIDED_SLICE): along axis `d`, `size[d]`
+    /// elements from index `begin[d]` in steps of `stride[d]` (negative: backwards); the
+    /// axes listed in `drop` (each of size 1) are then removed from the output's shape
+    /// (STRIDED_SLICE's `shrink_axis_mask`). Importers resolve masks and negative indices.
+    Slice {
+        /// First index per axis.
+        begin: Vec<usize>,
+        /// Elements taken per axis.
+        size: Vec<usize>,
+        /// Step per axis (non-zero).
+        stride: Vec<i64>,
+        /// Axes of size 1 removed from the output, ascending.
+        drop: Vec<usize>,
     },
 }
 
@@ -244,7 +259,7 @@ pub enum Op {
     Reduce(Reduce),
     /// Softmax over the last axis.
     Softmax(Softmax),
-    /// Concat, pad, reshape.
+    /// Concat, pad, reshape, slice.
     Layout(Layout),
     /// Quantize, dequantize.
     Convert(Convert),

@@ -1,5 +1,6 @@
 //! Data-movement ops shared by the integer and float executors: CONCATENATION (with
-//! requantization of inputs whose quantization differs from the output's) and PAD.
+//! requantization of inputs whose quantization differs from the output's), PAD and the
+//! strided window of SLICE / STRIDED_SLICE.
 
 /// Concatenates row-major tensors along `axis`; `parts[i]` has shape `shapes[i]`.
 pub fn concat<T: Copy>(parts: &[&[T]], shapes: &[Vec<usize>], axis: usize) -> Vec<T> {
@@ -44,4 +45,48 @@ pub fn pad<T: Copy>(x: &[T], shape: &[usize], pads: &[(usize, usize)], value: T)
         }
     }
     out
+}
+
+/// The strided window of a row-major tensor of shape `shape`: along axis `d`, `size[d]`
+/// elements from `begin[d]` in steps of `stride[d]` (LiteRT's `StridedSlice` loop, with
+/// start and count already resolved). The caller has checked every index is in range.
+pub fn slice<T: Copy>(x: &[T], shape: &[usize], begin: &[usize], size: &[usize], stride: &[i64]) -> Vec<T> {
+    let rank = shape.len();
+    let total: usize = size.iter().product();
+    let mut out = Vec::with_capacity(total);
+    if total == 0 {
+        return out;
+    }
+    // Row-major strides of the input.
+    let mut step = vec![1usize; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        step[d] = step[d + 1] * shape[d + 1];
+    }
+    let at = |d: usize, i: usize| -> usize { (begin[d] as i64 + i as i64 * stride[d]) as usize * step[d] };
+    let mut idx = vec![0usize; rank];
+    for _ in 0..total {
+        out.push(x[(0..rank).map(|d| at(d, idx[d])).sum::<usize>()]);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < size[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_steps_forwards_and_backwards() {
+        // [2, 4]: rows 0..2, columns 3, 1 (backwards by 2).
+        let x: Vec<i32> = (0..8).collect();
+        assert_eq!(slice(&x, &[2, 4], &[0, 3], &[2, 2], &[1, -2]), vec![3, 1, 7, 5]);
+        assert_eq!(slice(&x, &[2, 4], &[1, 1], &[1, 2], &[1, 1]), vec![5, 6]);
+        assert!(slice(&x, &[2, 4], &[0, 0], &[0, 4], &[1, 1]).is_empty());
+    }
 }

@@ -1,6 +1,9 @@
 //! The layout family: ops that move or view values without computing on them -- CONCAT
 //! (rescaling inputs whose quantization differs from the output's, as LiteRT does), PAD
-//! (with the zero point) and RESHAPE (a view of the same bytes).
+//! (with the zero point), RESHAPE (a view of the same bytes; TFLite's SQUEEZE and
+//! EXPAND_DIMS import as it) and SLICE (a strided window: SLICE, STRIDED_SLICE). PAD,
+//! RESHAPE and SLICE pass their input's quantization through (LiteRT's kernels copy the
+//! integers), at every width.
 
 use super::work::Phase;
 use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
@@ -33,6 +36,17 @@ pub enum IntLayout {
     },
     /// A view.
     Reshape,
+    /// A strided window.
+    Slice {
+        /// Input shape.
+        shape: Vec<usize>,
+        /// First index per axis.
+        begin: Vec<usize>,
+        /// Elements per axis.
+        size: Vec<usize>,
+        /// Step per axis.
+        stride: Vec<i64>,
+    },
 }
 
 impl IntLayout {
@@ -55,8 +69,49 @@ impl IntLayout {
             }
             IntLayout::Pad { shape, pads, zero_point } => layout::pad(int_input(inputs, 0)?, shape, pads, *zero_point),
             IntLayout::Reshape => int_input(inputs, 0)?.clone(),
+            IntLayout::Slice { shape, begin, size, stride } => {
+                layout::slice(int_input(inputs, 0)?, shape, begin, size, stride)
+            }
         })])
     }
+}
+
+/// The output shape of a strided window of `input`, or why the window does not fit.
+fn slice_shape(
+    input: &[usize],
+    begin: &[usize],
+    size: &[usize],
+    stride: &[i64],
+    drop: &[usize],
+) -> Result<Vec<usize>, String> {
+    let rank = input.len();
+    if begin.len() != rank || size.len() != rank || stride.len() != rank {
+        return Err(format!(
+            "slice of a rank-{rank} input needs {rank} begins, sizes and strides, got {}, {} and {}",
+            begin.len(),
+            size.len(),
+            stride.len()
+        ));
+    }
+    for d in 0..rank {
+        if stride[d] == 0 {
+            return Err(format!("slice stride of axis {d} is 0"));
+        }
+        if size[d] == 0 {
+            continue;
+        }
+        let last = (begin[d] as i128) + (size[d] as i128 - 1) * stride[d] as i128;
+        if begin[d] >= input[d] || last < 0 || last >= input[d] as i128 {
+            return Err(format!(
+                "slice of axis {d} (size {}) from {} by {} for {} elements leaves the axis",
+                input[d], begin[d], stride[d], size[d]
+            ));
+        }
+    }
+    if drop.windows(2).any(|w| w[0] >= w[1]) || drop.iter().any(|&d| d >= rank || size[d] != 1) {
+        return Err(format!("slice drops axes {drop:?}, which must be ascending axes of size 1 (sizes {size:?})"));
+    }
+    Ok((0..rank).filter(|d| !drop.contains(d)).map(|d| size[d]).collect())
 }
 
 fn reshape(input: &[usize], total: u64, shape: &[i64]) -> Result<Vec<usize>, String> {
@@ -86,6 +141,7 @@ impl OpFamily for Layout {
             Layout::Concat { .. } => "concat",
             Layout::Pad { .. } => "pad",
             Layout::Reshape { .. } => "reshape",
+            Layout::Slice { .. } => "slice",
         }
     }
 
@@ -122,6 +178,7 @@ impl OpFamily for Layout {
                     .ok_or_else(|| format!("padding {:?} overflows shape {:?}", pads, x.shape))?
             }
             Layout::Reshape { shape } => reshape(&x.shape, x.elements(), shape)?,
+            Layout::Slice { begin, size, stride, drop } => slice_shape(&x.shape, begin, size, stride, drop)?,
         };
         Ok(vec![shape])
     }
@@ -130,10 +187,14 @@ impl OpFamily for Layout {
         Macs::ZERO
     }
 
-    /// Concat and pad copy one element per output element; a reshape moves nothing.
+    /// Concat, pad and slice copy one element per output element; a slice is costed as
+    /// reading its whole input (the compulsory traffic every pass is held to: a strided
+    /// window rarely lands on whole DRAM bursts); a reshape moves nothing.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         match self {
-            Layout::Concat { .. } | Layout::Pad { .. } => vec![vector_phase(cx, false, |_, o| o)],
+            Layout::Concat { .. } | Layout::Pad { .. } | Layout::Slice { .. } => {
+                vec![vector_phase(cx, false, |_, o| o)]
+            }
             Layout::Reshape { .. } => Vec::new(),
         }
     }
@@ -141,7 +202,7 @@ impl OpFamily for Layout {
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         match self {
             Layout::Concat { .. } => QuantRule::SharedWithInputs,
-            Layout::Pad { .. } | Layout::Reshape { .. } => QuantRule::SameAsInput,
+            Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => QuantRule::SameAsInput,
         }
     }
 
@@ -156,7 +217,7 @@ impl OpFamily for Layout {
     fn fused_activation(&self) -> bool {
         match self {
             Layout::Concat { .. } => true,
-            Layout::Pad { .. } | Layout::Reshape { .. } => false,
+            Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => false,
         }
     }
 
@@ -170,6 +231,7 @@ impl OpFamily for Layout {
             }
             Layout::Pad { pads } => layout::pad(x, &cx.x().shape, pads, 0.0),
             Layout::Reshape { .. } => x.clone(),
+            Layout::Slice { begin, size, stride, .. } => layout::slice(x, &cx.x().shape, begin, size, stride),
         }])
     }
 
@@ -191,11 +253,17 @@ impl OpFamily for Layout {
             }
             Layout::Pad { pads } => IntLayout::Pad { shape: cx.x().shape.clone(), pads: pads.clone(), zero_point: zo },
             Layout::Reshape { .. } => IntLayout::Reshape,
+            Layout::Slice { begin, size, stride, .. } => IntLayout::Slice {
+                shape: cx.x().shape.clone(),
+                begin: begin.clone(),
+                size: size.clone(),
+                stride: stride.clone(),
+            },
         }))
     }
 
     /// Concat lays its inputs' channels side by side; pad and reshape keep the moments
-    /// (collapsed when a reshape changes the channel count).
+    /// (collapsed when a reshape or slice changes the channel count).
     fn data_free(&self, cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
         let x = inputs.first().copied().flatten()?;
         let cout = cx.out().shape.last().copied().unwrap_or(1);
@@ -214,6 +282,19 @@ impl OpFamily for Layout {
             }
             Layout::Pad { .. } => x.clone(),
             Layout::Reshape { .. } => x.clone().with_channels(cout),
+            // The channels the window keeps, in its order (one when the last axis is dropped).
+            Layout::Slice { begin, size, stride, .. } => match (begin.last(), size.last(), stride.last()) {
+                (Some(&b), Some(&n), Some(&st)) => {
+                    let picked: Vec<(f64, f64)> =
+                        (0..n).map(|i| x.channel((b as i64 + i as i64 * st) as usize)).collect();
+                    let mm = Moments {
+                        mean: picked.iter().map(|p| p.0).collect(),
+                        var: picked.iter().map(|p| p.1).collect(),
+                    };
+                    mm.with_channels(cout)
+                }
+                _ => x.clone(),
+            },
         };
         Some(DataFree { moments, within_input_range: false })
     }

@@ -19,6 +19,7 @@
 pub(crate) mod codes;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
+mod slice;
 
 use generated::tflite as fb;
 use planus::ReadAsRoot;
@@ -318,7 +319,9 @@ impl Importer<'_> {
         use fb::BuiltinOperator as B;
         use fb::BuiltinOptionsRef as O;
         let c = |e: planus::Error| LayerErr::Other(self.corrupt(e));
-        let inv = |m: String| LayerErr::Other(self.invalid(format!("operator {index} ({op:?}): {m}")));
+        let inv = |m: String| {
+            LayerErr::Other(self.invalid(format!("operator {index} ({}): {m}", codes::builtin_name(op as i32))))
+        };
         let input = |i: usize| inputs.get(i).copied().flatten().ok_or_else(|| inv(format!("missing input {i}")));
         let out = *outputs.first().ok_or_else(|| inv("no output".into()))?;
         let act_of = |a: fb::ActivationFunctionType| codes::activation_in(a).ok_or(LayerErr::Unsupported);
@@ -459,9 +462,32 @@ impl Importer<'_> {
                 layer_inputs.push(x);
                 Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims })
             }
-            (B::Reshape, _) => {
+            // SQUEEZE and EXPAND_DIMS are views, as RESHAPE: the output's shape is the file's.
+            (B::Reshape | B::Squeeze | B::ExpandDims, _) => {
                 layer_inputs.push(input(0)?);
                 Op::Layout(Layout::Reshape { shape: g.tensor(out).shape.iter().map(|&d| d as i64).collect() })
+            }
+            (B::StridedSlice, o) => {
+                let x = input(0)?;
+                let masks = match o {
+                    Some(O::StridedSliceOptions(s)) => slice::Masks {
+                        begin: s.begin_mask().map_err(c)?,
+                        end: s.end_mask().map_err(c)?,
+                        shrink: s.shrink_axis_mask().map_err(c)?,
+                        ellipsis: s.ellipsis_mask().map_err(c)?,
+                        new_axis: s.new_axis_mask().map_err(c)?,
+                    },
+                    _ => slice::Masks::default(),
+                };
+                let (b, e, st) = (const_ints(g, input(1)?)?, const_ints(g, input(2)?)?, const_ints(g, input(3)?)?);
+                layer_inputs.push(x);
+                Op::Layout(slice::strided_slice(&g.tensor(x).shape, &b, &e, &st, masks).map_err(inv)?)
+            }
+            (B::Slice, _) => {
+                let x = input(0)?;
+                let (b, n) = (const_ints(g, input(1)?)?, const_ints(g, input(2)?)?);
+                layer_inputs.push(x);
+                Op::Layout(slice::slice(&g.tensor(x).shape, &b, &n).map_err(inv)?)
             }
             (B::Softmax, o) => {
                 let beta = match o {

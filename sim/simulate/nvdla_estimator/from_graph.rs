@@ -134,7 +134,7 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             )
             | Op::Unary(_)
             | Op::Softmax(_)
-            | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. })
+            | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. } | Layout::Slice { .. })
             | Op::Convert(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
