@@ -26,7 +26,7 @@ use planus::ReadAsRoot;
 
 use crate::ir::{
     Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
-    Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 /// Why a model could not be imported.
@@ -488,6 +488,31 @@ impl Importer<'_> {
                 let (b, n) = (const_ints(g, input(1)?)?, const_ints(g, input(2)?)?);
                 layer_inputs.push(x);
                 Op::Layout(slice::slice(&g.tensor(x).shape, &b, &n).map_err(inv)?)
+            }
+            (code, o) if codes::resize_in(code).is_some() => {
+                let kind = codes::resize_in(code).ok_or(LayerErr::Unsupported)?;
+                let (align_corners, half_pixel_centers) = match o {
+                    Some(O::ResizeBilinearOptions(r)) => {
+                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
+                    }
+                    Some(O::ResizeNearestNeighborOptions(r)) => {
+                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
+                    }
+                    _ => (false, false),
+                };
+                let x = input(0)?;
+                let size = const_ints(g, input(1)?)?;
+                let [h, w] = size[..] else {
+                    return Err(inv(format!("size must hold 2 values (height, width), got {size:?}")));
+                };
+                if h <= 0 || w <= 0 || h > i32::MAX as i64 || w > i32::MAX as i64 {
+                    return Err(inv(format!("size {size:?} must be positive")));
+                }
+                if align_corners && half_pixel_centers {
+                    return Err(inv("align_corners and half_pixel_centers are both set; LiteRT allows one".into()));
+                }
+                layer_inputs.push(x);
+                Op::Resize(Resize { kind, size: [h as usize, w as usize], align_corners, half_pixel_centers })
             }
             (B::Softmax, o) => {
                 let beta = match o {
