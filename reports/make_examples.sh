@@ -28,6 +28,6 @@ shared="${ACCELSIM_SHARED:-../shared}/onnx"
 sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
 "$ACCELSIM" plot --input "$out/example_functional_sweep.csv" --kind pareto --out "$out/pareto.svg"
 # Latency vs SRAM size and vs array size, one preset per family (fails if a curve rises);
-# with ACCELSIM_BEFORE set to an older binary it also writes the before/after table trends.md.
-python3 reports/trends.py "$ACCELSIM" ${ACCELSIM_BEFORE:+"$ACCELSIM_BEFORE"}
+# trends.md keeps the `before` cells of the committed table unless ACCELSIM_BEFORE names an older binary.
+python3 reports/trends.py "$ACCELSIM" "${ACCELSIM_BEFORE:-reports/trends.md}"
 echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"

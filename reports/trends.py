@@ -5,7 +5,9 @@ for one preset per family. Standard library only.
 
     python3 reports/trends.py AFTER [BEFORE]     # writes reports/trends.md and reports/trends.svg
 
-AFTER and BEFORE are accelsim binaries. With BEFORE (e.g. a build of an older commit) the table
+AFTER and BEFORE are accelsim binaries; BEFORE may also be a table this script wrote earlier
+(reports/trends.md), whose `before` cells are kept (the binary they came from need not be built
+again). With BEFORE (e.g. a build of an older commit) the table
 has before/after columns; the figure always shows AFTER. What "array x2" sets, per family:
 
 - mac_array (systolic32): mac.rows and mac.cols doubled (four times the PEs);
@@ -68,13 +70,30 @@ def points(binary):
     return res
 
 
+def before_from_table(path):
+    """The `before` cells of a table `table` wrote: {(kind, model, axis, scale): ms}."""
+    res = {}
+    axis = None
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("| family | network |"):
+            axis = "sram" if "SRAM x" in line else "array"
+            scales = [float(c.strip().split("x")[-1]) for c in line.strip("|").split("|")[2:]]
+        elif line.startswith("| ") and axis and "→" in line:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            kind, model = cells[0].split(" ")[0], cells[1]
+            for sc, cell in zip(scales, cells[2:]):
+                res[(kind, model, axis, int(sc) if sc == int(sc) else sc)] = float(cell.split("→")[0])
+    return res
+
+
 def table(after, before):
     lines = [
         "# Latency trends per family",
         "",
         "Made by `python3 reports/trends.py AFTER BEFORE` (see the script's doc for what each scale sets).",
         "Latency in ms of the whole network; `before` is the binary before the schedule search optimized the",
-        "simulated latency and before a MAC array derived its peak and ports (issue 12), `after` this commit's.",
+        "simulated latency and before a MAC array derived its peak and ports (issue 12; its cells were first",
+        "measured for commit 68b9db4 and are kept since by passing this table as BEFORE), `after` this commit's.",
         "",
     ]
     for axis, scales, label in [("sram", SRAM_SCALES, "SRAM x"), ("array", ARRAY_SCALES, "array x")]:
@@ -141,7 +160,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     after = points(sys.argv[1])
-    before = points(sys.argv[2]) if len(sys.argv) > 2 else None
+    before = None
+    if len(sys.argv) > 2:
+        b = sys.argv[2]
+        before = before_from_table(b) if b.endswith(".md") else points(b)
     (ROOT / "reports" / "trends.svg").write_text(svg(after))
     if before:
         (ROOT / "reports" / "trends.md").write_text(table(after, before))

@@ -278,6 +278,13 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
                     if depth + 1 == parts.len() && DERIVABLE.contains(p) && !t.contains_key(*p) {
                         t.insert(p.to_string(), toml::Value::Integer(0));
                     }
+                    // An optional text field a description leaves at its default.
+                    if let Some((_, _, default)) = OPTIONAL_TEXT
+                        .iter()
+                        .find(|(s, f, _)| depth == 1 && parts.len() == 2 && parts[0] == *s && p == f)
+                    {
+                        t.entry(p.to_string()).or_insert_with(|| toml::Value::String(default.to_string()));
+                    }
                     t.get_mut(*p)
                 }
                 toml::Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
@@ -491,6 +498,10 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
 
 /// Integer fields a description may leave to be derived (`--set` pins them).
 const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
+
+/// Optional text fields (section, field, default) that `--set` may set although the
+/// description leaves them out (the runs' notes name them as knobs).
+const OPTIONAL_TEXT: [(&str, &str, &str); 1] = [("nvdla", "grouped_conv", "groups")];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
@@ -864,6 +875,26 @@ mod tests {
         assert_eq!(hw.dram.bandwidth.0, 5e9);
         assert!(load_hw("systolic32", &[("mac.nope".into(), 1.0)]).unwrap_err().to_string().contains("no such field"));
         assert!(load_hw("systolic32", &[("mac.rows".into(), 1.5)]).is_err());
+    }
+
+    /// The grouped-convolution mapping a run's note names as a knob can be set on a preset
+    /// that leaves it at its default; a wrong value names the choices.
+    #[test]
+    fn the_nvdla_grouped_mapping_can_be_set_where_the_description_leaves_it_out() {
+        let set = |v: &str| load_hw_with("nvdla_full", &[("nvdla.grouped_conv".into(), SetValue::Text(v.into()))]);
+        let grouped = |hw: HwDesc| match hw.family {
+            Family::Nvdla(n) => n.grouped,
+            other => panic!("nvdla_full is an NVDLA: {other:?}"),
+        };
+        assert_eq!(grouped(set("expanded").expect("expanded")), NvdlaGroupedMapping::ChannelExpanded);
+        assert_eq!(grouped(set("groups").expect("groups")), NvdlaGroupedMapping::GroupEmulation);
+        assert_eq!(grouped(load_hw("nvdla_full", &[]).expect("preset")), NvdlaGroupedMapping::GroupEmulation);
+        let e = set("diagonal").expect_err("not a mapping").to_string();
+        assert!(e.contains("\"groups\" or \"expanded\""), "{e}");
+        // Not a field of other families.
+        assert!(
+            load_hw_with("systolic32", &[("nvdla.grouped_conv".into(), SetValue::Text("expanded".into()))]).is_err()
+        );
     }
 
     #[test]
