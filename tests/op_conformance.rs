@@ -12,8 +12,8 @@ use accelsim::export::tflite::to_tflite;
 use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
-    WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
+    UnaryKind, WeightSource,
 };
 use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{work_of, Work};
@@ -51,6 +51,8 @@ fn family(op: &Op) -> &'static str {
         Op::Layout(Layout::Pad { .. }) => "layout:pad",
         Op::Layout(Layout::Reshape { .. }) => "layout:reshape",
         Op::Layout(Layout::Slice { .. }) => "layout:slice",
+        Op::Resize(Resize { kind: ResizeKind::Bilinear, .. }) => "resize:bilinear",
+        Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
         Op::Convert(Convert::Dequantize) => "convert:dequantize",
     }
@@ -80,6 +82,8 @@ const ALL_FAMILIES: &[&str] = &[
     "layout:pad",
     "layout:reshape",
     "layout:slice",
+    "resize:bilinear",
+    "resize:nearest",
     "convert:quantize",
     "convert:dequantize",
 ];
@@ -401,6 +405,46 @@ fn cases() -> Vec<Case> {
         shape: vec![1, 48],
         macs: 0,
         reference: x0.clone(),
+        quantizable: true,
+    });
+
+    // Bilinear with aligned corners to 7x7: source coordinates in steps of exactly 0.5.
+    let mut r = Vec::new();
+    for oy in 0..7 {
+        for ox in 0..7 {
+            let (ya, yb, xa, xb) = (oy / 2, (oy + 1) / 2, ox / 2, (ox + 1) / 2);
+            for c in 0..3 {
+                let v = at(&x0, X, 0, ya, xa, c) + at(&x0, X, 0, yb, xa, c);
+                r.push((v + at(&x0, X, 0, ya, xb, c) + at(&x0, X, 0, yb, xb, c)) / 4.0);
+            }
+        }
+    }
+    let op = Resize { kind: ResizeKind::Bilinear, size: [7, 7], align_corners: true, half_pixel_centers: false };
+    out.push(Case {
+        name: "resize_bilinear",
+        graph: graph("resize_bilinear", Op::Resize(op), 1, vec![]),
+        shape: vec![1, 7, 7, 3],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Nearest, legacy coordinates, to 2x6: rows 0, 2; columns floor(o * 4 / 6).
+    let mut r = Vec::new();
+    for h in [0, 2] {
+        for wq in [0, 0, 1, 2, 2, 3] {
+            for c in 0..3 {
+                r.push(at(&x0, X, 0, h, wq, c));
+            }
+        }
+    }
+    let op = Resize { kind: ResizeKind::Nearest, size: [2, 6], align_corners: false, half_pixel_centers: false };
+    out.push(Case {
+        name: "resize_nearest",
+        graph: graph("resize_nearest", Op::Resize(op), 1, vec![]),
+        shape: vec![1, 2, 6, 3],
+        macs: 0,
+        reference: r,
         quantizable: true,
     });
 

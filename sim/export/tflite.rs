@@ -23,8 +23,8 @@
 use crate::import::tflite::codes;
 use crate::import::tflite::generated::tflite as fb;
 use crate::ir::{
-    resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, Softmax, Tensor,
-    TensorData, TensorId,
+    resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, ResizeKind, Softmax,
+    Tensor, TensorData, TensorId,
 };
 use crate::ops::OpFamily;
 use crate::ops::WeightLayout;
@@ -440,6 +440,28 @@ impl Writer<'_> {
                 let o = fb::StridedSliceOptions { end_mask, shrink_axis_mask, ..Default::default() };
                 let version = if out.dtype == DataType::F32 { 1 } else { 2 };
                 (OpCode { op: B::StridedSlice, version }, Some(O::StridedSliceOptions(Box::new(o))))
+            }
+            Op::Resize(r) => {
+                let size = [i32::try_from(r.size[0]), i32::try_from(r.size[1])];
+                let [Ok(h), Ok(w)] = size else {
+                    return Err(err(format!("resize to {:?} does not fit int32", r.size)));
+                };
+                inputs.push(self.const_i32(format!("{}/size", out.name), vec![2], &[h, w]));
+                let (op, versions) = codes::resize_out(r.kind);
+                let (align_corners, half_pixel_centers) = (r.align_corners, r.half_pixel_centers);
+                let options = match r.kind {
+                    ResizeKind::Bilinear => O::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptions {
+                        align_corners,
+                        half_pixel_centers,
+                    })),
+                    ResizeKind::Nearest => {
+                        O::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptions {
+                            align_corners,
+                            half_pixel_centers,
+                        }))
+                    }
+                };
+                (OpCode { op, version: versions[wide as usize] }, Some(options))
             }
             Op::Softmax(Softmax { beta }) => {
                 let version = if out.dtype == DataType::F32 {

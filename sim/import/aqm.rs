@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
-    WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
+    UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -120,6 +120,13 @@ enum RawOp {
     Softmax {
         beta: f32,
     },
+    Resize {
+        /// `bilinear` or `nearest`.
+        kind: String,
+        size: [usize; 2],
+        align_corners: bool,
+        half_pixel_centers: bool,
+    },
     Quantize,
     Dequantize,
 }
@@ -210,6 +217,15 @@ fn op_out(op: &Op) -> RawOp {
             RawOp::Slice { begin: begin.clone(), size: size.clone(), stride: stride.clone(), drop: drop.clone() }
         }
         Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
+        Op::Resize(r) => RawOp::Resize {
+            kind: match r.kind {
+                ResizeKind::Bilinear => "bilinear".into(),
+                ResizeKind::Nearest => "nearest".into(),
+            },
+            size: r.size,
+            align_corners: r.align_corners,
+            half_pixel_centers: r.half_pixel_centers,
+        },
         Op::Convert(Convert::Quantize) => RawOp::Quantize,
         Op::Convert(Convert::Dequantize) => RawOp::Dequantize,
     }
@@ -245,6 +261,14 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::Reshape { shape } => Op::Layout(Layout::Reshape { shape }),
         RawOp::Slice { begin, size, stride, drop } => Op::Layout(Layout::Slice { begin, size, stride, drop }),
         RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
+        RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
+            let kind = match kind.as_str() {
+                "bilinear" => ResizeKind::Bilinear,
+                "nearest" => ResizeKind::Nearest,
+                other => return Err(format!("unknown resize kind '{other}' (expected 'bilinear' or 'nearest')")),
+            };
+            Op::Resize(Resize { kind, size, align_corners, half_pixel_centers })
+        }
         RawOp::Quantize => Op::Convert(Convert::Quantize),
         RawOp::Dequantize => Op::Convert(Convert::Dequantize),
     })

@@ -196,6 +196,29 @@ pub struct Softmax {
     pub beta: f32,
 }
 
+/// How a resize interpolates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResizeKind {
+    /// Bilinear (TFLite RESIZE_BILINEAR).
+    Bilinear,
+    /// Nearest neighbour (TFLite RESIZE_NEAREST_NEIGHBOR).
+    Nearest,
+}
+
+/// Spatial resize of an NHWC tensor to `size` = `[height, width]`, with TensorFlow's
+/// coordinate conventions (`align_corners`, `half_pixel_centers`; never both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Resize {
+    /// Interpolation.
+    pub kind: ResizeKind,
+    /// Output height and width.
+    pub size: [usize; 2],
+    /// The corner pixels of input and output are aligned (scale `(in - 1) / (out - 1)`).
+    pub align_corners: bool,
+    /// Pixels are sampled at their centres (`(o + 0.5) * scale - 0.5`).
+    pub half_pixel_centers: bool,
+}
+
 /// Ops that move or view values without computing on them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Layout {
@@ -261,6 +284,8 @@ pub enum Op {
     Softmax(Softmax),
     /// Concat, pad, reshape, slice.
     Layout(Layout),
+    /// Spatial resize (bilinear, nearest neighbour).
+    Resize(Resize),
     /// Quantize, dequantize.
     Convert(Convert),
 }

@@ -21,6 +21,7 @@ pub mod layout;
 pub mod metrics;
 pub mod pool;
 pub mod qdq_ref;
+pub mod resize;
 pub mod softmax;
 
 pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};

@@ -1,10 +1,14 @@
-//! Integer SOFTMAX as LiteRT's reference kernel computes it for 8-bit inputs
-//! (`reference/softmax.h`): input differences to the row maximum are rescaled into a Q5.26
+//! Integer SOFTMAX as LiteRT's reference kernels compute it (`reference/softmax.h`). For
+//! 8-bit inputs: input differences to the row maximum are rescaled into a Q5.26
 //! fixed-point number, exponentiated with gemmlowp's `exp_on_negative_values`, summed in
 //! Q12.19, inverted with gemmlowp's Newton-Raphson `one_over_one_plus_x_for_x_in_0_1`,
-//! and every output is `exp * (1 / sum)` shifted to the output type.
+//! and every output is `exp * (1 / sum)` shifted to the output type. For 16-bit inputs
+//! (`SoftmaxInt16`): `exp` and `1 / (1 + x)` come from LiteRT's interpolated 513-entry
+//! tables, built as its `LUTPopulateInt16<double>` builds them.
 
-use super::fixedpoint::{rounding_divide_by_pot, saturating_left_shift, srdhm, QuantMultiplier};
+use super::fixedpoint::{
+    multiply_by_quantized_multiplier, rounding_divide_by_pot, saturating_left_shift, srdhm, QuantMultiplier,
+};
 
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
 const ACCUMULATION_INTEGER_BITS: i32 = 12;
@@ -138,9 +142,113 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
     out
 }
 
+/// LiteRT's `LUTPopulateInt16<double>`: 513 values of `f` on `[in_min, in_max]` in Q0.15
+/// of an output range of [-1, 1] (`lut[512]` only gives the last slope), each sample biased
+/// by half the error of interpolating its interval's midpoint.
+fn int16_lut(f: impl Fn(f64) -> f64, input_scale: f64, input_zero_point: i32) -> [i16; 513] {
+    let range = 65535.0f64;
+    let input_min = input_scale * (i16::MIN as i32 - input_zero_point) as f64;
+    let input_max = input_scale * (i16::MAX as i32 - input_zero_point) as f64;
+    let output_scale = 2.0 / range;
+    let (output_min, output_max) = (output_scale * i16::MIN as f64, output_scale * i16::MAX as f64);
+    const STEPS: usize = 512;
+    let step = (input_max - input_min) / STEPS as f64;
+    let half_step = step / 2.0;
+    let inv = 65536.0 / (output_max - output_min);
+    let clamp = |v: f64| v.clamp(i16::MIN as f64, i16::MAX as f64) as i16;
+    let mut lut = [0i16; STEPS + 1];
+    for (i, e) in lut.iter_mut().enumerate().take(STEPS) {
+        let val = f(input_min + i as f64 * step);
+        let val_mid = f(input_min + i as f64 * step + half_step);
+        let val_next = f(input_min + (i + 1) as f64 * step);
+        let sample = (val * inv).round();
+        let mid_interp = ((val_next * inv + (val * inv).round()) / 2.0).round();
+        let mid = (val_mid * inv).round();
+        let bias = ((mid_interp - mid) / 2.0).round();
+        *e = clamp(sample - bias);
+    }
+    lut[STEPS] = clamp((f(input_max) * inv).round());
+    lut
+}
+
+/// LiteRT's `generic_int16_table_lookup`: the table's value at the top 9 bits of `value`
+/// plus the slope to the next entry times the low 7 bits (rounded).
+fn lut_lookup(value: i16, lut: &[i16; 513]) -> i16 {
+    let index = (256 + (value >> 7) as i32) as usize;
+    let offset = (value & 0x7f) as i32;
+    let base = lut[index];
+    let slope = lut[index + 1].wrapping_sub(base) as i32;
+    let delta = (slope * offset + 64) >> 7;
+    (base as i32 + delta) as i16
+}
+
+/// Parameters of LiteRT's 16-bit softmax (int16 in, int16 out at scale 1/32768, zero
+/// point 0): the input rescale and the `exp` and `1 / (1 + x)` tables.
+#[derive(Debug, Clone)]
+pub struct Softmax16 {
+    /// The input difference rescaled so that [-65535, 0] stands for [-10, 0].
+    pub input: QuantMultiplier,
+    exp_lut: [i16; 513],
+    one_over_one_plus_x_lut: [i16; 513],
+}
+
+impl Softmax16 {
+    /// The tables and rescale of LiteRT's `SoftmaxPrepare` for an int16 input.
+    pub fn new(beta: f32, input_scale: f32) -> Self {
+        let range = 65535.0f64;
+        let rescale = input_scale as f64 * beta as f64 / (10.0 / 65535.0);
+        Self {
+            input: QuantMultiplier::from_real(rescale),
+            exp_lut: int16_lut(f64::exp, 10.0 / range, i16::MAX as i32),
+            one_over_one_plus_x_lut: int16_lut(|x| 1.0 / (1.0 + x), 1.0 / range, i16::MIN as i32),
+        }
+    }
+}
+
+/// LiteRT's `SoftmaxInt16` over rows of `depth`: `exp(x - max)` from the table, the
+/// reciprocal of the Q16.15 sum from the second table, and their rounded product.
+pub fn softmax_int16(p: &Softmax16, x: &[i32], depth: usize) -> Vec<i32> {
+    let mut out = vec![0i32; x.len()];
+    let depth = depth.max(1);
+    for (row, orow) in x.chunks(depth).zip(out.chunks_mut(depth)) {
+        let max = row.iter().copied().fold(i16::MIN as i32, i32::max);
+        let mut sum = 0i32;
+        for (o, &v) in orow.iter_mut().zip(row) {
+            let scaled = multiply_by_quantized_multiplier(v - max, p.input);
+            let sym = scaled.wrapping_add(32767).clamp(-32768, 32767) as i16;
+            let e = lut_lookup(sym, &p.exp_lut);
+            *o = e as i32;
+            sum = sum.wrapping_add(e as i32);
+        }
+        let headroom_plus_one = (sum as u32).leading_zeros() as i32;
+        let shifted = (((sum as i64) << (headroom_plus_one - 1)) + (1 << 13)) >> 14;
+        let sym = (shifted as i32).wrapping_sub((1 << 15) + (1 << 16)).clamp(-32768, 32767) as i16;
+        let reciprocal = lut_lookup(sym, &p.one_over_one_plus_x_lut) as i64;
+        let right_shift = 31 - headroom_plus_one;
+        let round = 1i64 << (right_shift - 1);
+        for o in orow.iter_mut() {
+            let r = ((*o as i64 * reciprocal + round) >> right_shift) as i32;
+            *o = r.clamp(0, 32767);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int16_softmax_splits_a_flat_row_and_favours_the_largest() {
+        let p = Softmax16::new(1.0, 1e-3);
+        let half = softmax_int16(&p, &[5, 5], 2);
+        assert!(half.iter().all(|&v| (16383..=16384).contains(&v)), "{half:?}");
+        // 20 apart at scale 1/1000 ... 0.02 in logits: e^0.02 / (1 + e^0.02) = 0.505.
+        let y = softmax_int16(&p, &[-32768, 32767, 32747], 3);
+        // The table stops at exp(-10) = 1.5 / 32768: far smaller logits keep that weight.
+        assert_eq!(y[0], 1, "exp(-65.5) is taken as exp(-10)");
+        assert!((y[1] - 16549).abs() <= 8 && y[1] > y[2], "{y:?}");
+    }
 
     #[test]
     fn a_flat_row_of_a_thousand_classes_rounds_to_zero_instead_of_panicking() {

@@ -201,7 +201,9 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             )
             | Op::Unary(_) => None,
             // Neither SDP nor PDP runs these on the fly.
-            Op::Conv2d(_) | Op::FullyConnected(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) => None,
+            Op::Conv2d(_) | Op::FullyConnected(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) | Op::Resize(_) => {
+                None
+            }
         };
         if let Some((head, op)) = fused {
             if let Role::Alone { followers } = &mut p.roles[head] {

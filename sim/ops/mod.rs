@@ -21,6 +21,7 @@ pub mod fc;
 pub mod layout;
 pub mod pool;
 pub mod reduce;
+pub mod resize;
 pub mod softmax;
 pub mod unary;
 mod weighted;
@@ -176,6 +177,8 @@ pub enum IntKernel {
     Layout(layout::IntLayout),
     /// Quantize, dequantize.
     Convert(convert::IntConvert),
+    /// A spatial resize.
+    Resize(resize::IntResize),
     /// An element-wise unary op.
     Unary(unary::IntUnary),
 }
@@ -194,6 +197,7 @@ impl IntKernel {
             IntKernel::Layout(k) => k.run(inputs),
             IntKernel::Convert(k) => k.run(inputs),
             IntKernel::Unary(k) => k.run(inputs),
+            IntKernel::Resize(k) => k.run(inputs),
         }
     }
 }
@@ -269,6 +273,7 @@ macro_rules! delegate {
             Op::Softmax(o) => o.$f($($arg),*),
             Op::Layout(o) => o.$f($($arg),*),
             Op::Convert(o) => o.$f($($arg),*),
+            Op::Resize(o) => o.$f($($arg),*),
         }
     };
 }

@@ -3,7 +3,7 @@
 //! (`export/tflite.rs`) writes them, so the two cannot disagree.
 
 use super::generated::tflite as fb;
-use crate::ir::{Activation, BinaryKind, Convert, PoolKind, UnaryKind};
+use crate::ir::{Activation, BinaryKind, Convert, PoolKind, ResizeKind, UnaryKind};
 
 /// The names of an enum of `schema.fbs` (`BuiltinOperator`, `TensorType`) by value, as
 /// the schema spells them (`EXPAND_DIMS`, `CONV_2D`): read once from the schema beside the
@@ -240,6 +240,23 @@ pub(crate) fn pool_out(kind: PoolKind) -> Option<(fb::BuiltinOperator, [i32; 2])
     kind_out(&POOL, kind)
 }
 
+/// Resize kinds and TFLite's operators, with the operator version for 8-bit and wider
+/// operands (the converter writes 3 at every width: half-pixel centres need it).
+const RESIZE: [(ResizeKind, fb::BuiltinOperator, [i32; 2]); 2] = [
+    (ResizeKind::Bilinear, fb::BuiltinOperator::ResizeBilinear, [3, 3]),
+    (ResizeKind::Nearest, fb::BuiltinOperator::ResizeNearestNeighbor, [3, 3]),
+];
+
+/// The resize kind of a TFLite operator, if it is one.
+pub(crate) fn resize_in(code: fb::BuiltinOperator) -> Option<ResizeKind> {
+    kind_in(&RESIZE, code)
+}
+
+/// TFLite's operator and its versions for a resize kind.
+pub(crate) fn resize_out(kind: ResizeKind) -> (fb::BuiltinOperator, [i32; 2]) {
+    kind_out(&RESIZE, kind).expect("every ResizeKind has a row in import::tflite::codes::RESIZE")
+}
+
 /// Conversions and TFLite's operators, with the operator version for 8-bit and wider
 /// operands.
 const CONVERT: [(Convert, fb::BuiltinOperator, [i32; 2]); 2] = [
@@ -284,6 +301,9 @@ mod tests {
         }
         for k in [Convert::Quantize, Convert::Dequantize] {
             assert_eq!(convert_out(k).and_then(|(c, _)| convert_in(c)), Some(k));
+        }
+        for k in [ResizeKind::Bilinear, ResizeKind::Nearest] {
+            assert_eq!(resize_in(resize_out(k).0), Some(k));
         }
     }
 

@@ -11,7 +11,10 @@
 //! ```
 //!
 //! Tensor indices are kept: IR tensor `i` is tflite tensor `i` of the first subgraph (see
-//! [`TfliteModel::tensor`]), and layer `i` is operator `i`. Depthwise weights
+//! [`TfliteModel::tensor`]), and layer `i` is operator `i` unless a DEQUANTIZE of a FLOAT16
+//! constant comes before it: those are folded at import (the constant's values become the
+//! float32 values of the DEQUANTIZE's output, exactly as LiteRT widens them, and no layer is
+//! made), so fp16-weight models import as float models. Depthwise weights
 //! `[1, kh, kw, C*m]` become OHWI `[C*m, kh, kw, 1]` with `groups = C` and their
 //! per-channel quantization axis moved to 0. Every size field read from the file is
 //! checked against the bytes actually present before anything is allocated from it.
@@ -26,7 +29,7 @@ use planus::ReadAsRoot;
 
 use crate::ir::{
     Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
-    Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
 };
 
 /// Why a model could not be imported.
@@ -166,8 +169,10 @@ impl Importer<'_> {
             Some(v) => v.iter().collect::<Result<_, _>>().map_err(c)?,
             None => Vec::new(),
         };
+        let mut fp16 = vec![false; tensors.len()];
         for (i, t) in tensors.iter().enumerate() {
             let tensor = self.tensor(i, t, &buffers)?;
+            fp16[i] = t.type_().map_err(c)? == fb::TensorType::Float16;
             g.add_tensor(tensor);
         }
         let n = g.tensors.len();
@@ -202,6 +207,12 @@ impl Importer<'_> {
             let unsupported =
                 || ImportError::UnsupportedOp { path: self.path.to_string(), op: codes::builtin_name(code_num), index };
             let bop = bop.ok_or_else(unsupported)?;
+            if let (fb::BuiltinOperator::Dequantize, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
+                if fp16[x.0] {
+                    self.fold_fp16(&mut g, index, *x, *y)?;
+                    continue;
+                }
+            }
             let layer = self.layer(&mut g, index, bop, &inputs, &outputs, opts).map_err(|e| match e {
                 LayerErr::Unsupported => unsupported(),
                 LayerErr::Other(e) => e,
@@ -211,6 +222,27 @@ impl Importer<'_> {
         g.validate().map_err(|source| ImportError::Ir { path: self.path.to_string(), source })?;
         let tensor_map = (0..n).map(TensorId).collect();
         Ok(TfliteModel { graph: g, tensor_map })
+    }
+
+    /// Folds operator `index`, a DEQUANTIZE of the FLOAT16 constant `x` (read as float32),
+    /// into its output `y`: `y` becomes that float32 constant.
+    fn fold_fp16(&self, g: &mut Graph, index: usize, x: TensorId, y: TensorId) -> Res<()> {
+        let src = g.tensor(x);
+        if g.tensor(y).shape != src.shape || g.tensor(y).dtype != DataType::F32 {
+            return Err(self.invalid(format!(
+                "operator {index} (DEQUANTIZE) of FLOAT16 constant {} of shape {:?} must give a FLOAT32 tensor of the same shape, got {} of shape {:?}",
+                x.0,
+                src.shape,
+                g.tensor(y).dtype,
+                g.tensor(y).shape
+            )));
+        }
+        let data = src.data.clone();
+        let out = g.tensor_mut(y);
+        out.data = data;
+        out.kind = TensorKind::Constant;
+        out.quant = None;
+        Ok(())
     }
 
     fn tensor(&self, index: usize, t: &fb::TensorRef<'_>, buffers: &[fb::BufferRef<'_>]) -> Res<Tensor> {
@@ -229,6 +261,9 @@ impl Importer<'_> {
             fb::TensorType::Int16 => (DataType::int(16), 2),
             fb::TensorType::Int32 => (DataType::int(32), 4),
             fb::TensorType::Int64 => (DataType::int(64), 8),
+            // FLOAT16 constants (fp16 weights) are widened to float32 below; an fp16
+            // activation is refused after the data is read.
+            fb::TensorType::Float16 => (DataType::F32, 2),
             other => {
                 return Err(ImportError::UnsupportedType {
                     path: self.path.to_string(),
@@ -271,6 +306,9 @@ impl Importer<'_> {
                 )));
             }
             Some(match ty {
+                fb::TensorType::Float16 => TensorData::F32(
+                    bytes.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+                ),
                 fb::TensorType::Float32 => TensorData::F32(
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
                 ),
@@ -301,6 +339,15 @@ impl Importer<'_> {
                     q.scales.len()
                 )));
             }
+        }
+        if ty == fb::TensorType::Float16 && data.is_none() {
+            return Err(ImportError::UnsupportedType {
+                path: self.path.to_string(),
+                index,
+                name,
+                dtype: "FLOAT16 (an activation: only FLOAT16 constants, folded through DEQUANTIZE, are supported)"
+                    .into(),
+            });
         }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
         Ok(Tensor { name, shape, dtype, quant, kind, data })
@@ -489,6 +536,31 @@ impl Importer<'_> {
                 layer_inputs.push(x);
                 Op::Layout(slice::slice(&g.tensor(x).shape, &b, &n).map_err(inv)?)
             }
+            (code, o) if codes::resize_in(code).is_some() => {
+                let kind = codes::resize_in(code).ok_or(LayerErr::Unsupported)?;
+                let (align_corners, half_pixel_centers) = match o {
+                    Some(O::ResizeBilinearOptions(r)) => {
+                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
+                    }
+                    Some(O::ResizeNearestNeighborOptions(r)) => {
+                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
+                    }
+                    _ => (false, false),
+                };
+                let x = input(0)?;
+                let size = const_ints(g, input(1)?)?;
+                let [h, w] = size[..] else {
+                    return Err(inv(format!("size must hold 2 values (height, width), got {size:?}")));
+                };
+                if h <= 0 || w <= 0 || h > i32::MAX as i64 || w > i32::MAX as i64 {
+                    return Err(inv(format!("size {size:?} must be positive")));
+                }
+                if align_corners && half_pixel_centers {
+                    return Err(inv("align_corners and half_pixel_centers are both set; LiteRT allows one".into()));
+                }
+                layer_inputs.push(x);
+                Op::Resize(Resize { kind, size: [h as usize, w as usize], align_corners, half_pixel_centers })
+            }
             (B::Softmax, o) => {
                 let beta = match o {
                     Some(O::SoftmaxOptions(s)) => s.beta().map_err(c)?,
@@ -513,6 +585,19 @@ impl Importer<'_> {
             _ => return Err(LayerErr::Unsupported),
         };
         Ok(Layer { name, op: ir_op, inputs: layer_inputs, outputs: vec![out], activation: act })
+    }
+}
+
+/// An IEEE 754 half-precision value widened to f32 (exact: every half is an f32).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f32;
+    match exp {
+        0 => sign * frac * 2f32.powi(-24),
+        0x1f if frac == 0.0 => sign * f32::INFINITY,
+        0x1f => f32::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f32.powi(e - 15),
     }
 }
 
@@ -679,6 +764,17 @@ mod tests {
         (g.tensors, g.operators, g.inputs, g.outputs) =
             (Some(vec![x, pt, y]), Some(vec![op]), Some(vec![0]), Some(vec![2]));
         write("huge_activation.tflite", &m);
+    }
+
+    #[test]
+    fn halves_widen_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
+        assert!(f16_to_f32(0x7e00).is_nan());
     }
 
     #[test]

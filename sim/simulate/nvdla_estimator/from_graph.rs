@@ -135,7 +135,8 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             | Op::Unary(_)
             | Op::Softmax(_)
             | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. } | Layout::Slice { .. })
-            | Op::Convert(_) => skip(&mut out, "no row in the workbook for this operator"),
+            | Op::Convert(_)
+            | Op::Resize(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
     out
