@@ -290,13 +290,7 @@ impl<'h> LayerSum<'h> {
             acc.0 += Bytes(n(r.get()));
             acc.1 += Bytes(n(w.get()));
         }
-        let (o, p) = (&mut self.operands, &fig.operands);
-        o.input_reads = o.input_reads.saturating_add(n(p.input_reads));
-        o.weight_reads = o.weight_reads.saturating_add(n(p.weight_reads));
-        o.output_writes = o.output_writes.saturating_add(n(p.output_writes));
-        o.dram_inputs += Bytes(n(p.dram_inputs.get()));
-        o.dram_weights += Bytes(n(p.dram_weights.get()));
-        o.dram_outputs += Bytes(n(p.dram_outputs.get()));
+        self.operands.add_times(&fig.operands, times);
         let e = fig.energy;
         let times_pj = |p: PicoJoules| if times == 1 { p } else { p * times };
         self.energy = self.energy

@@ -116,6 +116,19 @@ pub struct OperandAccesses {
     pub dram_outputs: Bytes,
 }
 
+impl OperandAccesses {
+    /// Adds `other` run `times` times (saturating, as the unit types add).
+    pub fn add_times(&mut self, other: &OperandAccesses, times: u64) {
+        let n = |x: u64| x.saturating_mul(times);
+        self.input_reads = self.input_reads.saturating_add(n(other.input_reads));
+        self.weight_reads = self.weight_reads.saturating_add(n(other.weight_reads));
+        self.output_writes = self.output_writes.saturating_add(n(other.output_writes));
+        self.dram_inputs += Bytes(n(other.dram_inputs.get()));
+        self.dram_weights += Bytes(n(other.dram_weights.get()));
+        self.dram_outputs += Bytes(n(other.dram_outputs.get()));
+    }
+}
+
 /// Totals over all layers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Totals {
@@ -224,5 +237,35 @@ impl Totals {
             energy: layers.iter().fold(Energy::default(), |a, l| a + l.energy),
             utilization: executed.get() as f64 / (cycles.get().max(1) as f64 * peak_macs_per_cycle.max(1) as f64),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operand_accesses_add_times_scales_every_field_and_saturates() {
+        let one = OperandAccesses {
+            input_reads: 1,
+            weight_reads: 2,
+            output_writes: 3,
+            dram_inputs: Bytes(4),
+            dram_weights: Bytes(5),
+            dram_outputs: Bytes(6),
+        };
+        let mut sum = one;
+        sum.add_times(&one, 3);
+        let want = OperandAccesses {
+            input_reads: 4,
+            weight_reads: 8,
+            output_writes: 12,
+            dram_inputs: Bytes(16),
+            dram_weights: Bytes(20),
+            dram_outputs: Bytes(24),
+        };
+        assert_eq!(sum, want);
+        sum.add_times(&one, u64::MAX);
+        assert_eq!((sum.input_reads, sum.dram_outputs), (u64::MAX, Bytes(u64::MAX)));
     }
 }
