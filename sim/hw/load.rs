@@ -279,11 +279,11 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
                         t.insert(p.to_string(), toml::Value::Integer(0));
                     }
                     // An optional text field a description leaves at its default.
-                    if let Some((_, _, default)) = OPTIONAL_TEXT
+                    if let Some(&(_, _, default)) = OPTIONAL_TEXT
                         .iter()
                         .find(|(s, f, _)| depth == 1 && parts.len() == 2 && parts[0] == *s && p == f)
                     {
-                        t.entry(p.to_string()).or_insert_with(|| toml::Value::String(default.to_string()));
+                        t.entry(p.to_string()).or_insert_with(|| toml::Value::String(default().to_string()));
                     }
                     t.get_mut(*p)
                 }
@@ -501,7 +501,9 @@ const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
 
 /// Optional text fields (section, field, default) that `--set` may set although the
 /// description leaves them out (the runs' notes name them as knobs).
-const OPTIONAL_TEXT: [(&str, &str, &str); 1] = [("nvdla", "grouped_conv", "groups")];
+/// The default is the one the description's validation takes when the field is absent.
+const OPTIONAL_TEXT: [(&str, &str, fn() -> &'static str); 1] =
+    [("nvdla", "grouped_conv", || NvdlaGroupedMapping::default().name())];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
@@ -588,11 +590,13 @@ impl Validator<'_> {
                 None => Bytes(PDP_LINE_BUFFER_BYTES),
             },
             grouped: match &n.grouped_conv {
-                None => NvdlaGroupedMapping::GroupEmulation,
+                None => NvdlaGroupedMapping::default(),
                 Some(g) => NvdlaGroupedMapping::ALL.into_iter().find(|m| m.name() == g.get_ref()).ok_or_else(|| {
+                    let names: Vec<String> =
+                        NvdlaGroupedMapping::ALL.iter().map(|m| format!("\"{}\"", m.name())).collect();
                     self.err(
                         g.span(),
-                        format!("nvdla.grouped_conv must be \"groups\" or \"expanded\", got \"{}\"", g.get_ref()),
+                        format!("nvdla.grouped_conv must be {}, got \"{}\"", names.join(" or "), g.get_ref()),
                     )
                 })?,
             },
