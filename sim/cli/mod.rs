@@ -8,6 +8,7 @@ pub mod output;
 mod plot;
 mod quantize;
 mod run;
+mod sensitivity;
 mod sweep;
 pub mod sweep_stream;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Post-training quantization of a float model to 2-16 bits (writes an `.aqm` model).
     Quantize(quantize::QuantizeArgs),
+    /// Per-layer sensitivity: each layer alone at each width, the rest at a reference width.
+    Sensitivity(sensitivity::SensitivityArgs),
     /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
     NvdlaEstimate(estimate::EstimateArgs),
     /// Cost the cartesian product of accelerators, networks, widths and overrides.
@@ -69,6 +72,7 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
         Command::Run(a) => run::run(&a),
         Command::Exec(a) => exec::exec(&a),
         Command::Quantize(a) => quantize::quantize(&a),
+        Command::Sensitivity(a) => sensitivity::run(&a),
         Command::NvdlaEstimate(a) => estimate::run(&a),
         Command::Sweep(a) => sweep::sweep(&a),
         Command::Merge(a) => sweep::merge(&a),

@@ -22,6 +22,9 @@ pub enum Kind {
     Pareto,
     /// Speedup over a baseline accelerator (--baseline).
     Speedup,
+    /// Layers x bits heat map of `accelsim sensitivity` output (the value: --sqnr-column,
+    /// default output_sqnr_db; also layer_sqnr_db, top1_accuracy, top1_agreement).
+    Sensitivity,
 }
 
 /// Arguments of `accelsim plot`.
@@ -61,7 +64,8 @@ pub struct PlotArgs {
     pub point: Vec<usize>,
     /// SQNR column of the Pareto figure: `sqnr_db` (the model output, default) or
     /// `logits_sqnr_db` (the input of a final softmax; use it for random-weight built-in
-    /// networks, whose softmax output is too flat to quantize).
+    /// networks, whose softmax output is too flat to quantize). For `--kind sensitivity`, the
+    /// column shown: `output_sqnr_db` (default), `layer_sqnr_db`, `top1_accuracy`, ...
     #[arg(long)]
     pub sqnr_column: Option<String>,
 }
@@ -98,6 +102,7 @@ pub fn plot(a: &PlotArgs) -> Result<()> {
         Kind::Roofline => PlotKind::Roofline,
         Kind::Pareto => PlotKind::Pareto,
         Kind::Speedup => PlotKind::Speedup,
+        Kind::Sensitivity => PlotKind::Sensitivity,
     };
     let opts = PlotOptions {
         kind,

@@ -193,7 +193,7 @@ fn images(a: &NpyF32, shape: &[usize], file: &Path) -> Result<Vec<Vec<f32>>> {
     })
 }
 
-fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {
+pub(crate) fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {
     let a = read_npy_f32(path).map_err(miette::Report::new)?;
     if a.is_empty() {
         return Err(miette!("{}: no images", path.display()));

@@ -240,7 +240,19 @@ impl<'g> Executor<'g> {
         let g = self.graph;
         let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
         bind_inputs(g, inputs, &mut vals)?;
-        for (l, prep) in g.layers.iter().zip(&self.prepared) {
+        self.run_from(0, vals)
+    }
+
+    /// Runs layers `start..` given `vals`, which must hold the graph inputs and every tensor
+    /// the layers before `start` compute (as [`Executor::run`] returns them, e.g. from a run
+    /// of another graph whose layers before `start` and their tensors are the same:
+    /// [`first_difference`]); returns every tensor's values as [`Executor::run`] does.
+    pub fn run_from(&self, start: usize, mut vals: Vec<Option<Values>>) -> Result<Vec<Option<Values>>, ExecError> {
+        let g = self.graph;
+        if vals.len() != g.tensors.len() {
+            return Err(ExecError::Input(format!("{} tensor values for a graph of {}", vals.len(), g.tensors.len())));
+        }
+        for (l, prep) in g.layers.iter().zip(&self.prepared).skip(start) {
             let outs = match prep {
                 Some(k) => {
                     let ins = data_values(g, l, &vals)?;
@@ -252,6 +264,26 @@ impl<'g> Executor<'g> {
         }
         Ok(vals)
     }
+}
+
+/// The first layer at which `a` and `b` differ (the layer itself or a tensor it reads or
+/// writes, values included), or the layer count when none does; `None` when the graphs'
+/// inputs differ. A run of `a` holds, for every layer before it, what a run of `b` computes
+/// ([`Executor::run_from`]).
+pub fn first_difference(a: &Graph, b: &Graph) -> Option<usize> {
+    let same_tensor = |t: TensorId| a.tensors.get(t.0).is_some() && a.tensors.get(t.0) == b.tensors.get(t.0);
+    if a.inputs != b.inputs || !a.inputs.iter().all(|&t| same_tensor(t)) {
+        return None;
+    }
+    let n = a.layers.len().min(b.layers.len());
+    Some(
+        (0..n)
+            .find(|&i| {
+                let (la, lb) = (&a.layers[i], &b.layers[i]);
+                la != lb || !la.inputs.iter().chain(&la.outputs).all(|&t| same_tensor(t))
+            })
+            .unwrap_or(n),
+    )
 }
 
 /// Stores one value per output of a layer.

@@ -6,7 +6,8 @@
 //! Kinds: latency and energy vs bit width per accelerator (one row of panels per network),
 //! stacked energy breakdown, per-layer latency (one panel per network), roofline (needs
 //! `--per-layer` rows), Pareto front (energy vs SQNR when a `sqnr_db` column exists, else
-//! energy vs latency; one front per network) and speedup over a baseline accelerator.
+//! energy vs latency; one front per network), speedup over a baseline accelerator, and the
+//! layers x bits heat map of `accelsim sensitivity`'s CSV.
 //! What a figure leaves out (points beyond a limit, points without a baseline) and doubtful
 //! inputs (an SQNR of ~0 dB everywhere) come back as warnings for the caller to print.
 
@@ -40,6 +41,8 @@ pub enum PlotKind {
     Pareto,
     /// Speedup over a baseline accelerator.
     Speedup,
+    /// Layers x bits heat map of `accelsim sensitivity` output.
+    Sensitivity,
 }
 
 /// What to draw.
@@ -114,6 +117,7 @@ pub fn size(t: &Table, o: &PlotOptions) -> Size {
         PlotKind::EnergyBreakdown | PlotKind::Speedup => 3.2,
         PlotKind::Roofline => 3.0,
         PlotKind::Pareto => 3.0,
+        PlotKind::Sensitivity => return sensitivity_size(t, o),
     };
     Size {
         width_in: o.width_in.unwrap_or(7.0),
@@ -141,6 +145,7 @@ pub fn render(t: &Table, o: &PlotOptions) -> Result<Drawn, PlotError> {
             PlotKind::Roofline => roofline(f, t, o),
             PlotKind::Pareto => pareto(f, t, o.sqnr_column.as_deref().unwrap_or("sqnr_db")),
             PlotKind::Speedup => speedup(f, t, o),
+            PlotKind::Sensitivity => sensitivity(f, t, o.sqnr_column.as_deref().unwrap_or("output_sqnr_db")),
         }?;
         root.present().map_err(pe)?;
     }
@@ -900,6 +905,184 @@ fn speedup(f: Fig, t: &Table, o: &PlotOptions) -> Result<(), PlotError> {
         labels.iter().enumerate().map(|(i, l)| (chart.backend_coord(&(i as f64, 0.0)).0, l.clone())).collect();
     style::x_categories(f.root, &f.size, &at, axis_y, rotate, "network and widths")?;
     Ok(())
+}
+
+/// The viridis colour map (perceptually uniform, colour-blind safe, readable in
+/// greyscale) at `x` in [0, 1], from its anchor colours every eighth.
+fn viridis(x: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 9] = [
+        (68.0, 1.0, 84.0),
+        (71.0, 44.0, 122.0),
+        (59.0, 81.0, 139.0),
+        (44.0, 113.0, 142.0),
+        (33.0, 144.0, 141.0),
+        (39.0, 173.0, 129.0),
+        (92.0, 200.0, 99.0),
+        (170.0, 220.0, 50.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let x = if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f64;
+    let (i, frac) = ((x.floor() as usize).min(STOPS.len() - 2), x - x.floor().min((STOPS.len() - 2) as f64));
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |p: f64, q: f64| (p + (q - p) * frac).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The text of a heat-map cell: SQNR with one decimal, accuracies with three.
+fn cell_text(v: f64, accuracy: bool) -> String {
+    if !v.is_finite() {
+        "–".into()
+    } else if accuracy {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The sensitivity heat map (`accelsim sensitivity` output): a row per layer (graph order,
+/// top down), a column per width, each cell coloured by `column` (viridis, dark = low) and
+/// labelled with its value; a colour bar at the right.
+fn sensitivity(f: Fig, t: &Table, column: &str) -> Result<(), PlotError> {
+    let need = |c: &str| {
+        t.col(c)
+            .ok_or_else(|| PlotError(format!("the input has no '{c}' column; is it `accelsim sensitivity` output?")))
+    };
+    let (li, name, bits, vcol) = (need("layer_index")?, need("layer")?, need("bits")?, need(column)?);
+    let what = t.col("what").and_then(|c| t.rows.first().map(|r| r[c].clone())).unwrap_or_default();
+    let mut layers: Vec<(u64, String)> = Vec::new();
+    let mut widths: Vec<u64> = Vec::new();
+    let mut cells: BTreeMap<(u64, u64), f64> = BTreeMap::new();
+    for r in &t.rows {
+        let (Ok(l), Ok(b)) = (r[li].parse::<u64>(), r[bits].parse::<u64>()) else {
+            return Err(PlotError(format!("row {:?}: layer_index and bits must be whole numbers", r)));
+        };
+        if !layers.iter().any(|(i, _)| *i == l) {
+            layers.push((l, r[name].clone()));
+        }
+        if !widths.contains(&b) {
+            widths.push(b);
+        }
+        cells.entry((l, b)).or_insert(t.num(r, vcol));
+    }
+    if layers.is_empty() {
+        return Err(PlotError("no rows to plot".into()));
+    }
+    layers.sort();
+    widths.sort();
+    let finite: Vec<f64> = cells.values().copied().filter(|v| v.is_finite()).collect();
+    let accuracy = column.contains("accuracy") || column.contains("agreement");
+    let (lo, hi) = if accuracy {
+        (finite.iter().copied().fold(1.0, f64::min).min(1.0), 1.0)
+    } else {
+        (finite.iter().copied().fold(f64::INFINITY, f64::min), finite.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+    };
+    let missing = cells.values().filter(|v| !v.is_finite()).count();
+    if missing > 0 {
+        f.warnings.push(format!("{missing} cell(s) without a finite '{column}' value are drawn empty"));
+    }
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo - 1.0, lo + 1.0) };
+    let scale = |v: f64| (v - lo) / (hi - lo);
+    let (w, _) = f.root.dim_in_pixel();
+    let bar_w = f.size.pt(f.size.font_pt * 7.0) as u32;
+    let (main, side) = f.root.split_horizontally(w.saturating_sub(bar_w));
+    let names: Vec<String> = layers.iter().map(|(_, n)| n.clone()).collect();
+    let name_w = names
+        .iter()
+        .filter_map(|n| f.root.estimate_text_size(n, &f.size.measure(1.0)).ok())
+        .map(|d| d.0)
+        .max()
+        .unwrap_or(0);
+    let (nl, nb) = (layers.len() as f64, widths.len() as f64);
+    let unit = if accuracy { "" } else { " (dB)" };
+    let title = format!("{column}{unit}, one layer's {what} at b bits");
+    let mut chart = ChartBuilder::on(&main)
+        .caption(title, f.size.font(1.2))
+        .margin(f.size.pt(5.0))
+        .x_label_area_size(f.size.pt(f.size.font_pt * 3.2))
+        .y_label_area_size(name_w + f.size.pt(6.0) as u32)
+        .build_cartesian_2d(span(-0.5, nb - 0.5, false)?, span(-0.5, nl - 0.5, false)?)
+        .map_err(pe)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(widths.len())
+        .x_label_formatter(&|v| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < widths.len() {
+                format!("{}", widths[i as usize])
+            } else {
+                String::new()
+            }
+        })
+        .y_labels(0)
+        .x_desc("bits")
+        .label_style(f.size.font(1.0))
+        .axis_desc_style(f.size.font(1.05))
+        .axis_style(BLACK.stroke_width(1))
+        .draw()
+        .map_err(pe)?;
+    let y_of = |row: usize| nl - 1.0 - row as f64;
+    for (row, (l, _)) in layers.iter().enumerate() {
+        for (col, b) in widths.iter().enumerate() {
+            let Some(&v) = cells.get(&(*l, *b)) else { continue };
+            let (x, y) = (col as f64, y_of(row));
+            let fill = if v.is_finite() { viridis(scale(v)) } else { WHITE };
+            chart
+                .draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], fill.filled())))
+                .map_err(pe)?;
+            let light = v.is_finite() && scale(v) < 0.6;
+            let style =
+                f.size.font(0.85).color(if light { &WHITE } else { &BLACK }).pos(Pos::new(HPos::Center, VPos::Center));
+            chart.draw_series(std::iter::once(Text::new(cell_text(v, accuracy), (x, y), style))).map_err(pe)?;
+        }
+    }
+    // Layer names, ending at the axis.
+    for (row, n) in names.iter().enumerate() {
+        let (px, py) = chart.backend_coord(&(-0.5, y_of(row)));
+        let style = f.size.font(1.0).pos(Pos::new(HPos::Right, VPos::Center));
+        f.root.draw(&Text::new(n.clone(), (px - f.size.pt(3.0), py), style)).map_err(pe)?;
+    }
+    // The colour bar.
+    let (_, top_y) = chart.backend_coord(&(0.0, nl - 0.5));
+    let (_, bottom_y) = chart.backend_coord(&(0.0, -0.5));
+    let x0 = f.size.pt(6.0);
+    let bw = f.size.pt(f.size.font_pt * 1.2);
+    let steps = 64;
+    for i in 0..steps {
+        let (a, b) = (i as f64 / steps as f64, (i + 1) as f64 / steps as f64);
+        let y = |u: f64| bottom_y - ((bottom_y - top_y) as f64 * u).round() as i32;
+        side.draw(&Rectangle::new([(x0, y(b)), (x0 + bw, y(a))], viridis((a + b) / 2.0).filled())).map_err(pe)?;
+    }
+    side.draw(&Rectangle::new([(x0, top_y), (x0 + bw, bottom_y)], BLACK.stroke_width(1))).map_err(pe)?;
+    for k in 0..=4 {
+        let u = k as f64 / 4.0;
+        let y = bottom_y - ((bottom_y - top_y) as f64 * u).round() as i32;
+        side.draw(&PathElement::new(vec![(x0 + bw, y), (x0 + bw + f.size.pt(2.0), y)], BLACK.stroke_width(1)))
+            .map_err(pe)?;
+        let v = lo + u * (hi - lo);
+        let label = if accuracy { format!("{v:.3}") } else { tick((v * 10.0).round() / 10.0) };
+        side.draw(&Text::new(
+            label,
+            (x0 + bw + f.size.pt(3.0), y),
+            f.size.font(0.9).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(pe)?;
+    }
+    Ok(())
+}
+
+/// The heat map's default size: 5 in wide, a row of 0.17 in per layer plus title and axis.
+fn sensitivity_size(t: &Table, o: &PlotOptions) -> Size {
+    let layers = t
+        .col("layer_index")
+        .map(|c| t.rows.iter().map(|r| r[c].as_str()).collect::<std::collections::BTreeSet<_>>().len())
+        .unwrap_or(1);
+    let font = o.font_pt.unwrap_or(8.0);
+    Size {
+        width_in: o.width_in.unwrap_or(5.0),
+        height_in: o.height_in.unwrap_or((1.1 + layers as f64 * 0.17 * font / 8.0).min(40.0)),
+        font_pt: font,
+    }
 }
 
 #[cfg(test)]

@@ -140,12 +140,10 @@ type Scored = (Vec<f32>, Vec<(f64, f64)>);
 
 fn score_input(
     quantized: &Graph,
-    exec: &Executor,
-    x: &[f32],
+    qv: Vec<Option<Values>>,
     float: &FloatSide,
     layers: &[(LayerId, TensorId)],
 ) -> Result<Scored, ExecError> {
-    let qv = exec.run(&[Values::F32(x.to_vec())])?;
     let mut qo = Vec::new();
     for &o in &quantized.outputs {
         match qv[o.0].as_ref() {
@@ -242,7 +240,7 @@ pub fn evaluate_with(
         .par_iter()
         .map(|x| {
             let f = float_side(float, reference, x, &keep)?;
-            let s = score_input(quantized, &exec, x, &f, &layers)?;
+            let s = score_input(quantized, exec.run(&[Values::F32(x.clone())])?, &f, &layers)?;
             Ok((f.outputs, s))
         })
         .collect::<Result<_, ExecError>>()?;
@@ -285,18 +283,62 @@ impl<'a> FloatRuns<'a> {
     /// Evaluates `quantized` (quantized from this float graph) as [`evaluate_with`] does,
     /// scoring per layer only the layers named in `layers` (whose float outputs were kept).
     pub fn evaluate(&self, quantized: &Graph, arith: Arithmetic, layers: &[&str]) -> Result<EvalReport, ExecError> {
+        self.evaluate_after(quantized, arith, layers, None)
+    }
+
+    /// [`FloatRuns::evaluate`], starting each image's integer run from `prefix` (another
+    /// quantized graph of this float model and its runs, one per image, as
+    /// [`Executor::run`] returned them) where the two graphs agree: the layers before their
+    /// first difference are taken from the prefix runs, not recomputed. The result is the
+    /// same as without a prefix.
+    pub fn evaluate_after(
+        &self,
+        quantized: &Graph,
+        arith: Arithmetic,
+        layers: &[&str],
+        prefix: Option<(&Graph, &[Vec<Option<Values>>])>,
+    ) -> Result<EvalReport, ExecError> {
         let exec = Executor::new(quantized, arith)?;
         let scored: Vec<(LayerId, TensorId)> = scored_layers(quantized, self.float.tensors.len())
             .into_iter()
             .filter(|&(l, _)| layers.contains(&quantized.layers[l.0].name.as_str()))
             .collect();
+        // Where the prefix graph stops agreeing, and the tensors its layers before that wrote.
+        let reuse = prefix.and_then(|(g, runs)| {
+            let start = crate::kernels::first_difference(g, quantized)?;
+            (runs.len() == self.inputs.len() && g.tensors.len() == quantized.tensors.len() && start > 0).then(|| {
+                let mut known: Vec<TensorId> = quantized.inputs.clone();
+                known.extend(quantized.layers[..start].iter().flat_map(|l| l.outputs.iter().copied()));
+                (start, known, runs)
+            })
+        });
         let per: Vec<Scored> = self
             .inputs
             .par_iter()
             .zip(&self.per_input)
-            .map(|(x, f)| score_input(quantized, &exec, x, f, &scored))
+            .enumerate()
+            .map(|(i, (x, f))| {
+                let qv = match &reuse {
+                    Some((start, known, runs)) => {
+                        let mut vals = vec![None; quantized.tensors.len()];
+                        for &t in known {
+                            vals[t.0] = runs[i][t.0].clone();
+                        }
+                        exec.run_from(*start, vals)?
+                    }
+                    None => exec.run(&[Values::F32(x.clone())])?,
+                };
+                score_input(quantized, qv, f, &scored)
+            })
             .collect::<Result<_, _>>()?;
         let fo: Vec<&[f32]> = self.per_input.iter().map(|f| f.outputs.as_slice()).collect();
         Ok(aggregate(quantized, &scored, &fo, &per, classes(self.float), self.labels))
+    }
+
+    /// Runs `quantized` on every image (in parallel), keeping every tensor, as a prefix for
+    /// [`FloatRuns::evaluate_after`].
+    pub fn integer_runs(&self, quantized: &Graph, arith: Arithmetic) -> Result<Vec<Vec<Option<Values>>>, ExecError> {
+        let exec = Executor::new(quantized, arith)?;
+        self.inputs.par_iter().map(|x| exec.run(&[Values::F32(x.clone())])).collect()
     }
 }

@@ -8,7 +8,8 @@
 //! graph at 2-16 bits, one method per module: [`clip`] (the affine quantizer and min/max,
 //! percentile and MSE thresholds), [`cle`] (cross-layer equalization), [`bias_correction`],
 //! [`data_free`] (statistics without data), [`calib`] (statistics from data), [`ptq`] (the
-//! quantized graph), [`eval`] (SQNR against the float model) and [`synthetic`] (seeded
+//! quantized graph), [`eval`] (SQNR against the float model, accuracy against labels),
+//! [`sensitivity`] (each layer alone at each width) and [`synthetic`] (seeded
 //! weights for built-in networks). Batch-norm folding happens in the importers (TFLite
 //! exports arrive folded; the ONNX importer folds `BatchNormalization` into the conv), so
 //! graphs reaching this module have no BN layers: the IR has no BN operator.
@@ -21,6 +22,7 @@ pub mod data_free;
 pub mod eval;
 pub mod layer_bits;
 pub mod ptq;
+pub mod sensitivity;
 pub mod synthetic;
 pub mod widths;
 
