@@ -51,7 +51,10 @@ impl Table {
         }
         let lead = ["point", "hw", "model", "wbits", "abits"];
         let rank = |h: &String| {
-            let known = crate::sweep::COLUMNS.iter().chain(crate::sweep::FUNCTIONAL_COLUMNS);
+            let known = crate::sweep::COLUMNS
+                .iter()
+                .chain(crate::sweep::FUNCTIONAL_COLUMNS)
+                .chain(crate::sweep::table::LABEL_COLUMNS);
             match (lead.iter().position(|c| c == h), known.clone().position(|c| c == h)) {
                 (Some(i), _) => i,
                 (None, Some(i)) => 1000 + i,
@@ -101,5 +104,20 @@ impl Table {
         } else {
             f64::NAN
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_label_columns_are_measurements_not_set_columns() {
+        let json = r#"[{"point": 0, "hw": "mac8", "model": "m", "wbits": 8, "abits": 8, "mac.rows": 16,
+            "layer": "TOTAL", "error": null, "sqnr_db": 30.0, "top1_accuracy": 0.97, "top5_accuracy": 1.0}]"#;
+        let t = Table::from_json(json).expect("json");
+        let sets: Vec<&str> = t.set_columns().iter().map(|&c| t.header[c].as_str()).collect();
+        assert_eq!(sets, ["mac.rows"]);
+        assert!(t.col("top1_accuracy") > t.col("sqnr_db"), "{:?}", t.header);
     }
 }
