@@ -163,6 +163,7 @@ impl Importer<'_> {
         let mut unsupported = Unsupported::default();
         let mut fp16 = vec![false; tensors.len()];
         let mut stand_in = vec![false; tensors.len()];
+        let mut micro = Vec::new();
         for (i, t) in tensors.iter().enumerate() {
             let tensor = match self.tensor(i, t, &buffers)? {
                 Ok(t) => t,
@@ -173,8 +174,15 @@ impl Importer<'_> {
                 }
             };
             fp16[i] = t.type_().map_err(c)? == fb::TensorType::Float16;
+            if let (Some(q), Some(file)) = (&tensor.quant, t.quantization().map_err(c)?) {
+                let dim = file.quantized_dimension().map_err(c)?;
+                if q.axis == Some(0) && dim != 0 && tensor.shape.len() == 1 {
+                    micro.push((i, tensor.name.clone(), dim));
+                }
+            }
             g.add_tensor(tensor);
         }
+        g.notes.extend(micro_axis_note(&micro));
         let n = g.tensors.len();
         let check = |idx: i32| -> Res<TensorId> {
             if idx >= 0 && (idx as usize) < n {
@@ -299,9 +307,9 @@ impl Importer<'_> {
                 if scales.is_empty() {
                     None
                 } else {
-                    let axis = q.quantized_dimension().map_err(c)?;
+                    let axis = q.quantized_dimension().map_err(c)?.max(0) as usize;
                     let zero_points = if zps.len() == scales.len() { zps } else { vec![0; scales.len()] };
-                    let axis = (scales.len() > 1).then_some(axis.max(0) as usize);
+                    let axis = (scales.len() > 1).then_some(micro_axis(&shape, scales.len(), axis));
                     Some(QuantParams { scales, zero_points, axis })
                 }
             }
@@ -607,6 +615,36 @@ impl Importer<'_> {
     }
 }
 
+/// The per-channel axis of a tensor of `shape` with `scales` scales on the file's
+/// `quantized_dimension` `axis`: as written, except TFLite Micro's quirk: its converter
+/// leaves `quantized_dimension = 3` (the conv's output channels) on 1-D bias tensors, and
+/// TFLite Micro ignores the field; such a tensor is read along its only dimension
+/// ([`micro_axis_note`] says so in the run's notes).
+fn micro_axis(shape: &[usize], scales: usize, axis: usize) -> usize {
+    if shape.len() == 1 && axis >= 1 && shape[0] == scales {
+        0
+    } else {
+        axis
+    }
+}
+
+/// The note for the tensors [`micro_axis`] read along dimension 0 (`(index, name, file's
+/// quantized_dimension)`), if any.
+fn micro_axis_note(tensors: &[(usize, String, i32)]) -> Option<String> {
+    let (first, rest) = tensors.split_first()?;
+    let shown: Vec<String> = tensors.iter().take(8).map(|(i, n, _)| format!("{i} ('{n}')")).collect();
+    let more = if tensors.len() > 8 { format!(", ... ({} in all)", tensors.len()) } else { String::new() };
+    let dims: std::collections::BTreeSet<i32> = std::iter::once(first.2).chain(rest.iter().map(|t| t.2)).collect();
+    let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    Some(format!(
+        "1-D per-channel quantized tensor{} {}{more} carr{} quantized_dimension {}: read along their only dimension, as TFLite Micro does (it ignores the field)",
+        if tensors.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if tensors.len() == 1 { "ies" } else { "y" },
+        dims.join(", ")
+    ))
+}
+
 /// An IEEE 754 half-precision value widened to f32 (exact: every half is an f32).
 fn f16_to_f32(h: u16) -> f32 {
     let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
@@ -803,6 +841,48 @@ mod tests {
         (g.tensors, g.operators, g.inputs, g.outputs) =
             (Some(vec![x, pt, y]), Some(vec![op]), Some(vec![0]), Some(vec![2]));
         write("huge_activation.tflite", &m);
+    }
+
+    /// `tiny_int8.tflite` with TFLite Micro's `quantized_dimension = 3` on its 1-D
+    /// per-channel biases (the conv's and the depthwise conv's).
+    fn micro_biases() -> Vec<u8> {
+        let src = tiny();
+        let mut m: fb::Model = fb::ModelRef::read_as_root(&src).expect("read").try_into().expect("owned");
+        let g = &mut m.subgraphs.as_mut().expect("sg")[0];
+        for t in g.tensors.as_mut().expect("tensors") {
+            if let (Some(q), Some([_])) = (t.quantization.as_mut(), t.shape.as_deref()) {
+                if q.scale.as_ref().is_some_and(|s| s.len() > 1) {
+                    q.quantized_dimension = 3;
+                }
+            }
+        }
+        finish_tfl3(&m)
+    }
+
+    #[test]
+    fn micro_bias_quantized_dimension_is_read_along_the_bias_with_a_note() {
+        let m = import_tflite_bytes(&micro_biases(), "micro.tflite").expect("imports");
+        let plain = import_tflite_bytes(&tiny(), "tiny.tflite").expect("imports");
+        for (a, b) in m.graph.tensors.iter().zip(&plain.graph.tensors) {
+            assert_eq!(a.quant, b.quant, "{}", a.name);
+        }
+        assert!(plain.graph.notes.is_empty());
+        let note = m.graph.notes.join("\n");
+        assert!(note.starts_with("1-D per-channel quantized tensors 2 ('tfl.pseudo_qconst'), 4 ('tfl.pseudo_qconst2'), 6 ('tfl.pseudo_qconst4') carry quantized_dimension 3: read along their only dimension, as TFLite Micro does"), "{note}");
+        assert_eq!(micro_axis(&[8], 8, 3), 0);
+        // Not a 1-D tensor whose length is the scale count: kept as written (and refused later).
+        assert_eq!(micro_axis(&[8, 3], 8, 3), 3);
+        assert_eq!(micro_axis(&[4], 8, 3), 3);
+    }
+
+    /// Writes `tests/fixtures/tflite/micro_bias_dim3.tflite` (`cargo test --lib -- --ignored
+    /// write_micro_fixture`).
+    #[test]
+    #[ignore]
+    fn write_micro_fixture() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tflite"));
+        std::fs::create_dir_all(dir).expect("dir");
+        std::fs::write(dir.join("micro_bias_dim3.tflite"), micro_biases()).expect("write");
     }
 
     #[test]
