@@ -4,6 +4,13 @@
 //! models (float, or quantized in QDQ form) take float32, and since a raw file does not
 //! say its layout, a rank-4 ONNX input needs `--layout nchw` (the ONNX tensor as is: it is
 //! transposed to the IR's NHWC, and rank-4 outputs back to NCHW) or `--layout nhwc`.
+//!
+//! A batch is one process: `--input X.npy` (float32 `[N, ...]`, each item the model input
+//! without its batch dimension, in the layout of `--layout`) runs the N items (in
+//! parallel) and writes their outputs one after another, exactly as N runs on the items'
+//! raw files would. An integer input takes the float items quantized with the input's
+//! parameters as TFLite's QUANTIZE does (`round(x / scale) + zero point`, half away from
+//! zero, clamped to the type).
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +28,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Raw little-endian input tensor (the model input's element type), in the layout of
-    /// --layout (NHWC for `.tflite` and `.aqm`).
+    /// --layout (NHWC for `.tflite` and `.aqm`); or a batch: float32 `.npy` `[N, ...]`
+    /// whose N outputs are written one after another.
     #[arg(long)]
     pub input: PathBuf,
     /// Layout of rank-4 input and output files: `nhwc` (the default for `.tflite` and
@@ -29,7 +37,8 @@ pub struct ExecArgs {
     /// layout is NCHW but whose raw files cannot tell.
     #[arg(long, value_enum)]
     pub layout: Option<Layout>,
-    /// Where to write the raw output tensor(s), concatenated in output order.
+    /// Where to write the raw output tensor(s), concatenated in output order (for a batch,
+    /// item after item).
     #[arg(long)]
     pub output: PathBuf,
     /// Directory to write every computed tensor into (`tNNNN_<name>.bin` plus `index.json`).
@@ -147,6 +156,59 @@ pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<
         )
     })?;
     decode(t, &bytes)
+}
+
+/// Reads a batch input file (`.npy`, float32 `[N, ...]`): each item must have the shape of
+/// input `t` without its batch dimension (in `layout` for rank-4 inputs). Items become
+/// executor values: float as they are, integer quantized with `t`'s parameters as TFLite's
+/// QUANTIZE does.
+fn read_batch(path: &Path, t: &Tensor, layout: Layout) -> miette::Result<Vec<Values>> {
+    let a = crate::import::npy::read_npy_f32(path).map_err(miette::Report::new)?;
+    let mut item: Vec<usize> = t.shape.iter().skip(1).copied().collect();
+    if layout == Layout::Nchw && item.len() == 3 {
+        item = vec![item[2], item[0], item[1]];
+    }
+    if a.shape.len() != item.len() + 1 || a.shape[1..] != item[..] || t.shape.first() != Some(&1) || a.is_empty() {
+        return Err(miette!(
+            "--input {}: a batch of shape {:?} does not hold items of input '{}' (shape {:?}{}): expected [N, {}] with N >= 1",
+            path.display(),
+            a.shape,
+            t.name,
+            t.shape,
+            if layout == Layout::Nchw { ", read as NCHW" } else { "" },
+            item.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let ints = match (t.dtype, &t.quant) {
+        (DataType::F32, _) => None,
+        (DataType::Int { bits, signed }, Some(q)) if q.scales.len() == 1 => {
+            let (lo, hi) = if signed {
+                crate::kernels::fixedpoint::int_range(bits as u32)
+            } else {
+                (0, ((1i64 << (bits as u32).min(31)) - 1) as i32)
+            };
+            Some((q.scales[0], q.zero_points[0] as i32, lo, hi))
+        }
+        _ => {
+            return Err(miette!(
+                "--input {}: input '{}' is {} without one scale, so float items cannot be quantized for it; give a raw file",
+                path.display(),
+                t.name,
+                t.dtype
+            ))
+        }
+    };
+    let shape: Vec<usize> = std::iter::once(1).chain(item.iter().copied()).collect();
+    Ok((0..a.len())
+        .map(|i| {
+            let x = a.item(i);
+            let x = if layout == Layout::Nchw && shape.len() == 4 { transpose(x, &t.shape, true) } else { x.to_vec() };
+            match ints {
+                None => Values::F32(x),
+                Some((scale, zp, lo, hi)) => Values::Int(crate::kernels::elementwise::quantize(&x, scale, zp, lo, hi)),
+            }
+        })
+        .collect())
 }
 
 /// Decodes raw bytes already checked to hold `t`'s elements.
@@ -300,25 +362,35 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         }
         None => Layout::Nhwc,
     };
-    let mut x = read_input("--input", &args.input, g.tensor(input_id))?;
-    if layout == Layout::Nchw && rank4 {
-        x = transpose_values(x, &g.tensor(input_id).shape, true);
-    }
+    let batch = args.input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let xs = if batch {
+        if args.dump.is_some() {
+            return Err(miette!("--dump writes one run's tensors; give a raw --input, not a batch (.npy)"));
+        }
+        read_batch(&args.input, g.tensor(input_id), layout)?
+    } else {
+        let x = read_input("--input", &args.input, g.tensor(input_id))?;
+        vec![if layout == Layout::Nchw && rank4 { transpose_values(x, &g.tensor(input_id).shape, true) } else { x }]
+    };
     let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
-    let vals = exec.run(&[x]).into_diagnostic()?;
+    use rayon::prelude::*;
+    let runs: Vec<Vec<Option<Values>>> =
+        xs.into_par_iter().map(|x| exec.run(&[x])).collect::<Result<_, _>>().into_diagnostic()?;
     let mut out = Vec::new();
-    for &o in &g.outputs {
-        let t = g.tensor(o);
-        let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", t.name))?;
-        if layout == Layout::Nchw && t.shape.len() == 4 {
-            encode(t, &transpose_values(v.clone(), &t.shape, false), &mut out);
-        } else {
-            encode(t, v, &mut out);
+    for vals in &runs {
+        for &o in &g.outputs {
+            let t = g.tensor(o);
+            let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", t.name))?;
+            if layout == Layout::Nchw && t.shape.len() == 4 {
+                encode(t, &transpose_values(v.clone(), &t.shape, false), &mut out);
+            } else {
+                encode(t, v, &mut out);
+            }
         }
     }
     let inputs = [Input::new("--model", &args.model), Input::new("--input", &args.input)];
-    if let Some(dir) = &args.dump {
-        dump(g, &vals, dir, &inputs)?;
+    if let (Some(dir), [vals]) = (&args.dump, &runs[..]) {
+        dump(g, vals, dir, &inputs)?;
     }
     write_output("--output", &args.output, &out, &inputs).map_err(miette::Report::new)
 }

@@ -1,7 +1,8 @@
 //! `accelsim quantize`: post-training quantization of a float model (TFLite, ONNX, or a
 //! built-in network with seeded synthetic weights) into an `.aqm` integer model (any widths)
 //! or a `.tflite` one (int8 and 16x8, [`crate::export::tflite`]), chosen by the extension of
-//! `--out`, with an optional accuracy report against the float model on an evaluation set.
+//! `--out`, with an optional accuracy report against the float model on an evaluation set
+//! (and against its class labels, `--labels`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use crate::import::npy::{read_npy_f32, NpyF32};
 use crate::import::{aqm, load_model, LoadOptions};
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
-use crate::quant::eval::{evaluate, EvalReport};
+use crate::quant::eval::{check_labels, classes, evaluate, EvalReport, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::{calib, check_width, cle, data_free, synthetic, Precision, WidthPlan};
 
@@ -128,6 +129,10 @@ pub struct QuantizeArgs {
     /// Evaluation images (`.npy`), for an accuracy report against the float model.
     #[arg(long)]
     pub eval: Option<PathBuf>,
+    /// Class labels of the --eval images (integer `.npy`, one per image): adds the top-1
+    /// accuracy (and top-5 with more than 5 classes) of the float and quantized models.
+    #[arg(long, requires = "eval")]
+    pub labels: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub format: ReportFormat,
@@ -196,6 +201,32 @@ fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {
     images(&a, shape, path)
 }
 
+/// Reads `--labels` and checks them against the `inputs` evaluation images of `eval` and
+/// the model's `classes`; errors name both files.
+pub(crate) fn load_labels(path: &Path, eval: &Path, inputs: usize, classes: usize) -> Result<Vec<usize>> {
+    let y = crate::import::npy::read_npy_labels(path).map_err(miette::Report::new)?;
+    check_labels(&y, inputs, classes)
+        .map_err(|e| miette!("--labels {}: {e} (--eval {})", path.display(), eval.display()))?;
+    Ok(y)
+}
+
+/// The JSON of label scores: `top1_accuracy` and, with more than 5 classes, `top5_accuracy`.
+pub(crate) fn scores_json(s: &LabelScores) -> serde_json::Value {
+    let mut v = serde_json::json!({ "top1_accuracy": s.top1 });
+    if let Some(t5) = s.top5 {
+        v["top5_accuracy"] = serde_json::json!(t5);
+    }
+    v
+}
+
+/// The text of label scores: `top-1 accuracy 0.973` and `, top-5 0.998` when there is one.
+pub(crate) fn scores_text(s: &LabelScores) -> String {
+    match s.top5 {
+        Some(t5) => format!("top-1 accuracy {:.4}, top-5 accuracy {t5:.4}", s.top1),
+        None => format!("top-1 accuracy {:.4}", s.top1),
+    }
+}
+
 fn report_json(
     args: &QuantizeArgs,
     g: &Graph,
@@ -220,6 +251,13 @@ fn report_json(
         v["output"] = serde_json::json!({
             "sqnr_db": num(r.output_sqnr_db), "top1_agreement": r.top1_agreement, "inputs": r.inputs,
         });
+        if let (Some(q), Some(f)) = (&r.accuracy, &r.float_accuracy) {
+            for (k, x) in scores_json(q).as_object().into_iter().flatten() {
+                v["output"][k] = x.clone();
+            }
+            v["float"] = scores_json(f);
+            v["labels"] = serde_json::json!(args.labels.as_ref().map(|p| p.display().to_string()));
+        }
         v["layers"] =
             r.layers.iter().map(|l| serde_json::json!({ "name": l.layer, "sqnr_db": num(l.sqnr_db) })).collect();
     }
@@ -307,7 +345,15 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     let report = match &args.eval {
         Some(p) => {
             let inputs = load_images(p, &in_shape)?;
-            Some(evaluate(&g, &reference, &q, &inputs).into_diagnostic().wrap_err("evaluation failed")?)
+            let labels = match &args.labels {
+                Some(y) => Some(load_labels(y, p, inputs.len(), classes(&g))?),
+                None => None,
+            };
+            Some(
+                evaluate(&g, &reference, &q, &inputs, labels.as_deref())
+                    .into_diagnostic()
+                    .wrap_err("evaluation failed")?,
+            )
         }
         None => None,
     };
@@ -315,6 +361,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     let mut inputs = vec![Input::spec("--model", &args.model)];
     inputs.extend(args.calib.as_deref().map(|p| Input::new("--calib", p)));
     inputs.extend(args.eval.as_deref().map(|p| Input::new("--eval", p)));
+    inputs.extend(args.labels.as_deref().map(|p| Input::new("--labels", p)));
     write_output("--out", &args.out, &bytes, &inputs).map_err(miette::Report::new)?;
     let text = match args.format {
         ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), report.as_ref()),
@@ -335,6 +382,9 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
                     "output SQNR {:.2} dB, top-1 agreement {:.3} over {} inputs\n",
                     r.output_sqnr_db, r.top1_agreement, r.inputs
                 );
+                if let (Some(q), Some(f)) = (&r.accuracy, &r.float_accuracy) {
+                    s += &format!("quantized {}; float {}\n", scores_text(q), scores_text(f));
+                }
                 for l in &r.layers {
                     s += &format!("  {:<50} {:>8.2} dB\n", l.layer, l.sqnr_db);
                 }

@@ -67,6 +67,10 @@ pub struct SweepArgs {
     /// Evaluation images of --functional (default: synthetic for built-ins, else --calib).
     #[arg(long, requires = "functional", conflicts_with = "config")]
     pub eval: Option<PathBuf>,
+    /// Class labels of the --eval images (integer `.npy`, one per image): adds the
+    /// `top1_accuracy` (and `top5_accuracy`) columns.
+    #[arg(long, requires = "eval", conflicts_with = "config")]
+    pub labels: Option<PathBuf>,
     /// Weight scale granularity of --functional: per-channel or per-tensor.
     #[arg(long, requires = "functional", conflicts_with = "config")]
     pub granularity: Option<String>,
@@ -131,6 +135,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                     Some(Functional {
                         calib: a.calib.as_ref().map(|p| p.display().to_string()),
                         eval: a.eval.as_ref().map(|p| p.display().to_string()),
+                        labels: a.labels.as_ref().map(|p| p.display().to_string()),
                         per_channel: granularity("--granularity", a.granularity.as_deref().unwrap_or("per-channel"))
                             .map_err(|e| miette!("{e}"))?,
                     })
@@ -160,6 +165,9 @@ const LISTED_FAILURES: usize = 50;
 /// [`super::sweep_stream`]).
 pub fn sweep(a: &SweepArgs) -> Result<()> {
     let spec = spec_of(a)?;
+    if let Some(f) = &spec.functional {
+        crate::sweep::functional::check_label_file(f).map_err(|e| miette!("{e}"))?;
+    }
     let range = a.shard.unwrap_or(Shard::ALL).range(spec.len());
     let inputs = sweep_inputs(a, &spec);
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -275,6 +283,7 @@ fn sweep_inputs<'a>(a: &'a SweepArgs, spec: &'a SweepSpec) -> Vec<Input<'a>> {
     if let Some(f) = &spec.functional {
         v.extend(f.calib.as_deref().map(|p| Input::spec("--calib", p)));
         v.extend(f.eval.as_deref().map(|p| Input::spec("--eval", p)));
+        v.extend(f.labels.as_deref().map(|p| Input::spec("--labels", p)));
     }
     v
 }

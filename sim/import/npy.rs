@@ -1,5 +1,6 @@
 //! A small reader of NumPy `.npy` files: float32 (`<f4`), C order, any shape (versions 1-3
-//! of the format). Used for calibration and evaluation image sets (`[N, H, W, C]`).
+//! of the format). Used for calibration and evaluation image sets (`[N, H, W, C]`), and
+//! integer class labels (`[N]`, any little-endian integer type, [`read_npy_labels`]).
 
 use std::path::Path;
 
@@ -149,8 +150,8 @@ fn data_bytes(shape: &[usize], file: &str) -> Result<u64, FileError> {
         .ok_or_else(|| FileError::whole(file, format!("shape {shape:?} is too large")))
 }
 
-/// The shape in a header (which must describe float32, C-order data).
-fn header_shape(header: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
+/// The element type and shape of a C-order header (`descr` as written, e.g. `<f4`).
+fn header_fields(header: &[u8], file: &str) -> Result<(String, Vec<usize>), FileError> {
     let err = |m: &str| FileError::whole(file, m.to_string());
     let header = std::str::from_utf8(header).map_err(|_| err("header is not text"))?;
     let field = |key: &str| -> Option<&str> {
@@ -160,9 +161,7 @@ fn header_shape(header: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
         Some(rest)
     };
     let descr = field("descr").ok_or_else(|| err("header has no 'descr'"))?;
-    if !(descr.starts_with("'<f4'") || descr.starts_with("'float32'")) {
-        return Err(err(&format!("expected float32 ('<f4') data, got {}", descr.split(',').next().unwrap_or(""))));
-    }
+    let descr = descr.split(',').next().unwrap_or("").trim().trim_matches(|c| c == '\'' || c == '"').to_string();
     let fo = field("fortran_order").ok_or_else(|| err("header has no 'fortran_order'"))?;
     if !fo.starts_with("False") {
         return Err(err("Fortran-order arrays are not supported; save in C order"));
@@ -170,10 +169,85 @@ fn header_shape(header: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
     let sh = field("shape").ok_or_else(|| err("header has no 'shape'"))?;
     let sh = sh.strip_prefix('(').ok_or_else(|| err("malformed shape"))?;
     let sh = &sh[..sh.find(')').ok_or_else(|| err("malformed shape"))?];
-    sh.split(',')
+    let shape = sh
+        .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>().map_err(|_| err(&format!("bad dimension '{s}' in shape"))))
+        .collect::<Result<_, _>>()?;
+    Ok((descr, shape))
+}
+
+/// The shape in a header (which must describe float32, C-order data).
+fn header_shape(header: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
+    let (descr, shape) = header_fields(header, file)?;
+    if descr != "<f4" && descr != "float32" {
+        return Err(FileError::whole(file, format!("expected float32 ('<f4') data, got '{descr}'")));
+    }
+    Ok(shape)
+}
+
+/// Byte width and signedness of a little-endian integer `descr` (`<i8`, `<i4`, `|u1`, ...).
+fn int_descr(descr: &str) -> Option<(usize, bool)> {
+    let (order, rest) = descr.split_at(descr.len().min(1));
+    let (kind, bytes) = rest.split_at(rest.len().min(1));
+    let bytes: usize = bytes.parse().ok()?;
+    let little = order == "<" || (order == "|" && bytes == 1);
+    (little && matches!(bytes, 1 | 2 | 4 | 8) && (kind == "i" || kind == "u")).then_some((bytes, kind == "i"))
+}
+
+/// Largest label file read (8 bytes per label: 100 M labels).
+const MAX_LABEL_BYTES: u64 = 800 << 20;
+
+/// Reads class labels: a one-dimensional (or `[N, 1]`) C-order `.npy` of little-endian
+/// integers (NumPy's `int64` by default, any of 1-8 bytes, signed or not), one per image.
+/// A negative label is an error naming its index.
+pub fn read_npy_labels(path: &Path) -> Result<Vec<usize>, FileError> {
+    let name = path.display().to_string();
+    let bytes = crate::bounded_read::read_at_most(path, MAX_LABEL_BYTES)
+        .map_err(|e| FileError::whole(&name, format!("cannot read: {e}")))?;
+    parse_npy_labels(&bytes, &name)
+}
+
+/// Parses the bytes of a label file (see [`read_npy_labels`]).
+pub fn parse_npy_labels(bytes: &[u8], file: &str) -> Result<Vec<usize>, FileError> {
+    let err = |m: String| FileError::whole(file, m);
+    let (hlen, start) = preamble(bytes, file)?;
+    let header = bytes.get(start..start.saturating_add(hlen)).ok_or_else(|| err("truncated header".into()))?;
+    let (descr, shape) = header_fields(header, file)?;
+    let Some((width, signed)) = int_descr(&descr) else {
+        return Err(err(format!("expected integer class labels (e.g. '<i8', int64), got '{descr}'")));
+    };
+    let n = match shape[..] {
+        [n] | [n, 1] => n,
+        _ => return Err(err(format!("expected one label per image, shape (N,), got {shape:?}"))),
+    };
+    let body = &bytes[start + hlen..];
+    if body.len() as u64 != n as u64 * width as u64 {
+        return Err(err(format!(
+            "shape {shape:?} of '{descr}' needs {} data bytes, the file has {}",
+            n * width,
+            body.len()
+        )));
+    }
+    body.chunks_exact(width)
+        .enumerate()
+        .map(|(i, b)| {
+            let mut le = [0u8; 8];
+            le[..width].copy_from_slice(b);
+            let sign_fill = signed && b[width - 1] & 0x80 != 0;
+            if sign_fill {
+                le[width..].fill(0xff);
+            }
+            let v = i64::from_le_bytes(le);
+            match (signed, usize::try_from(v)) {
+                (true, Ok(v)) => Ok(v),
+                (false, _) => {
+                    usize::try_from(u64::from_le_bytes(le)).map_err(|_| err(format!("label {i} does not fit")))
+                }
+                (true, Err(_)) => Err(err(format!("label at index {i} is {v}; class labels are 0 or more"))),
+            }
+        })
         .collect()
 }
 
@@ -207,6 +281,31 @@ mod tests {
         b.extend_from_slice(h.as_bytes());
         data.iter().for_each(|x| b.extend_from_slice(&x.to_le_bytes()));
         b
+    }
+
+    fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut b = npy(header, &[]);
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn reads_integer_labels_of_any_width() {
+        let i64s: Vec<u8> = [3i64, 0, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b = npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", &i64s);
+        assert_eq!(parse_npy_labels(&b, "y.npy").expect("int64"), vec![3, 0, 9]);
+        let b = npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 1), }", &[7, 255]);
+        assert_eq!(parse_npy_labels(&b, "y.npy").expect("uint8"), vec![7, 255]);
+        let i32s: Vec<u8> = [1i32, -2].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b = npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", &i32s);
+        let e = parse_npy_labels(&b, "y.npy").expect_err("negative").to_string();
+        assert!(e.contains("index 1 is -2"), "{e}");
+        let b = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", &[1.0]);
+        assert!(parse_npy_labels(&b, "y.npy").expect_err("float").to_string().contains("integer class labels"));
+        let b = npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", &[0; 32]);
+        assert!(parse_npy_labels(&b, "y.npy").expect_err("2-d").to_string().contains("one label per image"));
+        let b = npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", &[0; 8]);
+        assert!(parse_npy_labels(&b, "y.npy").expect_err("short").to_string().contains("needs 16"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Accuracy metrics of a quantized execution against the float one: per-tensor SQNR in
-//! dB and top-1 agreement of two outputs.
+//! dB and top-1 agreement of two outputs, and top-k accuracy against class labels.
 
 use super::Values;
 use crate::ir::Graph;
@@ -35,6 +35,27 @@ pub fn top1_agreement(a: &[f32], b: &[f32], depth: usize) -> f64 {
     x.iter().zip(&y).filter(|(p, q)| p == q).count() as f64 / x.len() as f64
 }
 
+/// Whether `label` is among the `k` largest values of `row`, ranking ties by index (as
+/// [`argmax_rows`] does): the label's rank is the number of values above it plus the equal
+/// values before it, so `k = 1` is exactly "the arg-max is the label". `false` for a label
+/// outside the row.
+pub fn in_top_k(row: &[f32], label: usize, k: usize) -> bool {
+    let Some(&v) = row.get(label) else { return false };
+    let rank = row.iter().enumerate().filter(|&(j, &x)| x > v || (x == v && j < label)).count();
+    rank < k
+}
+
+/// Fraction of rows (of `depth` classes, one per label) whose `k` largest values hold the
+/// label ([`in_top_k`]); 1 for no rows.
+pub fn top_k_accuracy(x: &[f32], depth: usize, labels: &[usize], k: usize) -> f64 {
+    let rows = x.chunks(depth.max(1));
+    let n = rows.len().min(labels.len());
+    if n == 0 {
+        return 1.0;
+    }
+    rows.zip(labels).filter(|(r, &l)| in_top_k(r, l, k)).count() as f64 / n as f64
+}
+
 /// SQNR of one layer output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerSqnr {
@@ -65,4 +86,24 @@ pub fn layer_sqnr(graph: &Graph, int_run: &[Option<Values>], float_run: &[Option
         out.push(LayerSqnr { layer: l.name.clone(), sqnr_db: sqnr_db(f, &deq) });
     }
     out
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn top_k_ranks_ties_by_index_like_argmax() {
+        let row = [0.1, 0.5, 0.5, 0.2, 0.0, 0.9];
+        assert!(in_top_k(&row, 5, 1));
+        assert!(!in_top_k(&row, 1, 1) && in_top_k(&row, 1, 2));
+        // Tied with class 1 but after it: rank 2.
+        assert!(!in_top_k(&row, 2, 2) && in_top_k(&row, 2, 3));
+        assert!(!in_top_k(&row, 4, 5) && in_top_k(&row, 4, 6));
+        assert!(!in_top_k(&row, 6, 6), "a label outside the row is never in it");
+        let x = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 3.0, 3.0, 0.0];
+        assert_eq!(argmax_rows(&x, 3), vec![0, 1, 0]);
+        assert_eq!(top_k_accuracy(&x, 3, &[0, 1, 1], 1), 2.0 / 3.0);
+        assert_eq!(top_k_accuracy(&x, 3, &[0, 1, 1], 2), 1.0);
+    }
 }

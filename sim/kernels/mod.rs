@@ -25,7 +25,7 @@ pub mod resize;
 pub mod softmax;
 
 pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
-pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, LayerSqnr};
+pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, top_k_accuracy, LayerSqnr};
 pub use qdq_ref::run_qdq_reference;
 
 use crate::ir::{Activation, DataType, Graph, Layer, QuantParams, Tensor, TensorData, TensorId};

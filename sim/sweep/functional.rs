@@ -30,7 +30,7 @@ use crate::ir::{Convert, Graph, TensorData, TensorKind, WeightSource};
 use crate::kernels::Arithmetic;
 use crate::quant::calib::{calibrate, Calibration};
 use crate::quant::clip::ClipMethod;
-use crate::quant::eval::evaluate_with;
+use crate::quant::eval::{check_labels, evaluate_with, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::synthetic;
 use crate::quant::WidthPlan;
@@ -77,6 +77,8 @@ pub struct FunctionalResult {
     pub logits_sqnr_db: f64,
     /// Fraction of inputs whose arg-max agree with the float run.
     pub top1_agreement: f64,
+    /// Accuracy against the evaluation images' labels, when given.
+    pub accuracy: Option<LabelScores>,
     /// Which inputs were used, e.g. `synthetic(8 calib + 8 eval; seed 24301)` or
     /// `calib=a.npy(100) eval=b.npy(50)`.
     pub inputs: String,
@@ -87,6 +89,7 @@ struct Prepared {
     float: Graph,
     calibration: Calibration,
     eval: Vec<Vec<f32>>,
+    labels: Option<Vec<usize>>,
     inputs: String,
 }
 
@@ -107,7 +110,26 @@ fn images_for(file: &(String, Result<NpyF32, String>), shape: &[usize]) -> Resul
         .ok_or_else(|| format!("{}: images of shape {:?} do not fit the network input {:?}", file.0, a.shape, shape))
 }
 
-fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images) -> Result<Prepared, String> {
+/// Labels read once per sweep (or why they could not be).
+type Labels = Option<(String, Result<Vec<usize>, String>)>;
+
+fn read_labels(path: &Option<String>) -> Labels {
+    path.as_ref().map(|p| {
+        let y = crate::import::npy::read_npy_labels(std::path::Path::new(p)).map_err(|e| e.to_string());
+        (p.clone(), y)
+    })
+}
+
+/// Checks before a sweep starts that the labels of `f` (if any) can be read and count one
+/// per evaluation image; the error names both files.
+pub fn check_label_file(f: &Functional) -> Result<(), String> {
+    let (Some(labels), Some(eval)) = (&f.labels, &f.eval) else { return Ok(()) };
+    let y = crate::import::npy::read_npy_labels(std::path::Path::new(labels)).map_err(|e| e.to_string())?;
+    let x = read_npy_f32(std::path::Path::new(eval)).map_err(|e| e.to_string())?;
+    check_labels(&y, x.len(), usize::MAX).map_err(|e| format!("--labels {labels}: {e} (--eval {eval})"))
+}
+
+fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images, labels: &Labels) -> Result<Prepared, String> {
     crate::kernels::check_size(g).map_err(|e| e.to_string())?;
     let mut g = g.clone();
     let synthetic_weights = matches!(g.weights, WeightSource::Synthetic { .. });
@@ -146,9 +168,25 @@ fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images) -> Result<Prepar
         ),
         (None, _) => (cal_in.clone(), format!("eval=calib({})", cal_in.len())),
     };
+    let labels_desc = labels.as_ref().map_or(String::new(), |(file, _)| format!(" labels={file}"));
+    let labels = match labels {
+        Some((file, y)) => {
+            let y = y.as_ref().map_err(Clone::clone)?;
+            let classes = crate::quant::eval::classes(&g);
+            check_labels(y, eval.len(), classes).map_err(|e| format!("labels {file}: {e}"))?;
+            Some(y.clone())
+        }
+        None => None,
+    };
     let calibration = calibrate(&g, &cal_in).map_err(|e| format!("calibration run failed: {e}"))?;
     let seed_desc = if synthetic_weights { format!(" seed={seed}") } else { String::new() };
-    Ok(Prepared { float: g, calibration, eval, inputs: format!("{cal_desc} {eval_desc}{seed_desc}") })
+    Ok(Prepared {
+        float: g,
+        calibration,
+        eval,
+        labels,
+        inputs: format!("{cal_desc} {eval_desc}{seed_desc}{labels_desc}"),
+    })
 }
 
 fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, String> {
@@ -161,7 +199,7 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
         litert: false,
     };
     let q = quantize_graph(&p.float, &p.calibration, &cfg).map_err(|e| format!("quantization failed: {e}"))?;
-    let r = evaluate_with(&p.float, &p.float, &q, &p.eval, k.arith)
+    let r = evaluate_with(&p.float, &p.float, &q, &p.eval, p.labels.as_deref(), k.arith)
         .map_err(|e| format!("functional evaluation failed: {e}"))?;
     let logits_sqnr_db = logits_layer(&q)
         .and_then(|name| r.layers.iter().find(|l| l.layer == name))
@@ -170,6 +208,7 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
         sqnr_db: r.output_sqnr_db,
         logits_sqnr_db,
         top1_agreement: r.top1_agreement,
+        accuracy: r.accuracy,
         inputs: p.inputs.clone(),
     })
 }
@@ -203,7 +242,7 @@ pub fn evaluate_keys(
     seed: u64,
     keys: &[FunctionalKey],
 ) -> HashMap<FunctionalKey, Result<FunctionalResult, String>> {
-    let (calib, eval) = (read_images(&f.calib), read_images(&f.eval));
+    let (calib, eval, labels) = (read_images(&f.calib), read_images(&f.eval), read_labels(&f.labels));
     let mut used = vec![false; models.len()];
     for k in keys {
         used[k.model] = true;
@@ -213,7 +252,7 @@ pub fn evaluate_keys(
         .zip(used)
         .map(|(m, u)| {
             u.then(|| match m {
-                Some(Ok(g)) => prepare(g, seed, &calib, &eval),
+                Some(Ok(g)) => prepare(g, seed, &calib, &eval, &labels),
                 Some(Err(e)) => Err(e.clone()),
                 None => Err("internal: network not loaded".into()),
             })

@@ -87,6 +87,9 @@ pub struct Functional {
     pub calib: Option<String>,
     /// Evaluation images (`.npy`); default: synthetic for built-ins, else the calibration set.
     pub eval: Option<String>,
+    /// Class labels of the evaluation images (integer `.npy`, one per image): adds top-1
+    /// (and top-5) accuracy columns. Needs `eval`.
+    pub labels: Option<String>,
     /// One weight scale per output channel (else per tensor).
     pub per_channel: bool,
 }
@@ -157,6 +160,8 @@ struct RawSweep {
     #[serde(default)]
     eval: Option<String>,
     #[serde(default)]
+    labels: Option<String>,
+    #[serde(default)]
     granularity: Option<String>,
 }
 
@@ -213,9 +218,12 @@ impl SweepSpec {
                 Some(g) => granularity(&format!("{file}: granularity"), g)?,
                 None => true,
             };
-            Some(Functional { calib: raw.calib, eval: raw.eval, per_channel })
-        } else if raw.calib.is_some() || raw.eval.is_some() || raw.granularity.is_some() {
-            return Err(PlanError(format!("{file}: calib, eval and granularity need functional = true")));
+            if raw.labels.is_some() && raw.eval.is_none() {
+                return Err(PlanError(format!("{file}: labels are the labels of the eval images; give eval too")));
+            }
+            Some(Functional { calib: raw.calib, eval: raw.eval, labels: raw.labels, per_channel })
+        } else if raw.calib.is_some() || raw.eval.is_some() || raw.labels.is_some() || raw.granularity.is_some() {
+            return Err(PlanError(format!("{file}: calib, eval, labels and granularity need functional = true")));
         } else {
             None
         };
@@ -331,7 +339,7 @@ impl SweepSpec {
             }
         }
         if let Some(f) = &mut self.functional {
-            for p in [&mut f.calib, &mut f.eval].into_iter().flatten() {
+            for p in [&mut f.calib, &mut f.eval, &mut f.labels].into_iter().flatten() {
                 *p = join(p);
             }
         }
@@ -471,7 +479,10 @@ mod tests {
             "hw = [\"x\"]\nmodel = [\"m\"]\nfunctional = true\ncalib = \"c.npy\"\ngranularity = \"per-tensor\"\n",
         )
         .unwrap();
-        assert_eq!(f.functional, Some(Functional { calib: Some("c.npy".into()), eval: None, per_channel: false }));
+        assert_eq!(
+            f.functional,
+            Some(Functional { calib: Some("c.npy".into()), eval: None, labels: None, per_channel: false })
+        );
         let e = SweepSpec::from_toml("s.toml", "hw = [\"x\"]\nmodel = [\"m\"]\ncalib = \"c.npy\"\n").unwrap_err();
         assert!(e.0.contains("functional = true"), "{e}");
         let e =

@@ -48,6 +48,20 @@ pub const COLUMNS: &[&str] = &[
 
 /// The columns a functional sweep adds after [`COLUMNS`].
 pub const FUNCTIONAL_COLUMNS: &[&str] = &["sqnr_db", "logits_sqnr_db", "top1_agreement", "functional_inputs"];
+/// The columns a functional sweep with class labels adds after [`FUNCTIONAL_COLUMNS`]
+/// (`top5_accuracy` empty for 5 classes or fewer).
+pub const LABEL_COLUMNS: &[&str] = &["top1_accuracy", "top5_accuracy"];
+
+/// The functional columns of `spec`: none, [`FUNCTIONAL_COLUMNS`], or those and [`LABEL_COLUMNS`].
+fn functional_columns(spec: &SweepSpec) -> Vec<&'static str> {
+    match &spec.functional {
+        None => Vec::new(),
+        Some(f) => {
+            let labels = if f.labels.is_some() { LABEL_COLUMNS } else { &[] };
+            FUNCTIONAL_COLUMNS.iter().chain(labels).copied().collect()
+        }
+    }
+}
 
 /// One row: a design point's totals or one of its layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,9 +177,7 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
     let mut h: Vec<String> = ["point", "hw", "model", "wbits", "abits"].iter().map(|s| s.to_string()).collect();
     h.extend(spec.sets.iter().map(|(k, _)| k.clone()));
     h.extend(COLUMNS.iter().map(|s| s.to_string()));
-    if spec.functional.is_some() {
-        h.extend(FUNCTIONAL_COLUMNS.iter().map(|s| s.to_string()));
-    }
+    h.extend(functional_columns(spec).iter().map(|s| s.to_string()));
     h
 }
 
@@ -183,7 +195,8 @@ fn f(x: f64) -> String {
 /// The cells of every row, in header order.
 pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
     let functional = spec.functional.is_some();
-    let blank = || std::iter::repeat(String::new()).take(FUNCTIONAL_COLUMNS.len());
+    let labels = spec.functional.as_ref().is_some_and(|f| f.labels.is_some());
+    let blank = || std::iter::repeat(String::new()).take(functional_columns(spec).len());
     let mut out = Vec::new();
     for r in results {
         let p = &r.point;
@@ -240,7 +253,12 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
             if functional {
                 match (&r.functional, row.layer_index) {
                     (Some(fr), None) => {
-                        rec.extend([f(fr.sqnr_db), f(fr.logits_sqnr_db), f(fr.top1_agreement), fr.inputs.clone()])
+                        rec.extend([f(fr.sqnr_db), f(fr.logits_sqnr_db), f(fr.top1_agreement), fr.inputs.clone()]);
+                        if labels {
+                            let a = fr.accuracy.as_ref();
+                            rec.push(a.map(|a| f(a.top1)).unwrap_or_default());
+                            rec.push(a.and_then(|a| a.top5).map(f).unwrap_or_default());
+                        }
                     }
                     _ => rec.extend(blank()),
                 }
