@@ -107,6 +107,7 @@ struct Sched<'m> {
 fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
     let mut notes = hw.notes.clone();
     notes.extend(hw.throttle_notes());
+    notes.extend(g.notes.iter().cloned());
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);

@@ -59,6 +59,11 @@ const FILES: &[(&str, &str, bool)] = &[
     ("tflite/huge_shape.tflite", "[1048576, 1024, 1024, 3] has 216 bytes of data", false),
     ("tflite/negative_dim.tflite", "has a negative dimension [8, -3, 3, 3]", false),
     ("tflite/unknown_op.tflite", "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator index 0", false),
+    (
+        "tflite/many_unsupported.tflite",
+        "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
+        false,
+    ),
     ("tflite/inconsistent_shapes.tflite", "output shape [2, 9, 9, 9] but its inputs give [1, 8, 8, 8]", false),
     ("tflite/bad_tensor_index.tflite", "tensor index 999 out of range", false),
     ("tflite/huge_activation.tflite", "too large to", false),
@@ -70,6 +75,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("onnx/huge_input.onnx", "of shape [1, 3, 1099511627776, 1099511627776] is too large", false),
     ("onnx/negative_dim.onnx", "has a negative dimension -2", false),
     ("onnx/unknown_op.onnx", "unsupported operator Conv3dTranspose at node index 0", false),
+    ("onnx/many_unsupported.onnx", "unsupported operator GlobalLpPool at node index 3 ('gap')", false),
     ("onnx/inconsistent_shapes.onnx", "weights have shape [4, 3, 3, 3], expected [4, 3, 3, 5]", false),
     // SCALE-Sim topologies (`--model`) and configs (`--hw`).
     ("scalesim/no_trailing_comma.csv", "row must end with a trailing comma", true),
@@ -152,6 +158,50 @@ fn run(args: &[&str]) -> (bool, String, bool) {
     // miette wraps long messages: compare with whitespace runs collapsed.
     let err = String::from_utf8_lossy(&o.stderr).split_whitespace().collect::<Vec<_>>().join(" ");
     (o.status.success(), err, leftovers)
+}
+
+/// One error lists every unsupported operator and tensor type of a model (issue 13 item 3),
+/// in the format's own spelling with indices, both through `run` and `exec`.
+#[test]
+fn every_unsupported_item_is_listed_at_once() {
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "tflite/many_unsupported.tflite",
+            &[
+                "3 kinds of unsupported operators or tensor types (all listed):",
+                "unsupported tensor type COMPLEX64 in tensor 1 ('arith.constant')",
+                "unsupported operator CONV_2D with fused activation TANH at operator index 0",
+                "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
+            ],
+        ),
+        (
+            "onnx/many_unsupported.onnx",
+            &[
+                "3 kinds of unsupported operators or tensor types (all listed):",
+                "unsupported tensor type float16 in tensor 'bn_var': constants are float32,",
+                "unsupported operator Selu at node index 2 ('relu')",
+                "unsupported operator GlobalLpPool at node index 3 ('gap')",
+            ],
+        ),
+    ];
+    for (file, lines) in cases {
+        let path = malformed_dir().join(file);
+        let p = path.to_str().expect("utf8");
+        let (ok, err, _) = run(&["--hw", "systolic32", "--model", p]);
+        assert!(!ok, "{file}: run exited 0");
+        let mut errs = vec![err];
+        if file.ends_with(".tflite") {
+            errs.push(exec(p).1);
+        }
+        for err in errs {
+            for l in lines {
+                assert!(err.contains(l), "{file}: lacks {l:?} in {err}");
+            }
+            // Nothing else: the RESHAPE / BatchNormalization reading a refused tensor is not
+            // listed (it is supported).
+            assert_eq!(err.matches("unsupported ").count(), 4, "{file}: {err}");
+        }
+    }
 }
 
 #[test]

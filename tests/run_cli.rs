@@ -202,3 +202,37 @@ fn imported_quantized_models_keep_their_widths() {
     let flat = err.replace('│', " ").split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(!ok && flat.contains("no compute mode for 8-bit weights x 16-bit activations"), "{err}");
 }
+
+/// TFLite Micro's quirk (issue 13): 1-D biases whose quantization says
+/// `quantized_dimension = 3` import (read along the bias, as TFLite Micro does), the run says
+/// so in its notes, and the model executes exactly as the same model without the quirk.
+#[test]
+fn tflite_micro_bias_quantized_dimension_is_accepted_with_a_note() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let micro = root.join("tests/fixtures/tflite/micro_bias_dim3.tflite");
+    let v = json_run(&["--hw", "systolic32", "--model", micro.to_str().expect("utf8")]);
+    let notes: Vec<&str> = v["notes"].as_array().expect("notes").iter().filter_map(|n| n.as_str()).collect();
+    assert!(
+        notes.iter().any(|n| n.contains("carry quantized_dimension 3") && n.contains("as TFLite Micro does")),
+        "{notes:?}"
+    );
+    let plain = root.join("../shared/tflite/models/tiny_int8.tflite");
+    let input = root.join("../shared/tflite/golden/tiny_int8/input_0.bin");
+    let d = tempfile::tempdir().expect("tempdir");
+    let mut outs = Vec::new();
+    for (k, m) in [micro, plain].iter().enumerate() {
+        let out = d.path().join(format!("out{k}.bin"));
+        let (ok, _, err) = accelsim(&[
+            "exec",
+            "--model",
+            m.to_str().expect("utf8"),
+            "--input",
+            input.to_str().expect("utf8"),
+            "--output",
+            out.to_str().expect("utf8"),
+        ]);
+        assert!(ok, "{err}");
+        outs.push(std::fs::read(out).expect("output"));
+    }
+    assert_eq!(outs[0], outs[1]);
+}

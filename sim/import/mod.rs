@@ -10,6 +10,7 @@ pub mod npy;
 pub mod onnx;
 pub mod scalesim;
 pub mod tflite;
+pub mod unsupported;
 
 use crate::diag::FileError;
 use crate::ir::Graph;

@@ -48,6 +48,7 @@ use generated as pb;
 use prost::Message;
 use std::collections::HashMap;
 
+use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
@@ -74,17 +75,14 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
-    /// An operator the importer does not support (or an unsupported use of one).
-    #[error("'{path}': unsupported operator {op} at node index {index}{detail}")]
-    UnsupportedOp {
+    /// Operators (or uses of them) and tensor types the importer does not support: every
+    /// one of the model, with ONNX's op types and node indices and names.
+    #[error("'{path}': {list}")]
+    Unsupported {
         /// The file.
         path: String,
-        /// The ONNX op type.
-        op: String,
-        /// Its index in the graph's node list.
-        index: usize,
-        /// Why, when the op is known but this use of it is not (starts with ": ").
-        detail: String,
+        /// What is unsupported, and where.
+        list: Unsupported,
     },
     /// The model is readable but inconsistent.
     #[error("'{path}': {message}")]
@@ -244,6 +242,57 @@ fn attr_s(n: &pb::NodeProto, name: &str) -> String {
     attr(n, name).map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default()
 }
 
+/// The op types [`Importer::node`] has an arm for (with [`fold::FOLDABLE`], the ops
+/// the importer knows): a node of another type downstream of an unsupported one is
+/// reported too.
+const KNOWN_OPS: &[&str] = &[
+    "Constant",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "Identity",
+    "Dropout",
+    "Conv",
+    "BatchNormalization",
+    "Relu",
+    "Clip",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Concat",
+    "Transpose",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Pad",
+    "ReduceMean",
+    "Gemm",
+    "MatMul",
+    "Softmax",
+];
+
+/// Records an unsupported error's items (and `names`, the values it would have defined,
+/// as missing) and goes on; passes any other error.
+fn gather<'g>(
+    r: Res<()>,
+    names: impl IntoIterator<Item = &'g str>,
+    unsupported: &mut Unsupported,
+    missing: &mut std::collections::HashSet<&'g str>,
+) -> Res<()> {
+    match r {
+        Err(ImportError::Unsupported { list, .. }) => {
+            unsupported.extend(list);
+            missing.extend(names);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// The ONNX name of element type `dt`.
 fn type_name(dt: i32) -> String {
     let n = match dt {
@@ -301,13 +350,19 @@ impl<'a> Importer<'a> {
         ImportError::Invalid { path: self.path.into(), message }
     }
 
+    /// Node `n` (or this use of it, `detail` says why) is not supported: an error with one
+    /// item, which [`Importer::run`] gathers with the model's others.
     fn unsupported(&self, n: &pb::NodeProto, index: usize, detail: &str) -> ImportError {
-        ImportError::UnsupportedOp {
-            path: self.path.into(),
-            op: n.op_type.clone(),
-            index,
-            detail: if detail.is_empty() { String::new() } else { format!(": {detail}") },
-        }
+        let mut list = Unsupported::default();
+        list.push_why(format!("operator {}", n.op_type), Place::OnnxNode(index, n.name.clone()), detail);
+        ImportError::Unsupported { path: self.path.into(), list }
+    }
+
+    /// Tensor `name` has an element type the importer does not read (`why`: in what role).
+    fn unsupported_type(&self, name: &str, dt: i32, why: &str) -> ImportError {
+        let mut list = Unsupported::default();
+        list.push_why(format!("tensor type {}", type_name(dt)), Place::OnnxTensor(name.into()), why);
+        ImportError::Unsupported { path: self.path.into(), list }
     }
 
     fn tensor_const(&self, t: &pb::TensorProto) -> Res<Const> {
@@ -355,7 +410,9 @@ impl<'a> Importer<'a> {
                 } else {
                     t.int32_data.iter().map(|&v| v as i64).collect()
                 };
-                if i.iter().any(|&v| if t.data_type == 3 { !(-128..=127).contains(&v) } else { !(0..=255).contains(&v) }) {
+                if i.iter()
+                    .any(|&v| if t.data_type == 3 { !(-128..=127).contains(&v) } else { !(0..=255).contains(&v) })
+                {
                     return Err(self.invalid(format!("tensor '{}' has values outside its 8-bit type", t.name)));
                 }
                 (Vec::new(), i)
@@ -402,11 +459,11 @@ impl<'a> Importer<'a> {
                 (f, Vec::new())
             }
             other => {
-                return Err(self.invalid(format!(
-                    "tensor '{}' has ONNX data type {} (only float32, double, int8, uint8, int16, uint16, int32, int64 and bool constants are supported)",
-                    t.name,
-                    type_name(other)
-                )))
+                return Err(self.unsupported_type(
+                    &t.name,
+                    other,
+                    "constants are float32, double, int8, uint8, int16, uint16, int32, int64 or bool",
+                ))
             }
         };
         if f.len().max(i.len()) != count {
@@ -447,31 +504,38 @@ impl<'a> Importer<'a> {
     }
 
     fn run(mut self, graph: &pb::GraphProto) -> Res<Graph> {
+        // Unsupported nodes and tensor types are gathered and reported together; the
+        // values they would have defined are `missing`, and a node reading one is skipped
+        // (reported only if its op type is unknown too).
+        let mut unsupported = Unsupported::default();
+        let mut missing: std::collections::HashSet<&str> = Default::default();
         for t in &graph.initializer {
-            let c = self.tensor_const(t)?;
-            self.values.insert(t.name.clone(), Value::Const(c));
+            let r = self.tensor_const(t).map(|c| {
+                self.values.insert(t.name.clone(), Value::Const(c));
+            });
+            gather(r, [t.name.as_str()], &mut unsupported, &mut missing)?;
         }
         for vi in &graph.input {
-            if self.values.contains_key(&vi.name) {
+            if self.values.contains_key(&vi.name) || missing.contains(vi.name.as_str()) {
                 continue;
             }
-            let shape = self.input_shape(vi)?;
-            // A rank-4 input is NCHW unless every reader transposes it to NCHW first
-            // (tf2onnx's NHWC input): then it is stored as it is.
-            let to_nchw = |k: &usize| {
-                let n = &graph.node[*k];
-                n.op_type == "Transpose" && attr_ints(n, "perm").is_some_and(|p| p == [0, 3, 1, 2])
-            };
-            let nhwc = self.readers.get(&vi.name).is_some_and(|r| !r.is_empty() && r.iter().all(to_nchw));
-            let (shape, layout) =
-                if shape.len() == 4 && !nhwc { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
-            let name = self.unique(&vi.name);
-            let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
-            self.g.inputs.push(id);
-            self.values.insert(vi.name.clone(), Value::Act(id, layout));
+            let r = self.graph_input(graph, vi);
+            gather(r, [vi.name.as_str()], &mut unsupported, &mut missing)?;
         }
         for (index, n) in graph.node.iter().enumerate() {
-            self.node(index, n)?;
+            let outputs = n.output.iter().map(String::as_str);
+            if n.input.iter().any(|i| missing.contains(i.as_str())) {
+                if !KNOWN_OPS.contains(&n.op_type.as_str()) && !fold::FOLDABLE.contains(&n.op_type.as_str()) {
+                    unsupported.push(format!("operator {}", n.op_type), Place::OnnxNode(index, n.name.clone()));
+                }
+                missing.extend(outputs);
+                continue;
+            }
+            let r = self.node(index, n);
+            gather(r, outputs, &mut unsupported, &mut missing)?;
+        }
+        if !unsupported.is_empty() {
+            return Err(ImportError::Unsupported { path: self.path.into(), list: unsupported });
         }
         for o in &graph.output {
             if let Some(&d) = self.dequantized_outputs.get(&o.name) {
@@ -488,6 +552,25 @@ impl<'a> Importer<'a> {
         Ok(self.g)
     }
 
+    /// Adds graph input `vi` (not an initializer) as a network input.
+    fn graph_input(&mut self, graph: &pb::GraphProto, vi: &pb::ValueInfoProto) -> Res<()> {
+        let shape = self.input_shape(vi)?;
+        // A rank-4 input is NCHW unless every reader transposes it to NCHW first
+        // (tf2onnx's NHWC input): then it is stored as it is.
+        let to_nchw = |k: &usize| {
+            let n = &graph.node[*k];
+            n.op_type == "Transpose" && attr_ints(n, "perm").is_some_and(|p| p == [0, 3, 1, 2])
+        };
+        let nhwc = self.readers.get(&vi.name).is_some_and(|r| !r.is_empty() && r.iter().all(to_nchw));
+        let (shape, layout) =
+            if shape.len() == 4 && !nhwc { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
+        let name = self.unique(&vi.name);
+        let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
+        self.g.inputs.push(id);
+        self.values.insert(vi.name.clone(), Value::Act(id, layout));
+        Ok(())
+    }
+
     /// The ONNX shape of graph input `vi`: its fixed dimensions, a dynamic batch
     /// (dimension 0) of 1, or the shape given with `--input-shape`.
     fn input_shape(&self, vi: &pb::ValueInfoProto) -> Res<Vec<usize>> {
@@ -497,11 +580,7 @@ impl<'a> Importer<'a> {
             _ => return Err(self.invalid(format!("graph input '{}' is not a tensor", vi.name))),
         };
         if tt.elem_type != 1 {
-            return Err(self.invalid(format!(
-                "graph input '{}' has element type {}, not float32 (inputs of other types are not supported)",
-                vi.name,
-                type_name(tt.elem_type)
-            )));
+            return Err(self.unsupported_type(&vi.name, tt.elem_type, "graph inputs must be float32"));
         }
         let dims = tt.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or(&[]);
         let given = self.input_shapes.iter().find(|s| s.name == vi.name);
@@ -1363,6 +1442,14 @@ mod tests {
         let mut m = model();
         graph(&mut m).node[0].op_type = "Conv3dTranspose".into();
         write("unknown_op.onnx", &m);
+        // Every blocker listed at once: a float16 initializer (its BatchNormalization is
+        // skipped), then two unknown ops downstream of it.
+        let mut m = model();
+        let g = graph(&mut m);
+        g.initializer.iter_mut().filter(|t| t.name == "bn_var").for_each(|t| t.data_type = 10);
+        g.node[2].op_type = "Selu".into();
+        g.node[3].op_type = "GlobalLpPool".into();
+        write("many_unsupported.onnx", &m);
         let mut m = model();
         let d = input_dims(&mut m);
         (d[2].value, d[3].value) = (Some(D::DimValue(1 << 40)), Some(D::DimValue(1 << 40)));

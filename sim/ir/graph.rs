@@ -140,6 +140,9 @@ pub struct Graph {
     pub outputs: Vec<TensorId>,
     /// Where the constants come from.
     pub weights: WeightSource,
+    /// What the importer accepted beyond the file's letter (TFLite Micro's
+    /// `quantized_dimension` on 1-D biases), stated in every run's notes.
+    pub notes: Vec<String>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -186,6 +189,7 @@ impl Graph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             weights,
+            notes: Vec::new(),
         }
     }
 

@@ -36,6 +36,16 @@ pub(crate) fn tensor_type_name(code: i32) -> String {
     names.iter().find(|(v, _)| *v == code as i64).map_or_else(|| format!("type code {code}"), |(_, n)| n.to_string())
 }
 
+/// LiteRT's name of a fused activation code (`TANH`), or `activation code N`.
+pub(crate) fn activation_name(code: i32) -> String {
+    static NAMES: std::sync::OnceLock<Vec<(i64, &'static str)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| schema_enum("ActivationFunctionType"));
+    names
+        .iter()
+        .find(|(v, _)| *v == code as i64)
+        .map_or_else(|| format!("activation code {code}"), |(_, n)| n.to_string())
+}
+
 /// Every IR activation and TFLite's code for it.
 const ACTIVATIONS: [(Activation, fb::ActivationFunctionType); 4] = [
     (Activation::None, fb::ActivationFunctionType::None),
@@ -285,6 +295,7 @@ mod tests {
         assert_eq!(builtin_name(fb::BuiltinOperator::ReluN1To1 as i32), "RELU_N1_TO_1");
         assert_eq!(builtin_name(9999), "builtin code 9999");
         assert_eq!(tensor_type_name(fb::TensorType::Float16 as i32), "FLOAT16");
+        assert_eq!(activation_name(fb::ActivationFunctionType::Tanh as i32), "TANH");
     }
 
     #[test]

@@ -27,6 +27,8 @@ mod slice;
 use generated::tflite as fb;
 use planus::ReadAsRoot;
 
+use super::unsupported::{Place, Unsupported};
+
 use crate::ir::{
     Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
     Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
@@ -51,27 +53,14 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
-    /// An operator the importer does not support.
-    #[error("'{path}': unsupported operator {op} at operator index {index}")]
-    UnsupportedOp {
+    /// Operators, fused activations or tensor types the importer does not support: every
+    /// one of the model, in LiteRT's spelling with operator and tensor indices.
+    #[error("'{path}': {list}")]
+    Unsupported {
         /// The file.
         path: String,
-        /// The operator name (or builtin code).
-        op: String,
-        /// Its index in the subgraph.
-        index: usize,
-    },
-    /// A tensor of an element type the IR does not carry.
-    #[error("'{path}': tensor {index} ('{name}') has unsupported type {dtype}")]
-    UnsupportedType {
-        /// The file.
-        path: String,
-        /// Tensor index.
-        index: usize,
-        /// Tensor name.
-        name: String,
-        /// The TFLite type.
-        dtype: String,
+        /// What is unsupported, and where.
+        list: Unsupported,
     },
     /// The model is readable but inconsistent.
     #[error("'{path}': {message}")]
@@ -169,12 +158,31 @@ impl Importer<'_> {
             Some(v) => v.iter().collect::<Result<_, _>>().map_err(c)?,
             None => Vec::new(),
         };
+        // Unsupported operators and tensor types are all gathered (an unsupported tensor
+        // stands in as a float activation of its shape) and reported together at the end.
+        let mut unsupported = Unsupported::default();
         let mut fp16 = vec![false; tensors.len()];
+        let mut stand_in = vec![false; tensors.len()];
+        let mut micro = Vec::new();
         for (i, t) in tensors.iter().enumerate() {
-            let tensor = self.tensor(i, t, &buffers)?;
+            let tensor = match self.tensor(i, t, &buffers)? {
+                Ok(t) => t,
+                Err((what, placeholder)) => {
+                    unsupported.push(what, Place::TfliteTensor(i, placeholder.name.clone()));
+                    stand_in[i] = true;
+                    placeholder
+                }
+            };
             fp16[i] = t.type_().map_err(c)? == fb::TensorType::Float16;
+            if let (Some(q), Some(file)) = (&tensor.quant, t.quantization().map_err(c)?) {
+                let dim = file.quantized_dimension().map_err(c)?;
+                if q.axis == Some(0) && dim != 0 && tensor.shape.len() == 1 {
+                    micro.push((i, tensor.name.clone(), dim));
+                }
+            }
             g.add_tensor(tensor);
         }
+        g.notes.extend(micro_axis_note(&micro));
         let n = g.tensors.len();
         let check = |idx: i32| -> Res<TensorId> {
             if idx >= 0 && (idx as usize) < n {
@@ -204,20 +212,36 @@ impl Importer<'_> {
                 inputs.into_iter().map(|i| if i < 0 { Ok(None) } else { check(i).map(Some) }).collect::<Res<_>>()?;
             let outputs: Vec<TensorId> = outputs.into_iter().map(check).collect::<Res<_>>()?;
             let opts = op.builtin_options().map_err(c)?;
-            let unsupported =
-                || ImportError::UnsupportedOp { path: self.path.to_string(), op: codes::builtin_name(code_num), index };
-            let bop = bop.ok_or_else(unsupported)?;
+            let mut op_name = codes::builtin_name(code_num);
+            if bop == Some(fb::BuiltinOperator::Custom) {
+                if let Some(custom) = code.custom_code().map_err(c)? {
+                    op_name = format!("{op_name} ({custom})");
+                }
+            }
+            let Some(bop) = bop else {
+                unsupported.push(format!("operator {op_name}"), Place::TfliteOperator(index));
+                continue;
+            };
+            // An operator reading or writing a tensor already reported is not read further.
+            if inputs.iter().flatten().chain(&outputs).any(|t| stand_in[t.0]) {
+                continue;
+            }
             if let (fb::BuiltinOperator::Dequantize, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
                 if fp16[x.0] {
                     self.fold_fp16(&mut g, index, *x, *y)?;
                     continue;
                 }
             }
-            let layer = self.layer(&mut g, index, bop, &inputs, &outputs, opts).map_err(|e| match e {
-                LayerErr::Unsupported => unsupported(),
-                LayerErr::Other(e) => e,
-            })?;
-            g.layers.push(layer);
+            match self.layer(&mut g, index, bop, &inputs, &outputs, opts) {
+                Ok(layer) => g.layers.push(layer),
+                Err(LayerErr::Unsupported(detail)) => {
+                    unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
+                }
+                Err(LayerErr::Other(e)) => return Err(e),
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(ImportError::Unsupported { path: self.path.to_string(), list: unsupported });
         }
         g.validate().map_err(|source| ImportError::Ir { path: self.path.to_string(), source })?;
         let tensor_map = (0..n).map(TensorId).collect();
@@ -245,7 +269,14 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn tensor(&self, index: usize, t: &fb::TensorRef<'_>, buffers: &[fb::BufferRef<'_>]) -> Res<Tensor> {
+    /// Tensor `index` of the file; `Ok(Err((what, stand-in)))` for a tensor type the IR
+    /// does not carry: what to report, and a float activation of its shape in its place.
+    fn tensor(
+        &self,
+        index: usize,
+        t: &fb::TensorRef<'_>,
+        buffers: &[fb::BufferRef<'_>],
+    ) -> Res<Result<Tensor, (String, Tensor)>> {
         let c = |e: planus::Error| self.corrupt(e);
         let name = t.name().map_err(c)?.unwrap_or("").to_string();
         let shape_i = vec_i32(t.shape().map_err(c)?);
@@ -265,12 +296,8 @@ impl Importer<'_> {
             // activation is refused after the data is read.
             fb::TensorType::Float16 => (DataType::F32, 2),
             other => {
-                return Err(ImportError::UnsupportedType {
-                    path: self.path.to_string(),
-                    index,
-                    name,
-                    dtype: codes::tensor_type_name(other as i32),
-                })
+                let what = format!("tensor type {}", codes::tensor_type_name(other as i32));
+                return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
             }
         };
         let quant = match t.quantization().map_err(c)? {
@@ -280,9 +307,9 @@ impl Importer<'_> {
                 if scales.is_empty() {
                     None
                 } else {
-                    let axis = q.quantized_dimension().map_err(c)?;
+                    let axis = q.quantized_dimension().map_err(c)?.max(0) as usize;
                     let zero_points = if zps.len() == scales.len() { zps } else { vec![0; scales.len()] };
-                    let axis = (scales.len() > 1).then_some(axis.max(0) as usize);
+                    let axis = (scales.len() > 1).then_some(micro_axis(&shape, scales.len(), axis));
                     Some(QuantParams { scales, zero_points, axis })
                 }
             }
@@ -341,16 +368,12 @@ impl Importer<'_> {
             }
         }
         if ty == fb::TensorType::Float16 && data.is_none() {
-            return Err(ImportError::UnsupportedType {
-                path: self.path.to_string(),
-                index,
-                name,
-                dtype: "FLOAT16 (an activation: only FLOAT16 constants, folded through DEQUANTIZE, are supported)"
-                    .into(),
-            });
+            // Only FLOAT16 constants (folded through DEQUANTIZE) are read.
+            let what = "tensor type FLOAT16 as an activation (FLOAT16 constants are supported)".to_string();
+            return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
         }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
-        Ok(Tensor { name, shape, dtype, quant, kind, data })
+        Ok(Ok(Tensor { name, shape, dtype, quant, kind, data }))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -371,7 +394,11 @@ impl Importer<'_> {
         };
         let input = |i: usize| inputs.get(i).copied().flatten().ok_or_else(|| inv(format!("missing input {i}")));
         let out = *outputs.first().ok_or_else(|| inv("no output".into()))?;
-        let act_of = |a: fb::ActivationFunctionType| codes::activation_in(a).ok_or(LayerErr::Unsupported);
+        let act_of = |a: fb::ActivationFunctionType| {
+            codes::activation_in(a).ok_or_else(|| {
+                LayerErr::Unsupported(format!(" with fused activation {}", codes::activation_name(a as i32)))
+            })
+        };
         let const_ints = |g: &Graph, t: TensorId| -> Result<Vec<i64>, LayerErr> {
             match &g.tensor(t).data {
                 Some(TensorData::I32(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
@@ -463,7 +490,7 @@ impl Importer<'_> {
                 Op::FullyConnected(FullyConnected { out_features: cout, bias: bias.is_some() })
             }
             (code, o) if codes::binary_in(code).is_some() => {
-                let Some(row) = codes::binary_in(code) else { return Err(LayerErr::Unsupported) };
+                let Some(row) = codes::binary_in(code) else { return Err(LayerErr::Unsupported(String::new())) };
                 if let Some(a) = (row.read_activation)(o).map_err(c)? {
                     act = act_of(a)?;
                 }
@@ -471,7 +498,7 @@ impl Importer<'_> {
                 Op::Binary(row.kind)
             }
             (code, o) if codes::unary_in(code, o).is_some() => {
-                let kind = codes::unary_in(code, o).ok_or(LayerErr::Unsupported)?.map_err(c)?;
+                let kind = codes::unary_in(code, o).ok_or(LayerErr::Unsupported(String::new()))?.map_err(c)?;
                 layer_inputs.push(input(0)?);
                 Op::Unary(kind)
             }
@@ -487,7 +514,7 @@ impl Importer<'_> {
                 layer_inputs.push(input(0)?);
                 let pos = |v: i32| v.max(1) as usize;
                 Op::Pool(Pool {
-                    kind: codes::pool_in(code).ok_or(LayerErr::Unsupported)?,
+                    kind: codes::pool_in(code).ok_or(LayerErr::Unsupported(String::new()))?,
                     kernel: [pos(o.filter_height().map_err(c)?), pos(o.filter_width().map_err(c)?)],
                     stride: [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)],
                     padding: padding(o.padding().map_err(c)?),
@@ -537,7 +564,7 @@ impl Importer<'_> {
                 Op::Layout(slice::slice(&g.tensor(x).shape, &b, &n).map_err(inv)?)
             }
             (code, o) if codes::resize_in(code).is_some() => {
-                let kind = codes::resize_in(code).ok_or(LayerErr::Unsupported)?;
+                let kind = codes::resize_in(code).ok_or(LayerErr::Unsupported(String::new()))?;
                 let (align_corners, half_pixel_centers) = match o {
                     Some(O::ResizeBilinearOptions(r)) => {
                         (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
@@ -580,12 +607,42 @@ impl Importer<'_> {
             }
             (code, _) if codes::convert_in(code).is_some() => {
                 layer_inputs.push(input(0)?);
-                Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported)?)
+                Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported(String::new()))?)
             }
-            _ => return Err(LayerErr::Unsupported),
+            _ => return Err(LayerErr::Unsupported(String::new())),
         };
         Ok(Layer { name, op: ir_op, inputs: layer_inputs, outputs: vec![out], activation: act })
     }
+}
+
+/// The per-channel axis of a tensor of `shape` with `scales` scales on the file's
+/// `quantized_dimension` `axis`: as written, except TFLite Micro's quirk: its converter
+/// leaves `quantized_dimension = 3` (the conv's output channels) on 1-D bias tensors, and
+/// TFLite Micro ignores the field; such a tensor is read along its only dimension
+/// ([`micro_axis_note`] says so in the run's notes).
+fn micro_axis(shape: &[usize], scales: usize, axis: usize) -> usize {
+    if shape.len() == 1 && axis >= 1 && shape[0] == scales {
+        0
+    } else {
+        axis
+    }
+}
+
+/// The note for the tensors [`micro_axis`] read along dimension 0 (`(index, name, file's
+/// quantized_dimension)`), if any.
+fn micro_axis_note(tensors: &[(usize, String, i32)]) -> Option<String> {
+    let (first, rest) = tensors.split_first()?;
+    let shown: Vec<String> = tensors.iter().take(8).map(|(i, n, _)| format!("{i} ('{n}')")).collect();
+    let more = if tensors.len() > 8 { format!(", ... ({} in all)", tensors.len()) } else { String::new() };
+    let dims: std::collections::BTreeSet<i32> = std::iter::once(first.2).chain(rest.iter().map(|t| t.2)).collect();
+    let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    Some(format!(
+        "1-D per-channel quantized tensor{} {}{more} carr{} quantized_dimension {}: read along their only dimension, as TFLite Micro does (it ignores the field)",
+        if tensors.len() == 1 { "" } else { "s" },
+        shown.join(", "),
+        if tensors.len() == 1 { "ies" } else { "y" },
+        dims.join(", ")
+    ))
 }
 
 /// An IEEE 754 half-precision value widened to f32 (exact: every half is an f32).
@@ -601,8 +658,11 @@ fn f16_to_f32(h: u16) -> f32 {
     }
 }
 
+/// Why an operator was not read.
 enum LayerErr {
-    Unsupported,
+    /// Not supported: reported with the others (the text follows the operator's name:
+    /// empty, or ` with fused activation TANH`).
+    Unsupported(String),
     Other(ImportError),
 }
 
@@ -722,6 +782,23 @@ mod tests {
         code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
         code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
         write("unknown_op.tflite", &m);
+        // Every blocker listed at once: a fused TANH on the conv, two LSTMs (sharing one
+        // line), a COMPLEX64 tensor (the RESHAPE reading it is skipped).
+        let mut m = tiny_model();
+        let codes = m.operator_codes.as_mut().expect("codes");
+        let mut lstm = codes[0].clone();
+        lstm.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
+        lstm.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        codes.push(lstm);
+        let lstm_code = codes.len() as u32 - 1;
+        let g = sg(&mut m);
+        let ops = g.operators.as_mut().expect("ops");
+        if let Some(fb::BuiltinOptions::Conv2DOptions(o)) = ops[0].builtin_options.as_mut() {
+            o.fused_activation_function = fb::ActivationFunctionType::Tanh;
+        }
+        (ops[1].opcode_index, ops[3].opcode_index) = (lstm_code, lstm_code);
+        g.tensors.as_mut().expect("tensors")[1].type_ = fb::TensorType::Complex64;
+        write("many_unsupported.tflite", &m);
         // The first operator's output claims a shape its input and weights do not give.
         let mut m = tiny_model();
         let g = sg(&mut m);
@@ -764,6 +841,48 @@ mod tests {
         (g.tensors, g.operators, g.inputs, g.outputs) =
             (Some(vec![x, pt, y]), Some(vec![op]), Some(vec![0]), Some(vec![2]));
         write("huge_activation.tflite", &m);
+    }
+
+    /// `tiny_int8.tflite` with TFLite Micro's `quantized_dimension = 3` on its 1-D
+    /// per-channel biases (the conv's and the depthwise conv's).
+    fn micro_biases() -> Vec<u8> {
+        let src = tiny();
+        let mut m: fb::Model = fb::ModelRef::read_as_root(&src).expect("read").try_into().expect("owned");
+        let g = &mut m.subgraphs.as_mut().expect("sg")[0];
+        for t in g.tensors.as_mut().expect("tensors") {
+            if let (Some(q), Some([_])) = (t.quantization.as_mut(), t.shape.as_deref()) {
+                if q.scale.as_ref().is_some_and(|s| s.len() > 1) {
+                    q.quantized_dimension = 3;
+                }
+            }
+        }
+        finish_tfl3(&m)
+    }
+
+    #[test]
+    fn micro_bias_quantized_dimension_is_read_along_the_bias_with_a_note() {
+        let m = import_tflite_bytes(&micro_biases(), "micro.tflite").expect("imports");
+        let plain = import_tflite_bytes(&tiny(), "tiny.tflite").expect("imports");
+        for (a, b) in m.graph.tensors.iter().zip(&plain.graph.tensors) {
+            assert_eq!(a.quant, b.quant, "{}", a.name);
+        }
+        assert!(plain.graph.notes.is_empty());
+        let note = m.graph.notes.join("\n");
+        assert!(note.starts_with("1-D per-channel quantized tensors 2 ('tfl.pseudo_qconst'), 4 ('tfl.pseudo_qconst2'), 6 ('tfl.pseudo_qconst4') carry quantized_dimension 3: read along their only dimension, as TFLite Micro does"), "{note}");
+        assert_eq!(micro_axis(&[8], 8, 3), 0);
+        // Not a 1-D tensor whose length is the scale count: kept as written (and refused later).
+        assert_eq!(micro_axis(&[8, 3], 8, 3), 3);
+        assert_eq!(micro_axis(&[4], 8, 3), 3);
+    }
+
+    /// Writes `tests/fixtures/tflite/micro_bias_dim3.tflite` (`cargo test --lib -- --ignored
+    /// write_micro_fixture`).
+    #[test]
+    #[ignore]
+    fn write_micro_fixture() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tflite"));
+        std::fs::create_dir_all(dir).expect("dir");
+        std::fs::write(dir.join("micro_bias_dim3.tflite"), micro_biases()).expect("write");
     }
 
     #[test]
