@@ -1,7 +1,7 @@
 //! `accelsim sensitivity` end to end (issue 14, item 3) on the digit classifier trained on
 //! `../shared/digits_dev`: a row is exactly `quantize --wbits R --abits R --layer-bits
-//! NAME=...` on the same images; a layer at the reference width gives the reference's
-//! figures; `plot --kind sensitivity` draws the heat map.
+//! NAME=...` on the same images; a layer at the reference width (8, the default, or 16)
+//! gives the reference's figures; `plot --kind sensitivity` draws the heat map.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,7 @@ fn num(row: &std::collections::HashMap<String, String>, k: &str) -> f64 {
 #[test]
 fn a_row_is_quantize_with_that_one_layer_override() {
     let dir = tempfile::tempdir().unwrap();
-    let rows = sensitivity(&dir.path().join("s.csv"), &["--bits", "3,8", "--what", "both"]);
+    let rows = sensitivity(&dir.path().join("s.csv"), &["--bits", "3,8", "--what", "both", "--reference-bits", "16"]);
     // 5 layers with weights (conv, depthwise, pointwise, conv, dense) x 2 widths.
     assert_eq!(rows.len(), 10);
     assert!(rows.iter().all(|r| r["reference"] == "w16a16" && r["what"] == "both"));
@@ -93,11 +93,15 @@ fn a_row_is_quantize_with_that_one_layer_override() {
 #[test]
 fn a_layer_at_the_reference_width_is_the_reference() {
     let dir = tempfile::tempdir().unwrap();
-    for what in ["weights", "activations"] {
-        let rows = sensitivity(&dir.path().join("s.csv"), &["--bits", "2,16", "--what", what]);
-        let at16: Vec<_> = rows.iter().filter(|r| r["bits"] == "16").collect();
-        assert_eq!(at16.len(), 5);
-        for r in at16 {
+    for (what, reference) in [("weights", "16"), ("activations", "8")] {
+        let rows = sensitivity(
+            &dir.path().join("s.csv"),
+            &["--bits", &format!("2,{reference}"), "--what", what, "--reference-bits", reference],
+        );
+        assert!(rows.iter().all(|r| r["reference"] == format!("w{reference}a{reference}")));
+        let same: Vec<_> = rows.iter().filter(|r| r["bits"] == reference).collect();
+        assert_eq!(same.len(), 5);
+        for r in same {
             // Exactly (the same text): the same integer graph, scored the same way.
             assert_eq!(r["output_sqnr_db"], r["reference_output_sqnr_db"], "{what} {r:?}");
             assert_eq!(r["top1_agreement"], r["reference_top1_agreement"]);

@@ -5,11 +5,14 @@
 //!
 //! The reference is a width, not float: the executor runs integer graphs (a float layer
 //! between integer ones would be a simulated quantizer, not the bit-exact kernels), so
-//! "everything else float" is approximated by everything else at `reference` bits (16 by
-//! default: w16a16 adds about 80-90 dB of SQNR of its own, far below any width swept). A
-//! row is therefore exactly what `accelsim quantize --wbits R --abits R --layer-bits
-//! NAME=wBaB` (or `wB`, `aB` for weights or activations alone) reports for the same images
-//! (tested), and a layer at the reference width gives the reference's figures.
+//! "everything else float" is approximated by everything else at `reference` bits. The CLI
+//! defaults to 8: the uniform baseline a mixed-precision choice departs from, and the
+//! widths the fast integer kernels take (operands of at most 8 bits; a 16-bit reference is
+//! closer to float but runs every layer on the scalar reference kernels, which made
+//! MobileNet-v1's sweep take over ten minutes instead of a few). A row is exactly what
+//! `accelsim quantize --wbits R --abits R --layer-bits NAME=wBaB` (or `wB`, `aB` for weights
+//! or activations alone) reports for the same images (tested), and a layer at the
+//! reference width gives the reference's figures.
 //!
 //! Cost: one calibration and one float run of the evaluation set for all points (the float
 //! outputs and the swept layers' float outputs are kept, [`FloatRuns`]); per point, one
