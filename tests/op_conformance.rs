@@ -51,6 +51,11 @@ fn family(op: &Op) -> &'static str {
         Op::Layout(Layout::Pad { .. }) => "layout:pad",
         Op::Layout(Layout::Reshape { .. }) => "layout:reshape",
         Op::Layout(Layout::Slice { .. }) => "layout:slice",
+        Op::Layout(Layout::Transpose { .. }) => "layout:transpose",
+        Op::Layout(Layout::DepthToSpace { .. }) => "layout:depth_to_space",
+        Op::Layout(Layout::SpaceToDepth { .. }) => "layout:space_to_depth",
+        Op::Layout(Layout::Gather { .. }) => "layout:gather",
+        Op::Layout(Layout::Split { .. }) => "layout:split",
         Op::Resize(Resize { kind: ResizeKind::Bilinear, .. }) => "resize:bilinear",
         Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
@@ -82,6 +87,11 @@ const ALL_FAMILIES: &[&str] = &[
     "layout:pad",
     "layout:reshape",
     "layout:slice",
+    "layout:transpose",
+    "layout:depth_to_space",
+    "layout:space_to_depth",
+    "layout:gather",
+    "layout:split",
     "resize:bilinear",
     "resize:nearest",
     "convert:quantize",
@@ -110,10 +120,22 @@ struct Case {
 }
 
 fn graph(name: &str, op: Op, data: usize, consts: Vec<(TensorKind, Vec<usize>, Vec<f32>)>) -> Graph {
+    graph_of(name, op, data, consts, &X, 1)
+}
+
+/// [`graph`] with data inputs of `shape` and `outputs` outputs.
+fn graph_of(
+    name: &str,
+    op: Op,
+    data: usize,
+    consts: Vec<(TensorKind, Vec<usize>, Vec<f32>)>,
+    shape: &[usize],
+    outputs: usize,
+) -> Graph {
     let mut g = Graph::new(name, WeightSource::Imported { path: "test".into() });
     let mut inputs = Vec::new();
     for k in 0..data {
-        let x = g.add_tensor(Tensor::float(format!("x{k}"), X.to_vec(), TensorKind::Activation));
+        let x = g.add_tensor(Tensor::float(format!("x{k}"), shape.to_vec(), TensorKind::Activation));
         g.inputs.push(x);
         inputs.push(x);
     }
@@ -122,9 +144,17 @@ fn graph(name: &str, op: Op, data: usize, consts: Vec<(TensorKind, Vec<usize>, V
         t.data = Some(TensorData::F32(v));
         inputs.push(g.add_tensor(t));
     }
-    let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
-    g.outputs.push(y);
-    g.layers.push(Layer { name: "l".into(), op, inputs, outputs: vec![y], activation: Activation::None });
+    let ys: Vec<_> = (0..outputs)
+        .map(|k| {
+            g.add_tensor(Tensor::float(
+                if k == 0 { "y".into() } else { format!("y{k}") },
+                Vec::new(),
+                TensorKind::Activation,
+            ))
+        })
+        .collect();
+    g.outputs.extend(&ys);
+    g.layers.push(Layer { name: "l".into(), op, inputs, outputs: ys, activation: Activation::None });
     g.infer_shapes().expect("shape inference");
     g
 }
@@ -465,6 +495,74 @@ fn cases() -> Vec<Case> {
         reference: r,
         quantizable: true,
     });
+
+    // Channels first: out[0, c, h, w] = x[0, h, w, c].
+    let r = (0..3).flat_map(|c| (0..16).map(move |hw| (hw / 4, hw % 4, c))).map(|(h, w, c)| at(&x0, X, 0, h, w, c));
+    out.push(Case {
+        name: "transpose",
+        graph: graph("transpose", Op::Layout(Layout::Transpose { perm: vec![0, 3, 1, 2] }), 1, vec![]),
+        shape: vec![1, 3, 4, 4],
+        macs: 0,
+        reference: r.collect(),
+        quantizable: true,
+    });
+
+    // Each 2x2 block of pixels becomes one pixel of 12 channels, block row by block row.
+    let mut r = Vec::new();
+    for (h, w) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+        for (bh, bw) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            (0..3).for_each(|c| r.push(at(&x0, X, 0, 2 * h + bh, 2 * w + bw, c)));
+        }
+    }
+    out.push(Case {
+        name: "space_to_depth",
+        graph: graph("space_to_depth", Op::Layout(Layout::SpaceToDepth { block: 2 }), 1, vec![]),
+        shape: vec![1, 2, 2, 12],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // [1, 2, 2, 8] with block 2: 2 channels per output pixel, from channel (bh * 2 + bw) * 2.
+    let s8 = [1, 2, 2, 8];
+    let y0 = values(32, 0);
+    let mut r = Vec::new();
+    for h in 0..4 {
+        for w in 0..4 {
+            (0..2).for_each(|c| r.push(at(&y0, s8, 0, h / 2, w / 2, ((h % 2) * 2 + w % 2) * 2 + c)));
+        }
+    }
+    out.push(Case {
+        name: "depth_to_space",
+        graph: graph_of("depth_to_space", Op::Layout(Layout::DepthToSpace { block: 2 }), 1, vec![], &s8, 1),
+        shape: vec![1, 4, 4, 2],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Channels 2, 0, 2 (a repeated index).
+    let r = (0..16).flat_map(|hw| [2, 0, 2].map(|c| at(&x0, X, 0, hw / 4, hw % 4, c))).collect();
+    let gather = Layout::Gather { axis: 3, indices: vec![2, 0, 2], indices_shape: vec![3] };
+    out.push(Case {
+        name: "gather",
+        graph: graph("gather", Op::Layout(gather), 1, vec![]),
+        shape: vec![1, 4, 4, 3],
+        macs: 0,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Rows 0..1 and 1..4 as two outputs (the reference is the first).
+    let split = Layout::Split { axis: 1, sizes: vec![1, 3] };
+    out.push(Case {
+        name: "split",
+        graph: graph_of("split", Op::Layout(split), 1, vec![], &X, 2),
+        shape: vec![1, 1, 4, 3],
+        macs: 0,
+        reference: x0[..12].to_vec(),
+        quantizable: true,
+    });
     out
 }
 
@@ -524,7 +622,8 @@ fn shapes_macs_and_work() {
             }
             (Op::Layout(Layout::Reshape { .. }), Work::Free) => {}
             (_, Work::Vector(v)) => {
-                assert!(v.ops > 0 && v.out_elements == g.output(l).elements(), "{}: vector work {v:?}", c.name);
+                let outs: u64 = l.outputs.iter().map(|&t| g.tensor(t).elements()).sum();
+                assert!(v.ops > 0 && v.out_elements == outs, "{}: vector work {v:?}", c.name);
                 let ins: u64 = g.activation_inputs(l).map(|t| t.elements()).sum();
                 assert_eq!(v.in_elements, ins, "{}: elements read", c.name);
             }

@@ -441,6 +441,41 @@ impl Writer<'_> {
                 let version = if out.dtype == DataType::F32 { 1 } else { 2 };
                 (OpCode { op: B::StridedSlice, version }, Some(O::StridedSliceOptions(Box::new(o))))
             }
+            // The copies, at the versions LiteRT's converter writes for float / int8 / int16
+            // (versions[0] for float and int8 -- they share it --, versions[1] for int16).
+            Op::Layout(Layout::Transpose { perm }) => {
+                let p = ints_i32(perm).map_err(err)?;
+                inputs.push(self.const_i32(format!("{}/perm", out.name), vec![p.len() as i32], &p));
+                let o = O::TransposeOptions(Box::default());
+                (OpCode { op: B::Transpose, version: copy_version(out, [1, 2, 2]) }, Some(o))
+            }
+            Op::Layout(Layout::DepthToSpace { block }) => {
+                let block_size = ints_i32(&[*block]).map_err(err)?[0];
+                let o = O::DepthToSpaceOptions(Box::new(fb::DepthToSpaceOptions { block_size }));
+                (OpCode { op: B::DepthToSpace, version: copy_version(out, [1, 2, 2]) }, Some(o))
+            }
+            Op::Layout(Layout::SpaceToDepth { block }) => {
+                let block_size = ints_i32(&[*block]).map_err(err)?[0];
+                let o = O::SpaceToDepthOptions(Box::new(fb::SpaceToDepthOptions { block_size }));
+                (OpCode { op: B::SpaceToDepth, version: copy_version(out, [1, 2, 2]) }, Some(o))
+            }
+            Op::Layout(Layout::Gather { axis, indices, indices_shape }) => {
+                let i = ints_i32(indices).map_err(err)?;
+                let shape = ints_i32(indices_shape).map_err(err)?;
+                inputs.push(self.const_i32(format!("{}/indices", out.name), shape, &i));
+                let axis = ints_i32(&[*axis]).map_err(err)?[0];
+                let o = O::GatherOptions(Box::new(fb::GatherOptions { axis, batch_dims: 0 }));
+                (OpCode { op: B::Gather, version: copy_version(out, [1, 2, 2]) }, Some(o))
+            }
+            // SPLIT_V (sizes need not be equal): input, size_splits, axis.
+            Op::Layout(Layout::Split { axis, sizes }) => {
+                let s = ints_i32(sizes).map_err(err)?;
+                inputs.push(self.const_i32(format!("{}/size_splits", out.name), vec![s.len() as i32], &s));
+                let a = ints_i32(&[*axis]).map_err(err)?;
+                inputs.push(self.const_i32(format!("{}/axis", out.name), vec![], &a));
+                let o = O::SplitVOptions(Box::new(fb::SplitVOptions { num_splits: s.len() as i32 }));
+                (OpCode { op: B::SplitV, version: copy_version(out, [1, 2, 2]) }, Some(o))
+            }
             Op::Resize(r) => {
                 let size = [i32::try_from(r.size[0]), i32::try_from(r.size[1])];
                 let [Ok(h), Ok(w)] = size else {
@@ -487,6 +522,20 @@ impl Writer<'_> {
             builtin_options: options,
             ..Default::default()
         })
+    }
+}
+
+/// Sizes, axes or indices as TFLite's int32.
+fn ints_i32(v: &[usize]) -> Result<Vec<i32>, String> {
+    v.iter().map(|&x| i32::try_from(x).map_err(|_| format!("{x} does not fit int32"))).collect()
+}
+
+/// The operator version of a copy for its output type: `[float32, int8, int16]`.
+fn copy_version(out: &crate::ir::Tensor, versions: [i32; 3]) -> i32 {
+    match out.dtype.bits() {
+        b if out.dtype == DataType::F32 || b > 16 => versions[0],
+        b if b <= 8 => versions[1],
+        _ => versions[2],
     }
 }
 

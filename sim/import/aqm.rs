@@ -117,6 +117,24 @@ enum RawOp {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         drop: Vec<usize>,
     },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    DepthToSpace {
+        block: usize,
+    },
+    SpaceToDepth {
+        block: usize,
+    },
+    Gather {
+        axis: usize,
+        indices: Vec<usize>,
+        indices_shape: Vec<usize>,
+    },
+    Split {
+        axis: usize,
+        sizes: Vec<usize>,
+    },
     Softmax {
         beta: f32,
     },
@@ -216,6 +234,13 @@ fn op_out(op: &Op) -> RawOp {
         Op::Layout(Layout::Slice { begin, size, stride, drop }) => {
             RawOp::Slice { begin: begin.clone(), size: size.clone(), stride: stride.clone(), drop: drop.clone() }
         }
+        Op::Layout(Layout::Transpose { perm }) => RawOp::Transpose { perm: perm.clone() },
+        Op::Layout(Layout::DepthToSpace { block }) => RawOp::DepthToSpace { block: *block },
+        Op::Layout(Layout::SpaceToDepth { block }) => RawOp::SpaceToDepth { block: *block },
+        Op::Layout(Layout::Gather { axis, indices, indices_shape }) => {
+            RawOp::Gather { axis: *axis, indices: indices.clone(), indices_shape: indices_shape.clone() }
+        }
+        Op::Layout(Layout::Split { axis, sizes }) => RawOp::Split { axis: *axis, sizes: sizes.clone() },
         Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
         Op::Resize(r) => RawOp::Resize {
             kind: match r.kind {
@@ -260,6 +285,11 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::Pad { pads } => Op::Layout(Layout::Pad { pads }),
         RawOp::Reshape { shape } => Op::Layout(Layout::Reshape { shape }),
         RawOp::Slice { begin, size, stride, drop } => Op::Layout(Layout::Slice { begin, size, stride, drop }),
+        RawOp::Transpose { perm } => Op::Layout(Layout::Transpose { perm }),
+        RawOp::DepthToSpace { block } => Op::Layout(Layout::DepthToSpace { block }),
+        RawOp::SpaceToDepth { block } => Op::Layout(Layout::SpaceToDepth { block }),
+        RawOp::Gather { axis, indices, indices_shape } => Op::Layout(Layout::Gather { axis, indices, indices_shape }),
+        RawOp::Split { axis, sizes } => Op::Layout(Layout::Split { axis, sizes }),
         RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
         RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
             let kind = match kind.as_str() {

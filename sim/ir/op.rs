@@ -252,6 +252,39 @@ pub enum Layout {
         /// Axes of size 1 removed from the output, ascending.
         drop: Vec<usize>,
     },
+    /// TRANSPOSE: output axis `d` is input axis `perm[d]`.
+    Transpose {
+        /// A permutation of `0..rank`.
+        perm: Vec<usize>,
+    },
+    /// DEPTH_TO_SPACE of an NHWC tensor (TensorFlow's DCR order): `[n, h, w, c]` to
+    /// `[n, h*b, w*b, c/b^2]`.
+    DepthToSpace {
+        /// Block size `b` (>= 1; `c` a multiple of `b^2`).
+        block: usize,
+    },
+    /// SPACE_TO_DEPTH of an NHWC tensor: `[n, h, w, c]` to `[n, h/b, w/b, c*b^2]`.
+    SpaceToDepth {
+        /// Block size `b` (>= 1, dividing `h` and `w`).
+        block: usize,
+    },
+    /// GATHER with constant indices along `axis`: the output's shape is the input's with
+    /// `axis` replaced by `indices_shape`.
+    Gather {
+        /// The gathered axis.
+        axis: usize,
+        /// The indices, row-major, each below the axis' size.
+        indices: Vec<usize>,
+        /// Their shape (empty: a scalar index, which removes the axis).
+        indices_shape: Vec<usize>,
+    },
+    /// SPLIT / SPLIT_V: consecutive pieces along `axis`, one output per piece.
+    Split {
+        /// The split axis.
+        axis: usize,
+        /// Each output's size along it (summing to the axis' size).
+        sizes: Vec<usize>,
+    },
 }
 
 /// Conversions between float and integer representations.

@@ -1,11 +1,12 @@
 //! The layout family: ops that move or view values without computing on them -- CONCAT
 //! (rescaling inputs whose quantization differs from the output's, as LiteRT does), PAD
 //! (with the zero point), RESHAPE (a view of the same bytes; TFLite's SQUEEZE and
-//! EXPAND_DIMS import as it) and SLICE (a strided window: SLICE, STRIDED_SLICE). PAD,
-//! RESHAPE and SLICE pass their input's quantization through (LiteRT's kernels copy the
-//! integers), at every width.
+//! EXPAND_DIMS import as it), SLICE (a strided window: SLICE, STRIDED_SLICE) and the
+//! copies TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER (constant indices) and SPLIT
+//! (SPLIT, SPLIT_V: one output per piece). All but CONCAT pass their input's quantization
+//! through (LiteRT's kernels copy the integers), at every width.
 
-use super::work::Phase;
+use super::work::{Phase, VectorWork};
 use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
 use crate::ir::Layout;
 use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
@@ -47,10 +48,15 @@ pub enum IntLayout {
         /// Step per axis.
         stride: Vec<i64>,
     },
+    /// A copy that moves every element ([`Layout::moves`]): the op and its input's shape.
+    Move(Layout, Vec<usize>),
 }
 
 impl IntLayout {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
+        if let IntLayout::Move(op, shape) = self {
+            return Ok(op.moves(int_input(inputs, 0)?, shape).into_iter().map(Values::Int).collect());
+        }
         Ok(vec![Values::Int(match self {
             IntLayout::Concat { axis, inputs: ins, output: (so, zo, qmin, qmax), act: (amin, amax) } => {
                 let mut parts = Vec::with_capacity(ins.len());
@@ -72,6 +78,7 @@ impl IntLayout {
             IntLayout::Slice { shape, begin, size, stride } => {
                 layout::slice(int_input(inputs, 0)?, shape, begin, size, stride)
             }
+            IntLayout::Move(..) => return Err("a copy runs above".into()),
         })])
     }
 }
@@ -114,6 +121,87 @@ fn slice_shape(
     Ok((0..rank).filter(|d| !drop.contains(d)).map(|d| size[d]).collect())
 }
 
+impl Layout {
+    /// The outputs of a copy (TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER, SPLIT) of
+    /// `x` of shape `shape`, the same for floats and integers; empty for the other ops.
+    fn moves<T: Copy>(&self, x: &[T], shape: &[usize]) -> Vec<Vec<T>> {
+        match self {
+            Layout::Transpose { perm } => vec![layout::transpose(x, shape, perm)],
+            Layout::DepthToSpace { block } => vec![layout::depth_to_space(x, shape, *block)],
+            Layout::SpaceToDepth { block } => vec![layout::space_to_depth(x, shape, *block)],
+            Layout::Gather { axis, indices, .. } => vec![layout::gather(x, shape, *axis, indices)],
+            Layout::Split { axis, sizes } => layout::split(x, shape, *axis, sizes),
+            Layout::Concat { .. } | Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The output shapes of a copy of an input of shape `x`, or why it does not fit.
+fn move_shapes(op: &Layout, x: &[usize]) -> Result<Vec<Vec<usize>>, String> {
+    let rank = x.len();
+    let nhwc = |block: usize| -> Result<[usize; 4], String> {
+        match x {
+            [n, h, w, c] if block >= 1 => Ok([*n, *h, *w, *c]),
+            _ => Err(format!("needs an NHWC input and a block size >= 1, got {x:?} and {block}")),
+        }
+    };
+    Ok(match op {
+        Layout::Transpose { perm } => {
+            let mut seen = vec![false; rank];
+            if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
+                return Err(format!("perm {perm:?} is not a permutation of the {rank} axes of {x:?}"));
+            }
+            vec![perm.iter().map(|&p| x[p]).collect()]
+        }
+        Layout::DepthToSpace { block } => {
+            let [n, h, w, c] = nhwc(*block)?;
+            let bb = block * block;
+            if c % bb != 0 {
+                return Err(format!("{c} channels are not a multiple of block {block} squared"));
+            }
+            let (oh, ow) = (h.checked_mul(*block), w.checked_mul(*block));
+            let (Some(oh), Some(ow)) = (oh, ow) else { return Err(format!("block {block} overflows {x:?}")) };
+            vec![vec![n, oh, ow, c / bb]]
+        }
+        Layout::SpaceToDepth { block } => {
+            let [n, h, w, c] = nhwc(*block)?;
+            if h % block != 0 || w % block != 0 {
+                return Err(format!("height {h} and width {w} are not multiples of block {block}"));
+            }
+            let oc = c.checked_mul(block * block).ok_or(format!("block {block} overflows {x:?}"))?;
+            vec![vec![n, h / block, w / block, oc]]
+        }
+        Layout::Gather { axis, indices, indices_shape } => {
+            if *axis >= rank {
+                return Err(format!("gather axis {axis} out of range for rank {rank}"));
+            }
+            if indices_shape.iter().product::<usize>() != indices.len() {
+                return Err(format!("{} indices for an indices shape {indices_shape:?}", indices.len()));
+            }
+            if let Some(i) = indices.iter().find(|&&i| i >= x[*axis]) {
+                return Err(format!("index {i} out of range for axis {axis} of {x:?}"));
+            }
+            vec![[&x[..*axis], indices_shape, &x[axis + 1..]].concat()]
+        }
+        Layout::Split { axis, sizes } => {
+            if *axis >= rank || sizes.iter().sum::<usize>() != x[*axis] || sizes.is_empty() {
+                return Err(format!("pieces {sizes:?} along axis {axis} do not make up {x:?}"));
+            }
+            sizes
+                .iter()
+                .map(|&n| {
+                    let mut s = x.to_vec();
+                    s[*axis] = n;
+                    s
+                })
+                .collect()
+        }
+        Layout::Concat { .. } | Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => {
+            return Err("not a copy".into())
+        }
+    })
+}
+
 fn reshape(input: &[usize], total: u64, shape: &[i64]) -> Result<Vec<usize>, String> {
     let known = shape.iter().filter(|&&d| d >= 0).try_fold(1u64, |a, &d| a.checked_mul(d as u64));
     let Some(known) = known else {
@@ -142,6 +230,11 @@ impl OpFamily for Layout {
             Layout::Pad { .. } => "pad",
             Layout::Reshape { .. } => "reshape",
             Layout::Slice { .. } => "slice",
+            Layout::Transpose { .. } => "transpose",
+            Layout::DepthToSpace { .. } => "depth_to_space",
+            Layout::SpaceToDepth { .. } => "space_to_depth",
+            Layout::Gather { .. } => "gather",
+            Layout::Split { .. } => "split",
         }
     }
 
@@ -179,6 +272,11 @@ impl OpFamily for Layout {
             }
             Layout::Reshape { shape } => reshape(&x.shape, x.elements(), shape)?,
             Layout::Slice { begin, size, stride, drop } => slice_shape(&x.shape, begin, size, stride, drop)?,
+            Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => return move_shapes(self, &x.shape),
         };
         Ok(vec![shape])
     }
@@ -187,13 +285,23 @@ impl OpFamily for Layout {
         Macs::ZERO
     }
 
-    /// Concat, pad and slice copy one element per output element; a slice is costed as
-    /// reading its whole input (the compulsory traffic every pass is held to: a strided
-    /// window rarely lands on whole DRAM bursts); a reshape moves nothing.
+    /// Concat, pad, slice and the copies move one element per output element; a slice
+    /// (and a gather) is costed as reading its whole input (the compulsory traffic every
+    /// pass is held to: a strided window rarely lands on whole DRAM bursts); a split
+    /// writes all its outputs; a reshape moves nothing.
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         match self {
-            Layout::Concat { .. } | Layout::Pad { .. } | Layout::Slice { .. } => {
-                vec![vector_phase(cx, false, |_, o| o)]
+            Layout::Concat { .. }
+            | Layout::Pad { .. }
+            | Layout::Slice { .. }
+            | Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. } => vec![vector_phase(cx, false, |_, o| o)],
+            Layout::Split { .. } => {
+                let in_elements = cx.x().elements();
+                let out_elements = cx.l.outputs.iter().map(|&t| cx.g.tensor(t).elements()).fold(0, u64::saturating_add);
+                vec![Phase::Vector(VectorWork { in_elements, out_elements, ops: out_elements, pooling: false })]
             }
             Layout::Reshape { .. } => Vec::new(),
         }
@@ -202,7 +310,14 @@ impl OpFamily for Layout {
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         match self {
             Layout::Concat { .. } => QuantRule::SharedWithInputs,
-            Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => QuantRule::SameAsInput,
+            Layout::Pad { .. }
+            | Layout::Reshape { .. }
+            | Layout::Slice { .. }
+            | Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => QuantRule::SameAsInput,
         }
     }
 
@@ -217,7 +332,14 @@ impl OpFamily for Layout {
     fn fused_activation(&self) -> bool {
         match self {
             Layout::Concat { .. } => true,
-            Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => false,
+            Layout::Pad { .. }
+            | Layout::Reshape { .. }
+            | Layout::Slice { .. }
+            | Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => false,
         }
     }
 
@@ -232,6 +354,11 @@ impl OpFamily for Layout {
             Layout::Pad { pads } => layout::pad(x, &cx.x().shape, pads, 0.0),
             Layout::Reshape { .. } => x.clone(),
             Layout::Slice { begin, size, stride, .. } => layout::slice(x, &cx.x().shape, begin, size, stride),
+            Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => return Ok(self.moves(x, &cx.x().shape)),
         }])
     }
 
@@ -259,6 +386,11 @@ impl OpFamily for Layout {
                 size: size.clone(),
                 stride: stride.clone(),
             },
+            Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => IntLayout::Move(self.clone(), cx.x().shape.clone()),
         }))
     }
 
@@ -295,6 +427,21 @@ impl OpFamily for Layout {
                 }
                 _ => x.clone(),
             },
+            // The channels stay whole when the last axis does (collapsed otherwise); a split
+            // along the channels gives every piece the collapsed moments.
+            Layout::Transpose { perm } if perm.last() == Some(&(perm.len() - 1)) => x.clone(),
+            Layout::Gather { axis, indices, .. } if *axis + 1 == cx.x().shape.len() => {
+                let mm = Moments {
+                    mean: indices.iter().map(|&i| x.channel(i).0).collect(),
+                    var: indices.iter().map(|&i| x.channel(i).1).collect(),
+                };
+                mm.with_channels(cout)
+            }
+            Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. } => x.clone().with_channels(cout),
         };
         Some(DataFree { moments, within_input_range: false })
     }

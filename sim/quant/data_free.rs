@@ -81,7 +81,9 @@ fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>, Vec<bool
                 (*mu, *v) = clipped_normal(*mu, *v, lo as f64, hi as f64);
             }
         }
-        m[l.outputs[0].0] = Some(r);
+        for o in &l.outputs {
+            m[o.0] = Some(r.clone());
+        }
     }
     (m, pre, bounded)
 }
@@ -115,9 +117,11 @@ pub fn statistics(g: &Graph) -> Calibration {
                 (lo, hi) = (lo.max(x.min), hi.min(x.max));
             }
         }
-        if let Some(Some(s)) = cal.tensors.get_mut(l.outputs[0].0) {
-            s.min = s.min.max(lo);
-            s.max = s.max.min(hi);
+        for o in &l.outputs {
+            if let Some(Some(s)) = cal.tensors.get_mut(o.0) {
+                s.min = s.min.max(lo);
+                s.max = s.max.min(hi);
+            }
         }
     }
     for &i in &g.inputs {

@@ -113,11 +113,14 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         .map(|(r, b)| r.zip(*b).map(|((lo, hi), b)| affine_params(lo, hi, b, symmetric_act(b))))
         .collect();
     for l in &g.layers {
-        let (i, o) = (l.inputs[0].0, l.outputs[0].0);
-        match bits[i].zip(bits[o]).map(|(ib, ob)| l.op.quant_rule(ib, ob)) {
-            Some(QuantRule::SameAsInput) => act[o] = act[i],
-            Some(QuantRule::Fixed { scale, zero_point }) => act[o] = Some((scale, zero_point)),
-            Some(QuantRule::Free | QuantRule::SharedWithInputs | QuantRule::FloatOnly) | None => {}
+        // Every output of a layer (a SPLIT's pieces) follows the same rule.
+        for o in l.outputs.iter().map(|o| o.0) {
+            let i = l.inputs[0].0;
+            match bits[i].zip(bits[o]).map(|(ib, ob)| l.op.quant_rule(ib, ob)) {
+                Some(QuantRule::SameAsInput) => act[o] = act[i],
+                Some(QuantRule::Fixed { scale, zero_point }) => act[o] = Some((scale, zero_point)),
+                Some(QuantRule::Free | QuantRule::SharedWithInputs | QuantRule::FloatOnly) | None => {}
+            }
         }
     }
     if cfg.litert {
@@ -249,7 +252,7 @@ fn share_concat_params(
     for l in &g.layers {
         let o = l.outputs[0];
         match l.op.quant_rule(bits, bits) {
-            QuantRule::SameAsInput => join(&mut parent, l.inputs[0], o),
+            QuantRule::SameAsInput => l.outputs.iter().for_each(|&o| join(&mut parent, l.inputs[0], o)),
             QuantRule::SharedWithInputs => {
                 l.inputs.iter().for_each(|&i| join(&mut parent, i, o));
                 with_concat.push(o);

@@ -242,8 +242,10 @@ impl WidthPlan {
             i
         }
         for l in g.layers.iter().filter(|l| passes_quantization_through(&l.op)) {
-            let (a, b) = (root(&mut parent, l.inputs[0].0), root(&mut parent, l.outputs[0].0));
-            parent[a] = b;
+            for o in &l.outputs {
+                let (a, b) = (root(&mut parent, l.inputs[0].0), root(&mut parent, o.0));
+                parent[a] = b;
+            }
         }
         let mut widest: Vec<Option<u8>> = vec![None; n];
         for i in 0..n {

@@ -605,6 +605,74 @@ impl Importer<'_> {
                 layer_inputs.push(x);
                 Op::Layout(Layout::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() })
             }
+            (B::Transpose, _) => {
+                let x = input(0)?;
+                let perm = const_ints(g, input(1)?)?;
+                let perm = perm.iter().map(|&p| rank_axis(g, p, x)).collect::<Result<Vec<_>, _>>()?;
+                layer_inputs.push(x);
+                Op::Layout(Layout::Transpose { perm })
+            }
+            (B::DepthToSpace, Some(O::DepthToSpaceOptions(o))) => {
+                layer_inputs.push(input(0)?);
+                let block =
+                    usize::try_from(o.block_size().map_err(c)?).map_err(|_| inv("negative block_size".into()))?;
+                Op::Layout(Layout::DepthToSpace { block })
+            }
+            (B::SpaceToDepth, Some(O::SpaceToDepthOptions(o))) => {
+                layer_inputs.push(input(0)?);
+                let block =
+                    usize::try_from(o.block_size().map_err(c)?).map_err(|_| inv("negative block_size".into()))?;
+                Op::Layout(Layout::SpaceToDepth { block })
+            }
+            (B::Gather, o) => {
+                let (axis, batch_dims) = match o {
+                    Some(O::GatherOptions(o)) => (o.axis().map_err(c)?, o.batch_dims().map_err(c)?),
+                    _ => (0, 0),
+                };
+                if batch_dims != 0 {
+                    return Err(LayerErr::Unsupported(format!(" with batch_dims {batch_dims} (0 only)")));
+                }
+                let (x, idx) = (input(0)?, input(1)?);
+                if g.tensor(idx).data.is_none() {
+                    return Err(LayerErr::Unsupported(" with computed indices (constant indices only)".into()));
+                }
+                let axis = rank_axis(g, axis as i64, x)?;
+                let dim = g.tensor(x).shape[axis] as i64;
+                let indices = const_ints(g, idx)?
+                    .into_iter()
+                    .map(|i| usize::try_from(i).ok().filter(|&i| (i as i64) < dim))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| inv(format!("indices must lie in 0..{dim} (axis {axis})")))?;
+                layer_inputs.push(x);
+                Op::Layout(Layout::Gather { axis, indices, indices_shape: g.tensor(idx).shape.clone() })
+            }
+            (B::Split | B::SplitV, _) => {
+                // SPLIT: (axis, input), equal pieces; SPLIT_V: (input, size_splits, axis).
+                let (x, axis_t) = if op == B::Split { (input(1)?, input(0)?) } else { (input(0)?, input(2)?) };
+                let [a] = const_ints(g, axis_t)?[..] else { return Err(inv("axis must be one value".into())) };
+                let axis = rank_axis(g, a, x)?;
+                let dim = g.tensor(x).shape[axis];
+                let n = outputs.len();
+                let sizes = if op == B::Split {
+                    if n == 0 || dim % n != 0 {
+                        return Err(inv(format!("axis {axis} of size {dim} does not split into {n} equal pieces")));
+                    }
+                    vec![dim / n; n]
+                } else {
+                    let given = const_ints(g, input(1)?)?;
+                    let known: i64 = given.iter().filter(|&&v| v >= 0).sum();
+                    let unknown = given.iter().filter(|&&v| v < 0).count();
+                    if given.len() != n || given.iter().any(|&v| v < -1) || unknown > 1 || known > dim as i64 {
+                        return Err(inv(format!(
+                            "size_splits {given:?} do not split axis {axis} of size {dim} into {n} outputs"
+                        )));
+                    }
+                    given.iter().map(|&v| if v < 0 { dim - known as usize } else { v as usize }).collect()
+                };
+                layer_inputs.push(x);
+                let ir_op = Op::Layout(Layout::Split { axis, sizes });
+                return Ok(Layer { name, op: ir_op, inputs: layer_inputs, outputs: outputs.to_vec(), activation: act });
+            }
             (code, _) if codes::convert_in(code).is_some() => {
                 layer_inputs.push(input(0)?);
                 Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported(String::new()))?)

@@ -134,7 +134,16 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             )
             | Op::Unary(_)
             | Op::Softmax(_)
-            | Op::Layout(Layout::Concat { .. } | Layout::Pad { .. } | Layout::Slice { .. })
+            | Op::Layout(
+                Layout::Concat { .. }
+                | Layout::Pad { .. }
+                | Layout::Slice { .. }
+                | Layout::Transpose { .. }
+                | Layout::DepthToSpace { .. }
+                | Layout::SpaceToDepth { .. }
+                | Layout::Gather { .. }
+                | Layout::Split { .. },
+            )
             | Op::Convert(_)
             | Op::Resize(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
