@@ -138,6 +138,15 @@ def cases():
     c.append(Case("split", [X], lambda x: tf.split(x, 4, axis=3)))
     c.append(Case("split_v", [X], lambda x: tf.split(x, [3, 5, 8], axis=3)))
     c.append(Case("split_h", [X], lambda x: tf.split(x, [1, 3], axis=1)))
+    # Normalization arithmetic (float only: accelsim has no integer SQRT / RSQRT / LOG yet).
+    # (Float inputs span the range widened by a quarter on each side: kept positive.)
+    c.append(Case("sqrt", [X], lambda x: tf.sqrt(x), 2.0, 6.0, variants=("float32",)))
+    c.append(Case("rsqrt", [X], lambda x: tf.math.rsqrt(x), 2.0, 6.0, variants=("float32",)))
+    c.append(Case("log", [X], lambda x: tf.math.log(x), 2.0, 6.0, variants=("float32",)))
+    c.append(Case("pow", [X, [16]], lambda x, y: tf.pow(x, y), 2.0, 6.0, variants=("float32",)))
+    # Maximum over spatial axes and over channels.
+    c.append(Case("reduce_max", [X], lambda x: tf.reduce_max(x, axis=[1, 2], keepdims=True)))
+    c.append(Case("reduce_max_c", [X], lambda x: tf.reduce_max(x, axis=3)))
     # Resize (TF2 defaults: half-pixel centers for bilinear).
     c.append(Case("resize_bilinear", [[1, 3, 4, 8]], lambda x: tf.image.resize(x, [6, 7], method="bilinear")))
     c.append(Case("resize_nearest", [[1, 3, 4, 8]], lambda x: tf.image.resize(x, [6, 8], method="nearest")))

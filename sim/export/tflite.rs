@@ -401,6 +401,13 @@ impl Writer<'_> {
                 let o = fb::ReducerOptions { keep_dims: *keep_dims };
                 (OpCode { op: B::Mean, version: if wide { 3 } else { 2 } }, Some(O::ReducerOptions(Box::new(o))))
             }
+            Op::Reduce(Reduce { kind: ReduceKind::Max, axes, keep_dims }) => {
+                let a: Vec<i32> = axes.iter().map(|&a| a as i32).collect();
+                inputs.push(self.const_i32(format!("{}/axes", out.name), vec![a.len() as i32], &a));
+                let o = fb::ReducerOptions { keep_dims: *keep_dims };
+                let version = copy_version(out, [1, 2, 3]);
+                (OpCode { op: B::ReduceMax, version }, Some(O::ReducerOptions(Box::new(o))))
+            }
             Op::Layout(Layout::Pad { pads }) => {
                 let mut p = Vec::with_capacity(pads.len() * 2);
                 for &(a, b) in pads {

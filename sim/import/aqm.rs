@@ -104,6 +104,10 @@ enum RawOp {
         axes: Vec<usize>,
         keep_dims: bool,
     },
+    ReduceMax {
+        axes: Vec<usize>,
+        keep_dims: bool,
+    },
     Pad {
         pads: Vec<(usize, usize)>,
     },
@@ -216,7 +220,10 @@ fn op_out(op: &Op) -> RawOp {
                 | UnaryKind::HardSwish
                 | UnaryKind::Relu
                 | UnaryKind::Relu6
-                | UnaryKind::ReluN1To1 => None,
+                | UnaryKind::ReluN1To1
+                | UnaryKind::Sqrt
+                | UnaryKind::Rsqrt
+                | UnaryKind::Log => None,
             },
         },
         Op::Layout(Layout::Concat { axis }) => RawOp::Concat { axis: *axis },
@@ -228,6 +235,9 @@ fn op_out(op: &Op) -> RawOp {
         },
         Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }) => {
             RawOp::Mean { axes: axes.clone(), keep_dims: *keep_dims }
+        }
+        Op::Reduce(Reduce { kind: ReduceKind::Max, axes, keep_dims }) => {
+            RawOp::ReduceMax { axes: axes.clone(), keep_dims: *keep_dims }
         }
         Op::Layout(Layout::Pad { pads }) => RawOp::Pad { pads: pads.clone() },
         Op::Layout(Layout::Reshape { shape }) => RawOp::Reshape { shape: shape.clone() },
@@ -282,6 +292,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             padding: pad_in(padding),
         }),
         RawOp::Mean { axes, keep_dims } => Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims }),
+        RawOp::ReduceMax { axes, keep_dims } => Op::Reduce(Reduce { kind: ReduceKind::Max, axes, keep_dims }),
         RawOp::Pad { pads } => Op::Layout(Layout::Pad { pads }),
         RawOp::Reshape { shape } => Op::Layout(Layout::Reshape { shape }),
         RawOp::Slice { begin, size, stride, drop } => Op::Layout(Layout::Slice { begin, size, stride, drop }),

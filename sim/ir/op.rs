@@ -147,6 +147,8 @@ pub enum BinaryKind {
     Minimum,
     /// Parametric ReLU: a where a >= 0, else a * b (b: the slopes, broadcast to a).
     Prelu,
+    /// a to the power b (TFLite's POW, float only).
+    Pow,
 }
 
 /// The element-wise unary kinds (rows of the table in `ops::unary`).
@@ -169,6 +171,12 @@ pub enum UnaryKind {
     Relu6,
     /// min(max(x, -1), 1) as a layer of its own.
     ReluN1To1,
+    /// sqrt(x).
+    Sqrt,
+    /// 1 / sqrt(x) (TFLite's RSQRT).
+    Rsqrt,
+    /// The natural logarithm.
+    Log,
 }
 
 /// A reduction over axes.
@@ -176,6 +184,9 @@ pub enum UnaryKind {
 pub enum ReduceKind {
     /// The arithmetic mean (global average pooling is a mean over H and W).
     Mean,
+    /// The largest value (TFLite's REDUCE_MAX); quantized output shares the input's
+    /// parameters.
+    Max,
 }
 
 /// A reduction of its input over some axes.

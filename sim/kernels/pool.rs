@@ -110,6 +110,33 @@ pub fn mean(
 
 /// Sums over `axes` of a row-major tensor; returns the sums (kept axes in order) and the
 /// number of elements folded into each.
+/// The largest value over `axes` of a row-major tensor of `shape` (REDUCE_MAX: LiteRT's
+/// reference kernel starts from the type's lowest value and keeps the larger; for quantized
+/// tensors it compares the integers, input and output sharing their parameters).
+pub fn reduce_max<T: Copy + PartialOrd>(shape: &[usize], axes: &[usize], x: &[T], lowest: T) -> Vec<T> {
+    let out_shape: Vec<usize> = shape.iter().enumerate().map(|(d, &s)| if axes.contains(&d) { 1 } else { s }).collect();
+    let mut out = vec![lowest; out_shape.iter().product()];
+    let mut idx = vec![0usize; shape.len()];
+    for &v in x {
+        let mut o = 0;
+        for d in 0..shape.len() {
+            o = o * out_shape[d] + if axes.contains(&d) { 0 } else { idx[d] };
+        }
+        if v > out[o] {
+            out[o] = v;
+        }
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
+}
+
+/// Sums over `axes` of a row-major tensor of `shape`, with the number of values summed.
 pub fn reduce_sum<T: Copy + Default + std::ops::AddAssign>(
     shape: &[usize],
     axes: &[usize],

@@ -197,13 +197,19 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
                 | BinaryKind::Div
                 | BinaryKind::Maximum
                 | BinaryKind::Minimum
-                | BinaryKind::Prelu,
+                | BinaryKind::Prelu
+                | BinaryKind::Pow,
             )
             | Op::Unary(_) => None,
-            // Neither SDP nor PDP runs these on the fly.
-            Op::Conv2d(_) | Op::FullyConnected(_) | Op::Softmax(_) | Op::Layout(_) | Op::Convert(_) | Op::Resize(_) => {
-                None
-            }
+            // Neither SDP nor PDP runs these on the fly (a maximum over arbitrary axes is no
+            // pooling window PDP is documented to take behind a conv).
+            Op::Conv2d(_)
+            | Op::FullyConnected(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_)
+            | Op::Resize(_)
+            | Op::Reduce(Reduce { kind: ReduceKind::Max, .. }) => None,
         };
         if let Some((head, op)) = fused {
             if let Role::Alone { followers } = &mut p.roles[head] {

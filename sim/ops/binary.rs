@@ -97,6 +97,18 @@ pub const TABLE: &[BinaryRow] = &[
         prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
     },
     BinaryRow {
+        kind: BinaryKind::Pow,
+        name: "pow",
+        verb: "raises to the power",
+        float: f32::powf,
+        // An exp and a log (a table each) and a multiply.
+        cost: ElementCost { per_input: 0, per_output: 3 },
+        quant: QuantRule::FloatOnly,
+        fused_activation: false,
+        moments: None,
+        prepare: |_, _| Err("POW has no integer kernel (LiteRT's POW is float and int32 only); it runs in float".into()),
+    },
+    BinaryRow {
         kind: BinaryKind::Maximum,
         name: "maximum",
         verb: "takes the maximum of",
@@ -459,6 +471,7 @@ mod tests {
             BinaryKind::Maximum,
             BinaryKind::Minimum,
             BinaryKind::Prelu,
+            BinaryKind::Pow,
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| r.kind == k).count(), 1);

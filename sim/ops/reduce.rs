@@ -1,4 +1,6 @@
-//! The reduction family: MEAN over any axes (global average pooling is a mean over H and W).
+//! The reduction family: MEAN over any axes (global average pooling is a mean over H and W)
+//! and REDUCE_MAX (an exact comparison of integers, whose output shares the input's
+//! quantization as LiteRT requires).
 
 use super::work::Phase;
 use super::{
@@ -28,6 +30,7 @@ impl IntReduce {
             ReduceKind::Mean => {
                 pool::mean(&self.shape, &self.axes, x, self.zi, self.m, self.zo, self.qmin, self.qmax, arith)
             }
+            ReduceKind::Max => pool::reduce_max(&self.shape, &self.axes, x, self.qmin),
         })])
     }
 }
@@ -36,6 +39,7 @@ impl OpFamily for Reduce {
     fn name(&self) -> &'static str {
         match self.kind {
             ReduceKind::Mean => "mean",
+            ReduceKind::Max => "reduce_max",
         }
     }
 
@@ -61,16 +65,21 @@ impl OpFamily for Reduce {
         Macs::ZERO
     }
 
-    /// One addition per input element and one multiply per output (runs on NVDLA's PDP).
+    /// Mean: one addition per input element and one multiply per output; max: one
+    /// comparison per input element (both run on NVDLA's PDP).
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         let kind = self.kind;
         vec![vector_phase(cx, true, |i, o| match kind {
             ReduceKind::Mean => i + o,
+            ReduceKind::Max => i,
         })]
     }
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
-        QuantRule::Free
+        match self.kind {
+            ReduceKind::Mean => QuantRule::Free,
+            ReduceKind::Max => QuantRule::SameAsInput,
+        }
     }
 
     fn dequantizes(&self) -> bool {
@@ -87,9 +96,12 @@ impl OpFamily for Reduce {
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let x = inputs.first().ok_or("missing input")?;
-        let (s, n) = pool::reduce_sum(&cx.x().shape, &self.axes, x.iter().copied());
         Ok(vec![match self.kind {
-            ReduceKind::Mean => s.iter().zip(n).map(|(&v, n)| v / n.max(1) as f32).collect(),
+            ReduceKind::Mean => {
+                let (s, n) = pool::reduce_sum(&cx.x().shape, &self.axes, x.iter().copied());
+                s.iter().zip(n).map(|(&v, n)| v / n.max(1) as f32).collect()
+            }
+            ReduceKind::Max => pool::reduce_max(&cx.x().shape, &self.axes, x, f32::MIN),
         }])
     }
 
@@ -98,6 +110,11 @@ impl OpFamily for Reduce {
         let (si, zi) = scale_zp(x);
         let (so, zo) = scale_zp(out);
         let (qmin, qmax) = qrange(out.dtype);
+        if self.kind == ReduceKind::Max && (si, zi) != (so, zo) {
+            return Err(format!(
+                "REDUCE_MAX's output must share its input's scale and zero point ({si}, {zi}), got ({so}, {zo})"
+            ));
+        }
         Ok(IntKernel::Reduce(IntReduce {
             kind: self.kind,
             shape: x.shape.clone(),
@@ -111,8 +128,12 @@ impl OpFamily for Reduce {
     }
 
     /// A mean keeps its input's mean and variance (the averaged values are correlated, see
-    /// `quant::data_free`), and its range stays within its input's.
+    /// `quant::data_free`), and its range stays within its input's; a maximum's moments are
+    /// unknown (not guessed).
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
-        same_moments(inputs, true)
+        match self.kind {
+            ReduceKind::Mean => same_moments(inputs, true),
+            ReduceKind::Max => None,
+        }
     }
 }

@@ -1,5 +1,8 @@
 //! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
-//! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1).
+//! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1) and the float
+//! functions SQRT, RSQRT and LOG of normalization layers (float only here: LiteRT's
+//! integer RSQRT, SQRT and LOG kernels are not reproduced yet, so quantization keeps them in
+//! float behind a DEQUANTIZE).
 //!
 //! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
 //! float kernel), the vector cost per element, the quantization rule and the integer
@@ -100,7 +103,36 @@ pub const TABLE: &[UnaryRow] = &[
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::ReluN1To1),
     },
+    UnaryRow {
+        kind: UnaryKind::Sqrt,
+        name: "sqrt",
+        float: |_, x| x.sqrt(),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(float_only("SQRT")),
+    },
+    UnaryRow {
+        kind: UnaryKind::Rsqrt,
+        name: "rsqrt",
+        float: |_, x| 1.0 / x.sqrt(),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(float_only("RSQRT")),
+    },
+    UnaryRow {
+        kind: UnaryKind::Log,
+        name: "log",
+        float: |_, x| x.ln(),
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(float_only("LOG")),
+    },
 ];
+
+/// Why an imported integer SQRT / RSQRT / LOG does not execute.
+fn float_only(op: &str) -> String {
+    format!("{op} runs in float32 only here (LiteRT's int8 / int16 {op} kernels are not reproduced)")
+}
 
 /// The table row of a kind.
 pub fn row(kind: UnaryKind) -> &'static UnaryRow {
@@ -123,7 +155,10 @@ fn alpha_of(k: &UnaryKind) -> f32 {
         | UnaryKind::HardSwish
         | UnaryKind::Relu
         | UnaryKind::Relu6
-        | UnaryKind::ReluN1To1 => 0.0,
+        | UnaryKind::ReluN1To1
+        | UnaryKind::Sqrt
+        | UnaryKind::Rsqrt
+        | UnaryKind::Log => 0.0,
     }
 }
 
@@ -293,7 +328,13 @@ impl OpFamily for UnaryKind {
             UnaryKind::Relu => Activation::Relu,
             UnaryKind::Relu6 => Activation::Relu6,
             UnaryKind::ReluN1To1 => Activation::ReluN1To1,
-            UnaryKind::LeakyRelu { .. } | UnaryKind::Logistic | UnaryKind::Tanh | UnaryKind::HardSwish => return None,
+            UnaryKind::LeakyRelu { .. }
+            | UnaryKind::Logistic
+            | UnaryKind::Tanh
+            | UnaryKind::HardSwish
+            | UnaryKind::Sqrt
+            | UnaryKind::Rsqrt
+            | UnaryKind::Log => return None,
         };
         let (lo, hi) = act.range();
         let mut r = same_moments(inputs, false)?;
@@ -318,6 +359,9 @@ mod tests {
             UnaryKind::Relu,
             UnaryKind::Relu6,
             UnaryKind::ReluN1To1,
+            UnaryKind::Sqrt,
+            UnaryKind::Rsqrt,
+            UnaryKind::Log,
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| discriminant(&r.kind) == discriminant(&k)).count(), 1);

@@ -134,6 +134,13 @@ pub(crate) const BINARY: &[BinaryCode] = &[
         options: Some(|a| fb::BuiltinOptions::DivOptions(Box::new(fb::DivOptions { fused_activation_function: a }))),
     },
     BinaryCode {
+        kind: BinaryKind::Pow,
+        code: fb::BuiltinOperator::Pow,
+        versions: [1, 1],
+        read_activation: |_| Ok(None),
+        options: None,
+    },
+    BinaryCode {
         kind: BinaryKind::Maximum,
         code: fb::BuiltinOperator::Maximum,
         versions: [2, 4],
@@ -175,6 +182,9 @@ pub(crate) const UNARY: &[UnaryCode] = &[
     UnaryCode { kind: UnaryKind::Relu, code: fb::BuiltinOperator::Relu, versions: [2, 3] },
     UnaryCode { kind: UnaryKind::Relu6, code: fb::BuiltinOperator::Relu6, versions: [2, 2] },
     UnaryCode { kind: UnaryKind::ReluN1To1, code: fb::BuiltinOperator::ReluN1To1, versions: [2, 2] },
+    UnaryCode { kind: UnaryKind::Sqrt, code: fb::BuiltinOperator::Sqrt, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::Rsqrt, code: fb::BuiltinOperator::Rsqrt, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1] },
 ];
 
 /// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
@@ -207,7 +217,10 @@ pub(crate) fn unary_out(kind: UnaryKind) -> (&'static UnaryCode, Option<fb::Buil
         | UnaryKind::HardSwish
         | UnaryKind::Relu
         | UnaryKind::Relu6
-        | UnaryKind::ReluN1To1 => None,
+        | UnaryKind::ReluN1To1
+        | UnaryKind::Sqrt
+        | UnaryKind::Rsqrt
+        | UnaryKind::Log => None,
     };
     (row, options)
 }

@@ -520,7 +520,7 @@ impl Importer<'_> {
                     padding: padding(o.padding().map_err(c)?),
                 })
             }
-            (B::Mean, o) => {
+            (B::Mean | B::ReduceMax, o) => {
                 let keep_dims = match o {
                     Some(O::ReducerOptions(r)) => r.keep_dims().map_err(c)?,
                     _ => false,
@@ -534,7 +534,8 @@ impl Importer<'_> {
                     }
                 }
                 layer_inputs.push(x);
-                Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, keep_dims })
+                let kind = if op == B::Mean { ReduceKind::Mean } else { ReduceKind::Max };
+                Op::Reduce(Reduce { kind, axes, keep_dims })
             }
             // SQUEEZE and EXPAND_DIMS are views, as RESHAPE: the output's shape is the file's.
             (B::Reshape | B::Squeeze | B::ExpandDims, _) => {

@@ -130,7 +130,8 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 | BinaryKind::Div
                 | BinaryKind::Maximum
                 | BinaryKind::Minimum
-                | BinaryKind::Prelu,
+                | BinaryKind::Prelu
+                | BinaryKind::Pow,
             )
             | Op::Unary(_)
             | Op::Softmax(_)
