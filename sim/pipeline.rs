@@ -676,6 +676,33 @@ mod tests {
         g
     }
 
+    /// One memo across descriptions that differ in DRAM bandwidth, latency and clock (once a
+    /// layer has been searched a few times, its candidate front is built and later points
+    /// only re-simulate it) gives every point exactly what a fresh search gives, on every family
+    /// and objective.
+    #[test]
+    fn memoized_fronts_across_channel_speeds_equal_fresh_searches() {
+        let g = mnv1_w8a8();
+        for name in ["systolic32", "mac8", "nvdla_full", "dsp"] {
+            for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+                let mut memo = TilingMemo::default();
+                // More variants than the searches before a front is built, so the later
+                // ones come from the front.
+                let gbps = [1.0, 3.0, 7.5, 20.0, 80.0, 2.0, 0.5, 5.0, 10.0, 40.0, 160.0, 1.5, 12.0, 4.0];
+                for (i, gbps) in gbps.into_iter().enumerate() {
+                    let (latency_ns, mhz) = ([0.0, 100.0, 40.0, 400.0][i % 4], [1000.0, 500.0, 2000.0, 700.0][i % 3]);
+                    let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+                    hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+                    hw.dram.latency_ns = latency_ns;
+                    hw.clock = crate::units::Hertz(mhz * 1e6);
+                    let fresh = run_for(&g, &hw, objective).expect("runs");
+                    let memoized = run_memo(&g, &hw, objective, &mut memo).expect("runs");
+                    assert_eq!(memoized, fresh, "{name} {objective:?} {gbps} GB/s {latency_ns} ns {mhz} MHz");
+                }
+            }
+        }
+    }
+
     fn cost(g: &Graph, l: &Layer, hw: &HwDesc, phases: &[Phase]) -> LayerReport {
         let sched = Sched { objective: Objective::default(), memo: None };
         run_phases(g, l, hw, phases, &[], sched, &mut Vec::new()).expect("costs").0

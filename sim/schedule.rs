@@ -55,6 +55,9 @@ pub struct LayerEval<'a> {
     energy_lb: f64,
     /// DRAM bytes written (the same for every tiling).
     write_bytes: f64,
+    /// Cycles per byte on the DRAM channel (the bounds multiply by it; the simulation
+    /// divides by the bandwidth, and the bounds' 1e-9 slack absorbs the difference).
+    inv_bw: f64,
 }
 
 /// The figures of one tiling of a layer.
@@ -98,6 +101,7 @@ impl<'a> LayerEval<'a> {
             compute_lb: 0,
             energy_lb: 0.0,
             write_bytes: 0.0,
+            inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
         };
         // Every tiling moves at least nothing, in one input-channel tile: its buffer
         // traffic and ports then give lower bounds on compute and energy.
@@ -170,29 +174,40 @@ impl<'a> LayerEval<'a> {
         self.work.compute.max(port)
     }
 
-    /// Everything a tiling costs.
-    pub fn figures(&self, t: &Tiling) -> Figures {
-        let buffers = self.buffer_traffic(t);
-        let compute = self.compute(t, &buffers);
+    /// The tile stream of a tiling whose compute cycles are `compute`, refined to the
+    /// family's DMA grain.
+    fn stream(&self, t: &Tiling, compute: u64, dram_read: Bytes, dram_write: Bytes) -> TileStream {
         let tiles = t.tiles.max(1);
-        let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
-        let dram_write = self.dram_write(t.dram.outputs);
         let stream = TileStream {
             tiles,
             load_bytes: dram_read.get() as f64 / tiles as f64,
             compute: compute as f64 / tiles as f64,
             store_bytes: dram_write.get() as f64 / tiles as f64,
         };
-        let timeline = if self.hw.dram.sized_to_demand {
+        self.hw.family.refine_stream(self.hw, stream)
+    }
+
+    /// The simulated timeline of a (refined) tile stream of `compute` cycles.
+    fn timeline(&self, stream: &TileStream, compute: u64) -> Timeline {
+        if self.hw.dram.sized_to_demand {
             // The interface keeps up with the array (SCALE-Sim's CALC): the layer takes its
             // compute cycles.
             Timeline { total: Cycles(compute), compute: Cycles(compute), dma_busy: Cycles::ZERO, stall: Cycles::ZERO }
         } else {
-            let mut tl = simulate(&self.hw.family.refine_stream(self.hw, stream), &self.dma);
+            let mut tl = simulate(stream, &self.dma);
             tl.total = Cycles(tl.total.get().saturating_add(self.once));
             tl.stall = Cycles(tl.stall.get().saturating_add(self.once));
             tl
-        };
+        }
+    }
+
+    /// Everything a tiling costs.
+    pub fn figures(&self, t: &Tiling) -> Figures {
+        let buffers = self.buffer_traffic(t);
+        let compute = self.compute(t, &buffers);
+        let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
+        let dram_write = self.dram_write(t.dram.outputs);
+        let timeline = self.timeline(&self.stream(t, compute, dram_read, dram_write), compute);
         let energy =
             cost::energy_of(self.hw, self.mode, self.work.core, buffers.iter().copied(), dram_read, dram_write);
         let w = &self.work;
@@ -208,14 +223,89 @@ impl<'a> LayerEval<'a> {
     }
 }
 
+/// What a candidate tiling costs before the DRAM channel's speed is known: everything but
+/// its timeline (which the channel's bandwidth, latency and the clock decide). A sweep over
+/// those keeps these per layer and only re-simulates ([`crate::map::tiling::FrontMemo`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelFree {
+    /// The tile stream the timeline simulates (refined to the family's DMA grain).
+    pub stream: TileStream,
+    /// Compute cycles (the array's, bounded by the buffer ports).
+    pub compute: u64,
+    /// Energy in picojoules.
+    pub energy_pj: f64,
+    /// DRAM bits moved.
+    pub dram_bits: f64,
+}
+
 impl Evaluate for LayerEval<'_> {
-    fn score(&self, t: &Tiling) -> Score {
-        let f = self.figures(t);
-        Score {
-            cycles: f.timeline.total.get() as f64,
-            energy_pj: f.energy.total().get(),
-            dram_bits: (f.dram_read.get() as f64 + f.dram_write.get() as f64) * 8.0,
+    type Part = ChannelFree;
+
+    fn part(&self, t: &Tiling) -> ChannelFree {
+        let buffers = self.buffer_traffic(t);
+        let compute = self.compute(t, &buffers);
+        let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
+        let dram_write = self.dram_write(t.dram.outputs);
+        let energy = cost::energy_of(self.hw, self.mode, self.work.core, buffers.into_iter(), dram_read, dram_write);
+        ChannelFree {
+            stream: self.stream(t, compute, dram_read, dram_write),
+            compute,
+            energy_pj: energy.total().get(),
+            dram_bits: (dram_read.get() as f64 + dram_write.get() as f64) * 8.0,
         }
+    }
+
+    fn score_part(&self, p: &ChannelFree) -> Score {
+        Score {
+            cycles: self.timeline(&p.stream, p.compute).total.get() as f64,
+            energy_pj: p.energy_pj,
+            dram_bits: p.dram_bits,
+        }
+    }
+
+    /// The first load, all compute and the last store run one after another, and every
+    /// transfer takes the one channel; energy and DRAM bits are exact.
+    fn bound_part(&self, p: &ChannelFree) -> Score {
+        let cycles = if self.hw.dram.sized_to_demand {
+            p.compute as f64
+        } else {
+            let s = &p.stream;
+            let inv_bw = self.inv_bw;
+            let xfer = |b: f64| if b > 0.0 { self.dma.latency + b * inv_bw } else { 0.0 };
+            let (tl, ts, n) = (xfer(s.load_bytes), xfer(s.store_bytes), s.tiles.max(1) as f64);
+            let pipeline = tl + n * s.compute + ts;
+            let channel = n * (tl + ts);
+            whole_cycles_below(pipeline.max(channel)) + self.once as f64
+        };
+        Score { cycles, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
+    }
+
+    /// No worse at any channel speed: no more tiles, and no more load, compute or store per
+    /// tile (the timeline is monotone in each: `simulate`'s property tests), compute,
+    /// energy or DRAM bits.
+    fn dominates(a: &ChannelFree, b: &ChannelFree) -> bool {
+        let (x, y) = (&a.stream, &b.stream);
+        x.tiles <= y.tiles
+            && x.load_bytes <= y.load_bytes
+            && x.compute <= y.compute
+            && x.store_bytes <= y.store_bytes
+            && a.compute <= b.compute
+            && a.energy_pj <= b.energy_pj
+            && a.dram_bits <= b.dram_bits
+    }
+
+    /// Lexicographic by tiles, load, compute and store per tile, compute, energy and DRAM
+    /// bits (`total_cmp`: a total order even for NaN).
+    fn order(a: &ChannelFree, b: &ChannelFree) -> std::cmp::Ordering {
+        let (x, y) = (&a.stream, &b.stream);
+        x.tiles
+            .cmp(&y.tiles)
+            .then(x.load_bytes.total_cmp(&y.load_bytes))
+            .then(x.compute.total_cmp(&y.compute))
+            .then(x.store_bytes.total_cmp(&y.store_bytes))
+            .then(a.compute.cmp(&b.compute))
+            .then(a.energy_pj.total_cmp(&b.energy_pj))
+            .then(a.dram_bits.total_cmp(&b.dram_bits))
     }
 
     /// The timeline needs at least the first load, all compute and the last store one after
@@ -236,10 +326,29 @@ impl Evaluate for LayerEval<'_> {
             // No DRAM stalls: the layer takes its compute cycles (see `figures`).
             self.compute_lb as f64 * (1.0 - 1e-9)
         } else {
-            (pipeline.max(channel) + self.once as f64) * (1.0 - 1e-9)
+            whole_cycles_below(pipeline.max(channel)) + self.once as f64
         };
         let dram_bits = (read + write) * 8.0;
         Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+    }
+}
+
+/// The whole cycles a simulated timeline of at least `cycles` (a float lower bound) takes
+/// at least: the simulation rounds its end up to whole cycles, so the bound may too, which
+/// lets an exact tie in cycles be settled by energy without simulating (the 1e-9 absorbs
+/// rounding between the bound's arithmetic and the simulation's).
+fn whole_cycles_below(cycles: f64) -> f64 {
+    let x = cycles * (1.0 - 1e-9);
+    // `f64::ceil` is a library call on baseline x86-64 and the search calls this for every
+    // candidate: below 2^52 the integer part is exact, above it every f64 is whole.
+    if !(0.0..4.5e15).contains(&x) {
+        return x;
+    }
+    let t = x as u64 as f64;
+    if t < x {
+        t + 1.0
+    } else {
+        t
     }
 }
 

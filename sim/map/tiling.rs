@@ -23,8 +23,57 @@
 
 use super::work::{ConvWork, VectorWork};
 use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
+use crate::schedule::ChannelFree;
 use crate::units::{Bits, Bytes};
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The memo's maps: keyed by small integer records (a layer's work and widths) and
+/// description strings, looked up several times per layer of every sweep point, so they use
+/// a multiply-rotate hash (as rustc's FxHash) instead of the default SipHash, which
+/// resists collisions an attacker crafts -- nothing here needs that.
+pub type HashMap<K, V> = StdHashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// The multiply-rotate hash of [`HashMap`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Operand widths of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -321,8 +370,25 @@ impl TilingBound {
 /// How the search costs a candidate tiling of one layer: the pipeline simulates its tile
 /// timeline and counts its energy ([`crate::schedule`]).
 pub trait Evaluate {
+    /// What a tiling's evaluation computes before the DRAM channel's speed (bandwidth,
+    /// latency, clock) enters: a sweep over those keeps it and only redoes the rest.
+    type Part: Clone;
+    /// The channel-independent part of a tiling's evaluation.
+    fn part(&self, t: &Tiling) -> Self::Part;
+    /// The exact score of a tiling from its part.
+    fn score_part(&self, p: &Self::Part) -> Score;
+    /// A score the tiling of part `p` does not beat field by field (cheap: no simulation).
+    fn bound_part(&self, p: &Self::Part) -> Score;
+    /// Whether the tiling of part `a` scores no worse than that of part `b` in every field,
+    /// whatever the channel's speed.
+    fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
+    /// A total order of parts in which a part tends to follow those that dominate it
+    /// (e.g. lexicographic): [`conv_front`] compares neighbours in it.
+    fn order(a: &Self::Part, b: &Self::Part) -> std::cmp::Ordering;
     /// The exact score of a tiling.
-    fn score(&self, t: &Tiling) -> Score;
+    fn score(&self, t: &Tiling) -> Score {
+        self.score_part(&self.part(t))
+    }
     /// A score no tiling within `b` beats field by field (cheap: no simulation).
     fn bound(&self, b: &TilingBound) -> Score;
 }
@@ -535,17 +601,130 @@ fn search_conv(
     }
 }
 
+/// The candidates of a convolution that can be best at some DRAM channel speed: every
+/// candidate that fits (the relaxed family's when none of the family's own does, as in
+/// [`schedule_conv`]) but those that a candidate earlier in the search order dominates
+/// ([`Evaluate::dominates`]). Whatever the channel and the objective, the best of these is
+/// what [`schedule_conv`] returns: a dominated candidate scores no better than the earlier
+/// one, which also wins an exact tie.
+pub fn conv_front<E: Evaluate>(
+    hw: &HwDesc,
+    w: &ConvWork,
+    wd: Widths,
+    ev: &E,
+) -> Result<Vec<(Tiling, E::Part)>, NoTileFits> {
+    /// Records every candidate the unpruned search scores, with its part.
+    struct Record<'e, E: Evaluate> {
+        ev: &'e E,
+        all: std::cell::RefCell<Vec<(Tiling, E::Part)>>,
+    }
+    const ZERO: Score = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+    impl<E: Evaluate> Evaluate for Record<'_, E> {
+        type Part = ();
+        fn part(&self, _: &Tiling) {}
+        fn score_part(&self, _: &()) -> Score {
+            ZERO
+        }
+        fn bound_part(&self, _: &()) -> Score {
+            ZERO
+        }
+        fn dominates(_: &(), _: &()) -> bool {
+            false
+        }
+        fn order(_: &(), _: &()) -> std::cmp::Ordering {
+            std::cmp::Ordering::Equal
+        }
+        fn score(&self, t: &Tiling) -> Score {
+            self.all.borrow_mut().push((*t, self.ev.part(t)));
+            ZERO
+        }
+        fn bound(&self, _: &TilingBound) -> Score {
+            ZERO
+        }
+    }
+    let rec = Record { ev, all: std::cell::RefCell::new(Vec::new()) };
+    search_conv(hw, w, wd, &rec, Objective::Latency, false, None)?;
+    let all = rec.all.into_inner();
+    // In the evaluator's order (alike parts next to each other), then the search order
+    // (sorting indices: the candidates are large to move).
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_unstable_by(|&i, &j| E::order(&all[i].1, &all[j].1).then_with(|| rank(&all[i].0).cmp(&rank(&all[j].0))));
+    // Each candidate is checked against the last few kept ones only (dominated by one and
+    // later than it in the search order): the front may keep some dominated candidates
+    // (harmless: they are bounded or scored like any other), and building it stays linear.
+    let mut front: Vec<(Tiling, E::Part)> = Vec::new();
+    for i in order {
+        let (t, p) = &all[i];
+        let recent = &front[front.len().saturating_sub(FRONT_CHECKS)..];
+        if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < rank(t)) {
+            front.push((*t, p.clone()));
+        }
+    }
+    Ok(front)
+}
+
+/// The best candidate of a front ([`conv_front`]) for `objective`, exact ties to the earlier
+/// one in the search order; `seed` (a tiling of the same work, e.g. the previous sweep
+/// point's) is scored first so the bounds skip most of the rest. `None` for an empty front.
+pub fn schedule_front<E: Evaluate>(
+    front: &[(Tiling, E::Part)],
+    ev: &E,
+    objective: Objective,
+    seed: Option<&Tiling>,
+) -> Option<Tiling> {
+    let mut best: Option<(Score, Tiling)> =
+        seed.and_then(|s| front.iter().find(|(t, _)| t == s)).map(|(t, p)| (ev.score_part(p), *t));
+    for (t, p) in front {
+        if let Some((bs, _)) = &best {
+            if objective.better(bs, &ev.bound_part(p)) {
+                continue;
+            }
+        }
+        let s = ev.score_part(p);
+        if replaces(objective, &s, t, &best) {
+            best = Some((s, *t));
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
 /// Memoized schedules of a sweep. A schedule is a pure function of the description, the
 /// objective and the layer's evaluation inputs, so a table is per (description, objective)
 /// and keyed by the layer's work, widths and the evaluator's key; a hit returns exactly
 /// what a fresh search would, whichever thread filled it. Across descriptions, the last
 /// schedule found for a work and widths seeds the next search of them
-/// ([`schedule_conv_seeded`]), which returns the same schedule sooner.
+/// ([`schedule_conv_seeded`]), which returns the same schedule sooner. Descriptions that
+/// differ only in the DRAM channel's speed (bandwidth, efficiency, latency) and the clock
+/// share each layer's candidate front ([`conv_front`], built once a layer has been searched
+/// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
-    keys: HashMap<(String, Objective), usize>,
-    tables: Vec<TilingTable>,
+    tables: HashMap<(String, Objective), (u64, TilingTable)>,
+    uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
+    fronts: FrontMemo,
+}
+
+/// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
+/// dropped beyond it, which bounds a long sweep's memory).
+const TABLE_DESCRIPTIONS: usize = 64;
+
+/// The entry of `key` in an LRU map of at most `cap` keys: created empty on first use,
+/// evicting the least recently used key when full; stamped with use number `now`.
+fn lru_entry<K: std::hash::Hash + Eq + Clone, V: Default>(
+    map: &mut HashMap<K, (u64, V)>,
+    key: K,
+    cap: usize,
+    now: u64,
+) -> &mut V {
+    if !map.contains_key(&key) && map.len() >= cap {
+        if let Some(old) = map.iter().min_by_key(|(_, (used, _))| *used).map(|(k, _)| k.clone()) {
+            map.remove(&old);
+        }
+    }
+    let entry = map.entry(key).or_default();
+    entry.0 = now;
+    &mut entry.1
 }
 
 /// What a memo entry is keyed by: the work, the widths and an evaluator fingerprint (the
@@ -555,53 +734,123 @@ pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 /// The memo table of one description and objective, from [`TilingMemo::table`].
 pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
 
-/// One description's view of a [`TilingMemo`]: its table and the shared seeds.
+/// The candidate fronts of the descriptions seen last, by the description without its
+/// channel speed and clock ([`channel_free_key`]); the least recently used description's
+/// are dropped beyond [`FRONT_DESCRIPTIONS`], which bounds a long sweep's memory.
+#[derive(Debug, Default)]
+struct FrontMemo {
+    by_desc: HashMap<String, (u64, FrontTable)>,
+    uses: u64,
+}
+
+/// How many of the candidates kept last [`conv_front`] checks each candidate against.
+const FRONT_CHECKS: usize = 16;
+
+/// How many seeded searches of a layer on descriptions of one key come before its front is
+/// built: building scores every candidate once (about as much as ten seeded searches on
+/// the presets' layers), so a sweep over a few channel speeds keeps searching and a sweep
+/// over many builds it.
+const FRONT_AFTER: u32 = 8;
+
+/// How many descriptions' fronts a [`TilingMemo`] keeps.
+const FRONT_DESCRIPTIONS: usize = 16;
+
+/// One description's fronts, by layer.
+type FrontTable = HashMap<MemoKey, FrontSlot>;
+
+/// A layer's front on a description: not built yet (the layer was searched this many times
+/// on descriptions of the key), or built.
+#[derive(Debug)]
+enum FrontSlot {
+    Searched(u32),
+    Built(Result<Vec<(Tiling, ChannelFree)>, NoTileFits>),
+}
+
+/// The description with its DRAM channel's speed and its clock blanked: two descriptions
+/// with the same key have the same candidates and the same [`ChannelFree`] figures for every
+/// layer.
+fn channel_free_key(hw: &HwDesc) -> String {
+    let mut h = hw.clone();
+    h.clock = crate::units::Hertz(0.0);
+    h.dram.bandwidth = crate::units::BytesPerSecond(0.0);
+    h.dram.efficiency = 0.0;
+    h.dram.latency_ns = 0.0;
+    format!("{h:?}")
+}
+
+impl FrontMemo {
+    /// The fronts of `hw`'s key (created empty on first use, evicting the least recently
+    /// used key when full).
+    fn table(&mut self, hw: &HwDesc) -> &mut FrontTable {
+        self.uses += 1;
+        lru_entry(&mut self.by_desc, channel_free_key(hw), FRONT_DESCRIPTIONS, self.uses)
+    }
+}
+
+/// One description's view of a [`TilingMemo`]: its table, its fronts and the shared seeds.
 #[derive(Debug)]
 pub struct MemoView<'m> {
     table: &'m mut TilingTable,
+    fronts: &'m mut FrontTable,
     seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Tiling>,
     objective: Objective,
 }
 
 impl TilingMemo {
-    /// The view of `hw` and `objective` (its table created empty on first use).
+    /// The view of `hw` and `objective` (its table created empty on first use; the least
+    /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         // Every field of the description can change an evaluation: key on all of them.
-        let key = (format!("{hw:?}"), objective);
-        let n = self.tables.len();
-        let i = *self.keys.entry(key).or_insert(n);
-        if i == n {
-            self.tables.push(HashMap::new());
-        }
-        MemoView { table: &mut self.tables[i], seeds: &mut self.seeds, objective }
+        self.uses += 1;
+        let table = lru_entry(&mut self.tables, (format!("{hw:?}"), objective), TABLE_DESCRIPTIONS, self.uses);
+        MemoView { table, fronts: self.fronts.table(hw), seeds: &mut self.seeds, objective }
     }
 }
 
 impl MemoView<'_> {
     /// A shorter-lived view of the same table.
     pub fn reborrow(&mut self) -> MemoView<'_> {
-        MemoView { table: self.table, seeds: self.seeds, objective: self.objective }
+        MemoView { table: self.table, fronts: self.fronts, seeds: self.seeds, objective: self.objective }
     }
 
-    /// The schedule of a convolution ([`schedule_conv`]) on the view's description, from
-    /// the table or searched (seeded by the same work's schedule on another description).
+    /// The schedule of a convolution ([`schedule_conv`]) on the view's description: from
+    /// the table; else from the layer's front when one was built for a description that
+    /// differs only in channel speed and clock; else searched (seeded by the same work's
+    /// schedule on another description). All three return the same schedule.
     pub fn schedule_conv(
         &mut self,
         hw: &HwDesc,
         w: &ConvWork,
         wd: Widths,
         ev_key: [u64; 4],
-        ev: &impl Evaluate,
+        ev: &impl Evaluate<Part = ChannelFree>,
     ) -> Result<Tiling, NoTileFits> {
-        if let Some(hit) = self.table.get(&(*w, wd, ev_key)) {
+        let key = (*w, wd, ev_key);
+        if let Some(hit) = self.table.get(&key) {
             return hit.clone();
         }
         let seed_key = (*w, wd, self.objective);
-        let found = schedule_conv_seeded(hw, w, wd, ev, self.objective, self.seeds.get(&seed_key));
-        if let Ok(t) = &found {
-            self.seeds.insert(seed_key, t.clone());
+        let seed = self.seeds.get(&seed_key);
+        let slot = self.fronts.entry(key).or_insert(FrontSlot::Searched(0));
+        if let FrontSlot::Searched(n) = slot {
+            if *n >= FRONT_AFTER {
+                *slot = FrontSlot::Built(conv_front(hw, w, wd, ev));
+            } else {
+                *n += 1;
+            }
         }
-        self.table.insert((*w, wd, ev_key), found.clone());
+        let found = match slot {
+            FrontSlot::Built(Ok(front)) => match schedule_front(front, ev, self.objective, seed) {
+                Some(t) => Ok(t),
+                None => schedule_conv_seeded(hw, w, wd, ev, self.objective, seed),
+            },
+            FrontSlot::Built(Err(e)) => Err(e.clone()),
+            FrontSlot::Searched(_) => schedule_conv_seeded(hw, w, wd, ev, self.objective, seed),
+        };
+        if let Ok(t) = &found {
+            self.seeds.insert(seed_key, *t);
+        }
+        self.table.insert(key, found.clone());
         found
     }
 }
@@ -777,9 +1026,24 @@ mod tests {
     struct DramOnly;
 
     impl Evaluate for DramOnly {
-        fn score(&self, t: &Tiling) -> Score {
+        type Part = Score;
+        fn part(&self, t: &Tiling) -> Score {
             let bits = (t.dram.inputs.get() + t.dram.weights.get() + t.dram.outputs.get()) as f64;
             Score { cycles: bits, energy_pj: t.tiles as f64, dram_bits: bits }
+        }
+        fn score_part(&self, p: &Score) -> Score {
+            *p
+        }
+        fn bound_part(&self, p: &Score) -> Score {
+            *p
+        }
+        fn dominates(a: &Score, b: &Score) -> bool {
+            a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
+        }
+        fn order(a: &Score, b: &Score) -> std::cmp::Ordering {
+            [a.cycles, a.energy_pj, a.dram_bits]
+                .partial_cmp(&[b.cycles, b.energy_pj, b.dram_bits])
+                .unwrap_or(std::cmp::Ordering::Equal)
         }
         fn bound(&self, b: &TilingBound) -> Score {
             Score { cycles: b.read_bits as f64, energy_pj: b.tiles_min as f64, dram_bits: b.read_bits as f64 }
@@ -927,6 +1191,20 @@ mod tests {
                 if let Ok(seed) = least_traffic(other, &w, wd) {
                     prop_assert_eq!(&search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, true, Some(&seed)), &exhaustive);
                 }
+            }
+        }
+
+        /// The best of a candidate front, seeded or not, is what scoring every candidate
+        /// returns, for every objective (ties included).
+        #[test]
+        fn front_search_equals_exhaustive(w in arb_conv(), hw in arb_hw(), other in arb_hw(), wd in arb_widths(), o in 0usize..3) {
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            let exhaustive = search_conv(&hw, &w, wd, &DramOnly, objective, false, None);
+            let seed = least_traffic(&other, &w, wd).ok();
+            let front = conv_front(&hw, &w, wd, &DramOnly);
+            for seed in [None, seed.as_ref()] {
+                let got = front.as_ref().map_err(Clone::clone).map(|f| schedule_front(f, &DramOnly, objective, seed));
+                prop_assert_eq!(got, exhaustive.clone().map(Some));
             }
         }
 

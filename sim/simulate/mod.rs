@@ -383,8 +383,8 @@ mod tests {
         }
     }
     proptest::proptest! {
-        /// Less compute per tile, fewer bytes per transfer or a faster channel never
-        /// lengthen the timeline (a greedy channel that served a ready store before an
+        /// Less compute per tile, fewer bytes per transfer, fewer tiles or a faster channel
+        /// never lengthen the timeline (a greedy channel that served a ready store before an
         /// earlier-ready load did: resnet18 conv1 on a 64x64 mac16 took longer than on 32x32).
         #[test]
         fn a_faster_stage_never_lengthens_the_timeline(
@@ -404,6 +404,8 @@ mod tests {
                 ("load", simulate(&TileStream { load_bytes: load * f, ..s }, &d)),
                 ("store", simulate(&TileStream { store_bytes: store * f, ..s }, &d)),
                 ("bandwidth", simulate(&s, &Dma { bytes_per_cycle: 1.0 / f, ..d })),
+                // Fewer tiles alike: the schedule search's candidate fronts rely on it.
+                ("tiles", simulate(&TileStream { tiles: ((tiles as f64 * f) as u64).max(1), ..s }, &d)),
             ] {
                 // The steady-state jump rounds to a cycle per period boundary.
                 proptest::prop_assert!(faster.total.get() <= base, "{what} x{f}: {} -> {}", base, faster.total.get());

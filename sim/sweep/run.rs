@@ -111,6 +111,9 @@ pub struct Sweeper<'s> {
     labels: Vec<String>,
     cache: Mutex<HashMap<Key, Arc<Graph>>>,
     functional: HashMap<FunctionalKey, Result<FunctionalResult, String>>,
+    /// One schedule memo per worker thread, kept across batches (a sweep's neighbouring
+    /// points share schedules, seeds and candidate fronts; see [`TilingMemo`]).
+    memos: Vec<Mutex<TilingMemo>>,
 }
 
 impl<'s> Sweeper<'s> {
@@ -135,6 +138,7 @@ impl<'s> Sweeper<'s> {
             labels: spec.hw_labels(),
             cache: Mutex::new(HashMap::new()),
             functional: HashMap::new(),
+            memos: Vec::new(),
         }
     }
 
@@ -185,14 +189,23 @@ impl<'s> Sweeper<'s> {
             }
             None => Vec::new(),
         };
+        let threads = rayon::current_num_threads().max(1);
+        if self.memos.len() < threads {
+            self.memos.resize_with(threads, Mutex::default);
+        }
         let this = &*self;
         let mut out: Vec<PointResult> = points
             .par_iter()
             .enumerate()
-            .map_init(TilingMemo::default, |memo, (i, p)| {
-                let mut r = run_point(spec, p, this.own[p.model], &this.templates, &this.labels, memo, &|p, acc| {
-                    this.graph(p, acc)
-                });
+            .map(|(i, p)| {
+                // This worker's memo (only it locks it; a memo only saves work, so which
+                // one a point uses never changes its result).
+                let slot = rayon::current_thread_index().unwrap_or(0) % this.memos.len();
+                let mut memo = this.memos[slot].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut r =
+                    run_point(spec, p, this.own[p.model], &this.templates, &this.labels, &mut memo, &|p, acc| {
+                        this.graph(p, acc)
+                    });
                 if let Some(Some(k)) = keys.get(i) {
                     join(&mut r, this.functional.get(k));
                 }
