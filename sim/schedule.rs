@@ -201,12 +201,18 @@ impl<'a> LayerEval<'a> {
         }
     }
 
-    /// Everything a tiling costs.
-    pub fn figures(&self, t: &Tiling) -> Figures {
+    /// A tiling's (read, write) bytes per buffer, its compute cycles (bounded by the buffer
+    /// ports) and the DRAM bytes it reads and writes.
+    fn traffic(&self, t: &Tiling) -> (Vec<(Bytes, Bytes)>, u64, Bytes, Bytes) {
         let buffers = self.buffer_traffic(t);
         let compute = self.compute(t, &buffers);
         let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
-        let dram_write = self.dram_write(t.dram.outputs);
+        (buffers, compute, dram_read, self.dram_write(t.dram.outputs))
+    }
+
+    /// Everything a tiling costs.
+    pub fn figures(&self, t: &Tiling) -> Figures {
+        let (buffers, compute, dram_read, dram_write) = self.traffic(t);
         let timeline = self.timeline(&self.stream(t, compute, dram_read, dram_write), compute);
         let energy =
             cost::energy_of(self.hw, self.mode, self.work.core, buffers.iter().copied(), dram_read, dram_write);
@@ -242,10 +248,7 @@ impl Evaluate for LayerEval<'_> {
     type Part = ChannelFree;
 
     fn part(&self, t: &Tiling) -> ChannelFree {
-        let buffers = self.buffer_traffic(t);
-        let compute = self.compute(t, &buffers);
-        let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
-        let dram_write = self.dram_write(t.dram.outputs);
+        let (buffers, compute, dram_read, dram_write) = self.traffic(t);
         let energy = cost::energy_of(self.hw, self.mode, self.work.core, buffers.into_iter(), dram_read, dram_write);
         ChannelFree {
             stream: self.stream(t, compute, dram_read, dram_write),
@@ -266,17 +269,17 @@ impl Evaluate for LayerEval<'_> {
     /// The first load, all compute and the last store run one after another, and every
     /// transfer takes the one channel; energy and DRAM bits are exact.
     fn bound_part(&self, p: &ChannelFree) -> Score {
-        let cycles = if self.hw.dram.sized_to_demand {
-            p.compute as f64
-        } else {
-            let s = &p.stream;
-            let inv_bw = self.inv_bw;
-            let xfer = |b: f64| if b > 0.0 { self.dma.latency + b * inv_bw } else { 0.0 };
-            let (tl, ts, n) = (xfer(s.load_bytes), xfer(s.store_bytes), s.tiles.max(1) as f64);
-            let pipeline = tl + n * s.compute + ts;
-            let channel = n * (tl + ts);
-            whole_cycles_below(pipeline.max(channel)) + self.once as f64
-        };
+        let s = &p.stream;
+        let n = s.tiles.max(1) as f64;
+        let cycles = self.cycles_bound(CyclesBound {
+            load: s.load_bytes,
+            store: s.store_bytes,
+            loads: s.load_bytes > 0.0,
+            stores: s.store_bytes > 0.0,
+            compute: p.compute as f64,
+            transfers: n,
+            bytes: n * (s.load_bytes + s.store_bytes),
+        });
         Score { cycles, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
     }
 
@@ -314,22 +317,51 @@ impl Evaluate for LayerEval<'_> {
     fn bound(&self, b: &TilingBound) -> Score {
         let read = (b.read_bits as f64 + self.work.extra_read.get() as f64) / 8.0;
         let write = self.write_bytes;
-        let bw = self.dma.bytes_per_cycle.max(f64::MIN_POSITIVE);
-        let lat = self.dma.latency;
         let (load, store) =
             self.hw.family.refined_bound(self.hw, b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
-        let lat_l = if load > 0.0 { lat } else { 0.0 };
-        let lat_s = if write > 0.0 { lat } else { 0.0 };
-        let pipeline = lat_l + load / bw + self.compute_lb as f64 + lat_s + store / bw;
-        let channel = b.tiles_min as f64 * (lat_l + lat_s) + (read + write) / bw;
-        let cycles = if self.hw.dram.sized_to_demand {
-            // No DRAM stalls: the layer takes its compute cycles (see `figures`).
-            self.compute_lb as f64 * (1.0 - 1e-9)
-        } else {
-            whole_cycles_below(pipeline.max(channel)) + self.once as f64
-        };
+        let cycles = self.cycles_bound(CyclesBound {
+            load,
+            store,
+            loads: load > 0.0,
+            stores: write > 0.0,
+            compute: self.compute_lb as f64,
+            transfers: b.tiles_min as f64,
+            bytes: read + write,
+        });
         let dram_bits = (read + write) * 8.0;
         Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+    }
+}
+
+/// What [`LayerEval::cycles_bound`] bounds a timeline by (lower bounds of each).
+struct CyclesBound {
+    /// Bytes of the first load and of the last store.
+    load: f64,
+    store: f64,
+    /// Whether tiles load and store at all (each transfer then pays the latency).
+    loads: bool,
+    stores: bool,
+    /// Compute cycles.
+    compute: f64,
+    /// Tiles (each loads and stores once).
+    transfers: f64,
+    /// Bytes over the channel.
+    bytes: f64,
+}
+
+impl LayerEval<'_> {
+    /// The whole cycles no timeline within `b` beats: the first load, all compute and the
+    /// last store run one after another, and every transfer's latency and every byte take
+    /// the one channel (with an interface sized to demand: the compute cycles).
+    fn cycles_bound(&self, b: CyclesBound) -> f64 {
+        if self.hw.dram.sized_to_demand {
+            return b.compute;
+        }
+        let lat = self.dma.latency;
+        let (lat_l, lat_s) = (if b.loads { lat } else { 0.0 }, if b.stores { lat } else { 0.0 });
+        let pipeline = lat_l + b.load * self.inv_bw + b.compute + lat_s + b.store * self.inv_bw;
+        let channel = b.transfers * (lat_l + lat_s) + b.bytes * self.inv_bw;
+        whole_cycles_below(pipeline.max(channel)) + self.once as f64
     }
 }
 

@@ -25,55 +25,10 @@ use super::work::{ConvWork, VectorWork};
 use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
 use crate::schedule::ChannelFree;
 use crate::units::{Bits, Bytes};
-use std::collections::HashMap as StdHashMap;
-
-/// The memo's maps: keyed by small integer records (a layer's work and widths) and
-/// description strings, looked up several times per layer of every sweep point, so they use
-/// a multiply-rotate hash (as rustc's FxHash) instead of the default SipHash, which
-/// resists collisions an attacker crafts -- nothing here needs that.
-pub type HashMap<K, V> = StdHashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
-/// The multiply-rotate hash of [`HashMap`].
-#[derive(Debug, Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+// The memo's maps are keyed by small integer records and description strings, looked up
+// several times per layer of every sweep point: rustc's multiply-rotate hash, not SipHash
+// (which resists collisions an attacker crafts; nothing here needs that).
+use rustc_hash::FxHashMap as HashMap;
 
 /// Operand widths of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -702,7 +657,9 @@ pub struct TilingMemo {
     tables: HashMap<(String, Objective), (u64, TilingTable)>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
-    fronts: FrontMemo,
+    /// Candidate fronts by the description without its channel speed and clock
+    /// ([`channel_free_key`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
+    fronts: HashMap<String, (u64, FrontTable)>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -733,15 +690,6 @@ pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 
 /// The memo table of one description and objective, from [`TilingMemo::table`].
 pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
-
-/// The candidate fronts of the descriptions seen last, by the description without its
-/// channel speed and clock ([`channel_free_key`]); the least recently used description's
-/// are dropped beyond [`FRONT_DESCRIPTIONS`], which bounds a long sweep's memory.
-#[derive(Debug, Default)]
-struct FrontMemo {
-    by_desc: HashMap<String, (u64, FrontTable)>,
-    uses: u64,
-}
 
 /// How many of the candidates kept last [`conv_front`] checks each candidate against.
 const FRONT_CHECKS: usize = 16;
@@ -778,15 +726,6 @@ fn channel_free_key(hw: &HwDesc) -> String {
     format!("{h:?}")
 }
 
-impl FrontMemo {
-    /// The fronts of `hw`'s key (created empty on first use, evicting the least recently
-    /// used key when full).
-    fn table(&mut self, hw: &HwDesc) -> &mut FrontTable {
-        self.uses += 1;
-        lru_entry(&mut self.by_desc, channel_free_key(hw), FRONT_DESCRIPTIONS, self.uses)
-    }
-}
-
 /// One description's view of a [`TilingMemo`]: its table, its fronts and the shared seeds.
 #[derive(Debug)]
 pub struct MemoView<'m> {
@@ -803,7 +742,8 @@ impl TilingMemo {
         // Every field of the description can change an evaluation: key on all of them.
         self.uses += 1;
         let table = lru_entry(&mut self.tables, (format!("{hw:?}"), objective), TABLE_DESCRIPTIONS, self.uses);
-        MemoView { table, fronts: self.fronts.table(hw), seeds: &mut self.seeds, objective }
+        let fronts = lru_entry(&mut self.fronts, channel_free_key(hw), FRONT_DESCRIPTIONS, self.uses);
+        MemoView { table, fronts, seeds: &mut self.seeds, objective }
     }
 }
 
