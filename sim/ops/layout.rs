@@ -308,16 +308,10 @@ impl OpFamily for Layout {
     }
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
-        match self {
-            Layout::Concat { .. } => QuantRule::SharedWithInputs,
-            Layout::Pad { .. }
-            | Layout::Reshape { .. }
-            | Layout::Slice { .. }
-            | Layout::Transpose { .. }
-            | Layout::DepthToSpace { .. }
-            | Layout::SpaceToDepth { .. }
-            | Layout::Gather { .. }
-            | Layout::Split { .. } => QuantRule::SameAsInput,
+        if requantizes(self) {
+            QuantRule::SharedWithInputs
+        } else {
+            QuantRule::SameAsInput
         }
     }
 
@@ -330,17 +324,7 @@ impl OpFamily for Layout {
     }
 
     fn fused_activation(&self) -> bool {
-        match self {
-            Layout::Concat { .. } => true,
-            Layout::Pad { .. }
-            | Layout::Reshape { .. }
-            | Layout::Slice { .. }
-            | Layout::Transpose { .. }
-            | Layout::DepthToSpace { .. }
-            | Layout::SpaceToDepth { .. }
-            | Layout::Gather { .. }
-            | Layout::Split { .. } => false,
-        }
+        requantizes(self)
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
@@ -444,5 +428,23 @@ impl OpFamily for Layout {
             | Layout::Split { .. } => x.clone().with_channels(cout),
         };
         Some(DataFree { moments, within_input_range: false })
+    }
+}
+
+/// Whether a layout op requantizes: CONCATENATION rescales each input into the output's
+/// parameters and clamps by its fused activation; every other layout op passes its input's
+/// integers (or the input's zero point, for PAD) and parameters through unchanged. The
+/// quantization rule and the fused activation both follow from it.
+fn requantizes(l: &Layout) -> bool {
+    match l {
+        Layout::Concat { .. } => true,
+        Layout::Pad { .. }
+        | Layout::Reshape { .. }
+        | Layout::Slice { .. }
+        | Layout::Transpose { .. }
+        | Layout::DepthToSpace { .. }
+        | Layout::SpaceToDepth { .. }
+        | Layout::Gather { .. }
+        | Layout::Split { .. } => false,
     }
 }
