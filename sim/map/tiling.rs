@@ -695,9 +695,10 @@ pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
 const FRONT_CHECKS: usize = 16;
 
 /// How many seeded searches of a layer on descriptions of one key come before its front is
-/// built: building scores every candidate once (about as much as ten seeded searches on
-/// the presets' layers), so a sweep over a few channel speeds keeps searching and a sweep
-/// over many builds it.
+/// built. Building computes every fitting candidate's part (714-1,520 per conv on average
+/// for mnv1 and resnet50 on the four presets, against about 30 candidates scored and 300
+/// bounded by a seeded search), so a sweep over a few channel speeds keeps searching and a
+/// sweep over many builds it. A speed setting only: the schedule is the same either way.
 const FRONT_AFTER: u32 = 8;
 
 /// How many descriptions' fronts a [`TilingMemo`] keeps.
