@@ -8,18 +8,10 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::accelsim;
+use common::{accelsim, digits, digits_model as model};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn digits(f: &str) -> String {
-    root().join("../shared/digits_dev").join(f).to_string_lossy().into_owned()
-}
-
-fn model() -> String {
-    root().join("tests/fixtures/digits/digits_cnn.tflite").to_string_lossy().into_owned()
 }
 
 /// Int64 labels of a `.npy` file, parsed here (not by accelsim).

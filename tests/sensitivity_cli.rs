@@ -3,22 +3,10 @@
 //! NAME=...` on the same images; a layer at the reference width (8, the default, or 16)
 //! gives the reference's figures; `plot --kind sensitivity` draws the heat map.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
-use common::accelsim;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn digits(f: &str) -> String {
-    root().join("../shared/digits_dev").join(f).to_string_lossy().into_owned()
-}
-
-fn model() -> String {
-    root().join("tests/fixtures/digits/digits_cnn.tflite").to_string_lossy().into_owned()
-}
+use common::{accelsim, digits, digits_model as model};
 
 /// Runs sensitivity with `extra` flags and returns the CSV rows as header-keyed maps.
 fn sensitivity(out: &Path, extra: &[&str]) -> Vec<std::collections::HashMap<String, String>> {

@@ -33,3 +33,13 @@ pub fn json_run(args: &[&str]) -> Value {
     assert!(ok, "accelsim {a:?} failed: {err}");
     serde_json::from_str(&out).expect("valid JSON")
 }
+
+/// A file of the shared handwritten-digits data (`../shared/digits_dev`).
+pub fn digits(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/digits_dev").join(file).to_string_lossy().into_owned()
+}
+
+/// The digit classifier trained on it (`tests/fixtures/digits`, `scripts/train_digits.py`).
+pub fn digits_model() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite").to_string_lossy().into_owned()
+}
