@@ -610,17 +610,17 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
     let all = rec.all.into_inner();
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
-    let mut order: Vec<([u64; 8], SearchRank, usize)> =
-        all.iter().enumerate().map(|(i, (t, p))| (E::order_key(p), rank(t), i)).collect();
+    // The search records candidates in its own order, so ties by index are ties by rank.
+    let mut order: Vec<([u64; 8], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
     order.sort_unstable();
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
     // (harmless: they are bounded or scored like any other), and building it stays linear.
     let mut entries: Vec<(Tiling, E::Part)> = Vec::new();
-    for (_, r, i) in order {
+    for (_, i) in order {
         let (t, p) = &all[i];
         let recent = &entries[entries.len().saturating_sub(FRONT_CHECKS)..];
-        if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < r) {
+        if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < rank(t)) {
             entries.push((*t, p.clone()));
         }
     }
@@ -698,14 +698,16 @@ pub fn schedule_front<E: Evaluate>(
 /// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
-    /// Schedules by description ([`channel_free_key`] and the channel's speed and clock)
+    /// Schedules by description ([`channel_free`] and the channel's speed and clock)
     /// and objective.
     tables: HashMap<(String, [u64; 4], Objective), (u64, TilingTable)>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
     /// Candidate fronts by the description without its channel speed and clock
-    /// ([`channel_free_key`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
+    /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
     fronts: HashMap<String, (u64, FrontTable)>,
+    /// The last description looked up, blanked ([`channel_free`]), with its key.
+    last_key: Option<(HwDesc, String)>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -762,18 +764,18 @@ enum FrontSlot {
 }
 
 /// The description with its DRAM channel's speed and its clock blanked: two descriptions
-/// with the same key have the same candidates and the same [`ChannelFree`] figures for every
-/// layer. With [`channel_speed`] it tells every description apart.
-fn channel_free_key(hw: &HwDesc) -> String {
+/// with the same blanked form have the same candidates and the same [`ChannelFree`] figures
+/// for every layer. With [`channel_speed`] it tells every description apart.
+fn channel_free(hw: &HwDesc) -> HwDesc {
     let mut h = hw.clone();
     h.clock = crate::units::Hertz(0.0);
     h.dram.bandwidth = crate::units::BytesPerSecond(0.0);
     h.dram.efficiency = 0.0;
     h.dram.latency_ns = 0.0;
-    format!("{h:?}")
+    h
 }
 
-/// The fields [`channel_free_key`] blanks, exactly (bit patterns).
+/// The fields [`channel_free`] blanks, exactly (bit patterns).
 fn channel_speed(hw: &HwDesc) -> [u64; 4] {
     [hw.clock.0.to_bits(), hw.dram.bandwidth.0.to_bits(), hw.dram.efficiency.to_bits(), hw.dram.latency_ns.to_bits()]
 }
@@ -794,7 +796,19 @@ impl TilingMemo {
         // Every field of the description can change an evaluation: key on all of them
         // (formatted once: the key is most of the cost of a memo hit).
         self.uses += 1;
-        let free = channel_free_key(hw);
+        // Consecutive points of a sweep mostly share it: formatting is most of a memo
+        // hit's cost, comparing is not. (Descriptions equal under `==` but formatted
+        // apart, by a signed zero, would share a key; every comparison the search makes
+        // treats them alike, so they choose the same schedules.)
+        let blank = channel_free(hw);
+        let free = match &self.last_key {
+            Some((d, k)) if *d == blank => k.clone(),
+            _ => {
+                let k = format!("{blank:?}");
+                self.last_key = Some((blank, k.clone()));
+                k
+            }
+        };
         let table =
             lru_entry(&mut self.tables, (free.clone(), channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
         let fronts = lru_entry(&mut self.fronts, free, FRONT_DESCRIPTIONS, self.uses);
