@@ -990,7 +990,13 @@ pub fn schedule_vector(
             weight_reads: 0,
             dram,
         };
-        let s = ev.score(&t);
+        let p = ev.part(&t);
+        if let Some((bs, _)) = &best {
+            if !objective.better(&ev.bound_part(&p), bs) {
+                continue;
+            }
+        }
+        let s = ev.score_part(&p);
         if best.as_ref().map_or(true, |(bs, _)| objective.better(&s, bs)) {
             best = Some((s, t));
         }
