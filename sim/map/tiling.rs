@@ -605,7 +605,9 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
             ZERO
         }
     }
-    let rec = Record { ev, all: std::cell::RefCell::new(Vec::new()) };
+    // Layers have hundreds to a few thousand fitting candidates: growing the list from
+    // empty would copy it a dozen times.
+    let rec = Record { ev, all: std::cell::RefCell::new(Vec::with_capacity(2048)) };
     search_conv(hw, w, wd, &rec, Objective::Latency, false, None)?;
     let all = rec.all.into_inner();
     // In the evaluator's order (alike parts next to each other), then the search order
