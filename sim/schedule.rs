@@ -11,10 +11,15 @@
 use crate::cost::{self, CoreActions, Energy};
 use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
 use crate::map::family::OperandReads;
-use crate::map::tiling::{Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
+use crate::map::tiling::{ordered, Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
 use crate::report::OperandAccesses;
 use crate::simulate::{simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles};
+use smallvec::SmallVec;
+
+/// (read, write) bytes per buffer of one tiling, in the description's order: inline for the
+/// few buffers descriptions have, so scoring a candidate allocates nothing.
+type PerBuffer = SmallVec<[(Bytes, Bytes); 6]>;
 
 /// The tiling-independent inputs of a layer's evaluation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -149,9 +154,9 @@ impl<'a> LayerEval<'a> {
     /// (read, write) bytes per buffer of a tiling: DRAM fills and drains, the datapath's
     /// operand reads, and the output writes (partial sums at the accumulator's width when
     /// the reduction is split, each but the last read back to be added to).
-    fn buffer_traffic(&self, t: &Tiling) -> Vec<(Bytes, Bytes)> {
+    fn buffer_traffic(&self, t: &Tiling) -> PerBuffer {
         let (w, [bi, bw, bo]) = (&self.work, self.idx);
-        let mut tr = vec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
+        let mut tr: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
         let passes = self.psum_passes(t);
         let psum_bits = if passes > 1 { w.wd.acc } else { w.wd.output };
         tr[bi].1 += t.dram.inputs.to_bytes_ceil();
@@ -214,7 +219,7 @@ impl<'a> LayerEval<'a> {
 
     /// A tiling's (read, write) bytes per buffer, its compute cycles (bounded by the buffer
     /// ports) and the DRAM bytes it reads and writes.
-    fn traffic(&self, t: &Tiling) -> (Vec<(Bytes, Bytes)>, u64, Bytes, Bytes) {
+    fn traffic(&self, t: &Tiling) -> (PerBuffer, u64, Bytes, Bytes) {
         let buffers = self.buffer_traffic(t);
         let compute = self.compute(t, &buffers);
         let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
@@ -236,7 +241,16 @@ impl<'a> LayerEval<'a> {
             dram_weights: t.dram.weights.to_bytes_ceil(),
             dram_outputs: dram_write,
         };
-        Figures { buffers, compute, own_compute: w.compute, timeline, dram_read, dram_write, energy, operands }
+        Figures {
+            buffers: buffers.to_vec(),
+            compute,
+            own_compute: w.compute,
+            timeline,
+            dram_read,
+            dram_write,
+            energy,
+            operands,
+        }
     }
 }
 
@@ -308,18 +322,37 @@ impl Evaluate for LayerEval<'_> {
             && a.dram_bits <= b.dram_bits
     }
 
-    /// Lexicographic by tiles, load, compute and store per tile, compute, energy and DRAM
-    /// bits (`total_cmp`: a total order even for NaN).
-    fn order(a: &ChannelFree, b: &ChannelFree) -> std::cmp::Ordering {
+    /// Tiles, then load, store and compute per tile, compute, DRAM bits and energy: a
+    /// dominating part has no more of any, and a block of neighbours in this order has
+    /// alike tile streams, so the bound of its meet is close to theirs (on the sweeps of
+    /// `docs/sweeps.md`, 3.5x fewer bounds per scan than DRAM bits first).
+    fn order_key(p: &ChannelFree) -> [u64; 8] {
+        let s = &p.stream;
+        [
+            s.tiles,
+            ordered(s.load_bytes),
+            ordered(s.store_bytes),
+            ordered(s.compute),
+            p.compute,
+            ordered(p.dram_bits),
+            ordered(p.energy_pj),
+            0,
+        ]
+    }
+
+    fn meet(a: &ChannelFree, b: &ChannelFree) -> ChannelFree {
         let (x, y) = (&a.stream, &b.stream);
-        x.tiles
-            .cmp(&y.tiles)
-            .then(x.load_bytes.total_cmp(&y.load_bytes))
-            .then(x.compute.total_cmp(&y.compute))
-            .then(x.store_bytes.total_cmp(&y.store_bytes))
-            .then(a.compute.cmp(&b.compute))
-            .then(a.energy_pj.total_cmp(&b.energy_pj))
-            .then(a.dram_bits.total_cmp(&b.dram_bits))
+        ChannelFree {
+            stream: TileStream {
+                tiles: x.tiles.min(y.tiles),
+                load_bytes: x.load_bytes.min(y.load_bytes),
+                compute: x.compute.min(y.compute),
+                store_bytes: x.store_bytes.min(y.store_bytes),
+            },
+            compute: a.compute.min(b.compute),
+            energy_pj: a.energy_pj.min(b.energy_pj),
+            dram_bits: a.dram_bits.min(b.dram_bits),
+        }
     }
 
     /// The timeline needs at least the first load, all compute and the last store one after

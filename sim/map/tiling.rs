@@ -341,9 +341,14 @@ pub trait Evaluate {
     /// Whether the tiling of part `a` scores no worse than that of part `b` in every field,
     /// whatever the channel's speed.
     fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
-    /// A total order of parts in which a part tends to follow those that dominate it
-    /// (e.g. lexicographic): [`conv_front`] compares neighbours in it.
-    fn order(a: &Self::Part, b: &Self::Part) -> std::cmp::Ordering;
+    /// A key whose lexicographic order puts a part after those that dominate it (or
+    /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by it, compares
+    /// neighbours and scans blocks of it. [`ordered`] maps an `f64` into it.
+    fn order_key(p: &Self::Part) -> [u64; 8];
+    /// A part no worse than `a` and `b` in any field (field by field minimum), so that
+    /// `bound_part(meet(a, b))` bounds both: [`schedule_front`] skips a block of a front
+    /// by the bound of its meet.
+    fn meet(a: &Self::Part, b: &Self::Part) -> Self::Part;
     /// The exact score of a tiling.
     fn score(&self, t: &Tiling) -> Score {
         self.score_part(&self.part(t))
@@ -533,7 +538,16 @@ fn search_conv(
                         weight_reads: w_reads,
                         dram,
                     };
-                    let s = ev.score(&t);
+                    // The candidate's channel-independent part bounds its score more
+                    // tightly than its traffic did; only a part that can still win is
+                    // simulated.
+                    let p = ev.part(&t);
+                    if let (true, Some((bs, _))) = (prune, &best) {
+                        if objective.better(bs, &ev.bound_part(&p)) {
+                            continue;
+                        }
+                    }
+                    let s = ev.score_part(&p);
                     if replaces(objective, &s, &t, &best) {
                         best = Some((s, t));
                     }
@@ -566,13 +580,8 @@ fn search_conv(
 /// ([`Evaluate::dominates`]). Whatever the channel and the objective, the best of these is
 /// what [`schedule_conv`] returns: a dominated candidate scores no better than the earlier
 /// one, which also wins an exact tie.
-pub fn conv_front<E: Evaluate>(
-    hw: &HwDesc,
-    w: &ConvWork,
-    wd: Widths,
-    ev: &E,
-) -> Result<Vec<(Tiling, E::Part)>, NoTileFits> {
-    /// Records every candidate the unpruned search scores, with its part.
+pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) -> Result<Front<E::Part>, NoTileFits> {
+    /// Records every candidate the unpruned search evaluates, with its part.
     struct Record<'e, E: Evaluate> {
         ev: &'e E,
         all: std::cell::RefCell<Vec<(Tiling, E::Part)>>,
@@ -580,7 +589,9 @@ pub fn conv_front<E: Evaluate>(
     const ZERO: Score = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
     impl<E: Evaluate> Evaluate for Record<'_, E> {
         type Part = ();
-        fn part(&self, _: &Tiling) {}
+        fn part(&self, t: &Tiling) {
+            self.all.borrow_mut().push((*t, self.ev.part(t)));
+        }
         fn score_part(&self, _: &()) -> Score {
             ZERO
         }
@@ -590,58 +601,93 @@ pub fn conv_front<E: Evaluate>(
         fn dominates(_: &(), _: &()) -> bool {
             false
         }
-        fn order(_: &(), _: &()) -> std::cmp::Ordering {
-            std::cmp::Ordering::Equal
+        fn order_key(_: &()) -> [u64; 8] {
+            [0; 8]
         }
-        fn score(&self, t: &Tiling) -> Score {
-            self.all.borrow_mut().push((*t, self.ev.part(t)));
-            ZERO
-        }
+        fn meet(_: &(), _: &()) {}
         fn bound(&self, _: &TilingBound) -> Score {
             ZERO
         }
     }
-    let rec = Record { ev, all: std::cell::RefCell::new(Vec::new()) };
+    // Layers have hundreds to a few thousand fitting candidates: growing the list from
+    // empty would copy it a dozen times.
+    let rec = Record { ev, all: std::cell::RefCell::new(Vec::with_capacity(2048)) };
     search_conv(hw, w, wd, &rec, Objective::Latency, false, None)?;
     let all = rec.all.into_inner();
     // In the evaluator's order (alike parts next to each other), then the search order
-    // (sorting indices: the candidates are large to move).
-    let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_unstable_by(|&i, &j| E::order(&all[i].1, &all[j].1).then_with(|| rank(&all[i].0).cmp(&rank(&all[j].0))));
+    // (sorting keys and indices: the candidates are large to move, their order slow).
+    // The search records candidates in its own order, so ties by index are ties by rank.
+    let mut order: Vec<([u64; 8], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
+    order.sort_unstable();
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
     // (harmless: they are bounded or scored like any other), and building it stays linear.
-    let mut front: Vec<(Tiling, E::Part)> = Vec::new();
-    for i in order {
+    let mut entries: Vec<(Tiling, E::Part)> = Vec::new();
+    for (_, i) in order {
         let (t, p) = &all[i];
-        let recent = &front[front.len().saturating_sub(FRONT_CHECKS)..];
+        let recent = &entries[entries.len().saturating_sub(FRONT_CHECKS)..];
         if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < rank(t)) {
-            front.push((*t, p.clone()));
+            entries.push((*t, p.clone()));
         }
     }
-    Ok(front)
+    let blocks = entries
+        .chunks(FRONT_BLOCK)
+        .map(|c| c.iter().skip(1).fold(c[0].1.clone(), |m, (_, p)| E::meet(&m, p)))
+        .collect();
+    Ok(Front { entries, blocks })
+}
+
+/// The candidates of a layer that can be best at some channel speed ([`conv_front`]), in
+/// blocks of [`FRONT_BLOCK`] consecutive ones with the meet of their parts, so a scan skips
+/// a block whose bound cannot win.
+#[derive(Debug, Clone)]
+pub struct Front<P> {
+    /// The candidates with their parts, in [`Evaluate::order_key`] order.
+    pub entries: Vec<(Tiling, P)>,
+    /// Per block, [`Evaluate::meet`] of its parts.
+    pub blocks: Vec<P>,
+}
+
+/// Candidates per block of a [`Front`].
+const FRONT_BLOCK: usize = 8;
+
+/// An `f64` as a `u64` in the same order as `f64::total_cmp`, for [`Evaluate::order_key`].
+pub fn ordered(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | 1 << 63
+    }
 }
 
 /// The best candidate of a front ([`conv_front`]) for `objective`, exact ties to the earlier
 /// one in the search order; `seed` (a tiling of the same work, e.g. the previous sweep
 /// point's) is scored first so the bounds skip most of the rest. `None` for an empty front.
 pub fn schedule_front<E: Evaluate>(
-    front: &[(Tiling, E::Part)],
+    front: &Front<E::Part>,
     ev: &E,
     objective: Objective,
     seed: Option<&Tiling>,
 ) -> Option<Tiling> {
     let mut best: Option<(Score, Tiling)> =
-        seed.and_then(|s| front.iter().find(|(t, _)| t == s)).map(|(t, p)| (ev.score_part(p), *t));
-    for (t, p) in front {
+        seed.and_then(|s| front.entries.iter().find(|(t, _)| t == s)).map(|(t, p)| (ev.score_part(p), *t));
+    for (block, meet) in front.entries.chunks(FRONT_BLOCK).zip(&front.blocks) {
         if let Some((bs, _)) = &best {
-            if objective.better(bs, &ev.bound_part(p)) {
+            if objective.better(bs, &ev.bound_part(meet)) {
                 continue;
             }
         }
-        let s = ev.score_part(p);
-        if replaces(objective, &s, t, &best) {
-            best = Some((s, *t));
+        for (t, p) in block {
+            if let Some((bs, _)) = &best {
+                if objective.better(bs, &ev.bound_part(p)) {
+                    continue;
+                }
+            }
+            let s = ev.score_part(p);
+            if replaces(objective, &s, t, &best) {
+                best = Some((s, *t));
+            }
         }
     }
     best.map(|(_, t)| t)
@@ -658,12 +704,16 @@ pub fn schedule_front<E: Evaluate>(
 /// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
-    tables: HashMap<(String, Objective), (u64, TilingTable)>,
+    /// Schedules by description ([`channel_free`] and the channel's speed and clock)
+    /// and objective.
+    tables: HashMap<(String, [u64; 4], Objective), (u64, TilingTable)>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
     /// Candidate fronts by the description without its channel speed and clock
-    /// ([`channel_free_key`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
+    /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
     fronts: HashMap<String, (u64, FrontTable)>,
+    /// The last description looked up, blanked ([`channel_free`]), with its key.
+    last_key: Option<(HwDesc, String)>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -716,19 +766,24 @@ type FrontTable = HashMap<MemoKey, FrontSlot>;
 #[derive(Debug)]
 enum FrontSlot {
     Searched(u32),
-    Built(Result<Vec<(Tiling, ChannelFree)>, NoTileFits>),
+    Built(Result<Front<ChannelFree>, NoTileFits>),
 }
 
 /// The description with its DRAM channel's speed and its clock blanked: two descriptions
-/// with the same key have the same candidates and the same [`ChannelFree`] figures for every
-/// layer.
-fn channel_free_key(hw: &HwDesc) -> String {
+/// with the same blanked form have the same candidates and the same [`ChannelFree`] figures
+/// for every layer. With [`channel_speed`] it tells every description apart.
+fn channel_free(hw: &HwDesc) -> HwDesc {
     let mut h = hw.clone();
     h.clock = crate::units::Hertz(0.0);
     h.dram.bandwidth = crate::units::BytesPerSecond(0.0);
     h.dram.efficiency = 0.0;
     h.dram.latency_ns = 0.0;
-    format!("{h:?}")
+    h
+}
+
+/// The fields [`channel_free`] blanks, exactly (bit patterns).
+fn channel_speed(hw: &HwDesc) -> [u64; 4] {
+    [hw.clock.0.to_bits(), hw.dram.bandwidth.0.to_bits(), hw.dram.efficiency.to_bits(), hw.dram.latency_ns.to_bits()]
 }
 
 /// One description's view of a [`TilingMemo`]: its table, its fronts and the shared seeds.
@@ -744,10 +799,25 @@ impl TilingMemo {
     /// The view of `hw` and `objective` (its table created empty on first use; the least
     /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
-        // Every field of the description can change an evaluation: key on all of them.
+        // Every field of the description can change an evaluation: key on all of them
+        // (formatted once: the key is most of the cost of a memo hit).
         self.uses += 1;
-        let table = lru_entry(&mut self.tables, (format!("{hw:?}"), objective), TABLE_DESCRIPTIONS, self.uses);
-        let fronts = lru_entry(&mut self.fronts, channel_free_key(hw), FRONT_DESCRIPTIONS, self.uses);
+        // Consecutive points of a sweep mostly share it: formatting is most of a memo
+        // hit's cost, comparing is not. (Descriptions equal under `==` but formatted
+        // apart, by a signed zero, would share a key; every comparison the search makes
+        // treats them alike, so they choose the same schedules.)
+        let blank = channel_free(hw);
+        let free = match &self.last_key {
+            Some((d, k)) if *d == blank => k.clone(),
+            _ => {
+                let k = format!("{blank:?}");
+                self.last_key = Some((blank, k.clone()));
+                k
+            }
+        };
+        let table =
+            lru_entry(&mut self.tables, (free.clone(), channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
+        let fronts = lru_entry(&mut self.fronts, free, FRONT_DESCRIPTIONS, self.uses);
         MemoView { table, fronts, seeds: &mut self.seeds, objective }
     }
 }
@@ -926,7 +996,13 @@ pub fn schedule_vector(
             weight_reads: 0,
             dram,
         };
-        let s = ev.score(&t);
+        let p = ev.part(&t);
+        if let Some((bs, _)) = &best {
+            if !objective.better(&ev.bound_part(&p), bs) {
+                continue;
+            }
+        }
+        let s = ev.score_part(&p);
         if best.as_ref().map_or(true, |(bs, _)| objective.better(&s, bs)) {
             best = Some((s, t));
         }
@@ -985,10 +1061,15 @@ mod tests {
         fn dominates(a: &Score, b: &Score) -> bool {
             a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
         }
-        fn order(a: &Score, b: &Score) -> std::cmp::Ordering {
-            [a.cycles, a.energy_pj, a.dram_bits]
-                .partial_cmp(&[b.cycles, b.energy_pj, b.dram_bits])
-                .unwrap_or(std::cmp::Ordering::Equal)
+        fn order_key(p: &Score) -> [u64; 8] {
+            [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0, 0, 0, 0, 0]
+        }
+        fn meet(a: &Score, b: &Score) -> Score {
+            Score {
+                cycles: a.cycles.min(b.cycles),
+                energy_pj: a.energy_pj.min(b.energy_pj),
+                dram_bits: a.dram_bits.min(b.dram_bits),
+            }
         }
         fn bound(&self, b: &TilingBound) -> Score {
             Score { cycles: b.read_bits as f64, energy_pj: b.tiles_min as f64, dram_bits: b.read_bits as f64 }
