@@ -7,13 +7,16 @@ Run in a throwaway virtual environment outside the repository:
 
     python3 -m venv /work/venv-tf && /work/venv-tf/bin/pip install tensorflow numpy
     /work/venv-tf/bin/python scripts/train_digits.py /work/shared/digits_dev tests/fixtures/digits
+    /work/venv-tf/bin/python scripts/train_digits.py /work/shared/digits_dev tests/fixtures/digits relu6
 
 Made with TensorFlow 2.21.0 (Keras 3.15.1), numpy 2.4.6, Python 3.11, on CPU.
 
 The network (16x16x1 input, logits output, no softmax, so that arg-max ties of a quantized
 softmax do not blur top-1): Conv 3x3x16 ReLU, DepthwiseConv 3x3 ReLU, Conv 1x1x32 ReLU,
 MaxPool 2x2, Conv 3x3x32 stride 2 ReLU, Flatten, (Dropout in training), Dense 10. Seeded; the float top-1 on the
-eval split is printed and written to `digits_cnn.json`.
+eval split is printed and written to `digits_cnn.json`. With a third argument `relu6` every ReLU is
+a ReLU6 (as in MobileNets) and the files are `digits_cnn_relu6.*` (issue 15: the evidence for CLE's
+ReLU6 handling; `reports/quant_defaults.sh`).
 """
 import json
 import os
@@ -24,7 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def main(data, out):
+def main(data, out, variant=""):
+    act = "relu6" if variant == "relu6" else "relu"
+    stem = "digits_cnn_relu6" if variant == "relu6" else "digits_cnn"
     tf.keras.utils.set_random_seed(14)
     x = np.load(f"{data}/train_x_nhwc.npy")
     y = np.load(f"{data}/train_y.npy")
@@ -33,11 +38,11 @@ def main(data, out):
     L = tf.keras.layers
     m = tf.keras.Sequential([
         tf.keras.Input((16, 16, 1), batch_size=1, name="image"),
-        L.Conv2D(16, 3, padding="same", activation="relu", name="conv1"),
-        L.DepthwiseConv2D(3, padding="same", activation="relu", name="dw2"),
-        L.Conv2D(32, 1, activation="relu", name="pw2"),
+        L.Conv2D(16, 3, padding="same", activation=act, name="conv1"),
+        L.DepthwiseConv2D(3, padding="same", activation=act, name="dw2"),
+        L.Conv2D(32, 1, activation=act, name="pw2"),
         L.MaxPool2D(2, name="pool"),
-        L.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv3"),
+        L.Conv2D(32, 3, strides=2, padding="same", activation=act, name="conv3"),
         L.Flatten(name="flatten"),
         L.Dropout(0.3, name="dropout"),
         L.Dense(10, name="logits"),
@@ -49,7 +54,7 @@ def main(data, out):
     conv = tf.lite.TFLiteConverter.from_keras_model(m)
     tfl = conv.convert()
     os.makedirs(out, exist_ok=True)
-    with open(f"{out}/digits_cnn.tflite", "wb") as f:
+    with open(f"{out}/{stem}.tflite", "wb") as f:
         f.write(tfl)
     interp = tf.lite.Interpreter(model_content=tfl)
     interp.allocate_tensors()
@@ -62,11 +67,11 @@ def main(data, out):
     tflite_top1 = float((np.array(pred) == ey).mean())
     info = {"keras_eval_top1": keras_top1, "tflite_eval_top1": tflite_top1, "eval_images": int(len(ey)),
             "train_images": int(len(y)), "tensorflow": tf.__version__}
-    with open(f"{out}/digits_cnn.json", "w") as f:
+    with open(f"{out}/{stem}.json", "w") as f:
         json.dump(info, f, indent=1)
         f.write("\n")
     print(json.dumps(info))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

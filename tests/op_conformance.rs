@@ -638,7 +638,8 @@ fn ptq(g: &Graph, litert: bool) -> Graph {
         widths: WidthPlan::uniform(g, Precision { weight_bits: 8, activation_bits: 8 }),
         per_channel: true,
         symmetric_weights: true,
-        method: ClipMethod::MinMax,
+        weight_method: ClipMethod::MinMax,
+        act_method: ClipMethod::MinMax,
         bias_correction: false,
         litert,
     };

@@ -156,6 +156,59 @@ fn bad_arguments_are_errors() {
     let o = run(&["--model", &m, "--calib", &calib, "--out", dir.path().join("a.aqm").to_str().unwrap()]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("do not fit"));
     assert!(!dir.path().join("a.aqm").exists());
+    // A percentile that saturates most of every tensor (50 gave chance level) is refused,
+    // saying why; so is one past 100 or not a number.
+    for p in ["50", "89.9", "100.5", "NaN"] {
+        let o = run(&[
+            "--model",
+            &m,
+            "--data-free",
+            "--method",
+            "percentile",
+            "--percentile",
+            p,
+            "--out",
+            dir.path().join("x.aqm").to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("90..=100") && err.contains("saturates"), "{p}: {err}");
+    }
+    // Unused by the chosen methods, it is not checked.
+    let o =
+        run(&["--model", &m, "--data-free", "--percentile", "50", "--out", dir.path().join("b.aqm").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The quantization parameters of a quantized model's tensors of one kind, by name.
+fn params(path: &std::path::Path, kind: accelsim::ir::TensorKind) -> Vec<(String, String)> {
+    let g = load_model(path.to_str().unwrap(), &Default::default()).unwrap();
+    g.tensors.iter().filter(|t| t.kind == kind).map(|t| (t.name.clone(), format!("{:?}", t.quant))).collect()
+}
+
+#[test]
+fn weight_and_activation_methods_are_chosen_apart() {
+    use accelsim::ir::TensorKind::{Activation, Weight};
+    let dir = tempfile::tempdir().unwrap();
+    let q = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.aqm"));
+        let r = sr2(&out, &[&["--wbits", "4", "--abits", "4"], extra].concat());
+        (out, r)
+    };
+    let (minmax, _) = q("minmax", &["--method", "minmax"]);
+    let (mse, _) = q("mse", &["--method", "mse"]);
+    let (mixed, r) = q("mixed", &["--weight-method", "minmax", "--act-method", "mse"]);
+    assert_eq!(r["config"]["weight_method"], "minmax");
+    assert_eq!(r["config"]["act_method"], "mse");
+    // The two methods give different parameters at 4 bits, so the test can tell them apart.
+    assert_ne!(params(&minmax, Weight), params(&mse, Weight));
+    assert_ne!(params(&minmax, Activation), params(&mse, Activation));
+    // Weights as min/max gives them, activations as MSE gives them.
+    assert_eq!(params(&mixed, Weight), params(&minmax, Weight));
+    assert_eq!(params(&mixed, Activation), params(&mse, Activation));
+    // --weight-method overrides --method for the weights only.
+    let (over, _) = q("over", &["--method", "mse", "--weight-method", "minmax"]);
+    assert_eq!(params(&over, Weight), params(&minmax, Weight));
+    assert_eq!(params(&over, Activation), params(&mse, Activation));
 }
 
 #[test]

@@ -121,7 +121,8 @@ pub fn quantize_bytes(data: &[u8]) {
         ),
         per_channel: w & 0x80 != 0,
         symmetric_weights: a & 0x80 != 0,
-        method: accelsim::quant::clip::ClipMethod::MinMax,
+        weight_method: accelsim::quant::clip::ClipMethod::MinMax,
+        act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: false,
     };
@@ -199,7 +200,8 @@ pub fn tflite_roundtrip_bytes(data: &[u8]) {
         widths: accelsim::quant::WidthPlan::uniform(&g, Precision { weight_bits: 8, activation_bits: 8 }),
         per_channel: data.first().is_some_and(|b| b & 1 == 1),
         symmetric_weights: true,
-        method: accelsim::quant::clip::ClipMethod::MinMax,
+        weight_method: accelsim::quant::clip::ClipMethod::MinMax,
+        act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: true,
     };

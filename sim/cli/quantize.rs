@@ -46,6 +46,69 @@ pub enum Method {
     Mse,
 }
 
+/// The threshold methods of weights and activations: `--method` sets both, and
+/// `--weight-method` / `--act-method` override one (e.g. MSE for activations and min/max
+/// with bias correction for 4-bit weights).
+#[derive(clap::Args, Debug, Clone)]
+pub struct Methods {
+    /// Threshold method for weights and activations.
+    #[arg(long, value_enum, default_value_t = Method::Minmax)]
+    pub method: Method,
+    /// Threshold method for weights (default: --method).
+    #[arg(long, value_enum)]
+    pub weight_method: Option<Method>,
+    /// Threshold method for activations (default: --method).
+    #[arg(long, value_enum)]
+    pub act_method: Option<Method>,
+    /// Percentile of the `percentile` method, 90-100: the range keeps this share of the
+    /// values on each side (of |w| for symmetric weights).
+    #[arg(long, default_value_t = 99.99)]
+    pub percentile: f64,
+}
+
+/// The percentiles `--percentile` takes.
+pub const PERCENTILES: std::ops::RangeInclusive<f64> = 90.0..=100.0;
+
+impl Methods {
+    /// The weights' method.
+    pub fn weights(&self) -> Method {
+        self.weight_method.unwrap_or(self.method)
+    }
+
+    /// The activations' method.
+    pub fn activations(&self) -> Method {
+        self.act_method.unwrap_or(self.method)
+    }
+
+    /// The (weight, activation) clipping methods, the percentile checked when one uses it.
+    pub fn resolve(&self) -> Result<(ClipMethod, ClipMethod)> {
+        let one = |m: Method| match m {
+            Method::Minmax => Ok(ClipMethod::MinMax),
+            Method::Percentile if PERCENTILES.contains(&self.percentile) => Ok(ClipMethod::Percentile(self.percentile)),
+            Method::Percentile => Err(miette!(
+                "--percentile must be in {}..={}, got {}: it is the share of values the range keeps on each \
+                 side, so below 90 more than a tenth of every tensor saturates (at 50 the range shrinks to \
+                 the median and the model outputs noise); 99-99.999 are the usual choices",
+                PERCENTILES.start(),
+                PERCENTILES.end(),
+                self.percentile
+            )),
+            Method::Mse => Ok(ClipMethod::Mse),
+        };
+        Ok((one(self.weights())?, one(self.activations())?))
+    }
+
+    /// How a report names them: `minmax`, or `w:minmax a:mse` when they differ.
+    pub fn label(&self) -> String {
+        let name = |m: Method| format!("{m:?}").to_lowercase();
+        if self.weights() == self.activations() {
+            name(self.weights())
+        } else {
+            format!("w:{} a:{}", name(self.weights()), name(self.activations()))
+        }
+    }
+}
+
 /// What `--cle` does with ReLU6 activations (see `quant::cle`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CleRelu6 {
@@ -93,12 +156,9 @@ pub struct QuantizeArgs {
     /// Calibration images, float32 `.npy` `[N, H, W, C]` (NCHW is transposed when it fits).
     #[arg(long)]
     pub calib: Option<PathBuf>,
-    /// Threshold method for weights and activations.
-    #[arg(long, value_enum, default_value_t = Method::Minmax)]
-    pub method: Method,
-    /// Percentile of `--method percentile`.
-    #[arg(long, default_value_t = 99.99)]
-    pub percentile: f64,
+    /// Threshold methods.
+    #[command(flatten)]
+    pub methods: Methods,
     /// Cross-layer equalization (Nagel et al. 2019).
     #[arg(long)]
     pub cle: bool,
@@ -243,7 +303,9 @@ fn report_json(
             "wbits": args.wbits, "abits": args.abits, "widths": cfg.widths.summary(),
             "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
             "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
-            "method": format!("{:?}", args.method).to_lowercase(),
+            "method": format!("{:?}", args.methods.method).to_lowercase(),
+            "weight_method": format!("{:?}", args.methods.weights()).to_lowercase(),
+            "act_method": format!("{:?}", args.methods.activations()).to_lowercase(),
             "cle": args.cle, "cle_pairs": pairs, "cle_relu6": format!("{relu6:?}").to_lowercase(), "bias_correction": args.bias_correction, "data_free": args.data_free,
         },
     });
@@ -279,16 +341,13 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
     }
     let opts = LoadOptions { seed: args.seed, input_shapes: args.input_shapes.clone(), ..Default::default() };
     let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
+    let (weight_method, act_method) = args.methods.resolve()?;
     let cfg = PtqConfig {
         widths: WidthPlan::resolve(&g, default, &requests).into_diagnostic()?,
         per_channel: args.granularity == Granularity::PerChannel,
         symmetric_weights: args.scheme == Scheme::Symmetric,
-        method: match args.method {
-            Method::Minmax => ClipMethod::MinMax,
-            Method::Percentile if (50.0..=100.0).contains(&args.percentile) => ClipMethod::Percentile(args.percentile),
-            Method::Percentile => return Err(miette!("--percentile must be in 50..=100, got {}", args.percentile)),
-            Method::Mse => ClipMethod::Mse,
-        },
+        weight_method,
+        act_method,
         bias_correction: args.bias_correction,
         litert: args.litert,
     };
@@ -372,7 +431,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
                 args.out.display(),
                 cfg.widths.summary(),
                 if cfg.per_channel { "per-channel" } else { "per-tensor" },
-                format!("{:?}", args.method).to_lowercase(),
+                args.methods.label(),
                 if args.cle { format!(" cle({pairs} pairs, relu6 {relu6:?})").to_lowercase() } else { String::new() },
                 if args.bias_correction { " bias-correction" } else { "" },
                 if args.data_free { " data-free" } else { "" },

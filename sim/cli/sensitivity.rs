@@ -8,10 +8,9 @@ use std::time::Instant;
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 
 use super::output::Input;
-use super::quantize::{load_images, load_labels, Granularity, Method};
+use super::quantize::{load_images, load_labels, Granularity, Methods};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::{TensorData, TensorKind, WeightSource};
-use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{classes, LabelScores};
 use crate::quant::ptq::PtqConfig;
 use crate::quant::sensitivity::{sensitivity, Sensitivity, SensitivityConfig, What};
@@ -61,12 +60,9 @@ pub struct SensitivityArgs {
     /// Weight scale granularity.
     #[arg(long, value_enum, default_value_t = Granularity::PerChannel)]
     pub granularity: Granularity,
-    /// Threshold method for weights and activations.
-    #[arg(long, value_enum, default_value_t = Method::Minmax)]
-    pub method: Method,
-    /// Percentile of `--method percentile`.
-    #[arg(long, default_value_t = 99.99)]
-    pub percentile: f64,
+    /// Threshold methods.
+    #[command(flatten)]
+    pub methods: Methods,
     /// Seed of the synthetic weights of built-in networks.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
@@ -171,6 +167,7 @@ pub fn run(a: &SensitivityArgs) -> Result<()> {
         None => None,
     };
     let cal = calib::calibrate(&g, &cal_in).into_diagnostic().wrap_err("calibration run failed")?;
+    let (weight_method, act_method) = a.methods.resolve()?;
     let cfg = SensitivityConfig {
         reference,
         bits,
@@ -179,12 +176,8 @@ pub fn run(a: &SensitivityArgs) -> Result<()> {
             widths: WidthPlan::uniform(&g, reference),
             per_channel: a.granularity == Granularity::PerChannel,
             symmetric_weights: true,
-            method: match a.method {
-                Method::Minmax => ClipMethod::MinMax,
-                Method::Percentile if (50.0..=100.0).contains(&a.percentile) => ClipMethod::Percentile(a.percentile),
-                Method::Percentile => return Err(miette!("--percentile must be in 50..=100, got {}", a.percentile)),
-                Method::Mse => ClipMethod::Mse,
-            },
+            weight_method,
+            act_method,
             bias_correction: false,
             litert: false,
         },

@@ -43,8 +43,10 @@ pub struct PtqConfig {
     pub per_channel: bool,
     /// Symmetric weights (zero point 0); activations are always asymmetric.
     pub symmetric_weights: bool,
-    /// Threshold choice for weights and activations.
-    pub method: ClipMethod,
+    /// Threshold choice for weights.
+    pub weight_method: ClipMethod,
+    /// Threshold choice for activations.
+    pub act_method: ClipMethod,
     /// Correct the biases for the mean error of quantized weights.
     pub bias_correction: bool,
     /// Follow the constraints of LiteRT's converter and kernels (implied by a `.tflite`
@@ -104,7 +106,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         .enumerate()
         .map(|(i, t)| {
             let s = cal.tensors.get(i)?.as_ref().filter(|_| t.kind == TensorKind::Activation)?;
-            Some(choose_range(&s.samples, s.min, s.max, bits[i]?, false, cfg.method))
+            Some(choose_range(&s.samples, s.min, s.max, bits[i]?, false, cfg.act_method))
         })
         .collect();
     let mut act: Vec<Option<(f32, i32)>> = ranges
@@ -151,7 +153,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let w = float_data(g.tensor(wid)).ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
         // A plan made for this graph gives every layer with weights a weight width.
         let wb = cfg.widths.layer(LayerId(li)).weight.ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
-        let qw = quantize_weights(w, cout, wb, cfg.per_channel, cfg.symmetric_weights, cfg.method);
+        let qw = quantize_weights(w, cout, wb, cfg.per_channel, cfg.symmetric_weights, cfg.weight_method);
         let in_id = l.inputs[0].0;
         // 32-bit biases, 64-bit behind activations wider than 8 bits (LiteRT's 16x8).
         let bias_bits = if bits[in_id].is_some_and(|b| b <= 8) { 32 } else { 64 };

@@ -194,7 +194,8 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
         widths: k.widths.clone(),
         per_channel: k.per_channel,
         symmetric_weights: true,
-        method: ClipMethod::MinMax,
+        weight_method: ClipMethod::MinMax,
+        act_method: ClipMethod::MinMax,
         bias_correction: false,
         litert: false,
     };
