@@ -200,7 +200,8 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
         weight: weight.unwrap_or(0),
         input: if index == 0 { g.data_input(l).dtype.bits() } else { out },
         output: out,
-        acc: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
+        acc: hw.accumulator.bits,
+        bias: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
     };
     PhaseWidths { weight, wd }
 }
@@ -457,6 +458,7 @@ fn cost_phase<'h>(
                     reads: f.buffer,
                     pe_local_reads: f.pe_local,
                     out_elems,
+                    psum_passes: f.psum_passes,
                     compute: pass.compute,
                     core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
                     extra_read: pass.extra_read,
@@ -489,6 +491,7 @@ fn cost_phase<'h>(
                     reads: OperandReads { inputs: v.in_elements, weights: 0 },
                     pe_local_reads: OperandReads::default(),
                     out_elems: v.out_elements,
+                    psum_passes: 1,
                     compute: (v.ops as f64 / per_cycle).ceil() as u64,
                     core: CoreActions { macs: 0, vector_ops: v.ops, vector_bits: wd.input },
                     extra_read: Bits::ZERO,

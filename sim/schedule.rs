@@ -31,8 +31,11 @@ pub struct LayerWork {
     /// Operand elements the datapath reads from PE-local storage (charged to a PE-local
     /// buffer holding the operand, or to the shared one when there is none).
     pub pe_local_reads: OperandReads,
-    /// Output elements the layer writes into the output buffer (once per input-channel tile).
+    /// Output elements the layer writes into the output buffer (once per partial-sum pass).
     pub out_elems: u64,
+    /// Partial-sum passes of the compute units over the whole reduction
+    /// ([`crate::map::family::ComputeFigures::psum_passes`]; 1 for vector work).
+    pub psum_passes: u64,
     /// Compute cycles that do not depend on the tiling (array or vector unit, and on NVDLA
     /// SDP and a fused PDP), before the buffer ports bound them.
     pub compute: u64,
@@ -140,19 +143,27 @@ impl<'a> LayerEval<'a> {
         }
     }
 
+    /// How many times each output is written into the output buffer: once per partial sum
+    /// of a split reduction -- the tiling's input-channel tiles or the array's row folds,
+    /// whichever is more (a lower bound on their combination, which is what a fold that
+    /// straddles a channel tile costs).
+    fn psum_passes(&self, t: &Tiling) -> u64 {
+        t.c_tiles.max(self.work.psum_passes).max(1)
+    }
+
     /// (read, write) bytes per buffer of a tiling: DRAM fills and drains, the datapath's
-    /// operand reads, and the output writes (partial sums at accumulator width when the
-    /// input channels are split).
+    /// operand reads, and the output writes (partial sums at the accumulator's width when
+    /// the reduction is split, each but the last read back to be added to).
     fn buffer_traffic(&self, t: &Tiling) -> PerBuffer {
         let (w, [bi, bw, bo]) = (&self.work, self.idx);
         let mut tr: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
-        let psum_bits = if t.c_tiles > 1 { w.wd.acc } else { w.wd.output };
+        let passes = self.psum_passes(t);
+        let psum_bits = if passes > 1 { w.wd.acc } else { w.wd.output };
         tr[bi].1 += t.dram.inputs.to_bytes_ceil();
         tr[bw].1 += t.dram.weights.to_bytes_ceil();
         charge_reads(self.hw, &mut tr, w.reads, w.pe_local_reads, w.wd);
-        tr[bo].1 += bytes_of(w.out_elems.saturating_mul(t.c_tiles), psum_bits);
-        tr[bo].0 += bytes_of(w.out_elems.saturating_mul(t.c_tiles.saturating_sub(1)), w.wd.acc)
-            + t.dram.outputs.to_bytes_ceil();
+        tr[bo].1 += bytes_of(w.out_elems.saturating_mul(passes), psum_bits);
+        tr[bo].0 += bytes_of(w.out_elems.saturating_mul(passes - 1), w.wd.acc) + t.dram.outputs.to_bytes_ceil();
         tr
     }
 
@@ -225,7 +236,7 @@ impl<'a> LayerEval<'a> {
         let operands = OperandAccesses {
             input_reads: w.reads.inputs.saturating_add(w.pe_local_reads.inputs),
             weight_reads: w.reads.weights.saturating_add(w.pe_local_reads.weights),
-            output_writes: w.out_elems.saturating_mul(t.c_tiles),
+            output_writes: w.out_elems.saturating_mul(self.psum_passes(t)),
             dram_inputs: t.dram.inputs.to_bytes_ceil() + w.extra_read.to_bytes_ceil(),
             dram_weights: t.dram.weights.to_bytes_ceil(),
             dram_outputs: dram_write,
@@ -437,7 +448,7 @@ mod tests {
 
     #[test]
     fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32 };
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32 };
         let shared = OperandReads { inputs: 10, weights: 20 };
         let local = OperandReads { inputs: 0, weights: 300 };
         let run = |hw: &HwDesc| {
@@ -455,5 +466,54 @@ mod tests {
         hw.buffers.push(rf);
         let reads = run(&hw);
         assert_eq!((reads[bi], reads[bw], reads[hw.buffers.len() - 1]), (10, 20, 300));
+    }
+
+    /// One tiling at two accumulator widths: the partial sums of a split reduction (channel
+    /// tiles, or a weight-stationary array's row folds) move at the accumulator's width, each
+    /// but the last read back; the MACs cost the mode plus one accumulation per bit. The
+    /// narrower accumulator never moves more bytes nor costs more energy; DRAM is unchanged.
+    #[test]
+    fn partial_sums_and_mac_energy_follow_the_accumulator_width() {
+        let at = |acc: u32, c_tiles: u64, psum_passes: u64| {
+            let hw = crate::hw::load_hw("systolic32", &[("accumulator_bits".into(), f64::from(acc))]).expect("preset");
+            let mode = hw.mode_for(8, 8).expect("8x8 mode").clone();
+            let work = LayerWork {
+                wd: Widths { weight: 8, input: 8, output: 8, acc, bias: 32 },
+                reads: OperandReads { inputs: 1000, weights: 1000 },
+                pe_local_reads: OperandReads::default(),
+                out_elems: 100,
+                psum_passes,
+                compute: 10,
+                core: CoreActions { macs: 1000, vector_ops: 0, vector_bits: 8 },
+                extra_read: Bits::ZERO,
+                fused_out: None,
+            };
+            let t = Tiling {
+                tile: crate::map::tiling::Tile { k: 1, rows: 1, cols: 1, c: 1 },
+                order: crate::map::tiling::LoopOrder::InputsOuter,
+                tiles: 1,
+                c_tiles,
+                weight_reads: 0,
+                dram: Traffic { inputs: Bits(8000), weights: Bits(8000), outputs: Bits(800) },
+            };
+            let bo = hw.buffer_at(Role::Outputs, BufferLevel::Shared).expect("an output buffer");
+            let f = LayerEval::new(&hw, Some(&mode), work).figures(&t);
+            (f.buffers[bo], f.energy, f.dram_read + f.dram_write, f.operands.output_writes)
+        };
+        // No split: outputs written once at their own width, whatever the accumulator.
+        assert_eq!(at(16, 1, 1).0, at(32, 1, 1).0);
+        assert_eq!(at(32, 1, 1).0, (Bytes(100), Bytes(100)));
+        // Three channel tiles or three row folds: 3 x 100 partial sums written, 2 x 100 read
+        // back, at 4 bytes (32 bits) or 2 bytes (16 bits); the drain to DRAM adds 100 reads.
+        for (c_tiles, passes) in [(3, 1), (1, 3), (3, 2)] {
+            let (wide, narrow) = (at(32, c_tiles, passes), at(16, c_tiles, passes));
+            assert_eq!(wide.0, (Bytes(800 + 100), Bytes(1200)), "{c_tiles} tiles, {passes} folds");
+            assert_eq!(narrow.0, (Bytes(400 + 100), Bytes(600)));
+            assert_eq!((wide.2, wide.3), (narrow.2, 300));
+            assert!(narrow.1.buffers.get() < wide.1.buffers.get());
+        }
+        // MAC energy: 1000 x (0.2 + 32 x 0.003125) pJ against 1000 x (0.2 + 16 x 0.003125).
+        let (wide, narrow) = (at(32, 1, 1).1.mac.get(), at(16, 1, 1).1.mac.get());
+        assert!((wide - 300.0).abs() < 1e-9 && (narrow - 250.0).abs() < 1e-9, "{wide} {narrow}");
     }
 }

@@ -214,3 +214,64 @@ fn compute_cycles_depend_on_neither_buffers_nor_dram_nor_narrower_operands_in_on
     }
     assert!(compared > 50, "only {compared} comparisons ran");
 }
+
+/// The accumulator width enters the cost (MAC energy, partial sums at its width): on every
+/// preset and dataflow, narrowing it (32 -> 24 -> 16, where the description's modes allow)
+/// never raises latency (latency objective) nor energy (energy objective), and lowers the
+/// MAC energy of a description that prices the accumulation per bit. The network is the
+/// same at every width (biases at 32 bits), so only the accumulator differs.
+#[test]
+fn a_narrower_accumulator_never_costs_more() {
+    use accelsim::map::tiling::Objective;
+    let (mut checks, mut failures) = (0, Vec::new());
+    for preset in presets::names() {
+        let base = load_hw(preset, &[]).expect("preset");
+        let dataflows: &[&str] = match base.family {
+            Family::MacArray(_) => &["os", "ws", "is"],
+            Family::Nvdla(_) | Family::Dsp(_) => &[""],
+        };
+        for df in dataflows {
+            for model in ["mnv1", "squeezenet"] {
+                let mut g = load_model(model, &LoadOptions::default()).expect("built-in network");
+                assign_uniform(&mut g, Precision { weight_bits: 8, activation_bits: 8 }, 32);
+                let mut prev: Option<(u32, RunReport, RunReport)> = None;
+                for acc in [32u32, 24, 16] {
+                    use accelsim::hw::SetValue;
+                    let mut set = vec![("accumulator_bits".to_string(), SetValue::Num(f64::from(acc)))];
+                    if !df.is_empty() {
+                        set.push(("mac.dataflow".to_string(), SetValue::Text(df.to_string())));
+                    }
+                    let hw = accelsim::hw::load_hw_with(preset, &set);
+                    // A mode wider than the accumulator: the description refuses it.
+                    let Ok(hw) = hw else { continue };
+                    let (Ok(lat), Ok(en)) = (
+                        accelsim::pipeline::run_for(&g, &hw, Objective::Latency),
+                        accelsim::pipeline::run_for(&g, &hw, Objective::Energy),
+                    ) else {
+                        continue;
+                    };
+                    if let Some((wide, wl, we)) = &prev {
+                        let ctx = format!("{preset} {df} {model} acc {wide} -> {acc}");
+                        if lat.totals.latency.0 > wl.totals.latency.0 * (1.0 + 1e-12) {
+                            failures
+                                .push(format!("{ctx}: latency {} -> {}", wl.totals.latency.0, lat.totals.latency.0));
+                        }
+                        let (e0, e1) = (we.totals.energy.total().get(), en.totals.energy.total().get());
+                        if e1 > e0 * (1.0 + 1e-12) {
+                            failures.push(format!("{ctx}: energy {e0} -> {e1} pJ"));
+                        }
+                        let (m0, m1) = (we.totals.energy.mac.get(), en.totals.energy.mac.get());
+                        let priced = hw.accumulator.energy_per_bit.get() > 0.0;
+                        if (priced && m1 >= m0) || (!priced && m1 != m0) {
+                            failures.push(format!("{ctx}: MAC energy {m0} -> {m1} pJ (per bit {priced})"));
+                        }
+                        checks += 1;
+                    }
+                    prev = Some((acc, lat, en));
+                }
+            }
+        }
+    }
+    assert!(checks >= 20, "only {checks} comparisons ran");
+    assert!(failures.is_empty(), "{} of {checks} failed:\n{}", failures.len(), failures.join("\n"));
+}

@@ -2,7 +2,9 @@
 //! method): MACs x energy per MAC of the mode, vector ops x energy per op, buffer accesses
 //! x energy per access, DRAM bits x energy per bit.
 //!
-//! Bit widths: a mode's energy per MAC is for its operand widths; buffer and DRAM energy
+//! Bit widths: a mode's energy per MAC is for its operand widths, plus one accumulation at
+//! the accumulator's width when the description prices it per bit
+//! (`accumulator_energy_pj_per_bit`); partial sums move at the accumulator's width; buffer and DRAM energy
 //! follow the bytes moved at packed widths; a vector op's energy is the description's
 //! 8-bit figure scaled linearly with the element width (Horowitz ISSCC'14 adds: 8b 0.03 pJ,
 //! 16b 0.05 pJ, 32b 0.1 pJ), as its throughput is.
@@ -103,7 +105,10 @@ pub fn energy_of(
     dram_read: Bytes,
     dram_write: Bytes,
 ) -> Energy {
-    let mac = mode.map(|m| m.energy_per_mac * core.macs).unwrap_or(PicoJoules::ZERO);
+    // Each MAC: the mode's figure plus one accumulation at the accumulator's width.
+    let mac = mode
+        .map(|m| PicoJoules(m.energy_per_mac.get() + hw.accumulator.energy_per_accumulation().get()) * core.macs)
+        .unwrap_or(PicoJoules::ZERO);
     let width_scale = f64::from(core.vector_bits.max(8)) / 8.0;
     let vector = PicoJoules(hw.vector.energy_per_op.get() * core.vector_ops as f64 * width_scale);
     let buffers = hw

@@ -24,6 +24,8 @@ struct Raw {
     clock_mhz: S<f64>,
     accumulator_bits: S<i64>,
     #[serde(default)]
+    accumulator_energy_pj_per_bit: Option<S<f64>>,
+    #[serde(default)]
     overflow: Option<S<String>>,
     mac: Option<S<RawMac>>,
     nvdla: Option<S<RawNvdla>>,
@@ -420,6 +422,7 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
     match parts.as_slice() {
         ["clock_mhz"] => f(&mut raw.clock_mhz, v),
         ["accumulator_bits"] => i(&mut raw.accumulator_bits, v),
+        ["accumulator_energy_pj_per_bit"] => f(raw.accumulator_energy_pj_per_bit.as_mut()?, v),
         ["mac", field] => {
             let m = raw.mac.as_mut()?.get_mut();
             match *field {
@@ -642,6 +645,11 @@ impl Validator<'_> {
         // or a unit mistake), not a design point.
         let clock_mhz = self.float(&raw.clock_mhz, "clock_mhz", 1.0, 1e5, false)?;
         let acc_bits = self.int(&raw.accumulator_bits, "accumulator_bits", 8, 64)? as u32;
+        // Up to 1 pJ per bit (a 32-bit add at 32 pJ is three orders above 45 nm figures).
+        let acc_energy = match &raw.accumulator_energy_pj_per_bit {
+            Some(e) => self.float(e, "accumulator_energy_pj_per_bit", 0.0, 1.0, false)?,
+            None => 0.0,
+        };
         let overflow = match raw.overflow.as_ref().map(|o| (o.get_ref().as_str(), o.span())) {
             None | Some(("wrap", _)) => Overflow::Wrap,
             Some(("saturate", _)) => Overflow::Saturate,
@@ -811,7 +819,7 @@ impl Validator<'_> {
             family,
             clock: Hertz(clock_mhz * 1e6),
             precisions,
-            accumulator: Accumulator { bits: acc_bits, overflow },
+            accumulator: Accumulator { bits: acc_bits, overflow, energy_per_bit: PicoJoules(acc_energy) },
             buffers,
             dram,
             vector,
@@ -864,6 +872,10 @@ mod tests {
         check_err(|t| t.replace("dataflow = \"os\"", "dataflow = \"xs\""), "mac.dataflow must be");
         check_err(|t| t.replace("kind = \"mac_array\"", "kind = \"gpu\""), "kind must be");
         check_err(|t| t.replace("bandwidth_gbps = 10.0", "bandwidth_gbps = 0.0"), "dram.bandwidth_gbps must be in (0");
+        check_err(
+            |t| t.replace("accumulator_energy_pj_per_bit = 0.003125", "accumulator_energy_pj_per_bit = -0.1"),
+            "accumulator_energy_pj_per_bit must be in [0, 1], got -0.1",
+        );
         let e = parse_hw("x.toml", &presets::source("systolic32").unwrap().replace("rows = 32", "rows = 0"), &[])
             .unwrap_err();
         assert!(e.line > 0 && e.file == "x.toml", "{e}");

@@ -310,6 +310,17 @@ pub struct Accumulator {
     pub bits: u32,
     /// Overflow behaviour.
     pub overflow: Overflow,
+    /// Energy of one accumulation per accumulator bit (`accumulator_energy_pj_per_bit`):
+    /// each MAC costs its mode's `energy_per_mac` plus `bits` x this. Zero when the
+    /// description gives none (its modes' MAC energies then include the accumulation).
+    pub energy_per_bit: PicoJoules,
+}
+
+impl Accumulator {
+    /// The energy of one accumulation at this width.
+    pub fn energy_per_accumulation(&self) -> PicoJoules {
+        PicoJoules(self.energy_per_bit.get() * f64::from(self.bits))
+    }
 }
 
 /// Which operands a buffer holds.

@@ -39,8 +39,12 @@ pub struct Widths {
     pub input: u32,
     /// Output activation bits.
     pub output: u32,
-    /// Accumulator / bias bits.
+    /// Partial-sum bits: the accelerator's accumulator width, at which partial sums of a
+    /// split reduction are written to and read back from the output buffer.
     pub acc: u32,
+    /// Bias bits (the bias tensor's width; the accumulator's for a layer without one),
+    /// loaded with the weights.
+    pub bias: u32,
 }
 
 /// A tile of a convolution's loop nest.
@@ -438,7 +442,7 @@ fn search_conv(
     // a channel split would.
     let streams_outputs = hw.family.streams_outputs();
     let grouped = w.groups > 1;
-    let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.acc);
+    let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.bias);
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
     let lb_in = input_pass_bound(w, wd);
     // Every tile's inputs span at least one output pixel's window over all channels.
@@ -452,7 +456,7 @@ fn search_conv(
     let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
-        let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.acc);
+        let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.bias);
         let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
         let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
         [i, w_tile, o]
@@ -558,7 +562,7 @@ fn search_conv(
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
             // input channel, one output pixel) needs.
             let (tk, tc) = if grouped { (w.kg(), w.cg()) } else { (1, 1) };
-            let w_tile = bytes(tk * w.r * w.s * tc, wd.weight) + bytes(tk, wd.acc);
+            let w_tile = bytes(tk * w.r * w.s * tc, wd.weight) + bytes(tk, wd.bias);
             let out_bits = if !grouped && w.c > 1 { wd.acc } else { wd.output };
             let i = bytes(w.n * w.in_rows(1) * w.in_cols(1) * tc, wd.input);
             let o = if streams_outputs && (grouped || w.c <= 1) { 0 } else { bytes(w.n * tk, out_bits) };
@@ -1037,7 +1041,7 @@ mod tests {
         }
     }
 
-    const W8: Widths = Widths { weight: 8, input: 8, output: 8, acc: 32 };
+    const W8: Widths = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32 };
 
     /// Scores a tiling by its DRAM bits alone (then its tile count): the least traffic.
     struct DramOnly;
@@ -1078,7 +1082,7 @@ mod tests {
 
     fn compulsory(w: &ConvWork, wd: Widths) -> u64 {
         bits(w.weights(), wd.weight)
-            + bits(w.k, wd.acc)
+            + bits(w.k, wd.bias)
             + bits(w.ih * w.iw * w.c, wd.input)
             + bits(w.pixels() * w.k, wd.output)
     }
@@ -1180,7 +1184,7 @@ mod tests {
 
     pub(crate) fn arb_widths() -> impl Strategy<Value = Widths> {
         (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
-            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc })
+            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc, bias: 32 })
     }
 
     proptest! {

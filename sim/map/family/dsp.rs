@@ -226,6 +226,7 @@ pub fn conv_compute(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigur
         pe_local: OperandReads::default(),
         array: None,
         executed: w.macs(),
+        psum_passes: 1,
     }
 }
 

@@ -120,7 +120,15 @@ pub fn conv_compute(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> Compute
         Dataflow::Ws => (gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c), gemm.sr * gemm.sc),
         Dataflow::Is => (gemm.sr * gemm.sc, gemm.t.saturating_mul(gemm.sr).saturating_mul(folds_c)),
     };
+    // Output stationary: each PE keeps its output's sum over the whole reduction. Weight and
+    // input stationary: the reduction runs down the rows, so each of its row folds sends
+    // every output it touches out of the array as a partial sum.
+    let psum_passes = match m.dataflow {
+        Dataflow::Os => 1,
+        Dataflow::Ws | Dataflow::Is => folds_r.max(1),
+    };
     ComputeFigures {
+        psum_passes,
         cycles: Cycles(cycles.saturating_mul(repeats).saturating_mul(slow)),
         buffer: OperandReads {
             inputs: input_reads.saturating_mul(repeats),

@@ -77,6 +77,12 @@ pub struct ComputeFigures {
     /// convolution, fewer where a fast algorithm runs it (NVDLA's Winograd). Utilization
     /// counts these where they are fewer than the layer's MACs, so it never exceeds 1.
     pub executed: Macs,
+    /// How many times each output leaves the compute units as a partial sum of the whole
+    /// reduction (written to the output buffer at accumulator width and read back to be
+    /// added to): the array's row folds on a weight- or input-stationary array, whose
+    /// reduction runs down the rows; 1 where the units keep each sum until it is complete
+    /// (output stationary, NVDLA's CACC, the DSP's accumulator registers).
+    pub psum_passes: u64,
 }
 
 /// A convolution pass after the family's on-the-fly post-processing (see
