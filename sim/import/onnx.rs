@@ -22,7 +22,15 @@
 //! ONNX view into NHWC, which is how the data is already stored (tf2onnx emits it before a
 //! flatten to restore TensorFlow's flatten order). Reshape/Flatten/Gemm of a still-NCHW
 //! tensor is accepted only when H = W = 1 (where both orders agree). So a rank-4 network
-//! input is fed NHWC and a rank-4 network output comes out NHWC.
+//! input is fed NHWC and a rank-4 network output comes out NHWC. Every ONNX axis goes
+//! through `Layout::ir_axis` (Concat, Softmax, Pad, ReduceMean / ReduceMax, Gather, Split);
+//! any other `Transpose` becomes an IR TRANSPOSE whose permutation is the ONNX one composed
+//! with the two layouts (its output NCHW at rank 4). DepthToSpace in DCR mode and
+//! SpaceToDepth are TensorFlow's channel orders; CRD mode is a channel Gather into DCR order
+//! followed by DCR.
+//!
+//! **Element-wise.** Sigmoid, Tanh, HardSwish, LeakyRelu, Sqrt and Log are unary layers; a
+//! Relu or Clip with no single-use producer that takes a fused activation is one too.
 //!
 //! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
 //! -> Reshape`); once every input shape is fixed (a dynamic batch is 1; other dynamic
@@ -52,9 +60,9 @@ use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
-    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind, WeightSource,
 };
-use crate::ops::WeightLayout;
+use crate::ops::{OpFamily, WeightLayout};
 
 /// Why an ONNX model could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +281,17 @@ const KNOWN_OPS: &[&str] = &[
     "Gemm",
     "MatMul",
     "Softmax",
+    "Sigmoid",
+    "Tanh",
+    "HardSwish",
+    "LeakyRelu",
+    "Sqrt",
+    "Log",
+    "ReduceMax",
+    "Gather",
+    "Split",
+    "DepthToSpace",
+    "SpaceToDepth",
 ];
 
 /// Records an unsupported error's items (and `names`, the values it would have defined,
@@ -489,18 +508,39 @@ impl<'a> Importer<'a> {
 
     /// Adds a layer with a fresh output tensor named `out`, infers its shape and binds `out`.
     fn add_layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>, out: &str, layout: Layout) -> Res<TensorId> {
-        let tname = self.unique(out);
-        let t = self.g.add_tensor(Tensor::float(tname, Vec::new(), TensorKind::Activation));
+        let ids = self.add_layer_outputs(name, op, inputs, &[out.to_string()], layout)?;
+        Ok(ids[0])
+    }
+
+    /// [`Importer::add_layer`] for a layer with several outputs (Split), all in `layout`.
+    fn add_layer_outputs(
+        &mut self,
+        name: &str,
+        op: Op,
+        inputs: Vec<TensorId>,
+        outs: &[String],
+        layout: Layout,
+    ) -> Res<Vec<TensorId>> {
+        let ids: Vec<TensorId> = outs
+            .iter()
+            .map(|o| {
+                let tname = self.unique(o);
+                self.g.add_tensor(Tensor::float(tname, Vec::new(), TensorKind::Activation))
+            })
+            .collect();
         let lname = self.unique(&format!("layer:{name}"));
-        let layer = Layer { name: lname, op, inputs, outputs: vec![t], activation: Activation::None };
+        let layer = Layer { name: lname, op, inputs, outputs: ids.clone(), activation: Activation::None };
         let shapes = self.g.infer_layer(&layer).map_err(|source| ImportError::Ir { path: self.path.into(), source })?;
         for (&o, shape) in layer.outputs.iter().zip(shapes) {
             self.g.tensor_mut(o).shape = shape;
         }
         self.g.layers.push(layer);
-        self.producer.insert(t, self.g.layers.len() - 1);
-        self.values.insert(out.to_string(), Value::Act(t, layout));
-        Ok(t)
+        let li = self.g.layers.len() - 1;
+        for (&t, o) in ids.iter().zip(outs) {
+            self.producer.insert(t, li);
+            self.values.insert(o.clone(), Value::Act(t, layout));
+        }
+        Ok(ids)
     }
 
     fn run(mut self, graph: &pb::GraphProto) -> Res<Graph> {
@@ -914,14 +954,38 @@ impl<'a> Importer<'a> {
                         }
                     }
                 };
-                let li = self
-                    .fusable_producer(n, x)
-                    .filter(|&li| self.g.layers[li].activation == Activation::None)
-                    .ok_or_else(|| {
-                        self.unsupported(n, index, "an activation must follow a single-use layer output to be fused")
-                    })?;
-                self.g.layers[li].activation = act;
-                self.values.insert(out, Value::Act(x, l));
+                let fused = self.fusable_producer(n, x).filter(|&li| {
+                    let ly = &self.g.layers[li];
+                    ly.activation == Activation::None && ly.op.fused_activation()
+                });
+                match fused {
+                    Some(li) => {
+                        self.g.layers[li].activation = act;
+                        self.values.insert(out, Value::Act(x, l));
+                    }
+                    // No single-use producer that takes a fused activation: a layer of its own.
+                    None => {
+                        let kind = match act {
+                            Activation::Relu => UnaryKind::Relu,
+                            Activation::Relu6 => UnaryKind::Relu6,
+                            Activation::ReluN1To1 => UnaryKind::ReluN1To1,
+                            other => return Err(self.unsupported(n, index, &format!("activation {other:?}"))),
+                        };
+                        self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
+                    }
+                }
+            }
+            "Sigmoid" | "Tanh" | "HardSwish" | "LeakyRelu" | "Sqrt" | "Log" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let kind = match n.op_type.as_str() {
+                    "Sigmoid" => UnaryKind::Logistic,
+                    "Tanh" => UnaryKind::Tanh,
+                    "HardSwish" => UnaryKind::HardSwish,
+                    "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
+                    "Sqrt" => UnaryKind::Sqrt,
+                    _ => UnaryKind::Log,
+                };
+                self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
             }
             "MaxPool" | "AveragePool" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -1019,24 +1083,168 @@ impl<'a> Importer<'a> {
                 let (x, l) = self.act(n, index, 0)?;
                 let rank = self.g.tensor(x).shape.len();
                 let perm = attr_ints(n, "perm").unwrap_or_else(|| (0..rank as i64).rev().collect());
-                let identity = perm.iter().enumerate().all(|(i, &p)| p == i as i64);
-                if identity {
-                    self.values.insert(out, Value::Act(x, l));
-                } else if l == Layout::Nchw && perm == [0, 2, 3, 1] {
-                    // The NHWC view of an NCHW tensor is how the IR stores it already.
-                    self.values.insert(out, Value::Act(x, Layout::Same));
-                } else if l == Layout::Same && rank == 4 && perm == [0, 3, 1, 2] {
-                    // An NHWC tensor (tf2onnx's input) seen as NCHW: the IR keeps it NHWC.
-                    self.values.insert(out, Value::Act(x, Layout::Nchw));
-                } else {
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        &format!(
-                            "perm {perm:?} (only between NCHW and NHWC: 0,2,3,1 of an NCHW tensor, 0,3,1,2 of an NHWC one)"
-                        ),
-                    ));
+                let mut seen = vec![false; rank];
+                let valid = perm.len() == rank
+                    && perm.iter().all(|&p| {
+                        usize::try_from(p)
+                            .ok()
+                            .filter(|&p| p < rank)
+                            .is_some_and(|p| !std::mem::replace(&mut seen[p], true))
+                    });
+                if !valid {
+                    return Err(self.invalid(format!(
+                        "node {index} (Transpose): perm {perm:?} is not a permutation of 0..{rank}"
+                    )));
                 }
+                // The output's layout: the one that makes the IR permutation the identity
+                // (a change of view only, such as NCHW <-> NHWC), else NCHW for rank 4 (what
+                // Conv and pooling read) and the ONNX order otherwise.
+                let ir_perm = |out: Layout| -> Vec<usize> {
+                    (0..rank)
+                        .map(|d| {
+                            let onnx_out = match out {
+                                Layout::Same => d,
+                                Layout::Nchw => [0, 2, 3, 1][d],
+                            };
+                            l.ir_axis(perm[onnx_out], rank).unwrap_or(d)
+                        })
+                        .collect()
+                };
+                let identity = |p: &[usize]| p.iter().enumerate().all(|(i, &v)| v == i);
+                let candidates: &[Layout] = if rank == 4 { &[Layout::Nchw, Layout::Same] } else { &[Layout::Same] };
+                match candidates.iter().find(|&&c| identity(&ir_perm(c))) {
+                    Some(&c) => {
+                        self.values.insert(out, Value::Act(x, c));
+                    }
+                    None => {
+                        let layout = candidates[0];
+                        let op = Op::Layout(LayoutOp::Transpose { perm: ir_perm(layout) });
+                        self.add_layer(&name, op, vec![x], &out, layout)?;
+                    }
+                }
+            }
+            "Gather" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let idx = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no indices"))?;
+                let s = self.onnx_shape(x, l);
+                let rank = s.len();
+                let a = attr_i(n, "axis", 0);
+                let axis =
+                    l.ir_axis(a, rank).map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
+                let onnx_axis = if a < 0 { a + rank as i64 } else { a } as usize;
+                let dim = s[onnx_axis] as i64;
+                let indices = idx
+                    .i
+                    .iter()
+                    .map(|&v| if v < 0 { v + dim } else { v })
+                    .map(|v| usize::try_from(v).ok().filter(|&v| (v as i64) < dim))
+                    .collect::<Option<Vec<usize>>>()
+                    .ok_or_else(|| {
+                        self.invalid(format!("node {index} (Gather): indices {:?} outside 0..{dim}", idx.i))
+                    })?;
+                // An NCHW tensor keeps its layout when the gathered axis stays (one axis of
+                // indices); a scalar index of the channel axis leaves [N, H, W] in both orders.
+                let layout = match (l, idx.dims.len()) {
+                    (Layout::Same, _) => Layout::Same,
+                    (Layout::Nchw, 1) => Layout::Nchw,
+                    (Layout::Nchw, 0) if onnx_axis == 1 || s[1] == 1 => Layout::Same,
+                    (Layout::Nchw, q) => {
+                        return Err(self.unsupported(
+                            n,
+                            index,
+                            &format!("gathering axis {onnx_axis} of an NCHW tensor with rank-{q} indices (reorders C)"),
+                        ))
+                    }
+                };
+                let op = Op::Layout(LayoutOp::Gather { axis, indices, indices_shape: idx.dims.clone() });
+                self.add_layer(&name, op, vec![x], &out, layout)?;
+            }
+            "Split" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let s = self.onnx_shape(x, l);
+                let rank = s.len();
+                let a = attr_i(n, "axis", 0);
+                let axis =
+                    l.ir_axis(a, rank).map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
+                let dim = self.g.tensor(x).shape[axis];
+                let outs: Vec<String> = n.output.clone();
+                let k = outs.len();
+                // Sizes: the `split` input (opset 13+) or attribute (before), else equal
+                // pieces; opset 18's `num_outputs` makes the last piece the smaller one.
+                let given = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "split"));
+                let sizes: Vec<usize> = match given {
+                    Some(v) => {
+                        if v.len() != k || v.iter().any(|&p| p < 0) || v.iter().sum::<i64>() != dim as i64 {
+                            return Err(self.invalid(format!(
+                                "node {index} (Split): split {v:?} does not cut an axis of size {dim} into {k} outputs"
+                            )));
+                        }
+                        v.iter().map(|&p| p as usize).collect()
+                    }
+                    None if k == 0 => return Err(self.invalid(format!("node {index} (Split): no outputs"))),
+                    None => {
+                        let piece = if attr(n, "num_outputs").is_some() { dim.div_ceil(k) } else { dim / k };
+                        let last = dim.checked_sub(piece * (k - 1)).filter(|&r| r > 0 && r <= piece);
+                        let last = last.filter(|&r| r == piece || attr(n, "num_outputs").is_some());
+                        let last = last.ok_or_else(|| {
+                            self.invalid(format!(
+                                "node {index} (Split): an axis of size {dim} does not split into {k} pieces"
+                            ))
+                        })?;
+                        (0..k).map(|i| if i + 1 < k { piece } else { last }).collect()
+                    }
+                };
+                if outs.iter().any(String::is_empty) {
+                    return Err(self.unsupported(n, index, "an unused (empty) output"));
+                }
+                let op = Op::Layout(LayoutOp::Split { axis, sizes });
+                self.add_layer_outputs(&name, op, vec![x], &outs, l)?;
+            }
+            "DepthToSpace" | "SpaceToDepth" => {
+                let (x, l) = self.act(n, index, 0)?;
+                self.need_nchw(n, index, l)?;
+                let block = attr_i(n, "blocksize", 0);
+                let block = usize::try_from(block)
+                    .ok()
+                    .filter(|&b| b >= 1)
+                    .ok_or_else(|| self.invalid(format!("node {index} ({}): blocksize {block}", n.op_type)))?;
+                if n.op_type == "SpaceToDepth" {
+                    // ONNX's output channel (i*b + j)*C + c is TensorFlow's order.
+                    let op = Op::Layout(LayoutOp::SpaceToDepth { block });
+                    self.add_layer(&name, op, vec![x], &out, l)?;
+                    return Ok(());
+                }
+                let mut x = x;
+                match attr_s(n, "mode").as_str() {
+                    // DCR reads input channel (i*b + j)*C' + c: TensorFlow's order.
+                    "" | "DCR" => {}
+                    // CRD reads channel c*b*b + i*b + j: the channels are gathered into DCR
+                    // order first (a copy), then rearranged as DCR.
+                    "CRD" => {
+                        let c = self.g.tensor(x).shape[3];
+                        let bb = block * block;
+                        if c % bb != 0 {
+                            return Err(self
+                                .invalid(format!("node {index} (DepthToSpace): {c} channels for blocksize {block}")));
+                        }
+                        let cp = c / bb;
+                        let mut indices = vec![0usize; c];
+                        for ij in 0..bb {
+                            for ch in 0..cp {
+                                indices[ij * cp + ch] = ch * bb + ij;
+                            }
+                        }
+                        let op = Op::Layout(LayoutOp::Gather { axis: 3, indices, indices_shape: vec![c] });
+                        let g = self.add_layer(&format!("{name}/crd_to_dcr"), op, vec![x], &format!("{out}/dcr"), l)?;
+                        // In a QDQ model the copy keeps its input's integers and parameters.
+                        let (dtype, quant) = (self.g.tensor(x).dtype, self.g.tensor(x).quant.clone());
+                        let t = self.g.tensor_mut(g);
+                        (t.dtype, t.quant) = (dtype, quant);
+                        x = g;
+                    }
+                    other => return Err(self.unsupported(n, index, &format!("mode '{other}'"))),
+                }
+                self.add_layer(&name, Op::Layout(LayoutOp::DepthToSpace { block }), vec![x], &out, l)?;
             }
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -1065,7 +1273,7 @@ impl<'a> Importer<'a> {
                 self.reshape(n, index, &name, x, l, target, &out)?;
             }
             "Pad" => self.pad(n, index, &name, &out)?,
-            "ReduceMean" => {
+            "ReduceMean" | "ReduceMax" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let rank = self.g.tensor(x).shape.len();
                 // Axes: the attribute before opset 18, the optional input since.
@@ -1095,11 +1303,12 @@ impl<'a> Importer<'a> {
                         return Err(self.unsupported(
                             n,
                             index,
-                            &format!("a mean over axes {axes:?} of an NCHW tensor without keepdims (reorders C)"),
+                            &format!("a reduction over axes {axes:?} of an NCHW tensor without keepdims (reorders C)"),
                         ))
                     }
                 };
-                let op = Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: ir, keep_dims });
+                let kind = if n.op_type == "ReduceMax" { ReduceKind::Max } else { ReduceKind::Mean };
+                let op = Op::Reduce(Reduce { kind, axes: ir, keep_dims });
                 self.add_layer(&name, op, vec![x], &out, layout)?;
             }
             "Gemm" | "MatMul" => {

@@ -245,7 +245,7 @@ impl Importer<'_> {
                         ),
                     ));
                 }
-                self.quantize_layer_output(n, index, li, p.dtype, q)?;
+                self.quantize_layer_output(n, index, li, x, p.dtype, q)?;
                 self.values.insert(out, Value::QAct(x, l));
                 return Ok(());
             }
@@ -264,6 +264,7 @@ impl Importer<'_> {
         n: &pb::NodeProto,
         index: usize,
         li: usize,
+        x: TensorId,
         dtype: DataType,
         q: QuantParams,
     ) -> Res<()> {
@@ -322,8 +323,9 @@ impl Importer<'_> {
         if clamps_at_zero && layer.activation == Activation::None && layer.op.fused_activation() && own_params {
             layer.activation = Activation::Relu;
         }
-        let out = layer.outputs[0];
-        let t = self.g.tensor_mut(out);
+        // `x` is one of the layer's outputs (a Split has several, each with its own
+        // QuantizeLinear).
+        let t = self.g.tensor_mut(x);
         t.dtype = dtype;
         t.quant = Some(q);
         Ok(())
@@ -535,9 +537,8 @@ impl Importer<'_> {
             if matches!(l.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)) {
                 continue;
             }
-            let out = self.g.output(l);
             if let Some(t) = self.g.activation_inputs(l).find(|t| t.dtype.is_int()) {
-                if !out.dtype.is_int() {
+                if l.outputs.iter().any(|&o| !self.g.tensor(o).dtype.is_int()) {
                     return Err(self.invalid(format!(
                         "node '{}' ({}): its input '{}' is dequantized from a QuantizeLinear, but no QuantizeLinear follows it; accelsim runs QDQ graphs on integer kernels only (DQ -> op -> Q)",
                         l.name.trim_start_matches("layer:"),

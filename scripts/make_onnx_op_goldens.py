@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Makes the ONNX operator goldens under tests/fixtures/onnx_ops/ops/ (issue 13): one tiny
+model per operator use, in float and in QDQ form (x -> Q -> DQ -> op -> Q -> DQ -> y, int8),
+and onnxruntime's outputs on seeded inputs (graph optimizations off, so the QDQ models run
+as ONNX defines them: float ops between exact quantize / dequantize).
+
+Run in a throwaway virtual environment outside the repository:
+
+    python3 -m venv /work/venv-ops
+    /work/venv-ops/bin/pip install onnx onnxruntime numpy
+    /work/venv-ops/bin/python scripts/make_onnx_op_goldens.py tests/fixtures/onnx_ops/ops
+
+Files: `NAME.onnx`, `NAME.in0.bin` (the input) and `NAME.out{k}.bin` (output k), raw
+little-endian float32 in the ONNX tensor's own layout (NCHW); `manifest.json` lists the
+shapes, opsets and versions. Read by tests/onnx_op_goldens.rs.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/onnx_ops/ops"
+os.makedirs(OUT, exist_ok=True)
+rng = np.random.default_rng(1313)
+manifest = {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "models": {}}
+NOOPT = ort.SessionOptions()
+NOOPT.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+
+
+def const(name, value, dtype=np.float32):
+    return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
+
+
+def save(name, nodes, inits, in_shape, n_out, opset, x, qdq):
+    """Builds x -> nodes -> y0..y{n_out-1}, runs onnxruntime on `x`, writes everything."""
+    outs = [f"y{k}" for k in range(n_out)]
+    g = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+        [onnx.ValueInfoProto(name=o) for o in outs], inits,
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8 if opset <= 17 else 10
+    # The outputs' types and shapes from ONNX's shape inference.
+    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
+    for o in m.graph.output:
+        o.CopyFrom(inferred[o.name])
+    onnx.checker.check_model(m)
+    path = os.path.join(OUT, name + ".onnx")
+    onnx.save(m, path)
+    sess = ort.InferenceSession(path, NOOPT, providers=["CPUExecutionProvider"])
+    ys = sess.run(None, {"x": x})
+    x.astype("<f4").tofile(os.path.join(OUT, f"{name}.in0.bin"))
+    for k, y in enumerate(ys):
+        y.astype("<f4").tofile(os.path.join(OUT, f"{name}.out{k}.bin"))
+    manifest["models"][name] = {
+        "opset": opset,
+        "qdq": qdq,
+        "input": list(x.shape),
+        "outputs": [list(y.shape) for y in ys],
+        "ops": sorted({n.op_type for n in nodes}),
+    }
+
+
+def case(name, make, in_shape, opset=13, lo=-3.0, hi=3.0, n_out=1, out_q=None):
+    """One op use, in float and in QDQ form. `make(src, dst)` returns (nodes, initializers)
+    computing the outputs dst[k] from tensor src; `out_q` is the QDQ output's (scale,
+    zero point) (None: the input's, as pass-through ops need)."""
+    x = rng.uniform(lo, hi, in_shape).astype(np.float32)
+    # Edge inputs: the range ends (saturating the quantizer) and zero.
+    flat = x.reshape(-1)
+    flat[:3] = [lo, hi, 0.0]
+    nodes, inits = make("x", [f"y{k}" for k in range(n_out)])
+    save(name, nodes, inits, in_shape, n_out, opset, x, False)
+    if out_q is False:
+        return
+    # Input parameters: int8 over [lo, hi] with the zero point where the range puts it.
+    s_in = np.float32((hi - lo) / 255.0)
+    z_in = int(np.clip(np.round(-128 - lo / s_in), -128, 127))
+    s_out, z_out = out_q if out_q is not None else (s_in, z_in)
+    q = [
+        const("s_in", s_in), const("z_in", z_in, np.int8),
+        const("s_out", np.float32(s_out)), const("z_out", z_out, np.int8),
+    ]
+    pre = [
+        helper.make_node("QuantizeLinear", ["x", "s_in", "z_in"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "s_in", "z_in"], ["xd"]),
+    ]
+    body, inits = make("xd", [f"r{k}" for k in range(n_out)])
+    post = []
+    for k in range(n_out):
+        post += [
+            helper.make_node("QuantizeLinear", [f"r{k}", "s_out", "z_out"], [f"rq{k}"]),
+            helper.make_node("DequantizeLinear", [f"rq{k}", "s_out", "z_out"], [f"y{k}"]),
+        ]
+    save(name + "_qdq", pre + body + post, inits + q, in_shape, n_out, opset, x, True)
+
+
+def unary(op, **attrs):
+    return lambda src, dst: ([helper.make_node(op, [src], dst, **attrs)], [])
+
+
+S = [1, 8, 6, 4]
+case("sigmoid", unary("Sigmoid"), S, out_q=(1 / 256, -128))
+case("tanh", unary("Tanh"), S, out_q=(1 / 128, 0))
+case("relu", unary("Relu"), S, out_q=(3 / 255, -128))
+case("clip6", lambda s, d: ([helper.make_node("Clip", [s, "lo", "hi"], d)], [const("lo", 0.0), const("hi", 6.0)]),
+     S, lo=-4.0, hi=8.0, out_q=(6 / 255, -128))
+case("leaky_relu", unary("LeakyRelu", alpha=0.2), S, out_q=(3.6 / 255, -43))
+case("hard_swish", unary("HardSwish"), S, opset=14, out_q=(3.375 / 255, -94))
+case("sqrt", unary("Sqrt"), S, lo=0.01, hi=4.0, out_q=False)
+case("log", unary("Log"), S, lo=0.01, hi=4.0, out_q=False)
+case("reduce_max_c", unary("ReduceMax", axes=[1], keepdims=1), S)
+case("reduce_max_hw_opset18",
+     lambda s, d: ([helper.make_node("ReduceMax", [s, "axes"], d, keepdims=0)], [const("axes", [2, 3], np.int64)]),
+     S, opset=18)
+case("split_attr_opset11", unary("Split", axis=1, split=[3, 5]), S, opset=11, n_out=2)
+case("split_input_opset13",
+     lambda s, d: ([helper.make_node("Split", [s, "sp"], d, axis=2)], [const("sp", [2, 4], np.int64)]),
+     S, n_out=2)
+case("split_equal_opset13", unary("Split", axis=-1), S, n_out=2)
+case("split_num_outputs_opset18", unary("Split", axis=1, num_outputs=3), S, opset=18, n_out=3)
+case("gather_channels",
+     lambda s, d: ([helper.make_node("Gather", [s, "idx"], d, axis=1)], [const("idx", [3, 0, -1, 5], np.int64)]),
+     S)
+case("gather_one_channel",
+     lambda s, d: ([helper.make_node("Gather", [s, "idx"], d, axis=1)], [const("idx", 2, np.int64)]), S)
+case("depth_to_space_dcr", unary("DepthToSpace", blocksize=2, mode="DCR"), S)
+case("depth_to_space_crd", unary("DepthToSpace", blocksize=2, mode="CRD"), S)
+case("space_to_depth", unary("SpaceToDepth", blocksize=2), S)
+case("transpose_hw", unary("Transpose", perm=[0, 1, 3, 2]), S)
+case("transpose_to_nhwc_then_swap", unary("Transpose", perm=[0, 2, 1, 3]), S)
+
+with open(os.path.join(OUT, "manifest.json"), "w") as f:
+    json.dump(manifest, f, indent=1)
+print(len(manifest["models"]), "models in", OUT)

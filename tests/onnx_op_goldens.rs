@@ -1,0 +1,173 @@
+//! ONNX operators against onnxruntime (`tests/fixtures/onnx_ops/ops/`, made by
+//! `scripts/make_onnx_op_goldens.py`): one tiny model per operator use, in float and in QDQ
+//! form (int8, x -> Q -> DQ -> op -> Q -> DQ), with onnxruntime's outputs (graph
+//! optimizations off). Float models must agree to float rounding; QDQ models exactly through
+//! accelsim's exact-QDQ reference and within the LSBs pinned per model through the integer
+//! kernels (LiteRT arithmetic: tables and fixed-point rescales, not float).
+
+use accelsim::import::onnx::import_onnx;
+use accelsim::ir::Graph;
+use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Executor, Values};
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx_ops/ops")
+}
+
+fn read_f32(name: &str) -> Vec<f32> {
+    let p = dir().join(name);
+    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn manifest(model: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir().join("manifest.json")).expect("manifest.json");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("manifest");
+    let entry = m["models"][model].clone();
+    assert!(entry.is_object(), "{model} is not in manifest.json");
+    entry
+}
+
+fn shape_of(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim") as usize).collect()
+}
+
+/// Row-major `x` of ONNX shape [n, c, h, w] reordered to [n, h, w, c].
+fn nchw_to_nhwc(x: &[f32], s: &[usize]) -> Vec<f32> {
+    let [n, c, h, w] = [s[0], s[1], s[2], s[3]];
+    let mut out = Vec::with_capacity(x.len());
+    for b in 0..n {
+        for y in 0..h {
+            for xx in 0..w {
+                out.extend((0..c).map(|k| x[((b * c + k) * h + y) * w + xx]));
+            }
+        }
+    }
+    out
+}
+
+/// `x` of ONNX shape `onnx` in the layout of IR shape `ir`: as it is, or NCHW stored NHWC.
+fn to_ir(x: Vec<f32>, onnx: &[usize], ir: &[usize]) -> Vec<f32> {
+    if ir == onnx {
+        x
+    } else {
+        assert_eq!(ir, [onnx[0], onnx[2], onnx[3], onnx[1]], "IR shape {ir:?} for ONNX shape {onnx:?}");
+        nchw_to_nhwc(&x, onnx)
+    }
+}
+
+struct Case {
+    g: Graph,
+    x: Vec<f32>,
+    want: Vec<Vec<f32>>,
+}
+
+fn load(model: &str) -> Case {
+    let g = import_onnx(dir().join(format!("{model}.onnx"))).unwrap_or_else(|e| panic!("{model}: {e}"));
+    let m = manifest(model);
+    let x = to_ir(read_f32(&format!("{model}.in0.bin")), &shape_of(&m["input"]), &g.tensor(g.inputs[0]).shape);
+    let outs = m["outputs"].as_array().expect("outputs");
+    assert_eq!(g.outputs.len(), outs.len(), "{model}: outputs");
+    let want = outs
+        .iter()
+        .enumerate()
+        .map(|(k, s)| to_ir(read_f32(&format!("{model}.out{k}.bin")), &shape_of(s), &g.tensor(g.outputs[k]).shape))
+        .collect();
+    Case { g, x, want }
+}
+
+fn floats(v: Option<&Values>) -> Vec<f32> {
+    match v {
+        Some(Values::F32(v)) => v.clone(),
+        other => panic!("expected floats, got {other:?}"),
+    }
+}
+
+/// Float: every output within 2 float32 ulps-ish (relative 1e-6, absolute 1e-6) of
+/// onnxruntime's (its Sigmoid / Tanh are MLAS approximations).
+fn check_float(model: &str) {
+    let c = load(model);
+    let vals = run_float(&c.g, std::slice::from_ref(&c.x)).unwrap_or_else(|e| panic!("{model}: {e}"));
+    for (k, want) in c.want.iter().enumerate() {
+        let got = floats(value_of(&vals, c.g.outputs[k]));
+        assert_eq!(got.len(), want.len(), "{model} output {k}");
+        let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "{model} output {k}: relative diff {worst}\n got {got:?}\nwant {want:?}");
+    }
+}
+
+/// QDQ: the exact-QDQ reference equals onnxruntime within `ref_lsb` (0 where the float op is
+/// exact; onnxruntime's MLAS Sigmoid and Tanh can land on the other side of a rounding
+/// boundary) and the integer kernels within `int_lsb`.
+fn check_qdq(model: &str, ref_lsb: i64, int_lsb: i64) {
+    let c = load(model);
+    assert!(c.g.layers.iter().any(|l| c.g.tensor(l.outputs[0]).dtype.is_int()), "{model}: not quantized");
+    let x = Values::F32(c.x.clone());
+    let exact = run_qdq_reference(&c.g, std::slice::from_ref(&x)).unwrap_or_else(|e| panic!("{model}: {e}"));
+    let int = Executor::new(&c.g, Arithmetic::default())
+        .unwrap_or_else(|e| panic!("{model}: {e}"))
+        .run(&[x])
+        .unwrap_or_else(|e| panic!("{model}: {e}"));
+    for (k, want) in c.want.iter().enumerate() {
+        let o = c.g.outputs[k];
+        let dq = c.g.layers.iter().find(|l| l.outputs[0] == o).expect("output layer");
+        let scale = c.g.tensor(dq.inputs[0]).quant.as_ref().expect("quantized").scales[0];
+        let lsb = |got: &[f32]| {
+            assert_eq!(got.len(), want.len(), "{model} output {k}");
+            got.iter().zip(want).map(|(a, b)| ((a - b) / scale).abs().round() as i64).max().unwrap_or(0)
+        };
+        let (r, i) = (lsb(&floats(value_of(&exact, o))), lsb(&floats(value_of(&int, o))));
+        eprintln!("{model} output {k}: exact QDQ {r} LSB, integer kernels {i} LSB");
+        assert!(r <= ref_lsb, "{model} output {k}: exact QDQ reference {r} LSB from onnxruntime");
+        assert!(i <= int_lsb, "{model} output {k}: integer kernels {i} LSB from onnxruntime");
+    }
+}
+
+const FLOAT_MODELS: &[&str] = &[
+    "sigmoid",
+    "tanh",
+    "relu",
+    "clip6",
+    "leaky_relu",
+    "hard_swish",
+    "sqrt",
+    "log",
+    "reduce_max_c",
+    "reduce_max_hw_opset18",
+    "split_attr_opset11",
+    "split_input_opset13",
+    "split_equal_opset13",
+    "split_num_outputs_opset18",
+    "gather_channels",
+    "gather_one_channel",
+    "depth_to_space_dcr",
+    "depth_to_space_crd",
+    "space_to_depth",
+    "transpose_hw",
+    "transpose_to_nhwc_then_swap",
+];
+
+#[test]
+fn float_operators_match_onnxruntime() {
+    for m in FLOAT_MODELS {
+        check_float(m);
+    }
+}
+
+#[test]
+fn qdq_element_wise_operators_match_onnxruntime() {
+    for (m, r, i) in
+        [("sigmoid", 0, 0), ("tanh", 0, 0), ("relu", 0, 0), ("clip6", 0, 0), ("leaky_relu", 0, 1), ("hard_swish", 0, 0)]
+    {
+        check_qdq(&format!("{m}_qdq"), r, i);
+    }
+}
+
+#[test]
+fn qdq_data_movement_and_reductions_are_exact() {
+    for m in FLOAT_MODELS.iter().filter(|m| {
+        !matches!(**m, "sigmoid" | "tanh" | "relu" | "clip6" | "leaky_relu" | "hard_swish" | "sqrt" | "log")
+    }) {
+        check_qdq(&format!("{m}_qdq"), 0, 0);
+    }
+}
