@@ -22,6 +22,7 @@ pub mod plot;
 pub mod quant;
 pub mod report;
 pub mod schedule;
+pub mod search;
 pub mod simulate;
 pub mod source;
 pub mod sweep;

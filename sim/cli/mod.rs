@@ -8,6 +8,7 @@ pub mod output;
 mod plot;
 mod quantize;
 mod run;
+mod search;
 mod sensitivity;
 mod sweep;
 pub mod sweep_stream;
@@ -34,6 +35,9 @@ pub enum Command {
     Quantize(quantize::QuantizeArgs),
     /// Per-layer sensitivity: each layer alone at each width, the rest at a reference width.
     Sensitivity(sensitivity::SensitivityArgs),
+    /// Mixed precision: per-layer widths searched against the accelerator's cost, every
+    /// reported point verified bit-exactly.
+    Search(search::SearchArgs),
     /// NVIDIA's NVDLA spreadsheet estimator: per-layer rows and frames/s.
     NvdlaEstimate(estimate::EstimateArgs),
     /// Cost the cartesian product of accelerators, networks, widths and overrides.
@@ -73,6 +77,7 @@ pub fn main_with(cli: Cli) -> miette::Result<()> {
         Command::Exec(a) => exec::exec(&a),
         Command::Quantize(a) => quantize::quantize(&a),
         Command::Sensitivity(a) => sensitivity::run(&a),
+        Command::Search(a) => search::run(&a),
         Command::NvdlaEstimate(a) => estimate::run(&a),
         Command::Sweep(a) => sweep::sweep(&a),
         Command::Merge(a) => sweep::merge(&a),

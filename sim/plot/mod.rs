@@ -726,10 +726,16 @@ fn pareto(f: Fig, t: &Table, sqnr_col: &str) -> Result<(), PlotError> {
     let lat_all = finite_max(rows.iter().map(|r| latency_s(t, r)));
     let (tdiv, tunit) = style::unit_for(lat_all, TIME_UNITS);
     let front_style = series(1);
-    let entries = vec![
+    // `accelsim search` output: its uniform-width points drawn apart from the mixed ones.
+    let point_col = t.col("point");
+    let uniform_style = series(2);
+    let mut entries = vec![
         ("design point".to_string(), Key::Point(style::SeriesStyle { color: RGBColor(160, 160, 160), ..series(0) })),
         ("Pareto front".to_string(), Key::Line(front_style)),
     ];
+    if point_col.is_some() {
+        entries.push(("uniform widths".to_string(), Key::Point(uniform_style)));
+    }
     let (main, side) = with_legend(&f, &entries);
     style::legend(&side, &f.size, None, &entries)?;
     let cols = if networks.len() > 1 { 2 } else { 1 };
@@ -789,6 +795,24 @@ fn pareto(f: Fig, t: &Table, sqnr_col: &str) -> Result<(), PlotError> {
                 EmptyElement::at(*p) + Polygon::new(style::marker_points(style::Marker::Circle, r), grey.filled())
             }))
             .map_err(pe)?;
+        if let Some(pc) = point_col {
+            let ru = f.size.pt(2.6);
+            chart
+                .draw_series(
+                    drawn
+                        .iter()
+                        .zip(&mine)
+                        .filter(|(p, r)| r[pc] == "uniform" && p.0.is_finite() && p.1.is_finite())
+                        .map(|(p, _)| {
+                            EmptyElement::at(*p)
+                                + Polygon::new(
+                                    style::marker_points(uniform_style.marker, ru),
+                                    uniform_style.color.filled(),
+                                )
+                        }),
+                )
+                .map_err(pe)?;
+        }
         let fp: Vec<(f64, f64)> = front.iter().map(|&i| drawn[i]).collect();
         style::line(&mut chart, fp.clone(), &front_style)?;
         let rf = f.size.pt(2.8);
