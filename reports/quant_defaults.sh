@@ -22,6 +22,8 @@ CHOICES=(
   "mse|--method mse"
   "w minmax, a mse|--weight-method minmax --act-method mse"
   "w mse, a minmax|--weight-method mse --act-method minmax"
+  "minmax, learned rounding|--method minmax --rounding learned"
+  "mse, learned rounding|--method mse --rounding learned"
   "minmax+BC|--method minmax --bias-correction"
   "mse+BC|--method mse --bias-correction"
   "minmax asymmetric w|--method minmax --scheme asymmetric"
@@ -81,7 +83,8 @@ table "digits_cnn_relu6 (ReLU6)" tests/fixtures/digits/digits_cnn_relu6.tflite
   echo "(against their labels), then the output SQNR against the float model. Weights per-channel,"
   echo "symmetric unless the row says otherwise; activations asymmetric per tensor at 8 bits;"
   echo "calibration on the 100 calib images (none for data-free rows). BC = bias correction"
-  echo "(empirical with calibration data, analytic data-free); CLE = cross-layer equalization with"
+  echo "(empirical with calibration data, analytic data-free); learned rounding = AdaRound,"
+  echo "\`--rounding learned\` (1000 Adam steps per channel); CLE = cross-layer equalization with"
   echo "ReLU6 replaced by ReLU (\`replace\`) or kept exact (\`keep\`)."
   echo
   cat "$TMP/body.md"

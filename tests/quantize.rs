@@ -290,3 +290,38 @@ fn mobilenet_v1_four_bit_orderings() {
     assert!(pc > pt, "w4 per-channel {pc} dB vs per-tensor {pt} dB");
     assert!(pt_eq > pt, "w4 per-tensor + CLE + BC {pt_eq} dB vs per-tensor {pt} dB");
 }
+
+/// Learned rounding (AdaRound) on the digit classifier trained on real data: at 3 bits it
+/// reconstructs the float network far better than nearest rounding with the same scales,
+/// keeps the labelled accuracy, is deterministic, and refuses data-free mode.
+#[test]
+fn learned_rounding_beats_nearest_at_three_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| s(shared().join("digits_dev").join(f));
+    let model = s(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite"));
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut c = bin();
+        c.args(["quantize", "--model", &model, "--calib", &d("calib_x_nhwc.npy"), "--eval", &d("eval_x_nhwc.npy")]);
+        c.args(["--labels", &d("eval_y.npy"), "--wbits", "3", "--format", "json", "--out", out.to_str().unwrap()]);
+        let o = c.args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), std::fs::read(out).unwrap())
+    };
+    let (near, _) = run("n.aqm", &[]);
+    let (learned, a) = run("l.aqm", &["--rounding", "learned", "--rounding-iterations", "300"]);
+    let (_, b) = run("l2.aqm", &["--rounding", "learned", "--rounding-iterations", "300"]);
+    assert_eq!(a, b, "learned rounding is deterministic");
+    let sq = |r: &serde_json::Value| r["output"]["sqnr_db"].as_f64().unwrap();
+    let top1 = |r: &serde_json::Value| r["output"]["top1_accuracy"].as_f64().unwrap();
+    // Measured: 13.4 dB nearest, 22.0 dB learned (300 steps); 294 and 291 of 300 images.
+    assert!(sq(&learned) > sq(&near) + 5.0, "{} vs {}", sq(&learned), sq(&near));
+    assert!(top1(&learned) >= top1(&near) - 0.02, "{} vs {}", top1(&learned), top1(&near));
+    assert_eq!(learned["config"]["rounding"], "learned");
+    let o = bin()
+        .args(["quantize", "--model", &model, "--data-free", "--rounding", "learned", "--out"])
+        .arg(dir.path().join("x.aqm"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--calib"));
+}

@@ -15,7 +15,7 @@ use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{check_labels, classes, evaluate, EvalReport, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
-use crate::quant::{calib, check_width, cle, data_free, synthetic, Precision, WidthPlan};
+use crate::quant::{adaround, calib, check_width, cle, data_free, synthetic, Precision, WidthPlan};
 
 /// Weight scale granularity.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +109,16 @@ impl Methods {
     }
 }
 
+/// How weights are rounded to their integers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// To the nearest integer.
+    Nearest,
+    /// Up or down, learned per weight to reconstruct each layer's float output on the
+    /// calibration data (AdaRound, `quant/adaround.rs`); needs --calib.
+    Learned,
+}
+
 /// What `--cle` does with ReLU6 activations (see `quant::cle`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CleRelu6 {
@@ -159,6 +169,12 @@ pub struct QuantizeArgs {
     /// Threshold methods.
     #[command(flatten)]
     pub methods: Methods,
+    /// Weight rounding.
+    #[arg(long, value_enum, default_value_t = Rounding::Nearest)]
+    pub rounding: Rounding,
+    /// Adam steps per output channel of `--rounding learned`.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rounding_iterations: u32,
     /// Cross-layer equalization (Nagel et al. 2019).
     #[arg(long)]
     pub cle: bool,
@@ -306,6 +322,7 @@ fn report_json(
             "method": format!("{:?}", args.methods.method).to_lowercase(),
             "weight_method": format!("{:?}", args.methods.weights()).to_lowercase(),
             "act_method": format!("{:?}", args.methods.activations()).to_lowercase(),
+            "rounding": format!("{:?}", args.rounding).to_lowercase(),
             "cle": args.cle, "cle_pairs": pairs, "cle_relu6": format!("{relu6:?}").to_lowercase(), "bias_correction": args.bias_correction, "data_free": args.data_free,
         },
     });
@@ -381,17 +398,31 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         CleRelu6::Keep => cle::Relu6::Keep,
     };
     let pairs = if args.cle { cle::equalize_with(&mut reference, 50, relu6) } else { 0 };
-    let cal = if args.data_free {
-        data_free::statistics(&reference)
+    if args.rounding == Rounding::Learned && args.data_free {
+        return Err(miette!(
+            "--rounding learned reconstructs layer outputs on calibration data: give --calib, not --data-free"
+        ));
+    }
+    let (cal, calib_inputs) = if args.data_free {
+        (data_free::statistics(&reference), Vec::new())
     } else {
         let inputs = match &args.calib {
             Some(p) => load_images(p, &in_shape)?,
             None if synthetic_weights => synthetic::uniform_inputs(8, g.tensor(input).elements() as usize, args.seed),
             None => return Err(miette!("quantize needs --calib FILE.npy or --data-free")),
         };
-        calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?
+        (calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?, inputs)
     };
-    let q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    let mut q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    if args.rounding == Rounding::Learned {
+        let grams = adaround::layer_grams(&reference, &calib_inputs)
+            .into_diagnostic()
+            .wrap_err("calibration run for learned rounding failed")?;
+        let means = |t: usize| cal.tensors.get(t).cloned().flatten().map(|s| s.channel_mean);
+        let opt = adaround::Options { iterations: args.rounding_iterations as usize, ..Default::default() };
+        adaround::apply(&reference, &mut q, &grams, args.bias_correction.then_some(&means as _), &opt);
+        q.validate().into_diagnostic().wrap_err("the graph with learned rounding is not valid")?;
+    }
     for n in cfg.widths.widened(&g) {
         eprintln!("note: {n}");
     }

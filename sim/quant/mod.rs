@@ -14,6 +14,7 @@
 //! exports arrive folded; the ONNX importer folds `BatchNormalization` into the conv), so
 //! graphs reaching this module have no BN layers: the IR has no BN operator.
 
+pub mod adaround;
 pub mod bias_correction;
 pub mod calib;
 pub mod cle;
