@@ -174,6 +174,19 @@ case("conv_transpose_k2s2_nobias", conv_transpose(4, 3, [2, 2], -3.0, 3.0, 33, b
 case("conv_transpose_asym", conv_transpose(4, 2, [3, 2], -3.0, 3.0, 34, strides=[3, 1], pads=[2, 0, 0, 1]),
      T, out_q=(6 / 255, 0))
 
+# MatMul of two activations (attention's Q K^T): the input by itself, and by its transpose.
+case("matmul_self", lambda s, d: ([helper.make_node("MatMul", [s, s], d)], []), [2, 6, 6], out_q=(44 / 255, 0))
+def matmul_transposed(src, dst):
+    t = [helper.make_node("Transpose", [src], ["t"], perm=[0, 2, 1])]
+    if src != "x":
+        # QDQ: the transpose's output quantized again with the input's parameters.
+        t += [helper.make_node("QuantizeLinear", ["t", "s_in", "z_in"], ["tq"]),
+              helper.make_node("DequantizeLinear", ["tq", "s_in", "z_in"], ["td"])]
+    return t + [helper.make_node("MatMul", [src, t[-1].output[0]], dst)], []
+
+
+case("matmul_transposed", matmul_transposed, [2, 5, 8], out_q=(60 / 255, 0))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(len(manifest["models"]), "models in", OUT)

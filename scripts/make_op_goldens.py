@@ -180,6 +180,12 @@ def cases():
     c.append(Case("transpose_conv_odd", [[1, 4, 4, 8]], tconv(8, 5, [3, 3], [7, 8], [1, 2, 2, 1], "SAME", 23, True)))
     c.append(Case("transpose_conv_valid", [[1, 4, 5, 8]], tconv(8, 6, [2, 3], [8, 7], [1, 2, 1, 1], "VALID", 25)))
     c.append(Case("transpose_conv_k4", [[1, 4, 4, 16]], tconv(16, 8, [4, 4], [8, 8], [1, 2, 2, 1], "SAME", 27, True)))
+    # BATCH_MATMUL of two activations (attention's Q K^T and P V): batch axes broadcast,
+    # the adjoint flags, rank 3 and 4.
+    c.append(Case("batch_matmul", [[2, 5, 8], [2, 8, 6]], lambda x, y: tf.matmul(x, y)))
+    c.append(Case("batch_matmul_adj_y", [[1, 3, 5, 8], [1, 3, 7, 8]], lambda x, y: tf.matmul(x, y, transpose_b=True)))
+    c.append(Case("batch_matmul_bcast", [[2, 3, 4, 8], [1, 1, 8, 5]], lambda x, y: tf.matmul(x, y)))
+    c.append(Case("batch_matmul_adj_x", [[3, 8, 5], [3, 8, 4]], lambda x, y: tf.matmul(x, y, transpose_a=True)))
     # Float16 weights (DEQUANTIZE of fp16 constants at the converter's fp16 quantization).
     w = const([3, 3, 16, 8], 11, -0.5, 0.5)
     c.append(

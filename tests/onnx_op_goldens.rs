@@ -149,6 +149,8 @@ const FLOAT_MODELS: &[&str] = &[
     "conv_transpose_k4s2",
     "conv_transpose_k2s2_nobias",
     "conv_transpose_asym",
+    "matmul_self",
+    "matmul_transposed",
 ];
 
 #[test]
@@ -172,6 +174,7 @@ fn qdq_data_movement_and_reductions_are_exact() {
     for m in FLOAT_MODELS.iter().filter(|m| {
         !matches!(**m, "sigmoid" | "tanh" | "relu" | "clip6" | "leaky_relu" | "hard_swish" | "sqrt" | "log")
             && !m.starts_with("conv_transpose")
+            && !m.starts_with("matmul")
     }) {
         check_qdq(&format!("{m}_qdq"), 0, 0);
     }
@@ -183,6 +186,15 @@ fn qdq_data_movement_and_reductions_are_exact() {
 #[test]
 fn qdq_conv_transpose_matches_onnxruntime() {
     for m in ["conv_transpose_s2", "conv_transpose_k4s2", "conv_transpose_k2s2_nobias", "conv_transpose_asym"] {
+        check_qdq(&format!("{m}_qdq"), 0, 1);
+    }
+}
+
+/// MatMul of two activations: the exact-QDQ reference sums floats, the integer kernels
+/// requantize the exact int32 sum in fixed point (LiteRT's BATCH_MATMUL).
+#[test]
+fn qdq_matmul_of_two_activations_matches_onnxruntime() {
+    for m in ["matmul_self", "matmul_transposed"] {
         check_qdq(&format!("{m}_qdq"), 0, 1);
     }
 }

@@ -11,7 +11,7 @@
 use accelsim::export::tflite::to_tflite;
 use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
-    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
+    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, MatMul, Op, Padding, Pool,
     PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
     TransposeConv, UnaryKind, WeightSource,
 };
@@ -31,6 +31,7 @@ fn family(op: &Op) -> &'static str {
         Op::Conv2d(_) => "conv",
         Op::FullyConnected(_) => "fc",
         Op::TransposeConv(_) => "tconv",
+        Op::MatMul(_) => "matmul",
         Op::Binary(BinaryKind::Add) => "binary:add",
         Op::Binary(BinaryKind::Sub) => "binary:sub",
         Op::Binary(BinaryKind::Mul) => "binary:mul",
@@ -73,6 +74,7 @@ const ALL_FAMILIES: &[&str] = &[
     "conv",
     "fc",
     "tconv",
+    "matmul",
     "binary:add",
     "binary:sub",
     "binary:mul",
@@ -291,6 +293,25 @@ fn cases() -> Vec<Case> {
         // each end), so 10 x 10 x 3 x 2 products; the four sub-pixel phases' convolutions
         // (2x2, 2x1, 1x2 and 1x1 taps over 3x3, 3x4, 4x3 and 4x4 outputs) count the same.
         macs: 100 * 3 * 2,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Batched product of two activations, the second read transposed: per (n, h) row,
+    // out[w, v] = sum_c x0[n, h, w, c] x1[n, h, v, c].
+    let mut r = Vec::new();
+    for h in 0..4 {
+        for wq in 0..4 {
+            for v in 0..4 {
+                r.push((0..3).map(|c| at(&x0, X, 0, h, wq, c) * at(&x1, X, 0, h, v, c)).sum());
+            }
+        }
+    }
+    out.push(Case {
+        name: "matmul",
+        graph: graph("matmul", Op::MatMul(MatMul { adj_x: false, adj_y: true }), 2, vec![]),
+        shape: vec![1, 4, 4, 4],
+        macs: 4 * 4 * 4 * 3,
         reference: r,
         quantizable: true,
     });
@@ -729,7 +750,7 @@ fn shapes_macs_and_work() {
         }
         let work = work_of(g, l).expect("one phase");
         match (&l.op, work) {
-            (Op::Conv2d(_) | Op::FullyConnected(_), Work::Conv(w)) => {
+            (Op::Conv2d(_) | Op::FullyConnected(_) | Op::MatMul(_), Work::Conv(w)) => {
                 assert_eq!(w.macs().get(), c.macs, "{}: the loop nest's MACs", c.name)
             }
             (Op::Layout(Layout::Reshape { .. }), Work::Free) => {}

@@ -264,3 +264,31 @@ fn transposed_convolutions_run_on_every_preset() {
         }
     }
 }
+
+/// Products of two activations (TFLite BATCH_MATMUL with broadcast batch axes, ONNX QDQ
+/// MatMul of an input and its transpose; issue 13) get a full table on every preset: a
+/// `matmul` row costed as one GEMM per batch matrix whose second operand is the activation,
+/// run in a compute mode selected by the two operands' widths.
+#[test]
+fn matmuls_of_two_activations_run_on_every_preset() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let models = [
+        ("tests/fixtures/ops/batch_matmul_bcast_int8.tflite", 2 * 3 * 4 * 8 * 5),
+        ("tests/fixtures/onnx_ops/ops/matmul_transposed_qdq.onnx", 2 * 5 * 8 * 5),
+    ];
+    for hw in presets::names() {
+        for (m, macs) in models {
+            let v = json_run(&["--hw", hw, "--model", root.join(m).to_str().expect("utf8")]);
+            assert_eq!(v["totals"]["macs"].as_u64(), Some(macs), "{hw} {m}");
+            let layers = v["layers"].as_array().expect("layers");
+            let t = layers.iter().find(|l| l["op"] == "matmul").unwrap_or_else(|| panic!("{hw} {m}: no matmul row"));
+            assert_eq!(t["macs"].as_u64(), Some(macs), "{hw} {m}");
+            // The operands' widths select a compute mode (8x8, or 16x16 where it is the only one).
+            assert!(t["mode"].as_str().is_some_and(|mode| mode.contains('x')), "{hw} {m}: {}", t["mode"]);
+            for k in ["cycles", "dram_read_bytes", "dram_write_bytes"] {
+                assert!(t[k].as_u64().is_some_and(|c| c > 0), "{hw} {m}: {k} = {}", t[k]);
+            }
+            assert!(t["energy_pj"].as_f64().is_some_and(|e| e > 0.0), "{hw} {m}: energy");
+        }
+    }
+}

@@ -395,6 +395,12 @@ impl Writer<'_> {
                 };
                 (OpCode { op: B::TransposeConv, version }, Some(O::TransposeConvOptions(Box::new(o))))
             }
+            Op::MatMul(m) => {
+                let o = fb::BatchMatMulOptions { adj_x: m.adj_x, adj_y: m.adj_y, ..Default::default() };
+                // The converter writes version 2 for int8 and int16 alike.
+                let version = copy_version(out, [1, 2, 2]);
+                (OpCode { op: B::BatchMatmul, version }, Some(O::BatchMatMulOptions(Box::new(o))))
+            }
             Op::FullyConnected(f) => {
                 if !f.bias {
                     inputs.push(-1);

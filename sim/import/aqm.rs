@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
+    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, MatMul, Op, Padding, Pool,
     PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
     TransposeConv, UnaryKind, WeightSource,
 };
@@ -87,6 +87,10 @@ enum RawOp {
         pad: [usize; 2],
         output: [usize; 2],
         bias: bool,
+    },
+    MatMul {
+        adj_x: bool,
+        adj_y: bool,
     },
     Add,
     /// An element-wise binary kind other than ADD, by its name in `ops::binary::TABLE`.
@@ -215,6 +219,7 @@ fn op_out(op: &Op) -> RawOp {
             bias: c.bias,
         },
         Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
+        Op::MatMul(m) => RawOp::MatMul { adj_x: m.adj_x, adj_y: m.adj_y },
         Op::TransposeConv(t) => RawOp::TransposeConv {
             out_channels: t.out_channels,
             kernel: t.kernel,
@@ -288,6 +293,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
         RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
+        RawOp::MatMul { adj_x, adj_y } => Op::MatMul(MatMul { adj_x, adj_y }),
         RawOp::TransposeConv { out_channels, kernel, stride, pad, output, bias } => {
             Op::TransposeConv(TransposeConv { out_channels, kernel, stride, pad, output, bias })
         }

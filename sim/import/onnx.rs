@@ -59,8 +59,8 @@ use std::collections::HashMap;
 use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
-    Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
-    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind,
+    Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, MatMul, Op, Padding,
+    Pool, PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind,
     WeightSource,
 };
 use crate::ops::{OpFamily, WeightLayout};
@@ -1405,6 +1405,23 @@ impl<'a> Importer<'a> {
                 let kind = if n.op_type == "ReduceMax" { ReduceKind::Max } else { ReduceKind::Mean };
                 let op = Op::Reduce(Reduce { kind, axes: ir, keep_dims });
                 self.add_layer(&name, op, vec![x], &out, layout)?;
+            }
+            "MatMul" if matches!(n.input.get(1).and_then(|i| self.values.get(i)), Some(Value::Act(..))) => {
+                // Both operands computed by the network (attention's Q K^T, P V).
+                let (a, la) = self.act(n, index, 0)?;
+                let (b, lb) = self.act(n, index, 1)?;
+                if la != Layout::Same || lb != Layout::Same {
+                    return Err(self.unsupported(
+                        n,
+                        index,
+                        "a MatMul of two activations one of which is NCHW (held NHWC: its last two axes differ)",
+                    ));
+                }
+                let ranks = [a, b].map(|t| self.g.tensor(t).shape.len());
+                if ranks.iter().any(|r| !(2..=5).contains(r)) {
+                    return Err(self.unsupported(n, index, &format!("a MatMul of ranks {ranks:?} (2 to 5 only)")));
+                }
+                self.add_layer(&name, Op::MatMul(MatMul { adj_x: false, adj_y: false }), vec![a, b], &out, la)?;
             }
             "Gemm" | "MatMul" => {
                 let (x, l) = self.act(n, index, 0)?;

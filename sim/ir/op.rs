@@ -123,6 +123,18 @@ pub struct TransposeConv {
     pub bias: bool,
 }
 
+/// A batched matrix product of two data inputs (TFLite's BATCH_MATMUL, ONNX MatMul of two
+/// activations): `[..., M, K] x [..., K, N] -> [..., M, N]`, each batch axis of size 1 in
+/// one operand broadcast to the other's (ranks 2 to 5, the shorter one extended with leading
+/// ones). `adj_x` / `adj_y` read an operand with its last two axes swapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MatMul {
+    /// The first operand is `[..., K, M]`.
+    pub adj_x: bool,
+    /// The second operand is `[..., N, K]`.
+    pub adj_y: bool,
+}
+
 /// A fully connected layer over the flattened input.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FullyConnected {
@@ -342,6 +354,8 @@ pub enum Op {
     FullyConnected(FullyConnected),
     /// 2-D transposed convolution. Inputs: data, weights, optional bias.
     TransposeConv(TransposeConv),
+    /// Batched matrix product of two data inputs.
+    MatMul(MatMul),
     /// Element-wise binary op of two data inputs with broadcasting.
     Binary(BinaryKind),
     /// Element-wise unary op (activation functions as layers of their own).

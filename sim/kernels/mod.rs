@@ -18,6 +18,7 @@ pub mod fixedpoint;
 pub mod float;
 mod float_gemm;
 pub mod layout;
+pub mod matmul;
 pub mod metrics;
 pub mod pool;
 pub mod qdq_ref;

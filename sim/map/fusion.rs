@@ -208,6 +208,7 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             Op::Conv2d(_)
             | Op::FullyConnected(_)
             | Op::TransposeConv(_)
+            | Op::MatMul(_)
             | Op::Softmax(_)
             | Op::Layout(_)
             | Op::Convert(_)

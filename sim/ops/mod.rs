@@ -19,6 +19,7 @@ pub mod conv;
 pub mod convert;
 pub mod fc;
 pub mod layout;
+pub mod matmul;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
@@ -171,6 +172,8 @@ pub enum IntKernel {
     Fc(fc::IntFc),
     /// A transposed convolution.
     TransposeConv(transpose_conv::IntTransposeConv),
+    /// A batched matrix product of two activations.
+    MatMul(matmul::IntMatMul),
     /// An element-wise binary op.
     Binary(binary::IntBinary),
     /// Pooling.
@@ -197,6 +200,7 @@ impl IntKernel {
             IntKernel::Conv(k) => k.run(inputs, arith),
             IntKernel::Fc(k) => k.run(inputs, arith),
             IntKernel::TransposeConv(k) => k.run(inputs, arith),
+            IntKernel::MatMul(k) => k.run(inputs, arith),
             IntKernel::Binary(k) => k.run(inputs, arith),
             IntKernel::Pool(k) => k.run(inputs),
             IntKernel::Reduce(k) => k.run(inputs, arith),
@@ -274,6 +278,7 @@ macro_rules! delegate {
             Op::Conv2d(o) => o.$f($($arg),*),
             Op::FullyConnected(o) => o.$f($($arg),*),
             Op::TransposeConv(o) => o.$f($($arg),*),
+            Op::MatMul(o) => o.$f($($arg),*),
             Op::Binary(o) => o.$f($($arg),*),
             Op::Unary(o) => o.$f($($arg),*),
             Op::Pool(o) => o.$f($($arg),*),

@@ -30,8 +30,8 @@ use planus::ReadAsRoot;
 use super::unsupported::{Place, Unsupported};
 
 use crate::ir::{
-    resolve_padding, Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool,
-    QuantParams, Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
+    resolve_padding, Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, MatMul, Op, Padding,
+    Pool, QuantParams, Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
     WeightSource,
 };
 
@@ -474,6 +474,20 @@ impl Importer<'_> {
                     groups: groups.max(1),
                     bias: bias.is_some(),
                 })
+            }
+            (B::BatchMatmul, o) => {
+                let (adj_x, adj_y) = match o {
+                    Some(O::BatchMatMulOptions(o)) => (o.adj_x().map_err(c)?, o.adj_y().map_err(c)?),
+                    _ => (false, false),
+                };
+                let (x, y) = (input(0)?, input(1)?);
+                // A constant operand is a weight matrix (the converter usually writes those
+                // as FULLY_CONNECTED); only products of two activations are supported.
+                if g.tensor(x).data.is_some() || g.tensor(y).data.is_some() {
+                    return Err(LayerErr::Unsupported(" with a constant operand".into()));
+                }
+                layer_inputs.extend([x, y]);
+                Op::MatMul(MatMul { adj_x, adj_y })
             }
             (B::TransposeConv, Some(O::TransposeConvOptions(o))) => {
                 // Inputs: output shape (a constant), OHWI weights, data, optional bias.

@@ -147,7 +147,8 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             )
             | Op::Convert(_)
             | Op::Resize(_)
-            | Op::TransposeConv(_) => skip(&mut out, "no row in the workbook for this operator"),
+            | Op::TransposeConv(_)
+            | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
     out
