@@ -420,7 +420,13 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             .wrap_err("calibration run for learned rounding failed")?;
         let means = |t: usize| cal.tensors.get(t).cloned().flatten().map(|s| s.channel_mean);
         let opt = adaround::Options { iterations: args.rounding_iterations as usize, ..Default::default() };
-        adaround::apply(&reference, &mut q, &grams, args.bias_correction.then_some(&means as _), &opt);
+        let layers = grams.iter().flatten().count();
+        let bar = super::progress::bar(layers as u64, "{bar:40} {pos}/{len} layers rounded ({msg}), eta {eta}");
+        adaround::apply(&reference, &mut q, &grams, args.bias_correction.then_some(&means as _), &opt, &mut |name| {
+            bar.set_message(name.to_string());
+            bar.inc(1)
+        });
+        bar.finish_and_clear();
         q.validate().into_diagnostic().wrap_err("the graph with learned rounding is not valid")?;
     }
     for n in cfg.widths.widened(&g) {
