@@ -1,7 +1,8 @@
 //! `accelsim search` end to end (issue 14, item 5) on the digit classifier trained on
 //! `../shared/digits_dev`: every reported point is verified; the exported point is what
 //! `quantize --layer-bits` writes for the CSV's widths, and its accuracy is what `exec` of
-//! that model gives on the same images; `plot --kind pareto` draws the CSV.
+//! that model gives on the same images; layers without weights have their activation
+//! widths searched; `plot --kind pareto` draws the CSV.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,6 +86,21 @@ fn the_front_is_verified_and_the_exported_point_is_quantize_plus_exec() {
     let uniform: Vec<&Row> = rows.iter().filter(|r| r["point"] == "uniform").collect();
     assert_eq!(uniform.len(), 6, "{rows:?}");
     assert!(rows.iter().any(|r| r["point"] == "mixed"));
+    // Layers without weights are searched too: their activations are not pinned at the
+    // reference a8 (the max pooling and the reshape before the classifier).
+    let mixed: Vec<&Row> = rows.iter().filter(|r| r["point"] == "mixed").collect();
+    for layer in ["op3_maxpool2d=a4", "op5_reshape=a4"] {
+        assert!(mixed.iter().any(|r| r["widths"].split(' ').any(|w| w == layer)), "{layer}: {mixed:?}");
+    }
+    // The issue's bar: at uniform w8a8's accuracy, a mixed point that costs less.
+    let w8a8 = uniform.iter().find(|r| r["wbits"] == "8" && r["abits"] == "8").expect("w8a8");
+    assert!(
+        mixed
+            .iter()
+            .any(|r| num(r, "top1_accuracy") >= num(w8a8, "top1_accuracy")
+                && num(r, "energy_pj") < num(w8a8, "energy_pj")),
+        "{rows:?}"
+    );
     // The front: no reported point is dominated by a front point, and front points by none.
     let key = |r: &Row| (num(r, "energy_pj"), num(r, "top1_accuracy"));
     for r in rows.iter().filter(|r| r["on_front"] == "true") {

@@ -34,7 +34,8 @@ pub struct SearchArgs {
     #[arg(long)]
     pub eval: PathBuf,
     /// Class labels of the --eval images: the front is cost vs top-1 accuracy (else vs
-    /// output SQNR against the float model).
+    /// the logits' SQNR against the float model: the input of a final softmax, else the
+    /// output; column `logits_sqnr_db`).
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// Weight widths a layer may take, comma-separated.
@@ -52,7 +53,7 @@ pub struct SearchArgs {
     /// What the cost is.
     #[arg(long, default_value = "energy", value_parser = Objective::NAMES)]
     pub objective: String,
-    /// The chosen point's constraint: `top1>=X` (needs --labels) or `sqnr>=X` (dB).
+    /// The chosen point's constraint: `top1>=X` (needs --labels) or `sqnr>=X` (dB, the logits').
     #[arg(long)]
     pub constraint: Option<String>,
     /// Mixed points verified per accumulator width (besides the uniform ones).
@@ -94,7 +95,7 @@ fn meets(c: Option<Constraint>, p: &SearchPoint) -> bool {
     match c {
         None => true,
         Some(Constraint::Top1(m)) => p.accuracy.is_some_and(|a| a.top1 >= m),
-        Some(Constraint::Sqnr(m)) => p.sqnr_db >= m,
+        Some(Constraint::Sqnr(m)) => p.logits_sqnr_db >= m,
     }
 }
 
@@ -113,6 +114,7 @@ pub const COLUMNS: &[&str] = &[
     "latency_s",
     "cycles",
     "sqnr_db",
+    "logits_sqnr_db",
     "top1_agreement",
     "top1_accuracy",
     "top5_accuracy",
@@ -197,7 +199,7 @@ pub fn run(a: &SearchArgs) -> Result<()> {
     let accs: Vec<Option<u32>> =
         if a.accumulator_bits.is_empty() { vec![None] } else { a.accumulator_bits.iter().map(|&b| Some(b)).collect() };
     let mut all: Vec<(String, u32, SearchPoint)> = Vec::new();
-    let (mut sens, mut costed) = (0, 0);
+    let (mut units, mut sens, mut paths, mut costed) = (0, 0, 0, 0);
     for acc in accs {
         let mut ov = overrides.clone();
         if let Some(b) = acc {
@@ -205,7 +207,9 @@ pub fn run(a: &SearchArgs) -> Result<()> {
         }
         let hw = crate::cli::run::hw_from(&a.hw, &ov)?;
         let r = search(&g, &cal, &eval, labels.as_deref(), &hw, &cfg).into_diagnostic()?;
+        units = r.units;
         sens += r.sensitivity_evals;
+        paths += r.paths;
         costed += r.candidates_costed;
         all.extend(r.points.into_iter().map(|p| (hw.name.clone(), hw.accumulator.bits, p)));
     }
@@ -242,6 +246,7 @@ pub fn run(a: &SearchArgs) -> Result<()> {
             (t.latency.0 + t.overhead.0).to_string(),
             t.cycles.get().to_string(),
             p.sqnr_db.to_string(),
+            p.logits_sqnr_db.to_string(),
             p.top1_agreement.to_string(),
             p.accuracy.map(|x| x.top1.to_string()).unwrap_or_default(),
             p.accuracy.and_then(|x| x.top5).map(|x| x.to_string()).unwrap_or_default(),
@@ -280,9 +285,11 @@ pub fn run(a: &SearchArgs) -> Result<()> {
     }
     crate::cli::run::emit(a.out.as_deref(), &text, &inputs)?;
     eprintln!(
-        "search: {} layers with weights, {} sensitivity evaluations, {} path candidates costed, {} points verified ({} on the front) in {:.1} s",
+        "search: {} layers with weights, {} units (weights and activation groups), {} sensitivity evaluations, {} paths, {} candidates costed, {} points verified ({} on the front) in {:.1} s",
         layers.len(),
+        units,
         sens,
+        paths,
         costed,
         all.len(),
         on_front.iter().filter(|&&x| x).count(),

@@ -249,6 +249,21 @@ pub fn evaluate_with(
     Ok(aggregate(quantized, &layers, &fo, &scored, depth, labels))
 }
 
+/// The name of the layer whose output feeds the graph's final softmax, if it ends in one.
+pub fn logits_layer(g: &Graph) -> Option<String> {
+    use crate::ir::{Convert, Op};
+    let producer = |t| g.layers.iter().find(|l| l.outputs.contains(&t));
+    let mut last = producer(*g.outputs.first()?)?;
+    // Through the (de)quantization layers a quantized graph may end with.
+    while matches!(last.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)) {
+        last = producer(*last.inputs.first()?)?;
+    }
+    if !matches!(last.op, Op::Softmax(_)) {
+        return None;
+    }
+    producer(*last.inputs.first()?).map(|l| l.name.clone())
+}
+
 /// The float model run once over an evaluation set, kept for scoring many quantized graphs
 /// of it (the same float graph as reference: no equalization): its outputs and the values
 /// of the tensors asked for.

@@ -26,11 +26,11 @@ use rayon::prelude::*;
 use super::plan::{Functional, Point};
 use crate::hw::HwDesc;
 use crate::import::npy::{read_npy_f32, NpyF32};
-use crate::ir::{Convert, Graph, TensorData, TensorKind, WeightSource};
+use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::kernels::Arithmetic;
 use crate::quant::calib::{calibrate, Calibration};
 use crate::quant::clip::ClipMethod;
-use crate::quant::eval::{check_labels, evaluate_with, LabelScores};
+use crate::quant::eval::{check_labels, evaluate_with, logits_layer, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::synthetic;
 use crate::quant::WidthPlan;
@@ -212,21 +212,6 @@ fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, Str
         accuracy: r.accuracy,
         inputs: p.inputs.clone(),
     })
-}
-
-/// The name of the layer whose output feeds the graph's final softmax, if it ends in one.
-fn logits_layer(g: &Graph) -> Option<String> {
-    use crate::ir::Op;
-    let producer = |t| g.layers.iter().find(|l| l.outputs.contains(&t));
-    let mut last = producer(*g.outputs.first()?)?;
-    // Through the (de)quantization layers a quantized graph may end with.
-    while matches!(last.op, Op::Convert(Convert::Quantize) | Op::Convert(Convert::Dequantize)) {
-        last = producer(*last.inputs.first()?)?;
-    }
-    if !matches!(last.op, Op::Softmax(_)) {
-        return None;
-    }
-    producer(*last.inputs.first()?).map(|l| l.name.clone())
 }
 
 /// The distinct keys of `keys`, in order of first appearance.
