@@ -499,7 +499,7 @@ impl<'a, T: Real> Batch<'a, T> {
 /// the product costs little beside it, few enough that a layer's channels still make
 /// several parallel jobs. A function of the layer's shape only, so results do not depend
 /// on the thread count.
-fn channels_per_batch(channels: usize) -> usize {
+pub(crate) fn channels_per_batch(channels: usize) -> usize {
     (channels / 8).clamp(32, 256)
 }
 
