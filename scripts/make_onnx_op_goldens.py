@@ -135,6 +135,45 @@ case("space_to_depth", unary("SpaceToDepth", blocksize=2), S)
 case("transpose_hw", unary("Transpose", perm=[0, 1, 3, 2]), S)
 case("transpose_to_nhwc_then_swap", unary("Transpose", perm=[0, 2, 1, 3]), S)
 
+
+def conv_transpose(cin, cout, k, lo, hi, seed, bias=True, **attrs):
+    """ConvTranspose with per-output-channel int8 weights (axis 1 of [cin, cout, kh, kw])
+    and an int32 bias at input scale x weight scale, as onnxruntime's quantizer writes them:
+    behind DequantizeLinear in the QDQ model, their dequantized floats in the float one."""
+    r = np.random.default_rng(seed)
+    w = r.uniform(-0.5, 0.5, [cin, cout, k[0], k[1]]).astype(np.float32)
+    s_w = (np.abs(w).max(axis=(0, 2, 3)) / 127).astype(np.float32)
+    wq = np.clip(np.round(w / s_w[None, :, None, None]), -127, 127).astype(np.int8)
+    s_in = np.float32((hi - lo) / 255.0)
+    s_b = (s_in * s_w).astype(np.float32)
+    bq = np.round(r.uniform(-1, 1, cout) / s_b).astype(np.int32)
+
+    def make(src, dst):
+        if src == "x":
+            inits = [const("w", wq * s_w[None, :, None, None])] + ([const("b", bq * s_b)] if bias else [])
+            return [helper.make_node("ConvTranspose", [src, "w"] + (["b"] if bias else []), dst, **attrs)], inits
+        inits = [const("wq", wq, np.int8), const("s_w", s_w), const("z_w", np.zeros(cout), np.int8),
+                 const("bq", bq, np.int32), const("s_b", s_b), const("z_b", np.zeros(cout), np.int32)]
+        nodes = [helper.make_node("DequantizeLinear", ["wq", "s_w", "z_w"], ["wd"], axis=1)]
+        if bias:
+            nodes.append(helper.make_node("DequantizeLinear", ["bq", "s_b", "z_b"], ["bd"], axis=0))
+        nodes.append(helper.make_node("ConvTranspose", [src, "wd"] + (["bd"] if bias else []), dst, **attrs))
+        return nodes, inits if bias else inits[:3]
+
+    return make
+
+
+# ConvTranspose as PyTorch exports ConvTranspose2d: explicit pads, output_padding.
+T = [1, 4, 5, 6]
+case("conv_transpose_s2", conv_transpose(4, 3, [3, 3], -3.0, 3.0, 31, strides=[2, 2], pads=[1, 1, 1, 1],
+     output_padding=[1, 1]), T, out_q=(8 / 255, 0))
+case("conv_transpose_k4s2", conv_transpose(4, 5, [4, 4], -3.0, 3.0, 32, strides=[2, 2], pads=[1, 1, 1, 1]),
+     T, out_q=(8 / 255, 0))
+case("conv_transpose_k2s2_nobias", conv_transpose(4, 3, [2, 2], -3.0, 3.0, 33, bias=False, strides=[2, 2]),
+     T, out_q=(6 / 255, 0))
+case("conv_transpose_asym", conv_transpose(4, 2, [3, 2], -3.0, 3.0, 34, strides=[3, 1], pads=[2, 0, 0, 1]),
+     T, out_q=(6 / 255, 0))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(len(manifest["models"]), "models in", OUT)

@@ -160,6 +160,26 @@ def cases():
     c.append(Case("resize_nearest_legacy", [[1, 3, 4, 8]], lambda x: v1.resize_nearest_neighbor(x, [5, 3])))
     # Softmax at 16 bits (int16 in, int16 out).
     c.append(Case("softmax", [[1, 4, 4, 10]], lambda x: tf.nn.softmax(x), variants=("int8", "16x8")))
+    # TRANSPOSE_CONV (tf.nn.conv2d_transpose, what Keras' Conv2DTranspose calls; filter
+    # [kh, kw, cout, cin], converted to OHWI): SAME with stride 2 and a bias and ReLU fused,
+    # an output that is not input x stride, VALID with unequal strides and no bias, and the
+    # 4x4 stride-2 kernel of U-Net / GAN decoders.
+    def tconv(cin, cout, k, out_hw, stride, padding, seed, bias=False, relu=False):
+        w = const([k[0], k[1], cout, cin], seed, -0.5, 0.5)
+        b = const([cout], seed + 1, -1.0, 1.0)
+
+        def f(x):
+            y = tf.nn.conv2d_transpose(x, w, [1, out_hw[0], out_hw[1], cout], stride, padding)
+            if bias:
+                y = tf.nn.bias_add(y, b)
+            return tf.nn.relu(y) if relu else y
+
+        return f
+
+    c.append(Case("transpose_conv", [[1, 5, 4, 8]], tconv(8, 6, [3, 3], [10, 8], [1, 2, 2, 1], "SAME", 21, True, True)))
+    c.append(Case("transpose_conv_odd", [[1, 4, 4, 8]], tconv(8, 5, [3, 3], [7, 8], [1, 2, 2, 1], "SAME", 23, True)))
+    c.append(Case("transpose_conv_valid", [[1, 4, 5, 8]], tconv(8, 6, [2, 3], [8, 7], [1, 2, 1, 1], "VALID", 25)))
+    c.append(Case("transpose_conv_k4", [[1, 4, 4, 16]], tconv(16, 8, [4, 4], [8, 8], [1, 2, 2, 1], "SAME", 27, True)))
     # Float16 weights (DEQUANTIZE of fp16 constants at the converter's fp16 quantization).
     w = const([3, 3, 16, 8], 11, -0.5, 0.5)
     c.append(

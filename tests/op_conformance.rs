@@ -13,10 +13,10 @@ use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
     PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
-    UnaryKind, WeightSource,
+    TransposeConv, UnaryKind, WeightSource,
 };
 use accelsim::kernels::{run_float, value_of, Arithmetic, Executor, Values};
-use accelsim::map::work::{work_of, Work};
+use accelsim::map::work::{phases_of, work_of, Phase, Work};
 use accelsim::ops::{OpFamily, WeightLayout};
 use accelsim::quant::calib::calibrate;
 use accelsim::quant::clip::ClipMethod;
@@ -30,6 +30,7 @@ fn family(op: &Op) -> &'static str {
     match op {
         Op::Conv2d(_) => "conv",
         Op::FullyConnected(_) => "fc",
+        Op::TransposeConv(_) => "tconv",
         Op::Binary(BinaryKind::Add) => "binary:add",
         Op::Binary(BinaryKind::Sub) => "binary:sub",
         Op::Binary(BinaryKind::Mul) => "binary:mul",
@@ -71,6 +72,7 @@ fn family(op: &Op) -> &'static str {
 const ALL_FAMILIES: &[&str] = &[
     "conv",
     "fc",
+    "tconv",
     "binary:add",
     "binary:sub",
     "binary:mul",
@@ -246,6 +248,49 @@ fn cases() -> Vec<Case> {
         graph: graph("dwconv", Op::Conv2d(dw), 1, vec![(TensorKind::Weight, vec![3, 3, 3, 1], w)]),
         shape: vec![1, 2, 2, 3],
         macs: 4 * 3 * 9,
+        reference: r,
+        quantizable: true,
+    });
+
+    // Transposed 3x3 conv, stride 2, cropping 1 (TFLite SAME for 4 -> 7), bias: every input
+    // pixel scatters its taps into the output, written here as the scatter.
+    let w = values(2 * 9 * 3, 9);
+    let b = vec![0.5, -0.25];
+    let mut r = vec![0f32; 7 * 7 * 2];
+    for iy in 0..4 {
+        for ix in 0..4 {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let (oy, ox) = ((iy * 2 + ky) as isize - 1, (ix * 2 + kx) as isize - 1);
+                    if !(0..7).contains(&oy) || !(0..7).contains(&ox) {
+                        continue;
+                    }
+                    for o in 0..2 {
+                        for c in 0..3 {
+                            r[((oy * 7 + ox) * 2) as usize + o] +=
+                                at(&x0, X, 0, iy, ix, c) * w[((o * 3 + ky) * 3 + kx) * 3 + c];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    r.iter_mut().enumerate().for_each(|(i, v)| *v += b[i % 2]);
+    let tconv =
+        TransposeConv { out_channels: 2, kernel: [3, 3], stride: [2, 2], pad: [1, 1], output: [7, 7], bias: true };
+    out.push(Case {
+        name: "tconv",
+        graph: graph(
+            "tconv",
+            Op::TransposeConv(tconv),
+            1,
+            vec![(TensorKind::Weight, vec![2, 3, 3, 3], w), (TensorKind::Bias, vec![2], b)],
+        ),
+        shape: vec![1, 7, 7, 2],
+        // Per axis 10 (input, tap) pairs land inside the output (12 minus the one cropped at
+        // each end), so 10 x 10 x 3 x 2 products; the four sub-pixel phases' convolutions
+        // (2x2, 2x1, 1x2 and 1x1 taps over 3x3, 3x4, 4x3 and 4x4 outputs) count the same.
+        macs: 100 * 3 * 2,
         reference: r,
         quantizable: true,
     });
@@ -668,6 +713,20 @@ fn shapes_macs_and_work() {
         // with a weight tensor.
         let layout = l.op.weight_layout();
         assert_eq!(layout != WeightLayout::None, g.weights_of(l).is_some(), "{}: weight layout {layout:?}", c.name);
+        if let Op::TransposeConv(t) = &l.op {
+            // One stride-1 convolution per sub-pixel phase, their MACs the layer's.
+            let phases = phases_of(g, l);
+            assert_eq!(phases.len(), t.stride[0] * t.stride[1], "{}: phases {phases:?}", c.name);
+            let macs: u64 = phases
+                .iter()
+                .map(|p| match p {
+                    Phase::Gemm { work, .. } if work.sh == 1 && work.sw == 1 => work.macs().get(),
+                    other => panic!("{}: phase {other:?}", c.name),
+                })
+                .sum();
+            assert_eq!(macs, c.macs, "{}: the phases' MACs", c.name);
+            continue;
+        }
         let work = work_of(g, l).expect("one phase");
         match (&l.op, work) {
             (Op::Conv2d(_) | Op::FullyConnected(_), Work::Conv(w)) => {

@@ -236,3 +236,31 @@ fn tflite_micro_bias_quantized_dimension_is_accepted_with_a_note() {
     }
     assert_eq!(outs[0], outs[1]);
 }
+
+/// Transposed convolutions (TFLite TRANSPOSE_CONV, ONNX QDQ ConvTranspose; issue 13) get a
+/// full table on every preset: a `tconv` row costed as its sub-pixel convolutions, with
+/// the MACs of those phases (4x4 stride 2: every input pixel times all 16 taps; 3x3 stride
+/// 2 with cropping: 15 x 18 (output row, tap) pairs per channel pair, see
+/// `ops::transpose_conv`), cycles, traffic and energy.
+#[test]
+fn transposed_convolutions_run_on_every_preset() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let models = [
+        ("tests/fixtures/ops/transpose_conv_k4_int8.tflite", 4 * 4 * 16 * 16 * 8),
+        ("tests/fixtures/onnx_ops/ops/conv_transpose_s2_qdq.onnx", 15 * 18 * 4 * 3),
+    ];
+    for hw in presets::names() {
+        for (m, macs) in models {
+            let v = json_run(&["--hw", hw, "--model", root.join(m).to_str().expect("utf8")]);
+            assert_eq!(v["totals"]["macs"].as_u64(), Some(macs), "{hw} {m}");
+            let layers = v["layers"].as_array().expect("layers");
+            let t = layers.iter().find(|l| l["op"] == "tconv").unwrap_or_else(|| panic!("{hw} {m}: no tconv row"));
+            assert_eq!(t["macs"].as_u64(), Some(macs), "{hw} {m}");
+            for k in ["cycles", "dram_read_bytes", "dram_write_bytes"] {
+                assert!(t[k].as_u64().is_some_and(|c| c > 0), "{hw} {m}: {k} = {}", t[k]);
+            }
+            assert!(t["energy_pj"].as_f64().is_some_and(|e| e > 0.0), "{hw} {m}: energy");
+            assert_eq!(t["widths"], "w8a8", "{hw} {m}");
+        }
+    }
+}

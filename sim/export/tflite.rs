@@ -23,8 +23,8 @@
 use crate::import::tflite::codes;
 use crate::import::tflite::generated::tflite as fb;
 use crate::ir::{
-    resolve_padding, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind, ResizeKind, Softmax,
-    Tensor, TensorData, TensorId,
+    resolve_padding, window_out, Activation, DataType, Graph, Layer, Layout, Op, Padding, Reduce, ReduceKind,
+    ResizeKind, Softmax, Tensor, TensorData, TensorId,
 };
 use crate::ops::OpFamily;
 use crate::ops::WeightLayout;
@@ -112,7 +112,9 @@ fn depthwise_weights(g: &Graph) -> Res<Vec<TensorId>> {
         let c = match l.op.weight_layout() {
             WeightLayout::Conv(c) if c.groups > 1 => c,
             // Dense convolutions and fully connected layers keep their weights' layout.
-            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::None => continue,
+            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => {
+                continue
+            }
         };
         let cin = g.data_input(l).shape.last().copied().unwrap_or(0);
         if !c.is_depthwise(cin) {
@@ -355,6 +357,43 @@ impl Writer<'_> {
                     };
                     (OpCode { op: B::Conv2d, version: 3 }, Some(O::Conv2DOptions(Box::new(o))))
                 }
+            }
+            Op::TransposeConv(t) => {
+                // LiteRT crops by its padding rule applied to the output size, and requires
+                // that rule's conv of the output to give back the input's size.
+                let input = [x.shape.get(1).copied().unwrap_or(1), x.shape.get(2).copied().unwrap_or(1)];
+                let fits = |p: Padding| {
+                    let e = resolve_padding(p, t.output, t.kernel, t.stride, [1, 1]);
+                    [e.top, e.left] == t.pad
+                        && window_out(t.output, t.kernel, t.stride, [1, 1], p) == Ok((input[0], input[1]))
+                };
+                let padding = if fits(Padding::Same) {
+                    fb::Padding::Same
+                } else if fits(Padding::Valid) {
+                    fb::Padding::Valid
+                } else {
+                    return Err(err(format!(
+                        "output {:?} cropped by {:?} from a {input:?} input is neither TFLite's SAME nor its VALID",
+                        t.output, t.pad
+                    )));
+                };
+                let shape = ints_i32(&out.shape).map_err(&err)?;
+                let shape = self.const_i32(format!("{}/output_shape", out.name), vec![shape.len() as i32], &shape);
+                // TRANSPOSE_CONV's inputs: output shape, weights, data, optional bias.
+                inputs = [shape, inputs[1], inputs[0]].into_iter().chain(inputs.get(2).copied()).collect();
+                let [stride_h, stride_w] = t.stride.map(stride_i32);
+                let o = fb::TransposeConvOptions { padding, stride_w, stride_h, fused_activation_function: act };
+                // LiteRT's versions: 4 with a fused activation, 3 with a bias, 2 int8 weights.
+                let version = if l.activation != Activation::None {
+                    4
+                } else if t.bias {
+                    3
+                } else if g.weight_bits(l).is_some_and(|b| b <= 8) {
+                    2
+                } else {
+                    1
+                };
+                (OpCode { op: B::TransposeConv, version }, Some(O::TransposeConvOptions(Box::new(o))))
             }
             Op::FullyConnected(f) => {
                 if !f.bias {

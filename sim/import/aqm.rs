@@ -22,7 +22,7 @@ use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, Op, Padding, Pool,
     PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
-    UnaryKind, WeightSource,
+    TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -78,6 +78,14 @@ enum RawOp {
     },
     FullyConnected {
         out_features: usize,
+        bias: bool,
+    },
+    TransposeConv {
+        out_channels: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+        output: [usize; 2],
         bias: bool,
     },
     Add,
@@ -207,6 +215,14 @@ fn op_out(op: &Op) -> RawOp {
             bias: c.bias,
         },
         Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
+        Op::TransposeConv(t) => RawOp::TransposeConv {
+            out_channels: t.out_channels,
+            kernel: t.kernel,
+            stride: t.stride,
+            pad: t.pad,
+            output: t.output,
+            bias: t.bias,
+        },
         // ADD keeps the encoding `.aqm` files had before the kinds were table rows; every
         // other kind is written by its table name.
         Op::Binary(BinaryKind::Add) => RawOp::Add,
@@ -272,6 +288,9 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
         RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
+        RawOp::TransposeConv { out_channels, kernel, stride, pad, output, bias } => {
+            Op::TransposeConv(TransposeConv { out_channels, kernel, stride, pad, output, bias })
+        }
         RawOp::Add => Op::Binary(BinaryKind::Add),
         RawOp::Binary { kind } => match binary::by_name(&kind) {
             Some(r) => Op::Binary(r.kind),

@@ -60,7 +60,8 @@ use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Pool,
-    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, UnaryKind, WeightSource,
+    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind,
+    WeightSource,
 };
 use crate::ops::{OpFamily, WeightLayout};
 
@@ -260,6 +261,7 @@ const KNOWN_OPS: &[&str] = &[
     "Identity",
     "Dropout",
     "Conv",
+    "ConvTranspose",
     "BatchNormalization",
     "Relu",
     "Clip",
@@ -749,6 +751,98 @@ impl<'a> Importer<'a> {
         Ok(Padding::Explicit { top: p[0] as usize, left: p[1] as usize, bottom: p[2] as usize, right: p[3] as usize })
     }
 
+    /// ConvTranspose (2-D, one group, no dilation): weights `[cin, cout, kh, kw]` to OHWI;
+    /// the output from `pads` and `output_padding` (`out = stride * (in - 1) +
+    /// output_padding + kernel - pad_begin - pad_end`), the begin pads cropped. Every layer
+    /// gets a bias (zeros when the node has none), as Conv's do.
+    fn conv_transpose(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
+        let (x, l) = self.act(n, index, 0)?;
+        self.need_nchw(n, index, l)?;
+        let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no weights"))?;
+        if w.dims.len() != 4 || w.f.is_empty() {
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
+            ));
+        }
+        let [cin, o, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
+        if attr_i(n, "group", 1) != 1 {
+            return Err(self.unsupported(n, index, "group other than 1"));
+        }
+        if self.pair(n, index, "dilations", 1)? != [1, 1] {
+            return Err(self.unsupported(n, index, "dilations other than 1"));
+        }
+        if attr(n, "output_shape").is_some() {
+            return Err(self.unsupported(n, index, "the output_shape attribute (give pads and output_padding)"));
+        }
+        let auto_pad = attr_s(n, "auto_pad");
+        if !matches!(auto_pad.as_str(), "" | "NOTSET" | "VALID") {
+            return Err(self.unsupported(n, index, &format!("auto_pad {auto_pad}")));
+        }
+        let stride = self.pair(n, index, "strides", 1)?;
+        let pads = match attr_ints(n, "pads") {
+            _ if auto_pad == "VALID" => vec![0; 4],
+            None => vec![0; 4],
+            Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => p,
+            Some(p) => return Err(self.unsupported(n, index, &format!("pads {p:?} (2-D, non-negative only)"))),
+        };
+        let extra = match attr_ints(n, "output_padding") {
+            None => [0, 0],
+            Some(p) if p.len() == 2 && p.iter().zip(stride).all(|(&v, s)| v >= 0 && (v as usize) < s) => {
+                [p[0] as usize, p[1] as usize]
+            }
+            Some(p) => {
+                return Err(self.unsupported(n, index, &format!("output_padding {p:?} (2-D, below the stride)")))
+            }
+        };
+        let ih = self.g.tensor(x).shape[1..3].to_vec();
+        let mut output = [0usize; 2];
+        for d in 0..2 {
+            let full = ih[d].saturating_sub(1).saturating_mul(stride[d]).saturating_add(extra[d] + [kh, kw][d]);
+            let crop = (pads[d] + pads[d + 2]) as usize;
+            output[d] = full.checked_sub(crop).filter(|&v| v > 0).ok_or_else(|| {
+                self.invalid(format!("node {index} (ConvTranspose): pads {pads:?} crop the whole output"))
+            })?;
+        }
+        let t = TransposeConv {
+            out_channels: o,
+            kernel: [kh, kw],
+            stride,
+            pad: [pads[0] as usize, pads[1] as usize],
+            output,
+            bias: true,
+        };
+        // [cin, cout, kh, kw] -> OHWI: src[k] is the ONNX index of IR element k.
+        let mut src = vec![0usize; w.f.len()];
+        for oo in 0..o {
+            for ci in 0..cin {
+                for y in 0..kh {
+                    for xx in 0..kw {
+                        src[((oo * kh + y) * kw + xx) * cin + ci] = ((ci * o + oo) * kh + y) * kw + xx;
+                    }
+                }
+            }
+        }
+        let (wid, bid) = if self.g.tensor(x).dtype.is_int() {
+            let b = self.cst(n, index, 2)?;
+            self.quantized_weights(n, index, name, x, &w, &src, vec![o, kh, kw, cin], 1, b.as_ref())?
+        } else {
+            let ohwi: Vec<f32> = src.iter().map(|&k| w.f[k]).collect();
+            let bias = match self.cst(n, index, 2)? {
+                Some(b) if b.f.len() == o => b.f,
+                Some(b) => {
+                    return Err(self.invalid(format!("node {index} (ConvTranspose): bias has {} values", b.f.len())))
+                }
+                None => vec![0.0; o],
+            };
+            let wid = self.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![o, kh, kw, cin], ohwi);
+            (wid, self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias))
+        };
+        self.add_layer(name, Op::TransposeConv(t), vec![x, wid, bid], out, Layout::Nchw)?;
+        Ok(())
+    }
+
     fn pair(&self, n: &pb::NodeProto, index: usize, name: &str, d: usize) -> Res<[usize; 2]> {
         match attr_ints(n, name) {
             None => Ok([d, d]),
@@ -904,6 +998,7 @@ impl<'a> Importer<'a> {
                 let bid = self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias);
                 self.add_layer(&name, Op::Conv2d(conv), vec![x, wid, bid], &out, Layout::Nchw)?;
             }
+            "ConvTranspose" => self.conv_transpose(index, n, &name, &out)?,
             "BatchNormalization" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let eps = attr_f(n, "epsilon", 1e-5);
@@ -1537,6 +1632,9 @@ impl<'a> Importer<'a> {
             let channels = match ly.op.weight_layout() {
                 WeightLayout::Conv(cv) => Some(cv.out_channels),
                 WeightLayout::Matrix(fc) => Some(fc.out_features),
+                // OHWI like a dense conv's, and every ConvTranspose this importer makes has
+                // a bias.
+                WeightLayout::TransposeConv(t) => Some(t.out_channels),
                 // No weights to fold a per-channel scale into.
                 WeightLayout::None => None,
             };

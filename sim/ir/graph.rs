@@ -261,7 +261,9 @@ impl Graph {
                     "gconv"
                 }
             }
-            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::None => layer.op.name(),
+            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => {
+                layer.op.name()
+            }
         }
     }
 

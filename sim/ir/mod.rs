@@ -21,7 +21,7 @@ mod shape;
 pub use graph::{Graph, IrError, Layer, LayerId, Tensor, TensorData, TensorId, TensorKind, WeightSource};
 pub use op::{
     Activation, BinaryKind, Conv2d, Convert, FullyConnected, Layout, Op, Padding, Pool, PoolKind, Reduce, ReduceKind,
-    Resize, ResizeKind, Softmax, UnaryKind,
+    Resize, ResizeKind, Softmax, TransposeConv, UnaryKind,
 };
 pub use quant::{DataType, QuantParams};
 pub use shape::{conv_out_dim, resolve_padding, window_out, ExplicitPadding};

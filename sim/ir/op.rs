@@ -99,6 +99,30 @@ impl Conv2d {
     }
 }
 
+/// A 2-D transposed convolution (TFLite's TRANSPOSE_CONV, ONNX ConvTranspose): each input
+/// pixel scatters `kernel` taps into the output, `stride` apart, the output window shifted
+/// up and left by `pad`: input `(iy, ix)` and tap `(ky, kx)` land on output
+/// `(iy * stride[0] + ky - pad[0], ix * stride[1] + kx - pad[1])` when that is inside the
+/// `output` window (taps outside are dropped, as LiteRT's kernels do). Weights are OHWI
+/// (`[out_channels, kh, kw, in_channels]`, TFLite's layout); no groups or dilation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TransposeConv {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width (>= 1).
+    pub stride: [usize; 2],
+    /// Rows and columns cropped above and on the left (TFLite: the top / left padding its
+    /// SAME or VALID rule gives for the output size; ONNX: `pads` begin).
+    pub pad: [usize; 2],
+    /// Output height and width (TFLite's `output_shape`; ONNX's from `pads`,
+    /// `output_padding` or `output_shape`).
+    pub output: [usize; 2],
+    /// Whether the layer adds a bias.
+    pub bias: bool,
+}
+
 /// A fully connected layer over the flattened input.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FullyConnected {
@@ -316,6 +340,8 @@ pub enum Op {
     Conv2d(Conv2d),
     /// Fully connected. Inputs: data, weights, optional bias.
     FullyConnected(FullyConnected),
+    /// 2-D transposed convolution. Inputs: data, weights, optional bias.
+    TransposeConv(TransposeConv),
     /// Element-wise binary op of two data inputs with broadcasting.
     Binary(BinaryKind),
     /// Element-wise unary op (activation functions as layers of their own).

@@ -23,6 +23,7 @@ pub mod pool;
 pub mod qdq_ref;
 pub mod resize;
 pub mod softmax;
+pub mod transpose_conv;
 
 pub use fixedpoint::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
 pub use metrics::{layer_sqnr, sqnr_db, top1_agreement, top_k_accuracy, LayerSqnr};

@@ -41,7 +41,9 @@ use crate::ops::WeightLayout;
 fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
     match g.layers[i].op.weight_layout() {
         WeightLayout::Conv(_) => {}
-        WeightLayout::Matrix(_) | WeightLayout::None => return None,
+        // A transposed convolution runs as one convolution per sub-pixel phase
+        // (`ops::transpose_conv`): passes of their own, heading none.
+        WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => return None,
     }
     match work_of(g, &g.layers[i]) {
         Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
@@ -205,6 +207,7 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             // pooling window PDP is documented to take behind a conv).
             Op::Conv2d(_)
             | Op::FullyConnected(_)
+            | Op::TransposeConv(_)
             | Op::Softmax(_)
             | Op::Layout(_)
             | Op::Convert(_)

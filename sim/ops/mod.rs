@@ -23,11 +23,12 @@ pub mod pool;
 pub mod reduce;
 pub mod resize;
 pub mod softmax;
+pub mod transpose_conv;
 pub mod unary;
 mod weighted;
 pub mod work;
 
-use crate::ir::{Conv2d, FullyConnected, Graph, Layer, Op, Tensor, TensorKind};
+use crate::ir::{Conv2d, FullyConnected, Graph, Layer, Op, Tensor, TensorKind, TransposeConv};
 use crate::kernels::{Arithmetic, Values};
 use crate::units::Macs;
 use work::Phase;
@@ -109,6 +110,9 @@ pub enum WeightLayout<'a> {
     Conv(&'a Conv2d),
     /// A fully connected layer's `[out_features, in_features]` matrix.
     Matrix(&'a FullyConnected),
+    /// A transposed convolution's kernel, OHWI `[out_channels, kh, kw, in_channels]`
+    /// (output channels first, as a dense convolution's).
+    TransposeConv(&'a TransposeConv),
 }
 
 /// Per-channel mean and variance of a tensor, as data-free calibration propagates them.
@@ -165,6 +169,8 @@ pub enum IntKernel {
     Conv(conv::IntConv),
     /// A fully connected layer.
     Fc(fc::IntFc),
+    /// A transposed convolution.
+    TransposeConv(transpose_conv::IntTransposeConv),
     /// An element-wise binary op.
     Binary(binary::IntBinary),
     /// Pooling.
@@ -190,6 +196,7 @@ impl IntKernel {
         match self {
             IntKernel::Conv(k) => k.run(inputs, arith),
             IntKernel::Fc(k) => k.run(inputs, arith),
+            IntKernel::TransposeConv(k) => k.run(inputs, arith),
             IntKernel::Binary(k) => k.run(inputs, arith),
             IntKernel::Pool(k) => k.run(inputs),
             IntKernel::Reduce(k) => k.run(inputs, arith),
@@ -266,6 +273,7 @@ macro_rules! delegate {
         match $self {
             Op::Conv2d(o) => o.$f($($arg),*),
             Op::FullyConnected(o) => o.$f($($arg),*),
+            Op::TransposeConv(o) => o.$f($($arg),*),
             Op::Binary(o) => o.$f($($arg),*),
             Op::Unary(o) => o.$f($($arg),*),
             Op::Pool(o) => o.$f($($arg),*),

@@ -114,7 +114,9 @@ impl Patches {
                 let features = *x.last()?;
                 Some((Patches::Rows { features }, 1, features))
             }
-            WeightLayout::None => None,
+            // Rounded to nearest: each output of a transposed convolution sums a
+            // phase-dependent part of the kernel, so its channels have no one Gram matrix.
+            WeightLayout::TransposeConv(_) | WeightLayout::None => None,
         }
     }
 

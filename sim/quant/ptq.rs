@@ -142,9 +142,13 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     }
     // 2. Weights and biases.
     for (li, l) in g.layers.iter().enumerate() {
-        let (cout, groups) = match l.op.weight_layout() {
-            WeightLayout::Conv(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups),
-            WeightLayout::Matrix(f) => (f.out_features, 1),
+        // `share`: the fraction of the weights each output element sums over, which scales
+        // the bias correction (a transposed convolution's outputs each see one sub-pixel
+        // phase of the kernel, on average 1 / (stride_h * stride_w) of it).
+        let (cout, groups, share) = match l.op.weight_layout() {
+            WeightLayout::Conv(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups, 1.0),
+            WeightLayout::Matrix(f) => (f.out_features, 1, 1.0),
+            WeightLayout::TransposeConv(t) => (t.out_channels, 1, 1.0 / (t.stride[0] * t.stride[1]).max(1) as f32),
             // No weights to quantize.
             WeightLayout::None => continue,
         };
@@ -163,7 +167,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
             if cfg.bias_correction {
                 if let Some(Some(st)) = cal.tensors.get(in_id) {
                     let d = bias_correction::correction(w, &qw.dequantized(cout), cout, groups, &st.channel_mean);
-                    b.iter_mut().zip(d).for_each(|(x, d)| *x += d);
+                    b.iter_mut().zip(d).for_each(|(x, d)| *x += d * share);
                 }
             }
             let scales: Vec<f32> =

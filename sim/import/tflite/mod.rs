@@ -30,8 +30,9 @@ use planus::ReadAsRoot;
 use super::unsupported::{Place, Unsupported};
 
 use crate::ir::{
-    Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool, QuantParams,
-    Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, WeightSource,
+    resolve_padding, Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, Op, Padding, Pool,
+    QuantParams, Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
+    WeightSource,
 };
 
 /// Why a model could not be imported.
@@ -471,6 +472,39 @@ impl Importer<'_> {
                     dilation: [pos(dil[0]), pos(dil[1])],
                     padding: padding(pad),
                     groups: groups.max(1),
+                    bias: bias.is_some(),
+                })
+            }
+            (B::TransposeConv, Some(O::TransposeConvOptions(o))) => {
+                // Inputs: output shape (a constant), OHWI weights, data, optional bias.
+                let (x, w) = (input(2)?, input(1)?);
+                let bias = inputs.get(3).copied().flatten();
+                let shape = const_ints(g, input(0)?)?;
+                let ws = g.tensor(w).shape.clone();
+                let [_, oh, ow, _] = shape[..] else {
+                    return Err(inv(format!("output shape must have 4 entries, got {shape:?}")));
+                };
+                if ws.len() != 4 || oh < 1 || ow < 1 {
+                    return Err(inv(format!("weights {ws:?} must be 4-D (OHWI) and the output {shape:?} non-empty")));
+                }
+                act = act_of(o.fused_activation_function().map_err(c)?)?;
+                let pos = |v: i32| v.max(1) as usize;
+                let stride = [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)];
+                let (kernel, output) = ([ws[1], ws[2]], [oh as usize, ow as usize]);
+                // LiteRT crops by the conv padding rule applied to the output size.
+                let p = resolve_padding(padding(o.padding().map_err(c)?), output, kernel, stride, [1, 1]);
+                g.tensor_mut(w).kind = TensorKind::Weight;
+                layer_inputs.extend([x, w]);
+                if let Some(b) = bias {
+                    g.tensor_mut(b).kind = TensorKind::Bias;
+                    layer_inputs.push(b);
+                }
+                Op::TransposeConv(TransposeConv {
+                    out_channels: ws[0],
+                    kernel,
+                    stride,
+                    pad: [p.top, p.left],
+                    output,
                     bias: bias.is_some(),
                 })
             }

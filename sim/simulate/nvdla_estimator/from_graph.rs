@@ -146,7 +146,8 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 | Layout::Split { .. },
             )
             | Op::Convert(_)
-            | Op::Resize(_) => skip(&mut out, "no row in the workbook for this operator"),
+            | Op::Resize(_)
+            | Op::TransposeConv(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
     out
