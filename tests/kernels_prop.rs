@@ -1,6 +1,7 @@
 //! Property tests: the fast convolution kernels give exactly the scalar reference's results
 //! for operands of 2 to 8 bits, any shape, stride, padding and zero points; the reference
-//! handles wider operands (up to 16 bits) and narrow accumulators.
+//! handles wider operands (up to 16 bits) and narrow accumulators; the fast kernels run
+//! wrapping accumulators of any width exactly.
 
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
@@ -71,16 +72,33 @@ proptest! {
     fn fast_conv_equals_reference(c in case(8)) {
         let arith = Arithmetic::default();
         prop_assert!(fast_supported(&c.p, c.in_bits, c.w_bits, &arith));
-        let fast = conv_fast(&c.p, &pack(&c.p), &c.x);
+        let fast = conv_fast(&c.p, &pack(&c.p, &arith), &c.x);
         let slow = conv_reference(&c.p, &c.x, &arith);
         prop_assert_eq!(fast, slow);
     }
 
     /// The runtime-dispatched path (AVX2 where the CPU has it) equals the portable path.
     #[test]
-    fn simd_conv_equals_portable(c in case(8)) {
-        let packed = pack(&c.p);
+    fn simd_conv_equals_portable(c in case(8), acc_bits in 8u32..=64) {
+        let arith = Arithmetic { acc_bits, ..Arithmetic::default() };
+        let packed = pack(&c.p, &arith);
         prop_assert_eq!(conv_fast(&c.p, &packed, &c.x), conv_fast_portable(&c.p, &packed, &c.x));
+    }
+
+    /// A wrapping accumulator of any width runs on the fast kernels and gives the
+    /// reference's step-by-step wrapping: 8 to 20 bits wrap on these cases, 33 to 63 keep
+    /// the sums whole but requantize their low 32 bits.
+    #[test]
+    fn fast_conv_equals_reference_on_wrapping_accumulators(c in case(8), acc_bits in prop_oneof![8u32..=20, 24u32..=40]) {
+        let arith = Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble };
+        prop_assert!(fast_supported(&c.p, c.in_bits, c.w_bits, &arith));
+        let packed = pack(&c.p, &arith);
+        let slow = conv_reference(&c.p, &c.x, &arith);
+        prop_assert_eq!(&conv_fast(&c.p, &packed, &c.x), &slow);
+        prop_assert_eq!(&conv_fast_portable(&c.p, &packed, &c.x), &slow);
+        // Saturation depends on the order of the additions: the reference runs it.
+        let sat = Arithmetic { overflow: Overflow::Saturate, ..arith };
+        prop_assert!(!fast_supported(&c.p, c.in_bits, c.w_bits, &sat));
     }
 
     /// 1x1 stride-1 convolutions take the direct-GEMM path; wide layers span several blocks.
@@ -96,7 +114,7 @@ proptest! {
         p.geom.output = [n, h, w, cout];
         p.weights = (0..cout * ch).map(|i| (i as i32 * 37 % 255) - 127).collect();
         let arith = Arithmetic::default();
-        let packed = pack(&p);
+        let packed = pack(&p, &arith);
         let slow = conv_reference(&p, &c.x, &arith);
         prop_assert_eq!(&conv_fast(&p, &packed, &c.x), &slow);
         prop_assert_eq!(&conv_fast_portable(&p, &packed, &c.x), &slow);

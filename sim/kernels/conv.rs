@@ -143,6 +143,10 @@ pub struct PackedConv {
     right: Vec<i32>,
     /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
     simd_requant: bool,
+    /// `32 - acc_bits` for a wrapping accumulator narrower than 32 bits, else 0: the i32 sum
+    /// (plus bias) shifted left and arithmetically back right by it is the narrow
+    /// accumulator's value (wrapping is reduction modulo `2^acc_bits`, whichever the order).
+    wrap_shift: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -156,13 +160,17 @@ enum PackedKind {
 }
 
 /// Whether [`conv_fast`] can run this layer bit-exactly: operands of at most 8 bits,
-/// zero weight zero points, LiteRT's arithmetic, and a dense or multiplier-1 depthwise conv.
+/// zero weight zero points, LiteRT's double rounding with LiteRT's accumulator or a wrapping
+/// one of any width, and a dense or multiplier-1 depthwise conv.
+///
+/// A wrapping accumulator of `b` bits holds the sum modulo `2^b` whatever the order of the
+/// additions, and the fast kernels' i32 sums are exact modulo `2^32`: for `b <= 32` the
+/// narrow value is the i32 sum wrapped to `b` bits ([`pack`] keeps the shift), for `b > 32`
+/// requantization reads the low 32 bits of the accumulator, which are the i32 sum's.
 pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: &Arithmetic) -> bool {
     let [_, _, _, c] = p.geom.input;
     let cout = p.geom.output[3];
-    // A 32-bit wrapping accumulator is LiteRT's int32 arithmetic for 8-bit operands.
-    let int32_wrap = arith.acc_bits == 32 && arith.overflow == Overflow::Wrap;
-    (arith.is_litert() || (int32_wrap && arith.rounding == Rounding::TfliteDouble))
+    (arith.is_litert() || (arith.overflow == Overflow::Wrap && arith.rounding == Rounding::TfliteDouble))
         && p.requant == Requant::Double
         && input_bits <= 8
         && weight_bits <= 8
@@ -170,8 +178,9 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
         && (p.groups == 1 || (p.groups == c && cout == c))
 }
 
-/// Packs the weights of a layer for [`conv_fast`] (done once, when the executor is built).
-pub fn pack(p: &ConvParams) -> PackedConv {
+/// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
+/// is built).
+pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
@@ -183,6 +192,7 @@ pub fn pack(p: &ConvParams) -> PackedConv {
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
         right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
         simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
+        wrap_shift: if arith.acc_bits >= 32 { 0 } else { 32 - arith.acc_bits.max(2) },
     };
     if p.groups == 1 {
         let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
@@ -348,7 +358,8 @@ fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usi
         }
         let _ = avx2;
         for co in co..cout {
-            let v = multiply_by_quantized_multiplier(a[co].wrapping_add(bias[co]), p.multipliers[co]);
+            let s = (a[co].wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
+            let v = multiply_by_quantized_multiplier(s, p.multipliers[co]);
             o[co] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
         }
     }
@@ -369,6 +380,8 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut 
     use std::arch::x86_64::*;
     let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
     let x = _mm256_add_epi32(ld(acc), ld(&pk.bias[co..]));
+    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
+    let x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
     let x = _mm256_sllv_epi32(x, ld(&pk.left[co..]));
     let m = ld(&pk.mul[co..]);
     let half = _mm256_set1_epi64x(1 << 30);

@@ -145,8 +145,8 @@ impl OpFamily for Conv2d {
             act_min: wl.act_min,
             act_max: wl.act_max,
         };
-        let packed =
-            conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith).then(|| conv::pack(&params));
+        let packed = conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith)
+            .then(|| conv::pack(&params, arith));
         Ok(IntKernel::Conv(IntConv { params: Box::new(params), packed }))
     }
 
