@@ -4,7 +4,8 @@
 # - the digit classifier (tests/fixtures/digits, ../shared/digits_dev): top-1 against the 300
 #   labelled eval images;
 # - MobileNet-v1 (../shared/tflite, float32 TFLite; 32 calibration, 8 evaluation images):
-#   logits SQNR (the input of the final softmax) against the float model.
+#   logits SQNR (the input of the final softmax) against the float model;
+# - the built-in MobileNet-v2 (synthetic seeded weights) on the same MobileNet images, logits SQNR.
 # Usage: reports/mixed_precision.sh [BIN]   (from the repository root; cargo build --release)
 set -euo pipefail
 BIN=${1:-target/release/accelsim}
@@ -21,4 +22,9 @@ for hw in mac4 mac8 systolic32; do
     --out reports/mixed_front_mnv1_$hw.csv
   $BIN plot --kind pareto --input reports/mixed_front_mnv1_$hw.csv --sqnr-column logits_sqnr_db \
     --out reports/mixed_front_mnv1_$hw.svg
+  $BIN search --hw $hw --model mnv2 \
+    --calib $S/data/mobilenet_v1_calib_float_inputs.npy --eval $S/data/mobilenet_v1_eval_float_inputs.npy \
+    --wbits 2,3,4,8 --abits 4,8 --objective energy --out reports/mixed_front_mnv2_$hw.csv
+  $BIN plot --kind pareto --input reports/mixed_front_mnv2_$hw.csv --sqnr-column logits_sqnr_db \
+    --out reports/mixed_front_mnv2_$hw.svg
 done

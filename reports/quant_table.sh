@@ -80,6 +80,7 @@ fi
   echo "exact by restricted scales, \`--cle-relu6 keep\`; the last column is data-free with ReLU6 replaced),"
   echo "BC = bias correction (empirical; analytic in data-free mode). LiteRT's own int8 model of"
   echo "MobileNet-v1 reaches 11.33 dB, top-1 8/8 on the same evaluation set (litert_int8_sqnr.json)."
+  echo "Learned rounding and trained weight thresholds, at 2-8 bits on real data: \`quant_learned.md\`."
   echo
   cat "$TMP/body.md"
 } >"$OUT"

@@ -325,3 +325,66 @@ fn learned_rounding_beats_nearest_at_three_bits() {
         .unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--calib"));
 }
+
+/// Trained weight thresholds on the digit classifier trained on real data: at 3 bits they
+/// reconstruct the float network better than the MSE thresholds they start from (measured
+/// 16.5 -> 18.6 dB, top-1 0.977 both), deterministically; activations, data-free mode,
+/// asymmetric weights and `sensitivity` are refused with the reason.
+#[test]
+fn trained_weight_thresholds_beat_mse_at_three_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| s(shared().join("digits_dev").join(f));
+    let model = s(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite"));
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut c = bin();
+        c.args(["quantize", "--model", &model, "--calib", &d("calib_x_nhwc.npy"), "--eval", &d("eval_x_nhwc.npy")]);
+        c.args(["--labels", &d("eval_y.npy"), "--wbits", "3", "--format", "json", "--out", out.to_str().unwrap()]);
+        c.args(extra).output().unwrap()
+    };
+    let json = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let mse = json(run("m.aqm", &["--method", "mse"]));
+    let trained = json(run("t.aqm", &["--weight-method", "trained", "--act-method", "mse"]));
+    let again = run("t2.aqm", &["--weight-method", "trained", "--act-method", "mse"]);
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(dir.path().join("t.aqm")).unwrap(), std::fs::read(dir.path().join("t2.aqm")).unwrap());
+    let sq = |r: &serde_json::Value| r["output"]["sqnr_db"].as_f64().unwrap();
+    let top1 = |r: &serde_json::Value| r["output"]["top1_accuracy"].as_f64().unwrap();
+    assert!(sq(&trained) > sq(&mse) + 1.0, "{} vs {}", sq(&trained), sq(&mse));
+    assert!(top1(&trained) >= top1(&mse) - 0.02, "{} vs {}", top1(&trained), top1(&mse));
+    let refused = |o: std::process::Output, what: &str| {
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success() && e.contains(what), "expected `{what}` in: {e}");
+    };
+    refused(run("a.aqm", &["--method", "trained"]), "are for weights");
+    refused(
+        run("b.aqm", &["--weight-method", "trained", "--act-method", "mse", "--scheme", "asymmetric"]),
+        "symmetric",
+    );
+    let o = bin()
+        .args([
+            "quantize",
+            "--model",
+            &model,
+            "--data-free",
+            "--weight-method",
+            "trained",
+            "--act-method",
+            "mse",
+            "--out",
+        ])
+        .arg(dir.path().join("x.aqm"))
+        .output()
+        .unwrap();
+    refused(o, "--calib");
+    let o = bin()
+        .args(["sensitivity", "--model", &model, "--calib", &d("calib_x_nhwc.npy"), "--eval", &d("eval_x_nhwc.npy")])
+        .args(["--weight-method", "trained", "--act-method", "mse", "--bits", "4", "--out"])
+        .arg(dir.path().join("s.csv"))
+        .output()
+        .unwrap();
+    refused(o, "sensitivity quantizes");
+}

@@ -6,6 +6,7 @@ mod estimate;
 mod exec;
 pub mod output;
 mod plot;
+mod progress;
 mod quantize;
 mod run;
 mod search;

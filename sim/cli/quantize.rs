@@ -15,7 +15,7 @@ use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{check_labels, classes, evaluate, EvalReport, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
-use crate::quant::{adaround, calib, check_width, cle, data_free, synthetic, Precision, WidthPlan};
+use crate::quant::{adaround, calib, check_width, cle, data_free, synthetic, trained, Precision, WidthPlan};
 
 /// Weight scale granularity.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,10 @@ pub enum Method {
     Percentile,
     /// MSE-optimal clipping.
     Mse,
+    /// Weights only: per-channel (or per-layer) thresholds trained with a straight-through
+    /// estimator to reconstruct each layer's float output on the calibration data, starting
+    /// from MSE (`quant/trained.rs`); needs --calib, `quantize` only.
+    Trained,
 }
 
 /// The threshold methods of weights and activations: `--method` sets both, and
@@ -94,8 +98,21 @@ impl Methods {
                 self.percentile
             )),
             Method::Mse => Ok(ClipMethod::Mse),
+            // Training starts from the MSE thresholds (`quant::trained`).
+            Method::Trained => Ok(ClipMethod::Mse),
         };
+        if self.activations() == Method::Trained {
+            return Err(miette!(
+                "trained thresholds are for weights (--weight-method trained): activation thresholds \
+                 are chosen by minmax, percentile or mse (give --act-method)"
+            ));
+        }
         Ok((one(self.weights())?, one(self.activations())?))
+    }
+
+    /// Whether the weights' thresholds are trained after quantization.
+    pub fn trained_weights(&self) -> bool {
+        self.weights() == Method::Trained
     }
 
     /// How a report names them: `minmax`, or `w:minmax a:mse` when they differ.
@@ -403,6 +420,11 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             "--rounding learned reconstructs layer outputs on calibration data: give --calib, not --data-free"
         ));
     }
+    if args.methods.trained_weights() && args.data_free {
+        return Err(miette!(
+            "--weight-method trained reconstructs layer outputs on calibration data: give --calib, not --data-free"
+        ));
+    }
     let (cal, calib_inputs) = if args.data_free {
         (data_free::statistics(&reference), Vec::new())
     } else {
@@ -414,14 +436,35 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         (calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?, inputs)
     };
     let mut q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
-    if args.rounding == Rounding::Learned {
+    let trained = args.methods.trained_weights();
+    if trained || args.rounding == Rounding::Learned {
         let grams = adaround::layer_grams(&reference, &calib_inputs)
             .into_diagnostic()
-            .wrap_err("calibration run for learned rounding failed")?;
+            .wrap_err("calibration run for learned rounding / trained thresholds failed")?;
         let means = |t: usize| cal.tensors.get(t).cloned().flatten().map(|s| s.channel_mean);
-        let opt = adaround::Options { iterations: args.rounding_iterations as usize, ..Default::default() };
-        adaround::apply(&reference, &mut q, &grams, args.bias_correction.then_some(&means as _), &opt);
-        q.validate().into_diagnostic().wrap_err("the graph with learned rounding is not valid")?;
+        let means = args.bias_correction.then_some(&means as _);
+        let layers = grams.iter().flatten().count() as u64;
+        if trained {
+            let bar =
+                super::progress::bar(layers, "{bar:40} {pos}/{len} layers' thresholds trained ({msg}), eta {eta}");
+            let opt = trained::Options::default();
+            trained::apply(&reference, &mut q, &grams, means, &opt, &mut |name| {
+                bar.set_message(name.to_string());
+                bar.inc(1)
+            })
+            .into_diagnostic()?;
+            bar.finish_and_clear();
+        }
+        if args.rounding == Rounding::Learned {
+            let opt = adaround::Options { iterations: args.rounding_iterations as usize, ..Default::default() };
+            let bar = super::progress::bar(layers, "{bar:40} {pos}/{len} layers rounded ({msg}), eta {eta}");
+            adaround::apply(&reference, &mut q, &grams, means, &opt, &mut |name| {
+                bar.set_message(name.to_string());
+                bar.inc(1)
+            });
+            bar.finish_and_clear();
+        }
+        q.validate().into_diagnostic().wrap_err("the graph with learned rounding / trained thresholds is not valid")?;
     }
     for n in cfg.widths.widened(&g) {
         eprintln!("note: {n}");

@@ -8,9 +8,8 @@ use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, 
 use crate::sweep::run::{used_by_range, Sweeper};
 use crate::sweep::table::header;
 use crate::sweep::{merge_csv, Shard};
-use indicatif::{ProgressBar, ProgressStyle};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Output formats of a sweep.
@@ -207,15 +206,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         },
         SweepFormat::Json => Rows::json(std::io::BufWriter::new(out)),
     };
-    let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new((range.end - start) as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} points, {per_sec}, eta {eta}") {
-            b.set_style(style);
-        }
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = super::progress::bar((range.end - start) as u64, "{bar:40} {pos}/{len} points, {per_sec}, eta {eta}");
     let tick = || bar.inc(1);
     let (models, hw) = used_by_range(&spec, start..range.end);
     let mut sweeper = Sweeper::new(&spec, &models, &hw);

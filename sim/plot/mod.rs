@@ -707,7 +707,8 @@ fn pareto(f: Fig, t: &Table, sqnr_col: &str) -> Result<(), PlotError> {
     }
     // SQNR when a functional sweep measured it for some point, else the latency fallback.
     let sqnr = t.col(sqnr_col).filter(|&s| rows.iter().any(|r| t.num(r, s).is_finite()));
-    if let Some(s) = sqnr {
+    // Only a dB column says nothing when it stays near 0; accuracies are fractions.
+    if let Some(s) = sqnr.filter(|_| sqnr_col.ends_with("_db")) {
         let best = finite_max(rows.iter().map(|r| t.num(r, s).abs()));
         if best < 1.0 {
             f.warnings.push(format!(

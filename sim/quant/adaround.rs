@@ -120,56 +120,74 @@ impl Patches {
         }
     }
 
-    /// Adds `x x^T` of every patch of input `v` to `h` (one `k x k` matrix per group).
+    /// Adds `x x^T` of every patch of input `v` to `h` (one `k x k` matrix per group): the
+    /// patches of a group as rows of a matrix `X`, then `X^T X` as one blocked product.
     fn accumulate(&self, v: &[f32], k: usize, h: &mut [Vec<f64>]) {
-        let mut x = vec![0f32; k];
-        let add = |x: &[f32], h: &mut Vec<f64>| {
-            for (i, &xi) in x.iter().enumerate() {
-                if xi == 0.0 {
-                    continue;
-                }
-                let row = &mut h[i * k..(i + 1) * k];
-                for (hj, &xj) in row.iter_mut().zip(x) {
-                    *hj += f64::from(xi * xj);
-                }
-            }
-        };
         match *self {
             Patches::Rows { features } => {
-                for r in v.chunks_exact(features.max(1)) {
-                    add(r, &mut h[0]);
+                if features == k {
+                    add_gram(v, v.len() / k.max(1), k, &mut h[0]);
                 }
             }
             Patches::Conv { n, ih, iw, c, kh, kw, sh, sw, dh, dw, top, left, oh, ow, groups } => {
                 let cg = c / groups;
-                for b in 0..n {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            for (gi, hg) in h.iter_mut().enumerate() {
-                                let mut j = 0;
+                let rows = n * oh * ow;
+                let mut x = vec![0f32; rows * k];
+                for (gi, hg) in h.iter_mut().enumerate() {
+                    let mut j = 0;
+                    for b in 0..n {
+                        for oy in 0..oh {
+                            for ox in 0..ow {
                                 for ky in 0..kh {
                                     for kx in 0..kw {
                                         let y = (oy * sh + ky * dh) as isize - top as isize;
                                         let xx = (ox * sw + kx * dw) as isize - left as isize;
                                         let inside = y >= 0 && xx >= 0 && (y as usize) < ih && (xx as usize) < iw;
+                                        let at = ((b * ih + y.max(0) as usize) * iw + xx.max(0) as usize) * c + gi * cg;
                                         for ci in 0..cg {
-                                            x[j] = if inside {
-                                                v[((b * ih + y as usize) * iw + xx as usize) * c + gi * cg + ci]
-                                            } else {
-                                                0.0
-                                            };
+                                            x[j] = if inside { v[at + ci] } else { 0.0 };
                                             j += 1;
                                         }
                                     }
                                 }
-                                add(&x, hg);
                             }
                         }
                     }
+                    add_gram(&x, rows, k, hg);
                 }
             }
         }
     }
+}
+
+/// Adds `X^T X` of the `rows x k` row-major matrix `x` to `h` (`k x k`): the product in
+/// `f32` (one image's patches), the running sum over images in `f64`.
+fn add_gram(x: &[f32], rows: usize, k: usize, h: &mut [f64]) {
+    if rows == 0 || k == 0 || x.len() < rows * k || h.len() < k * k {
+        return;
+    }
+    let mut g = vec![0f32; k * k];
+    // SAFETY: `x` holds rows*k elements read as X^T (k x rows: row stride 1, column stride
+    // k) and as X (rows x k: row stride k); `g` holds k*k (checked above).
+    unsafe {
+        matrixmultiply::sgemm(
+            k,
+            rows,
+            k,
+            1.0,
+            x.as_ptr(),
+            1,
+            k as isize,
+            x.as_ptr(),
+            k as isize,
+            1,
+            0.0,
+            g.as_mut_ptr(),
+            k as isize,
+            1,
+        )
+    }
+    h.iter_mut().zip(&g).for_each(|(a, &b)| *a += f64::from(b));
 }
 
 /// The Gram matrices of every conv and FC layer's input patches over `inputs` (float runs
@@ -179,28 +197,22 @@ pub fn layer_grams(g: &Graph, inputs: &[Vec<f32>]) -> Result<Vec<Option<LayerGra
     let empty = || -> Vec<Option<LayerGram>> {
         shapes.iter().map(|s| s.map(|(_, groups, k)| LayerGram { k, groups: vec![vec![0.0; k * k]; groups] })).collect()
     };
-    let per_input = inputs
-        .par_iter()
-        .map(|x| {
-            let vals = run_float(g, std::slice::from_ref(x))?;
-            let mut grams = empty();
-            for ((l, s), gram) in g.layers.iter().zip(&shapes).zip(&mut grams) {
-                if let (Some((p, _, k)), Some(gram), Some(Values::F32(v))) = (s, gram, &vals[l.inputs[0].0]) {
-                    p.accumulate(v, *k, &mut gram.groups);
-                }
-            }
-            Ok(grams)
-        })
-        .collect::<Result<Vec<_>, ExecError>>()?;
+    // Float runs a few inputs at a time in parallel, then each layer adds those inputs'
+    // patches in input order (layers in parallel): one running sum per layer, and the same
+    // sums for any thread count.
     let mut total = empty();
-    for grams in per_input {
-        for (t, g) in total.iter_mut().zip(grams) {
-            if let (Some(t), Some(g)) = (t, g) {
-                for (a, b) in t.groups.iter_mut().zip(g.groups) {
-                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+    let batch = 2 * rayon::current_num_threads().max(1);
+    for chunk in inputs.chunks(batch) {
+        let runs = chunk.par_iter().map(|x| run_float(g, std::slice::from_ref(x))).collect::<Result<Vec<_>, _>>()?;
+        total.par_iter_mut().zip(g.layers.par_iter().zip(&shapes)).for_each(|(gram, (l, s))| {
+            if let (Some((p, _, k)), Some(gram)) = (s, gram) {
+                for vals in &runs {
+                    if let Some(Values::F32(v)) = &vals[l.inputs[0].0] {
+                        p.accumulate(v, *k, &mut gram.groups);
+                    }
                 }
             }
-        }
+        });
     }
     Ok(total)
 }
@@ -218,126 +230,320 @@ pub struct ChannelQuant {
     pub qmax: i32,
 }
 
-fn sigmoid(v: f64) -> f64 {
-    1.0 / (1.0 + (-v).exp())
+/// The arithmetic the learner runs in: `f32` for layers (a blocked GEMM per step), `f64`
+/// where a check needs the exact loss (the gradient test).
+pub trait Real:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::AddAssign
+    + Send
+    + Sync
+{
+    /// The value of `x`.
+    fn of(x: f64) -> Self;
+    /// As f64.
+    fn get(self) -> f64;
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// `ln self`.
+    fn ln(self) -> Self;
+    /// `|self|`.
+    fn abs(self) -> Self;
+    /// The square root.
+    fn sqrt(self) -> Self;
+    /// `c = a b` for row-major `a` (`m x k`), `b` (`k x n`), `c` (`m x n`).
+    fn gemm(m: usize, k: usize, n: usize, a: &[Self], b: &[Self], c: &mut [Self]);
 }
 
-fn rect(v: f64) -> f64 {
-    (sigmoid(v) * (ZETA - GAMMA) + GAMMA).clamp(0.0, 1.0)
+macro_rules! real {
+    ($t:ty, $gemm:path) => {
+        impl Real for $t {
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            fn get(self) -> f64 {
+                f64::from(self)
+            }
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            fn gemm(m: usize, k: usize, n: usize, a: &[Self], b: &[Self], c: &mut [Self]) {
+                assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "gemm operand sizes");
+                if m == 0 || n == 0 {
+                    return;
+                }
+                // SAFETY: the slices hold at least m*k, k*n and m*n elements (checked above),
+                // addressed row-major with the strides given.
+                unsafe {
+                    $gemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        k as isize,
+                        1,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                }
+            }
+        }
+    };
+}
+real!(f32, matrixmultiply::sgemm);
+real!(f64, matrixmultiply::dgemm);
+
+fn sigmoid<T: Real>(v: T) -> T {
+    T::of(1.0) / (T::of(1.0) + (T::of(0.0) - v).exp())
 }
 
-/// One channel's optimization problem: its weights, their floors and Gram matrix.
-struct Channel<'a> {
-    w: Vec<f64>,
-    base: Vec<f64>,
-    h: &'a [f64],
-    cq: ChannelQuant,
-    /// `w^T H w`: the reconstruction error is relative to the layer's output energy.
-    norm: f64,
+/// `h(V)` before clipping, from `sigmoid(V)`.
+fn stretch<T: Real>(sg: T) -> T {
+    sg * T::of(ZETA - GAMMA) + T::of(GAMMA)
 }
 
-impl<'a> Channel<'a> {
-    fn new(w: &[f32], h: &'a [f64], cq: ChannelQuant) -> Self {
-        let s = f64::from(cq.scale);
-        let w: Vec<f64> = w.iter().map(|&x| f64::from(x)).collect();
-        let base = w.iter().map(|x| (x / s).floor()).collect();
-        let hw = mat_vec(h, &w);
-        let norm = w.iter().zip(&hw).map(|(a, b)| a * b).sum::<f64>().max(f64::MIN_POSITIVE);
-        Channel { w, base, h, cq, norm }
+fn clip01<T: Real>(x: T) -> T {
+    if x < T::of(0.0) {
+        T::of(0.0)
+    } else if x > T::of(1.0) {
+        T::of(1.0)
+    } else {
+        x
+    }
+}
+
+/// Channels sharing one Gram matrix, optimized together: each step is one `rows x k` by
+/// `k x k` product (blocked, cache-friendly) instead of `rows` matrix-vector products
+/// that stream `H` from memory once each.
+struct Batch<'a, T> {
+    rows: usize,
+    k: usize,
+    /// `rows x k` float weights.
+    w: Vec<T>,
+    /// `floor(w / s)`.
+    base: Vec<T>,
+    h: &'a [T],
+    cq: &'a [ChannelQuant],
+    /// Per row, `w^T H w`: the reconstruction error is relative to the output energy.
+    norm: Vec<T>,
+}
+
+/// Scratch of one loss-and-gradient evaluation.
+struct Scratch<T> {
+    d: Vec<T>,
+    /// `sigmoid(V)`.
+    sg: Vec<T>,
+    hd: Vec<T>,
+    clamped: Vec<bool>,
+}
+
+impl<'a, T: Real> Batch<'a, T> {
+    fn new(w: &[f32], h: &'a [T], cq: &'a [ChannelQuant]) -> Self {
+        let rows = cq.len();
+        let k = if rows == 0 { 0 } else { w.len() / rows };
+        let wt: Vec<T> = w.iter().map(|&x| T::of(f64::from(x))).collect();
+        let base = w
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| T::of((f64::from(x) / f64::from(cq[i / k.max(1)].scale)).floor()))
+            .collect();
+        let mut hw = vec![T::of(0.0); rows * k];
+        T::gemm(rows, k, k, &wt, h, &mut hw);
+        let norm = (0..rows)
+            .map(|r| {
+                let n: f64 = (0..k).map(|j| wt[r * k + j].get() * hw[r * k + j].get()).sum();
+                T::of(n.max(f64::from(f32::MIN_POSITIVE)))
+            })
+            .collect();
+        Batch { rows, k, w: wt, base, h, cq, norm }
     }
 
-    /// The loss at `v` and its gradient in `v` (the straight-through path: through the
-    /// rectified sigmoid where it is not clipped and the integer where it is not clamped).
-    fn loss_grad(&self, v: &[f64], beta: Option<f64>, lambda: f64) -> (f64, Vec<f64>) {
-        let (s, z) = (f64::from(self.cq.scale), f64::from(self.cq.zero_point));
-        let (lo, hi) = (f64::from(self.cq.qmin), f64::from(self.cq.qmax));
-        let k = v.len();
-        let mut d = vec![0f64; k];
-        let mut clamped = vec![false; k];
-        for i in 0..k {
-            let t = self.base[i] + rect(v[i]) + z;
-            clamped[i] = t < lo || t > hi;
-            d[i] = s * (t.clamp(lo, hi) - z) - self.w[i];
+    fn scratch(&self) -> Scratch<T> {
+        let n = self.rows * self.k;
+        Scratch { d: vec![T::of(0.0); n], sg: vec![T::of(0.0); n], hd: vec![T::of(0.0); n], clamped: vec![false; n] }
+    }
+
+    /// Each row's loss at `v` (`rows x k`), and the gradient in `v` into `grad` (the
+    /// straight-through path: through the rectified sigmoid where it is not clipped and
+    /// the integer where it is not clamped).
+    fn loss_grad(&self, v: &[T], beta: Option<f64>, lambda: f64, s: &mut Scratch<T>, grad: &mut [T]) -> Vec<f64> {
+        let k = self.k;
+        for (r, cq) in self.cq.iter().enumerate() {
+            let (sc, z) = (T::of(f64::from(cq.scale)), T::of(f64::from(cq.zero_point)));
+            let (lo, hi) = (T::of(f64::from(cq.qmin)), T::of(f64::from(cq.qmax)));
+            let row = r * k..(r + 1) * k;
+            for (((((d, sg), cl), &vi), &b), &w) in s.d[row.clone()]
+                .iter_mut()
+                .zip(&mut s.sg[row.clone()])
+                .zip(&mut s.clamped[row.clone()])
+                .zip(&v[row.clone()])
+                .zip(&self.base[row.clone()])
+                .zip(&self.w[row])
+            {
+                *sg = sigmoid(vi);
+                let t = b + clip01(stretch(*sg)) + z;
+                *cl = t < lo || t > hi;
+                let tc = if t < lo {
+                    lo
+                } else if t > hi {
+                    hi
+                } else {
+                    t
+                };
+                *d = sc * (tc - z) - w;
+            }
         }
-        let hd = mat_vec(self.h, &d);
-        let mut loss = d.iter().zip(&hd).map(|(a, b)| a * b).sum::<f64>() / self.norm;
-        let mut grad = vec![0f64; k];
-        for i in 0..k {
-            let sg = sigmoid(v[i]);
-            let hv = sg * (ZETA - GAMMA) + GAMMA;
-            if let Some(beta) = beta {
-                let u = 2.0 * rect(v[i]) - 1.0;
-                loss += lambda * (1.0 - u.abs().powf(beta));
+        T::gemm(self.rows, k, k, &s.d, self.h, &mut s.hd);
+        let mut loss = vec![0f64; self.rows];
+        let (zg, two, one, zero) = (T::of(ZETA - GAMMA), T::of(2.0), T::of(1.0), T::of(0.0));
+        let reg = beta.map(|beta| (T::of(beta - 1.0), T::of(lambda * beta * 2.0)));
+        for (r, cq) in self.cq.iter().enumerate() {
+            let norm = self.norm[r];
+            let scale = two * T::of(f64::from(cq.scale)) / norm;
+            let row = r * k..(r + 1) * k;
+            let mut err = zero;
+            let mut penalty = 0f64;
+            for ((((g, &d), &hd), &sg), &cl) in grad[row.clone()]
+                .iter_mut()
+                .zip(&s.d[row.clone()])
+                .zip(&s.hd[row.clone()])
+                .zip(&s.sg[row.clone()])
+                .zip(&s.clamped[row])
+            {
+                err += d * hd;
+                let hv = stretch(sg);
+                let inside = hv >= zero && hv <= one;
+                let mut gh = if cl || !inside { zero } else { hd * scale };
+                if let Some((b1, lb2)) = reg {
+                    // |u|^(beta-1), u = 2 h - 1.
+                    let u = two * clip01(hv) - one;
+                    let au = u.abs();
+                    let pw = if au > zero { (b1 * au.ln()).exp() } else { zero };
+                    penalty += 1.0 - (pw * au).get();
+                    if inside {
+                        gh = if u < zero { gh + lb2 * pw } else { gh - lb2 * pw };
+                    }
+                }
+                *g = if inside { gh * zg * sg * (one - sg) } else { zero };
             }
-            // h is clipped to [0, 1]: no gradient outside.
-            if !(0.0..=1.0).contains(&hv) {
-                continue;
-            }
-            let mut gh = if clamped[i] { 0.0 } else { 2.0 * hd[i] * s / self.norm };
-            if let Some(beta) = beta {
-                let u = 2.0 * hv - 1.0;
-                gh -= lambda * beta * u.abs().powf(beta - 1.0) * u.signum() * 2.0;
-            }
-            grad[i] = gh * (ZETA - GAMMA) * sg * (1.0 - sg);
+            loss[r] = err.get() / norm.get() + lambda * penalty;
         }
-        (loss, grad)
+        loss
+    }
+
+    /// The starting `V`: where `h(V)` is each weight's fractional part (the float weight).
+    fn start(&self) -> Vec<T> {
+        (0..self.rows * self.k)
+            .map(|i| {
+                let s = f64::from(self.cq[i / self.k].scale);
+                let frac = (self.w[i].get() / s - self.base[i].get()).clamp(1e-4, 1.0 - 1e-4);
+                let sg = ((frac - GAMMA) / (ZETA - GAMMA)).clamp(1e-6, 1.0 - 1e-6);
+                T::of((sg / (1.0 - sg)).ln())
+            })
+            .collect()
+    }
+
+    /// Adam on `V` with the paper's schedule, then the rounding `h(V) >= 1/2` decides.
+    fn learn(&self, opt: &Options) -> Vec<i32> {
+        let mut v = self.start();
+        let n = v.len();
+        let (mut m, mut m2, mut g) = (vec![T::of(0.0); n], vec![T::of(0.0); n], vec![T::of(0.0); n]);
+        let mut s = self.scratch();
+        let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
+        let warm = (opt.warmup * opt.iterations as f64) as usize;
+        for it in 0..opt.iterations {
+            let beta = (it >= warm).then(|| {
+                let f = (it - warm) as f64 / (opt.iterations - warm).max(1) as f64;
+                20.0 + (2.0 - 20.0) * f
+            });
+            self.loss_grad(&v, beta, opt.lambda, &mut s, &mut g);
+            let t = (it + 1) as i32;
+            let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+            let (b1t, b2t, a1, a2) = (T::of(b1), T::of(b2), T::of(1.0 - b1), T::of(1.0 - b2));
+            let (lr, ic2, epst) = (T::of(opt.learning_rate / c1), T::of(1.0 / c2), T::of(eps));
+            for (((vi, mi), m2i), &gi) in v.iter_mut().zip(&mut m).zip(&mut m2).zip(&g) {
+                *mi = b1t * *mi + a1 * gi;
+                *m2i = b2t * *m2i + a2 * gi * gi;
+                *vi = *vi - lr * *mi / ((*m2i * ic2).sqrt() + epst);
+            }
+        }
+        (0..n)
+            .map(|i| {
+                let cq = &self.cq[i / self.k];
+                let up = clip01(stretch(sigmoid(v[i]))).get() >= 0.5;
+                ((self.base[i].get() + if up { 1.0 } else { 0.0 } + f64::from(cq.zero_point))
+                    .clamp(f64::from(cq.qmin), f64::from(cq.qmax))) as i32
+            })
+            .collect()
     }
 }
 
-fn mat_vec(h: &[f64], x: &[f64]) -> Vec<f64> {
-    let k = x.len();
-    (0..k).map(|i| h[i * k..(i + 1) * k].iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+/// Output channels optimized together (one GEMM per step): enough that packing `H` for
+/// the product costs little beside it, few enough that a layer's channels still make
+/// several parallel jobs. A function of the layer's shape only, so results do not depend
+/// on the thread count.
+pub(crate) fn channels_per_batch(channels: usize) -> usize {
+    (channels / 8).clamp(32, 256)
+}
+
+/// The learned integers of output channels `w` (row-major, one row of `k` weights per entry
+/// of `cq`, the patch order of `h`, a `k x k` Gram matrix) under their quantizers.
+pub fn learn_channels<T: Real>(w: &[f32], h: &[T], cq: &[ChannelQuant], opt: &Options) -> Vec<i32> {
+    let k = if cq.is_empty() { 0 } else { w.len() / cq.len() };
+    let per = channels_per_batch(cq.len());
+    w.par_chunks(per * k.max(1))
+        .zip(cq.par_chunks(per))
+        .flat_map_iter(|(w, cq)| Batch::new(w, h, cq).learn(opt))
+        .collect()
 }
 
 /// The learned integers of one output channel's weights `w` (the patch order of `h`, a
 /// `k x k` Gram matrix) under quantizer `cq`.
-pub fn learn_channel(w: &[f32], h: &[f64], cq: ChannelQuant, opt: &Options) -> Vec<i32> {
-    let ch = Channel::new(w, h, cq);
-    let s = f64::from(cq.scale);
-    // V starts where h(V) is the fractional part: the float weight itself.
-    let mut v: Vec<f64> =
-        ch.w.iter()
-            .zip(&ch.base)
-            .map(|(x, b)| {
-                let frac = (x / s - b).clamp(1e-4, 1.0 - 1e-4);
-                let sg = ((frac - GAMMA) / (ZETA - GAMMA)).clamp(1e-6, 1.0 - 1e-6);
-                (sg / (1.0 - sg)).ln()
-            })
-            .collect();
-    let k = v.len();
-    let (mut m, mut m2) = (vec![0f64; k], vec![0f64; k]);
-    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8);
-    let warm = (opt.warmup * opt.iterations as f64) as usize;
-    for it in 0..opt.iterations {
-        let beta = (it >= warm).then(|| {
-            let f = (it - warm) as f64 / (opt.iterations - warm).max(1) as f64;
-            20.0 + (2.0 - 20.0) * f
-        });
-        let (_, g) = ch.loss_grad(&v, beta, opt.lambda);
-        let t = (it + 1) as i32;
-        for i in 0..k {
-            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-            m2[i] = b2 * m2[i] + (1.0 - b2) * g[i] * g[i];
-            let mh = m[i] / (1.0 - b1.powi(t));
-            let vh = m2[i] / (1.0 - b2.powi(t));
-            v[i] -= opt.learning_rate * mh / (vh.sqrt() + eps);
-        }
-    }
-    let z = f64::from(cq.zero_point);
-    let (lo, hi) = (f64::from(cq.qmin), f64::from(cq.qmax));
-    ch.base
+pub fn learn_channel<T: Real>(w: &[f32], h: &[T], cq: ChannelQuant, opt: &Options) -> Vec<i32> {
+    learn_channels(w, h, &[cq], opt)
+}
+
+/// Per row of `q` (`k` integers each, quantizers `cq`), the reconstruction error
+/// `d^T H d` against float weights `w`.
+pub fn reconstruction_errors(w: &[f32], q: &[i32], h: &[f64], cq: &[ChannelQuant]) -> Vec<f64> {
+    let rows = cq.len();
+    let k = if rows == 0 { 0 } else { w.len() / rows };
+    let d: Vec<f64> = w
         .iter()
-        .zip(&v)
-        .map(|(b, &vi)| ((b + if rect(vi) >= 0.5 { 1.0 } else { 0.0 } + z).clamp(lo, hi)) as i32)
-        .collect()
+        .zip(q)
+        .enumerate()
+        .map(|(i, (&x, &qi))| {
+            let c = &cq[i / k];
+            f64::from(c.scale) * f64::from(qi - c.zero_point) - f64::from(x)
+        })
+        .collect();
+    let mut hd = vec![0f64; rows * k];
+    f64::gemm(rows, k, k, &d, h, &mut hd);
+    (0..rows).map(|r| (r * k..(r + 1) * k).map(|i| d[i] * hd[i]).sum()).collect()
 }
 
 /// The reconstruction error `d^T H d` of integers `q` against float weights `w`.
 pub fn reconstruction_error(w: &[f32], q: &[i32], h: &[f64], cq: ChannelQuant) -> f64 {
-    let k = w.len();
-    let d: Vec<f64> =
-        w.iter().zip(q).map(|(&x, &qi)| f64::from(cq.scale) * f64::from(qi - cq.zero_point) - f64::from(x)).collect();
-    (0..k).map(|i| d[i] * h[i * k..(i + 1) * k].iter().zip(&d).map(|(a, b)| a * b).sum::<f64>()).sum()
+    reconstruction_errors(w, q, h, &[cq])[0]
 }
 
 /// Re-rounds every conv and FC layer's integer weights of `q` (quantized from `float` by
@@ -351,6 +557,7 @@ pub fn apply(
     grams: &[Option<LayerGram>],
     channel_means: Option<&dyn Fn(usize) -> Option<Vec<f64>>>,
     opt: &Options,
+    on_layer: &mut dyn FnMut(&str),
 ) -> usize {
     let mut done = 0;
     for (li, l) in float.layers.iter().enumerate() {
@@ -369,28 +576,43 @@ pub fn apply(
             continue;
         }
         let cout = w.len() / k;
-        let cout_g = (cout / gram.groups.len().max(1)).max(1);
+        let groups = gram.groups.len();
+        if groups == 0 || cout % groups != 0 {
+            continue;
+        }
+        let cout_g = cout / groups;
         let symmetric = qp.zero_points.iter().all(|&z| z == 0);
         let (qmin, qmax) = super::clip::int_range(bits as u8, symmetric);
         let chan = |o: usize| {
             let c = if qp.scales.len() > 1 { o } else { 0 };
             ChannelQuant { scale: qp.scales[c], zero_point: qp.zero_points[c] as i32, qmin, qmax }
         };
-        let new: Vec<i32> = (0..cout)
-            .into_par_iter()
-            .flat_map_iter(|o| {
-                let h = &gram.groups[(o / cout_g).min(gram.groups.len() - 1)];
-                let ws = &w[o * k..(o + 1) * k];
-                let learned = learn_channel(ws, h, chan(o), opt);
+        let cqs: Vec<ChannelQuant> = (0..cout).map(chan).collect();
+        let h32: Vec<Vec<f32>> = gram.groups.iter().map(|h| h.iter().map(|&x| x as f32).collect()).collect();
+        // Jobs: fixed blocks of channels within a group (independent of the thread count).
+        let per = channels_per_batch(cout_g);
+        let jobs: Vec<(usize, std::ops::Range<usize>)> = (0..groups)
+            .flat_map(|gi| {
+                let end = (gi + 1) * cout_g;
+                (gi * cout_g..end).step_by(per).map(move |s| (gi, s..(s + per).min(end)))
+            })
+            .collect();
+        let new: Vec<i32> = jobs
+            .par_iter()
+            .flat_map_iter(|(gi, r)| {
+                let (ws, olds, cq) = (&w[r.start * k..r.end * k], &old[r.start * k..r.end * k], &cqs[r.clone()]);
+                let learned = Batch::new(ws, &h32[*gi], cq).learn(opt);
                 // Keep nearest where learning did not reconstruct better (a guard: the
                 // regularizer can trade reconstruction for decisiveness).
-                let keep = reconstruction_error(ws, &old[o * k..(o + 1) * k], h, chan(o))
-                    < reconstruction_error(ws, &learned, h, chan(o));
-                if keep {
-                    old[o * k..(o + 1) * k].to_vec()
-                } else {
-                    learned
-                }
+                let e_old = reconstruction_errors(ws, olds, &gram.groups[*gi], cq);
+                let e_new = reconstruction_errors(ws, &learned, &gram.groups[*gi], cq);
+                let pick: Vec<i32> = (0..r.len())
+                    .flat_map(|c| {
+                        let src = if e_old[c] < e_new[c] { olds } else { &learned[..] };
+                        src[c * k..(c + 1) * k].to_vec()
+                    })
+                    .collect();
+                pick
             })
             .collect();
         // Bias: the mean error of the weights changed by (old - new) . E[x].
@@ -418,6 +640,7 @@ pub fn apply(
         }
         q.tensor_mut(wid).data = Some(TensorData::I32(new));
         done += 1;
+        on_layer(&l.name);
     }
     done
 }
@@ -472,18 +695,60 @@ mod tests {
     /// without the regularizer.
     #[test]
     fn straight_through_gradient_matches_finite_differences() {
-        let w = [0.3f32, -1.7, 2.2, 0.9];
+        let w = [0.3f32, -1.7, 2.2, 0.9, 1.4, -0.6, 0.05, -2.3];
         let h = [2.0, 0.5, 0.1, 0.0, 0.5, 1.0, 0.3, 0.2, 0.1, 0.3, 1.5, 0.4, 0.0, 0.2, 0.4, 1.2];
-        let ch = Channel::new(&w, &h, CQ);
-        let v = [0.4, -0.3, 0.9, -1.1];
+        // Two channels in one batch: each row's loss depends on its own V only.
+        let cq = [CQ, ChannelQuant { scale: 0.5, ..CQ }];
+        let b = Batch::<f64>::new(&w, &h, &cq);
+        let mut s = b.scratch();
+        let v = [0.4, -0.3, 0.9, -1.1, 0.2, 1.3, -0.7, 0.6];
+        let mut g = [0f64; 8];
+        let mut scratch_g = [0f64; 8];
         for beta in [None, Some(12.0), Some(2.5)] {
-            let (_, g) = ch.loss_grad(&v, beta, 0.01);
-            for i in 0..4 {
+            b.loss_grad(&v, beta, 0.01, &mut s, &mut g);
+            for i in 0..8 {
                 let (mut p, mut m) = (v, v);
                 p[i] += 1e-6;
                 m[i] -= 1e-6;
-                let fd = (ch.loss_grad(&p, beta, 0.01).0 - ch.loss_grad(&m, beta, 0.01).0) / 2e-6;
+                let lp = b.loss_grad(&p, beta, 0.01, &mut s, &mut scratch_g)[i / 4];
+                let lm = b.loss_grad(&m, beta, 0.01, &mut s, &mut scratch_g)[i / 4];
+                let fd = (lp - lm) / 2e-6;
                 assert!((fd - g[i]).abs() < 1e-5 * (1.0 + g[i].abs()), "beta {beta:?}, {i}: {fd} vs {}", g[i]);
+            }
+        }
+    }
+
+    /// The f32 batch (the path layers take) learns what the f64 one learns, channel by
+    /// channel, and a batch of channels learns what each channel learns alone.
+    #[test]
+    fn batched_f32_learning_agrees_with_single_f64_channels() {
+        let k = 24;
+        let rows = 5;
+        let w: Vec<f32> = (0..rows * k).map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.37).collect();
+        let h64: Vec<f64> = (0..k * k).map(|i| 1.0 / (1.0 + ((i / k) as f64 - (i % k) as f64).abs())).collect();
+        let h32: Vec<f32> = h64.iter().map(|&x| x as f32).collect();
+        let cq = vec![CQ; rows];
+        let opt = Options { iterations: 300, ..Options::default() };
+        let batched = learn_channels(&w, &h32, &cq, &opt);
+        let single: Vec<i32> = w.chunks(k).flat_map(|c| learn_channel(c, &h64, CQ, &opt)).collect();
+        let differ = batched.iter().zip(&single).filter(|(a, b)| a != b).count();
+        assert!(differ <= 2, "{differ} of {} decisions differ", rows * k);
+        let e32: f64 = reconstruction_errors(&w, &batched, &h64, &cq).iter().sum();
+        let e64: f64 = reconstruction_errors(&w, &single, &h64, &cq).iter().sum();
+        assert!((e32 - e64).abs() <= 0.05 * e64.max(1e-9), "{e32} vs {e64}");
+    }
+
+    /// `X^T X` by the blocked product equals the sum of the rows' outer products.
+    #[test]
+    fn gram_by_product_equals_outer_products() {
+        let (rows, k) = (7, 5);
+        let x: Vec<f32> = (0..rows * k).map(|i| ((i * 13 % 11) as f32 - 5.0) * 0.25).collect();
+        let mut h = vec![0f64; k * k];
+        add_gram(&x, rows, k, &mut h);
+        for i in 0..k {
+            for j in 0..k {
+                let e: f64 = (0..rows).map(|r| f64::from(x[r * k + i]) * f64::from(x[r * k + j])).sum();
+                assert!((h[i * k + j] - e).abs() < 1e-5, "{i},{j}: {} vs {e}", h[i * k + j]);
             }
         }
     }
