@@ -998,3 +998,52 @@ fn pad_is_exact() {
     let v = Executor::new(&g, Arithmetic::default()).unwrap().run(&[Values::Int(vec![7, 8])]).unwrap();
     assert_eq!(value_of(&v, y), Some(&Values::Int(vec![-5, -5, -5, -5, 7, 8, -5, -5])));
 }
+
+/// Every quantizable case written as QDQ ONNX (`sim/export/onnx.rs`): RESIZE is refused with
+/// an error naming it; every other case is written, and where accelsim's ONNX importer reads
+/// the file back, it executes bit-identically on the integer kernels (the exporter's NCHW
+/// views, transposes and Q/DQ pairs change nothing). The float graphs are written too.
+#[test]
+fn every_case_writes_onnx_that_reads_back_identically() {
+    use accelsim::export::onnx::to_onnx;
+    use accelsim::import::onnx::import_onnx_bytes;
+    let mut unread = Vec::new();
+    for c in cases() {
+        let float = to_onnx(&c.graph);
+        let is_resize = matches!(c.graph.layers[0].op, Op::Resize(_));
+        if is_resize {
+            let e = float.expect_err("resize").to_string();
+            assert!(e.contains("RESIZE") && e.contains("layer 'l'"), "{}: {e}", c.name);
+            continue;
+        }
+        float.unwrap_or_else(|e| panic!("{} (float): {e}", c.name));
+        if !c.quantizable {
+            continue;
+        }
+        let q = ptq(&c.graph, false);
+        let bytes = to_onnx(&q).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let back = match import_onnx_bytes(&bytes, c.name) {
+            Ok(g) => g,
+            Err(e) => {
+                unread.push(format!("{}: {e}", c.name));
+                continue;
+            }
+        };
+        let ins: Vec<Values> = inputs_of(&q).into_iter().map(Values::F32).collect();
+        let run = |g: &Graph| {
+            let vals = Executor::new(g, Arithmetic::default()).expect("executor").run(&ins).expect("run");
+            g.outputs.iter().map(|&o| value_of(&vals, o).cloned()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&q), run(&back), "{}: ONNX round trip", c.name);
+    }
+    eprintln!("cases the ONNX importer does not read back: {unread:#?}");
+    // What the importer refuses today, each for a reason of its own: a MatMul whose operand
+    // is transposed at rank 4 (the transpose's output is NCHW to it); element-wise ops and
+    // Slice it has no QDQ arm for yet (issue 13); float ops between a DequantizeLinear and
+    // the output (these quantized graphs keep LOGISTIC, TANH, HARD_SWISH and SOFTMAX in float,
+    // which the importer refuses by design: it runs QDQ graphs on integer kernels only).
+    let known = ["matmul", "sub", "mul", "maximum", "minimum", "slice", "logistic", "tanh", "hard_swish", "softmax"];
+    for u in &unread {
+        assert!(known.iter().any(|k| u.starts_with(&format!("{k}: "))), "newly unreadable: {u}");
+    }
+}

@@ -1,6 +1,8 @@
 //! `accelsim quantize`: post-training quantization of a float model (TFLite, ONNX, or a
 //! built-in network with seeded synthetic weights) into an `.aqm` integer model (any widths)
-//! or a `.tflite` one (int8 and 16x8, [`crate::export::tflite`]), chosen by the extension of
+//! or a `.tflite` one (int8 and 16x8, [`crate::export::tflite`]) or an `.onnx` one (QDQ form,
+//! 8- or 16-bit activations and weights of up to 8 bits, per layer; [`crate::export::onnx`]),
+//! chosen by the extension of
 //! `--out`, with an optional accuracy report against the float model on an evaluation set
 //! (and against its class labels, `--labels`).
 
@@ -211,7 +213,8 @@ pub struct QuantizeArgs {
     /// (`NAME=1x3x224x224`); repeat for several inputs.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shapes: Vec<crate::import::InputShape>,
-    /// Output model: `.aqm` (any widths) or `.tflite` (w8a8 = int8, w8a16 = 16x8).
+    /// Output model: `.aqm` (any widths), `.tflite` (w8a8 = int8, w8a16 = 16x8) or `.onnx`
+    /// (QDQ form: activations of 8 or 16 bits, weights of up to 8, per layer).
     #[arg(long)]
     pub out: PathBuf,
     /// Quantize under LiteRT's constraints (symmetric 16-bit activations, CONCATENATION
@@ -238,6 +241,8 @@ enum OutFormat {
     Aqm,
     /// A TFLite flatbuffer (int8 or 16x8), see `sim/export/tflite.rs`.
     Tflite,
+    /// An ONNX model in QDQ form, see `sim/export/onnx.rs`.
+    Onnx,
 }
 
 impl OutFormat {
@@ -245,9 +250,10 @@ impl OutFormat {
         match out.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
             Some("aqm") => Ok(OutFormat::Aqm),
             Some("tflite") => Ok(OutFormat::Tflite),
+            Some("onnx") => Ok(OutFormat::Onnx),
             _ => Err(miette!(
-                "--out must end in .aqm (accelsim's quantized-model format, any widths) or .tflite \
-                 (int8 and 16x8), got {}",
+                "--out must end in .aqm (accelsim's quantized-model format, any widths), .tflite \
+                 (int8 and 16x8) or .onnx (QDQ, 8- or 16-bit activations), got {}",
                 out.display()
             )),
         }
@@ -275,6 +281,30 @@ fn check_tflite_config(cfg: &PtqConfig) -> Result<()> {
         return Err(miette!(
             "--out *.tflite needs --scheme symmetric: LiteRT's int8 kernels take weights with zero point 0"
         ));
+    }
+    Ok(())
+}
+
+/// ONNX's QDQ form holds what onnxruntime's QuantizeLinear / DequantizeLinear take: 8- or
+/// 16-bit activations and weights of up to 8 bits (held in int8), per layer; checked before
+/// the work so that a long calibration does not end in a refusal.
+fn check_onnx_config(g: &Graph, cfg: &PtqConfig) -> Result<()> {
+    for (i, l) in g.layers.iter().enumerate() {
+        let lw = cfg.widths.layer(crate::ir::LayerId(i));
+        if lw.activation != 8 && lw.activation != 16 {
+            return Err(miette!(
+                "--out *.onnx takes 8- or 16-bit activations (onnxruntime's QDQ types), layer '{}' has {}-bit \
+                 activations; write other widths to a .aqm file",
+                l.name,
+                lw.activation
+            ));
+        }
+        if let Some(w) = lw.weight.filter(|&w| w > 8) {
+            return Err(miette!(
+                "--out *.onnx takes weights of up to 8 bits, layer '{}' has {w}-bit weights; write other widths to a .aqm file",
+                l.name
+            ));
+        }
     }
     Ok(())
 }
@@ -386,8 +416,10 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         litert: args.litert,
     };
     let cfg = PtqConfig { litert: cfg.litert || format == OutFormat::Tflite, ..cfg };
-    if format == OutFormat::Tflite {
-        check_tflite_config(&cfg)?;
+    match format {
+        OutFormat::Tflite => check_tflite_config(&cfg)?,
+        OutFormat::Onnx => check_onnx_config(&g, &cfg)?,
+        OutFormat::Aqm => {}
     }
     if cfg.litert && cfg.widths.uniform_widths().is_none() {
         return Err(miette!(
@@ -474,6 +506,9 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
         OutFormat::Tflite => crate::export::tflite::to_tflite(&q)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write {} as TFLite", args.out.display()))?,
+        OutFormat::Onnx => crate::export::onnx::to_onnx(&q)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write {} as ONNX", args.out.display()))?,
     };
     let report = match &args.eval {
         Some(p) => {

@@ -29,28 +29,7 @@ use crate::ir::{
 use crate::ops::OpFamily;
 use crate::ops::WeightLayout;
 
-/// Why a graph cannot be written as TFLite.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExportError {
-    /// A tensor TFLite cannot hold (element type, size, values out of range).
-    #[error("tensor '{tensor}': {message}")]
-    Tensor {
-        /// The tensor's name.
-        tensor: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// A layer TFLite has no operator for.
-    #[error("layer '{layer}' ({op}): {message}")]
-    Layer {
-        /// The layer's name.
-        layer: String,
-        /// The IR operator.
-        op: String,
-        /// What is wrong.
-        message: String,
-    },
-}
+pub use super::ExportError;
 
 type Res<T> = Result<T, ExportError>;
 

@@ -49,10 +49,10 @@
 
 mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub, rustdoc::all)]
-mod generated;
+pub(crate) mod generated;
 mod qdq;
 
-use generated as pb;
+pub(crate) use generated as pb;
 use prost::Message;
 use std::collections::HashMap;
 
