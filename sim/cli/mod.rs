@@ -8,10 +8,10 @@ pub mod output;
 mod plot;
 mod progress;
 mod quantize;
-mod run;
+pub mod run;
 mod search;
 mod sensitivity;
-mod sweep;
+pub mod sweep;
 pub mod sweep_stream;
 
 use clap::{Parser, Subcommand};

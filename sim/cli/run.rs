@@ -5,7 +5,7 @@ use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions};
 use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
-use crate::report::{to_csv, to_json, to_table};
+use crate::report::{to_csv, to_json, to_table, RunReport};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::io::Write;
 use std::path::Path;
@@ -93,13 +93,39 @@ pub fn hw_from(spec: &str, overrides: &[Override]) -> Result<HwDesc> {
     load_hw_with(spec, overrides).map_err(|e| miette::Report::new(e)).wrap_err("invalid accelerator description")
 }
 
-/// The plan of a run, resolved from the arguments.
+/// `accelsim run`: the report of [`run_report`], written in the chosen format.
 pub fn run(a: &RunArgs) -> Result<()> {
+    let mut inputs = vec![Input::spec("--hw", &a.hw), Input::spec("--model", &a.model)];
+    inputs.extend(a.input.as_deref().map(|p| Input::new("--input", p)));
+    let (report, hw) = run_report(a)?;
+    if let Some(dir) = &a.scalesim_reports {
+        let files = crate::report::scalesim::reports(&hw, &report).ok_or_else(|| {
+            miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
+        })?;
+        std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        for (name, csv) in &files {
+            write_output("--scalesim-reports", &dir.join(name), csv.as_bytes(), &inputs)
+                .map_err(miette::Report::new)?;
+        }
+    }
+    let text = match a.format {
+        Format::Table => to_table(&report),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&to_json(&report)).into_diagnostic()?;
+            s.push('\n');
+            s
+        }
+        Format::Csv => to_csv(&report),
+    };
+    emit(a.out.as_deref(), &text, &inputs)
+}
+
+/// The report of `accelsim run` for these arguments (with the accelerator it ran on), before
+/// any output: the CLI writes it in a format, the Python package returns it.
+pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     let wbits = check_width("--wbits", a.wbits.unwrap_or(8)).into_diagnostic()?;
     let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
     let overrides = parse_overrides(&a.overrides)?;
-    let mut inputs = vec![Input::spec("--hw", &a.hw), Input::spec("--model", &a.model)];
-    inputs.extend(a.input.as_deref().map(|p| Input::new("--input", p)));
     let hw = hw_from(&a.hw, &overrides)?;
     let opts = LoadOptions {
         width: a.width,
@@ -131,26 +157,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     if let Some(g0) = &acc_graph {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
-    if let Some(dir) = &a.scalesim_reports {
-        let files = crate::report::scalesim::reports(&hw, &report).ok_or_else(|| {
-            miette!("--scalesim-reports needs a mac_array accelerator, {} is {}", hw.name, hw.family.kind())
-        })?;
-        std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-        for (name, csv) in &files {
-            write_output("--scalesim-reports", &dir.join(name), csv.as_bytes(), &inputs)
-                .map_err(miette::Report::new)?;
-        }
-    }
-    let text = match a.format {
-        Format::Table => to_table(&report),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&report)).into_diagnostic()?;
-            s.push('\n');
-            s
-        }
-        Format::Csv => to_csv(&report),
-    };
-    emit(a.out.as_deref(), &text, &inputs)
+    Ok((report, hw))
 }
 
 /// The per-layer width requests of `--layer-bits` values: `NAME=wWaA` flags, or TOML files

@@ -163,6 +163,12 @@ const LISTED_FAILURES: usize = 50;
 /// `accelsim sweep`: runs the points in batches and streams each batch's rows (see
 /// [`super::sweep_stream`]).
 pub fn sweep(a: &SweepArgs) -> Result<()> {
+    sweep_to(a, Box::new(std::io::stdout()))
+}
+
+/// [`sweep`], writing to `stdout` when there is no `--out` (the Python package passes a
+/// buffer here and parses the JSON rows, so its table is the CLI's).
+pub fn sweep_to(a: &SweepArgs, stdout: Box<dyn Write>) -> Result<()> {
     let spec = spec_of(a)?;
     if let Some(f) = &spec.functional {
         crate::sweep::functional::check_label_file(f).map_err(|e| miette!("{e}"))?;
@@ -179,7 +185,7 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
         (Some(_), true) if a.format != SweepFormat::Csv => {
             return Err(miette!("--resume continues a CSV output; use --format csv"))
         }
-        (None, false) => (Box::new(std::io::stdout()), range.start, false),
+        (None, false) => (stdout, range.start, false),
         (Some(p), false) => {
             (Box::new(open_stream("--out", p, &inputs, false).map_err(miette::Report::new)?), range.start, false)
         }

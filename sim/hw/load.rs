@@ -224,6 +224,26 @@ pub fn load_hw_with(spec: &str, overrides: &[Override]) -> Result<HwDesc, HwErro
     }
 }
 
+/// The TOML text of a description (a file or a preset) with `overrides` applied, checked
+/// to load first: what the Python package's `Accelerator.to_toml()` returns. Without
+/// overrides it is the file's own text; with them, the rewritten table (comments dropped).
+pub fn hw_toml_with(spec: &str, overrides: &[Override]) -> Result<String, HwError> {
+    load_hw_with(spec, overrides)?;
+    let (file, text) = match hw_source(spec)? {
+        HwSource::ScaleSimCfg(p) => return Err(FileError::whole(p, "a SCALE-Sim .cfg has no TOML form")),
+        HwSource::Toml(p) => (
+            p.to_string(),
+            crate::bounded_read::read_text(std::path::Path::new(p), crate::bounded_read::MAX_TEXT_BYTES)
+                .map_err(|e| FileError::whole(p, format!("cannot read: {e}")))?,
+        ),
+        HwSource::Preset(name, text) => (format!("accelerators/{name}.toml"), text.to_string()),
+    };
+    if overrides.is_empty() {
+        return Ok(text);
+    }
+    apply_overrides(&file, &text, overrides)
+}
+
 /// Parses a description's text. `overrides` set numeric fields by dotted path
 /// (`mac.rows`, `dram.bandwidth_gbps`, `buffer.0.size_kib`) before validation.
 ///
@@ -837,6 +857,17 @@ mod tests {
         let text = edit(base);
         let e = parse_hw("x.toml", &text, &[]).unwrap_err().to_string();
         assert!(e.contains(expect), "error '{e}' does not contain '{expect}'");
+    }
+
+    #[test]
+    fn toml_with_overrides_round_trips() {
+        let ov = vec![("mac.rows".to_string(), SetValue::Num(16.0))];
+        let text = hw_toml_with("systolic32", &ov).expect("preset with an override");
+        let back = parse_hw("x.toml", &text, &[]).expect("the written TOML loads");
+        assert_eq!(back, load_hw_with("systolic32", &ov).expect("preset"));
+        assert_eq!(hw_toml_with("systolic32", &[]).expect("preset"), presets::source("systolic32").expect("preset"));
+        let bad = vec![("mac.rows".to_string(), SetValue::Num(0.0))];
+        assert!(hw_toml_with("systolic32", &bad).is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub mod scalesim_cfg;
 use crate::units::{Bits, Bytes, BytesPerSecond, Hertz, PicoJoules};
 
 pub use load::{
-    load_hw, load_hw_with, parse_hw, parse_hw_with, HwError, HwTemplate, Override, SetValue, HW_EXTENSIONS,
+    hw_toml_with, load_hw, load_hw_with, parse_hw, parse_hw_with, HwError, HwTemplate, Override, SetValue,
+    HW_EXTENSIONS,
 };
 
 /// A whole accelerator.

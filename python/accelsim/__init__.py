@@ -1,0 +1,210 @@
+"""accelsim from Python: the simulator and cost model of the ``accelsim`` command line,
+called in-process (no subprocess), with the same numbers as the CLI's JSON output.
+
+>>> import accelsim
+>>> accelsim.run("mac8", "mnv1").totals["cycles"]  # doctest: +SKIP
+
+Tables (``Result.layers``, ``sweep``) are ``pandas.DataFrame`` objects when pandas is
+installed, else lists of dicts. Every failure raises :class:`accelsim.Error` with the CLI's
+message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._native import Error
+
+__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models"]
+
+
+def _table(rows: List[Dict[str, Any]]):
+    """A DataFrame when pandas is importable, else the list of dicts itself."""
+    try:
+        import pandas
+    except ImportError:
+        return rows
+    return pandas.DataFrame(rows)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _sets(set: Optional[Mapping[str, Any]], many: bool) -> List[str]:
+    """``{"mac.rows": 16}`` -> ``["mac.rows=16"]`` (lists joined with commas for sweeps)."""
+    out = []
+    for path, value in (set or {}).items():
+        if many and isinstance(value, (list, tuple, range)):
+            out.append(f"{path}={','.join(_text(x) for x in value)}")
+        else:
+            out.append(f"{path}={_text(value)}")
+    return out
+
+
+def _list(v: Union[str, int, Iterable, None]) -> list:
+    if v is None:
+        return []
+    if isinstance(v, (str, int)):
+        return [v]
+    return list(v)
+
+
+def _spec(hw: Union[str, "Accelerator"]) -> tuple:
+    if isinstance(hw, Accelerator):
+        return hw.spec, list(hw._sets)
+    return str(hw), []
+
+
+class Result:
+    """The report of one run: ``totals`` (a dict), ``layers`` (a table, one row per
+    layer) and ``notes``; ``json`` is the whole report as the CLI's ``--format json``."""
+
+    def __init__(self, report: Dict[str, Any]):
+        self.json: Dict[str, Any] = report
+        self.totals: Dict[str, Any] = report.get("totals", {})
+        self.layers = _table(report.get("layers", []))
+        self.notes: List[str] = report.get("notes", [])
+
+    def __repr__(self) -> str:
+        t = self.totals
+        return f"Result(cycles={t.get('cycles')}, energy_pj={t.get('energy_pj')})"
+
+
+def run(
+    hw: Union[str, "Accelerator"],
+    model: str,
+    wbits: Optional[int] = None,
+    abits: Optional[int] = None,
+    set: Optional[Mapping[str, Any]] = None,
+    objective: str = "latency",
+    layer_bits: Sequence[str] = (),
+    width: float = 1.0,
+    resolution: Optional[int] = None,
+    accuracy: bool = True,
+) -> Result:
+    """``accelsim run --hw HW --model MODEL [--wbits W] [--abits A] [--set PATH=V ...]``.
+
+    ``hw`` is a preset name, a description file or an :class:`Accelerator`; ``model`` a
+    built-in name or a model file. ``wbits``/``abits`` default to 8 (a model that carries
+    its own quantization keeps it unless they are given). ``set`` maps description fields
+    to values (``{"mac.rows": 16}``). ``accuracy=False`` is ``--no-accuracy``.
+    """
+    spec, sets = _spec(hw)
+    text = _native.run_json(
+        spec, model, wbits, abits, sets + _sets(set, False), objective, list(layer_bits), width, resolution, accuracy
+    )
+    return Result(json.loads(text))
+
+
+def sweep(
+    hw: Union[str, Sequence[str]],
+    model: Union[str, Sequence[str]],
+    wbits: Union[int, Sequence[int], None] = None,
+    abits: Union[int, Sequence[int], None] = None,
+    set: Optional[Mapping[str, Any]] = None,
+    names: Sequence[str] = (),
+    width: float = 1.0,
+    resolution: Optional[int] = None,
+    per_layer: bool = False,
+    functional: bool = False,
+    objective: Optional[str] = None,
+    threads: Optional[int] = None,
+):
+    """``accelsim sweep``: every combination of the lists, one row per design point (and one
+    per layer with ``per_layer``), with the CLI's columns. ``set`` maps a description field
+    to a value or a list of values (``{"mac.rows": [16, 32, 64]}``). Runs on ``threads``
+    worker threads (default: all cores) with the GIL released."""
+    text = _native.sweep_json(
+        [str(h) for h in _list(hw)],
+        [str(m) for m in _list(model)],
+        [int(w) for w in _list(wbits)],
+        [int(a) for a in _list(abits)],
+        _sets(set, True),
+        list(names),
+        width,
+        resolution,
+        per_layer,
+        functional,
+        objective,
+        threads,
+    )
+    return _table(json.loads(text))
+
+
+def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
+    """One design point, for optimizers that propose one design at a time: ``point`` has
+    ``hw`` and ``model`` and optionally ``wbits``, ``abits``, ``set`` (field -> one value),
+    ``objective``, ``functional``; the result is the sweep's row for it, as a dict. A point
+    that fails raises :class:`Error` (the row's ``error`` column)."""
+    known = {"hw", "model", "wbits", "abits", "set", "objective", "functional", "width", "resolution"}
+    unknown = sorted(k for k in point if k not in known)
+    if unknown:
+        raise Error(f"evaluate: unknown keys {unknown}; known: {sorted(known)}")
+    for key in ("hw", "model"):
+        if key not in point:
+            raise Error(f"evaluate: the point needs '{key}'")
+    text = _native.sweep_json(
+        [str(point["hw"])],
+        [str(point["model"])],
+        _list(point.get("wbits")),
+        _list(point.get("abits")),
+        _sets(point.get("set"), False),
+        [],
+        point.get("width", 1.0),
+        point.get("resolution"),
+        False,
+        bool(point.get("functional", False)),
+        point.get("objective"),
+        1,
+    )
+    rows = json.loads(text)
+    if len(rows) != 1:
+        raise Error(f"evaluate: expected one row, got {len(rows)}")
+    row = rows[0]
+    if row.get("error"):
+        raise Error(row["error"])
+    return row
+
+
+def models() -> List[Dict[str, Any]]:
+    """The built-in networks (as ``accelsim models`` lists them): name, title, MACs and
+    parameters."""
+    return [
+        {"name": n, "title": t, "macs": macs, "params": params} for (n, t, macs, params) in _native.models()
+    ]
+
+
+class Accelerator:
+    """An accelerator description: a preset name or a TOML file, plus field overrides."""
+
+    def __init__(self, spec: str, sets: Sequence[str] = ()):
+        self.spec = str(spec)
+        self._sets = list(sets)
+
+    @classmethod
+    def load(cls, path_or_preset: str) -> "Accelerator":
+        """Loads (and validates) a description file or a preset."""
+        acc = cls(str(path_or_preset))
+        acc.to_toml()
+        return acc
+
+    def with_(self, **overrides: Any) -> "Accelerator":
+        """A copy with fields set; nested fields use ``__`` for the dots
+        (``with_(mac__rows=16)`` is ``--set mac.rows=16``); ``with_(**{"mac.rows": 16})``
+        works too. The result is validated."""
+        sets = [f"{k.replace('__', '.')}={_text(v)}" for k, v in overrides.items()]
+        acc = Accelerator(self.spec, self._sets + sets)
+        acc.to_toml()
+        return acc
+
+    def to_toml(self) -> str:
+        """The description's TOML, overrides applied."""
+        return _native.hw_toml(self.spec, self._sets)
+
+    def __repr__(self) -> str:
+        return f"Accelerator({self.spec!r}, sets={self._sets!r})"

@@ -1,0 +1,43 @@
+"""Type stubs of the compiled half of accelsim (python/src/lib.rs). The public API is in
+``accelsim/__init__.py`` (typed inline); these functions return the CLI's JSON text."""
+
+from typing import List, Optional, Tuple
+
+class Error(Exception):
+    """An accelsim error, carrying the message the CLI prints."""
+
+def run_json(
+    hw: str,
+    model: str,
+    wbits: Optional[int] = None,
+    abits: Optional[int] = None,
+    sets: List[str] = ...,
+    objective: str = "latency",
+    layer_bits: List[str] = ...,
+    width: float = 1.0,
+    resolution: Optional[int] = None,
+    accuracy: bool = True,
+) -> str:
+    """``accelsim run ... --format json`` (compact), GIL released."""
+
+def sweep_json(
+    hw: List[str],
+    model: List[str],
+    wbits: List[int] = ...,
+    abits: List[int] = ...,
+    sets: List[str] = ...,
+    names: List[str] = ...,
+    width: float = 1.0,
+    resolution: Optional[int] = None,
+    per_layer: bool = False,
+    functional: bool = False,
+    objective: Optional[str] = None,
+    threads: Optional[int] = None,
+) -> str:
+    """``accelsim sweep ... --format json``, GIL released."""
+
+def models() -> List[Tuple[str, str, int, int]]:
+    """(name, title, MACs, parameters) of each built-in network."""
+
+def hw_toml(spec: str, sets: List[str] = ...) -> str:
+    """The TOML of a description with ``PATH=VALUE`` overrides applied, validated."""

@@ -1,0 +1,103 @@
+"""Python results == CLI results for the same inputs. The CLI binary is run here (in the
+tests only) through subprocess: $ACCELSIM_BIN, else the repository's target/release or
+target/debug build."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import accelsim
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_bin() -> str:
+    env = os.environ.get("ACCELSIM_BIN")
+    if env:
+        return env
+    for p in (ROOT / "target" / "release" / "accelsim", ROOT / "target" / "debug" / "accelsim"):
+        if p.exists():
+            return str(p)
+    pytest.skip("no accelsim binary: build it or set ACCELSIM_BIN")
+
+
+def cli(*args: str) -> str:
+    out = subprocess.run([cli_bin(), *args], check=True, capture_output=True, text=True, cwd=ROOT)
+    return out.stdout
+
+
+def rows(table):
+    """A DataFrame or a list of dicts, as a list of dicts (NaN for missing -> None)."""
+    if isinstance(table, list):
+        return table
+    return [{k: (None if v != v else v) for k, v in r.items()} for r in table.to_dict("records")]
+
+
+def test_run_matches_cli_json():
+    py = accelsim.run("mac8", "mnv1", wbits=4, abits=8, set={"mac.rows": 16})
+    c = json.loads(cli("run", "--hw", "mac8", "--model", "mnv1", "--wbits", "4", "--abits", "8",
+                       "--set", "mac.rows=16", "--format", "json"))
+    assert py.json == c
+    assert py.totals == c["totals"]
+    assert py.totals["cycles"] > 0
+    assert len(py.layers) == len(c["layers"])
+
+
+def test_run_objective_and_accelerator_object():
+    acc = accelsim.Accelerator.load("systolic32").with_(mac__rows=16)
+    py = accelsim.run(acc, "resnet18", objective="energy", accuracy=False)
+    c = json.loads(cli("run", "--hw", "systolic32", "--set", "mac.rows=16", "--model", "resnet18",
+                       "--objective", "energy", "--no-accuracy", "--format", "json"))
+    assert py.json == c
+
+
+def test_sweep_matches_cli_json():
+    py = accelsim.sweep(hw=["mac8", "systolic32"], model="mnv1", wbits=[4, 8], set={"mac.rows": [16, 32]})
+    c = json.loads(cli("sweep", "--hw", "mac8,systolic32", "--model", "mnv1", "--wbits", "4,8",
+                       "--set", "mac.rows=16,32", "--format", "json"))
+    assert len(c) == 8
+    got = rows(py)
+    assert [set(r) for r in got] == [set(r) for r in c]
+    assert got == c
+    if not isinstance(py, list):
+        assert list(py.columns) == list(c[0].keys())
+
+
+def test_evaluate_is_the_sweep_row():
+    row = accelsim.evaluate({"hw": "mac8", "model": "mnv1", "wbits": 4, "set": {"mac.rows": 32}})
+    c = json.loads(cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "4", "--set", "mac.rows=32",
+                       "--format", "json"))
+    assert row == c[0]
+
+
+def test_models_lists_the_builtins():
+    names = [m["name"] for m in accelsim.models()]
+    assert "mnv1" in names and "resnet50" in names
+    listed = cli("models")
+    for n in names:
+        assert n in listed
+
+
+def test_to_toml_round_trips():
+    acc = accelsim.Accelerator.load("mac8")
+    assert "[" in acc.to_toml()
+    assert acc.with_(**{"mac.rows": 16}).to_toml() != acc.to_toml()
+
+
+def test_errors_carry_the_cli_message():
+    with pytest.raises(accelsim.Error) as e:
+        accelsim.run("no_such_hw", "mnv1")
+    r = subprocess.run([cli_bin(), "run", "--hw", "no_such_hw", "--model", "mnv1"], capture_output=True, text=True)
+    assert r.returncode != 0
+    # The CLI's first line of the diagnostic names the same problem.
+    assert "no_such_hw" in str(e.value) and "no_such_hw" in r.stderr
+    with pytest.raises(accelsim.Error, match="wbits"):
+        accelsim.run("mac8", "mnv1", wbits=1)
+    with pytest.raises(accelsim.Error, match="mac.rows"):
+        accelsim.Accelerator.load("mac8").with_(mac__rows=0)
+    with pytest.raises(accelsim.Error):
+        accelsim.evaluate({"hw": "mac8"})
+    assert issubclass(accelsim.Error, Exception)
