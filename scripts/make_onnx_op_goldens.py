@@ -214,7 +214,8 @@ case("mul_bcast_hw", binary("Mul", "ReduceMean", [2, 3]), S, out_q=(4 / 255, 0))
 case("max_bcast_c", binary("Max", "ReduceMean", [1]), S)
 case("min_bcast_hw", binary("Min", "ReduceMax", [2, 3]), S)
 case("div_bcast_hw", binary("Div", "ReduceMax", [2, 3], gate="Sigmoid"), S, out_q=False)
-case("max_const_scalar", binary("Max", None, None, const_operand=np.float32(0.25)), S, out_q=False)
+# Its QDQ form (a float constant beside a quantized activation) is refused at import.
+case("max_const_scalar", binary("Max", None, None, const_operand=np.float32(0.25)), S)
 case("min_const_full", binary("Min", None, None, const_operand=rng.uniform(-1, 1, [1, 1, 6, 4]).astype(np.float32)),
      S, out_q=False)
 case("div_const_by_act", binary("Div", None, None, const_operand=np.float32(2.0), first=True), S, lo=0.5, hi=3.0,

@@ -229,3 +229,11 @@ fn qdq_broadcasting_binary_operators_match_onnxruntime() {
         check_qdq(&format!("{m}_qdq"), 0, *i);
     }
 }
+
+/// A float constant operand beside a quantized activation is refused at import, naming the
+/// node (the integer kernels need the constant's integers), not at execution.
+#[test]
+fn qdq_binary_with_a_float_constant_operand_is_refused() {
+    let e = import_onnx(dir().join("max_const_scalar_qdq.onnx")).err().expect("refused").to_string();
+    assert!(e.contains("Max") && e.contains("a constant operand of shape [] beside a quantized activation"), "{e}");
+}

@@ -1588,6 +1588,15 @@ impl<'a> Importer<'a> {
             if let Some((scale, shift)) = affine {
                 return self.affine(n, index, name, 1 - k, x, l, scale, shift, out);
             }
+            if self.g.tensor(x).dtype.is_int() {
+                // The integer kernels need the constant's integers and parameters; an integer
+                // constant behind a DequantizeLinear is not read as an operand yet.
+                return Err(self.unsupported(
+                    n,
+                    index,
+                    &format!("a constant operand of shape {:?} beside a quantized activation", c.dims),
+                ));
+            }
             let cid = self.binary_const(n, index, name, &c, &s, l)?;
             let ins = if k == 0 { vec![cid, x] } else { vec![x, cid] };
             self.add_layer(name, Op::Binary(kind), ins, out, l)?;
