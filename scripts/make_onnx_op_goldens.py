@@ -187,6 +187,41 @@ def matmul_transposed(src, dst):
 
 case("matmul_transposed", matmul_transposed, [2, 5, 8], out_q=(60 / 255, 0))
 
+# Element-wise binary ops with NumPy broadcasting: x against a reduction of itself (an SE
+# block's [1,C,1,1] gate, a [1,1,H,W] channel statistic), and against float constants.
+def binary(op, reduce, axes, gate=None, const_operand=None, first=False):
+    def make(src, dst):
+        if const_operand is not None:
+            args = ["c", src] if first else [src, "c"]
+            return [helper.make_node(op, args, dst)], [const("c", const_operand)]
+        nodes = [helper.make_node(reduce, [src], ["r"], axes=axes, keepdims=1)]
+        other = "r"
+        if gate is not None:
+            nodes.append(helper.make_node(gate, ["r"], ["g"]))
+            other = "g"
+        if src != "x":
+            # QDQ: the second operand quantized too (over the input's range).
+            nodes += [helper.make_node("QuantizeLinear", [other, "s_in", "z_in"], ["oq"]),
+                      helper.make_node("DequantizeLinear", ["oq", "s_in", "z_in"], ["od"])]
+            other = "od"
+        return nodes + [helper.make_node(op, [src, other], dst)], []
+    return make
+
+
+case("add_bcast_hw", binary("Add", "ReduceMean", [2, 3]), S, out_q=(8 / 255, 0))
+case("sub_bcast_c", binary("Sub", "ReduceMax", [1]), S, out_q=(6 / 255, 0))
+case("mul_bcast_hw", binary("Mul", "ReduceMean", [2, 3]), S, out_q=(4 / 255, 0))
+case("max_bcast_c", binary("Max", "ReduceMean", [1]), S)
+case("min_bcast_hw", binary("Min", "ReduceMax", [2, 3]), S)
+case("div_bcast_hw", binary("Div", "ReduceMax", [2, 3], gate="Sigmoid"), S, out_q=False)
+# Its QDQ form (a float constant beside a quantized activation) is refused at import.
+case("max_const_scalar", binary("Max", None, None, const_operand=np.float32(0.25)), S)
+case("min_const_full", binary("Min", None, None, const_operand=rng.uniform(-1, 1, [1, 1, 6, 4]).astype(np.float32)),
+     S, out_q=False)
+case("div_const_by_act", binary("Div", None, None, const_operand=np.float32(2.0), first=True), S, lo=0.5, hi=3.0,
+     out_q=False)
+case("mul_rank3_last_axis", binary("Mul", "ReduceMax", [1]), [2, 5, 8], out_q=(4 / 255, 0))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(len(manifest["models"]), "models in", OUT)

@@ -151,6 +151,16 @@ const FLOAT_MODELS: &[&str] = &[
     "conv_transpose_asym",
     "matmul_self",
     "matmul_transposed",
+    "add_bcast_hw",
+    "sub_bcast_c",
+    "mul_bcast_hw",
+    "max_bcast_c",
+    "min_bcast_hw",
+    "div_bcast_hw",
+    "max_const_scalar",
+    "min_const_full",
+    "div_const_by_act",
+    "mul_rank3_last_axis",
 ];
 
 #[test]
@@ -175,6 +185,8 @@ fn qdq_data_movement_and_reductions_are_exact() {
         !matches!(**m, "sigmoid" | "tanh" | "relu" | "clip6" | "leaky_relu" | "hard_swish" | "sqrt" | "log")
             && !m.starts_with("conv_transpose")
             && !m.starts_with("matmul")
+            && !BROADCAST_MODELS.iter().any(|(b, _)| b == *m)
+            && !matches!(**m, "div_bcast_hw" | "max_const_scalar" | "min_const_full" | "div_const_by_act")
     }) {
         check_qdq(&format!("{m}_qdq"), 0, 0);
     }
@@ -197,4 +209,31 @@ fn qdq_matmul_of_two_activations_matches_onnxruntime() {
     for m in ["matmul_self", "matmul_transposed"] {
         check_qdq(&format!("{m}_qdq"), 0, 1);
     }
+}
+
+/// Element-wise binary ops of two activations with NumPy broadcasting in QDQ form, and the
+/// LSBs their integer kernels may differ by (LiteRT's fixed-point ADD / SUB / MUL rescales;
+/// MAXIMUM / MINIMUM copy integers, rescaled when the operands' parameters differ).
+const BROADCAST_MODELS: &[(&str, i64)] = &[
+    ("add_bcast_hw", 1),
+    ("sub_bcast_c", 1),
+    ("mul_bcast_hw", 1),
+    ("max_bcast_c", 1),
+    ("min_bcast_hw", 1),
+    ("mul_rank3_last_axis", 1),
+];
+
+#[test]
+fn qdq_broadcasting_binary_operators_match_onnxruntime() {
+    for (m, i) in BROADCAST_MODELS {
+        check_qdq(&format!("{m}_qdq"), 0, *i);
+    }
+}
+
+/// A float constant operand beside a quantized activation is refused at import, naming the
+/// node (the integer kernels need the constant's integers), not at execution.
+#[test]
+fn qdq_binary_with_a_float_constant_operand_is_refused() {
+    let e = import_onnx(dir().join("max_const_scalar_qdq.onnx")).err().expect("refused").to_string();
+    assert!(e.contains("Max") && e.contains("a constant operand of shape [] beside a quantized activation"), "{e}");
 }

@@ -272,6 +272,8 @@ const KNOWN_OPS: &[&str] = &[
     "Sub",
     "Mul",
     "Div",
+    "Max",
+    "Min",
     "Concat",
     "Transpose",
     "Reshape",
@@ -1124,38 +1126,7 @@ impl<'a> Importer<'a> {
                     Layout::Nchw,
                 )?;
             }
-            "Add" | "Sub" | "Mul" | "Div" if self.const_operand(n).is_some() => {
-                // An activation and a constant broadcast along its channels: folded into the
-                // producing Conv / Gemm, else a per-channel scale and shift.
-                let (k, c) = self.const_operand(n).unwrap_or_default();
-                let (x, l) = self.act(n, index, 1 - k)?;
-                let s = self.onnx_shape(x, l);
-                let per = self.per_channel(&c, &s, l).ok_or_else(|| {
-                    self.unsupported(
-                        n,
-                        index,
-                        &format!("a constant of shape {:?} that does not broadcast per channel over {s:?}", c.dims),
-                    )
-                })?;
-                let ch = per.len();
-                let (scale, shift) = match (n.op_type.as_str(), k) {
-                    ("Add", _) => (vec![1.0; ch], per),
-                    ("Sub", 1) => (vec![1.0; ch], per.iter().map(|v| -v).collect()),
-                    ("Sub", _) => (vec![-1.0; ch], per),
-                    ("Mul", _) => (per, vec![0.0; ch]),
-                    ("Div", 1) => (per.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch]),
-                    _ => return Err(self.unsupported(n, index, "dividing a constant by an activation")),
-                };
-                self.affine(n, index, &name, 1 - k, x, l, scale, shift, &out)?;
-            }
-            "Add" => {
-                let (a, la) = self.act(n, index, 0)?;
-                let (b, lb) = self.act(n, index, 1)?;
-                if la != lb || self.g.tensor(a).shape != self.g.tensor(b).shape {
-                    return Err(self.unsupported(n, index, "broadcasting Add"));
-                }
-                self.add_layer(&name, Op::Binary(BinaryKind::Add), vec![a, b], &out, la)?;
-            }
+            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => self.binary(index, n, &name, &out)?,
             "Concat" => {
                 let mut ins = Vec::new();
                 let mut layout = None;
@@ -1578,6 +1549,118 @@ impl<'a> Importer<'a> {
         }
         self.add_layer(name, Op::Layout(LayoutOp::Pad { pads: ir_pads }), vec![x], out, l)?;
         Ok(())
+    }
+
+    /// Add, Sub, Mul, Div, Max and Min (two operands, NumPy broadcasting): an activation and
+    /// a float constant that varies along the channels only is a per-channel scale and shift
+    /// (folded into the producing Conv / Gemm) for Add / Sub / Mul / Div; anything else is a
+    /// binary layer, its constant operand (if any) a constant tensor in the IR's layout.
+    fn binary(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
+        let kind = match n.op_type.as_str() {
+            "Add" => BinaryKind::Add,
+            "Sub" => BinaryKind::Sub,
+            "Mul" => BinaryKind::Mul,
+            "Div" => BinaryKind::Div,
+            "Max" => BinaryKind::Maximum,
+            "Min" => BinaryKind::Minimum,
+            other => return Err(self.unsupported(n, index, &format!("{other} is not an element-wise binary op"))),
+        };
+        if n.input.len() != 2 {
+            return Err(self.unsupported(n, index, &format!("{} inputs (two only)", n.input.len())));
+        }
+        if let Some((k, c)) = self.const_operand(n) {
+            let (x, l) = self.act(n, index, 1 - k)?;
+            let s = self.onnx_shape(x, l);
+            let affine = match self.per_channel(&c, &s, l) {
+                Some(per) => {
+                    let ch = per.len();
+                    match (kind, k) {
+                        (BinaryKind::Add, _) => Some((vec![1.0; ch], per)),
+                        (BinaryKind::Sub, 1) => Some((vec![1.0; ch], per.iter().map(|v| -v).collect())),
+                        (BinaryKind::Sub, _) => Some((vec![-1.0; ch], per)),
+                        (BinaryKind::Mul, _) => Some((per, vec![0.0; ch])),
+                        (BinaryKind::Div, 1) => Some((per.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch])),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if let Some((scale, shift)) = affine {
+                return self.affine(n, index, name, 1 - k, x, l, scale, shift, out);
+            }
+            if self.g.tensor(x).dtype.is_int() {
+                // The integer kernels need the constant's integers and parameters; an integer
+                // constant behind a DequantizeLinear is not read as an operand yet.
+                return Err(self.unsupported(
+                    n,
+                    index,
+                    &format!("a constant operand of shape {:?} beside a quantized activation", c.dims),
+                ));
+            }
+            let cid = self.binary_const(n, index, name, &c, &s, l)?;
+            let ins = if k == 0 { vec![cid, x] } else { vec![x, cid] };
+            self.add_layer(name, Op::Binary(kind), ins, out, l)?;
+            return Ok(());
+        }
+        let (a, la) = self.act(n, index, 0)?;
+        let (b, lb) = self.act(n, index, 1)?;
+        let (ra, rb) = (self.g.tensor(a).shape.len(), self.g.tensor(b).shape.len());
+        // The IR broadcasts its own shapes (aligned at the last axis); ONNX's broadcasting is
+        // the same only when both operands are stored alike.
+        if la != lb || (la == Layout::Nchw && ra != rb) {
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!(
+                    "broadcasting an operand of shape {:?} against one of shape {:?} across layouts",
+                    self.onnx_shape(a, la),
+                    self.onnx_shape(b, lb)
+                ),
+            ));
+        }
+        self.add_layer(name, Op::Binary(kind), vec![a, b], out, la)?;
+        Ok(())
+    }
+
+    /// Constant `c`, the operand of binary node `n` beside an activation of ONNX shape `s`
+    /// in layout `l`, as an IR constant tensor: one value as a `[1]` tensor, else in the
+    /// activation's layout (an NCHW activation needs a rank-4 constant, reordered NHWC).
+    fn binary_const(
+        &mut self,
+        n: &pb::NodeProto,
+        index: usize,
+        name: &str,
+        c: &Const,
+        s: &[usize],
+        l: Layout,
+    ) -> Res<TensorId> {
+        let (shape, data) = if c.f.len() == 1 {
+            (vec![1], c.f.clone())
+        } else {
+            match l {
+                Layout::Same => (c.dims.clone(), c.f.clone()),
+                Layout::Nchw if c.dims.len() == 4 => {
+                    let [b, ch, h, w] = [c.dims[0], c.dims[1], c.dims[2], c.dims[3]];
+                    let mut v = Vec::with_capacity(c.f.len());
+                    for bb in 0..b {
+                        for y in 0..h {
+                            for x in 0..w {
+                                v.extend((0..ch).map(|k| c.f[((bb * ch + k) * h + y) * w + x]));
+                            }
+                        }
+                    }
+                    (vec![b, h, w, ch], v)
+                }
+                Layout::Nchw => {
+                    return Err(self.unsupported(
+                        n,
+                        index,
+                        &format!("a constant of shape {:?} broadcast against an NCHW activation {s:?}", c.dims),
+                    ))
+                }
+            }
+        };
+        Ok(self.add_const(&format!("{name}/operand"), TensorKind::Constant, shape, data))
     }
 
     /// The constant operand of a binary node with one activation and one float constant
