@@ -419,7 +419,7 @@ fn rank(t: &Tiling) -> SearchRank {
 
 /// Whether candidate `(s, t)` replaces the best so far: a strictly better score, or an
 /// equal one earlier in the search order.
-fn replaces(objective: Objective, s: &Score, t: &Tiling, best: &Option<(Score, Tiling)>) -> bool {
+fn replaces(objective: Objective, s: &Score, t: &Tiling, best: Option<(&Score, &Tiling)>) -> bool {
     match best {
         None => true,
         Some((bs, bt)) => objective.better(s, bs) || (!objective.better(bs, s) && rank(t) < rank(bt)),
@@ -548,7 +548,7 @@ fn search_conv(
                         }
                     }
                     let s = ev.score_part(&p);
-                    if replaces(objective, &s, &t, &best) {
+                    if replaces(objective, &s, &t, best.as_ref().map(|(bs, bt)| (bs, bt))) {
                         best = Some((s, t));
                     }
                 }
@@ -634,7 +634,7 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         .chunks(FRONT_BLOCK)
         .map(|c| c.iter().skip(1).fold(c[0].1.clone(), |m, (_, p)| E::meet(&m, p)))
         .collect();
-    Ok(Front { entries, blocks })
+    Ok(Front { entries, blocks, last: std::cell::Cell::new(0) })
 }
 
 /// The candidates of a layer that can be best at some channel speed ([`conv_front`]), in
@@ -646,6 +646,9 @@ pub struct Front<P> {
     pub entries: Vec<(Tiling, P)>,
     /// Per block, [`Evaluate::meet`] of its parts.
     pub blocks: Vec<P>,
+    /// The index of the entry [`schedule_front`] chose last: a sweep's next point is
+    /// usually seeded with it, and finds it here without a search through the entries.
+    last: std::cell::Cell<usize>,
 }
 
 /// Candidates per block of a [`Front`].
@@ -670,27 +673,41 @@ pub fn schedule_front<E: Evaluate>(
     objective: Objective,
     seed: Option<&Tiling>,
 ) -> Option<Tiling> {
-    let mut best: Option<(Score, Tiling)> =
-        seed.and_then(|s| front.entries.iter().find(|(t, _)| t == s)).map(|(t, p)| (ev.score_part(p), *t));
-    for (block, meet) in front.entries.chunks(FRONT_BLOCK).zip(&front.blocks) {
-        if let Some((bs, _)) = &best {
+    let entries = &front.entries;
+    let seeded = seed.and_then(|s| {
+        let last = front.last.get();
+        match entries.get(last) {
+            Some((t, _)) if t == s => Some(last),
+            _ => entries.iter().position(|(t, _)| t == s),
+        }
+    });
+    let mut best: Option<(Score, Tiling, usize)> = seeded.map(|i| (ev.score_part(&entries[i].1), entries[i].0, i));
+    for (b, (block, meet)) in entries.chunks(FRONT_BLOCK).zip(&front.blocks).enumerate() {
+        if let Some((bs, _, _)) = &best {
             if objective.better(bs, &ev.bound_part(meet)) {
                 continue;
             }
         }
-        for (t, p) in block {
-            if let Some((bs, _)) = &best {
+        for (j, (t, p)) in block.iter().enumerate() {
+            let i = b * FRONT_BLOCK + j;
+            if seeded == Some(i) {
+                continue; // scored already
+            }
+            if let Some((bs, _, _)) = &best {
                 if objective.better(bs, &ev.bound_part(p)) {
                     continue;
                 }
             }
             let s = ev.score_part(p);
-            if replaces(objective, &s, t, &best) {
-                best = Some((s, *t));
+            if replaces(objective, &s, t, best.as_ref().map(|(bs, bt, _)| (bs, bt))) {
+                best = Some((s, *t, i));
             }
         }
     }
-    best.map(|(_, t)| t)
+    if let Some((_, _, i)) = best {
+        front.last.set(i);
+    }
+    best.map(|(_, t, _)| t)
 }
 
 /// Memoized schedules of a sweep. A schedule is a pure function of the description, the
@@ -704,16 +721,22 @@ pub fn schedule_front<E: Evaluate>(
 /// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
-    /// Schedules by description ([`channel_free`] and the channel's speed and clock)
-    /// and objective.
-    tables: HashMap<(String, [u64; 4], Objective), (u64, TilingTable)>,
+    /// Schedules by description (the id of its [`channel_free`] form, and the channel's
+    /// speed and clock) and objective.
+    tables: HashMap<(u64, [u64; 4], Objective), (u64, TilingTable)>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
-    /// Candidate fronts by the description without its channel speed and clock
+    /// Candidate fronts by the id of the description without its channel speed and clock
     /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
-    fronts: HashMap<String, (u64, FrontTable)>,
-    /// The last description looked up, blanked ([`channel_free`]), with its key.
-    last_key: Option<(HwDesc, String)>,
+    fronts: HashMap<u64, (u64, FrontTable)>,
+    /// Ids of [`channel_free`] descriptions by their formatted form (every field), least
+    /// recently used dropped past [`TABLE_DESCRIPTIONS`]: a description formatted again
+    /// after that gets a new id, and its old tables are never found again.
+    ids: HashMap<String, (u64, u64)>,
+    /// The last id given.
+    last_id: u64,
+    /// The last description looked up, blanked ([`channel_free`]), with its id.
+    last: Option<(HwDesc, u64)>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -742,8 +765,13 @@ fn lru_entry<K: std::hash::Hash + Eq + Clone, V: Default>(
 /// fields of the layer beyond its work that its evaluation reads, e.g. fused layers).
 pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 
-/// The memo table of one description and objective, from [`TilingMemo::table`].
-pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
+/// The memo tables of one description and objective, from [`TilingMemo::table`]: the
+/// schedules of convolutions and of vector work.
+#[derive(Debug, Default)]
+pub struct TilingTable {
+    convs: HashMap<MemoKey, Result<Tiling, NoTileFits>>,
+    vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Tiling, NoTileFits>>,
+}
 
 /// How many of the candidates kept last [`conv_front`] checks each candidate against.
 const FRONT_CHECKS: usize = 16;
@@ -786,6 +814,22 @@ fn channel_speed(hw: &HwDesc) -> [u64; 4] {
     [hw.clock.0.to_bits(), hw.dram.bandwidth.0.to_bits(), hw.dram.efficiency.to_bits(), hw.dram.latency_ns.to_bits()]
 }
 
+/// Whether `hw` blanked ([`channel_free`]) equals `blank`, a blanked description, without
+/// cloning `hw`: `blank` takes `hw`'s channel speed and clock for the comparison and is
+/// blanked again after it.
+fn same_channel_free(blank: &mut HwDesc, hw: &HwDesc) -> bool {
+    blank.clock = hw.clock;
+    blank.dram.bandwidth = hw.dram.bandwidth;
+    blank.dram.efficiency = hw.dram.efficiency;
+    blank.dram.latency_ns = hw.dram.latency_ns;
+    let same = *blank == *hw;
+    blank.clock = crate::units::Hertz(0.0);
+    blank.dram.bandwidth = crate::units::BytesPerSecond(0.0);
+    blank.dram.efficiency = 0.0;
+    blank.dram.latency_ns = 0.0;
+    same
+}
+
 /// One description's view of a [`TilingMemo`]: its table, its fronts and the shared seeds.
 #[derive(Debug)]
 pub struct MemoView<'m> {
@@ -800,24 +844,32 @@ impl TilingMemo {
     /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         // Every field of the description can change an evaluation: key on all of them
-        // (formatted once: the key is most of the cost of a memo hit).
+        // (formatted, then numbered: the format is most of the cost of a memo hit).
         self.uses += 1;
         // Consecutive points of a sweep mostly share it: formatting is most of a memo
         // hit's cost, comparing is not. (Descriptions equal under `==` but formatted
-        // apart, by a signed zero, would share a key; every comparison the search makes
+        // apart, by a signed zero, would share an id; every comparison the search makes
         // treats them alike, so they choose the same schedules.)
-        let blank = channel_free(hw);
-        let free = match &self.last_key {
-            Some((d, k)) if *d == blank => k.clone(),
-            _ => {
-                let k = format!("{blank:?}");
-                self.last_key = Some((blank, k.clone()));
-                k
+        let known = match &mut self.last {
+            Some((blank, id)) => same_channel_free(blank, hw).then_some(*id),
+            None => None,
+        };
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let blank = channel_free(hw);
+                let slot = lru_entry(&mut self.ids, format!("{blank:?}"), TABLE_DESCRIPTIONS, self.uses);
+                if *slot == 0 {
+                    self.last_id += 1;
+                    *slot = self.last_id;
+                }
+                let id = *slot;
+                self.last = Some((blank, id));
+                id
             }
         };
-        let table =
-            lru_entry(&mut self.tables, (free.clone(), channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
-        let fronts = lru_entry(&mut self.fronts, free, FRONT_DESCRIPTIONS, self.uses);
+        let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
+        let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
         MemoView { table, fronts, seeds: &mut self.seeds, objective }
     }
 }
@@ -841,7 +893,7 @@ impl MemoView<'_> {
         ev: &impl Evaluate<Part = ChannelFree>,
     ) -> Result<Tiling, NoTileFits> {
         let key = (*w, wd, ev_key);
-        if let Some(hit) = self.table.get(&key) {
+        if let Some(hit) = self.table.convs.get(&key) {
             return hit.clone();
         }
         let seed_key = (*w, wd, self.objective);
@@ -865,7 +917,26 @@ impl MemoView<'_> {
         if let Ok(t) = &found {
             self.seeds.insert(seed_key, *t);
         }
-        self.table.insert(key, found.clone());
+        self.table.convs.insert(key, found.clone());
+        found
+    }
+
+    /// The schedule of vector work ([`schedule_vector`]) on the view's description: from
+    /// the table, else searched.
+    pub fn schedule_vector(
+        &mut self,
+        hw: &HwDesc,
+        v: &VectorWork,
+        wd: Widths,
+        ev_key: [u64; 4],
+        ev: &impl Evaluate,
+    ) -> Result<Tiling, NoTileFits> {
+        let key = (*v, wd, ev_key);
+        if let Some(hit) = self.table.vectors.get(&key) {
+            return hit.clone();
+        }
+        let found = schedule_vector(hw, v, wd, ev, self.objective);
+        self.table.vectors.insert(key, found.clone());
         found
     }
 }
