@@ -29,7 +29,7 @@
 //! SpaceToDepth are TensorFlow's channel orders; CRD mode is a channel Gather into DCR order
 //! followed by DCR.
 //!
-//! **Element-wise.** Sigmoid, Tanh, HardSwish, LeakyRelu, Sqrt and Log are unary layers; a
+//! **Element-wise.** Sigmoid, Tanh, HardSwish, HardSigmoid, LeakyRelu, Sqrt and Log are unary layers; a
 //! Relu or Clip with no single-use producer that takes a fused activation is one too.
 //!
 //! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
@@ -288,6 +288,7 @@ const KNOWN_OPS: &[&str] = &[
     "Sigmoid",
     "Tanh",
     "HardSwish",
+    "HardSigmoid",
     "LeakyRelu",
     "Sqrt",
     "Log",
@@ -1072,12 +1073,15 @@ impl<'a> Importer<'a> {
                     }
                 }
             }
-            "Sigmoid" | "Tanh" | "HardSwish" | "LeakyRelu" | "Sqrt" | "Log" => {
+            "Sigmoid" | "Tanh" | "HardSwish" | "HardSigmoid" | "LeakyRelu" | "Sqrt" | "Log" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let kind = match n.op_type.as_str() {
                     "Sigmoid" => UnaryKind::Logistic,
                     "Tanh" => UnaryKind::Tanh,
                     "HardSwish" => UnaryKind::HardSwish,
+                    "HardSigmoid" => {
+                        UnaryKind::HardSigmoid { alpha: attr_f(n, "alpha", 0.2), beta: attr_f(n, "beta", 0.5) }
+                    }
                     "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
                     "Sqrt" => UnaryKind::Sqrt,
                     _ => UnaryKind::Log,
