@@ -234,6 +234,26 @@ case("hard_sigmoid", unary("HardSigmoid"), S, lo=-4.0, hi=4.0, out_q=(1 / 255, -
 case("hard_sigmoid_torch_grid", unary("HardSigmoid", alpha=1 / 6, beta=0.5), [1, 8, 8, 4], opset=17, lo=-4.0,
      hi=4.0, out_q=(1 / 255, -128), grid=True)
 
+
+# Pow with a constant exponent (normalization layers' x^2 and sqrt), and Reciprocal.
+def pow_(exponent, dtype=np.float32):
+    return lambda s, d: ([helper.make_node("Pow", [s, "e"], d)], [const("e", exponent, dtype)])
+
+
+case("pow2", pow_(2.0), S, out_q=(9 / 255, -128))
+case("pow2_int_exponent", pow_(2, np.int64), S, out_q=False)
+case("pow_one", pow_(1.0), S)
+case("pow_half", pow_(0.5), S, lo=0.01, hi=4.0, out_q=False)
+case("pow_rsqrt", pow_(-0.5), S, lo=0.01, hi=4.0, out_q=False)
+# Its QDQ form (no integer kernel for exponent 1.5) is refused at import.
+case("pow_general", pow_(1.5), S, lo=0.01, hi=4.0, out_q=(8 / 255, -128))
+case("pow_per_channel", pow_(np.array([1, 2, 3, 0.5, 1.5, -1, 2.5, 0.25]).reshape(1, 8, 1, 1)), S, lo=0.1, hi=2.0,
+     out_q=False)
+# Refused: an exponent computed by the network.
+case("pow_by_activation", lambda s, d: ([helper.make_node("Pow", [s, s], d)], []), S, lo=0.1, hi=2.0, out_q=False)
+# Its QDQ form is refused at import (Div has no integer kernel).
+case("reciprocal", unary("Reciprocal"), S, lo=0.5, hi=3.0, out_q=(2 / 255, -128))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(len(manifest["models"]), "models in", OUT)

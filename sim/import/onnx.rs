@@ -30,7 +30,10 @@
 //! followed by DCR.
 //!
 //! **Element-wise.** Sigmoid, Tanh, HardSwish, HardSigmoid, LeakyRelu, Sqrt and Log are unary layers; a
-//! Relu or Clip with no single-use producer that takes a fused activation is one too.
+//! Relu or Clip with no single-use producer that takes a fused activation is one too. Pow
+//! with a constant exponent is what the exponent makes it: the input (1), a Mul of the
+//! input by itself (2), Sqrt (0.5), RSQRT (-0.5), a Div of 1 by the input (-1, and
+//! Reciprocal), else a POW layer with a constant operand.
 //!
 //! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
 //! -> Reshape`); once every input shape is fixed (a dynamic batch is 1; other dynamic
@@ -292,6 +295,8 @@ const KNOWN_OPS: &[&str] = &[
     "LeakyRelu",
     "Sqrt",
     "Log",
+    "Pow",
+    "Reciprocal",
     "ReduceMax",
     "Gather",
     "Split",
@@ -1088,6 +1093,7 @@ impl<'a> Importer<'a> {
                 };
                 self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
             }
+            "Pow" | "Reciprocal" => self.pow(index, n, &name, &out)?,
             "MaxPool" | "AveragePool" => {
                 let (x, l) = self.act(n, index, 0)?;
                 self.need_nchw(n, index, l)?;
@@ -1623,6 +1629,76 @@ impl<'a> Importer<'a> {
             ));
         }
         self.add_layer(name, Op::Binary(kind), vec![a, b], out, la)?;
+        Ok(())
+    }
+
+    /// Pow with a constant exponent, and Reciprocal (an exponent of -1): exponent 1 is the
+    /// input itself, 2 a Mul of the input by itself (which has an integer kernel), 0.5 and
+    /// -0.5 SQRT and RSQRT (float only), -1 a Div of 1 by the input and any other exponent
+    /// (one value, or a tensor broadcast against the input) a POW layer with a constant
+    /// operand (both float only: refused beside a quantized activation, as binary ops with a
+    /// float constant are).
+    fn pow(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
+        let (x, l) = self.act(n, index, 0)?;
+        let s = self.onnx_shape(x, l);
+        let e = if n.op_type == "Reciprocal" {
+            Const { dims: Vec::new(), f: vec![-1.0], i: Vec::new(), dt: 1, quant: None }
+        } else {
+            match n.input.get(1).and_then(|i| self.values.get(i)) {
+                Some(Value::Const(c)) if c.f.is_empty() => {
+                    // An integer exponent (ONNX allows int32 / int64 ones).
+                    Const { f: c.i.iter().map(|&v| v as f32).collect(), dt: 1, quant: None, ..c.clone() }
+                }
+                Some(Value::Const(c)) => c.clone(),
+                _ => return Err(self.unsupported(n, index, "an exponent computed by the network (constants only)")),
+            }
+        };
+        if e.dims.len() > s.len() {
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("an exponent of shape {:?} of higher rank than the input {s:?}", e.dims),
+            ));
+        }
+        let single = match e.f.as_slice() {
+            [v] => Some(*v),
+            _ => None,
+        };
+        match single {
+            Some(v) if v == 1.0 => {
+                self.values.insert(out.to_string(), Value::Act(x, l));
+                return Ok(());
+            }
+            Some(v) if v == 2.0 => {
+                self.add_layer(name, Op::Binary(BinaryKind::Mul), vec![x, x], out, l)?;
+                return Ok(());
+            }
+            Some(v) if v == 0.5 || v == -0.5 => {
+                let kind = if v > 0.0 { UnaryKind::Sqrt } else { UnaryKind::Rsqrt };
+                self.add_layer(name, Op::Unary(kind), vec![x], out, l)?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        if self.g.tensor(x).dtype.is_int() {
+            let what = match single {
+                Some(v) => format!("exponent {v}"),
+                None => format!("an exponent of shape {:?}", e.dims),
+            };
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("{what} of a quantized activation (integer kernels: exponent 2 only, as a Mul of the input by itself)"),
+            ));
+        }
+        if single == Some(-1.0) {
+            let one = Const { f: vec![1.0], ..e };
+            let cid = self.binary_const(n, index, name, &one, &s, l)?;
+            self.add_layer(name, Op::Binary(BinaryKind::Div), vec![cid, x], out, l)?;
+        } else {
+            let cid = self.binary_const(n, index, name, &e, &s, l)?;
+            self.add_layer(name, Op::Binary(BinaryKind::Pow), vec![x, cid], out, l)?;
+        }
         Ok(())
     }
 
