@@ -1897,6 +1897,154 @@ fn graph_name(path: &str) -> String {
 mod tests {
     use super::*;
 
+    fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 2, i, ..Default::default() }
+    }
+    fn ints_attr(name: &str, ints: &[i64]) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 7, ints: ints.to_vec(), ..Default::default() }
+    }
+    fn str_attr(name: &str, s: &str) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 3, s: s.as_bytes().to_vec(), ..Default::default() }
+    }
+    fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+        pb::NodeProto {
+            op_type: op.into(),
+            name: "bad".into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute,
+            ..Default::default()
+        }
+    }
+    fn int64s(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 7,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+    fn floats(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 1,
+            float_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The import error of a model with float input `x` of ONNX shape `shape`, `nodes` and
+    /// `inits`, whose graph outputs are `outputs`.
+    fn refusal(shape: &[i64], nodes: Vec<pb::NodeProto>, inits: Vec<pb::TensorProto>, outputs: &[&str]) -> String {
+        use pb::tensor_shape_proto::{dimension::Value as D, Dimension};
+        let dim = shape.iter().map(|&d| Dimension { value: Some(D::DimValue(d)), ..Default::default() }).collect();
+        let tt = pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim }) };
+        let input = pb::ValueInfoProto {
+            name: "x".into(),
+            r#type: Some(pb::TypeProto { value: Some(pb::type_proto::Value::TensorType(tt)), ..Default::default() }),
+            ..Default::default()
+        };
+        let output = outputs.iter().map(|o| pb::ValueInfoProto { name: o.to_string(), ..Default::default() }).collect();
+        let graph =
+            pb::GraphProto { node: nodes, initializer: inits, input: vec![input], output, ..Default::default() };
+        let model = pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+            graph: Some(graph),
+            ..Default::default()
+        };
+        match import_onnx_bytes(&model.encode_to_vec(), "refused.onnx") {
+            Ok(_) => panic!("imported"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Every refusal of the layout, reduction and element-wise nodes names the node (its
+    /// index and name, or index and op type) and what was expected.
+    #[test]
+    fn refusals_name_the_node_and_what_was_expected() {
+        let s = [1, 8, 6, 4];
+        let cases: Vec<(&[i64], pb::NodeProto, Vec<pb::TensorProto>, Vec<&str>, &str)> = vec![
+            (
+                &s,
+                node("Gather", &["x", "i"], &["y"], vec![int_attr("axis", 2)]),
+                vec![int64s("i", &[2, 1], &[0, 1])],
+                vec!["y"],
+                "operator Gather at node index 0 ('bad'): gathering axis 2 of an NCHW tensor with rank-2 indices (reorders C)",
+            ),
+            (
+                &s,
+                node("Gather", &["x", "i"], &["y"], vec![int_attr("axis", 1)]),
+                vec![int64s("i", &[1], &[9])],
+                vec!["y"],
+                "node 0 (Gather): indices [9] outside 0..8",
+            ),
+            (
+                &s,
+                node("Split", &["x", "sp"], &["a", "b"], vec![int_attr("axis", 1)]),
+                vec![int64s("sp", &[2], &[3, 4])],
+                vec!["a", "b"],
+                "node 0 (Split): split [3, 4] does not cut an axis of size 8 into 2 outputs",
+            ),
+            (
+                &s,
+                node("Split", &["x"], &["a", "b", "c"], vec![int_attr("axis", 1)]),
+                vec![],
+                vec!["a", "b", "c"],
+                "node 0 (Split): an axis of size 8 does not split into 3 pieces",
+            ),
+            (
+                &s,
+                node("Split", &["x"], &["a", ""], vec![int_attr("axis", 1)]),
+                vec![],
+                vec!["a"],
+                "operator Split at node index 0 ('bad'): an unused (empty) output",
+            ),
+            (
+                &s,
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 2), str_attr("mode", "RDC")]),
+                vec![],
+                vec!["y"],
+                "operator DepthToSpace at node index 0 ('bad'): mode 'RDC'",
+            ),
+            (
+                &s,
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 3), str_attr("mode", "CRD")]),
+                vec![],
+                vec!["y"],
+                "node 0 (DepthToSpace): 8 channels for blocksize 3",
+            ),
+            (&s, node("SpaceToDepth", &["x"], &["y"], vec![]), vec![], vec!["y"], "node 0 (SpaceToDepth): blocksize 0"),
+            (
+                &[2, 8, 6],
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 2)]),
+                vec![],
+                vec!["y"],
+                "operator DepthToSpace at node index 0 ('bad'): expects a rank-4 NCHW activation",
+            ),
+            (
+                &s,
+                node("ReduceMax", &["x"], &["y"], vec![ints_attr("axes", &[3]), int_attr("keepdims", 0)]),
+                vec![],
+                vec!["y"],
+                "operator ReduceMax at node index 0 ('bad'): a reduction over axes [3] of an NCHW tensor without keepdims (reorders C)",
+            ),
+            (
+                &s,
+                node("Pow", &["x", "e"], &["y"], vec![]),
+                vec![floats("e", &[1, 1, 1, 1, 1], &[3.0])],
+                vec!["y"],
+                "operator Pow at node index 0 ('bad'): an exponent of shape [1, 1, 1, 1, 1] of higher rank than the input [1, 8, 6, 4]",
+            ),
+        ];
+        for (shape, n, inits, outs, want) in cases {
+            let e = refusal(shape, vec![n], inits, &outs);
+            assert!(e.contains("refused.onnx") && e.contains(want), "expected '{want}' in: {e}");
+        }
+    }
+
     /// Regenerates the hand-made malformed models under `tests/malformed/onnx/` from
     /// `bn_conv_tiny.onnx` (`cargo test --lib -- --ignored write_malformed_onnx`).
     #[test]
