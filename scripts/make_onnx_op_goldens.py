@@ -254,6 +254,23 @@ case("pow_by_activation", lambda s, d: ([helper.make_node("Pow", [s, s], d)], []
 # Its QDQ form is refused at import (Div has no integer kernel).
 case("reciprocal", unary("Reciprocal"), S, lo=0.5, hi=3.0, out_q=(2 / 255, -128))
 
+
+# HardSwish as PyTorch exports nn.Hardswish before opset 14: x * HardSigmoid(x) (alpha 1/6),
+# the gate quantized on [0, 1] in the QDQ form.
+def torch_hard_swish(src, dst):
+    nodes = [helper.make_node("HardSigmoid", [src], ["g"], alpha=1 / 6, beta=0.5)]
+    inits = []
+    gate = "g"
+    if src != "x":
+        inits = [const("s_g", np.float32(1 / 255)), const("z_g", -128, np.int8)]
+        nodes += [helper.make_node("QuantizeLinear", ["g", "s_g", "z_g"], ["gq"]),
+                  helper.make_node("DequantizeLinear", ["gq", "s_g", "z_g"], ["gd"])]
+        gate = "gd"
+    return nodes + [helper.make_node("Mul", [src, gate], dst)], inits
+
+
+case("hard_swish_torch_opset13", torch_hard_swish, S, out_q=(3.375 / 255, -94))
+
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)
 print(len(manifest["models"]), "models in", OUT)

@@ -171,6 +171,7 @@ const FLOAT_MODELS: &[&str] = &[
     "pow_general",
     "pow_per_channel",
     "reciprocal",
+    "hard_swish_torch_opset13",
 ];
 
 #[test]
@@ -197,6 +198,9 @@ fn qdq_element_wise_operators_match_onnxruntime() {
         ("pow2", 0, 0),
         // The input itself.
         ("pow_one", 0, 0),
+        // x * HardSigmoid(x), PyTorch's HardSwish before opset 14: the table, then
+        // LiteRT's fixed-point MUL of two activations.
+        ("hard_swish_torch_opset13", 0, 1),
     ] {
         check_qdq(&format!("{m}_qdq"), r, i);
     }
@@ -209,6 +213,7 @@ fn qdq_data_movement_and_reductions_are_exact() {
             && !m.starts_with("hard_sigmoid")
             && !m.starts_with("pow")
             && **m != "reciprocal"
+            && **m != "hard_swish_torch_opset13"
             && !m.starts_with("conv_transpose")
             && !m.starts_with("matmul")
             && !BROADCAST_MODELS.iter().any(|(b, _)| b == *m)
