@@ -344,7 +344,7 @@ pub trait Evaluate {
     /// A key whose lexicographic order puts a part after those that dominate it (or
     /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by it, compares
     /// neighbours and scans blocks of it. [`ordered`] maps an `f64` into it.
-    fn order_key(p: &Self::Part) -> [u64; 8];
+    fn order_key(p: &Self::Part) -> [u64; 4];
     /// A part no worse than `a` and `b` in any field (field by field minimum), so that
     /// `bound_part(meet(a, b))` bounds both: [`schedule_front`] skips a block of a front
     /// by the bound of its meet.
@@ -601,8 +601,8 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         fn dominates(_: &(), _: &()) -> bool {
             false
         }
-        fn order_key(_: &()) -> [u64; 8] {
-            [0; 8]
+        fn order_key(_: &()) -> [u64; 4] {
+            [0; 4]
         }
         fn meet(_: &(), _: &()) {}
         fn bound(&self, _: &TilingBound) -> Score {
@@ -617,7 +617,7 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
     // The search records candidates in its own order, so ties by index are ties by rank.
-    let mut order: Vec<([u64; 8], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
+    let mut order: Vec<([u64; 4], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
     order.sort_unstable();
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
@@ -630,11 +630,15 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
             entries.push((*t, p.clone()));
         }
     }
-    let blocks = entries
+    let blocks: Vec<E::Part> = entries
         .chunks(FRONT_BLOCK)
         .map(|c| c.iter().skip(1).fold(c[0].1.clone(), |m, (_, p)| E::meet(&m, p)))
         .collect();
-    Ok(Front { entries, blocks, last: std::cell::Cell::new(0) })
+    let groups = blocks
+        .chunks(FRONT_GROUP)
+        .map(|c: &[E::Part]| c.iter().skip(1).fold(c[0].clone(), |m, p| E::meet(&m, p)))
+        .collect();
+    Ok(Front { entries, blocks, groups, last: std::cell::Cell::new(0) })
 }
 
 /// The candidates of a layer that can be best at some channel speed ([`conv_front`]), in
@@ -646,6 +650,8 @@ pub struct Front<P> {
     pub entries: Vec<(Tiling, P)>,
     /// Per block, [`Evaluate::meet`] of its parts.
     pub blocks: Vec<P>,
+    /// Per group of [`FRONT_GROUP`] blocks, the meet of their meets.
+    pub groups: Vec<P>,
     /// The index of the entry [`schedule_front`] chose last: a sweep's next point is
     /// usually seeded with it, and finds it here without a search through the entries.
     last: std::cell::Cell<usize>,
@@ -653,6 +659,10 @@ pub struct Front<P> {
 
 /// Candidates per block of a [`Front`].
 const FRONT_BLOCK: usize = 8;
+
+/// Blocks per group of a [`Front`] (a scan skips a group by the bound of its meet, then a
+/// block, then a candidate).
+const FRONT_GROUP: usize = 8;
 
 /// An `f64` as a `u64` in the same order as `f64::total_cmp`, for [`Evaluate::order_key`].
 pub fn ordered(x: f64) -> u64 {
@@ -682,25 +692,34 @@ pub fn schedule_front<E: Evaluate>(
         }
     });
     let mut best: Option<(Score, Tiling, usize)> = seeded.map(|i| (ev.score_part(&entries[i].1), entries[i].0, i));
-    for (b, (block, meet)) in entries.chunks(FRONT_BLOCK).zip(&front.blocks).enumerate() {
+    for (g, meet) in front.groups.iter().enumerate() {
         if let Some((bs, _, _)) = &best {
             if objective.better(bs, &ev.bound_part(meet)) {
                 continue;
             }
         }
-        for (j, (t, p)) in block.iter().enumerate() {
-            let i = b * FRONT_BLOCK + j;
-            if seeded == Some(i) {
-                continue; // scored already
-            }
+        let blocks = g * FRONT_GROUP..((g + 1) * FRONT_GROUP).min(front.blocks.len());
+        for (b, meet) in front.blocks[blocks.clone()].iter().enumerate().map(|(k, m)| (blocks.start + k, m)) {
             if let Some((bs, _, _)) = &best {
-                if objective.better(bs, &ev.bound_part(p)) {
+                if objective.better(bs, &ev.bound_part(meet)) {
                     continue;
                 }
             }
-            let s = ev.score_part(p);
-            if replaces(objective, &s, t, best.as_ref().map(|(bs, bt, _)| (bs, bt))) {
-                best = Some((s, *t, i));
+            let block = &entries[b * FRONT_BLOCK..((b + 1) * FRONT_BLOCK).min(entries.len())];
+            for (j, (t, p)) in block.iter().enumerate() {
+                let i = b * FRONT_BLOCK + j;
+                if seeded == Some(i) {
+                    continue; // scored already
+                }
+                if let Some((bs, _, _)) = &best {
+                    if objective.better(bs, &ev.bound_part(p)) {
+                        continue;
+                    }
+                }
+                let s = ev.score_part(p);
+                if replaces(objective, &s, t, best.as_ref().map(|(bs, bt, _)| (bs, bt))) {
+                    best = Some((s, *t, i));
+                }
             }
         }
     }
@@ -767,10 +786,21 @@ pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 
 /// The memo tables of one description and objective, from [`TilingMemo::table`]: the
 /// schedules of convolutions and of vector work.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TilingTable {
     convs: HashMap<MemoKey, Result<Tiling, NoTileFits>>,
     vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Tiling, NoTileFits>>,
+}
+
+impl Default for TilingTable {
+    /// Empty, with room for a network's layers: a sweep over the channel's speed fills a new
+    /// table per point, and growing one from empty rehashes it several times.
+    fn default() -> Self {
+        TilingTable {
+            convs: HashMap::with_capacity_and_hasher(64, Default::default()),
+            vectors: HashMap::with_capacity_and_hasher(8, Default::default()),
+        }
+    }
 }
 
 /// How many of the candidates kept last [`conv_front`] checks each candidate against.
@@ -1132,8 +1162,8 @@ mod tests {
         fn dominates(a: &Score, b: &Score) -> bool {
             a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
         }
-        fn order_key(p: &Score) -> [u64; 8] {
-            [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0, 0, 0, 0, 0]
+        fn order_key(p: &Score) -> [u64; 4] {
+            [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0]
         }
         fn meet(a: &Score, b: &Score) -> Score {
             Score {
