@@ -6,9 +6,9 @@ as ONNX defines them: float ops between exact quantize / dequantize).
 
 Run in a throwaway virtual environment outside the repository:
 
-    python3 -m venv /work/venv-ops
-    /work/venv-ops/bin/pip install onnx onnxruntime numpy
-    /work/venv-ops/bin/python scripts/make_onnx_op_goldens.py tests/fixtures/onnx_ops/ops
+    python3 -m venv /work/venv-onnx
+    /work/venv-onnx/bin/pip install onnx onnxruntime numpy
+    /work/venv-onnx/bin/python scripts/make_onnx_op_goldens.py tests/fixtures/onnx_ops/ops
 
 Files: `NAME.onnx`, `NAME.in0.bin` (the input) and `NAME.out{k}.bin` (output k), raw
 little-endian float32 in the ONNX tensor's own layout (NCHW); `manifest.json` lists the
@@ -66,21 +66,26 @@ def save(name, nodes, inits, in_shape, n_out, opset, x, qdq):
     }
 
 
-def case(name, make, in_shape, opset=13, lo=-3.0, hi=3.0, n_out=1, out_q=None):
+def case(name, make, in_shape, opset=13, lo=-3.0, hi=3.0, n_out=1, out_q=None, grid=False):
     """One op use, in float and in QDQ form. `make(src, dst)` returns (nodes, initializers)
     computing the outputs dst[k] from tensor src; `out_q` is the QDQ output's (scale,
-    zero point) (None: the input's, as pass-through ops need)."""
-    x = rng.uniform(lo, hi, in_shape).astype(np.float32)
-    # Edge inputs: the range ends (saturating the quantizer) and zero.
-    flat = x.reshape(-1)
-    flat[:3] = [lo, hi, 0.0]
+    zero point) (None: the input's, as pass-through ops need). `grid`: the input is every
+    int8 value of the QDQ input's grid, dequantized, in a seeded order (256 elements)."""
+    # Input parameters: int8 over [lo, hi] with the zero point where the range puts it.
+    s_in = np.float32((hi - lo) / 255.0)
+    z_in = int(np.clip(np.round(-128 - lo / s_in), -128, 127))
+    if grid:
+        q = rng.permutation(np.arange(-128, 128)).reshape(in_shape)
+        x = (s_in * (q - z_in).astype(np.float32)).astype(np.float32)
+    else:
+        x = rng.uniform(lo, hi, in_shape).astype(np.float32)
+        # Edge inputs: the range ends (saturating the quantizer) and zero.
+        flat = x.reshape(-1)
+        flat[:3] = [lo, hi, 0.0]
     nodes, inits = make("x", [f"y{k}" for k in range(n_out)])
     save(name, nodes, inits, in_shape, n_out, opset, x, False)
     if out_q is False:
         return
-    # Input parameters: int8 over [lo, hi] with the zero point where the range puts it.
-    s_in = np.float32((hi - lo) / 255.0)
-    z_in = int(np.clip(np.round(-128 - lo / s_in), -128, 127))
     s_out, z_out = out_q if out_q is not None else (s_in, z_in)
     q = [
         const("s_in", s_in), const("z_in", z_in, np.int8),
@@ -221,6 +226,50 @@ case("min_const_full", binary("Min", None, None, const_operand=rng.uniform(-1, 1
 case("div_const_by_act", binary("Div", None, None, const_operand=np.float32(2.0), first=True), S, lo=0.5, hi=3.0,
      out_q=False)
 case("mul_rank3_last_axis", binary("Mul", "ReduceMax", [1]), [2, 5, 8], out_q=(4 / 255, 0))
+
+# Cases added later go last, so the seeded inputs of the ones before stay as committed.
+# HardSigmoid: ONNX's default slope and offset, and PyTorch's export of nn.Hardsigmoid
+# (alpha 1/6) on every int8 input value; the output grid [0, 1] in 255 steps.
+case("hard_sigmoid", unary("HardSigmoid"), S, lo=-4.0, hi=4.0, out_q=(1 / 255, -128))
+case("hard_sigmoid_torch_grid", unary("HardSigmoid", alpha=1 / 6, beta=0.5), [1, 8, 8, 4], opset=17, lo=-4.0,
+     hi=4.0, out_q=(1 / 255, -128), grid=True)
+
+
+# Pow with a constant exponent (normalization layers' x^2 and sqrt), and Reciprocal.
+def pow_(exponent, dtype=np.float32):
+    return lambda s, d: ([helper.make_node("Pow", [s, "e"], d)], [const("e", exponent, dtype)])
+
+
+case("pow2", pow_(2.0), S, out_q=(9 / 255, -128))
+case("pow2_int_exponent", pow_(2, np.int64), S, out_q=False)
+case("pow_one", pow_(1.0), S)
+case("pow_half", pow_(0.5), S, lo=0.01, hi=4.0, out_q=False)
+case("pow_rsqrt", pow_(-0.5), S, lo=0.01, hi=4.0, out_q=False)
+# Its QDQ form (no integer kernel for exponent 1.5) is refused at import.
+case("pow_general", pow_(1.5), S, lo=0.01, hi=4.0, out_q=(8 / 255, -128))
+case("pow_per_channel", pow_(np.array([1, 2, 3, 0.5, 1.5, -1, 2.5, 0.25]).reshape(1, 8, 1, 1)), S, lo=0.1, hi=2.0,
+     out_q=False)
+# Refused: an exponent computed by the network.
+case("pow_by_activation", lambda s, d: ([helper.make_node("Pow", [s, s], d)], []), S, lo=0.1, hi=2.0, out_q=False)
+# Its QDQ form is refused at import (Div has no integer kernel).
+case("reciprocal", unary("Reciprocal"), S, lo=0.5, hi=3.0, out_q=(2 / 255, -128))
+
+
+# HardSwish as PyTorch exports nn.Hardswish before opset 14: x * HardSigmoid(x) (alpha 1/6),
+# the gate quantized on [0, 1] in the QDQ form.
+def torch_hard_swish(src, dst):
+    nodes = [helper.make_node("HardSigmoid", [src], ["g"], alpha=1 / 6, beta=0.5)]
+    inits = []
+    gate = "g"
+    if src != "x":
+        inits = [const("s_g", np.float32(1 / 255)), const("z_g", -128, np.int8)]
+        nodes += [helper.make_node("QuantizeLinear", ["g", "s_g", "z_g"], ["gq"]),
+                  helper.make_node("DequantizeLinear", ["gq", "s_g", "z_g"], ["gd"])]
+        gate = "gd"
+    return nodes + [helper.make_node("Mul", [src, gate], dst)], inits
+
+
+case("hard_swish_torch_opset13", torch_hard_swish, S, out_q=(3.375 / 255, -94))
 
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1)

@@ -498,7 +498,11 @@ fn cost_phase<'h>(
                     fused_out: None,
                 },
             );
-            let t = schedule_vector(hw, &v, wd, &ev, sched.objective).map_err(no_tile)?;
+            let t = match sched.memo {
+                None => schedule_vector(hw, &v, wd, &ev, sched.objective),
+                Some(mut view) => view.schedule_vector(hw, &v, wd, ev.key(), &ev),
+            }
+            .map_err(no_tile)?;
             PhaseCost {
                 chosen: Some((ev.figures(&t), t)),
                 macs: Macs::ZERO,

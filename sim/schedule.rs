@@ -10,12 +10,13 @@
 
 use crate::cost::{self, CoreActions, Energy};
 use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
-use crate::map::family::OperandReads;
+use crate::map::family::{OperandReads, StreamGrain};
 use crate::map::tiling::{ordered, Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
 use crate::report::OperandAccesses;
 use crate::simulate::{simulate, Dma, TileStream, Timeline};
-use crate::units::{Bits, Bytes, Cycles};
+use crate::units::{Bits, Bytes, Cycles, PicoJoules};
 use smallvec::SmallVec;
+use std::cell::{Cell, OnceCell};
 
 /// (read, write) bytes per buffer of one tiling, in the description's order: inline for the
 /// few buffers descriptions have, so scoring a candidate allocates nothing.
@@ -57,15 +58,55 @@ pub struct LayerEval<'a> {
     idx: [usize; 3],
     dma: Dma,
     once: u64,
-    /// A lower bound on the compute cycles of every tiling.
-    compute_lb: u64,
-    /// The energy of every tiling without its DRAM traffic and fills: a lower bound.
-    energy_lb: f64,
     /// DRAM bytes written (the same for every tiling).
     write_bytes: f64,
     /// Cycles per byte on the DRAM channel (the bounds multiply by it; the simulation
     /// divides by the bandwidth, and the bounds' 1e-9 slack absorbs the difference).
     inv_bw: f64,
+    /// What costing a tiling reuses, made on first use: a layer whose schedule a sweep's
+    /// memo already holds needs it only for the chosen tiling's figures.
+    prep: OnceCell<Prep>,
+    /// Made on first use: only a search that bounds traffic needs them.
+    lower: OnceCell<Lower>,
+    /// The last stream simulated ([`stream_bits`]) and its timeline.
+    last_simulated: Cell<Option<([u64; 4], Timeline)>>,
+}
+
+/// A tile stream's fields, exactly (bit patterns): equal ones simulate alike.
+fn stream_bits(s: &TileStream) -> [u64; 4] {
+    [s.tiles, s.load_bytes.to_bits(), s.compute.to_bits(), s.store_bytes.to_bits()]
+}
+
+/// The tiling-independent figures a [`LayerEval`] costs every tiling with.
+#[derive(Debug, Clone)]
+struct Prep {
+    /// The datapath's operand reads per buffer ([`charge_reads`]): every tiling's.
+    reads: PerBuffer,
+    /// Per buffer, its port and the DRAM transfers that fill or drain it.
+    ports: SmallVec<[Port; 6]>,
+    /// MAC and vector energy ([`cost::core_energy`]).
+    core: (PicoJoules, PicoJoules),
+    /// How the family's DMA refines a tile stream.
+    grain: StreamGrain,
+}
+
+/// Lower bounds over every tiling of a layer, for [`Evaluate::bound`].
+#[derive(Debug, Clone, Copy)]
+struct Lower {
+    /// On the compute cycles.
+    compute: u64,
+    /// On the energy: the energy without DRAM traffic and fills.
+    energy: f64,
+}
+
+/// A buffer as [`LayerEval::compute`] sees it.
+#[derive(Debug, Clone, Copy)]
+struct Port {
+    bytes_per_cycle: f64,
+    /// Whether DMA fills it with inputs or weights, or drains outputs from it.
+    fills_inputs: bool,
+    fills_weights: bool,
+    drains: bool,
 }
 
 /// The figures of one tiling of a layer.
@@ -106,27 +147,61 @@ impl<'a> LayerEval<'a> {
             idx: [role(Role::Inputs), role(Role::Weights), role(Role::Outputs)],
             dma,
             once,
-            compute_lb: 0,
-            energy_lb: 0.0,
             write_bytes: 0.0,
             inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
+            prep: OnceCell::new(),
+            lower: OnceCell::new(),
+            last_simulated: Cell::new(None),
         };
-        // Every tiling moves at least nothing, in one input-channel tile: its buffer
-        // traffic and ports then give lower bounds on compute and energy.
-        let zero = Tiling {
-            tile: crate::map::tiling::Tile { k: 1, rows: 1, cols: 1, c: 1 },
-            order: crate::map::tiling::LoopOrder::InputsOuter,
-            tiles: 1,
-            c_tiles: 1,
-            weight_reads: 0,
-            dram: Traffic::default(),
-        };
-        let buffers = e.buffer_traffic(&zero);
-        e.compute_lb = e.compute(&zero, &buffers);
-        e.energy_lb = cost::energy_of(hw, mode, work.core, buffers.into_iter(), Bytes::ZERO, Bytes::ZERO).total().get();
         let out = Bits(work.out_elems.saturating_mul(u64::from(work.wd.output)));
         e.write_bytes = e.dram_write(out).get() as f64;
         e
+    }
+
+    /// The tiling-independent figures, made on first use.
+    fn prep(&self) -> &Prep {
+        self.prep.get_or_init(|| {
+            let (hw, w) = (self.hw, &self.work);
+            let mut reads: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()];
+            charge_reads(hw, &mut reads, w.reads, w.pe_local_reads, w.wd);
+            let ports = hw
+                .buffers
+                .iter()
+                .map(|b| {
+                    // DMA fills and drains only shared buffers.
+                    let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
+                    Port {
+                        bytes_per_cycle: b.bytes_per_cycle(),
+                        fills_inputs: dma(Role::Inputs),
+                        fills_weights: dma(Role::Weights),
+                        drains: dma(Role::Outputs),
+                    }
+                })
+                .collect();
+            Prep { reads, ports, core: cost::core_energy(hw, self.mode, w.core), grain: hw.family.stream_grain(hw) }
+        })
+    }
+
+    /// The lower bounds over every tiling, made on first use.
+    fn lower(&self) -> Lower {
+        *self.lower.get_or_init(|| {
+            let p = self.prep();
+            // Every tiling moves at least nothing, in one input-channel tile: its buffer
+            // traffic and ports then give lower bounds on compute and energy.
+            let zero = Tiling {
+                tile: crate::map::tiling::Tile { k: 1, rows: 1, cols: 1, c: 1 },
+                order: crate::map::tiling::LoopOrder::InputsOuter,
+                tiles: 1,
+                c_tiles: 1,
+                weight_reads: 0,
+                dram: Traffic::default(),
+            };
+            let buffers = self.buffer_traffic(p, &zero);
+            Lower {
+                compute: self.compute(p, &zero, &buffers),
+                energy: self.energy(p, &buffers, Bytes::ZERO, Bytes::ZERO).total().get(),
+            }
+        })
     }
 
     /// The fingerprint of the evaluation inputs beyond the work and widths (for the memo).
@@ -154,14 +229,15 @@ impl<'a> LayerEval<'a> {
     /// (read, write) bytes per buffer of a tiling: DRAM fills and drains, the datapath's
     /// operand reads, and the output writes (partial sums at the accumulator's width when
     /// the reduction is split, each but the last read back to be added to).
-    fn buffer_traffic(&self, t: &Tiling) -> PerBuffer {
+    #[inline]
+    fn buffer_traffic(&self, p: &Prep, t: &Tiling) -> PerBuffer {
         let (w, [bi, bw, bo]) = (&self.work, self.idx);
-        let mut tr: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); self.hw.buffers.len()];
+        // Byte counts add saturating, so starting from the reads adds the same totals.
+        let mut tr = PerBuffer::from_slice(&p.reads);
         let passes = self.psum_passes(t);
         let psum_bits = if passes > 1 { w.wd.acc } else { w.wd.output };
         tr[bi].1 += t.dram.inputs.to_bytes_ceil();
         tr[bw].1 += t.dram.weights.to_bytes_ceil();
-        charge_reads(self.hw, &mut tr, w.reads, w.pe_local_reads, w.wd);
         tr[bo].1 += bytes_of(w.out_elems.saturating_mul(passes), psum_bits);
         tr[bo].0 += bytes_of(w.out_elems.saturating_mul(passes - 1), w.wd.acc) + t.dram.outputs.to_bytes_ceil();
         tr
@@ -170,29 +246,43 @@ impl<'a> LayerEval<'a> {
     /// Compute cycles: the work's own, bounded by the busiest buffer port's compute-side
     /// traffic (DRAM fills of a tile overlap the previous tile's compute, so they and the
     /// drains are not counted).
-    fn compute(&self, t: &Tiling, buffers: &[(Bytes, Bytes)]) -> u64 {
-        let port = self
-            .hw
-            .buffers
+    #[inline]
+    fn compute(&self, p: &Prep, t: &Tiling, buffers: &[(Bytes, Bytes)]) -> u64 {
+        let (inputs, weights) = (t.dram.inputs.to_bytes_ceil(), t.dram.weights.to_bytes_ceil());
+        let outputs = t.dram.outputs.to_bytes_ceil();
+        let port = p
+            .ports
             .iter()
             .zip(buffers)
-            .map(|(b, &(reads, writes))| {
-                // DMA fills and drains only shared buffers.
-                let dma = |r: Role| b.level == BufferLevel::Shared && b.holds.has(r);
-                let fills = if dma(Role::Inputs) { t.dram.inputs.to_bytes_ceil() } else { Bytes::ZERO }
-                    + if dma(Role::Weights) { t.dram.weights.to_bytes_ceil() } else { Bytes::ZERO };
-                let drains = if dma(Role::Outputs) { t.dram.outputs.to_bytes_ceil() } else { Bytes::ZERO };
+            .map(|(port, &(reads, writes))| {
+                let fills = if port.fills_inputs { inputs } else { Bytes::ZERO }
+                    + if port.fills_weights { weights } else { Bytes::ZERO };
+                let drains = if port.drains { outputs } else { Bytes::ZERO };
                 let compute_side = (reads + writes).saturating_sub(fills).saturating_sub(drains);
-                (compute_side.get() as f64 / b.bytes_per_cycle()).ceil() as u64
+                ceil_u64(compute_side.get() as f64 / port.bytes_per_cycle)
             })
             .max()
             .unwrap_or(0);
         self.work.compute.max(port)
     }
 
+    /// The energy of a tiling with these buffer and DRAM bytes ([`cost::energy_of`]).
+    #[inline]
+    fn energy(&self, p: &Prep, buffers: &[(Bytes, Bytes)], dram_read: Bytes, dram_write: Bytes) -> Energy {
+        let (mac, vector) = p.core;
+        let on_chip = self
+            .hw
+            .buffers
+            .iter()
+            .zip(buffers)
+            .map(|(b, &(reads, writes))| cost::buffer_energy(b, reads, writes))
+            .sum();
+        Energy { mac, vector, buffers: on_chip, dram: cost::dram_energy(self.hw, dram_read, dram_write) }
+    }
+
     /// The tile stream of a tiling whose compute cycles are `compute`, refined to the
     /// family's DMA grain.
-    fn stream(&self, t: &Tiling, compute: u64, dram_read: Bytes, dram_write: Bytes) -> TileStream {
+    fn stream(&self, p: &Prep, t: &Tiling, compute: u64, dram_read: Bytes, dram_write: Bytes) -> TileStream {
         let tiles = t.tiles.max(1);
         let stream = TileStream {
             tiles,
@@ -200,7 +290,7 @@ impl<'a> LayerEval<'a> {
             compute: compute as f64 / tiles as f64,
             store_bytes: dram_write.get() as f64 / tiles as f64,
         };
-        self.hw.family.refine_stream(self.hw, stream)
+        p.grain.refine(stream)
     }
 
     /// The simulated timeline of a (refined) tile stream of `compute` cycles.
@@ -210,28 +300,35 @@ impl<'a> LayerEval<'a> {
             // compute cycles.
             Timeline { total: Cycles(compute), compute: Cycles(compute), dma_busy: Cycles::ZERO, stall: Cycles::ZERO }
         } else {
+            // The stream simulated last is usually the chosen one, whose figures follow.
+            let key = stream_bits(stream);
+            if let Some((_, tl)) = self.last_simulated.get().filter(|(last, _)| *last == key) {
+                return tl;
+            }
             let mut tl = simulate(stream, &self.dma);
             tl.total = Cycles(tl.total.get().saturating_add(self.once));
             tl.stall = Cycles(tl.stall.get().saturating_add(self.once));
+            self.last_simulated.set(Some((key, tl)));
             tl
         }
     }
 
     /// A tiling's (read, write) bytes per buffer, its compute cycles (bounded by the buffer
     /// ports) and the DRAM bytes it reads and writes.
-    fn traffic(&self, t: &Tiling) -> (PerBuffer, u64, Bytes, Bytes) {
-        let buffers = self.buffer_traffic(t);
-        let compute = self.compute(t, &buffers);
+    #[inline]
+    fn traffic(&self, p: &Prep, t: &Tiling) -> (PerBuffer, u64, Bytes, Bytes) {
+        let buffers = self.buffer_traffic(p, t);
+        let compute = self.compute(p, t, &buffers);
         let dram_read = t.dram.read_bytes() + self.work.extra_read.to_bytes_ceil();
         (buffers, compute, dram_read, self.dram_write(t.dram.outputs))
     }
 
     /// Everything a tiling costs.
     pub fn figures(&self, t: &Tiling) -> Figures {
-        let (buffers, compute, dram_read, dram_write) = self.traffic(t);
-        let timeline = self.timeline(&self.stream(t, compute, dram_read, dram_write), compute);
-        let energy =
-            cost::energy_of(self.hw, self.mode, self.work.core, buffers.iter().copied(), dram_read, dram_write);
+        let p = self.prep();
+        let (buffers, compute, dram_read, dram_write) = self.traffic(p, t);
+        let timeline = self.timeline(&self.stream(p, t, compute, dram_read, dram_write), compute);
+        let energy = self.energy(p, &buffers, dram_read, dram_write);
         let w = &self.work;
         let operands = OperandAccesses {
             input_reads: w.reads.inputs.saturating_add(w.pe_local_reads.inputs),
@@ -272,11 +369,13 @@ pub struct ChannelFree {
 impl Evaluate for LayerEval<'_> {
     type Part = ChannelFree;
 
+    #[inline]
     fn part(&self, t: &Tiling) -> ChannelFree {
-        let (buffers, compute, dram_read, dram_write) = self.traffic(t);
-        let energy = cost::energy_of(self.hw, self.mode, self.work.core, buffers.into_iter(), dram_read, dram_write);
+        let p = self.prep();
+        let (buffers, compute, dram_read, dram_write) = self.traffic(p, t);
+        let energy = self.energy(p, &buffers, dram_read, dram_write);
         ChannelFree {
-            stream: self.stream(t, compute, dram_read, dram_write),
+            stream: self.stream(p, t, compute, dram_read, dram_write),
             compute,
             energy_pj: energy.total().get(),
             dram_bits: (dram_read.get() as f64 + dram_write.get() as f64) * 8.0,
@@ -322,22 +421,13 @@ impl Evaluate for LayerEval<'_> {
             && a.dram_bits <= b.dram_bits
     }
 
-    /// Tiles, then load, store and compute per tile, compute, DRAM bits and energy: a
-    /// dominating part has no more of any, and a block of neighbours in this order has
-    /// alike tile streams, so the bound of its meet is close to theirs (on the sweeps of
-    /// `docs/sweeps.md`, 3.5x fewer bounds per scan than DRAM bits first).
-    fn order_key(p: &ChannelFree) -> [u64; 8] {
+    /// Tiles, then load, store and compute per tile: a dominating part has no more of any,
+    /// and a block of neighbours in this order has alike tile streams, so the bound of its
+    /// meet is close to theirs (on the sweeps of `docs/sweeps.md`, 3.5x fewer bounds per
+    /// scan than DRAM bits first).
+    fn order_key(p: &ChannelFree) -> [u64; 4] {
         let s = &p.stream;
-        [
-            s.tiles,
-            ordered(s.load_bytes),
-            ordered(s.store_bytes),
-            ordered(s.compute),
-            p.compute,
-            ordered(p.dram_bits),
-            ordered(p.energy_pj),
-            0,
-        ]
+        [s.tiles, ordered(s.load_bytes), ordered(s.store_bytes), ordered(s.compute)]
     }
 
     fn meet(a: &ChannelFree, b: &ChannelFree) -> ChannelFree {
@@ -358,22 +448,23 @@ impl Evaluate for LayerEval<'_> {
     /// The timeline needs at least the first load, all compute and the last store one after
     /// another, and at least every transfer on the one DMA channel; energy at least the
     /// traffic-free energy plus the DRAM bits.
+    #[inline]
     fn bound(&self, b: &TilingBound) -> Score {
+        let (p, lower) = (self.prep(), self.lower());
         let read = (b.read_bits as f64 + self.work.extra_read.get() as f64) / 8.0;
         let write = self.write_bytes;
-        let (load, store) =
-            self.hw.family.refined_bound(self.hw, b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
+        let (load, store) = p.grain.bound(b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
         let cycles = self.cycles_bound(CyclesBound {
             load,
             store,
             loads: load > 0.0,
             stores: write > 0.0,
-            compute: self.compute_lb as f64,
+            compute: lower.compute as f64,
             transfers: b.tiles_min as f64,
             bytes: read + write,
         });
         let dram_bits = (read + write) * 8.0;
-        Score { cycles, energy_pj: self.energy_lb + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+        Score { cycles, energy_pj: lower.energy + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
     }
 }
 
@@ -397,6 +488,7 @@ impl LayerEval<'_> {
     /// The whole cycles no timeline within `b` beats: the first load, all compute and the
     /// last store run one after another, and every transfer's latency and every byte take
     /// the one channel (with an interface sized to demand: the compute cycles).
+    #[inline]
     fn cycles_bound(&self, b: CyclesBound) -> f64 {
         if self.hw.dram.sized_to_demand {
             return b.compute;
@@ -413,6 +505,7 @@ impl LayerEval<'_> {
 /// at least: the simulation rounds its end up to whole cycles, so the bound may too, which
 /// lets an exact tie in cycles be settled by energy without simulating (the 1e-9 absorbs
 /// rounding between the bound's arithmetic and the simulation's).
+#[inline]
 fn whole_cycles_below(cycles: f64) -> f64 {
     let x = cycles * (1.0 - 1e-9);
     // `f64::ceil` is a library call on baseline x86-64 and the search calls this for every
@@ -420,11 +513,23 @@ fn whole_cycles_below(cycles: f64) -> f64 {
     if !(0.0..4.5e15).contains(&x) {
         return x;
     }
-    let t = x as u64 as f64;
+    // (Through i64: converting to and from u64 takes more instructions.)
+    let t = x as i64 as f64;
     if t < x {
         t + 1.0
     } else {
         t
+    }
+}
+
+/// `x.ceil() as u64`, without `ceil`'s library call where the integer part is exact.
+#[inline]
+fn ceil_u64(x: f64) -> u64 {
+    if (0.0..4.5e15).contains(&x) {
+        let t = x as i64;
+        t as u64 + u64::from((t as f64) < x)
+    } else {
+        x.ceil() as u64
     }
 }
 

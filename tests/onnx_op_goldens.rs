@@ -161,6 +161,17 @@ const FLOAT_MODELS: &[&str] = &[
     "min_const_full",
     "div_const_by_act",
     "mul_rank3_last_axis",
+    "hard_sigmoid",
+    "hard_sigmoid_torch_grid",
+    "pow2",
+    "pow2_int_exponent",
+    "pow_one",
+    "pow_half",
+    "pow_rsqrt",
+    "pow_general",
+    "pow_per_channel",
+    "reciprocal",
+    "hard_swish_torch_opset13",
 ];
 
 #[test]
@@ -172,9 +183,25 @@ fn float_operators_match_onnxruntime() {
 
 #[test]
 fn qdq_element_wise_operators_match_onnxruntime() {
-    for (m, r, i) in
-        [("sigmoid", 0, 0), ("tanh", 0, 0), ("relu", 0, 0), ("clip6", 0, 0), ("leaky_relu", 0, 1), ("hard_swish", 0, 0)]
-    {
+    for (m, r, i) in [
+        ("sigmoid", 0, 0),
+        ("tanh", 0, 0),
+        ("relu", 0, 0),
+        ("clip6", 0, 0),
+        ("leaky_relu", 0, 1),
+        ("hard_swish", 0, 0),
+        // No LiteRT kernel: a table with ONNX QDQ arithmetic, exact (every int8 input in
+        // the grid model).
+        ("hard_sigmoid", 0, 0),
+        ("hard_sigmoid_torch_grid", 0, 0),
+        // A Mul of the input by itself (LiteRT's fixed-point MUL rescale; 0 LSB measured).
+        ("pow2", 0, 0),
+        // The input itself.
+        ("pow_one", 0, 0),
+        // x * HardSigmoid(x), PyTorch's HardSwish before opset 14: the table, then
+        // LiteRT's fixed-point MUL of two activations.
+        ("hard_swish_torch_opset13", 0, 1),
+    ] {
         check_qdq(&format!("{m}_qdq"), r, i);
     }
 }
@@ -183,6 +210,10 @@ fn qdq_element_wise_operators_match_onnxruntime() {
 fn qdq_data_movement_and_reductions_are_exact() {
     for m in FLOAT_MODELS.iter().filter(|m| {
         !matches!(**m, "sigmoid" | "tanh" | "relu" | "clip6" | "leaky_relu" | "hard_swish" | "sqrt" | "log")
+            && !m.starts_with("hard_sigmoid")
+            && !m.starts_with("pow")
+            && **m != "reciprocal"
+            && **m != "hard_swish_torch_opset13"
             && !m.starts_with("conv_transpose")
             && !m.starts_with("matmul")
             && !BROADCAST_MODELS.iter().any(|(b, _)| b == *m)
@@ -236,4 +267,21 @@ fn qdq_broadcasting_binary_operators_match_onnxruntime() {
 fn qdq_binary_with_a_float_constant_operand_is_refused() {
     let e = import_onnx(dir().join("max_const_scalar_qdq.onnx")).err().expect("refused").to_string();
     assert!(e.contains("Max") && e.contains("a constant operand of shape [] beside a quantized activation"), "{e}");
+}
+
+/// Pow whose exponent is not 2 (or 1) and Reciprocal have no integer kernel: their QDQ forms
+/// are refused at import naming the node and the exponent; an exponent computed by the
+/// network is refused in float too.
+#[test]
+fn pow_refusals_name_the_node_and_the_exponent() {
+    for (m, want) in [
+        ("pow_general_qdq", "exponent 1.5 of a quantized activation (integer kernels: exponent 2 only"),
+        ("reciprocal_qdq", "exponent -1 of a quantized activation"),
+        ("pow_by_activation", "an exponent computed by the network (constants only)"),
+    ] {
+        let e = import_onnx(dir().join(format!("{m}.onnx"))).err().unwrap_or_else(|| panic!("{m}: imported"));
+        let e = e.to_string();
+        let op = if m.starts_with("reciprocal") { "Reciprocal" } else { "Pow" };
+        assert!(e.contains(&format!("operator {op}")) && e.contains(want), "{m}: {e}");
+    }
 }

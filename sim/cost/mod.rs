@@ -105,20 +105,32 @@ pub fn energy_of(
     dram_read: Bytes,
     dram_write: Bytes,
 ) -> Energy {
+    let (mac, vector) = core_energy(hw, mode, core);
+    let buffers = hw.buffers.iter().zip(buffers).map(|(b, (reads, writes))| buffer_energy(b, reads, writes)).sum();
+    Energy { mac, vector, buffers, dram: dram_energy(hw, dram_read, dram_write) }
+}
+
+/// The MAC and vector energy of [`energy_of`] (they do not depend on the traffic).
+pub fn core_energy(hw: &HwDesc, mode: Option<&PrecisionMode>, core: CoreActions) -> (PicoJoules, PicoJoules) {
     // Each MAC: the mode's figure plus one accumulation at the accumulator's width.
     let mac = mode
         .map(|m| PicoJoules(m.energy_per_mac.get() + hw.accumulator.energy_per_accumulation().get()) * core.macs)
         .unwrap_or(PicoJoules::ZERO);
     let width_scale = f64::from(core.vector_bits.max(8)) / 8.0;
     let vector = PicoJoules(hw.vector.energy_per_op.get() * core.vector_ops as f64 * width_scale);
-    let buffers = hw
-        .buffers
-        .iter()
-        .zip(buffers)
-        .map(|(b, (reads, writes))| b.read_energy * accesses(b, reads) + b.write_energy * accesses(b, writes))
-        .sum();
-    let dram = hw.dram.energy_per_bit * (dram_read + dram_write).to_bits().get();
-    Energy { mac, vector, buffers, dram }
+    (mac, vector)
+}
+
+/// The energy of one buffer's reads and writes in [`energy_of`].
+#[inline]
+pub fn buffer_energy(b: &Buffer, reads: Bytes, writes: Bytes) -> PicoJoules {
+    b.read_energy * accesses(b, reads) + b.write_energy * accesses(b, writes)
+}
+
+/// The DRAM energy of [`energy_of`].
+#[inline]
+pub fn dram_energy(hw: &HwDesc, dram_read: Bytes, dram_write: Bytes) -> PicoJoules {
+    hw.dram.energy_per_bit * (dram_read + dram_write).to_bits().get()
 }
 
 #[cfg(test)]

@@ -780,6 +780,12 @@ impl Writer<'_> {
                         self.node1("Reciprocal", vec![s], &b, vec![])
                     }
                     UnaryKind::Log => self.node1("Log", vec![xf], &b, vec![]),
+                    UnaryKind::HardSigmoid { alpha, beta } => self.node1(
+                        "HardSigmoid",
+                        vec![xf],
+                        &b,
+                        vec![attr_float("alpha", *alpha), attr_float("beta", *beta)],
+                    ),
                 };
                 self.finish(l, f, order)
             }

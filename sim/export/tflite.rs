@@ -395,7 +395,8 @@ impl Writer<'_> {
                 (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
             Op::Unary(kind) => {
-                let (row, options) = codes::unary_out(*kind);
+                let (row, options) = codes::unary_out(*kind)
+                    .ok_or_else(|| err(format!("TFLite has no operator for the element-wise {}", l.op.name())))?;
                 (OpCode { op: row.code, version: row.versions[wide as usize] }, options)
             }
             Op::Layout(Layout::Concat { axis }) => {

@@ -97,11 +97,14 @@ enum RawOp {
     Binary {
         kind: String,
     },
-    /// An element-wise unary kind, by its name in `ops::unary::TABLE`; LEAKY_RELU's slope.
+    /// An element-wise unary kind, by its name in `ops::unary::TABLE`; LEAKY_RELU's and
+    /// HARD_SIGMOID's slope, HARD_SIGMOID's offset.
     Unary {
         kind: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         alpha: Option<f32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        beta: Option<f32>,
     },
     Concat {
         axis: usize,
@@ -232,10 +235,10 @@ fn op_out(op: &Op) -> RawOp {
         // other kind is written by its table name.
         Op::Binary(BinaryKind::Add) => RawOp::Add,
         Op::Binary(k) => RawOp::Binary { kind: binary::row(*k).name.into() },
-        Op::Unary(k) => RawOp::Unary {
-            kind: unary::row(*k).name.into(),
-            alpha: match k {
-                UnaryKind::LeakyRelu { alpha } => Some(*alpha),
+        Op::Unary(k) => {
+            let (alpha, beta) = match k {
+                UnaryKind::LeakyRelu { alpha } => (Some(*alpha), None),
+                UnaryKind::HardSigmoid { alpha, beta } => (Some(*alpha), Some(*beta)),
                 UnaryKind::Logistic
                 | UnaryKind::Tanh
                 | UnaryKind::HardSwish
@@ -244,9 +247,10 @@ fn op_out(op: &Op) -> RawOp {
                 | UnaryKind::ReluN1To1
                 | UnaryKind::Sqrt
                 | UnaryKind::Rsqrt
-                | UnaryKind::Log => None,
-            },
-        },
+                | UnaryKind::Log => (None, None),
+            };
+            RawOp::Unary { kind: unary::row(*k).name.into(), alpha, beta }
+        }
         Op::Layout(Layout::Concat { axis }) => RawOp::Concat { axis: *axis },
         Op::Pool(p) => RawOp::Pool {
             max: p.kind == PoolKind::Max,
@@ -302,9 +306,13 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Some(r) => Op::Binary(r.kind),
             None => return Err(format!("unknown element-wise binary kind '{kind}'")),
         },
-        RawOp::Unary { kind, alpha } => match unary::by_name(&kind).map(|r| r.kind) {
+        RawOp::Unary { kind, alpha, beta } => match unary::by_name(&kind).map(|r| r.kind) {
             Some(UnaryKind::LeakyRelu { .. }) => Op::Unary(UnaryKind::LeakyRelu {
                 alpha: alpha.ok_or_else(|| format!("unary kind '{kind}' needs 'alpha'"))?,
+            }),
+            Some(UnaryKind::HardSigmoid { .. }) => Op::Unary(UnaryKind::HardSigmoid {
+                alpha: alpha.ok_or_else(|| format!("unary kind '{kind}' needs 'alpha'"))?,
+                beta: beta.ok_or_else(|| format!("unary kind '{kind}' needs 'beta'"))?,
             }),
             Some(k) => Op::Unary(k),
             None => return Err(format!("unknown element-wise unary kind '{kind}'")),

@@ -29,8 +29,11 @@
 //! SpaceToDepth are TensorFlow's channel orders; CRD mode is a channel Gather into DCR order
 //! followed by DCR.
 //!
-//! **Element-wise.** Sigmoid, Tanh, HardSwish, LeakyRelu, Sqrt and Log are unary layers; a
-//! Relu or Clip with no single-use producer that takes a fused activation is one too.
+//! **Element-wise.** Sigmoid, Tanh, HardSwish, HardSigmoid, LeakyRelu, Sqrt and Log are unary layers; a
+//! Relu or Clip with no single-use producer that takes a fused activation is one too. Pow
+//! with a constant exponent is what the exponent makes it: the input (1), a Mul of the
+//! input by itself (2), Sqrt (0.5), RSQRT (-0.5), a Div of 1 by the input (-1, and
+//! Reciprocal), else a POW layer with a constant operand.
 //!
 //! **Shapes.** Exporters compute shapes at run time (`Shape -> Gather -> Unsqueeze -> Concat
 //! -> Reshape`); once every input shape is fixed (a dynamic batch is 1; other dynamic
@@ -288,9 +291,12 @@ const KNOWN_OPS: &[&str] = &[
     "Sigmoid",
     "Tanh",
     "HardSwish",
+    "HardSigmoid",
     "LeakyRelu",
     "Sqrt",
     "Log",
+    "Pow",
+    "Reciprocal",
     "ReduceMax",
     "Gather",
     "Split",
@@ -1072,18 +1078,22 @@ impl<'a> Importer<'a> {
                     }
                 }
             }
-            "Sigmoid" | "Tanh" | "HardSwish" | "LeakyRelu" | "Sqrt" | "Log" => {
+            "Sigmoid" | "Tanh" | "HardSwish" | "HardSigmoid" | "LeakyRelu" | "Sqrt" | "Log" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let kind = match n.op_type.as_str() {
                     "Sigmoid" => UnaryKind::Logistic,
                     "Tanh" => UnaryKind::Tanh,
                     "HardSwish" => UnaryKind::HardSwish,
+                    "HardSigmoid" => {
+                        UnaryKind::HardSigmoid { alpha: attr_f(n, "alpha", 0.2), beta: attr_f(n, "beta", 0.5) }
+                    }
                     "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
                     "Sqrt" => UnaryKind::Sqrt,
                     _ => UnaryKind::Log,
                 };
                 self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
             }
+            "Pow" | "Reciprocal" => self.pow(index, n, &name, &out)?,
             "MaxPool" | "AveragePool" => {
                 let (x, l) = self.act(n, index, 0)?;
                 self.need_nchw(n, index, l)?;
@@ -1622,6 +1632,76 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
+    /// Pow with a constant exponent, and Reciprocal (an exponent of -1): exponent 1 is the
+    /// input itself, 2 a Mul of the input by itself (which has an integer kernel), 0.5 and
+    /// -0.5 SQRT and RSQRT (float only), -1 a Div of 1 by the input and any other exponent
+    /// (one value, or a tensor broadcast against the input) a POW layer with a constant
+    /// operand (both float only: refused beside a quantized activation, as binary ops with a
+    /// float constant are).
+    fn pow(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
+        let (x, l) = self.act(n, index, 0)?;
+        let s = self.onnx_shape(x, l);
+        let e = if n.op_type == "Reciprocal" {
+            Const { dims: Vec::new(), f: vec![-1.0], i: Vec::new(), dt: 1, quant: None }
+        } else {
+            match n.input.get(1).and_then(|i| self.values.get(i)) {
+                Some(Value::Const(c)) if c.f.is_empty() => {
+                    // An integer exponent (ONNX allows int32 / int64 ones).
+                    Const { f: c.i.iter().map(|&v| v as f32).collect(), dt: 1, quant: None, ..c.clone() }
+                }
+                Some(Value::Const(c)) => c.clone(),
+                _ => return Err(self.unsupported(n, index, "an exponent computed by the network (constants only)")),
+            }
+        };
+        if e.dims.len() > s.len() {
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("an exponent of shape {:?} of higher rank than the input {s:?}", e.dims),
+            ));
+        }
+        let single = match e.f.as_slice() {
+            [v] => Some(*v),
+            _ => None,
+        };
+        match single {
+            Some(v) if v == 1.0 => {
+                self.values.insert(out.to_string(), Value::Act(x, l));
+                return Ok(());
+            }
+            Some(v) if v == 2.0 => {
+                self.add_layer(name, Op::Binary(BinaryKind::Mul), vec![x, x], out, l)?;
+                return Ok(());
+            }
+            Some(v) if v == 0.5 || v == -0.5 => {
+                let kind = if v > 0.0 { UnaryKind::Sqrt } else { UnaryKind::Rsqrt };
+                self.add_layer(name, Op::Unary(kind), vec![x], out, l)?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        if self.g.tensor(x).dtype.is_int() {
+            let what = match single {
+                Some(v) => format!("exponent {v}"),
+                None => format!("an exponent of shape {:?}", e.dims),
+            };
+            return Err(self.unsupported(
+                n,
+                index,
+                &format!("{what} of a quantized activation (integer kernels: exponent 2 only, as a Mul of the input by itself)"),
+            ));
+        }
+        if single == Some(-1.0) {
+            let one = Const { f: vec![1.0], ..e };
+            let cid = self.binary_const(n, index, name, &one, &s, l)?;
+            self.add_layer(name, Op::Binary(BinaryKind::Div), vec![cid, x], out, l)?;
+        } else {
+            let cid = self.binary_const(n, index, name, &e, &s, l)?;
+            self.add_layer(name, Op::Binary(BinaryKind::Pow), vec![x, cid], out, l)?;
+        }
+        Ok(())
+    }
+
     /// Constant `c`, the operand of binary node `n` beside an activation of ONNX shape `s`
     /// in layout `l`, as an IR constant tensor: one value as a `[1]` tensor, else in the
     /// activation's layout (an NCHW activation needs a rank-4 constant, reordered NHWC).
@@ -1816,6 +1896,154 @@ fn graph_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 2, i, ..Default::default() }
+    }
+    fn ints_attr(name: &str, ints: &[i64]) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 7, ints: ints.to_vec(), ..Default::default() }
+    }
+    fn str_attr(name: &str, s: &str) -> pb::AttributeProto {
+        pb::AttributeProto { name: name.into(), r#type: 3, s: s.as_bytes().to_vec(), ..Default::default() }
+    }
+    fn node(op: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+        pb::NodeProto {
+            op_type: op.into(),
+            name: "bad".into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute,
+            ..Default::default()
+        }
+    }
+    fn int64s(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 7,
+            int64_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+    fn floats(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
+        pb::TensorProto {
+            name: name.into(),
+            dims: dims.to_vec(),
+            data_type: 1,
+            float_data: v.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The import error of a model with float input `x` of ONNX shape `shape`, `nodes` and
+    /// `inits`, whose graph outputs are `outputs`.
+    fn refusal(shape: &[i64], nodes: Vec<pb::NodeProto>, inits: Vec<pb::TensorProto>, outputs: &[&str]) -> String {
+        use pb::tensor_shape_proto::{dimension::Value as D, Dimension};
+        let dim = shape.iter().map(|&d| Dimension { value: Some(D::DimValue(d)), ..Default::default() }).collect();
+        let tt = pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim }) };
+        let input = pb::ValueInfoProto {
+            name: "x".into(),
+            r#type: Some(pb::TypeProto { value: Some(pb::type_proto::Value::TensorType(tt)), ..Default::default() }),
+            ..Default::default()
+        };
+        let output = outputs.iter().map(|o| pb::ValueInfoProto { name: o.to_string(), ..Default::default() }).collect();
+        let graph =
+            pb::GraphProto { node: nodes, initializer: inits, input: vec![input], output, ..Default::default() };
+        let model = pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
+            graph: Some(graph),
+            ..Default::default()
+        };
+        match import_onnx_bytes(&model.encode_to_vec(), "refused.onnx") {
+            Ok(_) => panic!("imported"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Every refusal of the layout, reduction and element-wise nodes names the node (its
+    /// index and name, or index and op type) and what was expected.
+    #[test]
+    fn refusals_name_the_node_and_what_was_expected() {
+        let s = [1, 8, 6, 4];
+        let cases: Vec<(&[i64], pb::NodeProto, Vec<pb::TensorProto>, Vec<&str>, &str)> = vec![
+            (
+                &s,
+                node("Gather", &["x", "i"], &["y"], vec![int_attr("axis", 2)]),
+                vec![int64s("i", &[2, 1], &[0, 1])],
+                vec!["y"],
+                "operator Gather at node index 0 ('bad'): gathering axis 2 of an NCHW tensor with rank-2 indices (reorders C)",
+            ),
+            (
+                &s,
+                node("Gather", &["x", "i"], &["y"], vec![int_attr("axis", 1)]),
+                vec![int64s("i", &[1], &[9])],
+                vec!["y"],
+                "node 0 (Gather): indices [9] outside 0..8",
+            ),
+            (
+                &s,
+                node("Split", &["x", "sp"], &["a", "b"], vec![int_attr("axis", 1)]),
+                vec![int64s("sp", &[2], &[3, 4])],
+                vec!["a", "b"],
+                "node 0 (Split): split [3, 4] does not cut an axis of size 8 into 2 outputs",
+            ),
+            (
+                &s,
+                node("Split", &["x"], &["a", "b", "c"], vec![int_attr("axis", 1)]),
+                vec![],
+                vec!["a", "b", "c"],
+                "node 0 (Split): an axis of size 8 does not split into 3 pieces",
+            ),
+            (
+                &s,
+                node("Split", &["x"], &["a", ""], vec![int_attr("axis", 1)]),
+                vec![],
+                vec!["a"],
+                "operator Split at node index 0 ('bad'): an unused (empty) output",
+            ),
+            (
+                &s,
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 2), str_attr("mode", "RDC")]),
+                vec![],
+                vec!["y"],
+                "operator DepthToSpace at node index 0 ('bad'): mode 'RDC'",
+            ),
+            (
+                &s,
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 3), str_attr("mode", "CRD")]),
+                vec![],
+                vec!["y"],
+                "node 0 (DepthToSpace): 8 channels for blocksize 3",
+            ),
+            (&s, node("SpaceToDepth", &["x"], &["y"], vec![]), vec![], vec!["y"], "node 0 (SpaceToDepth): blocksize 0"),
+            (
+                &[2, 8, 6],
+                node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 2)]),
+                vec![],
+                vec!["y"],
+                "operator DepthToSpace at node index 0 ('bad'): expects a rank-4 NCHW activation",
+            ),
+            (
+                &s,
+                node("ReduceMax", &["x"], &["y"], vec![ints_attr("axes", &[3]), int_attr("keepdims", 0)]),
+                vec![],
+                vec!["y"],
+                "operator ReduceMax at node index 0 ('bad'): a reduction over axes [3] of an NCHW tensor without keepdims (reorders C)",
+            ),
+            (
+                &s,
+                node("Pow", &["x", "e"], &["y"], vec![]),
+                vec![floats("e", &[1, 1, 1, 1, 1], &[3.0])],
+                vec!["y"],
+                "operator Pow at node index 0 ('bad'): an exponent of shape [1, 1, 1, 1, 1] of higher rank than the input [1, 8, 6, 4]",
+            ),
+        ];
+        for (shape, n, inits, outs, want) in cases {
+            let e = refusal(shape, vec![n], inits, &outs);
+            assert!(e.contains("refused.onnx") && e.contains(want), "expected '{want}' in: {e}");
+        }
+    }
 
     /// Regenerates the hand-made malformed models under `tests/malformed/onnx/` from
     /// `bn_conv_tiny.onnx` (`cargo test --lib -- --ignored write_malformed_onnx`).

@@ -213,6 +213,13 @@ pub enum UnaryKind {
     Rsqrt,
     /// The natural logarithm.
     Log,
+    /// ONNX HardSigmoid: min(max(alpha * x + beta, 0), 1) (no TFLite operator).
+    HardSigmoid {
+        /// The slope (ONNX's default 0.2; PyTorch exports 1/6).
+        alpha: f32,
+        /// The offset (0.5 by default).
+        beta: f32,
+    },
 }
 
 /// A reduction over axes.

@@ -8,12 +8,15 @@
 //!   to the activation's range on them.
 //! - LEAKY_RELU (`QuantizeLeakyRelu`): one multiplier for non-negative inputs, another (with
 //!   alpha folded in) for negative ones.
+//! - ONNX HardSigmoid (no LiteRT operator): a lookup table with ONNX QDQ arithmetic
+//!   (`Lut::from_float_qdq`), equal to the exact QDQ reference by construction.
 //! - HARD_SWISH (`reference/hard_swish.h`): 16-bit fixed point, a "relu-ish" factor in [0, 1]
 //!   times the input on the output scale.
 //!
 //! Multipliers are computed from products and quotients of `float` scales as LiteRT's
 //! `Prepare` functions do (float arithmetic, then widened to double).
 
+use super::elementwise;
 use super::fixedpoint::{multiply_by_quantized_multiplier, QuantMultiplier};
 
 /// A table of outputs indexed by `input - min` over the input type's whole range.
@@ -44,6 +47,24 @@ impl Lut {
                 ((rescaled + output.1 as f32) as i32).clamp(out_range.0, out_range.1)
             })
             .collect();
+        Lut { min: in_range.0, table }
+    }
+
+    /// The same table with ONNX QDQ arithmetic (`DequantizeLinear`, the float function,
+    /// `QuantizeLinear`: `y / out_scale` rounded half to even, plus the zero point), then
+    /// clamped to `out_range`: what an ONNX runtime computes for a float op between a
+    /// DequantizeLinear and a QuantizeLinear, for ops LiteRT has no integer kernel for
+    /// (HardSigmoid).
+    pub fn from_float_qdq(
+        f: impl Fn(f32) -> f32,
+        input: (f32, i32),
+        output: (f32, i32),
+        in_range: (i32, i32),
+        out_range: (i32, i32),
+    ) -> Lut {
+        let q: Vec<i32> = (in_range.0..=in_range.1).collect();
+        let y: Vec<f32> = elementwise::dequantize(&q, input.0, input.1).into_iter().map(f).collect();
+        let table = elementwise::quantize_half_even(&y, output.0, output.1, out_range.0, out_range.1);
         Lut { min: in_range.0, table }
     }
 
@@ -347,6 +368,16 @@ mod tests {
         let lut =
             Lut::from_float(|x| 1.0 / (1.0 + (-x).exp()), (0.1, 0), (1.0 / 256.0, -128), (-128, 127), (-128, 127));
         assert_eq!(lut.apply(&[-128, 0, 127]), vec![-128, 0, 127]);
+    }
+
+    #[test]
+    fn qdq_table_rounds_half_to_even_where_litert_rounds_away() {
+        let (i, o, r) = ((1.0, 0), (2.0, 0), (-4, 3));
+        let x = [-3, -1, 1, 3];
+        assert_eq!(Lut::from_float_qdq(|v| v, i, o, r, (-128, 127)).apply(&x), vec![-2, 0, 0, 2]);
+        assert_eq!(Lut::from_float(|v| v, i, o, r, (-128, 127)).apply(&x), vec![-2, -1, 1, 2]);
+        // Clamped to the output range after the zero point.
+        assert_eq!(Lut::from_float_qdq(|v| v, i, (1.0, 1), r, (-2, 2)).apply(&[-4, 3]), vec![-2, 2]);
     }
 
     #[test]

@@ -344,7 +344,7 @@ pub trait Evaluate {
     /// A key whose lexicographic order puts a part after those that dominate it (or
     /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by it, compares
     /// neighbours and scans blocks of it. [`ordered`] maps an `f64` into it.
-    fn order_key(p: &Self::Part) -> [u64; 8];
+    fn order_key(p: &Self::Part) -> [u64; 4];
     /// A part no worse than `a` and `b` in any field (field by field minimum), so that
     /// `bound_part(meet(a, b))` bounds both: [`schedule_front`] skips a block of a front
     /// by the bound of its meet.
@@ -419,7 +419,7 @@ fn rank(t: &Tiling) -> SearchRank {
 
 /// Whether candidate `(s, t)` replaces the best so far: a strictly better score, or an
 /// equal one earlier in the search order.
-fn replaces(objective: Objective, s: &Score, t: &Tiling, best: &Option<(Score, Tiling)>) -> bool {
+fn replaces(objective: Objective, s: &Score, t: &Tiling, best: Option<(&Score, &Tiling)>) -> bool {
     match best {
         None => true,
         Some((bs, bt)) => objective.better(s, bs) || (!objective.better(bs, s) && rank(t) < rank(bt)),
@@ -548,7 +548,7 @@ fn search_conv(
                         }
                     }
                     let s = ev.score_part(&p);
-                    if replaces(objective, &s, &t, &best) {
+                    if replaces(objective, &s, &t, best.as_ref().map(|(bs, bt)| (bs, bt))) {
                         best = Some((s, t));
                     }
                 }
@@ -601,8 +601,8 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         fn dominates(_: &(), _: &()) -> bool {
             false
         }
-        fn order_key(_: &()) -> [u64; 8] {
-            [0; 8]
+        fn order_key(_: &()) -> [u64; 4] {
+            [0; 4]
         }
         fn meet(_: &(), _: &()) {}
         fn bound(&self, _: &TilingBound) -> Score {
@@ -613,11 +613,17 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
     // empty would copy it a dozen times.
     let rec = Record { ev, all: std::cell::RefCell::new(Vec::with_capacity(2048)) };
     search_conv(hw, w, wd, &rec, Objective::Latency, false, None)?;
-    let all = rec.all.into_inner();
+    Ok(front_of::<E>(rec.all.into_inner()))
+}
+
+/// The front of candidates with their parts, recorded in the search order: sorted by
+/// [`Evaluate::order_key`], without those a kept candidate earlier in the search order
+/// dominates, in blocks and groups of blocks.
+fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
     // The search records candidates in its own order, so ties by index are ties by rank.
-    let mut order: Vec<([u64; 8], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
+    let mut order: Vec<([u64; 4], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
     order.sort_unstable();
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
@@ -630,11 +636,15 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
             entries.push((*t, p.clone()));
         }
     }
-    let blocks = entries
+    let blocks: Vec<E::Part> = entries
         .chunks(FRONT_BLOCK)
         .map(|c| c.iter().skip(1).fold(c[0].1.clone(), |m, (_, p)| E::meet(&m, p)))
         .collect();
-    Ok(Front { entries, blocks })
+    let groups = blocks
+        .chunks(FRONT_GROUP)
+        .map(|c: &[E::Part]| c.iter().skip(1).fold(c[0].clone(), |m, p| E::meet(&m, p)))
+        .collect();
+    Front { entries, blocks, groups, last: std::cell::Cell::new(0) }
 }
 
 /// The candidates of a layer that can be best at some channel speed ([`conv_front`]), in
@@ -646,10 +656,19 @@ pub struct Front<P> {
     pub entries: Vec<(Tiling, P)>,
     /// Per block, [`Evaluate::meet`] of its parts.
     pub blocks: Vec<P>,
+    /// Per group of [`FRONT_GROUP`] blocks, the meet of their meets.
+    pub groups: Vec<P>,
+    /// The index of the entry [`schedule_front`] chose last: a sweep's next point is
+    /// usually seeded with it, and finds it here without a search through the entries.
+    last: std::cell::Cell<usize>,
 }
 
 /// Candidates per block of a [`Front`].
 const FRONT_BLOCK: usize = 8;
+
+/// Blocks per group of a [`Front`] (a scan skips a group by the bound of its meet, then a
+/// block, then a candidate).
+const FRONT_GROUP: usize = 8;
 
 /// An `f64` as a `u64` in the same order as `f64::total_cmp`, for [`Evaluate::order_key`].
 pub fn ordered(x: f64) -> u64 {
@@ -670,27 +689,50 @@ pub fn schedule_front<E: Evaluate>(
     objective: Objective,
     seed: Option<&Tiling>,
 ) -> Option<Tiling> {
-    let mut best: Option<(Score, Tiling)> =
-        seed.and_then(|s| front.entries.iter().find(|(t, _)| t == s)).map(|(t, p)| (ev.score_part(p), *t));
-    for (block, meet) in front.entries.chunks(FRONT_BLOCK).zip(&front.blocks) {
-        if let Some((bs, _)) = &best {
+    let entries = &front.entries;
+    let seeded = seed.and_then(|s| {
+        let last = front.last.get();
+        match entries.get(last) {
+            Some((t, _)) if t == s => Some(last),
+            _ => entries.iter().position(|(t, _)| t == s),
+        }
+    });
+    let mut best: Option<(Score, Tiling, usize)> = seeded.map(|i| (ev.score_part(&entries[i].1), entries[i].0, i));
+    for (g, meet) in front.groups.iter().enumerate() {
+        if let Some((bs, _, _)) = &best {
             if objective.better(bs, &ev.bound_part(meet)) {
                 continue;
             }
         }
-        for (t, p) in block {
-            if let Some((bs, _)) = &best {
-                if objective.better(bs, &ev.bound_part(p)) {
+        let blocks = g * FRONT_GROUP..((g + 1) * FRONT_GROUP).min(front.blocks.len());
+        for (b, meet) in front.blocks[blocks.clone()].iter().enumerate().map(|(k, m)| (blocks.start + k, m)) {
+            if let Some((bs, _, _)) = &best {
+                if objective.better(bs, &ev.bound_part(meet)) {
                     continue;
                 }
             }
-            let s = ev.score_part(p);
-            if replaces(objective, &s, t, &best) {
-                best = Some((s, *t));
+            let block = &entries[b * FRONT_BLOCK..((b + 1) * FRONT_BLOCK).min(entries.len())];
+            for (j, (t, p)) in block.iter().enumerate() {
+                let i = b * FRONT_BLOCK + j;
+                if seeded == Some(i) {
+                    continue; // scored already
+                }
+                if let Some((bs, _, _)) = &best {
+                    if objective.better(bs, &ev.bound_part(p)) {
+                        continue;
+                    }
+                }
+                let s = ev.score_part(p);
+                if replaces(objective, &s, t, best.as_ref().map(|(bs, bt, _)| (bs, bt))) {
+                    best = Some((s, *t, i));
+                }
             }
         }
     }
-    best.map(|(_, t)| t)
+    if let Some((_, _, i)) = best {
+        front.last.set(i);
+    }
+    best.map(|(_, t, _)| t)
 }
 
 /// Memoized schedules of a sweep. A schedule is a pure function of the description, the
@@ -704,16 +746,22 @@ pub fn schedule_front<E: Evaluate>(
 /// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
-    /// Schedules by description ([`channel_free`] and the channel's speed and clock)
-    /// and objective.
-    tables: HashMap<(String, [u64; 4], Objective), (u64, TilingTable)>,
+    /// Schedules by description (the id of its [`channel_free`] form, and the channel's
+    /// speed and clock) and objective.
+    tables: HashMap<(u64, [u64; 4], Objective), (u64, TilingTable)>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
-    /// Candidate fronts by the description without its channel speed and clock
+    /// Candidate fronts by the id of the description without its channel speed and clock
     /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
-    fronts: HashMap<String, (u64, FrontTable)>,
-    /// The last description looked up, blanked ([`channel_free`]), with its key.
-    last_key: Option<(HwDesc, String)>,
+    fronts: HashMap<u64, (u64, FrontTable)>,
+    /// Ids of [`channel_free`] descriptions by their formatted form (every field), least
+    /// recently used dropped past [`TABLE_DESCRIPTIONS`]: a description formatted again
+    /// after that gets a new id, and its old tables are never found again.
+    ids: HashMap<String, (u64, u64)>,
+    /// The last id given.
+    last_id: u64,
+    /// The last description looked up, blanked ([`channel_free`]), with its id.
+    last: Option<(HwDesc, u64)>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -742,8 +790,24 @@ fn lru_entry<K: std::hash::Hash + Eq + Clone, V: Default>(
 /// fields of the layer beyond its work that its evaluation reads, e.g. fused layers).
 pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 
-/// The memo table of one description and objective, from [`TilingMemo::table`].
-pub type TilingTable = HashMap<MemoKey, Result<Tiling, NoTileFits>>;
+/// The memo tables of one description and objective, from [`TilingMemo::table`]: the
+/// schedules of convolutions and of vector work.
+#[derive(Debug)]
+pub struct TilingTable {
+    convs: HashMap<MemoKey, Result<Tiling, NoTileFits>>,
+    vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Tiling, NoTileFits>>,
+}
+
+impl Default for TilingTable {
+    /// Empty, with room for a network's layers: a sweep over the channel's speed fills a new
+    /// table per point, and growing one from empty rehashes it several times.
+    fn default() -> Self {
+        TilingTable {
+            convs: HashMap::with_capacity_and_hasher(64, Default::default()),
+            vectors: HashMap::with_capacity_and_hasher(8, Default::default()),
+        }
+    }
+}
 
 /// How many of the candidates kept last [`conv_front`] checks each candidate against.
 const FRONT_CHECKS: usize = 16;
@@ -759,7 +823,12 @@ const FRONT_AFTER: u32 = 8;
 const FRONT_DESCRIPTIONS: usize = 16;
 
 /// One description's fronts, by layer.
-type FrontTable = HashMap<MemoKey, FrontSlot>;
+#[derive(Debug, Default)]
+struct FrontTable {
+    convs: HashMap<MemoKey, FrontSlot>,
+    /// Vector work has a few candidates: its front is built on first use.
+    vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Front<ChannelFree>, NoTileFits>>,
+}
 
 /// A layer's front on a description: not built yet (the layer was searched this many times
 /// on descriptions of the key), or built.
@@ -786,6 +855,22 @@ fn channel_speed(hw: &HwDesc) -> [u64; 4] {
     [hw.clock.0.to_bits(), hw.dram.bandwidth.0.to_bits(), hw.dram.efficiency.to_bits(), hw.dram.latency_ns.to_bits()]
 }
 
+/// Whether `hw` blanked ([`channel_free`]) equals `blank`, a blanked description, without
+/// cloning `hw`: `blank` takes `hw`'s channel speed and clock for the comparison and is
+/// blanked again after it.
+fn same_channel_free(blank: &mut HwDesc, hw: &HwDesc) -> bool {
+    blank.clock = hw.clock;
+    blank.dram.bandwidth = hw.dram.bandwidth;
+    blank.dram.efficiency = hw.dram.efficiency;
+    blank.dram.latency_ns = hw.dram.latency_ns;
+    let same = *blank == *hw;
+    blank.clock = crate::units::Hertz(0.0);
+    blank.dram.bandwidth = crate::units::BytesPerSecond(0.0);
+    blank.dram.efficiency = 0.0;
+    blank.dram.latency_ns = 0.0;
+    same
+}
+
 /// One description's view of a [`TilingMemo`]: its table, its fronts and the shared seeds.
 #[derive(Debug)]
 pub struct MemoView<'m> {
@@ -800,24 +885,32 @@ impl TilingMemo {
     /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         // Every field of the description can change an evaluation: key on all of them
-        // (formatted once: the key is most of the cost of a memo hit).
+        // (formatted, then numbered: the format is most of the cost of a memo hit).
         self.uses += 1;
         // Consecutive points of a sweep mostly share it: formatting is most of a memo
         // hit's cost, comparing is not. (Descriptions equal under `==` but formatted
-        // apart, by a signed zero, would share a key; every comparison the search makes
+        // apart, by a signed zero, would share an id; every comparison the search makes
         // treats them alike, so they choose the same schedules.)
-        let blank = channel_free(hw);
-        let free = match &self.last_key {
-            Some((d, k)) if *d == blank => k.clone(),
-            _ => {
-                let k = format!("{blank:?}");
-                self.last_key = Some((blank, k.clone()));
-                k
+        let known = match &mut self.last {
+            Some((blank, id)) => same_channel_free(blank, hw).then_some(*id),
+            None => None,
+        };
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let blank = channel_free(hw);
+                let slot = lru_entry(&mut self.ids, format!("{blank:?}"), TABLE_DESCRIPTIONS, self.uses);
+                if *slot == 0 {
+                    self.last_id += 1;
+                    *slot = self.last_id;
+                }
+                let id = *slot;
+                self.last = Some((blank, id));
+                id
             }
         };
-        let table =
-            lru_entry(&mut self.tables, (free.clone(), channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
-        let fronts = lru_entry(&mut self.fronts, free, FRONT_DESCRIPTIONS, self.uses);
+        let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
+        let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
         MemoView { table, fronts, seeds: &mut self.seeds, objective }
     }
 }
@@ -841,12 +934,12 @@ impl MemoView<'_> {
         ev: &impl Evaluate<Part = ChannelFree>,
     ) -> Result<Tiling, NoTileFits> {
         let key = (*w, wd, ev_key);
-        if let Some(hit) = self.table.get(&key) {
+        if let Some(hit) = self.table.convs.get(&key) {
             return hit.clone();
         }
         let seed_key = (*w, wd, self.objective);
         let seed = self.seeds.get(&seed_key);
-        let slot = self.fronts.entry(key).or_insert(FrontSlot::Searched(0));
+        let slot = self.fronts.convs.entry(key).or_insert(FrontSlot::Searched(0));
         if let FrontSlot::Searched(n) = slot {
             if *n >= FRONT_AFTER {
                 *slot = FrontSlot::Built(conv_front(hw, w, wd, ev));
@@ -865,7 +958,39 @@ impl MemoView<'_> {
         if let Ok(t) = &found {
             self.seeds.insert(seed_key, *t);
         }
-        self.table.insert(key, found.clone());
+        self.table.convs.insert(key, found.clone());
+        found
+    }
+
+    /// The schedule of vector work ([`schedule_vector`]) on the view's description: from
+    /// the table, else from the front of its candidates on descriptions that differ only in
+    /// channel speed and clock (built on first use). Both return what the search does.
+    pub fn schedule_vector<E: Evaluate<Part = ChannelFree>>(
+        &mut self,
+        hw: &HwDesc,
+        v: &VectorWork,
+        wd: Widths,
+        ev_key: [u64; 4],
+        ev: &E,
+    ) -> Result<Tiling, NoTileFits> {
+        let key = (*v, wd, ev_key);
+        if let Some(hit) = self.table.vectors.get(&key) {
+            return hit.clone();
+        }
+        let front = self.fronts.vectors.entry(key).or_insert_with(|| {
+            vector_candidates(hw, v, wd).map(|all| front_of::<E>(all.into_iter().map(|t| (t, ev.part(&t))).collect()))
+        });
+        let found = match front {
+            // Seeded with the entry chosen last (a sweep's previous point's).
+            Ok(front) => {
+                match schedule_front(front, ev, self.objective, front.entries.get(front.last.get()).map(|(t, _)| t)) {
+                    Some(t) => Ok(t),
+                    None => schedule_vector(hw, v, wd, ev, self.objective),
+                }
+            }
+            Err(e) => Err(e.clone()),
+        };
+        self.table.vectors.insert(key, found.clone());
         found
     }
 }
@@ -967,35 +1092,14 @@ pub fn schedule_vector(
     ev: &impl Evaluate,
     objective: Objective,
 ) -> Result<Tiling, NoTileFits> {
-    let cap = Capacity::new(hw);
-    let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
-    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), 0, bytes(te, wd.output)];
-    let dram = Traffic {
-        inputs: Bits(bits(v.in_elements, wd.input)),
-        weights: Bits(0),
-        outputs: Bits(bits(v.out_elements, wd.output)),
-    };
-    let out = v.out_elements.max(1);
     let mut best: Option<(Score, Tiling)> = None;
-    for te in candidates(out) {
-        if !cap.fits(need(te)) {
-            continue;
-        }
-        let tiles = out.div_ceil(te);
+    for t in vector_candidates(hw, v, wd)? {
         if let Some((bs, _)) = &best {
-            let b = TilingBound::exact(dram.inputs.get(), tiles);
+            let b = TilingBound::exact(t.dram.inputs.get(), t.tiles);
             if !objective.better(&ev.bound(&b), bs) {
                 continue;
             }
         }
-        let t = Tiling {
-            tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
-            order: LoopOrder::InputsOuter,
-            tiles,
-            c_tiles: 1,
-            weight_reads: 0,
-            dram,
-        };
         let p = ev.part(&t);
         if let Some((bs, _)) = &best {
             if !objective.better(&ev.bound_part(&p), bs) {
@@ -1007,13 +1111,39 @@ pub fn schedule_vector(
             best = Some((s, t));
         }
     }
-    match best {
-        Some((_, t)) => Ok(t),
-        None => Err(cap
+    best.map(|(_, t)| t).ok_or(NoTileFits { buffer: String::new(), size: 0, need: 0 })
+}
+
+/// The candidates of [`schedule_vector`] that fit, in its search order (tiles of `te`
+/// output elements halving from the whole layer); an error when none does.
+fn vector_candidates(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Vec<Tiling>, NoTileFits> {
+    let cap = Capacity::new(hw);
+    let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
+    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), 0, bytes(te, wd.output)];
+    let dram = Traffic {
+        inputs: Bits(bits(v.in_elements, wd.input)),
+        weights: Bits(0),
+        outputs: Bits(bits(v.out_elements, wd.output)),
+    };
+    let out = v.out_elements.max(1);
+    let all: Vec<Tiling> = candidates(out)
+        .filter(|&te| cap.fits(need(te)))
+        .map(|te| Tiling {
+            tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
+            order: LoopOrder::InputsOuter,
+            tiles: out.div_ceil(te),
+            c_tiles: 1,
+            weight_reads: 0,
+            dram,
+        })
+        .collect();
+    if all.is_empty() {
+        return Err(cap
             .check(need(1))
             .err()
-            .map_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }, |o| cap.error(o))),
+            .map_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }, |o| cap.error(o)));
     }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -1061,8 +1191,8 @@ mod tests {
         fn dominates(a: &Score, b: &Score) -> bool {
             a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
         }
-        fn order_key(p: &Score) -> [u64; 8] {
-            [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0, 0, 0, 0, 0]
+        fn order_key(p: &Score) -> [u64; 4] {
+            [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0]
         }
         fn meet(a: &Score, b: &Score) -> Score {
             Score {
@@ -1231,6 +1361,26 @@ mod tests {
             for seed in [None, seed.as_ref()] {
                 let got = front.as_ref().map_err(Clone::clone).map(|f| schedule_front(f, &DramOnly, objective, seed));
                 prop_assert_eq!(got, exhaustive.clone().map(Some));
+            }
+        }
+
+        /// The best of a vector front, seeded or not, is what the vector search returns.
+        #[test]
+        fn vector_front_search_equals_search(
+            in_elements in 1u64..100_000, out_elements in 1u64..50_000, hw in arb_hw(), wd in arb_widths(), o in 0usize..3, s in 0usize..20,
+        ) {
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            let v = VectorWork { in_elements, out_elements, ops: in_elements, pooling: false };
+            let searched = schedule_vector(&hw, &v, wd, &DramOnly, objective);
+            match vector_candidates(&hw, &v, wd) {
+                Ok(all) => {
+                    let seed = all.get(s % all.len()).copied();
+                    let front = front_of::<DramOnly>(all.into_iter().map(|t| (t, DramOnly.part(&t))).collect());
+                    for seed in [None, seed.as_ref()] {
+                        prop_assert_eq!(schedule_front(&front, &DramOnly, objective, seed), searched.clone().ok());
+                    }
+                }
+                Err(e) => prop_assert_eq!(Err(e), searched),
             }
         }
 

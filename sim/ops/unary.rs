@@ -1,5 +1,6 @@
 //! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
-//! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1) and the float
+//! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1, ONNX's HardSigmoid,
+//! which TFLite has no operator for) and the float
 //! functions SQRT, RSQRT and LOG of normalization layers (float only here: LiteRT's
 //! integer RSQRT, SQRT and LOG kernels are not reproduced yet, so quantization keeps them in
 //! float behind a DEQUANTIZE).
@@ -127,6 +128,27 @@ pub const TABLE: &[UnaryRow] = &[
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("LOG")),
     },
+    UnaryRow {
+        kind: UnaryKind::HardSigmoid { alpha: 0.0, beta: 0.0 },
+        name: "hard_sigmoid",
+        float: |k, x| {
+            let (alpha, beta) = hard_sigmoid_of(k);
+            hard_sigmoid(alpha, beta, x)
+        },
+        // A multiply-add and a clamp.
+        ops_per_element: 2,
+        quant: |i, o| {
+            if i <= MAX_QDQ_LUT_BITS && o <= MAX_QDQ_LUT_BITS {
+                QuantRule::Free
+            } else {
+                QuantRule::FloatOnly
+            }
+        },
+        prepare: |k, cx| {
+            let (alpha, beta) = hard_sigmoid_of(k);
+            prepare_qdq_lut(cx, move |x| hard_sigmoid(alpha, beta, x))
+        },
+    },
 ];
 
 /// Why an imported integer SQRT / RSQRT / LOG does not execute.
@@ -158,8 +180,32 @@ fn alpha_of(k: &UnaryKind) -> f32 {
         | UnaryKind::ReluN1To1
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
-        | UnaryKind::Log => 0.0,
+        | UnaryKind::Log
+        | UnaryKind::HardSigmoid { .. } => 0.0,
     }
+}
+
+/// HARD_SIGMOID's slope and offset (zeros for other kinds, whose rows never ask).
+fn hard_sigmoid_of(k: &UnaryKind) -> (f32, f32) {
+    match k {
+        UnaryKind::HardSigmoid { alpha, beta } => (*alpha, *beta),
+        UnaryKind::Logistic
+        | UnaryKind::Tanh
+        | UnaryKind::HardSwish
+        | UnaryKind::LeakyRelu { .. }
+        | UnaryKind::Relu
+        | UnaryKind::Relu6
+        | UnaryKind::ReluN1To1
+        | UnaryKind::Sqrt
+        | UnaryKind::Rsqrt
+        | UnaryKind::Log => (0.0, 0.0),
+    }
+}
+
+/// ONNX HardSigmoid as onnxruntime computes it in float32: `alpha * x + beta` (a product
+/// and a sum, not a fused multiply-add), clamped to [0, 1].
+pub fn hard_sigmoid(alpha: f32, beta: f32, x: f32) -> f32 {
+    (alpha * x + beta).clamp(0.0, 1.0)
 }
 
 /// LiteRT's reference float LOGISTIC: exactly 1 above 16.619047, `exp(x)` below -9.
@@ -232,6 +278,21 @@ fn prepare_sigmoid(cx: &LayerCx, f: fn(f32) -> f32, tanh: bool) -> Result<UnaryP
     }
 }
 
+/// The widest inputs and outputs a table with ONNX QDQ arithmetic is built for (65536
+/// entries at 16 bits).
+const MAX_QDQ_LUT_BITS: u8 = 16;
+
+/// A table over the input's values with ONNX QDQ arithmetic (ops LiteRT has no integer
+/// kernel for, so the exact QDQ reference is the definition), up to 16 bits.
+fn prepare_qdq_lut(cx: &LayerCx, f: impl Fn(f32) -> f32) -> Result<UnaryParams, String> {
+    let (x, out) = (cx.x(), cx.out());
+    let (i, o) = (x.dtype.bits(), out.dtype.bits());
+    if i > MAX_QDQ_LUT_BITS as u32 || o > MAX_QDQ_LUT_BITS as u32 {
+        return Err(format!("no integer kernel for {i}-bit inputs and {o}-bit outputs (up to 16 bits)"));
+    }
+    Ok(UnaryParams::Lut(Lut::from_float_qdq(f, scale_zp(x), scale_zp(out), qrange(x.dtype), act_range(cx))))
+}
+
 /// `ReluX`: the activation's range on the output (TFLite rounds `bound / scale` in float).
 fn prepare_clamp(cx: &LayerCx, act: Activation) -> Result<UnaryParams, String> {
     let (x, out) = (cx.x(), cx.out());
@@ -248,7 +309,8 @@ fn prepare_clamp(cx: &LayerCx, act: Activation) -> Result<UnaryParams, String> {
 
 /// The integer parameters of one unary kind.
 pub enum UnaryParams {
-    /// A lookup table over every input value (LOGISTIC, TANH up to 8 bits).
+    /// A lookup table over every input value (LOGISTIC, TANH up to 8 bits; HARD_SIGMOID up
+    /// to 16).
     Lut(Lut),
     /// LiteRT's 16-bit LOGISTIC / TANH.
     Int16Sigmoid(Int16Sigmoid),
@@ -321,13 +383,22 @@ impl OpFamily for UnaryKind {
         Ok(IntKernel::Unary(IntUnary((row(*self).prepare)(self, cx)?)))
     }
 
-    /// A clamp of a Gaussian with the input's moments, as a fused activation is; unknown
-    /// for the others (their outputs are not propagated rather than guessed).
+    /// A clamp of a Gaussian with the input's moments, as a fused activation is (for
+    /// HARD_SIGMOID after its affine map); unknown for the others (their outputs are not
+    /// propagated rather than guessed).
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
         let act = match self {
             UnaryKind::Relu => Activation::Relu,
             UnaryKind::Relu6 => Activation::Relu6,
             UnaryKind::ReluN1To1 => Activation::ReluN1To1,
+            UnaryKind::HardSigmoid { alpha, beta } => {
+                let (a, b) = (*alpha as f64, *beta as f64);
+                let mut r = same_moments(inputs, false)?;
+                for (mu, v) in r.moments.mean.iter_mut().zip(r.moments.var.iter_mut()) {
+                    (*mu, *v) = clipped_normal(a * *mu + b, a * a * *v, 0.0, 1.0);
+                }
+                return Some(r);
+            }
             UnaryKind::LeakyRelu { .. }
             | UnaryKind::Logistic
             | UnaryKind::Tanh
@@ -362,6 +433,7 @@ mod tests {
             UnaryKind::Sqrt,
             UnaryKind::Rsqrt,
             UnaryKind::Log,
+            UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 },
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| discriminant(&r.kind) == discriminant(&k)).count(), 1);

@@ -96,7 +96,7 @@ impl ConvWork {
 }
 
 /// Element-wise, pooling, reduction or data-movement work, run on the vector unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct VectorWork {
     /// Input elements read (all inputs).
     pub in_elements: u64,

@@ -8,7 +8,7 @@
 //! - [`Family::conv_pass`]: what runs on the fly behind the array (NVDLA's SDP and a fused
 //!   PDP) and the DRAM traffic that changes with it;
 //! - [`Family::vector_elements_per_cycle`]: which unit runs vector work, at what rate;
-//! - [`Family::dma`] and [`Family::refine_stream`]: how the family's DMA moves a layer's
+//! - [`Family::dma`] and [`Family::stream_grain`]: how the family's DMA moves a layer's
 //!   tiles (latency per transfer or once per layer, the granularity of overlap);
 //! - [`Family::streams_outputs`]: whether finished outputs bypass the output buffer
 //!   (the tiling search then does not reserve room for them);
@@ -173,22 +173,14 @@ impl Family {
         }
     }
 
-    /// A layer's tile stream refined to the granularity the family's DMA really works at.
-    pub fn refine_stream(&self, hw: &HwDesc, s: TileStream) -> TileStream {
+    /// How the family's DMA cuts a layer's tile stream into the pieces that really overlap
+    /// with compute (resolved once per description: the schedule search refines every
+    /// candidate's stream with it).
+    pub fn stream_grain(&self, hw: &HwDesc) -> StreamGrain {
         match self {
-            Family::Nvdla(_) => nvdla::refine_stream(hw, s),
+            Family::Nvdla(_) => nvdla::stream_grain(hw),
             // Tiles are the unit of overlap.
-            Family::MacArray(_) | Family::Dsp(_) => s,
-        }
-    }
-
-    /// Lower bounds on the bytes each transfer of [`Family::refine_stream`]'s stream loads and
-    /// stores, for tiles that load at least `load` and store at least `store` bytes each
-    /// (the schedule search's bound).
-    pub fn refined_bound(&self, hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
-        match self {
-            Family::Nvdla(_) => nvdla::refined_bound(hw, load, store),
-            Family::MacArray(_) | Family::Dsp(_) => (load, store),
+            Family::MacArray(_) | Family::Dsp(_) => StreamGrain::Tiles,
         }
     }
 
@@ -260,4 +252,35 @@ fn per_transfer_dma(hw: &HwDesc) -> Dma {
 /// A conv pass with nothing behind the array: the vector unit takes each output once.
 fn plain_pass(c: ConvPassInput) -> ConvPass {
     ConvPass { compute: c.compute, vector_ops: c.out_elements, extra_read: Bits::ZERO, fused_output: None }
+}
+
+/// The granularity at which a family's DMA overlaps a layer's transfers with compute
+/// ([`Family::stream_grain`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StreamGrain {
+    /// Each tile loads, computes and stores as a whole.
+    Tiles,
+    /// NVDLA: compute starts as soon as a CBUF row of this many bytes has arrived
+    /// ([`nvdla::refine_stream`]).
+    CbufRows(f64),
+}
+
+impl StreamGrain {
+    /// A layer's tile stream refined to the pieces that overlap.
+    pub fn refine(self, s: TileStream) -> TileStream {
+        match self {
+            StreamGrain::Tiles => s,
+            StreamGrain::CbufRows(grain) => nvdla::refine_stream(grain, s),
+        }
+    }
+
+    /// Lower bounds on the bytes each transfer of [`StreamGrain::refine`]'s stream loads and
+    /// stores, for tiles that load at least `load` and store at least `store` bytes each
+    /// (the schedule search's bound).
+    pub fn bound(self, load: f64, store: f64) -> (f64, f64) {
+        match self {
+            StreamGrain::Tiles => (load, store),
+            StreamGrain::CbufRows(grain) => nvdla::refined_bound(grain, load),
+        }
+    }
 }

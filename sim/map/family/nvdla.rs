@@ -5,7 +5,7 @@
 //! Which layers fuse is decided in [`crate::map::fusion`]. Sources: the unit description
 //! (nvdla/doc `doc/hw/v1/ias/unit_description.rst`) and the `spec/defs/*.spec` files.
 
-use super::{ComputeFigures, ConvPass, ConvPassInput, OperandReads};
+use super::{ComputeFigures, ConvPass, ConvPassInput, OperandReads, StreamGrain};
 use crate::hw::{BufferLevel, HwDesc, Nvdla, NvdlaGroupedMapping, PrecisionMode, Role};
 use crate::ir::Graph;
 use crate::map::fusion::FusedOp;
@@ -172,8 +172,7 @@ pub fn dma(hw: &HwDesc) -> (Dma, u64) {
 /// overlaps its fetch with compute: the stream is split into one piece per CBUF row (one
 /// entry in every bank) of data moved. The grain does not depend on the CBUF's size, so a
 /// larger CBUF never delays the start of compute (with one piece per bank, as before, it did).
-pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
-    let Some(grain) = refine_grain(hw) else { return s };
+pub fn refine_stream(grain: f64, s: TileStream) -> TileStream {
     let total_load = s.load_bytes * s.tiles as f64;
     let pieces = ((total_load / grain).ceil() as u64).max(s.tiles).max(1);
     let f = s.tiles as f64 / pieces as f64;
@@ -185,11 +184,13 @@ pub fn refine_stream(hw: &HwDesc, s: TileStream) -> TileStream {
 /// `R` bytes loaded, which is the tile's load or, when the grain splits it further, more
 /// than half a grain; the stores are split by the same unknown factor, so nothing is
 /// claimed for them.
-pub fn refined_bound(hw: &HwDesc, load: f64, store: f64) -> (f64, f64) {
-    match refine_grain(hw) {
-        Some(grain) => (load.min(grain / 2.0), 0.0),
-        None => (load, store),
-    }
+pub fn refined_bound(grain: f64, load: f64) -> (f64, f64) {
+    (load.min(grain / 2.0), 0.0)
+}
+
+/// The grain of [`refine_stream`]: a CBUF row, or whole tiles without an input buffer.
+pub fn stream_grain(hw: &HwDesc) -> StreamGrain {
+    refine_grain(hw).map_or(StreamGrain::Tiles, StreamGrain::CbufRows)
 }
 
 /// The engine's parameters as `hw show` prints them: the conv core, then SDP's and PDP's
