@@ -613,7 +613,13 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
     // empty would copy it a dozen times.
     let rec = Record { ev, all: std::cell::RefCell::new(Vec::with_capacity(2048)) };
     search_conv(hw, w, wd, &rec, Objective::Latency, false, None)?;
-    let all = rec.all.into_inner();
+    Ok(front_of::<E>(rec.all.into_inner()))
+}
+
+/// The front of candidates with their parts, recorded in the search order: sorted by
+/// [`Evaluate::order_key`], without those a kept candidate earlier in the search order
+/// dominates, in blocks and groups of blocks.
+fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
     // The search records candidates in its own order, so ties by index are ties by rank.
@@ -638,7 +644,7 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         .chunks(FRONT_GROUP)
         .map(|c: &[E::Part]| c.iter().skip(1).fold(c[0].clone(), |m, p| E::meet(&m, p)))
         .collect();
-    Ok(Front { entries, blocks, groups, last: std::cell::Cell::new(0) })
+    Front { entries, blocks, groups, last: std::cell::Cell::new(0) }
 }
 
 /// The candidates of a layer that can be best at some channel speed ([`conv_front`]), in
@@ -817,7 +823,12 @@ const FRONT_AFTER: u32 = 8;
 const FRONT_DESCRIPTIONS: usize = 16;
 
 /// One description's fronts, by layer.
-type FrontTable = HashMap<MemoKey, FrontSlot>;
+#[derive(Debug, Default)]
+struct FrontTable {
+    convs: HashMap<MemoKey, FrontSlot>,
+    /// Vector work has a few candidates: its front is built on first use.
+    vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Front<ChannelFree>, NoTileFits>>,
+}
 
 /// A layer's front on a description: not built yet (the layer was searched this many times
 /// on descriptions of the key), or built.
@@ -928,7 +939,7 @@ impl MemoView<'_> {
         }
         let seed_key = (*w, wd, self.objective);
         let seed = self.seeds.get(&seed_key);
-        let slot = self.fronts.entry(key).or_insert(FrontSlot::Searched(0));
+        let slot = self.fronts.convs.entry(key).or_insert(FrontSlot::Searched(0));
         if let FrontSlot::Searched(n) = slot {
             if *n >= FRONT_AFTER {
                 *slot = FrontSlot::Built(conv_front(hw, w, wd, ev));
@@ -952,20 +963,33 @@ impl MemoView<'_> {
     }
 
     /// The schedule of vector work ([`schedule_vector`]) on the view's description: from
-    /// the table, else searched.
-    pub fn schedule_vector(
+    /// the table, else from the front of its candidates on descriptions that differ only in
+    /// channel speed and clock (built on first use). Both return what the search does.
+    pub fn schedule_vector<E: Evaluate<Part = ChannelFree>>(
         &mut self,
         hw: &HwDesc,
         v: &VectorWork,
         wd: Widths,
         ev_key: [u64; 4],
-        ev: &impl Evaluate,
+        ev: &E,
     ) -> Result<Tiling, NoTileFits> {
         let key = (*v, wd, ev_key);
         if let Some(hit) = self.table.vectors.get(&key) {
             return hit.clone();
         }
-        let found = schedule_vector(hw, v, wd, ev, self.objective);
+        let front = self.fronts.vectors.entry(key).or_insert_with(|| {
+            vector_candidates(hw, v, wd).map(|all| front_of::<E>(all.into_iter().map(|t| (t, ev.part(&t))).collect()))
+        });
+        let found = match front {
+            // Seeded with the entry chosen last (a sweep's previous point's).
+            Ok(front) => {
+                match schedule_front(front, ev, self.objective, front.entries.get(front.last.get()).map(|(t, _)| t)) {
+                    Some(t) => Ok(t),
+                    None => schedule_vector(hw, v, wd, ev, self.objective),
+                }
+            }
+            Err(e) => Err(e.clone()),
+        };
         self.table.vectors.insert(key, found.clone());
         found
     }
@@ -1068,35 +1092,14 @@ pub fn schedule_vector(
     ev: &impl Evaluate,
     objective: Objective,
 ) -> Result<Tiling, NoTileFits> {
-    let cap = Capacity::new(hw);
-    let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
-    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), 0, bytes(te, wd.output)];
-    let dram = Traffic {
-        inputs: Bits(bits(v.in_elements, wd.input)),
-        weights: Bits(0),
-        outputs: Bits(bits(v.out_elements, wd.output)),
-    };
-    let out = v.out_elements.max(1);
     let mut best: Option<(Score, Tiling)> = None;
-    for te in candidates(out) {
-        if !cap.fits(need(te)) {
-            continue;
-        }
-        let tiles = out.div_ceil(te);
+    for t in vector_candidates(hw, v, wd)? {
         if let Some((bs, _)) = &best {
-            let b = TilingBound::exact(dram.inputs.get(), tiles);
+            let b = TilingBound::exact(t.dram.inputs.get(), t.tiles);
             if !objective.better(&ev.bound(&b), bs) {
                 continue;
             }
         }
-        let t = Tiling {
-            tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
-            order: LoopOrder::InputsOuter,
-            tiles,
-            c_tiles: 1,
-            weight_reads: 0,
-            dram,
-        };
         let p = ev.part(&t);
         if let Some((bs, _)) = &best {
             if !objective.better(&ev.bound_part(&p), bs) {
@@ -1108,13 +1111,39 @@ pub fn schedule_vector(
             best = Some((s, t));
         }
     }
-    match best {
-        Some((_, t)) => Ok(t),
-        None => Err(cap
+    best.map(|(_, t)| t).ok_or(NoTileFits { buffer: String::new(), size: 0, need: 0 })
+}
+
+/// The candidates of [`schedule_vector`] that fit, in its search order (tiles of `te`
+/// output elements halving from the whole layer); an error when none does.
+fn vector_candidates(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Vec<Tiling>, NoTileFits> {
+    let cap = Capacity::new(hw);
+    let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
+    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), 0, bytes(te, wd.output)];
+    let dram = Traffic {
+        inputs: Bits(bits(v.in_elements, wd.input)),
+        weights: Bits(0),
+        outputs: Bits(bits(v.out_elements, wd.output)),
+    };
+    let out = v.out_elements.max(1);
+    let all: Vec<Tiling> = candidates(out)
+        .filter(|&te| cap.fits(need(te)))
+        .map(|te| Tiling {
+            tile: Tile { k: te, rows: 1, cols: 1, c: 1 },
+            order: LoopOrder::InputsOuter,
+            tiles: out.div_ceil(te),
+            c_tiles: 1,
+            weight_reads: 0,
+            dram,
+        })
+        .collect();
+    if all.is_empty() {
+        return Err(cap
             .check(need(1))
             .err()
-            .map_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }, |o| cap.error(o))),
+            .map_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }, |o| cap.error(o)));
     }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -1332,6 +1361,26 @@ mod tests {
             for seed in [None, seed.as_ref()] {
                 let got = front.as_ref().map_err(Clone::clone).map(|f| schedule_front(f, &DramOnly, objective, seed));
                 prop_assert_eq!(got, exhaustive.clone().map(Some));
+            }
+        }
+
+        /// The best of a vector front, seeded or not, is what the vector search returns.
+        #[test]
+        fn vector_front_search_equals_search(
+            in_elements in 1u64..100_000, out_elements in 1u64..50_000, hw in arb_hw(), wd in arb_widths(), o in 0usize..3, s in 0usize..20,
+        ) {
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            let v = VectorWork { in_elements, out_elements, ops: in_elements, pooling: false };
+            let searched = schedule_vector(&hw, &v, wd, &DramOnly, objective);
+            match vector_candidates(&hw, &v, wd) {
+                Ok(all) => {
+                    let seed = all.get(s % all.len()).copied();
+                    let front = front_of::<DramOnly>(all.into_iter().map(|t| (t, DramOnly.part(&t))).collect());
+                    for seed in [None, seed.as_ref()] {
+                        prop_assert_eq!(schedule_front(&front, &DramOnly, objective, seed), searched.clone().ok());
+                    }
+                }
+                Err(e) => prop_assert_eq!(Err(e), searched),
             }
         }
 

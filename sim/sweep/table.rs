@@ -185,8 +185,15 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
 /// accuracy) and then written in the shortest form that reads back to that value, so sums
 /// of energies print as `152936.64`, not `152936.63999999998`.
 fn f(x: f64) -> String {
-    if !x.is_finite() || x == 0.0 {
-        return format!("{x}");
+    let shortest = format!("{x}");
+    // A shortest form of at most 12 significant digits is what rounding gives back: `x` is
+    // within half an ulp of it, far less than half a unit of the 12th digit, so rounding
+    // gives its digits, which read back to `x`. (Digits counted past the leading zeros,
+    // trailing zeros included: at most 12 of them means at most 12 significant ones.)
+    // Formatting to 12 digits and parsing is most of a sweep row's cost.
+    let digits = shortest.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
+    if !x.is_finite() || x == 0.0 || digits <= 12 {
+        return shortest;
     }
     let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
     format!("{rounded}")
@@ -315,6 +322,29 @@ pub fn json_rows(spec: &SweepSpec, results: &[PointResult]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::f;
+    use proptest::prelude::*;
+
+    /// The form `f` had before its shortcut for short values.
+    fn rounded_then_shortest(x: f64) -> String {
+        if !x.is_finite() || x == 0.0 {
+            return format!("{x}");
+        }
+        let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
+        format!("{rounded}")
+    }
+
+    proptest! {
+        /// The shortcut prints what rounding to 12 digits prints, for any value and for
+        /// values with few digits (the shortcut's case) at every magnitude.
+        #[test]
+        fn short_values_print_as_rounded_ones(bits in any::<u64>(), m in 0u64..1_000_000_000_000, e in -30i32..30) {
+            let x = f64::from_bits(bits);
+            prop_assert_eq!(f(x), rounded_then_shortest(x));
+            let y = m as f64 * 10f64.powi(e);
+            prop_assert_eq!(f(y), rounded_then_shortest(y));
+            prop_assert_eq!(f(-y), rounded_then_shortest(-y));
+        }
+    }
 
     #[test]
     fn measurements_print_without_binary_noise() {
