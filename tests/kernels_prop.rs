@@ -5,7 +5,8 @@
 
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
-    conv_fast, conv_fast_portable, conv_reference, fast_supported, pack, ConvGeometry, ConvParams,
+    conv_fast, conv_fast_portable, conv_fast_u8_portable, conv_reference, fast_supported, pack, pack_u8,
+    vnni_available, ConvGeometry, ConvParams,
 };
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
@@ -101,6 +102,34 @@ proptest! {
         prop_assert!(!fast_supported(&c.p, c.in_bits, c.w_bits, &sat));
     }
 
+    /// The u8 x s8 path (the sums of AVX-512 VNNI's `vpdpbusd`, here with the portable
+    /// micro-kernel on any CPU) equals the reference on dense layers, signed inputs offset by
+    /// 128 and unsigned ones taken as they are, under LiteRT's and wrapping accumulators.
+    #[test]
+    fn u8_path_equals_reference(c in case(8), unsigned in any::<bool>(), acc_bits in prop_oneof![Just(32u32), 8u32..=20]) {
+        let mut c = c;
+        if unsigned {
+            c.x.iter_mut().for_each(|v| *v += 128);
+            c.p.input_zp += 128;
+        }
+        let arith = if acc_bits == 32 {
+            Arithmetic::default()
+        } else {
+            Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
+        };
+        let packed = pack_u8(&c.p, &arith);
+        let slow = conv_reference(&c.p, &c.x, &arith);
+        match conv_fast_u8_portable(&c.p, &packed, &c.x) {
+            Some(fast) => prop_assert_eq!(&fast, &slow),
+            None => prop_assert!(c.p.groups > 1, "a dense layer must take the u8 path"),
+        }
+        // On a CPU with VNNI, the dispatched path is the VNNI kernel.
+        prop_assert_eq!(&conv_fast(&c.p, &packed, &c.x), &slow);
+        if vnni_available() {
+            prop_assert_eq!(&conv_fast(&c.p, &pack(&c.p, &arith), &c.x), &slow);
+        }
+    }
+
     /// 1x1 stride-1 convolutions take the direct-GEMM path; wide layers span several blocks.
     #[test]
     fn pointwise_gemm_equals_reference(c in case(8)) {
@@ -118,6 +147,9 @@ proptest! {
         let slow = conv_reference(&p, &c.x, &arith);
         prop_assert_eq!(&conv_fast(&p, &packed, &c.x), &slow);
         prop_assert_eq!(&conv_fast_portable(&p, &packed, &c.x), &slow);
+        let packed_u8 = pack_u8(&p, &arith);
+        let fast_u8 = conv_fast_u8_portable(&p, &packed_u8, &c.x);
+        prop_assert_eq!(fast_u8.as_ref(), Some(&slow));
     }
 
     #[test]

@@ -14,10 +14,15 @@
 //!   pair, `vpmaddwd` + `vpaddd`; never the saturating `vpmaddubsw`); 1x1 stride-1 convs are
 //!   a direct GEMM over the NHWC rows, others build im2col patches one output row at a time;
 //! - vectorizes depthwise convs across channels;
-//! - requantizes a whole row at once (8 channels per AVX2 step, same double rounding).
+//! - requantizes a whole row at once (8 channels per AVX2 step, same double rounding);
+//! - on a CPU with AVX-512 VNNI, runs dense convolutions on u8 activations and s8 weights
+//!   instead (`vpdpbusd`: four u8 x s8 products per i32 lane, 8 pixels x 32 channels per
+//!   tile): the input is offset into u8 and the offset's contribution, `(zx + off) sum(w)`
+//!   per channel, is subtracted through the bias, so the sums are the i16 path's exactly.
 //!
-//! i32 addition is associative, so the AVX2 path (dispatched at run time) and the portable
-//! path ([`conv_fast_portable`]) give identical results (property-tested).
+//! i32 addition is associative, so the VNNI and AVX2 paths (dispatched at run time) and the
+//! portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical results
+//! (property-tested).
 
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
@@ -129,6 +134,10 @@ pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32>
 const NR: usize = 16;
 /// Pixels per register tile of the micro-kernel.
 const MR: usize = 6;
+/// Output channels per u8 x s8 weight block (two AVX-512 registers of 16 i32 lanes).
+const NR_U8: usize = 32;
+/// Pixels per register tile of the u8 x s8 micro-kernel (16 accumulator registers).
+const MR_U8: usize = 8;
 
 /// Weights packed once per layer for [`conv_fast`], with the per-channel constants of
 /// the requantization.
@@ -147,6 +156,20 @@ pub struct PackedConv {
     /// (plus bias) shifted left and arithmetically back right by it is the narrow
     /// accumulator's value (wrapping is reduction modulo `2^acc_bits`, whichever the order).
     wrap_shift: u32,
+    /// Dense weights also packed for the u8 x s8 path (`vpdpbusd`), when the CPU has
+    /// AVX-512 VNNI (or always, with [`pack_u8`], for the portable u8 path's tests).
+    u8_dense: Option<DenseU8>,
+}
+
+/// Dense weights for the u8 x s8 path: `k` padded to `4*kq`; blocks of [`NR_U8`] output
+/// channels, each `[kq][NR_U8][4]` i8 (quads of consecutive k per channel, as `vpdpbusd`
+/// consumes them), missing channels and k zero; `wsum[co]` the sum of channel `co`'s weights.
+#[derive(Debug, Clone)]
+struct DenseU8 {
+    kq: usize,
+    blocks: usize,
+    w: Vec<i8>,
+    wsum: Vec<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,8 +202,61 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
 }
 
 /// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
-/// is built).
+/// is built); dense layers also for the u8 x s8 path when the CPU has AVX-512 VNNI.
 pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
+    let mut pk = pack_i16(p, arith);
+    if vnni_available() {
+        pk.u8_dense = dense_u8(p);
+    }
+    pk
+}
+
+/// [`pack`] with the u8 x s8 weights on any CPU (for [`conv_fast_u8_portable`]).
+pub fn pack_u8(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
+    let mut pk = pack_i16(p, arith);
+    pk.u8_dense = dense_u8(p);
+    pk
+}
+
+/// Whether this CPU runs the AVX-512 VNNI kernels.
+pub fn vnni_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Dense weights as [`DenseU8`] (`None` for grouped and depthwise layers, or weights outside
+/// i8).
+fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
+    if p.groups != 1 || p.weights.iter().any(|&v| i8::try_from(v).is_err()) {
+        return None;
+    }
+    let c = p.geom.input[3];
+    let cout = p.geom.output[3];
+    let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
+    let kq = k.div_ceil(4);
+    let blocks = cout.div_ceil(NR_U8);
+    let mut w = vec![0i8; blocks * kq * NR_U8 * 4];
+    let mut wsum = vec![0i32; cout];
+    for co in 0..cout {
+        let (b, j) = (co / NR_U8, co % NR_U8);
+        for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
+            w[((b * kq + kk / 4) * NR_U8 + j) * 4 + kk % 4] = v as i8;
+            wsum[co] = wsum[co].wrapping_add(v);
+        }
+    }
+    Some(DenseU8 { kq, blocks, w, wsum })
+}
+
+fn pack_i16(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
@@ -193,6 +269,7 @@ pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
         right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
         simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
         wrap_shift: if arith.acc_bits >= 32 { 0 } else { 32 - arith.acc_bits.max(2) },
+        u8_dense: None,
     };
     if p.groups == 1 {
         let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
@@ -225,6 +302,12 @@ pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
 pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
     #[cfg(target_arch = "x86_64")]
     {
+        if packed.u8_dense.is_some() && vnni_available() {
+            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (and so AVX2), checked just above.
+            if let Some(out) = unsafe { conv_fast_vnni(p, packed, x) } {
+                return out;
+            }
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { conv_fast_avx2(p, packed, x) };
@@ -341,8 +424,15 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 /// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
 /// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2.
 #[inline(always)]
-fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usize, out: &mut [i32], avx2: bool) {
-    let bias = &pk.bias;
+fn requantize_rows(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    acc: &[i32],
+    acc_stride: usize,
+    out: &mut [i32],
+    avx2: bool,
+) {
     let cout = p.geom.output[3];
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
@@ -352,7 +442,7 @@ fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usi
             while co + 8 <= cout {
                 // SAFETY: AVX2 was detected by the caller (`avx2`); co + 8 <= cout bounds
                 // every slice access (asserted lengths above).
-                unsafe { requant8_avx2(p, pk, &a[co..co + 8], &mut o[co..co + 8], co) };
+                unsafe { requant8_avx2(p, pk, bias, &a[co..co + 8], &mut o[co..co + 8], co) };
                 co += 8;
             }
         }
@@ -376,10 +466,10 @@ fn requantize_rows(p: &ConvParams, pk: &PackedConv, acc: &[i32], acc_stride: usi
 /// `target_feature` so that it is inlined into the AVX2 loop (a call per 8 outputs cost 10%).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut [i32], co: usize) {
+unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [i32], co: usize) {
     use std::arch::x86_64::*;
     let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
-    let x = _mm256_add_epi32(ld(acc), ld(&pk.bias[co..]));
+    let x = _mm256_add_epi32(ld(acc), ld(&bias[co..]));
     let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
     let x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
     let x = _mm256_sllv_epi32(x, ld(&pk.left[co..]));
@@ -400,6 +490,194 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, acc: &[i32], out: &mut 
     let hi = _mm256_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
     _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
+}
+
+/// The dense convolution on u8 activations and s8 weights, the sums `vpdpbusd` computes:
+/// the input is offset into u8 (`u = x + 128` for signed 8-bit data, `x` for unsigned), so
+/// `sum((x - zx) w) = sum(u w) - (zx + off) sum(w)`, and that correction is folded into each
+/// channel's bias (exact: the i32 sums are exact modulo 2^32, as in the i16 path). Padding
+/// taps hold `zx + off` (their `x - zx` is 0). `None` when the layer is not dense, has no
+/// u8 weights, or its input or zero point does not fit one offset into u8 (the caller
+/// takes the i16 path then).
+#[inline(always)]
+fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> Option<Vec<i32>> {
+    let d = packed.u8_dense.as_ref()?;
+    let zx = p.input_zp;
+    let (lo, hi) = x.iter().fold((zx, zx), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let off = if lo >= -128 && hi <= 127 {
+        128
+    } else if lo >= 0 && hi <= 255 {
+        0
+    } else {
+        return None;
+    };
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, cout] = p.geom.output;
+    let [kh, kw] = p.geom.kernel;
+    let k = kh * kw * c;
+    let (kq, blocks) = (d.kq, d.blocks);
+    let pad = (zx + off) as u8;
+    let bias: Vec<i32> =
+        (0..cout).map(|co| packed.bias[co].wrapping_sub((zx + off).wrapping_mul(d.wsum[co]))).collect();
+    let mut xu: Vec<u8> = Vec::with_capacity(x.len() + 3);
+    xu.extend(x.iter().map(|&v| (v + off) as u8));
+    // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
+    xu.extend([0u8; 3]);
+    let mut out = vec![0i32; n * oh * ow * cout];
+    let acc_stride = blocks * NR_U8;
+    let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
+    if pointwise {
+        let pixels = n * oh * ow;
+        let chunk = ((32 * 1024) / k.max(1)).clamp(MR_U8, 256) / MR_U8 * MR_U8;
+        let mut acc = vec![0i32; chunk * acc_stride];
+        let mut r = 0;
+        while r < pixels {
+            let rows = (pixels - r).min(chunk);
+            gemm_u8(&xu[r * c..], c, rows, kq, &d.w, blocks, &mut acc, simd);
+            let o = &mut out[r * cout..][..rows * cout];
+            requantize_rows(p, packed, &bias, &acc[..rows * acc_stride], acc_stride, o, simd);
+            r += rows;
+        }
+    } else {
+        let ks = 4 * kq;
+        let mut patches = vec![0u8; ow * ks];
+        let mut acc = vec![0i32; ow * acc_stride];
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let patch = &mut patches[ox * ks..][..ks];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let dst = &mut patch[(ky * kw + kx) * c..][..c];
+                            match p.geom.tap(oy, ox, ky, kx) {
+                                Some((iy, ix)) => dst.copy_from_slice(&xu[((b * h + iy) * w + ix) * c..][..c]),
+                                None => dst.fill(pad),
+                            }
+                        }
+                    }
+                    patch[k..].fill(0);
+                }
+                gemm_u8(&patches, ks, ow, kq, &d.w, blocks, &mut acc, simd);
+                let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
+                requantize_rows(p, packed, &bias, &acc, acc_stride, o, simd);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel (see [`conv_u8_impl`]).
+///
+/// # Safety
+/// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn conv_fast_vnni(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+    conv_u8_impl(p, packed, x, true)
+}
+
+/// The u8 x s8 path with scalar micro-kernels on any CPU: the same sums as the VNNI kernels
+/// and so the same results as [`conv_reference`] (exposed for the equivalence tests; `None`
+/// where [`conv_fast`] would not take the u8 path).
+pub fn conv_fast_u8_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+    conv_u8_impl(p, packed, x, false)
+}
+
+/// `MR_U8 x NR_U8` micro-kernel: `acc[r][j] = sum_k a[r][k] * w[k][j]` over `kq` quads of k
+/// with `vpdpbusd` (u8 x s8, four products summed into each i32 lane, no saturation).
+///
+/// # Safety
+/// AVX-512 F and VNNI must be available; `a` must hold `(M-1)*a_stride + 4*kq` bytes, `w`
+/// `kq*NR_U8*4`, `acc` `(M-1)*acc_stride + NR_U8` (checked by the caller, [`gemm_u8`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+#[inline]
+unsafe fn kernel_vnni<const M: usize>(
+    a: *const u8,
+    a_stride: usize,
+    kq: usize,
+    w: *const i8,
+    acc: *mut i32,
+    acc_stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm512_setzero_si512(); 2]; M];
+    for q in 0..kq {
+        let w0 = _mm512_loadu_si512(w.add(q * 4 * NR_U8) as *const _);
+        let w1 = _mm512_loadu_si512(w.add(q * 4 * NR_U8 + 64) as *const _);
+        for (r, cr) in c.iter_mut().enumerate() {
+            let xv = _mm512_set1_epi32((a.add(r * a_stride + 4 * q) as *const i32).read_unaligned());
+            cr[0] = _mm512_dpbusd_epi32(cr[0], xv, w0);
+            cr[1] = _mm512_dpbusd_epi32(cr[1], xv, w1);
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        _mm512_storeu_si512(acc.add(r * acc_stride) as *mut _, cr[0]);
+        _mm512_storeu_si512(acc.add(r * acc_stride + 16) as *mut _, cr[1]);
+    }
+}
+
+/// The portable u8 x s8 micro-kernel: the same sums as [`kernel_vnni`].
+#[inline(always)]
+fn kernel_u8_portable(a: &[u8], a_stride: usize, mr: usize, kq: usize, w: &[i8], acc: &mut [i32], acc_stride: usize) {
+    for r in 0..mr {
+        let ar = &a[r * a_stride..][..4 * kq];
+        let mut s = [0i32; NR_U8];
+        for q in 0..kq {
+            let xq = &ar[4 * q..4 * q + 4];
+            let wq = &w[q * 4 * NR_U8..][..4 * NR_U8];
+            for j in 0..NR_U8 {
+                for t in 0..4 {
+                    s[j] = s[j].wrapping_add(xq[t] as i32 * wq[4 * j + t] as i32);
+                }
+            }
+        }
+        acc[r * acc_stride..][..NR_U8].copy_from_slice(&s);
+    }
+}
+
+/// `acc[rows][blocks*NR_U8] = a[rows][4kq] x w`, where row `r` of `a` starts at `r * a_stride`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: usize, acc: &mut [i32], simd: bool) {
+    let acc_stride = blocks * NR_U8;
+    if rows == 0 {
+        return;
+    }
+    assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
+    assert!(acc.len() >= rows * acc_stride);
+    for b in 0..blocks {
+        let wb = &w[b * kq * 4 * NR_U8..][..kq * 4 * NR_U8];
+        let mut r = 0;
+        while r < rows {
+            let mr = (rows - r).min(MR_U8);
+            let ar = &a[r * a_stride..];
+            let accr = &mut acc[r * acc_stride + b * NR_U8..];
+            if simd {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `simd` is only true in the VNNI build after runtime detection; the
+                // asserts above bound every access of the micro-kernel.
+                unsafe {
+                    let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
+                    match mr {
+                        8 => kernel_vnni::<8>(ap, a_stride, kq, wp, cp, acc_stride),
+                        7 => kernel_vnni::<7>(ap, a_stride, kq, wp, cp, acc_stride),
+                        6 => kernel_vnni::<6>(ap, a_stride, kq, wp, cp, acc_stride),
+                        5 => kernel_vnni::<5>(ap, a_stride, kq, wp, cp, acc_stride),
+                        4 => kernel_vnni::<4>(ap, a_stride, kq, wp, cp, acc_stride),
+                        3 => kernel_vnni::<3>(ap, a_stride, kq, wp, cp, acc_stride),
+                        2 => kernel_vnni::<2>(ap, a_stride, kq, wp, cp, acc_stride),
+                        _ => kernel_vnni::<1>(ap, a_stride, kq, wp, cp, acc_stride),
+                    }
+                }
+                #[cfg(not(target_arch = "x86_64"))]
+                kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
+            } else {
+                kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
+            }
+            r += mr;
+        }
+    }
 }
 
 #[inline(always)]
@@ -449,7 +727,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                                 taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add(xi[xo + ch] as i32 * wd[wo + ch]));
                         }
                         let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                        requantize_rows(p, packed, &acc, c, o, avx2);
+                        requantize_rows(p, packed, &packed.bias, &acc, c, o, avx2);
                     }
                 }
             }
@@ -472,6 +750,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                     requantize_rows(
                         p,
                         packed,
+                        &packed.bias,
                         &acc[..rows * acc_stride],
                         acc_stride,
                         &mut out[r * cout..][..rows * cout],
@@ -501,7 +780,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                         }
                         gemm(&patches, ks, ow, kp, wp, blocks, &mut acc, avx2);
                         let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                        requantize_rows(p, packed, &acc, acc_stride, o, avx2);
+                        requantize_rows(p, packed, &packed.bias, &acc, acc_stride, o, avx2);
                     }
                 }
             }
