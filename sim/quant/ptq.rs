@@ -188,11 +188,17 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         wt.data = Some(TensorData::I32(qw.q));
     }
     // 3. Ops without an integer kernel at their widths run in float behind a DEQUANTIZE.
+    // A graph input is still float here (its QUANTIZE comes in step 4): its planned width
+    // counts, not its type.
     {
         let mut i = 0;
         while i < q.layers.len() {
             let (x, o) = (q.layers[i].inputs[0], q.layers[i].outputs[0]);
-            let (ib, ob) = (q.tensor(x).dtype.bits() as u8, q.tensor(o).dtype.bits() as u8);
+            let ib = match bits.get(x.0).copied().flatten() {
+                Some(b) if g.inputs.contains(&x) => b,
+                _ => q.tensor(x).dtype.bits() as u8,
+            };
+            let ob = q.tensor(o).dtype.bits() as u8;
             if q.layers[i].op.quant_rule(ib, ob) == QuantRule::FloatOnly {
                 let d = add_like(&mut q, x, "dequantized", DataType::F32, None);
                 q.layers.insert(i, layer(&q, "dequantize", Op::Convert(Convert::Dequantize), x, d));
@@ -300,5 +306,66 @@ fn layer(q: &Graph, prefix: &str, op: Op, input: TensorId, output: TensorId) -> 
         inputs: vec![input],
         outputs: vec![output],
         activation: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Activation, Softmax, UnaryKind, WeightSource};
+    use crate::quant::calib::calibrate;
+    use crate::quant::Precision;
+
+    /// One layer reading the graph input directly: `x -> op -> y`.
+    fn one_layer_on_the_input(op: Op) -> Graph {
+        let mut g = Graph::new("t", WeightSource::Imported { path: "test".into() });
+        let x = g.add_tensor(Tensor::float("x", vec![1, 2, 2, 4], TensorKind::Activation));
+        let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
+        g.inputs.push(x);
+        g.outputs.push(y);
+        g.layers.push(Layer { name: "l".into(), op, inputs: vec![x], outputs: vec![y], activation: Activation::None });
+        g.infer_shapes().expect("shape inference");
+        g
+    }
+
+    fn quantize_at(g: &Graph, bits: u8) -> Graph {
+        let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
+        let cal = calibrate(g, &[x]).expect("calibration");
+        let cfg = PtqConfig {
+            widths: WidthPlan::uniform(g, Precision { weight_bits: bits, activation_bits: bits }),
+            per_channel: true,
+            symmetric_weights: true,
+            weight_method: ClipMethod::MinMax,
+            act_method: ClipMethod::MinMax,
+            bias_correction: false,
+            litert: false,
+        };
+        quantize_graph(g, &cal, &cfg).expect("quantize")
+    }
+
+    /// A graph input is still float when step 3 looks for float-only ops: the width it is
+    /// quantized to (step 4) decides, not its float type.
+    #[test]
+    fn ops_on_the_graph_input_run_on_integers_at_the_planned_width() {
+        let ops = [
+            Op::Unary(UnaryKind::Logistic),
+            Op::Unary(UnaryKind::Tanh),
+            Op::Unary(UnaryKind::HardSwish),
+            Op::Unary(UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 }),
+            Op::Softmax(Softmax { beta: 1.0 }),
+        ];
+        for op in ops {
+            let q = quantize_at(&one_layer_on_the_input(op.clone()), 8);
+            let kinds: Vec<&Op> = q.layers.iter().map(|l| &l.op).collect();
+            assert_eq!(kinds.len(), 3, "{op:?}: quantize, op, dequantize; got {kinds:?}");
+            let l = &q.layers[1];
+            assert_eq!(l.op, op);
+            assert_eq!(q.tensor(l.inputs[0]).dtype, DataType::int(8), "{op:?} input");
+            assert_eq!(q.tensor(l.outputs[0]).dtype, DataType::int(8), "{op:?} output");
+        }
+        // At 12 bits no integer kernel takes these: float behind a DEQUANTIZE, as before.
+        let q = quantize_at(&one_layer_on_the_input(Op::Unary(UnaryKind::Logistic)), 12);
+        assert_eq!(q.tensor(q.layers[2].inputs[0]).dtype, DataType::F32);
+        assert_eq!(q.tensor(q.layers[2].outputs[0]).dtype, DataType::F32);
     }
 }
