@@ -511,10 +511,7 @@ fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> O
     } else {
         return None;
     };
-    let [n, h, w, c] = p.geom.input;
-    let [_, oh, ow, cout] = p.geom.output;
-    let [kh, kw] = p.geom.kernel;
-    let k = kh * kw * c;
+    let cout = p.geom.output[3];
     let (kq, blocks) = (d.kq, d.blocks);
     let pad = (zx + off) as u8;
     let bias: Vec<i32> =
@@ -523,47 +520,10 @@ fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> O
     xu.extend(x.iter().map(|&v| (v + off) as u8));
     // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
     xu.extend([0u8; 3]);
-    let mut out = vec![0i32; n * oh * ow * cout];
-    let acc_stride = blocks * NR_U8;
-    let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
-    if pointwise {
-        let pixels = n * oh * ow;
-        let chunk = ((32 * 1024) / k.max(1)).clamp(MR_U8, 256) / MR_U8 * MR_U8;
-        let mut acc = vec![0i32; chunk * acc_stride];
-        let mut r = 0;
-        while r < pixels {
-            let rows = (pixels - r).min(chunk);
-            gemm_u8(&xu[r * c..], c, rows, kq, &d.w, blocks, &mut acc, simd);
-            let o = &mut out[r * cout..][..rows * cout];
-            requantize_rows(p, packed, &bias, &acc[..rows * acc_stride], acc_stride, o, simd);
-            r += rows;
-        }
-    } else {
-        let ks = 4 * kq;
-        let mut patches = vec![0u8; ow * ks];
-        let mut acc = vec![0i32; ow * acc_stride];
-        for b in 0..n {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let patch = &mut patches[ox * ks..][..ks];
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let dst = &mut patch[(ky * kw + kx) * c..][..c];
-                            match p.geom.tap(oy, ox, ky, kx) {
-                                Some((iy, ix)) => dst.copy_from_slice(&xu[((b * h + iy) * w + ix) * c..][..c]),
-                                None => dst.fill(pad),
-                            }
-                        }
-                    }
-                    patch[k..].fill(0);
-                }
-                gemm_u8(&patches, ks, ow, kq, &d.w, blocks, &mut acc, simd);
-                let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                requantize_rows(p, packed, &bias, &acc, acc_stride, o, simd);
-            }
-        }
-    }
-    Some(out)
+    let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
+    Some(dense_conv(p, packed, &bias, &xu, pad, shape, simd, |a, a_stride, rows, acc| {
+        gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd)
+    }))
 }
 
 /// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel (see [`conv_u8_impl`]).
@@ -680,12 +640,86 @@ fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: 
     }
 }
 
+/// The tile geometry of one dense GEMM format: `depth` operand elements per patch (k padded
+/// to the format's group of 2 or 4), `mr` pixels per micro-kernel tile, `acc_stride`
+/// accumulators per pixel (the output channels padded to whole weight blocks).
+#[derive(Clone, Copy)]
+struct DenseShape {
+    depth: usize,
+    mr: usize,
+    acc_stride: usize,
+}
+
+/// A dense convolution over prepared operands `xa` (NHWC, one element per input value,
+/// already offset; `pad` is what a padding tap holds), shared by the i16 and the u8 formats:
+/// 1x1 stride-1 convs are a direct GEMM over the NHWC rows, in chunks of pixels that stay in
+/// cache; others build im2col patches one output row at a time. `gemm(a, a_stride, rows, acc)`
+/// fills `rows` pixels' accumulators; each row is requantized with `bias`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dense_conv<A: Copy + Default>(
+    p: &ConvParams,
+    packed: &PackedConv,
+    bias: &[i32],
+    xa: &[A],
+    pad: A,
+    shape: DenseShape,
+    simd: bool,
+    mut gemm: impl FnMut(&[A], usize, usize, &mut [i32]),
+) -> Vec<i32> {
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, cout] = p.geom.output;
+    let [kh, kw] = p.geom.kernel;
+    let k = kh * kw * c;
+    let DenseShape { depth, mr, acc_stride } = shape;
+    let mut out = vec![0i32; n * oh * ow * cout];
+    let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
+    if pointwise {
+        let pixels = n * oh * ow;
+        let row_bytes = (std::mem::size_of::<A>() * k).max(1);
+        let chunk = ((32 * 1024) / row_bytes).clamp(mr, 256) / mr * mr;
+        let mut acc = vec![0i32; chunk * acc_stride];
+        let mut r = 0;
+        while r < pixels {
+            let rows = (pixels - r).min(chunk);
+            gemm(&xa[r * c..], c, rows, &mut acc);
+            let o = &mut out[r * cout..][..rows * cout];
+            requantize_rows(p, packed, bias, &acc[..rows * acc_stride], acc_stride, o, simd);
+            r += rows;
+        }
+    } else {
+        let mut patches = vec![A::default(); ow * depth];
+        let mut acc = vec![0i32; ow * acc_stride];
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let patch = &mut patches[ox * depth..][..depth];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let dst = &mut patch[(ky * kw + kx) * c..][..c];
+                            match p.geom.tap(oy, ox, ky, kx) {
+                                Some((iy, ix)) => dst.copy_from_slice(&xa[((b * h + iy) * w + ix) * c..][..c]),
+                                None => dst.fill(pad),
+                            }
+                        }
+                    }
+                    // The padding of k to whole groups meets zero weights.
+                    patch[k..].fill(A::default());
+                }
+                gemm(&patches, depth, ow, &mut acc);
+                let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
+                requantize_rows(p, packed, bias, &acc, acc_stride, o, simd);
+            }
+        }
+    }
+    out
+}
+
 #[inline(always)]
 fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) -> Vec<i32> {
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, cout] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
-    let mut out = vec![0i32; n * oh * ow * cout];
     // The input zero point is folded out once per element: the kernels see `x - zx`
     // (9 bits at most), so padding is 0 and borders need no correction.
     let zx = p.input_zp;
@@ -694,6 +728,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
     xi.push(0);
     match &packed.kind {
         PackedKind::Depthwise { w: wd } => {
+            let mut out = vec![0i32; n * oh * ow * cout];
             let mut acc = vec![0i32; c];
             let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
             for b in 0..n {
@@ -731,60 +766,14 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) ->
                     }
                 }
             }
+            out
         }
         PackedKind::Dense { kp, blocks, w: wp } => {
             let (kp, blocks) = (*kp, *blocks);
-            let k = kh * kw * c;
-            let acc_stride = blocks * NR;
-            let pointwise =
-                kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
-            if pointwise {
-                // A direct GEMM over the NHWC rows, in chunks of pixels that stay in cache.
-                let pixels = n * oh * ow;
-                let chunk = ((32 * 1024) / (2 * k).max(1)).clamp(MR, 256) / MR * MR;
-                let mut acc = vec![0i32; chunk * acc_stride];
-                let mut r = 0;
-                while r < pixels {
-                    let rows = (pixels - r).min(chunk);
-                    gemm(&xi[r * c..], c, rows, kp, wp, blocks, &mut acc, avx2);
-                    requantize_rows(
-                        p,
-                        packed,
-                        &packed.bias,
-                        &acc[..rows * acc_stride],
-                        acc_stride,
-                        &mut out[r * cout..][..rows * cout],
-                        avx2,
-                    );
-                    r += rows;
-                }
-            } else {
-                // im2col one output row at a time.
-                let ks = 2 * kp;
-                let mut patches = vec![0i16; ow * ks];
-                let mut acc = vec![0i32; ow * acc_stride];
-                for b in 0..n {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let patch = &mut patches[ox * ks..][..ks];
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    let dst = &mut patch[(ky * kw + kx) * c..][..c];
-                                    match p.geom.tap(oy, ox, ky, kx) {
-                                        Some((iy, ix)) => dst.copy_from_slice(&xi[((b * h + iy) * w + ix) * c..][..c]),
-                                        None => dst.fill(0),
-                                    }
-                                }
-                            }
-                            patch[k..].fill(0);
-                        }
-                        gemm(&patches, ks, ow, kp, wp, blocks, &mut acc, avx2);
-                        let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                        requantize_rows(p, packed, &packed.bias, &acc, acc_stride, o, avx2);
-                    }
-                }
-            }
+            let shape = DenseShape { depth: 2 * kp, mr: MR, acc_stride: blocks * NR };
+            dense_conv(p, packed, &packed.bias, &xi, 0, shape, avx2, |a, a_stride, rows, acc| {
+                gemm(a, a_stride, rows, kp, wp, blocks, acc, avx2)
+            })
         }
     }
-    out
 }
