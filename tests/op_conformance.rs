@@ -19,7 +19,6 @@ use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Exec
 use accelsim::map::work::{phases_of, work_of, Phase, Work};
 use accelsim::ops::{OpFamily, WeightLayout};
 use accelsim::quant::calib::calibrate;
-use accelsim::quant::clip::ClipMethod;
 use accelsim::quant::data_free::statistics;
 use accelsim::quant::ptq::{quantize_graph, PtqConfig};
 use accelsim::quant::widths::WidthPlan;
@@ -704,13 +703,8 @@ fn ptq(g: &Graph, litert: bool) -> Graph {
     // (inputs assumed in [-1, 1], as `values` gives).
     let cal = if g.inputs.len() == 1 { calibrate(g, &inputs_of(g)).expect("calibration") } else { statistics(g) };
     let cfg = PtqConfig {
-        widths: WidthPlan::uniform(g, Precision { weight_bits: 8, activation_bits: 8 }),
-        per_channel: true,
-        symmetric_weights: true,
-        weight_method: ClipMethod::MinMax,
-        act_method: ClipMethod::MinMax,
-        bias_correction: false,
         litert,
+        ..PtqConfig::min_max(WidthPlan::uniform(g, Precision { weight_bits: 8, activation_bits: 8 }))
     };
     quantize_graph(g, &cal, &cfg).expect("quantize")
 }

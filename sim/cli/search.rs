@@ -12,7 +12,6 @@ use super::quantize::{load_images, load_labels};
 use crate::import::{aqm, load_model, LoadOptions};
 use crate::ir::{LayerId, TensorData, TensorKind, WeightSource};
 use crate::map::tiling::Objective;
-use crate::quant::clip::ClipMethod;
 use crate::quant::eval::classes;
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::{calib, check_width, synthetic, Precision, WidthPlan};
@@ -186,15 +185,7 @@ pub fn run(a: &SearchArgs) -> Result<()> {
     let cal = calib::calibrate(&g, &cal_in).into_diagnostic().wrap_err("calibration run failed")?;
     // The same quantizer as `accelsim quantize`'s defaults, so an exported point is what
     // `quantize --layer-bits` writes.
-    let ptq = PtqConfig {
-        widths: WidthPlan::uniform(&g, reference),
-        per_channel: true,
-        symmetric_weights: true,
-        weight_method: ClipMethod::MinMax,
-        act_method: ClipMethod::MinMax,
-        bias_correction: false,
-        litert: false,
-    };
+    let ptq = PtqConfig::min_max(WidthPlan::uniform(&g, reference));
     let cfg = SearchConfig { pairs, reference, objective, max_verified: a.max_verified.max(2), ptq: ptq.clone() };
     let accs: Vec<Option<u32>> =
         if a.accumulator_bits.is_empty() { vec![None] } else { a.accumulator_bits.iter().map(|&b| Some(b)).collect() };

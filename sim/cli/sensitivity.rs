@@ -179,13 +179,10 @@ pub fn run(a: &SensitivityArgs) -> Result<()> {
         bits,
         what,
         ptq: PtqConfig {
-            widths: WidthPlan::uniform(&g, reference),
             per_channel: a.granularity == Granularity::PerChannel,
-            symmetric_weights: true,
             weight_method,
             act_method,
-            bias_correction: false,
-            litert: false,
+            ..PtqConfig::min_max(WidthPlan::uniform(&g, reference))
         },
     };
     let s = sensitivity(&g, &cal, &eval, labels.as_deref(), &cfg).into_diagnostic()?;

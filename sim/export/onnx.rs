@@ -1021,19 +1021,10 @@ mod tests {
 
     /// A float model quantized as `accelsim quantize --data-free` does (w8a8 per channel).
     fn quantized(name: &str) -> Graph {
-        use crate::quant::clip::ClipMethod;
         use crate::quant::ptq::{quantize_graph, PtqConfig};
         use crate::quant::{data_free, Precision, WidthPlan};
         let g = tflite(name);
-        let cfg = PtqConfig {
-            widths: WidthPlan::uniform(&g, Precision { weight_bits: 8, activation_bits: 8 }),
-            per_channel: true,
-            symmetric_weights: true,
-            weight_method: ClipMethod::MinMax,
-            act_method: ClipMethod::MinMax,
-            bias_correction: false,
-            litert: false,
-        };
+        let cfg = PtqConfig::min_max(WidthPlan::uniform(&g, Precision { weight_bits: 8, activation_bits: 8 }));
         quantize_graph(&g, &data_free::statistics(&g), &cfg).expect("quantize")
     }
 

@@ -58,6 +58,22 @@ pub struct PtqConfig {
     pub litert: bool,
 }
 
+impl PtqConfig {
+    /// `widths` with `accelsim quantize`'s defaults: per-channel symmetric weights, min/max
+    /// thresholds for weights and activations, no bias correction, no LiteRT constraints.
+    pub fn min_max(widths: WidthPlan) -> PtqConfig {
+        PtqConfig {
+            widths,
+            per_channel: true,
+            symmetric_weights: true,
+            weight_method: ClipMethod::MinMax,
+            act_method: ClipMethod::MinMax,
+            bias_correction: false,
+            litert: false,
+        }
+    }
+}
+
 /// Why a graph cannot be quantized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QuantError {
@@ -331,15 +347,7 @@ mod tests {
     fn quantize_at(g: &Graph, bits: u8) -> Graph {
         let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
         let cal = calibrate(g, &[x]).expect("calibration");
-        let cfg = PtqConfig {
-            widths: WidthPlan::uniform(g, Precision { weight_bits: bits, activation_bits: bits }),
-            per_channel: true,
-            symmetric_weights: true,
-            weight_method: ClipMethod::MinMax,
-            act_method: ClipMethod::MinMax,
-            bias_correction: false,
-            litert: false,
-        };
+        let cfg = PtqConfig::min_max(WidthPlan::uniform(g, Precision { weight_bits: bits, activation_bits: bits }));
         quantize_graph(g, &cal, &cfg).expect("quantize")
     }
 

@@ -29,7 +29,6 @@ use crate::import::npy::{read_npy_f32, NpyF32};
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::kernels::Arithmetic;
 use crate::quant::calib::{calibrate, Calibration};
-use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{check_labels, evaluate_with, logits_layer, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
 use crate::quant::synthetic;
@@ -190,15 +189,7 @@ fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images, labels: &Labels)
 }
 
 fn evaluate_key(p: &Prepared, k: &FunctionalKey) -> Result<FunctionalResult, String> {
-    let cfg = PtqConfig {
-        widths: k.widths.clone(),
-        per_channel: k.per_channel,
-        symmetric_weights: true,
-        weight_method: ClipMethod::MinMax,
-        act_method: ClipMethod::MinMax,
-        bias_correction: false,
-        litert: false,
-    };
+    let cfg = PtqConfig { per_channel: k.per_channel, ..PtqConfig::min_max(k.widths.clone()) };
     let q = quantize_graph(&p.float, &p.calibration, &cfg).map_err(|e| format!("quantization failed: {e}"))?;
     let r = evaluate_with(&p.float, &p.float, &q, &p.eval, p.labels.as_deref(), k.arith)
         .map_err(|e| format!("functional evaluation failed: {e}"))?;
