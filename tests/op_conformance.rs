@@ -12,8 +12,8 @@ use accelsim::export::tflite::to_tflite;
 use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, MatMul, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
-    TransposeConv, UnaryKind, WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess, StateOp, Tensor, TensorData,
+    TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
 };
 use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Executor, Values};
 use accelsim::map::work::{phases_of, work_of, Phase, Work};
@@ -67,6 +67,8 @@ fn family(op: &Op) -> &'static str {
         Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
         Op::Convert(Convert::Dequantize) => "convert:dequantize",
+        Op::State(StateOp { access: StateAccess::Read, .. }) => "state:read",
+        Op::State(StateOp { access: StateAccess::Assign, .. }) => "state:assign",
     }
 }
 
@@ -111,7 +113,16 @@ const ALL_FAMILIES: &[&str] = &[
     "resize:nearest",
     "convert:quantize",
     "convert:dequantize",
+    "state:read",
+    "state:assign",
 ];
+
+/// The layers of the stateful streaming golden (`tests/stateful_cli.rs`): state reads and
+/// assignments need a graph with states, which the one-layer cases here are not.
+fn stateful_golden() -> Graph {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stateful/kws_stream_int8.tflite");
+    tflite::import_tflite(p).expect("stateful golden").graph
+}
 
 /// Deterministic values in about [-1, 1].
 fn values(n: usize, seed: usize) -> Vec<f32> {
@@ -715,6 +726,7 @@ fn every_family_has_a_case() {
     // QUANTIZE and DEQUANTIZE come from post-training quantization of every case.
     let q = ptq(&cases()[0].graph, false);
     covered.extend(q.layers.iter().map(|l| family(&l.op)));
+    covered.extend(stateful_golden().layers.iter().map(|l| family(&l.op)));
     for f in ALL_FAMILIES {
         assert!(covered.contains(f), "no conformance case for {f}");
     }
@@ -927,6 +939,7 @@ fn golden_models_cover() {
             golden.extend(g.layers.iter().map(|l| family(&l.op)));
         }
     }
+    golden.extend(stateful_golden().layers.iter().map(|l| family(&l.op)));
     // Exact here: QUANTIZE and DEQUANTIZE (`quantize_and_dequantize_are_exact`), PAD
     // (`pad_is_exact`). DIV has no integer kernel in LiteRT (int8 DIV does not exist): it
     // runs in float, checked against LiteRT's float kernel by `tests/op_goldens.rs`.

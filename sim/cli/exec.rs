@@ -11,13 +11,19 @@
 //! raw files would. An integer input takes the float items quantized with the input's
 //! parameters as TFLite's QUANTIZE does (`round(x / scale) + zero point`, half away from
 //! zero, clamped to the type).
+//!
+//! A stateful model (resource variables: the graph's states) runs its inputs as steps, in
+//! order, on one state that starts from the states' initial values, as LiteRT invoking one
+//! interpreter repeatedly: several raw `--input` files, a `.npy` holding one step per item,
+//! or both; every step's outputs are written one after another (`--dump`: the last step's
+//! tensors).
 
 use std::path::{Path, PathBuf};
 
 use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
-use crate::kernels::{Arithmetic, ExecError, Executor, Values};
+use crate::kernels::{Arithmetic, ExecError, Executor, States, Values};
 use miette::{miette, IntoDiagnostic, WrapErr};
 
 /// Arguments of `accelsim exec`.
@@ -29,9 +35,11 @@ pub struct ExecArgs {
     pub model: PathBuf,
     /// Raw little-endian input tensor (the model input's element type), in the layout of
     /// --layout (NHWC for `.tflite` and `.aqm`); or a batch: float32 `.npy` `[N, ...]`
-    /// whose N outputs are written one after another.
-    #[arg(long)]
-    pub input: PathBuf,
+    /// whose N outputs are written one after another. For a stateful model (resource
+    /// variables) the inputs are steps run in order on one state: repeat --input for
+    /// several raw files, a `.npy` holding one step per item; every step's output is written.
+    #[arg(long, required = true)]
+    pub input: Vec<PathBuf>,
     /// Layout of rank-4 input and output files: `nhwc` (the default for `.tflite` and
     /// `.aqm`) or `nchw`. Required for `.onnx` models with a rank-4 input, whose native
     /// layout is NCHW but whose raw files cannot tell.
@@ -362,38 +370,63 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         }
         None => Layout::Nhwc,
     };
-    let batch = args.input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    let xs = if batch {
-        if args.dump.is_some() {
-            return Err(miette!("--dump writes one run's tensors; give a raw --input, not a batch (.npy)"));
+    let stateful = !g.states.is_empty();
+    if args.input.len() > 1 && !stateful {
+        return Err(miette!(
+            "several --input files are the steps of a stateful model (resource variables), and '{}' has no state: \
+             give one raw file, or a batch as one .npy",
+            args.model.display()
+        ));
+    }
+    let mut xs = Vec::new();
+    for path in &args.input {
+        if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+            if args.dump.is_some() && !stateful {
+                return Err(miette!("--dump writes one run's tensors; give a raw --input, not a batch (.npy)"));
+            }
+            xs.extend(read_batch(path, g.tensor(input_id), layout)?);
+        } else {
+            let x = read_input("--input", path, g.tensor(input_id))?;
+            xs.push(if layout == Layout::Nchw && rank4 {
+                transpose_values(x, &g.tensor(input_id).shape, true)
+            } else {
+                x
+            });
         }
-        read_batch(&args.input, g.tensor(input_id), layout)?
-    } else {
-        let x = read_input("--input", &args.input, g.tensor(input_id))?;
-        vec![if layout == Layout::Nchw && rank4 { transpose_values(x, &g.tensor(input_id).shape, true) } else { x }]
-    };
+    }
     let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
     use rayon::prelude::*;
     // A batch keeps only each item's outputs (every intermediate tensor of every item held
-    // to the end cost 21 MB per MobileNet-v1 image); `--dump` runs one item and keeps all.
-    let keep_all = args.dump.is_some();
-    let runs: Vec<Vec<Option<Values>>> = xs
-        .into_par_iter()
-        .map(|x| {
-            let mut vals = exec.run(&[x])?;
-            if !keep_all {
-                let mut kept: Vec<Option<Values>> = (0..vals.len()).map(|_| None).collect();
-                for &o in &g.outputs {
-                    if kept[o.0].is_none() {
-                        kept[o.0] = vals[o.0].take();
-                    }
+    // to the end cost 21 MB per MobileNet-v1 image); `--dump` runs one item and keeps all
+    // (a stateful model's last step).
+    let steps = xs.len();
+    let keep = |i: usize, mut vals: Vec<Option<Values>>| {
+        if args.dump.is_none() || i + 1 != steps {
+            let mut kept: Vec<Option<Values>> = (0..vals.len()).map(|_| None).collect();
+            for &o in &g.outputs {
+                if kept[o.0].is_none() {
+                    kept[o.0] = vals[o.0].take();
                 }
-                vals = kept;
             }
-            Ok(vals)
-        })
-        .collect::<Result<_, ExecError>>()
-        .into_diagnostic()?;
+            vals = kept;
+        }
+        vals
+    };
+    let runs: Vec<Vec<Option<Values>>> = if stateful {
+        // Steps in order on one state, as LiteRT invokes one interpreter repeatedly.
+        let mut states = States::initial(g, false);
+        xs.into_iter()
+            .enumerate()
+            .map(|(i, x)| Ok(keep(i, exec.step(&[x], &mut states)?)))
+            .collect::<Result<_, ExecError>>()
+            .into_diagnostic()?
+    } else {
+        xs.into_par_iter()
+            .enumerate()
+            .map(|(i, x)| Ok(keep(i, exec.run(&[x])?)))
+            .collect::<Result<_, ExecError>>()
+            .into_diagnostic()?
+    };
     let mut out = Vec::new();
     for vals in &runs {
         for &o in &g.outputs {
@@ -406,8 +439,10 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
             }
         }
     }
-    let inputs = [Input::new("--model", &args.model), Input::new("--input", &args.input)];
-    if let (Some(dir), [vals]) = (&args.dump, &runs[..]) {
+    let inputs: Vec<Input> = std::iter::once(Input::new("--model", &args.model))
+        .chain(args.input.iter().map(|p| Input::new("--input", p)))
+        .collect();
+    if let (Some(dir), Some(vals)) = (&args.dump, runs.last()) {
         dump(g, vals, dir, &inputs)?;
     }
     write_output("--output", &args.output, &out, &inputs).map_err(miette::Report::new)

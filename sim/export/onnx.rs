@@ -839,6 +839,10 @@ impl Writer<'_> {
                 self.finish(l, f, order)
             }
             Op::Layout(lay) => self.layout(l, lay),
+            Op::State(_) => Err(err(
+                "ONNX export does not write graph states (a streaming model's variables); write the model as .aqm"
+                    .into(),
+            )),
             Op::Resize(_) => {
                 Err(err("ONNX export does not write RESIZE yet (TensorFlow's coordinate rules would need Resize's \
                  coordinate_transformation_mode); write the model as .tflite or .aqm"

@@ -508,6 +508,13 @@ impl Writer<'_> {
                 let o = O::SplitVOptions(Box::new(fb::SplitVOptions { num_splits: s.len() as i32 }));
                 (OpCode { op: B::SplitV, version: copy_version(out, [1, 2, 2]) }, Some(o))
             }
+            Op::State(_) => {
+                return Err(err(
+                    "the TFLite export does not write graph states (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) yet; \
+                     write the model as .aqm"
+                        .into(),
+                ))
+            }
             Op::Resize(r) => {
                 let size = [i32::try_from(r.size[0]), i32::try_from(r.size[1])];
                 let [Ok(h), Ok(w)] = size else {

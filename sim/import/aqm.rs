@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, MatMul, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
-    TransposeConv, UnaryKind, WeightSource,
+    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess, StateOp, StateVar, Tensor,
+    TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -37,6 +37,16 @@ struct File {
     outputs: Vec<usize>,
     tensors: Vec<RawTensor>,
     layers: Vec<RawLayer>,
+    /// States that persist across invocations (absent in files of stateless graphs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    states: Vec<RawState>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawState {
+    name: String,
+    tensor: usize,
+    init: Option<RawData>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -166,6 +176,11 @@ enum RawOp {
     },
     Quantize,
     Dequantize,
+    /// A state read (`access = "read"`) or assignment (`"assign"`) of state `state`.
+    State {
+        access: String,
+        state: usize,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,6 +213,22 @@ fn pad_in(p: RawPadding) -> Padding {
         RawPadding::Same => Padding::Same,
         RawPadding::Valid => Padding::Valid,
         RawPadding::Explicit([top, bottom, left, right]) => Padding::Explicit { top, bottom, left, right },
+    }
+}
+
+fn data_out(d: &TensorData) -> RawData {
+    match d {
+        TensorData::F32(v) => RawData::F32(v.clone()),
+        TensorData::I32(v) => RawData::I32(v.clone()),
+        TensorData::I64(v) => RawData::I64(v.clone()),
+    }
+}
+
+fn data_in(d: RawData) -> TensorData {
+    match d {
+        RawData::F32(v) => TensorData::F32(v),
+        RawData::I32(v) => TensorData::I32(v),
+        RawData::I64(v) => TensorData::I64(v),
     }
 }
 
@@ -288,6 +319,13 @@ fn op_out(op: &Op) -> RawOp {
         },
         Op::Convert(Convert::Quantize) => RawOp::Quantize,
         Op::Convert(Convert::Dequantize) => RawOp::Dequantize,
+        Op::State(StateOp { access, state }) => RawOp::State {
+            access: match access {
+                StateAccess::Read => "read".into(),
+                StateAccess::Assign => "assign".into(),
+            },
+            state: *state,
+        },
     }
 }
 
@@ -345,6 +383,14 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         }
         RawOp::Quantize => Op::Convert(Convert::Quantize),
         RawOp::Dequantize => Op::Convert(Convert::Dequantize),
+        RawOp::State { access, state } => {
+            let access = match access.as_str() {
+                "read" => StateAccess::Read,
+                "assign" => StateAccess::Assign,
+                other => return Err(format!("unknown state access '{other}' (expected 'read' or 'assign')")),
+            };
+            Op::State(StateOp { access, state })
+        }
     })
 }
 
@@ -384,11 +430,7 @@ pub fn to_bytes(g: &Graph) -> Vec<u8> {
                     zero_points: q.zero_points.clone(),
                     axis: q.axis,
                 }),
-                data: t.data.as_ref().map(|d| match d {
-                    TensorData::F32(v) => RawData::F32(v.clone()),
-                    TensorData::I32(v) => RawData::I32(v.clone()),
-                    TensorData::I64(v) => RawData::I64(v.clone()),
-                }),
+                data: t.data.as_ref().map(data_out),
             })
             .collect(),
         layers: g
@@ -401,6 +443,11 @@ pub fn to_bytes(g: &Graph) -> Vec<u8> {
                 outputs: l.outputs.iter().map(|t| t.0).collect(),
                 activation: l.activation.name().into(),
             })
+            .collect(),
+        states: g
+            .states
+            .iter()
+            .map(|s| RawState { name: s.name.clone(), tensor: s.tensor.0, init: s.init.as_ref().map(data_out) })
             .collect(),
     };
     serde_json::to_vec(&f).unwrap_or_default()
@@ -435,11 +482,7 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
             }
             None => None,
         };
-        let data = t.data.map(|d| match d {
-            RawData::F32(v) => TensorData::F32(v),
-            RawData::I32(v) => TensorData::I32(v),
-            RawData::I64(v) => TensorData::I64(v),
-        });
+        let data = t.data.map(data_in);
         let elems = t.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
         if let Some(d) = &data {
             if elems != Some(d.len() as u64) {
@@ -467,6 +510,9 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
     }
     g.inputs = f.inputs.into_iter().map(tid).collect::<Result<_, _>>()?;
     g.outputs = f.outputs.into_iter().map(tid).collect::<Result<_, _>>()?;
+    for s in f.states {
+        g.states.push(StateVar { name: s.name, tensor: tid(s.tensor)?, init: s.init.map(data_in) });
+    }
     g.validate().map_err(|e| err(e.to_string()))?;
     Ok(g)
 }
@@ -477,4 +523,19 @@ pub fn read(path: &std::path::Path) -> Result<Graph, FileError> {
     let bytes = crate::bounded_read::read_at_most(path, crate::bounded_read::MAX_MODEL_BYTES)
         .map_err(|e| FileError::whole(&name, format!("cannot read: {e}")))?;
     from_bytes(&bytes, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stateful/kws_stream_int8.tflite");
+        let g = crate::import::tflite::import_tflite(&p).expect("stateful model").graph;
+        assert_eq!(g.states.len(), 2);
+        let back = from_bytes(&to_bytes(&g), "t.aqm").expect("reads back");
+        assert_eq!(back.states, g.states);
+        assert_eq!(back.layers, g.layers);
+    }
 }

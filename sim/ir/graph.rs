@@ -1,7 +1,7 @@
 //! The graph: tensors, layers, shape inference and validation, and per-layer counts
 //! (MACs, parameters) derived from shapes alone.
 
-use super::op::Op;
+use super::op::{Op, StateAccess, StateOp};
 use super::quant::{DataType, QuantParams};
 use crate::ops::{LayerCx, OpFamily, WeightLayout};
 use crate::units::{Bits, Macs};
@@ -125,6 +125,26 @@ pub enum WeightSource {
     },
 }
 
+/// A state of the graph: a tensor that persists across invocations (a streaming model's
+/// ring buffer; later an LSTM's cell state or a KV cache). Within one invocation the graph
+/// is a function of its inputs and its states' values: the state's `tensor` holds the value
+/// the invocation starts from (like a network input, it is produced by no layer), a
+/// [`StateAccess::Read`](super::op::StateAccess) layer copies the current value out, an
+/// [`StateAccess::Assign`](super::op::StateAccess) layer's output is the new value (later
+/// reads in the invocation take it), and the last assignment's output is what the next
+/// invocation starts from ([`Graph::state_final`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateVar {
+    /// Name (the file's variable name).
+    pub name: String,
+    /// The value at the start of an invocation: its shape, element type and quantization
+    /// are the state's; every read and assignment has them too.
+    pub tensor: TensorId,
+    /// The value before the first invocation (TFLite: what CALL_ONCE's initialization
+    /// subgraph assigns); `None` when the graph must assign the state before reading it.
+    pub init: Option<TensorData>,
+}
+
 /// A whole network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Graph {
@@ -143,6 +163,8 @@ pub struct Graph {
     /// What the importer accepted beyond the file's letter (TFLite Micro's
     /// `quantized_dimension` on 1-D biases), stated in every run's notes.
     pub notes: Vec<String>,
+    /// States that persist across invocations (empty for a stateless network).
+    pub states: Vec<StateVar>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -169,6 +191,14 @@ pub enum IrError {
     /// Two layers or tensors share a name.
     #[error("duplicate name '{0}' in the graph")]
     DuplicateName(String),
+    /// A state of the graph is inconsistent (see [`StateVar`]).
+    #[error("state '{state}': {message}")]
+    BadState {
+        /// The state.
+        state: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A tensor's quantization parameters are unusable (see [`QuantParams::check`]).
     #[error("tensor '{tensor}': {message}")]
     BadQuant {
@@ -190,7 +220,25 @@ impl Graph {
             outputs: Vec::new(),
             weights,
             notes: Vec::new(),
+            states: Vec::new(),
         }
+    }
+
+    /// The tensor whose value state `s` holds after an invocation: the output of its last
+    /// assignment, or its own tensor when no layer assigns it.
+    pub fn state_final(&self, s: usize) -> Option<TensorId> {
+        let state = self.states.get(s)?;
+        let last = self
+            .layers
+            .iter()
+            .rev()
+            .find(|l| matches!(l.op, Op::State(StateOp { access: StateAccess::Assign, state }) if state == s));
+        Some(last.and_then(|l| l.outputs.first().copied()).unwrap_or(state.tensor))
+    }
+
+    /// Whether tensor `t` is the start-of-invocation value of a state.
+    pub fn is_state(&self, t: TensorId) -> bool {
+        self.states.iter().any(|s| s.tensor == t)
     }
 
     /// Adds a tensor and returns its id.
@@ -319,6 +367,7 @@ impl Graph {
                 return Err(IrError::DuplicateName(l.name.clone()));
             }
         }
+        self.check_states()?;
         for l in &self.layers {
             let shapes = self.infer_layer(l)?;
             for (&o, shape) in l.outputs.iter().zip(&shapes) {
@@ -345,6 +394,11 @@ impl Graph {
                 ready[i] = true;
             }
         }
+        for s in &self.states {
+            if let Some(r) = ready.get_mut(s.tensor.0) {
+                *r = true;
+            }
+        }
         for l in &self.layers {
             if l.outputs.is_empty() || l.inputs.is_empty() {
                 return Err(IrError::Inconsistent {
@@ -364,6 +418,91 @@ impl Graph {
                     Some(r) => *r = true,
                     None => return Err(IrError::UndefinedInput { layer: l.name.clone(), tensor: format!("#{}", t.0) }),
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the states: each tensor an activation that no layer produces and that is no
+    /// network input, its initial value of its type and size; each state layer reading a
+    /// version of its own state (the state's tensor or an earlier assignment's output) and
+    /// every read, assigned value and assignment of the state's shape, type and quantization;
+    /// a state without an initial value assigned before it is read.
+    fn check_states(&self) -> Result<(), IrError> {
+        let bad = |s: &StateVar, message: String| IrError::BadState { state: s.name.clone(), message };
+        let mut versions: Vec<Vec<TensorId>> = self.states.iter().map(|s| vec![s.tensor]).collect();
+        for s in &self.states {
+            let t =
+                self.tensors.get(s.tensor.0).ok_or_else(|| bad(s, format!("tensor #{} does not exist", s.tensor.0)))?;
+            if t.kind != TensorKind::Activation || self.inputs.contains(&s.tensor) {
+                return Err(bad(s, format!("tensor '{}' must be an activation that is no network input", t.name)));
+            }
+            if let Some(l) = self.layers.iter().find(|l| l.outputs.contains(&s.tensor)) {
+                return Err(bad(s, format!("tensor '{}' is written by layer '{}'", t.name, l.name)));
+            }
+            if let Some(init) = &s.init {
+                let float = matches!(init, TensorData::F32(_));
+                if init.len() as u64 != t.elements() || float != (t.dtype == DataType::F32) {
+                    return Err(bad(
+                        s,
+                        format!(
+                            "initial value of {} {} elements does not fit its tensor '{}' ({} {:?})",
+                            init.len(),
+                            if float { "float" } else { "integer" },
+                            t.name,
+                            t.dtype,
+                            t.shape
+                        ),
+                    ));
+                }
+            }
+        }
+        for l in &self.layers {
+            let Op::State(op) = &l.op else { continue };
+            let s = self.states.get(op.state).ok_or_else(|| {
+                self.inconsistent(l, format!("refers to state {} of the graph's {}", op.state, self.states.len()))
+            })?;
+            let (&[x], &[y]) = (&l.inputs[..], &l.outputs[..]) else {
+                return Err(self.inconsistent(l, "takes one input and gives one output".into()));
+            };
+            let st = self.tensor(s.tensor);
+            let same = |t: &Tensor| t.dtype == st.dtype && t.shape == st.shape && t.quant == st.quant;
+            let describe = |t: &Tensor| format!("'{}' ({} {:?}, quantization {:?})", t.name, t.dtype, t.shape, t.quant);
+            for t in [x, y] {
+                if !same(self.tensor(t)) {
+                    return Err(self.inconsistent(
+                        l,
+                        format!(
+                            "tensor {} does not match state '{}' ({} {:?}, quantization {:?})",
+                            describe(self.tensor(t)),
+                            s.name,
+                            st.dtype,
+                            st.shape,
+                            st.quant
+                        ),
+                    ));
+                }
+            }
+            match op.access {
+                StateAccess::Read => {
+                    if versions[op.state].last() != Some(&x) {
+                        return Err(self.inconsistent(
+                            l,
+                            format!(
+                                "reads '{}', which is not the current value of state '{}'",
+                                self.tensor(x).name,
+                                s.name
+                            ),
+                        ));
+                    }
+                    if x == s.tensor && s.init.is_none() {
+                        return Err(bad(
+                            s,
+                            format!("layer '{}' reads it before any assignment, and it has no initial value", l.name),
+                        ));
+                    }
+                }
+                StateAccess::Assign => versions[op.state].push(y),
             }
         }
         Ok(())
@@ -446,6 +585,74 @@ mod tests {
     fn bad_groups_is_an_error() {
         let mut g = conv_graph(3, 6, vec![6, 3, 3, 1]);
         assert!(g.infer_shapes().unwrap_err().to_string().contains("groups = 3"));
+    }
+
+    /// `x -> read(s) -> add(x) -> assign(s)`: a state of `x`'s shape; `init` its initial value.
+    fn state_graph(init: Option<TensorData>) -> Graph {
+        use super::super::op::BinaryKind;
+        let mut g = Graph::new("s", WeightSource::Synthetic { seed: 0 });
+        let x = act(&mut g, "x", vec![1, 4]);
+        let s = act(&mut g, "s", vec![1, 4]);
+        let r = act(&mut g, "r", vec![1, 4]);
+        let y = act(&mut g, "y", vec![1, 4]);
+        let next = act(&mut g, "next", vec![1, 4]);
+        g.inputs.push(x);
+        g.outputs.push(y);
+        g.states.push(StateVar { name: "acc".into(), tensor: s, init });
+        let state = |access| Op::State(StateOp { access, state: 0 });
+        let layer = |name: &str, op, inputs, outputs| Layer {
+            name: name.into(),
+            op,
+            inputs,
+            outputs,
+            activation: Default::default(),
+        };
+        g.layers.push(layer("read", state(StateAccess::Read), vec![s], vec![r]));
+        g.layers.push(layer("add", Op::Binary(BinaryKind::Add), vec![x, r], vec![y]));
+        g.layers.push(layer("assign", state(StateAccess::Assign), vec![y], vec![next]));
+        g
+    }
+
+    #[test]
+    fn a_state_persists_through_its_last_assignment() {
+        let g = state_graph(Some(TensorData::F32(vec![0.0; 4])));
+        g.validate().unwrap();
+        assert_eq!(g.state_final(0), Some(TensorId(4)));
+        assert!(g.is_state(TensorId(1)) && !g.is_state(TensorId(0)));
+    }
+
+    #[test]
+    fn a_state_read_before_any_assignment_needs_an_initial_value() {
+        let e = state_graph(None).validate().unwrap_err().to_string();
+        assert!(e.contains("state 'acc'") && e.contains("layer 'read' reads it before any assignment"), "{e}");
+    }
+
+    #[test]
+    fn state_types_must_match_between_read_and_assignment() {
+        let mut g = state_graph(Some(TensorData::F32(vec![0.0; 4])));
+        g.tensors[4].dtype = DataType::int(8);
+        let e = g.validate().unwrap_err().to_string();
+        assert!(e.contains("layer 'assign'") && e.contains("does not match state 'acc'"), "{e}");
+        let mut g = state_graph(Some(TensorData::I32(vec![0; 4])));
+        assert!(g.validate().unwrap_err().to_string().contains("initial value of 4 integer elements"));
+        g.states[0].init = Some(TensorData::F32(vec![0.0; 3]));
+        assert!(g.validate().unwrap_err().to_string().contains("initial value of 3 float elements"));
+    }
+
+    #[test]
+    fn a_read_must_take_the_current_value() {
+        let mut g = state_graph(Some(TensorData::F32(vec![0.0; 4])));
+        // A second read after the assignment still reading the start value.
+        let r2 = act(&mut g, "r2", vec![1, 4]);
+        g.layers.push(Layer {
+            name: "stale".into(),
+            op: Op::State(StateOp { access: StateAccess::Read, state: 0 }),
+            inputs: vec![TensorId(1)],
+            outputs: vec![r2],
+            activation: Default::default(),
+        });
+        let e = g.validate().unwrap_err().to_string();
+        assert!(e.contains("layer 'stale'") && e.contains("not the current value of state 'acc'"), "{e}");
     }
 
     #[test]

@@ -350,6 +350,27 @@ pub enum Convert {
     Dequantize,
 }
 
+/// Which way a state layer moves a graph state (see [`crate::ir::StateVar`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateAccess {
+    /// Copies the state's current value (its input: the state tensor, or the output of an
+    /// earlier assignment in the same invocation) into its output (TFLite's READ_VARIABLE).
+    Read,
+    /// Copies its input into the state: its output is the state's new value, which later
+    /// reads in the invocation take, and the last one is what the next invocation starts
+    /// from (TFLite's ASSIGN_VARIABLE).
+    Assign,
+}
+
+/// A layer that reads or writes one of the graph's states ([`crate::ir::Graph::states`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateOp {
+    /// Read or assign.
+    pub access: StateAccess,
+    /// The state: an index into [`crate::ir::Graph::states`].
+    pub state: usize,
+}
+
 /// What a layer computes: one variant per op family. Each family's behaviour (shapes,
 /// MACs, cost, quantization rule, float and integer execution, data-free statistics)
 /// lives in its module under `ops/`, which implements [`crate::ops::OpFamily`].
@@ -379,6 +400,8 @@ pub enum Op {
     Resize(Resize),
     /// Quantize, dequantize.
     Convert(Convert),
+    /// A read or an assignment of a state that persists across invocations.
+    State(StateOp),
 }
 
 impl fmt::Display for Op {

@@ -237,12 +237,23 @@ impl<'g> Executor<'g> {
 
     /// Runs the integer (or, for float layers, float) execution on the graph inputs, in
     /// `graph.inputs` order, and returns every tensor's values indexed by [`TensorId`]
-    /// (`None` for constants and tensors not computed).
+    /// (`None` for constants and tensors not computed). A graph with states runs one
+    /// invocation from their initial values ([`Executor::step`] keeps them across several).
     pub fn run(&self, inputs: &[Values]) -> Result<Vec<Option<Values>>, ExecError> {
+        self.step(inputs, &mut States::initial(self.graph, false))
+    }
+
+    /// Runs one invocation from the states' values in `states` (see [`States::initial`])
+    /// and leaves their values after it there (each state's last assignment,
+    /// [`Graph::state_final`]); returns every tensor's values as [`Executor::run`] does.
+    pub fn step(&self, inputs: &[Values], states: &mut States) -> Result<Vec<Option<Values>>, ExecError> {
         let g = self.graph;
         let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
         bind_inputs(g, inputs, &mut vals)?;
-        self.run_from(0, vals)
+        states.bind(g, &mut vals)?;
+        let vals = self.run_from(0, vals)?;
+        states.update(g, &vals);
+        Ok(vals)
     }
 
     /// Runs layers `start..` given `vals`, which must hold the graph inputs and every tensor
@@ -329,12 +340,80 @@ fn bind_inputs(g: &Graph, inputs: &[Values], vals: &mut [Option<Values>]) -> Res
     Ok(())
 }
 
+/// The values of a graph's states between invocations (`None` for a state that has no
+/// initial value and has not been assigned yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct States(Vec<Option<Values>>);
+
+impl States {
+    /// The states' initial values ([`crate::ir::StateVar::init`]); `real` gives quantized
+    /// ones as real values (for the float reference).
+    pub fn initial(g: &Graph, real: bool) -> States {
+        States(
+            g.states
+                .iter()
+                .map(|s| {
+                    let t = g.tensor(s.tensor);
+                    s.init.as_ref().map(|d| match d {
+                        TensorData::F32(v) => Values::F32(v.clone()),
+                        TensorData::I32(v) if real => Values::F32(match &t.quant {
+                            Some(q) => dequantize_per_tensor(v, q),
+                            None => v.iter().map(|&x| x as f32).collect(),
+                        }),
+                        TensorData::I32(v) => Values::Int(v.clone()),
+                        TensorData::I64(v) => Values::Int(v.iter().map(|&x| x as i32).collect()),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// The current value of state `i`.
+    pub fn value(&self, i: usize) -> Option<&Values> {
+        self.0.get(i).and_then(|v| v.as_ref())
+    }
+
+    fn bind(&self, g: &Graph, vals: &mut [Option<Values>]) -> Result<(), ExecError> {
+        if self.0.len() != g.states.len() {
+            return Err(ExecError::Input(format!(
+                "{} state values for a graph of {} states",
+                self.0.len(),
+                g.states.len()
+            )));
+        }
+        for (s, v) in g.states.iter().zip(&self.0) {
+            if let Some(v) = v {
+                let t = g.tensor(s.tensor);
+                if v.len() as u64 != t.elements() {
+                    return Err(ExecError::Input(format!(
+                        "state '{}' of shape {:?} holds {} values",
+                        s.name,
+                        t.shape,
+                        v.len()
+                    )));
+                }
+                vals[s.tensor.0] = Some(v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn update(&mut self, g: &Graph, vals: &[Option<Values>]) {
+        for (i, v) in self.0.iter_mut().enumerate() {
+            if let Some(next) = g.state_final(i).and_then(|t| vals.get(t.0)).and_then(|x| x.as_ref()) {
+                *v = Some(next.clone());
+            }
+        }
+    }
+}
+
 /// Runs the graph in float32: constants are dequantized, QUANTIZE and DEQUANTIZE pass
 /// values through, and every activation is a float. `inputs` are real values.
 pub fn run_float(g: &Graph, inputs: &[Vec<f32>]) -> Result<Vec<Option<Values>>, ExecError> {
     let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
     let inputs: Vec<Values> = inputs.iter().map(|v| Values::F32(v.clone())).collect();
     bind_inputs(g, &inputs, &mut vals)?;
+    States::initial(g, true).bind(g, &mut vals)?;
     for l in &g.layers {
         let outs = float_layer(g, l, &vals, true)?;
         store(g, l, outs.into_iter().map(Values::F32).collect(), &mut vals)?;

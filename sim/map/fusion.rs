@@ -213,6 +213,7 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             | Op::Layout(_)
             | Op::Convert(_)
             | Op::Resize(_)
+            | Op::State(_)
             | Op::Reduce(Reduce { kind: ReduceKind::Max, .. }) => None,
         };
         if let Some((head, op)) = fused {

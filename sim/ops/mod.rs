@@ -24,6 +24,7 @@ pub mod pool;
 pub mod reduce;
 pub mod resize;
 pub mod softmax;
+pub mod state;
 pub mod transpose_conv;
 pub mod unary;
 mod weighted;
@@ -190,6 +191,8 @@ pub enum IntKernel {
     Resize(resize::IntResize),
     /// An element-wise unary op.
     Unary(unary::IntUnary),
+    /// A state read or assignment (a copy).
+    State(state::IntState),
 }
 
 impl IntKernel {
@@ -209,6 +212,7 @@ impl IntKernel {
             IntKernel::Convert(k) => k.run(inputs),
             IntKernel::Unary(k) => k.run(inputs),
             IntKernel::Resize(k) => k.run(inputs),
+            IntKernel::State(k) => k.run(inputs),
         }
     }
 }
@@ -287,6 +291,7 @@ macro_rules! delegate {
             Op::Layout(o) => o.$f($($arg),*),
             Op::Convert(o) => o.$f($($arg),*),
             Op::Resize(o) => o.$f($($arg),*),
+            Op::State(o) => o.$f($($arg),*),
         }
     };
 }

@@ -11,10 +11,12 @@
 //! ```
 //!
 //! Tensor indices are kept: IR tensor `i` is tflite tensor `i` of the first subgraph (see
-//! [`TfliteModel::tensor`]), and layer `i` is operator `i` unless a DEQUANTIZE of a FLOAT16
-//! constant comes before it: those are folded at import (the constant's values become the
-//! float32 values of the DEQUANTIZE's output, exactly as LiteRT widens them, and no layer is
-//! made), so fp16-weight models import as float models. Depthwise weights
+//! [`TfliteModel::tensor`]; a variable's state tensors come after them), and layer `i` is
+//! operator `i` unless a DEQUANTIZE of a FLOAT16 constant, a VAR_HANDLE or a CALL_ONCE
+//! comes before it: those make no layer. FLOAT16 constants are folded at import (the
+//! constant's values become the float32 values of the DEQUANTIZE's output, exactly as
+//! LiteRT widens them), so fp16-weight models import as float models; resource variables
+//! become the graph's states (`variables.rs`). Depthwise weights
 //! `[1, kh, kw, C*m]` become OHWI `[C*m, kh, kw, 1]` with `groups = C` and their
 //! per-channel quantization axis moved to 0. Every size field read from the file is
 //! checked against the bytes actually present before anything is allocated from it.
@@ -23,6 +25,7 @@ pub(crate) mod codes;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
 mod slice;
+mod variables;
 
 use generated::tflite as fb;
 use planus::ReadAsRoot;
@@ -198,6 +201,9 @@ impl Importer<'_> {
             Some(v) => v.iter().collect::<Result<_, _>>().map_err(c)?,
             None => Vec::new(),
         };
+        let subgraph_list: Vec<fb::SubGraphRef<'_>> = subgraphs.iter().collect::<Result<_, _>>().map_err(c)?;
+        let parts = variables::ModelParts { subgraphs: &subgraph_list, buffers: &buffers, codes: &codes };
+        let mut vars = variables::Variables::default();
         for (index, op) in ops.iter().enumerate() {
             let code_idx = op.opcode_index().map_err(c)? as usize;
             let code = codes
@@ -225,6 +231,15 @@ impl Importer<'_> {
             };
             // An operator reading or writing a tensor already reported is not read further.
             if inputs.iter().flatten().chain(&outputs).any(|t| stand_in[t.0]) {
+                continue;
+            }
+            if let fb::BuiltinOperator::VarHandle
+            | fb::BuiltinOperator::ReadVariable
+            | fb::BuiltinOperator::AssignVariable
+            | fb::BuiltinOperator::CallOnce = bop
+            {
+                let o = variables::VarOp { index, op: bop, inputs: &inputs, outputs: &outputs, opts };
+                self.variable_op(&mut g, &mut vars, o, &parts, &mut unsupported)?;
                 continue;
             }
             if let (fb::BuiltinOperator::Dequantize, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
@@ -296,6 +311,14 @@ impl Importer<'_> {
             // FLOAT16 constants (fp16 weights) are widened to float32 below; an fp16
             // activation is refused after the data is read.
             fb::TensorType::Float16 => (DataType::F32, 2),
+            // A variable's handle (VAR_HANDLE's output): no layer reads it as data
+            // (`variables.rs` turns the variable operators into state layers).
+            fb::TensorType::Resource => {
+                return Ok(Ok(Tensor {
+                    dtype: DataType::int(32),
+                    ..Tensor::float(name, shape, TensorKind::Activation)
+                }))
+            }
             other => {
                 let what = format!("tensor type {}", codes::tensor_type_name(other as i32));
                 return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
@@ -857,7 +880,7 @@ mod tests {
     /// Serializes a model with the `TFL3` file identifier at byte 4 (planus 1.3 puts it at
     /// byte 0): root offset, identifier, 4 bytes of padding, then the rest moved by 8 bytes
     /// (offsets inside a flatbuffer are relative, only the root offset moves).
-    fn finish_tfl3(m: &fb::Model) -> Vec<u8> {
+    pub(super) fn finish_tfl3(m: &fb::Model) -> Vec<u8> {
         let mut b = planus::Builder::new();
         let plain = b.finish(m, None);
         let root = u32::from_le_bytes([plain[0], plain[1], plain[2], plain[3]]) + 8;

@@ -147,6 +147,7 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             )
             | Op::Convert(_)
             | Op::Resize(_)
+            | Op::State(_)
             | Op::TransposeConv(_)
             | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
