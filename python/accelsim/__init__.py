@@ -18,6 +18,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from . import _native
 from ._native import Error
 
+# Errors that name no place in an input file keep these defaults.
+Error.file = None
+Error.line = None
+Error.column = None
+
 __all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize"]
 
 

@@ -4,7 +4,12 @@
 from typing import Any, List, Optional, Tuple
 
 class Error(Exception):
-    """An accelsim error, carrying the message the CLI prints."""
+    """An accelsim error, carrying the message the CLI prints, and the input file, 1-based
+    line and column it names (None when it names none)."""
+
+    file: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
 
 def run_json(
     hw: str,

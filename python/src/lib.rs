@@ -19,12 +19,31 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-create_exception!(accelsim, Error, PyException, "An accelsim error (the message the CLI prints).");
+create_exception!(
+    accelsim,
+    Error,
+    PyException,
+    "An accelsim error: the message the CLI prints, and `file`, `line`, `column` of the input file\nit names (None when it names none)."
+);
 
-/// The message of an error with its causes, outermost first, as the CLI prints them.
+/// The message of an error with its causes, outermost first, as the CLI prints them; the
+/// exception's `file`, `line` and `column` attributes name the place in an input file where
+/// the error has one (`None` otherwise).
 fn to_py(e: miette::Report) -> PyErr {
     let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    Error::new_err(msg.join(": "))
+    let place = e.chain().find_map(|c| c.downcast_ref::<accelsim::diag::FileError>());
+    let err = Error::new_err(msg.join(": "));
+    Python::attach(|py| {
+        let v = err.value(py);
+        let file = place.map(|f| f.file.clone());
+        let line = place.map(|f| f.line).filter(|&l| l > 0);
+        let column = place.map(|f| f.column).filter(|&c| c > 0);
+        // Setting attributes on a fresh exception instance cannot fail short of memory.
+        let _ = v.setattr("file", file);
+        let _ = v.setattr("line", line);
+        let _ = v.setattr("column", column);
+    });
+    err
 }
 
 /// `accelsim run ... --format json`, as text.

@@ -176,3 +176,24 @@ def test_quantize_writes_the_cli_model_and_returns_its_report(tmp_path):
         accelsim.quantize(str(model), tmp_path / "bad.aqm", wbits=1, calib=calib)
     with pytest.raises(accelsim.Error, match="no-such-option"):
         accelsim.quantize(str(model), tmp_path / "bad.aqm", no_such_option=3)
+
+
+def test_errors_name_the_file_line_and_column(tmp_path):
+    bad = tmp_path / "bad.toml"
+    good = accelsim.Accelerator.load("mac8").to_toml().splitlines()
+    # A field of the wrong type on a known line.
+    i = next(k for k, l in enumerate(good) if l.startswith("clock_mhz"))
+    good[i] = 'clock_mhz = "fast"'
+    bad.write_text("\n".join(good) + "\n")
+    with pytest.raises(accelsim.Error) as e:
+        accelsim.run(str(bad), "mnv1")
+    assert "clock_mhz" in str(e.value)
+    assert e.value.file == str(bad)
+    assert e.value.line == i + 1 and e.value.column is not None
+    r = subprocess.run([cli_bin(), "run", "--hw", str(bad), "--model", "mnv1"], capture_output=True, text=True)
+    assert r.returncode != 0
+    # The CLI shows the same line (miette wraps its first line at 80 columns).
+    assert f" {e.value.line} │ clock_mhz" in r.stderr and "clock_mhz" in r.stderr
+    with pytest.raises(accelsim.Error) as e:
+        accelsim.run("mac8", "mnv1", wbits=1)
+    assert e.value.file is None and e.value.line is None
