@@ -23,7 +23,7 @@ Error.file = None
 Error.line = None
 Error.column = None
 
-__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize"]
+__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize", "search", "sensitivity"]
 
 
 def _table(rows: List[Dict[str, Any]]):
@@ -212,6 +212,35 @@ def _flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+_ARRAYS = ("calib", "eval", "labels")
+
+
+def _argv(options: Mapping[str, Any], tmp: str) -> List[str]:
+    """Keyword options as command-line arguments: ``_`` -> ``-``, ``True`` a flag (``False``
+    and ``None`` left out), lists repeated, numpy arrays for ``calib``/``eval``/``labels``
+    saved as ``.npy`` files in ``tmp``."""
+    argv: List[str] = []
+    for key, value in options.items():
+        if key == "format":
+            raise Error("the report's format is fixed here ('format' is the CLI's option)")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(_flag(key))
+        elif key in _ARRAYS and not isinstance(value, (str, os.PathLike)):
+            import numpy
+
+            path = os.path.join(tmp, f"{key}.npy")
+            numpy.save(path, numpy.asarray(value))
+            argv += [_flag(key), path]
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                argv += [_flag(key), _text(v)]
+        else:
+            argv += [_flag(key), os.fspath(value) if isinstance(value, os.PathLike) else _text(value)]
+    return argv
+
+
 def quantize(model: str, out: Union[str, "os.PathLike[str]"], **options: Any) -> Dict[str, Any]:
     """``accelsim quantize --model MODEL --out OUT [options]``: writes the quantized model
     (``.aqm``, ``.tflite`` or ``.onnx``, from ``out``'s extension) and returns the report of
@@ -224,28 +253,61 @@ def quantize(model: str, out: Union[str, "os.PathLike[str]"], **options: Any) ->
     """
     import tempfile
 
-    argv = ["--model", str(model), "--out", os.fspath(out)]
     with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
-        for key, value in options.items():
-            if key == "format":
-                raise Error("quantize: the report is always JSON here (the 'format' option is the CLI's)")
-            if value is None or value is False:
-                continue
-            if value is True:
-                argv.append(_flag(key))
-            elif key in ("calib", "eval", "labels") and not isinstance(value, (str, os.PathLike)):
-                import numpy
+        argv = ["--model", str(model), "--out", os.fspath(out)] + _argv(options, tmp)
+        return json.loads(_native.quantize_json(argv))
 
-                path = os.path.join(tmp, f"{key}.npy")
-                numpy.save(path, numpy.asarray(value))
-                argv += [_flag(key), path]
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    argv += [_flag(key), _text(v)]
-            else:
-                argv += [_flag(key), os.fspath(value) if isinstance(value, os.PathLike) else _text(value)]
-        text = _native.quantize_json(argv)
-    return json.loads(text)
+
+def _number(v: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(v, v)
+
+
+def _csv_table(path: str):
+    """A CSV the CLI wrote, as a table (numbers and booleans parsed)."""
+    import csv
+
+    with open(path, newline="") as f:
+        return _table([{k: _number(v) for k, v in r.items()} for r in csv.DictReader(f)])
+
+
+def _csv_command(run, options: Dict[str, Any]):
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+        out = options.pop("out", None)
+        path = os.fspath(out) if out is not None else os.path.join(tmp, "out.csv")
+        run(_argv(options, tmp) + ["--out", path])
+        return _csv_table(path)
+
+
+def search(hw: Union[str, "Accelerator"], model: str, calib: Any, eval: Any, **options: Any):
+    """``accelsim search``: per-layer bit widths searched against the accelerator's cost; the
+    front as a table (the CLI's CSV columns, one row per verified point and layer). Options
+    as in :func:`quantize` (``labels=``, ``wbits=[2, 4, 8]`` is ``--wbits 2,4,8``,
+    ``constraint="top1>=0.97"``, ``export="chosen.aqm"``, ``out="front.csv"`` keeps the CSV).
+    """
+    spec, sets = _spec(hw)
+    for key in ("wbits", "abits", "accumulator_bits"):
+        if isinstance(options.get(key), (list, tuple, range)):
+            options[key] = ",".join(_text(x) for x in options[key])
+    options["set"] = sets + list(_sets(options.pop("set", None), False))
+    options = {"hw": spec, "model": model, "calib": calib, "eval": eval, **options}
+    return _csv_command(_native.search_run, options)
+
+
+def sensitivity(model: str, calib: Any, eval: Any, **options: Any):
+    """``accelsim sensitivity``: each layer's quantization sensitivity at each width, as a
+    table (the CLI's CSV columns). Options as in :func:`quantize` (``bits=[2, 4, 8]``,
+    ``what="activations"``, ``labels=``, ``out="s.csv"`` keeps the CSV)."""
+    if isinstance(options.get("bits"), (list, tuple, range)):
+        options["bits"] = ",".join(_text(x) for x in options["bits"])
+    options = {"model": model, "calib": calib, "eval": eval, **options}
+    return _csv_command(_native.sensitivity_run, options)
 
 
 def models() -> List[Dict[str, Any]]:

@@ -53,3 +53,9 @@ def exec_batch(model: str, inputs: Any, layout: Optional[str] = None, input_shap
 
 def quantize_json(argv: List[str]) -> str:
     """``accelsim quantize ARGV... --format json``: writes the model, returns the report; GIL released."""
+
+def search_run(argv: List[str]) -> None:
+    """``accelsim search ARGV...`` (the CSV goes to ``--out``); GIL released."""
+
+def sensitivity_run(argv: List[str]) -> None:
+    """``accelsim sensitivity ARGV...`` (the CSV goes to ``--out``); GIL released."""
