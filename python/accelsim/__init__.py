@@ -107,9 +107,26 @@ def run(
     return Result(json.loads(text))
 
 
+def _joined(values: Iterable[Any]) -> str:
+    return ",".join(_text(v) for v in values)
+
+
+def _hw_list(hw: Any) -> tuple:
+    """Sweep ``hw`` entries: names/paths, or Accelerators (whose overrides must agree, as
+    the CLI applies ``--set`` to every description)."""
+    specs, sets = [], None
+    for h in _list(hw) if not isinstance(hw, Accelerator) else [hw]:
+        spec, s = _spec(h)
+        if sets is not None and s != sets:
+            raise Error("sweep: Accelerators with different overrides; give set= instead")
+        specs.append(spec)
+        sets = s
+    return specs, sets or []
+
+
 def sweep(
-    hw: Union[str, Sequence[str]],
-    model: Union[str, Sequence[str]],
+    hw: Union[str, "Accelerator", Sequence[Union[str, "Accelerator"]], None] = None,
+    model: Union[str, Sequence[str], None] = None,
     wbits: Union[int, Sequence[int], None] = None,
     abits: Union[int, Sequence[int], None] = None,
     set: Optional[Mapping[str, Any]] = None,
@@ -120,26 +137,35 @@ def sweep(
     functional: bool = False,
     objective: Optional[str] = None,
     threads: Optional[int] = None,
+    **options: Any,
 ):
     """``accelsim sweep``: every combination of the lists, one row per design point (and one
     per layer with ``per_layer``), with the CLI's columns. ``set`` maps a description field
     to a value or a list of values (``{"mac.rows": [16, 32, 64]}``). Runs on ``threads``
-    worker threads (default: all cores) with the GIL released."""
-    text = _native.sweep_json(
-        [str(h) for h in _list(hw)],
-        [str(m) for m in _list(model)],
-        [int(w) for w in _list(wbits)],
-        [int(a) for a in _list(abits)],
-        _sets(set, True),
-        list(names),
-        width,
-        resolution,
-        per_layer,
-        functional,
-        objective,
-        threads,
-    )
-    return _table(json.loads(text))
+    worker threads (default: all cores) with the GIL released.
+
+    The sweep's other options are keywords as in :func:`quantize`: ``config="sweep.toml"``
+    (instead of the lists), ``calib=``/``eval=``/``labels=`` (paths or numpy arrays, with
+    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``."""
+    import tempfile
+
+    specs, hw_sets = _hw_list(hw)
+    argv: List[str] = []
+    for flag, values in (("--hw", specs), ("--model", [str(m) for m in _list(model)]), ("--name", list(names)),
+                         ("--wbits", _list(wbits)), ("--abits", _list(abits))):
+        if values:
+            argv += [flag, _joined(values)]
+    for s in hw_sets + _sets(set, True):
+        argv += ["--set", s]
+    if width != 1.0:
+        argv += ["--width", _text(width)]
+    as_rows = options.pop("_rows", False)
+    options = {"resolution": resolution, "per_layer": per_layer, "functional": functional,
+               "objective": objective, "threads": threads, **options}
+    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+        text = _native.sweep_json(argv + _argv(options, tmp))
+    rows = json.loads(text)
+    return rows if as_rows else _table(rows)
 
 
 def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
@@ -154,21 +180,20 @@ def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
     for key in ("hw", "model"):
         if key not in point:
             raise Error(f"evaluate: the point needs '{key}'")
-    text = _native.sweep_json(
-        [str(point["hw"])],
-        [str(point["model"])],
-        _list(point.get("wbits")),
-        _list(point.get("abits")),
-        _sets(point.get("set"), False),
-        [],
-        point.get("width", 1.0),
-        point.get("resolution"),
-        False,
-        bool(point.get("functional", False)),
-        point.get("objective"),
-        1,
+    sets = {k: [v] if isinstance(v, (list, tuple, range)) else v for k, v in (point.get("set") or {}).items()}
+    rows = sweep(
+        point["hw"] if isinstance(point["hw"], Accelerator) else str(point["hw"]),
+        str(point["model"]),
+        point.get("wbits"),
+        point.get("abits"),
+        sets,
+        width=point.get("width", 1.0),
+        resolution=point.get("resolution"),
+        functional=bool(point.get("functional", False)),
+        objective=point.get("objective"),
+        threads=1,
+        _rows=True,
     )
-    rows = json.loads(text)
     if len(rows) != 1:
         raise Error(f"evaluate: expected one row, got {len(rows)}")
     row = rows[0]

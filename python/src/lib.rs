@@ -103,49 +103,14 @@ impl Write for Shared {
     }
 }
 
-/// `accelsim sweep ... --format json`, as text.
+/// `accelsim sweep` with these command-line arguments (without the command name), its rows
+/// as `--format json` text, whatever `--format` / `--out` say; runs with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (hw, model, wbits=Vec::new(), abits=Vec::new(), sets=Vec::new(), names=Vec::new(),
-    width=1.0, resolution=None, per_layer=false, functional=false, objective=None, threads=None))]
-#[allow(clippy::too_many_arguments)]
-fn sweep_json(
-    py: Python<'_>,
-    hw: Vec<String>,
-    model: Vec<String>,
-    wbits: Vec<i64>,
-    abits: Vec<i64>,
-    sets: Vec<String>,
-    names: Vec<String>,
-    width: f64,
-    resolution: Option<usize>,
-    per_layer: bool,
-    functional: bool,
-    objective: Option<String>,
-    threads: Option<usize>,
-) -> PyResult<String> {
-    let args = SweepArgs {
-        hw,
-        name: names,
-        model,
-        wbits,
-        abits,
-        sets,
-        width,
-        resolution,
-        config: None,
-        per_layer,
-        functional,
-        calib: None,
-        eval: None,
-        labels: None,
-        granularity: None,
-        shard: None,
-        threads,
-        objective,
-        format: SweepFormat::Json,
-        out: None,
-        resume: false,
-    };
+fn sweep_json(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+    let args = SweepArgs { format: SweepFormat::Json, out: None, ..parse::<SweepArgs>("sweep", argv)? };
+    if args.resume {
+        return Err(Error::new_err("resume continues a sweep's --out file; run the CLI for that"));
+    }
     let buf = Shared::default();
     let sink = buf.clone();
     py.detach(move || sweep_to(&args, Box::new(sink))).map_err(to_py)?;
