@@ -1,7 +1,7 @@
 """Type stubs of the compiled half of accelsim (python/src/lib.rs). The public API is in
 ``accelsim/__init__.py`` (typed inline); these functions return the CLI's JSON text."""
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 class Error(Exception):
     """An accelsim error, carrying the message the CLI prints, and the input file, 1-based
@@ -25,21 +25,9 @@ def run_json(
 ) -> str:
     """``accelsim run ... --format json`` (compact), GIL released."""
 
-def sweep_json(
-    hw: List[str],
-    model: List[str],
-    wbits: List[int] = ...,
-    abits: List[int] = ...,
-    sets: List[str] = ...,
-    names: List[str] = ...,
-    width: float = 1.0,
-    resolution: Optional[int] = None,
-    per_layer: bool = False,
-    functional: bool = False,
-    objective: Optional[str] = None,
-    threads: Optional[int] = None,
-) -> str:
-    """``accelsim sweep ... --format json``, GIL released."""
+def sweep_json(argv: List[str], progress: Optional[Callable[[int, int], Any]] = None) -> str:
+    """``accelsim sweep ARGV... --format json`` (rows to the returned text), GIL released;
+    ``progress(done, total)`` after each batch of points (an exception it raises stops the sweep)."""
 
 def models() -> List[Tuple[str, str, int, int]]:
     """(name, title, MACs, parameters) of each built-in network."""
@@ -53,3 +41,9 @@ def exec_batch(model: str, inputs: Any, layout: Optional[str] = None, input_shap
 
 def quantize_json(argv: List[str]) -> str:
     """``accelsim quantize ARGV... --format json``: writes the model, returns the report; GIL released."""
+
+def search_run(argv: List[str]) -> None:
+    """``accelsim search ARGV...`` (the CSV goes to ``--out``); GIL released."""
+
+def sensitivity_run(argv: List[str]) -> None:
+    """``accelsim sensitivity ARGV...`` (the CSV goes to ``--out``); GIL released."""

@@ -197,3 +197,68 @@ def test_errors_name_the_file_line_and_column(tmp_path):
     with pytest.raises(accelsim.Error) as e:
         accelsim.run("mac8", "mnv1", wbits=1)
     assert e.value.file is None and e.value.line is None
+
+
+def test_search_and_sensitivity_are_the_cli_csvs(tmp_path):
+    np = pytest.importorskip("numpy")
+    model = need(SHARED / "models" / "tiny_float32.tflite")
+    data = need(SHARED / "data" / "tiny_golden_float_inputs.npy")
+    x = np.load(data)
+    sens = rows(accelsim.sensitivity(str(model), x, data, bits=[4, 8], out=tmp_path / "py_sens.csv"))
+    cli("sensitivity", "--model", str(model), "--calib", str(data), "--eval", str(data), "--bits", "4,8",
+        "--out", str(tmp_path / "cli_sens.csv"))
+    assert (tmp_path / "py_sens.csv").read_bytes() == (tmp_path / "cli_sens.csv").read_bytes()
+    assert {(r["layer"], r["bits"]) for r in sens} >= {("op0_conv2d", 4), ("op0_conv2d", 8)}
+    front = rows(accelsim.search(accelsim.Accelerator.load("mac8").with_(mac__rows=16), str(model), x, x,
+                                 wbits=[4, 8], out=tmp_path / "py_front.csv"))
+    cli("search", "--hw", "mac8", "--set", "mac.rows=16", "--model", str(model), "--calib", str(data),
+        "--eval", str(data), "--wbits", "4,8", "--out", str(tmp_path / "cli_front.csv"))
+    assert (tmp_path / "py_front.csv").read_bytes() == (tmp_path / "cli_front.csv").read_bytes()
+    chosen = [r for r in front if r["chosen"] is True]
+    assert len(chosen) == 1 and chosen[0]["energy_pj"] > 0
+    # Without out= the table comes back and no file is left.
+    assert len(rows(accelsim.sensitivity(str(model), x, x, bits=[8]))) == len([r for r in sens if r["bits"] == 8])
+    with pytest.raises(accelsim.Error, match="bits"):
+        accelsim.sensitivity(str(model), x, x, bits=[1])
+
+
+def test_sweep_takes_the_clis_other_options(tmp_path):
+    np = pytest.importorskip("numpy")
+    config = tmp_path / "s.toml"
+    config.write_text('hw = ["mac8"]\nmodel = ["mnv1"]\nwbits = [4, 8]\n')
+    py = rows(accelsim.sweep(config=config))
+    c = json.loads(cli("sweep", "--config", str(config), "--format", "json"))
+    assert py == c and len(c) == 2
+    shard = rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[2, 4, 8], shard="1/3"))
+    assert shard == json.loads(cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "2,4,8", "--shard", "1/3",
+                                   "--format", "json"))
+    model = need(SHARED / "models" / "tiny_float32.tflite")
+    data = need(SHARED / "data" / "tiny_golden_float_inputs.npy")
+    f = rows(accelsim.sweep(hw="mac8", model=str(model), wbits=[4, 8], functional=True, calib=np.load(data),
+                            eval=data, granularity="per-tensor"))
+    c = json.loads(cli("sweep", "--hw", "mac8", "--model", str(model), "--wbits", "4,8", "--functional",
+                       "--calib", str(data), "--eval", str(data), "--granularity", "per-tensor", "--format", "json"))
+    # The rows name their calibration file: here a temporary copy of the array.
+    assert [r.pop("functional_inputs").split(" ")[1] for r in f] == [r.pop("functional_inputs").split(" ")[1] for r in c]
+    assert f == c and all(r["error"] is None for r in f)
+    with pytest.raises(accelsim.Error, match="functional"):
+        accelsim.sweep(hw="mac8", model="mnv1", calib=data)
+
+
+def test_sweep_reports_progress_and_stops_when_the_callback_raises():
+    seen = []
+    rows_ = rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1,
+                                progress=lambda done, total: seen.append((done, total))))
+    assert len(rows_) == 15
+    assert seen and seen[-1] == (15, 15) and all(t == 15 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        raise Stop(f"{done}/{total}")
+
+    with pytest.raises(Stop):
+        accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1, progress=stop)
+    assert len(rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[4, 8], progress=True))) == 2
