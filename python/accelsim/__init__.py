@@ -12,12 +12,13 @@ message.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._native import Error
 
-__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models"]
+__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize"]
 
 
 def _table(rows: List[Dict[str, Any]]):
@@ -169,6 +170,77 @@ def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
     if row.get("error"):
         raise Error(row["error"])
     return row
+
+
+def exec(
+    model: Union[str, "os.PathLike[str]"],
+    inputs: Any,
+    layout: Optional[str] = None,
+    input_shapes: Sequence[str] = (),
+):
+    """``accelsim exec`` of a batch held in memory: runs every item of ``inputs``
+    (``[N, ...]``, each item the model input without its batch dimension) bit-exactly on
+    the model's kernels (``.tflite``, ``.onnx`` or ``.aqm``), in parallel with the GIL
+    released.
+
+    ``inputs`` is either float values (any float dtype; converted to float32, then, for an
+    integer input, quantized with its scale and zero point as TFLite's QUANTIZE does) or
+    raw integers of the input's own type (``int8``, ``uint8``, ``int16``, ``int32``), read
+    in place when contiguous. ``layout`` is ``"nchw"`` or ``"nhwc"`` for rank-4 inputs and
+    outputs (required for an ONNX model's rank-4 input, as ``--layout``); ``input_shapes``
+    as ``--input-shape`` (``["input=1x3x32x32"]``).
+
+    Returns ``[N, ...]`` numpy arrays in each output's own element type: the array itself
+    for a model with one output, else a tuple in the model's output order. The results are
+    the bytes ``accelsim exec --input BATCH.npy`` writes.
+    """
+    import numpy
+
+    x = numpy.asarray(inputs)
+    if x.dtype.kind == "f" and x.dtype != numpy.float32:
+        x = x.astype(numpy.float32)
+    outs = _native.exec_batch(os.fspath(model), x, layout, list(input_shapes))
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def quantize(model: str, out: Union[str, "os.PathLike[str]"], **options: Any) -> Dict[str, Any]:
+    """``accelsim quantize --model MODEL --out OUT [options]``: writes the quantized model
+    (``.aqm``, ``.tflite`` or ``.onnx``, from ``out``'s extension) and returns the report of
+    ``--format json`` as a dict.
+
+    Every option of the command is a keyword, with ``_`` for ``-``: ``wbits=4``,
+    ``weight_method="mse"``, ``cle=True`` (a flag), ``layer_bits=["conv1=w8a8"]`` (repeated).
+    ``calib``, ``eval`` and ``labels`` take a ``.npy`` path or a numpy array (written to a
+    temporary ``.npy`` for the call). Runs with the GIL released.
+    """
+    import tempfile
+
+    argv = ["--model", str(model), "--out", os.fspath(out)]
+    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+        for key, value in options.items():
+            if key == "format":
+                raise Error("quantize: the report is always JSON here (the 'format' option is the CLI's)")
+            if value is None or value is False:
+                continue
+            if value is True:
+                argv.append(_flag(key))
+            elif key in ("calib", "eval", "labels") and not isinstance(value, (str, os.PathLike)):
+                import numpy
+
+                path = os.path.join(tmp, f"{key}.npy")
+                numpy.save(path, numpy.asarray(value))
+                argv += [_flag(key), path]
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    argv += [_flag(key), _text(v)]
+            else:
+                argv += [_flag(key), os.fspath(value) if isinstance(value, os.PathLike) else _text(value)]
+        text = _native.quantize_json(argv)
+    return json.loads(text)
 
 
 def models() -> List[Dict[str, Any]]:

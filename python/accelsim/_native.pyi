@@ -1,7 +1,7 @@
 """Type stubs of the compiled half of accelsim (python/src/lib.rs). The public API is in
 ``accelsim/__init__.py`` (typed inline); these functions return the CLI's JSON text."""
 
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 class Error(Exception):
     """An accelsim error, carrying the message the CLI prints."""
@@ -41,3 +41,10 @@ def models() -> List[Tuple[str, str, int, int]]:
 
 def hw_toml(spec: str, sets: List[str] = ...) -> str:
     """The TOML of a description with ``PATH=VALUE`` overrides applied, validated."""
+
+def exec_batch(model: str, inputs: Any, layout: Optional[str] = None, input_shapes: List[str] = ...) -> List[Any]:
+    """One ``[N, ...]`` numpy array per model output (``accelsim exec`` of a batch), GIL released.
+    ``inputs`` is a float32 or an int8/uint8/int16/int32 numpy array."""
+
+def quantize_json(argv: List[str]) -> str:
+    """``accelsim quantize ARGV... --format json``: writes the model, returns the report; GIL released."""

@@ -3,13 +3,20 @@
 //! `models`, returning the CLI's JSON text (parsed into dicts by `accelsim/__init__.py`), so
 //! Python and the CLI give the same numbers. Long work runs with the GIL released.
 
+use accelsim::cli::exec::{batch_items, layout_for, load, run_batch, Layout};
 use accelsim::cli::run::{run_report, Format, RunArgs};
 use accelsim::cli::sweep::{sweep_to, SweepArgs, SweepFormat};
-use accelsim::import::{builtin, model_file, LoadOptions};
+use accelsim::import::{builtin, model_file, InputShape, LoadOptions};
+use accelsim::ir::{DataType, Graph, Tensor};
+use accelsim::kernels::io::{input_from_f32, transpose_nchw};
+use accelsim::kernels::Values;
+use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 create_exception!(accelsim, Error, PyException, "An accelsim error (the message the CLI prints).");
@@ -127,6 +134,219 @@ fn sweep_json(
     String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
 }
 
+/// A batch handed to `exec`: float items (quantized for an integer input as TFLite's
+/// QUANTIZE does) or integers in the input's own type, read in place.
+#[derive(FromPyObject)]
+enum Batch<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    I8(PyReadonlyArrayDyn<'py, i8>),
+    U8(PyReadonlyArrayDyn<'py, u8>),
+    I16(PyReadonlyArrayDyn<'py, i16>),
+    I32(PyReadonlyArrayDyn<'py, i32>),
+}
+
+impl Batch<'_> {
+    fn shape(&self) -> Vec<usize> {
+        match self {
+            Batch::F32(a) => a.shape().to_vec(),
+            Batch::I8(a) => a.shape().to_vec(),
+            Batch::U8(a) => a.shape().to_vec(),
+            Batch::I16(a) => a.shape().to_vec(),
+            Batch::I32(a) => a.shape().to_vec(),
+        }
+    }
+
+    /// The numpy type name and (bits, signed) of integer batches.
+    fn int_type(&self) -> Option<(&'static str, u8, bool)> {
+        match self {
+            Batch::F32(_) => None,
+            Batch::I8(_) => Some(("int8", 8, true)),
+            Batch::U8(_) => Some(("uint8", 8, false)),
+            Batch::I16(_) => Some(("int16", 16, true)),
+            Batch::I32(_) => Some(("int32", 32, true)),
+        }
+    }
+
+    /// The elements, row-major (a copy only where numpy's array is not contiguous).
+    fn items(&self) -> Result<Items, String> {
+        fn flat<T: numpy::Element + Copy>(a: &PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
+            match a.as_slice() {
+                Ok(s) => s.to_vec(),
+                Err(_) => a.as_array().iter().copied().collect(),
+            }
+        }
+        Ok(match self {
+            Batch::F32(a) => Items::F32(flat(a)),
+            Batch::I8(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::U8(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::I16(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::I32(a) => Items::Int(flat(a)),
+        })
+    }
+}
+
+/// A batch's elements, item after item.
+enum Items {
+    F32(Vec<f32>),
+    Int(Vec<i32>),
+}
+
+/// The executor values of each item of `items` (`n` of them) fed to input `t` in `layout`.
+fn batch_values(t: &Tensor, items: Items, n: usize, layout: Layout) -> Result<Vec<Vec<Values>>, String> {
+    let per = items_len(&items) / n;
+    let nchw = layout == Layout::Nchw && t.shape.len() == 4;
+    let values = match items {
+        Items::F32(x) => x
+            .chunks_exact(per)
+            .map(|c| {
+                let c = if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() };
+                input_from_f32(t, c).map(|v| vec![v]).map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        Items::Int(x) => x
+            .chunks_exact(per)
+            .map(|c| vec![Values::Int(if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() })])
+            .collect(),
+    };
+    Ok(values)
+}
+
+fn items_len(items: &Items) -> usize {
+    match items {
+        Items::F32(x) => x.len(),
+        Items::Int(x) => x.len(),
+    }
+}
+
+/// The batch of output `t` (`[N, ...]`, its shape without the batch dimension of 1, NCHW
+/// in `layout` NCHW) as a numpy array of its own element type.
+fn output_array<'py>(py: Python<'py>, t: &Tensor, outs: Vec<Values>, layout: Layout) -> PyResult<Bound<'py, PyAny>> {
+    let nchw = layout == Layout::Nchw && t.shape.len() == 4;
+    let mut dims: Vec<usize> = vec![outs.len()];
+    let item = if nchw { vec![t.shape[3], t.shape[1], t.shape[2]] } else { t.shape.iter().skip(1).copied().collect() };
+    if t.shape.first() == Some(&1) {
+        dims.extend(item);
+    } else {
+        dims.extend(t.shape.iter().copied());
+    }
+    let shape_err = |e: numpy::ndarray::ShapeError| Error::new_err(format!("output '{}': {e}", t.name));
+    macro_rules! array {
+        ($ty:ty, $v:expr) => {{
+            let v: Vec<$ty> = $v;
+            Ok(ArrayD::from_shape_vec(IxDyn(&dims), v).map_err(shape_err)?.into_pyarray(py).into_any())
+        }};
+    }
+    let ints = |outs: Vec<Values>| -> PyResult<Vec<i32>> {
+        let mut all = Vec::new();
+        for v in outs {
+            match v {
+                Values::Int(x) => all.extend(if nchw { transpose_nchw(&x, &t.shape, false) } else { x }),
+                Values::F32(_) => {
+                    return Err(Error::new_err(format!("output '{}' is {}, got floats", t.name, t.dtype)))
+                }
+            }
+        }
+        Ok(all)
+    };
+    match t.dtype {
+        DataType::F32 => {
+            let mut all = Vec::new();
+            for v in outs {
+                match v {
+                    Values::F32(x) => all.extend(if nchw { transpose_nchw(&x, &t.shape, false) } else { x }),
+                    Values::Int(_) => {
+                        return Err(Error::new_err(format!("output '{}' is float32, got integers", t.name)))
+                    }
+                }
+            }
+            array!(f32, all)
+        }
+        // The integers are in their type's range (the kernels clamp to it).
+        DataType::Int { bits: 1..=8, signed: true } => array!(i8, ints(outs)?.into_iter().map(|x| x as i8).collect()),
+        DataType::Int { bits: 1..=8, signed: false } => array!(u8, ints(outs)?.into_iter().map(|x| x as u8).collect()),
+        DataType::Int { bits: 9..=16, signed: true } => {
+            array!(i16, ints(outs)?.into_iter().map(|x| x as i16).collect())
+        }
+        DataType::Int { .. } => array!(i32, ints(outs)?),
+        DataType::F16 => Err(Error::new_err(format!("output '{}' is float16, which exec does not produce", t.name))),
+    }
+}
+
+/// `accelsim exec` of a batch held in memory: runs each item of `inputs` (`[N, ...]`) on
+/// the model's integer (or float) kernels, in parallel with the GIL released, and returns
+/// one array per model output, `[N, ...]` in the output's own element type.
+#[pyfunction]
+#[pyo3(signature = (model, inputs, layout=None, input_shapes=Vec::new()))]
+fn exec_batch<'py>(
+    py: Python<'py>,
+    model: PathBuf,
+    inputs: Batch<'py>,
+    layout: Option<String>,
+    input_shapes: Vec<String>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let shapes = input_shapes
+        .iter()
+        .map(|s| s.parse::<InputShape>().map_err(|e| Error::new_err(format!("input_shapes '{s}': {e}"))))
+        .collect::<PyResult<Vec<_>>>()?;
+    let layout = match layout.as_deref() {
+        None => None,
+        Some("nchw") => Some(Layout::Nchw),
+        Some("nhwc") => Some(Layout::Nhwc),
+        Some(other) => return Err(Error::new_err(format!("layout must be 'nchw' or 'nhwc', got '{other}'"))),
+    };
+    let g: Graph = py.detach(|| load(&model, &shapes)).map_err(to_py)?;
+    let [input] = g.inputs[..] else {
+        return Err(Error::new_err(format!(
+            "'{}': the model has {} inputs; exec takes models with one input",
+            model.display(),
+            g.inputs.len()
+        )));
+    };
+    let layout = layout_for(&model, &g, layout).map_err(to_py)?;
+    let t = g.tensor(input);
+    let shape = inputs.shape();
+    let n = shape.first().copied().unwrap_or(0);
+    batch_items(t, layout, &shape, n).map_err(|e| Error::new_err(format!("inputs: {e}")))?;
+    if let Some((name, bits, signed)) = inputs.int_type() {
+        if t.dtype != (DataType::Int { bits, signed }) {
+            return Err(Error::new_err(format!(
+                "inputs: an {name} array holds raw integers, but input '{}' is {}; give float32 values or the input's own type",
+                t.name, t.dtype
+            )));
+        }
+    }
+    let items = inputs.items().map_err(Error::new_err)?;
+    let outs = py
+        .detach(|| {
+            let xs = batch_values(t, items, n, layout).map_err(|e| miette::miette!("inputs: {e}"))?;
+            run_batch(&g, xs).map_err(|e| miette::miette!("{}: {e}", model.display()))
+        })
+        .map_err(to_py)?;
+    let mut per_output: Vec<Vec<Values>> = g.outputs.iter().map(|_| Vec::with_capacity(n)).collect();
+    for item in outs {
+        for ((k, v), &o) in item.into_iter().enumerate().zip(&g.outputs) {
+            let v = v.ok_or_else(|| Error::new_err(format!("output '{}' was not computed", g.tensor(o).name)))?;
+            per_output[k].push(v);
+        }
+    }
+    g.outputs.iter().zip(per_output).map(|(&o, outs)| output_array(py, g.tensor(o), outs, layout)).collect()
+}
+
+/// `accelsim quantize` with these command-line arguments (without the command name), its
+/// report as JSON text; runs with the GIL released.
+#[pyfunction]
+fn quantize_json(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+    #[derive(clap::Parser)]
+    struct Quantize {
+        #[command(flatten)]
+        args: accelsim::cli::quantize::QuantizeArgs,
+    }
+    let q = <Quantize as clap::Parser>::try_parse_from(std::iter::once("accelsim quantize".to_string()).chain(argv))
+        .map_err(|e| Error::new_err(e.render().to_string().trim_end().to_string()))?;
+    let args = accelsim::cli::quantize::QuantizeArgs { format: accelsim::cli::quantize::ReportFormat::Json, ..q.args };
+    py.detach(|| accelsim::cli::quantize::quantize_report(&args)).map_err(to_py)
+}
+
 /// The built-in networks: (name, title, MACs, parameters), as `accelsim models` lists them.
 #[pyfunction]
 fn models() -> PyResult<Vec<(String, String, u64, u64)>> {
@@ -156,5 +376,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep_json, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(hw_toml, m)?)?;
+    m.add_function(wrap_pyfunction!(exec_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(quantize_json, m)?)?;
     Ok(())
 }

@@ -101,3 +101,78 @@ def test_errors_carry_the_cli_message():
     with pytest.raises(accelsim.Error):
         accelsim.evaluate({"hw": "mac8"})
     assert issubclass(accelsim.Error, Exception)
+
+
+SHARED = ROOT.parent / "shared" / "tflite"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here")
+    return path
+
+
+def test_exec_is_bit_exact_with_litert_and_equals_the_cli(tmp_path):
+    np = pytest.importorskip("numpy")
+    model = need(SHARED / "models" / "tiny_int8.tflite")
+    golden = SHARED / "golden" / "tiny_int8"
+    manifest = json.loads((golden / "manifest.json").read_text())
+    samples = manifest["samples"]
+    raw = np.stack([np.fromfile(golden / s["inputs"][0]["file"], dtype=np.int8).reshape(s["inputs"][0]["shape"][1:])
+                    for s in samples])
+    want = np.stack([np.fromfile(golden / s["outputs"][0]["file"], dtype=np.int8).reshape(s["outputs"][0]["shape"][1:])
+                     for s in samples])
+    got = accelsim.exec(model, raw)
+    assert got.dtype == np.int8 and got.shape == want.shape
+    assert np.array_equal(got, want)
+    # Float items are quantized with the input's parameters, as the CLI's batch does;
+    # float64 is accepted and converted.
+    floats = np.load(need(SHARED / "data" / "tiny_golden_float_inputs.npy"))
+    got = accelsim.exec(str(model), floats.astype(np.float64))
+    cli("exec", "--model", str(model), "--input", str(SHARED / "data" / "tiny_golden_float_inputs.npy"),
+        "--output", str(tmp_path / "out.bin"))
+    assert got.tobytes() == (tmp_path / "out.bin").read_bytes()
+
+
+def test_exec_of_an_onnx_model_takes_its_nchw_layout(tmp_path):
+    np = pytest.importorskip("numpy")
+    fixtures = ROOT / "tests" / "fixtures" / "onnx_export"
+    model, x = fixtures / "digits_w8a8.onnx", fixtures / "digits_w8a8.in.npy"
+    with pytest.raises(accelsim.Error, match="layout"):
+        accelsim.exec(model, np.load(x))
+    got = accelsim.exec(model, np.load(x), layout="nchw")
+    cli("exec", "--model", str(model), "--input", str(x), "--layout", "nchw", "--output", str(tmp_path / "o.bin"))
+    assert got.dtype == np.float32
+    assert got.tobytes() == (tmp_path / "o.bin").read_bytes()
+
+
+def test_exec_refuses_batches_that_do_not_fit():
+    np = pytest.importorskip("numpy")
+    model = need(SHARED / "models" / "tiny_int8.tflite")
+    with pytest.raises(accelsim.Error, match="does not hold items"):
+        accelsim.exec(model, np.zeros((2, 8, 8, 3), dtype=np.float32))
+    with pytest.raises(accelsim.Error, match="raw integers"):
+        accelsim.exec(model, np.zeros((2, 16, 16, 3), dtype=np.int16))
+    with pytest.raises(accelsim.Error, match="does not hold items"):
+        accelsim.exec(model, np.zeros((0, 16, 16, 3), dtype=np.float32))
+
+
+def test_quantize_writes_the_cli_model_and_returns_its_report(tmp_path):
+    np = pytest.importorskip("numpy")
+    model = need(SHARED / "models" / "tiny_float32.tflite")
+    calib = np.load(need(SHARED / "data" / "tiny_golden_float_inputs.npy"))
+    np.save(tmp_path / "calib.npy", calib)
+    py = accelsim.quantize(str(model), tmp_path / "py.aqm", wbits=4, weight_method="mse", calib=calib,
+                           eval=tmp_path / "calib.npy", bias_correction=True)
+    cli("quantize", "--model", str(model), "--out", str(tmp_path / "cli.aqm"), "--wbits", "4",
+        "--weight-method", "mse", "--calib", str(tmp_path / "calib.npy"), "--eval", str(tmp_path / "calib.npy"),
+        "--bias-correction")
+    assert (tmp_path / "py.aqm").read_bytes() == (tmp_path / "cli.aqm").read_bytes()
+    assert py["config"]["widths"] == "w4a8" and py["config"]["weight_method"] == "mse"
+    assert py["output"]["inputs"] == len(calib)
+    # The quantized model runs from Python too.
+    assert accelsim.exec(tmp_path / "py.aqm", calib).shape[0] == len(calib)
+    with pytest.raises(accelsim.Error, match="wbits"):
+        accelsim.quantize(str(model), tmp_path / "bad.aqm", wbits=1, calib=calib)
+    with pytest.raises(accelsim.Error, match="no-such-option"):
+        accelsim.quantize(str(model), tmp_path / "bad.aqm", no_such_option=3)

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
+use crate::kernels::io::{input_from_f32, transpose_nchw, transpose_values};
 use crate::kernels::{Arithmetic, ExecError, Executor, Values};
 use miette::{miette, IntoDiagnostic, WrapErr};
 
@@ -57,41 +58,6 @@ pub enum Layout {
     Nhwc,
     /// [N, C, H, W], as ONNX defines it.
     Nchw,
-}
-
-/// Reorders a row-major rank-4 tensor; `to_nhwc` picks NCHW -> NHWC (else NHWC -> NCHW).
-/// `nhwc` is the tensor's shape in NHWC order.
-fn transpose<T: Copy>(v: &[T], nhwc: &[usize], to_nhwc: bool) -> Vec<T> {
-    let [n, h, w, c] = [nhwc[0], nhwc[1], nhwc[2], nhwc[3]];
-    let mut out = Vec::with_capacity(v.len());
-    let nhwc_index = |b: usize, y: usize, x: usize, k: usize| ((b * h + y) * w + x) * c + k;
-    let nchw_index = |b: usize, y: usize, x: usize, k: usize| ((b * c + k) * h + y) * w + x;
-    if to_nhwc {
-        for b in 0..n {
-            for y in 0..h {
-                for x in 0..w {
-                    out.extend((0..c).map(|k| v[nchw_index(b, y, x, k)]));
-                }
-            }
-        }
-    } else {
-        for b in 0..n {
-            for k in 0..c {
-                for y in 0..h {
-                    out.extend((0..w).map(|x| v[nhwc_index(b, y, x, k)]));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// [`transpose`] of executor values.
-fn transpose_values(v: Values, nhwc: &[usize], to_nhwc: bool) -> Values {
-    match v {
-        Values::F32(x) => Values::F32(transpose(&x, nhwc, to_nhwc)),
-        Values::Int(x) => Values::Int(transpose(&x, nhwc, to_nhwc)),
-    }
 }
 
 /// Largest total size of the activations `exec` holds (every computed tensor is kept, for
@@ -158,57 +124,47 @@ pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<
     decode(t, &bytes)
 }
 
-/// Reads a batch input file (`.npy`, float32 `[N, ...]`): each item must have the shape of
-/// input `t` without its batch dimension (in `layout` for rank-4 inputs). Items become
-/// executor values: float as they are, integer quantized with `t`'s parameters as TFLite's
-/// QUANTIZE does.
-fn read_batch(path: &Path, t: &Tensor, layout: Layout) -> miette::Result<Vec<Values>> {
-    let a = crate::import::npy::read_npy_f32(path).map_err(miette::Report::new)?;
+/// Checks that an array of `shape` with `n` items is a batch of items of input
+/// `t`: `[N, ...]` with N >= 1 and each item `t`'s shape without its batch dimension of 1
+/// (NCHW for a rank-4 input read in `layout` NCHW).
+pub fn batch_items(t: &Tensor, layout: Layout, shape: &[usize], n: usize) -> Result<(), String> {
     let mut item: Vec<usize> = t.shape.iter().skip(1).copied().collect();
     if layout == Layout::Nchw && item.len() == 3 {
         item = vec![item[2], item[0], item[1]];
     }
-    if a.shape.len() != item.len() + 1 || a.shape[1..] != item[..] || t.shape.first() != Some(&1) || a.is_empty() {
-        return Err(miette!(
-            "--input {}: a batch of shape {:?} does not hold items of input '{}' (shape {:?}{}): expected [N, {}] with N >= 1",
-            path.display(),
-            a.shape,
+    if shape.len() != item.len() + 1 || shape[1..] != item[..] || t.shape.first() != Some(&1) || n == 0 {
+        return Err(format!(
+            "a batch of shape {shape:?} does not hold items of input '{}' (shape {:?}{}): expected [N, {}] with N >= 1",
             t.name,
             t.shape,
             if layout == Layout::Nchw { ", read as NCHW" } else { "" },
             item.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let ints = match (t.dtype, &t.quant) {
-        (DataType::F32, _) => None,
-        (DataType::Int { bits, signed }, Some(q)) if q.scales.len() == 1 => {
-            let (lo, hi) = if signed {
-                crate::kernels::fixedpoint::int_range(bits as u32)
-            } else {
-                (0, ((1i64 << (bits as u32).min(31)) - 1) as i32)
-            };
-            Some((q.scales[0], q.zero_points[0] as i32, lo, hi))
-        }
-        _ => {
-            return Err(miette!(
-                "--input {}: input '{}' is {} without one scale, so float items cannot be quantized for it; give a raw file",
-                path.display(),
-                t.name,
-                t.dtype
-            ))
-        }
-    };
-    let shape: Vec<usize> = std::iter::once(1).chain(item.iter().copied()).collect();
-    Ok((0..a.len())
+    Ok(())
+}
+
+/// Reads a batch input file (`.npy`, float32 `[N, ...]`): each item must have the shape of
+/// input `t` without its batch dimension (in `layout` for rank-4 inputs). Items become
+/// executor values: float as they are, integer quantized with `t`'s parameters as TFLite's
+/// QUANTIZE does.
+fn read_batch(path: &Path, t: &Tensor, layout: Layout) -> miette::Result<Vec<Values>> {
+    let a = crate::import::npy::read_npy_f32(path).map_err(miette::Report::new)?;
+    batch_items(t, layout, &a.shape, a.len()).map_err(|e| miette!("--input {}: {e}", path.display()))?;
+    if let Err(e) = input_from_f32(t, Vec::new()) {
+        return Err(miette!("--input {}: {e}; give a raw file", path.display()));
+    }
+    (0..a.len())
         .map(|i| {
             let x = a.item(i);
-            let x = if layout == Layout::Nchw && shape.len() == 4 { transpose(x, &t.shape, true) } else { x.to_vec() };
-            match ints {
-                None => Values::F32(x),
-                Some((scale, zp, lo, hi)) => Values::Int(crate::kernels::elementwise::quantize(&x, scale, zp, lo, hi)),
-            }
+            let x = if layout == Layout::Nchw && t.shape.len() == 4 {
+                transpose_nchw(x, &t.shape, true)
+            } else {
+                x.to_vec()
+            };
+            input_from_f32(t, x).map_err(|e| miette!("--input {}: {e}", path.display()))
         })
-        .collect())
+        .collect()
 }
 
 /// Decodes raw bytes already checked to hold `t`'s elements.
@@ -325,43 +281,67 @@ pub(crate) fn attach_accuracy(
     Ok(())
 }
 
-/// Runs `accelsim exec`.
-pub fn exec(args: &ExecArgs) -> miette::Result<()> {
-    let is_tflite = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
-    if is_tflite && !args.input_shapes.is_empty() {
+/// Loads a model for execution (`.tflite`, `.onnx`, `.aqm`; `input_shapes` for ONNX dynamic
+/// dimensions) and checks that its activations fit what `exec` holds.
+pub fn load(model: &Path, input_shapes: &[crate::import::InputShape]) -> miette::Result<Graph> {
+    let is_tflite = model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tflite"));
+    if is_tflite && !input_shapes.is_empty() {
         return Err(miette!("--input-shape applies to .onnx models only"));
     }
     let graph = if is_tflite {
-        import_tflite(&args.model).into_diagnostic()?.graph
+        import_tflite(model).into_diagnostic()?.graph
     } else {
         // Other formats (e.g. `.aqm` from `accelsim quantize`) through the common loader.
-        let spec = args.model.to_string_lossy();
-        let opts = crate::import::LoadOptions { input_shapes: args.input_shapes.clone(), ..Default::default() };
+        let spec = model.to_string_lossy();
+        let opts = crate::import::LoadOptions { input_shapes: input_shapes.to_vec(), ..Default::default() };
         crate::import::load_model(&spec, &opts).map_err(miette::Report::new)?
     };
+    check_activation_sizes(model, &graph)?;
+    Ok(graph)
+}
+
+/// Runs the items `xs` (one value per graph input each) in parallel and keeps only their
+/// outputs: `result[i]` holds item `i`'s values of `g.outputs`, in that order (every
+/// intermediate tensor of every item held to the end cost 21 MB per MobileNet-v1 image).
+pub fn run_batch(g: &Graph, xs: Vec<Vec<Values>>) -> Result<Vec<Vec<Option<Values>>>, ExecError> {
+    use rayon::prelude::*;
+    let exec = Executor::new(g, Arithmetic::default())?;
+    xs.into_par_iter()
+        .map(|x| {
+            let mut vals = exec.run(&x)?;
+            Ok(g.outputs.iter().map(|o| vals[o.0].take()).collect())
+        })
+        .collect()
+}
+
+/// The layout of `model`'s rank-4 input and output files: `given`, else NHWC, except that an
+/// ONNX model's rank-4 input must be given one (its native layout is NCHW, and a raw file
+/// cannot say which it holds).
+pub fn layout_for(model: &Path, g: &Graph, given: Option<Layout>) -> miette::Result<Layout> {
+    let is_onnx = model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    let input = g.inputs.first().map(|&i| g.tensor(i).shape.clone()).unwrap_or_default();
+    match given {
+        Some(l) => Ok(l),
+        None if is_onnx && input.len() == 4 => Err(miette!(
+            "'{}': an ONNX model's input is NCHW, but a raw input file does not say its layout: \
+             give --layout nchw (the file holds the ONNX tensor {:?} as is) or --layout nhwc (transposed to {:?})",
+            model.display(),
+            [input[0], input[3], input[1], input[2]],
+            input
+        )),
+        None => Ok(Layout::Nhwc),
+    }
+}
+
+/// Runs `accelsim exec`.
+pub fn exec(args: &ExecArgs) -> miette::Result<()> {
+    let graph = load(&args.model, &args.input_shapes)?;
     let g = &graph;
-    check_activation_sizes(&args.model, g)?;
     let [input_id] = g.inputs[..] else {
         return Err(miette!("the model has {} inputs; exec takes models with one input", g.inputs.len()));
     };
-    let is_onnx = args.model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     let rank4 = g.tensor(input_id).shape.len() == 4;
-    let layout = match args.layout {
-        Some(l) => l,
-        None if is_onnx && rank4 => {
-            return Err(miette!(
-                "'{}': an ONNX model's input is NCHW, but a raw input file does not say its layout: \
-                 give --layout nchw (the file holds the ONNX tensor {:?} as is) or --layout nhwc (transposed to {:?})",
-                args.model.display(),
-                {
-                    let s = &g.tensor(input_id).shape;
-                    [s[0], s[3], s[1], s[2]]
-                },
-                g.tensor(input_id).shape
-            ))
-        }
-        None => Layout::Nhwc,
-    };
+    let layout = layout_for(&args.model, g, args.layout)?;
     let batch = args.input.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy"));
     let xs = if batch {
         if args.dump.is_some() {
@@ -370,44 +350,30 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         read_batch(&args.input, g.tensor(input_id), layout)?
     } else {
         let x = read_input("--input", &args.input, g.tensor(input_id))?;
-        vec![if layout == Layout::Nchw && rank4 { transpose_values(x, &g.tensor(input_id).shape, true) } else { x }]
+        vec![if layout == Layout::Nchw && rank4 { transpose_values(&x, &g.tensor(input_id).shape, true) } else { x }]
     };
-    let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
-    use rayon::prelude::*;
-    // A batch keeps only each item's outputs (every intermediate tensor of every item held
-    // to the end cost 21 MB per MobileNet-v1 image); `--dump` runs one item and keeps all.
-    let keep_all = args.dump.is_some();
-    let runs: Vec<Vec<Option<Values>>> = xs
-        .into_par_iter()
-        .map(|x| {
-            let mut vals = exec.run(&[x])?;
-            if !keep_all {
-                let mut kept: Vec<Option<Values>> = (0..vals.len()).map(|_| None).collect();
-                for &o in &g.outputs {
-                    if kept[o.0].is_none() {
-                        kept[o.0] = vals[o.0].take();
-                    }
-                }
-                vals = kept;
-            }
-            Ok(vals)
-        })
-        .collect::<Result<_, ExecError>>()
-        .into_diagnostic()?;
+    let (runs, all) = if args.dump.is_some() {
+        // `--dump` runs one item (a raw input) and keeps every tensor.
+        let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
+        let vals = exec.run(&xs).into_diagnostic()?;
+        (vec![g.outputs.iter().map(|o| vals[o.0].clone()).collect()], Some(vals))
+    } else {
+        (run_batch(g, xs.into_iter().map(|x| vec![x]).collect()).into_diagnostic()?, None)
+    };
     let mut out = Vec::new();
-    for vals in &runs {
-        for &o in &g.outputs {
+    for outs in &runs {
+        for (&o, v) in g.outputs.iter().zip(outs) {
             let t = g.tensor(o);
-            let v = vals[o.0].as_ref().ok_or_else(|| miette!("output '{}' was not computed", t.name))?;
+            let v = v.as_ref().ok_or_else(|| miette!("output '{}' was not computed", t.name))?;
             if layout == Layout::Nchw && t.shape.len() == 4 {
-                encode(t, &transpose_values(v.clone(), &t.shape, false), &mut out);
+                encode(t, &transpose_values(v, &t.shape, false), &mut out);
             } else {
                 encode(t, v, &mut out);
             }
         }
     }
     let inputs = [Input::new("--model", &args.model), Input::new("--input", &args.input)];
-    if let (Some(dir), [vals]) = (&args.dump, &runs[..]) {
+    if let (Some(dir), Some(vals)) = (&args.dump, &all) {
         dump(g, vals, dir, &inputs)?;
     }
     write_output("--output", &args.output, &out, &inputs).map_err(miette::Report::new)

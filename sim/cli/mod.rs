@@ -3,11 +3,11 @@
 
 mod compare;
 mod estimate;
-mod exec;
+pub mod exec;
 pub mod output;
 mod plot;
 mod progress;
-mod quantize;
+pub mod quantize;
 pub mod run;
 mod search;
 mod sensitivity;

@@ -394,6 +394,13 @@ fn report_json(
 
 /// Runs `accelsim quantize`.
 pub fn quantize(args: &QuantizeArgs) -> Result<()> {
+    let text = quantize_report(args)?;
+    crate::cli::run::emit(None, &text, &[])
+}
+
+/// Quantizes as `accelsim quantize` does, writes `--out`, and returns the report the command
+/// prints (in `args.format`).
+pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     let default = Precision {
         weight_bits: check_width("--wbits", args.wbits).into_diagnostic()?,
         activation_bits: check_width("--abits", args.abits).into_diagnostic()?,
@@ -560,5 +567,5 @@ pub fn quantize(args: &QuantizeArgs) -> Result<()> {
             s
         }
     };
-    crate::cli::run::emit(None, &text, &[])
+    Ok(text)
 }

@@ -17,6 +17,7 @@ pub mod fc;
 pub mod fixedpoint;
 pub mod float;
 mod float_gemm;
+pub mod io;
 pub mod layout;
 pub mod matmul;
 pub mod metrics;
