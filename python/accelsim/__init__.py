@@ -18,7 +18,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 from . import _native
 from ._native import Error
 
-__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize"]
+# Errors that name no place in an input file keep these defaults.
+Error.file = None
+Error.line = None
+Error.column = None
+
+__all__ = ["Error", "Result", "Accelerator", "run", "sweep", "evaluate", "models", "exec", "quantize", "search", "sensitivity"]
 
 
 def _table(rows: List[Dict[str, Any]]):
@@ -102,9 +107,26 @@ def run(
     return Result(json.loads(text))
 
 
+def _joined(values: Iterable[Any]) -> str:
+    return ",".join(_text(v) for v in values)
+
+
+def _hw_list(hw: Any) -> tuple:
+    """Sweep ``hw`` entries: names/paths, or Accelerators (whose overrides must agree, as
+    the CLI applies ``--set`` to every description)."""
+    specs, sets = [], None
+    for h in _list(hw) if not isinstance(hw, Accelerator) else [hw]:
+        spec, s = _spec(h)
+        if sets is not None and s != sets:
+            raise Error("sweep: Accelerators with different overrides; give set= instead")
+        specs.append(spec)
+        sets = s
+    return specs, sets or []
+
+
 def sweep(
-    hw: Union[str, Sequence[str]],
-    model: Union[str, Sequence[str]],
+    hw: Union[str, "Accelerator", Sequence[Union[str, "Accelerator"]], None] = None,
+    model: Union[str, Sequence[str], None] = None,
     wbits: Union[int, Sequence[int], None] = None,
     abits: Union[int, Sequence[int], None] = None,
     set: Optional[Mapping[str, Any]] = None,
@@ -115,26 +137,35 @@ def sweep(
     functional: bool = False,
     objective: Optional[str] = None,
     threads: Optional[int] = None,
+    **options: Any,
 ):
     """``accelsim sweep``: every combination of the lists, one row per design point (and one
     per layer with ``per_layer``), with the CLI's columns. ``set`` maps a description field
     to a value or a list of values (``{"mac.rows": [16, 32, 64]}``). Runs on ``threads``
-    worker threads (default: all cores) with the GIL released."""
-    text = _native.sweep_json(
-        [str(h) for h in _list(hw)],
-        [str(m) for m in _list(model)],
-        [int(w) for w in _list(wbits)],
-        [int(a) for a in _list(abits)],
-        _sets(set, True),
-        list(names),
-        width,
-        resolution,
-        per_layer,
-        functional,
-        objective,
-        threads,
-    )
-    return _table(json.loads(text))
+    worker threads (default: all cores) with the GIL released.
+
+    The sweep's other options are keywords as in :func:`quantize`: ``config="sweep.toml"``
+    (instead of the lists), ``calib=``/``eval=``/``labels=`` (paths or numpy arrays, with
+    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``."""
+    import tempfile
+
+    specs, hw_sets = _hw_list(hw)
+    argv: List[str] = []
+    for flag, values in (("--hw", specs), ("--model", [str(m) for m in _list(model)]), ("--name", list(names)),
+                         ("--wbits", _list(wbits)), ("--abits", _list(abits))):
+        if values:
+            argv += [flag, _joined(values)]
+    for s in hw_sets + _sets(set, True):
+        argv += ["--set", s]
+    if width != 1.0:
+        argv += ["--width", _text(width)]
+    as_rows = options.pop("_rows", False)
+    options = {"resolution": resolution, "per_layer": per_layer, "functional": functional,
+               "objective": objective, "threads": threads, **options}
+    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+        text = _native.sweep_json(argv + _argv(options, tmp))
+    rows = json.loads(text)
+    return rows if as_rows else _table(rows)
 
 
 def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
@@ -149,21 +180,20 @@ def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:
     for key in ("hw", "model"):
         if key not in point:
             raise Error(f"evaluate: the point needs '{key}'")
-    text = _native.sweep_json(
-        [str(point["hw"])],
-        [str(point["model"])],
-        _list(point.get("wbits")),
-        _list(point.get("abits")),
-        _sets(point.get("set"), False),
-        [],
-        point.get("width", 1.0),
-        point.get("resolution"),
-        False,
-        bool(point.get("functional", False)),
-        point.get("objective"),
-        1,
+    sets = {k: [v] if isinstance(v, (list, tuple, range)) else v for k, v in (point.get("set") or {}).items()}
+    rows = sweep(
+        point["hw"] if isinstance(point["hw"], Accelerator) else str(point["hw"]),
+        str(point["model"]),
+        point.get("wbits"),
+        point.get("abits"),
+        sets,
+        width=point.get("width", 1.0),
+        resolution=point.get("resolution"),
+        functional=bool(point.get("functional", False)),
+        objective=point.get("objective"),
+        threads=1,
+        _rows=True,
     )
-    rows = json.loads(text)
     if len(rows) != 1:
         raise Error(f"evaluate: expected one row, got {len(rows)}")
     row = rows[0]
@@ -207,6 +237,35 @@ def _flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+_ARRAYS = ("calib", "eval", "labels")
+
+
+def _argv(options: Mapping[str, Any], tmp: str) -> List[str]:
+    """Keyword options as command-line arguments: ``_`` -> ``-``, ``True`` a flag (``False``
+    and ``None`` left out), lists repeated, numpy arrays for ``calib``/``eval``/``labels``
+    saved as ``.npy`` files in ``tmp``."""
+    argv: List[str] = []
+    for key, value in options.items():
+        if key == "format":
+            raise Error("the report's format is fixed here ('format' is the CLI's option)")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(_flag(key))
+        elif key in _ARRAYS and not isinstance(value, (str, os.PathLike)):
+            import numpy
+
+            path = os.path.join(tmp, f"{key}.npy")
+            numpy.save(path, numpy.asarray(value))
+            argv += [_flag(key), path]
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                argv += [_flag(key), _text(v)]
+        else:
+            argv += [_flag(key), os.fspath(value) if isinstance(value, os.PathLike) else _text(value)]
+    return argv
+
+
 def quantize(model: str, out: Union[str, "os.PathLike[str]"], **options: Any) -> Dict[str, Any]:
     """``accelsim quantize --model MODEL --out OUT [options]``: writes the quantized model
     (``.aqm``, ``.tflite`` or ``.onnx``, from ``out``'s extension) and returns the report of
@@ -219,28 +278,61 @@ def quantize(model: str, out: Union[str, "os.PathLike[str]"], **options: Any) ->
     """
     import tempfile
 
-    argv = ["--model", str(model), "--out", os.fspath(out)]
     with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
-        for key, value in options.items():
-            if key == "format":
-                raise Error("quantize: the report is always JSON here (the 'format' option is the CLI's)")
-            if value is None or value is False:
-                continue
-            if value is True:
-                argv.append(_flag(key))
-            elif key in ("calib", "eval", "labels") and not isinstance(value, (str, os.PathLike)):
-                import numpy
+        argv = ["--model", str(model), "--out", os.fspath(out)] + _argv(options, tmp)
+        return json.loads(_native.quantize_json(argv))
 
-                path = os.path.join(tmp, f"{key}.npy")
-                numpy.save(path, numpy.asarray(value))
-                argv += [_flag(key), path]
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    argv += [_flag(key), _text(v)]
-            else:
-                argv += [_flag(key), os.fspath(value) if isinstance(value, os.PathLike) else _text(value)]
-        text = _native.quantize_json(argv)
-    return json.loads(text)
+
+def _number(v: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(v)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(v, v)
+
+
+def _csv_table(path: str):
+    """A CSV the CLI wrote, as a table (numbers and booleans parsed)."""
+    import csv
+
+    with open(path, newline="") as f:
+        return _table([{k: _number(v) for k, v in r.items()} for r in csv.DictReader(f)])
+
+
+def _csv_command(run, options: Dict[str, Any]):
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+        out = options.pop("out", None)
+        path = os.fspath(out) if out is not None else os.path.join(tmp, "out.csv")
+        run(_argv(options, tmp) + ["--out", path])
+        return _csv_table(path)
+
+
+def search(hw: Union[str, "Accelerator"], model: str, calib: Any, eval: Any, **options: Any):
+    """``accelsim search``: per-layer bit widths searched against the accelerator's cost; the
+    front as a table (the CLI's CSV columns, one row per verified point and layer). Options
+    as in :func:`quantize` (``labels=``, ``wbits=[2, 4, 8]`` is ``--wbits 2,4,8``,
+    ``constraint="top1>=0.97"``, ``export="chosen.aqm"``, ``out="front.csv"`` keeps the CSV).
+    """
+    spec, sets = _spec(hw)
+    for key in ("wbits", "abits", "accumulator_bits"):
+        if isinstance(options.get(key), (list, tuple, range)):
+            options[key] = ",".join(_text(x) for x in options[key])
+    options["set"] = sets + list(_sets(options.pop("set", None), False))
+    options = {"hw": spec, "model": model, "calib": calib, "eval": eval, **options}
+    return _csv_command(_native.search_run, options)
+
+
+def sensitivity(model: str, calib: Any, eval: Any, **options: Any):
+    """``accelsim sensitivity``: each layer's quantization sensitivity at each width, as a
+    table (the CLI's CSV columns). Options as in :func:`quantize` (``bits=[2, 4, 8]``,
+    ``what="activations"``, ``labels=``, ``out="s.csv"`` keeps the CSV)."""
+    if isinstance(options.get("bits"), (list, tuple, range)):
+        options["bits"] = ",".join(_text(x) for x in options["bits"])
+    options = {"model": model, "calib": calib, "eval": eval, **options}
+    return _csv_command(_native.sensitivity_run, options)
 
 
 def models() -> List[Dict[str, Any]]:

@@ -4,7 +4,12 @@
 from typing import Any, List, Optional, Tuple
 
 class Error(Exception):
-    """An accelsim error, carrying the message the CLI prints."""
+    """An accelsim error, carrying the message the CLI prints, and the input file, 1-based
+    line and column it names (None when it names none)."""
+
+    file: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
 
 def run_json(
     hw: str,
@@ -20,21 +25,8 @@ def run_json(
 ) -> str:
     """``accelsim run ... --format json`` (compact), GIL released."""
 
-def sweep_json(
-    hw: List[str],
-    model: List[str],
-    wbits: List[int] = ...,
-    abits: List[int] = ...,
-    sets: List[str] = ...,
-    names: List[str] = ...,
-    width: float = 1.0,
-    resolution: Optional[int] = None,
-    per_layer: bool = False,
-    functional: bool = False,
-    objective: Optional[str] = None,
-    threads: Optional[int] = None,
-) -> str:
-    """``accelsim sweep ... --format json``, GIL released."""
+def sweep_json(argv: List[str]) -> str:
+    """``accelsim sweep ARGV... --format json`` (rows to the returned text), GIL released."""
 
 def models() -> List[Tuple[str, str, int, int]]:
     """(name, title, MACs, parameters) of each built-in network."""
@@ -48,3 +40,9 @@ def exec_batch(model: str, inputs: Any, layout: Optional[str] = None, input_shap
 
 def quantize_json(argv: List[str]) -> str:
     """``accelsim quantize ARGV... --format json``: writes the model, returns the report; GIL released."""
+
+def search_run(argv: List[str]) -> None:
+    """``accelsim search ARGV...`` (the CSV goes to ``--out``); GIL released."""
+
+def sensitivity_run(argv: List[str]) -> None:
+    """``accelsim sensitivity ARGV...`` (the CSV goes to ``--out``); GIL released."""

@@ -19,12 +19,31 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-create_exception!(accelsim, Error, PyException, "An accelsim error (the message the CLI prints).");
+create_exception!(
+    accelsim,
+    Error,
+    PyException,
+    "An accelsim error: the message the CLI prints, and `file`, `line`, `column` of the input file\nit names (None when it names none)."
+);
 
-/// The message of an error with its causes, outermost first, as the CLI prints them.
+/// The message of an error with its causes, outermost first, as the CLI prints them; the
+/// exception's `file`, `line` and `column` attributes name the place in an input file where
+/// the error has one (`None` otherwise).
 fn to_py(e: miette::Report) -> PyErr {
     let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    Error::new_err(msg.join(": "))
+    let place = e.chain().find_map(|c| c.downcast_ref::<accelsim::diag::FileError>());
+    let err = Error::new_err(msg.join(": "));
+    Python::attach(|py| {
+        let v = err.value(py);
+        let file = place.map(|f| f.file.clone());
+        let line = place.map(|f| f.line).filter(|&l| l > 0);
+        let column = place.map(|f| f.column).filter(|&c| c > 0);
+        // Setting attributes on a fresh exception instance cannot fail short of memory.
+        let _ = v.setattr("file", file);
+        let _ = v.setattr("line", line);
+        let _ = v.setattr("column", column);
+    });
+    err
 }
 
 /// `accelsim run ... --format json`, as text.
@@ -84,49 +103,14 @@ impl Write for Shared {
     }
 }
 
-/// `accelsim sweep ... --format json`, as text.
+/// `accelsim sweep` with these command-line arguments (without the command name), its rows
+/// as `--format json` text, whatever `--format` / `--out` say; runs with the GIL released.
 #[pyfunction]
-#[pyo3(signature = (hw, model, wbits=Vec::new(), abits=Vec::new(), sets=Vec::new(), names=Vec::new(),
-    width=1.0, resolution=None, per_layer=false, functional=false, objective=None, threads=None))]
-#[allow(clippy::too_many_arguments)]
-fn sweep_json(
-    py: Python<'_>,
-    hw: Vec<String>,
-    model: Vec<String>,
-    wbits: Vec<i64>,
-    abits: Vec<i64>,
-    sets: Vec<String>,
-    names: Vec<String>,
-    width: f64,
-    resolution: Option<usize>,
-    per_layer: bool,
-    functional: bool,
-    objective: Option<String>,
-    threads: Option<usize>,
-) -> PyResult<String> {
-    let args = SweepArgs {
-        hw,
-        name: names,
-        model,
-        wbits,
-        abits,
-        sets,
-        width,
-        resolution,
-        config: None,
-        per_layer,
-        functional,
-        calib: None,
-        eval: None,
-        labels: None,
-        granularity: None,
-        shard: None,
-        threads,
-        objective,
-        format: SweepFormat::Json,
-        out: None,
-        resume: false,
-    };
+fn sweep_json(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+    let args = SweepArgs { format: SweepFormat::Json, out: None, ..parse::<SweepArgs>("sweep", argv)? };
+    if args.resume {
+        return Err(Error::new_err("resume continues a sweep's --out file; run the CLI for that"));
+    }
     let buf = Shared::default();
     let sink = buf.clone();
     py.detach(move || sweep_to(&args, Box::new(sink))).map_err(to_py)?;
@@ -332,19 +316,39 @@ fn exec_batch<'py>(
     g.outputs.iter().zip(per_output).map(|(&o, outs)| output_array(py, g.tensor(o), outs, layout)).collect()
 }
 
+/// Parses `argv` (without the command name) as the arguments of `accelsim <command>`.
+fn parse<A: clap::Args>(command: &str, argv: Vec<String>) -> PyResult<A> {
+    #[derive(clap::Parser)]
+    struct Command<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    <Command<A> as clap::Parser>::try_parse_from(std::iter::once(format!("accelsim {command}")).chain(argv))
+        .map(|c| c.args)
+        .map_err(|e| Error::new_err(e.render().to_string().trim_end().to_string()))
+}
+
 /// `accelsim quantize` with these command-line arguments (without the command name), its
 /// report as JSON text; runs with the GIL released.
 #[pyfunction]
 fn quantize_json(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
-    #[derive(clap::Parser)]
-    struct Quantize {
-        #[command(flatten)]
-        args: accelsim::cli::quantize::QuantizeArgs,
-    }
-    let q = <Quantize as clap::Parser>::try_parse_from(std::iter::once("accelsim quantize".to_string()).chain(argv))
-        .map_err(|e| Error::new_err(e.render().to_string().trim_end().to_string()))?;
-    let args = accelsim::cli::quantize::QuantizeArgs { format: accelsim::cli::quantize::ReportFormat::Json, ..q.args };
-    py.detach(|| accelsim::cli::quantize::quantize_report(&args)).map_err(to_py)
+    use accelsim::cli::quantize::{quantize_report, QuantizeArgs, ReportFormat};
+    let args = QuantizeArgs { format: ReportFormat::Json, ..parse::<QuantizeArgs>("quantize", argv)? };
+    py.detach(|| quantize_report(&args)).map_err(to_py)
+}
+
+/// `accelsim search` with these arguments (its front CSV goes to their `--out`); GIL released.
+#[pyfunction]
+fn search_run(py: Python<'_>, argv: Vec<String>) -> PyResult<()> {
+    let args = parse::<accelsim::cli::search::SearchArgs>("search", argv)?;
+    py.detach(|| accelsim::cli::search::run(&args)).map_err(to_py)
+}
+
+/// `accelsim sensitivity` with these arguments (its CSV goes to their `--out`); GIL released.
+#[pyfunction]
+fn sensitivity_run(py: Python<'_>, argv: Vec<String>) -> PyResult<()> {
+    let args = parse::<accelsim::cli::sensitivity::SensitivityArgs>("sensitivity", argv)?;
+    py.detach(|| accelsim::cli::sensitivity::run(&args)).map_err(to_py)
 }
 
 /// The built-in networks: (name, title, MACs, parameters), as `accelsim models` lists them.
@@ -378,5 +382,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hw_toml, m)?)?;
     m.add_function(wrap_pyfunction!(exec_batch, m)?)?;
     m.add_function(wrap_pyfunction!(quantize_json, m)?)?;
+    m.add_function(wrap_pyfunction!(search_run, m)?)?;
+    m.add_function(wrap_pyfunction!(sensitivity_run, m)?)?;
     Ok(())
 }

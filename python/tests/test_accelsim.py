@@ -176,3 +176,70 @@ def test_quantize_writes_the_cli_model_and_returns_its_report(tmp_path):
         accelsim.quantize(str(model), tmp_path / "bad.aqm", wbits=1, calib=calib)
     with pytest.raises(accelsim.Error, match="no-such-option"):
         accelsim.quantize(str(model), tmp_path / "bad.aqm", no_such_option=3)
+
+
+def test_errors_name_the_file_line_and_column(tmp_path):
+    bad = tmp_path / "bad.toml"
+    good = accelsim.Accelerator.load("mac8").to_toml().splitlines()
+    # A field of the wrong type on a known line.
+    i = next(k for k, l in enumerate(good) if l.startswith("clock_mhz"))
+    good[i] = 'clock_mhz = "fast"'
+    bad.write_text("\n".join(good) + "\n")
+    with pytest.raises(accelsim.Error) as e:
+        accelsim.run(str(bad), "mnv1")
+    assert "clock_mhz" in str(e.value)
+    assert e.value.file == str(bad)
+    assert e.value.line == i + 1 and e.value.column is not None
+    r = subprocess.run([cli_bin(), "run", "--hw", str(bad), "--model", "mnv1"], capture_output=True, text=True)
+    assert r.returncode != 0
+    # The CLI shows the same line (miette wraps its first line at 80 columns).
+    assert f" {e.value.line} │ clock_mhz" in r.stderr and "clock_mhz" in r.stderr
+    with pytest.raises(accelsim.Error) as e:
+        accelsim.run("mac8", "mnv1", wbits=1)
+    assert e.value.file is None and e.value.line is None
+
+
+def test_search_and_sensitivity_are_the_cli_csvs(tmp_path):
+    np = pytest.importorskip("numpy")
+    model = need(SHARED / "models" / "tiny_float32.tflite")
+    data = need(SHARED / "data" / "tiny_golden_float_inputs.npy")
+    x = np.load(data)
+    sens = rows(accelsim.sensitivity(str(model), x, data, bits=[4, 8], out=tmp_path / "py_sens.csv"))
+    cli("sensitivity", "--model", str(model), "--calib", str(data), "--eval", str(data), "--bits", "4,8",
+        "--out", str(tmp_path / "cli_sens.csv"))
+    assert (tmp_path / "py_sens.csv").read_bytes() == (tmp_path / "cli_sens.csv").read_bytes()
+    assert {(r["layer"], r["bits"]) for r in sens} >= {("op0_conv2d", 4), ("op0_conv2d", 8)}
+    front = rows(accelsim.search(accelsim.Accelerator.load("mac8").with_(mac__rows=16), str(model), x, x,
+                                 wbits=[4, 8], out=tmp_path / "py_front.csv"))
+    cli("search", "--hw", "mac8", "--set", "mac.rows=16", "--model", str(model), "--calib", str(data),
+        "--eval", str(data), "--wbits", "4,8", "--out", str(tmp_path / "cli_front.csv"))
+    assert (tmp_path / "py_front.csv").read_bytes() == (tmp_path / "cli_front.csv").read_bytes()
+    chosen = [r for r in front if r["chosen"] is True]
+    assert len(chosen) == 1 and chosen[0]["energy_pj"] > 0
+    # Without out= the table comes back and no file is left.
+    assert len(rows(accelsim.sensitivity(str(model), x, x, bits=[8]))) == len([r for r in sens if r["bits"] == 8])
+    with pytest.raises(accelsim.Error, match="bits"):
+        accelsim.sensitivity(str(model), x, x, bits=[1])
+
+
+def test_sweep_takes_the_clis_other_options(tmp_path):
+    np = pytest.importorskip("numpy")
+    config = tmp_path / "s.toml"
+    config.write_text('hw = ["mac8"]\nmodel = ["mnv1"]\nwbits = [4, 8]\n')
+    py = rows(accelsim.sweep(config=config))
+    c = json.loads(cli("sweep", "--config", str(config), "--format", "json"))
+    assert py == c and len(c) == 2
+    shard = rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[2, 4, 8], shard="1/3"))
+    assert shard == json.loads(cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "2,4,8", "--shard", "1/3",
+                                   "--format", "json"))
+    model = need(SHARED / "models" / "tiny_float32.tflite")
+    data = need(SHARED / "data" / "tiny_golden_float_inputs.npy")
+    f = rows(accelsim.sweep(hw="mac8", model=str(model), wbits=[4, 8], functional=True, calib=np.load(data),
+                            eval=data, granularity="per-tensor"))
+    c = json.loads(cli("sweep", "--hw", "mac8", "--model", str(model), "--wbits", "4,8", "--functional",
+                       "--calib", str(data), "--eval", str(data), "--granularity", "per-tensor", "--format", "json"))
+    # The rows name their calibration file: here a temporary copy of the array.
+    assert [r.pop("functional_inputs").split(" ")[1] for r in f] == [r.pop("functional_inputs").split(" ")[1] for r in c]
+    assert f == c and all(r["error"] is None for r in f)
+    with pytest.raises(accelsim.Error, match="functional"):
+        accelsim.sweep(hw="mac8", model="mnv1", calib=data)

@@ -9,8 +9,8 @@ mod plot;
 mod progress;
 pub mod quantize;
 pub mod run;
-mod search;
-mod sensitivity;
+pub mod search;
+pub mod sensitivity;
 pub mod sweep;
 pub mod sweep_stream;
 
