@@ -137,6 +137,7 @@ def sweep(
     functional: bool = False,
     objective: Optional[str] = None,
     threads: Optional[int] = None,
+    progress: Any = None,
     **options: Any,
 ):
     """``accelsim sweep``: every combination of the lists, one row per design point (and one
@@ -146,7 +147,11 @@ def sweep(
 
     The sweep's other options are keywords as in :func:`quantize`: ``config="sweep.toml"``
     (instead of the lists), ``calib=``/``eval=``/``labels=`` (paths or numpy arrays, with
-    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``."""
+    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``.
+
+    ``progress`` is a callable ``progress(done, total)`` called after each batch of points
+    (an exception it raises stops the sweep and is raised here), or ``True`` for a bar
+    (tqdm's, which notebooks draw, when tqdm is installed; else a line on stderr)."""
     import tempfile
 
     specs, hw_sets = _hw_list(hw)
@@ -162,10 +167,44 @@ def sweep(
     as_rows = options.pop("_rows", False)
     options = {"resolution": resolution, "per_layer": per_layer, "functional": functional,
                "objective": objective, "threads": threads, **options}
-    with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
-        text = _native.sweep_json(argv + _argv(options, tmp))
+    bar = None
+    if progress is True:
+        progress, bar = _progress_bar()
+    try:
+        with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
+            text = _native.sweep_json(argv + _argv(options, tmp), progress or None)
+    finally:
+        if bar is not None:
+            bar.close()
     rows = json.loads(text)
     return rows if as_rows else _table(rows)
+
+
+def _progress_bar():
+    """A ``(callback, closer)`` pair drawing the sweep's progress: tqdm's bar when tqdm is
+    installed, else a line on stderr rewritten in place."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        import sys
+
+        class _Line:
+            def __call__(self, done: int, total: int) -> None:
+                sys.stderr.write(f"\r{done}/{total} points")
+                sys.stderr.flush()
+
+            def close(self) -> None:
+                sys.stderr.write("\n")
+
+        line = _Line()
+        return line, line
+    t = tqdm(total=None, unit="points")
+
+    def update(done: int, total: int) -> None:
+        t.total = total
+        t.update(done - t.n)
+
+    return update, t
 
 
 def evaluate(point: Mapping[str, Any]) -> Dict[str, Any]:

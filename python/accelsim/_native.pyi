@@ -1,7 +1,7 @@
 """Type stubs of the compiled half of accelsim (python/src/lib.rs). The public API is in
 ``accelsim/__init__.py`` (typed inline); these functions return the CLI's JSON text."""
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 class Error(Exception):
     """An accelsim error, carrying the message the CLI prints, and the input file, 1-based
@@ -25,8 +25,9 @@ def run_json(
 ) -> str:
     """``accelsim run ... --format json`` (compact), GIL released."""
 
-def sweep_json(argv: List[str]) -> str:
-    """``accelsim sweep ARGV... --format json`` (rows to the returned text), GIL released."""
+def sweep_json(argv: List[str], progress: Optional[Callable[[int, int], Any]] = None) -> str:
+    """``accelsim sweep ARGV... --format json`` (rows to the returned text), GIL released;
+    ``progress(done, total)`` after each batch of points (an exception it raises stops the sweep)."""
 
 def models() -> List[Tuple[str, str, int, int]]:
     """(name, title, MACs, parameters) of each built-in network."""

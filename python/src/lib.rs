@@ -5,7 +5,7 @@
 
 use accelsim::cli::exec::{batch_items, layout_for, load, run_batch, Layout};
 use accelsim::cli::run::{run_report, Format, RunArgs};
-use accelsim::cli::sweep::{sweep_to, SweepArgs, SweepFormat};
+use accelsim::cli::sweep::{sweep_with_progress, SweepArgs, SweepFormat};
 use accelsim::import::{builtin, model_file, InputShape, LoadOptions};
 use accelsim::ir::{DataType, Graph, Tensor};
 use accelsim::kernels::io::{input_from_f32, transpose_nchw};
@@ -105,15 +105,33 @@ impl Write for Shared {
 
 /// `accelsim sweep` with these command-line arguments (without the command name), its rows
 /// as `--format json` text, whatever `--format` / `--out` say; runs with the GIL released.
+/// `progress(done, total)` is called after each batch of points; an exception it raises
+/// stops the sweep and is raised here.
 #[pyfunction]
-fn sweep_json(py: Python<'_>, argv: Vec<String>) -> PyResult<String> {
+#[pyo3(signature = (argv, progress=None))]
+fn sweep_json(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<String> {
     let args = SweepArgs { format: SweepFormat::Json, out: None, ..parse::<SweepArgs>("sweep", argv)? };
     if args.resume {
         return Err(Error::new_err("resume continues a sweep's --out file; run the CLI for that"));
     }
     let buf = Shared::default();
     let sink = buf.clone();
-    py.detach(move || sweep_to(&args, Box::new(sink))).map_err(to_py)?;
+    let mut raised: Option<PyErr> = None;
+    let mut report = |done: usize, total: usize| match &progress {
+        None => true,
+        Some(f) => Python::attach(|py| match f.call1(py, (done, total)) {
+            Ok(_) => true,
+            Err(e) => {
+                raised = Some(e);
+                false
+            }
+        }),
+    };
+    let result = py.detach(|| sweep_with_progress(&args, Box::new(sink), &mut report));
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    result.map_err(to_py)?;
     let bytes = buf.0.lock().map_err(|_| Error::new_err("poisoned buffer"))?.clone();
     String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
 }

@@ -243,3 +243,22 @@ def test_sweep_takes_the_clis_other_options(tmp_path):
     assert f == c and all(r["error"] is None for r in f)
     with pytest.raises(accelsim.Error, match="functional"):
         accelsim.sweep(hw="mac8", model="mnv1", calib=data)
+
+
+def test_sweep_reports_progress_and_stops_when_the_callback_raises():
+    seen = []
+    rows_ = rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1,
+                                progress=lambda done, total: seen.append((done, total))))
+    assert len(rows_) == 15
+    assert seen and seen[-1] == (15, 15) and all(t == 15 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        raise Stop(f"{done}/{total}")
+
+    with pytest.raises(Stop):
+        accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1, progress=stop)
+    assert len(rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[4, 8], progress=True))) == 2

@@ -169,6 +169,17 @@ pub fn sweep(a: &SweepArgs) -> Result<()> {
 /// [`sweep`], writing to `stdout` when there is no `--out` (the Python package passes a
 /// buffer here and parses the JSON rows, so its table is the CLI's).
 pub fn sweep_to(a: &SweepArgs, stdout: Box<dyn Write>) -> Result<()> {
+    sweep_with_progress(a, stdout, &mut |_, _| true)
+}
+
+/// [`sweep_to`], calling `progress(points done, points in the run)` after each batch of
+/// points is written (on the calling thread); the sweep stops with an error when it
+/// returns false (the Python package's progress callback raised).
+pub fn sweep_with_progress(
+    a: &SweepArgs,
+    stdout: Box<dyn Write>,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<()> {
     let spec = spec_of(a)?;
     if let Some(f) = &spec.functional {
         crate::sweep::functional::check_label_file(f).map_err(|e| miette!("{e}"))?;
@@ -231,6 +242,10 @@ pub fn sweep_to(a: &SweepArgs, stdout: Box<dyn Write>) -> Result<()> {
             if listed.len() < LISTED_FAILURES {
                 listed.push(failure_line(&spec, r));
             }
+        }
+        if !progress(done, range.end - start) {
+            bar.finish_and_clear();
+            return Err(miette!("the sweep was stopped after {done} of {} points", range.end - start));
         }
     }
     written(rows.finish())?;
