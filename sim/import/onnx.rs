@@ -63,8 +63,8 @@ use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp, MatMul, Op, Padding,
-    Pool, PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind,
-    WeightSource,
+    Pool, PoolKind, Reduce, ReduceKind, Resize, ResizeKind, Softmax, Tensor, TensorData, TensorId, TensorKind,
+    TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{OpFamily, WeightLayout};
 
@@ -302,6 +302,7 @@ const KNOWN_OPS: &[&str] = &[
     "Split",
     "DepthToSpace",
     "SpaceToDepth",
+    "Resize",
 ];
 
 /// Records an unsupported error's items (and `names`, the values it would have defined,
@@ -859,6 +860,60 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// A Resize of the rank-4 activation `x` (NCHW, or NHWC as tf2onnx leaves it) over H and
+    /// W only, with constant `scales` or `sizes`, as the IR's resize (TensorFlow's
+    /// conventions): linear with `half_pixel` (PyTorch's `pytorch_half_pixel` too, the same
+    /// for outputs longer than 1), `align_corners` or `asymmetric`; nearest with
+    /// `asymmetric` + `floor` (PyTorch's), `half_pixel` or `align_corners` +
+    /// `round_prefer_ceil` (TensorFlow's rounding). Other modes are named as unsupported.
+    fn resize(&self, n: &pb::NodeProto, index: usize, x: TensorId, l: Layout) -> Res<Resize> {
+        let s = self.onnx_shape(x, l);
+        let [_, _, _, _] = s[..] else {
+            return Err(self.unsupported(n, index, &format!("a rank-{} input (rank 4 only)", s.len())));
+        };
+        // Opset 10: (X, scales); 11 and later: (X, roi, scales, sizes).
+        let (scales, sizes) = if n.input.len() == 2 {
+            (self.cst(n, index, 1)?, None)
+        } else {
+            (self.cst(n, index, 2)?, self.cst(n, index, 3)?)
+        };
+        let out: Vec<usize> = match (sizes.filter(|c| !c.i.is_empty()), scales.filter(|c| !c.f.is_empty())) {
+            (Some(c), _) if c.i.len() == 4 && c.i.iter().all(|&d| d > 0) => c.i.iter().map(|&d| d as usize).collect(),
+            (None, Some(c)) if c.f.len() == 4 && c.f.iter().all(|&f| f > 0.0 && f.is_finite()) => {
+                s.iter().zip(&c.f).map(|(&d, &f)| (d as f64 * f as f64).floor() as usize).collect()
+            }
+            _ => return Err(self.unsupported(n, index, "scales or sizes that are not 4 positive constants")),
+        };
+        // The spatial axes in the ONNX order: H, W of NCHW, or of an NHWC tensor.
+        let (h, w, kept) = if l == Layout::Nchw { (2, 3, [0, 1]) } else { (1, 2, [0, 3]) };
+        if kept.iter().any(|&a| out[a] != s[a]) || out[h] == 0 || out[w] == 0 {
+            return Err(self.unsupported(n, index, &format!("a resize of {s:?} to {out:?} (H and W only)")));
+        }
+        let mode = attr_s(n, "mode");
+        let ctm = attr_s(n, "coordinate_transformation_mode");
+        let ctm = if ctm.is_empty() { "half_pixel".to_string() } else { ctm };
+        let nearest = attr_s(n, "nearest_mode");
+        let nearest = if nearest.is_empty() { "round_prefer_floor".to_string() } else { nearest };
+        let longer = out[h] > 1 && out[w] > 1;
+        let (kind, align_corners, half_pixel_centers) = match (mode.as_str(), ctm.as_str(), nearest.as_str()) {
+            ("linear", "half_pixel", _) => (ResizeKind::Bilinear, false, true),
+            ("linear", "pytorch_half_pixel", _) if longer => (ResizeKind::Bilinear, false, true),
+            ("linear", "align_corners", _) => (ResizeKind::Bilinear, true, false),
+            ("linear", "asymmetric", _) => (ResizeKind::Bilinear, false, false),
+            ("" | "nearest", "asymmetric", "floor") => (ResizeKind::Nearest, false, false),
+            ("" | "nearest", "half_pixel", "round_prefer_ceil") => (ResizeKind::Nearest, false, true),
+            ("" | "nearest", "align_corners", "round_prefer_ceil") => (ResizeKind::Nearest, true, false),
+            (m, c, r) => {
+                return Err(self.unsupported(
+                    n,
+                    index,
+                    &format!("mode '{m}' with coordinate_transformation_mode '{c}' and nearest_mode '{r}'"),
+                ))
+            }
+        };
+        Ok(Resize { kind, size: [out[h], out[w]], align_corners, half_pixel_centers })
+    }
+
     fn need_nchw(&self, n: &pb::NodeProto, index: usize, l: Layout) -> Res<()> {
         if l != Layout::Nchw {
             return Err(self.unsupported(n, index, "expects a rank-4 NCHW activation"));
@@ -1275,6 +1330,11 @@ impl<'a> Importer<'a> {
                 }
                 let op = Op::Layout(LayoutOp::Split { axis, sizes });
                 self.add_layer_outputs(&name, op, vec![x], &outs, l)?;
+            }
+            "Resize" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let op = self.resize(n, index, x, l)?;
+                self.add_layer(&name, Op::Resize(op), vec![x], &out, l)?;
             }
             "DepthToSpace" | "SpaceToDepth" => {
                 let (x, l) = self.act(n, index, 0)?;
@@ -2017,6 +2077,20 @@ mod tests {
                 "node 0 (DepthToSpace): 8 channels for blocksize 3",
             ),
             (&s, node("SpaceToDepth", &["x"], &["y"], vec![]), vec![], vec!["y"], "node 0 (SpaceToDepth): blocksize 0"),
+            (
+                &s,
+                node("Resize", &["x", "", "sc"], &["y"], vec![str_attr("mode", "cubic")]),
+                vec![floats("sc", &[4], &[1.0, 1.0, 2.0, 2.0])],
+                vec!["y"],
+                "operator Resize at node index 0 ('bad'): mode 'cubic' with coordinate_transformation_mode 'half_pixel' and nearest_mode 'round_prefer_floor'",
+            ),
+            (
+                &s,
+                node("Resize", &["x", "", "", "sz"], &["y"], vec![str_attr("mode", "linear")]),
+                vec![int64s("sz", &[4], &[1, 16, 12, 8])],
+                vec!["y"],
+                "operator Resize at node index 0 ('bad'): a resize of [1, 8, 6, 4] to [1, 16, 12, 8] (H and W only)",
+            ),
             (
                 &[2, 8, 6],
                 node("DepthToSpace", &["x"], &["y"], vec![int_attr("blocksize", 2)]),

@@ -233,6 +233,17 @@ impl Importer<'_> {
                     continue;
                 }
             }
+            // UNPACK has one output per index: one layer each.
+            if bop == fb::BuiltinOperator::Unpack {
+                match self.unpack(&g, index, &inputs, &outputs, opts) {
+                    Ok(layers) => g.layers.extend(layers),
+                    Err(LayerErr::Unsupported(detail)) => {
+                        unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
+                    }
+                    Err(LayerErr::Other(e)) => return Err(e),
+                }
+                continue;
+            }
             match self.layer(&mut g, index, bop, &inputs, &outputs, opts) {
                 Ok(layer) => g.layers.push(layer),
                 Err(LayerErr::Unsupported(detail)) => {
@@ -375,6 +386,54 @@ impl Importer<'_> {
         }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
         Ok(Ok(Tensor { name, shape, dtype, quant, kind, data }))
+    }
+
+    /// UNPACK (`tf.unstack`, what Keras' unrolled GRU and LSTM read their time steps
+    /// with): output `i` is index `i` along `axis` with the axis removed, a
+    /// [`Layout::Slice`] of one index that drops it (one layer per output).
+    fn unpack(
+        &self,
+        g: &Graph,
+        index: usize,
+        inputs: &[Option<TensorId>],
+        outputs: &[TensorId],
+        opts: Option<fb::BuiltinOptionsRef<'_>>,
+    ) -> Result<Vec<Layer>, LayerErr> {
+        let c = |e: planus::Error| LayerErr::Other(self.corrupt(e));
+        let inv = |m: String| LayerErr::Other(self.invalid(format!("operator {index} (UNPACK): {m}")));
+        let Some(&Some(x)) = inputs.first() else { return Err(inv("missing input 0".into())) };
+        let axis = match opts {
+            Some(fb::BuiltinOptionsRef::UnpackOptions(o)) => o.axis().map_err(c)?,
+            _ => 0,
+        };
+        let shape = &g.tensor(x).shape;
+        let rank = shape.len() as i64;
+        let a = if axis < 0 { i64::from(axis) + rank } else { i64::from(axis) };
+        if a < 0 || a >= rank {
+            return Err(inv(format!("axis {axis} out of range for rank {rank}")));
+        }
+        let a = a as usize;
+        if outputs.len() != shape[a] {
+            return Err(inv(format!("{} outputs for axis {a} of size {} of input {shape:?}", outputs.len(), shape[a])));
+        }
+        Ok(outputs
+            .iter()
+            .enumerate()
+            .map(|(i, &o)| {
+                let mut begin = vec![0; shape.len()];
+                begin[a] = i;
+                let mut size = shape.clone();
+                size[a] = 1;
+                let stride = vec![1; shape.len()];
+                Layer {
+                    name: format!("op{index}_unpack_{i}"),
+                    op: Op::Layout(Layout::Slice { begin, size, stride, drop: vec![a] }),
+                    inputs: vec![x],
+                    outputs: vec![o],
+                    activation: Activation::None,
+                }
+            })
+            .collect())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,244 @@
+//! The real-model corpus (`tests/corpus/`, made by `scripts/make_corpus.py`, issue 13): small
+//! MobileNet-v3, EfficientNet-lite, BlazeFace, U-Net, keyword-spotting CRNN and YOLO-style
+//! models exported by the TFLite converter (float32, fp16 weights, int8, 16x8), tf2onnx and
+//! `torch.onnx.export` (float, and int8 QDQ by onnxruntime's `quantize_static`), with LiteRT
+//! reference-kernel and onnxruntime goldens. Every model that works is imported and costed by
+//! `accelsim run` (a row with cycles for every layer) and executed by `accelsim exec` on the
+//! golden inputs within its tolerance; `docs/corpus.md` lists the rest and why.
+
+mod common;
+
+use common::accelsim;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+/// How close `accelsim exec` must come to the golden.
+#[derive(Clone, Copy, Debug)]
+enum Tol {
+    /// Integer outputs at most this many LSBs apart (0: bit-exact).
+    Lsb(i64),
+    /// Float outputs within this error relative to the output's largest magnitude.
+    Rel(f32),
+}
+
+/// The models that work, with their tolerance (the measured difference in `docs/corpus.md`).
+const WORKS: &[(&str, Tol)] = &[
+    ("blazeface_float32", Tol::Rel(1e-6)),
+    ("blazeface_fp16", Tol::Rel(1e-6)),
+    ("blazeface_int8", Tol::Lsb(0)),
+    ("efficientnet_lite_16x8", Tol::Rel(1e-6)),
+    ("efficientnet_lite_float32", Tol::Rel(1e-6)),
+    ("efficientnet_lite_fp16", Tol::Rel(1e-6)),
+    ("efficientnet_lite_int8", Tol::Lsb(0)),
+    ("efficientnet_lite_keras_onnx", Tol::Rel(1e-5)),
+    ("efficientnet_lite_torch_onnx", Tol::Rel(1e-5)),
+    ("efficientnet_lite_torch_qdq", Tol::Rel(0.03)),
+    ("kws_gru_16x8", Tol::Rel(1e-6)),
+    ("kws_gru_float32", Tol::Rel(1e-6)),
+    ("kws_gru_fp16", Tol::Rel(1e-6)),
+    ("kws_gru_int8", Tol::Lsb(0)),
+    ("kws_lstm_16x8", Tol::Rel(1e-6)),
+    ("kws_lstm_float32", Tol::Rel(1e-6)),
+    ("kws_lstm_fp16", Tol::Rel(1e-6)),
+    ("kws_lstm_int8", Tol::Lsb(0)),
+    ("mobilenet_v3_float32", Tol::Rel(1e-6)),
+    ("mobilenet_v3_fp16", Tol::Rel(1e-6)),
+    ("mobilenet_v3_int8", Tol::Lsb(0)),
+    ("mobilenet_v3_keras_onnx", Tol::Rel(1e-5)),
+    ("mobilenet_v3_torch_onnx", Tol::Rel(1e-5)),
+    ("mobilenet_v3_torch_onnx_dynamo", Tol::Rel(1e-5)),
+    ("mobilenet_v3_torch_qdq", Tol::Rel(0.08)),
+    ("unet_16x8", Tol::Rel(1e-6)),
+    ("unet_float32", Tol::Rel(1e-6)),
+    ("unet_fp16", Tol::Rel(1e-6)),
+    ("unet_int8", Tol::Lsb(0)),
+    ("unet_torch_onnx", Tol::Rel(1e-5)),
+    ("unet_torch_qdq", Tol::Rel(0.025)),
+];
+
+/// The models that do not, with the blocker (`docs/corpus.md`). Not asserted to fail: a fix
+/// elsewhere moves a model to `WORKS` when someone notices.
+const BLOCKED: &[(&str, &str)] = &[
+    (
+        "blazeface_float32_dynbatch",
+        "TFLite SHAPE, PACK: the batch arithmetic of Keras dynamic-batch Reshapes is not folded",
+    ),
+    ("blazeface_keras_onnx", "ONNX Neg (tf2onnx writes PReLU as Relu(x) - alpha * Relu(-x))"),
+    ("blazeface_torch_onnx", "ONNX PRelu"),
+    ("blazeface_torch_qdq", "ONNX PRelu"),
+    (
+        "kws_gru_keras_onnx",
+        "ONNX Reshape of the NHWC input [1, 49, 10, 1], read as NCHW (its first reader is not a Transpose)",
+    ),
+    ("kws_gru_torch_onnx", "ONNX Reshape flattening an NCHW [1, 25, 16, 5] (after a permute); ONNX GRU"),
+    ("kws_gru_torch_qdq", "ONNX Reshape flattening an NCHW [1, 25, 16, 5] (after a permute); ONNX GRU"),
+    (
+        "kws_lstm_keras_onnx",
+        "ONNX Reshape of the NHWC input [1, 49, 10, 1], read as NCHW (its first reader is not a Transpose)",
+    ),
+    ("kws_lstm_torch_onnx", "ONNX Reshape flattening an NCHW [1, 25, 16, 5] (after a permute); ONNX LSTM"),
+    ("kws_lstm_torch_qdq", "ONNX Reshape flattening an NCHW [1, 25, 16, 5] (after a permute); ONNX LSTM"),
+    ("unet_keras_onnx", "ONNX Reshape to rank 4 ([1, 64, 64, 1], tf2onnx after the last conv)"),
+    ("yolo_float32", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE"),
+    ("yolo_fp16", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE"),
+    ("yolo_int8", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE (float, between DEQUANTIZE and QUANTIZE)"),
+    ("yolo_keras_onnx", "ONNX Slice of activations, Tile, Unsqueeze of an NCHW tensor"),
+    ("yolo_torch_onnx", "ONNX Reshape of an NCHW [1, 24, 8, 8] head to 5-D (view(b, 3, 8, h, w))"),
+    ("yolo_torch_qdq", "ONNX Reshape of an NCHW [1, 24, 8, 8] head to 5-D (view(b, 3, 8, h, w))"),
+];
+
+fn manifest() -> Value {
+    let text = std::fs::read_to_string(dir().join("manifest.json")).expect("tests/corpus/manifest.json");
+    serde_json::from_str(&text).expect("manifest.json parses")
+}
+
+/// An `.npy` file: its dtype descriptor, shape and raw little-endian data.
+struct Npy {
+    descr: String,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+fn read_npy(path: &Path) -> Npy {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&b[..6], b"\x93NUMPY", "{}: not an npy file", path.display());
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
+    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr").to_string();
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("shape")
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse().expect("dim"))
+        .collect();
+    Npy { descr, shape, data: b[start + hlen..].to_vec() }
+}
+
+/// One sample's bytes of a `[S, ...]` array.
+fn sample(a: &Npy, s: usize) -> &[u8] {
+    let n = a.data.len() / a.shape[0];
+    &a.data[s * n..(s + 1) * n]
+}
+
+/// The largest difference of `got` from `want` (raw bytes of dtype `descr`): in LSBs for
+/// integers, relative to `want`'s largest magnitude for floats.
+fn difference(descr: &str, got: &[u8], want: &[u8]) -> f64 {
+    let ints = |w: usize, f: fn(&[u8]) -> i64| {
+        got.chunks_exact(w).zip(want.chunks_exact(w)).map(|(g, w)| (f(g) - f(w)).abs()).max().unwrap_or(0) as f64
+    };
+    match descr {
+        "|i1" => ints(1, |b| b[0] as i8 as i64),
+        "|u1" => ints(1, |b| b[0] as i64),
+        "<i2" => ints(2, |b| i16::from_le_bytes([b[0], b[1]]) as i64),
+        "<i4" => ints(4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64),
+        "<f4" => {
+            let f = |v: &[u8]| -> Vec<f32> {
+                v.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            };
+            let (g, w) = (f(got), f(want));
+            let scale = w.iter().fold(1e-30f32, |m, v| m.max(v.abs()));
+            g.iter().zip(&w).map(|(a, b)| ((a - b).abs() / scale) as f64).fold(0.0, |m, d| {
+                if d.is_nan() {
+                    f64::INFINITY
+                } else {
+                    m.max(d)
+                }
+            })
+        }
+        other => panic!("unsupported npy dtype {other}"),
+    }
+}
+
+/// Runs `accelsim run` and `accelsim exec` on one model; `Err` says what failed.
+fn check(stem: &str, m: &Value, tol: Tol) -> Result<f64, String> {
+    let model = dir().join(m["file"].as_str().expect("file"));
+    let model = model.to_str().expect("utf-8 path");
+    let (ok, out, err) = accelsim(&["run", "--hw", "mac8", "--model", model, "--format", "json"]);
+    if !ok {
+        return Err(format!("run: {err}"));
+    }
+    let doc: Value = serde_json::from_str(&out).map_err(|e| format!("run JSON: {e}"))?;
+    let layers = doc["layers"].as_array().ok_or("run: no layers")?;
+    if layers.is_empty() || layers.iter().any(|l| !l["cycles"].is_u64()) {
+        return Err("run: a layer without cycles".into());
+    }
+    let files = m["input_files"].as_array().expect("input_files");
+    let [input] = &files[..] else { return Err(format!("{} inputs", files.len())) };
+    let x = read_npy(&dir().join(input.as_str().expect("input file")));
+    let outs: Vec<Npy> = (0..m["outputs"].as_array().expect("outputs").len())
+        .map(|k| read_npy(&dir().join(format!("{stem}.out{k}.npy"))))
+        .collect();
+    let onnx_rank4 = m["format"] == "onnx" && x.shape.len() == 4;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (fin, fout) = (tmp.path().join("in.bin"), tmp.path().join("out.bin"));
+    let mut worst = 0f64;
+    for s in 0..x.shape[0] {
+        std::fs::write(&fin, sample(&x, s)).map_err(|e| e.to_string())?;
+        let mut args =
+            vec!["exec", "--model", model, "--input", fin.to_str().unwrap(), "--output", fout.to_str().unwrap()];
+        if onnx_rank4 {
+            // The file's layout: tf2onnx keeps Keras' NHWC input, PyTorch's is NCHW.
+            args.extend(["--layout", if m["source"] == "keras" { "nhwc" } else { "nchw" }]);
+        }
+        let (ok, _, err) = accelsim(&args);
+        if !ok {
+            return Err(format!("exec: {err}"));
+        }
+        let got = std::fs::read(&fout).map_err(|e| e.to_string())?;
+        let mut at = 0;
+        for (k, o) in outs.iter().enumerate() {
+            let want = sample(o, s);
+            let g = got.get(at..at + want.len()).ok_or(format!("exec: output {k} missing"))?;
+            at += want.len();
+            let d = difference(&o.descr, g, want);
+            let within = match tol {
+                Tol::Lsb(n) => d <= n as f64,
+                Tol::Rel(r) => d <= r as f64,
+            };
+            if !within {
+                return Err(format!("sample {s} output {k}: differs by {d} (allowed {tol:?})"));
+            }
+            worst = worst.max(d);
+        }
+        if at != got.len() {
+            return Err(format!("exec wrote {} bytes, the goldens hold {at}", got.len()));
+        }
+    }
+    Ok(worst)
+}
+
+#[test]
+fn every_corpus_model_is_listed_once() {
+    let m = manifest();
+    let models = m["models"].as_object().expect("models");
+    assert!(models.len() >= 20, "only {} corpus models", models.len());
+    for stem in models.keys() {
+        let n = WORKS.iter().filter(|(s, _)| s == stem).count() + BLOCKED.iter().filter(|(s, _)| s == stem).count();
+        assert_eq!(n, 1, "{stem} is listed {n} times in WORKS and BLOCKED (tests/corpus.rs)");
+    }
+    for stem in WORKS.iter().map(|(s, _)| s).chain(BLOCKED.iter().map(|(s, _)| s)) {
+        assert!(models.contains_key(*stem), "{stem} is not in tests/corpus/manifest.json");
+    }
+}
+
+#[test]
+fn working_corpus_models_run_and_match_their_goldens() {
+    let m = manifest();
+    let failures: Vec<String> = WORKS
+        .iter()
+        .filter_map(|&(stem, tol)| check(stem, &m["models"][stem], tol).err().map(|e| format!("{stem}: {e}")))
+        .collect();
+    assert!(failures.is_empty(), "{} of {} corpus models fail:\n{}", failures.len(), WORKS.len(), failures.join("\n"));
+}
