@@ -77,19 +77,19 @@ pub enum RunError {
 /// Costs every layer of `g` (whose tensor widths are already assigned) on `hw`, each
 /// layer scheduled for the least latency.
 pub fn run(g: &Graph, hw: &HwDesc) -> Result<RunReport, RunError> {
-    run_inner(g, hw, Sched { objective: Objective::default(), memo: None })
+    run_inner(g, hw, Objective::default(), None)
 }
 
 /// [`run`] with each layer scheduled for `objective`.
 pub fn run_for(g: &Graph, hw: &HwDesc, objective: Objective) -> Result<RunReport, RunError> {
-    run_inner(g, hw, Sched { objective, memo: None })
+    run_inner(g, hw, objective, None)
 }
 
 /// [`run_for`], reusing the schedules of `memo` (a sweep's points share them when their
 /// descriptions are equal, e.g. points that differ only in the network's other layers or in
 /// functional options). The report is identical to [`run_for`]'s.
 pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingMemo) -> Result<RunReport, RunError> {
-    run_inner(g, hw, Sched { objective, memo: Some(memo.table(hw, objective)) })
+    run_inner(g, hw, objective, Some(memo))
 }
 
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
@@ -104,7 +104,12 @@ struct Sched<'m> {
     memo: Option<MemoView<'m>>,
 }
 
-fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunError> {
+fn run_inner(
+    g: &Graph,
+    hw: &HwDesc,
+    objective: Objective,
+    memo: Option<&mut TilingMemo>,
+) -> Result<RunReport, RunError> {
     let mut notes = hw.notes.clone();
     notes.extend(hw.throttle_notes());
     notes.extend(g.notes.iter().cloned());
@@ -119,6 +124,14 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
         }
         _ => None,
     };
+    // The other mapping's schedules are memoized too, in tables of their own description.
+    let (mut sched, mut other_memo) = match memo {
+        Some(m) => {
+            let (own, alt) = m.views(hw, other.as_ref().map(|(h, _, _)| h), objective);
+            (Sched { objective, memo: Some(own) }, alt)
+        }
+        None => (Sched { objective, memo: None }, None),
+    };
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         check_counts(g, l)?;
@@ -131,7 +144,7 @@ fn run_inner(g: &Graph, hw: &HwDesc, mut sched: Sched) -> Result<RunReport, RunE
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
-            let other_sched = Sched { objective: sched.objective, memo: None };
+            let other_sched = Sched { objective, memo: other_memo.as_mut().map(MemoView::reborrow) };
             let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }

@@ -377,8 +377,10 @@ fn spatial_chain(oh: u64, ow: u64) -> impl Iterator<Item = (u64, u64)> {
 /// every candidate's timeline (bandwidth, clock, a faster array) improves the choice too.
 ///
 /// The search skips an (output, input channel) tile, or a candidate, whose lower bound
-/// ([`Evaluate::bound`]) does not beat the best so far; skipping cannot change the result
-/// (a property test compares it with the unpruned search).
+/// ([`Evaluate::bound`]) does not beat the best so far, and stops a chain of output-channel
+/// or input-channel tiles when a bound over the rest of it does not; skipping cannot change
+/// the result (property tests compare it with the unpruned search, with a traffic-only
+/// evaluator and with the pipeline's).
 pub fn schedule_conv(
     hw: &HwDesc,
     w: &ConvWork,
@@ -469,9 +471,22 @@ fn search_conv(
         .filter(|t| cap.fits(need_of(t.tile.k, t.tile.c, t.tile.rows, t.tile.cols)))
         .map(|t| (ev.score(t), t.clone()));
     let k_units = if grouped { w.groups } else { w.k };
+    // The most input-channel tiles of any pair (one channel per tile, when split).
+    let n_c_max = if grouped || whole_c { 1 } else { w.c.max(1) };
     for tku in candidates(k_units) {
         let tk = if grouped { tku * w.kg() } else { tku };
         let n_k = w.k.div_ceil(tk);
+        // The most (output, input channel) tiles of this pair and of every later one: the
+        // output-channel chain ends at one unit per tile.
+        let per_max = w.k.div_ceil(if grouped { w.kg().max(1) } else { 1 }).saturating_mul(n_c_max).max(1);
+        if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
+            // Every later candidate has at least `n_k` tiles, reads at least one input pass
+            // and the weights, and loads per tile at least what the pair bound below gives
+            // the pair with the most tiles: when even that loses, so does the rest.
+            if objective.better(bs, &ev.bound(&chain_bound(lb_in, weights_total, window_in, n_k, per_max, plane))) {
+                break;
+            }
+        }
         for tc in c_candidates(w, grouped, !whole_c, tku) {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
             let need = |rows: u64, tw: u64| need_of(tk, tc, rows, tw);
@@ -479,6 +494,16 @@ fn search_conv(
                 continue; // the smallest spatial tile of this pair does not fit: none does
             }
             let per = n_k.saturating_mul(n_c);
+            if let (true, false, Some((bs, _)), Some(lb_in)) = (prune, grouped, &best, lb_in) {
+                // The rest of the input-channel chain has at least `per` tiles and reads at
+                // least what this pair does with one spatial tile (the read count grows with
+                // the channel tiles): when even that loses, so does every later pair of `tk`.
+                let read = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(1);
+                let rest = chain_bound(read, 0, window_in, per, n_k.saturating_mul(n_c_max), plane);
+                if objective.better(bs, &ev.bound(&rest)) {
+                    break;
+                }
+            }
             if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
                 let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(1);
                 let b = TilingBound {
@@ -746,6 +771,17 @@ pub fn schedule_front<E: Evaluate>(
 /// [`FRONT_AFTER`] times on such descriptions), so the later points only re-simulate the front.
 #[derive(Debug, Default)]
 pub struct TilingMemo {
+    /// The tables of the descriptions the points run on.
+    own: MemoTables,
+    /// The tables of the alternative descriptions a run also costs some layers on (NVDLA's
+    /// other grouped-convolution mapping, [`TilingMemo::views`]): apart, so the two
+    /// descriptions of one point do not evict each other's last-description entry.
+    alt: Option<Box<MemoTables>>,
+}
+
+/// The tables of a [`TilingMemo`].
+#[derive(Debug, Default)]
+struct MemoTables {
     /// Schedules by description (the id of its [`channel_free`] form, and the channel's
     /// speed and clock) and objective.
     tables: HashMap<(u64, [u64; 4], Objective), (u64, TilingTable)>,
@@ -884,6 +920,25 @@ impl TilingMemo {
     /// The view of `hw` and `objective` (its table created empty on first use; the least
     /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
+        self.own.view(hw, objective)
+    }
+
+    /// The views of `hw` and of `alt`, an alternative description the same run also costs
+    /// some layers on, both for `objective`.
+    pub fn views(
+        &mut self,
+        hw: &HwDesc,
+        alt: Option<&HwDesc>,
+        objective: Objective,
+    ) -> (MemoView<'_>, Option<MemoView<'_>>) {
+        let alt = alt.map(|a| self.alt.get_or_insert_with(Default::default).view(a, objective));
+        (self.own.view(hw, objective), alt)
+    }
+}
+
+impl MemoTables {
+    /// [`TilingMemo::table`].
+    fn view(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         // Every field of the description can change an evaluation: key on all of them
         // (formatted, then numbered: the format is most of the cost of a memo hit).
         self.uses += 1;
@@ -1026,6 +1081,20 @@ impl PairBound {
             .map(|(i, wr)| lb.saturating_mul(i).saturating_add(w.saturating_mul(wr)))
             .min()
             .unwrap_or(0)
+    }
+}
+
+/// The bound of a chain of (output, input channel) pairs of [`search_conv`] whose
+/// candidates read at least `read + weights` bits (saturating, as the search adds them) in
+/// at least `tiles_min` tiles, where no pair has more than `per_max` (output, input channel)
+/// tiles: each pair's own bound loads `window_in / per` bits per tile, at least
+/// `window_in / per_max`, and no candidate has more than `per_max * plane` tiles.
+fn chain_bound(read: u64, weights: u64, window_in: u64, tiles_min: u64, per_max: u64, plane: u64) -> TilingBound {
+    TilingBound {
+        read_bits: read.saturating_add(weights),
+        load_bits_per_tile: window_in as f64 / per_max as f64,
+        tiles_min,
+        tiles_max: per_max.saturating_mul(plane),
     }
 }
 
@@ -1347,6 +1416,42 @@ mod tests {
                 if let Ok(seed) = least_traffic(other, &w, wd) {
                     prop_assert_eq!(&search_conv(&hw, &w, wd, &DramOnly, Objective::Latency, true, Some(&seed)), &exhaustive);
                 }
+            }
+        }
+
+        /// With the pipeline's evaluator (simulated timeline, energy) at random channel
+        /// speeds, the pruned search (pair, spatial and chain bounds), seeded or not, returns
+        /// what scoring every candidate returns, for every objective.
+        #[test]
+        fn pruned_timeline_search_equals_exhaustive(
+            w in arb_conv(), hw in arb_hw(), other in arb_hw(), wd in arb_widths(), o in 0usize..3,
+            gbps in 0.05f64..200.0, latency_ns in 0.0f64..2000.0,
+        ) {
+            use crate::cost::CoreActions;
+            use crate::schedule::{LayerEval, LayerWork};
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            let mut hw = hw;
+            hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+            hw.dram.latency_ns = latency_ns;
+            let mode = hw.mode_for(wd.weight.max(4), wd.input.max(4)).or_else(|| hw.precisions.last());
+            let mode = mode.expect("a preset has a compute mode");
+            let f = hw.family.conv_compute(mode, &w);
+            let work = LayerWork {
+                wd,
+                reads: f.buffer,
+                pe_local_reads: f.pe_local,
+                out_elems: w.pixels().saturating_mul(w.k),
+                psum_passes: f.psum_passes,
+                compute: f.cycles.get(),
+                core: CoreActions { macs: w.macs().get(), vector_ops: 0, vector_bits: wd.input },
+                extra_read: Bits::ZERO,
+                fused_out: None,
+            };
+            let ev = LayerEval::new(&hw, Some(mode), work);
+            let exhaustive = search_conv(&hw, &w, wd, &ev, objective, false, None);
+            prop_assert_eq!(&search_conv(&hw, &w, wd, &ev, objective, true, None), &exhaustive);
+            if let Ok(seed) = least_traffic(&other, &w, wd) {
+                prop_assert_eq!(&search_conv(&hw, &w, wd, &ev, objective, true, Some(&seed)), &exhaustive);
             }
         }
 
