@@ -34,6 +34,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("model/zero_dim_input.toml", "input.shape must be NHWC with 4 non-zero dims", false),
     ("model/huge_dims.toml", "layer 'big': too large to cost", false),
     ("model/huge_filters.toml", "layer 'wide': too large to cost", false),
+    ("model/zero_grouped_filters.toml", "tensor 'c1/weights' of shape [0, 5, 5, 1] has no elements", false),
     ("model/huge_multiplier.toml", "multiplier = 9223372036854775807 overflows", true),
     ("model/huge_pad.toml", "overflows", true),
     ("model/missing_layers.toml", "missing field `layer`", false),

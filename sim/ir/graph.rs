@@ -369,6 +369,16 @@ impl Graph {
         }
         self.check_states()?;
         for l in &self.layers {
+            // A layer of no elements (a conv of 0 filters) has no cost, schedule or values.
+            let empty = l
+                .inputs
+                .iter()
+                .chain(&l.outputs)
+                .map(|&t| self.tensor(t))
+                .find(|t| matches!(t.kind, TensorKind::Activation | TensorKind::Weight) && t.shape.contains(&0));
+            if let Some(t) = empty {
+                return Err(self.inconsistent(l, format!("tensor '{}' of shape {:?} has no elements", t.name, t.shape)));
+            }
             let shapes = self.infer_layer(l)?;
             for (&o, shape) in l.outputs.iter().zip(&shapes) {
                 let out = self.tensor(o);
@@ -529,6 +539,14 @@ mod tests {
 
     fn act(g: &mut Graph, name: &str, shape: Vec<usize>) -> TensorId {
         g.add_tensor(Tensor::float(name, shape, TensorKind::Activation))
+    }
+
+    #[test]
+    fn layers_of_no_elements_are_refused() {
+        // A grouped conv of 0 filters (a model file's `filters = 0, groups = 2`).
+        let g = conv_graph(2, 0, vec![0, 3, 3, 2]);
+        let e = g.validate().unwrap_err().to_string();
+        assert!(e.contains("has no elements"), "{e}");
     }
 
     fn conv_graph(groups: usize, cout: usize, wshape: Vec<usize>) -> Graph {

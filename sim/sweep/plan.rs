@@ -233,8 +233,8 @@ impl SweepSpec {
             hw: raw.hw,
             hw_names: raw.name,
             models: raw.model,
-            wbits: widths("wbits", &raw.wbits)?,
-            abits: widths("abits", &raw.abits)?,
+            wbits: widths(&format!("{file}: wbits"), &raw.wbits)?,
+            abits: widths(&format!("{file}: abits"), &raw.abits)?,
             sets,
             width: raw.width.unwrap_or(1.0),
             resolution: raw.resolution,
@@ -406,6 +406,14 @@ mod tests {
             width: 1.0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_width_out_of_range_names_the_file() {
+        let e = SweepSpec::from_toml("s.toml", "hw = [\"mac8\"]\nmodel = [\"mnv1\"]\nwbits = [4, 699999999999]\n")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("s.toml: wbits must be in 2..=16 bits, got 699999999999"));
     }
 
     #[test]
