@@ -242,3 +242,30 @@ fn working_corpus_models_run_and_match_their_goldens() {
         .collect();
     assert!(failures.is_empty(), "{} of {} corpus models fail:\n{}", failures.len(), WORKS.len(), failures.join("\n"));
 }
+
+/// The layout `exec` reads is the file's own: tf2onnx keeps Keras' NHWC input (its readers
+/// transpose it), so NHWC is the default there and NCHW is refused instead of silently
+/// transposing the items wrong; PyTorch's NCHW input still needs --layout.
+#[test]
+fn exec_reads_an_onnx_input_in_the_files_own_layout() {
+    let d = dir();
+    let out = std::env::temp_dir().join(format!("accelsim-corpus-layout-{}.bin", std::process::id()));
+    let o = out.to_string_lossy().into_owned();
+    let run = |model: &str, input: &str, layout: Option<&str>| {
+        let (m, x) = (d.join(model).to_string_lossy().into_owned(), d.join(input).to_string_lossy().into_owned());
+        let mut args = vec!["exec", "--model", m.as_str(), "--input", x.as_str(), "--output", o.as_str()];
+        args.extend(layout.iter().flat_map(|l| ["--layout", *l]));
+        let (ok, _, err) = accelsim(&args);
+        (ok, err)
+    };
+    let (ok, err) = run("efficientnet_lite_keras_onnx.onnx", "efficientnet_lite.nhwc.npy", None);
+    assert!(ok, "{err}");
+    let by_default = std::fs::read(&out).unwrap();
+    assert!(run("efficientnet_lite_keras_onnx.onnx", "efficientnet_lite.nhwc.npy", Some("nhwc")).0);
+    assert_eq!(std::fs::read(&out).unwrap(), by_default);
+    let (ok, err) = run("efficientnet_lite_keras_onnx.onnx", "efficientnet_lite.nchw.npy", Some("nchw"));
+    assert!(!ok && err.contains("give --layout nhwc"), "{err}");
+    let (ok, err) = run("efficientnet_lite_torch_onnx.onnx", "efficientnet_lite.nchw.npy", None);
+    assert!(!ok && err.contains("--layout nchw"), "{err}");
+    let _ = std::fs::remove_file(&out);
+}

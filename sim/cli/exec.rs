@@ -42,8 +42,8 @@ pub struct ExecArgs {
     #[arg(long, required = true)]
     pub input: Vec<PathBuf>,
     /// Layout of rank-4 input and output files: `nhwc` (the default for `.tflite` and
-    /// `.aqm`) or `nchw`. Required for `.onnx` models with a rank-4 input, whose native
-    /// layout is NCHW but whose raw files cannot tell.
+    /// `.aqm`) or `nchw`. Required for `.onnx` models with an NCHW input (raw files cannot
+    /// tell); an ONNX input stored NHWC (tf2onnx's) is read as NHWC only.
     #[arg(long, value_enum)]
     pub layout: Option<Layout>,
     /// Where to write the raw output tensor(s), concatenated in output order (for a batch,
@@ -335,19 +335,30 @@ pub fn run_batch(g: &Graph, xs: Vec<Vec<Values>>) -> Result<Vec<Vec<Option<Value
 }
 
 /// The layout of `model`'s rank-4 input and output files: `given`, else NHWC, except that an
-/// ONNX model's rank-4 input must be given one (its native layout is NCHW, and a raw file
-/// cannot say which it holds).
+/// ONNX model's NCHW input must be given one (a raw file cannot say which it holds), and an
+/// ONNX model whose input is NHWC in the file (tf2onnx's) takes NHWC files only.
 pub fn layout_for(model: &Path, g: &Graph, given: Option<Layout>) -> miette::Result<Layout> {
     let is_onnx = model.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    let input = g.inputs.first().map(|&i| g.tensor(i).shape.clone()).unwrap_or_default();
+    let Some(&input) = g.inputs.first() else { return Ok(given.unwrap_or(Layout::Nhwc)) };
+    let t = g.tensor(input);
+    let native_nchw = g.nchw_inputs.contains(&input);
     match given {
+        // An NHWC input of an ONNX file (tf2onnx's, whose readers transpose it): the ONNX
+        // tensor is NHWC, so "the ONNX tensor as is" and NCHW would disagree.
+        Some(Layout::Nchw) if is_onnx && t.shape.len() == 4 && !native_nchw => Err(miette!(
+            "'{}': input '{}' is NHWC {:?} in this ONNX file (its readers transpose it to NCHW), so its raw \
+             files are NHWC: give --layout nhwc",
+            model.display(),
+            t.name,
+            t.shape
+        )),
         Some(l) => Ok(l),
-        None if is_onnx && input.len() == 4 => Err(miette!(
+        None if is_onnx && native_nchw => Err(miette!(
             "'{}': an ONNX model's input is NCHW, but a raw input file does not say its layout: \
              give --layout nchw (the file holds the ONNX tensor {:?} as is) or --layout nhwc (transposed to {:?})",
             model.display(),
-            [input[0], input[3], input[1], input[2]],
-            input
+            [t.shape[0], t.shape[3], t.shape[1], t.shape[2]],
+            t.shape
         )),
         None => Ok(Layout::Nhwc),
     }

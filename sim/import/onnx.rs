@@ -618,6 +618,9 @@ impl<'a> Importer<'a> {
         let name = self.unique(&vi.name);
         let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
         self.g.inputs.push(id);
+        if layout == Layout::Nchw {
+            self.g.nchw_inputs.push(id);
+        }
         self.values.insert(vi.name.clone(), Value::Act(id, layout));
         Ok(())
     }

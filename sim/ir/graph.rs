@@ -165,6 +165,9 @@ pub struct Graph {
     pub notes: Vec<String>,
     /// States that persist across invocations (empty for a stateless network).
     pub states: Vec<StateVar>,
+    /// The rank-4 inputs whose tensor in the source file is NCHW (an ONNX input, transposed
+    /// to the IR's NHWC at import); every other input is stored as the file has it.
+    pub nchw_inputs: Vec<TensorId>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -221,6 +224,7 @@ impl Graph {
             weights,
             notes: Vec::new(),
             states: Vec::new(),
+            nchw_inputs: Vec::new(),
         }
     }
 
