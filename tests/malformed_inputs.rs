@@ -35,6 +35,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("model/huge_dims.toml", "layer 'big': too large to cost", false),
     ("model/huge_filters.toml", "layer 'wide': too large to cost", false),
     ("model/zero_grouped_filters.toml", "tensor 'c1/weights' of shape [0, 5, 5, 1] has no elements", false),
+    ("model/empty_inputs.toml", "`inputs` is empty; name at least one tensor", true),
     ("model/huge_multiplier.toml", "multiplier = 9223372036854775807 overflows", true),
     ("model/huge_pad.toml", "overflows", true),
     ("model/missing_layers.toml", "missing field `layer`", false),

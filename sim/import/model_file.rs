@@ -197,6 +197,11 @@ impl Builder<'_> {
                     return Err(self.err(span, format!("layer '{}': give `input` or `inputs`, not both", l.name)))
                 }
                 (Some(n), None) => vec![lookup(n)?],
+                (None, Some(ns)) if ns.is_empty() => {
+                    return Err(
+                        self.err(span, format!("layer '{}': `inputs` is empty; name at least one tensor", l.name))
+                    )
+                }
                 (None, Some(ns)) => ns.iter().map(lookup).collect::<Result<_, _>>()?,
                 (None, None) => vec![prev],
             };
