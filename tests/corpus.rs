@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::accelsim;
+use common::{accelsim, read_npy, RawNpy as Npy};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -94,36 +94,6 @@ const BLOCKED: &[(&str, &str)] = &[
 fn manifest() -> Value {
     let text = std::fs::read_to_string(dir().join("manifest.json")).expect("tests/corpus/manifest.json");
     serde_json::from_str(&text).expect("manifest.json parses")
-}
-
-/// An `.npy` file: its dtype descriptor, shape and raw little-endian data.
-struct Npy {
-    descr: String,
-    shape: Vec<usize>,
-    data: Vec<u8>,
-}
-
-fn read_npy(path: &Path) -> Npy {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&b[..6], b"\x93NUMPY", "{}: not an npy file", path.display());
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr").to_string();
-    let shape = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .expect("shape")
-        .split(',')
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| d.trim().parse().expect("dim"))
-        .collect();
-    Npy { descr, shape, data: b[start + hlen..].to_vec() }
 }
 
 /// One sample's bytes of a `[S, ...]` array.

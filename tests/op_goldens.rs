@@ -4,6 +4,8 @@
 //! 1e-6 (relative to the output's largest magnitude, for transcendental functions whose
 //! last-ulp rounding may differ between libm builds).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -25,30 +27,9 @@ fn read_npz(path: &Path) -> BTreeMap<String, Values> {
         let name = e.name().trim_end_matches(".npy").to_string();
         let mut b = Vec::new();
         e.read_to_end(&mut b).expect("read");
-        out.insert(name, parse_npy(&b));
+        out.insert(name, common::npy_values(&common::parse_npy(&b)));
     }
     out
-}
-
-fn parse_npy(b: &[u8]) -> Values {
-    assert_eq!(&b[..6], b"\x93NUMPY", "not an npy file");
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr");
-    let d = &b[start + hlen..];
-    match descr {
-        "|i1" => Values::Int(d.iter().map(|&v| v as i8 as i32).collect()),
-        "|u1" => Values::Int(d.iter().map(|&v| v as i32).collect()),
-        "<i2" => Values::Int(d.chunks_exact(2).map(|v| i16::from_le_bytes([v[0], v[1]]) as i32).collect()),
-        "<i4" => Values::Int(d.chunks_exact(4).map(|v| i32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
-        "<f4" => Values::F32(d.chunks_exact(4).map(|v| f32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
-        other => panic!("unsupported npy dtype {other}"),
-    }
 }
 
 /// Runs one golden; `Err` says what differs.

@@ -2,6 +2,8 @@
 //! reference kernels, on every sample and every intermediate tensor; the float32 models
 //! match LiteRT's float outputs within a tight tolerance.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,23 +23,9 @@ enum Npy {
 }
 
 fn parse_npy(bytes: &[u8]) -> Npy {
-    assert_eq!(&bytes[..6], b"\x93NUMPY", "not an npy file");
-    let (hlen, start) = if bytes[6] == 1 {
-        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(&bytes[start..start + hlen]).expect("header");
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr");
-    let d = &bytes[start + hlen..];
-    match descr {
-        "|i1" => Npy::Int(d.iter().map(|&b| b as i8 as i32).collect()),
-        "|u1" => Npy::Int(d.iter().map(|&b| b as i32).collect()),
-        "<i2" => Npy::Int(d.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as i32).collect()),
-        "<i4" => Npy::Int(d.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-        "<f4" => Npy::F32(d.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-        other => panic!("unsupported npy dtype {other}"),
+    match common::npy_values(&common::parse_npy(bytes)) {
+        Values::Int(v) => Npy::Int(v),
+        Values::F32(v) => Npy::F32(v),
     }
 }
 

@@ -43,3 +43,52 @@ pub fn digits(file: &str) -> String {
 pub fn digits_model() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite").to_string_lossy().into_owned()
 }
+
+/// A `.npy` array as the goldens store it: its dtype (`descr`), shape and C-order bytes.
+pub struct RawNpy {
+    pub descr: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// Parses the bytes of a `.npy` file (versions 1-3, C order); panics naming what is wrong.
+pub fn parse_npy(b: &[u8]) -> RawNpy {
+    assert_eq!(&b[..6], b"\x93NUMPY", "not an npy file");
+    let (hlen, start) = if b[6] == 1 {
+        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
+    };
+    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr").to_string();
+    let shape = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("shape")
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse().expect("dim"))
+        .collect();
+    RawNpy { descr, shape, data: b[start + hlen..].to_vec() }
+}
+
+/// Reads a `.npy` file (see [`parse_npy`]).
+pub fn read_npy(path: &Path) -> RawNpy {
+    parse_npy(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// The array's values widened as the executor holds them.
+pub fn npy_values(a: &RawNpy) -> accelsim::kernels::Values {
+    use accelsim::kernels::Values;
+    let d = &a.data;
+    match a.descr.as_str() {
+        "|i1" => Values::Int(d.iter().map(|&v| v as i8 as i32).collect()),
+        "|u1" => Values::Int(d.iter().map(|&v| v as i32).collect()),
+        "<i2" => Values::Int(d.chunks_exact(2).map(|v| i16::from_le_bytes([v[0], v[1]]) as i32).collect()),
+        "<i4" => Values::Int(d.chunks_exact(4).map(|v| i32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
+        "<f4" => Values::F32(d.chunks_exact(4).map(|v| f32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect()),
+        other => panic!("unsupported npy dtype {other}"),
+    }
+}
