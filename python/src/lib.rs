@@ -15,6 +15,7 @@ use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -169,55 +170,55 @@ impl Batch<'_> {
         }
     }
 
-    /// The elements, row-major (a copy only where numpy's array is not contiguous).
-    fn items(&self) -> Result<Items, String> {
+    /// The elements, row-major: floats borrowed from numpy's buffer when it is contiguous
+    /// (copied only otherwise), integers widened as the executor holds them.
+    fn items(&self) -> Flat<'_> {
         fn flat<T: numpy::Element + Copy>(a: &PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
             match a.as_slice() {
                 Ok(s) => s.to_vec(),
                 Err(_) => a.as_array().iter().copied().collect(),
             }
         }
-        Ok(match self {
-            Batch::F32(a) => Items::F32(flat(a)),
-            Batch::I8(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::U8(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::I16(a) => Items::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::I32(a) => Items::Int(flat(a)),
-        })
+        match self {
+            Batch::F32(a) => Flat::F32(match a.as_slice() {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
+            }),
+            Batch::I8(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::U8(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::I16(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
+            Batch::I32(a) => Flat::Int(flat(a)),
+        }
     }
 }
 
-/// A batch's elements, item after item.
-enum Items {
-    F32(Vec<f32>),
+/// A batch's elements, item after item (see [`Batch::items`]).
+enum Flat<'a> {
+    F32(Cow<'a, [f32]>),
     Int(Vec<i32>),
 }
 
 /// The executor values of each item of `items` (`n` of them) fed to input `t` in `layout`.
-fn batch_values(t: &Tensor, items: Items, n: usize, layout: Layout) -> Result<Vec<Vec<Values>>, String> {
-    let per = items_len(&items) / n;
+fn batch_values(t: &Tensor, items: Flat<'_>, n: usize, layout: Layout) -> Result<Vec<Vec<Values>>, String> {
+    let per = match &items {
+        Flat::F32(x) => x.len(),
+        Flat::Int(x) => x.len(),
+    } / n;
     let nchw = layout == Layout::Nchw && t.shape.len() == 4;
     let values = match items {
-        Items::F32(x) => x
+        Flat::F32(x) => x
             .chunks_exact(per)
             .map(|c| {
                 let c = if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() };
                 input_from_f32(t, c).map(|v| vec![v]).map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?,
-        Items::Int(x) => x
+        Flat::Int(x) => x
             .chunks_exact(per)
             .map(|c| vec![Values::Int(if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() })])
             .collect(),
     };
     Ok(values)
-}
-
-fn items_len(items: &Items) -> usize {
-    match items {
-        Items::F32(x) => x.len(),
-        Items::Int(x) => x.len(),
-    }
 }
 
 /// The batch of output `t` (`[N, ...]`, its shape without the batch dimension of 1, NCHW
@@ -317,7 +318,7 @@ fn exec_batch<'py>(
             )));
         }
     }
-    let items = inputs.items().map_err(Error::new_err)?;
+    let items = inputs.items();
     let outs = py
         .detach(|| {
             let xs = batch_values(t, items, n, layout).map_err(|e| miette::miette!("inputs: {e}"))?;
