@@ -786,6 +786,12 @@ impl Writer<'_> {
                         &b,
                         vec![attr_float("alpha", *alpha), attr_float("beta", *beta)],
                     ),
+                    UnaryKind::Gelu | UnaryKind::GeluTanh | UnaryKind::Silu => {
+                        return Err(err(format!(
+                            "ONNX export does not write {} yet (issue 19); write the model as .aqm",
+                            l.op.name()
+                        )))
+                    }
                 };
                 self.finish(l, f, order)
             }
@@ -828,6 +834,9 @@ impl Writer<'_> {
                 self.finish(l, f, out_order)
             }
             Op::Softmax(s) => {
+                if s.causal {
+                    return Err(err("a causal softmax (ONNX's Softmax has no mask); write the model as .aqm".into()));
+                }
                 if s.beta != 1.0 {
                     return Err(err(format!("softmax with beta {} (ONNX's Softmax has none)", s.beta)));
                 }
@@ -839,6 +848,10 @@ impl Writer<'_> {
                 self.finish(l, f, order)
             }
             Op::Layout(lay) => self.layout(l, lay),
+            Op::Norm(_) | Op::Embedding(_) => Err(err(format!(
+                "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
+                l.op.name()
+            ))),
             Op::State(_) => Err(err(
                 "ONNX export does not write graph states (a streaming model's variables); write the model as .aqm"
                     .into(),

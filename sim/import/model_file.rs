@@ -332,7 +332,7 @@ impl Builder<'_> {
                     .clone()
                     .ok_or_else(|| self.err(span.clone(), format!("layer '{}' (reshape): missing `shape`", l.name)))?,
             }),
-            "softmax" => Op::Softmax(Softmax { beta: 1.0 }),
+            "softmax" => Op::Softmax(Softmax { beta: 1.0, causal: false }),
             other => {
                 return Err(self.err(
                     l.op.span(),

@@ -1536,7 +1536,7 @@ impl<'a> Importer<'a> {
                         &format!("softmax over axis {a} (only the channel/last axis)"),
                     ));
                 }
-                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0 }), vec![x], &out, l)?;
+                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0, causal: false }), vec![x], &out, l)?;
             }
             _ => return Err(self.unsupported(n, index, "")),
         }
@@ -1878,8 +1878,8 @@ impl<'a> Importer<'a> {
                 // OHWI like a dense conv's, and every ConvTranspose this importer makes has
                 // a bias.
                 WeightLayout::TransposeConv(t) => Some(t.out_channels),
-                // No weights to fold a per-channel scale into.
-                WeightLayout::None => None,
+                // No weights to fold a per-channel scale into (or float-only ones).
+                WeightLayout::Float | WeightLayout::None => None,
             };
             let float_weights =
                 ly.inputs.get(1).is_some_and(|&w| matches!(self.g.tensor(w).data, Some(TensorData::F32(_))));

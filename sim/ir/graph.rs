@@ -313,9 +313,11 @@ impl Graph {
                     "gconv"
                 }
             }
-            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => {
-                layer.op.name()
-            }
+            WeightLayout::Conv(_)
+            | WeightLayout::Matrix(_)
+            | WeightLayout::TransposeConv(_)
+            | WeightLayout::Float
+            | WeightLayout::None => layer.op.name(),
         }
     }
 

@@ -301,7 +301,13 @@ impl OpFamily for Layout {
             Layout::Split { .. } => {
                 let in_elements = cx.x().elements();
                 let out_elements = cx.l.outputs.iter().map(|&t| cx.g.tensor(t).elements()).fold(0, u64::saturating_add);
-                vec![Phase::Vector(VectorWork { in_elements, out_elements, ops: out_elements, pooling: false })]
+                vec![Phase::Vector(VectorWork {
+                    in_elements,
+                    out_elements,
+                    weights: 0,
+                    ops: out_elements,
+                    pooling: false,
+                })]
             }
             Layout::Reshape { .. } => Vec::new(),
         }

@@ -203,7 +203,7 @@ pub(crate) fn unary_in(
 }
 
 /// TFLite's row of a unary kind and the operator's options, if TFLite has the kind (it has
-/// no HARD_SIGMOID).
+/// no HARD_SIGMOID or SILU; its GELU is not written yet).
 pub(crate) fn unary_out(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<fb::BuiltinOptions>)> {
     let row = UNARY.iter().find(|r| std::mem::discriminant(&r.kind) == std::mem::discriminant(&kind))?;
     let options = match kind {
@@ -219,7 +219,10 @@ pub(crate) fn unary_out(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<f
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
-        | UnaryKind::HardSigmoid { .. } => None,
+        | UnaryKind::HardSigmoid { .. }
+        | UnaryKind::Gelu
+        | UnaryKind::GeluTanh
+        | UnaryKind::Silu => None,
     };
     Some((row, options))
 }

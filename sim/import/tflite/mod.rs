@@ -725,7 +725,7 @@ impl Importer<'_> {
                     _ => 1.0,
                 };
                 layer_inputs.push(input(0)?);
-                Op::Softmax(Softmax { beta })
+                Op::Softmax(Softmax { beta, causal: false })
             }
             (B::Pad, _) => {
                 let x = input(0)?;

@@ -149,6 +149,8 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             | Op::Resize(_)
             | Op::State(_)
             | Op::TransposeConv(_)
+            | Op::Norm(_)
+            | Op::Embedding(_)
             | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
