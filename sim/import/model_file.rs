@@ -359,7 +359,8 @@ impl Builder<'_> {
             .block
             .as_ref()
             .ok_or_else(|| self.err(span.clone(), format!("layer '{}' (repeat): missing `block`", l.name)))?;
-        let times = l.times.ok_or_else(|| self.err(span.clone(), format!("layer '{}' (repeat): missing `times`", l.name)))?;
+        let times =
+            l.times.ok_or_else(|| self.err(span.clone(), format!("layer '{}' (repeat): missing `times`", l.name)))?;
         let block = self.raw.blocks.iter().find(|b| &b.name == block_name).ok_or_else(|| {
             let known: Vec<&str> = self.raw.blocks.iter().map(|b| b.name.as_str()).collect();
             self.err(
@@ -387,7 +388,14 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn lookup(&self, names: &Names, n: &str, scope: Scope, layer: &str, span: Range<usize>) -> Result<TensorId, FileError> {
+    fn lookup(
+        &self,
+        names: &Names,
+        n: &str,
+        scope: Scope,
+        layer: &str,
+        span: Range<usize>,
+    ) -> Result<TensorId, FileError> {
         if n == BLOCK_INPUT {
             if let Some(t) = scope.block_input {
                 return Ok(t);
@@ -458,7 +466,14 @@ impl Builder<'_> {
     }
 
     /// An IR layer without weights named `name`.
-    fn plain(&self, g: &mut Graph, name: String, op: Op, inputs: Vec<TensorId>, span: Range<usize>) -> Result<TensorId, FileError> {
+    fn plain(
+        &self,
+        g: &mut Graph,
+        name: String,
+        op: Op,
+        inputs: Vec<TensorId>,
+        span: Range<usize>,
+    ) -> Result<TensorId, FileError> {
         let out = g.add_tensor(activation(&name, Vec::new()));
         self.push(g, Layer { name, op, inputs, outputs: vec![out], activation: Activation::None }, span)
     }
@@ -519,7 +534,9 @@ impl Builder<'_> {
         let b4 = match seq {
             Some((_, Some(kv_len))) if cache => {
                 let bs = g.tensor(b).shape.clone();
-                let [_, width] = bs[..] else { return Err(e(format!("the cached operand has shape {bs:?}, expected [tokens, width]"))) };
+                let [_, width] = bs[..] else {
+                    return Err(e(format!("the cached operand has shape {bs:?}, expected [tokens, width]")));
+                };
                 if width % kv != 0 {
                     return Err(e(format!("the cached operand's width {width} is not a multiple of kv_heads = {kv}")));
                 }
@@ -534,10 +551,22 @@ impl Builder<'_> {
         if adj_y {
             self.plain(g, full.to_string(), Op::MatMul(MatMul { adj_x: false, adj_y: true }), vec![a4, b4], span)
         } else {
-            let p = self.plain(g, format!("{full}/heads"), Op::MatMul(MatMul { adj_x: false, adj_y: false }), vec![a4, b4], span.clone())?;
+            let p = self.plain(
+                g,
+                format!("{full}/heads"),
+                Op::MatMul(MatMul { adj_x: false, adj_y: false }),
+                vec![a4, b4],
+                span.clone(),
+            )?;
             let shape = g.tensor(p).shape.clone();
             let [_, _, tokens, dh] = shape[..] else { return Err(e(format!("product has shape {shape:?}"))) };
-            let t = self.plain(g, format!("{full}/merge"), Op::Layout(Layout::Transpose { perm: vec![2, 0, 1, 3] }), vec![p], span.clone())?;
+            let t = self.plain(
+                g,
+                format!("{full}/merge"),
+                Op::Layout(Layout::Transpose { perm: vec![2, 0, 1, 3] }),
+                vec![p],
+                span.clone(),
+            )?;
             let r = Op::Layout(Layout::Reshape { shape: vec![tokens as i64, (heads * dh) as i64] });
             self.plain(g, full.to_string(), r, vec![t], span)
         }
@@ -710,13 +739,22 @@ impl Builder<'_> {
                         let prefix = full.strip_suffix(l.name.as_str()).unwrap_or("");
                         let w = names.weights.get(&format!("{prefix}{other}")).or_else(|| names.weights.get(other));
                         let w = *w.ok_or_else(|| {
-                            self.err(span.clone(), format!("layer '{}': `weights = \"{other}\"` names no earlier layer with weights", l.name))
+                            self.err(
+                                span.clone(),
+                                format!(
+                                    "layer '{}': `weights = \"{other}\"` names no earlier layer with weights",
+                                    l.name
+                                ),
+                            )
                         })?;
                         let ws = &g.tensor(w).shape;
                         if ws[..] != [fc.out_features, features] {
                             return Err(self.err(
                                 span,
-                                format!("layer '{}': the weights of '{other}' have shape {ws:?}, expected [{}, {features}]", l.name, fc.out_features),
+                                format!(
+                                    "layer '{}': the weights of '{other}' have shape {ws:?}, expected [{}, {features}]",
+                                    l.name, fc.out_features
+                                ),
                             ));
                         }
                         inputs.push(w);
