@@ -349,8 +349,12 @@ mod tests {
                 k => k,
             };
             let Some((c, _)) = unary_out(k) else {
-                // ONNX's HardSigmoid is the one kind TFLite has no operator for.
-                assert!(matches!(k, UnaryKind::HardSigmoid { .. }), "{k:?} has no TFLite row");
+                // ONNX's HardSigmoid and SiLU have no TFLite operator; TFLite's GELU is not
+                // read or written yet (issue 19).
+                assert!(
+                    matches!(k, UnaryKind::HardSigmoid { .. } | UnaryKind::Silu | UnaryKind::Gelu | UnaryKind::GeluTanh),
+                    "{k:?} has no TFLite row"
+                );
                 continue;
             };
             let back = unary_in(c.code, None).expect("a row").expect("options");
