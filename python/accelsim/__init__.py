@@ -255,7 +255,7 @@ def exec(
     ``inputs`` is either float values (any float dtype; converted to float32, then, for an
     integer input, quantized with its scale and zero point as TFLite's QUANTIZE does) or
     raw integers of the input's own type (``int8``, ``uint8``, ``int16``, ``int32``), read
-    in place when contiguous. ``layout`` is ``"nchw"`` or ``"nhwc"`` for rank-4 inputs and
+    in place (any strides, as an ndarray view). ``layout`` is ``"nchw"`` or ``"nhwc"`` for rank-4 inputs and
     outputs (required for an ONNX model's rank-4 input, as ``--layout``); ``input_shapes``
     as ``--input-shape`` (``["input=1x3x32x32"]``).
 

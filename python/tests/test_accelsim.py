@@ -125,6 +125,10 @@ def test_exec_is_bit_exact_with_litert_and_equals_the_cli(tmp_path):
     got = accelsim.exec(model, raw)
     assert got.dtype == np.int8 and got.shape == want.shape
     assert np.array_equal(got, want)
+    # A non-contiguous array is read in its logical order, in place.
+    fortran = np.asfortranarray(raw)
+    assert not fortran.flags.c_contiguous
+    assert np.array_equal(accelsim.exec(model, fortran), want)
     # Float items are quantized with the input's parameters, as the CLI's batch does;
     # float64 is accepted and converted.
     floats = np.load(need(SHARED / "data" / "tiny_golden_float_inputs.npy"))
@@ -144,6 +148,11 @@ def test_exec_of_an_onnx_model_takes_its_nchw_layout(tmp_path):
     cli("exec", "--model", str(model), "--input", str(x), "--layout", "nchw", "--output", str(tmp_path / "o.bin"))
     assert got.dtype == np.float32
     assert got.tobytes() == (tmp_path / "o.bin").read_bytes()
+    # The same NCHW values as a strided view (every other column of a wider buffer).
+    nchw = np.load(x)
+    strided = np.repeat(nchw, 2, axis=3)[..., ::2]
+    assert not strided.flags.c_contiguous and np.array_equal(strided, nchw)
+    assert accelsim.exec(model, strided, layout="nchw").tobytes() == got.tobytes()
 
 
 def test_exec_refuses_batches_that_do_not_fit():
