@@ -112,10 +112,34 @@ impl Write for Shared {
 fn sweep_json(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<String> {
     let args = SweepArgs { format: SweepFormat::Json, out: None, ..parse::<SweepArgs>("sweep", argv)? };
     if args.resume {
-        return Err(Error::new_err("resume continues a sweep's --out file; run the CLI for that"));
+        return Err(Error::new_err("resume continues the CSV file of out=; give out="));
     }
     let buf = Shared::default();
-    let sink = buf.clone();
+    sweep_calling_back(py, &args, Box::new(buf.clone()), progress)?;
+    let bytes = buf.0.lock().map_err(|_| Error::new_err("poisoned buffer"))?.clone();
+    String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
+}
+
+/// `accelsim sweep ARGV...` writing its rows to the file of `--out` (and continuing it with
+/// `--resume`) exactly as the CLI does; GIL released, `progress` as for [`sweep_json`].
+#[pyfunction]
+#[pyo3(signature = (argv, progress=None))]
+fn sweep_file(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<()> {
+    let args = parse::<SweepArgs>("sweep", argv)?;
+    if args.out.is_none() {
+        return Err(Error::new_err("sweep_file writes the file of --out; give --out"));
+    }
+    sweep_calling_back(py, &args, Box::new(std::io::sink()), progress)
+}
+
+/// Runs the sweep with the GIL released, calling `progress(done, total)` (with the GIL)
+/// after each batch; its exception stops the sweep and is returned.
+fn sweep_calling_back(
+    py: Python<'_>,
+    args: &SweepArgs,
+    stdout: Box<dyn Write + Send>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
     let mut raised: Option<PyErr> = None;
     let mut report = |done: usize, total: usize| match &progress {
         None => true,
@@ -127,13 +151,11 @@ fn sweep_json(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) ->
             }
         }),
     };
-    let result = py.detach(|| sweep_with_progress(&args, Box::new(sink), &mut report));
+    let result = py.detach(|| sweep_with_progress(args, stdout, &mut report));
     if let Some(e) = raised {
         return Err(e);
     }
-    result.map_err(to_py)?;
-    let bytes = buf.0.lock().map_err(|_| Error::new_err("poisoned buffer"))?.clone();
-    String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
+    result.map_err(to_py)
 }
 
 /// A batch handed to `exec`: float items (quantized for an integer input as TFLite's
@@ -392,6 +414,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Error", m.py().get_type::<Error>())?;
     m.add_function(wrap_pyfunction!(run_json, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_json, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_file, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(hw_toml, m)?)?;
     m.add_function(wrap_pyfunction!(exec_batch, m)?)?;

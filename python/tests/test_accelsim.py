@@ -271,3 +271,37 @@ def test_sweep_reports_progress_and_stops_when_the_callback_raises():
     with pytest.raises(Stop):
         accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1, progress=stop)
     assert len(rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[4, 8], progress=True))) == 2
+
+
+def test_sweep_writes_the_clis_csv_and_resumes_it(tmp_path):
+    kw = dict(hw="mac8", model="mnv1", wbits=8, set={"mac.rows": list(range(2, 42))}, threads=1)
+    whole = tmp_path / "whole.csv"
+    cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "8", "--set",
+        "mac.rows=" + ",".join(str(r) for r in range(2, 42)), "--threads", "1", "--out", str(whole))
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        raise Stop(f"{done}/{total}")
+
+    # Interrupted after its first batch of points, then continued.
+    part = tmp_path / "part.csv"
+    with pytest.raises(Stop):
+        accelsim.sweep(**kw, out=part, progress=stop)
+    written = len(part.read_text().splitlines()) - 1
+    assert 0 < written < 40
+    got = rows(accelsim.sweep(**kw, out=part, resume=True))
+    assert part.read_bytes() == whole.read_bytes()
+    # The table is the whole file's, with the JSON rows' values.
+    want = rows(accelsim.sweep(**kw))
+    assert len(got) == len(want) == 40
+    for g, w in zip(got, want):
+        assert set(g) == set(w)
+        for k in w:
+            if isinstance(w[k], float):
+                assert g[k] == pytest.approx(w[k], rel=1e-11), k
+            else:
+                assert g[k] == w[k], k
+    with pytest.raises(accelsim.Error, match="out="):
+        accelsim.sweep(**kw, resume=True)
