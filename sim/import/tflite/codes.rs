@@ -352,7 +352,10 @@ mod tests {
                 // ONNX's HardSigmoid and SiLU have no TFLite operator; TFLite's GELU is not
                 // read or written yet (issue 19).
                 assert!(
-                    matches!(k, UnaryKind::HardSigmoid { .. } | UnaryKind::Silu | UnaryKind::Gelu | UnaryKind::GeluTanh),
+                    matches!(
+                        k,
+                        UnaryKind::HardSigmoid { .. } | UnaryKind::Silu | UnaryKind::Gelu | UnaryKind::GeluTanh
+                    ),
                     "{k:?} has no TFLite row"
                 );
                 continue;
