@@ -338,11 +338,11 @@ pub fn layout_for(model: &Path, g: &Graph, given: Option<Layout>) -> miette::Res
     let t = g.tensor(input);
     let native_nchw = g.nchw_inputs.contains(&input);
     match given {
-        // An NHWC input of an ONNX file (tf2onnx's, whose readers transpose it): the ONNX
-        // tensor is NHWC, so "the ONNX tensor as is" and NCHW would disagree.
+        // A rank-4 input of an ONNX file held as it is (tf2onnx's NHWC input, whose readers
+        // transpose or reshape it): "the ONNX tensor as is" and NCHW would disagree.
         Some(Layout::Nchw) if is_onnx && t.shape.len() == 4 && !native_nchw => Err(miette!(
-            "'{}': input '{}' is NHWC {:?} in this ONNX file (its readers transpose it to NCHW), so its raw \
-             files are NHWC: give --layout nhwc",
+            "'{}': input '{}' is {:?} as it is in this ONNX file (its readers transpose it to NCHW or \
+             reshape it), so its raw files hold it as it is: give --layout nhwc",
             model.display(),
             t.name,
             t.shape
