@@ -50,6 +50,8 @@ fn family(op: &Op) -> &'static str {
         Op::Unary(UnaryKind::Rsqrt) => "unary:rsqrt",
         Op::Unary(UnaryKind::Log) => "unary:log",
         Op::Unary(UnaryKind::HardSigmoid { .. }) => "unary:hard_sigmoid",
+        Op::Unary(UnaryKind::Neg) => "unary:neg",
+        Op::Unary(UnaryKind::Square) => "unary:square",
         Op::Pool(_) => "pool",
         Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => "reduce:mean",
         Op::Reduce(Reduce { kind: ReduceKind::Max, .. }) => "reduce:max",
@@ -63,6 +65,7 @@ fn family(op: &Op) -> &'static str {
         Op::Layout(Layout::SpaceToDepth { .. }) => "layout:space_to_depth",
         Op::Layout(Layout::Gather { .. }) => "layout:gather",
         Op::Layout(Layout::Split { .. }) => "layout:split",
+        Op::Layout(Layout::Tile { .. }) => "layout:tile",
         Op::Resize(Resize { kind: ResizeKind::Bilinear, .. }) => "resize:bilinear",
         Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
@@ -96,6 +99,8 @@ const ALL_FAMILIES: &[&str] = &[
     "unary:rsqrt",
     "unary:log",
     "unary:hard_sigmoid",
+    "unary:neg",
+    "unary:square",
     "pool",
     "reduce:mean",
     "reduce:max",
@@ -109,6 +114,7 @@ const ALL_FAMILIES: &[&str] = &[
     "layout:space_to_depth",
     "layout:gather",
     "layout:split",
+    "layout:tile",
     "resize:bilinear",
     "resize:nearest",
     "convert:quantize",
@@ -403,7 +409,7 @@ fn cases() -> Vec<Case> {
 
     // Unary kinds (activation functions as layers).
     type F1 = fn(f32) -> f32;
-    let one: [(&'static str, UnaryKind, F1); 8] = [
+    let one: [(&'static str, UnaryKind, F1); 9] = [
         ("logistic", UnaryKind::Logistic, |x| 1.0 / (1.0 + (-x).exp())),
         ("tanh", UnaryKind::Tanh, f32::tanh),
         ("hard_swish", UnaryKind::HardSwish, |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
@@ -412,6 +418,7 @@ fn cases() -> Vec<Case> {
         ("relu6", UnaryKind::Relu6, |x| x.clamp(0.0, 6.0)),
         ("relu_n1_to_1", UnaryKind::ReluN1To1, |x| x.clamp(-1.0, 1.0)),
         ("hard_sigmoid", UnaryKind::HardSigmoid { alpha: 0.4, beta: 0.3 }, |x| (0.4 * x + 0.3).clamp(0.0, 1.0)),
+        ("neg", UnaryKind::Neg, |x| -x),
     ];
     for (name, kind, f) in one {
         out.push(Case {
@@ -426,10 +433,11 @@ fn cases() -> Vec<Case> {
 
     // Float-only kinds (quantization keeps them in float), on inputs of both signs: NaN and
     // infinities where the functions give them, in the same places as the reference.
-    let one_float: [(&'static str, UnaryKind, F1); 3] = [
+    let one_float: [(&'static str, UnaryKind, F1); 4] = [
         ("sqrt", UnaryKind::Sqrt, f32::sqrt),
         ("rsqrt", UnaryKind::Rsqrt, |x| 1.0 / x.sqrt()),
         ("log", UnaryKind::Log, f32::ln),
+        ("square", UnaryKind::Square, |x| x * x),
     ];
     for (name, kind, f) in one_float {
         out.push(Case {
@@ -682,6 +690,21 @@ fn cases() -> Vec<Case> {
         macs: 0,
         reference: r,
         quantizable: true,
+    });
+
+    // Twice along W and along C: out[.., w, c] = x[.., w % 4, c % 3]. Not through the file
+    // formats: the TFLite export refuses TILE.
+    let r = (0..4)
+        .flat_map(|h| (0..8).flat_map(move |w| (0..6).map(move |c| (h, w, c))))
+        .map(|(h, w, c)| at(&x0, X, 0, h, w % 4, c % 3))
+        .collect();
+    out.push(Case {
+        name: "tile",
+        graph: graph("tile", Op::Layout(Layout::Tile { multiples: vec![1, 1, 2, 2] }), 1, vec![]),
+        shape: vec![1, 4, 8, 6],
+        macs: 0,
+        reference: r,
+        quantizable: false,
     });
 
     // Rows 0..1 and 1..4 as two outputs (the reference is the first).
@@ -947,8 +970,15 @@ fn golden_models_cover() {
     // kernels, not reproduced yet; POW has none): float goldens only.
     // HARD_SIGMOID (no LiteRT operator): its table is ONNX QDQ arithmetic, equal to the exact
     // QDQ reference (`hard_sigmoid_table_is_the_exact_qdq_reference`) and to onnxruntime
-    // (`tests/onnx_op_goldens.rs`).
+    // (`tests/onnx_op_goldens.rs`). SQUARE runs in float (LiteRT has no integer SQUARE).
+    // Owed a LiteRT golden: NEG (its kernel is `kernels::activation::neg`, LiteRT's int8
+    // formula, checked by a unit test) and TILE (a copy; `kernels::layout::tile` is checked
+    // against its definition, and `yolo_float32` / `yolo_keras_onnx` of `tests/corpus.rs` run
+    // it against LiteRT and onnxruntime).
     let here = [
+        "unary:square",
+        "unary:neg",
+        "layout:tile",
         "unary:hard_sigmoid",
         "convert:quantize",
         "convert:dequantize",

@@ -508,6 +508,13 @@ impl Writer<'_> {
                 let o = O::SplitVOptions(Box::new(fb::SplitVOptions { num_splits: s.len() as i32 }));
                 (OpCode { op: B::SplitV, version: copy_version(out, [1, 2, 2]) }, Some(o))
             }
+            Op::Layout(Layout::Tile { .. }) => {
+                return Err(err(
+                    "the TFLite export does not write TILE yet (LiteRT's reference resolver has no int8 TILE \
+                     version 3); write the model as .aqm or .onnx"
+                        .into(),
+                ))
+            }
             Op::State(_) => {
                 return Err(err(
                     "the TFLite export does not write graph states (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) yet; \

@@ -164,6 +164,9 @@ enum RawOp {
         axis: usize,
         sizes: Vec<usize>,
     },
+    Tile {
+        multiples: Vec<usize>,
+    },
     Softmax {
         beta: f32,
     },
@@ -278,7 +281,9 @@ fn op_out(op: &Op) -> RawOp {
                 | UnaryKind::ReluN1To1
                 | UnaryKind::Sqrt
                 | UnaryKind::Rsqrt
-                | UnaryKind::Log => (None, None),
+                | UnaryKind::Log
+                | UnaryKind::Neg
+                | UnaryKind::Square => (None, None),
             };
             RawOp::Unary { kind: unary::row(*k).name.into(), alpha, beta }
         }
@@ -307,6 +312,7 @@ fn op_out(op: &Op) -> RawOp {
             RawOp::Gather { axis: *axis, indices: indices.clone(), indices_shape: indices_shape.clone() }
         }
         Op::Layout(Layout::Split { axis, sizes }) => RawOp::Split { axis: *axis, sizes: sizes.clone() },
+        Op::Layout(Layout::Tile { multiples }) => RawOp::Tile { multiples: multiples.clone() },
         Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
         Op::Resize(r) => RawOp::Resize {
             kind: match r.kind {
@@ -372,6 +378,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::SpaceToDepth { block } => Op::Layout(Layout::SpaceToDepth { block }),
         RawOp::Gather { axis, indices, indices_shape } => Op::Layout(Layout::Gather { axis, indices, indices_shape }),
         RawOp::Split { axis, sizes } => Op::Layout(Layout::Split { axis, sizes }),
+        RawOp::Tile { multiples } => Op::Layout(Layout::Tile { multiples }),
         RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
         RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
             let kind = match kind.as_str() {

@@ -1,9 +1,9 @@
 //! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
 //! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1, ONNX's HardSigmoid,
-//! which TFLite has no operator for) and the float
+//! which TFLite has no operator for), NEG (LiteRT's int8 kernel) and the float
 //! functions SQRT, RSQRT and LOG of normalization layers (float only here: LiteRT's
 //! integer RSQRT, SQRT and LOG kernels are not reproduced yet, so quantization keeps them in
-//! float behind a DEQUANTIZE).
+//! float behind a DEQUANTIZE) and SQUARE (float only in LiteRT too).
 //!
 //! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
 //! float kernel), the vector cost per element, the quantization rule and the integer
@@ -18,7 +18,7 @@ use super::{
     int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
 };
 use crate::ir::{Activation, UnaryKind};
-use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, RescaleClamp};
+use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp};
 use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::quant::data_free::clipped_normal;
 use crate::units::Macs;
@@ -129,6 +129,25 @@ pub const TABLE: &[UnaryRow] = &[
         prepare: |_, _| Err(float_only("LOG")),
     },
     UnaryRow {
+        kind: UnaryKind::Neg,
+        name: "neg",
+        float: |_, x| -x,
+        ops_per_element: 1,
+        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        prepare: |_, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
+        },
+    },
+    UnaryRow {
+        kind: UnaryKind::Square,
+        name: "square",
+        float: |_, x| x * x,
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err("SQUARE runs in float32 only (LiteRT has no integer SQUARE kernel)".into()),
+    },
+    UnaryRow {
         kind: UnaryKind::HardSigmoid { alpha: 0.0, beta: 0.0 },
         name: "hard_sigmoid",
         float: |k, x| {
@@ -181,6 +200,8 @@ fn alpha_of(k: &UnaryKind) -> f32 {
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square
         | UnaryKind::HardSigmoid { .. } => 0.0,
     }
 }
@@ -198,7 +219,9 @@ fn hard_sigmoid_of(k: &UnaryKind) -> (f32, f32) {
         | UnaryKind::ReluN1To1
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
-        | UnaryKind::Log => (0.0, 0.0),
+        | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square => (0.0, 0.0),
     }
 }
 
@@ -320,6 +343,8 @@ pub enum UnaryParams {
     LeakyRelu(LeakyReluParams),
     /// HARD_SWISH.
     HardSwish(HardSwishParams),
+    /// NEG.
+    Neg(NegParams),
 }
 
 /// A prepared integer unary layer.
@@ -334,6 +359,7 @@ impl IntUnary {
             UnaryParams::Clamp(p) => activation::rescale_clamp(p, x),
             UnaryParams::LeakyRelu(p) => activation::leaky_relu(p, x),
             UnaryParams::HardSwish(p) => activation::hard_swish(p, x),
+            UnaryParams::Neg(p) => activation::neg(p, x),
         })])
     }
 }
@@ -399,7 +425,14 @@ impl OpFamily for UnaryKind {
                 }
                 return Some(r);
             }
+            // The moments of -x.
+            UnaryKind::Neg => {
+                let mut r = same_moments(inputs, false)?;
+                r.moments.mean.iter_mut().for_each(|mu| *mu = -*mu);
+                return Some(r);
+            }
             UnaryKind::LeakyRelu { .. }
+            | UnaryKind::Square
             | UnaryKind::Logistic
             | UnaryKind::Tanh
             | UnaryKind::HardSwish
@@ -434,6 +467,8 @@ mod tests {
             UnaryKind::Rsqrt,
             UnaryKind::Log,
             UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 },
+            UnaryKind::Neg,
+            UnaryKind::Square,
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| discriminant(&r.kind) == discriminant(&k)).count(), 1);
