@@ -50,6 +50,8 @@ fn family(op: &Op) -> &'static str {
         Op::Unary(UnaryKind::Rsqrt) => "unary:rsqrt",
         Op::Unary(UnaryKind::Log) => "unary:log",
         Op::Unary(UnaryKind::HardSigmoid { .. }) => "unary:hard_sigmoid",
+        Op::Unary(UnaryKind::Neg) => "unary:neg",
+        Op::Unary(UnaryKind::Square) => "unary:square",
         Op::Unary(UnaryKind::Gelu) => "unary:gelu",
         Op::Unary(UnaryKind::GeluTanh) => "unary:gelu_tanh",
         Op::Unary(UnaryKind::Silu) => "unary:silu",
@@ -70,6 +72,7 @@ fn family(op: &Op) -> &'static str {
         Op::Layout(Layout::SpaceToDepth { .. }) => "layout:space_to_depth",
         Op::Layout(Layout::Gather { .. }) => "layout:gather",
         Op::Layout(Layout::Split { .. }) => "layout:split",
+        Op::Layout(Layout::Tile { .. }) => "layout:tile",
         Op::Resize(Resize { kind: ResizeKind::Bilinear, .. }) => "resize:bilinear",
         Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
@@ -103,6 +106,8 @@ const ALL_FAMILIES: &[&str] = &[
     "unary:rsqrt",
     "unary:log",
     "unary:hard_sigmoid",
+    "unary:neg",
+    "unary:square",
     "unary:gelu",
     "unary:gelu_tanh",
     "unary:silu",
@@ -123,6 +128,7 @@ const ALL_FAMILIES: &[&str] = &[
     "layout:space_to_depth",
     "layout:gather",
     "layout:split",
+    "layout:tile",
     "resize:bilinear",
     "resize:nearest",
     "convert:quantize",
@@ -417,7 +423,7 @@ fn cases() -> Vec<Case> {
 
     // Unary kinds (activation functions as layers).
     type F1 = fn(f32) -> f32;
-    let one: [(&'static str, UnaryKind, F1); 8] = [
+    let one: [(&'static str, UnaryKind, F1); 9] = [
         ("logistic", UnaryKind::Logistic, |x| 1.0 / (1.0 + (-x).exp())),
         ("tanh", UnaryKind::Tanh, f32::tanh),
         ("hard_swish", UnaryKind::HardSwish, |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
@@ -426,6 +432,7 @@ fn cases() -> Vec<Case> {
         ("relu6", UnaryKind::Relu6, |x| x.clamp(0.0, 6.0)),
         ("relu_n1_to_1", UnaryKind::ReluN1To1, |x| x.clamp(-1.0, 1.0)),
         ("hard_sigmoid", UnaryKind::HardSigmoid { alpha: 0.4, beta: 0.3 }, |x| (0.4 * x + 0.3).clamp(0.0, 1.0)),
+        ("neg", UnaryKind::Neg, |x| -x),
     ];
     for (name, kind, f) in one {
         out.push(Case {
@@ -442,10 +449,11 @@ fn cases() -> Vec<Case> {
     // infinities where the functions give them, in the same places as the reference.
     // GELU and SiLU: float only until their integer kernels exist (issue 19), checked against
     // their definitions written here in double.
-    let one_float: [(&'static str, UnaryKind, F1); 6] = [
+    let one_float: [(&'static str, UnaryKind, F1); 7] = [
         ("sqrt", UnaryKind::Sqrt, f32::sqrt),
         ("rsqrt", UnaryKind::Rsqrt, |x| 1.0 / x.sqrt()),
         ("log", UnaryKind::Log, f32::ln),
+        ("square", UnaryKind::Square, |x| x * x),
         ("gelu", UnaryKind::Gelu, |x| {
             let x = x as f64;
             (x * 0.5 * (1.0 + libm_free_erf(x / 2f64.sqrt()))) as f32
@@ -777,6 +785,21 @@ fn cases() -> Vec<Case> {
         quantizable: true,
     });
 
+    // Twice along W and along C: out[.., w, c] = x[.., w % 4, c % 3]. Not through the file
+    // formats: the TFLite export refuses TILE.
+    let r = (0..4)
+        .flat_map(|h| (0..8).flat_map(move |w| (0..6).map(move |c| (h, w, c))))
+        .map(|(h, w, c)| at(&x0, X, 0, h, w % 4, c % 3))
+        .collect();
+    out.push(Case {
+        name: "tile",
+        graph: graph("tile", Op::Layout(Layout::Tile { multiples: vec![1, 1, 2, 2] }), 1, vec![]),
+        shape: vec![1, 4, 8, 6],
+        macs: 0,
+        reference: r,
+        quantizable: false,
+    });
+
     // Rows 0..1 and 1..4 as two outputs (the reference is the first).
     let split = Layout::Split { axis: 1, sizes: vec![1, 3] };
     out.push(Case {
@@ -1056,8 +1079,15 @@ fn golden_models_cover() {
     // kernels, not reproduced yet; POW has none): float goldens only.
     // HARD_SIGMOID (no LiteRT operator): its table is ONNX QDQ arithmetic, equal to the exact
     // QDQ reference (`hard_sigmoid_table_is_the_exact_qdq_reference`) and to onnxruntime
-    // (`tests/onnx_op_goldens.rs`).
+    // (`tests/onnx_op_goldens.rs`). SQUARE runs in float (LiteRT has no integer SQUARE).
+    // Owed a LiteRT golden: NEG (its kernel is `kernels::activation::neg`, LiteRT's int8
+    // formula, checked by a unit test) and TILE (a copy; `kernels::layout::tile` is checked
+    // against its definition, and `yolo_float32` / `yolo_keras_onnx` of `tests/corpus.rs` run
+    // it against LiteRT and onnxruntime).
     let here = [
+        "unary:square",
+        "unary:neg",
+        "layout:tile",
         "unary:hard_sigmoid",
         "convert:quantize",
         "convert:dequantize",

@@ -780,6 +780,8 @@ impl Writer<'_> {
                         self.node1("Reciprocal", vec![s], &b, vec![])
                     }
                     UnaryKind::Log => self.node1("Log", vec![xf], &b, vec![]),
+                    UnaryKind::Neg => self.node1("Neg", vec![xf], &b, vec![]),
+                    UnaryKind::Square => self.node1("Mul", vec![xf.clone(), xf], &b, vec![]),
                     UnaryKind::HardSigmoid { alpha, beta } => self.node1(
                         "HardSigmoid",
                         vec![xf],
@@ -977,6 +979,13 @@ impl Writer<'_> {
                 let f = self.node1("Gather", vec![xf, idx], &format!("{base}/gather"), vec![attr_int("axis", a)]);
                 let out_order = if out.shape.len() == 4 { order } else { Order::Ir };
                 self.finish(l, f, out_order)
+            }
+            Layout::Tile { multiples } => {
+                let xf = self.float_in(x_id, Order::Ir)?;
+                let m: Vec<i64> = multiples.iter().map(|&v| v as i64).collect();
+                let repeats = self.init_i64(&format!("{base}/repeats"), &m);
+                let f = self.node1("Tile", vec![xf, repeats], &format!("{base}/tile"), vec![]);
+                self.finish(l, f, Order::Ir)
             }
             Layout::Split { axis, sizes } => {
                 let order = Order::canonical(rank);

@@ -516,6 +516,13 @@ impl Writer<'_> {
                     l.op.name()
                 )))
             }
+            Op::Layout(Layout::Tile { .. }) => {
+                return Err(err(
+                    "the TFLite export does not write TILE yet (LiteRT's reference resolver has no int8 TILE \
+                     version 3); write the model as .aqm or .onnx"
+                        .into(),
+                ))
+            }
             Op::State(_) => {
                 return Err(err(
                     "the TFLite export does not write graph states (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) yet; \

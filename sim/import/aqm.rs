@@ -164,6 +164,9 @@ enum RawOp {
         axis: usize,
         sizes: Vec<usize>,
     },
+    Tile {
+        multiples: Vec<usize>,
+    },
     Softmax {
         beta: f32,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -292,7 +295,9 @@ fn op_out(op: &Op) -> RawOp {
                 | UnaryKind::Log
                 | UnaryKind::Gelu
                 | UnaryKind::GeluTanh
-                | UnaryKind::Silu => (None, None),
+                | UnaryKind::Silu
+                | UnaryKind::Neg
+                | UnaryKind::Square => (None, None),
             };
             RawOp::Unary { kind: unary::row(*k).name.into(), alpha, beta }
         }
@@ -321,6 +326,7 @@ fn op_out(op: &Op) -> RawOp {
             RawOp::Gather { axis: *axis, indices: indices.clone(), indices_shape: indices_shape.clone() }
         }
         Op::Layout(Layout::Split { axis, sizes }) => RawOp::Split { axis: *axis, sizes: sizes.clone() },
+        Op::Layout(Layout::Tile { multiples }) => RawOp::Tile { multiples: multiples.clone() },
         Op::Softmax(Softmax { beta, causal }) => RawOp::Softmax { beta: *beta, causal: *causal },
         Op::Norm(n) => RawOp::Norm {
             kind: match n.kind {
@@ -394,6 +400,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::SpaceToDepth { block } => Op::Layout(Layout::SpaceToDepth { block }),
         RawOp::Gather { axis, indices, indices_shape } => Op::Layout(Layout::Gather { axis, indices, indices_shape }),
         RawOp::Split { axis, sizes } => Op::Layout(Layout::Split { axis, sizes }),
+        RawOp::Tile { multiples } => Op::Layout(Layout::Tile { multiples }),
         RawOp::Softmax { beta, causal } => Op::Softmax(Softmax { beta, causal }),
         RawOp::Norm { kind, epsilon } => {
             let kind = match kind.as_str() {

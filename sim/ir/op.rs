@@ -213,6 +213,10 @@ pub enum UnaryKind {
     Rsqrt,
     /// The natural logarithm.
     Log,
+    /// -x (TFLite's NEG, ONNX Neg).
+    Neg,
+    /// x * x (TFLite's SQUARE; float only).
+    Square,
     /// ONNX HardSigmoid: min(max(alpha * x + beta, 0), 1) (no TFLite operator).
     HardSigmoid {
         /// The slope (ONNX's default 0.2; PyTorch exports 1/6).
@@ -345,6 +349,11 @@ pub enum Layout {
         stride: Vec<i64>,
         /// Axes of size 1 removed from the output, ascending.
         drop: Vec<usize>,
+    },
+    /// TILE: the input repeated `multiples[d]` times along each axis `d` (a copy).
+    Tile {
+        /// Repetitions per axis (>= 1).
+        multiples: Vec<usize>,
     },
     /// TRANSPOSE: output axis `d` is input axis `perm[d]`.
     Transpose {

@@ -1,10 +1,11 @@
 //! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
 //! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1, ONNX's HardSigmoid,
-//! which TFLite has no operator for) and the float
+//! which TFLite has no operator for), NEG (LiteRT's int8 kernel) and the float
 //! functions SQRT, RSQRT and LOG of normalization layers (float only here: LiteRT's
 //! integer RSQRT, SQRT and LOG kernels are not reproduced yet, so quantization keeps them in
-//! float behind a DEQUANTIZE), and the transformer activations GELU (exact and tanh forms)
-//! and SiLU (float only for now: their integer kernels are a later issue-19 slice).
+//! float behind a DEQUANTIZE), SQUARE (float only in LiteRT too), and the transformer
+//! activations GELU (exact and tanh forms) and SiLU (float only for now: their integer
+//! kernels are a later issue-19 slice).
 //!
 //! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
 //! float kernel), the vector cost per element, the quantization rule and the integer
@@ -19,7 +20,7 @@ use super::{
     int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
 };
 use crate::ir::{Activation, UnaryKind};
-use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, RescaleClamp};
+use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp};
 use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::quant::data_free::clipped_normal;
 use crate::units::Macs;
@@ -130,6 +131,25 @@ pub const TABLE: &[UnaryRow] = &[
         prepare: |_, _| Err(float_only("LOG")),
     },
     UnaryRow {
+        kind: UnaryKind::Neg,
+        name: "neg",
+        float: |_, x| -x,
+        ops_per_element: 1,
+        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        prepare: |_, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
+        },
+    },
+    UnaryRow {
+        kind: UnaryKind::Square,
+        name: "square",
+        float: |_, x| x * x,
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err("SQUARE runs in float32 only (LiteRT has no integer SQUARE kernel)".into()),
+    },
+    UnaryRow {
         kind: UnaryKind::HardSigmoid { alpha: 0.0, beta: 0.0 },
         name: "hard_sigmoid",
         float: |k, x| {
@@ -227,6 +247,8 @@ fn alpha_of(k: &UnaryKind) -> f32 {
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square
         | UnaryKind::HardSigmoid { .. }
         | UnaryKind::Gelu
         | UnaryKind::GeluTanh
@@ -248,6 +270,8 @@ fn hard_sigmoid_of(k: &UnaryKind) -> (f32, f32) {
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square
         | UnaryKind::Gelu
         | UnaryKind::GeluTanh
         | UnaryKind::Silu => (0.0, 0.0),
@@ -372,6 +396,8 @@ pub enum UnaryParams {
     LeakyRelu(LeakyReluParams),
     /// HARD_SWISH.
     HardSwish(HardSwishParams),
+    /// NEG.
+    Neg(NegParams),
 }
 
 /// A prepared integer unary layer.
@@ -386,6 +412,7 @@ impl IntUnary {
             UnaryParams::Clamp(p) => activation::rescale_clamp(p, x),
             UnaryParams::LeakyRelu(p) => activation::leaky_relu(p, x),
             UnaryParams::HardSwish(p) => activation::hard_swish(p, x),
+            UnaryParams::Neg(p) => activation::neg(p, x),
         })])
     }
 }
@@ -451,7 +478,14 @@ impl OpFamily for UnaryKind {
                 }
                 return Some(r);
             }
+            // The moments of -x.
+            UnaryKind::Neg => {
+                let mut r = same_moments(inputs, false)?;
+                r.moments.mean.iter_mut().for_each(|mu| *mu = -*mu);
+                return Some(r);
+            }
             UnaryKind::LeakyRelu { .. }
+            | UnaryKind::Square
             | UnaryKind::Logistic
             | UnaryKind::Tanh
             | UnaryKind::HardSwish
@@ -489,6 +523,8 @@ mod tests {
             UnaryKind::Rsqrt,
             UnaryKind::Log,
             UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 },
+            UnaryKind::Neg,
+            UnaryKind::Square,
             UnaryKind::Gelu,
             UnaryKind::GeluTanh,
             UnaryKind::Silu,

@@ -185,6 +185,8 @@ pub(crate) const UNARY: &[UnaryCode] = &[
     UnaryCode { kind: UnaryKind::Sqrt, code: fb::BuiltinOperator::Sqrt, versions: [1, 1] },
     UnaryCode { kind: UnaryKind::Rsqrt, code: fb::BuiltinOperator::Rsqrt, versions: [1, 1] },
     UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::Neg, code: fb::BuiltinOperator::Neg, versions: [2, 2] },
+    UnaryCode { kind: UnaryKind::Square, code: fb::BuiltinOperator::Square, versions: [1, 1] },
 ];
 
 /// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
@@ -219,6 +221,8 @@ pub(crate) fn unary_out(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<f
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square
         | UnaryKind::HardSigmoid { .. }
         | UnaryKind::Gelu
         | UnaryKind::GeluTanh

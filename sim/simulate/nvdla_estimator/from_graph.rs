@@ -143,6 +143,7 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 | Layout::DepthToSpace { .. }
                 | Layout::SpaceToDepth { .. }
                 | Layout::Gather { .. }
+                | Layout::Tile { .. }
                 | Layout::Split { .. },
             )
             | Op::Convert(_)
