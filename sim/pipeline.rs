@@ -188,6 +188,7 @@ fn run_inner(
         totals,
         layers,
         accuracy: None,
+        sequence: None,
     })
 }
 

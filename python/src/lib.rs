@@ -80,6 +80,7 @@ fn run_json(
         input: None,
         no_accuracy: !accuracy,
         scalesim_reports: None,
+        seq: Default::default(),
     };
     py.detach(|| {
         let (report, _hw) = run_report(&args)?;

@@ -2,7 +2,7 @@
 
 use super::output::{write_output, Input};
 use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
-use crate::import::{builtin, load_model, model_file, LoadOptions};
+use crate::import::{builtin, load_model, model_file, LoadOptions, SeqPhase};
 use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table, RunReport};
@@ -76,6 +76,64 @@ pub struct RunArgs {
     /// Also write a SCALE-Sim-style COMPUTE_REPORT.csv into this directory (mac_array only).
     #[arg(long, value_name = "DIR")]
     pub scalesim_reports: Option<std::path::PathBuf>,
+    /// The inference phase of a transformer.
+    #[command(flatten)]
+    pub seq: SeqArgs,
+}
+
+/// The phase flags of a transformer run (built-ins gpt2, bert_base, llama_1b; model files
+/// with a `[sequence]` axis).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SeqArgs {
+    /// Transformers: `prefill` (the prompt at once, --seq-len tokens; the default, at the
+    /// model's default length) or `decode` (one new token attending to --kv-len positions
+    /// held in the KV cache).
+    #[arg(long, value_enum)]
+    pub phase: Option<PhaseArg>,
+    /// Prefill: tokens in the prompt.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Decode: positions in the KV cache (the new token's own among them).
+    #[arg(long)]
+    pub kv_len: Option<usize>,
+    /// Decode: bits of the KV cache (2-16; default: the activation width).
+    #[arg(long, allow_negative_numbers = true)]
+    pub kv_bits: Option<i64>,
+}
+
+/// `--phase`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhaseArg {
+    /// The whole prompt at once.
+    Prefill,
+    /// One new token with a KV cache.
+    Decode,
+}
+
+impl SeqArgs {
+    /// The phase asked for (`None` without phase flags) and the KV cache's width, or which
+    /// flags do not go together.
+    pub fn resolve(&self) -> Result<(Option<SeqPhase>, Option<u8>)> {
+        let phase = match (self.phase, self.seq_len, self.kv_len) {
+            (Some(PhaseArg::Decode), _, None) => return Err(miette!("--phase decode needs --kv-len L")),
+            (Some(PhaseArg::Decode), Some(_), Some(_)) => {
+                return Err(miette!("--seq-len applies to --phase prefill (a decode step is one token)"))
+            }
+            (Some(PhaseArg::Decode), None, Some(kv_len)) => Some(SeqPhase::Decode { kv_len }),
+            (Some(PhaseArg::Prefill) | None, _, Some(_)) => return Err(miette!("--kv-len applies to --phase decode")),
+            (Some(PhaseArg::Prefill), None, None) => None,
+            (Some(PhaseArg::Prefill) | None, Some(len), None) => Some(SeqPhase::Prefill { len }),
+            (None, None, None) => None,
+        };
+        let kv_bits = match (self.kv_bits, phase) {
+            (None, _) => None,
+            (Some(b), Some(SeqPhase::Decode { .. })) => Some(check_width("--kv-bits", b).into_diagnostic()?),
+            (Some(_), _) => {
+                return Err(miette!("--kv-bits applies to --phase decode (the KV cache a decode step reads)"))
+            }
+        };
+        Ok((phase, kv_bits))
+    }
 }
 
 /// Parses `--set path=value` pairs (a number, or text for text fields).
@@ -127,10 +185,12 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
     let overrides = parse_overrides(&a.overrides)?;
     let hw = hw_from(&a.hw, &overrides)?;
+    let (phase, kv_bits) = a.seq.resolve()?;
     let opts = LoadOptions {
         width: a.width,
         resolution: a.resolution,
         input_shapes: a.input_shapes.clone(),
+        phase,
         ..Default::default()
     };
     let mut g = load_model(&a.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
@@ -145,7 +205,8 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     let mut widened = Vec::new();
     if !is_quantized(&g) || a.wbits.is_some() || a.abits.is_some() || !requests.is_empty() {
         let plan = WidthPlan::resolve(&g, Precision { weight_bits: wbits, activation_bits: abits }, &requests)
-            .into_diagnostic()?;
+            .into_diagnostic()?
+            .with_kv_bits(kv_bits);
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }
@@ -154,6 +215,8 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);
+    report.sequence = phase
+        .map(|phase| crate::report::Sequence { phase, kv_bits: g.kv_cache.first().map(|&t| g.tensor(t).dtype.bits()) });
     if let Some(g0) = &acc_graph {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }
@@ -200,11 +263,12 @@ pub fn list_models() -> Result<()> {
         let src = builtin::source(name).unwrap_or_default();
         let line = match model_file::parse_with_info(name, src, &LoadOptions::default()) {
             Ok((g, info)) => format!(
-                "{:<14} {:<34} {:>8.1} M MACs {:>7.2} M params\n",
+                "{:<14} {:<50} {:>9.1} M MACs {:>8.2} M params{}\n",
                 name,
                 info.title.unwrap_or_default(),
                 g.total_macs().get() as f64 / 1e6,
-                g.total_params() as f64 / 1e6
+                g.total_params() as f64 / 1e6,
+                info.default_len.map(|s| format!(" (prefill of {s} tokens)")).unwrap_or_default()
             ),
             Err(e) => format!("{name:<14} (broken: {e})\n"),
         };

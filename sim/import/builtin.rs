@@ -1,4 +1,5 @@
-//! The built-in networks: the TOML files of `models/`, embedded in the binary so they work
+//! The built-in networks: the TOML files of `models/` (transformers in
+//! `models/transformers/`), embedded in the binary so they work
 //! from any directory after `cargo install`.
 
 /// (name, file contents) of every built-in network, in the order `accelsim models` lists them.
@@ -10,6 +11,10 @@ const MODELS: &[(&str, &str)] = &[
     ("squeezenet", include_str!("../../models/squeezenet.toml")),
     ("vgg16", include_str!("../../models/vgg16.toml")),
     ("inception_v3", include_str!("../../models/inception_v3.toml")),
+    ("gpt2", include_str!("../../models/transformers/gpt2.toml")),
+    ("bert_base", include_str!("../../models/transformers/bert_base.toml")),
+    ("llama_1b", include_str!("../../models/transformers/llama_1b.toml")),
+    ("vit_b16", include_str!("../../models/transformers/vit_b16.toml")),
 ];
 
 /// Names of the built-in networks.

@@ -16,7 +16,8 @@
 //! tensors a layer passes through without rescaling (RESHAPE, pooling, PAD, see
 //! [`passes_quantization_through`]) share one width, the widest of the group. So a layer
 //! runs at its planned widths unless a wider reader of the same tensor asks for more; the
-//! report shows the widths it ran at.
+//! report shows the widths it ran at. A decode step's KV cache (`Graph::kv_cache`) takes
+//! the plan's KV width when it has one (`--kv-bits`).
 
 use std::fmt;
 
@@ -43,10 +44,14 @@ impl fmt::Display for LayerWidths {
     }
 }
 
-/// Per-layer widths of one graph, indexed by [`LayerId`].
+/// Per-layer widths of one graph, indexed by [`LayerId`], and the width of a decode
+/// step's KV cache.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WidthPlan {
     layers: Vec<LayerWidths>,
+    /// The width of the KV-cache inputs (`Graph::kv_cache`); `None`: the widest reader's
+    /// activation width, as any tensor.
+    kv: Option<u8>,
 }
 
 /// A user's request for one layer's widths (`--layer-bits NAME=w4a8` or a line of a
@@ -121,7 +126,19 @@ impl WidthPlan {
             .iter()
             .map(|l| LayerWidths { weight: g.weights_of(l).map(|_| p.weight_bits), activation: p.activation_bits })
             .collect();
-        WidthPlan { layers }
+        WidthPlan { layers, kv: None }
+    }
+
+    /// The same plan with the KV cache stored at `bits` (`--kv-bits`; `None`: at its
+    /// readers' activation width).
+    pub fn with_kv_bits(mut self, bits: Option<u8>) -> WidthPlan {
+        self.kv = bits;
+        self
+    }
+
+    /// The KV cache's own width, if the plan sets one.
+    pub fn kv_bits(&self) -> Option<u8> {
+        self.kv
     }
 
     /// `default` for every layer of `g`, except the layers `requests` name, which take the
@@ -252,7 +269,14 @@ impl WidthPlan {
             let r = root(&mut parent, i);
             widest[r] = widest[r].max(w[i]);
         }
-        (0..n).map(|i| w[i].and(widest[root(&mut parent, i)])).collect()
+        let mut out: Vec<Option<u8>> = (0..n).map(|i| w[i].and(widest[root(&mut parent, i)])).collect();
+        // The KV cache is stored at its own width (read by attention's products only).
+        if let Some(kv) = self.kv {
+            for &t in &g.kv_cache {
+                out[t.0] = Some(kv);
+            }
+        }
+        out
     }
 }
 

@@ -180,6 +180,28 @@ pub struct RunReport {
     /// Functional accuracy on the accelerator's arithmetic, when the model has real
     /// weights and it was evaluated (attached by the CLI, never by the cost path).
     pub accuracy: Option<crate::accuracy::Accuracy>,
+    /// The transformer phase the run is for (attached by the CLI when a phase is given):
+    /// the report then states the latency per token and tokens per second.
+    pub sequence: Option<Sequence>,
+}
+
+/// The phase of a transformer run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sequence {
+    /// Prefill of a prompt, or one decode step.
+    pub phase: crate::import::SeqPhase,
+    /// The KV cache's width (decode).
+    pub kv_bits: Option<u32>,
+}
+
+impl Sequence {
+    /// Tokens the run produces the states of (prefill: the prompt; decode: one).
+    pub fn tokens(&self) -> usize {
+        match self.phase {
+            crate::import::SeqPhase::Prefill { len } => len,
+            crate::import::SeqPhase::Decode { .. } => 1,
+        }
+    }
 }
 
 impl LayerReport {

@@ -153,6 +153,20 @@ pub fn to_table(r: &RunReport) -> String {
             a.top1_agreement_vs_ideal * 100.0
         ));
     }
+    if let Some(s) = &r.sequence {
+        let total = tot.latency.get() + tot.overhead.get();
+        out.push_str(&match s.phase {
+            crate::import::SeqPhase::Prefill { len } => {
+                format!("prefill: {len} tokens in {}: {:.1} tokens/s\n", time(total), len as f64 / total)
+            }
+            crate::import::SeqPhase::Decode { kv_len } => format!(
+                "decode: 1 token attending to {kv_len} positions (KV cache {}): {} per token, {:.1} tokens/s\n",
+                s.kv_bits.map_or("float".to_string(), |b| format!("{b}-bit")),
+                time(total),
+                1.0 / total
+            ),
+        });
+    }
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
     }
@@ -246,6 +260,21 @@ pub fn to_json(r: &RunReport) -> Value {
         },
         "layers": r.layers.iter().map(|l| layer_json(r, l, r.clock_hz)).collect::<Vec<_>>(),
     });
+    if let Some(s) = &r.sequence {
+        let total = t.latency.get() + t.overhead.get();
+        let (phase, kv_len) = match s.phase {
+            crate::import::SeqPhase::Prefill { .. } => ("prefill", None),
+            crate::import::SeqPhase::Decode { kv_len } => ("decode", Some(kv_len)),
+        };
+        doc["sequence"] = json!({
+            "phase": phase,
+            "tokens": s.tokens(),
+            "kv_len": kv_len,
+            "kv_bits": s.kv_bits,
+            "latency_per_token_s": total / s.tokens() as f64,
+            "tokens_per_s": s.tokens() as f64 / total,
+        });
+    }
     if let Some(a) = &r.accuracy {
         let output = json!({
             "sqnr_db": db_json(a.output_sqnr_db),
