@@ -10,6 +10,7 @@ const MODELS: &[(&str, &str)] = &[
     ("squeezenet", include_str!("../../models/squeezenet.toml")),
     ("vgg16", include_str!("../../models/vgg16.toml")),
     ("inception_v3", include_str!("../../models/inception_v3.toml")),
+    ("alexnet", include_str!("../../models/alexnet.toml")),
 ];
 
 /// Names of the built-in networks.
