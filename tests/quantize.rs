@@ -249,7 +249,14 @@ fn mobilenet_v1_int8_per_channel_reaches_litert() {
 fn mobilenet_cle_float_sqnr(relu6: cle::Relu6) -> f64 {
     let d = shared().join("tflite");
     let g = load_model(&s(d.join("models/mobilenet_v1_float32.tflite")), &Default::default()).unwrap();
-    let x = read_npy_f32(&d.join("data/mobilenet_v1_eval_float_inputs.npy")).unwrap().item(0).to_vec();
+    let x = read_npy_f32(&d.join("data/mobilenet_v1_eval_float_inputs.npy"))
+        .unwrap()
+        .outer_iter()
+        .next()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect::<Vec<f32>>();
     let mut eq = g.clone();
     assert!(cle::equalize_with(&mut eq, 50, relu6) > 0);
     let o = g.outputs[0].0;

@@ -27,7 +27,7 @@ fn dir() -> PathBuf {
 
 fn npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
     let a = read_npy_f32(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    (a.shape, a.data)
+    (a.shape().to_vec(), a.iter().copied().collect())
 }
 
 /// NCHW `[c, h, w]` values of one image as the IR's NHWC.

@@ -123,10 +123,10 @@ fn check(net: &str, calib: &str, eval: &str, abits: &str) {
 
     // Bit-identical execution: every tensor on the first input, the output on all of them.
     let images = read_npy_f32(&eval).unwrap();
-    assert!(!images.is_empty());
-    for i in 0..images.len() {
+    assert!(images.shape()[0] > 0);
+    for (i, image) in images.outer_iter().enumerate() {
         let x = dir.path().join("x.bin");
-        let bytes: Vec<u8> = images.item(i).iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = image.iter().flat_map(|v| v.to_le_bytes()).collect();
         assert_eq!(bytes.len() as u64, input.elements() * 4, "{net}: eval image size");
         std::fs::write(&x, bytes).unwrap();
         let (out_t, dump_t) = exec(&tfl, &x, dir.path(), i == 0);

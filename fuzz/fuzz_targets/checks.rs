@@ -76,8 +76,8 @@ pub fn aqm_bytes(data: &[u8]) {
 pub fn npy_bytes(data: &[u8]) {
     match npy::parse_npy_f32(data, "fuzz.npy") {
         Ok(a) => {
-            assert_eq!(a.data.len(), a.shape.iter().product::<usize>());
-            assert!(a.data.iter().all(|x| x.is_finite()));
+            assert_eq!(a.len(), a.shape().iter().product::<usize>());
+            assert!(a.iter().all(|x| x.is_finite()));
         }
         Err(e) => assert!(e.to_string().contains("fuzz.npy"), "{e}"),
     }

@@ -138,6 +138,8 @@ def sweep(
     objective: Optional[str] = None,
     threads: Optional[int] = None,
     progress: Any = None,
+    out: Union[str, "os.PathLike[str]", None] = None,
+    resume: bool = False,
     **options: Any,
 ):
     """``accelsim sweep``: every combination of the lists, one row per design point (and one
@@ -151,8 +153,15 @@ def sweep(
 
     ``progress`` is a callable ``progress(done, total)`` called after each batch of points
     (an exception it raises stops the sweep and is raised here), or ``True`` for a bar
-    (tqdm's, which notebooks draw, when tqdm is installed; else a line on stderr)."""
+    (tqdm's, which notebooks draw, when tqdm is installed; else a line on stderr).
+
+    ``out="sweep.csv"`` also writes the CLI's CSV there as the points finish, and
+    ``resume=True`` continues that file after an interruption (``--out F --resume``: the
+    points already in it are not run again); the table returned is then the whole file's."""
     import tempfile
+
+    if resume and out is None:
+        raise Error("resume=True continues the CSV file of out=; give out=")
 
     specs, hw_sets = _hw_list(hw)
     argv: List[str] = []
@@ -172,12 +181,34 @@ def sweep(
         progress, bar = _progress_bar()
     try:
         with tempfile.TemporaryDirectory(prefix="accelsim-") as tmp:
-            text = _native.sweep_json(argv + _argv(options, tmp), progress or None)
+            if out is None:
+                text = _native.sweep_json(argv + _argv(options, tmp), progress or None)
+            else:
+                file = ["--out", os.fspath(out), "--format", "csv"] + (["--resume"] if resume else [])
+                _native.sweep_file(argv + _argv(options, tmp) + file, progress or None)
     finally:
         if bar is not None:
             bar.close()
-    rows = json.loads(text)
+    rows = json.loads(text) if out is None else _csv_rows(out)
     return rows if as_rows else _table(rows)
+
+
+def _csv_rows(path: Union[str, "os.PathLike[str]"]) -> List[Dict[str, Any]]:
+    """A sweep CSV's rows, numbers as numbers and empty cells as None (as the JSON rows)."""
+    import csv
+
+    def value(cell: str) -> Any:
+        if cell == "":
+            return None
+        for kind in (int, float):
+            try:
+                return kind(cell)
+            except ValueError:
+                pass
+        return cell
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def _progress_bar():
@@ -255,7 +286,7 @@ def exec(
     ``inputs`` is either float values (any float dtype; converted to float32, then, for an
     integer input, quantized with its scale and zero point as TFLite's QUANTIZE does) or
     raw integers of the input's own type (``int8``, ``uint8``, ``int16``, ``int32``), read
-    in place when contiguous. ``layout`` is ``"nchw"`` or ``"nhwc"`` for rank-4 inputs and
+    in place (any strides, as an ndarray view). ``layout`` is ``"nchw"`` or ``"nhwc"`` for rank-4 inputs and
     outputs (required for an ONNX model's rank-4 input, as ``--layout``); ``input_shapes``
     as ``--input-shape`` (``["input=1x3x32x32"]``).
 

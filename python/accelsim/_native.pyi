@@ -29,6 +29,10 @@ def sweep_json(argv: List[str], progress: Optional[Callable[[int, int], Any]] = 
     """``accelsim sweep ARGV... --format json`` (rows to the returned text), GIL released;
     ``progress(done, total)`` after each batch of points (an exception it raises stops the sweep)."""
 
+def sweep_file(argv: List[str], progress: Optional[Callable[[int, int], Any]] = None) -> None:
+    """``accelsim sweep ARGV...`` writing the CSV of ``--out`` (continued with ``--resume``) as the
+    CLI does; GIL released."""
+
 def models() -> List[Tuple[str, str, int, int]]:
     """(name, title, MACs, parameters) of each built-in network."""
 

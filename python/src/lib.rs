@@ -3,19 +3,18 @@
 //! `models`, returning the CLI's JSON text (parsed into dicts by `accelsim/__init__.py`), so
 //! Python and the CLI give the same numbers. Long work runs with the GIL released.
 
-use accelsim::cli::exec::{batch_items, layout_for, load, run_batch, Layout};
+use accelsim::cli::exec::{check_batch_shape, layout_for, load, run_batch, Layout};
 use accelsim::cli::run::{run_report, Format, RunArgs};
 use accelsim::cli::sweep::{sweep_with_progress, SweepArgs, SweepFormat};
 use accelsim::import::{builtin, model_file, InputShape, LoadOptions};
 use accelsim::ir::{DataType, Graph, Tensor};
-use accelsim::kernels::io::{input_from_f32, transpose_nchw};
+use accelsim::kernels::io::{batch_items, input_from_f32, transpose_nchw};
 use accelsim::kernels::Values;
-use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::ndarray::{ArrayD, ArrayViewD, IxDyn};
 use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -114,10 +113,34 @@ impl Write for Shared {
 fn sweep_json(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<String> {
     let args = SweepArgs { format: SweepFormat::Json, out: None, ..parse::<SweepArgs>("sweep", argv)? };
     if args.resume {
-        return Err(Error::new_err("resume continues a sweep's --out file; run the CLI for that"));
+        return Err(Error::new_err("resume continues the CSV file of out=; give out="));
     }
     let buf = Shared::default();
-    let sink = buf.clone();
+    sweep_calling_back(py, &args, Box::new(buf.clone()), progress)?;
+    let bytes = buf.0.lock().map_err(|_| Error::new_err("poisoned buffer"))?.clone();
+    String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
+}
+
+/// `accelsim sweep ARGV...` writing its rows to the file of `--out` (and continuing it with
+/// `--resume`) exactly as the CLI does; GIL released, `progress` as for [`sweep_json`].
+#[pyfunction]
+#[pyo3(signature = (argv, progress=None))]
+fn sweep_file(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) -> PyResult<()> {
+    let args = parse::<SweepArgs>("sweep", argv)?;
+    if args.out.is_none() {
+        return Err(Error::new_err("sweep_file writes the file of --out; give --out"));
+    }
+    sweep_calling_back(py, &args, Box::new(std::io::sink()), progress)
+}
+
+/// Runs the sweep with the GIL released, calling `progress(done, total)` (with the GIL)
+/// after each batch; its exception stops the sweep and is returned.
+fn sweep_calling_back(
+    py: Python<'_>,
+    args: &SweepArgs,
+    stdout: Box<dyn Write + Send>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
     let mut raised: Option<PyErr> = None;
     let mut report = |done: usize, total: usize| match &progress {
         None => true,
@@ -129,13 +152,11 @@ fn sweep_json(py: Python<'_>, argv: Vec<String>, progress: Option<Py<PyAny>>) ->
             }
         }),
     };
-    let result = py.detach(|| sweep_with_progress(&args, Box::new(sink), &mut report));
+    let result = py.detach(|| sweep_with_progress(args, stdout, &mut report));
     if let Some(e) = raised {
         return Err(e);
     }
-    result.map_err(to_py)?;
-    let bytes = buf.0.lock().map_err(|_| Error::new_err("poisoned buffer"))?.clone();
-    String::from_utf8(bytes).map_err(|e| Error::new_err(e.to_string()))
+    result.map_err(to_py)
 }
 
 /// A batch handed to `exec`: float items (quantized for an integer input as TFLite's
@@ -171,55 +192,50 @@ impl Batch<'_> {
         }
     }
 
-    /// The elements, row-major: floats borrowed from numpy's buffer when it is contiguous
-    /// (copied only otherwise), integers widened as the executor holds them.
-    fn items(&self) -> Flat<'_> {
-        fn flat<T: numpy::Element + Copy>(a: &PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
-            match a.as_slice() {
-                Ok(s) => s.to_vec(),
-                Err(_) => a.as_array().iter().copied().collect(),
-            }
-        }
+    /// The batch as an ndarray view of numpy's buffer (any strides), which can cross into
+    /// work done with the GIL released.
+    fn view(&self) -> BatchView<'_> {
         match self {
-            Batch::F32(a) => Flat::F32(match a.as_slice() {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => Cow::Owned(a.as_array().iter().copied().collect()),
-            }),
-            Batch::I8(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::U8(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::I16(a) => Flat::Int(flat(a).into_iter().map(i32::from).collect()),
-            Batch::I32(a) => Flat::Int(flat(a)),
+            Batch::F32(a) => BatchView::F32(a.as_array()),
+            Batch::I8(a) => BatchView::I8(a.as_array()),
+            Batch::U8(a) => BatchView::U8(a.as_array()),
+            Batch::I16(a) => BatchView::I16(a.as_array()),
+            Batch::I32(a) => BatchView::I32(a.as_array()),
         }
     }
 }
 
-/// A batch's elements, item after item (see [`Batch::items`]).
-enum Flat<'a> {
-    F32(Cow<'a, [f32]>),
-    Int(Vec<i32>),
+/// A batch's elements in place (see [`Batch::view`]).
+enum BatchView<'a> {
+    F32(ArrayViewD<'a, f32>),
+    I8(ArrayViewD<'a, i8>),
+    U8(ArrayViewD<'a, u8>),
+    I16(ArrayViewD<'a, i16>),
+    I32(ArrayViewD<'a, i32>),
 }
 
-/// The executor values of each item of `items` (`n` of them) fed to input `t` in `layout`.
-fn batch_values(t: &Tensor, items: Flat<'_>, n: usize, layout: Layout) -> Result<Vec<Vec<Values>>, String> {
-    let per = match &items {
-        Flat::F32(x) => x.len(),
-        Flat::Int(x) => x.len(),
-    } / n;
-    let nchw = layout == Layout::Nchw && t.shape.len() == 4;
-    let values = match items {
-        Flat::F32(x) => x
-            .chunks_exact(per)
-            .map(|c| {
-                let c = if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() };
-                input_from_f32(t, c).map(|v| vec![v]).map_err(|e| e.to_string())
-            })
-            .collect::<Result<_, _>>()?,
-        Flat::Int(x) => x
-            .chunks_exact(per)
-            .map(|c| vec![Values::Int(if nchw { transpose_nchw(c, &t.shape, true) } else { c.to_vec() })])
-            .collect(),
-    };
-    Ok(values)
+impl BatchView<'_> {
+    /// The executor values of each item fed to input `t`, cut and (for NCHW, `chw`) moved
+    /// by the code that reads `accelsim exec`'s `.npy` batches: floats quantized for an
+    /// integer input, integers as they are.
+    fn values(&self, t: &Tensor, chw: bool) -> Result<Vec<Vec<Values>>, String> {
+        fn ints<T: Copy + Into<i32>>(a: &ArrayViewD<'_, T>, chw: bool) -> Vec<Vec<Values>> {
+            batch_items(a.view(), chw)
+                .into_iter()
+                .map(|x| vec![Values::Int(x.into_iter().map(Into::into).collect())])
+                .collect()
+        }
+        Ok(match self {
+            BatchView::F32(a) => batch_items(a.view(), chw)
+                .into_iter()
+                .map(|x| input_from_f32(t, x).map(|v| vec![v]).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+            BatchView::I8(a) => ints(a, chw),
+            BatchView::U8(a) => ints(a, chw),
+            BatchView::I16(a) => ints(a, chw),
+            BatchView::I32(a) => ints(a, chw),
+        })
+    }
 }
 
 /// The batch of output `t` (`[N, ...]`, its shape without the batch dimension of 1, NCHW
@@ -310,7 +326,7 @@ fn exec_batch<'py>(
     let t = g.tensor(input);
     let shape = inputs.shape();
     let n = shape.first().copied().unwrap_or(0);
-    batch_items(t, layout, &shape, n).map_err(|e| Error::new_err(format!("inputs: {e}")))?;
+    check_batch_shape(t, layout, &shape, n).map_err(|e| Error::new_err(format!("inputs: {e}")))?;
     if let Some((name, bits, signed)) = inputs.int_type() {
         if t.dtype != (DataType::Int { bits, signed }) {
             return Err(Error::new_err(format!(
@@ -319,10 +335,11 @@ fn exec_batch<'py>(
             )));
         }
     }
-    let items = inputs.items();
+    let items = inputs.view();
+    let chw = layout == Layout::Nchw && t.shape.len() == 4;
     let outs = py
         .detach(|| {
-            let xs = batch_values(t, items, n, layout).map_err(|e| miette::miette!("inputs: {e}"))?;
+            let xs = items.values(t, chw).map_err(|e| miette::miette!("inputs: {e}"))?;
             run_batch(&g, xs).map_err(|e| miette::miette!("{}: {e}", model.display()))
         })
         .map_err(to_py)?;
@@ -398,6 +415,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Error", m.py().get_type::<Error>())?;
     m.add_function(wrap_pyfunction!(run_json, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_json, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_file, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(hw_toml, m)?)?;
     m.add_function(wrap_pyfunction!(exec_batch, m)?)?;

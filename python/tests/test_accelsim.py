@@ -125,6 +125,10 @@ def test_exec_is_bit_exact_with_litert_and_equals_the_cli(tmp_path):
     got = accelsim.exec(model, raw)
     assert got.dtype == np.int8 and got.shape == want.shape
     assert np.array_equal(got, want)
+    # A non-contiguous array is read in its logical order, in place.
+    fortran = np.asfortranarray(raw)
+    assert not fortran.flags.c_contiguous
+    assert np.array_equal(accelsim.exec(model, fortran), want)
     # Float items are quantized with the input's parameters, as the CLI's batch does;
     # float64 is accepted and converted.
     floats = np.load(need(SHARED / "data" / "tiny_golden_float_inputs.npy"))
@@ -144,6 +148,11 @@ def test_exec_of_an_onnx_model_takes_its_nchw_layout(tmp_path):
     cli("exec", "--model", str(model), "--input", str(x), "--layout", "nchw", "--output", str(tmp_path / "o.bin"))
     assert got.dtype == np.float32
     assert got.tobytes() == (tmp_path / "o.bin").read_bytes()
+    # The same NCHW values as a strided view (every other column of a wider buffer).
+    nchw = np.load(x)
+    strided = np.repeat(nchw, 2, axis=3)[..., ::2]
+    assert not strided.flags.c_contiguous and np.array_equal(strided, nchw)
+    assert accelsim.exec(model, strided, layout="nchw").tobytes() == got.tobytes()
 
 
 def test_exec_refuses_batches_that_do_not_fit():
@@ -262,3 +271,37 @@ def test_sweep_reports_progress_and_stops_when_the_callback_raises():
     with pytest.raises(Stop):
         accelsim.sweep(hw="mac8", model="mnv1", wbits=list(range(2, 17)), threads=1, progress=stop)
     assert len(rows(accelsim.sweep(hw="mac8", model="mnv1", wbits=[4, 8], progress=True))) == 2
+
+
+def test_sweep_writes_the_clis_csv_and_resumes_it(tmp_path):
+    kw = dict(hw="mac8", model="mnv1", wbits=8, set={"mac.rows": list(range(2, 42))}, threads=1)
+    whole = tmp_path / "whole.csv"
+    cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "8", "--set",
+        "mac.rows=" + ",".join(str(r) for r in range(2, 42)), "--threads", "1", "--out", str(whole))
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total):
+        raise Stop(f"{done}/{total}")
+
+    # Interrupted after its first batch of points, then continued.
+    part = tmp_path / "part.csv"
+    with pytest.raises(Stop):
+        accelsim.sweep(**kw, out=part, progress=stop)
+    written = len(part.read_text().splitlines()) - 1
+    assert 0 < written < 40
+    got = rows(accelsim.sweep(**kw, out=part, resume=True))
+    assert part.read_bytes() == whole.read_bytes()
+    # The table is the whole file's, with the JSON rows' values.
+    want = rows(accelsim.sweep(**kw))
+    assert len(got) == len(want) == 40
+    for g, w in zip(got, want):
+        assert set(g) == set(w)
+        for k in w:
+            if isinstance(w[k], float):
+                assert g[k] == pytest.approx(w[k], rel=1e-11), k
+            else:
+                assert g[k] == w[k], k
+    with pytest.raises(accelsim.Error, match="out="):
+        accelsim.sweep(**kw, resume=True)

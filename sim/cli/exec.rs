@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
-use crate::kernels::io::{input_from_f32, transpose_nchw, transpose_values};
+use crate::kernels::io::{input_from_f32, transpose_values};
 use crate::kernels::{Arithmetic, ExecError, Executor, States, Values};
 use miette::{miette, IntoDiagnostic, WrapErr};
 
@@ -135,7 +135,7 @@ pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<
 /// Checks that an array of `shape` with `n` items is a batch of items of input
 /// `t`: `[N, ...]` with N >= 1 and each item `t`'s shape without its batch dimension of 1
 /// (NCHW for a rank-4 input read in `layout` NCHW).
-pub fn batch_items(t: &Tensor, layout: Layout, shape: &[usize], n: usize) -> Result<(), String> {
+pub fn check_batch_shape(t: &Tensor, layout: Layout, shape: &[usize], n: usize) -> Result<(), String> {
     let mut item: Vec<usize> = t.shape.iter().skip(1).copied().collect();
     if layout == Layout::Nchw && item.len() == 3 {
         item = vec![item[2], item[0], item[1]];
@@ -158,20 +158,15 @@ pub fn batch_items(t: &Tensor, layout: Layout, shape: &[usize], n: usize) -> Res
 /// QUANTIZE does.
 fn read_batch(path: &Path, t: &Tensor, layout: Layout) -> miette::Result<Vec<Values>> {
     let a = crate::import::npy::read_npy_f32(path).map_err(miette::Report::new)?;
-    batch_items(t, layout, &a.shape, a.len()).map_err(|e| miette!("--input {}: {e}", path.display()))?;
+    let n = a.shape().first().copied().unwrap_or(0);
+    check_batch_shape(t, layout, a.shape(), n).map_err(|e| miette!("--input {}: {e}", path.display()))?;
     if let Err(e) = input_from_f32(t, Vec::new()) {
         return Err(miette!("--input {}: {e}; give a raw file", path.display()));
     }
-    (0..a.len())
-        .map(|i| {
-            let x = a.item(i);
-            let x = if layout == Layout::Nchw && t.shape.len() == 4 {
-                transpose_nchw(x, &t.shape, true)
-            } else {
-                x.to_vec()
-            };
-            input_from_f32(t, x).map_err(|e| miette!("--input {}: {e}", path.display()))
-        })
+    let chw = layout == Layout::Nchw && t.shape.len() == 4;
+    crate::kernels::io::batch_items(a.view(), chw)
+        .into_iter()
+        .map(|x| input_from_f32(t, x).map_err(|e| miette!("--input {}: {e}", path.display())))
         .collect()
 }
 
@@ -343,11 +338,11 @@ pub fn layout_for(model: &Path, g: &Graph, given: Option<Layout>) -> miette::Res
     let t = g.tensor(input);
     let native_nchw = g.nchw_inputs.contains(&input);
     match given {
-        // An NHWC input of an ONNX file (tf2onnx's, whose readers transpose it): the ONNX
-        // tensor is NHWC, so "the ONNX tensor as is" and NCHW would disagree.
+        // A rank-4 input of an ONNX file held as it is (tf2onnx's NHWC input, whose readers
+        // transpose or reshape it): "the ONNX tensor as is" and NCHW would disagree.
         Some(Layout::Nchw) if is_onnx && t.shape.len() == 4 && !native_nchw => Err(miette!(
-            "'{}': input '{}' is NHWC {:?} in this ONNX file (its readers transpose it to NCHW), so its raw \
-             files are NHWC: give --layout nhwc",
+            "'{}': input '{}' is {:?} as it is in this ONNX file (its readers transpose it to NCHW or \
+             reshape it), so its raw files hold it as it is: give --layout nhwc",
             model.display(),
             t.name,
             t.shape

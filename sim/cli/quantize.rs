@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 
 use super::output::{write_output, Input};
-use crate::import::npy::{read_npy_f32, NpyF32};
+use crate::import::npy::read_npy_f32;
 use crate::import::{aqm, load_model, LoadOptions};
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
@@ -309,19 +309,14 @@ fn check_onnx_config(g: &Graph, cfg: &PtqConfig) -> Result<()> {
     Ok(())
 }
 
-/// Images of `a` as flat NHWC inputs of shape `shape` (`[1, H, W, C]`).
-fn images(a: &NpyF32, shape: &[usize], file: &Path) -> Result<Vec<Vec<f32>>> {
-    a.images(shape).ok_or_else(|| {
-        miette!("{}: images of shape {:?} do not fit the model input {:?}", file.display(), a.shape, shape)
-    })
-}
-
 pub(crate) fn load_images(path: &Path, shape: &[usize]) -> Result<Vec<Vec<f32>>> {
     let a = read_npy_f32(path).map_err(miette::Report::new)?;
-    if a.is_empty() {
+    if a.shape().first().is_none_or(|&n| n == 0) {
         return Err(miette!("{}: no images", path.display()));
     }
-    images(&a, shape, path)
+    crate::kernels::io::images(a.view(), shape).ok_or_else(|| {
+        miette!("{}: images of shape {:?} do not fit the model input {:?}", path.display(), a.shape(), shape)
+    })
 }
 
 /// Reads `--labels` and checks them against the `inputs` evaluation images of `eval` and

@@ -1,9 +1,41 @@
 //! A graph's inputs and outputs as callers hand them over (`accelsim exec` and the Python
 //! package's `exec`): float items quantized for an integer input as TFLite's QUANTIZE does,
-//! and rank-4 tensors moved between ONNX's NCHW and the IR's NHWC.
+//! and rank-4 tensors moved between ONNX's NCHW and the IR's NHWC. Batches arrive as
+//! [`ndarray`] views (`[N, ...]`, any strides): a `.npy` file read by `import::npy` and a
+//! numpy array handed over by the Python package are cut into items by the same code.
+
+use ndarray::{ArrayViewD, IxDyn};
 
 use super::Values;
 use crate::ir::{DataType, Tensor};
+
+/// The items of batch `a` (`[N, ...]`) as flat vectors in C order of the IR's layout: each
+/// item as stored, or moved from `[C, H, W]` to `[H, W, C]` when `chw` (for a rank-3 item).
+pub fn batch_items<T: Copy>(a: ArrayViewD<'_, T>, chw: bool) -> Vec<Vec<T>> {
+    a.outer_iter()
+        .map(|item| {
+            if chw && item.ndim() == 3 {
+                item.permuted_axes(IxDyn(&[1, 2, 0])).iter().copied().collect()
+            } else {
+                item.iter().copied().collect()
+            }
+        })
+        .collect()
+}
+
+/// The images of a set `a` (`[N, ...]`) as flat inputs of a model input of shape `input`
+/// (`[1, H, W, C]`): as stored when an item is `[H, W, C]`, moved when it is `[C, H, W]`
+/// (an NCHW set). `None` when neither fits.
+pub fn images(a: ArrayViewD<'_, f32>, input: &[usize]) -> Option<Vec<Vec<f32>>> {
+    let (want, got) = (input.get(1..)?, a.shape().get(1..)?);
+    if got == want {
+        return Some(batch_items(a, false));
+    }
+    match (want, got) {
+        ([h, w, c], [c2, h2, w2]) if (h, w, c) == (h2, w2, c2) => Some(batch_items(a, true)),
+        _ => None,
+    }
+}
 
 /// Why float values cannot be fed to an input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -89,6 +121,22 @@ mod tests {
         assert_eq!(input_from_f32(&f, vec![0.1]).unwrap(), Values::F32(vec![0.1]));
         let none = tensor(DataType::Int { bits: 8, signed: true }, None);
         assert!(input_from_f32(&none, vec![0.0]).is_err());
+    }
+
+    #[test]
+    fn batch_items_follow_the_logical_order_of_any_strides() {
+        // Two items of [C=2, H=1, W=3]: NHWC order interleaves the channels.
+        let a = ndarray::Array::from_shape_vec(IxDyn(&[2, 2, 1, 3]), (0..12).collect::<Vec<u32>>()).unwrap();
+        assert_eq!(batch_items(a.view(), true), vec![vec![0, 3, 1, 4, 2, 5], vec![6, 9, 7, 10, 8, 11]]);
+        assert_eq!(batch_items(a.view(), false)[1], (6..12).collect::<Vec<_>>());
+        // A transposed (non-contiguous) view is read in its logical order.
+        let t = a.view().permuted_axes(IxDyn(&[0, 2, 3, 1]));
+        assert_eq!(batch_items(t.view(), false), batch_items(a.view(), true));
+        // Images of a [1, 1, 3, 2] input from the NCHW set; a shape that fits neither way.
+        let f = a.mapv(|x| x as f32);
+        assert_eq!(images(f.view(), &[1, 1, 3, 2]).unwrap()[0], vec![0., 3., 1., 4., 2., 5.]);
+        assert_eq!(images(f.view(), &[1, 2, 1, 3]).unwrap()[0], vec![0., 1., 2., 3., 4., 5.]);
+        assert!(images(f.view(), &[1, 3, 3, 2]).is_none());
     }
 
     #[test]

@@ -25,7 +25,9 @@ use rayon::prelude::*;
 
 use super::plan::{Functional, Point};
 use crate::hw::HwDesc;
-use crate::import::npy::{read_npy_f32, NpyF32};
+use ndarray::ArrayD;
+
+use crate::import::npy::read_npy_f32;
 use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::kernels::Arithmetic;
 use crate::quant::calib::{calibrate, Calibration};
@@ -93,20 +95,23 @@ struct Prepared {
 }
 
 /// An image file read once per sweep (or why it could not be).
-type Images = Option<(String, Result<NpyF32, String>)>;
+type Images = Option<(String, Result<ArrayD<f32>, String>)>;
 
 fn read_images(path: &Option<String>) -> Images {
     path.as_ref().map(|p| {
         let a = read_npy_f32(std::path::Path::new(p)).map_err(|e| format!("cannot read the images: {e}"));
-        let a = a.and_then(|a| if a.is_empty() { Err(format!("{p}: no images")) } else { Ok(a) });
+        let a =
+            a.and_then(
+                |a| if a.shape().first().is_some_and(|&n| n > 0) { Ok(a) } else { Err(format!("{p}: no images")) },
+            );
         (p.clone(), a)
     })
 }
 
-fn images_for(file: &(String, Result<NpyF32, String>), shape: &[usize]) -> Result<Vec<Vec<f32>>, String> {
+fn images_for(file: &(String, Result<ArrayD<f32>, String>), shape: &[usize]) -> Result<Vec<Vec<f32>>, String> {
     let a = file.1.as_ref().map_err(Clone::clone)?;
-    a.images(shape)
-        .ok_or_else(|| format!("{}: images of shape {:?} do not fit the network input {:?}", file.0, a.shape, shape))
+    crate::kernels::io::images(a.view(), shape)
+        .ok_or_else(|| format!("{}: images of shape {:?} do not fit the network input {:?}", file.0, a.shape(), shape))
 }
 
 /// Labels read once per sweep (or why they could not be).
@@ -125,7 +130,8 @@ pub fn check_label_file(f: &Functional) -> Result<(), String> {
     let (Some(labels), Some(eval)) = (&f.labels, &f.eval) else { return Ok(()) };
     let y = crate::import::npy::read_npy_labels(std::path::Path::new(labels)).map_err(|e| e.to_string())?;
     let x = read_npy_f32(std::path::Path::new(eval)).map_err(|e| e.to_string())?;
-    check_labels(&y, x.len(), usize::MAX).map_err(|e| format!("--labels {labels}: {e} (--eval {eval})"))
+    check_labels(&y, x.shape().first().copied().unwrap_or(0), usize::MAX)
+        .map_err(|e| format!("--labels {labels}: {e} (--eval {eval})"))
 }
 
 fn prepare(g: &Graph, seed: u64, calib: &Images, eval: &Images, labels: &Labels) -> Result<Prepared, String> {

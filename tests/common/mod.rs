@@ -51,27 +51,14 @@ pub struct RawNpy {
     pub data: Vec<u8>,
 }
 
-/// Parses the bytes of a `.npy` file (versions 1-3, C order); panics naming what is wrong.
+/// Parses the bytes of a `.npy` file (versions 1-3, C order) with `npyz`, keeping the data
+/// bytes as stored; panics naming what is wrong.
 pub fn parse_npy(b: &[u8]) -> RawNpy {
-    assert_eq!(&b[..6], b"\x93NUMPY", "not an npy file");
-    let (hlen, start) = if b[6] == 1 {
-        (u16::from_le_bytes([b[8], b[9]]) as usize, 10)
-    } else {
-        (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12)
-    };
-    let header = std::str::from_utf8(&b[start..start + hlen]).expect("header");
-    assert!(header.contains("'fortran_order': False"), "{header}");
-    let descr = header.split("'descr': '").nth(1).and_then(|s| s.split('\'').next()).expect("descr").to_string();
-    let shape = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .expect("shape")
-        .split(',')
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| d.trim().parse().expect("dim"))
-        .collect();
-    RawNpy { descr, shape, data: b[start + hlen..].to_vec() }
+    let f = npyz::NpyFile::new(b).unwrap_or_else(|e| panic!("not an npy file: {e}"));
+    assert_eq!(f.order(), npyz::Order::C, "Fortran order");
+    let descr = f.dtype().descr().trim_matches('\'').to_string();
+    let shape = f.shape().iter().map(|&d| d as usize).collect();
+    RawNpy { descr, shape, data: f.into_inner().to_vec() }
 }
 
 /// Reads a `.npy` file (see [`parse_npy`]).

@@ -374,7 +374,7 @@ impl Importer<'_> {
                 if self.graph_outputs.contains(&out) {
                     let name = self.layer_name(n, index);
                     let d = self.add_layer(&name, Op::Convert(Convert::Dequantize), vec![t], &out, l)?;
-                    self.dequantized_outputs.insert(out.clone(), d);
+                    self.dequantized_outputs.insert(out.clone(), (d, l));
                 }
                 self.values.insert(out, Value::Act(t, l));
             }
