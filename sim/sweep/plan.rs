@@ -412,6 +412,7 @@ mod tests {
             abits: vec![8],
             sets: vec![("mac.rows".into(), [16.0, 32.0, 64.0].map(SetValue::Num).to_vec())],
             width: 1.0,
+            batch: 1,
             ..Default::default()
         }
     }
