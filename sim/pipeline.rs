@@ -573,7 +573,7 @@ fn cost_phase<'h>(
                 None,
                 LayerWork {
                     wd,
-                    reads: OperandReads { inputs: v.in_elements, weights: 0 },
+                    reads: OperandReads { inputs: v.in_elements, weights: v.weights },
                     pe_local_reads: OperandReads::default(),
                     out_elems: v.out_elements,
                     psum_passes: 1,
@@ -943,6 +943,7 @@ mod tests {
         let vector = Phase::Vector(crate::map::work::VectorWork {
             in_elements: out,
             out_elements: out,
+            weights: 0,
             ops: 2 * out,
             pooling: false,
         });

@@ -30,6 +30,8 @@ const WORKS: &[(&str, Tol)] = &[
     ("blazeface_float32", Tol::Rel(1e-6)),
     ("blazeface_fp16", Tol::Rel(1e-6)),
     ("blazeface_int8", Tol::Lsb(0)),
+    ("blazeface_keras_onnx", Tol::Rel(1e-5)),
+    ("blazeface_torch_onnx", Tol::Rel(1e-5)),
     ("efficientnet_lite_16x8", Tol::Rel(1e-6)),
     ("efficientnet_lite_float32", Tol::Rel(1e-6)),
     ("efficientnet_lite_fp16", Tol::Rel(1e-6)),
@@ -61,6 +63,9 @@ const WORKS: &[(&str, Tol)] = &[
     ("unet_keras_onnx", Tol::Rel(1e-5)),
     ("unet_torch_onnx", Tol::Rel(1e-5)),
     ("unet_torch_qdq", Tol::Rel(0.025)),
+    ("yolo_float32", Tol::Rel(1e-6)),
+    ("yolo_fp16", Tol::Rel(1e-6)),
+    ("yolo_keras_onnx", Tol::Rel(1e-5)),
     ("yolo_torch_onnx", Tol::Rel(1e-5)),
 ];
 
@@ -71,17 +76,15 @@ const BLOCKED: &[(&str, &str)] = &[
         "blazeface_float32_dynbatch",
         "TFLite SHAPE, PACK: the batch arithmetic of Keras dynamic-batch Reshapes is not folded",
     ),
-    ("blazeface_keras_onnx", "ONNX Neg (tf2onnx writes PReLU as Relu(x) - alpha * Relu(-x))"),
-    ("blazeface_torch_onnx", "ONNX PRelu"),
-    ("blazeface_torch_qdq", "ONNX PRelu"),
+    ("blazeface_torch_qdq", "QDQ PRelu with a float slope beside a quantized activation"),
     ("kws_gru_torch_onnx", "ONNX GRU"),
     ("kws_gru_torch_qdq", "ONNX GRU"),
     ("kws_lstm_torch_onnx", "ONNX LSTM"),
     ("kws_lstm_torch_qdq", "ONNX LSTM"),
-    ("yolo_float32", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE"),
-    ("yolo_fp16", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE"),
-    ("yolo_int8", "TFLite TILE (Keras 3 UpSampling2D nearest), SQUARE (float, between DEQUANTIZE and QUANTIZE)"),
-    ("yolo_keras_onnx", "ONNX Tile"),
+    (
+        "yolo_int8",
+        "imports and runs, but differs from its golden (LiteRT's optimized kernels) by up to 96 LSB in 10 of 240 rows (x, y, w)",
+    ),
     ("yolo_torch_qdq", "ONNX QDQ Mul / Add of a quantized constant (DequantizeLinear of an int8 scalar / grid) beside a quantized activation"),
 ];
 

@@ -780,12 +780,20 @@ impl Writer<'_> {
                         self.node1("Reciprocal", vec![s], &b, vec![])
                     }
                     UnaryKind::Log => self.node1("Log", vec![xf], &b, vec![]),
+                    UnaryKind::Neg => self.node1("Neg", vec![xf], &b, vec![]),
+                    UnaryKind::Square => self.node1("Mul", vec![xf.clone(), xf], &b, vec![]),
                     UnaryKind::HardSigmoid { alpha, beta } => self.node1(
                         "HardSigmoid",
                         vec![xf],
                         &b,
                         vec![attr_float("alpha", *alpha), attr_float("beta", *beta)],
                     ),
+                    UnaryKind::Gelu | UnaryKind::GeluTanh | UnaryKind::Silu => {
+                        return Err(err(format!(
+                            "ONNX export does not write {} yet (issue 19); write the model as .aqm",
+                            l.op.name()
+                        )))
+                    }
                 };
                 self.finish(l, f, order)
             }
@@ -828,6 +836,9 @@ impl Writer<'_> {
                 self.finish(l, f, out_order)
             }
             Op::Softmax(s) => {
+                if s.causal {
+                    return Err(err("a causal softmax (ONNX's Softmax has no mask); write the model as .aqm".into()));
+                }
                 if s.beta != 1.0 {
                     return Err(err(format!("softmax with beta {} (ONNX's Softmax has none)", s.beta)));
                 }
@@ -839,6 +850,10 @@ impl Writer<'_> {
                 self.finish(l, f, order)
             }
             Op::Layout(lay) => self.layout(l, lay),
+            Op::Norm(_) | Op::Embedding(_) => Err(err(format!(
+                "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
+                l.op.name()
+            ))),
             Op::State(_) => Err(err(
                 "ONNX export does not write graph states (a streaming model's variables); write the model as .aqm"
                     .into(),
@@ -964,6 +979,13 @@ impl Writer<'_> {
                 let f = self.node1("Gather", vec![xf, idx], &format!("{base}/gather"), vec![attr_int("axis", a)]);
                 let out_order = if out.shape.len() == 4 { order } else { Order::Ir };
                 self.finish(l, f, out_order)
+            }
+            Layout::Tile { multiples } => {
+                let xf = self.float_in(x_id, Order::Ir)?;
+                let m: Vec<i64> = multiples.iter().map(|&v| v as i64).collect();
+                let repeats = self.init_i64(&format!("{base}/repeats"), &m);
+                let f = self.node1("Tile", vec![xf, repeats], &format!("{base}/tile"), vec![]);
+                self.finish(l, f, Order::Ir)
             }
             Layout::Split { axis, sizes } => {
                 let order = Order::canonical(rank);

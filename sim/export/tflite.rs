@@ -91,9 +91,11 @@ fn depthwise_weights(g: &Graph) -> Res<Vec<TensorId>> {
         let c = match l.op.weight_layout() {
             WeightLayout::Conv(c) if c.groups > 1 => c,
             // Dense convolutions and fully connected layers keep their weights' layout.
-            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => {
-                continue
-            }
+            WeightLayout::Conv(_)
+            | WeightLayout::Matrix(_)
+            | WeightLayout::TransposeConv(_)
+            | WeightLayout::Float
+            | WeightLayout::None => continue,
         };
         let cin = g.data_input(l).shape.last().copied().unwrap_or(0);
         if !c.is_depthwise(cin) {
@@ -508,6 +510,19 @@ impl Writer<'_> {
                 let o = O::SplitVOptions(Box::new(fb::SplitVOptions { num_splits: s.len() as i32 }));
                 (OpCode { op: B::SplitV, version: copy_version(out, [1, 2, 2]) }, Some(o))
             }
+            Op::Norm(_) | Op::Embedding(_) => {
+                return Err(err(format!(
+                    "the TFLite export does not write {} layers yet (issue 19: a later slice lowers them); write the model as .aqm",
+                    l.op.name()
+                )))
+            }
+            Op::Layout(Layout::Tile { .. }) => {
+                return Err(err(
+                    "the TFLite export does not write TILE yet (LiteRT's reference resolver has no int8 TILE \
+                     version 3); write the model as .aqm or .onnx"
+                        .into(),
+                ))
+            }
             Op::State(_) => {
                 return Err(err(
                     "the TFLite export does not write graph states (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) yet; \
@@ -537,7 +552,10 @@ impl Writer<'_> {
                 };
                 (OpCode { op, version: versions[wide as usize] }, Some(options))
             }
-            Op::Softmax(Softmax { beta }) => {
+            Op::Softmax(Softmax { causal: true, .. }) => {
+                return Err(err("TFLite's SOFTMAX has no causal mask; write the model as .aqm".into()))
+            }
+            Op::Softmax(Softmax { beta, causal: false }) => {
                 let version = if out.dtype == DataType::F32 {
                     1
                 } else if wide {

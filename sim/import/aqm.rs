@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, BinaryKind, Conv2d, Convert, DataType, FullyConnected, Graph, Layer, Layout, MatMul, Op, Padding, Pool,
-    PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess, StateOp, StateVar, Tensor,
-    TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
+    Activation, BinaryKind, Conv2d, Convert, DataType, Embedding, FullyConnected, Graph, Layer, Layout, MatMul, Norm,
+    NormKind, Op, Padding, Pool, PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess,
+    StateOp, StateVar, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -164,8 +164,22 @@ enum RawOp {
         axis: usize,
         sizes: Vec<usize>,
     },
+    Tile {
+        multiples: Vec<usize>,
+    },
     Softmax {
         beta: f32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        causal: bool,
+    },
+    /// `kind`: `layer` or `rms`.
+    Norm {
+        kind: String,
+        epsilon: f32,
+    },
+    Embedding {
+        rows: usize,
+        dim: usize,
     },
     Resize {
         /// `bilinear` or `nearest`.
@@ -278,7 +292,12 @@ fn op_out(op: &Op) -> RawOp {
                 | UnaryKind::ReluN1To1
                 | UnaryKind::Sqrt
                 | UnaryKind::Rsqrt
-                | UnaryKind::Log => (None, None),
+                | UnaryKind::Log
+                | UnaryKind::Gelu
+                | UnaryKind::GeluTanh
+                | UnaryKind::Silu
+                | UnaryKind::Neg
+                | UnaryKind::Square => (None, None),
             };
             RawOp::Unary { kind: unary::row(*k).name.into(), alpha, beta }
         }
@@ -307,7 +326,16 @@ fn op_out(op: &Op) -> RawOp {
             RawOp::Gather { axis: *axis, indices: indices.clone(), indices_shape: indices_shape.clone() }
         }
         Op::Layout(Layout::Split { axis, sizes }) => RawOp::Split { axis: *axis, sizes: sizes.clone() },
-        Op::Softmax(Softmax { beta }) => RawOp::Softmax { beta: *beta },
+        Op::Layout(Layout::Tile { multiples }) => RawOp::Tile { multiples: multiples.clone() },
+        Op::Softmax(Softmax { beta, causal }) => RawOp::Softmax { beta: *beta, causal: *causal },
+        Op::Norm(n) => RawOp::Norm {
+            kind: match n.kind {
+                NormKind::Layer => "layer".into(),
+                NormKind::Rms => "rms".into(),
+            },
+            epsilon: n.epsilon,
+        },
+        Op::Embedding(e) => RawOp::Embedding { rows: e.rows, dim: e.dim },
         Op::Resize(r) => RawOp::Resize {
             kind: match r.kind {
                 ResizeKind::Bilinear => "bilinear".into(),
@@ -372,7 +400,17 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::SpaceToDepth { block } => Op::Layout(Layout::SpaceToDepth { block }),
         RawOp::Gather { axis, indices, indices_shape } => Op::Layout(Layout::Gather { axis, indices, indices_shape }),
         RawOp::Split { axis, sizes } => Op::Layout(Layout::Split { axis, sizes }),
-        RawOp::Softmax { beta } => Op::Softmax(Softmax { beta }),
+        RawOp::Tile { multiples } => Op::Layout(Layout::Tile { multiples }),
+        RawOp::Softmax { beta, causal } => Op::Softmax(Softmax { beta, causal }),
+        RawOp::Norm { kind, epsilon } => {
+            let kind = match kind.as_str() {
+                "layer" => NormKind::Layer,
+                "rms" => NormKind::Rms,
+                other => return Err(format!("unknown norm kind '{other}' (expected 'layer' or 'rms')")),
+            };
+            Op::Norm(Norm { kind, epsilon })
+        }
+        RawOp::Embedding { rows, dim } => Op::Embedding(Embedding { rows, dim }),
         RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
             let kind = match kind.as_str() {
                 "bilinear" => ResizeKind::Bilinear,

@@ -54,11 +54,30 @@ pub struct LoadOptions {
     pub seed: u64,
     /// Shapes of ONNX inputs with dynamic dimensions.
     pub input_shapes: Vec<InputShape>,
+    /// The inference phase of a model file with a `[sequence]` axis (transformers);
+    /// `None`: prefill at the file's `default_len`.
+    pub phase: Option<SeqPhase>,
+}
+
+/// Which step of autoregressive inference a transformer model file is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqPhase {
+    /// The whole prompt at once: `len` tokens, each attending to the ones before it.
+    Prefill {
+        /// Tokens in the prompt (the `seq` axis).
+        len: usize,
+    },
+    /// One new token attending to `kv_len` positions held in the KV cache (its own key and
+    /// value among them, written by this step's projections).
+    Decode {
+        /// Positions in the KV cache.
+        kv_len: usize,
+    },
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { width: 1.0, resolution: None, seed: 0x5eed, input_shapes: Vec::new() }
+        Self { width: 1.0, resolution: None, seed: 0x5eed, input_shapes: Vec::new(), phase: None }
     }
 }
 
@@ -79,6 +98,13 @@ pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<Graph, FileError> {
     }
     if path.is_file() {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        if opts.phase.is_some() && ext != "toml" {
+            return Err(FileError::whole(
+                spec,
+                "--phase, --seq-len and --kv-len apply to model files with a [sequence] axis (the transformer built-ins)"
+                    .to_string(),
+            ));
+        }
         return match ext.as_str() {
             "tflite" => tflite::import_tflite(path)
                 .map(|m| named_after_file(m.graph, path))

@@ -323,6 +323,9 @@ const KNOWN_OPS: &[&str] = &[
     "SpaceToDepth",
     "Resize",
     "Slice",
+    "Neg",
+    "PRelu",
+    "Tile",
 ];
 
 /// Records an unsupported error's items (and `names`, the values it would have defined,
@@ -1227,7 +1230,7 @@ impl<'a> Importer<'a> {
                     }
                 }
             }
-            "Sigmoid" | "Tanh" | "HardSwish" | "HardSigmoid" | "LeakyRelu" | "Sqrt" | "Log" => {
+            "Sigmoid" | "Tanh" | "HardSwish" | "HardSigmoid" | "LeakyRelu" | "Sqrt" | "Log" | "Neg" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let kind = match n.op_type.as_str() {
                     "Sigmoid" => UnaryKind::Logistic,
@@ -1238,6 +1241,7 @@ impl<'a> Importer<'a> {
                     }
                     "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
                     "Sqrt" => UnaryKind::Sqrt,
+                    "Neg" => UnaryKind::Neg,
                     _ => UnaryKind::Log,
                 };
                 self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
@@ -1283,7 +1287,30 @@ impl<'a> Importer<'a> {
                     Layout::Nchw,
                 )?;
             }
-            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => self.binary(index, n, &name, &out)?,
+            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" | "PRelu" => self.binary(index, n, &name, &out)?,
+            "Tile" => {
+                let (x, l) = self.act(n, index, 0)?;
+                let rank = self.g.tensor(x).shape.len();
+                let r = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no repeats"))?;
+                if r.i.len() != rank || r.i.iter().any(|&v| v < 1) {
+                    return Err(self.unsupported(
+                        n,
+                        index,
+                        &format!("repeats {:?} (one value >= 1 per axis of a rank-{rank} input)", r.i),
+                    ));
+                }
+                // Repeats in the ONNX order, moved to the IR axes.
+                let mut multiples = vec![1; rank];
+                for (d, &v) in r.i.iter().enumerate() {
+                    let ir = l.ir_axis(d as i64, rank).map_err(|a| self.invalid(format!("axis {a}")))?;
+                    multiples[ir] = v as usize;
+                }
+                if multiples.iter().all(|&m| m == 1) {
+                    self.values.insert(out, Value::Act(x, l));
+                    return Ok(());
+                }
+                self.add_layer(&name, Op::Layout(LayoutOp::Tile { multiples }), vec![x], &out, l)?;
+            }
             "Concat" => {
                 let mut acts = Vec::new();
                 for k in 0..n.input.len() {
@@ -1637,7 +1664,7 @@ impl<'a> Importer<'a> {
                         &format!("softmax over axis {a} (only the channel/last axis)"),
                     ));
                 }
-                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0 }), vec![x], &out, l)?;
+                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0, causal: false }), vec![x], &out, l)?;
             }
             _ => return Err(self.unsupported(n, index, "")),
         }
@@ -1759,6 +1786,8 @@ impl<'a> Importer<'a> {
             "Div" => BinaryKind::Div,
             "Max" => BinaryKind::Maximum,
             "Min" => BinaryKind::Minimum,
+            // The slope broadcast against X (ONNX's unidirectional broadcasting).
+            "PRelu" => BinaryKind::Prelu,
             other => return Err(self.unsupported(n, index, &format!("{other} is not an element-wise binary op"))),
         };
         if n.input.len() != 2 {
@@ -1801,8 +1830,8 @@ impl<'a> Importer<'a> {
                     &format!("a constant operand of shape {:?} beside a quantized activation", c.dims),
                 ));
             }
-            // A constant of another rank broadcasts against the ONNX order of an NCHW tensor.
-            let (x, l, s) = if l == Layout::Nchw && c.f.len() > 1 && c.dims.len() != 4 {
+            // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
+            let (x, l, s) = if l == Layout::Nchw && c.f.len() > 1 && c.dims.len() > 4 {
                 (self.to_layout(x, l, Layout::Same)?, Layout::Same, s)
             } else {
                 (x, l, s)
@@ -1918,8 +1947,11 @@ impl<'a> Importer<'a> {
         } else {
             match l {
                 Layout::Same => (c.dims.clone(), c.f.clone()),
-                Layout::Nchw if c.dims.len() == 4 => {
-                    let [b, ch, h, w] = [c.dims[0], c.dims[1], c.dims[2], c.dims[3]];
+                // Broadcasting aligns the last axes: a constant of a lower rank is the same
+                // constant with leading axes of size 1 (PRelu's [C, 1, 1] slope).
+                Layout::Nchw if c.dims.len() <= 4 => {
+                    let d = [vec![1; 4 - c.dims.len()], c.dims.clone()].concat();
+                    let [b, ch, h, w] = [d[0], d[1], d[2], d[3]];
                     let mut v = Vec::with_capacity(c.f.len());
                     for bb in 0..b {
                         for y in 0..h {
@@ -2077,8 +2109,8 @@ impl<'a> Importer<'a> {
                 // OHWI like a dense conv's, and every ConvTranspose this importer makes has
                 // a bias.
                 WeightLayout::TransposeConv(t) => Some(t.out_channels),
-                // No weights to fold a per-channel scale into.
-                WeightLayout::None => None,
+                // No weights to fold a per-channel scale into (or float-only ones).
+                WeightLayout::Float | WeightLayout::None => None,
             };
             let float_weights =
                 ly.inputs.get(1).is_some_and(|&w| matches!(self.g.tensor(w).data, Some(TensorData::F32(_))));
@@ -2298,6 +2330,43 @@ mod tests {
         }
         assert_eq!(outs[3], slice, "Slice");
         assert_eq!(outs[4], add, "Add across layouts");
+    }
+
+    /// PRelu with a per-channel [C, 1, 1] slope, Neg and Tile of an NCHW tensor, against
+    /// their ONNX definitions.
+    #[test]
+    fn prelu_neg_and_tile_follow_onnx() {
+        let s = [1usize, 3, 2, 4];
+        let nodes = vec![
+            node("PRelu", &["x", "slope"], &["p"], vec![]),
+            node("Neg", &["x"], &["n"], vec![]),
+            node("Tile", &["x", "rep"], &["t"], vec![]),
+        ];
+        let inits = vec![floats("slope", &[3, 1, 1], &[0.5, -2.0, 0.25]), int64s("rep", &[4], &[1, 2, 1, 3])];
+        let (g, outs) = run_onnx(&[1, 3, 2, 4], nodes, inits, &["p", "n", "t"]);
+        let (mut prelu, mut neg, mut tile) = (Vec::new(), Vec::new(), Vec::new());
+        let slope = [0.5, -2.0, 0.25];
+        for ch in 0..3 {
+            for y in 0..2 {
+                for xx in 0..4 {
+                    let v = x_at(s, 0, ch, y, xx);
+                    prelu.push(if v < 0.0 { v * slope[ch] } else { v });
+                    neg.push(-v);
+                }
+            }
+        }
+        for ch in 0..6 {
+            for y in 0..2 {
+                for xx in 0..12 {
+                    tile.push(x_at(s, 0, ch % 3, y, xx % 4));
+                }
+            }
+        }
+        assert_eq!(outs, [prelu, neg, tile]);
+        let tiles: Vec<&Op> =
+            g.layers.iter().map(|l| &l.op).filter(|o| matches!(o, Op::Layout(LayoutOp::Tile { .. }))).collect();
+        // NCHW repeats [1, 2, 1, 3] on the NHWC tensor: [1, 1, 3, 2].
+        assert_eq!(tiles, [&Op::Layout(LayoutOp::Tile { multiples: vec![1, 1, 3, 2] })]);
     }
 
     /// A rank-4 input read only by a Reshape is the ONNX tensor as it is (tf2onnx's NHWC

@@ -145,7 +145,9 @@ fn batch_attributes(op: &mut Op, n: usize) {
         | Op::Softmax(_)
         | Op::Resize(_)
         | Op::Convert(_)
-        | Op::State(_) => {}
+        | Op::State(_)
+        | Op::Norm(_)
+        | Op::Embedding(_) => {}
     }
 }
 

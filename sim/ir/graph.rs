@@ -168,6 +168,10 @@ pub struct Graph {
     /// The rank-4 inputs whose tensor in the source file is NCHW (an ONNX input, transposed
     /// to the IR's NHWC at import); every other input is stored as the file has it.
     pub nchw_inputs: Vec<TensorId>,
+    /// The inputs that are a decode step's KV cache (cached keys and values, each
+    /// `[kv_heads, 1, positions, head_dim]`): their width is the KV cache's own
+    /// (`--kv-bits`), not the activations'.
+    pub kv_cache: Vec<TensorId>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -225,6 +229,7 @@ impl Graph {
             notes: Vec::new(),
             states: Vec::new(),
             nchw_inputs: Vec::new(),
+            kv_cache: Vec::new(),
         }
     }
 
@@ -313,9 +318,11 @@ impl Graph {
                     "gconv"
                 }
             }
-            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => {
-                layer.op.name()
-            }
+            WeightLayout::Conv(_)
+            | WeightLayout::Matrix(_)
+            | WeightLayout::TransposeConv(_)
+            | WeightLayout::Float
+            | WeightLayout::None => layer.op.name(),
         }
     }
 
@@ -337,9 +344,21 @@ impl Graph {
         self.layers.iter().map(|l| self.macs(l)).sum()
     }
 
-    /// Total parameters of the network.
+    /// Total parameters of the network: every weight and bias tensor once (a table two
+    /// layers read, as tied embeddings are, counts once).
     pub fn total_params(&self) -> u64 {
-        self.layers.iter().map(|l| self.params(l)).sum()
+        let mut seen = vec![false; self.tensors.len()];
+        let mut n = 0u64;
+        for l in &self.layers {
+            for &t in &l.inputs {
+                let tensor = self.tensor(t);
+                if matches!(tensor.kind, TensorKind::Weight | TensorKind::Bias) && !seen[t.0] {
+                    seen[t.0] = true;
+                    n = n.saturating_add(tensor.elements());
+                }
+            }
+        }
+        n
     }
 
     /// Runs shape inference over all layers in order, overwriting every layer output's shape,

@@ -213,6 +213,10 @@ pub enum UnaryKind {
     Rsqrt,
     /// The natural logarithm.
     Log,
+    /// -x (TFLite's NEG, ONNX Neg).
+    Neg,
+    /// x * x (TFLite's SQUARE; float only).
+    Square,
     /// ONNX HardSigmoid: min(max(alpha * x + beta, 0), 1) (no TFLite operator).
     HardSigmoid {
         /// The slope (ONNX's default 0.2; PyTorch exports 1/6).
@@ -220,6 +224,12 @@ pub enum UnaryKind {
         /// The offset (0.5 by default).
         beta: f32,
     },
+    /// GELU, exact form: `x * (1 + erf(x / sqrt 2)) / 2` (BERT, ViT; PyTorch's default).
+    Gelu,
+    /// GELU, tanh form: `x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2` (GPT-2).
+    GeluTanh,
+    /// SiLU (swish): `x * logistic(x)` (Llama's gated FFN).
+    Silu,
 }
 
 /// A reduction over axes.
@@ -246,8 +256,42 @@ pub struct Reduce {
 /// Softmax over the last axis.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Softmax {
-    /// Scaling of logits (TFLite's beta), usually 1.
+    /// Scaling of logits (TFLite's beta), usually 1 (attention: `1 / sqrt(head_dim)`).
     pub beta: f32,
+    /// A causal mask over the last two axes `[.., M, N]`: row `i` sees columns
+    /// `j <= i + N - M` (the rows are the last `M` of `N` positions; prefill has `M = N`,
+    /// a decode step of one new token `M = 1` and sees every column).
+    pub causal: bool,
+}
+
+/// Which normalization a [`Norm`] layer computes over the last axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NormKind {
+    /// LayerNorm: `(x - mean) / sqrt(var + eps) * gamma + beta` (inputs: data, gamma, beta).
+    Layer,
+    /// RMSNorm: `x / sqrt(mean(x^2) + eps) * gamma` (inputs: data, gamma).
+    Rms,
+}
+
+/// A normalization over the last axis with learned per-element scale (and LayerNorm's
+/// shift): inputs data, gamma (`[d]`, a weight) and, for LayerNorm, beta (`[d]`, a bias).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Norm {
+    /// LayerNorm or RMSNorm.
+    pub kind: NormKind,
+    /// Added to the variance (mean square) before the square root.
+    pub epsilon: f32,
+}
+
+/// An embedding lookup: data input `[..]` of row indices into a weight table
+/// `[rows, dim]`, output `[.., dim]` (the rows read, in order). Indices are carried as
+/// float values and must be whole numbers below `rows`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Embedding {
+    /// Rows of the table (vocabulary or positions).
+    pub rows: usize,
+    /// Row width.
+    pub dim: usize,
 }
 
 /// How a resize interpolates.
@@ -305,6 +349,11 @@ pub enum Layout {
         stride: Vec<i64>,
         /// Axes of size 1 removed from the output, ascending.
         drop: Vec<usize>,
+    },
+    /// TILE: the input repeated `multiples[d]` times along each axis `d` (a copy).
+    Tile {
+        /// Repetitions per axis (>= 1).
+        multiples: Vec<usize>,
     },
     /// TRANSPOSE: output axis `d` is input axis `perm[d]`.
     Transpose {
@@ -394,6 +443,10 @@ pub enum Op {
     Reduce(Reduce),
     /// Softmax over the last axis.
     Softmax(Softmax),
+    /// LayerNorm or RMSNorm over the last axis. Inputs: data, gamma, beta (LayerNorm).
+    Norm(Norm),
+    /// Embedding lookup: rows of a weight table by index. Inputs: indices, table.
+    Embedding(Embedding),
     /// Concat, pad, reshape, slice.
     Layout(Layout),
     /// Spatial resize (bilinear, nearest neighbour).

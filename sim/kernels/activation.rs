@@ -208,6 +208,44 @@ pub fn rescale_clamp(p: &RescaleClamp, x: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// A quantized NEG: LiteRT's int8 kernel (`reference_integer_ops::Negate`: input and output
+/// of one scale, `out = zp_in + zp_out - x` saturated) when the scales are equal; otherwise
+/// (a graph quantized with the output's own parameters) `zp_in - x` rescaled to the output
+/// as a RELU's rescale is, which is the same arithmetic at a multiplier of 1.
+#[derive(Debug, Clone, Copy)]
+pub struct NegParams {
+    /// Input zero point.
+    pub zp_in: i32,
+    /// Input to output rescale, `None` for equal scales (LiteRT's kernel).
+    pub m: Option<QuantMultiplier>,
+    /// Output zero point.
+    pub zp_out: i32,
+    /// Clamp (the output type's range).
+    pub range: (i32, i32),
+}
+
+impl NegParams {
+    /// From the input's and output's `(scale, zero point)` and the output clamp.
+    pub fn new((si, zi): (f32, i32), (so, zo): (f32, i32), range: (i32, i32)) -> Self {
+        let m = (si != so).then(|| QuantMultiplier::from_real((si / so) as f64));
+        NegParams { zp_in: zi, m, zp_out: zo, range }
+    }
+}
+
+/// Runs [`NegParams`].
+pub fn neg(p: &NegParams, x: &[i32]) -> Vec<i32> {
+    x.iter()
+        .map(|&v| {
+            let d = p.zp_in.saturating_sub(v);
+            let d = match p.m {
+                None => d,
+                Some(m) => multiply_by_quantized_multiplier(d, m),
+            };
+            p.zp_out.saturating_add(d).clamp(p.range.0, p.range.1)
+        })
+        .collect()
+}
+
 /// LiteRT's quantized LEAKY_RELU.
 #[derive(Debug, Clone, Copy)]
 pub struct LeakyReluParams {
@@ -361,6 +399,17 @@ pub fn hard_swish(p: &HardSwishParams, x: &[i32]) -> Vec<i32> {
 
 #[cfg(test)]
 mod tests {
+    /// Equal scales: LiteRT's `zp_in + zp_out - x`, saturated to int8; other scales: the
+    /// rescaled difference.
+    #[test]
+    fn neg_is_litert_int8_kernel_at_equal_scales() {
+        let p = NegParams::new((0.5, -3), (0.5, 5), (-128, 127));
+        assert!(p.m.is_none());
+        assert_eq!(neg(&p, &[-128, 0, 127, -126]), [127, 2, -125, 127]);
+        let p = NegParams::new((0.5, 0), (0.25, 0), (-128, 127));
+        assert_eq!(neg(&p, &[10, -10, 100]), [-20, 20, -128]);
+    }
+
     use super::*;
 
     #[test]

@@ -124,6 +124,20 @@ pub fn pool(
     out
 }
 
+/// Softmax of each `[rows, depth]` matrix of `x` under a causal mask: row `i` takes the
+/// columns `j <= i + depth - rows` (its position among the last `rows` of `depth`), the
+/// others are 0. `rows <= depth`.
+pub fn softmax_causal(x: &[f32], rows: usize, depth: usize, beta: f32) -> Vec<f32> {
+    let depth = depth.max(1);
+    let mut out = vec![0f32; x.len()];
+    for (r, (row, o)) in x.chunks(depth).zip(out.chunks_mut(depth)).enumerate() {
+        let seen = (r % rows.max(1)) + depth - rows.min(depth) + 1;
+        let s = softmax(&row[..seen], seen, beta);
+        o[..seen].copy_from_slice(&s);
+    }
+    out
+}
+
 /// Float softmax over rows of `depth` with TFLite's `beta`.
 pub fn softmax(x: &[f32], depth: usize, beta: f32) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
@@ -137,4 +151,24 @@ pub fn softmax(x: &[f32], depth: usize, beta: f32) -> Vec<f32> {
         o.iter_mut().for_each(|v| *v /= sum);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2x2 causal softmax of zeros: row 0 sees one column ([1, 0]), row 1 both ([.5, .5]);
+    /// one row of a decode step (1 of 3 positions) sees all three.
+    #[test]
+    fn causal_softmax_by_hand() {
+        assert_eq!(softmax_causal(&[0.0; 4], 2, 2, 1.0), vec![1.0, 0.0, 0.5, 0.5]);
+        let d = softmax_causal(&[0.0; 3], 1, 3, 1.0);
+        assert!(d.iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-7), "{d:?}");
+        // ln 3 and 0 with beta 1: e^ln3 / (3 + 1) = 0.75 in row 1 (two heads repeat it).
+        let x = [0.0, 9.0, 3f32.ln(), 0.0];
+        let y = softmax_causal(&[x, x].concat(), 2, 2, 1.0);
+        assert_eq!(&y[..2], &[1.0, 0.0]);
+        assert!((y[2] - 0.75).abs() < 1e-6 && (y[3] - 0.25).abs() < 1e-6, "{y:?}");
+        assert_eq!(y[..4], y[4..]);
+    }
 }

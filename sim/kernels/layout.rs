@@ -162,6 +162,29 @@ pub fn gather<T: Copy>(x: &[T], shape: &[usize], axis: usize, indices: &[usize])
     out
 }
 
+/// TILE: `x` of `shape` repeated `multiples[d]` times along each axis `d` (LiteRT's
+/// `Tile`: the innermost axis copied first, then each outer axis' block repeated).
+pub fn tile<T: Copy>(x: &[T], shape: &[usize], multiples: &[usize]) -> Vec<T> {
+    // Along axis d (innermost first), blocks of `inner` elements (the axes inside d,
+    // already tiled) are repeated `multiples[d]` times per outer index.
+    let mut cur = x.to_vec();
+    let mut inner = 1usize;
+    for d in (0..shape.len()).rev() {
+        let block = shape[d] * inner;
+        let outer = if block == 0 { 0 } else { cur.len() / block };
+        let mut next = Vec::with_capacity(cur.len() * multiples[d]);
+        for o in 0..outer {
+            let part = &cur[o * block..(o + 1) * block];
+            for _ in 0..multiples[d] {
+                next.extend_from_slice(part);
+            }
+        }
+        inner = block * multiples[d];
+        cur = next;
+    }
+    cur
+}
+
 /// SPLIT / SPLIT_V: consecutive pieces of `sizes` elements along `axis` (summing to the
 /// axis), one output each.
 pub fn split<T: Copy>(x: &[T], shape: &[usize], axis: usize, sizes: &[usize]) -> Vec<Vec<T>> {
@@ -184,6 +207,16 @@ pub fn split<T: Copy>(x: &[T], shape: &[usize], axis: usize, sizes: &[usize]) ->
 
 #[cfg(test)]
 mod tests {
+    /// TILE follows its definition: `out[i, j] = x[i % d0, j % d1]`.
+    #[test]
+    fn tile_repeats_every_axis() {
+        let x: Vec<i32> = (0..6).collect(); // [2, 3]
+        let out = super::tile(&x, &[2, 3], &[2, 2]);
+        let want: Vec<i32> = (0..4).flat_map(|i| (0..6).map(move |j| ((i % 2) * 3 + j % 3) as i32)).collect();
+        assert_eq!(out, want);
+        assert_eq!(super::tile(&x, &[2, 3], &[1, 1]), x);
+    }
+
     use super::*;
 
     #[test]

@@ -43,7 +43,9 @@ fn conv_mode(g: &Graph, n: &Nvdla, i: usize) -> Option<(NvdlaConvMode, u64)> {
         WeightLayout::Conv(_) => {}
         // A transposed convolution runs as one convolution per sub-pixel phase
         // (`ops::transpose_conv`): passes of their own, heading none.
-        WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => return None,
+        WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::Float | WeightLayout::None => {
+            return None
+        }
     }
     match work_of(g, &g.layers[i]) {
         Ok(Work::Conv(w)) => Some((nvdla_conv_mode(n, &super::family::nvdla::conv_work(n, &w)), w.n)),
@@ -210,6 +212,8 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             | Op::TransposeConv(_)
             | Op::MatMul(_)
             | Op::Softmax(_)
+            | Op::Norm(_)
+            | Op::Embedding(_)
             | Op::Layout(_)
             | Op::Convert(_)
             | Op::Resize(_)

@@ -1188,13 +1188,16 @@ pub fn schedule_vector(
 fn vector_candidates(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Vec<Tiling>, NoTileFits> {
     let cap = Capacity::new(hw);
     let ratio = (v.in_elements / v.out_elements.max(1)).max(1);
-    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), 0, bytes(te, wd.output)];
+    let out = v.out_elements.max(1);
+    // Weights (an embedding's rows, a norm's gamma and beta) are held per tile in proportion
+    // to its outputs, at least one element; read from DRAM once.
+    let w_per = |te: u64| (v.weights.saturating_mul(te).div_ceil(out)).min(v.weights);
+    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), bytes(w_per(te), wd.weight), bytes(te, wd.output)];
     let dram = Traffic {
         inputs: Bits(bits(v.in_elements, wd.input)),
-        weights: Bits(0),
+        weights: Bits(bits(v.weights, wd.weight)),
         outputs: Bits(bits(v.out_elements, wd.output)),
     };
-    let out = v.out_elements.max(1);
     let all: Vec<Tiling> = candidates(out)
         .filter(|&te| cap.fits(need(te)))
         .map(|te| Tiling {
@@ -1475,7 +1478,7 @@ mod tests {
             in_elements in 1u64..100_000, out_elements in 1u64..50_000, hw in arb_hw(), wd in arb_widths(), o in 0usize..3, s in 0usize..20,
         ) {
             let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
-            let v = VectorWork { in_elements, out_elements, ops: in_elements, pooling: false };
+            let v = VectorWork { in_elements, out_elements, weights: 0, ops: in_elements, pooling: false };
             let searched = schedule_vector(&hw, &v, wd, &DramOnly, objective);
             match vector_candidates(&hw, &v, wd) {
                 Ok(all) => {

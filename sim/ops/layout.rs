@@ -2,8 +2,8 @@
 //! (rescaling inputs whose quantization differs from the output's, as LiteRT does), PAD
 //! (with the zero point), RESHAPE (a view of the same bytes; TFLite's SQUEEZE and
 //! EXPAND_DIMS import as it), SLICE (a strided window: SLICE, STRIDED_SLICE) and the
-//! copies TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER (constant indices) and SPLIT
-//! (SPLIT, SPLIT_V: one output per piece). All but CONCAT pass their input's quantization
+//! copies TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER (constant indices), TILE and
+//! SPLIT (SPLIT, SPLIT_V: one output per piece). All but CONCAT pass their input's quantization
 //! through (LiteRT's kernels copy the integers), at every width.
 
 use super::work::{Phase, VectorWork};
@@ -131,6 +131,7 @@ impl Layout {
             Layout::SpaceToDepth { block } => vec![layout::space_to_depth(x, shape, *block)],
             Layout::Gather { axis, indices, .. } => vec![layout::gather(x, shape, *axis, indices)],
             Layout::Split { axis, sizes } => layout::split(x, shape, *axis, sizes),
+            Layout::Tile { multiples } => vec![layout::tile(x, shape, multiples)],
             Layout::Concat { .. } | Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => Vec::new(),
         }
     }
@@ -196,6 +197,14 @@ fn move_shapes(op: &Layout, x: &[usize]) -> Result<Vec<Vec<usize>>, String> {
                 })
                 .collect()
         }
+        Layout::Tile { multiples } => {
+            if multiples.len() != rank || multiples.contains(&0) {
+                return Err(format!("multiples {multiples:?} must be {rank} values >= 1 for {x:?}"));
+            }
+            let out = x.iter().zip(multiples).map(|(&d, &m)| d.checked_mul(m)).collect::<Option<Vec<usize>>>();
+            let out = out.filter(|o| o.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_some());
+            vec![out.ok_or(format!("tiling {x:?} by {multiples:?} overflows"))?]
+        }
         Layout::Concat { .. } | Layout::Pad { .. } | Layout::Reshape { .. } | Layout::Slice { .. } => {
             return Err("not a copy".into())
         }
@@ -235,6 +244,7 @@ impl OpFamily for Layout {
             Layout::SpaceToDepth { .. } => "space_to_depth",
             Layout::Gather { .. } => "gather",
             Layout::Split { .. } => "split",
+            Layout::Tile { .. } => "tile",
         }
     }
 
@@ -276,6 +286,7 @@ impl OpFamily for Layout {
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
             | Layout::Gather { .. }
+            | Layout::Tile { .. }
             | Layout::Split { .. } => return move_shapes(self, &x.shape),
         };
         Ok(vec![shape])
@@ -285,7 +296,8 @@ impl OpFamily for Layout {
         Macs::ZERO
     }
 
-    /// Concat, pad, slice and the copies move one element per output element; a slice
+    /// Concat, pad, slice and the copies (TILE too: the bytes it writes) move one element
+    /// per output element; a slice
     /// (and a gather) is costed as reading its whole input (the compulsory traffic every
     /// pass is held to: a strided window rarely lands on whole DRAM bursts); a split
     /// writes all its outputs; a reshape moves nothing.
@@ -297,11 +309,18 @@ impl OpFamily for Layout {
             | Layout::Transpose { .. }
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
-            | Layout::Gather { .. } => vec![vector_phase(cx, false, |_, o| o)],
+            | Layout::Gather { .. }
+            | Layout::Tile { .. } => vec![vector_phase(cx, false, |_, o| o)],
             Layout::Split { .. } => {
                 let in_elements = cx.x().elements();
                 let out_elements = cx.l.outputs.iter().map(|&t| cx.g.tensor(t).elements()).fold(0, u64::saturating_add);
-                vec![Phase::Vector(VectorWork { in_elements, out_elements, ops: out_elements, pooling: false })]
+                vec![Phase::Vector(VectorWork {
+                    in_elements,
+                    out_elements,
+                    weights: 0,
+                    ops: out_elements,
+                    pooling: false,
+                })]
             }
             Layout::Reshape { .. } => Vec::new(),
         }
@@ -342,6 +361,7 @@ impl OpFamily for Layout {
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
             | Layout::Gather { .. }
+            | Layout::Tile { .. }
             | Layout::Split { .. } => return Ok(self.moves(x, &cx.x().shape)),
         }])
     }
@@ -374,6 +394,7 @@ impl OpFamily for Layout {
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
             | Layout::Gather { .. }
+            | Layout::Tile { .. }
             | Layout::Split { .. } => IntLayout::Move(self.clone(), cx.x().shape.clone()),
         }))
     }
@@ -421,6 +442,15 @@ impl OpFamily for Layout {
                 };
                 mm.with_channels(cout)
             }
+            // Each channel's moments, repeated as the channels are.
+            Layout::Tile { .. } => {
+                let c = cx.x().shape.last().copied().unwrap_or(1).max(1);
+                let mm = Moments {
+                    mean: (0..cout).map(|i| x.channel(i % c).0).collect(),
+                    var: (0..cout).map(|i| x.channel(i % c).1).collect(),
+                };
+                mm.with_channels(cout)
+            }
             Layout::Transpose { .. }
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
@@ -445,6 +475,7 @@ fn requantizes(l: &Layout) -> bool {
         | Layout::DepthToSpace { .. }
         | Layout::SpaceToDepth { .. }
         | Layout::Gather { .. }
+        | Layout::Tile { .. }
         | Layout::Split { .. } => false,
     }
 }

@@ -1,10 +1,12 @@
 //! The batched matrix product of two activations (TFLite's BATCH_MATMUL, ONNX MatMul whose
 //! second operand is computed by the network, as attention's `Q K^T` and `P V` are).
 //!
-//! Cost: one GEMM per output batch matrix with the second operand an activation
+//! Cost: one GEMM per distinct second operand with that operand an activation
 //! ([`Operand::Activation`]): the pipeline costs it once per batch element, each loading
-//! its own `[K, N]` operand (no reuse across the batch, even where one operand is
-//! broadcast). Each GEMM is a 1x1 convolution over `M` pixels of `K` channels giving `N`.
+//! its own `[K, N]` operand. A batch axis along which the second operand is broadcast (size
+//! 1 there, not in the first) folds into the rows: those rows share one loaded operand, as
+//! grouped-query attention's query heads share their key / value head. Each GEMM is a 1x1
+//! convolution over `M` pixels of `K` channels giving `N`.
 
 use super::work::{ConvWork, Operand, Phase};
 use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
@@ -66,6 +68,21 @@ fn dims(g: &MatMulGeometry) -> (u64, u64, u64, u64) {
     (g.batch().iter().map(|&b| b as u64).product(), m as u64, k as u64, n as u64)
 }
 
+/// The GEMMs of a validated layer: distinct second operands and the rows sharing each
+/// (`M` times the first operand's extent along the axes the second is broadcast over).
+fn gemms(g: &MatMulGeometry) -> (u64, u64) {
+    let (m, _, _) = g.mkn();
+    let (mut n, mut rows) = (1u64, m as u64);
+    for d in 0..3 {
+        if g.y[d] == 1 {
+            rows = rows.saturating_mul(g.x[d] as u64);
+        } else {
+            n = n.saturating_mul(g.y[d] as u64);
+        }
+    }
+    (n, rows)
+}
+
 impl OpFamily for MatMul {
     fn name(&self) -> &'static str {
         "matmul"
@@ -91,7 +108,8 @@ impl OpFamily for MatMul {
 
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
         let Ok(g) = self.geometry(cx) else { return Vec::new() };
-        let (b, m, k, n) = dims(&g);
+        let (_, _, k, n) = dims(&g);
+        let (b, m) = gemms(&g);
         let work = ConvWork {
             n: b,
             ih: m,
@@ -165,5 +183,24 @@ impl OpFamily for MatMul {
         let k = k as f64;
         let moments = Moments { mean: vec![k * mx * my], var: vec![k * (vx * vy + vx * my * my + vy * mx * mx)] };
         Some(DataFree { moments, within_input_range: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Grouped-query attention's scores: 8 query heads in 2 groups of 4 over one key head
+    /// each (`[2, 4, S, d] x [2, 1, T, d]^T`) are 2 GEMMs of 4S rows; the MACs are unchanged.
+    #[test]
+    fn broadcast_second_operand_folds_into_rows() {
+        let g = MatMulGeometry { x: [1, 2, 4, 3, 16], y: [1, 2, 1, 5, 16], adj_x: false, adj_y: true };
+        assert_eq!(gemms(&g), (2, 12));
+        let (b, m, k, n) = dims(&g);
+        let (gb, gm) = gemms(&g);
+        assert_eq!(b * m * k * n, gb * gm * k * n);
+        // A broadcast first operand does not fold: each second operand is its own GEMM.
+        let g = MatMulGeometry { x: [1, 1, 1, 3, 16], y: [1, 2, 4, 16, 5], adj_x: false, adj_y: false };
+        assert_eq!(gemms(&g), (8, 3));
     }
 }

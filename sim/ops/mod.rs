@@ -17,9 +17,11 @@
 pub mod binary;
 pub mod conv;
 pub mod convert;
+pub mod embedding;
 pub mod fc;
 pub mod layout;
 pub mod matmul;
+pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod resize;
@@ -115,6 +117,10 @@ pub enum WeightLayout<'a> {
     /// A transposed convolution's kernel, OHWI `[out_channels, kh, kw, in_channels]`
     /// (output channels first, as a dense convolution's).
     TransposeConv(&'a TransposeConv),
+    /// Constant weights of a layer that computes in float only (a norm's gamma and beta, an
+    /// embedding table): no stage rewrites them (PTQ keeps them float, CLE, folding and
+    /// learned rounding skip them, nothing fuses into the layer).
+    Float,
 }
 
 /// Per-channel mean and variance of a tensor, as data-free calibration propagates them.
@@ -223,7 +229,7 @@ pub(crate) fn vector_phase(cx: &LayerCx, pooling: bool, ops: impl FnOnce(u64, u6
     let in_elements: u64 = cx.data().map(|t| t.elements()).fold(0, u64::saturating_add);
     let out_elements = cx.out().elements();
     let ops = ops(in_elements, out_elements);
-    Phase::Vector(work::VectorWork { in_elements, out_elements, ops, pooling })
+    Phase::Vector(work::VectorWork { in_elements, out_elements, weights: 0, ops, pooling })
 }
 
 /// Data-free statistics of an op that keeps its data input's moments.
@@ -288,6 +294,8 @@ macro_rules! delegate {
             Op::Pool(o) => o.$f($($arg),*),
             Op::Reduce(o) => o.$f($($arg),*),
             Op::Softmax(o) => o.$f($($arg),*),
+            Op::Norm(o) => o.$f($($arg),*),
+            Op::Embedding(o) => o.$f($($arg),*),
             Op::Layout(o) => o.$f($($arg),*),
             Op::Convert(o) => o.$f($($arg),*),
             Op::Resize(o) => o.$f($($arg),*),

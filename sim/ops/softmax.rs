@@ -1,6 +1,8 @@
 //! The softmax family: softmax over the last axis, with LiteRT's fixed output quantization
 //! (8-bit inputs: scale 2^-bits, zero point at the type's minimum; 16-bit inputs with a
-//! 16-bit output, LiteRT's 16x8 kernel: scale 2^-15, zero point 0).
+//! 16-bit output, LiteRT's 16x8 kernel: scale 2^-15, zero point 0). A causal softmax
+//! (attention's mask) runs in float only for now (issue 19: its integer kernel is a later
+//! slice).
 
 use super::work::Phase;
 use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
@@ -85,9 +87,12 @@ impl OpFamily for Softmax {
         Macs::ZERO
     }
 
-    /// exp via a lookup table, running sum, reciprocal multiply: three per element.
+    /// exp via a lookup table, running sum, reciprocal multiply: three per element; a
+    /// causal mask adds a compare-and-select per element (masked elements are still
+    /// visited: the vector unit streams whole rows).
     fn work(&self, cx: &LayerCx) -> Vec<Phase> {
-        vec![vector_phase(cx, false, |i, _| i.saturating_mul(3))]
+        let per = if self.causal { 4 } else { 3 };
+        vec![vector_phase(cx, false, |i, _| i.saturating_mul(per))]
     }
 
     /// LiteRT's fixed output parameters at the output's width when the 8-bit integer
@@ -97,7 +102,7 @@ impl OpFamily for Softmax {
     /// w16a16 measured 79.75 dB with it against 80.64 dB at w12a12 in float
     /// (`tests/quantize.rs`, `widths_from_2_to_16_bits_execute`).
     fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
-        if input_bits <= MAX_INT_BITS {
+        if !self.causal && input_bits <= MAX_INT_BITS {
             let (scale, zero_point) = fixed_output(output_bits as u32);
             QuantRule::Fixed { scale, zero_point }
         } else {
@@ -118,11 +123,23 @@ impl OpFamily for Softmax {
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
-        let depth = cx.x().shape.last().copied().unwrap_or(1);
-        Ok(vec![float::softmax(inputs.first().ok_or("missing input")?, depth, self.beta)])
+        let shape = &cx.x().shape;
+        let depth = shape.last().copied().unwrap_or(1);
+        let x = inputs.first().ok_or("missing input")?;
+        if self.causal {
+            let rows = if shape.len() >= 2 { shape[shape.len() - 2] } else { 1 };
+            if rows > depth {
+                return Err(format!("a causal softmax needs at most as many rows as columns, got {shape:?}"));
+            }
+            return Ok(vec![float::softmax_causal(x, rows, depth, self.beta)]);
+        }
+        Ok(vec![float::softmax(x, depth, self.beta)])
     }
 
     fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        if self.causal {
+            return Err("a causal SOFTMAX runs in float32 only (its integer kernel is not implemented yet)".into());
+        }
         let (x, out) = (cx.x(), cx.out());
         let (si, zi) = scale_zp(x);
         let (so, zo) = scale_zp(out);

@@ -156,7 +156,13 @@ impl OpFamily for TransposeConv {
             // No tap reaches any output (a stride larger than the kernel and an output
             // within the gaps): the output is the bias, written once.
             let out_elements = cx.out().elements();
-            return vec![Phase::Vector(VectorWork { in_elements: 0, out_elements, ops: out_elements, pooling: false })];
+            return vec![Phase::Vector(VectorWork {
+                in_elements: 0,
+                out_elements,
+                weights: 0,
+                ops: out_elements,
+                pooling: false,
+            })];
         }
         convs.into_iter().map(|work| Phase::Gemm { work, operand: Operand::Constant }).collect()
     }

@@ -1,9 +1,11 @@
 //! The element-wise unary family: activation functions as layers of their own (LOGISTIC,
 //! TANH, HARD_SWISH, LEAKY_RELU, standalone RELU / RELU6 / RELU_N1_TO_1, ONNX's HardSigmoid,
-//! which TFLite has no operator for) and the float
+//! which TFLite has no operator for), NEG (LiteRT's int8 kernel) and the float
 //! functions SQRT, RSQRT and LOG of normalization layers (float only here: LiteRT's
 //! integer RSQRT, SQRT and LOG kernels are not reproduced yet, so quantization keeps them in
-//! float behind a DEQUANTIZE).
+//! float behind a DEQUANTIZE), SQUARE (float only in LiteRT too), and the transformer
+//! activations GELU (exact and tanh forms) and SiLU (float only for now: their integer
+//! kernels are a later issue-19 slice).
 //!
 //! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
 //! float kernel), the vector cost per element, the quantization rule and the integer
@@ -18,7 +20,7 @@ use super::{
     int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
 };
 use crate::ir::{Activation, UnaryKind};
-use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, RescaleClamp};
+use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp};
 use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::quant::data_free::clipped_normal;
 use crate::units::Macs;
@@ -129,6 +131,25 @@ pub const TABLE: &[UnaryRow] = &[
         prepare: |_, _| Err(float_only("LOG")),
     },
     UnaryRow {
+        kind: UnaryKind::Neg,
+        name: "neg",
+        float: |_, x| -x,
+        ops_per_element: 1,
+        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        prepare: |_, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
+        },
+    },
+    UnaryRow {
+        kind: UnaryKind::Square,
+        name: "square",
+        float: |_, x| x * x,
+        ops_per_element: 1,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err("SQUARE runs in float32 only (LiteRT has no integer SQUARE kernel)".into()),
+    },
+    UnaryRow {
         kind: UnaryKind::HardSigmoid { alpha: 0.0, beta: 0.0 },
         name: "hard_sigmoid",
         float: |k, x| {
@@ -149,7 +170,52 @@ pub const TABLE: &[UnaryRow] = &[
             prepare_qdq_lut(cx, move |x| hard_sigmoid(alpha, beta, x))
         },
     },
+    UnaryRow {
+        kind: UnaryKind::Gelu,
+        name: "gelu",
+        float: |_, x| gelu(x),
+        // A table lookup (or erf polynomial) and a multiply.
+        ops_per_element: 2,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(transformer_float_only("GELU")),
+    },
+    UnaryRow {
+        kind: UnaryKind::GeluTanh,
+        name: "gelu_tanh",
+        float: |_, x| gelu_tanh(x),
+        ops_per_element: 2,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(transformer_float_only("GELU (tanh)")),
+    },
+    UnaryRow {
+        kind: UnaryKind::Silu,
+        name: "silu",
+        float: |_, x| x * logistic(x),
+        // A logistic lookup and a multiply.
+        ops_per_element: 2,
+        quant: |_, _| QuantRule::FloatOnly,
+        prepare: |_, _| Err(transformer_float_only("SILU")),
+    },
 ];
+
+/// Why an integer GELU / SiLU does not execute (issue 19: the integer transformer
+/// kernels are a later slice).
+fn transformer_float_only(op: &str) -> String {
+    format!("{op} runs in float32 only (its integer kernel is not implemented yet)")
+}
+
+/// GELU, exact: `x * (1 + erf(x / sqrt 2)) / 2`, evaluated in double.
+pub fn gelu(x: f32) -> f32 {
+    let x = f64::from(x);
+    (0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))) as f32
+}
+
+/// GELU, tanh approximation: `x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2`, in double.
+pub fn gelu_tanh(x: f32) -> f32 {
+    let x = f64::from(x);
+    let c = (2.0 / std::f64::consts::PI).sqrt();
+    (0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())) as f32
+}
 
 /// Why an imported integer SQRT / RSQRT / LOG does not execute.
 fn float_only(op: &str) -> String {
@@ -181,7 +247,12 @@ fn alpha_of(k: &UnaryKind) -> f32 {
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
-        | UnaryKind::HardSigmoid { .. } => 0.0,
+        | UnaryKind::Neg
+        | UnaryKind::Square
+        | UnaryKind::HardSigmoid { .. }
+        | UnaryKind::Gelu
+        | UnaryKind::GeluTanh
+        | UnaryKind::Silu => 0.0,
     }
 }
 
@@ -198,7 +269,12 @@ fn hard_sigmoid_of(k: &UnaryKind) -> (f32, f32) {
         | UnaryKind::ReluN1To1
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
-        | UnaryKind::Log => (0.0, 0.0),
+        | UnaryKind::Log
+        | UnaryKind::Neg
+        | UnaryKind::Square
+        | UnaryKind::Gelu
+        | UnaryKind::GeluTanh
+        | UnaryKind::Silu => (0.0, 0.0),
     }
 }
 
@@ -320,6 +396,8 @@ pub enum UnaryParams {
     LeakyRelu(LeakyReluParams),
     /// HARD_SWISH.
     HardSwish(HardSwishParams),
+    /// NEG.
+    Neg(NegParams),
 }
 
 /// A prepared integer unary layer.
@@ -334,6 +412,7 @@ impl IntUnary {
             UnaryParams::Clamp(p) => activation::rescale_clamp(p, x),
             UnaryParams::LeakyRelu(p) => activation::leaky_relu(p, x),
             UnaryParams::HardSwish(p) => activation::hard_swish(p, x),
+            UnaryParams::Neg(p) => activation::neg(p, x),
         })])
     }
 }
@@ -399,13 +478,23 @@ impl OpFamily for UnaryKind {
                 }
                 return Some(r);
             }
+            // The moments of -x.
+            UnaryKind::Neg => {
+                let mut r = same_moments(inputs, false)?;
+                r.moments.mean.iter_mut().for_each(|mu| *mu = -*mu);
+                return Some(r);
+            }
             UnaryKind::LeakyRelu { .. }
+            | UnaryKind::Square
             | UnaryKind::Logistic
             | UnaryKind::Tanh
             | UnaryKind::HardSwish
             | UnaryKind::Sqrt
             | UnaryKind::Rsqrt
-            | UnaryKind::Log => return None,
+            | UnaryKind::Log
+            | UnaryKind::Gelu
+            | UnaryKind::GeluTanh
+            | UnaryKind::Silu => return None,
         };
         let (lo, hi) = act.range();
         let mut r = same_moments(inputs, false)?;
@@ -434,6 +523,11 @@ mod tests {
             UnaryKind::Rsqrt,
             UnaryKind::Log,
             UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 },
+            UnaryKind::Neg,
+            UnaryKind::Square,
+            UnaryKind::Gelu,
+            UnaryKind::GeluTanh,
+            UnaryKind::Silu,
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| discriminant(&r.kind) == discriminant(&k)).count(), 1);
@@ -448,5 +542,26 @@ mod tests {
         assert_eq!(logistic(20.0), 1.0);
         assert_eq!(fixed_logistic(8), (1.0 / 256.0, -128));
         assert_eq!(fixed_tanh(8), (1.0 / 128.0, 0));
+    }
+
+    /// Hand-computed values: erf(1/sqrt 2) = 0.682689492 (the one-sigma mass), so
+    /// GELU(1) = 0.841344746 and GELU(-1) = -0.158655254; the tanh form at 1:
+    /// sqrt(2/pi) * 1.044715 = 0.833554, tanh = 0.682384, so 0.841192; SiLU(1) =
+    /// 1 / (1 + e^-1) = 0.731058579, SiLU(-2) = -2 / (1 + e^2) = -0.238405844.
+    #[test]
+    fn transformer_activations_hand_values() {
+        let close = |a: f32, b: f32| assert!((a - b).abs() < 2e-6, "{a} vs {b}");
+        let f = |k: UnaryKind, x: f32| (row(k).float)(&k, x);
+        close(f(UnaryKind::Gelu, 1.0), 0.841_344_75);
+        close(f(UnaryKind::Gelu, -1.0), -0.158_655_25);
+        close(f(UnaryKind::Gelu, 0.0), 0.0);
+        close(f(UnaryKind::GeluTanh, 1.0), 0.841_192);
+        close(f(UnaryKind::Silu, 1.0), 0.731_058_6);
+        close(f(UnaryKind::Silu, -2.0), -0.238_405_84);
+        // The two GELU forms agree to about 1e-3 over [-4, 4] (the approximation's error).
+        for i in -40..=40 {
+            let x = i as f32 / 10.0;
+            assert!((gelu(x) - gelu_tanh(x)).abs() < 1e-3, "{x}");
+        }
     }
 }

@@ -102,6 +102,9 @@ pub struct VectorWork {
     pub in_elements: u64,
     /// Output elements written.
     pub out_elements: u64,
+    /// Weight elements read (an embedding's table rows, a norm's gamma and beta), at the
+    /// layer's weight width; 0 for work without weights.
+    pub weights: u64,
     /// Vector-unit operations.
     pub ops: u64,
     /// Whether this is pooling (runs on NVDLA's PDP rather than its SDP).

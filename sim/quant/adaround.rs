@@ -116,7 +116,7 @@ impl Patches {
             }
             // Rounded to nearest: each output of a transposed convolution sums a
             // phase-dependent part of the kernel, so its channels have no one Gram matrix.
-            WeightLayout::TransposeConv(_) | WeightLayout::None => None,
+            WeightLayout::TransposeConv(_) | WeightLayout::Float | WeightLayout::None => None,
         }
     }
 

@@ -53,7 +53,9 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
         let first = match l.op.weight_layout() {
             WeightLayout::Conv(_) => true,
             // A transposed convolution is not equalized (neither end of a pair).
-            WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::None => false,
+            WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) | WeightLayout::Float | WeightLayout::None => {
+                false
+            }
         };
         if !first || !matches!(l.activation, Activation::None | Activation::Relu | Activation::Relu6) {
             continue;
@@ -74,7 +76,7 @@ pub fn find_pairs(g: &Graph) -> Vec<Pair> {
                 g.tensor(out).shape.last() == Some(&cout) && g.tensor(out).elements() as usize == cout
             }
             // Only weighted layers rescale; a transposed convolution ends no pair.
-            WeightLayout::TransposeConv(_) | WeightLayout::None => false,
+            WeightLayout::TransposeConv(_) | WeightLayout::Float | WeightLayout::None => false,
         };
         if ok {
             pairs.push((i, j));
@@ -134,7 +136,7 @@ fn equalize_pair(g: &mut Graph, (a, b): Pair, mut limit: Option<&mut Relu6Limit>
         WeightLayout::Conv(cv) => cv.groups > 1,
         WeightLayout::Matrix(_) => false,
         // `find_pairs` ends pairs at convolutions and fully connected layers only.
-        WeightLayout::TransposeConv(_) | WeightLayout::None => return 0.0,
+        WeightLayout::TransposeConv(_) | WeightLayout::Float | WeightLayout::None => return 0.0,
     };
     let (Some(v1), Some(v2)) = (f32_mut(g, w1).cloned(), f32_mut(g, w2).cloned()) else { return 0.0 };
     if c == 0 || v1.len() % c != 0 || limit.as_ref().is_some_and(|l| l.bound.len() != c) {

@@ -165,8 +165,8 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
             WeightLayout::Conv(c) => (g.output(l).shape.last().copied().unwrap_or(1), c.groups, 1.0),
             WeightLayout::Matrix(f) => (f.out_features, 1, 1.0),
             WeightLayout::TransposeConv(t) => (t.out_channels, 1, 1.0 / (t.stride[0] * t.stride[1]).max(1) as f32),
-            // No weights to quantize.
-            WeightLayout::None => continue,
+            // No weights to quantize; float-only layers keep theirs float.
+            WeightLayout::Float | WeightLayout::None => continue,
         };
         let wid = l.inputs.iter().copied().find(|&t| g.tensor(t).kind == TensorKind::Weight);
         let Some(wid) = wid else { continue };
@@ -360,7 +360,7 @@ mod tests {
             Op::Unary(UnaryKind::Tanh),
             Op::Unary(UnaryKind::HardSwish),
             Op::Unary(UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 }),
-            Op::Softmax(Softmax { beta: 1.0 }),
+            Op::Softmax(Softmax { beta: 1.0, causal: false }),
         ];
         for op in ops {
             let q = quantize_at(&one_layer_on_the_input(op.clone()), 8);

@@ -185,6 +185,8 @@ pub(crate) const UNARY: &[UnaryCode] = &[
     UnaryCode { kind: UnaryKind::Sqrt, code: fb::BuiltinOperator::Sqrt, versions: [1, 1] },
     UnaryCode { kind: UnaryKind::Rsqrt, code: fb::BuiltinOperator::Rsqrt, versions: [1, 1] },
     UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::Neg, code: fb::BuiltinOperator::Neg, versions: [2, 2] },
+    UnaryCode { kind: UnaryKind::Square, code: fb::BuiltinOperator::Square, versions: [1, 1] },
 ];
 
 /// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
@@ -203,7 +205,7 @@ pub(crate) fn unary_in(
 }
 
 /// TFLite's row of a unary kind and the operator's options, if TFLite has the kind (it has
-/// no HARD_SIGMOID).
+/// no HARD_SIGMOID or SILU; its GELU is not written yet).
 pub(crate) fn unary_out(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<fb::BuiltinOptions>)> {
     let row = UNARY.iter().find(|r| std::mem::discriminant(&r.kind) == std::mem::discriminant(&kind))?;
     let options = match kind {
@@ -219,7 +221,12 @@ pub(crate) fn unary_out(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<f
         | UnaryKind::Sqrt
         | UnaryKind::Rsqrt
         | UnaryKind::Log
-        | UnaryKind::HardSigmoid { .. } => None,
+        | UnaryKind::Neg
+        | UnaryKind::Square
+        | UnaryKind::HardSigmoid { .. }
+        | UnaryKind::Gelu
+        | UnaryKind::GeluTanh
+        | UnaryKind::Silu => None,
     };
     Some((row, options))
 }
@@ -346,8 +353,15 @@ mod tests {
                 k => k,
             };
             let Some((c, _)) = unary_out(k) else {
-                // ONNX's HardSigmoid is the one kind TFLite has no operator for.
-                assert!(matches!(k, UnaryKind::HardSigmoid { .. }), "{k:?} has no TFLite row");
+                // ONNX's HardSigmoid and SiLU have no TFLite operator; TFLite's GELU is not
+                // read or written yet (issue 19).
+                assert!(
+                    matches!(
+                        k,
+                        UnaryKind::HardSigmoid { .. } | UnaryKind::Silu | UnaryKind::Gelu | UnaryKind::GeluTanh
+                    ),
+                    "{k:?} has no TFLite row"
+                );
                 continue;
             };
             let back = unary_in(c.code, None).expect("a row").expect("options");

@@ -725,7 +725,7 @@ impl Importer<'_> {
                     _ => 1.0,
                 };
                 layer_inputs.push(input(0)?);
-                Op::Softmax(Softmax { beta })
+                Op::Softmax(Softmax { beta, causal: false })
             }
             (B::Pad, _) => {
                 let x = input(0)?;
@@ -735,6 +735,16 @@ impl Importer<'_> {
                 }
                 layer_inputs.push(x);
                 Op::Layout(Layout::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() })
+            }
+            (B::Tile, _) => {
+                let x = input(0)?;
+                let m = const_ints(g, input(1)?)?;
+                let rank = g.tensor(x).shape.len();
+                if m.len() != rank || m.iter().any(|&v| v < 1) {
+                    return Err(inv(format!("multiples {m:?} must be {rank} values >= 1")));
+                }
+                layer_inputs.push(x);
+                Op::Layout(Layout::Tile { multiples: m.iter().map(|&v| v as usize).collect() })
             }
             (B::Transpose, _) => {
                 let x = input(0)?;

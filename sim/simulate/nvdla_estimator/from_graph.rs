@@ -143,12 +143,15 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 | Layout::DepthToSpace { .. }
                 | Layout::SpaceToDepth { .. }
                 | Layout::Gather { .. }
+                | Layout::Tile { .. }
                 | Layout::Split { .. },
             )
             | Op::Convert(_)
             | Op::Resize(_)
             | Op::State(_)
             | Op::TransposeConv(_)
+            | Op::Norm(_)
+            | Op::Embedding(_)
             | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }
