@@ -132,7 +132,8 @@ fn batch_attributes(op: &mut Op, n: usize) {
             | Layout::DepthToSpace { .. }
             | Layout::SpaceToDepth { .. }
             | Layout::Gather { .. }
-            | Layout::Split { .. },
+            | Layout::Split { .. }
+            | Layout::Tile { .. },
         )
         | Op::Conv2d(_)
         | Op::FullyConnected(_)
