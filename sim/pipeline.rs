@@ -10,7 +10,7 @@ use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::Tiling;
-use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, TilingMemo, Widths};
+use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths};
 use crate::map::work::{phases_of, ConvWork, Operand, Phase};
 use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::schedule::{Figures, LayerEval, LayerWork};
@@ -64,6 +64,9 @@ pub enum RunError {
         /// The data input's index.
         input: usize,
     },
+    /// The network cannot run at the batch asked for.
+    #[error("{0}")]
+    Batch(String),
     /// No tile fits.
     #[error("layer '{layer}': {source}")]
     NoTile {
@@ -110,6 +113,16 @@ fn run_inner(
     objective: Objective,
     memo: Option<&mut TilingMemo>,
 ) -> Result<RunReport, RunError> {
+    Ok(run_peak(g, hw, objective, memo)?.0)
+}
+
+/// [`run_inner`], with the peak MACs per cycle of the modes the layers ran in.
+fn run_peak(
+    g: &Graph,
+    hw: &HwDesc,
+    objective: Objective,
+    memo: Option<&mut TilingMemo>,
+) -> Result<(RunReport, u64), RunError> {
     let mut notes = hw.notes.clone();
     notes.extend(hw.throttle_notes());
     notes.extend(g.notes.iter().cloned());
@@ -177,7 +190,7 @@ fn run_inner(
     notes.dedup();
     let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
     check_totals(&totals)?;
-    Ok(RunReport {
+    let report = RunReport {
         model: g.name.clone(),
         hw: hw.name.clone(),
         kind: hw.family.kind().to_string(),
@@ -189,7 +202,117 @@ fn run_inner(
         layers,
         accuracy: None,
         sequence: None,
-    })
+    };
+    Ok((report, peak))
+}
+
+/// Costs a batch of `batch` images of the batch-1 graph `g` on `hw` (`--batch`): the
+/// network at that batch ([`Graph::with_batch`]), each pass scheduled for `objective`
+/// with its images together (weights fetched once per tile for all of them), except the
+/// passes that cost less run image by image as at batch 1 (e.g. NVDLA, whose
+/// convolution + pooling pipeline has no multi-batch mode); so an image never costs more
+/// in a larger batch. A pass here is a layer with the layers fused into it at either
+/// batch. Batch 1 is [`run_for`].
+pub fn run_batch(
+    g: &Graph,
+    batch: usize,
+    hw: &HwDesc,
+    objective: Objective,
+    mut memo: Option<&mut TilingMemo>,
+) -> Result<RunReport, RunError> {
+    if batch == 1 {
+        return run_inner(g, hw, objective, memo);
+    }
+    let many_graph = g.with_batch(batch).map_err(|e| RunError::Batch(e.to_string()))?;
+    let (one, peak_one) = run_peak(g, hw, objective, memo.as_deref_mut())?;
+    let (mut many, peak_many) = run_peak(&many_graph, hw, objective, memo)?;
+    let n = batch as u64;
+    // Passes: layers joined to the layer they are fused into, at either batch.
+    let index: std::collections::HashMap<&str, usize> =
+        one.layers.iter().enumerate().map(|(i, l)| (l.name.as_str(), i)).collect();
+    let mut pass: Vec<usize> = (0..one.layers.len()).collect();
+    fn root(pass: &mut [usize], mut i: usize) -> usize {
+        while pass[i] != i {
+            pass[i] = pass[pass[i]];
+            i = pass[i];
+        }
+        i
+    }
+    for r in [&one, &many] {
+        for (i, l) in r.layers.iter().enumerate() {
+            if let Some(&h) = l.fused_into.as_deref().and_then(|h| index.get(h)) {
+                let (a, b) = (root(&mut pass, i), root(&mut pass, h));
+                pass[a] = b;
+            }
+        }
+    }
+    let roots: Vec<usize> = (0..pass.len()).map(|i| root(&mut pass, i)).collect();
+    let score = |r: &RunReport, times: f64, root: usize| {
+        let mut s = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+        for (l, _) in r.layers.iter().zip(&roots).filter(|(_, &x)| x == root) {
+            s.cycles += l.cycles.get() as f64 * times;
+            s.energy_pj += l.energy.total().0 * times;
+            s.dram_bits += (l.dram_read.get().saturating_add(l.dram_write.get())) as f64 * 8.0 * times;
+        }
+        s
+    };
+    let mut alone = Vec::new();
+    for root in (0..roots.len()).filter(|&i| roots[i] == i) {
+        if objective.better(&score(&one, n as f64, root), &score(&many, 1.0, root)) {
+            for i in (0..roots.len()).filter(|&i| roots[i] == root) {
+                let shape = std::mem::take(&mut many.layers[i].shape);
+                many.layers[i] = LayerReport { shape, ..times(&one.layers[i], n) };
+            }
+            alone.push(one.layers[root].name.clone());
+        }
+    }
+    if !alone.is_empty() {
+        many.notes.push(format!(
+            "batch {batch}: {} passes run image by image, as at batch 1, because that costs less ({}); the others run the {batch} images together",
+            alone.len(),
+            alone.join(", ")
+        ));
+    }
+    let overhead = hw.family.overhead(g.layers.len());
+    many.totals = Totals::from_layers(&many.layers, peak_one.max(peak_many), hw.clock.0, overhead);
+    check_totals(&many.totals)?;
+    Ok(many)
+}
+
+/// A layer's row run `n` times, one after another.
+fn times(l: &LayerReport, n: u64) -> LayerReport {
+    let k = |x: u64| x.saturating_mul(n);
+    let mut operands = OperandAccesses::default();
+    operands.add_times(&l.operands, n);
+    LayerReport {
+        macs: Macs(k(l.macs.get())),
+        executed_macs: Macs(k(l.executed_macs.get())),
+        cycles: Cycles(k(l.cycles.get())),
+        compute_cycles: Cycles(k(l.compute_cycles.get())),
+        port_cycles: Cycles(k(l.port_cycles.get())),
+        stall_cycles: Cycles(k(l.stall_cycles.get())),
+        latency: Seconds(l.latency.0 * n as f64),
+        tiles: k(l.tiles),
+        dram_read: Bytes(k(l.dram_read.get())),
+        dram_write: Bytes(k(l.dram_write.get())),
+        buffers: l
+            .buffers
+            .iter()
+            .map(|b| BufferTraffic {
+                name: b.name.clone(),
+                reads: Bytes(k(b.reads.get())),
+                writes: Bytes(k(b.writes.get())),
+            })
+            .collect(),
+        energy: Energy {
+            mac: l.energy.mac * n,
+            vector: l.energy.vector * n,
+            buffers: l.energy.buffers * n,
+            dram: l.energy.dram * n,
+        },
+        operands,
+        ..l.clone()
+    }
 }
 
 /// The operand widths of one phase of a layer. The first phase reads the layer's data
@@ -420,80 +543,29 @@ fn cost_phase<'h>(
     let wd = pw.wd;
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
     let cost = match *phase {
-        Phase::Gemm { work, operand } => {
-            let (layer_work, times) = match operand {
-                Operand::Constant => (work, 1),
-                Operand::Activation { .. } => (ConvWork { n: 1, ..work }, work.n.max(1)),
-            };
-            // The loop nest as the family runs it (NVDLA may pack groups); the layer's
-            // useful MACs stay its own.
-            let w = hw.family.conv_work(&layer_work);
-            let weight = pw.weight.ok_or_else(|| match operand {
-                Operand::Constant => RunError::NoWeights { layer: l.name.clone() },
-                Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
-            })?;
-            let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
-                layer: l.name.clone(),
-                hw: hw.name.clone(),
-                weight_bits: wd.weight,
-                activation_bits: wd.input,
-                modes: hw
-                    .precisions
-                    .iter()
-                    .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-            if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
-                let note = format_args!(
-                    "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
-                    wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
-                );
-                // The run keeps one of consecutive equal notes (`dedup`): skip the
-                // allocation when the last note already says this.
-                if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
-                    notes.push(note.to_string());
-                }
-            }
-            let f = hw.family.conv_compute(mode, &w);
-            let out_elems = w.pixels().saturating_mul(w.k);
-            // What runs on the fly behind the array (NVDLA's SDP and a fused PDP); the
-            // buffer ports bound the array further per schedule (see `schedule`).
-            let pass = hw.family.conv_pass(
-                g,
-                hw,
-                ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
-            );
-            let ev = LayerEval::new(
-                hw,
-                Some(mode),
-                LayerWork {
-                    wd,
-                    reads: f.buffer,
-                    pe_local_reads: f.pe_local,
-                    out_elems,
-                    psum_passes: f.psum_passes,
-                    compute: pass.compute,
-                    core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
-                    extra_read: pass.extra_read,
-                    fused_out: pass.fused_output,
-                },
-            );
-            let t = match sched.memo {
-                None => schedule_conv(hw, &w, wd, &ev, sched.objective),
-                Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
-            }
-            .map_err(no_tile)?;
-            let cost = PhaseCost {
-                chosen: Some((ev.figures(&t), t)),
-                macs: layer_work.macs(),
-                // Useful work only: a Winograd mode executes fewer, a channel-expanded
-                // mapping more (its padding zeros, which are not useful).
-                executed: f.executed.min(layer_work.macs()),
-                mode: Some(mode),
-                array: f.array,
-            };
-            return Ok((cost, times));
+        Phase::Gemm { work, operand: Operand::Constant } if work.n > 1 => {
+            // A batch: the images together (weights fetched once per tile for all of them),
+            // or one after another when holding them together does not pay (their tiles
+            // crowd the buffers); the better for the objective, so an image never costs
+            // more in a larger batch.
+            let mut sched = sched;
+            let objective = sched.objective;
+            let first = Sched { objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+            let (whole, t_whole) = cost_weights(g, l, hw, work, &pw, followers, first, notes)?;
+            let second = Sched { objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+            let (one, t_one) = cost_weights(g, l, hw, ConvWork { n: 1, ..work }, &pw, followers, second, notes)?;
+            let t_one = t_one.saturating_mul(work.n);
+            return Ok(match (score(&whole, t_whole), score(&one, t_one)) {
+                (Some(a), Some(b)) if objective.better(&b, &a) => (one, t_one),
+                _ => (whole, t_whole),
+            });
+        }
+        Phase::Gemm { work, operand: Operand::Constant } => {
+            return cost_weights(g, l, hw, work, &pw, followers, sched, notes);
+        }
+        Phase::Gemm { work, operand: operand @ Operand::Activation { .. } } => {
+            let one = ConvWork { n: 1, ..work };
+            return Ok((cost_gemm(g, l, hw, one, operand, &pw, followers, sched, notes)?, work.n.max(1)));
         }
         Phase::Vector(v) => {
             let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
@@ -527,6 +599,137 @@ fn cost_phase<'h>(
         }
     };
     Ok((cost, 1))
+}
+
+/// What a layer's phase costs at its batch: [`Score`] of a chosen schedule run `times`
+/// times (`None` for a phase that moves no data).
+fn score(c: &PhaseCost, times: u64) -> Option<Score> {
+    let (fig, _) = c.chosen.as_ref()?;
+    let t = times as f64;
+    let dram = fig.dram_read.get().saturating_add(fig.dram_write.get()) as f64 * 8.0;
+    Some(Score {
+        cycles: fig.timeline.total.get() as f64 * t,
+        energy_pj: fig.energy.total().0 * t,
+        dram_bits: dram * t,
+    })
+}
+
+/// Maps, schedules and costs the GEMM `work` of layer `l` whose second operand is its
+/// weights; returns its cost and how many times it runs. A grouped (not depthwise)
+/// convolution none of whose tiles fits -- a tile holds whole groups -- runs group by group,
+/// each group a dense convolution of its own channels (AlexNet's CONV2 on a 64 KiB weight
+/// buffer).
+#[allow(clippy::too_many_arguments)]
+fn cost_weights<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    work: ConvWork,
+    pw: &PhaseWidths,
+    followers: &[(LayerId, FusedOp)],
+    mut sched: Sched,
+    notes: &mut Vec<String>,
+) -> Result<(PhaseCost<'h>, u64), RunError> {
+    let first = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+    match cost_gemm(g, l, hw, work, Operand::Constant, pw, followers, first, notes) {
+        Err(RunError::NoTile { .. }) if work.groups > 1 && !work.is_depthwise() => {
+            let group = ConvWork { groups: 1, c: work.cg(), k: work.kg(), ..work };
+            let cost = cost_gemm(g, l, hw, group, Operand::Constant, pw, followers, sched, notes)?;
+            let note = format!(
+                "layer '{}': no tile holds a whole group of its grouped convolution; it runs group by group ({} dense convolutions of {} to {} channels)",
+                l.name, work.groups, group.c, group.k
+            );
+            notes.push(note);
+            Ok((cost, work.groups))
+        }
+        other => Ok((other?, 1)),
+    }
+}
+
+/// Maps, schedules and costs the GEMM `layer_work` of layer `l` (one run of it).
+#[allow(clippy::too_many_arguments)]
+fn cost_gemm<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    layer_work: ConvWork,
+    operand: Operand,
+    pw: &PhaseWidths,
+    followers: &[(LayerId, FusedOp)],
+    sched: Sched,
+    notes: &mut Vec<String>,
+) -> Result<PhaseCost<'h>, RunError> {
+    let wd = pw.wd;
+    let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    // The loop nest as the family runs it (NVDLA may pack groups); the layer's
+    // useful MACs stay its own.
+    let w = hw.family.conv_work(&layer_work);
+    let weight = pw.weight.ok_or_else(|| match operand {
+        Operand::Constant => RunError::NoWeights { layer: l.name.clone() },
+        Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
+    })?;
+    let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
+        layer: l.name.clone(),
+        hw: hw.name.clone(),
+        weight_bits: wd.weight,
+        activation_bits: wd.input,
+        modes: hw
+            .precisions
+            .iter()
+            .map(|m| format!("{}x{}", m.weight_bits, m.activation_bits))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
+        let note = format_args!(
+            "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
+            wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
+        );
+        // The run keeps one of consecutive equal notes (`dedup`): skip the
+        // allocation when the last note already says this.
+        if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
+            notes.push(note.to_string());
+        }
+    }
+    let f = hw.family.conv_compute(mode, &w);
+    let out_elems = w.pixels().saturating_mul(w.k);
+    // What runs on the fly behind the array (NVDLA's SDP and a fused PDP); the
+    // buffer ports bound the array further per schedule (see `schedule`).
+    let pass = hw.family.conv_pass(
+        g,
+        hw,
+        ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
+    );
+    let ev = LayerEval::new(
+        hw,
+        Some(mode),
+        LayerWork {
+            wd,
+            reads: f.buffer,
+            pe_local_reads: f.pe_local,
+            out_elems,
+            psum_passes: f.psum_passes,
+            compute: pass.compute,
+            core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
+            extra_read: pass.extra_read,
+            fused_out: pass.fused_output,
+        },
+    );
+    let t = match sched.memo {
+        None => schedule_conv(hw, &w, wd, &ev, sched.objective),
+        Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
+    }
+    .map_err(no_tile)?;
+    let cost = PhaseCost {
+        chosen: Some((ev.figures(&t), t)),
+        macs: layer_work.macs(),
+        // Useful work only: a Winograd mode executes fewer, a channel-expanded
+        // mapping more (its padding zeros, which are not useful).
+        executed: f.executed.min(layer_work.macs()),
+        mode: Some(mode),
+        array: f.array,
+    };
+    Ok(cost)
 }
 
 /// The row of a layer fused into `head`: no cycles, traffic or energy of its own (they are

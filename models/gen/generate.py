@@ -302,6 +302,35 @@ def vgg16() -> Net:
     return n
 
 
+# ---- AlexNet (original, two groups) ------------------------------------------
+
+def alexnet() -> Net:
+    n = Net(
+        "alexnet", "AlexNet (original, 2 groups)",
+        "Krizhevsky et al. 2012 (NIPS), Fig. 2: the two-GPU network with grouped "
+        "CONV2/4/5, 227x227 input as Eyeriss runs it (Chen et al., ISSCC 2016 / JSSC 2017: "
+        "CONV layers 666M MACs, 2.3M weights per 227x227 image); whole network "
+        "724M MACs, 61M params (Sze et al., Proc. IEEE 105(12), 2017, Table III)",
+        "AlexNet (Krizhevsky et al. 2012, grouped CONV2/4/5, 227x227) as Eyeriss runs it; "
+        "LRN layers left out (no MACs, no params)",
+        724_000_000, 61_000_000, [1, 227, 227, 3])
+    n.conv("conv1", 96, 11, 4, "valid", "relu")
+    n.maxpool("pool1", 3, 2, "valid")
+    n.conv("conv2", 256, 5, 1, pad4(2), "relu", groups=2)
+    n.maxpool("pool2", 3, 2, "valid")
+    n.conv("conv3", 384, 3, 1, pad4(1), "relu")
+    n.conv("conv4", 384, 3, 1, pad4(1), "relu", groups=2)
+    n.conv("conv5", 256, 3, 1, pad4(1), "relu", groups=2)
+    n.maxpool("pool5", 3, 2, "valid")
+    # fc6 flattens the 6x6x256 map (NHWC order; the Caffe model flattens NCHW, which only
+    # permutes fc6's weight rows).
+    n.fc("fc6", 4096, "relu")
+    n.fc("fc7", 4096, "relu")
+    n.fc("fc8", 1000)
+    n.softmax()
+    return n
+
+
 # ---- SqueezeNet 1.1 ---------------------------------------------------------
 
 # ceil_mode=True max pool (kernel 3, stride 2) == floor mode with one extra
@@ -451,7 +480,7 @@ def inception_v3() -> Net:
     return n
 
 
-NETWORKS = [mnv1, mnv2, resnet18, resnet50, squeezenet, vgg16, inception_v3]
+NETWORKS = [mnv1, mnv2, resnet18, resnet50, squeezenet, vgg16, inception_v3, alexnet]
 
 
 # ---- TOML emission ----------------------------------------------------------
@@ -747,6 +776,9 @@ EXPECTED_SHAPES = {
     "vgg16": {"pool1": [1, 112, 112, 64], "pool2": [1, 56, 56, 128],
               "pool3": [1, 28, 28, 256], "pool4": [1, 14, 14, 512],
               "pool5": [1, 7, 7, 512], "fc7": [1, 4096]},
+    "alexnet": {"conv1": [1, 55, 55, 96], "pool1": [1, 27, 27, 96],
+                "conv2": [1, 27, 27, 256], "pool2": [1, 13, 13, 256],
+                "conv5": [1, 13, 13, 256], "pool5": [1, 6, 6, 256], "fc7": [1, 4096]},
     "inception_v3": {"Conv2d_1a_3x3": [1, 149, 149, 32],
                      "Conv2d_2b_3x3": [1, 147, 147, 64],
                      "maxpool1": [1, 73, 73, 64], "Conv2d_4a_3x3": [1, 71, 71, 192],

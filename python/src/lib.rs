@@ -72,6 +72,7 @@ fn run_json(
         layer_bits,
         width,
         resolution,
+        batch: 1,
         input_shapes: Vec::new(),
         overrides: sets,
         objective,

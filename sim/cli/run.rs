@@ -47,6 +47,11 @@ pub struct RunArgs {
     /// Input resolution (square) for networks that allow it.
     #[arg(long)]
     pub resolution: Option<usize>,
+    /// Images per batch: the network runs on this many images at once (weights fetched
+    /// once per tile for all of them where the schedule allows, activations scale with
+    /// the batch); every figure is per batch. The accuracy run takes one image.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
     /// Shape of an ONNX input with dynamic dimensions, in the model's order
     /// (`NAME=1x3x224x224`); repeat for several inputs.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
@@ -211,7 +216,10 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
         assign_widths(&mut g, &plan, acc);
     }
     let objective = crate::sweep::plan::objective("--objective", &a.objective).map_err(|e| miette!("{e}"))?;
-    let mut report = crate::pipeline::run_for(&g, &hw, objective)
+    if a.batch == 0 {
+        return Err(miette!("--batch must be at least 1, got 0"));
+    }
+    let mut report = crate::pipeline::run_batch(&g, a.batch, &hw, objective, None)
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);

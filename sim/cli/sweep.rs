@@ -50,6 +50,10 @@ pub struct SweepArgs {
     /// Input resolution (square) for networks that allow it.
     #[arg(long, conflicts_with = "config")]
     pub resolution: Option<usize>,
+    /// Images per batch: each network runs on this many images at once (weights fetched
+    /// once per tile for all of them where the schedule allows); figures are per batch.
+    #[arg(long, default_value_t = 1, conflicts_with = "config")]
+    pub batch: usize,
     /// A sweep TOML file instead of the lists above (format: `docs/sweeps.md`).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -127,6 +131,7 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
                 sets: a.sets.iter().map(|s| parse_set(s)).collect::<Result<_, _>>().map_err(|e| miette!("{e}"))?,
                 width: a.width,
                 resolution: a.resolution,
+                batch: a.batch,
                 per_layer: false,
                 objective: Objective::default(),
                 widths_given: !a.wbits.is_empty() || !a.abits.is_empty(),

@@ -11,6 +11,7 @@ const MODELS: &[(&str, &str)] = &[
     ("squeezenet", include_str!("../../models/squeezenet.toml")),
     ("vgg16", include_str!("../../models/vgg16.toml")),
     ("inception_v3", include_str!("../../models/inception_v3.toml")),
+    ("alexnet", include_str!("../../models/alexnet.toml")),
     ("gpt2", include_str!("../../models/transformers/gpt2.toml")),
     ("bert_base", include_str!("../../models/transformers/bert_base.toml")),
     ("llama_1b", include_str!("../../models/transformers/llama_1b.toml")),

@@ -900,6 +900,28 @@ mod tests {
         }
     }
 
+    /// Eyeriss (ISSCC 2016): AlexNet's CONV layers take 666 M MACs per 227x227 image and
+    /// hold 2.3 M weights; the whole network (Sze et al., Proc. IEEE 2017) 724 M MACs and
+    /// 61 M parameters, FC layers 58.6 M of each. Convention: one MAC per weight x
+    /// activation product, grouped CONV2/4/5 counting their own group's channels.
+    #[test]
+    fn alexnet_conv_layers_match_eyeriss() {
+        let g = load_model("alexnet", &LoadOptions::default()).unwrap();
+        let conv: Vec<_> = g.layers.iter().filter(|l| matches!(l.op, crate::ir::Op::Conv2d(_))).collect();
+        let names: Vec<&str> = conv.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["conv1", "conv2", "conv3", "conv4", "conv5"]);
+        let macs: Vec<u64> = conv.iter().map(|l| g.macs(l).get()).collect();
+        // 55*55*96*3*121, 27*27*256*48*25, 13*13*384*256*9, 13*13*384*192*9, 13*13*256*192*9.
+        assert_eq!(macs, [105_415_200, 223_948_800, 149_520_384, 112_140_288, 74_760_192]);
+        let conv_macs: u64 = macs.iter().sum();
+        assert!((conv_macs as f64 / 666e6 - 1.0).abs() < 0.001, "{conv_macs}");
+        let weights: u64 = conv.iter().map(|l| g.weights_of(l).unwrap().elements()).sum();
+        assert_eq!(weights, 2_332_704);
+        let fc_macs = g.total_macs().get() - conv_macs;
+        assert!((fc_macs as f64 / 58.6e6 - 1.0).abs() < 0.001, "{fc_macs}");
+        assert_eq!(g.tensor(g.inputs[0]).shape, [1, 227, 227, 3]);
+    }
+
     /// A small decoder (d = 16, 4 query heads over 2 key/value heads of 4, FFN 32, vocab
     /// 50, 3 blocks), as the transformer built-ins are written.
     const TINY: &str = r#"

@@ -13,11 +13,13 @@
 //! output shapes agree with shape inference. The simulator relies on this and never
 //! re-checks shapes.
 
+mod batch;
 mod graph;
 mod op;
 mod quant;
 mod shape;
 
+pub use batch::BatchError;
 pub use graph::{Graph, IrError, Layer, LayerId, StateVar, Tensor, TensorData, TensorId, TensorKind, WeightSource};
 pub use op::{
     Activation, BinaryKind, Conv2d, Convert, Embedding, FullyConnected, Layout, MatMul, Norm, NormKind, Op, Padding,

@@ -65,6 +65,8 @@ pub struct SweepSpec {
     pub width: f64,
     /// Input resolution, `None` = as published.
     pub resolution: Option<usize>,
+    /// Images per batch (`--batch`; 1 = the network as published).
+    pub batch: usize,
     /// Whether per-layer rows are wanted.
     pub per_layer: bool,
     /// What each layer's schedule is chosen for.
@@ -147,6 +149,8 @@ struct RawSweep {
     width: Option<f64>,
     #[serde(default)]
     resolution: Option<usize>,
+    #[serde(default)]
+    batch: Option<usize>,
     #[serde(default)]
     per_layer: bool,
     #[serde(default)]
@@ -238,6 +242,7 @@ impl SweepSpec {
             sets,
             width: raw.width.unwrap_or(1.0),
             resolution: raw.resolution,
+            batch: raw.batch.unwrap_or(1),
             per_layer: raw.per_layer,
             objective: match raw.objective.as_deref() {
                 None => Objective::default(),
@@ -250,6 +255,9 @@ impl SweepSpec {
 
     /// Checks that every list is non-empty and every accelerator is named once.
     pub fn check(&self) -> Result<(), PlanError> {
+        if self.batch == 0 {
+            return Err(PlanError("batch must be at least 1, got 0".into()));
+        }
         if self.hw.is_empty() {
             return Err(PlanError("a sweep needs at least one accelerator (--hw)".into()));
         }
@@ -404,6 +412,7 @@ mod tests {
             abits: vec![8],
             sets: vec![("mac.rows".into(), [16.0, 32.0, 64.0].map(SetValue::Num).to_vec())],
             width: 1.0,
+            batch: 1,
             ..Default::default()
         }
     }

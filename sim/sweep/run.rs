@@ -291,7 +291,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run_memo(&g, &hw, spec.objective, memo) {
+    match crate::pipeline::run_batch(&g, spec.batch, &hw, spec.objective, Some(memo)) {
         Ok(report) => {
             if own {
                 let layers = report.integer_widths();
@@ -330,6 +330,7 @@ mod tests {
             sets: vec![("mac.rows".into(), [8.0, 16.0, 0.0].map(crate::hw::SetValue::Num).to_vec())],
             width: 1.0,
             resolution: None,
+            batch: 1,
             per_layer: true,
             objective: Default::default(),
             functional: None,
@@ -357,6 +358,7 @@ mod tests {
             sets: vec![("mac.rows".into(), [8.0, 16.0, 32.0].map(crate::hw::SetValue::Num).to_vec())],
             width: 1.0,
             resolution: None,
+            batch: 1,
             per_layer: false,
             objective: Default::default(),
             functional: None,
@@ -382,6 +384,7 @@ mod tests {
             sets,
             width: 0.25,
             resolution: Some(32),
+            batch: 1,
             per_layer: false,
             objective: Default::default(),
             functional: Some(Default::default()),
