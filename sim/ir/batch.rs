@@ -158,8 +158,17 @@ mod tests {
 
     #[test]
     fn every_builtin_runs_at_batch_3_with_three_times_the_macs() {
+        // The token-sequence transformers have no batch axis yet (their inputs are
+        // `[sequence]`, ViT its `[197]` positions): refused by name until they carry a batch
+        // (issue 19).
+        const NO_BATCH_AXIS: [&str; 4] = ["gpt2", "bert_base", "llama_1b", "vit_b16"];
         for name in crate::import::builtin::names() {
             let g = load_model(name, &LoadOptions::default()).unwrap();
+            if NO_BATCH_AXIS.contains(&name) {
+                let e = g.with_batch(3).expect_err(name).to_string();
+                assert!(e.contains("--batch needs a batch-1 network"), "{name}: {e}");
+                continue;
+            }
             let b = g.with_batch(3).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(b.total_macs().get(), 3 * g.total_macs().get(), "{name}");
             assert_eq!(b.total_params(), g.total_params(), "{name}");
