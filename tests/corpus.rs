@@ -67,6 +67,7 @@ const WORKS: &[(&str, Tol)] = &[
     ("yolo_fp16", Tol::Rel(1e-6)),
     ("yolo_keras_onnx", Tol::Rel(1e-5)),
     ("yolo_torch_onnx", Tol::Rel(1e-5)),
+    ("yolo_torch_qdq", Tol::Rel(0.02)),
 ];
 
 /// The models that do not, with the blocker (`docs/corpus.md`). Not asserted to fail: a fix
@@ -83,9 +84,8 @@ const BLOCKED: &[(&str, &str)] = &[
     ("kws_lstm_torch_qdq", "ONNX LSTM"),
     (
         "yolo_int8",
-        "imports and runs, but differs from its golden (LiteRT's optimized kernels) by up to 96 LSB in 10 of 240 rows (x, y, w)",
+        "runs; its golden is LiteRT's optimized kernels (XNNPACK), whose first conv already differs from the reference by 1 LSB, amplified up to 96 LSB by a scale-1.33 requantization",
     ),
-    ("yolo_torch_qdq", "ONNX QDQ Mul / Add of a quantized constant (DequantizeLinear of an int8 scalar / grid) beside a quantized activation"),
 ];
 
 fn manifest() -> Value {

@@ -266,7 +266,10 @@ fn qdq_broadcasting_binary_operators_match_onnxruntime() {
 #[test]
 fn qdq_binary_with_a_float_constant_operand_is_refused() {
     let e = import_onnx(dir().join("max_const_scalar_qdq.onnx")).err().expect("refused").to_string();
-    assert!(e.contains("Max") && e.contains("a constant operand of shape [] beside a quantized activation"), "{e}");
+    assert!(
+        e.contains("Max") && e.contains("a float constant operand of shape [] beside a quantized activation"),
+        "{e}"
+    );
 }
 
 /// Pow whose exponent is not 2 (or 1) and Reciprocal have no integer kernel: their QDQ forms

@@ -1821,13 +1821,17 @@ impl<'a> Importer<'a> {
             if let Some((scale, shift)) = affine.filter(foldable) {
                 return self.affine(n, index, name, 1 - k, x, l, scale, shift, out);
             }
-            if self.g.tensor(x).dtype.is_int() {
-                // The integer kernels need the constant's integers and parameters; an integer
-                // constant behind a DequantizeLinear is not read as an operand yet.
+            // The integer kernels need the constant's integers and parameters: an integer
+            // constant behind a DequantizeLinear, per tensor (onnxruntime's quantized `* 2`,
+            // grids and anchors); a float constant beside a quantized activation is refused.
+            let quantized = self.g.tensor(x).dtype.is_int();
+            let per_tensor = c.quant.as_ref().filter(|q| q.scales.len() == 1);
+            if quantized && per_tensor.is_none() {
+                let what = if c.quant.is_some() { "a per-channel quantized" } else { "a float" };
                 return Err(self.unsupported(
                     n,
                     index,
-                    &format!("a constant operand of shape {:?} beside a quantized activation", c.dims),
+                    &format!("{what} constant operand of shape {:?} beside a quantized activation (an integer constant behind a DequantizeLinear, per tensor, expected)", c.dims),
                 ));
             }
             // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
@@ -1836,7 +1840,7 @@ impl<'a> Importer<'a> {
             } else {
                 (x, l, s)
             };
-            let cid = self.binary_const(n, index, name, &c, &s, l)?;
+            let cid = self.binary_const(n, index, name, &c, &s, l, quantized)?;
             let ins = if k == 0 { vec![cid, x] } else { vec![x, cid] };
             self.add_layer(name, Op::Binary(kind), ins, out, l)?;
             return Ok(());
@@ -1921,10 +1925,10 @@ impl<'a> Importer<'a> {
         }
         if single == Some(-1.0) {
             let one = Const { f: vec![1.0], ..e };
-            let cid = self.binary_const(n, index, name, &one, &s, l)?;
+            let cid = self.binary_const(n, index, name, &one, &s, l, false)?;
             self.add_layer(name, Op::Binary(BinaryKind::Div), vec![cid, x], out, l)?;
         } else {
-            let cid = self.binary_const(n, index, name, &e, &s, l)?;
+            let cid = self.binary_const(n, index, name, &e, &s, l, false)?;
             self.add_layer(name, Op::Binary(BinaryKind::Pow), vec![x, cid], out, l)?;
         }
         Ok(())
@@ -1932,7 +1936,10 @@ impl<'a> Importer<'a> {
 
     /// Constant `c`, the operand of binary node `n` beside an activation of ONNX shape `s`
     /// in layout `l`, as an IR constant tensor: one value as a `[1]` tensor, else in the
-    /// activation's layout (an NCHW activation needs a rank-4 constant, reordered NHWC).
+    /// activation's layout (reordered NHWC beside an NCHW activation, a lower rank padded
+    /// with leading axes of size 1). `quantized`: its integers and per-tensor parameters (a
+    /// DequantizeLinear's), else its float values.
+    #[allow(clippy::too_many_arguments)]
     fn binary_const(
         &mut self,
         n: &pb::NodeProto,
@@ -1941,22 +1948,26 @@ impl<'a> Importer<'a> {
         c: &Const,
         s: &[usize],
         l: Layout,
+        quantized: bool,
     ) -> Res<TensorId> {
-        let (shape, data) = if c.f.len() == 1 {
-            (vec![1], c.f.clone())
+        let count = c.f.len().max(c.i.len()).max(c.quant.as_ref().map_or(0, |q| q.values.len()));
+        let all: Vec<usize> = (0..count).collect();
+        // The IR shape and, per IR element, the index of the ONNX element it holds.
+        let (shape, src) = if count == 1 {
+            (vec![1], vec![0])
         } else {
             match l {
-                Layout::Same => (c.dims.clone(), c.f.clone()),
+                Layout::Same => (c.dims.clone(), all),
                 // Broadcasting aligns the last axes: a constant of a lower rank is the same
                 // constant with leading axes of size 1 (PRelu's [C, 1, 1] slope).
                 Layout::Nchw if c.dims.len() <= 4 => {
                     let d = [vec![1; 4 - c.dims.len()], c.dims.clone()].concat();
                     let [b, ch, h, w] = [d[0], d[1], d[2], d[3]];
-                    let mut v = Vec::with_capacity(c.f.len());
+                    let mut v = Vec::with_capacity(count);
                     for bb in 0..b {
                         for y in 0..h {
                             for x in 0..w {
-                                v.extend((0..ch).map(|k| c.f[((bb * ch + k) * h + y) * w + x]));
+                                v.extend((0..ch).map(|k| ((bb * ch + k) * h + y) * w + x));
                             }
                         }
                     }
@@ -1971,7 +1982,18 @@ impl<'a> Importer<'a> {
                 }
             }
         };
-        Ok(self.add_const(&format!("{name}/operand"), TensorKind::Constant, shape, data))
+        let cname = format!("{name}/operand");
+        match c.quant.as_ref().filter(|_| quantized) {
+            Some(q) => {
+                let values = src.iter().map(|&k| q.values[k] as i32).collect();
+                let params = crate::ir::QuantParams::per_tensor(q.scales[0], q.zero_points[0]);
+                Ok(self.add_quant_const(&cname, TensorKind::Constant, shape, values, q.dtype, params))
+            }
+            None => {
+                let data = src.iter().map(|&k| c.f[k]).collect();
+                Ok(self.add_const(&cname, TensorKind::Constant, shape, data))
+            }
+        }
     }
 
     /// The constant operand of a binary node with one activation and one float constant

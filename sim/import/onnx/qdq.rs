@@ -518,7 +518,7 @@ impl Importer<'_> {
         Ok((wid, bid))
     }
 
-    fn add_quant_const(
+    pub(super) fn add_quant_const(
         &mut self,
         name: &str,
         kind: TensorKind,
