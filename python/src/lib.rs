@@ -11,7 +11,7 @@ use accelsim::ir::{DataType, Graph, Tensor};
 use accelsim::kernels::io::{batch_items, input_from_f32, transpose_nchw};
 use accelsim::kernels::Values;
 use numpy::ndarray::{ArrayD, ArrayViewD, IxDyn};
-use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyReadonlyArrayDyn};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -172,27 +172,6 @@ enum Batch<'py> {
 }
 
 impl Batch<'_> {
-    fn shape(&self) -> Vec<usize> {
-        match self {
-            Batch::F32(a) => a.shape().to_vec(),
-            Batch::I8(a) => a.shape().to_vec(),
-            Batch::U8(a) => a.shape().to_vec(),
-            Batch::I16(a) => a.shape().to_vec(),
-            Batch::I32(a) => a.shape().to_vec(),
-        }
-    }
-
-    /// The numpy type name and (bits, signed) of integer batches.
-    fn int_type(&self) -> Option<(&'static str, u8, bool)> {
-        match self {
-            Batch::F32(_) => None,
-            Batch::I8(_) => Some(("int8", 8, true)),
-            Batch::U8(_) => Some(("uint8", 8, false)),
-            Batch::I16(_) => Some(("int16", 16, true)),
-            Batch::I32(_) => Some(("int32", 32, true)),
-        }
-    }
-
     /// The batch as an ndarray view of numpy's buffer (any strides), which can cross into
     /// work done with the GIL released.
     fn view(&self) -> BatchView<'_> {
@@ -216,6 +195,27 @@ enum BatchView<'a> {
 }
 
 impl BatchView<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            BatchView::F32(a) => a.shape(),
+            BatchView::I8(a) => a.shape(),
+            BatchView::U8(a) => a.shape(),
+            BatchView::I16(a) => a.shape(),
+            BatchView::I32(a) => a.shape(),
+        }
+    }
+
+    /// The numpy type name and (bits, signed) of integer batches.
+    fn int_type(&self) -> Option<(&'static str, u8, bool)> {
+        match self {
+            BatchView::F32(_) => None,
+            BatchView::I8(_) => Some(("int8", 8, true)),
+            BatchView::U8(_) => Some(("uint8", 8, false)),
+            BatchView::I16(_) => Some(("int16", 16, true)),
+            BatchView::I32(_) => Some(("int32", 32, true)),
+        }
+    }
+
     /// The executor values of each item fed to input `t`, cut and (for NCHW, `chw`) moved
     /// by the code that reads `accelsim exec`'s `.npy` batches: floats quantized for an
     /// integer input, integers as they are.
@@ -325,10 +325,11 @@ fn exec_batch<'py>(
     };
     let layout = layout_for(&model, &g, layout).map_err(to_py)?;
     let t = g.tensor(input);
-    let shape = inputs.shape();
+    let items = inputs.view();
+    let shape = items.shape();
     let n = shape.first().copied().unwrap_or(0);
-    check_batch_shape(t, layout, &shape, n).map_err(|e| Error::new_err(format!("inputs: {e}")))?;
-    if let Some((name, bits, signed)) = inputs.int_type() {
+    check_batch_shape(t, layout, shape, n).map_err(|e| Error::new_err(format!("inputs: {e}")))?;
+    if let Some((name, bits, signed)) = items.int_type() {
         if t.dtype != (DataType::Int { bits, signed }) {
             return Err(Error::new_err(format!(
                 "inputs: an {name} array holds raw integers, but input '{}' is {}; give float32 values or the input's own type",
@@ -336,7 +337,6 @@ fn exec_batch<'py>(
             )));
         }
     }
-    let items = inputs.view();
     let chw = layout == Layout::Nchw && t.shape.len() == 4;
     let outs = py
         .detach(|| {
