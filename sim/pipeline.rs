@@ -328,7 +328,9 @@ struct PhaseWidths {
 fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) -> PhaseWidths {
     let out = g.output(l).dtype.bits();
     let weight = match phase {
-        Phase::Gemm { operand: Operand::Constant, .. } | Phase::Vector(_) => g.weights_of(l),
+        Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. } | Phase::Vector(_) => {
+            g.weights_of(l)
+        }
         Phase::Gemm { operand: Operand::Activation { input }, .. } => g.activation_inputs(l).nth(*input),
     }
     .map(|t| t.dtype.bits());
@@ -563,6 +565,11 @@ fn cost_phase<'h>(
         Phase::Gemm { work, operand: Operand::Constant } => {
             return cost_weights(g, l, hw, work, &pw, followers, sched, notes);
         }
+        Phase::Gemm { work, operand: Operand::Sequential { steps } } => {
+            // One step's GEMM, run `steps` times one after another: no reuse across steps.
+            let (cost, times) = cost_weights(g, l, hw, work, &pw, followers, sched, notes)?;
+            return Ok((cost, times.saturating_mul(steps)));
+        }
         Phase::Gemm { work, operand: operand @ Operand::Activation { .. } } => {
             let one = ConvWork { n: 1, ..work };
             return Ok((cost_gemm(g, l, hw, one, operand, &pw, followers, sched, notes)?, work.n.max(1)));
@@ -665,7 +672,7 @@ fn cost_gemm<'h>(
     // useful MACs stay its own.
     let w = hw.family.conv_work(&layer_work);
     let weight = pw.weight.ok_or_else(|| match operand {
-        Operand::Constant => RunError::NoWeights { layer: l.name.clone() },
+        Operand::Constant | Operand::Sequential { .. } => RunError::NoWeights { layer: l.name.clone() },
         Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
     })?;
     let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {

@@ -11,12 +11,13 @@
 use accelsim::export::tflite::to_tflite;
 use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
-    Activation, BinaryKind, Conv2d, Convert, DataType, Embedding, FullyConnected, Graph, Layer, Layout, MatMul, Norm,
-    NormKind, Op, Padding, Pool, PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess,
-    StateOp, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
+    Activation, BinaryKind, Conv2d, Convert, DataType, Direction, Embedding, FullyConnected, Graph, Layer, Layout,
+    MatMul, Norm, NormKind, Op, Padding, Pool, PoolKind, QuantParams, Recurrent, RecurrentKind, Reduce, ReduceKind,
+    Resize, ResizeKind, Softmax, StateAccess, StateOp, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
+    UnaryKind, WeightSource,
 };
 use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Executor, Values};
-use accelsim::map::work::{phases_of, work_of, Phase, Work};
+use accelsim::map::work::{phases_of, work_of, Operand, Phase, Work};
 use accelsim::ops::{OpFamily, WeightLayout};
 use accelsim::quant::calib::calibrate;
 use accelsim::quant::data_free::statistics;
@@ -58,6 +59,8 @@ fn family(op: &Op) -> &'static str {
         Op::Norm(Norm { kind: NormKind::Layer, .. }) => "norm:layer",
         Op::Norm(Norm { kind: NormKind::Rms, .. }) => "norm:rms",
         Op::Embedding(_) => "embedding",
+        Op::Recurrent(Recurrent { kind: RecurrentKind::Lstm, .. }) => "recurrent:lstm",
+        Op::Recurrent(Recurrent { kind: RecurrentKind::Gru, .. }) => "recurrent:gru",
         Op::Pool(_) => "pool",
         Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => "reduce:mean",
         Op::Reduce(Reduce { kind: ReduceKind::Max, .. }) => "reduce:max",
@@ -114,6 +117,8 @@ const ALL_FAMILIES: &[&str] = &[
     "norm:layer",
     "norm:rms",
     "embedding",
+    "recurrent:lstm",
+    "recurrent:gru",
     "softmax:causal",
     "pool",
     "reduce:mean",
@@ -609,6 +614,69 @@ fn cases() -> Vec<Case> {
         reference: r,
         quantizable: false,
     });
+    // LSTM and GRU over 3 steps of 2 inputs, batch 1, 2 hidden units, forward, zero initial
+    // state: Y against the ONNX equations written gate by gate (onnxruntime's goldens are in
+    // tests/recurrent_goldens.rs).
+    for (kind, lbr, name) in [
+        (RecurrentKind::Lstm, false, "lstm"),
+        (RecurrentKind::Gru, false, "gru"),
+        (RecurrentKind::Gru, true, "gru_lbr"),
+    ] {
+        let (t, i, h) = (3usize, 2usize, 2usize);
+        let gates = if kind == RecurrentKind::Lstm { 4 } else { 3 };
+        let w: Vec<f32> = values(gates * h * i, 5).iter().map(|v| v * 0.8).collect();
+        let r: Vec<f32> = values(gates * h * h, 6).iter().map(|v| v * 0.6).collect();
+        let b: Vec<f32> = values(2 * gates * h, 7).iter().map(|v| v * 0.5).collect();
+        let x = values(t * i, 0);
+        let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
+        // Row `j` of a [rows, n] matrix times `v`.
+        let dot = |m: &[f32], j: usize, v: &[f32]| {
+            m[j * v.len()..(j + 1) * v.len()].iter().zip(v).map(|(a, b)| a * b).sum::<f32>()
+        };
+        let (mut hs, mut cs, mut y) = (vec![0f32; h], vec![0f32; h], Vec::new());
+        for step in 0..t {
+            let xt = &x[step * i..(step + 1) * i];
+            let pre = |g: usize, u: usize, hv: &[f32]| {
+                dot(&w, g * h + u, xt) + dot(&r, g * h + u, hv) + b[g * h + u] + b[gates * h + g * h + u]
+            };
+            let prev = hs.clone();
+            for u in 0..h {
+                if kind == RecurrentKind::Lstm {
+                    let (ig, og, fg, cg) =
+                        (sig(pre(0, u, &prev)), sig(pre(1, u, &prev)), sig(pre(2, u, &prev)), pre(3, u, &prev).tanh());
+                    cs[u] = fg * cs[u] + ig * cg;
+                    hs[u] = og * cs[u].tanh();
+                } else {
+                    let (z, rg) = (sig(pre(0, u, &prev)), (0..h).map(|k| sig(pre(1, k, &prev))).collect::<Vec<_>>());
+                    let xh = dot(&w, 2 * h + u, xt) + b[2 * h + u];
+                    let rb = b[gates * h + 2 * h + u];
+                    let cand = if lbr {
+                        (xh + rg[u] * (dot(&r, 2 * h + u, &prev) + rb)).tanh()
+                    } else {
+                        let reset: Vec<f32> = prev.iter().zip(&rg).map(|(a, b)| a * b).collect();
+                        (xh + dot(&r, 2 * h + u, &reset) + rb).tanh()
+                    };
+                    hs[u] = (1.0 - z) * cand + z * prev[u];
+                }
+            }
+            y.extend_from_slice(&hs);
+        }
+        let op = Op::Recurrent(Recurrent { kind, hidden: h, direction: Direction::Forward, linear_before_reset: lbr });
+        let consts = vec![
+            (TensorKind::Weight, vec![1, gates * h, i], w),
+            (TensorKind::Weight, vec![1, gates * h, h], r),
+            (TensorKind::Bias, vec![1, 2 * gates * h], b),
+        ];
+        let outputs = if kind == RecurrentKind::Lstm { 3 } else { 2 };
+        out.push(Case {
+            name,
+            graph: graph_of(name, op, 1, consts, &[t, 1, i], outputs),
+            shape: vec![t, 1, 1, h],
+            macs: (t * gates * h * (i + h)) as u64,
+            reference: y,
+            quantizable: false,
+        });
+    }
     // Causal softmax of [1, 3, 4], beta 0.5: 3 query rows, the last 3 of 4 positions, so
     // row i sees columns j <= i + 1; the others are 0.
     let xs = values(12, 0);
@@ -889,6 +957,24 @@ fn shapes_macs_and_work() {
             assert_eq!(macs, c.macs, "{}: the phases' MACs", c.name);
             continue;
         }
+        if let Op::Recurrent(_) = &l.op {
+            // The input projection, the sequential recurrent steps and the gates.
+            let phases = phases_of(g, l);
+            let macs: u64 = phases
+                .iter()
+                .map(|p| match p {
+                    Phase::Gemm { work, operand: Operand::Constant } => work.macs().get(),
+                    Phase::Gemm { work, operand: Operand::Sequential { steps } } => work.macs().get() * steps,
+                    Phase::Vector(v) => {
+                        assert!(v.ops > 0, "{}: gates {v:?}", c.name);
+                        0
+                    }
+                    other => panic!("{}: phase {other:?}", c.name),
+                })
+                .sum();
+            assert_eq!(macs, c.macs, "{}: the phases' MACs", c.name);
+            continue;
+        }
         let work = work_of(g, l).expect("one phase");
         match (&l.op, work) {
             (Op::Conv2d(_) | Op::FullyConnected(_) | Op::MatMul(_), Work::Conv(w)) => {
@@ -1105,6 +1191,9 @@ fn golden_models_cover() {
         "norm:rms",
         "embedding",
         "softmax:causal",
+        // Float only: LiteRT's integer LSTM is not implemented.
+        "recurrent:lstm",
+        "recurrent:gru",
     ];
     for f in ALL_FAMILIES {
         assert!(golden.contains(f) || here.contains(f), "{f}: no integer golden");
@@ -1224,12 +1313,14 @@ fn every_case_writes_onnx_that_reads_back_identically() {
             c.graph.layers[0].op,
             Op::Norm(_)
                 | Op::Embedding(_)
+                | Op::Recurrent(_)
                 | Op::Softmax(Softmax { causal: true, .. })
                 | Op::Unary(UnaryKind::Gelu | UnaryKind::GeluTanh | UnaryKind::Silu)
         );
         if transformer {
             let e = float.expect_err("not written yet").to_string();
-            assert!(e.contains("issue 19") || e.contains("causal"), "{}: {e}", c.name);
+            let named = e.contains("issue 19") || e.contains("causal") || e.contains("LSTM") || e.contains("GRU");
+            assert!(named, "{}: {e}", c.name);
             continue;
         }
         float.unwrap_or_else(|e| panic!("{} (float): {e}", c.name));

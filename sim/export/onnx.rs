@@ -854,6 +854,10 @@ impl Writer<'_> {
                 "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
                 l.op.name()
             ))),
+            Op::Recurrent(r) => Err(err(format!(
+                "ONNX export does not write {} layers yet (the node's W, R, B and initial states are not written back); write the model as .aqm",
+                r.label()
+            ))),
             Op::State(_) => Err(err(
                 "ONNX export does not write graph states (a streaming model's variables); write the model as .aqm"
                     .into(),

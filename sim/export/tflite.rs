@@ -510,6 +510,12 @@ impl Writer<'_> {
                 let o = O::SplitVOptions(Box::new(fb::SplitVOptions { num_splits: s.len() as i32 }));
                 (OpCode { op: B::SplitV, version: copy_version(out, [1, 2, 2]) }, Some(o))
             }
+            Op::Recurrent(r) => {
+                return Err(err(format!(
+                    "the TFLite export does not write {} layers (LiteRT's UNIDIRECTIONAL_SEQUENCE_LSTM and its integer kernel are not implemented); write the model as .aqm",
+                    r.label()
+                )))
+            }
             Op::Norm(_) | Op::Embedding(_) => {
                 return Err(err(format!(
                     "the TFLite export does not write {} layers yet (issue 19: a later slice lowers them); write the model as .aqm",

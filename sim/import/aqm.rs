@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::FileError;
 use crate::ir::{
-    Activation, BinaryKind, Conv2d, Convert, DataType, Embedding, FullyConnected, Graph, Layer, Layout, MatMul, Norm,
-    NormKind, Op, Padding, Pool, PoolKind, QuantParams, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess,
-    StateOp, StateVar, Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
+    Activation, BinaryKind, Conv2d, Convert, DataType, Direction, Embedding, FullyConnected, Graph, Layer, Layout,
+    MatMul, Norm, NormKind, Op, Padding, Pool, PoolKind, QuantParams, Recurrent, RecurrentKind, Reduce, ReduceKind,
+    Resize, ResizeKind, Softmax, StateAccess, StateOp, StateVar, Tensor, TensorData, TensorId, TensorKind,
+    TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -181,6 +182,14 @@ enum RawOp {
         rows: usize,
         dim: usize,
     },
+    /// `kind`: `lstm` or `gru`; `direction`: `forward`, `reverse` or `bidirectional`.
+    Recurrent {
+        kind: String,
+        hidden: usize,
+        direction: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        linear_before_reset: bool,
+    },
     Resize {
         /// `bilinear` or `nearest`.
         kind: String,
@@ -336,6 +345,19 @@ fn op_out(op: &Op) -> RawOp {
             epsilon: n.epsilon,
         },
         Op::Embedding(e) => RawOp::Embedding { rows: e.rows, dim: e.dim },
+        Op::Recurrent(r) => RawOp::Recurrent {
+            kind: match r.kind {
+                RecurrentKind::Lstm => "lstm".into(),
+                RecurrentKind::Gru => "gru".into(),
+            },
+            hidden: r.hidden,
+            direction: match r.direction {
+                Direction::Forward => "forward".into(),
+                Direction::Reverse => "reverse".into(),
+                Direction::Bidirectional => "bidirectional".into(),
+            },
+            linear_before_reset: r.linear_before_reset,
+        },
         Op::Resize(r) => RawOp::Resize {
             kind: match r.kind {
                 ResizeKind::Bilinear => "bilinear".into(),
@@ -411,6 +433,24 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Norm(Norm { kind, epsilon })
         }
         RawOp::Embedding { rows, dim } => Op::Embedding(Embedding { rows, dim }),
+        RawOp::Recurrent { kind, hidden, direction, linear_before_reset } => {
+            let kind = match kind.as_str() {
+                "lstm" => RecurrentKind::Lstm,
+                "gru" => RecurrentKind::Gru,
+                other => return Err(format!("unknown recurrent kind '{other}' (expected 'lstm' or 'gru')")),
+            };
+            let direction = match direction.as_str() {
+                "forward" => Direction::Forward,
+                "reverse" => Direction::Reverse,
+                "bidirectional" => Direction::Bidirectional,
+                other => {
+                    return Err(format!(
+                        "unknown recurrent direction '{other}' (expected 'forward', 'reverse' or 'bidirectional')"
+                    ))
+                }
+            };
+            Op::Recurrent(Recurrent { kind, hidden, direction, linear_before_reset })
+        }
         RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
             let kind = match kind.as_str() {
                 "bilinear" => ResizeKind::Bilinear,

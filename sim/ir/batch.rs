@@ -148,7 +148,8 @@ fn batch_attributes(op: &mut Op, n: usize) {
         | Op::Convert(_)
         | Op::State(_)
         | Op::Norm(_)
-        | Op::Embedding(_) => {}
+        | Op::Embedding(_)
+        | Op::Recurrent(_) => {}
     }
 }
 

@@ -294,6 +294,56 @@ pub struct Embedding {
     pub dim: usize,
 }
 
+/// Which recurrent cell a [`Recurrent`] layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecurrentKind {
+    /// LSTM: gates input, output, forget and cell (ONNX's `iofc` order), cell state `c`.
+    Lstm,
+    /// GRU: gates update, reset and hidden (ONNX's `zrh` order).
+    Gru,
+}
+
+/// The directions a [`Recurrent`] layer runs over the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// First step to last.
+    Forward,
+    /// Last step to first.
+    Reverse,
+    /// Both, forward first: `num_directions` = 2.
+    Bidirectional,
+}
+
+impl Direction {
+    /// ONNX's `num_directions`.
+    pub fn count(self) -> usize {
+        match self {
+            Direction::Forward | Direction::Reverse => 1,
+            Direction::Bidirectional => 2,
+        }
+    }
+}
+
+/// A recurrent layer over a whole sequence, as ONNX's `LSTM` and `GRU` define it (layout 0,
+/// default activations -- sigmoid for the gates, tanh for the cell --, no clip, no
+/// peepholes, every sequence the full length). Inputs: `X` `[T, B, I]` (data), `W`
+/// `[D, G*H, I]` (weight), `R` `[D, G*H, H]` (weight), `B` `[D, 2*G*H]` (bias), then the
+/// initial `h` `[D, B, H]` and, for LSTM, the initial `c` (activations or constants); `G`
+/// gates (LSTM 4, GRU 3), `D` directions. Outputs: `Y` `[T, D, B, H]`, `Y_h` `[D, B, H]` and,
+/// for LSTM, `Y_c` `[D, B, H]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Recurrent {
+    /// LSTM or GRU.
+    pub kind: RecurrentKind,
+    /// Hidden size `H`.
+    pub hidden: usize,
+    /// Forward, reverse or both.
+    pub direction: Direction,
+    /// GRU: apply the reset gate after the recurrent projection (`linear_before_reset = 1`,
+    /// PyTorch's and cuDNN's form) rather than before it; always false for LSTM.
+    pub linear_before_reset: bool,
+}
+
 /// How a resize interpolates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResizeKind {
@@ -447,6 +497,8 @@ pub enum Op {
     Norm(Norm),
     /// Embedding lookup: rows of a weight table by index. Inputs: indices, table.
     Embedding(Embedding),
+    /// An LSTM or GRU over a whole sequence. Inputs: X, W, R, B, initial h (and c).
+    Recurrent(Recurrent),
     /// Concat, pad, reshape, slice.
     Layout(Layout),
     /// Spatial resize (bilinear, nearest neighbour).

@@ -214,6 +214,7 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
             | Op::Softmax(_)
             | Op::Norm(_)
             | Op::Embedding(_)
+            | Op::Recurrent(_)
             | Op::Layout(_)
             | Op::Convert(_)
             | Op::Resize(_)

@@ -23,6 +23,7 @@ pub mod layout;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
+pub mod recurrent;
 pub mod reduce;
 pub mod resize;
 pub mod softmax;
@@ -296,6 +297,7 @@ macro_rules! delegate {
             Op::Softmax(o) => o.$f($($arg),*),
             Op::Norm(o) => o.$f($($arg),*),
             Op::Embedding(o) => o.$f($($arg),*),
+            Op::Recurrent(o) => o.$f($($arg),*),
             Op::Layout(o) => o.$f($($arg),*),
             Op::Convert(o) => o.$f($($arg),*),
             Op::Resize(o) => o.$f($($arg),*),

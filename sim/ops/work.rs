@@ -123,6 +123,15 @@ pub enum Operand {
         /// Which data input.
         input: usize,
     },
+    /// Constant weights applied at each of `steps` sequential steps, each step's rows
+    /// depending on the previous step's result (a recurrent layer's hidden-state
+    /// projection): the loop nest is one step's, costed for one step and run `steps` times,
+    /// never batched into one GEMM over the steps; each step is a pass of its own (its
+    /// weights fetched again, as every pass reads its operands from DRAM).
+    Sequential {
+        /// How many steps run one after another.
+        steps: u64,
+    },
 }
 
 /// One phase of a layer's cost.

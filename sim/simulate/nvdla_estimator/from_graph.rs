@@ -152,6 +152,7 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
             | Op::TransposeConv(_)
             | Op::Norm(_)
             | Op::Embedding(_)
+            | Op::Recurrent(_)
             | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
         }
     }

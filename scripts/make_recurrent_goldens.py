@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Makes the ONNX LSTM / GRU goldens under tests/fixtures/onnx_ops/recurrent/ (issue 13): one
+tiny model per use of the recurrent nodes (forward, reverse, bidirectional; GRU's
+linear_before_reset 0 and 1; initial states absent, constant or graph inputs; opsets 7, 14
+and 21), with onnxruntime's outputs on seeded inputs (graph optimizations off), and models
+that accelsim must refuse by name (non-default activations, clip, layout 1).
+
+Run in a throwaway virtual environment outside the repository:
+
+    python3 -m venv /work/venv-34
+    /work/venv-34/bin/pip install onnx onnxruntime numpy
+    /work/venv-34/bin/python scripts/make_recurrent_goldens.py tests/fixtures/onnx_ops/recurrent
+
+Files: `NAME.onnx`, `NAME.in{k}.bin` (graph input k: x, then the initial states that are
+inputs) and `NAME.out{k}.bin` (output k: Y, Y_h, Y_c as the node lists them), raw
+little-endian float32 in the ONNX tensors' order; `manifest.json` lists the shapes, opsets
+and versions, and the refusals with the phrase accelsim's error must contain. Read by
+tests/recurrent_goldens.rs.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/onnx_ops/recurrent"
+os.makedirs(OUT, exist_ok=True)
+rng = np.random.default_rng(1334)
+manifest = {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "models": {}, "refused": {}}
+NOOPT = ort.SessionOptions()
+NOOPT.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+
+
+def f32(shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def build(name, op, T, B, I, H, direction="forward", bias=True, init="none", outputs=("Y", "Y_h", "Y_c"),
+          opset=14, **attrs):
+    """A graph x -> op -> outputs. `init`: 'none', 'const' (initializers) or 'input' (graph
+    inputs after x)."""
+    G = 4 if op == "LSTM" else 3
+    D = 2 if direction == "bidirectional" else 1
+    inits = [numpy_helper.from_array(f32([D, G * H, I], 0.5), "W"),
+             numpy_helper.from_array(f32([D, G * H, H], 0.5), "R")]
+    ins = ["x", "W", "R", "B" if bias else ""]
+    if bias:
+        inits.append(numpy_helper.from_array(f32([D, 2 * G * H], 0.5), "B"))
+    ins.append("")  # sequence_lens
+    feeds = {"x": f32([T, B, I])}
+    graph_inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, B, I])]
+    states = ["h0", "c0"] if op == "LSTM" else ["h0"]
+    for s in states:
+        if init == "none":
+            ins.append("")
+        elif init == "const":
+            inits.append(numpy_helper.from_array(f32([D, B, H]), s))
+            ins.append(s)
+        else:
+            feeds[s] = f32([D, B, H])
+            graph_inputs.append(helper.make_tensor_value_info(s, TensorProto.FLOAT, [D, B, H]))
+            ins.append(s)
+    while ins and ins[-1] == "":
+        ins.pop()
+    n_out = 3 if op == "LSTM" else 2
+    node_outs = [o if o in outputs else "" for o in ["Y", "Y_h", "Y_c"][:n_out]]
+    while node_outs and node_outs[-1] == "":
+        node_outs.pop()
+    node = helper.make_node(op, ins, node_outs, hidden_size=H, direction=direction, **attrs)
+    g = helper.make_graph([node], name, graph_inputs,
+                          [onnx.ValueInfoProto(name=o) for o in node_outs if o], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8 if opset <= 17 else 10
+    inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(m).graph.value_info}
+    for o in m.graph.output:
+        if o.name in inferred:
+            o.CopyFrom(inferred[o.name])
+    onnx.checker.check_model(m)
+    return m, feeds
+
+
+def case(name, *args, **kw):
+    m, feeds = build(name, *args, **kw)
+    path = os.path.join(OUT, name + ".onnx")
+    onnx.save(m, path)
+    sess = ort.InferenceSession(path, NOOPT, providers=["CPUExecutionProvider"])
+    names = [i.name for i in m.graph.input]
+    ys = sess.run(None, feeds)
+    for k, n in enumerate(names):
+        feeds[n].astype("<f4").tofile(os.path.join(OUT, f"{name}.in{k}.bin"))
+    for k, y in enumerate(ys):
+        y.astype("<f4").tofile(os.path.join(OUT, f"{name}.out{k}.bin"))
+    manifest["models"][name] = {
+        "inputs": [list(feeds[n].shape) for n in names],
+        "outputs": [list(y.shape) for y in ys],
+        "opset": m.opset_import[0].version,
+    }
+
+
+def refused(name, phrase, *args, **kw):
+    m, _ = build(name, *args, **kw)
+    onnx.save(m, os.path.join(OUT, name + ".onnx"))
+    manifest["refused"][name] = phrase
+
+
+# LSTM: T=5 steps, batch 2, 3 inputs, 4 hidden.
+case("lstm_forward", "LSTM", 5, 2, 3, 4)
+case("lstm_reverse_const_state", "LSTM", 5, 2, 3, 4, direction="reverse", init="const")
+case("lstm_bidirectional_state_inputs", "LSTM", 4, 1, 3, 5, direction="bidirectional", init="input")
+case("lstm_no_bias_opset7", "LSTM", 3, 1, 2, 3, bias=False, opset=7,
+     activations=["Sigmoid", "Tanh", "Tanh"])
+case("lstm_only_y_h_opset21", "LSTM", 6, 1, 4, 3, outputs=("Y_h",), opset=21)
+# GRU: both forms of the candidate's reset.
+case("gru_forward_lbr0", "GRU", 5, 2, 3, 4, linear_before_reset=0)
+case("gru_forward_lbr1_const_state", "GRU", 5, 2, 3, 4, linear_before_reset=1, init="const")
+case("gru_reverse_lbr0_no_bias", "GRU", 4, 1, 3, 4, direction="reverse", bias=False)
+case("gru_bidirectional_lbr1_state_input", "GRU", 4, 2, 3, 5, direction="bidirectional", init="input",
+     linear_before_reset=1)
+case("gru_opset7_activations", "GRU", 3, 1, 2, 3, opset=7, activations=["Sigmoid", "Tanh"])
+# Refused by name.
+refused("gru_relu_activation", "activations", "GRU", 3, 1, 2, 3, activations=["Sigmoid", "Relu"])
+refused("lstm_clip", "attribute 'clip'", "LSTM", 3, 1, 2, 3, clip=1.0)
+refused("lstm_layout1", "layout = 1", "LSTM", 3, 1, 2, 3, layout=1)
+
+with open(os.path.join(OUT, "manifest.json"), "w") as f:
+    json.dump(manifest, f, indent=1, sort_keys=True)
+    f.write("\n")
+print(f"wrote {len(manifest['models'])} goldens and {len(manifest['refused'])} refusals to {OUT}")
