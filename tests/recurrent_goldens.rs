@@ -116,3 +116,38 @@ fn aqm_round_trip() {
         assert_eq!(back.tensors, g.tensors, "{name}");
     }
 }
+
+/// The ONNX export writes the `LSTM` / `GRU` node back (`sim/export/onnx.rs`): every golden
+/// model exported and read again computes the same outputs bit for bit (`Y_h`, `Y_c`; `Y`,
+/// rank 4, is written channels first as the exporter writes every rank-4 tensor, so the file's
+/// `Y` is a transpose of the node's), and so do the corpus's keyword spotters.
+#[test]
+fn onnx_export_reads_back_identically() {
+    use accelsim::export::onnx::to_onnx;
+    use accelsim::import::onnx::import_onnx_bytes;
+    let m = manifest();
+    for (name, entry) in m["models"].as_object().expect("models") {
+        let g = import_onnx(dir().join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bytes = to_onnx(&g).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let back = import_onnx_bytes(&bytes, "back.onnx").unwrap_or_else(|e| panic!("{name} read back: {e}"));
+        let n = entry["inputs"].as_array().expect("inputs").len();
+        let xs: Vec<Vec<f32>> = (0..n).map(|k| read_f32(&format!("{name}.in{k}.bin"))).collect();
+        let (a, b) = (run_float(&g, &xs).expect("run"), run_float(&back, &xs).expect("run back"));
+        assert_eq!(g.outputs.len(), back.outputs.len(), "{name}");
+        for (k, (&o, &p)) in g.outputs.iter().zip(&back.outputs).enumerate() {
+            if g.tensor(o).shape.len() != 4 {
+                assert_eq!(value_of(&a, o), value_of(&b, p), "{name} output {k}");
+            }
+        }
+    }
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    for name in ["kws_gru_torch_onnx", "kws_lstm_torch_onnx"] {
+        let g = import_onnx(corpus.join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let bytes = to_onnx(&g).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let back = import_onnx_bytes(&bytes, "back.onnx").unwrap_or_else(|e| panic!("{name} read back: {e}"));
+        let x: Vec<f32> = (0..490).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let (a, b) = (run_float(&g, std::slice::from_ref(&x)), run_float(&back, &[x]));
+        let (a, b) = (a.expect("run"), b.expect("run back"));
+        assert_eq!(value_of(&a, g.outputs[0]), value_of(&b, back.outputs[0]), "{name}");
+    }
+}

@@ -34,8 +34,8 @@ use prost::Message;
 use super::ExportError;
 use crate::import::onnx::pb;
 use crate::ir::{
-    resolve_padding, Activation, BinaryKind, Convert, DataType, Graph, Layer, Layout, Op, PoolKind, Reduce, ReduceKind,
-    Tensor, TensorData, TensorId, TensorKind, UnaryKind,
+    resolve_padding, Activation, BinaryKind, Convert, DataType, Direction, Graph, Layer, Layout, Op, PoolKind,
+    RecurrentKind, Reduce, ReduceKind, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
 };
 
 type Res<T> = Result<T, ExportError>;
@@ -854,10 +854,38 @@ impl Writer<'_> {
                 "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
                 l.op.name()
             ))),
-            Op::Recurrent(r) => Err(err(format!(
-                "ONNX export does not write {} layers yet (the node's W, R, B and initial states are not written back); write the model as .aqm",
-                r.label()
-            ))),
+            Op::Recurrent(r) => {
+                // The ONNX node itself: X, W, R, B as they are (the IR keeps ONNX's layout),
+                // no sequence_lens, the initial states (constants or activations) in order.
+                let mut ins = vec![self.float_in(x_id, Order::Ir)?];
+                ins.push(self.weight(l, 1, &[0, 1, 2])?);
+                ins.push(self.weight(l, 2, &[0, 1, 2])?);
+                ins.push(self.weight(l, 3, &[0, 1])?);
+                ins.push(String::new());
+                for &s in l.inputs.iter().skip(4) {
+                    ins.push(self.float_in(s, Order::Ir)?);
+                }
+                let direction = match r.direction {
+                    Direction::Forward => "forward",
+                    Direction::Reverse => "reverse",
+                    Direction::Bidirectional => "bidirectional",
+                };
+                let mut attrs = vec![attr_int("hidden_size", r.hidden as i64), attr_str("direction", direction)];
+                if r.kind == RecurrentKind::Gru {
+                    attrs.push(attr_int("linear_before_reset", i64::from(r.linear_before_reset)));
+                }
+                let outs: Vec<String> = l
+                    .outputs
+                    .iter()
+                    .map(|&o| format!("{}/{}", g.tensor(o).name, r.label()))
+                    .map(|b| self.fresh(&b))
+                    .collect();
+                self.node(r.label(), ins, outs.clone(), attrs);
+                for (&o, f) in l.outputs.iter().zip(outs) {
+                    self.produce(o, f, Order::Ir)?;
+                }
+                Ok(())
+            }
             Op::State(_) => Err(err(
                 "ONNX export does not write graph states (a streaming model's variables); write the model as .aqm"
                     .into(),
