@@ -24,6 +24,7 @@
 pub(crate) mod codes;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
+pub(crate) mod ops;
 mod slice;
 mod variables;
 
@@ -33,8 +34,7 @@ use planus::ReadAsRoot;
 use super::unsupported::{Place, Unsupported};
 
 use crate::ir::{
-    resolve_padding, Activation, Conv2d, DataType, FullyConnected, Graph, IrError, Layer, Layout, MatMul, Op, Padding,
-    Pool, QuantParams, Reduce, ReduceKind, Resize, Softmax, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
+    Activation, DataType, Graph, IrError, Layer, Layout, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind,
     WeightSource,
 };
 
@@ -122,13 +122,6 @@ type Res<T> = Result<T, ImportError>;
 
 fn vec_i32(v: Option<planus::Vector<'_, i32>>) -> Vec<i32> {
     v.map(|v| v.iter().collect()).unwrap_or_default()
-}
-
-fn padding(p: fb::Padding) -> Padding {
-    match p {
-        fb::Padding::Same => Padding::Same,
-        fb::Padding::Valid => Padding::Valid,
-    }
 }
 
 impl Importer<'_> {
@@ -459,368 +452,17 @@ impl Importer<'_> {
             .collect())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Operator `index` as a layer, read by its family in `ops`.
     fn layer(
         &self,
         g: &mut Graph,
         index: usize,
-        op: fb::BuiltinOperator,
+        code: fb::BuiltinOperator,
         inputs: &[Option<TensorId>],
         outputs: &[TensorId],
         opts: Option<fb::BuiltinOptionsRef<'_>>,
     ) -> Result<Layer, LayerErr> {
-        use fb::BuiltinOperator as B;
-        use fb::BuiltinOptionsRef as O;
-        let c = |e: planus::Error| LayerErr::Other(self.corrupt(e));
-        let inv = |m: String| {
-            LayerErr::Other(self.invalid(format!("operator {index} ({}): {m}", codes::builtin_name(op as i32))))
-        };
-        let input = |i: usize| inputs.get(i).copied().flatten().ok_or_else(|| inv(format!("missing input {i}")));
-        let out = *outputs.first().ok_or_else(|| inv("no output".into()))?;
-        let act_of = |a: fb::ActivationFunctionType| {
-            codes::activation_in(a).ok_or_else(|| {
-                LayerErr::Unsupported(format!(" with fused activation {}", codes::activation_name(a as i32)))
-            })
-        };
-        let const_ints = |g: &Graph, t: TensorId| -> Result<Vec<i64>, LayerErr> {
-            match &g.tensor(t).data {
-                Some(TensorData::I32(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
-                Some(TensorData::I64(v)) => Ok(v.clone()),
-                _ => Err(inv(format!("tensor {} must be a constant integer tensor", t.0))),
-            }
-        };
-        let rank_axis = |g: &Graph, a: i64, t: TensorId| -> Result<usize, LayerErr> {
-            let r = g.tensor(t).shape.len() as i64;
-            let a = if a < 0 { a + r } else { a };
-            if a < 0 || a >= r {
-                return Err(inv(format!("axis {a} out of range for rank {r}")));
-            }
-            Ok(a as usize)
-        };
-        let mut layer_inputs = vec![];
-        let mut act = Activation::None;
-        let name = format!("op{index}_{}", format!("{op:?}").to_lowercase());
-        let ir_op = match (op, opts) {
-            (B::Conv2d | B::DepthwiseConv2d, opts) => {
-                let x = input(0)?;
-                let w = input(1)?;
-                let bias = inputs.get(2).copied().flatten();
-                let cin = g.tensor(x).shape.last().copied().unwrap_or(0);
-                let ws = g.tensor(w).shape.clone();
-                if ws.len() != 4 {
-                    return Err(inv(format!("weights must be 4-D, got {ws:?}")));
-                }
-                let (pad, stride, dil, a, groups, cout) = match opts {
-                    Some(O::DepthwiseConv2DOptions(d)) if op == B::DepthwiseConv2d => {
-                        // [1, kh, kw, C*m] -> OHWI [C*m, kh, kw, 1].
-                        if ws[0] != 1 {
-                            return Err(inv(format!("depthwise weights must be [1, kh, kw, C*m], got {ws:?}")));
-                        }
-                        let cout = ws[3];
-                        to_ohwi_depthwise(g.tensor_mut(w));
-                        (
-                            d.padding().map_err(c)?,
-                            [d.stride_h().map_err(c)?, d.stride_w().map_err(c)?],
-                            [d.dilation_h_factor().map_err(c)?, d.dilation_w_factor().map_err(c)?],
-                            d.fused_activation_function().map_err(c)?,
-                            cin,
-                            cout,
-                        )
-                    }
-                    Some(O::Conv2DOptions(o)) if op == B::Conv2d => (
-                        o.padding().map_err(c)?,
-                        [o.stride_h().map_err(c)?, o.stride_w().map_err(c)?],
-                        [o.dilation_h_factor().map_err(c)?, o.dilation_w_factor().map_err(c)?],
-                        o.fused_activation_function().map_err(c)?,
-                        1,
-                        ws[0],
-                    ),
-                    _ => return Err(inv("missing or mismatched options".into())),
-                };
-                act = act_of(a)?;
-                let kshape = g.tensor(w).shape.clone();
-                g.tensor_mut(w).kind = TensorKind::Weight;
-                layer_inputs.push(x);
-                layer_inputs.push(w);
-                if let Some(b) = bias {
-                    g.tensor_mut(b).kind = TensorKind::Bias;
-                    layer_inputs.push(b);
-                }
-                let pos = |v: i32| v.max(1) as usize;
-                Op::Conv2d(Conv2d {
-                    out_channels: cout,
-                    kernel: [kshape[1], kshape[2]],
-                    stride: [pos(stride[0]), pos(stride[1])],
-                    dilation: [pos(dil[0]), pos(dil[1])],
-                    padding: padding(pad),
-                    groups: groups.max(1),
-                    bias: bias.is_some(),
-                })
-            }
-            (B::BatchMatmul, o) => {
-                let (adj_x, adj_y) = match o {
-                    Some(O::BatchMatMulOptions(o)) => (o.adj_x().map_err(c)?, o.adj_y().map_err(c)?),
-                    _ => (false, false),
-                };
-                let (x, y) = (input(0)?, input(1)?);
-                // A constant operand is a weight matrix (the converter usually writes those
-                // as FULLY_CONNECTED); only products of two activations are supported.
-                if g.tensor(x).data.is_some() || g.tensor(y).data.is_some() {
-                    return Err(LayerErr::Unsupported(" with a constant operand".into()));
-                }
-                layer_inputs.extend([x, y]);
-                Op::MatMul(MatMul { adj_x, adj_y })
-            }
-            (B::TransposeConv, Some(O::TransposeConvOptions(o))) => {
-                // Inputs: output shape (a constant), OHWI weights, data, optional bias.
-                let (x, w) = (input(2)?, input(1)?);
-                let bias = inputs.get(3).copied().flatten();
-                let shape = const_ints(g, input(0)?)?;
-                let ws = g.tensor(w).shape.clone();
-                let [_, oh, ow, _] = shape[..] else {
-                    return Err(inv(format!("output shape must have 4 entries, got {shape:?}")));
-                };
-                if ws.len() != 4 || oh < 1 || ow < 1 {
-                    return Err(inv(format!("weights {ws:?} must be 4-D (OHWI) and the output {shape:?} non-empty")));
-                }
-                act = act_of(o.fused_activation_function().map_err(c)?)?;
-                let pos = |v: i32| v.max(1) as usize;
-                let stride = [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)];
-                let (kernel, output) = ([ws[1], ws[2]], [oh as usize, ow as usize]);
-                // LiteRT crops by the conv padding rule applied to the output size.
-                let p = resolve_padding(padding(o.padding().map_err(c)?), output, kernel, stride, [1, 1]);
-                g.tensor_mut(w).kind = TensorKind::Weight;
-                layer_inputs.extend([x, w]);
-                if let Some(b) = bias {
-                    g.tensor_mut(b).kind = TensorKind::Bias;
-                    layer_inputs.push(b);
-                }
-                Op::TransposeConv(TransposeConv {
-                    out_channels: ws[0],
-                    kernel,
-                    stride,
-                    pad: [p.top, p.left],
-                    output,
-                    bias: bias.is_some(),
-                })
-            }
-            (B::FullyConnected, o) => {
-                if let Some(O::FullyConnectedOptions(o)) = o {
-                    act = act_of(o.fused_activation_function().map_err(c)?)?;
-                }
-                let (x, w) = (input(0)?, input(1)?);
-                let bias = inputs.get(2).copied().flatten();
-                let cout = g.tensor(w).shape.first().copied().unwrap_or(0);
-                g.tensor_mut(w).kind = TensorKind::Weight;
-                layer_inputs.extend([x, w]);
-                if let Some(b) = bias {
-                    g.tensor_mut(b).kind = TensorKind::Bias;
-                    layer_inputs.push(b);
-                }
-                Op::FullyConnected(FullyConnected { out_features: cout, bias: bias.is_some() })
-            }
-            (code, o) if codes::binary_in(code).is_some() => {
-                let Some(row) = codes::binary_in(code) else { return Err(LayerErr::Unsupported(String::new())) };
-                if let Some(a) = (row.read_activation)(o).map_err(c)? {
-                    act = act_of(a)?;
-                }
-                layer_inputs.extend([input(0)?, input(1)?]);
-                Op::Binary(row.kind)
-            }
-            (code, o) if codes::unary_in(code, o).is_some() => {
-                let kind = codes::unary_in(code, o).ok_or(LayerErr::Unsupported(String::new()))?.map_err(c)?;
-                layer_inputs.push(input(0)?);
-                Op::Unary(kind)
-            }
-            (B::Concatenation, Some(O::ConcatenationOptions(o))) => {
-                act = act_of(o.fused_activation_function().map_err(c)?)?;
-                for i in 0..inputs.len() {
-                    layer_inputs.push(input(i)?);
-                }
-                Op::Layout(Layout::Concat { axis: rank_axis(g, o.axis().map_err(c)? as i64, out)? })
-            }
-            (code, Some(O::Pool2DOptions(o))) if codes::pool_in(code).is_some() => {
-                act = act_of(o.fused_activation_function().map_err(c)?)?;
-                layer_inputs.push(input(0)?);
-                let pos = |v: i32| v.max(1) as usize;
-                Op::Pool(Pool {
-                    kind: codes::pool_in(code).ok_or(LayerErr::Unsupported(String::new()))?,
-                    kernel: [pos(o.filter_height().map_err(c)?), pos(o.filter_width().map_err(c)?)],
-                    stride: [pos(o.stride_h().map_err(c)?), pos(o.stride_w().map_err(c)?)],
-                    padding: padding(o.padding().map_err(c)?),
-                })
-            }
-            (B::Mean | B::ReduceMax, o) => {
-                let keep_dims = match o {
-                    Some(O::ReducerOptions(r)) => r.keep_dims().map_err(c)?,
-                    _ => false,
-                };
-                let x = input(0)?;
-                let mut axes = vec![];
-                for a in const_ints(g, input(1)?)? {
-                    let a = rank_axis(g, a, x)?;
-                    if !axes.contains(&a) {
-                        axes.push(a);
-                    }
-                }
-                layer_inputs.push(x);
-                let kind = if op == B::Mean { ReduceKind::Mean } else { ReduceKind::Max };
-                Op::Reduce(Reduce { kind, axes, keep_dims })
-            }
-            // SQUEEZE and EXPAND_DIMS are views, as RESHAPE: the output's shape is the file's.
-            (B::Reshape | B::Squeeze | B::ExpandDims, _) => {
-                layer_inputs.push(input(0)?);
-                Op::Layout(Layout::Reshape { shape: g.tensor(out).shape.iter().map(|&d| d as i64).collect() })
-            }
-            (B::StridedSlice, o) => {
-                let x = input(0)?;
-                let masks = match o {
-                    Some(O::StridedSliceOptions(s)) => slice::Masks {
-                        begin: s.begin_mask().map_err(c)?,
-                        end: s.end_mask().map_err(c)?,
-                        shrink: s.shrink_axis_mask().map_err(c)?,
-                        ellipsis: s.ellipsis_mask().map_err(c)?,
-                        new_axis: s.new_axis_mask().map_err(c)?,
-                    },
-                    _ => slice::Masks::default(),
-                };
-                let (b, e, st) = (const_ints(g, input(1)?)?, const_ints(g, input(2)?)?, const_ints(g, input(3)?)?);
-                layer_inputs.push(x);
-                Op::Layout(slice::strided_slice(&g.tensor(x).shape, &b, &e, &st, masks).map_err(inv)?)
-            }
-            (B::Slice, _) => {
-                let x = input(0)?;
-                let (b, n) = (const_ints(g, input(1)?)?, const_ints(g, input(2)?)?);
-                layer_inputs.push(x);
-                Op::Layout(slice::slice(&g.tensor(x).shape, &b, &n).map_err(inv)?)
-            }
-            (code, o) if codes::resize_in(code).is_some() => {
-                let kind = codes::resize_in(code).ok_or(LayerErr::Unsupported(String::new()))?;
-                let (align_corners, half_pixel_centers) = match o {
-                    Some(O::ResizeBilinearOptions(r)) => {
-                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
-                    }
-                    Some(O::ResizeNearestNeighborOptions(r)) => {
-                        (r.align_corners().map_err(c)?, r.half_pixel_centers().map_err(c)?)
-                    }
-                    _ => (false, false),
-                };
-                let x = input(0)?;
-                let size = const_ints(g, input(1)?)?;
-                let [h, w] = size[..] else {
-                    return Err(inv(format!("size must hold 2 values (height, width), got {size:?}")));
-                };
-                if h <= 0 || w <= 0 || h > i32::MAX as i64 || w > i32::MAX as i64 {
-                    return Err(inv(format!("size {size:?} must be positive")));
-                }
-                if align_corners && half_pixel_centers {
-                    return Err(inv("align_corners and half_pixel_centers are both set; LiteRT allows one".into()));
-                }
-                layer_inputs.push(x);
-                Op::Resize(Resize { kind, size: [h as usize, w as usize], align_corners, half_pixel_centers })
-            }
-            (B::Softmax, o) => {
-                let beta = match o {
-                    Some(O::SoftmaxOptions(s)) => s.beta().map_err(c)?,
-                    _ => 1.0,
-                };
-                layer_inputs.push(input(0)?);
-                Op::Softmax(Softmax { beta, causal: false })
-            }
-            (B::Pad, _) => {
-                let x = input(0)?;
-                let p = const_ints(g, input(1)?)?;
-                if p.len() != 2 * g.tensor(x).shape.len() || p.iter().any(|&v| v < 0) {
-                    return Err(inv(format!("paddings {p:?} do not fit input {:?}", g.tensor(x).shape)));
-                }
-                layer_inputs.push(x);
-                Op::Layout(Layout::Pad { pads: p.chunks(2).map(|c| (c[0] as usize, c[1] as usize)).collect() })
-            }
-            (B::Tile, _) => {
-                let x = input(0)?;
-                let m = const_ints(g, input(1)?)?;
-                let rank = g.tensor(x).shape.len();
-                if m.len() != rank || m.iter().any(|&v| v < 1) {
-                    return Err(inv(format!("multiples {m:?} must be {rank} values >= 1")));
-                }
-                layer_inputs.push(x);
-                Op::Layout(Layout::Tile { multiples: m.iter().map(|&v| v as usize).collect() })
-            }
-            (B::Transpose, _) => {
-                let x = input(0)?;
-                let perm = const_ints(g, input(1)?)?;
-                let perm = perm.iter().map(|&p| rank_axis(g, p, x)).collect::<Result<Vec<_>, _>>()?;
-                layer_inputs.push(x);
-                Op::Layout(Layout::Transpose { perm })
-            }
-            (B::DepthToSpace, Some(O::DepthToSpaceOptions(o))) => {
-                layer_inputs.push(input(0)?);
-                let block =
-                    usize::try_from(o.block_size().map_err(c)?).map_err(|_| inv("negative block_size".into()))?;
-                Op::Layout(Layout::DepthToSpace { block })
-            }
-            (B::SpaceToDepth, Some(O::SpaceToDepthOptions(o))) => {
-                layer_inputs.push(input(0)?);
-                let block =
-                    usize::try_from(o.block_size().map_err(c)?).map_err(|_| inv("negative block_size".into()))?;
-                Op::Layout(Layout::SpaceToDepth { block })
-            }
-            (B::Gather, o) => {
-                let (axis, batch_dims) = match o {
-                    Some(O::GatherOptions(o)) => (o.axis().map_err(c)?, o.batch_dims().map_err(c)?),
-                    _ => (0, 0),
-                };
-                if batch_dims != 0 {
-                    return Err(LayerErr::Unsupported(format!(" with batch_dims {batch_dims} (0 only)")));
-                }
-                let (x, idx) = (input(0)?, input(1)?);
-                if g.tensor(idx).data.is_none() {
-                    return Err(LayerErr::Unsupported(" with computed indices (constant indices only)".into()));
-                }
-                let axis = rank_axis(g, axis as i64, x)?;
-                let dim = g.tensor(x).shape[axis] as i64;
-                let indices = const_ints(g, idx)?
-                    .into_iter()
-                    .map(|i| usize::try_from(i).ok().filter(|&i| (i as i64) < dim))
-                    .collect::<Option<Vec<usize>>>()
-                    .ok_or_else(|| inv(format!("indices must lie in 0..{dim} (axis {axis})")))?;
-                layer_inputs.push(x);
-                Op::Layout(Layout::Gather { axis, indices, indices_shape: g.tensor(idx).shape.clone() })
-            }
-            (B::Split | B::SplitV, _) => {
-                // SPLIT: (axis, input), equal pieces; SPLIT_V: (input, size_splits, axis).
-                let (x, axis_t) = if op == B::Split { (input(1)?, input(0)?) } else { (input(0)?, input(2)?) };
-                let [a] = const_ints(g, axis_t)?[..] else { return Err(inv("axis must be one value".into())) };
-                let axis = rank_axis(g, a, x)?;
-                let dim = g.tensor(x).shape[axis];
-                let n = outputs.len();
-                let sizes = if op == B::Split {
-                    if n == 0 || dim % n != 0 {
-                        return Err(inv(format!("axis {axis} of size {dim} does not split into {n} equal pieces")));
-                    }
-                    vec![dim / n; n]
-                } else {
-                    let given = const_ints(g, input(1)?)?;
-                    let known: i64 = given.iter().filter(|&&v| v >= 0).sum();
-                    let unknown = given.iter().filter(|&&v| v < 0).count();
-                    if given.len() != n || given.iter().any(|&v| v < -1) || unknown > 1 || known > dim as i64 {
-                        return Err(inv(format!(
-                            "size_splits {given:?} do not split axis {axis} of size {dim} into {n} outputs"
-                        )));
-                    }
-                    given.iter().map(|&v| if v < 0 { dim - known as usize } else { v as usize }).collect()
-                };
-                layer_inputs.push(x);
-                let ir_op = Op::Layout(Layout::Split { axis, sizes });
-                return Ok(Layer { name, op: ir_op, inputs: layer_inputs, outputs: outputs.to_vec(), activation: act });
-            }
-            (code, _) if codes::convert_in(code).is_some() => {
-                layer_inputs.push(input(0)?);
-                Op::Convert(codes::convert_in(code).ok_or(LayerErr::Unsupported(String::new()))?)
-            }
-            _ => return Err(LayerErr::Unsupported(String::new())),
-        };
-        Ok(Layer { name, op: ir_op, inputs: layer_inputs, outputs: vec![out], activation: act })
+        ops::read(&mut ops::ReadCtx { imp: self, g, index, code, inputs, outputs, opts })
     }
 }
 

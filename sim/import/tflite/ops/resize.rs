@@ -1,0 +1,58 @@
+//! RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR: [`Op::Resize`], rows of `codes::RESIZE` (the
+//! size a constant operand; align_corners and half_pixel_centers in the options).
+
+use super::{corrupt, ReadCtx, WriteCtx, Written};
+use crate::export::ExportError;
+use crate::import::tflite::generated::tflite as fb;
+use crate::import::tflite::{codes, LayerErr};
+use crate::ir::{Activation, Layer, Op, Resize, ResizeKind};
+
+pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
+    use fb::BuiltinOptionsRef as O;
+    let c = corrupt(cx.imp);
+    let kind = codes::resize_in(cx.code).ok_or(LayerErr::Unsupported(String::new()))?;
+    let (align_corners, half_pixel_centers) = match cx.opts {
+        Some(O::ResizeBilinearOptions(r)) => (r.align_corners().map_err(&c)?, r.half_pixel_centers().map_err(&c)?),
+        Some(O::ResizeNearestNeighborOptions(r)) => {
+            (r.align_corners().map_err(&c)?, r.half_pixel_centers().map_err(&c)?)
+        }
+        _ => (false, false),
+    };
+    let x = cx.input(0)?;
+    let size = cx.const_ints(cx.input(1)?)?;
+    let [h, w] = size[..] else {
+        return Err(cx.inv(format!("size must hold 2 values (height, width), got {size:?}")));
+    };
+    if h <= 0 || w <= 0 || h > i32::MAX as i64 || w > i32::MAX as i64 {
+        return Err(cx.inv(format!("size {size:?} must be positive")));
+    }
+    if align_corners && half_pixel_centers {
+        return Err(cx.inv("align_corners and half_pixel_centers are both set; LiteRT allows one".into()));
+    }
+    let op = Op::Resize(Resize { kind, size: [h as usize, w as usize], align_corners, half_pixel_centers });
+    cx.layer(op, vec![x], Activation::None)
+}
+
+pub(super) fn write(cx: &mut WriteCtx<'_>, r: &Resize) -> Result<Written, ExportError> {
+    let size = [i32::try_from(r.size[0]), i32::try_from(r.size[1])];
+    let [Ok(h), Ok(w)] = size else {
+        return Err(cx.err(format!("resize to {:?} does not fit int32", r.size)));
+    };
+    let size = cx.const_i32(format!("{}/size", cx.out.name), vec![2], &[h, w]);
+    cx.inputs.push(size);
+    let (code, versions) = codes::resize_out(r.kind);
+    let (align_corners, half_pixel_centers) = (r.align_corners, r.half_pixel_centers);
+    let options = match r.kind {
+        ResizeKind::Bilinear => fb::BuiltinOptions::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptions {
+            align_corners,
+            half_pixel_centers,
+        })),
+        ResizeKind::Nearest => {
+            fb::BuiltinOptions::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptions {
+                align_corners,
+                half_pixel_centers,
+            }))
+        }
+    };
+    Ok(Written { code, version: cx.version(versions), options: Some(options) })
+}
