@@ -344,7 +344,9 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
         // Group scales belong to a GEMM's constant weights (a vector phase's table is read
         // by rows, at its width).
         groups: match phase {
-            Phase::Gemm { operand: Operand::Constant, .. } => g.weights_of(l).and_then(|t| t.groups),
+            Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. } => {
+                g.weights_of(l).and_then(|t| t.groups)
+            }
             Phase::Gemm { operand: Operand::Activation { .. }, .. } | Phase::Vector(_) => None,
         },
     };
