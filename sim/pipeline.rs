@@ -11,7 +11,7 @@ use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::Tiling;
 use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths};
-use crate::map::work::{phases_of, ConvWork, Operand, Phase};
+use crate::map::work::{phases_of, ConvWork, Operand, Phase, VectorWork};
 use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::schedule::{Figures, LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
@@ -339,6 +339,12 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
         output: out,
         acc: hw.accumulator.bits,
         bias: g.bias_of(l).map(|t| t.dtype.bits()).unwrap_or(hw.accumulator.bits),
+        // Group scales belong to a GEMM's constant weights (a vector phase's table is read
+        // by rows, at its width).
+        groups: match phase {
+            Phase::Gemm { operand: Operand::Constant, .. } => g.weights_of(l).and_then(|t| t.groups),
+            Phase::Gemm { operand: Operand::Activation { .. }, .. } | Phase::Vector(_) => None,
+        },
     };
     PhaseWidths { weight, wd }
 }
@@ -473,9 +479,11 @@ fn run_phases<'h>(
         op_name.push_str(g.op_name(g.layer(fi)));
     }
     let mut sum = LayerSum::new(hw);
+    let mut weight_groups = None;
     for (k, phase) in phases.iter().enumerate() {
         let behind = if k + 1 == phases.len() { followers } else { &[] };
         let pw = phase_widths(g, l, hw, k, phase);
+        weight_groups = weight_groups.or(pw.wd.groups);
         let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
         sum.add(c, times);
@@ -500,6 +508,7 @@ fn run_phases<'h>(
         shape: g.output(l).shape.clone(),
         mode: mode.join("+"),
         weight_type: g.weights_of(l).map(|t| t.dtype),
+        weight_groups,
         activation_type: g.data_input(l).dtype,
         macs,
         executed_macs: sum.executed,
@@ -682,7 +691,7 @@ fn cost_gemm<'h>(
     })?;
     if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
         let note = format_args!(
-            "{}x{}-bit operands run in the {}x{} compute mode (sign-extended); memory traffic is counted at {}x{} bits",
+            "{}x{}-bit operands run in the {}x{} compute mode, unpacked (sign-extended) between the buffers and the array; buffers and DRAM hold and move them at {}x{} bits",
             wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
         );
         // The run keeps one of consecutive equal notes (`dedup`): skip the
@@ -700,6 +709,30 @@ fn cost_gemm<'h>(
         hw,
         ConvPassInput { mode, compute: f.cycles.get(), out_elements: out_elems, widths: wd, followers },
     );
+    // Group-wise weights: the array multiplies the packed integers (unpacked to the mode's
+    // width on the way in) and each group's partial sum is rescaled by its scale on the
+    // vector unit, beside the array (one multiply-add per output and group, two with a
+    // zero point); the pass takes at least as long as that unit needs.
+    let group_ops = wd.group_ops(out_elems, w.r * w.s * w.cg());
+    if let (Some(groups), true) = (wd.groups, group_ops > 0) {
+        let note = format_args!(
+            "group-wise weights ({groups}, {}-bit scales{}): each group's partial sum is rescaled on the vector unit beside the array ({} multiply-add{} per output and group); the scales move with the weights",
+            groups.scale_bits,
+            if groups.zero_point_bits > 0 { " and zero points" } else { "" },
+            if groups.zero_point_bits > 0 { 2 } else { 1 },
+            if groups.zero_point_bits > 0 { "s" } else { "" },
+        );
+        if !notes.iter().any(|last| equals_formatted(last, note)) {
+            notes.push(note.to_string());
+        }
+    }
+    let compute = if group_ops > 0 {
+        let v = VectorWork { in_elements: 0, out_elements: out_elems, weights: 0, ops: group_ops, pooling: false };
+        let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
+        pass.compute.max((group_ops as f64 / per_cycle).ceil() as u64)
+    } else {
+        pass.compute
+    };
     let ev = LayerEval::new(
         hw,
         Some(mode),
@@ -709,8 +742,12 @@ fn cost_gemm<'h>(
             pe_local_reads: f.pe_local,
             out_elems,
             psum_passes: f.psum_passes,
-            compute: pass.compute,
-            core: CoreActions { macs: w.macs().get(), vector_ops: pass.vector_ops, vector_bits: wd.input },
+            compute,
+            core: CoreActions {
+                macs: w.macs().get(),
+                vector_ops: pass.vector_ops.saturating_add(group_ops),
+                vector_bits: wd.input,
+            },
             extra_read: pass.extra_read,
             fused_out: pass.fused_output,
         },
@@ -741,6 +778,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         shape: g.output(l).shape.clone(),
         mode: String::new(),
         weight_type: g.weights_of(l).map(|t| t.dtype),
+        weight_groups: None,
         activation_type: g.data_input(l).dtype,
         macs: Macs::ZERO,
         executed_macs: Macs::ZERO,

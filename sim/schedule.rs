@@ -538,11 +538,14 @@ fn ceil_u64(x: f64) -> u64 {
 /// (or, when the description has none, to the shared one).
 fn charge_reads(hw: &HwDesc, traffic: &mut [(Bytes, Bytes)], shared: OperandReads, local: OperandReads, wd: Widths) {
     for (reads, level) in [(shared, BufferLevel::Shared), (local, BufferLevel::PeLocal)] {
-        for (role, elements, width) in
-            [(Role::Inputs, reads.inputs, wd.input), (Role::Weights, reads.weights, wd.weight)]
-        {
+        // Group-wise weights: a group's scale (and zero point) is read with its weights.
+        let weights = match wd.groups {
+            Some(g) => Bits(g.weight_bits(1, reads.weights, wd.weight)).to_bytes_ceil(),
+            None => bytes_of(reads.weights, wd.weight),
+        };
+        for (role, bytes) in [(Role::Inputs, bytes_of(reads.inputs, wd.input)), (Role::Weights, weights)] {
             let b = hw.buffer_at(role, level).or_else(|| hw.buffer_at(role, BufferLevel::Shared)).unwrap_or(0);
-            traffic[b].0 += bytes_of(elements, width);
+            traffic[b].0 += bytes;
         }
     }
 }
@@ -553,7 +556,7 @@ mod tests {
 
     #[test]
     fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32 };
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None };
         let shared = OperandReads { inputs: 10, weights: 20 };
         let local = OperandReads { inputs: 0, weights: 300 };
         let run = |hw: &HwDesc| {
@@ -583,7 +586,7 @@ mod tests {
             let hw = crate::hw::load_hw("systolic32", &[("accumulator_bits".into(), f64::from(acc))]).expect("preset");
             let mode = hw.mode_for(8, 8).expect("8x8 mode").clone();
             let work = LayerWork {
-                wd: Widths { weight: 8, input: 8, output: 8, acc, bias: 32 },
+                wd: Widths { weight: 8, input: 8, output: 8, acc, bias: 32, groups: None },
                 reads: OperandReads { inputs: 1000, weights: 1000 },
                 pe_local_reads: OperandReads::default(),
                 out_elems: 100,

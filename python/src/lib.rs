@@ -82,6 +82,7 @@ fn run_json(
         no_accuracy: !accuracy,
         scalesim_reports: None,
         seq: Default::default(),
+        groups: Default::default(),
     };
     py.detach(|| {
         let (report, _hw) = run_report(&args)?;

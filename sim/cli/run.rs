@@ -3,6 +3,7 @@
 use super::output::{write_output, Input};
 use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions, SeqPhase};
+use crate::ir::WeightGroups;
 use crate::map::tiling::Objective;
 use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table, RunReport};
@@ -84,6 +85,35 @@ pub struct RunArgs {
     /// The inference phase of a transformer.
     #[command(flatten)]
     pub seq: SeqArgs,
+    /// Group-wise weight scales.
+    #[command(flatten)]
+    pub groups: GroupArgs,
+}
+
+/// Group-wise weight quantization (`--wgroup`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GroupArgs {
+    /// Weights quantized in groups of this many along each output channel's reduction axis,
+    /// one fp16 scale per group (`--wbits 4 --wgroup 128`: W4 g128); the scales are costed
+    /// with the weights and each group's partial sum is rescaled on the vector unit.
+    #[arg(long, allow_negative_numbers = true, value_name = "G")]
+    pub wgroup: Option<i64>,
+    /// With --wgroup: asymmetric weights, one zero point per group at the weight width.
+    #[arg(long = "wgroup-zero-point", requires = "wgroup")]
+    pub wgroup_zero_point: bool,
+}
+
+impl GroupArgs {
+    /// The weight groups asked for (`None`: per-channel weights), with zero points at
+    /// `wbits` when asymmetric.
+    pub fn resolve(&self, wbits: u8) -> Result<Option<WeightGroups>> {
+        self.wgroup
+            .map(|g| {
+                crate::quant::weight_groups("--wgroup", g, if self.wgroup_zero_point { wbits } else { 0 })
+                    .map_err(|e| miette!("{e}"))
+            })
+            .transpose()
+    }
 }
 
 /// The phase flags of a transformer run (built-ins gpt2, bert_base, llama_1b; model files
@@ -208,10 +238,19 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     // after DEQUANTIZE).
     let requests = layer_requests(&a.layer_bits)?;
     let mut widened = Vec::new();
-    if !is_quantized(&g) || a.wbits.is_some() || a.abits.is_some() || !requests.is_empty() {
+    let groups = a.groups.resolve(wbits)?;
+    let retarget = a.wbits.is_some() || a.abits.is_some() || !requests.is_empty();
+    if is_quantized(&g) && !retarget && groups.is_some() {
+        return Err(miette!(
+            "--wgroup on {}, which carries its own quantization: give --wbits (and --abits) to re-target its weights in groups",
+            a.model
+        ));
+    }
+    if !is_quantized(&g) || retarget {
         let plan = WidthPlan::resolve(&g, Precision { weight_bits: wbits, activation_bits: abits }, &requests)
             .into_diagnostic()?
-            .with_kv_bits(kv_bits);
+            .with_kv_bits(kv_bits)
+            .with_weight_groups(groups);
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }

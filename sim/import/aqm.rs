@@ -527,7 +527,7 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
                 return Err(err(format!("tensor '{}': {} values for shape {:?}", t.name, d.len(), t.shape)));
             }
         }
-        g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data });
+        g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data, groups: None });
     }
     for l in f.layers {
         let activation = Activation::parse(&l.activation).ok_or_else(|| {

@@ -2,7 +2,7 @@
 //! (MACs, parameters) derived from shapes alone.
 
 use super::op::{Op, StateAccess, StateOp};
-use super::quant::{DataType, QuantParams};
+use super::quant::{DataType, QuantParams, WeightGroups};
 use crate::ops::{LayerCx, OpFamily, WeightLayout};
 use crate::units::{Bits, Macs};
 
@@ -70,13 +70,16 @@ pub struct Tensor {
     /// Values of a constant tensor (`None` for activations and for built-in networks whose
     /// synthetic weights have not been materialized).
     pub data: Option<TensorData>,
+    /// Group-wise scales of a weight tensor (`--wgroup`), costed beside its packed values;
+    /// `None`: per-tensor or per-channel parameters, whose bytes the cost model ignores.
+    pub groups: Option<WeightGroups>,
 }
 
 impl Tensor {
     /// A float32 tensor of `kind` with no quantization and no values yet: what importers and
     /// network definitions create before widths are assigned.
     pub fn float(name: impl Into<String>, shape: Vec<usize>, kind: TensorKind) -> Self {
-        Tensor { name: name.into(), shape, dtype: DataType::F32, quant: None, kind, data: None }
+        Tensor { name: name.into(), shape, dtype: DataType::F32, quant: None, kind, data: None, groups: None }
     }
 
     /// Number of elements (saturating).

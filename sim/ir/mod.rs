@@ -25,5 +25,5 @@ pub use op::{
     Activation, BinaryKind, Conv2d, Convert, Embedding, FullyConnected, Layout, MatMul, Norm, NormKind, Op, Padding,
     Pool, PoolKind, Reduce, ReduceKind, Resize, ResizeKind, Softmax, StateAccess, StateOp, TransposeConv, UnaryKind,
 };
-pub use quant::{DataType, QuantParams};
+pub use quant::{DataType, QuantParams, WeightGroups};
 pub use shape::{conv_out_dim, resolve_padding, window_out, ExplicitPadding};

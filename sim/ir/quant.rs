@@ -52,6 +52,53 @@ impl fmt::Display for DataType {
     }
 }
 
+/// Group-wise weight quantization as the cost model sees it: one scale (and, for asymmetric
+/// weights, one zero point) per `size` consecutive weights along the reduction axis of each
+/// output channel (`W4 g128`). The scales and zero points are stored, moved and read at
+/// their own widths beside the packed weights; a group's partial sum is rescaled once
+/// (`Widths::group_ops` in `map/tiling.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WeightGroups {
+    /// Weights per group along the reduction axis (at least 1).
+    pub size: u32,
+    /// Bits of one group's scale (16: an fp16 scale).
+    pub scale_bits: u8,
+    /// Bits of one group's zero point; 0 for symmetric weights (no zero point).
+    pub zero_point_bits: u8,
+}
+
+impl WeightGroups {
+    /// Bits stored per group: its scale and its zero point.
+    pub const fn bits_per_group(self) -> u32 {
+        self.scale_bits as u32 + self.zero_point_bits as u32
+    }
+
+    /// Groups of one output channel whose reduction axis has `reduction` weights (a ragged
+    /// last group is a group).
+    pub fn groups(self, reduction: u64) -> u64 {
+        reduction.div_ceil(u64::from(self.size.max(1)))
+    }
+
+    /// Bits of `k` output channels' weights of `reduction` elements each at `weight_bits`,
+    /// with their groups' scales and zero points.
+    pub fn weight_bits(self, k: u64, reduction: u64, weight_bits: u32) -> u64 {
+        let packed = k.saturating_mul(reduction).saturating_mul(u64::from(weight_bits));
+        let groups = k.saturating_mul(self.groups(reduction));
+        packed.saturating_add(groups.saturating_mul(u64::from(self.bits_per_group())))
+    }
+}
+
+impl fmt::Display for WeightGroups {
+    /// `g128` (fp16 scales), `g128+z4` with a zero point of 4 bits.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "g{}", self.size)?;
+        if self.zero_point_bits > 0 {
+            write!(f, "+z{}", self.zero_point_bits)?;
+        }
+        Ok(())
+    }
+}
+
 /// Affine quantization `real = scale * (q - zero_point)`, per tensor or per channel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantParams {
@@ -165,6 +212,23 @@ impl QuantParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// W4 g128 over a 4096-long reduction: 32 fp16 scales per output channel; a ragged
+    /// last group is a whole group; a zero point adds its bits per group; a smaller group
+    /// never stores fewer bits.
+    #[test]
+    fn group_scales_are_counted_per_group() {
+        let g = |size, zp| WeightGroups { size, scale_bits: 16, zero_point_bits: zp };
+        assert_eq!(g(128, 0).weight_bits(10, 4096, 4), 10 * 4096 * 4 + 10 * 32 * 16);
+        assert_eq!(g(128, 0).weight_bits(1, 129, 4), 129 * 4 + 2 * 16);
+        assert_eq!(g(128, 4).weight_bits(1, 256, 4), 256 * 4 + 2 * 20);
+        assert_eq!((g(128, 0).to_string(), g(32, 4).to_string()), ("g128".to_string(), "g32+z4".to_string()));
+        for red in [1u64, 7, 128, 1000, 4096] {
+            let bits: Vec<u64> =
+                [1u32, 2, 16, 64, 128, 1 << 20].iter().map(|&s| g(s, 0).weight_bits(3, red, 4)).collect();
+            assert!(bits.windows(2).all(|w| w[0] >= w[1]), "{red}: {bits:?}");
+        }
+    }
 
     #[test]
     fn output_ranges_imply_activations() {

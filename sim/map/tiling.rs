@@ -23,6 +23,7 @@
 
 use super::work::{ConvWork, VectorWork};
 use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
+use crate::ir::WeightGroups;
 use crate::schedule::ChannelFree;
 use crate::units::{Bits, Bytes};
 // The memo's maps are keyed by small integer records and description strings, looked up
@@ -45,6 +46,39 @@ pub struct Widths {
     /// Bias bits (the bias tensor's width; the accumulator's for a layer without one),
     /// loaded with the weights.
     pub bias: u32,
+    /// Group-wise weight scales (`--wgroup`): stored and moved with the weights, at their
+    /// own widths; `None` for per-tensor or per-channel weights.
+    pub groups: Option<WeightGroups>,
+}
+
+impl Widths {
+    /// Bits of `k` output channels' weights of `reduction` elements each: the packed
+    /// weights and, when group-wise, their groups' scales and zero points.
+    pub fn weight_bits(&self, k: u64, reduction: u64) -> u64 {
+        match self.groups {
+            Some(g) => g.weight_bits(k, reduction, self.weight),
+            None => bits(k.saturating_mul(reduction), self.weight),
+        }
+    }
+
+    /// Bytes of [`Widths::weight_bits`].
+    pub fn weight_bytes(&self, k: u64, reduction: u64) -> u64 {
+        self.weight_bits(k, reduction).div_ceil(8)
+    }
+
+    /// Rescaling operations of group-wise weights for `outputs` output elements of a
+    /// reduction over `reduction` weights: each group's partial sum is multiplied by its
+    /// scale and added (and, with a zero point, the zero point times the group's input
+    /// sum subtracted: a second multiply-add). 0 without groups.
+    pub fn group_ops(&self, outputs: u64, reduction: u64) -> u64 {
+        match self.groups {
+            Some(g) => {
+                let per = if g.zero_point_bits > 0 { 2 } else { 1 };
+                outputs.saturating_mul(g.groups(reduction)).saturating_mul(per)
+            }
+            None => 0,
+        }
+    }
 }
 
 /// A tile of a convolution's loop nest.
@@ -444,7 +478,7 @@ fn search_conv(
     // a channel split would.
     let streams_outputs = hw.family.streams_outputs();
     let grouped = w.groups > 1;
-    let weights_total = bits(w.weights(), wd.weight) + bits(w.k, wd.bias);
+    let weights_total = wd.weight_bits(w.k, w.r * w.s * w.cg()) + bits(w.k, wd.bias);
     let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
     let lb_in = input_pass_bound(w, wd);
     // Every tile's inputs span at least one output pixel's window over all channels.
@@ -458,7 +492,7 @@ fn search_conv(
     let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
-        let w_tile = bytes(tk * w.r * w.s * if grouped { w.cg() } else { tc }, wd.weight) + bytes(tk, wd.bias);
+        let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
         let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
         let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
         [i, w_tile, o]
@@ -587,7 +621,7 @@ fn search_conv(
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
             // input channel, one output pixel) needs.
             let (tk, tc) = if grouped { (w.kg(), w.cg()) } else { (1, 1) };
-            let w_tile = bytes(tk * w.r * w.s * tc, wd.weight) + bytes(tk, wd.bias);
+            let w_tile = wd.weight_bytes(tk, w.r * w.s * tc) + bytes(tk, wd.bias);
             let out_bits = if !grouped && w.c > 1 { wd.acc } else { wd.output };
             let i = bytes(w.n * w.in_rows(1) * w.in_cols(1) * tc, wd.input);
             let o = if streams_outputs && (grouped || w.c <= 1) { 0 } else { bytes(w.n * tk, out_bits) };
@@ -1243,7 +1277,7 @@ mod tests {
         }
     }
 
-    const W8: Widths = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32 };
+    const W8: Widths = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None };
 
     /// Scores a tiling by its DRAM bits alone (then its tile count): the least traffic.
     struct DramOnly;
@@ -1283,7 +1317,7 @@ mod tests {
     }
 
     fn compulsory(w: &ConvWork, wd: Widths) -> u64 {
-        bits(w.weights(), wd.weight)
+        wd.weight_bits(w.k, w.r * w.s * w.cg())
             + bits(w.k, wd.bias)
             + bits(w.ih * w.iw * w.c, wd.input)
             + bits(w.pixels() * w.k, wd.output)
@@ -1386,7 +1420,7 @@ mod tests {
 
     pub(crate) fn arb_widths() -> impl Strategy<Value = Widths> {
         (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
-            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc, bias: 32 })
+            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc, bias: 32, groups: None })
     }
 
     proptest! {

@@ -30,7 +30,8 @@ pub mod widths;
 
 pub use widths::{LayerRequest, LayerWidths, WidthPlan};
 
-use crate::ir::{DataType, Graph, TensorKind};
+use crate::ir::{DataType, Graph, TensorKind, WeightGroups};
+use crate::ops::WeightLayout;
 
 /// Bit widths a graph is run at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,17 +63,48 @@ pub fn check_width(what: &str, bits: i64) -> Result<u8, BadWidth> {
     Ok(bits as u8)
 }
 
+/// Bits of a group-wise weight scale: an fp16 number, as GPTQ, AWQ and llama.cpp's
+/// `Q4_0` store them.
+pub const GROUP_SCALE_BITS: u8 = 16;
+
+/// Largest weight group size accepted.
+pub const MAX_GROUP: i64 = 1 << 20;
+
+/// Group-wise weights of `size` weights per group along the reduction axis (`--wgroup`),
+/// fp16 scales and, for asymmetric weights, a zero point of `zero_point_bits` (0:
+/// symmetric). The error names `what` and the range.
+pub fn weight_groups(what: &str, size: i64, zero_point_bits: u8) -> Result<WeightGroups, String> {
+    if !(1..=MAX_GROUP).contains(&size) {
+        return Err(format!("{what} must be a group size in 1..={MAX_GROUP} weights, got {size}"));
+    }
+    Ok(WeightGroups { size: size as u32, scale_bits: GROUP_SCALE_BITS, zero_point_bits })
+}
+
 /// Sets each layer's weights and activations to the widths of `plan` (made for `g`;
 /// activations by [`WidthPlan::activation_widths`]) and biases to `bias_bits` (the
 /// accumulator width). Values, if any, are left alone: this fixes the widths the cost
 /// model moves, not the numbers.
 pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
     let acts = plan.activation_widths(g);
+    for t in g.tensors.iter_mut().filter(|t| t.kind == TensorKind::Weight) {
+        t.groups = None;
+    }
     for (i, l) in g.layers.iter().enumerate() {
         if let Some(w) = plan.layer(crate::ir::LayerId(i)).weight {
+            // Group scales belong to the weights a GEMM reduces over; a norm's gamma and
+            // an embedding's table are read element by element.
+            let groups = match l.op.weight_layout() {
+                WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) => {
+                    plan.weight_groups()
+                }
+                WeightLayout::None | WeightLayout::Float => None,
+            };
             for &t in &l.inputs {
-                if g.tensors[t.0].kind == TensorKind::Weight {
-                    g.tensors[t.0].dtype = DataType::int(w);
+                let t = &mut g.tensors[t.0];
+                if t.kind == TensorKind::Weight {
+                    t.dtype = DataType::int(w);
+                    // A table shared with a GEMM (a tied LM head) keeps the GEMM's groups.
+                    t.groups = t.groups.or(groups);
                 }
             }
         }

@@ -311,6 +311,7 @@ fn add_like(q: &mut Graph, of: TensorId, suffix: &str, dtype: DataType, quant: O
         quant,
         kind: TensorKind::Activation,
         data: None,
+        groups: None,
     };
     q.add_tensor(nt)
 }

@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::ir::{Graph, LayerId, Op, TensorKind};
+use crate::ir::{Graph, LayerId, Op, TensorKind, WeightGroups};
 
 use super::Precision;
 
@@ -52,6 +52,9 @@ pub struct WidthPlan {
     /// The width of the KV-cache inputs (`Graph::kv_cache`); `None`: the widest reader's
     /// activation width, as any tensor.
     kv: Option<u8>,
+    /// Group-wise scales of the GEMM weights (`--wgroup`); `None`: per-channel or
+    /// per-tensor weights.
+    groups: Option<WeightGroups>,
 }
 
 /// A user's request for one layer's widths (`--layer-bits NAME=w4a8` or a line of a
@@ -126,7 +129,7 @@ impl WidthPlan {
             .iter()
             .map(|l| LayerWidths { weight: g.weights_of(l).map(|_| p.weight_bits), activation: p.activation_bits })
             .collect();
-        WidthPlan { layers, kv: None }
+        WidthPlan { layers, kv: None, groups: None }
     }
 
     /// The same plan with the KV cache stored at `bits` (`--kv-bits`; `None`: at its
@@ -134,6 +137,18 @@ impl WidthPlan {
     pub fn with_kv_bits(mut self, bits: Option<u8>) -> WidthPlan {
         self.kv = bits;
         self
+    }
+
+    /// The same plan with the weights of every convolution, fully connected and
+    /// transposed-convolution layer quantized in groups (`--wgroup`; `None`: per channel).
+    pub fn with_weight_groups(mut self, groups: Option<WeightGroups>) -> WidthPlan {
+        self.groups = groups;
+        self
+    }
+
+    /// The weight groups of the GEMM weights, if the plan sets them.
+    pub fn weight_groups(&self) -> Option<WeightGroups> {
+        self.groups
     }
 
     /// The KV cache's own width, if the plan sets one.

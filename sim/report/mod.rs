@@ -54,6 +54,8 @@ pub struct LayerReport {
     pub mode: String,
     /// Element type of the layer's weights; `None` for a layer without weights.
     pub weight_type: Option<DataType>,
+    /// Group-wise scales of the layer's GEMM weights (`--wgroup`), costed with them.
+    pub weight_groups: Option<crate::ir::WeightGroups>,
     /// Element type of the activations the layer reads (its first data input).
     pub activation_type: DataType,
     /// MACs (of a direct convolution where a fast algorithm runs it: the effective MACs).
@@ -205,7 +207,7 @@ impl Sequence {
 }
 
 impl LayerReport {
-    /// The layer's widths, e.g. `w4a8`, `a8` (no weights), or `af32` for a layer that reads
+    /// The layer's widths, e.g. `w4a8`, `w4a16g128` (group-wise weights), `a8` (no weights), or `af32` for a layer that reads
     /// a float tensor (a quantized model's float interface).
     pub fn widths_label(&self) -> String {
         let t = |d: DataType| match d {
@@ -215,6 +217,9 @@ impl LayerReport {
         let mut s = self.weight_type.map(|w| format!("w{}", t(w))).unwrap_or_default();
         s.push('a');
         s.push_str(&t(self.activation_type));
+        if let Some(g) = self.weight_groups {
+            s.push_str(&g.to_string());
+        }
         s
     }
 

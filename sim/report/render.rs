@@ -199,6 +199,7 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
         "mode": l.mode,
         "widths": l.widths_label(),
         "weight_bits": l.weight_type.map(|t| t.bits()),
+        "weight_group": l.weight_groups.map(|g| g.size),
         "activation_bits": l.activation_type.bits(),
         "macs": l.macs.get(),
         "executed_macs": l.executed_macs.get(),

@@ -528,7 +528,15 @@ impl Importer<'_> {
         quant: QuantParams,
     ) -> TensorId {
         let name = self.unique(name);
-        self.g.add_tensor(Tensor { name, shape, dtype, quant: Some(quant), kind, data: Some(TensorData::I32(values)) })
+        self.g.add_tensor(Tensor {
+            name,
+            shape,
+            dtype,
+            quant: Some(quant),
+            kind,
+            data: Some(TensorData::I32(values)),
+            groups: None,
+        })
     }
 
     /// After import: every op that reads dequantized activations has a quantized output.

@@ -401,7 +401,7 @@ impl Importer<'_> {
             return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
         }
         let kind = if data.is_some() { TensorKind::Constant } else { TensorKind::Activation };
-        Ok(Ok(Tensor { name, shape, dtype, quant, kind, data }))
+        Ok(Ok(Tensor { name, shape, dtype, quant, kind, data, groups: None }))
     }
 
     /// UNPACK (`tf.unstack`, what Keras' unrolled GRU and LSTM read their time steps

@@ -38,6 +38,7 @@ impl Builder {
             quant: None,
             kind,
             data: None,
+            groups: None,
         })
     }
 
