@@ -300,7 +300,7 @@ fn mobilenet_v1_four_bit_orderings() {
 
 /// Learned rounding (AdaRound) on the digit classifier trained on real data: at 3 bits it
 /// reconstructs the float network far better than nearest rounding with the same scales,
-/// keeps the labelled accuracy, is deterministic, and refuses data-free mode.
+/// keeps the labelled accuracy and is deterministic.
 #[test]
 fn learned_rounding_beats_nearest_at_three_bits() {
     let dir = tempfile::tempdir().unwrap();
@@ -325,17 +325,43 @@ fn learned_rounding_beats_nearest_at_three_bits() {
     assert!(sq(&learned) > sq(&near) + 5.0, "{} vs {}", sq(&learned), sq(&near));
     assert!(top1(&learned) >= top1(&near) - 0.02, "{} vs {}", top1(&learned), top1(&near));
     assert_eq!(learned["config"]["rounding"], "learned");
-    let o = bin()
-        .args(["quantize", "--model", &model, "--data-free", "--rounding", "learned", "--out"])
-        .arg(dir.path().join("x.aqm"))
-        .output()
-        .unwrap();
-    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--calib"));
+}
+
+/// Learned rounding without data (`--data-free`): reconstruction on the input patches'
+/// Gram matrices expected under the statistics propagated from the weights. On the digit
+/// classifier at 2-bit weights (16-bit activations, so the weights' rounding is what
+/// differs) it keeps far more of the labelled accuracy than nearest rounding with the same
+/// scales (measured 131 -> 157 of 300 images at 300 steps), deterministically; trained
+/// thresholds on the same statistics keep nearly all of it.
+#[test]
+fn data_free_learned_rounding_beats_nearest_at_two_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| s(shared().join("digits_dev").join(f));
+    let model = s(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite"));
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut c = bin();
+        c.args(["quantize", "--model", &model, "--data-free", "--eval", &d("eval_x_nhwc.npy")]);
+        c.args(["--labels", &d("eval_y.npy"), "--wbits", "2", "--abits", "16", "--format", "json", "--out"]);
+        let o = c.arg(&out).args(extra).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), std::fs::read(out).unwrap())
+    };
+    let (near, _) = run("n.aqm", &[]);
+    let (learned, a) = run("l.aqm", &["--rounding", "learned", "--rounding-iterations", "300"]);
+    let (_, b) = run("l2.aqm", &["--rounding", "learned", "--rounding-iterations", "300"]);
+    assert_eq!(a, b, "data-free learned rounding is deterministic");
+    let top1 = |r: &serde_json::Value| r["output"]["top1_accuracy"].as_f64().unwrap();
+    assert!(top1(&learned) > top1(&near) + 0.05, "{} vs {}", top1(&learned), top1(&near));
+    assert_eq!(learned["config"]["data_free"], true);
+    // Trained thresholds on the same statistics: measured 285 of 300 (float 292).
+    let (trained, _) = run("t.aqm", &["--weight-method", "trained", "--act-method", "minmax"]);
+    assert!(top1(&trained) > 0.9, "{}", top1(&trained));
 }
 
 /// Trained weight thresholds on the digit classifier trained on real data: at 3 bits they
 /// reconstruct the float network better than the MSE thresholds they start from (measured
-/// 16.5 -> 18.6 dB, top-1 0.977 both), deterministically; activations, data-free mode,
+/// 16.5 -> 18.6 dB, top-1 0.977 both), deterministically; activations,
 /// asymmetric weights and `sensitivity` are refused with the reason.
 #[test]
 fn trained_weight_thresholds_beat_mse_at_three_bits() {
@@ -371,22 +397,6 @@ fn trained_weight_thresholds_beat_mse_at_three_bits() {
         run("b.aqm", &["--weight-method", "trained", "--act-method", "mse", "--scheme", "asymmetric"]),
         "symmetric",
     );
-    let o = bin()
-        .args([
-            "quantize",
-            "--model",
-            &model,
-            "--data-free",
-            "--weight-method",
-            "trained",
-            "--act-method",
-            "mse",
-            "--out",
-        ])
-        .arg(dir.path().join("x.aqm"))
-        .output()
-        .unwrap();
-    refused(o, "--calib");
     let o = bin()
         .args(["sensitivity", "--model", &model, "--calib", &d("calib_x_nhwc.npy"), "--eval", &d("eval_x_nhwc.npy")])
         .args(["--weight-method", "trained", "--act-method", "mse", "--bits", "4", "--out"])

@@ -134,7 +134,8 @@ pub enum Rounding {
     /// To the nearest integer.
     Nearest,
     /// Up or down, learned per weight to reconstruct each layer's float output on the
-    /// calibration data (AdaRound, `quant/adaround.rs`); needs --calib.
+    /// calibration data (AdaRound, `quant/adaround.rs`); with --data-free, on the input
+    /// patches' statistics propagated from the weights.
     Learned,
 }
 
@@ -449,16 +450,6 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         CleRelu6::Keep => cle::Relu6::Keep,
     };
     let pairs = if args.cle { cle::equalize_with(&mut reference, 50, relu6) } else { 0 };
-    if args.rounding == Rounding::Learned && args.data_free {
-        return Err(miette!(
-            "--rounding learned reconstructs layer outputs on calibration data: give --calib, not --data-free"
-        ));
-    }
-    if args.methods.trained_weights() && args.data_free {
-        return Err(miette!(
-            "--weight-method trained reconstructs layer outputs on calibration data: give --calib, not --data-free"
-        ));
-    }
     let (cal, calib_inputs) = if args.data_free {
         (data_free::statistics(&reference), Vec::new())
     } else {
@@ -472,9 +463,14 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     let mut q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
     let trained = args.methods.trained_weights();
     if trained || args.rounding == Rounding::Learned {
-        let grams = adaround::layer_grams(&reference, &calib_inputs)
-            .into_diagnostic()
-            .wrap_err("calibration run for learned rounding / trained thresholds failed")?;
+        // Data-free: the patches' expected Gram matrices under the propagated moments.
+        let grams = if args.data_free {
+            adaround::layer_grams_data_free(&reference, &data_free::tensor_moments(&reference))
+        } else {
+            adaround::layer_grams(&reference, &calib_inputs)
+                .into_diagnostic()
+                .wrap_err("calibration run for learned rounding / trained thresholds failed")?
+        };
         let means = |t: usize| cal.tensors.get(t).cloned().flatten().map(|s| s.channel_mean);
         let means = args.bias_correction.then_some(&means as _);
         let layers = grams.iter().flatten().count() as u64;

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::ir::resolve_padding;
 use crate::ir::{Graph, TensorData, TensorKind};
 use crate::kernels::{run_float, ExecError, Values};
-use crate::ops::WeightLayout;
+use crate::ops::{Moments, WeightLayout};
 
 /// The rectified sigmoid's stretch (Nagel et al.: zeta = 1.1, gamma = -0.1).
 const ZETA: f64 = 1.1;
@@ -158,6 +158,96 @@ impl Patches {
             }
         }
     }
+}
+
+impl Patches {
+    /// The expected `sum x x^T` over every patch when the input's values are independent,
+    /// each with its channel's mean and variance (`x`; a collapsed `Moments` holds one
+    /// channel for all): `E[x_a x_b] = mu_a mu_b` for two different elements and
+    /// `mu_a^2 + var_a` on the diagonal, and an element of a patch that falls into the
+    /// padding is zero. Counted exactly: a pair of conv taps contributes once per output
+    /// position where both are inside the input; FC rows once per row of the input's
+    /// `elements`. One `k x k` matrix per group.
+    fn expected(&self, x: &Moments, k: usize, elements: usize) -> Vec<Vec<f64>> {
+        // Channel `i`'s moments; a flattened NHWC tensor's features cycle over its channels.
+        let moments = |i: usize| x.channel(if x.mean.len() > 1 { i % x.mean.len() } else { 0 });
+        match *self {
+            Patches::Rows { features } => {
+                if features != k {
+                    return vec![vec![0.0; k * k]];
+                }
+                let rows = (elements / k.max(1)) as f64;
+                let m: Vec<(f64, f64)> = (0..k).map(moments).collect();
+                let mut h = vec![0.0; k * k];
+                for (a, &(ma, va)) in m.iter().enumerate() {
+                    for (b, &(mb, _)) in m.iter().enumerate() {
+                        h[a * k + b] = rows * (ma * mb + if a == b { va } else { 0.0 });
+                    }
+                }
+                vec![h]
+            }
+            Patches::Conv { n, ih, iw, c, kh, kw, sh, sw, dh, dw, top, left, oh, ow, groups } => {
+                // Output positions (per axis) where two taps are both inside the input.
+                let both = |size: usize, taps: usize, stride: usize, dil: usize, pad: usize, out: usize| {
+                    let inside = |t: usize, o: usize| {
+                        let at = (o * stride + t * dil) as isize - pad as isize;
+                        at >= 0 && (at as usize) < size
+                    };
+                    let mut m = vec![0usize; taps * taps];
+                    for a in 0..taps {
+                        for b in 0..taps {
+                            m[a * taps + b] = (0..out).filter(|&o| inside(a, o) && inside(b, o)).count();
+                        }
+                    }
+                    m
+                };
+                let (ys, xs) = (both(ih, kh, sh, dh, top, oh), both(iw, kw, sw, dw, left, ow));
+                let cg = c / groups.max(1);
+                let taps = kh * kw;
+                (0..groups)
+                    .map(|gi| {
+                        let m: Vec<(f64, f64)> = (0..cg).map(|ci| moments(gi * cg + ci)).collect();
+                        let mut h = vec![0.0; k * k];
+                        for ta in 0..taps {
+                            for tb in 0..taps {
+                                let (ya, xa, yb, xb) = (ta / kw, ta % kw, tb / kw, tb % kw);
+                                let count = (n * ys[ya * kh + yb] * xs[xa * kw + xb]) as f64;
+                                if count == 0.0 {
+                                    continue;
+                                }
+                                for (ca, &(ma, va)) in m.iter().enumerate() {
+                                    let row = (ta * cg + ca) * k + tb * cg;
+                                    for (cb, &(mb, _)) in m.iter().enumerate() {
+                                        let diag = if ta == tb && ca == cb { va } else { 0.0 };
+                                        h[row + cb] = count * (ma * mb + diag);
+                                    }
+                                }
+                            }
+                        }
+                        h
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The Gram matrices of every conv and FC layer's input patches expected under data-free
+/// statistics (no calibration data): each input tensor's per-channel mean and variance
+/// (`moments`, indexed by tensor id, from [`super::data_free::tensor_moments`]), with
+/// values independent across channels and positions, so `H = sum E[x x^T]` over the
+/// patches ([`Patches::expected`]). The same shape as [`layer_grams`]' result; a layer
+/// whose input has no moments gets `None` (rounded to nearest).
+pub fn layer_grams_data_free(g: &Graph, moments: &[Option<Moments>]) -> Vec<Option<LayerGram>> {
+    g.layers
+        .par_iter()
+        .map(|l| {
+            let (p, _, k) = Patches::of(g, l)?;
+            let x = moments.get(l.inputs[0].0)?.as_ref()?;
+            let elements = g.tensor(l.inputs[0]).elements() as usize;
+            Some(LayerGram { k, groups: p.expected(x, k, elements) })
+        })
+        .collect()
 }
 
 /// Adds `X^T X` of the `rows x k` row-major matrix `x` to `h` (`k x k`): the product in
@@ -650,6 +740,59 @@ mod tests {
     use super::*;
 
     const CQ: ChannelQuant = ChannelQuant { scale: 1.0, zero_point: 0, qmin: -8, qmax: 7 };
+
+    /// The data-free Gram matrix is the expectation of the empirical one: sum the patches'
+    /// `x x^T` over many inputs drawn independently with the given per-channel moments
+    /// (Gaussian, by Box-Muller) and compare with [`Patches::expected`], on a strided,
+    /// padded, grouped conv (corner taps see fewer positions) and on FC rows.
+    #[test]
+    fn data_free_gram_is_the_expectation_of_the_empirical_one() {
+        use crate::quant::synthetic::SplitMix64;
+        let conv = Patches::Conv {
+            n: 1,
+            ih: 5,
+            iw: 4,
+            c: 4,
+            kh: 3,
+            kw: 3,
+            sh: 2,
+            sw: 1,
+            dh: 1,
+            dw: 1,
+            top: 1,
+            left: 1,
+            oh: 3,
+            ow: 4,
+            groups: 2,
+        };
+        let fc = Patches::Rows { features: 3 };
+        let cases = [
+            (conv, 3 * 3 * 2, 5 * 4 * 4, Moments { mean: vec![0.5, -1.0, 2.0, 0.0], var: vec![1.0, 0.25, 4.0, 2.0] }),
+            (fc, 3, 2 * 3, Moments { mean: vec![1.0, -0.5, 0.0], var: vec![0.5, 1.0, 3.0] }),
+        ];
+        for (p, k, elems, m) in cases {
+            let expected = p.expected(&m, k, elems);
+            let mut rng = SplitMix64(7);
+            let draws = 20_000;
+            let mut h = vec![vec![0.0; k * k]; expected.len()];
+            let channels = m.mean.len();
+            for _ in 0..draws {
+                let v: Vec<f32> = (0..elems)
+                    .map(|i| (m.mean[i % channels] + m.var[i % channels].sqrt() * rng.normal()) as f32)
+                    .collect();
+                p.accumulate(&v, k, &mut h);
+            }
+            for (e, h) in expected.iter().zip(&h) {
+                let norm = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+                let diff = e.iter().zip(h).map(|(e, h)| (e - h / draws as f64).powi(2)).sum::<f64>().sqrt();
+                assert!(diff < 0.02 * norm, "relative difference {} of {norm}", diff / norm);
+            }
+        }
+        // A padded corner tap sees fewer positions than the centre one.
+        let e = conv.expected(&Moments { mean: vec![0.0; 4], var: vec![1.0; 4] }, 18, 80);
+        let centre = (4 * 2) * 18 + 4 * 2;
+        assert!(e[0][0] < e[0][centre], "{} {}", e[0][0], e[0][centre]);
+    }
 
     /// With independent, equally weighted inputs (H = I) the error of each weight is alone:
     /// nearest rounding is optimal and learning must find it.

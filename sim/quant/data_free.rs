@@ -54,6 +54,14 @@ pub fn pre_activation_moments(g: &Graph) -> Vec<Option<(Vec<f64>, Vec<f64>)>> {
     propagate(g).1.into_iter().map(|m| m.map(|m| (m.mean, m.var))).collect()
 }
 
+/// Per-channel mean and variance of every tensor (after its producer's fused activation;
+/// indexed by tensor id, `None` where nothing propagated): the data-free stand-in for the
+/// calibration data that learned rounding and trained thresholds reconstruct on
+/// ([`super::adaround::layer_grams_data_free`]).
+pub fn tensor_moments(g: &Graph) -> Vec<Option<Moments>> {
+    propagate(g).0
+}
+
 /// Moments of every tensor (after activations), of every layer's pre-activation, and
 /// whether each layer's output range lies within its input's.
 fn propagate(g: &Graph) -> (Vec<Option<Moments>>, Vec<Option<Moments>>, Vec<bool>) {
