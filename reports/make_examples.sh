@@ -30,4 +30,6 @@ sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
 # Latency vs SRAM size and vs array size, one preset per family (fails if a curve rises);
 # trends.md keeps the `before` cells of the committed table unless ACCELSIM_BEFORE names an older binary.
 python3 reports/trends.py "$ACCELSIM" "${ACCELSIM_BEFORE:-reports/trends.md}"
+# Llama-1B widths x KV-cache width x two accelerators, decode and prefill (issue 19).
+python3 reports/transformer_widths.py "$ACCELSIM"
 echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Issue 19's sweep figure: Llama-1B per-token latency and energy over weight / activation
+widths (W8A8, W4A16 g128, W4A8 g128) x KV-cache width (16, 8, 4 bits) x two accelerators of
+different character, for one decode step at L = 1024 and a prefill of S = 128 tokens.
+Standard library only.
+
+    python3 reports/transformer_widths.py ACCELSIM     # writes reports/transformer_widths.{csv,md}
+                                                        # and reports/transformer_widths_*.svg
+
+Each point is one `accelsim run --format json`; the CSV has the columns of a sweep's totals
+rows (the `model` column names the phase; `kv` (KV-cache bits) and `g` (weight group) are point columns), so `accelsim plot` draws it.
+`accelsim sweep` has no phase, KV-width or group axes yet, hence the loop.
+
+The presets: nvdla_full (2048 int8 / 1024 int16 MACs per cycle, 20 GB/s: the 16-bit mode at
+half the 8-bit rate) and mac8 (a 32x32 array of 8-bit Bit-Fusion PEs, 10 GB/s: 16x16 at a
+quarter of the 8x8 rate). systolic32 has an 8x8 mode only, so it refuses W4A16 by name.
+A prefill has no KV cache (its keys and values are activations at the activation width):
+its rows have no `kv_bits`.
+"""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "reports"
+PRESETS = ["nvdla_full", "mac8"]
+MODES = [("W8A8", 8, 8, None), ("W4A16 g128", 4, 16, 128), ("W4A8 g128", 4, 8, 128)]
+KV_BITS = [16, 8, 4]
+KV_LEN, SEQ_LEN = 1024, 128
+POINT = ["point", "hw", "model", "wbits", "abits", "kv", "g"]
+MEASURES = [
+    "layer_index", "layer", "op", "widths", "mode", "macs", "cycles", "compute_cycles", "port_cycles",
+    "stall_cycles", "latency_s", "overhead_s", "energy_pj", "energy_mac_pj", "energy_buffers_pj",
+    "energy_dram_pj", "energy_vector_pj", "dram_read_bytes", "dram_write_bytes", "buffer_read_bytes",
+    "buffer_write_bytes", "buffers", "utilization", "bound", "clock_hz", "peak_macs_per_s",
+    "dram_bytes_per_s", "error",
+]
+
+
+def points():
+    for hw in PRESETS:
+        for name, w, a, g in MODES:
+            for kv in KV_BITS:
+                yield hw, name, w, a, g, "decode", kv
+            yield hw, name, w, a, g, "prefill", None
+
+
+def args_of(hw, w, a, g, phase, kv):
+    args = ["run", "--hw", hw, "--model", "llama_1b", "--wbits", str(w), "--abits", str(a), "--no-accuracy"]
+    if g is not None:
+        args += ["--wgroup", str(g)]
+    if phase == "decode":
+        args += ["--phase", "decode", "--kv-len", str(KV_LEN), "--kv-bits", str(kv)]
+    else:
+        args += ["--phase", "prefill", "--seq-len", str(SEQ_LEN)]
+    return args
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    exe = sys.argv[1]
+    rows, table = [], []
+    for i, (hw, name, w, a, g, phase, kv) in enumerate(points()):
+        args = args_of(hw, w, a, g, phase, kv)
+        p = subprocess.run([exe, *args, "--format", "json"], capture_output=True, text=True)
+        model = f"decode L{KV_LEN}" if phase == "decode" else f"prefill S{SEQ_LEN}"
+        cells = {"point": i, "hw": hw, "model": model, "wbits": w, "abits": a,
+                 "kv": "" if kv is None else kv, "g": "" if g is None else g, "layer": "TOTAL"}
+        cmd = "accelsim " + " ".join(args)
+        if p.returncode != 0:
+            err = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"
+            cells["error"] = err
+            rows.append(cells)
+            table.append((hw, phase, name, kv, None, None, None, None, cmd))
+            continue
+        j = json.loads(p.stdout)
+        t, e = j["totals"], j["totals"]["energy_breakdown_pj"]
+        seq = j["sequence"]
+        cells.update({
+            "widths": j["widths"], "macs": t["macs"], "cycles": t["cycles"], "compute_cycles": t["compute_cycles"],
+            "port_cycles": t["port_cycles"], "stall_cycles": t["stall_cycles"], "latency_s": t["latency_s"],
+            "overhead_s": t["overhead_s"], "energy_pj": t["energy_pj"], "energy_mac_pj": e["mac"],
+            "energy_buffers_pj": e["buffers"], "energy_dram_pj": e["dram"], "energy_vector_pj": e["vector"],
+            "dram_read_bytes": t["dram_read_bytes"], "dram_write_bytes": t["dram_write_bytes"],
+            "utilization": t["utilization"], "clock_hz": j["clock_hz"], "error": "",
+        })
+        rows.append(cells)
+        modes = sorted({l["mode"] for l in j["layers"] if l["op"] == "fc" and l["mode"]})
+        per_token_j = t["energy_pj"] * 1e-12 / seq["tokens"]
+        table.append((hw, phase, name, kv, seq["latency_per_token_s"], per_token_j, t["dram_read_bytes"],
+                      "+".join(modes), cmd))
+        print(f"{hw:<11} {phase:<8} {name:<11} kv{kv or '-':<3} {seq['latency_per_token_s'] * 1e3:9.3f} ms/token",
+              file=sys.stderr)
+    with open(OUT / "transformer_widths.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=POINT + MEASURES, restval="")
+        wr.writeheader()
+        wr.writerows(rows)
+    decode = [r for r in rows if r["model"].startswith("decode")]
+    with open(OUT / "transformer_widths_decode.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=POINT + MEASURES, restval="")
+        wr.writeheader()
+        wr.writerows(decode)
+    for kind, src, dst in [
+        ("latency-vs-bits", "transformer_widths.csv", "transformer_widths_latency.svg"),
+        ("energy-breakdown", "transformer_widths_decode.csv", "transformer_widths_decode_energy.svg"),
+    ]:
+        subprocess.run([exe, "plot", "--input", str(OUT / src), "--kind", kind, "--out", str(OUT / dst)], check=True)
+    write_md(table)
+
+
+def write_md(table):
+    lines = [
+        "# Llama-1B: weight / activation widths x KV-cache width x accelerator (issue 19)",
+        "",
+        "Made by `python3 reports/transformer_widths.py target/release/accelsim` (one `accelsim run` per",
+        "row, command in the last column). Per-token figures: a decode step is one token; a prefill's",
+        f"latency and energy are divided by its {SEQ_LEN} tokens. Weights are synthetic (cost only).",
+        "g128: one fp16 scale per 128 weights along the reduction axis, moved with the weights; each",
+        "group's partial sum rescaled on the vector unit. W4A16 runs its matmuls in the 16x16 mode,",
+        "weights unpacked between the buffers and the array. Figures: `transformer_widths_latency.svg`",
+        "(latency and energy vs weight bits, a panel per phase), `transformer_widths_decode_energy.svg`.",
+        "",
+        "| hw | phase | widths | KV bits | ms / token | mJ / token | DRAM read MB | FC mode | command |",
+        "|---|---|---|---|---:|---:|---:|---|---|",
+    ]
+    for hw, phase, name, kv, lat, en, rd, modes, cmd in table:
+        if lat is None:
+            lines.append(f"| {hw} | {phase} | {name} | {kv or '-'} | refused | | | | `{cmd}` |")
+            continue
+        lines.append(f"| {hw} | {phase} | {name} | {kv or '-'} | {lat * 1e3:.3f} | {en * 1e3:.3f} | "
+                     f"{rd / 1e6:.1f} | {modes} | `{cmd}` |")
+    (OUT / "transformer_widths.md").write_text("\n".join(lines) + "\n" + NOTES)
+
+
+NOTES = """
+Reading the table (checked on per-layer rows of the same runs): on nvdla_full a decode step is
+bandwidth-bound, so its latency follows the bytes moved (weights, group scales, KV cache): W4
+g128 moves 4.125 bits per weight, about 0.53x of W8A8's time, W4A16 and W4A8 alike, and a
+16-bit KV cache at L = 1024 costs about 1.3 ms more than a 4-bit one. On mac8 (10 GB/s) W8A8
+decode is bandwidth-bound too, but W4A16 g128 runs its matmuls in the 16x16 mode at a quarter
+of the 8x8 rate, where a matrix-vector product keeps most of the array idle (layers0/gate_proj:
+2.16 M compute cycles against 0.87 M cycles of DRAM transfer): compute-bound, slower than W8A8,
+while W4A8 g128 halves W8A8's time. A prefill of 128 tokens is not faster in W4A16 than in W8A8
+on either preset (mac8: the quarter-rate mode; nvdla_full: 16-bit activations fill CBUF twice
+as fast, so tiles shrink and activations are read again); W4A8 g128 is slightly faster than
+W8A8 (fewer weight bytes).
+"""
+
+
+if __name__ == "__main__":
+    main()
