@@ -10,7 +10,7 @@
 //! Each kind is one row of [`TABLE`]: its name, the float function (LiteRT's reference
 //! float kernel), the vector cost per element, the quantization rule and the integer
 //! kernel's preparation (`kernels::activation`). Adding a kind is a row, a variant of
-//! [`UnaryKind`], its TFLite code in `import/tflite/codes.rs` and a case in
+//! [`UnaryKind`], its TFLite code in `import/tflite/ops/unary.rs` and a case in
 //! `tests/op_conformance.rs`.
 
 use std::mem::discriminant;

@@ -3,8 +3,9 @@
 //! operands, or the exporter's refusal) side by side, so the two directions cannot drift
 //! apart. The importer (`super::Importer`) and the exporter (`crate::export::tflite`) call
 //! [`read`] and [`write`]; everything shared (tensors, quantization, the operator code
-//! table, the fused activation check) stays with them. The element-wise, pooling, resize
-//! and conversion kinds' codes are rows of the tables in `super::codes`.
+//! table, the fused activation check) stays with them. A family of kinds (element-wise,
+//! pooling, resize, conversion) holds a table of its kinds' operators and versions, read
+//! in both directions.
 
 mod binary;
 mod conv;
@@ -51,11 +52,11 @@ pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
         | B::Gather
         | B::Split
         | B::SplitV => layout::read(cx),
-        code if codes::binary_in(code).is_some() => binary::read(cx),
-        code if codes::unary_in(code, cx.opts).is_some() => unary::read(cx),
-        code if codes::pool_in(code).is_some() => pool::read(cx),
-        code if codes::resize_in(code).is_some() => resize::read(cx),
-        code if codes::convert_in(code).is_some() => convert::read(cx),
+        code if binary::of_code(code).is_some() => binary::read(cx),
+        code if unary::of_code(code, cx.opts).is_some() => unary::read(cx),
+        code if pool::of_code(code).is_some() => pool::read(cx),
+        code if resize::of_code(code).is_some() => resize::read(cx),
+        code if convert::of_code(code).is_some() => convert::read(cx),
         _ => Err(LayerErr::Unsupported(String::new())),
     }
 }
@@ -270,6 +271,17 @@ pub(super) fn corrupt<'i>(imp: &'i Importer<'i>) -> impl Fn(planus::Error) -> La
     move |e| LayerErr::Other(imp.corrupt(e))
 }
 
+/// A table of IR kinds, TFLite operators and their versions (8-bit, wider operands).
+pub(super) type KindTable<K> = [(K, fb::BuiltinOperator, [i32; 2])];
+
+pub(super) fn kind_in<K: Copy>(table: &KindTable<K>, code: fb::BuiltinOperator) -> Option<K> {
+    table.iter().find(|(_, c, _)| *c == code).map(|(k, _, _)| *k)
+}
+
+pub(super) fn kind_out<K: PartialEq>(table: &KindTable<K>, kind: K) -> Option<(fb::BuiltinOperator, [i32; 2])> {
+    table.iter().find(|(k, _, _)| *k == kind).map(|(_, c, v)| (*c, *v))
+}
+
 /// TFLite's padding of a file's padding.
 pub(super) fn padding_in(p: fb::Padding) -> Padding {
     match p {
@@ -291,4 +303,23 @@ pub(super) fn stride_i32(v: usize) -> i32 {
 /// Sizes, axes or indices as TFLite's int32.
 pub(super) fn ints_i32(v: &[usize]) -> Result<Vec<i32>, String> {
     v.iter().map(|&x| i32::try_from(x).map_err(|_| format!("{x} does not fit int32"))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Convert, PoolKind, ResizeKind};
+
+    #[test]
+    fn pool_resize_and_convert_kinds_round_trip() {
+        for k in [PoolKind::Max, PoolKind::Avg] {
+            assert_eq!(pool::of_kind(k).and_then(|(c, _)| pool::of_code(c)), Some(k));
+        }
+        for k in [Convert::Quantize, Convert::Dequantize] {
+            assert_eq!(convert::of_kind(k).and_then(|(c, _)| convert::of_code(c)), Some(k));
+        }
+        for k in [ResizeKind::Bilinear, ResizeKind::Nearest] {
+            assert_eq!(resize::of_code(resize::of_kind(k).0), Some(k));
+        }
+    }
 }
