@@ -570,7 +570,9 @@ fn cost_phase<'h>(
             let t_one = t_one.saturating_mul(work.n);
             return Ok(match (score(&whole, t_whole), score(&one, t_one)) {
                 (Some(a), Some(b)) if objective.better(&b, &a) => (one, t_one),
-                _ => (whole, t_whole),
+                // Only the images one after another have a schedule.
+                (None, Some(_)) => (one, t_one),
+                (Some(_), _) | (None, None) => (whole, t_whole),
             });
         }
         Phase::Gemm { work, operand: Operand::Constant } => {
