@@ -290,24 +290,7 @@ fn op_out(op: &Op) -> RawOp {
         Op::Binary(BinaryKind::Add) => RawOp::Add,
         Op::Binary(k) => RawOp::Binary { kind: binary::row(*k).name.into() },
         Op::Unary(k) => {
-            let (alpha, beta) = match k {
-                UnaryKind::LeakyRelu { alpha } => (Some(*alpha), None),
-                UnaryKind::HardSigmoid { alpha, beta } => (Some(*alpha), Some(*beta)),
-                UnaryKind::Logistic
-                | UnaryKind::Tanh
-                | UnaryKind::HardSwish
-                | UnaryKind::Relu
-                | UnaryKind::Relu6
-                | UnaryKind::ReluN1To1
-                | UnaryKind::Sqrt
-                | UnaryKind::Rsqrt
-                | UnaryKind::Log
-                | UnaryKind::Gelu
-                | UnaryKind::GeluTanh
-                | UnaryKind::Silu
-                | UnaryKind::Neg
-                | UnaryKind::Square => (None, None),
-            };
+            let (alpha, beta) = k.parameters();
             RawOp::Unary { kind: unary::row(*k).name.into(), alpha, beta }
         }
         Op::Layout(Layout::Concat { axis }) => RawOp::Concat { axis: *axis },

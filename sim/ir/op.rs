@@ -232,6 +232,32 @@ pub enum UnaryKind {
     Silu,
 }
 
+impl UnaryKind {
+    /// The kind's parameters `(alpha, beta)` (LeakyReLU's slope; HardSigmoid's slope and
+    /// offset), `None` where it has none: the one place that lists which kinds carry what,
+    /// read by the float kernels, `.aqm` and the TFLite writer.
+    pub fn parameters(&self) -> (Option<f32>, Option<f32>) {
+        match *self {
+            UnaryKind::LeakyRelu { alpha } => (Some(alpha), None),
+            UnaryKind::HardSigmoid { alpha, beta } => (Some(alpha), Some(beta)),
+            UnaryKind::Logistic
+            | UnaryKind::Tanh
+            | UnaryKind::HardSwish
+            | UnaryKind::Relu
+            | UnaryKind::Relu6
+            | UnaryKind::ReluN1To1
+            | UnaryKind::Sqrt
+            | UnaryKind::Rsqrt
+            | UnaryKind::Log
+            | UnaryKind::Neg
+            | UnaryKind::Square
+            | UnaryKind::Gelu
+            | UnaryKind::GeluTanh
+            | UnaryKind::Silu => (None, None),
+        }
+    }
+}
+
 /// A reduction over axes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReduceKind {

@@ -236,24 +236,7 @@ pub fn by_name(name: &str) -> Option<&'static UnaryRow> {
 }
 
 fn alpha_of(k: &UnaryKind) -> f32 {
-    match k {
-        UnaryKind::LeakyRelu { alpha } => *alpha,
-        UnaryKind::Logistic
-        | UnaryKind::Tanh
-        | UnaryKind::HardSwish
-        | UnaryKind::Relu
-        | UnaryKind::Relu6
-        | UnaryKind::ReluN1To1
-        | UnaryKind::Sqrt
-        | UnaryKind::Rsqrt
-        | UnaryKind::Log
-        | UnaryKind::Neg
-        | UnaryKind::Square
-        | UnaryKind::HardSigmoid { .. }
-        | UnaryKind::Gelu
-        | UnaryKind::GeluTanh
-        | UnaryKind::Silu => 0.0,
-    }
+    k.parameters().0.unwrap_or(0.0)
 }
 
 /// HARD_SIGMOID's slope and offset (zeros for other kinds, whose rows never ask).

@@ -26,22 +26,33 @@ pub(crate) struct UnaryCode {
     pub code: fb::BuiltinOperator,
     /// Operator version for 8-bit operands and for wider (16x8) ones.
     pub versions: [i32; 2],
+    /// The operator's options made from the kind's alpha (`None`: it has no options).
+    pub options: Option<fn(f32) -> fb::BuiltinOptions>,
+}
+
+fn leaky_relu_options(alpha: f32) -> fb::BuiltinOptions {
+    fb::BuiltinOptions::LeakyReluOptions(Box::new(fb::LeakyReluOptions { alpha }))
 }
 
 /// The element-wise unary kinds TFLite has.
 pub(crate) const UNARY: &[UnaryCode] = &[
-    UnaryCode { kind: UnaryKind::Logistic, code: fb::BuiltinOperator::Logistic, versions: [2, 3] },
-    UnaryCode { kind: UnaryKind::Tanh, code: fb::BuiltinOperator::Tanh, versions: [2, 3] },
-    UnaryCode { kind: UnaryKind::HardSwish, code: fb::BuiltinOperator::HardSwish, versions: [1, 1] },
-    UnaryCode { kind: UnaryKind::LeakyRelu { alpha: 0.0 }, code: fb::BuiltinOperator::LeakyRelu, versions: [2, 2] },
-    UnaryCode { kind: UnaryKind::Relu, code: fb::BuiltinOperator::Relu, versions: [2, 3] },
-    UnaryCode { kind: UnaryKind::Relu6, code: fb::BuiltinOperator::Relu6, versions: [2, 2] },
-    UnaryCode { kind: UnaryKind::ReluN1To1, code: fb::BuiltinOperator::ReluN1To1, versions: [2, 2] },
-    UnaryCode { kind: UnaryKind::Sqrt, code: fb::BuiltinOperator::Sqrt, versions: [1, 1] },
-    UnaryCode { kind: UnaryKind::Rsqrt, code: fb::BuiltinOperator::Rsqrt, versions: [1, 1] },
-    UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1] },
-    UnaryCode { kind: UnaryKind::Neg, code: fb::BuiltinOperator::Neg, versions: [2, 2] },
-    UnaryCode { kind: UnaryKind::Square, code: fb::BuiltinOperator::Square, versions: [1, 1] },
+    UnaryCode { kind: UnaryKind::Logistic, code: fb::BuiltinOperator::Logistic, versions: [2, 3], options: None },
+    UnaryCode { kind: UnaryKind::Tanh, code: fb::BuiltinOperator::Tanh, versions: [2, 3], options: None },
+    UnaryCode { kind: UnaryKind::HardSwish, code: fb::BuiltinOperator::HardSwish, versions: [1, 1], options: None },
+    UnaryCode {
+        kind: UnaryKind::LeakyRelu { alpha: 0.0 },
+        code: fb::BuiltinOperator::LeakyRelu,
+        versions: [2, 2],
+        options: Some(leaky_relu_options),
+    },
+    UnaryCode { kind: UnaryKind::Relu, code: fb::BuiltinOperator::Relu, versions: [2, 3], options: None },
+    UnaryCode { kind: UnaryKind::Relu6, code: fb::BuiltinOperator::Relu6, versions: [2, 2], options: None },
+    UnaryCode { kind: UnaryKind::ReluN1To1, code: fb::BuiltinOperator::ReluN1To1, versions: [2, 2], options: None },
+    UnaryCode { kind: UnaryKind::Sqrt, code: fb::BuiltinOperator::Sqrt, versions: [1, 1], options: None },
+    UnaryCode { kind: UnaryKind::Rsqrt, code: fb::BuiltinOperator::Rsqrt, versions: [1, 1], options: None },
+    UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1], options: None },
+    UnaryCode { kind: UnaryKind::Neg, code: fb::BuiltinOperator::Neg, versions: [2, 2], options: None },
+    UnaryCode { kind: UnaryKind::Square, code: fb::BuiltinOperator::Square, versions: [1, 1], options: None },
 ];
 
 /// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
@@ -63,26 +74,7 @@ pub(crate) fn of_code(
 /// no HARD_SIGMOID or SILU; its GELU is not written yet).
 pub(crate) fn of_kind(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<fb::BuiltinOptions>)> {
     let row = UNARY.iter().find(|r| std::mem::discriminant(&r.kind) == std::mem::discriminant(&kind))?;
-    let options = match kind {
-        UnaryKind::LeakyRelu { alpha } => {
-            Some(fb::BuiltinOptions::LeakyReluOptions(Box::new(fb::LeakyReluOptions { alpha })))
-        }
-        UnaryKind::Logistic
-        | UnaryKind::Tanh
-        | UnaryKind::HardSwish
-        | UnaryKind::Relu
-        | UnaryKind::Relu6
-        | UnaryKind::ReluN1To1
-        | UnaryKind::Sqrt
-        | UnaryKind::Rsqrt
-        | UnaryKind::Log
-        | UnaryKind::Neg
-        | UnaryKind::Square
-        | UnaryKind::HardSigmoid { .. }
-        | UnaryKind::Gelu
-        | UnaryKind::GeluTanh
-        | UnaryKind::Silu => None,
-    };
+    let options = row.options.map(|make| make(kind.parameters().0.unwrap_or(0.0)));
     Some((row, options))
 }
 
