@@ -354,7 +354,7 @@ fn report_json(
     g: &Graph,
     cfg: &PtqConfig,
     (pairs, relu6): (usize, cle::Relu6),
-    trained_acts: Option<usize>,
+    act_training: Option<serde_json::Value>,
     r: Option<&EvalReport>,
 ) -> String {
     let num = |x: f64| if x.is_finite() { serde_json::json!(x) } else { serde_json::json!("inf") };
@@ -371,7 +371,7 @@ fn report_json(
             "act_method": format!("{:?}", args.methods.activations()).to_lowercase(),
             "rounding": format!("{:?}", args.rounding).to_lowercase(),
             "cle": args.cle, "cle_pairs": pairs, "cle_relu6": format!("{relu6:?}").to_lowercase(), "bias_correction": args.bias_correction, "data_free": args.data_free,
-            "act_tensors_trained": trained_acts,
+            "act_training": act_training,
         },
     });
     if let Some(r) = r {
@@ -472,28 +472,6 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         (calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?, inputs)
     };
     let mut q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
-    // Activation thresholds first: the weight methods below read each bias's scale, which
-    // follows its layer's input scale.
-    let trained_acts = if args.methods.trained_activations() {
-        let bar = super::progress::bar(0, "{spinner} activation thresholds trained: {pos} ({msg})");
-        let summary = trained_act::apply(&reference, &mut q, &calib_inputs, cfg.litert, &Default::default(), &|n| {
-            bar.set_message(n.to_string());
-            bar.inc(1)
-        })
-        .into_diagnostic()
-        .wrap_err("calibration run for trained activation thresholds failed")?;
-        bar.finish_and_clear();
-        q.validate().into_diagnostic().wrap_err("the graph with trained activation thresholds is not valid")?;
-        eprintln!(
-            "note: trained activation thresholds: {} tensors changed scale; {} kept their MSE thresholds \
-             (read by layers other than conv / FC, sharing their parameters, or not improved)",
-            summary.trained.len(),
-            summary.kept
-        );
-        Some(summary.trained.len())
-    } else {
-        None
-    };
     let trained = args.methods.trained_weights();
     if trained || args.rounding == Rounding::Learned {
         // Data-free: the patches' expected Gram matrices under the propagated moments.
@@ -529,6 +507,34 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         }
         q.validate().into_diagnostic().wrap_err("the graph with learned rounding / trained thresholds is not valid")?;
     }
+    // Activation thresholds after the weight methods (each moves the readers' biases to the
+    // scales it changes, so the order is free), judged on the network they end in.
+    let act_training = if args.methods.trained_activations() {
+        let bar = super::progress::bar(0, "{spinner} activation thresholds trained: {pos} ({msg})");
+        let summary = trained_act::apply(&reference, &mut q, &calib_inputs, cfg.litert, &Default::default(), &|n| {
+            bar.set_message(n.to_string());
+            bar.inc(1)
+        })
+        .into_diagnostic()
+        .wrap_err("calibration run for trained activation thresholds failed")?;
+        bar.finish_and_clear();
+        q.validate().into_diagnostic().wrap_err("the graph with trained activation thresholds is not valid")?;
+        let (before, after) = summary.calib_sqnr_db;
+        eprintln!(
+            "note: trained activation thresholds: {} of {} tensors trained on their readers kept (each kept only \
+             if the network's output SQNR on the calibration inputs rose: {before:.2} -> {after:.2} dB); {} \
+             untrained (read by layers other than conv / FC, or sharing their parameters)",
+            summary.accepted.len(),
+            summary.proposed,
+            summary.untrained
+        );
+        Some(serde_json::json!({
+            "proposed": summary.proposed, "kept": summary.accepted.len(),
+            "calib_sqnr_db": { "start": before, "trained": after },
+        }))
+    } else {
+        None
+    };
     for n in cfg.widths.widened(&g) {
         eprintln!("note: {n}");
     }
@@ -563,7 +569,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     inputs.extend(args.labels.as_deref().map(|p| Input::new("--labels", p)));
     write_output("--out", &args.out, &bytes, &inputs).map_err(miette::Report::new)?;
     let text = match args.format {
-        ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), trained_acts, report.as_ref()),
+        ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), act_training, report.as_ref()),
         ReportFormat::Table => {
             let mut s = format!(
                 "{} -> {} ({} {} {}{}{}{})\n",

@@ -20,7 +20,8 @@
 //! clamp. Adam trains `log s` from the MSE scale on a fixed, evenly spaced sample of each
 //! reader's patch rows from the calibration inputs; the scale kept is the one of lowest exact
 //! loss seen (the start included), so training never makes a tensor's readers worse on that
-//! sample.
+//! sample. The network then decides ([`apply`]): a trained scale is kept only if the whole
+//! quantized network's output error on the calibration inputs falls with it.
 //!
 //! Trained: tensors whose parameters are their own (the producer's rule is
 //! [`QuantRule::Free`]) and whose readers are all conv / FC layers reading them as their
@@ -31,8 +32,9 @@
 use rayon::prelude::*;
 
 use super::adaround::PatchCutter;
+use super::eval::FloatRuns;
 use crate::ir::{Graph, TensorData, TensorId, TensorKind};
-use crate::kernels::{run_float, ExecError, Values};
+use crate::kernels::{run_float, Arithmetic, ExecError, Values};
 use crate::ops::{OpFamily, QuantRule};
 
 /// How activation threshold training runs.
@@ -48,19 +50,61 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { iterations: 100, learning_rate: 0.01, rows: 512 }
+        Options { iterations: 100, learning_rate: 0.01, rows: 1024 }
+    }
+}
+
+/// A trained scale for one tensor, not yet applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal {
+    /// The tensor's name.
+    pub name: String,
+    q_tensor: TensorId,
+    q_readers: Vec<usize>,
+    /// Its scale from the threshold method (MSE).
+    pub start: f32,
+    /// Its trained scale.
+    pub trained: f32,
+}
+
+impl Proposal {
+    /// Gives the tensor its trained scale in `q` and moves each reader's bias to its new
+    /// input scale (bias scale = input scale x weight scale).
+    pub fn apply(&self, q: &mut Graph) {
+        let ratio = f64::from(self.trained) / f64::from(self.start);
+        if let Some(p) = &mut q.tensor_mut(self.q_tensor).quant {
+            p.scales[0] = self.trained;
+        }
+        for &li in &self.q_readers {
+            let Some(bid) = q.layers[li].inputs.iter().copied().find(|&t| q.tensor(t).kind == TensorKind::Bias) else {
+                continue;
+            };
+            let bt = q.tensor_mut(bid);
+            if let (Some(TensorData::I64(b)), Some(bq)) = (&mut bt.data, &mut bt.quant) {
+                for (bi, bs) in b.iter_mut().zip(bq.scales.iter_mut()) {
+                    let value = *bi as f64 * f64::from(*bs);
+                    let ns = (f64::from(*bs) * ratio) as f32;
+                    *bs = ns;
+                    *bi = (value / f64::from(ns)).round() as i64;
+                }
+            }
+        }
     }
 }
 
 /// What training did.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Summary {
-    /// Tensors whose scale was trained (`(name, start scale, trained scale)`); a tensor
-    /// where no step lowered the loss keeps its start.
-    pub trained: Vec<(String, f32, f32)>,
-    /// Activation tensors left at their start: not read by conv / FC layers only, or
-    /// sharing their parameters with another tensor.
-    pub kept: usize,
+    /// Tensors trained on their readers whose scale moved.
+    pub proposed: usize,
+    /// Those kept: `(name, start scale, trained scale)`, each lowering the network's output
+    /// error on the calibration inputs.
+    pub accepted: Vec<(String, f32, f32)>,
+    /// Activation tensors not trained: not read by conv / FC layers only, or sharing their
+    /// parameters with another tensor.
+    pub untrained: usize,
+    /// The quantized network's output SQNR on the calibration inputs before and after (dB).
+    pub calib_sqnr_db: (f64, f64),
 }
 
 /// One reader of a tensor: its sampled patch rows, weights, bias and activation per group.
@@ -332,20 +376,20 @@ fn jobs(float: &Graph, q: &Graph, litert: bool) -> (Vec<(Job, Vec<usize>)>, usiz
     (jobs, kept)
 }
 
-/// Trains the scales of `q`'s activation tensors (quantized from `float` by
-/// [`super::ptq::quantize_graph`], which keeps tensor ids and layer names) on float runs
-/// of `inputs`, and moves each reader's bias to its new input scale. `on_tensor` is called
-/// after each tensor. `litert`: activations wider than 8 bits are symmetric (as PTQ made
-/// them).
-pub fn apply(
+/// Trains each eligible activation tensor's scale of `q` (quantized from `float` by
+/// [`super::ptq::quantize_graph`], which keeps tensor ids and layer names) on float runs of
+/// `inputs` (see the module doc); `on_tensor` is called after each tensor. `litert`:
+/// activations wider than 8 bits are symmetric (as PTQ made them). Returns the tensors
+/// whose scale moved and how many were not eligible.
+pub fn propose(
     float: &Graph,
-    q: &mut Graph,
+    q: &Graph,
     inputs: &[Vec<f32>],
     litert: bool,
     opt: &Options,
     on_tensor: &(dyn Fn(&str) + Sync),
-) -> Result<Summary, ExecError> {
-    let (mut jobs, kept) = jobs(float, q, litert);
+) -> Result<(Vec<Proposal>, usize), ExecError> {
+    let (mut jobs, untrained) = jobs(float, q, litert);
     // Patch rows: about `opt.rows` per reader, evenly spaced in each input's rows.
     let per_input = opt.rows.div_ceil(inputs.len().max(1)).max(1);
     let batch = 2 * rayon::current_num_threads().max(1);
@@ -375,41 +419,54 @@ pub fn apply(
         });
     }
     jobs.par_iter_mut().for_each(|(job, _)| job.readers.iter_mut().for_each(Reader::finish));
-    let scales: Vec<f32> = jobs
+    let proposals = jobs
         .par_iter()
         .map(|(job, _)| {
             let s = train(job, opt);
             on_tensor(&job.name);
-            s
-        })
-        .collect();
-    let mut summary = Summary { trained: Vec::new(), kept };
-    for ((job, _), s) in jobs.iter().zip(scales) {
-        if s == job.scale {
-            summary.kept += 1;
-            continue;
-        }
-        let ratio = f64::from(s) / f64::from(job.scale);
-        if let Some(p) = &mut q.tensor_mut(job.q_tensor).quant {
-            p.scales[0] = s;
-        }
-        for &li in &job.q_readers {
-            let Some(bid) = q.layers[li].inputs.iter().copied().find(|&t| q.tensor(t).kind == TensorKind::Bias) else {
-                continue;
-            };
-            let bt = q.tensor_mut(bid);
-            if let (Some(TensorData::I64(b)), Some(bq)) = (&mut bt.data, &mut bt.quant) {
-                for (bi, bs) in b.iter_mut().zip(bq.scales.iter_mut()) {
-                    let value = *bi as f64 * f64::from(*bs);
-                    let ns = (f64::from(*bs) * ratio) as f32;
-                    *bs = ns;
-                    *bi = (value / f64::from(ns)).round() as i64;
-                }
+            Proposal {
+                name: job.name.clone(),
+                q_tensor: job.q_tensor,
+                q_readers: job.q_readers.clone(),
+                start: job.scale,
+                trained: s,
             }
+        })
+        .collect::<Vec<_>>();
+    Ok((proposals.into_iter().filter(|p| p.trained != p.start).collect(), untrained))
+}
+
+/// [`propose`], then the network decides: in tensor order, each trained scale is kept only
+/// if the whole quantized network (LiteRT's arithmetic) reproduces the float outputs of
+/// `float` on `inputs` better with it than without (output SQNR), so `q` never ends worse
+/// on the calibration inputs than the thresholds it started from. Layer-wise training
+/// alone does not guarantee that: each tensor is trained against float inputs to its
+/// readers, and the errors of several tensors compound downstream.
+pub fn apply(
+    float: &Graph,
+    q: &mut Graph,
+    inputs: &[Vec<f32>],
+    litert: bool,
+    opt: &Options,
+    on_tensor: &(dyn Fn(&str) + Sync),
+) -> Result<Summary, ExecError> {
+    let (proposals, untrained) = propose(float, q, inputs, litert, opt, on_tensor)?;
+    let runs = FloatRuns::new(float, inputs, None, &[])?;
+    let sqnr = |g: &Graph| runs.evaluate(g, Arithmetic::default(), &[]).map(|r| r.output_sqnr_db);
+    let start = sqnr(q)?;
+    let mut best = start;
+    let mut accepted = Vec::new();
+    for p in &proposals {
+        let mut cand = q.clone();
+        p.apply(&mut cand);
+        let s = sqnr(&cand)?;
+        if s > best {
+            *q = cand;
+            best = s;
+            accepted.push((p.name.clone(), p.start, p.trained));
         }
-        summary.trained.push((job.name.clone(), job.scale, s));
     }
-    Ok(summary)
+    Ok(Summary { proposed: proposals.len(), accepted, untrained, calib_sqnr_db: (start, best) })
 }
 
 #[cfg(test)]
