@@ -9,7 +9,7 @@
 # Usage: reports/quant_trained_act.sh   (build first: cargo build --release; needs jq)
 # Environment: MN_ABITS (MobileNet's activation widths, default "8"; at 3-4 bits its output is
 # noise with either method). A MobileNet cell with trained activations takes 2-3 minutes.
-# A cell marked "kept" / "reverted": some / none of the trained scales raised the network's
+# "(k/n kept)": of the n tensors whose scale training moved, the k that raised the network's
 # output SQNR on the calibration inputs (only those are kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ cell() { # jq filter, then quantize arguments
   local filter=$1; shift
   local j
   j=$("$BIN" quantize "$@" --out "$TMP/q.aqm" --format json 2>/dev/null) || j='{}'
-  jq -r "if .output then $filter + (if .config.act_training then (if .config.act_training.kept then \" (\(.config.act_training.kept)/\(.config.act_training.proposed) kept)\" else \" (0/\(.config.act_training.proposed) kept)\" end) else \"\" end) else \"error\" end" <<<"$j"
+  jq -r "if .output then $filter + (if .config.act_training then \" (\(.config.act_training.kept)/\(.config.act_training.proposed) kept)\" else \"\" end) else \"error\" end" <<<"$j"
 }
 
 DIGITS='"\(.output.top1_accuracy*300|round) (\(.output.sqnr_db*100|round/100) dB)"'
