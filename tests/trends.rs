@@ -38,8 +38,14 @@ fn knobs(hw: &HwDesc) -> Vec<(String, Vec<(String, f64)>)> {
                 "eyeriss.rows,cols".into(),
                 vec![("eyeriss.rows".into(), (e.rows * 2) as f64), ("eyeriss.cols".into(), (e.cols * 2) as f64)],
             ));
-            for (name, v) in [("filter_spad", e.filter_spad), ("ifmap_spad", e.ifmap_spad), ("psum_spad", e.psum_spad)]
-            {
+            for (name, v) in [
+                ("filter_spad", e.filter_spad),
+                ("ifmap_spad", e.ifmap_spad),
+                ("psum_spad", e.psum_spad),
+                ("filter_bus_bits", e.filter_bus_bits),
+                ("ifmap_bus_bits", e.ifmap_bus_bits),
+                ("psum_bus_bits", e.psum_bus_bits),
+            ] {
                 k.push((format!("eyeriss.{name}"), vec![(format!("eyeriss.{name}"), (v * 2) as f64)]));
             }
         }

@@ -87,6 +87,9 @@ struct RawEyeriss {
     filter_spad: S<i64>,
     ifmap_spad: S<i64>,
     psum_spad: S<i64>,
+    filter_bus_bits: S<i64>,
+    ifmap_bus_bits: S<i64>,
+    psum_bus_bits: S<i64>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -496,6 +499,9 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
                 "filter_spad" => i(&mut e.filter_spad, v),
                 "ifmap_spad" => i(&mut e.ifmap_spad, v),
                 "psum_spad" => i(&mut e.psum_spad, v),
+                "filter_bus_bits" => i(&mut e.filter_bus_bits, v),
+                "ifmap_bus_bits" => i(&mut e.ifmap_bus_bits, v),
+                "psum_bus_bits" => i(&mut e.psum_bus_bits, v),
                 _ => None,
             }
         }
@@ -679,6 +685,9 @@ impl Validator<'_> {
             filter_spad: self.int(&e.filter_spad, "eyeriss.filter_spad", 1, 1 << 20)?,
             ifmap_spad: self.int(&e.ifmap_spad, "eyeriss.ifmap_spad", 1, 1 << 20)?,
             psum_spad: self.int(&e.psum_spad, "eyeriss.psum_spad", 1, 1 << 20)?,
+            filter_bus_bits: self.int(&e.filter_bus_bits, "eyeriss.filter_bus_bits", 1, 1 << 16)?,
+            ifmap_bus_bits: self.int(&e.ifmap_bus_bits, "eyeriss.ifmap_bus_bits", 1, 1 << 16)?,
+            psum_bus_bits: self.int(&e.psum_bus_bits, "eyeriss.psum_bus_bits", 1, 1 << 16)?,
         }))
     }
 

@@ -298,6 +298,12 @@ pub struct Eyeriss {
     pub ifmap_spad: u64,
     /// Partial-sum scratchpad per PE, in partial sums.
     pub psum_spad: u64,
+    /// Data bus of the filter global input network (GLB to PEs, one multicast per cycle).
+    pub filter_bus_bits: u64,
+    /// Data bus of the ifmap global input network.
+    pub ifmap_bus_bits: u64,
+    /// Data bus of the psum global input and output networks.
+    pub psum_bus_bits: u64,
 }
 
 /// One compute mode: operand widths and what the compute units achieve in that mode.
