@@ -33,8 +33,8 @@
 use super::family::{nvdla_conv_mode, NvdlaConvMode};
 use super::work::{work_of, Work};
 use crate::hw::{HwDesc, Nvdla};
-use crate::ir::{BinaryKind, Graph, Layer, LayerId, Op, Pool, Reduce, ReduceKind, TensorId};
-use crate::ops::WeightLayout;
+use crate::ir::{Graph, Layer, LayerId, TensorId};
+use crate::ops::{LayerCx, OnTheFly, OpFamily, WeightLayout};
 
 /// The mode of the conv at layer `i`, if it is one: only convolutions head a fused pass
 /// (every family decides; a fully connected layer runs as a pass of its own).
@@ -181,45 +181,21 @@ pub fn nvdla_plan(g: &Graph, hw: &HwDesc, n: &Nvdla) -> FusionPlan {
     // A tensor that streams from one unit to the next: one consumer, not a network output.
     let streams = |t: TensorId| consumers[t.0] == 1;
     for (i, l) in g.layers.iter().enumerate() {
-        let fused = match &l.op {
+        // Each op says what SDP or PDP could run of it on the fly (`OpFamily::on_the_fly`);
+        // the hardware's switches and conditions decide here.
+        let fused = match l.op.on_the_fly(&LayerCx::new(g, l)) {
             // SDP's element-wise unit.
-            Op::Binary(BinaryKind::Add) if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
+            OnTheFly::SdpAdd if n.eltwise_on_the_fly => eltwise_head(g, n, &p, l, &producer, &streams),
             // PDP: a pooling window, or a spatial mean as one window over the plane.
-            Op::Pool(pool) if n.pool_on_the_fly => {
-                pool_head(g, hw, n, &p, l, pool_window(g, l, pool), &producer, &streams)
+            OnTheFly::PdpPool { kernel, stride } if n.pool_on_the_fly => {
+                pool_head(g, hw, n, &p, l, pool_window(g, l, kernel, stride), &producer, &streams)
             }
-            Op::Reduce(r @ Reduce { kind: ReduceKind::Mean, .. }) if n.pool_on_the_fly => {
-                mean_window(g, l, r).and_then(|w| pool_head(g, hw, n, &p, l, w, &producer, &streams))
+            OnTheFly::PdpPlaneMean if n.pool_on_the_fly => {
+                pool_head(g, hw, n, &p, l, mean_window(g, l), &producer, &streams)
             }
-            // Configurations without SDP's element-wise unit or PDP's on-the-fly input.
-            Op::Binary(BinaryKind::Add) | Op::Pool(_) | Op::Reduce(Reduce { kind: ReduceKind::Mean, .. }) => None,
-            // SDP's other element-wise and LUT operations are not modelled on the fly: they run
-            // as passes of their own (their cost is the vector work of `ops::binary` / `ops::unary`).
-            Op::Binary(
-                BinaryKind::Sub
-                | BinaryKind::Mul
-                | BinaryKind::Div
-                | BinaryKind::Maximum
-                | BinaryKind::Minimum
-                | BinaryKind::Prelu
-                | BinaryKind::Pow,
-            )
-            | Op::Unary(_) => None,
-            // Neither SDP nor PDP runs these on the fly (a maximum over arbitrary axes is no
-            // pooling window PDP is documented to take behind a conv).
-            Op::Conv2d(_)
-            | Op::FullyConnected(_)
-            | Op::TransposeConv(_)
-            | Op::MatMul(_)
-            | Op::Softmax(_)
-            | Op::Norm(_)
-            | Op::Embedding(_)
-            | Op::Recurrent(_)
-            | Op::Layout(_)
-            | Op::Convert(_)
-            | Op::Resize(_)
-            | Op::State(_)
-            | Op::Reduce(Reduce { kind: ReduceKind::Max, .. }) => None,
+            // Configurations without SDP's element-wise unit or PDP's on-the-fly input, and
+            // what neither runs on the fly.
+            OnTheFly::SdpAdd | OnTheFly::PdpPool { .. } | OnTheFly::PdpPlaneMean | OnTheFly::No => None,
         };
         if let Some((head, op)) = fused {
             if let Role::Alone { followers } = &mut p.roles[head] {
@@ -284,20 +260,18 @@ fn dim(s: &[usize], i: usize) -> u64 {
 }
 
 /// The PDP window of a pooling layer.
-fn pool_window(g: &Graph, l: &Layer, pool: &Pool) -> PdpWindow {
+fn pool_window(g: &Graph, l: &Layer, kernel: [usize; 2], stride: [usize; 2]) -> PdpWindow {
     PdpWindow {
-        kernel: [pool.kernel[0] as u64, pool.kernel[1] as u64],
-        stride: [pool.stride[0] as u64, pool.stride[1] as u64],
+        kernel: [kernel[0] as u64, kernel[1] as u64],
+        stride: [stride[0] as u64, stride[1] as u64],
         width_out: dim(&g.output(l).shape, 2),
     }
 }
 
-/// A mean over H and W of an NHWC tensor is one PDP window over the whole plane; other
-/// reductions are not one PDP window.
-fn mean_window(g: &Graph, l: &Layer, r: &Reduce) -> Option<PdpWindow> {
+/// A mean over H and W of an NHWC tensor is one PDP window over the whole plane.
+fn mean_window(g: &Graph, l: &Layer) -> PdpWindow {
     let x = g.data_input(l);
-    let plane = x.shape.len() == 4 && r.axes.len() == 2 && r.axes.contains(&1) && r.axes.contains(&2);
-    plane.then(|| PdpWindow { kernel: [dim(&x.shape, 1), dim(&x.shape, 2)], stride: [1, 1], width_out: 1 })
+    PdpWindow { kernel: [dim(&x.shape, 1), dim(&x.shape, 2)], stride: [1, 1], width_out: 1 }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -343,6 +317,7 @@ mod tests {
     use crate::hw::load_hw;
     use crate::hw::Family;
     use crate::import::load_model;
+    use crate::ir::{BinaryKind, Op, Reduce, ReduceKind};
     use crate::quant::{assign_uniform, Precision};
 
     fn planned(hw: &str, set: &[(String, f64)], model: &str) -> (Graph, FusionPlan) {

@@ -8,7 +8,10 @@
 //! [`BinaryParams`], and a case in `tests/op_conformance.rs`.
 
 use super::work::Phase;
-use super::{vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
+    NO_WORKBOOK_ROW,
+};
 use crate::ir::{BinaryKind, Tensor};
 use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams};
 use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -47,6 +50,10 @@ pub struct BinaryRow {
     /// Resolves the integer kernel's parameters from the operands' and the output's
     /// quantization.
     pub prepare: fn(&LayerCx, [&Tensor; 2]) -> Result<BinaryParams, String>,
+    /// Whether NVDLA's SDP runs it on the fly behind a convolution (`map::fusion`).
+    pub on_the_fly: OnTheFly,
+    /// What it is in NVDLA's performance workbook (`simulate::nvdla_estimator`).
+    pub workbook: WorkbookRow<'static>,
 }
 
 /// The element-wise binary kinds.
@@ -61,6 +68,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx + my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Add(add_params(cx, ab))),
+        // SDP's element-wise unit (X1 / X2 in per-element mode).
+        on_the_fly: OnTheFly::SdpAdd,
+        workbook: WorkbookRow::ConvEltwise,
     },
     BinaryRow {
         kind: BinaryKind::Sub,
@@ -72,6 +82,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx - my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Sub(add_params(cx, ab))),
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Mul,
@@ -83,6 +96,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx * my, vx * vy + vx * my * my + vy * mx * mx)),
         prepare: prepare_mul,
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Div,
@@ -95,6 +111,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: true,
         moments: None,
         prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Pow,
@@ -107,6 +126,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: false,
         moments: None,
         prepare: |_, _| Err("POW has no integer kernel (LiteRT's POW is float and int32 only); it runs in float".into()),
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Maximum,
@@ -118,6 +140,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: false,
         moments: Some(gaussian_max),
         prepare: |cx, ab| prepare_extremum(cx, ab, true),
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Minimum,
@@ -132,6 +157,9 @@ pub const TABLE: &[BinaryRow] = &[
             (-m, v)
         }),
         prepare: |cx, ab| prepare_extremum(cx, ab, false),
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     BinaryRow {
         kind: BinaryKind::Prelu,
@@ -143,6 +171,9 @@ pub const TABLE: &[BinaryRow] = &[
         fused_activation: false,
         moments: None,
         prepare: prepare_prelu,
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
 ];
 
@@ -382,6 +413,14 @@ impl OpFamily for BinaryKind {
 
     fn fused_activation(&self) -> bool {
         row(*self).fused_activation
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        row(*self).on_the_fly
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        row(*self).workbook
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -3,7 +3,9 @@
 
 use super::weighted::{float_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
+};
 use crate::ir::{resolve_padding, window_out, Conv2d};
 use crate::kernels::conv::{self, ConvGeometry, ConvParams, PackedConv};
 use crate::kernels::{float, shape4, Arithmetic, Requant, Values};
@@ -112,6 +114,15 @@ impl OpFamily for Conv2d {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    /// Only the fused post-processing runs behind a convolution; the convolution heads it.
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        WorkbookRow::Conv(self)
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

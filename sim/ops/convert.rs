@@ -3,7 +3,8 @@
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
 use crate::ir::{Convert, QuantParams};
 use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
@@ -77,6 +78,14 @@ impl OpFamily for Convert {
             Convert::Dequantize => true,
             Convert::Quantize => false,
         }
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

@@ -7,7 +7,9 @@
 //! integer path refuses it by name (a quantized index tensor would lose the indices).
 
 use super::work::{Phase, VectorWork};
-use super::{DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
+};
 use crate::ir::Embedding;
 use crate::kernels::{const_f32, Arithmetic};
 use crate::units::Macs;
@@ -74,6 +76,14 @@ impl OpFamily for Embedding {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -4,7 +4,9 @@
 use super::conv::f32_data;
 use super::weighted::{float_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
+};
 use crate::ir::FullyConnected;
 use crate::kernels::fc::{self, FcParams};
 use crate::kernels::{float, Arithmetic, Requant, Values};
@@ -65,6 +67,14 @@ impl OpFamily for FullyConnected {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        WorkbookRow::FullyConnected { out_features: self.out_features }
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

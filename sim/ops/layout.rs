@@ -7,7 +7,10 @@
 //! through (LiteRT's kernels copy the integers), at every width.
 
 use super::work::{Phase, VectorWork};
-use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout,
+    WorkbookRow, NO_WORKBOOK_ROW,
+};
 use crate::ir::Layout;
 use crate::kernels::{elementwise, layout, qrange, scale_zp, Arithmetic, Values};
 use crate::units::Macs;
@@ -336,6 +339,26 @@ impl OpFamily for Layout {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    /// A reshape moves no data (a view); the others have no row.
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        match self {
+            Layout::Reshape { .. } => WorkbookRow::View,
+            Layout::Concat { .. }
+            | Layout::Pad { .. }
+            | Layout::Slice { .. }
+            | Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Tile { .. }
+            | Layout::Split { .. } => NO_WORKBOOK_ROW,
+        }
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

@@ -9,7 +9,10 @@
 //! convolution over `M` pixels of `K` channels giving `N`.
 
 use super::work::{ConvWork, Operand, Phase};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
+    NO_WORKBOOK_ROW,
+};
 use crate::ir::{MatMul, Tensor};
 use crate::kernels::matmul::{self, MatMulGeometry, MatMulParams};
 use crate::kernels::{qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Values};
@@ -143,6 +146,14 @@ impl OpFamily for MatMul {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -8,7 +8,10 @@
 //! (`map::work`), the quantization rule (`quant::ptq`, the ONNX QDQ importer), float and
 //! integer execution (`kernels::Executor`) and data-free statistics (`quant::data_free`).
 //! The stages that rewrite weights (PTQ, CLE, ONNX folding, TFLite export) and NVDLA's
-//! fusion plan ask the family for its [`WeightLayout`] instead of naming ops.
+//! fusion plan ask the family for its [`WeightLayout`] instead of naming ops; NVDLA's fusion
+//! plan (`map::fusion`) and its performance workbook's graph reader
+//! (`simulate::nvdla_estimator`) ask for plain descriptions, [`OnTheFly`] and
+//! [`WorkbookRow`], so neither matches on op kinds.
 //! Element-wise binary kinds are rows of the table in [`binary`].
 //!
 //! Architecture invariant: no method of [`OpFamily`] has a default, and no stage matches
@@ -123,6 +126,64 @@ pub enum WeightLayout<'a> {
     /// learned rounding skip them, nothing fuses into the layer).
     Float,
 }
+
+/// What NVDLA's post-processing behind a convolution (SDP, PDP) can run of a layer on the
+/// fly: a plain description that the fusion plan (`map::fusion`) reads under the hardware's
+/// conditions (the switches, the convolution's mode, the line buffer). Every family says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTheFly {
+    /// Never on the fly: a pass of its own.
+    No,
+    /// SDP's element-wise add, the other operand read from memory by SDP's DMA.
+    SdpAdd,
+    /// A PDP pooling window over the convolution's output.
+    PdpPool {
+        /// Window height and width.
+        kernel: [usize; 2],
+        /// Stride along height and width.
+        stride: [usize; 2],
+    },
+    /// A mean over height and width of an NHWC tensor: one PDP window over the whole plane.
+    PdpPlaneMean,
+}
+
+/// What a layer is in NVIDIA's NVDLA performance workbook, whose rows are convolutions and
+/// fully connected layers with pooling and element-wise work fused into them (its `Readme`,
+/// assumption 2): a plain description the estimator's graph reader
+/// (`simulate::nvdla_estimator::from_graph`) turns into rows. Every family says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkbookRow<'a> {
+    /// A convolution row (the reader refuses what the workbook has no convention for).
+    Conv(&'a Conv2d),
+    /// A fully connected row.
+    FullyConnected {
+        /// Output features.
+        out_features: usize,
+    },
+    /// An element-wise add: the latest convolution row among its inputs becomes
+    /// `conv + elwise`.
+    ConvEltwise,
+    /// A pooling window fused into the row that produced its input.
+    Pool {
+        /// Window height and width.
+        kernel: [usize; 2],
+        /// Stride along height and width.
+        stride: [usize; 2],
+    },
+    /// A mean over height and width of an NHWC tensor (global average pooling), fused into
+    /// the row that produced its input as one window over the plane.
+    PlaneMean,
+    /// A view that moves no data: no row; a pool after it still fuses into the row before.
+    View,
+    /// No row and no cost.
+    None {
+        /// What the layer is, as the skip note says it ("this operator").
+        what: &'static str,
+    },
+}
+
+/// The workbook's answer for an operator it has no row for.
+pub const NO_WORKBOOK_ROW: WorkbookRow<'static> = WorkbookRow::None { what: "this operator" };
 
 /// Per-channel mean and variance of a tensor, as data-free calibration propagates them.
 #[derive(Debug, Clone, PartialEq)]
@@ -272,6 +333,11 @@ pub trait OpFamily {
     /// kernel although their output is float. Other layers run it when their output is an
     /// integer tensor.
     fn dequantizes(&self) -> bool;
+    /// What NVDLA's post-processing behind a convolution can run of its layers on the fly
+    /// ([`OnTheFly::No`] for none).
+    fn on_the_fly(&self, cx: &LayerCx) -> OnTheFly;
+    /// What its layers are in NVDLA's performance workbook ([`NO_WORKBOOK_ROW`] for none).
+    fn workbook_row(&self, cx: &LayerCx) -> WorkbookRow<'_>;
     /// Float evaluation (before the fused activation) from the data inputs' values, in
     /// order; constants are read from the graph. One value per output.
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
@@ -330,6 +396,12 @@ impl OpFamily for Op {
     }
     fn dequantizes(&self) -> bool {
         delegate!(self, dequantizes())
+    }
+    fn on_the_fly(&self, cx: &LayerCx) -> OnTheFly {
+        delegate!(self, on_the_fly(cx))
+    }
+    fn workbook_row(&self, cx: &LayerCx) -> WorkbookRow<'_> {
+        delegate!(self, workbook_row(cx))
     }
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         delegate!(self, eval_float(cx, inputs))

@@ -8,7 +8,9 @@
 //! these layers by name and quantization keeps them in float.
 
 use super::work::{Phase, VectorWork};
-use super::{DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
+};
 use crate::ir::{Norm, NormKind, Tensor, TensorKind};
 use crate::kernels::{const_f32, Arithmetic};
 use crate::units::Macs;
@@ -118,6 +120,14 @@ impl OpFamily for Norm {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -3,7 +3,8 @@
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow,
 };
 use crate::ir::{resolve_padding, window_out, Pool, PoolKind};
 use crate::kernels::pool::{self, PoolParams};
@@ -57,6 +58,16 @@ impl OpFamily for Pool {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    /// PDP pools on the fly behind a convolution; the workbook fuses the window into the
+    /// row before it.
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::PdpPool { kernel: self.kernel, stride: self.stride }
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        WorkbookRow::Pool { kernel: self.kernel, stride: self.stride }
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

@@ -19,7 +19,9 @@
 //! these layers by name and quantization keeps them in float.
 
 use super::work::{ConvWork, Operand, Phase, VectorWork};
-use super::{DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
+};
 use crate::ir::{Recurrent, RecurrentKind, Tensor, TensorKind};
 use crate::kernels::{const_f32, Arithmetic};
 use crate::ops::unary::logistic;
@@ -303,6 +305,14 @@ impl OpFamily for Recurrent {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -4,7 +4,8 @@
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow,
 };
 use crate::ir::{Reduce, ReduceKind};
 use crate::kernels::pool;
@@ -32,6 +33,18 @@ impl IntReduce {
             }
             ReduceKind::Max => pool::reduce_max(&self.shape, &self.axes, x, self.qmin),
         })])
+    }
+}
+
+impl Reduce {
+    /// A mean over height and width of an NHWC tensor (global average pooling).
+    fn is_plane_mean(&self, cx: &LayerCx) -> bool {
+        let rank = cx.g.data_input(cx.l).shape.len();
+        self.kind == ReduceKind::Mean
+            && rank == 4
+            && self.axes.len() == 2
+            && self.axes.contains(&1)
+            && self.axes.contains(&2)
     }
 }
 
@@ -84,6 +97,25 @@ impl OpFamily for Reduce {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    /// A mean over height and width is one PDP window over the plane; other reductions are
+    /// no pooling window PDP is documented to take behind a convolution (a maximum over
+    /// arbitrary axes neither).
+    fn on_the_fly(&self, cx: &LayerCx) -> OnTheFly {
+        if self.is_plane_mean(cx) {
+            OnTheFly::PdpPlaneMean
+        } else {
+            OnTheFly::No
+        }
+    }
+
+    fn workbook_row(&self, cx: &LayerCx) -> WorkbookRow<'_> {
+        if self.is_plane_mean(cx) {
+            WorkbookRow::PlaneMean
+        } else {
+            WorkbookRow::None { what: "a reduction other than a spatial mean" }
+        }
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

@@ -6,7 +6,8 @@
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
 use crate::ir::{Resize, ResizeKind};
 use crate::kernels::resize::{self, Dims};
@@ -80,6 +81,14 @@ impl OpFamily for Resize {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

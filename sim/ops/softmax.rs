@@ -5,7 +5,10 @@
 //! slice).
 
 use super::work::Phase;
-use super::{int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout,
+    WorkbookRow, NO_WORKBOOK_ROW,
+};
 use crate::ir::Softmax;
 use crate::kernels::softmax::{self, Softmax16, SoftmaxParams};
 use crate::kernels::{elementwise, float, qrange, scale_zp, Arithmetic, Values};
@@ -112,6 +115,14 @@ impl OpFamily for Softmax {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

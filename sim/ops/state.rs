@@ -10,7 +10,8 @@
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
 use crate::ir::{StateAccess, StateOp};
 use crate::kernels::{Arithmetic, Values};
@@ -62,6 +63,14 @@ impl OpFamily for StateOp {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -20,7 +20,10 @@
 use super::conv::f32_data;
 use super::weighted::{float_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase, VectorWork};
-use super::{int_input, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout};
+use super::{
+    int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
+    NO_WORKBOOK_ROW,
+};
 use crate::ir::TransposeConv;
 use crate::kernels::transpose_conv::{self, TransposeConvParams, TransposeGeometry};
 use crate::kernels::{shape4, Arithmetic, Requant, Values};
@@ -173,6 +176,14 @@ impl OpFamily for TransposeConv {
 
     fn dequantizes(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        OnTheFly::No
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        NO_WORKBOOK_ROW
     }
 
     fn weight_layout(&self) -> WeightLayout<'_> {

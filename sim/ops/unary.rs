@@ -17,7 +17,8 @@ use std::mem::discriminant;
 
 use super::work::Phase;
 use super::{
-    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OpFamily, QuantRule, WeightLayout,
+    int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
+    WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
 use crate::ir::{Activation, UnaryKind};
 use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp};
@@ -40,6 +41,10 @@ pub struct UnaryRow {
     pub quant: fn(u8, u8) -> QuantRule,
     /// The integer kernel's parameters.
     pub prepare: fn(&UnaryKind, &LayerCx) -> Result<UnaryParams, String>,
+    /// Whether NVDLA's SDP runs it on the fly behind a convolution (`map::fusion`).
+    pub on_the_fly: OnTheFly,
+    /// What it is in NVDLA's performance workbook (`simulate::nvdla_estimator`).
+    pub workbook: WorkbookRow<'static>,
 }
 
 /// The element-wise unary kinds.
@@ -51,6 +56,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |i, o| sigmoid_rule(i, o, fixed_logistic(o)),
         prepare: |_, cx| prepare_sigmoid(cx, logistic, false),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Tanh,
@@ -59,6 +66,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |i, o| sigmoid_rule(i, o, fixed_tanh(o)),
         prepare: |_, cx| prepare_sigmoid(cx, f32::tanh, true),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::HardSwish,
@@ -70,6 +79,8 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::HardSwish(HardSwishParams::new(scale_zp(x), scale_zp(out), act_range(cx))?))
         },
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::LeakyRelu { alpha: 0.0 },
@@ -81,6 +92,8 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::LeakyRelu(LeakyReluParams::new(scale_zp(x), scale_zp(out), alpha_of(k), act_range(cx))))
         },
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Relu,
@@ -89,6 +102,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::Relu),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Relu6,
@@ -97,6 +112,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::Relu6),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::ReluN1To1,
@@ -105,6 +122,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::ReluN1To1),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Sqrt,
@@ -113,6 +132,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("SQRT")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Rsqrt,
@@ -121,6 +142,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("RSQRT")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Log,
@@ -129,6 +152,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("LOG")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Neg,
@@ -140,6 +165,8 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
         },
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Square,
@@ -148,6 +175,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err("SQUARE runs in float32 only (LiteRT has no integer SQUARE kernel)".into()),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::HardSigmoid { alpha: 0.0, beta: 0.0 },
@@ -169,6 +198,8 @@ pub const TABLE: &[UnaryRow] = &[
             let (alpha, beta) = hard_sigmoid_of(k);
             prepare_qdq_lut(cx, move |x| hard_sigmoid(alpha, beta, x))
         },
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Gelu,
@@ -178,6 +209,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("GELU")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::GeluTanh,
@@ -186,6 +219,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("GELU (tanh)")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
     UnaryRow {
         kind: UnaryKind::Silu,
@@ -195,6 +230,8 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("SILU")),
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
     },
 ];
 
@@ -433,6 +470,14 @@ impl OpFamily for UnaryKind {
 
     fn fused_activation(&self) -> bool {
         false
+    }
+
+    fn on_the_fly(&self, _cx: &LayerCx) -> OnTheFly {
+        row(*self).on_the_fly
+    }
+
+    fn workbook_row(&self, _cx: &LayerCx) -> WorkbookRow<'_> {
+        row(*self).workbook
     }
 
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {

@@ -16,7 +16,8 @@
 use std::collections::HashMap;
 
 use super::{EstimatorLayer, FusedPool, LayerKind};
-use crate::ir::{BinaryKind, Graph, Layer, Layout, Op, Reduce, ReduceKind, TensorId, TensorKind};
+use crate::ir::{Graph, Layer, TensorId, TensorKind};
+use crate::ops::{LayerCx, OpFamily, WorkbookRow};
 
 /// A graph layer that has no row of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +49,9 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
         };
         let input_shape = graph.data_input(layer).shape.clone();
         let output_shape = graph.output(layer).shape.clone();
-        match &layer.op {
-            Op::Conv2d(c) => {
+        // Each op says what it is in the workbook (`OpFamily::workbook_row`).
+        match layer.op.workbook_row(&LayerCx::new(graph, layer)) {
+            WorkbookRow::Conv(c) => {
                 let [_, h, w, cin] = match input_shape[..] {
                     [n, h, w, c] => [n, h, w, c],
                     _ => {
@@ -80,13 +82,13 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                 );
                 push_row(&mut out, &mut row_of, layer, row);
             }
-            Op::FullyConnected(fc) => {
+            WorkbookRow::FullyConnected { out_features } => {
                 let batch = input_shape.first().copied().unwrap_or(1).max(1) as u64;
                 let features = graph.data_input(layer).elements() / batch;
-                let row = EstimatorLayer::fully_connected(layer.name.clone(), features, fc.out_features as u64);
+                let row = EstimatorLayer::fully_connected(layer.name.clone(), features, out_features as u64);
                 push_row(&mut out, &mut row_of, layer, row);
             }
-            Op::Binary(BinaryKind::Add) => {
+            WorkbookRow::ConvEltwise => {
                 let latest = layer
                     .inputs
                     .iter()
@@ -102,58 +104,26 @@ pub fn layers_from_graph(graph: &Graph) -> GraphLayers {
                     None => skip(&mut out, "element-wise add not fed by an unfused convolution row"),
                 }
             }
-            Op::Pool(p) => {
+            WorkbookRow::Pool { kernel, stride } => {
                 let pool = FusedPool {
-                    kernel: [p.kernel[0] as u64, p.kernel[1] as u64],
-                    stride: [p.stride[0] as u64, p.stride[1] as u64],
+                    kernel: [kernel[0] as u64, kernel[1] as u64],
+                    stride: [stride[0] as u64, stride[1] as u64],
                 };
                 fuse_pool(&mut out, &mut row_of, layer, pool, "pooling not fed by a convolution row");
             }
-            Op::Reduce(Reduce { kind: ReduceKind::Mean, axes, .. })
-                if input_shape.len() == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) =>
-            {
+            WorkbookRow::PlaneMean => {
                 let (h, w) = (input_shape[1] as u64, input_shape[2] as u64);
                 let pool = FusedPool { kernel: [h, w], stride: [h, w] };
                 fuse_pool(&mut out, &mut row_of, layer, pool, "global average pool not fed by a convolution row");
             }
-            Op::Layout(Layout::Reshape { .. }) => {
+            WorkbookRow::View => {
                 // A view: keep following the producing row so a later pool could still fuse.
                 if let Some(&r) = row_of.get(&layer.inputs[0]) {
                     row_of.insert(layer.outputs[0], r);
                 }
                 skip(&mut out, "no row in the workbook (a reshape moves no data)");
             }
-            Op::Reduce(_) => skip(&mut out, "no row in the workbook for a reduction other than a spatial mean"),
-            Op::Binary(
-                BinaryKind::Sub
-                | BinaryKind::Mul
-                | BinaryKind::Div
-                | BinaryKind::Maximum
-                | BinaryKind::Minimum
-                | BinaryKind::Prelu
-                | BinaryKind::Pow,
-            )
-            | Op::Unary(_)
-            | Op::Softmax(_)
-            | Op::Layout(
-                Layout::Concat { .. }
-                | Layout::Pad { .. }
-                | Layout::Slice { .. }
-                | Layout::Transpose { .. }
-                | Layout::DepthToSpace { .. }
-                | Layout::SpaceToDepth { .. }
-                | Layout::Gather { .. }
-                | Layout::Tile { .. }
-                | Layout::Split { .. },
-            )
-            | Op::Convert(_)
-            | Op::Resize(_)
-            | Op::State(_)
-            | Op::TransposeConv(_)
-            | Op::Norm(_)
-            | Op::Embedding(_)
-            | Op::Recurrent(_)
-            | Op::MatMul(_) => skip(&mut out, "no row in the workbook for this operator"),
+            WorkbookRow::None { what } => skip(&mut out, &format!("no row in the workbook for {what}")),
         }
     }
     out
