@@ -81,3 +81,15 @@ fn an_eyeriss_description_needs_its_section() {
     let e = parse_hw("e.toml", &text.replace("psum_spad = 24", "psum_spad = 0"), &[]).unwrap_err().to_string();
     assert!(e.contains("eyeriss.psum_spad must be in 1..="), "{e}");
 }
+
+#[test]
+fn hw_show_prints_the_array_and_its_network() {
+    let (ok, out, err) = common::accelsim(&["hw", "show", "eyeriss"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("12 x 14 PEs, row-stationary; scratchpads per PE: filter 224, ifmap 12, psum 24 words"),
+        "{out}"
+    );
+    assert!(out.contains("filter bus 64 bits, ifmap bus 16 bits, psum buses 64 bits"), "{out}");
+    assert!(out.contains("168 MACs/cycle (derived"), "{out}");
+}

@@ -85,8 +85,9 @@ pub struct RsMapping {
 /// The array's parameters as `hw show` prints them.
 pub fn describe(e: &Eyeriss) -> String {
     format!(
-        "array       {} x {} PEs, row-stationary; scratchpads per PE: filter {}, ifmap {}, psum {} words\n",
-        e.rows, e.cols, e.filter_spad, e.ifmap_spad, e.psum_spad
+        "array       {} x {} PEs, row-stationary; scratchpads per PE: filter {}, ifmap {}, psum {} words\n\
+         network     filter bus {} bits, ifmap bus {} bits, psum buses {} bits (one multicast per cycle)\n",
+        e.rows, e.cols, e.filter_spad, e.ifmap_spad, e.psum_spad, e.filter_bus_bits, e.ifmap_bus_bits, e.psum_bus_bits
     )
 }
 
