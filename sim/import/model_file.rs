@@ -794,7 +794,24 @@ impl Builder<'_> {
                 }
             }
             Op::Embedding(e) => inputs.push(tensor(g, "table", vec![e.rows, e.dim], TensorKind::Weight)),
-            _ => {}
+            // Families without constant weights.
+            Op::MatMul(_)
+            | Op::Binary(_)
+            | Op::Unary(_)
+            | Op::Pool(_)
+            | Op::Reduce(_)
+            | Op::Softmax(_)
+            | Op::Layout(_)
+            | Op::Convert(_)
+            | Op::Resize(_)
+            | Op::State(_) => {}
+            // Model files name no such layer (`op` above); were one added, its weights are
+            // its own to declare, not none.
+            Op::TransposeConv(_) | Op::Recurrent(_) => {
+                return Err(
+                    self.err(span, format!("layer '{}': model files cannot declare {} weights", l.name, op.name()))
+                )
+            }
         }
         let out = g.add_tensor(activation(full, Vec::new()));
         Ok(Layer { name: full.to_string(), op, inputs, outputs: vec![out], activation: act })

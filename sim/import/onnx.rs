@@ -1244,7 +1244,8 @@ impl<'a> Importer<'a> {
                     "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
                     "Sqrt" => UnaryKind::Sqrt,
                     "Neg" => UnaryKind::Neg,
-                    _ => UnaryKind::Log,
+                    "Log" => UnaryKind::Log,
+                    other => return Err(self.unsupported(n, index, &format!("{other} has no unary kind"))),
                 };
                 self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
             }

@@ -9,7 +9,7 @@
 //! axis with others is refused by name rather than costed for something else.
 
 use super::graph::{Graph, TensorKind};
-use super::op::{Layout, Op};
+use crate::ops::OpFamily;
 
 /// Why a graph cannot run at another batch size.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,7 +84,8 @@ impl Graph {
             g.tensors[i.0].shape[0] = n;
         }
         for l in &mut g.layers {
-            batch_attributes(&mut l.op, n);
+            // The op names the batch axis in its attributes, or not.
+            l.op.set_batch(n);
         }
         g.infer_shapes().map_err(|e| BatchError::Shapes {
             network: network.clone(),
@@ -107,49 +108,6 @@ impl Graph {
         }
         g.validate().map_err(|e| BatchError::Shapes { network, batch: n, message: e.to_string() })?;
         Ok(g)
-    }
-}
-
-/// Sets the batch axis in the attributes of an op that names it: a reshape to a leading 1
-/// and a slice taking the whole (single-image) batch axis. Every other op infers its
-/// output's batch from its inputs.
-fn batch_attributes(op: &mut Op, n: usize) {
-    match op {
-        Op::Layout(Layout::Reshape { shape }) => {
-            if shape.first() == Some(&1) {
-                shape[0] = n as i64;
-            }
-        }
-        Op::Layout(Layout::Slice { begin, size, stride, .. }) => {
-            if begin.first() == Some(&0) && size.first() == Some(&1) && stride.first() == Some(&1) {
-                size[0] = n;
-            }
-        }
-        Op::Layout(
-            Layout::Concat { .. }
-            | Layout::Pad { .. }
-            | Layout::Transpose { .. }
-            | Layout::DepthToSpace { .. }
-            | Layout::SpaceToDepth { .. }
-            | Layout::Gather { .. }
-            | Layout::Split { .. }
-            | Layout::Tile { .. },
-        )
-        | Op::Conv2d(_)
-        | Op::FullyConnected(_)
-        | Op::TransposeConv(_)
-        | Op::MatMul(_)
-        | Op::Binary(_)
-        | Op::Unary(_)
-        | Op::Pool(_)
-        | Op::Reduce(_)
-        | Op::Softmax(_)
-        | Op::Resize(_)
-        | Op::Convert(_)
-        | Op::State(_)
-        | Op::Norm(_)
-        | Op::Embedding(_)
-        | Op::Recurrent(_) => {}
     }
 }
 

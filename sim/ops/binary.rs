@@ -423,6 +423,9 @@ impl OpFamily for BinaryKind {
         row(*self).workbook
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let [a, b] = operands(cx)?;
         let out = &cx.out().shape;

@@ -125,6 +125,9 @@ impl OpFamily for Conv2d {
         WorkbookRow::Conv(self)
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::Conv(self)
     }

@@ -88,6 +88,9 @@ impl OpFamily for Convert {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::None
     }

@@ -86,6 +86,9 @@ impl OpFamily for Embedding {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let table = cx.weights().and_then(const_f32).ok_or("table has no values")?;
         embedding_f32(inputs.first().ok_or("missing input")?, &table, self.dim).map(|v| vec![v])

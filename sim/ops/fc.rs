@@ -77,6 +77,9 @@ impl OpFamily for FullyConnected {
         WorkbookRow::FullyConnected { out_features: self.out_features }
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::Matrix(self)
     }

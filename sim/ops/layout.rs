@@ -361,6 +361,31 @@ impl OpFamily for Layout {
         }
     }
 
+    /// A reshape to a leading 1 and a slice taking the whole (single-image) batch axis name
+    /// the batch; the others follow their input's.
+    fn set_batch(&mut self, n: usize) {
+        match self {
+            Layout::Reshape { shape } => {
+                if shape.first() == Some(&1) {
+                    shape[0] = n as i64;
+                }
+            }
+            Layout::Slice { begin, size, stride, .. } => {
+                if begin.first() == Some(&0) && size.first() == Some(&1) && stride.first() == Some(&1) {
+                    size[0] = n;
+                }
+            }
+            Layout::Concat { .. }
+            | Layout::Pad { .. }
+            | Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Split { .. }
+            | Layout::Tile { .. } => {}
+        }
+    }
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::None
     }

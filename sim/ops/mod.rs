@@ -338,6 +338,10 @@ pub trait OpFamily {
     fn on_the_fly(&self, cx: &LayerCx) -> OnTheFly;
     /// What its layers are in NVDLA's performance workbook ([`NO_WORKBOOK_ROW`] for none).
     fn workbook_row(&self, cx: &LayerCx) -> WorkbookRow<'_>;
+    /// Sets the batch axis in the attributes that name it, for a batch-1 network run at
+    /// batch `n` (`Graph::with_batch`, `--batch N`); a family whose output's batch follows
+    /// from its inputs keeps its attributes.
+    fn set_batch(&mut self, n: usize);
     /// Float evaluation (before the fused activation) from the data inputs' values, in
     /// order; constants are read from the graph. One value per output.
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String>;
@@ -402,6 +406,9 @@ impl OpFamily for Op {
     }
     fn workbook_row(&self, cx: &LayerCx) -> WorkbookRow<'_> {
         delegate!(self, workbook_row(cx))
+    }
+    fn set_batch(&mut self, n: usize) {
+        delegate!(self, set_batch(n))
     }
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         delegate!(self, eval_float(cx, inputs))

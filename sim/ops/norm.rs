@@ -130,6 +130,9 @@ impl OpFamily for Norm {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let (d, gamma, beta) = constants(self, cx)?;
         let gamma = const_f32(gamma).ok_or("gamma has no values")?;

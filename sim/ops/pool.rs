@@ -70,6 +70,9 @@ impl OpFamily for Pool {
         WorkbookRow::Pool { kernel: self.kernel, stride: self.stride }
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::None
     }

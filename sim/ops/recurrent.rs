@@ -315,6 +315,9 @@ impl OpFamily for Recurrent {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let dims = self.dims(cx)?;
         let Dims { t, b, h, d, g, .. } = dims;

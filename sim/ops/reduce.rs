@@ -118,6 +118,9 @@ impl OpFamily for Reduce {
         }
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::None
     }

@@ -73,6 +73,9 @@ impl OpFamily for StateOp {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         Ok(vec![inputs.first().ok_or("missing input")?.clone()])
     }

@@ -186,6 +186,9 @@ impl OpFamily for TransposeConv {
         NO_WORKBOOK_ROW
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn weight_layout(&self) -> WeightLayout<'_> {
         WeightLayout::TransposeConv(self)
     }

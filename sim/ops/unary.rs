@@ -41,6 +41,9 @@ pub struct UnaryRow {
     pub quant: fn(u8, u8) -> QuantRule,
     /// The integer kernel's parameters.
     pub prepare: fn(&UnaryKind, &LayerCx) -> Result<UnaryParams, String>,
+    /// Data-free calibration: the output's (mean, variance) per channel from the input's,
+    /// or `None` when they say nothing of it (never passed through).
+    pub moments: Option<fn(&UnaryKind, (f64, f64)) -> (f64, f64)>,
     /// Whether NVDLA's SDP runs it on the fly behind a convolution (`map::fusion`).
     pub on_the_fly: OnTheFly,
     /// What it is in NVDLA's performance workbook (`simulate::nvdla_estimator`).
@@ -56,6 +59,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |i, o| sigmoid_rule(i, o, fixed_logistic(o)),
         prepare: |_, cx| prepare_sigmoid(cx, logistic, false),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -66,6 +70,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |i, o| sigmoid_rule(i, o, fixed_tanh(o)),
         prepare: |_, cx| prepare_sigmoid(cx, f32::tanh, true),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -79,6 +84,7 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::HardSwish(HardSwishParams::new(scale_zp(x), scale_zp(out), act_range(cx))?))
         },
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -92,6 +98,7 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::LeakyRelu(LeakyReluParams::new(scale_zp(x), scale_zp(out), alpha_of(k), act_range(cx))))
         },
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -102,6 +109,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::Relu),
+        moments: Some(|_, m| clamped(Activation::Relu, m)),
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -112,6 +120,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::Relu6),
+        moments: Some(|_, m| clamped(Activation::Relu6, m)),
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -122,6 +131,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::Free,
         prepare: |_, cx| prepare_clamp(cx, Activation::ReluN1To1),
+        moments: Some(|_, m| clamped(Activation::ReluN1To1, m)),
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -132,6 +142,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("SQRT")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -142,6 +153,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("RSQRT")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -152,6 +164,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(float_only("LOG")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -165,6 +178,7 @@ pub const TABLE: &[UnaryRow] = &[
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
         },
+        moments: Some(|_, (mu, v)| (-mu, v)),
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -175,6 +189,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 1,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err("SQUARE runs in float32 only (LiteRT has no integer SQUARE kernel)".into()),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -198,6 +213,11 @@ pub const TABLE: &[UnaryRow] = &[
             let (alpha, beta) = hard_sigmoid_of(k);
             prepare_qdq_lut(cx, move |x| hard_sigmoid(alpha, beta, x))
         },
+        moments: Some(|k, (mu, v)| {
+            let (a, b) = hard_sigmoid_of(k);
+            let (a, b) = (a as f64, b as f64);
+            clipped_normal(a * mu + b, a * a * v, 0.0, 1.0)
+        }),
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -209,6 +229,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("GELU")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -219,6 +240,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("GELU (tanh)")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -230,6 +252,7 @@ pub const TABLE: &[UnaryRow] = &[
         ops_per_element: 2,
         quant: |_, _| QuantRule::FloatOnly,
         prepare: |_, _| Err(transformer_float_only("SILU")),
+        moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
@@ -276,26 +299,17 @@ fn alpha_of(k: &UnaryKind) -> f32 {
     k.parameters().0.unwrap_or(0.0)
 }
 
+/// The moments of a Gaussian clamped to an activation's range, as a fused activation's.
+fn clamped(act: Activation, (mu, v): (f64, f64)) -> (f64, f64) {
+    let (lo, hi) = act.range();
+    clipped_normal(mu, v, lo as f64, hi as f64)
+}
+
 /// HARD_SIGMOID's slope and offset (zeros for other kinds, whose rows never ask).
 fn hard_sigmoid_of(k: &UnaryKind) -> (f32, f32) {
-    match k {
-        UnaryKind::HardSigmoid { alpha, beta } => (*alpha, *beta),
-        UnaryKind::Logistic
-        | UnaryKind::Tanh
-        | UnaryKind::HardSwish
-        | UnaryKind::LeakyRelu { .. }
-        | UnaryKind::Relu
-        | UnaryKind::Relu6
-        | UnaryKind::ReluN1To1
-        | UnaryKind::Sqrt
-        | UnaryKind::Rsqrt
-        | UnaryKind::Log
-        | UnaryKind::Neg
-        | UnaryKind::Square
-        | UnaryKind::Gelu
-        | UnaryKind::GeluTanh
-        | UnaryKind::Silu => (0.0, 0.0),
-    }
+    // Only HARD_SIGMOID's row asks; `UnaryKind::parameters` is the one list of who has what.
+    let (alpha, beta) = k.parameters();
+    (alpha.unwrap_or(0.0), beta.unwrap_or(0.0))
 }
 
 /// ONNX HardSigmoid as onnxruntime computes it in float32: `alpha * x + beta` (a product
@@ -480,6 +494,9 @@ impl OpFamily for UnaryKind {
         row(*self).workbook
     }
 
+    /// The output's batch follows from the inputs'.
+    fn set_batch(&mut self, _n: usize) {}
+
     fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
         let x = inputs.first().ok_or("missing input")?;
         let f = row(*self).float;
@@ -490,44 +507,14 @@ impl OpFamily for UnaryKind {
         Ok(IntKernel::Unary(IntUnary((row(*self).prepare)(self, cx)?)))
     }
 
-    /// A clamp of a Gaussian with the input's moments, as a fused activation is (for
-    /// HARD_SIGMOID after its affine map); unknown for the others (their outputs are not
-    /// propagated rather than guessed).
+    /// The row's `moments` per channel (a clamp of a Gaussian with the input's moments for
+    /// the clamps, after its affine map for HARD_SIGMOID, -x for NEG); unknown for the others
+    /// (their outputs are not propagated rather than guessed).
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
-        let act = match self {
-            UnaryKind::Relu => Activation::Relu,
-            UnaryKind::Relu6 => Activation::Relu6,
-            UnaryKind::ReluN1To1 => Activation::ReluN1To1,
-            UnaryKind::HardSigmoid { alpha, beta } => {
-                let (a, b) = (*alpha as f64, *beta as f64);
-                let mut r = same_moments(inputs, false)?;
-                for (mu, v) in r.moments.mean.iter_mut().zip(r.moments.var.iter_mut()) {
-                    (*mu, *v) = clipped_normal(a * *mu + b, a * a * *v, 0.0, 1.0);
-                }
-                return Some(r);
-            }
-            // The moments of -x.
-            UnaryKind::Neg => {
-                let mut r = same_moments(inputs, false)?;
-                r.moments.mean.iter_mut().for_each(|mu| *mu = -*mu);
-                return Some(r);
-            }
-            UnaryKind::LeakyRelu { .. }
-            | UnaryKind::Square
-            | UnaryKind::Logistic
-            | UnaryKind::Tanh
-            | UnaryKind::HardSwish
-            | UnaryKind::Sqrt
-            | UnaryKind::Rsqrt
-            | UnaryKind::Log
-            | UnaryKind::Gelu
-            | UnaryKind::GeluTanh
-            | UnaryKind::Silu => return None,
-        };
-        let (lo, hi) = act.range();
+        let f = row(*self).moments?;
         let mut r = same_moments(inputs, false)?;
         for (mu, v) in r.moments.mean.iter_mut().zip(r.moments.var.iter_mut()) {
-            (*mu, *v) = clipped_normal(*mu, *v, lo as f64, hi as f64);
+            (*mu, *v) = f(self, (*mu, *v));
         }
         Some(r)
     }
