@@ -32,4 +32,6 @@ sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
 python3 reports/trends.py "$ACCELSIM" "${ACCELSIM_BEFORE:-reports/trends.md}"
 # Llama-1B widths x KV-cache width x two accelerators, decode and prefill (issue 19).
 python3 reports/transformer_widths.py "$ACCELSIM"
+# Eyeriss v1 on AlexNet CONV1-5 against the chip's measurements (issue 21).
+python3 reports/eyeriss_alexnet.py "$ACCELSIM" > "$out/eyeriss_alexnet.md"
 echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"

@@ -7,7 +7,7 @@
 #   scripts/golden_outputs.sh target/release/accelsim /tmp/after
 #   diff -r /tmp/before /tmp/after && echo IDENTICAL
 BIN=$1; OUT=$2; mkdir -p $OUT
-for hw in dsp mac16 mac4 mac8 nvdla_full nvdla_large nvdla_medium_1024 nvdla_medium_512 nvdla_small nvdla_small_256 systolic32; do
+for hw in dsp eyeriss mac16 mac4 mac8 nvdla_full nvdla_large nvdla_medium_1024 nvdla_medium_512 nvdla_small nvdla_small_256 systolic32; do
  for m in inception_v3 mnv1 mnv2 resnet18 resnet50 squeezenet vgg16; do
   for w in 4 8 16; do
    $BIN run --hw $hw --model $m --wbits $w --abits $w --format json > $OUT/$hw.$m.w$w.a$w.json 2>$OUT/$hw.$m.w$w.a$w.err; echo "rc=$?" >> $OUT/$hw.$m.w$w.a$w.err

@@ -363,6 +363,7 @@ struct PhaseCost<'h> {
     executed: Macs,
     mode: Option<&'h PrecisionMode>,
     array: Option<ArrayUse>,
+    active_pes: Option<u64>,
 }
 
 /// A layer's cost: the sum of its phases' (each phase a pass that reads its operands from
@@ -384,6 +385,7 @@ struct LayerSum<'h> {
     executed: Macs,
     modes: Vec<&'h PrecisionMode>,
     array: Option<ArrayUse>,
+    active_pes: Option<u64>,
     costed: bool,
 }
 
@@ -406,6 +408,7 @@ impl<'h> LayerSum<'h> {
             executed: Macs::ZERO,
             modes: Vec::new(),
             array: None,
+            active_pes: None,
             costed: false,
         }
     }
@@ -420,6 +423,8 @@ impl<'h> LayerSum<'h> {
         }
         // The first GEMM phase's mapping figures (SCALE-Sim reports show one per layer).
         self.array = self.array.or(c.array);
+        // The most PEs any phase keeps busy.
+        self.active_pes = self.active_pes.max(c.active_pes);
         let Some((fig, t)) = c.chosen else { return };
         self.costed = true;
         let tl = fig.timeline;
@@ -534,6 +539,7 @@ fn run_phases<'h>(
         energy: sum.energy,
         fused_into: None,
         array: sum.array,
+        active_pes: sum.active_pes,
         operands: sum.operands,
     };
     Ok((report, peak))
@@ -615,6 +621,7 @@ fn cost_phase<'h>(
                 executed: Macs::ZERO,
                 mode: None,
                 array: None,
+                active_pes: None,
             }
         }
     };
@@ -776,6 +783,7 @@ fn cost_gemm<'h>(
         executed: f.executed.min(layer_work.macs()),
         mode: Some(mode),
         array: f.array,
+        active_pes: f.active_pes,
     };
     Ok(cost)
 }
@@ -807,6 +815,7 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
         energy: Default::default(),
         fused_into: Some(head.to_string()),
         array: None,
+        active_pes: None,
         operands: OperandAccesses::default(),
     }
 }

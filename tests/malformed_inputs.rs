@@ -46,7 +46,7 @@ const FILES: &[(&str, &str, bool)] = &[
     ("hw/negative_size.toml", "size_kib must be in (0", true),
     ("hw/wrong_type.toml", "invalid type", true),
     ("hw/unknown_field.toml", "unknown field `shape`", true),
-    ("hw/unknown_kind.toml", "kind must be \"mac_array\", \"nvdla\" or \"dsp\", got \"gpu\"", true),
+    ("hw/unknown_kind.toml", "kind must be \"mac_array\", \"nvdla\", \"dsp\" or \"eyeriss\", got \"gpu\"", true),
     ("hw/zero_bandwidth.toml", "dram.bandwidth_gbps must be in (0", true),
     ("hw/zero_clock.toml", "clock_mhz must be in [1, 100000], got 0", true),
     ("hw/nan_clock.toml", "clock_mhz must be in [1, 100000]", true),

@@ -33,6 +33,22 @@ fn knobs(hw: &HwDesc) -> Vec<(String, Vec<(String, f64)>)> {
         Family::Dsp(d) => {
             k.push(("dsp.hvx_contexts".into(), vec![("dsp.hvx_contexts".into(), (d.hvx_contexts * 2) as f64)]))
         }
+        Family::Eyeriss(e) => {
+            k.push((
+                "eyeriss.rows,cols".into(),
+                vec![("eyeriss.rows".into(), (e.rows * 2) as f64), ("eyeriss.cols".into(), (e.cols * 2) as f64)],
+            ));
+            for (name, v) in [
+                ("filter_spad", e.filter_spad),
+                ("ifmap_spad", e.ifmap_spad),
+                ("psum_spad", e.psum_spad),
+                ("filter_bus_bits", e.filter_bus_bits),
+                ("ifmap_bus_bits", e.ifmap_bus_bits),
+                ("psum_bus_bits", e.psum_bus_bits),
+            ] {
+                k.push((format!("eyeriss.{name}"), vec![(format!("eyeriss.{name}"), (v * 2) as f64)]));
+            }
+        }
     }
     k
 }
@@ -228,7 +244,7 @@ fn a_narrower_accumulator_never_costs_more() {
         let base = load_hw(preset, &[]).expect("preset");
         let dataflows: &[&str] = match base.family {
             Family::MacArray(_) => &["os", "ws", "is"],
-            Family::Nvdla(_) | Family::Dsp(_) => &[""],
+            Family::Nvdla(_) | Family::Dsp(_) | Family::Eyeriss(_) => &[""],
         };
         for df in dataflows {
             for model in ["mnv1", "squeezenet"] {

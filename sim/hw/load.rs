@@ -30,6 +30,7 @@ struct Raw {
     mac: Option<S<RawMac>>,
     nvdla: Option<S<RawNvdla>>,
     dsp: Option<S<RawDsp>>,
+    eyeriss: Option<S<RawEyeriss>>,
     #[serde(default)]
     precision: Vec<S<RawPrecision>>,
     #[serde(default)]
@@ -76,6 +77,19 @@ struct RawDsp {
     scalar_threads: S<i64>,
     invocation_overhead_us: S<f64>,
     per_op_overhead_us: S<f64>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEyeriss {
+    rows: S<i64>,
+    cols: S<i64>,
+    filter_spad: S<i64>,
+    ifmap_spad: S<i64>,
+    psum_spad: S<i64>,
+    filter_bus_bits: S<i64>,
+    ifmap_bus_bits: S<i64>,
+    psum_bus_bits: S<i64>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -127,11 +141,12 @@ struct RawVector {
 
 impl Raw {
     /// Every family section's name and span (`None` when absent).
-    fn family_sections(&self) -> [(&'static str, Option<Range<usize>>); 3] {
+    fn family_sections(&self) -> [(&'static str, Option<Range<usize>>); 4] {
         [
             ("mac", self.mac.as_ref().map(|s| s.span())),
             ("nvdla", self.nvdla.as_ref().map(|s| s.span())),
             ("dsp", self.dsp.as_ref().map(|s| s.span())),
+            ("eyeriss", self.eyeriss.as_ref().map(|s| s.span())),
         ]
     }
 }
@@ -476,6 +491,20 @@ fn set_raw(raw: &mut Raw, path: &str, v: Num) -> Option<()> {
                 _ => None,
             }
         }
+        ["eyeriss", field] => {
+            let e = raw.eyeriss.as_mut()?.get_mut();
+            match *field {
+                "rows" => i(&mut e.rows, v),
+                "cols" => i(&mut e.cols, v),
+                "filter_spad" => i(&mut e.filter_spad, v),
+                "ifmap_spad" => i(&mut e.ifmap_spad, v),
+                "psum_spad" => i(&mut e.psum_spad, v),
+                "filter_bus_bits" => i(&mut e.filter_bus_bits, v),
+                "ifmap_bus_bits" => i(&mut e.ifmap_bus_bits, v),
+                "psum_bus_bits" => i(&mut e.psum_bus_bits, v),
+                _ => None,
+            }
+        }
         ["precision", idx, field] => {
             let p = raw.precision.get_mut(idx.parse::<usize>().ok()?)?.get_mut();
             match *field {
@@ -648,15 +677,30 @@ impl Validator<'_> {
         }))
     }
 
+    /// The `[eyeriss]` section of an `eyeriss`.
+    fn eyeriss(&self, e: &RawEyeriss) -> Result<Family, FileError> {
+        Ok(Family::Eyeriss(Eyeriss {
+            rows: self.int(&e.rows, "eyeriss.rows", 1, 1 << 16)?,
+            cols: self.int(&e.cols, "eyeriss.cols", 1, 1 << 16)?,
+            filter_spad: self.int(&e.filter_spad, "eyeriss.filter_spad", 1, 1 << 20)?,
+            ifmap_spad: self.int(&e.ifmap_spad, "eyeriss.ifmap_spad", 1, 1 << 20)?,
+            psum_spad: self.int(&e.psum_spad, "eyeriss.psum_spad", 1, 1 << 20)?,
+            filter_bus_bits: self.int(&e.filter_bus_bits, "eyeriss.filter_bus_bits", 1, 1 << 16)?,
+            ifmap_bus_bits: self.int(&e.ifmap_bus_bits, "eyeriss.ifmap_bus_bits", 1, 1 << 16)?,
+            psum_bus_bits: self.int(&e.psum_bus_bits, "eyeriss.psum_bus_bits", 1, 1 << 16)?,
+        }))
+    }
+
     fn desc(&self, raw: Raw) -> Result<HwDesc, FileError> {
         let family = match raw.kind.get_ref().as_str() {
             "mac_array" => self.mac_array(self.section(&raw, "mac", &raw.mac)?, &raw.precision)?,
             "nvdla" => self.nvdla(self.section(&raw, "nvdla", &raw.nvdla)?)?,
             "dsp" => self.dsp(self.section(&raw, "dsp", &raw.dsp)?)?,
+            "eyeriss" => self.eyeriss(self.section(&raw, "eyeriss", &raw.eyeriss)?)?,
             other => {
                 return Err(self.err(
                     raw.kind.span(),
-                    format!("kind must be \"mac_array\", \"nvdla\" or \"dsp\", got \"{other}\""),
+                    format!("kind must be \"mac_array\", \"nvdla\", \"dsp\" or \"eyeriss\", got \"{other}\""),
                 ))
             }
         };
@@ -687,6 +731,8 @@ impl Validator<'_> {
             let activation_bits = self.int(&r.activation_bits, "precision.activation_bits", 1, 32)? as u32;
             let derived = match &family {
                 Family::MacArray(a) => Some(a.peak_macs(weight_bits, activation_bits)),
+                // One MAC per PE per cycle in every mode (no narrow-operand fusion).
+                Family::Eyeriss(e) => Some(e.rows * e.cols),
                 Family::Nvdla(_) | Family::Dsp(_) => None,
             };
             let (macs_per_cycle, macs_origin) = match (&r.macs_per_cycle, derived) {
@@ -695,7 +741,7 @@ impl Validator<'_> {
                 (None, None) => {
                     return Err(self.err(
                         p.span(),
-                        format!("precision {weight_bits}x{activation_bits}: macs_per_cycle is required for kind = \"{kind}\" (only a mac_array derives it)"),
+                        format!("precision {weight_bits}x{activation_bits}: macs_per_cycle is required for kind = \"{kind}\" (only a mac_array or an eyeriss derives it)"),
                     ))
                 }
             };
@@ -768,7 +814,7 @@ impl Validator<'_> {
                         .sum();
                     Some(edge)
                 }
-                Family::Nvdla(_) | Family::Dsp(_) => None,
+                Family::Nvdla(_) | Family::Dsp(_) | Family::Eyeriss(_) => None,
             };
             let (port, port_origin) = match (&r.port_bits, derived) {
                 (Some(v), _) => {

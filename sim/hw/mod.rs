@@ -52,6 +52,8 @@ pub enum Family {
     Nvdla(Nvdla),
     /// A Hexagon-like DSP with wide SIMD (`kind = "dsp"`).
     Dsp(Dsp),
+    /// An Eyeriss-like spatial array running the row-stationary dataflow (`kind = "eyeriss"`).
+    Eyeriss(Eyeriss),
 }
 
 impl Family {
@@ -61,6 +63,7 @@ impl Family {
             Family::MacArray(_) => "mac_array",
             Family::Nvdla(_) => "nvdla",
             Family::Dsp(_) => "dsp",
+            Family::Eyeriss(_) => "eyeriss",
         }
     }
 }
@@ -278,6 +281,29 @@ pub struct Dsp {
     pub invocation_overhead_us: f64,
     /// Fixed cost per layer (op dispatch in the DSP library), in microseconds.
     pub per_op_overhead_us: f64,
+}
+
+/// An Eyeriss-like spatial array (Chen, Emer, Sze, ISCA 2016; Chen et al., JSSC 52(1), 2017):
+/// rows x cols PEs, each with its own scratchpads, running the row-stationary dataflow
+/// (`map/family/eyeriss.rs`). Scratchpad sizes are in operand words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eyeriss {
+    /// PE rows of the physical array.
+    pub rows: u64,
+    /// PE columns of the physical array.
+    pub cols: u64,
+    /// Filter scratchpad per PE, in weights.
+    pub filter_spad: u64,
+    /// Ifmap scratchpad per PE, in activations.
+    pub ifmap_spad: u64,
+    /// Partial-sum scratchpad per PE, in partial sums.
+    pub psum_spad: u64,
+    /// Data bus of the filter global input network (GLB to PEs, one multicast per cycle).
+    pub filter_bus_bits: u64,
+    /// Data bus of the ifmap global input network.
+    pub ifmap_bus_bits: u64,
+    /// Data bus of the psum global input and output networks.
+    pub psum_bus_bits: u64,
 }
 
 /// One compute mode: operand widths and what the compute units achieve in that mode.

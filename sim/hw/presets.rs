@@ -3,6 +3,7 @@
 
 const PRESETS: &[(&str, &str)] = &[
     ("dsp", include_str!("../../accelerators/dsp.toml")),
+    ("eyeriss", include_str!("../../accelerators/eyeriss.toml")),
     ("nvdla_small", include_str!("../../accelerators/nvdla_small.toml")),
     ("nvdla_full", include_str!("../../accelerators/nvdla_full.toml")),
     ("nvdla_large", include_str!("../../accelerators/nvdla_large.toml")),

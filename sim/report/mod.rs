@@ -96,6 +96,9 @@ pub struct LayerReport {
     /// SCALE-Sim's mapping efficiency and compute utilization of the layer on a systolic
     /// array (for `--scalesim-reports`; not part of the JSON/CSV renderings).
     pub array: Option<ArrayUse>,
+    /// PEs busy in a full pass of the layer's mapping on a spatial array (Eyeriss's
+    /// "active PEs"; in the JSON as `active_pes`); `None` for other families and vector work.
+    pub active_pes: Option<u64>,
     /// Accesses by operand (for `--scalesim-reports`; the renderings show per-buffer bytes).
     pub operands: OperandAccesses,
 }

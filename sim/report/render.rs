@@ -220,6 +220,9 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
     if let Some(head) = &l.fused_into {
         v["fused_into"] = json!(head);
     }
+    if let Some(pes) = l.active_pes {
+        v["active_pes"] = json!(pes);
+    }
     if r.accuracy.is_some() {
         let (f, i) = layer_db(r, &l.name);
         v["sqnr_db"] = db_json(f);

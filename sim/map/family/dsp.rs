@@ -225,6 +225,7 @@ pub fn conv_compute(d: &Dsp, mode: &PrecisionMode, w: &ConvWork) -> ComputeFigur
         buffer: OperandReads { inputs: input_reads, weights: weight_reads },
         pe_local: OperandReads::default(),
         array: None,
+        active_pes: None,
         executed: w.macs(),
         psum_passes: 1,
     }

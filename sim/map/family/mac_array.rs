@@ -136,6 +136,7 @@ pub fn conv_compute(m: &MacArray, mode: &PrecisionMode, w: &ConvWork) -> Compute
         },
         pe_local: OperandReads::default(),
         executed: w.macs(),
+        active_pes: None,
         array: sc.map(|c| ArrayUse {
             mapping_efficiency: c.mapping_efficiency,
             compute_utilization: c.compute_utilization / slow as f64,

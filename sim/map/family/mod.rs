@@ -1,5 +1,6 @@
-//! Accelerator families: everything that differs between a MAC array, NVDLA and a DSP,
-//! as methods on [`Family`], one module per family ([`mac_array`], [`nvdla`], [`dsp`]).
+//! Accelerator families: everything that differs between a MAC array, NVDLA, a DSP and an
+//! Eyeriss-like row-stationary array, as methods on [`Family`], one module per family
+//! ([`mac_array`], [`nvdla`], [`dsp`], [`eyeriss`]).
 //!
 //! The rest of the cost chain is family-independent: the pipeline, the tiling search and
 //! the tile timeline ask the family only through these methods:
@@ -26,6 +27,7 @@
 //! family").
 
 pub mod dsp;
+pub mod eyeriss;
 pub mod mac_array;
 pub mod nvdla;
 
@@ -73,6 +75,9 @@ pub struct ComputeFigures {
     pub pe_local: OperandReads,
     /// SCALE-Sim's percentages, for systolic arrays.
     pub array: Option<ArrayUse>,
+    /// PEs busy in a full pass of a spatial array's mapping (Eyeriss's "active PEs");
+    /// `None` for families that do not map onto PEs one by one.
+    pub active_pes: Option<u64>,
     /// Multiplies the compute units execute for the work: its MACs for a direct
     /// convolution, fewer where a fast algorithm runs it (NVDLA's Winograd). Utilization
     /// counts these where they are fewer than the layer's MACs, so it never exceeds 1.
@@ -123,7 +128,7 @@ impl Family {
     pub fn conv_work(&self, w: &ConvWork) -> ConvWork {
         match self {
             Family::Nvdla(n) => nvdla::conv_work(n, w),
-            Family::MacArray(_) | Family::Dsp(_) => *w,
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => *w,
         }
     }
 
@@ -135,7 +140,7 @@ impl Family {
                 let other = Nvdla { grouped: n.grouped.other(), ..n.clone() };
                 Some((Family::Nvdla(other), n.grouped.name(), n.grouped.other().name()))
             }
-            Family::MacArray(_) | Family::Dsp(_) => None,
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => None,
         }
     }
 
@@ -145,6 +150,7 @@ impl Family {
             Family::MacArray(m) => mac_array::conv_compute(m, mode, w),
             Family::Nvdla(n) => nvdla::conv_compute(n, mode, w),
             Family::Dsp(d) => dsp::conv_compute(d, mode, w),
+            Family::Eyeriss(e) => eyeriss::conv_compute(e, mode, w),
         }
     }
 
@@ -153,7 +159,7 @@ impl Family {
         match self {
             Family::Nvdla(n) => nvdla::conv_pass(n, g, hw, c),
             // No post-processor: the vector unit takes each output once, nothing fuses.
-            Family::MacArray(_) | Family::Dsp(_) => plain_pass(c),
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => plain_pass(c),
         }
     }
 
@@ -161,7 +167,7 @@ impl Family {
     pub fn vector_elements_per_cycle(&self, hw: &HwDesc, v: &VectorWork) -> u64 {
         match self {
             Family::Nvdla(n) => nvdla::vector_elements_per_cycle(n, hw, v),
-            Family::MacArray(_) | Family::Dsp(_) => hw.vector.elements_per_cycle,
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => hw.vector.elements_per_cycle,
         }
     }
 
@@ -169,7 +175,7 @@ impl Family {
     pub fn dma(&self, hw: &HwDesc) -> (Dma, u64) {
         match self {
             Family::Nvdla(_) => nvdla::dma(hw),
-            Family::MacArray(_) | Family::Dsp(_) => (per_transfer_dma(hw), 0),
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => (per_transfer_dma(hw), 0),
         }
     }
 
@@ -180,7 +186,7 @@ impl Family {
         match self {
             Family::Nvdla(_) => nvdla::stream_grain(hw),
             // Tiles are the unit of overlap.
-            Family::MacArray(_) | Family::Dsp(_) => StreamGrain::Tiles,
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => StreamGrain::Tiles,
         }
     }
 
@@ -189,7 +195,7 @@ impl Family {
     pub fn streams_outputs(&self) -> bool {
         match self {
             Family::Nvdla(_) => nvdla::STREAMS_OUTPUTS,
-            Family::MacArray(_) | Family::Dsp(_) => false,
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => false,
         }
     }
 
@@ -197,7 +203,7 @@ impl Family {
     pub fn overhead(&self, layers: usize) -> Seconds {
         match self {
             Family::Dsp(d) => dsp::overhead(d, layers),
-            Family::MacArray(_) | Family::Nvdla(_) => Seconds(0.0),
+            Family::MacArray(_) | Family::Nvdla(_) | Family::Eyeriss(_) => Seconds(0.0),
         }
     }
 
@@ -205,7 +211,7 @@ impl Family {
     pub fn fusion_plan(&self, g: &Graph, hw: &HwDesc) -> FusionPlan {
         match self {
             Family::Nvdla(n) => super::fusion::nvdla_plan(g, hw, n),
-            Family::MacArray(_) | Family::Dsp(_) => FusionPlan::none(g),
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => FusionPlan::none(g),
         }
     }
 
@@ -215,7 +221,7 @@ impl Family {
     pub fn whole_input_channels(&self) -> Option<Family> {
         match self {
             Family::MacArray(m) => mac_array::whole_input_channels(m).map(Family::MacArray),
-            Family::Nvdla(_) | Family::Dsp(_) => None,
+            Family::Nvdla(_) | Family::Dsp(_) | Family::Eyeriss(_) => None,
         }
     }
 
@@ -224,7 +230,7 @@ impl Family {
     pub fn systolic_array(&self) -> Option<(u64, u64)> {
         match self {
             Family::MacArray(m) => Some((m.rows, m.cols)),
-            Family::Nvdla(_) | Family::Dsp(_) => None,
+            Family::Nvdla(_) | Family::Dsp(_) | Family::Eyeriss(_) => None,
         }
     }
 
@@ -234,6 +240,7 @@ impl Family {
             Family::MacArray(m) => mac_array::describe(m),
             Family::Nvdla(n) => nvdla::describe(n),
             Family::Dsp(d) => dsp::describe(d),
+            Family::Eyeriss(e) => eyeriss::describe(e),
         }
     }
 }

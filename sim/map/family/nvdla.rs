@@ -86,6 +86,7 @@ pub fn conv_compute(n: &Nvdla, mode: &PrecisionMode, w: &ConvWork) -> ComputeFig
         },
         pe_local: OperandReads::default(),
         array: None,
+        active_pes: None,
         executed,
         psum_passes: 1,
     }
