@@ -17,7 +17,9 @@ use crate::ir::{Graph, TensorData, TensorKind, WeightSource};
 use crate::quant::clip::ClipMethod;
 use crate::quant::eval::{check_labels, classes, evaluate, EvalReport, LabelScores};
 use crate::quant::ptq::{quantize_graph, PtqConfig};
-use crate::quant::{adaround, calib, check_width, cle, data_free, synthetic, trained, Precision, WidthPlan};
+use crate::quant::{
+    adaround, calib, check_width, cle, data_free, synthetic, trained, trained_act, Precision, WidthPlan,
+};
 
 /// Weight scale granularity.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,9 +48,11 @@ pub enum Method {
     Percentile,
     /// MSE-optimal clipping.
     Mse,
-    /// Weights only: per-channel (or per-layer) thresholds trained with a straight-through
-    /// estimator to reconstruct each layer's float output on the calibration data, starting
-    /// from MSE (`quant/trained.rs`); needs --calib, `quantize` only.
+    /// Thresholds trained with a straight-through estimator, starting from MSE, on the
+    /// calibration data: weights per channel (or per layer) to reconstruct each layer's float
+    /// output (`quant/trained.rs`); activations per tensor to reconstruct the float outputs
+    /// of the conv / FC layers reading them (`quant/trained_act.rs`). Needs --calib,
+    /// `quantize` only.
     Trained,
 }
 
@@ -103,13 +107,12 @@ impl Methods {
             // Training starts from the MSE thresholds (`quant::trained`).
             Method::Trained => Ok(ClipMethod::Mse),
         };
-        if self.activations() == Method::Trained {
-            return Err(miette!(
-                "trained thresholds are for weights (--weight-method trained): activation thresholds \
-                 are chosen by minmax, percentile or mse (give --act-method)"
-            ));
-        }
         Ok((one(self.weights())?, one(self.activations())?))
+    }
+
+    /// Whether the activations' thresholds are trained after quantization.
+    pub fn trained_activations(&self) -> bool {
+        self.activations() == Method::Trained
     }
 
     /// Whether the weights' thresholds are trained after quantization.
@@ -351,6 +354,7 @@ fn report_json(
     g: &Graph,
     cfg: &PtqConfig,
     (pairs, relu6): (usize, cle::Relu6),
+    act_training: Option<serde_json::Value>,
     r: Option<&EvalReport>,
 ) -> String {
     let num = |x: f64| if x.is_finite() { serde_json::json!(x) } else { serde_json::json!("inf") };
@@ -367,6 +371,7 @@ fn report_json(
             "act_method": format!("{:?}", args.methods.activations()).to_lowercase(),
             "rounding": format!("{:?}", args.rounding).to_lowercase(),
             "cle": args.cle, "cle_pairs": pairs, "cle_relu6": format!("{relu6:?}").to_lowercase(), "bias_correction": args.bias_correction, "data_free": args.data_free,
+            "act_training": act_training,
         },
     });
     if let Some(r) = r {
@@ -405,6 +410,12 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     let format = OutFormat::of(&args.out)?;
     if args.calib.is_some() && args.data_free {
         return Err(miette!("--calib and --data-free exclude each other"));
+    }
+    if args.data_free && args.methods.trained_activations() {
+        return Err(miette!(
+            "--act-method trained reconstructs the outputs of the layers reading each activation on \
+             calibration inputs, and --data-free has none: give --calib FILE.npy, or another --act-method"
+        ));
     }
     let opts = LoadOptions { seed: args.seed, input_shapes: args.input_shapes.clone(), ..Default::default() };
     let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
@@ -496,6 +507,34 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         }
         q.validate().into_diagnostic().wrap_err("the graph with learned rounding / trained thresholds is not valid")?;
     }
+    // Activation thresholds after the weight methods (each moves the readers' biases to the
+    // scales it changes, so the order is free), judged on the network they end in.
+    let act_training = if args.methods.trained_activations() {
+        let bar = super::progress::bar(0, "{spinner} activation thresholds trained: {pos} ({msg})");
+        let summary = trained_act::apply(&reference, &mut q, &calib_inputs, cfg.litert, &Default::default(), &|n| {
+            bar.set_message(n.to_string());
+            bar.inc(1)
+        })
+        .into_diagnostic()
+        .wrap_err("calibration run for trained activation thresholds failed")?;
+        bar.finish_and_clear();
+        q.validate().into_diagnostic().wrap_err("the graph with trained activation thresholds is not valid")?;
+        let (before, after) = summary.calib_sqnr_db;
+        eprintln!(
+            "note: trained activation thresholds: {} of {} tensors trained on their readers kept (each kept only \
+             if the network's output SQNR on the calibration inputs rose: {before:.2} -> {after:.2} dB); {} \
+             untrained (read by layers other than conv / FC, or sharing their parameters)",
+            summary.accepted.len(),
+            summary.proposed,
+            summary.untrained
+        );
+        Some(serde_json::json!({
+            "proposed": summary.proposed, "kept": summary.accepted.len(),
+            "calib_sqnr_db": { "start": before, "trained": after },
+        }))
+    } else {
+        None
+    };
     for n in cfg.widths.widened(&g) {
         eprintln!("note: {n}");
     }
@@ -530,7 +569,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     inputs.extend(args.labels.as_deref().map(|p| Input::new("--labels", p)));
     write_output("--out", &args.out, &bytes, &inputs).map_err(miette::Report::new)?;
     let text = match args.format {
-        ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), report.as_ref()),
+        ReportFormat::Json => report_json(args, &g, &cfg, (pairs, relu6), act_training, report.as_ref()),
         ReportFormat::Table => {
             let mut s = format!(
                 "{} -> {} ({} {} {}{}{}{})\n",

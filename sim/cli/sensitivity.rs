@@ -167,10 +167,10 @@ pub fn run(a: &SensitivityArgs) -> Result<()> {
         None => None,
     };
     let cal = calib::calibrate(&g, &cal_in).into_diagnostic().wrap_err("calibration run failed")?;
-    if a.methods.trained_weights() {
+    if a.methods.trained_weights() || a.methods.trained_activations() {
         return Err(miette!(
-            "sensitivity quantizes one layer at a time without training: use --weight-method minmax, percentile or mse \
-             (trained thresholds are a `quantize` option)"
+            "sensitivity quantizes one layer at a time without training: use --weight-method and --act-method \
+             minmax, percentile or mse (trained thresholds are a `quantize` option)"
         ));
     }
     let (weight_method, act_method) = a.methods.resolve()?;

@@ -129,34 +129,83 @@ impl Patches {
                     add_gram(v, v.len() / k.max(1), k, &mut h[0]);
                 }
             }
-            Patches::Conv { n, ih, iw, c, kh, kw, sh, sw, dh, dw, top, left, oh, ow, groups } => {
-                let cg = c / groups;
+            Patches::Conv { n, oh, ow, .. } => {
                 let rows = n * oh * ow;
                 let mut x = vec![0f32; rows * k];
                 for (gi, hg) in h.iter_mut().enumerate() {
-                    let mut j = 0;
-                    for b in 0..n {
-                        for oy in 0..oh {
-                            for ox in 0..ow {
-                                for ky in 0..kh {
-                                    for kx in 0..kw {
-                                        let y = (oy * sh + ky * dh) as isize - top as isize;
-                                        let xx = (ox * sw + kx * dw) as isize - left as isize;
-                                        let inside = y >= 0 && xx >= 0 && (y as usize) < ih && (xx as usize) < iw;
-                                        let at = ((b * ih + y.max(0) as usize) * iw + xx.max(0) as usize) * c + gi * cg;
-                                        for ci in 0..cg {
-                                            x[j] = if inside { v[at + ci] } else { 0.0 };
-                                            j += 1;
-                                        }
-                                    }
-                                }
-                            }
-                        }
+                    for (r, row) in x.chunks_exact_mut(k.max(1)).enumerate() {
+                        self.fill_row(v, gi, r, row);
                     }
                     add_gram(&x, rows, k, hg);
                 }
             }
         }
+    }
+
+    /// Patch rows of one input (`elements` values): output positions for a conv, rows for
+    /// an FC.
+    fn rows(&self, elements: usize) -> usize {
+        match *self {
+            Patches::Rows { features } => elements / features.max(1),
+            Patches::Conv { n, oh, ow, .. } => n * oh * ow,
+        }
+    }
+
+    /// Writes patch row `r` of group `gi` of input `v` into `row` (`k` values, the weights'
+    /// order; taps in the padding are zero).
+    fn fill_row(&self, v: &[f32], gi: usize, r: usize, row: &mut [f32]) {
+        match *self {
+            Patches::Rows { features } => row.copy_from_slice(&v[r * features..(r + 1) * features]),
+            Patches::Conv { ih, iw, c, kh, kw, sh, sw, dh, dw, top, left, oh, ow, groups, .. } => {
+                let cg = c / groups;
+                let (b, oy, ox) = (r / (oh * ow), r / ow % oh, r % ow);
+                let mut j = 0;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let y = (oy * sh + ky * dh) as isize - top as isize;
+                        let xx = (ox * sw + kx * dw) as isize - left as isize;
+                        let inside = y >= 0 && xx >= 0 && (y as usize) < ih && (xx as usize) < iw;
+                        let at = ((b * ih + y.max(0) as usize) * iw + xx.max(0) as usize) * c + gi * cg;
+                        for ci in 0..cg {
+                            row[j] = if inside { v[at + ci] } else { 0.0 };
+                            j += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A weighted layer's input patches cut the way its weights read them, for stages that
+/// need patch rows themselves rather than their Gram matrix (trained activation
+/// thresholds, `quant::trained_act`).
+#[derive(Debug, Clone, Copy)]
+pub struct PatchCutter {
+    patches: Patches,
+    /// Channel groups (one weight block per group).
+    pub groups: usize,
+    /// Weights per output channel (values per patch row of a group).
+    pub k: usize,
+}
+
+impl PatchCutter {
+    /// The cutter of layer `l`'s input 0 (a conv or FC layer; `None` for other layers).
+    pub fn of(g: &Graph, l: &crate::ir::Layer) -> Option<PatchCutter> {
+        let (patches, groups, k) = Patches::of(g, l)?;
+        Some(PatchCutter { patches, groups, k })
+    }
+
+    /// Patch rows in an input of `elements` values.
+    pub fn rows(&self, elements: usize) -> usize {
+        self.patches.rows(elements)
+    }
+
+    /// Appends patch row `r` of group `gi` of input `v` (`k` values) to `out`.
+    pub fn push_row(&self, v: &[f32], gi: usize, r: usize, out: &mut Vec<f32>) {
+        let at = out.len();
+        out.resize(at + self.k, 0.0);
+        self.patches.fill_row(v, gi, r, &mut out[at..]);
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Post-training quantization (`accelsim quantize`) turns a float graph into an integer
 //! graph at 2-16 bits, one method per module: [`clip`] (the affine quantizer and min/max,
-//! percentile and MSE thresholds), [`trained`] (weight thresholds trained on each layer's output), [`adaround`] (learned rounding), [`cle`] (cross-layer equalization), [`bias_correction`],
+//! percentile and MSE thresholds), [`trained`] (weight thresholds trained on each layer's output), [`trained_act`] (activation
+//! thresholds trained on their readers' outputs), [`adaround`] (learned rounding), [`cle`] (cross-layer equalization), [`bias_correction`],
 //! [`data_free`] (statistics without data), [`calib`] (statistics from data), [`ptq`] (the
 //! quantized graph), [`eval`] (SQNR against the float model, accuracy against labels),
 //! [`sensitivity`] (each layer alone at each width) and [`synthetic`] (seeded
@@ -26,6 +27,7 @@ pub mod ptq;
 pub mod sensitivity;
 pub mod synthetic;
 pub mod trained;
+pub mod trained_act;
 pub mod widths;
 
 pub use widths::{LayerRequest, LayerWidths, WidthPlan};
