@@ -31,7 +31,7 @@
 
 use rayon::prelude::*;
 
-use super::adaround::PatchCutter;
+use super::adaround::{PatchCutter, Real};
 use super::eval::FloatRuns;
 use crate::ir::{Graph, TensorData, TensorId, TensorKind};
 use crate::kernels::{run_float, Arithmetic, ExecError, Values};
@@ -131,7 +131,7 @@ impl Reader {
     fn pre_activation(&self, gi: usize, x: &[f32], with_bias: bool) -> Vec<f32> {
         let rows = x.len() / self.k.max(1);
         let mut y = vec![0f32; rows * self.cout];
-        gemm(rows, self.k, self.cout, x, &self.wt[gi], &mut y);
+        <f32 as Real>::gemm(rows, self.k, self.cout, x, &self.wt[gi], &mut y);
         if with_bias {
             for row in y.chunks_exact_mut(self.cout.max(1)) {
                 row.iter_mut().zip(&self.bias[gi]).for_each(|(v, b)| *v += b);
@@ -207,33 +207,6 @@ fn loss_and_slope(job: &Job, s: f64) -> (f64, f64) {
         slope += sl / r.energy;
     }
     (loss, slope)
-}
-
-/// `c = a b` for row-major `a` (`m x k`), `b` (`k x n`), `c` (`m x n`).
-fn gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    if m == 0 || n == 0 || k == 0 || a.len() < m * k || b.len() < k * n || c.len() < m * n {
-        return;
-    }
-    // SAFETY: the slices hold at least m*k, k*n and m*n elements (checked above),
-    // addressed row-major with the strides given.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            k as isize,
-            1,
-            b.as_ptr(),
-            n as isize,
-            1,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        )
-    }
 }
 
 /// Adam on `log s` from `start`; the scale of lowest exact loss seen.
@@ -323,11 +296,16 @@ fn jobs(float: &Graph, q: &Graph, litert: bool) -> (Vec<(Job, Vec<usize>)>, usiz
                     return None;
                 }
                 let per_group = w.len() / k / cut.groups;
+                // A reader without a bias adds zeros; one whose bias is not float (or of
+                // another length) is not trained.
                 let bias = match l.inputs.iter().find(|&&b| float.tensor(b).kind == TensorKind::Bias) {
-                    Some(&b) => match &float.tensor(b).data {
-                        Some(TensorData::F32(v)) if v.len() == w.len() / k => v.clone(),
-                        _ => return None,
-                    },
+                    Some(&b) => {
+                        let Some(TensorData::F32(v)) = &float.tensor(b).data else { return None };
+                        if v.len() != w.len() / k {
+                            return None;
+                        }
+                        v.clone()
+                    }
                     None => vec![0.0; w.len() / k],
                 };
                 let wt = (0..cut.groups)
