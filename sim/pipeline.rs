@@ -16,6 +16,11 @@ use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, To
 use crate::schedule::{Figures, LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
 
+pub mod onchip;
+
+use crate::report::OnChipTensor;
+use onchip::{LayerOnChip, Residency};
+
 /// Why a network cannot run on an accelerator.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunError {
@@ -98,7 +103,8 @@ pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingM
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    Ok(run_layer(g, l, hw, &[], Sched { objective: Objective::default(), memo: None }, notes)?.0)
+    let sched = Sched { objective: Objective::default(), memo: None };
+    Ok(run_layer(g, l, hw, &[], sched, LayerOnChip::default(), notes)?.0)
 }
 
 /// How layers are scheduled: the objective, and a memo table of the description's schedules.
@@ -146,19 +152,41 @@ fn run_peak(
         None => (Sched { objective, memo: None }, None),
     };
     let mut other_rows = Vec::new();
-    for (i, l) in g.layers.iter().enumerate() {
+    for l in &g.layers {
         check_counts(g, l)?;
-        let (r, layer_peak) = match plan.fused_into(LayerId(i)) {
-            Some(head) => (fused_row(g, l, hw, &g.layer(head).name), 0),
-            None => {
+    }
+    // On-chip reuse across layers: which tensors stay on chip, each decided against the
+    // cost of the layers its reservation affects (`onchip`).
+    let residency = onchip::decide(g, hw, &plan, objective, |i, r| {
+        let l = &g.layers[i];
+        let shrunk = r.hw_for(i, hw);
+        let layer_hw = shrunk.as_ref().unwrap_or(hw);
+        let sched = Sched { objective, memo: None };
+        let (rep, _) = run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut Vec::new()).ok()?;
+        let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
+        Some(Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram })
+    });
+    for (i, l) in g.layers.iter().enumerate() {
+        let on = residency.layer(i);
+        let (r, layer_peak) = match (plan.fused_into(LayerId(i)), residency.hw_for(i, hw)) {
+            (Some(head), _) => (fused_row(g, l, hw, &g.layer(head).name), 0),
+            // A layer beside tensors held on chip runs on the buffers left (the memo's
+            // schedules are of the whole buffers).
+            (None, Some(shrunk)) => {
+                let layer_sched = Sched { objective, memo: None };
+                run_layer(g, l, &shrunk, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
+            }
+            (None, None) => {
                 let layer_sched =
                     Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
-                run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, &mut notes)?
+                run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
             let other_sched = Sched { objective, memo: other_memo.as_mut().map(MemoView::reborrow) };
-            let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, &mut Vec::new())?;
+            let none = LayerOnChip::default();
+            let (alt, _) =
+                run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, none, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
@@ -187,6 +215,8 @@ fn run_peak(
             rows.join(", ")
         ));
     }
+    let on_chip = on_chip_tensors(g, &plan, &residency);
+    notes.push(onchip_note(hw));
     notes.dedup();
     let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
     check_totals(&totals)?;
@@ -202,8 +232,53 @@ fn run_peak(
         layers,
         accuracy: None,
         sequence: None,
+        on_chip,
     };
     Ok((report, peak))
+}
+
+/// The run's note on on-chip reuse across layers: which mode its numbers assume.
+fn onchip_note(hw: &HwDesc) -> String {
+    match (hw.onchip_reuse, hw.family.keeps_activations_on_chip()) {
+        (true, true) => "on-chip reuse across layers on: a layer's output stays in the on-chip buffer for its readers (no DRAM write or read; its room reserved meanwhile) where the layers it affects cost no more (`on_chip` lists the tensors; --no-onchip-reuse or onchip_reuse = false moves every layer's output through DRAM)".to_string(),
+        (true, false) => format!("on-chip reuse across layers: the {} family keeps no layer output on chip between passes; only fused intermediates stay on chip (`on_chip` lists them)", hw.family.kind()),
+        (false, _) => "on-chip reuse across layers off (--no-onchip-reuse, onchip_reuse = false, or a SCALE-Sim .cfg): every layer's output is written to DRAM and read back by its readers, fused intermediates aside".to_string(),
+    }
+}
+
+/// The tensors a run keeps on chip: those [`onchip::decide`] kept, and the intermediates of
+/// fused passes (a fused layer's inputs written by its head or by another layer fused into
+/// the same head).
+fn on_chip_tensors(g: &Graph, plan: &fusion::FusionPlan, res: &Residency) -> Vec<OnChipTensor> {
+    let name = |i: usize| g.layers[i].name.clone();
+    let bytes = |t: crate::ir::TensorId| g.tensor(t).bits().to_bytes_ceil();
+    let mut out: Vec<OnChipTensor> = res
+        .kept
+        .iter()
+        .map(|k| OnChipTensor {
+            tensor: g.tensor(k.tensor).name.clone(),
+            bytes: bytes(k.tensor),
+            producer: name(k.producer),
+            readers: k.readers.iter().map(|&r| name(r)).collect(),
+            fused: false,
+        })
+        .collect();
+    for (i, l) in g.layers.iter().enumerate() {
+        let Some(head) = plan.fused_into(LayerId(i)) else { continue };
+        let pass: Vec<usize> = std::iter::once(head.0).chain(plan.followers(head).iter().map(|(f, _)| f.0)).collect();
+        for &t in &l.inputs {
+            if let Some(p) = pass.iter().copied().find(|&p| p != i && g.layers[p].outputs.contains(&t)) {
+                out.push(OnChipTensor {
+                    tensor: g.tensor(t).name.clone(),
+                    bytes: bytes(t),
+                    producer: name(p),
+                    readers: vec![name(i)],
+                    fused: true,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Costs a batch of `batch` images of the batch-1 graph `g` on `hw` (`--batch`): the
@@ -245,6 +320,16 @@ pub fn run_batch(
                 pass[a] = b;
             }
         }
+        // A tensor held on chip between passes joins its producer through its last reader
+        // (they ran on buffers shrunk by it): one pass, run one way or the other.
+        for t in r.on_chip.iter().filter(|t| !t.fused) {
+            let Some(&p) = index.get(t.producer.as_str()) else { continue };
+            let last = t.readers.iter().filter_map(|n| index.get(n.as_str()).copied()).max().unwrap_or(p);
+            for i in p + 1..=last {
+                let (a, b) = (root(&mut pass, i), root(&mut pass, p));
+                pass[a] = b;
+            }
+        }
     }
     let roots: Vec<usize> = (0..pass.len()).map(|i| root(&mut pass, i)).collect();
     let score = |r: &RunReport, times: f64, root: usize| {
@@ -266,6 +351,15 @@ pub fn run_batch(
             alone.push(one.layers[root].name.clone());
         }
     }
+    // The tensors on chip: each pass's, from the run it was taken from.
+    let taken_alone = |name: &str| index.get(name).is_some_and(|&i| alone.contains(&one.layers[roots[i]].name));
+    let mut on_chip: Vec<OnChipTensor> =
+        many.on_chip.iter().filter(|t| !taken_alone(&t.producer)).cloned().collect();
+    on_chip.extend(one.on_chip.iter().filter(|t| taken_alone(&t.producer)).map(|t| OnChipTensor {
+        bytes: Bytes(t.bytes.get().saturating_mul(n)),
+        ..t.clone()
+    }));
+    many.on_chip = on_chip;
     if !alone.is_empty() {
         many.notes.push(format!(
             "batch {batch}: {} passes run image by image, as at batch 1, because that costs less ({}); the others run the {batch} images together",
@@ -349,6 +443,8 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
             }
             Phase::Gemm { operand: Operand::Activation { .. }, .. } | Phase::Vector(_) => None,
         },
+        resident_in: 0,
+        resident_out: false,
     };
     PhaseWidths { weight, wd }
 }
@@ -459,20 +555,25 @@ impl<'h> LayerSum<'h> {
 
 /// Costs every phase of layer `l` ([`phases_of`]) and reports their sum; also returns the
 /// peak MACs per cycle of the modes it ran in.
+#[allow(clippy::too_many_arguments)]
 fn run_layer(
     g: &Graph,
     l: &Layer,
     hw: &HwDesc,
     followers: &[(LayerId, FusedOp)],
     sched: Sched,
+    on: LayerOnChip,
     notes: &mut Vec<String>,
 ) -> Result<(LayerReport, u64), RunError> {
     let phases = phases_of(g, l);
-    run_phases(g, l, hw, &phases, followers, sched, notes)
+    run_phases(g, l, hw, &phases, followers, sched, on, notes)
 }
 
 /// [`run_layer`] over the given phases. Layers fused into this one run behind its last
-/// phase (the fusion plan only fuses into a one-phase convolution).
+/// phase (the fusion plan only fuses into a one-phase convolution). `on`: what the layer
+/// reads and writes on chip (the first phase reads the data input, the last writes the
+/// output; [`onchip`] holds tensors only for layers of one phase).
+#[allow(clippy::too_many_arguments)]
 fn run_phases<'h>(
     g: &Graph,
     l: &Layer,
@@ -480,6 +581,7 @@ fn run_phases<'h>(
     phases: &[Phase],
     followers: &[(LayerId, FusedOp)],
     mut sched: Sched,
+    on: LayerOnChip,
     notes: &mut Vec<String>,
 ) -> Result<(LayerReport, u64), RunError> {
     let mut op_name = g.op_name(l).to_string();
@@ -491,7 +593,11 @@ fn run_phases<'h>(
     let mut weight_groups = None;
     for (k, phase) in phases.iter().enumerate() {
         let behind = if k + 1 == phases.len() { followers } else { &[] };
-        let pw = phase_widths(g, l, hw, k, phase);
+        let mut pw = phase_widths(g, l, hw, k, phase);
+        if k == 0 {
+            pw.wd.resident_in = on.resident_in;
+        }
+        pw.wd.resident_out = on.resident_out && k + 1 == phases.len();
         weight_groups = weight_groups.or(pw.wd.groups);
         let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
@@ -987,7 +1093,7 @@ mod tests {
 
     fn cost(g: &Graph, l: &Layer, hw: &HwDesc, phases: &[Phase]) -> LayerReport {
         let sched = Sched { objective: Objective::default(), memo: None };
-        run_phases(g, l, hw, phases, &[], sched, &mut Vec::new()).expect("costs").0
+        run_phases(g, l, hw, phases, &[], sched, LayerOnChip::default(), &mut Vec::new()).expect("costs").0
     }
 
     /// A layer of two phases (a GEMM, then vector work) costs the sum of the two, field by

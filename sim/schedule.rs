@@ -153,7 +153,8 @@ impl<'a> LayerEval<'a> {
             lower: OnceCell::new(),
             last_simulated: Cell::new(None),
         };
-        let out = Bits(work.out_elems.saturating_mul(u64::from(work.wd.output)));
+        // An output kept on chip (`Widths::resident_out`) is never written to DRAM.
+        let out = if work.wd.resident_out { Bits::ZERO } else { Bits(work.out_elems.saturating_mul(u64::from(work.wd.output))) };
         e.write_bytes = e.dram_write(out).get() as f64;
         e
     }
@@ -240,6 +241,14 @@ impl<'a> LayerEval<'a> {
         tr[bw].1 += t.dram.weights.to_bytes_ceil();
         tr[bo].1 += bytes_of(w.out_elems.saturating_mul(passes), psum_bits);
         tr[bo].0 += bytes_of(w.out_elems.saturating_mul(passes - 1), w.wd.acc) + t.dram.outputs.to_bytes_ceil();
+        if w.wd.resident_out && bi != bo {
+            // An output kept on chip moves from the output buffer to the input buffer its
+            // readers read (separate SRAMs): one read and one write of it on chip, over
+            // the buffers' ports, instead of a DRAM round trip.
+            let moved = bytes_of(w.out_elems, w.wd.output);
+            tr[bo].0 += moved;
+            tr[bi].1 += moved;
+        }
         tr
     }
 
@@ -556,7 +565,7 @@ mod tests {
 
     #[test]
     fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None };
+        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None, resident_in: 0, resident_out: false };
         let shared = OperandReads { inputs: 10, weights: 20 };
         let local = OperandReads { inputs: 0, weights: 300 };
         let run = |hw: &HwDesc| {
@@ -586,7 +595,16 @@ mod tests {
             let hw = crate::hw::load_hw("systolic32", &[("accumulator_bits".into(), f64::from(acc))]).expect("preset");
             let mode = hw.mode_for(8, 8).expect("8x8 mode").clone();
             let work = LayerWork {
-                wd: Widths { weight: 8, input: 8, output: 8, acc, bias: 32, groups: None },
+                wd: Widths {
+                    weight: 8,
+                    input: 8,
+                    output: 8,
+                    acc,
+                    bias: 32,
+                    groups: None,
+                    resident_in: 0,
+                    resident_out: false,
+                },
                 reads: OperandReads { inputs: 1000, weights: 1000 },
                 pe_local_reads: OperandReads::default(),
                 out_elems: 100,

@@ -80,6 +80,7 @@ fn run_json(
         out: None,
         input: None,
         no_accuracy: !accuracy,
+        no_onchip_reuse: false,
         scalesim_reports: None,
         seq: Default::default(),
         groups: Default::default(),

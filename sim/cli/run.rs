@@ -79,6 +79,11 @@ pub struct RunArgs {
     /// Skip the functional accuracy run (per-layer SQNR on the accelerator's arithmetic).
     #[arg(long)]
     pub no_accuracy: bool,
+    /// Move every layer's output through DRAM: no tensor stays in the on-chip buffer for the
+    /// next layers (the description's `onchip_reuse = false`; the numbers before on-chip
+    /// reuse). Fused intermediates (NVDLA's SDP / PDP) stay on chip either way.
+    #[arg(long)]
+    pub no_onchip_reuse: bool,
     /// Also write a SCALE-Sim-style COMPUTE_REPORT.csv into this directory (mac_array only).
     #[arg(long, value_name = "DIR")]
     pub scalesim_reports: Option<std::path::PathBuf>,
@@ -219,7 +224,10 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     let wbits = check_width("--wbits", a.wbits.unwrap_or(8)).into_diagnostic()?;
     let abits = check_width("--abits", a.abits.unwrap_or(8)).into_diagnostic()?;
     let overrides = parse_overrides(&a.overrides)?;
-    let hw = hw_from(&a.hw, &overrides)?;
+    let mut hw = hw_from(&a.hw, &overrides)?;
+    if a.no_onchip_reuse {
+        hw.onchip_reuse = false;
+    }
     let (phase, kv_bits) = a.seq.resolve()?;
     let opts = LoadOptions {
         width: a.width,

@@ -21,6 +21,9 @@ struct Raw {
     kind: S<String>,
     #[serde(default)]
     description: Option<String>,
+    /// Optional: default true (`HwDesc::onchip_reuse`).
+    #[serde(default)]
+    onchip_reuse: Option<bool>,
     clock_mhz: S<f64>,
     accumulator_bits: S<i64>,
     #[serde(default)]
@@ -882,6 +885,7 @@ impl Validator<'_> {
         Ok(HwDesc {
             name: raw.name.get_ref().clone(),
             description: raw.description.unwrap_or_default(),
+            onchip_reuse: raw.onchip_reuse.unwrap_or(true),
             family,
             clock: Hertz(clock_mhz * 1e6),
             precisions,

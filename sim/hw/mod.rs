@@ -24,6 +24,12 @@ pub struct HwDesc {
     pub name: String,
     /// One line saying what it models.
     pub description: String,
+    /// Whether a layer's output may stay in the on-chip buffer for the layers that read it
+    /// instead of a DRAM write and read (`onchip_reuse`, default true; `--no-onchip-reuse`
+    /// turns it off; a SCALE-Sim `.cfg` has it off, as SCALE-Sim moves every layer's
+    /// tensors through DRAM). The pipeline keeps a tensor on chip only where the family
+    /// allows it and the run's cost is no worse (`pipeline::onchip`).
+    pub onchip_reuse: bool,
     /// The family and its family-specific parameters.
     pub family: Family,
     /// Core clock.

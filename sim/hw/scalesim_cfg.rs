@@ -158,6 +158,8 @@ pub fn parse(file: &str, text: &str, overrides: &[Override]) -> Result<HwDesc, H
         m.depthwise = DepthwiseMapping::PerGroup;
     }
     hw.dram.sized_to_demand = calc;
+    // SCALE-Sim reads every layer's operands from and writes its outputs to memory.
+    hw.onchip_reuse = false;
     hw.notes.push(format!(
         "{file}: a SCALE-Sim config has no energies; assumed (Horowitz ISSCC'14, 45 nm, as the systolic32 preset): {} pJ per 8x8 MAC, {} pJ per {}-bit SRAM access, {} pJ per DRAM bit, {} pJ per vector op; clock 1 GHz (cycles = ns)",
         hw.precisions[0].energy_per_mac.get(),

@@ -49,6 +49,15 @@ pub struct Widths {
     /// Group-wise weight scales (`--wgroup`): stored and moved with the weights, at their
     /// own widths; `None` for per-tensor or per-channel weights.
     pub groups: Option<WeightGroups>,
+    /// Input elements held on chip across layers (a tensor kept in the buffer by the layer
+    /// that wrote it, `pipeline`'s on-chip reuse): they are neither read from DRAM nor given
+    /// tile room (they sit in their reserved region). A convolution's input is all or
+    /// nothing; vector work may hold some of its inputs.
+    pub resident_in: u64,
+    /// Whether the output stays on chip for its readers: not written to DRAM, written into
+    /// its reserved region rather than output tiles (partial sums of a channel split keep
+    /// their tile room).
+    pub resident_out: bool,
 }
 
 impl Widths {
@@ -479,10 +488,17 @@ fn search_conv(
     let streams_outputs = hw.family.streams_outputs();
     let grouped = w.groups > 1;
     let weights_total = wd.weight_bits(w.k, w.r * w.s * w.cg()) + bits(w.k, wd.bias);
-    let out_total = bits(w.pixels().saturating_mul(w.k), wd.output);
-    let lb_in = input_pass_bound(w, wd);
+    // On-chip reuse: an input held on chip moves nothing from DRAM and takes no tile room
+    // (its tiles are read where it sits); an output kept on chip is never written out.
+    let in_resident = wd.resident_in > 0;
+    let out_total = if wd.resident_out { 0 } else { bits(w.pixels().saturating_mul(w.k), wd.output) };
+    let lb_in = input_pass_bound(w, wd).map(|b| if in_resident { 0 } else { b });
     // Every tile's inputs span at least one output pixel's window over all channels.
-    let window_in = bits(w.n.saturating_mul(w.in_rows(1)).saturating_mul(w.in_cols(1)).saturating_mul(w.c), wd.input);
+    let window_in = if in_resident {
+        0
+    } else {
+        bits(w.n.saturating_mul(w.in_rows(1)).saturating_mul(w.in_cols(1)).saturating_mul(w.c), wd.input)
+    };
     let plane = w.oh.saturating_mul(w.ow).max(1);
     // A family that keeps input channels whole (SCALE-Sim compatibility) unless nothing
     // else fits; `relaxed` is the family without that requirement.
@@ -493,8 +509,8 @@ fn search_conv(
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
         let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
-        let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
-        let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
+        let i = if in_resident { 0 } else { bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input) };
+        let o = if (streams_outputs || wd.resident_out) && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
         [i, w_tile, o]
     };
     // A seed is a candidate here when it fits and keeps the input channels whole where the
@@ -574,7 +590,11 @@ fn search_conv(
                 // Inputs of one pass over all spatial tiles, halos included.
                 let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
                 let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
-                let in_pass = bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input);
+                let in_pass = if in_resident {
+                    0
+                } else {
+                    bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input)
+                };
                 let tiles = per.saturating_mul(n_s);
                 for order in [LoopOrder::WeightsOuter, LoopOrder::InputsOuter] {
                     let (in_reads, w_reads) = reads(grouped, order, n_k, n_s, n_c);
@@ -1226,11 +1246,18 @@ fn vector_candidates(hw: &HwDesc, v: &VectorWork, wd: Widths) -> Result<Vec<Tili
     // Weights (an embedding's rows, a norm's gamma and beta) are held per tile in proportion
     // to its outputs, at least one element; read from DRAM once.
     let w_per = |te: u64| (v.weights.saturating_mul(te).div_ceil(out)).min(v.weights);
-    let need = |te: u64| [bytes(te.saturating_mul(ratio), wd.input), bytes(w_per(te), wd.weight), bytes(te, wd.output)];
+    // On-chip reuse: inputs held on chip are not read from DRAM (a tile of inputs all of
+    // which are held needs no room of its own), an output kept on chip is not written.
+    let all_in_resident = wd.resident_in >= v.in_elements;
+    let need = |te: u64| {
+        let i = if all_in_resident { 0 } else { bytes(te.saturating_mul(ratio), wd.input) };
+        let o = if wd.resident_out { 0 } else { bytes(te, wd.output) };
+        [i, bytes(w_per(te), wd.weight), o]
+    };
     let dram = Traffic {
-        inputs: Bits(bits(v.in_elements, wd.input)),
+        inputs: Bits(bits(v.in_elements.saturating_sub(wd.resident_in), wd.input)),
         weights: Bits(bits(v.weights, wd.weight)),
-        outputs: Bits(bits(v.out_elements, wd.output)),
+        outputs: Bits(if wd.resident_out { 0 } else { bits(v.out_elements, wd.output) }),
     };
     let all: Vec<Tiling> = candidates(out)
         .filter(|&te| cap.fits(need(te)))
@@ -1277,7 +1304,8 @@ mod tests {
         }
     }
 
-    const W8: Widths = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None };
+    const W8: Widths =
+        Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None, resident_in: 0, resident_out: false };
 
     /// Scores a tiling by its DRAM bits alone (then its tile count): the least traffic.
     struct DramOnly;
@@ -1420,7 +1448,16 @@ mod tests {
 
     pub(crate) fn arb_widths() -> impl Strategy<Value = Widths> {
         (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
-            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, acc, bias: 32, groups: None })
+            .prop_map(|(weight, input, output, acc)| Widths {
+                weight,
+                input,
+                output,
+                acc,
+                bias: 32,
+                groups: None,
+                resident_in: 0,
+                resident_out: false,
+            })
     }
 
     proptest! {

@@ -188,6 +188,26 @@ pub struct RunReport {
     /// The transformer phase the run is for (attached by the CLI when a phase is given):
     /// the report then states the latency per token and tokens per second.
     pub sequence: Option<Sequence>,
+    /// The activation tensors that stay on chip instead of a DRAM write and read
+    /// (on-chip reuse across layers, `pipeline/onchip.rs`, and fused intermediates).
+    pub on_chip: Vec<OnChipTensor>,
+}
+
+/// An activation tensor that stays on chip from the layer that writes it to the layers
+/// that read it: never written to or read from DRAM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnChipTensor {
+    /// The tensor.
+    pub tensor: String,
+    /// Its bytes at its packed width (what a DRAM write and each DRAM read of it would move).
+    pub bytes: Bytes,
+    /// The layer that writes it.
+    pub producer: String,
+    /// The layers that read it.
+    pub readers: Vec<String>,
+    /// Whether it is the intermediate of a fused pass (NVDLA's on-the-fly SDP / PDP) rather
+    /// than a tensor held in the buffer between passes.
+    pub fused: bool,
 }
 
 /// The phase of a transformer run.

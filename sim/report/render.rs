@@ -167,6 +167,15 @@ pub fn to_table(r: &RunReport) -> String {
             ),
         });
     }
+    if !r.on_chip.is_empty() {
+        let saved: u64 = r.on_chip.iter().map(|t| t.bytes.get()).sum();
+        let list: Vec<String> = r
+            .on_chip
+            .iter()
+            .map(|t| format!("{} ({}, {} -> {}{})", t.tensor, si(t.bytes.get() as f64, "B"), t.producer, t.readers.join("+"), if t.fused { ", fused" } else { "" }))
+            .collect();
+        out.push_str(&format!("on chip: {} tensors, {} in all: {}\n", r.on_chip.len(), si(saved as f64, "B"), list.join(", ")));
+    }
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
     }
@@ -220,6 +229,9 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
     if let Some(head) = &l.fused_into {
         v["fused_into"] = json!(head);
     }
+    if output_on_chip(r, l) {
+        v["output_on_chip"] = json!(true);
+    }
     if let Some(pes) = l.active_pes {
         v["active_pes"] = json!(pes);
     }
@@ -229,6 +241,11 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
         v["sqnr_vs_ideal_db"] = db_json(i);
     }
     v
+}
+
+/// Whether a layer's output stays on chip (its producer row in [`RunReport::on_chip`]).
+fn output_on_chip(r: &RunReport, l: &LayerReport) -> bool {
+    r.on_chip.iter().any(|t| t.producer == l.name)
 }
 
 /// The JSON document (`totals` + `layers`).
@@ -263,6 +280,7 @@ pub fn to_json(r: &RunReport) -> Value {
             "energy_breakdown_pj": {"mac": t.energy.mac.get(), "vector": t.energy.vector.get(), "buffers": t.energy.buffers.get(), "dram": t.energy.dram.get()},
         },
         "layers": r.layers.iter().map(|l| layer_json(r, l, r.clock_hz)).collect::<Vec<_>>(),
+        "on_chip": r.on_chip.iter().map(|t| json!({"tensor": t.tensor, "bytes": t.bytes.get(), "producer": t.producer, "readers": t.readers, "fused": t.fused})).collect::<Vec<_>>(),
     });
     if let Some(s) = &r.sequence {
         let total = t.latency.get() + t.overhead.get();
@@ -302,7 +320,7 @@ pub fn to_json(r: &RunReport) -> Value {
 /// CSV: one row per layer, then a `TOTAL` row.
 pub fn to_csv(r: &RunReport) -> String {
     let mut s = String::from(
-        "name,op,shape,mode,macs,cycles,compute_cycles,port_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj,widths",
+        "name,op,shape,mode,macs,cycles,compute_cycles,port_cycles,stall_cycles,latency_s,utilization,bound,tiles,dram_read_bytes,dram_write_bytes,energy_pj,widths,output_on_chip",
     );
     let acc = r.accuracy.as_ref();
     s.push_str(if acc.is_some() { ",sqnr_db,sqnr_vs_ideal_db\n" } else { "\n" });
@@ -315,7 +333,7 @@ pub fn to_csv(r: &RunReport) -> String {
     };
     for l in &r.layers {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3},{}",
+            "{},{},{},{},{},{},{},{},{},{:e},{:.6},{},{},{},{},{:.3},{},{}",
             esc(&l.name),
             l.op,
             shape(&l.shape),
@@ -332,7 +350,8 @@ pub fn to_csv(r: &RunReport) -> String {
             l.dram_read.get(),
             l.dram_write.get(),
             l.energy.total().get(),
-            l.widths_label()
+            l.widths_label(),
+            u8::from(output_on_chip(r, l))
         ));
         if acc.is_some() {
             let (f, i) = layer_db(r, &l.name);
@@ -342,7 +361,7 @@ pub fn to_csv(r: &RunReport) -> String {
     }
     let t = &r.totals;
     s.push_str(&format!(
-        "TOTAL,,,,{},{},{},{},{},{:e},{:.6},,,{},{},{:.3},{}",
+        "TOTAL,,,,{},{},{},{},{},{:e},{:.6},,,{},{},{:.3},{},{}",
         t.macs.get(),
         t.cycles.get(),
         t.compute_cycles.get(),
@@ -353,7 +372,8 @@ pub fn to_csv(r: &RunReport) -> String {
         t.dram_read.get(),
         t.dram_write.get(),
         t.energy.total().get(),
-        esc(&summary(&r.integer_widths()))
+        esc(&summary(&r.integer_widths())),
+        r.on_chip.len()
     ));
     match acc {
         Some(a) => s.push_str(&format!(",{},{}\n", db(a.output_sqnr_db), db(a.output_sqnr_vs_ideal_db))),

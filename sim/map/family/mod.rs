@@ -15,6 +15,8 @@
 //!   (the tiling search then does not reserve room for them);
 //! - [`Family::overhead`]: fixed time per invocation and per layer;
 //! - [`Family::fusion_plan`]: which layers run on the fly inside another;
+//! - [`Family::keeps_activations_on_chip`]: whether an output can stay in the on-chip
+//!   buffer for its readers (on-chip reuse across layers);
 //! - [`Family::whole_input_channels`]: whether the schedule search keeps a convolution's
 //!   input channels in one tile (SCALE-Sim compatibility);
 //! - [`Family::systolic_array`]: the array whose mapping figures SCALE-Sim's reports show;
@@ -212,6 +214,23 @@ impl Family {
         match self {
             Family::Nvdla(n) => super::fusion::nvdla_plan(g, hw, n),
             Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => FusionPlan::none(g),
+        }
+    }
+
+    /// Whether a layer's output can stay in the shared on-chip buffer for the layers that
+    /// read it, instead of a DRAM write and read (on-chip reuse across layers: the pipeline
+    /// decides per tensor, `pipeline/onchip.rs`).
+    pub fn keeps_activations_on_chip(&self) -> bool {
+        match self {
+            // The array's (or the DSP's, or Eyeriss's) outputs land in a buffer the next
+            // layer's inputs can be read from: the same buffer, or (separate SRAMs) an
+            // on-chip move from the output buffer to the input buffer.
+            Family::MacArray(_) | Family::Dsp(_) | Family::Eyeriss(_) => true,
+            // NVDLA: CBUF is filled by CDMA only, from memory (DRAM or the SRAM interface),
+            // and SDP writes every output through its write DMA to memory (unit
+            // description); outputs reach the next unit on chip only on the fly, as the
+            // fusion plan has them (`map/fusion.rs`: the fused intermediates stay on chip).
+            Family::Nvdla(_) => false,
         }
     }
 

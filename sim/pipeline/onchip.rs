@@ -1,0 +1,244 @@
+//! On-chip activation reuse across layers: which tensors stay in the on-chip buffer from the
+//! layer that writes them to the last layer that reads them, instead of a DRAM write and a
+//! DRAM read per reader, as compilers for these accelerators keep them.
+//!
+//! A tensor held on chip occupies its bytes (at its packed width) in the shared buffer that
+//! holds outputs while its producer runs, and in the shared buffer that holds inputs from
+//! the next layer through its last reader (on a unified buffer, the same buffer; with
+//! separate SRAMs the producer's output moves from one to the other on chip, costed as a
+//! read and a write there, `schedule::LayerEval`). Every layer of that span -- readers or
+//! not -- is scheduled on the buffers less the bytes held, so the reservation shrinks their
+//! tiles. The producer writes nothing of it to DRAM and every reader reads nothing of it
+//! from DRAM, and gives it no tile room (`Widths::resident_in` / `resident_out`).
+//!
+//! The decision is made against the real cost: tensors are considered in producer order,
+//! and one is kept on chip only when the whole span it affects (its producer through its
+//! last reader, each layer scheduled again with the reservation, with the tensors already
+//! kept) scores no worse for the run's objective than without it. A tensor is a candidate
+//! only when the family keeps outputs on chip at all ([`crate::hw::Family::keeps_activations_on_chip`]),
+//! it is its producer's only output, it is not a network output or a graph state, every
+//! reader reads it on chip (a layer of one GEMM phase whose data input it is, or one
+//! vector phase), and no layer of its producer or readers is fused into another or heads
+//! fused layers. So a tensor with several readers (a residual branch, a concat) is dropped
+//! from DRAM only when all of them read it on chip.
+//!
+//! Architecture invariant: the decision reads shapes and widths only.
+
+use crate::hw::{BufferLevel, HwDesc, Role};
+use crate::ir::{Graph, LayerId, TensorId};
+use crate::map::fusion::FusionPlan;
+use crate::map::tiling::{Objective, Score};
+use crate::map::work::{phases_of, Operand, Phase};
+use crate::units::Bytes;
+
+/// A tensor kept on chip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The tensor.
+    pub tensor: TensorId,
+    /// The layer that writes it.
+    pub producer: usize,
+    /// The layers that read it (layer order, each once).
+    pub readers: Vec<usize>,
+    /// Its bytes at its packed width.
+    pub bytes: u64,
+}
+
+impl Kept {
+    /// The last layer of its span.
+    pub fn last(&self) -> usize {
+        self.readers.iter().copied().max().unwrap_or(self.producer)
+    }
+}
+
+/// What each layer of a run holds on chip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residency {
+    /// Per layer, bytes reserved in each buffer (the description's order).
+    reserved: Vec<Vec<u64>>,
+    /// Per layer, input elements it reads on chip.
+    resident_in: Vec<u64>,
+    /// Per layer, whether its output stays on chip.
+    resident_out: Vec<bool>,
+    /// The tensors kept, in producer order.
+    pub kept: Vec<Kept>,
+}
+
+/// What one layer reads and writes on chip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayerOnChip {
+    /// Input elements held on chip.
+    pub resident_in: u64,
+    /// Whether its output stays on chip.
+    pub resident_out: bool,
+}
+
+impl Residency {
+    /// Nothing on chip.
+    pub fn none(g: &Graph, hw: &HwDesc) -> Self {
+        let n = g.layers.len();
+        Residency {
+            reserved: vec![vec![0; hw.buffers.len()]; n],
+            resident_in: vec![0; n],
+            resident_out: vec![false; n],
+            kept: Vec::new(),
+        }
+    }
+
+    /// What layer `i` reads and writes on chip.
+    pub fn layer(&self, i: usize) -> LayerOnChip {
+        LayerOnChip { resident_in: self.resident_in[i], resident_out: self.resident_out[i] }
+    }
+
+    /// The description layer `i` is scheduled on: `hw` with each buffer less the bytes
+    /// held in it while the layer runs; `None` when nothing is held.
+    pub fn hw_for(&self, i: usize, hw: &HwDesc) -> Option<HwDesc> {
+        let r = &self.reserved[i];
+        if r.iter().all(|&b| b == 0) {
+            return None;
+        }
+        let mut h = hw.clone();
+        for (b, &held) in h.buffers.iter_mut().zip(r) {
+            b.size = Bytes(b.size.get().saturating_sub(held));
+        }
+        Some(h)
+    }
+
+    /// `self` with `c` kept on chip too; `None` when a buffer of its span cannot hold it
+    /// beside what is held already (some room must be left for the layers' tiles).
+    fn with(&self, g: &Graph, hw: &HwDesc, c: &Kept) -> Option<Residency> {
+        let out_buf = hw.buffer_at(Role::Outputs, BufferLevel::Shared)?;
+        let in_buf = hw.buffer_at(Role::Inputs, BufferLevel::Shared)?;
+        let mut r = self.clone();
+        let mut hold = |i: usize, b: usize| {
+            r.reserved[i][b] = r.reserved[i][b].saturating_add(c.bytes);
+            r.reserved[i][b] < hw.buffers[b].size.get()
+        };
+        if !hold(c.producer, out_buf) {
+            return None;
+        }
+        for i in c.producer + 1..=c.last() {
+            if !hold(i, in_buf) {
+                return None;
+            }
+        }
+        r.resident_out[c.producer] = true;
+        let elements = g.tensor(c.tensor).elements();
+        for &i in &c.readers {
+            let times = g.layers[i].inputs.iter().filter(|&&t| t == c.tensor).count() as u64;
+            r.resident_in[i] = r.resident_in[i].saturating_add(elements.saturating_mul(times));
+        }
+        r.kept.push(c.clone());
+        Some(r)
+    }
+}
+
+/// Whether layer `i` can read or write a tensor on chip: one GEMM phase with constant
+/// weights or one vector phase, not fused into another layer and heading none.
+fn eligible(g: &Graph, plan: &FusionPlan, i: usize) -> bool {
+    let id = LayerId(i);
+    if plan.fused_into(id).is_some() || !plan.followers(id).is_empty() {
+        return false;
+    }
+    match phases_of(g, &g.layers[i]).as_slice() {
+        [Phase::Gemm { operand: Operand::Constant, .. }] | [Phase::Vector(_)] => true,
+        [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }] => false,
+        // Views (no phase) and layers of several phases.
+        [] | [_, _, ..] => false,
+    }
+}
+
+/// Whether layer `i` reads tensor `t` in a way it can read on chip: a GEMM reads only its
+/// data input, vector work reads all of its inputs alike.
+fn reads_on_chip(g: &Graph, i: usize, t: TensorId) -> bool {
+    let l = &g.layers[i];
+    match phases_of(g, l).as_slice() {
+        [Phase::Gemm { operand: Operand::Constant, .. }] => l.inputs.first() == Some(&t),
+        [Phase::Vector(_)] => true,
+        [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }] => false,
+        [] | [_, _, ..] => false,
+    }
+}
+
+/// The tensors that could stay on chip, in producer order.
+fn candidates(g: &Graph, plan: &FusionPlan) -> Vec<Kept> {
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); g.tensors.len()];
+    for (i, l) in g.layers.iter().enumerate() {
+        for &t in &l.inputs {
+            if !readers[t.0].contains(&i) {
+                readers[t.0].push(i);
+            }
+        }
+    }
+    let state = |t: TensorId| {
+        g.states.iter().enumerate().any(|(s, v)| v.tensor == t || g.state_final(s) == Some(t))
+    };
+    let mut out = Vec::new();
+    for (p, l) in g.layers.iter().enumerate() {
+        let [t] = l.outputs.as_slice() else { continue };
+        let t = *t;
+        let rs = &readers[t.0];
+        if rs.is_empty() || g.outputs.contains(&t) || state(t) || !eligible(g, plan, p) {
+            continue;
+        }
+        if rs.iter().any(|&r| r <= p || !eligible(g, plan, r) || !reads_on_chip(g, r, t)) {
+            continue;
+        }
+        let bytes = g.tensor(t).bits().to_bytes_ceil().get();
+        out.push(Kept { tensor: t, producer: p, readers: rs.clone(), bytes });
+    }
+    out
+}
+
+fn add(a: Score, b: Score) -> Score {
+    Score { cycles: a.cycles + b.cycles, energy_pj: a.energy_pj + b.energy_pj, dram_bits: a.dram_bits + b.dram_bits }
+}
+
+/// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, r)` is layer
+/// `i`'s score scheduled with residency `r` (on `r.hw_for(i)`), `None` when no tile of it
+/// fits there.
+pub fn decide(
+    g: &Graph,
+    hw: &HwDesc,
+    plan: &FusionPlan,
+    objective: Objective,
+    mut cost: impl FnMut(usize, &Residency) -> Option<Score>,
+) -> Residency {
+    let mut res = Residency::none(g, hw);
+    if !hw.onchip_reuse || !hw.family.keeps_activations_on_chip() {
+        return res;
+    }
+    // Each layer's score under the residency decided so far, computed when first needed.
+    let mut current: Vec<Option<Option<Score>>> = vec![None; g.layers.len()];
+    for c in candidates(g, plan) {
+        let Some(trial) = res.with(g, hw, &c) else { continue };
+        let span = c.producer..=c.last();
+        let mut before = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+        let mut after = before;
+        let mut new = Vec::new();
+        let mut feasible = true;
+        for i in span.clone() {
+            let old = *current[i].get_or_insert_with(|| cost(i, &res));
+            let now = cost(i, &trial);
+            match (old, now) {
+                (Some(o), Some(n)) => {
+                    before = add(before, o);
+                    after = add(after, n);
+                    new.push(n);
+                }
+                // A layer that does not fit with the reservation (or at all).
+                (_, None) | (None, _) => {
+                    feasible = false;
+                    break;
+                }
+            }
+        }
+        if feasible && !objective.better(&before, &after) {
+            for (i, n) in span.zip(new) {
+                current[i] = Some(Some(n));
+            }
+            res = trial;
+        }
+    }
+    res
+}
