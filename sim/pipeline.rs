@@ -162,7 +162,8 @@ fn run_peak(
         let shrunk = r.hw_for(i, hw);
         let layer_hw = shrunk.as_ref().unwrap_or(hw);
         let sched = Sched { objective, memo: None };
-        let (rep, _) = run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut Vec::new()).ok()?;
+        let (rep, _) =
+            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut Vec::new()).ok()?;
         let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
         Some(Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram })
     });
@@ -185,8 +186,7 @@ fn run_peak(
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
             let other_sched = Sched { objective, memo: other_memo.as_mut().map(MemoView::reborrow) };
             let none = LayerOnChip::default();
-            let (alt, _) =
-                run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, none, &mut Vec::new())?;
+            let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, none, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
@@ -353,12 +353,13 @@ pub fn run_batch(
     }
     // The tensors on chip: each pass's, from the run it was taken from.
     let taken_alone = |name: &str| index.get(name).is_some_and(|&i| alone.contains(&one.layers[roots[i]].name));
-    let mut on_chip: Vec<OnChipTensor> =
-        many.on_chip.iter().filter(|t| !taken_alone(&t.producer)).cloned().collect();
-    on_chip.extend(one.on_chip.iter().filter(|t| taken_alone(&t.producer)).map(|t| OnChipTensor {
-        bytes: Bytes(t.bytes.get().saturating_mul(n)),
-        ..t.clone()
-    }));
+    let mut on_chip: Vec<OnChipTensor> = many.on_chip.iter().filter(|t| !taken_alone(&t.producer)).cloned().collect();
+    on_chip.extend(
+        one.on_chip
+            .iter()
+            .filter(|t| taken_alone(&t.producer))
+            .map(|t| OnChipTensor { bytes: Bytes(t.bytes.get().saturating_mul(n)), ..t.clone() }),
+    );
     many.on_chip = on_chip;
     if !alone.is_empty() {
         many.notes.push(format!(

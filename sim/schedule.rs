@@ -154,7 +154,11 @@ impl<'a> LayerEval<'a> {
             last_simulated: Cell::new(None),
         };
         // An output kept on chip (`Widths::resident_out`) is never written to DRAM.
-        let out = if work.wd.resident_out { Bits::ZERO } else { Bits(work.out_elems.saturating_mul(u64::from(work.wd.output))) };
+        let out = if work.wd.resident_out {
+            Bits::ZERO
+        } else {
+            Bits(work.out_elems.saturating_mul(u64::from(work.wd.output)))
+        };
         e.write_bytes = e.dram_write(out).get() as f64;
         e
     }
@@ -565,7 +569,16 @@ mod tests {
 
     #[test]
     fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None, resident_in: 0, resident_out: false };
+        let wd = Widths {
+            weight: 8,
+            input: 8,
+            output: 8,
+            acc: 32,
+            bias: 32,
+            groups: None,
+            resident_in: 0,
+            resident_out: false,
+        };
         let shared = OperandReads { inputs: 10, weights: 20 };
         let local = OperandReads { inputs: 0, weights: 300 };
         let run = |hw: &HwDesc| {

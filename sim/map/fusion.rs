@@ -28,6 +28,11 @@
 //! consumer and is not a network output, shapes agree, and for an add the other operand
 //! already exists when the conv runs (its producer comes earlier in the layer order).
 //!
+//! The intermediates of a fused pass never leave the chip: the run's `on_chip` list names
+//! them (`fused`). They are the only tensors NVDLA keeps on chip: between passes every
+//! output goes through memory (`Family::keeps_activations_on_chip`; the other families'
+//! on-chip reuse across layers is `pipeline/onchip.rs`).
+//!
 //! Architecture invariant: the plan reads shapes, operators and bit widths only.
 
 use super::family::{nvdla_conv_mode, NvdlaConvMode};

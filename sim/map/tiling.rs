@@ -510,7 +510,8 @@ fn search_conv(
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
         let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
         let i = if in_resident { 0 } else { bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input) };
-        let o = if (streams_outputs || wd.resident_out) && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
+        let o =
+            if (streams_outputs || wd.resident_out) && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
         [i, w_tile, o]
     };
     // A seed is a candidate here when it fits and keeps the input channels whole where the
@@ -1447,8 +1448,8 @@ mod tests {
     }
 
     pub(crate) fn arb_widths() -> impl Strategy<Value = Widths> {
-        (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
-            .prop_map(|(weight, input, output, acc)| Widths {
+        (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)]).prop_map(
+            |(weight, input, output, acc)| Widths {
                 weight,
                 input,
                 output,
@@ -1457,7 +1458,8 @@ mod tests {
                 groups: None,
                 resident_in: 0,
                 resident_out: false,
-            })
+            },
+        )
     }
 
     proptest! {

@@ -170,9 +170,7 @@ fn candidates(g: &Graph, plan: &FusionPlan) -> Vec<Kept> {
             }
         }
     }
-    let state = |t: TensorId| {
-        g.states.iter().enumerate().any(|(s, v)| v.tensor == t || g.state_final(s) == Some(t))
-    };
+    let state = |t: TensorId| g.states.iter().enumerate().any(|(s, v)| v.tensor == t || g.state_final(s) == Some(t));
     let mut out = Vec::new();
     for (p, l) in g.layers.iter().enumerate() {
         let [t] = l.outputs.as_slice() else { continue };

@@ -172,9 +172,23 @@ pub fn to_table(r: &RunReport) -> String {
         let list: Vec<String> = r
             .on_chip
             .iter()
-            .map(|t| format!("{} ({}, {} -> {}{})", t.tensor, si(t.bytes.get() as f64, "B"), t.producer, t.readers.join("+"), if t.fused { ", fused" } else { "" }))
+            .map(|t| {
+                format!(
+                    "{} ({}, {} -> {}{})",
+                    t.tensor,
+                    si(t.bytes.get() as f64, "B"),
+                    t.producer,
+                    t.readers.join("+"),
+                    if t.fused { ", fused" } else { "" }
+                )
+            })
             .collect();
-        out.push_str(&format!("on chip: {} tensors, {} in all: {}\n", r.on_chip.len(), si(saved as f64, "B"), list.join(", ")));
+        out.push_str(&format!(
+            "on chip: {} tensors, {} in all: {}\n",
+            r.on_chip.len(),
+            si(saved as f64, "B"),
+            list.join(", ")
+        ));
     }
     for n in &r.notes {
         out.push_str(&format!("note: {n}\n"));
