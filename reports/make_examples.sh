@@ -34,4 +34,6 @@ python3 reports/trends.py "$ACCELSIM" "${ACCELSIM_BEFORE:-reports/trends.md}"
 python3 reports/transformer_widths.py "$ACCELSIM"
 # Eyeriss v1 on AlexNet CONV1-5 against the chip's measurements (issue 21).
 python3 reports/eyeriss_alexnet.py "$ACCELSIM" > "$out/eyeriss_alexnet.md"
+# On-chip activation reuse across layers, off vs on (issue 21 item 3).
+python3 reports/onchip_reuse.py "$ACCELSIM" > "$out/onchip_reuse.md"
 echo "wrote $out/example_sweep.csv, $out/example_functional_sweep.csv and $out/*.svg"
