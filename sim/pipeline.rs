@@ -1161,7 +1161,8 @@ mod tests {
             // A data input the layer does not have is an error naming it.
             let sched = Sched { objective: Objective::default(), memo: None };
             let missing = [batch(Operand::Activation { input: 3 })];
-            let e = run_phases(&g, l, &hw, &missing, &[], sched, &mut Vec::new()).expect_err("no input 3");
+            let e = run_phases(&g, l, &hw, &missing, &[], sched, LayerOnChip::default(), &mut Vec::new())
+                .expect_err("no input 3");
             assert!(e.to_string().contains("data input 3"), "{e}");
         }
     }
