@@ -240,3 +240,60 @@ pub fn decide(
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(layers: &str) -> Graph {
+        let text = format!("name = \"t\"\ninput = {{ name = \"input\", shape = [1, 8, 8, 16] }}\n{layers}");
+        let mut g = crate::import::model_file::parse("t.toml", &text, &Default::default()).expect("model");
+        crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        g
+    }
+
+    fn conv(name: &str) -> String {
+        format!("[[layer]]\nname = \"{name}\"\nop = \"conv2d\"\nfilters = 16\nkernel = 1\nstride = 1\npadding = \"same\"\n\n")
+    }
+
+    fn names(g: &Graph, c: &[Kept]) -> Vec<String> {
+        c.iter().map(|k| g.tensor(k.tensor).name.clone()).collect()
+    }
+
+    /// A residual add's operand has two readers and is a candidate; a network output is not,
+    /// nor a tensor a view (reshape) reads.
+    #[test]
+    fn candidates_need_every_reader_on_chip_and_no_network_output() {
+        let add = "[[layer]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\n\n";
+        let g = graph(&format!("{}{}{add}", conv("a"), conv("b")));
+        let c = candidates(&g, &FusionPlan::none(&g));
+        assert_eq!(names(&g, &c), ["a", "b"], "sum is the network output");
+        assert_eq!(c[0].readers, [1, 2]);
+        assert_eq!((c[0].last(), c[0].bytes), (2, 8 * 8 * 16));
+        let view = "[[layer]]\nname = \"flat\"\nop = \"reshape\"\nshape = [1, -1]\ninputs = [\"a\"]\n\n";
+        let g = graph(&format!("{}{}{view}", conv("a"), conv("b")));
+        assert!(names(&g, &candidates(&g, &FusionPlan::none(&g))).is_empty(), "a is read by a view, b is an output");
+    }
+
+    /// Holding a tensor reserves its bytes in the output buffer at its producer and in the input
+    /// buffer through its last reader; one that leaves no room is refused.
+    #[test]
+    fn a_held_tensor_reserves_its_bytes_over_its_span() {
+        let add = "[[layer]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\n\n";
+        let g = graph(&format!("{}{}{add}{}", conv("a"), conv("b"), conv("c")));
+        let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
+        let c = candidates(&g, &FusionPlan::none(&g));
+        let r = Residency::none(&g, &hw).with(&g, &hw, &c[0]).expect("fits");
+        let (inp, out) = (0, 2); // ifmap_sram, ofmap_sram
+        assert_eq!(r.reserved[0][out], 1024);
+        assert_eq!((r.reserved[1][inp], r.reserved[2][inp], r.reserved[3][inp]), (1024, 1024, 0));
+        assert_eq!(r.layer(0), LayerOnChip { resident_in: 0, resident_out: true });
+        assert_eq!(r.layer(2), LayerOnChip { resident_in: 1024, resident_out: false });
+        let shrunk = r.hw_for(1, &hw).expect("shrunk");
+        assert_eq!(shrunk.buffers[inp].size.get(), hw.buffers[inp].size.get() - 1024);
+        assert!(r.hw_for(3, &hw).is_none());
+        let tiny = crate::hw::load_hw("systolic32", &[("buffer.0.size_kib".into(), 1.0)]);
+        let tiny = tiny.expect("preset");
+        assert!(Residency::none(&g, &tiny).with(&g, &tiny, &c[0]).is_none(), "1 KiB leaves no room");
+    }
+}
