@@ -30,6 +30,7 @@ use crate::units::{Bits, Bytes};
 // several times per layer of every sweep point: rustc's multiply-rotate hash, not SipHash
 // (which resists collisions an attacker crafts; nothing here needs that).
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 /// Operand widths of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -400,6 +401,36 @@ fn spatial_chain(oh: u64, ow: u64) -> impl Iterator<Item = (u64, u64)> {
     candidates(oh).map(move |th| (th, ow)).chain(candidates(ow).skip(1).map(|tw| (1, tw)))
 }
 
+/// A spatial tile of [`spatial_chain`] with what the search needs of it, made once per search.
+#[derive(Debug, Clone, Copy)]
+struct Spatial {
+    th: u64,
+    tw: u64,
+    /// Spatial tiles.
+    n_s: u64,
+    /// Input pixels (batch x rows x columns) a tile needs, for one channel.
+    in_pix: u64,
+    /// Output pixels (batch x rows x columns) of a tile.
+    out_pix: u64,
+    /// Input bits of one pass over all spatial tiles, halos included.
+    in_pass: u64,
+}
+
+impl Spatial {
+    fn new(w: &ConvWork, wd: Widths, th: u64, tw: u64) -> Self {
+        let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
+        let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
+        Spatial {
+            th,
+            tw,
+            n_s: w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw)),
+            in_pix: w.n.wrapping_mul(w.in_rows(th)).wrapping_mul(w.in_cols(tw)),
+            out_pix: w.n.wrapping_mul(th).wrapping_mul(tw),
+            in_pass: bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input),
+        }
+    }
+}
+
 /// Schedules a convolution on the buffers of `hw`: the tiling, among every candidate that
 /// fits, that `ev` scores best for `objective` (exact ties keep the first found).
 ///
@@ -488,15 +519,24 @@ fn search_conv(
     // else fits; `relaxed` is the family without that requirement.
     let relaxed = hw.family.whole_input_channels();
     let whole_c = relaxed.is_some();
-    // What a tile needs in each role's buffer.
-    let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
+    // What a tile needs in each role's buffer: of an (output, input channel) pair, the
+    // weights and a function of the spatial tile's input and output pixels (the products
+    // wrap, as the release build's unchecked ones did).
+    let pair_need = |tk: u64, tc: u64| {
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
         let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
-        let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
-        let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
-        [i, w_tile, o]
+        let no_out = streams_outputs && n_c == 1;
+        move |sp: &Spatial| {
+            let i = bytes(sp.in_pix.wrapping_mul(tc), wd.input);
+            let o = if no_out { 0 } else { bytes(sp.out_pix.wrapping_mul(tk), out_bits) };
+            [i, w_tile, o]
+        }
     };
+    let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| pair_need(tk, tc)(&Spatial::new(w, wd, rows, tw));
+    // The spatial chain, with what each tile needs and reads: the same for every pair.
+    let chain: SmallVec<[Spatial; 32]> =
+        spatial_chain(w.oh, w.ow).map(|(th, tw)| Spatial::new(w, wd, th, tw)).collect();
     // A seed is a candidate here when it fits and keeps the input channels whole where the
     // description requires it (it was generated from the same work, so its sizes are on
     // the same halving chains).
@@ -523,9 +563,11 @@ fn search_conv(
         }
         for tc in c_candidates(w, grouped, !whole_c, tku) {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
-            let need = |rows: u64, tw: u64| need_of(tk, tc, rows, tw);
-            if !cap.fits(need(1, 1)) {
-                continue; // the smallest spatial tile of this pair does not fit: none does
+            let need = pair_need(tk, tc);
+            // The smallest spatial tile (the chain's last, one output pixel) of this pair does
+            // not fit: none does.
+            if chain.last().is_none_or(|sp| !cap.fits(need(sp))) {
+                continue;
             }
             let per = n_k.saturating_mul(n_c);
             if let (true, false, Some((bs, _)), Some(lb_in)) = (prune, grouped, &best, lb_in) {
@@ -550,8 +592,12 @@ fn search_conv(
                     continue;
                 }
             }
-            for (th, tw) in spatial_chain(w.oh, w.ow) {
-                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
+            // Each tile of the chain needs no more room than the one before: skip those that
+            // do not fit (some one does); every later one fits. (The bound below only grows
+            // along the chain, so where it stops the chain does not move past a candidate.)
+            let first = chain.iter().position(|sp| cap.fits(need(sp))).unwrap_or(chain.len());
+            for sp in &chain[first..] {
+                let (th, tw, n_s) = (sp.th, sp.tw, sp.n_s);
                 // The rest of the chain has at least this many spatial tiles, so at least
                 // these tiles and reads (inputs at their smallest pass, either order): when
                 // even that loses to the best, so does every later candidate of the pair.
@@ -568,13 +614,7 @@ fn search_conv(
                         break;
                     }
                 }
-                if !cap.fits(need(th, tw)) {
-                    continue;
-                }
-                // Inputs of one pass over all spatial tiles, halos included.
-                let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
-                let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
-                let in_pass = bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input);
+                let in_pass = sp.in_pass;
                 let tiles = per.saturating_mul(n_s);
                 for order in [LoopOrder::WeightsOuter, LoopOrder::InputsOuter] {
                     let (in_reads, w_reads) = reads(grouped, order, n_k, n_s, n_c);
