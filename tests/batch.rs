@@ -43,7 +43,7 @@ fn pass_keys(one: &RunReport, many: &RunReport) -> Vec<String> {
         }
         i
     }
-    let mut join = |root: &mut Vec<usize>, a: usize, b: usize| {
+    let join = |root: &mut Vec<usize>, a: usize, b: usize| {
         let (x, y) = (find(root, a), find(root, b));
         root[x.max(y)] = x.min(y);
     };
