@@ -12,8 +12,9 @@
 //!
 //! Tensor indices are kept: IR tensor `i` is tflite tensor `i` of the first subgraph (see
 //! [`TfliteModel::tensor`]; a variable's state tensors come after them), and layer `i` is
-//! operator `i` unless a DEQUANTIZE of a FLOAT16 constant, a VAR_HANDLE or a CALL_ONCE
-//! comes before it: those make no layer. FLOAT16 constants are folded at import (the
+//! operator `i` unless a DEQUANTIZE of a FLOAT16 constant, a VAR_HANDLE, a CALL_ONCE or
+//! folded integer shape arithmetic (`fold.rs`: SHAPE, PACK, ... of constants) comes before
+//! it: those make no layer. FLOAT16 constants are folded at import (the
 //! constant's values become the float32 values of the DEQUANTIZE's output, exactly as
 //! LiteRT widens them), so fp16-weight models import as float models; resource variables
 //! become the graph's states (`variables.rs`). Depthwise weights
@@ -22,6 +23,7 @@
 //! checked against the bytes actually present before anything is allocated from it.
 
 pub(crate) mod codes;
+mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
 pub(crate) mod ops;
@@ -251,6 +253,16 @@ impl Importer<'_> {
                     Err(LayerErr::Other(e)) => return Err(e),
                 }
                 continue;
+            }
+            // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds.
+            match self.fold(&mut g, index, bop, &inputs, &outputs, opts) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(LayerErr::Unsupported(detail)) => {
+                    unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index));
+                    continue;
+                }
+                Err(LayerErr::Other(e)) => return Err(e),
             }
             match self.layer(&mut g, index, bop, &inputs, &outputs, opts) {
                 Ok(layer) => g.layers.push(layer),
