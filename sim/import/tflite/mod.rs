@@ -28,6 +28,7 @@ mod fold;
 pub(crate) mod generated;
 pub(crate) mod ops;
 mod slice;
+mod sparse;
 mod variables;
 
 use generated::tflite as fb;
@@ -157,6 +158,24 @@ impl Importer<'_> {
             Some(v) => v.iter().collect::<Result<_, _>>().map_err(c)?,
             None => Vec::new(),
         };
+        // DENSIFY's outputs: FLOAT16 tensors without values that become constants when the
+        // DENSIFY of a sparse constant is folded (`sparse.rs`).
+        let mut densified = vec![false; tensors.len()];
+        if let Some(ops) = sg.operators().map_err(c)? {
+            for op in ops.iter() {
+                let op = op.map_err(c)?;
+                let Some(code) = codes.get(op.opcode_index().map_err(c)? as usize) else { continue };
+                let dep = code.deprecated_builtin_code().map_err(c)? as i32;
+                let num = dep.max(code.builtin_code().ok().map_or(0, |b| b as i32));
+                if num == fb::BuiltinOperator::Densify as i32 {
+                    for o in vec_i32(op.outputs().map_err(c)?) {
+                        if let Some(d) = usize::try_from(o).ok().and_then(|o| densified.get_mut(o)) {
+                            *d = true;
+                        }
+                    }
+                }
+            }
+        }
         // Unsupported operators and tensor types are all gathered (an unsupported tensor
         // stands in as a float activation of its shape) and reported together at the end.
         let mut unsupported = Unsupported::default();
@@ -164,7 +183,7 @@ impl Importer<'_> {
         let mut stand_in = vec![false; tensors.len()];
         let mut micro = Vec::new();
         for (i, t) in tensors.iter().enumerate() {
-            let tensor = match self.tensor(i, t, &buffers)? {
+            let tensor = match self.tensor(i, t, &buffers, densified[i])? {
                 Ok(t) => t,
                 Err((what, placeholder)) => {
                     unsupported.push(what, Place::TfliteTensor(i, placeholder.name.clone()));
@@ -237,6 +256,12 @@ impl Importer<'_> {
                 self.variable_op(&mut g, &mut vars, o, &parts, &mut unsupported)?;
                 continue;
             }
+            if let (fb::BuiltinOperator::Densify, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
+                if g.tensor(*x).data.is_some() {
+                    self.fold_densify(&mut g, index, *x, *y)?;
+                    continue;
+                }
+            }
             if let (fb::BuiltinOperator::Dequantize, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
                 if fp16[x.0] {
                     self.fold_fp16(&mut g, index, *x, *y)?;
@@ -263,6 +288,18 @@ impl Importer<'_> {
                     continue;
                 }
                 Err(LayerErr::Other(e)) => return Err(e),
+            }
+            // UNIDIRECTIONAL_SEQUENCE_LSTM: the LSTM layer and the layout around it.
+            if bop == fb::BuiltinOperator::UnidirectionalSequenceLstm {
+                let mut cx = ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
+                match ops::recurrent::read(&mut cx) {
+                    Ok(layers) => g.layers.extend(layers),
+                    Err(LayerErr::Unsupported(detail)) => {
+                        unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
+                    }
+                    Err(LayerErr::Other(e)) => return Err(e),
+                }
+                continue;
             }
             match self.layer(&mut g, index, bop, &inputs, &outputs, opts) {
                 Ok(layer) => g.layers.push(layer),
@@ -301,6 +338,26 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Folds operator `index`, a DENSIFY of the sparse constant `x` (made dense when it was
+    /// read), into its output `y`: `y` becomes that constant.
+    fn fold_densify(&self, g: &mut Graph, index: usize, x: TensorId, y: TensorId) -> Res<()> {
+        let src = g.tensor(x);
+        if g.tensor(y).shape != src.shape {
+            return Err(self.invalid(format!(
+                "operator {index} (DENSIFY) of tensor {} of shape {:?} must give the same shape, got {:?}",
+                x.0,
+                src.shape,
+                g.tensor(y).shape
+            )));
+        }
+        let (data, quant) = (src.data.clone(), src.quant.clone());
+        let out = g.tensor_mut(y);
+        out.data = data;
+        out.quant = quant;
+        out.kind = TensorKind::Constant;
+        Ok(())
+    }
+
     /// Tensor `index` of the file; `Ok(Err((what, stand-in)))` for a tensor type the IR
     /// does not carry: what to report, and a float activation of its shape in its place.
     fn tensor(
@@ -308,6 +365,7 @@ impl Importer<'_> {
         index: usize,
         t: &fb::TensorRef<'_>,
         buffers: &[fb::BufferRef<'_>],
+        densified: bool,
     ) -> Res<Result<Tensor, (String, Tensor)>> {
         let c = |e: planus::Error| self.corrupt(e);
         let name = t.name().map_err(c)?.unwrap_or("").to_string();
@@ -361,11 +419,28 @@ impl Importer<'_> {
             Some(_) => &[],
             None => return Err(self.invalid(format!("tensor {index} ('{name}') refers to missing buffer {buf}"))),
         };
+        let sparsity = match t.sparsity().map_err(c)? {
+            Some(s) => Some(
+                sparse::Sparsity::read(&s)
+                    .map_err(|m| self.invalid(format!("tensor {index} ('{name}'): sparsity parameters: {m}")))?,
+            ),
+            None => None,
+        };
         let data = if bytes.is_empty() {
             None
         } else {
             let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if elements.and_then(|e| e.checked_mul(width)) != Some(bytes.len()) {
+            if sparsity.is_some() {
+                // The buffer holds the stored values only; `elements` bounds them.
+                if bytes.len() % width != 0 || elements.and_then(|e| e.checked_mul(width)).map_or(true, |d| bytes.len() > d)
+                {
+                    return Err(self.invalid(format!(
+                        "sparse tensor {index} ('{name}') of shape {shape:?} has {} bytes of values, not a whole number of at most {} values of {width} bytes",
+                        bytes.len(),
+                        elements.map_or("overflow".into(), |e| e.to_string())
+                    )));
+                }
+            } else if elements.and_then(|e| e.checked_mul(width)) != Some(bytes.len()) {
                 return Err(self.invalid(format!(
                     "tensor {index} ('{name}') of shape {shape:?} has {} bytes of data, expected {} x {width}",
                     bytes.len(),
@@ -395,6 +470,17 @@ impl Importer<'_> {
                 ),
             })
         };
+        let data = match (data, &sparsity) {
+            (Some(d), Some(sp)) => {
+                let dense = match d {
+                    TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
+                    TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
+                    TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
+                };
+                Some(dense.map_err(|m| self.invalid(format!("sparse tensor {index} ('{name}') of shape {shape:?}: {m}")))?)
+            }
+            (d, _) => d,
+        };
         // Per-channel: one scale per index of the quantized dimension, or the kernels would
         // read past the scales (checked after the data, so a shape the bytes do not back is
         // reported as such).
@@ -407,7 +493,7 @@ impl Importer<'_> {
                 )));
             }
         }
-        if ty == fb::TensorType::Float16 && data.is_none() {
+        if ty == fb::TensorType::Float16 && data.is_none() && !densified {
             // Only FLOAT16 constants (folded through DEQUANTIZE) are read.
             let what = "tensor type FLOAT16 as an activation (FLOAT16 constants are supported)".to_string();
             return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
