@@ -32,10 +32,10 @@ use std::collections::{HashMap, HashSet};
 use prost::Message;
 
 use super::ExportError;
-use crate::import::onnx::pb;
+use crate::import::onnx::{elementwise, pb};
 use crate::ir::{
-    resolve_padding, Activation, BinaryKind, Convert, DataType, Direction, Graph, Layer, Layout, Op, PoolKind,
-    RecurrentKind, Reduce, ReduceKind, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
+    resolve_padding, Activation, Convert, DataType, Direction, Graph, Layer, Layout, Op, PoolKind, RecurrentKind,
+    Reduce, ReduceKind, Tensor, TensorData, TensorId, TensorKind, UnaryKind,
 };
 
 type Res<T> = Result<T, ExportError>;
@@ -743,16 +743,7 @@ impl Writer<'_> {
                     };
                     ins.push(v);
                 }
-                let op = match kind {
-                    BinaryKind::Add => "Add",
-                    BinaryKind::Sub => "Sub",
-                    BinaryKind::Mul => "Mul",
-                    BinaryKind::Div => "Div",
-                    BinaryKind::Maximum => "Max",
-                    BinaryKind::Minimum => "Min",
-                    BinaryKind::Prelu => "PRelu",
-                    BinaryKind::Pow => "Pow",
-                };
+                let op = elementwise::binary_op_type(*kind);
                 let f = self.node1(op, ins, &format!("{base}/{}", op.to_lowercase()), vec![]);
                 self.finish(l, f, order)
             }

@@ -67,6 +67,7 @@
 //! Dropout are pass-throughs; a MatMul followed by an Add of a constant vector becomes one
 //! fully connected layer with a bias.
 
+pub(crate) mod elementwise;
 mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub, rustdoc::all)]
 pub(crate) mod generated;
@@ -273,9 +274,9 @@ fn attr_s(n: &pb::NodeProto, name: &str) -> String {
     attr(n, name).map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default()
 }
 
-/// The op types [`Importer::node`] has an arm for (with [`fold::FOLDABLE`], the ops
-/// the importer knows): a node of another type downstream of an unsupported one is
-/// reported too.
+/// The op types [`Importer::node`] has an arm for besides the tables of [`elementwise`]
+/// (with those and [`fold::FOLDABLE`], the ops the importer knows): a node of another
+/// type downstream of an unsupported one is reported too.
 const KNOWN_OPS: &[&str] = &[
     "Constant",
     "QuantizeLinear",
@@ -290,12 +291,6 @@ const KNOWN_OPS: &[&str] = &[
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Max",
-    "Min",
     "Concat",
     "Transpose",
     "Reshape",
@@ -307,13 +302,6 @@ const KNOWN_OPS: &[&str] = &[
     "Gemm",
     "MatMul",
     "Softmax",
-    "Sigmoid",
-    "Tanh",
-    "HardSwish",
-    "HardSigmoid",
-    "LeakyRelu",
-    "Sqrt",
-    "Log",
     "Pow",
     "Reciprocal",
     "ReduceMax",
@@ -323,8 +311,6 @@ const KNOWN_OPS: &[&str] = &[
     "SpaceToDepth",
     "Resize",
     "Slice",
-    "Neg",
-    "PRelu",
     "Tile",
     "LSTM",
     "GRU",
@@ -680,7 +666,8 @@ impl<'a> Importer<'a> {
         for (index, n) in graph.node.iter().enumerate() {
             let outputs = n.output.iter().map(String::as_str);
             if n.input.iter().any(|i| missing.contains(i.as_str())) {
-                if !KNOWN_OPS.contains(&n.op_type.as_str()) && !fold::FOLDABLE.contains(&n.op_type.as_str()) {
+                let t = n.op_type.as_str();
+                if !KNOWN_OPS.contains(&t) && !elementwise::is_elementwise(t) && !fold::FOLDABLE.contains(&t) {
                     unsupported.push(format!("operator {}", n.op_type), Place::OnnxNode(index, n.name.clone()));
                 }
                 missing.extend(outputs);
@@ -1232,24 +1219,12 @@ impl<'a> Importer<'a> {
                     }
                 }
             }
-            "Sigmoid" | "Tanh" | "HardSwish" | "HardSigmoid" | "LeakyRelu" | "Sqrt" | "Log" | "Neg" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let kind = match n.op_type.as_str() {
-                    "Sigmoid" => UnaryKind::Logistic,
-                    "Tanh" => UnaryKind::Tanh,
-                    "HardSwish" => UnaryKind::HardSwish,
-                    "HardSigmoid" => {
-                        UnaryKind::HardSigmoid { alpha: attr_f(n, "alpha", 0.2), beta: attr_f(n, "beta", 0.5) }
-                    }
-                    "LeakyRelu" => UnaryKind::LeakyRelu { alpha: attr_f(n, "alpha", 0.01) },
-                    "Sqrt" => UnaryKind::Sqrt,
-                    "Neg" => UnaryKind::Neg,
-                    "Log" => UnaryKind::Log,
-                    other => return Err(self.unsupported(n, index, &format!("{other} has no unary kind"))),
-                };
-                self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
-            }
             "Pow" | "Reciprocal" => self.pow(index, n, &name, &out)?,
+            t if elementwise::binary_kind(t).is_some() => self.binary(index, n, &name, &out)?,
+            t if let Some(row) = elementwise::unary(t) => {
+                let (x, l) = self.act(n, index, 0)?;
+                self.add_layer(&name, Op::Unary((row.kind)(n)), vec![x], &out, l)?;
+            }
             "MaxPool" | "AveragePool" => {
                 let x = self.act_nchw(n, index, 0)?;
                 if attr_i(n, "ceil_mode", 0) != 0 {
@@ -1290,7 +1265,6 @@ impl<'a> Importer<'a> {
                     Layout::Nchw,
                 )?;
             }
-            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" | "PRelu" => self.binary(index, n, &name, &out)?,
             "Tile" => {
                 let (x, l) = self.act(n, index, 0)?;
                 let rank = self.g.tensor(x).shape.len();
@@ -1939,16 +1913,8 @@ impl<'a> Importer<'a> {
     /// (folded into the producing Conv / Gemm) for Add / Sub / Mul / Div; anything else is a
     /// binary layer, its constant operand (if any) a constant tensor in the IR's layout.
     fn binary(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
-        let kind = match n.op_type.as_str() {
-            "Add" => BinaryKind::Add,
-            "Sub" => BinaryKind::Sub,
-            "Mul" => BinaryKind::Mul,
-            "Div" => BinaryKind::Div,
-            "Max" => BinaryKind::Maximum,
-            "Min" => BinaryKind::Minimum,
-            // The slope broadcast against X (ONNX's unidirectional broadcasting).
-            "PRelu" => BinaryKind::Prelu,
-            other => return Err(self.unsupported(n, index, &format!("{other} is not an element-wise binary op"))),
+        let Some(kind) = elementwise::binary_kind(&n.op_type) else {
+            return Err(self.unsupported(n, index, &format!("{} is not an element-wise binary op", n.op_type)));
         };
         if n.input.len() != 2 {
             return Err(self.unsupported(n, index, &format!("{} inputs (two only)", n.input.len())));
