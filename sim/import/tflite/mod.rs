@@ -291,7 +291,8 @@ impl Importer<'_> {
             }
             // UNIDIRECTIONAL_SEQUENCE_LSTM: the LSTM layer and the layout around it.
             if bop == fb::BuiltinOperator::UnidirectionalSequenceLstm {
-                let mut cx = ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
+                let mut cx =
+                    ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
                 match ops::recurrent::read(&mut cx) {
                     Ok(layers) => g.layers.extend(layers),
                     Err(LayerErr::Unsupported(detail)) => {
@@ -432,7 +433,8 @@ impl Importer<'_> {
             let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
             if sparsity.is_some() {
                 // The buffer holds the stored values only; `elements` bounds them.
-                if bytes.len() % width != 0 || elements.and_then(|e| e.checked_mul(width)).map_or(true, |d| bytes.len() > d)
+                if bytes.len() % width != 0
+                    || elements.and_then(|e| e.checked_mul(width)).map_or(true, |d| bytes.len() > d)
                 {
                     return Err(self.invalid(format!(
                         "sparse tensor {index} ('{name}') of shape {shape:?} has {} bytes of values, not a whole number of at most {} values of {width} bytes",
@@ -470,17 +472,20 @@ impl Importer<'_> {
                 ),
             })
         };
-        let data = match (data, &sparsity) {
-            (Some(d), Some(sp)) => {
-                let dense = match d {
-                    TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
-                    TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
-                    TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
-                };
-                Some(dense.map_err(|m| self.invalid(format!("sparse tensor {index} ('{name}') of shape {shape:?}: {m}")))?)
-            }
-            (d, _) => d,
-        };
+        let data =
+            match (data, &sparsity) {
+                (Some(d), Some(sp)) => {
+                    let dense = match d {
+                        TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
+                        TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
+                        TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
+                    };
+                    Some(dense.map_err(|m| {
+                        self.invalid(format!("sparse tensor {index} ('{name}') of shape {shape:?}: {m}"))
+                    })?)
+                }
+                (d, _) => d,
+            };
         // Per-channel: one scale per index of the quantized dimension, or the kernels would
         // read past the scales (checked after the data, so a shape the bytes do not back is
         // reported as such).
@@ -728,8 +733,8 @@ mod tests {
         let mut m = tiny_model();
         let first = sg(&mut m).operators.as_ref().expect("ops")[0].opcode_index as usize;
         let code = &mut m.operator_codes.as_mut().expect("codes")[first];
-        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        code.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         write("unknown_op.tflite", &m);
         // Every blocker listed at once: a fused TANH on the conv, two LSTMs (sharing one
         // line), a COMPLEX64 tensor (the RESHAPE reading it is skipped).
@@ -853,11 +858,11 @@ mod tests {
         let codes = owned.operator_codes.as_mut().expect("codes");
         let first_op = &owned.subgraphs.as_ref().expect("sg")[0].operators.as_ref().expect("ops")[0];
         let code = &mut codes[first_op.opcode_index as usize];
-        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        code.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         let bytes = finish_tfl3(&owned);
         let e = import_tflite_bytes(&bytes, "lstm.tflite").expect_err("unsupported");
         let s = e.to_string();
-        assert!(s.contains("UNIDIRECTIONAL_SEQUENCE_LSTM") && s.contains("operator index 0"), "{s}");
+        assert!(s.contains("BIDIRECTIONAL_SEQUENCE_LSTM") && s.contains("operator index 0"), "{s}");
     }
 }

@@ -37,7 +37,7 @@ fn index_vector(v: Option<fb::SparseIndexVectorRef<'_>>, what: &str) -> Result<V
             x.values().map_err(e)?.map(|v| v.iter().map(i64::from).collect()).unwrap_or_default()
         }
         Some(fb::SparseIndexVectorRef::Uint8Vector(x)) => {
-            x.values().map_err(e)?.map(|v| v.iter().map(i64::from).collect()).unwrap_or_default()
+            x.values().map_err(e)?.map(|v| v.iter().map(|&b| i64::from(b)).collect()).unwrap_or_default()
         }
         None => return Err(format!("a SPARSE_CSR dimension without {what}")),
     };
@@ -58,7 +58,7 @@ impl Sparsity {
         let traversal = ints(s.traversal_order().map_err(e)?, "traversal_order")?;
         let block_map = ints(s.block_map().map_err(e)?, "block_map")?;
         let mut levels = Vec::new();
-        for d in s.dim_metadata().map_err(e)?.iter().flatten() {
+        for d in s.dim_metadata().map_err(e)?.into_iter().flat_map(|v| v.iter()) {
             let d = d.map_err(e)?;
             levels.push(match d.format().map_err(e)? {
                 fb::DimensionType::Dense => {
@@ -146,7 +146,8 @@ impl Sparsity {
                 return Err(format!("a value lands at {orig:?}, outside the shape {shape:?}"));
             }
             let at = orig.iter().zip(shape).fold(0usize, |a, (&o, &s)| a * s + o);
-            let v = values.get(*next).ok_or_else(|| format!("more positions than the {} stored values", values.len()))?;
+            let v =
+                values.get(*next).ok_or_else(|| format!("more positions than the {} stored values", values.len()))?;
             if std::mem::replace(&mut filled[at], true) {
                 return Err(format!("two values land at {orig:?}"));
             }

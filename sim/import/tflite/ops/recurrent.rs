@@ -14,7 +14,8 @@
 //!
 //! Refused by name: integer and hybrid LSTMs (LiteRT's 8x8_16 integer kernel and its hybrid
 //! kernel are not implemented), CIFG (no input gate), peepholes, projection, layer
-//! normalization, cell or projection clipping and a cell activation other than TANH. The
+//! normalization and a cell activation other than TANH; `cell_clip` (10 in Keras' conversions)
+//! is the layer's. The
 //! float kernel is the recurrent family's (`ops/recurrent.rs`): LiteRT's float LSTM computes
 //! its gate projections with its optimized FULLY_CONNECTED (the same kernel in the reference
 //! resolver), whose summation order is not the reference's, so float outputs agree within
@@ -48,6 +49,11 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let Some(fb::BuiltinOptionsRef::UnidirectionalSequenceLstmOptions(o)) = cx.opts else {
         return Err(cx.inv("no UnidirectionalSequenceLSTMOptions".into()));
     };
+    if cx.inputs.iter().flatten().any(|&t| cx.g.tensor(t).dtype != DataType::F32) {
+        return Err(LayerErr::Unsupported(
+            " with integer tensors (LiteRT's integer and hybrid LSTM kernels are not implemented; float32 only)".into(),
+        ));
+    }
     let act = o.fused_activation_function().map_err(c)?;
     if act != fb::ActivationFunctionType::Tanh {
         return Err(LayerErr::Unsupported(format!(
@@ -55,27 +61,23 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
             crate::import::tflite::codes::activation_name(act as i32)
         )));
     }
-    let (cell_clip, proj_clip) = (o.cell_clip().map_err(c)?, o.proj_clip().map_err(c)?);
-    if cell_clip != 0.0 || proj_clip != 0.0 {
-        return Err(LayerErr::Unsupported(format!(
-            " with cell_clip {cell_clip} / proj_clip {proj_clip} (clipping is not supported)"
-        )));
+    // proj_clip only acts on a projection (refused below); cell_clip > 0 clips the cell state.
+    let cell_clip = o.cell_clip().map_err(c)?;
+    if !cell_clip.is_finite() || cell_clip < 0.0 {
+        return Err(cx.inv(format!("cell_clip {cell_clip} must be 0 (none) or positive")));
     }
+    let cell_clip = (cell_clip > 0.0).then_some(cell_clip);
     if o.diagonal_recurrent_tensors().map_err(c)? {
         return Err(LayerErr::Unsupported(" with diagonal_recurrent_tensors".into()));
     }
     let time_major = o.time_major().map_err(c)?;
     let x = cx.input(0)?;
     let present = |k: usize| cx.optional(k).is_some();
-    if cx.inputs.iter().flatten().any(|&t| cx.g.tensor(t).dtype != DataType::F32) {
-        return Err(LayerErr::Unsupported(
-            " with integer tensors (LiteRT's integer and hybrid LSTM kernels are not implemented; float32 only)".into(),
-        ));
-    }
     if !present(INPUT_GATE_W) {
         return Err(LayerErr::Unsupported(" with CIFG (no input gate)".into()));
     }
-    for (what, ks) in [("peepholes", &PEEPHOLES[..]), ("projection", &PROJECTION[..]), ("layer normalization", &LAYER_NORM[..])]
+    for (what, ks) in
+        [("peepholes", &PEEPHOLES[..]), ("projection", &PROJECTION[..]), ("layer normalization", &LAYER_NORM[..])]
     {
         if ks.iter().any(|&k| present(k)) {
             return Err(LayerErr::Unsupported(format!(" with {what}")));
@@ -118,7 +120,12 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
         let tid = cx.input(k)?;
         let tt = cx.g.tensor(tid);
         if tt.shape != [b, h] {
-            return Err(cx.inv(format!("state operand {k} ('{}') has shape {:?}, expected {:?}", tt.name, tt.shape, [b, h])));
+            return Err(cx.inv(format!(
+                "state operand {k} ('{}') has shape {:?}, expected {:?}",
+                tt.name,
+                tt.shape,
+                [b, h]
+            )));
         }
         // A variable state (no values in the file) starts at zero, as LiteRT allocates it.
         states.push(match &tt.data {
@@ -134,7 +141,10 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     }
     let name = cx.name();
     let constant = |g: &mut crate::ir::Graph, suffix: &str, shape: Vec<usize>, kind, v: Vec<f32>| -> TensorId {
-        g.add_tensor(Tensor { data: Some(TensorData::F32(v)), ..Tensor::float(format!("{name}_{suffix}"), shape, kind) })
+        g.add_tensor(Tensor {
+            data: Some(TensorData::F32(v)),
+            ..Tensor::float(format!("{name}_{suffix}"), shape, kind)
+        })
     };
     let wt = constant(cx.g, "W", vec![1, 4 * h, i], TensorKind::Weight, w);
     let rt = constant(cx.g, "R", vec![1, 4 * h, h], TensorKind::Weight, r);
@@ -170,7 +180,13 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let ys = act_tensor(cx.g, "Y", vec![t, 1, b, h]);
     let yh = act_tensor(cx.g, "Y_h", vec![1, b, h]);
     let yc = act_tensor(cx.g, "Y_c", vec![1, b, h]);
-    let lstm = Recurrent { kind: RecurrentKind::Lstm, hidden: h, direction: Direction::Forward, linear_before_reset: false };
+    let lstm = Recurrent {
+        kind: RecurrentKind::Lstm,
+        hidden: h,
+        direction: Direction::Forward,
+        linear_before_reset: false,
+        cell_clip,
+    };
     layers.push(layer("", Op::Recurrent(lstm), vec![xt, wt, rt, bt, h0, c0], vec![ys, yh, yc]));
     let reshape = |shape: [usize; 3]| Op::Layout(Layout::Reshape { shape: shape.iter().map(|&d| d as i64).collect() });
     if time_major {
