@@ -661,7 +661,13 @@ fn cases() -> Vec<Case> {
             }
             y.extend_from_slice(&hs);
         }
-        let op = Op::Recurrent(Recurrent { kind, hidden: h, direction: Direction::Forward, linear_before_reset: lbr });
+        let op = Op::Recurrent(Recurrent {
+            kind,
+            hidden: h,
+            direction: Direction::Forward,
+            linear_before_reset: lbr,
+            cell_clip: None,
+        });
         let consts = vec![
             (TensorKind::Weight, vec![1, gates * h, i], w),
             (TensorKind::Weight, vec![1, gates * h, h], r),
