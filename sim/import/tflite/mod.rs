@@ -741,8 +741,8 @@ mod tests {
         let mut m = tiny_model();
         let codes = m.operator_codes.as_mut().expect("codes");
         let mut lstm = codes[0].clone();
-        lstm.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        lstm.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        lstm.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        lstm.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         codes.push(lstm);
         let lstm_code = codes.len() as u32 - 1;
         let g = sg(&mut m);
