@@ -1333,6 +1333,12 @@ fn every_case_writes_onnx_that_reads_back_identically() {
             assert!(e.contains("issue 19") || e.contains("causal"), "{}: {e}", c.name);
             continue;
         }
+        // LiteRT's cell-state clip has no ONNX form (ONNX's `clip` bounds the gates' inputs).
+        if matches!(c.graph.layers[0].op, Op::Recurrent(Recurrent { cell_clip: Some(_), .. })) {
+            let e = float.expect_err("no ONNX cell clip").to_string();
+            assert!(e.contains("cell_clip") && e.contains("layer 'l'"), "{}: {e}", c.name);
+            continue;
+        }
         float.unwrap_or_else(|e| panic!("{} (float): {e}", c.name));
         if !c.quantizable {
             continue;
