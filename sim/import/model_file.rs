@@ -1082,7 +1082,7 @@ inputs = ["r1", "down"]
         assert_eq!(g.total_macs().get(), 3 * (4608 + 9216 + 1152) + 4800);
         let l = |n: &str| g.layers.iter().find(|l| l.name == n).unwrap_or_else(|| panic!("{n}"));
         // Grouped-query heads: 2 key/value heads serve 2 query heads each.
-        assert_eq!(g.output(l("h2/s")).shape, [2, 2, 6, 6]);
+        assert_eq!(g.output(l("h2/s")).shape, [1, 2, 2, 6, 6]);
         assert_eq!(g.output(l("h0/ctx")).shape, [6, 16]);
         // Block instances chain: h1 reads h0's output.
         let r2 = g.layers.iter().position(|x| x.name == "h0/r2").unwrap();
@@ -1099,11 +1099,11 @@ inputs = ["r1", "down"]
         // One cache tensor per kv_cache operand per block: keys and values.
         assert_eq!(g.kv_cache.len(), 6);
         for &c in &g.kv_cache {
-            assert_eq!(g.tensor(c).shape, [2, 1, 40, 4]);
+            assert_eq!(g.tensor(c).shape, [1, 2, 1, 40, 4]);
             assert!(g.inputs.contains(&c));
         }
         let s = g.layers.iter().find(|l| l.name == "h0/s").unwrap();
-        assert_eq!(g.output(s).shape, [2, 2, 1, 40]);
+        assert_eq!(g.output(s).shape, [1, 2, 2, 1, 40]);
         // The new token's keys and values are written out (the cache write).
         assert_eq!(g.outputs.len(), 1 + 6);
         // Attention MACs grow with the cache: 2 x 40 x 16 per block.
