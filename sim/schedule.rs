@@ -63,6 +63,11 @@ pub struct LayerEval<'a> {
     /// Cycles per byte on the DRAM channel (the bounds multiply by it; the simulation
     /// divides by the bandwidth, and the bounds' 1e-9 slack absorbs the difference).
     inv_bw: f64,
+    /// `once`, the extra DRAM bits read (`work.extra_read`) and the description's
+    /// `sized_to_demand`, converted once: the bounds read them for every candidate.
+    once_f: f64,
+    extra_read_f: f64,
+    sized_to_demand: bool,
     /// What costing a tiling reuses, made on first use: a layer whose schedule a sweep's
     /// memo already holds needs it only for the chosen tiling's figures.
     prep: OnceCell<Prep>,
@@ -94,7 +99,7 @@ struct Prep {
 #[derive(Debug, Clone, Copy)]
 struct Lower {
     /// On the compute cycles.
-    compute: u64,
+    compute: f64,
     /// On the energy: the energy without DRAM traffic and fills.
     energy: f64,
 }
@@ -149,6 +154,9 @@ impl<'a> LayerEval<'a> {
             once,
             write_bytes: 0.0,
             inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
+            once_f: once as f64,
+            extra_read_f: work.extra_read.get() as f64,
+            sized_to_demand: hw.dram.sized_to_demand,
             prep: OnceCell::new(),
             lower: OnceCell::new(),
             last_simulated: Cell::new(None),
@@ -198,7 +206,7 @@ impl<'a> LayerEval<'a> {
             };
             let buffers = self.buffer_traffic(p, &zero);
             Lower {
-                compute: self.compute(p, &zero, &buffers),
+                compute: self.compute(p, &zero, &buffers) as f64,
                 energy: self.energy(p, &buffers, Bytes::ZERO, Bytes::ZERO).total().get(),
             }
         })
@@ -451,7 +459,7 @@ impl Evaluate for LayerEval<'_> {
     #[inline]
     fn bound(&self, b: &TilingBound) -> Score {
         let (p, lower) = (self.prep(), self.lower());
-        let read = (b.read_bits as f64 + self.work.extra_read.get() as f64) / 8.0;
+        let read = (b.read_bits as f64 + self.extra_read_f) / 8.0;
         let write = self.write_bytes;
         let (load, store) = p.grain.bound(b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
         let cycles = self.cycles_bound(CyclesBound {
@@ -459,7 +467,7 @@ impl Evaluate for LayerEval<'_> {
             store,
             loads: load > 0.0,
             stores: write > 0.0,
-            compute: lower.compute as f64,
+            compute: lower.compute,
             transfers: b.tiles_min as f64,
             bytes: read + write,
         });
@@ -490,14 +498,14 @@ impl LayerEval<'_> {
     /// the one channel (with an interface sized to demand: the compute cycles).
     #[inline]
     fn cycles_bound(&self, b: CyclesBound) -> f64 {
-        if self.hw.dram.sized_to_demand {
+        if self.sized_to_demand {
             return b.compute;
         }
         let lat = self.dma.latency;
         let (lat_l, lat_s) = (if b.loads { lat } else { 0.0 }, if b.stores { lat } else { 0.0 });
         let pipeline = lat_l + b.load * self.inv_bw + b.compute + lat_s + b.store * self.inv_bw;
         let channel = b.transfers * (lat_l + lat_s) + b.bytes * self.inv_bw;
-        whole_cycles_below(pipeline.max(channel)) + self.once as f64
+        whole_cycles_below(pipeline.max(channel)) + self.once_f
     }
 }
 

@@ -30,6 +30,7 @@ use crate::units::{Bits, Bytes};
 // several times per layer of every sweep point: rustc's multiply-rotate hash, not SipHash
 // (which resists collisions an attacker crafts; nothing here needs that).
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 /// Operand widths of one layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -320,7 +321,16 @@ impl Objective {
 
     /// Whether `a` is strictly better than `b` (exact ties keep `b`).
     pub fn better(self, a: &Score, b: &Score) -> bool {
-        self.key(a) < self.key(b)
+        // `self.key(a) < self.key(b)`, field by field (the search calls it for every bound):
+        // the first field that differs decides; a NaN compares as neither.
+        let (x, y) = (self.key(a), self.key(b));
+        if x[0] != y[0] {
+            return x[0] < y[0];
+        }
+        if x[1] != y[1] {
+            return x[1] < y[1];
+        }
+        x[2] < y[2]
     }
 }
 
@@ -376,8 +386,9 @@ pub trait Evaluate {
     /// whatever the channel's speed.
     fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
     /// A key whose lexicographic order puts a part after those that dominate it (or
-    /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by it, compares
-    /// neighbours and scans blocks of it. [`ordered`] maps an `f64` into it.
+    /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by its first field and
+    /// the high bits of its second (the rest only for fronts of more than 2^24 candidates),
+    /// compares neighbours and scans blocks of that order. [`ordered`] maps an `f64` into it.
     fn order_key(p: &Self::Part) -> [u64; 4];
     /// A part no worse than `a` and `b` in any field (field by field minimum), so that
     /// `bound_part(meet(a, b))` bounds both: [`schedule_front`] skips a block of a front
@@ -398,6 +409,36 @@ pub trait Evaluate {
 fn spatial_chain(oh: u64, ow: u64) -> impl Iterator<Item = (u64, u64)> {
     let ow = ow.max(1);
     candidates(oh).map(move |th| (th, ow)).chain(candidates(ow).skip(1).map(|tw| (1, tw)))
+}
+
+/// A spatial tile of [`spatial_chain`] with what the search needs of it, made once per search.
+#[derive(Debug, Clone, Copy)]
+struct Spatial {
+    th: u64,
+    tw: u64,
+    /// Spatial tiles.
+    n_s: u64,
+    /// Input pixels (batch x rows x columns) a tile needs, for one channel.
+    in_pix: u64,
+    /// Output pixels (batch x rows x columns) of a tile.
+    out_pix: u64,
+    /// Input bits of one pass over all spatial tiles, halos included.
+    in_pass: u64,
+}
+
+impl Spatial {
+    fn new(w: &ConvWork, wd: Widths, th: u64, tw: u64) -> Self {
+        let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
+        let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
+        Spatial {
+            th,
+            tw,
+            n_s: w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw)),
+            in_pix: w.n.wrapping_mul(w.in_rows(th)).wrapping_mul(w.in_cols(tw)),
+            out_pix: w.n.wrapping_mul(th).wrapping_mul(tw),
+            in_pass: bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input),
+        }
+    }
 }
 
 /// Schedules a convolution on the buffers of `hw`: the tiling, among every candidate that
@@ -488,15 +529,24 @@ fn search_conv(
     // else fits; `relaxed` is the family without that requirement.
     let relaxed = hw.family.whole_input_channels();
     let whole_c = relaxed.is_some();
-    // What a tile needs in each role's buffer.
-    let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| {
+    // What a tile needs in each role's buffer: of an (output, input channel) pair, the
+    // weights and a function of the spatial tile's input and output pixels (the products
+    // wrap, as the release build's unchecked ones did).
+    let pair_need = |tk: u64, tc: u64| {
         let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
         let out_bits = if n_c > 1 { wd.acc } else { wd.output };
         let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
-        let i = bytes(w.n * w.in_rows(rows) * w.in_cols(tw) * tc, wd.input);
-        let o = if streams_outputs && n_c == 1 { 0 } else { bytes(w.n * rows * tw * tk, out_bits) };
-        [i, w_tile, o]
+        let no_out = streams_outputs && n_c == 1;
+        move |sp: &Spatial| {
+            let i = bytes(sp.in_pix.wrapping_mul(tc), wd.input);
+            let o = if no_out { 0 } else { bytes(sp.out_pix.wrapping_mul(tk), out_bits) };
+            [i, w_tile, o]
+        }
     };
+    let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| pair_need(tk, tc)(&Spatial::new(w, wd, rows, tw));
+    // The spatial chain, with what each tile needs and reads: the same for every pair.
+    let chain: SmallVec<[Spatial; 32]> =
+        spatial_chain(w.oh, w.ow).map(|(th, tw)| Spatial::new(w, wd, th, tw)).collect();
     // A seed is a candidate here when it fits and keeps the input channels whole where the
     // description requires it (it was generated from the same work, so its sizes are on
     // the same halving chains).
@@ -523,9 +573,11 @@ fn search_conv(
         }
         for tc in c_candidates(w, grouped, !whole_c, tku) {
             let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
-            let need = |rows: u64, tw: u64| need_of(tk, tc, rows, tw);
-            if !cap.fits(need(1, 1)) {
-                continue; // the smallest spatial tile of this pair does not fit: none does
+            let need = pair_need(tk, tc);
+            // The smallest spatial tile (the chain's last, one output pixel) of this pair does
+            // not fit: none does.
+            if chain.last().is_none_or(|sp| !cap.fits(need(sp))) {
+                continue;
             }
             let per = n_k.saturating_mul(n_c);
             if let (true, false, Some((bs, _)), Some(lb_in)) = (prune, grouped, &best, lb_in) {
@@ -550,8 +602,12 @@ fn search_conv(
                     continue;
                 }
             }
-            for (th, tw) in spatial_chain(w.oh, w.ow) {
-                let n_s = w.oh.div_ceil(th).saturating_mul(w.ow.div_ceil(tw));
+            // Each tile of the chain needs no more room than the one before: skip those that
+            // do not fit (some one does); every later one fits. (The bound below only grows
+            // along the chain, so where it stops the chain does not move past a candidate.)
+            let first = chain.iter().position(|sp| cap.fits(need(sp))).unwrap_or(chain.len());
+            for sp in &chain[first..] {
+                let (th, tw, n_s) = (sp.th, sp.tw, sp.n_s);
                 // The rest of the chain has at least this many spatial tiles, so at least
                 // these tiles and reads (inputs at their smallest pass, either order): when
                 // even that loses to the best, so does every later candidate of the pair.
@@ -568,13 +624,7 @@ fn search_conv(
                         break;
                     }
                 }
-                if !cap.fits(need(th, tw)) {
-                    continue;
-                }
-                // Inputs of one pass over all spatial tiles, halos included.
-                let rows_in = extent_sum(w.oh, th, |r| w.in_rows(r));
-                let cols_in = extent_sum(w.ow, tw, |c| w.in_cols(c));
-                let in_pass = bits(w.n.saturating_mul(rows_in).saturating_mul(cols_in).saturating_mul(w.c), wd.input);
+                let in_pass = sp.in_pass;
                 let tiles = per.saturating_mul(n_s);
                 for order in [LoopOrder::WeightsOuter, LoopOrder::InputsOuter] {
                     let (in_reads, w_reads) = reads(grouped, order, n_k, n_s, n_c);
@@ -682,13 +732,32 @@ fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
     // The search records candidates in its own order, so ties by index are ties by rank.
-    let mut order: Vec<([u64; 4], usize)> = all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
-    order.sort_unstable();
+    // The order only groups alike parts (any order keeps the front exact): sorted by the
+    // key's first field and the high bits of its second, packed with the index into one
+    // integer, which sorts several times faster than the whole key (each front build sorts
+    // hundreds to thousands of candidates).
+    let order: Vec<usize> = if all.len() <= INDEX_MASK as usize {
+        let mut packed: Vec<u128> = all
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| {
+                let k = E::order_key(p);
+                u128::from(k[0]) << 64 | u128::from(k[1] & !INDEX_MASK | i as u64)
+            })
+            .collect();
+        packed.sort_unstable();
+        packed.into_iter().map(|k| (k as u64 & INDEX_MASK) as usize).collect()
+    } else {
+        let mut keyed: Vec<([u64; 4], usize)> =
+            all.iter().enumerate().map(|(i, (_, p))| (E::order_key(p), i)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    };
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
     // (harmless: they are bounded or scored like any other), and building it stays linear.
     let mut entries: Vec<(Tiling, E::Part)> = Vec::new();
-    for (_, i) in order {
+    for i in order {
         let (t, p) = &all[i];
         let recent = &entries[entries.len().saturating_sub(FRONT_CHECKS)..];
         if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < rank(t)) {
@@ -721,6 +790,9 @@ pub struct Front<P> {
     /// usually seeded with it, and finds it here without a search through the entries.
     last: std::cell::Cell<usize>,
 }
+
+/// The low bits of [`front_of`]'s packed sort keys that hold a candidate's index.
+const INDEX_MASK: u64 = (1 << 24) - 1;
 
 /// Candidates per block of a [`Front`].
 const FRONT_BLOCK: usize = 8;
@@ -901,11 +973,66 @@ struct FrontTable {
 }
 
 /// A layer's front on a description: not built yet (the layer was searched this many times
-/// on descriptions of the key), or built.
+/// on descriptions of the key, and the parts those searches made), or built.
 #[derive(Debug)]
 enum FrontSlot {
-    Searched(u32),
+    Searched(u32, PartCache<ChannelFree>),
     Built(Result<Front<ChannelFree>, NoTileFits>),
+}
+
+/// The parts of a layer's candidates, by candidate ([`part_key`]).
+type PartCache<P> = HashMap<u64, P>;
+
+/// A candidate's tile sizes and loop order packed in one integer (the rest of a [`Tiling`]
+/// follows from them and the layer), or `None` when a size does not fit its 16 bits (15
+/// for the columns): such candidates are not cached.
+fn part_key(t: &Tiling) -> Option<u64> {
+    let Tile { k, c, rows, cols } = t.tile;
+    (k < 1 << 16 && c < 1 << 16 && rows < 1 << 16 && cols < 1 << 15)
+        .then(|| k << 48 | c << 32 | rows << 16 | cols << 1 | u64::from(t.order == LoopOrder::InputsOuter))
+}
+
+/// Room for the parts a layer's seeded searches make (a few dozen each).
+const PART_CACHE_ROOM: usize = 128;
+
+/// An evaluator that keeps the parts `ev` makes ([`PartCache`]): the searches of a layer on
+/// descriptions that differ only in channel speed and clock evaluate many of the same
+/// candidates, and a part does not depend on the channel.
+struct CachedParts<'a, E: Evaluate> {
+    ev: &'a E,
+    parts: std::cell::RefCell<&'a mut PartCache<E::Part>>,
+}
+
+impl<E: Evaluate> Evaluate for CachedParts<'_, E> {
+    type Part = E::Part;
+    fn part(&self, t: &Tiling) -> E::Part {
+        let Some(key) = part_key(t) else {
+            return self.ev.part(t);
+        };
+        let mut parts = self.parts.borrow_mut();
+        if parts.capacity() == 0 {
+            parts.reserve(PART_CACHE_ROOM);
+        }
+        parts.entry(key).or_insert_with(|| self.ev.part(t)).clone()
+    }
+    fn score_part(&self, p: &E::Part) -> Score {
+        self.ev.score_part(p)
+    }
+    fn bound_part(&self, p: &E::Part) -> Score {
+        self.ev.bound_part(p)
+    }
+    fn dominates(a: &E::Part, b: &E::Part) -> bool {
+        E::dominates(a, b)
+    }
+    fn order_key(p: &E::Part) -> [u64; 4] {
+        E::order_key(p)
+    }
+    fn meet(a: &E::Part, b: &E::Part) -> E::Part {
+        E::meet(a, b)
+    }
+    fn bound(&self, b: &TilingBound) -> Score {
+        self.ev.bound(b)
+    }
 }
 
 /// The description with its DRAM channel's speed and its clock blanked: two descriptions
@@ -1028,8 +1155,8 @@ impl MemoView<'_> {
         }
         let seed_key = (*w, wd, self.objective);
         let seed = self.seeds.get(&seed_key);
-        let slot = self.fronts.convs.entry(key).or_insert(FrontSlot::Searched(0));
-        if let FrontSlot::Searched(n) = slot {
+        let slot = self.fronts.convs.entry(key).or_insert_with(|| FrontSlot::Searched(0, PartCache::default()));
+        if let FrontSlot::Searched(n, _) = slot {
             if *n >= FRONT_AFTER {
                 *slot = FrontSlot::Built(conv_front(hw, w, wd, ev));
             } else {
@@ -1042,7 +1169,10 @@ impl MemoView<'_> {
                 None => schedule_conv_seeded(hw, w, wd, ev, self.objective, seed),
             },
             FrontSlot::Built(Err(e)) => Err(e.clone()),
-            FrontSlot::Searched(_) => schedule_conv_seeded(hw, w, wd, ev, self.objective, seed),
+            FrontSlot::Searched(_, parts) => {
+                let cached = CachedParts { ev, parts: std::cell::RefCell::new(parts) };
+                schedule_conv_seeded(hw, w, wd, &cached, self.objective, seed)
+            }
         };
         if let Ok(t) = &found {
             self.seeds.insert(seed_key, *t);
