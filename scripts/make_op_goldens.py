@@ -196,6 +196,20 @@ def cases():
             variants=("fp16",),
         )
     )
+    # Pruned weights stored sparse (Optimize.EXPERIMENTAL_SPARSITY: the converter keeps them
+    # in TFLite's sparse format behind DENSIFY; with fp16, DENSIFY of a sparse float16 constant
+    # then DEQUANTIZE): a conv's OHWI weights and a FULLY_CONNECTED's, 80 % zeros.
+    def pruned_const(shape, seed):
+        w = rng(seed).uniform(-0.5, 0.5, size=shape) * (rng(seed + 1).random(shape) > 0.8)
+        return tf.constant(w.astype(np.float32))
+
+    ws, wf = pruned_const([3, 3, 16, 8], 31), pruned_const([32, 10], 33)
+
+    def pruned(x):
+        y = tf.nn.conv2d(x, ws, 1, "SAME")
+        return tf.matmul(tf.reshape(y[:, :2, :2, :], [1, 32]), wf)
+
+    c.append(Case("densify", [X], pruned, variants=("sparse", "sparse_fp16")))
     return c
 
 
@@ -205,6 +219,11 @@ def convert(case, variant, seed=0):
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
     if variant == "fp16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif variant == "sparse":
+        conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    elif variant == "sparse_fp16":
+        conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY, tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
     elif variant != "float32":
         r = rng(seed + 100)

@@ -16,6 +16,20 @@ inputs) and `NAME.out{k}.bin` (output k: Y, Y_h, Y_c as the node lists them), ra
 little-endian float32 in the ONNX tensors' order; `manifest.json` lists the shapes, opsets
 and versions, and the refusals with the phrase accelsim's error must contain. Read by
 tests/recurrent_goldens.rs.
+
+TFLite part (`--tflite DIR`, default tests/fixtures/ops): Keras LSTM layers (tf_keras, the
+Keras 2 that the TFLite converter fuses into UNIDIRECTIONAL_SEQUENCE_LSTM; Keras 3 converts
+an LSTM into a WHILE loop) with seeded random weights and biases, converted float32 and run
+through LiteRT's reference resolver (OpResolverType.BUILTIN_REF, one thread). Files in the
+per-operator golden format of scripts/make_op_goldens.py (`lstm_CASE_float32.tflite` and
+`.npz` with `in0` and `out0`), read by tests/op_goldens.rs; the int8 full-integer conversion
+of one case (LiteRT's integer LSTM, which accelsim refuses by name) is written to
+tests/fixtures/tflite/lstm_int8.tflite:
+
+    python3 -m venv /work/venv-m40 && /work/venv-m40/bin/pip install tensorflow tf_keras ai-edge-litert
+    /work/venv-m40/bin/python scripts/make_recurrent_goldens.py --tflite tests/fixtures/ops
+
+Made with tensorflow 2.21.0, tf_keras 2.21.0, ai-edge-litert 2.3.0, numpy 2.4.6.
 """
 
 import json
@@ -23,9 +37,92 @@ import os
 import sys
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
+
+
+def tflite_part(out):
+    """The TFLite UNIDIRECTIONAL_SEQUENCE_LSTM goldens (module documentation)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf  # noqa: PLC0415
+    import tf_keras as keras  # noqa: PLC0415
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+    from tensorflow.lite.python import schema_py_generated as schema  # noqa: PLC0415
+
+    os.makedirs(out, exist_ok=True)
+    r = np.random.default_rng(1340)
+
+    def model(batch, steps, features, units, **kw):
+        keras.utils.set_random_seed(int(r.integers(1 << 30)))
+        time_major = kw.get("time_major", False)
+        shape = (steps, batch, features) if time_major else (steps, features)
+        inp = keras.Input(shape, batch_size=None if time_major else batch)
+        if time_major:
+            inp = keras.Input(batch_shape=(steps, batch, features))
+        layer = keras.layers.LSTM(units, **kw)
+        m = keras.Model(inp, layer(inp))
+        # Random biases too (Keras starts them at 0, the forget gate's at 1).
+        layer.set_weights([w + r.normal(0, 0.3, w.shape).astype(np.float32) for w in layer.get_weights()])
+        return m, [int(d) for d in inp.shape]
+
+    def ops(content):
+        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(content, 0))
+        names = {v: k for k, v in schema.BuiltinOperator.__dict__.items() if not k.startswith("_")}
+        codes = m.operatorCodes
+        return [names.get(max(codes[o.opcodeIndex].builtinCode, codes[o.opcodeIndex].deprecatedBuiltinCode), "?")
+                for o in m.subgraphs[0].operators]
+
+    def run(content, x):
+        it = Interpreter(model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
+                         num_threads=1)
+        it.allocate_tensors()
+        d = it.get_input_details()[0]
+        if d["dtype"] != np.float32:
+            sc, zp = d["quantization"]
+            x = np.clip(np.round(x / sc) + zp, -128, 127).astype(d["dtype"])
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        return x, it.get_tensor(it.get_output_details()[0]["index"])
+
+    def case(name, *args, int8=None, **kw):
+        m, shape = model(*args, **kw)
+        x = r.normal(0, 1, shape).astype(np.float32)
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        content = conv.convert()
+        stem = f"lstm_{name}_float32"
+        x, y = run(content, x)
+        with open(os.path.join(out, stem + ".tflite"), "wb") as f:
+            f.write(content)
+        np.savez(os.path.join(out, stem + ".npz"), in0=x, out0=y)
+        print(f"{stem}: {' '.join(ops(content))} ({len(content)} bytes), out {list(y.shape)}")
+        if int8:
+            def rep():
+                for _ in range(32):
+                    yield [r.normal(0, 1, shape).astype(np.float32)]
+            conv = tf.lite.TFLiteConverter.from_keras_model(m)
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = rep
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+            content = conv.convert()
+            with open(int8, "wb") as f:
+                f.write(content)
+            print(f"{int8}: {' '.join(ops(content))} ({len(content)} bytes)")
+
+    # batch, steps, features, units
+    int8 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "tflite", "lstm_int8.tflite")
+    case("seq", 1, 6, 5, 7, return_sequences=True, int8=int8)
+    case("last", 1, 8, 4, 6, return_sequences=False)
+    case("batch2", 2, 5, 3, 4, return_sequences=True)
+    case("time_major", 2, 4, 3, 5, return_sequences=True, time_major=True)
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--tflite":
+    tflite_part(sys.argv[2] if len(sys.argv) > 2 else "tests/fixtures/ops")
+    sys.exit(0)
+
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/onnx_ops/recurrent"
 os.makedirs(OUT, exist_ok=True)

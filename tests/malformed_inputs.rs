@@ -60,10 +60,10 @@ const FILES: &[(&str, &str, bool)] = &[
     ("tflite/wrong_magic.tflite", "no 'TFL3' file identifier", false),
     ("tflite/huge_shape.tflite", "[1048576, 1024, 1024, 3] has 216 bytes of data", false),
     ("tflite/negative_dim.tflite", "has a negative dimension [8, -3, 3, 3]", false),
-    ("tflite/unknown_op.tflite", "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator index 0", false),
+    ("tflite/unknown_op.tflite", "unsupported operator BIDIRECTIONAL_SEQUENCE_LSTM at operator index 0", false),
     (
         "tflite/many_unsupported.tflite",
-        "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
+        "unsupported operator BIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
         false,
     ),
     ("tflite/inconsistent_shapes.tflite", "output shape [2, 9, 9, 9] but its inputs give [1, 8, 8, 8]", false),
@@ -173,7 +173,7 @@ fn every_unsupported_item_is_listed_at_once() {
                 "3 kinds of unsupported operators or tensor types (all listed):",
                 "unsupported tensor type COMPLEX64 in tensor 1 ('arith.constant')",
                 "unsupported operator CONV_2D with fused activation TANH at operator index 0",
-                "unsupported operator UNIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
+                "unsupported operator BIDIRECTIONAL_SEQUENCE_LSTM at operator indices 1, 3",
             ],
         ),
         (

@@ -845,6 +845,11 @@ impl Writer<'_> {
                 "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
                 l.op.name()
             ))),
+            Op::Recurrent(r) if r.cell_clip.is_some() => Err(err(format!(
+                "ONNX has no LSTM cell-state clip (its `clip` bounds the gates' inputs): {} with cell_clip {:?} (LiteRT's) cannot be written; write the model as .aqm",
+                r.label(),
+                r.cell_clip
+            ))),
             Op::Recurrent(r) => {
                 // The ONNX node itself: X, W, R, B as they are (the IR keeps ONNX's layout),
                 // no sequence_lens, the initial states (constants or activations) in order.

@@ -189,6 +189,9 @@ enum RawOp {
         direction: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         linear_before_reset: bool,
+        /// LSTM: the cell state's clip (absent: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cell_clip: Option<f32>,
     },
     Resize {
         /// `bilinear` or `nearest`.
@@ -340,6 +343,7 @@ fn op_out(op: &Op) -> RawOp {
                 Direction::Bidirectional => "bidirectional".into(),
             },
             linear_before_reset: r.linear_before_reset,
+            cell_clip: r.cell_clip,
         },
         Op::Resize(r) => RawOp::Resize {
             kind: match r.kind {
@@ -416,7 +420,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Norm(Norm { kind, epsilon })
         }
         RawOp::Embedding { rows, dim } => Op::Embedding(Embedding { rows, dim }),
-        RawOp::Recurrent { kind, hidden, direction, linear_before_reset } => {
+        RawOp::Recurrent { kind, hidden, direction, linear_before_reset, cell_clip } => {
             let kind = match kind.as_str() {
                 "lstm" => RecurrentKind::Lstm,
                 "gru" => RecurrentKind::Gru,
@@ -432,7 +436,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
                     ))
                 }
             };
-            Op::Recurrent(Recurrent { kind, hidden, direction, linear_before_reset })
+            Op::Recurrent(Recurrent { kind, hidden, direction, linear_before_reset, cell_clip })
         }
         RawOp::Resize { kind, size, align_corners, half_pixel_centers } => {
             let kind = match kind.as_str() {

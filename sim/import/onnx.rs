@@ -1776,7 +1776,7 @@ impl<'a> Importer<'a> {
             };
             inputs.push(t);
         }
-        let rec = Recurrent { kind, hidden, direction, linear_before_reset };
+        let rec = Recurrent { kind, hidden, direction, linear_before_reset, cell_clip: None };
         let outs: Vec<String> = (0..rec.outputs())
             .map(|k| match n.output.get(k).filter(|o| !o.is_empty()) {
                 Some(o) => o.clone(),

@@ -357,7 +357,7 @@ impl Direction {
 /// initial `h` `[D, B, H]` and, for LSTM, the initial `c` (activations or constants); `G`
 /// gates (LSTM 4, GRU 3), `D` directions. Outputs: `Y` `[T, D, B, H]`, `Y_h` `[D, B, H]` and,
 /// for LSTM, `Y_c` `[D, B, H]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recurrent {
     /// LSTM or GRU.
     pub kind: RecurrentKind,
@@ -368,6 +368,10 @@ pub struct Recurrent {
     /// GRU: apply the reset gate after the recurrent projection (`linear_before_reset = 1`,
     /// PyTorch's and cuDNN's form) rather than before it; always false for LSTM.
     pub linear_before_reset: bool,
+    /// LSTM: the cell state is clipped to `[-clip, clip]` after every update (LiteRT's
+    /// `cell_clip`, which the TFLite converter sets to 10 for Keras LSTMs); `None`: no clip.
+    /// Not ONNX's `clip`, which bounds the gates' inputs (refused at import).
+    pub cell_clip: Option<f32>,
 }
 
 /// How a resize interpolates.

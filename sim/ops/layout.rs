@@ -125,6 +125,25 @@ fn slice_shape(
 }
 
 impl Layout {
+    /// The op on plain values of the same type in and out (floats, or integers that keep
+    /// their meaning: the TFLite importer folds integer shape arithmetic with it):
+    /// `inputs[i]` of shape `shapes[i]`, PAD filling with `pad`. Concat rescales nothing.
+    pub(crate) fn apply<T: Copy>(&self, shapes: &[Vec<usize>], inputs: &[&[T]], pad: T) -> Result<Vec<Vec<T>>, String> {
+        let (Some(x), Some(shape)) = (inputs.first(), shapes.first()) else { return Err("missing input".into()) };
+        Ok(vec![match self {
+            Layout::Concat { axis } => layout::concat(inputs, shapes, *axis),
+            Layout::Pad { pads } => layout::pad(x, shape, pads, pad),
+            Layout::Reshape { .. } => x.to_vec(),
+            Layout::Slice { begin, size, stride, .. } => layout::slice(x, shape, begin, size, stride),
+            Layout::Transpose { .. }
+            | Layout::DepthToSpace { .. }
+            | Layout::SpaceToDepth { .. }
+            | Layout::Gather { .. }
+            | Layout::Tile { .. }
+            | Layout::Split { .. } => return Ok(self.moves(x, shape)),
+        }])
+    }
+
     /// The outputs of a copy (TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, GATHER, SPLIT) of
     /// `x` of shape `shape`, the same for floats and integers; empty for the other ops.
     fn moves<T: Copy>(&self, x: &[T], shape: &[usize]) -> Vec<Vec<T>> {
@@ -395,23 +414,9 @@ impl OpFamily for Layout {
     }
 
     fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
-        let x = inputs.first().ok_or("missing input")?;
-        Ok(vec![match self {
-            Layout::Concat { axis } => {
-                let shapes: Vec<Vec<usize>> = cx.data().map(|t| t.shape.clone()).collect();
-                let refs: Vec<&[f32]> = inputs.iter().map(|p| p.as_slice()).collect();
-                layout::concat(&refs, &shapes, *axis)
-            }
-            Layout::Pad { pads } => layout::pad(x, &cx.x().shape, pads, 0.0),
-            Layout::Reshape { .. } => x.clone(),
-            Layout::Slice { begin, size, stride, .. } => layout::slice(x, &cx.x().shape, begin, size, stride),
-            Layout::Transpose { .. }
-            | Layout::DepthToSpace { .. }
-            | Layout::SpaceToDepth { .. }
-            | Layout::Gather { .. }
-            | Layout::Tile { .. }
-            | Layout::Split { .. } => return Ok(self.moves(x, &cx.x().shape)),
-        }])
+        let shapes: Vec<Vec<usize>> = cx.data().map(|t| t.shape.clone()).collect();
+        let refs: Vec<&[f32]> = inputs.iter().map(|p| p.as_slice()).collect();
+        self.apply(&shapes, &refs, 0.0)
     }
 
     fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {

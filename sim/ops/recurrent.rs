@@ -1,5 +1,5 @@
 //! The recurrent family: LSTM and GRU over a whole sequence, as ONNX's `LSTM` and `GRU`
-//! define them (layout 0: `X` `[T, B, I]`; default activations; no clip, no peepholes,
+//! define them (layout 0: `X` `[T, B, I]`; default activations; no ONNX clip (LiteRT's cell-state `cell_clip` is kept), no peepholes,
 //! every sequence the full length -- the importer refuses the rest by name).
 //!
 //! Inputs, by position: `X` (data), `W` `[D, G*H, I]` and `R` `[D, G*H, H]` (weights, gates
@@ -119,6 +119,13 @@ impl Recurrent {
         if self.linear_before_reset && self.kind == RecurrentKind::Lstm {
             return Err("linear_before_reset is a GRU attribute".into());
         }
+        match (self.kind, self.cell_clip) {
+            (_, None) | (RecurrentKind::Lstm, Some(_)) => {}
+            (RecurrentKind::Gru, Some(_)) => return Err("cell_clip is an LSTM attribute".into()),
+        }
+        if self.cell_clip.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
+            return Err(format!("cell_clip {:?} must be a positive finite number", self.cell_clip));
+        }
         Ok(dims)
     }
 
@@ -198,6 +205,9 @@ fn run_direction(
                         let fg = sigmoid(pre(2 * hs + u));
                         let cg = (pre(3 * hs + u) as f32).tanh();
                         cb[u] = fg * cb[u] + ig * cg;
+                        if let Some(clip) = op.cell_clip {
+                            cb[u] = cb[u].min(clip).max(-clip);
+                        }
                         hb[u] = og * cb[u].tanh();
                     }
                 }
@@ -378,7 +388,8 @@ mod tests {
     use crate::ir::Direction;
 
     fn one_step(kind: RecurrentKind, lbr: bool, cell: &Cell, h0: f32) -> (f32, f32) {
-        let op = Recurrent { kind, hidden: 1, direction: Direction::Forward, linear_before_reset: lbr };
+        let op =
+            Recurrent { kind, hidden: 1, direction: Direction::Forward, linear_before_reset: lbr, cell_clip: None };
         let dims = Dims { t: 1, b: 1, i: 1, h: 1, d: 1, g: op.gates() };
         let (mut h, mut c, mut y) = ([h0], [0.0f32], [0.0f32]);
         run_direction(&op, dims, cell, &[0.5], false, 0, &mut h, &mut c, &mut y);

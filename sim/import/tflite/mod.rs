@@ -12,8 +12,9 @@
 //!
 //! Tensor indices are kept: IR tensor `i` is tflite tensor `i` of the first subgraph (see
 //! [`TfliteModel::tensor`]; a variable's state tensors come after them), and layer `i` is
-//! operator `i` unless a DEQUANTIZE of a FLOAT16 constant, a VAR_HANDLE or a CALL_ONCE
-//! comes before it: those make no layer. FLOAT16 constants are folded at import (the
+//! operator `i` unless a DEQUANTIZE of a FLOAT16 constant, a VAR_HANDLE, a CALL_ONCE or
+//! folded integer shape arithmetic (`fold.rs`: SHAPE, PACK, ... of constants) comes before
+//! it: those make no layer. FLOAT16 constants are folded at import (the
 //! constant's values become the float32 values of the DEQUANTIZE's output, exactly as
 //! LiteRT widens them), so fp16-weight models import as float models; resource variables
 //! become the graph's states (`variables.rs`). Depthwise weights
@@ -22,10 +23,12 @@
 //! checked against the bytes actually present before anything is allocated from it.
 
 pub(crate) mod codes;
+mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub)]
 pub(crate) mod generated;
 pub(crate) mod ops;
 mod slice;
+mod sparse;
 mod variables;
 
 use generated::tflite as fb;
@@ -155,6 +158,24 @@ impl Importer<'_> {
             Some(v) => v.iter().collect::<Result<_, _>>().map_err(c)?,
             None => Vec::new(),
         };
+        // DENSIFY's outputs: FLOAT16 tensors without values that become constants when the
+        // DENSIFY of a sparse constant is folded (`sparse.rs`).
+        let mut densified = vec![false; tensors.len()];
+        if let Some(ops) = sg.operators().map_err(c)? {
+            for op in ops.iter() {
+                let op = op.map_err(c)?;
+                let Some(code) = codes.get(op.opcode_index().map_err(c)? as usize) else { continue };
+                let dep = code.deprecated_builtin_code().map_err(c)? as i32;
+                let num = dep.max(code.builtin_code().ok().map_or(0, |b| b as i32));
+                if num == fb::BuiltinOperator::Densify as i32 {
+                    for o in vec_i32(op.outputs().map_err(c)?) {
+                        if let Some(d) = usize::try_from(o).ok().and_then(|o| densified.get_mut(o)) {
+                            *d = true;
+                        }
+                    }
+                }
+            }
+        }
         // Unsupported operators and tensor types are all gathered (an unsupported tensor
         // stands in as a float activation of its shape) and reported together at the end.
         let mut unsupported = Unsupported::default();
@@ -162,7 +183,7 @@ impl Importer<'_> {
         let mut stand_in = vec![false; tensors.len()];
         let mut micro = Vec::new();
         for (i, t) in tensors.iter().enumerate() {
-            let tensor = match self.tensor(i, t, &buffers)? {
+            let tensor = match self.tensor(i, t, &buffers, densified[i])? {
                 Ok(t) => t,
                 Err((what, placeholder)) => {
                     unsupported.push(what, Place::TfliteTensor(i, placeholder.name.clone()));
@@ -235,6 +256,12 @@ impl Importer<'_> {
                 self.variable_op(&mut g, &mut vars, o, &parts, &mut unsupported)?;
                 continue;
             }
+            if let (fb::BuiltinOperator::Densify, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
+                if g.tensor(*x).data.is_some() {
+                    self.fold_densify(&mut g, index, *x, *y)?;
+                    continue;
+                }
+            }
             if let (fb::BuiltinOperator::Dequantize, [Some(x)], [y]) = (bop, &inputs[..], &outputs[..]) {
                 if fp16[x.0] {
                     self.fold_fp16(&mut g, index, *x, *y)?;
@@ -244,6 +271,29 @@ impl Importer<'_> {
             // UNPACK has one output per index: one layer each.
             if bop == fb::BuiltinOperator::Unpack {
                 match self.unpack(&g, index, &inputs, &outputs, opts) {
+                    Ok(layers) => g.layers.extend(layers),
+                    Err(LayerErr::Unsupported(detail)) => {
+                        unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
+                    }
+                    Err(LayerErr::Other(e)) => return Err(e),
+                }
+                continue;
+            }
+            // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds.
+            match self.fold(&mut g, index, bop, &inputs, &outputs, opts) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(LayerErr::Unsupported(detail)) => {
+                    unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index));
+                    continue;
+                }
+                Err(LayerErr::Other(e)) => return Err(e),
+            }
+            // UNIDIRECTIONAL_SEQUENCE_LSTM: the LSTM layer and the layout around it.
+            if bop == fb::BuiltinOperator::UnidirectionalSequenceLstm {
+                let mut cx =
+                    ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
+                match ops::recurrent::read(&mut cx) {
                     Ok(layers) => g.layers.extend(layers),
                     Err(LayerErr::Unsupported(detail)) => {
                         unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
@@ -289,6 +339,26 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Folds operator `index`, a DENSIFY of the sparse constant `x` (made dense when it was
+    /// read), into its output `y`: `y` becomes that constant.
+    fn fold_densify(&self, g: &mut Graph, index: usize, x: TensorId, y: TensorId) -> Res<()> {
+        let src = g.tensor(x);
+        if g.tensor(y).shape != src.shape {
+            return Err(self.invalid(format!(
+                "operator {index} (DENSIFY) of tensor {} of shape {:?} must give the same shape, got {:?}",
+                x.0,
+                src.shape,
+                g.tensor(y).shape
+            )));
+        }
+        let (data, quant) = (src.data.clone(), src.quant.clone());
+        let out = g.tensor_mut(y);
+        out.data = data;
+        out.quant = quant;
+        out.kind = TensorKind::Constant;
+        Ok(())
+    }
+
     /// Tensor `index` of the file; `Ok(Err((what, stand-in)))` for a tensor type the IR
     /// does not carry: what to report, and a float activation of its shape in its place.
     fn tensor(
@@ -296,6 +366,7 @@ impl Importer<'_> {
         index: usize,
         t: &fb::TensorRef<'_>,
         buffers: &[fb::BufferRef<'_>],
+        densified: bool,
     ) -> Res<Result<Tensor, (String, Tensor)>> {
         let c = |e: planus::Error| self.corrupt(e);
         let name = t.name().map_err(c)?.unwrap_or("").to_string();
@@ -349,11 +420,29 @@ impl Importer<'_> {
             Some(_) => &[],
             None => return Err(self.invalid(format!("tensor {index} ('{name}') refers to missing buffer {buf}"))),
         };
+        let sparsity = match t.sparsity().map_err(c)? {
+            Some(s) => Some(
+                sparse::Sparsity::read(&s)
+                    .map_err(|m| self.invalid(format!("tensor {index} ('{name}'): sparsity parameters: {m}")))?,
+            ),
+            None => None,
+        };
         let data = if bytes.is_empty() {
             None
         } else {
             let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if elements.and_then(|e| e.checked_mul(width)) != Some(bytes.len()) {
+            if sparsity.is_some() {
+                // The buffer holds the stored values only; `elements` bounds them.
+                if bytes.len() % width != 0
+                    || elements.and_then(|e| e.checked_mul(width)).map_or(true, |d| bytes.len() > d)
+                {
+                    return Err(self.invalid(format!(
+                        "sparse tensor {index} ('{name}') of shape {shape:?} has {} bytes of values, not a whole number of at most {} values of {width} bytes",
+                        bytes.len(),
+                        elements.map_or("overflow".into(), |e| e.to_string())
+                    )));
+                }
+            } else if elements.and_then(|e| e.checked_mul(width)) != Some(bytes.len()) {
                 return Err(self.invalid(format!(
                     "tensor {index} ('{name}') of shape {shape:?} has {} bytes of data, expected {} x {width}",
                     bytes.len(),
@@ -383,6 +472,20 @@ impl Importer<'_> {
                 ),
             })
         };
+        let data =
+            match (data, &sparsity) {
+                (Some(d), Some(sp)) => {
+                    let dense = match d {
+                        TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
+                        TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
+                        TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
+                    };
+                    Some(dense.map_err(|m| {
+                        self.invalid(format!("sparse tensor {index} ('{name}') of shape {shape:?}: {m}"))
+                    })?)
+                }
+                (d, _) => d,
+            };
         // Per-channel: one scale per index of the quantized dimension, or the kernels would
         // read past the scales (checked after the data, so a shape the bytes do not back is
         // reported as such).
@@ -395,7 +498,7 @@ impl Importer<'_> {
                 )));
             }
         }
-        if ty == fb::TensorType::Float16 && data.is_none() {
+        if ty == fb::TensorType::Float16 && data.is_none() && !densified {
             // Only FLOAT16 constants (folded through DEQUANTIZE) are read.
             let what = "tensor type FLOAT16 as an activation (FLOAT16 constants are supported)".to_string();
             return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
@@ -630,16 +733,16 @@ mod tests {
         let mut m = tiny_model();
         let first = sg(&mut m).operators.as_ref().expect("ops")[0].opcode_index as usize;
         let code = &mut m.operator_codes.as_mut().expect("codes")[first];
-        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        code.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         write("unknown_op.tflite", &m);
         // Every blocker listed at once: a fused TANH on the conv, two LSTMs (sharing one
         // line), a COMPLEX64 tensor (the RESHAPE reading it is skipped).
         let mut m = tiny_model();
         let codes = m.operator_codes.as_mut().expect("codes");
         let mut lstm = codes[0].clone();
-        lstm.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        lstm.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        lstm.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        lstm.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         codes.push(lstm);
         let lstm_code = codes.len() as u32 - 1;
         let g = sg(&mut m);
@@ -755,11 +858,11 @@ mod tests {
         let codes = owned.operator_codes.as_mut().expect("codes");
         let first_op = &owned.subgraphs.as_ref().expect("sg")[0].operators.as_ref().expect("ops")[0];
         let code = &mut codes[first_op.opcode_index as usize];
-        code.builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm;
-        code.deprecated_builtin_code = fb::BuiltinOperator::UnidirectionalSequenceLstm as i8;
+        code.builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm;
+        code.deprecated_builtin_code = fb::BuiltinOperator::BidirectionalSequenceLstm as i8;
         let bytes = finish_tfl3(&owned);
         let e = import_tflite_bytes(&bytes, "lstm.tflite").expect_err("unsupported");
         let s = e.to_string();
-        assert!(s.contains("UNIDIRECTIONAL_SEQUENCE_LSTM") && s.contains("operator index 0"), "{s}");
+        assert!(s.contains("BIDIRECTIONAL_SEQUENCE_LSTM") && s.contains("operator index 0"), "{s}");
     }
 }

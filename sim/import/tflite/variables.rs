@@ -186,7 +186,7 @@ impl Importer<'_> {
                         .ok()
                         .and_then(|v| tensors.get(v))
                         .ok_or_else(|| inv(format!("operator {i}: tensor index {v} out of range")))?;
-                    let value = match self.tensor(v as usize, t, model.buffers)? {
+                    let value = match self.tensor(v as usize, t, model.buffers, false)? {
                         Ok(t) if t.data.is_some() => t,
                         Ok(t) => {
                             unsupported.push(

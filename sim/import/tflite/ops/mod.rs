@@ -14,6 +14,7 @@ mod fc;
 mod layout;
 mod matmul;
 mod pool;
+pub(super) mod recurrent;
 mod reduce;
 mod resize;
 mod softmax;
@@ -78,10 +79,7 @@ pub(crate) fn write(cx: &mut WriteCtx<'_>) -> Result<Written, ExportError> {
         Op::Layout(layout) => layout::write(cx, layout),
         Op::Resize(r) => resize::write(cx, r),
         Op::Convert(kind) => convert::write(cx, *kind),
-        Op::Recurrent(r) => Err(cx.err(format!(
-            "the TFLite export does not write {} layers (LiteRT's UNIDIRECTIONAL_SEQUENCE_LSTM and its integer kernel are not implemented); write the model as .aqm",
-            r.label()
-        ))),
+        Op::Recurrent(r) => recurrent::write(cx, r),
         Op::Norm(_) | Op::Embedding(_) => Err(cx.err(format!(
             "the TFLite export does not write {} layers yet (issue 19: a later slice lowers them); write the model as .aqm",
             l.op.name()
