@@ -304,14 +304,7 @@ impl<'a> LayerEval<'a> {
     /// The tile stream of a tiling whose compute cycles are `compute`, refined to the
     /// family's DMA grain.
     fn stream(&self, p: &Prep, t: &Tiling, compute: u64, dram_read: Bytes, dram_write: Bytes) -> TileStream {
-        let tiles = t.tiles.max(1);
-        let stream = TileStream {
-            tiles,
-            load_bytes: dram_read.get() as f64 / tiles as f64,
-            compute: compute as f64 / tiles as f64,
-            store_bytes: dram_write.get() as f64 / tiles as f64,
-        };
-        p.grain.refine(stream)
+        p.grain.stream(t.tiles, dram_read.get() as f64, compute as f64, dram_write.get() as f64)
     }
 
     /// The simulated timeline of a (refined) tile stream of `compute` cycles.

@@ -306,3 +306,59 @@ fn wgroup_flag_shows_groups_and_modes_and_is_checked() {
     bad(&["--wgroup", "0"], "--wgroup must be a group size in 1..=");
     bad(&["--wgroup-zero-point"], "--wgroup");
 }
+
+#[test]
+fn a_batch_of_sequences_shares_the_weights_and_reads_its_own_caches() {
+    // GPT-2 decode, 256 cached positions at 8 bits: 12 layers x (K, V) x 256 x 768 bytes
+    // of cache per sequence.
+    let run = |batch: &str| {
+        json_run(&[
+            "--hw",
+            "nvdla_full",
+            "--model",
+            "gpt2",
+            "--phase",
+            "decode",
+            "--kv-len",
+            "256",
+            "--kv-bits",
+            "8",
+            "--batch",
+            batch,
+            "--no-accuracy",
+        ])
+    };
+    let (one, eight) = (run("1"), run("8"));
+    let total = |j: &serde_json::Value, k: &str| j["totals"][k].as_f64().expect(k);
+    assert_eq!(total(&eight, "macs"), 8.0 * total(&one, "macs"));
+    let cache = 12.0 * 2.0 * 256.0 * 768.0;
+    // Each further sequence reads at least its own cache; the weights are read once.
+    assert!(total(&eight, "dram_read_bytes") >= total(&one, "dram_read_bytes") + 7.0 * cache);
+    assert!(total(&eight, "dram_read_bytes") < 8.0 * total(&one, "dram_read_bytes"));
+    let (t1, t8) = (total(&one, "total_s"), total(&eight, "total_s"));
+    assert!(t8 > t1 && t8 < 8.0 * t1, "a step of 8 sequences: {t8} s vs one: {t1} s");
+    let s = &eight["sequence"];
+    assert_eq!((s["batch"].as_u64(), s["tokens"].as_u64()), (Some(8), Some(8)));
+    // Each sequence waits one step for its next token; the step serves all eight.
+    assert_eq!(s["latency_per_token_s"].as_f64(), Some(t8));
+    assert!((s["tokens_per_s"].as_f64().expect("rate") * t8 - 8.0).abs() < 1e-9);
+    // Prefill of 4 prompts of 32 tokens: 4 x the MACs of one (attention stays per prompt).
+    let prefill = |batch: &str| {
+        json_run(&[
+            "--hw",
+            "systolic32",
+            "--model",
+            "gpt2",
+            "--phase",
+            "prefill",
+            "--seq-len",
+            "32",
+            "--batch",
+            batch,
+            "--no-accuracy",
+        ])
+    };
+    let (p1, p4) = (prefill("1"), prefill("4"));
+    assert_eq!(total(&p4, "macs"), 4.0 * total(&p1, "macs"));
+    assert_eq!(p4["sequence"]["tokens"].as_u64(), Some(128));
+}

@@ -50,7 +50,8 @@ pub struct RunArgs {
     pub resolution: Option<usize>,
     /// Images per batch: the network runs on this many images at once (weights fetched
     /// once per tile for all of them where the schedule allows, activations scale with
-    /// the batch); every figure is per batch. The accuracy run takes one image.
+    /// the batch); every figure is per batch. The accuracy run takes one image. For a
+    /// transformer phase: sequences, each with its own prompt or KV cache.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
     /// Shape of an ONNX input with dynamic dimensions, in the model's order
@@ -270,8 +271,11 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
         .map_err(|e| miette!("{e}"))
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);
-    report.sequence = phase
-        .map(|phase| crate::report::Sequence { phase, kv_bits: g.kv_cache.first().map(|&t| g.tensor(t).dtype.bits()) });
+    report.sequence = phase.map(|phase| crate::report::Sequence {
+        phase,
+        kv_bits: g.kv_cache.first().map(|&t| g.tensor(t).dtype.bits()),
+        batch: a.batch,
+    });
     if let Some(g0) = &acc_graph {
         super::exec::attach_accuracy(&mut report, g0, &hw, a.input.as_deref())?;
     }

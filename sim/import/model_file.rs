@@ -291,6 +291,7 @@ impl Builder<'_> {
             (None, _) => return Err(whole("missing `input` (or a non-empty `inputs` list)".into())),
         };
         let mut g = Graph::new(raw.name.clone(), WeightSource::Synthetic { seed: self.opts.seed });
+        g.sequence_rows = seq.map(|(tokens, _)| tokens);
         let mut by_name: HashMap<String, TensorId> = HashMap::new();
         let mut first = None;
         for ri in raw_inputs {
@@ -494,12 +495,13 @@ impl Builder<'_> {
 
     /// A batched matrix product of two activations; with `heads`, over attention heads: a
     /// token-major operand `[tokens, heads * head_dim]` is split into heads (a reshape and a
-    /// transpose: queries to `[kv_heads, heads / kv_heads, tokens, head_dim]`, keys and
-    /// values to `[kv_heads, 1, tokens, head_dim]`, so each key / value head serves its group
-    /// of query heads), a rank-4 operand is taken as split, and a product that is not
-    /// transposed (`P V`) merges its heads back to `[tokens, heads * head_dim]`. In decode,
-    /// a `kv_cache` operand is the cache: an input `[kv_heads, 1, kv_len, head_dim]`, and
-    /// the projection it replaces is written out (the cache write).
+    /// transpose: queries to `[1, kv_heads, heads / kv_heads, tokens, head_dim]`, keys and
+    /// values to `[1, kv_heads, 1, tokens, head_dim]`, so each key / value head serves its
+    /// group of query heads; the leading axis is the sequence, `n` of them at `--batch n`),
+    /// a rank-5 operand is taken as split, and a product that is not transposed (`P V`)
+    /// merges its heads back to `[tokens, heads * head_dim]`. In decode, a `kv_cache`
+    /// operand is the cache: an input `[1, kv_heads, 1, kv_len, head_dim]`, and the
+    /// projection it replaces is written out (the cache write).
     #[allow(clippy::too_many_arguments)]
     fn matmul(
         &self,
@@ -528,17 +530,17 @@ impl Builder<'_> {
         let split = |g: &mut Graph, t: TensorId, h: usize, query: bool, tag: &str| -> Result<TensorId, FileError> {
             let shape = g.tensor(t).shape.clone();
             match shape[..] {
-                [_, _, _, _] => Ok(t),
+                [_, _, _, _, _] => Ok(t),
                 [tokens, width] if width % h == 0 => {
                     let dh = width / h;
-                    let s = if query { [tokens, kv, group, dh] } else { [tokens, kv, 1, dh] };
+                    let s = if query { [1, tokens, kv, group, dh] } else { [1, tokens, kv, 1, dh] };
                     let r = Op::Layout(Layout::Reshape { shape: s.iter().map(|&v| v as i64).collect() });
                     let r = self.plain(g, format!("{full}/{tag}_split"), r, vec![t], span.clone())?;
-                    let p = Op::Layout(Layout::Transpose { perm: vec![1, 2, 0, 3] });
+                    let p = Op::Layout(Layout::Transpose { perm: vec![0, 2, 3, 1, 4] });
                     self.plain(g, format!("{full}/{tag}_heads"), p, vec![r], span.clone())
                 }
                 _ => Err(e(format!(
-                    "operand '{}' has shape {shape:?}: expected [tokens, {h} x head_dim] or a rank-4 split",
+                    "operand '{}' has shape {shape:?}: expected [tokens, {h} x head_dim] or a rank-5 split",
                     g.tensor(t).name
                 ))),
             }
@@ -554,7 +556,7 @@ impl Builder<'_> {
                 if width % kv != 0 {
                     return Err(e(format!("the cached operand's width {width} is not a multiple of kv_heads = {kv}")));
                 }
-                let c = g.add_tensor(activation(&format!("{full}/kv_cache"), vec![kv, 1, kv_len, width / kv]));
+                let c = g.add_tensor(activation(&format!("{full}/kv_cache"), vec![1, kv, 1, kv_len, width / kv]));
                 g.inputs.push(c);
                 g.kv_cache.push(c);
                 names.extra_outputs.push(b);
@@ -573,15 +575,16 @@ impl Builder<'_> {
                 span.clone(),
             )?;
             let shape = g.tensor(p).shape.clone();
-            let [_, _, tokens, dh] = shape[..] else { return Err(e(format!("product has shape {shape:?}"))) };
+            let [_, _, _, _, dh] = shape[..] else { return Err(e(format!("product has shape {shape:?}"))) };
             let t = self.plain(
                 g,
                 format!("{full}/merge"),
-                Op::Layout(Layout::Transpose { perm: vec![2, 0, 1, 3] }),
+                Op::Layout(Layout::Transpose { perm: vec![0, 3, 1, 2, 4] }),
                 vec![p],
                 span.clone(),
             )?;
-            let r = Op::Layout(Layout::Reshape { shape: vec![tokens as i64, (heads * dh) as i64] });
+            // Every sequence's tokens, one row each (-1: the tokens of all sequences).
+            let r = Op::Layout(Layout::Reshape { shape: vec![-1, (heads * dh) as i64] });
             self.plain(g, full.to_string(), r, vec![t], span)
         }
     }
@@ -715,7 +718,16 @@ impl Builder<'_> {
                     v.clone().ok_or_else(|| self.err(span.clone(), format!("layer '{}' (slice): missing `{key}`", l.name)))
                 };
                 let (begin, size) = (get(&l.begin, "begin")?, get(&l.size, "size")?);
-                let stride = vec![1; size.len()];
+                let mut stride = vec![1i64; size.len()];
+                // One row from the start of a token-major tensor is a sequence's first token
+                // ([CLS]): stepping by a sequence's tokens takes every sequence's first token
+                // when `--batch` stacks sequences (`Graph::with_batch`); the same row at one.
+                let x = data.first().map(|&t| g.tensor(t).shape.clone()).unwrap_or_default();
+                if let (Some(rows), Some(&b0), Some(&s0)) = (g.sequence_rows, begin.first(), size.first()) {
+                    if let (true, Ok(step)) = (x.first() == Some(&rows) && (b0, s0) == (0, 1), i64::try_from(rows)) {
+                        stride[0] = step;
+                    }
+                }
                 Op::Layout(Layout::Slice { begin, size, stride, drop: Vec::new() })
             }
             "softmax" => Op::Softmax(Softmax { beta: l.beta.unwrap_or(1.0), causal: l.causal.unwrap_or(false) }),
@@ -1070,7 +1082,7 @@ inputs = ["r1", "down"]
         assert_eq!(g.total_macs().get(), 3 * (4608 + 9216 + 1152) + 4800);
         let l = |n: &str| g.layers.iter().find(|l| l.name == n).unwrap_or_else(|| panic!("{n}"));
         // Grouped-query heads: 2 key/value heads serve 2 query heads each.
-        assert_eq!(g.output(l("h2/s")).shape, [2, 2, 6, 6]);
+        assert_eq!(g.output(l("h2/s")).shape, [1, 2, 2, 6, 6]);
         assert_eq!(g.output(l("h0/ctx")).shape, [6, 16]);
         // Block instances chain: h1 reads h0's output.
         let r2 = g.layers.iter().position(|x| x.name == "h0/r2").unwrap();
@@ -1087,11 +1099,11 @@ inputs = ["r1", "down"]
         // One cache tensor per kv_cache operand per block: keys and values.
         assert_eq!(g.kv_cache.len(), 6);
         for &c in &g.kv_cache {
-            assert_eq!(g.tensor(c).shape, [2, 1, 40, 4]);
+            assert_eq!(g.tensor(c).shape, [1, 2, 1, 40, 4]);
             assert!(g.inputs.contains(&c));
         }
         let s = g.layers.iter().find(|l| l.name == "h0/s").unwrap();
-        assert_eq!(g.output(s).shape, [2, 2, 1, 40]);
+        assert_eq!(g.output(s).shape, [1, 2, 2, 1, 40]);
         // The new token's keys and values are written out (the cache write).
         assert_eq!(g.outputs.len(), 1 + 6);
         // Attention MACs grow with the cache: 2 x 40 x 16 per block.

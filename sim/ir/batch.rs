@@ -7,6 +7,14 @@
 //! one image) and the graph has no states (a state's shape fixes the batch); after the
 //! change every activation must have a leading axis of `N`, so a layer that mixes the batch
 //! axis with others is refused by name rather than costed for something else.
+//!
+//! A token-major graph (a transformer model file, [`Graph::sequence_rows`] = `S` tokens per
+//! sequence) holds its per-token activations as `[S, ...]` rows and its per-sequence ones
+//! (attention heads, the KV cache) with a leading axis of 1: at batch `N` the `N` sequences'
+//! tokens are stacked (`[N S, ...]`: every token-wise layer runs over all of them, weights
+//! shared) and the per-sequence axis is `N` (each sequence attends to its own tokens and
+//! cache). The rule is the same for both: every activation's leading axis is `N` times what
+//! it was at batch 1.
 
 use super::graph::{Graph, TensorKind};
 use crate::ops::OpFamily;
@@ -25,7 +33,7 @@ pub enum BatchError {
         /// A state's tensor.
         state: String,
     },
-    /// An activation without a leading batch axis of 1.
+    /// An activation without a leading batch axis of 1 (or of one sequence's tokens).
     #[error("network '{network}': tensor '{tensor}' has shape {shape:?}, expected a leading batch axis of 1; --batch needs a batch-1 network")]
     NotBatchOne {
         /// Network.
@@ -73,7 +81,9 @@ impl Graph {
             return Err(BatchError::States { network, state: self.tensor(s.tensor).name.clone() });
         }
         let activations = || self.tensors.iter().filter(|t| t.kind == TensorKind::Activation);
-        if let Some(t) = activations().find(|t| t.shape.first() != Some(&1)) {
+        let one_item =
+            |lead: Option<&usize>| lead == Some(&1) || (lead.is_some() && lead == self.sequence_rows.as_ref());
+        if let Some(t) = activations().find(|t| !one_item(t.shape.first())) {
             return Err(BatchError::NotBatchOne { network, tensor: t.name.clone(), shape: t.shape.clone() });
         }
         if n == 1 {
@@ -81,7 +91,12 @@ impl Graph {
         }
         let mut g = self.clone();
         for &i in &g.inputs {
-            g.tensors[i.0].shape[0] = n;
+            let t = &mut g.tensors[i.0];
+            t.shape[0] = t.shape[0].checked_mul(n).ok_or_else(|| BatchError::Shapes {
+                network: network.clone(),
+                batch: n,
+                message: format!("input '{}' of shape {:?} has too many rows at this batch", t.name, t.shape),
+            })?;
         }
         for l in &mut g.layers {
             // The op names the batch axis in its attributes, or not.
@@ -95,7 +110,8 @@ impl Graph {
         for l in &g.layers {
             for &o in &l.outputs {
                 let shape = &g.tensors[o.0].shape;
-                if shape.first() != Some(&n) {
+                let one = self.tensors[o.0].shape.first().copied().unwrap_or(0);
+                if shape.first().copied() != one.checked_mul(n) {
                     return Err(BatchError::NotCarried {
                         network,
                         layer: l.name.clone(),
@@ -117,10 +133,9 @@ mod tests {
 
     #[test]
     fn every_builtin_runs_at_batch_3_with_three_times_the_macs() {
-        // The token-sequence transformers have no batch axis yet (their inputs are
-        // `[sequence]`, ViT its `[197]` positions): refused by name until they carry a batch
-        // (issue 19).
-        const NO_BATCH_AXIS: [&str; 4] = ["gpt2", "bert_base", "llama_1b", "vit_b16"];
+        // ViT's patch rows ([196, 768] after the patch embedding, [197] positions) are not a
+        // model file's token axis: refused by name until its patches carry a batch.
+        const NO_BATCH_AXIS: [&str; 1] = ["vit_b16"];
         for name in crate::import::builtin::names() {
             let g = load_model(name, &LoadOptions::default()).unwrap();
             if NO_BATCH_AXIS.contains(&name) {
@@ -131,8 +146,43 @@ mod tests {
             let b = g.with_batch(3).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(b.total_macs().get(), 3 * g.total_macs().get(), "{name}");
             assert_eq!(b.total_params(), g.total_params(), "{name}");
-            assert_eq!(b.tensor(b.outputs[0]).shape[0], 3, "{name}");
+            let lead = |g: &crate::ir::Graph| g.tensor(g.outputs[0]).shape[0];
+            assert_eq!(lead(&b), 3 * lead(&g), "{name}");
         }
+    }
+
+    #[test]
+    fn a_batch_of_sequences_stacks_tokens_and_keeps_each_sequence_apart() {
+        use crate::import::SeqPhase;
+        // BERT at batch 3: 3 x 16 token rows; its pooler reads each sequence's [CLS] token.
+        let opts = LoadOptions { phase: Some(SeqPhase::Prefill { len: 16 }), ..Default::default() };
+        let g = load_model("bert_base", &opts).unwrap();
+        assert_eq!(g.sequence_rows, Some(16));
+        let b = g.with_batch(3).unwrap();
+        let layer = |g: &crate::ir::Graph, name: &str| {
+            g.layers.iter().find(|l| l.name == name || l.name.ends_with(&format!("/{name}"))).cloned().unwrap()
+        };
+        let cls = layer(&b, "cls");
+        assert_eq!(b.tensor(cls.inputs[0]).shape, [48, 768]);
+        assert_eq!(b.tensor(cls.outputs[0]).shape, [3, 768]);
+        match &cls.op {
+            crate::ir::Op::Layout(crate::ir::Layout::Slice { begin, size, stride, .. }) => {
+                assert_eq!((begin[0], size[0], stride[0]), (0, 3, 16), "rows 0, 16, 32: each sequence's first token");
+            }
+            other => panic!("cls is {other:?}"),
+        }
+        // Attention stays within a sequence: 3 x 12 heads of 16 x 16 scores.
+        let scores = layer(&b, "scores");
+        assert_eq!(b.tensor(scores.outputs[0]).shape, [3, 12, 1, 16, 16]);
+        // Llama decode at batch 4: each sequence has its own KV cache.
+        let opts = LoadOptions { phase: Some(SeqPhase::Decode { kv_len: 64 }), ..Default::default() };
+        let g = load_model("llama_1b", &opts).unwrap();
+        let b = g.with_batch(4).unwrap();
+        for &c in &b.kv_cache {
+            assert_eq!(b.tensor(c).shape[0], 4);
+            assert_eq!(b.tensor(c).shape[1..], g.tensor(c).shape[1..]);
+        }
+        assert_eq!(b.total_macs().get(), 4 * g.total_macs().get());
     }
 
     #[test]

@@ -172,9 +172,14 @@ pub struct Graph {
     /// to the IR's NHWC at import); every other input is stored as the file has it.
     pub nchw_inputs: Vec<TensorId>,
     /// The inputs that are a decode step's KV cache (cached keys and values, each
-    /// `[kv_heads, 1, positions, head_dim]`): their width is the KV cache's own
-    /// (`--kv-bits`), not the activations'.
+    /// `[1, kv_heads, 1, positions, head_dim]`, the leading axis the sequences of a batch):
+    /// their width is the KV cache's own (`--kv-bits`), not the activations'.
     pub kv_cache: Vec<TensorId>,
+    /// A token-major network (a transformer model file): its per-token activations are
+    /// `[tokens, ...]` with this many token rows for one sequence, its per-sequence ones
+    /// (attention heads, the KV cache) have a leading axis of 1. [`Graph::with_batch`]
+    /// stacks `n` sequences along both. `None`: every activation leads with the batch axis.
+    pub sequence_rows: Option<usize>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -233,6 +238,7 @@ impl Graph {
             states: Vec::new(),
             nchw_inputs: Vec::new(),
             kv_cache: Vec::new(),
+            sequence_rows: None,
         }
     }
 

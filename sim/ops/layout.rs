@@ -380,8 +380,10 @@ impl OpFamily for Layout {
         }
     }
 
-    /// A reshape to a leading 1 and a slice taking the whole (single-image) batch axis name
-    /// the batch; the others follow their input's.
+    /// A reshape to a leading 1 and a slice taking one item from the start of the batch
+    /// axis (the single image; with a stride of a sequence's tokens, a token-major graph's
+    /// first token, `Graph::sequence_rows`) name the batch: the slice then takes it from each
+    /// of the `n`. The others follow their input's.
     fn set_batch(&mut self, n: usize) {
         match self {
             Layout::Reshape { shape } => {
@@ -390,7 +392,7 @@ impl OpFamily for Layout {
                 }
             }
             Layout::Slice { begin, size, stride, .. } => {
-                if begin.first() == Some(&0) && size.first() == Some(&1) && stride.first() == Some(&1) {
+                if begin.first() == Some(&0) && size.first() == Some(&1) && stride.first().is_some_and(|&s| s >= 1) {
                     size[0] = n;
                 }
             }

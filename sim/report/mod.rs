@@ -217,15 +217,22 @@ pub struct Sequence {
     pub phase: crate::import::SeqPhase,
     /// The KV cache's width (decode).
     pub kv_bits: Option<u32>,
+    /// Sequences run together (`--batch`), each with its own prompt or KV cache.
+    pub batch: usize,
 }
 
 impl Sequence {
-    /// Tokens the run produces the states of (prefill: the prompt; decode: one).
-    pub fn tokens(&self) -> usize {
+    /// Tokens one sequence gets the states of (prefill: its prompt; decode: one).
+    pub fn tokens_per_sequence(&self) -> usize {
         match self.phase {
             crate::import::SeqPhase::Prefill { len } => len,
             crate::import::SeqPhase::Decode { .. } => 1,
         }
+    }
+
+    /// Tokens of the whole run (every sequence of the batch).
+    pub fn tokens(&self) -> usize {
+        self.batch.saturating_mul(self.tokens_per_sequence())
     }
 }
 

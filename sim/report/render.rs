@@ -155,15 +155,16 @@ pub fn to_table(r: &RunReport) -> String {
     }
     if let Some(s) = &r.sequence {
         let total = tot.latency.get() + tot.overhead.get();
+        let of = if s.batch > 1 { format!(" of each of {} sequences", s.batch) } else { String::new() };
         out.push_str(&match s.phase {
             crate::import::SeqPhase::Prefill { len } => {
-                format!("prefill: {len} tokens in {}: {:.1} tokens/s\n", time(total), len as f64 / total)
+                format!("prefill: {len} tokens{of} in {}: {:.1} tokens/s\n", time(total), s.tokens() as f64 / total)
             }
             crate::import::SeqPhase::Decode { kv_len } => format!(
-                "decode: 1 token attending to {kv_len} positions (KV cache {}): {} per token, {:.1} tokens/s\n",
+                "decode: 1 token{of} attending to {kv_len} positions (KV cache {}): {} per token, {:.1} tokens/s\n",
                 s.kv_bits.map_or("float".to_string(), |b| format!("{b}-bit")),
                 time(total),
-                1.0 / total
+                s.tokens() as f64 / total
             ),
         });
     }
@@ -304,10 +305,11 @@ pub fn to_json(r: &RunReport) -> Value {
         };
         doc["sequence"] = json!({
             "phase": phase,
+            "batch": s.batch,
             "tokens": s.tokens(),
             "kv_len": kv_len,
             "kv_bits": s.kv_bits,
-            "latency_per_token_s": total / s.tokens() as f64,
+            "latency_per_token_s": total / s.tokens_per_sequence() as f64,
             "tokens_per_s": s.tokens() as f64 / total,
         });
     }

@@ -287,17 +287,24 @@ pub enum StreamGrain {
     /// Each tile loads, computes and stores as a whole.
     Tiles,
     /// NVDLA: compute starts as soon as a CBUF row of this many bytes has arrived
-    /// ([`nvdla::refine_stream`]).
+    /// ([`nvdla::refined_pieces`]).
     CbufRows(f64),
 }
 
 impl StreamGrain {
-    /// A layer's tile stream refined to the pieces that overlap.
-    pub fn refine(self, s: TileStream) -> TileStream {
-        match self {
-            StreamGrain::Tiles => s,
-            StreamGrain::CbufRows(grain) => nvdla::refine_stream(grain, s),
-        }
+    /// A layer's tile stream of `tiles` tiles loading, computing and storing these totals
+    /// (bytes, cycles, bytes), refined to the pieces that overlap. Each piece's figure is
+    /// one division of its exact total, so the same totals over the same pieces give the
+    /// same stream bit for bit whatever tiling reached them: the simulated timeline is then
+    /// the same too, which the search's dominance between candidates relies on (two float
+    /// paths to one stream differed in the last bit and simulated a cycle apart).
+    pub fn stream(self, tiles: u64, load: f64, compute: f64, store: f64) -> TileStream {
+        let pieces = match self {
+            StreamGrain::Tiles => tiles.max(1),
+            StreamGrain::CbufRows(grain) => nvdla::refined_pieces(grain, tiles, load),
+        };
+        let n = pieces as f64;
+        TileStream { tiles: pieces, load_bytes: load / n, compute: compute / n, store_bytes: store / n }
     }
 
     /// Lower bounds on the bytes each transfer of [`StreamGrain::refine`]'s stream loads and

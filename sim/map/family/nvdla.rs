@@ -1,7 +1,7 @@
 //! The NVDLA family (`kind = "nvdla"`): the convolution core's atomic operations and
 //! stripes ([`conv_compute`]), SDP and a fused PDP behind it ([`conv_pass`]), PDP for
 //! pooling ([`vector_elements_per_cycle`]), and its DMA, which keeps many requests in
-//! flight and overlaps CBUF fills with compute row by row ([`dma`], [`refine_stream`]).
+//! flight and overlaps CBUF fills with compute row by row ([`dma`], [`refined_pieces`]).
 //! Which layers fuse is decided in [`crate::map::fusion`]. Sources: the unit description
 //! (nvdla/doc `doc/hw/v1/ias/unit_description.rst`) and the `spec/defs/*.spec` files.
 
@@ -10,7 +10,7 @@ use crate::hw::{BufferLevel, HwDesc, Nvdla, NvdlaGroupedMapping, PrecisionMode, 
 use crate::ir::Graph;
 use crate::map::fusion::FusedOp;
 use crate::map::work::{vector_ops, ConvWork, VectorWork};
-use crate::simulate::{Dma, TileStream};
+use crate::simulate::Dma;
 use crate::units::{Bits, Cycles, Macs};
 
 /// Winograd F(4x4, 3x3)'s MAC-efficiency gain over direct convolution once the transforms
@@ -173,14 +173,12 @@ pub fn dma(hw: &HwDesc) -> (Dma, u64) {
 /// overlaps its fetch with compute: the stream is split into one piece per CBUF row (one
 /// entry in every bank) of data moved. The grain does not depend on the CBUF's size, so a
 /// larger CBUF never delays the start of compute (with one piece per bank, as before, it did).
-pub fn refine_stream(grain: f64, s: TileStream) -> TileStream {
-    let total_load = s.load_bytes * s.tiles as f64;
-    let pieces = ((total_load / grain).ceil() as u64).max(s.tiles).max(1);
-    let f = s.tiles as f64 / pieces as f64;
-    TileStream { tiles: pieces, load_bytes: s.load_bytes * f, compute: s.compute * f, store_bytes: s.store_bytes * f }
+/// The pieces of `tiles` tiles loading `load` bytes in all.
+pub fn refined_pieces(grain: f64, tiles: u64, load: f64) -> u64 {
+    ((load / grain).ceil() as u64).max(tiles).max(1)
 }
 
-/// Lower bounds on the per-piece load and store bytes of [`refine_stream`]'s pieces, for
+/// Lower bounds on the per-piece load and store bytes of [`refined_pieces`]'s pieces, for
 /// tiles of at least `load` bytes: a piece moves `R / max(tiles, ceil(R / grain))` of the
 /// `R` bytes loaded, which is the tile's load or, when the grain splits it further, more
 /// than half a grain; the stores are split by the same unknown factor, so nothing is
@@ -189,7 +187,7 @@ pub fn refined_bound(grain: f64, load: f64) -> (f64, f64) {
     (load.min(grain / 2.0), 0.0)
 }
 
-/// The grain of [`refine_stream`]: a CBUF row, or whole tiles without an input buffer.
+/// The grain of [`refined_pieces`]: a CBUF row, or whole tiles without an input buffer.
 pub fn stream_grain(hw: &HwDesc) -> StreamGrain {
     refine_grain(hw).map_or(StreamGrain::Tiles, StreamGrain::CbufRows)
 }
@@ -212,7 +210,7 @@ pub fn describe(n: &Nvdla) -> String {
     )
 }
 
-/// Bytes per piece of [`refine_stream`]: a CBUF row (an entry in every bank).
+/// Bytes per piece of [`refined_pieces`]: a CBUF row (an entry in every bank).
 fn refine_grain(hw: &HwDesc) -> Option<f64> {
     let cbuf = hw.buffer_at(Role::Inputs, BufferLevel::Shared).map(|i| &hw.buffers[i])?;
     Some((cbuf.access_bytes() * cbuf.banks as f64).max(1.0))
