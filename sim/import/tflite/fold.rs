@@ -7,7 +7,7 @@
 //! (STRIDED_SLICE, SLICE, CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, GATHER, TRANSPOSE,
 //! TILE, PAD) or PACK whose inputs are all integer constants and whose output is an
 //! unquantized integer tensor becomes its output constant, evaluated by the layout family's
-//! own [`Layout::apply`] (the same arithmetic as the kernels). The RESHAPE reading such a
+//! own [`crate::ir::Layout::apply`] (the same arithmetic as the kernels). The RESHAPE reading such a
 //! constant then imports as any RESHAPE (its output shape is the file's).
 //!
 //! Nothing else is folded: an operator that computes on activations stays a layer (or is
@@ -15,7 +15,7 @@
 
 use super::generated::tflite as fb;
 use super::{ops, Importer, LayerErr};
-use crate::ir::{DataType, Graph, Layout, Op, TensorData, TensorId, TensorKind};
+use crate::ir::{DataType, Graph, Op, TensorData, TensorId, TensorKind};
 
 /// The layout operators folded when their inputs are integer constants (read by
 /// `ops::layout`, so the fold and the layer agree on what the operator means).
@@ -54,30 +54,23 @@ fn shape_int(g: &Graph, t: TensorId) -> bool {
 impl Importer<'_> {
     /// Folds operator `index` into constants if it is integer shape arithmetic on constants
     /// (module documentation); `Ok(false)`: not foldable, read it as a layer.
-    pub(super) fn fold(
-        &self,
-        g: &mut Graph,
-        index: usize,
-        code: fb::BuiltinOperator,
-        inputs: &[Option<TensorId>],
-        outputs: &[TensorId],
-        opts: Option<fb::BuiltinOptionsRef<'_>>,
-    ) -> Result<bool, LayerErr> {
+    pub(super) fn fold(&self, cx: &mut ops::ReadCtx<'_, '_>) -> Result<bool, LayerErr> {
+        let (index, code, inputs, outputs, opts) = (cx.index, cx.code, cx.inputs, cx.outputs, cx.opts);
         let name = super::codes::builtin_name(code as i32);
         let inv = |m: String| LayerErr::Other(self.invalid(format!("operator {index} ({name}): {m}")));
         let [y] = outputs[..] else { return Ok(false) };
-        if !shape_int(g, y) {
+        if !shape_int(cx.g, y) {
             return Ok(false);
         }
         let present: Vec<TensorId> = inputs.iter().flatten().copied().collect();
         let values: Vec<i64> = match code {
             fb::BuiltinOperator::Shape => {
                 let [x] = present[..] else { return Err(inv(format!("{} inputs, expected 1", present.len()))) };
-                let shape = g.tensor(x).shape.clone();
+                let shape = cx.g.tensor(x).shape.clone();
                 shape.iter().map(|&d| d as i64).collect()
             }
             fb::BuiltinOperator::Pack => {
-                let Some(vals) = present.iter().map(|&t| ints(g, t)).collect::<Option<Vec<_>>>() else {
+                let Some(vals) = present.iter().map(|&t| ints(cx.g, t)).collect::<Option<Vec<_>>>() else {
                     return Ok(false);
                 };
                 let axis = match opts {
@@ -86,8 +79,8 @@ impl Importer<'_> {
                     }
                     _ => 0,
                 };
-                let first = g.tensor(present.first().copied().ok_or_else(|| inv("no inputs".into()))?).shape.clone();
-                if present.iter().any(|&t| g.tensor(t).shape != first) {
+                let first = cx.g.tensor(present.first().copied().ok_or_else(|| inv("no inputs".into()))?).shape.clone();
+                if present.iter().any(|&t| cx.g.tensor(t).shape != first) {
                     return Err(inv("inputs of different shapes".into()));
                 }
                 let rank = first.len() as i64 + 1;
@@ -103,28 +96,28 @@ impl Importer<'_> {
                 crate::kernels::layout::concat(&refs, &shapes, a as usize)
             }
             c if LAYOUT.contains(&c) => {
-                let Some(vals) = present.iter().map(|&t| ints(g, t)).collect::<Option<Vec<_>>>() else {
+                let Some(vals) = present.iter().map(|&t| ints(cx.g, t)).collect::<Option<Vec<_>>>() else {
                     return Ok(false);
                 };
-                let layer = ops::read(&mut ops::ReadCtx { imp: self, g, index, code, inputs, outputs, opts })?;
+                let layers = ops::read(cx)?;
+                let [layer] = &layers[..] else {
+                    return Err(inv(format!("read as {} layers, not one", layers.len())));
+                };
                 let Op::Layout(layout) = &layer.op else {
                     return Err(inv(format!("read as a {} layer, not a layout op", layer.op.name())));
                 };
-                let shapes: Vec<Vec<usize>> = layer.inputs.iter().map(|&t| g.tensor(t).shape.clone()).collect();
+                let shapes: Vec<Vec<usize>> = layer.inputs.iter().map(|&t| cx.g.tensor(t).shape.clone()).collect();
                 let data: Vec<&[i64]> = layer
                     .inputs
                     .iter()
                     .map(|t| present.iter().position(|p| p == t).map(|i| vals[i].as_slice()))
                     .collect::<Option<_>>()
                     .ok_or_else(|| inv("a layer input that is not an operator input".into()))?;
-                if let Layout::Split { .. } = layout {
-                    return Ok(false);
-                }
                 layout.apply(&shapes, &data, 0).map_err(inv)?.swap_remove(0)
             }
             _ => return Ok(false),
         };
-        let out = g.tensor(y);
+        let out = cx.g.tensor(y);
         if values.len() as u64 != out.elements() {
             return Err(inv(format!(
                 "folds to {} values, but output tensor {} has shape {:?}",
@@ -139,7 +132,7 @@ impl Importer<'_> {
         } else {
             TensorData::I64(values)
         };
-        let out = g.tensor_mut(y);
+        let out = cx.g.tensor_mut(y);
         out.data = Some(data);
         out.kind = TensorKind::Constant;
         Ok(true)

@@ -268,42 +268,17 @@ impl Importer<'_> {
                     continue;
                 }
             }
-            // UNPACK has one output per index: one layer each.
-            if bop == fb::BuiltinOperator::Unpack {
-                match self.unpack(&g, index, &inputs, &outputs, opts) {
-                    Ok(layers) => g.layers.extend(layers),
-                    Err(LayerErr::Unsupported(detail)) => {
-                        unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
-                    }
-                    Err(LayerErr::Other(e)) => return Err(e),
-                }
-                continue;
-            }
-            // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds.
-            match self.fold(&mut g, index, bop, &inputs, &outputs, opts) {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(LayerErr::Unsupported(detail)) => {
-                    unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index));
-                    continue;
-                }
-                Err(LayerErr::Other(e)) => return Err(e),
-            }
-            // UNIDIRECTIONAL_SEQUENCE_LSTM: the LSTM layer and the layout around it.
-            if bop == fb::BuiltinOperator::UnidirectionalSequenceLstm {
-                let mut cx =
-                    ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
-                match ops::recurrent::read(&mut cx) {
-                    Ok(layers) => g.layers.extend(layers),
-                    Err(LayerErr::Unsupported(detail)) => {
-                        unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
-                    }
-                    Err(LayerErr::Other(e)) => return Err(e),
-                }
-                continue;
-            }
-            match self.layer(&mut g, index, bop, &inputs, &outputs, opts) {
-                Ok(layer) => g.layers.push(layer),
+            // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds
+            // into constants; any other operator is its layers, read by its family.
+            let mut cx =
+                ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
+            let read = match self.fold(&mut cx) {
+                Ok(true) => Ok(Vec::new()),
+                Ok(false) => ops::read(&mut cx),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(layers) => g.layers.extend(layers),
                 Err(LayerErr::Unsupported(detail)) => {
                     unsupported.push(format!("operator {op_name}{detail}"), Place::TfliteOperator(index))
                 }
@@ -510,7 +485,7 @@ impl Importer<'_> {
     /// UNPACK (`tf.unstack`, what Keras' unrolled GRU and LSTM read their time steps
     /// with): output `i` is index `i` along `axis` with the axis removed, a
     /// [`Layout::Slice`] of one index that drops it (one layer per output).
-    fn unpack(
+    pub(super) fn unpack(
         &self,
         g: &Graph,
         index: usize,
@@ -553,19 +528,6 @@ impl Importer<'_> {
                 }
             })
             .collect())
-    }
-
-    /// Operator `index` as a layer, read by its family in `ops`.
-    fn layer(
-        &self,
-        g: &mut Graph,
-        index: usize,
-        code: fb::BuiltinOperator,
-        inputs: &[Option<TensorId>],
-        outputs: &[TensorId],
-        opts: Option<fb::BuiltinOptionsRef<'_>>,
-    ) -> Result<Layer, LayerErr> {
-        ops::read(&mut ops::ReadCtx { imp: self, g, index, code, inputs, outputs, opts })
     }
 }
 

@@ -28,10 +28,21 @@ use crate::ir::{resolve_padding, Activation, Graph, Layer, Op, Padding, Tensor, 
 
 /// Reads one operator as a layer. The family is chosen by the builtin code; a code no family
 /// reads is unsupported (listed with the model's other blockers).
-pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
+pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<Layer>, LayerErr> {
     use fb::BuiltinOperator as B;
     // Every operator needs an output, whatever it is.
     cx.out()?;
+    match cx.code {
+        // Several layers: UNPACK one per output, the LSTM the layer and the layout around it.
+        B::Unpack => cx.imp.unpack(cx.g, cx.index, cx.inputs, cx.outputs, cx.opts),
+        B::UnidirectionalSequenceLstm => recurrent::read(cx),
+        _ => one(cx).map(|l| vec![l]),
+    }
+}
+
+/// An operator that is one layer, read by its family.
+fn one(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
+    use fb::BuiltinOperator as B;
     match cx.code {
         B::Conv2d | B::DepthwiseConv2d => conv::read(cx),
         B::BatchMatmul => matmul::read(cx),
