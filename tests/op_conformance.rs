@@ -13,7 +13,7 @@ use accelsim::import::{aqm, tflite};
 use accelsim::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, Direction, Embedding, FullyConnected, Graph, Layer, Layout,
     MatMul, Norm, NormKind, Op, Padding, Pool, PoolKind, QuantParams, Recurrent, RecurrentKind, Reduce, ReduceKind,
-    Resize, ResizeKind, Softmax, StateAccess, StateOp, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
+    Resize, ResizeKind, Rotary, Softmax, StateAccess, StateOp, Tensor, TensorData, TensorId, TensorKind, TransposeConv,
     UnaryKind, WeightSource,
 };
 use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Executor, Values};
@@ -59,6 +59,7 @@ fn family(op: &Op) -> &'static str {
         Op::Norm(Norm { kind: NormKind::Layer, .. }) => "norm:layer",
         Op::Norm(Norm { kind: NormKind::Rms, .. }) => "norm:rms",
         Op::Embedding(_) => "embedding",
+        Op::Rotary(_) => "rotary",
         Op::Recurrent(Recurrent { kind: RecurrentKind::Lstm, .. }) => "recurrent:lstm",
         Op::Recurrent(Recurrent { kind: RecurrentKind::Gru, .. }) => "recurrent:gru",
         Op::Pool(_) => "pool",
@@ -117,6 +118,7 @@ const ALL_FAMILIES: &[&str] = &[
     "norm:layer",
     "norm:rms",
     "embedding",
+    "rotary",
     "recurrent:lstm",
     "recurrent:gru",
     "softmax:causal",
@@ -614,6 +616,32 @@ fn cases() -> Vec<Case> {
         reference: r,
         quantizable: false,
     });
+    // Rotary embedding: 3 rows (positions 3, 4, 5: no sequence axis, `start` 3) of 2 heads
+    // of head_dim 2, whose one pair turns at theta^0 = 1 radian per position.
+    let x = values(12, 0);
+    let r = x
+        .chunks(4)
+        .enumerate()
+        .flat_map(|(row, v)| {
+            let (s, c) = ((3 + row) as f32).sin_cos();
+            v.chunks(2).flat_map(move |p| [p[0] * c - p[1] * s, p[1] * c + p[0] * s]).collect::<Vec<_>>()
+        })
+        .collect();
+    out.push(Case {
+        name: "rotary",
+        graph: graph_of(
+            "rotary",
+            Op::Rotary(Rotary { heads: 2, theta: 10_000.0, scaling: None, start: 3 }),
+            1,
+            vec![],
+            &[3, 4],
+            1,
+        ),
+        shape: vec![3, 4],
+        macs: 0,
+        reference: r,
+        quantizable: false,
+    });
     // LSTM and GRU over 3 steps of 2 inputs, batch 1, 2 hidden units, forward, zero initial
     // state: Y against the ONNX equations written gate by gate (onnxruntime's goldens are in
     // tests/recurrent_goldens.rs).
@@ -993,6 +1021,14 @@ fn shapes_macs_and_work() {
                 assert_eq!(w.macs().get(), c.macs, "{}: the loop nest's MACs", c.name)
             }
             (Op::Layout(Layout::Reshape { .. }), Work::Free) => {}
+            // The input and the cosine / sine table, head_dim values per position (3 rows of
+            // 2 heads of 2: 12 + 3 x 2); three operations per output element.
+            (Op::Rotary(r), Work::Vector(v)) => {
+                let x = g.tensor(g.inputs[0]);
+                let table = (x.shape[0] * x.shape[1] / r.heads) as u64;
+                let want = (x.elements() + table, x.elements(), 3 * x.elements());
+                assert_eq!((v.in_elements, v.out_elements, v.ops), want, "{}: vector work {v:?}", c.name);
+            }
             (_, Work::Vector(v)) => {
                 let outs: u64 = l.outputs.iter().map(|&t| g.tensor(t).elements()).sum();
                 assert!(v.ops > 0 && v.out_elements == outs, "{}: vector work {v:?}", c.name);
@@ -1203,6 +1239,8 @@ fn golden_models_cover() {
         "norm:rms",
         "embedding",
         "softmax:causal",
+        // Float only: LiteRT has no rotary operator (converters lower it to slices, MUL, ADD).
+        "rotary",
         // Float only: LiteRT's integer LSTM is not implemented.
         "recurrent:lstm",
         "recurrent:gru",
@@ -1325,6 +1363,7 @@ fn every_case_writes_onnx_that_reads_back_identically() {
             c.graph.layers[0].op,
             Op::Norm(_)
                 | Op::Embedding(_)
+                | Op::Rotary(_)
                 | Op::Softmax(Softmax { causal: true, .. })
                 | Op::Unary(UnaryKind::Gelu | UnaryKind::GeluTanh | UnaryKind::Silu)
         );

@@ -841,7 +841,7 @@ impl Writer<'_> {
                 self.finish(l, f, order)
             }
             Op::Layout(lay) => self.layout(l, lay),
-            Op::Norm(_) | Op::Embedding(_) => Err(err(format!(
+            Op::Norm(_) | Op::Embedding(_) | Op::Rotary(_) => Err(err(format!(
                 "ONNX export does not write {} layers yet (issue 19); write the model as .aqm",
                 l.op.name()
             ))),

@@ -22,8 +22,8 @@ use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, Direction, Embedding, FullyConnected, Graph, Layer, Layout,
     MatMul, Norm, NormKind, Op, Padding, Pool, PoolKind, QuantParams, Recurrent, RecurrentKind, Reduce, ReduceKind,
-    Resize, ResizeKind, Softmax, StateAccess, StateOp, StateVar, Tensor, TensorData, TensorId, TensorKind,
-    TransposeConv, UnaryKind, WeightSource,
+    Resize, ResizeKind, RopeScaling, Rotary, Softmax, StateAccess, StateOp, StateVar, Tensor, TensorData, TensorId,
+    TensorKind, TransposeConv, UnaryKind, WeightSource,
 };
 use crate::ops::{binary, unary};
 
@@ -182,6 +182,13 @@ enum RawOp {
         rows: usize,
         dim: usize,
     },
+    Rotary {
+        heads: usize,
+        theta: f32,
+        start: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scaling: Option<RawRopeScaling>,
+    },
     /// `kind`: `lstm` or `gru`; `direction`: `forward`, `reverse` or `bidirectional`.
     Recurrent {
         kind: String,
@@ -215,6 +222,15 @@ enum RawPadding {
     Same,
     Valid,
     Explicit([usize; 4]),
+}
+
+/// Llama 3's rotary frequency scaling (`ir::RopeScaling`).
+#[derive(Serialize, Deserialize)]
+struct RawRopeScaling {
+    factor: f32,
+    low_freq_factor: f32,
+    high_freq_factor: f32,
+    original_max_positions: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -331,6 +347,17 @@ fn op_out(op: &Op) -> RawOp {
             epsilon: n.epsilon,
         },
         Op::Embedding(e) => RawOp::Embedding { rows: e.rows, dim: e.dim },
+        Op::Rotary(r) => RawOp::Rotary {
+            heads: r.heads,
+            theta: r.theta,
+            start: r.start,
+            scaling: r.scaling.map(|s| RawRopeScaling {
+                factor: s.factor,
+                low_freq_factor: s.low_freq_factor,
+                high_freq_factor: s.high_freq_factor,
+                original_max_positions: s.original_max_positions,
+            }),
+        },
         Op::Recurrent(r) => RawOp::Recurrent {
             kind: match r.kind {
                 RecurrentKind::Lstm => "lstm".into(),
@@ -420,6 +447,17 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Norm(Norm { kind, epsilon })
         }
         RawOp::Embedding { rows, dim } => Op::Embedding(Embedding { rows, dim }),
+        RawOp::Rotary { heads, theta, start, scaling } => Op::Rotary(Rotary {
+            heads,
+            theta,
+            start,
+            scaling: scaling.map(|s| RopeScaling {
+                factor: s.factor,
+                low_freq_factor: s.low_freq_factor,
+                high_freq_factor: s.high_freq_factor,
+                original_max_positions: s.original_max_positions,
+            }),
+        }),
         RawOp::Recurrent { kind, hidden, direction, linear_before_reset, cell_clip } => {
             let kind = match kind.as_str() {
                 "lstm" => RecurrentKind::Lstm,

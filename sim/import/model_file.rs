@@ -8,7 +8,7 @@ use super::{LoadOptions, SeqPhase};
 use crate::diag::FileError;
 use crate::ir::{
     Activation, Conv2d, Embedding, FullyConnected, Graph, Layer, Layout, MatMul, Norm, NormKind, Op, Padding, Pool,
-    PoolKind, Reduce, ReduceKind, Softmax, Tensor, TensorId, TensorKind, UnaryKind, WeightSource,
+    PoolKind, Reduce, ReduceKind, RopeScaling, Rotary, Softmax, Tensor, TensorId, TensorKind, UnaryKind, WeightSource,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -163,9 +163,23 @@ struct RawLayer {
     transpose_b: Option<bool>,
     /// matmul: the second operand is the keys / values: in decode, the KV cache.
     kv_cache: Option<bool>,
+    /// rotary: the frequency base (default 10,000; `heads` splits the last axis).
+    theta: Option<f32>,
+    /// rotary: Llama 3's rescaling of the frequencies for long contexts.
+    rope_scaling: Option<RawRopeScaling>,
     /// repeat: the block instantiated and how many times.
     block: Option<String>,
     times: Option<usize>,
+}
+
+/// Llama 3's rotary frequency scaling (Hugging Face's `rope_scaling`, `rope_type = "llama3"`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRopeScaling {
+    factor: f32,
+    low_freq_factor: f32,
+    high_freq_factor: f32,
+    original_max_positions: usize,
 }
 
 /// Model metadata that is not part of the graph.
@@ -734,11 +748,27 @@ impl Builder<'_> {
             "layernorm" => Op::Norm(Norm { kind: NormKind::Layer, epsilon: l.epsilon.unwrap_or(1e-5) }),
             "rmsnorm" => Op::Norm(Norm { kind: NormKind::Rms, epsilon: l.epsilon.unwrap_or(1e-5) }),
             "embedding" => Op::Embedding(Embedding { rows: need(l.rows, "rows")?, dim: need(l.units, "units")? }),
+            "rotary" => Op::Rotary(Rotary {
+                heads: need(l.heads, "heads")?,
+                theta: l.theta.unwrap_or(10_000.0),
+                scaling: l.rope_scaling.as_ref().map(|s| RopeScaling {
+                    factor: s.factor,
+                    low_freq_factor: s.low_freq_factor,
+                    high_freq_factor: s.high_freq_factor,
+                    original_max_positions: s.original_max_positions,
+                }),
+                // A prefill's rows are positions from 0; a decode step's one new token is the
+                // last of the kv_len positions.
+                start: match self.opts.phase {
+                    Some(SeqPhase::Decode { kv_len }) => kv_len.saturating_sub(1),
+                    Some(SeqPhase::Prefill { .. }) | None => 0,
+                },
+            }),
             other => {
                 return Err(self.err(
                     l.op.span(),
                     format!(
-                        "layer '{}': unknown op '{other}': expected conv2d, depthwise, fc, matmul, an element-wise binary or unary kind (add, mul, gelu, silu, ...), concat, maxpool, avgpool, mean, pad, reshape, transpose, slice, softmax, layernorm, rmsnorm, embedding or repeat",
+                        "layer '{}': unknown op '{other}': expected conv2d, depthwise, fc, matmul, an element-wise binary or unary kind (add, mul, gelu, silu, ...), concat, maxpool, avgpool, mean, pad, reshape, transpose, slice, softmax, layernorm, rmsnorm, embedding, rotary or repeat",
                         l.name
                     ),
                 ))
@@ -813,6 +843,7 @@ impl Builder<'_> {
             | Op::Pool(_)
             | Op::Reduce(_)
             | Op::Softmax(_)
+            | Op::Rotary(_)
             | Op::Layout(_)
             | Op::Convert(_)
             | Op::Resize(_)

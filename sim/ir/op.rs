@@ -309,6 +309,42 @@ pub struct Norm {
     pub epsilon: f32,
 }
 
+/// Llama 3's rescaling of the rotary frequencies for contexts longer than the pretraining
+/// one (Hugging Face's `rope_scaling` with `rope_type = "llama3"`): frequencies whose
+/// wavelength exceeds `original_max_positions / low_freq_factor` are divided by `factor`,
+/// those below `original_max_positions / high_freq_factor` are kept, and the band between
+/// is interpolated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeScaling {
+    /// How much longer the context is made (Llama 3.2: 32).
+    pub factor: f32,
+    /// Wavelengths above `original_max_positions / low_freq_factor` are scaled fully.
+    pub low_freq_factor: f32,
+    /// Wavelengths below `original_max_positions / high_freq_factor` are not scaled.
+    pub high_freq_factor: f32,
+    /// The pretraining context (Llama 3.2: 8192).
+    pub original_max_positions: usize,
+}
+
+/// Rotary position embedding (RoFormer, as Llama and GPT-NeoX apply it to queries and keys):
+/// the last axis holds `heads` heads of `head_dim` features; in each head the pair
+/// `(x[i], x[i + head_dim / 2])` at position `p` is rotated by the angle `p * f_i`, with
+/// `f_i = theta^(-2 i / head_dim)` (rescaled by `scaling`). Rows are positions: row `r` of
+/// a token-major graph is position `start + r mod S` (`S` = [`crate::ir::Graph::sequence_rows`],
+/// so every sequence of a batch starts again), of any other graph `start + r`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rotary {
+    /// Heads on the last axis.
+    pub heads: usize,
+    /// The frequency base (Llama 2: 10,000; Llama 3: 500,000).
+    pub theta: f32,
+    /// Long-context rescaling of the frequencies, if any.
+    pub scaling: Option<RopeScaling>,
+    /// The position of a sequence's first row: 0 in prefill; a decode step's new token is
+    /// the last of the `kv_len` positions, `kv_len - 1`.
+    pub start: usize,
+}
+
 /// An embedding lookup: data input `[..]` of row indices into a weight table
 /// `[rows, dim]`, output `[.., dim]` (the rows read, in order). Indices are carried as
 /// float values and must be whole numbers below `rows`.
@@ -527,6 +563,8 @@ pub enum Op {
     Norm(Norm),
     /// Embedding lookup: rows of a weight table by index. Inputs: indices, table.
     Embedding(Embedding),
+    /// Rotary position embedding of queries or keys. Input: data.
+    Rotary(Rotary),
     /// An LSTM or GRU over a whole sequence. Inputs: X, W, R, B, initial h (and c).
     Recurrent(Recurrent),
     /// Concat, pad, reshape, slice.

@@ -29,6 +29,7 @@ pub mod pool;
 pub mod recurrent;
 pub mod reduce;
 pub mod resize;
+pub mod rotary;
 pub mod softmax;
 pub mod state;
 pub mod transpose_conv;
@@ -367,6 +368,7 @@ macro_rules! delegate {
             Op::Softmax(o) => o.$f($($arg),*),
             Op::Norm(o) => o.$f($($arg),*),
             Op::Embedding(o) => o.$f($($arg),*),
+            Op::Rotary(o) => o.$f($($arg),*),
             Op::Recurrent(o) => o.$f($($arg),*),
             Op::Layout(o) => o.$f($($arg),*),
             Op::Convert(o) => o.$f($($arg),*),

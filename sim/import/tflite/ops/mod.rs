@@ -91,7 +91,7 @@ pub(crate) fn write(cx: &mut WriteCtx<'_>) -> Result<Written, ExportError> {
         Op::Resize(r) => resize::write(cx, r),
         Op::Convert(kind) => convert::write(cx, *kind),
         Op::Recurrent(r) => recurrent::write(cx, r),
-        Op::Norm(_) | Op::Embedding(_) => Err(cx.err(format!(
+        Op::Norm(_) | Op::Embedding(_) | Op::Rotary(_) => Err(cx.err(format!(
             "the TFLite export does not write {} layers yet (issue 19: a later slice lowers them); write the model as .aqm",
             l.op.name()
         ))),
