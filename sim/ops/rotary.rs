@@ -206,9 +206,12 @@ impl OpFamily for Rotary {
         let (rows, width) = rows_and_width(cx);
         let head_dim = self.check(width).ok()?;
         let x = inputs.first().copied().flatten()?;
-        if x.mean.len() != width || x.var.len() != width {
+        // Per feature, or one entry for all of them (collapsed over channels).
+        let fits = |v: &[f64]| v.len() == width || v.len() == 1;
+        if !fits(&x.mean) || !fits(&x.var) {
             return None;
         }
+        let at = |v: &[f64], j: usize| if v.len() == 1 { v[0] } else { v[j] };
         let half = head_dim / 2;
         let freqs = self.frequencies(head_dim);
         let seq = sequence_len(cx, rows).max(1);
@@ -216,8 +219,8 @@ impl OpFamily for Rotary {
         for head in 0..width / head_dim {
             for (i, &f) in freqs.iter().enumerate() {
                 let (ja, jb) = (head * head_dim + i, head * head_dim + i + half);
-                let (ma, mb) = (x.mean[ja], x.mean[jb]);
-                let (sa, sb) = (x.var[ja] + ma * ma, x.var[jb] + mb * mb);
+                let (ma, mb) = (at(&x.mean, ja), at(&x.mean, jb));
+                let (sa, sb) = (at(&x.var, ja) + ma * ma, at(&x.var, jb) + mb * mb);
                 let (mut mean_a, mut mean_b, mut sq_a, mut sq_b) = (0.0, 0.0, 0.0, 0.0);
                 for r in 0..seq {
                     let angle = (self.start + r) as f64 * f;
@@ -309,6 +312,45 @@ mod tests {
         let freqs = r.frequencies(64);
         assert_eq!(freqs.len(), 32);
         assert!(freqs.windows(2).all(|w| w[1] < w[0]), "frequencies fall with i");
+    }
+
+    /// The moments are exact for independent features: each feature takes its mean plus or
+    /// minus its standard deviation with equal chances (16 combinations), at each of the
+    /// layer's 4 positions.
+    #[test]
+    fn data_free_moments_are_the_rotated_features_moments() {
+        use crate::ir::{Activation, Graph, Layer, Op, Tensor, TensorKind, WeightSource};
+        let mut g = Graph::new("r", WeightSource::Imported { path: "t".into() });
+        let x = g.add_tensor(Tensor::float("x", vec![4, 4], TensorKind::Activation));
+        let y = g.add_tensor(Tensor::float("y", vec![4, 4], TensorKind::Activation));
+        let r = Rotary { heads: 1, theta: 3.0, scaling: None, start: 2 };
+        let l = Layer {
+            name: "l".into(),
+            op: Op::Rotary(r),
+            inputs: vec![x],
+            outputs: vec![y],
+            activation: Activation::None,
+        };
+        let m = Moments { mean: vec![1.0, -0.5, 0.25, 2.0], var: vec![0.5, 1.0, 2.0, 0.25] };
+        let got = r.data_free(&LayerCx::new(&g, &l), &[Some(&m)]).expect("moments").moments;
+        let freqs = r.frequencies(4);
+        let (mut sum, mut sq) = ([0f64; 4], [0f64; 4]);
+        for signs in 0..16u32 {
+            let v: Vec<f32> = (0..4)
+                .map(|j| (m.mean[j] + if signs >> j & 1 == 1 { 1.0 } else { -1.0 } * m.var[j].sqrt()) as f32)
+                .collect();
+            for p in 2..6 {
+                for (j, o) in rotary_f32(&v, 4, 4, &freqs, p, 1).iter().enumerate() {
+                    sum[j] += f64::from(*o);
+                    sq[j] += f64::from(*o).powi(2);
+                }
+            }
+        }
+        for j in 0..4 {
+            let mean = sum[j] / 64.0;
+            let var = sq[j] / 64.0 - mean * mean;
+            assert!((got.mean[j] - mean).abs() < 1e-6 && (got.var[j] - var).abs() < 1e-6, "{j}: {got:?}");
+        }
     }
 
     #[test]
