@@ -67,11 +67,18 @@
 //! Dropout are pass-throughs; a MatMul followed by an Add of a constant vector becomes one
 //! fully connected layer with a bias.
 
+mod conv;
 pub(crate) mod elementwise;
 mod fold;
 #[allow(clippy::all, missing_docs, unused_imports, dead_code, unreachable_pub, rustdoc::all)]
 pub(crate) mod generated;
+mod layout;
+mod matmul;
+mod pool;
 mod qdq;
+mod recurrent;
+mod reduce;
+mod softmax;
 
 pub(crate) use generated as pb;
 use prost::Message;
@@ -80,11 +87,10 @@ use std::collections::HashMap;
 use super::unsupported::{Place, Unsupported};
 use super::InputShape;
 use crate::ir::{
-    Activation, BinaryKind, Conv2d, Convert, Direction, FullyConnected, Graph, IrError, Layer, Layout as LayoutOp,
-    MatMul, Op, Padding, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Resize, ResizeKind, Softmax,
-    Tensor, TensorData, TensorId, TensorKind, TransposeConv, UnaryKind, WeightSource,
+    Activation, Conv2d, Graph, IrError, Layer, Layout as LayoutOp, Op, Padding, Tensor, TensorData, TensorId,
+    TensorKind, WeightSource,
 };
-use crate::ops::{OpFamily, WeightLayout};
+use crate::ops::WeightLayout;
 
 /// Why an ONNX model could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -273,48 +279,6 @@ fn attr_ints(n: &pb::NodeProto, name: &str) -> Option<Vec<i64>> {
 fn attr_s(n: &pb::NodeProto, name: &str) -> String {
     attr(n, name).map(|a| String::from_utf8_lossy(&a.s).into_owned()).unwrap_or_default()
 }
-
-/// The op types [`Importer::node`] has an arm for besides the tables of [`elementwise`]
-/// (with those and [`fold::FOLDABLE`], the ops the importer knows): a node of another
-/// type downstream of an unsupported one is reported too.
-const KNOWN_OPS: &[&str] = &[
-    "Constant",
-    "QuantizeLinear",
-    "DequantizeLinear",
-    "Identity",
-    "Dropout",
-    "Conv",
-    "ConvTranspose",
-    "BatchNormalization",
-    "Relu",
-    "Clip",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "Concat",
-    "Transpose",
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Pad",
-    "ReduceMean",
-    "Gemm",
-    "MatMul",
-    "Softmax",
-    "Pow",
-    "Reciprocal",
-    "ReduceMax",
-    "Gather",
-    "Split",
-    "DepthToSpace",
-    "SpaceToDepth",
-    "Resize",
-    "Slice",
-    "Tile",
-    "LSTM",
-    "GRU",
-];
 
 /// Records an unsupported error's items (and `names`, the values it would have defined,
 /// as missing) and goes on; passes any other error.
@@ -667,7 +631,7 @@ impl<'a> Importer<'a> {
             let outputs = n.output.iter().map(String::as_str);
             if n.input.iter().any(|i| missing.contains(i.as_str())) {
                 let t = n.op_type.as_str();
-                if !KNOWN_OPS.contains(&t) && !elementwise::is_elementwise(t) && !fold::FOLDABLE.contains(&t) {
+                if reader(t).is_none() && !fold::FOLDABLE.contains(&t) {
                     unsupported.push(format!("operator {}", n.op_type), Place::OnnxNode(index, n.name.clone()));
                 }
                 missing.extend(outputs);
@@ -864,157 +828,12 @@ impl<'a> Importer<'a> {
         Ok(Padding::Explicit { top: p[0] as usize, left: p[1] as usize, bottom: p[2] as usize, right: p[3] as usize })
     }
 
-    /// ConvTranspose (2-D, one group, no dilation): weights `[cin, cout, kh, kw]` to OHWI;
-    /// the output from `pads` and `output_padding` (`out = stride * (in - 1) +
-    /// output_padding + kernel - pad_begin - pad_end`), the begin pads cropped. Every layer
-    /// gets a bias (zeros when the node has none), as Conv's do.
-    fn conv_transpose(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
-        let x = self.act_nchw(n, index, 0)?;
-        let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no weights"))?;
-        if w.dims.len() != 4 || w.f.is_empty() {
-            return Err(self.unsupported(
-                n,
-                index,
-                &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
-            ));
-        }
-        let [cin, o, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
-        if attr_i(n, "group", 1) != 1 {
-            return Err(self.unsupported(n, index, "group other than 1"));
-        }
-        if self.pair(n, index, "dilations", 1)? != [1, 1] {
-            return Err(self.unsupported(n, index, "dilations other than 1"));
-        }
-        if attr(n, "output_shape").is_some() {
-            return Err(self.unsupported(n, index, "the output_shape attribute (give pads and output_padding)"));
-        }
-        let auto_pad = attr_s(n, "auto_pad");
-        if !matches!(auto_pad.as_str(), "" | "NOTSET" | "VALID") {
-            return Err(self.unsupported(n, index, &format!("auto_pad {auto_pad}")));
-        }
-        let stride = self.pair(n, index, "strides", 1)?;
-        let pads = match attr_ints(n, "pads") {
-            _ if auto_pad == "VALID" => vec![0; 4],
-            None => vec![0; 4],
-            Some(p) if p.len() == 4 && p.iter().all(|&v| v >= 0) => p,
-            Some(p) => return Err(self.unsupported(n, index, &format!("pads {p:?} (2-D, non-negative only)"))),
-        };
-        let extra = match attr_ints(n, "output_padding") {
-            None => [0, 0],
-            Some(p) if p.len() == 2 && p.iter().zip(stride).all(|(&v, s)| v >= 0 && (v as usize) < s) => {
-                [p[0] as usize, p[1] as usize]
-            }
-            Some(p) => {
-                return Err(self.unsupported(n, index, &format!("output_padding {p:?} (2-D, below the stride)")))
-            }
-        };
-        let ih = self.g.tensor(x).shape[1..3].to_vec();
-        let mut output = [0usize; 2];
-        for d in 0..2 {
-            let full = ih[d].saturating_sub(1).saturating_mul(stride[d]).saturating_add(extra[d] + [kh, kw][d]);
-            let crop = (pads[d] + pads[d + 2]) as usize;
-            output[d] = full.checked_sub(crop).filter(|&v| v > 0).ok_or_else(|| {
-                self.invalid(format!("node {index} (ConvTranspose): pads {pads:?} crop the whole output"))
-            })?;
-        }
-        let t = TransposeConv {
-            out_channels: o,
-            kernel: [kh, kw],
-            stride,
-            pad: [pads[0] as usize, pads[1] as usize],
-            output,
-            bias: true,
-        };
-        // [cin, cout, kh, kw] -> OHWI: src[k] is the ONNX index of IR element k.
-        let mut src = vec![0usize; w.f.len()];
-        for oo in 0..o {
-            for ci in 0..cin {
-                for y in 0..kh {
-                    for xx in 0..kw {
-                        src[((oo * kh + y) * kw + xx) * cin + ci] = ((ci * o + oo) * kh + y) * kw + xx;
-                    }
-                }
-            }
-        }
-        let (wid, bid) = if self.g.tensor(x).dtype.is_int() {
-            let b = self.cst(n, index, 2)?;
-            self.quantized_weights(n, index, name, x, &w, &src, vec![o, kh, kw, cin], 1, b.as_ref())?
-        } else {
-            let ohwi: Vec<f32> = src.iter().map(|&k| w.f[k]).collect();
-            let bias = match self.cst(n, index, 2)? {
-                Some(b) if b.f.len() == o => b.f,
-                Some(b) => {
-                    return Err(self.invalid(format!("node {index} (ConvTranspose): bias has {} values", b.f.len())))
-                }
-                None => vec![0.0; o],
-            };
-            let wid = self.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![o, kh, kw, cin], ohwi);
-            (wid, self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias))
-        };
-        self.add_layer(name, Op::TransposeConv(t), vec![x, wid, bid], out, Layout::Nchw)?;
-        Ok(())
-    }
-
     fn pair(&self, n: &pb::NodeProto, index: usize, name: &str, d: usize) -> Res<[usize; 2]> {
         match attr_ints(n, name) {
             None => Ok([d, d]),
             Some(v) if v.len() == 2 && v.iter().all(|&x| x > 0) => Ok([v[0] as usize, v[1] as usize]),
             Some(v) => Err(self.unsupported(n, index, &format!("{name} {v:?} (2-D only)"))),
         }
-    }
-
-    /// A Resize of the rank-4 activation `x` (NCHW, or NHWC as tf2onnx leaves it) over H and
-    /// W only, with constant `scales` or `sizes`, as the IR's resize (TensorFlow's
-    /// conventions): linear with `half_pixel` (PyTorch's `pytorch_half_pixel` too, the same
-    /// for outputs longer than 1), `align_corners` or `asymmetric`; nearest with
-    /// `asymmetric` + `floor` (PyTorch's), `half_pixel` or `align_corners` +
-    /// `round_prefer_ceil` (TensorFlow's rounding). Other modes are named as unsupported.
-    fn resize(&self, n: &pb::NodeProto, index: usize, x: TensorId, l: Layout) -> Res<Resize> {
-        let s = self.onnx_shape(x, l);
-        let [_, _, _, _] = s[..] else {
-            return Err(self.unsupported(n, index, &format!("a rank-{} input (rank 4 only)", s.len())));
-        };
-        // Opset 10: (X, scales); 11 and later: (X, roi, scales, sizes).
-        let (scales, sizes) = if n.input.len() == 2 {
-            (self.cst(n, index, 1)?, None)
-        } else {
-            (self.cst(n, index, 2)?, self.cst(n, index, 3)?)
-        };
-        let out: Vec<usize> = match (sizes.filter(|c| !c.i.is_empty()), scales.filter(|c| !c.f.is_empty())) {
-            (Some(c), _) if c.i.len() == 4 && c.i.iter().all(|&d| d > 0) => c.i.iter().map(|&d| d as usize).collect(),
-            (None, Some(c)) if c.f.len() == 4 && c.f.iter().all(|&f| f > 0.0 && f.is_finite()) => {
-                s.iter().zip(&c.f).map(|(&d, &f)| (d as f64 * f as f64).floor() as usize).collect()
-            }
-            _ => return Err(self.unsupported(n, index, "scales or sizes that are not 4 positive constants")),
-        };
-        // The spatial axes in the ONNX order: H, W of NCHW, or of an NHWC tensor.
-        let (h, w, kept) = if l == Layout::Nchw { (2, 3, [0, 1]) } else { (1, 2, [0, 3]) };
-        if kept.iter().any(|&a| out[a] != s[a]) || out[h] == 0 || out[w] == 0 {
-            return Err(self.unsupported(n, index, &format!("a resize of {s:?} to {out:?} (H and W only)")));
-        }
-        let mode = attr_s(n, "mode");
-        let ctm = attr_s(n, "coordinate_transformation_mode");
-        let ctm = if ctm.is_empty() { "half_pixel".to_string() } else { ctm };
-        let nearest = attr_s(n, "nearest_mode");
-        let nearest = if nearest.is_empty() { "round_prefer_floor".to_string() } else { nearest };
-        let longer = out[h] > 1 && out[w] > 1;
-        let (kind, align_corners, half_pixel_centers) = match (mode.as_str(), ctm.as_str(), nearest.as_str()) {
-            ("linear", "half_pixel", _) => (ResizeKind::Bilinear, false, true),
-            ("linear", "pytorch_half_pixel", _) if longer => (ResizeKind::Bilinear, false, true),
-            ("linear", "align_corners", _) => (ResizeKind::Bilinear, true, false),
-            ("linear", "asymmetric", _) => (ResizeKind::Bilinear, false, false),
-            ("" | "nearest", "asymmetric", "floor") => (ResizeKind::Nearest, false, false),
-            ("" | "nearest", "half_pixel", "round_prefer_ceil") => (ResizeKind::Nearest, false, true),
-            ("" | "nearest", "align_corners", "round_prefer_ceil") => (ResizeKind::Nearest, true, false),
-            (m, c, r) => {
-                return Err(self.unsupported(
-                    n,
-                    index,
-                    &format!("mode '{m}' with coordinate_transformation_mode '{c}' and nearest_mode '{r}'"),
-                ))
-            }
-        };
-        Ok(Resize { kind, size: [out[h], out[w]], align_corners, half_pixel_centers })
     }
 
     /// The single-use layer that produced `id`, if any (for fusing into it).
@@ -1066,1101 +885,15 @@ impl<'a> Importer<'a> {
         Ok(true)
     }
 
+    /// Reads node `n`: folds it when it computes a constant, else its op type's reader
+    /// ([`reader`]) adds its layers.
     fn node(&mut self, index: usize, n: &pb::NodeProto) -> Res<()> {
         if self.try_fold(index, n)? {
             return Ok(());
         }
-        let name = self.layer_name(n, index);
-        let out = self.out(n);
-        match n.op_type.as_str() {
-            "Constant" => {
-                let t = attr(n, "value")
-                    .and_then(|a| a.t.as_ref())
-                    .ok_or_else(|| self.unsupported(n, index, "only a tensor 'value' is supported"))?;
-                let c = self.tensor_const(t)?;
-                self.values.insert(out, Value::Const(c));
-            }
-            "QuantizeLinear" => self.quantize_linear(index, n)?,
-            "DequantizeLinear" => self.dequantize_linear(index, n)?,
-            "Identity" | "Dropout" => {
-                let v = n
-                    .input
-                    .first()
-                    .and_then(|i| self.values.get(i))
-                    .cloned()
-                    .ok_or_else(|| self.invalid(format!("node {index} ({}): input not defined", n.op_type)))?;
-                self.values.insert(out, v);
-            }
-            "Conv" => {
-                let x = self.act_nchw(n, index, 0)?;
-                let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no weights"))?;
-                if w.dims.len() != 4 || w.f.is_empty() {
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
-                    ));
-                }
-                let [o, ig, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
-                let groups = attr_i(n, "group", 1).max(1) as usize;
-                let conv = Conv2d {
-                    out_channels: o,
-                    kernel: [kh, kw],
-                    stride: self.pair(n, index, "strides", 1)?,
-                    dilation: self.pair(n, index, "dilations", 1)?,
-                    padding: self.padding(n, index)?,
-                    groups,
-                    bias: true,
-                };
-                // OIHW -> OHWI: src[k] is the ONNX index of IR element k.
-                let mut src = vec![0usize; w.f.len()];
-                for oo in 0..o {
-                    for ci in 0..ig {
-                        for y in 0..kh {
-                            for xx in 0..kw {
-                                src[((oo * kh + y) * kw + xx) * ig + ci] = ((oo * ig + ci) * kh + y) * kw + xx;
-                            }
-                        }
-                    }
-                }
-                if self.g.tensor(x).dtype.is_int() {
-                    let b = self.cst(n, index, 2)?;
-                    let shape = vec![o, kh, kw, ig];
-                    let (wid, bid) = self.quantized_weights(n, index, &name, x, &w, &src, shape, 0, b.as_ref())?;
-                    self.add_layer(&name, Op::Conv2d(conv), vec![x, wid, bid], &out, Layout::Nchw)?;
-                    return Ok(());
-                }
-                let ohwi: Vec<f32> = src.iter().map(|&k| w.f[k]).collect();
-                let bias = match self.cst(n, index, 2)? {
-                    Some(b) if b.f.len() == o => b.f,
-                    Some(b) => return Err(self.invalid(format!("node {index} (Conv): bias has {} values", b.f.len()))),
-                    None => vec![0.0; o],
-                };
-                let wid = self.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![o, kh, kw, ig], ohwi);
-                let bid = self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias);
-                self.add_layer(&name, Op::Conv2d(conv), vec![x, wid, bid], &out, Layout::Nchw)?;
-            }
-            "ConvTranspose" => self.conv_transpose(index, n, &name, &out)?,
-            "BatchNormalization" => {
-                // Channels are ONNX axis 1: the IR's last axis of an NCHW tensor held NHWC
-                // and of a rank-2 one.
-                let (x, l) = self.act(n, index, 0)?;
-                let (x, l) = match self.g.tensor(x).shape.len() {
-                    4 => (self.to_layout(x, l, Layout::Nchw)?, Layout::Nchw),
-                    2 => (x, l),
-                    r => return Err(self.unsupported(n, index, &format!("a rank-{r} input (ranks 2 and 4 only)"))),
-                };
-                let eps = attr_f(n, "epsilon", 1e-5);
-                if n.output.iter().skip(1).any(|o| !o.is_empty()) {
-                    return Err(self.unsupported(n, index, "training mode (running mean and variance outputs)"));
-                }
-                let get = |k: usize| -> Res<Vec<f32>> {
-                    self.cst(n, index, k)?
-                        .map(|c| c.f)
-                        .ok_or_else(|| self.unsupported(n, index, &format!("no input {k}")))
-                };
-                let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-                let c = *self.onnx_shape(x, l).get(1).ok_or_else(|| self.unsupported(n, index, "a rank-1 input"))?;
-                if [&gamma, &beta, &mean, &var].iter().any(|v| v.len() != c) {
-                    return Err(
-                        self.invalid(format!("node {index} (BatchNormalization): parameters are not {c} floats"))
-                    );
-                }
-                let scale: Vec<f32> = (0..c).map(|k| gamma[k] / (var[k] + eps).sqrt()).collect();
-                let shift: Vec<f32> = (0..c).map(|k| beta[k] - mean[k] * scale[k]).collect();
-                self.affine(n, index, &name, 0, x, l, scale, shift, &out)?;
-            }
-            "Relu" | "Clip" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let act = if n.op_type == "Relu" {
-                    Activation::Relu
-                } else {
-                    let lo = self.cst(n, index, 1)?.and_then(|c| c.f.first().copied()).unwrap_or(attr_f(
-                        n,
-                        "min",
-                        f32::NEG_INFINITY,
-                    ));
-                    let hi = self.cst(n, index, 2)?.and_then(|c| c.f.first().copied()).unwrap_or(attr_f(
-                        n,
-                        "max",
-                        f32::INFINITY,
-                    ));
-                    match (lo, hi) {
-                        (a, b) if a == 0.0 && b == 6.0 => Activation::Relu6,
-                        (a, b) if a == 0.0 && b == f32::INFINITY => Activation::Relu,
-                        (a, b) if a == -1.0 && b == 1.0 => Activation::ReluN1To1,
-                        _ => {
-                            return Err(self.unsupported(
-                                n,
-                                index,
-                                &format!("Clip({lo}, {hi}): only (0,6), (0,inf), (-1,1)"),
-                            ))
-                        }
-                    }
-                };
-                let fused = self.fusable_producer(n, x).filter(|&li| {
-                    let ly = &self.g.layers[li];
-                    ly.activation == Activation::None && ly.op.fused_activation()
-                });
-                match fused {
-                    Some(li) => {
-                        self.g.layers[li].activation = act;
-                        self.values.insert(out, Value::Act(x, l));
-                    }
-                    // No single-use producer that takes a fused activation: a layer of its own.
-                    None => {
-                        let kind = match act {
-                            Activation::Relu => UnaryKind::Relu,
-                            Activation::Relu6 => UnaryKind::Relu6,
-                            Activation::ReluN1To1 => UnaryKind::ReluN1To1,
-                            other => return Err(self.unsupported(n, index, &format!("activation {other:?}"))),
-                        };
-                        self.add_layer(&name, Op::Unary(kind), vec![x], &out, l)?;
-                    }
-                }
-            }
-            "Pow" | "Reciprocal" => self.pow(index, n, &name, &out)?,
-            t if elementwise::binary_kind(t).is_some() => self.binary(index, n, &name, &out)?,
-            t if let Some(row) = elementwise::unary(t) => {
-                let (x, l) = self.act(n, index, 0)?;
-                self.add_layer(&name, Op::Unary((row.kind)(n)), vec![x], &out, l)?;
-            }
-            "MaxPool" | "AveragePool" => {
-                let x = self.act_nchw(n, index, 0)?;
-                if attr_i(n, "ceil_mode", 0) != 0 {
-                    return Err(self.unsupported(n, index, "ceil_mode = 1"));
-                }
-                if n.output.len() > 1 && !n.output[1].is_empty() {
-                    return Err(self.unsupported(n, index, "the Indices output"));
-                }
-                if attr_ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
-                    return Err(self.unsupported(n, index, "dilated pooling"));
-                }
-                let kind = if n.op_type == "MaxPool" { PoolKind::Max } else { PoolKind::Avg };
-                let padding = self.padding(n, index)?;
-                let padded =
-                    !matches!(padding, Padding::Valid | Padding::Explicit { top: 0, bottom: 0, left: 0, right: 0 });
-                if kind == PoolKind::Avg && attr_i(n, "count_include_pad", 0) != 0 && padded {
-                    return Err(self.unsupported(n, index, "count_include_pad = 1 with padding"));
-                }
-                let kernel = attr_ints(n, "kernel_shape").unwrap_or_default();
-                if kernel.len() != 2 || kernel.iter().any(|&k| k <= 0) {
-                    return Err(self.unsupported(n, index, &format!("kernel_shape {kernel:?} (2-D only)")));
-                }
-                let pool = Pool {
-                    kind,
-                    kernel: [kernel[0] as usize, kernel[1] as usize],
-                    stride: self.pair(n, index, "strides", 1)?,
-                    padding,
-                };
-                self.add_layer(&name, Op::Pool(pool), vec![x], &out, Layout::Nchw)?;
-            }
-            "GlobalAveragePool" => {
-                let x = self.act_nchw(n, index, 0)?;
-                self.add_layer(
-                    &name,
-                    Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: true }),
-                    vec![x],
-                    &out,
-                    Layout::Nchw,
-                )?;
-            }
-            "Tile" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let rank = self.g.tensor(x).shape.len();
-                let r = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no repeats"))?;
-                if r.i.len() != rank || r.i.iter().any(|&v| v < 1) {
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        &format!("repeats {:?} (one value >= 1 per axis of a rank-{rank} input)", r.i),
-                    ));
-                }
-                // Repeats in the ONNX order, moved to the IR axes.
-                let mut multiples = vec![1; rank];
-                for (d, &v) in r.i.iter().enumerate() {
-                    let ir = l.ir_axis(d as i64, rank).map_err(|a| self.invalid(format!("axis {a}")))?;
-                    multiples[ir] = v as usize;
-                }
-                if multiples.iter().all(|&m| m == 1) {
-                    self.values.insert(out, Value::Act(x, l));
-                    return Ok(());
-                }
-                self.add_layer(&name, Op::Layout(LayoutOp::Tile { multiples }), vec![x], &out, l)?;
-            }
-            "Concat" => {
-                let mut acts = Vec::new();
-                for k in 0..n.input.len() {
-                    acts.push(self.act(n, index, k)?);
-                }
-                let &(_, first) = acts.first().ok_or_else(|| self.unsupported(n, index, "no inputs"))?;
-                // Inputs held in different layouts (all rank 4, as NCHW is) are all held NHWC.
-                let l = if acts.iter().all(|&(_, l)| l == first) { first } else { Layout::Nchw };
-                let ins = acts.into_iter().map(|(x, from)| self.to_layout(x, from, l)).collect::<Res<Vec<_>>>()?;
-                let rank = self.g.tensor(ins[0]).shape.len();
-                let axis = l
-                    .ir_axis(attr_i(n, "axis", 1), rank)
-                    .map_err(|a| self.unsupported(n, index, &format!("axis {a} for rank {rank}")))?;
-                self.add_layer(&name, Op::Layout(LayoutOp::Concat { axis }), ins, &out, l)?;
-            }
-            "Transpose" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let rank = self.g.tensor(x).shape.len();
-                let perm = attr_ints(n, "perm").unwrap_or_else(|| (0..rank as i64).rev().collect());
-                let mut seen = vec![false; rank];
-                let valid = perm.len() == rank
-                    && perm.iter().all(|&p| {
-                        usize::try_from(p)
-                            .ok()
-                            .filter(|&p| p < rank)
-                            .is_some_and(|p| !std::mem::replace(&mut seen[p], true))
-                    });
-                if !valid {
-                    return Err(self.invalid(format!(
-                        "node {index} (Transpose): perm {perm:?} is not a permutation of 0..{rank}"
-                    )));
-                }
-                // The output's layout: the one that makes the IR permutation the identity
-                // (a change of view only, such as NCHW <-> NHWC), else NCHW for rank 4 (what
-                // Conv and pooling read) and the ONNX order otherwise.
-                let ir_perm = |out: Layout| -> Vec<usize> {
-                    (0..rank)
-                        .map(|d| {
-                            let onnx_out = match out {
-                                Layout::Same => d,
-                                Layout::Nchw => [0, 2, 3, 1][d],
-                            };
-                            l.ir_axis(perm[onnx_out], rank).unwrap_or(d)
-                        })
-                        .collect()
-                };
-                let identity = |p: &[usize]| p.iter().enumerate().all(|(i, &v)| v == i);
-                let candidates: &[Layout] = if rank == 4 { &[Layout::Nchw, Layout::Same] } else { &[Layout::Same] };
-                match candidates.iter().find(|&&c| identity(&ir_perm(c))) {
-                    Some(&c) => {
-                        self.values.insert(out, Value::Act(x, c));
-                    }
-                    None => {
-                        let layout = candidates[0];
-                        let op = Op::Layout(LayoutOp::Transpose { perm: ir_perm(layout) });
-                        self.add_layer(&name, op, vec![x], &out, layout)?;
-                    }
-                }
-            }
-            "Gather" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let idx = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no indices"))?;
-                let s = self.onnx_shape(x, l);
-                let rank = s.len();
-                let onnx_axis = Layout::Same
-                    .ir_axis(attr_i(n, "axis", 0), rank)
-                    .map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
-                let dim = s[onnx_axis] as i64;
-                let indices = idx
-                    .i
-                    .iter()
-                    .map(|&v| if v < 0 { v + dim } else { v })
-                    .map(|v| usize::try_from(v).ok().filter(|&v| (v as i64) < dim))
-                    .collect::<Option<Vec<usize>>>()
-                    .ok_or_else(|| {
-                        self.invalid(format!("node {index} (Gather): indices {:?} outside 0..{dim}", idx.i))
-                    })?;
-                // An NCHW tensor keeps its layout when the gathered axis stays (one axis of
-                // indices); a scalar index of the channel axis leaves [N, H, W] in both orders.
-                // Otherwise the tensor is gathered in the ONNX order.
-                let kept = match (l, idx.dims.len()) {
-                    (Layout::Same, _) => Some(Layout::Same),
-                    (Layout::Nchw, 1) => Some(Layout::Nchw),
-                    (Layout::Nchw, 0) if onnx_axis == 1 || s[1] == 1 => Some(Layout::Same),
-                    (Layout::Nchw, _) => None,
-                };
-                let (x, l, layout) = match kept {
-                    Some(layout) => (x, l, layout),
-                    None => (self.to_layout(x, l, Layout::Same)?, Layout::Same, Layout::Same),
-                };
-                let axis = l.ir_axis(onnx_axis as i64, rank).map_err(|a| self.invalid(format!("axis {a}")))?;
-                let op = Op::Layout(LayoutOp::Gather { axis, indices, indices_shape: idx.dims.clone() });
-                self.add_layer(&name, op, vec![x], &out, layout)?;
-            }
-            "Split" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let s = self.onnx_shape(x, l);
-                let rank = s.len();
-                let a = attr_i(n, "axis", 0);
-                let axis =
-                    l.ir_axis(a, rank).map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
-                let dim = self.g.tensor(x).shape[axis];
-                let outs: Vec<String> = n.output.clone();
-                let k = outs.len();
-                // Sizes: the `split` input (opset 13+) or attribute (before), else equal
-                // pieces; opset 18's `num_outputs` makes the last piece the smaller one.
-                let given = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "split"));
-                let sizes: Vec<usize> = match given {
-                    Some(v) => {
-                        if v.len() != k || v.iter().any(|&p| p < 0) || v.iter().sum::<i64>() != dim as i64 {
-                            return Err(self.invalid(format!(
-                                "node {index} (Split): split {v:?} does not cut an axis of size {dim} into {k} outputs"
-                            )));
-                        }
-                        v.iter().map(|&p| p as usize).collect()
-                    }
-                    None if k == 0 => return Err(self.invalid(format!("node {index} (Split): no outputs"))),
-                    None => {
-                        let piece = if attr(n, "num_outputs").is_some() { dim.div_ceil(k) } else { dim / k };
-                        let last = dim.checked_sub(piece * (k - 1)).filter(|&r| r > 0 && r <= piece);
-                        let last = last.filter(|&r| r == piece || attr(n, "num_outputs").is_some());
-                        let last = last.ok_or_else(|| {
-                            self.invalid(format!(
-                                "node {index} (Split): an axis of size {dim} does not split into {k} pieces"
-                            ))
-                        })?;
-                        (0..k).map(|i| if i + 1 < k { piece } else { last }).collect()
-                    }
-                };
-                if outs.iter().any(String::is_empty) {
-                    return Err(self.unsupported(n, index, "an unused (empty) output"));
-                }
-                let op = Op::Layout(LayoutOp::Split { axis, sizes });
-                self.add_layer_outputs(&name, op, vec![x], &outs, l)?;
-            }
-            "Resize" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let op = self.resize(n, index, x, l)?;
-                self.add_layer(&name, Op::Resize(op), vec![x], &out, l)?;
-            }
-            "DepthToSpace" | "SpaceToDepth" => {
-                let x = self.act_nchw(n, index, 0)?;
-                let block = attr_i(n, "blocksize", 0);
-                let block = usize::try_from(block)
-                    .ok()
-                    .filter(|&b| b >= 1)
-                    .ok_or_else(|| self.invalid(format!("node {index} ({}): blocksize {block}", n.op_type)))?;
-                if n.op_type == "SpaceToDepth" {
-                    // ONNX's output channel (i*b + j)*C + c is TensorFlow's order.
-                    let op = Op::Layout(LayoutOp::SpaceToDepth { block });
-                    self.add_layer(&name, op, vec![x], &out, Layout::Nchw)?;
-                    return Ok(());
-                }
-                let mut x = x;
-                match attr_s(n, "mode").as_str() {
-                    // DCR reads input channel (i*b + j)*C' + c: TensorFlow's order.
-                    "" | "DCR" => {}
-                    // CRD reads channel c*b*b + i*b + j: the channels are gathered into DCR
-                    // order first (a copy), then rearranged as DCR.
-                    "CRD" => {
-                        let c = self.g.tensor(x).shape[3];
-                        let bb = block * block;
-                        if c % bb != 0 {
-                            return Err(self
-                                .invalid(format!("node {index} (DepthToSpace): {c} channels for blocksize {block}")));
-                        }
-                        let cp = c / bb;
-                        let mut indices = vec![0usize; c];
-                        for ij in 0..bb {
-                            for ch in 0..cp {
-                                indices[ij * cp + ch] = ch * bb + ij;
-                            }
-                        }
-                        let op = Op::Layout(LayoutOp::Gather { axis: 3, indices, indices_shape: vec![c] });
-                        let g = self.add_layer(
-                            &format!("{name}/crd_to_dcr"),
-                            op,
-                            vec![x],
-                            &format!("{out}/dcr"),
-                            Layout::Nchw,
-                        )?;
-                        // In a QDQ model the copy keeps its input's integers and parameters.
-                        let (dtype, quant) = (self.g.tensor(x).dtype, self.g.tensor(x).quant.clone());
-                        let t = self.g.tensor_mut(g);
-                        (t.dtype, t.quant) = (dtype, quant);
-                        x = g;
-                    }
-                    other => return Err(self.unsupported(n, index, &format!("mode '{other}'"))),
-                }
-                self.add_layer(&name, Op::Layout(LayoutOp::DepthToSpace { block }), vec![x], &out, Layout::Nchw)?;
-            }
-            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let s = self.onnx_shape(x, l);
-                let target = match n.op_type.as_str() {
-                    "Flatten" => {
-                        let a = attr_i(n, "axis", 1);
-                        let a = if a < 0 { a + s.len() as i64 } else { a }.clamp(0, s.len() as i64) as usize;
-                        Ok(vec![s[..a].iter().product(), s[a..].iter().product()])
-                    }
-                    "Reshape" => {
-                        let c = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no shape input"))?;
-                        fold::reshape_dims(&s, &c.i, attr_i(n, "allowzero", 0) != 0)
-                    }
-                    "Squeeze" => {
-                        let axes = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes"));
-                        fold::squeeze_dims(&s, axes.as_deref())
-                    }
-                    _ => {
-                        let axes = self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes"));
-                        let axes = axes.ok_or_else(|| self.unsupported(n, index, "no axes"))?;
-                        fold::unsqueeze_dims(&s, &axes)
-                    }
-                };
-                let target = target.map_err(|m| self.unsupported(n, index, &m))?;
-                self.reshape(&name, x, l, target, &out)?;
-            }
-            "Pad" => self.pad(n, index, &name, &out)?,
-            "Slice" => self.slice(n, index, &name, &out)?,
-            "ReduceMean" | "ReduceMax" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let rank = self.g.tensor(x).shape.len();
-                // Axes: the attribute before opset 18, the optional input since.
-                let axes = match self.cst(n, index, 1)?.map(|c| c.i).or_else(|| attr_ints(n, "axes")) {
-                    Some(a) if !a.is_empty() => a,
-                    _ if attr_i(n, "noop_with_empty_axes", 0) != 0 => {
-                        self.values.insert(out, Value::Act(x, l));
-                        return Ok(());
-                    }
-                    _ => (0..rank as i64).collect(),
-                };
-                let ir_axes = |l: Layout| -> Result<Vec<usize>, i64> {
-                    let mut ir: Vec<usize> = axes.iter().map(|&a| l.ir_axis(a, rank)).collect::<Result<_, _>>()?;
-                    ir.sort_unstable();
-                    ir.dedup();
-                    Ok(ir)
-                };
-                let ir =
-                    ir_axes(l).map_err(|a| self.unsupported(n, index, &format!("axis {a} of a rank-{rank} input")))?;
-                let keep_dims = attr_i(n, "keepdims", 1) != 0;
-                // Without kept dims an NCHW tensor loses axes; what remains is in NHWC order
-                // in the IR, which is the ONNX order unless C and H or W remain: then the
-                // tensor is reduced in the ONNX order.
-                let (x, ir, layout) = match (l, keep_dims) {
-                    (l, true) => (x, ir, l),
-                    (Layout::Same, false) => (x, ir, Layout::Same),
-                    (Layout::Nchw, false) if ir.contains(&3) || (ir.contains(&1) && ir.contains(&2)) => {
-                        (x, ir, Layout::Same)
-                    }
-                    (Layout::Nchw, false) => {
-                        let ir = ir_axes(Layout::Same).map_err(|a| self.invalid(format!("axis {a}")))?;
-                        (self.to_layout(x, l, Layout::Same)?, ir, Layout::Same)
-                    }
-                };
-                let kind = if n.op_type == "ReduceMax" { ReduceKind::Max } else { ReduceKind::Mean };
-                let op = Op::Reduce(Reduce { kind, axes: ir, keep_dims });
-                self.add_layer(&name, op, vec![x], &out, layout)?;
-            }
-            "MatMul" if matches!(n.input.get(1).and_then(|i| self.values.get(i)), Some(Value::Act(..))) => {
-                // Both operands computed by the network (attention's Q K^T, P V).
-                // Multiplied in the ONNX order (an NCHW tensor held NHWC transposed back).
-                let (a, la) = self.act(n, index, 0)?;
-                let (b, lb) = self.act(n, index, 1)?;
-                let a = self.to_layout(a, la, Layout::Same)?;
-                let b = self.to_layout(b, lb, Layout::Same)?;
-                let ranks = [a, b].map(|t| self.g.tensor(t).shape.len());
-                if ranks.iter().any(|r| !(2..=5).contains(r)) {
-                    return Err(self.unsupported(n, index, &format!("a MatMul of ranks {ranks:?} (2 to 5 only)")));
-                }
-                self.add_layer(
-                    &name,
-                    Op::MatMul(MatMul { adj_x: false, adj_y: false }),
-                    vec![a, b],
-                    &out,
-                    Layout::Same,
-                )?;
-            }
-            "Gemm" | "MatMul" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let xs = self.onnx_shape(x, l);
-                let x = self.onnx_ordered(x, l)?;
-                if n.op_type == "MatMul" && xs.len() != 2 {
-                    return Err(self.unsupported(n, index, &format!("MatMul of a rank-{} input", xs.len())));
-                }
-                if attr_i(n, "transA", 0) != 0 {
-                    return Err(self.unsupported(n, index, "transA = 1"));
-                }
-                let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no weights"))?;
-                if w.dims.len() != 2 || w.f.is_empty() {
-                    return Err(self.unsupported(n, index, &format!("weights of shape {:?}", w.dims)));
-                }
-                let trans_b = n.op_type == "Gemm" && attr_i(n, "transB", 0) != 0;
-                let (k, nf) = if trans_b { (w.dims[1], w.dims[0]) } else { (w.dims[0], w.dims[1]) };
-                let alpha = if n.op_type == "Gemm" { attr_f(n, "alpha", 1.0) } else { 1.0 };
-                let beta = if n.op_type == "Gemm" { attr_f(n, "beta", 1.0) } else { 1.0 };
-                let mut src = vec![0usize; k * nf];
-                for o in 0..nf {
-                    for i in 0..k {
-                        src[o * k + i] = if trans_b { o * k + i } else { i * nf + o };
-                    }
-                }
-                let bias = if n.op_type == "Gemm" { self.cst(n, index, 2)? } else { None };
-                if self.g.tensor(x).dtype.is_int() {
-                    if alpha != 1.0 || (beta != 1.0 && bias.is_some()) {
-                        return Err(self.unsupported(
-                            n,
-                            index,
-                            "alpha or beta other than 1 with quantized (QDQ) inputs",
-                        ));
-                    }
-                    let out_axis = if trans_b { 0 } else { 1 };
-                    let (wid, bid) =
-                        self.quantized_weights(n, index, &name, x, &w, &src, vec![nf, k], out_axis, bias.as_ref())?;
-                    let fc = FullyConnected { out_features: nf, bias: true };
-                    self.add_layer(&name, Op::FullyConnected(fc), vec![x, wid, bid], &out, Layout::Same)?;
-                    return Ok(());
-                }
-                let wt: Vec<f32> = src.iter().map(|&i| w.f[i] * alpha).collect();
-                let mut inputs = vec![x];
-                inputs.push(self.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![nf, k], wt));
-                if let Some(b) = &bias {
-                    let bv: Vec<f32> = if b.f.len() == nf {
-                        b.f.iter().map(|v| v * beta).collect()
-                    } else if b.f.len() == 1 {
-                        vec![b.f[0] * beta; nf]
-                    } else {
-                        return Err(self.unsupported(n, index, &format!("bias C of shape {:?}", b.dims)));
-                    };
-                    inputs.push(self.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![nf], bv));
-                }
-                let fc = FullyConnected { out_features: nf, bias: bias.is_some() };
-                self.add_layer(&name, Op::FullyConnected(fc), inputs, &out, Layout::Same)?;
-            }
-            "Softmax" => {
-                let (x, l) = self.act(n, index, 0)?;
-                let rank = self.g.tensor(x).shape.len();
-                let axis = attr_i(n, "axis", -1);
-                // The IR's softmax runs over the last (NHWC channel) axis: an NCHW tensor's
-                // W axis is the last one in the ONNX order.
-                let last = Ok(rank.saturating_sub(1));
-                let (x, l) = if l.ir_axis(axis, rank) != last && Layout::Same.ir_axis(axis, rank) == last {
-                    (self.to_layout(x, l, Layout::Same)?, Layout::Same)
-                } else {
-                    (x, l)
-                };
-                if l.ir_axis(axis, rank) != Ok(rank.saturating_sub(1)) {
-                    let a = if axis < 0 { axis + rank as i64 } else { axis };
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        &format!("softmax over axis {a} (only the channel/last axis)"),
-                    ));
-                }
-                self.add_layer(&name, Op::Softmax(Softmax { beta: 1.0, causal: false }), vec![x], &out, l)?;
-            }
-            "LSTM" | "GRU" => self.recurrent(index, n, &name)?,
-            _ => return Err(self.unsupported(n, index, "")),
-        }
-        Ok(())
-    }
-
-    /// ONNX `LSTM` / `GRU` (opsets 7 to 21, as PyTorch exports them): layout 0, the default
-    /// activations, no clip, no peepholes, no `input_forget`, full-length sequences; other
-    /// forms are refused by name. `W`, `R` and `B` must be constants (float, or integers
-    /// behind a DequantizeLinear: dequantized, as the family runs in float); the initial
-    /// states may be activations or constants. A quantized (QDQ) input is dequantized by a
-    /// `Dequantize` layer first, as onnxruntime runs the node in float between a
-    /// DequantizeLinear and a QuantizeLinear.
-    fn recurrent(&mut self, index: usize, n: &pb::NodeProto, name: &str) -> Res<()> {
-        let kind = if n.op_type == "LSTM" { RecurrentKind::Lstm } else { RecurrentKind::Gru };
-        let gates = if kind == RecurrentKind::Lstm { 4 } else { 3 };
-        let direction = match attr_s(n, "direction").as_str() {
-            "" | "forward" => Direction::Forward,
-            "reverse" => Direction::Reverse,
-            "bidirectional" => Direction::Bidirectional,
-            other => return Err(self.unsupported(n, index, &format!("direction '{other}'"))),
-        };
-        let d = direction.count();
-        if let Some(a) = attr(n, "activations") {
-            let want: &[&str] =
-                if kind == RecurrentKind::Lstm { &["sigmoid", "tanh", "tanh"] } else { &["sigmoid", "tanh"] };
-            let got: Vec<String> = a.strings.iter().map(|s| String::from_utf8_lossy(s).to_lowercase()).collect();
-            let default =
-                got.len() == want.len() * d && got.chunks(want.len()).all(|c| c.iter().zip(want).all(|(g, w)| g == w));
-            if !default {
-                return Err(self.unsupported(
-                    n,
-                    index,
-                    &format!("activations {got:?} (only the defaults: {} per direction)", want.join(", ")),
-                ));
-            }
-        }
-        for refused in ["clip", "activation_alpha", "activation_beta"] {
-            if attr(n, refused).is_some() {
-                return Err(self.unsupported(n, index, &format!("attribute '{refused}'")));
-            }
-        }
-        if attr_i(n, "input_forget", 0) != 0 {
-            return Err(self.unsupported(n, index, "input_forget = 1"));
-        }
-        if attr_i(n, "layout", 0) != 0 {
-            return Err(self.unsupported(n, index, "layout = 1 (batch first); only layout 0 ([steps, batch, input])"));
-        }
-        let linear_before_reset = kind == RecurrentKind::Gru && attr_i(n, "linear_before_reset", 0) != 0;
-        let (x, _) = self.act(n, index, 0)?;
-        let x = self.float_input(name, x, "X")?;
-        let xs = self.g.tensor(x).shape.clone();
-        let [steps, batch, input] = xs[..] else {
-            return Err(self.unsupported(n, index, &format!("X of shape {xs:?} (expected [steps, batch, input])")));
-        };
-        let w = self.cst(n, index, 1)?.ok_or_else(|| self.unsupported(n, index, "no W"))?;
-        let r = self.cst(n, index, 2)?.ok_or_else(|| self.unsupported(n, index, "no R"))?;
-        let hidden = match attr(n, "hidden_size") {
-            Some(_) => attr_i(n, "hidden_size", 0).max(0) as usize,
-            None => r.dims.last().copied().unwrap_or(0),
-        };
-        let gh = gates * hidden;
-        for (c, what, want) in [(&w, "W", vec![d, gh, input]), (&r, "R", vec![d, gh, hidden])] {
-            if c.dims != want || c.f.len() != want.iter().product::<usize>() {
-                return Err(self.unsupported(
-                    n,
-                    index,
-                    &format!("{what} of shape {:?} (expected {want:?}, float)", c.dims),
-                ));
-            }
-        }
-        let b = match self.cst(n, index, 3)? {
-            Some(c) if c.dims == [d, 2 * gh] && c.f.len() == d * 2 * gh => c.f,
-            Some(c) => {
-                return Err(self.unsupported(
-                    n,
-                    index,
-                    &format!("B of shape {:?} (expected [{d}, {}])", c.dims, 2 * gh),
-                ))
-            }
-            None => vec![0.0; d * 2 * gh],
-        };
-        if n.input.get(4).is_some_and(|s| !s.is_empty()) {
-            match self.cst(n, index, 4)? {
-                Some(c) if c.i.iter().all(|&v| v == steps as i64) && c.i.len() == batch => {}
-                _ => {
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        "sequence_lens other than a constant of the full length (variable-length sequences)",
-                    ))
-                }
-            }
-        }
-        if kind == RecurrentKind::Lstm && n.input.get(7).is_some_and(|s| !s.is_empty()) {
-            return Err(self.unsupported(n, index, "peepholes (input P)"));
-        }
-        let mut inputs = vec![
-            x,
-            self.add_const(&format!("{name}/W"), TensorKind::Weight, w.dims.clone(), w.f.clone()),
-            self.add_const(&format!("{name}/R"), TensorKind::Weight, r.dims.clone(), r.f.clone()),
-            self.add_const(&format!("{name}/B"), TensorKind::Bias, vec![d, 2 * gh], b),
-        ];
-        // The initial states: h (input 5), and c (input 6) for LSTM; a missing h before a
-        // given c is zeros.
-        let states = if kind == RecurrentKind::Lstm { 2 } else { 1 };
-        let given: Vec<bool> = (0..states).map(|s| n.input.get(5 + s).is_some_and(|i| !i.is_empty())).collect();
-        let last = given.iter().rposition(|&g| g);
-        for s in 0..last.map_or(0, |p| p + 1) {
-            let what = if s == 0 { "initial_h" } else { "initial_c" };
-            let shape = vec![d, batch, hidden];
-            let t = if !given[s] {
-                self.add_const(&format!("{name}/{what}"), TensorKind::Constant, shape, vec![0.0; d * batch * hidden])
-            } else {
-                match n.input.get(5 + s).and_then(|i| self.values.get(i)).cloned() {
-                    Some(Value::Const(c)) => {
-                        if c.dims != shape || c.f.len() != d * batch * hidden {
-                            return Err(self.unsupported(
-                                n,
-                                index,
-                                &format!("{what} of shape {:?} (expected {shape:?}, float)", c.dims),
-                            ));
-                        }
-                        self.add_const(&format!("{name}/{what}"), TensorKind::Constant, shape, c.f)
-                    }
-                    _ => {
-                        let (t, _) = self.act(n, index, 5 + s)?;
-                        self.float_input(name, t, what)?
-                    }
-                }
-            };
-            inputs.push(t);
-        }
-        let rec = Recurrent { kind, hidden, direction, linear_before_reset, cell_clip: None };
-        let outs: Vec<String> = (0..rec.outputs())
-            .map(|k| match n.output.get(k).filter(|o| !o.is_empty()) {
-                Some(o) => o.clone(),
-                None => format!("{name}/{}", ["Y", "Y_h", "Y_c"][k]),
-            })
-            .collect();
-        let ids = self.push_layer(name, Op::Recurrent(rec), inputs, &outs)?;
-        for (k, &t) in ids.iter().enumerate() {
-            if n.output.get(k).is_some_and(|o| !o.is_empty()) {
-                self.values.insert(outs[k].clone(), Value::Act(t, Layout::Same));
-            }
-        }
-        Ok(())
-    }
-
-    /// The activation `x` (below rank 4: held in the ONNX order) in float, for an op that
-    /// runs in float only: a quantized (QDQ) tensor goes through a `Dequantize` layer (what the
-    /// DequantizeLinear before the op computes).
-    fn float_input(&mut self, name: &str, x: TensorId, what: &str) -> Res<TensorId> {
-        if !self.g.tensor(x).dtype.is_int() {
-            return Ok(x);
-        }
-        let out = format!("{name}/{what}_dequantized");
-        let ids =
-            self.push_layer(&format!("{name}/dequantize_{what}"), Op::Convert(Convert::Dequantize), vec![x], &[out])?;
-        Ok(ids[0])
-    }
-
-    /// Binds `out` to `x` (ONNX shape `onnx_shape(x, l)`) reshaped to the ONNX shape
-    /// `target`: the same tensor when nothing changes, else a Reshape layer of `x` in the
-    /// ONNX element order (an NCHW tensor whose NHWC storage orders it differently is
-    /// transposed back first, [`Importer::onnx_ordered`]). A rank-4 result is held NHWC (an
-    /// NCHW tensor, as Conv and pooling read it) when that is the same order (C = 1 or
-    /// H*W = 1), else in the ONNX order, converted when a reader needs NHWC.
-    fn reshape(&mut self, name: &str, x: TensorId, l: Layout, target: Vec<usize>, out: &str) -> Res<()> {
-        if target == self.onnx_shape(x, l) {
-            // A no-op Reshape (exporters emit them around dynamic batch dimensions).
-            self.values.insert(out.to_string(), Value::Act(x, l));
-            return Ok(());
-        }
-        let x = self.onnx_ordered(x, l)?;
-        let (shape, layout) = if target.len() == 4 && same_order(&target, &[0, 2, 3, 1]) {
-            (nchw_to_nhwc(&target), Layout::Nchw)
-        } else {
-            (target, Layout::Same)
-        };
-        let shape = shape.iter().map(|&d| d as i64).collect();
-        self.add_layer(name, Op::Layout(LayoutOp::Reshape { shape }), vec![x], out, layout)?;
-        Ok(())
-    }
-
-    /// ONNX `Slice` of an activation (a constant Slice is folded): constant starts, ends,
-    /// axes and steps (inputs from opset 10, attributes before), resolved as ONNX does
-    /// (negative indices from the end, clamped per direction) into the IR's strided window,
-    /// each ONNX axis mapped by the tensor's layout (a slice keeps the rank, so the layout).
-    fn slice(&mut self, n: &pb::NodeProto, index: usize, name: &str, out: &str) -> Res<()> {
-        let (x, l) = self.act(n, index, 0)?;
-        let s = self.onnx_shape(x, l);
-        let mut params = vec![None];
-        for k in 1..n.input.len() {
-            params.push(self.cst(n, index, k)?);
-        }
-        let refs: Vec<Option<&Const>> = params.iter().map(Option::as_ref).collect();
-        let sel = fold::slice_indices(n, &refs, &s).map_err(|m| self.unsupported(n, index, &m))?;
-        if let Some(a) = sel.iter().position(Vec::is_empty) {
-            return Err(self.unsupported(n, index, &format!("a slice that selects nothing of axis {a} of {s:?}")));
-        }
-        let rank = s.len();
-        let (mut begin, mut size, mut stride) = (vec![0; rank], vec![0; rank], vec![1i64; rank]);
-        for (d, picked) in sel.iter().enumerate() {
-            let ir = l.ir_axis(d as i64, rank).map_err(|a| self.invalid(format!("axis {a}")))?;
-            begin[ir] = picked[0];
-            size[ir] = picked.len();
-            if let [a, b, ..] = picked[..] {
-                stride[ir] = b as i64 - a as i64;
-            }
-        }
-        if size == self.g.tensor(x).shape && stride.iter().all(|&v| v == 1) {
-            self.values.insert(out.to_string(), Value::Act(x, l));
-            return Ok(());
-        }
-        let op = Op::Layout(LayoutOp::Slice { begin, size, stride, drop: Vec::new() });
-        self.add_layer(name, op, vec![x], out, l)?;
-        Ok(())
-    }
-
-    /// ONNX `Pad` (constant zero padding; pads from the input since opset 11, the attribute
-    /// before; `axes` from opset 18).
-    fn pad(&mut self, n: &pb::NodeProto, index: usize, name: &str, out: &str) -> Res<()> {
-        let (x, l) = self.act(n, index, 0)?;
-        let mode = attr_s(n, "mode");
-        if !(mode.is_empty() || mode == "constant") {
-            return Err(self.unsupported(n, index, &format!("mode '{mode}' (only constant padding)")));
-        }
-        let value = match self.cst(n, index, 2)? {
-            Some(c) => c.f.first().copied().or_else(|| c.i.first().map(|&v| v as f32)).unwrap_or(0.0),
-            None => attr_f(n, "value", 0.0),
-        };
-        if value != 0.0 {
-            return Err(self.unsupported(n, index, &format!("padding with {value} (only with zeros)")));
-        }
-        let pads = match self.cst(n, index, 1)? {
-            Some(c) => c.i,
-            None => attr_ints(n, "pads").ok_or_else(|| self.unsupported(n, index, "no pads"))?,
-        };
-        let shape = self.onnx_shape(x, l);
-        let rank = shape.len();
-        let axes: Vec<i64> = match self.cst(n, index, 3)? {
-            Some(c) => c.i,
-            None => (0..rank as i64).collect(),
-        };
-        if pads.len() != 2 * axes.len() || pads.iter().any(|&p| p < 0) {
-            return Err(self.unsupported(
-                n,
-                index,
-                &format!("pads {pads:?} for axes {axes:?} (two non-negative pads per axis)"),
-            ));
-        }
-        let mut ir_pads = vec![(0usize, 0usize); rank];
-        for (k, &a) in axes.iter().enumerate() {
-            let ir = l.ir_axis(a, rank).map_err(|a| self.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
-            ir_pads[ir] = (pads[k] as usize, pads[k + axes.len()] as usize);
-        }
-        if ir_pads.iter().all(|&p| p == (0, 0)) {
-            self.values.insert(out.to_string(), Value::Act(x, l));
-            return Ok(());
-        }
-        self.add_layer(name, Op::Layout(LayoutOp::Pad { pads: ir_pads }), vec![x], out, l)?;
-        Ok(())
-    }
-
-    /// Add, Sub, Mul, Div, Max and Min (two operands, NumPy broadcasting): an activation and
-    /// a float constant that varies along the channels only is a per-channel scale and shift
-    /// (folded into the producing Conv / Gemm) for Add / Sub / Mul / Div; anything else is a
-    /// binary layer, its constant operand (if any) a constant tensor in the IR's layout.
-    fn binary(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
-        let Some(kind) = elementwise::binary_kind(&n.op_type) else {
-            return Err(self.unsupported(n, index, &format!("{} is not an element-wise binary op", n.op_type)));
-        };
-        if n.input.len() != 2 {
-            return Err(self.unsupported(n, index, &format!("{} inputs (two only)", n.input.len())));
-        }
-        if let Some((k, c)) = self.const_operand(n) {
-            let (x, l) = self.act(n, index, 1 - k)?;
-            let s = self.onnx_shape(x, l);
-            let affine = match self.per_channel(&c, &s, l) {
-                Some(per) => {
-                    let ch = per.len();
-                    match (kind, k) {
-                        (BinaryKind::Add, _) => Some((vec![1.0; ch], per)),
-                        (BinaryKind::Sub, 1) => Some((vec![1.0; ch], per.iter().map(|v| -v).collect())),
-                        (BinaryKind::Sub, _) => Some((vec![-1.0; ch], per)),
-                        (BinaryKind::Mul, _) => Some((per, vec![0.0; ch])),
-                        (BinaryKind::Div, 1) => Some((per.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch])),
-                        _ => None,
-                    }
-                }
-                None => None,
-            };
-            // Nothing (an identity), folded into the producer's weights, else a depthwise 1x1
-            // convolution (rank 4); at other ranks a binary layer with the constant.
-            let rank4 = self.g.tensor(x).shape.len() == 4;
-            let foldable = |(scale, shift): &(Vec<f32>, Vec<f32>)| {
-                rank4
-                    || (scale.iter().all(|&v| v == 1.0) && shift.iter().all(|&v| v == 0.0))
-                    || self.fold_target(n, 1 - k, x, scale.len()).is_some()
-            };
-            if let Some((scale, shift)) = affine.filter(foldable) {
-                return self.affine(n, index, name, 1 - k, x, l, scale, shift, out);
-            }
-            // The integer kernels need the constant's integers and parameters: an integer
-            // constant behind a DequantizeLinear, per tensor (onnxruntime's quantized `* 2`,
-            // grids and anchors); a float constant beside a quantized activation is refused.
-            let quantized = self.g.tensor(x).dtype.is_int();
-            let per_tensor = c.quant.as_ref().filter(|q| q.scales.len() == 1);
-            if quantized && per_tensor.is_none() {
-                let what = if c.quant.is_some() { "a per-channel quantized" } else { "a float" };
-                return Err(self.unsupported(
-                    n,
-                    index,
-                    &format!("{what} constant operand of shape {:?} beside a quantized activation (an integer constant behind a DequantizeLinear, per tensor, expected)", c.dims),
-                ));
-            }
-            // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
-            let (x, l, s) = if l == Layout::Nchw && c.f.len() > 1 && c.dims.len() > 4 {
-                (self.to_layout(x, l, Layout::Same)?, Layout::Same, s)
-            } else {
-                (x, l, s)
-            };
-            let cid = self.binary_const(n, index, name, &c, &s, l, quantized)?;
-            let ins = if k == 0 { vec![cid, x] } else { vec![x, cid] };
-            self.add_layer(name, Op::Binary(kind), ins, out, l)?;
-            return Ok(());
-        }
-        let (a, la) = self.act(n, index, 0)?;
-        let (b, lb) = self.act(n, index, 1)?;
-        let (ra, rb) = (self.g.tensor(a).shape.len(), self.g.tensor(b).shape.len());
-        // The IR broadcasts its own shapes (aligned at the last axis); ONNX's broadcasting is
-        // the same when both operands are held alike at the same rank, or both in the ONNX
-        // order. Operands held differently are held NHWC when both are rank 4, else both in
-        // the ONNX order.
-        let l = match (la, lb) {
-            (Layout::Same, Layout::Same) => Layout::Same,
-            (Layout::Nchw, Layout::Nchw) if ra == rb => Layout::Nchw,
-            _ if ra == 4 && rb == 4 => Layout::Nchw,
-            _ => Layout::Same,
-        };
-        let a = self.to_layout(a, la, l)?;
-        let b = self.to_layout(b, lb, l)?;
-        self.add_layer(name, Op::Binary(kind), vec![a, b], out, l)?;
-        Ok(())
-    }
-
-    /// Pow with a constant exponent, and Reciprocal (an exponent of -1): exponent 1 is the
-    /// input itself, 2 a Mul of the input by itself (which has an integer kernel), 0.5 and
-    /// -0.5 SQRT and RSQRT (float only), -1 a Div of 1 by the input and any other exponent
-    /// (one value, or a tensor broadcast against the input) a POW layer with a constant
-    /// operand (both float only: refused beside a quantized activation, as binary ops with a
-    /// float constant are).
-    fn pow(&mut self, index: usize, n: &pb::NodeProto, name: &str, out: &str) -> Res<()> {
-        let (x, l) = self.act(n, index, 0)?;
-        let s = self.onnx_shape(x, l);
-        let e = if n.op_type == "Reciprocal" {
-            Const { dims: Vec::new(), f: vec![-1.0], i: Vec::new(), dt: 1, quant: None }
-        } else {
-            match n.input.get(1).and_then(|i| self.values.get(i)) {
-                Some(Value::Const(c)) if c.f.is_empty() => {
-                    // An integer exponent (ONNX allows int32 / int64 ones).
-                    Const { f: c.i.iter().map(|&v| v as f32).collect(), dt: 1, quant: None, ..c.clone() }
-                }
-                Some(Value::Const(c)) => c.clone(),
-                _ => return Err(self.unsupported(n, index, "an exponent computed by the network (constants only)")),
-            }
-        };
-        if e.dims.len() > s.len() {
-            return Err(self.unsupported(
-                n,
-                index,
-                &format!("an exponent of shape {:?} of higher rank than the input {s:?}", e.dims),
-            ));
-        }
-        let single = match e.f.as_slice() {
-            [v] => Some(*v),
-            _ => None,
-        };
-        match single {
-            Some(v) if v == 1.0 => {
-                self.values.insert(out.to_string(), Value::Act(x, l));
-                return Ok(());
-            }
-            Some(v) if v == 2.0 => {
-                self.add_layer(name, Op::Binary(BinaryKind::Mul), vec![x, x], out, l)?;
-                return Ok(());
-            }
-            Some(v) if v == 0.5 || v == -0.5 => {
-                let kind = if v > 0.0 { UnaryKind::Sqrt } else { UnaryKind::Rsqrt };
-                self.add_layer(name, Op::Unary(kind), vec![x], out, l)?;
-                return Ok(());
-            }
-            _ => {}
-        }
-        if self.g.tensor(x).dtype.is_int() {
-            let what = match single {
-                Some(v) => format!("exponent {v}"),
-                None => format!("an exponent of shape {:?}", e.dims),
-            };
-            return Err(self.unsupported(
-                n,
-                index,
-                &format!("{what} of a quantized activation (integer kernels: exponent 2 only, as a Mul of the input by itself)"),
-            ));
-        }
-        if single == Some(-1.0) {
-            let one = Const { f: vec![1.0], ..e };
-            let cid = self.binary_const(n, index, name, &one, &s, l, false)?;
-            self.add_layer(name, Op::Binary(BinaryKind::Div), vec![cid, x], out, l)?;
-        } else {
-            let cid = self.binary_const(n, index, name, &e, &s, l, false)?;
-            self.add_layer(name, Op::Binary(BinaryKind::Pow), vec![x, cid], out, l)?;
-        }
-        Ok(())
-    }
-
-    /// Constant `c`, the operand of binary node `n` beside an activation of ONNX shape `s`
-    /// in layout `l`, as an IR constant tensor: one value as a `[1]` tensor, else in the
-    /// activation's layout (reordered NHWC beside an NCHW activation, a lower rank padded
-    /// with leading axes of size 1). `quantized`: its integers and per-tensor parameters (a
-    /// DequantizeLinear's), else its float values.
-    #[allow(clippy::too_many_arguments)]
-    fn binary_const(
-        &mut self,
-        n: &pb::NodeProto,
-        index: usize,
-        name: &str,
-        c: &Const,
-        s: &[usize],
-        l: Layout,
-        quantized: bool,
-    ) -> Res<TensorId> {
-        let count = c.f.len().max(c.i.len()).max(c.quant.as_ref().map_or(0, |q| q.values.len()));
-        let all: Vec<usize> = (0..count).collect();
-        // The IR shape and, per IR element, the index of the ONNX element it holds.
-        let (shape, src) = if count == 1 {
-            (vec![1], vec![0])
-        } else {
-            match l {
-                Layout::Same => (c.dims.clone(), all),
-                // Broadcasting aligns the last axes: a constant of a lower rank is the same
-                // constant with leading axes of size 1 (PRelu's [C, 1, 1] slope).
-                Layout::Nchw if c.dims.len() <= 4 => {
-                    let d = [vec![1; 4 - c.dims.len()], c.dims.clone()].concat();
-                    let [b, ch, h, w] = [d[0], d[1], d[2], d[3]];
-                    let mut v = Vec::with_capacity(count);
-                    for bb in 0..b {
-                        for y in 0..h {
-                            for x in 0..w {
-                                v.extend((0..ch).map(|k| ((bb * ch + k) * h + y) * w + x));
-                            }
-                        }
-                    }
-                    (vec![b, h, w, ch], v)
-                }
-                Layout::Nchw => {
-                    return Err(self.unsupported(
-                        n,
-                        index,
-                        &format!("a constant of shape {:?} broadcast against an NCHW activation {s:?}", c.dims),
-                    ))
-                }
-            }
-        };
-        let cname = format!("{name}/operand");
-        match c.quant.as_ref().filter(|_| quantized) {
-            Some(q) => {
-                let values = src.iter().map(|&k| q.values[k] as i32).collect();
-                let params = crate::ir::QuantParams::per_tensor(q.scales[0], q.zero_points[0]);
-                Ok(self.add_quant_const(&cname, TensorKind::Constant, shape, values, q.dtype, params))
-            }
-            None => {
-                let data = src.iter().map(|&k| c.f[k]).collect();
-                Ok(self.add_const(&cname, TensorKind::Constant, shape, data))
-            }
-        }
-    }
-
-    /// The constant operand of a binary node with one activation and one float constant
-    /// operand: its position and value.
-    fn const_operand(&self, n: &pb::NodeProto) -> Option<(usize, Const)> {
-        let is_act = |k: usize| matches!(n.input.get(k).and_then(|i| self.values.get(i)), Some(Value::Act(..)));
-        (0..2).find_map(|k| match n.input.get(k).and_then(|i| self.values.get(i)) {
-            Some(Value::Const(c)) if is_act(1 - k) && c.dt == 1 => Some((k, c.clone())),
-            _ => None,
-        })
-    }
-
-    /// The per-channel values of a constant `c` broadcast against an activation of ONNX
-    /// shape `s` in layout `l`, when it varies along the channel axis only (the IR's last
-    /// axis: ONNX axis 1 of NCHW, the last axis otherwise).
-    fn per_channel(&self, c: &Const, s: &[usize], l: Layout) -> Option<Vec<f32>> {
-        let rank = s.len();
-        let ch = match l {
-            Layout::Nchw => 1,
-            Layout::Same => rank.checked_sub(1)?,
-        };
-        if c.dims.len() > rank || c.f.is_empty() {
-            return None;
-        }
-        let off = rank - c.dims.len();
-        if c.dims.iter().enumerate().any(|(k, &d)| d != 1 && d != s[k + off]) {
-            return None;
-        }
-        // The value at each channel, which every element of that channel must repeat.
-        let idx = fold::broadcast_index(s, &c.dims).ok()?;
-        let inner: usize = s[ch + 1..].iter().product();
-        let mut per: Vec<Option<f32>> = vec![None; s[ch]];
-        for (flat, &k) in idx.iter().enumerate() {
-            let slot = &mut per[flat / inner % s[ch]];
-            match *slot {
-                None => *slot = Some(c.f[k]),
-                Some(v) if v == c.f[k] => {}
-                Some(_) => return None,
-            }
-        }
-        per.into_iter().collect()
+        let read = reader(&n.op_type).ok_or_else(|| self.unsupported(n, index, ""))?;
+        let (name, out) = (self.layer_name(n, index), self.out(n));
+        read(self, &Node { index, n, name: &name, out: &out })
     }
 
     /// `out = x * scale + shift` per channel (the IR's last axis) for the activation that
@@ -2275,6 +1008,73 @@ impl<'a> Importer<'a> {
     }
 }
 
+/// One ONNX node as its reader gets it: its index in the graph, the node, the name of the
+/// layer it becomes and the name of its (first) output.
+struct Node<'n> {
+    index: usize,
+    n: &'n pb::NodeProto,
+    name: &'n str,
+    out: &'n str,
+}
+
+/// The reader of one ONNX op type: adds the node's layers (or its constant or pass-through
+/// values) to the importer.
+type Reader = fn(&mut Importer<'_>, &Node<'_>) -> Res<()>;
+
+/// The op types this file reads: constants, pass-throughs, quantization (`onnx/qdq.rs`).
+const READERS: &[(&str, Reader)] = &[
+    ("Constant", constant),
+    ("Identity", identity),
+    ("Dropout", identity),
+    ("QuantizeLinear", |im, d| im.quantize_linear(d.index, d.n)),
+    ("DequantizeLinear", |im, d| im.dequantize_linear(d.index, d.n)),
+];
+
+/// Every family's readers, one row per ONNX op type: a new operator is a row in its
+/// family's module (an element-wise kind a row of `elementwise`'s tables, read last).
+const FAMILIES: &[&[(&str, Reader)]] = &[
+    READERS,
+    conv::READERS,
+    pool::READERS,
+    layout::READERS,
+    reduce::READERS,
+    matmul::READERS,
+    softmax::READERS,
+    recurrent::READERS,
+    elementwise::READERS,
+];
+
+/// The reader of an op type: its family's row, else an element-wise table's. With
+/// [`fold::FOLDABLE`], the op types the importer knows.
+fn reader(op_type: &str) -> Option<Reader> {
+    let row = FAMILIES.iter().flat_map(|f| f.iter()).find(|(t, _)| *t == op_type);
+    row.map(|&(_, r)| r).or_else(|| elementwise::table_reader(op_type))
+}
+
+/// `Constant`: a tensor value.
+fn constant(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, out, .. } = d;
+    let t = attr(n, "value")
+        .and_then(|a| a.t.as_ref())
+        .ok_or_else(|| im.unsupported(n, index, "only a tensor 'value' is supported"))?;
+    let c = im.tensor_const(t)?;
+    im.values.insert(out.into(), Value::Const(c));
+    Ok(())
+}
+
+/// `Identity` / `Dropout`: a pass-through.
+fn identity(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, out, .. } = d;
+    let v = n
+        .input
+        .first()
+        .and_then(|i| im.values.get(i))
+        .cloned()
+        .ok_or_else(|| im.invalid(format!("node {index} ({}): input not defined", n.op_type)))?;
+    im.values.insert(out.into(), v);
+    Ok(())
+}
+
 fn graph_name(path: &str) -> String {
     std::path::Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("onnx").to_string()
 }
@@ -2282,6 +1082,22 @@ fn graph_name(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_op_type_has_one_reader() {
+        let mut names: Vec<&str> = FAMILIES.iter().flat_map(|f| f.iter().map(|&(t, _)| t)).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "an op type in two families' readers");
+        // Pow alone is read ahead of its element-wise row (by its exponent first).
+        let ahead: Vec<&str> = names.iter().copied().filter(|t| elementwise::table_reader(t).is_some()).collect();
+        assert_eq!(ahead, ["Pow"]);
+        for t in ["Conv", "MatMul", "Sigmoid", "Mul", "GRU", "DequantizeLinear"] {
+            assert!(reader(t).is_some(), "{t}");
+        }
+        assert!(reader("NonMaxSuppression").is_none());
+    }
 
     fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
         pb::AttributeProto { name: name.into(), r#type: 2, i, ..Default::default() }

@@ -5,8 +5,9 @@
 //! these tables and the exporter writes the binary rows' op types (its unary writer stays a
 //! match over every [`UnaryKind`], since several kinds export as compositions).
 
-use super::{attr_f, pb};
-use crate::ir::{BinaryKind, UnaryKind};
+use super::{attr_f, fold, pb, Const, Importer, Layout, Node, Reader, Res, Value};
+use crate::ir::{Activation, BinaryKind, Op, TensorId, TensorKind, UnaryKind};
+use crate::ops::OpFamily;
 
 /// One element-wise binary kind and its ONNX operator.
 pub(crate) struct OnnxBinary {
@@ -74,9 +75,331 @@ pub(crate) fn unary(op_type: &str) -> Option<&'static OnnxUnary> {
     UNARY.iter().find(|r| r.op_type == op_type)
 }
 
-/// Whether an op type is one of these tables' (the importer's list of known operators).
-pub(crate) fn is_elementwise(op_type: &str) -> bool {
-    binary_kind(op_type).is_some() || unary(op_type).is_some()
+/// The op types read by their own readers rather than a table row: `Relu` and `Clip` (a fused
+/// activation when they can be), `Pow` (by its exponent first; ahead of its `BINARY` row) and
+/// `Reciprocal`.
+pub(super) const READERS: &[(&str, Reader)] =
+    &[("Relu", relu_clip), ("Clip", relu_clip), ("Pow", pow), ("Reciprocal", pow)];
+
+/// The reader of an op type with a row in [`BINARY`] or [`UNARY`].
+pub(super) fn table_reader(op_type: &str) -> Option<Reader> {
+    if binary_kind(op_type).is_some() {
+        Some(binary)
+    } else if unary(op_type).is_some() {
+        Some(unary_layer)
+    } else {
+        None
+    }
+}
+
+/// A [`UNARY`] row's op type: one unary layer.
+fn unary_layer(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, name, out } = d;
+    let row = unary(&n.op_type).ok_or_else(|| im.unsupported(n, index, ""))?;
+    let (x, l) = im.act(n, index, 0)?;
+    im.add_layer(name, Op::Unary((row.kind)(n)), vec![x], out, l)?;
+    Ok(())
+}
+
+/// `Relu` / `Clip`: the producing layer's fused activation when it takes one, else a
+/// unary layer.
+fn relu_clip(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, name, out } = d;
+    let (x, l) = im.act(n, index, 0)?;
+    let act = if n.op_type == "Relu" {
+        Activation::Relu
+    } else {
+        let lo = im.cst(n, index, 1)?.and_then(|c| c.f.first().copied()).unwrap_or(attr_f(n, "min", f32::NEG_INFINITY));
+        let hi = im.cst(n, index, 2)?.and_then(|c| c.f.first().copied()).unwrap_or(attr_f(n, "max", f32::INFINITY));
+        match (lo, hi) {
+            (a, b) if a == 0.0 && b == 6.0 => Activation::Relu6,
+            (a, b) if a == 0.0 && b == f32::INFINITY => Activation::Relu,
+            (a, b) if a == -1.0 && b == 1.0 => Activation::ReluN1To1,
+            _ => return Err(im.unsupported(n, index, &format!("Clip({lo}, {hi}): only (0,6), (0,inf), (-1,1)"))),
+        }
+    };
+    let fused = im.fusable_producer(n, x).filter(|&li| {
+        let ly = &im.g.layers[li];
+        ly.activation == Activation::None && ly.op.fused_activation()
+    });
+    match fused {
+        Some(li) => {
+            im.g.layers[li].activation = act;
+            im.values.insert(out.into(), Value::Act(x, l));
+        }
+        // No single-use producer that takes a fused activation: a layer of its own.
+        None => {
+            let kind = match act {
+                Activation::Relu => UnaryKind::Relu,
+                Activation::Relu6 => UnaryKind::Relu6,
+                Activation::ReluN1To1 => UnaryKind::ReluN1To1,
+                other => return Err(im.unsupported(n, index, &format!("activation {other:?}"))),
+            };
+            im.add_layer(name, Op::Unary(kind), vec![x], out, l)?;
+        }
+    }
+    Ok(())
+}
+
+/// Add, Sub, Mul, Div, Max and Min (two operands, NumPy broadcasting): an activation and
+/// a float constant that varies along the channels only is a per-channel scale and shift
+/// (folded into the producing Conv / Gemm) for Add / Sub / Mul / Div; anything else is a
+/// binary layer, its constant operand (if any) a constant tensor in the IR's layout.
+fn binary(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, name, out } = d;
+    let Some(kind) = binary_kind(&n.op_type) else {
+        return Err(im.unsupported(n, index, &format!("{} is not an element-wise binary op", n.op_type)));
+    };
+    if n.input.len() != 2 {
+        return Err(im.unsupported(n, index, &format!("{} inputs (two only)", n.input.len())));
+    }
+    if let Some((k, c)) = im.const_operand(n) {
+        let (x, l) = im.act(n, index, 1 - k)?;
+        let s = im.onnx_shape(x, l);
+        let affine = match im.per_channel(&c, &s, l) {
+            Some(per) => {
+                let ch = per.len();
+                match (kind, k) {
+                    (BinaryKind::Add, _) => Some((vec![1.0; ch], per)),
+                    (BinaryKind::Sub, 1) => Some((vec![1.0; ch], per.iter().map(|v| -v).collect())),
+                    (BinaryKind::Sub, _) => Some((vec![-1.0; ch], per)),
+                    (BinaryKind::Mul, _) => Some((per, vec![0.0; ch])),
+                    (BinaryKind::Div, 1) => Some((per.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch])),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        // Nothing (an identity), folded into the producer's weights, else a depthwise 1x1
+        // convolution (rank 4); at other ranks a binary layer with the constant.
+        let rank4 = im.g.tensor(x).shape.len() == 4;
+        let foldable = |(scale, shift): &(Vec<f32>, Vec<f32>)| {
+            rank4
+                || (scale.iter().all(|&v| v == 1.0) && shift.iter().all(|&v| v == 0.0))
+                || im.fold_target(n, 1 - k, x, scale.len()).is_some()
+        };
+        if let Some((scale, shift)) = affine.filter(foldable) {
+            return im.affine(n, index, name, 1 - k, x, l, scale, shift, out);
+        }
+        // The integer kernels need the constant's integers and parameters: an integer
+        // constant behind a DequantizeLinear, per tensor (onnxruntime's quantized `* 2`,
+        // grids and anchors); a float constant beside a quantized activation is refused.
+        let quantized = im.g.tensor(x).dtype.is_int();
+        let per_tensor = c.quant.as_ref().filter(|q| q.scales.len() == 1);
+        if quantized && per_tensor.is_none() {
+            let what = if c.quant.is_some() { "a per-channel quantized" } else { "a float" };
+            return Err(im.unsupported(
+                n,
+                index,
+                &format!("{what} constant operand of shape {:?} beside a quantized activation (an integer constant behind a DequantizeLinear, per tensor, expected)", c.dims),
+            ));
+        }
+        // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
+        let (x, l, s) = if l == Layout::Nchw && c.f.len() > 1 && c.dims.len() > 4 {
+            (im.to_layout(x, l, Layout::Same)?, Layout::Same, s)
+        } else {
+            (x, l, s)
+        };
+        let cid = im.binary_const(n, index, name, &c, &s, l, quantized)?;
+        let ins = if k == 0 { vec![cid, x] } else { vec![x, cid] };
+        im.add_layer(name, Op::Binary(kind), ins, out, l)?;
+        return Ok(());
+    }
+    let (a, la) = im.act(n, index, 0)?;
+    let (b, lb) = im.act(n, index, 1)?;
+    let (ra, rb) = (im.g.tensor(a).shape.len(), im.g.tensor(b).shape.len());
+    // The IR broadcasts its own shapes (aligned at the last axis); ONNX's broadcasting is
+    // the same when both operands are held alike at the same rank, or both in the ONNX
+    // order. Operands held differently are held NHWC when both are rank 4, else both in
+    // the ONNX order.
+    let l = match (la, lb) {
+        (Layout::Same, Layout::Same) => Layout::Same,
+        (Layout::Nchw, Layout::Nchw) if ra == rb => Layout::Nchw,
+        _ if ra == 4 && rb == 4 => Layout::Nchw,
+        _ => Layout::Same,
+    };
+    let a = im.to_layout(a, la, l)?;
+    let b = im.to_layout(b, lb, l)?;
+    im.add_layer(name, Op::Binary(kind), vec![a, b], out, l)?;
+    Ok(())
+}
+
+/// Pow with a constant exponent, and Reciprocal (an exponent of -1): exponent 1 is the
+/// input itself, 2 a Mul of the input by itself (which has an integer kernel), 0.5 and
+/// -0.5 SQRT and RSQRT (float only), -1 a Div of 1 by the input and any other exponent
+/// (one value, or a tensor broadcast against the input) a POW layer with a constant
+/// operand (both float only: refused beside a quantized activation, as binary ops with a
+/// float constant are).
+fn pow(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, name, out } = d;
+    let (x, l) = im.act(n, index, 0)?;
+    let s = im.onnx_shape(x, l);
+    let e = if n.op_type == "Reciprocal" {
+        Const { dims: Vec::new(), f: vec![-1.0], i: Vec::new(), dt: 1, quant: None }
+    } else {
+        match n.input.get(1).and_then(|i| im.values.get(i)) {
+            Some(Value::Const(c)) if c.f.is_empty() => {
+                // An integer exponent (ONNX allows int32 / int64 ones).
+                Const { f: c.i.iter().map(|&v| v as f32).collect(), dt: 1, quant: None, ..c.clone() }
+            }
+            Some(Value::Const(c)) => c.clone(),
+            _ => return Err(im.unsupported(n, index, "an exponent computed by the network (constants only)")),
+        }
+    };
+    if e.dims.len() > s.len() {
+        return Err(im.unsupported(
+            n,
+            index,
+            &format!("an exponent of shape {:?} of higher rank than the input {s:?}", e.dims),
+        ));
+    }
+    let single = match e.f.as_slice() {
+        [v] => Some(*v),
+        _ => None,
+    };
+    match single {
+        Some(v) if v == 1.0 => {
+            im.values.insert(out.to_string(), Value::Act(x, l));
+            return Ok(());
+        }
+        Some(v) if v == 2.0 => {
+            im.add_layer(name, Op::Binary(BinaryKind::Mul), vec![x, x], out, l)?;
+            return Ok(());
+        }
+        Some(v) if v == 0.5 || v == -0.5 => {
+            let kind = if v > 0.0 { UnaryKind::Sqrt } else { UnaryKind::Rsqrt };
+            im.add_layer(name, Op::Unary(kind), vec![x], out, l)?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    if im.g.tensor(x).dtype.is_int() {
+        let what = match single {
+            Some(v) => format!("exponent {v}"),
+            None => format!("an exponent of shape {:?}", e.dims),
+        };
+        return Err(im.unsupported(
+            n,
+            index,
+            &format!(
+                "{what} of a quantized activation (integer kernels: exponent 2 only, as a Mul of the input by itself)"
+            ),
+        ));
+    }
+    if single == Some(-1.0) {
+        let one = Const { f: vec![1.0], ..e };
+        let cid = im.binary_const(n, index, name, &one, &s, l, false)?;
+        im.add_layer(name, Op::Binary(BinaryKind::Div), vec![cid, x], out, l)?;
+    } else {
+        let cid = im.binary_const(n, index, name, &e, &s, l, false)?;
+        im.add_layer(name, Op::Binary(BinaryKind::Pow), vec![x, cid], out, l)?;
+    }
+    Ok(())
+}
+
+impl Importer<'_> {
+    /// Constant `c`, the operand of binary node `n` beside an activation of ONNX shape `s`
+    /// in layout `l`, as an IR constant tensor: one value as a `[1]` tensor, else in the
+    /// activation's layout (reordered NHWC beside an NCHW activation, a lower rank padded
+    /// with leading axes of size 1). `quantized`: its integers and per-tensor parameters (a
+    /// DequantizeLinear's), else its float values.
+    #[allow(clippy::too_many_arguments)]
+    fn binary_const(
+        &mut self,
+        n: &pb::NodeProto,
+        index: usize,
+        name: &str,
+        c: &Const,
+        s: &[usize],
+        l: Layout,
+        quantized: bool,
+    ) -> Res<TensorId> {
+        let count = c.f.len().max(c.i.len()).max(c.quant.as_ref().map_or(0, |q| q.values.len()));
+        let all: Vec<usize> = (0..count).collect();
+        // The IR shape and, per IR element, the index of the ONNX element it holds.
+        let (shape, src) = if count == 1 {
+            (vec![1], vec![0])
+        } else {
+            match l {
+                Layout::Same => (c.dims.clone(), all),
+                // Broadcasting aligns the last axes: a constant of a lower rank is the same
+                // constant with leading axes of size 1 (PRelu's [C, 1, 1] slope).
+                Layout::Nchw if c.dims.len() <= 4 => {
+                    let d = [vec![1; 4 - c.dims.len()], c.dims.clone()].concat();
+                    let [b, ch, h, w] = [d[0], d[1], d[2], d[3]];
+                    let mut v = Vec::with_capacity(count);
+                    for bb in 0..b {
+                        for y in 0..h {
+                            for x in 0..w {
+                                v.extend((0..ch).map(|k| ((bb * ch + k) * h + y) * w + x));
+                            }
+                        }
+                    }
+                    (vec![b, h, w, ch], v)
+                }
+                Layout::Nchw => {
+                    return Err(self.unsupported(
+                        n,
+                        index,
+                        &format!("a constant of shape {:?} broadcast against an NCHW activation {s:?}", c.dims),
+                    ))
+                }
+            }
+        };
+        let cname = format!("{name}/operand");
+        match c.quant.as_ref().filter(|_| quantized) {
+            Some(q) => {
+                let values = src.iter().map(|&k| q.values[k] as i32).collect();
+                let params = crate::ir::QuantParams::per_tensor(q.scales[0], q.zero_points[0]);
+                Ok(self.add_quant_const(&cname, TensorKind::Constant, shape, values, q.dtype, params))
+            }
+            None => {
+                let data = src.iter().map(|&k| c.f[k]).collect();
+                Ok(self.add_const(&cname, TensorKind::Constant, shape, data))
+            }
+        }
+    }
+
+    /// The constant operand of a binary node with one activation and one float constant
+    /// operand: its position and value.
+    fn const_operand(&self, n: &pb::NodeProto) -> Option<(usize, Const)> {
+        let is_act = |k: usize| matches!(n.input.get(k).and_then(|i| self.values.get(i)), Some(Value::Act(..)));
+        (0..2).find_map(|k| match n.input.get(k).and_then(|i| self.values.get(i)) {
+            Some(Value::Const(c)) if is_act(1 - k) && c.dt == 1 => Some((k, c.clone())),
+            _ => None,
+        })
+    }
+
+    /// The per-channel values of a constant `c` broadcast against an activation of ONNX
+    /// shape `s` in layout `l`, when it varies along the channel axis only (the IR's last
+    /// axis: ONNX axis 1 of NCHW, the last axis otherwise).
+    fn per_channel(&self, c: &Const, s: &[usize], l: Layout) -> Option<Vec<f32>> {
+        let rank = s.len();
+        let ch = match l {
+            Layout::Nchw => 1,
+            Layout::Same => rank.checked_sub(1)?,
+        };
+        if c.dims.len() > rank || c.f.is_empty() {
+            return None;
+        }
+        let off = rank - c.dims.len();
+        if c.dims.iter().enumerate().any(|(k, &d)| d != 1 && d != s[k + off]) {
+            return None;
+        }
+        // The value at each channel, which every element of that channel must repeat.
+        let idx = fold::broadcast_index(s, &c.dims).ok()?;
+        let inner: usize = s[ch + 1..].iter().product();
+        let mut per: Vec<Option<f32>> = vec![None; s[ch]];
+        for (flat, &k) in idx.iter().enumerate() {
+            let slot = &mut per[flat / inner % s[ch]];
+            match *slot {
+                None => *slot = Some(c.f[k]),
+                Some(v) if v == c.f[k] => {}
+                Some(_) => return None,
+            }
+        }
+        per.into_iter().collect()
+    }
 }
 
 #[cfg(test)]
