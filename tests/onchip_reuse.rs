@@ -178,6 +178,31 @@ fn a_tensor_with_several_readers_stays_only_when_every_reader_reads_it_on_chip()
     }
 }
 
+/// `--set onchip_reuse=true,false` sweeps the switch: each point equals `run` with and
+/// without `--no-onchip-reuse`; a value other than true or false is refused by name.
+#[test]
+fn a_sweep_compares_reuse_on_and_off() {
+    let (ok, out, err) =
+        accelsim(&["sweep", "--hw", "dsp", "--model", "mnv1", "--set", "onchip_reuse=true,false", "--format", "json"]);
+    assert!(ok, "{err}");
+    let rows: Value = serde_json::from_str(&out).expect("json");
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    for (row, flags) in rows.iter().zip([&[][..], &["--no-onchip-reuse"][..]]) {
+        let mut args = vec!["--hw", "dsp", "--model", "mnv1", "--no-accuracy"];
+        args.extend_from_slice(flags);
+        let run = json_run(&args);
+        assert_eq!(row["onchip_reuse"], Value::String((flags.is_empty()).to_string()), "{row}");
+        assert_eq!((row["dram_read_bytes"].as_u64(), row["dram_write_bytes"].as_u64()), {
+            let (r, w) = dram(&run);
+            (Some(r), Some(w))
+        });
+        assert_eq!(row["cycles"], run["totals"]["cycles"]);
+    }
+    let (ok, _, err) = accelsim(&["sweep", "--hw", "dsp", "--model", "mnv1", "--set", "onchip_reuse=1"]);
+    assert!(!ok && err.contains("field takes true or false"), "{err}");
+}
+
 /// A SCALE-Sim `.cfg` keeps SCALE-Sim's semantics: every tensor through memory.
 #[test]
 fn a_scalesim_cfg_runs_without_reuse() {

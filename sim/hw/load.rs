@@ -310,6 +310,10 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
     let mut doc: toml::Table = toml::from_str(text).map_err(|e| FileError::from_toml(file, text, &e))?;
     for (path, value) in overrides {
         let parts: Vec<&str> = path.split('.').collect();
+        // An optional switch a description leaves at its default.
+        if let Some(&(_, default)) = OPTIONAL_SWITCHES.iter().find(|(f, _)| parts == [*f]) {
+            doc.entry(path.clone()).or_insert(toml::Value::Boolean(default));
+        }
         let mut node: &mut toml::Value = doc.get_mut(parts[0]).ok_or_else(|| no_field(file, path))?;
         for (depth, p) in parts.iter().enumerate().skip(1) {
             node = match node {
@@ -350,7 +354,13 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
                 return Err(FileError::whole(file, format!("{arg}: field takes a number")))
             }
             (toml::Value::String(_), v) => toml::Value::String(v.to_string()),
-            _ => return Err(FileError::whole(file, format!("--set {path}: not a number or text field"))),
+            (toml::Value::Boolean(_), SetValue::Text(t)) if t == "true" || t == "false" => {
+                toml::Value::Boolean(t == "true")
+            }
+            (toml::Value::Boolean(_), _) => {
+                return Err(FileError::whole(file, format!("{arg}: field takes true or false")))
+            }
+            _ => return Err(FileError::whole(file, format!("--set {path}: not a number, text or true/false field"))),
         };
     }
     toml::to_string(&doc).map_err(|e| FileError::whole(file, format!("cannot apply overrides: {e}")))
@@ -559,6 +569,11 @@ const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
 /// The default is the one the description's validation takes when the field is absent.
 const OPTIONAL_TEXT: [(&str, &str, fn() -> &'static str); 1] =
     [("nvdla", "grouped_conv", || NvdlaGroupedMapping::default().name())];
+
+/// Optional top-level switches (field, default) that `--set` may set although the
+/// description leaves them out: `--set onchip_reuse=true,false` sweeps on-chip reuse.
+/// The default is the one the description's validation takes when the field is absent.
+const OPTIONAL_SWITCHES: [(&str, bool); 1] = [("onchip_reuse", true)];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
@@ -1005,6 +1020,22 @@ mod tests {
         assert!(s.contains(": --set mac.rows=1.5: field takes a whole number"), "{s}");
         let s = load_hw("systolic32", &[("mac.rows".into(), 1e300)]).unwrap_err().to_string();
         assert!(s.contains("--set mac.rows=1e300:"), "{s}");
+    }
+
+    /// `onchip_reuse`, which presets leave at its default, is a switch `--set` takes as
+    /// `true` or `false` (so a sweep can compare the two); anything else is named.
+    #[test]
+    fn set_switches_onchip_reuse() {
+        let set = |v: SetValue| load_hw_with("systolic32", &[("onchip_reuse".into(), v)]);
+        assert!(!set(SetValue::Text("false".into())).expect("false").onchip_reuse);
+        assert!(set(SetValue::Text("true".into())).expect("true").onchip_reuse);
+        for bad in [SetValue::Num(0.0), SetValue::Text("off".into())] {
+            let e = set(bad).expect_err("not a switch value").to_string();
+            assert!(e.contains("field takes true or false") && e.contains("--set onchip_reuse="), "{e}");
+        }
+        let t = HwTemplate::load("dsp").expect("template");
+        let off = t.instantiate(&[("onchip_reuse".into(), SetValue::Text("false".into()))]).expect("off");
+        assert!(!off.onchip_reuse && t.instantiate(&[]).expect("default").onchip_reuse);
     }
 
     #[test]
