@@ -36,6 +36,12 @@ struct RawModel {
     scaling: Option<RawScaling>,
     #[serde(default)]
     sequence: Option<RawSequence>,
+    /// Tokens per sequence of a token-major network whose token count its input fixes
+    /// (ViT: 196 patches and the class token), which has no prefill or decode phase: its
+    /// per-token activations are `[tokens, ...]` rows as a `[sequence]` network's are, so
+    /// `--batch` stacks sequences alike.
+    #[serde(default)]
+    tokens: Option<usize>,
     #[serde(rename = "layer")]
     layers: Vec<Spanned<RawLayer>>,
     #[serde(default, rename = "block")]
@@ -255,9 +261,13 @@ impl Builder<'_> {
     fn sequence(&self) -> Result<Option<(usize, Option<usize>)>, FileError> {
         let whole = |m: String| FileError::whole(self.file, m);
         let Some(seq) = &self.raw.sequence else {
-            return match self.opts.phase {
-                None => Ok(None),
-                Some(_) => Err(whole(format!(
+            return match (self.opts.phase, self.raw.tokens) {
+                (None, _) => Ok(None),
+                (Some(_), Some(tokens)) => Err(whole(format!(
+                    "network '{}' is an encoder of {tokens} tokens fixed by its input: --phase, --seq-len and --kv-len apply to networks with a [sequence] axis",
+                    self.raw.name
+                ))),
+                (Some(_), None) => Err(whole(format!(
                     "network '{}' has no [sequence] axis: --phase, --seq-len and --kv-len apply to transformers",
                     self.raw.name
                 ))),
@@ -305,7 +315,12 @@ impl Builder<'_> {
             (None, _) => return Err(whole("missing `input` (or a non-empty `inputs` list)".into())),
         };
         let mut g = Graph::new(raw.name.clone(), WeightSource::Synthetic { seed: self.opts.seed });
-        g.sequence_rows = seq.map(|(tokens, _)| tokens);
+        g.sequence_rows = match (seq, raw.tokens) {
+            (Some(_), Some(_)) => return Err(whole("give `tokens` or a `[sequence]`, not both".into())),
+            (None, Some(0)) => return Err(whole("`tokens` must be at least 1".into())),
+            (Some((tokens, _)), None) | (None, Some(tokens)) => Some(tokens),
+            (None, None) => None,
+        };
         let mut by_name: HashMap<String, TensorId> = HashMap::new();
         let mut first = None;
         for ri in raw_inputs {

@@ -133,22 +133,34 @@ mod tests {
 
     #[test]
     fn every_builtin_runs_at_batch_3_with_three_times_the_macs() {
-        // ViT's patch rows ([196, 768] after the patch embedding, [197] positions) are not a
-        // model file's token axis: refused by name until its patches carry a batch.
-        const NO_BATCH_AXIS: [&str; 1] = ["vit_b16"];
         for name in crate::import::builtin::names() {
             let g = load_model(name, &LoadOptions::default()).unwrap();
-            if NO_BATCH_AXIS.contains(&name) {
-                let e = g.with_batch(3).expect_err(name).to_string();
-                assert!(e.contains("--batch needs a batch-1 network"), "{name}: {e}");
-                continue;
-            }
             let b = g.with_batch(3).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(b.total_macs().get(), 3 * g.total_macs().get(), "{name}");
             assert_eq!(b.total_params(), g.total_params(), "{name}");
             let lead = |g: &crate::ir::Graph| g.tensor(g.outputs[0]).shape[0];
             assert_eq!(lead(&b), 3 * lead(&g), "{name}");
         }
+    }
+
+    /// ViT (197 token rows per image, `tokens` in its model file) at batch 3: each image's
+    /// class token is concatenated before its own patches, and the head reads each image's
+    /// class token.
+    #[test]
+    fn a_batch_of_images_keeps_each_images_tokens_together() {
+        let g = load_model("vit_b16", &LoadOptions::default()).unwrap();
+        assert_eq!(g.sequence_rows, Some(197));
+        let b = g.with_batch(3).unwrap();
+        let layer = |name: &str| b.layers.iter().find(|l| l.name == name).cloned().unwrap();
+        assert_eq!(b.tensor(layer("image_tokens").outputs[0]).shape, [3, 197, 768]);
+        assert_eq!(b.tensor(layer("tokens").outputs[0]).shape, [591, 768]);
+        match &layer("cls_out").op {
+            crate::ir::Op::Layout(crate::ir::Layout::Slice { begin, size, stride, .. }) => {
+                assert_eq!((begin[0], size[0], stride[0]), (0, 3, 197), "rows 0, 197, 394: each image's class token");
+            }
+            other => panic!("cls_out is {other:?}"),
+        }
+        assert_eq!(b.tensor(layer("head").outputs[0]).shape, [3, 1000]);
     }
 
     #[test]
