@@ -3,6 +3,8 @@
 //! dimensions at opsets 11-18, an NHWC input, two inputs, QDQ models. Each is imported and
 //! executed and its output compared with onnxruntime's.
 
+mod common;
+
 use accelsim::import::onnx::{import_onnx, import_onnx_with};
 use accelsim::import::InputShape;
 use accelsim::ir::{Graph, Op};
@@ -14,9 +16,7 @@ fn dir() -> PathBuf {
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let p = dir().join(name);
-    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(&dir().join(name))
 }
 
 /// The model's entry in `manifest.json`.

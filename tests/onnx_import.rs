@@ -1,5 +1,7 @@
 //! ONNX import of the shared test models, checked against onnxruntime goldens with the float executor.
 
+mod common;
+
 use accelsim::import::onnx::import_onnx;
 use accelsim::ir::Graph;
 use accelsim::kernels::{run_float, value_of, Values};
@@ -10,8 +12,7 @@ fn shared() -> PathBuf {
 }
 
 fn read_f32(p: &PathBuf) -> Vec<f32> {
-    let b = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(p)
 }
 
 /// NCHW [1,c,h,w] -> NHWC.

@@ -5,6 +5,8 @@
 //! accelsim's exact-QDQ reference and within the LSBs pinned per model through the integer
 //! kernels (LiteRT arithmetic: tables and fixed-point rescales, not float).
 
+mod common;
+
 use accelsim::import::onnx::import_onnx;
 use accelsim::ir::Graph;
 use accelsim::kernels::{run_float, run_qdq_reference, value_of, Arithmetic, Executor, Values};
@@ -15,9 +17,7 @@ fn dir() -> PathBuf {
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let p = dir().join(name);
-    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(&dir().join(name))
 }
 
 fn manifest(model: &str) -> serde_json::Value {

@@ -19,8 +19,7 @@ fn qdq_model() -> PathBuf {
 }
 
 fn read_f32(p: &PathBuf) -> Vec<f32> {
-    let b = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(p)
 }
 
 fn golden(name: &str, k: usize) -> Vec<f32> {

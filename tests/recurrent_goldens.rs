@@ -5,6 +5,8 @@
 //! onnxruntime's. Also the cost phases (the input projection at once, the recurrent
 //! projection as sequential steps, the gates on the vector unit) and the refusals by name.
 
+mod common;
+
 use accelsim::import::onnx::import_onnx;
 use accelsim::ir::Op;
 use accelsim::kernels::{run_float, value_of, Values};
@@ -16,9 +18,7 @@ fn dir() -> PathBuf {
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let p = dir().join(name);
-    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(&dir().join(name))
 }
 
 fn manifest() -> serde_json::Value {

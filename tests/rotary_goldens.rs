@@ -4,6 +4,8 @@
 //! 100,000; sequences stacked as `--batch` stacks them. Also where the Llama built-in puts
 //! it and what it costs.
 
+mod common;
+
 use accelsim::import::{load_model, LoadOptions, SeqPhase};
 use accelsim::ir::{Graph, Layer, Op, RopeScaling, Rotary, Tensor, TensorKind, WeightSource};
 use accelsim::kernels::{run_float, value_of, Values};
@@ -15,9 +17,7 @@ fn dir() -> PathBuf {
 }
 
 fn read_f32(name: &str) -> Vec<f32> {
-    let p = dir().join(name);
-    let b = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    common::read_f32(&dir().join(name))
 }
 
 fn num(v: &serde_json::Value, key: &str) -> f64 {

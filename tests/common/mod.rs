@@ -79,3 +79,10 @@ pub fn npy_values(a: &RawNpy) -> accelsim::kernels::Values {
         other => panic!("unsupported npy dtype {other}"),
     }
 }
+
+/// The raw little-endian float32 values of a golden file (the `.bin` files the goldens'
+/// scripts write).
+pub fn read_f32(path: &Path) -> Vec<f32> {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}

@@ -1,16 +1,17 @@
 //! ONNX readers of the convolutions: `Conv`, `ConvTranspose`, and `BatchNormalization` (a
 //! per-channel scale and shift folded into the producing convolution, `Importer::affine`).
 
-use super::{attr, attr_f, attr_i, attr_ints, attr_s, Importer, Layout, Node, Reader, Res};
-use crate::ir::{Conv2d, Op, TensorKind, TransposeConv};
+use super::{attr, attr_f, attr_i, attr_ints, attr_s, Const, Importer, Layout, Node, Reader, Res};
+use crate::ir::{Conv2d, Op, TensorId, TensorKind, TransposeConv};
 
 /// The op types this module reads, with their readers.
 pub(super) const READERS: &[(&str, Reader)] =
     &[("Conv", conv), ("ConvTranspose", conv_transpose), ("BatchNormalization", batch_norm)];
 
-/// `Conv`: weights OIHW become OHWI; a quantized (QDQ) input takes integer weights.
-fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
-    let &Node { index, n, name, out } = d;
+/// The data input of a `Conv` or `ConvTranspose` node (held NHWC) and its 4-D weight
+/// constant (float, or integers behind a DequantizeLinear).
+fn input_and_weights(im: &mut Importer<'_>, d: &Node<'_>) -> Res<(TensorId, Const)> {
+    let (index, n) = (d.index, d.n);
     let x = im.act_nchw(n, index, 0)?;
     let w = im.cst(n, index, 1)?.ok_or_else(|| im.unsupported(n, index, "no weights"))?;
     if w.dims.len() != 4 || w.f.is_empty() {
@@ -20,6 +21,13 @@ fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
             &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
         ));
     }
+    Ok((x, w))
+}
+
+/// `Conv`: weights OIHW become OHWI; a quantized (QDQ) input takes integer weights.
+fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+    let &Node { index, n, name, out } = d;
+    let (x, w) = input_and_weights(im, d)?;
     let [o, ig, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
     let groups = attr_i(n, "group", 1).max(1) as usize;
     let conv = Conv2d {
@@ -67,15 +75,7 @@ fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
 /// gets a bias (zeros when the node has none), as Conv's do.
 fn conv_transpose(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     let &Node { index, n, name, out } = d;
-    let x = im.act_nchw(n, index, 0)?;
-    let w = im.cst(n, index, 1)?.ok_or_else(|| im.unsupported(n, index, "no weights"))?;
-    if w.dims.len() != 4 || w.f.is_empty() {
-        return Err(im.unsupported(
-            n,
-            index,
-            &format!("weights of shape {:?} (2-D, float or behind a DequantizeLinear)", w.dims),
-        ));
-    }
+    let (x, w) = input_and_weights(im, d)?;
     let [cin, o, kh, kw] = [w.dims[0], w.dims[1], w.dims[2], w.dims[3]];
     if attr_i(n, "group", 1) != 1 {
         return Err(im.unsupported(n, index, "group other than 1"));
