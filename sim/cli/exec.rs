@@ -394,24 +394,25 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
     }
     let outputs_of =
         |vals: &[Option<Values>]| -> Vec<Option<Values>> { g.outputs.iter().map(|o| vals[o.0].clone()).collect() };
+    let cannot = || format!("cannot execute '{}'", args.model.display());
     let (runs, all) = if stateful && args.dump.is_some() {
         // Steps in order on one state (as `run_batch`); `--dump` keeps the last step's tensors.
-        let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
+        let exec = Executor::new(g, Arithmetic::default()).into_diagnostic().wrap_err_with(cannot)?;
         let mut states = States::initial(g, false);
         let (mut runs, mut last) = (Vec::with_capacity(xs.len()), None);
         for x in xs {
-            let vals = exec.step(&[x], &mut states).into_diagnostic()?;
+            let vals = exec.step(&[x], &mut states).into_diagnostic().wrap_err_with(cannot)?;
             runs.push(outputs_of(&vals));
             last = Some(vals);
         }
         (runs, last)
     } else if args.dump.is_some() {
         // `--dump` runs one item (a raw input) and keeps every tensor.
-        let exec = Executor::new(g, Arithmetic::default()).into_diagnostic()?;
-        let vals = exec.run(&xs).into_diagnostic()?;
+        let exec = Executor::new(g, Arithmetic::default()).into_diagnostic().wrap_err_with(cannot)?;
+        let vals = exec.run(&xs).into_diagnostic().wrap_err_with(cannot)?;
         (vec![outputs_of(&vals)], Some(vals))
     } else {
-        (run_batch(g, xs.into_iter().map(|x| vec![x]).collect()).into_diagnostic()?, None)
+        (run_batch(g, xs.into_iter().map(|x| vec![x]).collect()).into_diagnostic().wrap_err_with(cannot)?, None)
     };
     let mut out = Vec::new();
     for outs in &runs {

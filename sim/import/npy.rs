@@ -21,6 +21,11 @@ pub const MAX_NPY_DATA_BYTES: u64 = 4 << 30;
 /// Largest `.npy` header read (NumPy writes under 4 KiB; version 2 allows 4 GiB).
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
+/// The deepest bracket nesting a header may have. A plain array's header is a dict holding
+/// a shape tuple (2 levels); `npyz`'s header grammar backtracks through every nested
+/// bracket, so a 180-byte header of 50 nested braces would parse for hours.
+pub const MAX_HEADER_NESTING: usize = 4;
+
 /// Largest label file read (8 bytes per label: 100 M labels).
 const MAX_LABEL_BYTES: u64 = 800 << 20;
 
@@ -138,8 +143,16 @@ fn header_and_body(
     if hlen > MAX_HEADER_BYTES {
         return Err(err(format!("header of {hlen} bytes; at most {MAX_HEADER_BYTES} accepted")));
     }
-    // npyz reads the preamble again, then exactly the header's bytes; nothing of the data.
-    let mut r = std::io::Cursor::new(pre).chain(r);
+    let mut head = Vec::with_capacity(hlen);
+    r.take(hlen as u64).read_to_end(&mut head).map_err(io)?;
+    let depth = nesting(&head);
+    if depth > MAX_HEADER_NESTING {
+        return Err(err(format!(
+            "header nests brackets {depth} deep; a .npy header is a dict with a shape tuple (at most {MAX_HEADER_NESTING} levels accepted)"
+        )));
+    }
+    // npyz reads the preamble and the header again, then nothing of the data.
+    let mut r = std::io::Cursor::new(pre).chain(std::io::Cursor::new(head)).chain(r);
     let header = NpyFile::new(&mut r).map_err(|e| err(format!("malformed .npy header: {e}")))?.header().clone();
     if header.order() != Order::C {
         return Err(err("Fortran-order arrays are not supported; save in C order".to_string()));
@@ -160,6 +173,24 @@ fn header_and_body(
     let body = crate::bounded_read::read_exactly_from(r, bytes)
         .map_err(|e| err(format!("shape {shape:?} of '{ty}', data section: {e}")))?;
     Ok((header, ty, body))
+}
+
+/// The deepest nesting of brackets (`(`, `[`, `{`) in a header, strings included (a plain
+/// array's header has none inside its strings, and counting them keeps a quote trick from
+/// hiding any).
+fn nesting(header: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for &b in header {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// The header length, from the magic and version bytes (so that a header length field of
@@ -238,6 +269,18 @@ mod tests {
         let mut be = npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", &[]);
         [1.5f32, -2.0].iter().for_each(|x| be.extend_from_slice(&x.to_be_bytes()));
         assert_eq!(parse_npy_f32(&be, "x.npy").unwrap().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
+    }
+
+    /// Found by the fuzz campaign (`fuzz/corpus/npy/nested_braces.npy`): 50 nested braces in
+    /// the shape made `npyz`'s header grammar backtrack for hours; refused before parsing.
+    #[test]
+    fn deeply_nested_headers_are_refused_before_parsing() {
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (1, {}1, 3), }}", "{".repeat(50));
+        let e = parse_npy_f32(&npy(&header, &[0.0; 4]), "x.npy").unwrap_err().to_string();
+        assert!(e.contains("x.npy") && e.contains("header nests brackets") && e.contains("at most 4 levels"), "{e}");
+        let ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+        assert_eq!(nesting(ok.as_bytes()), 2);
+        assert!(parse_npy_f32(&npy(ok, &[1.0, 2.0, 3.0, 4.0]), "x.npy").is_ok());
     }
 
     #[test]

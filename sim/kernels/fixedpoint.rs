@@ -232,6 +232,22 @@ pub enum Requant {
     Single,
 }
 
+impl Requant {
+    /// `self` when every multiplier is one its formula applies: the reduced 64-bit formula
+    /// takes shifts up to 7 (LiteRT's `MultiplyByQuantizedMultiplier` for int64 values:
+    /// "shift is -31 to +7"; from 15 on its rounding term is a shift by a negative amount),
+    /// so a larger rescale (a model's scales making the output 256 or more times the
+    /// accumulator) is refused by name rather than computed wrong.
+    pub fn checked(self, multipliers: &[QuantMultiplier]) -> Result<Self, String> {
+        match (self, multipliers.iter().map(|m| m.shift).max()) {
+            (Requant::Reduced, Some(shift)) if shift > 7 => Err(format!(
+                "rescale factor of about 2^{shift} (from the tensors' scales) is beyond the 16-bit kernels' range (LiteRT's 64-bit requantization takes up to 2^7)"
+            )),
+            (Requant::Double | Requant::Reduced | Requant::Single, _) => Ok(self),
+        }
+    }
+}
+
 /// Scales an accumulator by a quantized multiplier under an [`Arithmetic`]: LiteRT's
 /// formula (`kind`) when the rounding is [`Rounding::TfliteDouble`], otherwise single
 /// rounding or truncation with the full multiplier. Saturates to i32.
@@ -272,6 +288,21 @@ pub fn int_range(bits: u32) -> (i32, i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reduced 64-bit formula takes shifts up to 7 (found by the fuzz campaign: a 16x8
+    /// convolution whose scales made a 2^19 rescale shifted by a negative amount,
+    /// `fuzz/corpus/tflite_exec/fuzz_rescale_beyond_16bit.tflite`); the others any shift
+    /// `QuantMultiplier::checked` gives.
+    #[test]
+    fn the_reduced_formula_refuses_rescales_beyond_its_range() {
+        let m = |real: f64| QuantMultiplier::checked(real).expect("in range");
+        assert_eq!(Requant::Reduced.checked(&[m(0.5), m(100.0)]), Ok(Requant::Reduced));
+        let e = Requant::Reduced.checked(&[m(0.5), m(300.0)]).expect_err("2^9");
+        assert!(e.contains("about 2^9") && e.contains("up to 2^7"), "{e}");
+        assert_eq!(Requant::Double.checked(&[m(300.0)]), Ok(Requant::Double));
+        assert_eq!(Requant::Single.checked(&[m(2e8)]), Ok(Requant::Single));
+        assert_eq!(multiply_reduced(1000, m(100.0)), 100_000);
+    }
 
     #[test]
     fn rounding_divide_ties_away_from_zero() {

@@ -146,6 +146,7 @@ impl OpFamily for Conv2d {
         let geom = geometry(self, cx);
         let wl = weighted_layer(cx, geom.output[3])?;
         let requant = if wl.x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
+        let requant = requant.checked(&wl.multipliers)?;
         let params = ConvParams {
             geom,
             groups: self.groups,

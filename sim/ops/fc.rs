@@ -98,6 +98,12 @@ impl OpFamily for FullyConnected {
     fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
         let wl = weighted_layer(cx, self.out_features)?;
         let (batch, in_features) = batch_features(cx);
+        // LiteRT's FULLY_CONNECTED (int8 and 16x8, per tensor or per channel) rounds the
+        // accumulator once with the full multiplier (docs/tflite_export.md); wider weights
+        // with wide activations (post-training quantization at > 8 bits) take the reduced
+        // 64-bit path of the 16x8 convolutions.
+        let requant = if wl.x.dtype.bits() > 8 && wl.w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single };
+        let requant = requant.checked(&wl.multipliers)?;
         Ok(IntKernel::Fc(IntFc(Box::new(FcParams {
             batch,
             in_features,
@@ -108,11 +114,7 @@ impl OpFamily for FullyConnected {
             input_zp: wl.input_zp,
             output_zp: wl.output_zp,
             multipliers: wl.multipliers,
-            // LiteRT's FULLY_CONNECTED (int8 and 16x8, per tensor or per channel) rounds the
-            // accumulator once with the full multiplier (docs/tflite_export.md); wider weights
-            // with wide activations (post-training quantization at > 8 bits) take the reduced
-            // 64-bit path of the 16x8 convolutions.
-            requant: if wl.x.dtype.bits() > 8 && wl.w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single },
+            requant,
             act_min: wl.act_min,
             act_max: wl.act_max,
         }))))

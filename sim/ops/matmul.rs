@@ -182,7 +182,7 @@ impl OpFamily for MatMul {
         let multiplier = QuantMultiplier::checked(f64::from(sx * sy) / f64::from(so))?;
         // int32 sums and double rounding for int8; int64 sums and the reduced multiplier
         // for int16.
-        let requant = if x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
+        let requant = if x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double }.checked(&[multiplier])?;
         let (out_min, out_max) = qrange(out.dtype);
         let params = MatMulParams { geom, zp: [zx, zy, zo], multiplier, requant, out_min, out_max };
         Ok(IntKernel::MatMul(IntMatMul(Box::new(params))))

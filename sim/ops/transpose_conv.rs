@@ -210,6 +210,7 @@ impl OpFamily for TransposeConv {
         // reduced multiplier, or in int32 with double rounding when its bias is int32.
         let bias32 = cx.bias().is_some_and(|b| b.dtype.bits() <= 32);
         let requant = if wl.x.dtype.bits() > 8 && !bias32 { Requant::Reduced } else { Requant::Double };
+        let requant = requant.checked(&wl.multipliers)?;
         let params = TransposeConvParams {
             geom,
             weights: wl.weights,

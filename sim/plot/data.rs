@@ -94,6 +94,32 @@ impl Table {
         Ok(self.rows.iter().filter(|r| r[err].is_empty() && (r[layer] == "TOTAL") == totals).collect())
     }
 
+    /// Refuses a table with a negative measurement of a quantity that cannot be negative
+    /// (latency, cycles, energy, bytes, MACs, rates), naming its row and column: figures
+    /// start bars at zero and put these on log axes, where a negative value is drawn outside
+    /// every coordinate the backend holds.
+    pub fn check_measurements(&self) -> Result<(), PlotError> {
+        let non_negative = |h: &str| {
+            matches!(h, "latency_s" | "overhead_s" | "macs" | "utilization")
+                || h.ends_with("cycles")
+                || h.ends_with("_pj")
+                || h.ends_with("_bytes")
+                || h.ends_with("_per_s")
+                || h == "clock_hz"
+        };
+        for (c, h) in self.header.iter().enumerate().filter(|(_, h)| non_negative(h)) {
+            for (i, r) in self.rows.iter().enumerate() {
+                if let Some(v) = r.get(c).filter(|v| v.parse::<f64>().is_ok_and(|x| x < 0.0)) {
+                    return Err(PlotError(format!(
+                        "row {} of the input: {h} is {v}, and a sweep's {h} is never negative",
+                        i + 1
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A numeric cell; NaN (missing, so not drawn) when it is not a number or not
     /// drawable: infinite, or of magnitude outside [`DRAWABLE`] (no measurement of a sweep
     /// comes near those bounds, and axis arithmetic on them overflows or never ends).

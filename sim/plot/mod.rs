@@ -128,6 +128,7 @@ pub fn size(t: &Table, o: &PlotOptions) -> Size {
 
 /// Draws the figure.
 pub fn render(t: &Table, o: &PlotOptions) -> Result<Drawn, PlotError> {
+    t.check_measurements()?;
     register_font();
     let size = size(t, o);
     size.check()?;
