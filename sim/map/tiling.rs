@@ -1136,7 +1136,9 @@ impl TilingMemo {
     ) -> (MemoView<'_>, Option<MemoView<'_>>) {
         let front_after = self.own.front_after;
         let alt = alt.map(|a| {
-            self.alt.get_or_insert_with(|| Box::new(MemoTables { front_after, ..Default::default() })).view(a, objective)
+            self.alt
+                .get_or_insert_with(|| Box::new(MemoTables { front_after, ..Default::default() }))
+                .view(a, objective)
         });
         (self.own.view(hw, objective), alt)
     }

@@ -436,7 +436,8 @@ mod tests {
         assert_eq!(s.channel_speeds(), 1);
         s.sets = vec![("dram.bandwidth_gbps".into(), vals(5)), ("mac.rows".into(), vals(3))];
         assert_eq!(s.channel_speeds(), 1);
-        s.sets = vec![("mac.rows".into(), vals(3)), ("clock_mhz".into(), vals(2)), ("dram.bandwidth_gbps".into(), vals(5))];
+        s.sets =
+            vec![("mac.rows".into(), vals(3)), ("clock_mhz".into(), vals(2)), ("dram.bandwidth_gbps".into(), vals(5))];
         assert_eq!(s.channel_speeds(), 10);
     }
 
