@@ -143,48 +143,42 @@ fn run_peak(
         }
         _ => None,
     };
-    // The other mapping's schedules are memoized too, in tables of their own description.
-    let (mut sched, mut other_memo) = match memo {
-        Some(m) => {
-            let (own, alt) = m.views(hw, other.as_ref().map(|(h, _, _)| h), objective);
-            (Sched { objective, memo: Some(own) }, alt)
-        }
-        None => (Sched { objective, memo: None }, None),
-    };
-    let mut other_rows = Vec::new();
     for l in &g.layers {
         check_counts(g, l)?;
     }
     // On-chip reuse across layers: which tensors stay on chip, each decided against the
-    // cost of the layers its reservation affects (`onchip`).
+    // cost of the layers its reservation affects (`onchip`). The memo serves these
+    // evaluations too: a layer on the whole buffers is the run's own schedule, and a
+    // layer on buffers shrunk by the same bytes recurs at every point of a sweep over the
+    // channel's speed (a description of its own, whose fronts those points share).
+    let mut memo = memo;
     let residency = onchip::decide(g, hw, &plan, objective, |i, r| {
         let l = &g.layers[i];
         let shrunk = r.hw_for(i, hw);
         let layer_hw = shrunk.as_ref().unwrap_or(hw);
-        let sched = Sched { objective, memo: None };
+        let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
         let (rep, _) =
             run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut Vec::new()).ok()?;
         let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
         Some(Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram })
     });
+    let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
         let (r, layer_peak) = match (plan.fused_into(LayerId(i)), residency.hw_for(i, hw)) {
             (Some(head), _) => (fused_row(g, l, hw, &g.layer(head).name), 0),
-            // A layer beside tensors held on chip runs on the buffers left (the memo's
-            // schedules are of the whole buffers).
-            (None, Some(shrunk)) => {
-                let layer_sched = Sched { objective, memo: None };
-                run_layer(g, l, &shrunk, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
-            }
-            (None, None) => {
-                let layer_sched =
-                    Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
-                run_layer(g, l, hw, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
+            // A layer beside tensors held on chip runs on the buffers left (the memo's table
+            // of that description).
+            (None, shrunk) => {
+                let layer_hw = shrunk.as_ref().unwrap_or(hw);
+                let layer_sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
+                run_layer(g, l, layer_hw, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
-            let other_sched = Sched { objective, memo: other_memo.as_mut().map(MemoView::reborrow) };
+            // The other mapping's schedules are memoized too, in tables of their own description.
+            let other_memo = memo.as_deref_mut().and_then(|m| m.views(hw, Some(other_hw), objective).1);
+            let other_sched = Sched { objective, memo: other_memo };
             let none = LayerOnChip::default();
             let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, none, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));

@@ -423,7 +423,16 @@ impl HwTemplate {
     fn fast(&self, overrides: &[Override]) -> Option<HwDesc> {
         let mut raw = self.raw.clone();
         for (path, value) in overrides {
-            // Text values (rare: `mac.dataflow`) take the slow path.
+            // A switch (`onchip_reuse=true,false`, swept against every other field).
+            if let (Some(&(field, _)), SetValue::Text(t)) = (OPTIONAL_SWITCHES.iter().find(|(f, _)| f == path), value) {
+                match (field, t.as_str()) {
+                    ("onchip_reuse", "true" | "false") => raw.onchip_reuse = Some(t == "true"),
+                    // Anything else is refused by the slow path, which names it.
+                    _ => return None,
+                }
+                continue;
+            }
+            // Other text values (rare: `mac.dataflow`) take the slow path.
             let SetValue::Num(value) = value else { return None };
             let num = match self.node(path)? {
                 toml::Value::Integer(_) if value.fract() == 0.0 && value.abs() < 9e15 => Num::Int(*value as i64),
@@ -1036,6 +1045,10 @@ mod tests {
         let t = HwTemplate::load("dsp").expect("template");
         let off = t.instantiate(&[("onchip_reuse".into(), SetValue::Text("false".into()))]).expect("off");
         assert!(!off.onchip_reuse && t.instantiate(&[]).expect("default").onchip_reuse);
+        // The template's fast path gives what the full parse gives.
+        let slow = load_hw_with("dsp", &[("onchip_reuse".into(), SetValue::Text("false".into()))]).expect("slow");
+        assert_eq!(t.fast(&[("onchip_reuse".into(), SetValue::Text("false".into()))]), Some(slow));
+        assert!(t.fast(&[("onchip_reuse".into(), SetValue::Text("off".into()))]).is_none(), "refused by the slow path");
     }
 
     #[test]

@@ -925,6 +925,8 @@ struct MemoTables {
     last_id: u64,
     /// The last description looked up, blanked ([`channel_free`]), with its id.
     last: Option<(HwDesc, u64)>,
+    /// After how many searches of a layer its front is built ([`FRONT_AFTER`] when `None`).
+    front_after: Option<u32>,
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
@@ -981,6 +983,13 @@ const FRONT_CHECKS: usize = 16;
 /// bounded by a seeded search), so a sweep over a few channel speeds keeps searching and a
 /// sweep over many builds it. A speed setting only: the schedule is the same either way.
 const FRONT_AFTER: u32 = 8;
+
+/// How many consecutive channel speeds (and clocks) per description a sweep must cost for
+/// its memo to build each layer's front on its first search ([`TilingMemo::for_channel_speeds`]):
+/// a front costs about as much as a dozen seeded searches and each scan of it a tenth of one,
+/// so from about 13 speeds on building it first costs less than searching, and much less
+/// than searching [`FRONT_AFTER`] times and then building it.
+pub const FRONT_EAGER: usize = 16;
 
 /// How many descriptions' fronts a [`TilingMemo`] keeps.
 const FRONT_DESCRIPTIONS: usize = 16;
@@ -1096,9 +1105,21 @@ pub struct MemoView<'m> {
     fronts: &'m mut FrontTable,
     seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Tiling>,
     objective: Objective,
+    front_after: u32,
 }
 
 impl TilingMemo {
+    /// A memo for a sweep that costs each description at `speeds` consecutive DRAM channel
+    /// speeds and clocks: from [`FRONT_EAGER`] on, each layer's front is built on its first
+    /// search (a speed setting only: every way returns the same schedules).
+    pub fn for_channel_speeds(speeds: usize) -> Self {
+        let mut memo = TilingMemo::default();
+        if speeds >= FRONT_EAGER {
+            memo.own.front_after = Some(0);
+        }
+        memo
+    }
+
     /// The view of `hw` and `objective` (its table created empty on first use; the least
     /// recently used description's dropped beyond [`TABLE_DESCRIPTIONS`]).
     pub fn table(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
@@ -1113,7 +1134,12 @@ impl TilingMemo {
         alt: Option<&HwDesc>,
         objective: Objective,
     ) -> (MemoView<'_>, Option<MemoView<'_>>) {
-        let alt = alt.map(|a| self.alt.get_or_insert_with(Default::default).view(a, objective));
+        let front_after = self.own.front_after;
+        let alt = alt.map(|a| {
+            self.alt
+                .get_or_insert_with(|| Box::new(MemoTables { front_after, ..Default::default() }))
+                .view(a, objective)
+        });
         (self.own.view(hw, objective), alt)
     }
 }
@@ -1148,14 +1174,21 @@ impl MemoTables {
         };
         let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
         let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
-        MemoView { table, fronts, seeds: &mut self.seeds, objective }
+        let front_after = self.front_after.unwrap_or(FRONT_AFTER);
+        MemoView { table, fronts, seeds: &mut self.seeds, objective, front_after }
     }
 }
 
 impl MemoView<'_> {
     /// A shorter-lived view of the same table.
     pub fn reborrow(&mut self) -> MemoView<'_> {
-        MemoView { table: self.table, fronts: self.fronts, seeds: self.seeds, objective: self.objective }
+        MemoView {
+            table: self.table,
+            fronts: self.fronts,
+            seeds: self.seeds,
+            objective: self.objective,
+            front_after: self.front_after,
+        }
     }
 
     /// The schedule of a convolution ([`schedule_conv`]) on the view's description: from
@@ -1178,7 +1211,7 @@ impl MemoView<'_> {
         let seed = self.seeds.get(&seed_key);
         let slot = self.fronts.convs.entry(key).or_insert_with(|| FrontSlot::Searched(0, PartCache::default()));
         if let FrontSlot::Searched(n, _) = slot {
-            if *n >= FRONT_AFTER {
+            if *n >= self.front_after {
                 *slot = FrontSlot::Built(conv_front(hw, w, wd, ev));
             } else {
                 *n += 1;

@@ -394,6 +394,18 @@ impl SweepSpec {
         (0..self.len()).map(|i| self.point(i)).collect()
     }
 
+    /// How many consecutive points share everything but the DRAM channel's speed and the
+    /// clock (`dram.bandwidth_gbps`, `dram.efficiency`, `dram.latency_ns`, `clock_mhz`):
+    /// the product of the value counts of the innermost `--set` paths that set only those.
+    pub fn channel_speeds(&self) -> usize {
+        const CHANNEL: [&str; 4] = ["dram.bandwidth_gbps", "dram.efficiency", "dram.latency_ns", "clock_mhz"];
+        self.sets
+            .iter()
+            .rev()
+            .take_while(|(k, _)| CHANNEL.contains(&k.as_str()))
+            .fold(1usize, |n, (_, v)| n.saturating_mul(v.len()))
+    }
+
     /// The `--set` overrides of a point, as `load_hw_with` takes them.
     pub fn overrides(&self, p: &Point) -> Vec<Override> {
         self.sets.iter().zip(&p.set_values).map(|((k, _), v)| (k.clone(), v.clone())).collect()
@@ -415,6 +427,18 @@ mod tests {
             batch: 1,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn channel_speeds_count_the_innermost_channel_paths() {
+        let vals = |n: usize| (0..n).map(|v| SetValue::Num(v as f64 + 1.0)).collect::<Vec<_>>();
+        let mut s = spec();
+        assert_eq!(s.channel_speeds(), 1);
+        s.sets = vec![("dram.bandwidth_gbps".into(), vals(5)), ("mac.rows".into(), vals(3))];
+        assert_eq!(s.channel_speeds(), 1);
+        s.sets =
+            vec![("mac.rows".into(), vals(3)), ("clock_mhz".into(), vals(2)), ("dram.bandwidth_gbps".into(), vals(5))];
+        assert_eq!(s.channel_speeds(), 10);
     }
 
     #[test]

@@ -191,7 +191,8 @@ impl<'s> Sweeper<'s> {
         };
         let threads = rayon::current_num_threads().max(1);
         if self.memos.len() < threads {
-            self.memos.resize_with(threads, Mutex::default);
+            let speeds = spec.channel_speeds();
+            self.memos.resize_with(threads, || Mutex::new(TilingMemo::for_channel_speeds(speeds)));
         }
         let this = &*self;
         let mut out: Vec<PointResult> = points
