@@ -533,7 +533,8 @@ fn search_conv(
     // a channel split would.
     let streams_outputs = hw.family.streams_outputs();
     let grouped = w.groups > 1;
-    let weights_total = wd.weight_bits(w.k, w.r * w.s * w.cg()) + bits(w.k, wd.bias);
+    let weights_total =
+        wd.weight_bits(w.k, w.r.saturating_mul(w.s).saturating_mul(w.cg())).saturating_add(bits(w.k, wd.bias));
     // On-chip reuse: an input held on chip moves nothing from DRAM and takes no tile room
     // (its tiles are read where it sits); an output kept on chip is never written out.
     let in_resident = wd.resident_in > 0;
