@@ -39,21 +39,33 @@ struct Dims {
     g: usize,
 }
 
-impl Recurrent {
+impl RecurrentKind {
     /// Gates per cell: LSTM 4 (`iofc`), GRU 3 (`zrh`).
-    pub fn gates(&self) -> usize {
-        match self.kind {
+    pub fn gates(self) -> usize {
+        match self {
             RecurrentKind::Lstm => 4,
             RecurrentKind::Gru => 3,
         }
     }
 
-    /// Outputs of a layer: `Y`, `Y_h` and, for LSTM, `Y_c`.
-    pub fn outputs(&self) -> usize {
-        match self.kind {
-            RecurrentKind::Lstm => 3,
-            RecurrentKind::Gru => 2,
+    /// States carried from step to step: LSTM `h` and `c`, GRU `h`.
+    pub fn states(self) -> usize {
+        match self {
+            RecurrentKind::Lstm => 2,
+            RecurrentKind::Gru => 1,
         }
+    }
+}
+
+impl Recurrent {
+    /// Gates per cell ([`RecurrentKind::gates`]).
+    pub fn gates(&self) -> usize {
+        self.kind.gates()
+    }
+
+    /// Outputs of a layer: `Y`, then each state's last value (`Y_h` and, for LSTM, `Y_c`).
+    pub fn outputs(&self) -> usize {
+        1 + self.kind.states()
     }
 
     /// The operator's name in ONNX (and in errors).
