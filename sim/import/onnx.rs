@@ -15,7 +15,7 @@
 //! then copy `out/onnx.rs` to `sim/import/onnx/generated.rs` (keeping the first comment line).
 //!
 //! **Layout.** ONNX activations are NCHW; the IR's convolutions, pooling and resizing read
-//! NHWC. Every activation carries how its IR tensor holds the ONNX tensor (`Layout`): in
+//! NHWC. Every activation carries how its IR tensor holds the ONNX tensor (`Held`): in
 //! the ONNX order (`Same`: the same shape and element order), or, at rank 4, NHWC
 //! (`Nchw`: the ONNX tensor is the NCHW view of it). Conv outputs are held NHWC; conv
 //! weights OIHW become OHWI. Each op states what it needs and gets its input held so
@@ -30,7 +30,7 @@
 //!   that order is the same, else in the ONNX order (PyTorch's `view(b, 3, 8, h, w)`,
 //!   `permute(...).reshape(...)`, tf2onnx's reshape after the last conv);
 //! - the ops that take ONNX axes (Concat, Softmax, Pad, ReduceMean / ReduceMax, Gather,
-//!   Split, Slice, Resize, Transpose) remap them once through `Layout::ir_axis`, and compute
+//!   Split, Slice, Resize, Transpose) remap them once through `Held::ir_axis`, and compute
 //!   in the ONNX order where no remapped axis gives the ONNX result (a Gather with rank-2
 //!   indices, a reduction without kept dims that would reorder C and W, a softmax over W);
 //!   inputs of a binary op or Concat held differently are held alike first.
@@ -213,14 +213,14 @@ struct Const {
 
 /// How an ONNX activation maps to its IR tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Layout {
+enum Held {
     /// The ONNX tensor has the IR tensor's shape and order.
     Same,
     /// The ONNX tensor is NCHW; the IR tensor holds it NHWC.
     Nchw,
 }
 
-impl Layout {
+impl Held {
     /// ONNX axis `axis` (negative counts from the end) of a rank-`rank` tensor in this
     /// layout, normalized to `0..rank`, and the IR axis it is: the one place the NCHW to
     /// NHWC axis remap is written. `Err` carries the normalized axis when it is out of range.
@@ -228,19 +228,19 @@ impl Layout {
         let a = if axis < 0 { axis + rank as i64 } else { axis };
         let Some(i) = usize::try_from(a).ok().filter(|&i| i < rank) else { return Err(a) };
         match self {
-            Layout::Same => Ok(i),
-            Layout::Nchw => [0, 3, 1, 2].get(i).copied().ok_or(a),
+            Held::Same => Ok(i),
+            Held::Nchw => [0, 3, 1, 2].get(i).copied().ok_or(a),
         }
     }
 }
 
 #[derive(Debug, Clone)]
 enum Value {
-    Act(TensorId, Layout),
+    Act(TensorId, Held),
     Const(Const),
     /// The integer output of a QuantizeLinear (the IR tensor is quantized); only a
     /// DequantizeLinear (or the graph output) may read it.
-    QAct(TensorId, Layout),
+    QAct(TensorId, Held),
 }
 
 struct Importer<'a> {
@@ -255,13 +255,13 @@ struct Importer<'a> {
     /// Names of the graph outputs.
     graph_outputs: std::collections::HashSet<String>,
     /// Graph outputs that a DequantizeLinear turned into a `Dequantize` layer's output.
-    dequantized_outputs: HashMap<String, (TensorId, Layout)>,
+    dequantized_outputs: HashMap<String, (TensorId, Held)>,
     /// Shapes the user gave for inputs (ONNX order).
     input_shapes: &'a [InputShape],
     /// The nodes reading each value (indices into the graph's node list).
     readers: HashMap<String, Vec<usize>>,
     /// Each rank-4 activation already held in the other layout (see [`Importer::to_layout`]).
-    converted: HashMap<(TensorId, Layout), TensorId>,
+    converted: HashMap<(TensorId, Held), TensorId>,
 }
 
 fn attr<'n>(n: &'n pb::NodeProto, name: &str) -> Option<&'n pb::AttributeProto> {
@@ -501,7 +501,7 @@ impl<'a> Importer<'a> {
     }
 
     /// Adds a layer with a fresh output tensor named `out`, infers its shape and binds `out`.
-    fn add_layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>, out: &str, layout: Layout) -> Res<TensorId> {
+    fn add_layer(&mut self, name: &str, op: Op, inputs: Vec<TensorId>, out: &str, layout: Held) -> Res<TensorId> {
         let ids = self.add_layer_outputs(name, op, inputs, &[out.to_string()], layout)?;
         Ok(ids[0])
     }
@@ -513,7 +513,7 @@ impl<'a> Importer<'a> {
         op: Op,
         inputs: Vec<TensorId>,
         outs: &[String],
-        layout: Layout,
+        layout: Held,
     ) -> Res<Vec<TensorId>> {
         let ids = self.push_layer(name, op, inputs, outs)?;
         for (&t, o) in ids.iter().zip(outs) {
@@ -551,7 +551,7 @@ impl<'a> Importer<'a> {
     /// moves only axes of size 1 (the element order is the same), a Transpose (a copy)
     /// otherwise. Made once per tensor and layout; the copy keeps an integer tensor's type
     /// and parameters (a QDQ model's).
-    fn to_layout(&mut self, x: TensorId, from: Layout, want: Layout) -> Res<TensorId> {
+    fn to_layout(&mut self, x: TensorId, from: Held, want: Held) -> Res<TensorId> {
         if from == want {
             return Ok(x);
         }
@@ -567,10 +567,10 @@ impl<'a> Importer<'a> {
         }
         // IR axes of the result: NHWC -> the ONNX order NCHW, or NCHW -> NHWC.
         let perm = match want {
-            Layout::Same => vec![0, 3, 1, 2],
-            Layout::Nchw => vec![0, 2, 3, 1],
+            Held::Same => vec![0, 3, 1, 2],
+            Held::Nchw => vec![0, 2, 3, 1],
         };
-        let (tname, suffix) = (self.g.tensor(x).name.clone(), if want == Layout::Same { "nchw" } else { "nhwc" });
+        let (tname, suffix) = (self.g.tensor(x).name.clone(), if want == Held::Same { "nchw" } else { "nhwc" });
         let op = if same_order(&shape, &perm) {
             Op::Layout(LayoutOp::Reshape { shape: perm.iter().map(|&p| shape[p] as i64).collect() })
         } else {
@@ -589,9 +589,9 @@ impl<'a> Importer<'a> {
     /// flatten): `x` itself unless it is an NCHW tensor whose NHWC storage orders it
     /// differently (H*W > 1 and C > 1), else its Transpose to NCHW. The IR shape of the
     /// result may still differ from the ONNX shape (the op sets the shape it wants).
-    fn onnx_ordered(&mut self, x: TensorId, l: Layout) -> Res<TensorId> {
-        if l == Layout::Nchw && !same_order(&self.g.tensor(x).shape, &[0, 3, 1, 2]) {
-            return self.to_layout(x, l, Layout::Same);
+    fn onnx_ordered(&mut self, x: TensorId, l: Held) -> Res<TensorId> {
+        if l == Held::Nchw && !same_order(&self.g.tensor(x).shape, &[0, 3, 1, 2]) {
+            return self.to_layout(x, l, Held::Same);
         }
         Ok(x)
     }
@@ -605,7 +605,7 @@ impl<'a> Importer<'a> {
         if rank != 4 {
             return Err(self.unsupported(n, index, &format!("expects a rank-4 NCHW activation, got rank {rank}")));
         }
-        self.to_layout(x, l, Layout::Nchw)
+        self.to_layout(x, l, Held::Nchw)
     }
 
     fn run(mut self, graph: &pb::GraphProto) -> Res<Graph> {
@@ -646,7 +646,7 @@ impl<'a> Importer<'a> {
         // A rank-4 output is written as the input is read: held NHWC (`exec --layout nchw`
         // transposes it back to the ONNX tensor) when the model has an NCHW input, else as
         // the ONNX tensor is.
-        let want = if self.g.nchw_inputs.is_empty() { Layout::Same } else { Layout::Nchw };
+        let want = if self.g.nchw_inputs.is_empty() { Held::Same } else { Held::Nchw };
         for o in &graph.output {
             let (id, l) = match (self.dequantized_outputs.get(&o.name), self.values.get(&o.name)) {
                 (Some(&(d, l)), _) => (d, l),
@@ -679,11 +679,11 @@ impl<'a> Importer<'a> {
         };
         let nhwc = self.readers.get(&vi.name).is_some_and(|r| !r.is_empty() && r.iter().all(as_is));
         let (shape, layout) =
-            if shape.len() == 4 && !nhwc { (nchw_to_nhwc(&shape), Layout::Nchw) } else { (shape, Layout::Same) };
+            if shape.len() == 4 && !nhwc { (nchw_to_nhwc(&shape), Held::Nchw) } else { (shape, Held::Same) };
         let name = self.unique(&vi.name);
         let id = self.g.add_tensor(Tensor::float(name, shape, TensorKind::Activation));
         self.g.inputs.push(id);
-        if layout == Layout::Nchw {
+        if layout == Held::Nchw {
             self.g.nchw_inputs.push(id);
         }
         self.values.insert(vi.name.clone(), Value::Act(id, layout));
@@ -772,7 +772,7 @@ impl<'a> Importer<'a> {
         Ok(shape)
     }
 
-    fn act(&self, n: &pb::NodeProto, index: usize, k: usize) -> Res<(TensorId, Layout)> {
+    fn act(&self, n: &pb::NodeProto, index: usize, k: usize) -> Res<(TensorId, Held)> {
         match n.input.get(k).and_then(|i| self.values.get(i)) {
             Some(Value::Act(id, l)) => Ok((*id, *l)),
             Some(Value::Const(_)) => Err(self.unsupported(n, index, &format!("input {k} is a constant"))),
@@ -846,11 +846,11 @@ impl<'a> Importer<'a> {
     }
 
     /// The ONNX shape of an activation.
-    fn onnx_shape(&self, id: TensorId, l: Layout) -> Vec<usize> {
+    fn onnx_shape(&self, id: TensorId, l: Held) -> Vec<usize> {
         let s = &self.g.tensor(id).shape;
         match l {
-            Layout::Same => s.clone(),
-            Layout::Nchw => vec![s[0], s[3], s[1], s[2]],
+            Held::Same => s.clone(),
+            Held::Nchw => vec![s[0], s[3], s[1], s[2]],
         }
     }
 
@@ -907,7 +907,7 @@ impl<'a> Importer<'a> {
         name: &str,
         k: usize,
         x: TensorId,
-        l: Layout,
+        l: Held,
         scale: Vec<f32>,
         shift: Vec<f32>,
         out: &str,

@@ -1,7 +1,7 @@
 //! ONNX readers of the convolutions: `Conv`, `ConvTranspose`, and `BatchNormalization` (a
 //! per-channel scale and shift folded into the producing convolution, `Importer::affine`).
 
-use super::{attr, attr_f, attr_i, attr_ints, attr_s, Const, Importer, Layout, Node, Reader, Res};
+use super::{attr, attr_f, attr_i, attr_ints, attr_s, Const, Held, Importer, Node, Reader, Res};
 use crate::ir::{Conv2d, Op, TensorId, TensorKind, TransposeConv};
 
 /// The op types this module reads, with their readers.
@@ -54,7 +54,7 @@ fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         let b = im.cst(n, index, 2)?;
         let shape = vec![o, kh, kw, ig];
         let (wid, bid) = im.quantized_weights(n, index, name, x, &w, &src, shape, 0, b.as_ref())?;
-        im.add_layer(name, Op::Conv2d(conv), vec![x, wid, bid], out, Layout::Nchw)?;
+        im.add_layer(name, Op::Conv2d(conv), vec![x, wid, bid], out, Held::Nchw)?;
         return Ok(());
     }
     let ohwi: Vec<f32> = src.iter().map(|&k| w.f[k]).collect();
@@ -65,7 +65,7 @@ fn conv(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     };
     let wid = im.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![o, kh, kw, ig], ohwi);
     let bid = im.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias);
-    im.add_layer(name, Op::Conv2d(conv), vec![x, wid, bid], out, Layout::Nchw)?;
+    im.add_layer(name, Op::Conv2d(conv), vec![x, wid, bid], out, Held::Nchw)?;
     Ok(())
 }
 
@@ -146,7 +146,7 @@ fn conv_transpose(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         let wid = im.add_const(&format!("{name}/weights"), TensorKind::Weight, vec![o, kh, kw, cin], ohwi);
         (wid, im.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![o], bias))
     };
-    im.add_layer(name, Op::TransposeConv(t), vec![x, wid, bid], out, Layout::Nchw)?;
+    im.add_layer(name, Op::TransposeConv(t), vec![x, wid, bid], out, Held::Nchw)?;
     Ok(())
 }
 
@@ -158,7 +158,7 @@ fn batch_norm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // and of a rank-2 one.
     let (x, l) = im.act(n, index, 0)?;
     let (x, l) = match im.g.tensor(x).shape.len() {
-        4 => (im.to_layout(x, l, Layout::Nchw)?, Layout::Nchw),
+        4 => (im.to_layout(x, l, Held::Nchw)?, Held::Nchw),
         2 => (x, l),
         r => return Err(im.unsupported(n, index, &format!("a rank-{r} input (ranks 2 and 4 only)"))),
     };

@@ -5,7 +5,7 @@
 //! these tables and the exporter writes the binary rows' op types (its unary writer stays a
 //! match over every [`UnaryKind`], since several kinds export as compositions).
 
-use super::{attr_f, fold, pb, Const, Importer, Layout, Node, Reader, Res, Value};
+use super::{attr_f, fold, pb, Const, Held, Importer, Node, Reader, Res, Value};
 use crate::ir::{Activation, BinaryKind, Op, TensorId, TensorKind, UnaryKind};
 use crate::ops::OpFamily;
 
@@ -195,8 +195,8 @@ fn binary(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
             ));
         }
         // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
-        let (x, l, s) = if l == Layout::Nchw && c.f.len() > 1 && c.dims.len() > 4 {
-            (im.to_layout(x, l, Layout::Same)?, Layout::Same, s)
+        let (x, l, s) = if l == Held::Nchw && c.f.len() > 1 && c.dims.len() > 4 {
+            (im.to_layout(x, l, Held::Same)?, Held::Same, s)
         } else {
             (x, l, s)
         };
@@ -213,10 +213,10 @@ fn binary(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // order. Operands held differently are held NHWC when both are rank 4, else both in
     // the ONNX order.
     let l = match (la, lb) {
-        (Layout::Same, Layout::Same) => Layout::Same,
-        (Layout::Nchw, Layout::Nchw) if ra == rb => Layout::Nchw,
-        _ if ra == 4 && rb == 4 => Layout::Nchw,
-        _ => Layout::Same,
+        (Held::Same, Held::Same) => Held::Same,
+        (Held::Nchw, Held::Nchw) if ra == rb => Held::Nchw,
+        _ if ra == 4 && rb == 4 => Held::Nchw,
+        _ => Held::Same,
     };
     let a = im.to_layout(a, la, l)?;
     let b = im.to_layout(b, lb, l)?;
@@ -311,7 +311,7 @@ impl Importer<'_> {
         name: &str,
         c: &Const,
         s: &[usize],
-        l: Layout,
+        l: Held,
         quantized: bool,
     ) -> Res<TensorId> {
         let count = c.f.len().max(c.i.len()).max(c.quant.as_ref().map_or(0, |q| q.values.len()));
@@ -321,10 +321,10 @@ impl Importer<'_> {
             (vec![1], vec![0])
         } else {
             match l {
-                Layout::Same => (c.dims.clone(), all),
+                Held::Same => (c.dims.clone(), all),
                 // Broadcasting aligns the last axes: a constant of a lower rank is the same
                 // constant with leading axes of size 1 (PRelu's [C, 1, 1] slope).
-                Layout::Nchw if c.dims.len() <= 4 => {
+                Held::Nchw if c.dims.len() <= 4 => {
                     let d = [vec![1; 4 - c.dims.len()], c.dims.clone()].concat();
                     let [b, ch, h, w] = [d[0], d[1], d[2], d[3]];
                     let mut v = Vec::with_capacity(count);
@@ -337,7 +337,7 @@ impl Importer<'_> {
                     }
                     (vec![b, h, w, ch], v)
                 }
-                Layout::Nchw => {
+                Held::Nchw => {
                     return Err(self.unsupported(
                         n,
                         index,
@@ -373,11 +373,11 @@ impl Importer<'_> {
     /// The per-channel values of a constant `c` broadcast against an activation of ONNX
     /// shape `s` in layout `l`, when it varies along the channel axis only (the IR's last
     /// axis: ONNX axis 1 of NCHW, the last axis otherwise).
-    fn per_channel(&self, c: &Const, s: &[usize], l: Layout) -> Option<Vec<f32>> {
+    fn per_channel(&self, c: &Const, s: &[usize], l: Held) -> Option<Vec<f32>> {
         let rank = s.len();
         let ch = match l {
-            Layout::Nchw => 1,
-            Layout::Same => rank.checked_sub(1)?,
+            Held::Nchw => 1,
+            Held::Same => rank.checked_sub(1)?,
         };
         if c.dims.len() > rank || c.f.is_empty() {
             return None;

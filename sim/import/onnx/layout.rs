@@ -1,10 +1,10 @@
 //! ONNX readers of the layout operators (data movement; their ONNX axes remapped once through
-//! `Layout::ir_axis`): `Concat`, `Transpose`, `Gather`, `Split`, `Tile`, `Resize`,
+//! `Held::ir_axis`): `Concat`, `Transpose`, `Gather`, `Split`, `Tile`, `Resize`,
 //! `DepthToSpace` / `SpaceToDepth`, `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze`, `Pad` and
 //! `Slice`.
 
 use super::{
-    attr, attr_f, attr_i, attr_ints, attr_s, fold, nchw_to_nhwc, pb, same_order, Const, Importer, Layout, Node, Reader,
+    attr, attr_f, attr_i, attr_ints, attr_s, fold, nchw_to_nhwc, pb, same_order, Const, Held, Importer, Node, Reader,
     Res, Value,
 };
 use crate::ir::{Layout as LayoutOp, Op, Resize, ResizeKind, TensorId};
@@ -63,7 +63,7 @@ fn concat(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     }
     let &(_, first) = acts.first().ok_or_else(|| im.unsupported(n, index, "no inputs"))?;
     // Inputs held in different layouts (all rank 4, as NCHW is) are all held NHWC.
-    let l = if acts.iter().all(|&(_, l)| l == first) { first } else { Layout::Nchw };
+    let l = if acts.iter().all(|&(_, l)| l == first) { first } else { Held::Nchw };
     let ins = acts.into_iter().map(|(x, from)| im.to_layout(x, from, l)).collect::<Res<Vec<_>>>()?;
     let rank = im.g.tensor(ins[0]).shape.len();
     let axis = l
@@ -90,19 +90,19 @@ fn transpose(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // The output's layout: the one that makes the IR permutation the identity
     // (a change of view only, such as NCHW <-> NHWC), else NCHW for rank 4 (what
     // Conv and pooling read) and the ONNX order otherwise.
-    let ir_perm = |out: Layout| -> Vec<usize> {
+    let ir_perm = |out: Held| -> Vec<usize> {
         (0..rank)
             .map(|d| {
                 let onnx_out = match out {
-                    Layout::Same => d,
-                    Layout::Nchw => [0, 2, 3, 1][d],
+                    Held::Same => d,
+                    Held::Nchw => [0, 2, 3, 1][d],
                 };
                 l.ir_axis(perm[onnx_out], rank).unwrap_or(d)
             })
             .collect()
     };
     let identity = |p: &[usize]| p.iter().enumerate().all(|(i, &v)| v == i);
-    let candidates: &[Layout] = if rank == 4 { &[Layout::Nchw, Layout::Same] } else { &[Layout::Same] };
+    let candidates: &[Held] = if rank == 4 { &[Held::Nchw, Held::Same] } else { &[Held::Same] };
     match candidates.iter().find(|&&c| identity(&ir_perm(c))) {
         Some(&c) => {
             im.values.insert(out.into(), Value::Act(x, c));
@@ -123,7 +123,7 @@ fn gather(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     let idx = im.cst(n, index, 1)?.ok_or_else(|| im.unsupported(n, index, "no indices"))?;
     let s = im.onnx_shape(x, l);
     let rank = s.len();
-    let onnx_axis = Layout::Same
+    let onnx_axis = Held::Same
         .ir_axis(attr_i(n, "axis", 0), rank)
         .map_err(|a| im.unsupported(n, index, &format!("axis {a} of rank {rank}")))?;
     let dim = s[onnx_axis] as i64;
@@ -138,14 +138,14 @@ fn gather(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // indices); a scalar index of the channel axis leaves [N, H, W] in both orders.
     // Otherwise the tensor is gathered in the ONNX order.
     let kept = match (l, idx.dims.len()) {
-        (Layout::Same, _) => Some(Layout::Same),
-        (Layout::Nchw, 1) => Some(Layout::Nchw),
-        (Layout::Nchw, 0) if onnx_axis == 1 || s[1] == 1 => Some(Layout::Same),
-        (Layout::Nchw, _) => None,
+        (Held::Same, _) => Some(Held::Same),
+        (Held::Nchw, 1) => Some(Held::Nchw),
+        (Held::Nchw, 0) if onnx_axis == 1 || s[1] == 1 => Some(Held::Same),
+        (Held::Nchw, _) => None,
     };
     let (x, l, layout) = match kept {
         Some(layout) => (x, l, layout),
-        None => (im.to_layout(x, l, Layout::Same)?, Layout::Same, Layout::Same),
+        None => (im.to_layout(x, l, Held::Same)?, Held::Same, Held::Same),
     };
     let axis = l.ir_axis(onnx_axis as i64, rank).map_err(|a| im.invalid(format!("axis {a}")))?;
     let op = Op::Layout(LayoutOp::Gather { axis, indices, indices_shape: idx.dims.clone() });
@@ -216,7 +216,7 @@ fn depth_space(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     if n.op_type == "SpaceToDepth" {
         // ONNX's output channel (i*b + j)*C + c is TensorFlow's order.
         let op = Op::Layout(LayoutOp::SpaceToDepth { block });
-        im.add_layer(name, op, vec![x], out, Layout::Nchw)?;
+        im.add_layer(name, op, vec![x], out, Held::Nchw)?;
         return Ok(());
     }
     let mut x = x;
@@ -239,7 +239,7 @@ fn depth_space(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
                 }
             }
             let op = Op::Layout(LayoutOp::Gather { axis: 3, indices, indices_shape: vec![c] });
-            let g = im.add_layer(&format!("{name}/crd_to_dcr"), op, vec![x], &format!("{out}/dcr"), Layout::Nchw)?;
+            let g = im.add_layer(&format!("{name}/crd_to_dcr"), op, vec![x], &format!("{out}/dcr"), Held::Nchw)?;
             // In a QDQ model the copy keeps its input's integers and parameters.
             let (dtype, quant) = (im.g.tensor(x).dtype, im.g.tensor(x).quant.clone());
             let t = im.g.tensor_mut(g);
@@ -248,7 +248,7 @@ fn depth_space(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         other => return Err(im.unsupported(n, index, &format!("mode '{other}'"))),
     }
-    im.add_layer(name, Op::Layout(LayoutOp::DepthToSpace { block }), vec![x], out, Layout::Nchw)?;
+    im.add_layer(name, Op::Layout(LayoutOp::DepthToSpace { block }), vec![x], out, Held::Nchw)?;
     Ok(())
 }
 
@@ -371,7 +371,7 @@ impl Importer<'_> {
     /// for outputs longer than 1), `align_corners` or `asymmetric`; nearest with
     /// `asymmetric` + `floor` (PyTorch's), `half_pixel` or `align_corners` +
     /// `round_prefer_ceil` (TensorFlow's rounding). Other modes are named as unsupported.
-    fn resize(&self, n: &pb::NodeProto, index: usize, x: TensorId, l: Layout) -> Res<Resize> {
+    fn resize(&self, n: &pb::NodeProto, index: usize, x: TensorId, l: Held) -> Res<Resize> {
         let s = self.onnx_shape(x, l);
         let [_, _, _, _] = s[..] else {
             return Err(self.unsupported(n, index, &format!("a rank-{} input (rank 4 only)", s.len())));
@@ -390,7 +390,7 @@ impl Importer<'_> {
             _ => return Err(self.unsupported(n, index, "scales or sizes that are not 4 positive constants")),
         };
         // The spatial axes in the ONNX order: H, W of NCHW, or of an NHWC tensor.
-        let (h, w, kept) = if l == Layout::Nchw { (2, 3, [0, 1]) } else { (1, 2, [0, 3]) };
+        let (h, w, kept) = if l == Held::Nchw { (2, 3, [0, 1]) } else { (1, 2, [0, 3]) };
         if kept.iter().any(|&a| out[a] != s[a]) || out[h] == 0 || out[w] == 0 {
             return Err(self.unsupported(n, index, &format!("a resize of {s:?} to {out:?} (H and W only)")));
         }
@@ -425,7 +425,7 @@ impl Importer<'_> {
     /// transposed back first, [`Importer::onnx_ordered`]). A rank-4 result is held NHWC (an
     /// NCHW tensor, as Conv and pooling read it) when that is the same order (C = 1 or
     /// H*W = 1), else in the ONNX order, converted when a reader needs NHWC.
-    fn reshape(&mut self, name: &str, x: TensorId, l: Layout, target: Vec<usize>, out: &str) -> Res<()> {
+    fn reshape(&mut self, name: &str, x: TensorId, l: Held, target: Vec<usize>, out: &str) -> Res<()> {
         if target == self.onnx_shape(x, l) {
             // A no-op Reshape (exporters emit them around dynamic batch dimensions).
             self.values.insert(out.to_string(), Value::Act(x, l));
@@ -433,9 +433,9 @@ impl Importer<'_> {
         }
         let x = self.onnx_ordered(x, l)?;
         let (shape, layout) = if target.len() == 4 && same_order(&target, &[0, 2, 3, 1]) {
-            (nchw_to_nhwc(&target), Layout::Nchw)
+            (nchw_to_nhwc(&target), Held::Nchw)
         } else {
-            (target, Layout::Same)
+            (target, Held::Same)
         };
         let shape = shape.iter().map(|&d| d as i64).collect();
         self.add_layer(name, Op::Layout(LayoutOp::Reshape { shape }), vec![x], out, layout)?;

@@ -1,7 +1,7 @@
 //! ONNX readers of the matrix products: `Gemm`, and `MatMul` (by a constant: a fully
 //! connected layer; of two activations: a BATCH_MATMUL).
 
-use super::{attr_f, attr_i, Importer, Layout, Node, Reader, Res, Value};
+use super::{attr_f, attr_i, Held, Importer, Node, Reader, Res, Value};
 use crate::ir::{FullyConnected, MatMul, Op, TensorKind};
 
 /// The op types this module reads, with their readers.
@@ -23,13 +23,13 @@ fn matmul_acts(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // Multiplied in the ONNX order (an NCHW tensor held NHWC transposed back).
     let (a, la) = im.act(n, index, 0)?;
     let (b, lb) = im.act(n, index, 1)?;
-    let a = im.to_layout(a, la, Layout::Same)?;
-    let b = im.to_layout(b, lb, Layout::Same)?;
+    let a = im.to_layout(a, la, Held::Same)?;
+    let b = im.to_layout(b, lb, Held::Same)?;
     let ranks = [a, b].map(|t| im.g.tensor(t).shape.len());
     if ranks.iter().any(|r| !(2..=5).contains(r)) {
         return Err(im.unsupported(n, index, &format!("a MatMul of ranks {ranks:?} (2 to 5 only)")));
     }
-    im.add_layer(name, Op::MatMul(MatMul { adj_x: false, adj_y: false }), vec![a, b], out, Layout::Same)?;
+    im.add_layer(name, Op::MatMul(MatMul { adj_x: false, adj_y: false }), vec![a, b], out, Held::Same)?;
     Ok(())
 }
 
@@ -67,7 +67,7 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         let out_axis = if trans_b { 0 } else { 1 };
         let (wid, bid) = im.quantized_weights(n, index, name, x, &w, &src, vec![nf, k], out_axis, bias.as_ref())?;
         let fc = FullyConnected { out_features: nf, bias: true };
-        im.add_layer(name, Op::FullyConnected(fc), vec![x, wid, bid], out, Layout::Same)?;
+        im.add_layer(name, Op::FullyConnected(fc), vec![x, wid, bid], out, Held::Same)?;
         return Ok(());
     }
     let wt: Vec<f32> = src.iter().map(|&i| w.f[i] * alpha).collect();
@@ -84,6 +84,6 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         inputs.push(im.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![nf], bv));
     }
     let fc = FullyConnected { out_features: nf, bias: bias.is_some() };
-    im.add_layer(name, Op::FullyConnected(fc), inputs, out, Layout::Same)?;
+    im.add_layer(name, Op::FullyConnected(fc), inputs, out, Held::Same)?;
     Ok(())
 }

@@ -1,14 +1,17 @@
 //! ONNX readers of pooling: `MaxPool`, `AveragePool` and `GlobalAveragePool`.
 
-use super::{attr_i, attr_ints, Importer, Layout, Node, Reader, Res};
+use super::{attr_i, attr_ints, Held, Importer, Node, Reader, Res};
 use crate::ir::{Op, Padding, Pool, PoolKind, Reduce, ReduceKind};
 
 /// The op types this module reads, with their readers.
-pub(super) const READERS: &[(&str, Reader)] =
-    &[("MaxPool", pool), ("AveragePool", pool), ("GlobalAveragePool", global_average_pool)];
+pub(super) const READERS: &[(&str, Reader)] = &[
+    ("MaxPool", |im, d| pool(im, d, PoolKind::Max)),
+    ("AveragePool", |im, d| pool(im, d, PoolKind::Avg)),
+    ("GlobalAveragePool", global_average_pool),
+];
 
 /// `MaxPool` / `AveragePool` (2-D).
-fn pool(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+fn pool(im: &mut Importer<'_>, d: &Node<'_>, kind: PoolKind) -> Res<()> {
     let &Node { index, n, name, out } = d;
     let x = im.act_nchw(n, index, 0)?;
     if attr_i(n, "ceil_mode", 0) != 0 {
@@ -20,7 +23,6 @@ fn pool(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     if attr_ints(n, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
         return Err(im.unsupported(n, index, "dilated pooling"));
     }
-    let kind = if n.op_type == "MaxPool" { PoolKind::Max } else { PoolKind::Avg };
     let padding = im.padding(n, index)?;
     let padded = !matches!(padding, Padding::Valid | Padding::Explicit { top: 0, bottom: 0, left: 0, right: 0 });
     if kind == PoolKind::Avg && attr_i(n, "count_include_pad", 0) != 0 && padded {
@@ -36,7 +38,7 @@ fn pool(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         stride: im.pair(n, index, "strides", 1)?,
         padding,
     };
-    im.add_layer(name, Op::Pool(pool), vec![x], out, Layout::Nchw)?;
+    im.add_layer(name, Op::Pool(pool), vec![x], out, Held::Nchw)?;
     Ok(())
 }
 
@@ -49,7 +51,7 @@ fn global_average_pool(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: true }),
         vec![x],
         out,
-        Layout::Nchw,
+        Held::Nchw,
     )?;
     Ok(())
 }

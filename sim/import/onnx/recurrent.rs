@@ -1,10 +1,11 @@
 //! The ONNX reader of the recurrent layers: `LSTM` and `GRU`.
 
-use super::{attr, attr_i, attr_s, Importer, Layout, Node, Reader, Res, Value};
+use super::{attr, attr_i, attr_s, Held, Importer, Node, Reader, Res, Value};
 use crate::ir::{Convert, Direction, Op, Recurrent, RecurrentKind, TensorId, TensorKind};
 
 /// The op types this module reads, with their readers.
-pub(super) const READERS: &[(&str, Reader)] = &[("LSTM", recurrent), ("GRU", recurrent)];
+pub(super) const READERS: &[(&str, Reader)] =
+    &[("LSTM", |im, d| recurrent(im, d, RecurrentKind::Lstm)), ("GRU", |im, d| recurrent(im, d, RecurrentKind::Gru))];
 
 /// ONNX `LSTM` / `GRU` (opsets 7 to 21, as PyTorch exports them): layout 0, the default
 /// activations, no clip, no peepholes, no `input_forget`, full-length sequences; other
@@ -13,10 +14,9 @@ pub(super) const READERS: &[(&str, Reader)] = &[("LSTM", recurrent), ("GRU", rec
 /// states may be activations or constants. A quantized (QDQ) input is dequantized by a
 /// `Dequantize` layer first, as onnxruntime runs the node in float between a
 /// DequantizeLinear and a QuantizeLinear.
-fn recurrent(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+fn recurrent(im: &mut Importer<'_>, d: &Node<'_>, kind: RecurrentKind) -> Res<()> {
     let &Node { index, n, name, .. } = d;
-    let kind = if n.op_type == "LSTM" { RecurrentKind::Lstm } else { RecurrentKind::Gru };
-    let gates = if kind == RecurrentKind::Lstm { 4 } else { 3 };
+    let gates = kind.gates();
     let direction = match attr_s(n, "direction").as_str() {
         "" | "forward" => Direction::Forward,
         "reverse" => Direction::Reverse,
@@ -98,7 +98,7 @@ fn recurrent(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     ];
     // The initial states: h (input 5), and c (input 6) for LSTM; a missing h before a
     // given c is zeros.
-    let states = if kind == RecurrentKind::Lstm { 2 } else { 1 };
+    let states = kind.states();
     let given: Vec<bool> = (0..states).map(|s| n.input.get(5 + s).is_some_and(|i| !i.is_empty())).collect();
     let last = given.iter().rposition(|&g| g);
     for s in 0..last.map_or(0, |p| p + 1) {
@@ -136,7 +136,7 @@ fn recurrent(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     let ids = im.push_layer(name, Op::Recurrent(rec), inputs, &outs)?;
     for (k, &t) in ids.iter().enumerate() {
         if n.output.get(k).is_some_and(|o| !o.is_empty()) {
-            im.values.insert(outs[k].clone(), Value::Act(t, Layout::Same));
+            im.values.insert(outs[k].clone(), Value::Act(t, Held::Same));
         }
     }
     Ok(())

@@ -1,13 +1,14 @@
 //! ONNX readers of the reductions: `ReduceMean` and `ReduceMax`.
 
-use super::{attr_i, attr_ints, Importer, Layout, Node, Reader, Res, Value};
+use super::{attr_i, attr_ints, Held, Importer, Node, Reader, Res, Value};
 use crate::ir::{Op, Reduce, ReduceKind};
 
 /// The op types this module reads, with their readers.
-pub(super) const READERS: &[(&str, Reader)] = &[("ReduceMean", reduce), ("ReduceMax", reduce)];
+pub(super) const READERS: &[(&str, Reader)] =
+    &[("ReduceMean", |im, d| reduce(im, d, ReduceKind::Mean)), ("ReduceMax", |im, d| reduce(im, d, ReduceKind::Max))];
 
 /// `ReduceMean` / `ReduceMax`.
-fn reduce(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
+fn reduce(im: &mut Importer<'_>, d: &Node<'_>, kind: ReduceKind) -> Res<()> {
     let &Node { index, n, name, out } = d;
     let (x, l) = im.act(n, index, 0)?;
     let rank = im.g.tensor(x).shape.len();
@@ -20,7 +21,7 @@ fn reduce(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         _ => (0..rank as i64).collect(),
     };
-    let ir_axes = |l: Layout| -> Result<Vec<usize>, i64> {
+    let ir_axes = |l: Held| -> Result<Vec<usize>, i64> {
         let mut ir: Vec<usize> = axes.iter().map(|&a| l.ir_axis(a, rank)).collect::<Result<_, _>>()?;
         ir.sort_unstable();
         ir.dedup();
@@ -33,14 +34,13 @@ fn reduce(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // tensor is reduced in the ONNX order.
     let (x, ir, layout) = match (l, keep_dims) {
         (l, true) => (x, ir, l),
-        (Layout::Same, false) => (x, ir, Layout::Same),
-        (Layout::Nchw, false) if ir.contains(&3) || (ir.contains(&1) && ir.contains(&2)) => (x, ir, Layout::Same),
-        (Layout::Nchw, false) => {
-            let ir = ir_axes(Layout::Same).map_err(|a| im.invalid(format!("axis {a}")))?;
-            (im.to_layout(x, l, Layout::Same)?, ir, Layout::Same)
+        (Held::Same, false) => (x, ir, Held::Same),
+        (Held::Nchw, false) if ir.contains(&3) || (ir.contains(&1) && ir.contains(&2)) => (x, ir, Held::Same),
+        (Held::Nchw, false) => {
+            let ir = ir_axes(Held::Same).map_err(|a| im.invalid(format!("axis {a}")))?;
+            (im.to_layout(x, l, Held::Same)?, ir, Held::Same)
         }
     };
-    let kind = if n.op_type == "ReduceMax" { ReduceKind::Max } else { ReduceKind::Mean };
     let op = Op::Reduce(Reduce { kind, axes: ir, keep_dims });
     im.add_layer(name, op, vec![x], out, layout)?;
     Ok(())

@@ -1,6 +1,6 @@
 //! The ONNX reader of `Softmax`.
 
-use super::{attr_i, Importer, Layout, Node, Reader, Res};
+use super::{attr_i, Held, Importer, Node, Reader, Res};
 use crate::ir::{Op, Softmax};
 
 /// The op types this module reads, with their readers.
@@ -15,8 +15,8 @@ fn softmax(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     // The IR's softmax runs over the last (NHWC channel) axis: an NCHW tensor's
     // W axis is the last one in the ONNX order.
     let last = Ok(rank.saturating_sub(1));
-    let (x, l) = if l.ir_axis(axis, rank) != last && Layout::Same.ir_axis(axis, rank) == last {
-        (im.to_layout(x, l, Layout::Same)?, Layout::Same)
+    let (x, l) = if l.ir_axis(axis, rank) != last && Held::Same.ir_axis(axis, rank) == last {
+        (im.to_layout(x, l, Held::Same)?, Held::Same)
     } else {
         (x, l)
     };
