@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::RawRopeScaling;
 use crate::diag::FileError;
 use crate::ir::{
     Activation, BinaryKind, Conv2d, Convert, DataType, Direction, Embedding, FullyConnected, Graph, Layer, Layout,
@@ -224,15 +225,6 @@ enum RawPadding {
     Explicit([usize; 4]),
 }
 
-/// Llama 3's rotary frequency scaling (`ir::RopeScaling`).
-#[derive(Serialize, Deserialize)]
-struct RawRopeScaling {
-    factor: f32,
-    low_freq_factor: f32,
-    high_freq_factor: f32,
-    original_max_positions: usize,
-}
-
 #[derive(Serialize, Deserialize)]
 struct RawLayer {
     name: String,
@@ -351,12 +343,7 @@ fn op_out(op: &Op) -> RawOp {
             heads: r.heads,
             theta: r.theta,
             start: r.start,
-            scaling: r.scaling.map(|s| RawRopeScaling {
-                factor: s.factor,
-                low_freq_factor: s.low_freq_factor,
-                high_freq_factor: s.high_freq_factor,
-                original_max_positions: s.original_max_positions,
-            }),
+            scaling: r.scaling.map(RawRopeScaling::from),
         },
         Op::Recurrent(r) => RawOp::Recurrent {
             kind: match r.kind {
@@ -447,17 +434,9 @@ fn op_in(op: RawOp) -> Result<Op, String> {
             Op::Norm(Norm { kind, epsilon })
         }
         RawOp::Embedding { rows, dim } => Op::Embedding(Embedding { rows, dim }),
-        RawOp::Rotary { heads, theta, start, scaling } => Op::Rotary(Rotary {
-            heads,
-            theta,
-            start,
-            scaling: scaling.map(|s| RopeScaling {
-                factor: s.factor,
-                low_freq_factor: s.low_freq_factor,
-                high_freq_factor: s.high_freq_factor,
-                original_max_positions: s.original_max_positions,
-            }),
-        }),
+        RawOp::Rotary { heads, theta, start, scaling } => {
+            Op::Rotary(Rotary { heads, theta, start, scaling: scaling.map(RopeScaling::from) })
+        }
         RawOp::Recurrent { kind, hidden, direction, linear_before_reset, cell_clip } => {
             let kind = match kind.as_str() {
                 "lstm" => RecurrentKind::Lstm,

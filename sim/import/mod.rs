@@ -13,7 +13,7 @@ pub mod tflite;
 pub mod unsupported;
 
 use crate::diag::FileError;
-use crate::ir::Graph;
+use crate::ir::{Graph, RopeScaling};
 use std::path::Path;
 
 /// The shape of a model input given on the command line (`--input-shape NAME=1x3x224x224`),
@@ -145,4 +145,37 @@ fn named_after_file(mut g: Graph, path: &Path) -> Graph {
         g.name = stem.to_string();
     }
     g
+}
+
+/// Llama 3's rotary frequency scaling as model files (`rope_scaling = { ... }`) and `.aqm`
+/// files write it: one mirror of `ir::RopeScaling` for both formats.
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRopeScaling {
+    factor: f32,
+    low_freq_factor: f32,
+    high_freq_factor: f32,
+    original_max_positions: usize,
+}
+
+impl From<RawRopeScaling> for RopeScaling {
+    fn from(s: RawRopeScaling) -> Self {
+        RopeScaling {
+            factor: s.factor,
+            low_freq_factor: s.low_freq_factor,
+            high_freq_factor: s.high_freq_factor,
+            original_max_positions: s.original_max_positions,
+        }
+    }
+}
+
+impl From<RopeScaling> for RawRopeScaling {
+    fn from(s: RopeScaling) -> Self {
+        RawRopeScaling {
+            factor: s.factor,
+            low_freq_factor: s.low_freq_factor,
+            high_freq_factor: s.high_freq_factor,
+            original_max_positions: s.original_max_positions,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! the layer; a layer without `input`/`inputs` reads the previous layer's output. Every
 //! mistake is reported with the file, line and field.
 
-use super::{LoadOptions, SeqPhase};
+use super::{LoadOptions, RawRopeScaling, SeqPhase};
 use crate::diag::FileError;
 use crate::ir::{
     Activation, Conv2d, Embedding, FullyConnected, Graph, Layer, Layout, MatMul, Norm, NormKind, Op, Padding, Pool,
@@ -176,16 +176,6 @@ struct RawLayer {
     /// repeat: the block instantiated and how many times.
     block: Option<String>,
     times: Option<usize>,
-}
-
-/// Llama 3's rotary frequency scaling (Hugging Face's `rope_scaling`, `rope_type = "llama3"`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRopeScaling {
-    factor: f32,
-    low_freq_factor: f32,
-    high_freq_factor: f32,
-    original_max_positions: usize,
 }
 
 /// Model metadata that is not part of the graph.
@@ -766,12 +756,7 @@ impl Builder<'_> {
             "rotary" => Op::Rotary(Rotary {
                 heads: need(l.heads, "heads")?,
                 theta: l.theta.unwrap_or(10_000.0),
-                scaling: l.rope_scaling.as_ref().map(|s| RopeScaling {
-                    factor: s.factor,
-                    low_freq_factor: s.low_freq_factor,
-                    high_freq_factor: s.high_freq_factor,
-                    original_max_positions: s.original_max_positions,
-                }),
+                scaling: l.rope_scaling.map(RopeScaling::from),
                 // A prefill's rows are positions from 0; a decode step's one new token is the
                 // last of the kv_len positions.
                 start: match self.opts.phase {
