@@ -311,7 +311,7 @@ fn apply_overrides(file: &str, text: &str, overrides: &[Override]) -> Result<Str
     for (path, value) in overrides {
         let parts: Vec<&str> = path.split('.').collect();
         // An optional switch a description leaves at its default.
-        if let Some(&(_, default)) = OPTIONAL_SWITCHES.iter().find(|(f, _)| parts == [*f]) {
+        if let Some(&(_, default, _)) = OPTIONAL_SWITCHES.iter().find(|(f, ..)| parts == [*f]) {
             doc.entry(path.clone()).or_insert(toml::Value::Boolean(default));
         }
         let mut node: &mut toml::Value = doc.get_mut(parts[0]).ok_or_else(|| no_field(file, path))?;
@@ -424,9 +424,11 @@ impl HwTemplate {
         let mut raw = self.raw.clone();
         for (path, value) in overrides {
             // A switch (`onchip_reuse=true,false`, swept against every other field).
-            if let (Some(&(field, _)), SetValue::Text(t)) = (OPTIONAL_SWITCHES.iter().find(|(f, _)| f == path), value) {
-                match (field, t.as_str()) {
-                    ("onchip_reuse", "true" | "false") => raw.onchip_reuse = Some(t == "true"),
+            if let (Some(&(_, _, set)), SetValue::Text(t)) = (OPTIONAL_SWITCHES.iter().find(|(f, ..)| f == path), value)
+            {
+                match t.as_str() {
+                    "true" => set(&mut raw, true),
+                    "false" => set(&mut raw, false),
                     // Anything else is refused by the slow path, which names it.
                     _ => return None,
                 }
@@ -579,10 +581,12 @@ const DERIVABLE: [&str; 3] = ["pe_bits", "macs_per_cycle", "port_bits"];
 const OPTIONAL_TEXT: [(&str, &str, fn() -> &'static str); 1] =
     [("nvdla", "grouped_conv", || NvdlaGroupedMapping::default().name())];
 
-/// Optional top-level switches (field, default) that `--set` may set although the
-/// description leaves them out: `--set onchip_reuse=true,false` sweeps on-chip reuse.
-/// The default is the one the description's validation takes when the field is absent.
-const OPTIONAL_SWITCHES: [(&str, bool); 1] = [("onchip_reuse", true)];
+/// Optional top-level switches that `--set` may set although the description leaves them
+/// out (`--set onchip_reuse=true,false` sweeps on-chip reuse): the field, its default (the
+/// one the description's validation takes when it is absent) and how the template's fast
+/// path sets it.
+type SetSwitch = fn(&mut Raw, bool);
+const OPTIONAL_SWITCHES: [(&str, bool, SetSwitch); 1] = [("onchip_reuse", true, |r, v| r.onchip_reuse = Some(v))];
 
 fn no_field(file: &str, path: &str) -> FileError {
     FileError::whole(file, format!("--set {path}: the description has no such field"))
