@@ -918,34 +918,50 @@ struct MemoTables {
     /// Candidate fronts by the id of the description without its channel speed and clock
     /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
     fronts: HashMap<u64, (u64, FrontTable)>,
-    /// Ids of [`channel_free`] descriptions by their formatted form (every field), least
-    /// recently used dropped past [`TABLE_DESCRIPTIONS`]: a description formatted again
-    /// after that gets a new id, and its old tables are never found again.
-    ids: HashMap<String, (u64, u64)>,
-    /// The last id given.
+    /// Ids of frames ([`channel_free`] descriptions, buffer sizes blanked too) by their
+    /// formatted form (every field), least recently used dropped past [`FRAMES`]: a frame
+    /// formatted again after that gets a new id, and its old tables are never found again.
+    frames: HashMap<String, (u64, u64)>,
+    /// Ids of [`channel_free`] descriptions by their frame's id and their buffer sizes
+    /// (on-chip reuse schedules a run's layers on its description with buffers shrunk by
+    /// what is held, so one frame comes with many sizes), least recently used dropped past
+    /// [`TABLE_DESCRIPTIONS`].
+    ids: HashMap<(u64, Vec<u64>), (u64, u64)>,
+    /// The last id given (frames and descriptions number apart from each other's ids
+    /// never: one counter).
     last_id: u64,
-    /// The last description looked up, blanked ([`channel_free`]), with its id.
+    /// The last frame looked up, blanked ([`channel_free`], sizes zero), with its id.
     last: Option<(HwDesc, u64)>,
     /// After how many searches of a layer its front is built ([`FRONT_AFTER`] when `None`).
     front_after: Option<u32>,
 }
 
-/// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used one's are
-/// dropped beyond it, which bounds a long sweep's memory).
-const TABLE_DESCRIPTIONS: usize = 64;
+/// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used ones are
+/// dropped beyond it, which bounds a long sweep's memory). With on-chip reuse one point of
+/// a sweep schedules layers on dozens of descriptions (its own with buffers shrunk by each
+/// reservation tried: about 80 for MobileNet-v1), most holding one or two layers' entries;
+/// the bound must hold a point's worth, or the point searches its layers again (sweep A of
+/// `docs/sweeps.md` runs the same at 256 and 1024, with 35 and 60 MB resident).
+const TABLE_DESCRIPTIONS: usize = 256;
+
+/// How many frames (descriptions less their buffer sizes, channel speed and clock) a
+/// [`TilingMemo`] keeps ids of: a sweep point has one (two with NVDLA's other mapping).
+const FRAMES: usize = 64;
 
 /// The entry of `key` in an LRU map of at most `cap` keys: created empty on first use,
-/// evicting the least recently used key when full; stamped with use number `now`.
-fn lru_entry<K: std::hash::Hash + Eq + Clone, V: Default>(
+/// stamped with use number `now`. When full, the less recently used half is dropped at once
+/// (each drop scans the map, so dropping one key per insertion would cost a scan each).
+fn lru_entry<K: std::hash::Hash + Eq, V: Default>(
     map: &mut HashMap<K, (u64, V)>,
     key: K,
     cap: usize,
     now: u64,
 ) -> &mut V {
-    if !map.contains_key(&key) && map.len() >= cap {
-        if let Some(old) = map.iter().min_by_key(|(_, (used, _))| *used).map(|(k, _)| k.clone()) {
-            map.remove(&old);
-        }
+    if map.len() >= cap && !map.contains_key(&key) {
+        let mut used: Vec<u64> = map.values().map(|(u, _)| *u).collect();
+        let half = used.len() / 2;
+        let (_, &mut median, _) = used.select_nth_unstable(half);
+        map.retain(|_, (u, _)| *u >= median);
     }
     let entry = map.entry(key).or_default();
     entry.0 = now;
@@ -992,8 +1008,9 @@ const FRONT_AFTER: u32 = 8;
 /// than searching [`FRONT_AFTER`] times and then building it.
 pub const FRONT_EAGER: usize = 16;
 
-/// How many descriptions' fronts a [`TilingMemo`] keeps.
-const FRONT_DESCRIPTIONS: usize = 16;
+/// How many descriptions' fronts a [`TilingMemo`] keeps: as many as their tables (a
+/// description of on-chip reuse holds the fronts of the one or two layers run on it).
+const FRONT_DESCRIPTIONS: usize = TABLE_DESCRIPTIONS;
 
 /// One description's fronts, by layer.
 #[derive(Debug, Default)]
@@ -1078,6 +1095,32 @@ fn channel_free(hw: &HwDesc) -> HwDesc {
     h
 }
 
+/// `hw`'s frame: [`channel_free`], with every buffer's size zero too.
+fn frame(hw: &HwDesc) -> HwDesc {
+    let mut h = channel_free(hw);
+    for b in &mut h.buffers {
+        b.size = crate::units::Bytes(0);
+    }
+    h
+}
+
+/// Whether `hw`'s frame ([`frame`]) equals `blank`, a frame, without cloning `hw`: `blank`
+/// takes `hw`'s buffer sizes for the comparison ([`same_channel_free`] its speeds) and
+/// gives them back after it.
+fn same_frame(blank: &mut HwDesc, hw: &HwDesc) -> bool {
+    if blank.buffers.len() != hw.buffers.len() {
+        return false;
+    }
+    for (b, h) in blank.buffers.iter_mut().zip(&hw.buffers) {
+        b.size = h.size;
+    }
+    let same = same_channel_free(blank, hw);
+    for b in &mut blank.buffers {
+        b.size = crate::units::Bytes(0);
+    }
+    same
+}
+
 /// The fields [`channel_free`] blanks, exactly (bit patterns).
 fn channel_speed(hw: &HwDesc) -> [u64; 4] {
     [hw.clock.0.to_bits(), hw.dram.bandwidth.0.to_bits(), hw.dram.efficiency.to_bits(), hw.dram.latency_ns.to_bits()]
@@ -1148,22 +1191,23 @@ impl TilingMemo {
 impl MemoTables {
     /// [`TilingMemo::table`].
     fn view(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
-        // Every field of the description can change an evaluation: key on all of them
-        // (formatted, then numbered: the format is most of the cost of a memo hit).
+        // Every field of the description can change an evaluation: key on all of them (the
+        // frame formatted, then numbered, with the buffer sizes beside it: on-chip reuse
+        // runs layers on the point's description with shrunk buffers, the same frame).
         self.uses += 1;
-        // Consecutive points of a sweep mostly share it: formatting is most of a memo
-        // hit's cost, comparing is not. (Descriptions equal under `==` but formatted
-        // apart, by a signed zero, would share an id; every comparison the search makes
-        // treats them alike, so they choose the same schedules.)
+        // A point's descriptions, and consecutive points of a sweep, mostly share a frame:
+        // formatting is most of a memo hit's cost, comparing is not. (Frames equal under
+        // `==` but formatted apart, by a signed zero, would share an id; every comparison
+        // the search makes treats them alike, so they choose the same schedules.)
         let known = match &mut self.last {
-            Some((blank, id)) => same_channel_free(blank, hw).then_some(*id),
+            Some((blank, id)) => same_frame(blank, hw).then_some(*id),
             None => None,
         };
-        let id = match known {
+        let frame_id = match known {
             Some(id) => id,
             None => {
-                let blank = channel_free(hw);
-                let slot = lru_entry(&mut self.ids, format!("{blank:?}"), TABLE_DESCRIPTIONS, self.uses);
+                let blank = frame(hw);
+                let slot = lru_entry(&mut self.frames, format!("{blank:?}"), FRAMES, self.uses);
                 if *slot == 0 {
                     self.last_id += 1;
                     *slot = self.last_id;
@@ -1173,6 +1217,13 @@ impl MemoTables {
                 id
             }
         };
+        let sizes = hw.buffers.iter().map(|b| b.size.get()).collect();
+        let slot = lru_entry(&mut self.ids, (frame_id, sizes), TABLE_DESCRIPTIONS, self.uses);
+        if *slot == 0 {
+            self.last_id += 1;
+            *slot = self.last_id;
+        }
+        let id = *slot;
         let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
         let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
         let front_after = self.front_after.unwrap_or(FRONT_AFTER);
@@ -1514,6 +1565,41 @@ mod tests {
             + bits(w.k, wd.bias)
             + bits(w.ih * w.iw * w.c, wd.input)
             + bits(w.pixels() * w.k, wd.output)
+    }
+
+    /// Descriptions of one frame with other buffer sizes (on-chip reuse's shrunk buffers) are
+    /// told apart; the same sizes again find their id; the channel's speed is not part of it.
+    #[test]
+    fn memo_ids_tell_buffer_sizes_apart_within_a_frame() {
+        let hw = load_hw("systolic32", &[]).unwrap();
+        let mut small = hw.clone();
+        small.buffers[0].size = Bytes(hw.buffers[0].size.get() / 2);
+        let mut fast = hw.clone();
+        fast.dram.bandwidth = crate::units::BytesPerSecond(hw.dram.bandwidth.0 * 2.0);
+        let mut other = hw.clone();
+        other.buffers[1].banks += 1;
+        let mut memo = MemoTables::default();
+        for h in [&hw, &small, &hw, &fast, &small] {
+            memo.view(h, Objective::Latency);
+        }
+        assert_eq!((memo.frames.len(), memo.ids.len(), memo.tables.len()), (1, 2, 3));
+        memo.view(&other, Objective::Latency);
+        assert_eq!((memo.frames.len(), memo.ids.len()), (2, 3), "a bank more is another frame");
+    }
+
+    /// A full LRU map drops its less recently used half at once, then takes the new key.
+    #[test]
+    fn a_full_lru_map_drops_its_older_half() {
+        let mut map: HashMap<u32, (u64, u32)> = HashMap::default();
+        for k in 0..4u32 {
+            *lru_entry(&mut map, k, 4, u64::from(k)) = k;
+        }
+        *lru_entry(&mut map, 0, 4, 4) = 10; // a hit: no eviction, newest now
+        assert_eq!(map.len(), 4);
+        *lru_entry(&mut map, 9, 4, 5) = 9;
+        let mut keys: Vec<u32> = map.keys().copied().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, [0, 3, 9]);
     }
 
     #[test]
