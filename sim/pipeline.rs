@@ -152,24 +152,33 @@ fn run_peak(
     // layer on buffers shrunk by the same bytes recurs at every point of a sweep over the
     // channel's speed (a description of its own, whose fronts those points share).
     let mut memo = memo;
-    let residency = onchip::decide(g, hw, &plan, objective, |i, r| {
+    // Each evaluation keeps the layer's report, its peak and its notes: a layer the
+    // decision evaluated under the residency it chose is not evaluated again below.
+    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, |i, r| {
         let l = &g.layers[i];
         let shrunk = r.hw_for(i, hw);
         let layer_hw = shrunk.as_ref().unwrap_or(hw);
         let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
-        let (rep, _) =
-            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut Vec::new()).ok()?;
+        let mut layer_notes = Vec::new();
+        let (rep, layer_peak) =
+            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut layer_notes).ok()?;
         let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
-        Some(Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram })
+        let score = Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram };
+        Some((score, (rep, layer_peak, layer_notes)))
     });
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
-        let (r, layer_peak) = match (plan.fused_into(LayerId(i)), residency.hw_for(i, hw)) {
+        let (r, layer_peak) = match (plan.fused_into(LayerId(i)), made[i].take()) {
             (Some(head), _) => (fused_row(g, l, hw, &g.layer(head).name), 0),
+            (None, Some((r, layer_peak, layer_notes))) => {
+                notes.extend(layer_notes);
+                (r, layer_peak)
+            }
             // A layer beside tensors held on chip runs on the buffers left (the memo's table
             // of that description).
-            (None, shrunk) => {
+            (None, None) => {
+                let shrunk = residency.hw_for(i, hw);
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
                 let layer_sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
                 run_layer(g, l, layer_hw, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?

@@ -25,7 +25,7 @@
 //! Architecture invariant: the decision reads shapes and widths only.
 
 use crate::hw::{BufferLevel, HwDesc, Role};
-use crate::ir::{Graph, LayerId, TensorId};
+use crate::ir::{Graph, Layer, LayerId, TensorId};
 use crate::map::fusion::FusionPlan;
 use crate::map::tiling::{Objective, Score};
 use crate::map::work::{phases_of, Operand, Phase};
@@ -54,8 +54,11 @@ impl Kept {
 /// What each layer of a run holds on chip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Residency {
-    /// Per layer, bytes reserved in each buffer (the description's order).
-    reserved: Vec<Vec<u64>>,
+    /// Per layer, bytes reserved in each buffer (the description's order): layer `i`'s
+    /// buffer `b` at `i * buffers + b`, one allocation (a decision clones this per trial).
+    reserved: Vec<u64>,
+    /// How many buffers the description has.
+    buffers: usize,
     /// Per layer, input elements it reads on chip.
     resident_in: Vec<u64>,
     /// Per layer, whether its output stays on chip.
@@ -78,11 +81,17 @@ impl Residency {
     pub fn none(g: &Graph, hw: &HwDesc) -> Self {
         let n = g.layers.len();
         Residency {
-            reserved: vec![vec![0; hw.buffers.len()]; n],
+            reserved: vec![0; n * hw.buffers.len()],
+            buffers: hw.buffers.len(),
             resident_in: vec![0; n],
             resident_out: vec![false; n],
             kept: Vec::new(),
         }
+    }
+
+    /// The bytes held in each buffer while layer `i` runs.
+    fn held(&self, i: usize) -> &[u64] {
+        &self.reserved[i * self.buffers..(i + 1) * self.buffers]
     }
 
     /// What layer `i` reads and writes on chip.
@@ -93,7 +102,7 @@ impl Residency {
     /// The description layer `i` is scheduled on: `hw` with each buffer less the bytes
     /// held in it while the layer runs; `None` when nothing is held.
     pub fn hw_for(&self, i: usize, hw: &HwDesc) -> Option<HwDesc> {
-        let r = &self.reserved[i];
+        let r = self.held(i);
         if r.iter().all(|&b| b == 0) {
             return None;
         }
@@ -104,43 +113,71 @@ impl Residency {
         Some(h)
     }
 
-    /// `self` with `c` kept on chip too; `None` when a buffer of its span cannot hold it
-    /// beside what is held already (some room must be left for the layers' tiles).
-    fn with(&self, g: &Graph, hw: &HwDesc, c: &Kept) -> Option<Residency> {
+    /// The places (`reserved` indices) holding `c` reserves its bytes in, when each has
+    /// room for them beside what is held already (some room must be left for the layers'
+    /// tiles); `None` when one has not.
+    fn slots(&self, hw: &HwDesc, c: &Kept) -> Option<Vec<usize>> {
         let out_buf = hw.buffer_at(Role::Outputs, BufferLevel::Shared)?;
         let in_buf = hw.buffer_at(Role::Inputs, BufferLevel::Shared)?;
-        let mut r = self.clone();
-        let mut hold = |i: usize, b: usize| {
-            r.reserved[i][b] = r.reserved[i][b].saturating_add(c.bytes);
-            r.reserved[i][b] < hw.buffers[b].size.get()
+        let slots: Vec<usize> = std::iter::once(c.producer * self.buffers + out_buf)
+            .chain((c.producer + 1..=c.last()).map(|i| i * self.buffers + in_buf))
+            .collect();
+        let room = |k: usize| self.reserved[k].saturating_add(c.bytes) < hw.buffers[k % self.buffers].size.get();
+        slots.iter().all(|&k| room(k)).then_some(slots)
+    }
+
+    /// Keeps `c` on chip too; `None`, with `self` unchanged, when a buffer of its span
+    /// cannot hold it beside what is held already (some room must be left for the layers'
+    /// tiles). Else what [`Residency::undo`] needs to take it back.
+    fn hold(&mut self, g: &Graph, hw: &HwDesc, c: Kept) -> Option<Undo> {
+        let slots = self.slots(hw, &c)?;
+        let undo = Undo {
+            reserved: slots.iter().map(|&k| (k, self.reserved[k])).collect(),
+            resident_in: c.readers.iter().map(|&i| (i, self.resident_in[i])).collect(),
+            resident_out: (c.producer, self.resident_out[c.producer]),
         };
-        if !hold(c.producer, out_buf) {
-            return None;
+        for &k in &slots {
+            self.reserved[k] += c.bytes;
         }
-        for i in c.producer + 1..=c.last() {
-            if !hold(i, in_buf) {
-                return None;
-            }
-        }
-        r.resident_out[c.producer] = true;
+        self.resident_out[c.producer] = true;
         let elements = g.tensor(c.tensor).elements();
         for &i in &c.readers {
             let times = g.layers[i].inputs.iter().filter(|&&t| t == c.tensor).count() as u64;
-            r.resident_in[i] = r.resident_in[i].saturating_add(elements.saturating_mul(times));
+            self.resident_in[i] = self.resident_in[i].saturating_add(elements.saturating_mul(times));
         }
-        r.kept.push(c.clone());
-        Some(r)
+        self.kept.push(c);
+        Some(undo)
+    }
+
+    /// Takes back the last tensor kept, by what its [`Residency::hold`] returned.
+    fn undo(&mut self, undo: Undo) {
+        for (k, v) in undo.reserved {
+            self.reserved[k] = v;
+        }
+        for (i, v) in undo.resident_in {
+            self.resident_in[i] = v;
+        }
+        self.resident_out[undo.resident_out.0] = undo.resident_out.1;
+        self.kept.pop();
     }
 }
 
-/// Whether layer `i` can read or write a tensor on chip: one GEMM phase with constant
-/// weights or one vector phase, not fused into another layer and heading none.
-fn eligible(g: &Graph, plan: &FusionPlan, i: usize) -> bool {
+/// What a [`Residency::hold`] changed: the old values of what it wrote.
+struct Undo {
+    reserved: Vec<(usize, u64)>,
+    resident_in: Vec<(usize, u64)>,
+    resident_out: (usize, bool),
+}
+
+/// Whether a layer of phases `phases` can read or write a tensor on chip: one GEMM phase
+/// with constant weights or one vector phase, not fused into another layer (`i`) and
+/// heading none.
+fn eligible(plan: &FusionPlan, i: usize, phases: &[Phase]) -> bool {
     let id = LayerId(i);
     if plan.fused_into(id).is_some() || !plan.followers(id).is_empty() {
         return false;
     }
-    match phases_of(g, &g.layers[i]).as_slice() {
+    match phases {
         [Phase::Gemm { operand: Operand::Constant, .. }] | [Phase::Vector(_)] => true,
         [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }] => false,
         // Views (no phase) and layers of several phases.
@@ -148,11 +185,10 @@ fn eligible(g: &Graph, plan: &FusionPlan, i: usize) -> bool {
     }
 }
 
-/// Whether layer `i` reads tensor `t` in a way it can read on chip: a GEMM reads only its
-/// data input, vector work reads all of its inputs alike.
-fn reads_on_chip(g: &Graph, i: usize, t: TensorId) -> bool {
-    let l = &g.layers[i];
-    match phases_of(g, l).as_slice() {
+/// Whether layer `l`, of phases `phases`, reads tensor `t` in a way it can read on chip: a
+/// GEMM reads only its data input, vector work reads all of its inputs alike.
+fn reads_on_chip(l: &Layer, phases: &[Phase], t: TensorId) -> bool {
+    match phases {
         [Phase::Gemm { operand: Operand::Constant, .. }] => l.inputs.first() == Some(&t),
         [Phase::Vector(_)] => true,
         [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }] => false,
@@ -162,28 +198,33 @@ fn reads_on_chip(g: &Graph, i: usize, t: TensorId) -> bool {
 
 /// The tensors that could stay on chip, in producer order.
 fn candidates(g: &Graph, plan: &FusionPlan) -> Vec<Kept> {
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); g.tensors.len()];
-    for (i, l) in g.layers.iter().enumerate() {
-        for &t in &l.inputs {
-            if !readers[t.0].contains(&i) {
-                readers[t.0].push(i);
-            }
-        }
-    }
+    // (tensor, reader) pairs, sorted: each tensor's readers in layer order, each once (one
+    // allocation: a sweep decides at every point).
+    let mut reads: Vec<(usize, usize)> =
+        g.layers.iter().enumerate().flat_map(|(i, l)| l.inputs.iter().map(move |t| (t.0, i))).collect();
+    reads.sort_unstable();
+    reads.dedup();
+    let readers = |t: TensorId| {
+        let from = reads.partition_point(|&(u, _)| u < t.0);
+        let to = reads.partition_point(|&(u, _)| u <= t.0);
+        reads[from..to].iter().map(|&(_, i)| i)
+    };
+    // Each layer's phases, and whether it can read or write on chip at all.
+    let phases: Vec<Vec<Phase>> = g.layers.iter().map(|l| phases_of(g, l)).collect();
+    let able: Vec<bool> = phases.iter().enumerate().map(|(i, p)| eligible(plan, i, p)).collect();
     let state = |t: TensorId| g.states.iter().enumerate().any(|(s, v)| v.tensor == t || g.state_final(s) == Some(t));
     let mut out = Vec::new();
     for (p, l) in g.layers.iter().enumerate() {
         let [t] = l.outputs.as_slice() else { continue };
         let t = *t;
-        let rs = &readers[t.0];
-        if rs.is_empty() || g.outputs.contains(&t) || state(t) || !eligible(g, plan, p) {
+        if readers(t).next().is_none() || !able[p] || g.outputs.contains(&t) || state(t) {
             continue;
         }
-        if rs.iter().any(|&r| r <= p || !eligible(g, plan, r) || !reads_on_chip(g, r, t)) {
+        if readers(t).any(|r| r <= p || !able[r] || !reads_on_chip(&g.layers[r], &phases[r], t)) {
             continue;
         }
         let bytes = g.tensor(t).bits().to_bytes_ceil().get();
-        out.push(Kept { tensor: t, producer: p, readers: rs.clone(), bytes });
+        out.push(Kept { tensor: t, producer: p, readers: readers(t).collect(), bytes });
     }
     out
 }
@@ -193,52 +234,64 @@ fn add(a: Score, b: Score) -> Score {
 }
 
 /// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, r)` is layer
-/// `i`'s score scheduled with residency `r` (on `r.hw_for(i)`), `None` when no tile of it
-/// fits there.
-pub fn decide(
+/// `i`'s score scheduled with residency `r` (on `r.hw_for(i)`), with whatever else the
+/// caller wants kept of that evaluation (`P`, e.g. the layer's report); `None` when no tile
+/// of it fits there. Returns the residency and, per layer, what `cost` gave for it under
+/// that residency when the decision evaluated it so (layers of no candidate's span, or
+/// whose evaluation failed, have `None`): the caller need not evaluate those layers again.
+pub fn decide<P>(
     g: &Graph,
     hw: &HwDesc,
     plan: &FusionPlan,
     objective: Objective,
-    mut cost: impl FnMut(usize, &Residency) -> Option<Score>,
-) -> Residency {
+    mut cost: impl FnMut(usize, &Residency) -> Option<(Score, P)>,
+) -> (Residency, Vec<Option<P>>) {
     let mut res = Residency::none(g, hw);
-    if !hw.onchip_reuse || !hw.family.keeps_activations_on_chip() {
-        return res;
-    }
-    // Each layer's score under the residency decided so far, computed when first needed.
-    let mut current: Vec<Option<Option<Score>>> = vec![None; g.layers.len()];
-    for c in candidates(g, plan) {
-        let Some(trial) = res.with(g, hw, &c) else { continue };
-        let span = c.producer..=c.last();
-        let mut before = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
-        let mut after = before;
-        let mut new = Vec::new();
-        let mut feasible = true;
-        for i in span.clone() {
-            let old = *current[i].get_or_insert_with(|| cost(i, &res));
-            let now = cost(i, &trial);
-            match (old, now) {
-                (Some(o), Some(n)) => {
-                    before = add(before, o);
-                    after = add(after, n);
-                    new.push(n);
+    let n = g.layers.len();
+    // Each layer's evaluation under the residency decided so far, made when first needed
+    // (`Some(None)`: made, and no tile fits).
+    let mut current: Vec<Option<Option<(Score, P)>>> = (0..n).map(|_| None).collect();
+    if hw.onchip_reuse && hw.family.keeps_activations_on_chip() {
+        for c in candidates(g, plan) {
+            if res.slots(hw, &c).is_none() {
+                continue;
+            }
+            let span = c.producer..=c.last();
+            // The span's scores without it (made first: `res` then holds it too).
+            let mut before = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+            let mut feasible = true;
+            for i in span.clone() {
+                match current[i].get_or_insert_with(|| cost(i, &res)) {
+                    Some((o, _)) => before = add(before, *o),
+                    None => feasible = false,
                 }
-                // A layer that does not fit with the reservation (or at all).
-                (_, None) | (None, _) => {
+            }
+            if !feasible {
+                continue;
+            }
+            let Some(undo) = res.hold(g, hw, c) else { continue };
+            let mut after = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+            let mut new = Vec::new();
+            for i in span.clone() {
+                // A layer that does not fit with the reservation.
+                let Some(n) = cost(i, &res) else {
                     feasible = false;
                     break;
+                };
+                after = add(after, n.0);
+                new.push(n);
+            }
+            if feasible && !objective.better(&before, &after) {
+                for (i, n) in span.zip(new) {
+                    current[i] = Some(Some(n));
                 }
+            } else {
+                res.undo(undo);
             }
-        }
-        if feasible && !objective.better(&before, &after) {
-            for (i, n) in span.zip(new) {
-                current[i] = Some(Some(n));
-            }
-            res = trial;
         }
     }
-    res
+    let made = current.into_iter().map(|m| m.flatten().map(|(_, p)| p)).collect();
+    (res, made)
 }
 
 #[cfg(test)]
@@ -283,10 +336,11 @@ mod tests {
         let g = graph(&format!("{}{}{add}{}", conv("a"), conv("b"), conv("c")));
         let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
         let c = candidates(&g, &FusionPlan::none(&g));
-        let r = Residency::none(&g, &hw).with(&g, &hw, &c[0]).expect("fits");
+        let mut r = Residency::none(&g, &hw);
+        r.hold(&g, &hw, c[0].clone()).expect("fits");
         let (inp, out) = (0, 2); // ifmap_sram, ofmap_sram
-        assert_eq!(r.reserved[0][out], 1024);
-        assert_eq!((r.reserved[1][inp], r.reserved[2][inp], r.reserved[3][inp]), (1024, 1024, 0));
+        assert_eq!(r.held(0)[out], 1024);
+        assert_eq!((r.held(1)[inp], r.held(2)[inp], r.held(3)[inp]), (1024, 1024, 0));
         assert_eq!(r.layer(0), LayerOnChip { resident_in: 0, resident_out: true });
         assert_eq!(r.layer(2), LayerOnChip { resident_in: 1024, resident_out: false });
         let shrunk = r.hw_for(1, &hw).expect("shrunk");
@@ -294,6 +348,13 @@ mod tests {
         assert!(r.hw_for(3, &hw).is_none());
         let tiny = crate::hw::load_hw("systolic32", &[("buffer.0.size_kib".into(), 1.0)]);
         let tiny = tiny.expect("preset");
-        assert!(Residency::none(&g, &tiny).with(&g, &tiny, &c[0]).is_none(), "1 KiB leaves no room");
+        let mut none = Residency::none(&g, &tiny);
+        assert!(none.hold(&g, &tiny, c[0].clone()).is_none(), "1 KiB leaves no room");
+        assert_eq!(none, Residency::none(&g, &tiny), "unchanged");
+        let undo = r.hold(&g, &hw, c[1].clone()).expect("fits");
+        r.undo(undo);
+        let mut again = Residency::none(&g, &hw);
+        again.hold(&g, &hw, c[0].clone()).expect("fits");
+        assert_eq!(r, again, "undo takes back exactly the last hold");
     }
 }
