@@ -152,6 +152,9 @@ fn header_and_body(
             "header opens {opened} brackets; a plain array's header is a dict with a shape tuple (at most {MAX_HEADER_BRACKETS})"
         )));
     }
+    // npyz multiplies the shape's entries unchecked: a shape whose element count passes
+    // 64 bits is refused first (found by the fuzz campaign).
+    shape_fits(&head).map_err(err)?;
     // npyz reads the preamble and the header again, then nothing of the data.
     let mut r = std::io::Cursor::new(pre).chain(std::io::Cursor::new(head)).chain(r);
     let header = NpyFile::new(&mut r).map_err(|e| err(format!("malformed .npy header: {e}")))?.header().clone();
@@ -174,6 +177,32 @@ fn header_and_body(
     let body = crate::bounded_read::read_exactly_from(r, bytes)
         .map_err(|e| err(format!("shape {shape:?} of '{ty}', data section: {e}")))?;
     Ok((header, ty, body))
+}
+
+/// Checks the header's shape tuple, as NumPy writes it (`'shape': (2, 3)`, `(3,)`, `()`),
+/// before `npyz` parses it: each entry a whole number, their product within
+/// 64 bits. A header without a shape key is left to `npyz`, which names what is missing.
+fn shape_fits(head: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(head);
+    let Some(key) = text.find("'shape'").or_else(|| text.find("\"shape\"")) else { return Ok(()) };
+    let rest = &text[key + "'shape'".len()..];
+    let (Some(open), Some(close)) = (rest.find('('), rest.find(')')) else { return Ok(()) };
+    if close < open {
+        return Ok(());
+    }
+    let entries = rest[open + 1..close].split(',').map(str::trim).filter(|e| !e.is_empty());
+    let mut count: u64 = 1;
+    for e in entries {
+        let d: u64 = e
+            .parse()
+            .ok()
+            .filter(|_| e.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("shape entry '{e}' is not a whole number"))?;
+        count = count
+            .checked_mul(d)
+            .ok_or_else(|| format!("shape ({}) has more elements than 64 bits count", &rest[open + 1..close]))?;
+    }
+    Ok(())
 }
 
 /// The header length, from the magic and version bytes (so that a header length field of
@@ -264,6 +293,23 @@ mod tests {
         assert!(e.contains("x.npy") && e.contains("brackets; a plain array") && e.contains("at most 2"), "{e}");
         let ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
         assert!(parse_npy_f32(&npy(ok, &[1.0, 2.0, 3.0, 4.0]), "x.npy").is_ok());
+    }
+
+    /// `npyz` multiplied the shape's entries unchecked (an overflow panic under overflow
+    /// checks, a wrapped count without): a shape past 64 bits of elements, or one with an
+    /// entry that is no whole number, is refused by name first.
+    #[test]
+    fn shapes_past_64_bits_are_refused_before_parsing() {
+        let huge = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 6666666666000000000, 2, 1), }";
+        let e = parse_npy_f32(&npy(huge, &[0.0; 4]), "x.npy").unwrap_err().to_string();
+        assert!(e.contains("x.npy") && e.contains("more elements than 64 bits"), "{e}");
+        let odd = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 6666-01, 1), }";
+        let e = parse_npy_f32(&npy(odd, &[0.0; 4]), "x.npy").unwrap_err().to_string();
+        assert!(e.contains("shape entry '6666-01' is not a whole number"), "{e}");
+        for ok in ["(2, 2)", "(4,)", "(1, 4, 1)"] {
+            let h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {ok}, }}");
+            assert!(parse_npy_f32(&npy(&h, &[1.0, 2.0, 3.0, 4.0]), "x.npy").is_ok(), "{ok}");
+        }
     }
 
     #[test]
