@@ -82,8 +82,10 @@ fn sse(values: &[f32], lo: f32, hi: f32, bits: u8, symmetric: bool, bound: f64) 
     sse_portable(values, s, z, qmin, qmax, bound)
 }
 
-/// Values per chunk of [`sse`] between checks of the bound.
-const SSE_CHUNK: usize = 2048;
+/// Values per chunk of [`sse`] between checks of the bound: a pointwise layer's channel has
+/// a few hundred weights, so a long chunk would never be given up. MobileNet-v1, w4a8 MSE:
+/// 2048 -> 2.6 s user, 256 -> 1.8 s, 64 -> 1.45 s, 32 -> 1.4 s, 16 -> 1.4 s.
+const SSE_CHUNK: usize = 32;
 
 #[inline(always)]
 fn sse_portable(values: &[f32], s: f32, z: i32, qmin: i32, qmax: i32, bound: f64) -> f64 {
