@@ -209,6 +209,10 @@ pub struct Executor<'g> {
     arith: Arithmetic,
     /// Per layer, its integer kernel (`None` for layers that run in float).
     prepared: Vec<Option<IntKernel>>,
+    /// Per layer, the tensors no later layer reads and no caller of
+    /// [`Executor::run_outputs`] gets (its inputs read last here, its outputs nothing reads):
+    /// dropped after it when only the outputs are kept.
+    dead_after: Vec<Vec<TensorId>>,
 }
 
 fn unsupported(g: &Graph, l: &Layer, message: String) -> ExecError {
@@ -233,7 +237,39 @@ impl<'g> Executor<'g> {
                 None
             });
         }
-        Ok(Self { graph, arith, prepared })
+        Ok(Self { graph, arith, prepared, dead_after: dead_after(graph) })
+    }
+
+    /// Runs the graph on the inputs (a graph with states from their initial values) and
+    /// returns the values of `graph.outputs`, in that order. Each intermediate tensor is
+    /// dropped after the last layer that reads it, so a run holds the tensors live at once
+    /// (MobileNet-v1: a few MB) rather than all of them (about 21 MB an image in 32-bit
+    /// integers), and the allocator hands the next layers the memory it freed.
+    pub fn run_outputs(&self, inputs: &[Values]) -> Result<Vec<Option<Values>>, ExecError> {
+        let g = self.graph;
+        let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
+        bind_inputs(g, inputs, &mut vals)?;
+        States::initial(g, false).bind(g, &mut vals)?;
+        for (i, (l, prep)) in g.layers.iter().zip(&self.prepared).enumerate() {
+            self.run_layer(l, prep, &mut vals)?;
+            for t in &self.dead_after[i] {
+                vals[t.0] = None;
+            }
+        }
+        Ok(g.outputs.iter().map(|o| vals[o.0].take()).collect())
+    }
+
+    /// Runs one layer on `vals` and stores its outputs there.
+    fn run_layer(&self, l: &Layer, prep: &Option<IntKernel>, vals: &mut [Option<Values>]) -> Result<(), ExecError> {
+        let g = self.graph;
+        let outs = match prep {
+            Some(k) => {
+                let ins = data_values(g, l, vals)?;
+                k.run(&ins, &self.arith).map_err(|m| unsupported(g, l, m))?
+            }
+            None => float_layer(g, l, vals, false)?.into_iter().map(Values::F32).collect(),
+        };
+        store(g, l, outs, vals)
     }
 
     /// Runs the integer (or, for float layers, float) execution on the graph inputs, in
@@ -267,17 +303,31 @@ impl<'g> Executor<'g> {
             return Err(ExecError::Input(format!("{} tensor values for a graph of {}", vals.len(), g.tensors.len())));
         }
         for (l, prep) in g.layers.iter().zip(&self.prepared).skip(start) {
-            let outs = match prep {
-                Some(k) => {
-                    let ins = data_values(g, l, &vals)?;
-                    k.run(&ins, &self.arith).map_err(|m| unsupported(g, l, m))?
-                }
-                None => float_layer(g, l, &vals, false)?.into_iter().map(Values::F32).collect(),
-            };
-            store(g, l, outs, &mut vals)?;
+            self.run_layer(l, prep, &mut vals)?;
         }
         Ok(vals)
     }
+}
+
+/// Per layer, the tensors that can be dropped after it in a run that keeps only the graph's
+/// outputs: computed tensors whose last reader it is, or that it writes and nothing reads;
+/// never a graph output (nor a graph input, which the caller owns).
+fn dead_after(g: &Graph) -> Vec<Vec<TensorId>> {
+    let mut last: Vec<Option<usize>> = vec![None; g.tensors.len()];
+    for (i, l) in g.layers.iter().enumerate() {
+        for &t in l.inputs.iter().chain(&l.outputs) {
+            last[t.0] = Some(i);
+        }
+    }
+    let mut dead = vec![Vec::new(); g.layers.len()];
+    for (t, at) in last.iter().enumerate() {
+        let id = TensorId(t);
+        let kept = g.outputs.contains(&id) || g.inputs.contains(&id) || g.tensors[t].is_constant();
+        if let (Some(i), false) = (at, kept) {
+            dead[*i].push(id);
+        }
+    }
+    dead
 }
 
 /// The first layer at which `a` and `b` differ (the layer itself or a tensor it reads or
