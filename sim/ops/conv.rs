@@ -13,6 +13,8 @@ use crate::units::Macs;
 
 /// A prepared integer convolution (weights packed for the fast path when it applies).
 pub struct IntConv {
+    /// The layer's parameters; with `packed`, without their weights (the fast kernels read
+    /// only the packed ones, and a run's later layers reuse the memory freed).
     params: Box<ConvParams>,
     packed: Option<PackedConv>,
 }
@@ -162,6 +164,10 @@ impl OpFamily for Conv2d {
         };
         let packed = conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith)
             .then(|| conv::pack(&params, arith));
+        let params = match packed {
+            Some(_) => ConvParams { weights: Vec::new(), ..params },
+            None => params,
+        };
         Ok(IntKernel::Conv(IntConv { params: Box::new(params), packed }))
     }
 
