@@ -22,9 +22,12 @@ Keras 2 that the TFLite converter fuses into UNIDIRECTIONAL_SEQUENCE_LSTM; Keras
 an LSTM into a WHILE loop) with seeded random weights and biases, converted float32 and run
 through LiteRT's reference resolver (OpResolverType.BUILTIN_REF, one thread). Files in the
 per-operator golden format of scripts/make_op_goldens.py (`lstm_CASE_float32.tflite` and
-`.npz` with `in0` and `out0`), read by tests/op_goldens.rs; the int8 full-integer conversion
-of one case (LiteRT's integer LSTM, which accelsim refuses by name) is written to
-tests/fixtures/tflite/lstm_int8.tflite:
+`.npz` with `in0` and `out0`), read by tests/op_goldens.rs. Each case is also converted
+full-integer (int8 input and output; LiteRT's integer LSTM, "8x8_16") with a representative
+dataset and run on a quantized random input (`lstm_CASE_int8`), the `seq` case also on
+int8 inputs at the range's ends (`lstm_seq_extreme_int8`: saturated gates, a cell state
+saturated and clipped). The dynamic-range ("hybrid": float activations, int8 weights) conversion
+of a larger LSTM (32 units of 40 features), which accelsim refuses by name, is written to tests/fixtures/tflite/lstm_hybrid.tflite:
 
     python3 -m venv /work/venv-m40 && /work/venv-m40/bin/pip install tensorflow tf_keras ai-edge-litert
     /work/venv-m40/bin/python scripts/make_recurrent_goldens.py --tflite tests/fixtures/ops
@@ -75,45 +78,66 @@ def tflite_part(out):
                          num_threads=1)
         it.allocate_tensors()
         d = it.get_input_details()[0]
-        if d["dtype"] != np.float32:
+        if d["dtype"] != np.float32 and x.dtype == np.float32:
             sc, zp = d["quantization"]
             x = np.clip(np.round(x / sc) + zp, -128, 127).astype(d["dtype"])
         it.set_tensor(d["index"], x)
         it.invoke()
         return x, it.get_tensor(it.get_output_details()[0]["index"])
 
-    def case(name, *args, int8=None, **kw):
-        m, shape = model(*args, **kw)
-        x = r.normal(0, 1, shape).astype(np.float32)
-        conv = tf.lite.TFLiteConverter.from_keras_model(m)
-        content = conv.convert()
-        stem = f"lstm_{name}_float32"
-        x, y = run(content, x)
+    # Calibration and the integer goldens' inputs: a generator of their own, so the float
+    # cases keep their weights.
+    rq = np.random.default_rng(1341)
+
+    def save(stem, content, x, y):
         with open(os.path.join(out, stem + ".tflite"), "wb") as f:
             f.write(content)
         np.savez(os.path.join(out, stem + ".npz"), in0=x, out0=y)
         print(f"{stem}: {' '.join(ops(content))} ({len(content)} bytes), out {list(y.shape)}")
-        if int8:
-            def rep():
-                for _ in range(32):
-                    yield [r.normal(0, 1, shape).astype(np.float32)]
-            conv = tf.lite.TFLiteConverter.from_keras_model(m)
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.representative_dataset = rep
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            conv.inference_input_type = tf.int8
-            conv.inference_output_type = tf.int8
-            content = conv.convert()
-            with open(int8, "wb") as f:
-                f.write(content)
-            print(f"{int8}: {' '.join(ops(content))} ({len(content)} bytes)")
+
+    def case(name, *args, extreme=False, **kw):
+        m, shape = model(*args, **kw)
+        x = r.normal(0, 1, shape).astype(np.float32)
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        content = conv.convert()
+        x, y = run(content, x)
+        save(f"lstm_{name}_float32", content, x, y)
+
+        def rep():
+            for _ in range(32):
+                yield [rq.normal(0, 1, shape).astype(np.float32)]
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        content = conv.convert()
+        save(f"lstm_{name}_int8", content, *run(content, rq.normal(0, 1, shape).astype(np.float32)))
+        if extreme:
+            # The most negative input after a few of both extremes: gates saturate, and the
+            # cell state ends at +32767 in two units (saturated) and -32767 in one (clipped:
+            # the quantized cell_clip is 32767, so the saturating add's -32768 becomes -32767).
+            x = np.full(shape, -128, np.int8)
+            x.flat[:4] = [-128, 127, -128, 127]
+            save(f"lstm_{name}_extreme_int8", content, *run(content, x))
 
     # batch, steps, features, units
-    int8 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "tflite", "lstm_int8.tflite")
-    case("seq", 1, 6, 5, 7, return_sequences=True, int8=int8)
+    case("seq", 1, 6, 5, 7, return_sequences=True, extreme=True)
     case("last", 1, 8, 4, 6, return_sequences=False)
     case("batch2", 2, 5, 3, 4, return_sequences=True)
     case("time_major", 2, 4, 3, 5, return_sequences=True, time_major=True)
+
+    # Hybrid: the converter quantizes weights of 1024 elements or more only.
+    m, _ = model(1, 4, 40, 32, return_sequences=True)
+    conv = tf.lite.TFLiteConverter.from_keras_model(m)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    content = conv.convert()
+    hybrid = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "tflite",
+                          "lstm_hybrid.tflite")
+    with open(hybrid, "wb") as f:
+        f.write(content)
+    print(f"{hybrid}: {' '.join(ops(content))} ({len(content)} bytes)")
 
 
 if len(sys.argv) > 1 and sys.argv[1] == "--tflite":

@@ -262,6 +262,8 @@ pub enum IntKernel {
     Unary(unary::IntUnary),
     /// A state read or assignment (a copy).
     State(state::IntState),
+    /// LiteRT's integer LSTM.
+    Recurrent(recurrent::IntRecurrent),
 }
 
 impl IntKernel {
@@ -282,6 +284,7 @@ impl IntKernel {
             IntKernel::Unary(k) => k.run(inputs),
             IntKernel::Resize(k) => k.run(inputs),
             IntKernel::State(k) => k.run(inputs),
+            IntKernel::Recurrent(k) => k.run(inputs, arith),
         }
     }
 }

@@ -14,16 +14,22 @@
 //! hidden state step `t - 1` produced, so it is `T` GEMMs of `B` rows by `R`
 //! ([`Operand::Sequential`]), never one batched GEMM (a GRU with `linear_before_reset = 0`
 //! needs the reset gate before its candidate's projection: two sequential GEMMs per step);
-//! then the gates' element-wise work on the vector unit. Float only: LiteRT's integer LSTM
-//! is a kernel of its own that this family does not implement, so the integer path refuses
-//! these layers by name and quantization keeps them in float.
+//! then the gates' element-wise work on the vector unit.
+//!
+//! Integer execution: a forward LSTM whose tensors are LiteRT's integer LSTM's (int8 input,
+//! weights and hidden state, int32 gate biases, an int16 cell state of a power-of-two scale;
+//! what full-integer TFLite conversion writes) runs LiteRT's kernel bit for bit
+//! ([`crate::kernels::lstm`]). No runtime defines an integer GRU or a reverse or
+//! bidirectional integer LSTM, so those are refused by name, and `quantize` keeps every
+//! recurrent layer in float ([`QuantRule::FloatOnly`]).
 
 use super::work::{ConvWork, Operand, Phase, VectorWork};
 use super::{
     DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
-use crate::ir::{Recurrent, RecurrentKind, Tensor, TensorKind};
-use crate::kernels::{const_f32, Arithmetic};
+use crate::ir::{DataType, Direction, Recurrent, RecurrentKind, Tensor, TensorKind};
+use crate::kernels::lstm::{IntLstmParams, LstmQuant};
+use crate::kernels::{const_f32, const_i32, Arithmetic, Values};
 use crate::ops::unary::logistic;
 use crate::units::Macs;
 
@@ -381,16 +387,153 @@ impl OpFamily for Recurrent {
         Ok(outs)
     }
 
-    fn prepare_int(&self, _cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
-        Err(format!(
-            "{} runs in float32 only (LiteRT's integer LSTM is a kernel of its own, not implemented)",
-            self.label()
-        ))
+    /// LiteRT's integer LSTM (module documentation); the rest is refused by name.
+    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+        let dims = self.dims(cx)?;
+        if self.kind != RecurrentKind::Lstm || self.direction != Direction::Forward {
+            return Err(format!(
+                "{} in integers: only a forward LSTM has an integer kernel (LiteRT's); run this layer in float",
+                self.label()
+            ));
+        }
+        Ok(IntKernel::Recurrent(IntRecurrent(Box::new(int_lstm(cx, dims, self.cell_clip)?))))
     }
 
     /// Unknown: the hidden state depends on the whole sequence.
     fn data_free(&self, _cx: &LayerCx, _inputs: &[Option<&Moments>]) -> Option<DataFree> {
         None
+    }
+}
+
+/// A per-tensor quantized integer tensor's scale and zero point; an error names the tensor.
+fn per_tensor(t: &Tensor, bits: u8, what: &str) -> Result<(f32, i32), String> {
+    match (t.dtype, &t.quant) {
+        (DataType::Int { bits: b, signed: true }, Some(q)) if b == bits && !q.is_per_channel() => {
+            let (s, z) = q.channel(0);
+            Ok((s, z as i32))
+        }
+        _ => Err(format!("{what} ('{}') must be signed {bits}-bit integers quantized per tensor", t.name)),
+    }
+}
+
+/// A stacked weight tensor (`[1, 4H, n]`, int8, symmetric, one scale per gate) as LiteRT's
+/// per-gate matrices and scales, in LiteRT's gate order.
+fn gate_weights(t: &Tensor, h: usize, n: usize, what: &str) -> Result<([Vec<i8>; 4], [f32; 4]), String> {
+    let bad = || format!("{what} ('{}') must be int8 constants with one scale and a zero point of 0 per gate", t.name);
+    let (DataType::Int { bits: 8, signed: true }, Some(q)) = (t.dtype, &t.quant) else { return Err(bad()) };
+    let values = const_i32(t).ok_or_else(bad)?;
+    let mut mats = Vec::with_capacity(4);
+    let mut scales = [0f32; 4];
+    for (k, block) in LITERT_TO_IOFC.into_iter().enumerate() {
+        let rows = block * h..(block + 1) * h;
+        let params: Vec<(f32, i64)> = rows.clone().map(|r| q.channel(if q.is_per_channel() { r } else { 0 })).collect();
+        if params.iter().any(|&p| p != params[0]) || params[0].1 != 0 {
+            return Err(bad());
+        }
+        scales[k] = params[0].0;
+        let m: Result<Vec<i8>, _> = values[rows.start * n..rows.end * n].iter().map(|&v| i8::try_from(v)).collect();
+        mats.push(m.map_err(|_| bad())?);
+    }
+    let mats: [Vec<i8>; 4] = mats.try_into().map_err(|_| bad())?;
+    Ok((mats, scales))
+}
+
+/// The IR's gate block (`iofc`) of each of LiteRT's gates (input, forget, cell, output).
+const LITERT_TO_IOFC: [usize; 4] = [0, 2, 3, 1];
+
+/// The integer LSTM of a layer: LiteRT's parameters from its tensors, and its initial states
+/// where they are constants.
+fn int_lstm(cx: &LayerCx, dims: Dims, cell_clip: Option<f32>) -> Result<IntRecurrentParams, String> {
+    let Dims { t, b, i, h, .. } = dims;
+    let input = |k: usize| cx.l.inputs.get(k).map(|&id| cx.g.tensor(id));
+    let output = |k: usize| cx.g.tensor(cx.l.outputs[k]);
+    let x = per_tensor(cx.g.tensor(cx.l.inputs[0]), 8, "X")?;
+    let (wx, sx) = gate_weights(cx.g.tensor(cx.l.inputs[1]), h, i, "W")?;
+    let (wh, sh) = gate_weights(cx.g.tensor(cx.l.inputs[2]), h, h, "R")?;
+    let bt = cx.g.tensor(cx.l.inputs[3]);
+    let bias = match (bt.dtype, const_i32(bt)) {
+        (DataType::Int { bits: 32, signed: true }, Some(v)) if v[4 * h..].iter().all(|&x| x == 0) => v,
+        _ => {
+            return Err(format!(
+                "B ('{}') must be int32 gate biases with no recurrent bias (LiteRT's integer LSTM has none)",
+                bt.name
+            ))
+        }
+    };
+    let biases = LITERT_TO_IOFC.map(|block| bias[block * h..(block + 1) * h].to_vec());
+    // The states' quantization: the initial values' where given, else the final values'.
+    let h_tensor = input(4).unwrap_or(output(1));
+    let c_tensor = input(5).unwrap_or(output(2));
+    let state = per_tensor(h_tensor, 8, "the hidden state")?;
+    let cell = per_tensor(c_tensor, 16, "the cell state")?;
+    if cell.1 != 0 {
+        return Err(format!("the cell state ('{}') must have a zero point of 0", c_tensor.name));
+    }
+    let q = LstmQuant {
+        input: x,
+        weight_scales: std::array::from_fn(|k| (sx[k], sh[k])),
+        state,
+        hidden: per_tensor(output(0), 8, "Y")?,
+        cell_scale: cell.0,
+        cell_clip,
+    };
+    let weights = {
+        let [a, b2, c, d] = wx;
+        let [e, f, g, hh] = wh;
+        [(a, e), (b2, f), (c, g), (d, hh)]
+    };
+    let params = IntLstmParams::new(i, h, weights, biases, &q)?;
+    let constant = |k: usize| -> Result<Option<Vec<i32>>, String> {
+        match input(k) {
+            None => Ok(Some(vec![if k == 4 { state.1 } else { 0 }; b * h])),
+            Some(tt) if tt.kind == TensorKind::Activation => Ok(None),
+            Some(tt) => const_i32(tt).map(Some).ok_or_else(|| format!("input {k} ('{}') has no values", tt.name)),
+        }
+    };
+    Ok(IntRecurrentParams { params, steps: t, batch: b, h0: constant(4)?, c0: constant(5)? })
+}
+
+/// What a layer's integer LSTM runs with.
+#[derive(Debug, Clone)]
+pub struct IntRecurrentParams {
+    params: IntLstmParams,
+    steps: usize,
+    batch: usize,
+    /// The initial hidden and cell states when they are constants (`None`: a data input).
+    h0: Option<Vec<i32>>,
+    c0: Option<Vec<i32>>,
+}
+
+/// LiteRT's integer LSTM on a recurrent layer ([`crate::kernels::lstm`]).
+#[derive(Debug, Clone)]
+pub struct IntRecurrent(Box<IntRecurrentParams>);
+
+impl IntRecurrent {
+    /// Runs on the layer's data inputs: `X`, then the initial states that are activations.
+    /// Outputs `Y` `[T, 1, B, H]`, `Y_h` and `Y_c` `[1, B, H]`.
+    pub fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
+        let p = &self.0;
+        let mut data = inputs.iter();
+        let mut next = |what: &str| match data.next() {
+            Some(Values::Int(v)) => Ok(v.clone()),
+            Some(Values::F32(_)) => Err(format!("{what} must be integers")),
+            None => Err(format!("missing input {what}")),
+        };
+        let x = next("X")?;
+        let mut h = match &p.h0 {
+            Some(v) => v.clone(),
+            None => next("the initial h")?,
+        };
+        let mut c = match &p.c0 {
+            Some(v) => v.clone(),
+            None => next("the initial c")?,
+        };
+        let n = p.batch * p.params.hidden;
+        if x.len() != p.steps * p.batch * p.params.input || h.len() != n || c.len() != n {
+            return Err("input sizes do not match the layer's".into());
+        }
+        let y = p.params.run(p.steps, p.batch, &x, &mut h, &mut c, arith);
+        Ok(vec![Values::Int(y), Values::Int(h), Values::Int(c)])
     }
 }
 

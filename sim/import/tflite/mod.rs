@@ -232,6 +232,8 @@ impl Importer<'_> {
             let inputs: Vec<Option<TensorId>> =
                 inputs.into_iter().map(|i| if i < 0 { Ok(None) } else { check(i).map(Some) }).collect::<Res<_>>()?;
             let outputs: Vec<TensorId> = outputs.into_iter().map(check).collect::<Res<_>>()?;
+            let intermediates: Vec<TensorId> =
+                vec_i32(op.intermediates().map_err(c)?).into_iter().map(check).collect::<Res<_>>()?;
             let opts = op.builtin_options().map_err(c)?;
             let mut op_name = codes::builtin_name(code_num);
             if bop == Some(fb::BuiltinOperator::Custom) {
@@ -270,8 +272,16 @@ impl Importer<'_> {
             }
             // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds
             // into constants; any other operator is its layers, read by its family.
-            let mut cx =
-                ops::ReadCtx { imp: self, g: &mut g, index, code: bop, inputs: &inputs, outputs: &outputs, opts };
+            let mut cx = ops::ReadCtx {
+                imp: self,
+                g: &mut g,
+                index,
+                code: bop,
+                inputs: &inputs,
+                outputs: &outputs,
+                intermediates: &intermediates,
+                opts,
+            };
             let read = match self.fold(&mut cx) {
                 Ok(true) => Ok(Vec::new()),
                 Ok(false) => ops::read(&mut cx),

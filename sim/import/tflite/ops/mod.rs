@@ -114,6 +114,8 @@ pub(super) struct ReadCtx<'i, 'f> {
     /// The operator's inputs (`None`: an omitted optional input).
     pub inputs: &'i [Option<TensorId>],
     pub outputs: &'i [TensorId],
+    /// The operator's intermediate tensors (LiteRT's integer LSTM keeps scales there).
+    pub intermediates: &'i [TensorId],
     pub opts: Option<fb::BuiltinOptionsRef<'f>>,
 }
 

@@ -12,10 +12,15 @@
 //! (a RESHAPE, a view, when the batch or the sequence is 1). The layer's last hidden and
 //! cell states are outputs of their own that nothing reads.
 //!
-//! Refused by name: integer and hybrid LSTMs (LiteRT's 8x8_16 integer kernel and its hybrid
-//! kernel are not implemented), CIFG (no input gate), peepholes, projection, layer
-//! normalization and a cell activation other than TANH; `cell_clip` (10 in Keras' conversions)
-//! is the layer's. The
+//! LiteRT's integer LSTM (full-integer conversion: int8 input, weights and output state, int32
+//! biases, an int16 cell state) keeps its quantization: `W` and `R` int8 with one scale per
+//! row (each gate's), `B` int32 (the recurrent half zeros of scale 1), the states at theirs
+//! (a variable int8 state at its zero point, as LiteRT resets it), the sequence at the
+//! operator's hidden-state intermediate's, which must be the output's; the family's integer
+//! kernel runs it (`ops/recurrent.rs`). Refused by name: the hybrid LSTM (float activations,
+//! int8 weights) and other mixes of types, CIFG (no input gate), peepholes, projection, layer
+//! normalization and a cell activation other than TANH; `cell_clip` (10 in Keras'
+//! conversions) is the layer's. The
 //! float kernel is the recurrent family's (`ops/recurrent.rs`): LiteRT's float LSTM computes
 //! its gate projections with its optimized FULLY_CONNECTED (the same kernel in the reference
 //! resolver), whose summation order is not the reference's, so float outputs agree within
@@ -26,9 +31,25 @@ use crate::export::ExportError;
 use crate::import::tflite::generated::tflite as fb;
 use crate::import::tflite::LayerErr;
 use crate::ir::{
-    Activation, DataType, Direction, Layer, Layout, Op, Recurrent, RecurrentKind, Tensor, TensorData, TensorId,
-    TensorKind,
+    Activation, DataType, Direction, Layer, Layout, Op, QuantParams, Recurrent, RecurrentKind, Tensor, TensorData,
+    TensorId, TensorKind,
 };
+
+/// A gate constant's values stacked over the gates: floats, or integers with one scale and
+/// zero point per row.
+#[derive(Default)]
+struct Stacked {
+    f32: Vec<f32>,
+    int: Vec<i32>,
+    scales: Vec<f32>,
+    zero_points: Vec<i64>,
+}
+
+/// A state's initial value: floats, or integers with their scale, zero point and width.
+enum StateInit {
+    F32(Vec<f32>),
+    Int(Vec<i32>, (f32, i64), u8),
+}
 
 /// The operand positions of UNIDIRECTIONAL_SEQUENCE_LSTM.
 const INPUT_GATE_W: usize = 1;
@@ -49,9 +70,25 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let Some(fb::BuiltinOptionsRef::UnidirectionalSequenceLstmOptions(o)) = cx.opts else {
         return Err(cx.inv("no UnidirectionalSequenceLSTMOptions".into()));
     };
-    if cx.inputs.iter().flatten().any(|&t| cx.g.tensor(t).dtype != DataType::F32) {
+    let x = cx.input(0)?;
+    let integer = cx.g.tensor(x).dtype == DataType::int(8);
+    let types_fit = |cx: &ReadCtx<'_, '_>| {
+        cx.inputs.iter().enumerate().all(|(k, t)| {
+            let Some(t) = t else { return true };
+            let dt = cx.g.tensor(*t).dtype;
+            match (integer, k) {
+                (false, _) => dt == DataType::F32,
+                (true, 12..=15) => dt == DataType::int(32),
+                (true, 19) => dt == DataType::int(16),
+                (true, _) => dt == DataType::int(8),
+            }
+        })
+    };
+    if !types_fit(cx) {
         return Err(LayerErr::Unsupported(
-            " with integer tensors (LiteRT's integer and hybrid LSTM kernels are not implemented; float32 only)".into(),
+            " with these operand types (float32 throughout, or LiteRT's integer LSTM: int8 input, weights and output \
+             state, int32 biases, an int16 cell state; the hybrid and 16-bit-activation kernels are not implemented)"
+                .into(),
         ));
     }
     let act = o.fused_activation_function().map_err(c)?;
@@ -71,7 +108,6 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
         return Err(LayerErr::Unsupported(" with diagonal_recurrent_tensors".into()));
     }
     let time_major = o.time_major().map_err(c)?;
-    let x = cx.input(0)?;
     let present = |k: usize| cx.optional(k).is_some();
     if !present(INPUT_GATE_W) {
         return Err(LayerErr::Unsupported(" with CIFG (no input gate)".into()));
@@ -91,18 +127,26 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let h = cx.g.tensor(cx.input(W_FCO[0])?).shape.first().copied().unwrap_or(0);
     // The gates in the IR's `iofc` order.
     let gates = |w: usize, fco: [usize; 3]| [w, fco[2], fco[0], fco[1]];
-    let weights = |cx: &ReadCtx<'_, '_>, ks: [usize; 4], cols: usize, what: &str| -> Result<Vec<f32>, LayerErr> {
-        let mut out = Vec::with_capacity(4 * h * cols);
+    // Each gate's constant (float32, or integers with one scale per tensor), stacked.
+    let weights = |cx: &ReadCtx<'_, '_>, ks: [usize; 4], cols: usize, what: &str| -> Result<Stacked, LayerErr> {
+        let mut out = Stacked::default();
         for k in ks {
             let tid = cx.input(k)?;
             let tt = cx.g.tensor(tid);
             let want = if cols == 1 { vec![h] } else { vec![h, cols] };
-            match &tt.data {
-                Some(TensorData::F32(v)) if tt.shape == want => out.extend_from_slice(v),
-                Some(_) | None => {
+            let quant = tt.quant.as_ref().filter(|q| !q.is_per_channel()).map(|q| q.channel(0));
+            match (&tt.data, quant) {
+                (Some(TensorData::F32(v)), _) if tt.shape == want && !integer => out.f32.extend_from_slice(v),
+                (Some(TensorData::I32(v)), Some((s, z))) if tt.shape == want && integer => {
+                    out.int.extend_from_slice(v);
+                    out.scales.extend(std::iter::repeat_n(s, h));
+                    out.zero_points.extend(std::iter::repeat_n(z, h));
+                }
+                _ => {
                     return Err(cx.inv(format!(
-                        "{what} operand {k} ('{}') must be a float32 constant of shape {want:?}, got {:?}{}",
+                        "{what} operand {k} ('{}') must be a {} constant of shape {want:?}, got {:?}{}",
                         tt.name,
+                        if integer { "per-tensor quantized integer" } else { "float32" },
                         tt.shape,
                         if tt.data.is_none() { " without values" } else { "" }
                     )))
@@ -114,9 +158,16 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let w = weights(cx, gates(INPUT_GATE_W, W_FCO), i, "input weight")?;
     let r = weights(cx, gates(INPUT_GATE_R, R_FCO), h, "recurrent weight")?;
     let mut bias = weights(cx, gates(INPUT_GATE_B, B_FCO), 1, "gate bias")?;
-    bias.resize(8 * h, 0.0);
+    // The recurrent bias TFLite does not have: zeros (of scale 1 when integers).
+    if integer {
+        bias.int.resize(8 * h, 0);
+        bias.scales.resize(8 * h, 1.0);
+        bias.zero_points.resize(8 * h, 0);
+    } else {
+        bias.f32.resize(8 * h, 0.0);
+    }
     let mut states = Vec::new();
-    for k in STATES {
+    for (k, bits) in STATES.into_iter().zip([8u8, 16]) {
         let tid = cx.input(k)?;
         let tt = cx.g.tensor(tid);
         if tt.shape != [b, h] {
@@ -127,11 +178,21 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
                 [b, h]
             )));
         }
-        // A variable state (no values in the file) starts at zero, as LiteRT allocates it.
-        states.push(match &tt.data {
-            Some(TensorData::F32(v)) => v.clone(),
-            Some(_) => return Err(cx.inv(format!("state operand {k} ('{}') must be float32", tt.name))),
-            None => vec![0.0; b * h],
+        let quant = tt.quant.as_ref().filter(|q| !q.is_per_channel()).map(|q| q.channel(0));
+        // A variable state (no values in the file) starts at zero, as LiteRT allocates it
+        // (an int8 state at its zero point, as LiteRT resets it).
+        states.push(match (&tt.data, integer, quant) {
+            (Some(TensorData::F32(v)), false, _) => StateInit::F32(v.clone()),
+            (None, false, _) => StateInit::F32(vec![0.0; b * h]),
+            (Some(TensorData::I32(v)), true, Some(q)) => StateInit::Int(v.clone(), q, bits),
+            (None, true, Some(q)) => StateInit::Int(vec![if bits == 8 { q.1 as i32 } else { 0 }; b * h], q, bits),
+            _ => {
+                return Err(cx.inv(format!(
+                    "state operand {k} ('{}') must be {}",
+                    tt.name,
+                    if integer { "quantized per tensor" } else { "float32" }
+                )))
+            }
         });
     }
     let y = cx.out()?;
@@ -139,20 +200,70 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     if cx.g.tensor(y).shape != want {
         return Err(cx.inv(format!("output has shape {:?}, expected {want:?}", cx.g.tensor(y).shape)));
     }
+    // Integers: the sequence output is written at the scale of LiteRT's hidden-state
+    // intermediate (the fifth), which must be the output's (the converter makes them one).
+    let out_quant = cx.g.tensor(y).quant.clone();
+    if integer {
+        let hidden = cx.intermediates.get(4).map(|&t| cx.g.tensor(t));
+        if hidden.is_none_or(|t| t.quant != out_quant || t.dtype != DataType::int(8)) {
+            return Err(LayerErr::Unsupported(format!(
+                " whose hidden-state intermediate ({}) is not quantized as its output",
+                hidden.map_or("absent".to_string(), |t| format!("'{}'", t.name))
+            )));
+        }
+    }
     let name = cx.name();
-    let constant = |g: &mut crate::ir::Graph, suffix: &str, shape: Vec<usize>, kind, v: Vec<f32>| -> TensorId {
+    let constant = |g: &mut crate::ir::Graph, suffix: &str, shape: Vec<usize>, kind, v: Stacked, dtype| -> TensorId {
+        let axis = Some(1);
+        let (data, quant) = if integer {
+            (TensorData::I32(v.int), Some(QuantParams { scales: v.scales, zero_points: v.zero_points, axis }))
+        } else {
+            (TensorData::F32(v.f32), None)
+        };
         g.add_tensor(Tensor {
-            data: Some(TensorData::F32(v)),
+            data: Some(data),
+            dtype: if integer { dtype } else { DataType::F32 },
+            quant,
             ..Tensor::float(format!("{name}_{suffix}"), shape, kind)
         })
     };
-    let wt = constant(cx.g, "W", vec![1, 4 * h, i], TensorKind::Weight, w);
-    let rt = constant(cx.g, "R", vec![1, 4 * h, h], TensorKind::Weight, r);
-    let bt = constant(cx.g, "B", vec![1, 8 * h], TensorKind::Bias, bias);
-    let h0 = constant(cx.g, "h0", vec![1, b, h], TensorKind::Constant, states.remove(0));
-    let c0 = constant(cx.g, "c0", vec![1, b, h], TensorKind::Constant, states.remove(0));
+    let wt = constant(cx.g, "W", vec![1, 4 * h, i], TensorKind::Weight, w, DataType::int(8));
+    let rt = constant(cx.g, "R", vec![1, 4 * h, h], TensorKind::Weight, r, DataType::int(8));
+    let bt = constant(cx.g, "B", vec![1, 8 * h], TensorKind::Bias, bias, DataType::int(32));
+    let state_tensor = |g: &mut crate::ir::Graph, suffix: &str, init: StateInit| -> TensorId {
+        let t = Tensor::float(format!("{name}_{suffix}"), vec![1, b, h], TensorKind::Constant);
+        g.add_tensor(match init {
+            StateInit::F32(v) => Tensor { data: Some(TensorData::F32(v)), ..t },
+            StateInit::Int(v, (s, z), bits) => Tensor {
+                data: Some(TensorData::I32(v)),
+                dtype: DataType::int(bits),
+                quant: Some(QuantParams::per_tensor(s, z)),
+                ..t
+            },
+        })
+    };
+    let state_quant: Vec<Option<(DataType, QuantParams)>> = states
+        .iter()
+        .map(|s| match s {
+            StateInit::F32(_) => None,
+            StateInit::Int(_, (sc, z), bits) => Some((DataType::int(*bits), QuantParams::per_tensor(*sc, *z))),
+        })
+        .collect();
+    let h0 = state_tensor(cx.g, "h0", states.remove(0));
+    let c0 = state_tensor(cx.g, "c0", states.remove(0));
+    // An activation of the sequence (the output's type and quantization).
+    let out_dtype = cx.g.tensor(y).dtype;
     let act_tensor = |g: &mut crate::ir::Graph, suffix: &str, shape: Vec<usize>| {
-        g.add_tensor(Tensor::float(format!("{name}_{suffix}"), shape, TensorKind::Activation))
+        let t = Tensor::float(format!("{name}_{suffix}"), shape, TensorKind::Activation);
+        g.add_tensor(Tensor { dtype: out_dtype, quant: out_quant.clone(), ..t })
+    };
+    // A state's last value (the state's type and quantization).
+    let state_out = |g: &mut crate::ir::Graph, suffix: &str, q: &Option<(DataType, QuantParams)>| {
+        let t = Tensor::float(format!("{name}_{suffix}"), vec![1, b, h], TensorKind::Activation);
+        g.add_tensor(match q {
+            Some((dtype, quant)) => Tensor { dtype: *dtype, quant: Some(quant.clone()), ..t },
+            None => t,
+        })
     };
     let layer = |suffix: &str, op: Op, inputs: Vec<TensorId>, outputs: Vec<TensorId>| Layer {
         name: format!("{name}{suffix}"),
@@ -173,13 +284,15 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
     let xt = if time_major {
         x
     } else {
-        let xt = act_tensor(cx.g, "time_major", vec![t, b, i]);
+        let (dtype, quant) = (cx.g.tensor(x).dtype, cx.g.tensor(x).quant.clone());
+        let xt = Tensor::float(format!("{name}_time_major"), vec![t, b, i], TensorKind::Activation);
+        let xt = cx.g.add_tensor(Tensor { dtype, quant, ..xt });
         layers.push(layer("_to_time_major", swap(vec![t, b, i]), vec![x], vec![xt]));
         xt
     };
     let ys = act_tensor(cx.g, "Y", vec![t, 1, b, h]);
-    let yh = act_tensor(cx.g, "Y_h", vec![1, b, h]);
-    let yc = act_tensor(cx.g, "Y_c", vec![1, b, h]);
+    let yh = state_out(cx.g, "Y_h", &state_quant[0]);
+    let yc = state_out(cx.g, "Y_c", &state_quant[1]);
     let lstm = Recurrent {
         kind: RecurrentKind::Lstm,
         hidden: h,
@@ -231,13 +344,36 @@ mod tests {
         assert_eq!(g.tensor(g.layers[1].inputs[3]).shape, [1, 32]);
     }
 
-    /// LiteRT's integer LSTM (int8 activations and weights, int16 cell state) is refused by
-    /// name, with the file.
+    /// LiteRT's integer LSTM keeps its quantization: one weight scale per gate (per row of
+    /// the stacked `W`, its zero points 0), the output state starting at its zero point (a
+    /// real 0), the cell state int16 at its power-of-two scale (2^-14 in this model), the
+    /// sequence at the output's scale.
     #[test]
-    fn integer_lstm_is_refused_by_name() {
-        let path = fixture("tflite/lstm_int8.tflite");
+    fn integer_lstm_keeps_its_quantization() {
+        let m = import_tflite(fixture("ops/lstm_seq_int8.tflite")).expect("imports");
+        let g = &m.graph;
+        let l = g.layers.iter().find(|l| matches!(l.op, Op::Recurrent(_))).expect("an LSTM");
+        let t = |k: usize| g.tensor(l.inputs[k]);
+        let w = t(1).quant.as_ref().expect("quantized");
+        assert_eq!((w.scales.len(), w.axis), (28, Some(1)));
+        let mut gate_scales: Vec<f32> = w.scales.chunks(7).map(|c| c[0]).collect();
+        assert!(w.scales.chunks(7).all(|c| c.iter().all(|&s| s == c[0])));
+        gate_scales.dedup();
+        assert_eq!(gate_scales.len(), 4, "{gate_scales:?}");
+        let h0 = t(4).quant.as_ref().expect("quantized").channel(0);
+        assert_eq!(crate::kernels::const_i32(t(4)), Some(vec![h0.1 as i32; 7]));
+        assert_eq!(t(5).dtype, crate::ir::DataType::int(16));
+        assert_eq!(t(5).quant.as_ref().map(|q| q.channel(0)), Some((2f32.powi(-14), 0)));
+        assert_eq!(g.tensor(l.outputs[0]).quant, g.tensor(g.outputs[0]).quant);
+    }
+
+    /// A hybrid LSTM (float activations, int8 weights: dynamic-range quantization) is refused
+    /// by name, with the file.
+    #[test]
+    fn hybrid_lstm_is_refused_by_name() {
+        let path = fixture("tflite/lstm_hybrid.tflite");
         let e = import_tflite(&path).expect_err("refused").to_string();
-        assert!(e.contains("lstm_int8.tflite"), "{e}");
-        assert!(e.contains("UNIDIRECTIONAL_SEQUENCE_LSTM with integer tensors"), "{e}");
+        assert!(e.contains("lstm_hybrid.tflite"), "{e}");
+        assert!(e.contains("UNIDIRECTIONAL_SEQUENCE_LSTM with these operand types"), "{e}");
     }
 }
