@@ -261,30 +261,31 @@ fn qdq_broadcasting_binary_operators_match_onnxruntime() {
     }
 }
 
-/// A float constant operand beside a quantized activation is refused at import, naming the
-/// node (the integer kernels need the constant's integers), not at execution.
+/// A float constant operand beside a quantized activation (an op the quantizer left in float
+/// between a DequantizeLinear and a QuantizeLinear) runs as onnxruntime runs it: the
+/// activation dequantized, the op in float, its output quantized.
 #[test]
-fn qdq_binary_with_a_float_constant_operand_is_refused() {
-    let e = import_onnx(dir().join("max_const_scalar_qdq.onnx")).err().expect("refused").to_string();
-    assert!(
-        e.contains("Max") && e.contains("a float constant operand of shape [] beside a quantized activation"),
-        "{e}"
-    );
+fn qdq_binary_with_a_float_constant_operand_runs_in_float_between_its_qdq() {
+    let c = load("max_const_scalar_qdq");
+    let ops: Vec<String> = c.g.layers.iter().map(|l| c.g.op_name(l).to_string()).collect();
+    let at = ops.iter().position(|o| o == "maximum").expect("a Max layer");
+    assert_eq!(&ops[at - 1..=at + 1], ["dequantize", "maximum", "quantize"], "{ops:?}");
+    let max = &c.g.layers[at];
+    assert!(c.g.activation_inputs(max).all(|t| !t.dtype.is_int()), "the Max runs in float");
+    check_qdq("max_const_scalar_qdq", 0, 0);
 }
 
 /// Pow whose exponent is not 2 (or 1) and Reciprocal have no integer kernel: their QDQ forms
-/// are refused at import naming the node and the exponent; an exponent computed by the
-/// network is refused in float too.
+/// run in float between their QDQ as onnxruntime runs them; an exponent computed by the
+/// network is refused naming the node.
 #[test]
-fn pow_refusals_name_the_node_and_the_exponent() {
-    for (m, want) in [
-        ("pow_general_qdq", "exponent 1.5 of a quantized activation (integer kernels: exponent 2 only"),
-        ("reciprocal_qdq", "exponent -1 of a quantized activation"),
-        ("pow_by_activation", "an exponent computed by the network (constants only)"),
-    ] {
-        let e = import_onnx(dir().join(format!("{m}.onnx"))).err().unwrap_or_else(|| panic!("{m}: imported"));
-        let e = e.to_string();
-        let op = if m.starts_with("reciprocal") { "Reciprocal" } else { "Pow" };
-        assert!(e.contains(&format!("operator {op}")) && e.contains(want), "{m}: {e}");
+fn pow_without_an_integer_kernel_runs_in_float_between_its_qdq() {
+    for m in ["pow_general_qdq", "reciprocal_qdq"] {
+        let c = load(m);
+        let ops: Vec<&str> = c.g.layers.iter().map(|l| c.g.op_name(l)).collect();
+        assert!(ops.windows(3).any(|w| w[0] == "dequantize" && w[2] == "quantize"), "{m}: {ops:?}");
+        check_qdq(m, 0, 0);
     }
+    let e = import_onnx(dir().join("pow_by_activation.onnx")).err().expect("refused").to_string();
+    assert!(e.contains("operator Pow") && e.contains("an exponent computed by the network (constants only)"), "{e}");
 }

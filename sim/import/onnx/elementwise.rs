@@ -183,15 +183,20 @@ fn binary(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         // The integer kernels need the constant's integers and parameters: an integer
         // constant behind a DequantizeLinear, per tensor (onnxruntime's quantized `* 2`,
-        // grids and anchors); a float constant beside a quantized activation is refused.
-        let quantized = im.g.tensor(x).dtype.is_int();
+        // grids and anchors). A float constant beside a quantized activation is an op the
+        // quantizer left in float (a PRelu's slope): it runs in float on the dequantized
+        // activation, and the QuantizeLinear after it quantizes its output (a float island,
+        // as onnxruntime runs it). A per-channel quantized constant is refused.
+        let (x, quantized) = match (im.g.tensor(x).dtype.is_int(), &c.quant) {
+            (true, None) => (im.float_input(name, x, "X")?, false),
+            (quantized, _) => (x, quantized),
+        };
         let per_tensor = c.quant.as_ref().filter(|q| q.scales.len() == 1);
         if quantized && per_tensor.is_none() {
-            let what = if c.quant.is_some() { "a per-channel quantized" } else { "a float" };
             return Err(im.unsupported(
                 n,
                 index,
-                &format!("{what} constant operand of shape {:?} beside a quantized activation (an integer constant behind a DequantizeLinear, per tensor, expected)", c.dims),
+                &format!("a per-channel quantized constant operand of shape {:?} beside a quantized activation (an integer constant behind a DequantizeLinear, per tensor, expected)", c.dims),
             ));
         }
         // A constant of a higher rank than an NCHW tensor broadcasts against its ONNX order.
@@ -228,8 +233,8 @@ fn binary(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
 /// input itself, 2 a Mul of the input by itself (which has an integer kernel), 0.5 and
 /// -0.5 SQRT and RSQRT (float only), -1 a Div of 1 by the input and any other exponent
 /// (one value, or a tensor broadcast against the input) a POW layer with a constant
-/// operand (both float only: refused beside a quantized activation, as binary ops with a
-/// float constant are).
+/// operand (both float only: beside a quantized activation they run in float on its
+/// dequantized values, as binary ops with a float constant do).
 fn pow(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     let &Node { index, n, name, out } = d;
     let (x, l) = im.act(n, index, 0)?;
@@ -273,19 +278,10 @@ fn pow(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         _ => {}
     }
-    if im.g.tensor(x).dtype.is_int() {
-        let what = match single {
-            Some(v) => format!("exponent {v}"),
-            None => format!("an exponent of shape {:?}", e.dims),
-        };
-        return Err(im.unsupported(
-            n,
-            index,
-            &format!(
-                "{what} of a quantized activation (integer kernels: exponent 2 only, as a Mul of the input by itself)"
-            ),
-        ));
-    }
+    // No integer kernel: beside a quantized activation, a float island between its QDQ (the
+    // activation dequantized; the QuantizeLinear after it quantizes the result), as onnxruntime
+    // runs it.
+    let x = im.float_input(name, x, "X")?;
     if single == Some(-1.0) {
         let one = Const { f: vec![1.0], ..e };
         let cid = im.binary_const(n, index, name, &one, &s, l, false)?;

@@ -331,6 +331,20 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// The activation `x` in float, for an op that runs in float only beside quantized
+    /// tensors (onnxruntime's quantizer left it float between a DequantizeLinear and a
+    /// QuantizeLinear: GRU, LSTM, a PRelu with a float slope): a quantized tensor goes through
+    /// a `Dequantize` layer (what the DequantizeLinear computes), in the layout it is held in.
+    pub(super) fn float_input(&mut self, name: &str, x: TensorId, what: &str) -> Res<TensorId> {
+        if !self.g.tensor(x).dtype.is_int() {
+            return Ok(x);
+        }
+        let out = format!("{name}/{what}_dequantized");
+        let ids =
+            self.push_layer(&format!("{name}/dequantize_{what}"), Op::Convert(Convert::Dequantize), vec![x], &[out])?;
+        Ok(ids[0])
+    }
+
     /// `DequantizeLinear`: see the module documentation.
     pub(super) fn dequantize_linear(&mut self, index: usize, n: &pb::NodeProto) -> Res<()> {
         let out = self.out(n);

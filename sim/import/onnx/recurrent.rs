@@ -1,7 +1,7 @@
 //! The ONNX reader of the recurrent layers: `LSTM` and `GRU`.
 
 use super::{attr, attr_i, attr_s, Held, Importer, Node, Reader, Res, Value};
-use crate::ir::{Convert, Direction, Op, Recurrent, RecurrentKind, TensorId, TensorKind};
+use crate::ir::{Direction, Op, Recurrent, RecurrentKind, TensorKind};
 
 /// The op types this module reads, with their readers.
 pub(super) const READERS: &[(&str, Reader)] =
@@ -140,19 +140,4 @@ fn recurrent(im: &mut Importer<'_>, d: &Node<'_>, kind: RecurrentKind) -> Res<()
         }
     }
     Ok(())
-}
-
-impl Importer<'_> {
-    /// The activation `x` (below rank 4: held in the ONNX order) in float, for an op that
-    /// runs in float only: a quantized (QDQ) tensor goes through a `Dequantize` layer (what the
-    /// DequantizeLinear before the op computes).
-    fn float_input(&mut self, name: &str, x: TensorId, what: &str) -> Res<TensorId> {
-        if !self.g.tensor(x).dtype.is_int() {
-            return Ok(x);
-        }
-        let out = format!("{name}/{what}_dequantized");
-        let ids =
-            self.push_layer(&format!("{name}/dequantize_{what}"), Op::Convert(Convert::Dequantize), vec![x], &[out])?;
-        Ok(ids[0])
-    }
 }
