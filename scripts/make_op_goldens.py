@@ -141,7 +141,7 @@ def cases():
     # Normalization arithmetic (float only: accelsim has no integer SQRT / RSQRT / LOG yet).
     # (Float inputs span the range widened by a quarter on each side: kept positive.)
     c.append(Case("sqrt", [X], lambda x: tf.sqrt(x), 2.0, 6.0, variants=("float32",)))
-    c.append(Case("rsqrt", [X], lambda x: tf.math.rsqrt(x), 2.0, 6.0, variants=("float32",)))
+    c.append(Case("rsqrt", [X], lambda x: tf.math.rsqrt(x), 2.0, 6.0, variants=("float32", "int8")))
     c.append(Case("log", [X], lambda x: tf.math.log(x), 2.0, 6.0, variants=("float32",)))
     c.append(Case("pow", [X, [16]], lambda x, y: tf.pow(x, y), 2.0, 6.0, variants=("float32",)))
     # Maximum over spatial axes and over channels.

@@ -17,7 +17,7 @@
 //! `Prepare` functions do (float arithmetic, then widened to double).
 
 use super::elementwise;
-use super::fixedpoint::{multiply_by_quantized_multiplier, QuantMultiplier};
+use super::fixedpoint::{inv_sqrt_multiplier_exp, multiply_by_quantized_multiplier, QuantMultiplier};
 
 /// A table of outputs indexed by `input - min` over the input type's whole range.
 #[derive(Debug, Clone)]
@@ -246,6 +246,48 @@ pub fn neg(p: &NegParams, x: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// LiteRT's int8 RSQRT (`elementwise.cc`, `RsqrtEvalQuantized`): for `v = q - z_in`, the
+/// inverse square root of `v` by [`inv_sqrt_multiplier_exp`] applied to 1 with 20 extra bits,
+/// then rescaled by `1 / (sqrt(s_in) * s_out)` and offset by the output zero point, saturated
+/// to int8; `v = 0` gives 127 and `v < 0` is an error, as in LiteRT.
+#[derive(Debug, Clone, Copy)]
+pub struct RsqrtParams {
+    /// Input zero point.
+    pub zp_in: i32,
+    /// `1 / (sqrt(s_in) * s_out)`, as LiteRT computes it (a float square root and product).
+    pub m: QuantMultiplier,
+    /// Output zero point.
+    pub zp_out: i32,
+}
+
+impl RsqrtParams {
+    /// From the input's and output's `(scale, zero point)`.
+    pub fn new((si, zi): (f32, i32), (so, zo): (f32, i32)) -> Self {
+        let m = QuantMultiplier::from_real(1.0 / f64::from(si.sqrt() * so));
+        RsqrtParams { zp_in: zi, m, zp_out: zo }
+    }
+}
+
+/// Runs [`RsqrtParams`]; an input below the zero point (a negative real value) is an error.
+pub fn rsqrt(p: &RsqrtParams, x: &[i32]) -> Result<Vec<i32>, String> {
+    const SHIFT: i32 = 20;
+    x.iter()
+        .map(|&q| {
+            let v = q.wrapping_sub(p.zp_in);
+            if v < 0 {
+                return Err(format!("RSQRT of a negative value (input {q} below its zero point {})", p.zp_in));
+            }
+            if v == 0 {
+                return Ok(127);
+            }
+            let inv = inv_sqrt_multiplier_exp(v, -1);
+            let data = multiply_by_quantized_multiplier(1, QuantMultiplier { shift: inv.shift + SHIFT, ..inv });
+            let out = multiply_by_quantized_multiplier(data, QuantMultiplier { shift: p.m.shift - SHIFT, ..p.m });
+            Ok(out.wrapping_add(p.zp_out).clamp(-128, 127))
+        })
+        .collect()
+}
+
 /// LiteRT's quantized LEAKY_RELU.
 #[derive(Debug, Clone, Copy)]
 pub struct LeakyReluParams {
@@ -399,6 +441,16 @@ pub fn hard_swish(p: &HardSwishParams, x: &[i32]) -> Vec<i32> {
 
 #[cfg(test)]
 mod tests {
+    /// RSQRT at scale 1 in, 1/64 out: 1/sqrt(4) = 0.5 is 32, 1/sqrt(16) = 0.25 is 16, 0 is
+    /// the largest output, and a value below the zero point is an error as in LiteRT.
+    #[test]
+    fn rsqrt_by_hand() {
+        let p = RsqrtParams::new((1.0, 0), (1.0 / 64.0, 0));
+        assert_eq!(rsqrt(&p, &[4, 16, 0, 1]).unwrap(), [32, 16, 127, 64]);
+        let e = rsqrt(&p, &[-1]).unwrap_err();
+        assert!(e.contains("negative"), "{e}");
+    }
+
     /// Equal scales: LiteRT's `zp_in + zp_out - x`, saturated to int8; other scales: the
     /// rescaled difference.
     #[test]

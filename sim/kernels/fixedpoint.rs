@@ -196,6 +196,41 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantMultiplier) -> i32 {
     rounding_divide_by_pot(srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), m.multiplier), right)
 }
 
+/// LiteRT's `GetInvSqrtQuantizedMultiplierExp`: `1 / sqrt(input)` as a Q31 multiplier and a
+/// shift (times `reverse_shift`, -1 for a left shift), by five Newton-Raphson steps in Q3.28
+/// on the input normalized to [2^27, 2^29); inputs 0 and 1 give the largest multiplier.
+pub fn inv_sqrt_multiplier_exp(input: i32, reverse_shift: i32) -> QuantMultiplier {
+    if input <= 1 {
+        return QuantMultiplier { multiplier: i32::MAX, shift: 0 };
+    }
+    let mut input = input;
+    let mut shift = 11;
+    while input >= 1 << 29 {
+        input /= 4;
+        shift += 1;
+    }
+    let max_left_shift_bit_pairs = ((input as u32).leading_zeros() - 1) / 2;
+    let left_shift_bit_pairs = max_left_shift_bit_pairs as i32 - 1;
+    shift -= left_shift_bit_pairs;
+    input <<= 2 * left_shift_bit_pairs;
+    // Q3.28: `x * y` is Q6 and `x * y * z` Q9; Rescale<3> shifts back left, saturating.
+    let fixedpoint_input = input >> 1;
+    let half_input = rounding_divide_by_pot(fixedpoint_input, 1);
+    let half_three = (1 << 28) + (1 << 27);
+    let mut x = 1i32 << 28;
+    for _ in 0..5 {
+        let x3 = saturating_left_shift(srdhm(srdhm(x, x), x), 6);
+        x = saturating_left_shift(srdhm(half_three, x).wrapping_sub(srdhm(half_input, x3)), 3);
+    }
+    let half_sqrt_2 = 1_518_500_250; // sqrt(2) / 2 in Q0.31
+    let mut multiplier = srdhm(x, half_sqrt_2);
+    if shift < 0 {
+        multiplier <<= -shift;
+        shift = 0;
+    }
+    QuantMultiplier { multiplier, shift: shift * reverse_shift }
+}
+
 /// TFLite's 64-bit `MultiplyByQuantizedMultiplier` used by the 16x8 convolutions: the
 /// multiplier is reduced to 16 bits, `(q + 2^15) >> 16`, then `(x * m + round) >> (15 - shift)`.
 #[inline]

@@ -20,8 +20,10 @@ use super::{
     int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
     WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
-use crate::ir::{Activation, UnaryKind};
-use crate::kernels::activation::{self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp};
+use crate::ir::{Activation, DataType, UnaryKind};
+use crate::kernels::activation::{
+    self, HardSwishParams, Int16Sigmoid, LeakyReluParams, Lut, NegParams, RescaleClamp, RsqrtParams,
+};
 use crate::kernels::{elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::quant::data_free::clipped_normal;
 use crate::units::Macs;
@@ -151,8 +153,16 @@ pub const TABLE: &[UnaryRow] = &[
         name: "rsqrt",
         float: |_, x| 1.0 / x.sqrt(),
         ops_per_element: 1,
+        // Post-training quantization keeps it float: LiteRT's int8 kernel (below, for
+        // imported int8 models) fails on any input below the zero point.
         quant: |_, _| QuantRule::FloatOnly,
-        prepare: |_, _| Err(float_only("RSQRT")),
+        prepare: |_, cx| {
+            let (x, out) = (cx.x(), cx.out());
+            if x.dtype != DataType::int(8) || out.dtype != DataType::int(8) {
+                return Err("RSQRT has an integer kernel for int8 only (LiteRT's)".into());
+            }
+            Ok(UnaryParams::Rsqrt(RsqrtParams::new(scale_zp(x), scale_zp(out))))
+        },
         moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
@@ -279,7 +289,7 @@ pub fn gelu_tanh(x: f32) -> f32 {
 
 /// Why an imported integer SQRT / RSQRT / LOG does not execute.
 fn float_only(op: &str) -> String {
-    format!("{op} runs in float32 only here (LiteRT's int8 / int16 {op} kernels are not reproduced)")
+    format!("{op} runs in float32 only (LiteRT has no integer {op} kernel)")
 }
 
 /// The table row of a kind.
@@ -432,6 +442,8 @@ pub enum UnaryParams {
     HardSwish(HardSwishParams),
     /// NEG.
     Neg(NegParams),
+    /// RSQRT (int8).
+    Rsqrt(RsqrtParams),
 }
 
 /// A prepared integer unary layer.
@@ -447,6 +459,7 @@ impl IntUnary {
             UnaryParams::LeakyRelu(p) => activation::leaky_relu(p, x),
             UnaryParams::HardSwish(p) => activation::hard_swish(p, x),
             UnaryParams::Neg(p) => activation::neg(p, x),
+            UnaryParams::Rsqrt(p) => activation::rsqrt(p, x)?,
         })])
     }
 }
