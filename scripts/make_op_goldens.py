@@ -138,11 +138,18 @@ def cases():
     c.append(Case("split", [X], lambda x: tf.split(x, 4, axis=3)))
     c.append(Case("split_v", [X], lambda x: tf.split(x, [3, 5, 8], axis=3)))
     c.append(Case("split_h", [X], lambda x: tf.split(x, [1, 3], axis=1)))
-    # Normalization arithmetic (float only: accelsim has no integer SQRT / RSQRT / LOG yet).
+    # Normalization arithmetic (float only but RSQRT: LiteRT has no integer SQRT / LOG / POW).
     # (Float inputs span the range widened by a quarter on each side: kept positive.)
     c.append(Case("sqrt", [X], lambda x: tf.sqrt(x), 2.0, 6.0, variants=("float32",)))
     c.append(Case("rsqrt", [X], lambda x: tf.math.rsqrt(x), 2.0, 6.0, variants=("float32", "int8")))
     c.append(Case("log", [X], lambda x: tf.math.log(x), 2.0, 6.0, variants=("float32",)))
+    # CAST: float32 to int32 (truncation toward zero of negative and positive values), and
+    # back to float32 then int8 and int16 (in range: C++ leaves out-of-range casts undefined).
+    c.append(Case("cast_to_int32", [X], lambda x: tf.cast(x * 10.0, tf.int32), variants=("float32",)))
+    c.append(Case("cast_round_trip", [X], lambda x: tf.cast(tf.cast(x * 10.0, tf.int32), tf.float32) * 0.5,
+                  variants=("float32",)))
+    c.append(Case("cast_to_int8", [X], lambda x: tf.cast(x * 20.0, tf.int8), variants=("float32",)))
+    c.append(Case("cast_to_int16", [X], lambda x: tf.cast(x * 1000.0, tf.int16), variants=("float32",)))
     c.append(Case("pow", [X, [16]], lambda x, y: tf.pow(x, y), 2.0, 6.0, variants=("float32",)))
     # Maximum over spatial axes and over channels.
     c.append(Case("reduce_max", [X], lambda x: tf.reduce_max(x, axis=[1, 2], keepdims=True)))

@@ -81,6 +81,7 @@ fn family(op: &Op) -> &'static str {
         Op::Resize(Resize { kind: ResizeKind::Nearest, .. }) => "resize:nearest",
         Op::Convert(Convert::Quantize) => "convert:quantize",
         Op::Convert(Convert::Dequantize) => "convert:dequantize",
+        Op::Convert(Convert::Cast) => "convert:cast",
         Op::State(StateOp { access: StateAccess::Read, .. }) => "state:read",
         Op::State(StateOp { access: StateAccess::Assign, .. }) => "state:assign",
     }
@@ -140,6 +141,7 @@ const ALL_FAMILIES: &[&str] = &[
     "resize:nearest",
     "convert:quantize",
     "convert:dequantize",
+    "convert:cast",
     "state:read",
     "state:assign",
 ];
@@ -967,6 +969,10 @@ fn every_family_has_a_case() {
     let q = ptq(&cases()[0].graph, false);
     covered.extend(q.layers.iter().map(|l| family(&l.op)));
     covered.extend(stateful_golden().layers.iter().map(|l| family(&l.op)));
+    // CAST: its LiteRT golden (`tests/op_goldens.rs`), float32 to int32 and back.
+    let cast =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/cast_round_trip_float32.tflite");
+    covered.extend(tflite::import_tflite(cast).expect("cast golden").graph.layers.iter().map(|l| family(&l.op)));
     for f in ALL_FAMILIES {
         assert!(covered.contains(f), "no conformance case for {f}");
     }
@@ -1225,6 +1231,9 @@ fn golden_models_cover() {
         "unary:hard_sigmoid",
         "convert:quantize",
         "convert:dequantize",
+        // CAST: bit for bit against LiteRT on its float32 goldens (`cast_*_float32`, integer
+        // outputs compared exactly by `tests/op_goldens.rs`); it takes no quantized tensors.
+        "convert:cast",
         "layout:pad",
         "binary:div",
         "binary:pow",

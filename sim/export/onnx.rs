@@ -906,6 +906,10 @@ impl Writer<'_> {
                 self.node("DequantizeLinear", vec![q, s, z], vec![f.clone()], vec![]);
                 self.produce(out_id, f, order)
             }
+            Op::Convert(Convert::Cast) => Err(err(
+                "ONNX export does not write CAST (the exporter writes float and QDQ tensors only); write the model as .tflite or .aqm"
+                    .into(),
+            )),
         }
     }
 

@@ -210,6 +210,7 @@ enum RawOp {
     },
     Quantize,
     Dequantize,
+    Cast,
     /// A state read (`access = "read"`) or assignment (`"assign"`) of state `state`.
     State {
         access: String,
@@ -370,6 +371,7 @@ fn op_out(op: &Op) -> RawOp {
         },
         Op::Convert(Convert::Quantize) => RawOp::Quantize,
         Op::Convert(Convert::Dequantize) => RawOp::Dequantize,
+        Op::Convert(Convert::Cast) => RawOp::Cast,
         Op::State(StateOp { access, state }) => RawOp::State {
             access: match access {
                 StateAccess::Read => "read".into(),
@@ -465,6 +467,7 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         }
         RawOp::Quantize => Op::Convert(Convert::Quantize),
         RawOp::Dequantize => Op::Convert(Convert::Dequantize),
+        RawOp::Cast => Op::Convert(Convert::Cast),
         RawOp::State { access, state } => {
             let access = match access.as_str() {
                 "read" => StateAccess::Read,

@@ -513,6 +513,10 @@ pub enum Convert {
     Quantize,
     /// Integer to float dequantization.
     Dequantize,
+    /// TFLite's CAST: an element type conversion of unquantized values (`static_cast`: a
+    /// float to an integer truncates toward zero, an integer to a narrower one wraps, an
+    /// integer to float32 rounds to nearest). The output tensor's type is the target.
+    Cast,
 }
 
 /// Which way a state layer moves a graph state (see [`crate::ir::StateVar`]).

@@ -1,12 +1,13 @@
 //! The conversion family: QUANTIZE (float to integer, or requantization between integer
-//! types) and DEQUANTIZE (integer to float).
+//! types), DEQUANTIZE (integer to float) and CAST (an element type conversion of unquantized
+//! values, LiteRT's `static_cast`).
 
 use super::work::Phase;
 use super::{
     int_input, same_moments, vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule,
     WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
-use crate::ir::{Convert, QuantParams};
+use crate::ir::{Convert, DataType, QuantParams};
 use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::units::Macs;
 
@@ -21,6 +22,27 @@ pub enum IntConvert {
     },
     /// To floats with the input's parameters (none: the integers as they are).
     Dequantize(Option<QuantParams>),
+    /// CAST to the element type.
+    Cast(DataType),
+}
+
+/// `static_cast` of a value to `to`, as LiteRT's CAST: toward zero then wrapped to the width
+/// for integer targets (a float beyond i64 saturates first: C++ leaves it undefined), the
+/// nearest float32 for float targets.
+pub fn cast_value(x: f64, to: DataType) -> f64 {
+    match to {
+        DataType::Int { bits, signed } => {
+            let v = x.trunc() as i64;
+            let bits = u32::from(bits).clamp(1, 64);
+            if bits == 64 {
+                return v as f64;
+            }
+            let low = v & ((1i64 << bits) - 1);
+            let wrapped = if signed && low >> (bits - 1) != 0 { low - (1i64 << bits) } else { low };
+            wrapped as f64
+        }
+        DataType::F32 | DataType::F16 => f64::from(x as f32),
+    }
 }
 
 impl IntConvert {
@@ -41,6 +63,19 @@ impl IntConvert {
                     None => x.iter().map(|&v| v as f32).collect(),
                 })
             }
+            IntConvert::Cast(to) => {
+                let x: Vec<f64> = match inputs.first() {
+                    Some(Values::F32(v)) => v.iter().map(|&x| f64::from(x)).collect(),
+                    Some(Values::Int(v)) => v.iter().map(|&x| f64::from(x)).collect(),
+                    None => return Err("input not computed".into()),
+                };
+                let y = x.into_iter().map(|v| cast_value(v, *to));
+                if to.is_int() {
+                    Values::Int(y.map(|v| v as i32).collect())
+                } else {
+                    Values::F32(y.map(|v| v as f32).collect())
+                }
+            }
         }])
     }
 }
@@ -50,6 +85,7 @@ impl OpFamily for Convert {
         match self {
             Convert::Quantize => "quantize",
             Convert::Dequantize => "dequantize",
+            Convert::Cast => "cast",
         }
     }
 
@@ -69,13 +105,16 @@ impl OpFamily for Convert {
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
         match self {
             Convert::Quantize => QuantRule::Free,
-            Convert::Dequantize => QuantRule::FloatOnly,
+            // A CAST converts values, not real numbers: quantization leaves it as it is.
+            Convert::Dequantize | Convert::Cast => QuantRule::FloatOnly,
         }
     }
 
+    /// DEQUANTIZE writes floats; CAST reads or writes them (it runs on its integer kernel
+    /// whatever the types, as LiteRT's).
     fn dequantizes(&self) -> bool {
         match self {
-            Convert::Dequantize => true,
+            Convert::Dequantize | Convert::Cast => true,
             Convert::Quantize => false,
         }
     }
@@ -99,9 +138,14 @@ impl OpFamily for Convert {
         false
     }
 
-    /// Float execution passes values through (they are real values already).
-    fn eval_float(&self, _cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
-        Ok(vec![inputs.first().ok_or("missing input")?.clone()])
+    /// Float execution passes values through (they are real values already); a CAST
+    /// converts them to its target type as its integer kernel does.
+    fn eval_float(&self, cx: &LayerCx, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
+        let x = inputs.first().ok_or("missing input")?;
+        Ok(vec![match self {
+            Convert::Quantize | Convert::Dequantize => x.clone(),
+            Convert::Cast => x.iter().map(|&v| cast_value(f64::from(v), cx.out().dtype) as f32).collect(),
+        }])
     }
 
     fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
@@ -113,11 +157,33 @@ impl OpFamily for Convert {
                 IntConvert::Quantize { input: scale_zp(x), output: (so, zo, qmin, qmax) }
             }
             Convert::Dequantize => IntConvert::Dequantize(x.quant.clone()),
+            Convert::Cast => {
+                if x.quant.is_some() || out.quant.is_some() {
+                    return Err("CAST of quantized tensors (LiteRT casts their raw integers) is not supported".into());
+                }
+                IntConvert::Cast(out.dtype)
+            }
         }))
     }
 
     /// Real values are unchanged by a conversion.
     fn data_free(&self, _cx: &LayerCx, inputs: &[Option<&Moments>]) -> Option<DataFree> {
         same_moments(inputs, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `static_cast`: toward zero, wrapped to the width, float32 rounding to nearest even.
+    #[test]
+    fn casts_are_static_casts() {
+        assert_eq!(cast_value(-2.7, DataType::int(32)), -2.0);
+        assert_eq!(cast_value(2.7, DataType::int(8)), 2.0);
+        assert_eq!(cast_value(200.0, DataType::int(8)), -56.0);
+        assert_eq!(cast_value(-129.0, DataType::int(8)), 127.0);
+        assert_eq!(cast_value(300.0, DataType::Int { bits: 8, signed: false }), 44.0);
+        assert_eq!(cast_value(16_777_217.0, DataType::F32), 16_777_216.0);
     }
 }

@@ -326,7 +326,7 @@ mod tests {
         for k in [PoolKind::Max, PoolKind::Avg] {
             assert_eq!(pool::of_kind(k).and_then(|(c, _)| pool::of_code(c)), Some(k));
         }
-        for k in [Convert::Quantize, Convert::Dequantize] {
+        for k in [Convert::Quantize, Convert::Dequantize, Convert::Cast] {
             assert_eq!(convert::of_kind(k).and_then(|(c, _)| convert::of_code(c)), Some(k));
         }
         for k in [ResizeKind::Bilinear, ResizeKind::Nearest] {
