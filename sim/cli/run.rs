@@ -268,7 +268,15 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
         return Err(miette!("--batch must be at least 1, got 0"));
     }
     let mut report = crate::pipeline::run_batch(&g, a.batch, &hw, objective, None)
-        .map_err(|e| miette!("{e}"))
+        .map_err(|e| match &e {
+            // A float32 layer the model file keeps (a QDQ model's float GRU / LSTM) on an
+            // integer accelerator: the cost model does not choose a width the file does not
+            // have, but the user can.
+            crate::pipeline::RunError::Precision { layer, weight_bits: 32, activation_bits: 32, .. } => miette!(
+                "{e}\n(the model keeps this layer in float32: `--layer-bits '{layer}=w8a8'` costs it at a width the accelerator has, `--wbits` / `--abits` every layer)"
+            ),
+            _ => miette!("{e}"),
+        })
         .wrap_err(format!("{}: cannot run {} on {}", a.model, g.name, a.hw))?;
     report.notes.extend(widened);
     report.sequence = phase.map(|phase| crate::report::Sequence {
