@@ -7,6 +7,8 @@ It reads the committed fixtures only (no model is made or run): the per-operator
 bit, float within 1e-6 of the output's largest magnitude), the real-model corpus
 (tests/corpus, tests/corpus.rs; its manifest lists each model's tolerance), the golden models
 of ../shared/tflite/models (tests/tflite_golden.rs: every intermediate tensor bit for bit), the
+streaming models of tests/fixtures/stateful (tests/stateful_cli.rs: every step's output bit for
+bit), the
 ONNX per-operator goldens (tests/fixtures/onnx_ops/ops, onnxruntime; tests/onnx_op_goldens.rs)
 and the ONNX recurrent goldens (tests/fixtures/onnx_ops/recurrent, tests/recurrent_goldens.rs).
 
@@ -38,8 +40,14 @@ def tflite_ops(path):
     types = {d["index"]: d["dtype"] for d in it.get_tensor_details()}
     out = []
     for o in it._get_ops_details():
-        ts = o["inputs"] if o["op_name"] == "DEQUANTIZE" else o["outputs"]
-        t = np.dtype(types[ts[0]]).name if len(ts) and ts[0] >= 0 else "?"
+        # DEQUANTIZE's input; an operator without outputs (ASSIGN_VARIABLE) its last input.
+        ts = list(o["inputs"] if o["op_name"] == "DEQUANTIZE" or len(o["outputs"]) == 0 else o["outputs"])
+        ts = [t for t in ts if t >= 0]
+        if not ts:
+            t = "none"
+        else:
+            dt = np.dtype(types[ts[0] if o["outputs"].size else ts[-1]])
+            t = "resource" if dt == np.dtype(object) else dt.name
         out.append((o["op_name"], t))
     return out
 
@@ -59,6 +67,7 @@ def main():
         ("tests/fixtures/ops/*.tflite", "op goldens"),
         ("../shared/tflite/models/*.tflite", "golden models"),
         ("tests/corpus/*.tflite", "corpus"),
+        ("tests/fixtures/stateful/*.tflite", "stateful goldens"),
     ]
     for pattern, what in sources:
         for p in sorted(glob.glob(os.path.join(ROOT, pattern))):
@@ -91,10 +100,12 @@ def main():
     print("which test reads each source). TFLite: LiteRT's reference kernels (`BUILTIN_REF`), integer")
     print("outputs bit for bit and float outputs within 1e-6 of the output's largest magnitude in the")
     print("op goldens (`tests/op_goldens.rs`), every intermediate tensor bit for bit in the golden")
-    print("models (`tests/tflite_golden.rs`), each corpus model within its listed tolerance")
+    print("models (`tests/tflite_golden.rs`), every step of the streaming models (`tests/stateful_cli.rs`),")
+    print("each corpus model within its listed tolerance")
     print("(`tests/corpus.rs`). ONNX: onnxruntime (graph optimizations off), float within 1e-5")
     print("relative and QDQ within the LSBs `tests/onnx_op_goldens.rs` lists. A type is the element type")
-    print("of the operator's output in that file (its input's for DEQUANTIZE).")
+    print("of the operator's output in that file (its input's for DEQUANTIZE, its value's for")
+    print("ASSIGN_VARIABLE; CALL_ONCE has none).")
     print()
     print("## TFLite")
     print()
