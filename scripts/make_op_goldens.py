@@ -165,6 +165,14 @@ def cases():
         Case("resize_nearest_ac", [[1, 3, 4, 8]], lambda x: v1.resize_nearest_neighbor(x, [7, 5], align_corners=True))
     )
     c.append(Case("resize_nearest_legacy", [[1, 3, 4, 8]], lambda x: v1.resize_nearest_neighbor(x, [5, 3])))
+    # A layer normalization as LiteRT lowers it (MEAN, SQUARED_DIFFERENCE or MUL, RSQRT, ...):
+    # the integer graph a converted transformer norm becomes. Fixed gamma and beta.
+    def layer_norm(x):
+        mean, var = tf.nn.moments(x, axes=[3], keepdims=True)
+        g = tf.constant(np.linspace(0.5, 1.5, 16, dtype=np.float32))
+        b = tf.constant(np.linspace(-0.25, 0.25, 16, dtype=np.float32))
+        return (x - mean) * tf.math.rsqrt(var + 1e-3) * g + b
+    c.append(Case("layer_norm", [X], layer_norm))
     # Softmax at 16 bits (int16 in, int16 out).
     c.append(Case("softmax", [[1, 4, 4, 10]], lambda x: tf.nn.softmax(x), variants=("int8", "16x8")))
     # TRANSPOSE_CONV (tf.nn.conv2d_transpose, what Keras' Conv2DTranspose calls; filter

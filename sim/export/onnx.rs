@@ -743,8 +743,22 @@ impl Writer<'_> {
                     };
                     ins.push(v);
                 }
-                let op = elementwise::binary_op_type(*kind);
-                let f = self.node1(op, ins, &format!("{base}/{}", op.to_lowercase()), vec![]);
+                let f = match elementwise::binary_op_type(*kind) {
+                    Some(op) => self.node1(op, ins, &format!("{base}/{}", op.to_lowercase()), vec![]),
+                    // ONNX has no squared difference: (a - b) then its square, in float. A
+                    // quantized one has no QDQ form (the difference has no quantization of
+                    // its own to write, and the importer reads DQ -> op -> Q only).
+                    None if self.g.tensor(l.outputs[0]).dtype.is_int() => {
+                        return Err(err(
+                            "ONNX has no SQUARED_DIFFERENCE operator and a quantized one has no QDQ form; write the model as .tflite or .aqm"
+                                .into(),
+                        ))
+                    }
+                    None => {
+                        let d = self.node1("Sub", ins, &format!("{base}/sub"), vec![]);
+                        self.node1("Mul", vec![d.clone(), d], &format!("{base}/mul"), vec![])
+                    }
+                };
                 self.finish(l, f, order)
             }
             Op::Unary(kind) => {

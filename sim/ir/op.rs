@@ -185,6 +185,8 @@ pub enum BinaryKind {
     Prelu,
     /// a to the power b (TFLite's POW, float only).
     Pow,
+    /// (a - b)^2 (TFLite's SQUARED_DIFFERENCE, what the converter lowers a variance to).
+    SquaredDifference,
 }
 
 /// The element-wise unary kinds (rows of the table in `ops::unary`).

@@ -105,6 +105,38 @@ pub fn mul(p: &MulParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> 
         .collect()
 }
 
+/// Parameters of LiteRT's int8 SQUARED_DIFFERENCE (`squared_difference.cc`).
+#[derive(Debug, Clone)]
+pub struct SquaredDifferenceParams {
+    /// First input's zero point.
+    pub zp1: i32,
+    /// Second input's zero point.
+    pub zp2: i32,
+    /// Output zero point.
+    pub zp_out: i32,
+    /// First input to the common scale `2 max(s1, s2)` (below one).
+    pub m1: QuantMultiplier,
+    /// Second input to the common scale (below one).
+    pub m2: QuantMultiplier,
+    /// The squared difference (at 2^14 the common scale squared) to the output (below one).
+    pub m_out: QuantMultiplier,
+}
+
+/// LiteRT's int8 SQUARED_DIFFERENCE: each input offset, shifted left by 7, rescaled to the
+/// common scale; the difference squared in 32 bits, rescaled to the output, offset,
+/// saturated to int8.
+pub fn squared_difference(p: &SquaredDifferenceParams, a: &[i32], b: &[i32]) -> Vec<i32> {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| {
+            let x = multiply_by_quantized_multiplier(x.wrapping_sub(p.zp1).wrapping_mul(1 << 7), p.m1);
+            let y = multiply_by_quantized_multiplier(y.wrapping_sub(p.zp2).wrapping_mul(1 << 7), p.m2);
+            let d = x.wrapping_sub(y);
+            multiply_by_quantized_multiplier(d.wrapping_mul(d), p.m_out).wrapping_add(p.zp_out).clamp(-128, 127)
+        })
+        .collect()
+}
+
 /// Parameters of a quantized PRELU (LiteRT's `BroadcastPrelu4DSlow`).
 #[derive(Debug, Clone)]
 pub struct PreluParams {

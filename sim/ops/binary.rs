@@ -13,7 +13,7 @@ use super::{
     NO_WORKBOOK_ROW,
 };
 use crate::ir::{BinaryKind, Tensor};
-use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams};
+use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams, SquaredDifferenceParams};
 use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
 use crate::units::Macs;
 
@@ -175,6 +175,26 @@ pub const TABLE: &[BinaryRow] = &[
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
     },
+    BinaryRow {
+        kind: BinaryKind::SquaredDifference,
+        name: "squared_difference",
+        verb: "takes the squared difference of",
+        float: |a, b| (a - b) * (a - b),
+        // A subtraction and a multiplication.
+        cost: ElementCost { per_input: 0, per_output: 2 },
+        quant: QuantRule::Free,
+        fused_activation: false,
+        // For independent Gaussians d = x - y ~ N(m, v), m = mx - my, v = vx + vy:
+        // E[d^2] = m^2 + v, Var[d^2] = 2 v^2 + 4 m^2 v (exact; d^2 is not Gaussian).
+        moments: Some(|(mx, vx), (my, vy)| {
+            let (m, v) = (mx - my, vx + vy);
+            (m * m + v, 2.0 * v * v + 4.0 * m * m * v)
+        }),
+        prepare: prepare_squared_difference,
+        // SDP's other element-wise operations are not modelled on the fly.
+        on_the_fly: OnTheFly::No,
+        workbook: NO_WORKBOOK_ROW,
+    },
 ];
 
 /// The table row of a kind.
@@ -199,6 +219,8 @@ pub enum BinaryParams {
     Extremum(ExtremumParams),
     /// LiteRT's quantized PRELU.
     Prelu(PreluParams),
+    /// LiteRT's int8 SQUARED_DIFFERENCE.
+    SquaredDifference(SquaredDifferenceParams),
 }
 
 /// The output clamp: the type's range narrowed by the fused activation.
@@ -248,6 +270,34 @@ fn prepare_prelu(cx: &LayerCx, [x, alpha]: [&Tensor; 2]) -> Result<BinaryParams,
         identity: QuantMultiplier::from_real((si / so) as f64),
         alpha: QuantMultiplier::from_real((si * sa / so) as f64),
         act: act_range(cx),
+    }))
+}
+
+/// LiteRT's int8 SQUARED_DIFFERENCE `Prepare`: both inputs to `s_i / (2 max(s1, s2))` at 7
+/// extra bits, the square back by `(2 max)^2 / (2^14 s_out)`; the output multiplier must be
+/// below one (LiteRT checks it).
+fn prepare_squared_difference(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> Result<BinaryParams, String> {
+    let ((s1, z1), (s2, z2), (so, zo)) = (scale_zp(a), scale_zp(b), scale_zp(cx.out()));
+    let types = [a.dtype, b.dtype, cx.out().dtype];
+    if types.iter().any(|&t| t != crate::ir::DataType::int(8)) {
+        return Err("SQUARED_DIFFERENCE has an integer kernel for int8 only (LiteRT's)".into());
+    }
+    let twice_max = f64::from(2.0 * s1.max(s2));
+    let smaller_than_one = |what: &str, real: f64| {
+        let m = QuantMultiplier::from_real(real);
+        if m.shift > 0 {
+            Err(format!("SQUARED_DIFFERENCE's {what} rescale {real:e} is not below one (LiteRT requires it)"))
+        } else {
+            Ok(m)
+        }
+    };
+    Ok(BinaryParams::SquaredDifference(SquaredDifferenceParams {
+        zp1: z1,
+        zp2: z2,
+        zp_out: zo,
+        m1: smaller_than_one("first input's", f64::from(s1) / twice_max)?,
+        m2: smaller_than_one("second input's", f64::from(s2) / twice_max)?,
+        m_out: smaller_than_one("output", twice_max * twice_max / (f64::from(1u32 << 14) * f64::from(so)))?,
     }))
 }
 
@@ -308,6 +358,7 @@ impl IntBinary {
             BinaryParams::Mul(p) => elementwise::mul(p, &a, &b, arith),
             BinaryParams::Extremum(p) => elementwise::extremum(p, &a, &b),
             BinaryParams::Prelu(p) => elementwise::prelu(p, &a, &b),
+            BinaryParams::SquaredDifference(p) => elementwise::squared_difference(p, &a, &b),
         })])
     }
 }
@@ -514,6 +565,7 @@ mod tests {
             BinaryKind::Minimum,
             BinaryKind::Prelu,
             BinaryKind::Pow,
+            BinaryKind::SquaredDifference,
         ];
         for k in kinds {
             assert_eq!(TABLE.iter().filter(|r| r.kind == k).count(), 1);

@@ -446,7 +446,9 @@ const LITERT_TO_IOFC: [usize; 4] = [0, 2, 3, 1];
 fn int_lstm(cx: &LayerCx, dims: Dims, cell_clip: Option<f32>) -> Result<IntRecurrentParams, String> {
     let Dims { t, b, i, h, .. } = dims;
     let input = |k: usize| cx.l.inputs.get(k).map(|&id| cx.g.tensor(id));
-    let output = |k: usize| cx.g.tensor(cx.l.outputs[k]);
+    let output = |k: usize| {
+        cx.l.outputs.get(k).map(|&id| cx.g.tensor(id)).ok_or_else(|| "an LSTM has outputs Y, Y_h and Y_c".to_string())
+    };
     let x = per_tensor(cx.g.tensor(cx.l.inputs[0]), 8, "X")?;
     let (wx, sx) = gate_weights(cx.g.tensor(cx.l.inputs[1]), h, i, "W")?;
     let (wh, sh) = gate_weights(cx.g.tensor(cx.l.inputs[2]), h, h, "R")?;
@@ -462,8 +464,14 @@ fn int_lstm(cx: &LayerCx, dims: Dims, cell_clip: Option<f32>) -> Result<IntRecur
     };
     let biases = LITERT_TO_IOFC.map(|block| bias[block * h..(block + 1) * h].to_vec());
     // The states' quantization: the initial values' where given, else the final values'.
-    let h_tensor = input(4).unwrap_or(output(1));
-    let c_tensor = input(5).unwrap_or(output(2));
+    let h_tensor = match input(4) {
+        Some(t) => t,
+        None => output(1)?,
+    };
+    let c_tensor = match input(5) {
+        Some(t) => t,
+        None => output(2)?,
+    };
     let state = per_tensor(h_tensor, 8, "the hidden state")?;
     let cell = per_tensor(c_tensor, 16, "the cell state")?;
     if cell.1 != 0 {
@@ -473,7 +481,7 @@ fn int_lstm(cx: &LayerCx, dims: Dims, cell_clip: Option<f32>) -> Result<IntRecur
         input: x,
         weight_scales: std::array::from_fn(|k| (sx[k], sh[k])),
         state,
-        hidden: per_tensor(output(0), 8, "Y")?,
+        hidden: per_tensor(output(0)?, 8, "Y")?,
         cell_scale: cell.0,
         cell_clip,
     };

@@ -121,6 +121,13 @@ pub(crate) const BINARY: &[BinaryCode] = &[
         read_activation: |_| Ok(None),
         options: None,
     },
+    BinaryCode {
+        kind: BinaryKind::SquaredDifference,
+        code: fb::BuiltinOperator::SquaredDifference,
+        versions: [1, 2],
+        read_activation: |_| Ok(None),
+        options: None,
+    },
 ];
 
 /// The TFLite row of an IR binary kind, if TFLite has it.
