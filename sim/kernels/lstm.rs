@@ -9,14 +9,14 @@
 //!   the biases (`b - z_x * rowsum(W_x)`, `-z_h * rowsum(W_h)`), the multipliers
 //!   `s_x s_W / 2^-12` (the gates are Q3.12);
 //! - input, forget and output gates through the 16-bit logistic, the cell gate through the
-//!   16-bit tanh of a Q3.12 value ([`super::fixed16`]);
+//!   16-bit tanh of a Q3.12 value ([`super::gemmlowp`]);
 //! - `c = sat16(round(f c / 2^15) + round(i g / 2^(30 + log2 s_c)))`, clipped to the
 //!   quantized `cell_clip`;
 //! - `h = sat8(M_hidden(o * tanh(c)) + z_hidden)`, `tanh` of the cell state read with
 //!   `15 + log2 s_c` integer bits, `M_hidden = 2^-30 / s_hidden`.
 
-use super::fixed16;
 use super::fixedpoint::{requantize, rounding_divide_by_pot, Arithmetic, QuantMultiplier, Requant};
+use super::gemmlowp;
 
 /// The gates in LiteRT's order.
 pub const GATES: [&str; 4] = ["input", "forget", "cell", "output"];
@@ -178,7 +178,7 @@ impl IntLstmParams {
                         let v = projected(&g.w_h, hb, g.bias_h[u], g.m_h, nh).wrapping_add(from_x).clamp(-32768, 32767)
                             as i16;
                         // Q3.12 in; the cell gate through tanh, the others through the logistic.
-                        *out = if k == 2 { fixed16::tanh(v, 3) } else { fixed16::logistic(v, 3) };
+                        *out = if k == 2 { gemmlowp::tanh(v, 3) } else { gemmlowp::logistic(v, 3) };
                     }
                 }
                 let [ig, fg, cg, og] = &gate;
@@ -192,7 +192,7 @@ impl IntLstmParams {
                         cell = cell.clamp(-self.cell_clip, self.cell_clip);
                     }
                     cb[u] = i32::from(cell);
-                    let squashed = fixed16::tanh(cell, (15 + self.cell_shift) as u32);
+                    let squashed = gemmlowp::tanh(cell, (15 + self.cell_shift) as u32);
                     let product = i64::from(og[u]) * i64::from(squashed);
                     let hv = requantize(product, self.m_hidden, Requant::Double, arith).wrapping_add(self.hidden_zp);
                     hb[u] = hv.clamp(-128, 127);
@@ -228,8 +228,8 @@ mod tests {
         let p = IntLstmParams::new(1, 1, [w(), w(), w(), w()], [vec![0], vec![0], vec![0], vec![0]], &q).unwrap();
         let (mut h, mut c) = (vec![0], vec![0]);
         let y = p.run(1, 1, &[64], &mut h, &mut c, &Arithmetic::default());
-        assert_eq!(fixed16::logistic(2048, 3), 20400);
-        assert_eq!(fixed16::tanh(2048, 3), 15136);
+        assert_eq!(gemmlowp::logistic(2048i16, 3), 20400);
+        assert_eq!(gemmlowp::tanh(2048i16, 3), 15136);
         assert_eq!(c, [589]);
         assert_eq!(y, [22]);
         assert_eq!(h, [22]);

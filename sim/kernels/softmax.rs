@@ -6,9 +6,8 @@
 //! (`SoftmaxInt16`): `exp` and `1 / (1 + x)` come from LiteRT's interpolated 513-entry
 //! tables, built as its `LUTPopulateInt16<double>` builds them.
 
-use super::fixedpoint::{
-    multiply_by_quantized_multiplier, rounding_divide_by_pot, saturating_left_shift, srdhm, QuantMultiplier,
-};
+use super::fixedpoint::{multiply_by_quantized_multiplier, rounding_divide_by_pot, srdhm, QuantMultiplier};
+use super::gemmlowp::{exp_on_negative_values, one_over_one_plus_x};
 
 const SCALED_DIFF_INTEGER_BITS: i32 = 5;
 const ACCUMULATION_INTEGER_BITS: i32 = 12;
@@ -38,61 +37,6 @@ impl SoftmaxParams {
     }
 }
 
-/// gemmlowp's `exp_on_interval_between_negative_one_quarter_and_0_excl` (Q0.31 in and out).
-fn exp_on_interval(a: i32) -> i32 {
-    const CONSTANT_TERM: i32 = 1895147668; // exp(-1/8)
-    const ONE_THIRD: i32 = 715827883;
-    let x = a.wrapping_add(1 << 28);
-    let x2 = srdhm(x, x);
-    let x3 = srdhm(x2, x);
-    let x4 = srdhm(x2, x2);
-    let x4_over_4 = rounding_divide_by_pot(x4, 2);
-    let poly = rounding_divide_by_pot(srdhm(x4_over_4.wrapping_add(x3), ONE_THIRD).wrapping_add(x2), 1);
-    CONSTANT_TERM.wrapping_add(srdhm(CONSTANT_TERM, x.wrapping_add(poly)))
-}
-
-/// gemmlowp's `exp_on_negative_values` for a Q5.26 input; Q0.31 output.
-pub fn exp_on_negative_values(a: i32) -> i32 {
-    const FRACTIONAL_BITS: i32 = 31 - SCALED_DIFF_INTEGER_BITS;
-    let one_quarter = 1i32 << (FRACTIONAL_BITS - 2);
-    let mask = one_quarter - 1;
-    let a_mod_quarter_minus_one_quarter = (a & mask).wrapping_sub(one_quarter);
-    let mut result = exp_on_interval(saturating_left_shift(a_mod_quarter_minus_one_quarter, SCALED_DIFF_INTEGER_BITS));
-    let remainder = a_mod_quarter_minus_one_quarter.wrapping_sub(a);
-    const BARREL: [(i32, i32); 7] =
-        [(-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242)];
-    for (exponent, multiplier) in BARREL {
-        if SCALED_DIFF_INTEGER_BITS > exponent {
-            let shift = FRACTIONAL_BITS + exponent;
-            if remainder & (1 << shift) != 0 {
-                result = srdhm(result, multiplier);
-            }
-        }
-    }
-    if a == 0 {
-        i32::MAX
-    } else {
-        result
-    }
-}
-
-/// gemmlowp's `one_over_one_plus_x_for_x_in_0_1` (Q0.31 in and out).
-fn one_over_one_plus_x(a: i32) -> i32 {
-    let sum = a as i64 + i32::MAX as i64;
-    let half_denominator = ((sum + if sum >= 0 { 1 } else { -1 }) / 2) as i32;
-    const C48_17: i32 = 1515870810;
-    const CNEG32_17: i32 = -1010580540;
-    let mut x = C48_17.wrapping_add(srdhm(half_denominator, CNEG32_17));
-    let one_q2 = 1i32 << 29;
-    for _ in 0..3 {
-        let hdx = srdhm(half_denominator, x);
-        let one_minus = one_q2.wrapping_sub(hdx);
-        // A Q2 x Q2 product is Q4; Rescale<2> of it is a saturating left shift by 2.
-        x = x.wrapping_add(saturating_left_shift(srdhm(x, one_minus), 2));
-    }
-    saturating_left_shift(x, 1)
-}
-
 /// TFLite's `GetReciprocal`: 1 / x for a fixed-point x with `integer_digits` integer bits.
 fn reciprocal(x: i32, integer_digits: i32) -> (i32, i32) {
     let headroom_plus_one = (x as u32).leading_zeros() as i32;
@@ -119,14 +63,17 @@ pub fn softmax(p: &SoftmaxParams, x: &[i32], depth: usize, in_min: i32, out_bits
         let mut sum = 0i32;
         for &v in row {
             if let Some(s) = scaled(v) {
-                sum = sum.wrapping_add(rounding_divide_by_pot(exp_on_negative_values(s), ACCUMULATION_INTEGER_BITS));
+                sum = sum.wrapping_add(rounding_divide_by_pot(
+                    exp_on_negative_values(s, SCALED_DIFF_INTEGER_BITS as u32),
+                    ACCUMULATION_INTEGER_BITS,
+                ));
             }
         }
         let (shifted_scale, bits_over_unit) = reciprocal(sum, ACCUMULATION_INTEGER_BITS);
         for (o, &v) in orow.iter_mut().zip(row) {
             *o = match scaled(v) {
                 Some(s) => {
-                    let e = exp_on_negative_values(s);
+                    let e = exp_on_negative_values(s, SCALED_DIFF_INTEGER_BITS as u32);
                     // A sum of many near-equal terms (hundreds of classes within the input
                     // radius, e.g. an untrained network) puts the shift past 31: the
                     // non-negative Q0.31 quotient divided by 2^32 or more rounds to 0.
