@@ -109,11 +109,7 @@ def main():
     print()
     print("## TFLite")
     print()
-    print("| operator | element types (sources) |")
-    print("|---|---|")
-    for op in sorted(tfl):
-        cells = "; ".join(f"{t} ({', '.join(sorted(s))})" for t, s in sorted(tfl[op].items()))
-        print(f"| {op} | {cells} |")
+    table("element types", tfl)
     print()
     print("## ONNX")
     print()
@@ -121,10 +117,15 @@ def main():
     print("between its QuantizeLinear / DequantizeLinear pairs, or in float where onnxruntime's quantizer")
     print("left it float (GRU, LSTM, PRelu with a float slope, shape arithmetic).")
     print()
-    print("| operator | forms (sources) |")
+    table("forms", onx)
+
+
+def table(what, ops):
+    """One row per operator: each variant with the sources that check it."""
+    print(f"| operator | {what} (sources) |")
     print("|---|---|")
-    for op in sorted(onx):
-        cells = "; ".join(f"{t} ({', '.join(sorted(s))})" for t, s in sorted(onx[op].items()))
+    for op in sorted(ops):
+        cells = "; ".join(f"{t} ({', '.join(sorted(s))})" for t, s in sorted(ops[op].items()))
         print(f"| {op} | {cells} |")
 
 
