@@ -90,21 +90,14 @@ impl Raw for i16 {
         // Division truncates toward zero, as in C++.
         ((ab + nudge) / (1 << 15)) as i16
     }
+    /// The 32-bit primitives on the widened value: a rounding division gives the same
+    /// quotient at any width, and a left shift saturated to 16 bits is gemmlowp's threshold
+    /// test (`x > 2^(15-e) - 1` is exactly `x << e > i16::MAX`, likewise below).
     fn pot(self, e: i32) -> Self {
         if e <= 0 {
-            let e = e.unsigned_abs();
-            let mask = ((1i32 << e) - 1) as i16;
-            let remainder = self & mask;
-            let threshold = (mask >> 1) + i16::from(self < 0);
-            return (self >> e) + i16::from(remainder > threshold);
-        }
-        let threshold = ((1i32 << (15 - e)) - 1) as i16;
-        if self > threshold {
-            i16::MAX
-        } else if self < -threshold {
-            i16::MIN
+            rounding_divide_by_pot(i32::from(self), -e) as i16
         } else {
-            self << e
+            (i32::from(self) << e).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
         }
     }
     fn add_saturating_if_16bit(self, b: Self) -> Self {
