@@ -173,6 +173,9 @@ def cases():
         b = tf.constant(np.linspace(-0.25, 0.25, 16, dtype=np.float32))
         return (x - mean) * tf.math.rsqrt(var + 1e-3) * g + b
     c.append(Case("layer_norm", [X], layer_norm))
+    # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).
+    c.append(Case("gelu", [X], lambda x: tf.nn.gelu(x, approximate=False), variants=("float32", "int8")))
+    c.append(Case("gelu_tanh", [X], lambda x: tf.nn.gelu(x, approximate=True), variants=("float32", "int8")))
     # Softmax at 16 bits (int16 in, int16 out).
     c.append(Case("softmax", [[1, 4, 4, 10]], lambda x: tf.nn.softmax(x), variants=("int8", "16x8")))
     # TRANSPOSE_CONV (tf.nn.conv2d_transpose, what Keras' Conv2DTranspose calls; filter

@@ -237,8 +237,8 @@ pub const TABLE: &[UnaryRow] = &[
         float: |_, x| gelu(x),
         // A table lookup (or erf polynomial) and a multiply.
         ops_per_element: 2,
-        quant: |_, _| QuantRule::FloatOnly,
-        prepare: |_, _| Err(transformer_float_only("GELU")),
+        quant: |i, o| gelu_rule(i, o),
+        prepare: |_, cx| prepare_gelu(cx, litert_gelu),
         moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
@@ -248,8 +248,8 @@ pub const TABLE: &[UnaryRow] = &[
         name: "gelu_tanh",
         float: |_, x| gelu_tanh(x),
         ops_per_element: 2,
-        quant: |_, _| QuantRule::FloatOnly,
-        prepare: |_, _| Err(transformer_float_only("GELU (tanh)")),
+        quant: |i, o| gelu_rule(i, o),
+        prepare: |_, cx| prepare_gelu(cx, litert_gelu_tanh),
         moments: None,
         on_the_fly: OnTheFly::No,
         workbook: NO_WORKBOOK_ROW,
@@ -285,6 +285,43 @@ pub fn gelu_tanh(x: f32) -> f32 {
     let x = f64::from(x);
     let c = (2.0 / std::f64::consts::PI).sqrt();
     (0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())) as f32
+}
+
+/// LiteRT's GELU in float32 (`gelu.cc`, the function its int8 table is made from):
+/// `0.5 x erfc(-x / sqrt 2)`.
+fn litert_gelu(x: f32) -> f32 {
+    0.5 * x * libm::erfcf(x * -std::f32::consts::FRAC_1_SQRT_2)
+}
+
+/// LiteRT's tanh-approximated GELU in float32: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+/// x^3)))`, with `sqrt(2/pi)` rounded to float once and the cube taken left to right.
+fn litert_gelu_tanh(x: f32) -> f32 {
+    let sqrt_2_over_pi = (std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2) as f32;
+    0.5 * x * (1.0 + libm::tanhf(sqrt_2_over_pi * (x + 0.044715 * x * x * x)))
+}
+
+/// GELU: LiteRT's int8 / uint8 kernel is a table over the input's values (any output
+/// scale); at other widths it runs in float.
+fn gelu_rule(input_bits: u8, output_bits: u8) -> QuantRule {
+    if input_bits <= MAX_LUT_BITS && output_bits <= MAX_LUT_BITS {
+        QuantRule::Free
+    } else {
+        QuantRule::FloatOnly
+    }
+}
+
+/// LiteRT's int8 GELU: `LUTPopulate` over the input type's values with the float32
+/// function `f` ([`Lut::from_float`]: rounded half away from zero, clamped).
+fn prepare_gelu(cx: &LayerCx, f: fn(f32) -> f32) -> Result<UnaryParams, String> {
+    let (x, out) = (cx.x(), cx.out());
+    match (x.dtype.bits(), out.dtype.bits()) {
+        (i, o) if i <= MAX_LUT_BITS as u32 && o <= MAX_LUT_BITS as u32 => {
+            Ok(UnaryParams::Lut(Lut::from_float(f, scale_zp(x), scale_zp(out), qrange(x.dtype), act_range(cx))))
+        }
+        (i, o) => Err(format!(
+            "no integer kernel for {i}-bit inputs and {o}-bit outputs (LiteRT's GELU is a table up to 8 bits)"
+        )),
+    }
 }
 
 /// Why an imported integer SQRT / RSQRT / LOG does not execute.

@@ -53,7 +53,23 @@ pub(crate) const UNARY: &[UnaryCode] = &[
     UnaryCode { kind: UnaryKind::Log, code: fb::BuiltinOperator::Log, versions: [1, 1], options: None },
     UnaryCode { kind: UnaryKind::Neg, code: fb::BuiltinOperator::Neg, versions: [2, 2], options: None },
     UnaryCode { kind: UnaryKind::Square, code: fb::BuiltinOperator::Square, versions: [1, 1], options: None },
+    // One operator for both GELUs: `approximate` tells them apart (read by [`of_code`]).
+    UnaryCode { kind: UnaryKind::Gelu, code: fb::BuiltinOperator::Gelu, versions: [1, 1], options: Some(gelu_options) },
+    UnaryCode {
+        kind: UnaryKind::GeluTanh,
+        code: fb::BuiltinOperator::Gelu,
+        versions: [1, 1],
+        options: Some(gelu_tanh_options),
+    },
 ];
+
+fn gelu_options(_: f32) -> fb::BuiltinOptions {
+    fb::BuiltinOptions::GeluOptions(Box::new(fb::GeluOptions { approximate: false }))
+}
+
+fn gelu_tanh_options(_: f32) -> fb::BuiltinOptions {
+    fb::BuiltinOptions::GeluOptions(Box::new(fb::GeluOptions { approximate: true }))
+}
 
 /// The unary kind of a TFLite operator with its options (LEAKY_RELU's alpha), if it is one.
 pub(crate) fn of_code(
@@ -66,12 +82,16 @@ pub(crate) fn of_code(
             o.alpha().map(|alpha| UnaryKind::LeakyRelu { alpha })
         }
         (UnaryKind::LeakyRelu { .. }, _) => Ok(UnaryKind::LeakyRelu { alpha: 0.0 }),
+        // GELU without options is exact (`approximate` defaults to false).
+        (UnaryKind::Gelu, Some(fb::BuiltinOptionsRef::GeluOptions(o))) => {
+            o.approximate().map(|a| if a { UnaryKind::GeluTanh } else { UnaryKind::Gelu })
+        }
         (k, _) => Ok(k),
     })
 }
 
 /// TFLite's row of a unary kind and the operator's options, if TFLite has the kind (it has
-/// no HARD_SIGMOID or SILU; its GELU is not written yet).
+/// no HARD_SIGMOID or SILU).
 pub(crate) fn of_kind(kind: UnaryKind) -> Option<(&'static UnaryCode, Option<fb::BuiltinOptions>)> {
     let row = UNARY.iter().find(|r| std::mem::discriminant(&r.kind) == std::mem::discriminant(&kind))?;
     let options = row.options.map(|make| make(kind.parameters().0.unwrap_or(0.0)));
@@ -90,17 +110,16 @@ mod tests {
                 k => k,
             };
             let Some((c, _)) = of_kind(k) else {
-                // ONNX's HardSigmoid and SiLU have no TFLite operator; TFLite's GELU is not
-                // read or written yet (issue 19).
-                assert!(
-                    matches!(
-                        k,
-                        UnaryKind::HardSigmoid { .. } | UnaryKind::Silu | UnaryKind::Gelu | UnaryKind::GeluTanh
-                    ),
-                    "{k:?} has no TFLite row"
-                );
+                // ONNX's HardSigmoid and SiLU have no TFLite operator.
+                assert!(matches!(k, UnaryKind::HardSigmoid { .. } | UnaryKind::Silu), "{k:?} has no TFLite row");
                 continue;
             };
+            // Without options TFLite's GELU is the exact one; the tanh form's `approximate`
+            // option is read from LiteRT's own files (`tests/op_goldens.rs`, `gelu_tanh_int8`).
+            if k == UnaryKind::GeluTanh {
+                assert!(matches!(of_kind(k), Some((_, Some(fb::BuiltinOptions::GeluOptions(o)))) if o.approximate));
+                continue;
+            }
             let back = of_code(c.code, None).expect("a row").expect("options");
             assert_eq!(std::mem::discriminant(&back), std::mem::discriminant(&k));
         }
