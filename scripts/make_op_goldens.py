@@ -173,6 +173,11 @@ def cases():
         b = tf.constant(np.linspace(-0.25, 0.25, 16, dtype=np.float32))
         return (x - mean) * tf.math.rsqrt(var + 1e-3) * g + b
     c.append(Case("layer_norm", [X], layer_norm))
+    # A per-token projection: FULLY_CONNECTED on a rank-3 input with keep_num_dims (what a
+    # Keras Dense on tokens converts to), with a bias.
+    fc_w = tf.constant(rng(31).uniform(-0.5, 0.5, (16, 8)).astype(np.float32))
+    fc_b = tf.constant(rng(32).uniform(-0.5, 0.5, (8,)).astype(np.float32))
+    c.append(Case("fc_keep_dims", [[1, 6, 16]], lambda x: tf.tensordot(x, fc_w, axes=1) + fc_b))
     # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).
     c.append(Case("gelu", [X], lambda x: tf.nn.gelu(x, approximate=False), variants=("float32", "int8")))
     c.append(Case("gelu_tanh", [X], lambda x: tf.nn.gelu(x, approximate=True), variants=("float32", "int8")))

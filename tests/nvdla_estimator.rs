@@ -260,7 +260,11 @@ fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() 
     let y = b.conv("pw", y, 32, 64, 1, 1);
     let m = b.layer("gap", Op::Reduce(Reduce { kind: ReduceKind::Mean, axes: vec![1, 2], keep_dims: false }), vec![y]);
     let w = b.tensor("fc:w", vec![10, 64], TensorKind::Weight);
-    let out = b.layer("fc", Op::FullyConnected(FullyConnected { out_features: 10, bias: false }), vec![m, w]);
+    let out = b.layer(
+        "fc",
+        Op::FullyConnected(FullyConnected { out_features: 10, bias: false, keep_dims: false }),
+        vec![m, w],
+    );
     let s = b.layer("softmax", Op::Softmax(Softmax { beta: 1.0, causal: false }), vec![out]);
     b.g.outputs.push(s);
     b.g.infer_shapes().expect("shapes");

@@ -125,6 +125,8 @@ pub fn quantize_bytes(data: &[u8]) {
         act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: false,
+        // Group-wise fully connected weights (groups of 1..=64) on one seed in two.
+        weight_group: (w & 0x40 != 0).then_some(1 + usize::from(*a) % 64),
     };
     if let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) {
         q.validate().expect("a quantized graph is valid");
@@ -204,6 +206,7 @@ pub fn tflite_roundtrip_bytes(data: &[u8]) {
         act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: true,
+        weight_group: None,
     };
     let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) else { return };
     let Ok(bytes) = accelsim::export::tflite::to_tflite(&q) else { return };

@@ -186,6 +186,13 @@ pub struct QuantizeArgs {
     /// Weight scheme.
     #[arg(long, value_enum, default_value_t = Scheme::Symmetric)]
     pub scheme: Scheme,
+    /// Group-wise weights for fully connected layers: one fp16 scale per this many
+    /// consecutive weights of each output's reduction (`--wbits 4 --wgroup 32`: W4 g32), and
+    /// with `--scheme asymmetric` one zero point per group. Convolutions keep --granularity
+    /// (their integer kernels take per-channel scales). The `.aqm` keeps the groups; `.tflite`
+    /// and `.onnx` outputs have no form for them.
+    #[arg(long, value_name = "N")]
+    pub wgroup: Option<i64>,
     /// Calibration images, float32 `.npy` `[N, H, W, C]` (NCHW is transposed when it fits).
     #[arg(long)]
     pub calib: Option<PathBuf>,
@@ -266,6 +273,16 @@ impl OutFormat {
 
 /// TFLite holds what LiteRT has kernels for: int8 weights with int8 or int16 activations,
 /// one width for every layer, symmetric weights.
+/// The weight granularity as the summary line says it: `per-channel`, `per-tensor`, or
+/// `g32 (fully connected), per-channel elsewhere`.
+fn granularity_label(cfg: &PtqConfig) -> String {
+    let rest = if cfg.per_channel { "per-channel" } else { "per-tensor" };
+    match cfg.weight_group {
+        Some(n) => format!("g{n} fp16 scales (fully connected), {rest} elsewhere"),
+        None => rest.to_string(),
+    }
+}
+
 fn check_tflite_config(cfg: &PtqConfig) -> Result<()> {
     let Some((w, a)) = cfg.widths.uniform_widths() else {
         return Err(miette!(
@@ -365,6 +382,7 @@ fn report_json(
         "config": {
             "wbits": args.wbits, "abits": args.abits, "widths": cfg.widths.summary(),
             "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
+            "weight_group": cfg.weight_group,
             "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
             "method": format!("{:?}", args.methods.method).to_lowercase(),
             "weight_method": format!("{:?}", args.methods.weights()).to_lowercase(),
@@ -428,7 +446,18 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         act_method,
         bias_correction: args.bias_correction,
         litert: args.litert,
+        weight_group: match args.wgroup {
+            Some(n) => Some(crate::quant::weight_groups("--wgroup", n, 0).map_err(|e| miette!("{e}"))?.size as usize),
+            None => None,
+        },
     };
+    if cfg.weight_group.is_some() && format != OutFormat::Aqm {
+        return Err(miette!(
+            "--wgroup: group-wise weight scales have no form in a .{} file (its quantization is per tensor or \
+             per channel); write them to a .aqm file",
+            if format == OutFormat::Tflite { "tflite" } else { "onnx" }
+        ));
+    }
     let cfg = PtqConfig { litert: cfg.litert || format == OutFormat::Tflite, ..cfg };
     match format {
         OutFormat::Tflite => check_tflite_config(&cfg)?,
@@ -576,7 +605,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
                 args.model,
                 args.out.display(),
                 cfg.widths.summary(),
-                if cfg.per_channel { "per-channel" } else { "per-tensor" },
+                granularity_label(&cfg),
                 args.methods.label(),
                 if args.cle { format!(" cle({pairs} pairs, relu6 {relu6:?})").to_lowercase() } else { String::new() },
                 if args.bias_correction { " bias-correction" } else { "" },

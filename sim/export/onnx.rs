@@ -377,6 +377,12 @@ impl Writer<'_> {
         let Some(q) = &t.quant else {
             return Err(tensor_err(t, "has no quantization parameters".into()));
         };
+        if t.groups.is_some() && q.scales.len() > 1 {
+            return Err(tensor_err(
+                t,
+                "has group-wise scales, which a QDQ DequantizeLinear of this exporter (per tensor or per axis) cannot hold; keep them in a .aqm file".into(),
+            ));
+        }
         let dims: Vec<usize> = if q.scales.len() == 1 { vec![] } else { vec![q.scales.len()] };
         let scale = self.init_f32(&format!("{}/scale", t.name), &dims, &q.scales);
         let ty = elem_type(t)?;
@@ -700,9 +706,12 @@ impl Writer<'_> {
                 if fc.bias {
                     ins.push(self.weight(l, 2, &[0])?);
                 }
-                let f = self.node1("Gemm", ins, &format!("{base}/gemm"), vec![attr_int("transB", 1)]);
+                let mut f = self.node1("Gemm", ins, &format!("{base}/gemm"), vec![attr_int("transB", 1)]);
                 if out_rank != 2 {
-                    return Err(err(format!("a rank-{out_rank} output (ONNX's Gemm gives rank 2)")));
+                    // `keep_dims`: the rows back into the input's leading axes (exact in float).
+                    let dims: Vec<i64> = g.tensor(l.outputs[0]).shape.iter().map(|&d| d as i64).collect();
+                    let shape = self.init_i64(&format!("{base}/out_shape"), &dims);
+                    f = self.node1("Reshape", vec![f, shape], &format!("{base}/unflat"), vec![]);
                 }
                 self.finish(l, f, Order::Ir)
             }

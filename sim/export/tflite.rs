@@ -203,6 +203,9 @@ impl Writer<'_> {
             shape = vec![1, kh, kw, cm];
             axis = axis.map(|_| 3);
         }
+        if t.groups.is_some() && t.quant.as_ref().is_some_and(|q| q.scales.len() > 1) {
+            return Err(tensor_err(t, "has group-wise scales, which TFLite's quantization (per tensor or per channel) cannot hold; keep them in a .aqm file".into()));
+        }
         let buffer = match &data {
             Some(d) => {
                 if d.len() as u64 != t.elements() {

@@ -59,6 +59,17 @@ struct RawTensor {
     kind: String,
     quant: Option<RawQuant>,
     data: Option<RawData>,
+    /// Group-wise weights: the group size and the bits of each group's scale and zero point
+    /// (absent for per-tensor and per-channel tensors, so older files read unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    groups: Option<RawGroups>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawGroups {
+    size: u32,
+    scale_bits: u8,
+    zero_point_bits: u8,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,6 +102,8 @@ enum RawOp {
     FullyConnected {
         out_features: usize,
         bias: bool,
+        #[serde(default)]
+        keep_dims: bool,
     },
     TransposeConv {
         out_channels: usize,
@@ -287,7 +300,9 @@ fn op_out(op: &Op) -> RawOp {
             groups: c.groups,
             bias: c.bias,
         },
-        Op::FullyConnected(f) => RawOp::FullyConnected { out_features: f.out_features, bias: f.bias },
+        Op::FullyConnected(f) => {
+            RawOp::FullyConnected { out_features: f.out_features, bias: f.bias, keep_dims: f.keep_dims }
+        }
         Op::MatMul(m) => RawOp::MatMul { adj_x: m.adj_x, adj_y: m.adj_y },
         Op::TransposeConv(t) => RawOp::TransposeConv {
             out_channels: t.out_channels,
@@ -387,7 +402,9 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::Conv2d { out_channels, kernel, stride, dilation, padding, groups, bias } => {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
-        RawOp::FullyConnected { out_features, bias } => Op::FullyConnected(FullyConnected { out_features, bias }),
+        RawOp::FullyConnected { out_features, bias, keep_dims } => {
+            Op::FullyConnected(FullyConnected { out_features, bias, keep_dims })
+        }
         RawOp::MatMul { adj_x, adj_y } => Op::MatMul(MatMul { adj_x, adj_y }),
         RawOp::TransposeConv { out_channels, kernel, stride, pad, output, bias } => {
             Op::TransposeConv(TransposeConv { out_channels, kernel, stride, pad, output, bias })
@@ -516,6 +533,11 @@ pub fn to_bytes(g: &Graph) -> Vec<u8> {
                     axis: q.axis,
                 }),
                 data: t.data.as_ref().map(data_out),
+                groups: t.groups.map(|g| RawGroups {
+                    size: g.size,
+                    scale_bits: g.scale_bits,
+                    zero_point_bits: g.zero_point_bits,
+                }),
             })
             .collect(),
         layers: g
@@ -574,7 +596,23 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
                 return Err(err(format!("tensor '{}': {} values for shape {:?}", t.name, d.len(), t.shape)));
             }
         }
-        g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data, groups: None });
+        let groups = match t.groups {
+            Some(r) if r.size == 0 || u64::from(r.size) > crate::quant::MAX_GROUP as u64 => {
+                return Err(err(format!(
+                    "tensor '{}': group size {}; expected 1..={}",
+                    t.name,
+                    r.size,
+                    crate::quant::MAX_GROUP
+                )));
+            }
+            Some(r) => Some(crate::ir::WeightGroups {
+                size: r.size,
+                scale_bits: r.scale_bits,
+                zero_point_bits: r.zero_point_bits,
+            }),
+            None => None,
+        };
+        g.add_tensor(Tensor { name: t.name, shape: t.shape, dtype, quant, kind, data, groups });
     }
     for l in f.layers {
         let activation = Activation::parse(&l.activation).ok_or_else(|| {

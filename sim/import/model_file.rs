@@ -702,7 +702,11 @@ impl Builder<'_> {
                     bias,
                 })
             }
-            "fc" => Op::FullyConnected(FullyConnected { out_features: self.scaled(need(l.units, "units")?, fixed, scaling), bias }),
+            "fc" => Op::FullyConnected(FullyConnected {
+                out_features: self.scaled(need(l.units, "units")?, fixed, scaling),
+                bias,
+                keep_dims: false,
+            }),
             "concat" => Op::Layout(Layout::Concat { axis: l.axis.unwrap_or(3) }),
             "maxpool" | "avgpool" => Op::Pool(Pool {
                 kind: if l.op.get_ref() == "maxpool" { PoolKind::Max } else { PoolKind::Avg },

@@ -390,7 +390,11 @@ impl Graph {
         self.check_order()?;
         for t in &self.tensors {
             if let Some(q) = &t.quant {
-                q.check(t.dtype, &t.shape).map_err(|message| IrError::BadQuant { tensor: t.name.clone(), message })?;
+                let checked = match t.groups.filter(|_| q.scales.len() > 1) {
+                    Some(groups) => q.check_grouped(t.dtype, &t.shape, groups),
+                    None => q.check(t.dtype, &t.shape),
+                };
+                checked.map_err(|message| IrError::BadQuant { tensor: t.name.clone(), message })?;
             }
         }
         let mut names = std::collections::HashSet::new();

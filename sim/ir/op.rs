@@ -142,6 +142,10 @@ pub struct FullyConnected {
     pub out_features: usize,
     /// Whether the layer adds a bias.
     pub bias: bool,
+    /// Whether the output keeps the input's leading axes (`[..., in] -> [..., out]`, TFLite's
+    /// `keep_num_dims`, a transformer's per-token projection); otherwise it is `[rows, out]`.
+    /// Either way the input is read as rows of the weights' input features.
+    pub keep_dims: bool,
 }
 
 /// Max or average pooling.

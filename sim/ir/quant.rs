@@ -157,6 +157,27 @@ impl QuantParams {
     /// a single shared one), and per-channel parameters on an existing axis with one pair
     /// per channel. The message names the offending field and value.
     pub fn check(&self, dtype: DataType, shape: &[usize]) -> Result<(), String> {
+        self.check_values(dtype)?;
+        if self.scales.len() > 1 {
+            let Some(axis) = self.axis else {
+                return Err(format!("{} scales but no quantized dimension", self.scales.len()));
+            };
+            let Some(&channels) = shape.get(axis) else {
+                return Err(format!("quantized dimension {axis} of a tensor of shape {shape:?}"));
+            };
+            if channels != self.scales.len() {
+                return Err(format!(
+                    "{} scales along dimension {axis} of shape {shape:?}; expected {channels}",
+                    self.scales.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Scales finite and positive, one zero point per scale (or one shared), zero points in
+    /// the element type's range.
+    fn check_values(&self, dtype: DataType) -> Result<(), String> {
         if self.scales.is_empty() {
             return Err("quantization has no scale".into());
         }
@@ -182,21 +203,37 @@ impl QuantParams {
                 return Err(format!("zero point {i} is {z}; expected {lo}..={hi} for {dtype}"));
             }
         }
-        if self.scales.len() > 1 {
-            let Some(axis) = self.axis else {
-                return Err(format!("{} scales but no quantized dimension", self.scales.len()));
-            };
-            let Some(&channels) = shape.get(axis) else {
-                return Err(format!("quantized dimension {axis} of a tensor of shape {shape:?}"));
-            };
-            if channels != self.scales.len() {
-                return Err(format!(
-                    "{} scales along dimension {axis} of shape {shape:?}; expected {channels}",
-                    self.scales.len()
-                ));
-            }
+        Ok(())
+    }
+
+    /// [`Self::check`] for group-wise weights (a tensor with [`WeightGroups`] and more than
+    /// one scale): the element type's zero points and finite positive scales as there, and
+    /// one scale and zero point per group of each output channel (axis 0), stored channel by
+    /// channel: `scales[c * groups + j]` for group `j` of channel `c` ([`Self::group`]).
+    pub fn check_grouped(&self, dtype: DataType, shape: &[usize], groups: WeightGroups) -> Result<(), String> {
+        self.check_values(dtype)?;
+        if self.axis != Some(0) {
+            return Err(format!("group-wise scales along dimension {:?}; expected 0 (output channels)", self.axis));
+        }
+        let channels = shape.first().copied().unwrap_or(0) as u64;
+        let reduction: u64 = shape.iter().skip(1).map(|&d| d as u64).product();
+        let want = channels.saturating_mul(groups.groups(reduction));
+        if self.scales.len() as u64 != want || self.zero_points.len() != self.scales.len() {
+            return Err(format!(
+                "{} scales and {} zero points for weights of shape {shape:?} in groups of {}; expected {want} of each",
+                self.scales.len(),
+                self.zero_points.len(),
+                groups.size
+            ));
         }
         Ok(())
+    }
+
+    /// Scale and zero point of group `j` of output channel `c`, with `groups` groups per
+    /// channel (group-wise weights, [`Self::check_grouped`]).
+    pub fn group(&self, c: usize, groups: usize, j: usize) -> (f32, i64) {
+        let i = c * groups + j;
+        (self.scales[i], self.zero_points.get(i).copied().unwrap_or(0))
     }
 
     /// Scale and zero point of channel `c` (the single pair when per tensor).

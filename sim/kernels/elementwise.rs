@@ -90,6 +90,9 @@ pub struct MulParams {
     pub zp_out: i32,
     /// `s1 * s2 / s_out` (computed in float, as LiteRT's `Prepare` does).
     pub m: QuantMultiplier,
+    /// LiteRT's double rounding where every product fits 32 bits; one rounding of the 64-bit
+    /// product where it may not (16-bit operands with zero points).
+    pub requant: Requant,
     /// Output clamp.
     pub act: (i32, i32),
 }
@@ -99,8 +102,8 @@ pub fn mul(p: &MulParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> 
     a.iter()
         .zip(b)
         .map(|(&x, &y)| {
-            let prod = (x - p.zp1).wrapping_mul(y - p.zp2);
-            requantize(prod as i64, p.m, Requant::Double, arith).saturating_add(p.zp_out).clamp(p.act.0, p.act.1)
+            let prod = i64::from(x - p.zp1) * i64::from(y - p.zp2);
+            requantize(prod, p.m, p.requant, arith).saturating_add(p.zp_out).clamp(p.act.0, p.act.1)
         })
         .collect()
 }
@@ -218,4 +221,25 @@ pub fn requantize_tensor(x: &[i32], zi: i32, m: QuantMultiplier, zo: i32, qmin: 
 /// Integer to float: `scale * (q - zp)`, computed in double as the reference does.
 pub fn dequantize(x: &[i32], scale: f32, zp: i32) -> Vec<f32> {
     x.iter().map(|&v| (scale as f64 * (v as i64 - zp as i64) as f64) as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 16-bit operands with zero points multiply beyond 32 bits ((30000 + 30000)^2 = 3.6e9):
+    /// with the 64-bit product rounded once the result is the real product rescaled (it
+    /// wrapped to a negative number before).
+    #[test]
+    fn a_wide_product_is_rescaled_without_wrapping() {
+        let m = QuantMultiplier::from_real(1e-6);
+        let p = MulParams { zp1: -30000, zp2: -30000, zp_out: 0, m, requant: Requant::Single, act: (-32768, 32767) };
+        let got = mul(&p, &[30000, 0, -30000], &[30000, 100, 5], &Arithmetic::default());
+        let want: Vec<i32> = [(60000i64, 60000i64), (30000, 30100), (0, 30005)]
+            .iter()
+            .map(|&(a, b)| ((a * b) as f64 * 1e-6).round() as i32)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(want[0], 3600);
+    }
 }

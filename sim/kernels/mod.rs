@@ -184,12 +184,28 @@ pub(crate) fn const_i64(t: &Tensor) -> Option<Vec<i64>> {
 pub(crate) fn const_f32(t: &Tensor) -> Option<Vec<f32>> {
     match (&t.data, &t.quant) {
         (Some(TensorData::F32(v)), _) => Some(v.clone()),
+        (Some(TensorData::I32(v)), Some(q)) if t.groups.is_some() && q.scales.len() > 1 => {
+            Some(dequantize_groups(v, &t.shape, q, t.groups.map_or(1, |g| g.size as usize)))
+        }
         (Some(TensorData::I32(v)), Some(q)) => Some(dequantize_axis(v.iter().map(|&x| x as i64), &t.shape, q)),
         (Some(TensorData::I64(v)), Some(q)) => Some(dequantize_axis(v.iter().copied(), &t.shape, q)),
         (Some(TensorData::I32(v)), None) => Some(v.iter().map(|&x| x as f32).collect()),
         (Some(TensorData::I64(v)), None) => Some(v.iter().map(|&x| x as f32).collect()),
         (None, _) => None,
     }
+}
+
+/// Group-wise weights (`QuantParams::check_grouped`'s layout) as floats.
+fn dequantize_groups(v: &[i32], shape: &[usize], q: &QuantParams, size: usize) -> Vec<f32> {
+    let per: usize = shape.iter().skip(1).product::<usize>().max(1);
+    let count = per.div_ceil(size.max(1));
+    v.iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let (s, z) = q.group(i / per, count, (i % per) / size.max(1));
+            (s as f64 * (x as i64 - z) as f64) as f32
+        })
+        .collect()
 }
 
 fn dequantize_axis(v: impl Iterator<Item = i64>, shape: &[usize], q: &QuantParams) -> Vec<f32> {

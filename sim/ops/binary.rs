@@ -14,7 +14,7 @@ use super::{
 };
 use crate::ir::{BinaryKind, Tensor};
 use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams, SquaredDifferenceParams};
-use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
+use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Values};
 use crate::units::Macs;
 
 /// Vector-unit operations of one layer: per element read (all operands) and per element
@@ -39,8 +39,8 @@ pub struct BinaryRow {
     pub float: fn(f32, f32) -> f32,
     /// Vector cost.
     pub cost: ElementCost,
-    /// How the output is quantized.
-    pub quant: QuantRule,
+    /// How the output is quantized, at the input and output widths.
+    pub quant: fn(u8, u8) -> QuantRule,
     /// Whether it carries a fused activation (TFLite's ADD, SUB, MUL, DIV do; MAXIMUM,
     /// MINIMUM do not).
     pub fused_activation: bool,
@@ -64,7 +64,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "adds",
         float: |a, b| a + b,
         cost: ElementCost { per_input: 1, per_output: 1 },
-        quant: QuantRule::Free,
+        quant: |_, _| QuantRule::Free,
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx + my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Add(add_params(cx, ab))),
@@ -78,7 +78,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "subtracts",
         float: |a, b| a - b,
         cost: ElementCost { per_input: 1, per_output: 1 },
-        quant: QuantRule::Free,
+        quant: |_, _| QuantRule::Free,
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx - my, vx + vy)),
         prepare: |cx, ab| Ok(BinaryParams::Sub(add_params(cx, ab))),
@@ -92,7 +92,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "multiplies",
         float: |a, b| a * b,
         cost: ElementCost { per_input: 0, per_output: 2 },
-        quant: QuantRule::Free,
+        quant: |_, _| QuantRule::Free,
         fused_activation: true,
         moments: Some(|(mx, vx), (my, vy)| (mx * my, vx * vy + vx * my * my + vy * mx * mx)),
         prepare: prepare_mul,
@@ -107,7 +107,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: |a, b| a / b,
         // A reciprocal (a few Newton steps) and a multiply.
         cost: ElementCost { per_input: 0, per_output: 4 },
-        quant: QuantRule::FloatOnly,
+        quant: |_, _| QuantRule::FloatOnly,
         fused_activation: true,
         moments: None,
         prepare: |_, _| Err("DIV has no integer kernel (LiteRT's int8 DIV does not exist); it runs in float".into()),
@@ -122,7 +122,7 @@ pub const TABLE: &[BinaryRow] = &[
         float: f32::powf,
         // An exp and a log (a table each) and a multiply.
         cost: ElementCost { per_input: 0, per_output: 3 },
-        quant: QuantRule::FloatOnly,
+        quant: |_, _| QuantRule::FloatOnly,
         fused_activation: false,
         moments: None,
         prepare: |_, _| Err("POW has no integer kernel (LiteRT's POW is float and int32 only); it runs in float".into()),
@@ -136,7 +136,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "takes the maximum of",
         float: f32::max,
         cost: ElementCost { per_input: 0, per_output: 1 },
-        quant: QuantRule::SharedWithInputs,
+        quant: |_, _| QuantRule::SharedWithInputs,
         fused_activation: false,
         moments: Some(gaussian_max),
         prepare: |cx, ab| prepare_extremum(cx, ab, true),
@@ -150,7 +150,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "takes the minimum of",
         float: f32::min,
         cost: ElementCost { per_input: 0, per_output: 1 },
-        quant: QuantRule::SharedWithInputs,
+        quant: |_, _| QuantRule::SharedWithInputs,
         fused_activation: false,
         moments: Some(|(mx, vx), (my, vy)| {
             let (m, v) = gaussian_max((-mx, vx), (-my, vy));
@@ -167,7 +167,7 @@ pub const TABLE: &[BinaryRow] = &[
         verb: "applies slopes of",
         float: |x, a| if x >= 0.0 { x } else { x * a },
         cost: ElementCost { per_input: 0, per_output: 2 },
-        quant: QuantRule::Free,
+        quant: |_, _| QuantRule::Free,
         fused_activation: false,
         moments: None,
         prepare: prepare_prelu,
@@ -182,7 +182,8 @@ pub const TABLE: &[BinaryRow] = &[
         float: |a, b| (a - b) * (a - b),
         // A subtraction and a multiplication.
         cost: ElementCost { per_input: 0, per_output: 2 },
-        quant: QuantRule::Free,
+        // LiteRT's integer kernel is int8 only.
+        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
         fused_activation: false,
         // For independent Gaussians d = x - y ~ N(m, v), m = mx - my, v = vx + vy:
         // E[d^2] = m^2 + v, Var[d^2] = 2 v^2 + 4 m^2 v (exact; d^2 is not Gaussian).
@@ -243,7 +244,16 @@ fn add_params(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> AddParams {
 fn prepare_mul(cx: &LayerCx, [a, b]: [&Tensor; 2]) -> Result<BinaryParams, String> {
     let ((s1, z1), (s2, z2), (so, zo)) = (scale_zp(a), scale_zp(b), scale_zp(cx.out()));
     let m = QuantMultiplier::from_real((s1 * s2 / so) as f64);
-    Ok(BinaryParams::Mul(MulParams { zp1: z1, zp2: z2, zp_out: zo, m, act: act_range(cx) }))
+    // LiteRT's operands (int8, or int16 with zero point 0) multiply within 32 bits and take
+    // its double rounding; wider products (16-bit operands with zero points, from
+    // post-training quantization) would wrap there, so they are rounded once from 64 bits.
+    let span = |t: &Tensor, z: i32| {
+        let (lo, hi) = qrange(t.dtype);
+        (i64::from(hi) - i64::from(z)).max(i64::from(z) - i64::from(lo))
+    };
+    let wide = span(a, z1).saturating_mul(span(b, z2)) > i64::from(i32::MAX);
+    let requant = if wide { Requant::Single } else { Requant::Double };
+    Ok(BinaryParams::Mul(MulParams { zp1: z1, zp2: z2, zp_out: zo, m, requant, act: act_range(cx) }))
 }
 
 fn prepare_extremum(cx: &LayerCx, [a, b]: [&Tensor; 2], max: bool) -> Result<BinaryParams, String> {
@@ -450,8 +460,8 @@ impl OpFamily for BinaryKind {
         })]
     }
 
-    fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {
-        row(*self).quant
+    fn quant_rule(&self, input_bits: u8, output_bits: u8) -> QuantRule {
+        (row(*self).quant)(input_bits, output_bits)
     }
 
     fn dequantizes(&self) -> bool {

@@ -1,5 +1,7 @@
-//! The fully connected family: `[batch, in_features]` (the input flattened after its first
-//! axis) times weights `[out_features, in_features]`.
+//! The fully connected family: the input read as rows of `in_features` (TFLite's rule: rows =
+//! elements / the weights' input features) times weights `[out_features, in_features]`; the
+//! output is `[rows, out_features]`, or with `keep_dims` the input's shape with its last axis
+//! replaced.
 
 use super::conv::f32_data;
 use super::weighted::{float_operands, weighted_layer};
@@ -21,11 +23,115 @@ impl IntFc {
     }
 }
 
-/// Batch and input features of the layer's data input.
+/// Rows and input features of the layer's data input: rows of the weights' input features
+/// (without weights, which shape inference refuses, the input flattened after its first axis).
 fn batch_features(cx: &LayerCx) -> (usize, usize) {
     let x = cx.x();
-    let batch = x.shape.first().copied().unwrap_or(1).max(1);
-    (batch, (x.elements() / batch as u64) as usize)
+    let features = match cx.weights().and_then(|w| w.shape.get(1).copied()) {
+        Some(f) if f > 0 => f,
+        _ => (x.elements() / x.shape.first().copied().unwrap_or(1).max(1) as u64) as usize,
+    };
+    ((x.elements() / features.max(1) as u64) as usize, features)
+}
+
+/// Largest bound accepted on a group-wise output's sum: `|P + bias| < 2^62`, so the 64-bit
+/// sums in `kernels::fc` cannot overflow.
+const GROUP_SUM_BOUND: f64 = 4.611_686_018_427_388e18;
+
+/// The group-wise integer kernel ([`crate::kernels::fc::FcGroups`]): each group's fp16 scale
+/// split into an integer significand and exponent, the bias checked to be at
+/// `input scale x 2^E`, and every output's worst-case sum bounded below 2^62 (from the
+/// weights and the input type's range, and the accumulator's width when narrower).
+fn prepare_groups(
+    fc: &FullyConnected,
+    cx: &LayerCx,
+    w: &crate::ir::Tensor,
+    arith: &Arithmetic,
+) -> Result<IntKernel, String> {
+    use crate::kernels::{const_i32, const_i64, elementwise, qrange, scale_zp, QuantMultiplier};
+    use crate::quant::clip::fp16_parts;
+    let (batch, in_features) = batch_features(cx);
+    let cout = fc.out_features;
+    let (x, out) = (cx.x(), cx.out());
+    let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
+    let size = w.groups.map_or(1, |g| g.size as usize).max(1);
+    let count = in_features.div_ceil(size);
+    if wq.scales.len() != cout * count {
+        return Err(format!("{} group scales for {cout} outputs of {count} groups", wq.scales.len()));
+    }
+    let weights = const_i32(w).ok_or("weights have no integer values")?;
+    let (si, input_zp) = scale_zp(x);
+    let (so, output_zp) = scale_zp(out);
+    let (qmin, qmax) = qrange(out.dtype);
+    let (act_min, act_max) = elementwise::activation_range(cx.l.activation, so, output_zp, qmin, qmax);
+    let bias = match cx.bias() {
+        Some(b) => Some((const_i64(b).ok_or("bias has no integer values")?, b.quant.as_ref())),
+        None => None,
+    };
+    let (xlo, xhi) = qrange(x.dtype);
+    let xspan = (i64::from(xhi) - i64::from(input_zp)).max(i64::from(input_zp) - i64::from(xlo)) as f64;
+    let acc_cap = 2f64.powi(arith.acc_bits.min(63) as i32 - 1);
+    let (mut scale, mut zero_points, mut multipliers) = (Vec::new(), Vec::new(), Vec::new());
+    for o in 0..cout {
+        let parts: Vec<(f64, i32)> = (0..count).map(|j| fp16_parts(wq.group(o, count, j).0)).collect();
+        if let Some(j) = parts.iter().position(|(m, _)| m.fract() != 0.0 || *m >= 2048.0) {
+            return Err(format!(
+                "output {o}, group {j}: scale {} is not an fp16 number (group-wise scales are fp16)",
+                wq.group(o, count, j).0
+            ));
+        }
+        let e_min = parts.iter().map(|p| p.1).min().unwrap_or(0);
+        let mut bound = 0f64;
+        for (j, &(m, e)) in parts.iter().enumerate() {
+            let s = (m as i64) << (e - e_min).min(40);
+            let zw = wq.group(o, count, j).1 as i32;
+            let ws = weights[o * in_features..][..in_features].chunks(size).nth(j).unwrap_or(&[]);
+            let part = ws.iter().map(|&v| (f64::from(v) - f64::from(zw)).abs()).sum::<f64>() * xspan;
+            bound += part.min(acc_cap) * s as f64;
+            scale.push(s);
+            zero_points.push(zw);
+        }
+        let bias_scale = f64::from(si) * 2f64.powi(e_min);
+        if let Some((b, bq)) = &bias {
+            let got = bq.map_or(bias_scale, |q| f64::from(q.channel(o).0));
+            if ((got - bias_scale) / bias_scale).abs() > 1e-6 {
+                return Err(format!(
+                    "output {o}: bias scale {got} where group-wise weights need input scale x 2^{e_min} = {bias_scale}"
+                ));
+            }
+            bound += b.get(o).map_or(0.0, |&v| (v as f64).abs());
+        }
+        if (e_min_spread(&parts) > 40) || bound >= GROUP_SUM_BOUND {
+            return Err(format!(
+                "output {o}: group-wise sums could reach about 2^{:.0} (group scales spanning 2^{} apart); at most 2^62 is exact",
+                bound.log2(),
+                e_min_spread(&parts)
+            ));
+        }
+        multipliers.push(QuantMultiplier::checked(bias_scale / f64::from(so)).map_err(|m| format!("output {o}: {m}"))?);
+    }
+    let bias = bias.map(|(b, _)| b);
+    Ok(IntKernel::Fc(IntFc(Box::new(FcParams {
+        batch,
+        in_features,
+        out_features: cout,
+        weights,
+        weight_zp: vec![0; cout],
+        bias,
+        input_zp,
+        output_zp,
+        multipliers,
+        requant: Requant::Single,
+        act_min,
+        act_max,
+        groups: Some(fc::FcGroups { size, count, scale, zero_points }),
+    }))))
+}
+
+/// How many binades a set of `m * 2^e` group scales' exponents spans.
+fn e_min_spread(parts: &[(f64, i32)]) -> i32 {
+    let (lo, hi) = parts.iter().fold((i32::MAX, i32::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    hi.saturating_sub(lo).max(0)
 }
 
 impl OpFamily for FullyConnected {
@@ -34,18 +140,26 @@ impl OpFamily for FullyConnected {
     }
 
     fn infer_shapes(&self, cx: &LayerCx) -> Result<Vec<Vec<usize>>, String> {
-        let (n, features) = batch_features(cx);
+        let x = cx.x();
         let wt = cx.weights().ok_or_else(|| {
-            format!("has no weight tensor, expected one of shape [{}, {features}]", self.out_features)
+            format!("has no weight tensor, expected one of shape [{}, in_features]", self.out_features)
         })?;
-        if wt.shape != [self.out_features, features] {
+        let (n, features) = batch_features(cx);
+        let whole_rows = features > 0 && x.elements() > 0 && x.elements() % features as u64 == 0;
+        let last_axis = !self.keep_dims || x.shape.last() == Some(&features);
+        if wt.shape.len() != 2 || wt.shape[0] != self.out_features || !whole_rows || !last_axis {
+            let want = if self.keep_dims { "its last axis" } else { "a whole number of rows of them" };
             return Err(format!(
-                "weights have shape {:?}, expected [{}, {}] for input {:?}",
-                wt.shape,
-                self.out_features,
-                features,
-                cx.x().shape
+                "weights have shape {:?}, expected [{}, in_features] with input {:?} holding {want}",
+                wt.shape, self.out_features, x.shape
             ));
+        }
+        if self.keep_dims {
+            let mut shape = x.shape.clone();
+            if let Some(last) = shape.last_mut() {
+                *last = self.out_features;
+            }
+            return Ok(vec![shape]);
         }
         Ok(vec![vec![n, self.out_features]])
     }
@@ -95,7 +209,12 @@ impl OpFamily for FullyConnected {
         Ok(vec![float::fully_connected(batch, features, self.out_features, x, &w, b.as_deref())])
     }
 
-    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+    fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
+        if let Some(w) =
+            cx.weights().filter(|w| w.groups.is_some() && w.quant.as_ref().is_some_and(|q| q.scales.len() > 1))
+        {
+            return prepare_groups(self, cx, w, arith);
+        }
         let wl = weighted_layer(cx, self.out_features)?;
         let (batch, in_features) = batch_features(cx);
         // LiteRT's FULLY_CONNECTED (int8 and 16x8, per tensor or per channel) rounds the
@@ -117,6 +236,7 @@ impl OpFamily for FullyConnected {
             requant,
             act_min: wl.act_min,
             act_max: wl.act_max,
+            groups: None,
         }))))
     }
 

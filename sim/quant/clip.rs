@@ -204,9 +204,87 @@ pub fn quantize_weights(
     out
 }
 
+/// The nearest IEEE half-precision value (ties to even) of a positive scale, as an f32:
+/// group-wise weight scales are stored as fp16 ([`crate::quant::GROUP_SCALE_BITS`]).
+/// Clamped to fp16's positive range (the smallest subnormal 2^-24 up to 65504), so a scale
+/// stays usable.
+pub fn to_fp16(x: f32) -> f32 {
+    let (lo, hi) = (2f64.powi(-24), 65504.0);
+    let x = f64::from(x).clamp(lo, hi);
+    let (_, e) = fp16_parts(x as f32);
+    let quantum = 2f64.powi(e);
+    ((x / quantum).round_ties_even() * quantum).clamp(lo, hi) as f32
+}
+
+/// A positive value in fp16's range as `m * 2^e`: `e` the exponent of one unit in the last
+/// place of an fp16 number of that size (`exponent - 10`, at least -24 for subnormals) and
+/// `m = x / 2^e` (an integer below 2048 when `x` is an fp16 value).
+pub fn fp16_parts(x: f32) -> (f64, i32) {
+    let x = f64::from(x);
+    let exponent = ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    let e = exponent.max(-14) - 10;
+    (x / 2f64.powi(e), e)
+}
+
+/// Quantizes weights `[channels, reduction]` (the outermost axis by the rest) in groups of
+/// `group` consecutive weights along the reduction (a ragged last group is a group): one
+/// range per group by `method`, its scale rounded to fp16 ([`to_fp16`]) and the zero point
+/// (asymmetric) recomputed for the rounded scale. Scales and zero points are stored channel
+/// by channel, `[c * groups + j]`.
+pub fn quantize_weight_groups(
+    w: &[f32],
+    channels: usize,
+    group: usize,
+    bits: u8,
+    symmetric: bool,
+    method: ClipMethod,
+) -> QuantizedWeights {
+    let (qmin, qmax) = int_range(bits, symmetric);
+    let per = w.len() / channels.max(1);
+    let mut out = QuantizedWeights { q: Vec::with_capacity(w.len()), scales: Vec::new(), zero_points: Vec::new() };
+    for row in w.chunks(per.max(1)) {
+        for g in row.chunks(group.max(1)) {
+            let min = g.iter().copied().fold(0f32, f32::min);
+            let max = g.iter().copied().fold(0f32, f32::max);
+            let (lo, hi) = choose_range(g, min, max, bits, symmetric, method);
+            let (s, z) = affine_params(lo, hi, bits, symmetric);
+            let s = to_fp16(s);
+            let z = if symmetric {
+                z
+            } else {
+                (qmin as f32 - lo.min(0.0) / s).round().clamp(qmin as f32, qmax as f32) as i32
+            };
+            out.q.extend(g.iter().map(|&v| quantize(v, s, z, qmin, qmax)));
+            out.scales.push(s);
+            out.zero_points.push(z);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// fp16 rounding: exact values stay, ties go to even, the range is clamped, and
+    /// `fp16_parts` gives integer significands below 2048.
+    #[test]
+    fn scales_round_to_fp16() {
+        for v in [1.0f32, 0.5, 1.0009765625, 65504.0, 2f32.powi(-24), 2f32.powi(-14), 0.0999755859375] {
+            assert_eq!(to_fp16(v), v, "{v} is an fp16 value");
+        }
+        // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: to even (1).
+        assert_eq!(to_fp16(1.0 + 2f32.powi(-11)), 1.0);
+        assert_eq!(to_fp16(1.0 + 3.0 * 2f32.powi(-11)), 1.0 + 2.0 * 2f32.powi(-10));
+        assert_eq!(to_fp16(0.1), 0.0999755859375);
+        assert_eq!(to_fp16(1e9), 65504.0);
+        assert_eq!(to_fp16(1e-12), 2f32.powi(-24));
+        for v in [0.1f32, 3.3, 1e-6, 2e-8, 60000.0] {
+            let (m, e) = fp16_parts(to_fp16(v));
+            assert!(m.fract() == 0.0 && m < 2048.0 && m >= 1.0, "{v}: {m} x 2^{e}");
+            assert_eq!((m * 2f64.powi(e)) as f32, to_fp16(v));
+        }
+    }
 
     #[test]
     fn ranges_and_params() {

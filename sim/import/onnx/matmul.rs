@@ -51,6 +51,13 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
     }
     let trans_b = n.op_type == "Gemm" && attr_i(n, "transB", 0) != 0;
     let (k, nf) = if trans_b { (w.dims[1], w.dims[0]) } else { (w.dims[0], w.dims[1]) };
+    if xs.len() == 2 && xs[1] != k {
+        return Err(im.unsupported(
+            n,
+            index,
+            &format!("an input of shape {xs:?} against weights of {k} input features"),
+        ));
+    }
     let alpha = if n.op_type == "Gemm" { attr_f(n, "alpha", 1.0) } else { 1.0 };
     let beta = if n.op_type == "Gemm" { attr_f(n, "beta", 1.0) } else { 1.0 };
     let mut src = vec![0usize; k * nf];
@@ -66,7 +73,7 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         let out_axis = if trans_b { 0 } else { 1 };
         let (wid, bid) = im.quantized_weights(n, index, name, x, &w, &src, vec![nf, k], out_axis, bias.as_ref())?;
-        let fc = FullyConnected { out_features: nf, bias: true };
+        let fc = FullyConnected { out_features: nf, bias: true, keep_dims: false };
         im.add_layer(name, Op::FullyConnected(fc), vec![x, wid, bid], out, Held::Same)?;
         return Ok(());
     }
@@ -83,7 +90,7 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         };
         inputs.push(im.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![nf], bv));
     }
-    let fc = FullyConnected { out_features: nf, bias: bias.is_some() };
+    let fc = FullyConnected { out_features: nf, bias: bias.is_some(), keep_dims: false };
     im.add_layer(name, Op::FullyConnected(fc), inputs, out, Held::Same)?;
     Ok(())
 }

@@ -94,7 +94,11 @@ pub fn caffe_resnet50() -> Graph {
     let p = b.pool("pool5", y, PoolKind::Avg, 7, 7);
     let f = b.layer("flatten", Op::Layout(Layout::Reshape { shape: vec![1, -1] }), vec![p]);
     let w = b.tensor("fc1000:w", vec![1000, 2048], TensorKind::Weight);
-    let out = b.layer("fc1000", Op::FullyConnected(FullyConnected { out_features: 1000, bias: false }), vec![f, w]);
+    let out = b.layer(
+        "fc1000",
+        Op::FullyConnected(FullyConnected { out_features: 1000, bias: false, keep_dims: false }),
+        vec![f, w],
+    );
     b.g.outputs.push(out);
     // The shapes above are consistent by construction (a unit test runs this).
     if let Err(e) = b.g.infer_shapes() {

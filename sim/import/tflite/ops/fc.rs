@@ -8,9 +8,10 @@ use crate::ir::{Activation, FullyConnected, Layer, Op, TensorKind};
 
 pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
     let c = corrupt(cx.imp);
-    let mut act = Activation::None;
+    let (mut act, mut keep_dims) = (Activation::None, false);
     if let Some(fb::BuiltinOptionsRef::FullyConnectedOptions(o)) = cx.opts {
         act = cx.act(o.fused_activation_function().map_err(&c)?)?;
+        keep_dims = o.keep_num_dims().map_err(&c)?;
     }
     let (x, w) = (cx.input(0)?, cx.input(1)?);
     let bias = cx.optional(2);
@@ -21,14 +22,19 @@ pub(super) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Layer, LayerErr> {
         cx.g.tensor_mut(b).kind = TensorKind::Bias;
         inputs.push(b);
     }
-    cx.layer(Op::FullyConnected(FullyConnected { out_features: cout, bias: bias.is_some() }), inputs, act)
+    let fc = FullyConnected { out_features: cout, bias: bias.is_some(), keep_dims };
+    cx.layer(Op::FullyConnected(fc), inputs, act)
 }
 
 pub(super) fn write(cx: &mut WriteCtx<'_>, f: &FullyConnected) -> Result<Written, ExportError> {
     if !f.bias {
         cx.inputs.push(-1);
     }
-    let o = fb::FullyConnectedOptions { fused_activation_function: cx.act, ..Default::default() };
+    let o = fb::FullyConnectedOptions {
+        fused_activation_function: cx.act,
+        keep_num_dims: f.keep_dims,
+        ..Default::default()
+    };
     Ok(Written {
         code: fb::BuiltinOperator::FullyConnected,
         version: 4,
