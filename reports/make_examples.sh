@@ -32,6 +32,8 @@ sed -i "s#$shared/#shared/onnx/#g" "$out/example_functional_sweep.csv"
 python3 reports/trends.py "$ACCELSIM" "${ACCELSIM_BEFORE:-reports/trends.md}"
 # Llama-1B widths x KV-cache width x two accelerators, decode and prefill (issue 19).
 python3 reports/transformer_widths.py "$ACCELSIM"
+# The digits ViT quantized at W8A8 / W4A8 (g32) / W4A16 / W3A8, scored against labels, costed (issue 19).
+python3 reports/transformer_digits.py "$ACCELSIM" > "$out/transformer_digits.md"
 # Eyeriss v1 on AlexNet CONV1-5 against the chip's measurements (issue 21).
 python3 reports/eyeriss_alexnet.py "$ACCELSIM" > "$out/eyeriss_alexnet.md"
 # On-chip activation reuse across layers, off vs on (issue 21 item 3).

@@ -1,0 +1,117 @@
+//! A real accuracy check of a transformer (issue 19, item 6): the ViT-style classifier of
+//! `tests/fixtures/digits/digits_vit.tflite` (`scripts/train_digits_vit.py`, trained on
+//! `../shared/digits_dev`'s train split, rows as tokens) through `accelsim exec` in float
+//! and `accelsim quantize` at W8A8, W4A8 with groups of 32 and W4A16, scored against the
+//! evaluation labels; the reported accuracy is the share of correct arg-maxes of `exec` on
+//! the written `.aqm`, and group-wise weights reach the cost model.
+
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{accelsim, digits, read_f32};
+
+fn model() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_vit.tflite").display().to_string()
+}
+
+/// Int64 labels of a `.npy` file, parsed here.
+fn labels(path: &str) -> Vec<i64> {
+    let b = std::fs::read(path).expect("labels");
+    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+    b[10 + hlen..].chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// Correct arg-maxes of rows of 10 logits.
+fn correct(logits: &[f32], y: &[i64]) -> usize {
+    assert_eq!(logits.len(), 10 * y.len());
+    logits
+        .chunks(10)
+        .zip(y)
+        .filter(|(r, &l)| (0..10).fold(0, |b, k| if r[k] > r[b] { k } else { b }) as i64 == l)
+        .count()
+}
+
+fn exec_correct(model: &str, out: &Path, y: &[i64]) -> usize {
+    let eval = digits("eval_x_nhwc.npy");
+    let (ok, _, se) = accelsim(&["exec", "--model", model, "--input", &eval, "--output", out.to_str().unwrap()]);
+    assert!(ok, "exec {model}: {se}");
+    correct(&read_f32(out), y)
+}
+
+#[test]
+fn the_digits_transformer_keeps_its_accuracy_at_w8a8_w4a8_g32_and_w4a16() {
+    let dir = tempfile::tempdir().unwrap();
+    let ypath = digits("eval_y.npy");
+    let y = labels(&ypath);
+    assert_eq!(y.len(), 300);
+    // Float: accelsim's float run scores as LiteRT's reference kernels did.
+    let float = exec_correct(&model(), &dir.path().join("f.bin"), &y);
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_vit.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let litert = info["tflite_eval_top1"].as_f64().expect("LiteRT's float top-1");
+    assert_eq!(float, (litert * 300.0).round() as usize, "float top-1 as LiteRT's");
+    assert!(float >= 270, "the float model is a real classifier: {float}/300");
+    let (calib, eval, m) = (digits("calib_x_nhwc.npy"), digits("eval_x_nhwc.npy"), model());
+    // (widths, extra flags, points of top-1 allowed below float)
+    for (name, flags, slack) in [
+        ("w8a8", vec!["--wbits", "8", "--abits", "8"], 1),
+        ("w4a8g32", vec!["--wbits", "4", "--abits", "8", "--wgroup", "32"], 6),
+        ("w4a16", vec!["--wbits", "4", "--abits", "16"], 6),
+    ] {
+        let aqm = dir.path().join(format!("{name}.aqm"));
+        let mut a = vec!["quantize", "--model", &m, "--calib", &calib];
+        a.extend(["--eval", &eval, "--labels", &ypath, "--format", "json", "--out", aqm.to_str().unwrap()]);
+        a.extend(flags.iter().copied());
+        let (ok, so, se) = accelsim(&a);
+        assert!(ok, "{name}: {se}");
+        let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+        let got = exec_correct(aqm.to_str().unwrap(), &dir.path().join("q.bin"), &y);
+        let reported = r["output"]["top1_accuracy"].as_f64().expect("top-1");
+        assert_eq!((reported * 300.0).round() as usize, got, "{name}: reported top-1 is exec's");
+        assert!(got + slack >= float, "{name}: {got}/300 against float {float}/300");
+        eprintln!("{name}: top-1 {got}/300 (float {float}), SQNR {}", r["output"]["sqnr_db"]);
+    }
+    // The group-wise weights reach the cost model: every fully connected layer at w4a8g32.
+    let g32 = dir.path().join("w4a8g32.aqm");
+    let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", g32.to_str().unwrap(), "--format", "json"]);
+    assert!(ok, "{se}");
+    let run: serde_json::Value = serde_json::from_str(&so).expect("json");
+    let layers = run["layers"].as_array().expect("layers");
+    let fcs: Vec<&serde_json::Value> = layers.iter().filter(|l| l["op"] == "fc").collect();
+    assert_eq!(fcs.len(), 14, "embedding, 2 x (q, k, v, o, up, down), head");
+    assert!(fcs.iter().all(|l| l["weight_group"] == 32), "{fcs:?}");
+}
+
+#[test]
+fn group_wise_weights_are_refused_where_a_file_cannot_hold_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let calib = digits("calib_x_nhwc.npy");
+    for out in ["v.tflite", "v.onnx"] {
+        let o = dir.path().join(out);
+        let m = model();
+        let (ok, _, se) = accelsim(&[
+            "quantize",
+            "--model",
+            &m,
+            "--calib",
+            &calib,
+            "--wbits",
+            "8",
+            "--wgroup",
+            "32",
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        assert!(!ok && se.contains("--wgroup") && se.contains(".aqm"), "{out}: {se}");
+        assert!(!o.exists(), "{out}: nothing written");
+    }
+    let o = dir.path().join("v.aqm");
+    let (ok, _, se) =
+        accelsim(&["quantize", "--model", &model(), "--calib", &calib, "--wgroup", "0", "--out", o.to_str().unwrap()]);
+    assert!(!ok && se.contains("--wgroup must be a group size"), "{se}");
+}
