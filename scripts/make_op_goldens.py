@@ -6,7 +6,8 @@ int8 full-integer post-training quantization (int8 input and output), and 16x8 (
 activations, int8 weights) where the converter has it -- and run through LiteRT's REFERENCE
 kernels (OpResolverType.BUILTIN_REF, one thread) on seeded random inputs plus edge inputs
 (every int8 value once for unary ops: saturation and both ends of the zero point's range).
-Each variant is written as `<case>_<float32|int8|16x8>.tflite` and `.npz` (`in0.npy`,
+Each variant is written as `<case>_<float32|int8|16x8|hybrid>.tflite` (hybrid: dynamic-range
+quantization, int8 weights behind float inputs) and `.npz` (`in0.npy`,
 `in1.npy`, ... as fed to the interpreter, `out0.npy` as it returned). `tests/op_goldens.rs`
 runs accelsim's executor on every pair and requires bit-exact integer outputs (float32:
 within 1e-6 relative).
@@ -178,6 +179,16 @@ def cases():
     fc_w = tf.constant(rng(31).uniform(-0.5, 0.5, (16, 8)).astype(np.float32))
     fc_b = tf.constant(rng(32).uniform(-0.5, 0.5, (8,)).astype(np.float32))
     c.append(Case("fc_keep_dims", [[1, 6, 16]], lambda x: tf.tensordot(x, fc_w, axes=1) + fc_b))
+    # LiteRT's hybrid FULLY_CONNECTED (dynamic-range quantization: int8 weights of 1024 or
+    # more elements, per channel; float input rows quantized per row, asymmetric, at run time):
+    # per-token dynamic activation scales. With a fused ReLU, and with an all-zero row.
+    hy_w = tf.constant(rng(33).uniform(-0.5, 0.5, (64, 48)).astype(np.float32))
+    hy_b = tf.constant(rng(34).uniform(-0.5, 0.5, (48,)).astype(np.float32))
+    zero_row = tf.constant(np.array([1, 1, 0, 1, 1, 1], np.float32).reshape(1, 6, 1))
+    c.append(Case("fc_hybrid", [[1, 6, 64]], lambda x: tf.tensordot(x, hy_w, axes=1) + hy_b, variants=("hybrid",)))
+    c.append(Case("fc_hybrid_relu", [[5, 64]], lambda x: tf.nn.relu(tf.matmul(x, hy_w) + hy_b), variants=("hybrid",)))
+    c.append(Case("fc_hybrid_zero_row", [[1, 6, 64]], lambda x: tf.tensordot(x * zero_row, hy_w, axes=1) + hy_b,
+                  variants=("hybrid",)))
     # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).
     c.append(Case("gelu", [X], lambda x: tf.nn.gelu(x, approximate=False), variants=("float32", "int8")))
     c.append(Case("gelu_tanh", [X], lambda x: tf.nn.gelu(x, approximate=True), variants=("float32", "int8")))
@@ -240,7 +251,9 @@ def convert(case, variant, seed=0):
     specs = [tf.TensorSpec(s, tf.float32) for s in case.shapes]
     fn = tf.function(case.fn, input_signature=specs)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
-    if variant == "fp16":
+    if variant == "hybrid":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "fp16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
     elif variant == "sparse":

@@ -35,7 +35,8 @@ def rel(p):
 
 def tflite_ops(path):
     """(operator, element type) of every operator of a .tflite: its output's type (its input's
-    for DEQUANTIZE, whose output is always float)."""
+    for DEQUANTIZE, whose output is always float), or "hybrid" for a float operator with int8
+    weights (dynamic-range quantization)."""
     it = Interpreter(model_path=path)
     types = {d["index"]: d["dtype"] for d in it.get_tensor_details()}
     out = []
@@ -48,6 +49,9 @@ def tflite_ops(path):
         else:
             dt = np.dtype(types[ts[0] if o["outputs"].size else ts[-1]])
             t = "resource" if dt == np.dtype(object) else dt.name
+            ins = [i for i in o["inputs"] if i >= 0]
+            if t == "float32" and len(ins) > 1 and np.dtype(types[ins[1]]) == np.int8:
+                t = "hybrid"
         out.append((o["op_name"], t))
     return out
 

@@ -6,12 +6,15 @@
 
 use crate::cost::{BufferTraffic, CoreActions, Energy};
 use crate::hw::{HwDesc, PrecisionMode};
-use crate::ir::{Graph, Layer, LayerId, WeightSource};
+use crate::ir::{DataType, Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::Tiling;
-use crate::map::tiling::{schedule_conv, schedule_vector, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths};
+use crate::map::tiling::{
+    schedule_conv, schedule_vector, DynamicInput, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths,
+};
 use crate::map::work::{phases_of, ConvWork, Operand, Phase, VectorWork};
+use crate::ops::WeightLayout;
 use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::schedule::{Figures, LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
@@ -447,10 +450,22 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
             }
             Phase::Gemm { operand: Operand::Activation { .. }, .. } | Phase::Vector(_) => None,
         },
+        dynamic: dynamic_input(g, l, phase),
         resident_in: 0,
         resident_out: false,
     };
     PhaseWidths { weight, wd }
+}
+
+/// LiteRT's hybrid fully connected layer (integer weights behind a float input, the
+/// executor's hybrid kernel): its input rows quantized to 8 bits when it runs, with a zero
+/// point each when the layer says so.
+fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
+    let WeightLayout::Matrix(fc) = l.op.weight_layout() else { return None };
+    let constant = matches!(phase, Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. });
+    let int_weights = g.weights_of(l).is_some_and(|w| w.dtype.is_int());
+    (constant && int_weights && g.data_input(l).dtype == DataType::F32)
+        .then_some(DynamicInput { bits: 8, zero_point: fc.asymmetric_inputs })
 }
 
 /// What one phase of a layer costs: the chosen schedule and its figures (none for a phase
@@ -805,11 +820,13 @@ fn cost_gemm<'h>(
         Operand::Constant | Operand::Sequential { .. } => RunError::NoWeights { layer: l.name.clone() },
         Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
     })?;
-    let mode = hw.mode_for(weight, wd.input).ok_or_else(|| RunError::Precision {
+    // A float input quantized per token on the way in runs in the mode of its quantized width.
+    let array_input = wd.dynamic.map_or(wd.input, |d| d.bits);
+    let mode = hw.mode_for(weight, array_input).ok_or_else(|| RunError::Precision {
         layer: l.name.clone(),
         hw: hw.name.clone(),
         weight_bits: wd.weight,
-        activation_bits: wd.input,
+        activation_bits: array_input,
         modes: hw
             .precisions
             .iter()
@@ -817,10 +834,10 @@ fn cost_gemm<'h>(
             .collect::<Vec<_>>()
             .join(", "),
     })?;
-    if mode.weight_bits != wd.weight || mode.activation_bits != wd.input {
+    if mode.weight_bits != wd.weight || mode.activation_bits != array_input {
         let note = format_args!(
             "{}x{}-bit operands run in the {}x{} compute mode, unpacked (sign-extended) between the buffers and the array; buffers and DRAM hold and move them at {}x{} bits",
-            wd.weight, wd.input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
+            wd.weight, array_input, mode.weight_bits, mode.activation_bits, wd.weight, wd.input
         );
         // The run keeps one of consecutive equal notes (`dedup`): skip the
         // allocation when the last note already says this.
@@ -854,10 +871,30 @@ fn cost_gemm<'h>(
             notes.push(note.to_string());
         }
     }
-    let compute = if group_ops > 0 {
-        let v = VectorWork { in_elements: 0, out_elements: out_elems, weights: 0, ops: group_ops, pooling: false };
+    // Per-token dynamic quantization of a float input: each row's range and quantization
+    // and each output's rescale on the vector unit, beside the array.
+    let in_elems =
+        layer_work.n.saturating_mul(layer_work.ih).saturating_mul(layer_work.iw).saturating_mul(layer_work.c);
+    let dynamic_ops = wd.dynamic.map_or(0, |d| d.ops(in_elems, out_elems));
+    if let Some(d) = wd.dynamic {
+        let note = format_args!(
+            "per-token dynamic quantization (LiteRT's hybrid fully connected layers): a float input is quantized row by row to {} bits on the vector unit ({} operations per input element, {} per output), then multiplied in the {}x{} mode; the rows' scales{} stay on chip",
+            d.bits,
+            2,
+            if d.zero_point { 2 } else { 1 },
+            mode.weight_bits,
+            mode.activation_bits,
+            if d.zero_point { " and zero points" } else { "" },
+        );
+        if !notes.iter().any(|n| equals_formatted(n, note)) {
+            notes.push(note.to_string());
+        }
+    }
+    let vector_ops = group_ops.saturating_add(dynamic_ops);
+    let compute = if vector_ops > 0 {
+        let v = VectorWork { in_elements: 0, out_elements: out_elems, weights: 0, ops: vector_ops, pooling: false };
         let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
-        pass.compute.max((group_ops as f64 / per_cycle).ceil() as u64)
+        pass.compute.max((vector_ops as f64 / per_cycle).ceil() as u64)
     } else {
         pass.compute
     };
@@ -873,7 +910,7 @@ fn cost_gemm<'h>(
             compute,
             core: CoreActions {
                 macs: w.macs().get(),
-                vector_ops: pass.vector_ops.saturating_add(group_ops),
+                vector_ops: pass.vector_ops.saturating_add(vector_ops),
                 vector_bits: wd.input,
             },
             extra_read: pass.extra_read,

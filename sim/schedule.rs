@@ -577,6 +577,7 @@ mod tests {
             acc: 32,
             bias: 32,
             groups: None,
+            dynamic: None,
             resident_in: 0,
             resident_out: false,
         };
@@ -616,6 +617,7 @@ mod tests {
                     acc,
                     bias: 32,
                     groups: None,
+                    dynamic: None,
                     resident_in: 0,
                     resident_out: false,
                 },

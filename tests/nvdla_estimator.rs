@@ -262,7 +262,12 @@ fn graph_builder_fuses_a_global_mean_and_skips_what_the_workbook_cannot_count() 
     let w = b.tensor("fc:w", vec![10, 64], TensorKind::Weight);
     let out = b.layer(
         "fc",
-        Op::FullyConnected(FullyConnected { out_features: 10, bias: false, keep_dims: false }),
+        Op::FullyConnected(FullyConnected {
+            out_features: 10,
+            bias: false,
+            keep_dims: false,
+            asymmetric_inputs: false,
+        }),
         vec![m, w],
     );
     let s = b.layer("softmax", Op::Softmax(Softmax { beta: 1.0, causal: false }), vec![out]);

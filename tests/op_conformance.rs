@@ -366,7 +366,12 @@ fn cases() -> Vec<Case> {
         name: "fc",
         graph: graph(
             "fc",
-            Op::FullyConnected(FullyConnected { out_features: 5, bias: false, keep_dims: false }),
+            Op::FullyConnected(FullyConnected {
+                out_features: 5,
+                bias: false,
+                keep_dims: false,
+                asymmetric_inputs: false,
+            }),
             1,
             vec![(TensorKind::Weight, vec![5, 48], w)],
         ),

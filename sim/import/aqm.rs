@@ -104,6 +104,8 @@ enum RawOp {
         bias: bool,
         #[serde(default)]
         keep_dims: bool,
+        #[serde(default)]
+        asymmetric_inputs: bool,
     },
     TransposeConv {
         out_channels: usize,
@@ -300,9 +302,12 @@ fn op_out(op: &Op) -> RawOp {
             groups: c.groups,
             bias: c.bias,
         },
-        Op::FullyConnected(f) => {
-            RawOp::FullyConnected { out_features: f.out_features, bias: f.bias, keep_dims: f.keep_dims }
-        }
+        Op::FullyConnected(f) => RawOp::FullyConnected {
+            out_features: f.out_features,
+            bias: f.bias,
+            keep_dims: f.keep_dims,
+            asymmetric_inputs: f.asymmetric_inputs,
+        },
         Op::MatMul(m) => RawOp::MatMul { adj_x: m.adj_x, adj_y: m.adj_y },
         Op::TransposeConv(t) => RawOp::TransposeConv {
             out_channels: t.out_channels,
@@ -402,8 +407,8 @@ fn op_in(op: RawOp) -> Result<Op, String> {
         RawOp::Conv2d { out_channels, kernel, stride, dilation, padding, groups, bias } => {
             Op::Conv2d(Conv2d { out_channels, kernel, stride, dilation, padding: pad_in(padding), groups, bias })
         }
-        RawOp::FullyConnected { out_features, bias, keep_dims } => {
-            Op::FullyConnected(FullyConnected { out_features, bias, keep_dims })
+        RawOp::FullyConnected { out_features, bias, keep_dims, asymmetric_inputs } => {
+            Op::FullyConnected(FullyConnected { out_features, bias, keep_dims, asymmetric_inputs })
         }
         RawOp::MatMul { adj_x, adj_y } => Op::MatMul(MatMul { adj_x, adj_y }),
         RawOp::TransposeConv { out_channels, kernel, stride, pad, output, bias } => {

@@ -706,6 +706,7 @@ impl Builder<'_> {
                 out_features: self.scaled(need(l.units, "units")?, fixed, scaling),
                 bias,
                 keep_dims: false,
+                asymmetric_inputs: false,
             }),
             "concat" => Op::Layout(Layout::Concat { axis: l.axis.unwrap_or(3) }),
             "maxpool" | "avgpool" => Op::Pool(Pool {

@@ -132,7 +132,12 @@ pub fn parse(file: &str, text: &str) -> Result<Graph, FileError> {
             let y = act(&mut g, lname.clone(), vec![m, n]);
             Layer {
                 name: lname,
-                op: Op::FullyConnected(FullyConnected { out_features: n, bias: false, keep_dims: false }),
+                op: Op::FullyConnected(FullyConnected {
+                    out_features: n,
+                    bias: false,
+                    keep_dims: false,
+                    asymmetric_inputs: false,
+                }),
                 inputs: vec![x, w],
                 outputs: vec![y],
                 activation: Default::default(),

@@ -146,6 +146,10 @@ pub struct FullyConnected {
     /// `keep_num_dims`, a transformer's per-token projection); otherwise it is `[rows, out]`.
     /// Either way the input is read as rows of the weights' input features.
     pub keep_dims: bool,
+    /// LiteRT's hybrid (dynamic-range) form, integer weights behind a float input: each input
+    /// row (token) is quantized to int8 when the layer runs, with its own scale, and with
+    /// its own zero point when this is set (`asymmetric_quantize_inputs`; else symmetric).
+    pub asymmetric_inputs: bool,
 }
 
 /// Max or average pooling.

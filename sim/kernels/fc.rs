@@ -95,3 +95,162 @@ pub fn fully_connected(p: &FcParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> 
     }
     out
 }
+
+/// LiteRT's hybrid (dynamic-range) fully connected layer: float input and output, int8
+/// weights with one scale per tensor or per output, a float bias (`fully_connected.cc`
+/// `EvalHybridDense` on the portable `tensor_utils`).
+#[derive(Debug, Clone)]
+pub struct HybridFcParams {
+    /// Input rows (tokens).
+    pub batch: usize,
+    /// Input features.
+    pub in_features: usize,
+    /// Output features.
+    pub out_features: usize,
+    /// Weights `[out_features, in_features]` (int8 values).
+    pub weights: Vec<i32>,
+    /// Weight scales: one, or one per output.
+    pub weight_scales: Vec<f32>,
+    /// Float bias per output.
+    pub bias: Option<Vec<f32>>,
+    /// Each row quantized with its own zero point (else symmetric).
+    pub asymmetric: bool,
+    /// The fused activation, applied to the float output.
+    pub activation: crate::ir::Activation,
+}
+
+/// One input row quantized to int8 as LiteRT's `BatchQuantizeFloats` does: asymmetric
+/// (`AsymmetricQuantizeFloats`: the range widened to hold 0, its width taken in float and
+/// divided by 255 in double; the zero point from the end with the smaller error, in double,
+/// rounded; values rounded half away from zero in float) or
+/// symmetric (`SymmetricQuantizeFloats`: scale `max|x| / 127`, values in -127..=127). A row of
+/// one value (all zeros, or constant and the range empty) quantizes to zeros with scale 1.
+/// Returns the integers, the scale and the zero point.
+pub fn quantize_row(x: &[f32], asymmetric: bool, q: &mut Vec<i32>) -> (f32, i32) {
+    q.clear();
+    let (lo, hi) = x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if asymmetric {
+        let (rmin, rmax) = (lo.min(0.0), hi.max(0.0));
+        if rmin == rmax {
+            q.resize(x.len(), 0);
+            return (1.0, 0);
+        }
+        let (qmin, qmax) = (-128f64, 127f64);
+        let scale = f64::from(rmax - rmin) / (qmax - qmin);
+        let (rmin, rmax) = (f64::from(rmin), f64::from(rmax));
+        let from_min = qmin - rmin / scale;
+        let from_max = qmax - rmax / scale;
+        let zp =
+            if qmin.abs() + (rmin / scale).abs() < qmax.abs() + (rmax / scale).abs() { from_min } else { from_max };
+        let offset = if zp <= qmin {
+            -128
+        } else if zp >= qmax {
+            127
+        } else {
+            zp.round() as i32
+        };
+        let scale = scale as f32;
+        let inv = (1.0 / f64::from(scale)) as f32;
+        q.extend(x.iter().map(|&v| ((offset as f32 + v * inv).round() as i32).clamp(-128, 127)));
+        (scale, offset)
+    } else {
+        let range = lo.abs().max(hi.abs());
+        if range == 0.0 {
+            q.resize(x.len(), 0);
+            return (1.0, 0);
+        }
+        let inv = 127.0 / range;
+        q.extend(x.iter().map(|&v| ((v * inv).round() as i32).clamp(-127, 127)));
+        (range / 127.0, 0)
+    }
+}
+
+/// Runs the hybrid layer: the output starts at the bias; an all-zero input leaves it there;
+/// otherwise each row is quantized ([`quantize_row`]), its scale multiplied by a per-tensor
+/// weight scale, and each output adds `dot * scale` in float, where `dot` is the exact int8
+/// dot product less `row sum of the weights x zero point` (the zero point as a float, as
+/// LiteRT computes it) and `scale` the row's scale times a per-output weight scale; then the
+/// fused activation.
+pub fn hybrid_fully_connected(p: &HybridFcParams, x: &[f32]) -> Vec<f32> {
+    let (n, k) = (p.out_features, p.in_features);
+    let mut out = vec![0f32; p.batch * n];
+    if let Some(b) = &p.bias {
+        out.chunks_mut(n).for_each(|row| row.copy_from_slice(&b[..n]));
+    }
+    if x.iter().all(|&v| v == 0.0) {
+        super::float::activate(&mut out, p.activation);
+        return out;
+    }
+    let row_sums: Vec<i32> = p.weights.chunks(k).map(|w| w.iter().sum()).collect();
+    let per_channel = p.weight_scales.len() > 1;
+    let mut q = Vec::with_capacity(k);
+    for (b, xs) in x.chunks(k).enumerate().take(p.batch) {
+        let (mut scale, offset) = quantize_row(xs, p.asymmetric, &mut q);
+        if !per_channel {
+            scale *= p.weight_scales[0];
+        }
+        for o in 0..n {
+            let mut dot: i32 = p.weights[o * k..][..k].iter().zip(&q).map(|(&w, &v)| w * v).sum();
+            let s = if per_channel { scale * p.weight_scales[o] } else { scale };
+            if p.asymmetric {
+                dot = (dot as f32 - row_sums[o] as f32 * offset as f32) as i32;
+            }
+            out[b * n + o] += dot as f32 * s;
+        }
+    }
+    super::float::activate(&mut out, p.activation);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Asymmetric rows: the range widened to hold 0 maps onto -128..=127 (every value within
+    /// half a step of its reconstruction); a row of zeros quantizes to zeros; symmetric rows
+    /// put the largest magnitude at +-127.
+    #[test]
+    fn rows_quantize_as_litert_describes() {
+        let mut q = Vec::new();
+        let x = [-1.5f32, 0.25, 3.0, 0.0, 2.2];
+        let (s, z) = quantize_row(&x, true, &mut q);
+        assert!((s - 4.5 / 255.0).abs() < 1e-7, "{s}");
+        assert!(q.iter().all(|v| (-128..=127).contains(v)));
+        for (&v, &qv) in x.iter().zip(&q) {
+            assert!((s * (qv - z) as f32 - v).abs() <= s / 2.0 + 1e-6, "{v} -> {qv} (scale {s}, zero point {z})");
+        }
+        assert_eq!(quantize_row(&[0.0; 4], true, &mut q), (1.0, 0));
+        assert_eq!(q, [0; 4]);
+        let (s, z) = quantize_row(&[-2.0, 1.0, 0.5], false, &mut q);
+        assert_eq!((s, z), (2.0 / 127.0, 0));
+        assert_eq!(q, [-127, 64, 32]);
+    }
+
+    /// The hybrid layer: an all-zero input gives the bias (activated); a row's result is the
+    /// exact dot product of its quantized values rescaled.
+    #[test]
+    fn hybrid_rows_are_rescaled_integer_dot_products() {
+        let p = HybridFcParams {
+            batch: 2,
+            in_features: 3,
+            out_features: 2,
+            weights: vec![1, -2, 3, 4, 5, -6],
+            weight_scales: vec![0.5, 0.25],
+            bias: Some(vec![-1.0, 2.0]),
+            asymmetric: true,
+            activation: crate::ir::Activation::Relu,
+        };
+        assert_eq!(hybrid_fully_connected(&p, &[0.0; 6]), vec![0.0, 2.0, 0.0, 2.0]);
+        let x = [1.0f32, -0.5, 2.0, 0.0, 0.0, 0.0];
+        let out = hybrid_fully_connected(&p, &x);
+        let mut q = Vec::new();
+        let (s, z) = quantize_row(&x[..3], true, &mut q);
+        for o in 0..2 {
+            let dot: i32 = (0..3).map(|k| p.weights[o * 3 + k] * (q[k] - z)).sum();
+            let want = (p.bias.as_ref().unwrap()[o] + dot as f32 * s * p.weight_scales[o]).max(0.0);
+            assert!((out[o] - want).abs() <= 1e-6 * want.abs().max(1.0), "{o}: {} vs {want}", out[o]);
+        }
+        // The zero second row: the bias.
+        assert_eq!(&out[2..], &[0.0, 2.0]);
+    }
+}

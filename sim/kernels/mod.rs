@@ -237,10 +237,19 @@ fn unsupported(g: &Graph, l: &Layer, message: String) -> ExecError {
     ExecError::Unsupported { layer: l.name.clone(), op: g.op_name(l).into(), message }
 }
 
-/// Whether a layer runs an integer kernel: an integer output, or an op whose integer kernel
-/// writes floats (DEQUANTIZE; every family says, [`OpFamily::dequantizes`]).
+/// Whether a layer runs an integer kernel: an integer output, an op whose integer kernel
+/// writes floats (DEQUANTIZE; every family says, [`OpFamily::dequantizes`]), or LiteRT's
+/// hybrid form of a weighted layer (integer weights behind a float input, each input
+/// quantized when it runs: its family's integer kernel takes it or refuses it by name; its
+/// float evaluation would answer with the dequantized weights instead).
 fn runs_int(g: &Graph, l: &Layer) -> bool {
-    g.output(l).dtype.is_int() || l.op.dequantizes()
+    let hybrid = l
+        .inputs
+        .iter()
+        .skip(1)
+        .any(|&t| g.tensor(t).kind == crate::ir::TensorKind::Weight && g.tensor(t).dtype.is_int())
+        && l.inputs.first().is_some_and(|&x| g.tensor(x).dtype == crate::ir::DataType::F32);
+    g.output(l).dtype.is_int() || l.op.dequantizes() || hybrid
 }
 
 impl<'g> Executor<'g> {

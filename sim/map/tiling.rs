@@ -50,6 +50,10 @@ pub struct Widths {
     /// Group-wise weight scales (`--wgroup`): stored and moved with the weights, at their
     /// own widths; `None` for per-tensor or per-channel weights.
     pub groups: Option<WeightGroups>,
+    /// Per-token dynamic quantization of a float input (LiteRT's hybrid fully connected
+    /// layer): the input is stored and moved at `input` bits and quantized row by row on the
+    /// vector unit to the array's width; `None` when the input is used at its width.
+    pub dynamic: Option<DynamicInput>,
     /// Input elements held on chip across layers (a tensor kept in the buffer by the layer
     /// that wrote it, `pipeline`'s on-chip reuse): they are neither read from DRAM nor given
     /// tile room (they sit in their reserved region). A convolution's input is all or
@@ -59,6 +63,29 @@ pub struct Widths {
     /// its reserved region rather than output tiles (partial sums of a channel split keep
     /// their tile room).
     pub resident_out: bool,
+}
+
+/// Per-token (per-row) dynamic quantization of a GEMM's float input, as LiteRT's hybrid
+/// fully connected layer runs it: each row's range found and its values quantized on the
+/// vector unit, the integer GEMM on the array at `bits`, each output rescaled by its row's
+/// scale (times the weight scale) and, with a zero point, corrected by the row's zero point
+/// times the weights' row sum. The scales and zero points are made and used on chip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DynamicInput {
+    /// The width the rows are quantized to (8 in LiteRT).
+    pub bits: u32,
+    /// Whether each row has a zero point (LiteRT's `asymmetric_quantize_inputs`).
+    pub zero_point: bool,
+}
+
+impl DynamicInput {
+    /// Vector operations: per input element a comparison (the row's range) and a
+    /// multiply-add with rounding (its quantization); per output element a multiply-add (the
+    /// rescale and the bias) and, with a zero point, a second (the correction).
+    pub fn ops(&self, in_elements: u64, out_elements: u64) -> u64 {
+        let per_out = if self.zero_point { 2 } else { 1 };
+        in_elements.saturating_mul(2).saturating_add(out_elements.saturating_mul(per_out))
+    }
 }
 
 impl Widths {
@@ -1520,8 +1547,17 @@ mod tests {
         }
     }
 
-    const W8: Widths =
-        Widths { weight: 8, input: 8, output: 8, acc: 32, bias: 32, groups: None, resident_in: 0, resident_out: false };
+    const W8: Widths = Widths {
+        weight: 8,
+        input: 8,
+        output: 8,
+        acc: 32,
+        bias: 32,
+        groups: None,
+        dynamic: None,
+        resident_in: 0,
+        resident_out: false,
+    };
 
     /// Scores a tiling by its DRAM bits alone (then its tile count): the least traffic.
     struct DramOnly;
@@ -1706,6 +1742,7 @@ mod tests {
                 acc,
                 bias: 32,
                 groups: None,
+                dynamic: None,
                 resident_in: 0,
                 resident_out: false,
             },

@@ -14,13 +14,67 @@ use crate::kernels::fc::{self, FcParams};
 use crate::kernels::{float, Arithmetic, Requant, Values};
 use crate::units::Macs;
 
-/// A prepared integer fully connected layer.
-pub struct IntFc(Box<FcParams>);
+/// A prepared fully connected layer: integer, or LiteRT's hybrid form (float input and
+/// output, integer weights, each input row quantized when it runs).
+pub enum IntFc {
+    /// Integer input and output.
+    Int(Box<FcParams>),
+    /// Float input and output, int8 weights.
+    Hybrid(Box<fc::HybridFcParams>),
+}
 
 impl IntFc {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
-        Ok(vec![Values::Int(fc::fully_connected(&self.0, int_input(inputs, 0)?, arith))])
+        match self {
+            IntFc::Int(p) => Ok(vec![Values::Int(fc::fully_connected(p, int_input(inputs, 0)?, arith))]),
+            IntFc::Hybrid(p) => match inputs.first() {
+                Some(Values::F32(x)) => Ok(vec![Values::F32(fc::hybrid_fully_connected(p, x))]),
+                _ => Err("the hybrid layer expects a float input".into()),
+            },
+        }
     }
+}
+
+/// LiteRT's hybrid fully connected layer (dynamic-range quantization: per-token dynamic
+/// int8 activations against int8 weights): a float input and output, int8 weights with one
+/// scale or one per output, a float bias. Symmetric rows against per-output scales are
+/// refused: LiteRT's portable kernel and its optimized ones disagree there.
+fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> Result<IntKernel, String> {
+    use crate::kernels::const_i32;
+    let (batch, in_features) = batch_features(cx);
+    let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
+    if w.dtype != crate::ir::DataType::int(8) || wq.zero_points.iter().any(|&z| z != 0) {
+        return Err(format!(
+            "hybrid (float input) layer with {} weights; LiteRT's takes symmetric int8 weights",
+            w.dtype
+        ));
+    }
+    if wq.scales.len() != 1 && wq.scales.len() != fc.out_features {
+        return Err(format!("{} weight scales for {} outputs", wq.scales.len(), fc.out_features));
+    }
+    if wq.scales.len() > 1 && !fc.asymmetric_inputs {
+        return Err("hybrid layer with per-channel weights and symmetric input rows (LiteRT's portable kernel ignores the per-channel scales there, its optimized kernels do not); asymmetric_quantize_inputs is what the converter writes".into());
+    }
+    let bias = match cx.bias() {
+        Some(b) if b.dtype == crate::ir::DataType::F32 => {
+            Some(crate::kernels::const_f32(b).ok_or("bias has no values")?)
+        }
+        Some(b) => return Err(format!("hybrid layer with a {} bias; LiteRT's takes a float bias", b.dtype)),
+        None => None,
+    };
+    if cx.out().dtype != crate::ir::DataType::F32 {
+        return Err("hybrid layer with an integer output".into());
+    }
+    Ok(IntKernel::Fc(IntFc::Hybrid(Box::new(fc::HybridFcParams {
+        batch,
+        in_features,
+        out_features: fc.out_features,
+        weights: const_i32(w).ok_or("weights have no integer values")?,
+        weight_scales: wq.scales.clone(),
+        bias,
+        asymmetric: fc.asymmetric_inputs,
+        activation: cx.l.activation,
+    }))))
 }
 
 /// Rows and input features of the layer's data input: rows of the weights' input features
@@ -111,7 +165,7 @@ fn prepare_groups(
         multipliers.push(QuantMultiplier::checked(bias_scale / f64::from(so)).map_err(|m| format!("output {o}: {m}"))?);
     }
     let bias = bias.map(|(b, _)| b);
-    Ok(IntKernel::Fc(IntFc(Box::new(FcParams {
+    Ok(IntKernel::Fc(IntFc::Int(Box::new(FcParams {
         batch,
         in_features,
         out_features: cout,
@@ -210,6 +264,9 @@ impl OpFamily for FullyConnected {
     }
 
     fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
+        if let Some(w) = cx.weights().filter(|w| w.dtype.is_int() && cx.x().dtype == crate::ir::DataType::F32) {
+            return prepare_hybrid(self, cx, w);
+        }
         if let Some(w) =
             cx.weights().filter(|w| w.groups.is_some() && w.quant.as_ref().is_some_and(|q| q.scales.len() > 1))
         {
@@ -223,7 +280,7 @@ impl OpFamily for FullyConnected {
         // 64-bit path of the 16x8 convolutions.
         let requant = if wl.x.dtype.bits() > 8 && wl.w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single };
         let requant = requant.checked(&wl.multipliers)?;
-        Ok(IntKernel::Fc(IntFc(Box::new(FcParams {
+        Ok(IntKernel::Fc(IntFc::Int(Box::new(FcParams {
             batch,
             in_features,
             out_features: self.out_features,

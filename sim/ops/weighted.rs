@@ -25,6 +25,12 @@ pub(crate) struct WeightedLayer<'g> {
 pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<WeightedLayer<'g>, String> {
     let x = cx.x();
     let out = cx.out();
+    if x.dtype == crate::ir::DataType::F32 {
+        return Err(
+            "a float input with integer weights (LiteRT's hybrid, dynamic-range form) runs for fully connected layers only"
+                .into(),
+        );
+    }
     let w = cx.weights().ok_or("no weights")?;
     let weights = const_i32(w).ok_or("weights have no integer values")?;
     let bias = match cx.bias() {

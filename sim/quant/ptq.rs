@@ -615,7 +615,12 @@ mod tests {
         let (w, b) = (g.add_tensor(w), g.add_tensor(b));
         g.inputs.push(x);
         g.outputs.push(y);
-        let op = Op::FullyConnected(FullyConnected { out_features: 6, bias: true, keep_dims: true });
+        let op = Op::FullyConnected(FullyConnected {
+            out_features: 6,
+            bias: true,
+            keep_dims: true,
+            asymmetric_inputs: false,
+        });
         g.layers.push(Layer {
             name: "fc".into(),
             op,

@@ -73,7 +73,7 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         }
         let out_axis = if trans_b { 0 } else { 1 };
         let (wid, bid) = im.quantized_weights(n, index, name, x, &w, &src, vec![nf, k], out_axis, bias.as_ref())?;
-        let fc = FullyConnected { out_features: nf, bias: true, keep_dims: false };
+        let fc = FullyConnected { out_features: nf, bias: true, keep_dims: false, asymmetric_inputs: false };
         im.add_layer(name, Op::FullyConnected(fc), vec![x, wid, bid], out, Held::Same)?;
         return Ok(());
     }
@@ -90,7 +90,7 @@ fn gemm(im: &mut Importer<'_>, d: &Node<'_>) -> Res<()> {
         };
         inputs.push(im.add_const(&format!("{name}/bias"), TensorKind::Bias, vec![nf], bv));
     }
-    let fc = FullyConnected { out_features: nf, bias: bias.is_some(), keep_dims: false };
+    let fc = FullyConnected { out_features: nf, bias: bias.is_some(), keep_dims: false, asymmetric_inputs: false };
     im.add_layer(name, Op::FullyConnected(fc), inputs, out, Held::Same)?;
     Ok(())
 }

@@ -96,7 +96,12 @@ pub fn caffe_resnet50() -> Graph {
     let w = b.tensor("fc1000:w", vec![1000, 2048], TensorKind::Weight);
     let out = b.layer(
         "fc1000",
-        Op::FullyConnected(FullyConnected { out_features: 1000, bias: false, keep_dims: false }),
+        Op::FullyConnected(FullyConnected {
+            out_features: 1000,
+            bias: false,
+            keep_dims: false,
+            asymmetric_inputs: false,
+        }),
         vec![f, w],
     );
     b.g.outputs.push(out);
