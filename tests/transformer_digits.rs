@@ -115,3 +115,52 @@ fn group_wise_weights_are_refused_where_a_file_cannot_hold_them() {
         accelsim(&["quantize", "--model", &model(), "--calib", &calib, "--wgroup", "0", "--out", o.to_str().unwrap()]);
     assert!(!ok && se.contains("--wgroup must be a group size"), "{se}");
 }
+
+/// Dynamic-range quantization (`--dynamic`, per-token int8 activations in LiteRT's hybrid
+/// fully connected layers, no calibration): the digits ViT keeps its accuracy at W8, the
+/// reported top-1 is exec's, and what the option cannot honour is refused by name.
+#[test]
+fn dynamic_range_quantization_keeps_the_transformer_accurate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (eval, ypath, m) = (digits("eval_x_nhwc.npy"), digits("eval_y.npy"), model());
+    let y = labels(&ypath);
+    let float = exec_correct(&m, &dir.path().join("f.bin"), &y);
+    let aqm = dir.path().join("d.aqm");
+    let (ok, so, se) = accelsim(&[
+        "quantize",
+        "--model",
+        &m,
+        "--dynamic",
+        "--wbits",
+        "8",
+        "--eval",
+        &eval,
+        "--labels",
+        &ypath,
+        "--format",
+        "json",
+        "--out",
+        aqm.to_str().unwrap(),
+    ]);
+    assert!(ok, "{se}");
+    assert!(se.contains("14 fully connected layers hybrid"), "{se}");
+    let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+    let got = exec_correct(aqm.to_str().unwrap(), &dir.path().join("q.bin"), &y);
+    assert_eq!((r["output"]["top1_accuracy"].as_f64().unwrap() * 300.0).round() as usize, got);
+    assert!(got + 1 >= float, "W8 dynamic: {got}/300 against float {float}/300");
+    assert!(r["output"]["sqnr_db"].as_f64().unwrap() > 35.0, "{r}");
+    let calib = digits("calib_x_nhwc.npy");
+    for (extra, want) in [
+        (vec!["--calib", calib.as_str()], "--calib does not apply"),
+        (vec!["--wbits", "16"], "wider than the hybrid kernel"),
+        (vec!["--wgroup", "32"], "--wgroup does not apply"),
+    ] {
+        let mut a = vec!["quantize", "--model", &m, "--dynamic", "--out", aqm.to_str().unwrap()];
+        a.extend(extra.iter().copied());
+        let (ok, _, se) = accelsim(&a);
+        assert!(!ok && se.replace('\n', " ").replace("  ", " ").contains(want), "{extra:?}: {se}");
+    }
+    let t = dir.path().join("d.tflite");
+    let (ok, _, se) = accelsim(&["quantize", "--model", &m, "--dynamic", "--out", t.to_str().unwrap()]);
+    assert!(!ok && se.contains(".aqm") && !t.exists(), "{se}");
+}

@@ -217,6 +217,12 @@ pub struct QuantizeArgs {
     /// No calibration data: statistics propagated from the weights.
     #[arg(long)]
     pub data_free: bool,
+    /// Dynamic-range quantization, as LiteRT's converter without calibration data: fully
+    /// connected weights at --wbits (at most 8; per channel, symmetric), each such layer
+    /// quantizing its float input token by token (per-row int8 scale and zero point) when it
+    /// runs; everything else stays float. Needs no --calib.
+    #[arg(long)]
+    pub dynamic: bool,
     /// Seed of the synthetic weights of built-in networks.
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
@@ -383,6 +389,7 @@ fn report_json(
             "wbits": args.wbits, "abits": args.abits, "widths": cfg.widths.summary(),
             "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
             "weight_group": cfg.weight_group,
+            "dynamic": args.dynamic,
             "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
             "method": format!("{:?}", args.methods.method).to_lowercase(),
             "weight_method": format!("{:?}", args.methods.weights()).to_lowercase(),
@@ -428,6 +435,38 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     let format = OutFormat::of(&args.out)?;
     if args.calib.is_some() && args.data_free {
         return Err(miette!("--calib and --data-free exclude each other"));
+    }
+    if args.dynamic {
+        let conflicts = [
+            (args.calib.is_some(), "--calib"),
+            (args.data_free, "--data-free"),
+            (args.wgroup.is_some(), "--wgroup"),
+            (!args.layer_bits.is_empty(), "--layer-bits"),
+            (args.cle, "--cle"),
+            (args.bias_correction, "--bias-correction"),
+            (args.rounding != Rounding::Nearest, "--rounding"),
+            (args.methods.trained_weights() || args.methods.trained_activations(), "trained thresholds"),
+            (args.granularity != Granularity::PerChannel, "--granularity"),
+            (args.scheme != Scheme::Symmetric, "--scheme"),
+        ];
+        if let Some((_, what)) = conflicts.iter().find(|c| c.0) {
+            return Err(miette!(
+                "--dynamic quantizes fully connected weights per channel, symmetric, with no calibration (the \
+                 activations are quantized token by token when the model runs); {what} does not apply"
+            ));
+        }
+        if format != OutFormat::Aqm {
+            return Err(miette!(
+                "--dynamic: write the hybrid model to a .aqm file (the .tflite and .onnx writers take integer or QDQ \
+                 graphs, not hybrid ones)"
+            ));
+        }
+        if default.weight_bits > crate::quant::dynamic::MAX_BITS {
+            return Err(miette!(
+                "--dynamic: --wbits {} is wider than the hybrid kernel's int8 weights (2..=8)",
+                default.weight_bits
+            ));
+        }
     }
     if args.data_free && args.methods.trained_activations() {
         return Err(miette!(
@@ -490,7 +529,9 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         CleRelu6::Keep => cle::Relu6::Keep,
     };
     let pairs = if args.cle { cle::equalize_with(&mut reference, 50, relu6) } else { 0 };
-    let (cal, calib_inputs) = if args.data_free {
+    let (cal, calib_inputs) = if args.dynamic {
+        (crate::quant::calib::Calibration { tensors: Vec::new() }, Vec::new())
+    } else if args.data_free {
         (data_free::statistics(&reference), Vec::new())
     } else {
         let inputs = match &args.calib {
@@ -500,7 +541,18 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         };
         (calib::calibrate(&reference, &inputs).into_diagnostic().wrap_err("calibration run failed")?, inputs)
     };
-    let mut q = quantize_graph(&reference, &cal, &cfg).into_diagnostic()?;
+    let mut q = if args.dynamic {
+        let (q, n) = crate::quant::dynamic::quantize_dynamic(&reference, default.weight_bits, weight_method)
+            .into_diagnostic()?;
+        eprintln!(
+            "note: --dynamic: {n} fully connected layers hybrid (int{} weights, float inputs quantized token by token \
+             when they run); every other layer float",
+            default.weight_bits
+        );
+        q
+    } else {
+        quantize_graph(&reference, &cal, &cfg).into_diagnostic()?
+    };
     let trained = args.methods.trained_weights();
     if trained || args.rounding == Rounding::Learned {
         // Data-free: the patches' expected Gram matrices under the propagated moments.
@@ -604,7 +656,11 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
                 "{} -> {} ({} {} {}{}{}{})\n",
                 args.model,
                 args.out.display(),
-                cfg.widths.summary(),
+                if args.dynamic {
+                    format!("w{} dynamic-range: hybrid fully connected layers, per-token int8 inputs", args.wbits)
+                } else {
+                    cfg.widths.summary()
+                },
                 granularity_label(&cfg),
                 args.methods.label(),
                 if args.cle { format!(" cle({pairs} pairs, relu6 {relu6:?})").to_lowercase() } else { String::new() },

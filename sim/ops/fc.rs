@@ -43,9 +43,11 @@ fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> R
     use crate::kernels::const_i32;
     let (batch, in_features) = batch_features(cx);
     let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
-    if w.dtype != crate::ir::DataType::int(8) || wq.zero_points.iter().any(|&z| z != 0) {
+    // int8 weights, or narrower ones held as int8 values (LiteRT unpacks int4 so).
+    let narrow = matches!(w.dtype, crate::ir::DataType::Int { bits: 2..=8, signed: true });
+    if !narrow || wq.zero_points.iter().any(|&z| z != 0) {
         return Err(format!(
-            "hybrid (float input) layer with {} weights; LiteRT's takes symmetric int8 weights",
+            "hybrid (float input) layer with {} weights; LiteRT's takes symmetric weights of at most 8 bits",
             w.dtype
         ));
     }
