@@ -37,8 +37,7 @@ impl IntFc {
 
 /// LiteRT's hybrid fully connected layer (dynamic-range quantization: per-token dynamic
 /// int8 activations against int8 weights): a float input and output, int8 weights with one
-/// scale or one per output, a float bias. Symmetric rows against per-output scales are
-/// refused: LiteRT's portable kernel and its optimized ones disagree there.
+/// scale or one per output, a float bias; asymmetric or symmetric input rows.
 fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> Result<IntKernel, String> {
     use crate::kernels::const_i32;
     let (batch, in_features) = batch_features(cx);
@@ -53,9 +52,6 @@ fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> R
     }
     if wq.scales.len() != 1 && wq.scales.len() != fc.out_features {
         return Err(format!("{} weight scales for {} outputs", wq.scales.len(), fc.out_features));
-    }
-    if wq.scales.len() > 1 && !fc.asymmetric_inputs {
-        return Err("hybrid layer with per-channel weights and symmetric input rows (LiteRT's portable kernel ignores the per-channel scales there, its optimized kernels do not); asymmetric_quantize_inputs is what the converter writes".into());
     }
     let bias = match cx.bias() {
         Some(b) if b.dtype == crate::ir::DataType::F32 => {

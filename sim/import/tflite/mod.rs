@@ -269,6 +269,17 @@ impl Importer<'_> {
                     self.fold_fp16(&mut g, index, *x, *y)?;
                     continue;
                 }
+                // Weight-only quantization (an int8 / int4 constant dequantized for a float
+                // layer): not modelled; refused by name rather than failing when run.
+                if g.tensor(*x).data.is_some() && g.tensor(*x).dtype.is_int() {
+                    let what = format!(
+                        "operator DEQUANTIZE of the constant {} tensor '{}' (weight-only quantization is not implemented; LiteRT's hybrid form, integer weights read directly by FULLY_CONNECTED, is)",
+                        g.tensor(*x).dtype,
+                        g.tensor(*x).name
+                    );
+                    unsupported.push(what, Place::TfliteOperator(index));
+                    continue;
+                }
             }
             // Integer shape arithmetic on constants (a dynamic batch's SHAPE -> PACK) folds
             // into constants; any other operator is its layers, read by its family.
@@ -364,6 +375,9 @@ impl Importer<'_> {
         let (dtype, width) = match ty {
             fb::TensorType::Float32 => (DataType::F32, 4),
             fb::TensorType::Int8 => (DataType::int(8), 1),
+            // Two values per byte, the first in the low nibble (LiteRT's int4 weights); the
+            // byte count is checked and the values unpacked below.
+            fb::TensorType::Int4 => (DataType::int(4), 0),
             fb::TensorType::Uint8 => (DataType::Int { bits: 8, signed: false }, 1),
             fb::TensorType::Int16 => (DataType::int(16), 2),
             fb::TensorType::Int32 => (DataType::int(32), 4),
@@ -416,7 +430,17 @@ impl Importer<'_> {
             None
         } else {
             let elements = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if sparsity.is_some() {
+            if width == 0 {
+                // INT4: packed, and not stored sparse.
+                if sparsity.is_some() || elements.map(|e| e.div_ceil(2)) != Some(bytes.len()) {
+                    return Err(self.invalid(format!(
+                        "int4 tensor {index} ('{name}') of shape {shape:?} has {} bytes of data, expected {} (two values per byte){}",
+                        bytes.len(),
+                        elements.map_or("overflow".into(), |e| e.div_ceil(2).to_string()),
+                        if sparsity.is_some() { ", and is stored sparse" } else { "" }
+                    )));
+                }
+            } else if sparsity.is_some() {
                 // The buffer holds the stored values only; `elements` bounds them.
                 if bytes.len() % width != 0
                     || elements.and_then(|e| e.checked_mul(width)).map_or(true, |d| bytes.len() > d)
@@ -442,6 +466,14 @@ impl Importer<'_> {
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
                 ),
                 fb::TensorType::Int8 => TensorData::I32(bytes.iter().map(|&b| b as i8 as i32).collect()),
+                fb::TensorType::Int4 => TensorData::I32(
+                    (0..elements.unwrap_or(0))
+                        .map(|i| {
+                            let nibble = if i % 2 == 0 { bytes[i / 2] & 0x0f } else { bytes[i / 2] >> 4 };
+                            ((nibble as i32) ^ 8) - 8
+                        })
+                        .collect(),
+                ),
                 fb::TensorType::Uint8 => TensorData::I32(bytes.iter().map(|&b| b as i32).collect()),
                 fb::TensorType::Int16 => {
                     TensorData::I32(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as i32).collect())
