@@ -570,17 +570,7 @@ mod tests {
 
     #[test]
     fn pe_local_reads_go_to_a_pe_local_buffer_or_else_the_shared_one() {
-        let wd = Widths {
-            weight: 8,
-            input: 8,
-            output: 8,
-            acc: 32,
-            bias: 32,
-            groups: None,
-            dynamic: None,
-            resident_in: 0,
-            resident_out: false,
-        };
+        let wd = Widths::plain(8, 32);
         let shared = OperandReads { inputs: 10, weights: 20 };
         let local = OperandReads { inputs: 0, weights: 300 };
         let run = |hw: &HwDesc| {
@@ -610,17 +600,7 @@ mod tests {
             let hw = crate::hw::load_hw("systolic32", &[("accumulator_bits".into(), f64::from(acc))]).expect("preset");
             let mode = hw.mode_for(8, 8).expect("8x8 mode").clone();
             let work = LayerWork {
-                wd: Widths {
-                    weight: 8,
-                    input: 8,
-                    output: 8,
-                    acc,
-                    bias: 32,
-                    groups: None,
-                    dynamic: None,
-                    resident_in: 0,
-                    resident_out: false,
-                },
+                wd: Widths::plain(8, acc),
                 reads: OperandReads { inputs: 1000, weights: 1000 },
                 pe_local_reads: OperandReads::default(),
                 out_elems: 100,

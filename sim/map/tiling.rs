@@ -89,6 +89,22 @@ impl DynamicInput {
 }
 
 impl Widths {
+    /// Weights, inputs and outputs at `bits`, partial sums at `acc`, a 32-bit bias, per-channel
+    /// weights, nothing quantized on the fly or held on chip.
+    pub const fn plain(bits: u32, acc: u32) -> Widths {
+        Widths {
+            weight: bits,
+            input: bits,
+            output: bits,
+            acc,
+            bias: 32,
+            groups: None,
+            dynamic: None,
+            resident_in: 0,
+            resident_out: false,
+        }
+    }
+
     /// Bits of `k` output channels' weights of `reduction` elements each: the packed
     /// weights and, when group-wise, their groups' scales and zero points.
     pub fn weight_bits(&self, k: u64, reduction: u64) -> u64 {
@@ -1547,17 +1563,7 @@ mod tests {
         }
     }
 
-    const W8: Widths = Widths {
-        weight: 8,
-        input: 8,
-        output: 8,
-        acc: 32,
-        bias: 32,
-        groups: None,
-        dynamic: None,
-        resident_in: 0,
-        resident_out: false,
-    };
+    const W8: Widths = Widths::plain(8, 32);
 
     /// Scores a tiling by its DRAM bits alone (then its tile count): the least traffic.
     struct DramOnly;
@@ -1734,19 +1740,8 @@ mod tests {
     }
 
     pub(crate) fn arb_widths() -> impl Strategy<Value = Widths> {
-        (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)]).prop_map(
-            |(weight, input, output, acc)| Widths {
-                weight,
-                input,
-                output,
-                acc,
-                bias: 32,
-                groups: None,
-                dynamic: None,
-                resident_in: 0,
-                resident_out: false,
-            },
-        )
+        (1u32..=16, 2u32..=16, 2u32..=16, prop_oneof![Just(16u32), Just(24), Just(32)])
+            .prop_map(|(weight, input, output, acc)| Widths { weight, input, output, ..Widths::plain(8, acc) })
     }
 
     proptest! {

@@ -49,37 +49,19 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Activation, FullyConnected, Layer, Tensor, WeightSource};
 
     /// `x [2, 3] -> fc (2 outputs) -> y`: the weights become int8 per channel, the layer hybrid
     /// with asymmetric rows, the input, bias and output stay float; the hybrid run is within a
     /// quantization step of the float one.
     #[test]
     fn fully_connected_layers_become_hybrid() {
-        let mut g = Graph::new("t", WeightSource::Imported { path: "test".into() });
-        let x = g.add_tensor(Tensor::float("x", vec![2, 3], TensorKind::Activation));
-        let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
-        let mut w = Tensor::float("w", vec![2, 3], TensorKind::Weight);
-        w.data = Some(TensorData::F32(vec![0.5, -1.0, 0.25, 2.0, 0.125, -0.75]));
-        let mut b = Tensor::float("b", vec![2], TensorKind::Bias);
-        b.data = Some(TensorData::F32(vec![0.1, -0.2]));
-        let (w, b) = (g.add_tensor(w), g.add_tensor(b));
-        g.inputs.push(x);
-        g.outputs.push(y);
-        let op = Op::FullyConnected(FullyConnected {
-            out_features: 2,
-            bias: true,
-            keep_dims: false,
-            asymmetric_inputs: false,
-        });
-        g.layers.push(Layer {
-            name: "fc".into(),
-            op,
-            inputs: vec![x, w, b],
-            outputs: vec![y],
-            activation: Activation::None,
-        });
-        g.infer_shapes().expect("shapes");
+        let g = crate::quant::test_graphs::one_fc(
+            vec![2, 3],
+            vec![0.5, -1.0, 0.25, 2.0, 0.125, -0.75],
+            vec![0.1, -0.2],
+            false,
+        );
+        let (x, y, w, b) = (g.inputs[0], g.outputs[0], g.layers[0].inputs[1], g.layers[0].inputs[2]);
         let (q, n) = quantize_dynamic(&g, 8, ClipMethod::MinMax).expect("quantized");
         assert_eq!(n, 1);
         assert!(matches!(&q.layers[0].op, Op::FullyConnected(f) if f.asymmetric_inputs));

@@ -67,6 +67,39 @@ pub fn check_width(what: &str, bits: i64) -> Result<u8, BadWidth> {
     Ok(bits as u8)
 }
 
+/// Test graphs the quantization modules share.
+#[cfg(test)]
+pub(crate) mod test_graphs {
+    use crate::ir::{Activation, FullyConnected, Graph, Layer, Op, Tensor, TensorData, TensorKind, WeightSource};
+
+    /// `x (x_shape) -> fc (weights [out, in], bias) -> y`, float, shapes inferred; `keep_dims`
+    /// as the layer's. Returns the graph (inputs `x`, `w`, `b` are tensors 0, 2, 3; `y` is 1).
+    pub(crate) fn one_fc(x_shape: Vec<usize>, w: Vec<f32>, bias: Vec<f32>, keep_dims: bool) -> Graph {
+        let out = bias.len();
+        let mut g = Graph::new("t", WeightSource::Imported { path: "test".into() });
+        let x = g.add_tensor(Tensor::float("x", x_shape, TensorKind::Activation));
+        let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
+        let mut wt = Tensor::float("w", vec![out, w.len() / out.max(1)], TensorKind::Weight);
+        wt.data = Some(TensorData::F32(w));
+        let mut bt = Tensor::float("b", vec![out], TensorKind::Bias);
+        bt.data = Some(TensorData::F32(bias));
+        let (w, b) = (g.add_tensor(wt), g.add_tensor(bt));
+        g.inputs.push(x);
+        g.outputs.push(y);
+        let fc = FullyConnected { out_features: out, bias: true, keep_dims, asymmetric_inputs: false };
+        let l = Layer {
+            name: "fc".into(),
+            op: Op::FullyConnected(fc),
+            inputs: vec![x, w, b],
+            outputs: vec![y],
+            activation: Activation::None,
+        };
+        g.layers.push(l);
+        g.infer_shapes().expect("shape inference");
+        g
+    }
+}
+
 /// Bits of a group-wise weight scale: an fp16 number, as GPTQ, AWQ and llama.cpp's
 /// `Q4_0` store them.
 pub const GROUP_SCALE_BITS: u8 = 16;

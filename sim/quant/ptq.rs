@@ -597,38 +597,14 @@ mod tests {
     /// `x [1, 3, 40] -> fc (6 outputs, keep_dims, bias) -> y` with seeded weights whose
     /// second group of every row is 20x larger (an outlier block).
     fn fc_graph() -> (Graph, Vec<f32>) {
-        use crate::ir::FullyConnected;
-        let mut g = Graph::new("t", WeightSource::Imported { path: "test".into() });
-        let x = g.add_tensor(Tensor::float("x", vec![1, 3, 40], TensorKind::Activation));
-        let y = g.add_tensor(Tensor::float("y", Vec::new(), TensorKind::Activation));
         let mut seed = 7u64;
         let mut rnd = move || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
-        let mut w = Tensor::float("w", vec![6, 40], TensorKind::Weight);
-        w.data = Some(TensorData::F32(
-            (0..240).map(|i| rnd() * if (16..32).contains(&(i % 40)) { 2.0 } else { 0.1 }).collect(),
-        ));
-        let mut b = Tensor::float("b", vec![6], TensorKind::Bias);
-        b.data = Some(TensorData::F32((0..6).map(|_| rnd()).collect()));
-        let (w, b) = (g.add_tensor(w), g.add_tensor(b));
-        g.inputs.push(x);
-        g.outputs.push(y);
-        let op = Op::FullyConnected(FullyConnected {
-            out_features: 6,
-            bias: true,
-            keep_dims: true,
-            asymmetric_inputs: false,
-        });
-        g.layers.push(Layer {
-            name: "fc".into(),
-            op,
-            inputs: vec![x, w, b],
-            outputs: vec![y],
-            activation: Activation::None,
-        });
-        g.infer_shapes().expect("shape inference");
+        let w = (0..240).map(|i| rnd() * if (16..32).contains(&(i % 40)) { 2.0 } else { 0.1 }).collect();
+        let b = (0..6).map(|_| rnd()).collect();
+        let g = crate::quant::test_graphs::one_fc(vec![1, 3, 40], w, b, true);
         let xs: Vec<f32> = (0..120).map(|_| rnd() * 4.0).collect();
         (g, xs)
     }
