@@ -111,9 +111,20 @@ fn group_wise_weights_are_refused_where_a_file_cannot_hold_them() {
         assert!(!o.exists(), "{out}: nothing written");
     }
     let o = dir.path().join("v.aqm");
-    let (ok, _, se) =
-        accelsim(&["quantize", "--model", &model(), "--calib", &calib, "--wgroup", "0", "--out", o.to_str().unwrap()]);
-    assert!(!ok && se.contains("--wgroup must be a group size"), "{se}");
+    for bad in ["0", "-1", "2000000"] {
+        let (ok, _, se) = accelsim(&[
+            "quantize",
+            "--model",
+            &model(),
+            "--calib",
+            &calib,
+            "--wgroup",
+            bad,
+            "--out",
+            o.to_str().unwrap(),
+        ]);
+        assert!(!ok && se.contains("--wgroup must be a group size"), "{bad}: {se}");
+    }
 }
 
 /// Dynamic-range quantization (`--dynamic`, per-token int8 activations in LiteRT's hybrid

@@ -191,7 +191,7 @@ pub struct QuantizeArgs {
     /// with `--scheme asymmetric` one zero point per group. Convolutions keep --granularity
     /// (their integer kernels take per-channel scales). The `.aqm` keeps the groups; `.tflite`
     /// and `.onnx` outputs have no form for them.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub wgroup: Option<i64>,
     /// Calibration images, float32 `.npy` `[N, H, W, C]` (NCHW is transposed when it fits).
     #[arg(long)]
