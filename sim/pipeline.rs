@@ -6,7 +6,7 @@
 
 use crate::cost::{BufferTraffic, CoreActions, Energy};
 use crate::hw::{HwDesc, PrecisionMode};
-use crate::ir::{DataType, Graph, Layer, LayerId, WeightSource};
+use crate::ir::{Graph, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::Tiling;
@@ -463,9 +463,8 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
 fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
     let WeightLayout::Matrix(fc) = l.op.weight_layout() else { return None };
     let constant = matches!(phase, Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. });
-    let int_weights = g.weights_of(l).is_some_and(|w| w.dtype.is_int());
-    (constant && int_weights && g.data_input(l).dtype == DataType::F32)
-        .then_some(DynamicInput { bits: 8, zero_point: fc.asymmetric_inputs })
+    (constant && g.is_hybrid(l))
+        .then_some(DynamicInput { bits: crate::kernels::fc::HYBRID_ROW_BITS, zero_point: fc.asymmetric_inputs })
 }
 
 /// What one phase of a layer costs: the chosen schedule and its figures (none for a phase

@@ -8,18 +8,10 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{accelsim, digits, digits_model as model};
+use common::{accelsim, digits, digits_model as model, npy_labels as labels};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Int64 labels of a `.npy` file, parsed here (not by accelsim).
-fn labels(path: &str) -> Vec<i64> {
-    let b = std::fs::read(path).expect("labels");
-    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
-    assert!(std::str::from_utf8(&b[10..10 + hlen]).unwrap().contains("'<i8'"));
-    b[10 + hlen..].chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
 }
 
 /// Float32 values of a raw file.

@@ -45,10 +45,7 @@ fn exec_accuracy(raw: &[u8], labels: &[i64]) -> f64 {
 }
 
 fn labels() -> Vec<i64> {
-    let bytes = std::fs::read(digits("eval_y.npy")).unwrap();
-    // .npy v1: magic, version, header length, header; int64 little-endian data.
-    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    bytes[10 + hlen..].chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect()
+    common::npy_labels(&digits("eval_y.npy"))
 }
 
 #[test]

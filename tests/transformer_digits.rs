@@ -8,17 +8,10 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{accelsim, digits, read_f32};
+use common::{accelsim, digits, npy_labels as labels, read_f32};
 
 fn model() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_vit.tflite").display().to_string()
-}
-
-/// Int64 labels of a `.npy` file, parsed here.
-fn labels(path: &str) -> Vec<i64> {
-    let b = std::fs::read(path).expect("labels");
-    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
-    b[10 + hlen..].chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
 }
 
 /// Correct arg-maxes of rows of 10 logits.

@@ -305,6 +305,13 @@ impl Graph {
         layer.inputs.iter().map(|&t| self.tensor(t)).find(|t| t.kind == TensorKind::Weight)
     }
 
+    /// Whether a layer is in LiteRT's hybrid (dynamic-range) form: integer weights behind a
+    /// float data input, each input row quantized when the layer runs. The one test the
+    /// executor, the kernels and the cost model share.
+    pub fn is_hybrid(&self, layer: &Layer) -> bool {
+        self.weights_of(layer).is_some_and(|w| w.dtype.is_int()) && self.data_input(layer).dtype == DataType::F32
+    }
+
     /// The width of a layer's weights; `None` for a layer without weights (which has no
     /// weight width, rather than a default one).
     pub fn weight_bits(&self, layer: &Layer) -> Option<u32> {

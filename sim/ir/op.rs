@@ -135,7 +135,7 @@ pub struct MatMul {
     pub adj_y: bool,
 }
 
-/// A fully connected layer over the flattened input.
+/// A fully connected layer over the input read as rows of the weights' input features.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FullyConnected {
     /// Output features.

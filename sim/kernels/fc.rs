@@ -96,6 +96,9 @@ pub fn fully_connected(p: &FcParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> 
     out
 }
 
+/// The width LiteRT's hybrid layer quantizes its input rows to (int8).
+pub const HYBRID_ROW_BITS: u32 = 8;
+
 /// LiteRT's hybrid (dynamic-range) fully connected layer: float input and output, int8
 /// weights with one scale per tensor or per output, a float bias (`fully_connected.cc`
 /// `EvalHybridDense` on the portable `tensor_utils`).

@@ -243,13 +243,7 @@ fn unsupported(g: &Graph, l: &Layer, message: String) -> ExecError {
 /// quantized when it runs: its family's integer kernel takes it or refuses it by name; its
 /// float evaluation would answer with the dequantized weights instead).
 fn runs_int(g: &Graph, l: &Layer) -> bool {
-    let hybrid = l
-        .inputs
-        .iter()
-        .skip(1)
-        .any(|&t| g.tensor(t).kind == crate::ir::TensorKind::Weight && g.tensor(t).dtype.is_int())
-        && l.inputs.first().is_some_and(|&x| g.tensor(x).dtype == crate::ir::DataType::F32);
-    g.output(l).dtype.is_int() || l.op.dequantizes() || hybrid
+    g.output(l).dtype.is_int() || l.op.dequantizes() || g.is_hybrid(l)
 }
 
 impl<'g> Executor<'g> {

@@ -183,7 +183,7 @@ pub const TABLE: &[BinaryRow] = &[
         // A subtraction and a multiplication.
         cost: ElementCost { per_input: 0, per_output: 2 },
         // LiteRT's integer kernel is int8 only.
-        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        quant: QuantRule::free_up_to_8_bits,
         fused_activation: false,
         // For independent Gaussians d = x - y ~ N(m, v), m = mx - my, v = vx + vy:
         // E[d^2] = m^2 + v, Var[d^2] = 2 v^2 + 4 m^2 v (exact; d^2 is not Gaussian).

@@ -86,9 +86,9 @@ fn batch_features(cx: &LayerCx) -> (usize, usize) {
     ((x.elements() / features.max(1) as u64) as usize, features)
 }
 
-/// Largest bound accepted on a group-wise output's sum: `|P + bias| < 2^62`, so the 64-bit
+/// Largest bound accepted on a group-wise output's sum, `|P + bias| < 2^62`, so the 64-bit
 /// sums in `kernels::fc` cannot overflow.
-const GROUP_SUM_BOUND: f64 = 4.611_686_018_427_388e18;
+const GROUP_SUM_BOUND: f64 = (1u64 << 62) as f64;
 
 /// The group-wise integer kernel ([`crate::kernels::fc::FcGroups`]): each group's fp16 scale
 /// split into an integer significand and exponent, the bias checked to be at
@@ -101,7 +101,7 @@ fn prepare_groups(
     arith: &Arithmetic,
 ) -> Result<IntKernel, String> {
     use crate::kernels::{const_i32, const_i64, elementwise, qrange, scale_zp, QuantMultiplier};
-    use crate::quant::clip::fp16_parts;
+    use crate::quant::clip::{fp16_parts, group_exponent, to_fp16};
     let (batch, in_features) = batch_features(cx);
     let cout = fc.out_features;
     let (x, out) = (cx.x(), cx.out());
@@ -125,17 +125,19 @@ fn prepare_groups(
     let acc_cap = 2f64.powi(arith.acc_bits.min(63) as i32 - 1);
     let (mut scale, mut zero_points, mut multipliers) = (Vec::new(), Vec::new(), Vec::new());
     for o in 0..cout {
-        let parts: Vec<(f64, i32)> = (0..count).map(|j| fp16_parts(wq.group(o, count, j).0)).collect();
-        if let Some(j) = parts.iter().position(|(m, _)| m.fract() != 0.0 || *m >= 2048.0) {
+        let scales: Vec<f32> = (0..count).map(|j| wq.group(o, count, j).0).collect();
+        // An fp16 value is `m * 2^e` with an integer `m < 2048` and `e` in -24..=5, so the
+        // shifts below are at most 29 places.
+        if let Some(j) = scales.iter().position(|&s| to_fp16(s) != s) {
             return Err(format!(
                 "output {o}, group {j}: scale {} is not an fp16 number (group-wise scales are fp16)",
-                wq.group(o, count, j).0
+                scales[j]
             ));
         }
-        let e_min = parts.iter().map(|p| p.1).min().unwrap_or(0);
+        let e_min = group_exponent(&scales);
         let mut bound = 0f64;
-        for (j, &(m, e)) in parts.iter().enumerate() {
-            let s = (m as i64) << (e - e_min).min(40);
+        for (j, &(m, e)) in scales.iter().map(|&s| fp16_parts(s)).collect::<Vec<_>>().iter().enumerate() {
+            let s = (m as i64) << (e - e_min);
             let zw = wq.group(o, count, j).1 as i32;
             let ws = weights[o * in_features..][..in_features].chunks(size).nth(j).unwrap_or(&[]);
             let part = ws.iter().map(|&v| (f64::from(v) - f64::from(zw)).abs()).sum::<f64>() * xspan;
@@ -153,11 +155,10 @@ fn prepare_groups(
             }
             bound += b.get(o).map_or(0.0, |&v| (v as f64).abs());
         }
-        if (e_min_spread(&parts) > 40) || bound >= GROUP_SUM_BOUND {
+        if bound >= GROUP_SUM_BOUND {
             return Err(format!(
-                "output {o}: group-wise sums could reach about 2^{:.0} (group scales spanning 2^{} apart); at most 2^62 is exact",
-                bound.log2(),
-                e_min_spread(&parts)
+                "output {o}: group-wise sums could reach about 2^{:.0}; at most 2^62 is exact",
+                bound.log2()
             ));
         }
         multipliers.push(QuantMultiplier::checked(bias_scale / f64::from(so)).map_err(|m| format!("output {o}: {m}"))?);
@@ -178,12 +179,6 @@ fn prepare_groups(
         act_max,
         groups: Some(fc::FcGroups { size, count, scale, zero_points }),
     }))))
-}
-
-/// How many binades a set of `m * 2^e` group scales' exponents spans.
-fn e_min_spread(parts: &[(f64, i32)]) -> i32 {
-    let (lo, hi) = parts.iter().fold((i32::MAX, i32::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    hi.saturating_sub(lo).max(0)
 }
 
 impl OpFamily for FullyConnected {
@@ -262,7 +257,7 @@ impl OpFamily for FullyConnected {
     }
 
     fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
-        if let Some(w) = cx.weights().filter(|w| w.dtype.is_int() && cx.x().dtype == crate::ir::DataType::F32) {
+        if let Some(w) = cx.weights().filter(|_| cx.g.is_hybrid(cx.l)) {
             return prepare_hybrid(self, cx, w);
         }
         if let Some(w) =

@@ -107,6 +107,18 @@ pub enum QuantRule {
     FloatOnly,
 }
 
+impl QuantRule {
+    /// Own parameters where LiteRT's integer kernel exists, which is for operands of at most 8
+    /// bits (its int8 / uint8 kernels and tables); float at wider widths.
+    pub fn free_up_to_8_bits(input_bits: u8, output_bits: u8) -> QuantRule {
+        if input_bits <= 8 && output_bits <= 8 {
+            QuantRule::Free
+        } else {
+            QuantRule::FloatOnly
+        }
+    }
+}
+
 /// The constant weights a family's layers hold: what the stages that rewrite weights (PTQ,
 /// cross-layer equalization, the ONNX importer's folding, the TFLite exporter) and NVDLA's
 /// fusion plan (only a convolution heads a fused pass) read. A family with another weight

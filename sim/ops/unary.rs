@@ -81,7 +81,7 @@ pub const TABLE: &[UnaryRow] = &[
         name: "hard_swish",
         float: |_, x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         ops_per_element: 4,
-        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        quant: QuantRule::free_up_to_8_bits,
         prepare: |_, cx| {
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::HardSwish(HardSwishParams::new(scale_zp(x), scale_zp(out), act_range(cx))?))
@@ -183,7 +183,7 @@ pub const TABLE: &[UnaryRow] = &[
         name: "neg",
         float: |_, x| -x,
         ops_per_element: 1,
-        quant: |i, o| if i <= 8 && o <= 8 { QuantRule::Free } else { QuantRule::FloatOnly },
+        quant: QuantRule::free_up_to_8_bits,
         prepare: |_, cx| {
             let (x, out) = (cx.x(), cx.out());
             Ok(UnaryParams::Neg(NegParams::new(scale_zp(x), scale_zp(out), act_range(cx))))
@@ -237,7 +237,8 @@ pub const TABLE: &[UnaryRow] = &[
         float: |_, x| gelu(x),
         // A table lookup (or erf polynomial) and a multiply.
         ops_per_element: 2,
-        quant: |i, o| gelu_rule(i, o),
+        // LiteRT's int8 / uint8 kernel is a table over the input's values (any output scale).
+        quant: QuantRule::free_up_to_8_bits,
         prepare: |_, cx| prepare_gelu(cx, litert_gelu),
         moments: None,
         on_the_fly: OnTheFly::No,
@@ -248,7 +249,8 @@ pub const TABLE: &[UnaryRow] = &[
         name: "gelu_tanh",
         float: |_, x| gelu_tanh(x),
         ops_per_element: 2,
-        quant: |i, o| gelu_rule(i, o),
+        // LiteRT's int8 / uint8 kernel is a table over the input's values (any output scale).
+        quant: QuantRule::free_up_to_8_bits,
         prepare: |_, cx| prepare_gelu(cx, litert_gelu_tanh),
         moments: None,
         on_the_fly: OnTheFly::No,
@@ -298,16 +300,6 @@ fn litert_gelu(x: f32) -> f32 {
 fn litert_gelu_tanh(x: f32) -> f32 {
     let sqrt_2_over_pi = (std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2) as f32;
     0.5 * x * (1.0 + libm::tanhf(sqrt_2_over_pi * (x + 0.044715 * x * x * x)))
-}
-
-/// GELU: LiteRT's int8 / uint8 kernel is a table over the input's values (any output
-/// scale); at other widths it runs in float.
-fn gelu_rule(input_bits: u8, output_bits: u8) -> QuantRule {
-    if input_bits <= MAX_LUT_BITS && output_bits <= MAX_LUT_BITS {
-        QuantRule::Free
-    } else {
-        QuantRule::FloatOnly
-    }
 }
 
 /// LiteRT's int8 GELU: `LUTPopulate` over the input type's values with the float32

@@ -226,6 +226,13 @@ pub fn fp16_parts(x: f32) -> (f64, i32) {
     (x / 2f64.powi(e), e)
 }
 
+/// The smallest exponent `E` of a set of fp16 group scales written `m * 2^e` with integer
+/// `m` ([`fp16_parts`]): the bias and the requantization of a group-wise output are at
+/// `input scale x 2^E`.
+pub fn group_exponent(scales: &[f32]) -> i32 {
+    scales.iter().map(|&s| fp16_parts(s).1).min().unwrap_or(0)
+}
+
 /// Quantizes weights `[channels, reduction]` (the outermost axis by the rest) in groups of
 /// `group` consecutive weights along the reduction (a ragged last group is a group): one
 /// range per group by `method`, its scale rounded to fp16 ([`to_fp16`]) and the zero point

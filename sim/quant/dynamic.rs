@@ -6,7 +6,7 @@
 //! and output stay float. Every other tensor stays float (LiteRT's hybrid convolution is not
 //! modelled, so convolutions keep float weights).
 
-use crate::ir::{DataType, Graph, Op, QuantParams, TensorData, TensorKind};
+use crate::ir::{DataType, FullyConnected, Graph, Op, QuantParams, TensorData, TensorKind};
 use crate::ops::WeightLayout;
 use crate::quant::clip::{quantize_weights, ClipMethod};
 use crate::quant::ptq::QuantError;
@@ -18,28 +18,30 @@ pub const MAX_BITS: u8 = 8;
 /// The graph with every fully connected layer's weights at `bits` (2..=[`MAX_BITS`]) and the
 /// layer hybrid with asymmetric rows; returns it and the number of layers made hybrid.
 pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Graph, usize), QuantError> {
+    if !(2..=MAX_BITS).contains(&bits) {
+        return Err(QuantError::DynamicWidth(bits));
+    }
     let mut q = g.clone();
     let mut hybrid = 0;
     for li in 0..q.layers.len() {
         let l = &q.layers[li];
         let WeightLayout::Matrix(fc) = l.op.weight_layout() else { continue };
+        let fc = fc.clone();
         let cout = fc.out_features;
         let Some(wid) = l.inputs.iter().copied().find(|&t| q.tensor(t).kind == TensorKind::Weight) else { continue };
         let Some(TensorData::F32(w)) = &q.tensor(wid).data else {
             return Err(QuantError::NoFloatWeights(l.name.clone()));
         };
-        let qw = quantize_weights(w, cout, bits.min(MAX_BITS), true, true, method);
+        let qw = quantize_weights(w, cout, bits, true, true, method);
         let wt = q.tensor_mut(wid);
-        wt.dtype = DataType::int(bits.min(MAX_BITS));
+        wt.dtype = DataType::int(bits);
         wt.quant = Some(QuantParams {
             axis: if qw.scales.len() > 1 { Some(0) } else { None },
             zero_points: vec![0; qw.scales.len()],
             scales: qw.scales,
         });
         wt.data = Some(TensorData::I32(qw.q));
-        if let Op::FullyConnected(f) = &mut q.layers[li].op {
-            f.asymmetric_inputs = true;
-        }
+        q.layers[li].op = Op::FullyConnected(FullyConnected { asymmetric_inputs: true, ..fc });
         hybrid += 1;
     }
     q.validate()?;

@@ -32,7 +32,7 @@ use crate::ops::{OpFamily, QuantRule};
 use crate::quant::bias_correction;
 use crate::quant::calib::Calibration;
 use crate::quant::clip::{
-    affine_params, choose_range, fp16_parts, quantize_weight_groups, quantize_weights, ClipMethod, QuantizedWeights,
+    affine_params, choose_range, quantize_weight_groups, quantize_weights, ClipMethod, QuantizedWeights,
 };
 use crate::quant::widths::WidthPlan;
 use crate::quant::GROUP_SCALE_BITS;
@@ -104,6 +104,9 @@ pub enum QuantError {
     /// LiteRT's constraints with per-layer widths.
     #[error("LiteRT's kernels (a .tflite output, or --litert) take one width for every layer; this plan has {0}")]
     LitertMixed(String),
+    /// Hybrid (dynamic-range) weights wider than the hybrid kernel takes.
+    #[error("dynamic-range weights of {0} bits; LiteRT's hybrid kernel takes 2 to 8")]
+    DynamicWidth(u8),
     /// The result failed validation.
     #[error("the quantized graph is invalid: {0}")]
     Invalid(#[from] IrError),
@@ -211,7 +214,9 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
                 // (`kernels::fc`'s group-wise arithmetic).
                 Some(_) => {
                     let per = qw.scales.len() / cout.max(1);
-                    (0..cout).map(|c| s_in * 2f32.powi(group_exponent(&qw.scales[c * per..][..per]))).collect()
+                    (0..cout)
+                        .map(|c| s_in * 2f32.powi(crate::quant::clip::group_exponent(&qw.scales[c * per..][..per])))
+                        .collect()
                 }
                 None => (0..cout).map(|c| s_in * qw.scales[if qw.scales.len() > 1 { c } else { 0 }]).collect(),
             };
@@ -296,7 +301,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
     // norm's gamma and beta added or multiplied element-wise, an epsilon): per tensor at the
     // layer's output width from their own range, as LiteRT's converter quantizes them, or
     // with the output's parameters where the layer shares them (a concatenated class token).
-    quantize_constant_operands(&mut q, symmetric_act)?;
+    quantize_constant_operands(g, &mut q, symmetric_act)?;
     // 4. QUANTIZE after each input, DEQUANTIZE before each integer output.
     for (k, &inp) in g.inputs.iter().enumerate() {
         let no_stats = || QuantError::NoStatistics(g.tensor(inp).name.clone());
@@ -329,15 +334,11 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
 /// output is an integer (not a weight or bias, which step 2 quantizes) becomes an integer
 /// tensor at the output's width. A constant read by layers of different widths or rules gets
 /// one copy per (width, parameters) beside the first.
-fn quantize_constant_operands(q: &mut Graph, symmetric_act: impl Fn(u8) -> bool) -> Result<(), QuantError> {
-    // The float constants as they were (a copy is made from these, not from a quantized one).
-    let float_consts: Vec<Option<Tensor>> = q
-        .tensors
-        .iter()
-        .map(|t| {
-            (t.kind == TensorKind::Constant && t.dtype == DataType::F32 && float_data(t).is_some()).then(|| t.clone())
-        })
-        .collect();
+fn quantize_constant_operands(g: &Graph, q: &mut Graph, symmetric_act: impl Fn(u8) -> bool) -> Result<(), QuantError> {
+    // The float graph's tensors keep their ids in `q`: a constant is read (and a copy made)
+    // from the float graph, never from a copy already quantized.
+    let float_const =
+        |t: TensorId| g.tensors.get(t.0).filter(|t| t.kind == TensorKind::Constant && t.dtype == DataType::F32);
     let mut done: Vec<(TensorId, u8, (u32, i64), TensorId)> = Vec::new();
     for li in 0..q.layers.len() {
         let l = &q.layers[li];
@@ -350,7 +351,7 @@ fn quantize_constant_operands(q: &mut Graph, symmetric_act: impl Fn(u8) -> bool)
         let out_params = (oq.scales[0], oq.zero_points[0]);
         for k in 0..q.layers[li].inputs.len() {
             let t = q.layers[li].inputs[k];
-            let Some(Some(tensor)) = float_consts.get(t.0) else { continue };
+            let Some(tensor) = float_const(t) else { continue };
             let Some(v) = float_data(tensor) else { continue };
             let params = if shared {
                 out_params
@@ -435,13 +436,6 @@ fn share_concat_params(
         members.iter().for_each(|&i| act[i] = Some(p));
     }
     Ok(())
-}
-
-/// The smallest exponent `E` of a set of fp16 group scales written `m * 2^e` with integer
-/// `m` ([`fp16_parts`]): the bias and the requantization of a group-wise output are at
-/// `input scale x 2^E`.
-pub fn group_exponent(scales: &[f32]) -> i32 {
-    scales.iter().map(|&s| fp16_parts(s).1).min().unwrap_or(0)
 }
 
 /// Dequantized group-wise weights ([`quantize_weight_groups`]'s layout).

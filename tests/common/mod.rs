@@ -86,3 +86,11 @@ pub fn read_f32(path: &Path) -> Vec<f32> {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
+
+/// Int64 labels of a `.npy` file, parsed here (not by accelsim).
+pub fn npy_labels(path: &str) -> Vec<i64> {
+    let b = std::fs::read(path).expect("labels");
+    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+    assert!(std::str::from_utf8(&b[10..10 + hlen]).unwrap().contains("'<i8'"));
+    b[10 + hlen..].chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()
+}
