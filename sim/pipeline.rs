@@ -149,22 +149,22 @@ fn run_peak(
     for l in &g.layers {
         check_counts(g, l)?;
     }
-    // On-chip reuse across layers: which tensors stay on chip, each decided against the
-    // cost of the layers its reservation affects (`onchip`). The memo serves these
+    // On-chip reuse across layers: which tensors stay on chip, decided jointly against the
+    // cost of the layers their reservations affect (`onchip`). The memo serves these
     // evaluations too: a layer on the whole buffers is the run's own schedule, and a
     // layer on buffers shrunk by the same bytes recurs at every point of a sweep over the
     // channel's speed (a description of its own, whose fronts those points share).
     let mut memo = memo;
     // Each evaluation keeps the layer's report, its peak and its notes: a layer the
     // decision evaluated under the residency it chose is not evaluated again below.
-    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, |i, r| {
+    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, |i, held, on| {
         let l = &g.layers[i];
-        let shrunk = r.hw_for(i, hw);
+        let shrunk = onchip::shrunk(hw, held);
         let layer_hw = shrunk.as_ref().unwrap_or(hw);
         let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
         let mut layer_notes = Vec::new();
         let (rep, layer_peak) =
-            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, r.layer(i), &mut layer_notes).ok()?;
+            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, on, &mut layer_notes).ok()?;
         let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
         let score = Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram };
         Some((score, (rep, layer_peak, layer_notes)))
@@ -246,7 +246,7 @@ fn run_peak(
 /// The run's note on on-chip reuse across layers: which mode its numbers assume.
 fn onchip_note(hw: &HwDesc) -> String {
     match (hw.onchip_reuse, hw.family.keeps_activations_on_chip()) {
-        (true, true) => "on-chip reuse across layers on: a layer's output stays in the on-chip buffer for its readers (no DRAM write or read; its room reserved meanwhile) where the layers it affects cost no more (`on_chip` lists the tensors; --no-onchip-reuse or onchip_reuse = false moves every layer's output through DRAM)".to_string(),
+        (true, true) => "on-chip reuse across layers on: a layer's output stays in the on-chip buffer for its readers (no DRAM write or read; its room reserved meanwhile), the set of such tensors whose layers cost least for the objective (`on_chip` lists the tensors; --no-onchip-reuse or onchip_reuse = false moves every layer's output through DRAM)".to_string(),
         (true, false) => format!("on-chip reuse across layers: the {} family keeps no layer output on chip between passes; only fused intermediates stay on chip (`on_chip` lists them)", hw.family.kind()),
         (false, _) => "on-chip reuse across layers off (--no-onchip-reuse, onchip_reuse = false, or a SCALE-Sim .cfg): every layer's output is written to DRAM and read back by its readers, fused intermediates aside".to_string(),
     }

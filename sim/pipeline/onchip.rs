@@ -11,10 +11,12 @@
 //! tiles. The producer writes nothing of it to DRAM and every reader reads nothing of it
 //! from DRAM, and gives it no tile room (`Widths::resident_in` / `resident_out`).
 //!
-//! The decision is made against the real cost: tensors are considered in producer order,
-//! and one is kept on chip only when the whole span it affects (its producer through its
-//! last reader, each layer scheduled again with the reservation, with the tensors already
-//! kept) scores no worse for the run's objective than without it. A tensor is a candidate
+//! The decision is made against the real cost, jointly: of every set of candidates whose
+//! reservations fit, the one whose layers (each scheduled with what is held beside it) score
+//! best for the run's objective ([`decide`], a dynamic program over the layers; at most
+//! [`MAX_LIVE`] candidate spans cross any boundary between layers, chosen from shapes alone,
+//! shortest first). So more room never decides worse: every set that fit still fits and
+//! every layer costs no more with it. A tensor is a candidate
 //! only when the family keeps outputs on chip at all ([`crate::hw::Family::keeps_activations_on_chip`]),
 //! it is its producer's only output, it is not a network output or a graph state, every
 //! reader reads it on chip (a layer of one GEMM phase whose data input it is, or one
@@ -55,7 +57,7 @@ impl Kept {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Residency {
     /// Per layer, bytes reserved in each buffer (the description's order): layer `i`'s
-    /// buffer `b` at `i * buffers + b`, one allocation (a decision clones this per trial).
+    /// buffer `b` at `i * buffers + b`.
     reserved: Vec<u64>,
     /// How many buffers the description has.
     buffers: usize,
@@ -102,15 +104,7 @@ impl Residency {
     /// The description layer `i` is scheduled on: `hw` with each buffer less the bytes
     /// held in it while the layer runs; `None` when nothing is held.
     pub fn hw_for(&self, i: usize, hw: &HwDesc) -> Option<HwDesc> {
-        let r = self.held(i);
-        if r.iter().all(|&b| b == 0) {
-            return None;
-        }
-        let mut h = hw.clone();
-        for (b, &held) in h.buffers.iter_mut().zip(r) {
-            b.size = Bytes(b.size.get().saturating_sub(held));
-        }
-        Some(h)
+        shrunk(hw, self.held(i))
     }
 
     /// The places (`reserved` indices) holding `c` reserves its bytes in, when each has
@@ -126,16 +120,11 @@ impl Residency {
         slots.iter().all(|&k| room(k)).then_some(slots)
     }
 
-    /// Keeps `c` on chip too; `None`, with `self` unchanged, when a buffer of its span
+    /// Keeps `c` on chip too; `false`, with `self` unchanged, when a buffer of its span
     /// cannot hold it beside what is held already (some room must be left for the layers'
-    /// tiles). Else what [`Residency::undo`] needs to take it back.
-    fn hold(&mut self, g: &Graph, hw: &HwDesc, c: Kept) -> Option<Undo> {
-        let slots = self.slots(hw, &c)?;
-        let undo = Undo {
-            reserved: slots.iter().map(|&k| (k, self.reserved[k])).collect(),
-            resident_in: c.readers.iter().map(|&i| (i, self.resident_in[i])).collect(),
-            resident_out: (c.producer, self.resident_out[c.producer]),
-        };
+    /// tiles).
+    fn hold(&mut self, g: &Graph, hw: &HwDesc, c: Kept) -> bool {
+        let Some(slots) = self.slots(hw, &c) else { return false };
         for &k in &slots {
             self.reserved[k] += c.bytes;
         }
@@ -146,27 +135,21 @@ impl Residency {
             self.resident_in[i] = self.resident_in[i].saturating_add(elements.saturating_mul(times));
         }
         self.kept.push(c);
-        Some(undo)
-    }
-
-    /// Takes back the last tensor kept, by what its [`Residency::hold`] returned.
-    fn undo(&mut self, undo: Undo) {
-        for (k, v) in undo.reserved {
-            self.reserved[k] = v;
-        }
-        for (i, v) in undo.resident_in {
-            self.resident_in[i] = v;
-        }
-        self.resident_out[undo.resident_out.0] = undo.resident_out.1;
-        self.kept.pop();
+        true
     }
 }
 
-/// What a [`Residency::hold`] changed: the old values of what it wrote.
-struct Undo {
-    reserved: Vec<(usize, u64)>,
-    resident_in: Vec<(usize, u64)>,
-    resident_out: (usize, bool),
+/// `hw` with each buffer less the bytes `held` in it (the description's order); `None` when
+/// nothing is held.
+pub fn shrunk(hw: &HwDesc, held: &[u64]) -> Option<HwDesc> {
+    if held.iter().all(|&b| b == 0) {
+        return None;
+    }
+    let mut h = hw.clone();
+    for (b, &held) in h.buffers.iter_mut().zip(held) {
+        b.size = Bytes(b.size.get().saturating_sub(held));
+    }
+    Some(h)
 }
 
 /// Whether a layer of phases `phases` can read or write a tensor on chip: one GEMM phase
@@ -233,64 +216,205 @@ fn add(a: Score, b: Score) -> Score {
     Score { cycles: a.cycles + b.cycles, energy_pj: a.energy_pj + b.energy_pj, dram_bits: a.dram_bits + b.dram_bits }
 }
 
-/// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, r)` is layer
-/// `i`'s score scheduled with residency `r` (on `r.hw_for(i)`), with whatever else the
-/// caller wants kept of that evaluation (`P`, e.g. the layer's report); `None` when no tile
-/// of it fits there. Returns the residency and, per layer, what `cost` gave for it under
-/// that residency when the decision evaluated it so (layers of no candidate's span, or
-/// whose evaluation failed, have `None`): the caller need not evaluate those layers again.
+/// The most candidate spans the decision lets cross one boundary between two layers: the
+/// decision is exact over the candidates it considers, and its work grows as 2 to this power.
+pub const MAX_LIVE: usize = 4;
+
+/// The candidates the decision considers: shortest spans first (then producer order), each
+/// admitted while no boundary between two layers of its span is crossed by [`MAX_LIVE`]
+/// admitted spans already. Chosen from shapes alone, so every description (any buffer size,
+/// bandwidth, clock or array) decides over the same candidates. Producer order kept.
+fn admitted(all: Vec<Kept>, layers: usize) -> Vec<Kept> {
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by_key(|&k| (all[k].last() - all[k].producer, all[k].producer));
+    // Per boundary `b` (after layer `b`), how many admitted spans cross it.
+    let mut crossing = vec![0usize; layers];
+    let mut admit = vec![false; all.len()];
+    for k in order {
+        let span = all[k].producer..all[k].last();
+        if crossing[span.clone()].iter().all(|&x| x < MAX_LIVE) {
+            crossing[span].iter_mut().for_each(|x| *x += 1);
+            admit[k] = true;
+        }
+    }
+    all.into_iter().zip(admit).filter_map(|(c, a)| a.then_some(c)).collect()
+}
+
+/// One partial decision, layers `0..=i`: its summed score, and how it was reached.
+#[derive(Clone, Copy)]
+struct Node {
+    score: Score,
+    /// The state before layer `i` and the node in its front.
+    from: (usize, usize),
+    /// Whether the candidate layer `i` produces is kept.
+    keeps: bool,
+    /// Layer `i`'s evaluation (`evals`), `None` when it made none (fused, or no tile fits).
+    eval: Option<usize>,
+}
+
+/// Adds `node` to a state's front: the nodes none of which another scores no worse in every
+/// field (a sum of scores is non-decreasing in each, so what such a node leads to can never
+/// win). Latency and energy order scores totally, so their fronts hold one node.
+fn offer(front: &mut Vec<Node>, node: Node, objective: Objective) {
+    match objective {
+        Objective::Latency | Objective::Energy => match front.first() {
+            Some(f) if !objective.better(&node.score, &f.score) => {}
+            _ => *front = vec![node],
+        },
+        Objective::Edp => {
+            let le =
+                |a: &Score, b: &Score| a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits;
+            if front.iter().any(|f| le(&f.score, &node.score)) {
+                return;
+            }
+            front.retain(|f| !le(&node.score, &f.score));
+            front.push(node);
+        }
+    }
+}
+
+/// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, held, on)`
+/// is layer `i`'s score scheduled with `held` bytes taken from each buffer (the description's
+/// order; [`shrunk`]) while it reads and writes `on` on chip, with whatever else the caller
+/// wants kept of that evaluation (`P`, e.g. the layer's report); `None` when no tile of it
+/// fits there. Returns the residency and, per layer, what `cost` gave for it under that
+/// residency (layers fused into another, or whose evaluation failed, have `None`): the
+/// caller need not evaluate the layers again.
+///
+/// The choice is the best over every subset of the [`admitted`] candidates whose
+/// reservations fit: a dynamic program over the layers whose state is which admitted spans
+/// crossing the boundary are held (a layer's cost depends on nothing else), keeping per
+/// state the partial sums the objective can still prefer ([`offer`]). So a description with
+/// more room, bandwidth, clock or array, whose every layer costs no more under the same
+/// holds and which admits every subset the smaller one did, never decides worse.
 pub fn decide<P>(
     g: &Graph,
     hw: &HwDesc,
     plan: &FusionPlan,
     objective: Objective,
-    mut cost: impl FnMut(usize, &Residency) -> Option<(Score, P)>,
+    mut cost: impl FnMut(usize, &[u64], LayerOnChip) -> Option<(Score, P)>,
 ) -> (Residency, Vec<Option<P>>) {
-    let mut res = Residency::none(g, hw);
     let n = g.layers.len();
-    // Each layer's evaluation under the residency decided so far, made when first needed
-    // (`Some(None)`: made, and no tile fits).
-    let mut current: Vec<Option<Option<(Score, P)>>> = (0..n).map(|_| None).collect();
-    if hw.onchip_reuse && hw.family.keeps_activations_on_chip() {
-        for c in candidates(g, plan) {
-            if res.slots(hw, &c).is_none() {
-                continue;
-            }
-            let span = c.producer..=c.last();
-            // The span's scores without it (made first: `res` then holds it too).
-            let mut before = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
-            let mut feasible = true;
-            for i in span.clone() {
-                match current[i].get_or_insert_with(|| cost(i, &res)) {
-                    Some((o, _)) => before = add(before, *o),
-                    None => feasible = false,
-                }
-            }
-            if !feasible {
-                continue;
-            }
-            let Some(undo) = res.hold(g, hw, c) else { continue };
-            let mut after = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
-            let mut new = Vec::new();
-            for i in span.clone() {
-                // A layer that does not fit with the reservation.
-                let Some(n) = cost(i, &res) else {
-                    feasible = false;
-                    break;
-                };
-                after = add(after, n.0);
-                new.push(n);
-            }
-            if feasible && !objective.better(&before, &after) {
-                for (i, n) in span.zip(new) {
-                    current[i] = Some(Some(n));
-                }
-            } else {
-                res.undo(undo);
-            }
+    let zero = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+    let places = (hw.buffer_at(Role::Outputs, BufferLevel::Shared), hw.buffer_at(Role::Inputs, BufferLevel::Shared));
+    let cands = match places {
+        (Some(_), Some(_)) if hw.onchip_reuse && hw.family.keeps_activations_on_chip() => {
+            admitted(candidates(g, plan), n)
+        }
+        _ => Vec::new(),
+    };
+    let (out_buf, in_buf) = (places.0.unwrap_or(0), places.1.unwrap_or(0));
+    // A candidate that does not fit even alone is in no set that fits: not tried.
+    let size = |b: usize| hw.buffers[b].size.get();
+    let alone = |c: &Kept| c.bytes < size(out_buf) && c.bytes < size(in_buf);
+    // Per layer, the admitted candidate it produces; per boundary `b` (after layer `b`), the
+    // admitted spans crossing it, in candidate order (bit `j` of a state is `live[b][j]`).
+    let mut produced = vec![None; n];
+    let mut live: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (k, c) in cands.iter().enumerate() {
+        produced[c.producer] = Some(k);
+        for b in c.producer..c.last() {
+            live[b].push(k);
         }
     }
-    let made = current.into_iter().map(|m| m.flatten().map(|(_, p)| p)).collect();
+    let times = |i: usize, t: TensorId| g.layers[i].inputs.iter().filter(|&&u| u == t).count() as u64;
+    let mut evals: Vec<Option<P>> = Vec::new();
+    // Fronts per boundary and state; before layer 0, the empty decision.
+    let mut fronts: Vec<Vec<Vec<Node>>> = Vec::with_capacity(n);
+    let start = Node { score: zero, from: (0, 0), keeps: false, eval: None };
+    let mut held = vec![0u64; hw.buffers.len()];
+    let mut span: Vec<usize> = Vec::with_capacity(MAX_LIVE + 1);
+    for i in 0..n {
+        let live_in: &[usize] = if i == 0 { &[] } else { &live[i - 1] };
+        let mut next: Vec<Vec<Node>> = vec![Vec::new(); 1 << live[i].len()];
+        let fused = plan.fused_into(LayerId(i)).is_some();
+        // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile fits.
+        let mut tried: Vec<(Vec<u64>, LayerOnChip, Option<(Score, Option<usize>)>)> = Vec::new();
+        for m in 0..1usize << live_in.len() {
+            let reached = if i == 0 { std::slice::from_ref(&start) } else { fronts[i - 1][m].as_slice() };
+            if reached.is_empty() {
+                continue;
+            }
+            // Keeping layer `i`'s candidate first: on an exact tie the tensor stays on chip.
+            for keeps in [true, false] {
+                if keeps && !produced[i].is_some_and(|k| alone(&cands[k])) {
+                    continue;
+                }
+                span.clear();
+                span.extend(live_in.iter().enumerate().filter(|&(j, _)| m >> j & 1 == 1).map(|(_, &k)| k));
+                span.extend(produced[i].filter(|_| keeps));
+                held.iter_mut().for_each(|h| *h = 0);
+                let mut on = LayerOnChip { resident_in: 0, resident_out: keeps };
+                for &k in &span {
+                    let c = &cands[k];
+                    let place = if c.producer == i { out_buf } else { in_buf };
+                    held[place] = held[place].saturating_add(c.bytes);
+                    if c.readers.contains(&i) {
+                        let elements = g.tensor(c.tensor).elements().saturating_mul(times(i, c.tensor));
+                        on.resident_in = on.resident_in.saturating_add(elements);
+                    }
+                }
+                // Some room must be left for the layer's tiles.
+                if held.iter().zip(&hw.buffers).any(|(&h, b)| h > 0 && h >= b.size.get()) {
+                    continue;
+                }
+                // Different holds can leave the layer the same room and reads (tensors of
+                // equal bytes): one evaluation serves them.
+                let seen = tried.iter().find(|(h, o, _)| *h == held && *o == on).map(|t| t.2);
+                let tried_now = match seen {
+                    Some(t) => t,
+                    None if fused => Some((zero, None)),
+                    None => {
+                        let t = match cost(i, &held, on) {
+                            Some((s, p)) => {
+                                evals.push(Some(p));
+                                Some((s, Some(evals.len() - 1)))
+                            }
+                            // Nothing held and still no tile: the run reports the error.
+                            None if span.is_empty() => Some((zero, None)),
+                            None => None,
+                        };
+                        tried.push((held.clone(), on, t));
+                        t
+                    }
+                };
+                let Some((score, eval)) = tried_now else { continue };
+                let out = span
+                    .iter()
+                    .filter(|&&k| cands[k].last() > i)
+                    .map(|k| live[i].iter().position(|x| x == k).map_or(0, |j| 1 << j))
+                    .sum::<usize>();
+                for (f, node) in reached.iter().enumerate() {
+                    let node = Node { score: add(node.score, score), from: (m, f), keeps, eval };
+                    offer(&mut next[out], node, objective);
+                }
+            }
+        }
+        fronts.push(next);
+    }
+    // The best complete decision, traced back.
+    let mut res = Residency::none(g, hw);
+    let mut made: Vec<Option<P>> = (0..n).map(|_| None).collect();
+    let last = fronts.last().and_then(|f| f.first()).map(Vec::as_slice).unwrap_or(&[]);
+    let best = (0..last.len()).reduce(|a, b| if objective.better(&last[b].score, &last[a].score) { b } else { a });
+    let mut kept = Vec::new();
+    if let Some(mut f) = best {
+        let mut m = 0;
+        for i in (0..n).rev() {
+            let node = fronts[i][m][f];
+            if node.keeps {
+                kept.extend(produced[i]);
+            }
+            made[i] = node.eval.and_then(|e| evals[e].take());
+            (m, f) = node.from;
+        }
+    }
+    kept.sort_unstable();
+    for k in kept {
+        // Fits: the decision checked every layer of its span with everything else held.
+        let fits = res.hold(g, hw, cands[k].clone());
+        debug_assert!(fits, "a decided tensor fits");
+    }
     (res, made)
 }
 
@@ -337,7 +461,7 @@ mod tests {
         let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
         let c = candidates(&g, &FusionPlan::none(&g));
         let mut r = Residency::none(&g, &hw);
-        r.hold(&g, &hw, c[0].clone()).expect("fits");
+        assert!(r.hold(&g, &hw, c[0].clone()), "fits");
         let (inp, out) = (0, 2); // ifmap_sram, ofmap_sram
         assert_eq!(r.held(0)[out], 1024);
         assert_eq!((r.held(1)[inp], r.held(2)[inp], r.held(3)[inp]), (1024, 1024, 0));
@@ -349,12 +473,74 @@ mod tests {
         let tiny = crate::hw::load_hw("systolic32", &[("buffer.0.size_kib".into(), 1.0)]);
         let tiny = tiny.expect("preset");
         let mut none = Residency::none(&g, &tiny);
-        assert!(none.hold(&g, &tiny, c[0].clone()).is_none(), "1 KiB leaves no room");
+        assert!(!none.hold(&g, &tiny, c[0].clone()), "1 KiB leaves no room");
         assert_eq!(none, Residency::none(&g, &tiny), "unchanged");
-        let undo = r.hold(&g, &hw, c[1].clone()).expect("fits");
-        r.undo(undo);
-        let mut again = Residency::none(&g, &hw);
-        again.hold(&g, &hw, c[0].clone()).expect("fits");
-        assert_eq!(r, again, "undo takes back exactly the last hold");
+    }
+
+    /// A cost that trades the room a reservation takes for the DRAM traffic it saves,
+    /// differently at each layer, and has no tile beyond a layer's own limit.
+    fn synthetic(i: usize, held: &[u64], on: LayerOnChip) -> Option<Score> {
+        let room: u64 = held.iter().sum();
+        let limit = [3000, 2500, 4000, 1500, 3500, 2800, 4000][i % 7];
+        if room > limit {
+            return None;
+        }
+        let squeeze = (room as f64 - limit as f64 / 2.0).max(0.0);
+        let cycles = 1000.0 + 37.0 * i as f64 + squeeze * [0.9, 0.1, 0.5, 1.7, 0.3, 0.05, 1.1][i % 7]
+            - 0.2 * on.resident_in as f64
+            - if on.resident_out { 150.0 } else { 0.0 };
+        let energy_pj = 500.0 + squeeze * [0.2, 2.0, 0.4, 0.1, 1.5, 0.7, 0.3][i % 7] - 0.25 * on.resident_in as f64;
+        let dram_bits = 8192.0 - 8.0 * on.resident_in as f64;
+        Some(Score { cycles, energy_pj, dram_bits })
+    }
+
+    /// The decision is the best of every set of candidates that fits, for each objective: the
+    /// dynamic program against all subsets, scored by a cost with room / traffic trade-offs.
+    #[test]
+    fn the_decision_is_the_best_set_that_fits() {
+        let residual = |name: &str, a: &str, b: &str| {
+            format!("[[layer]]\nname = \"{name}\"\nop = \"add\"\ninputs = [\"{a}\", \"{b}\"]\n\n")
+        };
+        let text = [
+            conv("a"),
+            conv("b"),
+            residual("s1", "b", "a"),
+            conv("c"),
+            conv("d"),
+            residual("s2", "d", "s1"),
+            conv("e"),
+        ];
+        let g = graph(&text.concat());
+        let plan = FusionPlan::none(&g);
+        let all = candidates(&g, &plan);
+        assert_eq!(admitted(all.clone(), g.layers.len()), all, "no boundary is crossed by more than {MAX_LIVE}");
+        assert!(all.len() >= 5, "{}", all.len());
+        for kib in [2.0, 3.0, 4.0, 8.0] {
+            let sets = [("buffer.0.size_kib".to_string(), kib), ("buffer.2.size_kib".to_string(), kib)];
+            let hw = crate::hw::load_hw("systolic32", &sets).expect("preset");
+            for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+                let total = |r: &Residency| {
+                    let mut sum = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
+                    for i in 0..g.layers.len() {
+                        sum = add(sum, synthetic(i, r.held(i), r.layer(i))?);
+                    }
+                    Some(sum)
+                };
+                let mut best: Option<Score> = None;
+                for set in 0..1u32 << all.len() {
+                    let mut r = Residency::none(&g, &hw);
+                    let fits = (0..all.len()).filter(|k| set >> k & 1 == 1).all(|k| r.hold(&g, &hw, all[k].clone()));
+                    match total(&r) {
+                        Some(s) if fits && best.is_none_or(|b| objective.better(&s, &b)) => best = Some(s),
+                        _ => {}
+                    }
+                }
+                let (r, made) = decide(&g, &hw, &plan, objective, |i, held, on| synthetic(i, held, on).map(|s| (s, i)));
+                let got = total(&r).expect("the decision fits");
+                let best = best.expect("holding nothing fits");
+                assert!(!objective.better(&best, &got), "{kib} KiB {objective:?}: {got:?}, best {best:?}");
+                assert!(made.iter().enumerate().all(|(i, m)| *m == Some(i)), "every layer's evaluation is handed back");
+            }
+        }
     }
 }
