@@ -45,9 +45,13 @@ class Case:
     """An operator case: input shapes, the function, the input range for calibration."""
 
     def __init__(
-        self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8"), rewrite=None, builtin_fallback=False
+        self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8"), rewrite=None, builtin_fallback=False,
+        inputs=None,
     ):
         self.name, self.shapes, self.fn, self.lo, self.hi, self.variants = name, shapes, fn, lo, hi, variants
+        # A function of a seeded generator giving the input arrays, for cases whose inputs
+        # are chosen rather than random (else `inputs_for`).
+        self.inputs = inputs
         # Whether a variant the reference resolver cannot run (an operator version it does not
         # register) runs on LiteRT's BUILTIN kernels instead: only for pure copies.
         self.builtin_fallback = builtin_fallback
@@ -189,6 +193,46 @@ def cases():
     c.append(Case("fc_hybrid_relu", [[5, 64]], lambda x: tf.nn.relu(tf.matmul(x, hy_w) + hy_b), variants=("hybrid",)))
     c.append(Case("fc_hybrid_zero_row", [[1, 6, 64]], lambda x: tf.tensordot(x * zero_row, hy_w, axes=1) + hy_b,
                   variants=("hybrid",)))
+    # Rows whose every quantized value is an exact tie: 0 and 255/16 set the row's scale to
+    # 1/16 and its zero point to -128, so (k + 0.5) / 16 quantizes to k - 127.5. LiteRT's
+    # hybrid kernels round these half up (toward +infinity), not half away from zero.
+    def tie_rows(r):
+        rows = [np.concatenate([[0.0, 255 / 16], (r.integers(0, 255, 62) + 0.5) / 16]) for _ in range(6)]
+        for row in rows:
+            r.shuffle(row)
+        return [np.array(rows, np.float32).reshape(1, 6, 64)]
+
+    c.append(Case("fc_hybrid_ties", [[1, 6, 64]], lambda x: tf.tensordot(x, hy_w, axes=1) + hy_b, variants=("hybrid",),
+                  inputs=tie_rows))
+
+    # The same for a whole image of a hybrid convolution (rounded half to even there).
+    def tie_image(r):
+        image = np.concatenate([[0.0, 255 / 16], (r.integers(0, 255, 6 * 6 * 16 - 2) + 0.5) / 16])
+        r.shuffle(image)
+        return [image.astype(np.float32).reshape(1, 6, 6, 16)]
+
+    # LiteRT's hybrid CONV_2D and DEPTHWISE_CONV_2D (dynamic-range quantization: int8 weights
+    # per output channel; each image of the float input quantized asymmetrically as a whole
+    # when the layer runs): batch 2 with a fused ReLU, the second image all zeros; stride 2
+    # VALID; depthwise with multipliers 1 and 2 (weights of 1024 or more elements).
+    hc_w = tf.constant(rng(35).uniform(-0.5, 0.5, (3, 3, 16, 16)).astype(np.float32))
+    hc_b = tf.constant(rng(36).uniform(-0.5, 0.5, (16,)).astype(np.float32))
+    hd_w = tf.constant(rng(37).uniform(-0.5, 0.5, (3, 3, 128, 1)).astype(np.float32))
+    hd_b = tf.constant(rng(38).uniform(-0.5, 0.5, (128,)).astype(np.float32))
+    hm_w = tf.constant(rng(39).uniform(-0.5, 0.5, (3, 3, 64, 2)).astype(np.float32))
+    second_zero = tf.constant(np.array([1, 0], np.float32).reshape(2, 1, 1, 1))
+    c.append(Case("conv_hybrid", [[2, 6, 6, 16]], lambda x: tf.nn.relu(tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b),
+                  variants=("hybrid",)))
+    c.append(Case("conv_hybrid_zero_image", [[2, 6, 6, 16]],
+                  lambda x: tf.nn.conv2d(x * second_zero, hc_w, 1, "SAME") + hc_b, variants=("hybrid",)))
+    c.append(Case("conv_hybrid_ties", [[1, 6, 6, 16]], lambda x: tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b,
+                  variants=("hybrid",), inputs=tie_image))
+    c.append(Case("conv_hybrid_s2_valid", [[1, 7, 7, 16]], lambda x: tf.nn.conv2d(x, hc_w, 2, "VALID"),
+                  variants=("hybrid",)))
+    c.append(Case("dwconv_hybrid", [[1, 5, 5, 128]],
+                  lambda x: tf.nn.depthwise_conv2d(x, hd_w, [1, 2, 2, 1], "SAME") + hd_b, variants=("hybrid",)))
+    c.append(Case("dwconv_hybrid_mult2", [[1, 5, 5, 64]],
+                  lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(x, hm_w, [1, 1, 1, 1], "SAME")), variants=("hybrid",)))
     # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).
     c.append(Case("gelu", [X], lambda x: tf.nn.gelu(x, approximate=False), variants=("float32", "int8")))
     c.append(Case("gelu_tanh", [X], lambda x: tf.nn.gelu(x, approximate=True), variants=("float32", "int8")))
@@ -346,7 +390,8 @@ def main():
                 continue
             interp = Interpreter(model_content=model)
             interp.allocate_tensors()
-            arrays = inputs_for(case, interp, seed=zlib.crc32(stem.encode()) % 1000)
+            seed = zlib.crc32(stem.encode()) % 1000
+            arrays = case.inputs(rng(seed)) if case.inputs else inputs_for(case, interp, seed)
             kernels = ""
             try:
                 outs = run(model, arrays)

@@ -17,6 +17,13 @@ MaxPool 2x2, Conv 3x3x32 stride 2 ReLU, Flatten, (Dropout in training), Dense 10
 eval split is printed and written to `digits_cnn.json`. With a third argument `relu6` every ReLU is
 a ReLU6 (as in MobileNets) and the files are `digits_cnn_relu6.*` (issue 15: the evidence for CLE's
 ReLU6 handling; `reports/quant_defaults.sh`).
+
+With a third argument `dynamic` the same ReLU network (same seed) is converted with LiteRT's
+dynamic-range quantization (`Optimize.DEFAULT`, no calibration data: weights of 1024 or more
+elements -- conv3 and the logits -- become per-channel int8 and run LiteRT's hybrid kernels,
+the smaller ones stay float) to `digits_cnn_dynamic.tflite`, and LiteRT's reference kernels'
+logits on the 300 evaluation images are written to `digits_cnn_dynamic_eval_logits.npy`
+(`tests/hybrid.rs` compares accelsim's bit for bit).
 """
 import json
 import os
@@ -29,7 +36,7 @@ import tensorflow as tf
 
 def main(data, out, variant=""):
     act = "relu6" if variant == "relu6" else "relu"
-    stem = "digits_cnn_relu6" if variant == "relu6" else "digits_cnn"
+    stem = {"relu6": "digits_cnn_relu6", "dynamic": "digits_cnn_dynamic"}.get(variant, "digits_cnn")
     tf.keras.utils.set_random_seed(14)
     x = np.load(f"{data}/train_x_nhwc.npy")
     y = np.load(f"{data}/train_y.npy")
@@ -52,19 +59,27 @@ def main(data, out, variant=""):
     m.fit(x, y, epochs=80, batch_size=32, verbose=0, shuffle=True)
     keras_top1 = float((m.predict(ex, batch_size=64, verbose=0).argmax(1) == ey).mean())
     conv = tf.lite.TFLiteConverter.from_keras_model(m)
+    if variant == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
     tfl = conv.convert()
     os.makedirs(out, exist_ok=True)
     with open(f"{out}/{stem}.tflite", "wb") as f:
         f.write(tfl)
-    interp = tf.lite.Interpreter(model_content=tfl)
+    # LiteRT's reference kernels (the hybrid kernels' reference forms) for the dynamic model.
+    resolver = tf.lite.experimental.OpResolverType
+    kind = resolver.BUILTIN_REF if variant == "dynamic" else resolver.AUTO
+    interp = tf.lite.Interpreter(model_content=tfl, experimental_op_resolver_type=kind, num_threads=1)
     interp.allocate_tensors()
     i, o = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    pred = []
+    logits = []
     for img in ex:
         interp.set_tensor(i, img[None])
         interp.invoke()
-        pred.append(int(interp.get_tensor(o).argmax()))
-    tflite_top1 = float((np.array(pred) == ey).mean())
+        logits.append(interp.get_tensor(o)[0].copy())
+    logits = np.array(logits, np.float32)
+    if variant == "dynamic":
+        np.save(f"{out}/{stem}_eval_logits.npy", logits)
+    tflite_top1 = float((logits.argmax(1) == ey).mean())
     info = {"keras_eval_top1": keras_top1, "tflite_eval_top1": tflite_top1, "eval_images": int(len(ey)),
             "train_images": int(len(y)), "tensorflow": tf.__version__}
     with open(f"{out}/{stem}.json", "w") as f:

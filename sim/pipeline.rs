@@ -457,14 +457,21 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
     PhaseWidths { weight, wd }
 }
 
-/// LiteRT's hybrid fully connected layer (integer weights behind a float input, the
-/// executor's hybrid kernel): its input rows quantized to 8 bits when it runs, with a zero
-/// point each when the layer says so.
+/// LiteRT's hybrid layers (integer weights behind a float input, the executor's hybrid
+/// kernels): a fully connected layer's input rows quantized to 8 bits when it runs, with a
+/// zero point each when the layer says so; a convolution's images, each with a zero point.
 fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
-    let WeightLayout::Matrix(fc) = l.op.weight_layout() else { return None };
     let constant = matches!(phase, Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. });
-    (constant && g.is_hybrid(l))
-        .then_some(DynamicInput { bits: crate::kernels::fc::HYBRID_ROW_BITS, zero_point: fc.asymmetric_inputs })
+    if !(constant && g.is_hybrid(l)) {
+        return None;
+    }
+    let zero_point = match l.op.weight_layout() {
+        WeightLayout::Matrix(fc) => fc.asymmetric_inputs,
+        WeightLayout::Conv(_) => true,
+        // No hybrid kernel: the run reports the missing compute mode.
+        WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => return None,
+    };
+    Some(DynamicInput { bits: crate::kernels::fc::HYBRID_ROW_BITS, zero_point })
 }
 
 /// What one phase of a layer costs: the chosen schedule and its figures (none for a phase
@@ -870,14 +877,14 @@ fn cost_gemm<'h>(
             notes.push(note.to_string());
         }
     }
-    // Per-token dynamic quantization of a float input: each row's range and quantization
+    // Dynamic quantization of a float input: each row's (image's) range and quantization
     // and each output's rescale on the vector unit, beside the array.
     let in_elems =
         layer_work.n.saturating_mul(layer_work.ih).saturating_mul(layer_work.iw).saturating_mul(layer_work.c);
     let dynamic_ops = wd.dynamic.map_or(0, |d| d.ops(in_elems, out_elems));
     if let Some(d) = wd.dynamic {
         let note = format_args!(
-            "per-token dynamic quantization (LiteRT's hybrid fully connected layers): a float input is quantized row by row to {} bits on the vector unit ({} operations per input element, {} per output), then multiplied in the {}x{} mode; the rows' scales{} stay on chip",
+            "dynamic quantization (LiteRT's hybrid layers): a float input is quantized row by row (fully connected: per token) or image by image (convolution) to {} bits on the vector unit ({} operations per input element, {} per output), then multiplied in the {}x{} mode; the scales{} stay on chip",
             d.bits,
             2,
             if d.zero_point { 2 } else { 1 },

@@ -545,8 +545,8 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         let (q, n) = crate::quant::dynamic::quantize_dynamic(&reference, default.weight_bits, weight_method)
             .into_diagnostic()?;
         eprintln!(
-            "note: --dynamic: {n} fully connected layers hybrid (int{} weights, float inputs quantized token by token \
-             when they run); every other layer float",
+            "note: --dynamic: {n} fully connected and convolution layers hybrid (int{} weights, float inputs quantized \
+             token by token or image by image when they run); every other layer float",
             default.weight_bits
         );
         q
@@ -657,7 +657,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
                 args.model,
                 args.out.display(),
                 if args.dynamic {
-                    format!("w{} dynamic-range: hybrid fully connected layers, per-token int8 inputs", args.wbits)
+                    format!("w{} dynamic-range: hybrid fully connected and convolution layers, per-token / per-image int8 inputs", args.wbits)
                 } else {
                     cfg.widths.summary()
                 },

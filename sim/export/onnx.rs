@@ -631,6 +631,11 @@ impl Writer<'_> {
         {
             return Err(err(format!("a fused {} on this operator", l.activation.name())));
         }
+        if g.is_hybrid(l) {
+            return Err(err(
+                "LiteRT's hybrid form (a float input quantized per row or per image when it runs, against integer weights), which a QDQ Gemm or Conv would not compute".into(),
+            ));
+        }
         let spatial = |what: &str| -> Res<()> {
             if rank == 4 {
                 Ok(())
@@ -693,11 +698,6 @@ impl Writer<'_> {
                 self.finish(l, f, Order::Nchw)
             }
             Op::FullyConnected(fc) => {
-                if g.tensor(l.inputs[1]).dtype.is_int() && !g.tensor(x_id).dtype.is_int() {
-                    return Err(err(
-                        "LiteRT's hybrid form (a float input quantized per row when it runs, against integer weights), which a QDQ Gemm would not compute".into(),
-                    ));
-                }
                 let mut xf = self.float_in(x_id, Order::Ir)?;
                 let w = self.weight(l, 1, &[0, 1])?;
                 let k = g.tensor(l.inputs[1]).shape.get(1).copied().unwrap_or(1);

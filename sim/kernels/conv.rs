@@ -91,6 +91,74 @@ impl ConvParams {
     }
 }
 
+/// LiteRT's hybrid (dynamic-range) convolution, dense or depthwise (`conv.cc` and
+/// `depthwise_conv.cc` `EvalHybridPerChannel` on the reference kernels): a float input and
+/// output, int8 weights with one scale per output channel, a float bias.
+#[derive(Debug, Clone)]
+pub struct HybridConvParams {
+    /// Shapes, strides, dilations and padding.
+    pub geom: ConvGeometry,
+    /// Channel groups (`c` for depthwise).
+    pub groups: usize,
+    /// OHWI weights `[cout, kh, kw, c / groups]` (int8 values).
+    pub weights: Vec<i32>,
+    /// One weight scale per output channel.
+    pub weight_scales: Vec<f32>,
+    /// Float bias per output channel.
+    pub bias: Option<Vec<f32>>,
+    /// The fused activation, a clamp of the float output.
+    pub activation: crate::ir::Activation,
+    /// Whether LiteRT runs it as DEPTHWISE_CONV_2D, whose rescale multiplies the two scales
+    /// first (`acc * (weight scale * image scale)`); a dense one multiplies the accumulator by
+    /// each in turn (`acc * weight scale * image scale`).
+    pub depthwise: bool,
+}
+
+/// Runs the hybrid convolution: each image of the batch quantized as a whole, asymmetric
+/// ([`super::fc::quantize_row`]); each output the integer sum of `w * (q - zero point)` over
+/// the taps inside the image (a padded tap adds nothing: the float 0), wrapping at 32 bits as
+/// LiteRT's `int32_t` does, rescaled in float, plus the bias; then the activation's clamp.
+pub fn hybrid_conv(p: &HybridConvParams, x: &[f32]) -> Vec<f32> {
+    let geom = &p.geom;
+    let [n, _, w, c] = geom.input;
+    let [_, oh, ow, cout] = geom.output;
+    let [kh, kw] = geom.kernel;
+    let cin_g = c / p.groups.max(1);
+    let cout_g = (cout / p.groups.max(1)).max(1);
+    let image = geom.input[1] * w * c;
+    let mut out = vec![0f32; n * oh * ow * cout];
+    let mut q = Vec::with_capacity(image);
+    for (b, xs) in x.chunks(image.max(1)).enumerate().take(n) {
+        let (scale, zp) = super::fc::quantize_row(xs, true, &mut q);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for co in 0..cout {
+                    let g = co / cout_g;
+                    let mut acc = 0i32;
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let Some((iy, ix)) = geom.tap(oy, ox, ky, kx) else { continue };
+                            let taps = &p.weights[((co * kh + ky) * kw + kx) * cin_g..][..cin_g];
+                            let row = &q[(iy * w + ix) * c + g * cin_g..][..cin_g];
+                            for (&wv, &qv) in taps.iter().zip(row) {
+                                acc = acc.wrapping_add(wv.wrapping_mul(qv - zp));
+                            }
+                        }
+                    }
+                    let ws = p.weight_scales[co];
+                    let mut v = if p.depthwise { acc as f32 * (ws * scale) } else { acc as f32 * ws * scale };
+                    if let Some(bias) = &p.bias {
+                        v += bias[co];
+                    }
+                    out[((b * oh + oy) * ow + ox) * cout + co] = v;
+                }
+            }
+        }
+    }
+    super::float::activate(&mut out, p.activation);
+    out
+}
+
 /// The scalar reference convolution under any [`Arithmetic`]: the window is summed in
 /// (ky, kx, ci) order into an accumulator of `arith.acc_bits`, the bias added last.
 pub fn conv_reference(p: &ConvParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> {

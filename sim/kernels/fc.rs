@@ -125,7 +125,12 @@ pub struct HybridFcParams {
 /// One input row quantized to int8 as LiteRT's `BatchQuantizeFloats` does: asymmetric
 /// (`AsymmetricQuantizeFloats`: the range widened to hold 0, its width taken in float and
 /// divided by 255 in double; the zero point from the end with the smaller error, in double,
-/// rounded; values rounded half away from zero in float) or
+/// rounded; each value `v * (1 / scale) + offset`, the inverse a float, then rounded half
+/// up, `floor(x + 0.5)`, with `x` kept in double -- what LiteRT 2.3's x86 build computes,
+/// measured: its source reads `TfLiteRound(offset + v * inv)` in float, but exact ties such as
+/// -84.5 come out -84 (`fc_hybrid_ties_hybrid`, `conv_hybrid_ties_hybrid`), and a value
+/// 2.8e-6 below -85.5, which float arithmetic makes the tie, comes out -86 (the digits CNN,
+/// `tests/hybrid.rs`)) or
 /// symmetric (`SymmetricQuantizeFloats`: scale `max|x| / 127`, values in -127..=127). A row of
 /// one value (all zeros, or constant and the range empty) quantizes to zeros with scale 1.
 /// Returns the integers, the scale and the zero point.
@@ -154,7 +159,9 @@ pub fn quantize_row(x: &[f32], asymmetric: bool, q: &mut Vec<i32>) -> (f32, i32)
         };
         let scale = scale as f32;
         let inv = (1.0 / f64::from(scale)) as f32;
-        q.extend(x.iter().map(|&v| ((offset as f32 + v * inv).round() as i32).clamp(-128, 127)));
+        let off = f64::from(offset);
+        let inv = f64::from(inv);
+        q.extend(x.iter().map(|&v| ((f64::from(v) * inv + off + 0.5).floor() as i32).clamp(-128, 127)));
         (scale, offset)
     } else {
         let range = lo.abs().max(hi.abs());

@@ -50,8 +50,8 @@ pub struct Widths {
     /// Group-wise weight scales (`--wgroup`): stored and moved with the weights, at their
     /// own widths; `None` for per-tensor or per-channel weights.
     pub groups: Option<WeightGroups>,
-    /// Per-token dynamic quantization of a float input (LiteRT's hybrid fully connected
-    /// layer): the input is stored and moved at `input` bits and quantized row by row on the
+    /// Dynamic quantization of a float input (LiteRT's hybrid layers): the input is stored and
+    /// moved at `input` bits and quantized row by row (a convolution: image by image) on the
     /// vector unit to the array's width; `None` when the input is used at its width.
     pub dynamic: Option<DynamicInput>,
     /// Input elements held on chip across layers (a tensor kept in the buffer by the layer
@@ -65,8 +65,8 @@ pub struct Widths {
     pub resident_out: bool,
 }
 
-/// Per-token (per-row) dynamic quantization of a GEMM's float input, as LiteRT's hybrid
-/// fully connected layer runs it: each row's range found and its values quantized on the
+/// Dynamic quantization of a GEMM's float input, as LiteRT's hybrid layers run it (a fully
+/// connected layer per row, that is per token; a convolution per image): each row's range found and its values quantized on the
 /// vector unit, the integer GEMM on the array at `bits`, each output rescaled by its row's
 /// scale (times the weight scale) and, with a zero point, corrected by the row's zero point
 /// times the weights' row sum. The scales and zero points are made and used on chip.

@@ -1,31 +1,46 @@
 //! The convolution family: dense, grouped and depthwise 2-D convolutions (NHWC data, OHWI
 //! weights; depthwise is `groups == in_channels`).
 
-use super::weighted::{float_operands, weighted_layer};
+use super::weighted::{float_operands, hybrid_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
 };
 use crate::ir::{resolve_padding, window_out, Conv2d};
-use crate::kernels::conv::{self, ConvGeometry, ConvParams, PackedConv};
+use crate::kernels::conv::{self, ConvGeometry, ConvParams, HybridConvParams, PackedConv};
 use crate::kernels::{float, shape4, Arithmetic, Requant, Values};
 use crate::units::Macs;
 
-/// A prepared integer convolution (weights packed for the fast path when it applies).
-pub struct IntConv {
-    /// The layer's parameters; with `packed`, without their weights (the fast kernels read
-    /// only the packed ones, and a run's later layers reuse the memory freed).
-    params: Box<ConvParams>,
-    packed: Option<PackedConv>,
+/// A prepared convolution: integer, or LiteRT's hybrid form (float input and output, integer
+/// weights, each image quantized when it runs).
+pub enum IntConv {
+    /// Integer input and output (weights packed for the fast path when it applies).
+    Int {
+        /// The layer's parameters; with `packed`, without their weights (the fast kernels
+        /// read only the packed ones, and a run's later layers reuse the memory freed).
+        params: Box<ConvParams>,
+        /// The weights packed for the fast kernels, when they apply.
+        packed: Option<PackedConv>,
+    },
+    /// Float input and output, int8 weights.
+    Hybrid(Box<HybridConvParams>),
 }
 
 impl IntConv {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
-        let x = int_input(inputs, 0)?;
-        Ok(vec![Values::Int(match &self.packed {
-            Some(pk) => conv::conv_fast(&self.params, pk, x),
-            None => conv::conv_reference(&self.params, x, arith),
-        })])
+        match self {
+            IntConv::Int { params, packed } => {
+                let x = int_input(inputs, 0)?;
+                Ok(vec![Values::Int(match packed {
+                    Some(pk) => conv::conv_fast(params, pk, x),
+                    None => conv::conv_reference(params, x, arith),
+                })])
+            }
+            IntConv::Hybrid(p) => match inputs.first() {
+                Some(Values::F32(x)) => Ok(vec![Values::F32(conv::hybrid_conv(p, x))]),
+                _ => Err("the hybrid layer expects a float input".into()),
+            },
+        }
     }
 }
 
@@ -146,6 +161,26 @@ impl OpFamily for Conv2d {
 
     fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
         let geom = geometry(self, cx);
+        if let Some(w) = cx.weights().filter(|_| cx.g.is_hybrid(cx.l)) {
+            // LiteRT's per-channel hybrid kernels; one weight scale takes its other kernel
+            // (`EvalHybrid`: symmetric images, im2col), not written here.
+            let h = hybrid_operands(cx, w, self.out_channels)?;
+            if h.scales.len() != self.out_channels || self.out_channels == 1 {
+                return Err(
+                    "hybrid (float input) convolution with one weight scale: LiteRT runs it through its symmetric per-tensor kernel, which is not implemented (per-channel weights are)"
+                        .into(),
+                );
+            }
+            return Ok(IntKernel::Conv(IntConv::Hybrid(Box::new(HybridConvParams {
+                depthwise: self.is_depthwise(geom.input[3]),
+                geom,
+                groups: self.groups,
+                weights: h.weights,
+                weight_scales: h.scales,
+                bias: h.bias,
+                activation: cx.l.activation,
+            }))));
+        }
         let wl = weighted_layer(cx, geom.output[3])?;
         let requant = if wl.x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
         let requant = requant.checked(&wl.multipliers)?;
@@ -168,7 +203,7 @@ impl OpFamily for Conv2d {
             Some(_) => ConvParams { weights: Vec::new(), ..params },
             None => params,
         };
-        Ok(IntKernel::Conv(IntConv { params: Box::new(params), packed }))
+        Ok(IntKernel::Conv(IntConv::Int { params: Box::new(params), packed }))
     }
 
     /// A conv output channel has mean `b + sum W * E[x]` and variance `sum W^2 Var[x]`

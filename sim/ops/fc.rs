@@ -4,7 +4,7 @@
 //! replaced.
 
 use super::conv::f32_data;
-use super::weighted::{float_operands, weighted_layer};
+use super::weighted::{float_operands, hybrid_operands, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
@@ -39,37 +39,15 @@ impl IntFc {
 /// int8 activations against int8 weights): a float input and output, int8 weights with one
 /// scale or one per output, a float bias; asymmetric or symmetric input rows.
 fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> Result<IntKernel, String> {
-    use crate::kernels::const_i32;
     let (batch, in_features) = batch_features(cx);
-    let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
-    // int8 weights, or narrower ones held as int8 values (LiteRT unpacks int4 so).
-    let narrow = matches!(w.dtype, crate::ir::DataType::Int { bits: 2..=8, signed: true });
-    if !narrow || wq.zero_points.iter().any(|&z| z != 0) {
-        return Err(format!(
-            "hybrid (float input) layer with {} weights; LiteRT's takes symmetric weights of at most 8 bits",
-            w.dtype
-        ));
-    }
-    if wq.scales.len() != 1 && wq.scales.len() != fc.out_features {
-        return Err(format!("{} weight scales for {} outputs", wq.scales.len(), fc.out_features));
-    }
-    let bias = match cx.bias() {
-        Some(b) if b.dtype == crate::ir::DataType::F32 => {
-            Some(crate::kernels::const_f32(b).ok_or("bias has no values")?)
-        }
-        Some(b) => return Err(format!("hybrid layer with a {} bias; LiteRT's takes a float bias", b.dtype)),
-        None => None,
-    };
-    if cx.out().dtype != crate::ir::DataType::F32 {
-        return Err("hybrid layer with an integer output".into());
-    }
+    let h = hybrid_operands(cx, w, fc.out_features)?;
     Ok(IntKernel::Fc(IntFc::Hybrid(Box::new(fc::HybridFcParams {
         batch,
         in_features,
         out_features: fc.out_features,
-        weights: const_i32(w).ok_or("weights have no integer values")?,
-        weight_scales: wq.scales.clone(),
-        bias,
+        weights: h.weights,
+        weight_scales: h.scales,
+        bias: h.bias,
         asymmetric: fc.asymmetric_inputs,
         activation: cx.l.activation,
     }))))

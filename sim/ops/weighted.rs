@@ -27,7 +27,7 @@ pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<Weight
     let out = cx.out();
     if x.dtype == crate::ir::DataType::F32 {
         return Err(
-            "a float input with integer weights (LiteRT's hybrid, dynamic-range form) runs for fully connected layers only"
+            "a float input with integer weights (LiteRT's hybrid, dynamic-range form) runs for fully connected and convolution layers only"
                 .into(),
         );
     }
@@ -59,4 +59,42 @@ pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<Weight
 pub(crate) fn float_operands(cx: &LayerCx) -> Result<(Vec<f32>, Option<Vec<f32>>), String> {
     let w = cx.weights().and_then(crate::kernels::const_f32).ok_or("weights have no values")?;
     Ok((w, cx.bias().and_then(crate::kernels::const_f32)))
+}
+
+/// The operands of a conv or FC layer in LiteRT's hybrid form (integer weights behind a
+/// float input, `Graph::is_hybrid`).
+pub(crate) struct HybridOperands {
+    /// The weights' values (int8; narrower ones held as int8 values, as LiteRT unpacks int4).
+    pub weights: Vec<i32>,
+    /// Weight scales: one, or one per output channel.
+    pub scales: Vec<f32>,
+    /// The float bias.
+    pub bias: Option<Vec<f32>>,
+}
+
+/// Reads a hybrid layer's operands for `cout` output channels: symmetric weights of at most 8
+/// bits, a float bias and a float output, as LiteRT's hybrid kernels take them.
+pub(crate) fn hybrid_operands(cx: &LayerCx, w: &Tensor, cout: usize) -> Result<HybridOperands, String> {
+    use crate::ir::DataType;
+    let wq = w.quant.as_ref().ok_or("weights are not quantized")?;
+    let narrow = matches!(w.dtype, DataType::Int { bits: 2..=8, signed: true });
+    if !narrow || wq.zero_points.iter().any(|&z| z != 0) {
+        return Err(format!(
+            "hybrid (float input) layer with {} weights; LiteRT's takes symmetric weights of at most 8 bits",
+            w.dtype
+        ));
+    }
+    if wq.scales.len() != 1 && wq.scales.len() != cout {
+        return Err(format!("{} weight scales for {} outputs", wq.scales.len(), cout));
+    }
+    let bias = match cx.bias() {
+        Some(b) if b.dtype == DataType::F32 => Some(crate::kernels::const_f32(b).ok_or("bias has no values")?),
+        Some(b) => return Err(format!("hybrid layer with a {} bias; LiteRT's takes a float bias", b.dtype)),
+        None => None,
+    };
+    if cx.out().dtype != DataType::F32 {
+        return Err("hybrid layer with an integer output".into());
+    }
+    let weights = const_i32(w).ok_or("weights have no integer values")?;
+    Ok(HybridOperands { weights, scales: wq.scales.clone(), bias })
 }

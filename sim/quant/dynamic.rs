@@ -1,10 +1,12 @@
-//! Dynamic-range quantization (`accelsim quantize --dynamic`): per-token dynamic activation
-//! scales as LiteRT's converter makes them without calibration data. Every fully connected
-//! layer's weights become integers (per output channel, symmetric, narrow range) and the layer
-//! LiteRT's hybrid form: its float input is quantized row by row (token by token) to int8 with
-//! its own scale and zero point when it runs (`kernels::fc::hybrid_fully_connected`), its bias
-//! and output stay float. Every other tensor stays float (LiteRT's hybrid convolution is not
-//! modelled, so convolutions keep float weights).
+//! Dynamic-range quantization (`accelsim quantize --dynamic`): dynamic activation scales as
+//! LiteRT's converter makes them without calibration data. Every fully connected layer's and
+//! every convolution's weights become integers (per output channel, symmetric, narrow range)
+//! and the layer LiteRT's hybrid form: its float input is quantized when it runs -- a fully
+//! connected layer's row by row (token by token, `kernels::fc::hybrid_fully_connected`), a
+//! convolution's image by image (`kernels::conv::hybrid_conv`) -- to int8 with its own scale
+//! and zero point; its bias and output stay float. Every other tensor stays float (as do a
+//! convolution of one output channel, which LiteRT would run through its per-tensor hybrid
+//! kernel, not modelled, and transposed convolutions, which LiteRT has no hybrid kernel for).
 
 use crate::ir::{DataType, FullyConnected, Graph, Op, QuantParams, TensorData, TensorKind};
 use crate::ops::WeightLayout;
@@ -15,8 +17,9 @@ use crate::quant::ptq::QuantError;
 /// values in a narrower range, as LiteRT's int4 weights are unpacked).
 pub const MAX_BITS: u8 = 8;
 
-/// The graph with every fully connected layer's weights at `bits` (2..=[`MAX_BITS`]) and the
-/// layer hybrid with asymmetric rows; returns it and the number of layers made hybrid.
+/// The graph with every fully connected layer's and convolution's weights at `bits`
+/// (2..=[`MAX_BITS`]) and the layer hybrid with asymmetric rows (images); returns it and the
+/// number of layers made hybrid.
 pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Graph, usize), QuantError> {
     if !(2..=MAX_BITS).contains(&bits) {
         return Err(QuantError::DynamicWidth(bits));
@@ -25,9 +28,17 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
     let mut hybrid = 0;
     for li in 0..q.layers.len() {
         let l = &q.layers[li];
-        let WeightLayout::Matrix(fc) = l.op.weight_layout() else { continue };
-        let fc = fc.clone();
-        let cout = fc.out_features;
+        // Output channels, and the op with each input row quantized with a zero point
+        // (LiteRT's per-channel hybrid convolutions always quantize so).
+        let (cout, op) = match l.op.weight_layout() {
+            WeightLayout::Matrix(fc) => {
+                (fc.out_features, Op::FullyConnected(FullyConnected { asymmetric_inputs: true, ..fc.clone() }))
+            }
+            WeightLayout::Conv(c) if c.out_channels > 1 => (c.out_channels, l.op.clone()),
+            WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => {
+                continue
+            }
+        };
         let Some(wid) = l.inputs.iter().copied().find(|&t| q.tensor(t).kind == TensorKind::Weight) else { continue };
         let Some(TensorData::F32(w)) = &q.tensor(wid).data else {
             return Err(QuantError::NoFloatWeights(l.name.clone()));
@@ -41,7 +52,7 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
             scales: qw.scales,
         });
         wt.data = Some(TensorData::I32(qw.q));
-        q.layers[li].op = Op::FullyConnected(FullyConnected { asymmetric_inputs: true, ..fc });
+        q.layers[li].op = op;
         hybrid += 1;
     }
     q.validate()?;
@@ -85,6 +96,39 @@ mod tests {
         for (a, b) in f.iter().zip(&h) {
             assert!((a - b).abs() < 0.05, "float {a} vs hybrid {b}");
         }
+        assert_ne!(f, h, "the hybrid run quantizes");
+    }
+
+    /// A convolution and a depthwise convolution become hybrid with per-channel int8 weights;
+    /// a one-channel convolution (LiteRT's per-tensor hybrid kernel) stays float; the hybrid
+    /// run stays close to the float one.
+    #[test]
+    fn convolutions_become_hybrid_but_one_output_channel_stays_float() {
+        let text = "name = \"t\"\ninput = { name = \"input\", shape = [1, 6, 6, 8] }\n\
+            [[layer]]\nname = \"c\"\nop = \"conv2d\"\nfilters = 16\nkernel = 3\nstride = 1\npadding = \"same\"\n\
+            [[layer]]\nname = \"d\"\nop = \"depthwise\"\nkernel = 3\nstride = 2\npadding = \"same\"\n\
+            [[layer]]\nname = \"one\"\nop = \"conv2d\"\nfilters = 1\nkernel = 1\nstride = 1\npadding = \"same\"\n";
+        let mut g = crate::import::model_file::parse("t.toml", text, &Default::default()).expect("model");
+        crate::quant::synthetic::materialize(&mut g, 7);
+        let (q, n) = quantize_dynamic(&g, 8, ClipMethod::MinMax).expect("quantized");
+        assert_eq!(n, 2);
+        let hybrid: Vec<bool> = q.layers.iter().map(|l| q.is_hybrid(l)).collect();
+        assert_eq!(hybrid, [true, true, false]);
+        let scales = |i: usize| q.weights_of(&q.layers[i]).and_then(|w| w.quant.as_ref()).map(|p| p.scales.len());
+        assert_eq!((scales(0), scales(1)), (Some(16), Some(16)));
+        let xs: Vec<f32> = (0..6 * 6 * 8).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+        let y = g.outputs[0];
+        let run = |g: &Graph| match crate::kernels::execute(g, &[crate::kernels::Values::F32(xs.clone())])
+            .expect("runs")[y.0]
+            .clone()
+        {
+            Some(crate::kernels::Values::F32(v)) => v,
+            other => panic!("float output, got {other:?}"),
+        };
+        let (f, h) = (run(&g), run(&q));
+        let peak = f.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = f.iter().zip(&h).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst <= 0.03 * peak, "worst {worst} of {peak}");
         assert_ne!(f, h, "the hybrid run quantizes");
     }
 }

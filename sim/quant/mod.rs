@@ -9,8 +9,8 @@
 //! percentile and MSE thresholds), [`trained`] (weight thresholds trained on each layer's output), [`trained_act`] (activation
 //! thresholds trained on their readers' outputs), [`adaround`] (learned rounding), [`cle`] (cross-layer equalization), [`bias_correction`],
 //! [`data_free`] (statistics without data), [`calib`] (statistics from data), [`ptq`] (the
-//! quantized graph), [`dynamic`] (dynamic-range: hybrid fully connected layers with
-//! per-token int8 activations, no calibration), [`eval`] (SQNR against the float model, accuracy against labels),
+//! quantized graph), [`dynamic`] (dynamic-range: hybrid fully connected layers and
+//! convolutions with per-token / per-image int8 activations, no calibration), [`eval`] (SQNR against the float model, accuracy against labels),
 //! [`sensitivity`] (each layer alone at each width) and [`synthetic`] (seeded
 //! weights for built-in networks). Batch-norm folding happens in the importers (TFLite
 //! exports arrive folded; the ONNX importer folds `BatchNormalization` into the conv), so

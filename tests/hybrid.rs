@@ -1,0 +1,97 @@
+//! LiteRT's hybrid layers (dynamic-range quantization: dynamic int8 activations against int8
+//! weights, per token for a fully connected layer, per image for a convolution) in the cost
+//! model: they run in the 8x8 mode with their float input and output moved at 32 bits and
+//! their int8 weights at 8, the inputs' quantization on the vector unit, said in the notes.
+//! Their execution is bit for bit LiteRT's (`tests/op_goldens.rs`, `fc_hybrid*_hybrid`,
+//! `conv_hybrid*_hybrid`, `dwconv_hybrid*_hybrid`).
+
+use std::path::PathBuf;
+
+mod common;
+use common::{accelsim, digits, npy_labels, npy_values, read_f32, read_npy};
+
+#[test]
+fn a_hybrid_layer_is_costed_as_int8_macs_behind_a_per_token_quantization() {
+    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/fc_hybrid_hybrid.tflite");
+    for hw in ["mac8", "dsp", "nvdla_full"] {
+        let (ok, so, se) = accelsim(&["run", "--hw", hw, "--model", m.to_str().unwrap(), "--format", "json"]);
+        assert!(ok, "{hw}: {se}");
+        let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+        let l = &r["layers"][0];
+        assert_eq!(l["mode"], "8x8", "{hw}: {l}");
+        assert_eq!(l["macs"], 6 * 64 * 48, "{hw}");
+        // int8 weights 64 x 48, the float input 6 x 64 and bias 48 at 4 bytes; the output 6 x 48 floats.
+        assert_eq!(l["dram_read_bytes"], 64 * 48 + 6 * 64 * 4 + 48 * 4, "{hw}: {l}");
+        assert_eq!(l["dram_write_bytes"], 6 * 48 * 4, "{hw}: {l}");
+        let notes = r["notes"].as_array().expect("notes");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.as_str().is_some_and(|n| n.contains("dynamic quantization (LiteRT's hybrid layers)"))),
+            "{hw}: {notes:?}"
+        );
+    }
+}
+
+/// A hybrid convolution and a hybrid depthwise convolution: int8 MACs in the 8x8 mode, the
+/// float input, bias and output at 4 bytes, the per-channel int8 weights at 1.
+#[test]
+fn a_hybrid_convolution_is_costed_as_int8_macs_behind_a_per_image_quantization() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
+    // (model, MACs, weights, input, bias and output elements)
+    let cases = [
+        ("conv_hybrid_hybrid.tflite", 2 * 6 * 6 * 16 * 3 * 3 * 16, 16 * 3 * 3 * 16, 2 * 6 * 6 * 16, 16, 2 * 6 * 6 * 16),
+        ("dwconv_hybrid_hybrid.tflite", 3 * 3 * 128 * 3 * 3, 3 * 3 * 128, 5 * 5 * 128, 128, 3 * 3 * 128),
+    ];
+    for (file, macs, weights, input, bias, output) in cases {
+        for hw in ["mac8", "dsp"] {
+            let m = dir.join(file);
+            let (ok, so, se) = accelsim(&["run", "--hw", hw, "--model", m.to_str().unwrap(), "--format", "json"]);
+            assert!(ok, "{file} {hw}: {se}");
+            let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+            let l = &r["layers"][0];
+            assert_eq!(l["mode"], "8x8", "{file} {hw}: {l}");
+            assert_eq!(l["macs"], macs, "{file} {hw}");
+            assert_eq!(l["dram_read_bytes"], weights + 4 * (input + bias), "{file} {hw}: {l}");
+            assert_eq!(l["dram_write_bytes"], 4 * output, "{file} {hw}: {l}");
+            let notes = r["notes"].as_array().expect("notes");
+            assert!(
+                notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("image by image (convolution)"))),
+                "{file} {hw}: {notes:?}"
+            );
+        }
+    }
+}
+
+/// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits
+/// CNN of `scripts/train_digits.py ... dynamic` (conv3 and the logits hybrid, per-channel
+/// int8; the small layers float). `accelsim exec` on the 300 evaluation images gives LiteRT's
+/// reference kernels' logits bit for bit, hence its top-1 (292 of 300, the float model's).
+#[test]
+fn a_dynamic_range_digits_cnn_runs_bit_for_bit_as_litert() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits");
+    let model = dir.join("digits_cnn_dynamic.tflite");
+    let out = tempfile::tempdir().unwrap();
+    let logits = out.path().join("logits.bin");
+    let eval = digits("eval_x_nhwc.npy");
+    let (ok, _, se) =
+        accelsim(&["exec", "--model", model.to_str().unwrap(), "--input", &eval, "--output", logits.to_str().unwrap()]);
+    assert!(ok, "{se}");
+    let got = read_f32(&logits);
+    let accelsim::kernels::Values::F32(want) = npy_values(&read_npy(&dir.join("digits_cnn_dynamic_eval_logits.npy")))
+    else {
+        panic!("float logits")
+    };
+    assert_eq!(got.len(), 3000);
+    let differ = got.iter().zip(&want).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    assert_eq!(differ, 0, "{differ} of 3000 logits differ from LiteRT's");
+    let y = npy_labels(&digits("eval_y.npy"));
+    let top1 = got
+        .chunks(10)
+        .zip(&y)
+        .filter(|(r, &l)| (0..10).fold(0, |b, k| if r[k] > r[b] { k } else { b }) as i64 == l)
+        .count();
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("digits_cnn_dynamic.json")).unwrap()).unwrap();
+    assert_eq!(top1, (info["tflite_eval_top1"].as_f64().unwrap() * 300.0).round() as usize);
+}
