@@ -188,3 +188,33 @@ fn readme_lists_every_preset_and_how_to_install() {
     }
     assert!(readme.contains("cargo install --locked --path ."), "README does not say how to install");
 }
+
+/// A `.npy` given to a model whose input has a batch larger than 1 built in is refused with
+/// what is wrong (it used to ask for `[N, 6, 6, 16]`, the very shape given), and the raw
+/// file of the whole tensor runs.
+#[test]
+fn a_batch_for_an_input_with_a_built_in_batch_says_why_it_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let model =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/conv_hybrid_hybrid.tflite");
+    let model = model.to_str().unwrap();
+    let x = vec![0.5f32; 2 * 6 * 6 * 16];
+    let npy = d.path().join("x.npy");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 6, 6, 16), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(&npy, bytes).unwrap();
+    let (ok, _, err) = accelsim(&["exec", "--model", model, "--input", "x.npy", "--output", "y.bin"], d.path());
+    let err = words(&err);
+    assert!(!ok && err.contains("has a batch of 2 built in") && err.contains("raw file"), "{err}");
+    std::fs::write(d.path().join("x.bin"), x.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let (ok, _, err) = accelsim(&["exec", "--model", model, "--input", "x.bin", "--output", "y.bin"], d.path());
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::metadata(d.path().join("y.bin")).unwrap().len(), 2 * 6 * 6 * 16 * 4);
+}

@@ -147,7 +147,7 @@ fn dynamic_range_quantization_keeps_the_transformer_accurate() {
         aqm.to_str().unwrap(),
     ]);
     assert!(ok, "{se}");
-    assert!(se.contains("14 fully connected layers hybrid"), "{se}");
+    assert!(se.contains("14 layers hybrid"), "{se}");
     let r: serde_json::Value = serde_json::from_str(&so).expect("json");
     let got = exec_correct(aqm.to_str().unwrap(), &dir.path().join("q.bin"), &y);
     assert_eq!((r["output"]["top1_accuracy"].as_f64().unwrap() * 300.0).round() as usize, got);

@@ -136,6 +136,12 @@ pub(crate) fn read_input(flag: &str, path: &Path, t: &Tensor) -> miette::Result<
 /// `t`: `[N, ...]` with N >= 1 and each item `t`'s shape without its batch dimension of 1
 /// (NCHW for a rank-4 input read in `layout` NCHW).
 pub fn check_batch_shape(t: &Tensor, layout: Layout, shape: &[usize], n: usize) -> Result<(), String> {
+    if let Some(&b) = t.shape.first().filter(|&&b| b != 1) {
+        return Err(format!(
+            "input '{}' has a batch of {b} built in (shape {:?}); an array of items is read for inputs of batch 1 only: give the whole tensor as a raw file",
+            t.name, t.shape
+        ));
+    }
     let mut item: Vec<usize> = t.shape.iter().skip(1).copied().collect();
     if layout == Layout::Nchw && item.len() == 3 {
         item = vec![item[2], item[0], item[1]];

@@ -545,8 +545,8 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
         let (q, n) = crate::quant::dynamic::quantize_dynamic(&reference, default.weight_bits, weight_method)
             .into_diagnostic()?;
         eprintln!(
-            "note: --dynamic: {n} fully connected and convolution layers hybrid (int{} weights, float inputs quantized \
-             token by token or image by image when they run); every other layer float",
+            "note: --dynamic: {n} layers hybrid (fully connected layers and convolutions: int{} weights, float inputs \
+             quantized token by token or image by image when they run); every other layer float",
             default.weight_bits
         );
         q
