@@ -63,6 +63,14 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
 mod tests {
     use super::*;
 
+    /// The float tensor `y` of a run of `g` on the float input `xs`.
+    fn float_output(g: &Graph, xs: &[f32], y: crate::ir::TensorId) -> Vec<f32> {
+        match crate::kernels::execute(g, &[crate::kernels::Values::F32(xs.to_vec())]).expect("runs")[y.0].clone() {
+            Some(crate::kernels::Values::F32(v)) => v,
+            other => panic!("float output, got {other:?}"),
+        }
+    }
+
     /// `x [2, 3] -> fc (2 outputs) -> y`: the weights become int8 per channel, the layer hybrid
     /// with asymmetric rows, the input, bias and output stay float; the hybrid run is within a
     /// quantization step of the float one.
@@ -85,14 +93,7 @@ mod tests {
             (DataType::F32, DataType::F32, DataType::F32)
         );
         let xs = vec![1.0f32, -2.0, 0.5, 0.0, 3.0, -1.0];
-        let run = |g: &Graph| match crate::kernels::execute(g, &[crate::kernels::Values::F32(xs.clone())])
-            .expect("runs")[y.0]
-            .clone()
-        {
-            Some(crate::kernels::Values::F32(v)) => v,
-            other => panic!("float output, got {other:?}"),
-        };
-        let (f, h) = (run(&g), run(&q));
+        let (f, h) = (float_output(&g, &xs, y), float_output(&q, &xs, y));
         for (a, b) in f.iter().zip(&h) {
             assert!((a - b).abs() < 0.05, "float {a} vs hybrid {b}");
         }
@@ -118,14 +119,7 @@ mod tests {
         assert_eq!((scales(0), scales(1)), (Some(16), Some(16)));
         let xs: Vec<f32> = (0..6 * 6 * 8).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
         let y = g.outputs[0];
-        let run = |g: &Graph| match crate::kernels::execute(g, &[crate::kernels::Values::F32(xs.clone())])
-            .expect("runs")[y.0]
-            .clone()
-        {
-            Some(crate::kernels::Values::F32(v)) => v,
-            other => panic!("float output, got {other:?}"),
-        };
-        let (f, h) = (run(&g), run(&q));
+        let (f, h) = (float_output(&g, &xs, y), float_output(&q, &xs, y));
         let peak = f.iter().fold(0f32, |m, v| m.max(v.abs()));
         let worst = f.iter().zip(&h).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         assert!(worst <= 0.03 * peak, "worst {worst} of {peak}");
