@@ -211,6 +211,26 @@ def cases():
         r.shuffle(image)
         return [image.astype(np.float32).reshape(1, 6, 6, 16)]
 
+    # Inputs where the two ways of forming `v / scale + zero point` round to different
+    # integers (the value exact, or rounded to float once, then rounded half up): LiteRT's
+    # hybrid fully connected and convolution kernels differ there (kernels/fc.rs).
+    def near_tie(shape, per):
+        def make(r):
+            while True:
+                x = r.uniform(-1.0, 3.0, size=shape).astype(np.float32)
+                for v in x.reshape(-1, per):
+                    lo, hi = np.float32(min(0.0, v.min())), np.float32(max(0.0, v.max()))
+                    scale = np.float32(np.float64(np.float32(hi - lo)) / 255.0)
+                    inv = np.float32(1.0 / np.float64(scale))
+                    zp = -128.0 - np.float64(lo) / np.float64(scale)
+                    off = -128 if zp <= -128 else (127 if zp >= 127 else int(np.round(zp)))
+                    exact = v.astype(np.float64) * np.float64(inv) + off
+                    if (np.floor(exact + 0.5) != np.floor(exact.astype(np.float32).astype(np.float64) + 0.5)).any():
+                        return [x]
+        return make
+
+    c.append(Case("fc_hybrid_near_tie", [[1, 6, 64]], lambda x: tf.tensordot(x, hy_w, axes=1) + hy_b,
+                  variants=("hybrid",), inputs=near_tie((1, 6, 64), 64)))
     # LiteRT's hybrid CONV_2D and DEPTHWISE_CONV_2D (dynamic-range quantization: int8 weights
     # per output channel; each image of the float input quantized asymmetrically as a whole
     # when the layer runs): batch 2 with a fused ReLU, the second image all zeros; stride 2
@@ -231,6 +251,11 @@ def cases():
                   variants=("hybrid",)))
     c.append(Case("dwconv_hybrid", [[1, 5, 5, 128]],
                   lambda x: tf.nn.depthwise_conv2d(x, hd_w, [1, 2, 2, 1], "SAME") + hd_b, variants=("hybrid",)))
+    c.append(Case("dwconv_hybrid_near_tie", [[1, 5, 5, 128]],
+                  lambda x: tf.nn.depthwise_conv2d(x, hd_w, [1, 1, 1, 1], "SAME") + hd_b, variants=("hybrid",),
+                  inputs=near_tie((1, 5, 5, 128), 5 * 5 * 128)))
+    c.append(Case("conv_hybrid_near_tie", [[1, 6, 6, 16]], lambda x: tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b,
+                  variants=("hybrid",), inputs=near_tie((1, 6, 6, 16), 6 * 6 * 16)))
     c.append(Case("dwconv_hybrid_mult2", [[1, 5, 5, 64]],
                   lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(x, hm_w, [1, 1, 1, 1], "SAME")), variants=("hybrid",)))
     # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).

@@ -125,12 +125,13 @@ pub struct HybridFcParams {
 /// One input row quantized to int8 as LiteRT's `BatchQuantizeFloats` does: asymmetric
 /// (`AsymmetricQuantizeFloats`: the range widened to hold 0, its width taken in float and
 /// divided by 255 in double; the zero point from the end with the smaller error, in double,
-/// rounded; each value `v * (1 / scale) + offset`, the inverse a float, then rounded half
-/// up, `floor(x + 0.5)`, with `x` kept in double -- what LiteRT 2.3's x86 build computes,
-/// measured: its source reads `TfLiteRound(offset + v * inv)` in float, but exact ties such as
-/// -84.5 come out -84 (`fc_hybrid_ties_hybrid`, `conv_hybrid_ties_hybrid`), and a value
-/// 2.8e-6 below -85.5, which float arithmetic makes the tie, comes out -86 (the digits CNN,
-/// `tests/hybrid.rs`)) or
+/// rounded; each value `v * (1 / scale)`, the inverse and the product in float, rounded half
+/// away from zero and then offset by the zero point -- what LiteRT 2.3's x86 build computes,
+/// measured: its source reads `TfLiteRound(offset + v * inv)`, but exact ties such as -84.5
+/// come out -84 (`fc_hybrid_ties_hybrid`, `conv_hybrid_ties_hybrid`), a product 2.7e-6 below
+/// 42.5 comes out 42 where the sum in float would be the tie -85.5 (the digits CNN,
+/// `tests/hybrid.rs`), and the `*_near_tie` goldens, drawn where the sum's exact and float
+/// values round apart, agree) or
 /// symmetric (`SymmetricQuantizeFloats`: scale `max|x| / 127`, values in -127..=127). A row of
 /// one value (all zeros, or constant and the range empty) quantizes to zeros with scale 1.
 /// Returns the integers, the scale and the zero point.
@@ -159,9 +160,7 @@ pub fn quantize_row(x: &[f32], asymmetric: bool, q: &mut Vec<i32>) -> (f32, i32)
         };
         let scale = scale as f32;
         let inv = (1.0 / f64::from(scale)) as f32;
-        let off = f64::from(offset);
-        let inv = f64::from(inv);
-        q.extend(x.iter().map(|&v| ((f64::from(v) * inv + off + 0.5).floor() as i32).clamp(-128, 127)));
+        q.extend(x.iter().map(|&v| ((v * inv).round() as i32 + offset).clamp(-128, 127)));
         (scale, offset)
     } else {
         let range = lo.abs().max(hi.abs());
