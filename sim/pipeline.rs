@@ -467,9 +467,11 @@ fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
     }
     let zero_point = match l.op.weight_layout() {
         WeightLayout::Matrix(fc) => fc.asymmetric_inputs,
-        WeightLayout::Conv(_) => true,
+        WeightLayout::Conv(c) if c.per_channel_hybrid() => true,
         // No hybrid kernel: the run reports the missing compute mode.
-        WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => return None,
+        WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => {
+            return None
+        }
     };
     Some(DynamicInput { bits: crate::kernels::fc::HYBRID_ROW_BITS, zero_point })
 }

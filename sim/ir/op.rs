@@ -97,6 +97,14 @@ impl Conv2d {
     pub fn is_depthwise(&self, in_channels: usize) -> bool {
         self.groups > 1 && self.groups == in_channels
     }
+
+    /// Whether LiteRT runs it, with integer weights behind a float input, through its
+    /// per-channel hybrid kernel (each image quantized with a zero point): more than one
+    /// output channel; one takes the symmetric per-tensor kernel, which accelsim does not
+    /// model. The one rule of the executor, the cost model and `quantize --dynamic`.
+    pub fn per_channel_hybrid(&self) -> bool {
+        self.out_channels > 1
+    }
 }
 
 /// A 2-D transposed convolution (TFLite's TRANSPOSE_CONV, ONNX ConvTranspose): each input

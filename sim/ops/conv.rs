@@ -165,7 +165,7 @@ impl OpFamily for Conv2d {
             // LiteRT's per-channel hybrid kernels; one weight scale takes its other kernel
             // (`EvalHybrid`: symmetric images, im2col), not written here.
             let h = hybrid_operands(cx, w, self.out_channels)?;
-            if h.scales.len() != self.out_channels || self.out_channels == 1 {
+            if h.scales.len() != self.out_channels || !self.per_channel_hybrid() {
                 return Err(
                     "hybrid (float input) convolution with one weight scale: LiteRT runs it through its symmetric per-tensor kernel, which is not implemented (per-channel weights are)"
                         .into(),

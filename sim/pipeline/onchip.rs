@@ -51,6 +51,21 @@ impl Kept {
     pub fn last(&self) -> usize {
         self.readers.iter().copied().max().unwrap_or(self.producer)
     }
+
+    /// The buffer (index in `hw.buffers`) it occupies while layer `i` of its span runs: the
+    /// shared output buffer at its producer, the shared input buffer after; `None` when the
+    /// description has no such buffer. The one placement rule of the decision and the
+    /// residency it returns.
+    fn place(&self, i: usize, hw: &HwDesc) -> Option<usize> {
+        let role = if i == self.producer { Role::Outputs } else { Role::Inputs };
+        hw.buffer_at(role, BufferLevel::Shared)
+    }
+
+    /// The input elements layer `i` reads of it on chip (each time it is an input of `i`).
+    fn read_at(&self, g: &Graph, i: usize) -> u64 {
+        let times = g.layers[i].inputs.iter().filter(|&&t| t == self.tensor).count() as u64;
+        g.tensor(self.tensor).elements().saturating_mul(times)
+    }
 }
 
 /// What each layer of a run holds on chip.
@@ -111,11 +126,8 @@ impl Residency {
     /// room for them beside what is held already (some room must be left for the layers'
     /// tiles); `None` when one has not.
     fn slots(&self, hw: &HwDesc, c: &Kept) -> Option<Vec<usize>> {
-        let out_buf = hw.buffer_at(Role::Outputs, BufferLevel::Shared)?;
-        let in_buf = hw.buffer_at(Role::Inputs, BufferLevel::Shared)?;
-        let slots: Vec<usize> = std::iter::once(c.producer * self.buffers + out_buf)
-            .chain((c.producer + 1..=c.last()).map(|i| i * self.buffers + in_buf))
-            .collect();
+        let slots: Vec<usize> =
+            (c.producer..=c.last()).map(|i| c.place(i, hw).map(|b| i * self.buffers + b)).collect::<Option<_>>()?;
         let room = |k: usize| self.reserved[k].saturating_add(c.bytes) < hw.buffers[k % self.buffers].size.get();
         slots.iter().all(|&k| room(k)).then_some(slots)
     }
@@ -129,10 +141,8 @@ impl Residency {
             self.reserved[k] += c.bytes;
         }
         self.resident_out[c.producer] = true;
-        let elements = g.tensor(c.tensor).elements();
         for &i in &c.readers {
-            let times = g.layers[i].inputs.iter().filter(|&&t| t == c.tensor).count() as u64;
-            self.resident_in[i] = self.resident_in[i].saturating_add(elements.saturating_mul(times));
+            self.resident_in[i] = self.resident_in[i].saturating_add(c.read_at(g, i));
         }
         self.kept.push(c);
         true
@@ -303,10 +313,10 @@ pub fn decide<P>(
         }
         _ => Vec::new(),
     };
-    let (out_buf, in_buf) = (places.0.unwrap_or(0), places.1.unwrap_or(0));
     // A candidate that does not fit even alone is in no set that fits: not tried.
-    let size = |b: usize| hw.buffers[b].size.get();
-    let alone = |c: &Kept| c.bytes < size(out_buf) && c.bytes < size(in_buf);
+    let alone = |c: &Kept| {
+        [c.producer, c.last()].iter().all(|&i| c.place(i, hw).is_some_and(|b| c.bytes < hw.buffers[b].size.get()))
+    };
     // Per layer, the admitted candidate it produces; per boundary `b` (after layer `b`), the
     // admitted spans crossing it, in candidate order (bit `j` of a state is `live[b][j]`).
     let mut produced = vec![None; n];
@@ -317,7 +327,6 @@ pub fn decide<P>(
             live[b].push(k);
         }
     }
-    let times = |i: usize, t: TensorId| g.layers[i].inputs.iter().filter(|&&u| u == t).count() as u64;
     let mut evals: Vec<Option<P>> = Vec::new();
     // Fronts per boundary and state; before layer 0, the empty decision.
     let mut fronts: Vec<Vec<Vec<Node>>> = Vec::with_capacity(n);
@@ -347,11 +356,12 @@ pub fn decide<P>(
                 let mut on = LayerOnChip { resident_in: 0, resident_out: keeps };
                 for &k in &span {
                     let c = &cands[k];
-                    let place = if c.producer == i { out_buf } else { in_buf };
-                    held[place] = held[place].saturating_add(c.bytes);
+                    // Candidates exist only where both places do (`places`).
+                    if let Some(b) = c.place(i, hw) {
+                        held[b] = held[b].saturating_add(c.bytes);
+                    }
                     if c.readers.contains(&i) {
-                        let elements = g.tensor(c.tensor).elements().saturating_mul(times(i, c.tensor));
-                        on.resident_in = on.resident_in.saturating_add(elements);
+                        on.resident_in = on.resident_in.saturating_add(c.read_at(g, i));
                     }
                 }
                 // Some room must be left for the layer's tiles.

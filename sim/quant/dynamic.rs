@@ -34,7 +34,7 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
             WeightLayout::Matrix(fc) => {
                 (fc.out_features, Op::FullyConnected(FullyConnected { asymmetric_inputs: true, ..fc.clone() }))
             }
-            WeightLayout::Conv(c) if c.out_channels > 1 => (c.out_channels, l.op.clone()),
+            WeightLayout::Conv(c) if c.per_channel_hybrid() => (c.out_channels, l.op.clone()),
             WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => {
                 continue
             }
