@@ -223,7 +223,9 @@ fn run_peak(
     }
     let on_chip = on_chip_tensors(g, &plan, &residency);
     notes.push(onchip_note(hw));
-    notes.dedup();
+    // One of each note, in the order first said (layers alternate between a few).
+    let mut said = std::collections::HashSet::new();
+    notes.retain(|n| said.insert(n.clone()));
     let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
     check_totals(&totals)?;
     let report = RunReport {
@@ -432,7 +434,7 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
         Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. } | Phase::Vector(_) => {
             g.weights_of(l)
         }
-        Phase::Gemm { operand: Operand::Activation { input }, .. } => g.activation_inputs(l).nth(*input),
+        Phase::Gemm { operand: Operand::Activation { input, .. }, .. } => g.activation_inputs(l).nth(*input),
     }
     .map(|t| t.dtype.bits());
     let wd = Widths {
@@ -448,7 +450,20 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
             Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. } => {
                 g.weights_of(l).and_then(|t| t.groups)
             }
-            Phase::Gemm { operand: Operand::Activation { .. }, .. } | Phase::Vector(_) => None,
+            // A KV cache's groups run along its last axis: along the reduction of `Q K^T`.
+            Phase::Gemm { operand: Operand::Activation { input, last_axis_summed: true }, .. } => {
+                g.activation_inputs(l).nth(*input).and_then(|t| t.groups)
+            }
+            Phase::Gemm { operand: Operand::Activation { last_axis_summed: false, .. }, .. } | Phase::Vector(_) => None,
+        },
+        // ... and across the reduction of `P V`.
+        dequant: match phase {
+            Phase::Gemm { operand: Operand::Activation { input, last_axis_summed: false }, .. } => {
+                g.activation_inputs(l).nth(*input).and_then(|t| t.groups)
+            }
+            Phase::Gemm { operand: Operand::Activation { last_axis_summed: true, .. }, .. }
+            | Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. }
+            | Phase::Vector(_) => None,
         },
         dynamic: dynamic_input(g, l, phase),
         resident_in: 0,
@@ -625,7 +640,10 @@ fn run_phases<'h>(
             pw.wd.resident_in = on.resident_in;
         }
         pw.wd.resident_out = on.resident_out && k + 1 == phases.len();
-        weight_groups = weight_groups.or(pw.wd.groups);
+        // The row's weight groups are its weights' (a KV cache's are in the notes).
+        if !matches!(phase, Phase::Gemm { operand: Operand::Activation { .. }, .. }) {
+            weight_groups = weight_groups.or(pw.wd.groups);
+        }
         let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
         sum.add(c, times);
@@ -826,7 +844,7 @@ fn cost_gemm<'h>(
     let w = hw.family.conv_work(&layer_work);
     let weight = pw.weight.ok_or_else(|| match operand {
         Operand::Constant | Operand::Sequential { .. } => RunError::NoWeights { layer: l.name.clone() },
-        Operand::Activation { input } => RunError::NoOperand { layer: l.name.clone(), input },
+        Operand::Activation { input, .. } => RunError::NoOperand { layer: l.name.clone(), input },
     })?;
     // A float input quantized per token on the way in runs in the mode of its quantized width.
     let array_input = wd.dynamic.map_or(wd.input, |d| d.bits);
@@ -867,9 +885,27 @@ fn cost_gemm<'h>(
     // vector unit, beside the array (one multiply-add per output and group, two with a
     // zero point); the pass takes at least as long as that unit needs.
     let group_ops = wd.group_ops(out_elems, w.r * w.s * w.cg());
+    let cache = matches!(operand, Operand::Activation { .. });
     if let (Some(groups), true) = (wd.groups, group_ops > 0) {
         let note = format_args!(
-            "group-wise weights ({groups}, {}-bit scales{}): each group's partial sum is rescaled on the vector unit beside the array ({} multiply-add{} per output and group); the scales move with the weights",
+            "group-wise {} ({groups}, {}-bit scales{}): each group's partial sum is rescaled on the vector unit beside the array ({} multiply-add{} per output and group); the scales move with the {}",
+            if cache { "keys (a KV cache grouped along each head's features, summed over by Q K^T)" } else { "weights" },
+            groups.scale_bits,
+            if groups.zero_point_bits > 0 { " and zero points" } else { "" },
+            if groups.zero_point_bits > 0 { 2 } else { 1 },
+            if groups.zero_point_bits > 0 { "s" } else { "" },
+            if cache { "cache" } else { "weights" },
+        );
+        if !notes.iter().any(|last| equals_formatted(last, note)) {
+            notes.push(note.to_string());
+        }
+    }
+    // An operand grouped across the reduction (a value cache read by P V): each element
+    // dequantized on the vector unit as it is loaded, once per GEMM.
+    let dequant_ops = wd.dequant_ops(w.k, w.r * w.s * w.cg());
+    if let (Some(groups), true) = (wd.dequant, dequant_ops > 0) {
+        let note = format_args!(
+            "group-wise values ({groups}, {}-bit scales{}, along each head's features, across the positions P V sums over): each cached element is dequantized on the vector unit as it is loaded ({} operation{} per element); the scales move with the cache",
             groups.scale_bits,
             if groups.zero_point_bits > 0 { " and zero points" } else { "" },
             if groups.zero_point_bits > 0 { 2 } else { 1 },
@@ -898,7 +934,7 @@ fn cost_gemm<'h>(
             notes.push(note.to_string());
         }
     }
-    let vector_ops = group_ops.saturating_add(dynamic_ops);
+    let vector_ops = group_ops.saturating_add(dynamic_ops).saturating_add(dequant_ops);
     let compute = if vector_ops > 0 {
         let v = VectorWork { in_elements: 0, out_elements: out_elems, weights: 0, ops: vector_ops, pooling: false };
         let per_cycle = hw.family.vector_elements_per_cycle(hw, &v) as f64 * 8.0 / wd.input.max(8) as f64;
@@ -1220,7 +1256,7 @@ mod tests {
         for name in ["systolic32", "nvdla_full", "dsp"] {
             let hw = crate::hw::load_hw(name, &[]).expect("preset");
             let single = cost(&g, l, &hw, &[one]);
-            let act = cost(&g, l, &hw, &[batch(Operand::Activation { input: 0 })]);
+            let act = cost(&g, l, &hw, &[batch(Operand::Activation { input: 0, last_axis_summed: false })]);
             let shared = cost(&g, l, &hw, &[batch(Operand::Constant)]);
             assert_eq!(act.cycles, Cycles(4 * single.cycles.get()), "{name}");
             assert_eq!(act.macs, Macs(4 * single.macs.get()), "{name}");
@@ -1228,7 +1264,7 @@ mod tests {
             assert_eq!(act.macs, shared.macs, "{name}");
             // A data input the layer does not have is an error naming it.
             let sched = Sched { objective: Objective::default(), memo: None };
-            let missing = [batch(Operand::Activation { input: 3 })];
+            let missing = [batch(Operand::Activation { input: 3, last_axis_summed: false })];
             let e = run_phases(&g, l, &hw, &missing, &[], sched, LayerOnChip::default(), &mut Vec::new())
                 .expect_err("no input 3");
             assert!(e.to_string().contains("data input 3"), "{e}");

@@ -283,6 +283,7 @@ impl Space {
                     layer: g.layers[l].name.clone(),
                     weight,
                     activation,
+                    group: None,
                 })
             })
             .collect();

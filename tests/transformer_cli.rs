@@ -307,6 +307,106 @@ fn wgroup_flag_shows_groups_and_modes_and_is_checked() {
     bad(&["--wgroup-zero-point"], "--wgroup");
 }
 
+/// `--kv-group`: the cache's scales move with it (exactly their bytes more on `Q K^T`),
+/// the values are dequantized as `P V` loads them (more vector work), the sequence summary
+/// names the groups, and misplaced or bad values are refused by name.
+#[test]
+fn kv_group_costs_the_scales_and_the_dequantization() {
+    let base = ["--hw", "nvdla_full", "--model", "gpt2", "--phase", "decode", "--kv-len", "64", "--no-accuracy"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(&["--kv-bits", "4"]);
+        a.extend_from_slice(extra);
+        json_run(&a)
+    };
+    let (plain, g32, z) = (run(&[]), run(&["--kv-group", "32"]), run(&["--kv-group", "32", "--kv-group-zero-point"]));
+    let row = |j: &serde_json::Value, name: &str| {
+        j["layers"].as_array().expect("layers").iter().find(|l| l["name"] == name).cloned().expect(name)
+    };
+    let num = |l: &serde_json::Value, k: &str| l[k].as_f64().unwrap_or_else(|| panic!("{k}"));
+    // GPT-2: 12 heads of 64 features, 64 cached positions: 2 groups of 32 per head and
+    // position, an fp16 scale each (and a 4-bit zero point).
+    let scales = 64.0 * 12.0 * 2.0 * 16.0 / 8.0;
+    let (sp, sg, sz) = (row(&plain, "h0/scores"), row(&g32, "h0/scores"), row(&z, "h0/scores"));
+    assert!(num(&sg, "dram_read_bytes") - num(&sp, "dram_read_bytes") >= scales, "{sg} vs {sp}");
+    assert!(num(&sz, "dram_read_bytes") - num(&sp, "dram_read_bytes") >= scales * 20.0 / 16.0);
+    let (cp, cg) = (row(&plain, "h0/context/heads"), row(&g32, "h0/context/heads"));
+    assert!(num(&cg, "compute_cycles") > num(&cp, "compute_cycles"), "the values' dequantization: {cg} vs {cp}");
+    let total = |j: &serde_json::Value| j["sequence"]["latency_per_token_s"].as_f64().expect("latency");
+    assert!(
+        total(&plain) <= total(&g32) && total(&g32) <= total(&z),
+        "{} {} {}",
+        total(&plain),
+        total(&g32),
+        total(&z)
+    );
+    assert_eq!(
+        (g32["sequence"]["kv_group"].as_u64(), g32["sequence"]["kv_group_zero_point_bits"].as_u64()),
+        (Some(32), Some(0))
+    );
+    assert_eq!(z["sequence"]["kv_group_zero_point_bits"].as_u64(), Some(4));
+    assert!(plain["sequence"]["kv_group"].is_null());
+    let notes = g32["notes"].to_string();
+    assert!(notes.contains("group-wise keys") && notes.contains("group-wise values"), "{notes}");
+    assert_eq!(notes.matches("group-wise keys").count(), 1, "one of each note: {notes}");
+    let bad = |extra: &[&str], want: &str| {
+        let mut a = vec!["run", "--hw", "nvdla_full", "--model", "gpt2", "--no-accuracy"];
+        a.extend_from_slice(extra);
+        let (ok, _, err) = accelsim(&a);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    };
+    bad(&["--phase", "prefill", "--kv-group", "32"], "--kv-group applies to --phase decode");
+    bad(&["--phase", "decode", "--kv-len", "8", "--kv-group", "0"], "--kv-group must be a group size");
+    bad(&["--phase", "decode", "--kv-len", "8", "--kv-group-zero-point"], "--kv-group");
+}
+
+/// Per-layer group sizes (`--layer-bits NAME=w8g-1`, `NAME=g32`): each layer's rows show
+/// its own group (zero points at its own weight width) and move its own scale bytes;
+/// a group on a layer without matrix-product weights, or a size out of range, is refused.
+#[test]
+fn layers_take_their_own_group_sizes() {
+    let base = ["--hw", "nvdla_full", "--model", "gpt2", "--phase", "decode", "--kv-len", "64", "--no-accuracy"];
+    let mut a = base.to_vec();
+    a.extend_from_slice(&["--wbits", "4", "--abits", "16", "--wgroup", "128", "--wgroup-zero-point"]);
+    a.extend_from_slice(&["--layer-bits", "h0/q=g32", "--layer-bits", "h0/k=g-1", "--layer-bits", "h0/v=w8"]);
+    let j = json_run(&a);
+    let layers = j["layers"].as_array().expect("layers");
+    let row = |name: &str| layers.iter().find(|l| l["name"] == name).unwrap_or_else(|| panic!("{name}"));
+    let (q, k, v, o) = (row("h0/q"), row("h0/k"), row("h0/v"), row("h0/attn_proj"));
+    let got = |l: &serde_json::Value| (l["widths"].as_str().map(String::from), l["weight_group"].as_u64());
+    assert_eq!(got(q), (Some("w4a16g32+z4".into()), Some(32)));
+    assert_eq!(got(k), (Some("w4a16".into()), None));
+    assert_eq!(got(v), (Some("w8a16g128+z8".into()), Some(128)), "the zero points at the layer's own width");
+    assert_eq!(got(o), (Some("w4a16g128+z4".into()), Some(128)));
+    // The same 768x768 weights: groups of 32 carry 4x the scales and zero points of 128,
+    // per channel none of the groups'.
+    let rd = |l: &serde_json::Value| l["dram_read_bytes"].as_f64().expect("dram_read_bytes");
+    let weights = 768.0 * 768.0 * 4.0 / 8.0;
+    let per_group = (16.0 + 4.0) / 8.0;
+    let extra = rd(q) - rd(o);
+    let want = 768.0 * 768.0 * (1.0 / 32.0 - 1.0 / 128.0) * per_group;
+    assert!((extra - want).abs() <= 0.02 * want, "g32 over g128: {extra} B more, want {want}");
+    let groups = 768.0 * 768.0 / 128.0 * per_group;
+    assert!(
+        rd(k) < rd(o) && rd(o) - rd(k) >= 0.9 * groups,
+        "per channel moves no group scales: {} vs {}",
+        rd(k),
+        rd(o)
+    );
+    assert!(rd(k) >= weights, "{} B read, the weights alone are {weights} B", rd(k));
+    let bad = |extra: &[&str], want: &str| {
+        let mut a = vec!["run"];
+        a.extend_from_slice(&base);
+        a.extend_from_slice(&["--wbits", "4", "--abits", "16"]);
+        a.extend_from_slice(extra);
+        let (ok, _, err) = accelsim(&a);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    };
+    bad(&["--layer-bits", "h0/ln_1=g32"], "'h0/ln_1' (layernorm) has no matrix-product weights");
+    bad(&["--layer-bits", "h0/q=w4g0"], "must be a group size in");
+    bad(&["--layer-bits", "h0/q=w4gx"], "expected a group size");
+}
+
 #[test]
 fn a_batch_of_sequences_shares_the_weights_and_reads_its_own_caches() {
     // GPT-2 decode, 256 cached positions at 8 bits: 12 layers x (K, V) x 256 x 768 bytes

@@ -80,6 +80,100 @@ fn the_digits_transformer_keeps_its_accuracy_at_w8a8_w4a8_g32_and_w4a16() {
     assert!(fcs.iter().all(|l| l["weight_group"] == 32), "{fcs:?}");
 }
 
+/// Per-layer group sizes in `quantize` (`--layer-bits NAME=g16`, `NAME=w8g-1`): the `.aqm`
+/// holds each fully connected layer's own groups, the report lists the sizes, and `run` on
+/// the file costs them; the model still classifies.
+#[test]
+fn layers_take_their_own_group_sizes_in_the_written_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let ypath = digits("eval_y.npy");
+    let y = labels(&ypath);
+    let (calib, eval, m) = (digits("calib_x_nhwc.npy"), digits("eval_x_nhwc.npy"), model());
+    let aqm = dir.path().join("mixed.aqm");
+    let (ok, so, se) = accelsim(&[
+        "quantize",
+        "--model",
+        &m,
+        "--calib",
+        &calib,
+        "--eval",
+        &eval,
+        "--labels",
+        &ypath,
+        "--wbits",
+        "4",
+        "--abits",
+        "8",
+        "--wgroup",
+        "32",
+        "--layer-bits",
+        "op1_fullyconnected=w8g-1",
+        "--layer-bits",
+        "op14_fullyconnected=g16",
+        "--format",
+        "json",
+        "--out",
+        aqm.to_str().unwrap(),
+    ]);
+    assert!(ok, "{se}");
+    let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+    assert_eq!(r["config"]["weight_group"], 32);
+    assert_eq!(r["config"]["weight_group_sizes"], serde_json::json!([16, 32]));
+    let got = exec_correct(aqm.to_str().unwrap(), &dir.path().join("q.bin"), &y);
+    assert!(got >= 270, "{got}/300");
+    let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", aqm.to_str().unwrap(), "--format", "json"]);
+    assert!(ok, "{se}");
+    let run: serde_json::Value = serde_json::from_str(&so).expect("json");
+    let fcs: Vec<(String, Option<u64>)> = run["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter(|l| l["op"] == "fc")
+        .map(|l| (l["name"].as_str().unwrap_or_default().to_string(), l["weight_group"].as_u64()))
+        .collect();
+    assert_eq!(fcs.len(), 14);
+    for (name, group) in &fcs {
+        let want = match name.as_str() {
+            "op1_fullyconnected" => None,
+            "op14_fullyconnected" => Some(16),
+            _ => Some(32),
+        };
+        assert_eq!(*group, want, "{name}");
+    }
+    // A .tflite has no form for groups, asked by layer as by --wgroup.
+    let t = dir.path().join("g.tflite");
+    let (ok, _, se) = accelsim(&[
+        "quantize",
+        "--model",
+        &m,
+        "--calib",
+        &calib,
+        "--layer-bits",
+        "op14_fullyconnected=g16",
+        "--out",
+        t.to_str().unwrap(),
+    ]);
+    assert!(!ok && se.contains("--layer-bits: group-wise weight scales have no form in a .tflite file"), "{se}");
+    assert!(!t.exists());
+    // The integer group-wise kernel is the fully connected one: a convolution asked for by
+    // name is refused (`run` costs it; `--wgroup` leaves convolutions per channel).
+    let cnn = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits/digits_cnn.tflite");
+    let o = dir.path().join("cnn.aqm");
+    let (ok, _, se) = accelsim(&[
+        "quantize",
+        "--model",
+        cnn.to_str().unwrap(),
+        "--calib",
+        &calib,
+        "--layer-bits",
+        "op0_conv2d=g16",
+        "--out",
+        o.to_str().unwrap(),
+    ]);
+    assert!(!ok && se.contains("layer 'op0_conv2d' (conv)") && se.contains("fully connected layers only"), "{se}");
+    assert!(!o.exists());
+}
+
 #[test]
 fn group_wise_weights_are_refused_where_a_file_cannot_hold_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -115,9 +115,14 @@ pub fn quantize_bytes(data: &[u8]) {
     let inputs = accelsim::quant::synthetic::uniform_inputs(2, n, 7);
     let Ok(cal) = accelsim::quant::calib::calibrate(&g, &inputs) else { return };
     let cfg = accelsim::quant::ptq::PtqConfig {
+        // Group-wise fully connected weights (groups of 1..=64) on one seed in two.
         widths: accelsim::quant::WidthPlan::uniform(
             &g,
             Precision { weight_bits: 2 + w % 15, activation_bits: 2 + a % 15 },
+        )
+        .with_weight_groups(
+            (w & 0x40 != 0)
+                .then(|| accelsim::quant::weight_groups("group", 1 + i64::from(*a) % 64, 0).expect("1..=64")),
         ),
         per_channel: w & 0x80 != 0,
         symmetric_weights: a & 0x80 != 0,
@@ -125,8 +130,6 @@ pub fn quantize_bytes(data: &[u8]) {
         act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: false,
-        // Group-wise fully connected weights (groups of 1..=64) on one seed in two.
-        weight_group: (w & 0x40 != 0).then_some(1 + usize::from(*a) % 64),
     };
     if let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) {
         q.validate().expect("a quantized graph is valid");
@@ -206,7 +209,6 @@ pub fn tflite_roundtrip_bytes(data: &[u8]) {
         act_method: accelsim::quant::clip::ClipMethod::MinMax,
         bias_correction: false,
         litert: true,
-        weight_group: None,
     };
     let Ok(q) = accelsim::quant::ptq::quantize_graph(&g, &cal, &cfg) else { return };
     let Ok(bytes) = accelsim::export::tflite::to_tflite(&q) else { return };

@@ -175,8 +175,8 @@ pub struct QuantizeArgs {
     /// Activation bits (2-16).
     #[arg(long, default_value_t = 8, allow_negative_numbers = true)]
     pub abits: i64,
-    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width) or a
-    /// TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
+    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width; a
+    /// suffix `g32` sets the layer's weight groups, `g-1` per channel) or a TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
     /// --wbits/--abits. The `.aqm` keeps each layer's widths.
     #[arg(long = "layer-bits", value_name = "NAME=wWaA|FILE.toml")]
     pub layer_bits: Vec<String>,
@@ -280,13 +280,27 @@ impl OutFormat {
 /// TFLite holds what LiteRT has kernels for: int8 weights with int8 or int16 activations,
 /// one width for every layer, symmetric weights.
 /// The weight granularity as the summary line says it: `per-channel`, `per-tensor`, or
-/// `g32 (fully connected), per-channel elsewhere`.
-fn granularity_label(cfg: &PtqConfig) -> String {
+/// `g32 fp16 scales (fully connected), per-channel elsewhere` (`g32/g128` when layers ask
+/// for their own group sizes).
+fn granularity_label(g: &Graph, cfg: &PtqConfig) -> String {
     let rest = if cfg.per_channel { "per-channel" } else { "per-tensor" };
-    match cfg.weight_group {
-        Some(n) => format!("g{n} fp16 scales (fully connected), {rest} elsewhere"),
-        None => rest.to_string(),
+    let sizes = fc_group_sizes(g, cfg);
+    if sizes.is_empty() {
+        return rest.to_string();
     }
+    let sizes = sizes.iter().map(|n| format!("g{n}")).collect::<Vec<_>>().join("/");
+    format!("{sizes} fp16 scales (fully connected), {rest} elsewhere")
+}
+
+/// The distinct group sizes the plan gives the fully connected layers of `g` (the layers
+/// `quantize` writes group-wise), smallest first.
+fn fc_group_sizes(g: &Graph, cfg: &PtqConfig) -> std::collections::BTreeSet<u32> {
+    g.layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l.op.weight_layout(), crate::ops::WeightLayout::Matrix(_)))
+        .filter_map(|(i, _)| cfg.widths.weight_groups_of(crate::ir::LayerId(i)).map(|w| w.size))
+        .collect()
 }
 
 fn check_tflite_config(cfg: &PtqConfig) -> Result<()> {
@@ -388,7 +402,8 @@ fn report_json(
         "config": {
             "wbits": args.wbits, "abits": args.abits, "widths": cfg.widths.summary(),
             "granularity": if cfg.per_channel { "per-channel" } else { "per-tensor" },
-            "weight_group": cfg.weight_group,
+            "weight_group": cfg.widths.weight_groups().map(|w| w.size),
+            "weight_group_sizes": fc_group_sizes(g, cfg),
             "dynamic": args.dynamic,
             "scheme": if cfg.symmetric_weights { "symmetric" } else { "asymmetric" },
             "method": format!("{:?}", args.methods.method).to_lowercase(),
@@ -477,23 +492,41 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     let opts = LoadOptions { seed: args.seed, input_shapes: args.input_shapes.clone(), ..Default::default() };
     let mut g = load_model(&args.model, &opts).map_err(miette::Report::new).wrap_err("cannot load the network")?;
     let (weight_method, act_method) = args.methods.resolve()?;
+    let groups = match args.wgroup {
+        Some(n) => Some(crate::quant::weight_groups("--wgroup", n, 0).map_err(|e| miette!("{e}"))?),
+        None => None,
+    };
+    let widths = WidthPlan::resolve(&g, default, &requests).into_diagnostic()?.with_weight_groups(groups);
+    // The integer group-wise kernel is the fully connected one (`kernels/fc.rs`): a layer
+    // asking for groups by name must be one (`--wgroup` leaves the others per channel).
+    for r in requests.iter().filter(|r| matches!(r.group, Some(crate::quant::GroupRequest::Size(_)))) {
+        if let Some(l) = g.layers.iter().find(|l| l.name == r.layer) {
+            if !matches!(l.op.weight_layout(), crate::ops::WeightLayout::Matrix(_)) {
+                return Err(miette!(
+                    "{}: layer '{}' ({}): accelsim quantize writes group-wise weights for fully connected layers only \
+                     (the integer group-wise kernel, kernels/fc.rs); `accelsim run --layer-bits` costs groups on any \
+                     matrix product",
+                    r.source,
+                    l.name,
+                    g.op_name(l)
+                ));
+            }
+        }
+    }
     let cfg = PtqConfig {
-        widths: WidthPlan::resolve(&g, default, &requests).into_diagnostic()?,
+        widths,
         per_channel: args.granularity == Granularity::PerChannel,
         symmetric_weights: args.scheme == Scheme::Symmetric,
         weight_method,
         act_method,
         bias_correction: args.bias_correction,
         litert: args.litert,
-        weight_group: match args.wgroup {
-            Some(n) => Some(crate::quant::weight_groups("--wgroup", n, 0).map_err(|e| miette!("{e}"))?.size as usize),
-            None => None,
-        },
     };
-    if cfg.weight_group.is_some() && format != OutFormat::Aqm {
+    if (args.wgroup.is_some() || !fc_group_sizes(&g, &cfg).is_empty()) && format != OutFormat::Aqm {
         return Err(miette!(
-            "--wgroup: group-wise weight scales have no form in a .{} file (its quantization is per tensor or \
+            "{}: group-wise weight scales have no form in a .{} file (its quantization is per tensor or \
              per channel); write them to a .aqm file",
+            if args.wgroup.is_some() { "--wgroup" } else { "--layer-bits" },
             if format == OutFormat::Tflite { "tflite" } else { "onnx" }
         ));
     }
@@ -661,7 +694,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
                 } else {
                     cfg.widths.summary()
                 },
-                granularity_label(&cfg),
+                granularity_label(&g, &cfg),
                 args.methods.label(),
                 if args.cle { format!(" cle({pairs} pairs, relu6 {relu6:?})").to_lowercase() } else { String::new() },
                 if args.bias_correction { " bias-correction" } else { "" },

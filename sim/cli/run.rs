@@ -37,8 +37,8 @@ pub struct RunArgs {
     /// Activation bits (2-16; default 8).
     #[arg(long, allow_negative_numbers = true)]
     pub abits: Option<i64>,
-    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width) or a
-    /// TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
+    /// Per-layer widths: `NAME=w4a8` (repeatable; `NAME=w4` or `NAME=a6` set one width; a
+    /// suffix `g32` sets the layer's weight groups, `g-1` per channel) or a TOML file of them (`[layers]` table, see `quant/layer_bits.rs`); the other layers take
     /// --wbits/--abits.
     #[arg(long = "layer-bits", value_name = "NAME=wWaA|FILE.toml")]
     pub layer_bits: Vec<String>,
@@ -140,6 +140,24 @@ pub struct SeqArgs {
     /// Decode: bits of the KV cache (2-16; default: the activation width).
     #[arg(long, allow_negative_numbers = true)]
     pub kv_bits: Option<i64>,
+    /// Decode: the KV cache quantized in groups of G along each head's features, one fp16
+    /// scale per group and position (as KV-cache quantizers do); keys are rescaled per
+    /// group after Q K^T, values dequantized as P V loads them.
+    #[arg(long, allow_negative_numbers = true, value_name = "G")]
+    pub kv_group: Option<i64>,
+    /// With --kv-group: asymmetric groups, one zero point per group at the cache's width.
+    #[arg(long = "kv-group-zero-point", requires = "kv_group")]
+    pub kv_group_zero_point: bool,
+}
+
+/// What `--kv-bits` and `--kv-group` ask of a decode step's KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KvCache {
+    /// The cache's width (`None`: the activation width).
+    pub bits: Option<u8>,
+    /// Its groups along each head's features; `zero_point_bits` is nonzero when asymmetric
+    /// (the zero points are at the cache's width, set when the widths are assigned).
+    pub groups: Option<WeightGroups>,
 }
 
 /// `--phase`.
@@ -152,9 +170,9 @@ pub enum PhaseArg {
 }
 
 impl SeqArgs {
-    /// The phase asked for (`None` without phase flags) and the KV cache's width, or which
-    /// flags do not go together.
-    pub fn resolve(&self) -> Result<(Option<SeqPhase>, Option<u8>)> {
+    /// The phase asked for (`None` without phase flags) and the KV cache's width and
+    /// groups, or which flags do not go together.
+    pub fn resolve(&self) -> Result<(Option<SeqPhase>, KvCache)> {
         let phase = match (self.phase, self.seq_len, self.kv_len) {
             (Some(PhaseArg::Decode), _, None) => return Err(miette!("--phase decode needs --kv-len L")),
             (Some(PhaseArg::Decode), Some(_), Some(_)) => {
@@ -173,7 +191,17 @@ impl SeqArgs {
                 return Err(miette!("--kv-bits applies to --phase decode (the KV cache a decode step reads)"))
             }
         };
-        Ok((phase, kv_bits))
+        let groups = match (self.kv_group, phase) {
+            (None, _) => None,
+            (Some(n), Some(SeqPhase::Decode { .. })) => Some(
+                crate::quant::weight_groups("--kv-group", n, u8::from(self.kv_group_zero_point))
+                    .map_err(|e| miette!("{e}"))?,
+            ),
+            (Some(_), _) => {
+                return Err(miette!("--kv-group applies to --phase decode (the KV cache a decode step reads)"))
+            }
+        };
+        Ok((phase, KvCache { bits: kv_bits, groups }))
     }
 }
 
@@ -229,7 +257,7 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     if a.no_onchip_reuse {
         hw.onchip_reuse = false;
     }
-    let (phase, kv_bits) = a.seq.resolve()?;
+    let (phase, kv) = a.seq.resolve()?;
     let opts = LoadOptions {
         width: a.width,
         resolution: a.resolution,
@@ -258,7 +286,8 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     if !is_quantized(&g) || retarget {
         let plan = WidthPlan::resolve(&g, Precision { weight_bits: wbits, activation_bits: abits }, &requests)
             .into_diagnostic()?
-            .with_kv_bits(kv_bits)
+            .with_kv_bits(kv.bits)
+            .with_kv_groups(kv.groups)
             .with_weight_groups(groups);
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
@@ -282,6 +311,7 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     report.sequence = phase.map(|phase| crate::report::Sequence {
         phase,
         kv_bits: g.kv_cache.first().map(|&t| g.tensor(t).dtype.bits()),
+        kv_groups: g.kv_cache.first().and_then(|&t| g.tensor(t).groups),
         batch: a.batch,
     });
     if let Some(g0) = &acc_graph {

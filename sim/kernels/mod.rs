@@ -19,6 +19,7 @@ pub mod float;
 mod float_gemm;
 pub mod gemmlowp;
 pub mod io;
+pub mod kv_cache;
 pub mod layout;
 pub mod lstm;
 pub mod matmul;

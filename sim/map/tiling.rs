@@ -50,6 +50,13 @@ pub struct Widths {
     /// Group-wise weight scales (`--wgroup`): stored and moved with the weights, at their
     /// own widths; `None` for per-tensor or per-channel weights.
     pub groups: Option<WeightGroups>,
+    /// Group-wise scales across the reduction: the second operand's groups run along its
+    /// output axis (a value cache grouped along each head's features, read by `P V`, whose
+    /// reduction is over positions), so the scales change along every output's sum and
+    /// cannot be applied to partial sums. Each operand element is dequantized on the vector
+    /// unit (a multiply, and a subtract with a zero point) before the array; the scales move
+    /// with the operand. `None` without such groups.
+    pub dequant: Option<WeightGroups>,
     /// Dynamic quantization of a float input (LiteRT's hybrid layers): the input is stored and
     /// moved at `input` bits and quantized row by row (a convolution: image by image) on the
     /// vector unit to the array's width; `None` when the input is used at its width.
@@ -99,6 +106,7 @@ impl Widths {
             acc,
             bias: 32,
             groups: None,
+            dequant: None,
             dynamic: None,
             resident_in: 0,
             resident_out: false,
@@ -108,10 +116,15 @@ impl Widths {
     /// Bits of `k` output channels' weights of `reduction` elements each: the packed
     /// weights and, when group-wise, their groups' scales and zero points.
     pub fn weight_bits(&self, k: u64, reduction: u64) -> u64 {
-        match self.groups {
+        let along = match self.groups {
             Some(g) => g.weight_bits(k, reduction, self.weight),
             None => bits(k.saturating_mul(reduction), self.weight),
-        }
+        };
+        // Groups across the reduction: `k` outputs' operand in groups per reduction element.
+        let across = self
+            .dequant
+            .map_or(0, |g| reduction.saturating_mul(g.groups(k)).saturating_mul(u64::from(g.bits_per_group())));
+        along.saturating_add(across)
     }
 
     /// Bytes of [`Widths::weight_bits`].
@@ -129,6 +142,16 @@ impl Widths {
                 let per = if g.zero_point_bits > 0 { 2 } else { 1 };
                 outputs.saturating_mul(g.groups(reduction)).saturating_mul(per)
             }
+            None => 0,
+        }
+    }
+
+    /// Dequantization operations of an operand grouped across the reduction
+    /// ([`Widths::dequant`]) of `k` outputs by `reduction` elements, loaded once: one
+    /// multiply per element, two with a zero point. 0 without such groups.
+    pub fn dequant_ops(&self, k: u64, reduction: u64) -> u64 {
+        match self.dequant {
+            Some(g) => k.saturating_mul(reduction).saturating_mul(if g.zero_point_bits > 0 { 2 } else { 1 }),
             None => 0,
         }
     }

@@ -129,7 +129,7 @@ impl OpFamily for MatMul {
             oh: m,
             ow: 1,
         };
-        vec![Phase::Gemm { work, operand: Operand::Activation { input: 1 } }]
+        vec![Phase::Gemm { work, operand: Operand::Activation { input: 1, last_axis_summed: self.adj_y } }]
     }
 
     fn quant_rule(&self, _input_bits: u8, _output_bits: u8) -> QuantRule {

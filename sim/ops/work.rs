@@ -122,6 +122,10 @@ pub enum Operand {
     Activation {
         /// Which data input.
         input: usize,
+        /// Whether the operand's last axis is the one summed over (`K` read transposed in
+        /// `Q K^T`); else its last axis is the output's (`V` in `P V`). A tensor's groups
+        /// (a KV cache's, along its last axis) are along or across the reduction by this.
+        last_axis_summed: bool,
     },
     /// Constant weights applied at each of `steps` sequential steps, each step's rows
     /// depending on the previous step's result (a recurrent layer's hidden-state

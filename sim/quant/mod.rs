@@ -32,7 +32,7 @@ pub mod trained;
 pub mod trained_act;
 pub mod widths;
 
-pub use widths::{LayerRequest, LayerWidths, WidthPlan};
+pub use widths::{GroupRequest, LayerRequest, LayerWidths, WidthPlan};
 
 use crate::ir::{DataType, Graph, TensorKind, WeightGroups};
 use crate::ops::WeightLayout;
@@ -132,7 +132,7 @@ pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
             // an embedding's table are read element by element.
             let groups = match l.op.weight_layout() {
                 WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) => {
-                    plan.weight_groups()
+                    plan.weight_groups_of(crate::ir::LayerId(i))
                 }
                 WeightLayout::None | WeightLayout::Float => None,
             };
@@ -145,6 +145,15 @@ pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
                 }
             }
         }
+    }
+    // The KV cache's groups run along its last axis, each head's features; zero points, if
+    // asked for, at the cache's width.
+    for i in 0..g.kv_cache.len() {
+        let t = g.kv_cache[i];
+        let bits = acts[t.0].unwrap_or(0);
+        g.tensors[t.0].groups = plan
+            .kv_groups()
+            .map(|k| WeightGroups { zero_point_bits: if k.zero_point_bits > 0 { bits } else { 0 }, ..k });
     }
     for (t, a) in g.tensors.iter_mut().zip(acts) {
         match (t.kind, a) {

@@ -60,11 +60,6 @@ pub struct PtqConfig {
     /// union of their ranges and spread through the RESHAPE / pooling / PAD tensors that
     /// already share theirs.
     pub litert: bool,
-    /// Group-wise weights for fully connected layers: one fp16 scale (and, asymmetric, one
-    /// zero point) per this many consecutive weights along each output's reduction
-    /// ([`quantize_weight_groups`]); other weighted layers stay per channel (their integer
-    /// kernels take per-channel scales). `None`: per channel or per tensor everywhere.
-    pub weight_group: Option<usize>,
 }
 
 impl PtqConfig {
@@ -79,7 +74,6 @@ impl PtqConfig {
             act_method: ClipMethod::MinMax,
             bias_correction: false,
             litert: false,
-            weight_group: None,
         }
     }
 }
@@ -186,8 +180,16 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let w = float_data(g.tensor(wid)).ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
         // A plan made for this graph gives every layer with weights a weight width.
         let wb = cfg.widths.layer(LayerId(li)).weight.ok_or_else(|| QuantError::NoFloatWeights(l.name.clone()))?;
-        // Group-wise weights where a group-wise kernel exists (fully connected layers).
-        let group = cfg.weight_group.filter(|_| matches!(l.op.weight_layout(), WeightLayout::Matrix(_)));
+        // Group-wise weights (the plan's, `--wgroup` and `--layer-bits NAME=w4g32`) where a
+        // group-wise kernel exists: fully connected layers, one fp16 scale (and, asymmetric,
+        // one zero point) per group of consecutive weights along each output's reduction
+        // ([`quantize_weight_groups`]). Other weighted layers stay per channel (their integer
+        // kernels take per-channel scales; `accelsim quantize` refuses a request for them).
+        let group = cfg
+            .widths
+            .weight_groups_of(LayerId(li))
+            .filter(|_| matches!(l.op.weight_layout(), WeightLayout::Matrix(_)))
+            .map(|g| g.size as usize);
         let qw = match group {
             Some(gs) => quantize_weight_groups(w, cout, gs, wb, cfg.symmetric_weights, cfg.weight_method),
             None => quantize_weights(w, cout, wb, cfg.per_channel, cfg.symmetric_weights, cfg.weight_method),
@@ -605,10 +607,10 @@ mod tests {
 
     fn quantize_fc(g: &Graph, xs: &[f32], group: Option<usize>) -> Graph {
         let cal = calibrate(g, &[xs.to_vec()]).expect("calibration");
-        let cfg = PtqConfig {
-            weight_group: group,
-            ..PtqConfig::min_max(WidthPlan::uniform(g, Precision { weight_bits: 4, activation_bits: 8 }))
-        };
+        let groups = group.map(|n| crate::quant::weight_groups("group", n as i64, 0).expect("a group size"));
+        let cfg = PtqConfig::min_max(
+            WidthPlan::uniform(g, Precision { weight_bits: 4, activation_bits: 8 }).with_weight_groups(groups),
+        );
         quantize_graph(g, &cal, &cfg).expect("quantize")
     }
 

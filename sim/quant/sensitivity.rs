@@ -154,6 +154,7 @@ pub fn plan_of(g: &Graph, cfg: &SensitivityConfig, layer: LayerId, bits: u8) -> 
         layer: g.layers[layer.0].name.clone(),
         weight: matches!(cfg.what, What::Weights | What::Both).then_some(bits),
         activation: matches!(cfg.what, What::Activations | What::Both).then_some(bits),
+        group: None,
     };
     WidthPlan::resolve(g, cfg.reference, std::slice::from_ref(&request)).map_err(|e| SensitivityError::Quantize {
         layer: request.layer.clone(),

@@ -22,6 +22,7 @@
 use std::fmt;
 
 use crate::ir::{Graph, LayerId, Op, TensorKind, WeightGroups};
+use crate::ops::WeightLayout;
 
 use super::Precision;
 
@@ -55,6 +56,21 @@ pub struct WidthPlan {
     /// Group-wise scales of the GEMM weights (`--wgroup`); `None`: per-channel or
     /// per-tensor weights.
     groups: Option<WeightGroups>,
+    /// Group-wise scales of the KV cache along each head's features (`--kv-group`); `None`:
+    /// one scale for the tensor.
+    kv_groups: Option<WeightGroups>,
+    /// Per layer, a group size the user asked for that layer (`--layer-bits NAME=w4g32`,
+    /// `g-1`: per channel), over `groups`; `None`: the default.
+    layer_groups: Vec<Option<GroupRequest>>,
+}
+
+/// A layer's weight granularity as `--layer-bits` asks for it (`g32`, `g-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GroupRequest {
+    /// Groups of this many weights along each output's reduction axis.
+    Size(u32),
+    /// One scale per output channel (`g-1`, GPTQ's `group_size=-1`).
+    PerChannel,
 }
 
 /// A user's request for one layer's widths (`--layer-bits NAME=w4a8` or a line of a
@@ -69,6 +85,8 @@ pub struct LayerRequest {
     pub weight: Option<u8>,
     /// Activation bits, if given.
     pub activation: Option<u8>,
+    /// The weight granularity, if given (`g32`, `g-1`).
+    pub group: Option<GroupRequest>,
 }
 
 /// A per-layer width request that does not fit the graph.
@@ -89,6 +107,16 @@ pub enum PlanError {
     /// A weight width for a layer without weights.
     #[error("{origin}: layer '{layer}' ({op}) has no weights, so it takes no weight width; give its activation width only ({layer}=a<bits>)")]
     NoWeights {
+        /// Flag or file.
+        origin: String,
+        /// The layer.
+        layer: String,
+        /// Its operator.
+        op: String,
+    },
+    /// A group size for a layer whose weights are not a matrix product's.
+    #[error("{origin}: layer '{layer}' ({op}) has no matrix-product weights to quantize in groups (group sizes apply to convolution, fully connected and transposed-convolution weights)")]
+    NoGroups {
         /// Flag or file.
         origin: String,
         /// The layer.
@@ -129,7 +157,7 @@ impl WidthPlan {
             .iter()
             .map(|l| LayerWidths { weight: g.weights_of(l).map(|_| p.weight_bits), activation: p.activation_bits })
             .collect();
-        WidthPlan { layers, kv: None, groups: None }
+        WidthPlan { layers, kv: None, groups: None, kv_groups: None, layer_groups: vec![None; g.layers.len()] }
     }
 
     /// The same plan with the KV cache stored at `bits` (`--kv-bits`; `None`: at its
@@ -146,9 +174,44 @@ impl WidthPlan {
         self
     }
 
-    /// The weight groups of the GEMM weights, if the plan sets them.
+    /// The same plan with the KV cache quantized in groups along each head's features
+    /// (`--kv-group`; `None`: one scale per tensor). A nonzero `zero_point_bits` asks for a
+    /// zero point per group, stored at the cache's own width.
+    pub fn with_kv_groups(mut self, groups: Option<WeightGroups>) -> WidthPlan {
+        self.kv_groups = groups;
+        self
+    }
+
+    /// The KV cache's groups, if the plan sets them.
+    pub fn kv_groups(&self) -> Option<WeightGroups> {
+        self.kv_groups
+    }
+
+    /// The default weight groups of the GEMM weights (`--wgroup`), if the plan sets them.
     pub fn weight_groups(&self) -> Option<WeightGroups> {
         self.groups
+    }
+
+    /// The weight groups of layer `id`'s weights, for a layer whose weights a GEMM reduces
+    /// over: its own request (`--layer-bits NAME=w4g32`; `g-1` per channel) or the default.
+    /// A zero point per group (`--wgroup-zero-point`) is at the layer's own weight width.
+    pub fn weight_groups_of(&self, id: LayerId) -> Option<WeightGroups> {
+        let w = self.layers[id.0].weight?;
+        let size = match self.layer_groups[id.0] {
+            Some(GroupRequest::PerChannel) => return None,
+            Some(GroupRequest::Size(n)) => n,
+            None => self.groups?.size,
+        };
+        let zero_point_bits = match self.groups {
+            Some(d) if d.zero_point_bits > 0 => w,
+            Some(_) | None => 0,
+        };
+        Some(WeightGroups { size, scale_bits: super::GROUP_SCALE_BITS, zero_point_bits })
+    }
+
+    /// Whether any layer asks for its own group size (`--layer-bits NAME=...g32`).
+    pub fn has_layer_groups(&self) -> bool {
+        self.layer_groups.iter().any(Option::is_some)
     }
 
     /// The KV cache's own width, if the plan sets one.
@@ -189,6 +252,20 @@ impl WidthPlan {
             }
             if let Some(a) = r.activation {
                 w.activation = a;
+            }
+            if let Some(q) = r.group {
+                let gemm = matches!(
+                    l.op.weight_layout(),
+                    WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_)
+                );
+                if !gemm || w.weight.is_none() {
+                    return Err(PlanError::NoGroups {
+                        origin: r.source.clone(),
+                        layer: l.name.clone(),
+                        op: g.op_name(l).to_string(),
+                    });
+                }
+                plan.layer_groups[i] = Some(q);
             }
         }
         Ok(plan)
@@ -378,7 +455,7 @@ mod tests {
     }
 
     fn req(layer: &str, weight: Option<u8>, activation: Option<u8>) -> LayerRequest {
-        LayerRequest { source: "--layer-bits".into(), layer: layer.into(), weight, activation }
+        LayerRequest { source: "--layer-bits".into(), layer: layer.into(), weight, activation, group: None }
     }
 
     const W8A8: Precision = Precision { weight_bits: 8, activation_bits: 8 };

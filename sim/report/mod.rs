@@ -217,6 +217,8 @@ pub struct Sequence {
     pub phase: crate::import::SeqPhase,
     /// The KV cache's width (decode).
     pub kv_bits: Option<u32>,
+    /// The KV cache's groups along each head's features (`--kv-group`), if any.
+    pub kv_groups: Option<crate::ir::WeightGroups>,
     /// Sequences run together (`--batch`), each with its own prompt or KV cache.
     pub batch: usize,
 }

@@ -161,8 +161,9 @@ pub fn to_table(r: &RunReport) -> String {
                 format!("prefill: {len} tokens{of} in {}: {:.1} tokens/s\n", time(total), s.tokens() as f64 / total)
             }
             crate::import::SeqPhase::Decode { kv_len } => format!(
-                "decode: 1 token{of} attending to {kv_len} positions (KV cache {}): {} per token, {:.1} tokens/s\n",
+                "decode: 1 token{of} attending to {kv_len} positions (KV cache {}{}): {} per token, {:.1} tokens/s\n",
                 s.kv_bits.map_or("float".to_string(), |b| format!("{b}-bit")),
+                s.kv_groups.map_or(String::new(), |g| format!(" {g}")),
                 time(total),
                 s.tokens() as f64 / total
             ),
@@ -309,6 +310,8 @@ pub fn to_json(r: &RunReport) -> Value {
             "tokens": s.tokens(),
             "kv_len": kv_len,
             "kv_bits": s.kv_bits,
+            "kv_group": s.kv_groups.map(|g| g.size),
+            "kv_group_zero_point_bits": s.kv_groups.map(|g| g.zero_point_bits),
             "latency_per_token_s": total / s.tokens_per_sequence() as f64,
             "tokens_per_s": s.tokens() as f64 / total,
         });
