@@ -6,8 +6,9 @@ int8 full-integer post-training quantization (int8 input and output), and 16x8 (
 activations, int8 weights) where the converter has it -- and run through LiteRT's REFERENCE
 kernels (OpResolverType.BUILTIN_REF, one thread) on seeded random inputs plus edge inputs
 (every int8 value once for unary ops: saturation and both ends of the zero point's range).
-Each variant is written as `<case>_<float32|int8|16x8|hybrid>.tflite` (hybrid: dynamic-range
-quantization, int8 weights behind float inputs) and `.npz` (`in0.npy`,
+Each variant is written as `<case>_<float32|int8|16x8|hybrid|hybrid_pt>.tflite` (hybrid:
+dynamic-range quantization, int8 weights behind float inputs; hybrid_pt: with one weight scale
+per tensor) and `.npz` (`in0.npy`,
 `in1.npy`, ... as fed to the interpreter, `out0.npy` as it returned). `tests/op_goldens.rs`
 runs accelsim's executor on every pair and requires bit-exact integer outputs (float32:
 within 1e-6 relative).
@@ -34,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ops")
+UNDEFINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "undefined")
 X = [1, 4, 4, 16]  # 256 elements: every int8 value once in the sweep input.
 
 
@@ -46,7 +48,7 @@ class Case:
 
     def __init__(
         self, name, shapes, fn, lo=-4.0, hi=4.0, variants=("float32", "int8", "16x8"), rewrite=None, builtin_fallback=False,
-        inputs=None,
+        inputs=None, undefined=False,
     ):
         self.name, self.shapes, self.fn, self.lo, self.hi, self.variants = name, shapes, fn, lo, hi, variants
         # A function of a seeded generator giving the input arrays, for cases whose inputs
@@ -58,6 +60,9 @@ class Case:
         # A function of the converted model's bytes, for operators the converter never
         # writes (it turns SQUEEZE and EXPAND_DIMS of static shapes into RESHAPE).
         self.rewrite = rewrite
+        # Whether LiteRT's output is undefined (its kernel reads past an array): only the model
+        # is written, to tests/fixtures/undefined/, for the test that accelsim refuses it.
+        self.undefined = undefined
 
 
 def reshape_as(op_name, axis):
@@ -90,6 +95,26 @@ def reshape_as(op_name, axis):
         return bytes(b.Output())
 
     return rewrite
+
+
+def symmetric_fc_inputs(model):
+    """Rewrites every FULLY_CONNECTED's `asymmetric_quantize_inputs` to false: LiteRT's hybrid
+    kernel then quantizes each row symmetrically (`SymmetricQuantizeFloats`), as models
+    converted before the option existed do."""
+    import flatbuffers  # noqa: PLC0415
+    from tensorflow.lite.python import schema_py_generated as schema  # noqa: PLC0415
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    n = 0
+    for op in m.subgraphs[0].operators:
+        if op.builtinOptionsType == schema.BuiltinOptions.FullyConnectedOptions:
+            assert op.builtinOptions.asymmetricQuantizeInputs, "the converter wrote asymmetric rows"
+            op.builtinOptions.asymmetricQuantizeInputs = False
+            n += 1
+    assert n, "a FULLY_CONNECTED to rewrite"
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 def const(shape, seed, lo=-2.0, hi=2.0):
@@ -256,6 +281,47 @@ def cases():
                   inputs=near_tie((1, 5, 5, 128), 5 * 5 * 128)))
     c.append(Case("conv_hybrid_near_tie", [[1, 6, 6, 16]], lambda x: tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b,
                   variants=("hybrid",), inputs=near_tie((1, 6, 6, 16), 6 * 6 * 16)))
+    # Symmetric hybrid rows (LiteRT's `SymmetricQuantizeFloats`: scale max|x| / 127, values
+    # rounded half away from zero): a per-tensor hybrid convolution (the converter's
+    # dynamic-range quantization with per-channel weights disabled: LiteRT's `EvalHybrid`,
+    # each image quantized symmetrically) and a fully connected layer whose
+    # asymmetric_quantize_inputs is false. Batch 2 with a fused ReLU; and inputs whose every
+    # value is an exact tie (a largest magnitude of 127 makes the step 1, values k + 0.5).
+    def symmetric_ties(shape, per):
+        def make(r):
+            n = int(np.prod(shape))
+            x = (r.integers(-127, 127, n) + 0.5).reshape(-1, per)
+            for row in x:
+                row[r.integers(0, per)] = 127.0 if r.integers(0, 2) else -127.0
+            return [x.astype(np.float32).reshape(shape)]
+        return make
+
+    c.append(Case("conv_hybrid_pt", [[2, 6, 6, 16]], lambda x: tf.nn.relu(tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b),
+                  variants=("hybrid_pt",)))
+    c.append(Case("conv_hybrid_pt_ties", [[2, 6, 6, 16]], lambda x: tf.nn.conv2d(x, hc_w, 1, "SAME") + hc_b,
+                  variants=("hybrid_pt",), inputs=symmetric_ties((2, 6, 6, 16), 6 * 6 * 16)))
+    c.append(Case("conv_hybrid_pt_s2_valid", [[1, 7, 7, 16]], lambda x: tf.nn.conv2d(x, hc_w, 2, "VALID"),
+                  variants=("hybrid_pt",)))
+    # LiteRT's hybrid DEPTHWISE_CONV_2D always takes its per-channel kernel, which reads one
+    # scale per channel: with one it reads past it (outputs about 4e22 off).
+    c.append(Case("dwconv_hybrid_pt", [[1, 5, 5, 128]],
+                  lambda x: tf.nn.depthwise_conv2d(x, hd_w, [1, 1, 1, 1], "SAME") + hd_b, variants=("hybrid_pt",),
+                  undefined=True))
+    # Per-channel weights whose scales are all equal (every output channel's largest
+    # magnitude 0.5): LiteRT's CONV_2D takes its per-tensor kernel for them too.
+    he = rng(40).uniform(-0.45, 0.45, (3, 3, 16, 16))
+    he[0, 0, 0, :] = 0.5
+    he_w = tf.constant(he.astype(np.float32))
+    c.append(Case("conv_hybrid_equal_scales", [[1, 6, 6, 16]], lambda x: tf.nn.conv2d(x, he_w, 1, "SAME") + hc_b,
+                  variants=("hybrid",)))
+    fe = rng(41).uniform(-0.45, 0.45, (64, 48))
+    fe[0, :] = 0.5
+    fe_w = tf.constant(fe.astype(np.float32))
+    c.append(Case("fc_hybrid_equal_scales", [[5, 64]], lambda x: tf.matmul(x, fe_w) + hy_b, variants=("hybrid",)))
+    c.append(Case("fc_hybrid_sym", [[5, 64]], lambda x: tf.nn.relu(tf.matmul(x, hy_w) + hy_b), variants=("hybrid",),
+                  rewrite=symmetric_fc_inputs))
+    c.append(Case("fc_hybrid_sym_ties", [[1, 6, 64]], lambda x: tf.tensordot(x, hy_w, axes=1) + hy_b,
+                  variants=("hybrid",), rewrite=symmetric_fc_inputs, inputs=symmetric_ties((1, 6, 64), 64)))
     c.append(Case("dwconv_hybrid_mult2", [[1, 5, 5, 64]],
                   lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(x, hm_w, [1, 1, 1, 1], "SAME")), variants=("hybrid",)))
     # GELU, exact and tanh-approximated (LiteRT's int8 kernel is a table; no 16x8 kernel).
@@ -322,6 +388,10 @@ def convert(case, variant, seed=0):
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
     if variant == "hybrid":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "hybrid_pt":
+        # One weight scale per tensor (LiteRT's non-per-channel hybrid kernels).
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv._experimental_disable_per_channel = True
     elif variant == "fp16":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
@@ -412,6 +482,12 @@ def main():
                     model = case.rewrite(model)
             except Exception as e:  # noqa: BLE001 -- the converter's reason is the report
                 print(f"{stem}: skipped, the converter refused: {str(e).splitlines()[0][:200]}")
+                continue
+            if case.undefined:
+                os.makedirs(UNDEFINED, exist_ok=True)
+                with open(os.path.join(UNDEFINED, stem + ".tflite"), "wb") as f:
+                    f.write(model)
+                print(f"{stem}: {' '.join(op_names(model))} (model only: LiteRT's output is undefined)")
                 continue
             interp = Interpreter(model_content=model)
             interp.allocate_tensors()

@@ -6,7 +6,7 @@
 
 use crate::cost::{BufferTraffic, CoreActions, Energy};
 use crate::hw::{HwDesc, PrecisionMode};
-use crate::ir::{Graph, Layer, LayerId, WeightSource};
+use crate::ir::{Graph, HybridConvKernel, Layer, LayerId, WeightSource};
 use crate::map::family::{ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::Tiling;
@@ -71,6 +71,15 @@ pub enum RunError {
         layer: String,
         /// The data input's index.
         input: usize,
+    },
+    /// Integer weights behind a float input that no LiteRT hybrid kernel runs
+    /// ([`crate::ir::Conv2d::hybrid_kernel`]).
+    #[error("layer '{layer}': {reason}")]
+    NoHybridKernel {
+        /// Layer.
+        layer: String,
+        /// Why.
+        reason: String,
     },
     /// The network cannot run at the batch asked for.
     #[error("{0}")]
@@ -482,13 +491,25 @@ fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
     }
     let zero_point = match l.op.weight_layout() {
         WeightLayout::Matrix(fc) => fc.asymmetric_inputs,
-        WeightLayout::Conv(c) if c.per_channel_hybrid() => true,
+        // The kernel by the weights' scales (metadata, not values): per channel with a zero
+        // point per image, per tensor symmetric.
+        WeightLayout::Conv(c) => match hybrid_conv_kernel(g, l, c) {
+            Ok(HybridConvKernel::PerChannel) => true,
+            Ok(HybridConvKernel::PerTensor) => false,
+            // No hybrid kernel: `cost_weights` reports why.
+            Err(_) => return None,
+        },
         // No hybrid kernel: the run reports the missing compute mode.
-        WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => {
-            return None
-        }
+        WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => return None,
     };
     Some(DynamicInput { bits: crate::kernels::fc::HYBRID_ROW_BITS, zero_point })
+}
+
+/// The hybrid kernel LiteRT runs convolution `c` (layer `l`) with, by its weights' scales.
+fn hybrid_conv_kernel(g: &Graph, l: &Layer, c: &crate::ir::Conv2d) -> Result<HybridConvKernel, String> {
+    let scales = g.weights_of(l).and_then(|t| t.quant.as_ref()).map_or(&[][..], |q| q.scales.as_slice());
+    let in_channels = g.data_input(l).shape.last().copied().unwrap_or(0);
+    c.hybrid_kernel(in_channels, scales)
 }
 
 /// What one phase of a layer costs: the chosen schedule and its figures (none for a phase
@@ -846,6 +867,12 @@ fn cost_gemm<'h>(
         Operand::Constant | Operand::Sequential { .. } => RunError::NoWeights { layer: l.name.clone() },
         Operand::Activation { input, .. } => RunError::NoOperand { layer: l.name.clone(), input },
     })?;
+    // A hybrid convolution no LiteRT kernel runs: say why rather than which mode is missing.
+    if let (true, None, WeightLayout::Conv(c)) = (g.is_hybrid(l), wd.dynamic, l.op.weight_layout()) {
+        if let Err(reason) = hybrid_conv_kernel(g, l, c) {
+            return Err(RunError::NoHybridKernel { layer: l.name.clone(), reason });
+        }
+    }
     // A float input quantized per token on the way in runs in the mode of its quantized width.
     let array_input = wd.dynamic.map_or(wd.input, |d| d.bits);
     let mode = hw.mode_for(weight, array_input).ok_or_else(|| RunError::Precision {

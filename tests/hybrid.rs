@@ -3,7 +3,7 @@
 //! model: they run in the 8x8 mode with their float input and output moved at 32 bits and
 //! their int8 weights at 8, the inputs' quantization on the vector unit, said in the notes.
 //! Their execution is bit for bit LiteRT's (`tests/op_goldens.rs`, `fc_hybrid*_hybrid`,
-//! `conv_hybrid*_hybrid`, `dwconv_hybrid*_hybrid`).
+//! `conv_hybrid*_hybrid`, `dwconv_hybrid*_hybrid`, `conv_hybrid_pt*_hybrid_pt`).
 
 use std::path::PathBuf;
 
@@ -61,6 +61,59 @@ fn a_hybrid_convolution_is_costed_as_int8_macs_behind_a_per_image_quantization()
             );
         }
     }
+}
+
+/// LiteRT's other hybrid convolution (`EvalHybrid`: one weight scale, or per-channel scales
+/// all equal): each image quantized symmetrically, so no zero point and one rescale per
+/// output; executed bit for bit (`conv_hybrid_pt*`, `conv_hybrid_equal_scales` goldens).
+#[test]
+fn a_per_tensor_hybrid_convolution_quantizes_its_images_symmetrically() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops");
+    let note = |file: &str| {
+        let m = dir.join(file);
+        let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--format", "json"]);
+        assert!(ok, "{file}: {se}");
+        let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+        let l = &r["layers"][0];
+        assert_eq!(l["mode"], "8x8", "{file}: {l}");
+        // int8 weights 16 x 3 x 3 x 16, the float input 2 x 6 x 6 x 16 and bias 16 at 4 bytes.
+        assert_eq!(l["dram_read_bytes"], 16 * 3 * 3 * 16 + 4 * (2 * 6 * 6 * 16 + 16), "{file}: {l}");
+        let notes = r["notes"].as_array().expect("notes");
+        notes
+            .iter()
+            .filter_map(|n| n.as_str())
+            .find(|n| n.contains("image by image (convolution)"))
+            .unwrap_or_else(|| panic!("{file}: {notes:?}"))
+            .to_string()
+    };
+    let (pt, pc) = (note("conv_hybrid_pt_hybrid_pt.tflite"), note("conv_hybrid_hybrid.tflite"));
+    assert!(pt.contains("1 per output") && !pt.contains("zero points"), "{pt}");
+    assert!(pc.contains("2 per output") && pc.contains("zero points"), "{pc}");
+}
+
+/// A per-tensor hybrid depthwise convolution has no defined LiteRT result (its kernel reads
+/// one weight scale per channel, past the one given): `exec` and `run` refuse it by name.
+#[test]
+fn a_per_tensor_hybrid_depthwise_convolution_is_refused() {
+    let m =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/undefined/dwconv_hybrid_pt_hybrid_pt.tflite");
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.bin");
+    std::fs::write(&x, vec![0u8; 5 * 5 * 128 * 4]).unwrap();
+    let out = dir.path().join("y.bin");
+    let (ok, _, se) = accelsim(&[
+        "exec",
+        "--model",
+        m.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && se.contains("reads one per") && se.contains("op0_depthwiseconv2d"), "{se}");
+    assert!(!out.exists());
+    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--no-accuracy"]);
+    assert!(!ok && se.contains("reads one per"), "{se}");
 }
 
 /// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits

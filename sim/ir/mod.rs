@@ -22,9 +22,9 @@ mod shape;
 pub use batch::BatchError;
 pub use graph::{Graph, IrError, Layer, LayerId, StateVar, Tensor, TensorData, TensorId, TensorKind, WeightSource};
 pub use op::{
-    Activation, BinaryKind, Conv2d, Convert, Direction, Embedding, FullyConnected, Layout, MatMul, Norm, NormKind, Op,
-    Padding, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Resize, ResizeKind, RopeScaling, Rotary,
-    Softmax, StateAccess, StateOp, TransposeConv, UnaryKind,
+    Activation, BinaryKind, Conv2d, Convert, Direction, Embedding, FullyConnected, HybridConvKernel, Layout, MatMul,
+    Norm, NormKind, Op, Padding, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Resize, ResizeKind,
+    RopeScaling, Rotary, Softmax, StateAccess, StateOp, TransposeConv, UnaryKind,
 };
 pub use quant::{DataType, QuantParams, WeightGroups};
 pub use shape::{conv_out_dim, resolve_padding, window_out, ExplicitPadding};

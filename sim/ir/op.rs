@@ -98,13 +98,43 @@ impl Conv2d {
         self.groups > 1 && self.groups == in_channels
     }
 
-    /// Whether LiteRT runs it, with integer weights behind a float input, through its
-    /// per-channel hybrid kernel (each image quantized with a zero point): more than one
-    /// output channel; one takes the symmetric per-tensor kernel, which accelsim does not
-    /// model. The one rule of the executor, the cost model and `quantize --dynamic`.
-    pub fn per_channel_hybrid(&self) -> bool {
-        self.out_channels > 1
+    /// Which of LiteRT's hybrid kernels runs it with integer weights of these `scales` behind
+    /// a float input with `in_channels` channels. CONV_2D (`conv.cc`'s Prepare) takes its
+    /// per-channel kernel only for more than one scale of which two differ; one scale, or
+    /// all equal, take the per-tensor one (measured: `conv_hybrid_equal_scales` differs in
+    /// every output between the two). DEPTHWISE_CONV_2D always takes its per-channel
+    /// kernel, which reads one scale per output channel: with fewer it reads past them
+    /// (measured: outputs 4e22 off a 13-magnitude result), so that is refused. The one rule
+    /// of the executor, the cost model and `quantize --dynamic`.
+    pub fn hybrid_kernel(&self, in_channels: usize, scales: &[f32]) -> Result<HybridConvKernel, String> {
+        if self.is_depthwise(in_channels) {
+            return if scales.len() == self.out_channels {
+                Ok(HybridConvKernel::PerChannel)
+            } else {
+                Err(format!(
+                    "hybrid (float input) depthwise convolution with {} weight scale(s) for {} channels: LiteRT's kernel reads one per channel (past the given ones: its outputs are undefined)",
+                    scales.len(),
+                    self.out_channels
+                ))
+            };
+        }
+        match scales.split_first() {
+            Some((first, rest)) if rest.iter().any(|s| s != first) => Ok(HybridConvKernel::PerChannel),
+            Some(_) => Ok(HybridConvKernel::PerTensor),
+            None => Err("hybrid (float input) convolution without weight scales".into()),
+        }
     }
+}
+
+/// LiteRT's two hybrid convolution kernels ([`Conv2d::hybrid_kernel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HybridConvKernel {
+    /// `EvalHybridPerChannel`: each image quantized asymmetrically as a whole (a zero point),
+    /// each output rescaled by its channel's weight scale.
+    PerChannel,
+    /// `EvalHybrid`: each image quantized symmetrically as a whole, the image's scale times
+    /// the one weight scale rescaling every output.
+    PerTensor,
 }
 
 /// A 2-D transposed convolution (TFLite's TRANSPOSE_CONV, ONNX ConvTranspose): each input

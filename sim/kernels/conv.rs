@@ -92,8 +92,8 @@ impl ConvParams {
 }
 
 /// LiteRT's hybrid (dynamic-range) convolution, dense or depthwise (`conv.cc` and
-/// `depthwise_conv.cc` `EvalHybridPerChannel` on the reference kernels): a float input and
-/// output, int8 weights with one scale per output channel, a float bias.
+/// `depthwise_conv.cc` `EvalHybridPerChannel` on the reference kernels, and `conv.cc`
+/// `EvalHybrid` for one weight scale): a float input and output, int8 weights, a float bias.
 #[derive(Debug, Clone)]
 pub struct HybridConvParams {
     /// Shapes, strides, dilations and padding.
@@ -102,8 +102,11 @@ pub struct HybridConvParams {
     pub groups: usize,
     /// OHWI weights `[cout, kh, kw, c / groups]` (int8 values).
     pub weights: Vec<i32>,
-    /// One weight scale per output channel.
+    /// One weight scale per output channel (per-channel kernel), or one.
     pub weight_scales: Vec<f32>,
+    /// Which of LiteRT's kernels: per channel (images quantized with a zero point) or per
+    /// tensor (images quantized symmetrically, one rescale for every output).
+    pub kernel: crate::ir::HybridConvKernel,
     /// Float bias per output channel.
     pub bias: Option<Vec<f32>>,
     /// The fused activation, a clamp of the float output.
@@ -114,10 +117,13 @@ pub struct HybridConvParams {
     pub depthwise: bool,
 }
 
-/// Runs the hybrid convolution: each image of the batch quantized as a whole, asymmetric
-/// ([`super::fc::quantize_row`]); each output the integer sum of `w * (q - zero point)` over
-/// the taps inside the image (a padded tap adds nothing: the float 0), wrapping at 32 bits as
+/// Runs the hybrid convolution: each image of the batch quantized as a whole
+/// ([`super::fc::quantize_row`]: asymmetric for the per-channel kernel, symmetric for the
+/// per-tensor one); each output the integer sum of `w * (q - zero point)` over the taps
+/// inside the image (a padded tap adds nothing: the float 0), wrapping at 32 bits as
 /// LiteRT's `int32_t` does, rescaled in float, plus the bias; then the activation's clamp.
+/// The per-tensor kernel's rescale is `acc * (image scale * weight scale)`, the product
+/// formed once per image (`EvalHybrid`'s scaling factor), then the bias added.
 pub fn hybrid_conv(p: &HybridConvParams, x: &[f32]) -> Vec<f32> {
     let geom = &p.geom;
     let [n, _, w, c] = geom.input;
@@ -128,8 +134,11 @@ pub fn hybrid_conv(p: &HybridConvParams, x: &[f32]) -> Vec<f32> {
     let image = geom.input[1] * w * c;
     let mut out = vec![0f32; n * oh * ow * cout];
     let mut q = Vec::with_capacity(image);
+    let per_channel = p.kernel == crate::ir::HybridConvKernel::PerChannel;
     for (b, xs) in x.chunks(image.max(1)).enumerate().take(n) {
-        let (scale, zp) = super::fc::quantize_row(xs, true, &mut q);
+        let (scale, zp) = super::fc::quantize_row(xs, per_channel, &mut q);
+        // The per-tensor kernel's scaling factor: the image's scale times the weights'.
+        let factor = scale * p.weight_scales.first().copied().unwrap_or(1.0);
         for oy in 0..oh {
             for ox in 0..ow {
                 for co in 0..cout {
@@ -145,8 +154,13 @@ pub fn hybrid_conv(p: &HybridConvParams, x: &[f32]) -> Vec<f32> {
                             }
                         }
                     }
-                    let ws = p.weight_scales[co];
-                    let mut v = if p.depthwise { acc as f32 * (ws * scale) } else { acc as f32 * ws * scale };
+                    let mut v = if !per_channel {
+                        acc as f32 * factor
+                    } else if p.depthwise {
+                        acc as f32 * (p.weight_scales[co] * scale)
+                    } else {
+                        acc as f32 * p.weight_scales[co] * scale
+                    };
                     if let Some(bias) = &p.bias {
                         v += bias[co];
                     }

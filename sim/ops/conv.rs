@@ -162,16 +162,11 @@ impl OpFamily for Conv2d {
     fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
         let geom = geometry(self, cx);
         if let Some(w) = cx.weights().filter(|_| cx.g.is_hybrid(cx.l)) {
-            // LiteRT's per-channel hybrid kernels; one weight scale takes its other kernel
-            // (`EvalHybrid`: symmetric images, im2col), not written here.
+            // LiteRT's hybrid kernels, per channel or per tensor by the weights' scales.
             let h = hybrid_operands(cx, w, self.out_channels)?;
-            if h.scales.len() != self.out_channels || !self.per_channel_hybrid() {
-                return Err(
-                    "hybrid (float input) convolution with one weight scale: LiteRT runs it through its symmetric per-tensor kernel, which is not implemented (per-channel weights are)"
-                        .into(),
-                );
-            }
+            let kernel = self.hybrid_kernel(geom.input[3], &h.scales)?;
             return Ok(IntKernel::Conv(IntConv::Hybrid(Box::new(HybridConvParams {
+                kernel,
                 depthwise: self.is_depthwise(geom.input[3]),
                 geom,
                 groups: self.groups,

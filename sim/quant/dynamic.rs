@@ -4,9 +4,10 @@
 //! and the layer LiteRT's hybrid form: its float input is quantized when it runs -- a fully
 //! connected layer's row by row (token by token, `kernels::fc::hybrid_fully_connected`), a
 //! convolution's image by image (`kernels::conv::hybrid_conv`) -- to int8 with its own scale
-//! and zero point; its bias and output stay float. Every other tensor stays float (as do a
-//! convolution of one output channel, which LiteRT would run through its per-tensor hybrid
-//! kernel, not modelled, and transposed convolutions, which LiteRT has no hybrid kernel for).
+//! and zero point (a convolution whose per-channel scales come out one or all equal runs
+//! LiteRT's per-tensor kernel, symmetric images: `Conv2d::hybrid_kernel`); its bias and output
+//! stay float. Every other tensor stays float (as do transposed convolutions, which LiteRT has
+//! no hybrid kernel for).
 
 use crate::ir::{DataType, FullyConnected, Graph, Op, QuantParams, TensorData, TensorKind};
 use crate::ops::WeightLayout;
@@ -29,15 +30,14 @@ pub fn quantize_dynamic(g: &Graph, bits: u8, method: ClipMethod) -> Result<(Grap
     for li in 0..q.layers.len() {
         let l = &q.layers[li];
         // Output channels, and the op with each input row quantized with a zero point
-        // (LiteRT's per-channel hybrid convolutions always quantize so).
+        // (a convolution's kernel follows from its per-channel scales, `Conv2d::hybrid_kernel`:
+        // per channel, or per tensor when they are one or all equal).
         let (cout, op) = match l.op.weight_layout() {
             WeightLayout::Matrix(fc) => {
                 (fc.out_features, Op::FullyConnected(FullyConnected { asymmetric_inputs: true, ..fc.clone() }))
             }
-            WeightLayout::Conv(c) if c.per_channel_hybrid() => (c.out_channels, l.op.clone()),
-            WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => {
-                continue
-            }
+            WeightLayout::Conv(c) => (c.out_channels, l.op.clone()),
+            WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => continue,
         };
         let Some(wid) = l.inputs.iter().copied().find(|&t| q.tensor(t).kind == TensorKind::Weight) else { continue };
         let Some(TensorData::F32(w)) = &q.tensor(wid).data else {
@@ -100,11 +100,11 @@ mod tests {
         assert_ne!(f, h, "the hybrid run quantizes");
     }
 
-    /// A convolution and a depthwise convolution become hybrid with per-channel int8 weights;
-    /// a one-channel convolution (LiteRT's per-tensor hybrid kernel) stays float; the hybrid
-    /// run stays close to the float one.
+    /// A convolution and a depthwise convolution become hybrid with per-channel int8 weights,
+    /// a one-channel convolution with its one scale (LiteRT's per-tensor hybrid kernel,
+    /// symmetric images); the hybrid run stays close to the float one.
     #[test]
-    fn convolutions_become_hybrid_but_one_output_channel_stays_float() {
+    fn convolutions_become_hybrid_one_output_channel_per_tensor() {
         let text = "name = \"t\"\ninput = { name = \"input\", shape = [1, 6, 6, 8] }\n\
             [[layer]]\nname = \"c\"\nop = \"conv2d\"\nfilters = 16\nkernel = 3\nstride = 1\npadding = \"same\"\n\
             [[layer]]\nname = \"d\"\nop = \"depthwise\"\nkernel = 3\nstride = 2\npadding = \"same\"\n\
@@ -112,11 +112,11 @@ mod tests {
         let mut g = crate::import::model_file::parse("t.toml", text, &Default::default()).expect("model");
         crate::quant::synthetic::materialize(&mut g, 7);
         let (q, n) = quantize_dynamic(&g, 8, ClipMethod::MinMax).expect("quantized");
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
         let hybrid: Vec<bool> = q.layers.iter().map(|l| q.is_hybrid(l)).collect();
-        assert_eq!(hybrid, [true, true, false]);
+        assert_eq!(hybrid, [true, true, true]);
         let scales = |i: usize| q.weights_of(&q.layers[i]).and_then(|w| w.quant.as_ref()).map(|p| p.scales.len());
-        assert_eq!((scales(0), scales(1)), (Some(16), Some(16)));
+        assert_eq!((scales(0), scales(1), scales(2)), (Some(16), Some(16), Some(1)));
         let xs: Vec<f32> = (0..6 * 6 * 8).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
         let y = g.outputs[0];
         let (f, h) = (float_output(&g, &xs, y), float_output(&q, &xs, y));
