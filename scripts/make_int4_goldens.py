@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Makes LiteRT int4-weight goldens under tests/fixtures/ops/ (issue 19, item 5; not run in CI).
+"""Makes LiteRT int4- and int2-weight goldens under tests/fixtures/ops/ (issue 19, item 5; not run in CI).
 
 A float FULLY_CONNECTED (`x [1, 6, 64]` times seeded weights `[64, 48]` plus a bias) converted
 by TensorFlow, then quantized by ai-edge-quantizer's `dynamic_wi4_afp32` recipe: INT4 weights
 (packed two per byte), one scale per output channel, and LiteRT's hybrid kernel quantizing each
 float input row to int8 (symmetric) when it runs. Written as `fc_int4_hybrid.tflite` and `.npz`
 (`in0.npy` as fed to LiteRT, `out0.npy` as its reference kernels returned: BUILTIN_REF, one
-thread), which `tests/op_goldens.rs` runs bit for bit.
+thread), which `tests/op_goldens.rs` runs bit for bit. The same with `dynamic_wi2c_afp32`
+(INT2 weights, four per byte, per channel): `fc_int2_hybrid`. And `dynamic_wi4b32_afp32`
+(INT4 in blocks of 32 with FLOAT16 block scales in tensors of their own, LiteRT's
+BlockwiseQuantization): LiteRT's reference kernel does not apply the block scales (its outputs
+are far off the float layer's, its optimized kernel's are not), so only the model is written,
+to tests/fixtures/undefined/fc_int4_blockwise.tflite, for the test that accelsim refuses it.
 
     python3 -m venv /work/venv-q && /work/venv-q/bin/pip install tensorflow ai-edge-litert ai-edge-quantizer
     /work/venv-q/bin/python scripts/make_int4_goldens.py
@@ -23,6 +28,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 from ai_edge_quantizer import quantizer, recipe  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ops")
+UNDEFINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "undefined")
 
 
 def main():
@@ -35,25 +41,43 @@ def main():
         return tf.tensordot(x, w, axes=1) + b
 
     conv = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "fc_float.tflite")
-        with open(path, "wb") as fh:
-            fh.write(conv.convert())
-        q = quantizer.Quantizer(path)
-        q.load_quantization_recipe(recipe.dynamic_wi4_afp32())
-        model = bytes(q.quantize().quantized_model)
+    float_model = conv.convert()
     x = r.uniform(-3, 3, (1, 6, 64)).astype(np.float32)
     x[0, 2] = 0.0  # an all-zero row
-    it = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"])
-    stem = os.path.join(OUT, "fc_int4_hybrid")
-    with open(stem + ".tflite", "wb") as fh:
+    reference = np.tensordot(x, w.numpy(), axes=1) + b.numpy()
+
+    def quantized(rec):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "fc_float.tflite")
+            with open(path, "wb") as fh:
+                fh.write(float_model)
+            q = quantizer.Quantizer(path)
+            q.load_quantization_recipe(rec)
+            return bytes(q.quantize().quantized_model)
+
+    def run(model, resolver):
+        it = Interpreter(model_content=model, experimental_op_resolver_type=resolver, num_threads=1)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return it.get_tensor(it.get_output_details()[0]["index"])
+
+    for name, rec in [("fc_int4_hybrid", recipe.dynamic_wi4_afp32()), ("fc_int2_hybrid", recipe.dynamic_wi2c_afp32())]:
+        model = quantized(rec)
+        y = run(model, OpResolverType.BUILTIN_REF)
+        stem = os.path.join(OUT, name)
+        with open(stem + ".tflite", "wb") as fh:
+            fh.write(model)
+        np.savez(stem + ".npz", in0=x, out0=y)
+        print(f"{name}: {len(model)} bytes, largest output {np.abs(y).max():.3f}, "
+              f"{np.abs(y - reference).max():.3f} off the float layer")
+    model = quantized(recipe.dynamic_wi4b32_afp32())
+    off = [np.abs(run(model, k) - reference).max() for k in (OpResolverType.BUILTIN_REF, OpResolverType.BUILTIN)]
+    os.makedirs(UNDEFINED, exist_ok=True)
+    with open(os.path.join(UNDEFINED, "fc_int4_blockwise.tflite"), "wb") as fh:
         fh.write(model)
-    np.savez(stem + ".npz", in0=x, out0=y)
-    print(f"fc_int4_hybrid: {len(model)} bytes, largest output {np.abs(y).max():.3f}")
+    print(f"fc_int4_blockwise: {len(model)} bytes; off the float layer: reference kernels {off[0]:.3f}, "
+          f"optimized kernels {off[1]:.3f} (model only)")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,43 @@ fn a_per_tensor_hybrid_depthwise_convolution_is_refused() {
     assert!(!ok && se.contains("reads one per"), "{se}");
 }
 
+/// ai-edge-quantizer's int4 and int2 per-channel weights (`scripts/make_int4_goldens.py`,
+/// executed bit for bit by `tests/op_goldens.rs`) move at 4 and 2 bits into the 8x8 mode;
+/// its blockwise int4 (block scales LiteRT's reference kernel does not apply) is refused by
+/// name, by `exec` and `run`.
+#[test]
+fn packed_weights_move_at_their_width_and_blockwise_is_refused() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (file, bits) in [("fc_int4_hybrid.tflite", 4), ("fc_int2_hybrid.tflite", 2)] {
+        let m = root.join("ops").join(file);
+        let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--format", "json"]);
+        assert!(ok, "{file}: {se}");
+        let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+        let l = &r["layers"][0];
+        assert_eq!((l["mode"].as_str(), l["widths"].as_str()), (Some("8x8"), Some(format!("w{bits}af32").as_str())));
+        // 64 x 48 weights at `bits`, the float input 6 x 64 and bias 48 at 4 bytes.
+        assert_eq!(l["dram_read_bytes"], 64 * 48 * bits / 8 + 4 * (6 * 64 + 48), "{file}: {l}");
+    }
+    let m = root.join("undefined/fc_int4_blockwise.tflite");
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.bin");
+    std::fs::write(&x, vec![0u8; 6 * 64 * 4]).unwrap();
+    let out = dir.path().join("y.bin");
+    let (ok, _, se) = accelsim(&[
+        "exec",
+        "--model",
+        m.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && se.contains("blockwise quantization") && se.contains("blocks of 32"), "{se}");
+    assert!(!out.exists());
+    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--no-accuracy"]);
+    assert!(!ok && se.contains("blockwise quantization"), "{se}");
+}
+
 /// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits
 /// CNN of `scripts/train_digits.py ... dynamic` (conv3 and the logits hybrid, per-channel
 /// int8; the small layers float). `accelsim exec` on the 300 evaluation images gives LiteRT's

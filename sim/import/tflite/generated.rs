@@ -5,19 +5,19 @@ const _: () = ::planus::check_version_compatibility("planus-1.3.0");
 /// The root namespace
 ///
 /// Generated from these locations:
-/// * File `sim/import/tflite/schema.fbs`
+/// * File `schema.fbs`
 #[no_implicit_prelude]
 #[allow(clippy::needless_lifetimes)]
 mod root {
     /// The namespace `tflite`
     ///
     /// Generated from these locations:
-    /// * File `sim/import/tflite/schema.fbs`
+    /// * File `schema.fbs`
     pub mod tflite {
         /// The enum `TensorType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `TensorType` in the file `sim/import/tflite/schema.fbs:36`
+        /// * Enum `TensorType` in the file `schema.fbs:36`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -76,11 +76,17 @@ mod root {
 
             /// The variant `INT4` in the enum `TensorType`
             Int4 = 17,
+
+            /// The variant `BFLOAT16` in the enum `TensorType`
+            Bfloat16 = 18,
+
+            /// The variant `INT2` in the enum `TensorType`
+            Int2 = 19,
         }
 
         impl TensorType {
             /// Array containing all valid variants of TensorType
-            pub const ENUM_VALUES: [Self; 18] = [
+            pub const ENUM_VALUES: [Self; 20] = [
                 Self::Float32,
                 Self::Float16,
                 Self::Int32,
@@ -99,6 +105,8 @@ mod root {
                 Self::Uint32,
                 Self::Uint16,
                 Self::Int4,
+                Self::Bfloat16,
+                Self::Int2,
             ];
         }
 
@@ -126,6 +134,8 @@ mod root {
                     15 => ::core::result::Result::Ok(TensorType::Uint32),
                     16 => ::core::result::Result::Ok(TensorType::Uint16),
                     17 => ::core::result::Result::Ok(TensorType::Int4),
+                    18 => ::core::result::Result::Ok(TensorType::Bfloat16),
+                    19 => ::core::result::Result::Ok(TensorType::Int2),
 
                     _ => ::core::result::Result::Err(::planus::errors::UnknownEnumTagKind { tag: value as i128 }),
                 }
@@ -244,7 +254,7 @@ mod root {
         /// The table `CustomQuantization` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CustomQuantization` in the file `sim/import/tflite/schema.fbs:62`
+        /// * Table `CustomQuantization` in the file `schema.fbs:64`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CustomQuantization {
             /// The field `custom` in the table `CustomQuantization`
@@ -478,14 +488,341 @@ mod root {
             }
         }
 
+        /// The table `BlockwiseQuantization` in the namespace `tflite`
+        ///
+        /// Generated from these locations:
+        /// * Table `BlockwiseQuantization` in the file `schema.fbs:71`
+        #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        pub struct BlockwiseQuantization {
+            /// The field `scales` in the table `BlockwiseQuantization`
+            pub scales: i32,
+            /// The field `zero_points` in the table `BlockwiseQuantization`
+            pub zero_points: i32,
+            /// The field `block_size` in the table `BlockwiseQuantization`
+            pub block_size: i32,
+        }
+
+        #[allow(clippy::derivable_impls)]
+        impl ::core::default::Default for BlockwiseQuantization {
+            fn default() -> Self {
+                Self { scales: 0, zero_points: 0, block_size: 0 }
+            }
+        }
+
+        impl BlockwiseQuantization {
+            /// Creates a [BlockwiseQuantizationBuilder] for serializing an instance of this table.
+            #[inline]
+            pub fn builder() -> BlockwiseQuantizationBuilder<()> {
+                BlockwiseQuantizationBuilder(())
+            }
+
+            #[allow(clippy::too_many_arguments)]
+            pub fn create(
+                builder: &mut ::planus::Builder,
+                field_scales: impl ::planus::WriteAsDefault<i32, i32>,
+                field_zero_points: impl ::planus::WriteAsDefault<i32, i32>,
+                field_block_size: impl ::planus::WriteAsDefault<i32, i32>,
+            ) -> ::planus::Offset<Self> {
+                let prepared_scales = field_scales.prepare(builder, &0);
+                let prepared_zero_points = field_zero_points.prepare(builder, &0);
+                let prepared_block_size = field_block_size.prepare(builder, &0);
+
+                let mut table_writer: ::planus::table_writer::TableWriter<10> = ::core::default::Default::default();
+                if prepared_scales.is_some() {
+                    table_writer.write_entry::<i32>(0);
+                }
+                if prepared_zero_points.is_some() {
+                    table_writer.write_entry::<i32>(1);
+                }
+                if prepared_block_size.is_some() {
+                    table_writer.write_entry::<i32>(2);
+                }
+
+                unsafe {
+                    table_writer.finish(builder, |object_writer| {
+                        if let ::core::option::Option::Some(prepared_scales) = prepared_scales {
+                            object_writer.write::<_, _, 4>(&prepared_scales);
+                        }
+                        if let ::core::option::Option::Some(prepared_zero_points) = prepared_zero_points {
+                            object_writer.write::<_, _, 4>(&prepared_zero_points);
+                        }
+                        if let ::core::option::Option::Some(prepared_block_size) = prepared_block_size {
+                            object_writer.write::<_, _, 4>(&prepared_block_size);
+                        }
+                    });
+                }
+                builder.current_offset()
+            }
+        }
+
+        impl ::planus::WriteAs<::planus::Offset<BlockwiseQuantization>> for BlockwiseQuantization {
+            type Prepared = ::planus::Offset<Self>;
+
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<BlockwiseQuantization> {
+                ::planus::WriteAsOffset::prepare(self, builder)
+            }
+        }
+
+        impl ::planus::WriteAsOptional<::planus::Offset<BlockwiseQuantization>> for BlockwiseQuantization {
+            type Prepared = ::planus::Offset<Self>;
+
+            #[inline]
+            fn prepare(
+                &self,
+                builder: &mut ::planus::Builder,
+            ) -> ::core::option::Option<::planus::Offset<BlockwiseQuantization>> {
+                ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
+            }
+        }
+
+        impl ::planus::WriteAsOffset<BlockwiseQuantization> for BlockwiseQuantization {
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<BlockwiseQuantization> {
+                BlockwiseQuantization::create(builder, self.scales, self.zero_points, self.block_size)
+            }
+        }
+
+        /// Builder for serializing an instance of the [BlockwiseQuantization] type.
+        ///
+        /// Can be created using the [BlockwiseQuantization::builder] method.
+        #[derive(Debug)]
+        #[must_use]
+        pub struct BlockwiseQuantizationBuilder<State>(State);
+
+        impl BlockwiseQuantizationBuilder<()> {
+            /// Setter for the [`scales` field](BlockwiseQuantization#structfield.scales).
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn scales<T0>(self, value: T0) -> BlockwiseQuantizationBuilder<(T0,)>
+            where
+                T0: ::planus::WriteAsDefault<i32, i32>,
+            {
+                BlockwiseQuantizationBuilder((value,))
+            }
+
+            /// Sets the [`scales` field](BlockwiseQuantization#structfield.scales) to the default value.
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn scales_as_default(self) -> BlockwiseQuantizationBuilder<(::planus::DefaultValue,)> {
+                self.scales(::planus::DefaultValue)
+            }
+        }
+
+        impl<T0> BlockwiseQuantizationBuilder<(T0,)> {
+            /// Setter for the [`zero_points` field](BlockwiseQuantization#structfield.zero_points).
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn zero_points<T1>(self, value: T1) -> BlockwiseQuantizationBuilder<(T0, T1)>
+            where
+                T1: ::planus::WriteAsDefault<i32, i32>,
+            {
+                let (v0,) = self.0;
+                BlockwiseQuantizationBuilder((v0, value))
+            }
+
+            /// Sets the [`zero_points` field](BlockwiseQuantization#structfield.zero_points) to the default value.
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn zero_points_as_default(self) -> BlockwiseQuantizationBuilder<(T0, ::planus::DefaultValue)> {
+                self.zero_points(::planus::DefaultValue)
+            }
+        }
+
+        impl<T0, T1> BlockwiseQuantizationBuilder<(T0, T1)> {
+            /// Setter for the [`block_size` field](BlockwiseQuantization#structfield.block_size).
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn block_size<T2>(self, value: T2) -> BlockwiseQuantizationBuilder<(T0, T1, T2)>
+            where
+                T2: ::planus::WriteAsDefault<i32, i32>,
+            {
+                let (v0, v1) = self.0;
+                BlockwiseQuantizationBuilder((v0, v1, value))
+            }
+
+            /// Sets the [`block_size` field](BlockwiseQuantization#structfield.block_size) to the default value.
+            #[inline]
+            #[allow(clippy::type_complexity)]
+            pub fn block_size_as_default(self) -> BlockwiseQuantizationBuilder<(T0, T1, ::planus::DefaultValue)> {
+                self.block_size(::planus::DefaultValue)
+            }
+        }
+
+        impl<T0, T1, T2> BlockwiseQuantizationBuilder<(T0, T1, T2)> {
+            /// Finish writing the builder to get an [Offset](::planus::Offset) to a serialized [BlockwiseQuantization].
+            #[inline]
+            pub fn finish(self, builder: &mut ::planus::Builder) -> ::planus::Offset<BlockwiseQuantization>
+            where
+                Self: ::planus::WriteAsOffset<BlockwiseQuantization>,
+            {
+                ::planus::WriteAsOffset::prepare(&self, builder)
+            }
+        }
+
+        impl<
+                T0: ::planus::WriteAsDefault<i32, i32>,
+                T1: ::planus::WriteAsDefault<i32, i32>,
+                T2: ::planus::WriteAsDefault<i32, i32>,
+            > ::planus::WriteAs<::planus::Offset<BlockwiseQuantization>>
+            for BlockwiseQuantizationBuilder<(T0, T1, T2)>
+        {
+            type Prepared = ::planus::Offset<BlockwiseQuantization>;
+
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<BlockwiseQuantization> {
+                ::planus::WriteAsOffset::prepare(self, builder)
+            }
+        }
+
+        impl<
+                T0: ::planus::WriteAsDefault<i32, i32>,
+                T1: ::planus::WriteAsDefault<i32, i32>,
+                T2: ::planus::WriteAsDefault<i32, i32>,
+            > ::planus::WriteAsOptional<::planus::Offset<BlockwiseQuantization>>
+            for BlockwiseQuantizationBuilder<(T0, T1, T2)>
+        {
+            type Prepared = ::planus::Offset<BlockwiseQuantization>;
+
+            #[inline]
+            fn prepare(
+                &self,
+                builder: &mut ::planus::Builder,
+            ) -> ::core::option::Option<::planus::Offset<BlockwiseQuantization>> {
+                ::core::option::Option::Some(::planus::WriteAsOffset::prepare(self, builder))
+            }
+        }
+
+        impl<
+                T0: ::planus::WriteAsDefault<i32, i32>,
+                T1: ::planus::WriteAsDefault<i32, i32>,
+                T2: ::planus::WriteAsDefault<i32, i32>,
+            > ::planus::WriteAsOffset<BlockwiseQuantization> for BlockwiseQuantizationBuilder<(T0, T1, T2)>
+        {
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::Offset<BlockwiseQuantization> {
+                let (v0, v1, v2) = &self.0;
+                BlockwiseQuantization::create(builder, v0, v1, v2)
+            }
+        }
+
+        /// Reference to a deserialized [BlockwiseQuantization].
+        #[derive(Copy, Clone)]
+        pub struct BlockwiseQuantizationRef<'a>(#[allow(dead_code)] ::planus::table_reader::Table<'a>);
+
+        impl<'a> BlockwiseQuantizationRef<'a> {
+            /// Getter for the [`scales` field](BlockwiseQuantization#structfield.scales).
+            #[inline]
+            pub fn scales(&self) -> ::planus::Result<i32> {
+                ::core::result::Result::Ok(self.0.access(0, "BlockwiseQuantization", "scales")?.unwrap_or(0))
+            }
+
+            /// Getter for the [`zero_points` field](BlockwiseQuantization#structfield.zero_points).
+            #[inline]
+            pub fn zero_points(&self) -> ::planus::Result<i32> {
+                ::core::result::Result::Ok(self.0.access(1, "BlockwiseQuantization", "zero_points")?.unwrap_or(0))
+            }
+
+            /// Getter for the [`block_size` field](BlockwiseQuantization#structfield.block_size).
+            #[inline]
+            pub fn block_size(&self) -> ::planus::Result<i32> {
+                ::core::result::Result::Ok(self.0.access(2, "BlockwiseQuantization", "block_size")?.unwrap_or(0))
+            }
+        }
+
+        impl<'a> ::core::fmt::Debug for BlockwiseQuantizationRef<'a> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                let mut f = f.debug_struct("BlockwiseQuantizationRef");
+                f.field("scales", &self.scales());
+                f.field("zero_points", &self.zero_points());
+                f.field("block_size", &self.block_size());
+                f.finish()
+            }
+        }
+
+        impl<'a> ::core::convert::TryFrom<BlockwiseQuantizationRef<'a>> for BlockwiseQuantization {
+            type Error = ::planus::Error;
+
+            #[allow(unreachable_code)]
+            fn try_from(value: BlockwiseQuantizationRef<'a>) -> ::planus::Result<Self> {
+                ::core::result::Result::Ok(Self {
+                    scales: ::core::convert::TryInto::try_into(value.scales()?)?,
+                    zero_points: ::core::convert::TryInto::try_into(value.zero_points()?)?,
+                    block_size: ::core::convert::TryInto::try_into(value.block_size()?)?,
+                })
+            }
+        }
+
+        impl<'a> ::planus::TableRead<'a> for BlockwiseQuantizationRef<'a> {
+            #[inline]
+            fn from_buffer(
+                buffer: ::planus::SliceWithStartOffset<'a>,
+                offset: usize,
+            ) -> ::core::result::Result<Self, ::planus::errors::ErrorKind> {
+                ::core::result::Result::Ok(Self(::planus::table_reader::Table::from_buffer(buffer, offset)?))
+            }
+        }
+
+        impl<'a> ::planus::VectorReadInner<'a> for BlockwiseQuantizationRef<'a> {
+            type Error = ::planus::Error;
+            const STRIDE: usize = 4;
+
+            unsafe fn from_buffer(buffer: ::planus::SliceWithStartOffset<'a>, offset: usize) -> ::planus::Result<Self> {
+                ::planus::TableRead::from_buffer(buffer, offset).map_err(|error_kind| {
+                    error_kind.with_error_location("[BlockwiseQuantizationRef]", "get", buffer.offset_from_start)
+                })
+            }
+        }
+
+        /// # Safety
+        /// The planus compiler generates implementations that initialize
+        /// the bytes in `write_values`.
+        unsafe impl ::planus::VectorWrite<::planus::Offset<BlockwiseQuantization>> for BlockwiseQuantization {
+            type Value = ::planus::Offset<BlockwiseQuantization>;
+            const STRIDE: usize = 4;
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> Self::Value {
+                ::planus::WriteAs::prepare(self, builder)
+            }
+
+            #[inline]
+            unsafe fn write_values(
+                values: &[::planus::Offset<BlockwiseQuantization>],
+                bytes: *mut ::core::mem::MaybeUninit<u8>,
+                buffer_position: u32,
+            ) {
+                let bytes = bytes as *mut [::core::mem::MaybeUninit<u8>; 4];
+                for (i, v) in ::core::iter::Iterator::enumerate(values.iter()) {
+                    ::planus::WriteAsPrimitive::write(
+                        v,
+                        ::planus::Cursor::new(unsafe { &mut *bytes.add(i) }),
+                        buffer_position - (Self::STRIDE * i) as u32,
+                    );
+                }
+            }
+        }
+
+        impl<'a> ::planus::ReadAsRoot<'a> for BlockwiseQuantizationRef<'a> {
+            fn read_as_root(slice: &'a [u8]) -> ::planus::Result<Self> {
+                ::planus::TableRead::from_buffer(
+                    ::planus::SliceWithStartOffset { buffer: slice, offset_from_start: 0 },
+                    0,
+                )
+                .map_err(|error_kind| error_kind.with_error_location("[BlockwiseQuantizationRef]", "read_as_root", 0))
+            }
+        }
+
         /// The union `QuantizationDetails` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Union `QuantizationDetails` in the file `sim/import/tflite/schema.fbs:67`
+        /// * Union `QuantizationDetails` in the file `schema.fbs:78`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum QuantizationDetails {
             /// The variant of type `CustomQuantization` in the union `QuantizationDetails`
             CustomQuantization(::planus::alloc::boxed::Box<self::CustomQuantization>),
+
+            /// The variant of type `BlockwiseQuantization` in the union `QuantizationDetails`
+            BlockwiseQuantization(::planus::alloc::boxed::Box<self::BlockwiseQuantization>),
         }
 
         impl QuantizationDetails {
@@ -502,6 +839,14 @@ mod root {
             ) -> ::planus::UnionOffset<Self> {
                 ::planus::UnionOffset::new(1, value.prepare(builder).downcast())
             }
+
+            #[inline]
+            pub fn create_blockwise_quantization(
+                builder: &mut ::planus::Builder,
+                value: impl ::planus::WriteAsOffset<self::BlockwiseQuantization>,
+            ) -> ::planus::UnionOffset<Self> {
+                ::planus::UnionOffset::new(2, value.prepare(builder).downcast())
+            }
         }
 
         impl ::planus::WriteAsUnion<QuantizationDetails> for QuantizationDetails {
@@ -509,6 +854,7 @@ mod root {
             fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::UnionOffset<Self> {
                 match self {
                     Self::CustomQuantization(value) => Self::create_custom_quantization(builder, value),
+                    Self::BlockwiseQuantization(value) => Self::create_blockwise_quantization(builder, value),
                 }
             }
         }
@@ -533,6 +879,15 @@ mod root {
             pub fn custom_quantization<T>(self, value: T) -> QuantizationDetailsBuilder<::planus::Initialized<1, T>>
             where
                 T: ::planus::WriteAsOffset<self::CustomQuantization>,
+            {
+                QuantizationDetailsBuilder(::planus::Initialized(value))
+            }
+
+            /// Creates an instance of the [`BlockwiseQuantization` variant](QuantizationDetails#variant.BlockwiseQuantization).
+            #[inline]
+            pub fn blockwise_quantization<T>(self, value: T) -> QuantizationDetailsBuilder<::planus::Initialized<2, T>>
+            where
+                T: ::planus::WriteAsOffset<self::BlockwiseQuantization>,
             {
                 QuantizationDetailsBuilder(::planus::Initialized(value))
             }
@@ -571,11 +926,34 @@ mod root {
                 ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
             }
         }
+        impl<T> ::planus::WriteAsUnion<QuantizationDetails> for QuantizationDetailsBuilder<::planus::Initialized<2, T>>
+        where
+            T: ::planus::WriteAsOffset<self::BlockwiseQuantization>,
+        {
+            #[inline]
+            fn prepare(&self, builder: &mut ::planus::Builder) -> ::planus::UnionOffset<QuantizationDetails> {
+                ::planus::UnionOffset::new(2, (self.0).0.prepare(builder).downcast())
+            }
+        }
+
+        impl<T> ::planus::WriteAsOptionalUnion<QuantizationDetails> for QuantizationDetailsBuilder<::planus::Initialized<2, T>>
+        where
+            T: ::planus::WriteAsOffset<self::BlockwiseQuantization>,
+        {
+            #[inline]
+            fn prepare(
+                &self,
+                builder: &mut ::planus::Builder,
+            ) -> ::core::option::Option<::planus::UnionOffset<QuantizationDetails>> {
+                ::core::option::Option::Some(::planus::WriteAsUnion::prepare(self, builder))
+            }
+        }
 
         /// Reference to a deserialized [QuantizationDetails].
         #[derive(Copy, Clone, Debug)]
         pub enum QuantizationDetailsRef<'a> {
             CustomQuantization(self::CustomQuantizationRef<'a>),
+            BlockwiseQuantization(self::BlockwiseQuantizationRef<'a>),
         }
 
         impl<'a> ::core::convert::TryFrom<QuantizationDetailsRef<'a>> for QuantizationDetails {
@@ -584,6 +962,10 @@ mod root {
             fn try_from(value: QuantizationDetailsRef<'a>) -> ::planus::Result<Self> {
                 ::core::result::Result::Ok(match value {
                     QuantizationDetailsRef::CustomQuantization(value) => Self::CustomQuantization(
+                        ::planus::alloc::boxed::Box::new(::core::convert::TryFrom::try_from(value)?),
+                    ),
+
+                    QuantizationDetailsRef::BlockwiseQuantization(value) => Self::BlockwiseQuantization(
                         ::planus::alloc::boxed::Box::new(::core::convert::TryFrom::try_from(value)?),
                     ),
                 })
@@ -601,6 +983,10 @@ mod root {
                         buffer,
                         field_offset,
                     )?)),
+                    2 => ::core::result::Result::Ok(Self::BlockwiseQuantization(::planus::TableRead::from_buffer(
+                        buffer,
+                        field_offset,
+                    )?)),
                     _ => ::core::result::Result::Err(::planus::errors::ErrorKind::UnknownUnionTag { tag }),
                 }
             }
@@ -613,7 +999,7 @@ mod root {
         /// The table `QuantizationParameters` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `QuantizationParameters` in the file `sim/import/tflite/schema.fbs:72`
+        /// * Table `QuantizationParameters` in the file `schema.fbs:84`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct QuantizationParameters {
             /// The field `min` in the table `QuantizationParameters`
@@ -1117,7 +1503,7 @@ mod root {
         /// The enum `DimensionType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `DimensionType` in the file `sim/import/tflite/schema.fbs:124`
+        /// * Enum `DimensionType` in the file `schema.fbs:136`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -1261,7 +1647,7 @@ mod root {
         /// The table `Int32Vector` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Int32Vector` in the file `sim/import/tflite/schema.fbs:129`
+        /// * Table `Int32Vector` in the file `schema.fbs:141`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Int32Vector {
             /// The field `values` in the table `Int32Vector`
@@ -1504,7 +1890,7 @@ mod root {
         /// The table `Uint16Vector` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Uint16Vector` in the file `sim/import/tflite/schema.fbs:133`
+        /// * Table `Uint16Vector` in the file `schema.fbs:145`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Uint16Vector {
             /// The field `values` in the table `Uint16Vector`
@@ -1747,7 +2133,7 @@ mod root {
         /// The table `Uint8Vector` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Uint8Vector` in the file `sim/import/tflite/schema.fbs:137`
+        /// * Table `Uint8Vector` in the file `schema.fbs:149`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Uint8Vector {
             /// The field `values` in the table `Uint8Vector`
@@ -1984,7 +2370,7 @@ mod root {
         /// The union `SparseIndexVector` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Union `SparseIndexVector` in the file `sim/import/tflite/schema.fbs:144`
+        /// * Union `SparseIndexVector` in the file `schema.fbs:156`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum SparseIndexVector {
             /// The variant of type `Int32Vector` in the union `SparseIndexVector`
@@ -2220,7 +2606,7 @@ mod root {
         /// The table `DimensionMetadata` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DimensionMetadata` in the file `sim/import/tflite/schema.fbs:150`
+        /// * Table `DimensionMetadata` in the file `schema.fbs:162`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DimensionMetadata {
             /// The field `format` in the table `DimensionMetadata`
@@ -2621,7 +3007,7 @@ mod root {
         /// The table `SparsityParameters` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SparsityParameters` in the file `sim/import/tflite/schema.fbs:170`
+        /// * Table `SparsityParameters` in the file `schema.fbs:182`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SparsityParameters {
             /// The field `traversal_order` in the table `SparsityParameters`
@@ -2972,7 +3358,7 @@ mod root {
         /// The table `VariantSubType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `VariantSubType` in the file `sim/import/tflite/schema.fbs:198`
+        /// * Table `VariantSubType` in the file `schema.fbs:210`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct VariantSubType {
             /// The field `shape` in the table `VariantSubType`
@@ -3302,7 +3688,7 @@ mod root {
         /// The table `Tensor` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Tensor` in the file `sim/import/tflite/schema.fbs:207`
+        /// * Table `Tensor` in the file `schema.fbs:219`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Tensor {
             /// The field `shape` in the table `Tensor`
@@ -3975,7 +4361,7 @@ mod root {
         /// The enum `BuiltinOperator` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `BuiltinOperator` in the file `sim/import/tflite/schema.fbs:251`
+        /// * Enum `BuiltinOperator` in the file `schema.fbs:263`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -4926,7 +5312,7 @@ mod root {
         /// The union `BuiltinOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Union `BuiltinOptions` in the file `sim/import/tflite/schema.fbs:424`
+        /// * Union `BuiltinOptions` in the file `schema.fbs:436`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub enum BuiltinOptions {
             /// The variant of type `Conv2DOptions` in the union `BuiltinOptions`
@@ -11608,7 +11994,7 @@ mod root {
         /// The enum `Padding` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `Padding` in the file `sim/import/tflite/schema.fbs:554`
+        /// * Enum `Padding` in the file `schema.fbs:566`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -11748,7 +12134,7 @@ mod root {
         /// The enum `ActivationFunctionType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `ActivationFunctionType` in the file `sim/import/tflite/schema.fbs:558`
+        /// * Enum `ActivationFunctionType` in the file `schema.fbs:570`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -11913,7 +12299,7 @@ mod root {
         /// The table `Conv2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Conv2DOptions` in the file `sim/import/tflite/schema.fbs:568`
+        /// * Table `Conv2DOptions` in the file `schema.fbs:580`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Conv2DOptions {
             /// The field `padding` in the table `Conv2DOptions`
@@ -12390,7 +12776,7 @@ mod root {
         /// The table `Conv3DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Conv3DOptions` in the file `sim/import/tflite/schema.fbs:578`
+        /// * Table `Conv3DOptions` in the file `schema.fbs:590`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Conv3DOptions {
             /// The field `padding` in the table `Conv3DOptions`
@@ -12956,7 +13342,7 @@ mod root {
         /// The table `Pool2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Pool2DOptions` in the file `sim/import/tflite/schema.fbs:589`
+        /// * Table `Pool2DOptions` in the file `schema.fbs:601`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Pool2DOptions {
             /// The field `padding` in the table `Pool2DOptions`
@@ -13429,7 +13815,7 @@ mod root {
         /// The table `DepthwiseConv2DOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DepthwiseConv2DOptions` in the file `sim/import/tflite/schema.fbs:598`
+        /// * Table `DepthwiseConv2DOptions` in the file `schema.fbs:610`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DepthwiseConv2DOptions {
             /// The field `padding` in the table `DepthwiseConv2DOptions`
@@ -13959,7 +14345,7 @@ mod root {
         /// The table `ConcatEmbeddingsOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ConcatEmbeddingsOptions` in the file `sim/import/tflite/schema.fbs:613`
+        /// * Table `ConcatEmbeddingsOptions` in the file `schema.fbs:625`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ConcatEmbeddingsOptions {
             /// The field `num_channels` in the table `ConcatEmbeddingsOptions`
@@ -14320,7 +14706,7 @@ mod root {
         /// The enum `LSHProjectionType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `LSHProjectionType` in the file `sim/import/tflite/schema.fbs:619`
+        /// * Enum `LSHProjectionType` in the file `schema.fbs:631`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -14472,7 +14858,7 @@ mod root {
         /// The table `LSHProjectionOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LSHProjectionOptions` in the file `sim/import/tflite/schema.fbs:625`
+        /// * Table `LSHProjectionOptions` in the file `schema.fbs:637`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LshProjectionOptions {
             /// The field `type` in the table `LSHProjectionOptions`
@@ -14709,7 +15095,7 @@ mod root {
         /// The table `SVDFOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SVDFOptions` in the file `sim/import/tflite/schema.fbs:629`
+        /// * Table `SVDFOptions` in the file `schema.fbs:641`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SvdfOptions {
             /// The field `rank` in the table `SVDFOptions`
@@ -15051,7 +15437,7 @@ mod root {
         /// The table `RNNOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `RNNOptions` in the file `sim/import/tflite/schema.fbs:638`
+        /// * Table `RNNOptions` in the file `schema.fbs:650`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct RnnOptions {
             /// The field `fused_activation_function` in the table `RNNOptions`
@@ -15345,7 +15731,7 @@ mod root {
         /// The table `SequenceRNNOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SequenceRNNOptions` in the file `sim/import/tflite/schema.fbs:644`
+        /// * Table `SequenceRNNOptions` in the file `schema.fbs:656`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SequenceRnnOptions {
             /// The field `time_major` in the table `SequenceRNNOptions`
@@ -15697,7 +16083,7 @@ mod root {
         /// The table `BidirectionalSequenceRNNOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BidirectionalSequenceRNNOptions` in the file `sim/import/tflite/schema.fbs:651`
+        /// * Table `BidirectionalSequenceRNNOptions` in the file `schema.fbs:663`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BidirectionalSequenceRnnOptions {
             /// The field `time_major` in the table `BidirectionalSequenceRNNOptions`
@@ -16111,7 +16497,7 @@ mod root {
         /// The enum `FullyConnectedOptionsWeightsFormat` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `FullyConnectedOptionsWeightsFormat` in the file `sim/import/tflite/schema.fbs:659`
+        /// * Enum `FullyConnectedOptionsWeightsFormat` in the file `schema.fbs:671`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -16264,7 +16650,7 @@ mod root {
         /// The table `FullyConnectedOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FullyConnectedOptions` in the file `sim/import/tflite/schema.fbs:666`
+        /// * Table `FullyConnectedOptions` in the file `schema.fbs:678`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct FullyConnectedOptions {
             /// The field `fused_activation_function` in the table `FullyConnectedOptions`
@@ -16680,7 +17066,7 @@ mod root {
         /// The table `SoftmaxOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SoftmaxOptions` in the file `sim/import/tflite/schema.fbs:684`
+        /// * Table `SoftmaxOptions` in the file `schema.fbs:696`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SoftmaxOptions {
             /// The field `beta` in the table `SoftmaxOptions`
@@ -16913,7 +17299,7 @@ mod root {
         /// The table `ConcatenationOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ConcatenationOptions` in the file `sim/import/tflite/schema.fbs:689`
+        /// * Table `ConcatenationOptions` in the file `schema.fbs:701`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ConcatenationOptions {
             /// The field `axis` in the table `ConcatenationOptions`
@@ -17207,7 +17593,7 @@ mod root {
         /// The table `AddOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `AddOptions` in the file `sim/import/tflite/schema.fbs:694`
+        /// * Table `AddOptions` in the file `schema.fbs:706`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct AddOptions {
             /// The field `fused_activation_function` in the table `AddOptions`
@@ -17492,7 +17878,7 @@ mod root {
         /// The table `MulOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `MulOptions` in the file `sim/import/tflite/schema.fbs:700`
+        /// * Table `MulOptions` in the file `schema.fbs:712`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct MulOptions {
             /// The field `fused_activation_function` in the table `MulOptions`
@@ -17733,7 +18119,7 @@ mod root {
         /// The table `L2NormOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `L2NormOptions` in the file `sim/import/tflite/schema.fbs:704`
+        /// * Table `L2NormOptions` in the file `schema.fbs:716`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct L2NormOptions {
             /// The field `fused_activation_function` in the table `L2NormOptions`
@@ -17980,7 +18366,7 @@ mod root {
         /// The table `LocalResponseNormalizationOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LocalResponseNormalizationOptions` in the file `sim/import/tflite/schema.fbs:709`
+        /// * Table `LocalResponseNormalizationOptions` in the file `schema.fbs:721`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LocalResponseNormalizationOptions {
             /// The field `radius` in the table `LocalResponseNormalizationOptions`
@@ -18368,7 +18754,7 @@ mod root {
         /// The enum `LSTMKernelType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `LSTMKernelType` in the file `sim/import/tflite/schema.fbs:717`
+        /// * Enum `LSTMKernelType` in the file `schema.fbs:729`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -18516,7 +18902,7 @@ mod root {
         /// The table `LSTMOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LSTMOptions` in the file `sim/import/tflite/schema.fbs:726`
+        /// * Table `LSTMOptions` in the file `schema.fbs:738`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LstmOptions {
             /// The field `fused_activation_function` in the table `LSTMOptions`
@@ -18953,7 +19339,7 @@ mod root {
         /// The table `UnidirectionalSequenceLSTMOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnidirectionalSequenceLSTMOptions` in the file `sim/import/tflite/schema.fbs:741`
+        /// * Table `UnidirectionalSequenceLSTMOptions` in the file `schema.fbs:753`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnidirectionalSequenceLstmOptions {
             /// The field `fused_activation_function` in the table `UnidirectionalSequenceLSTMOptions`
@@ -19476,7 +19862,7 @@ mod root {
         /// The table `BidirectionalSequenceLSTMOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BidirectionalSequenceLSTMOptions` in the file `sim/import/tflite/schema.fbs:756`
+        /// * Table `BidirectionalSequenceLSTMOptions` in the file `schema.fbs:768`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BidirectionalSequenceLstmOptions {
             /// The field `fused_activation_function` in the table `BidirectionalSequenceLSTMOptions`
@@ -19988,7 +20374,7 @@ mod root {
         /// The table `ResizeBilinearOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ResizeBilinearOptions` in the file `sim/import/tflite/schema.fbs:775`
+        /// * Table `ResizeBilinearOptions` in the file `schema.fbs:787`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ResizeBilinearOptions {
             /// The field `align_corners` in the table `ResizeBilinearOptions`
@@ -20266,7 +20652,7 @@ mod root {
         /// The table `ResizeNearestNeighborOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ResizeNearestNeighborOptions` in the file `sim/import/tflite/schema.fbs:782`
+        /// * Table `ResizeNearestNeighborOptions` in the file `schema.fbs:794`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ResizeNearestNeighborOptions {
             /// The field `align_corners` in the table `ResizeNearestNeighborOptions`
@@ -20551,7 +20937,7 @@ mod root {
         /// The table `CallOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CallOptions` in the file `sim/import/tflite/schema.fbs:788`
+        /// * Table `CallOptions` in the file `schema.fbs:800`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CallOptions {
             /// The field `subgraph` in the table `CallOptions`
@@ -20784,7 +21170,7 @@ mod root {
         /// The table `PadOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `PadOptions` in the file `sim/import/tflite/schema.fbs:793`
+        /// * Table `PadOptions` in the file `schema.fbs:805`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct PadOptions {}
 
@@ -20964,7 +21350,7 @@ mod root {
         /// The table `PadV2Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `PadV2Options` in the file `sim/import/tflite/schema.fbs:796`
+        /// * Table `PadV2Options` in the file `schema.fbs:808`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct PadV2Options {}
 
@@ -21150,7 +21536,7 @@ mod root {
         /// The table `ReshapeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReshapeOptions` in the file `sim/import/tflite/schema.fbs:799`
+        /// * Table `ReshapeOptions` in the file `schema.fbs:811`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ReshapeOptions {
             /// The field `new_shape` in the table `ReshapeOptions`
@@ -21393,7 +21779,7 @@ mod root {
         /// The table `SpaceToBatchNDOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SpaceToBatchNDOptions` in the file `sim/import/tflite/schema.fbs:803`
+        /// * Table `SpaceToBatchNDOptions` in the file `schema.fbs:815`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SpaceToBatchNdOptions {}
 
@@ -21579,7 +21965,7 @@ mod root {
         /// The table `BatchToSpaceNDOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BatchToSpaceNDOptions` in the file `sim/import/tflite/schema.fbs:806`
+        /// * Table `BatchToSpaceNDOptions` in the file `schema.fbs:818`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BatchToSpaceNdOptions {}
 
@@ -21765,7 +22151,7 @@ mod root {
         /// The table `SkipGramOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SkipGramOptions` in the file `sim/import/tflite/schema.fbs:809`
+        /// * Table `SkipGramOptions` in the file `schema.fbs:821`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SkipGramOptions {
             /// The field `ngram_size` in the table `SkipGramOptions`
@@ -22087,7 +22473,7 @@ mod root {
         /// The table `SpaceToDepthOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SpaceToDepthOptions` in the file `sim/import/tflite/schema.fbs:815`
+        /// * Table `SpaceToDepthOptions` in the file `schema.fbs:827`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SpaceToDepthOptions {
             /// The field `block_size` in the table `SpaceToDepthOptions`
@@ -22324,7 +22710,7 @@ mod root {
         /// The table `DepthToSpaceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DepthToSpaceOptions` in the file `sim/import/tflite/schema.fbs:819`
+        /// * Table `DepthToSpaceOptions` in the file `schema.fbs:831`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DepthToSpaceOptions {
             /// The field `block_size` in the table `DepthToSpaceOptions`
@@ -22561,7 +22947,7 @@ mod root {
         /// The table `SubOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SubOptions` in the file `sim/import/tflite/schema.fbs:823`
+        /// * Table `SubOptions` in the file `schema.fbs:835`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SubOptions {
             /// The field `fused_activation_function` in the table `SubOptions`
@@ -22846,7 +23232,7 @@ mod root {
         /// The table `DivOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DivOptions` in the file `sim/import/tflite/schema.fbs:829`
+        /// * Table `DivOptions` in the file `schema.fbs:841`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DivOptions {
             /// The field `fused_activation_function` in the table `DivOptions`
@@ -23087,7 +23473,7 @@ mod root {
         /// The table `TopKV2Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `TopKV2Options` in the file `sim/import/tflite/schema.fbs:833`
+        /// * Table `TopKV2Options` in the file `schema.fbs:845`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct TopKv2Options {}
 
@@ -23273,7 +23659,7 @@ mod root {
         /// The enum `CombinerType` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `CombinerType` in the file `sim/import/tflite/schema.fbs:836`
+        /// * Enum `CombinerType` in the file `schema.fbs:848`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -23421,7 +23807,7 @@ mod root {
         /// The table `EmbeddingLookupSparseOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `EmbeddingLookupSparseOptions` in the file `sim/import/tflite/schema.fbs:842`
+        /// * Table `EmbeddingLookupSparseOptions` in the file `schema.fbs:854`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct EmbeddingLookupSparseOptions {
             /// The field `combiner` in the table `EmbeddingLookupSparseOptions`
@@ -23662,7 +24048,7 @@ mod root {
         /// The table `GatherOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `GatherOptions` in the file `sim/import/tflite/schema.fbs:846`
+        /// * Table `GatherOptions` in the file `schema.fbs:858`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct GatherOptions {
             /// The field `axis` in the table `GatherOptions`
@@ -23937,7 +24323,7 @@ mod root {
         /// The table `TransposeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `TransposeOptions` in the file `sim/import/tflite/schema.fbs:852`
+        /// * Table `TransposeOptions` in the file `schema.fbs:864`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct TransposeOptions {}
 
@@ -24123,7 +24509,7 @@ mod root {
         /// The table `ExpOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ExpOptions` in the file `sim/import/tflite/schema.fbs:855`
+        /// * Table `ExpOptions` in the file `schema.fbs:867`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ExpOptions {}
 
@@ -24303,7 +24689,7 @@ mod root {
         /// The table `CosOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CosOptions` in the file `sim/import/tflite/schema.fbs:858`
+        /// * Table `CosOptions` in the file `schema.fbs:870`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CosOptions {}
 
@@ -24483,7 +24869,7 @@ mod root {
         /// The table `ReducerOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReducerOptions` in the file `sim/import/tflite/schema.fbs:861`
+        /// * Table `ReducerOptions` in the file `schema.fbs:873`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ReducerOptions {
             /// The field `keep_dims` in the table `ReducerOptions`
@@ -24718,7 +25104,7 @@ mod root {
         /// The table `SqueezeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SqueezeOptions` in the file `sim/import/tflite/schema.fbs:865`
+        /// * Table `SqueezeOptions` in the file `schema.fbs:877`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SqueezeOptions {
             /// The field `squeeze_dims` in the table `SqueezeOptions`
@@ -24961,7 +25347,7 @@ mod root {
         /// The table `SplitOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SplitOptions` in the file `sim/import/tflite/schema.fbs:869`
+        /// * Table `SplitOptions` in the file `schema.fbs:881`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SplitOptions {
             /// The field `num_splits` in the table `SplitOptions`
@@ -25196,7 +25582,7 @@ mod root {
         /// The table `SplitVOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SplitVOptions` in the file `sim/import/tflite/schema.fbs:873`
+        /// * Table `SplitVOptions` in the file `schema.fbs:885`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SplitVOptions {
             /// The field `num_splits` in the table `SplitVOptions`
@@ -25431,7 +25817,7 @@ mod root {
         /// The table `StridedSliceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `StridedSliceOptions` in the file `sim/import/tflite/schema.fbs:877`
+        /// * Table `StridedSliceOptions` in the file `schema.fbs:889`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct StridedSliceOptions {
             /// The field `begin_mask` in the table `StridedSliceOptions`
@@ -25846,7 +26232,7 @@ mod root {
         /// The table `LogSoftmaxOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LogSoftmaxOptions` in the file `sim/import/tflite/schema.fbs:885`
+        /// * Table `LogSoftmaxOptions` in the file `schema.fbs:897`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LogSoftmaxOptions {}
 
@@ -26032,7 +26418,7 @@ mod root {
         /// The table `CastOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CastOptions` in the file `sim/import/tflite/schema.fbs:888`
+        /// * Table `CastOptions` in the file `schema.fbs:900`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CastOptions {
             /// The field `in_data_type` in the table `CastOptions`
@@ -26317,7 +26703,7 @@ mod root {
         /// The table `DequantizeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DequantizeOptions` in the file `sim/import/tflite/schema.fbs:893`
+        /// * Table `DequantizeOptions` in the file `schema.fbs:905`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DequantizeOptions {}
 
@@ -26503,7 +26889,7 @@ mod root {
         /// The table `MaximumMinimumOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `MaximumMinimumOptions` in the file `sim/import/tflite/schema.fbs:896`
+        /// * Table `MaximumMinimumOptions` in the file `schema.fbs:908`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct MaximumMinimumOptions {}
 
@@ -26689,7 +27075,7 @@ mod root {
         /// The table `TileOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `TileOptions` in the file `sim/import/tflite/schema.fbs:899`
+        /// * Table `TileOptions` in the file `schema.fbs:911`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct TileOptions {}
 
@@ -26875,7 +27261,7 @@ mod root {
         /// The table `ArgMaxOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ArgMaxOptions` in the file `sim/import/tflite/schema.fbs:902`
+        /// * Table `ArgMaxOptions` in the file `schema.fbs:914`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ArgMaxOptions {
             /// The field `output_type` in the table `ArgMaxOptions`
@@ -27114,7 +27500,7 @@ mod root {
         /// The table `ArgMinOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ArgMinOptions` in the file `sim/import/tflite/schema.fbs:906`
+        /// * Table `ArgMinOptions` in the file `schema.fbs:918`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ArgMinOptions {
             /// The field `output_type` in the table `ArgMinOptions`
@@ -27353,7 +27739,7 @@ mod root {
         /// The table `GreaterOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `GreaterOptions` in the file `sim/import/tflite/schema.fbs:910`
+        /// * Table `GreaterOptions` in the file `schema.fbs:922`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct GreaterOptions {}
 
@@ -27539,7 +27925,7 @@ mod root {
         /// The table `GreaterEqualOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `GreaterEqualOptions` in the file `sim/import/tflite/schema.fbs:913`
+        /// * Table `GreaterEqualOptions` in the file `schema.fbs:925`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct GreaterEqualOptions {}
 
@@ -27725,7 +28111,7 @@ mod root {
         /// The table `LessOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LessOptions` in the file `sim/import/tflite/schema.fbs:916`
+        /// * Table `LessOptions` in the file `schema.fbs:928`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LessOptions {}
 
@@ -27911,7 +28297,7 @@ mod root {
         /// The table `LessEqualOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LessEqualOptions` in the file `sim/import/tflite/schema.fbs:919`
+        /// * Table `LessEqualOptions` in the file `schema.fbs:931`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LessEqualOptions {}
 
@@ -28097,7 +28483,7 @@ mod root {
         /// The table `NegOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `NegOptions` in the file `sim/import/tflite/schema.fbs:922`
+        /// * Table `NegOptions` in the file `schema.fbs:934`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct NegOptions {}
 
@@ -28277,7 +28663,7 @@ mod root {
         /// The table `SelectOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SelectOptions` in the file `sim/import/tflite/schema.fbs:925`
+        /// * Table `SelectOptions` in the file `schema.fbs:937`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SelectOptions {}
 
@@ -28463,7 +28849,7 @@ mod root {
         /// The table `SliceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SliceOptions` in the file `sim/import/tflite/schema.fbs:928`
+        /// * Table `SliceOptions` in the file `schema.fbs:940`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SliceOptions {}
 
@@ -28649,7 +29035,7 @@ mod root {
         /// The table `TransposeConvOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `TransposeConvOptions` in the file `sim/import/tflite/schema.fbs:931`
+        /// * Table `TransposeConvOptions` in the file `schema.fbs:943`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct TransposeConvOptions {
             /// The field `padding` in the table `TransposeConvOptions`
@@ -29039,7 +29425,7 @@ mod root {
         /// The table `ExpandDimsOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ExpandDimsOptions` in the file `sim/import/tflite/schema.fbs:941`
+        /// * Table `ExpandDimsOptions` in the file `schema.fbs:953`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ExpandDimsOptions {}
 
@@ -29225,7 +29611,7 @@ mod root {
         /// The table `SparseToDenseOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SparseToDenseOptions` in the file `sim/import/tflite/schema.fbs:944`
+        /// * Table `SparseToDenseOptions` in the file `schema.fbs:956`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SparseToDenseOptions {
             /// The field `validate_indices` in the table `SparseToDenseOptions`
@@ -29464,7 +29850,7 @@ mod root {
         /// The table `EqualOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `EqualOptions` in the file `sim/import/tflite/schema.fbs:948`
+        /// * Table `EqualOptions` in the file `schema.fbs:960`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct EqualOptions {}
 
@@ -29650,7 +30036,7 @@ mod root {
         /// The table `NotEqualOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `NotEqualOptions` in the file `sim/import/tflite/schema.fbs:951`
+        /// * Table `NotEqualOptions` in the file `schema.fbs:963`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct NotEqualOptions {}
 
@@ -29836,7 +30222,7 @@ mod root {
         /// The table `ShapeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ShapeOptions` in the file `sim/import/tflite/schema.fbs:954`
+        /// * Table `ShapeOptions` in the file `schema.fbs:966`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ShapeOptions {
             /// The field `out_type` in the table `ShapeOptions`
@@ -30073,7 +30459,7 @@ mod root {
         /// The table `RankOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `RankOptions` in the file `sim/import/tflite/schema.fbs:959`
+        /// * Table `RankOptions` in the file `schema.fbs:971`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct RankOptions {}
 
@@ -30259,7 +30645,7 @@ mod root {
         /// The table `PowOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `PowOptions` in the file `sim/import/tflite/schema.fbs:962`
+        /// * Table `PowOptions` in the file `schema.fbs:974`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct PowOptions {}
 
@@ -30439,7 +30825,7 @@ mod root {
         /// The table `FakeQuantOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FakeQuantOptions` in the file `sim/import/tflite/schema.fbs:965`
+        /// * Table `FakeQuantOptions` in the file `schema.fbs:977`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct FakeQuantOptions {
             /// The field `min` in the table `FakeQuantOptions`
@@ -30803,7 +31189,7 @@ mod root {
         /// The table `PackOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `PackOptions` in the file `sim/import/tflite/schema.fbs:975`
+        /// * Table `PackOptions` in the file `schema.fbs:987`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct PackOptions {
             /// The field `values_count` in the table `PackOptions`
@@ -31078,7 +31464,7 @@ mod root {
         /// The table `LogicalOrOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LogicalOrOptions` in the file `sim/import/tflite/schema.fbs:980`
+        /// * Table `LogicalOrOptions` in the file `schema.fbs:992`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LogicalOrOptions {}
 
@@ -31264,7 +31650,7 @@ mod root {
         /// The table `OneHotOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `OneHotOptions` in the file `sim/import/tflite/schema.fbs:983`
+        /// * Table `OneHotOptions` in the file `schema.fbs:995`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct OneHotOptions {
             /// The field `axis` in the table `OneHotOptions`
@@ -31497,7 +31883,7 @@ mod root {
         /// The table `AbsOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `AbsOptions` in the file `sim/import/tflite/schema.fbs:987`
+        /// * Table `AbsOptions` in the file `schema.fbs:999`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct AbsOptions {}
 
@@ -31677,7 +32063,7 @@ mod root {
         /// The table `HardSwishOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `HardSwishOptions` in the file `sim/import/tflite/schema.fbs:991`
+        /// * Table `HardSwishOptions` in the file `schema.fbs:1003`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct HardSwishOptions {}
 
@@ -31863,7 +32249,7 @@ mod root {
         /// The table `LogicalAndOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LogicalAndOptions` in the file `sim/import/tflite/schema.fbs:994`
+        /// * Table `LogicalAndOptions` in the file `schema.fbs:1006`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LogicalAndOptions {}
 
@@ -32049,7 +32435,7 @@ mod root {
         /// The table `LogicalNotOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LogicalNotOptions` in the file `sim/import/tflite/schema.fbs:997`
+        /// * Table `LogicalNotOptions` in the file `schema.fbs:1009`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LogicalNotOptions {}
 
@@ -32235,7 +32621,7 @@ mod root {
         /// The table `UnpackOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnpackOptions` in the file `sim/import/tflite/schema.fbs:1000`
+        /// * Table `UnpackOptions` in the file `schema.fbs:1012`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnpackOptions {
             /// The field `num` in the table `UnpackOptions`
@@ -32510,7 +32896,7 @@ mod root {
         /// The table `FloorDivOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FloorDivOptions` in the file `sim/import/tflite/schema.fbs:1005`
+        /// * Table `FloorDivOptions` in the file `schema.fbs:1017`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct FloorDivOptions {}
 
@@ -32696,7 +33082,7 @@ mod root {
         /// The table `SquareOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SquareOptions` in the file `sim/import/tflite/schema.fbs:1008`
+        /// * Table `SquareOptions` in the file `schema.fbs:1020`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SquareOptions {}
 
@@ -32882,7 +33268,7 @@ mod root {
         /// The table `ZerosLikeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ZerosLikeOptions` in the file `sim/import/tflite/schema.fbs:1011`
+        /// * Table `ZerosLikeOptions` in the file `schema.fbs:1023`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ZerosLikeOptions {}
 
@@ -33068,7 +33454,7 @@ mod root {
         /// The table `FillOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FillOptions` in the file `sim/import/tflite/schema.fbs:1014`
+        /// * Table `FillOptions` in the file `schema.fbs:1026`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct FillOptions {}
 
@@ -33254,7 +33640,7 @@ mod root {
         /// The table `FloorModOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `FloorModOptions` in the file `sim/import/tflite/schema.fbs:1017`
+        /// * Table `FloorModOptions` in the file `schema.fbs:1029`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct FloorModOptions {}
 
@@ -33440,7 +33826,7 @@ mod root {
         /// The table `RangeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `RangeOptions` in the file `sim/import/tflite/schema.fbs:1020`
+        /// * Table `RangeOptions` in the file `schema.fbs:1032`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct RangeOptions {}
 
@@ -33626,7 +34012,7 @@ mod root {
         /// The table `LeakyReluOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `LeakyReluOptions` in the file `sim/import/tflite/schema.fbs:1023`
+        /// * Table `LeakyReluOptions` in the file `schema.fbs:1035`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct LeakyReluOptions {
             /// The field `alpha` in the table `LeakyReluOptions`
@@ -33861,7 +34247,7 @@ mod root {
         /// The table `SquaredDifferenceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SquaredDifferenceOptions` in the file `sim/import/tflite/schema.fbs:1027`
+        /// * Table `SquaredDifferenceOptions` in the file `schema.fbs:1039`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SquaredDifferenceOptions {}
 
@@ -34049,7 +34435,7 @@ mod root {
         /// The enum `MirrorPadMode` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `MirrorPadMode` in the file `sim/import/tflite/schema.fbs:1031`
+        /// * Enum `MirrorPadMode` in the file `schema.fbs:1043`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -34193,7 +34579,7 @@ mod root {
         /// The table `MirrorPadOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `MirrorPadOptions` in the file `sim/import/tflite/schema.fbs:1039`
+        /// * Table `MirrorPadOptions` in the file `schema.fbs:1051`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct MirrorPadOptions {
             /// The field `mode` in the table `MirrorPadOptions`
@@ -34430,7 +34816,7 @@ mod root {
         /// The table `UniqueOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UniqueOptions` in the file `sim/import/tflite/schema.fbs:1043`
+        /// * Table `UniqueOptions` in the file `schema.fbs:1055`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UniqueOptions {
             /// The field `idx_out_type` in the table `UniqueOptions`
@@ -34669,7 +35055,7 @@ mod root {
         /// The table `ReverseV2Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReverseV2Options` in the file `sim/import/tflite/schema.fbs:1047`
+        /// * Table `ReverseV2Options` in the file `schema.fbs:1059`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ReverseV2Options {}
 
@@ -34855,7 +35241,7 @@ mod root {
         /// The table `AddNOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `AddNOptions` in the file `sim/import/tflite/schema.fbs:1050`
+        /// * Table `AddNOptions` in the file `schema.fbs:1062`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct AddNOptions {}
 
@@ -35041,7 +35427,7 @@ mod root {
         /// The table `GatherNdOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `GatherNdOptions` in the file `sim/import/tflite/schema.fbs:1053`
+        /// * Table `GatherNdOptions` in the file `schema.fbs:1065`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct GatherNdOptions {}
 
@@ -35227,7 +35613,7 @@ mod root {
         /// The table `WhereOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `WhereOptions` in the file `sim/import/tflite/schema.fbs:1056`
+        /// * Table `WhereOptions` in the file `schema.fbs:1068`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct WhereOptions {}
 
@@ -35413,7 +35799,7 @@ mod root {
         /// The table `ReverseSequenceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReverseSequenceOptions` in the file `sim/import/tflite/schema.fbs:1059`
+        /// * Table `ReverseSequenceOptions` in the file `schema.fbs:1071`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ReverseSequenceOptions {
             /// The field `seq_dim` in the table `ReverseSequenceOptions`
@@ -35689,7 +36075,7 @@ mod root {
         /// The table `MatrixDiagOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `MatrixDiagOptions` in the file `sim/import/tflite/schema.fbs:1064`
+        /// * Table `MatrixDiagOptions` in the file `schema.fbs:1076`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct MatrixDiagOptions {}
 
@@ -35875,7 +36261,7 @@ mod root {
         /// The table `QuantizeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `QuantizeOptions` in the file `sim/import/tflite/schema.fbs:1067`
+        /// * Table `QuantizeOptions` in the file `schema.fbs:1079`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct QuantizeOptions {}
 
@@ -36061,7 +36447,7 @@ mod root {
         /// The table `MatrixSetDiagOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `MatrixSetDiagOptions` in the file `sim/import/tflite/schema.fbs:1070`
+        /// * Table `MatrixSetDiagOptions` in the file `schema.fbs:1082`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct MatrixSetDiagOptions {}
 
@@ -36247,7 +36633,7 @@ mod root {
         /// The table `IfOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `IfOptions` in the file `sim/import/tflite/schema.fbs:1073`
+        /// * Table `IfOptions` in the file `schema.fbs:1085`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct IfOptions {
             /// The field `then_subgraph_index` in the table `IfOptions`
@@ -36518,7 +36904,7 @@ mod root {
         /// The table `CallOnceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CallOnceOptions` in the file `sim/import/tflite/schema.fbs:1078`
+        /// * Table `CallOnceOptions` in the file `schema.fbs:1090`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CallOnceOptions {
             /// The field `init_subgraph_index` in the table `CallOnceOptions`
@@ -36756,7 +37142,7 @@ mod root {
         /// The table `WhileOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `WhileOptions` in the file `sim/import/tflite/schema.fbs:1082`
+        /// * Table `WhileOptions` in the file `schema.fbs:1094`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct WhileOptions {
             /// The field `cond_subgraph_index` in the table `WhileOptions`
@@ -37033,7 +37419,7 @@ mod root {
         /// The table `NonMaxSuppressionV4Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `NonMaxSuppressionV4Options` in the file `sim/import/tflite/schema.fbs:1087`
+        /// * Table `NonMaxSuppressionV4Options` in the file `schema.fbs:1099`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct NonMaxSuppressionV4Options {}
 
@@ -37221,7 +37607,7 @@ mod root {
         /// The table `NonMaxSuppressionV5Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `NonMaxSuppressionV5Options` in the file `sim/import/tflite/schema.fbs:1090`
+        /// * Table `NonMaxSuppressionV5Options` in the file `schema.fbs:1102`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct NonMaxSuppressionV5Options {}
 
@@ -37409,7 +37795,7 @@ mod root {
         /// The table `ScatterNdOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ScatterNdOptions` in the file `sim/import/tflite/schema.fbs:1093`
+        /// * Table `ScatterNdOptions` in the file `schema.fbs:1105`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ScatterNdOptions {}
 
@@ -37595,7 +37981,7 @@ mod root {
         /// The table `SelectV2Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SelectV2Options` in the file `sim/import/tflite/schema.fbs:1096`
+        /// * Table `SelectV2Options` in the file `schema.fbs:1108`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SelectV2Options {}
 
@@ -37781,7 +38167,7 @@ mod root {
         /// The table `DensifyOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DensifyOptions` in the file `sim/import/tflite/schema.fbs:1099`
+        /// * Table `DensifyOptions` in the file `schema.fbs:1111`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DensifyOptions {}
 
@@ -37967,7 +38353,7 @@ mod root {
         /// The table `SegmentSumOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SegmentSumOptions` in the file `sim/import/tflite/schema.fbs:1102`
+        /// * Table `SegmentSumOptions` in the file `schema.fbs:1114`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SegmentSumOptions {}
 
@@ -38153,7 +38539,7 @@ mod root {
         /// The table `BatchMatMulOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BatchMatMulOptions` in the file `sim/import/tflite/schema.fbs:1105`
+        /// * Table `BatchMatMulOptions` in the file `schema.fbs:1117`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BatchMatMulOptions {
             /// The field `adj_x` in the table `BatchMatMulOptions`
@@ -38484,7 +38870,7 @@ mod root {
         /// The table `CumsumOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `CumsumOptions` in the file `sim/import/tflite/schema.fbs:1114`
+        /// * Table `CumsumOptions` in the file `schema.fbs:1126`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct CumsumOptions {
             /// The field `exclusive` in the table `CumsumOptions`
@@ -38759,7 +39145,7 @@ mod root {
         /// The table `BroadcastToOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BroadcastToOptions` in the file `sim/import/tflite/schema.fbs:1119`
+        /// * Table `BroadcastToOptions` in the file `schema.fbs:1131`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BroadcastToOptions {}
 
@@ -38945,7 +39331,7 @@ mod root {
         /// The table `Rfft2dOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Rfft2dOptions` in the file `sim/import/tflite/schema.fbs:1122`
+        /// * Table `Rfft2dOptions` in the file `schema.fbs:1134`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Rfft2dOptions {}
 
@@ -39131,7 +39517,7 @@ mod root {
         /// The table `HashtableOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `HashtableOptions` in the file `sim/import/tflite/schema.fbs:1125`
+        /// * Table `HashtableOptions` in the file `schema.fbs:1137`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct HashtableOptions {
             /// The field `table_id` in the table `HashtableOptions`
@@ -39457,7 +39843,7 @@ mod root {
         /// The table `HashtableFindOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `HashtableFindOptions` in the file `sim/import/tflite/schema.fbs:1133`
+        /// * Table `HashtableFindOptions` in the file `schema.fbs:1145`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct HashtableFindOptions {}
 
@@ -39643,7 +40029,7 @@ mod root {
         /// The table `HashtableImportOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `HashtableImportOptions` in the file `sim/import/tflite/schema.fbs:1136`
+        /// * Table `HashtableImportOptions` in the file `schema.fbs:1148`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct HashtableImportOptions {}
 
@@ -39829,7 +40215,7 @@ mod root {
         /// The table `HashtableSizeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `HashtableSizeOptions` in the file `sim/import/tflite/schema.fbs:1139`
+        /// * Table `HashtableSizeOptions` in the file `schema.fbs:1151`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct HashtableSizeOptions {}
 
@@ -40015,7 +40401,7 @@ mod root {
         /// The table `VarHandleOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `VarHandleOptions` in the file `sim/import/tflite/schema.fbs:1142`
+        /// * Table `VarHandleOptions` in the file `schema.fbs:1154`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct VarHandleOptions {
             /// The field `container` in the table `VarHandleOptions`
@@ -40303,7 +40689,7 @@ mod root {
         /// The table `ReadVariableOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ReadVariableOptions` in the file `sim/import/tflite/schema.fbs:1147`
+        /// * Table `ReadVariableOptions` in the file `schema.fbs:1159`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ReadVariableOptions {}
 
@@ -40489,7 +40875,7 @@ mod root {
         /// The table `AssignVariableOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `AssignVariableOptions` in the file `sim/import/tflite/schema.fbs:1150`
+        /// * Table `AssignVariableOptions` in the file `schema.fbs:1162`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct AssignVariableOptions {}
 
@@ -40675,7 +41061,7 @@ mod root {
         /// The table `RandomOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `RandomOptions` in the file `sim/import/tflite/schema.fbs:1153`
+        /// * Table `RandomOptions` in the file `schema.fbs:1165`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct RandomOptions {
             /// The field `seed` in the table `RandomOptions`
@@ -40950,7 +41336,7 @@ mod root {
         /// The table `BucketizeOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BucketizeOptions` in the file `sim/import/tflite/schema.fbs:1158`
+        /// * Table `BucketizeOptions` in the file `schema.fbs:1170`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BucketizeOptions {
             /// The field `boundaries` in the table `BucketizeOptions`
@@ -41193,7 +41579,7 @@ mod root {
         /// The table `GeluOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `GeluOptions` in the file `sim/import/tflite/schema.fbs:1162`
+        /// * Table `GeluOptions` in the file `schema.fbs:1174`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct GeluOptions {
             /// The field `approximate` in the table `GeluOptions`
@@ -41428,7 +41814,7 @@ mod root {
         /// The table `DynamicUpdateSliceOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `DynamicUpdateSliceOptions` in the file `sim/import/tflite/schema.fbs:1166`
+        /// * Table `DynamicUpdateSliceOptions` in the file `schema.fbs:1178`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct DynamicUpdateSliceOptions {}
 
@@ -41616,7 +42002,7 @@ mod root {
         /// The table `UnsortedSegmentProdOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnsortedSegmentProdOptions` in the file `sim/import/tflite/schema.fbs:1169`
+        /// * Table `UnsortedSegmentProdOptions` in the file `schema.fbs:1181`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnsortedSegmentProdOptions {}
 
@@ -41804,7 +42190,7 @@ mod root {
         /// The table `UnsortedSegmentMaxOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnsortedSegmentMaxOptions` in the file `sim/import/tflite/schema.fbs:1172`
+        /// * Table `UnsortedSegmentMaxOptions` in the file `schema.fbs:1184`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnsortedSegmentMaxOptions {}
 
@@ -41992,7 +42378,7 @@ mod root {
         /// The table `UnsortedSegmentSumOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnsortedSegmentSumOptions` in the file `sim/import/tflite/schema.fbs:1175`
+        /// * Table `UnsortedSegmentSumOptions` in the file `schema.fbs:1187`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnsortedSegmentSumOptions {}
 
@@ -42180,7 +42566,7 @@ mod root {
         /// The table `ATan2Options` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `ATan2Options` in the file `sim/import/tflite/schema.fbs:1178`
+        /// * Table `ATan2Options` in the file `schema.fbs:1190`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct ATan2Options {}
 
@@ -42366,7 +42752,7 @@ mod root {
         /// The table `UnsortedSegmentMinOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `UnsortedSegmentMinOptions` in the file `sim/import/tflite/schema.fbs:1181`
+        /// * Table `UnsortedSegmentMinOptions` in the file `schema.fbs:1193`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct UnsortedSegmentMinOptions {}
 
@@ -42554,7 +42940,7 @@ mod root {
         /// The table `SignOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SignOptions` in the file `sim/import/tflite/schema.fbs:1184`
+        /// * Table `SignOptions` in the file `schema.fbs:1196`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SignOptions {}
 
@@ -42740,7 +43126,7 @@ mod root {
         /// The table `BitcastOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BitcastOptions` in the file `sim/import/tflite/schema.fbs:1187`
+        /// * Table `BitcastOptions` in the file `schema.fbs:1199`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BitcastOptions {}
 
@@ -42926,7 +43312,7 @@ mod root {
         /// The table `BitwiseXorOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `BitwiseXorOptions` in the file `sim/import/tflite/schema.fbs:1190`
+        /// * Table `BitwiseXorOptions` in the file `schema.fbs:1202`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct BitwiseXorOptions {}
 
@@ -43112,7 +43498,7 @@ mod root {
         /// The table `RightShiftOptions` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `RightShiftOptions` in the file `sim/import/tflite/schema.fbs:1193`
+        /// * Table `RightShiftOptions` in the file `schema.fbs:1205`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct RightShiftOptions {}
 
@@ -43298,7 +43684,7 @@ mod root {
         /// The table `OperatorCode` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `OperatorCode` in the file `sim/import/tflite/schema.fbs:1198`
+        /// * Table `OperatorCode` in the file `schema.fbs:1210`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct OperatorCode {
             /// The field `deprecated_builtin_code` in the table `OperatorCode`
@@ -43678,7 +44064,7 @@ mod root {
         /// The enum `CustomOptionsFormat` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Enum `CustomOptionsFormat` in the file `sim/import/tflite/schema.fbs:1216`
+        /// * Enum `CustomOptionsFormat` in the file `schema.fbs:1228`
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize,
         )]
@@ -43822,7 +44208,7 @@ mod root {
         /// The table `Operator` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Operator` in the file `sim/import/tflite/schema.fbs:1224`
+        /// * Table `Operator` in the file `schema.fbs:1236`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Operator {
             /// The field `opcode_index` in the table `Operator`
@@ -44421,7 +44807,7 @@ mod root {
         /// The table `SubGraph` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SubGraph` in the file `sim/import/tflite/schema.fbs:1259`
+        /// * Table `SubGraph` in the file `schema.fbs:1271`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SubGraph {
             /// The field `tensors` in the table `SubGraph`
@@ -44857,7 +45243,7 @@ mod root {
         /// The table `Buffer` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Buffer` in the file `sim/import/tflite/schema.fbs:1281`
+        /// * Table `Buffer` in the file `schema.fbs:1293`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Buffer {
             /// The field `data` in the table `Buffer`
@@ -45086,7 +45472,7 @@ mod root {
         /// The table `Metadata` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Metadata` in the file `sim/import/tflite/schema.fbs:1285`
+        /// * Table `Metadata` in the file `schema.fbs:1297`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Metadata {
             /// The field `name` in the table `Metadata`
@@ -45363,7 +45749,7 @@ mod root {
         /// The table `TensorMap` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `TensorMap` in the file `sim/import/tflite/schema.fbs:1294`
+        /// * Table `TensorMap` in the file `schema.fbs:1306`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct TensorMap {
             /// The field `name` in the table `TensorMap`
@@ -45640,7 +46026,7 @@ mod root {
         /// The table `SignatureDef` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `SignatureDef` in the file `sim/import/tflite/schema.fbs:1304`
+        /// * Table `SignatureDef` in the file `schema.fbs:1316`
         #[derive(Clone, Debug, PartialEq, PartialOrd, Eq, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub struct SignatureDef {
             /// The field `inputs` in the table `SignatureDef`
@@ -46028,7 +46414,7 @@ mod root {
         /// The table `Model` in the namespace `tflite`
         ///
         /// Generated from these locations:
-        /// * Table `Model` in the file `sim/import/tflite/schema.fbs:1321`
+        /// * Table `Model` in the file `schema.fbs:1333`
         #[derive(Clone, Debug, PartialEq, PartialOrd, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Model {
             /// The field `version` in the table `Model`
