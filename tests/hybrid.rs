@@ -95,25 +95,26 @@ fn a_per_tensor_hybrid_convolution_quantizes_its_images_symmetrically() {
 /// one weight scale per channel, past the one given): `exec` and `run` refuse it by name.
 #[test]
 fn a_per_tensor_hybrid_depthwise_convolution_is_refused() {
-    let m =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/undefined/dwconv_hybrid_pt_hybrid_pt.tflite");
+    refused_by_exec_and_run(
+        "dwconv_hybrid_pt_hybrid_pt.tflite",
+        5 * 5 * 128,
+        &["reads one per", "op0_depthwiseconv2d"],
+    );
+}
+
+/// `exec` (on `floats` zeros) and `run` of `tests/fixtures/undefined/<file>` fail, each error
+/// saying every one of `want`, and `exec` writes no output.
+fn refused_by_exec_and_run(file: &str, floats: usize, want: &[&str]) {
+    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/undefined").join(file);
     let dir = tempfile::tempdir().unwrap();
-    let x = dir.path().join("x.bin");
-    std::fs::write(&x, vec![0u8; 5 * 5 * 128 * 4]).unwrap();
-    let out = dir.path().join("y.bin");
-    let (ok, _, se) = accelsim(&[
-        "exec",
-        "--model",
-        m.to_str().unwrap(),
-        "--input",
-        x.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    assert!(!ok && se.contains("reads one per") && se.contains("op0_depthwiseconv2d"), "{se}");
-    assert!(!out.exists());
-    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--no-accuracy"]);
-    assert!(!ok && se.contains("reads one per"), "{se}");
+    let (x, out) = (dir.path().join("x.bin"), dir.path().join("y.bin"));
+    std::fs::write(&x, vec![0u8; floats * 4]).unwrap();
+    let (m, x, o) = (m.to_str().unwrap(), x.to_str().unwrap(), out.to_str().unwrap());
+    let (ok, _, se) = accelsim(&["exec", "--model", m, "--input", x, "--output", o]);
+    assert!(!ok && want.iter().all(|w| se.contains(w)), "exec {file}: {se}");
+    assert!(!out.exists(), "{file}");
+    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m, "--no-accuracy"]);
+    assert!(!ok && want.iter().all(|w| se.contains(w)), "run {file}: {se}");
 }
 
 /// ai-edge-quantizer's int4 and int2 per-channel weights (`scripts/make_int4_goldens.py`,
@@ -133,24 +134,7 @@ fn packed_weights_move_at_their_width_and_blockwise_is_refused() {
         // 64 x 48 weights at `bits`, the float input 6 x 64 and bias 48 at 4 bytes.
         assert_eq!(l["dram_read_bytes"], 64 * 48 * bits / 8 + 4 * (6 * 64 + 48), "{file}: {l}");
     }
-    let m = root.join("undefined/fc_int4_blockwise.tflite");
-    let dir = tempfile::tempdir().unwrap();
-    let x = dir.path().join("x.bin");
-    std::fs::write(&x, vec![0u8; 6 * 64 * 4]).unwrap();
-    let out = dir.path().join("y.bin");
-    let (ok, _, se) = accelsim(&[
-        "exec",
-        "--model",
-        m.to_str().unwrap(),
-        "--input",
-        x.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    assert!(!ok && se.contains("blockwise quantization") && se.contains("blocks of 32"), "{se}");
-    assert!(!out.exists());
-    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--no-accuracy"]);
-    assert!(!ok && se.contains("blockwise quantization"), "{se}");
+    refused_by_exec_and_run("fc_int4_blockwise.tflite", 6 * 64, &["blockwise quantization", "blocks of 32"]);
 }
 
 /// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits
