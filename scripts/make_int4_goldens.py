@@ -11,7 +11,8 @@ thread), which `tests/op_goldens.rs` runs bit for bit. The same with `dynamic_wi
 (INT4 in blocks of 32 with FLOAT16 block scales in tensors of their own, LiteRT's
 BlockwiseQuantization): LiteRT's reference kernel does not apply the block scales (its outputs
 are far off the float layer's, its optimized kernel's are not), so only the model is written,
-to tests/fixtures/undefined/fc_int4_blockwise.tflite, for the test that accelsim refuses it.
+to tests/fixtures/undefined/fc_int4_blockwise.tflite, for the test that accelsim refuses to
+execute it (and costs it).
 
     python3 -m venv /work/venv-q && /work/venv-q/bin/pip install tensorflow ai-edge-litert ai-edge-quantizer
     /work/venv-q/bin/python scripts/make_int4_goldens.py

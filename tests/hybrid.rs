@@ -95,16 +95,15 @@ fn a_per_tensor_hybrid_convolution_quantizes_its_images_symmetrically() {
 /// one weight scale per channel, past the one given): `exec` and `run` refuse it by name.
 #[test]
 fn a_per_tensor_hybrid_depthwise_convolution_is_refused() {
-    refused_by_exec_and_run(
-        "dwconv_hybrid_pt_hybrid_pt.tflite",
-        5 * 5 * 128,
-        &["reads one per", "op0_depthwiseconv2d"],
-    );
+    let want = ["reads one per", "op0_depthwiseconv2d"];
+    let m = refused_by_exec("dwconv_hybrid_pt_hybrid_pt.tflite", 5 * 5 * 128, &want);
+    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", &m, "--no-accuracy"]);
+    assert!(!ok && want.iter().all(|w| se.contains(w)), "run: {se}");
 }
 
-/// `exec` (on `floats` zeros) and `run` of `tests/fixtures/undefined/<file>` fail, each error
-/// saying every one of `want`, and `exec` writes no output.
-fn refused_by_exec_and_run(file: &str, floats: usize, want: &[&str]) {
+/// `exec` of `tests/fixtures/undefined/<file>` on `floats` zeros fails saying every one of
+/// `want`, and writes no output; returns the model's path.
+fn refused_by_exec(file: &str, floats: usize, want: &[&str]) -> String {
     let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/undefined").join(file);
     let dir = tempfile::tempdir().unwrap();
     let (x, out) = (dir.path().join("x.bin"), dir.path().join("y.bin"));
@@ -113,16 +112,15 @@ fn refused_by_exec_and_run(file: &str, floats: usize, want: &[&str]) {
     let (ok, _, se) = accelsim(&["exec", "--model", m, "--input", x, "--output", o]);
     assert!(!ok && want.iter().all(|w| se.contains(w)), "exec {file}: {se}");
     assert!(!out.exists(), "{file}");
-    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m, "--no-accuracy"]);
-    assert!(!ok && want.iter().all(|w| se.contains(w)), "run {file}: {se}");
+    m.to_string()
 }
 
 /// ai-edge-quantizer's int4 and int2 per-channel weights (`scripts/make_int4_goldens.py`,
 /// executed bit for bit by `tests/op_goldens.rs`) move at 4 and 2 bits into the 8x8 mode;
 /// its blockwise int4 (block scales LiteRT's reference kernel does not apply) is refused by
-/// name, by `exec` and `run`.
+/// `exec` by name, and costed by `run` as 4-bit weights in groups of 32 with fp16 scales.
 #[test]
-fn packed_weights_move_at_their_width_and_blockwise_is_refused() {
+fn packed_weights_move_at_their_width_and_blockwise_is_costed_not_executed() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for (file, bits) in [("fc_int4_hybrid.tflite", 4), ("fc_int2_hybrid.tflite", 2)] {
         let m = root.join("ops").join(file);
@@ -134,7 +132,17 @@ fn packed_weights_move_at_their_width_and_blockwise_is_refused() {
         // 64 x 48 weights at `bits`, the float input 6 x 64 and bias 48 at 4 bytes.
         assert_eq!(l["dram_read_bytes"], 64 * 48 * bits / 8 + 4 * (6 * 64 + 48), "{file}: {l}");
     }
-    refused_by_exec_and_run("fc_int4_blockwise.tflite", 6 * 64, &["blockwise quantization", "blocks of 32"]);
+    let m = refused_by_exec("fc_int4_blockwise.tflite", 6 * 64, &["blockwise quantization", "blocks of 32"]);
+    let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", &m, "--no-accuracy", "--format", "json"]);
+    assert!(ok, "{se}");
+    let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+    let l = &r["layers"][0];
+    assert_eq!(
+        (l["mode"].as_str(), l["widths"].as_str(), l["weight_group"].as_u64()),
+        (Some("8x8"), Some("w4af32g32"), Some(32))
+    );
+    // 64 x 48 weights at 4 bits, 48 x 2 fp16 block scales, the float input and bias.
+    assert_eq!(l["dram_read_bytes"], 64 * 48 / 2 + 48 * 2 * 2 + 4 * (6 * 64 + 48), "{l}");
 }
 
 /// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits

@@ -38,7 +38,7 @@ use super::unsupported::{Place, Unsupported};
 
 use crate::ir::{
     Activation, DataType, Graph, IrError, Layer, Layout, Op, QuantParams, Tensor, TensorData, TensorId, TensorKind,
-    WeightSource,
+    WeightGroups, WeightSource,
 };
 
 /// Why a model could not be imported.
@@ -182,6 +182,7 @@ impl Importer<'_> {
         let mut fp16 = vec![false; tensors.len()];
         let mut stand_in = vec![false; tensors.len()];
         let mut micro = Vec::new();
+        let mut blockwise = Vec::new();
         for (i, t) in tensors.iter().enumerate() {
             let tensor = match self.tensor(i, t, &buffers, densified[i])? {
                 Ok(t) => t,
@@ -192,6 +193,13 @@ impl Importer<'_> {
                 }
             };
             fp16[i] = t.type_().map_err(c)? == fb::TensorType::Float16;
+            if let Some(fb::QuantizationDetailsRef::BlockwiseQuantization(b)) =
+                t.quantization().map_err(c)?.map(|q| q.details()).transpose().map_err(c)?.flatten()
+            {
+                let (scales, zps, size) =
+                    (b.scales().map_err(c)?, b.zero_points().map_err(c)?, b.block_size().map_err(c)?);
+                blockwise.push((i, scales, zps, size));
+            }
             if let (Some(q), Some(file)) = (&tensor.quant, t.quantization().map_err(c)?) {
                 let dim = file.quantized_dimension().map_err(c)?;
                 if q.axis == Some(0) && dim != 0 && tensor.shape.len() == 1 {
@@ -201,6 +209,9 @@ impl Importer<'_> {
             g.add_tensor(tensor);
         }
         g.notes.extend(micro_axis_note(&micro));
+        for (i, scales, zero_points, size) in blockwise {
+            self.blockwise(&mut g, i, scales, zero_points, size)?;
+        }
         let n = g.tensors.len();
         let check = |idx: i32| -> Res<TensorId> {
             if idx >= 0 && (idx as usize) < n {
@@ -355,6 +366,38 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Tensor `index`'s blockwise quantization (LiteRT's `BlockwiseQuantization`, as
+    /// ai-edge-quantizer's `dynamic_wi4b32_afp32` writes it): symmetric integer weights whose
+    /// fp16 scales, one per block of `size` consecutive values of each output channel, are
+    /// the constant tensor `scales`. They become the tensor's group-wise scales
+    /// ([`WeightGroups`], 16-bit, checked by `Graph::validate`). LiteRT's reference kernels do
+    /// not apply block scales, so the executor refuses such a layer; the cost model costs it.
+    fn blockwise(&self, g: &mut Graph, index: usize, scales: i32, zero_points: i32, size: i32) -> Res<()> {
+        let name = g.tensors[index].name.clone();
+        let bad = |m: String| self.invalid(format!("tensor {index} ('{name}'): blockwise quantization: {m}"));
+        if zero_points != -1 {
+            return Err(bad(format!("zero points in tensor {zero_points}; only symmetric blocks (-1) are read")));
+        }
+        if size <= 0 {
+            return Err(bad(format!("block size {size}; expected a positive one")));
+        }
+        let values = usize::try_from(scales)
+            .ok()
+            .and_then(|s| g.tensors.get(s))
+            .and_then(|t| match &t.data {
+                Some(TensorData::F32(v)) => Some(v.clone()),
+                Some(TensorData::I32(_) | TensorData::I64(_)) | None => None,
+            })
+            .ok_or_else(|| bad(format!("scales in tensor {scales}, which is not a float constant")))?;
+        if values.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(bad("a block scale is not a positive finite number".into()));
+        }
+        let t = &mut g.tensors[index];
+        t.quant = Some(QuantParams { zero_points: vec![0; values.len()], scales: values, axis: Some(0) });
+        t.groups = Some(WeightGroups { size: size as u32, scale_bits: 16, zero_point_bits: 0 });
+        Ok(())
+    }
+
     /// Tensor `index` of the file; `Ok(Err((what, stand-in)))` for a tensor type the IR
     /// does not carry: what to report, and a float activation of its shape in its place.
     fn tensor(
@@ -402,20 +445,11 @@ impl Importer<'_> {
         };
         let quant = match t.quantization().map_err(c)? {
             // Block scales in tensors of their own (ai-edge-quantizer's `dynamic_wi4b32_afp32`):
-            // LiteRT's reference FULLY_CONNECTED does not apply them (measured: its outputs 13.5
-            // off the float layer's, its optimized kernel's 0.8), so there is no reference
-            // result to be bit-exact with; refused by name rather than read per channel.
+            // read once every tensor is ([`Importer::blockwise`]).
             Some(q)
                 if matches!(q.details().map_err(c)?, Some(fb::QuantizationDetailsRef::BlockwiseQuantization(_))) =>
             {
-                let block = match q.details().map_err(c)? {
-                    Some(fb::QuantizationDetailsRef::BlockwiseQuantization(b)) => b.block_size().map_err(c)?,
-                    Some(fb::QuantizationDetailsRef::CustomQuantization(_)) | None => 0,
-                };
-                let what = format!(
-                    "blockwise quantization (blocks of {block}; LiteRT's reference kernels do not apply block scales, so no result is defined to match)"
-                );
-                return Ok(Err((what, Tensor::float(name, shape, TensorKind::Activation))));
+                None
             }
             Some(q) => {
                 let scales: Vec<f32> = q.scale().map_err(c)?.map(|v| v.iter().collect()).unwrap_or_default();
