@@ -583,6 +583,41 @@ fn replaces(objective: Objective, s: &Score, t: &Tiling, best: Option<(&Score, &
     }
 }
 
+/// What a tile of `w` needs in each role's buffer (inputs, weights, outputs): of an (output,
+/// input channel) pair `(tk, tc)`, the weights and a function of the spatial tile's input
+/// and output pixels (the products wrap, as the release build's unchecked ones did).
+/// `streams_outputs`: the family's ([`crate::hw::Family::streams_outputs`]).
+#[inline]
+fn pair_need(w: &ConvWork, wd: Widths, streams_outputs: bool, tk: u64, tc: u64) -> impl Fn(&Spatial) -> [u64; 3] {
+    let grouped = w.groups > 1;
+    let in_resident = wd.resident_in > 0;
+    let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
+    let out_bits = if n_c > 1 { wd.acc } else { wd.output };
+    let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
+    let no_out = (streams_outputs || wd.resident_out) && n_c == 1;
+    move |sp: &Spatial| {
+        let i = if in_resident { 0 } else { bytes(sp.in_pix.wrapping_mul(tc), wd.input) };
+        let o = if no_out { 0 } else { bytes(sp.out_pix.wrapping_mul(tk), out_bits) };
+        [i, w_tile, o]
+    }
+}
+
+/// Whether `t`, the schedule [`schedule_conv`] found for `w` and `wd` on a description with
+/// `hw`'s frame and no smaller buffers, is a candidate of the family's own search on `hw`
+/// too: it keeps the input channels whole where the family requires that, and it fits.
+/// Then it is also `hw`'s schedule: `hw`'s candidates are a subset of the other
+/// description's (fitting is monotone in the sizes, and nothing else a candidate is scored
+/// by reads them), `t` is among them and beat or tied-and-preceded every one there.
+fn still_fits(hw: &HwDesc, w: &ConvWork, wd: Widths, t: &Tiling) -> bool {
+    let grouped = w.groups > 1;
+    if !grouped && hw.family.whole_input_channels().is_some() && t.tile.c != w.c {
+        // From the relaxed family's search (nothing of the family's own fit there).
+        return false;
+    }
+    let need = pair_need(w, wd, hw.family.streams_outputs(), t.tile.k, t.tile.c);
+    Capacity::new(hw).fits(need(&Spatial::new(w, wd, t.tile.rows, t.tile.cols)))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn search_conv(
     hw: &HwDesc,
@@ -617,20 +652,7 @@ fn search_conv(
     // else fits; `relaxed` is the family without that requirement.
     let relaxed = hw.family.whole_input_channels();
     let whole_c = relaxed.is_some();
-    // What a tile needs in each role's buffer: of an (output, input channel) pair, the
-    // weights and a function of the spatial tile's input and output pixels (the products
-    // wrap, as the release build's unchecked ones did).
-    let pair_need = |tk: u64, tc: u64| {
-        let n_c = if grouped { 1 } else { w.c.div_ceil(tc) };
-        let out_bits = if n_c > 1 { wd.acc } else { wd.output };
-        let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
-        let no_out = (streams_outputs || wd.resident_out) && n_c == 1;
-        move |sp: &Spatial| {
-            let i = if in_resident { 0 } else { bytes(sp.in_pix.wrapping_mul(tc), wd.input) };
-            let o = if no_out { 0 } else { bytes(sp.out_pix.wrapping_mul(tk), out_bits) };
-            [i, w_tile, o]
-        }
-    };
+    let pair_need = |tk: u64, tc: u64| pair_need(w, wd, streams_outputs, tk, tc);
     let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| pair_need(tk, tc)(&Spatial::new(w, wd, rows, tw));
     // The spatial chain, with what each tile needs and reads: the same for every pair.
     let chain: SmallVec<[Spatial; 32]> =
@@ -980,7 +1002,7 @@ struct MemoTables {
     /// speed and clock) and objective.
     tables: HashMap<(u64, [u64; 4], Objective), (u64, TilingTable)>,
     uses: u64,
-    seeds: HashMap<(ConvWork, Widths, Objective), Tiling>,
+    seeds: HashMap<(ConvWork, Widths, Objective), Seeds>,
     /// Candidate fronts by the id of the description without its channel speed and clock
     /// ([`channel_free`]), least recently used dropped past [`FRONT_DESCRIPTIONS`].
     fronts: HashMap<u64, (u64, FrontTable)>,
@@ -1000,6 +1022,36 @@ struct MemoTables {
     last: Option<(HwDesc, u64)>,
     /// After how many searches of a layer its front is built ([`FRONT_AFTER`] when `None`).
     front_after: Option<u32>,
+}
+
+/// What a [`TilingMemo`] keeps of a work and widths across descriptions: the last schedule
+/// found (the next search's seed), and the schedules found on the latest frame and channel
+/// speed with the buffer sizes of each. On-chip reuse schedules a layer on its point's
+/// description with buffers shrunk by each set of held tensors tried, and a schedule found
+/// on larger buffers that still fits the smaller ones is theirs too ([`still_fits`]).
+#[derive(Debug, Default)]
+struct Seeds {
+    last: Option<Tiling>,
+    wider: SmallVec<[Found; WIDER]>,
+}
+
+/// A schedule of [`Seeds`]: where it was found (frame id and channel speed, the
+/// evaluator's key, the buffer sizes) and the tiling.
+#[derive(Debug)]
+struct Found {
+    at: (u64, [u64; 4]),
+    ev_key: [u64; 4],
+    sizes: SmallVec<[u64; 4]>,
+    tiling: Tiling,
+}
+
+/// How many schedules [`Seeds`] keeps of one frame and channel speed (the oldest dropped
+/// past it).
+const WIDER: usize = 2;
+
+/// Whether every size of `a` is at least `b`'s.
+fn no_smaller(a: &[u64], b: &[Buffer]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(&x, y)| x >= y.size.get())
 }
 
 /// How many descriptions' tables a [`TilingMemo`] keeps (the least recently used ones are
@@ -1213,7 +1265,9 @@ fn same_channel_free(blank: &mut HwDesc, hw: &HwDesc) -> bool {
 pub struct MemoView<'m> {
     table: &'m mut TilingTable,
     fronts: &'m mut FrontTable,
-    seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Tiling>,
+    seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Seeds>,
+    /// The view's frame id and channel speed ([`Found::at`]).
+    at: (u64, [u64; 4]),
     objective: Objective,
     front_after: u32,
 }
@@ -1292,8 +1346,9 @@ impl MemoTables {
         let id = *slot;
         let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
         let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
+        let at = (frame_id, channel_speed(hw));
         let front_after = self.front_after.unwrap_or(FRONT_AFTER);
-        MemoView { table, fronts, seeds: &mut self.seeds, objective, front_after }
+        MemoView { table, fronts, seeds: &mut self.seeds, at, objective, front_after }
     }
 }
 
@@ -1304,15 +1359,18 @@ impl MemoView<'_> {
             table: self.table,
             fronts: self.fronts,
             seeds: self.seeds,
+            at: self.at,
             objective: self.objective,
             front_after: self.front_after,
         }
     }
 
     /// The schedule of a convolution ([`schedule_conv`]) on the view's description: from
-    /// the table; else from the layer's front when one was built for a description that
-    /// differs only in channel speed and clock; else searched (seeded by the same work's
-    /// schedule on another description). All three return the same schedule.
+    /// the table; else the schedule found on the same frame, speed and clock with buffers
+    /// no smaller, when it still fits ([`still_fits`]); else from the layer's front when one
+    /// was built for a description that differs only in channel speed and clock; else
+    /// searched (seeded by the same work's schedule on another description). All return
+    /// the same schedule.
     pub fn schedule_conv(
         &mut self,
         hw: &HwDesc,
@@ -1325,8 +1383,18 @@ impl MemoView<'_> {
         if let Some(hit) = self.table.convs.get(&key) {
             return hit.clone();
         }
-        let seed_key = (*w, wd, self.objective);
-        let seed = self.seeds.get(&seed_key);
+        let seeds = self.seeds.entry((*w, wd, self.objective)).or_default();
+        let (at, buffers) = (self.at, &hw.buffers);
+        let wider = seeds.wider.iter().find(|f| {
+            f.at == at && f.ev_key == ev_key && no_smaller(&f.sizes, buffers) && still_fits(hw, w, wd, &f.tiling)
+        });
+        if let Some(t) = wider.map(|f| f.tiling) {
+            seeds.last = Some(t);
+            self.table.convs.insert(key, Ok(t));
+            return Ok(t);
+        }
+        let seed = seeds.last;
+        let seed = seed.as_ref();
         let slot = self.fronts.convs.entry(key).or_insert_with(|| FrontSlot::Searched(0, PartCache::default()));
         if let FrontSlot::Searched(n, _) = slot {
             if *n >= self.front_after {
@@ -1347,7 +1415,14 @@ impl MemoView<'_> {
             }
         };
         if let Ok(t) = &found {
-            self.seeds.insert(seed_key, *t);
+            seeds.last = Some(*t);
+            // Schedules found at an earlier frame or speed are never looked up again.
+            seeds.wider.retain(|f| f.at == at);
+            if seeds.wider.len() == WIDER {
+                seeds.wider.remove(0);
+            }
+            let sizes = buffers.iter().map(|b| b.size.get()).collect();
+            seeds.wider.push(Found { at, ev_key, sizes, tiling: *t });
         }
         self.table.convs.insert(key, found.clone());
         found
