@@ -166,10 +166,11 @@ fn run_peak(
     let mut memo = memo;
     // Each evaluation keeps the layer's report, its peak and its notes: a layer the
     // decision evaluated under the residency it chose is not evaluated again below.
+    // The description with shrunk buffers, cloned once and resized per evaluation.
+    let mut scratch = None;
     let (residency, mut made) = onchip::decide(g, hw, &plan, objective, |i, held, on| {
         let l = &g.layers[i];
-        let shrunk = onchip::shrunk(hw, held);
-        let layer_hw = shrunk.as_ref().unwrap_or(hw);
+        let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
         let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
         let mut layer_notes = Vec::new();
         let (rep, layer_peak) =

@@ -162,6 +162,20 @@ pub fn shrunk(hw: &HwDesc, held: &[u64]) -> Option<HwDesc> {
     Some(h)
 }
 
+/// [`shrunk`] without a clone per call: `hw` itself when nothing is held, else `scratch`
+/// (a clone of `hw` made on first use, which the caller keeps across calls with the same
+/// `hw`) with each buffer `hw`'s size less the bytes `held` in it.
+pub fn shrunk_in<'a>(hw: &'a HwDesc, held: &[u64], scratch: &'a mut Option<HwDesc>) -> &'a HwDesc {
+    if held.iter().all(|&b| b == 0) {
+        return hw;
+    }
+    let h = scratch.get_or_insert_with(|| hw.clone());
+    for ((b, full), &held) in h.buffers.iter_mut().zip(&hw.buffers).zip(held) {
+        b.size = Bytes(full.size.get().saturating_sub(held));
+    }
+    h
+}
+
 /// Whether a layer of phases `phases` can read or write a tensor on chip: one GEMM phase
 /// with constant weights or one vector phase, not fused into another layer (`i`) and
 /// heading none.
@@ -269,7 +283,10 @@ fn offer(front: &mut Vec<Node>, node: Node, objective: Objective) {
     match objective {
         Objective::Latency | Objective::Energy => match front.first() {
             Some(f) if !objective.better(&node.score, &f.score) => {}
-            _ => *front = vec![node],
+            _ => {
+                front.clear();
+                front.push(node);
+            }
         },
         Objective::Edp => {
             let le =
@@ -331,14 +348,19 @@ pub fn decide<P>(
     // Fronts per boundary and state; before layer 0, the empty decision.
     let mut fronts: Vec<Vec<Vec<Node>>> = Vec::with_capacity(n);
     let start = Node { score: zero, from: (0, 0), keeps: false, eval: None };
-    let mut held = vec![0u64; hw.buffers.len()];
+    let buffers = hw.buffers.len();
+    let mut held = vec![0u64; buffers];
     let mut span: Vec<usize> = Vec::with_capacity(MAX_LIVE + 1);
+    let mut tried: Vec<(LayerOnChip, Option<(Score, Option<usize>)>)> = Vec::new();
+    let mut tried_held: Vec<u64> = Vec::new();
     for i in 0..n {
         let live_in: &[usize] = if i == 0 { &[] } else { &live[i - 1] };
         let mut next: Vec<Vec<Node>> = vec![Vec::new(); 1 << live[i].len()];
         let fused = plan.fused_into(LayerId(i)).is_some();
-        // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile fits.
-        let mut tried: Vec<(Vec<u64>, LayerOnChip, Option<(Score, Option<usize>)>)> = Vec::new();
+        // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile
+        // fits; the held bytes of entry `e` are `tried_held[e * buffers..][..buffers]`.
+        tried.clear();
+        tried_held.clear();
         for m in 0..1usize << live_in.len() {
             let reached = if i == 0 { std::slice::from_ref(&start) } else { fronts[i - 1][m].as_slice() };
             if reached.is_empty() {
@@ -370,7 +392,11 @@ pub fn decide<P>(
                 }
                 // Different holds can leave the layer the same room and reads (tensors of
                 // equal bytes): one evaluation serves them.
-                let seen = tried.iter().find(|(h, o, _)| *h == held && *o == on).map(|t| t.2);
+                let seen = tried
+                    .iter()
+                    .enumerate()
+                    .find(|&(e, (o, _))| *o == on && tried_held[e * buffers..(e + 1) * buffers] == held[..])
+                    .map(|(_, &(_, t))| t);
                 let tried_now = match seen {
                     Some(t) => t,
                     None if fused => Some((zero, None)),
@@ -384,7 +410,8 @@ pub fn decide<P>(
                             None if span.is_empty() => Some((zero, None)),
                             None => None,
                         };
-                        tried.push((held.clone(), on, t));
+                        tried.push((on, t));
+                        tried_held.extend_from_slice(&held);
                         t
                     }
                 };
