@@ -1014,7 +1014,7 @@ struct MemoTables {
     /// (on-chip reuse schedules a run's layers on its description with buffers shrunk by
     /// what is held, so one frame comes with many sizes), least recently used dropped past
     /// [`TABLE_DESCRIPTIONS`].
-    ids: HashMap<(u64, Vec<u64>), (u64, u64)>,
+    ids: HashMap<(u64, Sizes), (u64, u64)>,
     /// The last id given (frames and descriptions number apart from each other's ids
     /// never: one counter).
     last_id: u64,
@@ -1041,9 +1041,12 @@ struct Seeds {
 struct Found {
     at: (u64, [u64; 4]),
     ev_key: [u64; 4],
-    sizes: SmallVec<[u64; 4]>,
+    sizes: Sizes,
     tiling: Tiling,
 }
+
+/// A description's buffer sizes, in its order (inline for up to four buffers).
+type Sizes = SmallVec<[u64; 4]>;
 
 /// How many schedules [`Seeds`] keeps of one frame and channel speed (the oldest dropped
 /// past it).
