@@ -32,6 +32,7 @@ use crate::map::fusion::FusionPlan;
 use crate::map::tiling::{Objective, Score};
 use crate::map::work::{phases_of, Operand, Phase};
 use crate::units::Bytes;
+use smallvec::SmallVec;
 
 /// A tensor kept on chip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,10 +277,14 @@ struct Node {
     eval: Option<usize>,
 }
 
+/// A state's front of partial decisions ([`offer`]): inline, since latency and energy keep
+/// one node and a dynamic program makes a front per state and layer.
+type Front = SmallVec<[Node; 2]>;
+
 /// Adds `node` to a state's front: the nodes none of which another scores no worse in every
 /// field (a sum of scores is non-decreasing in each, so what such a node leads to can never
 /// win). Latency and energy order scores totally, so their fronts hold one node.
-fn offer(front: &mut Vec<Node>, node: Node, objective: Objective) {
+fn offer(front: &mut Front, node: Node, objective: Objective) {
     match objective {
         Objective::Latency | Objective::Energy => match front.first() {
             Some(f) if !objective.better(&node.score, &f.score) => {}
@@ -344,9 +349,11 @@ pub fn decide<P>(
             live[b].push(k);
         }
     }
-    let mut evals: Vec<Option<P>> = Vec::new();
+    // About one evaluation per layer and a few more (grown from empty, its large entries
+    // would be copied at each doubling).
+    let mut evals: Vec<Option<P>> = Vec::with_capacity(2 * n);
     // Fronts per boundary and state; before layer 0, the empty decision.
-    let mut fronts: Vec<Vec<Vec<Node>>> = Vec::with_capacity(n);
+    let mut fronts: Vec<Vec<Front>> = Vec::with_capacity(n);
     let start = Node { score: zero, from: (0, 0), keeps: false, eval: None };
     let buffers = hw.buffers.len();
     let mut held = vec![0u64; buffers];
@@ -355,7 +362,7 @@ pub fn decide<P>(
     let mut tried_held: Vec<u64> = Vec::new();
     for i in 0..n {
         let live_in: &[usize] = if i == 0 { &[] } else { &live[i - 1] };
-        let mut next: Vec<Vec<Node>> = vec![Vec::new(); 1 << live[i].len()];
+        let mut next: Vec<Front> = vec![Front::new(); 1 << live[i].len()];
         let fused = plan.fused_into(LayerId(i)).is_some();
         // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile
         // fits; the held bytes of entry `e` are `tried_held[e * buffers..][..buffers]`.
@@ -432,7 +439,7 @@ pub fn decide<P>(
     // The best complete decision, traced back.
     let mut res = Residency::none(g, hw);
     let mut made: Vec<Option<P>> = (0..n).map(|_| None).collect();
-    let last = fronts.last().and_then(|f| f.first()).map(Vec::as_slice).unwrap_or(&[]);
+    let last = fronts.last().and_then(|f| f.first()).map(|f| f.as_slice()).unwrap_or(&[]);
     let best = (0..last.len()).reduce(|a, b| if objective.better(&last[b].score, &last[a].score) { b } else { a });
     let mut kept = Vec::new();
     if let Some(mut f) = best {
