@@ -1730,6 +1730,143 @@ mod tests {
         assert_eq!((memo.frames.len(), memo.ids.len()), (2, 3), "a bank more is another frame");
     }
 
+    /// The pipeline's evaluator of conv work `w` at widths `wd` on `hw` (its 8x8 mode, or
+    /// its last), as `pipeline::cost_gemm` builds it for a layer with no fused work.
+    fn layer_eval<'a>(hw: &'a HwDesc, w: &ConvWork, wd: Widths) -> crate::schedule::LayerEval<'a> {
+        use crate::cost::CoreActions;
+        use crate::schedule::{LayerEval, LayerWork};
+        let mode = hw.mode_for(8, 8).or_else(|| hw.precisions.last()).expect("a preset has a compute mode");
+        let f = hw.family.conv_compute(mode, w);
+        let work = LayerWork {
+            wd,
+            reads: f.buffer,
+            pe_local_reads: f.pe_local,
+            out_elems: w.pixels().saturating_mul(w.k),
+            psum_passes: f.psum_passes,
+            compute: f.cycles.get(),
+            core: CoreActions { macs: w.macs().get(), vector_ops: 0, vector_bits: wd.input },
+            extra_read: Bits::ZERO,
+            fused_out: None,
+        };
+        LayerEval::new(hw, Some(mode), work)
+    }
+
+    /// The convolutions of built-in networks (8-bit): every one of MobileNet-v1's (dense,
+    /// depthwise, the classifier) and every fourth of ResNet-50's, with their names.
+    fn network_convs() -> Vec<(String, ConvWork)> {
+        let mut works = Vec::new();
+        for (model, every) in [("mnv1", 1), ("resnet50", 4)] {
+            let mut g = crate::import::load_model(model, &Default::default()).expect(model);
+            crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+            let mut convs = Vec::new();
+            for l in &g.layers {
+                for p in crate::map::work::phases_of(&g, l) {
+                    if let crate::map::work::Phase::Gemm { work, .. } = p {
+                        convs.push((format!("{model} {}", l.name), work));
+                    }
+                }
+            }
+            works.extend(convs.into_iter().step_by(every));
+        }
+        works
+    }
+
+    /// On-chip reuse schedules a layer on its description with a shared buffer shrunk by
+    /// what is held; the memo then reuses the schedule it found for the same work, widths and
+    /// evaluator on the same frame and channel speed with buffers no smaller, when that still
+    /// fits ([`still_fits`]), instead of searching. For five presets (and systolic32 with
+    /// SCALE-Sim's mapping, which falls back to splitting input channels when nothing else fits), MobileNet-v1's and some
+    /// of ResNet-50's convolutions, three widths (plain, output held, input held), every
+    /// objective, with and without fronts built at once: the memo on the full description,
+    /// then on each shared buffer shrunk by 10%, 50%, 90% and 99%, returns exactly what a fresh
+    /// search without a memo returns on each (figures included). Both ways are taken:
+    /// the full description's schedule still fits some shrunk ones (then a fresh search
+    /// chooses it too) and not others.
+    #[test]
+    fn memo_schedules_on_shrunk_buffers_equal_fresh_searches() {
+        let works = network_convs();
+        assert!(works.len() > 30, "{} convolutions", works.len());
+        let mut descriptions: Vec<(&str, HwDesc)> = ["systolic32", "dsp", "mac8", "eyeriss", "nvdla_full"]
+            .into_iter()
+            .map(|name| (name, load_hw(name, &[]).expect("preset")))
+            .collect();
+        // SCALE-Sim's mapping keeps input channels whole unless nothing else fits (then the
+        // native one is searched): a schedule found that way is never reused.
+        let mut per_group = load_hw("systolic32", &[]).expect("preset");
+        let crate::hw::Family::MacArray(m) = &mut per_group.family else { panic!("systolic32 is a MAC array") };
+        m.depthwise = crate::hw::DepthwiseMapping::PerGroup;
+        descriptions.push(("systolic32 per-group", per_group));
+        let (mut relaxed_full, mut relaxed_small) = (0u32, 0u32);
+        for (name, hw) in descriptions {
+            let whole_c = hw.family.whole_input_channels().is_some();
+            let roles = [Role::Inputs, Role::Weights, Role::Outputs];
+            let shared: Vec<usize> = (0..hw.buffers.len())
+                .filter(|&b| {
+                    let buf = &hw.buffers[b];
+                    buf.level == BufferLevel::Shared && roles.iter().any(|&r| buf.holds.has(r))
+                })
+                .collect();
+            assert!(!shared.is_empty(), "{name}");
+            let shrunk: Vec<(usize, u64, HwDesc)> = shared
+                .iter()
+                .flat_map(|&b| [10u64, 50, 90, 99].map(|pct| (b, pct)))
+                .map(|(b, pct)| {
+                    let mut h = hw.clone();
+                    let size = h.buffers[b].size.get();
+                    h.buffers[b].size = Bytes(size - size * pct / 100);
+                    (b, pct, h)
+                })
+                .collect();
+            let (mut reused, mut searched) = (0u32, 0u32);
+            for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+                for eager in [false, true] {
+                    let mut memo =
+                        if eager { TilingMemo::for_channel_speeds(FRONT_EAGER) } else { TilingMemo::default() };
+                    for (label, w) in &works {
+                        let held_in = w.n * w.ih * w.iw * w.c;
+                        let plain = Widths::plain(8, 32);
+                        for wd in
+                            [plain, Widths { resident_out: true, ..plain }, Widths { resident_in: held_in, ..plain }]
+                        {
+                            let ev = layer_eval(&hw, w, wd);
+                            let full = memo.table(&hw, objective).schedule_conv(&hw, w, wd, ev.key(), &ev);
+                            assert_eq!(full, schedule_conv(&hw, w, wd, &ev, objective), "{name} {label} full");
+                            let split = |t: &Result<Tiling, NoTileFits>| {
+                                u32::from(whole_c && w.groups == 1 && t.as_ref().is_ok_and(|t| t.tile.c != w.c))
+                            };
+                            relaxed_full += split(&full);
+                            for (b, pct, small) in &shrunk {
+                                let case = format!("{name} {label} {objective:?} eager {eager} {wd:?}: buffer {b} less {pct}% ({} of {} B)", small.buffers[*b].size.get(), hw.buffers[*b].size.get());
+                                let ev = layer_eval(small, w, wd);
+                                let fresh = schedule_conv(small, w, wd, &ev, objective);
+                                let got = memo.table(small, objective).schedule_conv(small, w, wd, ev.key(), &ev);
+                                assert_eq!(got, fresh, "{case}");
+                                relaxed_small += split(&fresh);
+                                if let (Ok(got), Ok(fresh)) = (&got, &fresh) {
+                                    assert_eq!(ev.figures(got), ev.figures(fresh), "{case}");
+                                }
+                                // The claim itself: the larger buffers' schedule, when it
+                                // still fits, is the smaller ones'.
+                                if let Ok(full) = &full {
+                                    if still_fits(small, w, wd, full) {
+                                        reused += 1;
+                                        assert_eq!(fresh.as_ref(), Ok(full), "{case}: the full schedule fits");
+                                    } else {
+                                        searched += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            eprintln!("{name}: the full description's schedule fit {reused} shrunk ones, not {searched}");
+            assert!(reused > 0 && searched > 0, "{name}: fit {reused}, did not fit {searched}");
+        }
+        eprintln!("per-group: input channels split on {relaxed_full} full descriptions, {relaxed_small} shrunk ones");
+        assert!(relaxed_small > 0, "the fallback to the native mapping is taken on some shrunk description");
+    }
+
     /// A full LRU map drops its less recently used half at once, then takes the new key.
     #[test]
     fn a_full_lru_map_drops_its_older_half() {

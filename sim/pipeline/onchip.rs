@@ -521,6 +521,48 @@ mod tests {
         assert_eq!(none, Residency::none(&g, &tiny), "unchanged");
     }
 
+    /// Resizing the one clone for each hold in turn gives, every time, what cloning and
+    /// shrinking gives ([`shrunk`]): every buffer set from the full description's size, so
+    /// nothing of an earlier hold stays (a buffer held before and not now is whole again, one
+    /// held more than its size is empty); nothing held is the description itself.
+    #[test]
+    fn shrunk_in_resizes_one_clone_to_what_shrunk_gives() {
+        for name in ["systolic32", "dsp", "mac8", "eyeriss", "nvdla_full"] {
+            let hw = crate::hw::load_hw(name, &[]).expect("preset");
+            let n = hw.buffers.len();
+            let size = |b: usize| hw.buffers[b % n].size.get();
+            let holds: Vec<Vec<u64>> = vec![
+                vec![0; n],
+                (0..n).map(|b| u64::from(b == 0) * 1024).collect(),
+                (0..n).map(|b| u64::from(b + 1 == n) * size(n - 1) / 2).collect(),
+                (0..n).map(|b| size(b) / 3 + 7).collect(),
+                vec![0; n],
+                (0..n).map(|b| u64::from(b == 0) * 1024).collect(),
+                // More than the buffer holds: nothing left of it.
+                (0..n).map(|b| if b == 0 { size(0) + 1 } else { 0 }).collect(),
+                (0..n).map(|b| if b + 1 == n { u64::MAX } else { 5 }).collect(),
+                (0..n).map(|b| u64::from(b % 2 == 1) * 100).collect(),
+                vec![0; n],
+            ];
+            let mut scratch = None;
+            for held in &holds {
+                let expected = shrunk(&hw, held);
+                let got = shrunk_in(&hw, held, &mut scratch);
+                match &expected {
+                    None => assert!(std::ptr::eq(got, &hw), "{name} {held:?}: nothing held is the description"),
+                    Some(e) => {
+                        assert!(!std::ptr::eq(got, &hw), "{name} {held:?}");
+                        assert_eq!(got, e, "{name} {held:?}");
+                        assert_eq!(format!("{got:?}"), format!("{e:?}"), "{name} {held:?}");
+                    }
+                }
+                for (b, (g, &h)) in got.buffers.iter().zip(held).enumerate() {
+                    assert_eq!(g.size.get(), size(b).saturating_sub(h), "{name} {held:?}: buffer {b}");
+                }
+            }
+        }
+    }
+
     /// A cost that trades the room a reservation takes for the DRAM traffic it saves,
     /// differently at each layer, and has no tile beyond a layer's own limit.
     fn synthetic(i: usize, held: &[u64], on: LayerOnChip) -> Option<Score> {
