@@ -1733,9 +1733,20 @@ mod tests {
     /// The pipeline's evaluator of conv work `w` at widths `wd` on `hw` (its 8x8 mode, or
     /// its last), as `pipeline::cost_gemm` builds it for a layer with no fused work.
     fn layer_eval<'a>(hw: &'a HwDesc, w: &ConvWork, wd: Widths) -> crate::schedule::LayerEval<'a> {
+        let mode = hw.mode_for(8, 8).or_else(|| hw.precisions.last()).expect("a preset has a compute mode");
+        layer_eval_in(hw, mode, w, wd)
+    }
+
+    /// The pipeline's evaluator of conv work `w` at widths `wd` on `hw` in `mode`, no fused
+    /// work and no vector operations.
+    fn layer_eval_in<'a>(
+        hw: &'a HwDesc,
+        mode: &'a crate::hw::PrecisionMode,
+        w: &ConvWork,
+        wd: Widths,
+    ) -> crate::schedule::LayerEval<'a> {
         use crate::cost::CoreActions;
         use crate::schedule::{LayerEval, LayerWork};
-        let mode = hw.mode_for(8, 8).or_else(|| hw.precisions.last()).expect("a preset has a compute mode");
         let f = hw.family.conv_compute(mode, w);
         let work = LayerWork {
             wd,
@@ -2023,27 +2034,13 @@ mod tests {
             w in arb_conv(), hw in arb_hw(), other in arb_hw(), wd in arb_widths(), o in 0usize..3,
             gbps in 0.05f64..200.0, latency_ns in 0.0f64..2000.0,
         ) {
-            use crate::cost::CoreActions;
-            use crate::schedule::{LayerEval, LayerWork};
             let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
             let mut hw = hw;
             hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
             hw.dram.latency_ns = latency_ns;
             let mode = hw.mode_for(wd.weight.max(4), wd.input.max(4)).or_else(|| hw.precisions.last());
             let mode = mode.expect("a preset has a compute mode");
-            let f = hw.family.conv_compute(mode, &w);
-            let work = LayerWork {
-                wd,
-                reads: f.buffer,
-                pe_local_reads: f.pe_local,
-                out_elems: w.pixels().saturating_mul(w.k),
-                psum_passes: f.psum_passes,
-                compute: f.cycles.get(),
-                core: CoreActions { macs: w.macs().get(), vector_ops: 0, vector_bits: wd.input },
-                extra_read: Bits::ZERO,
-                fused_out: None,
-            };
-            let ev = LayerEval::new(&hw, Some(mode), work);
+            let ev = layer_eval_in(&hw, mode, &w, wd);
             let exhaustive = search_conv(&hw, &w, wd, &ev, objective, false, None);
             prop_assert_eq!(&search_conv(&hw, &w, wd, &ev, objective, true, None), &exhaustive);
             if let Ok(seed) = least_traffic(&other, &w, wd) {
