@@ -58,6 +58,10 @@ pub struct FcGroups {
     pub zero_points: Vec<i32>,
 }
 
+/// Largest bound accepted on a group-wise sum (`|P + bias| < 2^62`), so the 64-bit sums of
+/// [`FcGroups`] and of `kernels::kv_cache` cannot overflow.
+pub const GROUP_SUM_BOUND: f64 = (1u64 << 62) as f64;
+
 /// Runs the layer: `sum_k (x - zx)(w - zw)` per output, bias added last, requantized.
 pub fn fully_connected(p: &FcParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> {
     let mut out = vec![0i32; p.batch * p.out_features];

@@ -6,7 +6,7 @@
 //!
 //! The cache holds, per position, one head's `features` values in groups of `size`
 //! consecutive features, each group with an fp16 scale `s = m * 2^e` (integer significand
-//! `m`, [`fp16_parts`]) and, asymmetric, a zero point ([`quantize_cache`]).
+//! `m`, [`crate::quant::clip::fp16_parts`]) and, asymmetric, a zero point ([`quantize_cache`]).
 //!
 //! - **Keys** (`Q K^T`, summed over the features): the groups run along the reduction, as
 //!   group-wise weights do, and the definition is the group-wise fully connected layer's
@@ -24,13 +24,9 @@
 //! Both are the float products of the dequantized operands to within one step of the output
 //! (the only rounding is the last), so the cache's error is its quantization's alone.
 
-use super::fc::{self, FcGroups, FcParams};
+use super::fc::{self, FcGroups, FcParams, GROUP_SUM_BOUND};
 use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
-use crate::quant::clip::{fp16_parts, quantize_weight_groups, ClipMethod, QuantizedWeights};
-
-/// Sums past this are not exact in the 64-bit accumulators: refused by [`prepare_keys`] and
-/// [`values`] rather than computed wrong.
-const SUM_BOUND: f64 = (1u64 << 62) as f64;
+use crate::quant::clip::{group_integers, quantize_weight_groups, ClipMethod, QuantizedWeights};
 
 /// One head's cache, `[positions, features]`, quantized in groups along the features.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,19 +76,6 @@ pub fn quantize_cache(x: &[f32], features: usize, size: usize, bits: u8, symmetr
     CacheRows { positions, features, size: size.max(1), q }
 }
 
-/// Scales `m * 2^e` of one output's groups as integers `m * 2^(e - E)` over their smallest
-/// exponent `E`, and `E`.
-fn integer_scales(scales: impl Iterator<Item = f32> + Clone) -> (Vec<i64>, i32) {
-    let e_min = scales.clone().map(|s| fp16_parts(s).1).min().unwrap_or(0);
-    let ints = scales
-        .map(|s| {
-            let (m, e) = fp16_parts(s);
-            (m as i64) << (e - e_min)
-        })
-        .collect();
-    (ints, e_min)
-}
-
 /// An integer operand: values, their zero point and scale.
 #[derive(Debug, Clone, Copy)]
 pub struct Operand<'a> {
@@ -125,7 +108,7 @@ pub fn prepare_keys(rows: usize, query: Operand, keys: &CacheRows, out: Output) 
     let qspan = query.q.iter().map(|&v| (i64::from(v) - i64::from(query.zero_point)).unsigned_abs()).max().unwrap_or(0);
     let (mut scale, mut zero_points, mut multipliers) = (Vec::new(), Vec::new(), Vec::new());
     for p in 0..n {
-        let (ints, e_min) = integer_scales((0..groups).map(|j| keys.param(p, j).0));
+        let (ints, e_min) = group_integers(&(0..groups).map(|j| keys.param(p, j).0).collect::<Vec<_>>());
         let mut bound = 0f64;
         for (j, &s) in ints.iter().enumerate() {
             let zk = keys.param(p, j).1;
@@ -139,7 +122,7 @@ pub fn prepare_keys(rows: usize, query: Operand, keys: &CacheRows, out: Output) 
             bound += part * qspan as f64 * s as f64;
             zero_points.push(zk);
         }
-        if bound >= SUM_BOUND {
+        if bound >= GROUP_SUM_BOUND {
             return Err(format!(
                 "position {p}: group sums could reach about 2^{:.0}; at most 2^62 is exact",
                 bound.log2()
@@ -184,12 +167,12 @@ pub fn values(rows: usize, probs: Operand, values: &CacheRows, out: Output) -> R
     let mut result = vec![0i32; rows * f];
     for d in 0..f {
         let j = d / values.size;
-        let (ints, e_min) = integer_scales((0..n).map(|p| values.param(p, j).0));
+        let (ints, e_min) = group_integers(&(0..n).map(|p| values.param(p, j).0).collect::<Vec<_>>());
         let bound: f64 = (0..n)
             .map(|p| (f64::from(values.q.q[p * f + d]) - f64::from(values.param(p, j).1)).abs() * ints[p] as f64)
             .sum::<f64>()
             * pspan as f64;
-        if bound >= SUM_BOUND {
+        if bound >= GROUP_SUM_BOUND {
             return Err(format!("feature {d}: sums could reach about 2^{:.0}; at most 2^62 is exact", bound.log2()));
         }
         let real = f64::from(probs.scale) * 2f64.powi(e_min) / f64::from(out.scale);

@@ -73,10 +73,6 @@ fn batch_features(cx: &LayerCx) -> (usize, usize) {
     ((x.elements() / features.max(1) as u64) as usize, features)
 }
 
-/// Largest bound accepted on a group-wise output's sum, `|P + bias| < 2^62`, so the 64-bit
-/// sums in `kernels::fc` cannot overflow.
-const GROUP_SUM_BOUND: f64 = (1u64 << 62) as f64;
-
 /// The group-wise integer kernel ([`crate::kernels::fc::FcGroups`]): each group's fp16 scale
 /// split into an integer significand and exponent, the bias checked to be at
 /// `input scale x 2^E`, and every output's worst-case sum bounded below 2^62 (from the
@@ -87,8 +83,9 @@ fn prepare_groups(
     w: &crate::ir::Tensor,
     arith: &Arithmetic,
 ) -> Result<IntKernel, String> {
+    use crate::kernels::fc::GROUP_SUM_BOUND;
     use crate::kernels::{const_i32, const_i64, elementwise, qrange, scale_zp, QuantMultiplier};
-    use crate::quant::clip::{fp16_parts, group_exponent, to_fp16};
+    use crate::quant::clip::{group_integers, to_fp16};
     let (batch, in_features) = batch_features(cx);
     let cout = fc.out_features;
     let (x, out) = (cx.x(), cx.out());
@@ -121,10 +118,9 @@ fn prepare_groups(
                 scales[j]
             ));
         }
-        let e_min = group_exponent(&scales);
+        let (ints, e_min) = group_integers(&scales);
         let mut bound = 0f64;
-        for (j, &(m, e)) in scales.iter().map(|&s| fp16_parts(s)).collect::<Vec<_>>().iter().enumerate() {
-            let s = (m as i64) << (e - e_min);
+        for (j, s) in ints.into_iter().enumerate() {
             let zw = wq.group(o, count, j).1 as i32;
             let ws = weights[o * in_features..][..in_features].chunks(size).nth(j).unwrap_or(&[]);
             let part = ws.iter().map(|&v| (f64::from(v) - f64::from(zw)).abs()).sum::<f64>() * xspan;

@@ -233,6 +233,21 @@ pub fn group_exponent(scales: &[f32]) -> i32 {
     scales.iter().map(|&s| fp16_parts(s).1).min().unwrap_or(0)
 }
 
+/// fp16 scales `m * 2^e` as the integers `m * 2^(e - E)` over their smallest exponent `E`
+/// ([`group_exponent`]), and `E`: how the group-wise integer kernels (`kernels::fc::FcGroups`,
+/// `kernels::kv_cache`) combine exact group sums through the scales.
+pub fn group_integers(scales: &[f32]) -> (Vec<i64>, i32) {
+    let e_min = group_exponent(scales);
+    let ints = scales
+        .iter()
+        .map(|&s| {
+            let (m, e) = fp16_parts(s);
+            (m as i64) << (e - e_min)
+        })
+        .collect();
+    (ints, e_min)
+}
+
 /// Quantizes weights `[channels, reduction]` (the outermost axis by the rest) in groups of
 /// `group` consecutive weights along the reduction (a ragged last group is a group): one
 /// range per group by `method`, its scale rounded to fp16 ([`to_fp16`]) and the zero point
