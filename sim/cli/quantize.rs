@@ -298,7 +298,7 @@ fn fc_group_sizes(g: &Graph, cfg: &PtqConfig) -> std::collections::BTreeSet<u32>
     g.layers
         .iter()
         .enumerate()
-        .filter(|(_, l)| matches!(l.op.weight_layout(), crate::ops::WeightLayout::Matrix(_)))
+        .filter(|(_, l)| l.op.weight_layout().group_kernel())
         .filter_map(|(i, _)| cfg.widths.weight_groups_of(crate::ir::LayerId(i)).map(|w| w.size))
         .collect()
 }
@@ -501,7 +501,7 @@ pub fn quantize_report(args: &QuantizeArgs) -> Result<String> {
     // asking for groups by name must be one (`--wgroup` leaves the others per channel).
     for r in requests.iter().filter(|r| matches!(r.group, Some(crate::quant::GroupRequest::Size(_)))) {
         if let Some(l) = g.layers.iter().find(|l| l.name == r.layer) {
-            if !matches!(l.op.weight_layout(), crate::ops::WeightLayout::Matrix(_)) {
+            if !l.op.weight_layout().group_kernel() {
                 return Err(miette!(
                     "{}: layer '{}' ({}): accelsim quantize writes group-wise weights for fully connected layers only \
                      (the integer group-wise kernel, kernels/fc.rs); `accelsim run --layer-bits` costs groups on any \

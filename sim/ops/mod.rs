@@ -140,6 +140,29 @@ pub enum WeightLayout<'a> {
     Float,
 }
 
+impl WeightLayout<'_> {
+    /// Whether a matrix product reduces over these weights, so they can be quantized in
+    /// groups along the reduction (`--wgroup`, `--layer-bits NAME=g32`): a convolution's,
+    /// fully connected or transposed convolution's; a norm's gamma or an embedding's table
+    /// is read element by element.
+    pub fn reduced(&self) -> bool {
+        match self {
+            WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) => true,
+            WeightLayout::None | WeightLayout::Float => false,
+        }
+    }
+
+    /// Whether the executor has an integer group-wise kernel for these weights (the fully
+    /// connected one, `kernels::fc::FcGroups`): the layers `accelsim quantize` writes
+    /// group-wise; the cost model costs groups on every [`Self::reduced`] layout.
+    pub fn group_kernel(&self) -> bool {
+        match self {
+            WeightLayout::Matrix(_) => true,
+            WeightLayout::Conv(_) | WeightLayout::TransposeConv(_) | WeightLayout::None | WeightLayout::Float => false,
+        }
+    }
+}
+
 /// What NVDLA's post-processing behind a convolution (SDP, PDP) can run of a layer on the
 /// fly: a plain description that the fusion plan (`map::fusion`) reads under the hardware's
 /// conditions (the switches, the convolution's mode, the line buffer). Every family says.

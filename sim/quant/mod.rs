@@ -35,7 +35,6 @@ pub mod widths;
 pub use widths::{GroupRequest, LayerRequest, LayerWidths, WidthPlan};
 
 use crate::ir::{DataType, Graph, TensorKind, WeightGroups};
-use crate::ops::WeightLayout;
 
 /// Bit widths a graph is run at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,12 +129,7 @@ pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
         if let Some(w) = plan.layer(crate::ir::LayerId(i)).weight {
             // Group scales belong to the weights a GEMM reduces over; a norm's gamma and
             // an embedding's table are read element by element.
-            let groups = match l.op.weight_layout() {
-                WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_) => {
-                    plan.weight_groups_of(crate::ir::LayerId(i))
-                }
-                WeightLayout::None | WeightLayout::Float => None,
-            };
+            let groups = plan.weight_groups_of(crate::ir::LayerId(i)).filter(|_| l.op.weight_layout().reduced());
             for &t in &l.inputs {
                 let t = &mut g.tensors[t.0];
                 if t.kind == TensorKind::Weight {

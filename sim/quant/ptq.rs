@@ -188,7 +188,7 @@ pub fn quantize_graph(g: &Graph, cal: &Calibration, cfg: &PtqConfig) -> Result<G
         let group = cfg
             .widths
             .weight_groups_of(LayerId(li))
-            .filter(|_| matches!(l.op.weight_layout(), WeightLayout::Matrix(_)))
+            .filter(|_| l.op.weight_layout().group_kernel())
             .map(|g| g.size as usize);
         let qw = match group {
             Some(gs) => quantize_weight_groups(w, cout, gs, wb, cfg.symmetric_weights, cfg.weight_method),

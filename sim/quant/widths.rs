@@ -22,7 +22,6 @@
 use std::fmt;
 
 use crate::ir::{Graph, LayerId, Op, TensorKind, WeightGroups};
-use crate::ops::WeightLayout;
 
 use super::Precision;
 
@@ -254,11 +253,7 @@ impl WidthPlan {
                 w.activation = a;
             }
             if let Some(q) = r.group {
-                let gemm = matches!(
-                    l.op.weight_layout(),
-                    WeightLayout::Conv(_) | WeightLayout::Matrix(_) | WeightLayout::TransposeConv(_)
-                );
-                if !gemm || w.weight.is_none() {
+                if !l.op.weight_layout().reduced() || w.weight.is_none() {
                     return Err(PlanError::NoGroups {
                         origin: r.source.clone(),
                         layer: l.name.clone(),
