@@ -485,10 +485,20 @@ fn phase_widths(g: &Graph, l: &Layer, hw: &HwDesc, index: usize, phase: &Phase) 
 /// LiteRT's hybrid layers (integer weights behind a float input, the executor's hybrid
 /// kernels): a fully connected layer's input rows quantized to 8 bits when it runs, with a
 /// zero point each when the layer says so; a convolution's images, each with a zero point.
+///
+/// Under dynamic activation scales (`--act-scales dynamic`, [`Graph::dynamic_activations`])
+/// every GEMM with constant weights quantizes its (wider) input per row the same way, to the
+/// width the scales name.
 fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
     let constant = matches!(phase, Phase::Gemm { operand: Operand::Constant | Operand::Sequential { .. }, .. });
-    if !(constant && g.is_hybrid(l)) {
+    if !constant {
         return None;
+    }
+    if !g.is_hybrid(l) {
+        let d = g.dynamic_activations.filter(|_| l.op.weight_layout().reduced())?;
+        // An input no wider than the rows' width is used as it is.
+        return (g.data_input(l).dtype.bits() > u32::from(d.bits))
+            .then_some(DynamicInput { bits: u32::from(d.bits), zero_point: d.zero_point });
     }
     let zero_point = match l.op.weight_layout() {
         WeightLayout::Matrix(fc) => fc.asymmetric_inputs,
@@ -950,7 +960,10 @@ fn cost_gemm<'h>(
     let dynamic_ops = wd.dynamic.map_or(0, |d| d.ops(in_elems, out_elems));
     if let Some(d) = wd.dynamic {
         let note = format_args!(
-            "dynamic quantization (LiteRT's hybrid layers): a float input is quantized row by row (fully connected: per token) or image by image (convolution) to {} bits on the vector unit ({} operations per input element, {} per output), then multiplied in the {}x{} mode; the scales{} stay on chip",
+            "dynamic quantization ({}): a {}-bit {} input, moved and held in the buffers at that width, is quantized row by row (fully connected: per token) or image by image (convolution) to {} bits on the vector unit as the array reads it ({} operations per input element, {} per output), then multiplied in the {}x{} mode; the scales{} stay on chip",
+            if g.is_hybrid(l) { "LiteRT's hybrid layers" } else { "--act-scales dynamic" },
+            wd.input,
+            if g.is_hybrid(l) { "float" } else { "activation" },
             d.bits,
             2,
             if d.zero_point { 2 } else { 1 },

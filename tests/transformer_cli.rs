@@ -462,3 +462,53 @@ fn a_batch_of_sequences_shares_the_weights_and_reads_its_own_caches() {
     assert_eq!(total(&p4, "macs"), 4.0 * total(&p1, "macs"));
     assert_eq!(p4["sequence"]["tokens"].as_u64(), Some(128));
 }
+
+/// `--act-scales dynamic`: activations are held at 16 bits between layers and every matrix
+/// product with weights quantizes its input per token to --abits on the vector unit, so a
+/// projection reads its input at twice the bytes of static W8A8 and runs more vector work
+/// in the same 8x8 mode; attention's products read 16-bit operands; `-asym` adds the zero
+/// points' correction; what cannot be meant is refused by name.
+#[test]
+fn dynamic_activation_scales_hold_16_bits_and_quantize_per_token() {
+    let base = ["--hw", "nvdla_full", "--model", "gpt2", "--seq-len", "32", "--wbits", "8", "--abits", "8"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.push("--no-accuracy");
+        a.extend_from_slice(extra);
+        json_run(&a)
+    };
+    let (stat, dynamic, asym) = (run(&[]), run(&["--act-scales", "dynamic"]), run(&["--act-scales", "dynamic-asym"]));
+    let row = |j: &serde_json::Value, name: &str| {
+        j["layers"].as_array().expect("layers").iter().find(|l| l["name"] == name).cloned().expect(name)
+    };
+    let (sq, dq, aq) = (row(&stat, "h0/q"), row(&dynamic, "h0/q"), row(&asym, "h0/q"));
+    assert_eq!((sq["widths"].as_str(), sq["mode"].as_str()), (Some("w8a8"), Some("8x8")));
+    assert_eq!((dq["widths"].as_str(), dq["mode"].as_str()), (Some("w8a16"), Some("8x8")));
+    let num = |l: &serde_json::Value, k: &str| l[k].as_f64().unwrap_or_else(|| panic!("{k}: {l}"));
+    // The input (32 tokens x 768) is read at least once, at 2 bytes instead of 1.
+    let input = 32.0 * 768.0;
+    assert!(num(&dq, "dram_read_bytes") - num(&sq, "dram_read_bytes") >= input, "{dq} vs {sq}");
+    let vector = |l: &serde_json::Value| l["energy_breakdown_pj"]["vector"].as_f64().expect("vector energy");
+    assert!(vector(&dq) > vector(&sq) && vector(&aq) > vector(&dq), "{sq} {dq} {aq}");
+    assert_eq!(row(&dynamic, "h0/scores")["mode"].as_str(), Some("16x16"));
+    let notes = dynamic["notes"].to_string();
+    assert!(notes.contains("dynamic quantization (--act-scales dynamic)"), "{notes}");
+    assert!(!notes.contains("asked for 8-bit activations"), "no widening notes: {notes}");
+    assert!(!stat["notes"].to_string().contains("dynamic quantization"));
+    let total = |j: &serde_json::Value| j["totals"]["latency_s"].as_f64().expect("latency");
+    assert!(total(&stat) < total(&dynamic), "{} {}", total(&stat), total(&dynamic));
+    let bad = |extra: &[&str], want: &str| {
+        let mut a = vec!["run", "--hw", "nvdla_full", "--no-accuracy"];
+        a.extend_from_slice(extra);
+        let (ok, _, err) = accelsim(&a);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    };
+    bad(&["--model", "gpt2", "--abits", "16", "--act-scales", "dynamic"], "give --abits below 16, got 16");
+    bad(
+        &["--model", "gpt2", "--act-scales", "dynamic", "--layer-bits", "h0/q=a4"],
+        "'h0/q' asks for its own activation width",
+    );
+    let tflite = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tflite/models/mobilenet_v1_int8.tflite");
+    bad(&["--model", tflite, "--act-scales", "dynamic"], "carries its own quantization");
+    bad(&["--model", "gpt2", "--act-scales", "per-row"], "per-row");
+}

@@ -3,9 +3,11 @@
 use super::output::{write_output, Input};
 use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions, SeqPhase};
-use crate::ir::WeightGroups;
+use crate::ir::{DynamicActivations, WeightGroups};
 use crate::map::tiling::Objective;
-use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
+use crate::quant::{
+    assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan, DYNAMIC_CARRIER_BITS,
+};
 use crate::report::{to_csv, to_json, to_table, RunReport};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::io::Write;
@@ -96,7 +98,8 @@ pub struct RunArgs {
     pub groups: GroupArgs,
 }
 
-/// Group-wise weight quantization (`--wgroup`).
+/// Quantization granularity: group-wise weights (`--wgroup`) and dynamic activation scales
+/// (`--act-scales`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct GroupArgs {
     /// Weights quantized in groups of this many along each output channel's reduction axis,
@@ -107,6 +110,25 @@ pub struct GroupArgs {
     /// With --wgroup: asymmetric weights, one zero point per group at the weight width.
     #[arg(long = "wgroup-zero-point", requires = "wgroup")]
     pub wgroup_zero_point: bool,
+    /// Activation scales: `static` (calibrated ahead, one set per tensor) or `dynamic` /
+    /// `dynamic-asym` (as W8A8 / W4A8 LLM runtimes: activations held at 16 bits between
+    /// layers, and every matrix product with constant weights quantizes its input to --abits
+    /// when it runs, one scale per token row -- per image for a convolution -- found and
+    /// applied on the vector unit; `-asym` adds a zero point per row).
+    #[arg(long = "act-scales", value_enum, default_value_t = ActScales::Static)]
+    pub act_scales: ActScales,
+}
+
+/// `--act-scales`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ActScales {
+    /// Scales fixed ahead of time.
+    #[default]
+    Static,
+    /// One scale per row, found when the layer runs.
+    Dynamic,
+    /// One scale and one zero point per row, found when the layer runs.
+    DynamicAsym,
 }
 
 impl GroupArgs {
@@ -119,6 +141,22 @@ impl GroupArgs {
                     .map_err(|e| miette!("{e}"))
             })
             .transpose()
+    }
+
+    /// The dynamic activation scales asked for (`None`: static) with rows quantized to
+    /// `abits`, which must be narrower than the 16 bits activations are then held at.
+    pub fn dynamic_activations(&self, abits: u8) -> Result<Option<DynamicActivations>> {
+        let zero_point = match self.act_scales {
+            ActScales::Static => return Ok(None),
+            ActScales::Dynamic => false,
+            ActScales::DynamicAsym => true,
+        };
+        if abits >= DYNAMIC_CARRIER_BITS {
+            return Err(miette!(
+                "--act-scales dynamic quantizes activations held at {DYNAMIC_CARRIER_BITS} bits to --abits bits row by row: give --abits below {DYNAMIC_CARRIER_BITS}, got {abits}"
+            ));
+        }
+        Ok(Some(DynamicActivations { bits: abits, zero_point }))
     }
 }
 
@@ -276,10 +314,24 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
     let requests = layer_requests(&a.layer_bits)?;
     let mut widened = Vec::new();
     let groups = a.groups.resolve(wbits)?;
+    let dynamic = a.groups.dynamic_activations(abits)?;
     let retarget = a.wbits.is_some() || a.abits.is_some() || !requests.is_empty();
     if is_quantized(&g) && !retarget && groups.is_some() {
         return Err(miette!(
             "--wgroup on {}, which carries its own quantization: give --wbits (and --abits) to re-target its weights in groups",
+            a.model
+        ));
+    }
+    if let Some(r) = requests.iter().find(|r| r.activation.is_some()).filter(|_| dynamic.is_some()) {
+        return Err(miette!(
+            "{}: --act-scales dynamic quantizes every layer's input to --abits; '{}' asks for its own activation width (give it weight widths or groups only)",
+            r.source,
+            r.layer
+        ));
+    }
+    if is_quantized(&g) && !retarget && dynamic.is_some() {
+        return Err(miette!(
+            "--act-scales dynamic on {}, which carries its own quantization: give --wbits and --abits to re-target it",
             a.model
         ));
     }
@@ -288,7 +340,8 @@ pub fn run_report(a: &RunArgs) -> Result<(RunReport, HwDesc)> {
             .into_diagnostic()?
             .with_kv_bits(kv.bits)
             .with_kv_groups(kv.groups)
-            .with_weight_groups(groups);
+            .with_weight_groups(groups)
+            .with_dynamic_activations(dynamic);
         widened = plan.widened(&g);
         assign_widths(&mut g, &plan, acc);
     }

@@ -180,6 +180,10 @@ pub struct Graph {
     /// (attention heads, the KV cache) have a leading axis of 1. [`Graph::with_batch`]
     /// stacks `n` sequences along both. `None`: every activation leads with the batch axis.
     pub sequence_rows: Option<usize>,
+    /// Dynamic activation scales (`--act-scales dynamic`): every matrix product with constant
+    /// weights quantizes its input per row when it runs. `None`: activations carry static
+    /// scales (or a hybrid layer's float input says so itself, [`Graph::is_hybrid`]).
+    pub dynamic_activations: Option<super::DynamicActivations>,
 }
 
 /// An inconsistency in a graph, naming the layer at fault.
@@ -239,6 +243,7 @@ impl Graph {
             nchw_inputs: Vec::new(),
             kv_cache: Vec::new(),
             sequence_rows: None,
+            dynamic_activations: None,
         }
     }
 

@@ -26,5 +26,5 @@ pub use op::{
     Norm, NormKind, Op, Padding, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Resize, ResizeKind,
     RopeScaling, Rotary, Softmax, StateAccess, StateOp, TransposeConv, UnaryKind,
 };
-pub use quant::{DataType, QuantParams, WeightGroups};
+pub use quant::{DataType, DynamicActivations, QuantParams, WeightGroups};
 pub use shape::{conv_out_dim, resolve_padding, window_out, ExplicitPadding};

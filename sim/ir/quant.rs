@@ -52,6 +52,21 @@ impl fmt::Display for DataType {
     }
 }
 
+/// Dynamic activation scales (`accelsim run --act-scales dynamic`), as W8A8 / W4A8 LLM
+/// runtimes quantize: activations are held between layers at their tensors' width (16 bits,
+/// the fp16 those runtimes keep), and every matrix product with constant weights quantizes
+/// its input when it runs, to `bits`, with one scale per row -- per token for a fully
+/// connected layer, per image for a convolution -- and with `zero_point`, one zero point per
+/// row. The scales are found (a range per row) and used on chip; the cost model prices that
+/// work on the vector unit (`map::tiling::DynamicInput`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DynamicActivations {
+    /// The width each row is quantized to; the matrix product runs in a mode of this width.
+    pub bits: u8,
+    /// Whether each row has a zero point (asymmetric rows).
+    pub zero_point: bool,
+}
+
 /// Group-wise weight quantization as the cost model sees it: one scale (and, for asymmetric
 /// weights, one zero point) per `size` consecutive weights along the reduction axis of each
 /// output channel (`W4 g128`). The scales and zero points are stored, moved and read at

@@ -32,7 +32,7 @@ pub mod trained;
 pub mod trained_act;
 pub mod widths;
 
-pub use widths::{GroupRequest, LayerRequest, LayerWidths, WidthPlan};
+pub use widths::{GroupRequest, LayerRequest, LayerWidths, WidthPlan, DYNAMIC_CARRIER_BITS};
 
 use crate::ir::{DataType, Graph, TensorKind, WeightGroups};
 
@@ -118,10 +118,11 @@ pub fn weight_groups(what: &str, size: i64, zero_point_bits: u8) -> Result<Weigh
 
 /// Sets each layer's weights and activations to the widths of `plan` (made for `g`;
 /// activations by [`WidthPlan::activation_widths`]) and biases to `bias_bits` (the
-/// accumulator width). Values, if any, are left alone: this fixes the widths the cost
-/// model moves, not the numbers.
+/// accumulator width), and the graph's dynamic activation scales to the plan's. Values, if
+/// any, are left alone: this fixes the widths the cost model moves, not the numbers.
 pub fn assign_widths(g: &mut Graph, plan: &WidthPlan, bias_bits: u8) {
     let acts = plan.activation_widths(g);
+    g.dynamic_activations = plan.dynamic_activations();
     for t in g.tensors.iter_mut().filter(|t| t.kind == TensorKind::Weight) {
         t.groups = None;
     }

@@ -21,7 +21,7 @@
 
 use std::fmt;
 
-use crate::ir::{Graph, LayerId, Op, TensorKind, WeightGroups};
+use crate::ir::{DynamicActivations, Graph, LayerId, Op, TensorKind, WeightGroups};
 
 use super::Precision;
 
@@ -61,7 +61,15 @@ pub struct WidthPlan {
     /// Per layer, a group size the user asked for that layer (`--layer-bits NAME=w4g32`,
     /// `g-1`: per channel), over `groups`; `None`: the default.
     layer_groups: Vec<Option<GroupRequest>>,
+    /// Dynamic activation scales (`--act-scales dynamic`): activations held at
+    /// [`DYNAMIC_CARRIER_BITS`] between layers, each GEMM with constant weights quantizing
+    /// its input per row to `bits` (the layers' activation width); `None`: static scales.
+    dynamic: Option<DynamicActivations>,
 }
+
+/// The width activations are held at between layers under dynamic activation scales: the
+/// fp16 of W8A8 / W4A8 LLM runtimes, costed as 16 bits.
+pub const DYNAMIC_CARRIER_BITS: u8 = 16;
 
 /// A layer's weight granularity as `--layer-bits` asks for it (`g32`, `g-1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,7 +164,14 @@ impl WidthPlan {
             .iter()
             .map(|l| LayerWidths { weight: g.weights_of(l).map(|_| p.weight_bits), activation: p.activation_bits })
             .collect();
-        WidthPlan { layers, kv: None, groups: None, kv_groups: None, layer_groups: vec![None; g.layers.len()] }
+        WidthPlan {
+            layers,
+            kv: None,
+            groups: None,
+            kv_groups: None,
+            layer_groups: vec![None; g.layers.len()],
+            dynamic: None,
+        }
     }
 
     /// The same plan with the KV cache stored at `bits` (`--kv-bits`; `None`: at its
@@ -179,6 +194,29 @@ impl WidthPlan {
     pub fn with_kv_groups(mut self, groups: Option<WeightGroups>) -> WidthPlan {
         self.kv_groups = groups;
         self
+    }
+
+    /// The same plan with dynamic activation scales (`--act-scales dynamic`; `None`: static):
+    /// every activation tensor is held at [`DYNAMIC_CARRIER_BITS`] (the KV cache at its own
+    /// width), and each GEMM with constant weights quantizes its input per row to `bits`.
+    pub fn with_dynamic_activations(mut self, dynamic: Option<DynamicActivations>) -> WidthPlan {
+        self.dynamic = dynamic;
+        self
+    }
+
+    /// The plan's dynamic activation scales, if any.
+    pub fn dynamic_activations(&self) -> Option<DynamicActivations> {
+        self.dynamic
+    }
+
+    /// The width layer widths `lw` read and write their activation tensors at: the
+    /// carrier under dynamic scales, else their own.
+    fn stored(&self, lw: &LayerWidths) -> u8 {
+        if self.dynamic.is_some() {
+            DYNAMIC_CARRIER_BITS
+        } else {
+            lw.activation
+        }
     }
 
     /// The KV cache's groups, if the plan sets them.
@@ -307,7 +345,8 @@ impl WidthPlan {
             .filter_map(|(l, lw)| {
                 let x = l.inputs[0];
                 let got = acts[x.0]?;
-                (got > lw.activation).then(|| {
+                // Under dynamic scales every layer reads the carrier by design.
+                (got > self.stored(lw)).then(|| {
                     format!(
                         "layer '{}' asked for {}-bit activations but reads '{}' at {got} bits: a tensor is stored once, at the widest width its readers ask for",
                         l.name,
@@ -327,13 +366,13 @@ impl WidthPlan {
         for (l, lw) in g.layers.iter().zip(&self.layers) {
             for &t in &l.inputs {
                 if g.tensor(t).kind == TensorKind::Activation {
-                    w[t.0] = w[t.0].max(Some(lw.activation));
+                    w[t.0] = w[t.0].max(Some(self.stored(lw)));
                 }
             }
         }
         for (l, lw) in g.layers.iter().zip(&self.layers) {
             for &t in &l.outputs {
-                w[t.0] = w[t.0].or(Some(lw.activation));
+                w[t.0] = w[t.0].or(Some(self.stored(lw)));
             }
         }
         // Pass-through groups share the widest width (union-find over tensor ids).
@@ -454,6 +493,35 @@ mod tests {
     }
 
     const W8A8: Precision = Precision { weight_bits: 8, activation_bits: 8 };
+
+    /// Dynamic scales hold every activation at the carrier (a decode step's KV cache at its
+    /// own width), keep the layers' own width as the width rows are quantized to, and say
+    /// nothing of widening; assigning the plan gives the graph its scales.
+    #[test]
+    fn dynamic_scales_hold_activations_at_the_carrier() {
+        let opts = crate::import::LoadOptions {
+            phase: Some(crate::import::SeqPhase::Decode { kv_len: 16 }),
+            ..Default::default()
+        };
+        let mut g = load_model("gpt2", &opts).expect("gpt2");
+        let d = DynamicActivations { bits: 8, zero_point: false };
+        let p = WidthPlan::uniform(&g, W8A8).with_kv_bits(Some(4)).with_dynamic_activations(Some(d));
+        let acts = p.activation_widths(&g);
+        for (i, (t, w)) in g.tensors.iter().zip(&acts).enumerate() {
+            let want = if g.kv_cache.contains(&crate::ir::TensorId(i)) { 4 } else { DYNAMIC_CARRIER_BITS };
+            if let Some(w) = w {
+                assert_eq!(*w, want, "{}", t.name);
+            }
+        }
+        assert!(p.widened(&g).is_empty());
+        assert_eq!(p.summary(), "w8a8");
+        crate::quant::assign_widths(&mut g, &p, 32);
+        assert_eq!(g.dynamic_activations, Some(d));
+        // Without dynamic scales the same graph is re-assigned static.
+        let fresh = WidthPlan::uniform(&g, W8A8);
+        crate::quant::assign_widths(&mut g, &fresh, 32);
+        assert_eq!(g.dynamic_activations, None);
+    }
 
     #[test]
     fn layers_without_weights_have_no_weight_width() {
