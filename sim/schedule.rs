@@ -239,6 +239,21 @@ impl<'a> LayerEval<'a> {
         t.c_tiles.max(self.work.psum_passes).max(1)
     }
 
+    /// The bytes DMA writes into the input buffer for a tiling: the inputs it loads, at the
+    /// width they are held at there ([`Widths::buffered_input`]: a dynamically quantized
+    /// input arrives at its own width and is stored quantized).
+    #[inline]
+    fn input_fill(&self, t: &Tiling) -> Bytes {
+        let wd = &self.work.wd;
+        let held = wd.buffered_input();
+        if held == wd.input {
+            t.dram.inputs.to_bytes_ceil()
+        } else {
+            // The loads are whole elements at `input` bits each.
+            Bits(t.dram.inputs.get() / u64::from(wd.input.max(1)) * u64::from(held)).to_bytes_ceil()
+        }
+    }
+
     /// (read, write) bytes per buffer of a tiling: DRAM fills and drains, the datapath's
     /// operand reads, and the output writes (partial sums at the accumulator's width when
     /// the reduction is split, each but the last read back to be added to).
@@ -249,7 +264,7 @@ impl<'a> LayerEval<'a> {
         let mut tr = PerBuffer::from_slice(&p.reads);
         let passes = self.psum_passes(t);
         let psum_bits = if passes > 1 { w.wd.acc } else { w.wd.output };
-        tr[bi].1 += t.dram.inputs.to_bytes_ceil();
+        tr[bi].1 += self.input_fill(t);
         tr[bw].1 += t.dram.weights.to_bytes_ceil();
         tr[bo].1 += bytes_of(w.out_elems.saturating_mul(passes), psum_bits);
         tr[bo].0 += bytes_of(w.out_elems.saturating_mul(passes - 1), w.wd.acc) + t.dram.outputs.to_bytes_ceil();
@@ -269,7 +284,7 @@ impl<'a> LayerEval<'a> {
     /// drains are not counted).
     #[inline]
     fn compute(&self, p: &Prep, t: &Tiling, buffers: &[(Bytes, Bytes)]) -> u64 {
-        let (inputs, weights) = (t.dram.inputs.to_bytes_ceil(), t.dram.weights.to_bytes_ceil());
+        let (inputs, weights) = (self.input_fill(t), t.dram.weights.to_bytes_ceil());
         let outputs = t.dram.outputs.to_bytes_ceil();
         let port = p
             .ports
@@ -557,7 +572,7 @@ fn charge_reads(hw: &HwDesc, traffic: &mut [(Bytes, Bytes)], shared: OperandRead
             Some(g) => Bits(g.weight_bits(1, reads.weights, wd.weight)).to_bytes_ceil(),
             None => bytes_of(reads.weights, wd.weight),
         };
-        for (role, bytes) in [(Role::Inputs, bytes_of(reads.inputs, wd.input)), (Role::Weights, weights)] {
+        for (role, bytes) in [(Role::Inputs, bytes_of(reads.inputs, wd.buffered_input())), (Role::Weights, weights)] {
             let b = hw.buffer_at(role, level).or_else(|| hw.buffer_at(role, BufferLevel::Shared)).unwrap_or(0);
             traffic[b].0 += bytes;
         }

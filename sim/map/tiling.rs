@@ -96,6 +96,19 @@ impl DynamicInput {
 }
 
 impl Widths {
+    /// The width a GEMM's inputs are held at in the buffers: a dynamically quantized input
+    /// ([`Widths::dynamic`]) is quantized as it is loaded (its rows' ranges tracked by the
+    /// producer as it wrote them, the comparisons counted in [`DynamicInput::ops`]), so it
+    /// moves over the channel at `input` bits but takes room and port bandwidth at the
+    /// quantized width; one held on chip across layers ([`Widths::resident_in`]) sits there
+    /// at its own width and is quantized as the array reads it.
+    pub fn buffered_input(&self) -> u32 {
+        match self.dynamic {
+            Some(d) if self.resident_in == 0 => d.bits,
+            Some(_) | None => self.input,
+        }
+    }
+
     /// Weights, inputs and outputs at `bits`, partial sums at `acc`, a 32-bit bias, per-channel
     /// weights, nothing quantized on the fly or held on chip.
     pub const fn plain(bits: u32, acc: u32) -> Widths {
@@ -596,7 +609,7 @@ fn pair_need(w: &ConvWork, wd: Widths, streams_outputs: bool, tk: u64, tc: u64) 
     let w_tile = wd.weight_bytes(tk, w.r * w.s * if grouped { w.cg() } else { tc }) + bytes(tk, wd.bias);
     let no_out = (streams_outputs || wd.resident_out) && n_c == 1;
     move |sp: &Spatial| {
-        let i = if in_resident { 0 } else { bytes(sp.in_pix.wrapping_mul(tc), wd.input) };
+        let i = if in_resident { 0 } else { bytes(sp.in_pix.wrapping_mul(tc), wd.buffered_input()) };
         let o = if no_out { 0 } else { bytes(sp.out_pix.wrapping_mul(tk), out_bits) };
         [i, w_tile, o]
     }
@@ -783,7 +796,7 @@ fn search_conv(
             let (tk, tc) = if grouped { (w.kg(), w.cg()) } else { (1, 1) };
             let w_tile = wd.weight_bytes(tk, w.r * w.s * tc) + bytes(tk, wd.bias);
             let out_bits = if !grouped && w.c > 1 { wd.acc } else { wd.output };
-            let i = bytes(w.n * w.in_rows(1) * w.in_cols(1) * tc, wd.input);
+            let i = bytes(w.n * w.in_rows(1) * w.in_cols(1) * tc, wd.buffered_input());
             let o = if streams_outputs && (grouped || w.c <= 1) { 0 } else { bytes(w.n * tk, out_bits) };
             Err(cap
                 .check([i, w_tile, o])
@@ -1708,6 +1721,33 @@ mod tests {
             + bits(w.k, wd.bias)
             + bits(w.ih * w.iw * w.c, wd.input)
             + bits(w.pixels() * w.k, wd.output)
+    }
+
+    /// A dynamically quantized 16-bit input is stored quantized: it takes buffer room at 8
+    /// bits (the tiles an 8-bit input gets, not the smaller ones a 16-bit one needs), moves
+    /// over the channel at 16 bits, and its fills and reads count in the input buffer at 8.
+    #[test]
+    fn a_dynamically_quantized_input_takes_buffer_room_at_its_quantized_width() {
+        let hw = load_hw("systolic32", &[]).unwrap();
+        // An FC-like 1x1 layer whose 16-bit input fills more than the input buffer holds.
+        let bi = hw.buffer_at(crate::hw::Role::Inputs, crate::hw::BufferLevel::Shared).expect("an input buffer");
+        let in_buf = hw.buffers[bi].size.get();
+        let c = 512;
+        let side = ((in_buf / c) as f64).sqrt().ceil() as u64 + 2;
+        let w = conv(c, 64, side, 1);
+        let dynamic = Widths { input: 16, dynamic: Some(DynamicInput { bits: 8, zero_point: false }), ..W8 };
+        let sixteen = Widths { input: 16, ..W8 };
+        let (t8, td, t16) = (
+            least_traffic(&hw, &w, W8).unwrap(),
+            least_traffic(&hw, &w, dynamic).unwrap(),
+            least_traffic(&hw, &w, sixteen).unwrap(),
+        );
+        assert_eq!(td.tile, t8.tile, "the same tiles as an 8-bit input");
+        assert_ne!(t16.tile, t8.tile, "a 16-bit input held at 16 bits needs other tiles");
+        assert_eq!(td.dram.inputs.get(), 2 * t8.dram.inputs.get(), "loaded at 16 bits");
+        let (e8, ed) = (layer_eval(&hw, &w, W8), layer_eval(&hw, &w, dynamic));
+        let buf = |e: &crate::schedule::LayerEval, t: &Tiling| e.figures(t).buffers;
+        assert_eq!(buf(&ed, &td)[bi], buf(&e8, &t8)[bi], "filled and read at 8 bits");
     }
 
     /// Descriptions of one frame with other buffer sizes (on-chip reuse's shrunk buffers) are
