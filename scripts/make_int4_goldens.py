@@ -10,9 +10,11 @@ thread), which `tests/op_goldens.rs` runs bit for bit. The same with `dynamic_wi
 (INT2 weights, four per byte, per channel): `fc_int2_hybrid`. And `dynamic_wi4b32_afp32`
 (INT4 in blocks of 32 with FLOAT16 block scales in tensors of their own, LiteRT's
 BlockwiseQuantization): LiteRT's reference kernel does not apply the block scales (its outputs
-are far off the float layer's, its optimized kernel's are not), so only the model is written,
-to tests/fixtures/undefined/fc_int4_blockwise.tflite, for the test that accelsim refuses to
-execute it (and costs it).
+are far off the float layer's, its optimized kernels' are not), so no LiteRT result is defined to
+match bit for bit; the model goes to tests/fixtures/blockwise/fc_int4_blockwise.tflite with an
+`.npz` of the input (`in0`), the float layer's output (`float`) and what LiteRT's optimized
+kernels return (`xnnpack`: the default resolver; `builtin`: BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+against which `tests/hybrid.rs` checks accelsim's own definition of the layer.
 
     python3 -m venv /work/venv-q && /work/venv-q/bin/pip install tensorflow ai-edge-litert ai-edge-quantizer
     /work/venv-q/bin/python scripts/make_int4_goldens.py
@@ -29,7 +31,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 from ai_edge_quantizer import quantizer, recipe  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ops")
-UNDEFINED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "undefined")
+BLOCKWISE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "blockwise")
 
 
 def main():
@@ -73,12 +75,17 @@ def main():
         print(f"{name}: {len(model)} bytes, largest output {np.abs(y).max():.3f}, "
               f"{np.abs(y - reference).max():.3f} off the float layer")
     model = quantized(recipe.dynamic_wi4b32_afp32())
-    off = [np.abs(run(model, k) - reference).max() for k in (OpResolverType.BUILTIN_REF, OpResolverType.BUILTIN)]
-    os.makedirs(UNDEFINED, exist_ok=True)
-    with open(os.path.join(UNDEFINED, "fc_int4_blockwise.tflite"), "wb") as fh:
+    ref, xnn, builtin = (run(model, k) for k in (OpResolverType.BUILTIN_REF, OpResolverType.AUTO,
+                                                 OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    os.makedirs(BLOCKWISE, exist_ok=True)
+    stem = os.path.join(BLOCKWISE, "fc_int4_blockwise")
+    with open(stem + ".tflite", "wb") as fh:
         fh.write(model)
+    np.savez(stem + ".npz", in0=x, float=reference.astype(np.float32), xnnpack=xnn, builtin=builtin)
+    off = [np.abs(y - reference).max() for y in (ref, xnn, builtin)]
     print(f"fc_int4_blockwise: {len(model)} bytes; off the float layer: reference kernels {off[0]:.3f}, "
-          f"optimized kernels {off[1]:.3f} (model only)")
+          f"XNNPACK {off[1]:.3f}, builtin optimized {off[2]:.3f}; XNNPACK vs builtin "
+          f"{np.abs(xnn - builtin).max():.3g}")
 
 
 if __name__ == "__main__":

@@ -115,12 +115,64 @@ fn refused_by_exec(file: &str, floats: usize, want: &[&str]) -> String {
     m.to_string()
 }
 
+/// The float arrays of an `.npz` by name.
+fn npz_f32(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut z = zip::ZipArchive::new(f).expect("zip");
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..z.len() {
+        let mut e = z.by_index(i).expect("entry");
+        let name = e.name().trim_end_matches(".npy").to_string();
+        let mut b = Vec::new();
+        e.read_to_end(&mut b).expect("read");
+        let a = common::parse_npy(&b);
+        assert_eq!(a.descr, "<f4", "{name}");
+        out.insert(name, a.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+    }
+    out
+}
+
+/// ai-edge-quantizer's block-wise int4 (`dynamic_wi4b32_afp32`: blocks of 32 with fp16
+/// scales; `scripts/make_int4_goldens.py`), whose block scales LiteRT's reference kernel
+/// ignores (13.5 off the float layer), runs accelsim's definition of the layer
+/// (`kernels::fc::hybrid_fully_connected`): every output bit for bit what LiteRT's optimized
+/// builtin kernel returns, within one float step of its XNNPACK delegate's, and as near the
+/// float layer as they are.
+#[test]
+fn blockwise_int4_runs_as_litert_optimized_kernels() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blockwise");
+    let want = npz_f32(&dir.join("fc_int4_blockwise.npz"));
+    let tmp = tempfile::tempdir().unwrap();
+    let (x, y) = (tmp.path().join("x.bin"), tmp.path().join("y.bin"));
+    std::fs::write(&x, want["in0"].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let m = dir.join("fc_int4_blockwise.tflite");
+    let (ok, _, se) = accelsim(&[
+        "exec",
+        "--model",
+        m.to_str().unwrap(),
+        "--input",
+        x.to_str().unwrap(),
+        "--output",
+        y.to_str().unwrap(),
+    ]);
+    assert!(ok, "{se}");
+    let got = read_f32(&y);
+    assert_eq!(got.len(), 6 * 48);
+    assert_eq!(got, want["builtin"], "LiteRT's optimized builtin kernel, bit for bit");
+    let off = |r: &[f32]| got.iter().zip(r).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let largest = want["xnnpack"].iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(off(&want["xnnpack"]) <= largest * f32::EPSILON, "XNNPACK: {}", off(&want["xnnpack"]));
+    let litert_off_float = want["xnnpack"].iter().zip(&want["float"]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(off(&want["float"]) <= litert_off_float * 1.001, "{} vs LiteRT's {litert_off_float}", off(&want["float"]));
+}
+
 /// ai-edge-quantizer's int4 and int2 per-channel weights (`scripts/make_int4_goldens.py`,
 /// executed bit for bit by `tests/op_goldens.rs`) move at 4 and 2 bits into the 8x8 mode;
-/// its blockwise int4 (block scales LiteRT's reference kernel does not apply) is refused by
-/// `exec` by name, and costed by `run` as 4-bit weights in groups of 32 with fp16 scales.
+/// its blockwise int4 is costed by `run` as 4-bit weights in groups of 32 with fp16 scales,
+/// each input row quantized with a zero point.
 #[test]
-fn packed_weights_move_at_their_width_and_blockwise_is_costed_not_executed() {
+fn packed_weights_move_at_their_width_and_blockwise_in_groups() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for (file, bits) in [("fc_int4_hybrid.tflite", 4), ("fc_int2_hybrid.tflite", 2)] {
         let m = root.join("ops").join(file);
@@ -132,8 +184,8 @@ fn packed_weights_move_at_their_width_and_blockwise_is_costed_not_executed() {
         // 64 x 48 weights at `bits`, the float input 6 x 64 and bias 48 at 4 bytes.
         assert_eq!(l["dram_read_bytes"], 64 * 48 * bits / 8 + 4 * (6 * 64 + 48), "{file}: {l}");
     }
-    let m = refused_by_exec("fc_int4_blockwise.tflite", 6 * 64, &["blockwise quantization", "blocks of 32"]);
-    let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", &m, "--no-accuracy", "--format", "json"]);
+    let m = root.join("blockwise/fc_int4_blockwise.tflite");
+    let (ok, so, se) = accelsim(&["run", "--hw", "mac8", "--model", m.to_str().unwrap(), "--format", "json"]);
     assert!(ok, "{se}");
     let r: serde_json::Value = serde_json::from_str(&so).expect("json");
     let l = &r["layers"][0];
@@ -143,6 +195,8 @@ fn packed_weights_move_at_their_width_and_blockwise_is_costed_not_executed() {
     );
     // 64 x 48 weights at 4 bits, 48 x 2 fp16 block scales, the float input and bias.
     assert_eq!(l["dram_read_bytes"], 64 * 48 / 2 + 48 * 2 * 2 + 4 * (6 * 64 + 48), "{l}");
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("the scales and zero points stay on chip"), "rows with a zero point: {notes}");
 }
 
 /// A dynamic-range model as LiteRT's converter writes it, trained on real data: the digits

@@ -39,17 +39,22 @@ impl IntFc {
 /// int8 activations against int8 weights): a float input and output, int8 weights with one
 /// scale or one per output, a float bias; asymmetric or symmetric input rows.
 fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> Result<IntKernel, String> {
-    if let Some(g) = w.groups {
-        // LiteRT's blockwise weights (`dynamic_wi4b32_afp32`): its reference kernel does not
-        // apply the block scales (measured: 13.5 off the float layer where its optimized
-        // kernels are 0.8, and those two differ from each other in the last bit).
+    let (batch, in_features) = batch_features(cx);
+    // LiteRT's blockwise weights (`dynamic_wi4b32_afp32`): its reference kernel does not apply
+    // the block scales (measured: 13.5 off the float layer where its optimized kernels are
+    // 0.8, and those two differ from each other in the last bit), so accelsim runs its own
+    // definition (`kernels::fc::hybrid_fully_connected`), one scale per block and output.
+    let block = w.groups.map(|g| g.size as usize);
+    let scales = fc.out_features * block.map_or(1, |b| in_features.div_ceil(b.max(1)));
+    let h = hybrid_operands(cx, w, scales)?;
+    if block.is_some() && h.scales.len() != scales {
         return Err(format!(
-            "blockwise quantization (blocks of {}) behind a float input: LiteRT's reference kernels do not apply block scales, so no result is defined to match; `accelsim run --no-accuracy` costs the layer",
-            g.size
+            "{} block scales for {} outputs of {} blocks",
+            h.scales.len(),
+            fc.out_features,
+            scales / fc.out_features.max(1)
         ));
     }
-    let (batch, in_features) = batch_features(cx);
-    let h = hybrid_operands(cx, w, fc.out_features)?;
     Ok(IntKernel::Fc(IntFc::Hybrid(Box::new(fc::HybridFcParams {
         batch,
         in_features,
@@ -59,6 +64,7 @@ fn prepare_hybrid(fc: &FullyConnected, cx: &LayerCx, w: &crate::ir::Tensor) -> R
         bias: h.bias,
         asymmetric: fc.asymmetric_inputs,
         activation: cx.l.activation,
+        block,
     }))))
 }
 
