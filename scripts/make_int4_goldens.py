@@ -7,7 +7,9 @@ by TensorFlow, then quantized by ai-edge-quantizer's `dynamic_wi4_afp32` recipe:
 float input row to int8 (symmetric) when it runs. Written as `fc_int4_hybrid.tflite` and `.npz`
 (`in0.npy` as fed to LiteRT, `out0.npy` as its reference kernels returned: BUILTIN_REF, one
 thread), which `tests/op_goldens.rs` runs bit for bit. The same with `dynamic_wi2c_afp32`
-(INT2 weights, four per byte, per channel): `fc_int2_hybrid`. And `dynamic_wi4b32_afp32`
+(INT2 weights, four per byte, per channel): `fc_int2_hybrid`; and weight-only quantization
+(`weight_only_wi8_afp32`, `weight_only_wi4_afp32`: per-channel INT8 / INT4 constants behind a
+DEQUANTIZE, a float FULLY_CONNECTED): `fc_int8_weight_only`, `fc_int4_weight_only`. And `dynamic_wi4b32_afp32`
 (INT4 in blocks of 32 with FLOAT16 block scales in tensors of their own, LiteRT's
 BlockwiseQuantization): LiteRT's reference kernel does not apply the block scales (its outputs
 are far off the float layer's, its optimized kernels' are not), so no LiteRT result is defined to
@@ -65,7 +67,12 @@ def main():
         it.invoke()
         return it.get_tensor(it.get_output_details()[0]["index"])
 
-    for name, rec in [("fc_int4_hybrid", recipe.dynamic_wi4_afp32()), ("fc_int2_hybrid", recipe.dynamic_wi2c_afp32())]:
+    for name, rec in [
+        ("fc_int4_hybrid", recipe.dynamic_wi4_afp32()),
+        ("fc_int2_hybrid", recipe.dynamic_wi2c_afp32()),
+        ("fc_int8_weight_only", recipe.weight_only_wi8_afp32()),
+        ("fc_int4_weight_only", recipe.weight_only_wi4_afp32()),
+    ]:
         model = quantized(rec)
         y = run(model, OpResolverType.BUILTIN_REF)
         stem = os.path.join(OUT, name)

@@ -167,6 +167,37 @@ fn blockwise_int4_runs_as_litert_optimized_kernels() {
     assert!(off(&want["float"]) <= litert_off_float * 1.001, "{} vs LiteRT's {litert_off_float}", off(&want["float"]));
 }
 
+/// Weight-only models (`weight_only_wi8_afp32` / `wi4`, executed bit for bit by
+/// `tests/op_goldens.rs`): the DEQUANTIZE of the constant is folded, the layer is float, so an
+/// integer preset refuses it with the way out, and `--wbits 4 --abits 16` costs it as W4A16;
+/// the note names the constant.
+#[test]
+fn weight_only_layers_run_in_float_and_cost_at_the_widths_asked() {
+    let m = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ops/fc_int4_weight_only.tflite");
+    let m = m.to_str().unwrap();
+    let (ok, _, se) = accelsim(&["run", "--hw", "mac8", "--model", m, "--no-accuracy"]);
+    assert!(!ok && se.contains("the model keeps this layer in float32"), "{se}");
+    let (ok, so, se) = accelsim(&[
+        "run",
+        "--hw",
+        "mac8",
+        "--model",
+        m,
+        "--wbits",
+        "4",
+        "--abits",
+        "16",
+        "--no-accuracy",
+        "--format",
+        "json",
+    ]);
+    assert!(ok, "{se}");
+    let r: serde_json::Value = serde_json::from_str(&so).expect("json");
+    let fc = r["layers"].as_array().expect("layers").iter().find(|l| l["op"] == "fc").expect("an fc").clone();
+    assert_eq!((fc["widths"].as_str(), fc["mode"].as_str()), (Some("w4a16"), Some("16x16")));
+    assert!(r["notes"].to_string().contains("weight-only quantization: the i4 constant"), "{}", r["notes"]);
+}
+
 /// ai-edge-quantizer's int4 and int2 per-channel weights (`scripts/make_int4_goldens.py`,
 /// executed bit for bit by `tests/op_goldens.rs`) move at 4 and 2 bits into the 8x8 mode;
 /// its blockwise int4 is costed by `run` as 4-bit weights in groups of 32 with fp16 scales,

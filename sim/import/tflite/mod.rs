@@ -281,14 +281,9 @@ impl Importer<'_> {
                     continue;
                 }
                 // Weight-only quantization (an int8 / int4 constant dequantized for a float
-                // layer): not modelled; refused by name rather than failing when run.
+                // layer): folded into the float constant LiteRT computes once.
                 if g.tensor(*x).data.is_some() && g.tensor(*x).dtype.is_int() {
-                    let what = format!(
-                        "operator DEQUANTIZE of the constant {} tensor '{}' (weight-only quantization is not implemented; LiteRT's hybrid form, integer weights read directly by FULLY_CONNECTED, is)",
-                        g.tensor(*x).dtype,
-                        g.tensor(*x).name
-                    );
-                    unsupported.push(what, Place::TfliteOperator(index));
+                    self.fold_weight_only(&mut g, index, *x, *y)?;
                     continue;
                 }
             }
@@ -343,6 +338,63 @@ impl Importer<'_> {
         out.data = data;
         out.kind = TensorKind::Constant;
         out.quant = None;
+        Ok(())
+    }
+
+    /// Folds operator `index`, a DEQUANTIZE of the integer constant `x` (weight-only
+    /// quantization, ai-edge-quantizer's `weight_only_wi8_afp32` / `weight_only_wi4_afp32`),
+    /// into its output `y`: `y` becomes the float constant LiteRT's DEQUANTIZE makes of it
+    /// (once, the input being constant): `scale x (q - zero point)` per tensor or per channel
+    /// along the quantized axis, the product exact in double and rounded to float (what both
+    /// the per-tensor kernel, in double, and the per-channel one, in float, give for integers
+    /// of at most 16 bits). The layer reading it runs in float; the run notes say so.
+    fn fold_weight_only(&self, g: &mut Graph, index: usize, x: TensorId, y: TensorId) -> Res<()> {
+        let src = g.tensor(x);
+        let bad = |m: String| {
+            self.invalid(format!(
+                "operator {index} (DEQUANTIZE) of the constant {} tensor '{}': {m}",
+                src.dtype, src.name
+            ))
+        };
+        if g.tensor(y).shape != src.shape || g.tensor(y).dtype != DataType::F32 {
+            return Err(bad(format!(
+                "must give a FLOAT32 tensor of its shape {:?}, got {} of shape {:?}",
+                src.shape,
+                g.tensor(y).dtype,
+                g.tensor(y).shape
+            )));
+        }
+        if src.dtype.bits() > 16 {
+            return Err(bad("integer constants wider than 16 bits are not read as weight-only weights".into()));
+        }
+        let q = src.quant.as_ref().ok_or_else(|| bad("it has no scale".into()))?;
+        let Some(TensorData::I32(v)) = &src.data else {
+            return Err(bad("it has no integer values".into()));
+        };
+        // Elements of one channel repeat `inner` times; channels cycle every `channels * inner`.
+        let (channels, inner) = match q.axis.filter(|_| q.scales.len() > 1) {
+            Some(a) => (src.shape[a], src.shape[a + 1..].iter().product::<usize>().max(1)),
+            None => (1, v.len().max(1)),
+        };
+        let values = v
+            .iter()
+            .enumerate()
+            .map(|(i, &qv)| {
+                let (scale, zp) = q.channel((i / inner) % channels.max(1));
+                (f64::from(scale) * (i64::from(qv) - zp) as f64) as f32
+            })
+            .collect();
+        let (name, dtype) = (src.name.clone(), src.dtype);
+        let out = g.tensor_mut(y);
+        out.data = Some(TensorData::F32(values));
+        out.kind = TensorKind::Constant;
+        out.quant = None;
+        let note = format!(
+            "weight-only quantization: the {dtype} constant '{name}' is dequantized to float32 once (LiteRT's DEQUANTIZE of a constant) and its readers run in float; `--wbits` / `--abits` cost them at integer widths"
+        );
+        if !g.notes.contains(&note) {
+            g.notes.push(note);
+        }
         Ok(())
     }
 
