@@ -1,12 +1,13 @@
 //! Property tests: the fast convolution kernels give exactly the scalar reference's results
 //! for operands of 2 to 8 bits, any shape, stride, padding and zero points; the reference
 //! handles wider operands (up to 16 bits) and narrow accumulators; the fast kernels run
-//! wrapping accumulators of any width exactly.
+//! wrapping accumulators of any width exactly; every instruction set the CPU has (AVX-512
+//! VNNI, AVX2, portable) gives the same results, each run explicitly.
 
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
-    conv_fast, conv_fast_portable, conv_fast_u8_portable, conv_reference, fast_supported, pack, pack_u8,
-    vnni_available, ConvGeometry, ConvParams,
+    conv_fast, conv_fast_on, conv_fast_portable, conv_fast_u8_portable, conv_reference, fast_supported, pack, pack_u8,
+    vnni_available, ConvGeometry, ConvParams, Isa,
 };
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
@@ -21,12 +22,18 @@ struct Case {
 }
 
 fn case(max_bits: u32) -> impl Strategy<Value = Case> {
+    case_with(max_bits, 7, false)
+}
+
+/// Cases with up to `max_c - 1` input channels; depthwise ones only if `depthwise_only`.
+fn case_with(max_bits: u32, max_c: usize, depthwise_only: bool) -> impl Strategy<Value = Case> {
     (
-        (1usize..3, 1usize..9, 1usize..9, 1usize..7),
+        (1usize..3, 1usize..9, 1usize..9, 1usize..max_c),
         (1usize..4, 1usize..4, 1usize..3, 0usize..2),
         (2u32..=max_bits, 2u32..=max_bits.min(8), 1usize..40, any::<bool>(), any::<u64>()),
     )
-        .prop_map(|((n, h, w, c), (kh, kw, stride, pad), (in_bits, w_bits, cout, depthwise, seed))| {
+        .prop_map(move |((n, h, w, c), (kh, kw, stride, pad), (in_bits, w_bits, cout, depthwise, seed))| {
+            let depthwise = depthwise || depthwise_only;
             let mut s = seed | 1;
             let mut rnd = move |lo: i32, hi: i32| -> i32 {
                 s ^= s << 13;
@@ -161,6 +168,40 @@ proptest! {
         ] {
             let out = conv_reference(&c.p, &c.x, &arith);
             prop_assert!(out.iter().all(|&v| (c.p.act_min..=c.p.act_max).contains(&v)));
+        }
+    }
+
+    /// Each instruction set this CPU has, chosen explicitly (so the AVX2 kernels are checked on
+    /// a CPU with AVX-512 VNNI too), on 1x1, 3x3, strided, dilated and depthwise layers (up to
+    /// 149 channels: whole and partial SIMD blocks), with
+    /// both packings (the i16 weights then made from the u8 x s8 ones) and LiteRT's or a
+    /// wrapping accumulator.
+    #[test]
+    fn every_isa_equals_reference(c in prop_oneof![case(8), case_with(8, 150, true)], dilation in 1usize..=3, acc_bits in prop_oneof![Just(32u32), 8u32..=20]) {
+        let mut p = c.p.clone();
+        let [_, h, w, _] = p.geom.input;
+        let pad = p.geom.pad.top;
+        let span = |k: usize| (k - 1) * dilation + 1;
+        if span(p.geom.kernel[0]) <= h + 2 * pad && span(p.geom.kernel[1]) <= w + 2 * pad {
+            p.geom.dilation = [dilation, dilation];
+            p.geom.output[1] = (h + 2 * pad - span(p.geom.kernel[0])) / p.geom.stride[0] + 1;
+            p.geom.output[2] = (w + 2 * pad - span(p.geom.kernel[1])) / p.geom.stride[1] + 1;
+        }
+        let arith = if acc_bits == 32 {
+            Arithmetic::default()
+        } else {
+            Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
+        };
+        prop_assert!(fast_supported(&p, c.in_bits, c.w_bits, &arith));
+        let slow = conv_reference(&p, &c.x, &arith);
+        for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            let Some(fast) = conv_fast_on(isa, &p, &pack(&p, &arith), &c.x) else {
+                prop_assert!(!isa.available());
+                continue;
+            };
+            prop_assert_eq!(&fast, &slow, "{:?} with pack", isa);
+            let fast_u8 = conv_fast_on(isa, &p, &pack_u8(&p, &arith), &c.x);
+            prop_assert_eq!(fast_u8.as_ref(), Some(&slow), "{:?} with pack_u8", isa);
         }
     }
 }

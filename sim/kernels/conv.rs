@@ -13,16 +13,22 @@
 //! - runs a register-tiled 6 pixels x 16 channels micro-kernel (`vpbroadcastd` of an input
 //!   pair, `vpmaddwd` + `vpaddd`; never the saturating `vpmaddubsw`); 1x1 stride-1 convs are
 //!   a direct GEMM over the NHWC rows, others build im2col patches one output row at a time;
-//! - vectorizes depthwise convs across channels;
-//! - requantizes a whole row at once (8 channels per AVX2 step, same double rounding);
+//! - runs depthwise convs on the i32 input as it is, across channels ([`depthwise`]): each
+//!   weight sits in the low 16 bits of an i32 lane with zeros above, so one `vpmaddwd`
+//!   (AVX2) or `vpdpwssd` (AVX-512 VNNI, 16 lanes, fused with the requantization) forms
+//!   `(x - zx) w` in every lane;
+//! - requantizes a whole row at once (8 channels per AVX2 step, 16 per AVX-512 step, same
+//!   double rounding);
 //! - on a CPU with AVX-512 VNNI, runs dense convolutions on u8 activations and s8 weights
 //!   instead (`vpdpbusd`: four u8 x s8 products per i32 lane, 8 pixels x 32 channels per
 //!   tile): the input is offset into u8 and the offset's contribution, `(zx + off) sum(w)`
 //!   per channel, is subtracted through the bias, so the sums are the i16 path's exactly.
+//!   The i16 packing is then made only if a run's input does not fit u8 (never for 8-bit
+//!   tensors), from the u8 packing.
 //!
-//! i32 addition is associative, so the VNNI and AVX2 paths (dispatched at run time) and the
-//! portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical results
-//! (property-tested).
+//! i32 addition is associative, so the VNNI, AVX-512, AVX2 paths (dispatched at run time) and
+//! the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
+//! results (property-tested).
 
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
@@ -254,14 +260,49 @@ struct DenseU8 {
     wsum: Vec<i32>,
 }
 
+/// Dense weights for the i16 path: `k = kh*kw*c` padded to `2*kp`; blocks of [`NR`] output
+/// channels, each `[kp][NR][2]` i16 (pairs of consecutive k per channel, as `vpmaddwd`
+/// consumes them); missing channels and the odd k are zero.
+#[derive(Debug, Clone)]
+struct DenseI16 {
+    kp: usize,
+    blocks: usize,
+    w: Vec<i16>,
+}
+
 #[derive(Debug, Clone)]
 enum PackedKind {
-    /// Dense: `k = kh*kw*c` padded to `2*kp`; blocks of [`NR`] output channels, each
-    /// `[kp][NR][2]` i16 (pairs of consecutive k per channel, as `vpmaddwd` consumes them);
-    /// missing channels and the odd k are zero.
-    Dense { kp: usize, blocks: usize, w: Vec<i16> },
-    /// Depthwise with multiplier 1: `[kh*kw][c]` i32.
+    /// Dense: the i16 packing, made by [`pack`] unless the u8 x s8 packing is there
+    /// (`u8_dense`), and then from it the first time a run needs it ([`PackedConv::dense_i16`]).
+    Dense(std::sync::OnceLock<DenseI16>),
+    /// Depthwise with multiplier 1: `[kh*kw][c]`, each weight's 16 bits in the low half of
+    /// an i32 and zeros in the high half (the operand of [`depthwise`]'s multiply-adds).
     Depthwise { w: Vec<i32> },
+}
+
+impl PackedConv {
+    /// The dense i16 weights, packed from the u8 x s8 ones on first use when [`pack`] did not
+    /// make them (`k` and `cout` from the layer's geometry).
+    fn dense_i16<'a>(&'a self, cell: &'a std::sync::OnceLock<DenseI16>, k: usize, cout: usize) -> Option<&'a DenseI16> {
+        if let Some(d) = cell.get() {
+            return Some(d);
+        }
+        let u = self.u8_dense.as_ref()?;
+        Some(cell.get_or_init(|| {
+            let kp = k.div_ceil(2);
+            let blocks = cout.div_ceil(NR);
+            let mut w = vec![0i16; blocks * kp * NR * 2];
+            for co in 0..cout {
+                let (b, j) = (co / NR, co % NR);
+                let (bu, ju) = (co / NR_U8, co % NR_U8);
+                for kk in 0..k {
+                    w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] =
+                        u.w[((bu * u.kq + kk / 4) * NR_U8 + ju) * 4 + kk % 4] as i16;
+                }
+            }
+            DenseI16 { kp, blocks, w }
+        }))
+    }
 }
 
 /// Whether [`conv_fast`] can run this layer bit-exactly: operands of at most 8 bits,
@@ -284,19 +325,27 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
 }
 
 /// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
-/// is built); dense layers also for the u8 x s8 path when the CPU has AVX-512 VNNI.
+/// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI, else (or when
+/// the weights do not fit i8) for the i16 path.
 pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
-    let mut pk = pack_i16(p, arith);
+    let mut pk = pack_base(p, arith);
     if vnni_available() {
         pk.u8_dense = dense_u8(p);
+    }
+    if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
+        let _ = cell.set(dense_i16(p));
     }
     pk
 }
 
-/// [`pack`] with the u8 x s8 weights on any CPU (for [`conv_fast_u8_portable`]).
+/// [`pack`] with the u8 x s8 weights on any CPU (for [`conv_fast_u8_portable`]); the i16
+/// weights are packed from them when a run needs them.
 pub fn pack_u8(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
-    let mut pk = pack_i16(p, arith);
+    let mut pk = pack_base(p, arith);
     pk.u8_dense = dense_u8(p);
+    if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
+        let _ = cell.set(dense_i16(p));
+    }
     pk
 }
 
@@ -318,7 +367,7 @@ pub fn vnni_available() -> bool {
 /// Dense weights as [`DenseU8`] (`None` for grouped and depthwise layers, or weights outside
 /// i8).
 fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
-    if p.groups != 1 || p.weights.iter().any(|&v| i8::try_from(v).is_err()) {
+    if p.groups != 1 {
         return None;
     }
     let c = p.geom.input[3];
@@ -326,19 +375,52 @@ fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
     let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
     let kq = k.div_ceil(4);
     let blocks = cout.div_ceil(NR_U8);
+    if k == 0 {
+        return Some(DenseU8 { kq, blocks, w: Vec::new(), wsum: vec![0; cout] });
+    }
     let mut w = vec![0i8; blocks * kq * NR_U8 * 4];
-    let mut wsum = vec![0i32; cout];
-    for co in 0..cout {
-        let (b, j) = (co / NR_U8, co % NR_U8);
-        for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
-            w[((b * kq + kk / 4) * NR_U8 + j) * 4 + kk % 4] = v as i8;
-            wsum[co] = wsum[co].wrapping_add(v);
+    let mut wsum = Vec::with_capacity(cout);
+    let (mut lo, mut hi) = (0, 0);
+    // One pass over the weights (they come from memory, not cache): block by block (a block
+    // is written while it stays in cache), each channel's row read in order, a quad of k at
+    // a time, summed and its range kept on the way.
+    for (wb, rows) in w.chunks_exact_mut(kq * NR_U8 * 4).zip(p.weights.chunks(k * NR_U8)) {
+        for (j, row) in rows.chunks_exact(k).enumerate() {
+            let mut sum = 0i32;
+            for (q, quad) in row.chunks(4).enumerate() {
+                let dst = &mut wb[(q * NR_U8 + j) * 4..][..quad.len()];
+                for (d, &v) in dst.iter_mut().zip(quad) {
+                    *d = v as i8;
+                    sum = sum.wrapping_add(v);
+                    lo = lo.min(v);
+                    hi = hi.max(v);
+                }
+            }
+            wsum.push(sum);
         }
     }
-    Some(DenseU8 { kq, blocks, w, wsum })
+    (lo >= -128 && hi <= 127 && wsum.len() == cout).then_some(DenseU8 { kq, blocks, w, wsum })
 }
 
-fn pack_i16(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
+/// Dense weights as [`DenseI16`].
+fn dense_i16(p: &ConvParams) -> DenseI16 {
+    let c = p.geom.input[3];
+    let cout = p.geom.output[3];
+    let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
+    let kp = k.div_ceil(2);
+    let blocks = cout.div_ceil(NR);
+    let mut w = vec![0i16; blocks * kp * NR * 2];
+    for co in 0..cout {
+        let (b, j) = (co / NR, co % NR);
+        for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
+            w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v as i16;
+        }
+    }
+    DenseI16 { kp, blocks, w }
+}
+
+/// The per-channel constants, and depthwise weights; dense weights are left to [`pack`].
+fn pack_base(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
@@ -354,24 +436,15 @@ fn pack_i16(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
         u8_dense: None,
     };
     if p.groups == 1 {
-        let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
-        let kp = k.div_ceil(2);
-        let blocks = cout.div_ceil(NR);
-        let mut w = vec![0i16; blocks * kp * NR * 2];
-        for co in 0..cout {
-            let (b, j) = (co / NR, co % NR);
-            for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
-                w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v as i16;
-            }
-        }
-        pk.kind = PackedKind::Dense { kp, blocks, w };
+        pk.kind = PackedKind::Dense(std::sync::OnceLock::new());
         pk
     } else {
         let taps = p.geom.kernel[0] * p.geom.kernel[1];
         let mut w = vec![0i32; taps * c];
         for ch in 0..c {
             for t in 0..taps {
-                w[t * c + ch] = p.weights[ch * taps + t];
+                // The weight's 16 bits, zero above (`fast_supported`: at most 8 bits).
+                w[t * c + ch] = (p.weights[ch * taps + t] as i16 as u16) as i32;
             }
         }
         pk.kind = PackedKind::Depthwise { w };
@@ -379,35 +452,100 @@ fn pack_i16(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     }
 }
 
-/// The fast convolution (see the module doc); identical results to [`conv_reference`]
-/// whenever [`fast_supported`] holds. Uses AVX2 when the CPU has it.
-pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if packed.u8_dense.is_some() && vnni_available() {
-            // SAFETY: the CPU supports AVX-512 F, BW and VNNI (and so AVX2), checked just above.
-            if let Some(out) = unsafe { conv_fast_vnni(p, packed, x) } {
-                return out;
-            }
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { conv_fast_avx2(p, packed, x) };
+/// The instruction sets the fast kernels are written for: [`conv_fast`] runs the best the
+/// CPU has ([`Isa::best`]), [`conv_fast_on`] a chosen one (for the equivalence tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512 F, BW and VNNI (with AVX2): `vpdpbusd` dense convolutions on u8 x s8,
+    /// `vpdpwssd` depthwise ones, 16-lane requantization.
+    Avx512Vnni,
+    /// AVX2: `vpmaddwd` kernels on i16 operands, 8-lane requantization.
+    Avx2,
+    /// Scalar code on any CPU.
+    Portable,
+}
+
+impl Isa {
+    /// The best instruction set this CPU runs.
+    pub fn best() -> Isa {
+        if vnni_available() {
+            Isa::Avx512Vnni
+        } else if Isa::Avx2.available() {
+            Isa::Avx2
+        } else {
+            Isa::Portable
         }
     }
-    conv_fast_portable(p, packed, x)
+
+    /// Whether this CPU runs the kernels of this instruction set.
+    pub fn available(self) -> bool {
+        match self {
+            Isa::Avx512Vnni => vnni_available(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 => false,
+            Isa::Portable => true,
+        }
+    }
+}
+
+/// The fast convolution (see the module doc); identical results to [`conv_reference`]
+/// whenever [`fast_supported`] holds. Runs on the best instruction set the CPU has.
+pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+    match conv_fast_on(Isa::best(), p, packed, x) {
+        Some(out) => out,
+        None => conv_fast_portable(p, packed, x),
+    }
+}
+
+/// [`conv_fast`] on the given instruction set (`None` if this CPU lacks it): dense layers
+/// take the u8 x s8 path on [`Isa::Avx512Vnni`] when their weights were packed for it and the
+/// input fits u8, else the i16 path.
+pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+    if !isa.available() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match isa {
+        Isa::Avx512Vnni => {
+            if packed.u8_dense.is_some() {
+                // SAFETY: the CPU supports AVX-512 F, BW and VNNI (and so AVX2), checked above.
+                if let Some(out) = unsafe { conv_fast_vnni(p, packed, x) } {
+                    return Some(out);
+                }
+            }
+            // SAFETY: as above.
+            return Some(unsafe { conv_fast_avx512(p, packed, x) });
+        }
+        // SAFETY: the CPU supports AVX2, checked above.
+        Isa::Avx2 => return Some(unsafe { conv_fast_avx2(p, packed, x) }),
+        Isa::Portable => {}
+    }
+    Some(conv_fast_portable(p, packed, x))
+}
+
+/// The i16 path (dense layers) and the depthwise kernel with AVX-512 (VNNI) where they have
+/// one, AVX2 elsewhere.
+///
+/// # Safety
+/// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn conv_fast_avx512(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+    conv_fast_impl(p, packed, x, Isa::Avx512Vnni)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn conv_fast_avx2(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    conv_fast_impl(p, packed, x, true)
+    conv_fast_impl(p, packed, x, Isa::Avx2)
 }
 
 /// [`conv_fast`] without SIMD intrinsics: the same algorithm with scalar micro-kernels,
 /// giving identical results on every CPU (exposed for the equivalence tests).
 pub fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    conv_fast_impl(p, packed, x, false)
+    conv_fast_impl(p, packed, x, Isa::Portable)
 }
 
 /// `MR x NR` micro-kernel: `acc[r][j] = sum_k a[r][k] * w[k][j]` over `kp` pairs of k with
@@ -504,7 +642,8 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 }
 
 /// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
-/// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2.
+/// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2,
+/// sixteen with AVX-512.
 #[inline(always)]
 fn requantize_rows(
     p: &ConvParams,
@@ -513,22 +652,28 @@ fn requantize_rows(
     acc: &[i32],
     acc_stride: usize,
     out: &mut [i32],
-    avx2: bool,
+    simd: Isa,
 ) {
     let cout = p.geom.output[3];
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
         #[cfg(target_arch = "x86_64")]
-        if avx2 && pk.simd_requant {
+        if simd != Isa::Portable && pk.simd_requant {
             assert!(a.len() >= cout && bias.len() >= cout && pk.mul.len() >= cout);
+            if simd == Isa::Avx512Vnni {
+                // SAFETY: AVX-512 F and BW were detected by the caller (`simd`); the lengths
+                // are asserted above.
+                unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
+                co = cout;
+            }
             while co + 8 <= cout {
-                // SAFETY: AVX2 was detected by the caller (`avx2`); co + 8 <= cout bounds
+                // SAFETY: AVX2 was detected by the caller (`simd`); co + 8 <= cout bounds
                 // every slice access (asserted lengths above).
                 unsafe { requant8_avx2(p, pk, bias, &a[co..co + 8], &mut o[co..co + 8], co) };
                 co += 8;
             }
         }
-        let _ = avx2;
+        let _ = simd;
         for co in co..cout {
             let s = (a[co].wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
             let v = multiply_by_quantized_multiplier(s, p.multipliers[co]);
@@ -574,6 +719,70 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i3
     _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
 }
 
+/// [`requant8_avx2`] sixteen lanes at a time on one row (`acc`, `out` and the per-channel
+/// constants from channel 0; the last partial block masked).
+///
+/// # Safety
+/// AVX-512 F and BW must be available; `bias` and `pk`'s constants must hold `acc.len()`
+/// channels and `out` at least as many.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+unsafe fn requant_row_avx512(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [i32]) {
+    use std::arch::x86_64::*;
+    let c = acc.len();
+    let mut co = 0;
+    while co < c {
+        let k: __mmask16 = if c - co >= 16 { 0xffff } else { (1u16 << (c - co)) - 1 };
+        let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(co));
+        let v = requant16_avx512(p, pk, bias, a, co, k);
+        _mm512_mask_storeu_epi32(out.as_mut_ptr().add(co), k, v);
+        co += 16;
+    }
+}
+
+/// Sixteen lanes of [`requant8_avx2`]'s arithmetic on accumulators `acc` of channels `co..`
+/// (lanes outside `k` are not loaded: their results are meaningless).
+///
+/// # Safety
+/// Only called from AVX-512 F code; `bias` and `pk`'s constants must hold the channels of
+/// `k`'s lanes from `co`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn requant16_avx512(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    acc: std::arch::x86_64::__m512i,
+    co: usize,
+    k: std::arch::x86_64::__mmask16,
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let x = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(k, bias.as_ptr().add(co)));
+    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
+    let x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
+    let x = _mm512_sllv_epi32(x, _mm512_maskz_loadu_epi32(k, pk.left.as_ptr().add(co)));
+    let m = _mm512_maskz_loadu_epi32(k, pk.mul.as_ptr().add(co));
+    let half = _mm512_set1_epi64(1 << 30);
+    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), half), 31);
+    let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)), half);
+    let odd = _mm512_slli_epi64(odd, 1);
+    let h = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+    let r = _mm512_maskz_loadu_epi32(k, pk.right.as_ptr().add(co));
+    let one = _mm512_set1_epi32(1);
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, r), one);
+    let rem = _mm512_and_si512(h, mask);
+    let half_mask = _mm512_srai_epi32(mask, 1);
+    let negative = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
+    let thr = _mm512_mask_add_epi32(half_mask, negative, half_mask, one);
+    let q = _mm512_srav_epi32(h, r);
+    let q = _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, thr), q, one);
+    let zo = p.output_zp as i64;
+    let lo = _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let hi = _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), _mm512_set1_epi32(p.output_zp))
+}
+
 /// The dense convolution on u8 activations and s8 weights, the sums `vpdpbusd` computes:
 /// the input is offset into u8 (`u = x + 128` for signed 8-bit data, `x` for unsigned), so
 /// `sum((x - zx) w) = sum(u w) - (zx + off) sum(w)`, and that correction is folded into each
@@ -585,10 +794,19 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i3
 fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> Option<Vec<i32>> {
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
-    let (lo, hi) = x.iter().fold((zx, zx), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    // One pass converts for signed 8-bit data (the common case) and finds the range; up to
+    // three bytes past the last pixel are read by its last quad (their weights are 0).
+    let mut xu = vec![0u8; x.len() + 3];
+    let (mut lo, mut hi) = (zx, zx);
+    for (d, &v) in xu.iter_mut().zip(x) {
+        *d = v.wrapping_add(128) as u8;
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
     let off = if lo >= -128 && hi <= 127 {
         128
     } else if lo >= 0 && hi <= 255 {
+        xu.iter_mut().zip(x).for_each(|(d, &v)| *d = v as u8);
         0
     } else {
         return None;
@@ -598,12 +816,9 @@ fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> O
     let pad = (zx + off) as u8;
     let bias: Vec<i32> =
         (0..cout).map(|co| packed.bias[co].wrapping_sub((zx + off).wrapping_mul(d.wsum[co]))).collect();
-    let mut xu: Vec<u8> = Vec::with_capacity(x.len() + 3);
-    xu.extend(x.iter().map(|&v| (v + off) as u8));
-    // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
-    xu.extend([0u8; 3]);
     let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
-    Some(dense_conv(p, packed, &bias, &xu, pad, shape, simd, |a, a_stride, rows, acc| {
+    let isa = if simd { Isa::Avx512Vnni } else { Isa::Portable };
+    Some(dense_conv(p, packed, &bias, &xu, pad, shape, isa, |a, a_stride, rows, acc| {
         gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd)
     }))
 }
@@ -746,7 +961,7 @@ fn dense_conv<A: Copy + Default>(
     xa: &[A],
     pad: A,
     shape: DenseShape,
-    simd: bool,
+    simd: Isa,
     mut gemm: impl FnMut(&[A], usize, usize, &mut [i32]),
 ) -> Vec<i32> {
     let [n, h, w, c] = p.geom.input;
@@ -754,7 +969,8 @@ fn dense_conv<A: Copy + Default>(
     let [kh, kw] = p.geom.kernel;
     let k = kh * kw * c;
     let DenseShape { depth, mr, acc_stride } = shape;
-    let mut out = vec![0i32; n * oh * ow * cout];
+    // Every element is written (a pooled buffer needs no zeroing).
+    let mut out = super::buffers::take_i32(n * oh * ow * cout);
     let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
     if pointwise {
         let pixels = n * oh * ow;
@@ -797,65 +1013,198 @@ fn dense_conv<A: Copy + Default>(
     out
 }
 
+/// The i16 path for dense layers, [`depthwise`] for depthwise ones.
 #[inline(always)]
-fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], avx2: bool) -> Vec<i32> {
-    let [n, h, w, c] = p.geom.input;
-    let [_, oh, ow, cout] = p.geom.output;
+fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: Isa) -> Vec<i32> {
+    let c = p.geom.input[3];
+    let cout = p.geom.output[3];
     let [kh, kw] = p.geom.kernel;
-    // The input zero point is folded out once per element: the kernels see `x - zx`
-    // (9 bits at most), so padding is 0 and borders need no correction.
-    let zx = p.input_zp;
-    let mut xi: Vec<i16> = Vec::with_capacity(x.len() + 1);
-    xi.extend(x.iter().map(|&v| (v - zx) as i16));
-    xi.push(0);
     match &packed.kind {
-        PackedKind::Depthwise { w: wd } => {
-            let mut out = vec![0i32; n * oh * ow * cout];
-            let mut acc = vec![0i32; c];
-            let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
-            for b in 0..n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        // The valid taps (input offset, weight offset), then 16 channels at
-                        // a time with the accumulators kept in registers across the taps.
-                        taps.clear();
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                if let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) {
-                                    taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
-                                }
-                            }
+        PackedKind::Depthwise { w } => depthwise(p, packed, w, x, simd),
+        PackedKind::Dense(cell) => {
+            let d = packed.dense_i16(cell, kh * kw * c, cout).expect("pack makes the i16 or the u8 x s8 weights");
+            // The input zero point is folded out once per element: the kernels see `x - zx`
+            // (9 bits at most), so padding is 0 and borders need no correction.
+            let zx = p.input_zp;
+            let mut xi: Vec<i16> = Vec::with_capacity(x.len() + 1);
+            xi.extend(x.iter().map(|&v| (v - zx) as i16));
+            xi.push(0);
+            let shape = DenseShape { depth: 2 * d.kp, mr: MR, acc_stride: d.blocks * NR };
+            let avx2 = simd != Isa::Portable;
+            dense_conv(p, packed, &packed.bias, &xi, 0, shape, simd, |a, a_stride, rows, acc| {
+                gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, avx2)
+            })
+        }
+    }
+}
+
+/// Depthwise convolution with multiplier 1 on the i32 input as it is, one output row at a
+/// time, across channels. Each weight holds its 16 bits in the low half of an i32 lane and
+/// zeros above, and `x - zx` fits i16 (operands of at most 8 bits), so the lane's two i16
+/// products that `vpmaddwd` / `vpdpwssd` add are `(x - zx) w` and `sign(x - zx) * 0`: the
+/// product itself, summed exactly (modulo 2^32, as every path's sums).
+#[inline(always)]
+fn depthwise(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[i32], simd: Isa) -> Vec<i32> {
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, _] = p.geom.output;
+    let [kh, kw] = p.geom.kernel;
+    assert!(x.len() >= n * h * w * c && wd.len() >= kh * kw * c);
+    assert!(pk.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
+    // Every element is written (a pooled buffer needs no zeroing).
+    let mut out = super::buffers::take_i32(n * oh * ow * c);
+    let mut acc = vec![0i32; c];
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                // The valid taps: (input offset, weight offset).
+                taps.clear();
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        if let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) {
+                            taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
                         }
-                        let mut ch = 0;
-                        while ch + 16 <= c {
-                            let mut a = [0i32; 16];
-                            for &(xo, wo) in &taps {
-                                let xs = &xi[xo + ch..][..16];
-                                let ws = &wd[wo + ch..][..16];
-                                for j in 0..16 {
-                                    a[j] = a[j].wrapping_add(xs[j] as i32 * ws[j]);
-                                }
-                            }
-                            acc[ch..ch + 16].copy_from_slice(&a);
-                            ch += 16;
-                        }
-                        for ch in ch..c {
-                            acc[ch] =
-                                taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add(xi[xo + ch] as i32 * wd[wo + ch]));
-                        }
-                        let o = &mut out[((b * oh + oy) * ow + ox) * cout..][..cout];
-                        requantize_rows(p, packed, &packed.bias, &acc, c, o, avx2);
+                    }
+                }
+                let o = &mut out[((b * oh + oy) * ow + ox) * c..][..c];
+                match simd {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`); the
+                    // taps lie inside `x` and `wd` and the constants hold `c` channels
+                    // (asserted above).
+                    Isa::Avx512Vnni if pk.simd_requant => unsafe { depthwise_pixel_avx512(p, pk, &taps, x, wd, o) },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512Vnni | Isa::Avx2 => {
+                        // SAFETY: AVX2 was detected by the caller (`simd`); bounds as above.
+                        unsafe { depthwise_acc_avx2(p.input_zp, &taps, x, wd, &mut acc) };
+                        requantize_rows(p, pk, &pk.bias, &acc, c, o, simd);
+                    }
+                    _ => {
+                        depthwise_acc_portable(p.input_zp, &taps, x, wd, &mut acc);
+                        requantize_rows(p, pk, &pk.bias, &acc, c, o, simd);
                     }
                 }
             }
-            out
         }
-        PackedKind::Dense { kp, blocks, w: wp } => {
-            let (kp, blocks) = (*kp, *blocks);
-            let shape = DenseShape { depth: 2 * kp, mr: MR, acc_stride: blocks * NR };
-            dense_conv(p, packed, &packed.bias, &xi, 0, shape, avx2, |a, a_stride, rows, acc| {
-                gemm(a, a_stride, rows, kp, wp, blocks, acc, avx2)
-            })
+    }
+    out
+}
+
+/// One pixel of [`depthwise`] with `vpdpwssd`, 64 channels per step (four independent
+/// accumulator chains), then 16 at a time (the last masked), each block requantized in its
+/// register and stored.
+///
+/// # Safety
+/// AVX-512 F, BW and VNNI must be available; every tap `(xo, wo)` must have `out.len()`
+/// values from `xo` in `x` and from `wo` in `wd`; `pk`'s constants must hold `out.len()`
+/// channels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn depthwise_pixel_avx512(
+    p: &ConvParams,
+    pk: &PackedConv,
+    taps: &[(usize, usize)],
+    x: &[i32],
+    wd: &[i32],
+    out: &mut [i32],
+) {
+    use std::arch::x86_64::*;
+    let c = out.len();
+    let zx = _mm512_set1_epi32(p.input_zp);
+    let (xp, wp, op) = (x.as_ptr(), wd.as_ptr(), out.as_mut_ptr());
+    let mut ch = 0;
+    while ch + 64 <= c {
+        let mut a = [_mm512_setzero_si512(); 4];
+        for &(xo, wo) in taps {
+            for (j, aj) in a.iter_mut().enumerate() {
+                let xv = _mm512_sub_epi32(_mm512_loadu_si512(xp.add(xo + ch + 16 * j) as *const _), zx);
+                let wv = _mm512_loadu_si512(wp.add(wo + ch + 16 * j) as *const _);
+                *aj = _mm512_dpwssd_epi32(*aj, xv, wv);
+            }
         }
+        for (j, aj) in a.iter().enumerate() {
+            let v = requant16_avx512(p, pk, &pk.bias, *aj, ch + 16 * j, 0xffff);
+            _mm512_storeu_si512(op.add(ch + 16 * j) as *mut _, v);
+        }
+        ch += 64;
+    }
+    while ch < c {
+        let k: __mmask16 = if c - ch >= 16 { 0xffff } else { (1u16 << (c - ch)) - 1 };
+        let mut a = _mm512_setzero_si512();
+        for &(xo, wo) in taps {
+            let xv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, xp.add(xo + ch)), zx);
+            a = _mm512_dpwssd_epi32(a, xv, _mm512_maskz_loadu_epi32(k, wp.add(wo + ch)));
+        }
+        let v = requant16_avx512(p, pk, &pk.bias, a, ch, k);
+        _mm512_mask_storeu_epi32(op.add(ch), k, v);
+        ch += 16;
+    }
+}
+
+/// One pixel's depthwise sums into `acc` with `vpmaddwd`: 32 channels per step (four
+/// accumulator chains), then 8, then the last channels one by one.
+///
+/// # Safety
+/// AVX2 must be available; every tap `(xo, wo)` must have `acc.len()` values from `xo` in
+/// `x` and from `wo` in `wd`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn depthwise_acc_avx2(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[i32], acc: &mut [i32]) {
+    use std::arch::x86_64::*;
+    let c = acc.len();
+    let z = _mm256_set1_epi32(zx);
+    let (xp, wp, ap) = (x.as_ptr(), wd.as_ptr(), acc.as_mut_ptr());
+    let mut ch = 0;
+    while ch + 32 <= c {
+        let mut a = [_mm256_setzero_si256(); 4];
+        for &(xo, wo) in taps {
+            for (j, aj) in a.iter_mut().enumerate() {
+                let xv = _mm256_sub_epi32(_mm256_loadu_si256(xp.add(xo + ch + 8 * j) as *const __m256i), z);
+                let wv = _mm256_loadu_si256(wp.add(wo + ch + 8 * j) as *const __m256i);
+                *aj = _mm256_add_epi32(*aj, _mm256_madd_epi16(xv, wv));
+            }
+        }
+        for (j, aj) in a.iter().enumerate() {
+            _mm256_storeu_si256(ap.add(ch + 8 * j) as *mut __m256i, *aj);
+        }
+        ch += 32;
+    }
+    while ch + 8 <= c {
+        let mut a = _mm256_setzero_si256();
+        for &(xo, wo) in taps {
+            let xv = _mm256_sub_epi32(_mm256_loadu_si256(xp.add(xo + ch) as *const __m256i), z);
+            a = _mm256_add_epi32(a, _mm256_madd_epi16(xv, _mm256_loadu_si256(wp.add(wo + ch) as *const __m256i)));
+        }
+        _mm256_storeu_si256(ap.add(ch) as *mut __m256i, a);
+        ch += 8;
+    }
+    for ch in ch..c {
+        acc[ch] =
+            taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch] - zx) * (wd[wo + ch] as i16 as i32)));
+    }
+}
+
+/// One pixel's depthwise sums into `acc` in scalar code: the same sums as the SIMD kernels.
+#[inline(always)]
+fn depthwise_acc_portable(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[i32], acc: &mut [i32]) {
+    let c = acc.len();
+    let mut ch = 0;
+    while ch + 16 <= c {
+        let mut a = [0i32; 16];
+        for &(xo, wo) in taps {
+            let xs = &x[xo + ch..][..16];
+            let ws = &wd[wo + ch..][..16];
+            for j in 0..16 {
+                a[j] = a[j].wrapping_add((xs[j] - zx) * (ws[j] as i16 as i32));
+            }
+        }
+        acc[ch..ch + 16].copy_from_slice(&a);
+        ch += 16;
+    }
+    for ch in ch..c {
+        acc[ch] =
+            taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch] - zx) * (wd[wo + ch] as i16 as i32)));
     }
 }

@@ -11,6 +11,7 @@
 //! scalar reference kernels give identical results (property-tested).
 
 pub mod activation;
+pub mod buffers;
 pub mod conv;
 pub mod elementwise;
 pub mod fc;
@@ -266,7 +267,8 @@ impl<'g> Executor<'g> {
     /// returns the values of `graph.outputs`, in that order. Each intermediate tensor is
     /// dropped after the last layer that reads it, so a run holds the tensors live at once
     /// (MobileNet-v1: a few MB) rather than all of them (about 21 MB an image in 32-bit
-    /// integers), and the allocator hands the next layers the memory it freed.
+    /// integers), and the next layers' fast kernels take the memory it freed
+    /// ([`buffers`]).
     pub fn run_outputs(&self, inputs: &[Values]) -> Result<Vec<Option<Values>>, ExecError> {
         let g = self.graph;
         let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
@@ -275,7 +277,9 @@ impl<'g> Executor<'g> {
         for (i, (l, prep)) in g.layers.iter().zip(&self.prepared).enumerate() {
             self.run_layer(l, prep, &mut vals)?;
             for t in &self.dead_after[i] {
-                vals[t.0] = None;
+                if let Some(Values::Int(v)) = vals[t.0].take() {
+                    buffers::give_i32(v);
+                }
             }
         }
         Ok(g.outputs.iter().map(|o| vals[o.0].take()).collect())

@@ -108,6 +108,20 @@ pub fn mean(
         .collect()
 }
 
+/// `[outer, reduced, inner]` sizes when `axes` (in any order) are one run of consecutive
+/// dimensions of `shape`.
+fn contiguous_axes(shape: &[usize], axes: &[usize]) -> Option<[usize; 3]> {
+    let mut a = axes.to_vec();
+    a.sort_unstable();
+    a.dedup();
+    let (&first, &last) = (a.first()?, a.last()?);
+    if last >= shape.len() || last - first + 1 != a.len() {
+        return None;
+    }
+    let p = |d: &[usize]| d.iter().product::<usize>();
+    Some([p(&shape[..first]), p(&shape[first..=last]), p(&shape[last + 1..])])
+}
+
 /// Sums over `axes` of a row-major tensor; returns the sums (kept axes in order) and the
 /// number of elements folded into each.
 /// The largest value over `axes` of a row-major tensor of `shape` (REDUCE_MAX: LiteRT's
@@ -146,6 +160,22 @@ pub fn reduce_sum<T: Copy + Default + std::ops::AddAssign>(
     let total: usize = out_shape.iter().product();
     let mut sums = vec![T::default(); total];
     let mut counts = vec![0usize; total];
+    if let Some([outer, red, inner]) = contiguous_axes(shape, axes) {
+        // The axes are one run of dimensions: `[outer, red, inner]`, walked in the same
+        // row-major order (so each sum adds its terms in the same order).
+        let mut x = x;
+        for o in 0..outer {
+            let (s, n) = (&mut sums[o * inner..][..inner], &mut counts[o * inner..][..inner]);
+            for _ in 0..red {
+                for (s, n) in s.iter_mut().zip(n.iter_mut()) {
+                    let Some(v) = x.next() else { return (sums, counts) };
+                    *s += v;
+                    *n += 1;
+                }
+            }
+        }
+        return (sums, counts);
+    }
     let mut idx = vec![0usize; shape.len()];
     for v in x {
         let mut o = 0;
@@ -163,4 +193,38 @@ pub fn reduce_sum<T: Copy + Default + std::ops::AddAssign>(
         }
     }
     (sums, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reduce_sum;
+
+    /// `reduce_sum` against sums formed index by index, for runs of axes (the strided fast
+    /// path) and for others (the general walk), on integers and on floats (whose sums must
+    /// add their terms in row-major order on either path).
+    #[test]
+    fn reduce_sum_equals_sums_by_index() {
+        let shape = [2usize, 3, 4, 5];
+        let x: Vec<i64> = (0..120).map(|i| (i * 37 % 23) as i64 - 11).collect();
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32 * 0.1 + 1e-3).collect();
+        for axes in [vec![1, 2], vec![2, 1], vec![3], vec![0], vec![0, 1, 2, 3], vec![0, 2], vec![1, 3]] {
+            let kept = |d: usize, i: usize| if axes.contains(&d) { 0 } else { i };
+            let out_shape: Vec<usize> = (0..4).map(|d| if axes.contains(&d) { 1 } else { shape[d] }).collect();
+            let mut want = vec![0i64; out_shape.iter().product()];
+            let mut want_f = vec![0f32; want.len()];
+            let mut count = vec![0usize; want.len()];
+            for (flat, (&v, &vf)) in x.iter().zip(&xf).enumerate() {
+                let i = [flat / 60, flat / 20 % 3, flat / 5 % 4, flat % 5];
+                let o = ((kept(0, i[0]) * out_shape[1] + kept(1, i[1])) * out_shape[2] + kept(2, i[2])) * out_shape[3]
+                    + kept(3, i[3]);
+                want[o] += v;
+                want_f[o] += vf;
+                count[o] += 1;
+            }
+            assert_eq!(reduce_sum(&shape, &axes, x.iter().copied()), (want, count.clone()), "axes {axes:?}");
+            let (got_f, got_n) = reduce_sum(&shape, &axes, xf.iter().copied());
+            assert_eq!(got_n, count);
+            assert!(got_f.iter().zip(&want_f).all(|(a, b)| a.to_bits() == b.to_bits()), "axes {axes:?}");
+        }
+    }
 }
