@@ -1090,9 +1090,9 @@ fn depthwise(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[i32], simd: Isa) 
     out
 }
 
-/// One pixel of [`depthwise`] with `vpdpwssd`, 64 channels per step (four independent
-/// accumulator chains), then 16 at a time (the last masked), each block requantized in its
-/// register and stored.
+/// One pixel of [`depthwise`] with `vpdpwssd`, 64 channels per step in four independent
+/// accumulator chains (the last step's blocks masked to the channels left, so narrow layers
+/// keep four chains too), each block requantized in its register and stored.
 ///
 /// # Safety
 /// AVX-512 F, BW and VNNI must be available; every tap `(xo, wo)` must have `out.len()`
@@ -1113,32 +1113,33 @@ unsafe fn depthwise_pixel_avx512(
     let c = out.len();
     let zx = _mm512_set1_epi32(p.input_zp);
     let (xp, wp, op) = (x.as_ptr(), wd.as_ptr(), out.as_mut_ptr());
+    // The lanes of channels `from..from + 16` below `c`.
+    let lanes = |from: usize| -> __mmask16 {
+        match c.saturating_sub(from) {
+            n if n >= 16 => 0xffff,
+            n => (1u16 << n) - 1,
+        }
+    };
+    // Masked-off lanes are not accessed, so a block's address may lie past the slices'
+    // ends (formed with `wrapping_add`, never dereferenced there).
     let mut ch = 0;
-    while ch + 64 <= c {
+    while ch < c {
+        let k = [lanes(ch), lanes(ch + 16), lanes(ch + 32), lanes(ch + 48)];
         let mut a = [_mm512_setzero_si512(); 4];
         for &(xo, wo) in taps {
             for (j, aj) in a.iter_mut().enumerate() {
-                let xv = _mm512_sub_epi32(_mm512_loadu_si512(xp.add(xo + ch + 16 * j) as *const _), zx);
-                let wv = _mm512_loadu_si512(wp.add(wo + ch + 16 * j) as *const _);
+                let xv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k[j], xp.wrapping_add(xo + ch + 16 * j)), zx);
+                let wv = _mm512_maskz_loadu_epi32(k[j], wp.wrapping_add(wo + ch + 16 * j));
                 *aj = _mm512_dpwssd_epi32(*aj, xv, wv);
             }
         }
         for (j, aj) in a.iter().enumerate() {
-            let v = requant16_avx512(p, pk, &pk.bias, *aj, ch + 16 * j, 0xffff);
-            _mm512_storeu_si512(op.add(ch + 16 * j) as *mut _, v);
+            if k[j] != 0 {
+                let v = requant16_avx512(p, pk, &pk.bias, *aj, ch + 16 * j, k[j]);
+                _mm512_mask_storeu_epi32(op.wrapping_add(ch + 16 * j), k[j], v);
+            }
         }
         ch += 64;
-    }
-    while ch < c {
-        let k: __mmask16 = if c - ch >= 16 { 0xffff } else { (1u16 << (c - ch)) - 1 };
-        let mut a = _mm512_setzero_si512();
-        for &(xo, wo) in taps {
-            let xv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, xp.add(xo + ch)), zx);
-            a = _mm512_dpwssd_epi32(a, xv, _mm512_maskz_loadu_epi32(k, wp.add(wo + ch)));
-        }
-        let v = requant16_avx512(p, pk, &pk.bias, a, ch, k);
-        _mm512_mask_storeu_epi32(op.add(ch), k, v);
-        ch += 16;
     }
 }
 
