@@ -1,62 +1,77 @@
 //! The `accelsim` binary: a thin shell over [`accelsim::cli`].
 
 use clap::Parser;
-use std::alloc::{GlobalAlloc, Layout, System};
 
-/// The system allocator, with blocks of 4 KiB and more aligned to 64 bytes (a cache line,
-/// one AVX-512 register). glibc aligns to 16, so nearly every 64-byte load of an activation
-/// tensor or of packed weights by the AVX-512 kernels straddled two cache lines.
-struct LineAligned;
+/// glibc's malloc with blocks of 4 KiB and more aligned to 64 bytes (a cache line, one
+/// AVX-512 register) when allocated: glibc aligns to 16, so nearly every 64-byte load of an
+/// activation tensor or of packed weights by the AVX-512 kernels straddled two cache lines.
+/// Blocks grown by `realloc` keep glibc's `realloc` (16-byte aligned, grown in place where it
+/// can: moving every growing vector to a fresh aligned block left 60 MB of holes in the heap).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod line_aligned {
+    use std::alloc::{GlobalAlloc, Layout};
 
-/// From this size on, a block is aligned to a cache line.
-const LINE_ALIGNED_FROM: usize = 4096;
+    /// From this size on, a new block is aligned to a cache line.
+    const FROM: usize = 4096;
+    /// What glibc's `malloc` guarantees.
+    const MALLOC_ALIGN: usize = 16;
 
-/// The layout a block of layout `l` is allocated with (the same rule for every call, so a
-/// block is freed with the layout it was allocated with).
-fn line_aligned(l: Layout) -> Layout {
-    if l.size() >= LINE_ALIGNED_FROM {
-        l.align_to(64).unwrap_or(l)
-    } else {
-        l
-    }
-}
+    pub struct LineAligned;
 
-// SAFETY: every call is passed to `System` with the layout `line_aligned` derives from the
-// caller's, which is a valid layout of at least the caller's size and alignment; `realloc`
-// moves a block between the two rules by allocating, copying and freeing through them.
-unsafe impl GlobalAlloc for LineAligned {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        unsafe { System.alloc(line_aligned(l)) }
-    }
-
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        unsafe { System.alloc_zeroed(line_aligned(l)) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, l: Layout) {
-        unsafe { System.dealloc(ptr, line_aligned(l)) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller guarantees `new_size`, rounded up to `l.align()`, fits isize.
-        let new = unsafe { Layout::from_size_align_unchecked(new_size, l.align()) };
-        let (from, to) = (line_aligned(l), line_aligned(new));
-        if from.align() == to.align() {
-            return unsafe { System.realloc(ptr, from, new_size) };
-        }
-        let moved = unsafe { self.alloc(new) };
-        if !moved.is_null() {
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, moved, l.size().min(new_size));
-                self.dealloc(ptr, l);
+    // SAFETY: every block comes from glibc (`malloc`, `calloc`, `posix_memalign` or
+    // `realloc`), all freed by `free`; each is at least the layout's size and alignment
+    // (`posix_memalign` for alignments above `malloc`'s, `realloc` only for blocks whose
+    // layout asks no more than `malloc`'s); a null return reports failure.
+    unsafe impl GlobalAlloc for LineAligned {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            if l.size() < FROM && l.align() <= MALLOC_ALIGN {
+                return unsafe { libc::malloc(l.size()) as *mut u8 };
+            }
+            let align = if l.size() >= FROM { l.align().max(64) } else { l.align() };
+            let mut p = std::ptr::null_mut();
+            // SAFETY: `align` is a power of two and a multiple of the pointer size.
+            match unsafe { libc::posix_memalign(&mut p, align.max(std::mem::size_of::<usize>()), l.size()) } {
+                0 => p as *mut u8,
+                _ => std::ptr::null_mut(),
             }
         }
-        moved
+
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            if l.size() < FROM && l.align() <= MALLOC_ALIGN {
+                return unsafe { libc::calloc(1, l.size()) as *mut u8 };
+            }
+            let p = unsafe { self.alloc(l) };
+            if !p.is_null() {
+                unsafe { std::ptr::write_bytes(p, 0, l.size()) };
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, _: Layout) {
+            unsafe { libc::free(ptr as *mut libc::c_void) }
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+            if l.align() <= MALLOC_ALIGN {
+                return unsafe { libc::realloc(ptr as *mut libc::c_void, new_size) as *mut u8 };
+            }
+            // SAFETY: the caller guarantees `new_size`, rounded up to `l.align()`, fits isize.
+            let new = unsafe { Layout::from_size_align_unchecked(new_size, l.align()) };
+            let moved = unsafe { self.alloc(new) };
+            if !moved.is_null() {
+                unsafe {
+                    std::ptr::copy_nonoverlapping(ptr, moved, l.size().min(new_size));
+                    self.dealloc(ptr, l);
+                }
+            }
+            moved
+        }
     }
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[global_allocator]
-static ALLOCATOR: LineAligned = LineAligned;
+static ALLOCATOR: line_aligned::LineAligned = line_aligned::LineAligned;
 
 fn main() -> miette::Result<()> {
     keep_freed_memory();
