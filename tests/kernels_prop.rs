@@ -174,11 +174,22 @@ proptest! {
     /// Each instruction set this CPU has, chosen explicitly (so the AVX2 kernels are checked on
     /// a CPU with AVX-512 VNNI too), on 1x1, 3x3, strided, dilated and depthwise layers (up to
     /// 149 channels: whole and partial SIMD blocks), with
-    /// both packings (the i16 weights then made from the u8 x s8 ones) and LiteRT's or a
-    /// wrapping accumulator.
+    /// both packings (the i16 weights then made from the u8 x s8 ones), LiteRT's or a wrapping
+    /// accumulator, and multipliers below or above 1.
     #[test]
-    fn every_isa_equals_reference(c in prop_oneof![case(8), case_with(8, 150, true)], dilation in 1usize..=3, acc_bits in prop_oneof![Just(32u32), 8u32..=20]) {
+    fn every_isa_equals_reference(
+        c in prop_oneof![case(8), case_with(8, 150, true)],
+        dilation in 1usize..=3,
+        acc_bits in prop_oneof![Just(32u32), 8u32..=20],
+        left_shifts in any::<bool>(),
+    ) {
         let mut p = c.p.clone();
+        if left_shifts {
+            // Multipliers above 1 (a left shift before the Q31 product) on every other channel.
+            for (co, m) in p.multipliers.iter_mut().enumerate().step_by(2) {
+                *m = QuantMultiplier::from_real(1.0 + (co % 7) as f64 * 0.4);
+            }
+        }
         let [_, h, w, _] = p.geom.input;
         let pad = p.geom.pad.top;
         let span = |k: usize| (k - 1) * dilation + 1;
