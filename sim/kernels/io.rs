@@ -16,6 +16,9 @@ pub fn batch_items<T: Copy>(a: ArrayViewD<'_, T>, chw: bool) -> Vec<Vec<T>> {
         .map(|item| {
             if chw && item.ndim() == 3 {
                 item.permuted_axes(IxDyn(&[1, 2, 0])).iter().copied().collect()
+            } else if let Some(flat) = item.as_slice() {
+                // An item in C order (a `.npy` file's): one copy, not an element-wise walk.
+                flat.to_vec()
             } else {
                 item.iter().copied().collect()
             }
