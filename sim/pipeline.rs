@@ -6,10 +6,11 @@
 
 use crate::cost::{BufferTraffic, CoreActions, Energy};
 use crate::hw::{HwDesc, PrecisionMode};
+use crate::ir::WeightGroups;
 use crate::ir::{Graph, HybridConvKernel, Layer, LayerId, WeightSource};
-use crate::map::family::{ConvPassInput, OperandReads};
+use crate::map::family::{ComputeFigures, ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
-use crate::map::tiling::Tiling;
+use crate::map::tiling::{self, Tiling};
 use crate::map::tiling::{
     schedule_conv, schedule_vector, DynamicInput, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths,
 };
@@ -18,6 +19,7 @@ use crate::ops::WeightLayout;
 use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
 use crate::schedule::{Figures, LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
+use smallvec::SmallVec;
 
 pub mod onchip;
 
@@ -164,29 +166,38 @@ fn run_peak(
     // layer on buffers shrunk by the same bytes recurs at every point of a sweep over the
     // channel's speed (a description of its own, whose fronts those points share).
     let mut memo = memo;
-    // Each evaluation keeps the layer's report, its peak and its notes: a layer the
-    // decision evaluated under the residency it chose is not evaluated again below.
-    // The description with shrunk buffers, cloned once and resized per evaluation.
-    let mut scratch = None;
-    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, |i, held, on| {
+    // Each evaluation keeps the sum of the layer's phases and its notes: a layer the
+    // decision evaluated under the residency it chose is not evaluated again below (only
+    // its row is written).
+    // The description with shrunk buffers, cloned once and resized per evaluation (and per
+    // bound, which the decision asks for between evaluations).
+    let scratch = std::cell::RefCell::new(None);
+    let cost = |i: usize, held: &[u64], on: LayerOnChip| {
         let l = &g.layers[i];
+        let mut scratch = scratch.borrow_mut();
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
         let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
         let mut layer_notes = Vec::new();
-        let (rep, layer_peak) =
-            run_layer(g, l, layer_hw, plan.followers(LayerId(i)), sched, on, &mut layer_notes).ok()?;
-        let dram = rep.dram_read.get().saturating_add(rep.dram_write.get()) as f64 * 8.0;
-        let score = Score { cycles: rep.cycles.get() as f64, energy_pj: rep.energy.total().get(), dram_bits: dram };
-        Some((score, (rep, layer_peak, layer_notes)))
-    });
+        let phases = phases_of(g, l);
+        let followers = plan.followers(LayerId(i));
+        let sum = sum_phases(g, l, layer_hw, &phases, followers, sched, on, &mut layer_notes).ok()?;
+        // The row is written only for the layers the decision keeps this evaluation of.
+        Some((sum.score(), (sum, layer_notes)))
+    };
+    let bound = |i: usize, held: &[u64], on: LayerOnChip| {
+        let mut scratch = scratch.borrow_mut();
+        let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
+        layer_bound(g, &g.layers[i], layer_hw, plan.followers(LayerId(i)), on)
+    };
+    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, cost, bound);
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
         let (r, layer_peak) = match (plan.fused_into(LayerId(i)), made[i].take()) {
             (Some(head), _) => (fused_row(g, l, hw, &g.layer(head).name), 0),
-            (None, Some((r, layer_peak, layer_notes))) => {
+            (None, Some((sum, layer_notes))) => {
                 notes.extend(layer_notes);
-                (r, layer_peak)
+                layer_row(g, l, hw, plan.followers(LayerId(i)), sum)
             }
             // A layer beside tensors held on chip runs on the buffers left (the memo's table
             // of that description).
@@ -539,8 +550,10 @@ struct PhaseCost<'h> {
 }
 
 /// A layer's cost: the sum of its phases' (each phase a pass that reads its operands from
-/// and writes its result to memory, one after another).
-struct LayerSum<'h> {
+/// and writes its result to memory, one after another). It does not borrow the description
+/// it was costed on (the on-chip decision costs layers on a scratch description with shrunk
+/// buffers and writes rows only for the layers it keeps, [`layer_row`]).
+struct LayerSum {
     cycles: Cycles,
     compute: u64,
     port: u64,
@@ -555,13 +568,16 @@ struct LayerSum<'h> {
     energy: Energy,
     macs: Macs,
     executed: Macs,
-    modes: Vec<&'h PrecisionMode>,
+    /// The compute modes the phases ran in (indices into the description's precisions).
+    modes: SmallVec<[usize; 2]>,
+    /// The row's weight groups: its weights' (a KV cache's are in the notes).
+    weight_groups: Option<WeightGroups>,
     array: Option<ArrayUse>,
     active_pes: Option<u64>,
     costed: bool,
 }
 
-impl<'h> LayerSum<'h> {
+impl LayerSum {
     fn new(hw: &HwDesc) -> Self {
         LayerSum {
             cycles: Cycles::ZERO,
@@ -578,20 +594,24 @@ impl<'h> LayerSum<'h> {
             energy: Energy::default(),
             macs: Macs::ZERO,
             executed: Macs::ZERO,
-            modes: Vec::new(),
+            modes: SmallVec::new(),
+            weight_groups: None,
             array: None,
             active_pes: None,
             costed: false,
         }
     }
 
-    /// Adds a phase run `times` times (a GEMM with an activation operand per batch element).
-    fn add(&mut self, c: PhaseCost<'h>, times: u64) {
+    /// Adds a phase of `hw` run `times` times (a GEMM with an activation operand per batch
+    /// element).
+    fn add(&mut self, hw: &HwDesc, c: PhaseCost, times: u64) {
         let n = |x: u64| x.saturating_mul(times);
         self.macs += Macs(n(c.macs.get()));
         self.executed += Macs(n(c.executed.get()));
-        if let Some(m) = c.mode.filter(|m| !self.modes.iter().any(|x| std::ptr::eq(*x, *m))) {
-            self.modes.push(m);
+        if let Some(m) = c.mode.and_then(|m| hw.precisions.iter().position(|x| std::ptr::eq(x, m))) {
+            if !self.modes.contains(&m) {
+                self.modes.push(m);
+            }
         }
         // The first GEMM phase's mapping figures (SCALE-Sim reports show one per layer).
         self.array = self.array.or(c.array);
@@ -645,28 +665,38 @@ fn run_layer(
     run_phases(g, l, hw, &phases, followers, sched, on, notes)
 }
 
-/// [`run_layer`] over the given phases. Layers fused into this one run behind its last
-/// phase (the fusion plan only fuses into a one-phase convolution). `on`: what the layer
-/// reads and writes on chip (the first phase reads the data input, the last writes the
-/// output; [`onchip`] holds tensors only for layers of one phase).
+/// [`run_layer`] over the given phases ([`sum_phases`], then [`layer_row`]).
 #[allow(clippy::too_many_arguments)]
-fn run_phases<'h>(
+fn run_phases(
     g: &Graph,
     l: &Layer,
-    hw: &'h HwDesc,
+    hw: &HwDesc,
+    phases: &[Phase],
+    followers: &[(LayerId, FusedOp)],
+    sched: Sched,
+    on: LayerOnChip,
+    notes: &mut Vec<String>,
+) -> Result<(LayerReport, u64), RunError> {
+    let sum = sum_phases(g, l, hw, phases, followers, sched, on, notes)?;
+    Ok(layer_row(g, l, hw, followers, sum))
+}
+
+/// Costs the given phases of layer `l` and sums them. Layers fused into this one run
+/// behind its last phase (the fusion plan only fuses into a one-phase convolution). `on`:
+/// what the layer reads and writes on chip (the first phase reads the data input, the last
+/// writes the output; [`onchip`] holds tensors only for layers of one phase).
+#[allow(clippy::too_many_arguments)]
+fn sum_phases(
+    g: &Graph,
+    l: &Layer,
+    hw: &HwDesc,
     phases: &[Phase],
     followers: &[(LayerId, FusedOp)],
     mut sched: Sched,
     on: LayerOnChip,
     notes: &mut Vec<String>,
-) -> Result<(LayerReport, u64), RunError> {
-    let mut op_name = g.op_name(l).to_string();
-    for &(fi, _) in followers {
-        op_name.push('+');
-        op_name.push_str(g.op_name(g.layer(fi)));
-    }
+) -> Result<LayerSum, RunError> {
     let mut sum = LayerSum::new(hw);
-    let mut weight_groups = None;
     for (k, phase) in phases.iter().enumerate() {
         let behind = if k + 1 == phases.len() { followers } else { &[] };
         let mut pw = phase_widths(g, l, hw, k, phase);
@@ -676,11 +706,31 @@ fn run_phases<'h>(
         pw.wd.resident_out = on.resident_out && k + 1 == phases.len();
         // The row's weight groups are its weights' (a KV cache's are in the notes).
         if !matches!(phase, Phase::Gemm { operand: Operand::Activation { .. }, .. }) {
-            weight_groups = weight_groups.or(pw.wd.groups);
+            sum.weight_groups = sum.weight_groups.or(pw.wd.groups);
         }
         let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
-        sum.add(c, times);
+        sum.add(hw, c, times);
+    }
+    Ok(sum)
+}
+
+impl LayerSum {
+    /// Its score as the on-chip decision compares layers ([`onchip::decide`]).
+    fn score(&self) -> Score {
+        let dram = self.dram_read.get().saturating_add(self.dram_write.get()) as f64 * 8.0;
+        Score { cycles: self.cycles.get() as f64, energy_pj: self.energy.total().get(), dram_bits: dram }
+    }
+}
+
+/// Layer `l`'s row from the sum of its phases, costed on `hw` or on a description with
+/// the same buffers, precisions and clock but other buffer sizes (the row reads neither
+/// sizes nor the channel); also the peak MACs per cycle of the modes it ran in.
+fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)], sum: LayerSum) -> (LayerReport, u64) {
+    let mut op_name = g.op_name(l).to_string();
+    for &(fi, _) in followers {
+        op_name.push('+');
+        op_name.push_str(g.op_name(g.layer(fi)));
     }
     let traffic: Vec<BufferTraffic> = hw
         .buffers
@@ -693,8 +743,9 @@ fn run_phases<'h>(
         (true, true) => Bound::Memory,
         (true, false) => Bound::Compute,
     };
-    let peak = sum.modes.iter().map(|m| m.macs_per_cycle).max().unwrap_or(0);
-    let mode: Vec<String> = sum.modes.iter().map(|m| mode_label(m.weight_bits, m.activation_bits)).collect();
+    let modes = || sum.modes.iter().filter_map(|&m| hw.precisions.get(m));
+    let peak = modes().map(|m| m.macs_per_cycle).max().unwrap_or(0);
+    let mode: Vec<String> = modes().map(|m| mode_label(m.weight_bits, m.activation_bits)).collect();
     let (cycles, macs) = (sum.cycles, sum.macs);
     let report = LayerReport {
         name: l.name.clone(),
@@ -702,7 +753,7 @@ fn run_phases<'h>(
         shape: g.output(l).shape.clone(),
         mode: mode.join("+"),
         weight_type: g.weights_of(l).map(|t| t.dtype),
-        weight_groups,
+        weight_groups: sum.weight_groups,
         activation_type: g.data_input(l).dtype,
         macs,
         executed_macs: sum.executed,
@@ -727,7 +778,36 @@ fn run_phases<'h>(
         active_pes: sum.active_pes,
         operands: sum.operands,
     };
-    Ok((report, peak))
+    (report, peak)
+}
+
+/// A score that layer `l`'s row on `hw` (what [`run_layer`] gives, scored as the on-chip
+/// decision scores it) does not beat in any field, with `on` read and written on chip,
+/// whatever schedule is chosen; `None` where no such bound is known cheaply, and where
+/// the layer has no schedule on `hw` (so a bound says its evaluation succeeds). Only a layer of one GEMM phase with constant weights, one image and no groups
+/// that could run one by one has one ([`tiling::conv_bound`]): a batch takes the better of
+/// two ways, and a grouped convolution may fall back to dense ones.
+fn layer_bound(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)], on: LayerOnChip) -> Option<Score> {
+    let phases = phases_of(g, l);
+    let (phase, work) = match phases.as_slice() {
+        [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
+        [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }]
+        | [Phase::Vector(_)]
+        | []
+        | [_, _, ..] => return None,
+    };
+    if work.n > 1 || (work.groups > 1 && !work.is_depthwise()) {
+        return None;
+    }
+    let mut pw = phase_widths(g, l, hw, 0, phase);
+    pw.wd.resident_in = on.resident_in;
+    pw.wd.resident_out = on.resident_out;
+    let s = gemm_setup(g, l, hw, work, Operand::Constant, &pw, followers, None).ok()?;
+    // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
+    if !tiling::has_candidate(hw, &s.w, pw.wd) {
+        return None;
+    }
+    tiling::conv_bound(&s.w, pw.wd, &s.ev)
 }
 
 /// Maps, schedules and costs one phase of layer `l`; returns its cost and how many times
@@ -873,6 +953,49 @@ fn cost_gemm<'h>(
 ) -> Result<PhaseCost<'h>, RunError> {
     let wd = pw.wd;
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
+    let GemmSetup { w, mode, f, ev } = gemm_setup(g, l, hw, layer_work, operand, pw, followers, Some(notes))?;
+    let t = match sched.memo {
+        None => schedule_conv(hw, &w, wd, &ev, sched.objective),
+        Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
+    }
+    .map_err(no_tile)?;
+    let cost = PhaseCost {
+        chosen: Some((ev.figures(&t), t)),
+        macs: layer_work.macs(),
+        // Useful work only: a Winograd mode executes fewer, a channel-expanded
+        // mapping more (its padding zeros, which are not useful).
+        executed: f.executed.min(layer_work.macs()),
+        mode: Some(mode),
+        array: f.array,
+        active_pes: f.active_pes,
+    };
+    Ok(cost)
+}
+
+/// What costing a GEMM of a layer needs before its schedule is chosen: the loop nest as the
+/// family runs it, the compute mode and figures, and the evaluation its candidates are
+/// scored by ([`gemm_setup`]).
+struct GemmSetup<'h> {
+    w: ConvWork,
+    mode: &'h PrecisionMode,
+    f: ComputeFigures,
+    ev: LayerEval<'h>,
+}
+
+/// [`cost_gemm`] up to the schedule: the GEMM `layer_work` of layer `l` mapped onto `hw`,
+/// with the run's notes on it pushed to `notes` (none when `None`: [`layer_bound`]).
+#[allow(clippy::too_many_arguments)]
+fn gemm_setup<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    layer_work: ConvWork,
+    operand: Operand,
+    pw: &PhaseWidths,
+    followers: &[(LayerId, FusedOp)],
+    mut notes: Option<&mut Vec<String>>,
+) -> Result<GemmSetup<'h>, RunError> {
+    let wd = pw.wd;
     // The loop nest as the family runs it (NVDLA may pack groups); the layer's
     // useful MACs stay its own.
     let w = hw.family.conv_work(&layer_work);
@@ -907,7 +1030,8 @@ fn cost_gemm<'h>(
         );
         // The run keeps one of consecutive equal notes (`dedup`): skip the
         // allocation when the last note already says this.
-        if !notes.last().is_some_and(|last| equals_formatted(last, note)) {
+        if let Some(notes) = notes.as_deref_mut().filter(|n| !n.last().is_some_and(|last| equals_formatted(last, note)))
+        {
             notes.push(note.to_string());
         }
     }
@@ -936,7 +1060,7 @@ fn cost_gemm<'h>(
             if groups.zero_point_bits > 0 { "s" } else { "" },
             if cache { "cache" } else { "weights" },
         );
-        if !notes.iter().any(|last| equals_formatted(last, note)) {
+        if let Some(notes) = notes.as_deref_mut().filter(|n| !n.iter().any(|last| equals_formatted(last, note))) {
             notes.push(note.to_string());
         }
     }
@@ -951,7 +1075,7 @@ fn cost_gemm<'h>(
             if groups.zero_point_bits > 0 { 2 } else { 1 },
             if groups.zero_point_bits > 0 { "s" } else { "" },
         );
-        if !notes.iter().any(|last| equals_formatted(last, note)) {
+        if let Some(notes) = notes.as_deref_mut().filter(|n| !n.iter().any(|last| equals_formatted(last, note))) {
             notes.push(note.to_string());
         }
     }
@@ -973,7 +1097,7 @@ fn cost_gemm<'h>(
             mode.activation_bits,
             if d.zero_point { " and zero points" } else { "" },
         );
-        if !notes.iter().any(|n| equals_formatted(n, note)) {
+        if let Some(notes) = notes.as_deref_mut().filter(|n| !n.iter().any(|n| equals_formatted(n, note))) {
             notes.push(note.to_string());
         }
     }
@@ -1004,22 +1128,7 @@ fn cost_gemm<'h>(
             fused_out: pass.fused_output,
         },
     );
-    let t = match sched.memo {
-        None => schedule_conv(hw, &w, wd, &ev, sched.objective),
-        Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
-    }
-    .map_err(no_tile)?;
-    let cost = PhaseCost {
-        chosen: Some((ev.figures(&t), t)),
-        macs: layer_work.macs(),
-        // Useful work only: a Winograd mode executes fewer, a channel-expanded
-        // mapping more (its padding zeros, which are not useful).
-        executed: f.executed.min(layer_work.macs()),
-        mode: Some(mode),
-        array: f.array,
-        active_pes: f.active_pes,
-    };
-    Ok(cost)
+    Ok(GemmSetup { w, mode, f, ev })
 }
 
 /// The row of a layer fused into `head`: no cycles, traffic or energy of its own (they are
@@ -1235,6 +1344,104 @@ mod tests {
             let fresh = run_for(&g, &hw, Objective::Energy).expect("runs");
             let memoized = run_memo(&g, &hw, Objective::Energy, &mut memo).expect("runs");
             assert_eq!(memoized, fresh, "{gbps} GB/s");
+        }
+    }
+
+    /// The on-chip decision's bound of a layer ([`layer_bound`]) never beats, in any field,
+    /// the score of its row under the same holds, on every family at several channel speeds
+    /// and widths, with its input and output on chip or not and buffers shrunk or not; and
+    /// it is given only where the row is (a layer with no schedule has no bound).
+    #[test]
+    fn a_layer_bound_never_beats_its_row() {
+        let mut bounded = 0;
+        for (model, bits) in [("mnv1", 8), ("resnet18", 4), ("mnv2", 8)] {
+            let mut g = crate::import::load_model(model, &Default::default()).expect("model");
+            let p = crate::quant::Precision { weight_bits: bits, activation_bits: 8 };
+            crate::quant::assign_uniform(&mut g, p, 32);
+            for name in ["systolic32", "mac8", "nvdla_full", "dsp", "eyeriss"] {
+                for (gbps, shrink) in [(1.0, 0.0), (6.0, 0.5), (40.0, 0.9), (400.0, 0.97)] {
+                    let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+                    hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+                    for b in &mut hw.buffers {
+                        b.size = Bytes((b.size.get() as f64 * (1.0 - shrink)) as u64);
+                    }
+                    let plan = fusion::plan(&g, &hw);
+                    for (i, l) in g.layers.iter().enumerate() {
+                        let input = g.data_input(l).elements();
+                        for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
+                            let on = LayerOnChip { resident_in, resident_out };
+                            let followers = plan.followers(LayerId(i));
+                            let Some(b) = layer_bound(&g, l, &hw, followers, on) else { continue };
+                            let sched = Sched { objective: Objective::default(), memo: None };
+                            let row = run_layer(&g, l, &hw, followers, sched, on, &mut Vec::new());
+                            let (r, _) =
+                                row.unwrap_or_else(|e| panic!("{model} {name} {}: bounded, no row: {e}", l.name));
+                            let dram = r.dram_read.get().saturating_add(r.dram_write.get()) as f64 * 8.0;
+                            let at =
+                                format!("{model} {name} {gbps} GB/s -{shrink} {} {on:?}: {b:?} against {r:?}", l.name);
+                            assert!(b.cycles <= r.cycles.get() as f64, "{at}");
+                            assert!(b.energy_pj <= r.energy.total().get(), "{at}");
+                            assert!(b.dram_bits <= dram, "{at}");
+                            bounded += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(bounded > 1000, "{bounded} bounds checked");
+    }
+
+    /// The decision with bounds (some combinations of holds not evaluated) is the decision
+    /// without them: the same report and on-chip tensors on every family and objective, at
+    /// channel speeds from memory-bound to compute-bound.
+    #[test]
+    fn bounds_do_not_change_the_on_chip_decision() {
+        for (model, bits) in [("mnv1", 8), ("resnet18", 4)] {
+            let mut g = crate::import::load_model(model, &Default::default()).expect("model");
+            let p = crate::quant::Precision { weight_bits: bits, activation_bits: 8 };
+            crate::quant::assign_uniform(&mut g, p, 32);
+            for name in ["systolic32", "mac8", "dsp", "eyeriss"] {
+                for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+                    for gbps in [1.0, 8.0, 100.0] {
+                        let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+                        hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+                        let plan = fusion::plan(&g, &hw);
+                        let decided = |bounds: bool| {
+                            let cost = |i: usize, held: &[u64], on: LayerOnChip| {
+                                let layer_hw = onchip::shrunk(&hw, held);
+                                let layer_hw = layer_hw.as_ref().unwrap_or(&hw);
+                                let sched = Sched { objective, memo: None };
+                                let l = &g.layers[i];
+                                let (r, _) =
+                                    run_layer(&g, l, layer_hw, plan.followers(LayerId(i)), sched, on, &mut Vec::new())
+                                        .ok()?;
+                                let dram = r.dram_read.get().saturating_add(r.dram_write.get()) as f64 * 8.0;
+                                Some((
+                                    Score {
+                                        cycles: r.cycles.get() as f64,
+                                        energy_pj: r.energy.total().get(),
+                                        dram_bits: dram,
+                                    },
+                                    r,
+                                ))
+                            };
+                            let bound = |i: usize, held: &[u64], on: LayerOnChip| {
+                                let layer_hw = onchip::shrunk(&hw, held);
+                                let layer_hw = layer_hw.as_ref().unwrap_or(&hw);
+                                bounds
+                                    .then(|| layer_bound(&g, &g.layers[i], layer_hw, plan.followers(LayerId(i)), on))
+                                    .flatten()
+                            };
+                            onchip::decide(&g, &hw, &plan, objective, cost, bound)
+                        };
+                        let (with, with_rows) = decided(true);
+                        let (without, without_rows) = decided(false);
+                        let at = format!("{model} {name} {objective:?} {gbps} GB/s");
+                        assert_eq!(with, without, "{at}");
+                        assert_eq!(with_rows, without_rows, "{at}");
+                    }
+                }
+            }
         }
     }
 

@@ -22,7 +22,7 @@
 //! output moved once at its width) and equals it when one tile covers the whole layer.
 
 use super::work::{ConvWork, VectorWork};
-use crate::hw::{Buffer, BufferLevel, HwDesc, Role};
+use crate::hw::{Buffer, BufferLevel, Family, HwDesc, Role};
 use crate::ir::WeightGroups;
 use crate::schedule::ChannelFree;
 use crate::units::{Bits, Bytes};
@@ -405,6 +405,11 @@ impl Objective {
             Objective::Energy => [s.energy_pj, s.cycles, s.dram_bits],
             Objective::Edp => [s.cycles * s.energy_pj, s.energy_pj, s.dram_bits],
         }
+    }
+
+    /// The figure compared first ([`Objective::better`]): non-decreasing in every field.
+    pub fn first(self, s: &Score) -> f64 {
+        self.key(s)[0]
     }
 
     /// Whether `a` is strictly better than `b` (exact ties keep `b`).
@@ -804,6 +809,42 @@ fn search_conv(
                 .map_or(NoTileFits { buffer: String::new(), size: 0, need: 0 }, |o| cap.error(o)))
         }
     }
+}
+
+/// A score that no candidate of [`schedule_conv`] for `w` and `wd` beats in any field, on
+/// any buffers (fitting only decides which candidates there are): every candidate reads at
+/// least one pass of the inputs (none when they are held on chip) and the weights once, in
+/// at least one tile ([`Evaluate::bound`]). `None` when the input pass could overflow (the
+/// search then prunes nothing either).
+pub fn conv_bound(w: &ConvWork, wd: Widths, ev: &impl Evaluate) -> Option<Score> {
+    let lb_in = input_pass_bound(w, wd).map(|b| if wd.resident_in > 0 { 0 } else { b })?;
+    let weights_total =
+        wd.weight_bits(w.k, w.r.saturating_mul(w.s).saturating_mul(w.cg())).saturating_add(bits(w.k, wd.bias));
+    Some(ev.bound(&TilingBound {
+        read_bits: lb_in.saturating_add(weights_total),
+        load_bits_per_tile: 0.0,
+        tiles_min: 1,
+        tiles_max: u64::MAX,
+    }))
+}
+
+/// Whether [`schedule_conv`] finds a schedule for `w` and `wd` on `hw` (some candidate of
+/// the family's, or else of its relaxed form's, fits), without searching: the smallest
+/// output-channel tile and spatial tile of each input-channel tile need the least room of
+/// their chains (what the search itself relies on), so one of them fits when any does.
+pub fn has_candidate(hw: &HwDesc, w: &ConvWork, wd: Widths) -> bool {
+    /// Whether a candidate of family `f`'s (or, none fitting, of its relaxed form's) fits.
+    fn fits_in(cap: &Capacity, w: &ConvWork, wd: Widths, f: &Family) -> bool {
+        let grouped = w.groups > 1;
+        // One output-channel unit and one output pixel: the last of their chains.
+        let tk = if grouped { w.kg() } else { 1 };
+        let smallest = Spatial::new(w, wd, 1, 1);
+        let relaxed = f.whole_input_channels();
+        let need = |tc: u64| pair_need(w, wd, f.streams_outputs(), tk, tc)(&smallest);
+        c_candidates(w, grouped, relaxed.is_none(), 1).any(|tc| cap.fits(need(tc)))
+            || relaxed.is_some_and(|r| fits_in(cap, w, wd, &r))
+    }
+    fits_in(&Capacity::new(hw), w, wd, &hw.family)
 }
 
 /// The candidates of a convolution that can be best at some DRAM channel speed: every

@@ -275,6 +275,10 @@ struct Node {
     keeps: bool,
     /// Layer `i`'s evaluation (`evals`), `None` when it made none (fused, or no tile fits).
     eval: Option<usize>,
+    /// The position of the hold combination that reached it among layer `i`'s, in the order
+    /// the decision defines ([`Combo`]): of equal scores, the earliest is kept, whatever
+    /// order the combinations are evaluated in.
+    seq: usize,
 }
 
 /// A state's front of partial decisions ([`offer`]): inline, since latency and energy keep
@@ -283,11 +287,14 @@ type Front = SmallVec<[Node; 2]>;
 
 /// Adds `node` to a state's front: the nodes none of which another scores no worse in every
 /// field (a sum of scores is non-decreasing in each, so what such a node leads to can never
-/// win). Latency and energy order scores totally, so their fronts hold one node.
+/// win). Latency and energy order scores totally, so their fronts hold one node: the best,
+/// the earliest ([`Node::seq`]) of equal ones. An edp front is offered nodes in their order.
 fn offer(front: &mut Front, node: Node, objective: Objective) {
     match objective {
         Objective::Latency | Objective::Energy => match front.first() {
-            Some(f) if !objective.better(&node.score, &f.score) => {}
+            Some(f)
+                if !objective.better(&node.score, &f.score)
+                    && (objective.better(&f.score, &node.score) || f.seq < node.seq) => {}
             _ => {
                 front.clear();
                 front.push(node);
@@ -305,13 +312,42 @@ fn offer(front: &mut Front, node: Node, objective: Objective) {
     }
 }
 
+/// Whether every node of score `s` or more (field by field) would be refused by `front`
+/// ([`offer`]): a node of `front` scores strictly better for the objective (latency and
+/// energy), or no worse in every field (edp).
+fn refused(front: &Front, s: &Score, objective: Objective) -> bool {
+    match objective {
+        Objective::Latency | Objective::Energy => front.first().is_some_and(|f| objective.better(&f.score, s)),
+        Objective::Edp => front.iter().any(|f| {
+            f.score.cycles <= s.cycles && f.score.energy_pj <= s.energy_pj && f.score.dram_bits <= s.dram_bits
+        }),
+    }
+}
+
+/// One hold combination of a layer in [`decide`]: the state before it (`m`), whether the
+/// candidate it produces is kept, what it then reads and writes on chip, the state after it
+/// (`out`) and how many candidate spans it holds.
+#[derive(Clone, Copy)]
+struct Combo {
+    m: usize,
+    keeps: bool,
+    on: LayerOnChip,
+    out: usize,
+    spans: usize,
+}
+
 /// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, held, on)`
 /// is layer `i`'s score scheduled with `held` bytes taken from each buffer (the description's
 /// order; [`shrunk`]) while it reads and writes `on` on chip, with whatever else the caller
 /// wants kept of that evaluation (`P`, e.g. the layer's report); `None` when no tile of it
 /// fits there. Returns the residency and, per layer, what `cost` gave for it under that
 /// residency (layers fused into another, or whose evaluation failed, have `None`): the
-/// caller need not evaluate the layers again.
+/// caller need not evaluate the layers again. `bound(i, held, on)` is a score that
+/// `cost(i, held, on)`'s does not beat in any field, given only where `cost` gives a score
+/// (`None` when unknown): a combination
+/// whose bound, added to the best way of reaching it, loses to the best way found so far
+/// of reaching the same state is not evaluated (it could not have been kept), so the
+/// decision is the same with or without bounds.
 ///
 /// The choice is the best over every subset of the [`admitted`] candidates whose
 /// reservations fit: a dynamic program over the layers whose state is which admitted spans
@@ -325,6 +361,7 @@ pub fn decide<P>(
     plan: &FusionPlan,
     objective: Objective,
     mut cost: impl FnMut(usize, &[u64], LayerOnChip) -> Option<(Score, P)>,
+    mut bound: impl FnMut(usize, &[u64], LayerOnChip) -> Option<Score>,
 ) -> (Residency, Vec<Option<P>>) {
     let n = g.layers.len();
     let zero = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
@@ -354,26 +391,35 @@ pub fn decide<P>(
     let mut evals: Vec<Option<P>> = Vec::with_capacity(2 * n);
     // Fronts per boundary and state; before layer 0, the empty decision.
     let mut fronts: Vec<Vec<Front>> = Vec::with_capacity(n);
-    let start = Node { score: zero, from: (0, 0), keeps: false, eval: None };
+    let start = Node { score: zero, from: (0, 0), keeps: false, eval: None, seq: 0 };
     let buffers = hw.buffers.len();
     let mut held = vec![0u64; buffers];
     let mut span: Vec<usize> = Vec::with_capacity(MAX_LIVE + 1);
     let mut tried: Vec<(LayerOnChip, Option<(Score, Option<usize>)>)> = Vec::new();
     let mut tried_held: Vec<u64> = Vec::new();
+    // Layer `i`'s hold combinations (the held bytes of `c` at `combo_held[c * buffers..]`),
+    // and the order they are evaluated in.
+    let mut combos: Vec<Combo> = Vec::new();
+    let mut combo_held: Vec<u64> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
+    let mut bounded: Vec<(LayerOnChip, Option<Score>)> = Vec::new();
+    let mut bounded_held: Vec<u64> = Vec::new();
+    // (the objective's first figure of a combination's bound plus its best way in, the
+    // combination): the evaluation order.
+    let mut keyed: Vec<(f64, usize)> = Vec::new();
     for i in 0..n {
         let live_in: &[usize] = if i == 0 { &[] } else { &live[i - 1] };
         let mut next: Vec<Front> = vec![Front::new(); 1 << live[i].len()];
         let fused = plan.fused_into(LayerId(i)).is_some();
-        // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile
-        // fits; the held bytes of entry `e` are `tried_held[e * buffers..][..buffers]`.
-        tried.clear();
-        tried_held.clear();
+        let reached_of = |m: usize| if i == 0 { std::slice::from_ref(&start) } else { fronts[i - 1][m].as_slice() };
+        // The combinations, in the decision's order: states in turn, keeping layer `i`'s
+        // candidate first (on an exact tie the tensor stays on chip).
+        combos.clear();
+        combo_held.clear();
         for m in 0..1usize << live_in.len() {
-            let reached = if i == 0 { std::slice::from_ref(&start) } else { fronts[i - 1][m].as_slice() };
-            if reached.is_empty() {
+            if reached_of(m).is_empty() {
                 continue;
             }
-            // Keeping layer `i`'s candidate first: on an exact tie the tensor stays on chip.
             for keeps in [true, false] {
                 if keeps && !produced[i].is_some_and(|k| alone(&cands[k])) {
                     continue;
@@ -397,41 +443,105 @@ pub fn decide<P>(
                 if held.iter().zip(&hw.buffers).any(|(&h, b)| h > 0 && h >= b.size.get()) {
                     continue;
                 }
-                // Different holds can leave the layer the same room and reads (tensors of
-                // equal bytes): one evaluation serves them.
-                let seen = tried
-                    .iter()
-                    .enumerate()
-                    .find(|&(e, (o, _))| *o == on && tried_held[e * buffers..(e + 1) * buffers] == held[..])
-                    .map(|(_, &(_, t))| t);
-                let tried_now = match seen {
-                    Some(t) => t,
-                    None if fused => Some((zero, None)),
-                    None => {
-                        let t = match cost(i, &held, on) {
-                            Some((s, p)) => {
-                                evals.push(Some(p));
-                                Some((s, Some(evals.len() - 1)))
-                            }
-                            // Nothing held and still no tile: the run reports the error.
-                            None if span.is_empty() => Some((zero, None)),
-                            None => None,
-                        };
-                        tried.push((on, t));
-                        tried_held.extend_from_slice(&held);
-                        t
-                    }
-                };
-                let Some((score, eval)) = tried_now else { continue };
                 let out = span
                     .iter()
                     .filter(|&&k| cands[k].last() > i)
                     .map(|k| live[i].iter().position(|x| x == k).map_or(0, |j| 1 << j))
                     .sum::<usize>();
-                for (f, node) in reached.iter().enumerate() {
-                    let node = Node { score: add(node.score, score), from: (m, f), keeps, eval };
-                    offer(&mut next[out], node, objective);
+                combos.push(Combo { m, keeps, on, out, spans: span.len() });
+                combo_held.extend_from_slice(&held);
+            }
+        }
+        // Layer `i`'s bounds: (held, on) -> bound, the held bytes of entry `e` at
+        // `bounded_held[e * buffers..]`; asked for only where another combination reaches
+        // the same state (else nothing can be skipped).
+        bounded.clear();
+        bounded_held.clear();
+        let mut bound_of = |c: usize| {
+            let (on, held) = (combos[c].on, &combo_held[c * buffers..(c + 1) * buffers]);
+            let known = bounded
+                .iter()
+                .enumerate()
+                .find(|&(e, (o, _))| *o == on && bounded_held[e * buffers..(e + 1) * buffers] == held[..]);
+            match known {
+                Some((_, &(_, b))) => b,
+                None => {
+                    let b = if fused { None } else { bound(i, held, on) };
+                    bounded.push((on, b));
+                    bounded_held.extend_from_slice(held);
+                    b
                 }
+            }
+        };
+        let shared = |c: usize| combos.iter().filter(|d| d.out == combos[c].out).nth(1).is_some();
+        // Latency and energy keep one node per state, the earliest of equal ones whatever
+        // order they come in: the combinations go best bound first, so the others meet a
+        // good node their bounds can lose to. An edp front keeps several, and their order
+        // matters later: the decision's own order.
+        order.clear();
+        order.extend(0..combos.len());
+        match objective {
+            Objective::Latency | Objective::Energy => {
+                keyed.clear();
+                for c in 0..combos.len() {
+                    let b = if shared(c) { bound_of(c) } else { None };
+                    let first = reached_of(combos[c].m).first().map_or(zero, |r| r.score);
+                    let key = objective.first(&add(first, b.unwrap_or(zero)));
+                    keyed.push((key, c));
+                }
+                keyed.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+                order.clear();
+                order.extend(keyed.iter().map(|&(_, c)| c));
+            }
+            Objective::Edp => {}
+        }
+        // Layer `i`'s evaluations so far: (held, on) -> (score, evaluation), `None` if no tile
+        // fits; the held bytes of entry `e` are `tried_held[e * buffers..][..buffers]`.
+        tried.clear();
+        tried_held.clear();
+        for &c in &order {
+            let Combo { m, keeps, on, out, .. } = combos[c];
+            let held = &combo_held[c * buffers..(c + 1) * buffers];
+            let reached = reached_of(m);
+            // Different holds can leave the layer the same room and reads (tensors of
+            // equal bytes): one evaluation serves them.
+            let seen = tried
+                .iter()
+                .enumerate()
+                .find(|&(e, (o, _))| *o == on && tried_held[e * buffers..(e + 1) * buffers] == held[..])
+                .map(|(_, &(_, t))| t);
+            // A combination none of whose nodes the state's front would keep is not
+            // evaluated (a bound is given only where the evaluation succeeds: a failing one
+            // with nothing held counts as zero, which no bound covers).
+            if seen.is_none() && !next[out].is_empty() {
+                let b = bound_of(c);
+                if b.is_some_and(|b| reached.iter().all(|r| refused(&next[out], &add(r.score, b), objective))) {
+                    continue;
+                }
+            }
+            let spans = combos[c].spans;
+            let tried_now = match seen {
+                Some(t) => t,
+                None if fused => Some((zero, None)),
+                None => {
+                    let t = match cost(i, held, on) {
+                        Some((s, p)) => {
+                            evals.push(Some(p));
+                            Some((s, Some(evals.len() - 1)))
+                        }
+                        // Nothing held and still no tile: the run reports the error.
+                        None if spans == 0 => Some((zero, None)),
+                        None => None,
+                    };
+                    tried.push((on, t));
+                    tried_held.extend_from_slice(held);
+                    t
+                }
+            };
+            let Some((score, eval)) = tried_now else { continue };
+            for (f, node) in reached.iter().enumerate() {
+                let node = Node { score: add(node.score, score), from: (m, f), keeps, eval, seq: c };
+                offer(&mut next[out], node, objective);
             }
         }
         fronts.push(next);
@@ -621,7 +731,23 @@ mod tests {
                         _ => {}
                     }
                 }
-                let (r, made) = decide(&g, &hw, &plan, objective, |i, held, on| synthetic(i, held, on).map(|s| (s, i)));
+                let cost = |i, held: &[u64], on| synthetic(i, held, on).map(|s| (s, i));
+                let (r, made) = decide(&g, &hw, &plan, objective, cost, |_, _, _| None);
+                // Bounds skip combinations, never change the decision: the exact score (the
+                // tightest bound), one below it in every field, and one only in some fields.
+                let scaled = |f: [f64; 3]| {
+                    move |i, held: &[u64], on| {
+                        synthetic(i, held, on).map(|s: Score| Score {
+                            cycles: s.cycles * f[0],
+                            energy_pj: s.energy_pj * f[1],
+                            dram_bits: s.dram_bits * f[2],
+                        })
+                    }
+                };
+                for f in [[1.0, 1.0, 1.0], [0.9, 0.8, 0.95], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]] {
+                    let (rb, madeb) = decide(&g, &hw, &plan, objective, cost, scaled(f));
+                    assert_eq!((&rb, &madeb), (&r, &made), "{kib} KiB {objective:?} bounds x{f:?}");
+                }
                 let got = total(&r).expect("the decision fits");
                 let best = best.expect("holding nothing fits");
                 assert!(!objective.better(&best, &got), "{kib} KiB {objective:?}: {got:?}, best {best:?}");
