@@ -149,10 +149,13 @@ fn run_peak(
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
     let plan = fusion::plan(g, hw);
-    let grouped = |l: &Layer| phases_of(g, l).iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
+    // Each layer's phases, made once: the on-chip decision, its evaluations and the rows
+    // read them.
+    let phases: Vec<Vec<Phase>> = g.layers.iter().map(|l| phases_of(g, l)).collect();
+    let grouped = |i: usize| phases[i].iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
     // A family with two mappings of grouped convolutions: what the other would cost.
     let other = match hw.family.other_grouped_mapping() {
-        Some((family, this, other)) if g.layers.iter().any(grouped) => {
+        Some((family, this, other)) if (0..g.layers.len()).any(grouped) => {
             Some((HwDesc { family, ..hw.clone() }, this, other))
         }
         _ => None,
@@ -178,18 +181,17 @@ fn run_peak(
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
         let sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
         let mut layer_notes = Vec::new();
-        let phases = phases_of(g, l);
         let followers = plan.followers(LayerId(i));
-        let sum = sum_phases(g, l, layer_hw, &phases, followers, sched, on, &mut layer_notes).ok()?;
+        let sum = sum_phases(g, l, layer_hw, &phases[i], followers, sched, on, &mut layer_notes).ok()?;
         // The row is written only for the layers the decision keeps this evaluation of.
         Some((sum.score(), (sum, layer_notes)))
     };
     let bound = |i: usize, held: &[u64], on: LayerOnChip| {
         let mut scratch = scratch.borrow_mut();
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
-        layer_bound(g, &g.layers[i], layer_hw, plan.followers(LayerId(i)), on)
+        layer_bound(g, &g.layers[i], &phases[i], layer_hw, plan.followers(LayerId(i)), on)
     };
-    let (residency, mut made) = onchip::decide(g, hw, &plan, objective, cost, bound);
+    let (residency, mut made) = onchip::decide(g, hw, &plan, &phases, objective, cost, bound);
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
@@ -205,15 +207,16 @@ fn run_peak(
                 let shrunk = residency.hw_for(i, hw);
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
                 let layer_sched = Sched { objective, memo: memo.as_deref_mut().map(|m| m.table(layer_hw, objective)) };
-                run_layer(g, l, layer_hw, plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
+                run_phases(g, l, layer_hw, &phases[i], plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
-        if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(l)) {
+        if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(i)) {
             // The other mapping's schedules are memoized too, in tables of their own description.
             let other_memo = memo.as_deref_mut().and_then(|m| m.views(hw, Some(other_hw), objective).1);
             let other_sched = Sched { objective, memo: other_memo };
             let none = LayerOnChip::default();
-            let (alt, _) = run_layer(g, l, other_hw, plan.followers(LayerId(i)), other_sched, none, &mut Vec::new())?;
+            let followers = plan.followers(LayerId(i));
+            let (alt, _) = run_phases(g, l, other_hw, &phases[i], followers, other_sched, none, &mut Vec::new())?;
             other_rows.push((l.name.as_str(), r.cycles, alt.cycles));
         }
         check_report(&r)?;
@@ -787,9 +790,15 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)]
 /// the layer has no schedule on `hw` (so a bound says its evaluation succeeds). Only a layer of one GEMM phase with constant weights, one image and no groups
 /// that could run one by one has one ([`tiling::conv_bound`]): a batch takes the better of
 /// two ways, and a grouped convolution may fall back to dense ones.
-fn layer_bound(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)], on: LayerOnChip) -> Option<Score> {
-    let phases = phases_of(g, l);
-    let (phase, work) = match phases.as_slice() {
+fn layer_bound(
+    g: &Graph,
+    l: &Layer,
+    phases: &[Phase],
+    hw: &HwDesc,
+    followers: &[(LayerId, FusedOp)],
+    on: LayerOnChip,
+) -> Option<Score> {
+    let (phase, work) = match phases {
         [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
         [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }]
         | [Phase::Vector(_)]
@@ -1371,7 +1380,7 @@ mod tests {
                         for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
                             let on = LayerOnChip { resident_in, resident_out };
                             let followers = plan.followers(LayerId(i));
-                            let Some(b) = layer_bound(&g, l, &hw, followers, on) else { continue };
+                            let Some(b) = layer_bound(&g, l, &phases_of(&g, l), &hw, followers, on) else { continue };
                             let sched = Sched { objective: Objective::default(), memo: None };
                             let row = run_layer(&g, l, &hw, followers, sched, on, &mut Vec::new());
                             let (r, _) =
@@ -1406,6 +1415,7 @@ mod tests {
                         let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
                         hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
                         let plan = fusion::plan(&g, &hw);
+                        let phases: Vec<Vec<Phase>> = g.layers.iter().map(|l| phases_of(&g, l)).collect();
                         let decided = |bounds: bool| {
                             let cost = |i: usize, held: &[u64], on: LayerOnChip| {
                                 let layer_hw = onchip::shrunk(&hw, held);
@@ -1429,10 +1439,19 @@ mod tests {
                                 let layer_hw = onchip::shrunk(&hw, held);
                                 let layer_hw = layer_hw.as_ref().unwrap_or(&hw);
                                 bounds
-                                    .then(|| layer_bound(&g, &g.layers[i], layer_hw, plan.followers(LayerId(i)), on))
+                                    .then(|| {
+                                        layer_bound(
+                                            &g,
+                                            &g.layers[i],
+                                            &phases[i],
+                                            layer_hw,
+                                            plan.followers(LayerId(i)),
+                                            on,
+                                        )
+                                    })
                                     .flatten()
                             };
-                            onchip::decide(&g, &hw, &plan, objective, cost, bound)
+                            onchip::decide(&g, &hw, &plan, &phases, objective, cost, bound)
                         };
                         let (with, with_rows) = decided(true);
                         let (without, without_rows) = decided(false);

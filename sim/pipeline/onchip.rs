@@ -30,7 +30,7 @@ use crate::hw::{BufferLevel, HwDesc, Role};
 use crate::ir::{Graph, Layer, LayerId, TensorId};
 use crate::map::fusion::FusionPlan;
 use crate::map::tiling::{Objective, Score};
-use crate::map::work::{phases_of, Operand, Phase};
+use crate::map::work::{Operand, Phase};
 use crate::units::Bytes;
 use smallvec::SmallVec;
 
@@ -204,8 +204,9 @@ fn reads_on_chip(l: &Layer, phases: &[Phase], t: TensorId) -> bool {
     }
 }
 
-/// The tensors that could stay on chip, in producer order.
-fn candidates(g: &Graph, plan: &FusionPlan) -> Vec<Kept> {
+/// The tensors that could stay on chip, in producer order; `phases`: each layer's
+/// ([`crate::map::work::phases_of`]).
+fn candidates(g: &Graph, plan: &FusionPlan, phases: &[Vec<Phase>]) -> Vec<Kept> {
     // (tensor, reader) pairs, sorted: each tensor's readers in layer order, each once (one
     // allocation: a sweep decides at every point).
     let mut reads: Vec<(usize, usize)> =
@@ -217,8 +218,7 @@ fn candidates(g: &Graph, plan: &FusionPlan) -> Vec<Kept> {
         let to = reads.partition_point(|&(u, _)| u <= t.0);
         reads[from..to].iter().map(|&(_, i)| i)
     };
-    // Each layer's phases, and whether it can read or write on chip at all.
-    let phases: Vec<Vec<Phase>> = g.layers.iter().map(|l| phases_of(g, l)).collect();
+    // Whether each layer can read or write on chip at all.
     let able: Vec<bool> = phases.iter().enumerate().map(|(i, p)| eligible(plan, i, p)).collect();
     let state = |t: TensorId| g.states.iter().enumerate().any(|(s, v)| v.tensor == t || g.state_final(s) == Some(t));
     let mut out = Vec::new();
@@ -336,7 +336,8 @@ struct Combo {
     spans: usize,
 }
 
-/// Decides which tensors of `g` stay on chip on `hw` for `objective`. `cost(i, held, on)`
+/// Decides which tensors of `g` stay on chip on `hw` for `objective`; `phases` are its
+/// layers' ([`crate::map::work::phases_of`]). `cost(i, held, on)`
 /// is layer `i`'s score scheduled with `held` bytes taken from each buffer (the description's
 /// order; [`shrunk`]) while it reads and writes `on` on chip, with whatever else the caller
 /// wants kept of that evaluation (`P`, e.g. the layer's report); `None` when no tile of it
@@ -359,6 +360,7 @@ pub fn decide<P>(
     g: &Graph,
     hw: &HwDesc,
     plan: &FusionPlan,
+    phases: &[Vec<Phase>],
     objective: Objective,
     mut cost: impl FnMut(usize, &[u64], LayerOnChip) -> Option<(Score, P)>,
     mut bound: impl FnMut(usize, &[u64], LayerOnChip) -> Option<Score>,
@@ -368,7 +370,7 @@ pub fn decide<P>(
     let places = (hw.buffer_at(Role::Outputs, BufferLevel::Shared), hw.buffer_at(Role::Inputs, BufferLevel::Shared));
     let cands = match places {
         (Some(_), Some(_)) if hw.onchip_reuse && hw.family.keeps_activations_on_chip() => {
-            admitted(candidates(g, plan), n)
+            admitted(candidates(g, plan, phases), n)
         }
         _ => Vec::new(),
     };
@@ -575,6 +577,7 @@ pub fn decide<P>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::map::work::phases_of;
 
     fn graph(layers: &str) -> Graph {
         let text = format!("name = \"t\"\ninput = {{ name = \"input\", shape = [1, 8, 8, 16] }}\n{layers}");
@@ -587,6 +590,10 @@ mod tests {
         format!("[[layer]]\nname = \"{name}\"\nop = \"conv2d\"\nfilters = 16\nkernel = 1\nstride = 1\npadding = \"same\"\n\n")
     }
 
+    fn phases(g: &Graph) -> Vec<Vec<Phase>> {
+        g.layers.iter().map(|l| phases_of(g, l)).collect()
+    }
+
     fn names(g: &Graph, c: &[Kept]) -> Vec<String> {
         c.iter().map(|k| g.tensor(k.tensor).name.clone()).collect()
     }
@@ -597,13 +604,16 @@ mod tests {
     fn candidates_need_every_reader_on_chip_and_no_network_output() {
         let add = "[[layer]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\n\n";
         let g = graph(&format!("{}{}{add}", conv("a"), conv("b")));
-        let c = candidates(&g, &FusionPlan::none(&g));
+        let c = candidates(&g, &FusionPlan::none(&g), &phases(&g));
         assert_eq!(names(&g, &c), ["a", "b"], "sum is the network output");
         assert_eq!(c[0].readers, [1, 2]);
         assert_eq!((c[0].last(), c[0].bytes), (2, 8 * 8 * 16));
         let view = "[[layer]]\nname = \"flat\"\nop = \"reshape\"\nshape = [1, -1]\ninputs = [\"a\"]\n\n";
         let g = graph(&format!("{}{}{view}", conv("a"), conv("b")));
-        assert!(names(&g, &candidates(&g, &FusionPlan::none(&g))).is_empty(), "a is read by a view, b is an output");
+        assert!(
+            names(&g, &candidates(&g, &FusionPlan::none(&g), &phases(&g))).is_empty(),
+            "a is read by a view, b is an output"
+        );
     }
 
     /// Holding a tensor reserves its bytes in the output buffer at its producer and in the input
@@ -613,7 +623,7 @@ mod tests {
         let add = "[[layer]]\nname = \"sum\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\n\n";
         let g = graph(&format!("{}{}{add}{}", conv("a"), conv("b"), conv("c")));
         let hw = crate::hw::load_hw("systolic32", &[]).expect("preset");
-        let c = candidates(&g, &FusionPlan::none(&g));
+        let c = candidates(&g, &FusionPlan::none(&g), &phases(&g));
         let mut r = Residency::none(&g, &hw);
         assert!(r.hold(&g, &hw, c[0].clone()), "fits");
         let (inp, out) = (0, 2); // ifmap_sram, ofmap_sram
@@ -708,7 +718,7 @@ mod tests {
         ];
         let g = graph(&text.concat());
         let plan = FusionPlan::none(&g);
-        let all = candidates(&g, &plan);
+        let all = candidates(&g, &plan, &phases(&g));
         assert_eq!(admitted(all.clone(), g.layers.len()), all, "no boundary is crossed by more than {MAX_LIVE}");
         assert!(all.len() >= 5, "{}", all.len());
         for kib in [2.0, 3.0, 4.0, 8.0] {
@@ -732,7 +742,7 @@ mod tests {
                     }
                 }
                 let cost = |i, held: &[u64], on| synthetic(i, held, on).map(|s| (s, i));
-                let (r, made) = decide(&g, &hw, &plan, objective, cost, |_, _, _| None);
+                let (r, made) = decide(&g, &hw, &plan, &phases(&g), objective, cost, |_, _, _| None);
                 // Bounds skip combinations, never change the decision: the exact score (the
                 // tightest bound), one below it in every field, and one only in some fields.
                 let scaled = |f: [f64; 3]| {
@@ -745,7 +755,7 @@ mod tests {
                     }
                 };
                 for f in [[1.0, 1.0, 1.0], [0.9, 0.8, 0.95], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]] {
-                    let (rb, madeb) = decide(&g, &hw, &plan, objective, cost, scaled(f));
+                    let (rb, madeb) = decide(&g, &hw, &plan, &phases(&g), objective, cost, scaled(f));
                     assert_eq!((&rb, &madeb), (&r, &made), "{kib} KiB {objective:?} bounds x{f:?}");
                 }
                 let got = total(&r).expect("the decision fits");
