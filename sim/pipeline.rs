@@ -1106,7 +1106,7 @@ fn gemm_setup<'h>(
             mode.activation_bits,
             if d.zero_point { " and zero points" } else { "" },
         );
-        if let Some(notes) = notes.as_deref_mut().filter(|n| !n.iter().any(|n| equals_formatted(n, note))) {
+        if let Some(notes) = notes.filter(|n| !n.iter().any(|n| equals_formatted(n, note))) {
             notes.push(note.to_string());
         }
     }

@@ -345,10 +345,9 @@ struct Combo {
 /// residency (layers fused into another, or whose evaluation failed, have `None`): the
 /// caller need not evaluate the layers again. `bound(i, held, on)` is a score that
 /// `cost(i, held, on)`'s does not beat in any field, given only where `cost` gives a score
-/// (`None` when unknown): a combination
-/// whose bound, added to the best way of reaching it, loses to the best way found so far
-/// of reaching the same state is not evaluated (it could not have been kept), so the
-/// decision is the same with or without bounds.
+/// (`None` when unknown): a combination whose bound, added to the best way of reaching it,
+/// loses to the best way found so far of reaching the same state is not evaluated (it
+/// could not have been kept), so the decision is the same with or without bounds.
 ///
 /// The choice is the best over every subset of the [`admitted`] candidates whose
 /// reservations fit: a dynamic program over the layers whose state is which admitted spans
@@ -485,9 +484,9 @@ pub fn decide<P>(
         match objective {
             Objective::Latency | Objective::Energy => {
                 keyed.clear();
-                for c in 0..combos.len() {
+                for (c, combo) in combos.iter().enumerate() {
                     let b = if shared(c) { bound_of(c) } else { None };
-                    let first = reached_of(combos[c].m).first().map_or(zero, |r| r.score);
+                    let first = reached_of(combo.m).first().map_or(zero, |r| r.score);
                     let key = objective.first(&add(first, b.unwrap_or(zero)));
                     keyed.push((key, c));
                 }
