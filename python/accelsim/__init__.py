@@ -92,17 +92,32 @@ def run(
     width: float = 1.0,
     resolution: Optional[int] = None,
     accuracy: bool = True,
+    batch: int = 1,
+    phase: Optional[str] = None,
+    seq_len: Optional[int] = None,
+    kv_len: Optional[int] = None,
+    kv_bits: Optional[int] = None,
+    kv_group: Optional[int] = None,
+    kv_group_zero_point: bool = False,
+    wgroup: Optional[int] = None,
+    wgroup_zero_point: bool = False,
+    act_scales: str = "static",
 ) -> Result:
     """``accelsim run --hw HW --model MODEL [--wbits W] [--abits A] [--set PATH=V ...]``.
 
     ``hw`` is a preset name, a description file or an :class:`Accelerator`; ``model`` a
     built-in name or a model file. ``wbits``/``abits`` default to 8 (a model that carries
     its own quantization keeps it unless they are given). ``set`` maps description fields
-    to values (``{"mac.rows": 16}``). ``accuracy=False`` is ``--no-accuracy``.
+    to values (``{"mac.rows": 16}``). ``accuracy=False`` is ``--no-accuracy``. The other
+    keywords are the CLI's flags of the same names (``--batch``; transformers: ``--phase
+    prefill|decode``, ``--seq-len``, ``--kv-len``, ``--kv-bits``, ``--kv-group``,
+    ``--kv-group-zero-point``; ``--wgroup``, ``--wgroup-zero-point``, ``--act-scales
+    static|dynamic|dynamic-asym``).
     """
     spec, sets = _spec(hw)
     text = _native.run_json(
-        spec, model, wbits, abits, sets + _sets(set, False), objective, list(layer_bits), width, resolution, accuracy
+        spec, model, wbits, abits, sets + _sets(set, False), objective, list(layer_bits), width, resolution, accuracy,
+        batch, phase, seq_len, kv_len, kv_bits, kv_group, kv_group_zero_point, wgroup, wgroup_zero_point, act_scales,
     )
     return Result(json.loads(text))
 

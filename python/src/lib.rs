@@ -4,7 +4,7 @@
 //! Python and the CLI give the same numbers. Long work runs with the GIL released.
 
 use accelsim::cli::exec::{check_batch_shape, layout_for, load, run_batch, Layout};
-use accelsim::cli::run::{run_report, Format, RunArgs};
+use accelsim::cli::run::{run_report, ActScales, Format, GroupArgs, PhaseArg, RunArgs, SeqArgs};
 use accelsim::cli::sweep::{sweep_with_progress, SweepArgs, SweepFormat};
 use accelsim::import::{builtin, model_file, InputShape, LoadOptions};
 use accelsim::ir::{DataType, Graph, Tensor};
@@ -46,10 +46,64 @@ fn to_py(e: miette::Report) -> PyErr {
     err
 }
 
+/// A value of one of the CLI's choice flags (`--phase`, `--act-scales`) by its CLI name.
+fn choice<T: clap::ValueEnum>(flag: &str, value: &str) -> PyResult<T> {
+    T::from_str(value, false).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        Error::new_err(format!("{flag}: '{value}' is not one of {}", names.join(", ")))
+    })
+}
+
+/// The transformer phase and quantization-granularity options of `accelsim run`.
+struct SeqOptions {
+    phase: Option<String>,
+    seq_len: Option<usize>,
+    kv_len: Option<usize>,
+    kv_bits: Option<i64>,
+    kv_group: Option<i64>,
+    kv_group_zero_point: bool,
+    wgroup: Option<i64>,
+    wgroup_zero_point: bool,
+    act_scales: String,
+}
+
+impl SeqOptions {
+    fn args(self) -> PyResult<(SeqArgs, GroupArgs)> {
+        // clap's `requires` for the CLI's flags, said the same way.
+        if self.kv_group_zero_point && self.kv_group.is_none() {
+            return Err(Error::new_err("kv_group_zero_point needs kv_group"));
+        }
+        if self.wgroup_zero_point && self.wgroup.is_none() {
+            return Err(Error::new_err("wgroup_zero_point needs wgroup"));
+        }
+        let phase = self.phase.as_deref().map(|p| choice::<PhaseArg>("phase", p)).transpose()?;
+        let seq = SeqArgs {
+            phase,
+            seq_len: self.seq_len,
+            kv_len: self.kv_len,
+            kv_bits: self.kv_bits,
+            kv_group: self.kv_group,
+            kv_group_zero_point: self.kv_group_zero_point,
+        };
+        let groups = GroupArgs {
+            wgroup: self.wgroup,
+            wgroup_zero_point: self.wgroup_zero_point,
+            act_scales: choice::<ActScales>("act_scales", &self.act_scales)?,
+        };
+        Ok((seq, groups))
+    }
+}
+
 /// `accelsim run ... --format json`, as text.
 #[pyfunction]
 #[pyo3(signature = (hw, model, wbits=None, abits=None, sets=Vec::new(), objective="latency".to_string(),
-    layer_bits=Vec::new(), width=1.0, resolution=None, accuracy=true))]
+    layer_bits=Vec::new(), width=1.0, resolution=None, accuracy=true, batch=1, phase=None, seq_len=None,
+    kv_len=None, kv_bits=None, kv_group=None, kv_group_zero_point=false, wgroup=None, wgroup_zero_point=false,
+    act_scales="static".to_string()))]
 #[allow(clippy::too_many_arguments)]
 fn run_json(
     py: Python<'_>,
@@ -63,7 +117,29 @@ fn run_json(
     width: f64,
     resolution: Option<usize>,
     accuracy: bool,
+    batch: usize,
+    phase: Option<String>,
+    seq_len: Option<usize>,
+    kv_len: Option<usize>,
+    kv_bits: Option<i64>,
+    kv_group: Option<i64>,
+    kv_group_zero_point: bool,
+    wgroup: Option<i64>,
+    wgroup_zero_point: bool,
+    act_scales: String,
 ) -> PyResult<String> {
+    let (seq, groups) = SeqOptions {
+        phase,
+        seq_len,
+        kv_len,
+        kv_bits,
+        kv_group,
+        kv_group_zero_point,
+        wgroup,
+        wgroup_zero_point,
+        act_scales,
+    }
+    .args()?;
     let args = RunArgs {
         hw,
         model,
@@ -72,7 +148,7 @@ fn run_json(
         layer_bits,
         width,
         resolution,
-        batch: 1,
+        batch,
         input_shapes: Vec::new(),
         overrides: sets,
         objective,
@@ -82,8 +158,8 @@ fn run_json(
         no_accuracy: !accuracy,
         no_onchip_reuse: false,
         scalesim_reports: None,
-        seq: Default::default(),
-        groups: Default::default(),
+        seq,
+        groups,
     };
     py.detach(|| {
         let (report, _hw) = run_report(&args)?;

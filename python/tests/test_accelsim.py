@@ -46,6 +46,21 @@ def test_run_matches_cli_json():
     assert len(py.layers) == len(c["layers"])
 
 
+def test_run_takes_the_transformer_flags():
+    py = accelsim.run("nvdla_full", "gpt2", wbits=4, abits=8, phase="decode", kv_len=64, kv_bits=4, kv_group=32,
+                      wgroup=128, act_scales="dynamic", batch=2, accuracy=False)
+    c = json.loads(cli("run", "--hw", "nvdla_full", "--model", "gpt2", "--wbits", "4", "--abits", "8",
+                       "--phase", "decode", "--kv-len", "64", "--kv-bits", "4", "--kv-group", "32",
+                       "--wgroup", "128", "--act-scales", "dynamic", "--batch", "2", "--no-accuracy",
+                       "--format", "json"))
+    assert py.json == c
+    assert py.json["sequence"]["kv_group"] == 32
+    with pytest.raises(accelsim.Error, match="act_scales: 'per-row' is not one of static, dynamic, dynamic-asym"):
+        accelsim.run("nvdla_full", "gpt2", act_scales="per-row", accuracy=False)
+    with pytest.raises(accelsim.Error, match="--phase decode needs --kv-len"):
+        accelsim.run("nvdla_full", "gpt2", phase="decode", accuracy=False)
+
+
 def test_run_objective_and_accelerator_object():
     acc = accelsim.Accelerator.load("systolic32").with_(mac__rows=16)
     py = accelsim.run(acc, "resnet18", objective="energy", accuracy=False)
