@@ -515,9 +515,8 @@ fn dynamic_input(g: &Graph, l: &Layer, phase: &Phase) -> Option<DynamicInput> {
             .then_some(DynamicInput { bits: u32::from(d.bits), zero_point: d.zero_point });
     }
     let zero_point = match l.op.weight_layout() {
-        // Block-wise weights: rows with a zero point whatever the option says, as LiteRT's
-        // optimized kernels run them (`kernels::fc::hybrid_fully_connected`).
-        WeightLayout::Matrix(fc) => fc.asymmetric_inputs || g.weights_of(l).is_some_and(|w| w.groups.is_some()),
+        // The executor's rule (block-wise weights always have a zero point per row).
+        WeightLayout::Matrix(fc) => g.weights_of(l).is_some_and(|w| crate::ops::fc::asymmetric_rows(fc, w)),
         // The kernel by the weights' scales (metadata, not values): per channel with a zero
         // point per image, per tensor symmetric.
         WeightLayout::Conv(c) => match hybrid_conv_kernel(g, l, c) {

@@ -126,8 +126,8 @@ pub struct HybridFcParams {
     pub block: Option<usize>,
     /// Float bias per output.
     pub bias: Option<Vec<f32>>,
-    /// Each row quantized with its own zero point (else symmetric; with `block`, always
-    /// with one).
+    /// Each row quantized with its own zero point (else symmetric; block-wise layers have
+    /// one, `ops::fc::asymmetric_rows`).
     pub asymmetric: bool,
     /// The fused activation, applied to the float output.
     pub activation: crate::ir::Activation,
@@ -193,8 +193,8 @@ pub fn quantize_row(x: &[f32], asymmetric: bool, q: &mut Vec<i32>) -> (f32, i32)
 /// fused activation.
 ///
 /// With blocks (`p.block`), accelsim's own definition (LiteRT's reference kernel has none):
-/// each row quantized with a zero point (as LiteRT's optimized kernels do for such weights,
-/// whatever `asymmetric` says); each block's exact integer dot product, less the block's
+/// each row quantized as `asymmetric` says (block-wise layers with a zero point,
+/// `ops::fc::asymmetric_rows`); each block's exact integer dot product, less the block's
 /// weight sum times the row's zero point (in integers), is converted to float and
 /// multiplied by the block's scale; the
 /// products are added in float in block order, and their sum is multiplied by the row's
@@ -247,10 +247,7 @@ fn blockwise_fully_connected(p: &HybridFcParams, size: usize, x: &[f32]) -> Vec<
         p.weights.chunks(k).flat_map(|w| w.chunks(size).map(|b| b.iter().map(|&v| i64::from(v)).sum())).collect();
     let mut q = Vec::with_capacity(k);
     for (b, xs) in x.chunks(k).enumerate().take(p.batch) {
-        // Rows with a zero point whatever the layer's option says: what LiteRT's optimized
-        // kernels do with block-wise weights (XNNPACK's `qd8` rows; measured: symmetric rows
-        // put `fc_int4_blockwise` 0.078 off them, asymmetric ones within 1e-6).
-        let (scale, offset) = quantize_row(xs, true, &mut q);
+        let (scale, offset) = quantize_row(xs, p.asymmetric, &mut q);
         for o in 0..n {
             let w = &p.weights[o * k..][..k];
             let mut acc = 0f32;
