@@ -9,10 +9,12 @@ Standard library only.
     python3 reports/transformer_widths.py ACCELSIM     # writes reports/transformer_widths.{csv,md}
                                                         # and reports/transformer_widths_*.svg
 
-Each point is one `accelsim run --format json`; the CSV has the columns of a sweep's totals
-rows (the `model` column names the phase; `act` (activation scales), `kv` (KV-cache bits), `kvg`
-(KV-cache group) and `g` (weight group) are point columns), so `accelsim plot` draws it.
-`accelsim sweep` has no phase, KV-width or group axes yet, hence the loop.
+The points come from two `accelsim sweep --per-layer --format json` runs (decode and prefill,
+commands in `SWEEPS` and in the report), filtered to the modes below; each row of the report
+also gives the `accelsim run` command of its point, which prints the same figures. The CSV has
+the columns of a sweep's totals rows (the `model` column names the phase; `act` (activation
+scales), `kv` (KV-cache bits), `kvg` (KV-cache group) and `g` (weight group) are point
+columns), so `accelsim plot` draws it.
 
 The presets: nvdla_full (2048 int8 / 1024 int16 MACs per cycle, 20 GB/s: the 16-bit mode at
 half the 8-bit rate) and mac8 (a 32x32 array of 8-bit Bit-Fusion PEs, 10 GB/s: 16x16 at a
@@ -52,12 +54,14 @@ MEASURES = [
 ]
 
 
-def points():
-    for hw in PRESETS:
-        for name, w, a, g, act in MODES:
-            for kv in KV:
-                yield hw, name, w, a, g, act, "decode", kv
-            yield hw, name, w, a, g, act, "prefill", (None, None)
+# The two sweeps: every combination of the modes' widths, groups and scales (and, decoding, of the
+# KV cache's widths and groups); the report keeps the combinations of MODES and KV.
+SWEEP = ["sweep", "--hw", ",".join(PRESETS), "--model", "llama_1b", "--wbits", "8,4", "--abits", "8,16",
+         "--wgroup", "-1,128", "--act-scales", "static,dynamic"]
+SWEEPS = {
+    "decode": SWEEP + ["--phase", "decode", "--kv-len", str(KV_LEN), "--kv-bits", "16,8,4", "--kv-group", "-1,64"],
+    "prefill": SWEEP + ["--phase", "prefill", "--seq-len", str(SEQ_LEN)],
+}
 
 
 def args_of(hw, w, a, g, act, phase, kv):
@@ -75,44 +79,60 @@ def args_of(hw, w, a, g, act, phase, kv):
     return args
 
 
+def sweep_rows(exe, phase):
+    """The rows of one sweep, grouped by point: {point: (totals row, [layer rows])}."""
+    p = subprocess.run([exe, *SWEEPS[phase], "--per-layer", "--format", "json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"accelsim {' '.join(SWEEPS[phase])} failed: {p.stderr}")
+    points = {}
+    for r in json.loads(p.stdout):
+        total, layers = points.setdefault(r["point"], (None, []))
+        if r["layer"] == "TOTAL":
+            points[r["point"]] = (r, layers)
+        else:
+            layers.append(r)
+    return points
+
+
+def key(r, phase):
+    g = None if r.get("wgroup") in (None, "per-channel") else int(r["wgroup"])
+    kv = (r["kv_bits"], None if r["kv_group"] == "none" else int(r["kv_group"])) if phase == "decode" else (None, None)
+    return r["hw"], r["wbits"], r["abits"], g, r["act_scales"], kv
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     exe = sys.argv[1]
+    found = {}
+    for phase in ("decode", "prefill"):
+        for total, layers in sweep_rows(exe, phase).values():
+            found[(phase, *key(total, phase))] = (total, layers)
     rows, table = [], []
-    for i, (hw, name, w, a, g, act, phase, (kv, kvg)) in enumerate(points()):
-        args = args_of(hw, w, a, g, act, phase, (kv, kvg))
-        p = subprocess.run([exe, *args, "--format", "json"], capture_output=True, text=True)
+    order = [(hw, m, phase, kv) for hw in PRESETS for m in MODES
+             for phase, kvs in (("decode", KV), ("prefill", [(None, None)])) for kv in kvs]
+    for i, (hw, (name, w, a, g, act), phase, kv) in enumerate(order):
+        t, layers = found[(phase, hw, w, a, g, act, kv)]
+        args = args_of(hw, w, a, g, act, phase, kv)
         model = f"decode L{KV_LEN}" if phase == "decode" else f"prefill S{SEQ_LEN}"
         cells = {"point": i, "hw": hw, "model": model, "wbits": w, "abits": a, "act": act,
-                 "kv": "" if kv is None else kv, "kvg": "" if kvg is None else kvg,
+                 "kv": "" if kv[0] is None else kv[0], "kvg": "" if kv[1] is None else kv[1],
                  "g": "" if g is None else g, "layer": "TOTAL"}
         cmd = "accelsim " + " ".join(args)
-        kvl = "-" if kv is None else (f"{kv} g{kvg}" if kvg else str(kv))
-        if p.returncode != 0:
-            err = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else "failed"
-            cells["error"] = err
+        kvl = "-" if kv[0] is None else (f"{kv[0]} g{kv[1]}" if kv[1] else str(kv[0]))
+        if t["error"]:
+            cells["error"] = t["error"]
             rows.append(cells)
             table.append((hw, phase, name, kvl, None, None, None, None, cmd))
             continue
-        j = json.loads(p.stdout)
-        t, e = j["totals"], j["totals"]["energy_breakdown_pj"]
-        seq = j["sequence"]
-        cells.update({
-            "widths": j["widths"], "macs": t["macs"], "cycles": t["cycles"], "compute_cycles": t["compute_cycles"],
-            "port_cycles": t["port_cycles"], "stall_cycles": t["stall_cycles"], "latency_s": t["latency_s"],
-            "overhead_s": t["overhead_s"], "energy_pj": t["energy_pj"], "energy_mac_pj": e["mac"],
-            "energy_buffers_pj": e["buffers"], "energy_dram_pj": e["dram"], "energy_vector_pj": e["vector"],
-            "dram_read_bytes": t["dram_read_bytes"], "dram_write_bytes": t["dram_write_bytes"],
-            "utilization": t["utilization"], "clock_hz": j["clock_hz"], "error": "",
-        })
+        cells.update({k: t[k] for k in MEASURES if k not in ("layer_index", "layer", "op", "mode", "bound")
+                      and t.get(k) is not None})
         rows.append(cells)
-        modes = sorted({l["mode"] for l in j["layers"] if l["op"] == "fc" and l["mode"]})
-        per_token_j = t["energy_pj"] * 1e-12 / seq["tokens"]
-        table.append((hw, phase, name, kvl, seq["latency_per_token_s"], per_token_j, t["dram_read_bytes"],
-                      "+".join(modes), cmd))
-        print(f"{hw:<11} {phase:<8} {name:<20} kv {kvl:<6} {seq['latency_per_token_s'] * 1e3:9.3f} ms/token",
-              file=sys.stderr)
+        modes = sorted({l["mode"] for l in layers if l["op"] == "fc" and l["mode"]})
+        per_token_s = (t["latency_s"] + t["overhead_s"]) / t["tokens"]
+        per_token_j = t["energy_pj"] * 1e-12 / t["tokens"]
+        table.append((hw, phase, name, kvl, per_token_s, per_token_j, t["dram_read_bytes"], "+".join(modes), cmd))
+        print(f"{hw:<11} {phase:<8} {name:<20} kv {kvl:<6} {per_token_s * 1e3:9.3f} ms/token", file=sys.stderr)
     with open(OUT / "transformer_widths.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=POINT + MEASURES, restval="")
         wr.writeheader()
@@ -145,8 +165,13 @@ def write_md(table):
     lines = [
         "# Llama-1B: weight / activation widths x KV-cache width x accelerator (issue 19)",
         "",
-        "Made by `python3 reports/transformer_widths.py target/release/accelsim` (one `accelsim run` per",
-        "row, command in the last column). Per-token figures: a decode step is one token; a prefill's",
+        "Made by `python3 reports/transformer_widths.py target/release/accelsim` from two sweeps,",
+        "",
+        f"    accelsim {' '.join(SWEEPS['decode'])} --per-layer",
+        f"    accelsim {' '.join(SWEEPS['prefill'])} --per-layer",
+        "",
+        "filtered to the rows below; the last column is the `accelsim run` of each row's point, which",
+        "prints the same figures. Per-token figures: a decode step is one token; a prefill's",
         f"latency and energy are divided by its {SEQ_LEN} tokens. Weights are synthetic (cost only).",
         "g128: one fp16 scale per 128 weights along the reduction axis, moved with the weights; each",
         "group's partial sum rescaled on the vector unit. W4A16 runs its matmuls in the 16x16 mode,",

@@ -512,3 +512,119 @@ fn dynamic_activation_scales_hold_16_bits_and_quantize_per_token() {
     bad(&["--model", tflite, "--act-scales", "dynamic"], "carries its own quantization");
     bad(&["--model", "gpt2", "--act-scales", "per-row"], "per-row");
 }
+
+/// `accelsim sweep`'s transformer axes give, point by point, what `accelsim run` gives with
+/// the same flags: workloads of both phases, weight groups, activation scales, and (decode)
+/// the KV cache's width and groups; each given axis has its column.
+#[test]
+fn sweep_axes_are_runs_point_by_point() {
+    let sweep = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["sweep", "--hw", "mac8", "--model", "gpt2", "--format", "json", "--threads", "2"];
+        a.extend_from_slice(extra);
+        let (ok, out, err) = accelsim(&a);
+        assert!(ok, "{extra:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("sweep JSON");
+        v.as_array().expect("rows").clone()
+    };
+    let cell = |r: &serde_json::Value, k: &str| match &r[k] {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let check = |rows: &[serde_json::Value], extra: &[&str]| {
+        for r in rows {
+            assert!(r["error"].is_null(), "{r}");
+            let mut a =
+                vec!["--hw".to_string(), "mac8".into(), "--model".into(), "gpt2".into(), "--no-accuracy".into()];
+            a.extend(
+                ["--wbits", "--abits"].iter().zip(["wbits", "abits"]).flat_map(|(f, k)| [f.to_string(), cell(r, k)]),
+            );
+            a.extend(extra.iter().map(|s| s.to_string()));
+            match cell(r, "phase").as_str() {
+                "prefill" => a.extend(["--phase".into(), "prefill".into(), "--seq-len".into(), cell(r, "seq_len")]),
+                "decode" => a.extend(["--phase".into(), "decode".into(), "--kv-len".into(), cell(r, "kv_len")]),
+                other => panic!("phase {other}"),
+            }
+            match cell(r, "wgroup").as_str() {
+                "" | "per-channel" => {}
+                g => a.extend(["--wgroup".into(), g.to_string()]),
+            }
+            if !cell(r, "act_scales").is_empty() {
+                a.extend(["--act-scales".into(), cell(r, "act_scales")]);
+            }
+            if !cell(r, "kv_bits").is_empty() {
+                a.extend(["--kv-bits".into(), cell(r, "kv_bits")]);
+            }
+            match cell(r, "kv_group").as_str() {
+                "" | "none" => {}
+                g => a.extend(["--kv-group".into(), g.to_string()]),
+            }
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let j = json_run(&a);
+            for (k, t) in [("cycles", "cycles"), ("dram_read_bytes", "dram_read_bytes"), ("macs", "macs")] {
+                assert_eq!(r[k].as_u64(), j["totals"][t].as_u64(), "{k} of {a:?}");
+            }
+            let (e, je) =
+                (r["energy_pj"].as_f64().expect("energy"), j["totals"]["energy_pj"].as_f64().expect("energy"));
+            assert!((e - je).abs() <= 1e-9 * je, "{e} vs {je} for {a:?}");
+            let tokens = if cell(r, "phase") == "prefill" { cell(r, "seq_len") } else { "1".into() };
+            assert_eq!(cell(r, "tokens"), tokens);
+        }
+    };
+    let rows = sweep(&[
+        "--phase",
+        "prefill,decode",
+        "--seq-len",
+        "16",
+        "--kv-len",
+        "64",
+        "--wbits",
+        "4,8",
+        "--abits",
+        "8",
+        "--wgroup",
+        "-1,32",
+        "--act-scales",
+        "static,dynamic",
+    ]);
+    assert_eq!(rows.len(), 16);
+    assert_eq!((cell(&rows[0], "phase"), cell(&rows[8], "phase")), ("prefill".into(), "decode".into()));
+    assert_eq!((cell(&rows[0], "wgroup"), cell(&rows[2], "wgroup")), ("per-channel".into(), "32".into()));
+    check(&rows, &[]);
+    let rows = sweep(&[
+        "--phase",
+        "decode",
+        "--kv-len",
+        "64,256",
+        "--wbits",
+        "4",
+        "--abits",
+        "8",
+        "--kv-bits",
+        "16,4",
+        "--kv-group",
+        "-1,32",
+    ]);
+    assert_eq!(rows.len(), 8);
+    assert!(
+        rows.iter().all(|r| r.get("act_scales").is_none() && r.get("wgroup").is_none()),
+        "no columns for axes not given"
+    );
+    check(&rows, &[]);
+    // The KV cache's width shows in the traffic: a 4-bit cache reads less than a 16-bit one.
+    let dram = |r: &serde_json::Value| r["dram_read_bytes"].as_u64().expect("bytes");
+    assert!(dram(&rows[6]) < dram(&rows[4]), "{} {}", rows[6], rows[4]);
+    // Refusals name the flag.
+    let bad = |extra: &[&str], want: &str| {
+        let mut a = vec!["sweep", "--hw", "mac8", "--model", "gpt2"];
+        a.extend_from_slice(extra);
+        let (ok, _, err) = accelsim(&a);
+        assert!(!ok && err.contains(want), "{extra:?}: {err}");
+    };
+    bad(&["--kv-bits", "4"], "--kv-bits: applies to decode workloads only");
+    bad(&["--phase", "prefill"], "needs --seq-len");
+    bad(&["--seq-len", "16", "--functional"], "--functional evaluates each network");
+    // A point the flags cannot run is an error row, not a failed sweep.
+    let rows = sweep(&["--seq-len", "16", "--abits", "8,16", "--act-scales", "dynamic"]);
+    assert!(rows[0]["error"].is_null() && cell(&rows[1], "error").contains("give --abits below 16"), "{rows:?}");
+}

@@ -5,9 +5,7 @@ use crate::hw::{load_hw_with, HwDesc, Override, SetValue};
 use crate::import::{builtin, load_model, model_file, LoadOptions, SeqPhase};
 use crate::ir::{DynamicActivations, WeightGroups};
 use crate::map::tiling::Objective;
-use crate::quant::{
-    assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan, DYNAMIC_CARRIER_BITS,
-};
+use crate::quant::{assign_widths, check_width, is_quantized, layer_bits, LayerRequest, Precision, WidthPlan};
 use crate::report::{to_csv, to_json, to_table, RunReport};
 use miette::{miette, IntoDiagnostic, Result, WrapErr};
 use std::io::Write;
@@ -119,17 +117,8 @@ pub struct GroupArgs {
     pub act_scales: ActScales,
 }
 
-/// `--act-scales`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ActScales {
-    /// Scales fixed ahead of time.
-    #[default]
-    Static,
-    /// One scale per row, found when the layer runs.
-    Dynamic,
-    /// One scale and one zero point per row, found when the layer runs.
-    DynamicAsym,
-}
+/// `--act-scales` (the modes live with the width plan).
+pub use crate::quant::ActScales;
 
 impl GroupArgs {
     /// The weight groups asked for (`None`: per-channel weights), with zero points at
@@ -146,17 +135,7 @@ impl GroupArgs {
     /// The dynamic activation scales asked for (`None`: static) with rows quantized to
     /// `abits`, which must be narrower than the 16 bits activations are then held at.
     pub fn dynamic_activations(&self, abits: u8) -> Result<Option<DynamicActivations>> {
-        let zero_point = match self.act_scales {
-            ActScales::Static => return Ok(None),
-            ActScales::Dynamic => false,
-            ActScales::DynamicAsym => true,
-        };
-        if abits >= DYNAMIC_CARRIER_BITS {
-            return Err(miette!(
-                "--act-scales dynamic quantizes activations held at {DYNAMIC_CARRIER_BITS} bits to --abits bits row by row: give --abits below {DYNAMIC_CARRIER_BITS}, got {abits}"
-            ));
-        }
-        Ok(Some(DynamicActivations { bits: abits, zero_point }))
+        self.act_scales.dynamic_activations(abits).map_err(|e| miette!("{e}"))
     }
 }
 

@@ -4,6 +4,7 @@ use super::output::{open_stream, Input};
 use super::run::emit;
 use super::sweep_stream::{resume_at, Rows, StreamError};
 use crate::map::tiling::Objective;
+use crate::sweep::axes::RawAxes;
 use crate::sweep::plan::{granularity, objective, parse_set, widths, Functional, SweepSpec};
 use crate::sweep::run::{used_by_range, Sweeper};
 use crate::sweep::table::header;
@@ -54,6 +55,37 @@ pub struct SweepArgs {
     /// once per tile for all of them where the schedule allows); figures are per batch.
     #[arg(long, default_value_t = 1, conflicts_with = "config")]
     pub batch: usize,
+    /// Transformers: the phases to sweep, `prefill` (at each --seq-len) and/or `decode` (at
+    /// each --kv-len), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(["prefill", "decode"]), conflicts_with = "config")]
+    pub phase: Vec<String>,
+    /// Prefill: prompt lengths, comma-separated (implies --phase prefill when alone).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
+    pub seq_len: Vec<i64>,
+    /// Decode: KV-cache lengths, comma-separated.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
+    pub kv_len: Vec<i64>,
+    /// Decode: KV-cache widths, comma-separated (default: the activation width).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true, conflicts_with = "config")]
+    pub kv_bits: Vec<i64>,
+    /// Decode: KV-cache group sizes along each head's features, comma-separated (-1: no
+    /// groups).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "G", conflicts_with = "config")]
+    pub kv_group: Vec<i64>,
+    /// With --kv-group: one zero point per group.
+    #[arg(long = "kv-group-zero-point", conflicts_with = "config")]
+    pub kv_group_zero_point: bool,
+    /// Weight group sizes along the reduction axis, comma-separated (-1: per channel), as
+    /// `run --wgroup`.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true, value_name = "G", conflicts_with = "config")]
+    pub wgroup: Vec<i64>,
+    /// With --wgroup: one zero point per group, at the weight width.
+    #[arg(long = "wgroup-zero-point", conflicts_with = "config")]
+    pub wgroup_zero_point: bool,
+    /// Activation scales to sweep, comma-separated: static, dynamic, dynamic-asym (as `run
+    /// --act-scales`).
+    #[arg(long = "act-scales", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(crate::quant::ActScales::NAMES), conflicts_with = "config")]
+    pub act_scales: Vec<String>,
     /// A sweep TOML file instead of the lists above (format: `docs/sweeps.md`).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -122,7 +154,21 @@ pub fn spec_of(a: &SweepArgs) -> Result<SweepSpec> {
             spec
         }
         None => {
+            let seq = RawAxes {
+                phase: a.phase.clone(),
+                seq_len: a.seq_len.clone(),
+                kv_len: a.kv_len.clone(),
+                wgroup: a.wgroup.clone(),
+                wgroup_zero_point: a.wgroup_zero_point,
+                act_scales: a.act_scales.clone(),
+                kv_bits: a.kv_bits.clone(),
+                kv_group: a.kv_group.clone(),
+                kv_group_zero_point: a.kv_group_zero_point,
+            }
+            .resolve(&|f| format!("--{f}"))
+            .map_err(|e| miette!("{e}"))?;
             let spec = SweepSpec {
+                seq,
                 hw: a.hw.clone(),
                 hw_names: a.name.clone(),
                 models: a.model.clone(),

@@ -60,7 +60,7 @@ pub struct LoadOptions {
 }
 
 /// Which step of autoregressive inference a transformer model file is built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeqPhase {
     /// The whole prompt at once: `len` tokens, each attending to the ones before it.
     Prefill {

@@ -32,7 +32,7 @@ pub mod trained;
 pub mod trained_act;
 pub mod widths;
 
-pub use widths::{GroupRequest, LayerRequest, LayerWidths, WidthPlan, DYNAMIC_CARRIER_BITS};
+pub use widths::{ActScales, GroupRequest, LayerRequest, LayerWidths, WidthPlan, DYNAMIC_CARRIER_BITS};
 
 use crate::ir::{DataType, Graph, TensorKind, WeightGroups};
 

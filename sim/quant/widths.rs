@@ -71,6 +71,60 @@ pub struct WidthPlan {
 /// fp16 of W8A8 / W4A8 LLM runtimes, costed as 16 bits.
 pub const DYNAMIC_CARRIER_BITS: u8 = 16;
 
+/// How activation scales are found (`--act-scales`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ActScales {
+    /// Scales fixed ahead of time.
+    #[default]
+    Static,
+    /// One scale per row, found when the layer runs.
+    Dynamic,
+    /// One scale and one zero point per row, found when the layer runs.
+    DynamicAsym,
+}
+
+impl ActScales {
+    /// The names of the modes, as the command line and sweep files spell them.
+    pub const NAMES: [&'static str; 3] = ["static", "dynamic", "dynamic-asym"];
+
+    /// The mode of a name in [`ActScales::NAMES`].
+    pub fn from_name(name: &str) -> Option<ActScales> {
+        match name {
+            "static" => Some(ActScales::Static),
+            "dynamic" => Some(ActScales::Dynamic),
+            "dynamic-asym" => Some(ActScales::DynamicAsym),
+            _ => None,
+        }
+    }
+
+    /// The mode's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActScales::Static => Self::NAMES[0],
+            ActScales::Dynamic => Self::NAMES[1],
+            ActScales::DynamicAsym => Self::NAMES[2],
+        }
+    }
+
+    /// The dynamic activation scales of this mode (`None`: static) with rows quantized to
+    /// `abits`, which must be narrower than the [`DYNAMIC_CARRIER_BITS`] activations are
+    /// then held at.
+    pub fn dynamic_activations(self, abits: u8) -> Result<Option<DynamicActivations>, String> {
+        let zero_point = match self {
+            ActScales::Static => return Ok(None),
+            ActScales::Dynamic => false,
+            ActScales::DynamicAsym => true,
+        };
+        if abits >= DYNAMIC_CARRIER_BITS {
+            return Err(format!(
+                "--act-scales {} quantizes activations held at {DYNAMIC_CARRIER_BITS} bits to --abits bits row by row: give --abits below {DYNAMIC_CARRIER_BITS}, got {abits}",
+                self.name()
+            ));
+        }
+        Ok(Some(DynamicActivations { bits: abits, zero_point }))
+    }
+}
+
 /// A layer's weight granularity as `--layer-bits` asks for it (`g32`, `g-1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupRequest {

@@ -2,6 +2,8 @@
 //! numeric overrides of the accelerator description, costed in parallel.
 //!
 //! - [`plan`]: the list of design points, from command-line lists or a sweep TOML file;
+//! - [`axes`]: the transformer and granularity axes of a plan (workloads, weight groups,
+//!   activation scales, KV-cache widths and groups);
 //! - [`shard`]: a deterministic slice of the points (Slurm job arrays);
 //! - [`run`]: costs the points with rayon, one graph per (network, widths) shared by all
 //!   hardware points, results in point order whatever the thread count;
@@ -14,6 +16,7 @@
 //! Architecture invariant: nothing here does IO except [`plan::SweepSpec::from_toml`]'s
 //! caller and the CLI; a failing point becomes an error row, never an early return.
 
+pub mod axes;
 pub mod functional;
 pub mod merge;
 pub mod plan;

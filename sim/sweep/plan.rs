@@ -1,8 +1,10 @@
 //! Sweep plans: which design points to cost.
 //!
 //! Points are the cartesian product, in this nesting order (the last varies fastest):
-//! accelerator, network, weight bits, activation bits, then each `--set` path in the order
-//! given. A point's index is its position in that order, so a plan is the same on every
+//! accelerator, network, workload (`--phase` with `--seq-len` / `--kv-len`), weight bits,
+//! activation bits, weight groups, activation scales, KV-cache bits, KV-cache groups (the
+//! axes of [`super::axes`], one value each unless given), then each `--set` path in the
+//! order given. A point's index is its position in that order, so a plan is the same on every
 //! machine and shards of it can be merged back.
 //!
 //! # Sweep file format (`--config sweep.toml`)
@@ -21,6 +23,15 @@
 //! calib = "calib.npy"                             # functional inputs (optional)
 //! eval = "eval.npy"                               # (optional, default: calib)
 //! granularity = "per-channel"                     # or "per-tensor" (optional)
+//! phase = ["prefill", "decode"]                   # transformers (optional, see below)
+//! seq_len = [128, 512]                            # prompt lengths of prefill
+//! kv_len = [1024, 4096]                           # KV-cache lengths of decode
+//! wgroup = [-1, 128]                              # weight groups, -1 per channel
+//! wgroup_zero_point = false                       # a zero point per weight group
+//! act_scales = ["static", "dynamic"]              # or "dynamic-asym"
+//! kv_bits = [16, 8, 4]                            # KV cache widths (decode only)
+//! kv_group = [-1, 64]                             # KV cache groups, -1 none (decode)
+//! kv_group_zero_point = false                     # a zero point per KV group
 //!
 //! [set]                                           # overrides, by dotted path
 //! "mac.rows" = [16, 32, 64]
@@ -33,6 +44,10 @@
 //! rows' `wbits` / `abits` say which (`mixed` when its layers differ); with them, every
 //! network runs at each point's widths.
 //!
+//! The transformer axes are `accelsim run`'s flags as lists; each given one adds a column
+//! (`phase`, `seq_len`, `kv_len` and `tokens` for the workload: `tokens` is what the point's
+//! batch gets the states of, so `tokens / latency_s` is its throughput).
+//!
 //! The `[set]` paths vary in alphabetical order of their paths (the last varies fastest);
 //! on the command line, in the order of the `--set` flags. Relative paths in the file
 //! (accelerators, models, calib, eval) are relative to the file's folder.
@@ -41,6 +56,7 @@
 //! `mac8`), by the path as given when two of them would share a name, or by `name`
 //! (`--name` on the command line): two designs are never merged under one name.
 
+use super::axes::{RawAxes, SeqAxes, SeqPoint};
 use crate::hw::{Override, SetValue};
 use crate::map::tiling::Objective;
 use serde::Deserialize;
@@ -77,6 +93,8 @@ pub struct SweepSpec {
     /// then every network runs at each point's widths; otherwise a quantized model keeps its
     /// own widths, layer by layer, and a float one runs at 8 bits.
     pub widths_given: bool,
+    /// The transformer and granularity axes.
+    pub seq: SeqAxes,
 }
 
 /// How the functional results of a sweep are computed: each network is quantized with
@@ -118,6 +136,8 @@ pub struct Point {
     pub wbits: u8,
     /// Activation bits.
     pub abits: u8,
+    /// The values of the transformer and granularity axes.
+    pub seq: SeqPoint,
     /// One value per [`SweepSpec::sets`] path, in the same order.
     pub set_values: Vec<SetValue>,
 }
@@ -167,6 +187,24 @@ struct RawSweep {
     labels: Option<String>,
     #[serde(default)]
     granularity: Option<String>,
+    #[serde(default)]
+    phase: Vec<String>,
+    #[serde(default)]
+    seq_len: Vec<i64>,
+    #[serde(default)]
+    kv_len: Vec<i64>,
+    #[serde(default)]
+    wgroup: Vec<i64>,
+    #[serde(default)]
+    wgroup_zero_point: bool,
+    #[serde(default)]
+    act_scales: Vec<String>,
+    #[serde(default)]
+    kv_bits: Vec<i64>,
+    #[serde(default)]
+    kv_group: Vec<i64>,
+    #[serde(default)]
+    kv_group_zero_point: bool,
 }
 
 /// The objective of a name (`latency`, `energy` or `edp`); `what` names it in the error.
@@ -231,8 +269,21 @@ impl SweepSpec {
         } else {
             None
         };
+        let seq = RawAxes {
+            phase: raw.phase,
+            seq_len: raw.seq_len,
+            kv_len: raw.kv_len,
+            wgroup: raw.wgroup,
+            wgroup_zero_point: raw.wgroup_zero_point,
+            act_scales: raw.act_scales,
+            kv_bits: raw.kv_bits,
+            kv_group: raw.kv_group,
+            kv_group_zero_point: raw.kv_group_zero_point,
+        }
+        .resolve(&|f| format!("{file}: {}", f.replace('-', "_")))?;
         let spec = SweepSpec {
             functional,
+            seq,
             widths_given: !raw.wbits.is_empty() || !raw.abits.is_empty(),
             hw: raw.hw,
             hw_names: raw.name,
@@ -294,8 +345,15 @@ impl SweepSpec {
                 return Err(PlanError(format!("--set {k}: no values")));
             }
         }
+        if self.functional.is_some() && self.seq.any() {
+            return Err(PlanError(
+                "--functional evaluates each network as loaded at uniform widths; it does not take the transformer and granularity axes (--phase, --seq-len, --kv-len, --wgroup, --act-scales, --kv-bits, --kv-group)"
+                    .into(),
+            ));
+        }
         if self.checked_len().is_none() {
-            let sizes: Vec<String> = [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+            let sizes: Vec<String> = self
+                .axis_lens()
                 .into_iter()
                 .chain(self.sets.iter().map(|(_, v)| v.len()))
                 .map(|n| n.to_string())
@@ -353,9 +411,15 @@ impl SweepSpec {
         }
     }
 
+    /// The number of values of each axis before the `--set` paths, outermost first.
+    fn axis_lens(&self) -> [usize; 9] {
+        let [phase, wgroup, act, kv_bits, kv_group] = self.seq.lens();
+        [self.hw.len(), self.models.len(), phase, self.wbits.len(), self.abits.len(), wgroup, act, kv_bits, kv_group]
+    }
+
     /// The number of points of the full plan, `None` when the product overflows.
     pub fn checked_len(&self) -> Option<usize> {
-        [self.hw.len(), self.models.len(), self.wbits.len(), self.abits.len()]
+        self.axis_lens()
             .into_iter()
             .chain(self.sets.iter().map(|(_, v)| v.len()))
             .try_fold(1usize, |a, n| a.checked_mul(n))
@@ -380,13 +444,22 @@ impl SweepSpec {
             set_values[i] = vals[rest % vals.len()].clone();
             rest /= vals.len();
         }
-        let abits = self.abits[rest % self.abits.len()];
-        rest /= self.abits.len();
-        let wbits = self.wbits[rest % self.wbits.len()];
-        rest /= self.wbits.len();
-        let model = rest % self.models.len();
-        rest /= self.models.len();
-        Point { index, hw: rest, model, wbits, abits, set_values }
+        let [phases, wgroups, acts, kv_bits, kv_groups] = self.seq.lens();
+        let mut digit = |n: usize| {
+            let d = rest % n;
+            rest /= n;
+            d
+        };
+        let kv_group = digit(kv_groups);
+        let kv_bits = digit(kv_bits);
+        let act = digit(acts);
+        let wgroup = digit(wgroups);
+        let abits = self.abits[digit(self.abits.len())];
+        let wbits = self.wbits[digit(self.wbits.len())];
+        let phase = digit(phases);
+        let model = digit(self.models.len());
+        let seq = self.seq.point([phase, wgroup, act, kv_bits, kv_group]);
+        Point { index, hw: rest, model, wbits, abits, seq, set_values }
     }
 
     /// All points of the plan, in order.
@@ -499,6 +572,29 @@ mod tests {
         assert_eq!(s.hw, ["systolic32", "d/mac8.toml", "/abs/x.toml"]);
         assert_eq!(s.models, ["mnv1", "d/n/m.onnx"]);
         assert_eq!(s.functional.unwrap().calib.as_deref(), Some("d/c.npy"));
+    }
+
+    #[test]
+    fn sweep_files_take_the_transformer_axes_nested_inside_the_network() {
+        let s = SweepSpec::from_toml(
+            "s.toml",
+            "hw = [\"mac8\"]\nmodel = [\"gpt2\", \"llama_1b\"]\nwbits = [4, 8]\nphase = [\"decode\"]\nkv_len = [256, 1024]\nkv_bits = [8, 4]\nwgroup = [-1, 128]\nact_scales = [\"dynamic\"]\n[set]\n\"dram.bandwidth_gbps\" = [10, 20]\n",
+        )
+        .unwrap();
+        // 2 networks x 2 workloads x 2 wbits x 2 groups x 2 KV widths x 2 bandwidths.
+        assert_eq!(s.len(), 2 * 2 * 2 * 2 * 2 * 2);
+        let p = s.point(1);
+        assert_eq!((p.model, p.wbits, p.seq.kv_bits, p.set_values[0].clone()), (0, 4, Some(8), SetValue::Num(20.0)));
+        let p = s.point(2);
+        assert_eq!((p.seq.kv_bits, p.seq.wgroup), (Some(4), None));
+        let p = s.point(4);
+        assert_eq!(p.seq.wgroup.map(|g| g.size), Some(128));
+        let p = s.point(16);
+        assert_eq!((p.wbits, p.seq.phase), (4, Some(crate::import::SeqPhase::Decode { kv_len: 1024 })));
+        assert_eq!(s.point(32).model, 1);
+        assert!(s.points().iter().all(|p| p.seq.act_scales == crate::quant::ActScales::Dynamic));
+        let e = SweepSpec::from_toml("s.toml", "hw = [\"mac8\"]\nmodel = [\"gpt2\"]\nkv_bits = [8]\n").unwrap_err();
+        assert!(e.0.starts_with("s.toml: kv_bits: applies to decode"), "{e}");
     }
 
     #[test]

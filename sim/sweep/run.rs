@@ -12,6 +12,7 @@
 //! Results come back in point order whatever the number of threads, so a sweep's output is
 //! byte-identical on 1 or 64 threads.
 
+use super::axes::SeqPoint;
 use super::functional::{distinct, evaluate_keys, FunctionalKey, FunctionalResult};
 use super::plan::{Point, SweepSpec};
 use super::table::Row;
@@ -20,7 +21,7 @@ use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
 use crate::map::tiling::TilingMemo;
 use crate::quant::widths::{common_widths, Common};
-use crate::quant::{assign_uniform, is_quantized};
+use crate::quant::{assign_widths, is_quantized, WidthPlan};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -61,7 +62,8 @@ pub struct SweepRun {
     pub functional_evals: usize,
 }
 
-type Key = (usize, u8, u8, u8);
+/// A width-assigned graph's key: network, workload, widths, the point's granularity, accumulator bits.
+type Key = (usize, usize, u8, u8, SeqPoint, u8);
 
 /// Costs `points` of `spec` on the current rayon pool. `tick` is called once per finished
 /// point (for a progress bar). Never fails: a failing point carries its error.
@@ -103,7 +105,11 @@ pub fn used_by_range(spec: &SweepSpec, range: std::ops::Range<usize>) -> (Vec<bo
 pub struct Sweeper<'s> {
     spec: &'s SweepSpec,
     seed: u64,
+    /// Per network and workload (`model * workloads + phase index`): the graph as loaded.
+    /// A functional sweep has one workload, so this is indexed by network there.
     models: Vec<Option<Result<Graph, String>>>,
+    /// Workloads per network ([`crate::sweep::axes::SeqAxes::lens`]'s first).
+    phases: usize,
     /// Per network: costed at the widths it carries (a quantized network, no widths given).
     own: Vec<bool>,
     templates: Vec<Option<HwTemplate>>,
@@ -120,19 +126,33 @@ impl<'s> Sweeper<'s> {
     /// Loads the networks and accelerators marked used (see [`used_by`], [`used_by_range`]).
     pub fn new(spec: &'s SweepSpec, models_used: &[bool], hw_used: &[bool]) -> Self {
         let opts = LoadOptions { width: spec.width, resolution: spec.resolution, ..Default::default() };
+        let phases = spec.seq.lens()[0];
         let models: Vec<Option<Result<Graph, String>>> = spec
             .models
             .iter()
             .zip(models_used)
-            .map(|(m, &u)| u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}"))))
+            .flat_map(|(m, &u)| {
+                let opts = &opts;
+                (0..phases).map(move |i| {
+                    let phase = spec.seq.phases.as_ref().map(|v| v[i]);
+                    let opts = LoadOptions { phase, ..opts.clone() };
+                    u.then(|| load_model(m, &opts).map_err(|e| format!("cannot load the network: {e}")))
+                })
+            })
             .collect();
         // Without widths given, a quantized network is costed at the widths it carries.
-        let own = models.iter().map(|m| !spec.widths_given && matches!(m, Some(Ok(g)) if is_quantized(g))).collect();
+        let own = (0..spec.models.len())
+            .map(|m| {
+                !spec.widths_given
+                    && models[m * phases..(m + 1) * phases].iter().any(|g| matches!(g, Some(Ok(g)) if is_quantized(g)))
+            })
+            .collect();
         let templates = spec.hw.iter().zip(hw_used).map(|(h, &u)| if u { HwTemplate::load(h) } else { None }).collect();
         Sweeper {
             spec,
             seed: opts.seed,
             models,
+            phases,
             own,
             templates,
             labels: spec.hw_labels(),
@@ -148,18 +168,31 @@ impl<'s> Sweeper<'s> {
     }
 
     fn graph(&self, p: &Point, acc: u8) -> Result<Arc<Graph>, String> {
-        let key = (p.model, p.wbits, p.abits, acc);
+        let key = (p.model, p.seq.phase_index, p.wbits, p.abits, p.seq, acc);
         if let Some(g) = self.cache.lock().map_err(|_| "graph cache poisoned".to_string())?.get(&key) {
             return Ok(g.clone());
         }
-        let base = match &self.models[p.model] {
-            Some(Ok(g)) => g,
-            Some(Err(e)) => return Err(e.clone()),
-            None => return Err("internal: network not loaded".into()),
+        let base = match self.models.get(p.model * self.phases + p.seq.phase_index) {
+            Some(Some(Ok(g))) => g,
+            Some(Some(Err(e))) => return Err(e.clone()),
+            _ => return Err("internal: network not loaded".into()),
         };
         let mut g = base.clone();
-        if !self.own[p.model] {
-            assign_uniform(&mut g, p.precision(), acc);
+        if self.own[p.model] {
+            if p.seq.regranulates() {
+                return Err(format!(
+                    "{} carries its own quantization: give --wbits and --abits to re-target it with weight groups, dynamic activation scales or a KV-cache width",
+                    self.spec.models[p.model]
+                ));
+            }
+        } else {
+            let dynamic = p.seq.act_scales.dynamic_activations(p.abits)?;
+            let plan = WidthPlan::uniform(&g, p.precision())
+                .with_kv_bits(p.seq.kv_bits)
+                .with_kv_groups(p.seq.kv_group)
+                .with_weight_groups(p.seq.weight_groups(&self.spec.seq, p.wbits))
+                .with_dynamic_activations(dynamic);
+            assign_widths(&mut g, &plan, acc);
         }
         let g = Arc::new(g);
         self.cache.lock().map_err(|_| "graph cache poisoned".to_string())?.entry(key).or_insert_with(|| g.clone());
@@ -176,7 +209,7 @@ impl<'s> Sweeper<'s> {
                 let keys: Vec<Option<FunctionalKey>> = points
                     .par_iter()
                     .map(|p| {
-                        let g = self.models[p.model].as_ref()?.as_ref().ok()?;
+                        let g = self.models[p.model * self.phases + p.seq.phase_index].as_ref()?.as_ref().ok()?;
                         instantiate(spec, p, &self.templates).ok().map(|hw| FunctionalKey::of(f, p, g, &hw))
                     })
                     .collect();
@@ -336,6 +369,7 @@ mod tests {
             objective: Default::default(),
             functional: None,
             widths_given: true,
+            seq: Default::default(),
         };
         let points = spec.points();
         let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
@@ -364,6 +398,7 @@ mod tests {
             objective: Default::default(),
             functional: None,
             widths_given: true,
+            seq: Default::default(),
         };
         let n = spec.len();
         for start in 0..n {
@@ -390,6 +425,7 @@ mod tests {
             objective: Default::default(),
             functional: Some(Default::default()),
             widths_given: true,
+            seq: Default::default(),
         }
     }
 

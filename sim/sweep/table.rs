@@ -2,7 +2,8 @@
 //! `--per-layer`, one row per layer after it. Columns, in order:
 //!
 //! `point, hw, model, wbits, abits` (a point that kept a quantized model's own widths: its
-//! widths, `mixed` when its layers differ), one column per `--set` path (named by the path),
+//! widths, `mixed` when its layers differ), the columns of the transformer and granularity
+//! axes given ([`super::axes::SeqAxes::columns`]), one column per `--set` path (named by the path),
 //! then [`COLUMNS`], then (functional sweeps only) [`FUNCTIONAL_COLUMNS`], filled on the
 //! `TOTAL` rows (the network output's SQNR). Failed points have one row with an empty measurement and the `error`
 //! column set. Floats are rounded to 12 significant digits and written in Rust's shortest
@@ -175,6 +176,7 @@ fn buffers_cell(b: &[(String, u64, u64)]) -> String {
 /// The header: point columns, `--set` paths, then [`COLUMNS`].
 pub fn header(spec: &SweepSpec) -> Vec<String> {
     let mut h: Vec<String> = ["point", "hw", "model", "wbits", "abits"].iter().map(|s| s.to_string()).collect();
+    h.extend(spec.seq.columns().iter().map(|s| s.to_string()));
     h.extend(spec.sets.iter().map(|(k, _)| k.clone()));
     h.extend(COLUMNS.iter().map(|s| s.to_string()));
     h.extend(functional_columns(spec).iter().map(|s| s.to_string()));
@@ -212,6 +214,7 @@ pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
             None => (p.wbits.to_string(), p.abits.to_string()),
         };
         let mut lead = vec![p.index.to_string(), r.hw.clone(), r.model.clone(), wbits, abits];
+        lead.extend(spec.seq.cells(&p.seq, spec.batch));
         lead.extend(p.set_values.iter().map(|v| v.to_string()));
         if let Some(e) = &r.error {
             let mut rec = lead.clone();
