@@ -164,7 +164,10 @@ def sweep(
 
     The sweep's other options are keywords as in :func:`quantize`: ``config="sweep.toml"``
     (instead of the lists), ``calib=``/``eval=``/``labels=`` (paths or numpy arrays, with
-    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``.
+    ``functional=True``), ``granularity="per-tensor"``, ``shard="0/4"``, and the transformer
+    axes as lists: ``phase=["prefill", "decode"]``, ``seq_len=[128]``, ``kv_len=[1024, 4096]``,
+    ``kv_bits=[16, 8, 4]``, ``kv_group=[-1, 64]``, ``wgroup=[-1, 128]``,
+    ``act_scales=["static", "dynamic"]``.
 
     ``progress`` is a callable ``progress(done, total)`` called after each batch of points
     (an exception it raises stops the sweep and is raised here), or ``True`` for a bar

@@ -81,6 +81,16 @@ def test_sweep_matches_cli_json():
         assert list(py.columns) == list(c[0].keys())
 
 
+def test_sweep_takes_the_transformer_axes():
+    py = rows(accelsim.sweep(hw="mac8", model="gpt2", wbits=4, phase="decode", kv_len=[64, 128], kv_bits=[8, 4],
+                             kv_group=[-1, 32], wgroup=128, act_scales=["static", "dynamic"]))
+    c = json.loads(cli("sweep", "--hw", "mac8", "--model", "gpt2", "--wbits", "4", "--phase", "decode",
+                       "--kv-len", "64,128", "--kv-bits", "8,4", "--kv-group", "-1,32", "--wgroup", "128",
+                       "--act-scales", "static,dynamic", "--format", "json"))
+    assert py == c and len(c) == 16
+    assert {r["kv_group"] for r in c} == {"none", 32} and {r["tokens"] for r in c} == {1}
+
+
 def test_evaluate_is_the_sweep_row():
     row = accelsim.evaluate({"hw": "mac8", "model": "mnv1", "wbits": 4, "set": {"mac.rows": 32}})
     c = json.loads(cli("sweep", "--hw", "mac8", "--model", "mnv1", "--wbits", "4", "--set", "mac.rows=32",
