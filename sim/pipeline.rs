@@ -747,13 +747,20 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)]
     };
     let modes = || sum.modes.iter().filter_map(|&m| hw.precisions.get(m));
     let peak = modes().map(|m| m.macs_per_cycle).max().unwrap_or(0);
-    let mode: Vec<String> = modes().map(|m| mode_label(m.weight_bits, m.activation_bits)).collect();
+    // The modes' labels joined by '+' (one allocation).
+    let mut mode = String::new();
+    for m in modes() {
+        if !mode.is_empty() {
+            mode.push('+');
+        }
+        push_mode_label(&mut mode, m.weight_bits, m.activation_bits);
+    }
     let (cycles, macs) = (sum.cycles, sum.macs);
     let report = LayerReport {
         name: l.name.clone(),
         op: op_name,
         shape: g.output(l).shape.clone(),
-        mode: mode.join("+"),
+        mode,
         weight_type: g.weights_of(l).map(|t| t.dtype),
         weight_groups: sum.weight_groups,
         activation_type: g.data_input(l).dtype,
@@ -1171,13 +1178,11 @@ fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
     }
 }
 
-/// `format!("{weight}x{activation}")` without the formatting machinery (one allocation).
-fn mode_label(weight: u32, activation: u32) -> String {
-    let mut s = String::with_capacity(8);
-    push_decimal(&mut s, weight);
+/// Appends `format!("{weight}x{activation}")` without the formatting machinery.
+fn push_mode_label(s: &mut String, weight: u32, activation: u32) {
+    push_decimal(s, weight);
     s.push('x');
-    push_decimal(&mut s, activation);
-    s
+    push_decimal(s, activation);
 }
 
 fn push_decimal(s: &mut String, v: u32) {
@@ -1289,7 +1294,9 @@ mod tests {
     #[test]
     fn mode_label_is_the_formatted_pair() {
         for (w, a) in [(0, 0), (1, 8), (8, 8), (16, 8), (10, 109), (u32::MAX, 4_000_000_007)] {
-            assert_eq!(mode_label(w, a), format!("{w}x{a}"));
+            let mut s = String::from("4x4+");
+            push_mode_label(&mut s, w, a);
+            assert_eq!(s, format!("4x4+{w}x{a}"));
         }
     }
 

@@ -469,12 +469,19 @@ pub trait Evaluate {
     /// What a tiling's evaluation computes before the DRAM channel's speed (bandwidth,
     /// latency, clock) enters: a sweep over those keeps it and only redoes the rest.
     type Part: Clone;
-    /// The channel-independent part of a tiling's evaluation.
+    /// The channel-independent part of a tiling's evaluation. It never reads the tiling's
+    /// loop order (its traffic, tile counts and sizes decide it): the search skips the
+    /// second order of a tile where that reads as often as the first (the same part, a
+    /// later rank).
     fn part(&self, t: &Tiling) -> Self::Part;
     /// The exact score of a tiling from its part.
     fn score_part(&self, p: &Self::Part) -> Score;
     /// A score the tiling of part `p` does not beat field by field (cheap: no simulation).
     fn bound_part(&self, p: &Self::Part) -> Score;
+    /// A score the tiling of part `p` does not beat, no looser than [`Evaluate::bound_part`]
+    /// and dearer: asked only of a candidate whose cheaper bound did not rule it out, before
+    /// simulating it.
+    fn tight_bound_part(&self, p: &Self::Part) -> Score;
     /// Whether the tiling of part `a` scores no worse than that of part `b` in every field,
     /// whatever the channel's speed.
     fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
@@ -754,8 +761,16 @@ fn search_conv(
                 }
                 let in_pass = sp.in_pass;
                 let tiles = per.saturating_mul(n_s);
+                let mut first_reads = None;
                 for order in [LoopOrder::WeightsOuter, LoopOrder::InputsOuter] {
                     let (in_reads, w_reads) = reads(grouped, order, n_k, n_s, n_c);
+                    // Inputs-outer reading as often as weights-outer (one output-channel tile,
+                    // or one spatial tile) is the same traffic at a later rank: its part is the
+                    // same ([`Evaluate::part`] does not read the order), so it never replaces
+                    // the other (and a front would drop it as dominated by it).
+                    if first_reads.replace((in_reads, w_reads)) == Some((in_reads, w_reads)) {
+                        continue;
+                    }
                     let dram = Traffic {
                         inputs: Bits(in_pass.saturating_mul(in_reads)),
                         weights: Bits(weights_total.saturating_mul(w_reads)),
@@ -780,7 +795,7 @@ fn search_conv(
                     // simulated.
                     let p = ev.part(&t);
                     if let (true, Some((bs, _))) = (prune, &best) {
-                        if objective.better(bs, &ev.bound_part(&p)) {
+                        if objective.better(bs, &ev.bound_part(&p)) || objective.better(bs, &ev.tight_bound_part(&p)) {
                             continue;
                         }
                     }
@@ -871,6 +886,9 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         fn bound_part(&self, _: &()) -> Score {
             ZERO
         }
+        fn tight_bound_part(&self, _: &()) -> Score {
+            ZERO
+        }
         fn dominates(_: &(), _: &()) -> bool {
             false
         }
@@ -920,7 +938,7 @@ fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
     // Each candidate is checked against the last few kept ones only (dominated by one and
     // later than it in the search order): the front may keep some dominated candidates
     // (harmless: they are bounded or scored like any other), and building it stays linear.
-    let mut entries: Vec<(Tiling, E::Part)> = Vec::new();
+    let mut entries: Vec<(Tiling, E::Part)> = Vec::with_capacity(order.len());
     for i in order {
         let (t, p) = &all[i];
         let recent = &entries[entries.len().saturating_sub(FRONT_CHECKS)..];
@@ -1013,7 +1031,7 @@ pub fn schedule_front<E: Evaluate>(
                     continue; // scored already
                 }
                 if let Some((bs, _, _)) = &best {
-                    if objective.better(bs, &ev.bound_part(p)) {
+                    if objective.better(bs, &ev.bound_part(p)) || objective.better(bs, &ev.tight_bound_part(p)) {
                         continue;
                     }
                 }
@@ -1243,6 +1261,9 @@ impl<E: Evaluate> Evaluate for CachedParts<'_, E> {
     }
     fn bound_part(&self, p: &E::Part) -> Score {
         self.ev.bound_part(p)
+    }
+    fn tight_bound_part(&self, p: &E::Part) -> Score {
+        self.ev.tight_bound_part(p)
     }
     fn dominates(a: &E::Part, b: &E::Part) -> bool {
         E::dominates(a, b)
@@ -1733,6 +1754,9 @@ mod tests {
             *p
         }
         fn bound_part(&self, p: &Score) -> Score {
+            *p
+        }
+        fn tight_bound_part(&self, p: &Score) -> Score {
             *p
         }
         fn dominates(a: &Score, b: &Score) -> bool {

@@ -271,6 +271,18 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
     }
 }
 
+/// A lower bound on the end of [`simulate`]'s timeline of `tiles` tiles (at least one) whose
+/// loads take `tl` cycles each on the channel, computes `tc` and stores `ts` (latency
+/// included; zero for no transfer): the channel serves one transfer at a time, so the last
+/// load ends after every load, and the last tile computes and stores after it; and every
+/// store follows the first tile's load and compute. (The search bounds a candidate by it
+/// with the first load, all compute and the last store in a row, and every transfer on the
+/// channel: `schedule::LayerEval::cycles_bound`.)
+#[inline]
+pub fn tail_bound(tiles: f64, tl: f64, tc: f64, ts: f64) -> f64 {
+    tl + tc + ts + (tiles.max(1.0) - 1.0) * tl.max(ts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +394,32 @@ mod tests {
             assert!((got - want).abs() <= 1.0, "tiles {tiles}: {got} vs {want}");
         }
     }
+    proptest::proptest! {
+        /// [`tail_bound`] never exceeds the simulated timeline (nor the reference's), for
+        /// every kind of stream, one or two slots and any latency.
+        #[test]
+        fn the_tail_bound_holds(
+            tiles in proptest::prop_oneof![1u64..8, 8u64..3000, 100_000u64..1_000_000],
+            l in proptest::prop_oneof![proptest::strategy::Just(0.0f64), 0.0f64..500.0],
+            c in 0.0f64..500.0,
+            st in proptest::prop_oneof![proptest::strategy::Just(0.0f64), 0.0f64..500.0],
+            slots in 1u32..=2,
+            lat in 0.0f64..50.0,
+            bpc in 0.01f64..100.0,
+        ) {
+            let s = TileStream { tiles, load_bytes: l, compute: c, store_bytes: st };
+            let d = Dma { bytes_per_cycle: bpc, latency: lat, slots };
+            let xfer = |b: f64| if b > 0.0 { lat + b / bpc } else { 0.0 };
+            let bound = tail_bound(tiles as f64, xfer(l), c, xfer(st));
+            let got = simulate(&s, &d).total.get() as f64;
+            proptest::prop_assert!(bound * (1.0 - 1e-9) <= got, "{bound} > {got}");
+            if tiles < 3000 {
+                let want = reference(&s, &d);
+                proptest::prop_assert!(bound * (1.0 - 1e-9) <= want, "{bound} > {want}");
+            }
+        }
+    }
+
     proptest::proptest! {
         /// Less compute per tile, fewer bytes per transfer, fewer tiles or a faster channel
         /// never lengthen the timeline (a greedy channel that served a ready store before an
