@@ -422,13 +422,33 @@ impl Evaluate for LayerEval<'_> {
     /// The first load, all compute and the last store run one after another, and every
     /// transfer takes the one channel; energy and DRAM bits are exact.
     fn bound_part(&self, p: &ChannelFree) -> Score {
-        self.stream_bound(p, false)
+        let s = &p.stream;
+        let n = s.tiles.max(1) as f64;
+        let cycles = self.cycles_bound(CyclesBound {
+            load: s.load_bytes,
+            store: s.store_bytes,
+            loads: s.load_bytes > 0.0,
+            stores: s.store_bytes > 0.0,
+            compute: p.compute as f64,
+            transfers: n,
+            bytes: n * (s.load_bytes + s.store_bytes),
+        });
+        Score { cycles, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
     }
 
-    /// [`Evaluate::bound_part`], and the last tile computes and stores after every load, the
-    /// first computes before any store ([`crate::simulate::tail_bound`]).
+    /// The last tile computes and stores after every load, and every store follows the
+    /// first tile's load and compute ([`crate::simulate::tail_bound`]): for a stream of many
+    /// tiles whose compute outweighs one store (or one load), tighter than
+    /// [`Evaluate::bound_part`], which the callers ask first.
     fn tight_bound_part(&self, p: &ChannelFree) -> Score {
-        self.stream_bound(p, true)
+        if self.sized_to_demand {
+            return self.bound_part(p);
+        }
+        let s = &p.stream;
+        let lat = self.dma.latency;
+        let xfer = |bytes: f64| if bytes > 0.0 { lat + bytes * self.inv_bw } else { 0.0 };
+        let tail = crate::simulate::tail_bound(s.tiles as f64, xfer(s.load_bytes), s.compute, xfer(s.store_bytes));
+        Score { cycles: whole_cycles_below(tail) + self.once_f, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
     }
 
     /// No worse at any channel speed: no more tiles, and no more load, compute or store per
@@ -486,7 +506,6 @@ impl Evaluate for LayerEval<'_> {
             compute: lower.compute,
             transfers: b.tiles_min as f64,
             bytes: read + write,
-            tile_compute: None,
         });
         let dram_bits = (read + write) * 8.0;
         Score { cycles, energy_pj: lower.energy + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
@@ -507,33 +526,9 @@ struct CyclesBound {
     transfers: f64,
     /// Bytes over the channel.
     bytes: f64,
-    /// With `transfers` the exact tile count and `load` and `store` every tile's transfers
-    /// (a tile stream's, not a set's lower bounds), each tile's compute cycles: every load
-    /// precedes the last tile's compute and store, and every store follows the first
-    /// tile's load and compute ([`crate::simulate::tail_bound`]).
-    tile_compute: Option<f64>,
 }
 
 impl LayerEval<'_> {
-    /// [`Evaluate::bound_part`] (`tight`: [`Evaluate::tight_bound_part`]) of a part's tile
-    /// stream.
-    #[inline]
-    fn stream_bound(&self, p: &ChannelFree, tight: bool) -> Score {
-        let s = &p.stream;
-        let n = s.tiles.max(1) as f64;
-        let cycles = self.cycles_bound(CyclesBound {
-            load: s.load_bytes,
-            store: s.store_bytes,
-            loads: s.load_bytes > 0.0,
-            stores: s.store_bytes > 0.0,
-            compute: p.compute as f64,
-            transfers: n,
-            bytes: n * (s.load_bytes + s.store_bytes),
-            tile_compute: tight.then_some(s.compute),
-        });
-        Score { cycles, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
-    }
-
     /// The whole cycles no timeline within `b` beats: the first load, all compute and the
     /// last store run one after another, and every transfer's latency and every byte take
     /// the one channel (with an interface sized to demand: the compute cycles).
@@ -546,11 +541,7 @@ impl LayerEval<'_> {
         let (lat_l, lat_s) = (if b.loads { lat } else { 0.0 }, if b.stores { lat } else { 0.0 });
         let pipeline = lat_l + b.load * self.inv_bw + b.compute + lat_s + b.store * self.inv_bw;
         let channel = b.transfers * (lat_l + lat_s) + b.bytes * self.inv_bw;
-        let tail = b.tile_compute.map_or(0.0, |tc| {
-            let (tl, ts) = (lat_l + b.load * self.inv_bw, lat_s + b.store * self.inv_bw);
-            crate::simulate::tail_bound(b.transfers, tl, tc, ts)
-        });
-        whole_cycles_below(pipeline.max(channel).max(tail)) + self.once_f
+        whole_cycles_below(pipeline.max(channel)) + self.once_f
     }
 }
 

@@ -478,9 +478,9 @@ pub trait Evaluate {
     fn score_part(&self, p: &Self::Part) -> Score;
     /// A score the tiling of part `p` does not beat field by field (cheap: no simulation).
     fn bound_part(&self, p: &Self::Part) -> Score;
-    /// A score the tiling of part `p` does not beat, no looser than [`Evaluate::bound_part`]
-    /// and dearer: asked only of a candidate whose cheaper bound did not rule it out, before
-    /// simulating it.
+    /// Another score the tiling of part `p` does not beat field by field (no simulation),
+    /// dearer than [`Evaluate::bound_part`] and tighter where that is loosest: asked only of
+    /// a candidate whose cheaper bound did not rule it out, before simulating it.
     fn tight_bound_part(&self, p: &Self::Part) -> Score;
     /// Whether the tiling of part `a` scores no worse than that of part `b` in every field,
     /// whatever the channel's speed.

@@ -260,14 +260,38 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
         dma_free = st + ts;
     }
     let end = dma_free.max(comp_end.last().unwrap_or(0.0));
-    let total = end.ceil() as u64;
-    let compute = (tc * n as f64).round() as u64;
-    let dma_busy = ((tl + ts) * n as f64).ceil() as u64;
+    let total = ceil_u64(end);
+    let compute = round_u64(tc * n as f64);
+    let dma_busy = ceil_u64((tl + ts) * n as f64);
     Timeline {
         total: Cycles(total.max(compute)),
         compute: Cycles(compute),
         dma_busy: Cycles(dma_busy),
         stall: Cycles(total.max(compute) - compute),
+    }
+}
+
+/// `x.ceil() as u64`, without `ceil`'s library call where the integer part is exact (below
+/// 2^52, and above 0; `-0.0` too).
+#[inline]
+fn ceil_u64(x: f64) -> u64 {
+    if (0.0..4.5e15).contains(&x) {
+        let t = x as i64;
+        t as u64 + u64::from((t as f64) < x)
+    } else {
+        x.ceil() as u64
+    }
+}
+
+/// `x.round() as u64` (halves away from zero), without `round`'s library call where the
+/// integer part is exact: there `x` minus it is exact too.
+#[inline]
+fn round_u64(x: f64) -> u64 {
+    if (0.0..4.5e15).contains(&x) {
+        let t = x as i64;
+        t as u64 + u64::from(x - t as f64 >= 0.5)
+    } else {
+        x.round() as u64
     }
 }
 
@@ -395,6 +419,16 @@ mod tests {
         }
     }
     proptest::proptest! {
+        /// The inline roundings equal the library's, at every magnitude and sign.
+        #[test]
+        fn inline_roundings_equal_the_library(bits in proptest::prelude::any::<u64>(), m in 0u64..1 << 53, e in -8i32..8) {
+            let y = m as f64 * 2f64.powi(e);
+            for x in [f64::from_bits(bits), y, -y, y + 0.5, 4.5e15, 4.5e15 - 0.5] {
+                proptest::prop_assert_eq!(ceil_u64(x), x.ceil() as u64, "{}", x);
+                proptest::prop_assert_eq!(round_u64(x), x.round() as u64, "{}", x);
+            }
+        }
+
         /// [`tail_bound`] never exceeds the simulated timeline (nor the reference's), for
         /// every kind of stream, one or two slots and any latency.
         #[test]
