@@ -299,9 +299,9 @@ fn round_u64(x: f64) -> u64 {
 /// loads take `tl` cycles each on the channel, computes `tc` and stores `ts` (latency
 /// included; zero for no transfer): the channel serves one transfer at a time, so the last
 /// load ends after every load, and the last tile computes and stores after it; and every
-/// store follows the first tile's load and compute. (The search bounds a candidate by it
-/// with the first load, all compute and the last store in a row, and every transfer on the
-/// channel: `schedule::LayerEval::cycles_bound`.)
+/// store follows the first tile's load and compute. (The search asks it of a candidate that
+/// its cheaper bound, `schedule::LayerEval::cycles_bound`, did not rule out, before
+/// simulating: `Evaluate::tight_bound_part`.)
 #[inline]
 pub fn tail_bound(tiles: f64, tl: f64, tc: f64, ts: f64) -> f64 {
     tl + tc + ts + (tiles.max(1.0) - 1.0) * tl.max(ts)
