@@ -168,10 +168,7 @@ fn to_f32(g: &Graph, vals: &[Option<Values>]) -> Vec<Option<Values>> {
 
 fn output_f32(g: &Graph, vals: &[Option<Values>]) -> Option<Vec<f32>> {
     let o = *g.outputs.first()?;
-    match kernels::value_of(vals, o)? {
-        Values::Int(v) => Some(dequantize_per_tensor(v, g.tensor(o).quant.as_ref()?)),
-        Values::F32(v) => Some(v.clone()),
-    }
+    kernels::value_of(vals, o)?.real(g.tensor(o).quant.as_ref())
 }
 
 /// Runs `g` on `input` three ways — with `arith` (the hardware), with LiteRT's arithmetic
@@ -179,11 +176,7 @@ fn output_f32(g: &Graph, vals: &[Option<Values>]) -> Option<Vec<f32>> {
 pub fn evaluate(g: &Graph, arith: Arithmetic, input: Values, input_desc: &str) -> Result<Accuracy, ExecError> {
     let [input_id] = g.inputs[..] else { return Err(ExecError::Input("the graph needs exactly one input".into())) };
     let t = g.tensor(input_id);
-    let real = match (&input, &t.quant) {
-        (Values::Int(v), Some(q)) => dequantize_per_tensor(v, q),
-        (Values::F32(v), _) => v.clone(),
-        (Values::Int(_), None) => return Err(ExecError::Input("the input is not quantized".into())),
-    };
+    let real = input.real(t.quant.as_ref()).ok_or_else(|| ExecError::Input("the input is not quantized".into()))?;
     let hw_run = Executor::new(g, arith)?.run(std::slice::from_ref(&input))?;
     let ideal_run = Executor::new(g, Arithmetic::default())?.run(std::slice::from_ref(&input))?;
     let float_run = kernels::run_float(g, &[real])?;

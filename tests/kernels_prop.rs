@@ -6,8 +6,8 @@
 
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
-    conv_fast, conv_fast_on, conv_fast_portable, conv_fast_u8_portable, conv_reference, fast_supported, pack, pack_u8,
-    vnni_available, ConvGeometry, ConvParams, Isa,
+    conv_fast, conv_fast_on, conv_fast_on_as, conv_fast_portable, conv_fast_u8_portable, conv_fast_u8_portable_as,
+    conv_reference, fast_supported, pack, pack_u8, vnni_available, ConvGeometry, ConvParams, Isa,
 };
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
@@ -71,6 +71,33 @@ fn case_with(max_bits: u32, max_c: usize, depthwise_only: bool) -> impl Strategy
             };
             Case { p, x, in_bits, w_bits }
         })
+}
+
+/// [`every_isa_equals_reference`]'s layer: `c` with `dilation` where the kernel fits, on
+/// LiteRT's accumulator (`acc_bits` 32) or a wrapping one, multipliers above 1 on every other
+/// channel with `left_shifts`.
+fn isa_case(c: &Case, dilation: usize, acc_bits: u32, left_shifts: bool) -> (ConvParams, Arithmetic) {
+    let mut p = c.p.clone();
+    if left_shifts {
+        // Multipliers above 1 (a left shift before the Q31 product) on every other channel.
+        for (co, m) in p.multipliers.iter_mut().enumerate().step_by(2) {
+            *m = QuantMultiplier::from_real(1.0 + (co % 7) as f64 * 0.4);
+        }
+    }
+    let [_, h, w, _] = p.geom.input;
+    let pad = p.geom.pad.top;
+    let span = |k: usize| (k - 1) * dilation + 1;
+    if span(p.geom.kernel[0]) <= h + 2 * pad && span(p.geom.kernel[1]) <= w + 2 * pad {
+        p.geom.dilation = [dilation, dilation];
+        p.geom.output[1] = (h + 2 * pad - span(p.geom.kernel[0])) / p.geom.stride[0] + 1;
+        p.geom.output[2] = (w + 2 * pad - span(p.geom.kernel[1])) / p.geom.stride[1] + 1;
+    }
+    let arith = if acc_bits == 32 {
+        Arithmetic::default()
+    } else {
+        Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
+    };
+    (p, arith)
 }
 
 proptest! {
@@ -183,26 +210,7 @@ proptest! {
         acc_bits in prop_oneof![Just(32u32), 8u32..=20],
         left_shifts in any::<bool>(),
     ) {
-        let mut p = c.p.clone();
-        if left_shifts {
-            // Multipliers above 1 (a left shift before the Q31 product) on every other channel.
-            for (co, m) in p.multipliers.iter_mut().enumerate().step_by(2) {
-                *m = QuantMultiplier::from_real(1.0 + (co % 7) as f64 * 0.4);
-            }
-        }
-        let [_, h, w, _] = p.geom.input;
-        let pad = p.geom.pad.top;
-        let span = |k: usize| (k - 1) * dilation + 1;
-        if span(p.geom.kernel[0]) <= h + 2 * pad && span(p.geom.kernel[1]) <= w + 2 * pad {
-            p.geom.dilation = [dilation, dilation];
-            p.geom.output[1] = (h + 2 * pad - span(p.geom.kernel[0])) / p.geom.stride[0] + 1;
-            p.geom.output[2] = (w + 2 * pad - span(p.geom.kernel[1])) / p.geom.stride[1] + 1;
-        }
-        let arith = if acc_bits == 32 {
-            Arithmetic::default()
-        } else {
-            Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
-        };
+        let (p, arith) = isa_case(&c, dilation, acc_bits, left_shifts);
         prop_assert!(fast_supported(&p, c.in_bits, c.w_bits, &arith));
         let slow = conv_reference(&p, &c.x, &arith);
         for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
@@ -213,6 +221,40 @@ proptest! {
             prop_assert_eq!(&fast, &slow, "{:?} with pack", isa);
             let fast_u8 = conv_fast_on(isa, &p, &pack_u8(&p, &arith), &c.x);
             prop_assert_eq!(fast_u8.as_ref(), Some(&slow), "{:?} with pack_u8", isa);
+        }
+    }
+
+    /// [`every_isa_equals_reference`] with the input, the output or both stored as 8 bits
+    /// (`Values::I8`'s storage): the same values as the i32 storage's, on every instruction
+    /// set this CPU has and on the portable u8 x s8 path.
+    #[test]
+    fn every_isa_equals_reference_on_8_bit_storage(
+        c in prop_oneof![case(8), case_with(8, 150, true)],
+        dilation in 1usize..=3,
+        acc_bits in prop_oneof![Just(32u32), 8u32..=20],
+        left_shifts in any::<bool>(),
+    ) {
+        let (p, arith) = isa_case(&c, dilation, acc_bits, left_shifts);
+        let slow = conv_reference(&p, &c.x, &arith);
+        let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
+        prop_assert!(slow.iter().all(|&v| (-128..=127).contains(&v)));
+        let x8: Vec<i8> = c.x.iter().map(|&v| i8::try_from(v).expect("8-bit operands")).collect();
+        for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            for pk in [pack(&p, &arith), pack_u8(&p, &arith)] {
+                let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
+                    prop_assert!(!isa.available());
+                    continue;
+                };
+                prop_assert_eq!(&both, &slow8, "{:?} i8 -> i8", isa);
+                let widened = conv_fast_on_as::<i8, i32>(isa, &p, &pk, &x8);
+                prop_assert_eq!(widened, Some(slow.clone()), "{:?} i8 -> i32", isa);
+                let narrowed = conv_fast_on_as::<i32, i8>(isa, &p, &pk, &c.x);
+                prop_assert_eq!(narrowed, Some(slow8.clone()), "{:?} i32 -> i8", isa);
+            }
+        }
+        let pk = pack_u8(&p, &arith);
+        if let Some(u8_path) = conv_fast_u8_portable_as::<i8, i8>(&p, &pk, &x8) {
+            prop_assert_eq!(&u8_path, &slow8, "portable u8 x s8, i8 -> i8");
         }
     }
 }

@@ -24,7 +24,7 @@ use super::output::{write_output, Input};
 use crate::import::tflite::import_tflite;
 use crate::ir::{DataType, Graph, Tensor};
 use crate::kernels::io::{input_from_f32, transpose_values};
-use crate::kernels::{Arithmetic, ExecError, Executor, States, Values};
+use crate::kernels::{Arithmetic, ExecError, Executor, States, Values, View};
 use miette::{miette, IntoDiagnostic, WrapErr};
 
 /// Arguments of `accelsim exec`.
@@ -196,9 +196,9 @@ fn decode(t: &Tensor, bytes: &[u8]) -> miette::Result<Values> {
 }
 
 fn encode(t: &Tensor, v: &Values, out: &mut Vec<u8>) {
-    match v {
-        Values::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Values::Int(v) => match width(t.dtype) {
+    match v.view() {
+        View::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        View::Int(v) => match width(t.dtype) {
             1 => out.extend(v.iter().map(|&x| x as u8)),
             2 => v.iter().for_each(|&x| out.extend_from_slice(&(x as i16).to_le_bytes())),
             _ => v.iter().for_each(|&x| out.extend_from_slice(&x.to_le_bytes())),

@@ -13,7 +13,9 @@
 //! - runs a register-tiled 6 pixels x 16 channels micro-kernel (`vpbroadcastd` of an input
 //!   pair, `vpmaddwd` + `vpaddd`; never the saturating `vpmaddubsw`); 1x1 stride-1 convs are
 //!   a direct GEMM over the NHWC rows, others build im2col patches one output row at a time;
-//! - runs depthwise convs on the i32 input as it is, across channels ([`depthwise`]): each
+//! - reads its input and writes its output as they are stored ([`Elem`]: i32, or i8 for a
+//!   signed 8-bit tensor, [`conv_fast_as`]), widening in registers;
+//! - runs depthwise convs on the input as it is, across channels ([`depthwise`]): each
 //!   weight sits in the low 16 bits of an i32 lane with zeros above, so one `vpmaddwd`
 //!   (AVX2) or `vpdpwssd` (AVX-512 VNNI, 16 lanes, fused with the requantization) forms
 //!   `(x - zx) w` in every lane;
@@ -30,6 +32,7 @@
 //! the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
 //! results (property-tested).
 
+use super::elem::Elem;
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
 };
@@ -501,9 +504,19 @@ impl Isa {
 /// The fast convolution (see the module doc); identical results to [`conv_reference`]
 /// whenever [`fast_supported`] holds. Runs on the best instruction set the CPU has.
 pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
-    match conv_fast_on(Isa::best(), p, packed, x) {
+    conv_fast_as(p, packed, x)
+}
+
+/// [`conv_fast`] reading its input and writing its output in the element types they are
+/// stored in ([`Elem`]); the values are [`conv_fast`]'s.
+///
+/// # Panics
+/// When the output's clamp range (`act_min..=act_max`) does not fit `O` (the caller chooses
+/// `O` from the output tensor's type).
+pub fn conv_fast_as<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Vec<O> {
+    match conv_fast_on_as(Isa::best(), p, packed, x) {
         Some(out) => out,
-        None => conv_fast_portable(p, packed, x),
+        None => conv_fast_impl(p, packed, x, Isa::Portable),
     }
 }
 
@@ -511,6 +524,19 @@ pub fn conv_fast(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
 /// take the u8 x s8 path on [`Isa::Avx512Vnni`] when their weights were packed for it and the
 /// input fits u8, else the i16 path.
 pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+    conv_fast_on_as(isa, p, packed, x)
+}
+
+/// [`conv_fast_on`] in the element types the input and output are stored in, as
+/// [`conv_fast_as`] (same panic).
+pub fn conv_fast_on_as<X: Elem, O: Elem>(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
+    assert!(
+        O::RANGE.0 <= p.act_min && p.act_max <= O::RANGE.1,
+        "output range {}..={} stored in {:?}",
+        p.act_min,
+        p.act_max,
+        O::RANGE
+    );
     if !isa.available() {
         return None;
     }
@@ -530,7 +556,7 @@ pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) ->
         Isa::Avx2 => return Some(unsafe { conv_fast_avx2(p, packed, x) }),
         Isa::Portable => {}
     }
-    Some(conv_fast_portable(p, packed, x))
+    Some(conv_fast_impl(p, packed, x, Isa::Portable))
 }
 
 /// The i16 path (dense layers) and the depthwise kernel with AVX-512 (VNNI) where they have
@@ -540,13 +566,13 @@ pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) ->
 /// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-unsafe fn conv_fast_avx512(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+unsafe fn conv_fast_avx512<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Vec<O> {
     conv_fast_impl(p, packed, x, Isa::Avx512Vnni)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn conv_fast_avx2(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec<i32> {
+unsafe fn conv_fast_avx2<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Vec<O> {
     conv_fast_impl(p, packed, x, Isa::Avx2)
 }
 
@@ -653,13 +679,13 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 /// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2,
 /// sixteen with AVX-512.
 #[inline(always)]
-fn requantize_rows(
+fn requantize_rows<O: Elem>(
     p: &ConvParams,
     pk: &PackedConv,
     bias: &[i32],
     acc: &[i32],
     acc_stride: usize,
-    out: &mut [i32],
+    out: &mut [O],
     simd: Isa,
 ) {
     let cout = p.geom.output[3];
@@ -685,7 +711,7 @@ fn requantize_rows(
         for co in co..cout {
             let s = (a[co].wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
             let v = multiply_by_quantized_multiplier(s, p.multipliers[co]);
-            o[co] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
+            o[co] = O::narrow(v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max));
         }
     }
 }
@@ -701,7 +727,7 @@ fn requantize_rows(
 /// `target_feature` so that it is inlined into the AVX2 loop (a call per 8 outputs cost 10%).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [i32], co: usize) {
+unsafe fn requant8_avx2<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [O], co: usize) {
     use std::arch::x86_64::*;
     let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
     let x = _mm256_add_epi32(ld(acc), ld(&bias[co..]));
@@ -724,7 +750,8 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i3
     let lo = _mm256_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     let hi = _mm256_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
-    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v);
+    assert!(out.len() >= 8);
+    O::store8(out.as_mut_ptr(), v);
 }
 
 /// [`requant8_avx2`] sixteen lanes at a time on one row (`acc`, `out` and the per-channel
@@ -736,7 +763,7 @@ unsafe fn requant8_avx2(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i3
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-unsafe fn requant_row_avx512(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [i32]) {
+unsafe fn requant_row_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [O]) {
     use std::arch::x86_64::*;
     let c = acc.len();
     let mut co = 0;
@@ -744,7 +771,7 @@ unsafe fn requant_row_avx512(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc:
         let k: __mmask16 = if c - co >= 16 { 0xffff } else { (1u16 << (c - co)) - 1 };
         let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(co));
         let v = requant16_avx512(p, pk, bias, a, co, k);
-        _mm512_mask_storeu_epi32(out.as_mut_ptr().add(co), k, v);
+        O::store16(out.as_mut_ptr().add(co), k, v);
         co += 16;
     }
 }
@@ -803,25 +830,37 @@ unsafe fn requant16_avx512(
 /// u8 weights, or its input or zero point does not fit one offset into u8 (the caller
 /// takes the i16 path then).
 #[inline(always)]
-fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> Option<Vec<i32>> {
+fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], simd: bool) -> Option<Vec<O>> {
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
-    // One pass converts for signed 8-bit data (the common case) and finds the range; up to
-    // three bytes past the last pixel are read by its last quad (their weights are 0).
+    // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
     let mut xu = vec![0u8; x.len() + 3];
-    let (mut lo, mut hi) = (zx, zx);
-    for (d, &v) in xu.iter_mut().zip(x) {
-        *d = v.wrapping_add(128) as u8;
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    let off = if lo >= -128 && hi <= 127 {
+    let off = if X::RANGE == (-128, 127) {
+        // Stored as i8: every value fits the offset of 128, no range to find.
+        if !(-128..=127).contains(&zx) {
+            return None;
+        }
+        for (d, &v) in xu.iter_mut().zip(x) {
+            *d = (v.widen() as u8) ^ 0x80;
+        }
         128
-    } else if lo >= 0 && hi <= 255 {
-        xu.iter_mut().zip(x).for_each(|(d, &v)| *d = v as u8);
-        0
     } else {
-        return None;
+        // One pass converts for signed 8-bit data (the common case) and finds the range.
+        let (mut lo, mut hi) = (zx, zx);
+        for (d, &v) in xu.iter_mut().zip(x) {
+            let v = v.widen();
+            *d = v.wrapping_add(128) as u8;
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if lo >= -128 && hi <= 127 {
+            128
+        } else if lo >= 0 && hi <= 255 {
+            xu.iter_mut().zip(x).for_each(|(d, &v)| *d = v.widen() as u8);
+            0
+        } else {
+            return None;
+        }
     };
     let cout = p.geom.output[3];
     let (kq, blocks) = (d.kq, d.blocks);
@@ -841,7 +880,7 @@ fn conv_u8_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: bool) -> O
 /// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-unsafe fn conv_fast_vnni(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+unsafe fn conv_fast_vnni<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
     conv_u8_impl(p, packed, x, true)
 }
 
@@ -849,6 +888,13 @@ unsafe fn conv_fast_vnni(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Opti
 /// and so the same results as [`conv_reference`] (exposed for the equivalence tests; `None`
 /// where [`conv_fast`] would not take the u8 path).
 pub fn conv_fast_u8_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
+    conv_fast_u8_portable_as(p, packed, x)
+}
+
+/// [`conv_fast_u8_portable`] in the element types the input and output are stored in, as
+/// [`conv_fast_as`] (same panic).
+pub fn conv_fast_u8_portable_as<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
+    assert!(O::RANGE.0 <= p.act_min && p.act_max <= O::RANGE.1, "output range does not fit {:?}", O::RANGE);
     conv_u8_impl(p, packed, x, false)
 }
 
@@ -966,7 +1012,7 @@ struct DenseShape {
 /// fills `rows` pixels' accumulators; each row is requantized with `bias`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn dense_conv<A: Copy + Default>(
+fn dense_conv<A: Copy + Default, O: Elem>(
     p: &ConvParams,
     packed: &PackedConv,
     bias: &[i32],
@@ -975,14 +1021,14 @@ fn dense_conv<A: Copy + Default>(
     shape: DenseShape,
     simd: Isa,
     mut gemm: impl FnMut(&[A], usize, usize, &mut [i32]),
-) -> Vec<i32> {
+) -> Vec<O> {
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, cout] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
     let k = kh * kw * c;
     let DenseShape { depth, mr, acc_stride } = shape;
     // Every element is written (a pooled buffer needs no zeroing).
-    let mut out = super::buffers::take_i32(n * oh * ow * cout);
+    let mut out = super::buffers::take::<O>(n * oh * ow * cout);
     let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
     if pointwise {
         let pixels = n * oh * ow;
@@ -1027,7 +1073,7 @@ fn dense_conv<A: Copy + Default>(
 
 /// The i16 path for dense layers, [`depthwise`] for depthwise ones.
 #[inline(always)]
-fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: Isa) -> Vec<i32> {
+fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], simd: Isa) -> Vec<O> {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let [kh, kw] = p.geom.kernel;
@@ -1039,7 +1085,7 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: Isa) -> 
             // (9 bits at most), so padding is 0 and borders need no correction.
             let zx = p.input_zp;
             let mut xi: Vec<i16> = Vec::with_capacity(x.len() + 1);
-            xi.extend(x.iter().map(|&v| (v - zx) as i16));
+            xi.extend(x.iter().map(|&v| (v.widen() - zx) as i16));
             xi.push(0);
             let shape = DenseShape { depth: 2 * d.kp, mr: MR, acc_stride: d.blocks * NR };
             let avx2 = simd != Isa::Portable;
@@ -1050,20 +1096,20 @@ fn conv_fast_impl(p: &ConvParams, packed: &PackedConv, x: &[i32], simd: Isa) -> 
     }
 }
 
-/// Depthwise convolution with multiplier 1 on the i32 input as it is, one output row at a
+/// Depthwise convolution with multiplier 1 on the input as it is stored, one output row at a
 /// time, across channels. Each weight holds its 16 bits in the low half of an i32 lane and
 /// zeros above, and `x - zx` fits i16 (operands of at most 8 bits), so the lane's two i16
 /// products that `vpmaddwd` / `vpdpwssd` add are `(x - zx) w` and `sign(x - zx) * 0`: the
 /// product itself, summed exactly (modulo 2^32, as every path's sums).
 #[inline(always)]
-fn depthwise(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[i32], simd: Isa) -> Vec<i32> {
+fn depthwise<X: Elem, O: Elem>(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[X], simd: Isa) -> Vec<O> {
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, _] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
     assert!(x.len() >= n * h * w * c && wd.len() >= kh * kw * c);
     assert!(pk.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
     // Every element is written (a pooled buffer needs no zeroing).
-    let mut out = super::buffers::take_i32(n * oh * ow * c);
+    let mut out = super::buffers::take::<O>(n * oh * ow * c);
     let mut acc = vec![0i32; c];
     let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
     for b in 0..n {
@@ -1113,13 +1159,13 @@ fn depthwise(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[i32], simd: Isa) 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn depthwise_pixel_avx512(
+unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem>(
     p: &ConvParams,
     pk: &PackedConv,
     taps: &[(usize, usize)],
-    x: &[i32],
+    x: &[X],
     wd: &[i32],
-    out: &mut [i32],
+    out: &mut [O],
 ) {
     use std::arch::x86_64::*;
     let c = out.len();
@@ -1140,7 +1186,7 @@ unsafe fn depthwise_pixel_avx512(
         let mut a = [_mm512_setzero_si512(); 4];
         for &(xo, wo) in taps {
             for (j, aj) in a.iter_mut().enumerate() {
-                let xv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k[j], xp.wrapping_add(xo + ch + 16 * j)), zx);
+                let xv = _mm512_sub_epi32(X::load16(xp.wrapping_add(xo + ch + 16 * j), k[j]), zx);
                 let wv = _mm512_maskz_loadu_epi32(k[j], wp.wrapping_add(wo + ch + 16 * j));
                 *aj = _mm512_dpwssd_epi32(*aj, xv, wv);
             }
@@ -1148,7 +1194,7 @@ unsafe fn depthwise_pixel_avx512(
         for (j, aj) in a.iter().enumerate() {
             if k[j] != 0 {
                 let v = requant16_avx512(p, pk, &pk.bias, *aj, ch + 16 * j, k[j]);
-                _mm512_mask_storeu_epi32(op.wrapping_add(ch + 16 * j), k[j], v);
+                O::store16(op.wrapping_add(ch + 16 * j), k[j], v);
             }
         }
         ch += 64;
@@ -1164,7 +1210,7 @@ unsafe fn depthwise_pixel_avx512(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn depthwise_acc_avx2(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[i32], acc: &mut [i32]) {
+unsafe fn depthwise_acc_avx2<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X], wd: &[i32], acc: &mut [i32]) {
     use std::arch::x86_64::*;
     let c = acc.len();
     let z = _mm256_set1_epi32(zx);
@@ -1174,7 +1220,7 @@ unsafe fn depthwise_acc_avx2(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[
         let mut a = [_mm256_setzero_si256(); 4];
         for &(xo, wo) in taps {
             for (j, aj) in a.iter_mut().enumerate() {
-                let xv = _mm256_sub_epi32(_mm256_loadu_si256(xp.add(xo + ch + 8 * j) as *const __m256i), z);
+                let xv = _mm256_sub_epi32(X::load8(xp.add(xo + ch + 8 * j)), z);
                 let wv = _mm256_loadu_si256(wp.add(wo + ch + 8 * j) as *const __m256i);
                 *aj = _mm256_add_epi32(*aj, _mm256_madd_epi16(xv, wv));
             }
@@ -1187,21 +1233,22 @@ unsafe fn depthwise_acc_avx2(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[
     while ch + 8 <= c {
         let mut a = _mm256_setzero_si256();
         for &(xo, wo) in taps {
-            let xv = _mm256_sub_epi32(_mm256_loadu_si256(xp.add(xo + ch) as *const __m256i), z);
+            let xv = _mm256_sub_epi32(X::load8(xp.add(xo + ch)), z);
             a = _mm256_add_epi32(a, _mm256_madd_epi16(xv, _mm256_loadu_si256(wp.add(wo + ch) as *const __m256i)));
         }
         _mm256_storeu_si256(ap.add(ch) as *mut __m256i, a);
         ch += 8;
     }
     for ch in ch..c {
-        acc[ch] =
-            taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch] - zx) * (wd[wo + ch] as i16 as i32)));
+        acc[ch] = taps
+            .iter()
+            .fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch].widen() - zx) * (wd[wo + ch] as i16 as i32)));
     }
 }
 
 /// One pixel's depthwise sums into `acc` in scalar code: the same sums as the SIMD kernels.
 #[inline(always)]
-fn depthwise_acc_portable(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[i32], acc: &mut [i32]) {
+fn depthwise_acc_portable<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X], wd: &[i32], acc: &mut [i32]) {
     let c = acc.len();
     let mut ch = 0;
     while ch + 16 <= c {
@@ -1210,14 +1257,15 @@ fn depthwise_acc_portable(zx: i32, taps: &[(usize, usize)], x: &[i32], wd: &[i32
             let xs = &x[xo + ch..][..16];
             let ws = &wd[wo + ch..][..16];
             for j in 0..16 {
-                a[j] = a[j].wrapping_add((xs[j] - zx) * (ws[j] as i16 as i32));
+                a[j] = a[j].wrapping_add((xs[j].widen() - zx) * (ws[j] as i16 as i32));
             }
         }
         acc[ch..ch + 16].copy_from_slice(&a);
         ch += 16;
     }
     for ch in ch..c {
-        acc[ch] =
-            taps.iter().fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch] - zx) * (wd[wo + ch] as i16 as i32)));
+        acc[ch] = taps
+            .iter()
+            .fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch].widen() - zx) * (wd[wo + ch] as i16 as i32)));
     }
 }

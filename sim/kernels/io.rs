@@ -100,6 +100,7 @@ pub fn transpose_values(v: &Values, nhwc: &[usize], to_nhwc: bool) -> Values {
     match v {
         Values::F32(x) => Values::F32(transpose_nchw(x, nhwc, to_nhwc)),
         Values::Int(x) => Values::Int(transpose_nchw(x, nhwc, to_nhwc)),
+        Values::I8(x) => Values::I8(transpose_nchw(x, nhwc, to_nhwc)),
     }
 }
 

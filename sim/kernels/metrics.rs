@@ -76,13 +76,7 @@ pub fn layer_sqnr(graph: &Graph, int_run: &[Option<Values>], float_run: &[Option
         let (Some(Some(q)), Some(Some(Values::F32(f)))) = (int_run.get(id.0), float_run.get(id.0)) else {
             continue;
         };
-        let deq = match q {
-            Values::Int(v) => match &t.quant {
-                Some(qp) => super::dequantize_per_tensor(v, qp),
-                None => continue,
-            },
-            Values::F32(v) => v.clone(),
-        };
+        let Some(deq) = q.real(t.quant.as_ref()) else { continue };
         out.push(LayerSqnr { layer: l.name.clone(), sqnr_db: sqnr_db(f, &deq) });
     }
     out

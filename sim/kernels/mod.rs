@@ -5,7 +5,10 @@
 //!
 //! Kernels know nothing of graphs; [`Executor`] resolves each layer's parameters once
 //! (requantization multipliers, clamp ranges, packed weights) and then runs any number of
-//! inputs. Integer values of every width (2 to 32 bits) live widened in `i32` containers.
+//! inputs. Integer values of every width (2 to 32 bits) live widened in `i32` containers,
+//! except that a signed 8-bit tensor a fast convolution writes is stored as 8 bits
+//! ([`Values::I8`]) while a run lasts: every integer reader takes either, and a run's results
+//! hold them widened again.
 //!
 //! Architecture invariant: under the default [`Arithmetic`], the fast kernels and the
 //! scalar reference kernels give identical results (property-tested).
@@ -13,6 +16,7 @@
 pub mod activation;
 pub mod buffers;
 pub mod conv;
+pub mod elem;
 pub mod elementwise;
 pub mod fc;
 pub mod fixedpoint;
@@ -38,11 +42,17 @@ pub use qdq_ref::run_qdq_reference;
 use crate::ir::{Activation, DataType, Graph, Layer, QuantParams, Tensor, TensorData, TensorId};
 use crate::ops::{IntKernel, LayerCx, OpFamily};
 
-/// The values of one tensor: integers (any width, widened) or floats.
+/// The values of one tensor: integers (any width, widened), signed 8-bit integers stored as
+/// 8 bits, or floats.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     /// Integer values.
     Int(Vec<i32>),
+    /// The integer values of a tensor of at most 8 signed bits, stored as 8 bits: what a
+    /// kernel that writes 8-bit outputs gives for such a tensor while a graph runs. Every
+    /// integer reader takes it as it takes [`Values::Int`] ([`Values::ints`]); the
+    /// executor's results never hold it ([`Values::widened`]).
+    I8(Vec<i8>),
     /// Float values.
     F32(Vec<f32>),
 }
@@ -52,7 +62,42 @@ impl Values {
     pub fn len(&self) -> usize {
         match self {
             Values::Int(v) => v.len(),
+            Values::I8(v) => v.len(),
             Values::F32(v) => v.len(),
+        }
+    }
+
+    /// The values as i32 integers (borrowed when they are stored so, else widened) or floats.
+    pub fn view(&self) -> View<'_> {
+        match self {
+            Values::Int(v) => View::Int(std::borrow::Cow::Borrowed(v)),
+            Values::I8(v) => View::Int(std::borrow::Cow::Owned(v.iter().map(|&x| x as i32).collect())),
+            Values::F32(v) => View::F32(v),
+        }
+    }
+
+    /// The integer values as i32 ([`Values::view`]), `None` for floats.
+    pub fn ints(&self) -> Option<std::borrow::Cow<'_, [i32]>> {
+        match self.view() {
+            View::Int(v) => Some(v),
+            View::F32(_) => None,
+        }
+    }
+
+    /// The real values: floats as they are, integers dequantized with `q` (per tensor or
+    /// per channel along the last axis); `None` for integers without parameters.
+    pub fn real(&self, q: Option<&QuantParams>) -> Option<Vec<f32>> {
+        match self.view() {
+            View::F32(v) => Some(v.to_vec()),
+            View::Int(v) => q.map(|q| dequantize_per_tensor(&v, q)),
+        }
+    }
+
+    /// The values with 8-bit integers widened to [`Values::Int`]: how a run hands them out.
+    pub fn widened(self) -> Values {
+        match self {
+            Values::I8(v) => Values::Int(v.iter().map(|&x| x as i32).collect()),
+            v @ (Values::Int(_) | Values::F32(_)) => v,
         }
     }
 
@@ -60,6 +105,15 @@ impl Values {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A tensor's values with integers as i32, whichever way they are stored ([`Values::view`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum View<'a> {
+    /// Integer values.
+    Int(std::borrow::Cow<'a, [i32]>),
+    /// Float values.
+    F32(&'a [f32]),
 }
 
 /// Why a graph cannot be executed.
@@ -277,12 +331,14 @@ impl<'g> Executor<'g> {
         for (i, (l, prep)) in g.layers.iter().zip(&self.prepared).enumerate() {
             self.run_layer(l, prep, &mut vals)?;
             for t in &self.dead_after[i] {
-                if let Some(Values::Int(v)) = vals[t.0].take() {
-                    buffers::give_i32(v);
+                match vals[t.0].take() {
+                    Some(Values::Int(v)) => buffers::give(v),
+                    Some(Values::I8(v)) => buffers::give(v),
+                    Some(Values::F32(_)) | None => {}
                 }
             }
         }
-        Ok(g.outputs.iter().map(|o| vals[o.0].take()).collect())
+        Ok(g.outputs.iter().map(|o| vals[o.0].take().map(Values::widened)).collect())
     }
 
     /// Runs one layer on `vals` and stores its outputs there.
@@ -331,7 +387,7 @@ impl<'g> Executor<'g> {
         for (l, prep) in g.layers.iter().zip(&self.prepared).skip(start) {
             self.run_layer(l, prep, &mut vals)?;
         }
-        Ok(vals)
+        Ok(vals.into_iter().map(|v| v.map(Values::widened)).collect())
     }
 }
 
@@ -502,14 +558,14 @@ pub fn run_float(g: &Graph, inputs: &[Vec<f32>]) -> Result<Vec<Option<Values>>, 
 fn float_layer(g: &Graph, l: &Layer, vals: &[Option<Values>], dequant: bool) -> Result<Vec<Vec<f32>>, ExecError> {
     let mut inputs = Vec::with_capacity(l.inputs.len());
     for &t in l.inputs.iter().filter(|&&t| !g.tensor(t).is_constant()) {
-        inputs.push(match vals[t.0].as_ref() {
-            Some(Values::F32(v)) => v.clone(),
-            Some(Values::Int(v)) if dequant => match &g.tensor(t).quant {
-                Some(q) => dequantize_per_tensor(v, q),
+        let v = vals[t.0].as_ref().ok_or_else(|| unsupported(g, l, "input not computed".into()))?;
+        inputs.push(match (v, v.ints()) {
+            (Values::F32(v), _) => v.clone(),
+            (_, Some(v)) if dequant => match &g.tensor(t).quant {
+                Some(q) => dequantize_per_tensor(&v, q),
                 None => v.iter().map(|&x| x as f32).collect(),
             },
-            Some(Values::Int(_)) => return Err(unsupported(g, l, "expects a float input".into())),
-            None => return Err(unsupported(g, l, "input not computed".into())),
+            (Values::Int(_) | Values::I8(_), _) => return Err(unsupported(g, l, "expects a float input".into())),
         });
     }
     let mut outs = l.op.eval_float(&LayerCx::new(g, l), &inputs).map_err(|m| unsupported(g, l, m))?;
@@ -534,4 +590,25 @@ pub fn execute(graph: &Graph, inputs: &[Values]) -> Result<Vec<Option<Values>>, 
 /// The id of an IR tensor, for callers that index [`Executor::run`]'s result.
 pub fn value_of(vals: &[Option<Values>], id: TensorId) -> Option<&Values> {
     vals.get(id.0).and_then(|v| v.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{QuantParams, Values, View};
+
+    #[test]
+    fn eight_bit_storage_reads_as_its_widened_values() {
+        let v8 = Values::I8(vec![-128, -1, 0, 127]);
+        let v32 = Values::Int(vec![-128, -1, 0, 127]);
+        assert_eq!(v8.len(), 4);
+        assert_eq!(v8.view(), v32.view());
+        assert_eq!(v8.ints().as_deref(), Some(&[-128, -1, 0, 127][..]));
+        assert_eq!(v8.clone().widened(), v32);
+        assert_eq!(v32.clone().widened(), v32);
+        let q = QuantParams::per_tensor(0.5, -1);
+        assert_eq!(v8.real(Some(&q)), Some(vec![-63.5, 0.0, 0.5, 64.0]));
+        assert_eq!(v8.real(None), None);
+        let f = Values::F32(vec![1.5]);
+        assert_eq!((f.view(), f.ints(), f.real(None)), (View::F32(&[1.5]), None, Some(vec![1.5])));
+    }
 }

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::ir::{BinaryKind, Tensor};
 use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams, SquaredDifferenceParams};
-use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Values};
+use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Values, View};
 use crate::units::Macs;
 
 /// Vector-unit operations of one layer: per element read (all operands) and per element
@@ -351,9 +351,9 @@ impl IntBinary {
         let mut next = inputs.iter();
         let mut operand = |o: &Operand<i32>| -> Result<Vec<i32>, String> {
             let v = match o {
-                Operand::Input(shape) => match next.next() {
-                    Some(Values::Int(v)) => broadcast(v, shape, &self.out_shape),
-                    Some(Values::F32(_)) => return Err("expects an integer input, got floats".into()),
+                Operand::Input(shape) => match next.next().map(|v| v.view()) {
+                    Some(View::Int(v)) => broadcast(&v, shape, &self.out_shape),
+                    Some(View::F32(_)) => return Err("expects an integer input, got floats".into()),
                     None => return Err("input not computed".into()),
                 },
                 Operand::Constant(v, shape) => broadcast(v, shape, &self.out_shape),

@@ -6,8 +6,10 @@ use super::work::{ConvWork, Operand, Phase};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
 };
+use crate::ir::DataType;
 use crate::ir::{resolve_padding, window_out, Conv2d};
 use crate::kernels::conv::{self, ConvGeometry, ConvParams, HybridConvParams, PackedConv};
+use crate::kernels::elem::Elem;
 use crate::kernels::{float, shape4, Arithmetic, Requant, Values};
 use crate::units::Macs;
 
@@ -21,6 +23,9 @@ pub enum IntConv {
         params: Box<ConvParams>,
         /// The weights packed for the fast kernels, when they apply.
         packed: Option<PackedConv>,
+        /// Whether the fast kernels store the output as 8 bits ([`Values::I8`]): a signed
+        /// output of at most 8 bits, its clamp range within i8.
+        i8_out: bool,
     },
     /// Float input and output, int8 weights.
     Hybrid(Box<HybridConvParams>),
@@ -29,12 +34,22 @@ pub enum IntConv {
 impl IntConv {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         match self {
-            IntConv::Int { params, packed } => {
-                let x = int_input(inputs, 0)?;
-                Ok(vec![Values::Int(match packed {
-                    Some(pk) => conv::conv_fast(params, pk, x),
-                    None => conv::conv_reference(params, x, arith),
-                })])
+            IntConv::Int { params, packed: Some(pk), i8_out } => {
+                fn fast<X: Elem>(p: &ConvParams, pk: &PackedConv, x: &[X], i8_out: bool) -> Values {
+                    match i8_out {
+                        true => Values::I8(conv::conv_fast_as(p, pk, x)),
+                        false => Values::Int(conv::conv_fast_as(p, pk, x)),
+                    }
+                }
+                Ok(vec![match inputs.first() {
+                    Some(Values::I8(x)) => fast(params, pk, x, *i8_out),
+                    Some(Values::Int(x)) => fast(params, pk, x, *i8_out),
+                    Some(Values::F32(_)) => return Err("expects an integer input, got floats".into()),
+                    None => return Err("input not computed".into()),
+                }])
+            }
+            IntConv::Int { params, packed: None, .. } => {
+                Ok(vec![Values::Int(conv::conv_reference(params, &int_input(inputs, 0)?, arith))])
             }
             IntConv::Hybrid(p) => match inputs.first() {
                 Some(Values::F32(x)) => Ok(vec![Values::F32(conv::hybrid_conv(p, x))]),
@@ -198,7 +213,11 @@ impl OpFamily for Conv2d {
             Some(_) => ConvParams { weights: Vec::new(), ..params },
             None => params,
         };
-        Ok(IntKernel::Conv(IntConv::Int { params: Box::new(params), packed }))
+        let i8_out = packed.is_some()
+            && matches!(cx.out().dtype, DataType::Int { bits: ..=8, signed: true })
+            && <i8 as Elem>::RANGE.0 <= params.act_min
+            && params.act_max <= <i8 as Elem>::RANGE.1;
+        Ok(IntKernel::Conv(IntConv::Int { params: Box::new(params), packed, i8_out }))
     }
 
     /// A conv output channel has mean `b + sum W * E[x]` and variance `sum W^2 Var[x]`

@@ -8,7 +8,7 @@ use super::{
     WeightLayout, WorkbookRow, NO_WORKBOOK_ROW,
 };
 use crate::ir::{Convert, DataType, QuantParams};
-use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values};
+use crate::kernels::{dequantize_per_tensor, elementwise, qrange, scale_zp, Arithmetic, QuantMultiplier, Values, View};
 use crate::units::Macs;
 
 /// A prepared conversion.
@@ -48,25 +48,28 @@ pub fn cast_value(x: f64, to: DataType) -> f64 {
 impl IntConvert {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
         Ok(vec![match self {
-            IntConvert::Quantize { input: (si, zi), output: (so, zo, qmin, qmax) } => match inputs.first() {
-                Some(Values::F32(v)) => Values::Int(elementwise::quantize(v, *so, *zo, *qmin, *qmax)),
-                Some(Values::Int(v)) => {
-                    let m = QuantMultiplier::checked(*si as f64 / *so as f64)?;
-                    Values::Int(elementwise::requantize_tensor(v, *zi, m, *zo, *qmin, *qmax))
+            IntConvert::Quantize { input: (si, zi), output: (so, zo, qmin, qmax) } => {
+                match inputs.first().map(|v| v.view()) {
+                    Some(View::F32(v)) => Values::Int(elementwise::quantize(v, *so, *zo, *qmin, *qmax)),
+                    Some(View::Int(v)) => {
+                        let m = QuantMultiplier::checked(*si as f64 / *so as f64)?;
+                        Values::Int(elementwise::requantize_tensor(&v, *zi, m, *zo, *qmin, *qmax))
+                    }
+                    None => return Err("input not computed".into()),
                 }
-                None => return Err("input not computed".into()),
-            },
+            }
             IntConvert::Dequantize(q) => {
                 let x = int_input(inputs, 0)?;
+                let x = &*x;
                 Values::F32(match q {
                     Some(q) => dequantize_per_tensor(x, q),
                     None => x.iter().map(|&v| v as f32).collect(),
                 })
             }
             IntConvert::Cast(to) => {
-                let x: Vec<f64> = match inputs.first() {
-                    Some(Values::F32(v)) => v.iter().map(|&x| f64::from(x)).collect(),
-                    Some(Values::Int(v)) => v.iter().map(|&x| f64::from(x)).collect(),
+                let x: Vec<f64> = match inputs.first().map(|v| v.view()) {
+                    Some(View::F32(v)) => v.iter().map(|&x| f64::from(x)).collect(),
+                    Some(View::Int(v)) => v.iter().map(|&x| f64::from(x)).collect(),
                     None => return Err("input not computed".into()),
                 };
                 let y = x.into_iter().map(|v| cast_value(v, *to));

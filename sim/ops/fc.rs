@@ -26,7 +26,7 @@ pub enum IntFc {
 impl IntFc {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         match self {
-            IntFc::Int(p) => Ok(vec![Values::Int(fc::fully_connected(p, int_input(inputs, 0)?, arith))]),
+            IntFc::Int(p) => Ok(vec![Values::Int(fc::fully_connected(p, &int_input(inputs, 0)?, arith))]),
             IntFc::Hybrid(p) => match inputs.first() {
                 Some(Values::F32(x)) => Ok(vec![Values::F32(fc::hybrid_fully_connected(p, x))]),
                 _ => Err("the hybrid layer expects a float input".into()),

@@ -57,8 +57,19 @@ pub enum IntLayout {
 
 impl IntLayout {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
-        if let IntLayout::Move(op, shape) = self {
-            return Ok(op.moves(int_input(inputs, 0)?, shape).into_iter().map(Values::Int).collect());
+        match self {
+            IntLayout::Move(op, shape) => {
+                return Ok(op.moves(&int_input(inputs, 0)?, shape).into_iter().map(Values::Int).collect())
+            }
+            // The same values in the element type they are stored in.
+            IntLayout::Reshape => {
+                return match inputs.first() {
+                    Some(v @ (Values::Int(_) | Values::I8(_))) => Ok(vec![(*v).clone()]),
+                    Some(Values::F32(_)) => Err("expects an integer input, got floats".into()),
+                    None => Err("input not computed".into()),
+                }
+            }
+            IntLayout::Concat { .. } | IntLayout::Pad { .. } | IntLayout::Slice { .. } => {}
         }
         Ok(vec![Values::Int(match self {
             IntLayout::Concat { axis, inputs: ins, output: (so, zo, qmin, qmax), act: (amin, amax) } => {
@@ -66,8 +77,8 @@ impl IntLayout {
                 for (i, (_, rescale)) in ins.iter().enumerate() {
                     let v = int_input(inputs, i)?;
                     parts.push(match rescale {
-                        None => v.clone(),
-                        Some((si, zi)) => layout::rescale(v, *si, *zi, *so, *zo, *qmin, *qmax),
+                        None => v.into_owned(),
+                        Some((si, zi)) => layout::rescale(&v, *si, *zi, *so, *zo, *qmin, *qmax),
                     });
                 }
                 let refs: Vec<&[i32]> = parts.iter().map(|p| p.as_slice()).collect();
@@ -76,12 +87,11 @@ impl IntLayout {
                 r.iter_mut().for_each(|v| *v = (*v).clamp(*amin, *amax));
                 r
             }
-            IntLayout::Pad { shape, pads, zero_point } => layout::pad(int_input(inputs, 0)?, shape, pads, *zero_point),
-            IntLayout::Reshape => int_input(inputs, 0)?.clone(),
+            IntLayout::Pad { shape, pads, zero_point } => layout::pad(&int_input(inputs, 0)?, shape, pads, *zero_point),
             IntLayout::Slice { shape, begin, size, stride } => {
-                layout::slice(int_input(inputs, 0)?, shape, begin, size, stride)
+                layout::slice(&int_input(inputs, 0)?, shape, begin, size, stride)
             }
-            IntLayout::Move(..) => return Err("a copy runs above".into()),
+            IntLayout::Move(..) | IntLayout::Reshape => return Err("a copy or a reshape runs above".into()),
         })])
     }
 }

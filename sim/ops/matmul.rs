@@ -24,7 +24,7 @@ pub struct IntMatMul(Box<MatMulParams>);
 impl IntMatMul {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         let (x, y) = (int_input(inputs, 0)?, int_input(inputs, 1)?);
-        Ok(vec![Values::Int(matmul::matmul(&self.0, x, y, arith))])
+        Ok(vec![Values::Int(matmul::matmul(&self.0, &x, &y, arith))])
     }
 }
 

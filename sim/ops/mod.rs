@@ -339,11 +339,11 @@ pub(crate) fn same_moments(inputs: &[Option<&Moments>], within_input_range: bool
     Some(DataFree { moments: x.clone(), within_input_range })
 }
 
-/// The integer values of data input `i`, or why there are none.
-pub(crate) fn int_input<'v>(inputs: &[&'v Values], i: usize) -> Result<&'v Vec<i32>, String> {
+/// The integer values of data input `i` as i32 (8-bit storage widened, [`Values::ints`]),
+/// or why there are none.
+pub(crate) fn int_input<'v>(inputs: &[&'v Values], i: usize) -> Result<std::borrow::Cow<'v, [i32]>, String> {
     match inputs.get(i) {
-        Some(Values::Int(v)) => Ok(v),
-        Some(Values::F32(_)) => Err("expects an integer input, got floats".into()),
+        Some(v) => v.ints().ok_or_else(|| "expects an integer input, got floats".into()),
         None => Err("input not computed".into()),
     }
 }

@@ -17,7 +17,7 @@ pub struct IntPool(PoolParams);
 
 impl IntPool {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
-        Ok(vec![Values::Int(pool::pool(&self.0, int_input(inputs, 0)?))])
+        Ok(vec![Values::Int(pool::pool(&self.0, &int_input(inputs, 0)?))])
     }
 }
 

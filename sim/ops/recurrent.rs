@@ -29,7 +29,7 @@ use super::{
 };
 use crate::ir::{DataType, Direction, Recurrent, RecurrentKind, Tensor, TensorKind};
 use crate::kernels::lstm::{IntLstmParams, LstmQuant};
-use crate::kernels::{const_f32, const_i32, Arithmetic, Values};
+use crate::kernels::{const_f32, const_i32, Arithmetic, Values, View};
 use crate::ops::unary::logistic;
 use crate::units::Macs;
 
@@ -522,9 +522,9 @@ impl IntRecurrent {
     pub fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         let p = &self.0;
         let mut data = inputs.iter();
-        let mut next = |what: &str| match data.next() {
-            Some(Values::Int(v)) => Ok(v.clone()),
-            Some(Values::F32(_)) => Err(format!("{what} must be integers")),
+        let mut next = |what: &str| match data.next().map(|v| v.view()) {
+            Some(View::Int(v)) => Ok(v.into_owned()),
+            Some(View::F32(_)) => Err(format!("{what} must be integers")),
             None => Err(format!("missing input {what}")),
         };
         let x = next("X")?;

@@ -27,6 +27,7 @@ pub struct IntReduce {
 impl IntReduce {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         let x = int_input(inputs, 0)?;
+        let x = &*x;
         Ok(vec![Values::Int(match self.kind {
             ReduceKind::Mean => {
                 pool::mean(&self.shape, &self.axes, x, self.zi, self.m, self.zo, self.qmin, self.qmax, arith)

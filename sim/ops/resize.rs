@@ -23,6 +23,7 @@ pub struct IntResize {
 impl IntResize {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
         let x = int_input(inputs, 0)?;
+        let x = &*x;
         Ok(vec![Values::Int(match self.op.kind {
             ResizeKind::Bilinear => resize::bilinear_int(x, self.dims, &self.op),
             ResizeKind::Nearest => resize::nearest(x, self.dims, &self.op),

@@ -66,6 +66,7 @@ pub enum IntSoftmax {
 impl IntSoftmax {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
         let x = int_input(inputs, 0)?;
+        let x = &*x;
         Ok(vec![Values::Int(match self {
             IntSoftmax::Fixed { params, depth, in_min, bits } => softmax::softmax(params, x, *depth, *in_min, *bits),
             IntSoftmax::Int16 { params, depth } => softmax::softmax_int16(params, x, *depth),

@@ -22,7 +22,7 @@ pub struct IntState;
 
 impl IntState {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
-        Ok(vec![Values::Int(int_input(inputs, 0)?.clone())])
+        Ok(vec![Values::Int(int_input(inputs, 0)?.into_owned())])
     }
 }
 

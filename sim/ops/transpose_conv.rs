@@ -34,7 +34,7 @@ pub struct IntTransposeConv(Box<TransposeConvParams>);
 
 impl IntTransposeConv {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
-        Ok(vec![Values::Int(transpose_conv::transpose_conv(&self.0, int_input(inputs, 0)?, arith))])
+        Ok(vec![Values::Int(transpose_conv::transpose_conv(&self.0, &int_input(inputs, 0)?, arith))])
     }
 }
 

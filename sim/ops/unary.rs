@@ -481,6 +481,7 @@ pub struct IntUnary(UnaryParams);
 impl IntUnary {
     pub(super) fn run(&self, inputs: &[&Values]) -> Result<Vec<Values>, String> {
         let x = int_input(inputs, 0)?;
+        let x = &*x;
         Ok(vec![Values::Int(match &self.0 {
             UnaryParams::Lut(t) => t.apply(x),
             UnaryParams::Int16Sigmoid(p) => activation::int16_sigmoid(p, x),

@@ -146,12 +146,8 @@ fn score_input(
 ) -> Result<Scored, ExecError> {
     let mut qo = Vec::new();
     for &o in &quantized.outputs {
-        match qv[o.0].as_ref() {
-            Some(Values::F32(v)) => qo.extend_from_slice(v),
-            Some(Values::Int(v)) => {
-                qo.extend(quantized.tensor(o).quant.as_ref().map(|qp| dequantize_per_tensor(v, qp)).unwrap_or_default())
-            }
-            None => {}
+        if let Some(v) = qv[o.0].as_ref() {
+            qo.extend(v.real(quantized.tensor(o).quant.as_ref()).unwrap_or_default());
         }
     }
     let mut sums = Vec::with_capacity(layers.len());

@@ -1,0 +1,151 @@
+//! The element types integer activations are stored in while a graph runs: `i32`
+//! ([`Values::Int`](super::Values::Int), any width widened) or `i8`
+//! ([`Values::I8`](super::Values::I8), a signed 8-bit tensor stored as 8 bits), and how the
+//! fast kernels load, store and pool them.
+//!
+//! Why: an 8-bit activation held in an i32 makes every layer read and write four bytes per
+//! value; the depthwise kernel is bound by those loads and requantization by the stores.
+//! The fast convolutions are generic over [`Elem`] for their input and output, so each
+//! layer reads and writes the tensor as it is stored, widening in registers.
+
+use super::buffers::{Pool, POOL_I32, POOL_I8};
+
+/// An element type of integer activations (`i32` or `i8`; sealed).
+pub trait Elem: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static + sealed::Sealed {
+    /// The smallest and largest value the type holds.
+    const RANGE: (i32, i32);
+    /// The value as an i32.
+    fn widen(self) -> i32;
+    /// `v`, which the caller has clamped into [`Elem::RANGE`], as this type.
+    fn narrow(v: i32) -> Self;
+    /// This thread's pool of buffers of this type ([`super::buffers`]).
+    fn pool() -> &'static Pool<Self>;
+
+    /// Sixteen elements from `p` widened to i32 lanes; lanes outside `k` are zero and their
+    /// elements are not read.
+    ///
+    /// # Safety
+    /// AVX-512 F and BW must be available (the caller is compiled with them: this is inlined
+    /// into it); the elements of `k`'s lanes must be readable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load16(p: *const Self, k: std::arch::x86_64::__mmask16) -> std::arch::x86_64::__m512i;
+
+    /// Stores the i32 lanes of `v` in `k` to `p` (each lane within [`Elem::RANGE`]).
+    ///
+    /// # Safety
+    /// As [`Elem::load16`], with the elements of `k`'s lanes writable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn store16(p: *mut Self, k: std::arch::x86_64::__mmask16, v: std::arch::x86_64::__m512i);
+
+    /// Eight elements from `p` widened to i32 lanes.
+    ///
+    /// # Safety
+    /// AVX2 must be available (inlined into AVX2 code); eight elements readable at `p`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i;
+
+    /// Stores the eight i32 lanes of `v` to `p` (each lane within [`Elem::RANGE`]).
+    ///
+    /// # Safety
+    /// AVX2 must be available (inlined into AVX2 code); eight elements writable at `p`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for i32 {}
+    impl Sealed for i8 {}
+}
+
+impl Elem for i32 {
+    const RANGE: (i32, i32) = (i32::MIN, i32::MAX);
+
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        self
+    }
+
+    #[inline(always)]
+    fn narrow(v: i32) -> Self {
+        v
+    }
+
+    fn pool() -> &'static Pool<Self> {
+        &POOL_I32
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load16(p: *const Self, k: std::arch::x86_64::__mmask16) -> std::arch::x86_64::__m512i {
+        std::arch::x86_64::_mm512_maskz_loadu_epi32(k, p)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store16(p: *mut Self, k: std::arch::x86_64::__mmask16, v: std::arch::x86_64::__m512i) {
+        std::arch::x86_64::_mm512_mask_storeu_epi32(p, k, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i {
+        std::arch::x86_64::_mm256_loadu_si256(p as *const _)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i) {
+        std::arch::x86_64::_mm256_storeu_si256(p as *mut _, v)
+    }
+}
+
+impl Elem for i8 {
+    const RANGE: (i32, i32) = (i8::MIN as i32, i8::MAX as i32);
+
+    #[inline(always)]
+    fn widen(self) -> i32 {
+        self as i32
+    }
+
+    #[inline(always)]
+    fn narrow(v: i32) -> Self {
+        v as i8
+    }
+
+    fn pool() -> &'static Pool<Self> {
+        &POOL_I8
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load16(p: *const Self, k: std::arch::x86_64::__mmask16) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        // A byte-masked load of the 512-bit form (AVX-512 BW, no VL needed), the low 16 bytes
+        // sign-extended.
+        _mm512_cvtepi8_epi32(_mm512_castsi512_si128(_mm512_maskz_loadu_epi8(k as u64, p)))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store16(p: *mut Self, k: std::arch::x86_64::__mmask16, v: std::arch::x86_64::__m512i) {
+        // `vpmovdb` truncates each lane, exact within i8.
+        std::arch::x86_64::_mm512_mask_cvtepi32_storeu_epi8(p, k, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(p as *const __m128i))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i) {
+        use std::arch::x86_64::*;
+        // Saturating packs, exact within i8: eight i16 lanes, then eight bytes.
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi16(w, w))
+    }
+}
