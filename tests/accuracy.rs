@@ -20,10 +20,7 @@ fn setup(name: &str) -> (accelsim::import::tflite::TfliteModel, Values, Vec<f32>
 
 fn output_f32(m: &accelsim::import::tflite::TfliteModel, vals: &[Option<Values>]) -> Vec<f32> {
     let o = m.graph.outputs[0];
-    match kernels::value_of(vals, o).expect("output") {
-        Values::Int(v) => dequantize_per_tensor(v, m.graph.tensor(o).quant.as_ref().expect("quant")),
-        Values::F32(v) => v.clone(),
-    }
+    kernels::value_of(vals, o).expect("output").real(m.graph.tensor(o).quant.as_ref()).expect("quant")
 }
 
 #[test]
@@ -102,10 +99,7 @@ fn legacy_uint8_float_reference_follows_the_clamp_the_output_range_implies() {
     let b = Executor::new(&u, Arithmetic::default()).expect("exec").run(&[qu]).expect("run");
     assert_eq!(output_f32(&m, &a), {
         let o = u.outputs[0];
-        match kernels::value_of(&b, o).expect("output") {
-            Values::Int(v) => dequantize_per_tensor(v, u.tensor(o).quant.as_ref().expect("quant")),
-            Values::F32(v) => v.clone(),
-        }
+        kernels::value_of(&b, o).expect("output").real(u.tensor(o).quant.as_ref()).expect("quant")
     });
     eprintln!(
         "output SQNR vs float: int8 with fused ReLUs {:.2} dB, legacy uint8 {:.2} dB; {} activations implied",

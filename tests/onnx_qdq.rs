@@ -7,7 +7,7 @@ mod common;
 
 use accelsim::import::onnx::import_onnx;
 use accelsim::ir::{Convert, DataType, Graph, Layout, Op, TensorKind};
-use accelsim::kernels::{self, run_float, run_qdq_reference, sqnr_db, value_of, Arithmetic, Executor, Values};
+use accelsim::kernels::{run_float, run_qdq_reference, sqnr_db, value_of, Arithmetic, Executor, Values};
 use std::path::PathBuf;
 
 fn shared() -> PathBuf {
@@ -171,11 +171,7 @@ fn integer_path_and_exact_reference_agree_with_onnxruntime_qdq() {
 fn logits_and_output(g: &Graph, vals: &[Option<Values>]) -> (Vec<f32>, Vec<f32>) {
     let sm = g.layers.iter().find(|l| matches!(l.op, Op::Softmax(_))).expect("softmax");
     let t = g.tensor(sm.inputs[0]);
-    let logits = match &vals[sm.inputs[0].0] {
-        Some(Values::F32(v)) => v.clone(),
-        Some(Values::Int(v)) => kernels::dequantize_per_tensor(v, t.quant.as_ref().expect("quant")),
-        None => panic!("logits not computed"),
-    };
+    let logits = vals[sm.inputs[0].0].as_ref().expect("logits computed").real(t.quant.as_ref()).expect("quant");
     (logits, floats(value_of(vals, g.outputs[0])))
 }
 

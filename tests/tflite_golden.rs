@@ -25,6 +25,7 @@ enum Npy {
 fn parse_npy(bytes: &[u8]) -> Npy {
     match common::npy_values(&common::parse_npy(bytes)) {
         Values::Int(v) => Npy::Int(v),
+        Values::I8(v) => Npy::Int(v.into_iter().map(i32::from).collect()),
         Values::F32(v) => Npy::F32(v),
     }
 }
@@ -89,6 +90,7 @@ fn check_model(name: &str) -> Outcome {
             let idx = out["index"].as_u64().expect("index") as usize;
             let v = match read_raw(&dir.join(out["file"].as_str().expect("file")), out["dtype"].as_str().expect("dt")) {
                 Values::Int(v) => Npy::Int(v),
+                Values::I8(v) => Npy::Int(v.into_iter().map(i32::from).collect()),
                 Values::F32(v) => Npy::F32(v),
             };
             expected.insert(idx, v);
@@ -176,6 +178,7 @@ fn check_float(name: &str) {
                 let (scale, zp) = (i["scale"].as_f64().expect("scale"), i["zero_point"].as_i64().expect("zp"));
                 match read_raw(&dir.join(i["file"].as_str().expect("file")), i["dtype"].as_str().expect("dt")) {
                     Values::Int(v) => v.iter().map(|&q| ((q as i64 - zp) as f64 * scale) as f32).collect(),
+                    Values::I8(v) => v.iter().map(|&q| ((q as i64 - zp) as f64 * scale) as f32).collect(),
                     Values::F32(v) => v,
                 }
             })

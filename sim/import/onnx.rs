@@ -1198,7 +1198,7 @@ mod tests {
                 };
                 match v {
                     Values::F32(v) => v,
-                    Values::Int(_) => panic!("float output"),
+                    Values::Int(_) | Values::I8(_) => panic!("float output"),
                 }
             })
             .collect();

@@ -284,8 +284,11 @@ enum PackedKind {
     /// (`u8_dense`), and then from it the first time a run needs it ([`PackedConv::dense_i16`]).
     Dense(std::sync::OnceLock<DenseI16>),
     /// Depthwise with multiplier 1: `[kh*kw][c]`, each weight's 16 bits in the low half of
-    /// an i32 and zeros in the high half (the operand of [`depthwise`]'s multiply-adds).
-    Depthwise { w: Vec<i32> },
+    /// an i32 and zeros in the high half (the operand of [`depthwise`]'s multiply-adds);
+    /// `interior_bias[c]` is channel `c`'s bias less `zx` times the sum of its weights, the
+    /// bias of a pixel whose taps are all inside the input when its sums are of `x w` rather
+    /// than `(x - zx) w` (equal modulo 2^32, as every path's sums).
+    Depthwise { w: Vec<i32>, interior_bias: Vec<i32> },
 }
 
 impl PackedConv {
@@ -434,7 +437,7 @@ fn pack_base(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
     let ms = &p.multipliers[..cout];
     let mut pk = PackedConv {
-        kind: PackedKind::Depthwise { w: Vec::new() },
+        kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new() },
         bias,
         mul: ms.iter().map(|m| m.multiplier).collect(),
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
@@ -452,13 +455,18 @@ fn pack_base(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     } else {
         let taps = p.geom.kernel[0] * p.geom.kernel[1];
         let mut w = vec![0i32; taps * c];
+        let mut interior_bias = pk.bias.clone();
         for ch in 0..c {
+            let mut sum = 0i32;
             for t in 0..taps {
                 // The weight's 16 bits, zero above (`fast_supported`: at most 8 bits).
-                w[t * c + ch] = (p.weights[ch * taps + t] as i16 as u16) as i32;
+                let v = p.weights[ch * taps + t];
+                w[t * c + ch] = (v as i16 as u16) as i32;
+                sum = sum.wrapping_add(v as i16 as i32);
             }
+            interior_bias[ch] = interior_bias[ch].wrapping_sub(p.input_zp.wrapping_mul(sum));
         }
-        pk.kind = PackedKind::Depthwise { w };
+        pk.kind = PackedKind::Depthwise { w, interior_bias };
         pk
     }
 }
@@ -1078,7 +1086,7 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
     let cout = p.geom.output[3];
     let [kh, kw] = p.geom.kernel;
     match &packed.kind {
-        PackedKind::Depthwise { w } => depthwise(p, packed, w, x, simd),
+        PackedKind::Depthwise { w, interior_bias } => depthwise(p, packed, w, interior_bias, x, simd),
         PackedKind::Dense(cell) => {
             let d = packed.dense_i16(cell, kh * kw * c, cout).expect("pack makes the i16 or the u8 x s8 weights");
             // The input zero point is folded out once per element: the kernels see `x - zx`
@@ -1102,12 +1110,20 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
 /// products that `vpmaddwd` / `vpdpwssd` add are `(x - zx) w` and `sign(x - zx) * 0`: the
 /// product itself, summed exactly (modulo 2^32, as every path's sums).
 #[inline(always)]
-fn depthwise<X: Elem, O: Elem>(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &[X], simd: Isa) -> Vec<O> {
+fn depthwise<X: Elem, O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    wd: &[i32],
+    interior_bias: &[i32],
+    x: &[X],
+    simd: Isa,
+) -> Vec<O> {
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, _] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
     assert!(x.len() >= n * h * w * c && wd.len() >= kh * kw * c);
     assert!(pk.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
+    assert!(interior_bias.len() >= c);
     // Every element is written (a pooled buffer needs no zeroing).
     let mut out = super::buffers::take::<O>(n * oh * ow * c);
     let mut acc = vec![0i32; c];
@@ -1130,7 +1146,15 @@ fn depthwise<X: Elem, O: Elem>(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &
                     // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`); the
                     // taps lie inside `x` and `wd` and the constants hold `c` channels
                     // (asserted above).
-                    Isa::Avx512Vnni if pk.simd_requant => unsafe { depthwise_pixel_avx512(p, pk, &taps, x, wd, o) },
+                    Isa::Avx512Vnni if pk.simd_requant => unsafe {
+                        // A pixel whose taps are all inside sums `x w`, its zero point's term in
+                        // the bias; a border pixel `(x - zx) w`.
+                        if taps.len() == kh * kw {
+                            depthwise_pixel_avx512::<X, O, false>(p, pk, interior_bias, &taps, x, wd, o)
+                        } else {
+                            depthwise_pixel_avx512::<X, O, true>(p, pk, &pk.bias, &taps, x, wd, o)
+                        }
+                    },
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx512Vnni | Isa::Avx2 => {
                         // SAFETY: AVX2 was detected by the caller (`simd`); bounds as above.
@@ -1150,18 +1174,21 @@ fn depthwise<X: Elem, O: Elem>(p: &ConvParams, pk: &PackedConv, wd: &[i32], x: &
 
 /// One pixel of [`depthwise`] with `vpdpwssd`, 64 channels per step in four independent
 /// accumulator chains (the last step's blocks masked to the channels left, so narrow layers
-/// keep four chains too), each block requantized in its register and stored.
+/// keep four chains too), each block requantized in its register with `bias` and stored.
+/// With `OFFSET` the sums are of `(x - zx) w`, without of `x w` (for a pixel with every tap
+/// inside, `bias` then holds the zero point's term).
 ///
 /// # Safety
 /// AVX-512 F, BW and VNNI must be available; every tap `(xo, wo)` must have `out.len()`
-/// values from `xo` in `x` and from `wo` in `wd`; `pk`'s constants must hold `out.len()`
-/// channels.
+/// values from `xo` in `x` and from `wo` in `wd`; `bias` and `pk`'s constants must hold
+/// `out.len()` channels.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem>(
+unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem, const OFFSET: bool>(
     p: &ConvParams,
     pk: &PackedConv,
+    bias: &[i32],
     taps: &[(usize, usize)],
     x: &[X],
     wd: &[i32],
@@ -1186,14 +1213,17 @@ unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem>(
         let mut a = [_mm512_setzero_si512(); 4];
         for &(xo, wo) in taps {
             for (j, aj) in a.iter_mut().enumerate() {
-                let xv = _mm512_sub_epi32(X::load16(xp.wrapping_add(xo + ch + 16 * j), k[j]), zx);
+                let mut xv = X::load16(xp.wrapping_add(xo + ch + 16 * j), k[j]);
+                if OFFSET {
+                    xv = _mm512_sub_epi32(xv, zx);
+                }
                 let wv = _mm512_maskz_loadu_epi32(k[j], wp.wrapping_add(wo + ch + 16 * j));
                 *aj = _mm512_dpwssd_epi32(*aj, xv, wv);
             }
         }
         for (j, aj) in a.iter().enumerate() {
             if k[j] != 0 {
-                let v = requant16_avx512(p, pk, &pk.bias, *aj, ch + 16 * j, k[j]);
+                let v = requant16_avx512(p, pk, bias, *aj, ch + 16 * j, k[j]);
                 O::store16(op.wrapping_add(ch + 16 * j), k[j], v);
             }
         }

@@ -121,16 +121,27 @@ impl Elem for i8 {
     #[inline(always)]
     unsafe fn load16(p: *const Self, k: std::arch::x86_64::__mmask16) -> std::arch::x86_64::__m512i {
         use std::arch::x86_64::*;
-        // A byte-masked load of the 512-bit form (AVX-512 BW, no VL needed), the low 16 bytes
-        // sign-extended.
-        _mm512_cvtepi8_epi32(_mm512_castsi512_si128(_mm512_maskz_loadu_epi8(k as u64, p)))
+        if k == 0xffff {
+            // `vpmovsxbd` from memory: a byte-masked load costs an extra operation.
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(p as *const __m128i))
+        } else {
+            // A byte-masked load of the 512-bit form (AVX-512 BW, no VL needed), the low 16
+            // bytes sign-extended.
+            _mm512_cvtepi8_epi32(_mm512_castsi512_si128(_mm512_maskz_loadu_epi8(k as u64, p)))
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn store16(p: *mut Self, k: std::arch::x86_64::__mmask16, v: std::arch::x86_64::__m512i) {
-        // `vpmovdb` truncates each lane, exact within i8.
-        std::arch::x86_64::_mm512_mask_cvtepi32_storeu_epi8(p, k, v)
+        use std::arch::x86_64::*;
+        // `vpmovdb` truncates each lane, exact within i8; its form with a memory destination
+        // costs more than the register form and a store.
+        if k == 0xffff {
+            _mm_storeu_si128(p as *mut __m128i, _mm512_cvtepi32_epi8(v))
+        } else {
+            _mm512_mask_cvtepi32_storeu_epi8(p, k, v)
+        }
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -2,6 +2,7 @@
 //! its 20-bit left shift), QUANTIZE / requantize, DEQUANTIZE, and the clamp range of a
 //! fused activation.
 
+use super::elem::Elem;
 use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::Activation;
 
@@ -204,7 +205,43 @@ pub fn extremum(p: &ExtremumParams, a: &[i32], b: &[i32]) -> Vec<i32> {
 
 /// Float to integer quantization (TFLite's `AffineQuantize`): `round(x / scale) + zp`, clamped.
 pub fn quantize(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32) -> Vec<i32> {
-    x.iter().map(|&v| round_to_i32(v / scale).saturating_add(zp).clamp(qmin, qmax)).collect()
+    quantize_as(x, scale, zp, qmin, qmax)
+}
+
+/// [`quantize`] stored as `O` ([`Elem`]: i32, or i8 for a signed 8-bit tensor).
+///
+/// Narrow types (bounds and zero point within `2^16`, every 8- and 16-bit tensor) take
+/// [`round_clamped`], which has no branches (so the loop vectorizes) and gives the same
+/// result once clamped.
+///
+/// # Panics
+/// When `qmin..=qmax` does not fit `O`.
+pub fn quantize_as<O: Elem>(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32) -> Vec<O> {
+    assert!(O::RANGE.0 <= qmin && qmax <= O::RANGE.1, "{qmin}..={qmax} stored in {:?}", O::RANGE);
+    const NARROW: i32 = 1 << 16;
+    let q = |r: i32| O::narrow(r.saturating_add(zp).clamp(qmin, qmax));
+    if -NARROW <= qmin && qmax <= NARROW && (-NARROW..=NARROW).contains(&zp) {
+        x.iter().map(|&v| q(round_clamped(v / scale))).collect()
+    } else {
+        x.iter().map(|&v| q(round_to_i32(v / scale))).collect()
+    }
+}
+
+/// [`round_to_i32`] for `|y| < 2^23`, `±2^23` beyond (NaN to 0), without branches: the same
+/// value once a zero point within `2^16` is added and the sum clamped to bounds within
+/// `2^16` (beyond `2^23` both saturate to the bound on `y`'s side).
+#[inline(always)]
+fn round_clamped(y: f32) -> i32 {
+    // `min` takes the number when `y` is NaN; the last select puts NaN's 0 back.
+    let a = y.abs().min(8_388_608.0);
+    let t = a as i32;
+    let r = t + i32::from(a - t as f32 >= 0.5);
+    let r = if y < 0.0 { -r } else { r };
+    if y.is_nan() {
+        0
+    } else {
+        r
+    }
 }
 
 /// `y.round() as i32` (half away from zero, saturating, NaN to 0) without a call to the C
@@ -262,6 +299,40 @@ mod tests {
         }
         for x in xs {
             assert_eq!(round_to_i32(x), x.round() as i32, "{x:e}");
+        }
+    }
+
+    /// The narrow types' branch-free rounding gives the exact rounding's values once
+    /// clamped, stored as i32 or i8, on edge cases (halves, 2^23, infinities, NaN, extremes)
+    /// and random floats, for 8- and 16-bit bounds and extreme zero points.
+    #[test]
+    fn narrow_quantization_equals_the_exact_rounding() {
+        let mut xs = vec![0.0f32, -0.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 8388607.5, -8388607.5];
+        xs.extend([8388608.0, -8388608.0, 16777217.0, 3.0e9, -3.0e9, f32::MAX, f32::MIN, f32::INFINITY]);
+        xs.extend([f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MIN_POSITIVE, 1.0e-40, 2147483520.0, -2147483648.0]);
+        let mut s = 0x9e3779b97f4a7c15u64;
+        for _ in 0..20_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            xs.push(f32::from_bits(s as u32));
+            xs.push((s % 20_000) as f32 / 8.0 - 1250.0);
+        }
+        let exact = |scale: f32, zp: i32, lo: i32, hi: i32| -> Vec<i32> {
+            xs.iter().map(|&v| round_to_i32(v / scale).saturating_add(zp).clamp(lo, hi)).collect()
+        };
+        for scale in [1.0f32, 0.0078125, 0.3, 1.0e-30, 7.0e30] {
+            for (lo, hi) in [(-128, 127), (0, 255), (-32768, 32767), (-127, 127)] {
+                for zp in [-65536, -128, -1, 0, 5, 127, 255, 65536] {
+                    let want = exact(scale, zp, lo, hi);
+                    assert_eq!(quantize(&xs, scale, zp, lo, hi), want, "{scale} {zp} {lo}..={hi}");
+                    if hi <= 127 && lo >= -128 {
+                        let got: Vec<i32> =
+                            quantize_as::<i8>(&xs, scale, zp, lo, hi).iter().map(|&v| v as i32).collect();
+                        assert_eq!(got, want, "i8 {scale} {zp} {lo}..={hi}");
+                    }
+                }
+            }
         }
     }
 

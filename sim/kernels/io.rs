@@ -62,7 +62,12 @@ pub fn input_from_f32(t: &Tensor, x: Vec<f32>) -> Result<Values, NotQuantizable>
             } else {
                 (0, ((1i64 << (bits as u32).min(31)) - 1) as i32)
             };
-            Ok(Values::Int(super::elementwise::quantize(&x, q.scales[0], q.zero_points[0] as i32, lo, hi)))
+            let (scale, zp) = (q.scales[0], q.zero_points[0] as i32);
+            Ok(match (signed, bits) {
+                // Stored as 8 bits, as the fast convolutions read it ([`Values::I8`]).
+                (true, ..=8) => Values::I8(super::elementwise::quantize_as(&x, scale, zp, lo, hi)),
+                _ => Values::Int(super::elementwise::quantize(&x, scale, zp, lo, hi)),
+            })
         }
         (dtype @ (DataType::Int { .. } | DataType::F16), _) => Err(NotQuantizable { name: t.name.clone(), dtype }),
     }
@@ -118,7 +123,10 @@ mod tests {
         let q = QuantParams::per_tensor(0.5, -3);
         let t = tensor(DataType::Int { bits: 8, signed: true }, Some(q));
         let v = input_from_f32(&t, vec![0.25, -0.25, 1000.0, -1000.0]).unwrap();
-        assert_eq!(v, Values::Int(vec![-2, -4, 127, -128]));
+        // A signed 8-bit input is stored as 8 bits.
+        assert_eq!(v, Values::I8(vec![-2, -4, 127, -128]));
+        let t16 = tensor(DataType::Int { bits: 16, signed: true }, Some(QuantParams::per_tensor(0.5, 0)));
+        assert_eq!(input_from_f32(&t16, vec![0.25, -40000.0]).unwrap(), Values::Int(vec![1, -32768]));
         let u = tensor(DataType::Int { bits: 8, signed: false }, Some(QuantParams::per_tensor(1.0, 128)));
         assert_eq!(input_from_f32(&u, vec![-200.0, 0.0, 127.0, 1.5]).unwrap(), Values::Int(vec![0, 128, 255, 130]));
         let f = tensor(DataType::F32, None);

@@ -49,7 +49,8 @@ pub enum Values {
     /// Integer values.
     Int(Vec<i32>),
     /// The integer values of a tensor of at most 8 signed bits, stored as 8 bits: what a
-    /// kernel that writes 8-bit outputs gives for such a tensor while a graph runs. Every
+    /// kernel that writes 8-bit outputs gives for such a tensor while a graph runs, and a
+    /// float input quantized for such a tensor ([`io::input_from_f32`]). Every
     /// integer reader takes it as it takes [`Values::Int`] ([`Values::ints`]); the
     /// executor's results never hold it ([`Values::widened`]).
     I8(Vec<i8>),
