@@ -6,9 +6,9 @@
 //! Kernels know nothing of graphs; [`Executor`] resolves each layer's parameters once
 //! (requantization multipliers, clamp ranges, packed weights) and then runs any number of
 //! inputs. Integer values of every width (2 to 32 bits) live widened in `i32` containers,
-//! except that a signed 8-bit tensor a fast convolution writes is stored as 8 bits
-//! ([`Values::I8`]) while a run lasts: every integer reader takes either, and a run's results
-//! hold them widened again.
+//! except that a signed 8-bit tensor a fast convolution writes, or an input quantized for one
+//! from floats, is stored as 8 bits ([`Values::I8`]) while a run lasts: every integer reader
+//! takes either, and a run's results hold them widened again.
 //!
 //! Architecture invariant: under the default [`Arithmetic`], the fast kernels and the
 //! scalar reference kernels give identical results (property-tested).

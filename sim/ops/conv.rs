@@ -22,7 +22,7 @@ pub enum IntConv {
         /// read only the packed ones, and a run's later layers reuse the memory freed).
         params: Box<ConvParams>,
         /// The weights packed for the fast kernels, when they apply.
-        packed: Option<PackedConv>,
+        packed: Option<Box<PackedConv>>,
         /// Whether the fast kernels store the output as 8 bits ([`Values::I8`]): a signed
         /// output of at most 8 bits, its clamp range within i8.
         i8_out: bool,
@@ -208,7 +208,7 @@ impl OpFamily for Conv2d {
             act_max: wl.act_max,
         };
         let packed = conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith)
-            .then(|| conv::pack(&params, arith));
+            .then(|| Box::new(conv::pack(&params, arith)));
         let params = match packed {
             Some(_) => ConvParams { weights: Vec::new(), ..params },
             None => params,
