@@ -122,6 +122,36 @@ fn exec_on_a_batch_writes_what_single_runs_write() {
         assert_eq!(std::fs::read(&one).unwrap(), all[i * 40..(i + 1) * 40], "item {i}");
     }
     assert_eq!(all.len(), 100 * 40);
+    // The same bytes on any number of worker threads.
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("t{threads}.bin"));
+        let (ok, _, se) = accelsim(&[
+            "exec",
+            "--model",
+            aqm.to_str().unwrap(),
+            "--input",
+            &calib,
+            "--output",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        assert!(ok, "{se}");
+        assert_eq!(std::fs::read(&out).unwrap(), all, "--threads {threads}");
+    }
+    let out = dir.path().join("t0.bin");
+    let (ok, _, se) = accelsim(&[
+        "exec",
+        "--model",
+        aqm.to_str().unwrap(),
+        "--input",
+        &calib,
+        "--output",
+        out.to_str().unwrap(),
+        "--threads",
+        "0",
+    ]);
+    assert!(!ok && se.contains("--threads must be at least 1, got 0") && !out.exists(), "{se}");
 }
 
 #[test]

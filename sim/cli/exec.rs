@@ -57,6 +57,10 @@ pub struct ExecArgs {
     /// (`NAME=1x3x224x224`); repeat for several inputs.
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     pub input_shapes: Vec<crate::import::InputShape>,
+    /// Worker threads for a batch (default: all cores): its images run in parallel, each
+    /// on one thread; the output is the same for any number.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// The layout of a rank-4 raw tensor file.
@@ -413,7 +417,18 @@ pub fn exec(args: &ExecArgs) -> miette::Result<()> {
         let vals = exec.run(&xs).into_diagnostic().wrap_err_with(cannot)?;
         (vec![outputs_of(&vals)], Some(vals))
     } else {
-        (run_batch(g, xs.into_iter().map(|x| vec![x]).collect()).into_diagnostic().wrap_err_with(cannot)?, None)
+        let items = xs.into_iter().map(|x| vec![x]).collect();
+        let runs = match args.threads {
+            None => run_batch(g, items),
+            Some(0) => return Err(miette!("--threads must be at least 1, got 0")),
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .into_diagnostic()
+                .wrap_err("cannot start the worker threads")?
+                .install(|| run_batch(g, items)),
+        };
+        (runs.into_diagnostic().wrap_err_with(cannot)?, None)
     };
     let mut out = Vec::new();
     for outs in &runs {
