@@ -13,7 +13,7 @@ use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
 use crate::map::family::{OperandReads, StreamGrain};
 use crate::map::tiling::{ordered, Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
 use crate::report::OperandAccesses;
-use crate::simulate::{simulate, Dma, TileStream, Timeline};
+use crate::simulate::{ceil_u64, simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, PicoJoules};
 use smallvec::SmallVec;
 use std::cell::{Cell, OnceCell};
@@ -563,17 +563,6 @@ fn whole_cycles_below(cycles: f64) -> f64 {
         t + 1.0
     } else {
         t
-    }
-}
-
-/// `x.ceil() as u64`, without `ceil`'s library call where the integer part is exact.
-#[inline]
-fn ceil_u64(x: f64) -> u64 {
-    if (0.0..4.5e15).contains(&x) {
-        let t = x as i64;
-        t as u64 + u64::from((t as f64) < x)
-    } else {
-        x.ceil() as u64
     }
 }
 

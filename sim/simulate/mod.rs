@@ -272,9 +272,9 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
 }
 
 /// `x.ceil() as u64`, without `ceil`'s library call where the integer part is exact (below
-/// 2^52, and above 0; `-0.0` too).
+/// 2^52, and above 0; `-0.0` too). The schedule's cycle counts round with it too.
 #[inline]
-fn ceil_u64(x: f64) -> u64 {
+pub(crate) fn ceil_u64(x: f64) -> u64 {
     if (0.0..4.5e15).contains(&x) {
         let t = x as i64;
         t as u64 + u64::from((t as f64) < x)
