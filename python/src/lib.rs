@@ -338,12 +338,11 @@ fn output_array<'py>(py: Python<'py>, t: &Tensor, outs: Vec<Values>, layout: Lay
     let ints = |outs: Vec<Values>| -> PyResult<Vec<i32>> {
         let mut all = Vec::new();
         for v in outs {
-            match v {
-                Values::Int(x) => all.extend(if nchw { transpose_nchw(&x, &t.shape, false) } else { x }),
-                Values::F32(_) => {
-                    return Err(Error::new_err(format!("output '{}' is {}, got floats", t.name, t.dtype)))
-                }
-            }
+            // Integers as the executor keeps them (8-bit storage widened).
+            let Some(x) = v.ints() else {
+                return Err(Error::new_err(format!("output '{}' is {}, got floats", t.name, t.dtype)));
+            };
+            all.extend(if nchw { transpose_nchw(&x, &t.shape, false) } else { x.into_owned() });
         }
         Ok(all)
     };
@@ -353,7 +352,7 @@ fn output_array<'py>(py: Python<'py>, t: &Tensor, outs: Vec<Values>, layout: Lay
             for v in outs {
                 match v {
                     Values::F32(x) => all.extend(if nchw { transpose_nchw(&x, &t.shape, false) } else { x }),
-                    Values::Int(_) => {
+                    Values::Int(_) | Values::I8(_) => {
                         return Err(Error::new_err(format!("output '{}' is float32, got integers", t.name)))
                     }
                 }
