@@ -123,8 +123,9 @@ fn exec_on_a_batch_writes_what_single_runs_write() {
     }
     assert_eq!(all.len(), 100 * 40);
     // The same bytes on any number of worker threads.
-    for threads in ["1", "2", "3"] {
+    let on_threads = |threads: &str| {
         let out = dir.path().join(format!("t{threads}.bin"));
+        let o = out.to_str().unwrap();
         let (ok, _, se) = accelsim(&[
             "exec",
             "--model",
@@ -132,26 +133,19 @@ fn exec_on_a_batch_writes_what_single_runs_write() {
             "--input",
             &calib,
             "--output",
-            out.to_str().unwrap(),
+            o,
             "--threads",
             threads,
         ]);
-        assert!(ok, "{se}");
-        assert_eq!(std::fs::read(&out).unwrap(), all, "--threads {threads}");
+        (ok.then(|| std::fs::read(&out).unwrap()), se)
+    };
+    for threads in ["1", "2", "3"] {
+        let (out, se) = on_threads(threads);
+        assert_eq!(out.as_ref(), Some(&all), "--threads {threads}: {se}");
     }
-    let out = dir.path().join("t0.bin");
-    let (ok, _, se) = accelsim(&[
-        "exec",
-        "--model",
-        aqm.to_str().unwrap(),
-        "--input",
-        &calib,
-        "--output",
-        out.to_str().unwrap(),
-        "--threads",
-        "0",
-    ]);
-    assert!(!ok && se.contains("--threads must be at least 1, got 0") && !out.exists(), "{se}");
+    let (out, se) = on_threads("0");
+    assert!(out.is_none() && se.contains("--threads must be at least 1, got 0"), "{se}");
+    assert!(!dir.path().join("t0.bin").exists());
 }
 
 #[test]

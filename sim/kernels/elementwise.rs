@@ -335,20 +335,27 @@ pub fn dequantize(x: &[i32], scale: f32, zp: i32) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_to_i32_is_f32_round() {
+    /// Rounding's hard cases (halves, 2^23 and 2^24, infinities, NaN of both signs,
+    /// extremes, subnormals) and `2 n` pseudo-random floats: `n` of any bit pattern and `n`
+    /// multiples of 1/8 around zero.
+    fn rounding_cases(n: usize) -> Vec<f32> {
         let mut xs = vec![0.0f32, -0.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 8388607.5, -8388607.5];
-        xs.extend([8388608.0, 16777217.0, 3.0e9, -3.0e9, f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY]);
-        xs.extend([f32::NAN, f32::MIN_POSITIVE, 1.0e-40, 2147483520.0, -2147483648.0]);
+        xs.extend([8388608.0, -8388608.0, 16777217.0, 3.0e9, -3.0e9, f32::MAX, f32::MIN, f32::INFINITY]);
+        xs.extend([f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MIN_POSITIVE, 1.0e-40, 2147483520.0, -2147483648.0]);
         let mut s = 0x9e3779b97f4a7c15u64;
-        for _ in 0..100_000 {
+        for _ in 0..n {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
             xs.push(f32::from_bits(s as u32));
             xs.push((s % 20_000) as f32 / 8.0 - 1250.0);
         }
-        for x in xs {
+        xs
+    }
+
+    #[test]
+    fn round_to_i32_is_f32_round() {
+        for x in rounding_cases(100_000) {
             assert_eq!(round_to_i32(x), x.round() as i32, "{x:e}");
         }
     }
@@ -358,17 +365,7 @@ mod tests {
     /// and random floats, for 8- and 16-bit bounds and extreme zero points.
     #[test]
     fn narrow_quantization_equals_the_exact_rounding() {
-        let mut xs = vec![0.0f32, -0.0, 0.5, -0.5, 1.5, -2.5, 0.49999997, -0.49999997, 8388607.5, -8388607.5];
-        xs.extend([8388608.0, -8388608.0, 16777217.0, 3.0e9, -3.0e9, f32::MAX, f32::MIN, f32::INFINITY]);
-        xs.extend([f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MIN_POSITIVE, 1.0e-40, 2147483520.0, -2147483648.0]);
-        let mut s = 0x9e3779b97f4a7c15u64;
-        for _ in 0..20_000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            xs.push(f32::from_bits(s as u32));
-            xs.push((s % 20_000) as f32 / 8.0 - 1250.0);
-        }
+        let xs = rounding_cases(20_000);
         let exact = |scale: f32, zp: i32, lo: i32, hi: i32| -> Vec<i32> {
             xs.iter().map(|&v| round_to_i32(v / scale).saturating_add(zp).clamp(lo, hi)).collect()
         };
