@@ -58,46 +58,6 @@ fn choice<T: clap::ValueEnum>(flag: &str, value: &str) -> PyResult<T> {
     })
 }
 
-/// The transformer phase and quantization-granularity options of `accelsim run`.
-struct SeqOptions {
-    phase: Option<String>,
-    seq_len: Option<usize>,
-    kv_len: Option<usize>,
-    kv_bits: Option<i64>,
-    kv_group: Option<i64>,
-    kv_group_zero_point: bool,
-    wgroup: Option<i64>,
-    wgroup_zero_point: bool,
-    act_scales: String,
-}
-
-impl SeqOptions {
-    fn args(self) -> PyResult<(SeqArgs, GroupArgs)> {
-        // clap's `requires` for the CLI's flags, said the same way.
-        if self.kv_group_zero_point && self.kv_group.is_none() {
-            return Err(Error::new_err("kv_group_zero_point needs kv_group"));
-        }
-        if self.wgroup_zero_point && self.wgroup.is_none() {
-            return Err(Error::new_err("wgroup_zero_point needs wgroup"));
-        }
-        let phase = self.phase.as_deref().map(|p| choice::<PhaseArg>("phase", p)).transpose()?;
-        let seq = SeqArgs {
-            phase,
-            seq_len: self.seq_len,
-            kv_len: self.kv_len,
-            kv_bits: self.kv_bits,
-            kv_group: self.kv_group,
-            kv_group_zero_point: self.kv_group_zero_point,
-        };
-        let groups = GroupArgs {
-            wgroup: self.wgroup,
-            wgroup_zero_point: self.wgroup_zero_point,
-            act_scales: choice::<ActScales>("act_scales", &self.act_scales)?,
-        };
-        Ok((seq, groups))
-    }
-}
-
 /// `accelsim run ... --format json`, as text.
 #[pyfunction]
 #[pyo3(signature = (hw, model, wbits=None, abits=None, sets=Vec::new(), objective="latency".to_string(),
@@ -128,18 +88,16 @@ fn run_json(
     wgroup_zero_point: bool,
     act_scales: String,
 ) -> PyResult<String> {
-    let (seq, groups) = SeqOptions {
-        phase,
-        seq_len,
-        kv_len,
-        kv_bits,
-        kv_group,
-        kv_group_zero_point,
-        wgroup,
-        wgroup_zero_point,
-        act_scales,
+    // clap's `requires` for the CLI's flags, said the same way.
+    if kv_group_zero_point && kv_group.is_none() {
+        return Err(Error::new_err("kv_group_zero_point needs kv_group"));
     }
-    .args()?;
+    if wgroup_zero_point && wgroup.is_none() {
+        return Err(Error::new_err("wgroup_zero_point needs wgroup"));
+    }
+    let phase = phase.as_deref().map(|p| choice::<PhaseArg>("phase", p)).transpose()?;
+    let seq = SeqArgs { phase, seq_len, kv_len, kv_bits, kv_group, kv_group_zero_point };
+    let groups = GroupArgs { wgroup, wgroup_zero_point, act_scales: choice::<ActScales>("act_scales", &act_scales)? };
     let args = RunArgs {
         hw,
         model,

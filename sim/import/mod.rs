@@ -75,6 +75,17 @@ pub enum SeqPhase {
     },
 }
 
+impl SeqPhase {
+    /// Tokens one sequence gets the states of: a prefill's prompt, or the one token of a
+    /// decode step.
+    pub fn tokens(self) -> usize {
+        match self {
+            SeqPhase::Prefill { len } => len,
+            SeqPhase::Decode { .. } => 1,
+        }
+    }
+}
+
 impl Default for LoadOptions {
     fn default() -> Self {
         Self { width: 1.0, resolution: None, seed: 0x5eed, input_shapes: Vec::new(), phase: None }

@@ -226,10 +226,7 @@ pub struct Sequence {
 impl Sequence {
     /// Tokens one sequence gets the states of (prefill: its prompt; decode: one).
     pub fn tokens_per_sequence(&self) -> usize {
-        match self.phase {
-            crate::import::SeqPhase::Prefill { len } => len,
-            crate::import::SeqPhase::Decode { .. } => 1,
-        }
+        self.phase.tokens()
     }
 
     /// Tokens of the whole run (every sequence of the batch).

@@ -92,11 +92,7 @@ impl SeqPoint {
     /// Tokens a point of a batch of `batch` sequences gets the states of (prefill: the
     /// prompts; decode: one per sequence); `None` without a workload.
     pub fn tokens(&self, batch: usize) -> Option<usize> {
-        let per = match self.phase? {
-            SeqPhase::Prefill { len } => len,
-            SeqPhase::Decode { .. } => 1,
-        };
-        Some(batch.saturating_mul(per))
+        Some(batch.saturating_mul(self.phase?.tokens()))
     }
 }
 
@@ -124,6 +120,30 @@ fn group_sizes(what: &str, raw: &[i64], zero_point_bits: u8) -> Result<Vec<Optio
         .collect()
 }
 
+/// A `--phase` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Prefill,
+    Decode,
+}
+
+impl Phase {
+    fn from_name(name: &str) -> Option<Phase> {
+        match name {
+            "prefill" => Some(Phase::Prefill),
+            "decode" => Some(Phase::Decode),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Prefill => "prefill",
+            Phase::Decode => "decode",
+        }
+    }
+}
+
 /// The first repeated value of a list, for the error that names it.
 fn repeated<T: PartialEq + std::fmt::Debug>(v: &[T]) -> Option<&T> {
     v.iter().enumerate().find(|(i, x)| v[..*i].contains(x)).map(|(_, x)| x)
@@ -136,21 +156,21 @@ impl RawAxes {
         let err = |flag: &str, msg: &str| PlanError(format!("{}: {msg}", name(flag)));
         let mut phases = Vec::new();
         for p in &self.phase {
-            match p.as_str() {
-                "prefill" | "decode" => phases.push(p.as_str()),
-                other => return Err(err("phase", &format!("expected \"prefill\" or \"decode\", got \"{other}\""))),
-            }
+            let Some(phase) = Phase::from_name(p) else {
+                return Err(err("phase", &format!("expected \"prefill\" or \"decode\", got \"{p}\"")));
+            };
+            phases.push(phase);
         }
         if let Some(p) = repeated(&phases) {
-            return Err(err("phase", &format!("\"{p}\" is given twice")));
+            return Err(err("phase", &format!("\"{}\" is given twice", p.name())));
         }
         if phases.is_empty() && !self.seq_len.is_empty() {
-            phases.push("prefill");
+            phases.push(Phase::Prefill);
         }
         let seq = lengths(&name("seq-len"), &self.seq_len)?;
         let kv = lengths(&name("kv-len"), &self.kv_len)?;
-        let decode = phases.contains(&"decode");
-        let prefill = phases.contains(&"prefill");
+        let decode = phases.contains(&Phase::Decode);
+        let prefill = phases.contains(&Phase::Prefill);
         if !kv.is_empty() && !decode {
             return Err(err("kv-len", "applies to --phase decode"));
         }
@@ -171,8 +191,8 @@ impl RawAxes {
         let workloads: Vec<SeqPhase> = phases
             .iter()
             .flat_map(|&p| match p {
-                "prefill" => seq.iter().map(|&len| SeqPhase::Prefill { len }).collect::<Vec<_>>(),
-                _ => kv.iter().map(|&kv_len| SeqPhase::Decode { kv_len }).collect(),
+                Phase::Prefill => seq.iter().map(|&len| SeqPhase::Prefill { len }).collect::<Vec<_>>(),
+                Phase::Decode => kv.iter().map(|&kv_len| SeqPhase::Decode { kv_len }).collect(),
             })
             .collect();
         let decode_only = decode && !prefill;
