@@ -14,6 +14,7 @@ use super::plan::SweepSpec;
 use super::run::PointResult;
 use crate::report::{LayerReport, RunReport};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// The measurement columns after the point and `--set` columns.
 pub const COLUMNS: &[&str] = &[
@@ -96,7 +97,7 @@ pub struct Row {
     /// DRAM bytes written.
     pub dram_write: u64,
     /// (name, read bytes, write bytes) of each on-chip buffer, in the description's order.
-    pub buffers: Vec<(String, u64, u64)>,
+    pub buffers: Vec<(Arc<str>, u64, u64)>,
     /// Utilization of the MAC array.
     pub utilization: f64,
     /// compute / memory / -.
@@ -152,8 +153,8 @@ impl Row {
 
 /// Per-buffer traffic summed over layers (every layer lists the description's buffers in
 /// the same order).
-fn buffer_totals(layers: &[LayerReport]) -> Vec<(String, u64, u64)> {
-    let mut out: Vec<(String, u64, u64)> = Vec::new();
+fn buffer_totals(layers: &[LayerReport]) -> Vec<(Arc<str>, u64, u64)> {
+    let mut out: Vec<(Arc<str>, u64, u64)> = Vec::new();
     for l in layers {
         for (i, b) in l.buffers.iter().enumerate() {
             match out.get_mut(i) {
@@ -169,7 +170,7 @@ fn buffer_totals(layers: &[LayerReport]) -> Vec<(String, u64, u64)> {
 }
 
 /// The `buffers` cell: `name:read:write` per buffer (bytes), `;`-separated.
-fn buffers_cell(b: &[(String, u64, u64)]) -> String {
+fn buffers_cell(b: &[(Arc<str>, u64, u64)]) -> String {
     b.iter().map(|(n, r, w)| format!("{n}:{r}:{w}")).collect::<Vec<_>>().join(";")
 }
 
@@ -186,19 +187,52 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
 /// A measurement as text: rounded to 12 significant digits (far finer than the model's
 /// accuracy) and then written in the shortest form that reads back to that value, so sums
 /// of energies print as `152936.64`, not `152936.63999999998`.
+///
+/// The shortest form of the rounded value is the 12 rounded digits without their trailing
+/// zeros: two decimals of at most 15 significant digits never read back to the same normal
+/// `f64`, so no shorter one reads back to it. Written out positionally, as `{}` writes an
+/// `f64`. Below the normal range (where an `f64` holds fewer digits) the value is rounded
+/// through text and printed shortest.
 fn f(x: f64) -> String {
-    let shortest = format!("{x}");
-    // A shortest form of at most 12 significant digits is what rounding gives back: `x` is
-    // within half an ulp of it, far less than half a unit of the 12th digit, so rounding
-    // gives its digits, which read back to `x`. (Digits counted past the leading zeros,
-    // trailing zeros included: at most 12 of them means at most 12 significant ones.)
-    // Formatting to 12 digits and parsing is most of a sweep row's cost.
-    let digits = shortest.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
-    if !x.is_finite() || x == 0.0 || digits <= 12 {
-        return shortest;
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
     }
-    let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
-    format!("{rounded}")
+    if x.abs() < 1e-290 {
+        let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
+        return format!("{rounded}");
+    }
+    positional(&format!("{x:.11e}"))
+}
+
+/// `-d.ddde-N` (Rust's `{:e}` form) written positionally without trailing zeros.
+fn positional(sci: &str) -> String {
+    let (neg, body) = match sci.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, sci),
+    };
+    let (mantissa, exp) = body.split_once('e').unwrap_or((body, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let end = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+    let digits = &digits[..end];
+    let mut out = String::with_capacity(digits.len() + exp.unsigned_abs() as usize + 3);
+    if neg {
+        out.push('-');
+    }
+    if exp < 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+        out.extend(digits.iter().map(|&d| d as char));
+    } else {
+        let int_len = exp as usize + 1;
+        out.extend(digits.iter().take(int_len).map(|&d| d as char));
+        out.extend(std::iter::repeat_n('0', int_len.saturating_sub(digits.len())));
+        if digits.len() > int_len {
+            out.push('.');
+            out.extend(digits[int_len..].iter().map(|&d| d as char));
+        }
+    }
+    out
 }
 
 /// The cells of every row, in header order.
@@ -327,7 +361,8 @@ mod tests {
     use super::f;
     use proptest::prelude::*;
 
-    /// The form `f` had before its shortcut for short values.
+    /// What `f` prints, by its definition: rounded to 12 digits through text, then the
+    /// shortest form of that value.
     fn rounded_then_shortest(x: f64) -> String {
         if !x.is_finite() || x == 0.0 {
             return format!("{x}");
@@ -337,15 +372,23 @@ mod tests {
     }
 
     proptest! {
-        /// The shortcut prints what rounding to 12 digits prints, for any value and for
-        /// values with few digits (the shortcut's case) at every magnitude.
+        /// `f` prints what rounding to 12 digits through text prints: for any value, for
+        /// values with few digits at every magnitude, for values of 13-16 digits, and for
+        /// values just below a power of ten (which round up to it).
         #[test]
-        fn short_values_print_as_rounded_ones(bits in any::<u64>(), m in 0u64..1_000_000_000_000, e in -30i32..30) {
+        fn values_print_as_rounded_ones(
+            bits in any::<u64>(),
+            m in 0u64..1_000_000_000_000,
+            long in 0u64..(1 << 53),
+            e in -30i32..30,
+            nines in 12usize..17,
+        ) {
             let x = f64::from_bits(bits);
             prop_assert_eq!(f(x), rounded_then_shortest(x));
-            let y = m as f64 * 10f64.powi(e);
-            prop_assert_eq!(f(y), rounded_then_shortest(y));
-            prop_assert_eq!(f(-y), rounded_then_shortest(-y));
+            for y in [m as f64 * 10f64.powi(e), long as f64 * 10f64.powi(e), (1.0 - 10f64.powi(-(nines as i32))) * 10f64.powi(e)] {
+                prop_assert_eq!(f(y), rounded_then_shortest(y));
+                prop_assert_eq!(f(-y), rounded_then_shortest(-y));
+            }
         }
     }
 
@@ -356,5 +399,10 @@ mod tests {
         assert_eq!(f(1.2345678901234567e-9), "0.00000000123456789012");
         assert_eq!(f(0.0), "0");
         assert_eq!(f(3.0), "3");
+        assert_eq!(f(-2.5e-7), "-0.00000025");
+        assert_eq!(f(9.9999999999999e5), "1000000");
+        assert_eq!(f(1e21), "1000000000000000000000");
+        assert_eq!(f(f64::MAX), format!("{}", 1.79769313486e308));
+        assert_eq!(f(5e-324), "0.".to_string() + &"0".repeat(323) + "5");
     }
 }
