@@ -248,8 +248,12 @@ fn run_peak(
     let on_chip = on_chip_tensors(g, &plan, &residency);
     notes.push(onchip_note(hw));
     // One of each note, in the order first said (layers alternate between a few).
-    let mut said = std::collections::HashSet::new();
-    notes.retain(|n| said.insert(n.clone()));
+    let first: Vec<bool> = {
+        let mut said = std::collections::HashSet::with_capacity(notes.len());
+        notes.iter().map(|n| said.insert(n.as_str())).collect()
+    };
+    let mut first = first.into_iter();
+    notes.retain(|_| first.next().unwrap_or(true));
     let totals = Totals::from_layers(&layers, peak, hw.clock.0, overhead);
     check_totals(&totals)?;
     let report = RunReport {
@@ -565,7 +569,7 @@ struct LayerSum {
     tiles: u64,
     dram_read: Bytes,
     dram_write: Bytes,
-    buffers: Vec<(Bytes, Bytes)>,
+    buffers: crate::schedule::PerBuffer,
     operands: OperandAccesses,
     energy: Energy,
     macs: Macs,
@@ -591,7 +595,7 @@ impl LayerSum {
             tiles: 0,
             dram_read: Bytes::ZERO,
             dram_write: Bytes::ZERO,
-            buffers: vec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()],
+            buffers: smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()],
             operands: OperandAccesses::default(),
             energy: Energy::default(),
             macs: Macs::ZERO,
@@ -747,8 +751,8 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)]
     };
     let modes = || sum.modes.iter().filter_map(|&m| hw.precisions.get(m));
     let peak = modes().map(|m| m.macs_per_cycle).max().unwrap_or(0);
-    // The modes' labels joined by '+' (one allocation).
-    let mut mode = String::new();
+    // The modes' labels joined by '+' (one allocation: a label is at most "32x32").
+    let mut mode = String::with_capacity(8 * sum.modes.len());
     for m in modes() {
         if !mode.is_empty() {
             mode.push('+');

@@ -20,7 +20,8 @@ use std::cell::{Cell, OnceCell};
 
 /// (read, write) bytes per buffer of one tiling, in the description's order: inline for the
 /// few buffers descriptions have, so scoring a candidate allocates nothing.
-type PerBuffer = SmallVec<[(Bytes, Bytes); 6]>;
+/// (read, write) bytes per buffer, in the description's order (inline for up to six buffers).
+pub type PerBuffer = SmallVec<[(Bytes, Bytes); 6]>;
 
 /// The tiling-independent inputs of a layer's evaluation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -118,7 +119,7 @@ struct Port {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figures {
     /// (read, write) bytes per buffer, in the description's order.
-    pub buffers: Vec<(Bytes, Bytes)>,
+    pub buffers: PerBuffer,
     /// Compute cycles (the array's, bounded by the buffer ports).
     pub compute: u64,
     /// The compute units' own cycles at their mode, with no buffer-port or DRAM limit
@@ -367,16 +368,7 @@ impl<'a> LayerEval<'a> {
             dram_weights: t.dram.weights.to_bytes_ceil(),
             dram_outputs: dram_write,
         };
-        Figures {
-            buffers: buffers.to_vec(),
-            compute,
-            own_compute: w.compute,
-            timeline,
-            dram_read,
-            dram_write,
-            energy,
-            operands,
-        }
+        Figures { buffers, compute, own_compute: w.compute, timeline, dram_read, dram_write, energy, operands }
     }
 }
 

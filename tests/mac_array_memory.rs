@@ -70,7 +70,7 @@ fn three_bit_weights_move_as_three_bits_in_dram_and_sram() {
         accelsim::pipeline::run_for(&g, &hw, accelsim::map::tiling::Objective::Energy).expect("run")
     };
     let (r3, r8) = (run_w(3), run_w(8));
-    let filt = |r: &RunReport| r.layers[0].buffers.iter().find(|b| b.name == "filter_sram").cloned().expect("sram");
+    let filt = |r: &RunReport| r.layers[0].buffers.iter().find(|b| &*b.name == "filter_sram").cloned().expect("sram");
     let (f3, f8) = (filt(&r3), filt(&r8));
     // DRAM -> filter SRAM fill: 18432 weights x 3 bits = 6912 bytes (vs 18432 at 8 bits),
     // plus 64 bias words at the 24-bit accumulator width (192 bytes) that the tiler counts

@@ -15,8 +15,8 @@ use crate::units::{Bytes, PicoJoules};
 /// Traffic of one on-chip buffer for one layer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BufferTraffic {
-    /// Buffer name.
-    pub name: String,
+    /// Buffer name (the description's, shared).
+    pub name: std::sync::Arc<str>,
     /// Bytes read.
     pub reads: Bytes,
     /// Bytes written.

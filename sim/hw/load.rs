@@ -863,7 +863,7 @@ impl Validator<'_> {
                 }
             };
             buffers.push(Buffer {
-                name: r.name.clone(),
+                name: r.name.as_str().into(),
                 size: Bytes(size),
                 banks,
                 port: Bits(port),

@@ -392,8 +392,8 @@ impl Roles {
 /// An on-chip buffer (SRAM, CBUF, VTCM...).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buffer {
-    /// Name, used in reports.
-    pub name: String,
+    /// Name, used in reports (shared with every report row that names it).
+    pub name: std::sync::Arc<str>,
     /// Capacity.
     pub size: Bytes,
     /// Independent banks.

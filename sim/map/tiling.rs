@@ -331,7 +331,7 @@ impl<'a> Capacity<'a> {
     /// The reportable error of an overflow.
     fn error(&self, o: Overflow) -> NoTileFits {
         let buf = &self.buffers[o.buffer];
-        NoTileFits { buffer: buf.name.clone(), size: buf.size.get(), need: o.need }
+        NoTileFits { buffer: buf.name.to_string(), size: buf.size.get(), need: o.need }
     }
 }
 

@@ -238,7 +238,7 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
         "tiles": l.tiles,
         "dram_read_bytes": l.dram_read.get(),
         "dram_write_bytes": l.dram_write.get(),
-        "buffers": l.buffers.iter().map(|b| json!({"name": b.name, "read_bytes": b.reads.get(), "write_bytes": b.writes.get()})).collect::<Vec<_>>(),
+        "buffers": l.buffers.iter().map(|b| json!({"name": &*b.name, "read_bytes": b.reads.get(), "write_bytes": b.writes.get()})).collect::<Vec<_>>(),
         "energy_pj": l.energy.total().get(),
         "energy_breakdown_pj": {"mac": l.energy.mac.get(), "vector": l.energy.vector.get(), "buffers": l.energy.buffers.get(), "dram": l.energy.dram.get()},
     });
