@@ -194,8 +194,14 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
 /// `f64`. Below the normal range (where an `f64` holds fewer digits) the value is rounded
 /// through text and printed shortest.
 fn f(x: f64) -> String {
-    if !x.is_finite() || x == 0.0 {
-        return format!("{x}");
+    let shortest = format!("{x}");
+    // A shortest form of at most 12 significant digits is what rounding gives back: `x` is
+    // within half an ulp of it, far less than half a unit of the 12th digit, so rounding
+    // gives its digits, which read back to `x`. (Digits counted past the leading zeros,
+    // trailing zeros included: at most 12 of them means at most 12 significant ones.)
+    let digits = shortest.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
+    if !x.is_finite() || x == 0.0 || digits <= 12 {
+        return shortest;
     }
     if x.abs() < 1e-290 {
         let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
