@@ -148,6 +148,7 @@ fn encode(t: &Tensor, ty: fb::TensorType, lo: i64, hi: i64, values: &TensorData)
         return Ok(v.iter().flat_map(|x| x.to_le_bytes()).collect());
     }
     let ints: Vec<i64> = match values {
+        TensorData::I8(v) => v.iter().map(|&x| x as i64).collect(),
         TensorData::I32(v) => v.iter().map(|&x| x as i64).collect(),
         TensorData::I64(v) => v.clone(),
         TensorData::F32(_) => return Err(tensor_err(t, format!("a {} tensor holds float values", t.dtype))),
@@ -197,6 +198,7 @@ impl Writer<'_> {
             };
             data = data.map(|d| match d {
                 TensorData::F32(v) => TensorData::F32(depthwise_to_tflite(&v, kh * kw, cm)),
+                TensorData::I8(v) => TensorData::I8(depthwise_to_tflite(&v, kh * kw, cm)),
                 TensorData::I32(v) => TensorData::I32(depthwise_to_tflite(&v, kh * kw, cm)),
                 TensorData::I64(v) => TensorData::I64(depthwise_to_tflite(&v, kh * kw, cm)),
             });
@@ -335,9 +337,9 @@ mod tests {
     fn values_out_of_range_are_errors() {
         let mut g = model("tiny_int8.tflite");
         let w = g.layers[0].inputs[1];
-        if let Some(TensorData::I32(v)) = &mut g.tensor_mut(w).data {
-            v[0] = 200;
-        }
+        let mut v = g.tensor(w).data.as_ref().and_then(TensorData::ints).expect("integer weights").into_owned();
+        v[0] = 200;
+        g.tensor_mut(w).data = Some(TensorData::I32(v));
         let e = to_tflite(&g).expect_err("200 in an int8 tensor");
         assert!(e.to_string().contains("value 200 does not fit i8"), "{e}");
     }

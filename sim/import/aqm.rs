@@ -269,6 +269,8 @@ fn pad_in(p: RawPadding) -> Padding {
 fn data_out(d: &TensorData) -> RawData {
     match d {
         TensorData::F32(v) => RawData::F32(v.clone()),
+        // The file holds every integer tensor as i32 values (the dtype says its width).
+        TensorData::I8(v) => RawData::I32(v.iter().map(|&x| i32::from(x)).collect()),
         TensorData::I32(v) => RawData::I32(v.clone()),
         TensorData::I64(v) => RawData::I64(v.clone()),
     }

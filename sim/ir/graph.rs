@@ -27,11 +27,15 @@ pub enum TensorKind {
     Constant,
 }
 
-/// Values of a constant tensor, widened into a container type.
+/// Values of a constant tensor in a container type at least as wide as its values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {
     /// Float values.
     F32(Vec<f32>),
+    /// Signed integers of at most 8 bits, held as 8 bits: a model file's int8 constants as
+    /// stored (a network's weights are most of its bytes; widened, they were most of a
+    /// one-image `exec`'s memory traffic and page faults). Read through [`TensorData::ints`].
+    I8(Vec<i8>),
     /// Integer values of up to 32 bits (the real width is the tensor's [`DataType`]).
     I32(Vec<i32>),
     /// 64-bit integers (16x8 biases).
@@ -43,8 +47,19 @@ impl TensorData {
     pub fn len(&self) -> usize {
         match self {
             TensorData::F32(v) => v.len(),
+            TensorData::I8(v) => v.len(),
             TensorData::I32(v) => v.len(),
             TensorData::I64(v) => v.len(),
+        }
+    }
+
+    /// The values of an integer container of at most 32 bits as i32 (8-bit ones widened,
+    /// 32-bit ones borrowed); `None` for floats and 64-bit integers.
+    pub fn ints(&self) -> Option<std::borrow::Cow<'_, [i32]>> {
+        match self {
+            TensorData::I8(v) => Some(std::borrow::Cow::Owned(v.iter().map(|&x| i32::from(x)).collect())),
+            TensorData::I32(v) => Some(std::borrow::Cow::Borrowed(v)),
+            TensorData::F32(_) | TensorData::I64(_) => None,
         }
     }
 

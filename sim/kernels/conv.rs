@@ -339,12 +339,19 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
 /// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI, else (or when
 /// the weights do not fit i8) for the i16 path.
 pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
-    let mut pk = pack_base(p, arith);
+    pack_weights(p, &p.weights, arith)
+}
+
+/// [`pack`] from `weights`, the layer's OHWI weights as stored (`p.weights` is not read: a
+/// graph's 8-bit weights are packed from their 8 bits, never widened). `weights` must hold
+/// `cout * kh * kw * c / groups` values.
+pub fn pack_weights<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> PackedConv {
+    let mut pk = pack_base(p, weights, arith);
     if vnni_available() {
-        pk.u8_dense = dense_u8(p);
+        pk.u8_dense = dense_u8(p, weights);
     }
     if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
-        let _ = cell.set(dense_i16(p));
+        let _ = cell.set(dense_i16(p, weights));
     }
     pk
 }
@@ -352,10 +359,10 @@ pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
 /// [`pack`] with the u8 x s8 weights on any CPU (for [`conv_fast_u8_portable`]); the i16
 /// weights are packed from them when a run needs them.
 pub fn pack_u8(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
-    let mut pk = pack_base(p, arith);
-    pk.u8_dense = dense_u8(p);
+    let mut pk = pack_base(p, &p.weights, arith);
+    pk.u8_dense = dense_u8(p, &p.weights);
     if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
-        let _ = cell.set(dense_i16(p));
+        let _ = cell.set(dense_i16(p, &p.weights));
     }
     pk
 }
@@ -377,7 +384,7 @@ pub fn vnni_available() -> bool {
 
 /// Dense weights as [`DenseU8`] (`None` for grouped and depthwise layers, or weights outside
 /// i8).
-fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
+fn dense_u8<W: Elem>(p: &ConvParams, weights: &[W]) -> Option<DenseU8> {
     if p.groups != 1 {
         return None;
     }
@@ -395,12 +402,13 @@ fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
     // One pass over the weights (they come from memory, not cache): block by block (a block
     // is written while it stays in cache), each channel's row read in order, a quad of k at
     // a time, summed and its range kept on the way.
-    for (wb, rows) in w.chunks_exact_mut(kq * NR_U8 * 4).zip(p.weights.chunks(k * NR_U8)) {
+    for (wb, rows) in w.chunks_exact_mut(kq * NR_U8 * 4).zip(weights.chunks(k * NR_U8)) {
         for (j, row) in rows.chunks_exact(k).enumerate() {
             let mut sum = 0i32;
             for (q, quad) in row.chunks(4).enumerate() {
                 let dst = &mut wb[(q * NR_U8 + j) * 4..][..quad.len()];
                 for (d, &v) in dst.iter_mut().zip(quad) {
+                    let v = v.widen();
                     *d = v as i8;
                     sum = sum.wrapping_add(v);
                     lo = lo.min(v);
@@ -414,7 +422,7 @@ fn dense_u8(p: &ConvParams) -> Option<DenseU8> {
 }
 
 /// Dense weights as [`DenseI16`].
-fn dense_i16(p: &ConvParams) -> DenseI16 {
+fn dense_i16<W: Elem>(p: &ConvParams, weights: &[W]) -> DenseI16 {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
@@ -423,15 +431,15 @@ fn dense_i16(p: &ConvParams) -> DenseI16 {
     let mut w = vec![0i16; blocks * kp * NR * 2];
     for co in 0..cout {
         let (b, j) = (co / NR, co % NR);
-        for (kk, &v) in p.weights[co * k..][..k].iter().enumerate() {
-            w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v as i16;
+        for (kk, &v) in weights[co * k..][..k].iter().enumerate() {
+            w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v.widen() as i16;
         }
     }
     DenseI16 { kp, blocks, w }
 }
 
 /// The per-channel constants, and depthwise weights; dense weights are left to [`pack`].
-fn pack_base(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
+fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> PackedConv {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
@@ -460,7 +468,7 @@ fn pack_base(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
             let mut sum = 0i32;
             for t in 0..taps {
                 // The weight's 16 bits, zero above (`fast_supported`: at most 8 bits).
-                let v = p.weights[ch * taps + t];
+                let v = weights[ch * taps + t].widen();
                 w[t * c + ch] = (v as i16 as u16) as i32;
                 sum = sum.wrapping_add(v as i16 as i32);
             }

@@ -223,32 +223,35 @@ pub(crate) fn shape4(s: &[usize]) -> [usize; 4] {
 /// Constant values widened to i32 (for weights) or i64 (for biases).
 pub(crate) fn const_i32(t: &Tensor) -> Option<Vec<i32>> {
     match &t.data {
+        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i32::from(x)).collect()),
         Some(TensorData::I32(v)) => Some(v.clone()),
         Some(TensorData::I64(v)) => Some(v.iter().map(|&x| x as i32).collect()),
-        _ => None,
+        Some(TensorData::F32(_)) | None => None,
     }
 }
 
 pub(crate) fn const_i64(t: &Tensor) -> Option<Vec<i64>> {
     match &t.data {
+        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
         Some(TensorData::I32(v)) => Some(v.iter().map(|&x| x as i64).collect()),
         Some(TensorData::I64(v)) => Some(v.clone()),
-        _ => None,
+        Some(TensorData::F32(_)) | None => None,
     }
 }
 
 /// Constant values as floats (dequantized when the tensor is quantized).
 pub(crate) fn const_f32(t: &Tensor) -> Option<Vec<f32>> {
-    match (&t.data, &t.quant) {
-        (Some(TensorData::F32(v)), _) => Some(v.clone()),
-        (Some(TensorData::I32(v)), Some(q)) if t.groups.is_some() && q.scales.len() > 1 => {
-            Some(dequantize_groups(v, &t.shape, q, t.groups.map_or(1, |g| g.size as usize)))
+    let ints = t.data.as_ref().and_then(TensorData::ints);
+    match (&t.data, ints, &t.quant) {
+        (Some(TensorData::F32(v)), _, _) => Some(v.clone()),
+        (_, Some(v), Some(q)) if t.groups.is_some() && q.scales.len() > 1 => {
+            Some(dequantize_groups(&v, &t.shape, q, t.groups.map_or(1, |g| g.size as usize)))
         }
-        (Some(TensorData::I32(v)), Some(q)) => Some(dequantize_axis(v.iter().map(|&x| x as i64), &t.shape, q)),
-        (Some(TensorData::I64(v)), Some(q)) => Some(dequantize_axis(v.iter().copied(), &t.shape, q)),
-        (Some(TensorData::I32(v)), None) => Some(v.iter().map(|&x| x as f32).collect()),
-        (Some(TensorData::I64(v)), None) => Some(v.iter().map(|&x| x as f32).collect()),
-        (None, _) => None,
+        (_, Some(v), Some(q)) => Some(dequantize_axis(v.iter().map(|&x| x as i64), &t.shape, q)),
+        (_, Some(v), None) => Some(v.iter().map(|&x| x as f32).collect()),
+        (Some(TensorData::I64(v)), _, Some(q)) => Some(dequantize_axis(v.iter().copied(), &t.shape, q)),
+        (Some(TensorData::I64(v)), _, None) => Some(v.iter().map(|&x| x as f32).collect()),
+        (Some(TensorData::I8(_) | TensorData::I32(_)), None, _) | (None, _, _) => None,
     }
 }
 
@@ -488,13 +491,15 @@ impl States {
                 .iter()
                 .map(|s| {
                     let t = g.tensor(s.tensor);
+                    let int = |v: Vec<i32>| match &t.quant {
+                        Some(q) if real => Values::F32(dequantize_per_tensor(&v, q)),
+                        None if real => Values::F32(v.iter().map(|&x| x as f32).collect()),
+                        Some(_) | None => Values::Int(v),
+                    };
                     s.init.as_ref().map(|d| match d {
                         TensorData::F32(v) => Values::F32(v.clone()),
-                        TensorData::I32(v) if real => Values::F32(match &t.quant {
-                            Some(q) => dequantize_per_tensor(v, q),
-                            None => v.iter().map(|&x| x as f32).collect(),
-                        }),
-                        TensorData::I32(v) => Values::Int(v.clone()),
+                        TensorData::I8(v) => int(v.iter().map(|&x| i32::from(x)).collect()),
+                        TensorData::I32(v) => int(v.clone()),
                         TensorData::I64(v) => Values::Int(v.iter().map(|&x| x as i32).collect()),
                     })
                 })

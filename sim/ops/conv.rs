@@ -1,13 +1,13 @@
 //! The convolution family: dense, grouped and depthwise 2-D convolutions (NHWC data, OHWI
 //! weights; depthwise is `groups == in_channels`).
 
-use super::weighted::{float_operands, hybrid_operands, weighted_layer};
+use super::weighted::{float_operands, hybrid_operands, int_weights, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
 };
-use crate::ir::DataType;
 use crate::ir::{resolve_padding, window_out, Conv2d};
+use crate::ir::{DataType, TensorData};
 use crate::kernels::conv::{self, ConvGeometry, ConvParams, HybridConvParams, PackedConv};
 use crate::kernels::elem::Elem;
 use crate::kernels::{float, shape4, Arithmetic, Requant, Values};
@@ -194,11 +194,11 @@ impl OpFamily for Conv2d {
         let wl = weighted_layer(cx, geom.output[3])?;
         let requant = if wl.x.dtype.bits() > 8 { Requant::Reduced } else { Requant::Double };
         let requant = requant.checked(&wl.multipliers)?;
-        let params = ConvParams {
+        let mut params = ConvParams {
             geom,
             groups: self.groups,
             weight_zp: wl.weight_zp,
-            weights: wl.weights,
+            weights: Vec::new(),
             bias: wl.bias,
             input_zp: wl.input_zp,
             output_zp: wl.output_zp,
@@ -207,11 +207,24 @@ impl OpFamily for Conv2d {
             act_min: wl.act_min,
             act_max: wl.act_max,
         };
-        let packed = conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith)
-            .then(|| Box::new(conv::pack(&params, arith)));
-        let params = match packed {
-            Some(_) => ConvParams { weights: Vec::new(), ..params },
-            None => params,
+        let [kh, kw] = params.geom.kernel;
+        let count = params.geom.output[3] * kh * kw * (params.geom.input[3] / self.groups.max(1));
+        if wl.w.data.as_ref().map(TensorData::len) != Some(count) {
+            return Err(format!("weights hold {:?} values, expected {count}", wl.w.data.as_ref().map(TensorData::len)));
+        }
+        // The fast kernels pack the weights as the graph stores them (8-bit ones from their
+        // 8 bits); only the reference kernel keeps them, widened.
+        let packed = if conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith) {
+            Some(Box::new(match &wl.w.data {
+                Some(TensorData::I8(v)) => conv::pack_weights(&params, v, arith),
+                Some(TensorData::I32(v)) => conv::pack_weights(&params, v, arith),
+                Some(TensorData::I64(_) | TensorData::F32(_)) | None => {
+                    conv::pack_weights(&params, &int_weights(wl.w)?, arith)
+                }
+            }))
+        } else {
+            params.weights = int_weights(wl.w)?;
+            None
         };
         let i8_out = packed.is_some()
             && matches!(cx.out().dtype, DataType::Int { bits: ..=8, signed: true })

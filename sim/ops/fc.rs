@@ -4,7 +4,7 @@
 //! replaced.
 
 use super::conv::f32_data;
-use super::weighted::{float_operands, hybrid_operands, weighted_layer};
+use super::weighted::{float_operands, hybrid_operands, int_weights, weighted_layer};
 use super::work::{ConvWork, Operand, Phase};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
@@ -276,7 +276,7 @@ impl OpFamily for FullyConnected {
             in_features,
             out_features: self.out_features,
             weight_zp: wl.weight_zp,
-            weights: wl.weights,
+            weights: int_weights(wl.w)?,
             bias: wl.bias,
             input_zp: wl.input_zp,
             output_zp: wl.output_zp,

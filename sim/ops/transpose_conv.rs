@@ -18,7 +18,7 @@
 //! output is written once in total); a separate reordering pass (Rubik) is not costed.
 
 use super::conv::f32_data;
-use super::weighted::{float_operands, weighted_layer};
+use super::weighted::{float_operands, int_weights, weighted_layer};
 use super::work::{ConvWork, Operand, Phase, VectorWork};
 use super::{
     int_input, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
@@ -213,7 +213,7 @@ impl OpFamily for TransposeConv {
         let requant = requant.checked(&wl.multipliers)?;
         let params = TransposeConvParams {
             geom,
-            weights: wl.weights,
+            weights: int_weights(wl.w)?,
             weight_zp: wl.weight_zp,
             bias: wl.bias,
             input_zp: wl.input_zp,

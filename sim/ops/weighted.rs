@@ -3,14 +3,15 @@
 //! once when the integer kernel is prepared.
 
 use super::LayerCx;
-use crate::ir::Tensor;
+use crate::ir::{Tensor, TensorData};
 use crate::kernels::{const_i32, const_i64, elementwise, qrange, scale_zp, QuantMultiplier};
 
 /// The resolved integer operands of a conv or FC layer.
 pub(crate) struct WeightedLayer<'g> {
     pub x: &'g Tensor,
+    /// The weight tensor, whose integer values [`int_weights`] reads (the fast
+    /// convolutions pack them as stored instead).
     pub w: &'g Tensor,
-    pub weights: Vec<i32>,
     pub bias: Option<Vec<i64>>,
     pub input_zp: i32,
     pub output_zp: i32,
@@ -32,7 +33,9 @@ pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<Weight
         );
     }
     let w = cx.weights().ok_or("no weights")?;
-    let weights = const_i32(w).ok_or("weights have no integer values")?;
+    if !matches!(w.data, Some(TensorData::I8(_) | TensorData::I32(_) | TensorData::I64(_))) {
+        return Err("weights have no integer values".into());
+    }
     let bias = match cx.bias() {
         Some(b) => Some(const_i64(b).ok_or("bias has no integer values")?),
         None => None,
@@ -52,7 +55,12 @@ pub(crate) fn weighted_layer<'g>(cx: &LayerCx<'g>, cout: usize) -> Result<Weight
         })
         .collect::<Result<_, _>>()?;
     let weight_zp = (0..cout).map(|c| wq.channel(c).1 as i32).collect();
-    Ok(WeightedLayer { x, w, weights, bias, input_zp, output_zp, act_min, act_max, multipliers, weight_zp })
+    Ok(WeightedLayer { x, w, bias, input_zp, output_zp, act_min, act_max, multipliers, weight_zp })
+}
+
+/// A weight tensor's values widened to i32 (what the reference kernels take).
+pub(crate) fn int_weights(w: &Tensor) -> Result<Vec<i32>, String> {
+    const_i32(w).ok_or_else(|| "weights have no integer values".into())
 }
 
 /// The float weights and bias of a conv or FC layer (dequantized when quantized).

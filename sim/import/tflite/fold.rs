@@ -39,6 +39,7 @@ fn ints(g: &Graph, t: TensorId) -> Option<Vec<i64>> {
         return None;
     }
     match &t.data {
+        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
         Some(TensorData::I32(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
         Some(TensorData::I64(v)) => Some(v.clone()),
         Some(TensorData::F32(_)) | None => None,

@@ -368,7 +368,7 @@ impl Importer<'_> {
             return Err(bad("integer constants wider than 16 bits are not read as weight-only weights".into()));
         }
         let q = src.quant.as_ref().ok_or_else(|| bad("it has no scale".into()))?;
-        let Some(TensorData::I32(v)) = &src.data else {
+        let Some(v) = src.data.as_ref().and_then(TensorData::ints) else {
             return Err(bad("it has no integer values".into()));
         };
         // Elements of one channel repeat `inner` times; channels cycle every `channels * inner`.
@@ -438,7 +438,7 @@ impl Importer<'_> {
             .and_then(|s| g.tensors.get(s))
             .and_then(|t| match &t.data {
                 Some(TensorData::F32(v)) => Some(v.clone()),
-                Some(TensorData::I32(_) | TensorData::I64(_)) | None => None,
+                Some(TensorData::I8(_) | TensorData::I32(_) | TensorData::I64(_)) | None => None,
             })
             .ok_or_else(|| bad(format!("scales in tensor {scales}, which is not a float constant")))?;
         if values.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
@@ -571,7 +571,7 @@ impl Importer<'_> {
                 fb::TensorType::Float32 => TensorData::F32(
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
                 ),
-                fb::TensorType::Int8 => TensorData::I32(bytes.iter().map(|&b| b as i8 as i32).collect()),
+                fb::TensorType::Int8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
                 fb::TensorType::Int4 => TensorData::I32(
                     (0..elements.unwrap_or(0))
                         .map(|i| {
@@ -608,6 +608,7 @@ impl Importer<'_> {
                 (Some(d), Some(sp)) => {
                     let dense = match d {
                         TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
+                        TensorData::I8(v) => sp.densify(&shape, &v).map(TensorData::I8),
                         TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
                         TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
                     };
@@ -755,6 +756,7 @@ fn to_ohwi_depthwise(t: &mut Tensor) {
     if let Some(d) = &mut t.data {
         *d = match d {
             TensorData::F32(v) => TensorData::F32(transpose(v, taps, cm)),
+            TensorData::I8(v) => TensorData::I8(transpose(v, taps, cm)),
             TensorData::I32(v) => TensorData::I32(transpose(v, taps, cm)),
             TensorData::I64(v) => TensorData::I64(transpose(v, taps, cm)),
         };

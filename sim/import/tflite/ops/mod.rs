@@ -154,6 +154,7 @@ impl ReadCtx<'_, '_> {
     /// The values of a constant integer tensor (axes, sizes, indices).
     pub fn const_ints(&self, t: TensorId) -> Result<Vec<i64>, LayerErr> {
         match &self.g.tensor(t).data {
+            Some(TensorData::I8(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
             Some(TensorData::I32(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
             Some(TensorData::I64(v)) => Ok(v.clone()),
             _ => Err(self.inv(format!("tensor {} must be a constant integer tensor", t.0))),

@@ -135,10 +135,11 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
             let tt = cx.g.tensor(tid);
             let want = if cols == 1 { vec![h] } else { vec![h, cols] };
             let quant = tt.quant.as_ref().filter(|q| !q.is_per_channel()).map(|q| q.channel(0));
-            match (&tt.data, quant) {
-                (Some(TensorData::F32(v)), _) if tt.shape == want && !integer => out.f32.extend_from_slice(v),
-                (Some(TensorData::I32(v)), Some((s, z))) if tt.shape == want && integer => {
-                    out.int.extend_from_slice(v);
+            let ints = tt.data.as_ref().and_then(TensorData::ints);
+            match (&tt.data, ints, quant) {
+                (Some(TensorData::F32(v)), _, _) if tt.shape == want && !integer => out.f32.extend_from_slice(v),
+                (_, Some(v), Some((s, z))) if tt.shape == want && integer => {
+                    out.int.extend_from_slice(&v);
                     out.scales.extend(std::iter::repeat_n(s, h));
                     out.zero_points.extend(std::iter::repeat_n(z, h));
                 }
@@ -181,11 +182,12 @@ pub(in crate::import::tflite) fn read(cx: &mut ReadCtx<'_, '_>) -> Result<Vec<La
         let quant = tt.quant.as_ref().filter(|q| !q.is_per_channel()).map(|q| q.channel(0));
         // A variable state (no values in the file) starts at zero, as LiteRT allocates it
         // (an int8 state at its zero point, as LiteRT resets it).
-        states.push(match (&tt.data, integer, quant) {
-            (Some(TensorData::F32(v)), false, _) => StateInit::F32(v.clone()),
-            (None, false, _) => StateInit::F32(vec![0.0; b * h]),
-            (Some(TensorData::I32(v)), true, Some(q)) => StateInit::Int(v.clone(), q, bits),
-            (None, true, Some(q)) => StateInit::Int(vec![if bits == 8 { q.1 as i32 } else { 0 }; b * h], q, bits),
+        let ints = tt.data.as_ref().and_then(TensorData::ints);
+        states.push(match (&tt.data, ints, integer, quant) {
+            (Some(TensorData::F32(v)), _, false, _) => StateInit::F32(v.clone()),
+            (None, _, false, _) => StateInit::F32(vec![0.0; b * h]),
+            (Some(_), Some(v), true, Some(q)) => StateInit::Int(v.into_owned(), q, bits),
+            (None, _, true, Some(q)) => StateInit::Int(vec![if bits == 8 { q.1 as i32 } else { 0 }; b * h], q, bits),
             _ => {
                 return Err(cx.inv(format!(
                     "state operand {k} ('{}') must be {}",
