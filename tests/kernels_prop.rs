@@ -7,7 +7,7 @@
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
     conv_fast, conv_fast_on, conv_fast_on_as, conv_fast_portable, conv_fast_u8_portable, conv_fast_u8_portable_as,
-    conv_reference, fast_supported, pack, pack_u8, vnni_available, ConvGeometry, ConvParams, Isa,
+    conv_reference, fast_supported, pack, pack_u8, pack_weights, vnni_available, ConvGeometry, ConvParams, Isa,
 };
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
@@ -255,6 +255,78 @@ proptest! {
         let pk = pack_u8(&p, &arith);
         if let Some(u8_path) = conv_fast_u8_portable_as::<i8, i8>(&p, &pk, &x8) {
             prop_assert_eq!(&u8_path, &slow8, "portable u8 x s8, i8 -> i8");
+        }
+    }
+
+    /// Depthwise layers on an 8-bit input, the AVX-512 VNNI kernel's four taps per lane
+    /// (`vpdpbusd`) where the CPU has it: kernels up to 5x5 (1 to 7 groups of four taps, the
+    /// last one partial), strides 1 and 2, dilations, padding up to 2, 1 to 149 channels
+    /// (whole and partial blocks of 64), any input zero point of i8, LiteRT's or a wrapping
+    /// accumulator; the same values as the reference, with the weights packed from i32 or
+    /// from i8.
+    #[test]
+    fn depthwise_quad_taps_equal_reference(
+        (n, h, w, c) in (1usize..3, 1usize..10, 1usize..10, 1usize..150),
+        (kh, kw, stride, dilation, pad) in (1usize..=5, 1usize..=5, 1usize..=2, 1usize..=2, 0usize..=2),
+        zx in -128i32..=127,
+        w_bits in 2u32..=8,
+        acc_bits in prop_oneof![Just(32u32), 8u32..=20],
+        seed in any::<u64>(),
+    ) {
+        let span = |k: usize| (k - 1) * dilation + 1;
+        prop_assume!(span(kh) <= h + 2 * pad && span(kw) <= w + 2 * pad);
+        let mut s = seed | 1;
+        let mut rnd = move |lo: i32, hi: i32| -> i32 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (s % ((hi - lo + 1) as u64)) as i32
+        };
+        let (wmin, wmax) = int_range(w_bits);
+        let oh = (h + 2 * pad - span(kh)) / stride + 1;
+        let ow = (w + 2 * pad - span(kw)) / stride + 1;
+        let p = ConvParams {
+            geom: ConvGeometry {
+                input: [n, h, w, c],
+                output: [n, oh, ow, c],
+                kernel: [kh, kw],
+                stride: [stride, stride],
+                dilation: [dilation, dilation],
+                pad: ExplicitPadding { top: pad, bottom: pad, left: pad, right: pad },
+            },
+            groups: c,
+            weights: (0..c * kh * kw).map(|_| rnd(wmin, wmax)).collect(),
+            weight_zp: vec![0; c],
+            bias: Some((0..c).map(|_| rnd(-50000, 50000) as i64).collect()),
+            input_zp: zx,
+            output_zp: rnd(-20, 20),
+            multipliers: (0..c).map(|_| QuantMultiplier::from_real(rnd(1, 1000) as f64 / 1.0e5)).collect(),
+            requant: Requant::Double,
+            act_min: -128,
+            act_max: 127,
+        };
+        let arith = if acc_bits == 32 {
+            Arithmetic::default()
+        } else {
+            Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
+        };
+        prop_assert!(fast_supported(&p, 8, w_bits, &arith));
+        let x: Vec<i32> = (0..n * h * w * c).map(|_| rnd(-128, 127)).collect();
+        let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+        let slow = conv_reference(&p, &x, &arith);
+        let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
+        let w8: Vec<i8> = p.weights.iter().map(|&v| v as i8).collect();
+        for pk in [pack(&p, &arith), pack_weights(&p, &w8, &arith)] {
+            // One channel is a dense layer (`groups == 1`).
+            prop_assert_eq!(pk.has_depthwise_quad(), c > 1 && vnni_available());
+            for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+                let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
+                    prop_assert!(!isa.available());
+                    continue;
+                };
+                prop_assert_eq!(&both, &slow8, "{:?} i8 -> i8", isa);
+                prop_assert_eq!(conv_fast_on_as::<i8, i32>(isa, &p, &pk, &x8), Some(slow.clone()), "{:?} i8 -> i32", isa);
+            }
         }
     }
 }

@@ -288,10 +288,63 @@ enum PackedKind {
     /// `interior_bias[c]` is channel `c`'s bias less `zx` times the sum of its weights, the
     /// bias of a pixel whose taps are all inside the input when its sums are of `x w` rather
     /// than `(x - zx) w` (equal modulo 2^32, as every path's sums).
-    Depthwise { w: Vec<i32>, interior_bias: Vec<i32> },
+    /// `quad`: the same weights for [`depthwise_quad_avx512`], packed when the CPU has
+    /// AVX-512 VNNI.
+    Depthwise { w: Vec<i32>, interior_bias: Vec<i32>, quad: Option<DepthwiseQuad> },
+}
+
+/// Depthwise weights for `vpdpbusd` on four taps per i32 lane ([`depthwise_quad_avx512`]):
+/// the taps in groups of four (the last group padded with zero weights), each group in
+/// blocks of 64 channels, each block four vectors of 16 lanes. Lane `i` of 128-bit lane `l`
+/// of vector `j` holds channel `16 l + 4 j + i`'s four weights as bytes, the order in which
+/// `vpunpck{l,h}bw` then `vpunpck{l,h}wd` interleave four taps' 64 input bytes; missing
+/// channels' weights are zero. `bias[c]` is channel `c`'s bias less `(zx + 128)` times the
+/// sum of its weights: the sums are of `u w` with `u = x + 128` (u8) at every tap, a
+/// padding tap holding `zx + 128`.
+#[derive(Debug, Clone)]
+struct DepthwiseQuad {
+    groups: usize,
+    w: Vec<i8>,
+    bias: Vec<i32>,
+}
+
+/// Channels per block of [`DepthwiseQuad`].
+const DW_BLOCK: usize = 64;
+
+/// Packs depthwise weights `wt` (`[c][taps]`, at most 8 bits) as [`DepthwiseQuad`] (`None`
+/// when the input zero point does not fit i8: a padding tap would not fit u8).
+fn depthwise_quad(wt: &[i32], c: usize, taps: usize, bias: &[i32], zx: i32) -> Option<DepthwiseQuad> {
+    if !(-128..=127).contains(&zx) {
+        return None;
+    }
+    let groups = taps.div_ceil(4);
+    let blocks = c.div_ceil(DW_BLOCK);
+    let mut w = vec![0i8; groups * blocks * DW_BLOCK * 4];
+    let mut qbias = Vec::with_capacity(c);
+    for ch in 0..c {
+        let (b, r) = (ch / DW_BLOCK, ch % DW_BLOCK);
+        // Channel `16 l + 4 j + i` of the block is lane `4 l + i` of vector `j`.
+        let (l, j, i) = (r / 16, (r % 16) / 4, r % 4);
+        let lane = j * 16 + 4 * l + i;
+        let mut sum = 0i32;
+        for t in 0..taps {
+            let v = wt[ch * taps + t];
+            w[((t / 4 * blocks + b) * DW_BLOCK + lane) * 4 + t % 4] = v as i8;
+            sum = sum.wrapping_add(v);
+        }
+        qbias.push(bias[ch].wrapping_sub((zx + 128).wrapping_mul(sum)));
+    }
+    Some(DepthwiseQuad { groups, w, bias: qbias })
 }
 
 impl PackedConv {
+    /// Whether a depthwise layer's weights are packed for [`depthwise_quad_avx512`] (on a
+    /// CPU with AVX-512 VNNI, weights and input zero point within i8), which runs it on an
+    /// 8-bit input.
+    pub fn has_depthwise_quad(&self) -> bool {
+        matches!(self.kind, PackedKind::Depthwise { quad: Some(_), .. })
+    }
+
     /// The dense i16 weights, packed from the u8 x s8 ones on first use when [`pack`] did not
     /// make them (`k` and `cout` from the layer's geometry).
     fn dense_i16<'a>(&'a self, cell: &'a std::sync::OnceLock<DenseI16>, k: usize, cout: usize) -> Option<&'a DenseI16> {
@@ -445,7 +498,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
     let ms = &p.multipliers[..cout];
     let mut pk = PackedConv {
-        kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new() },
+        kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new(), quad: None },
         bias,
         mul: ms.iter().map(|m| m.multiplier).collect(),
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
@@ -464,17 +517,21 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         let taps = p.geom.kernel[0] * p.geom.kernel[1];
         let mut w = vec![0i32; taps * c];
         let mut interior_bias = pk.bias.clone();
+        let mut wt = Vec::with_capacity(c * taps);
         for ch in 0..c {
             let mut sum = 0i32;
             for t in 0..taps {
                 // The weight's 16 bits, zero above (`fast_supported`: at most 8 bits).
-                let v = weights[ch * taps + t].widen();
-                w[t * c + ch] = (v as i16 as u16) as i32;
-                sum = sum.wrapping_add(v as i16 as i32);
+                let v = weights[ch * taps + t].widen() as i16 as i32;
+                w[t * c + ch] = (v as u16) as i32;
+                sum = sum.wrapping_add(v);
+                wt.push(v);
             }
             interior_bias[ch] = interior_bias[ch].wrapping_sub(p.input_zp.wrapping_mul(sum));
         }
-        pk.kind = PackedKind::Depthwise { w, interior_bias };
+        let fits_i8 = wt.iter().all(|&v| (-128..=127).contains(&v));
+        let quad = (vnni_available() && fits_i8).then(|| depthwise_quad(&wt, c, taps, &pk.bias, p.input_zp)).flatten();
+        pk.kind = PackedKind::Depthwise { w, interior_bias, quad };
         pk
     }
 }
@@ -1094,7 +1151,15 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
     let cout = p.geom.output[3];
     let [kh, kw] = p.geom.kernel;
     match &packed.kind {
-        PackedKind::Depthwise { w, interior_bias } => depthwise(p, packed, w, interior_bias, x, simd),
+        PackedKind::Depthwise { w, interior_bias, quad } => {
+            #[cfg(target_arch = "x86_64")]
+            if let (Isa::Avx512Vnni, true, Some(q), Some(x8)) = (simd, packed.simd_requant, quad, X::as_i8(x)) {
+                // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`).
+                return unsafe { depthwise_quad_avx512(p, packed, q, x8) };
+            }
+            let _ = quad;
+            depthwise(p, packed, w, interior_bias, x, simd)
+        }
         PackedKind::Dense(cell) => {
             let d = packed.dense_i16(cell, kh * kw * c, cout).expect("pack makes the i16 or the u8 x s8 weights");
             // The input zero point is folded out once per element: the kernels see `x - zx`
@@ -1237,6 +1302,139 @@ unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem, const OFFSET: bool>(
         }
         ch += 64;
     }
+}
+
+/// Depthwise convolution with multiplier 1 on an 8-bit input with `vpdpbusd`, four taps per
+/// i32 lane ([`DepthwiseQuad`]): the input offset into u8 once (`u = x + 128`, a padding
+/// tap reading `zx + 128`, so every pixel sums `u w` over all its taps and the offset's
+/// term is in the bias), then per pixel and block of 64 channels four taps' bytes
+/// interleaved by eight unpacks into four vectors of 16 channels, one `vpdpbusd` each,
+/// where the i16 kernel spends three operations per tap and 16 channels. The four
+/// accumulators, channels in the unpacks' order, are put back in channel order by a 4x4
+/// transpose of their 128-bit lanes, requantized in registers and stored. The sums are
+/// exact modulo 2^32, as every path's.
+///
+/// # Safety
+/// AVX-512 F, BW and VNNI must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &DepthwiseQuad, x: &[i8]) -> Vec<O> {
+    use std::arch::x86_64::*;
+    let [n, h, w, c] = p.geom.input;
+    let [_, oh, ow, _] = p.geom.output;
+    let [kh, kw] = p.geom.kernel;
+    let taps = kh * kw;
+    let blocks = c.div_ceil(DW_BLOCK);
+    let len = n * h * w * c;
+    assert!(x.len() >= len && q.groups == taps.div_ceil(4) && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
+    assert!(q.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
+    assert!(pk.rmask.len() >= c && pk.rhalf.len() >= c);
+    // The input as u8, then `c` padding bytes (`zx + 128`) that a tap outside reads, and room
+    // for a whole block's load past the end (never read: masked off).
+    let pad_at = len;
+    let mut xu = Vec::with_capacity(len + c + DW_BLOCK);
+    xu.extend(x[..len].iter().map(|&v| (v as u8) ^ 0x80));
+    xu.resize(len + c, (p.input_zp as i8 as u8) ^ 0x80);
+    xu.resize(len + c + DW_BLOCK, 0);
+    let mut out = super::buffers::take::<O>(n * oh * ow * c);
+    // Each tap's input offset, padding taps (and the group's missing ones, whose weights are
+    // zero) reading the padding bytes.
+    let mut src = vec![pad_at; 4 * q.groups];
+    // A pixel whose taps are all inside reads them at these offsets from its first tap's.
+    let [dy, dx] = p.geom.dilation;
+    let delta: Vec<usize> = (0..taps).map(|t| ((t / kw) * dy * w + (t % kw) * dx) * c).collect();
+    let (pt, pl) = (p.geom.pad.top as isize, p.geom.pad.left as isize);
+    let inside = |o: usize, s: usize, k: usize, d: usize, pad: isize, len: usize| {
+        let first = (o * s) as isize - pad;
+        first >= 0 && first as usize + (k - 1) * d < len
+    };
+    let (xp, wp) = (xu.as_ptr(), q.w.as_ptr());
+    for b in 0..n {
+        for oy in 0..oh {
+            let rows_inside = inside(oy, p.geom.stride[0], kh, dy, pt, h);
+            for ox in 0..ow {
+                if rows_inside && inside(ox, p.geom.stride[1], kw, dx, pl, w) {
+                    let iy = oy * p.geom.stride[0] - pt as usize;
+                    let ix = ox * p.geom.stride[1] - pl as usize;
+                    let first = ((b * h + iy) * w + ix) * c;
+                    for (s, d) in src.iter_mut().zip(&delta) {
+                        *s = first + d;
+                    }
+                } else {
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            src[ky * kw + kx] = match p.geom.tap(oy, ox, ky, kx) {
+                                Some((iy, ix)) => ((b * h + iy) * w + ix) * c,
+                                None => pad_at,
+                            };
+                        }
+                    }
+                }
+                let op = out.as_mut_ptr().add(((b * oh + oy) * ow + ox) * c);
+                for blk in 0..blocks {
+                    let ch = blk * DW_BLOCK;
+                    let left = c - ch;
+                    let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
+                    let mut a = [_mm512_setzero_si512(); 4];
+                    for g in 0..q.groups {
+                        // Every offset in `src` is a pixel's or the padding's, with `c` bytes
+                        // from it in `xu`; the lanes past `c` are masked off.
+                        let s = &src[4 * g..4 * g + 4];
+                        let t0 = _mm512_maskz_loadu_epi8(kb, xp.add(s[0] + ch) as *const i8);
+                        let t1 = _mm512_maskz_loadu_epi8(kb, xp.add(s[1] + ch) as *const i8);
+                        let t2 = _mm512_maskz_loadu_epi8(kb, xp.add(s[2] + ch) as *const i8);
+                        let t3 = _mm512_maskz_loadu_epi8(kb, xp.add(s[3] + ch) as *const i8);
+                        let lo01 = _mm512_unpacklo_epi8(t0, t1);
+                        let hi01 = _mm512_unpackhi_epi8(t0, t1);
+                        let lo23 = _mm512_unpacklo_epi8(t2, t3);
+                        let hi23 = _mm512_unpackhi_epi8(t2, t3);
+                        let u = [
+                            _mm512_unpacklo_epi16(lo01, lo23),
+                            _mm512_unpackhi_epi16(lo01, lo23),
+                            _mm512_unpacklo_epi16(hi01, hi23),
+                            _mm512_unpackhi_epi16(hi01, hi23),
+                        ];
+                        let wg = wp.add((g * blocks + blk) * DW_BLOCK * 4);
+                        for (j, aj) in a.iter_mut().enumerate() {
+                            let wv = _mm512_loadu_si512(wg.add(64 * j) as *const _);
+                            *aj = _mm512_dpbusd_epi32(*aj, u[j], wv);
+                        }
+                    }
+                    // Accumulator `j`'s 128-bit lane `l` holds channels `16 l + 4 j ..`;
+                    // vector `l` of channel order is lane `l` of each accumulator in turn.
+                    let t0 = _mm512_shuffle_i32x4::<0x44>(a[0], a[1]);
+                    let t1 = _mm512_shuffle_i32x4::<0x44>(a[2], a[3]);
+                    let t2 = _mm512_shuffle_i32x4::<0xEE>(a[0], a[1]);
+                    let t3 = _mm512_shuffle_i32x4::<0xEE>(a[2], a[3]);
+                    let v = [
+                        _mm512_shuffle_i32x4::<0x88>(t0, t1),
+                        _mm512_shuffle_i32x4::<0xDD>(t0, t1),
+                        _mm512_shuffle_i32x4::<0x88>(t2, t3),
+                        _mm512_shuffle_i32x4::<0xDD>(t2, t3),
+                    ];
+                    if left >= DW_BLOCK {
+                        // A whole block: four unmasked vectors (a loop of constant count,
+                        // unrolled, keeps them in registers).
+                        for (l, vl) in v.iter().enumerate() {
+                            let r = requant16_avx512(p, pk, &q.bias, *vl, ch + 16 * l, 0xffff);
+                            O::store16(op.add(ch + 16 * l), 0xffff, r);
+                        }
+                    } else {
+                        for (l, vl) in v.iter().enumerate() {
+                            let k: __mmask16 = match left.saturating_sub(16 * l) {
+                                0 => break,
+                                r if r >= 16 => 0xffff,
+                                r => (1u16 << r) - 1,
+                            };
+                            let r = requant16_avx512(p, pk, &q.bias, *vl, ch + 16 * l, k);
+                            O::store16(op.add(ch + 16 * l), k, r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// One pixel's depthwise sums into `acc` with `vpmaddwd`: 32 channels per step (four

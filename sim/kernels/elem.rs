@@ -20,6 +20,8 @@ pub trait Elem: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'st
     fn narrow(v: i32) -> Self;
     /// This thread's pool of buffers of this type ([`super::buffers`]).
     fn pool() -> &'static Pool<Self>;
+    /// `s` as bytes when the type is `i8` (the kernels that need the bytes as stored).
+    fn as_i8(s: &[Self]) -> Option<&[i8]>;
 
     /// Sixteen elements from `p` widened to i32 lanes; lanes outside `k` are zero and their
     /// elements are not read.
@@ -75,6 +77,10 @@ impl Elem for i32 {
         &POOL_I32
     }
 
+    fn as_i8(_: &[Self]) -> Option<&[i8]> {
+        None
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load16(p: *const Self, k: std::arch::x86_64::__mmask16) -> std::arch::x86_64::__m512i {
@@ -115,6 +121,10 @@ impl Elem for i8 {
 
     fn pool() -> &'static Pool<Self> {
         &POOL_I8
+    }
+
+    fn as_i8(s: &[Self]) -> Option<&[i8]> {
+        Some(s)
     }
 
     #[cfg(target_arch = "x86_64")]
