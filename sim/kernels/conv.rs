@@ -907,17 +907,18 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
     // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
-    let mut xu = vec![0u8; x.len() + 3];
-    let off = if X::RANGE == (-128, 127) {
-        // Stored as i8: every value fits the offset of 128, no range to find.
+    let (xu, off) = if X::RANGE == (-128, 127) {
+        // Stored as i8: every value fits the offset of 128, no range to find (and the buffer
+        // is written once, not zeroed first).
         if !(-128..=127).contains(&zx) {
             return None;
         }
-        for (d, &v) in xu.iter_mut().zip(x) {
-            *d = (v.widen() as u8) ^ 0x80;
-        }
-        128
+        let mut xu = Vec::with_capacity(x.len() + 3);
+        xu.extend(x.iter().map(|&v| (v.widen() as u8) ^ 0x80));
+        xu.extend_from_slice(&[0; 3]);
+        (xu, 128)
     } else {
+        let mut xu = vec![0u8; x.len() + 3];
         // One pass converts for signed 8-bit data (the common case) and finds the range.
         let (mut lo, mut hi) = (zx, zx);
         for (d, &v) in xu.iter_mut().zip(x) {
@@ -927,10 +928,10 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
             hi = hi.max(v);
         }
         if lo >= -128 && hi <= 127 {
-            128
+            (xu, 128)
         } else if lo >= 0 && hi <= 255 {
             xu.iter_mut().zip(x).for_each(|(d, &v)| *d = v.widen() as u8);
-            0
+            (xu, 0)
         } else {
             return None;
         }
@@ -1124,6 +1125,15 @@ fn dense_conv<A: Copy + Default, O: Elem>(
                 for ox in 0..ow {
                     let patch = &mut patches[ox * depth..][..depth];
                     for ky in 0..kh {
+                        // A row of taps all inside, undilated, is one contiguous copy (a
+                        // first layer's three channels per tap were a `memmove` call each).
+                        let first = p.geom.tap(oy, ox, ky, 0);
+                        let last = kw.checked_sub(1).and_then(|kx| p.geom.tap(oy, ox, ky, kx));
+                        if let (1, Some((iy, ix)), Some(_)) = (p.geom.dilation[1], first, last) {
+                            patch[ky * kw * c..][..kw * c]
+                                .copy_from_slice(&xa[((b * h + iy) * w + ix) * c..][..kw * c]);
+                            continue;
+                        }
                         for kx in 0..kw {
                             let dst = &mut patch[(ky * kw + kx) * c..][..c];
                             match p.geom.tap(oy, ox, ky, kx) {
