@@ -27,8 +27,10 @@ pub enum TensorKind {
     Constant,
 }
 
-/// Values of a constant tensor in a container type at least as wide as its values.
-#[derive(Debug, Clone, PartialEq)]
+/// Values of a constant tensor in a container type at least as wide as its values. Equality
+/// is of the values: 8-bit integers equal the same values held in i32 (a graph read back
+/// from a `.aqm` file, which holds every integer tensor as i32, equals the one written).
+#[derive(Debug, Clone)]
 pub enum TensorData {
     /// Float values.
     F32(Vec<f32>),
@@ -66,6 +68,21 @@ impl TensorData {
     /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl PartialEq for TensorData {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TensorData::F32(a), TensorData::F32(b)) => a == b,
+            (TensorData::I64(a), TensorData::I64(b)) => a == b,
+            (TensorData::I8(a), TensorData::I8(b)) => a == b,
+            (TensorData::I32(a), TensorData::I32(b)) => a == b,
+            (TensorData::I8(a), TensorData::I32(b)) | (TensorData::I32(b), TensorData::I8(a)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| i32::from(x) == y)
+            }
+            (TensorData::F32(_) | TensorData::I8(_) | TensorData::I32(_) | TensorData::I64(_), _) => false,
+        }
     }
 }
 
