@@ -201,7 +201,8 @@ proptest! {
     /// Each instruction set this CPU has, chosen explicitly (so the AVX2 kernels are checked on
     /// a CPU with AVX-512 VNNI too), on 1x1, 3x3, strided, dilated and depthwise layers (up to
     /// 149 channels: whole and partial SIMD blocks), with
-    /// both packings (the i16 weights then made from the u8 x s8 ones), LiteRT's or a wrapping
+    /// both packings (the i16 weights then made from the u8 x s8 ones) and the weights packed
+    /// from i32 and from i8 values, LiteRT's or a wrapping
     /// accumulator, and multipliers below or above 1.
     #[test]
     fn every_isa_equals_reference(
@@ -221,6 +222,10 @@ proptest! {
             prop_assert_eq!(&fast, &slow, "{:?} with pack", isa);
             let fast_u8 = conv_fast_on(isa, &p, &pack_u8(&p, &arith), &c.x);
             prop_assert_eq!(fast_u8.as_ref(), Some(&slow), "{:?} with pack_u8", isa);
+            // Packed from the weights' 8 bits, as a graph's int8 weights are.
+            let w8: Vec<i8> = p.weights.iter().map(|&v| i8::try_from(v).expect("8-bit weights")).collect();
+            let from_i8 = conv_fast_on(isa, &p, &pack_weights(&p, &w8, &arith), &c.x);
+            prop_assert_eq!(from_i8.as_ref(), Some(&slow), "{:?} with pack_weights from i8", isa);
         }
     }
 

@@ -454,12 +454,12 @@ fn dense_u8<W: Elem>(p: &ConvParams, weights: &[W]) -> Option<DenseU8> {
     let (mut lo, mut hi) = (0, 0);
     // One pass over the weights (they come from memory, not cache): block by block (a block
     // is written while it stays in cache), each channel's row read in order, a quad of k at
-    // a time, summed and its range kept on the way.
+    // a time, summed and its range kept on the way. Whole quads are copied as four values (a
+    // copy of `quad.len()` bytes became a `memcpy` call per quad for i8 weights).
     for (wb, rows) in w.chunks_exact_mut(kq * NR_U8 * 4).zip(weights.chunks(k * NR_U8)) {
         for (j, row) in rows.chunks_exact(k).enumerate() {
             let mut sum = 0i32;
-            for (q, quad) in row.chunks(4).enumerate() {
-                let dst = &mut wb[(q * NR_U8 + j) * 4..][..quad.len()];
+            let mut put = |dst: &mut [i8], quad: &[W]| {
                 for (d, &v) in dst.iter_mut().zip(quad) {
                     let v = v.widen();
                     *d = v as i8;
@@ -467,6 +467,14 @@ fn dense_u8<W: Elem>(p: &ConvParams, weights: &[W]) -> Option<DenseU8> {
                     lo = lo.min(v);
                     hi = hi.max(v);
                 }
+            };
+            let quads = row.chunks_exact(4);
+            let (tail, whole) = (quads.remainder(), k / 4);
+            for (q, quad) in quads.enumerate() {
+                put(&mut wb[(q * NR_U8 + j) * 4..][..4], &quad[..4]);
+            }
+            if !tail.is_empty() {
+                put(&mut wb[(whole * NR_U8 + j) * 4..][..tail.len()], tail);
             }
             wsum.push(sum);
         }
