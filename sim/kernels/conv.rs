@@ -452,31 +452,32 @@ fn dense_u8<W: Elem>(p: &ConvParams, weights: &[W]) -> Option<DenseU8> {
     let mut w = vec![0i8; blocks * kq * NR_U8 * 4];
     let mut wsum = Vec::with_capacity(cout);
     let (mut lo, mut hi) = (0, 0);
-    // One pass over the weights (they come from memory, not cache): block by block (a block
-    // is written while it stays in cache), each channel's row read in order, a quad of k at
-    // a time, summed and its range kept on the way. Whole quads are copied as four values (a
-    // copy of `quad.len()` bytes became a `memcpy` call per quad for i8 weights).
+    // Block by block (a block is written while it stays in cache), each channel's row read in
+    // order: summed (and, for weights held wider than i8, its range found) in passes that
+    // vectorize, then copied a quad of k at a time (whole quads as four values: a copy of
+    // `quad.len()` bytes became a `memcpy` call per quad for i8 weights).
+    let stored_as_i8 = W::RANGE == (-128, 127);
     for (wb, rows) in w.chunks_exact_mut(kq * NR_U8 * 4).zip(weights.chunks(k * NR_U8)) {
         for (j, row) in rows.chunks_exact(k).enumerate() {
-            let mut sum = 0i32;
-            let mut put = |dst: &mut [i8], quad: &[W]| {
-                for (d, &v) in dst.iter_mut().zip(quad) {
-                    let v = v.widen();
-                    *d = v as i8;
-                    sum = sum.wrapping_add(v);
-                    lo = lo.min(v);
-                    hi = hi.max(v);
-                }
-            };
+            wsum.push(row.iter().fold(0i32, |s, &v| s.wrapping_add(v.widen())));
+            if !stored_as_i8 {
+                lo = row.iter().fold(lo, |m, &v| m.min(v.widen()));
+                hi = row.iter().fold(hi, |m, &v| m.max(v.widen()));
+            }
             let quads = row.chunks_exact(4);
             let (tail, whole) = (quads.remainder(), k / 4);
             for (q, quad) in quads.enumerate() {
-                put(&mut wb[(q * NR_U8 + j) * 4..][..4], &quad[..4]);
+                let dst = &mut wb[(q * NR_U8 + j) * 4..][..4];
+                for (d, &v) in dst.iter_mut().zip(&quad[..4]) {
+                    *d = v.widen() as i8;
+                }
             }
             if !tail.is_empty() {
-                put(&mut wb[(whole * NR_U8 + j) * 4..][..tail.len()], tail);
+                let dst = &mut wb[(whole * NR_U8 + j) * 4..][..tail.len()];
+                for (d, &v) in dst.iter_mut().zip(tail) {
+                    *d = v.widen() as i8;
+                }
             }
-            wsum.push(sum);
         }
     }
     (lo >= -128 && hi <= 127 && wsum.len() == cout).then_some(DenseU8 { kq, blocks, w, wsum })
