@@ -69,8 +69,9 @@ fn legacy_uint8(g: &accelsim::ir::Graph) -> (accelsim::ir::Graph, usize) {
         if let Some(q) = &mut t.quant {
             q.zero_points.iter_mut().for_each(|z| *z += 128);
         }
-        if let Some(TensorData::I32(v)) = &mut t.data {
-            v.iter_mut().for_each(|x| *x += 128);
+        // An imported int8 constant is held as 8 bits (`TensorData::I8`); its uint8 form as i32.
+        if let Some(v) = t.data.as_ref().and_then(TensorData::ints) {
+            t.data = Some(TensorData::I32(v.iter().map(|&x| x + 128).collect()));
         }
     }
     let mut dropped = 0;
