@@ -12,18 +12,19 @@ use crate::ir::{DataType, Tensor};
 /// The items of batch `a` (`[N, ...]`) as flat vectors in C order of the IR's layout: each
 /// item as stored, or moved from `[C, H, W]` to `[H, W, C]` when `chw` (for a rank-3 item).
 pub fn batch_items<T: Copy>(a: ArrayViewD<'_, T>, chw: bool) -> Vec<Vec<T>> {
-    a.outer_iter()
-        .map(|item| {
-            if chw && item.ndim() == 3 {
-                item.permuted_axes(IxDyn(&[1, 2, 0])).iter().copied().collect()
-            } else if let Some(flat) = item.as_slice() {
-                // An item in C order (a `.npy` file's): one copy, not an element-wise walk.
-                flat.to_vec()
-            } else {
-                item.iter().copied().collect()
-            }
-        })
-        .collect()
+    a.outer_iter().map(|item| batch_item(item, chw)).collect()
+}
+
+/// One item of [`batch_items`] (`item`: one index of the batch axis).
+pub fn batch_item<T: Copy>(item: ArrayViewD<'_, T>, chw: bool) -> Vec<T> {
+    if chw && item.ndim() == 3 {
+        item.permuted_axes(IxDyn(&[1, 2, 0])).iter().copied().collect()
+    } else if let Some(flat) = item.as_slice() {
+        // An item in C order (a `.npy` file's): one copy, not an element-wise walk.
+        flat.to_vec()
+    } else {
+        item.iter().copied().collect()
+    }
 }
 
 /// The images of a set `a` (`[N, ...]`) as flat inputs of a model input of shape `input`
