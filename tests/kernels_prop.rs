@@ -25,6 +25,18 @@ fn case(max_bits: u32) -> impl Strategy<Value = Case> {
     case_with(max_bits, 7, false)
 }
 
+/// Values in `lo..=hi` from a xorshift generator seeded by `seed` (a case's tensors from
+/// one `u64` of the strategy, so a shrunk case keeps its values).
+fn xorshift(seed: u64) -> impl FnMut(i32, i32) -> i32 {
+    let mut s = seed | 1;
+    move |lo, hi| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        lo + (s % ((hi - lo + 1) as u64)) as i32
+    }
+}
+
 /// Cases with up to `max_c - 1` input channels; depthwise ones only if `depthwise_only`.
 fn case_with(max_bits: u32, max_c: usize, depthwise_only: bool) -> impl Strategy<Value = Case> {
     (
@@ -34,13 +46,7 @@ fn case_with(max_bits: u32, max_c: usize, depthwise_only: bool) -> impl Strategy
     )
         .prop_map(move |((n, h, w, c), (kh, kw, stride, pad), (in_bits, w_bits, cout, depthwise, seed))| {
             let depthwise = depthwise || depthwise_only;
-            let mut s = seed | 1;
-            let mut rnd = move |lo: i32, hi: i32| -> i32 {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                lo + (s % ((hi - lo + 1) as u64)) as i32
-            };
+            let mut rnd = xorshift(seed);
             let (kh, kw) = (kh.min(h + 2 * pad), kw.min(w + 2 * pad));
             let (groups, cout) = if depthwise { (c, c) } else { (1, cout) };
             let cin_g = c / groups;
@@ -280,13 +286,7 @@ proptest! {
     ) {
         let span = |k: usize| (k - 1) * dilation + 1;
         prop_assume!(span(kh) <= h + 2 * pad && span(kw) <= w + 2 * pad);
-        let mut s = seed | 1;
-        let mut rnd = move |lo: i32, hi: i32| -> i32 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (s % ((hi - lo + 1) as u64)) as i32
-        };
+        let mut rnd = xorshift(seed);
         let (wmin, wmax) = int_range(w_bits);
         let oh = (h + 2 * pad - span(kh)) / stride + 1;
         let ow = (w + 2 * pad - span(kw)) / stride + 1;
