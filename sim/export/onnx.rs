@@ -520,12 +520,7 @@ impl Writer<'_> {
         let f = match (t.dtype, data) {
             (DataType::F32, TensorData::F32(v)) => self.init_f32(&name, &dims, &permute(v, &shape, perm)),
             (DataType::Int { .. }, TensorData::I8(_) | TensorData::I32(_) | TensorData::I64(_)) => {
-                let ints: Vec<i64> = match data {
-                    TensorData::I8(v) => v.iter().map(|&x| x as i64).collect(),
-                    TensorData::I32(v) => v.iter().map(|&x| x as i64).collect(),
-                    TensorData::I64(v) => v.clone(),
-                    TensorData::F32(_) => Vec::new(),
-                };
+                let ints = data.ints_i64().unwrap_or_default();
                 let ty = elem_type(t)?;
                 let raw = encode_ints(t, ty, permute(&ints, &shape, perm).into_iter())?;
                 let q = self.init(&name, ty, &dims, raw);

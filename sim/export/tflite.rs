@@ -147,11 +147,8 @@ fn encode(t: &Tensor, ty: fb::TensorType, lo: i64, hi: i64, values: &TensorData)
         };
         return Ok(v.iter().flat_map(|x| x.to_le_bytes()).collect());
     }
-    let ints: Vec<i64> = match values {
-        TensorData::I8(v) => v.iter().map(|&x| x as i64).collect(),
-        TensorData::I32(v) => v.iter().map(|&x| x as i64).collect(),
-        TensorData::I64(v) => v.clone(),
-        TensorData::F32(_) => return Err(tensor_err(t, format!("a {} tensor holds float values", t.dtype))),
+    let Some(ints) = values.ints_i64() else {
+        return Err(tensor_err(t, format!("a {} tensor holds float values", t.dtype)));
     };
     if let Some(x) = ints.iter().find(|&&x| x < lo || x > hi) {
         return Err(tensor_err(t, format!("value {x} does not fit {}", t.dtype)));

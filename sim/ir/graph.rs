@@ -65,6 +65,17 @@ impl TensorData {
         }
     }
 
+    /// The values of any integer container as i64 (`None` for floats): the one widening
+    /// that exporters, folding and shape arithmetic read constants through.
+    pub fn ints_i64(&self) -> Option<Vec<i64>> {
+        match self {
+            TensorData::I8(v) => Some(v.iter().map(|&x| i64::from(x)).collect()),
+            TensorData::I32(v) => Some(v.iter().map(|&x| i64::from(x)).collect()),
+            TensorData::I64(v) => Some(v.clone()),
+            TensorData::F32(_) => None,
+        }
+    }
+
     /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

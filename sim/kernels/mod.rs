@@ -223,20 +223,14 @@ pub(crate) fn shape4(s: &[usize]) -> [usize; 4] {
 /// Constant values widened to i32 (for weights) or i64 (for biases).
 pub(crate) fn const_i32(t: &Tensor) -> Option<Vec<i32>> {
     match &t.data {
-        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i32::from(x)).collect()),
-        Some(TensorData::I32(v)) => Some(v.clone()),
+        Some(d @ (TensorData::I8(_) | TensorData::I32(_))) => d.ints().map(std::borrow::Cow::into_owned),
         Some(TensorData::I64(v)) => Some(v.iter().map(|&x| x as i32).collect()),
         Some(TensorData::F32(_)) | None => None,
     }
 }
 
 pub(crate) fn const_i64(t: &Tensor) -> Option<Vec<i64>> {
-    match &t.data {
-        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
-        Some(TensorData::I32(v)) => Some(v.iter().map(|&x| x as i64).collect()),
-        Some(TensorData::I64(v)) => Some(v.clone()),
-        Some(TensorData::F32(_)) | None => None,
-    }
+    t.data.as_ref().and_then(TensorData::ints_i64)
 }
 
 /// Constant values as floats (dequantized when the tensor is quantized).
@@ -498,8 +492,9 @@ impl States {
                     };
                     s.init.as_ref().map(|d| match d {
                         TensorData::F32(v) => Values::F32(v.clone()),
-                        TensorData::I8(v) => int(v.iter().map(|&x| i32::from(x)).collect()),
-                        TensorData::I32(v) => int(v.clone()),
+                        TensorData::I8(_) | TensorData::I32(_) => {
+                            int(d.ints().map(|v| v.into_owned()).unwrap_or_default())
+                        }
                         TensorData::I64(v) => Values::Int(v.iter().map(|&x| x as i32).collect()),
                     })
                 })

@@ -38,12 +38,7 @@ fn ints(g: &Graph, t: TensorId) -> Option<Vec<i64>> {
     if t.quant.is_some() {
         return None;
     }
-    match &t.data {
-        Some(TensorData::I8(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
-        Some(TensorData::I32(v)) => Some(v.iter().map(|&x| i64::from(x)).collect()),
-        Some(TensorData::I64(v)) => Some(v.clone()),
-        Some(TensorData::F32(_)) | None => None,
-    }
+    t.data.as_ref().and_then(TensorData::ints_i64)
 }
 
 /// An unquantized int32 or int64 tensor (what shape arithmetic produces).

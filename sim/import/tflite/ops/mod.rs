@@ -153,12 +153,12 @@ impl ReadCtx<'_, '_> {
 
     /// The values of a constant integer tensor (axes, sizes, indices).
     pub fn const_ints(&self, t: TensorId) -> Result<Vec<i64>, LayerErr> {
-        match &self.g.tensor(t).data {
-            Some(TensorData::I8(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
-            Some(TensorData::I32(v)) => Ok(v.iter().map(|&x| x as i64).collect()),
-            Some(TensorData::I64(v)) => Ok(v.clone()),
-            _ => Err(self.inv(format!("tensor {} must be a constant integer tensor", t.0))),
-        }
+        self.g
+            .tensor(t)
+            .data
+            .as_ref()
+            .and_then(TensorData::ints_i64)
+            .ok_or_else(|| self.inv(format!("tensor {} must be a constant integer tensor", t.0)))
     }
 
     /// Axis `a` of tensor `t` (negative: from the back), checked against its rank.
