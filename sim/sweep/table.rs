@@ -194,51 +194,143 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
 /// `f64`. Below the normal range (where an `f64` holds fewer digits) the value is rounded
 /// through text and printed shortest.
 fn f(x: f64) -> String {
-    let shortest = format!("{x}");
-    // A shortest form of at most 12 significant digits is what rounding gives back: `x` is
-    // within half an ulp of it, far less than half a unit of the 12th digit, so rounding
-    // gives its digits, which read back to `x`. (Digits counted past the leading zeros,
-    // trailing zeros included: at most 12 of them means at most 12 significant ones.)
-    let digits = shortest.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
-    if !x.is_finite() || x == 0.0 || digits <= 12 {
-        return shortest;
+    if !x.is_finite() || x == 0.0 {
+        return format!("{x}");
     }
+    // The shortest digits (Ryu's are `{}`'s: both give the shortest that reads back, the
+    // closest of those; `values_print_as_rounded_ones` checks it over every kind of value).
+    let mut buf = ryu::Buffer::new();
+    let (neg, mut digits, exp) = decimal(buf.format_finite(x));
+    // At most 12 of them are what rounding gives back: `x` is within half an ulp of them,
+    // far less than half a unit of the 12th digit, so rounding gives its digits, which read
+    // back to `x`.
+    if digits.n <= 12 {
+        return positional(neg, digits.as_slice(), exp);
+    }
+    // More: round them to 12. That is rounding `x` itself unless a 12-digit rounding
+    // boundary lay between the two -- impossible, since the boundary (13 digits) would
+    // then be a shorter or closer form that reads back to `x` -- or is those digits
+    // (a 13th digit 5, the last one): then, as below the normal range, round `x` exactly.
     if x.abs() < 1e-290 {
         let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
         return format!("{rounded}");
     }
-    positional(&format!("{x:.11e}"))
-}
-
-/// `-d.ddde-N` (Rust's `{:e}` form) written positionally without trailing zeros.
-fn positional(sci: &str) -> String {
-    let (neg, body) = match sci.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, sci),
-    };
-    let (mantissa, exp) = body.split_once('e').unwrap_or((body, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let end = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
-    let digits = &digits[..end];
-    let mut out = String::with_capacity(digits.len() + exp.unsigned_abs() as usize + 3);
-    if neg {
-        out.push('-');
+    if digits.n == 13 && digits.d[12] == b'5' {
+        let (neg, digits, exp) = decimal(&format!("{x:.11e}"));
+        return positional(neg, digits.as_slice(), exp);
     }
-    if exp < 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
-        out.extend(digits.iter().map(|&d| d as char));
-    } else {
-        let int_len = exp as usize + 1;
-        out.extend(digits.iter().take(int_len).map(|&d| d as char));
-        out.extend(std::iter::repeat_n('0', int_len.saturating_sub(digits.len())));
-        if digits.len() > int_len {
-            out.push('.');
-            out.extend(digits[int_len..].iter().map(|&d| d as char));
+    let up = digits.d[12] >= b'5';
+    digits.n = 12;
+    let mut exp = exp;
+    if up {
+        // Carry from the 12th digit; all nines become a one a place higher.
+        match digits.as_slice().iter().rposition(|&d| d != b'9') {
+            Some(i) => {
+                digits.d[i] += 1;
+                digits.n = i + 1;
+            }
+            None => {
+                digits.d[0] = b'1';
+                digits.n = 1;
+                exp += 1;
+            }
         }
     }
-    out
+    digits.trim_zeros();
+    positional(neg, digits.as_slice(), exp)
+}
+
+/// A decimal's significant digits (ASCII), inline: Ryu writes at most 17, `{:.11e}` 12.
+#[derive(Clone, Copy)]
+struct Digits {
+    d: [u8; 24],
+    n: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.d[..self.n]
+    }
+
+    fn push(&mut self, digit: u8) {
+        if let Some(slot) = self.d.get_mut(self.n) {
+            *slot = digit;
+            self.n += 1;
+        }
+    }
+
+    fn trim_zeros(&mut self) {
+        while self.n > 0 && self.d[self.n - 1] == b'0' {
+            self.n -= 1;
+        }
+    }
+}
+
+/// A decimal as Ryu or Rust's `{:e}` write it (`-1.25e-7`, `0.00125`, `125.0`, `1e21`):
+/// its sign, its significant digits (no leading or trailing zeros; `0` for zero) and the
+/// power of ten of the first.
+fn decimal(s: &str) -> (bool, Digits, i64) {
+    let b = s.as_bytes();
+    let (neg, b) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    let mut digits = Digits { d: [0; 24], n: 0 };
+    // Mantissa digits seen, leading zeros among them, and where the point was.
+    let (mut seen, mut lead, mut point) = (0i64, 0i64, None);
+    let mut rest: &[u8] = &[];
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0' if digits.n == 0 => lead += 1,
+            b'0'..=b'9' => digits.push(c),
+            b'.' => {
+                point = Some(seen);
+                continue;
+            }
+            _ => {
+                rest = &b[i + 1..];
+                break;
+            }
+        }
+        seen += 1;
+    }
+    let (eneg, rest) = match rest.split_first() {
+        Some((b'-', r)) => (true, r),
+        _ => (false, rest),
+    };
+    let e = rest.iter().take_while(|c| c.is_ascii_digit()).fold(0i64, |e, &c| e * 10 + i64::from(c - b'0'));
+    digits.trim_zeros();
+    if digits.n == 0 {
+        digits.push(b'0');
+        return (neg, digits, 0);
+    }
+    (neg, digits, point.unwrap_or(seen) - 1 - lead + if eneg { -e } else { e })
+}
+
+/// Significant digits `d1 d2 ...` times ten to `exp` (the power of `d1`) written out
+/// positionally, as `{}` writes an `f64`.
+fn positional(neg: bool, digits: &[u8], exp: i64) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(digits.len() + exp.unsigned_abs() as usize + 3);
+    if neg {
+        out.push(b'-');
+    }
+    if exp < 0 {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (-exp - 1) as usize, b'0');
+        out.extend_from_slice(digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() > int_len {
+            out.extend_from_slice(&digits[..int_len]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[int_len..]);
+        } else {
+            out.extend_from_slice(digits);
+            out.resize(out.len() + int_len - digits.len(), b'0');
+        }
+    }
+    // ASCII digits, a sign and a point only.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The cells of every row, in header order.
@@ -388,13 +480,38 @@ mod tests {
             long in 0u64..(1 << 53),
             e in -30i32..30,
             nines in 12usize..17,
+            tie in 100_000_000_000u64..1_000_000_000_000,
         ) {
             let x = f64::from_bits(bits);
             prop_assert_eq!(f(x), rounded_then_shortest(x));
-            for y in [m as f64 * 10f64.powi(e), long as f64 * 10f64.powi(e), (1.0 - 10f64.powi(-(nines as i32))) * 10f64.powi(e)] {
+            // `tie`: 13 digits ending in 5, a 12-digit rounding boundary itself.
+            let tie = (tie * 10 + 5) as f64 * 10f64.powi(e);
+            for y in [m as f64 * 10f64.powi(e), long as f64 * 10f64.powi(e), (1.0 - 10f64.powi(-(nines as i32))) * 10f64.powi(e), tie] {
                 prop_assert_eq!(f(y), rounded_then_shortest(y));
                 prop_assert_eq!(f(-y), rounded_then_shortest(-y));
             }
+        }
+    }
+
+    /// `f` against its definition over many values of every magnitude and digit count
+    /// (Ryu's shortest digits are `{}`'s, and rounding them is rounding the value).
+    #[test]
+    fn many_values_print_as_rounded_ones() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..100_000 {
+            let bits = next();
+            let x = f64::from_bits(bits);
+            assert_eq!(f(x), rounded_then_shortest(x), "{bits:#x}");
+            // Values a measurement has: an integer of 1-17 digits at a power of ten.
+            let digits = 10u64.pow((bits % 17) as u32 + 1);
+            let y = (next() % digits) as f64 * 10f64.powi((next() % 40) as i32 - 20);
+            assert_eq!(f(y), rounded_then_shortest(y), "{y:e}");
         }
     }
 
