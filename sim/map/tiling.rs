@@ -1048,6 +1048,10 @@ pub fn schedule_front<E: Evaluate>(
     best.map(|(_, t, _)| t)
 }
 
+/// The id of a description's frame in a [`TilingMemo`] ([`TilingMemo::frame_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameId(u64);
+
 /// Memoized schedules of a sweep. A schedule is a pure function of the description, the
 /// objective and the layer's evaluation inputs, so a table is per (description, objective)
 /// and keyed by the layer's work, widths and the evaluator's key; a hit returns exactly
@@ -1368,6 +1372,26 @@ impl TilingMemo {
         self.own.view(hw, objective)
     }
 
+    /// The frame of `hw` (the description less its buffer sizes, channel speed and clock),
+    /// numbered once for [`TilingMemo::table_in`]: a run costs its layers on its description
+    /// with buffers shrunk by what it holds on chip, one frame for all of them.
+    pub fn frame_of(&mut self, hw: &HwDesc) -> FrameId {
+        self.own.uses += 1;
+        FrameId(self.own.frame_id(hw))
+    }
+
+    /// [`TilingMemo::table`] of `hw`, a description of `frame` ([`TilingMemo::frame_of`]
+    /// of one that differs from it at most in buffer sizes), without comparing frames again.
+    pub fn table_in(&mut self, frame: FrameId, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
+        debug_assert!(
+            self.own.last.as_mut().is_some_and(|(blank, id)| *id != frame.0 || same_frame(blank, hw)),
+            "{} is not of the frame given",
+            hw.name
+        );
+        self.own.uses += 1;
+        self.own.view_of(frame.0, hw, objective)
+    }
+
     /// The views of `hw` and of `alt`, an alternative description the same run also costs
     /// some layers on, both for `objective`.
     pub fn views(
@@ -1389,10 +1413,16 @@ impl TilingMemo {
 impl MemoTables {
     /// [`TilingMemo::table`].
     fn view(&mut self, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
+        self.uses += 1;
+        let frame_id = self.frame_id(hw);
+        self.view_of(frame_id, hw, objective)
+    }
+
+    /// The id of `hw`'s frame ([`frame`]), numbered on first sight.
+    fn frame_id(&mut self, hw: &HwDesc) -> u64 {
         // Every field of the description can change an evaluation: key on all of them (the
         // frame formatted, then numbered, with the buffer sizes beside it: on-chip reuse
         // runs layers on the point's description with shrunk buffers, the same frame).
-        self.uses += 1;
         // A point's descriptions, and consecutive points of a sweep, mostly share a frame:
         // formatting is most of a memo hit's cost, comparing is not. (Frames equal under
         // `==` but formatted apart, by a signed zero, would share an id; every comparison
@@ -1401,7 +1431,7 @@ impl MemoTables {
             Some((blank, id)) => same_frame(blank, hw).then_some(*id),
             None => None,
         };
-        let frame_id = match known {
+        match known {
             Some(id) => id,
             None => {
                 let blank = frame(hw);
@@ -1414,7 +1444,11 @@ impl MemoTables {
                 self.last = Some((blank, id));
                 id
             }
-        };
+        }
+    }
+
+    /// The view of `hw`, whose frame's id is `frame_id`, for `objective`.
+    fn view_of(&mut self, frame_id: u64, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
         let sizes = hw.buffers.iter().map(|b| b.size.get()).collect();
         let slot = lru_entry(&mut self.ids, (frame_id, sizes), TABLE_DESCRIPTIONS, self.uses);
         if *slot == 0 {
