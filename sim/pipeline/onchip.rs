@@ -390,8 +390,10 @@ pub fn decide<P>(
     // About one evaluation per layer and a few more (grown from empty, its large entries
     // would be copied at each doubling).
     let mut evals: Vec<Option<P>> = Vec::with_capacity(2 * n);
-    // Fronts per boundary and state; before layer 0, the empty decision.
-    let mut fronts: Vec<Vec<Front>> = Vec::with_capacity(n);
+    // Fronts per boundary and state, all layers' in one vector (layer `i`'s state `m` at
+    // `states[at[i] + m]`); before layer 0, the empty decision.
+    let mut states: Vec<Front> = Vec::with_capacity(live.iter().map(|l| 1usize << l.len()).sum());
+    let mut at: Vec<usize> = Vec::with_capacity(n);
     let start = Node { score: zero, from: (0, 0), keeps: false, eval: None, seq: 0 };
     let buffers = hw.buffers.len();
     let mut held = vec![0u64; buffers];
@@ -410,9 +412,12 @@ pub fn decide<P>(
     let mut keyed: Vec<(f64, usize)> = Vec::new();
     for i in 0..n {
         let live_in: &[usize] = if i == 0 { &[] } else { &live[i - 1] };
-        let mut next: Vec<Front> = vec![Front::new(); 1 << live[i].len()];
+        let base = states.len();
+        states.resize(base + (1 << live[i].len()), Front::new());
+        at.push(base);
+        let (done, next) = states.split_at_mut(base);
         let fused = plan.fused_into(LayerId(i)).is_some();
-        let reached_of = |m: usize| if i == 0 { std::slice::from_ref(&start) } else { fronts[i - 1][m].as_slice() };
+        let reached_of = |m: usize| if i == 0 { std::slice::from_ref(&start) } else { done[at[i - 1] + m].as_slice() };
         // The combinations, in the decision's order: states in turn, keeping layer `i`'s
         // candidate first (on an exact tie the tensor stays on chip).
         combos.clear();
@@ -545,18 +550,17 @@ pub fn decide<P>(
                 offer(&mut next[out], node, objective);
             }
         }
-        fronts.push(next);
     }
     // The best complete decision, traced back.
     let mut res = Residency::none(g, hw);
     let mut made: Vec<Option<P>> = (0..n).map(|_| None).collect();
-    let last = fronts.last().and_then(|f| f.first()).map(|f| f.as_slice()).unwrap_or(&[]);
+    let last = at.last().and_then(|&a| states.get(a)).map(|f| f.as_slice()).unwrap_or(&[]);
     let best = (0..last.len()).reduce(|a, b| if objective.better(&last[b].score, &last[a].score) { b } else { a });
     let mut kept = Vec::new();
     if let Some(mut f) = best {
         let mut m = 0;
         for i in (0..n).rev() {
-            let node = fronts[i][m][f];
+            let node = states[at[i] + m][f];
             if node.keeps {
                 kept.extend(produced[i]);
             }
