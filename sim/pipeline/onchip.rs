@@ -215,8 +215,8 @@ fn candidates(g: &Graph, plan: &FusionPlan, phases: &[Vec<Phase>]) -> Vec<Kept> 
     reads.dedup();
     let readers = |t: TensorId| {
         let from = reads.partition_point(|&(u, _)| u < t.0);
-        let to = reads.partition_point(|&(u, _)| u <= t.0);
-        reads[from..to].iter().map(|&(_, i)| i)
+        let to = from + reads[from..].iter().take_while(|&&(u, _)| u == t.0).count();
+        &reads[from..to]
     };
     // Whether each layer can read or write on chip at all.
     let able: Vec<bool> = phases.iter().enumerate().map(|(i, p)| eligible(plan, i, p)).collect();
@@ -225,14 +225,15 @@ fn candidates(g: &Graph, plan: &FusionPlan, phases: &[Vec<Phase>]) -> Vec<Kept> 
     for (p, l) in g.layers.iter().enumerate() {
         let [t] = l.outputs.as_slice() else { continue };
         let t = *t;
-        if readers(t).next().is_none() || !able[p] || g.outputs.contains(&t) || state(t) {
+        let rs = readers(t);
+        if rs.is_empty() || !able[p] || g.outputs.contains(&t) || state(t) {
             continue;
         }
-        if readers(t).any(|r| r <= p || !able[r] || !reads_on_chip(&g.layers[r], &phases[r], t)) {
+        if rs.iter().any(|&(_, r)| r <= p || !able[r] || !reads_on_chip(&g.layers[r], &phases[r], t)) {
             continue;
         }
         let bytes = g.tensor(t).bits().to_bytes_ceil().get();
-        out.push(Kept { tensor: t, producer: p, readers: readers(t).collect(), bytes });
+        out.push(Kept { tensor: t, producer: p, readers: rs.iter().map(|&(_, r)| r).collect(), bytes });
     }
     out
 }
