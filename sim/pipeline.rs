@@ -12,7 +12,7 @@ use crate::map::family::{ComputeFigures, ConvPassInput, OperandReads};
 use crate::map::fusion::{self, FusedOp};
 use crate::map::tiling::{self, Tiling};
 use crate::map::tiling::{
-    schedule_conv, schedule_vector, DynamicInput, FrameId, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths,
+    schedule_conv, schedule_vector, DynamicInput, MemoView, NoTileFits, Objective, Score, TilingMemo, Widths,
 };
 use crate::map::work::{phases_of, ConvWork, Operand, Phase, VectorWork};
 use crate::ops::WeightLayout;
@@ -168,9 +168,12 @@ fn run_peak(
     // evaluations too: a layer on the whole buffers is the run's own schedule, and a
     // layer on buffers shrunk by the same bytes recurs at every point of a sweep over the
     // channel's speed (a description of its own, whose fronts those points share).
-    let mut memo = memo;
-    // Every description the run costs its layers on is its own with buffers shrunk: one frame.
-    let frame = memo.as_deref_mut().map(|m| m.frame_of(hw));
+    // Every description the run costs its layers on is its own with buffers shrunk: one
+    // frame, numbered once and kept with the memo.
+    let mut memo = memo.map(|m| {
+        let frame = m.frame_of(hw);
+        (m, frame)
+    });
     // Each evaluation keeps the sum of the layer's phases and its notes: a layer the
     // decision evaluated under the residency it chose is not evaluated again below (only
     // its row is written).
@@ -181,7 +184,7 @@ fn run_peak(
         let l = &g.layers[i];
         let mut scratch = scratch.borrow_mut();
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
-        let sched = Sched { objective, memo: in_frame(memo.as_deref_mut(), frame, layer_hw, objective) };
+        let sched = Sched { objective, memo: memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective)) };
         let mut layer_notes = Vec::new();
         let followers = plan.followers(LayerId(i));
         let sum = sum_phases(g, l, layer_hw, &phases[i], followers, sched, on, &mut layer_notes).ok()?;
@@ -208,13 +211,14 @@ fn run_peak(
             (None, None) => {
                 let shrunk = residency.hw_for(i, hw);
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
-                let layer_sched = Sched { objective, memo: in_frame(memo.as_deref_mut(), frame, layer_hw, objective) };
+                let layer_memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
+                let layer_sched = Sched { objective, memo: layer_memo };
                 run_phases(g, l, layer_hw, &phases[i], plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(i)) {
             // The other mapping's schedules are memoized too, in tables of their own description.
-            let other_memo = memo.as_deref_mut().and_then(|m| m.views(hw, Some(other_hw), objective).1);
+            let other_memo = memo.as_mut().and_then(|(m, _)| m.views(hw, Some(other_hw), objective).1);
             let other_sched = Sched { objective, memo: other_memo };
             let none = LayerOnChip::default();
             let followers = plan.followers(LayerId(i));
@@ -273,20 +277,6 @@ fn run_peak(
         on_chip,
     };
     Ok((report, peak))
-}
-
-/// The memo's view of `hw`, a description of `frame` (the run's own, buffers shrunk or not).
-fn in_frame<'m>(
-    memo: Option<&'m mut TilingMemo>,
-    frame: Option<FrameId>,
-    hw: &HwDesc,
-    objective: Objective,
-) -> Option<MemoView<'m>> {
-    match (memo, frame) {
-        (Some(m), Some(frame)) => Some(m.table_in(frame, hw, objective)),
-        (Some(m), None) => Some(m.table(hw, objective)),
-        (None, _) => None,
-    }
 }
 
 /// The run's note on on-chip reuse across layers: which mode its numbers assume.
