@@ -218,7 +218,7 @@ fn run_peak(
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(i)) {
             // The other mapping's schedules are memoized too, in tables of their own description.
-            let other_memo = memo.as_mut().and_then(|(m, _)| m.views(hw, Some(other_hw), objective).1);
+            let other_memo = memo.as_mut().map(|(m, _)| m.alt_table(other_hw, objective));
             let other_sched = Sched { objective, memo: other_memo };
             let none = LayerOnChip::default();
             let followers = plan.followers(LayerId(i));

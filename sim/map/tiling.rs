@@ -1066,7 +1066,7 @@ pub struct TilingMemo {
     /// The tables of the descriptions the points run on.
     own: MemoTables,
     /// The tables of the alternative descriptions a run also costs some layers on (NVDLA's
-    /// other grouped-convolution mapping, [`TilingMemo::views`]): apart, so the two
+    /// other grouped-convolution mapping, [`TilingMemo::alt_table`]): apart, so the two
     /// descriptions of one point do not evict each other's last-description entry.
     alt: Option<Box<MemoTables>>,
 }
@@ -1392,21 +1392,11 @@ impl TilingMemo {
         self.own.view_of(frame.0, hw, objective)
     }
 
-    /// The views of `hw` and of `alt`, an alternative description the same run also costs
-    /// some layers on, both for `objective`.
-    pub fn views(
-        &mut self,
-        hw: &HwDesc,
-        alt: Option<&HwDesc>,
-        objective: Objective,
-    ) -> (MemoView<'_>, Option<MemoView<'_>>) {
+    /// The view of `alt`, an alternative description the same run also costs some layers on,
+    /// for `objective` (in tables of its own, made on first use).
+    pub fn alt_table(&mut self, alt: &HwDesc, objective: Objective) -> MemoView<'_> {
         let front_after = self.own.front_after;
-        let alt = alt.map(|a| {
-            self.alt
-                .get_or_insert_with(|| Box::new(MemoTables { front_after, ..Default::default() }))
-                .view(a, objective)
-        });
-        (self.own.view(hw, objective), alt)
+        self.alt.get_or_insert_with(|| Box::new(MemoTables { front_after, ..Default::default() })).view(alt, objective)
     }
 }
 
