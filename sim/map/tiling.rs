@@ -1077,6 +1077,8 @@ struct MemoTables {
     /// Schedules by description (the id of its [`channel_free`] form, and the channel's
     /// speed and clock) and objective.
     tables: HashMap<(u64, [u64; 4], Objective), (u64, TilingTable)>,
+    /// Tables dropped from `tables`, kept to be cleared and used again.
+    spare_tables: Vec<TilingTable>,
     uses: u64,
     seeds: HashMap<(ConvWork, Widths, Objective), Seeds>,
     /// Candidate fronts by the id of the description without its channel speed and clock
@@ -1154,13 +1156,33 @@ fn lru_entry<K: std::hash::Hash + Eq, V: Default>(
     cap: usize,
     now: u64,
 ) -> &mut V {
+    lru_entry_recycling(map, key, cap, now, &mut Vec::new(), 0, |_| V::default())
+}
+
+/// [`lru_entry`], with the values it drops kept in `spare` (up to `keep` of them) and a new
+/// entry made by `fresh` from one of them, if any: a sweep over the channel's speed makes a
+/// table per point and drops as many, and remaking their room each time (large blocks,
+/// which glibc aligns and consolidates for) cost more than clearing it.
+fn lru_entry_recycling<'m, K: std::hash::Hash + Eq, V>(
+    map: &'m mut HashMap<K, (u64, V)>,
+    key: K,
+    cap: usize,
+    now: u64,
+    spare: &mut Vec<V>,
+    keep: usize,
+    fresh: impl FnOnce(Option<V>) -> V,
+) -> &'m mut V {
     if map.len() >= cap && !map.contains_key(&key) {
         let mut used: Vec<u64> = map.values().map(|(u, _)| *u).collect();
         let half = used.len() / 2;
         let (_, &mut median, _) = used.select_nth_unstable(half);
-        map.retain(|_, (u, _)| *u >= median);
+        for (_, (_, v)) in map.extract_if(|_, (u, _)| *u < median) {
+            if spare.len() < keep {
+                spare.push(v);
+            }
+        }
     }
-    let entry = map.entry(key).or_default();
+    let entry = map.entry(key).or_insert_with(|| (0, fresh(spare.pop())));
     entry.0 = now;
     &mut entry.1
 }
@@ -1175,6 +1197,15 @@ pub type MemoKey = (ConvWork, Widths, [u64; 4]);
 pub struct TilingTable {
     convs: HashMap<MemoKey, Result<Tiling, NoTileFits>>,
     vectors: HashMap<(VectorWork, Widths, [u64; 4]), Result<Tiling, NoTileFits>>,
+}
+
+impl TilingTable {
+    /// This table emptied, its room kept.
+    fn cleared(mut self) -> Self {
+        self.convs.clear();
+        self.vectors.clear();
+        self
+    }
 }
 
 impl Default for TilingTable {
@@ -1446,7 +1477,15 @@ impl MemoTables {
             *slot = self.last_id;
         }
         let id = *slot;
-        let table = lru_entry(&mut self.tables, (id, channel_speed(hw), objective), TABLE_DESCRIPTIONS, self.uses);
+        let table = lru_entry_recycling(
+            &mut self.tables,
+            (id, channel_speed(hw), objective),
+            TABLE_DESCRIPTIONS,
+            self.uses,
+            &mut self.spare_tables,
+            TABLE_DESCRIPTIONS / 2,
+            |spare| spare.map_or_else(TilingTable::default, TilingTable::cleared),
+        );
         let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
         let at = (frame_id, channel_speed(hw));
         let front_after = self.front_after.unwrap_or(FRONT_AFTER);
