@@ -22,9 +22,12 @@ use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
 use smallvec::SmallVec;
 
 pub mod onchip;
+pub mod setups;
 
 use crate::report::OnChipTensor;
 use onchip::{LayerOnChip, Residency};
+use setups::{GemmFacts, GemmKey, RunMemo, RunPlan, SetupAt, Setups};
+use std::sync::Arc;
 
 /// Why a network cannot run on an accelerator.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -117,7 +120,7 @@ pub fn run_memo(g: &Graph, hw: &HwDesc, objective: Objective, memo: &mut TilingM
 /// Costs one layer of `g` on `hw` (map, tile, simulate, cost) as [`run`] does, without the
 /// whole-network checks and totals. `notes` collects the run's notes. For benchmarks.
 pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) -> Result<LayerReport, RunError> {
-    let sched = Sched { objective: Objective::default(), memo: None };
+    let sched = Sched { objective: Objective::default(), memo: None, setup: None };
     Ok(run_layer(g, l, hw, &[], sched, LayerOnChip::default(), notes)?.0)
 }
 
@@ -125,6 +128,19 @@ pub fn eval_layer(g: &Graph, l: &Layer, hw: &HwDesc, notes: &mut Vec<String>) ->
 struct Sched<'m> {
     objective: Objective,
     memo: Option<MemoView<'m>>,
+    /// The sweep's setups, at the layer and description being costed ([`setups`]).
+    setup: Option<SetupAt<'m>>,
+}
+
+impl Sched<'_> {
+    /// A shorter-lived copy.
+    fn reborrow(&mut self) -> Sched<'_> {
+        Sched {
+            objective: self.objective,
+            memo: self.memo.as_mut().map(MemoView::reborrow),
+            setup: self.setup.as_mut().map(SetupAt::reborrow),
+        }
+    }
 }
 
 fn run_inner(
@@ -133,7 +149,20 @@ fn run_inner(
     objective: Objective,
     memo: Option<&mut TilingMemo>,
 ) -> Result<RunReport, RunError> {
-    Ok(run_peak(g, hw, objective, memo)?.0)
+    Ok(run_peak(g, hw, objective, memo, None)?.0)
+}
+
+/// [`run_batch`] for a sweep's points: with the schedules of `memo` and the layers' setups
+/// it kept for `g` ([`setups`]). The report is identical to
+/// [`run_batch`]'s.
+pub fn run_shared(
+    g: &Arc<Graph>,
+    batch: usize,
+    hw: &HwDesc,
+    objective: Objective,
+    memo: &mut RunMemo,
+) -> Result<RunReport, RunError> {
+    run_batch_with(g, batch, hw, objective, Some(&mut memo.tiling), Some(memo.setups.for_graph(g)))
 }
 
 /// [`run_inner`], with the peak MACs per cycle of the modes the layers ran in.
@@ -142,27 +171,13 @@ fn run_peak(
     hw: &HwDesc,
     objective: Objective,
     memo: Option<&mut TilingMemo>,
+    setups: Option<&mut Setups>,
 ) -> Result<(RunReport, u64), RunError> {
     let mut notes = hw.notes.clone();
     notes.extend(hw.throttle_notes());
     notes.extend(g.notes.iter().cloned());
     let mut layers = Vec::with_capacity(g.layers.len());
     let mut peak = 0u64;
-    let plan = fusion::plan(g, hw);
-    // Each layer's phases, made once: the on-chip decision, its evaluations and the rows
-    // read them.
-    let phases: Vec<Vec<Phase>> = g.layers.iter().map(|l| phases_of(g, l)).collect();
-    let grouped = |i: usize| phases[i].iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
-    // A family with two mappings of grouped convolutions: what the other would cost.
-    let other = match hw.family.other_grouped_mapping() {
-        Some((family, this, other)) if (0..g.layers.len()).any(grouped) => {
-            Some((HwDesc { family, ..hw.clone() }, this, other))
-        }
-        _ => None,
-    };
-    for l in &g.layers {
-        check_counts(g, l)?;
-    }
     // On-chip reuse across layers: which tensors stay on chip, decided jointly against the
     // cost of the layers their reservations affect (`onchip`). The memo serves these
     // evaluations too: a layer on the whole buffers is the run's own schedule, and a
@@ -174,17 +189,49 @@ fn run_peak(
         let frame = m.frame_of(hw);
         (m, frame)
     });
+    // Setups are keyed by the memo's description ids: only with a memo.
+    let mut setups = setups.filter(|_| memo.is_some());
+    // The fusion plan and each layer's phases, made once: the on-chip decision, its
+    // evaluations and the rows read them (once per description of a sweep).
+    let run_plan = match (setups.as_deref_mut(), memo.as_mut()) {
+        (Some(s), Some((m, f))) => s.run_plan(m.description_of(*f, hw), g, hw),
+        (None, _) | (_, None) => Arc::new(RunPlan::new(g, hw)),
+    };
+    let (plan, phases) = (&run_plan.plan, &run_plan.phases);
+    let grouped = |i: usize| phases[i].iter().any(|p| matches!(p, Phase::Gemm { work, .. } if work.groups > 1));
+    // A family with two mappings of grouped convolutions: what the other would cost.
+    let other = match hw.family.other_grouped_mapping() {
+        Some((family, this, other)) if (0..g.layers.len()).any(grouped) => {
+            Some((HwDesc { family, ..hw.clone() }, this, other))
+        }
+        _ => None,
+    };
+    for l in &g.layers {
+        check_counts(g, l)?;
+    }
     // Each evaluation keeps the sum of the layer's phases and its notes: a layer the
     // decision evaluated under the residency it chose is not evaluated again below (only
     // its row is written).
     // The description with shrunk buffers, cloned once and resized per evaluation (and per
     // bound, which the decision asks for between evaluations).
     let scratch = std::cell::RefCell::new(None);
+    // Shared by the decision's evaluations and bounds (never asked for at once).
+    let setups = std::cell::RefCell::new(setups);
+    let memo = std::cell::RefCell::new(memo);
     let cost = |i: usize, held: &[u64], on: LayerOnChip| {
         let l = &g.layers[i];
         let mut scratch = scratch.borrow_mut();
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
-        let sched = Sched { objective, memo: memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective)) };
+        let mut setups = setups.borrow_mut();
+        let mut memo = memo.borrow_mut();
+        let memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
+        let setup = setups.as_deref_mut().zip(memo.as_ref()).map(|(setups, view)| SetupAt {
+            setups,
+            description: view.description(),
+            layer: i,
+            phase: 0,
+        });
+        let sched = Sched { objective, memo, setup };
         let mut layer_notes = Vec::new();
         let followers = plan.followers(LayerId(i));
         let sum = sum_phases(g, l, layer_hw, &phases[i], followers, sched, on, &mut layer_notes).ok()?;
@@ -194,9 +241,18 @@ fn run_peak(
     let bound = |i: usize, held: &[u64], on: LayerOnChip| {
         let mut scratch = scratch.borrow_mut();
         let layer_hw = onchip::shrunk_in(hw, held, &mut scratch);
-        layer_bound(g, &g.layers[i], &phases[i], layer_hw, plan.followers(LayerId(i)), on)
+        let mut setups = setups.borrow_mut();
+        let mut memo = memo.borrow_mut();
+        let setup = setups.as_deref_mut().zip(memo.as_mut()).map(|(setups, (m, f))| SetupAt {
+            setups,
+            description: m.description_of(*f, layer_hw),
+            layer: i,
+            phase: 0,
+        });
+        layer_bound(g, &g.layers[i], &phases[i], layer_hw, plan.followers(LayerId(i)), on, setup)
     };
-    let (residency, mut made) = onchip::decide(g, hw, &plan, &phases, objective, cost, bound);
+    let (residency, mut made) = onchip::decide_with(g, hw, plan, phases, &run_plan.cands, objective, cost, bound);
+    let (mut memo, mut setups) = (memo.into_inner(), setups.into_inner());
     let mut other_rows = Vec::new();
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
@@ -212,14 +268,21 @@ fn run_peak(
                 let shrunk = residency.hw_for(i, hw);
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
                 let layer_memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
-                let layer_sched = Sched { objective, memo: layer_memo };
+                let setup = setups.as_deref_mut().zip(layer_memo.as_ref()).map(|(setups, view)| SetupAt {
+                    setups,
+                    description: view.description(),
+                    layer: i,
+                    phase: 0,
+                });
+                let layer_sched = Sched { objective, memo: layer_memo, setup };
                 run_phases(g, l, layer_hw, &phases[i], plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(i)) {
             // The other mapping's schedules are memoized too, in tables of their own description.
             let other_memo = memo.as_mut().map(|(m, _)| m.alt_table(other_hw, objective));
-            let other_sched = Sched { objective, memo: other_memo };
+            // Not the setups: the other description's ids are numbered apart from this one's.
+            let other_sched = Sched { objective, memo: other_memo, setup: None };
             let none = LayerOnChip::default();
             let followers = plan.followers(LayerId(i));
             let (alt, _) = run_phases(g, l, other_hw, &phases[i], followers, other_sched, none, &mut Vec::new())?;
@@ -251,7 +314,7 @@ fn run_peak(
             rows.join(", ")
         ));
     }
-    let on_chip = on_chip_tensors(g, &plan, &residency);
+    let on_chip = on_chip_tensors(g, plan, &residency);
     notes.push(onchip_note(hw));
     // One of each note, in the order first said (layers alternate between a few).
     let first: Vec<bool> = {
@@ -335,14 +398,27 @@ pub fn run_batch(
     batch: usize,
     hw: &HwDesc,
     objective: Objective,
+    memo: Option<&mut TilingMemo>,
+) -> Result<RunReport, RunError> {
+    run_batch_with(g, batch, hw, objective, memo, None)
+}
+
+/// [`run_batch`], with `setups` for `g`'s layers ([`run_shared`]; the graph at the batch
+/// is made here, so its layers' setups are not kept).
+fn run_batch_with(
+    g: &Graph,
+    batch: usize,
+    hw: &HwDesc,
+    objective: Objective,
     mut memo: Option<&mut TilingMemo>,
+    setups: Option<&mut Setups>,
 ) -> Result<RunReport, RunError> {
     if batch == 1 {
-        return run_inner(g, hw, objective, memo);
+        return Ok(run_peak(g, hw, objective, memo, setups)?.0);
     }
     let many_graph = g.with_batch(batch).map_err(|e| RunError::Batch(e.to_string()))?;
-    let (one, peak_one) = run_peak(g, hw, objective, memo.as_deref_mut())?;
-    let (mut many, peak_many) = run_peak(&many_graph, hw, objective, memo)?;
+    let (one, peak_one) = run_peak(g, hw, objective, memo.as_deref_mut(), setups)?;
+    let (mut many, peak_many) = run_peak(&many_graph, hw, objective, memo, None)?;
     let n = batch as u64;
     // Passes: layers joined to the layer they are fused into, at either batch.
     let index: std::collections::HashMap<&str, usize> =
@@ -457,6 +533,7 @@ fn times(l: &LayerReport, n: u64) -> LayerReport {
 /// width. A GEMM's second operand is the weights or the data input it names; `weight` is
 /// `None` without one (a layer without a weight tensor has no width to choose a compute mode
 /// by: never a default).
+#[derive(Debug, Clone, Copy)]
 struct PhaseWidths {
     weight: Option<u32>,
     wd: Widths,
@@ -711,7 +788,10 @@ fn sum_phases(
     let mut sum = LayerSum::new(hw);
     for (k, phase) in phases.iter().enumerate() {
         let behind = if k + 1 == phases.len() { followers } else { &[] };
-        let mut pw = phase_widths(g, l, hw, k, phase);
+        let mut pw = match sched.setup.as_mut() {
+            Some(at) => at.setups.widths(at.description, at.layer, k, || phase_widths(g, l, hw, k, phase)),
+            None => phase_widths(g, l, hw, k, phase),
+        };
         if k == 0 {
             pw.wd.resident_in = on.resident_in;
         }
@@ -720,7 +800,11 @@ fn sum_phases(
         if !matches!(phase, Phase::Gemm { operand: Operand::Activation { .. }, .. }) {
             sum.weight_groups = sum.weight_groups.or(pw.wd.groups);
         }
-        let phase_sched = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+        let phase_sched = Sched {
+            objective: sched.objective,
+            memo: sched.memo.as_mut().map(MemoView::reborrow),
+            setup: sched.setup.as_mut().map(|at| at.at_phase(k)),
+        };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
         sum.add(hw, c, times);
     }
@@ -813,6 +897,7 @@ fn layer_bound(
     hw: &HwDesc,
     followers: &[(LayerId, FusedOp)],
     on: LayerOnChip,
+    setup: Option<SetupAt>,
 ) -> Option<Score> {
     let (phase, work) = match phases {
         [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
@@ -824,12 +909,25 @@ fn layer_bound(
     if work.n > 1 || (work.groups > 1 && !work.is_depthwise()) {
         return None;
     }
-    let mut pw = phase_widths(g, l, hw, 0, phase);
+    let mut setup = setup;
+    let mut pw = match setup.as_mut() {
+        Some(at) => at.setups.widths(at.description, at.layer, 0, || phase_widths(g, l, hw, 0, phase)),
+        None => phase_widths(g, l, hw, 0, phase),
+    };
     pw.wd.resident_in = on.resident_in;
     pw.wd.resident_out = on.resident_out;
-    let s = gemm_setup(g, l, hw, work, Operand::Constant, &pw, followers, None).ok()?;
+    let at = setup.as_mut().map(SetupAt::reborrow);
+    let s = gemm_setup_cached(g, l, hw, work, Operand::Constant, &pw, followers, None, at).ok()?;
     // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
-    if !tiling::has_candidate(hw, &s.w, pw.wd) {
+    let fits = || tiling::has_candidate(hw, &s.w, pw.wd);
+    let fits = match setup {
+        Some(at) => {
+            let key = GemmKey { description: at.description, layer: at.layer, phase: 0, work, wd: pw.wd };
+            at.setups.fits(key, fits)
+        }
+        None => fits(),
+    };
+    if !fits {
         return None;
     }
     tiling::conv_bound(&s.w, pw.wd, &s.ev)
@@ -859,9 +957,9 @@ fn cost_phase<'h>(
             // more in a larger batch.
             let mut sched = sched;
             let objective = sched.objective;
-            let first = Sched { objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+            let first = sched.reborrow();
             let (whole, t_whole) = cost_weights(g, l, hw, work, &pw, followers, first, notes)?;
-            let second = Sched { objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+            let second = sched.reborrow();
             let (one, t_one) = cost_weights(g, l, hw, ConvWork { n: 1, ..work }, &pw, followers, second, notes)?;
             let t_one = t_one.saturating_mul(work.n);
             return Ok(match (score(&whole, t_whole), score(&one, t_one)) {
@@ -947,7 +1045,7 @@ fn cost_weights<'h>(
     mut sched: Sched,
     notes: &mut Vec<String>,
 ) -> Result<(PhaseCost<'h>, u64), RunError> {
-    let first = Sched { objective: sched.objective, memo: sched.memo.as_mut().map(MemoView::reborrow) };
+    let first = sched.reborrow();
     match cost_gemm(g, l, hw, work, Operand::Constant, pw, followers, first, notes) {
         Err(RunError::NoTile { .. }) if work.groups > 1 && !work.is_depthwise() => {
             let group = ConvWork { groups: 1, c: work.cg(), k: work.kg(), ..work };
@@ -978,7 +1076,8 @@ fn cost_gemm<'h>(
 ) -> Result<PhaseCost<'h>, RunError> {
     let wd = pw.wd;
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
-    let GemmSetup { w, mode, f, ev } = gemm_setup(g, l, hw, layer_work, operand, pw, followers, Some(notes))?;
+    let GemmSetup { w, mode, f, ev } =
+        gemm_setup_cached(g, l, hw, layer_work, operand, pw, followers, Some(notes), sched.setup)?;
     let t = match sched.memo {
         None => schedule_conv(hw, &w, wd, &ev, sched.objective),
         Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
@@ -1005,6 +1104,52 @@ struct GemmSetup<'h> {
     mode: &'h PrecisionMode,
     f: ComputeFigures,
     ev: LayerEval<'h>,
+}
+
+/// [`gemm_setup`], made once per description and kept in the sweep's setups when there are
+/// some ([`setups`]): a kept setup says its notes again, each unless `notes` has it already
+/// (the run keeps one of each note, in the order first said, so what it reports is the same).
+#[allow(clippy::too_many_arguments)]
+fn gemm_setup_cached<'h>(
+    g: &Graph,
+    l: &Layer,
+    hw: &'h HwDesc,
+    layer_work: ConvWork,
+    operand: Operand,
+    pw: &PhaseWidths,
+    followers: &[(LayerId, FusedOp)],
+    notes: Option<&mut Vec<String>>,
+    setup: Option<SetupAt>,
+) -> Result<GemmSetup<'h>, RunError> {
+    let Some(at) = setup else {
+        return gemm_setup(g, l, hw, layer_work, operand, pw, followers, notes);
+    };
+    let key = GemmKey { description: at.description, layer: at.layer, phase: at.phase, work: layer_work, wd: pw.wd };
+    let say = |said: &[String], notes: Option<&mut Vec<String>>| {
+        if let Some(notes) = notes {
+            for n in said {
+                if !notes.contains(n) {
+                    notes.push(n.clone());
+                }
+            }
+        }
+    };
+    // The description's modes are the same on every description of one id.
+    if let Some(kept) = at.setups.gemm(&key).filter(|k| k.mode < hw.precisions.len()) {
+        say(&kept.notes, notes);
+        let mode = &hw.precisions[kept.mode];
+        let ev = LayerEval::with_prepared(hw, Some(mode), kept.work, &kept.prepared);
+        return Ok(GemmSetup { w: kept.w, mode, f: kept.f, ev });
+    }
+    let mut said = Vec::new();
+    let made = gemm_setup(g, l, hw, layer_work, operand, pw, followers, Some(&mut said))?;
+    say(&said, notes);
+    if let Some(mode) = hw.precisions.iter().position(|m| std::ptr::eq(m, made.mode)) {
+        let (work, prepared) = (*made.ev.work(), made.ev.prepared());
+        let facts = GemmFacts { w: made.w, mode, f: made.f, work, prepared, notes: said };
+        at.setups.keep_gemm(key, facts);
+    }
+    Ok(made)
 }
 
 /// [`cost_gemm`] up to the schedule: the GEMM `layer_work` of layer `l` mapped onto `hw`,
@@ -1353,6 +1498,41 @@ mod tests {
         }
     }
 
+    /// A sweep worker's memo with the layers' setups ([`run_shared`]) gives every point
+    /// exactly what a fresh run gives (notes included), across channel speeds, clocks, buffer
+    /// sizes, objectives, batches and graphs taking turns (the setups are another graph's
+    /// when it changes): on the families with fusion, on-chip reuse and NVDLA's other
+    /// grouped mapping, at widths that run in a wider mode (a note per layer).
+    #[test]
+    fn shared_setups_equal_fresh_runs() {
+        let graph = |w: u8| {
+            let mut g = crate::import::load_model("mnv1", &Default::default()).expect("mnv1");
+            crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: w, activation_bits: 8 }, 32);
+            Arc::new(g)
+        };
+        let graphs = [graph(8), graph(4)];
+        for name in ["systolic32", "nvdla_full", "dsp"] {
+            let mut memo = RunMemo::for_channel_speeds(12);
+            for (i, gbps) in [1.0, 3.0, 7.5, 20.0, 80.0, 2.0, 0.5, 5.0, 10.0, 40.0, 160.0, 1.5].into_iter().enumerate()
+            {
+                let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+                hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+                hw.clock = crate::units::Hertz([1000.0, 500.0, 2000.0][i % 3] * 1e6);
+                if i % 4 == 3 {
+                    for b in &mut hw.buffers {
+                        b.size = Bytes(b.size.get() / 2);
+                    }
+                }
+                let objective = [Objective::Latency, Objective::Energy][i / 6];
+                let batch = if i % 5 == 4 { 2 } else { 1 };
+                let g = &graphs[(i / 2) % 2];
+                let fresh = run_batch(g, batch, &hw, objective, None);
+                let shared = run_shared(g, batch, &hw, objective, &mut memo);
+                assert_eq!(shared, fresh, "{name} {objective:?} {gbps} GB/s, batch {batch}, graph {}", (i / 2) % 2);
+            }
+        }
+    }
+
     /// Two tilings that reach one tile stream by different float paths (NVDLA's split into
     /// CBUF rows) simulate alike, so the front's dominance test never drops the better of
     /// them: ResNet-50 w4a8 on nvdla_full under `--objective energy`, the channel speeds in
@@ -1396,8 +1576,10 @@ mod tests {
                         for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
                             let on = LayerOnChip { resident_in, resident_out };
                             let followers = plan.followers(LayerId(i));
-                            let Some(b) = layer_bound(&g, l, &phases_of(&g, l), &hw, followers, on) else { continue };
-                            let sched = Sched { objective: Objective::default(), memo: None };
+                            let Some(b) = layer_bound(&g, l, &phases_of(&g, l), &hw, followers, on, None) else {
+                                continue;
+                            };
+                            let sched = Sched { objective: Objective::default(), memo: None, setup: None };
                             let row = run_layer(&g, l, &hw, followers, sched, on, &mut Vec::new());
                             let (r, _) =
                                 row.unwrap_or_else(|e| panic!("{model} {name} {}: bounded, no row: {e}", l.name));
@@ -1436,7 +1618,7 @@ mod tests {
                             let cost = |i: usize, held: &[u64], on: LayerOnChip| {
                                 let layer_hw = onchip::shrunk(&hw, held);
                                 let layer_hw = layer_hw.as_ref().unwrap_or(&hw);
-                                let sched = Sched { objective, memo: None };
+                                let sched = Sched { objective, memo: None, setup: None };
                                 let l = &g.layers[i];
                                 let (r, _) =
                                     run_layer(&g, l, layer_hw, plan.followers(LayerId(i)), sched, on, &mut Vec::new())
@@ -1463,6 +1645,7 @@ mod tests {
                                             layer_hw,
                                             plan.followers(LayerId(i)),
                                             on,
+                                            None,
                                         )
                                     })
                                     .flatten()
@@ -1481,7 +1664,7 @@ mod tests {
     }
 
     fn cost(g: &Graph, l: &Layer, hw: &HwDesc, phases: &[Phase]) -> LayerReport {
-        let sched = Sched { objective: Objective::default(), memo: None };
+        let sched = Sched { objective: Objective::default(), memo: None, setup: None };
         run_phases(g, l, hw, phases, &[], sched, LayerOnChip::default(), &mut Vec::new()).expect("costs").0
     }
 
@@ -1548,7 +1731,7 @@ mod tests {
             assert_eq!(act.dram_read, Bytes(4 * single.dram_read.get()), "{name}");
             assert_eq!(act.macs, shared.macs, "{name}");
             // A data input the layer does not have is an error naming it.
-            let sched = Sched { objective: Objective::default(), memo: None };
+            let sched = Sched { objective: Objective::default(), memo: None, setup: None };
             let missing = [batch(Operand::Activation { input: 3, last_axis_summed: false })];
             let e = run_phases(&g, l, &hw, &missing, &[], sched, LayerOnChip::default(), &mut Vec::new())
                 .expect_err("no input 3");

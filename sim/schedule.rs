@@ -17,6 +17,7 @@ use crate::simulate::{ceil_u64, simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, PicoJoules};
 use smallvec::SmallVec;
 use std::cell::{Cell, OnceCell};
+use std::sync::Arc;
 
 /// (read, write) bytes per buffer of one tiling, in the description's order: inline for the
 /// few buffers descriptions have, so scoring a candidate allocates nothing.
@@ -71,7 +72,7 @@ pub struct LayerEval<'a> {
     sized_to_demand: bool,
     /// What costing a tiling reuses, made on first use: a layer whose schedule a sweep's
     /// memo already holds needs it only for the chosen tiling's figures.
-    prep: OnceCell<Prep>,
+    prep: OnceCell<Arc<Prep>>,
     /// Made on first use: only a search that bounds traffic needs them.
     lower: OnceCell<Lower>,
     /// The last stream simulated ([`stream_bits`]) and its timeline.
@@ -94,6 +95,15 @@ struct Prep {
     core: (PicoJoules, PicoJoules),
     /// How the family's DMA refines a tile stream.
     grain: StreamGrain,
+}
+
+/// What a [`LayerEval`] makes before costing any tiling and is the same on every
+/// description that differs from its own only in the DRAM channel's speed and the clock
+/// ([`LayerEval::prepared`]): a sweep over those keeps it per layer.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    prep: Arc<Prep>,
+    lower: Lower,
 }
 
 /// Lower bounds over every tiling of a layer, for [`Evaluate::bound`].
@@ -172,8 +182,40 @@ impl<'a> LayerEval<'a> {
         e
     }
 
+    /// [`LayerEval::new`], with what [`LayerEval::prepared`] gave on a description that
+    /// differs from `hw` only in the DRAM channel's speed and the clock, for the same mode
+    /// and work.
+    pub fn with_prepared(
+        hw: &'a HwDesc,
+        mode: Option<&'a PrecisionMode>,
+        work: LayerWork,
+        prepared: &Prepared,
+    ) -> Self {
+        let e = LayerEval::new(hw, mode, work);
+        // Neither cell is set yet: `new` leaves both empty.
+        let _ = e.prep.set(Arc::clone(&prepared.prep));
+        let _ = e.lower.set(prepared.lower);
+        e
+    }
+
+    /// The figures this evaluation makes before costing any tiling (made now if not yet).
+    pub fn prepared(&self) -> Prepared {
+        let lower = self.lower();
+        Prepared { prep: Arc::clone(self.prep_shared()), lower }
+    }
+
+    /// The layer's tiling-independent evaluation inputs.
+    pub fn work(&self) -> &LayerWork {
+        &self.work
+    }
+
     /// The tiling-independent figures, made on first use.
     fn prep(&self) -> &Prep {
+        self.prep_shared()
+    }
+
+    /// [`LayerEval::prep`], as kept (shared with [`Prepared`]).
+    fn prep_shared(&self) -> &Arc<Prep> {
         self.prep.get_or_init(|| {
             let (hw, w) = (self.hw, &self.work);
             let mut reads: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()];
@@ -192,7 +234,12 @@ impl<'a> LayerEval<'a> {
                     }
                 })
                 .collect();
-            Prep { reads, ports, core: cost::core_energy(hw, self.mode, w.core), grain: hw.family.stream_grain(hw) }
+            Arc::new(Prep {
+                reads,
+                ports,
+                core: cost::core_energy(hw, self.mode, w.core),
+                grain: hw.family.stream_grain(hw),
+            })
         })
     }
 

@@ -1381,6 +1381,9 @@ pub struct MemoView<'m> {
     seeds: &'m mut HashMap<(ConvWork, Widths, Objective), Seeds>,
     /// The view's frame id and channel speed ([`Found::at`]).
     at: (u64, [u64; 4]),
+    /// The id of the view's description less its channel speed and clock
+    /// ([`MemoView::description`]).
+    id: u64,
     objective: Objective,
     front_after: u32,
 }
@@ -1421,6 +1424,13 @@ impl TilingMemo {
         );
         self.own.uses += 1;
         self.own.view_of(frame.0, hw, objective)
+    }
+
+    /// [`MemoView::description`] of `hw`, a description of `frame` ([`TilingMemo::frame_of`]
+    /// of one that differs from it at most in buffer sizes), without a view.
+    pub fn description_of(&mut self, frame: FrameId, hw: &HwDesc) -> u64 {
+        self.own.uses += 1;
+        self.own.description_id(frame.0, hw)
     }
 
     /// The view of `alt`, an alternative description the same run also costs some layers on,
@@ -1468,15 +1478,21 @@ impl MemoTables {
         }
     }
 
-    /// The view of `hw`, whose frame's id is `frame_id`, for `objective`.
-    fn view_of(&mut self, frame_id: u64, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
+    /// The id of `hw`, whose frame's id is `frame_id` (its [`channel_free`] form), numbered
+    /// on first sight.
+    fn description_id(&mut self, frame_id: u64, hw: &HwDesc) -> u64 {
         let sizes = hw.buffers.iter().map(|b| b.size.get()).collect();
         let slot = lru_entry(&mut self.ids, (frame_id, sizes), TABLE_DESCRIPTIONS, self.uses);
         if *slot == 0 {
             self.last_id += 1;
             *slot = self.last_id;
         }
-        let id = *slot;
+        *slot
+    }
+
+    /// The view of `hw`, whose frame's id is `frame_id`, for `objective`.
+    fn view_of(&mut self, frame_id: u64, hw: &HwDesc, objective: Objective) -> MemoView<'_> {
+        let id = self.description_id(frame_id, hw);
         let table = lru_entry_recycling(
             &mut self.tables,
             (id, channel_speed(hw), objective),
@@ -1489,7 +1505,7 @@ impl MemoTables {
         let fronts = lru_entry(&mut self.fronts, id, FRONT_DESCRIPTIONS, self.uses);
         let at = (frame_id, channel_speed(hw));
         let front_after = self.front_after.unwrap_or(FRONT_AFTER);
-        MemoView { table, fronts, seeds: &mut self.seeds, at, objective, front_after }
+        MemoView { table, fronts, seeds: &mut self.seeds, at, id, objective, front_after }
     }
 }
 
@@ -1501,9 +1517,19 @@ impl MemoView<'_> {
             fronts: self.fronts,
             seeds: self.seeds,
             at: self.at,
+            id: self.id,
             objective: self.objective,
             front_after: self.front_after,
         }
+    }
+
+    /// The id of the view's description less its channel speed and clock: equal for two
+    /// views of a memo's own descriptions exactly when those are equal but for them, and
+    /// never given to another of its own descriptions (ids only grow), even after this
+    /// one's is dropped. The alternative descriptions ([`TilingMemo::alt_table`]) are
+    /// numbered apart: their ids may equal own ones.
+    pub fn description(&self) -> u64 {
+        self.id
     }
 
     /// The schedule of a convolution ([`schedule_conv`]) on the view's description: from

@@ -33,6 +33,7 @@ use crate::map::tiling::{Objective, Score};
 use crate::map::work::{Operand, Phase};
 use crate::units::Bytes;
 use smallvec::SmallVec;
+use std::sync::OnceLock;
 
 /// A tensor kept on chip.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,17 +363,34 @@ pub fn decide<P>(
     plan: &FusionPlan,
     phases: &[Vec<Phase>],
     objective: Objective,
+    cost: impl FnMut(usize, &[u64], LayerOnChip) -> Option<(Score, P)>,
+    bound: impl FnMut(usize, &[u64], LayerOnChip) -> Option<Score>,
+) -> (Residency, Vec<Option<P>>) {
+    decide_with(g, hw, plan, phases, &OnceLock::new(), objective, cost, bound)
+}
+
+/// [`decide`], with the tensors it may keep ([`candidates`] that are admitted) made in
+/// `cands` on first use, or taken from there: they depend only on the graph, the fusion
+/// plan and the phases, which a sweep's points on one description share.
+#[allow(clippy::too_many_arguments)]
+pub fn decide_with<P>(
+    g: &Graph,
+    hw: &HwDesc,
+    plan: &FusionPlan,
+    phases: &[Vec<Phase>],
+    cands: &OnceLock<Vec<Kept>>,
+    objective: Objective,
     mut cost: impl FnMut(usize, &[u64], LayerOnChip) -> Option<(Score, P)>,
     mut bound: impl FnMut(usize, &[u64], LayerOnChip) -> Option<Score>,
 ) -> (Residency, Vec<Option<P>>) {
     let n = g.layers.len();
     let zero = Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 };
     let places = (hw.buffer_at(Role::Outputs, BufferLevel::Shared), hw.buffer_at(Role::Inputs, BufferLevel::Shared));
-    let cands = match places {
+    let cands: &[Kept] = match places {
         (Some(_), Some(_)) if hw.onchip_reuse && hw.family.keeps_activations_on_chip() => {
-            admitted(candidates(g, plan, phases), n)
+            cands.get_or_init(|| admitted(candidates(g, plan, phases), n))
         }
-        _ => Vec::new(),
+        _ => &[],
     };
     // A candidate that does not fit even alone is in no set that fits: not tried.
     let alone = |c: &Kept| {

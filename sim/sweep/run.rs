@@ -3,7 +3,7 @@
 //! Each network is parsed once; each (network, weight bits, activation bits, accumulator
 //! bits) graph is width-assigned once and shared by every hardware point that uses it.
 //! Each accelerator description is parsed once ([`HwTemplate`]); a point applies its
-//! `--set` overrides to the parsed form. Each worker keeps a [`TilingMemo`], so points that
+//! `--set` overrides to the parsed form. Each worker keeps a [`RunMemo`], so points that
 //! differ only in fields the tiling does not read reuse its searches (exactly: the tiling
 //! is a pure function of its key).
 //! With `--functional`, the distinct functional keys of the points are computed first (one
@@ -19,7 +19,7 @@ use super::table::Row;
 use crate::hw::{load_hw_with, HwTemplate};
 use crate::import::{load_model, LoadOptions};
 use crate::ir::Graph;
-use crate::map::tiling::TilingMemo;
+use crate::pipeline::setups::RunMemo;
 use crate::quant::widths::{common_widths, Common};
 use crate::quant::{assign_widths, is_quantized, WidthPlan};
 use rayon::prelude::*;
@@ -118,8 +118,8 @@ pub struct Sweeper<'s> {
     cache: Mutex<HashMap<Key, Arc<Graph>>>,
     functional: HashMap<FunctionalKey, Result<FunctionalResult, String>>,
     /// One schedule memo per worker thread, kept across batches (a sweep's neighbouring
-    /// points share schedules, seeds and candidate fronts; see [`TilingMemo`]).
-    memos: Vec<Mutex<TilingMemo>>,
+    /// points share schedules, seeds, candidate fronts and layers' setups; see [`RunMemo`]).
+    memos: Vec<Mutex<RunMemo>>,
 }
 
 impl<'s> Sweeper<'s> {
@@ -225,7 +225,7 @@ impl<'s> Sweeper<'s> {
         let threads = rayon::current_num_threads().max(1);
         if self.memos.len() < threads {
             let speeds = spec.channel_speeds();
-            self.memos.resize_with(threads, || Mutex::new(TilingMemo::for_channel_speeds(speeds)));
+            self.memos.resize_with(threads, || Mutex::new(RunMemo::for_channel_speeds(speeds)));
         }
         let this = &*self;
         let mut out: Vec<PointResult> = points
@@ -287,7 +287,7 @@ fn run_point(
     own: bool,
     templates: &[Option<HwTemplate>],
     labels: &[String],
-    memo: &mut TilingMemo,
+    memo: &mut RunMemo,
     graph: &(dyn Fn(&Point, u8) -> Result<Arc<Graph>, String> + Sync),
 ) -> PointResult {
     let mut res = PointResult {
@@ -325,7 +325,7 @@ fn run_point(
             return res;
         }
     };
-    match crate::pipeline::run_batch(&g, spec.batch, &hw, spec.objective, Some(memo)) {
+    match crate::pipeline::run_shared(&g, spec.batch, &hw, spec.objective, memo) {
         Ok(report) => {
             if own {
                 let layers = report.integer_widths();

@@ -1,0 +1,184 @@
+//! What a sweep's points share of a run before its schedules: the fusion plan, the layers'
+//! phases and the tensors the on-chip decision may keep ([`RunPlan`]); and per layer, the
+//! GEMM's loop nest as the family runs it, its compute mode and figures, the evaluation's
+//! inputs and the notes said on them ([`super::gemm_setup`]), and each phase's operand
+//! widths. They
+//! depend on the graph and the description less its channel speed and clock, so points that
+//! differ only in those (a sweep over DRAM bandwidth) make them once per layer, phase and
+//! description of the run (its own, and each with buffers shrunk by what it holds on chip).
+//!
+//! A [`Setups`] is bound to one graph at a time, held by an [`Arc`]: a shared graph cannot
+//! change, and the one held cannot be freed and another made at its address, so comparing
+//! pointers is exact. Entries are keyed by the memo's description id
+//! ([`crate::map::tiling::TilingMemo::description_of`]), which is never given twice.
+
+use super::onchip::Kept;
+use super::PhaseWidths;
+use crate::hw::HwDesc;
+use crate::ir::Graph;
+use crate::map::family::ComputeFigures;
+use crate::map::fusion::{self, FusionPlan};
+use crate::map::tiling::{TilingMemo, Widths};
+use crate::map::work::{phases_of, ConvWork, Phase};
+use crate::schedule::{LayerWork, Prepared};
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// How many entries a [`Setups`] holds before it starts again empty (a long sweep over many
+/// descriptions stays bounded; a point's own layers come back at the next one).
+const ENTRIES: usize = 8192;
+
+/// A sweep worker's memo: the schedules ([`TilingMemo`]) and the layers' setups.
+#[derive(Debug, Default)]
+pub struct RunMemo {
+    /// The schedules, seeds and fronts.
+    pub tiling: TilingMemo,
+    /// The layers' setups of the graph the last point ran.
+    pub setups: Setups,
+}
+
+impl RunMemo {
+    /// A memo for a sweep that costs each description at `speeds` consecutive channel
+    /// speeds ([`TilingMemo::for_channel_speeds`]).
+    pub fn for_channel_speeds(speeds: usize) -> Self {
+        RunMemo { tiling: TilingMemo::for_channel_speeds(speeds), setups: Setups::default() }
+    }
+}
+
+/// The setups of the layers of one graph ([`Setups::for_graph`]).
+#[derive(Debug, Default)]
+pub struct Setups {
+    graph: Option<Arc<Graph>>,
+    /// By the id of the description the run is costed on.
+    runs: HashMap<u64, Arc<RunPlan>>,
+    gemms: HashMap<GemmKey, GemmFacts>,
+    /// Whether any tiling of a GEMM fits ([`crate::map::tiling::has_candidate`]).
+    fits: HashMap<GemmKey, bool>,
+    widths: HashMap<(u64, usize, usize), PhaseWidths>,
+}
+
+/// What a run makes of a graph on a description before costing its layers.
+#[derive(Debug)]
+pub(super) struct RunPlan {
+    /// Which layers run fused into which ([`fusion::plan`]).
+    pub plan: FusionPlan,
+    /// Each layer's phases ([`phases_of`]).
+    pub phases: Vec<Vec<Phase>>,
+    /// The tensors the on-chip decision may keep, made when it first asks
+    /// ([`super::onchip::decide_with`]).
+    pub cands: OnceLock<Vec<Kept>>,
+}
+
+impl RunPlan {
+    pub fn new(g: &Graph, hw: &HwDesc) -> Self {
+        RunPlan {
+            plan: fusion::plan(g, hw),
+            phases: g.layers.iter().map(|l| phases_of(g, l)).collect(),
+            cands: OnceLock::new(),
+        }
+    }
+}
+
+/// Where a GEMM is costed: the description's id, the layer, the phase, the GEMM (a batch's
+/// images together or one by one, a grouped convolution whole or group by group) and its
+/// widths (which hold what the layer keeps on chip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct GemmKey {
+    pub description: u64,
+    pub layer: usize,
+    pub phase: usize,
+    pub work: ConvWork,
+    pub wd: Widths,
+}
+
+/// A GEMM's setup as kept: the compute mode by its index in the description's precisions.
+#[derive(Debug, Clone)]
+pub(super) struct GemmFacts {
+    pub w: ConvWork,
+    pub mode: usize,
+    pub f: ComputeFigures,
+    pub work: LayerWork,
+    /// What its evaluation makes before costing a tiling.
+    pub prepared: Prepared,
+    /// The notes [`super::gemm_setup`] says on it.
+    pub notes: Vec<String>,
+}
+
+impl Setups {
+    /// These setups for `g`: emptied when they were another graph's.
+    pub fn for_graph(&mut self, g: &Arc<Graph>) -> &mut Self {
+        if !self.graph.as_ref().is_some_and(|held| Arc::ptr_eq(held, g)) {
+            self.runs.clear();
+            self.gemms.clear();
+            self.fits.clear();
+            self.widths.clear();
+            self.graph = Some(Arc::clone(g));
+        }
+        self
+    }
+
+    /// The run plan of `g` (the graph these setups are for) on `hw`, whose id is
+    /// `description`, made on first use.
+    pub(super) fn run_plan(&mut self, description: u64, g: &Graph, hw: &HwDesc) -> Arc<RunPlan> {
+        if self.runs.len() >= ENTRIES {
+            self.runs.clear();
+        }
+        Arc::clone(self.runs.entry(description).or_insert_with(|| Arc::new(RunPlan::new(g, hw))))
+    }
+
+    pub(super) fn gemm(&self, key: &GemmKey) -> Option<&GemmFacts> {
+        self.gemms.get(key)
+    }
+
+    pub(super) fn keep_gemm(&mut self, key: GemmKey, facts: GemmFacts) {
+        if self.gemms.len() >= ENTRIES {
+            self.gemms.clear();
+        }
+        self.gemms.insert(key, facts);
+    }
+
+    /// Whether any tiling of the GEMM of `key` fits, found by `find` on first use.
+    pub(super) fn fits(&mut self, key: GemmKey, find: impl FnOnce() -> bool) -> bool {
+        if self.fits.len() >= ENTRIES {
+            self.fits.clear();
+        }
+        *self.fits.entry(key).or_insert_with(find)
+    }
+
+    /// The widths of phase `phase` of layer `layer` on description `description`, made by
+    /// `make` on first use.
+    pub(super) fn widths(
+        &mut self,
+        description: u64,
+        layer: usize,
+        phase: usize,
+        make: impl FnOnce() -> PhaseWidths,
+    ) -> PhaseWidths {
+        if self.widths.len() >= ENTRIES {
+            self.widths.clear();
+        }
+        *self.widths.entry((description, layer, phase)).or_insert_with(make)
+    }
+}
+
+/// A run's access to its [`Setups`]: the description a layer is costed on, and the layer.
+#[derive(Debug)]
+pub(super) struct SetupAt<'s> {
+    pub setups: &'s mut Setups,
+    pub description: u64,
+    pub layer: usize,
+    pub phase: usize,
+}
+
+impl SetupAt<'_> {
+    /// A shorter-lived access to the same setups, at phase `phase`.
+    pub fn at_phase(&mut self, phase: usize) -> SetupAt<'_> {
+        SetupAt { setups: self.setups, description: self.description, layer: self.layer, phase }
+    }
+
+    /// A shorter-lived access to the same setups.
+    pub fn reborrow(&mut self) -> SetupAt<'_> {
+        let phase = self.phase;
+        self.at_phase(phase)
+    }
+}
