@@ -132,7 +132,24 @@ struct Sched<'m> {
     setup: Option<SetupAt<'m>>,
 }
 
-impl Sched<'_> {
+impl<'m> Sched<'m> {
+    /// The schedules of layer `layer` through `memo`, the view of the description it is
+    /// costed on, with the sweep's `setups` at that description when there are some.
+    fn of_layer(
+        objective: Objective,
+        memo: Option<MemoView<'m>>,
+        setups: Option<&'m mut Setups>,
+        layer: usize,
+    ) -> Self {
+        let setup = setups.zip(memo.as_ref()).map(|(setups, view)| SetupAt {
+            setups,
+            description: view.description(),
+            layer,
+            phase: 0,
+        });
+        Sched { objective, memo, setup }
+    }
+
     /// A shorter-lived copy.
     fn reborrow(&mut self) -> Sched<'_> {
         Sched {
@@ -225,13 +242,7 @@ fn run_peak(
         let mut setups = setups.borrow_mut();
         let mut memo = memo.borrow_mut();
         let memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
-        let setup = setups.as_deref_mut().zip(memo.as_ref()).map(|(setups, view)| SetupAt {
-            setups,
-            description: view.description(),
-            layer: i,
-            phase: 0,
-        });
-        let sched = Sched { objective, memo, setup };
+        let sched = Sched::of_layer(objective, memo, setups.as_deref_mut(), i);
         let mut layer_notes = Vec::new();
         let followers = plan.followers(LayerId(i));
         let sum = sum_phases(g, l, layer_hw, &phases[i], followers, sched, on, &mut layer_notes).ok()?;
@@ -268,13 +279,7 @@ fn run_peak(
                 let shrunk = residency.hw_for(i, hw);
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
                 let layer_memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
-                let setup = setups.as_deref_mut().zip(layer_memo.as_ref()).map(|(setups, view)| SetupAt {
-                    setups,
-                    description: view.description(),
-                    layer: i,
-                    phase: 0,
-                });
-                let layer_sched = Sched { objective, memo: layer_memo, setup };
+                let layer_sched = Sched::of_layer(objective, layer_memo, setups.as_deref_mut(), i);
                 run_phases(g, l, layer_hw, &phases[i], plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
             }
         };
@@ -917,7 +922,8 @@ fn layer_bound(
     pw.wd.resident_in = on.resident_in;
     pw.wd.resident_out = on.resident_out;
     let at = setup.as_mut().map(SetupAt::reborrow);
-    let s = gemm_setup_cached(g, l, hw, work, Operand::Constant, &pw, followers, None, at).ok()?;
+    let gemm = GemmOf { g, l, work, operand: Operand::Constant, pw: &pw, followers };
+    let s = gemm_setup_cached(gemm, hw, None, at).ok()?;
     // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
     let fits = || tiling::has_candidate(hw, &s.w, pw.wd);
     let fits = match setup {
@@ -1076,8 +1082,8 @@ fn cost_gemm<'h>(
 ) -> Result<PhaseCost<'h>, RunError> {
     let wd = pw.wd;
     let no_tile = |source| RunError::NoTile { layer: l.name.clone(), source };
-    let GemmSetup { w, mode, f, ev } =
-        gemm_setup_cached(g, l, hw, layer_work, operand, pw, followers, Some(notes), sched.setup)?;
+    let gemm = GemmOf { g, l, work: layer_work, operand, pw, followers };
+    let GemmSetup { w, mode, f, ev } = gemm_setup_cached(gemm, hw, Some(notes), sched.setup)?;
     let t = match sched.memo {
         None => schedule_conv(hw, &w, wd, &ev, sched.objective),
         Some(mut view) => view.schedule_conv(hw, &w, wd, ev.key(), &ev),
@@ -1096,6 +1102,18 @@ fn cost_gemm<'h>(
     Ok(cost)
 }
 
+/// A GEMM of layer `l` of `g` to cost: the layer's work or a part of it (one image, one
+/// group), its second operand, the phase's widths and the layers fused behind it.
+#[derive(Clone, Copy)]
+struct GemmOf<'a> {
+    g: &'a Graph,
+    l: &'a Layer,
+    work: ConvWork,
+    operand: Operand,
+    pw: &'a PhaseWidths,
+    followers: &'a [(LayerId, FusedOp)],
+}
+
 /// What costing a GEMM of a layer needs before its schedule is chosen: the loop nest as the
 /// family runs it, the compute mode and figures, and the evaluation its candidates are
 /// scored by ([`gemm_setup`]).
@@ -1109,22 +1127,17 @@ struct GemmSetup<'h> {
 /// [`gemm_setup`], made once per description and kept in the sweep's setups when there are
 /// some ([`setups`]): a kept setup says its notes again, each unless `notes` has it already
 /// (the run keeps one of each note, in the order first said, so what it reports is the same).
-#[allow(clippy::too_many_arguments)]
 fn gemm_setup_cached<'h>(
-    g: &Graph,
-    l: &Layer,
+    gemm: GemmOf,
     hw: &'h HwDesc,
-    layer_work: ConvWork,
-    operand: Operand,
-    pw: &PhaseWidths,
-    followers: &[(LayerId, FusedOp)],
     notes: Option<&mut Vec<String>>,
     setup: Option<SetupAt>,
 ) -> Result<GemmSetup<'h>, RunError> {
     let Some(at) = setup else {
-        return gemm_setup(g, l, hw, layer_work, operand, pw, followers, notes);
+        return gemm_setup(gemm, hw, notes);
     };
-    let key = GemmKey { description: at.description, layer: at.layer, phase: at.phase, work: layer_work, wd: pw.wd };
+    let key =
+        GemmKey { description: at.description, layer: at.layer, phase: at.phase, work: gemm.work, wd: gemm.pw.wd };
     let say = |said: &[String], notes: Option<&mut Vec<String>>| {
         if let Some(notes) = notes {
             for n in said {
@@ -1142,7 +1155,7 @@ fn gemm_setup_cached<'h>(
         return Ok(GemmSetup { w: kept.w, mode, f: kept.f, ev });
     }
     let mut said = Vec::new();
-    let made = gemm_setup(g, l, hw, layer_work, operand, pw, followers, Some(&mut said))?;
+    let made = gemm_setup(gemm, hw, Some(&mut said))?;
     say(&said, notes);
     if let Some(mode) = hw.precisions.iter().position(|m| std::ptr::eq(m, made.mode)) {
         let (work, prepared) = (*made.ev.work(), made.ev.prepared());
@@ -1152,19 +1165,14 @@ fn gemm_setup_cached<'h>(
     Ok(made)
 }
 
-/// [`cost_gemm`] up to the schedule: the GEMM `layer_work` of layer `l` mapped onto `hw`,
-/// with the run's notes on it pushed to `notes` (none when `None`: [`layer_bound`]).
-#[allow(clippy::too_many_arguments)]
+/// [`cost_gemm`] up to the schedule: the GEMM `gemm` mapped onto `hw`, with the run's
+/// notes on it pushed to `notes` (none when `None`: [`layer_bound`]).
 fn gemm_setup<'h>(
-    g: &Graph,
-    l: &Layer,
+    gemm: GemmOf,
     hw: &'h HwDesc,
-    layer_work: ConvWork,
-    operand: Operand,
-    pw: &PhaseWidths,
-    followers: &[(LayerId, FusedOp)],
     mut notes: Option<&mut Vec<String>>,
 ) -> Result<GemmSetup<'h>, RunError> {
+    let GemmOf { g, l, work: layer_work, operand, pw, followers } = gemm;
     let wd = pw.wd;
     // The loop nest as the family runs it (NVDLA may pack groups); the layer's
     // useful MACs stay its own.
