@@ -46,6 +46,7 @@ corpus! {
     compare_json => checks::compare_json_bytes,
     tflite_gen => checks::tflite_roundtrip_bytes,
     onnx_gen => checks::onnx_gen_bytes,
+    pipeline => checks::pipeline_bytes,
 }
 
 /// The ONNX generator's seeds are not vacuous: each makes a network of several layers whose
@@ -68,4 +69,18 @@ fn onnx_generator_seeds_make_networks() {
         }
     }
     assert_eq!(ops.len(), 8, "the seeds together use every exported construct: {ops:?}");
+}
+
+/// The `pipeline` corpus is not replayed vacuously: its inputs decode as the target decodes
+/// them ([`checks::pipeline_input`]), so each replay costs a network on a preset.
+#[test]
+fn pipeline_corpus_decodes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/pipeline");
+    let (mut all, mut decoded) = (0usize, 0usize);
+    for e in std::fs::read_dir(&dir).expect("corpus") {
+        let bytes = std::fs::read(e.expect("entry").path()).expect("corpus file");
+        all += 1;
+        decoded += usize::from(checks::pipeline_input(&bytes).is_some());
+    }
+    assert!(all > 0 && decoded == all, "{decoded} of {all} inputs decode");
 }
