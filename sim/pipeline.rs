@@ -26,7 +26,7 @@ pub mod setups;
 
 use crate::report::OnChipTensor;
 use onchip::{LayerOnChip, Residency};
-use setups::{GemmFacts, GemmKey, RunMemo, RunPlan, SetupAt, Setups};
+use setups::{GemmFacts, RunMemo, RunPlan, SetupAt, Setups};
 use std::sync::Arc;
 
 /// Why a network cannot run on an accelerator.
@@ -793,10 +793,12 @@ fn sum_phases(
     let mut sum = LayerSum::new(hw);
     for (k, phase) in phases.iter().enumerate() {
         let behind = if k + 1 == phases.len() { followers } else { &[] };
-        let mut pw = match sched.setup.as_mut() {
-            Some(at) => at.setups.widths(at.description, at.layer, k, || phase_widths(g, l, hw, k, phase)),
-            None => phase_widths(g, l, hw, k, phase),
+        let mut phase_sched = Sched {
+            objective: sched.objective,
+            memo: sched.memo.as_mut().map(MemoView::reborrow),
+            setup: sched.setup.as_mut().map(|at| at.at_phase(k)),
         };
+        let mut pw = widths_at(phase_sched.setup.as_mut(), || phase_widths(g, l, hw, k, phase));
         if k == 0 {
             pw.wd.resident_in = on.resident_in;
         }
@@ -805,11 +807,6 @@ fn sum_phases(
         if !matches!(phase, Phase::Gemm { operand: Operand::Activation { .. }, .. }) {
             sum.weight_groups = sum.weight_groups.or(pw.wd.groups);
         }
-        let phase_sched = Sched {
-            objective: sched.objective,
-            memo: sched.memo.as_mut().map(MemoView::reborrow),
-            setup: sched.setup.as_mut().map(|at| at.at_phase(k)),
-        };
         let (c, times) = cost_phase(g, l, hw, phase, pw, behind, phase_sched, notes)?;
         sum.add(hw, c, times);
     }
@@ -915,10 +912,7 @@ fn layer_bound(
         return None;
     }
     let mut setup = setup;
-    let mut pw = match setup.as_mut() {
-        Some(at) => at.setups.widths(at.description, at.layer, 0, || phase_widths(g, l, hw, 0, phase)),
-        None => phase_widths(g, l, hw, 0, phase),
-    };
+    let mut pw = widths_at(setup.as_mut(), || phase_widths(g, l, hw, 0, phase));
     pw.wd.resident_in = on.resident_in;
     pw.wd.resident_out = on.resident_out;
     let at = setup.as_mut().map(SetupAt::reborrow);
@@ -927,10 +921,7 @@ fn layer_bound(
     // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
     let fits = || tiling::has_candidate(hw, &s.w, pw.wd);
     let fits = match setup {
-        Some(at) => {
-            let key = GemmKey { description: at.description, layer: at.layer, phase: 0, work, wd: pw.wd };
-            at.setups.fits(key, fits)
-        }
+        Some(mut at) => at.fits(work, pw.wd, fits),
         None => fits(),
     };
     if !fits {
@@ -1124,6 +1115,14 @@ struct GemmSetup<'h> {
     ev: LayerEval<'h>,
 }
 
+/// `make`'s widths, kept in the sweep's setups at `setup` when there are some.
+fn widths_at(setup: Option<&mut SetupAt>, make: impl FnOnce() -> PhaseWidths) -> PhaseWidths {
+    match setup {
+        Some(at) => at.widths(make),
+        None => make(),
+    }
+}
+
 /// [`gemm_setup`], made once per description and kept in the sweep's setups when there are
 /// some ([`setups`]): a kept setup says its notes again, each unless `notes` has it already
 /// (the run keeps one of each note, in the order first said, so what it reports is the same).
@@ -1133,11 +1132,9 @@ fn gemm_setup_cached<'h>(
     notes: Option<&mut Vec<String>>,
     setup: Option<SetupAt>,
 ) -> Result<GemmSetup<'h>, RunError> {
-    let Some(at) = setup else {
+    let Some(mut at) = setup else {
         return gemm_setup(gemm, hw, notes);
     };
-    let key =
-        GemmKey { description: at.description, layer: at.layer, phase: at.phase, work: gemm.work, wd: gemm.pw.wd };
     let say = |said: &[String], notes: Option<&mut Vec<String>>| {
         if let Some(notes) = notes {
             for n in said {
@@ -1148,7 +1145,7 @@ fn gemm_setup_cached<'h>(
         }
     };
     // The description's modes are the same on every description of one id.
-    if let Some(kept) = at.setups.gemm(&key).filter(|k| k.mode < hw.precisions.len()) {
+    if let Some(kept) = at.gemm(gemm.work, gemm.pw.wd).filter(|k| k.mode < hw.precisions.len()) {
         say(&kept.notes, notes);
         let mode = &hw.precisions[kept.mode];
         let ev = LayerEval::with_prepared(hw, Some(mode), kept.work, &kept.prepared);
@@ -1159,8 +1156,8 @@ fn gemm_setup_cached<'h>(
     say(&said, notes);
     if let Some(mode) = hw.precisions.iter().position(|m| std::ptr::eq(m, made.mode)) {
         let (work, prepared) = (*made.ev.work(), made.ev.prepared());
-        let facts = GemmFacts { w: made.w, mode, f: made.f, work, prepared, notes: said };
-        at.setups.keep_gemm(key, facts);
+        let facts = GemmFacts { w: made.w, mode, f: made.f, work, prepared, notes: said, fits: None };
+        at.keep_gemm(gemm.work, gemm.pw.wd, facts);
     }
     Ok(made)
 }

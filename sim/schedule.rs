@@ -201,7 +201,7 @@ impl<'a> LayerEval<'a> {
     /// The figures this evaluation makes before costing any tiling (made now if not yet).
     pub fn prepared(&self) -> Prepared {
         let lower = self.lower();
-        Prepared { prep: Arc::clone(self.prep_shared()), lower }
+        Prepared { prep: Arc::clone(self.prep()), lower }
     }
 
     /// The layer's tiling-independent evaluation inputs.
@@ -209,13 +209,8 @@ impl<'a> LayerEval<'a> {
         &self.work
     }
 
-    /// The tiling-independent figures, made on first use.
-    fn prep(&self) -> &Prep {
-        self.prep_shared()
-    }
-
-    /// [`LayerEval::prep`], as kept (shared with [`Prepared`]).
-    fn prep_shared(&self) -> &Arc<Prep> {
+    /// The tiling-independent figures, made on first use (shared with [`Prepared`]).
+    fn prep(&self) -> &Arc<Prep> {
         self.prep.get_or_init(|| {
             let (hw, w) = (self.hw, &self.work);
             let mut reads: PerBuffer = smallvec::smallvec![(Bytes::ZERO, Bytes::ZERO); hw.buffers.len()];

@@ -24,8 +24,8 @@ use crate::schedule::{LayerWork, Prepared};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, OnceLock};
 
-/// How many entries a [`Setups`] holds before it starts again empty (a long sweep over many
-/// descriptions stays bounded; a point's own layers come back at the next one).
+/// How many entries each map of a [`Setups`] holds before it starts again empty
+/// ([`make_room`]).
 const ENTRIES: usize = 8192;
 
 /// A sweep worker's memo: the schedules ([`TilingMemo`]) and the layers' setups.
@@ -52,8 +52,6 @@ pub struct Setups {
     /// By the id of the description the run is costed on.
     runs: HashMap<u64, Arc<RunPlan>>,
     gemms: HashMap<GemmKey, GemmFacts>,
-    /// Whether any tiling of a GEMM fits ([`crate::map::tiling::has_candidate`]).
-    fits: HashMap<GemmKey, bool>,
     widths: HashMap<(u64, usize, usize), PhaseWidths>,
 }
 
@@ -83,12 +81,12 @@ impl RunPlan {
 /// images together or one by one, a grouped convolution whole or group by group) and its
 /// widths (which hold what the layer keeps on chip).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) struct GemmKey {
-    pub description: u64,
-    pub layer: usize,
-    pub phase: usize,
-    pub work: ConvWork,
-    pub wd: Widths,
+struct GemmKey {
+    description: u64,
+    layer: usize,
+    phase: usize,
+    work: ConvWork,
+    wd: Widths,
 }
 
 /// A GEMM's setup as kept: the compute mode by its index in the description's precisions.
@@ -102,6 +100,16 @@ pub(super) struct GemmFacts {
     pub prepared: Prepared,
     /// The notes [`super::gemm_setup`] says on it.
     pub notes: Vec<String>,
+    /// Whether any tiling of it fits ([`crate::map::tiling::has_candidate`]), once asked.
+    pub fits: Option<bool>,
+}
+
+/// Empties `map` when it holds [`ENTRIES`]: a long sweep over many descriptions stays
+/// bounded, and a point's own entries come back at the next one.
+fn make_room<K, V>(map: &mut HashMap<K, V>) {
+    if map.len() >= ENTRIES {
+        map.clear();
+    }
 }
 
 impl Setups {
@@ -110,7 +118,6 @@ impl Setups {
         if !self.graph.as_ref().is_some_and(|held| Arc::ptr_eq(held, g)) {
             self.runs.clear();
             self.gemms.clear();
-            self.fits.clear();
             self.widths.clear();
             self.graph = Some(Arc::clone(g));
         }
@@ -120,44 +127,8 @@ impl Setups {
     /// The run plan of `g` (the graph these setups are for) on `hw`, whose id is
     /// `description`, made on first use.
     pub(super) fn run_plan(&mut self, description: u64, g: &Graph, hw: &HwDesc) -> Arc<RunPlan> {
-        if self.runs.len() >= ENTRIES {
-            self.runs.clear();
-        }
+        make_room(&mut self.runs);
         Arc::clone(self.runs.entry(description).or_insert_with(|| Arc::new(RunPlan::new(g, hw))))
-    }
-
-    pub(super) fn gemm(&self, key: &GemmKey) -> Option<&GemmFacts> {
-        self.gemms.get(key)
-    }
-
-    pub(super) fn keep_gemm(&mut self, key: GemmKey, facts: GemmFacts) {
-        if self.gemms.len() >= ENTRIES {
-            self.gemms.clear();
-        }
-        self.gemms.insert(key, facts);
-    }
-
-    /// Whether any tiling of the GEMM of `key` fits, found by `find` on first use.
-    pub(super) fn fits(&mut self, key: GemmKey, find: impl FnOnce() -> bool) -> bool {
-        if self.fits.len() >= ENTRIES {
-            self.fits.clear();
-        }
-        *self.fits.entry(key).or_insert_with(find)
-    }
-
-    /// The widths of phase `phase` of layer `layer` on description `description`, made by
-    /// `make` on first use.
-    pub(super) fn widths(
-        &mut self,
-        description: u64,
-        layer: usize,
-        phase: usize,
-        make: impl FnOnce() -> PhaseWidths,
-    ) -> PhaseWidths {
-        if self.widths.len() >= ENTRIES {
-            self.widths.clear();
-        }
-        *self.widths.entry((description, layer, phase)).or_insert_with(make)
     }
 }
 
@@ -171,6 +142,37 @@ pub(super) struct SetupAt<'s> {
 }
 
 impl SetupAt<'_> {
+    /// The key of the GEMM `work` at widths `wd` here.
+    fn key(&self, work: ConvWork, wd: Widths) -> GemmKey {
+        GemmKey { description: self.description, layer: self.layer, phase: self.phase, work, wd }
+    }
+
+    /// The setup kept of the GEMM `work` at widths `wd` here.
+    pub fn gemm(&self, work: ConvWork, wd: Widths) -> Option<&GemmFacts> {
+        self.setups.gemms.get(&self.key(work, wd))
+    }
+
+    /// Keeps `facts`, the setup of the GEMM `work` at widths `wd` here.
+    pub fn keep_gemm(&mut self, work: ConvWork, wd: Widths, facts: GemmFacts) {
+        make_room(&mut self.setups.gemms);
+        self.setups.gemms.insert(self.key(work, wd), facts);
+    }
+
+    /// Whether any tiling of the GEMM `work` at widths `wd` here fits, found by `find` on
+    /// first use (and every time when its setup is not kept).
+    pub fn fits(&mut self, work: ConvWork, wd: Widths, find: impl FnOnce() -> bool) -> bool {
+        match self.setups.gemms.get_mut(&self.key(work, wd)) {
+            Some(kept) => *kept.fits.get_or_insert_with(find),
+            None => find(),
+        }
+    }
+
+    /// The widths of this phase, made by `make` on first use.
+    pub fn widths(&mut self, make: impl FnOnce() -> PhaseWidths) -> PhaseWidths {
+        make_room(&mut self.setups.widths);
+        *self.setups.widths.entry((self.description, self.layer, self.phase)).or_insert_with(make)
+    }
+
     /// A shorter-lived access to the same setups, at phase `phase`.
     pub fn at_phase(&mut self, phase: usize) -> SetupAt<'_> {
         SetupAt { setups: self.setups, description: self.description, layer: self.layer, phase }
