@@ -241,9 +241,8 @@ pub struct PackedConv {
     mul: Vec<i32>,
     left: Vec<i32>,
     right: Vec<i32>,
-    /// Per output channel for the AVX-512 requantization: `2^right - 1` and half of it.
-    rmask: Vec<i32>,
-    rhalf: Vec<i32>,
+    /// The AVX-512 requantization's per-channel constants ([`Requant64`]).
+    rq: Requant64,
     /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
     simd_requant: bool,
     /// No left shift and no narrow accumulator: the AVX-512 requantization skips both.
@@ -255,6 +254,46 @@ pub struct PackedConv {
     /// Dense weights also packed for the u8 x s8 path (`vpdpbusd`), when the CPU has
     /// AVX-512 VNNI (or always, with [`pack_u8`], for the portable u8 path's tests).
     u8_dense: Option<DenseU8>,
+}
+
+/// The AVX-512 requantization's constants, per channel in groups of 16 (the last padded with
+/// zeros), each group the 8 even channels' values then the 8 odd channels' (the low halves of
+/// the 64-bit lanes `vpmuldq` reads): the Q31 multiplier `m`, and from the right shift `r`
+/// the addend `2^30 + 2^(30 + r)`, the correction `2^31` of a negative sum and the shift
+/// `31 + r` (for `r = 0`: `2^30`, 0 and 31).
+///
+/// They make LiteRT's two roundings one exact 64-bit step. With `P = x m + 2^30`, the
+/// doubling high multiply is `h = floor(P / 2^31)` (its nudge for negative products is this
+/// floor), and the rounding divide by `2^r` (half away from zero) is
+/// `floor((h + 2^(r-1) - [h < 0]) / 2^r)`; `[h < 0] = [P < 0]`, and
+/// `floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31 + r))` for an integer
+/// `c`, so the result is `(P + 2^(30+r) - [P < 0] 2^31) >> (31 + r)` (`P < 0` tested before
+/// the addend: `x m < -2^30`), which fits i32 (it is
+/// `h` rounded) and whose sum cannot overflow 64 bits (`|x m| < 2^62`).
+#[derive(Debug, Clone, Default)]
+struct Requant64 {
+    mul: Vec<i64>,
+    add: Vec<i64>,
+    sub: Vec<i64>,
+    shift: Vec<i64>,
+}
+
+impl Requant64 {
+    /// The constants of `ms` (used only when every shift is within 31 and every multiplier
+    /// non-negative: [`PackedConv::simd_requant`]).
+    fn new(ms: &[QuantMultiplier]) -> Requant64 {
+        let len = ms.len().div_ceil(16) * 16;
+        let mut rq = Requant64 { mul: vec![0; len], add: vec![0; len], sub: vec![0; len], shift: vec![0; len] };
+        for (co, m) in ms.iter().enumerate() {
+            let at = co / 16 * 16 + (co % 2) * 8 + (co % 16) / 2;
+            let r = (-m.shift).clamp(0, 31);
+            rq.mul[at] = m.multiplier as i64;
+            rq.add[at] = (1i64 << 30) + if r > 0 { 1i64 << (30 + r) } else { 0 };
+            rq.sub[at] = if r > 0 { 1i64 << 31 } else { 0 };
+            rq.shift[at] = 31 + r as i64;
+        }
+        rq
+    }
 }
 
 /// Dense weights for the u8 x s8 path: `k` padded to `4*kq`; blocks of [`NR_U8`] output
@@ -512,8 +551,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         mul: ms.iter().map(|m| m.multiplier).collect(),
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
         right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
-        rmask: ms.iter().map(|m| ((1i64 << (-m.shift).clamp(0, 31)) - 1) as i32).collect(),
-        rhalf: ms.iter().map(|m| (((1i64 << (-m.shift).clamp(0, 31)) - 1) >> 1) as i32).collect(),
+        rq: Requant64::new(ms),
         simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
         plain: arith.acc_bits >= 32 && ms.iter().all(|m| m.shift <= 0),
         wrap_shift: if arith.acc_bits >= 32 { 0 } else { 32 - arith.acc_bits.max(2) },
@@ -858,12 +896,13 @@ unsafe fn requant_row_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i
     }
 }
 
-/// Sixteen lanes of [`requant8_avx2`]'s arithmetic on accumulators `acc` of channels `co..`
-/// (lanes outside `k` are not loaded: their results are meaningless).
+/// Sixteen lanes of [`multiply_by_quantized_multiplier`] (as [`Requant64`] computes it) then
+/// the output zero point and clamp, on accumulators `acc` of channels `co..` (lanes outside
+/// `k` are not loaded: their results are meaningless; `co` is a multiple of 16).
 ///
 /// # Safety
-/// Only called from AVX-512 F code; `bias` and `pk`'s constants must hold the channels of
-/// `k`'s lanes from `co`.
+/// Only called from AVX-512 F code; `bias` must hold the channels of `k`'s lanes from `co`,
+/// and `pk`'s constants the group of 16 from `co`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn requant16_avx512(
@@ -875,6 +914,7 @@ unsafe fn requant16_avx512(
     k: std::arch::x86_64::__mmask16,
 ) -> std::arch::x86_64::__m512i {
     use std::arch::x86_64::*;
+    debug_assert!(co % 16 == 0 && pk.rq.mul.len() >= co + 16);
     let ld = |v: &[i32]| _mm512_maskz_loadu_epi32(k, v.as_ptr().add(co));
     let mut x = _mm512_add_epi32(acc, ld(bias));
     if !pk.plain {
@@ -882,22 +922,24 @@ unsafe fn requant16_avx512(
         x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
         x = _mm512_sllv_epi32(x, ld(&pk.left));
     }
-    // Shifts and multiplies of 512-bit vectors share one port, shuffles and masks another:
-    // the odd lanes are moved down by shuffles and the rounding masks are per-channel
-    // constants, so the port of the shifts does 7 operations per 16 outputs rather than 14.
-    let m = ld(&pk.mul);
-    let half = _mm512_set1_epi64(1 << 30);
-    let even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), half), 31);
-    let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), _mm512_shuffle_epi32::<0xF5>(m));
-    let odd = _mm512_slli_epi64(_mm512_add_epi64(odd, half), 1);
-    let h = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-    let one = _mm512_set1_epi32(1);
-    let rem = _mm512_and_si512(h, ld(&pk.rmask));
-    let rhalf = ld(&pk.rhalf);
-    let negative = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
-    let thr = _mm512_mask_add_epi32(rhalf, negative, rhalf, one);
-    let q = _mm512_srav_epi32(h, ld(&pk.right));
-    let q = _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, thr), q, one);
+    // Even channels in the low halves of `x`'s 64-bit lanes, odd ones moved down by a
+    // shuffle (the port of shifts and multiplies is the busier one).
+    let rq = &pk.rq;
+    let even = |v: &[i64]| _mm512_loadu_si512(v.as_ptr().add(co) as *const _);
+    let odd = |v: &[i64]| _mm512_loadu_si512(v.as_ptr().add(co + 8) as *const _);
+    // `P < 0` is `x m < -2^30`.
+    let neg = _mm512_set1_epi64(-(1 << 30));
+    let pe = _mm512_mul_epi32(x, even(&rq.mul));
+    let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), odd(&rq.mul));
+    let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
+    let pe = _mm512_add_epi64(pe, even(&rq.add));
+    let po = _mm512_add_epi64(po, odd(&rq.add));
+    let pe = _mm512_mask_sub_epi64(pe, ne, pe, even(&rq.sub));
+    let po = _mm512_mask_sub_epi64(po, no, po, odd(&rq.sub));
+    let qe = _mm512_srav_epi64(pe, even(&rq.shift));
+    let qo = _mm512_srav_epi64(po, odd(&rq.shift));
+    // The odd results' low halves into the odd 32-bit lanes.
+    let q = _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo);
     let zo = p.output_zp as i64;
     let lo = _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
     let hi = _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
@@ -951,10 +993,17 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let bias: Vec<i32> =
         (0..cout).map(|co| packed.bias[co].wrapping_sub((zx + off).wrapping_mul(d.wsum[co]))).collect();
     let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
+    #[cfg(target_arch = "x86_64")]
+    if simd && packed.simd_requant {
+        let gemm = |a: &[u8], a_stride, rows, o: &mut [O]| {
+            // SAFETY: `simd` is only true in the VNNI build after runtime detection.
+            unsafe { gemm_u8_vnni_requant(p, packed, &bias, a, a_stride, rows, kq, &d.w, blocks, o) }
+        };
+        return Some(dense_conv(p, &xu, pad, shape, gemm));
+    }
     let isa = if simd { Isa::Avx512Vnni } else { Isa::Portable };
-    Some(dense_conv(p, packed, &bias, &xu, pad, shape, isa, |a, a_stride, rows, acc| {
-        gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd)
-    }))
+    let fill = |a: &[u8], a_stride, rows, acc: &mut [i32]| gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd);
+    Some(dense_conv(p, &xu, pad, shape, requantized(p, packed, &bias, shape, isa, fill)))
 }
 
 /// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel (see [`conv_u8_impl`]).
@@ -1012,6 +1061,109 @@ unsafe fn kernel_vnni<const M: usize>(
     for (r, cr) in c.iter().enumerate() {
         _mm512_storeu_si512(acc.add(r * acc_stride) as *mut _, cr[0]);
         _mm512_storeu_si512(acc.add(r * acc_stride + 16) as *mut _, cr[1]);
+    }
+}
+
+/// [`kernel_vnni`] with the requantization in its registers: the tile's two blocks of 16
+/// channels (`co..co + 32`, lanes `k`) requantized with `bias` and stored to `M` rows of
+/// `out`, `out_stride` elements apart, from channel `co`.
+///
+/// # Safety
+/// As [`kernel_vnni`], with AVX-512 BW; `out` must hold `(M-1)*out_stride + co` plus the
+/// lanes of `k`, `bias` and `pk`'s constants the channels of `k`'s lanes from `co`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    a: *const u8,
+    a_stride: usize,
+    kq: usize,
+    w: *const i8,
+    co: usize,
+    k: [std::arch::x86_64::__mmask16; 2],
+    out: *mut O,
+    out_stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm512_setzero_si512(); 2]; M];
+    for q in 0..kq {
+        let w0 = _mm512_loadu_si512(w.add(q * 4 * NR_U8) as *const _);
+        let w1 = _mm512_loadu_si512(w.add(q * 4 * NR_U8 + 64) as *const _);
+        for (r, cr) in c.iter_mut().enumerate() {
+            let xv = _mm512_set1_epi32((a.add(r * a_stride + 4 * q) as *const i32).read_unaligned());
+            cr[0] = _mm512_dpbusd_epi32(cr[0], xv, w0);
+            cr[1] = _mm512_dpbusd_epi32(cr[1], xv, w1);
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        for (h, &ch) in cr.iter().enumerate() {
+            if k[h] != 0 {
+                let v = requant16_avx512(p, pk, bias, ch, co + 16 * h, k[h]);
+                O::store16(out.add(r * out_stride + co + 16 * h), k[h], v);
+            }
+        }
+    }
+}
+
+/// `rows` pixels' requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM
+/// `a[rows][4kq] x w` with [`kernel_vnni_requant`]: no accumulators leave the registers.
+///
+/// # Safety
+/// The CPU must support AVX-512 F, BW and VNNI ([`vnni_available`]); `pk.simd_requant`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_u8_vnni_requant<O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    a: &[u8],
+    a_stride: usize,
+    rows: usize,
+    kq: usize,
+    w: &[i8],
+    blocks: usize,
+    out: &mut [O],
+) {
+    let cout = p.geom.output[3];
+    if rows == 0 {
+        return;
+    }
+    assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
+    assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
+    assert!(pk.simd_requant && pk.rq.mul.len() >= cout.div_ceil(16) * 16 && pk.left.len() >= cout);
+    let lanes = |from: usize| -> std::arch::x86_64::__mmask16 {
+        match cout.saturating_sub(from) {
+            n if n >= 16 => 0xffff,
+            n => (1u16 << n) - 1,
+        }
+    };
+    for b in 0..blocks {
+        let co = b * NR_U8;
+        let k = [lanes(co), lanes(co + 16)];
+        let wb = w[b * kq * 4 * NR_U8..].as_ptr();
+        let mut r = 0;
+        while r < rows {
+            let mr = (rows - r).min(MR_U8);
+            let (ap, op) = (a[r * a_stride..].as_ptr(), out[r * cout..].as_mut_ptr());
+            // The asserts above bound every access: `mr` rows of `a` from row `r`, the
+            // block's weights, and `mr` output rows' lanes `k` from `co < cout`.
+            match mr {
+                8 => kernel_vnni_requant::<8, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                7 => kernel_vnni_requant::<7, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                6 => kernel_vnni_requant::<6, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                5 => kernel_vnni_requant::<5, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                4 => kernel_vnni_requant::<4, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                3 => kernel_vnni_requant::<3, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                2 => kernel_vnni_requant::<2, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+                _ => kernel_vnni_requant::<1, O>(p, pk, bias, ap, a_stride, kq, wb, co, k, op, cout),
+            }
+            r += mr;
+        }
     }
 }
 
@@ -1091,25 +1243,22 @@ struct DenseShape {
 /// A dense convolution over prepared operands `xa` (NHWC, one element per input value,
 /// already offset; `pad` is what a padding tap holds), shared by the i16 and the u8 formats:
 /// 1x1 stride-1 convs are a direct GEMM over the NHWC rows, in chunks of pixels that stay in
-/// cache; others build im2col patches one output row at a time. `gemm(a, a_stride, rows, acc)`
-/// fills `rows` pixels' accumulators; each row is requantized with `bias`.
+/// cache; others build im2col patches one output row at a time. `gemm(a, a_stride, rows, o)`
+/// writes `rows` pixels' requantized outputs to `o` ([`requantized`] for a GEMM that fills
+/// accumulators).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn dense_conv<A: Copy + Default, O: Elem>(
     p: &ConvParams,
-    packed: &PackedConv,
-    bias: &[i32],
     xa: &[A],
     pad: A,
     shape: DenseShape,
-    simd: Isa,
-    mut gemm: impl FnMut(&[A], usize, usize, &mut [i32]),
+    mut gemm: impl FnMut(&[A], usize, usize, &mut [O]),
 ) -> Vec<O> {
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, cout] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
     let k = kh * kw * c;
-    let DenseShape { depth, mr, acc_stride } = shape;
+    let DenseShape { depth, mr, .. } = shape;
     // Every element is written (a pooled buffer needs no zeroing).
     let mut out = super::buffers::take::<O>(n * oh * ow * cout);
     let pointwise = kh == 1 && kw == 1 && p.geom.stride == [1, 1] && p.geom.pad.top == 0 && p.geom.pad.left == 0;
@@ -1117,18 +1266,14 @@ fn dense_conv<A: Copy + Default, O: Elem>(
         let pixels = n * oh * ow;
         let row_bytes = (std::mem::size_of::<A>() * k).max(1);
         let chunk = ((32 * 1024) / row_bytes).clamp(mr, 256) / mr * mr;
-        let mut acc = vec![0i32; chunk * acc_stride];
         let mut r = 0;
         while r < pixels {
             let rows = (pixels - r).min(chunk);
-            gemm(&xa[r * c..], c, rows, &mut acc);
-            let o = &mut out[r * cout..][..rows * cout];
-            requantize_rows(p, packed, bias, &acc[..rows * acc_stride], acc_stride, o, simd);
+            gemm(&xa[r * c..], c, rows, &mut out[r * cout..][..rows * cout]);
             r += rows;
         }
     } else {
         let mut patches = vec![A::default(); ow * depth];
-        let mut acc = vec![0i32; ow * acc_stride];
         for b in 0..n {
             for oy in 0..oh {
                 for ox in 0..ow {
@@ -1154,13 +1299,30 @@ fn dense_conv<A: Copy + Default, O: Elem>(
                     // The padding of k to whole groups meets zero weights.
                     patch[k..].fill(A::default());
                 }
-                gemm(&patches, depth, ow, &mut acc);
-                let o = &mut out[(b * oh + oy) * ow * cout..][..ow * cout];
-                requantize_rows(p, packed, bias, &acc, acc_stride, o, simd);
+                gemm(&patches, depth, ow, &mut out[(b * oh + oy) * ow * cout..][..ow * cout]);
             }
         }
     }
     out
+}
+
+/// A [`dense_conv`] GEMM from one that fills accumulators, `fill(a, a_stride, rows, acc)`
+/// (`shape.acc_stride` per pixel), each pixel's row then requantized with `bias`.
+#[inline(always)]
+fn requantized<'a, A, O: Elem>(
+    p: &'a ConvParams,
+    packed: &'a PackedConv,
+    bias: &'a [i32],
+    shape: DenseShape,
+    simd: Isa,
+    mut fill: impl FnMut(&[A], usize, usize, &mut [i32]) + 'a,
+) -> impl FnMut(&[A], usize, usize, &mut [O]) + 'a {
+    let mut acc = Vec::new();
+    move |a, a_stride, rows, o| {
+        acc.resize(rows * shape.acc_stride, 0);
+        fill(a, a_stride, rows, &mut acc);
+        requantize_rows(p, packed, bias, &acc, shape.acc_stride, o, simd);
+    }
 }
 
 /// The i16 path for dense layers, [`depthwise`] for depthwise ones.
@@ -1189,9 +1351,9 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
             xi.push(0);
             let shape = DenseShape { depth: 2 * d.kp, mr: MR, acc_stride: d.blocks * NR };
             let avx2 = simd != Isa::Portable;
-            dense_conv(p, packed, &packed.bias, &xi, 0, shape, simd, |a, a_stride, rows, acc| {
-                gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, avx2)
-            })
+            let fill =
+                |a: &[i16], a_stride, rows, acc: &mut [i32]| gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, avx2);
+            dense_conv(p, &xi, 0, shape, requantized(p, packed, &packed.bias, shape, simd, fill))
         }
     }
 }
@@ -1347,7 +1509,7 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
     let len = n * h * w * c;
     assert!(x.len() >= len && q.groups == taps.div_ceil(4) && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
     assert!(q.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
-    assert!(pk.rmask.len() >= c && pk.rhalf.len() >= c);
+    assert!(pk.rq.mul.len() >= c.div_ceil(16) * 16);
     // The input as u8, then `c` padding bytes (`zx + 128`) that a tap outside reads, and room
     // for a whole block's load past the end (never read: masked off).
     let pad_at = len;
@@ -1522,5 +1684,128 @@ fn depthwise_acc_portable<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X], wd
         acc[ch] = taps
             .iter()
             .fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch].widen() - zx) * (wd[wo + ch] as i16 as i32)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Multipliers and shifts at the edges of the requantization's range: zero, one, the
+    /// smallest normalized and the largest Q31 mantissa, every right shift 0..=31 and left
+    /// shifts up to 31, then a xorshift stream.
+    fn multipliers(n: usize, left: bool) -> Vec<QuantMultiplier> {
+        let mantissas = [0, 1, 1 << 30, (1 << 30) + 1, i32::MAX, i32::MAX - 1, 1_518_500_250];
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let multiplier = mantissas.get(i / 32).copied().unwrap_or((s >> 33) as i32 & i32::MAX);
+                let shift = if left && i % 3 == 0 { (i % 32) as i32 } else { -((i % 32) as i32) };
+                QuantMultiplier { multiplier, shift }
+            })
+            .collect()
+    }
+
+    fn params(ms: Vec<QuantMultiplier>, output_zp: i32, act: (i32, i32)) -> ConvParams {
+        let c = ms.len();
+        ConvParams {
+            geom: ConvGeometry {
+                input: [1, 1, 1, 1],
+                output: [1, 1, 1, c],
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad: ExplicitPadding { top: 0, bottom: 0, left: 0, right: 0 },
+            },
+            groups: 1,
+            weights: vec![1; c],
+            weight_zp: vec![0; c],
+            bias: None,
+            input_zp: 0,
+            output_zp,
+            multipliers: ms,
+            requant: Requant::Double,
+            act_min: act.0,
+            act_max: act.1,
+        }
+    }
+
+    /// The one-step 64-bit formula of [`Requant64`] equals LiteRT's two roundings, checked in
+    /// scalar arithmetic (on any CPU) over edge accumulators and every shift.
+    #[test]
+    fn requant64_formula_equals_double_rounding() {
+        let xs = [
+            i32::MIN,
+            i32::MIN + 1,
+            -(1 << 30) - 1,
+            -(1 << 30),
+            -65_537,
+            -3,
+            -2,
+            -1,
+            0,
+            1,
+            2,
+            3,
+            65_535,
+            1 << 30,
+            i32::MAX,
+        ];
+        for m in multipliers(32 * 8 + 512, false) {
+            let rq = Requant64::new(&[m]);
+            for &x in xs.iter().chain(&[m.multiplier, -m.multiplier, m.multiplier >> 7]) {
+                let xm = x as i64 * rq.mul[0];
+                let p = if xm < -(1 << 30) { xm + rq.add[0] - rq.sub[0] } else { xm + rq.add[0] };
+                assert_eq!((p >> rq.shift[0]) as i32, multiply_by_quantized_multiplier(x, m), "x {x}, {m:?}");
+            }
+        }
+    }
+
+    /// The AVX-512 requantization (when the CPU has it) equals the scalar one on every lane,
+    /// with and without left shifts, clamps and zero points, on 16 x 61 + 9 channels (the
+    /// last group partial): every edge accumulator on every channel, then random ones.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn requant_avx512_equals_scalar() {
+        if Isa::best() != Isa::Avx512Vnni {
+            return;
+        }
+        let c = 16 * 61 + 9;
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let edges = [i32::MIN, -(1 << 30), -1, 0, 1, 1 << 30, i32::MAX];
+        for (left, zo, act) in
+            [(false, 0, (i32::MIN, i32::MAX)), (true, -7, (-128, 127)), (true, 3, (i32::MIN, i32::MAX))]
+        {
+            let p = params(multipliers(c, left), zo, act);
+            let pk = pack(&p, &Arithmetic::default());
+            assert!(pk.simd_requant);
+            for round in 0..16 {
+                let mut next = || {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    s
+                };
+                let acc: Vec<i32> = (0..c)
+                    .map(|i| match round {
+                        0..7 => edges[(i + round) % edges.len()],
+                        _ => (next() >> (32 + (round - 7) * 3)) as i32,
+                    })
+                    .collect();
+                let bias: Vec<i32> =
+                    (0..c).map(|_| if round < 9 { 0 } else { (next() as i32) >> (round + 2) }).collect();
+                let mut out = vec![0i32; c];
+                // SAFETY: AVX-512 F and BW are available (`Isa::best`); the constants hold `c`.
+                unsafe { requant_row_avx512(&p, &pk, &bias, &acc, &mut out) };
+                for co in 0..c {
+                    let v = multiply_by_quantized_multiplier(acc[co].wrapping_add(bias[co]), p.multipliers[co]);
+                    let want = v.saturating_add(zo).clamp(act.0, act.1);
+                    assert_eq!(out[co], want, "channel {co}, acc {}, {:?}", acc[co], p.multipliers[co]);
+                }
+            }
+        }
     }
 }
