@@ -650,7 +650,7 @@ pub fn from_bytes(bytes: &[u8], file: &str) -> Result<Graph, FileError> {
 /// Reads a `.aqm` file.
 pub fn read(path: &std::path::Path) -> Result<Graph, FileError> {
     let name = path.display().to_string();
-    let bytes = crate::bounded_read::read_at_most(path, crate::bounded_read::MAX_MODEL_BYTES)
+    let bytes = crate::bounded_read::map_at_most(path, crate::bounded_read::MAX_MODEL_BYTES, true)
         .map_err(|e| FileError::whole(&name, format!("cannot read: {e}")))?;
     from_bytes(&bytes, &name)
 }

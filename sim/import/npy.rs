@@ -58,25 +58,108 @@ pub fn parse_npy_labels(bytes: &[u8], file: &str) -> Result<Vec<usize>, FileErro
     read_labels(bytes, file)
 }
 
+fn accept_f32(ty: &npyz::TypeStr) -> Result<(), String> {
+    (ty.type_char() == TypeChar::Float && ty.size_field() == 4)
+        .then_some(())
+        .ok_or_else(|| format!("expected float32 ('<f4') data, got '{ty}'"))
+}
+
+/// Float32 values from their bytes (a multiple of 4) in one pass (npyz's element-by-element
+/// reader was 10% of a 64-image `exec`), each finite: else an error naming the first other
+/// by its index in an array of `shape` whose element `first` is `body`'s first.
+fn decode_f32(body: &[u8], big_endian: bool, first: usize, shape: &[usize], file: &str) -> Result<Vec<f32>, FileError> {
+    let data: Vec<f32> = if big_endian {
+        body.chunks_exact(4).map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect()
+    } else {
+        body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    };
+    match data.iter().position(|x| !x.is_finite()) {
+        None => Ok(data),
+        Some(j) => {
+            let i = first + j;
+            Err(FileError::whole(
+                file,
+                format!(
+                    "value {} at index {:?} (element {i}) is not finite; expected finite float32 data",
+                    data[j],
+                    unravel(i, shape)
+                ),
+            ))
+        }
+    }
+}
+
 fn read_f32(mut r: impl Read, file: &str, max_bytes: u64) -> Result<ArrayD<f32>, FileError> {
-    let (header, _, body) = header_and_body(&mut r, file, max_bytes, |ty| {
-        (ty.type_char() == TypeChar::Float && ty.size_field() == 4)
-            .then_some(())
-            .ok_or_else(|| format!("expected float32 ('<f4') data, got '{ty}'"))
-    })?;
+    let (header, ty, body) = header_and_body(&mut r, file, max_bytes, accept_f32)?;
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
-    let data: Vec<f32> = decode(header, &body, file)?;
-    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+    let data = decode_f32(&body, ty.endianness() == npyz::Endianness::Big, 0, &shape, file)?;
+    drop(body);
+    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| FileError::whole(file, format!("shape {shape:?}: {e}")))
+}
+
+/// A float32, C-order `.npy` file whose data stay where the file lies
+/// ([`crate::bounded_read::FileBytes`]: mapped where the system allows): its shape, and each
+/// item (one index of the first axis) decoded and checked when asked for, so a batch's
+/// items are decoded on the workers that run them instead of all at once before.
+pub struct NpyF32 {
+    bytes: crate::bounded_read::FileBytes,
+    data: usize,
+    shape: Vec<usize>,
+    big_endian: bool,
+    file: String,
+}
+
+impl NpyF32 {
+    /// The array's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Item `i` of the first axis in C order (for a 0-d array, its one value), as
+    /// [`read_npy_f32`] checks it: an error names a non-finite value by its index in the
+    /// whole array. Panics if `i` is not an index of the first axis.
+    pub fn item(&self, i: usize) -> Result<Vec<f32>, FileError> {
+        let n = self.shape.first().copied().unwrap_or(1);
+        assert!(i < n, "item {i} of {n}");
+        let len = self.shape.iter().skip(1).product::<usize>();
+        let body = &self.bytes[self.data + 4 * i * len..][..4 * len];
+        decode_f32(body, self.big_endian, i * len, &self.shape, &self.file)
+    }
+}
+
+/// Opens a float32, C-order `.npy` file as [`read_npy_f32`] reads it (the same checks of the
+/// header and of the data's size, before any value is decoded), leaving the values in the
+/// file's bytes ([`NpyF32::item`]).
+pub fn map_npy_f32(path: &Path) -> Result<NpyF32, FileError> {
+    let file = path.display().to_string();
+    let regular = std::fs::metadata(path).map_err(|e| FileError::whole(&file, format!("cannot read: {e}")))?.is_file();
+    if !regular {
+        // A pipe or a device: read as `read_npy_f32` does, no further than the header says.
+        let f = std::fs::File::open(path).map_err(|e| FileError::whole(&file, format!("cannot read: {e}")))?;
+        let (header, ty, body) =
+            header_and_body(&mut std::io::BufReader::new(f), &file, MAX_NPY_DATA_BYTES, accept_f32)?;
+        let shape = header.shape().iter().map(|&d| d as usize).collect();
+        let big_endian = ty.endianness() == npyz::Endianness::Big;
+        return Ok(NpyF32 { bytes: body.into(), data: 0, shape, big_endian, file });
+    }
+    let limit = MAX_NPY_DATA_BYTES.saturating_add(MAX_HEADER_BYTES as u64 + 12);
+    let bytes = crate::bounded_read::map_at_most(path, limit, false).map_err(|e| {
+        let m = if e.kind() == std::io::ErrorKind::InvalidData { e.to_string() } else { format!("cannot read: {e}") };
+        FileError::whole(&file, m)
+    })?;
+    let mut r: &[u8] = &bytes;
+    let (header, ty, want, past) = header(&mut r, &file, MAX_NPY_DATA_BYTES, accept_f32)?;
+    let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+    let data = bytes.len() - r.len() - past.get_ref().len();
+    let got = (bytes.len() - data) as u64;
+    if got != want {
+        let got = if got > want { format!("more than {want}") } else { got.to_string() };
         return Err(FileError::whole(
-            file,
-            format!(
-                "value {} at index {:?} (element {i}) is not finite; expected finite float32 data",
-                data[i],
-                unravel(i, &shape)
-            ),
+            &file,
+            format!("shape {shape:?} of '{ty}', data section: expected {want} bytes, the file has {got} bytes"),
         ));
     }
-    ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| FileError::whole(file, format!("shape {shape:?}: {e}")))
+    Ok(NpyF32 { bytes, data, shape, big_endian: ty.endianness() == npyz::Endianness::Big, file })
 }
 
 fn read_labels(mut r: impl Read, file: &str) -> Result<Vec<usize>, FileError> {
@@ -136,6 +219,21 @@ fn header_and_body(
     max_bytes: u64,
     accept: impl Fn(&npyz::TypeStr) -> Result<(), String>,
 ) -> Result<(NpyHeader, npyz::TypeStr, Vec<u8>), FileError> {
+    let (header, ty, bytes, past) = header(r, file, max_bytes, accept)?;
+    let body = crate::bounded_read::read_exactly_from(past.chain(r), bytes)
+        .map_err(|e| FileError::whole(file, format!("shape {:?} of '{ty}', data section: {e}", header.shape())))?;
+    Ok((header, ty, body))
+}
+
+/// The header of [`header_and_body`], the size of the data it describes, and the data's
+/// first bytes if reading the header took some (version 1's preamble is two bytes shorter
+/// than the twelve read first); `r` is left at the byte after them.
+fn header(
+    r: &mut impl Read,
+    file: &str,
+    max_bytes: u64,
+    accept: impl Fn(&npyz::TypeStr) -> Result<(), String>,
+) -> Result<(NpyHeader, npyz::TypeStr, u64, std::io::Cursor<Vec<u8>>), FileError> {
     let err = |m: String| FileError::whole(file, m);
     let io = |e: std::io::Error| err(format!("cannot read: {e}"));
     let mut pre = Vec::with_capacity(12);
@@ -156,8 +254,12 @@ fn header_and_body(
     // 64 bits is refused first (found by the fuzz campaign).
     shape_fits(&head).map_err(err)?;
     // npyz reads the preamble and the header again, then nothing of the data.
-    let mut r = std::io::Cursor::new(pre).chain(std::io::Cursor::new(head)).chain(r);
+    let mut r = std::io::Cursor::new(pre).chain(std::io::Cursor::new(head)).chain(&mut *r);
     let header = NpyFile::new(&mut r).map_err(|e| err(format!("malformed .npy header: {e}")))?.header().clone();
+    let (read, _) = r.into_inner();
+    let (pre, head) = read.into_inner();
+    let at = |c: &std::io::Cursor<Vec<u8>>| c.get_ref()[(c.position() as usize).min(c.get_ref().len())..].to_vec();
+    let past = std::io::Cursor::new([at(&pre), at(&head)].concat());
     if header.order() != Order::C {
         return Err(err("Fortran-order arrays are not supported; save in C order".to_string()));
     }
@@ -174,9 +276,7 @@ fn header_and_body(
     if bytes > max_bytes {
         return Err(err(format!("shape {shape:?} needs {bytes} data bytes; at most {max_bytes} accepted")));
     }
-    let body = crate::bounded_read::read_exactly_from(r, bytes)
-        .map_err(|e| err(format!("shape {shape:?} of '{ty}', data section: {e}")))?;
-    Ok((header, ty, body))
+    Ok((header, ty, bytes, past))
 }
 
 /// Checks the header's shape tuple, as NumPy writes it (`'shape': (2, 3)`, `(3,)`, `()`),
@@ -277,10 +377,45 @@ mod tests {
         let a = parse_npy_f32(&b, "x.npy").unwrap();
         assert_eq!(a.shape(), &[2, 3]);
         assert_eq!(a.index_axis(ndarray::Axis(0), 1).iter().copied().collect::<Vec<_>>(), vec![4., 5., 6.]);
-        // Big-endian float32 is decoded too (npyz).
+        // Big-endian float32 is decoded too.
         let mut be = npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", &[]);
         [1.5f32, -2.0].iter().for_each(|x| be.extend_from_slice(&x.to_be_bytes()));
         assert_eq!(parse_npy_f32(&be, "x.npy").unwrap().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
+    }
+
+    /// A mapped file's items are the array's rows, with the whole file's checks: big-endian
+    /// data, a short or long data section, a non-finite value named by its index in the array.
+    #[test]
+    fn mapped_items_equal_the_array_rows() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("x.npy");
+        let vals: Vec<f32> = (0..24).map(|i| i as f32 * 0.5 - 3.0).collect();
+        std::fs::write(&p, npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2, 3), }", &vals))
+            .expect("write");
+        let a = map_npy_f32(&p).expect("map");
+        assert_eq!(a.shape(), &[4, 2, 3]);
+        for i in 0..4 {
+            assert_eq!(a.item(i).expect("item"), vals[6 * i..6 * i + 6]);
+        }
+        let mut be = npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 1), }", &[]);
+        [1.5f32, -2.0].iter().for_each(|x| be.extend_from_slice(&x.to_be_bytes()));
+        std::fs::write(&p, &be).expect("write");
+        assert_eq!(map_npy_f32(&p).expect("map").item(1).expect("item"), vec![-2.0]);
+        let short = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", &[1.0, 2.0]);
+        std::fs::write(&p, &short).expect("write");
+        let e = map_npy_f32(&p).err().expect("short").to_string();
+        assert!(e.contains("expected 12 bytes, the file has 8 bytes"), "{e}");
+        let long = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", &[1.0, 2.0]);
+        std::fs::write(&p, &long).expect("write");
+        let e = map_npy_f32(&p).err().expect("long").to_string();
+        assert!(e.contains("expected 4 bytes, the file has more than 4"), "{e}");
+        let nan = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", &[1.0, 2.0, 3.0, f32::NAN]);
+        std::fs::write(&p, &nan).expect("write");
+        let a = map_npy_f32(&p).expect("map");
+        assert!(a.item(0).is_ok());
+        let e = a.item(1).err().expect("nan").to_string();
+        assert!(e.contains("at index [1, 1] (element 3) is not finite"), "{e}");
+        assert_eq!(e, parse_npy_f32(&nan, &p.display().to_string()).err().expect("nan").to_string());
     }
 
     /// Found by the fuzz campaign (`fuzz/corpus/npy/nested_braces.npy`, `many_brackets.npy`):

@@ -152,7 +152,7 @@ pub fn import_onnx(path: impl AsRef<std::path::Path>) -> Res<Graph> {
 pub fn import_onnx_with(path: impl AsRef<std::path::Path>, input_shapes: &[InputShape]) -> Res<Graph> {
     let p = path.as_ref();
     let name = p.display().to_string();
-    let bytes = crate::bounded_read::read_at_most(p, crate::bounded_read::MAX_MODEL_BYTES)
+    let bytes = crate::bounded_read::map_at_most(p, crate::bounded_read::MAX_MODEL_BYTES, true)
         .map_err(|source| ImportError::Io { path: name.clone(), source })?;
     import_onnx_bytes_with(&bytes, &name, input_shapes)
 }

@@ -107,7 +107,7 @@ impl TfliteModel {
 pub fn import_tflite(path: impl AsRef<std::path::Path>) -> Result<TfliteModel, ImportError> {
     let path = path.as_ref();
     let p = path.display().to_string();
-    let bytes = crate::bounded_read::read_at_most(path, crate::bounded_read::MAX_MODEL_BYTES)
+    let bytes = crate::bounded_read::map_at_most(path, crate::bounded_read::MAX_MODEL_BYTES, true)
         .map_err(|source| ImportError::Io { path: p.clone(), source })?;
     import_tflite_bytes(&bytes, &p)
 }
