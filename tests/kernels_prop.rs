@@ -220,7 +220,7 @@ proptest! {
         let (p, arith) = isa_case(&c, dilation, acc_bits, left_shifts);
         prop_assert!(fast_supported(&p, c.in_bits, c.w_bits, &arith));
         let slow = conv_reference(&p, &c.x, &arith);
-        for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
             let Some(fast) = conv_fast_on(isa, &p, &pack(&p, &arith), &c.x) else {
                 prop_assert!(!isa.available());
                 continue;
@@ -250,7 +250,7 @@ proptest! {
         let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
         prop_assert!(slow.iter().all(|&v| (-128..=127).contains(&v)));
         let x8: Vec<i8> = c.x.iter().map(|&v| i8::try_from(v).expect("8-bit operands")).collect();
-        for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
             for pk in [pack(&p, &arith), pack_u8(&p, &arith)] {
                 let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
                     prop_assert!(!isa.available());
@@ -324,7 +324,7 @@ proptest! {
         for pk in [pack(&p, &arith), pack_weights(&p, &w8, &arith)] {
             // One channel is a dense layer (`groups == 1`).
             prop_assert_eq!(pk.has_depthwise_quad(), c > 1 && vnni_available());
-            for isa in [Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
                 let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
                     prop_assert!(!isa.available());
                     continue;
@@ -332,6 +332,66 @@ proptest! {
                 prop_assert_eq!(&both, &slow8, "{:?} i8 -> i8", isa);
                 prop_assert_eq!(conv_fast_on_as::<i8, i32>(isa, &p, &pk, &x8), Some(slow.clone()), "{:?} i8 -> i32", isa);
             }
+        }
+    }
+
+    /// Dense layers big enough for the AMX tiles (groups of 32 pixels, k a multiple of 16,
+    /// 32 or 64 bytes) and the pixels and depths around them: 1x1 layers on 16 to 160
+    /// channels and 3x3 ones on 16 to 48, 32 to 300 pixels (whole groups and a remainder),
+    /// 1 to 100 output channels (whole and partial blocks of 32), 8-bit storage and i32, a
+    /// wrapping accumulator too; every instruction set the CPU has gives the reference's
+    /// values (AMX, where the CPU and OS allow it, then VNNI for the remainder).
+    #[test]
+    fn tile_sized_gemms_equal_reference(
+        (n, h, w) in (1usize..3, 4usize..16, 4usize..20),
+        (c16, three, cout) in (1usize..=10, any::<bool>(), 1usize..100),
+        acc_bits in prop_oneof![Just(32u32), 8u32..=20],
+        left_shifts in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let c = 16 * if three { c16.min(3) } else { c16 };
+        let k = if three { 3 } else { 1 };
+        // Stride 1, "same" padding for 3x3.
+        let (oh, ow) = (h, w);
+        prop_assume!(n * oh * ow >= 32);
+        let mut rnd = xorshift(seed);
+        let pad = if three { 1 } else { 0 };
+        let p = ConvParams {
+            geom: ConvGeometry {
+                input: [n, h, w, c],
+                output: [n, oh, ow, cout],
+                kernel: [k, k],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad: ExplicitPadding { top: pad, bottom: pad, left: pad, right: pad },
+            },
+            groups: 1,
+            weights: (0..cout * k * k * c).map(|_| rnd(-127, 127)).collect(),
+            weight_zp: vec![0; cout],
+            bias: Some((0..cout).map(|_| rnd(-50000, 50000) as i64).collect()),
+            input_zp: rnd(-128, 127),
+            output_zp: rnd(-20, 20),
+            multipliers: (0..cout).map(|_| QuantMultiplier::from_real(rnd(1, 1000) as f64 / 1.0e6)).collect(),
+            requant: Requant::Double,
+            act_min: -128,
+            act_max: 127,
+        };
+        let x: Vec<i32> = (0..n * h * w * c).map(|_| rnd(-128, 127)).collect();
+        let c0 = Case { p, x, in_bits: 8, w_bits: 8 };
+        let (p, arith) = isa_case(&c0, 1, acc_bits, left_shifts);
+        let x = c0.x;
+        prop_assert!(fast_supported(&p, 8, 8, &arith));
+        let slow = conv_reference(&p, &x, &arith);
+        let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
+        let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            let pk = pack(&p, &arith);
+            let Some(fast) = conv_fast_on(isa, &p, &pk, &x) else {
+                prop_assert!(!isa.available());
+                continue;
+            };
+            prop_assert_eq!(&fast, &slow, "{:?} i32", isa);
+            prop_assert_eq!(conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8), Some(slow8.clone()), "{:?} i8 -> i8", isa);
         }
     }
 }

@@ -32,6 +32,9 @@
 //! the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
 //! results (property-tested).
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
+
 use super::elem::Elem;
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
@@ -587,6 +590,9 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
 /// CPU has ([`Isa::best`]), [`conv_fast_on`] a chosen one (for the equivalence tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
+    /// AMX-INT8 tiles (`tdpbusd`) for the dense u8 x s8 convolutions' groups of 32 pixels
+    /// (k a multiple of 16 bytes), everything else as [`Isa::Avx512Vnni`].
+    Amx,
     /// AVX-512 F, BW and VNNI (with AVX2): `vpdpbusd` dense convolutions on u8 x s8,
     /// `vpdpwssd` depthwise ones, 16-lane requantization.
     Avx512Vnni,
@@ -599,7 +605,9 @@ pub enum Isa {
 impl Isa {
     /// The best instruction set this CPU runs.
     pub fn best() -> Isa {
-        if vnni_available() {
+        if Isa::Amx.available() {
+            Isa::Amx
+        } else if vnni_available() {
             Isa::Avx512Vnni
         } else if Isa::Avx2.available() {
             Isa::Avx2
@@ -611,6 +619,10 @@ impl Isa {
     /// Whether this CPU runs the kernels of this instruction set.
     pub fn available(self) -> bool {
         match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Amx => amx::available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Amx => false,
             Isa::Avx512Vnni => vnni_available(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
@@ -662,10 +674,12 @@ pub fn conv_fast_on_as<X: Elem, O: Elem>(isa: Isa, p: &ConvParams, packed: &Pack
     }
     #[cfg(target_arch = "x86_64")]
     match isa {
-        Isa::Avx512Vnni => {
+        Isa::Amx | Isa::Avx512Vnni => {
             if packed.u8_dense.is_some() {
-                // SAFETY: the CPU supports AVX-512 F, BW and VNNI (and so AVX2), checked above.
-                if let Some(out) = unsafe { conv_fast_vnni(p, packed, x) } {
+                let gemm = if isa == Isa::Amx { U8Gemm::Amx } else { U8Gemm::Vnni };
+                // SAFETY: the CPU supports AVX-512 F, BW and VNNI (and so AVX2), and AMX-INT8
+                // with the tiles granted for `Isa::Amx`, checked above.
+                if let Some(out) = unsafe { conv_fast_vnni(p, packed, x, gemm) } {
                     return Some(out);
                 }
             }
@@ -913,37 +927,86 @@ unsafe fn requant16_avx512(
     co: usize,
     k: std::arch::x86_64::__mmask16,
 ) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    debug_assert!(co % 16 == 0 && pk.rq.mul.len() >= co + 16);
-    let ld = |v: &[i32]| _mm512_maskz_loadu_epi32(k, v.as_ptr().add(co));
-    let mut x = _mm512_add_epi32(acc, ld(bias));
-    if !pk.plain {
-        let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
-        x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
-        x = _mm512_sllv_epi32(x, ld(&pk.left));
+    Requant16::new(p, pk, bias, co, k).apply(acc)
+}
+
+/// [`requant16_avx512`]'s constants for one group of 16 channels, loaded once for all the
+/// pixels a kernel requantizes that group for (reloaded per pixel they were a third of a
+/// requantization's instructions: stores through an `i8` pointer may alias anything).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Requant16 {
+    bias: std::arch::x86_64::__m512i,
+    /// `None` for a plain layer (no left shift, no narrow accumulator).
+    narrow: Option<(std::arch::x86_64::__m128i, std::arch::x86_64::__m512i)>,
+    /// Even channels' then odd channels' constants ([`Requant64`]).
+    mul: [std::arch::x86_64::__m512i; 2],
+    add: [std::arch::x86_64::__m512i; 2],
+    sub: [std::arch::x86_64::__m512i; 2],
+    shift: [std::arch::x86_64::__m512i; 2],
+    lo: std::arch::x86_64::__m512i,
+    hi: std::arch::x86_64::__m512i,
+    zo: std::arch::x86_64::__m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Requant16 {
+    /// The constants of channels `co..co + 16` (`k`'s lanes of `bias`).
+    ///
+    /// # Safety
+    /// As [`requant16_avx512`].
+    #[inline(always)]
+    unsafe fn new(p: &ConvParams, pk: &PackedConv, bias: &[i32], co: usize, k: std::arch::x86_64::__mmask16) -> Self {
+        use std::arch::x86_64::*;
+        debug_assert!(co % 16 == 0 && pk.rq.mul.len() >= co + 16);
+        let ld = |v: &[i32]| _mm512_maskz_loadu_epi32(k, v.as_ptr().add(co));
+        let rq = &pk.rq;
+        let pair = |v: &[i64]| {
+            [_mm512_loadu_si512(v.as_ptr().add(co) as *const _), _mm512_loadu_si512(v.as_ptr().add(co + 8) as *const _)]
+        };
+        let zo = p.output_zp as i64;
+        Requant16 {
+            bias: ld(bias),
+            narrow: (!pk.plain).then(|| (_mm_cvtsi32_si128(pk.wrap_shift as i32), ld(&pk.left))),
+            mul: pair(&rq.mul),
+            add: pair(&rq.add),
+            sub: pair(&rq.sub),
+            shift: pair(&rq.shift),
+            lo: _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            hi: _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            zo: _mm512_set1_epi32(p.output_zp),
+        }
     }
-    // Even channels in the low halves of `x`'s 64-bit lanes, odd ones moved down by a
-    // shuffle (the port of shifts and multiplies is the busier one).
-    let rq = &pk.rq;
-    let even = |v: &[i64]| _mm512_loadu_si512(v.as_ptr().add(co) as *const _);
-    let odd = |v: &[i64]| _mm512_loadu_si512(v.as_ptr().add(co + 8) as *const _);
-    // `P < 0` is `x m < -2^30`.
-    let neg = _mm512_set1_epi64(-(1 << 30));
-    let pe = _mm512_mul_epi32(x, even(&rq.mul));
-    let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), odd(&rq.mul));
-    let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
-    let pe = _mm512_add_epi64(pe, even(&rq.add));
-    let po = _mm512_add_epi64(po, odd(&rq.add));
-    let pe = _mm512_mask_sub_epi64(pe, ne, pe, even(&rq.sub));
-    let po = _mm512_mask_sub_epi64(po, no, po, odd(&rq.sub));
-    let qe = _mm512_srav_epi64(pe, even(&rq.shift));
-    let qo = _mm512_srav_epi64(po, odd(&rq.shift));
-    // The odd results' low halves into the odd 32-bit lanes.
-    let q = _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo);
-    let zo = p.output_zp as i64;
-    let lo = _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-    let hi = _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, lo), hi), _mm512_set1_epi32(p.output_zp))
+
+    /// The requantized outputs of accumulators `acc`.
+    ///
+    /// # Safety
+    /// Only called from AVX-512 F code.
+    #[inline(always)]
+    unsafe fn apply(&self, acc: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        let mut x = _mm512_add_epi32(acc, self.bias);
+        if let Some((ws, left)) = self.narrow {
+            x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
+            x = _mm512_sllv_epi32(x, left);
+        }
+        // Even channels in the low halves of `x`'s 64-bit lanes, odd ones moved down by a
+        // shuffle (the port of shifts and multiplies is the busier one). `P < 0` is
+        // `x m < -2^30`.
+        let neg = _mm512_set1_epi64(-(1 << 30));
+        let pe = _mm512_mul_epi32(x, self.mul[0]);
+        let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), self.mul[1]);
+        let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
+        let pe = _mm512_add_epi64(pe, self.add[0]);
+        let po = _mm512_add_epi64(po, self.add[1]);
+        let pe = _mm512_mask_sub_epi64(pe, ne, pe, self.sub[0]);
+        let po = _mm512_mask_sub_epi64(po, no, po, self.sub[1]);
+        let qe = _mm512_srav_epi64(pe, self.shift[0]);
+        let qo = _mm512_srav_epi64(po, self.shift[1]);
+        // The odd results' low halves into the odd 32-bit lanes.
+        let q = _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo);
+        _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, self.lo), self.hi), self.zo)
+    }
 }
 
 /// The dense convolution on u8 activations and s8 weights, the sums `vpdpbusd` computes:
@@ -954,7 +1017,8 @@ unsafe fn requant16_avx512(
 /// u8 weights, or its input or zero point does not fit one offset into u8 (the caller
 /// takes the i16 path then).
 #[inline(always)]
-fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], simd: bool) -> Option<Vec<O>> {
+fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], gemm: U8Gemm) -> Option<Vec<O>> {
+    let simd = gemm != U8Gemm::Portable;
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
     // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
@@ -995,9 +1059,11 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
     #[cfg(target_arch = "x86_64")]
     if simd && packed.simd_requant {
+        let amx = gemm == U8Gemm::Amx;
         let gemm = |a: &[u8], a_stride, rows, o: &mut [O]| {
-            // SAFETY: `simd` is only true in the VNNI build after runtime detection.
-            unsafe { gemm_u8_vnni_requant(p, packed, &bias, a, a_stride, rows, kq, &d.w, blocks, o) }
+            // SAFETY: `simd` is only true in the VNNI build after runtime detection, `amx`
+            // only when AMX-INT8 was detected and granted (`Isa::Amx`).
+            unsafe { gemm_u8_vnni_requant(p, packed, &bias, a, a_stride, rows, kq, &d.w, blocks, o, amx) }
         };
         return Some(dense_conv(p, &xu, pad, shape, gemm));
     }
@@ -1006,14 +1072,32 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     Some(dense_conv(p, &xu, pad, shape, requantized(p, packed, &bias, shape, isa, fill)))
 }
 
-/// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel (see [`conv_u8_impl`]).
+/// Which kernels run the u8 x s8 GEMM of [`conv_u8_impl`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum U8Gemm {
+    /// Scalar micro-kernels.
+    Portable,
+    /// The AVX-512 VNNI micro-kernel.
+    Vnni,
+    /// AMX-INT8 tiles for whole groups of pixels, the VNNI micro-kernel for the rest.
+    Amx,
+}
+
+/// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel, or AMX tiles (see
+/// [`conv_u8_impl`]).
 ///
 /// # Safety
-/// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]).
+/// The CPU must support AVX2, AVX-512 F, BW and VNNI ([`vnni_available`]), and for
+/// [`U8Gemm::Amx`] AMX-INT8 with the tiles granted ([`Isa::Amx`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-unsafe fn conv_fast_vnni<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
-    conv_u8_impl(p, packed, x, true)
+unsafe fn conv_fast_vnni<X: Elem, O: Elem>(
+    p: &ConvParams,
+    packed: &PackedConv,
+    x: &[X],
+    gemm: U8Gemm,
+) -> Option<Vec<O>> {
+    conv_u8_impl(p, packed, x, gemm)
 }
 
 /// The u8 x s8 path with scalar micro-kernels on any CPU: the same sums as the VNNI kernels
@@ -1027,7 +1111,7 @@ pub fn conv_fast_u8_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> 
 /// [`conv_fast_as`] (same panic).
 pub fn conv_fast_u8_portable_as<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
     assert!(O::RANGE.0 <= p.act_min && p.act_max <= O::RANGE.1, "output range does not fit {:?}", O::RANGE);
-    conv_u8_impl(p, packed, x, false)
+    conv_u8_impl(p, packed, x, U8Gemm::Portable)
 }
 
 /// `MR_U8 x NR_U8` micro-kernel: `acc[r][j] = sum_k a[r][k] * w[k][j]` over `kq` quads of k
@@ -1099,11 +1183,11 @@ unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
             cr[1] = _mm512_dpbusd_epi32(cr[1], xv, w1);
         }
     }
+    let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
     for (r, cr) in c.iter().enumerate() {
         for (h, &ch) in cr.iter().enumerate() {
-            if k[h] != 0 {
-                let v = requant16_avx512(p, pk, bias, ch, co + 16 * h, k[h]);
-                O::store16(out.add(r * out_stride + co + 16 * h), k[h], v);
+            if let Some(rq) = &rq[h] {
+                O::store16(out.add(r * out_stride + co + 16 * h), k[h], rq.apply(ch));
             }
         }
     }
@@ -1111,9 +1195,11 @@ unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
 
 /// `rows` pixels' requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM
 /// `a[rows][4kq] x w` with [`kernel_vnni_requant`]: no accumulators leave the registers.
+/// With `amx`, AMX tiles do the whole groups of pixels first ([`amx::gemm_requant`]).
 ///
 /// # Safety
-/// The CPU must support AVX-512 F, BW and VNNI ([`vnni_available`]); `pk.simd_requant`.
+/// The CPU must support AVX-512 F, BW and VNNI ([`vnni_available`]), and with `amx`
+/// AMX-INT8 with the tiles granted ([`amx::available`]); `pk.simd_requant`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
@@ -1128,10 +1214,21 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(
     w: &[i8],
     blocks: usize,
     out: &mut [O],
+    amx: bool,
 ) {
     let cout = p.geom.output[3];
     if rows == 0 {
         return;
+    }
+    if amx {
+        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out);
+        if done > 0 {
+            if done < rows {
+                let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);
+                gemm_u8_vnni_requant(p, pk, bias, a, a_stride, rows - done, kq, w, blocks, out, false);
+            }
+            return;
+        }
     }
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
@@ -1770,7 +1867,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn requant_avx512_equals_scalar() {
-        if Isa::best() != Isa::Avx512Vnni {
+        if !Isa::Avx512Vnni.available() {
             return;
         }
         let c = 16 * 61 + 9;

@@ -1,0 +1,182 @@
+//! AMX-INT8 tiles for the dense u8 x s8 convolutions: `tdpbusd` adds the products of a tile
+//! of 16 pixels x 64 bytes of k (u8) and a tile of 16 quads of k x 16 channels (s8, four
+//! bytes per channel and quad: the layout [`super::DenseU8`] packs for `vpdpbusd`) into 16 x
+//! 16 i32 sums, four products summed per lane and quad as `vpdpbusd` does, so the sums are
+//! the VNNI path's exactly (modulo 2^32). Groups of 32 pixels x 32 channels take four
+//! accumulator tiles; each group's sums are stored once and requantized with the AVX-512
+//! requantization, and the pixels past the last whole group are left to the VNNI kernel.
+//!
+//! The tile instructions are written as inline assembly (Rust has no stable AMX
+//! intrinsics). Linux gives a process the tile registers only after it asks
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), which [`available`] does once.
+
+use super::{ConvParams, Elem, PackedConv, Requant16, NR_U8};
+
+/// Bytes of k per tile row when `4 kq` (k padded to quads) is a multiple of 64, else of 32
+/// or 16; `None` for other depths (the VNNI kernel runs them).
+pub(super) fn k_step(kq: usize) -> Option<usize> {
+    [64, 32, 16].into_iter().find(|&s| (4 * kq) % s == 0)
+}
+
+/// Pixels per group of accumulator tiles.
+pub(super) const GROUP: usize = 32;
+
+/// Whether this CPU has AMX-INT8 (with AVX-512 F, BW and VNNI for the requantization and
+/// the pixels past the tiles) and the OS gave this process the tile registers.
+pub fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(detect)
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+fn detect() -> bool {
+    // CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8.
+    // SAFETY: CPUID leaf 7 exists on every x86-64 CPU with AVX-512, checked first.
+    if !super::vnni_available() {
+        return false;
+    }
+    #[allow(unused_unsafe)]
+    let edx = unsafe { std::arch::x86_64::__cpuid_count(7, 0) }.edx;
+    if edx & (1 << 24) == 0 || edx & (1 << 25) == 0 {
+        return false;
+    }
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: asks the kernel for permission to use the tile data state; no memory is
+    // passed. A refusal (an old kernel, a hypervisor hiding AMX) leaves the VNNI kernels.
+    unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+fn detect() -> bool {
+    false
+}
+
+/// The 64-byte operand of `ldtilecfg`: palette 1, each tile's bytes per row and rows.
+#[repr(C, align(64))]
+struct TileConfig {
+    palette: u8,
+    start_row: u8,
+    reserved: [u8; 14],
+    colsb: [u16; 16],
+    rows: [u8; 16],
+}
+
+/// The four accumulator tiles of a group, stored: 32 pixels x 32 channels.
+#[repr(C, align(64))]
+struct Sums([[i32; NR_U8]; GROUP]);
+
+/// Requantized outputs of the whole groups of [`GROUP`] pixels among `rows` (`out`, `cout`
+/// per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` with `k_step(kq)` bytes of k per
+/// step; returns how many pixels it did (the rest are the caller's).
+///
+/// Tiles 0-3 accumulate (pixels 0-15 and 16-31 x channels 0-15 and 16-31 of a block of
+/// [`NR_U8`]), tiles 4-5 hold the pixels' k bytes, 6-7 the block's two halves of weights
+/// (rows of 128 bytes in the packing, 64 per half).
+///
+/// # Safety
+/// The CPU must support AMX-INT8 with the process's permission ([`available`]) and AVX-512
+/// F, BW and VNNI; the slices must hold what [`super::gemm_u8_vnni_requant`] asserts, and
+/// `pk.simd_requant`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_requant<O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    a: &[u8],
+    a_stride: usize,
+    rows: usize,
+    kq: usize,
+    w: &[i8],
+    blocks: usize,
+    out: &mut [O],
+) -> usize {
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+    let Some(kt) = k_step(kq) else { return 0 };
+    let groups = rows / GROUP;
+    if groups == 0 {
+        return 0;
+    }
+    let cout = p.geom.output[3];
+    assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
+    assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
+    assert!(pk.simd_requant && pk.rq.mul.len() >= cout.div_ceil(16) * 16 && pk.left.len() >= cout);
+    let mut cfg = TileConfig { palette: 1, start_row: 0, reserved: [0; 14], colsb: [0; 16], rows: [0; 16] };
+    for t in 0..4 {
+        (cfg.colsb[t], cfg.rows[t]) = (64, 16);
+    }
+    for t in 4..6 {
+        (cfg.colsb[t], cfg.rows[t]) = (kt as u16, 16);
+    }
+    for t in 6..8 {
+        (cfg.colsb[t], cfg.rows[t]) = (64, (kt / 4) as u8);
+    }
+    // SAFETY: a valid palette-1 configuration (rows at most 16, at most 64 bytes per row).
+    asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
+    let lanes = |from: usize| -> __mmask16 {
+        match cout.saturating_sub(from) {
+            n if n >= 16 => 0xffff,
+            n => (1u16 << n) - 1,
+        }
+    };
+    let mut sums = Sums([[0; NR_U8]; GROUP]);
+    let steps = 4 * kq / kt;
+    for b in 0..blocks {
+        let co = b * NR_U8;
+        let k = [lanes(co), lanes(co + 16)];
+        let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
+        let wb = w.as_ptr().add(b * kq * 4 * NR_U8);
+        for g in 0..groups {
+            let a0 = a.as_ptr().add(g * GROUP * a_stride);
+            let a1 = a0.add(16 * a_stride);
+            asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
+            for s in 0..steps {
+                let k0 = s * kt;
+                // SAFETY: rows `g*32 .. g*32 + 32 <= rows` of `a` from byte `k0 + kt <= 4 kq`,
+                // and quads `k0/4 .. (k0 + kt)/4 <= kq` of the block's weights (asserted).
+                asm!(
+                    "tileloadd tmm4, [{a0} + {sa}*1]",
+                    "tileloadd tmm5, [{a1} + {sa}*1]",
+                    "tileloadd tmm6, [{w} + {sw}*1]",
+                    "tileloadd tmm7, [{w} + {sw}*1 + 64]",
+                    "tdpbusd tmm0, tmm4, tmm6",
+                    "tdpbusd tmm1, tmm4, tmm7",
+                    "tdpbusd tmm2, tmm5, tmm6",
+                    "tdpbusd tmm3, tmm5, tmm7",
+                    a0 = in(reg) a0.add(k0),
+                    a1 = in(reg) a1.add(k0),
+                    sa = in(reg) a_stride,
+                    w = in(reg) wb.add(k0 * NR_U8),
+                    sw = in(reg) 4 * NR_U8,
+                    options(nostack, readonly),
+                );
+            }
+            let c = sums.0.as_mut_ptr() as *mut u8;
+            // SAFETY: four 16 x 64-byte tiles into the 32 x 128-byte `sums`.
+            asm!(
+                "tilestored [{c} + {s}*1], tmm0",
+                "tilestored [{c} + {s}*1 + 64], tmm1",
+                "tilestored [{c2} + {s}*1], tmm2",
+                "tilestored [{c2} + {s}*1 + 64], tmm3",
+                c = in(reg) c,
+                c2 = in(reg) c.add(16 * 4 * NR_U8),
+                s = in(reg) 4 * NR_U8,
+                options(nostack),
+            );
+            let op = out.as_mut_ptr().add(g * GROUP * cout);
+            for (r, row) in sums.0.iter().enumerate() {
+                for (h, rq) in rq.iter().enumerate() {
+                    if let Some(rq) = rq {
+                        let acc = _mm512_loadu_si512(row.as_ptr().add(16 * h) as *const _);
+                        O::store16(op.add(r * cout + co + 16 * h), k[h], rq.apply(acc));
+                    }
+                }
+            }
+        }
+    }
+    asm!("tilerelease", options(nostack, nomem));
+    groups * GROUP
+}
