@@ -36,8 +36,10 @@
 mod amx;
 
 use super::elem::Elem;
+#[cfg(target_arch = "x86_64")]
+use super::fixedpoint::one_step16;
 use super::fixedpoint::{
-    multiply_by_quantized_multiplier, requantize, Arithmetic, Overflow, QuantMultiplier, Requant, Rounding,
+    multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, Overflow, QuantMultiplier, Requant, Rounding,
 };
 use crate::ir::ExplicitPadding;
 
@@ -259,20 +261,10 @@ pub struct PackedConv {
     u8_dense: Option<DenseU8>,
 }
 
-/// The AVX-512 requantization's constants, per channel in groups of 16 (the last padded with
-/// zeros), each group the 8 even channels' values then the 8 odd channels' (the low halves of
-/// the 64-bit lanes `vpmuldq` reads): the Q31 multiplier `m`, and from the right shift `r`
-/// the addend `2^30 + 2^(30 + r)`, the correction `2^31` of a negative sum and the shift
-/// `31 + r` (for `r = 0`: `2^30`, 0 and 31).
-///
-/// They make LiteRT's two roundings one exact 64-bit step. With `P = x m + 2^30`, the
-/// doubling high multiply is `h = floor(P / 2^31)` (its nudge for negative products is this
-/// floor), and the rounding divide by `2^r` (half away from zero) is
-/// `floor((h + 2^(r-1) - [h < 0]) / 2^r)`; `[h < 0] = [P < 0]`, and
-/// `floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31 + r))` for an integer
-/// `c`, so the result is `(P + 2^(30+r) - [P < 0] 2^31) >> (31 + r)` (`P < 0` tested before
-/// the addend: `x m < -2^30`), which fits i32 (it is
-/// `h` rounded) and whose sum cannot overflow 64 bits (`|x m| < 2^62`).
+/// The AVX-512 requantization's constants ([`OneStep`]'s, from each channel's multiplier and
+/// right shift), per channel in groups of 16 (the last padded with zeros), each group the 8
+/// even channels' values then the 8 odd channels' (the low halves of the 64-bit lanes
+/// `vpmuldq` reads).
 #[derive(Debug, Clone, Default)]
 struct Requant64 {
     mul: Vec<i64>,
@@ -289,11 +281,8 @@ impl Requant64 {
         let mut rq = Requant64 { mul: vec![0; len], add: vec![0; len], sub: vec![0; len], shift: vec![0; len] };
         for (co, m) in ms.iter().enumerate() {
             let at = co / 16 * 16 + (co % 2) * 8 + (co % 16) / 2;
-            let r = (-m.shift).clamp(0, 31);
-            rq.mul[at] = m.multiplier as i64;
-            rq.add[at] = (1i64 << 30) + if r > 0 { 1i64 << (30 + r) } else { 0 };
-            rq.sub[at] = if r > 0 { 1i64 << 31 } else { 0 };
-            rq.shift[at] = 31 + r as i64;
+            let o = OneStep::new(m.multiplier, -m.shift);
+            (rq.mul[at], rq.add[at], rq.sub[at], rq.shift[at]) = (o.mul, o.add, o.sub, o.shift);
         }
         rq
     }
@@ -990,21 +979,7 @@ impl Requant16 {
             x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
             x = _mm512_sllv_epi32(x, left);
         }
-        // Even channels in the low halves of `x`'s 64-bit lanes, odd ones moved down by a
-        // shuffle (the port of shifts and multiplies is the busier one). `P < 0` is
-        // `x m < -2^30`.
-        let neg = _mm512_set1_epi64(-(1 << 30));
-        let pe = _mm512_mul_epi32(x, self.mul[0]);
-        let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), self.mul[1]);
-        let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
-        let pe = _mm512_add_epi64(pe, self.add[0]);
-        let po = _mm512_add_epi64(po, self.add[1]);
-        let pe = _mm512_mask_sub_epi64(pe, ne, pe, self.sub[0]);
-        let po = _mm512_mask_sub_epi64(po, no, po, self.sub[1]);
-        let qe = _mm512_srav_epi64(pe, self.shift[0]);
-        let qo = _mm512_srav_epi64(po, self.shift[1]);
-        // The odd results' low halves into the odd 32-bit lanes.
-        let q = _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo);
+        let q = one_step16(x, self.mul, self.add, self.sub, self.shift);
         _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, self.lo), self.hi), self.zo)
     }
 }
@@ -1830,7 +1805,7 @@ mod tests {
         }
     }
 
-    /// The one-step 64-bit formula of [`Requant64`] equals LiteRT's two roundings, checked in
+    /// The one-step 64-bit formula ([`OneStep`]) equals LiteRT's two roundings, checked in
     /// scalar arithmetic (on any CPU) over edge accumulators and every shift.
     #[test]
     fn requant64_formula_equals_double_rounding() {
@@ -1852,11 +1827,9 @@ mod tests {
             i32::MAX,
         ];
         for m in multipliers(32 * 8 + 512, false) {
-            let rq = Requant64::new(&[m]);
+            let o = OneStep::new(m.multiplier, -m.shift);
             for &x in xs.iter().chain(&[m.multiplier, -m.multiplier, m.multiplier >> 7]) {
-                let xm = x as i64 * rq.mul[0];
-                let p = if xm < -(1 << 30) { xm + rq.add[0] - rq.sub[0] } else { xm + rq.add[0] };
-                assert_eq!((p >> rq.shift[0]) as i32, multiply_by_quantized_multiplier(x, m), "x {x}, {m:?}");
+                assert_eq!(o.apply(x), multiply_by_quantized_multiplier(x, m), "x {x}, {m:?}");
             }
         }
     }

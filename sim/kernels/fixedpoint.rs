@@ -196,6 +196,79 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantMultiplier) -> i32 {
     rounding_divide_by_pot(srdhm(x.wrapping_mul(1i32.wrapping_shl(left as u32)), m.multiplier), right)
 }
 
+/// [`multiply_by_quantized_multiplier`] for a non-negative multiplier `m` and a right shift
+/// `r` in `0..=31` as one exact 64-bit step: `(x m + add - [x m < -2^30] sub) >> shift`, with
+/// `add = 2^30 + 2^(30 + r)`, `sub = 2^31`, `shift = 31 + r` (for `r = 0`: `2^30`, 0, 31).
+///
+/// With `P = x m + 2^30`, the doubling high multiply is `h = floor(P / 2^31)` (its nudge for
+/// negative products is this floor), and the rounding divide by `2^r` (half away from zero)
+/// is `floor((h + 2^(r-1) - [h < 0]) / 2^r)`; `[h < 0] = [P < 0] = [x m < -2^30]`, and
+/// `floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31 + r))` for an integer
+/// `c`. The result fits i32 (it is `h` rounded), and the sum cannot overflow 64 bits
+/// (`|x m| < 2^62`). The SIMD kernels (16 lanes: [`one_step16`]) compute it so: two 32 x 32
+/// -> 64-bit multiplies per 16 lanes instead of the doubling multiply's and the rounding's
+/// separate steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OneStep {
+    /// The Q31 multiplier.
+    pub mul: i64,
+    /// The rounding addend.
+    pub add: i64,
+    /// What a sum below `-2^30` loses.
+    pub sub: i64,
+    /// The final arithmetic shift.
+    pub shift: i64,
+}
+
+impl OneStep {
+    /// The constants of multiplier `multiplier` (non-negative) and right shift `right`
+    /// (clamped to `0..=31`).
+    pub fn new(multiplier: i32, right: i32) -> OneStep {
+        let r = right.clamp(0, 31);
+        OneStep {
+            mul: multiplier as i64,
+            add: (1i64 << 30) + if r > 0 { 1i64 << (30 + r) } else { 0 },
+            sub: if r > 0 { 1i64 << 31 } else { 0 },
+            shift: 31 + r as i64,
+        }
+    }
+
+    /// The step on one value (the SIMD kernels' arithmetic, lane by lane).
+    pub fn apply(self, x: i32) -> i32 {
+        let xm = x as i64 * self.mul;
+        let p = if xm < -(1 << 30) { xm + self.add - self.sub } else { xm + self.add };
+        (p >> self.shift) as i32
+    }
+}
+
+/// [`OneStep`] on 16 lanes: `x`'s even lanes with the constants' first vectors (the low
+/// halves of their 64-bit lanes), its odd lanes with the second.
+///
+/// # Safety
+/// Only called from AVX-512 F code.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn one_step16(
+    x: std::arch::x86_64::__m512i,
+    mul: [std::arch::x86_64::__m512i; 2],
+    add: [std::arch::x86_64::__m512i; 2],
+    sub: [std::arch::x86_64::__m512i; 2],
+    shift: [std::arch::x86_64::__m512i; 2],
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // Odd lanes moved down by a shuffle (the port of shifts and multiplies is the busier one).
+    let neg = _mm512_set1_epi64(-(1 << 30));
+    let pe = _mm512_mul_epi32(x, mul[0]);
+    let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), mul[1]);
+    let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
+    let pe = _mm512_mask_sub_epi64(_mm512_add_epi64(pe, add[0]), ne, _mm512_add_epi64(pe, add[0]), sub[0]);
+    let po = _mm512_mask_sub_epi64(_mm512_add_epi64(po, add[1]), no, _mm512_add_epi64(po, add[1]), sub[1]);
+    let qe = _mm512_srav_epi64(pe, shift[0]);
+    let qo = _mm512_srav_epi64(po, shift[1]);
+    // The odd results' low halves into the odd 32-bit lanes.
+    _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo)
+}
+
 /// LiteRT's `GetInvSqrtQuantizedMultiplierExp`: `1 / sqrt(input)` as a Q31 multiplier and a
 /// shift (times `reverse_shift`, -1 for a left shift), by five Newton-Raphson steps in Q3.28
 /// on the input normalized to [2^27, 2^29); inputs 0 and 1 give the largest multiplier.

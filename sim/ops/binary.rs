@@ -12,9 +12,11 @@ use super::{
     vector_phase, DataFree, IntKernel, LayerCx, Moments, OnTheFly, OpFamily, QuantRule, WeightLayout, WorkbookRow,
     NO_WORKBOOK_ROW,
 };
-use crate::ir::{BinaryKind, Tensor};
+use crate::ir::{BinaryKind, DataType, Tensor};
 use crate::kernels::elementwise::{self, AddParams, ExtremumParams, MulParams, PreluParams, SquaredDifferenceParams};
-use crate::kernels::{const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Values, View};
+use crate::kernels::{
+    const_f32, const_i32, qrange, scale_zp, Arithmetic, QuantMultiplier, Requant, Rounding, Values, View,
+};
 use crate::units::Macs;
 
 /// Vector-unit operations of one layer: per element read (all operands) and per element
@@ -344,10 +346,24 @@ pub struct IntBinary {
     params: BinaryParams,
     operands: [Operand<i32>; 2],
     out_shape: Vec<usize>,
+    /// An ADD or SUB of two inputs of the output's shape, under LiteRT's rounding, into a
+    /// signed output of at most 8 bits clamped within i8: on 8-bit inputs it runs on them as
+    /// stored and stores its output as 8 bits ([`elementwise::add_or_sub_i8`]).
+    i8_add: bool,
 }
 
 impl IntBinary {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
+        if let (true, [Values::I8(a), Values::I8(b)]) = (self.i8_add, inputs) {
+            match &self.params {
+                BinaryParams::Add(p) => return Ok(vec![Values::I8(elementwise::add_or_sub_i8(p, a, b, false))]),
+                BinaryParams::Sub(p) => return Ok(vec![Values::I8(elementwise::add_or_sub_i8(p, a, b, true))]),
+                BinaryParams::Mul(_)
+                | BinaryParams::Extremum(_)
+                | BinaryParams::Prelu(_)
+                | BinaryParams::SquaredDifference(_) => {}
+            }
+        }
         let mut next = inputs.iter();
         let mut operand = |o: &Operand<i32>| -> Result<Vec<i32>, String> {
             let v = match o {
@@ -504,7 +520,7 @@ impl OpFamily for BinaryKind {
         Ok(vec![va.iter().zip(&vb).map(|(&x, &y)| f(x, y)).collect()])
     }
 
-    fn prepare_int(&self, cx: &LayerCx, _arith: &Arithmetic) -> Result<IntKernel, String> {
+    fn prepare_int(&self, cx: &LayerCx, arith: &Arithmetic) -> Result<IntKernel, String> {
         let [a, b] = operands(cx)?;
         let operand = |t: &Tensor| -> Result<Operand<i32>, String> {
             if t.is_constant() {
@@ -514,10 +530,27 @@ impl OpFamily for BinaryKind {
                 Ok(Operand::Input(t.shape.clone()))
             }
         };
+        let params = (row(*self).prepare)(cx, [a, b])?;
+        let out = cx.out();
+        let inputs_shaped = [a, b].iter().all(|t| !t.is_constant() && t.shape == out.shape);
+        let i8_add = match &params {
+            BinaryParams::Add(p) | BinaryParams::Sub(p) => {
+                inputs_shaped
+                    && arith.rounding == Rounding::TfliteDouble
+                    && matches!(out.dtype, DataType::Int { bits: ..=8, signed: true })
+                    && -128 <= p.act_min
+                    && p.act_max <= 127
+            }
+            BinaryParams::Mul(_)
+            | BinaryParams::Extremum(_)
+            | BinaryParams::Prelu(_)
+            | BinaryParams::SquaredDifference(_) => false,
+        };
         Ok(IntKernel::Binary(IntBinary {
-            params: (row(*self).prepare)(cx, [a, b])?,
+            params,
             operands: [operand(a)?, operand(b)?],
-            out_shape: cx.out().shape.clone(),
+            out_shape: out.shape.clone(),
+            i8_add,
         }))
     }
 
