@@ -1,6 +1,7 @@
 //! Integer fully connected layer, matching LiteRT's reference `fully_connected.h` (int8
 //! per-tensor or per-channel, and 16x8 with 64-bit bias).
 
+use super::elem::Elem;
 use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
 
 /// Everything an integer fully connected layer needs, resolved once per layer.
@@ -98,6 +99,118 @@ pub fn fully_connected(p: &FcParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> 
         }
     }
     out
+}
+
+/// The int8 weights of an [`FcParams`] layer packed for [`fully_connected_fast`]: each
+/// output's row of `in_features` bytes, padded with zeros to a multiple of 64, and the row's
+/// sum.
+#[derive(Debug, Clone)]
+pub struct FcPacked {
+    stride: usize,
+    w: Vec<i8>,
+    wsum: Vec<i32>,
+}
+
+/// Largest input width of [`fully_connected_fast`]: `in_features * 255 * 128 < 2^31`, so the
+/// u8 x s8 sums are exact in i32.
+const FAST_MAX_FEATURES: usize = 65_536;
+
+/// Packs `p`'s weights for [`fully_connected_fast`] when it runs the layer exactly on this
+/// CPU (AVX-512 VNNI): no groups, weight zero points 0, weights within i8, at most
+/// [`FAST_MAX_FEATURES`] input features; `None` otherwise (the layer runs
+/// [`fully_connected`]).
+pub fn pack_fc(p: &FcParams) -> Option<FcPacked> {
+    let fits = p.groups.is_none()
+        && p.weight_zp.iter().all(|&z| z == 0)
+        && p.in_features <= FAST_MAX_FEATURES
+        && p.weights.len() == p.in_features * p.out_features
+        && p.weights.iter().all(|&w| (-128..=127).contains(&w));
+    if !fits || !super::conv::vnni_available() {
+        return None;
+    }
+    let stride = p.in_features.div_ceil(64) * 64;
+    let mut w = vec![0i8; stride * p.out_features];
+    let mut wsum = Vec::with_capacity(p.out_features);
+    for (o, row) in p.weights.chunks_exact(p.in_features.max(1)).enumerate().take(p.out_features) {
+        w[o * stride..][..p.in_features].iter_mut().zip(row).for_each(|(d, &v)| *d = v as i8);
+        wsum.push(row.iter().sum());
+    }
+    if p.in_features == 0 {
+        wsum = vec![0; p.out_features];
+    }
+    Some(FcPacked { stride, w, wsum })
+}
+
+/// [`fully_connected`] under LiteRT's arithmetic ([`Arithmetic::is_litert`]) with
+/// `vpdpbusd`: each input row offset into u8 (`u = x + 128`), `sum (x - zx) w = sum u w -
+/// (zx + 128) sum w` exactly in i32, then the bias and the same requantization as
+/// [`fully_connected`]. `None` when an input value is outside i8 (the caller runs
+/// [`fully_connected`]).
+pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith: &Arithmetic) -> Option<Vec<i32>> {
+    assert!(x.len() >= p.batch * p.in_features && pk.w.len() >= pk.stride * p.out_features);
+    let mut out = vec![0i32; p.batch * p.out_features];
+    let mut u = vec![0u8; pk.stride];
+    for b in 0..p.batch {
+        for (d, v) in u.iter_mut().zip(&x[b * p.in_features..][..p.in_features]) {
+            let v = v.widen();
+            if !(-128..=127).contains(&v) {
+                return None;
+            }
+            *d = (v + 128) as u8;
+        }
+        for o in 0..p.out_features {
+            let row = &pk.w[o * pk.stride..][..pk.stride];
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `pack_fc` packs only where AVX-512 F and VNNI are; `u` and `row` hold
+            // `stride` bytes, a multiple of 64.
+            let dot = unsafe { dot_u8_i8_avx512(&u, row) };
+            #[cfg(not(target_arch = "x86_64"))]
+            let dot = u.iter().zip(row).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32));
+            let mut acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            if let Some(bias) = &p.bias {
+                acc = arith.acc_add(acc, bias[o]);
+            }
+            let m = p.multipliers[if p.multipliers.len() == 1 { 0 } else { o }];
+            let v = requantize(acc, m, p.requant, arith);
+            out[b * p.out_features + o] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
+        }
+    }
+    Some(out)
+}
+
+/// `sum u w` over two rows of a multiple of 64 bytes with `vpdpbusd` (exact while the sum
+/// fits i32: [`FAST_MAX_FEATURES`]).
+///
+/// # Safety
+/// AVX-512 F and VNNI must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn dot_u8_i8_avx512(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+    let mut i = 0;
+    while i + 128 <= n {
+        a0 = _mm512_dpbusd_epi32(
+            a0,
+            _mm512_loadu_si512(u.as_ptr().add(i) as *const _),
+            _mm512_loadu_si512(w.as_ptr().add(i) as *const _),
+        );
+        a1 = _mm512_dpbusd_epi32(
+            a1,
+            _mm512_loadu_si512(u.as_ptr().add(i + 64) as *const _),
+            _mm512_loadu_si512(w.as_ptr().add(i + 64) as *const _),
+        );
+        i += 128;
+    }
+    if i < n {
+        a0 = _mm512_dpbusd_epi32(
+            a0,
+            _mm512_loadu_si512(u.as_ptr().add(i) as *const _),
+            _mm512_loadu_si512(w.as_ptr().add(i) as *const _),
+        );
+    }
+    _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1))
 }
 
 /// The width LiteRT's hybrid layer quantizes its input rows to (int8).
@@ -266,6 +379,55 @@ fn blockwise_fully_connected(p: &HybridFcParams, size: usize, x: &[f32]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast kernel equals [`fully_connected`] where it packs: 1 to 300 input features
+    /// (whole and partial blocks of 64 and 128), per-tensor and per-output multipliers (single
+    /// rounding), biases, any input zero point, 8-bit and i32 inputs; an i32 input outside
+    /// i8 is left to the reference (`None`).
+    #[test]
+    fn fast_kernel_equals_reference() {
+        if !super::super::conv::vnni_available() {
+            return;
+        }
+        let mut s = 0x4d59_5df4_d0f3_3173u64;
+        let mut next = |lo: i64, hi: i64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (s % (hi - lo + 1) as u64) as i64
+        };
+        for case in 0..200 {
+            let (batch, inf, outf) = (next(1, 3) as usize, next(1, 300) as usize, next(1, 50) as usize);
+            let per_output = case % 2 == 0;
+            let p = FcParams {
+                batch,
+                in_features: inf,
+                out_features: outf,
+                weights: (0..inf * outf).map(|_| next(-127, 127) as i32).collect(),
+                weight_zp: vec![0; outf],
+                bias: (case % 3 != 0).then(|| (0..outf).map(|_| next(-100_000, 100_000)).collect()),
+                input_zp: next(-128, 127) as i32,
+                output_zp: next(-20, 20) as i32,
+                multipliers: (0..if per_output { outf } else { 1 })
+                    .map(|_| QuantMultiplier::from_real(next(1, 1000) as f64 / 1.0e6))
+                    .collect(),
+                requant: Requant::Single,
+                act_min: -128,
+                act_max: 127,
+                groups: None,
+            };
+            let arith = Arithmetic::default();
+            let pk = pack_fc(&p).expect("packs");
+            let x: Vec<i32> = (0..batch * inf).map(|_| next(-128, 127) as i32).collect();
+            let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
+            let want = fully_connected(&p, &x, &arith);
+            assert_eq!(fully_connected_fast(&p, &pk, &x, &arith).as_ref(), Some(&want), "case {case} i32");
+            assert_eq!(fully_connected_fast(&p, &pk, &x8, &arith).as_ref(), Some(&want), "case {case} i8");
+            let mut wide = x.clone();
+            wide[0] = 200;
+            assert_eq!(fully_connected_fast(&p, &pk, &wide, &arith), None);
+        }
+    }
 
     /// Asymmetric rows: the range widened to hold 0 maps onto -128..=127 (every value within
     /// half a step of its reconstruction); a row of zeros quantizes to zeros; symmetric rows

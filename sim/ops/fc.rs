@@ -18,7 +18,13 @@ use crate::units::Macs;
 /// output, integer weights, each input row quantized when it runs).
 pub enum IntFc {
     /// Integer input and output.
-    Int(Box<FcParams>),
+    Int {
+        /// The layer's parameters.
+        params: Box<FcParams>,
+        /// The weights packed for the fast kernel, where it runs the layer
+        /// ([`fc::pack_fc`], under LiteRT's arithmetic).
+        packed: Option<Box<fc::FcPacked>>,
+    },
     /// Float input and output, int8 weights.
     Hybrid(Box<fc::HybridFcParams>),
 }
@@ -26,7 +32,21 @@ pub enum IntFc {
 impl IntFc {
     pub(super) fn run(&self, inputs: &[&Values], arith: &Arithmetic) -> Result<Vec<Values>, String> {
         match self {
-            IntFc::Int(p) => Ok(vec![Values::Int(fc::fully_connected(p, &int_input(inputs, 0)?, arith))]),
+            IntFc::Int { params, packed: Some(pk) } => {
+                let fast = match inputs.first() {
+                    Some(Values::I8(x)) => fc::fully_connected_fast(params, pk, x, arith),
+                    Some(Values::Int(x)) => fc::fully_connected_fast(params, pk, x, arith),
+                    Some(Values::F32(_)) => return Err("expects an integer input, got floats".into()),
+                    None => return Err("input not computed".into()),
+                };
+                match fast {
+                    Some(out) => Ok(vec![Values::Int(out)]),
+                    None => Ok(vec![Values::Int(fc::fully_connected(params, &int_input(inputs, 0)?, arith))]),
+                }
+            }
+            IntFc::Int { params, packed: None } => {
+                Ok(vec![Values::Int(fc::fully_connected(params, &int_input(inputs, 0)?, arith))])
+            }
             IntFc::Hybrid(p) => match inputs.first() {
                 Some(Values::F32(x)) => Ok(vec![Values::F32(fc::hybrid_fully_connected(p, x))]),
                 _ => Err("the hybrid layer expects a float input".into()),
@@ -162,21 +182,24 @@ fn prepare_groups(
         multipliers.push(QuantMultiplier::checked(bias_scale / f64::from(so)).map_err(|m| format!("output {o}: {m}"))?);
     }
     let bias = bias.map(|(b, _)| b);
-    Ok(IntKernel::Fc(IntFc::Int(Box::new(FcParams {
-        batch,
-        in_features,
-        out_features: cout,
-        weights,
-        weight_zp: vec![0; cout],
-        bias,
-        input_zp,
-        output_zp,
-        multipliers,
-        requant: Requant::Single,
-        act_min,
-        act_max,
-        groups: Some(fc::FcGroups { size, count, scale, zero_points }),
-    }))))
+    Ok(IntKernel::Fc(IntFc::Int {
+        packed: None,
+        params: Box::new(FcParams {
+            batch,
+            in_features,
+            out_features: cout,
+            weights,
+            weight_zp: vec![0; cout],
+            bias,
+            input_zp,
+            output_zp,
+            multipliers,
+            requant: Requant::Single,
+            act_min,
+            act_max,
+            groups: Some(fc::FcGroups { size, count, scale, zero_points }),
+        }),
+    }))
 }
 
 impl OpFamily for FullyConnected {
@@ -271,7 +294,7 @@ impl OpFamily for FullyConnected {
         // 64-bit path of the 16x8 convolutions.
         let requant = if wl.x.dtype.bits() > 8 && wl.w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single };
         let requant = requant.checked(&wl.multipliers)?;
-        Ok(IntKernel::Fc(IntFc::Int(Box::new(FcParams {
+        let params = Box::new(FcParams {
             batch,
             in_features,
             out_features: self.out_features,
@@ -285,7 +308,9 @@ impl OpFamily for FullyConnected {
             act_min: wl.act_min,
             act_max: wl.act_max,
             groups: None,
-        }))))
+        });
+        let packed = arith.is_litert().then(|| fc::pack_fc(&params)).flatten().map(Box::new);
+        Ok(IntKernel::Fc(IntFc::Int { params, packed }))
     }
 
     /// Mean `b + sum W * E[x]`, variance `sum W^2 Var[x]` over the flattened input (its
