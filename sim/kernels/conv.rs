@@ -1602,32 +1602,42 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
         first >= 0 && first as usize + (k - 1) * d < len
     };
     let (xp, wp) = (xu.as_ptr(), q.w.as_ptr());
-    for b in 0..n {
-        for oy in 0..oh {
-            let rows_inside = inside(oy, p.geom.stride[0], kh, dy, pt, h);
-            for ox in 0..ow {
-                if rows_inside && inside(ox, p.geom.stride[1], kw, dx, pl, w) {
-                    let iy = oy * p.geom.stride[0] - pt as usize;
-                    let ix = ox * p.geom.stride[1] - pl as usize;
-                    let first = ((b * h + iy) * w + ix) * c;
-                    for (s, d) in src.iter_mut().zip(&delta) {
-                        *s = first + d;
-                    }
-                } else {
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            src[ky * kw + kx] = match p.geom.tap(oy, ox, ky, kx) {
-                                Some((iy, ix)) => ((b * h + iy) * w + ix) * c,
-                                None => pad_at,
-                            };
+    // Block by block, so each block's requantization constants are loaded once for every
+    // pixel (the pixels' tap offsets are made again per block: a few stores each).
+    for blk in 0..blocks {
+        let ch = blk * DW_BLOCK;
+        let left = c - ch;
+        let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
+        let lanes = |l: usize| -> __mmask16 {
+            match left.saturating_sub(16 * l) {
+                r if r >= 16 => 0xffff,
+                r => (1u16 << r) - 1,
+            }
+        };
+        let k = [lanes(0), lanes(1), lanes(2), lanes(3)];
+        let rq = [0, 1, 2, 3].map(|l| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l])));
+        for b in 0..n {
+            for oy in 0..oh {
+                let rows_inside = inside(oy, p.geom.stride[0], kh, dy, pt, h);
+                for ox in 0..ow {
+                    if rows_inside && inside(ox, p.geom.stride[1], kw, dx, pl, w) {
+                        let iy = oy * p.geom.stride[0] - pt as usize;
+                        let ix = ox * p.geom.stride[1] - pl as usize;
+                        let first = ((b * h + iy) * w + ix) * c;
+                        for (s, d) in src.iter_mut().zip(&delta) {
+                            *s = first + d;
+                        }
+                    } else {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                src[ky * kw + kx] = match p.geom.tap(oy, ox, ky, kx) {
+                                    Some((iy, ix)) => ((b * h + iy) * w + ix) * c,
+                                    None => pad_at,
+                                };
+                            }
                         }
                     }
-                }
-                let op = out.as_mut_ptr().add(((b * oh + oy) * ow + ox) * c);
-                for blk in 0..blocks {
-                    let ch = blk * DW_BLOCK;
-                    let left = c - ch;
-                    let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
+                    let op = out.as_mut_ptr().add(((b * oh + oy) * ow + ox) * c);
                     let mut a = [_mm512_setzero_si512(); 4];
                     for g in 0..q.groups {
                         // Every offset in `src` is a pixel's or the padding's, with `c` bytes
@@ -1665,22 +1675,9 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                         _mm512_shuffle_i32x4::<0x88>(t2, t3),
                         _mm512_shuffle_i32x4::<0xDD>(t2, t3),
                     ];
-                    if left >= DW_BLOCK {
-                        // A whole block: four unmasked vectors (a loop of constant count,
-                        // unrolled, keeps them in registers).
-                        for (l, vl) in v.iter().enumerate() {
-                            let r = requant16_avx512(p, pk, &q.bias, *vl, ch + 16 * l, 0xffff);
-                            O::store16(op.add(ch + 16 * l), 0xffff, r);
-                        }
-                    } else {
-                        for (l, vl) in v.iter().enumerate() {
-                            let k: __mmask16 = match left.saturating_sub(16 * l) {
-                                0 => break,
-                                r if r >= 16 => 0xffff,
-                                r => (1u16 << r) - 1,
-                            };
-                            let r = requant16_avx512(p, pk, &q.bias, *vl, ch + 16 * l, k);
-                            O::store16(op.add(ch + 16 * l), k, r);
+                    for (l, (vl, rq)) in v.iter().zip(&rq).enumerate() {
+                        if let Some(rq) = rq {
+                            O::store16(op.add(ch + 16 * l), k[l], rq.apply(*vl));
                         }
                     }
                 }
