@@ -1558,9 +1558,9 @@ unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem, const OFFSET: bool>(
 }
 
 /// Depthwise convolution with multiplier 1 on an 8-bit input with `vpdpbusd`, four taps per
-/// i32 lane ([`DepthwiseQuad`]): the input offset into u8 once (`u = x + 128`, a padding
-/// tap reading `zx + 128`, so every pixel sums `u w` over all its taps and the offset's
-/// term is in the bias), then per pixel and block of 64 channels four taps' bytes
+/// i32 lane ([`DepthwiseQuad`]): the input offset into u8 as it is loaded (`u = x + 128`,
+/// a padding tap reading `zx + 128`, so every pixel sums `u w` over all its taps and the
+/// offset's term is in the bias), then per block of 64 channels and pixel four taps' bytes
 /// interleaved by eight unpacks into four vectors of 16 channels, one `vpdpbusd` each,
 /// where the i16 kernel spends three operations per tap and 16 channels. The four
 /// accumulators, channels in the unpacks' order, are put back in channel order by a 4x4
@@ -1582,17 +1582,15 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
     assert!(x.len() >= len && q.groups == taps.div_ceil(4) && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
     assert!(q.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
     assert!(pk.rq.mul.len() >= c.div_ceil(16) * 16);
-    // The input as u8, then `c` padding bytes (`zx + 128`) that a tap outside reads, and room
-    // for a whole block's load past the end (never read: masked off).
-    let pad_at = len;
-    let mut xu = Vec::with_capacity(len + c + DW_BLOCK);
-    xu.extend(x[..len].iter().map(|&v| (v as u8) ^ 0x80));
-    xu.resize(len + c, (p.input_zp as i8 as u8) ^ 0x80);
-    xu.resize(len + c + DW_BLOCK, 0);
+    // The input is read as stored and offset into u8 in registers (`u = x ^ 0x80`); a tap
+    // outside reads `c` padding bytes holding `zx` (so `zx + 128` once offset).
+    let pad = vec![p.input_zp as i8; c];
     let mut out = super::buffers::take::<O>(n * oh * ow * c);
-    // Each tap's input offset, padding taps (and the group's missing ones, whose weights are
-    // zero) reading the padding bytes.
-    let mut src = vec![pad_at; 4 * q.groups];
+    // Each tap's first input byte, padding taps (and the group's missing ones, whose weights
+    // are zero) reading the padding bytes. Masked-off lanes are not accessed, so a block's
+    // address may lie past the slices' ends (formed with `wrapping_add`, never dereferenced
+    // there).
+    let mut src = vec![pad.as_ptr(); 4 * q.groups];
     // A pixel whose taps are all inside reads them at these offsets from its first tap's.
     let [dy, dx] = p.geom.dilation;
     let delta: Vec<usize> = (0..taps).map(|t| ((t / kw) * dy * w + (t % kw) * dx) * c).collect();
@@ -1601,7 +1599,8 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
         let first = (o * s) as isize - pad;
         first >= 0 && first as usize + (k - 1) * d < len
     };
-    let (xp, wp) = (xu.as_ptr(), q.w.as_ptr());
+    let (xp, wp) = (x.as_ptr(), q.w.as_ptr());
+    let offset = _mm512_set1_epi8(-128);
     // Block by block, so each block's requantization constants are loaded once for every
     // pixel (the pixels' tap offsets are made again per block: a few stores each).
     for blk in 0..blocks {
@@ -1625,14 +1624,14 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                         let ix = ox * p.geom.stride[1] - pl as usize;
                         let first = ((b * h + iy) * w + ix) * c;
                         for (s, d) in src.iter_mut().zip(&delta) {
-                            *s = first + d;
+                            *s = xp.wrapping_add(first + d);
                         }
                     } else {
                         for ky in 0..kh {
                             for kx in 0..kw {
                                 src[ky * kw + kx] = match p.geom.tap(oy, ox, ky, kx) {
-                                    Some((iy, ix)) => ((b * h + iy) * w + ix) * c,
-                                    None => pad_at,
+                                    Some((iy, ix)) => xp.wrapping_add(((b * h + iy) * w + ix) * c),
+                                    None => pad.as_ptr(),
                                 };
                             }
                         }
@@ -1640,13 +1639,13 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                     let op = out.as_mut_ptr().add(((b * oh + oy) * ow + ox) * c);
                     let mut a = [_mm512_setzero_si512(); 4];
                     for g in 0..q.groups {
-                        // Every offset in `src` is a pixel's or the padding's, with `c` bytes
-                        // from it in `xu`; the lanes past `c` are masked off.
+                        // Every pointer in `src` is a pixel's in `x` or the padding's, with `c`
+                        // bytes from it; the lanes past `c` are masked off (and offset to
+                        // 128, against zero weights).
                         let s = &src[4 * g..4 * g + 4];
-                        let t0 = _mm512_maskz_loadu_epi8(kb, xp.add(s[0] + ch) as *const i8);
-                        let t1 = _mm512_maskz_loadu_epi8(kb, xp.add(s[1] + ch) as *const i8);
-                        let t2 = _mm512_maskz_loadu_epi8(kb, xp.add(s[2] + ch) as *const i8);
-                        let t3 = _mm512_maskz_loadu_epi8(kb, xp.add(s[3] + ch) as *const i8);
+                        let ld =
+                            |s: *const i8| _mm512_xor_si512(_mm512_maskz_loadu_epi8(kb, s.wrapping_add(ch)), offset);
+                        let (t0, t1, t2, t3) = (ld(s[0]), ld(s[1]), ld(s[2]), ld(s[3]));
                         let lo01 = _mm512_unpacklo_epi8(t0, t1);
                         let hi01 = _mm512_unpackhi_epi8(t0, t1);
                         let lo23 = _mm512_unpacklo_epi8(t2, t3);
