@@ -580,7 +580,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
     /// AMX-INT8 tiles (`tdpbusd`) for the dense u8 x s8 convolutions' groups of 32 pixels
-    /// (k a multiple of 16 bytes), everything else as [`Isa::Avx512Vnni`].
+    /// (on an i8 input as stored with `tdpbssd`), everything else as [`Isa::Avx512Vnni`].
     Amx,
     /// AVX-512 F, BW and VNNI (with AVX2): `vpdpbusd` dense convolutions on u8 x s8,
     /// `vpdpwssd` depthwise ones, 16-lane requantization.
@@ -996,6 +996,14 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let simd = gemm != U8Gemm::Portable;
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
+    #[cfg(target_arch = "x86_64")]
+    if let (U8Gemm::Amx, true, Some(x8)) = (gemm, packed.simd_requant, X::as_i8(x)) {
+        let k = p.geom.kernel[0] * p.geom.kernel[1] * p.geom.input[3];
+        if k % 4 == 0 && (-128..=127).contains(&zx) {
+            // SAFETY: `Amx` only when AMX-INT8 was detected and granted (`Isa::Amx`).
+            return Some(unsafe { conv_i8_amx(p, packed, d, x8) });
+        }
+    }
     // Up to three bytes past the last pixel are read by its last quad (their weights are 0).
     let (xu, off) = if X::RANGE == (-128, 127) {
         // Stored as i8: every value fits the offset of 128, no range to find (and the buffer
@@ -1035,6 +1043,9 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     #[cfg(target_arch = "x86_64")]
     if simd && packed.simd_requant {
         let amx = gemm == U8Gemm::Amx;
+        // With tiles, chunks of whole groups of pixels (a chunk's remainder runs on the VNNI
+        // kernel).
+        let shape = if amx { DenseShape { mr: amx::GROUP, ..shape } } else { shape };
         let gemm = |a: &[u8], a_stride, rows, o: &mut [O]| {
             // SAFETY: `simd` is only true in the VNNI build after runtime detection, `amx`
             // only when AMX-INT8 was detected and granted (`Isa::Amx`).
@@ -1045,6 +1056,45 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let isa = if simd { Isa::Avx512Vnni } else { Isa::Portable };
     let fill = |a: &[u8], a_stride, rows, acc: &mut [i32]| gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd);
     Some(dense_conv(p, &xu, pad, shape, requantized(p, packed, &bias, shape, isa, fill)))
+}
+
+/// The dense convolution of [`conv_u8_impl`] on AMX tiles reading an 8-bit input as stored:
+/// `tdpbssd` (s8 x s8) sums `x w`, and `sum((x - zx) w) = sum(x w) - zx sum(w)` goes into the
+/// bias, so no pass offsets the input into u8 first. The pixels past the last group of 32
+/// (the VNNI kernel's, which is u8 x s8) are offset into a small buffer and run with the u8
+/// path's bias. `k` (the patch depth) must be a multiple of 4, so the tiles' rows, `k` bytes,
+/// end where the input's rows do.
+///
+/// # Safety
+/// The CPU must support AMX-INT8 with the tiles granted and AVX-512 F, BW and VNNI;
+/// `pk.simd_requant`, `zx` within i8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+unsafe fn conv_i8_amx<O: Elem>(p: &ConvParams, pk: &PackedConv, d: &DenseU8, x: &[i8]) -> Vec<O> {
+    let cout = p.geom.output[3];
+    let zx = p.input_zp;
+    let (kq, blocks) = (d.kq, d.blocks);
+    let bias_s: Vec<i32> = (0..cout).map(|co| pk.bias[co].wrapping_sub(zx.wrapping_mul(d.wsum[co]))).collect();
+    let bias_u: Vec<i32> = (0..cout).map(|co| pk.bias[co].wrapping_sub((zx + 128).wrapping_mul(d.wsum[co]))).collect();
+    // Chunks of whole groups of pixels (a chunk's remainder runs on the VNNI kernel).
+    let shape = DenseShape { depth: 4 * kq, mr: amx::GROUP, acc_stride: blocks * NR_U8 };
+    // The i8 bytes as stored (`u8` only as the tiles' operand type: `tdpbssd` reads them signed).
+    let xa = std::slice::from_raw_parts(x.as_ptr() as *const u8, x.len());
+    let mut tail = Vec::new();
+    let gemm = |a: &[u8], a_stride: usize, rows: usize, o: &mut [O]| {
+        let done = amx::gemm_requant(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
+        if done < rows {
+            // The rows left, offset into u8 (`x ^ 0x80`) for the VNNI kernel, each padded to
+            // whole quads.
+            tail.clear();
+            for r in done..rows {
+                tail.extend(a[r * a_stride..][..4 * kq].iter().map(|&b| b ^ 0x80));
+            }
+            let o = &mut o[done * cout..];
+            gemm_u8_vnni_requant(p, pk, &bias_u, &tail, 4 * kq, rows - done, kq, &d.w, blocks, o, false);
+        }
+    };
+    dense_conv(p, xa, zx as i8 as u8, shape, gemm)
 }
 
 /// Which kernels run the u8 x s8 GEMM of [`conv_u8_impl`].
@@ -1196,7 +1246,7 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(
         return;
     }
     if amx {
-        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out);
+        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
         if done > 0 {
             if done < rows {
                 let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);
@@ -1303,7 +1353,8 @@ fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: 
 }
 
 /// The tile geometry of one dense GEMM format: `depth` operand elements per patch (k padded
-/// to the format's group of 2 or 4), `mr` pixels per micro-kernel tile, `acc_stride`
+/// to the format's group of 2 or 4), `mr` pixels per micro-kernel tile or group of tiles (a 1x1
+/// layer's chunks of pixels are whole multiples of it), `acc_stride`
 /// accumulators per pixel (the output channels padded to whole weight blocks).
 #[derive(Clone, Copy)]
 struct DenseShape {

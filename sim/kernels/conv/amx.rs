@@ -6,16 +6,19 @@
 //! accumulator tiles; each group's sums are stored once and requantized with the AVX-512
 //! requantization, and the pixels past the last whole group are left to the VNNI kernel.
 //!
+//! An 8-bit input stored as i8 can be read as it is with `tdpbssd` (s8 x s8), the zero
+//! point's term in the bias (`super::conv_i8_amx`).
+//!
 //! The tile instructions are written as inline assembly (Rust has no stable AMX
 //! intrinsics). Linux gives a process the tile registers only after it asks
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), which [`available`] does once.
 
 use super::{ConvParams, Elem, PackedConv, Requant16, NR_U8};
 
-/// Bytes of k per tile row when `4 kq` (k padded to quads) is a multiple of 64, else of 32
-/// or 16; `None` for other depths (the VNNI kernel runs them).
+/// Bytes of k per tile row: the largest multiple of 4 up to 64 that divides `4 kq` (k padded
+/// to quads), so every step is whole; `None` for an empty k.
 pub(super) fn k_step(kq: usize) -> Option<usize> {
-    [64, 32, 16].into_iter().find(|&s| (4 * kq) % s == 0)
+    (1..=16).rev().map(|q| 4 * q).find(|&s| (4 * kq) % s == 0).filter(|_| kq > 0)
 }
 
 /// Pixels per group of accumulator tiles.
@@ -67,8 +70,9 @@ struct TileConfig {
 struct Sums([[i32; NR_U8]; GROUP]);
 
 /// Requantized outputs of the whole groups of [`GROUP`] pixels among `rows` (`out`, `cout`
-/// per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` with `k_step(kq)` bytes of k per
-/// step; returns how many pixels it did (the rest are the caller's).
+/// per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` (with `signed`, s8 x s8: `tdpbssd`,
+/// `a`'s bytes read as i8) with `k_step(kq)` bytes of k per step; returns how many pixels it
+/// did (the rest are the caller's).
 ///
 /// Tiles 0-3 accumulate (pixels 0-15 and 16-31 x channels 0-15 and 16-31 of a block of
 /// [`NR_U8`]), tiles 4-5 hold the pixels' k bytes, 6-7 the block's two halves of weights
@@ -92,6 +96,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     w: &[i8],
     blocks: usize,
     out: &mut [O],
+    signed: bool,
 ) -> usize {
     use std::arch::asm;
     use std::arch::x86_64::*;
@@ -137,22 +142,35 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
                 let k0 = s * kt;
                 // SAFETY: rows `g*32 .. g*32 + 32 <= rows` of `a` from byte `k0 + kt <= 4 kq`,
                 // and quads `k0/4 .. (k0 + kt)/4 <= kq` of the block's weights (asserted).
-                asm!(
-                    "tileloadd tmm4, [{a0} + {sa}*1]",
-                    "tileloadd tmm5, [{a1} + {sa}*1]",
-                    "tileloadd tmm6, [{w} + {sw}*1]",
-                    "tileloadd tmm7, [{w} + {sw}*1 + 64]",
-                    "tdpbusd tmm0, tmm4, tmm6",
-                    "tdpbusd tmm1, tmm4, tmm7",
-                    "tdpbusd tmm2, tmm5, tmm6",
-                    "tdpbusd tmm3, tmm5, tmm7",
-                    a0 = in(reg) a0.add(k0),
-                    a1 = in(reg) a1.add(k0),
-                    sa = in(reg) a_stride,
-                    w = in(reg) wb.add(k0 * NR_U8),
-                    sw = in(reg) 4 * NR_U8,
-                    options(nostack, readonly),
-                );
+                let (a0, a1, w) = (a0.add(k0), a1.add(k0), wb.add(k0 * NR_U8));
+                let (sa, sw) = (a_stride, 4 * NR_U8);
+                if signed {
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa}*1]",
+                        "tileloadd tmm5, [{a1} + {sa}*1]",
+                        "tileloadd tmm6, [{w} + {sw}*1]",
+                        "tileloadd tmm7, [{w} + {sw}*1 + 64]",
+                        "tdpbssd tmm0, tmm4, tmm6",
+                        "tdpbssd tmm1, tmm4, tmm7",
+                        "tdpbssd tmm2, tmm5, tmm6",
+                        "tdpbssd tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0, a1 = in(reg) a1, sa = in(reg) sa, w = in(reg) w, sw = in(reg) sw,
+                        options(nostack, readonly),
+                    );
+                } else {
+                    asm!(
+                        "tileloadd tmm4, [{a0} + {sa}*1]",
+                        "tileloadd tmm5, [{a1} + {sa}*1]",
+                        "tileloadd tmm6, [{w} + {sw}*1]",
+                        "tileloadd tmm7, [{w} + {sw}*1 + 64]",
+                        "tdpbusd tmm0, tmm4, tmm6",
+                        "tdpbusd tmm1, tmm4, tmm7",
+                        "tdpbusd tmm2, tmm5, tmm6",
+                        "tdpbusd tmm3, tmm5, tmm7",
+                        a0 = in(reg) a0, a1 = in(reg) a1, sa = in(reg) sa, w = in(reg) w, sw = in(reg) sw,
+                        options(nostack, readonly),
+                    );
+                }
             }
             let c = sums.0.as_mut_ptr() as *mut u8;
             // SAFETY: four 16 x 64-byte tiles into the 32 x 128-byte `sums`.
