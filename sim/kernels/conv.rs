@@ -1157,6 +1157,27 @@ unsafe fn kernel_vnni<const M: usize>(
     acc_stride: usize,
 ) {
     use std::arch::x86_64::*;
+    let c = vnni_sums::<M>(a, a_stride, kq, w);
+    for (r, cr) in c.iter().enumerate() {
+        _mm512_storeu_si512(acc.add(r * acc_stride) as *mut _, cr[0]);
+        _mm512_storeu_si512(acc.add(r * acc_stride + 16) as *mut _, cr[1]);
+    }
+}
+
+/// The `M x NR_U8` sums of [`kernel_vnni`] in registers (two vectors of 16 channels per
+/// pixel).
+///
+/// # Safety
+/// As [`kernel_vnni`] (inlined into its callers, which enable AVX-512 F and VNNI).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn vnni_sums<const M: usize>(
+    a: *const u8,
+    a_stride: usize,
+    kq: usize,
+    w: *const i8,
+) -> [[std::arch::x86_64::__m512i; 2]; M] {
+    use std::arch::x86_64::*;
     let mut c = [[_mm512_setzero_si512(); 2]; M];
     for q in 0..kq {
         let w0 = _mm512_loadu_si512(w.add(q * 4 * NR_U8) as *const _);
@@ -1167,10 +1188,7 @@ unsafe fn kernel_vnni<const M: usize>(
             cr[1] = _mm512_dpbusd_epi32(cr[1], xv, w1);
         }
     }
-    for (r, cr) in c.iter().enumerate() {
-        _mm512_storeu_si512(acc.add(r * acc_stride) as *mut _, cr[0]);
-        _mm512_storeu_si512(acc.add(r * acc_stride + 16) as *mut _, cr[1]);
-    }
+    c
 }
 
 /// [`kernel_vnni`] with the requantization in its registers: the tile's two blocks of 16
@@ -1197,17 +1215,7 @@ unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
     out: *mut O,
     out_stride: usize,
 ) {
-    use std::arch::x86_64::*;
-    let mut c = [[_mm512_setzero_si512(); 2]; M];
-    for q in 0..kq {
-        let w0 = _mm512_loadu_si512(w.add(q * 4 * NR_U8) as *const _);
-        let w1 = _mm512_loadu_si512(w.add(q * 4 * NR_U8 + 64) as *const _);
-        for (r, cr) in c.iter_mut().enumerate() {
-            let xv = _mm512_set1_epi32((a.add(r * a_stride + 4 * q) as *const i32).read_unaligned());
-            cr[0] = _mm512_dpbusd_epi32(cr[0], xv, w0);
-            cr[1] = _mm512_dpbusd_epi32(cr[1], xv, w1);
-        }
-    }
+    let c = vnni_sums::<M>(a, a_stride, kq, w);
     let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
     for (r, cr) in c.iter().enumerate() {
         for (h, &ch) in cr.iter().enumerate() {
