@@ -30,6 +30,11 @@ fn too_large(limit: u64) -> Error {
 pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     let f = std::fs::File::open(path)?;
     let meta = f.metadata()?;
+    read_open_at_most(f, &meta, limit)
+}
+
+/// [`read_at_most`] on a file already open (`meta` its metadata).
+fn read_open_at_most(f: std::fs::File, meta: &std::fs::Metadata, limit: u64) -> std::io::Result<Vec<u8>> {
     if meta.is_file() && meta.len() > limit {
         return Err(too_large(limit));
     }
@@ -47,15 +52,21 @@ pub fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
         .map_err(|e| Error::new(ErrorKind::InvalidData, format!("the file is not UTF-8 text: {e}")))
 }
 
+/// Whether `got` bytes (of which more than `expected` stand for any number past it) are the
+/// `expected` ones; the error says what was expected and what the file has.
+pub fn exact_size(expected: u64, got: u64) -> std::io::Result<()> {
+    if got == expected {
+        return Ok(());
+    }
+    let got = if got > expected { format!("more than {expected}") } else { got.to_string() };
+    Err(Error::new(ErrorKind::InvalidData, format!("expected {expected} bytes, the file has {got} bytes")))
+}
+
 /// Reads exactly `expected` bytes from `r` and checks that nothing follows.
 pub fn read_exactly_from(r: impl Read, expected: u64) -> std::io::Result<Vec<u8>> {
     let mut v = Vec::with_capacity(expected.min(MAX_PREALLOC) as usize);
     r.take(expected.saturating_add(1)).read_to_end(&mut v)?;
-    let got = v.len() as u64;
-    if got != expected {
-        let got = if got > expected { format!("more than {expected}") } else { got.to_string() };
-        return Err(Error::new(ErrorKind::InvalidData, format!("expected {expected} bytes, the file has {got} bytes")));
-    }
+    exact_size(expected, v.len() as u64)?;
     Ok(v)
 }
 
@@ -141,12 +152,7 @@ pub fn map_at_most(path: &Path, limit: u64, populate: bool) -> std::io::Result<F
         }
     }
     let _ = populate;
-    let mut v = Vec::with_capacity(meta.len().min(limit).min(MAX_PREALLOC) as usize);
-    f.take(limit.saturating_add(1)).read_to_end(&mut v)?;
-    if v.len() as u64 > limit {
-        return Err(too_large(limit));
-    }
-    Ok(FileBytes { inner: Inner::Read(v) })
+    Ok(read_open_at_most(f, &meta, limit)?.into())
 }
 
 /// Maps `len` bytes of `f` read-only and private; `None` if the system refuses (the caller

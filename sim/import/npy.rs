@@ -151,14 +151,8 @@ pub fn map_npy_f32(path: &Path) -> Result<NpyF32, FileError> {
     let (header, ty, want, past) = header(&mut r, &file, MAX_NPY_DATA_BYTES, accept_f32)?;
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
     let data = bytes.len() - r.len() - past.get_ref().len();
-    let got = (bytes.len() - data) as u64;
-    if got != want {
-        let got = if got > want { format!("more than {want}") } else { got.to_string() };
-        return Err(FileError::whole(
-            &file,
-            format!("shape {shape:?} of '{ty}', data section: expected {want} bytes, the file has {got} bytes"),
-        ));
-    }
+    crate::bounded_read::exact_size(want, (bytes.len() - data) as u64)
+        .map_err(|e| FileError::whole(&file, format!("shape {shape:?} of '{ty}', data section: {e}")))?;
     Ok(NpyF32 { bytes, data, shape, big_endian: ty.endianness() == npyz::Endianness::Big, file })
 }
 

@@ -891,11 +891,21 @@ unsafe fn requant_row_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i
     let c = acc.len();
     let mut co = 0;
     while co < c {
-        let k: __mmask16 = if c - co >= 16 { 0xffff } else { (1u16 << (c - co)) - 1 };
+        let k = lanes16(c, co);
         let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(co));
         let v = requant16_avx512(p, pk, bias, a, co, k);
         O::store16(out.as_mut_ptr().add(co), k, v);
         co += 16;
+    }
+}
+
+/// The mask of the lanes of channels `from..from + 16` among `c` channels (none past `c`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lanes16(c: usize, from: usize) -> std::arch::x86_64::__mmask16 {
+    match c.saturating_sub(from) {
+        n if n >= 16 => 0xffff,
+        n => (1u16 << n) - 1,
     }
 }
 
@@ -1266,12 +1276,7 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
     assert!(pk.simd_requant && pk.rq.mul.len() >= cout.div_ceil(16) * 16 && pk.left.len() >= cout);
-    let lanes = |from: usize| -> std::arch::x86_64::__mmask16 {
-        match cout.saturating_sub(from) {
-            n if n >= 16 => 0xffff,
-            n => (1u16 << n) - 1,
-        }
-    };
+    let lanes = |from: usize| lanes16(cout, from);
     for b in 0..blocks {
         let co = b * NR_U8;
         let k = [lanes(co), lanes(co + 16)];
@@ -1583,13 +1588,7 @@ unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem, const OFFSET: bool>(
     let c = out.len();
     let zx = _mm512_set1_epi32(p.input_zp);
     let (xp, wp, op) = (x.as_ptr(), wd.as_ptr(), out.as_mut_ptr());
-    // The lanes of channels `from..from + 16` below `c`.
-    let lanes = |from: usize| -> __mmask16 {
-        match c.saturating_sub(from) {
-            n if n >= 16 => 0xffff,
-            n => (1u16 << n) - 1,
-        }
-    };
+    let lanes = |from: usize| lanes16(c, from);
     // Masked-off lanes are not accessed, so a block's address may lie past the slices'
     // ends (formed with `wrapping_add`, never dereferenced there).
     let mut ch = 0;
@@ -1666,13 +1665,7 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
         let ch = blk * DW_BLOCK;
         let left = c - ch;
         let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
-        let lanes = |l: usize| -> __mmask16 {
-            match left.saturating_sub(16 * l) {
-                r if r >= 16 => 0xffff,
-                r => (1u16 << r) - 1,
-            }
-        };
-        let k = [lanes(0), lanes(1), lanes(2), lanes(3)];
+        let k = [0, 1, 2, 3].map(|l| lanes16(c, ch + 16 * l));
         let rq = [0, 1, 2, 3].map(|l| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l])));
         for b in 0..n {
             for oy in 0..oh {

@@ -66,18 +66,19 @@ pub fn sub(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic) -> Vec<i32> 
 }
 
 fn add_or_sub(p: &AddParams, a: &[i32], b: &[i32], arith: &Arithmetic, subtract: bool) -> Vec<i32> {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| {
-            let sx = (x - p.zp1).wrapping_mul(1 << p.left_shift);
-            let sy = (y - p.zp2).wrapping_mul(1 << p.left_shift);
-            let rx = requantize(sx as i64, p.m1, Requant::Double, arith);
-            let ry = requantize(sy as i64, p.m2, Requant::Double, arith);
-            let sum = if subtract { rx.wrapping_sub(ry) } else { rx.wrapping_add(ry) };
-            let raw = requantize(sum as i64, p.m_out, Requant::Double, arith);
-            raw.saturating_add(p.zp_out).clamp(p.act_min, p.act_max)
-        })
-        .collect()
+    a.iter().zip(b).map(|(&x, &y)| add_or_sub_one(p, x, y, arith, subtract)).collect()
+}
+
+/// One element of [`add`] or [`sub`] (`subtract`).
+#[inline]
+fn add_or_sub_one(p: &AddParams, x: i32, y: i32, arith: &Arithmetic, subtract: bool) -> i32 {
+    let sx = (x - p.zp1).wrapping_mul(1 << p.left_shift);
+    let sy = (y - p.zp2).wrapping_mul(1 << p.left_shift);
+    let rx = requantize(sx as i64, p.m1, Requant::Double, arith);
+    let ry = requantize(sy as i64, p.m2, Requant::Double, arith);
+    let sum = if subtract { rx.wrapping_sub(ry) } else { rx.wrapping_add(ry) };
+    let raw = requantize(sum as i64, p.m_out, Requant::Double, arith);
+    raw.saturating_add(p.zp_out).clamp(p.act_min, p.act_max)
 }
 
 /// [`add`] or [`sub`] (`subtract`) of two 8-bit tensors of one shape into an 8-bit one, under
@@ -100,13 +101,10 @@ pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i
             done = unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) };
         }
     }
+    let litert = Arithmetic::default();
     for ((o, &x), &y) in out[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
-        let sx = (x as i32 - p.zp1).wrapping_mul(1 << p.left_shift);
-        let sy = (y as i32 - p.zp2).wrapping_mul(1 << p.left_shift);
-        let (rx, ry) = (multiply_by_quantized_multiplier(sx, p.m1), multiply_by_quantized_multiplier(sy, p.m2));
-        let sum = if subtract { rx.wrapping_sub(ry) } else { rx.wrapping_add(ry) };
-        let raw = multiply_by_quantized_multiplier(sum, p.m_out);
-        *o = raw.saturating_add(p.zp_out).clamp(p.act_min, p.act_max) as i8;
+        // Within i8: the clamp range is (asserted above).
+        *o = add_or_sub_one(p, x as i32, y as i32, &litert, subtract) as i8;
     }
     out
 }
@@ -410,13 +408,8 @@ mod tests {
     /// multiples, every pair of byte values.
     #[test]
     fn add_and_sub_on_8_bits_equal_the_general_path() {
-        let mut s = 0x853c_49e6_748f_ea9bu64;
-        let mut next = |lo: i32, hi: i32| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (s % (hi - lo + 1) as u64) as i32
-        };
+        let mut rnd = crate::kernels::xorshift(0x853c_49e6_748f_ea9b);
+        let mut next = |lo: i32, hi: i32| rnd(lo as i64, hi as i64) as i32;
         let all: Vec<(i8, i8)> = (0..=255u8).flat_map(|x| (0..=255u8).map(move |y| (x as i8, y as i8))).collect();
         for case in 0..300 {
             let scale = |e: i32| 10f32.powf(e as f32 / 10.0) * 0.01;

@@ -90,15 +90,22 @@ pub fn fully_connected(p: &FcParams, x: &[i32], arith: &Arithmetic) -> Vec<i32> 
                     }
                 }
             }
-            if let Some(bias) = &p.bias {
-                acc = if p.groups.is_some() { acc.saturating_add(bias[o]) } else { arith.acc_add(acc, bias[o]) };
-            }
-            let m = p.multipliers[if p.multipliers.len() == 1 { 0 } else { o }];
-            let v = requantize(acc, m, if p.groups.is_some() { Requant::Single } else { p.requant }, arith);
-            out[b * p.out_features + o] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
+            out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
     }
     out
+}
+
+/// Output `o` from its sum `acc`: the bias added, requantized, the zero point added and
+/// clamped (shared by [`fully_connected`] and [`fully_connected_fast`]).
+#[inline]
+fn finish(p: &FcParams, o: usize, mut acc: i64, arith: &Arithmetic) -> i32 {
+    if let Some(bias) = &p.bias {
+        acc = if p.groups.is_some() { acc.saturating_add(bias[o]) } else { arith.acc_add(acc, bias[o]) };
+    }
+    let m = p.multipliers[if p.multipliers.len() == 1 { 0 } else { o }];
+    let v = requantize(acc, m, if p.groups.is_some() { Requant::Single } else { p.requant }, arith);
+    v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max)
 }
 
 /// The int8 weights of an [`FcParams`] layer packed for [`fully_connected_fast`]: each
@@ -111,9 +118,9 @@ pub struct FcPacked {
     wsum: Vec<i32>,
 }
 
-/// Largest input width of [`fully_connected_fast`]: `in_features * 255 * 128 < 2^31`, so the
-/// u8 x s8 sums are exact in i32.
-const FAST_MAX_FEATURES: usize = 65_536;
+/// Largest input width of [`fully_connected_fast`]: each product `u w` is at most `255 * 128`
+/// in magnitude (u8 x s8), so up to this many of them sum exactly in i32.
+const FAST_MAX_FEATURES: usize = i32::MAX as usize / (255 * 128);
 
 /// Packs `p`'s weights for [`fully_connected_fast`] when it runs the layer exactly on this
 /// CPU (AVX-512 VNNI): no groups, weight zero points 0, weights within i8, at most
@@ -166,13 +173,8 @@ pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith
             let dot = unsafe { dot_u8_i8_avx512(&u, row) };
             #[cfg(not(target_arch = "x86_64"))]
             let dot = u.iter().zip(row).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32));
-            let mut acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
-            if let Some(bias) = &p.bias {
-                acc = arith.acc_add(acc, bias[o]);
-            }
-            let m = p.multipliers[if p.multipliers.len() == 1 { 0 } else { o }];
-            let v = requantize(acc, m, p.requant, arith);
-            out[b * p.out_features + o] = v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max);
+            let acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
     }
     Some(out)
@@ -389,13 +391,7 @@ mod tests {
         if !super::super::conv::vnni_available() {
             return;
         }
-        let mut s = 0x4d59_5df4_d0f3_3173u64;
-        let mut next = |lo: i64, hi: i64| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (s % (hi - lo + 1) as u64) as i64
-        };
+        let mut next = crate::kernels::xorshift(0x4d59_5df4_d0f3_3173);
         for case in 0..200 {
             let (batch, inf, outf) = (next(1, 3) as usize, next(1, 300) as usize, next(1, 50) as usize);
             let per_output = case % 2 == 0;

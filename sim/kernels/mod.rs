@@ -613,3 +613,16 @@ mod tests {
         assert_eq!((f.view(), f.ints(), f.real(None)), (View::F32(&[1.5]), None, Some(vec![1.5])));
     }
 }
+
+/// Values in `lo..=hi` from a xorshift generator seeded by `seed`: the kernels' unit tests'
+/// reproducible operands.
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut(i64, i64) -> i64 {
+    let mut s = seed | 1;
+    move |lo, hi| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        lo + (s % (hi - lo + 1) as u64) as i64
+    }
+}

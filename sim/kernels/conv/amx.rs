@@ -13,7 +13,7 @@
 //! intrinsics). Linux gives a process the tile registers only after it asks
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), which [`available`] does once.
 
-use super::{ConvParams, Elem, PackedConv, Requant16, NR_U8};
+use super::{lanes16, ConvParams, Elem, PackedConv, Requant16, NR_U8};
 
 /// Bytes of k per tile row: the largest multiple of 4 up to 64 that divides `4 kq` (k padded
 /// to quads), so every step is whole; `None` for an empty k.
@@ -121,12 +121,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     }
     // SAFETY: a valid palette-1 configuration (rows at most 16, at most 64 bytes per row).
     asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
-    let lanes = |from: usize| -> __mmask16 {
-        match cout.saturating_sub(from) {
-            n if n >= 16 => 0xffff,
-            n => (1u16 << n) - 1,
-        }
-    };
+    let lanes = |from: usize| lanes16(cout, from);
     let mut sums = Sums([[0; NR_U8]; GROUP]);
     let steps = 4 * kq / kt;
     for b in 0..blocks {
