@@ -127,6 +127,12 @@ impl std::ops::Deref for FileBytes {
     }
 }
 
+impl AsRef<[u8]> for FileBytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl Drop for FileBytes {
     fn drop(&mut self) {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -195,7 +195,7 @@ impl Writer<'_> {
             };
             data = data.map(|d| match d {
                 TensorData::F32(v) => TensorData::F32(depthwise_to_tflite(&v, kh * kw, cm)),
-                TensorData::I8(v) => TensorData::I8(depthwise_to_tflite(&v, kh * kw, cm)),
+                TensorData::I8(v) => TensorData::I8(depthwise_to_tflite(&v, kh * kw, cm).into()),
                 TensorData::I32(v) => TensorData::I32(depthwise_to_tflite(&v, kh * kw, cm)),
                 TensorData::I64(v) => TensorData::I64(depthwise_to_tflite(&v, kh * kw, cm)),
             });

@@ -37,7 +37,7 @@ pub enum TensorData {
     /// Signed integers of at most 8 bits, held as 8 bits: a model file's int8 constants as
     /// stored (a network's weights are most of its bytes; widened, they were most of a
     /// one-image `exec`'s memory traffic and page faults). Read through [`TensorData::ints`].
-    I8(Vec<i8>),
+    I8(super::I8Values),
     /// Integer values of up to 32 bits (the real width is the tensor's [`DataType`]).
     I32(Vec<i32>),
     /// 64-bit integers (16x8 biases).

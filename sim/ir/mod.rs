@@ -15,12 +15,14 @@
 
 mod batch;
 mod graph;
+mod int8;
 mod op;
 mod quant;
 mod shape;
 
 pub use batch::BatchError;
 pub use graph::{Graph, IrError, Layer, LayerId, StateVar, Tensor, TensorData, TensorId, TensorKind, WeightSource};
+pub use int8::{I8Values, SharedBytes};
 pub use op::{
     Activation, BinaryKind, Conv2d, Convert, Direction, Embedding, FullyConnected, HybridConvKernel, Layout, MatMul,
     Norm, NormKind, Op, Padding, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Resize, ResizeKind,

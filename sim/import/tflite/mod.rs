@@ -109,16 +109,20 @@ pub fn import_tflite(path: impl AsRef<std::path::Path>) -> Result<TfliteModel, I
     let p = path.display().to_string();
     let bytes = crate::bounded_read::map_at_most(path, crate::bounded_read::MAX_MODEL_BYTES, true)
         .map_err(|source| ImportError::Io { path: p.clone(), source })?;
-    import_tflite_bytes(&bytes, &p)
+    // The graph's int8 constants borrow the file's bytes (no copy of the weights).
+    let shared: crate::ir::SharedBytes = std::sync::Arc::new(bytes);
+    Importer { path: &p, shared: Some(shared.clone()) }.run((*shared).as_ref())
 }
 
 /// Parses TFLite flatbuffer bytes (`path` is only used in errors and as the weight source).
 pub fn import_tflite_bytes(bytes: &[u8], path: &str) -> Result<TfliteModel, ImportError> {
-    Importer { path }.run(bytes)
+    Importer { path, shared: None }.run(bytes)
 }
 
 struct Importer<'p> {
     path: &'p str,
+    /// The bytes `run` parses, when int8 constants may borrow them instead of copying.
+    shared: Option<crate::ir::SharedBytes>,
 }
 
 type Res<T> = Result<T, ImportError>;
@@ -134,6 +138,16 @@ impl Importer<'_> {
 
     fn invalid(&self, message: String) -> ImportError {
         ImportError::Invalid { path: self.path.to_string(), message }
+    }
+
+    /// `bytes` (a slice of the parsed file) as i8 values: borrowed from [`Importer::shared`]
+    /// when it holds them, copied otherwise.
+    fn int8_values(&self, bytes: &[u8]) -> crate::ir::I8Values {
+        let borrowed = self.shared.as_ref().and_then(|file| {
+            let start = (bytes.as_ptr() as usize).checked_sub((**file).as_ref().as_ptr() as usize)?;
+            crate::ir::I8Values::shared(file.clone(), start..start.checked_add(bytes.len())?)
+        });
+        borrowed.unwrap_or_else(|| bytes.iter().map(|&b| b as i8).collect())
     }
 
     fn run(&self, bytes: &[u8]) -> Res<TfliteModel> {
@@ -571,7 +585,7 @@ impl Importer<'_> {
                 fb::TensorType::Float32 => TensorData::F32(
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
                 ),
-                fb::TensorType::Int8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
+                fb::TensorType::Int8 => TensorData::I8(self.int8_values(bytes)),
                 fb::TensorType::Int4 => TensorData::I32(
                     (0..elements.unwrap_or(0))
                         .map(|i| {
@@ -608,7 +622,7 @@ impl Importer<'_> {
                 (Some(d), Some(sp)) => {
                     let dense = match d {
                         TensorData::F32(v) => sp.densify(&shape, &v).map(TensorData::F32),
-                        TensorData::I8(v) => sp.densify(&shape, &v).map(TensorData::I8),
+                        TensorData::I8(v) => sp.densify(&shape, &v).map(|d| TensorData::I8(d.into())),
                         TensorData::I32(v) => sp.densify(&shape, &v).map(TensorData::I32),
                         TensorData::I64(v) => sp.densify(&shape, &v).map(TensorData::I64),
                     };
@@ -756,7 +770,7 @@ fn to_ohwi_depthwise(t: &mut Tensor) {
     if let Some(d) = &mut t.data {
         *d = match d {
             TensorData::F32(v) => TensorData::F32(transpose(v, taps, cm)),
-            TensorData::I8(v) => TensorData::I8(transpose(v, taps, cm)),
+            TensorData::I8(v) => TensorData::I8(transpose(v, taps, cm).into()),
             TensorData::I32(v) => TensorData::I32(transpose(v, taps, cm)),
             TensorData::I64(v) => TensorData::I64(transpose(v, taps, cm)),
         };
