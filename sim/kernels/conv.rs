@@ -34,6 +34,8 @@
 
 #[cfg(target_arch = "x86_64")]
 mod amx;
+#[cfg(target_arch = "x86_64")]
+mod pack512;
 
 use super::elem::Elem;
 #[cfg(target_arch = "x86_64")]
@@ -475,11 +477,21 @@ fn dense_u8<W: Elem>(p: &ConvParams, weights: &[W]) -> Option<DenseU8> {
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
+    if k == 0 {
+        return Some(DenseU8 { kq: 0, blocks: cout.div_ceil(NR_U8), w: Vec::new(), wsum: vec![0; cout] });
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(w8) = W::as_i8(weights).filter(|w8| w8.len() >= cout * k && vnni_available()) {
+        // SAFETY: AVX-512 F/BW/VNNI were detected; `w8` holds the `cout * k` weights, k > 0.
+        return Some(unsafe { pack512::dense_u8_i8(w8, k, cout) });
+    }
+    dense_u8_portable(weights, k, cout)
+}
+
+/// [`dense_u8`] of `cout` rows of `k > 0` weights, on any CPU.
+fn dense_u8_portable<W: Elem>(weights: &[W], k: usize, cout: usize) -> Option<DenseU8> {
     let kq = k.div_ceil(4);
     let blocks = cout.div_ceil(NR_U8);
-    if k == 0 {
-        return Some(DenseU8 { kq, blocks, w: Vec::new(), wsum: vec![0; cout] });
-    }
     let mut w = vec![0i8; blocks * kq * NR_U8 * 4];
     let mut wsum = Vec::with_capacity(cout);
     let (mut lo, mut hi) = (0, 0);
