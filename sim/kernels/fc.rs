@@ -3,6 +3,7 @@
 
 use super::elem::Elem;
 use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
+use crate::ir::I8Values;
 
 /// Everything an integer fully connected layer needs, resolved once per layer.
 #[derive(Debug, Clone)]
@@ -109,43 +110,74 @@ fn finish(p: &FcParams, o: usize, mut acc: i64, arith: &Arithmetic) -> i32 {
 }
 
 /// The int8 weights of an [`FcParams`] layer packed for [`fully_connected_fast`]: each
-/// output's row of `in_features` bytes, padded with zeros to a multiple of 64, and the row's
-/// sum.
+/// output's row of `in_features` bytes, padded with zeros to a multiple of 64 (rows already
+/// a multiple of 64 long are the graph's own bytes, shared), and the row's sum.
 #[derive(Debug, Clone)]
 pub struct FcPacked {
     stride: usize,
-    w: Vec<i8>,
+    w: I8Values,
     wsum: Vec<i32>,
+}
+
+impl FcPacked {
+    /// The weights `[out_features, in_features]` widened to i32 (for [`fully_connected`] when
+    /// [`fully_connected_fast`] declines an input and the layer's [`FcParams`] holds no
+    /// weights of its own).
+    pub fn widened(&self, in_features: usize, out_features: usize) -> Vec<i32> {
+        (0..out_features).flat_map(|o| self.w[o * self.stride..][..in_features].iter().map(|&v| i32::from(v))).collect()
+    }
 }
 
 /// Largest input width of [`fully_connected_fast`]: each product `u w` is at most `255 * 128`
 /// in magnitude (u8 x s8), so up to this many of them sum exactly in i32.
 const FAST_MAX_FEATURES: usize = i32::MAX as usize / (255 * 128);
 
-/// Packs `p`'s weights for [`fully_connected_fast`] when it runs the layer exactly on this
-/// CPU (AVX-512 VNNI): no groups, weight zero points 0, weights within i8, at most
+/// Packs `weights` (`[out_features, in_features]`, as the graph stores them; `p.weights` is
+/// not read) for [`fully_connected_fast`] when it runs the layer exactly on this CPU
+/// (AVX-512 VNNI): no groups, weight zero points 0, weights within i8, at most
 /// [`FAST_MAX_FEATURES`] input features; `None` otherwise (the layer runs
 /// [`fully_connected`]).
-pub fn pack_fc(p: &FcParams) -> Option<FcPacked> {
+pub fn pack_fc<W: Elem>(p: &FcParams, weights: &[W]) -> Option<FcPacked> {
     let fits = p.groups.is_none()
         && p.weight_zp.iter().all(|&z| z == 0)
         && p.in_features <= FAST_MAX_FEATURES
-        && p.weights.len() == p.in_features * p.out_features
-        && p.weights.iter().all(|&w| (-128..=127).contains(&w));
+        && weights.len() == p.in_features * p.out_features
+        && weights.iter().all(|&w| (-128..=127).contains(&w.widen()));
     if !fits || !super::conv::vnni_available() {
         return None;
     }
     let stride = p.in_features.div_ceil(64) * 64;
     let mut w = vec![0i8; stride * p.out_features];
-    let mut wsum = Vec::with_capacity(p.out_features);
-    for (o, row) in p.weights.chunks_exact(p.in_features.max(1)).enumerate().take(p.out_features) {
-        w[o * stride..][..p.in_features].iter_mut().zip(row).for_each(|(d, &v)| *d = v as i8);
-        wsum.push(row.iter().sum());
+    for (o, row) in weights.chunks_exact(p.in_features.max(1)).enumerate().take(p.out_features) {
+        w[o * stride..][..p.in_features].iter_mut().zip(row).for_each(|(d, &v)| *d = v.widen() as i8);
     }
-    if p.in_features == 0 {
-        wsum = vec![0; p.out_features];
+    let wsum = row_sums(&w, stride, p.out_features);
+    Some(FcPacked { stride, w: w.into(), wsum })
+}
+
+/// [`pack_fc`] of 8-bit weights: rows of a multiple of 64 bytes are packed as they are, so
+/// the packing shares the graph's bytes instead of copying them.
+pub fn pack_fc_i8(p: &FcParams, weights: &I8Values) -> Option<FcPacked> {
+    let stride = p.in_features;
+    if stride == 0 || stride % 64 != 0 {
+        return pack_fc(p, weights);
     }
-    Some(FcPacked { stride, w, wsum })
+    let fits = p.groups.is_none()
+        && p.weight_zp.iter().all(|&z| z == 0)
+        && p.in_features <= FAST_MAX_FEATURES
+        && weights.len() == p.in_features * p.out_features;
+    if !fits || !super::conv::vnni_available() {
+        return None;
+    }
+    Some(FcPacked { stride, w: weights.clone(), wsum: row_sums(weights, stride, p.out_features) })
+}
+
+/// The sums of `rows` rows of `stride` weights.
+fn row_sums(w: &[i8], stride: usize, rows: usize) -> Vec<i32> {
+    if stride == 0 {
+        return vec![0; rows];
+    }
+    w.chunks_exact(stride).take(rows).map(|r| r.iter().map(|&v| i32::from(v)).sum()).collect()
 }
 
 /// [`fully_connected`] under LiteRT's arithmetic ([`Arithmetic::is_litert`]) with
@@ -393,7 +425,10 @@ mod tests {
         }
         let mut next = crate::kernels::xorshift(0x4d59_5df4_d0f3_3173);
         for case in 0..200 {
-            let (batch, inf, outf) = (next(1, 3) as usize, next(1, 300) as usize, next(1, 50) as usize);
+            let (batch, mut inf, outf) = (next(1, 3) as usize, next(1, 300) as usize, next(1, 50) as usize);
+            if case % 4 == 1 {
+                inf = 64 * next(1, 4) as usize; // rows the 8-bit packing shares as they are
+            }
             let per_output = case % 2 == 0;
             let p = FcParams {
                 batch,
@@ -413,12 +448,19 @@ mod tests {
                 groups: None,
             };
             let arith = Arithmetic::default();
-            let pk = pack_fc(&p).expect("packs");
+            let pk = pack_fc(&p, &p.weights).expect("packs");
+            // The same weights as a file's bytes, packed by the 8-bit packer.
+            let file: crate::ir::SharedBytes =
+                std::sync::Arc::new(p.weights.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+            let pk8 = pack_fc_i8(&p, &I8Values::shared(file, 0..inf * outf).expect("in range")).expect("packs");
+            assert_eq!(pk8.widened(inf, outf), p.weights, "case {case}");
+            assert_eq!(pk.widened(inf, outf), p.weights, "case {case}");
             let x: Vec<i32> = (0..batch * inf).map(|_| next(-128, 127) as i32).collect();
             let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
             let want = fully_connected(&p, &x, &arith);
             assert_eq!(fully_connected_fast(&p, &pk, &x, &arith).as_ref(), Some(&want), "case {case} i32");
             assert_eq!(fully_connected_fast(&p, &pk, &x8, &arith).as_ref(), Some(&want), "case {case} i8");
+            assert_eq!(fully_connected_fast(&p, &pk8, &x8, &arith).as_ref(), Some(&want), "case {case} i8 shared");
             let mut wide = x.clone();
             wide[0] = 200;
             assert_eq!(fully_connected_fast(&p, &pk, &wide, &arith), None);

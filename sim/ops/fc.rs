@@ -41,6 +41,12 @@ impl IntFc {
                 };
                 match fast {
                     Some(out) => Ok(vec![Values::Int(out)]),
+                    // A packed layer's params hold no weights when the packing shares them.
+                    None if params.weights.is_empty() => {
+                        let weights = pk.widened(params.in_features, params.out_features);
+                        let full = FcParams { weights, ..(**params).clone() };
+                        Ok(vec![Values::Int(fc::fully_connected(&full, &int_input(inputs, 0)?, arith))])
+                    }
                     None => Ok(vec![Values::Int(fc::fully_connected(params, &int_input(inputs, 0)?, arith))]),
                 }
             }
@@ -294,12 +300,12 @@ impl OpFamily for FullyConnected {
         // 64-bit path of the 16x8 convolutions.
         let requant = if wl.x.dtype.bits() > 8 && wl.w.dtype.bits() > 8 { Requant::Reduced } else { Requant::Single };
         let requant = requant.checked(&wl.multipliers)?;
-        let params = Box::new(FcParams {
+        let mut params = Box::new(FcParams {
             batch,
             in_features,
             out_features: self.out_features,
             weight_zp: wl.weight_zp,
-            weights: int_weights(wl.w)?,
+            weights: Vec::new(),
             bias: wl.bias,
             input_zp: wl.input_zp,
             output_zp: wl.output_zp,
@@ -309,8 +315,20 @@ impl OpFamily for FullyConnected {
             act_max: wl.act_max,
             groups: None,
         });
-        let packed = arith.is_litert().then(|| fc::pack_fc(&params)).flatten().map(Box::new);
-        Ok(IntKernel::Fc(IntFc::Int { params, packed }))
+        // Packed from the weights as the graph stores them (8-bit ones shared, not widened);
+        // `params` keeps widened weights only where the layer is not packed.
+        let packed = match &wl.w.data {
+            Some(crate::ir::TensorData::I8(w)) if arith.is_litert() => fc::pack_fc_i8(&params, w),
+            _ => None,
+        };
+        let packed = match packed {
+            Some(pk) => Some(pk),
+            None => {
+                params.weights = int_weights(wl.w)?;
+                arith.is_litert().then(|| fc::pack_fc(&params, &params.weights)).flatten()
+            }
+        };
+        Ok(IntKernel::Fc(IntFc::Int { params, packed: packed.map(Box::new) }))
     }
 
     /// Mean `b + sum W * E[x]`, variance `sum W^2 Var[x]` over the flattened input (its
