@@ -327,13 +327,14 @@ enum PackedKind {
 }
 
 /// Depthwise weights for `vpdpbusd` on four taps per i32 lane ([`depthwise_quad_avx512`]):
-/// the taps in groups of four (the last group padded with zero weights), each group in
-/// blocks of 64 channels, each block four vectors of 16 lanes. Lane `i` of 128-bit lane `l`
-/// of vector `j` holds channel `16 l + 4 j + i`'s four weights as bytes, the order in which
-/// `vpunpck{l,h}bw` then `vpunpck{l,h}wd` interleave four taps' 64 input bytes; missing
-/// channels' weights are zero. `bias[c]` is channel `c`'s bias less `(zx + 128)` times the
-/// sum of its weights: the sums are of `u w` with `u = x + 128` (u8) at every tap, a
-/// padding tap holding `zx + 128`.
+/// the taps in groups of four rows of one kernel column (group `(ky / 4) * kw + kx` holds
+/// rows `ky` of `4 (ky / 4) .. + 4` at column `kx`, byte `ky % 4`; rows past the kernel's
+/// have zero weights), each group in blocks of 64 channels, each block four vectors of 16
+/// lanes. Lane `i` of 128-bit lane `l` of vector `j` holds channel `16 l + 4 j + i`'s four
+/// weights as bytes, the order in which `vpunpck{l,h}bw` then `vpunpck{l,h}wd` interleave
+/// four rows' 64 input bytes; missing channels' weights are zero. `bias[c]` is channel `c`'s
+/// bias less `(zx + 128)` times the sum of its weights: the sums are of `u w` with
+/// `u = x + 128` (u8) at every tap, a padding tap holding `zx + 128`.
 #[derive(Debug, Clone)]
 struct DepthwiseQuad {
     groups: usize,
@@ -346,11 +347,12 @@ const DW_BLOCK: usize = 64;
 
 /// Packs depthwise weights `wt` (`[c][taps]`, at most 8 bits) as [`DepthwiseQuad`] (`None`
 /// when the input zero point does not fit i8: a padding tap would not fit u8).
-fn depthwise_quad(wt: &[i32], c: usize, taps: usize, bias: &[i32], zx: i32) -> Option<DepthwiseQuad> {
+fn depthwise_quad(wt: &[i32], c: usize, [kh, kw]: [usize; 2], bias: &[i32], zx: i32) -> Option<DepthwiseQuad> {
+    let taps = kh * kw;
     if !(-128..=127).contains(&zx) {
         return None;
     }
-    let groups = taps.div_ceil(4);
+    let groups = kh.div_ceil(4) * kw;
     let blocks = c.div_ceil(DW_BLOCK);
     let mut w = vec![0i8; groups * blocks * DW_BLOCK * 4];
     let mut qbias = Vec::with_capacity(c);
@@ -361,8 +363,9 @@ fn depthwise_quad(wt: &[i32], c: usize, taps: usize, bias: &[i32], zx: i32) -> O
         let lane = j * 16 + 4 * l + i;
         let mut sum = 0i32;
         for t in 0..taps {
+            let (ky, kx) = (t / kw, t % kw);
             let v = wt[ch * taps + t];
-            w[((t / 4 * blocks + b) * DW_BLOCK + lane) * 4 + t % 4] = v as i8;
+            w[(((ky / 4 * kw + kx) * blocks + b) * DW_BLOCK + lane) * 4 + ky % 4] = v as i8;
             sum = sum.wrapping_add(v);
         }
         qbias.push(bias[ch].wrapping_sub((zx + 128).wrapping_mul(sum)));
@@ -581,7 +584,9 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
             interior_bias[ch] = interior_bias[ch].wrapping_sub(p.input_zp.wrapping_mul(sum));
         }
         let fits_i8 = wt.iter().all(|&v| (-128..=127).contains(&v));
-        let quad = (vnni_available() && fits_i8).then(|| depthwise_quad(&wt, c, taps, &pk.bias, p.input_zp)).flatten();
+        let quad = (vnni_available() && fits_i8)
+            .then(|| depthwise_quad(&wt, c, p.geom.kernel, &pk.bias, p.input_zp))
+            .flatten();
         pk.kind = PackedKind::Depthwise { w, interior_bias, quad };
         pk
     }
@@ -1628,14 +1633,19 @@ unsafe fn depthwise_pixel_avx512<X: Elem, O: Elem, const OFFSET: bool>(
 }
 
 /// Depthwise convolution with multiplier 1 on an 8-bit input with `vpdpbusd`, four taps per
-/// i32 lane ([`DepthwiseQuad`]): the input offset into u8 as it is loaded (`u = x + 128`,
-/// a padding tap reading `zx + 128`, so every pixel sums `u w` over all its taps and the
-/// offset's term is in the bias), then per block of 64 channels and pixel four taps' bytes
-/// interleaved by eight unpacks into four vectors of 16 channels, one `vpdpbusd` each,
-/// where the i16 kernel spends three operations per tap and 16 channels. The four
-/// accumulators, channels in the unpacks' order, are put back in channel order by a 4x4
-/// transpose of their 128-bit lanes, requantized in registers and stored. The sums are
-/// exact modulo 2^32, as every path's.
+/// i32 lane ([`DepthwiseQuad`]: four rows of one kernel column).
+///
+/// Per output row and block of 64 channels, every input column the row's pixels read is
+/// first made into column quads: the four input rows of a group of kernel rows, offset into
+/// u8 as loaded (`u = x + 128`; rows and columns outside the input read `zx`, so `zx + 128`),
+/// their bytes interleaved by eight unpacks into four vectors of 16 channels. A pixel then
+/// sums, per group and kernel column, the quads of its column with one `vpdpbusd` per
+/// vector and no shuffles: the interleave of a column is shared by the pixels that read it
+/// (three, for a 3x3 kernel at stride 1), where each pixel used to interleave its own nine
+/// taps. The four accumulators, channels in the unpacks' order, are put back in channel
+/// order by a 4x4 transpose of their 128-bit lanes, requantized in registers and stored. The
+/// sums are exact modulo 2^32, as every path's, and every pixel sums over all its taps (the
+/// offset's term and the padding are in the bias).
 ///
 /// # Safety
 /// AVX-512 F, BW and VNNI must be available.
@@ -1646,84 +1656,81 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
     let [n, h, w, c] = p.geom.input;
     let [_, oh, ow, _] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
-    let taps = kh * kw;
+    let [sy, sx] = p.geom.stride;
+    let [dy, dx] = p.geom.dilation;
+    let rows = kh.div_ceil(4); // groups of four kernel rows
     let blocks = c.div_ceil(DW_BLOCK);
-    let len = n * h * w * c;
-    assert!(x.len() >= len && q.groups == taps.div_ceil(4) && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
+    assert!(x.len() >= n * h * w * c && q.groups == rows * kw && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
     assert!(q.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
     assert!(pk.rq.mul.len() >= c.div_ceil(16) * 16);
-    // The input is read as stored and offset into u8 in registers (`u = x ^ 0x80`); a tap
-    // outside reads `c` padding bytes holding `zx` (so `zx + 128` once offset).
-    let pad = vec![p.input_zp as i8; c];
     let mut out = super::buffers::take::<O>(n * oh * ow * c);
-    // Each tap's first input byte, padding taps (and the group's missing ones, whose weights
-    // are zero) reading the padding bytes. Masked-off lanes are not accessed, so a block's
-    // address may lie past the slices' ends (formed with `wrapping_add`, never dereferenced
-    // there).
-    let mut src = vec![pad.as_ptr(); 4 * q.groups];
-    // A pixel whose taps are all inside reads them at these offsets from its first tap's.
-    let [dy, dx] = p.geom.dilation;
-    let delta: Vec<usize> = (0..taps).map(|t| ((t / kw) * dy * w + (t % kw) * dx) * c).collect();
-    let (pt, pl) = (p.geom.pad.top as isize, p.geom.pad.left as isize);
-    let inside = |o: usize, s: usize, k: usize, d: usize, pad: isize, len: usize| {
-        let first = (o * s) as isize - pad;
-        first >= 0 && first as usize + (k - 1) * d < len
-    };
-    let (xp, wp) = (x.as_ptr(), q.w.as_ptr());
+    if out.is_empty() {
+        return out;
+    }
+    // Columns a row's pixels read, from the first pixel's first tap (`ix = -pad.left`).
+    let cols = (ow - 1) * sx + (kw - 1) * dx + 1;
+    let pl = p.geom.pad.left as isize;
+    // Column quads of one output row and block: `[rows][cols][4 vectors of 64 bytes]`.
+    let mut quads = vec![0u8; rows * cols * 256];
+    let qp = quads.as_mut_ptr();
+    let pad = _mm512_set1_epi8((p.input_zp as i8 ^ -128) as i8);
     let offset = _mm512_set1_epi8(-128);
-    // Block by block, so each block's requantization constants are loaded once for every
-    // pixel (the pixels' tap offsets are made again per block: a few stores each).
-    for blk in 0..blocks {
-        let ch = blk * DW_BLOCK;
-        let left = c - ch;
-        let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
-        let k = [0, 1, 2, 3].map(|l| lanes16(c, ch + 16 * l));
-        let rq = [0, 1, 2, 3].map(|l| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l])));
-        for b in 0..n {
-            for oy in 0..oh {
-                let rows_inside = inside(oy, p.geom.stride[0], kh, dy, pt, h);
-                for ox in 0..ow {
-                    if rows_inside && inside(ox, p.geom.stride[1], kw, dx, pl, w) {
-                        let iy = oy * p.geom.stride[0] - pt as usize;
-                        let ix = ox * p.geom.stride[1] - pl as usize;
-                        let first = ((b * h + iy) * w + ix) * c;
-                        for (s, d) in src.iter_mut().zip(&delta) {
-                            *s = xp.wrapping_add(first + d);
+    let (xp, wp) = (x.as_ptr(), q.w.as_ptr());
+    for b in 0..n {
+        for oy in 0..oh {
+            let top = (oy * sy) as isize - p.geom.pad.top as isize;
+            for blk in 0..blocks {
+                let ch = blk * DW_BLOCK;
+                let left = c - ch;
+                let kb: __mmask64 = if left >= 64 { u64::MAX } else { (1u64 << left) - 1 };
+                for g in 0..rows {
+                    // Where each of the group's four input rows starts (this block's first
+                    // channel), `None` for a row outside the input or past the kernel's.
+                    let start = [0, 1, 2, 3].map(|r| {
+                        let (ky, iy) = (4 * g + r, top + ((4 * g + r) * dy) as isize);
+                        (ky < kh && iy >= 0 && (iy as usize) < h).then(|| ((b * h + iy as usize) * w) * c + ch)
+                    });
+                    for col in 0..cols {
+                        let ix = col as isize - pl;
+                        let inside = ix >= 0 && (ix as usize) < w;
+                        // Row `r` at this column as u8, `pad` outside. Lanes past `c` are masked
+                        // off (and offset to 128, against zero weights).
+                        macro_rules! row {
+                            ($r:expr) => {
+                                match start[$r] {
+                                    Some(at) if inside => _mm512_xor_si512(
+                                        _mm512_maskz_loadu_epi8(kb, xp.add(at + ix as usize * c)),
+                                        offset,
+                                    ),
+                                    _ => pad,
+                                }
+                            };
                         }
-                    } else {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                src[ky * kw + kx] = match p.geom.tap(oy, ox, ky, kx) {
-                                    Some((iy, ix)) => xp.wrapping_add(((b * h + iy) * w + ix) * c),
-                                    None => pad.as_ptr(),
-                                };
-                            }
-                        }
-                    }
-                    let op = out.as_mut_ptr().add(((b * oh + oy) * ow + ox) * c);
-                    let mut a = [_mm512_setzero_si512(); 4];
-                    for g in 0..q.groups {
-                        // Every pointer in `src` is a pixel's in `x` or the padding's, with `c`
-                        // bytes from it; the lanes past `c` are masked off (and offset to
-                        // 128, against zero weights).
-                        let s = &src[4 * g..4 * g + 4];
-                        let ld =
-                            |s: *const i8| _mm512_xor_si512(_mm512_maskz_loadu_epi8(kb, s.wrapping_add(ch)), offset);
-                        let (t0, t1, t2, t3) = (ld(s[0]), ld(s[1]), ld(s[2]), ld(s[3]));
+                        let (t0, t1, t2, t3) = (row!(0), row!(1), row!(2), row!(3));
                         let lo01 = _mm512_unpacklo_epi8(t0, t1);
                         let hi01 = _mm512_unpackhi_epi8(t0, t1);
                         let lo23 = _mm512_unpacklo_epi8(t2, t3);
                         let hi23 = _mm512_unpackhi_epi8(t2, t3);
-                        let u = [
-                            _mm512_unpacklo_epi16(lo01, lo23),
-                            _mm512_unpackhi_epi16(lo01, lo23),
-                            _mm512_unpacklo_epi16(hi01, hi23),
-                            _mm512_unpackhi_epi16(hi01, hi23),
-                        ];
-                        let wg = wp.add((g * blocks + blk) * DW_BLOCK * 4);
-                        for (j, aj) in a.iter_mut().enumerate() {
-                            let wv = _mm512_loadu_si512(wg.add(64 * j) as *const _);
-                            *aj = _mm512_dpbusd_epi32(*aj, u[j], wv);
+                        let d = qp.add((g * cols + col) * 256);
+                        _mm512_storeu_si512(d.cast(), _mm512_unpacklo_epi16(lo01, lo23));
+                        _mm512_storeu_si512(d.add(64).cast(), _mm512_unpackhi_epi16(lo01, lo23));
+                        _mm512_storeu_si512(d.add(128).cast(), _mm512_unpacklo_epi16(hi01, hi23));
+                        _mm512_storeu_si512(d.add(192).cast(), _mm512_unpackhi_epi16(hi01, hi23));
+                    }
+                }
+                let k = [0, 1, 2, 3].map(|l| lanes16(c, ch + 16 * l));
+                let rq = [0, 1, 2, 3].map(|l| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l])));
+                let op = out.as_mut_ptr().add(((b * oh + oy) * ow) * c + ch);
+                for ox in 0..ow {
+                    let mut a = [_mm512_setzero_si512(); 4];
+                    for g in 0..rows {
+                        for kx in 0..kw {
+                            let s = qp.add((g * cols + ox * sx + kx * dx) * 256) as *const u8;
+                            let wg = wp.add(((g * kw + kx) * blocks + blk) * DW_BLOCK * 4);
+                            for (j, aj) in a.iter_mut().enumerate() {
+                                let u = _mm512_loadu_si512(s.add(64 * j).cast());
+                                *aj = _mm512_dpbusd_epi32(*aj, u, _mm512_loadu_si512(wg.add(64 * j).cast()));
+                            }
                         }
                     }
                     // Accumulator `j`'s 128-bit lane `l` holds channels `16 l + 4 j ..`;
@@ -1740,7 +1747,7 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                     ];
                     for (l, (vl, rq)) in v.iter().zip(&rq).enumerate() {
                         if let Some(rq) = rq {
-                            O::store16(op.add(ch + 16 * l), k[l], rq.apply(*vl));
+                            O::store16(op.add(ox * c + 16 * l), k[l], rq.apply(*vl));
                         }
                     }
                 }
