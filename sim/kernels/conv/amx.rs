@@ -129,9 +129,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
         let k = [lanes(co), lanes(co + 16)];
         let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
         let wb = w.as_ptr().add(b * kq * 4 * NR_U8);
-        // Group `g`'s sums into tmm0..tmm3 (queued on the tile unit, which works through them
-        // while the vector units requantize the group before).
-        let issue = |g: usize| {
+        for g in 0..groups {
             let a0 = a.as_ptr().add(g * GROUP * a_stride);
             let a1 = a0.add(16 * a_stride);
             asm!("tilezero tmm0", "tilezero tmm1", "tilezero tmm2", "tilezero tmm3", options(nostack, nomem));
@@ -169,9 +167,6 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
                     );
                 }
             }
-        };
-        issue(0);
-        for g in 0..groups {
             let c = sums.0.as_mut_ptr() as *mut u8;
             // SAFETY: four 16 x 64-byte tiles into the 32 x 128-byte `sums`.
             asm!(
@@ -184,11 +179,6 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
                 s = in(reg) 4 * NR_U8,
                 options(nostack),
             );
-            // The next group's tiles first, so that they are computed while this group is
-            // requantized (issued after the requantization, they waited for it).
-            if g + 1 < groups {
-                issue(g + 1);
-            }
             let op = out.as_mut_ptr().add(g * GROUP * cout);
             for (r, row) in sums.0.iter().enumerate() {
                 for (h, rq) in rq.iter().enumerate() {
