@@ -70,10 +70,24 @@ fn accept_f32(ty: &npyz::TypeStr) -> Result<(), String> {
 fn decode_f32(body: &[u8], big_endian: bool, first: usize, shape: &[usize], file: &str) -> Result<Vec<f32>, FileError> {
     let data: Vec<f32> = if big_endian {
         body.chunks_exact(4).map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect()
+    } else if cfg!(target_endian = "little") {
+        // The bytes are the values: one copy.
+        let n = body.len() / 4;
+        let mut v = Vec::<f32>::with_capacity(n);
+        // SAFETY: the copy writes all `n` f32 of the capacity (4 bytes each, any bit pattern a
+        // valid f32) before the length covers them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(body.as_ptr(), v.as_mut_ptr().cast::<u8>(), 4 * n);
+            v.set_len(n);
+        }
+        v
     } else {
         body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
     };
-    match data.iter().position(|x| !x.is_finite()) {
+    // Chunks checked whole (a loop that vectorizes), the first bad one searched.
+    let bad = |x: &f32| !x.is_finite();
+    let first_bad = data.chunks(256).position(|c| c.iter().fold(false, |a, x| a | bad(x)));
+    match first_bad.and_then(|k| data[k * 256..].iter().position(bad).map(|j| k * 256 + j)) {
         None => Ok(data),
         Some(j) => {
             let i = first + j;
@@ -410,6 +424,12 @@ mod tests {
         let e = a.item(1).err().expect("nan").to_string();
         assert!(e.contains("at index [1, 1] (element 3) is not finite"), "{e}");
         assert_eq!(e, parse_npy_f32(&nan, &p.display().to_string()).err().expect("nan").to_string());
+        // Past the first chunk the check scans whole (256 values), the first of two named.
+        let mut vals = vec![0.5f32; 2 * 700];
+        (vals[700 + 600], vals[700 + 650]) = (f32::INFINITY, f32::NAN);
+        std::fs::write(&p, npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 700), }", &vals)).expect("write");
+        let e = map_npy_f32(&p).expect("map").item(1).err().expect("inf").to_string();
+        assert!(e.contains("value inf at index [1, 600] (element 1300) is not finite"), "{e}");
     }
 
     /// Found by the fuzz campaign (`fuzz/corpus/npy/nested_braces.npy`, `many_brackets.npy`):
