@@ -1118,7 +1118,7 @@ unsafe fn conv_i8_amx<O: Elem>(p: &ConvParams, pk: &PackedConv, d: &DenseU8, x: 
     let xa = std::slice::from_raw_parts(x.as_ptr() as *const u8, x.len());
     let mut tail = Vec::new();
     let gemm = |a: &[u8], a_stride: usize, rows: usize, o: &mut [O]| {
-        let done = amx::gemm_requant(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
+        let done = amx::gemm_requant_all(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
         if done < rows {
             // The rows left, offset into u8 (`x ^ 0x80`) for the VNNI kernel, each padded to
             // whole quads.
@@ -1290,7 +1290,7 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(
         return;
     }
     if amx {
-        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
+        let done = amx::gemm_requant_all(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
         if done > 0 {
             if done < rows {
                 let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);
@@ -1405,7 +1405,7 @@ struct DenseShape {
 /// A dense convolution over prepared operands `xa` (NHWC, one element per input value,
 /// already offset; `pad` is what a padding tap holds), shared by the i16 and the u8 formats:
 /// 1x1 stride-1 convs are a direct GEMM over the NHWC rows, in chunks of pixels that stay in
-/// cache; others build im2col patches one output row at a time. `gemm(a, a_stride, rows, o)`
+/// cache; others build im2col patches a few output rows at a time. `gemm(a, a_stride, rows, o)`
 /// writes `rows` pixels' requantized outputs to `o` ([`requantized`] for a GEMM that fills
 /// accumulators).
 #[inline(always)]
@@ -1435,11 +1435,22 @@ fn dense_conv<A: Copy + Default, O: Elem>(
             r += rows;
         }
     } else {
-        let mut patches = vec![A::default(); ow * depth];
-        for b in 0..n {
-            for oy in 0..oh {
+        // Patches of several output rows at once, as many as make whole groups of `mr` pixels
+        // (two rows of 112 for groups of 32: one row left 16 pixels to a smaller kernel), as
+        // long as they stay within 256 KiB; rows run on across images (the output is
+        // contiguous).
+        let whole = mr.max(1) / gcd(ow, mr.max(1));
+        let fit = (256 * 1024 / (ow * depth * std::mem::size_of::<A>()).max(1)).max(1);
+        let per = whole.min(fit);
+        let mut patches = vec![A::default(); per * ow * depth];
+        let rows = n * oh;
+        let mut first_row = 0;
+        while first_row < rows {
+            let count = per.min(rows - first_row);
+            for (i, gy) in (first_row..first_row + count).enumerate() {
+                let (b, oy) = (gy / oh, gy % oh);
                 for ox in 0..ow {
-                    let patch = &mut patches[ox * depth..][..depth];
+                    let patch = &mut patches[(i * ow + ox) * depth..][..depth];
                     for ky in 0..kh {
                         // A row of taps all inside, undilated, is one contiguous copy (a
                         // first layer's three channels per tap were a `memmove` call each).
@@ -1461,11 +1472,21 @@ fn dense_conv<A: Copy + Default, O: Elem>(
                     // The padding of k to whole groups meets zero weights.
                     patch[k..].fill(A::default());
                 }
-                gemm(&patches, depth, ow, &mut out[(b * oh + oy) * ow * cout..][..ow * cout]);
             }
+            let pixels = count * ow;
+            gemm(&patches, depth, pixels, &mut out[first_row * ow * cout..][..pixels * cout]);
+            first_row += count;
         }
     }
     out
+}
+
+/// The greatest common divisor of `a` and `b` (`b` when `a` is 0).
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while a != 0 {
+        (a, b) = (b % a, a);
+    }
+    b
 }
 
 /// A [`dense_conv`] GEMM from one that fills accumulators, `fill(a, a_stride, rows, acc)`

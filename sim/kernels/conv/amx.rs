@@ -4,7 +4,9 @@
 //! 16 i32 sums, four products summed per lane and quad as `vpdpbusd` does, so the sums are
 //! the VNNI path's exactly (modulo 2^32). Groups of 32 pixels x 32 channels take four
 //! accumulator tiles; each group's sums are stored once and requantized with the AVX-512
-//! requantization, and the pixels past the last whole group are left to the VNNI kernel.
+//! requantization. The pixels past the last whole group, when there are at least
+//! [`PAD_FROM`] of them, are copied into a group padded with zero rows ([`gemm_requant_all`]);
+//! fewer are left to the VNNI kernel.
 //!
 //! An 8-bit input stored as i8 can be read as it is with `tdpbssd` (s8 x s8), the zero
 //! point's term in the bias (`super::conv_i8_amx`).
@@ -192,4 +194,52 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     }
     asm!("tilerelease", options(nostack, nomem));
     groups * GROUP
+}
+
+/// Fewest pixels past the last whole group that [`gemm_requant_all`] runs as a padded group
+/// (fewer are left to the VNNI kernel). MobileNet-v2's 7x7 layers leave 17 of 49 pixels,
+/// its 28x28 ones 16 of 784.
+pub(super) const PAD_FROM: usize = 8;
+
+/// [`gemm_requant`] on every group and, when at least [`PAD_FROM`] pixels are left, on those
+/// too: their rows (`4 kq` bytes each) copied into a group of [`GROUP`] whose other rows are
+/// zero, the outputs of the real ones copied back. Returns how many pixels it did (`rows`,
+/// or the whole groups' when fewer than [`PAD_FROM`] are left).
+///
+/// # Safety
+/// As [`gemm_requant`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_requant_all<O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    a: &[u8],
+    a_stride: usize,
+    rows: usize,
+    kq: usize,
+    w: &[i8],
+    blocks: usize,
+    out: &mut [O],
+    signed: bool,
+) -> usize {
+    let done = gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, signed);
+    let left = rows - done;
+    if left < PAD_FROM || k_step(kq).is_none() {
+        return done;
+    }
+    let (depth, cout) = (4 * kq, p.geom.output[3]);
+    let mut group = vec![0u8; GROUP * depth];
+    for (r, row) in group.chunks_exact_mut(depth).take(left).enumerate() {
+        // The row's bytes that `a` holds (the last row may end at `a`'s end, short of `depth`:
+        // its bytes past `k` meet zero weights).
+        let src = &a[(done + r) * a_stride..];
+        let n = depth.min(src.len());
+        row[..n].copy_from_slice(&src[..n]);
+    }
+    let mut sums = vec![O::default(); GROUP * cout];
+    gemm_requant(p, pk, bias, &group, depth, GROUP, kq, w, blocks, &mut sums, signed);
+    out[done * cout..rows * cout].copy_from_slice(&sums[..left * cout]);
+    rows
 }
