@@ -7,7 +7,8 @@
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
     conv_fast, conv_fast_on, conv_fast_on_as, conv_fast_portable, conv_fast_u8_portable, conv_fast_u8_portable_as,
-    conv_reference, fast_supported, pack, pack_u8, pack_weights, vnni_available, ConvGeometry, ConvParams, Isa,
+    conv_reference, fast_supported, fast_supported_for, pack, pack_u8, pack_weights, saturation_free, vnni_available,
+    ConvGeometry, ConvParams, Isa,
 };
 use accelsim::kernels::fixedpoint::int_range;
 use accelsim::kernels::{Arithmetic, Overflow, QuantMultiplier, Requant, Rounding};
@@ -116,6 +117,27 @@ proptest! {
         let fast = conv_fast(&c.p, &pack(&c.p, &arith), &c.x);
         let slow = conv_reference(&c.p, &c.x, &arith);
         prop_assert_eq!(fast, slow);
+    }
+
+    /// A saturating accumulator runs on the fast kernels where no sum can reach its bounds
+    /// (`fast_supported_for`), every instruction set with the reference's values; 10 to 24
+    /// bits take both sides of the bound on these cases, and where it can bind the fast path
+    /// is refused.
+    #[test]
+    fn fast_conv_equals_reference_on_saturating_accumulators(c in case(8), acc_bits in 10u32..=24) {
+        let arith = Arithmetic { acc_bits, overflow: Overflow::Saturate, rounding: Rounding::TfliteDouble };
+        let range = int_range(c.in_bits);
+        let fits = fast_supported_for(&c.p, &c.p.weights, range, c.in_bits, c.w_bits, &arith);
+        prop_assert_eq!(fits, saturation_free(&c.p, &c.p.weights, range, acc_bits));
+        if fits {
+            let pk = pack(&c.p, &arith);
+            let slow = conv_reference(&c.p, &c.x, &arith);
+            for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+                if let Some(fast) = conv_fast_on(isa, &c.p, &pk, &c.x) {
+                    prop_assert_eq!(&fast, &slow, "{:?}", isa);
+                }
+            }
+        }
     }
 
     /// The runtime-dispatched path (AVX2 where the CPU has it) equals the portable path.

@@ -424,6 +424,49 @@ pub fn fast_supported(p: &ConvParams, input_bits: u32, weight_bits: u32, arith: 
         && (p.groups == 1 || (p.groups == c && cout == c))
 }
 
+/// [`fast_supported`] for these weights (`p.weights` is not read: `weights`, OHWI as the
+/// graph stores them) on inputs within `input_range`: also a saturating accumulator
+/// (`Overflow::Saturate`, TFLite's rounding) when it can never saturate, the fast kernels'
+/// sums then being the reference's (saturation depends on the order of the additions, so
+/// where it can bind only the reference's order gives its values).
+pub fn fast_supported_for<W: Elem>(
+    p: &ConvParams,
+    weights: &[W],
+    input_range: (i32, i32),
+    input_bits: u32,
+    weight_bits: u32,
+    arith: &Arithmetic,
+) -> bool {
+    if arith.overflow != Overflow::Saturate || arith.rounding != Rounding::TfliteDouble {
+        return fast_supported(p, input_bits, weight_bits, arith);
+    }
+    let wrap = Arithmetic { overflow: Overflow::Wrap, ..*arith };
+    fast_supported(p, input_bits, weight_bits, &wrap) && saturation_free(p, weights, input_range, arith.acc_bits)
+}
+
+/// Whether no sum of a layer can leave an accumulator of `acc_bits` (signed): for every
+/// output channel, `sum |w| * max |x - zx| + |bias|` (over inputs within `input_range`) is
+/// within its range, so no partial sum in any order, nor the sum with the bias, reaches a
+/// bound.
+pub fn saturation_free<W: Elem>(p: &ConvParams, weights: &[W], (lo, hi): (i32, i32), acc_bits: u32) -> bool {
+    if acc_bits >= 64 {
+        return true;
+    }
+    let cout = p.geom.output[3];
+    let k = p.geom.kernel[0] * p.geom.kernel[1] * (p.geom.input[3] / p.groups.max(1));
+    if weights.len() < cout * k {
+        return false;
+    }
+    let zx = i64::from(p.input_zp);
+    let x = (i64::from(lo) - zx).abs().max((i64::from(hi) - zx).abs());
+    let max = (1i64 << (acc_bits.max(2) - 1)) - 1;
+    (0..cout).all(|co| {
+        let w: i64 = weights[co * k..][..k].iter().map(|v| i64::from(v.widen()).abs()).sum();
+        let b = p.bias.as_ref().map_or(0, |b| b[co].saturating_abs());
+        w.saturating_mul(x).saturating_add(b) <= max
+    })
+}
+
 /// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
 /// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI, else (or when
 /// the weights do not fit i8) for the i16 path.
@@ -1922,6 +1965,48 @@ mod tests {
 
     /// The one-step 64-bit formula ([`OneStep`]) equals LiteRT's two roundings, checked in
     /// scalar arithmetic (on any CPU) over edge accumulators and every shift.
+    /// The bound at the edge: a 1x1 layer of two inputs within i8 (`|x - zx| <= 128`) and
+    /// weights 127 sums at most 32,512 in magnitude, 32,767 with a bias of 255 -- a 16-bit
+    /// accumulator's largest value, so it runs fast; with a bias of -257 a sum can leave the
+    /// range, and one does: the reference's saturated output differs from the wrapped sum's.
+    #[test]
+    fn saturation_bound_is_exact_at_the_edge() {
+        let p = |bias: i64| ConvParams {
+            geom: ConvGeometry {
+                input: [1, 1, 1, 2],
+                output: [1, 1, 1, 1],
+                kernel: [1, 1],
+                stride: [1, 1],
+                dilation: [1, 1],
+                pad: ExplicitPadding { top: 0, bottom: 0, left: 0, right: 0 },
+            },
+            groups: 1,
+            weights: vec![127, 127],
+            weight_zp: vec![0],
+            bias: Some(vec![bias]),
+            input_zp: 0,
+            output_zp: 0,
+            multipliers: vec![QuantMultiplier::from_real(1.0 / 512.0)],
+            requant: Requant::Double,
+            act_min: -128,
+            act_max: 127,
+        };
+        let sat = Arithmetic { acc_bits: 16, overflow: Overflow::Saturate, rounding: Rounding::TfliteDouble };
+        let (fits, over) = (p(255), p(-257));
+        assert!(saturation_free(&fits, &fits.weights, (-128, 127), 16));
+        assert!(fast_supported_for(&fits, &fits.weights, (-128, 127), 8, 8, &sat));
+        assert!(!saturation_free(&over, &over.weights, (-128, 127), 16));
+        assert!(!fast_supported_for(&over, &over.weights, (-128, 127), 8, 8, &sat));
+        assert!(!saturation_free(&fits, &fits.weights, (-128, 127), 15));
+        let x = [-128, -128];
+        let wrap = Arithmetic { overflow: Overflow::Wrap, ..sat };
+        // -32,512 - 257 saturates at -32,768 (-64 after the rescale by 1/512) and wraps to
+        // 32,767 (64).
+        assert_eq!(conv_reference(&over, &x, &sat), vec![-64]);
+        assert_eq!(conv_reference(&over, &x, &wrap), vec![64]);
+        assert_eq!(conv_reference(&fits, &x, &sat), conv_reference(&fits, &x, &wrap));
+    }
+
     #[test]
     fn requant64_formula_equals_double_rounding() {
         let xs = [

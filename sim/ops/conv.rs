@@ -214,7 +214,14 @@ impl OpFamily for Conv2d {
         }
         // The fast kernels pack the weights as the graph stores them (8-bit ones from their
         // 8 bits); only the reference kernel keeps them, widened.
-        let packed = if conv::fast_supported(&params, wl.x.dtype.bits(), wl.w.dtype.bits(), arith) {
+        let (xb, wb) = (wl.x.dtype.bits(), wl.w.dtype.bits());
+        let x_range = crate::kernels::qrange(wl.x.dtype);
+        let fast = match &wl.w.data {
+            Some(TensorData::I8(v)) => conv::fast_supported_for(&params, v, x_range, xb, wb, arith),
+            Some(TensorData::I32(v)) => conv::fast_supported_for(&params, v, x_range, xb, wb, arith),
+            Some(TensorData::I64(_) | TensorData::F32(_)) | None => conv::fast_supported(&params, xb, wb, arith),
+        };
+        let packed = if fast {
             Some(Box::new(match &wl.w.data {
                 Some(TensorData::I8(v)) => conv::pack_weights(&params, v, arith),
                 Some(TensorData::I32(v)) => conv::pack_weights(&params, v, arith),
