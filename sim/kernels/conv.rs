@@ -1161,7 +1161,7 @@ unsafe fn conv_i8_amx<O: Elem>(p: &ConvParams, pk: &PackedConv, d: &DenseU8, x: 
     let xa = std::slice::from_raw_parts(x.as_ptr() as *const u8, x.len());
     let mut tail = Vec::new();
     let gemm = |a: &[u8], a_stride: usize, rows: usize, o: &mut [O]| {
-        let done = amx::gemm_requant_all(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
+        let done = amx::gemm_requant(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
         if done < rows {
             // The rows left, offset into u8 (`x ^ 0x80`) for the VNNI kernel, each padded to
             // whole quads.
@@ -1333,7 +1333,7 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(
         return;
     }
     if amx {
-        let done = amx::gemm_requant_all(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
+        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
         if done > 0 {
             if done < rows {
                 let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);

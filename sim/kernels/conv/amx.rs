@@ -5,7 +5,7 @@
 //! the VNNI path's exactly (modulo 2^32). Groups of 32 pixels x 32 channels take four
 //! accumulator tiles; each group's sums are stored once and requantized with the AVX-512
 //! requantization. The pixels past the last whole group, when there are at least
-//! [`PAD_FROM`] of them, are copied into a group padded with zero rows ([`gemm_requant_all`]);
+//! [`PAD_FROM`] of them, are copied into a group padded with zero rows ([`gemm_requant`]);
 //! fewer are left to the VNNI kernel.
 //!
 //! An 8-bit input stored as i8 can be read as it is with `tdpbssd` (s8 x s8), the zero
@@ -71,10 +71,11 @@ struct TileConfig {
 #[repr(C, align(64))]
 struct Sums([[i32; NR_U8]; GROUP]);
 
-/// Requantized outputs of the whole groups of [`GROUP`] pixels among `rows` (`out`, `cout`
-/// per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` (with `signed`, s8 x s8: `tdpbssd`,
-/// `a`'s bytes read as i8) with `k_step(kq)` bytes of k per step; returns how many pixels it
-/// did (the rest are the caller's).
+/// Requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` (with
+/// `signed`, s8 x s8: `tdpbssd`, `a`'s bytes read as i8) with `k_step(kq)` bytes of k per
+/// step: the whole groups of [`GROUP`] pixels among `rows`, and the rest as a zero-padded
+/// group when there are at least [`PAD_FROM`]; returns how many pixels it did (the rest,
+/// fewer than [`PAD_FROM`], are the caller's).
 ///
 /// Tiles 0-3 accumulate (pixels 0-15 and 16-31 x channels 0-15 and 16-31 of a block of
 /// [`NR_U8`]), tiles 4-5 hold the pixels' k bytes, 6-7 the block's two halves of weights
@@ -104,10 +105,32 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     use std::arch::x86_64::*;
     let Some(kt) = k_step(kq) else { return 0 };
     let groups = rows / GROUP;
+    let cout = p.geom.output[3];
+    let left = rows - groups * GROUP;
+    if left >= PAD_FROM {
+        // The whole groups, then the rest as a group of their rows (`4 kq` bytes each) and
+        // zero rows, the real rows' outputs copied back.
+        let done = groups * GROUP;
+        if done > 0 {
+            gemm_requant(p, pk, bias, a, a_stride, done, kq, w, blocks, out, signed);
+        }
+        let depth = 4 * kq;
+        let mut group = vec![0u8; GROUP * depth];
+        for (r, row) in group.chunks_exact_mut(depth).take(left).enumerate() {
+            // The row's bytes that `a` holds (the last row may end at `a`'s end, short of
+            // `depth`: its bytes past `k` meet zero weights).
+            let src = &a[(done + r) * a_stride..];
+            let n = depth.min(src.len());
+            row[..n].copy_from_slice(&src[..n]);
+        }
+        let mut padded = vec![O::default(); GROUP * cout];
+        gemm_requant(p, pk, bias, &group, depth, GROUP, kq, w, blocks, &mut padded, signed);
+        out[done * cout..rows * cout].copy_from_slice(&padded[..left * cout]);
+        return rows;
+    }
     if groups == 0 {
         return 0;
     }
-    let cout = p.geom.output[3];
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
     assert!(pk.simd_requant && pk.rq.mul.len() >= cout.div_ceil(16) * 16 && pk.left.len() >= cout);
@@ -196,50 +219,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     groups * GROUP
 }
 
-/// Fewest pixels past the last whole group that [`gemm_requant_all`] runs as a padded group
+/// Fewest pixels past the last whole group that [`gemm_requant`] runs as a padded group
 /// (fewer are left to the VNNI kernel). MobileNet-v2's 7x7 layers leave 17 of 49 pixels,
 /// its 28x28 ones 16 of 784.
 pub(super) const PAD_FROM: usize = 8;
-
-/// [`gemm_requant`] on every group and, when at least [`PAD_FROM`] pixels are left, on those
-/// too: their rows (`4 kq` bytes each) copied into a group of [`GROUP`] whose other rows are
-/// zero, the outputs of the real ones copied back. Returns how many pixels it did (`rows`,
-/// or the whole groups' when fewer than [`PAD_FROM`] are left).
-///
-/// # Safety
-/// As [`gemm_requant`].
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_requant_all<O: Elem>(
-    p: &ConvParams,
-    pk: &PackedConv,
-    bias: &[i32],
-    a: &[u8],
-    a_stride: usize,
-    rows: usize,
-    kq: usize,
-    w: &[i8],
-    blocks: usize,
-    out: &mut [O],
-    signed: bool,
-) -> usize {
-    let done = gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, signed);
-    let left = rows - done;
-    if left < PAD_FROM || k_step(kq).is_none() {
-        return done;
-    }
-    let (depth, cout) = (4 * kq, p.geom.output[3]);
-    let mut group = vec![0u8; GROUP * depth];
-    for (r, row) in group.chunks_exact_mut(depth).take(left).enumerate() {
-        // The row's bytes that `a` holds (the last row may end at `a`'s end, short of `depth`:
-        // its bytes past `k` meet zero weights).
-        let src = &a[(done + r) * a_stride..];
-        let n = depth.min(src.len());
-        row[..n].copy_from_slice(&src[..n]);
-    }
-    let mut sums = vec![O::default(); GROUP * cout];
-    gemm_requant(p, pk, bias, &group, depth, GROUP, kq, w, blocks, &mut sums, signed);
-    out[done * cout..rows * cout].copy_from_slice(&sums[..left * cout]);
-    rows
-}
