@@ -39,7 +39,7 @@ mod pack512;
 
 use super::elem::Elem;
 #[cfg(target_arch = "x86_64")]
-use super::fixedpoint::one_step16;
+use super::fixedpoint::{clamp_before_zero_point, OneStep16};
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, Overflow, QuantMultiplier, Requant, Rounding,
 };
@@ -299,6 +299,16 @@ struct DenseU8 {
     blocks: usize,
     w: Vec<i8>,
     wsum: Vec<i32>,
+}
+
+/// What the u8 x s8 GEMMs of one layer read besides the pixels: the layer, its packing and
+/// requantization constants, the bias its input's offset calls for, and its dense weights.
+#[derive(Clone, Copy)]
+struct U8Layer<'a> {
+    p: &'a ConvParams,
+    pk: &'a PackedConv,
+    bias: &'a [i32],
+    d: &'a DenseU8,
 }
 
 /// Dense weights for the i16 path: `k = kh*kw*c` padded to `2*kp`; blocks of [`NR`] output
@@ -602,7 +612,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
         right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
         rq: Requant64::new(ms),
-        simd_requant: ms.iter().all(|m| m.multiplier >= 0 && (-31..=31).contains(&m.shift)),
+        simd_requant: ms.iter().all(|&m| OneStep::covers(m) && m.shift <= 31),
         plain: arith.acc_bits >= 32 && ms.iter().all(|m| m.shift <= 0),
         wrap_shift: if arith.acc_bits >= 32 { 0 } else { 32 - arith.acc_bits.max(2) },
         u8_dense: None,
@@ -929,9 +939,8 @@ unsafe fn requant8_avx2<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], 
     let rem = _mm256_and_si256(h, mask);
     let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
     let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
-    let zo = p.output_zp as i64;
-    let lo = _mm256_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-    let hi = _mm256_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
+    let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
     let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
     assert!(out.len() >= 8);
     O::store8(out.as_mut_ptr(), v);
@@ -998,11 +1007,8 @@ struct Requant16 {
     bias: std::arch::x86_64::__m512i,
     /// `None` for a plain layer (no left shift, no narrow accumulator).
     narrow: Option<(std::arch::x86_64::__m128i, std::arch::x86_64::__m512i)>,
-    /// Even channels' then odd channels' constants ([`Requant64`]).
-    mul: [std::arch::x86_64::__m512i; 2],
-    add: [std::arch::x86_64::__m512i; 2],
-    sub: [std::arch::x86_64::__m512i; 2],
-    shift: [std::arch::x86_64::__m512i; 2],
+    /// The channels' [`OneStep`] constants ([`Requant64`]'s).
+    step: OneStep16,
     lo: std::arch::x86_64::__m512i,
     hi: std::arch::x86_64::__m512i,
     zo: std::arch::x86_64::__m512i,
@@ -1023,16 +1029,13 @@ impl Requant16 {
         let pair = |v: &[i64]| {
             [_mm512_loadu_si512(v.as_ptr().add(co) as *const _), _mm512_loadu_si512(v.as_ptr().add(co + 8) as *const _)]
         };
-        let zo = p.output_zp as i64;
+        let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
         Requant16 {
             bias: ld(bias),
             narrow: (!pk.plain).then(|| (_mm_cvtsi32_si128(pk.wrap_shift as i32), ld(&pk.left))),
-            mul: pair(&rq.mul),
-            add: pair(&rq.add),
-            sub: pair(&rq.sub),
-            shift: pair(&rq.shift),
-            lo: _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32),
-            hi: _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            step: OneStep16 { mul: pair(&rq.mul), add: pair(&rq.add), sub: pair(&rq.sub), shift: pair(&rq.shift) },
+            lo: _mm512_set1_epi32(lo),
+            hi: _mm512_set1_epi32(hi),
             zo: _mm512_set1_epi32(p.output_zp),
         }
     }
@@ -1058,7 +1061,7 @@ impl Requant16 {
             x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
             x = _mm512_sllv_epi32(x, left);
         }
-        let q = one_step16(x, self.mul, self.add, self.sub, self.shift);
+        let q = self.step.apply(x);
         _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, self.lo), self.hi), self.zo)
     }
 }
@@ -1128,7 +1131,7 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
         let gemm = |a: &[u8], a_stride, rows, o: &mut [O]| {
             // SAFETY: `simd` is only true in the VNNI build after runtime detection, `amx`
             // only when AMX-INT8 was detected and granted (`Isa::Amx`).
-            unsafe { gemm_u8_vnni_requant(p, packed, &bias, a, a_stride, rows, kq, &d.w, blocks, o, amx) }
+            unsafe { gemm_u8_vnni_requant(&U8Layer { p, pk: packed, bias: &bias, d }, a, a_stride, rows, o, amx) }
         };
         return Some(dense_conv(p, &xu, pad, shape, gemm));
     }
@@ -1161,7 +1164,7 @@ unsafe fn conv_i8_amx<O: Elem>(p: &ConvParams, pk: &PackedConv, d: &DenseU8, x: 
     let xa = std::slice::from_raw_parts(x.as_ptr() as *const u8, x.len());
     let mut tail = Vec::new();
     let gemm = |a: &[u8], a_stride: usize, rows: usize, o: &mut [O]| {
-        let done = amx::gemm_requant(p, pk, &bias_s, a, a_stride, rows, kq, &d.w, blocks, o, true);
+        let done = amx::gemm_requant(&U8Layer { p, pk, bias: &bias_s, d }, a, a_stride, rows, o, true);
         if done < rows {
             // The rows left, offset into u8 (`x ^ 0x80`) for the VNNI kernel, each padded to
             // whole quads.
@@ -1170,7 +1173,7 @@ unsafe fn conv_i8_amx<O: Elem>(p: &ConvParams, pk: &PackedConv, d: &DenseU8, x: 
                 tail.extend(a[r * a_stride..][..4 * kq].iter().map(|&b| b ^ 0x80));
             }
             let o = &mut o[done * cout..];
-            gemm_u8_vnni_requant(p, pk, &bias_u, &tail, 4 * kq, rows - done, kq, &d.w, blocks, o, false);
+            gemm_u8_vnni_requant(&U8Layer { p, pk, bias: &bias_u, d }, &tail, 4 * kq, rows - done, o, false);
         }
     };
     dense_conv(p, xa, zx as i8 as u8, shape, gemm)
@@ -1306,42 +1309,26 @@ unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
 }
 
 /// `rows` pixels' requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM
-/// `a[rows][4kq] x w` with [`kernel_vnni_requant`]: no accumulators leave the registers.
-/// With `amx`, AMX tiles do the whole groups of pixels first ([`amx::gemm_requant`]).
+/// `a[rows][4kq] x w` (`l`'s dense weights, `kq` quads deep) with [`kernel_vnni_requant`]:
+/// no accumulators leave the registers. With `amx`, AMX tiles do the whole groups of pixels
+/// first ([`amx::gemm_requant`]).
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VNNI ([`vnni_available`]), and with `amx`
 /// AMX-INT8 with the tiles granted ([`amx::available`]); `pk.simd_requant`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_u8_vnni_requant<O: Elem>(
-    p: &ConvParams,
-    pk: &PackedConv,
-    bias: &[i32],
-    a: &[u8],
-    a_stride: usize,
-    rows: usize,
-    kq: usize,
-    w: &[i8],
-    blocks: usize,
-    out: &mut [O],
-    amx: bool,
-) {
+unsafe fn gemm_u8_vnni_requant<O: Elem>(l: &U8Layer, a: &[u8], a_stride: usize, rows: usize, out: &mut [O], amx: bool) {
+    let U8Layer { p, pk, bias, d } = *l;
+    let (kq, blocks, w) = (d.kq, d.blocks, &d.w[..]);
     let cout = p.geom.output[3];
+    // The pixels the tiles leave (all of them without AMX) run on the VNNI micro-kernel.
+    let done = if amx && rows > 0 { amx::gemm_requant(l, a, a_stride, rows, out, false) } else { 0 };
+    let rows = rows - done;
     if rows == 0 {
         return;
     }
-    if amx {
-        let done = amx::gemm_requant(p, pk, bias, a, a_stride, rows, kq, w, blocks, out, false);
-        if done > 0 {
-            if done < rows {
-                let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);
-                gemm_u8_vnni_requant(p, pk, bias, a, a_stride, rows - done, kq, w, blocks, out, false);
-            }
-            return;
-        }
-    }
+    let (a, out) = (&a[done * a_stride..], &mut out[done * cout..]);
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(out.len() >= rows * cout && blocks * NR_U8 >= cout && bias.len() >= cout);
     assert!(pk.simd_requant && pk.rq.mul.len() >= cout.div_ceil(16) * 16 && pk.left.len() >= cout);

@@ -92,7 +92,7 @@ pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     {
-        let one_step = |m: QuantMultiplier| m.multiplier >= 0 && (-31..=0).contains(&m.shift);
+        let one_step = |m: QuantMultiplier| OneStep::covers(m) && m.shift <= 0;
         if super::conv::vnni_available()
             && [p.m1, p.m2, p.m_out].into_iter().all(one_step)
             && (0..=20).contains(&p.left_shift)
@@ -117,29 +117,24 @@ pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn add_or_sub_i8_avx512(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, out: &mut [i8]) -> usize {
-    use super::fixedpoint::one_step16;
+    use super::fixedpoint::{clamp_before_zero_point, OneStep16};
     use std::arch::x86_64::*;
     let n = a.len() / 16 * 16;
     assert!(b.len() >= n && out.len() >= n);
-    let consts = |m: QuantMultiplier| {
-        let o = OneStep::new(m.multiplier, -m.shift);
-        let v = |c: i64| [_mm512_set1_epi64(c); 2];
-        (v(o.mul), v(o.add), v(o.sub), v(o.shift))
-    };
-    let (c1, c2, co) = (consts(p.m1), consts(p.m2), consts(p.m_out));
+    let step = |m: QuantMultiplier| OneStep16::splat(OneStep::new(m.multiplier, -m.shift));
+    let (s1, s2, so) = (step(p.m1), step(p.m2), step(p.m_out));
     let ls = _mm_cvtsi32_si128(p.left_shift);
     let (z1, z2) = (_mm512_set1_epi32(p.zp1), _mm512_set1_epi32(p.zp2));
-    let zo = p.zp_out as i64;
-    let lo = _mm512_set1_epi32((p.act_min as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-    let hi = _mm512_set1_epi32((p.act_max as i64 - zo).clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.zp_out);
+    let (lo, hi) = (_mm512_set1_epi32(lo), _mm512_set1_epi32(hi));
     let zo = _mm512_set1_epi32(p.zp_out);
     for i in (0..n).step_by(16) {
         let x = _mm512_cvtepi8_epi32(_mm_loadu_si128(a.as_ptr().add(i) as *const __m128i));
         let y = _mm512_cvtepi8_epi32(_mm_loadu_si128(b.as_ptr().add(i) as *const __m128i));
-        let rx = one_step16(_mm512_sll_epi32(_mm512_sub_epi32(x, z1), ls), c1.0, c1.1, c1.2, c1.3);
-        let ry = one_step16(_mm512_sll_epi32(_mm512_sub_epi32(y, z2), ls), c2.0, c2.1, c2.2, c2.3);
+        let rx = s1.apply(_mm512_sll_epi32(_mm512_sub_epi32(x, z1), ls));
+        let ry = s2.apply(_mm512_sll_epi32(_mm512_sub_epi32(y, z2), ls));
         let sum = if subtract { _mm512_sub_epi32(rx, ry) } else { _mm512_add_epi32(rx, ry) };
-        let raw = one_step16(sum, co.0, co.1, co.2, co.3);
+        let raw = so.apply(sum);
         // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
         let v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(raw, lo), hi), zo);
         _mm_storeu_si128(out.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtepi32_epi8(v));

@@ -138,12 +138,7 @@ const FAST_MAX_FEATURES: usize = i32::MAX as usize / (255 * 128);
 /// [`FAST_MAX_FEATURES`] input features; `None` otherwise (the layer runs
 /// [`fully_connected`]).
 pub fn pack_fc<W: Elem>(p: &FcParams, weights: &[W]) -> Option<FcPacked> {
-    let fits = p.groups.is_none()
-        && p.weight_zp.iter().all(|&z| z == 0)
-        && p.in_features <= FAST_MAX_FEATURES
-        && weights.len() == p.in_features * p.out_features
-        && weights.iter().all(|&w| (-128..=127).contains(&w.widen()));
-    if !fits || !super::conv::vnni_available() {
+    if !fast_fits(p, weights.len()) || !weights.iter().all(|&w| (-128..=127).contains(&w.widen())) {
         return None;
     }
     let stride = p.in_features.div_ceil(64) * 64;
@@ -162,14 +157,21 @@ pub fn pack_fc_i8(p: &FcParams, weights: &I8Values) -> Option<FcPacked> {
     if stride == 0 || stride % 64 != 0 {
         return pack_fc(p, weights);
     }
-    let fits = p.groups.is_none()
-        && p.weight_zp.iter().all(|&z| z == 0)
-        && p.in_features <= FAST_MAX_FEATURES
-        && weights.len() == p.in_features * p.out_features;
-    if !fits || !super::conv::vnni_available() {
+    if !fast_fits(p, weights.len()) {
         return None;
     }
     Some(FcPacked { stride, w: weights.clone(), wsum: row_sums(weights, stride, p.out_features) })
+}
+
+/// Whether [`fully_connected_fast`] runs `p` with `len` weights on this CPU, weights within
+/// i8 aside: AVX-512 VNNI, no groups, weight zero points 0, at most [`FAST_MAX_FEATURES`]
+/// input features, `[out_features, in_features]` weights.
+fn fast_fits(p: &FcParams, len: usize) -> bool {
+    p.groups.is_none()
+        && p.weight_zp.iter().all(|&z| z == 0)
+        && p.in_features <= FAST_MAX_FEATURES
+        && len == p.in_features * p.out_features
+        && super::conv::vnni_available()
 }
 
 /// The sums of `rows` rows of `stride` weights.

@@ -205,7 +205,7 @@ pub fn multiply_by_quantized_multiplier(x: i32, m: QuantMultiplier) -> i32 {
 /// is `floor((h + 2^(r-1) - [h < 0]) / 2^r)`; `[h < 0] = [P < 0] = [x m < -2^30]`, and
 /// `floor((floor(P / 2^31) + c) / 2^r) = floor((P + c 2^31) / 2^(31 + r))` for an integer
 /// `c`. The result fits i32 (it is `h` rounded), and the sum cannot overflow 64 bits
-/// (`|x m| < 2^62`). The SIMD kernels (16 lanes: [`one_step16`]) compute it so: two 32 x 32
+/// (`|x m| < 2^62`). The SIMD kernels (16 lanes: [`OneStep16`]) compute it so: two 32 x 32
 /// -> 64-bit multiplies per 16 lanes instead of the doubling multiply's and the rounding's
 /// separate steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -233,6 +233,12 @@ impl OneStep {
         }
     }
 
+    /// Whether the step computes `m`'s right-shift part exactly: a non-negative multiplier
+    /// and a right shift of at most 31 (a left shift, `m.shift > 0`, is the caller's).
+    pub fn covers(m: QuantMultiplier) -> bool {
+        m.multiplier >= 0 && m.shift >= -31
+    }
+
     /// The step on one value (the SIMD kernels' arithmetic, lane by lane).
     pub fn apply(self, x: i32) -> i32 {
         let xm = x as i64 * self.mul;
@@ -241,32 +247,56 @@ impl OneStep {
     }
 }
 
-/// [`OneStep`] on 16 lanes: `x`'s even lanes with the constants' first vectors (the low
-/// halves of their 64-bit lanes), its odd lanes with the second.
-///
-/// # Safety
-/// Only called from AVX-512 F code.
+/// [`OneStep`]'s constants for 16 lanes: each field's first vector holds the even lanes'
+/// (in the low halves of its 64-bit lanes, which `vpmuldq` reads), the second the odd lanes'.
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) unsafe fn one_step16(
-    x: std::arch::x86_64::__m512i,
-    mul: [std::arch::x86_64::__m512i; 2],
-    add: [std::arch::x86_64::__m512i; 2],
-    sub: [std::arch::x86_64::__m512i; 2],
-    shift: [std::arch::x86_64::__m512i; 2],
-) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    // Odd lanes moved down by a shuffle (the port of shifts and multiplies is the busier one).
-    let neg = _mm512_set1_epi64(-(1 << 30));
-    let pe = _mm512_mul_epi32(x, mul[0]);
-    let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), mul[1]);
-    let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
-    let pe = _mm512_mask_sub_epi64(_mm512_add_epi64(pe, add[0]), ne, _mm512_add_epi64(pe, add[0]), sub[0]);
-    let po = _mm512_mask_sub_epi64(_mm512_add_epi64(po, add[1]), no, _mm512_add_epi64(po, add[1]), sub[1]);
-    let qe = _mm512_srav_epi64(pe, shift[0]);
-    let qo = _mm512_srav_epi64(po, shift[1]);
-    // The odd results' low halves into the odd 32-bit lanes.
-    _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo)
+#[derive(Clone, Copy)]
+pub(crate) struct OneStep16 {
+    pub mul: [std::arch::x86_64::__m512i; 2],
+    pub add: [std::arch::x86_64::__m512i; 2],
+    pub sub: [std::arch::x86_64::__m512i; 2],
+    pub shift: [std::arch::x86_64::__m512i; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl OneStep16 {
+    /// `o`'s constants in every lane.
+    ///
+    /// # Safety
+    /// Only called from AVX-512 F code.
+    #[inline(always)]
+    pub unsafe fn splat(o: OneStep) -> OneStep16 {
+        let v = |c: i64| [std::arch::x86_64::_mm512_set1_epi64(c); 2];
+        OneStep16 { mul: v(o.mul), add: v(o.add), sub: v(o.sub), shift: v(o.shift) }
+    }
+
+    /// The step on 16 lanes.
+    ///
+    /// # Safety
+    /// Only called from AVX-512 F code.
+    #[inline(always)]
+    pub unsafe fn apply(&self, x: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        let OneStep16 { mul, add, sub, shift } = *self;
+        // Odd lanes moved down by a shuffle (the port of shifts and multiplies is the busier one).
+        let neg = _mm512_set1_epi64(-(1 << 30));
+        let pe = _mm512_mul_epi32(x, mul[0]);
+        let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), mul[1]);
+        let (ne, no) = (_mm512_cmplt_epi64_mask(pe, neg), _mm512_cmplt_epi64_mask(po, neg));
+        let pe = _mm512_mask_sub_epi64(_mm512_add_epi64(pe, add[0]), ne, _mm512_add_epi64(pe, add[0]), sub[0]);
+        let po = _mm512_mask_sub_epi64(_mm512_add_epi64(po, add[1]), no, _mm512_add_epi64(po, add[1]), sub[1]);
+        let qe = _mm512_srav_epi64(pe, shift[0]);
+        let qo = _mm512_srav_epi64(po, shift[1]);
+        // The odd results' low halves into the odd 32-bit lanes.
+        _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo)
+    }
+}
+
+/// The bounds that clamp an output before its zero point `zo` is added, equal to clamping
+/// `v + zo` to `act_min..=act_max` (and `v + zo` never overflows where they hold).
+pub(crate) fn clamp_before_zero_point(act_min: i32, act_max: i32, zo: i32) -> (i32, i32) {
+    let b = |a: i32| (i64::from(a) - i64::from(zo)).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+    (b(act_min), b(act_max))
 }
 
 /// LiteRT's `GetInvSqrtQuantizedMultiplierExp`: `1 / sqrt(input)` as a Q31 multiplier and a

@@ -15,7 +15,7 @@
 //! intrinsics). Linux gives a process the tile registers only after it asks
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), which [`available`] does once.
 
-use super::{lanes16, ConvParams, Elem, PackedConv, Requant16, NR_U8};
+use super::{lanes16, Elem, Requant16, U8Layer, NR_U8};
 
 /// Bytes of k per tile row: the largest multiple of 4 up to 64 that divides `4 kq` (k padded
 /// to quads), so every step is whole; `None` for an empty k.
@@ -71,9 +71,9 @@ struct TileConfig {
 #[repr(C, align(64))]
 struct Sums([[i32; NR_U8]; GROUP]);
 
-/// Requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w` (with
-/// `signed`, s8 x s8: `tdpbssd`, `a`'s bytes read as i8) with `k_step(kq)` bytes of k per
-/// step: the whole groups of [`GROUP`] pixels among `rows`, and the rest as a zero-padded
+/// Requantized outputs (`out`, `cout` per pixel) of the u8 x s8 GEMM `a[rows][4kq] x w`
+/// (`l`'s dense weights; with `signed`, s8 x s8: `tdpbssd`, `a`'s bytes read as i8) with
+/// `k_step(kq)` bytes of k per step: the whole groups of [`GROUP`] pixels among `rows`, and the rest as a zero-padded
 /// group when there are at least [`PAD_FROM`]; returns how many pixels it did (the rest,
 /// fewer than [`PAD_FROM`], are the caller's).
 ///
@@ -87,22 +87,18 @@ struct Sums([[i32; NR_U8]; GROUP]);
 /// `pk.simd_requant`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gemm_requant<O: Elem>(
-    p: &ConvParams,
-    pk: &PackedConv,
-    bias: &[i32],
+    l: &U8Layer,
     a: &[u8],
     a_stride: usize,
     rows: usize,
-    kq: usize,
-    w: &[i8],
-    blocks: usize,
     out: &mut [O],
     signed: bool,
 ) -> usize {
     use std::arch::asm;
     use std::arch::x86_64::*;
+    let U8Layer { p, pk, bias, d } = *l;
+    let (kq, blocks, w) = (d.kq, d.blocks, &d.w[..]);
     let Some(kt) = k_step(kq) else { return 0 };
     let groups = rows / GROUP;
     let cout = p.geom.output[3];
@@ -112,7 +108,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
         // zero rows, the real rows' outputs copied back.
         let done = groups * GROUP;
         if done > 0 {
-            gemm_requant(p, pk, bias, a, a_stride, done, kq, w, blocks, out, signed);
+            gemm_requant(l, a, a_stride, done, out, signed);
         }
         let depth = 4 * kq;
         let mut group = vec![0u8; GROUP * depth];
@@ -124,7 +120,7 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
             row[..n].copy_from_slice(&src[..n]);
         }
         let mut padded = vec![O::default(); GROUP * cout];
-        gemm_requant(p, pk, bias, &group, depth, GROUP, kq, w, blocks, &mut padded, signed);
+        gemm_requant(l, &group, depth, GROUP, &mut padded, signed);
         out[done * cout..rows * cout].copy_from_slice(&padded[..left * cout]);
         return rows;
     }
