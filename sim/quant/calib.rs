@@ -40,16 +40,36 @@ struct Acc {
 
 fn observe(v: &[f32], channels: usize) -> Acc {
     let c = channels.max(1);
+    // Each channel's values in order (the channel is the last axis), one row at a time.
     let mut sum = vec![0f64; c];
-    for (i, &x) in v.iter().enumerate() {
-        sum[i % c] += x as f64;
+    for row in v.chunks(c) {
+        for (s, &x) in sum.iter_mut().zip(row) {
+            *s += f64::from(x);
+        }
     }
+    // Extremes in 16 lanes (vectorized), then across them. A NaN is skipped as `f32::min`
+    // skips it; only which zero a range ending at zero keeps (-0.0 or 0.0) may depend on
+    // the order, and the thresholds do not (`clip::affine_params` widens the range to 0).
+    let (mut mins, mut maxs) = ([f32::INFINITY; 16], [f32::NEG_INFINITY; 16]);
+    let mut rows = v.chunks_exact(16);
+    for r in &mut rows {
+        for ((lo, hi), &x) in mins.iter_mut().zip(maxs.iter_mut()).zip(r) {
+            *lo = lo.min(x);
+            *hi = hi.max(x);
+        }
+    }
+    for ((lo, hi), &x) in mins.iter_mut().zip(maxs.iter_mut()).zip(rows.remainder()) {
+        *lo = lo.min(x);
+        *hi = hi.max(x);
+    }
+    let min = mins.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = maxs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let stride = v.len().div_ceil(SAMPLES_PER_INPUT).max(1);
     // An odd stride that is not a multiple of the channel count visits all channels.
     let stride = if stride > 1 && stride % c == 0 { stride + 1 } else { stride };
     Acc {
-        min: v.iter().copied().fold(f32::INFINITY, f32::min),
-        max: v.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+        min,
+        max,
         samples: v.iter().step_by(stride).copied().collect(),
         sum,
         rows: (v.len() / c) as u64,
@@ -58,7 +78,7 @@ fn observe(v: &[f32], channels: usize) -> Acc {
 
 /// Runs the float graph on every input (in parallel) and gathers activation statistics.
 pub fn calibrate(g: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration, ExecError> {
-    let per_input: Vec<Vec<Option<Acc>>> = inputs
+    let mut per_input: Vec<Vec<Option<Acc>>> = inputs
         .par_iter()
         .map(|x| {
             let vals = run_float(g, std::slice::from_ref(x))?;
@@ -77,18 +97,10 @@ pub fn calibrate(g: &Graph, inputs: &[Vec<f32>]) -> Result<Calibration, ExecErro
     let mut tensors: Vec<Option<TensorStats>> = vec![None; g.tensors.len()];
     for (i, slot) in tensors.iter_mut().enumerate() {
         let mut acc: Option<Acc> = None;
-        for run in &per_input {
-            let Some(a) = &run[i] else { continue };
+        for run in &mut per_input {
+            let Some(a) = run[i].take() else { continue };
             match &mut acc {
-                None => {
-                    acc = Some(Acc {
-                        min: a.min,
-                        max: a.max,
-                        samples: a.samples.clone(),
-                        sum: a.sum.clone(),
-                        rows: a.rows,
-                    })
-                }
+                None => acc = Some(a),
                 Some(t) => {
                     t.min = t.min.min(a.min);
                     t.max = t.max.max(a.max);

@@ -27,6 +27,7 @@ pub mod eval;
 pub mod layer_bits;
 pub mod ptq;
 pub mod sensitivity;
+pub mod sse;
 pub mod synthetic;
 pub mod trained;
 pub mod trained_act;
