@@ -67,13 +67,7 @@ fn observe(v: &[f32], channels: usize) -> Acc {
     let stride = v.len().div_ceil(SAMPLES_PER_INPUT).max(1);
     // An odd stride that is not a multiple of the channel count visits all channels.
     let stride = if stride > 1 && stride % c == 0 { stride + 1 } else { stride };
-    Acc {
-        min,
-        max,
-        samples: v.iter().step_by(stride).copied().collect(),
-        sum,
-        rows: (v.len() / c) as u64,
-    }
+    Acc { min, max, samples: v.iter().step_by(stride).copied().collect(), sum, rows: (v.len() / c) as u64 }
 }
 
 /// Runs the float graph on every input (in parallel) and gathers activation statistics.
