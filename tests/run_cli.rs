@@ -295,3 +295,27 @@ fn matmuls_of_two_activations_run_on_every_preset() {
         }
     }
 }
+
+/// `exec --show-kernels` names the instruction set the integer kernels run on, on standard
+/// error, and the output is the same as without it.
+#[test]
+fn exec_names_the_kernels_it_runs_on() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("../shared/tflite/models/tiny_int8.tflite");
+    let input = root.join("../shared/tflite/golden/tiny_int8/input_0.bin");
+    let d = tempfile::tempdir().expect("tempdir");
+    let mut outs = Vec::new();
+    for (k, extra) in [&[][..], &["--show-kernels"][..]].iter().enumerate() {
+        let out = d.path().join(format!("out{k}.bin"));
+        let mut args = vec!["exec", "--model", model.to_str().expect("utf8"), "--input", input.to_str().expect("utf8")];
+        args.extend(["--output", out.to_str().expect("utf8")]);
+        args.extend(extra.iter().copied());
+        let (ok, _, err) = accelsim(&args);
+        assert!(ok, "{err}");
+        let named =
+            ["amx (", "avx512-vnni (", "avx2 (", "portable ("].iter().any(|n| err.contains(&format!("kernels: {n}")));
+        assert_eq!(named, k == 1, "{err}");
+        outs.push(std::fs::read(out).expect("output"));
+    }
+    assert_eq!(outs[0], outs[1]);
+}

@@ -61,6 +61,10 @@ pub struct ExecArgs {
     /// on one thread; the output is the same for any number.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Print on standard error which instruction set the integer kernels run on (the best
+    /// this CPU has: AMX-INT8, AVX-512 VNNI, AVX2 or portable code; all give the same results).
+    #[arg(long)]
+    pub show_kernels: bool,
 }
 
 /// The layout of a rank-4 raw tensor file.
@@ -391,6 +395,9 @@ fn on_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
 
 /// Runs `accelsim exec`.
 pub fn exec(args: &ExecArgs) -> miette::Result<()> {
+    if args.show_kernels {
+        eprintln!("kernels: {}", crate::kernels::conv::Isa::best().describe());
+    }
     let graph = load(&args.model, &args.input_shapes)?;
     let g = &graph;
     let [input_id] = g.inputs[..] else {

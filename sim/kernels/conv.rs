@@ -675,6 +675,16 @@ impl Isa {
         }
     }
 
+    /// What runs on this instruction set, in a few words (`exec --show-kernels`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Isa::Amx => "amx (AMX-INT8 tiles for dense convolutions, AVX-512 VNNI for the rest)",
+            Isa::Avx512Vnni => "avx512-vnni (AVX-512 VNNI vpdpbusd kernels)",
+            Isa::Avx2 => "avx2 (AVX2 vpmaddwd kernels)",
+            Isa::Portable => "portable (scalar code)",
+        }
+    }
+
     /// Whether this CPU runs the kernels of this instruction set.
     pub fn available(self) -> bool {
         match self {
