@@ -148,7 +148,9 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     for b in 0..blocks {
         let co = b * NR_U8;
         let k = [lanes(co), lanes(co + 16)];
-        let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
+        // Built in place (an array `map` built them on the stack and copied them, 1.2 KiB).
+        let half = |h: usize| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h]));
+        let rq = [half(0), half(1)];
         let wb = w.as_ptr().add(b * kq * 4 * NR_U8);
         for g in 0..groups {
             let a0 = a.as_ptr().add(g * GROUP * a_stride);
