@@ -1490,17 +1490,17 @@ fn dense_conv<A: Copy + Default, O: Elem>(
             for (i, gy) in (first_row..first_row + count).enumerate() {
                 let (b, oy) = (gy / oh, gy % oh);
                 for ox in 0..ow {
-                    let patch = &mut patches[(i * ow + ox) * depth..][..depth];
                     for ky in 0..kh {
                         // A row of taps all inside, undilated, is one contiguous copy (a
                         // first layer's three channels per tap were a `memmove` call each).
                         let first = p.geom.tap(oy, ox, ky, 0);
                         let last = kw.checked_sub(1).and_then(|kx| p.geom.tap(oy, ox, ky, kx));
                         if let (1, Some((iy, ix)), Some(_)) = (p.geom.dilation[1], first, last) {
-                            patch[ky * kw * c..][..kw * c]
-                                .copy_from_slice(&xa[((b * h + iy) * w + ix) * c..][..kw * c]);
+                            let at = (i * ow + ox) * depth + ky * kw * c;
+                            copy_row(&mut patches[at..], &xa[((b * h + iy) * w + ix) * c..], kw * c);
                             continue;
                         }
+                        let patch = &mut patches[(i * ow + ox) * depth..][..depth];
                         for kx in 0..kw {
                             let dst = &mut patch[(ky * kw + kx) * c..][..c];
                             match p.geom.tap(oy, ox, ky, kx) {
@@ -1510,7 +1510,7 @@ fn dense_conv<A: Copy + Default, O: Elem>(
                         }
                     }
                     // The padding of k to whole groups meets zero weights.
-                    patch[k..].fill(A::default());
+                    patches[(i * ow + ox) * depth..][k..depth].fill(A::default());
                 }
             }
             let pixels = count * ow;
@@ -1519,6 +1519,22 @@ fn dense_conv<A: Copy + Default, O: Elem>(
         }
     }
     out
+}
+
+/// Copies `n` elements of `src` to the front of `dst`. A short row (a first layer's three
+/// taps of three channels: nine bytes) is copied as 16 elements when both slices have them,
+/// in place of a `memmove` call per row (3% of a MobileNet-v1 batch); the elements past `n`
+/// land where [`dense_conv`] writes later in the same patch, or in the next patch.
+#[inline(always)]
+fn copy_row<A: Copy>(dst: &mut [A], src: &[A], n: usize) {
+    const W: usize = 16;
+    if n <= W {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<W>(), src.first_chunk::<W>()) {
+            *d = *s;
+            return;
+        }
+    }
+    dst[..n].copy_from_slice(&src[..n]);
 }
 
 /// The greatest common divisor of `a` and `b` (`b` when `a` is 0).
