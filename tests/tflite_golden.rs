@@ -80,7 +80,7 @@ fn check_model(name: &str) -> Outcome {
         let vals = exec.run(&inputs).expect("run");
         // A run that drops each tensor after its last reader gives the same outputs (the
         // residual model's skip tensors live across several layers).
-        let outputs = exec.run_outputs(&inputs).expect("run_outputs");
+        let outputs = exec.run_outputs(inputs.clone()).expect("run_outputs");
         let want: Vec<Option<Values>> =
             model.graph.outputs.iter().map(|o| kernels::value_of(&vals, *o).cloned()).collect();
         assert_eq!(outputs, want, "{name}: run_outputs differs from run");

@@ -352,7 +352,7 @@ pub fn run_batch(g: &Graph, xs: Vec<Vec<Values>>) -> Result<Vec<Vec<Option<Value
             })
             .collect();
     }
-    xs.into_par_iter().map(|x| exec.run_outputs(&x)).collect()
+    xs.into_par_iter().map(|x| exec.run_outputs(x)).collect()
 }
 
 /// The layout of `model`'s rank-4 input and output files: `given`, else NHWC, except that an

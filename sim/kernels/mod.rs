@@ -321,7 +321,8 @@ impl<'g> Executor<'g> {
     /// (MobileNet-v1: a few MB) rather than all of them (about 21 MB an image in 32-bit
     /// integers), and the next layers' fast kernels take the memory it freed
     /// ([`buffers`]).
-    pub fn run_outputs(&self, inputs: &[Values]) -> Result<Vec<Option<Values>>, ExecError> {
+    /// The inputs are taken, not copied (a batch's item is run once).
+    pub fn run_outputs(&self, inputs: Vec<Values>) -> Result<Vec<Option<Values>>, ExecError> {
         let g = self.graph;
         let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
         bind_inputs(g, inputs, &mut vals)?;
@@ -366,7 +367,7 @@ impl<'g> Executor<'g> {
     pub fn step(&self, inputs: &[Values], states: &mut States) -> Result<Vec<Option<Values>>, ExecError> {
         let g = self.graph;
         let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
-        bind_inputs(g, inputs, &mut vals)?;
+        bind_inputs(g, inputs.to_vec(), &mut vals)?;
         states.bind(g, &mut vals)?;
         let vals = self.run_from(0, vals)?;
         states.update(g, &vals);
@@ -451,7 +452,7 @@ fn data_values<'v>(g: &Graph, l: &Layer, vals: &'v [Option<Values>]) -> Result<V
         .collect()
 }
 
-fn bind_inputs(g: &Graph, inputs: &[Values], vals: &mut [Option<Values>]) -> Result<(), ExecError> {
+fn bind_inputs(g: &Graph, inputs: Vec<Values>, vals: &mut [Option<Values>]) -> Result<(), ExecError> {
     if inputs.len() != g.inputs.len() {
         return Err(ExecError::Input(format!("the graph has {} inputs, got {}", g.inputs.len(), inputs.len())));
     }
@@ -466,7 +467,7 @@ fn bind_inputs(g: &Graph, inputs: &[Values], vals: &mut [Option<Values>]) -> Res
                 v.len()
             )));
         }
-        vals[id.0] = Some(v.clone());
+        vals[id.0] = Some(v);
     }
     Ok(())
 }
@@ -546,7 +547,7 @@ impl States {
 pub fn run_float(g: &Graph, inputs: &[Vec<f32>]) -> Result<Vec<Option<Values>>, ExecError> {
     let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
     let inputs: Vec<Values> = inputs.iter().map(|v| Values::F32(v.clone())).collect();
-    bind_inputs(g, &inputs, &mut vals)?;
+    bind_inputs(g, inputs, &mut vals)?;
     States::initial(g, true).bind(g, &mut vals)?;
     for l in &g.layers {
         let outs = float_layer(g, l, &vals, true)?;

@@ -16,7 +16,7 @@ use crate::ir::Graph;
 /// [`crate::ir::TensorId`] (integers for quantized tensors, floats otherwise).
 pub fn run_qdq_reference(g: &Graph, inputs: &[Values]) -> Result<Vec<Option<Values>>, ExecError> {
     let mut vals: Vec<Option<Values>> = vec![None; g.tensors.len()];
-    bind_inputs(g, inputs, &mut vals)?;
+    bind_inputs(g, inputs.to_vec(), &mut vals)?;
     for l in &g.layers {
         // Dequantizes integer inputs; QUANTIZE and DEQUANTIZE pass the real values through.
         let ys = float_layer(g, l, &vals, true)?;
