@@ -148,7 +148,8 @@ pub(super) unsafe fn gemm_requant<O: Elem>(
     for b in 0..blocks {
         let co = b * NR_U8;
         let k = [lanes(co), lanes(co + 16)];
-        // Built in place (an array `map` built them on the stack and copied them, 1.2 KiB).
+        // Built in place (an array `map` built them on the stack and copied both sets, about a
+        // dozen 64-byte vectors each, per block).
         let half = |h: usize| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h]));
         let rq = [half(0), half(1)];
         let wb = w.as_ptr().add(b * kq * 4 * NR_U8);
