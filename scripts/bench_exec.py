@@ -35,12 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent / ".." / "shared" / "tflite"
 
 def child(cmd):
     """Runs `cmd`; returns (CPU seconds of the child, wall seconds). Fails loudly."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
+    with tempfile.TemporaryFile() as errf:
+        t0 = time.perf_counter()
+        # Standard error into a file, not a pipe: a child writing more than a pipe holds
+        # would block before `wait4` returned.
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{err}")
