@@ -1976,8 +1976,6 @@ mod tests {
         }
     }
 
-    /// The one-step 64-bit formula ([`OneStep`]) equals LiteRT's two roundings, checked in
-    /// scalar arithmetic (on any CPU) over edge accumulators and every shift.
     /// The bound at the edge: a 1x1 layer of two inputs within i8 (`|x - zx| <= 128`) and
     /// weights 127 sums at most 32,512 in magnitude, 32,767 with a bias of 255 -- a 16-bit
     /// accumulator's largest value, so it runs fast; with a bias of -257 a sum can leave the
@@ -2020,6 +2018,8 @@ mod tests {
         assert_eq!(conv_reference(&fits, &x, &sat), conv_reference(&fits, &x, &wrap));
     }
 
+    /// The one-step 64-bit formula ([`OneStep`]) equals LiteRT's two roundings, checked in
+    /// scalar arithmetic (on any CPU) over edge accumulators and every shift.
     #[test]
     fn requant64_formula_equals_double_rounding() {
         let xs = [

@@ -176,10 +176,12 @@ mod tests {
             .map(|i| {
                 let t = (i as f32 * 0.7311 + seed as f32 * 1.37).sin() * 3.0;
                 // Exact halves and zeros, where rounding and the clamp have their edges.
-                match i % 7 {
-                    0 => 0.0,
-                    1 => (t * 4.0).round() / 4.0 + 0.5,
-                    _ => t.powi(3),
+                if i % 7 == 0 {
+                    0.0
+                } else if i % 7 == 1 {
+                    (t * 4.0).round() / 4.0 + 0.5
+                } else {
+                    t.powi(3)
                 }
             })
             .collect()
