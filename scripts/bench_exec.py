@@ -24,11 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from time_litert import invoke_loop  # noqa: E402  (the same loop time_litert.py times)
 
 ROOT = Path(__file__).resolve().parent.parent / ".." / "shared" / "tflite"
 
@@ -48,26 +49,6 @@ def child(cmd):
     if p.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{err}")
     return ru.ru_utime + ru.ru_stime, wall
-
-
-def litert_loop(model, batch):
-    """A one-thread XNNPACK interpreter and a function timing its loop over `batch` (CPU s)."""
-    it = Interpreter(model_path=str(model), num_threads=1, experimental_op_resolver_type=OpResolverType.AUTO)
-    it.allocate_tensors()
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    s, z = i["quantization"]
-    q = np.clip(np.round(batch / s + z), -128, 127).astype(np.int8)
-
-    def run():
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
-        for img in q:
-            it.set_tensor(i["index"], img[None])
-            it.invoke()
-            it.get_tensor(o["index"])
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
-        return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-
-    return run
 
 
 def main():
@@ -99,14 +80,15 @@ def main():
     print(f"CPU: {cpu}, {os.cpu_count()} logical cores")
     print(shown.stderr.strip() or f"(exec --show-kernels failed: {shown.returncode})")
     for model in models:
-        loop = litert_loop(model, batch)
+        run_litert, _ = invoke_loop(model, batch, "xnnpack")
         exec_ = lambda x, t, out=os.devnull: [exe, "exec", "--model", str(model), "--input", str(tmp / x), "--output", str(out), "--threads", str(t)]
         rows = []
         print(f"\n{model.name}: round, accelsim 64 images CPU s, XNNPACK loop CPU s, ratio, "
               f"wall 1 / {threads} threads s, speedup, one-image process CPU ms")
         for r in range(rounds):
             a, _ = child(exec_("b64.npy", 1))
-            x = loop()
+            user, system, _ = run_litert()
+            x = user + system
             _, w1 = child(exec_("b64.npy", 1, tmp / "o1.bin"))
             _, wt = child(exec_("b64.npy", threads, tmp / "ot.bin"))
             one, _ = child(exec_("one.npy", 1))
