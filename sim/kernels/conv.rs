@@ -1019,6 +1019,9 @@ struct Requant16 {
     narrow: Option<(std::arch::x86_64::__m128i, std::arch::x86_64::__m512i)>,
     /// The channels' [`OneStep`] constants ([`Requant64`]'s).
     step: OneStep16,
+    /// Whether the clamp's lower bound (before the zero point) is at or above 0, so the step
+    /// can leave out its correction of negative products ([`OneStep::apply_floored`]).
+    floored: bool,
     lo: std::arch::x86_64::__m512i,
     hi: std::arch::x86_64::__m512i,
     zo: std::arch::x86_64::__m512i,
@@ -1044,6 +1047,7 @@ impl Requant16 {
             bias: ld(bias),
             narrow: (!pk.plain).then(|| (_mm_cvtsi32_si128(pk.wrap_shift as i32), ld(&pk.left))),
             step: OneStep16 { mul: pair(&rq.mul), add: pair(&rq.add), sub: pair(&rq.sub), shift: pair(&rq.shift) },
+            floored: lo >= 0,
             lo: _mm512_set1_epi32(lo),
             hi: _mm512_set1_epi32(hi),
             zo: _mm512_set1_epi32(p.output_zp),
@@ -1071,7 +1075,7 @@ impl Requant16 {
             x = _mm512_sra_epi32(_mm512_sll_epi32(x, ws), ws);
             x = _mm512_sllv_epi32(x, left);
         }
-        let q = self.step.apply(x);
+        let q = if self.floored { self.step.apply_floored(x) } else { self.step.apply(x) };
         _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(q, self.lo), self.hi), self.zo)
     }
 }
@@ -1308,7 +1312,8 @@ unsafe fn kernel_vnni_requant<const M: usize, O: Elem>(
     out_stride: usize,
 ) {
     let c = vnni_sums::<M>(a, a_stride, kq, w);
-    let rq = [0, 1].map(|h| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h])));
+    let half = |h: usize| (k[h] != 0).then(|| Requant16::new(p, pk, bias, co + 16 * h, k[h]));
+    let rq = [half(0), half(1)];
     for (r, cr) in c.iter().enumerate() {
         for (h, &ch) in cr.iter().enumerate() {
             if let Some(rq) = &rq[h] {
@@ -1805,7 +1810,10 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                     }
                 }
                 let k = [0, 1, 2, 3].map(|l| lanes16(c, ch + 16 * l));
-                let rq = [0, 1, 2, 3].map(|l| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l])));
+                // Built in place (an array `map` built them on the stack and copied them, 3.6
+                // KiB per output row and block, with a `memcpy` call once the struct grew).
+                let group = |l: usize| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l]));
+                let rq = [group(0), group(1), group(2), group(3)];
                 // The accumulators start at the bias, in the unpacks' channel order (the 4x4
                 // transpose of 128-bit lanes below is its own inverse).
                 let start = transpose_lanes128(
@@ -2043,6 +2051,11 @@ mod tests {
             let o = OneStep::new(m.multiplier, -m.shift);
             for &x in xs.iter().chain(&[m.multiplier, -m.multiplier, m.multiplier >> 7]) {
                 assert_eq!(o.apply(x), multiply_by_quantized_multiplier(x, m), "x {x}, {m:?}");
+                // Without the correction of negative products: the same once clamped at or
+                // above 0.
+                for lo in [0, 1, 100] {
+                    assert_eq!(o.apply_floored(x).clamp(lo, i32::MAX), o.apply(x).clamp(lo, i32::MAX), "x {x}, {m:?}");
+                }
             }
         }
     }
@@ -2059,9 +2072,16 @@ mod tests {
         let c = 16 * 61 + 9;
         let mut s = 0x2545_f491_4f6c_dd1du64;
         let edges = [i32::MIN, -(1 << 30), -1, 0, 1, 1 << 30, i32::MAX];
-        for (left, zo, act) in
-            [(false, 0, (i32::MIN, i32::MAX)), (true, -7, (-128, 127)), (true, 3, (i32::MIN, i32::MAX))]
-        {
+        // The last two clamp at or above the zero point (a fused ReLU, ReLU6): the step
+        // without its correction of negative products; the one before one step below it.
+        for (left, zo, act) in [
+            (false, 0, (i32::MIN, i32::MAX)),
+            (true, -7, (-128, 127)),
+            (true, 3, (i32::MIN, i32::MAX)),
+            (false, 1, (0, 127)),
+            (false, -7, (-7, 127)),
+            (true, 3, (5, 100)),
+        ] {
             let p = params(multipliers(c, left), zo, act);
             let pk = pack(&p, &Arithmetic::default());
             assert!(pk.simd_requant);

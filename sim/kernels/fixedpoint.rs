@@ -245,6 +245,15 @@ impl OneStep {
         let p = if xm < -(1 << 30) { xm + self.add - self.sub } else { xm + self.add };
         (p >> self.shift) as i32
     }
+
+    /// The step without the correction of products below `-2^30`, for a result clamped at or
+    /// above 0 afterwards (a fused ReLU's lower bound at or above the zero point): equal to
+    /// [`OneStep::apply`] once so clamped. Where the correction applies, `x m + add` is below
+    /// `2^(30 + r)` (`add - 2^30` for `r > 0`, below 0 for `r = 0`), so the result without it
+    /// is at most 0, and with it (`sub` more subtracted) at most that: both clamp to the bound.
+    pub fn apply_floored(self, x: i32) -> i32 {
+        ((x as i64 * self.mul + self.add) >> self.shift) as i32
+    }
 }
 
 /// [`OneStep`]'s constants for 16 lanes: each field's first vector holds the even lanes'
@@ -288,6 +297,22 @@ impl OneStep16 {
         let qe = _mm512_srav_epi64(pe, shift[0]);
         let qo = _mm512_srav_epi64(po, shift[1]);
         // The odd results' low halves into the odd 32-bit lanes.
+        _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo)
+    }
+
+    /// [`OneStep::apply_floored`] on 16 lanes: for results clamped at or above 0 afterwards
+    /// (four operations of [`OneStep16::apply`]'s thirteen left out).
+    ///
+    /// # Safety
+    /// Only called from AVX-512 F code.
+    #[inline(always)]
+    pub unsafe fn apply_floored(&self, x: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        let OneStep16 { mul, add, shift, .. } = *self;
+        let pe = _mm512_mul_epi32(x, mul[0]);
+        let po = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), mul[1]);
+        let qe = _mm512_srav_epi64(_mm512_add_epi64(pe, add[0]), shift[0]);
+        let qo = _mm512_srav_epi64(_mm512_add_epi64(po, add[1]), shift[1]);
         _mm512_mask_shuffle_epi32::<0xA0>(qe, 0xAAAA, qo)
     }
 }
