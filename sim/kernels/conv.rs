@@ -1835,12 +1835,15 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                     }
                     // Accumulator `j`'s 128-bit lane `l` holds channels `16 l + 4 j ..`;
                     // vector `l` of channel order is lane `l` of each accumulator in turn.
-                    let v = transpose_lanes128(a);
-                    for (l, (vl, rq)) in v.iter().zip(&rq).enumerate() {
-                        if let Some(rq) = rq {
-                            O::store16(op.add(ox * c + 16 * l), k[l], rq.apply_biased(*vl));
+                    let [v0, v1, v2, v3] = transpose_lanes128(a);
+                    // Each vector by name (a loop over the array kept it on the stack, and
+                    // each requantization began by loading it back).
+                    let store = |l: usize, vl| {
+                        if let Some(rq) = &rq[l] {
+                            O::store16(op.add(ox * c + 16 * l), k[l], rq.apply_biased(vl));
                         }
-                    }
+                    };
+                    (store(0, v0), store(1, v1), store(2, v2), store(3, v3));
                 }
             }
         }
