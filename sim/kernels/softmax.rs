@@ -240,13 +240,7 @@ mod tests {
     /// past the input radius.
     #[test]
     fn tabled_rows_equal_the_reference_loop() {
-        let mut seed = 0x9E37_79B9u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            seed
-        };
+        let mut next = crate::kernels::xorshift(0x9E37_79B9);
         for (scale, depth, bits, out_bits) in [
             (0.05, 1001, 8, 8),
             (0.2, 1001, 8, 8),
@@ -256,9 +250,9 @@ mod tests {
             (0.1, 64, 8, 2),
         ] {
             let p = SoftmaxParams::new(1.0, scale);
-            let in_min = -(1i32 << (bits - 1));
-            let range = 1u32 << bits;
-            let x: Vec<i32> = (0..3 * depth).map(|_| in_min + (next() % range) as i32).collect();
+            let (in_min, in_max) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+            let x: Vec<i32> = (0..3 * depth).map(|_| next(in_min, in_max) as i32).collect();
+            let in_min = in_min as i32;
             let got = softmax(&p, &x, depth, in_min, out_bits);
             for (r, row) in x.chunks(depth).enumerate() {
                 assert_eq!(got[r * depth..][..depth], per_value(&p, row, in_min, out_bits)[..], "{scale} {depth}");
