@@ -1843,7 +1843,10 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                             O::store16(op.add(ox * c + 16 * l), k[l], rq.apply_biased(vl));
                         }
                     };
-                    (store(0, v0), store(1, v1), store(2, v2), store(3, v3));
+                    store(0, v0);
+                    store(1, v1);
+                    store(2, v2);
+                    store(3, v3);
                 }
             }
         }

@@ -248,9 +248,10 @@ impl OneStep {
 
     /// The step without the correction of products below `-2^30`, for a result clamped at or
     /// above 0 afterwards (a fused ReLU's lower bound at or above the zero point): equal to
-    /// [`OneStep::apply`] once so clamped. Where the correction applies, `x m + add` is below
-    /// `2^(30 + r)` (`add - 2^30` for `r > 0`, below 0 for `r = 0`), so the result without it
-    /// is at most 0, and with it (`sub` more subtracted) at most that: both clamp to the bound.
+    /// [`OneStep::apply`] once so clamped. Where the correction applies (`x m < -2^30`),
+    /// `x m + add < add - 2^30`, which is `2^(30 + r)` for `r > 0` and 0 for `r = 0`; shifted
+    /// right by `31 + r` that is at most 0, and the corrected result (`sub` more subtracted)
+    /// at most that: both clamp to a bound of 0 or more.
     pub fn apply_floored(self, x: i32) -> i32 {
         ((x as i64 * self.mul + self.add) >> self.shift) as i32
     }
@@ -301,7 +302,7 @@ impl OneStep16 {
     }
 
     /// [`OneStep::apply_floored`] on 16 lanes: for results clamped at or above 0 afterwards
-    /// (four operations of [`OneStep16::apply`]'s thirteen left out).
+    /// (four operations of [`OneStep16::apply`]'s twelve left out).
     ///
     /// # Safety
     /// Only called from AVX-512 F code.
