@@ -132,7 +132,7 @@ proptest! {
         if fits {
             let pk = pack(&c.p, &arith);
             let slow = conv_reference(&c.p, &c.x, &arith);
-            for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            for isa in Isa::ALL {
                 if let Some(fast) = conv_fast_on(isa, &c.p, &pk, &c.x) {
                     prop_assert_eq!(&fast, &slow, "{:?}", isa);
                 }
@@ -242,7 +242,7 @@ proptest! {
         let (p, arith) = isa_case(&c, dilation, acc_bits, left_shifts);
         prop_assert!(fast_supported(&p, c.in_bits, c.w_bits, &arith));
         let slow = conv_reference(&p, &c.x, &arith);
-        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+        for isa in Isa::ALL {
             let Some(fast) = conv_fast_on(isa, &p, &pack(&p, &arith), &c.x) else {
                 prop_assert!(!isa.available());
                 continue;
@@ -272,7 +272,7 @@ proptest! {
         let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
         prop_assert!(slow.iter().all(|&v| (-128..=127).contains(&v)));
         let x8: Vec<i8> = c.x.iter().map(|&v| i8::try_from(v).expect("8-bit operands")).collect();
-        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+        for isa in Isa::ALL {
             for pk in [pack(&p, &arith), pack_u8(&p, &arith)] {
                 let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
                     prop_assert!(!isa.available());
@@ -346,7 +346,7 @@ proptest! {
         for pk in [pack(&p, &arith), pack_weights(&p, &w8, &arith)] {
             // One channel is a dense layer (`groups == 1`).
             prop_assert_eq!(pk.has_depthwise_quad(), c > 1 && vnni_available());
-            for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+            for isa in Isa::ALL {
                 let Some(both) = conv_fast_on_as::<i8, i8>(isa, &p, &pk, &x8) else {
                     prop_assert!(!isa.available());
                     continue;
@@ -407,7 +407,7 @@ proptest! {
         let slow = conv_reference(&p, &x, &arith);
         let slow8: Vec<i8> = slow.iter().map(|&v| v as i8).collect();
         let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
-        for isa in [Isa::Amx, Isa::Avx512Vnni, Isa::Avx2, Isa::Portable] {
+        for isa in Isa::ALL {
             let pk = pack(&p, &arith);
             let Some(fast) = conv_fast_on(isa, &p, &pk, &x) else {
                 prop_assert!(!isa.available());

@@ -478,8 +478,8 @@ pub fn saturation_free<W: Elem>(p: &ConvParams, weights: &[W], (lo, hi): (i32, i
 }
 
 /// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
-/// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI, else (or when
-/// the weights do not fit i8) for the i16 path.
+/// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI or AVX-VNNI,
+/// else (or when the weights do not fit i8) for the i16 path.
 pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     pack_weights(p, &p.weights, arith)
 }
@@ -489,7 +489,7 @@ pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
 /// `cout * kh * kw * c / groups` values.
 pub fn pack_weights<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> PackedConv {
     let mut pk = pack_base(p, weights, arith);
-    if vnni_available() {
+    if vnni_available() || avx_vnni_available() {
         pk.u8_dense = dense_u8(p, weights);
     }
     if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
@@ -517,6 +517,18 @@ pub fn vnni_available() -> bool {
             && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU runs the AVX-VNNI kernel (256-bit `vpdpbusd`, with AVX2).
+pub fn avx_vnni_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("avxvnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -655,6 +667,9 @@ pub enum Isa {
     /// AVX-512 F, BW and VNNI (with AVX2): `vpdpbusd` dense convolutions on u8 x s8,
     /// `vpdpwssd` depthwise ones, 16-lane requantization.
     Avx512Vnni,
+    /// AVX-VNNI (the 256-bit VEX `vpdpbusd` of CPUs without AVX-512) with AVX2: dense
+    /// convolutions on u8 x s8, everything else as [`Isa::Avx2`].
+    AvxVnni,
     /// AVX2: `vpmaddwd` kernels on i16 operands, 8-lane requantization.
     Avx2,
     /// Scalar code on any CPU.
@@ -662,12 +677,17 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Every instruction set, best first.
+    pub const ALL: [Isa; 5] = [Isa::Amx, Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2, Isa::Portable];
+
     /// The best instruction set this CPU runs.
     pub fn best() -> Isa {
         if Isa::Amx.available() {
             Isa::Amx
         } else if vnni_available() {
             Isa::Avx512Vnni
+        } else if Isa::AvxVnni.available() {
+            Isa::AvxVnni
         } else if Isa::Avx2.available() {
             Isa::Avx2
         } else {
@@ -680,6 +700,7 @@ impl Isa {
         match self {
             Isa::Amx => "amx (AMX-INT8 tiles for dense convolutions, AVX-512 VNNI for the rest)",
             Isa::Avx512Vnni => "avx512-vnni (AVX-512 VNNI vpdpbusd kernels)",
+            Isa::AvxVnni => "avx-vnni (256-bit vpdpbusd for dense convolutions, AVX2 for the rest)",
             Isa::Avx2 => "avx2 (AVX2 vpmaddwd kernels)",
             Isa::Portable => "portable (scalar code)",
         }
@@ -693,6 +714,7 @@ impl Isa {
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Amx => false,
             Isa::Avx512Vnni => vnni_available(),
+            Isa::AvxVnni => avx_vnni_available(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
@@ -754,6 +776,16 @@ pub fn conv_fast_on_as<X: Elem, O: Elem>(isa: Isa, p: &ConvParams, packed: &Pack
             }
             // SAFETY: as above.
             return Some(unsafe { conv_fast_avx512(p, packed, x) });
+        }
+        Isa::AvxVnni => {
+            if packed.u8_dense.is_some() {
+                // SAFETY: the CPU supports AVX2 and AVX-VNNI, checked above.
+                if let Some(out) = unsafe { conv_fast_avx_vnni(p, packed, x) } {
+                    return Some(out);
+                }
+            }
+            // SAFETY: as above.
+            return Some(unsafe { conv_fast_avx2(p, packed, x) });
         }
         // SAFETY: the CPU supports AVX2, checked above.
         Isa::Avx2 => return Some(unsafe { conv_fast_avx2(p, packed, x) }),
@@ -903,11 +935,10 @@ fn requantize_rows<O: Elem>(
                 unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
                 co = cout;
             }
-            while co + 8 <= cout {
-                // SAFETY: AVX2 was detected by the caller (`simd`); co + 8 <= cout bounds
-                // every slice access (asserted lengths above).
-                unsafe { requant8_avx2(p, pk, bias, &a[co..co + 8], &mut o[co..co + 8], co) };
-                co += 8;
+            if co < cout {
+                // SAFETY: AVX2 was detected by the caller (`simd`); the lengths are asserted
+                // above.
+                co = unsafe { requant_row_avx2(p, pk, bias, &a[..cout], o) };
             }
         }
         let _ = simd;
@@ -954,6 +985,33 @@ unsafe fn requant8_avx2<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], 
     let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
     assert!(out.len() >= 8);
     O::store8(out.as_mut_ptr(), v);
+}
+
+/// [`requant8_avx2`] on a row's whole groups of eight channels (`acc`, `out` and the
+/// per-channel constants from channel 0); returns how many channels it did. A function of
+/// its own so that the AVX2 code is compiled for AVX2: inlined into a caller without the
+/// feature (a GEMM's closure, as [`requantized`] returns), each intrinsic stayed a call
+/// (most of an AVX2 or AVX-VNNI pointwise convolution's time).
+///
+/// # Safety
+/// AVX2 must be available; `bias` and `pk`'s constants must hold `acc.len()` channels and
+/// `out` at least as many.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn requant_row_avx2<O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    acc: &[i32],
+    out: &mut [O],
+) -> usize {
+    let c = acc.len();
+    let mut co = 0;
+    while co + 8 <= c {
+        requant8_avx2(p, pk, bias, &acc[co..co + 8], &mut out[co..co + 8], co);
+        co += 8;
+    }
+    co
 }
 
 /// [`requant8_avx2`] sixteen lanes at a time on one row (`acc`, `out` and the per-channel
@@ -1089,7 +1147,6 @@ impl Requant16 {
 /// takes the i16 path then).
 #[inline(always)]
 fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], gemm: U8Gemm) -> Option<Vec<O>> {
-    let simd = gemm != U8Gemm::Portable;
     let d = packed.u8_dense.as_ref()?;
     let zx = p.input_zp;
     #[cfg(target_arch = "x86_64")]
@@ -1137,7 +1194,7 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
         (0..cout).map(|co| packed.bias[co].wrapping_sub((zx + off).wrapping_mul(d.wsum[co]))).collect();
     let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
     #[cfg(target_arch = "x86_64")]
-    if simd && packed.simd_requant {
+    if matches!(gemm, U8Gemm::Vnni | U8Gemm::Amx) && packed.simd_requant {
         let amx = gemm == U8Gemm::Amx;
         // With tiles, chunks of whole groups of pixels (a chunk's remainder runs on the VNNI
         // kernel).
@@ -1149,8 +1206,12 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
         };
         return Some(dense_conv(p, &xu, pad, shape, gemm));
     }
-    let isa = if simd { Isa::Avx512Vnni } else { Isa::Portable };
-    let fill = |a: &[u8], a_stride, rows, acc: &mut [i32]| gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, simd);
+    let isa = match gemm {
+        U8Gemm::Vnni | U8Gemm::Amx => Isa::Avx512Vnni,
+        U8Gemm::AvxVnni => Isa::Avx2,
+        U8Gemm::Portable => Isa::Portable,
+    };
+    let fill = |a: &[u8], a_stride, rows, acc: &mut [i32]| gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, gemm);
     Some(dense_conv(p, &xu, pad, shape, requantized(p, packed, &bias, shape, isa, fill)))
 }
 
@@ -1202,6 +1263,8 @@ enum U8Gemm {
     Vnni,
     /// AMX-INT8 tiles for whole groups of pixels, the VNNI micro-kernel for the rest.
     Amx,
+    /// The AVX-VNNI micro-kernel (256-bit), requantized with AVX2.
+    AvxVnni,
 }
 
 /// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel, or AMX tiles (see
@@ -1219,6 +1282,16 @@ unsafe fn conv_fast_vnni<X: Elem, O: Elem>(
     gemm: U8Gemm,
 ) -> Option<Vec<O>> {
     conv_u8_impl(p, packed, x, gemm)
+}
+
+/// The u8 x s8 dense convolution with the AVX-VNNI micro-kernel (see [`conv_u8_impl`]).
+///
+/// # Safety
+/// The CPU must support AVX2 and AVX-VNNI ([`avx_vnni_available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn conv_fast_avx_vnni<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
+    conv_u8_impl(p, packed, x, U8Gemm::AvxVnni)
 }
 
 /// The u8 x s8 path with scalar micro-kernels on any CPU: the same sums as the VNNI kernels
@@ -1257,6 +1330,47 @@ unsafe fn kernel_vnni<const M: usize>(
     for (r, cr) in c.iter().enumerate() {
         _mm512_storeu_si512(acc.add(r * acc_stride) as *mut _, cr[0]);
         _mm512_storeu_si512(acc.add(r * acc_stride + 16) as *mut _, cr[1]);
+    }
+}
+
+/// Pixels per tile of [`kernel_avx_vnni`]: three pixels' four vectors of sums, their three
+/// broadcast inputs and one vector of weights fill the 16 registers of a CPU without
+/// AVX-512.
+const MR_AVX_VNNI: usize = 3;
+
+/// [`kernel_vnni`] with 256-bit AVX-VNNI `vpdpbusd` (u8 x s8, four products summed into each
+/// i32 lane, no saturation: the same sums): `acc[r][j]` for `M` (at most [`MR_AVX_VNNI`])
+/// pixels and the block's [`NR_U8`] channels, four vectors of 8 per pixel.
+///
+/// # Safety
+/// AVX2 and AVX-VNNI must be available; the bounds of [`kernel_vnni`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avxvnni")]
+#[inline]
+unsafe fn kernel_avx_vnni<const M: usize>(
+    a: *const u8,
+    a_stride: usize,
+    kq: usize,
+    w: *const i8,
+    acc: *mut i32,
+    acc_stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm256_setzero_si256(); 4]; M];
+    for q in 0..kq {
+        let xv: [__m256i; M] =
+            std::array::from_fn(|r| _mm256_set1_epi32((a.add(r * a_stride + 4 * q) as *const i32).read_unaligned()));
+        for j in 0..4 {
+            let wj = _mm256_loadu_si256(w.add(q * 4 * NR_U8 + 32 * j) as *const _);
+            for (cr, &x) in c.iter_mut().zip(&xv) {
+                cr[j] = _mm256_dpbusd_avx_epi32(cr[j], x, wj);
+            }
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        for (j, &v) in cr.iter().enumerate() {
+            _mm256_storeu_si256(acc.add(r * acc_stride + 8 * j) as *mut _, v);
+        }
     }
 }
 
@@ -1395,42 +1509,43 @@ fn kernel_u8_portable(a: &[u8], a_stride: usize, mr: usize, kq: usize, w: &[i8],
 /// `acc[rows][blocks*NR_U8] = a[rows][4kq] x w`, where row `r` of `a` starts at `r * a_stride`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: usize, acc: &mut [i32], simd: bool) {
+fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: usize, acc: &mut [i32], gemm: U8Gemm) {
     let acc_stride = blocks * NR_U8;
     if rows == 0 {
         return;
     }
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(acc.len() >= rows * acc_stride);
+    let tile = if gemm == U8Gemm::AvxVnni { MR_AVX_VNNI } else { MR_U8 };
     for b in 0..blocks {
         let wb = &w[b * kq * 4 * NR_U8..][..kq * 4 * NR_U8];
         let mut r = 0;
         while r < rows {
-            let mr = (rows - r).min(MR_U8);
+            let mr = (rows - r).min(tile);
             let ar = &a[r * a_stride..];
             let accr = &mut acc[r * acc_stride + b * NR_U8..];
-            if simd {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `simd` is only true in the VNNI build after runtime detection; the
-                // asserts above bound every access of the micro-kernel.
-                unsafe {
-                    let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
-                    match mr {
-                        8 => kernel_vnni::<8>(ap, a_stride, kq, wp, cp, acc_stride),
-                        7 => kernel_vnni::<7>(ap, a_stride, kq, wp, cp, acc_stride),
-                        6 => kernel_vnni::<6>(ap, a_stride, kq, wp, cp, acc_stride),
-                        5 => kernel_vnni::<5>(ap, a_stride, kq, wp, cp, acc_stride),
-                        4 => kernel_vnni::<4>(ap, a_stride, kq, wp, cp, acc_stride),
-                        3 => kernel_vnni::<3>(ap, a_stride, kq, wp, cp, acc_stride),
-                        2 => kernel_vnni::<2>(ap, a_stride, kq, wp, cp, acc_stride),
-                        _ => kernel_vnni::<1>(ap, a_stride, kq, wp, cp, acc_stride),
-                    }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Vnni` and `Amx` only after AVX-512 VNNI was detected, `AvxVnni` after
+            // AVX-VNNI was; the asserts above bound every access of the micro-kernels.
+            unsafe {
+                let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
+                match (gemm, mr) {
+                    (U8Gemm::Vnni | U8Gemm::Amx, 8) => kernel_vnni::<8>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 7) => kernel_vnni::<7>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 6) => kernel_vnni::<6>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 5) => kernel_vnni::<5>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 4) => kernel_vnni::<4>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 3) => kernel_vnni::<3>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, 2) => kernel_vnni::<2>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Vnni | U8Gemm::Amx, _) => kernel_vnni::<1>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::AvxVnni, 3) => kernel_avx_vnni::<3>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::AvxVnni, 2) => kernel_avx_vnni::<2>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::AvxVnni, _) => kernel_avx_vnni::<1>(ap, a_stride, kq, wp, cp, acc_stride),
+                    (U8Gemm::Portable, _) => kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride),
                 }
-                #[cfg(not(target_arch = "x86_64"))]
-                kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
-            } else {
-                kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
             r += mr;
         }
     }
