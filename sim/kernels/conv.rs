@@ -950,48 +950,17 @@ fn requantize_rows<O: Elem>(
     }
 }
 
-/// Eight lanes of [`multiply_by_quantized_multiplier`] then the output zero point and
-/// clamp. `srdhm(a, b)` is `(a*b + 2^30) >> 31` (floor) for every pair but
-/// `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp is
-/// applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
+/// [`multiply_by_quantized_multiplier`], the output zero point and the clamp on a row's whole
+/// groups of eight channels (`acc`, `out` and the per-channel constants from channel 0);
+/// returns how many channels it did. `srdhm(a, b)` is `(a*b + 2^30) >> 31` (floor) for every
+/// pair but `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp
+/// is applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
 /// saturating add never saturates.
 ///
-/// # Safety
-/// Only called from AVX2 code after runtime detection: it is `inline(always)` rather than
-/// `target_feature` so that it is inlined into the AVX2 loop (a call per 8 outputs cost 10%).
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn requant8_avx2<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], out: &mut [O], co: usize) {
-    use std::arch::x86_64::*;
-    let ld = |v: &[i32]| _mm256_loadu_si256(v[..8].as_ptr() as *const __m256i);
-    let x = _mm256_add_epi32(ld(acc), ld(&bias[co..]));
-    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
-    let x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
-    let x = _mm256_sllv_epi32(x, ld(&pk.left[co..]));
-    let m = ld(&pk.mul[co..]);
-    let half = _mm256_set1_epi64x(1 << 30);
-    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
-    let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
-    let odd = _mm256_slli_epi64(odd, 1);
-    let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
-    let r = ld(&pk.right[co..]);
-    let one = _mm256_set1_epi32(1);
-    let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
-    let rem = _mm256_and_si256(h, mask);
-    let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
-    let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
-    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
-    let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
-    let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), _mm256_set1_epi32(p.output_zp));
-    assert!(out.len() >= 8);
-    O::store8(out.as_mut_ptr(), v);
-}
-
-/// [`requant8_avx2`] on a row's whole groups of eight channels (`acc`, `out` and the
-/// per-channel constants from channel 0); returns how many channels it did. A function of
-/// its own so that the AVX2 code is compiled for AVX2: inlined into a caller without the
-/// feature (a GEMM's closure, as [`requantized`] returns), each intrinsic stayed a call
-/// (most of an AVX2 or AVX-VNNI pointwise convolution's time).
+/// A `target_feature` function with the loop inside: the eight lanes were an `inline(always)`
+/// helper, and inlined into a caller compiled without AVX2 (the closure [`requantized`]
+/// returns) every intrinsic stayed a function call, most of an AVX2 or AVX-VNNI pointwise
+/// convolution's time.
 ///
 /// # Safety
 /// AVX2 must be available; `bias` and `pk`'s constants must hold `acc.len()` channels and
@@ -1005,16 +974,37 @@ unsafe fn requant_row_avx2<O: Elem>(
     acc: &[i32],
     out: &mut [O],
 ) -> usize {
+    use std::arch::x86_64::*;
     let c = acc.len();
+    assert!(bias.len() >= c && pk.left.len() >= c && pk.mul.len() >= c && pk.right.len() >= c && out.len() >= c);
+    let ld = |v: &[i32], co: usize| _mm256_loadu_si256(v[co..co + 8].as_ptr() as *const __m256i);
+    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
+    let half = _mm256_set1_epi64x(1 << 30);
+    let one = _mm256_set1_epi32(1);
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
+    let (lo, hi, zo) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi), _mm256_set1_epi32(p.output_zp));
     let mut co = 0;
     while co + 8 <= c {
-        requant8_avx2(p, pk, bias, &acc[co..co + 8], &mut out[co..co + 8], co);
+        let x = _mm256_add_epi32(ld(acc, co), ld(bias, co));
+        let x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
+        let x = _mm256_sllv_epi32(x, ld(&pk.left, co));
+        let m = ld(&pk.mul, co);
+        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
+        let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
+        let odd = _mm256_slli_epi64(odd, 1);
+        let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
+        let r = ld(&pk.right, co);
+        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
+        let rem = _mm256_and_si256(h, mask);
+        let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
+        let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
+        O::store8(out.as_mut_ptr().add(co), _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), zo));
         co += 8;
     }
     co
 }
 
-/// [`requant8_avx2`] sixteen lanes at a time on one row (`acc`, `out` and the per-channel
+/// [`requant_row_avx2`]'s arithmetic sixteen lanes at a time on one row (`acc`, `out` and the per-channel
 /// constants from channel 0; the last partial block masked).
 ///
 /// # Safety
