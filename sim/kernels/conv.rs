@@ -1915,8 +1915,9 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
                     }
                 }
                 let k = [0, 1, 2, 3].map(|l| lanes16(c, ch + 16 * l));
-                // Built in place (an array `map` built them on the stack and copied them, 3.6
-                // KiB per output row and block, with a `memcpy` call once the struct grew).
+                // Built in place (an array `map` built them on the stack and copied them, four
+                // sets of about fourteen 64-byte vectors per output row and block, with a
+                // `memcpy` call once the struct grew).
                 let group = |l: usize| (k[l] != 0).then(|| Requant16::new(p, pk, &q.bias, ch + 16 * l, k[l]));
                 let rq = [group(0), group(1), group(2), group(3)];
                 // The accumulators start at the bias, in the unpacks' channel order (the 4x4
