@@ -39,7 +39,9 @@ mod pack512;
 
 use super::elem::Elem;
 #[cfg(target_arch = "x86_64")]
-use super::fixedpoint::{clamp_before_zero_point, OneStep16};
+use super::elem::OutClamp8;
+#[cfg(target_arch = "x86_64")]
+use super::fixedpoint::{clamp_before_zero_point, OneStep16, OneStep8};
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, Overflow, QuantMultiplier, Requant, Rounding,
 };
@@ -244,10 +246,8 @@ pub struct PackedConv {
     kind: PackedKind,
     /// Bias per output channel as the i32 the accumulator wraps to.
     bias: Vec<i32>,
-    /// Per output channel: Q31 multiplier, left shift, right shift.
-    mul: Vec<i32>,
+    /// Per output channel: the multiplier's left shift (the rest is in `rq`).
     left: Vec<i32>,
-    right: Vec<i32>,
     /// The AVX-512 requantization's per-channel constants ([`Requant64`]).
     rq: Requant64,
     /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
@@ -267,12 +267,20 @@ pub struct PackedConv {
 /// right shift), per channel in groups of 16 (the last padded with zeros), each group the 8
 /// even channels' values then the 8 odd channels' (the low halves of the 64-bit lanes
 /// `vpmuldq` reads).
+///
+/// The AVX2 requantization ([`OneStep8`]) reads the same layout eight channels at a time (the
+/// even ones' four values, then the odd ones' eight further on), with `add` biased by `2^62`
+/// (`add_biased`) and `unbias` per channel in channel order.
 #[derive(Debug, Clone, Default)]
 struct Requant64 {
     mul: Vec<i64>,
     add: Vec<i64>,
     sub: Vec<i64>,
     shift: Vec<i64>,
+    #[cfg(target_arch = "x86_64")]
+    add_biased: Vec<i64>,
+    #[cfg(target_arch = "x86_64")]
+    unbias: Vec<i32>,
 }
 
 impl Requant64 {
@@ -280,13 +288,49 @@ impl Requant64 {
     /// non-negative: [`PackedConv::simd_requant`]).
     fn new(ms: &[QuantMultiplier]) -> Requant64 {
         let len = ms.len().div_ceil(16) * 16;
-        let mut rq = Requant64 { mul: vec![0; len], add: vec![0; len], sub: vec![0; len], shift: vec![0; len] };
+        let mut rq = Requant64 {
+            mul: vec![0; len],
+            add: vec![0; len],
+            sub: vec![0; len],
+            shift: vec![0; len],
+            #[cfg(target_arch = "x86_64")]
+            add_biased: vec![0; len],
+            #[cfg(target_arch = "x86_64")]
+            unbias: vec![0; len],
+        };
         for (co, m) in ms.iter().enumerate() {
             let at = co / 16 * 16 + (co % 2) * 8 + (co % 16) / 2;
             let o = OneStep::new(m.multiplier, -m.shift);
             (rq.mul[at], rq.add[at], rq.sub[at], rq.shift[at]) = (o.mul, o.add, o.sub, o.shift);
+            #[cfg(target_arch = "x86_64")]
+            {
+                (rq.add_biased[at], rq.unbias[co]) = (o.add_biased(), o.unbias());
+            }
         }
         rq
+    }
+
+    /// The [`OneStep8`] constants of channels `co..co + 8` (`co` a multiple of 8).
+    ///
+    /// # Safety
+    /// Only called from AVX2 code; the constants must hold the group of 16 from `co / 16 * 16`.
+    /// (the caller checks: this is in the requantization's inner loop).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn step8(&self, co: usize) -> OneStep8 {
+        use std::arch::x86_64::*;
+        let at = co / 16 * 16 + (co % 16) / 2;
+        debug_assert!(co % 8 == 0 && self.mul.len() >= at + 12);
+        let pair = |v: &[i64]| {
+            [_mm256_loadu_si256(v.as_ptr().add(at) as *const _), _mm256_loadu_si256(v.as_ptr().add(at + 8) as *const _)]
+        };
+        OneStep8 {
+            mul: pair(&self.mul),
+            add: pair(&self.add_biased),
+            sub: pair(&self.sub),
+            shift: pair(&self.shift),
+            unbias: _mm256_loadu_si256(self.unbias.as_ptr().add(co) as *const _),
+        }
     }
 }
 
@@ -620,9 +664,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
     let mut pk = PackedConv {
         kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new(), quad: None },
         bias,
-        mul: ms.iter().map(|m| m.multiplier).collect(),
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
-        right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
         rq: Requant64::new(ms),
         simd_requant: ms.iter().all(|&m| OneStep::covers(m) && m.shift <= 31),
         plain: arith.acc_bits >= 32 && ms.iter().all(|m| m.shift <= 0),
@@ -924,87 +966,139 @@ fn requantize_rows<O: Elem>(
     simd: Isa,
 ) {
     let cout = p.geom.output[3];
+    #[cfg(target_arch = "x86_64")]
+    if simd != Isa::Portable && pk.simd_requant && simd != Isa::Avx512Vnni {
+        // SAFETY: AVX2 was detected by the caller (`simd`: every set but the portable one
+        // includes it).
+        unsafe { requant_rows_avx2(p, pk, bias, acc, acc_stride, out) };
+        return;
+    }
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
         #[cfg(target_arch = "x86_64")]
-        if simd != Isa::Portable && pk.simd_requant {
-            assert!(a.len() >= cout && bias.len() >= cout && pk.mul.len() >= cout);
-            if simd == Isa::Avx512Vnni {
-                // SAFETY: AVX-512 F and BW were detected by the caller (`simd`); the lengths
-                // are asserted above.
-                unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
-                co = cout;
-            }
-            if co < cout {
-                // SAFETY: AVX2 was detected by the caller (`simd`); the lengths are asserted
-                // above.
-                co = unsafe { requant_row_avx2(p, pk, bias, &a[..cout], o) };
-            }
+        if simd == Isa::Avx512Vnni && pk.simd_requant {
+            assert!(a.len() >= cout && bias.len() >= cout && pk.left.len() >= cout);
+            // SAFETY: AVX-512 F and BW were detected by the caller (`simd`); the lengths are
+            // asserted above.
+            unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
+            co = cout;
         }
         let _ = simd;
-        for co in co..cout {
-            let s = (a[co].wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
-            let v = multiply_by_quantized_multiplier(s, p.multipliers[co]);
-            o[co] = O::narrow(v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max));
-        }
+        requant_scalar(p, pk, bias, &a[co..cout], co, &mut o[co..]);
     }
 }
 
-/// [`multiply_by_quantized_multiplier`], the output zero point and the clamp on a row's whole
-/// groups of eight channels (`acc`, `out` and the per-channel constants from channel 0);
-/// returns how many channels it did. `srdhm(a, b)` is `(a*b + 2^30) >> 31` (floor) for every
-/// pair but `i32::MIN * i32::MIN`, excluded by requiring non-negative multipliers; the clamp
-/// is applied before adding `zo` (`clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`), so the
-/// saturating add never saturates.
+/// The scalar requantization of channels `from..from + acc.len()` of one row.
+#[inline(always)]
+fn requant_scalar<O: Elem>(p: &ConvParams, pk: &PackedConv, bias: &[i32], acc: &[i32], from: usize, out: &mut [O]) {
+    for (i, (o, &a)) in out.iter_mut().zip(acc).enumerate() {
+        let co = from + i;
+        let s = (a.wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
+        let v = multiply_by_quantized_multiplier(s, p.multipliers[co]);
+        *o = O::narrow(v.saturating_add(p.output_zp).clamp(p.act_min, p.act_max));
+    }
+}
+
+/// [`multiply_by_quantized_multiplier`], the output zero point and the clamp on rows of
+/// accumulators (`acc_stride` apart) into `out` rows of `cout`, with AVX2: sixteen channels
+/// at a time, then eight, then the rest one by one. The step is [`OneStep8`] (without its
+/// correction of negative products where the clamp's lower bound is at or above the zero
+/// point); the clamp and zero point are [`OutClamp8`]'s.
 ///
-/// A `target_feature` function with the loop inside: the eight lanes were an `inline(always)`
-/// helper, and inlined into a caller compiled without AVX2 (the closure [`requantized`]
-/// returns) every intrinsic stayed a function call, most of an AVX2 or AVX-VNNI pointwise
-/// convolution's time.
+/// A `target_feature` function with the loops inside: the eight lanes were an
+/// `inline(always)` helper, and inlined into a caller compiled without AVX2 (the closure
+/// [`requantized`] returns) every intrinsic stayed a function call; one call per row cost
+/// its set-up per row (a sixth of a 16-channel row's instructions).
 ///
 /// # Safety
-/// AVX2 must be available; `bias` and `pk`'s constants must hold `acc.len()` channels and
-/// `out` at least as many.
+/// AVX2 must be available; `pk.simd_requant`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn requant_row_avx2<O: Elem>(
+unsafe fn requant_rows_avx2<O: Elem>(
     p: &ConvParams,
     pk: &PackedConv,
     bias: &[i32],
     acc: &[i32],
+    acc_stride: usize,
     out: &mut [O],
-) -> usize {
-    use std::arch::x86_64::*;
-    let c = acc.len();
-    assert!(bias.len() >= c && pk.left.len() >= c && pk.mul.len() >= c && pk.right.len() >= c && out.len() >= c);
-    let ld = |v: &[i32], co: usize| _mm256_loadu_si256(v[co..co + 8].as_ptr() as *const __m256i);
-    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
-    let half = _mm256_set1_epi64x(1 << 30);
-    let one = _mm256_set1_epi32(1);
-    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
-    let (lo, hi, zo) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi), _mm256_set1_epi32(p.output_zp));
-    let mut co = 0;
-    while co + 8 <= c {
-        let x = _mm256_add_epi32(ld(acc, co), ld(bias, co));
-        let x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
-        let x = _mm256_sllv_epi32(x, ld(&pk.left, co));
-        let m = ld(&pk.mul, co);
-        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), half), 31);
-        let odd = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), half);
-        let odd = _mm256_slli_epi64(odd, 1);
-        let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
-        let r = ld(&pk.right, co);
-        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
-        let rem = _mm256_and_si256(h, mask);
-        let thr = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
-        let q = _mm256_sub_epi32(_mm256_srav_epi32(h, r), _mm256_cmpgt_epi32(rem, thr));
-        O::store8(out.as_mut_ptr().add(co), _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(q, lo), hi), zo));
-        co += 8;
-    }
-    co
+) {
+    let c = p.geom.output[3];
+    let rows = out.len() / c.max(1);
+    assert!(pk.simd_requant && bias.len() >= c && pk.left.len() >= c && pk.rq.mul.len() >= c.div_ceil(16) * 16);
+    assert!(rows == 0 || (acc.len() >= (rows - 1) * acc_stride + c && acc_stride >= c));
+    let floored = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp).0 >= 0;
+    let f = match (pk.plain, floored) {
+        (true, true) => requant_rows_avx2_with::<O, true, true>,
+        (true, false) => requant_rows_avx2_with::<O, true, false>,
+        (false, true) => requant_rows_avx2_with::<O, false, true>,
+        (false, false) => requant_rows_avx2_with::<O, false, false>,
+    };
+    f(p, pk, bias, acc, acc_stride, out, rows);
 }
 
-/// [`requant_row_avx2`]'s arithmetic sixteen lanes at a time on one row (`acc`, `out` and the per-channel
+/// [`requant_rows_avx2`]'s loops for a layer with (`PLAIN`) or without a left shift and a
+/// narrow accumulator, and with (`FLOORED`) or without a clamp at or above the zero point:
+/// each its own loop without branches (one loop with them kept its constants rotating
+/// through registers).
+///
+/// # Safety
+/// As [`requant_rows_avx2`], with its bounds checked.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn requant_rows_avx2_with<O: Elem, const PLAIN: bool, const FLOORED: bool>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    acc: &[i32],
+    acc_stride: usize,
+    out: &mut [O],
+    rows: usize,
+) {
+    use std::arch::x86_64::*;
+    let c = p.geom.output[3];
+    let ws = _mm_cvtsi32_si128(pk.wrap_shift as i32);
+    let clamp = OutClamp8::new::<O>(p.act_min, p.act_max, p.output_zp);
+    let (bp, lp, rq) = (bias.as_ptr(), pk.left.as_ptr(), &pk.rq);
+    let ld = |v: *const i32, co: usize| _mm256_loadu_si256(v.add(co) as *const __m256i);
+    let step = |a: *const i32, co: usize| {
+        let mut x = _mm256_add_epi32(ld(a, co), ld(bp, co));
+        if !PLAIN {
+            x = _mm256_sra_epi32(_mm256_sll_epi32(x, ws), ws);
+            x = _mm256_sllv_epi32(x, ld(lp, co));
+        }
+        let s = rq.step8(co);
+        if FLOORED {
+            s.apply_floored(x)
+        } else {
+            s.apply(x)
+        }
+    };
+    let sixteen = if clamp.sixteen { c / 16 * 16 } else { 0 };
+    for r in 0..rows {
+        let (a, o) = (acc.as_ptr().add(r * acc_stride), out.as_mut_ptr().add(r * c));
+        let mut co = 0;
+        while co < sixteen {
+            O::store16_clamped(o.add(co), step(a, co), step(a, co + 8), &clamp);
+            co += 16;
+        }
+        while co + 8 <= c {
+            O::store8(o.add(co), clamp.apply(step(a, co)));
+            co += 8;
+        }
+        if co < c {
+            requant_scalar(
+                p,
+                pk,
+                bias,
+                &acc[r * acc_stride + co..r * acc_stride + c],
+                co,
+                &mut out[r * c + co..(r + 1) * c],
+            );
+        }
+    }
+}
+
+/// [`requant_rows_avx2`]'s arithmetic sixteen lanes at a time on one row (`acc`, `out` and the per-channel
 /// constants from channel 0; the last partial block masked).
 ///
 /// # Safety
@@ -1725,14 +1819,18 @@ fn depthwise<X: Elem, O: Elem>(
     let [_, oh, ow, _] = p.geom.output;
     let [kh, kw] = p.geom.kernel;
     assert!(x.len() >= n * h * w * c && wd.len() >= kh * kw * c);
-    assert!(pk.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
+    assert!(pk.bias.len() >= c && pk.left.len() >= c);
     assert!(interior_bias.len() >= c);
     // Every element is written (a pooled buffer needs no zeroing).
     let mut out = super::buffers::take::<O>(n * oh * ow * c);
-    let mut acc = vec![0i32; c];
+    // Without the fused AVX-512 pixel kernel, a whole output row's sums are requantized at
+    // once (one requantization's set-up per row, not per pixel).
+    let fused = cfg!(target_arch = "x86_64") && simd == Isa::Avx512Vnni && pk.simd_requant;
+    let mut acc = vec![0i32; if fused { 0 } else { ow * c }];
     let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
     for b in 0..n {
         for oy in 0..oh {
+            let row = &mut out[(b * oh + oy) * ow * c..][..ow * c];
             for ox in 0..ow {
                 // The valid taps: (input offset, weight offset).
                 taps.clear();
@@ -1743,13 +1841,13 @@ fn depthwise<X: Elem, O: Elem>(
                         }
                     }
                 }
-                let o = &mut out[((b * oh + oy) * ow + ox) * c..][..c];
                 match simd {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`); the
                     // taps lie inside `x` and `wd` and the constants hold `c` channels
                     // (asserted above).
-                    Isa::Avx512Vnni if pk.simd_requant => unsafe {
+                    Isa::Avx512Vnni if fused => unsafe {
+                        let o = &mut row[ox * c..][..c];
                         // A pixel whose taps are all inside sums `x w`, its zero point's term in
                         // the bias; a border pixel `(x - zx) w`.
                         if taps.len() == kh * kw {
@@ -1759,16 +1857,15 @@ fn depthwise<X: Elem, O: Elem>(
                         }
                     },
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512Vnni | Isa::Avx2 => {
-                        // SAFETY: AVX2 was detected by the caller (`simd`); bounds as above.
-                        unsafe { depthwise_acc_avx2(p.input_zp, &taps, x, wd, &mut acc) };
-                        requantize_rows(p, pk, &pk.bias, &acc, c, o, simd);
-                    }
-                    _ => {
-                        depthwise_acc_portable(p.input_zp, &taps, x, wd, &mut acc);
-                        requantize_rows(p, pk, &pk.bias, &acc, c, o, simd);
-                    }
+                    // SAFETY: AVX2 was detected by the caller (`simd`); bounds as above.
+                    Isa::Avx512Vnni | Isa::Avx2 => unsafe {
+                        depthwise_acc_avx2(p.input_zp, &taps, x, wd, &mut acc[ox * c..][..c])
+                    },
+                    _ => depthwise_acc_portable(p.input_zp, &taps, x, wd, &mut acc[ox * c..][..c]),
                 }
+            }
+            if !fused {
+                requantize_rows(p, pk, &pk.bias, &acc, c, row, simd);
             }
         }
     }
@@ -1857,7 +1954,7 @@ unsafe fn depthwise_quad_avx512<O: Elem>(p: &ConvParams, pk: &PackedConv, q: &De
     let rows = kh.div_ceil(4); // groups of four kernel rows
     let blocks = c.div_ceil(DW_BLOCK);
     assert!(x.len() >= n * h * w * c && q.groups == rows * kw && q.w.len() >= q.groups * blocks * DW_BLOCK * 4);
-    assert!(q.bias.len() >= c && pk.mul.len() >= c && pk.left.len() >= c && pk.right.len() >= c);
+    assert!(q.bias.len() >= c && pk.left.len() >= c);
     assert!(pk.rq.mul.len() >= c.div_ceil(16) * 16);
     let mut out = super::buffers::take::<O>(n * oh * ow * c);
     if out.is_empty() {
@@ -2181,7 +2278,52 @@ mod tests {
         if !Isa::Avx512Vnni.available() {
             return;
         }
-        let c = 16 * 61 + 9;
+        requant_row_equals_scalar(16 * 61 + 9, |p, pk, bias, acc| {
+            let mut out = vec![0i32; acc.len()];
+            // SAFETY: AVX-512 F and BW are available (`Isa::available`); the constants hold
+            // `acc.len()` channels.
+            unsafe { requant_row_avx512(p, pk, bias, acc, &mut out) };
+            vec![out]
+        });
+    }
+
+    /// [`requant_avx512_equals_scalar`] for the AVX2 requantization (when the CPU has it), on
+    /// 16 x 61 + 8 + 5 channels (blocks of 16, one of 8, 5 left to the scalar loop), stored as
+    /// i32 and, where the clamp lies within i8, as i8; and on two rows with a gap between
+    /// them.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn requant_avx2_equals_scalar() {
+        if !Isa::Avx2.available() {
+            return;
+        }
+        requant_row_equals_scalar(16 * 61 + 8 + 5, |p, pk, bias, acc| {
+            let c = acc.len();
+            let mut out = vec![0i32; c];
+            let mut outs = Vec::new();
+            // SAFETY (each call): AVX2 is available (`Isa::available`); `pk.simd_requant`.
+            unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out) };
+            if (-128..=127).contains(&p.act_min) && (-128..=127).contains(&p.act_max) {
+                let mut out8 = vec![0i8; c];
+                unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out8) };
+                outs.push(out8.iter().map(|&v| v as i32).collect());
+            }
+            let two: Vec<i32> = acc.iter().chain(&[7, 7, 7]).chain(acc).copied().collect();
+            let mut out2 = vec![0i32; 2 * c];
+            unsafe { requant_rows_avx2(p, pk, bias, &two, c + 3, &mut out2) };
+            outs.push(out2[..c].to_vec());
+            outs.push(out2[c..].to_vec());
+            outs.insert(0, out);
+            outs
+        });
+    }
+
+    /// `row` (a SIMD requantization of one row into one or more outputs) equals the scalar
+    /// requantization on `c` channels, for every edge accumulator on every channel and
+    /// random ones, with and without left shifts, clamps, zero points (up to the largest the
+    /// 8-bit store's saturating steps take, and one beyond) and biases.
+    #[cfg(target_arch = "x86_64")]
+    fn requant_row_equals_scalar(c: usize, row: impl Fn(&ConvParams, &PackedConv, &[i32], &[i32]) -> Vec<Vec<i32>>) {
         let mut s = 0x2545_f491_4f6c_dd1du64;
         let edges = [i32::MIN, -(1 << 30), -1, 0, 1, 1 << 30, i32::MAX];
         // The last two clamp at or above the zero point (a fused ReLU, ReLU6): the step
@@ -2193,6 +2335,12 @@ mod tests {
             (false, 1, (0, 127)),
             (false, -7, (-7, 127)),
             (true, 3, (5, 100)),
+            (false, 127, (-128, 127)),
+            (true, -128, (-128, 127)),
+            (false, 32640, (-128, 127)),
+            (false, -32640, (-100, 127)),
+            (true, 32641, (-128, 127)),
+            (false, -40000, (-128, 0)),
         ] {
             let p = params(multipliers(c, left), zo, act);
             let pk = pack(&p, &Arithmetic::default());
@@ -2212,13 +2360,16 @@ mod tests {
                     .collect();
                 let bias: Vec<i32> =
                     (0..c).map(|_| if round < 9 { 0 } else { (next() as i32) >> (round + 2) }).collect();
-                let mut out = vec![0i32; c];
-                // SAFETY: AVX-512 F and BW are available (`Isa::best`); the constants hold `c`.
-                unsafe { requant_row_avx512(&p, &pk, &bias, &acc, &mut out) };
-                for co in 0..c {
-                    let v = multiply_by_quantized_multiplier(acc[co].wrapping_add(bias[co]), p.multipliers[co]);
-                    let want = v.saturating_add(zo).clamp(act.0, act.1);
-                    assert_eq!(out[co], want, "channel {co}, acc {}, {:?}", acc[co], p.multipliers[co]);
+                for (i, out) in row(&p, &pk, &bias, &acc).iter().enumerate() {
+                    for co in 0..c {
+                        let v = multiply_by_quantized_multiplier(acc[co].wrapping_add(bias[co]), p.multipliers[co]);
+                        let want = v.saturating_add(zo).clamp(act.0, act.1);
+                        assert_eq!(
+                            out[co], want,
+                            "output {i}, channel {co}, acc {}, {:?}, zo {zo}",
+                            acc[co], p.multipliers[co]
+                        );
+                    }
                 }
             }
         }

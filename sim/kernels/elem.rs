@@ -52,6 +52,76 @@ pub trait Elem: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'st
     /// AVX2 must be available (inlined into AVX2 code); eight elements writable at `p`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i);
+
+    /// Stores sixteen requantized values, `a`'s eight lanes then `b`'s, each plus the zero
+    /// point and clamped as `c` says (`clamp(v + zo, act_min, act_max)`, bounds within
+    /// [`Elem::RANGE`]), where [`OutClamp8::sixteen`].
+    ///
+    /// # Safety
+    /// AVX2 must be available (inlined into AVX2 code); sixteen elements writable at `p`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn store16_clamped(
+        p: *mut Self,
+        a: std::arch::x86_64::__m256i,
+        b: std::arch::x86_64::__m256i,
+        c: &OutClamp8,
+    );
+}
+
+/// The zero point and clamp of requantized outputs, as AVX2 vectors ([`Elem::store16_clamped`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub struct OutClamp8 {
+    /// The bounds before the zero point is added (`clamp(v + zo) = clamp(v, lo - zo, hi - zo)
+    /// + zo`, so adding it never overflows), in i32 lanes.
+    lo: std::arch::x86_64::__m256i,
+    hi: std::arch::x86_64::__m256i,
+    /// The zero point in i32 lanes.
+    zo: std::arch::x86_64::__m256i,
+    /// The zero point in i16 lanes and the bounds in i8 lanes, for 8-bit outputs: saturating
+    /// to i16, adding `zo` with saturation, saturating to i8 and clamping is `clamp(v + zo)`
+    /// when `|zo| <= 32640` ([`OutClamp8::sixteen`]: a value saturated to +-32767 stays
+    /// beyond the i8 bounds after `zo` is added).
+    zo16: std::arch::x86_64::__m256i,
+    lo8: std::arch::x86_64::__m128i,
+    hi8: std::arch::x86_64::__m128i,
+    /// Whether [`Elem::store16_clamped`] may be used (always for i32 outputs; for i8 ones
+    /// when `|zo| <= 32640`).
+    pub sixteen: bool,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl OutClamp8 {
+    /// The vectors of the clamp `act_min..=act_max` around zero point `zo`, for outputs stored
+    /// as `O`.
+    ///
+    /// # Safety
+    /// Only called from AVX2 code.
+    #[inline(always)]
+    pub(crate) unsafe fn new<O: Elem>(act_min: i32, act_max: i32, zo: i32) -> OutClamp8 {
+        use std::arch::x86_64::*;
+        let (lo, hi) = super::fixedpoint::clamp_before_zero_point(act_min, act_max, zo);
+        let byte = |v: i32| v.clamp(-128, 127) as i8;
+        OutClamp8 {
+            lo: _mm256_set1_epi32(lo),
+            hi: _mm256_set1_epi32(hi),
+            zo: _mm256_set1_epi32(zo),
+            zo16: _mm256_set1_epi16(zo.clamp(-32640, 32640) as i16),
+            lo8: _mm_set1_epi8(byte(act_min)),
+            hi8: _mm_set1_epi8(byte(act_max)),
+            sixteen: (-32640..=32640).contains(&zo) || O::RANGE != <i8 as Elem>::RANGE,
+        }
+    }
+
+    /// `clamp(v + zo)` in i32 lanes.
+    ///
+    /// # Safety
+    /// Only called from AVX2 code.
+    #[inline(always)]
+    pub(crate) unsafe fn apply(&self, v: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, self.lo), self.hi), self.zo)
+    }
 }
 
 mod sealed {
@@ -103,6 +173,18 @@ impl Elem for i32 {
     #[inline(always)]
     unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i) {
         std::arch::x86_64::_mm256_storeu_si256(p as *mut _, v)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store16_clamped(
+        p: *mut Self,
+        a: std::arch::x86_64::__m256i,
+        b: std::arch::x86_64::__m256i,
+        c: &OutClamp8,
+    ) {
+        Self::store8(p, c.apply(a));
+        Self::store8(p.add(8), c.apply(b));
     }
 }
 
@@ -168,5 +250,23 @@ impl Elem for i8 {
         // Saturating packs, exact within i8: eight i16 lanes, then eight bytes.
         let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
         _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi16(w, w))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn store16_clamped(
+        p: *mut Self,
+        a: std::arch::x86_64::__m256i,
+        b: std::arch::x86_64::__m256i,
+        c: &OutClamp8,
+    ) {
+        use std::arch::x86_64::*;
+        debug_assert!(c.sixteen);
+        let (zo, lo, hi) = (c.zo16, c.lo8, c.hi8);
+        // Per 128-bit lane: a0-3 b0-3 | a4-7 b4-7 as i16, then as bytes (twice); the dwords
+        // a0-3 a4-7 b0-3 b4-7 gathered into the low half.
+        let t = _mm256_adds_epi16(_mm256_packs_epi32(a, b), zo);
+        let t = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(t, t), _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
+        _mm_storeu_si128(p as *mut __m128i, _mm_min_epi8(_mm_max_epi8(_mm256_castsi256_si128(t), lo), hi));
     }
 }

@@ -318,6 +318,105 @@ impl OneStep16 {
     }
 }
 
+/// [`OneStep`] on 8 lanes with AVX2, which has no 64-bit arithmetic shift: `2^62` is added
+/// to every sum (folded into `add`) and the shift is logical. A corrected sum lies in
+/// `(-2^62, 2^62 + 2^61 + 2^30)` (`|x m| < 2^62`, `add <= 2^30 + 2^61`), so the biased one in
+/// `(0, 2^64)`; `2^62` is a multiple of `2^shift` (`shift <= 62`), so the logical shift is the
+/// arithmetic one plus `2^(62 - shift)`, which `unbias` takes back off in the 32-bit lanes
+/// (modulo `2^32`: the result fits i32). Each 64-bit field's first vector holds the even
+/// lanes' constants, the second the odd lanes'; `unbias` is in lane order.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct OneStep8 {
+    pub mul: [std::arch::x86_64::__m256i; 2],
+    /// [`OneStep::add`] plus `2^62`.
+    pub add: [std::arch::x86_64::__m256i; 2],
+    pub sub: [std::arch::x86_64::__m256i; 2],
+    pub shift: [std::arch::x86_64::__m256i; 2],
+    /// `2^(62 - shift)` modulo `2^32`, per 32-bit lane.
+    pub unbias: std::arch::x86_64::__m256i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl OneStep {
+    /// [`OneStep::add`] with [`OneStep8`]'s bias of `2^62`.
+    pub(crate) fn add_biased(self) -> i64 {
+        self.add + (1i64 << 62)
+    }
+
+    /// What [`OneStep8`]'s logical shift adds to the result, modulo `2^32`.
+    pub(crate) fn unbias(self) -> i32 {
+        (1u64 << (62 - self.shift.clamp(0, 62))) as u32 as i32
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl OneStep8 {
+    /// `o`'s constants in every lane.
+    ///
+    /// # Safety
+    /// Only called from AVX2 code.
+    #[inline(always)]
+    pub unsafe fn splat(o: OneStep) -> OneStep8 {
+        use std::arch::x86_64::*;
+        let v = |c: i64| [_mm256_set1_epi64x(c); 2];
+        OneStep8 {
+            mul: v(o.mul),
+            add: v(o.add_biased()),
+            sub: v(o.sub),
+            shift: v(o.shift),
+            unbias: _mm256_set1_epi32(o.unbias()),
+        }
+    }
+
+    /// The step on 8 lanes.
+    ///
+    /// # Safety
+    /// Only called from AVX2 code.
+    #[inline(always)]
+    pub unsafe fn apply(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        let neg = _mm256_set1_epi64x(-(1 << 30));
+        let pe = _mm256_mul_epi32(x, self.mul[0]);
+        let po = _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), self.mul[1]);
+        let fix = |p: __m256i, h: usize| {
+            _mm256_sub_epi64(
+                _mm256_add_epi64(p, self.add[h]),
+                _mm256_and_si256(_mm256_cmpgt_epi64(neg, p), self.sub[h]),
+            )
+        };
+        self.shifted(fix(pe, 0), fix(po, 1))
+    }
+
+    /// [`OneStep::apply_floored`] on 8 lanes: for results clamped at or above 0 afterwards.
+    ///
+    /// # Safety
+    /// Only called from AVX2 code.
+    #[inline(always)]
+    pub unsafe fn apply_floored(&self, x: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        let pe = _mm256_mul_epi32(x, self.mul[0]);
+        let po = _mm256_mul_epi32(_mm256_srli_epi64::<32>(x), self.mul[1]);
+        self.shifted(_mm256_add_epi64(pe, self.add[0]), _mm256_add_epi64(po, self.add[1]))
+    }
+
+    /// The biased sums of the even and the odd lanes shifted, joined and unbiased.
+    #[inline(always)]
+    unsafe fn shifted(
+        &self,
+        pe: std::arch::x86_64::__m256i,
+        po: std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        let qe = _mm256_srlv_epi64(pe, self.shift[0]);
+        let qo = _mm256_srlv_epi64(po, self.shift[1]);
+        // The odd results' low halves into the odd lanes by a shuffle: a shift left after the
+        // variable shift became a check of its range (three more operations).
+        let q = _mm256_blend_epi32::<0b1010_1010>(qe, _mm256_shuffle_epi32::<0b10_10_00_00>(qo));
+        _mm256_sub_epi32(q, self.unbias)
+    }
+}
+
 /// The bounds that clamp an output before its zero point `zo` is added, equal to clamping
 /// `v + zo` to `act_min..=act_max` (and `v + zo` never overflows where they hold).
 pub(crate) fn clamp_before_zero_point(act_min: i32, act_max: i32, zo: i32) -> (i32, i32) {
