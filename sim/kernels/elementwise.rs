@@ -2,6 +2,7 @@
 //! its 20-bit left shift), QUANTIZE / requantize, DEQUANTIZE, and the clamp range of a
 //! fused activation.
 
+use super::conv::Isa;
 use super::elem::Elem;
 use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, QuantMultiplier, Requant};
 use crate::ir::Activation;
@@ -82,25 +83,32 @@ fn add_or_sub_one(p: &AddParams, x: i32, y: i32, arith: &Arithmetic, subtract: b
 }
 
 /// [`add`] or [`sub`] (`subtract`) of two 8-bit tensors of one shape into an 8-bit one, under
-/// LiteRT's rounding: the same values, 16 at a time with AVX-512 where the CPU has it and
-/// the multipliers allow ([`OneStep`]: non-negative, right shifts only), else one by one.
-/// The caller checks that the output's clamp range lies within i8.
+/// LiteRT's rounding: the same values, 16 at a time with AVX-512 or 8 with AVX2 where the CPU
+/// has it and the multipliers allow ([`OneStep`]: non-negative, right shifts only), else one
+/// by one. The caller checks that the output's clamp range lies within i8.
 pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i8> {
+    add_or_sub_i8_on(Isa::best(), p, a, b, subtract)
+}
+
+/// [`add_or_sub_i8`] with the kernels of instruction set `isa` (one the CPU runs).
+fn add_or_sub_i8_on(isa: Isa, p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i8> {
     assert_eq!(a.len(), b.len(), "operands of one shape");
     assert!(-128 <= p.act_min && p.act_max <= 127, "an 8-bit output");
+    assert!(isa.available(), "{isa:?} on this CPU");
     let mut out = super::buffers::take::<i8>(a.len());
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    {
-        let one_step = |m: QuantMultiplier| OneStep::covers(m) && m.shift <= 0;
-        if super::conv::vnni_available()
-            && [p.m1, p.m2, p.m_out].into_iter().all(one_step)
-            && (0..=20).contains(&p.left_shift)
-        {
-            // SAFETY: AVX-512 F and BW were detected (`vnni_available`); the lengths are equal.
-            done = unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) };
-        }
-    }
+    let one_step = |m: QuantMultiplier| OneStep::covers(m) && m.shift <= 0;
+    let simd = [p.m1, p.m2, p.m_out].into_iter().all(one_step) && (0..=20).contains(&p.left_shift);
+    let done = match isa {
+        // SAFETY: AVX-512 F and BW are available (asserted above: both sets include them);
+        // the lengths are equal.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Amx | Isa::Avx512Vnni if simd => unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) },
+        // SAFETY: AVX2 is available (asserted above: both sets include it); the lengths are
+        // equal.
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni | Isa::Avx2 if simd => unsafe { add_or_sub_i8_avx2(p, a, b, subtract, &mut out) },
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::Portable => 0,
+    };
     let litert = Arithmetic::default();
     for ((o, &x), &y) in out[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
         // Within i8: the clamp range is (asserted above).
@@ -138,6 +146,40 @@ unsafe fn add_or_sub_i8_avx512(p: &AddParams, a: &[i8], b: &[i8], subtract: bool
         // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
         let v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(raw, lo), hi), zo);
         _mm_storeu_si128(out.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtepi32_epi8(v));
+    }
+    n
+}
+
+/// [`add_or_sub_i8_avx512`]'s arithmetic eight elements at a time with AVX2 ([`OneStep8`]);
+/// returns how many it did.
+///
+/// # Safety
+/// AVX2 must be available; `a`, `b` and `out` of one length; every multiplier of `p`
+/// non-negative with a right shift of at most 31 and no left shift.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_or_sub_i8_avx2(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, out: &mut [i8]) -> usize {
+    use super::fixedpoint::{clamp_before_zero_point, OneStep8};
+    use std::arch::x86_64::*;
+    let n = a.len() / 8 * 8;
+    assert!(b.len() >= n && out.len() >= n);
+    let step = |m: QuantMultiplier| OneStep8::splat(OneStep::new(m.multiplier, -m.shift));
+    let (s1, s2, so) = (step(p.m1), step(p.m2), step(p.m_out));
+    let ls = _mm_cvtsi32_si128(p.left_shift);
+    let (z1, z2) = (_mm256_set1_epi32(p.zp1), _mm256_set1_epi32(p.zp2));
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.zp_out);
+    let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
+    let zo = _mm256_set1_epi32(p.zp_out);
+    for i in (0..n).step_by(8) {
+        let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(a.as_ptr().add(i) as *const __m128i));
+        let y = _mm256_cvtepi8_epi32(_mm_loadl_epi64(b.as_ptr().add(i) as *const __m128i));
+        let rx = s1.apply(_mm256_sll_epi32(_mm256_sub_epi32(x, z1), ls));
+        let ry = s2.apply(_mm256_sll_epi32(_mm256_sub_epi32(y, z2), ls));
+        let sum = if subtract { _mm256_sub_epi32(rx, ry) } else { _mm256_add_epi32(rx, ry) };
+        let raw = so.apply(sum);
+        // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
+        let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(raw, lo), hi), zo);
+        <i8 as super::elem::Elem>::store8(out.as_mut_ptr().add(i), v);
     }
     n
 }
@@ -397,8 +439,8 @@ pub fn dequantize(x: &[i32], scale: f32, zp: i32) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// The 8-bit ADD and SUB (AVX-512 blocks and the scalar tail) equal [`add`] and [`sub`]
-    /// on widened values: scales whose ratios span 1e-3..1e3 (the multipliers of `Prepare`,
+    /// The 8-bit ADD and SUB (AVX-512 or AVX2 blocks and the scalar tail, on every instruction
+    /// set the CPU has) equal [`add`] and [`sub`] on widened values: scales whose ratios span 1e-3..1e3 (the multipliers of `Prepare`,
     /// right shifts up to 31), any zero points, clamps within i8, lengths around 16's
     /// multiples, every pair of byte values.
     #[test]
@@ -433,7 +475,10 @@ mod tests {
                 } else {
                     add(&p, &wide(&a), &wide(&b), &arith)
                 };
-                assert_eq!(wide(&add_or_sub_i8(&p, &a, &b, subtract)), want, "case {case}, {p:?}, subtract {subtract}");
+                for isa in Isa::ALL.into_iter().filter(|i| i.available()) {
+                    let got = wide(&add_or_sub_i8_on(isa, &p, &a, &b, subtract));
+                    assert_eq!(got, want, "{isa:?}, case {case}, {p:?}, subtract {subtract}");
+                }
             }
         }
     }
