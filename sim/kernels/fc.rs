@@ -1,6 +1,7 @@
 //! Integer fully connected layer, matching LiteRT's reference `fully_connected.h` (int8
 //! per-tensor or per-channel, and 16x8 with 64-bit bias).
 
+use super::conv::Isa;
 use super::elem::Elem;
 use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::I8Values;
@@ -133,10 +134,9 @@ impl FcPacked {
 const FAST_MAX_FEATURES: usize = i32::MAX as usize / (255 * 128);
 
 /// Packs `weights` (`[out_features, in_features]`, as the graph stores them; `p.weights` is
-/// not read) for [`fully_connected_fast`] when it runs the layer exactly on this CPU
-/// (AVX-512 VNNI): no groups, weight zero points 0, weights within i8, at most
-/// [`FAST_MAX_FEATURES`] input features; `None` otherwise (the layer runs
-/// [`fully_connected`]).
+/// not read) for [`fully_connected_fast`] when it runs the layer exactly: no groups, weight
+/// zero points 0, weights within i8, at most [`FAST_MAX_FEATURES`] input features; `None`
+/// otherwise (the layer runs [`fully_connected`]).
 pub fn pack_fc<W: Elem>(p: &FcParams, weights: &[W]) -> Option<FcPacked> {
     if !fast_fits(p, weights.len()) || !weights.iter().all(|&w| (-128..=127).contains(&w.widen())) {
         return None;
@@ -163,15 +163,14 @@ pub fn pack_fc_i8(p: &FcParams, weights: &I8Values) -> Option<FcPacked> {
     Some(FcPacked { stride, w: weights.clone(), wsum: row_sums(weights, stride, p.out_features) })
 }
 
-/// Whether [`fully_connected_fast`] runs `p` with `len` weights on this CPU, weights within
-/// i8 aside: AVX-512 VNNI, no groups, weight zero points 0, at most [`FAST_MAX_FEATURES`]
-/// input features, `[out_features, in_features]` weights.
+/// Whether [`fully_connected_fast`] runs `p` with `len` weights, weights within i8 aside: no
+/// groups, weight zero points 0, at most [`FAST_MAX_FEATURES`] input features,
+/// `[out_features, in_features]` weights.
 fn fast_fits(p: &FcParams, len: usize) -> bool {
     p.groups.is_none()
         && p.weight_zp.iter().all(|&z| z == 0)
         && p.in_features <= FAST_MAX_FEATURES
         && len == p.in_features * p.out_features
-        && super::conv::vnni_available()
 }
 
 /// The sums of `rows` rows of `stride` weights. (Built for AVX2 where the CPU has it: the
@@ -209,13 +208,26 @@ unsafe fn row_sums_avx2(w: &[i8], stride: usize, rows: usize) -> Vec<i32> {
     row_sums_portable(w, stride, rows)
 }
 
-/// [`fully_connected`] under LiteRT's arithmetic ([`Arithmetic::is_litert`]) with
-/// `vpdpbusd`: each input row offset into u8 (`u = x + 128`), `sum (x - zx) w = sum u w -
+/// [`fully_connected`] under LiteRT's arithmetic ([`Arithmetic::is_litert`]) on u8 x s8
+/// products (`vpdpbusd` with AVX-512 VNNI, `vpmaddwd` on widened bytes with AVX2, else
+/// scalar): each input row offset into u8 (`u = x + 128`), `sum (x - zx) w = sum u w -
 /// (zx + 128) sum w` exactly in i32, then the bias and the same requantization as
 /// [`fully_connected`]. `None` when an input value is outside i8 (the caller runs
 /// [`fully_connected`]).
 pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith: &Arithmetic) -> Option<Vec<i32>> {
+    fully_connected_fast_on(Isa::best(), p, pk, x, arith)
+}
+
+/// [`fully_connected_fast`] with the kernels of instruction set `isa` (one the CPU runs).
+fn fully_connected_fast_on<X: Elem>(
+    isa: Isa,
+    p: &FcParams,
+    pk: &FcPacked,
+    x: &[X],
+    arith: &Arithmetic,
+) -> Option<Vec<i32>> {
     assert!(x.len() >= p.batch * p.in_features && pk.w.len() >= pk.stride * p.out_features);
+    assert!(isa.available(), "{isa:?} on this CPU");
     let mut out = vec![0i32; p.batch * p.out_features];
     let mut u = vec![0u8; pk.stride];
     for b in 0..p.batch {
@@ -228,17 +240,32 @@ pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith
         }
         for o in 0..p.out_features {
             let row = &pk.w[o * pk.stride..][..pk.stride];
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `pack_fc` packs only where AVX-512 F and VNNI are; `u` and `row` hold
-            // `stride` bytes, a multiple of 64.
-            let dot = unsafe { dot_u8_i8_avx512(&u, row) };
-            #[cfg(not(target_arch = "x86_64"))]
-            let dot = u.iter().zip(row).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32));
+            let dot = dot_u8_i8(isa, &u, row);
             let acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
             out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
     }
     Some(out)
+}
+
+/// `sum u w` over two rows of equal length (exact while the sum fits i32:
+/// [`FAST_MAX_FEATURES`]) with the kernels of `isa` (asserted available by the caller).
+#[inline]
+fn dot_u8_i8(isa: Isa, u: &[u8], w: &[i8]) -> i32 {
+    let portable = |u: &[u8], w: &[i8]| u.iter().zip(w).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32));
+    match isa {
+        // SAFETY: AVX-512 F and VNNI are available (the caller asserts `isa.available()`, and
+        // both sets include them).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Amx | Isa::Avx512Vnni => unsafe { dot_u8_i8_avx512(u, w) },
+        // SAFETY: AVX2 is available (as above).
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni | Isa::Avx2 => unsafe { dot_u8_i8_avx2(u, w) },
+        // Never available off x86-64 (the caller asserts `isa.available()`).
+        #[cfg(not(target_arch = "x86_64"))]
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => portable(u, w),
+        Isa::Portable => portable(u, w),
+    }
 }
 
 /// `sum u w` over two rows of a multiple of 64 bytes with `vpdpbusd` (exact while the sum
@@ -274,6 +301,35 @@ unsafe fn dot_u8_i8_avx512(u: &[u8], w: &[i8]) -> i32 {
         );
     }
     _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1))
+}
+
+/// `sum u w` over two rows of a multiple of 64 bytes with AVX2: 16 bytes of each widened to
+/// i16 (`u` zero-extended, `w` sign-extended), `vpmaddwd` (each pair at most
+/// `2 * 255 * 128` in magnitude, exact), in two accumulators.
+///
+/// # Safety
+/// AVX2 must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_u8_i8_avx2(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::x86_64::*;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let ld = |p: *const u8, i: usize| _mm_loadu_si128(p.add(i) as *const __m128i);
+    let prod = |i: usize| {
+        _mm256_madd_epi16(_mm256_cvtepu8_epi16(ld(u.as_ptr(), i)), _mm256_cvtepi8_epi16(ld(w.as_ptr() as *const u8, i)))
+    };
+    let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    let mut i = 0;
+    while i < n {
+        a0 = _mm256_add_epi32(a0, _mm256_add_epi32(prod(i), prod(i + 16)));
+        a1 = _mm256_add_epi32(a1, _mm256_add_epi32(prod(i + 32), prod(i + 48)));
+        i += 64;
+    }
+    let a = _mm256_add_epi32(a0, a1);
+    let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
 /// The width LiteRT's hybrid layer quantizes its input rows to (int8).
@@ -456,15 +512,12 @@ mod tests {
         assert_eq!(row_sums(&w, 64, 2), vec![-128 * 64, 127 * 64]);
     }
 
-    /// The fast kernel equals [`fully_connected`] where it packs: 1 to 300 input features
+    /// The fast kernel, on every instruction set the CPU has, equals [`fully_connected`] where it packs: 1 to 300 input features
     /// (whole and partial blocks of 64 and 128), per-tensor and per-output multipliers (single
     /// rounding), biases, any input zero point, 8-bit and i32 inputs; an i32 input outside
     /// i8 is left to the reference (`None`).
     #[test]
     fn fast_kernel_equals_reference() {
-        if !super::super::conv::vnni_available() {
-            return;
-        }
         let mut next = crate::kernels::xorshift(0x4d59_5df4_d0f3_3173);
         for case in 0..200 {
             let (batch, mut inf, outf) = (next(1, 3) as usize, next(1, 300) as usize, next(1, 50) as usize);
@@ -500,12 +553,19 @@ mod tests {
             let x: Vec<i32> = (0..batch * inf).map(|_| next(-128, 127) as i32).collect();
             let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
             let want = fully_connected(&p, &x, &arith);
-            assert_eq!(fully_connected_fast(&p, &pk, &x, &arith).as_ref(), Some(&want), "case {case} i32");
-            assert_eq!(fully_connected_fast(&p, &pk, &x8, &arith).as_ref(), Some(&want), "case {case} i8");
-            assert_eq!(fully_connected_fast(&p, &pk8, &x8, &arith).as_ref(), Some(&want), "case {case} i8 shared");
-            let mut wide = x.clone();
-            wide[0] = 200;
-            assert_eq!(fully_connected_fast(&p, &pk, &wide, &arith), None);
+            for isa in Isa::ALL.into_iter().filter(|i| i.available()) {
+                let fast = |pk: &FcPacked, x: &[i8]| fully_connected_fast_on(isa, &p, pk, x, &arith);
+                assert_eq!(
+                    fully_connected_fast_on(isa, &p, &pk, &x, &arith).as_ref(),
+                    Some(&want),
+                    "{isa:?} {case} i32"
+                );
+                assert_eq!(fast(&pk, &x8).as_ref(), Some(&want), "{isa:?} case {case} i8");
+                assert_eq!(fast(&pk8, &x8).as_ref(), Some(&want), "{isa:?} case {case} i8 shared");
+                let mut wide = x.clone();
+                wide[0] = 200;
+                assert_eq!(fully_connected_fast_on(isa, &p, &pk, &wide, &arith), None);
+            }
         }
     }
 
