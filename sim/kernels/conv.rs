@@ -376,8 +376,49 @@ enum PackedKind {
     /// bias of a pixel whose taps are all inside the input when its sums are of `x w` rather
     /// than `(x - zx) w` (equal modulo 2^32, as every path's sums).
     /// `quad`: the same weights for [`depthwise_quad_avx512`], packed when the CPU has
-    /// AVX-512 VNNI.
-    Depthwise { w: Vec<i32>, interior_bias: Vec<i32>, quad: Option<DepthwiseQuad> },
+    /// AVX-512 VNNI; `pairs`: for [`depthwise_pairs_avx2`], packed on x86-64 where the
+    /// channels are whole blocks of 16.
+    Depthwise { w: Vec<i32>, interior_bias: Vec<i32>, quad: Option<DepthwiseQuad>, pairs: Option<DepthwisePairs> },
+}
+
+/// Depthwise weights for `vpmaddwd` on two taps per i32 lane ([`depthwise_pairs_avx2`]):
+/// taps `2 q` and `2 q + 1` (the last, of an odd count, with a zero weight), in blocks of 16
+/// channels, each block two vectors of eight i32 lanes holding the pair's weights as i16
+/// (tap `2 q` low): the first for channels 0-3 and 8-11 of the block, the second for 4-7 and
+/// 12-15, the order in which `vpunpck{l,h}wd` interleave two taps' 16 widened input bytes.
+/// `corr[c]` is `-zx` times the sum of channel `c`'s weights: what turns a sum of `x w` into
+/// one of `(x - zx) w` (modulo 2^32, as every path's sums).
+#[derive(Debug, Clone)]
+struct DepthwisePairs {
+    w: Vec<i32>,
+    corr: Vec<i32>,
+}
+
+/// The [`DepthwisePairs`] of weights `wt` (`[c][taps]`) with input zero point `zx`, where
+/// `c` is a multiple of 16 (else `None`).
+fn depthwise_pairs(wt: &[i32], c: usize, taps: usize, zx: i32) -> Option<DepthwisePairs> {
+    if c % 16 != 0 || c == 0 || taps == 0 || wt.len() < c * taps {
+        return None;
+    }
+    let blocks = c / 16;
+    let weight = |ch: usize, t: usize| if t < taps { wt[ch * taps + t] } else { 0 };
+    let mut w = vec![0i32; taps.div_ceil(2) * blocks * 16];
+    for (q, pair) in w.chunks_exact_mut(blocks * 16).enumerate() {
+        for (b, block) in pair.chunks_exact_mut(16).enumerate() {
+            for (j, lane) in block.iter_mut().enumerate() {
+                // Lane j of the first vector is channel j (0-3) or j + 4 (8-11); of the
+                // second, j + 4 (4-7) or j + 8 (12-15).
+                let i = j % 8;
+                let ch = 16 * b + if j < 8 { i + 4 * (i / 4) } else { i + 4 + 4 * (i / 4) };
+                let (lo, hi) = (weight(ch, 2 * q) as i16, weight(ch, 2 * q + 1) as i16);
+                *lane = (lo as u16 as u32 | (hi as u16 as u32) << 16) as i32;
+            }
+        }
+    }
+    let corr = (0..c)
+        .map(|ch| (0..taps).fold(0i32, |s, t| s.wrapping_add(weight(ch, t))).wrapping_mul(zx.wrapping_neg()))
+        .collect();
+    Some(DepthwisePairs { w, corr })
 }
 
 /// Depthwise weights for `vpdpbusd` on four taps per i32 lane ([`depthwise_quad_avx512`]):
@@ -662,7 +703,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
     let bias = (0..cout).map(|co| p.bias.as_ref().map_or(0, |b| b[co] as i32)).collect();
     let ms = &p.multipliers[..cout];
     let mut pk = PackedConv {
-        kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new(), quad: None },
+        kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new(), quad: None, pairs: None },
         bias,
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
         rq: Requant64::new(ms),
@@ -694,7 +735,8 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         let quad = (vnni_available() && fits_i8)
             .then(|| depthwise_quad(&wt, c, p.geom.kernel, &pk.bias, p.input_zp))
             .flatten();
-        pk.kind = PackedKind::Depthwise { w, interior_bias, quad };
+        let pairs = cfg!(target_arch = "x86_64").then(|| depthwise_pairs(&wt, c, taps, p.input_zp)).flatten();
+        pk.kind = PackedKind::Depthwise { w, interior_bias, quad, pairs };
         pk
     }
 }
@@ -1775,14 +1817,14 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
     let cout = p.geom.output[3];
     let [kh, kw] = p.geom.kernel;
     match &packed.kind {
-        PackedKind::Depthwise { w, interior_bias, quad } => {
+        PackedKind::Depthwise { w, interior_bias, quad, pairs } => {
             #[cfg(target_arch = "x86_64")]
             if let (Isa::Avx512Vnni, true, Some(q), Some(x8)) = (simd, packed.simd_requant, quad, X::as_i8(x)) {
                 // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`).
                 return unsafe { depthwise_quad_avx512(p, packed, q, x8) };
             }
             let _ = quad;
-            depthwise(p, packed, w, interior_bias, x, simd)
+            depthwise(p, packed, w, interior_bias, pairs.as_ref(), x, simd)
         }
         PackedKind::Dense(cell) => {
             let d = packed.dense_i16(cell, kh * kw * c, cout).expect("pack makes the i16 or the u8 x s8 weights");
@@ -1807,11 +1849,13 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
 /// products that `vpmaddwd` / `vpdpwssd` add are `(x - zx) w` and `sign(x - zx) * 0`: the
 /// product itself, summed exactly (modulo 2^32, as every path's sums).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn depthwise<X: Elem, O: Elem>(
     p: &ConvParams,
     pk: &PackedConv,
     wd: &[i32],
     interior_bias: &[i32],
+    pairs: Option<&DepthwisePairs>,
     x: &[X],
     simd: Isa,
 ) -> Vec<O> {
@@ -1828,19 +1872,50 @@ fn depthwise<X: Elem, O: Elem>(
     let fused = cfg!(target_arch = "x86_64") && simd == Isa::Avx512Vnni && pk.simd_requant;
     let mut acc = vec![0i32; if fused { 0 } else { ow * c }];
     let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
+    // The AVX2 kernel on pairs of taps, for a row's pixels whose taps are all inside.
+    #[cfg(target_arch = "x86_64")]
+    let paired = match (pairs, X::as_i8(x)) {
+        (Some(pr), Some(x8)) if !fused && matches!(simd, Isa::Avx512Vnni | Isa::Avx2) => Some((pr, x8)),
+        _ => None,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = pairs;
+    let valid_taps = |taps: &mut Vec<(usize, usize)>, b: usize, oy: usize, ox: usize| {
+        // The valid taps: (input offset, weight offset).
+        taps.clear();
+        for ky in 0..kh {
+            for kx in 0..kw {
+                if let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) {
+                    taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
+                }
+            }
+        }
+    };
     for b in 0..n {
         for oy in 0..oh {
             let row = &mut out[(b * oh + oy) * ow * c..][..ow * c];
-            for ox in 0..ow {
-                // The valid taps: (input offset, weight offset).
-                taps.clear();
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        if let Some((iy, ix)) = p.geom.tap(oy, ox, ky, kx) {
-                            taps.push((((b * h + iy) * w + ix) * c, (ky * kw + kx) * c));
-                        }
-                    }
+            #[allow(unused_mut)]
+            let mut inside = 0..0;
+            #[cfg(target_arch = "x86_64")]
+            if let Some((pr, x8)) = paired {
+                inside = interior_columns(&p.geom, oy);
+                if !inside.is_empty() {
+                    valid_taps(&mut taps, b, oy, inside.start);
+                    assert!(taps.len() == kh * kw, "every tap of an interior pixel is inside");
+                    let pixels = inside.len();
+                    let step = p.geom.stride[1] * c;
+                    // The last pixel's taps lie inside `x` (each a valid tap).
+                    assert!(taps.iter().all(|&(xo, _)| xo + (pixels - 1) * step + c <= x8.len()));
+                    // SAFETY: AVX2 was detected by the caller (`simd`); the taps of every pixel
+                    // hold `c` values inside `x8` (asserted above) and the pairs every tap's
+                    // weights for `c` channels.
+                    unsafe {
+                        depthwise_pairs_avx2(&taps, x8, pr, pixels, step, &mut acc[inside.start * c..][..pixels * c])
+                    };
                 }
+            }
+            for ox in (0..ow).filter(|ox| !inside.contains(ox)) {
+                valid_taps(&mut taps, b, oy, ox);
                 match simd {
                     #[cfg(target_arch = "x86_64")]
                     // SAFETY: AVX-512 F, BW and VNNI were detected by the caller (`simd`); the
@@ -2121,6 +2196,91 @@ unsafe fn depthwise_acc_avx2<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X],
             .iter()
             .fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch].widen() - zx) * (wd[wo + ch] as i16 as i32)));
     }
+}
+
+/// The depthwise sums of `pixels` pixels `step` input values apart into `acc` (a multiple of
+/// 16 channels each), every tap inside the input, `taps` the first pixel's: `sum (x - zx) w`, as `sum x w` over pairs of taps (`vpunpck{l,h}wd` interleave the
+/// two taps' 16 widened bytes, one `vpmaddwd` forms both products in each lane, exactly:
+/// at most `2 * 128 * 128`) plus `corr` ([`DepthwisePairs`]); 32 channels at a time in four
+/// chains while there are, then 16.
+///
+/// # Safety
+/// AVX2 must be available; every tap `(xo, _)` of every pixel (`xo + i step`) must have `c`
+/// values from it in `x`; `pr` must hold the weights of `taps.len()` taps and `c` channels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn depthwise_pairs_avx2(
+    taps: &[(usize, usize)],
+    x: &[i8],
+    pr: &DepthwisePairs,
+    pixels: usize,
+    step: usize,
+    acc: &mut [i32],
+) {
+    use std::arch::x86_64::*;
+    let c = acc.len() / pixels.max(1);
+    let blocks = c / 16;
+    let pairs = taps.len().div_ceil(2);
+    debug_assert!(c % 16 == 0 && pr.w.len() >= pairs * blocks * 16 && pr.corr.len() >= c);
+    let (wp, cp) = (pr.w.as_ptr(), pr.corr.as_ptr());
+    for i in 0..pixels {
+        let (xp, ap) = (x.as_ptr().add(i * step), acc.as_mut_ptr().add(i * c));
+        let widen = |at: usize| _mm256_cvtepi8_epi16(_mm_loadu_si128(xp.add(at) as *const __m128i));
+        let ld = |p: *const i32| _mm256_loadu_si256(p as *const __m256i);
+        // One block's two chains over every pair of taps (channels 0-3 | 8-11 and 4-7 | 12-15).
+        let block = |b: usize, lo: &mut __m256i, hi: &mut __m256i, q: usize| {
+            let xa = taps[2 * q].0;
+            let xb = taps.get(2 * q + 1).map_or(xa, |t| t.0);
+            let (va, vb) = (widen(xa + 16 * b), widen(xb + 16 * b));
+            let w = wp.add((q * blocks + b) * 16);
+            *lo = _mm256_add_epi32(*lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(va, vb), ld(w)));
+            *hi = _mm256_add_epi32(*hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(va, vb), ld(w.add(8))));
+        };
+        let store = |b: usize, lo: __m256i, hi: __m256i| {
+            let ch = 16 * b;
+            let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
+            let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
+            _mm256_storeu_si256(ap.add(ch) as *mut __m256i, _mm256_add_epi32(first, ld(cp.add(ch))));
+            _mm256_storeu_si256(ap.add(ch + 8) as *mut __m256i, _mm256_add_epi32(second, ld(cp.add(ch + 8))));
+        };
+        let mut b = 0;
+        while b + 2 <= blocks {
+            let [mut l0, mut h0, mut l1, mut h1] = [_mm256_setzero_si256(); 4];
+            for q in 0..pairs {
+                block(b, &mut l0, &mut h0, q);
+                block(b + 1, &mut l1, &mut h1, q);
+            }
+            store(b, l0, h0);
+            store(b + 1, l1, h1);
+            b += 2;
+        }
+        if b < blocks {
+            let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for q in 0..pairs {
+                block(b, &mut lo, &mut hi, q);
+            }
+            store(b, lo, hi);
+        }
+    }
+}
+
+/// The output columns of row `oy` whose taps all lie inside the input (none if a tap row
+/// falls outside): with input column `ox s - pad + kx d`, those from `ceil(pad / s)` to the
+/// last whose widest tap is within the width.
+fn interior_columns(g: &ConvGeometry, oy: usize) -> std::ops::Range<usize> {
+    let [_, h, w, _] = g.input;
+    let [kh, kw] = g.kernel;
+    let ([sy, sx], [dy, dx]) = (g.stride, g.dilation);
+    let top = oy * sy;
+    let (span_y, span_x) = ((kh.max(1) - 1) * dy, (kw.max(1) - 1) * dx);
+    if top < g.pad.top || top - g.pad.top + span_y >= h {
+        return 0..0;
+    }
+    let first = g.pad.left.div_ceil(sx.max(1));
+    // ox s - pad + span <= w - 1
+    let Some(room) = (w + g.pad.left).checked_sub(span_x + 1) else { return 0..0 };
+    let end = (room / sx.max(1) + 1).min(g.output[2]);
+    first..end.max(first)
 }
 
 /// One pixel's depthwise sums into `acc` in scalar code: the same sums as the SIMD kernels.
