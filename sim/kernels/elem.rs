@@ -52,6 +52,21 @@ pub trait Elem: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'st
     /// AVX2 must be available (inlined into AVX2 code); eight elements writable at `p`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i);
+
+    /// Eight elements from `p` as i16 lanes (NEON): an `i8` sign-extended, an `i32` its low 16
+    /// bits, so only for values within i16 (the fast kernels' operands of at most 8 bits).
+    ///
+    /// # Safety
+    /// Eight elements readable at `p`.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t;
+
+    /// Stores eight i32 lanes, `lo` then `hi`, to `p` (NEON; each lane within [`Elem::RANGE`]).
+    ///
+    /// # Safety
+    /// Eight elements writable at `p`.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t);
 }
 
 mod sealed {
@@ -103,6 +118,22 @@ impl Elem for i32 {
     #[inline(always)]
     unsafe fn store8(p: *mut Self, v: std::arch::x86_64::__m256i) {
         std::arch::x86_64::_mm256_storeu_si256(p as *mut _, v)
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        use std::arch::aarch64::*;
+        // The even i16 halves of eight little-endian i32 lanes are their low 16 bits.
+        vuzp1q_s16(vreinterpretq_s16_s32(vld1q_s32(p)), vreinterpretq_s16_s32(vld1q_s32(p.add(4))))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t) {
+        use std::arch::aarch64::*;
+        vst1q_s32(p, lo);
+        vst1q_s32(p.add(4), hi);
     }
 }
 
@@ -168,5 +199,20 @@ impl Elem for i8 {
         // Saturating packs, exact within i8: eight i16 lanes, then eight bytes.
         let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
         _mm_storel_epi64(p as *mut __m128i, _mm_packs_epi16(w, w))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        use std::arch::aarch64::*;
+        vmovl_s8(vld1_s8(p))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t) {
+        use std::arch::aarch64::*;
+        // Saturating narrowings, exact within i8: eight i16 lanes, then eight bytes.
+        vst1_s8(p, vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))))
     }
 }
