@@ -40,6 +40,8 @@ mod pack512;
 use super::elem::Elem;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use super::fixedpoint::clamp_before_zero_point;
+#[cfg(target_arch = "aarch64")]
+use super::fixedpoint::multiply_by_quantized_multiplier_neon;
 #[cfg(target_arch = "x86_64")]
 use super::fixedpoint::OneStep16;
 use super::fixedpoint::{
@@ -1152,13 +1154,7 @@ unsafe fn requant_row_avx2<O: Elem>(
 
 /// [`multiply_by_quantized_multiplier`], the output zero point and the clamp on a row's whole
 /// groups of eight channels with NEON, as [`requant_row_avx2`] (returns how many channels
-/// it did). gemmlowp's steps map onto single instructions: the wrapping left shift is `sshl`,
-/// the doubling high multiply is `sqrdmulh` (`(2 a b + 2^31) >> 32`, saturating only
-/// `i32::MIN * i32::MIN`, which is [`super::fixedpoint::srdhm`] exactly), and the rounding
-/// divide by `2^r` (ties away from zero) is `srshl` by `-r` (ties up, the addition of `2^(r-1)`
-/// exact) after subtracting 1 from negative values when `r > 0` (the sign bit of
-/// `x & -r`; the subtraction saturating, which only `i32::MIN` meets, whose result it leaves
-/// unchanged). The clamp is applied before adding `zo`, as in [`requant_row_avx2`].
+/// it did): [`multiply_by_quantized_multiplier_neon`], then the clamp before adding `zo`.
 ///
 /// # Safety
 /// NEON must be available; `bias` and `pk`'s constants must hold `acc.len()` channels and
@@ -1187,10 +1183,7 @@ unsafe fn requant_row_neon<O: Elem>(
         for h in 0..2 {
             let v = vaddq_s32(x[h], b[h]);
             let v = vshlq_s32(vshlq_s32(v, ws), unws);
-            let v = vqrdmulhq_s32(vshlq_s32(v, left[h]), m[h]);
-            let neg_r = vnegq_s32(right[h]);
-            let fixup = vshrq_n_s32::<31>(vandq_s32(v, neg_r));
-            let q = vrshlq_s32(vqaddq_s32(v, fixup), neg_r);
+            let q = multiply_by_quantized_multiplier_neon(v, left[h], m[h], right[h]);
             r[h] = vaddq_s32(vminq_s32(vmaxq_s32(q, lo), hi), zo);
         }
         O::store8_neon(out.as_mut_ptr().add(co), r[0], r[1]);

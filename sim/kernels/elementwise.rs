@@ -3,7 +3,9 @@
 //! fused activation.
 
 use super::elem::Elem;
-use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, QuantMultiplier, Requant};
+#[cfg(target_arch = "x86_64")]
+use super::fixedpoint::OneStep;
+use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::Activation;
 
 /// The integer clamp range of a fused activation on an output with the given quantization
@@ -83,15 +85,34 @@ fn add_or_sub_one(p: &AddParams, x: i32, y: i32, arith: &Arithmetic, subtract: b
 
 /// [`add`] or [`sub`] (`subtract`) of two 8-bit tensors of one shape into an 8-bit one, under
 /// LiteRT's rounding: the same values, 16 at a time with AVX-512 where the CPU has it and
-/// the multipliers allow ([`OneStep`]: non-negative, right shifts only), else one by one.
-/// The caller checks that the output's clamp range lies within i8.
+/// the multipliers allow (`OneStep`: non-negative, right shifts only) or with NEON (shifts
+/// within 31 either way), else one by one. The caller checks that the output's clamp range
+/// lies within i8.
 pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i8> {
+    add_or_sub_i8_on(super::conv::Isa::best(), p, a, b, subtract)
+}
+
+/// [`add_or_sub_i8`] with `isa`'s kernel (AVX-512 for the x86 sets, where the CPU has AVX-512
+/// VNNI; NEON for the aarch64 ones; scalar code otherwise); `isa` must be available.
+fn add_or_sub_i8_on(isa: super::conv::Isa, p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i8> {
+    use super::conv::Isa;
     assert_eq!(a.len(), b.len(), "operands of one shape");
     assert!(-128 <= p.act_min && p.act_max <= 127, "an 8-bit output");
+    assert!(isa.available(), "{isa:?} on this CPU");
     let mut out = super::buffers::take::<i8>(a.len());
     let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
+    let x86 = matches!(isa, Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2);
+    let neon = matches!(isa, Isa::NeonDot | Isa::Neon);
+    #[cfg(target_arch = "aarch64")]
+    if neon
+        && [p.m1, p.m2, p.m_out].into_iter().all(|m| (-31..=31).contains(&m.shift))
+        && (0..=31).contains(&p.left_shift)
     {
+        // SAFETY: NEON was detected (`isa` is available); the lengths are equal (asserted).
+        done = unsafe { add_or_sub_i8_neon(p, a, b, subtract, &mut out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86 {
         let one_step = |m: QuantMultiplier| OneStep::covers(m) && m.shift <= 0;
         if super::conv::vnni_available()
             && [p.m1, p.m2, p.m_out].into_iter().all(one_step)
@@ -101,6 +122,7 @@ pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i
             done = unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) };
         }
     }
+    let _ = (x86, neon);
     let litert = Arithmetic::default();
     for ((o, &x), &y) in out[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
         // Within i8: the clamp range is (asserted above).
@@ -138,6 +160,53 @@ unsafe fn add_or_sub_i8_avx512(p: &AddParams, a: &[i8], b: &[i8], subtract: bool
         // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
         let v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(raw, lo), hi), zo);
         _mm_storeu_si128(out.as_mut_ptr().add(i) as *mut __m128i, _mm512_cvtepi32_epi8(v));
+    }
+    n
+}
+
+/// [`add_or_sub_i8`]'s whole blocks of 16 elements with NEON, four i32 vectors per block
+/// ([`super::fixedpoint::multiply_by_quantized_multiplier_neon`] for each of the three
+/// rescales); returns how many it did.
+///
+/// # Safety
+/// NEON must be available; `a`, `b` and `out` of one length; every multiplier of `p` with a
+/// shift within -31..=31 and `p.left_shift` within 0..=31.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn add_or_sub_i8_neon(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, out: &mut [i8]) -> usize {
+    use super::fixedpoint::{clamp_before_zero_point, multiply_by_quantized_multiplier_neon as mbqm};
+    use std::arch::aarch64::*;
+    let n = a.len() / 16 * 16;
+    assert!(b.len() >= n && out.len() >= n);
+    let consts =
+        |m: QuantMultiplier| (vdupq_n_s32(m.shift.max(0)), vdupq_n_s32(m.multiplier), vdupq_n_s32((-m.shift).max(0)));
+    let ((l1, m1, r1), (l2, m2, r2), (lo_, mo, ro)) = (consts(p.m1), consts(p.m2), consts(p.m_out));
+    let ls = vdupq_n_s32(p.left_shift);
+    let (z1, z2) = (vdupq_n_s32(p.zp1), vdupq_n_s32(p.zp2));
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.zp_out);
+    let (lo, hi, zo) = (vdupq_n_s32(lo), vdupq_n_s32(hi), vdupq_n_s32(p.zp_out));
+    // Sixteen bytes as four vectors of i32 lanes.
+    let widen = |v: int8x16_t| {
+        let (l, h) = (vmovl_s8(vget_low_s8(v)), vmovl_high_s8(v));
+        [vmovl_s16(vget_low_s16(l)), vmovl_high_s16(l), vmovl_s16(vget_low_s16(h)), vmovl_high_s16(h)]
+    };
+    for i in (0..n).step_by(16) {
+        let x = widen(vld1q_s8(a.as_ptr().add(i)));
+        let y = widen(vld1q_s8(b.as_ptr().add(i)));
+        let mut v = [vdupq_n_s32(0); 4];
+        for j in 0..4 {
+            let rx = mbqm(vshlq_s32(vsubq_s32(x[j], z1), ls), l1, m1, r1);
+            let ry = mbqm(vshlq_s32(vsubq_s32(y[j], z2), ls), l2, m2, r2);
+            let sum = if subtract { vsubq_s32(rx, ry) } else { vaddq_s32(rx, ry) };
+            let raw = mbqm(sum, lo_, mo, ro);
+            // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never
+            // saturates.
+            v[j] = vaddq_s32(vminq_s32(vmaxq_s32(raw, lo), hi), zo);
+        }
+        // Saturating narrowings, exact within i8.
+        let l = vcombine_s16(vqmovn_s32(v[0]), vqmovn_s32(v[1]));
+        let h = vcombine_s16(vqmovn_s32(v[2]), vqmovn_s32(v[3]));
+        vst1q_s8(out.as_mut_ptr().add(i), vcombine_s8(vqmovn_s16(l), vqmovn_s16(h)));
     }
     n
 }
@@ -296,6 +365,8 @@ pub fn quantize_as<O: Elem>(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32
 /// AVX2 when `simd` (the caller detected it), the rest in scalar code.
 fn quantize_narrow<O: Elem>(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32, simd: bool) -> Vec<O> {
     let mut out = vec![O::default(); x.len()];
+    // Only the x86 build writes it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if simd {
@@ -434,6 +505,11 @@ mod tests {
                     add(&p, &wide(&a), &wide(&b), &arith)
                 };
                 assert_eq!(wide(&add_or_sub_i8(&p, &a, &b, subtract)), want, "case {case}, {p:?}, subtract {subtract}");
+                // Every kernel this CPU has.
+                for isa in super::super::conv::Isa::ALL.into_iter().filter(|isa| isa.available()) {
+                    let got = wide(&add_or_sub_i8_on(isa, &p, &a, &b, subtract));
+                    assert_eq!(got, want, "case {case}, {isa:?}, {p:?}, subtract {subtract}");
+                }
             }
         }
     }

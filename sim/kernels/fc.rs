@@ -1,6 +1,7 @@
 //! Integer fully connected layer, matching LiteRT's reference `fully_connected.h` (int8
 //! per-tensor or per-channel, and 16x8 with 64-bit bias).
 
+use super::conv::Isa;
 use super::elem::Elem;
 use super::fixedpoint::{requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::I8Values;
@@ -164,14 +165,14 @@ pub fn pack_fc_i8(p: &FcParams, weights: &I8Values) -> Option<FcPacked> {
 }
 
 /// Whether [`fully_connected_fast`] runs `p` with `len` weights on this CPU, weights within
-/// i8 aside: AVX-512 VNNI, no groups, weight zero points 0, at most [`FAST_MAX_FEATURES`]
-/// input features, `[out_features, in_features]` weights.
+/// i8 aside: AVX-512 VNNI or NEON, no groups, weight zero points 0, at most
+/// [`FAST_MAX_FEATURES`] input features, `[out_features, in_features]` weights.
 fn fast_fits(p: &FcParams, len: usize) -> bool {
     p.groups.is_none()
         && p.weight_zp.iter().all(|&z| z == 0)
         && p.in_features <= FAST_MAX_FEATURES
         && len == p.in_features * p.out_features
-        && super::conv::vnni_available()
+        && (super::conv::vnni_available() || Isa::Neon.available())
 }
 
 /// The sums of `rows` rows of `stride` weights. (Built for AVX2 where the CPU has it: the
@@ -215,6 +216,21 @@ unsafe fn row_sums_avx2(w: &[i8], stride: usize, rows: usize) -> Vec<i32> {
 /// [`fully_connected`]. `None` when an input value is outside i8 (the caller runs
 /// [`fully_connected`]).
 pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith: &Arithmetic) -> Option<Vec<i32>> {
+    fully_connected_fast_on(Isa::best(), p, pk, x, arith)
+}
+
+/// [`fully_connected_fast`] with the dot products of `isa` (the AVX-512 VNNI one for the x86
+/// sets, which [`pack_fc`] requires there; `sdot` for [`Isa::NeonDot`], `smull` + `sadalp`
+/// for [`Isa::Neon`], scalar code for [`Isa::Portable`]); `isa` must be available. The NEON
+/// kernels read `u ^ 0x80 = x` (s8 x s8), so their sums are `sum x w`, less `zx sum w`.
+fn fully_connected_fast_on<X: Elem>(
+    isa: Isa,
+    p: &FcParams,
+    pk: &FcPacked,
+    x: &[X],
+    arith: &Arithmetic,
+) -> Option<Vec<i32>> {
+    assert!(isa.available(), "{isa:?} on this CPU");
     assert!(x.len() >= p.batch * p.in_features && pk.w.len() >= pk.stride * p.out_features);
     let mut out = vec![0i32; p.batch * p.out_features];
     let mut u = vec![0u8; pk.stride];
@@ -228,17 +244,101 @@ pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith
         }
         for o in 0..p.out_features {
             let row = &pk.w[o * pk.stride..][..pk.stride];
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `pack_fc` packs only where AVX-512 F and VNNI are; `u` and `row` hold
-            // `stride` bytes, a multiple of 64.
-            let dot = unsafe { dot_u8_i8_avx512(&u, row) };
-            #[cfg(not(target_arch = "x86_64"))]
-            let dot = u.iter().zip(row).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32));
-            let acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            let u_w = |dot: i32| dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            let x_w = |dot: i32| dot as i64 - p.input_zp as i64 * pk.wsum[o] as i64;
+            let acc = match isa {
+                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `pack_fc` packs only where AVX-512 F and VNNI are; `u` and `row`
+                    // hold `stride` bytes, a multiple of 64.
+                    let dot = unsafe { dot_u8_i8_avx512(&u, row) };
+                    #[cfg(not(target_arch = "x86_64"))]
+                    let dot = dot_u8_i8_portable(&u, row);
+                    u_w(dot)
+                }
+                Isa::NeonDot => {
+                    #[cfg(target_arch = "aarch64")]
+                    // SAFETY: NEON and the dot product were detected (asserted above); `u` and
+                    // `row` hold `stride` bytes, a multiple of 64.
+                    let acc = x_w(unsafe { dot_flipped_sdot(&u, row) });
+                    #[cfg(not(target_arch = "aarch64"))]
+                    let acc = u_w(dot_u8_i8_portable(&u, row));
+                    acc
+                }
+                Isa::Neon => {
+                    #[cfg(target_arch = "aarch64")]
+                    // SAFETY: NEON was detected (asserted above); `u` and `row` hold `stride`
+                    // bytes, a multiple of 64.
+                    let acc = x_w(unsafe { dot_flipped_smull(&u, row) });
+                    #[cfg(not(target_arch = "aarch64"))]
+                    let acc = u_w(dot_u8_i8_portable(&u, row));
+                    acc
+                }
+                Isa::Portable => u_w(dot_u8_i8_portable(&u, row)),
+            };
             out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
     }
     Some(out)
+}
+
+/// `sum u w` in scalar code (exact in i32: [`FAST_MAX_FEATURES`]).
+fn dot_u8_i8_portable(u: &[u8], w: &[i8]) -> i32 {
+    u.iter().zip(w).fold(0i32, |a, (&u, &w)| a.wrapping_add(u as i32 * w as i32))
+}
+
+/// `sum (u ^ 0x80) w`, the s8 x s8 dot product of `u - 128` and `w`, over rows of a multiple
+/// of 64 bytes with NEON `sdot` (four products summed into each i32 lane, no saturation;
+/// exact while the sum fits i32, which [`FAST_MAX_FEATURES`] bounds).
+///
+/// # Safety
+/// NEON and the dot product must be available.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::aarch64::*;
+    use std::arch::asm;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let flip = vdupq_n_u8(0x80);
+    let mut a = [vdupq_n_s32(0); 4];
+    let mut i = 0;
+    while i < n {
+        for (j, aj) in a.iter_mut().enumerate() {
+            let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
+            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
+            // `vdotq_s32` is unstable in Rust (`stdarch_neon_dotprod`).
+            asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) *aj, w = in(vreg) wv, x = in(vreg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        i += 64;
+    }
+    vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
+}
+
+/// [`dot_flipped_sdot`] with baseline NEON: `smull` forms eight s8 x s8 products in i16
+/// lanes (exact: at most `2^14` in magnitude) and `sadalp` adds neighbouring pairs into i32
+/// lanes.
+///
+/// # Safety
+/// NEON must be available.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn dot_flipped_smull(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::aarch64::*;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let flip = vdupq_n_u8(0x80);
+    let mut a = [vdupq_n_s32(0); 4];
+    let mut i = 0;
+    while i < n {
+        for (j, aj) in a.iter_mut().enumerate() {
+            let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
+            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
+            *aj = vpadalq_s16(*aj, vmull_s8(vget_low_s8(x), vget_low_s8(wv)));
+            *aj = vpadalq_s16(*aj, vmull_high_s8(x, wv));
+        }
+        i += 64;
+    }
+    vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
 }
 
 /// `sum u w` over two rows of a multiple of 64 bytes with `vpdpbusd` (exact while the sum
@@ -462,7 +562,7 @@ mod tests {
     /// i8 is left to the reference (`None`).
     #[test]
     fn fast_kernel_equals_reference() {
-        if !super::super::conv::vnni_available() {
+        if !super::super::conv::vnni_available() && !Isa::Neon.available() {
             return;
         }
         let mut next = crate::kernels::xorshift(0x4d59_5df4_d0f3_3173);
@@ -500,6 +600,13 @@ mod tests {
             let x: Vec<i32> = (0..batch * inf).map(|_| next(-128, 127) as i32).collect();
             let x8: Vec<i8> = x.iter().map(|&v| v as i8).collect();
             let want = fully_connected(&p, &x, &arith);
+            // Every dot product this CPU has (on x86 the packing needs AVX-512 VNNI).
+            for isa in Isa::ALL.into_iter().filter(|isa| isa.available() && *isa != Isa::Portable) {
+                let fast = fully_connected_fast_on(isa, &p, &pk, &x8, &arith);
+                assert_eq!(fast.as_ref(), Some(&want), "case {case} {isa:?}");
+            }
+            let portable = fully_connected_fast_on(Isa::Portable, &p, &pk, &x8, &arith);
+            assert_eq!(portable.as_ref(), Some(&want), "case {case} portable");
             assert_eq!(fully_connected_fast(&p, &pk, &x, &arith).as_ref(), Some(&want), "case {case} i32");
             assert_eq!(fully_connected_fast(&p, &pk, &x8, &arith).as_ref(), Some(&want), "case {case} i8");
             assert_eq!(fully_connected_fast(&p, &pk8, &x8, &arith).as_ref(), Some(&want), "case {case} i8 shared");
