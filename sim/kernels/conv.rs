@@ -26,10 +26,15 @@
 //!   tile): the input is offset into u8 and the offset's contribution, `(zx + off) sum(w)`
 //!   per channel, is subtracted through the bias, so the sums are the i16 path's exactly.
 //!   The i16 packing is then made only if a run's input does not fit u8 (never for 8-bit
-//!   tensors), from the u8 packing.
+//!   tensors), from the u8 packing;
+//! - on aarch64 ([`Isa::NeonDot`], [`Isa::Neon`]), runs the same two packings with NEON:
+//!   `sdot` (the dot product, runtime-detected; inline assembly) on the u8 x s8 packing with
+//!   the activations read as `u ^ 0x80` (s8, the bias corrected to match), else `smlal` on
+//!   the i16 packing; depthwise sums with `smlal`; rows requantized 8 channels per step with
+//!   `sqrdmulh` and `srshl`, gemmlowp's two roundings bit for bit.
 //!
-//! i32 addition is associative, so the VNNI, AVX-512, AVX2 paths (dispatched at run time) and
-//! the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
+//! i32 addition is associative, so the VNNI, AVX-512, AVX2, NEON paths (dispatched at run
+//! time) and the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
 //! results (property-tested).
 
 #[cfg(target_arch = "x86_64")]
@@ -783,8 +788,9 @@ pub fn conv_fast_as<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[
 }
 
 /// [`conv_fast`] on the given instruction set (`None` if this CPU lacks it): dense layers
-/// take the u8 x s8 path on [`Isa::Avx512Vnni`] when their weights were packed for it and the
-/// input fits u8, else the i16 path.
+/// take the u8 x s8 path on [`Isa::Amx`], [`Isa::Avx512Vnni`], [`Isa::AvxVnni`] and
+/// [`Isa::NeonDot`] when their weights were packed for it and the input fits u8, else the i16
+/// path.
 pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
     conv_fast_on_as(isa, p, packed, x)
 }
@@ -1681,55 +1687,40 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(l: &U8Layer, a: &[u8], a_stride: usize, 
 /// accumulator registers per half block).
 const MR_NEON_DOT: usize = 4;
 
-/// `acc + sdot(w, a[L])`: each i32 lane `i` of `acc` plus the four s8 x s8 products of `w`'s
-/// bytes `4i..4i+4` with quad `L` of `a` (exact, no saturation). Inline `asm!`: the
-/// `vdotq_laneq_s32` intrinsic is unstable in Rust (`stdarch_neon_dotprod`).
-///
-/// # Safety
-/// NEON and the dot product must be available.
+/// `$acc + sdot($w, $a[$lane])`: each i32 lane `i` of `$acc` plus the four s8 x s8 products of
+/// `$w`'s bytes `4i..4i+4` with quad `$lane` of `$a` (exact, no saturation). Inline `asm!`:
+/// the `vdotq_laneq_s32` intrinsic is unstable in Rust (`stdarch_neon_dotprod`). A macro, so
+/// it is inline in its caller, which must enable `dotprod` (a `target_feature` function cannot
+/// be `inline(always)`; as an `inline` function, one quad's `sdot`s stayed a call in the test
+/// profile).
 #[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon,dotprod")]
-#[inline]
-unsafe fn sdot_lane<const L: usize>(
-    mut acc: std::arch::aarch64::int32x4_t,
-    w: std::arch::aarch64::int8x16_t,
-    a: std::arch::aarch64::int8x16_t,
-) -> std::arch::aarch64::int32x4_t {
-    use std::arch::asm;
-    // One literal template per lane (a `const` operand needs Rust 1.82).
-    match L {
-        0 => asm!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[0]", acc = inout(vreg) acc, w = in(vreg) w, a = in(vreg) a,
-            options(pure, nomem, nostack, preserves_flags)),
-        1 => asm!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[1]", acc = inout(vreg) acc, w = in(vreg) w, a = in(vreg) a,
-            options(pure, nomem, nostack, preserves_flags)),
-        2 => asm!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[2]", acc = inout(vreg) acc, w = in(vreg) w, a = in(vreg) a,
-            options(pure, nomem, nostack, preserves_flags)),
-        _ => asm!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[3]", acc = inout(vreg) acc, w = in(vreg) w, a = in(vreg) a,
-            options(pure, nomem, nostack, preserves_flags)),
-    }
-    acc
+macro_rules! sdot_lane {
+    ($acc:expr, $w:expr, $a:expr, $lane:literal) => {{
+        let mut acc: std::arch::aarch64::int32x4_t = $acc;
+        std::arch::asm!(
+            concat!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[", $lane, "]"),
+            acc = inout(vreg) acc,
+            w = in(vreg) $w,
+            a = in(vreg) $a,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+        acc
+    }};
 }
 
-/// One quad of k for [`kernel_neon_dot`]: each pixel's quad `L` of `x` against the four weight
-/// vectors of 4 channels x 4 bytes at `w`.
-///
-/// # Safety
-/// NEON and the dot product must be available; 64 bytes readable at `w`.
+/// One quad of k for [`kernel_neon_dot`]: each of the `$m` pixels' quad `$lane` of `$x` against
+/// the four weight vectors (4 channels x 4 bytes each) from `$w` into accumulators `$c` (a
+/// macro, as `sdot_lane!`).
 #[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon,dotprod")]
-#[inline]
-unsafe fn neon_dot_quad<const M: usize, const L: usize>(
-    c: &mut [[std::arch::aarch64::int32x4_t; 4]; M],
-    x: &[std::arch::aarch64::int8x16_t; M],
-    w: *const i8,
-) {
-    use std::arch::aarch64::*;
-    for v in 0..4 {
-        let wv = vld1q_s8(w.add(16 * v));
-        for r in 0..M {
-            c[r][v] = sdot_lane::<L>(c[r][v], wv, x[r]);
+macro_rules! neon_dot_quad {
+    ($c:ident, $x:ident, $w:expr, $m:expr, $lane:literal) => {
+        for v in 0..4 {
+            let wv = vld1q_s8($w.add(16 * v));
+            for r in 0..$m {
+                $c[r][v] = sdot_lane!($c[r][v], wv, $x[r], $lane);
+            }
         }
-    }
+    };
 }
 
 /// [`kernel_vnni`] with NEON `sdot` (s8 x s8, four products summed into each i32 lane, no
@@ -1765,10 +1756,10 @@ unsafe fn kernel_neon_dot<const M: usize>(
                 *xr = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a.add(r * a_stride + 4 * q)), flip));
             }
             let wq = wh.add(q * 4 * NR_U8);
-            neon_dot_quad::<M, 0>(&mut c, &x, wq);
-            neon_dot_quad::<M, 1>(&mut c, &x, wq.add(4 * NR_U8));
-            neon_dot_quad::<M, 2>(&mut c, &x, wq.add(8 * NR_U8));
-            neon_dot_quad::<M, 3>(&mut c, &x, wq.add(12 * NR_U8));
+            neon_dot_quad!(c, x, wq, M, "0");
+            neon_dot_quad!(c, x, wq.add(4 * NR_U8), M, "1");
+            neon_dot_quad!(c, x, wq.add(8 * NR_U8), M, "2");
+            neon_dot_quad!(c, x, wq.add(12 * NR_U8), M, "3");
             q += 4;
         }
         while q < kq {
@@ -1776,7 +1767,7 @@ unsafe fn kernel_neon_dot<const M: usize>(
                 let quad = (a.add(r * a_stride + 4 * q) as *const u32).read_unaligned() ^ 0x8080_8080;
                 *xr = vreinterpretq_s8_u32(vdupq_n_u32(quad));
             }
-            neon_dot_quad::<M, 0>(&mut c, &x, wh.add(q * 4 * NR_U8));
+            neon_dot_quad!(c, x, wh.add(q * 4 * NR_U8), M, "0");
             q += 1;
         }
         for (r, cr) in c.iter().enumerate() {

@@ -101,8 +101,11 @@ fn add_or_sub_i8_on(isa: super::conv::Isa, p: &AddParams, a: &[i8], b: &[i8], su
     assert!(isa.available(), "{isa:?} on this CPU");
     let mut out = super::buffers::take::<i8>(a.len());
     let mut done = 0;
-    let x86 = matches!(isa, Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2);
-    let neon = matches!(isa, Isa::NeonDot | Isa::Neon);
+    let (x86, neon) = match isa {
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => (true, false),
+        Isa::NeonDot | Isa::Neon => (false, true),
+        Isa::Portable => (false, false),
+    };
     #[cfg(target_arch = "aarch64")]
     if neon
         && [p.m1, p.m2, p.m_out].into_iter().all(|m| (-31..=31).contains(&m.shift))

@@ -245,6 +245,7 @@ fn fully_connected_fast_on<X: Elem>(
         for o in 0..p.out_features {
             let row = &pk.w[o * pk.stride..][..pk.stride];
             let u_w = |dot: i32| dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            #[cfg(target_arch = "aarch64")]
             let x_w = |dot: i32| dot as i64 - p.input_zp as i64 * pk.wsum[o] as i64;
             let acc = match isa {
                 Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
