@@ -1,8 +1,10 @@
 //! Property tests: the fast convolution kernels give exactly the scalar reference's results
 //! for operands of 2 to 8 bits, any shape, stride, padding and zero points; the reference
 //! handles wider operands (up to 16 bits) and narrow accumulators; the fast kernels run
-//! wrapping accumulators of any width exactly; every instruction set the CPU has (AVX-512
-//! VNNI, AVX2, portable) gives the same results, each run explicitly.
+//! wrapping accumulators of any width exactly; every instruction set the CPU has (AMX,
+//! AVX-512 VNNI, AVX-VNNI, AVX2, NEON with and without the dot product, portable) gives the
+//! same results, each run explicitly. `scripts/test_aarch64.sh` runs them for aarch64 under
+//! qemu, on a CPU with the dot product and on one without.
 
 use accelsim::ir::ExplicitPadding;
 use accelsim::kernels::conv::{
@@ -105,6 +107,30 @@ fn isa_case(c: &Case, dilation: usize, acc_bits: u32, left_shifts: bool) -> (Con
         Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble }
     };
     (p, arith)
+}
+
+/// `Isa::best` is the first instruction set of `Isa::ALL` the CPU has; the x86 sets are
+/// available only on x86-64 and the NEON ones only on aarch64 (where NEON always is). With
+/// `ACCELSIM_EXPECT_ISA` set (`scripts/test_aarch64.sh`, per emulated CPU), `best` is that set
+/// (the first word of its `describe`).
+#[test]
+fn best_is_the_first_available_isa() {
+    let best = Isa::best();
+    assert_eq!(Isa::ALL.into_iter().find(|isa| isa.available()), Some(best));
+    for isa in Isa::ALL {
+        match isa {
+            Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
+                assert!(cfg!(target_arch = "x86_64") || !isa.available(), "{isa:?}")
+            }
+            Isa::NeonDot => assert!(cfg!(target_arch = "aarch64") || !isa.available(), "{isa:?}"),
+            Isa::Neon => assert_eq!(isa.available(), cfg!(target_arch = "aarch64"), "{isa:?}"),
+            Isa::Portable => assert!(isa.available()),
+        }
+    }
+    eprintln!("best: {}", best.describe());
+    if let Ok(want) = std::env::var("ACCELSIM_EXPECT_ISA") {
+        assert_eq!(best.describe().split(' ').next(), Some(want.as_str()), "{}", best.describe());
+    }
 }
 
 proptest! {

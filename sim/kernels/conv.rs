@@ -26,10 +26,15 @@
 //!   tile): the input is offset into u8 and the offset's contribution, `(zx + off) sum(w)`
 //!   per channel, is subtracted through the bias, so the sums are the i16 path's exactly.
 //!   The i16 packing is then made only if a run's input does not fit u8 (never for 8-bit
-//!   tensors), from the u8 packing.
+//!   tensors), from the u8 packing;
+//! - on aarch64 ([`Isa::NeonDot`], [`Isa::Neon`]), runs the same two packings with NEON:
+//!   `sdot` (the dot product, runtime-detected; inline assembly) on the u8 x s8 packing with
+//!   the activations read as `u ^ 0x80` (s8, the bias corrected to match), else `smlal` on
+//!   the i16 packing; depthwise sums with `smlal`; rows requantized 8 channels per step with
+//!   `sqrdmulh` and `srshl`, gemmlowp's two roundings bit for bit.
 //!
-//! i32 addition is associative, so the VNNI, AVX-512, AVX2 paths (dispatched at run time) and
-//! the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
+//! i32 addition is associative, so the VNNI, AVX-512, AVX2, NEON paths (dispatched at run
+//! time) and the portable paths ([`conv_fast_portable`], [`conv_fast_u8_portable`]) give identical
 //! results (property-tested).
 
 #[cfg(target_arch = "x86_64")]
@@ -40,11 +45,15 @@ mod pack512;
 use super::elem::Elem;
 #[cfg(target_arch = "x86_64")]
 use super::elem::OutClamp8;
-#[cfg(target_arch = "x86_64")]
-use super::fixedpoint::{clamp_before_zero_point, OneStep16, OneStep8};
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use super::fixedpoint::clamp_before_zero_point;
+#[cfg(target_arch = "aarch64")]
+use super::fixedpoint::multiply_by_quantized_multiplier_neon;
 use super::fixedpoint::{
     multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, Overflow, QuantMultiplier, Requant, Rounding,
 };
+#[cfg(target_arch = "x86_64")]
+use super::fixedpoint::{OneStep16, OneStep8};
 use crate::ir::ExplicitPadding;
 
 /// Shapes of a convolution (NHWC input, OHWI weights), shared by the integer and float kernels.
@@ -248,11 +257,18 @@ pub struct PackedConv {
     bias: Vec<i32>,
     /// Per output channel: the multiplier's left shift (the rest is in `rq`).
     left: Vec<i32>,
+    /// Per output channel, for the NEON requantization: the Q31 multiplier and right shift.
+    #[cfg(target_arch = "aarch64")]
+    mul: Vec<i32>,
+    #[cfg(target_arch = "aarch64")]
+    right: Vec<i32>,
     /// The AVX-512 requantization's per-channel constants ([`Requant64`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     rq: Requant64,
     /// Whether the SIMD requantization applies (non-negative multipliers, shifts within 31).
     simd_requant: bool,
     /// No left shift and no narrow accumulator: the AVX-512 requantization skips both.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     plain: bool,
     /// `32 - acc_bits` for a wrapping accumulator narrower than 32 bits, else 0: the i32 sum
     /// (plus bias) shifted left and arithmetically back right by it is the narrow
@@ -347,6 +363,7 @@ struct DenseU8 {
 
 /// What the u8 x s8 GEMMs of one layer read besides the pixels: the layer, its packing and
 /// requantization constants, the bias its input's offset calls for, and its dense weights.
+#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct U8Layer<'a> {
     p: &'a ConvParams,
@@ -431,6 +448,7 @@ fn depthwise_pairs(wt: &[i32], c: usize, taps: usize, zx: i32) -> Option<Depthwi
 /// bias less `(zx + 128)` times the sum of its weights: the sums are of `u w` with
 /// `u = x + 128` (u8) at every tap, a padding tap holding `zx + 128`.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct DepthwiseQuad {
     groups: usize,
     w: Vec<i8>,
@@ -563,8 +581,8 @@ pub fn saturation_free<W: Elem>(p: &ConvParams, weights: &[W], (lo, hi): (i32, i
 }
 
 /// Packs the weights of a layer for [`conv_fast`] on `arith` (done once, when the executor
-/// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI or AVX-VNNI,
-/// else (or when the weights do not fit i8) for the i16 path.
+/// is built): dense layers for the u8 x s8 path when the CPU has AVX-512 VNNI, AVX-VNNI or
+/// NEON's dot product, else (or when the weights do not fit i8) for the i16 path.
 pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
     pack_weights(p, &p.weights, arith)
 }
@@ -574,7 +592,7 @@ pub fn pack(p: &ConvParams, arith: &Arithmetic) -> PackedConv {
 /// `cout * kh * kw * c / groups` values.
 pub fn pack_weights<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> PackedConv {
     let mut pk = pack_base(p, weights, arith);
-    if vnni_available() || avx_vnni_available() {
+    if vnni_available() || avx_vnni_available() || neon_dot_available() {
         pk.u8_dense = dense_u8(p, weights);
     }
     if let (PackedKind::Dense(cell), None) = (&pk.kind, &pk.u8_dense) {
@@ -616,6 +634,18 @@ pub fn avx_vnni_available() -> bool {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("avxvnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU runs the NEON dot-product kernel (`sdot`, with NEON).
+pub fn neon_dot_available() -> bool {
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("neon") && std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(not(target_arch = "aarch64"))]
     {
         false
     }
@@ -706,6 +736,10 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         kind: PackedKind::Depthwise { w: Vec::new(), interior_bias: Vec::new(), quad: None, pairs: None },
         bias,
         left: ms.iter().map(|m| m.shift.max(0)).collect(),
+        #[cfg(target_arch = "aarch64")]
+        mul: ms.iter().map(|m| m.multiplier).collect(),
+        #[cfg(target_arch = "aarch64")]
+        right: ms.iter().map(|m| (-m.shift).max(0)).collect(),
         rq: Requant64::new(ms),
         simd_requant: ms.iter().all(|&m| OneStep::covers(m) && m.shift <= 31),
         plain: arith.acc_bits >= 32 && ms.iter().all(|m| m.shift <= 0),
@@ -756,13 +790,21 @@ pub enum Isa {
     AvxVnni,
     /// AVX2: `vpmaddwd` kernels on i16 operands, 8-lane requantization.
     Avx2,
+    /// aarch64 NEON with the dot-product extension (`sdot`, FEAT_DotProd): dense
+    /// convolutions on the u8 x s8 packing (the activations flipped to s8 in registers),
+    /// everything else as [`Isa::Neon`].
+    NeonDot,
+    /// aarch64 NEON: `smlal` kernels on i16 operands (dense and depthwise), 8-lane
+    /// requantization with `sqrdmulh`.
+    Neon,
     /// Scalar code on any CPU.
     Portable,
 }
 
 impl Isa {
     /// Every instruction set, best first.
-    pub const ALL: [Isa; 5] = [Isa::Amx, Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2, Isa::Portable];
+    pub const ALL: [Isa; 7] =
+        [Isa::Amx, Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2, Isa::NeonDot, Isa::Neon, Isa::Portable];
 
     /// The best instruction set this CPU runs.
     pub fn best() -> Isa {
@@ -774,6 +816,10 @@ impl Isa {
             Isa::AvxVnni
         } else if Isa::Avx2.available() {
             Isa::Avx2
+        } else if Isa::NeonDot.available() {
+            Isa::NeonDot
+        } else if Isa::Neon.available() {
+            Isa::Neon
         } else {
             Isa::Portable
         }
@@ -786,6 +832,8 @@ impl Isa {
             Isa::Avx512Vnni => "avx512-vnni (AVX-512 VNNI vpdpbusd kernels)",
             Isa::AvxVnni => "avx-vnni (256-bit vpdpbusd for dense convolutions, AVX2 for the rest)",
             Isa::Avx2 => "avx2 (AVX2 vpmaddwd kernels)",
+            Isa::NeonDot => "neon-dot (NEON sdot for dense convolutions, NEON smlal for the rest)",
+            Isa::Neon => "neon (NEON smlal kernels)",
             Isa::Portable => "portable (scalar code)",
         }
     }
@@ -803,6 +851,11 @@ impl Isa {
             Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx2 => false,
+            Isa::NeonDot => neon_dot_available(),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(not(target_arch = "aarch64"))]
+            Isa::Neon => false,
             Isa::Portable => true,
         }
     }
@@ -828,8 +881,9 @@ pub fn conv_fast_as<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[
 }
 
 /// [`conv_fast`] on the given instruction set (`None` if this CPU lacks it): dense layers
-/// take the u8 x s8 path on [`Isa::Avx512Vnni`] when their weights were packed for it and the
-/// input fits u8, else the i16 path.
+/// take the u8 x s8 path on [`Isa::Amx`], [`Isa::Avx512Vnni`], [`Isa::AvxVnni`] and
+/// [`Isa::NeonDot`] when their weights were packed for it and the input fits u8, else the i16
+/// path.
 pub fn conv_fast_on(isa: Isa, p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Option<Vec<i32>> {
     conv_fast_on_as(isa, p, packed, x)
 }
@@ -873,7 +927,23 @@ pub fn conv_fast_on_as<X: Elem, O: Elem>(isa: Isa, p: &ConvParams, packed: &Pack
         }
         // SAFETY: the CPU supports AVX2, checked above.
         Isa::Avx2 => return Some(unsafe { conv_fast_avx2(p, packed, x) }),
-        Isa::Portable => {}
+        // Not available on x86 (checked above).
+        Isa::NeonDot | Isa::Neon | Isa::Portable => {}
+    }
+    #[cfg(target_arch = "aarch64")]
+    match isa {
+        Isa::NeonDot => {
+            if packed.u8_dense.is_some() {
+                // SAFETY: the CPU supports NEON and the dot product, checked above.
+                if let Some(out) = unsafe { conv_fast_neon_dot(p, packed, x) } {
+                    return Some(out);
+                }
+            }
+            return Some(conv_fast_impl(p, packed, x, Isa::Neon));
+        }
+        Isa::Neon => return Some(conv_fast_impl(p, packed, x, Isa::Neon)),
+        // Not available on aarch64 (checked above).
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::Portable => {}
     }
     Some(conv_fast_impl(p, packed, x, Isa::Portable))
 }
@@ -893,6 +963,17 @@ unsafe fn conv_fast_avx512<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv
 #[target_feature(enable = "avx2")]
 unsafe fn conv_fast_avx2<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Vec<O> {
     conv_fast_impl(p, packed, x, Isa::Avx2)
+}
+
+/// The u8 x s8 dense convolution with the NEON `sdot` micro-kernel ([`kernel_neon_dot`]),
+/// requantized with NEON (see [`conv_u8_impl`]).
+///
+/// # Safety
+/// The CPU must support NEON and the dot product ([`neon_dot_available`]).
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn conv_fast_neon_dot<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]) -> Option<Vec<O>> {
+    conv_u8_impl(p, packed, x, U8Gemm::NeonDot)
 }
 
 /// [`conv_fast`] without SIMD intrinsics: the same algorithm with scalar micro-kernels,
@@ -935,6 +1016,53 @@ unsafe fn kernel_avx2<const M: usize>(
     }
 }
 
+/// Pixels per register tile of the NEON i16 micro-kernel ([`kernel_neon`]: 3 x 8 accumulator
+/// registers, four of weights).
+const MR_NEON: usize = 3;
+
+/// [`kernel_avx2`] with NEON `smlal`: `acc[r][j] = sum_k a[r][k] * w[k][j]` for `M` (at most
+/// [`MR_NEON`]) pixels and the block's [`NR`] channels. A pair of k, `(x0, x1)`, is broadcast
+/// as four copies; `smlal` / `smlal2` against eight i16 of the packing as stored, two channels'
+/// pairs per half, add `x0 w0j, x1 w1j, x0 w0j', x1 w1j'` into four i32 lanes (exact 9-bit x
+/// 8-bit products, i32 additions only), and one pairwise add of neighbouring lanes (`addp`)
+/// at the end gives each channel's sum.
+///
+/// # Safety
+/// NEON must be available; `a` must hold `(M-1)*a_stride + 2*kp` elements, `w` `kp*NR*2`,
+/// `acc` `(M-1)*acc_stride + NR` (checked by the caller, [`gemm`]).
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn kernel_neon<const M: usize>(
+    a: *const i16,
+    a_stride: usize,
+    kp: usize,
+    w: *const i16,
+    acc: *mut i32,
+    acc_stride: usize,
+) {
+    use std::arch::aarch64::*;
+    let mut c = [[vdupq_n_s32(0); 8]; M];
+    for q in 0..kp {
+        let wq = w.add(q * 2 * NR);
+        let wv = [vld1q_s16(wq), vld1q_s16(wq.add(8)), vld1q_s16(wq.add(16)), vld1q_s16(wq.add(24))];
+        for (r, cr) in c.iter_mut().enumerate() {
+            let pair = (a.add(r * a_stride + 2 * q) as *const i32).read_unaligned();
+            let xv = vreinterpretq_s16_s32(vdupq_n_s32(pair));
+            for (v, &wv) in wv.iter().enumerate() {
+                cr[2 * v] = vmlal_s16(cr[2 * v], vget_low_s16(xv), vget_low_s16(wv));
+                cr[2 * v + 1] = vmlal_high_s16(cr[2 * v + 1], xv, wv);
+            }
+        }
+    }
+    for (r, cr) in c.iter().enumerate() {
+        let o = acc.add(r * acc_stride);
+        for v in 0..4 {
+            vst1q_s32(o.add(4 * v), vpaddq_s32(cr[2 * v], cr[2 * v + 1]));
+        }
+    }
+}
+
 /// The portable micro-kernel: same sums as [`kernel_avx2`] (i32 addition is associative).
 #[inline(always)]
 fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], acc: &mut [i32], acc_stride: usize) {
@@ -952,42 +1080,64 @@ fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], 
     }
 }
 
-/// `acc[rows][blocks*NR] = a[rows][2kp] x w`, where row `r` of `a` starts at `r * a_stride`.
+/// `acc[rows][blocks*NR] = a[rows][2kp] x w`, where row `r` of `a` starts at `r * a_stride`,
+/// with the micro-kernel of `simd` (the AVX2 one for the x86 sets, NEON's for the aarch64
+/// ones; `simd` must be available).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: usize, acc: &mut [i32], avx2: bool) {
+fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: usize, acc: &mut [i32], simd: Isa) {
     let acc_stride = blocks * NR;
     if rows == 0 {
         return;
     }
     assert!(a.len() >= (rows - 1) * a_stride + 2 * kp && w.len() >= blocks * kp * 2 * NR);
     assert!(acc.len() >= rows * acc_stride);
+    let tile = match simd {
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::Portable => MR,
+        Isa::NeonDot | Isa::Neon => MR_NEON,
+    };
     for b in 0..blocks {
         let wb = &w[b * kp * 2 * NR..][..kp * 2 * NR];
         let mut r = 0;
         while r < rows {
-            let mr = (rows - r).min(MR);
+            let mr = (rows - r).min(tile);
             let ar = &a[r * a_stride..];
             let accr = &mut acc[r * acc_stride + b * NR..];
-            if avx2 {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `avx2` is only true in the AVX2 build after runtime detection; the
-                // asserts above bound every access of the micro-kernel.
-                unsafe {
-                    let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
-                    match mr {
-                        6 => kernel_avx2::<6>(ap, a_stride, kp, wp, cp, acc_stride),
-                        5 => kernel_avx2::<5>(ap, a_stride, kp, wp, cp, acc_stride),
-                        4 => kernel_avx2::<4>(ap, a_stride, kp, wp, cp, acc_stride),
-                        3 => kernel_avx2::<3>(ap, a_stride, kp, wp, cp, acc_stride),
-                        2 => kernel_avx2::<2>(ap, a_stride, kp, wp, cp, acc_stride),
-                        _ => kernel_avx2::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+            let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
+            match simd {
+                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: the x86 sets reach here only in their builds after runtime
+                    // detection (all have AVX2); the asserts above bound every access of the
+                    // micro-kernel.
+                    unsafe {
+                        match mr {
+                            6 => kernel_avx2::<6>(ap, a_stride, kp, wp, cp, acc_stride),
+                            5 => kernel_avx2::<5>(ap, a_stride, kp, wp, cp, acc_stride),
+                            4 => kernel_avx2::<4>(ap, a_stride, kp, wp, cp, acc_stride),
+                            3 => kernel_avx2::<3>(ap, a_stride, kp, wp, cp, acc_stride),
+                            2 => kernel_avx2::<2>(ap, a_stride, kp, wp, cp, acc_stride),
+                            _ => kernel_avx2::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+                        }
                     }
+                    #[cfg(not(target_arch = "x86_64"))]
+                    kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
                 }
-                #[cfg(not(target_arch = "x86_64"))]
-                kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
-            } else {
-                kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
+                Isa::NeonDot | Isa::Neon => {
+                    #[cfg(target_arch = "aarch64")]
+                    // SAFETY: the aarch64 sets reach here only after NEON was detected; the
+                    // asserts above bound every access of the micro-kernel.
+                    unsafe {
+                        match mr {
+                            3 => kernel_neon::<3>(ap, a_stride, kp, wp, cp, acc_stride),
+                            2 => kernel_neon::<2>(ap, a_stride, kp, wp, cp, acc_stride),
+                            _ => kernel_neon::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+                        }
+                    }
+                    #[cfg(not(target_arch = "aarch64"))]
+                    kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride);
+                }
+                Isa::Portable => kernel_portable(ar, a_stride, mr, kp, wb, accr, acc_stride),
             }
             r += mr;
         }
@@ -1009,23 +1159,37 @@ fn requantize_rows<O: Elem>(
 ) {
     let cout = p.geom.output[3];
     #[cfg(target_arch = "x86_64")]
-    if simd != Isa::Portable && pk.simd_requant && simd != Isa::Avx512Vnni {
-        // SAFETY: AVX2 was detected by the caller (`simd`: every set but the portable one
-        // includes it).
+    if matches!(simd, Isa::AvxVnni | Isa::Avx2) && pk.simd_requant {
+        // SAFETY: AVX2 was detected by the caller (`simd`: both sets include it).
         unsafe { requant_rows_avx2(p, pk, bias, acc, acc_stride, out) };
         return;
     }
     for (o, a) in out.chunks_exact_mut(cout).zip(acc.chunks(acc_stride)) {
         let mut co = 0;
-        #[cfg(target_arch = "x86_64")]
-        if simd == Isa::Avx512Vnni && pk.simd_requant {
+        if pk.simd_requant {
             assert!(a.len() >= cout && bias.len() >= cout && pk.left.len() >= cout);
-            // SAFETY: AVX-512 F and BW were detected by the caller (`simd`); the lengths are
-            // asserted above.
-            unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
-            co = cout;
+            match simd {
+                // AVX2 and AVX-VNNI took the rows at once above.
+                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
+                    #[cfg(target_arch = "x86_64")]
+                    if simd == Isa::Avx512Vnni {
+                        // SAFETY: AVX-512 F and BW were detected by the caller (`simd`); the
+                        // lengths are asserted above.
+                        unsafe { requant_row_avx512(p, pk, bias, &a[..cout], o) };
+                        co = cout;
+                    }
+                }
+                Isa::NeonDot | Isa::Neon => {
+                    #[cfg(target_arch = "aarch64")]
+                    {
+                        // SAFETY: NEON was detected by the caller (`simd`); the lengths are
+                        // asserted above.
+                        co = unsafe { requant_row_neon(p, pk, bias, &a[..cout], o) };
+                    }
+                }
+                Isa::Portable => {}
+            }
         }
-        let _ = simd;
         requant_scalar(p, pk, bias, &a[co..cout], co, &mut o[co..]);
     }
 }
@@ -1138,6 +1302,46 @@ unsafe fn requant_rows_avx2_with<O: Elem, const PLAIN: bool, const FLOORED: bool
             );
         }
     }
+}
+
+/// [`multiply_by_quantized_multiplier`], the output zero point and the clamp on a row's whole
+/// groups of eight channels with NEON, as [`requant_rows_avx2`] does with AVX2 (returns how many channels
+/// it did): [`multiply_by_quantized_multiplier_neon`], then the clamp before adding `zo`.
+///
+/// # Safety
+/// NEON must be available; `bias` and `pk`'s constants must hold `acc.len()` channels and
+/// `out` at least as many.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn requant_row_neon<O: Elem>(
+    p: &ConvParams,
+    pk: &PackedConv,
+    bias: &[i32],
+    acc: &[i32],
+    out: &mut [O],
+) -> usize {
+    use std::arch::aarch64::*;
+    let c = acc.len();
+    assert!(bias.len() >= c && pk.left.len() >= c && pk.mul.len() >= c && pk.right.len() >= c && out.len() >= c);
+    let ld = |v: &[i32], co: usize| [vld1q_s32(v[co..co + 8].as_ptr()), vld1q_s32(v[co + 4..co + 8].as_ptr())];
+    let ws = vdupq_n_s32(pk.wrap_shift as i32);
+    let unws = vdupq_n_s32(-(pk.wrap_shift as i32));
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp);
+    let (lo, hi, zo) = (vdupq_n_s32(lo), vdupq_n_s32(hi), vdupq_n_s32(p.output_zp));
+    let mut co = 0;
+    while co + 8 <= c {
+        let (x, b, left, m, right) = (ld(acc, co), ld(bias, co), ld(&pk.left, co), ld(&pk.mul, co), ld(&pk.right, co));
+        let mut r = [vdupq_n_s32(0); 2];
+        for h in 0..2 {
+            let v = vaddq_s32(x[h], b[h]);
+            let v = vshlq_s32(vshlq_s32(v, ws), unws);
+            let q = multiply_by_quantized_multiplier_neon(v, left[h], m[h], right[h]);
+            r[h] = vaddq_s32(vminq_s32(vmaxq_s32(q, lo), hi), zo);
+        }
+        O::store8_neon(out.as_mut_ptr().add(co), r[0], r[1]);
+        co += 8;
+    }
+    co
 }
 
 /// [`requant_rows_avx2`]'s arithmetic sixteen lanes at a time on one row (`acc`, `out` and the per-channel
@@ -1270,7 +1474,9 @@ impl Requant16 {
 /// channel's bias (exact: the i32 sums are exact modulo 2^32, as in the i16 path). Padding
 /// taps hold `zx + off` (their `x - zx` is 0). `None` when the layer is not dense, has no
 /// u8 weights, or its input or zero point does not fit one offset into u8 (the caller
-/// takes the i16 path then).
+/// takes the i16 path then). NEON's `sdot` multiplies s8 by s8: its kernel reads `u ^ 0x80 =
+/// u - 128`, so its sums are `128 sum(w)` below `sum(u w)`, and the bias's correction is
+/// `(zx + off - 128) sum(w)` instead.
 #[inline(always)]
 fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], gemm: U8Gemm) -> Option<Vec<O>> {
     let d = packed.u8_dense.as_ref()?;
@@ -1316,8 +1522,11 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let cout = p.geom.output[3];
     let (kq, blocks) = (d.kq, d.blocks);
     let pad = (zx + off) as u8;
-    let bias: Vec<i32> =
-        (0..cout).map(|co| packed.bias[co].wrapping_sub((zx + off).wrapping_mul(d.wsum[co]))).collect();
+    let shift = match gemm {
+        U8Gemm::NeonDot => zx + off - 128,
+        U8Gemm::Portable | U8Gemm::Vnni | U8Gemm::Amx | U8Gemm::AvxVnni => zx + off,
+    };
+    let bias: Vec<i32> = (0..cout).map(|co| packed.bias[co].wrapping_sub(shift.wrapping_mul(d.wsum[co]))).collect();
     let shape = DenseShape { depth: 4 * kq, mr: MR_U8, acc_stride: blocks * NR_U8 };
     #[cfg(target_arch = "x86_64")]
     if matches!(gemm, U8Gemm::Vnni | U8Gemm::Amx) && packed.simd_requant {
@@ -1335,6 +1544,7 @@ fn conv_u8_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X], 
     let isa = match gemm {
         U8Gemm::Vnni | U8Gemm::Amx => Isa::Avx512Vnni,
         U8Gemm::AvxVnni => Isa::Avx2,
+        U8Gemm::NeonDot => Isa::Neon,
         U8Gemm::Portable => Isa::Portable,
     };
     let fill = |a: &[u8], a_stride, rows, acc: &mut [i32]| gemm_u8(a, a_stride, rows, kq, &d.w, blocks, acc, gemm);
@@ -1386,11 +1596,17 @@ enum U8Gemm {
     /// Scalar micro-kernels.
     Portable,
     /// The AVX-512 VNNI micro-kernel.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Vnni,
     /// AMX-INT8 tiles for whole groups of pixels, the VNNI micro-kernel for the rest.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     Amx,
     /// The AVX-VNNI micro-kernel (256-bit), requantized with AVX2.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     AvxVnni,
+    /// The NEON `sdot` micro-kernel (on `u ^ 0x80`, s8 x s8), requantized with NEON.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    NeonDot,
 }
 
 /// The u8 x s8 dense convolution with the AVX-512 VNNI micro-kernel, or AMX tiles (see
@@ -1613,6 +1829,102 @@ unsafe fn gemm_u8_vnni_requant<O: Elem>(l: &U8Layer, a: &[u8], a_stride: usize, 
     }
 }
 
+/// Pixels per register tile of the NEON `sdot` micro-kernel ([`kernel_neon_dot`]: 4 x 4
+/// accumulator registers per half block).
+const MR_NEON_DOT: usize = 4;
+
+/// `$acc + sdot($w, $a[$lane])`: each i32 lane `i` of `$acc` plus the four s8 x s8 products of
+/// `$w`'s bytes `4i..4i+4` with quad `$lane` of `$a` (exact, no saturation). Inline `asm!`:
+/// the `vdotq_laneq_s32` intrinsic is unstable in Rust (`stdarch_neon_dotprod`). A macro, so
+/// it is inline in its caller, which must enable `dotprod` (a `target_feature` function cannot
+/// be `inline(always)`; as an `inline` function, one quad's `sdot`s stayed a call in the test
+/// profile).
+#[cfg(target_arch = "aarch64")]
+macro_rules! sdot_lane {
+    ($acc:expr, $w:expr, $a:expr, $lane:literal) => {{
+        let mut acc: std::arch::aarch64::int32x4_t = $acc;
+        std::arch::asm!(
+            concat!("sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[", $lane, "]"),
+            acc = inout(vreg) acc,
+            w = in(vreg) $w,
+            a = in(vreg) $a,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+        acc
+    }};
+}
+
+/// One quad of k for [`kernel_neon_dot`]: each of the `$m` pixels' quad `$lane` of `$x` against
+/// the four weight vectors (4 channels x 4 bytes each) from `$w` into accumulators `$c` (a
+/// macro, as `sdot_lane!`).
+#[cfg(target_arch = "aarch64")]
+macro_rules! neon_dot_quad {
+    ($c:ident, $x:ident, $w:expr, $m:expr, $lane:literal) => {
+        for v in 0..4 {
+            let wv = vld1q_s8($w.add(16 * v));
+            for r in 0..$m {
+                $c[r][v] = sdot_lane!($c[r][v], wv, $x[r], $lane);
+            }
+        }
+    };
+}
+
+/// [`kernel_vnni`] with NEON `sdot` (s8 x s8, four products summed into each i32 lane, no
+/// saturation): `acc[r][j]` for `M` (at most [`MR_NEON_DOT`]) pixels and the block's
+/// [`NR_U8`] channels, one half of 16 channels at a time. The pixels' bytes are read as `u ^
+/// 0x80 = u - 128` (s8), four quads per 16-byte load, each quad a lane of `sdot`'s
+/// by-element form; the sums are the u8 x s8 ones less `128 sum(w)`, which the caller's bias
+/// puts back ([`conv_u8_impl`]).
+///
+/// # Safety
+/// NEON and the dot product must be available; the bounds of [`kernel_vnni`].
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon,dotprod")]
+#[inline]
+unsafe fn kernel_neon_dot<const M: usize>(
+    a: *const u8,
+    a_stride: usize,
+    kq: usize,
+    w: *const i8,
+    acc: *mut i32,
+    acc_stride: usize,
+) {
+    use std::arch::aarch64::*;
+    let flip = vdupq_n_u8(0x80);
+    for h in 0..2 {
+        let wh = w.add(16 * 4 * h);
+        let mut c = [[vdupq_n_s32(0); 4]; M];
+        let mut x = [vdupq_n_s8(0); M];
+        let mut q = 0;
+        // Four quads per load while they are inside the row (`4 kq` bytes).
+        while q + 4 <= kq {
+            for (r, xr) in x.iter_mut().enumerate() {
+                *xr = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a.add(r * a_stride + 4 * q)), flip));
+            }
+            let wq = wh.add(q * 4 * NR_U8);
+            neon_dot_quad!(c, x, wq, M, "0");
+            neon_dot_quad!(c, x, wq.add(4 * NR_U8), M, "1");
+            neon_dot_quad!(c, x, wq.add(8 * NR_U8), M, "2");
+            neon_dot_quad!(c, x, wq.add(12 * NR_U8), M, "3");
+            q += 4;
+        }
+        while q < kq {
+            for (r, xr) in x.iter_mut().enumerate() {
+                let quad = (a.add(r * a_stride + 4 * q) as *const u32).read_unaligned() ^ 0x8080_8080;
+                *xr = vreinterpretq_s8_u32(vdupq_n_u32(quad));
+            }
+            neon_dot_quad!(c, x, wh.add(q * 4 * NR_U8), M, "0");
+            q += 1;
+        }
+        for (r, cr) in c.iter().enumerate() {
+            let o = acc.add(r * acc_stride + 16 * h);
+            for (v, cv) in cr.iter().enumerate() {
+                vst1q_s32(o.add(4 * v), *cv);
+            }
+        }
+    }
+}
+
 /// The portable u8 x s8 micro-kernel: the same sums as [`kernel_vnni`].
 #[inline(always)]
 fn kernel_u8_portable(a: &[u8], a_stride: usize, mr: usize, kq: usize, w: &[i8], acc: &mut [i32], acc_stride: usize) {
@@ -1642,7 +1954,11 @@ fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: 
     }
     assert!(a.len() >= (rows - 1) * a_stride + 4 * kq && w.len() >= blocks * kq * 4 * NR_U8);
     assert!(acc.len() >= rows * acc_stride);
-    let tile = if gemm == U8Gemm::AvxVnni { MR_AVX_VNNI } else { MR_U8 };
+    let tile = match gemm {
+        U8Gemm::AvxVnni => MR_AVX_VNNI,
+        U8Gemm::NeonDot => MR_NEON_DOT,
+        U8Gemm::Portable | U8Gemm::Vnni | U8Gemm::Amx => MR_U8,
+    };
     for b in 0..blocks {
         let wb = &w[b * kq * 4 * NR_U8..][..kq * 4 * NR_U8];
         let mut r = 0;
@@ -1667,10 +1983,31 @@ fn gemm_u8(a: &[u8], a_stride: usize, rows: usize, kq: usize, w: &[i8], blocks: 
                     (U8Gemm::AvxVnni, 3) => kernel_avx_vnni::<3>(ap, a_stride, kq, wp, cp, acc_stride),
                     (U8Gemm::AvxVnni, 2) => kernel_avx_vnni::<2>(ap, a_stride, kq, wp, cp, acc_stride),
                     (U8Gemm::AvxVnni, _) => kernel_avx_vnni::<1>(ap, a_stride, kq, wp, cp, acc_stride),
-                    (U8Gemm::Portable, _) => kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride),
+                    // Not available on x86.
+                    (U8Gemm::Portable | U8Gemm::NeonDot, _) => {
+                        kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride)
+                    }
                 }
             }
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            match gemm {
+                // SAFETY: `NeonDot` only after NEON and the dot product were detected; the
+                // asserts above bound every access of the micro-kernel.
+                U8Gemm::NeonDot => unsafe {
+                    let (ap, wp, cp) = (ar.as_ptr(), wb.as_ptr(), accr.as_mut_ptr());
+                    match mr {
+                        4 => kernel_neon_dot::<4>(ap, a_stride, kq, wp, cp, acc_stride),
+                        3 => kernel_neon_dot::<3>(ap, a_stride, kq, wp, cp, acc_stride),
+                        2 => kernel_neon_dot::<2>(ap, a_stride, kq, wp, cp, acc_stride),
+                        _ => kernel_neon_dot::<1>(ap, a_stride, kq, wp, cp, acc_stride),
+                    }
+                },
+                // Not available on aarch64.
+                U8Gemm::Portable | U8Gemm::Vnni | U8Gemm::Amx | U8Gemm::AvxVnni => {
+                    kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride)
+                }
+            }
+            #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
             kernel_u8_portable(ar, a_stride, mr, kq, wb, accr, acc_stride);
             r += mr;
         }
@@ -1835,9 +2172,8 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
             xi.extend(x.iter().map(|&v| (v.widen() - zx) as i16));
             xi.push(0);
             let shape = DenseShape { depth: 2 * d.kp, mr: MR, acc_stride: d.blocks * NR };
-            let avx2 = simd != Isa::Portable;
             let fill =
-                |a: &[i16], a_stride, rows, acc: &mut [i32]| gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, avx2);
+                |a: &[i16], a_stride, rows, acc: &mut [i32]| gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, simd);
             dense_conv(p, &xi, 0, shape, requantized(p, packed, &packed.bias, shape, simd, fill))
         }
     }
@@ -1931,12 +2267,28 @@ fn depthwise<X: Elem, O: Elem>(
                             depthwise_pixel_avx512::<X, O, true>(p, pk, &pk.bias, &taps, x, wd, o)
                         }
                     },
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: AVX2 was detected by the caller (`simd`); bounds as above.
-                    Isa::Avx512Vnni | Isa::Avx2 => unsafe {
-                        depthwise_acc_avx2(p.input_zp, &taps, x, wd, &mut acc[ox * c..][..c])
-                    },
-                    _ => depthwise_acc_portable(p.input_zp, &taps, x, wd, &mut acc[ox * c..][..c]),
+                    Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => {
+                        let acc = &mut acc[ox * c..][..c];
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: AVX2 was detected by the caller (`simd`: every x86 set has
+                        // it); bounds as above.
+                        unsafe {
+                            depthwise_acc_avx2(p.input_zp, &taps, x, wd, acc)
+                        };
+                        #[cfg(not(target_arch = "x86_64"))]
+                        depthwise_acc_portable(p.input_zp, &taps, x, wd, acc);
+                    }
+                    Isa::NeonDot | Isa::Neon => {
+                        let acc = &mut acc[ox * c..][..c];
+                        #[cfg(target_arch = "aarch64")]
+                        // SAFETY: NEON was detected by the caller (`simd`); bounds as above.
+                        unsafe {
+                            depthwise_acc_neon(p.input_zp, &taps, x, wd, acc)
+                        };
+                        #[cfg(not(target_arch = "aarch64"))]
+                        depthwise_acc_portable(p.input_zp, &taps, x, wd, acc);
+                    }
+                    Isa::Portable => depthwise_acc_portable(p.input_zp, &taps, x, wd, &mut acc[ox * c..][..c]),
                 }
             }
             if !fused {
@@ -2283,6 +2635,60 @@ fn interior_columns(g: &ConvGeometry, oy: usize) -> std::ops::Range<usize> {
     first..end.max(first)
 }
 
+/// One pixel's depthwise sums into `acc` with NEON: `x - zx` and the weights (their low 16
+/// bits, `uzp1`) as i16 lanes, `smlal` / `smlal2` forming `(x - zx) w` exactly in i32 lanes;
+/// 16 channels per step (four accumulator chains), then 8, then the last channels one by one.
+///
+/// # Safety
+/// NEON must be available; every tap `(xo, wo)` must have `acc.len()` values from `xo` in
+/// `x` and from `wo` in `wd`.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn depthwise_acc_neon<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X], wd: &[i32], acc: &mut [i32]) {
+    use std::arch::aarch64::*;
+    let c = acc.len();
+    // `x - zx` fits i16 (operands of at most 8 bits), and so does `zx`.
+    let z = vdupq_n_s16(zx as i16);
+    let (xp, wp, ap) = (x.as_ptr(), wd.as_ptr(), acc.as_mut_ptr());
+    let weights = |at: usize| {
+        vuzp1q_s16(vreinterpretq_s16_s32(vld1q_s32(wp.add(at))), vreinterpretq_s16_s32(vld1q_s32(wp.add(at + 4))))
+    };
+    let mut ch = 0;
+    while ch + 16 <= c {
+        let mut a = [vdupq_n_s32(0); 4];
+        for &(xo, wo) in taps {
+            for h in 0..2 {
+                let xv = vsubq_s16(X::load8_i16(xp.add(xo + ch + 8 * h)), z);
+                let wv = weights(wo + ch + 8 * h);
+                a[2 * h] = vmlal_s16(a[2 * h], vget_low_s16(xv), vget_low_s16(wv));
+                a[2 * h + 1] = vmlal_high_s16(a[2 * h + 1], xv, wv);
+            }
+        }
+        for (j, aj) in a.iter().enumerate() {
+            vst1q_s32(ap.add(ch + 4 * j), *aj);
+        }
+        ch += 16;
+    }
+    while ch + 8 <= c {
+        let mut a = [vdupq_n_s32(0); 2];
+        for &(xo, wo) in taps {
+            let xv = vsubq_s16(X::load8_i16(xp.add(xo + ch)), z);
+            let wv = weights(wo + ch);
+            a[0] = vmlal_s16(a[0], vget_low_s16(xv), vget_low_s16(wv));
+            a[1] = vmlal_high_s16(a[1], xv, wv);
+        }
+        vst1q_s32(ap.add(ch), a[0]);
+        vst1q_s32(ap.add(ch + 4), a[1]);
+        ch += 8;
+    }
+    for ch in ch..c {
+        acc[ch] = taps
+            .iter()
+            .fold(0i32, |s, &(xo, wo)| s.wrapping_add((x[xo + ch].widen() - zx) * (wd[wo + ch] as i16 as i32)));
+    }
+}
+
 /// One pixel's depthwise sums into `acc` in scalar code: the same sums as the SIMD kernels.
 #[inline(always)]
 fn depthwise_acc_portable<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X], wd: &[i32], acc: &mut [i32]) {
@@ -2438,7 +2844,7 @@ mod tests {
         if !Isa::Avx512Vnni.available() {
             return;
         }
-        requant_row_equals_scalar(16 * 61 + 9, |p, pk, bias, acc| {
+        check_requant_row(16 * 61 + 9, None, |p, pk, bias, acc| {
             let mut out = vec![0i32; acc.len()];
             // SAFETY: AVX-512 F and BW are available (`Isa::available`); the constants hold
             // `acc.len()` channels.
@@ -2450,42 +2856,71 @@ mod tests {
     /// [`requant_avx512_equals_scalar`] for the AVX2 requantization (when the CPU has it), on
     /// 16 x 61 + 8 + 5 channels (blocks of 16, one of 8, 5 left to the scalar loop), stored as
     /// i32 and, where the clamp lies within i8, as i8; and on two rows with a gap between
-    /// them.
+    /// them; on LiteRT's accumulator and wrapping ones of 12 and 24 bits.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn requant_avx2_equals_scalar() {
         if !Isa::Avx2.available() {
             return;
         }
-        requant_row_equals_scalar(16 * 61 + 8 + 5, |p, pk, bias, acc| {
-            let c = acc.len();
-            let mut out = vec![0i32; c];
-            let mut outs = Vec::new();
-            // SAFETY (each call): AVX2 is available (`Isa::available`); `pk.simd_requant`.
-            unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out) };
-            if (-128..=127).contains(&p.act_min) && (-128..=127).contains(&p.act_max) {
-                let mut out8 = vec![0i8; c];
-                unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out8) };
-                outs.push(out8.iter().map(|&v| v as i32).collect());
-            }
-            let two: Vec<i32> = acc.iter().chain(&[7, 7, 7]).chain(acc).copied().collect();
-            let mut out2 = vec![0i32; 2 * c];
-            unsafe { requant_rows_avx2(p, pk, bias, &two, c + 3, &mut out2) };
-            outs.push(out2[..c].to_vec());
-            outs.push(out2[c..].to_vec());
-            outs.insert(0, out);
-            outs
-        });
+        for acc_bits in [None, Some(12), Some(24)] {
+            check_requant_row(16 * 61 + 8 + 5, acc_bits, |p, pk, bias, acc| {
+                let c = acc.len();
+                let mut out = vec![0i32; c];
+                let mut outs = Vec::new();
+                // SAFETY (each call): AVX2 is available (`Isa::available`); `pk.simd_requant`.
+                unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out) };
+                if (-128..=127).contains(&p.act_min) && (-128..=127).contains(&p.act_max) {
+                    let mut out8 = vec![0i8; c];
+                    unsafe { requant_rows_avx2(p, pk, bias, acc, c, &mut out8) };
+                    outs.push(out8.iter().map(|&v| v as i32).collect());
+                }
+                let two: Vec<i32> = acc.iter().chain(&[7, 7, 7]).chain(acc).copied().collect();
+                let mut out2 = vec![0i32; 2 * c];
+                unsafe { requant_rows_avx2(p, pk, bias, &two, c + 3, &mut out2) };
+                outs.push(out2[..c].to_vec());
+                outs.push(out2[c..].to_vec());
+                outs.insert(0, out);
+                outs
+            });
+        }
     }
 
-    /// `row` (a SIMD requantization of one row into one or more outputs) equals the scalar
-    /// requantization on `c` channels, for every edge accumulator on every channel and
-    /// random ones, with and without left shifts, clamps, zero points (up to the largest the
-    /// 8-bit store's saturating steps take, and one beyond) and biases.
-    #[cfg(target_arch = "x86_64")]
-    fn requant_row_equals_scalar(c: usize, row: impl Fn(&ConvParams, &PackedConv, &[i32], &[i32]) -> Vec<Vec<i32>>) {
+    /// [`requant_avx512_equals_scalar`] for the NEON requantization.
+    #[test]
+    #[cfg(target_arch = "aarch64")]
+    fn requant_neon_equals_scalar() {
+        assert!(Isa::Neon.available(), "NEON on every aarch64 Linux CPU");
+        for acc_bits in [None, Some(12), Some(24)] {
+            check_requant_row(16 * 61 + 9, acc_bits, |p, pk, bias, acc| {
+                let mut out = vec![0i32; acc.len()];
+                // SAFETY: NEON is available (asserted above); the constants hold `acc.len()`
+                // channels.
+                let done = unsafe { requant_row_neon(p, pk, bias, acc, &mut out) };
+                out.truncate(done);
+                vec![out]
+            });
+        }
+    }
+
+    /// A row requantization, `row(p, pk, bias, acc)` returning one or more outputs of the
+    /// first channels (all but fewer than 8), against the scalar formula on `c` channels:
+    /// multipliers at the edges of the range ([`multipliers`]), accumulators at i32's edges
+    /// and random ones, zero and random biases, clamps at or above the zero point or not,
+    /// zero points up to the largest the 8-bit store's saturating steps take and beyond; on
+    /// LiteRT's accumulator and a wrapping one of `acc_bits` (`None`: 32).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn check_requant_row(
+        c: usize,
+        acc_bits: Option<u32>,
+        mut row: impl FnMut(&ConvParams, &PackedConv, &[i32], &[i32]) -> Vec<Vec<i32>>,
+    ) {
         let mut s = 0x2545_f491_4f6c_dd1du64;
         let edges = [i32::MIN, -(1 << 30), -1, 0, 1, 1 << 30, i32::MAX];
+        let arith = match acc_bits {
+            Some(acc_bits) => Arithmetic { acc_bits, overflow: Overflow::Wrap, rounding: Rounding::TfliteDouble },
+            None => Arithmetic::default(),
+        };
         // The last two clamp at or above the zero point (a fused ReLU, ReLU6): the step
         // without its correction of negative products; the one before one step below it.
         for (left, zo, act) in [
@@ -2503,7 +2938,7 @@ mod tests {
             (false, -40000, (-128, 0)),
         ] {
             let p = params(multipliers(c, left), zo, act);
-            let pk = pack(&p, &Arithmetic::default());
+            let pk = pack(&p, &arith);
             assert!(pk.simd_requant);
             for round in 0..16 {
                 let mut next = || {
@@ -2521,11 +2956,13 @@ mod tests {
                 let bias: Vec<i32> =
                     (0..c).map(|_| if round < 9 { 0 } else { (next() as i32) >> (round + 2) }).collect();
                 for (i, out) in row(&p, &pk, &bias, &acc).iter().enumerate() {
-                    for co in 0..c {
-                        let v = multiply_by_quantized_multiplier(acc[co].wrapping_add(bias[co]), p.multipliers[co]);
+                    assert!(out.len() <= c && c - out.len() < 8, "{} of {c} channels", out.len());
+                    for (co, &got) in out.iter().enumerate() {
+                        let sum = (acc[co].wrapping_add(bias[co]) << pk.wrap_shift) >> pk.wrap_shift;
+                        let v = multiply_by_quantized_multiplier(sum, p.multipliers[co]);
                         let want = v.saturating_add(zo).clamp(act.0, act.1);
                         assert_eq!(
-                            out[co], want,
+                            got, want,
                             "output {i}, channel {co}, acc {}, {:?}, zo {zo}",
                             acc[co], p.multipliers[co]
                         );

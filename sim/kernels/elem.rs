@@ -66,6 +66,20 @@ pub trait Elem: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'st
         b: std::arch::x86_64::__m256i,
         c: &OutClamp8,
     );
+    /// Eight elements from `p` as i16 lanes (NEON): an `i8` sign-extended, an `i32` its low 16
+    /// bits, so only for values within i16 (the fast kernels' operands of at most 8 bits).
+    ///
+    /// # Safety
+    /// Eight elements readable at `p`.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t;
+
+    /// Stores eight i32 lanes, `lo` then `hi`, to `p` (NEON; each lane within [`Elem::RANGE`]).
+    ///
+    /// # Safety
+    /// Eight elements writable at `p`.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t);
 }
 
 /// The zero point and clamp of requantized outputs, as AVX2 vectors ([`Elem::store16_clamped`]).
@@ -186,6 +200,22 @@ impl Elem for i32 {
         Self::store8(p, c.apply(a));
         Self::store8(p.add(8), c.apply(b));
     }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        use std::arch::aarch64::*;
+        // The even i16 halves of eight little-endian i32 lanes are their low 16 bits.
+        vuzp1q_s16(vreinterpretq_s16_s32(vld1q_s32(p)), vreinterpretq_s16_s32(vld1q_s32(p.add(4))))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t) {
+        use std::arch::aarch64::*;
+        vst1q_s32(p, lo);
+        vst1q_s32(p.add(4), hi);
+    }
 }
 
 impl Elem for i8 {
@@ -268,5 +298,20 @@ impl Elem for i8 {
         let t = _mm256_adds_epi16(_mm256_packs_epi32(a, b), zo);
         let t = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(t, t), _mm256_setr_epi32(0, 4, 1, 5, 0, 4, 1, 5));
         _mm_storeu_si128(p as *mut __m128i, _mm_min_epi8(_mm_max_epi8(_mm256_castsi256_si128(t), lo), hi));
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_i16(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        use std::arch::aarch64::*;
+        vmovl_s8(vld1_s8(p))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn store8_neon(p: *mut Self, lo: std::arch::aarch64::int32x4_t, hi: std::arch::aarch64::int32x4_t) {
+        use std::arch::aarch64::*;
+        // Saturating narrowings, exact within i8: eight i16 lanes, then eight bytes.
+        vst1_s8(p, vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))))
     }
 }

@@ -4,7 +4,9 @@
 
 use super::conv::Isa;
 use super::elem::Elem;
-use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, OneStep, QuantMultiplier, Requant};
+#[cfg(target_arch = "x86_64")]
+use super::fixedpoint::OneStep;
+use super::fixedpoint::{multiply_by_quantized_multiplier, requantize, Arithmetic, QuantMultiplier, Requant};
 use crate::ir::Activation;
 
 /// The integer clamp range of a fused activation on an output with the given quantization
@@ -84,8 +86,9 @@ fn add_or_sub_one(p: &AddParams, x: i32, y: i32, arith: &Arithmetic, subtract: b
 
 /// [`add`] or [`sub`] (`subtract`) of two 8-bit tensors of one shape into an 8-bit one, under
 /// LiteRT's rounding: the same values, 16 at a time with AVX-512 or 8 with AVX2 where the CPU
-/// has it and the multipliers allow ([`OneStep`]: non-negative, right shifts only), else one
-/// by one. The caller checks that the output's clamp range lies within i8.
+/// has it and the multipliers allow ([`OneStep`]: non-negative, right shifts only), 16 at a
+/// time with NEON (shifts within 31 either way), else one by one. The caller checks that the
+/// output's clamp range lies within i8.
 pub fn add_or_sub_i8(p: &AddParams, a: &[i8], b: &[i8], subtract: bool) -> Vec<i8> {
     add_or_sub_i8_on(Isa::best(), p, a, b, subtract)
 }
@@ -96,18 +99,25 @@ fn add_or_sub_i8_on(isa: Isa, p: &AddParams, a: &[i8], b: &[i8], subtract: bool)
     assert!(-128 <= p.act_min && p.act_max <= 127, "an 8-bit output");
     assert!(isa.available(), "{isa:?} on this CPU");
     let mut out = super::buffers::take::<i8>(a.len());
-    let one_step = |m: QuantMultiplier| OneStep::covers(m) && m.shift <= 0;
-    let simd = [p.m1, p.m2, p.m_out].into_iter().all(one_step) && (0..=20).contains(&p.left_shift);
+    #[cfg(target_arch = "x86_64")]
+    let one_step = [p.m1, p.m2, p.m_out].into_iter().all(|m| OneStep::covers(m) && m.shift <= 0)
+        && (0..=20).contains(&p.left_shift);
+    #[cfg(target_arch = "aarch64")]
+    let shifts_fit =
+        [p.m1, p.m2, p.m_out].into_iter().all(|m| (-31..=31).contains(&m.shift)) && (0..=31).contains(&p.left_shift);
     let done = match isa {
         // SAFETY: AVX-512 F and BW are available (asserted above: both sets include them);
         // the lengths are equal.
         #[cfg(target_arch = "x86_64")]
-        Isa::Amx | Isa::Avx512Vnni if simd => unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) },
+        Isa::Amx | Isa::Avx512Vnni if one_step => unsafe { add_or_sub_i8_avx512(p, a, b, subtract, &mut out) },
         // SAFETY: AVX2 is available (asserted above: both sets include it); the lengths are
         // equal.
         #[cfg(target_arch = "x86_64")]
-        Isa::AvxVnni | Isa::Avx2 if simd => unsafe { add_or_sub_i8_avx2(p, a, b, subtract, &mut out) },
-        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::Portable => 0,
+        Isa::AvxVnni | Isa::Avx2 if one_step => unsafe { add_or_sub_i8_avx2(p, a, b, subtract, &mut out) },
+        // SAFETY: NEON is available (asserted above); the lengths are equal.
+        #[cfg(target_arch = "aarch64")]
+        Isa::NeonDot | Isa::Neon if shifts_fit => unsafe { add_or_sub_i8_neon(p, a, b, subtract, &mut out) },
+        Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::NeonDot | Isa::Neon | Isa::Portable => 0,
     };
     let litert = Arithmetic::default();
     for ((o, &x), &y) in out[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
@@ -180,6 +190,53 @@ unsafe fn add_or_sub_i8_avx2(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, 
         // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
         let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(raw, lo), hi), zo);
         <i8 as super::elem::Elem>::store8(out.as_mut_ptr().add(i), v);
+    }
+    n
+}
+
+/// [`add_or_sub_i8`]'s whole blocks of 16 elements with NEON, four i32 vectors per block
+/// ([`super::fixedpoint::multiply_by_quantized_multiplier_neon`] for each of the three
+/// rescales); returns how many it did.
+///
+/// # Safety
+/// NEON must be available; `a`, `b` and `out` of one length; every multiplier of `p` with a
+/// shift within -31..=31 and `p.left_shift` within 0..=31.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn add_or_sub_i8_neon(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, out: &mut [i8]) -> usize {
+    use super::fixedpoint::{clamp_before_zero_point, multiply_by_quantized_multiplier_neon as mbqm};
+    use std::arch::aarch64::*;
+    let n = a.len() / 16 * 16;
+    assert!(b.len() >= n && out.len() >= n);
+    let consts =
+        |m: QuantMultiplier| (vdupq_n_s32(m.shift.max(0)), vdupq_n_s32(m.multiplier), vdupq_n_s32((-m.shift).max(0)));
+    let ((l1, m1, r1), (l2, m2, r2), (lo_, mo, ro)) = (consts(p.m1), consts(p.m2), consts(p.m_out));
+    let ls = vdupq_n_s32(p.left_shift);
+    let (z1, z2) = (vdupq_n_s32(p.zp1), vdupq_n_s32(p.zp2));
+    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.zp_out);
+    let (lo, hi, zo) = (vdupq_n_s32(lo), vdupq_n_s32(hi), vdupq_n_s32(p.zp_out));
+    // Sixteen bytes as four vectors of i32 lanes.
+    let widen = |v: int8x16_t| {
+        let (l, h) = (vmovl_s8(vget_low_s8(v)), vmovl_high_s8(v));
+        [vmovl_s16(vget_low_s16(l)), vmovl_high_s16(l), vmovl_s16(vget_low_s16(h)), vmovl_high_s16(h)]
+    };
+    for i in (0..n).step_by(16) {
+        let x = widen(vld1q_s8(a.as_ptr().add(i)));
+        let y = widen(vld1q_s8(b.as_ptr().add(i)));
+        let mut v = [vdupq_n_s32(0); 4];
+        for j in 0..4 {
+            let rx = mbqm(vshlq_s32(vsubq_s32(x[j], z1), ls), l1, m1, r1);
+            let ry = mbqm(vshlq_s32(vsubq_s32(y[j], z2), ls), l2, m2, r2);
+            let sum = if subtract { vsubq_s32(rx, ry) } else { vaddq_s32(rx, ry) };
+            let raw = mbqm(sum, lo_, mo, ro);
+            // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never
+            // saturates.
+            v[j] = vaddq_s32(vminq_s32(vmaxq_s32(raw, lo), hi), zo);
+        }
+        // Saturating narrowings, exact within i8.
+        let l = vcombine_s16(vqmovn_s32(v[0]), vqmovn_s32(v[1]));
+        let h = vcombine_s16(vqmovn_s32(v[2]), vqmovn_s32(v[3]));
+        vst1q_s8(out.as_mut_ptr().add(i), vcombine_s8(vqmovn_s16(l), vqmovn_s16(h)));
     }
     n
 }
@@ -338,6 +395,8 @@ pub fn quantize_as<O: Elem>(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32
 /// AVX2 when `simd` (the caller detected it), the rest in scalar code.
 fn quantize_narrow<O: Elem>(x: &[f32], scale: f32, zp: i32, qmin: i32, qmax: i32, simd: bool) -> Vec<O> {
     let mut out = vec![O::default(); x.len()];
+    // Only the x86 build writes it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if simd {

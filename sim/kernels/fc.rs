@@ -218,7 +218,10 @@ pub fn fully_connected_fast<X: Elem>(p: &FcParams, pk: &FcPacked, x: &[X], arith
     fully_connected_fast_on(Isa::best(), p, pk, x, arith)
 }
 
-/// [`fully_connected_fast`] with the kernels of instruction set `isa` (one the CPU runs).
+/// [`fully_connected_fast`] with the kernels of instruction set `isa` (one the CPU runs): the
+/// dot products of [`dot_u8_i8`], or on aarch64 `sdot` for [`Isa::NeonDot`] and `smull` +
+/// `sadalp` for [`Isa::Neon`], which read `u ^ 0x80 = x` (s8 x s8), so their sums are
+/// `sum x w`, less `zx sum w`.
 fn fully_connected_fast_on<X: Elem>(
     isa: Isa,
     p: &FcParams,
@@ -240,8 +243,21 @@ fn fully_connected_fast_on<X: Elem>(
         }
         for o in 0..p.out_features {
             let row = &pk.w[o * pk.stride..][..pk.stride];
-            let dot = dot_u8_i8(isa, &u, row);
-            let acc = dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            let u_w = |dot: i32| dot as i64 - (p.input_zp as i64 + 128) * pk.wsum[o] as i64;
+            #[cfg(target_arch = "aarch64")]
+            let x_w = |dot: i32| dot as i64 - p.input_zp as i64 * pk.wsum[o] as i64;
+            let acc = match isa {
+                // SAFETY: NEON and the dot product were detected (asserted above); `u` and
+                // `row` hold `stride` bytes, a multiple of 64.
+                #[cfg(target_arch = "aarch64")]
+                Isa::NeonDot => x_w(unsafe { dot_flipped_sdot(&u, row) }),
+                // SAFETY: NEON was detected (asserted above); as above.
+                #[cfg(target_arch = "aarch64")]
+                Isa::Neon => x_w(unsafe { dot_flipped_smull(&u, row) }),
+                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::NeonDot | Isa::Neon | Isa::Portable => {
+                    u_w(dot_u8_i8(isa, &u, row))
+                }
+            };
             out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
     }
@@ -264,8 +280,64 @@ fn dot_u8_i8(isa: Isa, u: &[u8], w: &[i8]) -> i32 {
         // Never available off x86-64 (the caller asserts `isa.available()`).
         #[cfg(not(target_arch = "x86_64"))]
         Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 => portable(u, w),
-        Isa::Portable => portable(u, w),
+        // Only reached off aarch64 (where they are never available), or by a caller that
+        // runs the NEON kernels itself ([`fully_connected_fast_on`]).
+        Isa::NeonDot | Isa::Neon | Isa::Portable => portable(u, w),
     }
+}
+
+/// `sum (u ^ 0x80) w`, the s8 x s8 dot product of `u - 128` and `w`, over rows of a multiple
+/// of 64 bytes with NEON `sdot` (four products summed into each i32 lane, no saturation;
+/// exact while the sum fits i32, which [`FAST_MAX_FEATURES`] bounds).
+///
+/// # Safety
+/// NEON and the dot product must be available.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::aarch64::*;
+    use std::arch::asm;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let flip = vdupq_n_u8(0x80);
+    let mut a = [vdupq_n_s32(0); 4];
+    let mut i = 0;
+    while i < n {
+        for (j, aj) in a.iter_mut().enumerate() {
+            let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
+            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
+            // `vdotq_s32` is unstable in Rust (`stdarch_neon_dotprod`).
+            asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) *aj, w = in(vreg) wv, x = in(vreg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        i += 64;
+    }
+    vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
+}
+
+/// [`dot_flipped_sdot`] with baseline NEON: `smull` forms eight s8 x s8 products in i16
+/// lanes (exact: at most `2^14` in magnitude) and `sadalp` adds neighbouring pairs into i32
+/// lanes.
+///
+/// # Safety
+/// NEON must be available.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon")]
+unsafe fn dot_flipped_smull(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::aarch64::*;
+    let n = u.len().min(w.len()) / 64 * 64;
+    let flip = vdupq_n_u8(0x80);
+    let mut a = [vdupq_n_s32(0); 4];
+    let mut i = 0;
+    while i < n {
+        for (j, aj) in a.iter_mut().enumerate() {
+            let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
+            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
+            *aj = vpadalq_s16(*aj, vmull_s8(vget_low_s8(x), vget_low_s8(wv)));
+            *aj = vpadalq_s16(*aj, vmull_high_s8(x, wv));
+        }
+        i += 64;
+    }
+    vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
 }
 
 /// `sum u w` over two rows of a multiple of 64 bytes with `vpdpbusd` (exact while the sum

@@ -417,6 +417,32 @@ impl OneStep8 {
     }
 }
 
+/// [`multiply_by_quantized_multiplier`] on four lanes with NEON, per lane a left shift `left`
+/// (`0..=31`), Q31 multiplier `mul` and right shift `right` (`0..=31`); bit-exact, as
+/// gemmlowp's steps map onto single instructions: the wrapping left shift is `sshl`, the
+/// doubling high multiply is `sqrdmulh` (`(2 a b + 2^31) >> 32`, saturating only
+/// `i32::MIN * i32::MIN`: [`srdhm`] exactly), and the rounding divide by `2^r` (ties away from
+/// zero) is `srshl` by `-r` (ties up; its addition of `2^(r-1)` is exact) after subtracting 1
+/// from negative values when `r > 0` (the sign bit of `x & -r`; saturating, which only
+/// `i32::MIN` meets, whose result that leaves unchanged).
+///
+/// # Safety
+/// NEON must be available (inlined into NEON code).
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub(crate) unsafe fn multiply_by_quantized_multiplier_neon(
+    x: std::arch::aarch64::int32x4_t,
+    left: std::arch::aarch64::int32x4_t,
+    mul: std::arch::aarch64::int32x4_t,
+    right: std::arch::aarch64::int32x4_t,
+) -> std::arch::aarch64::int32x4_t {
+    use std::arch::aarch64::*;
+    let h = vqrdmulhq_s32(vshlq_s32(x, left), mul);
+    let neg_r = vnegq_s32(right);
+    let fixup = vshrq_n_s32::<31>(vandq_s32(h, neg_r));
+    vrshlq_s32(vqaddq_s32(h, fixup), neg_r)
+}
+
 /// The bounds that clamp an output before its zero point `zo` is added, equal to clamping
 /// `v + zo` to `act_min..=act_max` (and `v + zo` never overflows where they hold).
 pub(crate) fn clamp_before_zero_point(act_min: i32, act_max: i32, zo: i32) -> (i32, i32) {
