@@ -406,6 +406,7 @@ enum PackedKind {
 /// `corr[c]` is `-zx` times the sum of channel `c`'s weights: what turns a sum of `x w` into
 /// one of `(x - zx) w` (modulo 2^32, as every path's sums).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct DepthwisePairs {
     w: Vec<i32>,
     corr: Vec<i32>,
@@ -2551,10 +2552,11 @@ unsafe fn depthwise_acc_avx2<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X],
 }
 
 /// The depthwise sums of `pixels` pixels `step` input values apart into `acc` (a multiple of
-/// 16 channels each), every tap inside the input, `taps` the first pixel's: `sum (x - zx) w`, as `sum x w` over pairs of taps (`vpunpck{l,h}wd` interleave the
-/// two taps' 16 widened bytes, one `vpmaddwd` forms both products in each lane, exactly:
-/// at most `2 * 128 * 128`) plus `corr` ([`DepthwisePairs`]); 32 channels at a time in four
-/// chains while there are, then 16.
+/// 16 channels each), every tap inside the input, `taps` the first pixel's: `sum (x - zx) w`,
+/// as `sum x w` over pairs of taps (`vpunpck{l,h}wd` interleave the two taps' 16 widened
+/// bytes, one `vpmaddwd` forms both products in each lane, exactly: at most `2 * 128 * 128`)
+/// plus `corr` ([`DepthwisePairs`]); 32 channels at a time in four chains while there are,
+/// then 16.
 ///
 /// # Safety
 /// AVX2 must be available; every tap `(xo, _)` of every pixel (`xo + i step`) must have `c`
@@ -2619,6 +2621,7 @@ unsafe fn depthwise_pairs_avx2(
 /// The output columns of row `oy` whose taps all lie inside the input (none if a tap row
 /// falls outside): with input column `ox s - pad + kx d`, those from `ceil(pad / s)` to the
 /// last whose widest tap is within the width.
+#[cfg(target_arch = "x86_64")]
 fn interior_columns(g: &ConvGeometry, oy: usize) -> std::ops::Range<usize> {
     let [_, h, w, _] = g.input;
     let [kh, kw] = g.kernel;

@@ -247,16 +247,24 @@ fn fully_connected_fast_on<X: Elem>(
             #[cfg(target_arch = "aarch64")]
             let x_w = |dot: i32| dot as i64 - p.input_zp as i64 * pk.wsum[o] as i64;
             let acc = match isa {
-                // SAFETY: NEON and the dot product were detected (asserted above); `u` and
-                // `row` hold `stride` bytes, a multiple of 64.
-                #[cfg(target_arch = "aarch64")]
-                Isa::NeonDot => x_w(unsafe { dot_flipped_sdot(&u, row) }),
-                // SAFETY: NEON was detected (asserted above); as above.
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => x_w(unsafe { dot_flipped_smull(&u, row) }),
-                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::NeonDot | Isa::Neon | Isa::Portable => {
-                    u_w(dot_u8_i8(isa, &u, row))
+                Isa::NeonDot => {
+                    // SAFETY: NEON and the dot product were detected (asserted above); `u` and
+                    // `row` hold `stride` bytes, a multiple of 64.
+                    #[cfg(target_arch = "aarch64")]
+                    let acc = x_w(unsafe { dot_flipped_sdot(&u, row) });
+                    #[cfg(not(target_arch = "aarch64"))]
+                    let acc = u_w(dot_u8_i8(isa, &u, row));
+                    acc
                 }
+                Isa::Neon => {
+                    // SAFETY: NEON was detected (asserted above); as above.
+                    #[cfg(target_arch = "aarch64")]
+                    let acc = x_w(unsafe { dot_flipped_smull(&u, row) });
+                    #[cfg(not(target_arch = "aarch64"))]
+                    let acc = u_w(dot_u8_i8(isa, &u, row));
+                    acc
+                }
+                Isa::Amx | Isa::Avx512Vnni | Isa::AvxVnni | Isa::Avx2 | Isa::Portable => u_w(dot_u8_i8(isa, &u, row)),
             };
             out[b * p.out_features + o] = finish(p, o, acc, arith);
         }
