@@ -295,16 +295,25 @@ fn dot_u8_i8(isa: Isa, u: &[u8], w: &[i8]) -> i32 {
 }
 
 /// `sum (u ^ 0x80) w`, the s8 x s8 dot product of `u - 128` and `w`, over rows of a multiple
-/// of 64 bytes with NEON `sdot` (four products summed into each i32 lane, no saturation;
-/// exact while the sum fits i32, which [`FAST_MAX_FEATURES`] bounds).
+/// of 64 bytes with NEON: 64 bytes per step in four accumulator chains, `step` adding the
+/// products of 16 bytes into an accumulator's four i32 lanes (exact while the sum fits i32,
+/// which [`FAST_MAX_FEATURES`] bounds). The loop of [`dot_flipped_sdot`] and
+/// [`dot_flipped_smull`], inlined into each (with its target features).
 ///
 /// # Safety
-/// NEON and the dot product must be available.
+/// NEON must be available.
 #[cfg(target_arch = "aarch64")]
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
+#[inline(always)]
+unsafe fn dot_flipped_with(
+    u: &[u8],
+    w: &[i8],
+    step: impl Fn(
+        std::arch::aarch64::int32x4_t,
+        std::arch::aarch64::int8x16_t,
+        std::arch::aarch64::int8x16_t,
+    ) -> std::arch::aarch64::int32x4_t,
+) -> i32 {
     use std::arch::aarch64::*;
-    use std::arch::asm;
     let n = u.len().min(w.len()) / 64 * 64;
     let flip = vdupq_n_u8(0x80);
     let mut a = [vdupq_n_s32(0); 4];
@@ -312,17 +321,30 @@ unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
     while i < n {
         for (j, aj) in a.iter_mut().enumerate() {
             let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
-            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
-            // `vdotq_s32` is unstable in Rust (`stdarch_neon_dotprod`).
-            asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) *aj, w = in(vreg) wv, x = in(vreg) x,
-                options(pure, nomem, nostack, preserves_flags));
+            *aj = step(*aj, x, vld1q_s8(w.as_ptr().add(i + 16 * j)));
         }
         i += 64;
     }
     vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
 }
 
-/// [`dot_flipped_sdot`] with baseline NEON: `smull` forms eight s8 x s8 products in i16
+/// [`dot_flipped_with`] with `sdot` (four products summed into each i32 lane, no saturation).
+///
+/// # Safety
+/// NEON and the dot product must be available.
+#[cfg(target_arch = "aarch64")]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
+    use std::arch::asm;
+    dot_flipped_with(u, w, |mut a, x, wv| {
+        // `vdotq_s32` is unstable in Rust (`stdarch_neon_dotprod`).
+        asm!("sdot {a:v}.4s, {w:v}.16b, {x:v}.16b", a = inout(vreg) a, w = in(vreg) wv, x = in(vreg) x,
+            options(pure, nomem, nostack, preserves_flags));
+        a
+    })
+}
+
+/// [`dot_flipped_with`] with baseline NEON: `smull` forms eight s8 x s8 products in i16
 /// lanes (exact: at most `2^14` in magnitude) and `sadalp` adds neighbouring pairs into i32
 /// lanes.
 ///
@@ -332,20 +354,10 @@ unsafe fn dot_flipped_sdot(u: &[u8], w: &[i8]) -> i32 {
 #[target_feature(enable = "neon")]
 unsafe fn dot_flipped_smull(u: &[u8], w: &[i8]) -> i32 {
     use std::arch::aarch64::*;
-    let n = u.len().min(w.len()) / 64 * 64;
-    let flip = vdupq_n_u8(0x80);
-    let mut a = [vdupq_n_s32(0); 4];
-    let mut i = 0;
-    while i < n {
-        for (j, aj) in a.iter_mut().enumerate() {
-            let x = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(u.as_ptr().add(i + 16 * j)), flip));
-            let wv = vld1q_s8(w.as_ptr().add(i + 16 * j));
-            *aj = vpadalq_s16(*aj, vmull_s8(vget_low_s8(x), vget_low_s8(wv)));
-            *aj = vpadalq_s16(*aj, vmull_high_s8(x, wv));
-        }
-        i += 64;
-    }
-    vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])))
+    dot_flipped_with(u, w, |a, x, wv| {
+        let a = vpadalq_s16(a, vmull_s8(vget_low_s8(x), vget_low_s8(wv)));
+        vpadalq_s16(a, vmull_high_s8(x, wv))
+    })
 }
 
 /// `sum u w` over two rows of a multiple of 64 bytes with `vpdpbusd` (exact while the sum
