@@ -112,6 +112,14 @@ pub struct ConvParams {
 }
 
 impl ConvParams {
+    /// Whether the output clamp's lower bound, before the zero point, is at or above 0: then
+    /// the exact requantization step may leave out its correction of negative products
+    /// ([`super::fixedpoint::OneStep::apply_floored`]), whose results the clamp raises anyway.
+    #[cfg(target_arch = "x86_64")]
+    fn floored(&self) -> bool {
+        clamp_before_zero_point(self.act_min, self.act_max, self.output_zp).0 >= 0
+    }
+
     fn finish(&self, acc: i64, co: usize, arith: &Arithmetic) -> i32 {
         let v = requantize(acc, self.multipliers[co], self.requant, arith);
         v.saturating_add(self.output_zp).clamp(self.act_min, self.act_max)
@@ -403,18 +411,17 @@ enum PackedKind {
 /// channels, each block two vectors of eight i32 lanes holding the pair's weights as i16
 /// (tap `2 q` low): the first for channels 0-3 and 8-11 of the block, the second for 4-7 and
 /// 12-15, the order in which `vpunpck{l,h}wd` interleave two taps' 16 widened input bytes.
-/// `corr[c]` is `-zx` times the sum of channel `c`'s weights: what turns a sum of `x w` into
-/// one of `(x - zx) w` (modulo 2^32, as every path's sums).
+/// The kernel sums `x w`; the input zero point's term is in `interior_bias`
+/// ([`PackedKind::Depthwise`]), with which those pixels are requantized.
 #[derive(Debug, Clone)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct DepthwisePairs {
     w: Vec<i32>,
-    corr: Vec<i32>,
 }
 
-/// The [`DepthwisePairs`] of weights `wt` (`[c][taps]`) with input zero point `zx`, where
-/// `c` is a multiple of 16 (else `None`).
-fn depthwise_pairs(wt: &[i32], c: usize, taps: usize, zx: i32) -> Option<DepthwisePairs> {
+/// The [`DepthwisePairs`] of weights `wt` (`[c][taps]`), where `c` is a multiple of 16 (else
+/// `None`).
+fn depthwise_pairs(wt: &[i32], c: usize, taps: usize) -> Option<DepthwisePairs> {
     if c % 16 != 0 || c == 0 || taps == 0 || wt.len() < c * taps {
         return None;
     }
@@ -433,10 +440,7 @@ fn depthwise_pairs(wt: &[i32], c: usize, taps: usize, zx: i32) -> Option<Depthwi
             }
         }
     }
-    let corr = (0..c)
-        .map(|ch| (0..taps).fold(0i32, |s, t| s.wrapping_add(weight(ch, t))).wrapping_mul(zx.wrapping_neg()))
-        .collect();
-    Some(DepthwisePairs { w, corr })
+    Some(DepthwisePairs { w })
 }
 
 /// Depthwise weights for `vpdpbusd` on four taps per i32 lane ([`depthwise_quad_avx512`]):
@@ -770,7 +774,7 @@ fn pack_base<W: Elem>(p: &ConvParams, weights: &[W], arith: &Arithmetic) -> Pack
         let quad = (vnni_available() && fits_i8)
             .then(|| depthwise_quad(&wt, c, p.geom.kernel, &pk.bias, p.input_zp))
             .flatten();
-        let pairs = cfg!(target_arch = "x86_64").then(|| depthwise_pairs(&wt, c, taps, p.input_zp)).flatten();
+        let pairs = cfg!(target_arch = "x86_64").then(|| depthwise_pairs(&wt, c, taps)).flatten();
         pk.kind = PackedKind::Depthwise { w, interior_bias, quad, pairs };
         pk
     }
@@ -1146,8 +1150,11 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
 }
 
 /// Requantizes rows of accumulators (`acc_stride` apart) into `out` rows of `cout`:
-/// `clamp(srdhm-double-rounding(acc + bias) + zo)`, eight channels at a time with AVX2,
-/// sixteen with AVX-512.
+/// `clamp(srdhm-double-rounding(acc + bias) + zo)`: with AVX2 (and AVX-VNNI) all rows at
+/// once, sixteen then eight channels at a time ([`requant_rows_avx2`]); with AVX-512 a row at a
+/// time, sixteen channels at a time, the last block masked ([`requant_row_avx512`]); with
+/// NEON a row's whole groups of eight ([`requant_row_neon`]); the channels these leave, and
+/// every channel on the portable path, one by one.
 #[inline(always)]
 fn requantize_rows<O: Elem>(
     p: &ConvParams,
@@ -1233,8 +1240,7 @@ unsafe fn requant_rows_avx2<O: Elem>(
     let rows = out.len() / c.max(1);
     assert!(pk.simd_requant && bias.len() >= c && pk.left.len() >= c && pk.rq.mul.len() >= c.div_ceil(16) * 16);
     assert!(rows == 0 || (acc.len() >= (rows - 1) * acc_stride + c && acc_stride >= c));
-    let floored = clamp_before_zero_point(p.act_min, p.act_max, p.output_zp).0 >= 0;
-    let f = match (pk.plain, floored) {
+    let f = match (pk.plain, p.floored()) {
         (true, true) => requant_rows_avx2_with::<O, true, true>,
         (true, false) => requant_rows_avx2_with::<O, true, false>,
         (false, true) => requant_rows_avx2_with::<O, false, true>,
@@ -1436,7 +1442,7 @@ impl Requant16 {
             bias: ld(bias),
             narrow: (!pk.plain).then(|| (_mm_cvtsi32_si128(pk.wrap_shift as i32), ld(&pk.left))),
             step: OneStep16 { mul: pair(&rq.mul), add: pair(&rq.add), sub: pair(&rq.sub), shift: pair(&rq.shift) },
-            floored: lo >= 0,
+            floored: p.floored(),
             lo: _mm512_set1_epi32(lo),
             hi: _mm512_set1_epi32(hi),
             zo: _mm512_set1_epi32(p.output_zp),
@@ -2293,7 +2299,13 @@ fn depthwise<X: Elem, O: Elem>(
                 }
             }
             if !fused {
-                requantize_rows(p, pk, &pk.bias, &acc, c, row, simd);
+                // The interior run's sums are of `x w` (their zero point's term in
+                // `interior_bias`), the border pixels' of `(x - zx) w`.
+                let (left, rest) = row.split_at_mut(inside.start * c);
+                let (mid, right) = rest.split_at_mut(inside.len() * c);
+                requantize_rows(p, pk, &pk.bias, &acc[..left.len()], c, left, simd);
+                requantize_rows(p, pk, interior_bias, &acc[left.len()..][..mid.len()], c, mid, simd);
+                requantize_rows(p, pk, &pk.bias, &acc[left.len() + mid.len()..], c, right, simd);
             }
         }
     }
@@ -2555,8 +2567,8 @@ unsafe fn depthwise_acc_avx2<X: Elem>(zx: i32, taps: &[(usize, usize)], x: &[X],
 /// 16 channels each), every tap inside the input, `taps` the first pixel's: `sum (x - zx) w`,
 /// as `sum x w` over pairs of taps (`vpunpck{l,h}wd` interleave the two taps' 16 widened
 /// bytes, one `vpmaddwd` forms both products in each lane, exactly: at most `2 * 128 * 128`)
-/// plus `corr` ([`DepthwisePairs`]); 32 channels at a time in four chains while there are,
-/// then 16.
+/// without the zero point's term, which `interior_bias` holds ([`DepthwisePairs`]); 32
+/// channels at a time in four chains while there are, then 16.
 ///
 /// # Safety
 /// AVX2 must be available; every tap `(xo, _)` of every pixel (`xo + i step`) must have `c`
@@ -2575,8 +2587,8 @@ unsafe fn depthwise_pairs_avx2(
     let c = acc.len() / pixels.max(1);
     let blocks = c / 16;
     let pairs = taps.len().div_ceil(2);
-    debug_assert!(c % 16 == 0 && pr.w.len() >= pairs * blocks * 16 && pr.corr.len() >= c);
-    let (wp, cp) = (pr.w.as_ptr(), pr.corr.as_ptr());
+    debug_assert!(c % 16 == 0 && pr.w.len() >= pairs * blocks * 16);
+    let wp = pr.w.as_ptr();
     for i in 0..pixels {
         let (xp, ap) = (x.as_ptr().add(i * step), acc.as_mut_ptr().add(i * c));
         let widen = |at: usize| _mm256_cvtepi8_epi16(_mm_loadu_si128(xp.add(at) as *const __m128i));
@@ -2594,8 +2606,8 @@ unsafe fn depthwise_pairs_avx2(
             let ch = 16 * b;
             let first = _mm256_permute2x128_si256::<0x20>(lo, hi);
             let second = _mm256_permute2x128_si256::<0x31>(lo, hi);
-            _mm256_storeu_si256(ap.add(ch) as *mut __m256i, _mm256_add_epi32(first, ld(cp.add(ch))));
-            _mm256_storeu_si256(ap.add(ch + 8) as *mut __m256i, _mm256_add_epi32(second, ld(cp.add(ch + 8))));
+            _mm256_storeu_si256(ap.add(ch) as *mut __m256i, first);
+            _mm256_storeu_si256(ap.add(ch + 8) as *mut __m256i, second);
         };
         let mut b = 0;
         while b + 2 <= blocks {
