@@ -381,13 +381,81 @@ struct U8Layer<'a> {
 }
 
 /// Dense weights for the i16 path: `k = kh*kw*c` padded to `2*kp`; blocks of [`NR`] output
-/// channels, each `[kp][NR][2]` i16 (pairs of consecutive k per channel, as `vpmaddwd`
-/// consumes them); missing channels and the odd k are zero.
+/// channels, each `[kp][NR][2]` (pairs of consecutive k per channel, as `vpmaddwd`
+/// consumes them once widened to i16); missing channels and the odd k are zero.
 #[derive(Debug, Clone)]
 struct DenseI16 {
     kp: usize,
     blocks: usize,
-    w: Vec<i16>,
+    w: DenseW,
+}
+
+/// The weights of a [`DenseI16`]: as i8 when every one fits (half the bytes to pack, hold and
+/// stream; the micro-kernels widen them), else as i16.
+#[derive(Debug, Clone)]
+enum DenseW {
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+}
+
+/// A [`DenseW`] element as the micro-kernels read it: widened to i16 lanes.
+trait DenseWeight: Copy + Default + Into<i32> {
+    /// `v`, which the caller has checked fits this type.
+    fn narrow(v: i32) -> Self;
+
+    /// Sixteen weights from `p` as i16 lanes.
+    ///
+    /// # Safety
+    /// AVX2 must be available (the caller is compiled with it: this is inlined into it);
+    /// sixteen elements from `p` must be readable.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load16_avx2(p: *const Self) -> std::arch::x86_64::__m256i;
+
+    /// Eight weights from `p` as i16 lanes.
+    ///
+    /// # Safety
+    /// NEON must be available (as above); eight elements from `p` must be readable.
+    #[cfg(target_arch = "aarch64")]
+    unsafe fn load8_neon(p: *const Self) -> std::arch::aarch64::int16x8_t;
+}
+
+impl DenseWeight for i8 {
+    fn narrow(v: i32) -> Self {
+        v as i8
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load16_avx2(p: *const Self) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(p as *const __m128i))
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_neon(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        use std::arch::aarch64::*;
+        vmovl_s8(vld1_s8(p))
+    }
+}
+
+impl DenseWeight for i16 {
+    fn narrow(v: i32) -> Self {
+        v as i16
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load16_avx2(p: *const Self) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_loadu_si256(p as *const __m256i)
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn load8_neon(p: *const Self) -> std::arch::aarch64::int16x8_t {
+        std::arch::aarch64::vld1q_s16(p)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -509,16 +577,16 @@ impl PackedConv {
         Some(cell.get_or_init(|| {
             let kp = k.div_ceil(2);
             let blocks = cout.div_ceil(NR);
-            let mut w = vec![0i16; blocks * kp * NR * 2];
+            let mut w = vec![0i8; blocks * kp * NR * 2];
             for co in 0..cout {
                 let (b, j) = (co / NR, co % NR);
                 let (bu, ju) = (co / NR_U8, co % NR_U8);
                 for kk in 0..k {
                     w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] =
-                        u.w[((bu * u.kq + kk / 4) * NR_U8 + ju) * 4 + kk % 4] as i16;
+                        u.w[((bu * u.kq + kk / 4) * NR_U8 + ju) * 4 + kk % 4];
                 }
             }
-            DenseI16 { kp, blocks, w }
+            DenseI16 { kp, blocks, w: DenseW::I8(w) }
         }))
     }
 }
@@ -714,20 +782,34 @@ fn dense_u8_portable<W: Elem>(weights: &[W], k: usize, cout: usize) -> Option<De
     (lo >= -128 && hi <= 127 && wsum.len() == cout).then_some(DenseU8 { kq, blocks, w, wsum })
 }
 
-/// Dense weights as [`DenseI16`].
+/// Dense weights as [`DenseI16`]: as i8 when every weight fits, else as i16.
 fn dense_i16<W: Elem>(p: &ConvParams, weights: &[W]) -> DenseI16 {
+    /// The layout of `k` weights per output channel for `cout` channels, in `T`.
+    fn layout<T: DenseWeight, W: Elem>(weights: &[W], k: usize, cout: usize, kp: usize) -> Vec<T> {
+        let mut w = vec![T::default(); cout.div_ceil(NR) * kp * NR * 2];
+        for co in 0..cout {
+            let (b, j) = (co / NR, co % NR);
+            for (kk, &v) in weights[co * k..][..k].iter().enumerate() {
+                w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = T::narrow(v.widen());
+            }
+        }
+        w
+    }
     let c = p.geom.input[3];
     let cout = p.geom.output[3];
     let k = p.geom.kernel[0] * p.geom.kernel[1] * c;
     let kp = k.div_ceil(2);
     let blocks = cout.div_ceil(NR);
-    let mut w = vec![0i16; blocks * kp * NR * 2];
-    for co in 0..cout {
-        let (b, j) = (co / NR, co % NR);
-        for (kk, &v) in weights[co * k..][..k].iter().enumerate() {
-            w[((b * kp + kk / 2) * NR + j) * 2 + kk % 2] = v.widen() as i16;
-        }
-    }
+    let i8_range = |(lo, hi): (i32, i32)| lo >= -128 && hi <= 127;
+    let w = if i8_range(W::RANGE)
+        || i8_range(weights[..cout * k].iter().fold((0, 0), |(lo, hi), v| {
+            let v = v.widen();
+            (lo.min(v), hi.max(v))
+        })) {
+        DenseW::I8(layout(weights, k, cout, kp))
+    } else {
+        DenseW::I16(layout(weights, k, cout, kp))
+    };
     DenseI16 { kp, blocks, w }
 }
 
@@ -996,19 +1078,19 @@ pub fn conv_fast_portable(p: &ConvParams, packed: &PackedConv, x: &[i32]) -> Vec
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn kernel_avx2<const M: usize>(
+unsafe fn kernel_avx2<const M: usize, W: DenseWeight>(
     a: *const i16,
     a_stride: usize,
     kp: usize,
-    w: *const i16,
+    w: *const W,
     acc: *mut i32,
     acc_stride: usize,
 ) {
     use std::arch::x86_64::*;
     let mut c = [[_mm256_setzero_si256(); 2]; M];
     for q in 0..kp {
-        let w0 = _mm256_loadu_si256(w.add(q * 2 * NR) as *const __m256i);
-        let w1 = _mm256_loadu_si256(w.add(q * 2 * NR + NR) as *const __m256i);
+        let w0 = W::load16_avx2(w.add(q * 2 * NR));
+        let w1 = W::load16_avx2(w.add(q * 2 * NR + NR));
         for (r, cr) in c.iter_mut().enumerate() {
             let xv = _mm256_set1_epi32((a.add(r * a_stride + 2 * q) as *const i32).read_unaligned());
             cr[0] = _mm256_add_epi32(cr[0], _mm256_madd_epi16(xv, w0));
@@ -1038,11 +1120,11 @@ const MR_NEON: usize = 3;
 #[cfg(target_arch = "aarch64")]
 #[target_feature(enable = "neon")]
 #[inline]
-unsafe fn kernel_neon<const M: usize>(
+unsafe fn kernel_neon<const M: usize, W: DenseWeight>(
     a: *const i16,
     a_stride: usize,
     kp: usize,
-    w: *const i16,
+    w: *const W,
     acc: *mut i32,
     acc_stride: usize,
 ) {
@@ -1050,7 +1132,7 @@ unsafe fn kernel_neon<const M: usize>(
     let mut c = [[vdupq_n_s32(0); 8]; M];
     for q in 0..kp {
         let wq = w.add(q * 2 * NR);
-        let wv = [vld1q_s16(wq), vld1q_s16(wq.add(8)), vld1q_s16(wq.add(16)), vld1q_s16(wq.add(24))];
+        let wv = [W::load8_neon(wq), W::load8_neon(wq.add(8)), W::load8_neon(wq.add(16)), W::load8_neon(wq.add(24))];
         for (r, cr) in c.iter_mut().enumerate() {
             let pair = (a.add(r * a_stride + 2 * q) as *const i32).read_unaligned();
             let xv = vreinterpretq_s16_s32(vdupq_n_s32(pair));
@@ -1070,7 +1152,15 @@ unsafe fn kernel_neon<const M: usize>(
 
 /// The portable micro-kernel: same sums as [`kernel_avx2`] (i32 addition is associative).
 #[inline(always)]
-fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], acc: &mut [i32], acc_stride: usize) {
+fn kernel_portable<W: DenseWeight>(
+    a: &[i16],
+    a_stride: usize,
+    mr: usize,
+    kp: usize,
+    w: &[W],
+    acc: &mut [i32],
+    acc_stride: usize,
+) {
     for r in 0..mr {
         let ar = &a[r * a_stride..][..2 * kp];
         let mut s = [0i32; NR];
@@ -1078,7 +1168,7 @@ fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], 
             let (x0, x1) = (ar[2 * q] as i32, ar[2 * q + 1] as i32);
             let wq = &w[q * 2 * NR..][..2 * NR];
             for j in 0..NR {
-                s[j] = s[j].wrapping_add(x0 * wq[2 * j] as i32).wrapping_add(x1 * wq[2 * j + 1] as i32);
+                s[j] = s[j].wrapping_add(x0 * wq[2 * j].into()).wrapping_add(x1 * wq[2 * j + 1].into());
             }
         }
         acc[r * acc_stride..][..NR].copy_from_slice(&s);
@@ -1090,7 +1180,16 @@ fn kernel_portable(a: &[i16], a_stride: usize, mr: usize, kp: usize, w: &[i16], 
 /// ones; `simd` must be available).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: usize, acc: &mut [i32], simd: Isa) {
+fn gemm<W: DenseWeight>(
+    a: &[i16],
+    a_stride: usize,
+    rows: usize,
+    kp: usize,
+    w: &[W],
+    blocks: usize,
+    acc: &mut [i32],
+    simd: Isa,
+) {
     let acc_stride = blocks * NR;
     if rows == 0 {
         return;
@@ -1117,12 +1216,12 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
                     // micro-kernel.
                     unsafe {
                         match mr {
-                            6 => kernel_avx2::<6>(ap, a_stride, kp, wp, cp, acc_stride),
-                            5 => kernel_avx2::<5>(ap, a_stride, kp, wp, cp, acc_stride),
-                            4 => kernel_avx2::<4>(ap, a_stride, kp, wp, cp, acc_stride),
-                            3 => kernel_avx2::<3>(ap, a_stride, kp, wp, cp, acc_stride),
-                            2 => kernel_avx2::<2>(ap, a_stride, kp, wp, cp, acc_stride),
-                            _ => kernel_avx2::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+                            6 => kernel_avx2::<6, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            5 => kernel_avx2::<5, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            4 => kernel_avx2::<4, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            3 => kernel_avx2::<3, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            2 => kernel_avx2::<2, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            _ => kernel_avx2::<1, W>(ap, a_stride, kp, wp, cp, acc_stride),
                         }
                     }
                     #[cfg(not(target_arch = "x86_64"))]
@@ -1134,9 +1233,9 @@ fn gemm(a: &[i16], a_stride: usize, rows: usize, kp: usize, w: &[i16], blocks: u
                     // asserts above bound every access of the micro-kernel.
                     unsafe {
                         match mr {
-                            3 => kernel_neon::<3>(ap, a_stride, kp, wp, cp, acc_stride),
-                            2 => kernel_neon::<2>(ap, a_stride, kp, wp, cp, acc_stride),
-                            _ => kernel_neon::<1>(ap, a_stride, kp, wp, cp, acc_stride),
+                            3 => kernel_neon::<3, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            2 => kernel_neon::<2, W>(ap, a_stride, kp, wp, cp, acc_stride),
+                            _ => kernel_neon::<1, W>(ap, a_stride, kp, wp, cp, acc_stride),
                         }
                     }
                     #[cfg(not(target_arch = "aarch64"))]
@@ -2179,8 +2278,10 @@ fn conv_fast_impl<X: Elem, O: Elem>(p: &ConvParams, packed: &PackedConv, x: &[X]
             xi.extend(x.iter().map(|&v| (v.widen() - zx) as i16));
             xi.push(0);
             let shape = DenseShape { depth: 2 * d.kp, mr: MR, acc_stride: d.blocks * NR };
-            let fill =
-                |a: &[i16], a_stride, rows, acc: &mut [i32]| gemm(a, a_stride, rows, d.kp, &d.w, d.blocks, acc, simd);
+            let fill = |a: &[i16], a_stride, rows, acc: &mut [i32]| match &d.w {
+                DenseW::I8(w) => gemm(a, a_stride, rows, d.kp, w, d.blocks, acc, simd),
+                DenseW::I16(w) => gemm(a, a_stride, rows, d.kp, w, d.blocks, acc, simd),
+            };
             dense_conv(p, &xi, 0, shape, requantized(p, packed, &packed.bias, shape, simd, fill))
         }
     }
@@ -2771,6 +2872,58 @@ mod tests {
             requant: Requant::Double,
             act_min: act.0,
             act_max: act.1,
+        }
+    }
+
+    /// Dense weights are packed as i8 when every one fits and as i16 when one does not (a
+    /// layer packed outside [`fast_supported`]'s 8 bits): both packings give the reference's
+    /// values on every instruction set this CPU has.
+    #[test]
+    fn dense_weights_outside_i8_keep_16_bits() {
+        let (c, k) = (19, 21);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |lo: i32, hi: i32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            lo + (seed % (hi - lo + 1) as u64) as i32
+        };
+        let x: Vec<i32> = (0..2 * 5 * 6 * c).map(|_| next(-128, 127)).collect();
+        for wide in [false, true] {
+            let bound = if wide { 300 } else { 127 };
+            let p = ConvParams {
+                geom: ConvGeometry {
+                    input: [2, 5, 6, c],
+                    output: [2, 5, 6, k],
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    dilation: [1, 1],
+                    pad: ExplicitPadding { top: 1, bottom: 1, left: 1, right: 1 },
+                },
+                groups: 1,
+                weights: (0..k * 9 * c).map(|_| next(-bound, bound)).collect(),
+                weight_zp: vec![0; k],
+                bias: Some((0..k).map(|_| i64::from(next(-5000, 5000))).collect()),
+                input_zp: -3,
+                output_zp: 5,
+                multipliers: (0..k).map(|i| QuantMultiplier::from_real(1.0 / (3000.0 + 200.0 * i as f64))).collect(),
+                requant: Requant::Double,
+                act_min: -128,
+                act_max: 127,
+            };
+            let arith = Arithmetic::default();
+            let pk = pack(&p, &arith);
+            let PackedKind::Dense(cell) = &pk.kind else { panic!("a dense layer") };
+            // Without the i16 packing, only the u8 x s8 one, made when every weight fits i8.
+            assert!(cell.get().is_some() || (!wide && pk.u8_dense.is_some()), "wide {wide}");
+            let slow = conv_reference(&p, &x, &arith);
+            for isa in Isa::ALL.into_iter().filter(|i| i.available()) {
+                assert_eq!(conv_fast_on(isa, &p, &pk, &x).as_ref(), Some(&slow), "{isa:?}, wide {wide}");
+            }
+            // The i16 path's packing (made from the u8 x s8 one if a run above needed it).
+            if let Some(d) = cell.get() {
+                assert_eq!(matches!(d.w, DenseW::I16(_)), wide, "wide {wide}");
+            }
         }
     }
 
