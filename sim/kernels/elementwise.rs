@@ -169,7 +169,8 @@ unsafe fn add_or_sub_i8_avx512(p: &AddParams, a: &[i8], b: &[i8], subtract: bool
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn add_or_sub_i8_avx2(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, out: &mut [i8]) -> usize {
-    use super::fixedpoint::{clamp_before_zero_point, OneStep8};
+    use super::elem::OutClamp8;
+    use super::fixedpoint::OneStep8;
     use std::arch::x86_64::*;
     let n = a.len() / 8 * 8;
     assert!(b.len() >= n && out.len() >= n);
@@ -177,19 +178,14 @@ unsafe fn add_or_sub_i8_avx2(p: &AddParams, a: &[i8], b: &[i8], subtract: bool, 
     let (s1, s2, so) = (step(p.m1), step(p.m2), step(p.m_out));
     let ls = _mm_cvtsi32_si128(p.left_shift);
     let (z1, z2) = (_mm256_set1_epi32(p.zp1), _mm256_set1_epi32(p.zp2));
-    let (lo, hi) = clamp_before_zero_point(p.act_min, p.act_max, p.zp_out);
-    let (lo, hi) = (_mm256_set1_epi32(lo), _mm256_set1_epi32(hi));
-    let zo = _mm256_set1_epi32(p.zp_out);
+    let clamp = OutClamp8::new::<i8>(p.act_min, p.act_max, p.zp_out);
     for i in (0..n).step_by(8) {
         let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(a.as_ptr().add(i) as *const __m128i));
         let y = _mm256_cvtepi8_epi32(_mm_loadl_epi64(b.as_ptr().add(i) as *const __m128i));
         let rx = s1.apply(_mm256_sll_epi32(_mm256_sub_epi32(x, z1), ls));
         let ry = s2.apply(_mm256_sll_epi32(_mm256_sub_epi32(y, z2), ls));
         let sum = if subtract { _mm256_sub_epi32(rx, ry) } else { _mm256_add_epi32(rx, ry) };
-        let raw = so.apply(sum);
-        // `clamp(x + zo) = clamp(x, lo - zo, hi - zo) + zo`: the saturating add never saturates.
-        let v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(raw, lo), hi), zo);
-        <i8 as super::elem::Elem>::store8(out.as_mut_ptr().add(i), v);
+        <i8 as Elem>::store8(out.as_mut_ptr().add(i), clamp.apply(so.apply(sum)));
     }
     n
 }
