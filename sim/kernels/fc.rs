@@ -247,19 +247,17 @@ fn fully_connected_fast_on<X: Elem>(
             #[cfg(target_arch = "aarch64")]
             let x_w = |dot: i32| dot as i64 - p.input_zp as i64 * pk.wsum[o] as i64;
             let acc = match isa {
-                Isa::NeonDot => {
-                    // SAFETY: NEON and the dot product were detected (asserted above); `u` and
-                    // `row` hold `stride` bytes, a multiple of 64.
+                Isa::NeonDot | Isa::Neon => {
+                    // SAFETY: NEON, and for `NeonDot` the dot product, were detected (asserted
+                    // above); `u` and `row` hold `stride` bytes, a multiple of 64.
                     #[cfg(target_arch = "aarch64")]
-                    let acc = x_w(unsafe { dot_flipped_sdot(&u, row) });
-                    #[cfg(not(target_arch = "aarch64"))]
-                    let acc = u_w(dot_u8_i8(isa, &u, row));
-                    acc
-                }
-                Isa::Neon => {
-                    // SAFETY: NEON was detected (asserted above); as above.
-                    #[cfg(target_arch = "aarch64")]
-                    let acc = x_w(unsafe { dot_flipped_smull(&u, row) });
+                    let acc = x_w(unsafe {
+                        if isa == Isa::NeonDot {
+                            dot_flipped_sdot(&u, row)
+                        } else {
+                            dot_flipped_smull(&u, row)
+                        }
+                    });
                     #[cfg(not(target_arch = "aarch64"))]
                     let acc = u_w(dot_u8_i8(isa, &u, row));
                     acc
