@@ -556,9 +556,10 @@ impl Spatial {
 /// offers a superset and the chosen score can only improve, and anything that shortens
 /// every candidate's timeline (bandwidth, clock, a faster array) improves the choice too.
 ///
-/// The search skips an (output, input channel) tile, or a candidate, whose lower bound
-/// ([`Evaluate::bound`]) does not beat the best so far, and stops a chain of output-channel
-/// or input-channel tiles when a bound over the rest of it does not; skipping cannot change
+/// The search skips a candidate whose lower bound ([`Evaluate::bound`]) does not beat the
+/// best so far, and stops a chain of output-channel, input-channel or spatial tiles when a
+/// bound over the rest of it does not (an (output, input channel) tile's whole spatial
+/// chain, when that holds at its first tile that fits); skipping cannot change
 /// the result (property tests compare it with the unpruned search, with a traffic-only
 /// evaluator and with the pipeline's).
 pub fn schedule_conv(
@@ -682,6 +683,12 @@ fn search_conv(
     // The spatial chain, with what each tile needs and reads: the same for every pair.
     let chain: SmallVec<[Spatial; 32]> =
         spatial_chain(w.oh, w.ow).map(|(th, tw)| Spatial::new(w, wd, th, tw)).collect();
+    // Per spatial tile, the least input pass of it and every later one of the chain (input
+    // passes need not grow along it: a strided 1x1 conv reads fewer input rows in more tiles).
+    let mut pass_after: SmallVec<[u64; 32]> = chain.iter().map(|sp| sp.in_pass).collect();
+    for i in (1..pass_after.len()).rev() {
+        pass_after[i - 1] = pass_after[i - 1].min(pass_after[i]);
+    }
     // A seed is a candidate here when it fits and keeps the input channels whole where the
     // description requires it (it was generated from the same work, so its sizes are on
     // the same halving chains).
@@ -725,35 +732,27 @@ fn search_conv(
                     break;
                 }
             }
-            if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
-                let read_lb = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(1);
-                let b = TilingBound {
-                    read_bits: read_lb,
-                    load_bits_per_tile: window_in as f64 / per as f64,
-                    tiles_min: per,
-                    tiles_max: per.saturating_mul(plane),
-                };
-                if objective.better(bs, &ev.bound(&b)) {
-                    continue;
-                }
-            }
             // Each tile of the chain needs no more room than the one before: skip those that
             // do not fit (some one does); every later one fits. (The bound below only grows
             // along the chain, so where it stops the chain does not move past a candidate.)
             let first = chain.iter().position(|sp| cap.fits(need(sp))).unwrap_or(chain.len());
-            for sp in &chain[first..] {
+            for (sp, &pass_rest) in chain[first..].iter().zip(&pass_after[first..]) {
                 let (th, tw, n_s) = (sp.th, sp.tw, sp.n_s);
                 // The rest of the chain has at least this many spatial tiles, so at least
-                // these tiles and reads (inputs at their smallest pass, either order): when
-                // even that loses to the best, so does every later candidate of the pair.
-                if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
-                    let read_bits = PairBound { grouped, n_k, n_c, lb_in, weights_total }.read_bound(n_s);
+                // these tiles and reads (inputs at the least pass from here on, either
+                // order), and loads per tile at least what a pair's tile spans (one output
+                // pixel's window) and the reads over its most tiles: when even that loses to
+                // the best, so does every later candidate of the pair (at the chain's first
+                // fitting tile: the whole pair).
+                if let (true, Some((bs, _)), Some(_)) = (prune, &best, lb_in) {
+                    let read_bits = PairBound { grouped, n_k, n_c, lb_in: pass_rest, weights_total }.read_bound(n_s);
                     let tiles_min = per.saturating_mul(n_s);
+                    let tiles_max = per.saturating_mul(plane);
                     let rest = TilingBound {
                         read_bits,
-                        load_bits_per_tile: 0.0,
+                        load_bits_per_tile: (window_in as f64 / per as f64).max(read_bits as f64 / tiles_max as f64),
                         tiles_min,
-                        tiles_max: per.saturating_mul(plane),
+                        tiles_max,
                     };
                     if objective.better(bs, &ev.bound(&rest)) {
                         break;
@@ -1665,14 +1664,18 @@ impl PairBound {
 /// The bound of a chain of (output, input channel) pairs of [`search_conv`] whose
 /// candidates read at least `read + weights` bits (saturating, as the search adds them) in
 /// at least `tiles_min` tiles, where no pair has more than `per_max` (output, input channel)
-/// tiles: each pair's own bound loads `window_in / per` bits per tile, at least
-/// `window_in / per_max`, and no candidate has more than `per_max * plane` tiles.
+/// tiles: a pair's tile loads at least `window_in / per` bits on average (one output pixel's
+/// window), at least `window_in / per_max`; no candidate has more than `per_max * plane`
+/// tiles, so each loads at least the reads over that many too.
 fn chain_bound(read: u64, weights: u64, window_in: u64, tiles_min: u64, per_max: u64, plane: u64) -> TilingBound {
+    let read_bits = read.saturating_add(weights);
+    let tiles_max = per_max.saturating_mul(plane);
     TilingBound {
-        read_bits: read.saturating_add(weights),
-        load_bits_per_tile: window_in as f64 / per_max as f64,
+        read_bits,
+        // And at least the reads over the most tiles.
+        load_bits_per_tile: (window_in as f64 / per_max as f64).max(read_bits as f64 / tiles_max as f64),
         tiles_min,
-        tiles_max: per_max.saturating_mul(plane),
+        tiles_max,
     }
 }
 
