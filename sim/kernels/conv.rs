@@ -792,18 +792,13 @@ fn dense_i16<W: Elem>(p: &ConvParams, weights: &[W]) -> DenseI16 {
         for (b, dst) in w.chunks_exact_mut(kp * NR * 2).enumerate() {
             let chans = (cout - b * NR).min(NR);
             let src = &weights[b * NR * k..][..chans * k];
-            let whole = k / 2;
-            for (q, dq) in dst[..whole * NR * 2].chunks_exact_mut(NR * 2).enumerate() {
+            for (q, dq) in dst.chunks_exact_mut(NR * 2).take(kp).enumerate() {
                 for (d, row) in dq[..chans * 2].chunks_exact_mut(2).zip(src.chunks_exact(k)) {
                     d[0] = T::narrow(row[2 * q].widen());
-                    d[1] = T::narrow(row[2 * q + 1].widen());
-                }
-            }
-            if k % 2 == 1 {
-                // The last k alone (its pair's second weight stays zero).
-                let dq = &mut dst[whole * NR * 2..][..NR * 2];
-                for (d, row) in dq[..chans * 2].chunks_exact_mut(2).zip(src.chunks_exact(k)) {
-                    d[0] = T::narrow(row[k - 1].widen());
+                    // An odd k's last pair has no second weight: it stays zero.
+                    if let Some(&v) = row.get(2 * q + 1) {
+                        d[1] = T::narrow(v.widen());
+                    }
                 }
             }
         }
