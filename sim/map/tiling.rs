@@ -745,15 +745,8 @@ fn search_conv(
                 // the best, so does every later candidate of the pair (at the chain's first
                 // fitting tile: the whole pair).
                 if let (true, Some((bs, _)), Some(_)) = (prune, &best, lb_in) {
-                    let read_bits = PairBound { grouped, n_k, n_c, lb_in: pass_rest, weights_total }.read_bound(n_s);
-                    let tiles_min = per.saturating_mul(n_s);
-                    let tiles_max = per.saturating_mul(plane);
-                    let rest = TilingBound {
-                        read_bits,
-                        load_bits_per_tile: (window_in as f64 / per as f64).max(read_bits as f64 / tiles_max as f64),
-                        tiles_min,
-                        tiles_max,
-                    };
+                    let read = PairBound { grouped, n_k, n_c, lb_in: pass_rest, weights_total }.read_bound(n_s);
+                    let rest = chain_bound(read, 0, window_in, per.saturating_mul(n_s), per, plane);
                     if objective.better(bs, &ev.bound(&rest)) {
                         break;
                     }
@@ -1661,12 +1654,13 @@ impl PairBound {
     }
 }
 
-/// The bound of a chain of (output, input channel) pairs of [`search_conv`] whose
-/// candidates read at least `read + weights` bits (saturating, as the search adds them) in
-/// at least `tiles_min` tiles, where no pair has more than `per_max` (output, input channel)
-/// tiles: a pair's tile loads at least `window_in / per` bits on average (one output pixel's
-/// window), at least `window_in / per_max`; no candidate has more than `per_max * plane`
-/// tiles, so each loads at least the reads over that many too.
+/// The bound of candidates of [`search_conv`] (a chain of (output, input channel) pairs, or
+/// the rest of one pair's spatial chain) that read at least `read + weights` bits
+/// (saturating, as the search adds them) in at least `tiles_min` tiles, where no pair has
+/// more than `per_max` (output, input channel) tiles: a pair's tile loads at least
+/// `window_in / per` bits on average (one output pixel's window), at least
+/// `window_in / per_max`; no candidate has more than `per_max * plane` tiles, so each loads
+/// at least the reads over that many too.
 fn chain_bound(read: u64, weights: u64, window_in: u64, tiles_min: u64, per_max: u64, plane: u64) -> TilingBound {
     let read_bits = read.saturating_add(weights);
     let tiles_max = per_max.saturating_mul(plane);
