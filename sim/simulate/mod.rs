@@ -122,49 +122,75 @@ impl History {
 
 /// The simulation's state after a tile, relative to that tile's compute end: the last
 /// `slots` compute ends and store ends, when the channel is free and when the next load may
-/// start. Two equal states `q` tiles apart mean the stream repeats every `q` tiles from there.
-#[derive(Debug, Clone, Copy)]
+/// start, packed in the first `2 * slots + 2` entries of `rel` (the rest stay zero). Two
+/// equal states `q` tiles apart mean the stream repeats every `q` tiles from there.
+#[derive(Debug, Clone, Copy, Default)]
 struct Snapshot {
     at: f64,
     rel: [f64; 2 * MAX_SLOTS + 2],
 }
 
 impl Snapshot {
-    fn equals(&self, other: &Snapshot) -> bool {
+    /// Whether the first `used` entries of the two states agree (within a tolerance that
+    /// grows with the time between them).
+    #[inline(always)]
+    fn equals(&self, other: &Snapshot, used: usize) -> bool {
         let tol = 1e-9 * (self.at - other.at).abs().max(1.0);
-        self.rel.iter().zip(&other.rel).all(|(a, b)| (a - b).abs() <= tol)
+        self.rel[..used].iter().zip(&other.rel[..used]).all(|(a, b)| (a - b).abs() <= tol)
     }
 }
 
-/// The last [`MAX_PERIOD`] snapshots since the last jump, oldest first.
+/// The last [`MAX_PERIOD`] snapshots since the last jump, in a ring (`head` is where the
+/// next one goes; the `len` before it are kept, the newest last).
 #[derive(Debug, Clone, Copy, Default)]
 struct Snapshots {
-    v: [Option<Snapshot>; MAX_PERIOD],
+    v: [Snapshot; MAX_PERIOD],
+    head: usize,
+    len: usize,
 }
 
 impl Snapshots {
-    /// The period (in tiles) after which `now` repeats a kept snapshot, and that snapshot.
-    fn period_of(&self, now: &Snapshot) -> Option<(usize, Snapshot)> {
-        (1..=MAX_PERIOD).find_map(|q| self.v[MAX_PERIOD - q].filter(|old| old.equals(now)).map(|old| (q, old)))
+    /// The period (in tiles) after which `now` repeats a kept snapshot, and that snapshot
+    /// (the shortest period first); `used` entries of each state are compared.
+    #[inline(always)]
+    fn period_of(&self, now: &Snapshot, used: usize) -> Option<(usize, Snapshot)> {
+        (1..=self.len).find_map(|q| {
+            let old = &self.v[(self.head + MAX_PERIOD - q) % MAX_PERIOD];
+            old.equals(now, used).then_some((q, *old))
+        })
     }
 
+    #[inline(always)]
     fn push(&mut self, s: Snapshot) {
-        self.v.rotate_left(1);
-        self.v[MAX_PERIOD - 1] = Some(s);
+        self.v[self.head] = s;
+        self.head = (self.head + 1) % MAX_PERIOD;
+        self.len = (self.len + 1).min(MAX_PERIOD);
     }
 
+    #[inline(always)]
     fn clear(&mut self) {
-        self.v = [None; MAX_PERIOD];
+        self.len = 0;
     }
 }
 
 /// Simulates a stream of tiles.
 pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
+    // The families' one and two slots get a copy of the loop each with the count known
+    // (its state arrays and comparisons sized to it); any other count takes the general one.
+    match dma.slots.max(1) {
+        1 => simulate_slots(s, dma, 1),
+        2 => simulate_slots(s, dma, 2),
+        n => simulate_slots(s, dma, n as usize),
+    }
+}
+
+/// [`simulate`] with `slots` buffer slots per operand (at least one).
+#[inline(always)]
+fn simulate_slots(s: &TileStream, dma: &Dma, slots: usize) -> Timeline {
     let n = s.tiles.max(1);
     let bw = dma.bytes_per_cycle.max(f64::MIN_POSITIVE);
     let xfer = |b: f64| if b > 0.0 { dma.latency + b / bw } else { 0.0 };
     let (tl, ts, tc) = (xfer(s.load_bytes), xfer(s.store_bytes), s.compute);
-    let slots = dma.slots.max(1) as usize;
     // History of the last few tiles' compute ends and store ends.
     let mut comp_end = History::default();
     let mut store_end = History::default();
@@ -216,12 +242,12 @@ pub fn simulate(s: &TileStream, dma: &Dma) -> Timeline {
             let mut rel = [0.0; 2 * MAX_SLOTS + 2];
             for k in 1..=slots {
                 rel[k - 1] = comp_end.back(k) - ce;
-                rel[MAX_SLOTS + k - 1] = store_end.back(k) - ce;
+                rel[slots + k - 1] = store_end.back(k) - ce;
             }
-            rel[2 * MAX_SLOTS] = dma_free - ce;
-            rel[2 * MAX_SLOTS + 1] = next_load_ready - ce;
+            rel[2 * slots] = dma_free - ce;
+            rel[2 * slots + 1] = next_load_ready - ce;
             let now = Snapshot { at: ce, rel };
-            let jump = match snapshots.period_of(&now) {
+            let jump = match snapshots.period_of(&now, 2 * slots + 2) {
                 Some((q, old)) => {
                     let periods = (remaining - 2) / q as u64;
                     Some((periods * q as u64, (ce - old.at) * periods as f64))
