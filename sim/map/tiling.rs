@@ -412,6 +412,18 @@ impl Objective {
         self.key(s)[0]
     }
 
+    /// Whether `a` is no better than `b`: its key is at least `b`'s (lexicographic; false
+    /// where a field compared is NaN).
+    pub fn no_better(self, a: &Score, b: &Score) -> bool {
+        let (x, y) = (self.key(a), self.key(b));
+        for (p, q) in x.into_iter().zip(y) {
+            if p != q {
+                return p > q;
+            }
+        }
+        true
+    }
+
     /// Whether `a` is strictly better than `b` (exact ties keep `b`).
     pub fn better(self, a: &Score, b: &Score) -> bool {
         // `self.key(a) < self.key(b)`, field by field (the search calls it for every bound):
@@ -600,6 +612,16 @@ fn rank(t: &Tiling) -> SearchRank {
     (std::cmp::Reverse([t.tile.k, t.tile.c, t.tile.rows, t.tile.cols]), t.order == LoopOrder::InputsOuter)
 }
 
+/// Whether no candidate whose score is at least `bound` field by field and whose rank is at
+/// least `from` replaces the best so far `(bs, bt)` ([`replaces`]): the best beats the
+/// bound, or the bound is no better than the best and the best ranks before `from` (such a
+/// candidate at most ties, and a tie keeps the earlier). Exact ties are common: tilings
+/// whose timelines, energy and traffic come out equal.
+#[inline]
+fn cannot_replace(objective: Objective, (bs, bt): (&Score, &Tiling), bound: &Score, from: SearchRank) -> bool {
+    objective.better(bs, bound) || (objective.no_better(bound, bs) && rank(bt) < from)
+}
+
 /// Whether candidate `(s, t)` replaces the best so far: a strictly better score, or an
 /// equal one earlier in the search order.
 fn replaces(objective: Objective, s: &Score, t: &Tiling, best: Option<(&Score, &Tiling)>) -> bool {
@@ -786,8 +808,12 @@ fn search_conv(
                     // tightly than its traffic did; only a part that can still win is
                     // simulated.
                     let p = ev.part(&t);
-                    if let (true, Some((bs, _))) = (prune, &best) {
-                        if objective.better(bs, &ev.bound_part(&p)) || objective.better(bs, &ev.tight_bound_part(&p)) {
+                    if let (true, Some((bs, bt))) = (prune, &best) {
+                        // This candidate's rank.
+                        let from = (std::cmp::Reverse([tk, tc, th, tw]), order == LoopOrder::InputsOuter);
+                        if cannot_replace(objective, (bs, bt), &ev.bound_part(&p), from)
+                            || cannot_replace(objective, (bs, bt), &ev.tight_bound_part(&p), from)
+                        {
                             continue;
                         }
                     }
@@ -1024,8 +1050,11 @@ pub fn schedule_front<E: Evaluate>(
                 if seeded == Some(i) {
                     continue; // scored already
                 }
-                if let Some((bs, _, _)) = &best {
-                    if objective.better(bs, &ev.bound_part(p)) || objective.better(bs, &ev.tight_bound_part(p)) {
+                if let Some((bs, bt, _)) = &best {
+                    let from = rank(t);
+                    if cannot_replace(objective, (bs, bt), &ev.bound_part(p), from)
+                        || cannot_replace(objective, (bs, bt), &ev.tight_bound_part(p), from)
+                    {
                         continue;
                     }
                 }
