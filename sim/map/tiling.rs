@@ -568,10 +568,12 @@ impl Spatial {
 /// offers a superset and the chosen score can only improve, and anything that shortens
 /// every candidate's timeline (bandwidth, clock, a faster array) improves the choice too.
 ///
-/// The search skips a candidate whose lower bound ([`Evaluate::bound`]) does not beat the
-/// best so far, and stops a chain of output-channel, input-channel or spatial tiles when a
-/// bound over the rest of it does not (an (output, input channel) tile's whole spatial
-/// chain, when that holds at its first tile that fits); skipping cannot change
+/// The search skips a candidate whose lower bound ([`Evaluate::bound`]) loses to the best so
+/// far, and stops a chain of output-channel, input-channel or spatial tiles when a bound
+/// over the rest of it does (an (output, input channel) tile's whole spatial chain, when
+/// that holds at its first tile that fits); a candidate later in the search order than the
+/// best is not simulated either when its part's bounds only tie the best
+/// ([`cannot_replace`]); skipping cannot change
 /// the result (property tests compare it with the unpruned search, with a traffic-only
 /// evaluator and with the pipeline's).
 pub fn schedule_conv(
@@ -1015,7 +1017,8 @@ pub fn ordered(x: f64) -> u64 {
 
 /// The best candidate of a front ([`conv_front`]) for `objective`, exact ties to the earlier
 /// one in the search order; `seed` (a tiling of the same work, e.g. the previous sweep
-/// point's) is scored first so the bounds skip most of the rest. `None` for an empty front.
+/// point's) is scored first so the bounds skip most of the rest (a candidate later in the
+/// search order than the best also when its bounds tie it). `None` for an empty front.
 pub fn schedule_front<E: Evaluate>(
     front: &Front<E::Part>,
     ev: &E,
