@@ -414,7 +414,7 @@ impl Objective {
 
     /// Whether `a` is no better than `b`: its key is at least `b`'s (lexicographic; false
     /// where a field compared is NaN).
-    pub fn no_better(self, a: &Score, b: &Score) -> bool {
+    fn no_better(self, a: &Score, b: &Score) -> bool {
         let (x, y) = (self.key(a), self.key(b));
         for (p, q) in x.into_iter().zip(y) {
             if p != q {
