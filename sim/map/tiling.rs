@@ -415,13 +415,7 @@ impl Objective {
     /// Whether `a` is no better than `b`: its key is at least `b`'s (lexicographic; false
     /// where a field compared is NaN).
     fn no_better(self, a: &Score, b: &Score) -> bool {
-        let (x, y) = (self.key(a), self.key(b));
-        for (p, q) in x.into_iter().zip(y) {
-            if p != q {
-                return p > q;
-            }
-        }
-        true
+        self.key(a) >= self.key(b)
     }
 
     /// Whether `a` is strictly better than `b` (exact ties keep `b`).
@@ -811,8 +805,7 @@ fn search_conv(
                     // simulated.
                     let p = ev.part(&t);
                     if let (true, Some((bs, bt))) = (prune, &best) {
-                        // This candidate's rank.
-                        let from = (std::cmp::Reverse([tk, tc, th, tw]), order == LoopOrder::InputsOuter);
+                        let from = rank(&t);
                         if cannot_replace(objective, (bs, bt), &ev.bound_part(&p), from)
                             || cannot_replace(objective, (bs, bt), &ev.tight_bound_part(&p), from)
                         {
