@@ -499,6 +499,12 @@ impl Evaluate for LayerEval<'_> {
             && a.dram_bits <= b.dram_bits
     }
 
+    /// Less energy or fewer DRAM bits: every objective's key compares one of them after
+    /// equal leading figures, and a dominating part's cycles are no more at any speed.
+    fn strictly_better(a: &ChannelFree, b: &ChannelFree) -> bool {
+        a.energy_pj < b.energy_pj || a.dram_bits < b.dram_bits
+    }
+
     /// Tiles, then load, store and compute per tile: a dominating part has no more of any,
     /// and a block of neighbours in this order has alike tile streams, so the bound of its
     /// meet is close to theirs (on the sweeps of `docs/sweeps.md`, 3.5x fewer bounds per

@@ -491,6 +491,9 @@ pub trait Evaluate {
     /// Whether the tiling of part `a` scores no worse than that of part `b` in every field,
     /// whatever the channel's speed.
     fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
+    /// Of parts where `a` [`Evaluate::dominates`] `b`: whether `a` scores strictly better at
+    /// every channel speed, for every objective.
+    fn strictly_better(a: &Self::Part, b: &Self::Part) -> bool;
     /// A key whose lexicographic order puts a part after those that dominate it (or
     /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by its first field and
     /// the high bits of its second (the rest only for fronts of more than 2^24 candidates),
@@ -905,6 +908,9 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
         fn dominates(_: &(), _: &()) -> bool {
             false
         }
+        fn strictly_better(_: &(), _: &()) -> bool {
+            false
+        }
         fn order_key(_: &()) -> [u64; 4] {
             [0; 4]
         }
@@ -921,8 +927,9 @@ pub fn conv_front<E: Evaluate>(hw: &HwDesc, w: &ConvWork, wd: Widths, ev: &E) ->
 }
 
 /// The front of candidates with their parts, recorded in the search order: sorted by
-/// [`Evaluate::order_key`], without those a kept candidate earlier in the search order
-/// dominates, in blocks and groups of blocks.
+/// [`Evaluate::order_key`], without those a kept candidate beats or ties and precedes at
+/// every channel speed (it dominates them and is earlier in the search order or
+/// [`Evaluate::strictly_better`]), in blocks and groups of blocks.
 fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
     // In the evaluator's order (alike parts next to each other), then the search order
     // (sorting keys and indices: the candidates are large to move, their order slow).
@@ -948,14 +955,17 @@ fn front_of<E: Evaluate>(all: Vec<(Tiling, E::Part)>) -> Front<E::Part> {
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, i)| i).collect()
     };
-    // Each candidate is checked against the last few kept ones only (dominated by one and
-    // later than it in the search order): the front may keep some dominated candidates
-    // (harmless: they are bounded or scored like any other), and building it stays linear.
+    // Each candidate is checked against the last few kept ones only, the last first (one
+    // that dominates it and is earlier in the search order or strictly better wins over it
+    // at every speed):
+    // the front may keep some dominated candidates (harmless: they are bounded or scored
+    // like any other), and building it stays linear.
     let mut entries: Vec<(Tiling, E::Part)> = Vec::with_capacity(order.len());
     for i in order {
         let (t, p) = &all[i];
         let recent = &entries[entries.len().saturating_sub(FRONT_CHECKS)..];
-        if !recent.iter().any(|(u, q)| E::dominates(q, p) && rank(u) < rank(t)) {
+        let wins = |(u, q): &(Tiling, E::Part)| E::dominates(q, p) && (rank(u) < rank(t) || E::strictly_better(q, p));
+        if !recent.iter().rev().any(wins) {
             entries.push((*t, p.clone()));
         }
     }
@@ -1238,7 +1248,8 @@ impl Default for TilingTable {
     }
 }
 
-/// How many of the candidates kept last [`conv_front`] checks each candidate against.
+/// How many of the candidates kept last [`conv_front`] checks each candidate against (as
+/// many as checking every kept one keeps, on sweeps A and B of `docs/sweeps.md`).
 const FRONT_CHECKS: usize = 16;
 
 /// How many seeded searches of a layer on descriptions of one key come before its front is
@@ -1321,6 +1332,9 @@ impl<E: Evaluate> Evaluate for CachedParts<'_, E> {
     }
     fn dominates(a: &E::Part, b: &E::Part) -> bool {
         E::dominates(a, b)
+    }
+    fn strictly_better(a: &E::Part, b: &E::Part) -> bool {
+        E::strictly_better(a, b)
     }
     fn order_key(p: &E::Part) -> [u64; 4] {
         E::order_key(p)
@@ -1875,6 +1889,9 @@ mod tests {
         fn dominates(a: &Score, b: &Score) -> bool {
             a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
         }
+        fn strictly_better(a: &Score, b: &Score) -> bool {
+            a.energy_pj < b.energy_pj || a.dram_bits < b.dram_bits
+        }
         fn order_key(p: &Score) -> [u64; 4] {
             [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0]
         }
@@ -1887,6 +1904,45 @@ mod tests {
         }
         fn bound(&self, b: &TilingBound) -> Score {
             Score { cycles: b.read_bits as f64, energy_pj: b.tiles_min as f64, dram_bits: b.read_bits as f64 }
+        }
+    }
+
+    /// Scores a part `[tiles, load, compute, energy, dram]` at a channel speed: cycles
+    /// `compute + slowness * load`, the tile count not at all (so a part with fewer tiles
+    /// and otherwise equal figures dominates another and only ties it, and the search
+    /// order must decide).
+    struct AtSpeed {
+        slowness: u64,
+    }
+
+    impl Evaluate for AtSpeed {
+        type Part = [u64; 5];
+        fn part(&self, _: &Tiling) -> [u64; 5] {
+            unreachable!("the test builds parts itself")
+        }
+        fn score_part(&self, p: &[u64; 5]) -> Score {
+            Score { cycles: (p[2] + self.slowness * p[1]) as f64, energy_pj: p[3] as f64, dram_bits: p[4] as f64 }
+        }
+        fn bound_part(&self, p: &[u64; 5]) -> Score {
+            self.score_part(p)
+        }
+        fn tight_bound_part(&self, p: &[u64; 5]) -> Score {
+            self.score_part(p)
+        }
+        fn dominates(a: &[u64; 5], b: &[u64; 5]) -> bool {
+            a.iter().zip(b).all(|(x, y)| x <= y)
+        }
+        fn strictly_better(a: &[u64; 5], b: &[u64; 5]) -> bool {
+            a[3] < b[3] || a[4] < b[4]
+        }
+        fn order_key(p: &[u64; 5]) -> [u64; 4] {
+            [p[0], p[1], p[2], p[3]]
+        }
+        fn meet(a: &[u64; 5], b: &[u64; 5]) -> [u64; 5] {
+            std::array::from_fn(|i| a[i].min(b[i]))
+        }
+        fn bound(&self, _: &TilingBound) -> Score {
+            Score { cycles: 0.0, energy_pj: 0.0, dram_bits: 0.0 }
         }
     }
 
@@ -2277,6 +2333,41 @@ mod tests {
             for seed in [None, seed.as_ref()] {
                 let got = front.as_ref().map_err(Clone::clone).map(|f| schedule_front(f, &DramOnly, objective, seed));
                 prop_assert_eq!(got, exhaustive.clone().map(Some));
+            }
+        }
+
+        /// A front drops only candidates another beats, or ties and precedes in the search
+        /// order, at every channel speed: its best is the best of all candidates (exact ties
+        /// to the earliest) at each speed and for every objective, seeded with any of them or
+        /// not. Small figures make ties and dominance common.
+        #[test]
+        fn front_keeps_the_best_of_every_speed(
+            parts in proptest::collection::vec(proptest::array::uniform5(0u64..3), 1..40),
+            slowness in 0u64..4, o in 0usize..3, seed in 0usize..40,
+        ) {
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            // The search order is the recording order: output-channel tiles halving.
+            let all: Vec<(Tiling, [u64; 5])> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let tile = Tile { k: 64 - i as u64, rows: 1, cols: 1, c: 1 };
+                    let t = Tiling { tile, order: LoopOrder::WeightsOuter, tiles: 1, c_tiles: 1, weight_reads: 1, dram: Traffic::default() };
+                    (t, *p)
+                })
+                .collect();
+            let ev = AtSpeed { slowness };
+            let best = all
+                .iter()
+                .fold(None, |best: Option<(Score, Tiling)>, (t, p)| {
+                    let s = ev.score_part(p);
+                    if replaces(objective, &s, t, best.as_ref().map(|(bs, bt)| (bs, bt))) { Some((s, *t)) } else { best }
+                })
+                .map(|(_, t)| t);
+            let seed = all.get(seed).map(|(t, _)| *t);
+            let front = front_of::<AtSpeed>(all);
+            for seed in [None, seed.as_ref()] {
+                prop_assert_eq!(schedule_front(&front, &ev, objective, seed), best);
             }
         }
 
