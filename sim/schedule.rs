@@ -11,7 +11,7 @@
 use crate::cost::{self, CoreActions, Energy};
 use crate::hw::{BufferLevel, HwDesc, PrecisionMode, Role};
 use crate::map::family::{OperandReads, StreamGrain};
-use crate::map::tiling::{ordered, Evaluate, Score, Tiling, TilingBound, Traffic, Widths};
+use crate::map::tiling::{ordered, Evaluate, Objective, Score, Tiling, TilingBound, Traffic, Widths};
 use crate::report::OperandAccesses;
 use crate::simulate::{ceil_u64, simulate, Dma, TileStream, Timeline};
 use crate::units::{Bits, Bytes, Cycles, PicoJoules};
@@ -499,10 +499,10 @@ impl Evaluate for LayerEval<'_> {
             && a.dram_bits <= b.dram_bits
     }
 
-    /// Less energy or fewer DRAM bits: every objective's key compares one of them after
-    /// equal leading figures, and a dominating part's cycles are no more at any speed.
+    /// By energy and DRAM bits (a dominating part's cycles are no more at any speed).
     fn strictly_better(a: &ChannelFree, b: &ChannelFree) -> bool {
-        a.energy_pj < b.energy_pj || a.dram_bits < b.dram_bits
+        let fixed = |p: &ChannelFree| Score { cycles: 0.0, energy_pj: p.energy_pj, dram_bits: p.dram_bits };
+        Objective::all_prefer_at_no_more_cycles(&fixed(a), &fixed(b))
     }
 
     /// Tiles, then load, store and compute per tile: a dominating part has no more of any,

@@ -418,6 +418,18 @@ impl Objective {
         self.key(a) >= self.key(b)
     }
 
+    /// Whether every objective finds a score with `a`'s energy and DRAM bits strictly
+    /// better than one with `b`'s whenever its cycles are no more ([`Evaluate::strictly_better`]):
+    /// asked of the keys at equal cycles, since each key is non-decreasing in every figure,
+    /// so fewer cycles keep a strictly better key strictly better.
+    pub fn all_prefer_at_no_more_cycles(a: &Score, b: &Score) -> bool {
+        let at_equal_cycles = |s: &Score| Score { cycles: 0.0, ..*s };
+        Objective::NAMES
+            .iter()
+            .filter_map(|name| Objective::from_name(name))
+            .all(|o| o.better(&at_equal_cycles(a), &at_equal_cycles(b)))
+    }
+
     /// Whether `a` is strictly better than `b` (exact ties keep `b`).
     pub fn better(self, a: &Score, b: &Score) -> bool {
         // `self.key(a) < self.key(b)`, field by field (the search calls it for every bound):
@@ -492,7 +504,8 @@ pub trait Evaluate {
     /// whatever the channel's speed.
     fn dominates(a: &Self::Part, b: &Self::Part) -> bool;
     /// Of parts where `a` [`Evaluate::dominates`] `b`: whether `a` scores strictly better at
-    /// every channel speed, for every objective.
+    /// every channel speed, for every objective (by the figures no speed changes:
+    /// [`Objective::all_prefer_at_no_more_cycles`]).
     fn strictly_better(a: &Self::Part, b: &Self::Part) -> bool;
     /// A key whose lexicographic order puts a part after those that dominate it (or
     /// beside equal ones), e.g. lexicographic: [`conv_front`] sorts by its first field and
@@ -1890,7 +1903,7 @@ mod tests {
             a.cycles <= b.cycles && a.energy_pj <= b.energy_pj && a.dram_bits <= b.dram_bits
         }
         fn strictly_better(a: &Score, b: &Score) -> bool {
-            a.energy_pj < b.energy_pj || a.dram_bits < b.dram_bits
+            Objective::all_prefer_at_no_more_cycles(a, b)
         }
         fn order_key(p: &Score) -> [u64; 4] {
             [ordered(p.cycles), ordered(p.energy_pj), ordered(p.dram_bits), 0]
@@ -1933,7 +1946,8 @@ mod tests {
             a.iter().zip(b).all(|(x, y)| x <= y)
         }
         fn strictly_better(a: &[u64; 5], b: &[u64; 5]) -> bool {
-            a[3] < b[3] || a[4] < b[4]
+            let fixed = |p: &[u64; 5]| Score { cycles: 0.0, energy_pj: p[3] as f64, dram_bits: p[4] as f64 };
+            Objective::all_prefer_at_no_more_cycles(&fixed(a), &fixed(b))
         }
         fn order_key(p: &[u64; 5]) -> [u64; 4] {
             [p[0], p[1], p[2], p[3]]
@@ -2333,6 +2347,22 @@ mod tests {
             for seed in [None, seed.as_ref()] {
                 let got = front.as_ref().map_err(Clone::clone).map(|f| schedule_front(f, &DramOnly, objective, seed));
                 prop_assert_eq!(got, exhaustive.clone().map(Some));
+            }
+        }
+
+        /// What fronts drop by: a score no worse in any figure than another, with energy and
+        /// DRAM bits every objective prefers at equal cycles, is strictly better under every
+        /// objective at any cycles no more than the other's.
+        #[test]
+        fn preferred_figures_win_at_any_cycles(
+            b in proptest::array::uniform3(0u64..4), less in proptest::array::uniform3(0u64..3), o in 0usize..3,
+        ) {
+            let objective = Objective::from_name(Objective::NAMES[o]).expect("a name");
+            let score = |x: [u64; 3]| Score { cycles: x[0] as f64, energy_pj: x[1] as f64, dram_bits: x[2] as f64 };
+            let a = std::array::from_fn(|i| b[i].saturating_sub(less[i]));
+            let (a, b) = (score(a), score(b));
+            if Objective::all_prefer_at_no_more_cycles(&a, &b) {
+                prop_assert!(objective.better(&a, &b));
             }
         }
 
