@@ -5,7 +5,7 @@
 //! contiguous run from the shard's first point; the last point found is dropped (it may
 //! have been cut mid-write) and the sweep restarts there.
 
-use crate::sweep::table::{header, json_rows, records};
+use crate::sweep::table::{for_each_record, header, json_rows};
 use crate::sweep::{PointResult, SweepSpec};
 use std::io::Write;
 use std::path::Path;
@@ -76,9 +76,7 @@ impl<W: Write> Rows<W> {
     pub fn write(&mut self, spec: &SweepSpec, results: &[PointResult]) -> Result<(), StreamError> {
         match self {
             Rows::Csv(w) => {
-                for rec in records(spec, results) {
-                    w.write_record(&rec)?;
-                }
+                for_each_record(spec, results, |cells| w.write_record(cells))?;
                 w.flush()?;
             }
             Rows::Json { out, rows } => {

@@ -169,9 +169,12 @@ fn buffer_totals(layers: &[LayerReport]) -> Vec<(Arc<str>, u64, u64)> {
     out
 }
 
-/// The `buffers` cell: `name:read:write` per buffer (bytes), `;`-separated.
-fn buffers_cell(b: &[(Arc<str>, u64, u64)]) -> String {
-    b.iter().map(|(n, r, w)| format!("{n}:{r}:{w}")).collect::<Vec<_>>().join(";")
+/// The `buffers` cell: `name:read:write` per buffer (bytes), `;`-separated, appended to `out`.
+fn push_buffers_cell(out: &mut String, b: &[(Arc<str>, u64, u64)]) {
+    use std::fmt::Write;
+    for (i, (n, r, w)) in b.iter().enumerate() {
+        let _ = write!(out, "{}{n}:{r}:{w}", if i > 0 { ";" } else { "" });
+    }
 }
 
 /// The header: point columns, `--set` paths, then [`COLUMNS`].
@@ -193,9 +196,13 @@ pub fn header(spec: &SweepSpec) -> Vec<String> {
 /// `f64`, so no shorter one reads back to it. Written out positionally, as `{}` writes an
 /// `f64`. Below the normal range (where an `f64` holds fewer digits) the value is rounded
 /// through text and printed shortest.
-fn f(x: f64) -> String {
+///
+/// Appended to `out` (no allocation beyond its growth for the values a measurement has).
+fn push_f(out: &mut String, x: f64) {
+    use std::fmt::Write;
     if !x.is_finite() || x == 0.0 {
-        return format!("{x}");
+        let _ = write!(out, "{x}");
+        return;
     }
     // The shortest digits (Ryu's are `{}`'s: both give the shortest that reads back, the
     // closest of those; `values_print_as_rounded_ones` checks it over every kind of value).
@@ -205,7 +212,7 @@ fn f(x: f64) -> String {
     // far less than half a unit of the 12th digit, so rounding gives its digits, which read
     // back to `x`.
     if digits.n <= 12 {
-        return positional(neg, digits.as_slice(), exp);
+        return positional(out, neg, digits.as_slice(), exp);
     }
     // More: round them to 12. That is rounding `x` itself unless a 12-digit rounding
     // boundary lay between the two -- impossible, since the boundary (13 digits) would
@@ -213,11 +220,12 @@ fn f(x: f64) -> String {
     // (a 13th digit 5, the last one): then, as below the normal range, round `x` exactly.
     if x.abs() < 1e-290 {
         let rounded: f64 = format!("{x:.11e}").parse().unwrap_or(x);
-        return format!("{rounded}");
+        let _ = write!(out, "{rounded}");
+        return;
     }
     if digits.n == 13 && digits.d[12] == b'5' {
         let (neg, digits, exp) = decimal(&format!("{x:.11e}"));
-        return positional(neg, digits.as_slice(), exp);
+        return positional(out, neg, digits.as_slice(), exp);
     }
     let up = digits.d[12] >= b'5';
     digits.n = 12;
@@ -237,7 +245,7 @@ fn f(x: f64) -> String {
         }
     }
     digits.trim_zeros();
-    positional(neg, digits.as_slice(), exp)
+    positional(out, neg, digits.as_slice(), exp)
 }
 
 /// A decimal's significant digits (ASCII), inline: Ryu writes at most 17, `{:.11e}` 12.
@@ -307,117 +315,207 @@ fn decimal(s: &str) -> (bool, Digits, i64) {
     (neg, digits, point.unwrap_or(seen) - 1 - lead + if eneg { -e } else { e })
 }
 
-/// Significant digits `d1 d2 ...` times ten to `exp` (the power of `d1`) written out
-/// positionally, as `{}` writes an `f64`.
-fn positional(neg: bool, digits: &[u8], exp: i64) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(digits.len() + exp.unsigned_abs() as usize + 3);
+/// Significant digits `d1 d2 ...` (ASCII) times ten to `exp` (the power of `d1`) written
+/// out positionally, as `{}` writes an `f64`, appended to `out`.
+fn positional(out: &mut String, neg: bool, digits: &[u8], exp: i64) {
+    // ASCII digits only (Ryu's or `{:e}`'s); anything else would not be a digit.
+    let digits = std::str::from_utf8(digits).unwrap_or_default();
+    let zeros = |out: &mut String, n: usize| out.extend(std::iter::repeat_n('0', n));
     if neg {
-        out.push(b'-');
+        out.push('-');
     }
     if exp < 0 {
-        out.extend_from_slice(b"0.");
-        out.resize(out.len() + (-exp - 1) as usize, b'0');
-        out.extend_from_slice(digits);
+        out.push_str("0.");
+        zeros(out, (-exp - 1) as usize);
+        out.push_str(digits);
     } else {
         let int_len = exp as usize + 1;
         if digits.len() > int_len {
-            out.extend_from_slice(&digits[..int_len]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[int_len..]);
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
         } else {
-            out.extend_from_slice(digits);
-            out.resize(out.len() + int_len - digits.len(), b'0');
+            out.push_str(digits);
+            zeros(out, int_len - digits.len());
         }
     }
-    // ASCII digits, a sign and a point only.
-    String::from_utf8(out).unwrap_or_default()
+}
+
+/// One row's cells, written into one buffer that every row reuses (a sweep writes a row
+/// per point; a cell each would be an allocation each).
+#[derive(Default)]
+struct Cells {
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Ends the cell written since the last one.
+    fn end(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    fn str(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.end();
+    }
+
+    fn display(&mut self, x: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = write!(self.text, "{x}");
+        self.end();
+    }
+
+    /// A measurement ([`push_f`]).
+    fn f(&mut self, x: f64) {
+        push_f(&mut self.text, x);
+        self.end();
+    }
+
+    /// `n` empty cells.
+    fn empty(&mut self, n: usize) {
+        for _ in 0..n {
+            self.end();
+        }
+    }
+
+    /// The cells written, in order.
+    fn row(&self) -> Vec<&str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.text[a..b]).collect()
+    }
 }
 
 /// The cells of every row, in header order.
 pub fn records(spec: &SweepSpec, results: &[PointResult]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let _ = for_each_record(spec, results, |cells| {
+        out.push(cells.iter().map(|c| c.to_string()).collect());
+        Ok::<(), std::convert::Infallible>(())
+    });
+    out
+}
+
+/// Hands the cells of every row, in header order, to `emit` ([`records`] without a
+/// `String` per cell: the CSV writers copy them out at once).
+pub fn for_each_record<E>(
+    spec: &SweepSpec,
+    results: &[PointResult],
+    mut emit: impl FnMut(&[&str]) -> Result<(), E>,
+) -> Result<(), E> {
     let functional = spec.functional.is_some();
     let labels = spec.functional.as_ref().is_some_and(|f| f.labels.is_some());
-    let blank = || std::iter::repeat(String::new()).take(functional_columns(spec).len());
-    let mut out = Vec::new();
+    let blank = functional_columns(spec).len();
+    let mut c = Cells::default();
     for r in results {
         let p = &r.point;
-        let (wbits, abits) = match &r.own_widths {
-            Some((w, a)) => (w.clone(), a.clone()),
-            None => (p.wbits.to_string(), p.abits.to_string()),
-        };
-        let mut lead = vec![p.index.to_string(), r.hw.clone(), r.model.clone(), wbits, abits];
-        lead.extend(spec.seq.cells(&p.seq, spec.batch));
-        lead.extend(p.set_values.iter().map(|v| v.to_string()));
-        if let Some(e) = &r.error {
-            let mut rec = lead.clone();
-            rec.extend(std::iter::repeat(String::new()).take(COLUMNS.len() - 1));
-            rec[lead.len() + 1] = "TOTAL".into();
-            rec.push(e.replace('\n', " "));
-            if functional {
-                rec.extend(blank());
+        c.clear();
+        c.display(p.index);
+        c.str(&r.hw);
+        c.str(&r.model);
+        match &r.own_widths {
+            Some((w, a)) => {
+                c.str(w);
+                c.str(a);
             }
-            out.push(rec);
+            None => {
+                c.display(p.wbits);
+                c.display(p.abits);
+            }
+        }
+        for cell in spec.seq.cells(&p.seq, spec.batch) {
+            c.str(&cell);
+        }
+        for v in &p.set_values {
+            c.display(v);
+        }
+        let (lead_text, lead_cells) = (c.text.len(), c.ends.len());
+        if let Some(e) = &r.error {
+            // `layer` is TOTAL, the measurements empty, the error last.
+            c.empty(1);
+            c.str("TOTAL");
+            c.empty(COLUMNS.len() - 3);
+            c.str(&e.replace('\n', " "));
+            if functional {
+                c.empty(blank);
+            }
+            emit(&c.row())?;
             continue;
         }
         for row in &r.rows {
-            let mut rec = lead.clone();
+            c.text.truncate(lead_text);
+            c.ends.truncate(lead_cells);
             let e = row.energy_pj;
-            rec.extend([
-                row.layer_index.map(|i| i.to_string()).unwrap_or_default(),
-                row.layer.clone(),
-                row.op.clone(),
-                row.widths.clone(),
-                row.mode.clone(),
-                row.macs.to_string(),
-                row.cycles.to_string(),
-                row.split[0].to_string(),
-                row.split[1].to_string(),
-                row.split[2].to_string(),
-                f(row.latency_s),
-                f(row.overhead_s),
-                f(e.iter().sum()),
-                f(e[0]),
-                f(e[1]),
-                f(e[2]),
-                f(e[3]),
-                row.dram_read.to_string(),
-                row.dram_write.to_string(),
-                row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.1)).to_string(),
-                row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.2)).to_string(),
-                buffers_cell(&row.buffers),
-                f(row.utilization),
-                row.bound.to_string(),
-                f(r.clock_hz),
-                f(r.peak_macs_per_s),
-                f(r.dram_bytes_per_s),
-                String::new(),
-            ]);
+            match row.layer_index {
+                Some(i) => c.display(i),
+                None => c.empty(1),
+            }
+            c.str(&row.layer);
+            c.str(&row.op);
+            c.str(&row.widths);
+            c.str(&row.mode);
+            c.display(row.macs);
+            c.display(row.cycles);
+            for x in row.split {
+                c.display(x);
+            }
+            c.f(row.latency_s);
+            c.f(row.overhead_s);
+            c.f(e.iter().sum());
+            for x in e {
+                c.f(x);
+            }
+            c.display(row.dram_read);
+            c.display(row.dram_write);
+            c.display(row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.1)));
+            c.display(row.buffers.iter().fold(0u64, |a, b| a.saturating_add(b.2)));
+            push_buffers_cell(&mut c.text, &row.buffers);
+            c.end();
+            c.f(row.utilization);
+            c.str(row.bound);
+            c.f(r.clock_hz);
+            c.f(r.peak_macs_per_s);
+            c.f(r.dram_bytes_per_s);
+            c.empty(1);
             if functional {
                 match (&r.functional, row.layer_index) {
                     (Some(fr), None) => {
-                        rec.extend([f(fr.sqnr_db), f(fr.logits_sqnr_db), f(fr.top1_agreement), fr.inputs.clone()]);
+                        c.f(fr.sqnr_db);
+                        c.f(fr.logits_sqnr_db);
+                        c.f(fr.top1_agreement);
+                        c.str(&fr.inputs);
                         if labels {
                             let a = fr.accuracy.as_ref();
-                            rec.push(a.map(|a| f(a.top1)).unwrap_or_default());
-                            rec.push(a.and_then(|a| a.top5).map(f).unwrap_or_default());
+                            match a {
+                                Some(a) => c.f(a.top1),
+                                None => c.empty(1),
+                            }
+                            match a.and_then(|a| a.top5) {
+                                Some(t) => c.f(t),
+                                None => c.empty(1),
+                            }
                         }
                     }
-                    _ => rec.extend(blank()),
+                    _ => c.empty(blank),
                 }
             }
-            out.push(rec);
+            emit(&c.row())?;
         }
     }
-    out
+    Ok(())
 }
 
 /// The CSV text.
 pub fn to_csv(spec: &SweepSpec, results: &[PointResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(header(spec))?;
-    for rec in records(spec, results) {
-        w.write_record(&rec)?;
-    }
+    for_each_record(spec, results, |cells| w.write_record(cells))?;
     let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -456,8 +554,15 @@ pub fn json_rows(spec: &SweepSpec, results: &[PointResult]) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::f;
+    use super::push_f;
     use proptest::prelude::*;
+
+    /// [`push_f`] into a new string.
+    fn f(x: f64) -> String {
+        let mut out = String::new();
+        push_f(&mut out, x);
+        out
+    }
 
     /// What `f` prints, by its definition: rounded to 12 digits through text, then the
     /// shortest form of that value.
