@@ -17,7 +17,7 @@ use crate::map::tiling::{
 use crate::map::work::{phases_of, ConvWork, Operand, Phase, VectorWork};
 use crate::ops::WeightLayout;
 use crate::report::{ArrayUse, Bound, LayerReport, OperandAccesses, RunReport, Totals};
-use crate::schedule::{Figures, LayerEval, LayerWork};
+use crate::schedule::{BoundBasis, ChannelTimes, Figures, LayerEval, LayerWork};
 use crate::units::{Bits, Bytes, Cycles, Macs, PicoJoules, Seconds};
 use smallvec::SmallVec;
 
@@ -890,7 +890,7 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)]
 /// decision scores it) does not beat in any field, with `on` read and written on chip,
 /// whatever schedule is chosen; `None` where no such bound is known cheaply, and where
 /// the layer has no schedule on `hw` (so a bound says its evaluation succeeds). Only a layer of one GEMM phase with constant weights, one image and no groups
-/// that could run one by one has one ([`tiling::conv_bound`]): a batch takes the better of
+/// that could run one by one has one ([`tiling::conv_tiling_bound`]): a batch takes the better of
 /// two ways, and a grouped convolution may fall back to dense ones.
 fn layer_bound(
     g: &Graph,
@@ -899,8 +899,33 @@ fn layer_bound(
     hw: &HwDesc,
     followers: &[(LayerId, FusedOp)],
     on: LayerOnChip,
-    setup: Option<SetupAt>,
+    mut setup: Option<SetupAt>,
 ) -> Option<Score> {
+    // Kept per description and layer: only the channel's figures differ across a sweep
+    // over its speed and the clock.
+    let basis = match setup.as_ref().and_then(|at| at.bound_basis(on)) {
+        Some(kept) => kept,
+        None => {
+            let made = layer_bound_basis(g, l, phases, hw, followers, on, setup.as_mut().map(SetupAt::reborrow));
+            if let Some(at) = setup.as_mut() {
+                at.keep_bound_basis(on, made);
+            }
+            made
+        }
+    };
+    basis.map(|b| ChannelTimes::of(hw).bound(&b))
+}
+
+/// [`layer_bound`] before the channel's speed and the clock enter.
+fn layer_bound_basis(
+    g: &Graph,
+    l: &Layer,
+    phases: &[Phase],
+    hw: &HwDesc,
+    followers: &[(LayerId, FusedOp)],
+    on: LayerOnChip,
+    setup: Option<SetupAt>,
+) -> Option<BoundBasis> {
     let (phase, work) = match phases {
         [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
         [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }]
@@ -927,7 +952,7 @@ fn layer_bound(
     if !fits {
         return None;
     }
-    tiling::conv_bound(&s.w, pw.wd, &s.ev)
+    tiling::conv_tiling_bound(&s.w, pw.wd).map(|b| s.ev.bound_basis(&b))
 }
 
 /// Maps, schedules and costs one phase of layer `l`; returns its cost and how many times

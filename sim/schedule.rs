@@ -62,14 +62,11 @@ pub struct LayerEval<'a> {
     once: u64,
     /// DRAM bytes written (the same for every tiling).
     write_bytes: f64,
-    /// Cycles per byte on the DRAM channel (the bounds multiply by it; the simulation
-    /// divides by the bandwidth, and the bounds' 1e-9 slack absorbs the difference).
-    inv_bw: f64,
-    /// `once`, the extra DRAM bits read (`work.extra_read`) and the description's
-    /// `sized_to_demand`, converted once: the bounds read them for every candidate.
-    once_f: f64,
+    /// The channel's figures the bounds read.
+    times: ChannelTimes,
+    /// The extra DRAM bits read (`work.extra_read`), converted once: the bounds read it for
+    /// every candidate.
     extra_read_f: f64,
-    sized_to_demand: bool,
     /// What costing a tiling reuses, made on first use: a layer whose schedule a sweep's
     /// memo already holds needs it only for the chosen tiling's figures.
     prep: OnceCell<Arc<Prep>>,
@@ -164,10 +161,8 @@ impl<'a> LayerEval<'a> {
             dma,
             once,
             write_bytes: 0.0,
-            inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
-            once_f: once as f64,
+            times: ChannelTimes::new(&dma, once, hw),
             extra_read_f: work.extra_read.get() as f64,
-            sized_to_demand: hw.dram.sized_to_demand,
             prep: OnceCell::new(),
             lower: OnceCell::new(),
             last_simulated: Cell::new(None),
@@ -458,7 +453,7 @@ impl Evaluate for LayerEval<'_> {
     fn bound_part(&self, p: &ChannelFree) -> Score {
         let s = &p.stream;
         let n = s.tiles.max(1) as f64;
-        let cycles = self.cycles_bound(CyclesBound {
+        let cycles = self.times.cycles_bound(&CyclesBound {
             load: s.load_bytes,
             store: s.store_bytes,
             loads: s.load_bytes > 0.0,
@@ -475,14 +470,15 @@ impl Evaluate for LayerEval<'_> {
     /// tiles whose compute outweighs one store (or one load), tighter than
     /// [`Evaluate::bound_part`], which the callers ask first.
     fn tight_bound_part(&self, p: &ChannelFree) -> Score {
-        if self.sized_to_demand {
+        let t = &self.times;
+        if t.sized_to_demand {
             return self.bound_part(p);
         }
         let s = &p.stream;
-        let lat = self.dma.latency;
-        let xfer = |bytes: f64| if bytes > 0.0 { lat + bytes * self.inv_bw } else { 0.0 };
+        let lat = t.latency;
+        let xfer = |bytes: f64| if bytes > 0.0 { lat + bytes * t.inv_bw } else { 0.0 };
         let tail = crate::simulate::tail_bound(s.tiles as f64, xfer(s.load_bytes), s.compute, xfer(s.store_bytes));
-        Score { cycles: whole_cycles_below(tail) + self.once_f, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
+        Score { cycles: whole_cycles_below(tail) + t.once_f, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
     }
 
     /// No worse at any channel speed: no more tiles, and no more load, compute or store per
@@ -534,11 +530,21 @@ impl Evaluate for LayerEval<'_> {
     /// traffic-free energy plus the DRAM bits.
     #[inline]
     fn bound(&self, b: &TilingBound) -> Score {
+        self.times.bound(&self.bound_basis(b))
+    }
+}
+
+impl LayerEval<'_> {
+    /// What [`Evaluate::bound`] gives `b` before the channel's speed and the clock enter
+    /// ([`ChannelTimes::bound`] finishes it): the same on every description that differs
+    /// from this one only in those, as [`LayerEval::prepared`] is.
+    #[inline]
+    pub fn bound_basis(&self, b: &TilingBound) -> BoundBasis {
         let (p, lower) = (self.prep(), self.lower());
         let read = (b.read_bits as f64 + self.extra_read_f) / 8.0;
         let write = self.write_bytes;
         let (load, store) = p.grain.bound(b.load_bits_per_tile / 8.0, write / b.tiles_max.max(1) as f64);
-        let cycles = self.cycles_bound(CyclesBound {
+        let cycles = CyclesBound {
             load,
             store,
             loads: load > 0.0,
@@ -546,13 +552,62 @@ impl Evaluate for LayerEval<'_> {
             compute: lower.compute,
             transfers: b.tiles_min as f64,
             bytes: read + write,
-        });
+        };
         let dram_bits = (read + write) * 8.0;
-        Score { cycles, energy_pj: lower.energy + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
+        BoundBasis { cycles, energy_pj: lower.energy + self.hw.dram.energy_per_bit.get() * dram_bits, dram_bits }
     }
 }
 
-/// What [`LayerEval::cycles_bound`] bounds a timeline by (lower bounds of each).
+/// A bound's figures that do not depend on the DRAM channel's speed or the clock
+/// ([`LayerEval::bound_basis`]): what a sweep over those can keep per layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundBasis {
+    cycles: CyclesBound,
+    energy_pj: f64,
+    dram_bits: f64,
+}
+
+/// The DRAM channel as the bounds see it (from the family's DMA, [`crate::hw::Family::dma`]):
+/// what turns a [`BoundBasis`] into a score on a description.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelTimes {
+    /// Latency of one transfer in cycles.
+    latency: f64,
+    /// Cycles per byte (the bounds multiply by it; the simulation divides by the bandwidth,
+    /// and the bounds' 1e-9 slack absorbs the difference).
+    inv_bw: f64,
+    /// The family's once-per-layer cycles.
+    once_f: f64,
+    /// Whether the interface is sized to demand (never stalls).
+    sized_to_demand: bool,
+}
+
+impl ChannelTimes {
+    /// The channel of `hw`.
+    pub fn of(hw: &HwDesc) -> Self {
+        let (dma, once) = hw.family.dma(hw);
+        ChannelTimes::new(&dma, once, hw)
+    }
+
+    /// The channel of `hw`, whose family's DMA is `dma` with `once` cycles per layer.
+    fn new(dma: &Dma, once: u64, hw: &HwDesc) -> Self {
+        ChannelTimes {
+            latency: dma.latency,
+            inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
+            once_f: once as f64,
+            sized_to_demand: hw.dram.sized_to_demand,
+        }
+    }
+
+    /// The score of a [`LayerEval::bound_basis`] on this channel ([`Evaluate::bound`]).
+    #[inline]
+    pub fn bound(&self, b: &BoundBasis) -> Score {
+        Score { cycles: self.cycles_bound(&b.cycles), energy_pj: b.energy_pj, dram_bits: b.dram_bits }
+    }
+}
+
+/// What [`ChannelTimes::cycles_bound`] bounds a timeline by (lower bounds of each).
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct CyclesBound {
     /// Bytes of the first load and of the last store.
     load: f64,
@@ -568,16 +623,16 @@ struct CyclesBound {
     bytes: f64,
 }
 
-impl LayerEval<'_> {
+impl ChannelTimes {
     /// The whole cycles no timeline within `b` beats: the first load, all compute and the
     /// last store run one after another, and every transfer's latency and every byte take
     /// the one channel (with an interface sized to demand: the compute cycles).
     #[inline]
-    fn cycles_bound(&self, b: CyclesBound) -> f64 {
+    fn cycles_bound(&self, b: &CyclesBound) -> f64 {
         if self.sized_to_demand {
             return b.compute;
         }
-        let lat = self.dma.latency;
+        let lat = self.latency;
         let (lat_l, lat_s) = (if b.loads { lat } else { 0.0 }, if b.stores { lat } else { 0.0 });
         let pipeline = lat_l + b.load * self.inv_bw + b.compute + lat_s + b.store * self.inv_bw;
         let channel = b.transfers * (lat_l + lat_s) + b.bytes * self.inv_bw;

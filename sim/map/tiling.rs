@@ -855,21 +855,21 @@ fn search_conv(
     }
 }
 
-/// A score that no candidate of [`schedule_conv`] for `w` and `wd` beats in any field, on
-/// any buffers (fitting only decides which candidates there are): every candidate reads at
-/// least one pass of the inputs (none when they are held on chip) and the weights once, in
-/// at least one tile ([`Evaluate::bound`]). `None` when the input pass could overflow (the
-/// search then prunes nothing either).
-pub fn conv_bound(w: &ConvWork, wd: Widths, ev: &impl Evaluate) -> Option<Score> {
+/// What every candidate of [`schedule_conv`] for `w` and `wd` has at least, on any buffers
+/// (fitting only decides which candidates there are): one pass of the inputs (none when
+/// they are held on chip) and the weights once, read in at least one tile; so its
+/// [`Evaluate::bound`] is a score no candidate beats in any field. `None` when the input
+/// pass could overflow (the search then prunes nothing either).
+pub fn conv_tiling_bound(w: &ConvWork, wd: Widths) -> Option<TilingBound> {
     let lb_in = input_pass_bound(w, wd).map(|b| if wd.resident_in > 0 { 0 } else { b })?;
     let weights_total =
         wd.weight_bits(w.k, w.r.saturating_mul(w.s).saturating_mul(w.cg())).saturating_add(bits(w.k, wd.bias));
-    Some(ev.bound(&TilingBound {
+    Some(TilingBound {
         read_bits: lb_in.saturating_add(weights_total),
         load_bits_per_tile: 0.0,
         tiles_min: 1,
         tiles_max: u64::MAX,
-    }))
+    })
 }
 
 /// Whether [`schedule_conv`] finds a schedule for `w` and `wd` on `hw` (some candidate of

@@ -87,7 +87,7 @@ pub struct Residency {
 }
 
 /// What one layer reads and writes on chip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct LayerOnChip {
     /// Input elements held on chip.
     pub resident_in: u64,

@@ -12,7 +12,7 @@
 //! pointers is exact. Entries are keyed by the memo's description id
 //! ([`crate::map::tiling::TilingMemo::description_of`]), which is never given twice.
 
-use super::onchip::Kept;
+use super::onchip::{Kept, LayerOnChip};
 use super::PhaseWidths;
 use crate::hw::HwDesc;
 use crate::ir::Graph;
@@ -20,7 +20,7 @@ use crate::map::family::ComputeFigures;
 use crate::map::fusion::{self, FusionPlan};
 use crate::map::tiling::{TilingMemo, Widths};
 use crate::map::work::{phases_of, ConvWork, Phase};
-use crate::schedule::{LayerWork, Prepared};
+use crate::schedule::{BoundBasis, LayerWork, Prepared};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -53,6 +53,9 @@ pub struct Setups {
     runs: HashMap<u64, Arc<RunPlan>>,
     gemms: HashMap<GemmKey, GemmFacts>,
     widths: HashMap<(u64, usize, usize), PhaseWidths>,
+    /// The on-chip decision's bounds of a layer ([`super::layer_bound`]) by description,
+    /// layer and what it holds on chip, before the channel's speed and the clock enter.
+    bounds: HashMap<(u64, usize, LayerOnChip), Option<BoundBasis>>,
 }
 
 /// What a run makes of a graph on a description before costing its layers.
@@ -119,6 +122,7 @@ impl Setups {
             self.runs.clear();
             self.gemms.clear();
             self.widths.clear();
+            self.bounds.clear();
             self.graph = Some(Arc::clone(g));
         }
         self
@@ -171,6 +175,18 @@ impl SetupAt<'_> {
     pub fn widths(&mut self, make: impl FnOnce() -> PhaseWidths) -> PhaseWidths {
         make_room(&mut self.setups.widths);
         *self.setups.widths.entry((self.description, self.layer, self.phase)).or_insert_with(make)
+    }
+
+    /// The on-chip decision's bound basis of this layer holding `on`, when kept (`None`
+    /// when not; `Some(None)` when the layer has none).
+    pub fn bound_basis(&self, on: LayerOnChip) -> Option<Option<BoundBasis>> {
+        self.setups.bounds.get(&(self.description, self.layer, on)).copied()
+    }
+
+    /// Keeps `basis`, this layer's bound basis holding `on`.
+    pub fn keep_bound_basis(&mut self, on: LayerOnChip, basis: Option<BoundBasis>) {
+        make_room(&mut self.setups.bounds);
+        self.setups.bounds.insert((self.description, self.layer, on), basis);
     }
 
     /// A shorter-lived access to the same setups, at phase `phase`.
