@@ -1628,6 +1628,49 @@ mod tests {
         assert!(bounded > 1000, "{bounded} bounds checked");
     }
 
+    /// A layer's bound kept in a sweep's setups (its basis, [`SetupAt::keep_bound_basis`])
+    /// is the bound made afresh at every channel speed and clock of the description it was
+    /// kept for, with the layer's input and output on chip or not, on buffers shrunk or not.
+    #[test]
+    fn kept_layer_bounds_equal_fresh_ones() {
+        let mut g = crate::import::load_model("mnv1", &Default::default()).expect("model");
+        crate::quant::assign_uniform(&mut g, crate::quant::Precision { weight_bits: 8, activation_bits: 8 }, 32);
+        let g = Arc::new(g);
+        let mut kept = 0;
+        for name in ["systolic32", "nvdla_full", "dsp", "mac8"] {
+            for shrink in [0.0, 0.9] {
+                let mut memo = RunMemo::default();
+                // The first speed and clock keep the bases; the others read them.
+                for (gbps, ghz) in [(8.0, 1.0), (1.0, 1.0), (100.0, 1.0), (8.0, 0.25), (3.0, 2.0)] {
+                    let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+                    hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+                    hw.clock = crate::units::Hertz(ghz * 1e9);
+                    for b in &mut hw.buffers {
+                        b.size = Bytes((b.size.get() as f64 * (1.0 - shrink)) as u64);
+                    }
+                    let frame = memo.tiling.frame_of(&hw);
+                    let description = memo.tiling.description_of(frame, &hw);
+                    let plan = fusion::plan(&g, &hw);
+                    for (i, l) in g.layers.iter().enumerate() {
+                        let input = g.data_input(l).elements();
+                        for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
+                            let on = LayerOnChip { resident_in, resident_out };
+                            let followers = plan.followers(LayerId(i));
+                            let phases = phases_of(&g, l);
+                            let setups = memo.setups.for_graph(&g);
+                            let at = SetupAt { setups, description, layer: i, phase: 0 };
+                            let with = layer_bound(&g, l, &phases, &hw, followers, on, Some(at));
+                            let fresh = layer_bound(&g, l, &phases, &hw, followers, on, None);
+                            assert_eq!(with, fresh, "{name} -{shrink} {gbps} GB/s {ghz} GHz {} {on:?}", l.name);
+                            kept += usize::from(with.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(kept > 500, "{kept} bounds compared");
+    }
+
     /// The decision with bounds (some combinations of holds not evaluated) is the decision
     /// without them: the same report and on-chip tensors on every family and objective, at
     /// channel speeds from memory-bound to compute-bound.
