@@ -26,7 +26,7 @@ pub mod setups;
 
 use crate::report::OnChipTensor;
 use onchip::{LayerOnChip, Residency};
-use setups::{GemmFacts, RunMemo, RunPlan, SetupAt, Setups};
+use setups::{GemmFacts, LayerLabels, RunMemo, RunPlan, SetupAt, Setups};
 use std::sync::Arc;
 
 /// Why a network cannot run on an accelerator.
@@ -268,10 +268,10 @@ fn run_peak(
     for (i, l) in g.layers.iter().enumerate() {
         let on = residency.layer(i);
         let (r, layer_peak) = match (plan.fused_into(LayerId(i)), made[i].take()) {
-            (Some(head), _) => (fused_row(g, l, hw, &g.layer(head).name), 0),
+            (Some(head), _) => (fused_row(g, l, hw, run_plan.labels[i].clone(), &g.layer(head).name), 0),
             (None, Some((sum, layer_notes))) => {
                 notes.extend(layer_notes);
-                layer_row(g, l, hw, plan.followers(LayerId(i)), sum)
+                layer_row(g, l, hw, run_plan.labels[i].clone(), sum)
             }
             // A layer beside tensors held on chip runs on the buffers left (the memo's table
             // of that description).
@@ -280,7 +280,9 @@ fn run_peak(
                 let layer_hw = shrunk.as_ref().unwrap_or(hw);
                 let layer_memo = memo.as_mut().map(|(m, f)| m.table_in(*f, layer_hw, objective));
                 let layer_sched = Sched::of_layer(objective, layer_memo, setups.as_deref_mut(), i);
-                run_phases(g, l, layer_hw, &phases[i], plan.followers(LayerId(i)), layer_sched, on, &mut notes)?
+                let followers = plan.followers(LayerId(i));
+                let sum = sum_phases(g, l, layer_hw, &phases[i], followers, layer_sched, on, &mut notes)?;
+                layer_row(g, l, hw, run_plan.labels[i].clone(), sum)
             }
         };
         if let Some((other_hw, _, _)) = other.as_ref().filter(|_| r.fused_into.is_none() && grouped(i)) {
@@ -427,7 +429,7 @@ fn run_batch_with(
     let n = batch as u64;
     // Passes: layers joined to the layer they are fused into, at either batch.
     let index: std::collections::HashMap<&str, usize> =
-        one.layers.iter().enumerate().map(|(i, l)| (l.name.as_str(), i)).collect();
+        one.layers.iter().enumerate().map(|(i, l)| (&*l.name, i)).collect();
     let mut pass: Vec<usize> = (0..one.layers.len()).collect();
     fn root(pass: &mut [usize], mut i: usize) -> usize {
         while pass[i] != i {
@@ -772,7 +774,7 @@ fn run_phases(
     notes: &mut Vec<String>,
 ) -> Result<(LayerReport, u64), RunError> {
     let sum = sum_phases(g, l, hw, phases, followers, sched, on, notes)?;
-    Ok(layer_row(g, l, hw, followers, sum))
+    Ok(layer_row(g, l, hw, LayerLabels::of(g, l, followers), sum))
 }
 
 /// Costs the given phases of layer `l` and sums them. Layers fused into this one run
@@ -824,12 +826,7 @@ impl LayerSum {
 /// Layer `l`'s row from the sum of its phases, costed on `hw` or on a description with
 /// the same buffers, precisions and clock but other buffer sizes (the row reads neither
 /// sizes nor the channel); also the peak MACs per cycle of the modes it ran in.
-fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)], sum: LayerSum) -> (LayerReport, u64) {
-    let mut op_name = g.op_name(l).to_string();
-    for &(fi, _) in followers {
-        op_name.push('+');
-        op_name.push_str(g.op_name(g.layer(fi)));
-    }
+fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, labels: LayerLabels, sum: LayerSum) -> (LayerReport, u64) {
     let traffic: Vec<BufferTraffic> = hw
         .buffers
         .iter()
@@ -853,9 +850,9 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, followers: &[(LayerId, FusedOp)]
     }
     let (cycles, macs) = (sum.cycles, sum.macs);
     let report = LayerReport {
-        name: l.name.clone(),
-        op: op_name,
-        shape: g.output(l).shape.clone(),
+        name: labels.name,
+        op: labels.op,
+        shape: labels.shape,
         mode,
         weight_type: g.weights_of(l).map(|t| t.dtype),
         weight_groups: sum.weight_groups,
@@ -1333,11 +1330,11 @@ fn gemm_setup<'h>(
 
 /// The row of a layer fused into `head`: no cycles, traffic or energy of its own (they are
 /// in the head's row), so totals stay the sum of the rows.
-fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, head: &str) -> LayerReport {
+fn fused_row(g: &Graph, l: &Layer, hw: &HwDesc, labels: LayerLabels, head: &str) -> LayerReport {
     LayerReport {
-        name: l.name.clone(),
-        op: g.op_name(l).to_string(),
-        shape: g.output(l).shape.clone(),
+        name: labels.name,
+        op: labels.op,
+        shape: labels.shape,
         mode: String::new(),
         weight_type: g.weights_of(l).map(|t| t.dtype),
         weight_groups: None,
@@ -1428,7 +1425,7 @@ fn check_counts(g: &Graph, l: &Layer) -> Result<(), RunError> {
 
 /// Rejects a layer report with a saturated count or a non-finite time or energy.
 fn check_report(r: &LayerReport) -> Result<(), RunError> {
-    let too_large = |what: &str| Err(RunError::TooLarge { layer: r.name.clone(), what: what.into() });
+    let too_large = |what: &str| Err(RunError::TooLarge { layer: r.name.to_string(), what: what.into() });
     let counts = [
         ("the cycle count", r.cycles.get()),
         ("the compute cycle count", r.compute_cycles.get()),
@@ -1778,7 +1775,7 @@ mod tests {
             // The layer's one phase costs what `run` reports for it (holding nothing on chip:
             // `a` is costed on the whole buffers, reading and writing DRAM).
             let run = run(&g, &HwDesc { onchip_reuse: false, ..hw.clone() }).expect("runs");
-            let row = run.layers.iter().find(|r| r.name == l.name).expect("row");
+            let row = run.layers.iter().find(|r| *r.name == *l.name).expect("row");
             if row.fused_into.is_none() && !row.op.contains('+') {
                 assert_eq!(row, &a, "{name}");
             }

@@ -35,7 +35,7 @@ fn cost(r: &RunReport, objective: Objective, keys: &[String], pass: Option<&str>
 /// Each layer's pass, named by its first layer: fused layers join their head, and a tensor
 /// kept on chip joins every layer from its producer to its last reader, in either run.
 fn pass_keys(one: &RunReport, many: &RunReport) -> Vec<String> {
-    let index = |name: &str| one.layers.iter().position(|l| l.name == name);
+    let index = |name: &str| one.layers.iter().position(|l| *l.name == *name);
     let mut root: Vec<usize> = (0..one.layers.len()).collect();
     fn find(root: &mut [usize], mut i: usize) -> usize {
         while root[i] != i {
@@ -61,7 +61,7 @@ fn pass_keys(one: &RunReport, many: &RunReport) -> Vec<String> {
             }
         }
     }
-    (0..one.layers.len()).map(|i| one.layers[find(&mut root, i)].name.clone()).collect()
+    (0..one.layers.len()).map(|i| one.layers[find(&mut root, i)].name.to_string()).collect()
 }
 
 #[test]

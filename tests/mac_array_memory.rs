@@ -36,7 +36,7 @@ fn stalls_reverse_the_os_ws_ranking_on_resnet18_for_some_bandwidth() {
             .filter(|(o, _)| o.macs.get() > 0)
             .map(|(o, w)| {
                 (
-                    o.name.clone(),
+                    o.name.to_string(),
                     o.compute_cycles.get() as i128 - w.compute_cycles.get() as i128,
                     o.cycles.get() as i128 - w.cycles.get() as i128,
                 )

@@ -57,20 +57,20 @@ fn resnet50_fused_adds_and_pool_are_counted_in_their_conv() {
     let fused: Vec<_> = r.layers.iter().filter(|l| l.fused_into.is_some()).collect();
     // 16 residual adds (SDP element-wise) and the global mean (PDP); conv1 runs in image-input
     // mode, so its max-pool is an offline PDP pass.
-    assert_eq!(fused.iter().filter(|l| l.op == "add").count(), 16);
-    assert_eq!(fused.iter().filter(|l| l.op == "mean").count(), 1);
+    assert_eq!(fused.iter().filter(|l| &*l.op == "add").count(), 16);
+    assert_eq!(fused.iter().filter(|l| &*l.op == "mean").count(), 1);
     assert_eq!(fused.len(), 17);
     for l in &fused {
         assert_eq!(l.bound, Bound::Fused);
         assert_eq!((l.cycles.get(), l.dram_read.get(), l.dram_write.get()), (0, 0, 0), "{}", l.name);
-        let head = r.layers.iter().find(|h| Some(&h.name) == l.fused_into.as_ref()).expect("head row");
+        let head = r.layers.iter().find(|h| Some(&*h.name) == l.fused_into.as_deref()).expect("head row");
         assert!(head.op.starts_with("conv+"), "{} in {} ({})", l.name, head.name, head.op);
     }
-    let maxpool = r.layers.iter().find(|l| l.op == "maxpool").expect("maxpool");
+    let maxpool = r.layers.iter().find(|l| &*l.op == "maxpool").expect("maxpool");
     assert!(maxpool.fused_into.is_none() && maxpool.cycles.get() > 0);
-    let conv_add = r.layers.iter().filter(|l| l.op == "conv+add").count();
+    let conv_add = r.layers.iter().filter(|l| &*l.op == "conv+add").count();
     assert_eq!(conv_add, 15);
-    assert_eq!(r.layers.iter().filter(|l| l.op == "conv+add+mean").count(), 1);
+    assert_eq!(r.layers.iter().filter(|l| &*l.op == "conv+add+mean").count(), 1);
     // Totals are the sums of the rows.
     let sum: u64 = r.layers.iter().map(|l| l.cycles.get()).sum();
     assert_eq!(sum, r.totals.cycles.get());
@@ -87,19 +87,19 @@ fn fused_conv_add_traffic_is_conv_traffic_plus_the_second_operand() {
     // (for latency, the fused pass's extra traffic may change its schedule).
     let run = |hw: &HwDesc| accelsim::pipeline::run_for(&g, hw, accelsim::map::tiling::Objective::Energy).expect("run");
     let (fused, alone) = (run(&on), run(&off));
-    let row = |r: &RunReport, name: &str| r.layers.iter().find(|l| l.name == name).cloned().expect("row");
+    let row = |r: &RunReport, name: &str| r.layers.iter().find(|l| *l.name == *name).cloned().expect("row");
     // layer1_0 = add(layer1_0_conv3, layer1_0_downsample): the downsample runs later, so it
     // streams into SDP and the conv3 output (56 x 56 x 256 int8) is read from DRAM.
     let operand = 56 * 56 * 256;
     let (f, a) = (row(&fused, "layer1_0_downsample"), row(&alone, "layer1_0_downsample"));
-    assert_eq!(f.op, "conv+add");
+    assert_eq!(&*f.op, "conv+add");
     assert_eq!(f.dram_read.get(), a.dram_read.get() + operand);
     assert_eq!(f.dram_write.get(), a.dram_write.get(), "the add's output replaces the conv's, same size");
     let add = row(&alone, "layer1_0");
     assert_eq!((add.dram_read.get(), add.dram_write.get()), (2 * operand, operand), "the pass fusion removes");
     assert_eq!(row(&fused, "layer1_0").dram_read.get(), 0);
     // Over the network: every add pass disappears, its second operand is read once instead.
-    let adds: Vec<_> = alone.layers.iter().filter(|l| l.op == "add").collect();
+    let adds: Vec<_> = alone.layers.iter().filter(|l| &*l.op == "add").collect();
     let saved_rd: u64 = adds.iter().map(|l| l.dram_read.get() / 2).sum();
     let saved_wr: u64 = adds.iter().map(|l| l.dram_write.get()).sum();
     assert_eq!(fused.totals.dram_read.get(), alone.totals.dram_read.get() - saved_rd);

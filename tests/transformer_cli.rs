@@ -121,7 +121,7 @@ fn w4_weights_halve_the_weight_traffic_of_w8() {
         let weight_bytes = |wbits| -> u64 {
             let g = graph("llama_1b", SeqPhase::Decode { kv_len: 1024 }, wbits, 8, Some(8));
             let r = run(&g, preset);
-            r.layers.iter().filter(|l| l.op == "fc").map(|l| l.operands.dram_weights.get()).sum()
+            r.layers.iter().filter(|l| &*l.op == "fc").map(|l| l.operands.dram_weights.get()).sum()
         };
         let (w8, w4) = (weight_bytes(8), weight_bytes(4));
         let ratio = w4 as f64 / w8 as f64;
@@ -136,7 +136,7 @@ fn kv_cache_traffic_grows_with_length_at_its_width() {
     let attn = |kv_len, kv_bits| -> u64 {
         let g = graph("llama_1b", SeqPhase::Decode { kv_len }, 8, 8, Some(kv_bits));
         let r = run(&g, "systolic32");
-        r.layers.iter().filter(|l| l.op == "matmul").map(|l| l.dram_read.get()).sum()
+        r.layers.iter().filter(|l| &*l.op == "matmul").map(|l| l.dram_read.get()).sum()
     };
     let (l1, l2, l1_4) = (attn(1024, 8), attn(2048, 8), attn(1024, 4));
     let cache = 16.0 * 2.0 * 8.0 * 1024.0 * 64.0; // layers x (K, V) x kv heads x L x head_dim
@@ -189,7 +189,7 @@ fn phase_flags_are_checked() {
 
 /// The FC layers' DRAM weight bytes of a run, by layer name.
 fn fc_weight_bytes(r: &RunReport) -> Vec<(String, u64)> {
-    r.layers.iter().filter(|l| l.op == "fc").map(|l| (l.name.clone(), l.operands.dram_weights.get())).collect()
+    r.layers.iter().filter(|l| &*l.op == "fc").map(|l| (l.name.to_string(), l.operands.dram_weights.get())).collect()
 }
 
 /// W4 g128 moves exactly the W4 weight bytes plus one fp16 scale per 128 weights of each
@@ -221,7 +221,7 @@ fn w4_g128_weight_bytes_are_w4_bytes_plus_the_scale_bytes() {
         let r = run(&g128, preset);
         let q = r.layers.iter().find(|l| l.name.ends_with("q_proj")).expect("q_proj");
         assert_eq!(q.widths_label(), "w4a8g128", "{preset}");
-        let e = r.layers.iter().find(|l| l.op == "embedding").expect("embedding");
+        let e = r.layers.iter().find(|l| &*l.op == "embedding").expect("embedding");
         assert!(!e.widths_label().contains('g'), "{preset}: a table read by rows has no groups: {}", e.widths_label());
     }
 }
@@ -265,7 +265,7 @@ fn w4a16_decode_is_memory_bound_faster_and_prefill_is_not() {
     assert!(t8 <= 1.1 * b8, "nvdla_full W8A8 decode {t8} s is not bandwidth-bound ({b8} s)");
     assert!(t4 < t8 && t4 >= b4, "W4A16 g128 {t4} s vs W8A8 {t8} s (bound {b4} s)");
     assert!(t4 <= 1.1 * t8 * b4 / b8, "W4A16 g128 {t4} s: not memory-bound ({t8} s x {b4} / {b8})");
-    assert!(r4.layers.iter().filter(|l| l.op == "fc").all(|l| l.mode == "16x16"), "weight-only FCs run in 16x16");
+    assert!(r4.layers.iter().filter(|l| &*l.op == "fc").all(|l| l.mode == "16x16"), "weight-only FCs run in 16x16");
 
     let prefill = SeqPhase::Prefill { len: 128 };
     let hw = load_hw("mac8", &[]).expect("preset");

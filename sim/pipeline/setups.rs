@@ -15,9 +15,9 @@
 use super::onchip::{Kept, LayerOnChip};
 use super::PhaseWidths;
 use crate::hw::HwDesc;
-use crate::ir::Graph;
+use crate::ir::{Graph, Layer, LayerId};
 use crate::map::family::ComputeFigures;
-use crate::map::fusion::{self, FusionPlan};
+use crate::map::fusion::{self, FusedOp, FusionPlan};
 use crate::map::tiling::{TilingMemo, Widths};
 use crate::map::work::{phases_of, ConvWork, Phase};
 use crate::schedule::{BoundBasis, LayerWork, Prepared};
@@ -68,15 +68,37 @@ pub(super) struct RunPlan {
     /// The tensors the on-chip decision may keep, made when it first asks
     /// ([`super::onchip::decide_with`]).
     pub cands: OnceLock<Vec<Kept>>,
+    /// Each layer's labels in its report row.
+    pub labels: Vec<LayerLabels>,
+}
+
+/// A layer's labels in its report row: its name, its operator (with those of the layers
+/// fused into it, `+`-joined) and its output shape; shared by every run on the plan.
+#[derive(Debug, Clone)]
+pub(super) struct LayerLabels {
+    pub name: Arc<str>,
+    pub op: Arc<str>,
+    pub shape: Arc<[usize]>,
+}
+
+impl LayerLabels {
+    /// The labels of layer `l` of `g`, with `followers` fused into it.
+    pub fn of(g: &Graph, l: &Layer, followers: &[(LayerId, FusedOp)]) -> Self {
+        let mut op = g.op_name(l).to_string();
+        for &(fi, _) in followers {
+            op.push('+');
+            op.push_str(g.op_name(g.layer(fi)));
+        }
+        LayerLabels { name: l.name.as_str().into(), op: op.into(), shape: g.output(l).shape.as_slice().into() }
+    }
 }
 
 impl RunPlan {
     pub fn new(g: &Graph, hw: &HwDesc) -> Self {
-        RunPlan {
-            plan: fusion::plan(g, hw),
-            phases: g.layers.iter().map(|l| phases_of(g, l)).collect(),
-            cands: OnceLock::new(),
-        }
+        let plan = fusion::plan(g, hw);
+        let labels =
+            g.layers.iter().enumerate().map(|(i, l)| LayerLabels::of(g, l, plan.followers(LayerId(i)))).collect();
+        RunPlan { plan, phases: g.layers.iter().map(|l| phases_of(g, l)).collect(), cands: OnceLock::new(), labels }
     }
 }
 

@@ -45,11 +45,11 @@ impl Bound {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerReport {
     /// Layer name.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// Operator name.
-    pub op: String,
+    pub op: std::sync::Arc<str>,
     /// Output shape.
-    pub shape: Vec<usize>,
+    pub shape: std::sync::Arc<[usize]>,
     /// The compute mode used, e.g. "8x8" (empty for vector work).
     pub mode: String,
     /// Element type of the layer's weights; `None` for a layer without weights.

@@ -76,7 +76,7 @@ pub fn to_table(r: &RunReport) -> String {
             Cell::new(&l.name),
             Cell::new(match &l.fused_into {
                 Some(head) => format!("{} (in {head})", l.op),
-                None => l.op.clone(),
+                None => l.op.to_string(),
             }),
             Cell::new(shape(&l.shape)),
             Cell::new(l.widths_label()),
@@ -218,9 +218,9 @@ fn common_json(c: Common) -> Value {
 
 fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
     let mut v = json!({
-        "name": l.name,
-        "op": l.op,
-        "shape": l.shape,
+        "name": &*l.name,
+        "op": &*l.op,
+        "shape": &*l.shape,
         "mode": l.mode,
         "widths": l.widths_label(),
         "weight_bits": l.weight_type.map(|t| t.bits()),
@@ -261,7 +261,7 @@ fn layer_json(r: &RunReport, l: &LayerReport, clock_hz: f64) -> Value {
 
 /// Whether a layer's output stays on chip (its producer row in [`RunReport::on_chip`]).
 fn output_on_chip(r: &RunReport, l: &LayerReport) -> bool {
-    r.on_chip.iter().any(|t| t.producer == l.name)
+    r.on_chip.iter().any(|t| *t.producer == *l.name)
 }
 
 /// The JSON document (`totals` + `layers`).

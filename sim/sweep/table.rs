@@ -132,8 +132,8 @@ impl Row {
     pub fn layer(i: usize, l: &LayerReport) -> Row {
         Row {
             layer_index: Some(i),
-            layer: l.name.clone(),
-            op: l.op.clone(),
+            layer: l.name.to_string(),
+            op: l.op.to_string(),
             widths: l.widths_label(),
             mode: l.mode.clone(),
             macs: l.macs.get(),
