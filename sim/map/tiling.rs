@@ -579,7 +579,7 @@ impl Spatial {
 /// every candidate's timeline (bandwidth, clock, a faster array) improves the choice too.
 ///
 /// The search skips a candidate whose lower bound ([`Evaluate::bound`]) loses to the best so
-/// far, and stops a chain of output-channel, input-channel or spatial tiles when a bound
+/// far, and stops a chain of output-channel (of a grouped convolution), input-channel or spatial tiles when a bound
 /// over the rest of it does (an (output, input channel) tile's whole spatial chain, when
 /// that holds at its first tile that fits); a candidate later in the search order than the
 /// best is not simulated either when its part's bounds only tie the best
@@ -739,10 +739,14 @@ fn search_conv(
         // The most (output, input channel) tiles of this pair and of every later one: the
         // output-channel chain ends at one unit per tile.
         let per_max = w.k.div_ceil(if grouped { w.kg().max(1) } else { 1 }).saturating_mul(n_c_max).max(1);
-        if let (true, Some((bs, _)), Some(lb_in)) = (prune, &best, lb_in) {
+        if let (true, true, Some((bs, _)), Some(lb_in)) = (prune, grouped, &best, lb_in) {
             // Every later candidate has at least `n_k` tiles, reads at least one input pass
             // and the weights, and loads per tile at least what the pair bound below gives
-            // the pair with the most tiles: when even that loses, so does the rest.
+            // the pair with the most tiles: when even that loses, so does the rest. Grouped
+            // convolutions only: a dense one's first pair bound below (the rest of its
+            // input-channel chain) is tighter and nearly always decides alone (asked of every
+            // convolution, 1 in 40 of these checks pruned on sweep B of `docs/sweeps.md`,
+            // which runs 1% faster without them for dense ones).
             if objective.better(bs, &ev.bound(&chain_bound(lb_in, weights_total, window_in, n_k, per_max, plane))) {
                 break;
             }
