@@ -579,13 +579,12 @@ impl Spatial {
 /// every candidate's timeline (bandwidth, clock, a faster array) improves the choice too.
 ///
 /// The search skips a candidate whose lower bound ([`Evaluate::bound`]) loses to the best so
-/// far, and stops a chain of output-channel (of a grouped convolution), input-channel or spatial tiles when a bound
-/// over the rest of it does (an (output, input channel) tile's whole spatial chain, when
-/// that holds at its first tile that fits); a candidate later in the search order than the
-/// best is not simulated either when its part's bounds only tie the best
-/// ([`cannot_replace`]); skipping cannot change
-/// the result (property tests compare it with the unpruned search, with a traffic-only
-/// evaluator and with the pipeline's).
+/// far, and stops a chain of output-channel (of a grouped convolution), input-channel or
+/// spatial tiles when a bound over the rest of it does (an (output, input channel) tile's
+/// whole spatial chain, when that holds at its first tile that fits); a candidate later in
+/// the search order than the best is not simulated either when its part's bounds only tie
+/// the best ([`cannot_replace`]); skipping cannot change the result (property tests compare
+/// it with the unpruned search, with a traffic-only evaluator and with the pipeline's).
 pub fn schedule_conv(
     hw: &HwDesc,
     w: &ConvWork,
