@@ -1,8 +1,9 @@
 //! What a sweep's points share of a run before its schedules: the fusion plan, the layers'
-//! phases and the tensors the on-chip decision may keep ([`RunPlan`]); and per layer, the
-//! GEMM's loop nest as the family runs it, its compute mode and figures, the evaluation's
-//! inputs and the notes said on them ([`super::gemm_setup`]), and each phase's operand
-//! widths. They
+//! phases, their row labels and the tensors the on-chip decision may keep ([`RunPlan`]);
+//! and per layer, the GEMM's loop nest as the family runs it, its compute mode and figures,
+//! the evaluation's inputs and the notes said on them ([`super::gemm_setup`]), each phase's
+//! operand widths, and the on-chip decision's bound of the layer before the channel's
+//! speed and the clock enter ([`crate::schedule::BoundBasis`]). They
 //! depend on the graph and the description less its channel speed and clock, so points that
 //! differ only in those (a sweep over DRAM bandwidth) make them once per layer, phase and
 //! description of the run (its own, and each with buffers shrunk by what it holds on chip).
