@@ -885,10 +885,12 @@ fn layer_row(g: &Graph, l: &Layer, hw: &HwDesc, labels: LayerLabels, sum: LayerS
 
 /// A score that layer `l`'s row on `hw` (what [`run_layer`] gives, scored as the on-chip
 /// decision scores it) does not beat in any field, with `on` read and written on chip,
-/// whatever schedule is chosen; `None` where no such bound is known cheaply, and where
-/// the layer has no schedule on `hw` (so a bound says its evaluation succeeds). Only a layer of one GEMM phase with constant weights, one image and no groups
-/// that could run one by one has one ([`tiling::conv_tiling_bound`]): a batch takes the better of
-/// two ways, and a grouped convolution may fall back to dense ones.
+/// whatever schedule is chosen; `None` where no such bound is known cheaply, and where the
+/// layer has no schedule on `hw` (so a bound says its evaluation succeeds). Only a layer of
+/// one GEMM phase with constant weights, one image and no groups that could run one by one
+/// has one ([`tiling::conv_tiling_bound`]): a batch takes the better of two ways, and a
+/// grouped convolution may fall back to dense ones. Its basis ([`BoundBasis`]) is kept in
+/// the setups: only the channel's figures differ across a sweep over its speed and clock.
 fn layer_bound(
     g: &Graph,
     l: &Layer,
@@ -898,12 +900,38 @@ fn layer_bound(
     on: LayerOnChip,
     mut setup: Option<SetupAt>,
 ) -> Option<Score> {
-    // Kept per description and layer: only the channel's figures differ across a sweep
-    // over its speed and the clock.
+    let basis_of = |mut setup: Option<SetupAt>| -> Option<BoundBasis> {
+        let (phase, work) = match phases {
+            [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
+            [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }]
+            | [Phase::Vector(_)]
+            | []
+            | [_, _, ..] => return None,
+        };
+        if work.n > 1 || (work.groups > 1 && !work.is_depthwise()) {
+            return None;
+        }
+        let mut pw = widths_at(setup.as_mut(), || phase_widths(g, l, hw, 0, phase));
+        pw.wd.resident_in = on.resident_in;
+        pw.wd.resident_out = on.resident_out;
+        let at = setup.as_mut().map(SetupAt::reborrow);
+        let gemm = GemmOf { g, l, work, operand: Operand::Constant, pw: &pw, followers };
+        let s = gemm_setup_cached(gemm, hw, None, at).ok()?;
+        // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
+        let fits = || tiling::has_candidate(hw, &s.w, pw.wd);
+        let fits = match setup {
+            Some(mut at) => at.fits(work, pw.wd, fits),
+            None => fits(),
+        };
+        if !fits {
+            return None;
+        }
+        tiling::conv_tiling_bound(&s.w, pw.wd).map(|b| s.ev.bound_basis(&b))
+    };
     let basis = match setup.as_ref().and_then(|at| at.bound_basis(on)) {
         Some(kept) => kept,
         None => {
-            let made = layer_bound_basis(g, l, phases, hw, followers, on, setup.as_mut().map(SetupAt::reborrow));
+            let made = basis_of(setup.as_mut().map(SetupAt::reborrow));
             if let Some(at) = setup.as_mut() {
                 at.keep_bound_basis(on, made);
             }
@@ -911,45 +939,6 @@ fn layer_bound(
         }
     };
     basis.map(|b| ChannelTimes::of(hw).bound(&b))
-}
-
-/// [`layer_bound`] before the channel's speed and the clock enter.
-fn layer_bound_basis(
-    g: &Graph,
-    l: &Layer,
-    phases: &[Phase],
-    hw: &HwDesc,
-    followers: &[(LayerId, FusedOp)],
-    on: LayerOnChip,
-    setup: Option<SetupAt>,
-) -> Option<BoundBasis> {
-    let (phase, work) = match phases {
-        [phase @ Phase::Gemm { work, operand: Operand::Constant }] => (phase, *work),
-        [Phase::Gemm { operand: Operand::Activation { .. } | Operand::Sequential { .. }, .. }]
-        | [Phase::Vector(_)]
-        | []
-        | [_, _, ..] => return None,
-    };
-    if work.n > 1 || (work.groups > 1 && !work.is_depthwise()) {
-        return None;
-    }
-    let mut setup = setup;
-    let mut pw = widths_at(setup.as_mut(), || phase_widths(g, l, hw, 0, phase));
-    pw.wd.resident_in = on.resident_in;
-    pw.wd.resident_out = on.resident_out;
-    let at = setup.as_mut().map(SetupAt::reborrow);
-    let gemm = GemmOf { g, l, work, operand: Operand::Constant, pw: &pw, followers };
-    let s = gemm_setup_cached(gemm, hw, None, at).ok()?;
-    // Only where the evaluation succeeds (a failing one scores zero when nothing is held).
-    let fits = || tiling::has_candidate(hw, &s.w, pw.wd);
-    let fits = match setup {
-        Some(mut at) => at.fits(work, pw.wd, fits),
-        None => fits(),
-    };
-    if !fits {
-        return None;
-    }
-    tiling::conv_tiling_bound(&s.w, pw.wd).map(|b| s.ev.bound_basis(&b))
 }
 
 /// Maps, schedules and costs one phase of layer `l`; returns its cost and how many times
@@ -1579,6 +1568,27 @@ mod tests {
         }
     }
 
+    /// Preset `name` at `gbps` GB/s, at `ghz` GHz (its own clock when `None`), with every
+    /// buffer `shrink` smaller.
+    fn varied_preset(name: &str, gbps: f64, ghz: Option<f64>, shrink: f64) -> HwDesc {
+        let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
+        hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
+        if let Some(ghz) = ghz {
+            hw.clock = crate::units::Hertz(ghz * 1e9);
+        }
+        for b in &mut hw.buffers {
+            b.size = Bytes((b.size.get() as f64 * (1.0 - shrink)) as u64);
+        }
+        hw
+    }
+
+    /// What layer `l` may hold on chip: its input, its output, both or neither.
+    fn holds(g: &Graph, l: &Layer) -> [LayerOnChip; 4] {
+        let input = g.data_input(l).elements();
+        [(0, false), (input, false), (0, true), (input, true)]
+            .map(|(resident_in, resident_out)| LayerOnChip { resident_in, resident_out })
+    }
+
     /// The on-chip decision's bound of a layer ([`layer_bound`]) never beats, in any field,
     /// the score of its row under the same holds, on every family at several channel speeds
     /// and widths, with its input and output on chip or not and buffers shrunk or not; and
@@ -1592,16 +1602,10 @@ mod tests {
             crate::quant::assign_uniform(&mut g, p, 32);
             for name in ["systolic32", "mac8", "nvdla_full", "dsp", "eyeriss"] {
                 for (gbps, shrink) in [(1.0, 0.0), (6.0, 0.5), (40.0, 0.9), (400.0, 0.97)] {
-                    let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
-                    hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
-                    for b in &mut hw.buffers {
-                        b.size = Bytes((b.size.get() as f64 * (1.0 - shrink)) as u64);
-                    }
+                    let hw = varied_preset(name, gbps, None, shrink);
                     let plan = fusion::plan(&g, &hw);
                     for (i, l) in g.layers.iter().enumerate() {
-                        let input = g.data_input(l).elements();
-                        for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
-                            let on = LayerOnChip { resident_in, resident_out };
+                        for on in holds(&g, l) {
                             let followers = plan.followers(LayerId(i));
                             let Some(b) = layer_bound(&g, l, &phases_of(&g, l), &hw, followers, on, None) else {
                                 continue;
@@ -1639,19 +1643,12 @@ mod tests {
                 let mut memo = RunMemo::default();
                 // The first speed and clock keep the bases; the others read them.
                 for (gbps, ghz) in [(8.0, 1.0), (1.0, 1.0), (100.0, 1.0), (8.0, 0.25), (3.0, 2.0)] {
-                    let mut hw = crate::hw::load_hw(name, &[]).expect("preset");
-                    hw.dram.bandwidth = crate::units::BytesPerSecond(gbps * 1e9);
-                    hw.clock = crate::units::Hertz(ghz * 1e9);
-                    for b in &mut hw.buffers {
-                        b.size = Bytes((b.size.get() as f64 * (1.0 - shrink)) as u64);
-                    }
+                    let hw = varied_preset(name, gbps, Some(ghz), shrink);
                     let frame = memo.tiling.frame_of(&hw);
                     let description = memo.tiling.description_of(frame, &hw);
                     let plan = fusion::plan(&g, &hw);
                     for (i, l) in g.layers.iter().enumerate() {
-                        let input = g.data_input(l).elements();
-                        for (resident_in, resident_out) in [(0, false), (input, false), (0, true), (input, true)] {
-                            let on = LayerOnChip { resident_in, resident_out };
+                        for on in holds(&g, l) {
                             let followers = plan.followers(LayerId(i));
                             let phases = phases_of(&g, l);
                             let setups = memo.setups.for_graph(&g);

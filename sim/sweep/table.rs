@@ -320,7 +320,7 @@ fn decimal(s: &str) -> (bool, Digits, i64) {
 fn positional(out: &mut String, neg: bool, digits: &[u8], exp: i64) {
     // ASCII digits only (Ryu's or `{:e}`'s); anything else would not be a digit.
     let digits = std::str::from_utf8(digits).unwrap_or_default();
-    let zeros = |out: &mut String, n: usize| out.extend(std::iter::repeat_n('0', n));
+    let zeros = |out: &mut String, n: usize| out.extend(std::iter::repeat('0').take(n));
     if neg {
         out.push('-');
     }
