@@ -612,6 +612,28 @@ pub fn schedule_conv_seeded(
     search_conv(hw, w, wd, ev, objective, true, seed)
 }
 
+/// The spatial tiles of a convolution's search ([`spatial_chain`]), each with what it needs
+/// and reads, and per tile the least input pass of it and every later one of the chain
+/// (input passes need not grow along it: a strided 1x1 conv reads fewer input rows in more
+/// tiles). They depend on the work and widths only: a sweep's memo keeps them ([`Seeds`]).
+#[derive(Debug, Clone)]
+struct SpatialChain {
+    tiles: SmallVec<[Spatial; 32]>,
+    pass_after: SmallVec<[u64; 32]>,
+}
+
+impl SpatialChain {
+    fn of(w: &ConvWork, wd: Widths) -> Self {
+        let tiles: SmallVec<[Spatial; 32]> =
+            spatial_chain(w.oh, w.ow).map(|(th, tw)| Spatial::new(w, wd, th, tw)).collect();
+        let mut pass_after: SmallVec<[u64; 32]> = tiles.iter().map(|sp| sp.in_pass).collect();
+        for i in (1..pass_after.len()).rev() {
+            pass_after[i - 1] = pass_after[i - 1].min(pass_after[i]);
+        }
+        SpatialChain { tiles, pass_after }
+    }
+}
+
 /// A candidate's position in the search order: output-channel tiles, then input-channel
 /// tiles, then spatial tiles from the largest down (see [`spatial_chain`]: rows halve at full
 /// width, then columns at one row), then weights-outer before inputs-outer. Every dimension
@@ -677,11 +699,25 @@ fn still_fits(hw: &HwDesc, w: &ConvWork, wd: Widths, t: &Tiling) -> bool {
     Capacity::new(hw).fits(need(&Spatial::new(w, wd, t.tile.rows, t.tile.cols)))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn search_conv(
     hw: &HwDesc,
     w: &ConvWork,
     wd: Widths,
+    ev: &impl Evaluate,
+    objective: Objective,
+    prune: bool,
+    seed: Option<&Tiling>,
+) -> Result<Tiling, NoTileFits> {
+    search_conv_in(hw, w, wd, &SpatialChain::of(w, wd), ev, objective, prune, seed)
+}
+
+/// [`search_conv`] along `spatial`, the work's and widths' ([`SpatialChain::of`]).
+#[allow(clippy::too_many_arguments)]
+fn search_conv_in(
+    hw: &HwDesc,
+    w: &ConvWork,
+    wd: Widths,
+    spatial: &SpatialChain,
     ev: &impl Evaluate,
     objective: Objective,
     prune: bool,
@@ -714,14 +750,7 @@ fn search_conv(
     let pair_need = |tk: u64, tc: u64| pair_need(w, wd, streams_outputs, tk, tc);
     let need_of = |tk: u64, tc: u64, rows: u64, tw: u64| pair_need(tk, tc)(&Spatial::new(w, wd, rows, tw));
     // The spatial chain, with what each tile needs and reads: the same for every pair.
-    let chain: SmallVec<[Spatial; 32]> =
-        spatial_chain(w.oh, w.ow).map(|(th, tw)| Spatial::new(w, wd, th, tw)).collect();
-    // Per spatial tile, the least input pass of it and every later one of the chain (input
-    // passes need not grow along it: a strided 1x1 conv reads fewer input rows in more tiles).
-    let mut pass_after: SmallVec<[u64; 32]> = chain.iter().map(|sp| sp.in_pass).collect();
-    for i in (1..pass_after.len()).rev() {
-        pass_after[i - 1] = pass_after[i - 1].min(pass_after[i]);
-    }
+    let (chain, pass_after) = (&spatial.tiles, &spatial.pass_after);
     // A seed is a candidate here when it fits and keeps the input channels whole where the
     // description requires it (it was generated from the same work, so its sizes are on
     // the same halving chains).
@@ -841,7 +870,9 @@ fn search_conv(
     }
     match (best, relaxed) {
         (Some((_, t)), _) => Ok(t),
-        (None, Some(family)) => search_conv(&HwDesc { family, ..hw.clone() }, w, wd, ev, objective, prune, seed),
+        (None, Some(family)) => {
+            search_conv_in(&HwDesc { family, ..hw.clone() }, w, wd, spatial, ev, objective, prune, seed)
+        }
         (None, None) => {
             // Nothing fits: report what the smallest candidate (one output-channel unit, one
             // input channel, one output pixel) needs.
@@ -1155,6 +1186,8 @@ struct MemoTables {
 struct Seeds {
     last: Option<Tiling>,
     wider: SmallVec<[Found; WIDER]>,
+    /// The search's spatial chain, made on the first search.
+    spatial: Option<Box<SpatialChain>>,
 }
 
 /// A schedule of [`Seeds`]: where it was found (frame id and channel speed, the
@@ -1627,7 +1660,8 @@ impl MemoView<'_> {
             FrontSlot::Built(Err(e)) => Err(e.clone()),
             FrontSlot::Searched(_, parts) => {
                 let cached = CachedParts { ev, parts: std::cell::RefCell::new(parts) };
-                schedule_conv_seeded(hw, w, wd, &cached, self.objective, seed)
+                let spatial = seeds.spatial.get_or_insert_with(|| Box::new(SpatialChain::of(w, wd)));
+                search_conv_in(hw, w, wd, spatial, &cached, self.objective, true, seed)
             }
         };
         if let Ok(t) = &found {
