@@ -1178,8 +1178,8 @@ struct MemoTables {
 }
 
 /// What a [`TilingMemo`] keeps of a work and widths across descriptions: the last schedule
-/// found (the next search's seed), and the schedules found on the latest frame and channel
-/// speed with the buffer sizes of each. On-chip reuse schedules a layer on its point's
+/// found (the next search's seed), the schedules found on the latest frame and channel
+/// speed with the buffer sizes of each, and the search's spatial chain. On-chip reuse schedules a layer on its point's
 /// description with buffers shrunk by each set of held tensors tried, and a schedule found
 /// on larger buffers that still fits the smaller ones is theirs too ([`still_fits`]).
 #[derive(Debug, Default)]
