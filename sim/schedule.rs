@@ -58,8 +58,6 @@ pub struct LayerEval<'a> {
     mode: Option<&'a PrecisionMode>,
     work: LayerWork,
     idx: [usize; 3],
-    dma: Dma,
-    once: u64,
     /// DRAM bytes written (the same for every tiling).
     write_bytes: f64,
     /// The channel's figures the bounds read.
@@ -152,16 +150,13 @@ impl<'a> LayerEval<'a> {
     /// The evaluation of a layer's work on `hw` in compute mode `mode` (none for vector work).
     pub fn new(hw: &'a HwDesc, mode: Option<&'a PrecisionMode>, work: LayerWork) -> Self {
         let role = |r: Role| hw.buffer_at(r, BufferLevel::Shared).unwrap_or(0);
-        let (dma, once) = hw.family.dma(hw);
         let mut e = LayerEval {
             hw,
             mode,
             work,
             idx: [role(Role::Inputs), role(Role::Weights), role(Role::Outputs)],
-            dma,
-            once,
             write_bytes: 0.0,
-            times: ChannelTimes::new(&dma, once, hw),
+            times: ChannelTimes::of(hw),
             extra_read_f: work.extra_read.get() as f64,
             prep: OnceCell::new(),
             lower: OnceCell::new(),
@@ -372,9 +367,10 @@ impl<'a> LayerEval<'a> {
             if let Some((_, tl)) = self.last_simulated.get().filter(|(last, _)| *last == key) {
                 return tl;
             }
-            let mut tl = simulate(stream, &self.dma);
-            tl.total = Cycles(tl.total.get().saturating_add(self.once));
-            tl.stall = Cycles(tl.stall.get().saturating_add(self.once));
+            let (dma, once) = (&self.times.dma, self.times.once);
+            let mut tl = simulate(stream, dma);
+            tl.total = Cycles(tl.total.get().saturating_add(once));
+            tl.stall = Cycles(tl.stall.get().saturating_add(once));
             self.last_simulated.set(Some((key, tl)));
             tl
         }
@@ -475,7 +471,7 @@ impl Evaluate for LayerEval<'_> {
             return self.bound_part(p);
         }
         let s = &p.stream;
-        let lat = t.latency;
+        let lat = t.dma.latency;
         let xfer = |bytes: f64| if bytes > 0.0 { lat + bytes * t.inv_bw } else { 0.0 };
         let tail = crate::simulate::tail_bound(s.tiles as f64, xfer(s.load_bytes), s.compute, xfer(s.store_bytes));
         Score { cycles: whole_cycles_below(tail) + t.once_f, energy_pj: p.energy_pj, dram_bits: p.dram_bits }
@@ -567,16 +563,17 @@ pub struct BoundBasis {
     dram_bits: f64,
 }
 
-/// The DRAM channel as the bounds see it (from the family's DMA, [`crate::hw::Family::dma`]):
-/// what turns a [`BoundBasis`] into a score on a description.
+/// A description's DRAM channel as a layer's timeline and bounds see it: its family's DMA
+/// and once-per-layer cycles; what turns a [`BoundBasis`] into a score on a description.
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelTimes {
-    /// Latency of one transfer in cycles.
-    latency: f64,
+    dma: Dma,
+    /// Cycles paid once per layer on top of the timeline.
+    once: u64,
     /// Cycles per byte (the bounds multiply by it; the simulation divides by the bandwidth,
-    /// and the bounds' 1e-9 slack absorbs the difference).
+    /// and the bounds' 1e-9 slack absorbs the difference) and `once`, converted once: the
+    /// bounds read them for every candidate.
     inv_bw: f64,
-    /// The family's once-per-layer cycles.
     once_f: f64,
     /// Whether the interface is sized to demand (never stalls).
     sized_to_demand: bool,
@@ -586,13 +583,9 @@ impl ChannelTimes {
     /// The channel of `hw`.
     pub fn of(hw: &HwDesc) -> Self {
         let (dma, once) = hw.family.dma(hw);
-        ChannelTimes::new(&dma, once, hw)
-    }
-
-    /// The channel of `hw`, whose family's DMA is `dma` with `once` cycles per layer.
-    fn new(dma: &Dma, once: u64, hw: &HwDesc) -> Self {
         ChannelTimes {
-            latency: dma.latency,
+            dma,
+            once,
             inv_bw: 1.0 / dma.bytes_per_cycle.max(f64::MIN_POSITIVE),
             once_f: once as f64,
             sized_to_demand: hw.dram.sized_to_demand,
@@ -632,7 +625,7 @@ impl ChannelTimes {
         if self.sized_to_demand {
             return b.compute;
         }
-        let lat = self.latency;
+        let lat = self.dma.latency;
         let (lat_l, lat_s) = (if b.loads { lat } else { 0.0 }, if b.stores { lat } else { 0.0 });
         let pipeline = lat_l + b.load * self.inv_bw + b.compute + lat_s + b.store * self.inv_bw;
         let channel = b.transfers * (lat_l + lat_s) + b.bytes * self.inv_bw;
