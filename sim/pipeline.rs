@@ -823,6 +823,18 @@ impl LayerSum {
     }
 }
 
+impl LayerLabels {
+    /// The labels of layer `l` of `g`, with `followers` fused into it.
+    fn of(g: &Graph, l: &Layer, followers: &[(LayerId, FusedOp)]) -> Self {
+        let mut op = g.op_name(l).to_string();
+        for &(fi, _) in followers {
+            op.push('+');
+            op.push_str(g.op_name(g.layer(fi)));
+        }
+        LayerLabels { name: l.name.as_str().into(), op: op.into(), shape: g.output(l).shape.as_slice().into() }
+    }
+}
+
 /// Layer `l`'s row from the sum of its phases, costed on `hw` or on a description with
 /// the same buffers, precisions and clock but other buffer sizes (the row reads neither
 /// sizes nor the channel); also the peak MACs per cycle of the modes it ran in.

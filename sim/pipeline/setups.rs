@@ -16,9 +16,9 @@
 use super::onchip::{Kept, LayerOnChip};
 use super::PhaseWidths;
 use crate::hw::HwDesc;
-use crate::ir::{Graph, Layer, LayerId};
+use crate::ir::{Graph, LayerId};
 use crate::map::family::ComputeFigures;
-use crate::map::fusion::{self, FusedOp, FusionPlan};
+use crate::map::fusion::{self, FusionPlan};
 use crate::map::tiling::{TilingMemo, Widths};
 use crate::map::work::{phases_of, ConvWork, Phase};
 use crate::schedule::{BoundBasis, LayerWork, Prepared};
@@ -74,24 +74,13 @@ pub(super) struct RunPlan {
 }
 
 /// A layer's labels in its report row: its name, its operator (with those of the layers
-/// fused into it, `+`-joined) and its output shape; shared by every run on the plan.
+/// fused into it, `+`-joined) and its output shape; shared by every run on the plan
+/// (made by `LayerLabels::of`, beside the rows in `pipeline`).
 #[derive(Debug, Clone)]
 pub(super) struct LayerLabels {
     pub name: Arc<str>,
     pub op: Arc<str>,
     pub shape: Arc<[usize]>,
-}
-
-impl LayerLabels {
-    /// The labels of layer `l` of `g`, with `followers` fused into it.
-    pub fn of(g: &Graph, l: &Layer, followers: &[(LayerId, FusedOp)]) -> Self {
-        let mut op = g.op_name(l).to_string();
-        for &(fi, _) in followers {
-            op.push('+');
-            op.push_str(g.op_name(g.layer(fi)));
-        }
-        LayerLabels { name: l.name.as_str().into(), op: op.into(), shape: g.output(l).shape.as_slice().into() }
-    }
 }
 
 impl RunPlan {
